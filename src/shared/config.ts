@@ -1,0 +1,206 @@
+// The configuration file (SPEC §7): schema, semantic checks, and one clear refusal per problem.
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, errorMessage } from './errors.ts';
+
+const id = z.string().min(1, 'must be a non-empty id');
+const count = (min: number) => z.number().int('must be an integer').min(min, `must be at least ${min}`);
+
+const StripedMember = z.strictObject({ drive: id, startCylinder: count(0) });
+const ConcatMember = z.strictObject({ drive: id, startCylinder: count(0), cylinders: count(1) });
+const BcvMember = z.strictObject({ drive: id, startCylinder: count(0), cylinders: count(1).optional() });
+
+const StripedDevice = z.strictObject({
+  id,
+  layout: z.literal('striped'),
+  cylinders: count(1),
+  stripeCylinders: count(1),
+  members: z.array(StripedMember).min(1, 'a striped device needs at least one member'),
+});
+const ConcatDevice = z.strictObject({
+  id,
+  layout: z.literal('concatenated'),
+  members: z.array(ConcatMember).min(1, 'a concatenated device needs at least one member'),
+});
+const BcvDevice = z.strictObject({
+  id,
+  layout: z.literal('bcv'),
+  of: id,
+  members: z.array(BcvMember).min(1, 'a BCV needs at least one member'),
+});
+
+export const ConfigSchema = z.strictObject({
+  geometry: z
+    .strictObject({
+      trackBytes: count(512)
+        .max(1 << 20, 'must be at most 1 MiB')
+        .refine((n) => n % 512 === 0, 'must be a multiple of 512 (the sector size)')
+        .default(65536),
+      headsPerCylinder: count(1).max(255, 'must be at most 255').default(15),
+    })
+    .prefault({}),
+  cache: z.strictObject({ slots: count(1).max(1 << 20, 'must be at most 1048576') }).prefault({ slots: 4096 }),
+  hostAdapters: count(1).max(16, 'must be at most 16').default(1),
+  drives: z.array(z.strictObject({ id, cylinders: count(1) })).min(1, 'an array needs at least one drive'),
+  diskAdapters: z
+    .array(z.strictObject({ id, drives: z.array(id) }))
+    .min(1, 'an array needs at least one disk adapter')
+    .max(64, 'at most 64 disk adapters'),
+  devices: z.array(z.discriminatedUnion('layout', [StripedDevice, ConcatDevice, BcvDevice])).max(256),
+});
+
+export type ArrayConfig = z.output<typeof ConfigSchema>;
+export type DeviceConfig = ArrayConfig['devices'][number];
+export type StripedDeviceConfig = z.output<typeof StripedDevice>;
+export type BcvDeviceConfig = z.output<typeof BcvDevice>;
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? String(part) : `.${String(part)}`;
+  return out === '' ? '(file)' : out;
+}
+
+/** Cylinders of member `m` of device `dev`, for any layout (a BCV member pairs with its device's). */
+function memberCylinders(cfg: ArrayConfig, dev: DeviceConfig, m: number, running: ArrayConfig): number | undefined {
+  if (dev.layout === 'striped') return dev.cylinders / dev.members.length;
+  if (dev.layout === 'concatenated') return dev.members[m]!.cylinders;
+  const given = dev.members[m]!.cylinders;
+  if (given !== undefined) return given;
+  const of = running.devices.find((d) => d.id === dev.of);
+  if (!of || of.layout === 'bcv' || m >= of.members.length) return undefined;
+  return memberCylinders(running, of, m, running);
+}
+
+export interface ValidateOptions {
+  /** The running configuration when `raw` is a reconfiguration target: BCVs are checked against it. */
+  running?: ArrayConfig;
+}
+
+/** Parse and check a configuration. Throws ConfigError listing every problem as `path: reason`. */
+export function parseConfig(raw: unknown, opts: ValidateOptions = {}): ArrayConfig {
+  const parsed = ConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
+  }
+  const cfg = parsed.data;
+  const problems = semanticProblems(cfg, opts.running ?? cfg);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return cfg;
+}
+
+export function loadConfig(file: string, opts: ValidateOptions = {}): ArrayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`${file}: cannot be read (${errorMessage(err)})`]);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError([`${file}: is not valid JSON (${errorMessage(err)})`]);
+  }
+  try {
+    return parseConfig(raw, opts);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(err.problems.map((p) => `${file}: ${p}`));
+    throw err;
+  }
+}
+
+interface Extent {
+  path: string;
+  device: string;
+  drive: string;
+  start: number;
+  end: number; // exclusive, in cylinders
+}
+
+function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
+  const problems: string[] = [];
+  const drives = new Map<string, number>();
+  cfg.drives.forEach((d, i) => {
+    if (drives.has(d.id)) problems.push(`drives[${i}].id: drive "${d.id}" is defined twice`);
+    drives.set(d.id, d.cylinders);
+  });
+
+  const owner = new Map<string, string>();
+  const adapterIds = new Set<string>();
+  cfg.diskAdapters.forEach((a, i) => {
+    if (adapterIds.has(a.id)) problems.push(`diskAdapters[${i}].id: adapter "${a.id}" is defined twice`);
+    adapterIds.add(a.id);
+    a.drives.forEach((d, j) => {
+      const path = `diskAdapters[${i}].drives[${j}]`;
+      if (!drives.has(d)) problems.push(`${path}: unknown drive id "${d}"`);
+      else if (owner.has(d)) problems.push(`${path}: drive "${d}" is already owned by adapter "${owner.get(d)}"`);
+      else owner.set(d, a.id);
+    });
+  });
+  cfg.drives.forEach((d, i) => {
+    if (!owner.has(d.id)) problems.push(`drives[${i}]: drive "${d.id}" is owned by no disk adapter`);
+  });
+
+  const deviceIds = new Map<string, DeviceConfig>();
+  const extents: Extent[] = [];
+  cfg.devices.forEach((dev, i) => {
+    const at = `devices[${i}]`;
+    if (deviceIds.has(dev.id)) problems.push(`${at}.id: device "${dev.id}" is defined twice`);
+    deviceIds.set(dev.id, dev);
+    if (dev.layout === 'striped') {
+      const unit = dev.stripeCylinders * dev.members.length;
+      if (dev.cylinders % unit !== 0) {
+        problems.push(`${at}.cylinders: ${dev.cylinders} is not a multiple of stripeCylinders × members (${unit})`);
+        return;
+      }
+    }
+    if (dev.layout === 'bcv') {
+      const of = running.devices.find((d) => d.id === dev.of);
+      if (!of) return problems.push(`${at}.of: unknown device "${dev.of}"`);
+      if (of.layout === 'bcv') return problems.push(`${at}.of: "${dev.of}" is itself a BCV`);
+      if (of.members.length !== dev.members.length) {
+        const hint =
+          running === cfg
+            ? '; a BCV mirrors its device as it runs: a reconfiguration target is checked against the running configuration (layout --config RUNNING --to TARGET)'
+            : '';
+        return problems.push(
+          `${at}.members: BCV "${dev.id}" has ${dev.members.length} members but "${dev.of}" has ${of.members.length}${hint}`,
+        );
+      }
+    }
+    dev.members.forEach((m, j) => {
+      const path = `${at}.members[${j}]`;
+      const size = memberCylinders(cfg, dev, j, running);
+      if (dev.layout === 'bcv' && size !== undefined && m.cylinders !== undefined) {
+        const of = running.devices.find((d) => d.id === dev.of)!;
+        const want = memberCylinders(running, of, j, running);
+        if (want !== undefined && want !== m.cylinders) {
+          problems.push(`${path}.cylinders: ${m.cylinders} differs from the paired member of "${dev.of}" (${want})`);
+        }
+      }
+      if (!drives.has(m.drive)) return problems.push(`${path}.drive: unknown drive id "${m.drive}"`);
+      if (size === undefined) return;
+      const end = m.startCylinder + size;
+      const driveCyl = drives.get(m.drive)!;
+      if (end > driveCyl) {
+        problems.push(
+          `${path}: extent cylinders ${m.startCylinder}..${end - 1} runs past the end of drive "${m.drive}" (${driveCyl} cylinders)`,
+        );
+      }
+      extents.push({ path, device: dev.id, drive: m.drive, start: m.startCylinder, end });
+    });
+  });
+
+  for (let i = 0; i < extents.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = extents[i]!;
+      const b = extents[j]!;
+      if (a.drive === b.drive && a.start < b.end && b.start < a.end) {
+        problems.push(
+          `${a.path}: extent ${a.start}..${a.end - 1} of "${a.device}" overlaps ${b.start}..${b.end - 1} of "${b.device}" on drive "${a.drive}"`,
+        );
+      }
+    }
+  }
+  return problems;
+}
