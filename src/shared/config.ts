@@ -171,11 +171,12 @@ function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
     dev.members.forEach((m, j) => {
       const path = `${at}.members[${j}]`;
       const size = memberCylinders(cfg, dev, j, running);
-      if (dev.layout === 'bcv' && size !== undefined && m.cylinders !== undefined) {
+      const given = dev.layout === 'bcv' ? dev.members[j]!.cylinders : undefined;
+      if (dev.layout === 'bcv' && given !== undefined) {
         const of = running.devices.find((d) => d.id === dev.of)!;
         const want = memberCylinders(running, of, j, running);
-        if (want !== undefined && want !== m.cylinders) {
-          problems.push(`${path}.cylinders: ${m.cylinders} differs from the paired member of "${dev.of}" (${want})`);
+        if (want !== undefined && want !== given) {
+          problems.push(`${path}.cylinders: ${given} differs from the paired member of "${dev.of}" (${want})`);
         }
       }
       if (!drives.has(m.drive)) return problems.push(`${path}.drive: unknown drive id "${m.drive}"`);

@@ -1,0 +1,234 @@
+// The whole array, started from the main thread: shared memory, the service processor, the host
+// adapters and one disk adapter per config entry, wired with links. `threads` mode gives each
+// actor its own worker thread; `inline` runs the same actor classes in this thread.
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import type { ArrayConfig } from './shared/config.ts';
+import type { ActorHandle, ActorInit, Control, PeerKind, Role } from './shared/actor.ts';
+import { buildActor } from './shared/actors.ts';
+import { createSharedBuffers, SharedState } from './shared/memory.ts';
+import { ArrayModel } from './shared/model.ts';
+import { localLinkPair, PortLink, type Link, type Log } from './shared/link.ts';
+import { ArrayError } from './shared/errors.ts';
+
+export type Mode = 'threads' | 'inline';
+
+export interface StartOptions {
+  mode?: Mode;
+  log?: Log;
+}
+
+const BOOTSTRAP = fileURLToPath(new URL('./shared/worker-bootstrap.mjs', import.meta.url));
+const ENTRY: Record<Role, string> = {
+  sp: new URL('./service-processor/worker.ts', import.meta.url).href,
+  ha: new URL('./host-adapter/worker.ts', import.meta.url).href,
+  da: new URL('./disk-adapter/worker.ts', import.meta.url).href,
+};
+const START_WAIT_MS = 30_000;
+
+export const quietLog: Log = (level, text) => {
+  if (level !== 'info') process.stderr.write(`arrayemu ${level}: ${text}\n`);
+};
+
+/** One actor as the main thread sees it. */
+interface ActorSlot {
+  role: Role;
+  index: number;
+  name: string;
+  wire(peerKind: PeerKind, peerIndex: number, peer: string): Link | MessagePort;
+  start(): Promise<void>;
+  status(): Promise<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+export class ArrayEmulator {
+  readonly model: ArrayModel;
+  readonly state: SharedState;
+  readonly mode: Mode;
+  private readonly actors: ActorSlot[];
+  private readonly log: Log;
+  private hostCount = 0;
+  private readonly failures: string[] = [];
+
+  private constructor(model: ArrayModel, state: SharedState, mode: Mode, actors: ActorSlot[], log: Log) {
+    this.model = model;
+    this.state = state;
+    this.mode = mode;
+    this.actors = actors;
+    this.log = log;
+  }
+
+  static async start(config: ArrayConfig, opts: StartOptions = {}): Promise<ArrayEmulator> {
+    const mode = opts.mode ?? 'threads';
+    const log = opts.log ?? quietLog;
+    const model = new ArrayModel(config);
+    const buffers = createSharedBuffers(config);
+    const state = new SharedState(buffers);
+    const roles: Array<[Role, number, string]> = [
+      ['sp', 0, 'SP'],
+      ...Array.from({ length: config.hostAdapters }, (_, i): [Role, number, string] => ['ha', i, `HA${i}`]),
+      ...config.diskAdapters.map((a, i): [Role, number, string] => ['da', i, a.id]),
+    ];
+    const failures: string[] = [];
+    const actors = await Promise.all(
+      roles.map(([role, index, name]) => {
+        const init: ActorInit = { role, index, config, buffers };
+        return mode === 'threads' ? startWorker(init, name, log, failures) : Promise.resolve(inlineActor(init, name, log));
+      }),
+    );
+    const emu = new ArrayEmulator(model, state, mode, actors, log);
+    emu.failures.push(...failures);
+    // Every host adapter talks to every disk adapter.
+    for (const ha of actors.filter((a) => a.role === 'ha')) {
+      for (const da of actors.filter((a) => a.role === 'da')) emu.connect(ha, da);
+    }
+    // The service processor first: it activates the configuration before anyone serves I/O.
+    await actors[0]!.start();
+    await Promise.all(actors.slice(1).map((a) => a.start()));
+    return emu;
+  }
+
+  private connect(a: ActorSlot, b: ActorSlot): void {
+    if (this.mode === 'inline') {
+      const [toB, toA] = localLinkPair(b.name, a.name, this.log);
+      (a as InlineSlot).attach(b.role as PeerKind, b.index, toB);
+      (b as InlineSlot).attach(a.role as PeerKind, a.index, toA);
+      return;
+    }
+    const { port1, port2 } = new MessageChannel();
+    (a as WorkerSlot).sendPort(b.role as PeerKind, b.index, b.name, port1);
+    (b as WorkerSlot).sendPort(a.role as PeerKind, a.index, a.name, port2);
+  }
+
+  private hostAdapter(ha: number): ActorSlot {
+    const slot = this.actors.find((a) => a.role === 'ha' && a.index === ha);
+    if (!slot) throw new ArrayError('USAGE', `no host adapter #${ha} (the array has ${this.model.config.hostAdapters})`);
+    return slot;
+  }
+
+  /** A link from this thread to host adapter `ha`, for a host client living here. */
+  hostLink(ha = 0): Link {
+    const name = `host${this.hostCount++}`;
+    const slot = this.hostAdapter(ha);
+    if (this.mode === 'inline') {
+      const [toHa, toHost] = localLinkPair(slot.name, name, this.log);
+      (slot as InlineSlot).attach('host', this.hostCount, toHost);
+      return toHa;
+    }
+    const port = this.hostPort(ha);
+    return new PortLink(port, slot.name, this.log);
+  }
+
+  /** A MessagePort to host adapter `ha`, to hand to a host processor in another thread. */
+  hostPort(ha = 0): MessagePort {
+    if (this.mode === 'inline') throw new ArrayError('USAGE', 'hostPort() needs threads mode; use hostLink() inline');
+    const slot = this.hostAdapter(ha) as WorkerSlot;
+    const { port1, port2 } = new MessageChannel();
+    slot.sendPort('host', this.hostCount, `host${this.hostCount++}`, port1);
+    return port2;
+  }
+
+  async status(): Promise<Record<string, Record<string, number>>> {
+    const out: Record<string, Record<string, number>> = {};
+    for (const a of this.actors) out[a.name] = await a.status();
+    return out;
+  }
+
+  /** Actors that stopped on an error (an invariant broke): empty when all is well. */
+  problems(): string[] {
+    return [...this.failures];
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.actors.map((a) => a.stop()));
+  }
+
+  /** Called by worker slots when a worker dies. */
+  static noteFailure(failures: string[], text: string): void {
+    failures.push(text);
+  }
+}
+
+interface InlineSlot extends ActorSlot {
+  attach(kind: PeerKind, index: number, link: Link): void;
+}
+
+function inlineActor(init: ActorInit, name: string, log: Log): InlineSlot {
+  const actor: ActorHandle = buildActor(init, log);
+  return {
+    role: init.role,
+    index: init.index,
+    name,
+    attach: (kind, index, link) => actor.wire(kind, index, link),
+    wire: () => {
+      throw new ArrayError('USAGE', 'inline actors are wired with attach()');
+    },
+    start: async () => actor.start(),
+    status: async () => actor.status(),
+    stop: async () => actor.stop(),
+  };
+}
+
+interface WorkerSlot extends ActorSlot {
+  sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;
+}
+
+async function startWorker(init: ActorInit, name: string, log: Log, failures: string[]): Promise<WorkerSlot> {
+  const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY[init.role] }, name });
+  const waiters = new Map<string, (c: Control) => void>();
+  let nextId = 1;
+  let exited = false;
+  worker.on('message', (c: Control) => {
+    if (c.t === 'log') return log(c.level, c.text);
+    const key = c.t === 'status-reply' ? `status:${c.id}` : c.t;
+    const w = waiters.get(key);
+    if (w) {
+      waiters.delete(key);
+      w(c);
+    }
+  });
+  worker.on('error', (err) => {
+    const text = `${name} stopped: ${err.message}`;
+    ArrayEmulator.noteFailure(failures, text);
+    log('error', text);
+  });
+  worker.on('exit', () => {
+    exited = true;
+    for (const w of waiters.values()) w({ t: 'status-reply', id: -1, info: { exited: 1 } });
+    waiters.clear();
+  });
+  const expect = (key: string, what: string) =>
+    new Promise<Control>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ArrayError('TIMEOUT', `${name}: no "${what}" within ${START_WAIT_MS} ms`)), START_WAIT_MS);
+      waiters.set(key, (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+  await expect('ready', 'ready');
+  return {
+    role: init.role,
+    index: init.index,
+    name,
+    wire: () => {
+      throw new ArrayError('USAGE', 'worker actors are wired with sendPort()');
+    },
+    sendPort: (peerKind, peerIndex, peer, port) => worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
+    start: async () => {
+      const p = expect('started', 'started');
+      worker.postMessage({ t: 'start' } satisfies Control);
+      await p;
+    },
+    status: async () => {
+      if (exited) return { exited: 1 };
+      const id = nextId++;
+      const p = expect(`status:${id}`, 'status-reply');
+      worker.postMessage({ t: 'status', id } satisfies Control);
+      const c = await p;
+      return c.t === 'status-reply' ? c.info : {};
+    },
+    stop: async () => {
+      await worker.terminate();
+    },
+  };
+}

@@ -1,0 +1,265 @@
+// The host adapter: takes host requests, translates addresses with the device's active layout,
+// serves reads from cache (staging misses through the owning disk adapter), acknowledges writes
+// from cache (fast write) and leaves their destage to the disk adapters.
+import type { Link, Log } from '../shared/link.ts';
+import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
+import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
+import { DEVICE, NO_SLOT, SLOT, type SharedState } from '../shared/memory.ts';
+import { allocateSlot, releaseSlot } from '../shared/cache.ts';
+import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { assert } from '../shared/assert.ts';
+import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
+
+/** Most host requests one host adapter works on at once; more are refused, not queued forever. */
+export const HOST_INFLIGHT_LIMIT = 8192;
+/** Longest a stage or flush may take at a disk adapter before the request fails. */
+export const ADAPTER_WAIT_MS = 30_000;
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface HostAdapterOptions {
+  model: ArrayModel;
+  state: SharedState;
+  index: number;
+  log: Log;
+}
+
+export class HostAdapter {
+  readonly name: string;
+  private readonly model: ArrayModel;
+  private readonly state: SharedState;
+  private readonly log: Log;
+  private readonly index: number;
+  private readonly diskAdapters: Link[] = [];
+  private readonly stageWaiters = new Map<number, Waiter<void>>(); // by slot
+  private readonly flushWaiters = new Map<number, Waiter<void>>();
+  private readonly hints: number[][] = []; // per disk adapter: slots made write-pending this turn
+  private hintsScheduled = false;
+  private nextFlushId = 1;
+  private inflight = 0;
+  readonly counters = { reads: 0, writes: 0, flushes: 0, hits: 0, misses: 0, errors: 0 };
+
+  constructor(opts: HostAdapterOptions) {
+    this.model = opts.model;
+    this.state = opts.state;
+    this.log = opts.log;
+    this.index = opts.index;
+    this.name = `HA${opts.index}`;
+  }
+
+  attachDiskAdapter(daIndex: number, link: Link): void {
+    this.diskAdapters[daIndex] = link;
+    this.hints[daIndex] = [];
+    link.onMessages((msgs) => {
+      for (const m of msgs) this.onAdapterMessage(link, m);
+    });
+  }
+
+  attachHost(link: Link): void {
+    link.onMessages((msgs) => {
+      for (const m of msgs) {
+        if (m.t !== 'io') {
+          this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+          continue;
+        }
+        for (const req of m.reqs) void this.submit(req).then((reply) => link.send({ t: 'io-done', replies: [reply] }));
+      }
+    });
+  }
+
+  private onAdapterMessage(link: Link, m: Message): void {
+    if (m.t === 'staged') {
+      for (const r of m.reqs) {
+        const w = this.stageWaiters.get(r.slot);
+        if (!w) {
+          this.log('warn', `${this.name}: "staged" for slot ${r.slot} that nobody awaits, from ${link.peer}`);
+          continue;
+        }
+        this.stageWaiters.delete(r.slot);
+        clearTimeout(w.timer);
+        if (r.error) w.reject(new ArrayError('ADAPTER_GONE', `stage of track ${r.track} failed at ${link.peer}: ${r.error}`));
+        else w.resolve();
+      }
+    } else if (m.t === 'flushed') {
+      const w = this.flushWaiters.get(m.id);
+      if (!w) return;
+      this.flushWaiters.delete(m.id);
+      clearTimeout(w.timer);
+      if (m.error) w.reject(new ArrayError('ADAPTER_GONE', `flush failed at ${link.peer}: ${m.error}`));
+      else w.resolve();
+    } else {
+      this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+    }
+  }
+
+  /** Serve one host request; errors go to that request only. */
+  async submit(req: IoRequest): Promise<IoReply> {
+    if (this.inflight >= HOST_INFLIGHT_LIMIT) {
+      return { id: req.id, ok: false, code: 'TIMEOUT', error: `${this.name}: ${HOST_INFLIGHT_LIMIT} requests already in flight` };
+    }
+    this.inflight++;
+    try {
+      if (req.op === 'read') return { id: req.id, ok: true, data: await this.read(req.device, req.offsetBytes, req.lengthBytes) };
+      if (req.op === 'write') {
+        await this.write(req.device, req.offsetBytes, req.data ?? new Uint8Array(0));
+        return { id: req.id, ok: true };
+      }
+      await this.flush();
+      return { id: req.id, ok: true };
+    } catch (err) {
+      this.counters.errors++;
+      if (errorCode(err) === 'INVARIANT') this.log('error', `${this.name}: ${errorMessage(err)}`);
+      return { id: req.id, ok: false, code: errorCode(err), error: errorMessage(err) };
+    } finally {
+      this.inflight--;
+    }
+  }
+
+  private checkRange(device: string, offsetBytes: number, lengthBytes: number): DeviceEntry {
+    const dev = this.model.device(device);
+    if (!Number.isInteger(offsetBytes) || !Number.isInteger(lengthBytes) || offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > dev.bytes) {
+      throw new ArrayError('OUT_OF_RANGE', `${device}: bytes ${offsetBytes}..${offsetBytes + lengthBytes - 1} outside the device (0..${dev.bytes - 1})`);
+    }
+    if (this.state.deviceWord(dev.index, DEVICE.READY) !== 1) {
+      throw new ArrayError('NOT_READY', `${device}: device is not ready`);
+    }
+    return dev;
+  }
+
+  /** Call `fn(globalTrack, trackOffset, bufferOffset, length)` for each track piece of a range, in order. */
+  private async eachTrack(
+    dev: DeviceEntry,
+    offsetBytes: number,
+    lengthBytes: number,
+    fn: (g: number, at: number, pos: number, len: number) => Promise<void>,
+  ): Promise<void> {
+    const tb = this.state.trackBytes;
+    let pos = 0;
+    while (pos < lengthBytes) {
+      const abs = offsetBytes + pos;
+      const t = Math.floor(abs / tb);
+      const at = abs - t * tb;
+      const len = Math.min(tb - at, lengthBytes - pos);
+      const g = dev.layout.locate(t);
+      await lockTrack(this.state, g);
+      try {
+        await fn(g, at, pos, len);
+      } finally {
+        unlockTrack(this.state, g);
+      }
+      pos += len;
+    }
+  }
+
+  async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
+    const dev = this.checkRange(device, offsetBytes, lengthBytes);
+    const out = new Uint8Array(lengthBytes);
+    await this.eachTrack(dev, offsetBytes, lengthBytes, async (g, at, pos, len) => {
+      const s = await this.slotWithData(g);
+      out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
+      Atomics.or(this.state.slotState, s, SLOT.REF);
+    });
+    this.counters.reads++;
+    return out;
+  }
+
+  async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
+    const dev = this.checkRange(device, offsetBytes, data.length);
+    const tb = this.state.trackBytes;
+    await this.eachTrack(dev, offsetBytes, data.length, async (g, at, pos, len) => {
+      const s = len === tb ? await this.slotForOverwrite(g) : await this.slotWithData(g);
+      this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
+      Atomics.add(this.state.slotSeq, s, 1);
+      Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF);
+      this.hint(g, s);
+    });
+    this.counters.writes++;
+  }
+
+  /** Destage everything acknowledged so far. */
+  async flush(): Promise<void> {
+    const waits = this.diskAdapters.map((link) => {
+      const id = this.nextFlushId++;
+      const p = this.await(this.flushWaiters, id, `flush at ${link.peer}`);
+      link.send({ t: 'flush', id });
+      return p;
+    });
+    await Promise.all(waits);
+    this.counters.flushes++;
+  }
+
+  /** The valid slot of locked track `g`, staging it from its drive on a miss. */
+  private async slotWithData(g: number): Promise<number> {
+    const s = Atomics.load(this.state.trackSlot, g);
+    if (s !== NO_SLOT) {
+      assert(Atomics.load(this.state.slotState, s) & SLOT.VALID, () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`);
+      this.counters.hits++;
+      return s;
+    }
+    this.counters.misses++;
+    const slot = await this.allocate(g);
+    try {
+      await this.stage(g, slot);
+    } catch (err) {
+      releaseSlot(this.state, g);
+      throw err;
+    }
+    Atomics.or(this.state.slotState, slot, SLOT.VALID);
+    return slot;
+  }
+
+  /** A slot for locked track `g` whose whole content is about to be overwritten: no stage needed. */
+  private async slotForOverwrite(g: number): Promise<number> {
+    const s = Atomics.load(this.state.trackSlot, g);
+    if (s !== NO_SLOT) return s;
+    return this.allocate(g);
+  }
+
+  private allocate(g: number): Promise<number> {
+    return allocateSlot(this.state, g, { onFull: () => this.diskAdapters.forEach((l) => l.send({ t: 'destage-now' })) });
+  }
+
+  private stage(g: number, slot: number): Promise<void> {
+    const da = this.model.adapterOfTrack(g, this.state.driveOwner);
+    const link = this.diskAdapters[da];
+    assert(link, () => `${this.name}: no link to disk adapter #${da} owning ${this.model.drives.dch(g)}`);
+    const p = this.await(this.stageWaiters, slot, `stage of ${this.model.drives.dch(g)} at ${link.peer}`);
+    link.send({ t: 'stage', ha: this.index, reqs: [{ track: g, slot }] });
+    return p;
+  }
+
+  private await(map: Map<number, Waiter<void>>, key: number, what: string): Promise<void> {
+    assert(!map.has(key), () => `${this.name}: second wait for ${what}`);
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        map.delete(key);
+        reject(new ArrayError('ADAPTER_GONE', `${what}: no answer within ${ADAPTER_WAIT_MS} ms`));
+      }, ADAPTER_WAIT_MS);
+      map.set(key, { resolve, reject, timer });
+    });
+  }
+
+  /** Tell the owning disk adapter (once per turn, batched) that slot `s` is write-pending. */
+  private hint(g: number, s: number): void {
+    const da = this.model.adapterOfTrack(g, this.state.driveOwner);
+    this.hints[da]?.push(s);
+    if (this.hintsScheduled) return;
+    this.hintsScheduled = true;
+    setImmediate(() => {
+      this.hintsScheduled = false;
+      this.hints.forEach((slots, i) => {
+        if (slots.length === 0) return;
+        this.diskAdapters[i]?.send({ t: 'destage-hint', slots });
+        this.hints[i] = [];
+      });
+    });
+  }
+
+  status(): Record<string, number> {
+    return { ...this.counters, inflight: this.inflight };
+  }
+}

@@ -1,0 +1,34 @@
+// What an actor looks like to whoever hosts it: a worker thread (worker-host.ts) or the inline
+// emulator. The actor classes themselves know nothing of worker_threads.
+import type { ArrayConfig } from './config.ts';
+import type { Link, Log } from './link.ts';
+import type { SharedBuffers } from './memory.ts';
+
+export type Role = 'sp' | 'ha' | 'da';
+export type PeerKind = 'ha' | 'da' | 'host';
+
+export interface ActorHandle {
+  wire(peerKind: PeerKind, peerIndex: number, link: Link): void;
+  start(): void;
+  stop(): void;
+  status(): Record<string, number>;
+}
+
+export interface ActorInit {
+  role: Role;
+  index: number;
+  config: ArrayConfig;
+  buffers: SharedBuffers;
+}
+
+/** Control messages between the main thread and a worker (structured clone: they carry ports). */
+export type Control =
+  | { t: 'ready' }
+  | { t: 'log'; level: 'info' | 'warn' | 'error'; text: string }
+  | { t: 'wire'; peerKind: PeerKind; peerIndex: number; peer: string; port: import('node:worker_threads').MessagePort }
+  | { t: 'start' }
+  | { t: 'started' }
+  | { t: 'status'; id: number }
+  | { t: 'status-reply'; id: number; info: Record<string, number> };
+
+export type ActorFactory = (init: ActorInit, log: Log) => ActorHandle;

@@ -1,0 +1,111 @@
+// A Link carries Messages between two actors. Sends made in one turn of the event loop leave as
+// one msgpackr batch (one cross-thread wake-up for many requests). The same actor classes run over
+// MessagePorts (worker mode) or over in-thread links (inline mode: one thread, same code).
+import type { MessagePort } from 'node:worker_threads';
+import { decodeBatch, encodeBatch, type Message } from './messages.ts';
+import { assert } from './assert.ts';
+
+/** Most messages that may wait in one link's outgoing batch. */
+export const LINK_QUEUE_LIMIT = 1 << 16;
+
+export type Log = (level: 'info' | 'warn' | 'error', text: string) => void;
+
+export interface Link {
+  /** Who is at the other end, for logs: "DA30", "HA0", "host 2". */
+  readonly peer: string;
+  send(msg: Message): void;
+  onMessages(handler: (msgs: Message[]) => void): void;
+  close(): void;
+}
+
+abstract class BatchingLink implements Link {
+  readonly peer: string;
+  protected handler: (msgs: Message[]) => void = () => {};
+  private pending: Message[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly log: Log;
+
+  constructor(peer: string, log: Log) {
+    this.peer = peer;
+    this.log = log;
+  }
+
+  send(msg: Message): void {
+    if (this.closed) return;
+    assert(this.pending.length < LINK_QUEUE_LIMIT, () => `link to ${this.peer}: ${LINK_QUEUE_LIMIT} messages queued unsent`);
+    this.pending.push(msg);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.closed || this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.transmit(encodeBatch(batch));
+  }
+
+  onMessages(handler: (msgs: Message[]) => void): void {
+    this.handler = handler;
+  }
+
+  protected receive(bytes: unknown): void {
+    const decoded = decodeBatch(bytes);
+    if (!decoded.ok) this.log('warn', `dropped a message from ${this.peer}: ${decoded.error}`);
+    if (decoded.msgs.length > 0) this.handler(decoded.msgs);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pending = [];
+    this.onClose();
+  }
+
+  protected abstract transmit(bytes: Uint8Array): void;
+  protected abstract onClose(): void;
+}
+
+/** A link over a MessagePort (worker mode). */
+export class PortLink extends BatchingLink {
+  private readonly port: MessagePort;
+  constructor(port: MessagePort, peer: string, log: Log) {
+    super(peer, log);
+    this.port = port;
+    port.on('message', (bytes: unknown) => this.receive(bytes));
+  }
+  protected transmit(bytes: Uint8Array): void {
+    this.port.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+  }
+  protected onClose(): void {
+    this.port.close();
+  }
+  /** Let the port not keep the event loop alive (for ports whose owner decides when to exit). */
+  unref(): void {
+    this.port.unref();
+  }
+}
+
+/** One end of an in-thread link pair (inline mode). Delivery is asynchronous, as across threads. */
+class LocalLink extends BatchingLink {
+  other?: LocalLink;
+  protected transmit(bytes: Uint8Array): void {
+    const other = this.other;
+    if (other) setImmediate(() => other.receive(bytes));
+  }
+  protected onClose(): void {
+    this.other = undefined;
+  }
+}
+
+/** Two linked ends: messages sent on `a` arrive at `b` and back. Names are each end's peer. */
+export function localLinkPair(aPeer: string, bPeer: string, log: Log): [Link, Link] {
+  const a = new LocalLink(aPeer, log);
+  const b = new LocalLink(bPeer, log);
+  a.other = b;
+  b.other = a;
+  return [a, b];
+}

@@ -1,0 +1,102 @@
+// Every message between actors: one discriminated union, encoded with msgpackr, checked on receipt.
+// A malformed or unknown message is reported to the receiver's log with its sender and dropped.
+import { Packr } from 'msgpackr';
+
+export type IoOp = 'read' | 'write' | 'flush';
+
+/** Host side → host adapter. `offsetBytes`/`lengthBytes` address the device's bytes. */
+export interface IoRequest {
+  id: number;
+  op: IoOp;
+  device: string;
+  offsetBytes: number;
+  lengthBytes: number;
+  data?: Uint8Array; // write only
+}
+
+export interface IoReply {
+  id: number;
+  ok: boolean;
+  data?: Uint8Array; // read only
+  error?: string;
+  code?: string;
+}
+
+export type Message =
+  // host side ↔ host adapter
+  | { t: 'io'; reqs: IoRequest[] }
+  | { t: 'io-done'; replies: IoReply[] }
+  // host adapter ↔ disk adapter
+  | { t: 'stage'; ha: number; reqs: Array<{ track: number; slot: number }> } // read track into slot
+  | { t: 'staged'; reqs: Array<{ track: number; slot: number; error?: string }> }
+  | { t: 'destage-hint'; slots: number[] } // these slots became write-pending
+  | { t: 'destage-now' } // the cache is full of write-pending slots
+  | { t: 'flush'; id: number } // destage every write-pending slot of your drives, then answer
+  | { t: 'flushed'; id: number; error?: string }
+  // service processor ↔ adapters
+  | { t: 'status'; id: number }
+  | { t: 'status-reply'; id: number; actor: string; info: Record<string, number> };
+
+export type MessageType = Message['t'];
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+/** Encode a batch of messages into one fresh, exactly sized buffer that can be transferred. */
+export function encodeBatch(msgs: Message[]): Uint8Array {
+  const packed = packr.pack(msgs);
+  return new Uint8Array(packed); // a copy: `packed` is a view into msgpackr's reused buffer
+}
+
+const isInt = (v: unknown): v is number => Number.isInteger(v);
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+const isArr = Array.isArray;
+
+const CHECKS: Record<MessageType, (m: any) => boolean> = {
+  io: (m) =>
+    isArr(m.reqs) &&
+    m.reqs.every(
+      (r: any) =>
+        isInt(r.id) &&
+        (r.op === 'read' || r.op === 'write' || r.op === 'flush') &&
+        typeof r.device === 'string' &&
+        isInt(r.offsetBytes) &&
+        isInt(r.lengthBytes) &&
+        (r.op !== 'write' || isBytes(r.data)),
+    ),
+  'io-done': (m) => isArr(m.replies) && m.replies.every((r: any) => isInt(r.id) && typeof r.ok === 'boolean'),
+  stage: (m) => isInt(m.ha) && isArr(m.reqs) && m.reqs.every((r: any) => isInt(r.track) && isInt(r.slot)),
+  staged: (m) => isArr(m.reqs) && m.reqs.every((r: any) => isInt(r.track) && isInt(r.slot)),
+  'destage-hint': (m) => isArr(m.slots) && m.slots.every(isInt),
+  'destage-now': () => true,
+  flush: (m) => isInt(m.id),
+  flushed: (m) => isInt(m.id),
+  status: (m) => isInt(m.id),
+  'status-reply': (m) => isInt(m.id) && typeof m.actor === 'string' && typeof m.info === 'object',
+};
+
+export type Decoded = { ok: true; msgs: Message[] } | { ok: false; error: string; msgs: Message[] };
+
+/**
+ * Decode a batch. Messages that fail their check are left out and described in `error`; the
+ * good ones of the same batch are still delivered.
+ */
+export function decodeBatch(bytes: unknown): Decoded {
+  if (!isBytes(bytes)) return { ok: false, error: `not a byte buffer (${typeof bytes})`, msgs: [] };
+  let raw: unknown;
+  try {
+    raw = packr.unpack(bytes);
+  } catch (err) {
+    return { ok: false, error: `undecodable (${(err as Error).message})`, msgs: [] };
+  }
+  if (!isArr(raw)) return { ok: false, error: 'not a batch (expected an array of messages)', msgs: [] };
+  const msgs: Message[] = [];
+  const bad: string[] = [];
+  for (const m of raw) {
+    const t = (m as { t?: unknown } | null)?.t;
+    const check = typeof t === 'string' ? CHECKS[t as MessageType] : undefined;
+    if (!check) bad.push(`unknown message type ${JSON.stringify(t)}`);
+    else if (!check(m)) bad.push(`malformed "${String(t)}" message`);
+    else msgs.push(m as Message);
+  }
+  return bad.length === 0 ? { ok: true, msgs } : { ok: false, error: bad.slice(0, 3).join('; '), msgs };
+}

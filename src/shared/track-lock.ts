@@ -1,0 +1,56 @@
+// The awaitable per-track lock: the LOCK bit of a Track ID flags word. Waiting never parks the
+// thread (Atomics.waitAsync), so the same code runs in a worker or under a one-thread scheduler.
+import { TRACK, type SharedState } from './memory.ts';
+import { ArrayError } from './errors.ts';
+
+/** Longest a request waits for one track lock before it fails (bounded wait). */
+export const LOCK_WAIT_MS = 30_000;
+/** Each waitAsync is bounded too, so a missed notify costs at most this much. */
+const WAIT_SLICE_MS = 50;
+
+export function tryLockTrack(state: SharedState, g: number): boolean {
+  const flags = state.trackFlags;
+  for (let i = 0; i < 8; i++) {
+    const v = Atomics.load(flags, g);
+    if (v & TRACK.LOCK) return false;
+    if (Atomics.compareExchange(flags, g, v, v | TRACK.LOCK) === v) return true;
+  }
+  return false;
+}
+
+export async function lockTrack(state: SharedState, g: number, waitMs = LOCK_WAIT_MS): Promise<void> {
+  if (tryLockTrack(state, g)) return;
+  const flags = state.trackFlags;
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const v = Atomics.load(flags, g);
+    if (!(v & TRACK.LOCK)) {
+      if (Atomics.compareExchange(flags, g, v, v | TRACK.LOCK) === v) return;
+      continue;
+    }
+    if (!(v & TRACK.WAITERS) && Atomics.compareExchange(flags, g, v, v | TRACK.WAITERS) !== v) continue;
+    const w = Atomics.waitAsync(flags, g, v | TRACK.WAITERS, WAIT_SLICE_MS);
+    if (w.async) await w.value;
+    if (Date.now() > deadline) {
+      throw new ArrayError('TIMEOUT', `track ${g}: lock not granted within ${waitMs} ms (${state.describeTrack(g)})`);
+    }
+  }
+}
+
+export function unlockTrack(state: SharedState, g: number): void {
+  const old = Atomics.and(state.trackFlags, g, ~(TRACK.LOCK | TRACK.WAITERS));
+  if (!(old & TRACK.LOCK)) {
+    throw new ArrayError('INVARIANT', `track ${g}: unlocked while not locked (${state.describeTrack(g)})`);
+  }
+  if (old & TRACK.WAITERS) Atomics.notify(state.trackFlags, g);
+}
+
+/** Run `fn` with track `g` locked. */
+export async function withTrack<T>(state: SharedState, g: number, fn: () => Promise<T> | T): Promise<T> {
+  await lockTrack(state, g);
+  try {
+    return await fn();
+  } finally {
+    unlockTrack(state, g);
+  }
+}

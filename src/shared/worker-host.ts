@@ -1,0 +1,32 @@
+// The thin host around an actor in a worker thread: wiring, start, status and logs over the
+// parent port; all behaviour lives in the actor classes.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { ActorInit, Control } from './actor.ts';
+import { buildActor } from './actors.ts';
+import { PortLink, type Log } from './link.ts';
+
+export function hostWorker(): void {
+  const port = parentPort;
+  if (!port) throw new Error('worker-host: not running in a worker thread');
+  const init = workerData as ActorInit & { entry: string };
+  const send = (c: Control) => port.postMessage(c);
+  const log: Log = (level, text) => send({ t: 'log', level, text });
+  const actor = buildActor(init, log);
+  port.on('message', (c: Control) => {
+    switch (c.t) {
+      case 'wire':
+        actor.wire(c.peerKind, c.peerIndex, new PortLink(c.port, c.peer, log));
+        return;
+      case 'start':
+        actor.start();
+        send({ t: 'started' });
+        return;
+      case 'status':
+        send({ t: 'status-reply', id: c.id, info: actor.status() });
+        return;
+      default:
+        log('warn', `${init.role}${init.index}: dropped unknown control message ${JSON.stringify((c as { t?: unknown }).t)} from main`);
+    }
+  });
+  send({ t: 'ready' });
+}
