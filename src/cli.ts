@@ -1,0 +1,202 @@
+// arrayemu's command line. Every refusal is one clear message and exit code 2; a run that loses
+// data or breaks an invariant exits 1.
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { loadConfig, type ArrayConfig } from './shared/config.ts';
+import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
+import { ArrayError, errorMessage } from './shared/errors.ts';
+import { ArrayEmulator, type Mode } from './emulator.ts';
+import { runWorkload, type RunOptions } from './host/run.ts';
+
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (v: string): number => {
+    const n = Number(v.endsWith('%') ? v.slice(0, -1) : v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max} (got "${v}")`);
+    return n;
+  };
+}
+
+function numArg(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min} (got "${v}")`);
+    return n;
+  };
+}
+
+function print(json: boolean, value: unknown, text: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${text()}\n`);
+}
+
+/** `layout`: the per-drive cylinder table of a device, and with --to the transfer plan. */
+function layoutCommand(opts: { config: string; device: string; to?: string; json?: boolean }): void {
+  const running = loadConfig(opts.config);
+  const target = opts.to ? loadConfig(opts.to, { running }) : undefined;
+  const show = target ?? running;
+  const layout = deviceLayout(show, opts.device, running);
+  const drives = Object.fromEntries([...layout.cylindersByDrive()].map(([d, cs]) => [d, cs.map(cylinderName)]));
+  const out: Record<string, unknown> = {
+    device: layout.deviceId,
+    layout: layout.kind,
+    ...(layout.kind === 'striped' ? { stripeCylinders: layout.stripeCylinders } : {}),
+    cylinders: layout.cylinders,
+    drives,
+  };
+  let plan: ReturnType<typeof transferPlan> | undefined;
+  if (target) {
+    const bcv = running.devices.find((d) => d.layout === 'bcv' && d.of === opts.device);
+    if (!bcv) throw new ArrayError('CONFIG', `${opts.config}: device "${opts.device}" has no BCV to restripe through`);
+    plan = transferPlan(deviceLayout(running, opts.device), deviceLayout(running, bcv.id), layout);
+    out.from = { stripeCylinders: deviceLayout(running, opts.device).stripeCylinders, cylinders: deviceLayout(running, opts.device).cylinders };
+    out.transfer = plan;
+  }
+  print(!!opts.json, out, () => {
+    const lines = [`${layout.deviceId}: ${layout.kind}, ${layout.cylinders} cylinders${layout.kind === 'striped' ? `, stripe ${layout.stripeCylinders} cylinder(s)` : ''}`];
+    const width = Math.max(...Object.values(drives).map((c) => c.length));
+    lines.push(`  drive  ${Array.from({ length: width }, (_, i) => `row${i}`.padEnd(5)).join('')}`);
+    for (const [d, cs] of Object.entries(drives)) lines.push(`  ${d.padEnd(6)} ${cs.map((c) => c.padEnd(5)).join('')}`);
+    if (plan) {
+      lines.push('', '  transfer plan (drive:cylinder)  original → BCV → new');
+      for (const r of plan) lines.push(`  ${r.cylinder.padEnd(4)} ${r.from.padEnd(7)} → ${r.bcv.padEnd(7)} → ${r.to}${r.moves ? '' : '   (stays)'}`);
+    }
+    return lines.join('\n');
+  });
+}
+
+interface RunCliOptions {
+  config: string;
+  ops?: number;
+  seconds?: number;
+  queueDepth: number;
+  readPct: number;
+  blockBytes: number;
+  pattern: 'random' | 'sequential';
+  hostProcessors: number;
+  seed: number;
+  inline?: boolean;
+  json?: boolean;
+}
+
+async function runCommand(opts: RunCliOptions): Promise<number> {
+  const config: ArrayConfig = loadConfig(opts.config);
+  if (opts.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
+  const mode: Mode = opts.inline ? 'inline' : 'threads';
+  const emu = await ArrayEmulator.start(config, { mode });
+  try {
+    const run: RunOptions = {
+      hostProcessors: opts.hostProcessors,
+      ops: opts.seconds === undefined ? (opts.ops ?? 20000) : opts.ops,
+      seconds: opts.seconds,
+      queueDepth: opts.queueDepth,
+      readPct: opts.readPct,
+      blockBytes: opts.blockBytes,
+      pattern: opts.pattern,
+      seed: opts.seed,
+    };
+    const host = await runWorkload(emu, run);
+    const problems = emu.problems();
+    const ok = host.verifyErrors === 0 && host.ioErrors === 0 && problems.length === 0;
+    const { described, ...hostOut } = host;
+    print(!!opts.json, { ok, host: hostOut, errors: described, problems }, () =>
+      [
+        `${ok ? 'OK' : 'FAILED'}: ${host.reads} reads, ${host.writes} writes, ${(host.bytes / 1048576).toFixed(1)} MiB in ${(host.elapsedMs / 1000).toFixed(2)} s`,
+        `  ${host.iops} ops/s, ${host.mbPerSec} MB/s, latency p50 ${host.latencyMs.p50} ms, p99 ${host.latencyMs.p99} ms, max ${host.latencyMs.max} ms`,
+        `  verify errors: ${host.verifyErrors}, I/O errors: ${host.ioErrors}`,
+        ...described.map((d) => `  - ${d}`),
+        ...problems.map((p) => `  actor stopped: ${p}`),
+      ].join('\n'),
+    );
+    return ok ? 0 : EXIT_FAILED;
+  } finally {
+    await emu.stop();
+  }
+}
+
+export function buildProgram(): Command {
+  const program = new Command('arrayemu')
+    .description('Emulator of a multi-adapter disk array that restripes logical devices online (WO 02/29807)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('layout')
+    .description("print a device's cylinders per drive in physical order (the patent's FIG. 8/9 tables); with --to, the new layout and the transfer plan")
+    .requiredOption('--config <file>', 'the array configuration (running configuration)')
+    .requiredOption('--device <id>', 'the logical device')
+    .option('--to <file>', 'a reconfiguration target: show its layout and the transfer plan')
+    .option('--json', 'machine-readable output')
+    .action((o) => layoutCommand(o));
+
+  program
+    .command('validate')
+    .description('check a configuration file (and a reconfiguration target against it)')
+    .requiredOption('--config <file>', 'the array configuration')
+    .option('--to <file>', 'a reconfiguration target to check against --config')
+    .option('--json', 'machine-readable output')
+    .action((o: { config: string; to?: string; json?: boolean }) => {
+      const running = loadConfig(o.config);
+      if (o.to) loadConfig(o.to, { running });
+      print(!!o.json, { ok: true, devices: running.devices.map((d) => d.id) }, () => `OK: ${o.config}${o.to ? ` and ${o.to}` : ''} are valid`);
+    });
+
+  program
+    .command('run')
+    .description('run a verifying host workload on every non-BCV device and print a summary')
+    .requiredOption('--config <file>', 'the array configuration')
+    .option('--ops <n>', 'operations in all (default 20000 unless --seconds)', intArg('--ops', 1))
+    .option('--seconds <s>', 'run for this long instead of a number of operations', numArg('--seconds', 0))
+    .option('--queue-depth <q>', 'requests each host processor keeps in flight', intArg('--queue-depth', 1, 4096), 16)
+    .option('--read-pct <p>', 'percentage of reads', intArg('--read-pct', 0, 100), 50)
+    .option('--block-bytes <b>', 'bytes per request (multiple of 512)', intArg('--block-bytes', 512, 64 << 20), 4096)
+    .addOption(new Option('--pattern <p>', 'offsets').choices(['random', 'sequential']).default('random'))
+    .option('--host-processors <n>', 'host processors (piscina pool threads)', intArg('--host-processors', 1, 64), 2)
+    .option('--seed <n>', 'workload seed', intArg('--seed', 0), 1)
+    .option('--inline', 'run every actor in this thread (same classes, no worker threads)')
+    .option('--json', 'print one JSON object')
+    .action(async (o: RunCliOptions) => {
+      process.exitCode = await runCommand(o);
+    });
+
+  program
+    .command('demo')
+    .description("the embedded demo: the patent's FIG. 2 array under a verifying load")
+    .option('--json', 'print one JSON object')
+    .action(async (o: { json?: boolean }) => {
+      const { demoCommand } = await import('./demo.ts');
+      process.exitCode = await demoCommand(o);
+    });
+
+  program
+    .command('bench')
+    .description('measure host throughput through the actors beside an in-process reference; write docs/BENCHMARKS.md')
+    .option('--write <file>', 'write the figures into this markdown file')
+    .option('--quick', 'short runs (for a smoke test)')
+    .option('--json', 'print one JSON object')
+    .action(async (o: { write?: string; quick?: boolean; json?: boolean }) => {
+      const { benchCommand } = await import('../bench/bench.ts');
+      process.exitCode = await benchCommand(o);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return Number(process.exitCode ?? 0);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit 0; usage errors were already printed by commander.
+      return err.exitCode === 0 ? 0 : EXIT_USAGE;
+    }
+    if (err instanceof ArrayError && err.code !== 'INVARIANT') {
+      process.stderr.write(`arrayemu: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    process.stderr.write(`arrayemu: internal error: ${errorMessage(err)}\n`);
+    return EXIT_FAILED;
+  }
+}

@@ -1,0 +1,118 @@
+// Runs a verifying workload against a running array: host processors in a piscina pool (threads
+// mode) or in this thread (inline mode), one shared verifier, one merged summary.
+import { Piscina } from 'piscina';
+import * as hdr from 'hdr-histogram-js';
+import type { ArrayEmulator } from '../emulator.ts';
+import { HostClient } from './client.ts';
+import { createVerifierBuffers, Verifier, type VerifyDevice } from './verifier.ts';
+import { newLatencyHistogram, runHostProcessor, type ProcessorResult, type WorkloadSpec } from './workload.ts';
+import type { HostProcessorTask } from './host-processor.ts';
+
+export interface RunOptions {
+  hostProcessors: number;
+  ops?: number; // in all, shared out between processors
+  seconds?: number;
+  queueDepth: number;
+  readPct: number;
+  blockBytes: number;
+  pattern: 'random' | 'sequential';
+  seed: number;
+  devices?: string[]; // default: every non-BCV device
+}
+
+export interface HostSummary {
+  reads: number;
+  writes: number;
+  bytes: number;
+  ioErrors: number;
+  verifyErrors: number;
+  iops: number;
+  mbPerSec: number;
+  elapsedMs: number;
+  latencyMs: { p50: number; p99: number; max: number };
+  described: string[];
+}
+
+const HOST_PROCESSOR = new URL('./host-processor.ts', import.meta.url).href;
+
+export function verifyDevices(emu: ArrayEmulator, ids?: string[]): VerifyDevice[] {
+  const devs = ids ? ids.map((id) => emu.model.device(id)) : emu.model.hostDevices();
+  return devs.map((d) => ({ id: d.id, index: d.index, bytes: d.bytes }));
+}
+
+export interface RunningWorkload {
+  /** Resolves with the merged summary once every processor has finished. */
+  done: Promise<HostSummary>;
+  /** Ask every processor to stop after its requests in flight. */
+  stop(): void;
+}
+
+export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWorkload {
+  const devices = verifyDevices(emu, opts.devices);
+  const verifierBuffers = createVerifierBuffers(devices);
+  const stopFlag = new SharedArrayBuffer(4);
+  const n = Math.max(1, opts.hostProcessors);
+  const specs: WorkloadSpec[] = Array.from({ length: n }, (_, i) => ({
+    devices,
+    ops: opts.ops === undefined ? undefined : Math.floor(opts.ops / n) + (i < opts.ops % n ? 1 : 0),
+    seconds: opts.seconds,
+    queueDepth: opts.queueDepth,
+    readPct: opts.readPct,
+    blockBytes: opts.blockBytes,
+    pattern: opts.pattern,
+    seed: opts.seed * 1000 + i,
+    stopFlag,
+  }));
+  const t0 = performance.now();
+  let results: Promise<ProcessorResult[]>;
+  if (emu.mode === 'inline') {
+    results = Promise.all(specs.map((spec) => runHostProcessor(new HostClient(emu.hostLink(0)), new Verifier(verifierBuffers), spec)));
+  } else {
+    const pool = new Piscina({
+      filename: HOST_PROCESSOR,
+      execArgv: ['--import', 'tsx'],
+      minThreads: n,
+      maxThreads: n,
+      atomics: 'disabled',
+      idleTimeout: 1000,
+    });
+    const hostAdapters = emu.model.config.hostAdapters;
+    results = Promise.all(
+      specs.map((spec, i) => {
+        const port = emu.hostPort(i % hostAdapters);
+        const task: HostProcessorTask = { port, verifier: verifierBuffers, spec };
+        return pool.run(task, { transferList: [port] }) as Promise<ProcessorResult>;
+      }),
+    ).finally(() => pool.destroy());
+  }
+  return {
+    stop: () => Atomics.store(new Int32Array(stopFlag), 0, 1),
+    done: results.then((rs) => summarize(rs, performance.now() - t0)),
+  };
+}
+
+export async function runWorkload(emu: ArrayEmulator, opts: RunOptions): Promise<HostSummary> {
+  return startWorkload(emu, opts).done;
+}
+
+function summarize(rs: ProcessorResult[], elapsedMs: number): HostSummary {
+  const hist = newLatencyHistogram();
+  for (const r of rs) hist.add(hdr.decodeFromCompressedBase64(r.latencyUs));
+  const sum = (f: (r: ProcessorResult) => number) => rs.reduce((n, r) => n + f(r), 0);
+  const reads = sum((r) => r.reads);
+  const writes = sum((r) => r.writes);
+  const bytes = sum((r) => r.bytes);
+  const ms = (us: number) => Math.round(us) / 1000;
+  return {
+    reads,
+    writes,
+    bytes,
+    ioErrors: sum((r) => r.ioErrors),
+    verifyErrors: sum((r) => r.verifyErrors),
+    iops: Math.round(((reads + writes) / elapsedMs) * 1000),
+    mbPerSec: Math.round((bytes / 1048576 / (elapsedMs / 1000)) * 10) / 10,
+    elapsedMs: Math.round(elapsedMs),
+    latencyMs: { p50: ms(hist.getValueAtPercentile(50)), p99: ms(hist.getValueAtPercentile(99)), max: ms(hist.maxValue) },
+    described: rs.flatMap((r) => r.described).slice(0, 10),
+  };
+}

@@ -1,0 +1,107 @@
+// A host processor's workload: queueDepth concurrent request loops over the target devices,
+// every write stamped and every read checked by the verifier.
+import * as hdr from 'hdr-histogram-js';
+import type { HostClient } from './client.ts';
+import { SECTOR_BYTES, Verifier, type VerifyDevice } from './verifier.ts';
+import { errorMessage } from '../shared/errors.ts';
+
+export interface WorkloadSpec {
+  devices: VerifyDevice[];
+  /** Operations this processor issues (or run for `seconds`). */
+  ops?: number;
+  seconds?: number;
+  queueDepth: number;
+  readPct: number; // 0..100
+  blockBytes: number; // multiple of 512
+  pattern: 'random' | 'sequential';
+  seed: number;
+  /** Stop early once `stopFlag[0]` is non-zero (set by whoever runs the workload). */
+  stopFlag?: SharedArrayBuffer;
+}
+
+export interface ProcessorResult {
+  reads: number;
+  writes: number;
+  bytes: number;
+  ioErrors: number;
+  verifyErrors: number;
+  described: string[]; // first verify or I/O errors, in words
+  latencyUs: string; // HDR histogram, compressed base64
+  elapsedMs: number;
+}
+
+/** A small seeded generator (mulberry32): the same seed gives the same request stream. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function newLatencyHistogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+/** Most operations one processor may be asked for (bounds every loop). */
+export const MAX_OPS = 1e9;
+
+export async function runHostProcessor(client: HostClient, verifier: Verifier, spec: WorkloadSpec): Promise<ProcessorResult> {
+  if (spec.blockBytes % SECTOR_BYTES !== 0 || spec.blockBytes <= 0) throw new Error(`blockBytes ${spec.blockBytes} is not a positive multiple of ${SECTOR_BYTES}`);
+  if (spec.devices.length === 0) throw new Error('workload: no target devices');
+  const rand = seededRandom(spec.seed);
+  const hist = newLatencyHistogram();
+  const stop = spec.stopFlag ? new Int32Array(spec.stopFlag) : undefined;
+  const opsLimit = Math.min(spec.ops ?? MAX_OPS, MAX_OPS);
+  const deadline = spec.seconds !== undefined ? performance.now() + spec.seconds * 1000 : Infinity;
+  const result: ProcessorResult = { reads: 0, writes: 0, bytes: 0, ioErrors: 0, verifyErrors: 0, described: [], latencyUs: '', elapsedMs: 0 };
+  const cursors = spec.devices.map(() => Math.floor(rand() * 1e9));
+  let issued = 0;
+  const t0 = performance.now();
+
+  const pick = () => {
+    const d = Math.floor(rand() * spec.devices.length);
+    const dev = spec.devices[d]!;
+    const blocks = Math.max(1, Math.floor(dev.bytes / spec.blockBytes));
+    const block = spec.pattern === 'random' ? Math.floor(rand() * blocks) : cursors[d]++ % blocks;
+    const offsetBytes = block * spec.blockBytes;
+    const lengthBytes = Math.min(spec.blockBytes, dev.bytes - offsetBytes);
+    return { dev, offsetBytes, lengthBytes };
+  };
+
+  const loop = async () => {
+    while (issued < opsLimit && performance.now() < deadline && !(stop && Atomics.load(stop, 0))) {
+      issued++;
+      const { dev, offsetBytes, lengthBytes } = pick();
+      const isRead = rand() * 100 < spec.readPct;
+      const began = performance.now();
+      try {
+        if (isRead) {
+          const check = verifier.beginRead(dev, offsetBytes, lengthBytes);
+          const data = await client.read(dev.id, offsetBytes, lengthBytes);
+          verifier.endRead(check, data);
+          result.reads++;
+        } else {
+          const { writeId, data } = verifier.beginWrite(dev, offsetBytes, lengthBytes);
+          await client.write(dev.id, offsetBytes, data);
+          verifier.ackWrite(dev, offsetBytes, lengthBytes, writeId);
+          result.writes++;
+        }
+        result.bytes += lengthBytes;
+        hist.recordValue(Math.max(1, Math.round((performance.now() - began) * 1000)));
+      } catch (err) {
+        result.ioErrors++;
+        if (result.described.length < 10) result.described.push(`${isRead ? 'read' : 'write'} ${dev.id}@${offsetBytes}+${lengthBytes}: ${errorMessage(err)}`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, spec.queueDepth) }, loop));
+  result.elapsedMs = performance.now() - t0;
+  result.verifyErrors = verifier.errors;
+  result.described.push(...verifier.described.slice(0, 10 - result.described.length));
+  result.latencyUs = hdr.encodeIntoCompressedBase64(hist);
+  return result;
+}
