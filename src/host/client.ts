@@ -11,16 +11,21 @@ export const REPLY_WAIT_MS = 60_000;
 
 interface Pending {
   resolve: (r: IoReply) => void;
-  timer: NodeJS.Timeout;
+  deadline: number; // performance.now() after which the request fails
+  what: string;
 }
 
 export class HostClient {
   private readonly link: Link;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** One sweeper for every request's deadline (a timer per request costs more than the request). */
+  private readonly sweeper: NodeJS.Timeout;
 
   constructor(link: Link) {
     this.link = link;
+    this.sweeper = setInterval(() => this.expire(), 1000);
+    this.sweeper.unref();
     link.onMessages((msgs) => {
       for (const m of msgs) {
         if (m.t !== 'io-done') continue;
@@ -28,7 +33,6 @@ export class HostClient {
           const p = this.pending.get(r.id);
           if (!p) continue;
           this.pending.delete(r.id);
-          clearTimeout(p.timer);
           p.resolve(r);
         }
       }
@@ -45,13 +49,18 @@ export class HostClient {
     }
     const id = this.nextId++;
     return new Promise<IoReply>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        resolve({ id, ok: false, code: 'TIMEOUT', error: `${req.op} ${req.device}@${req.offsetBytes}: no reply from ${this.link.peer} within ${REPLY_WAIT_MS} ms` });
-      }, REPLY_WAIT_MS);
-      this.pending.set(id, { resolve, timer });
+      this.pending.set(id, { resolve, deadline: performance.now() + REPLY_WAIT_MS, what: `${req.op} ${req.device}@${req.offsetBytes}` });
       this.link.send({ t: 'io', reqs: [{ ...req, id }] });
     });
+  }
+
+  private expire(): void {
+    const now = performance.now();
+    for (const [id, p] of this.pending) {
+      if (p.deadline > now) continue;
+      this.pending.delete(id);
+      p.resolve({ id, ok: false, code: 'TIMEOUT', error: `${p.what}: no reply from ${this.link.peer} within ${REPLY_WAIT_MS} ms` });
+    }
   }
 
   private static check(r: IoReply): IoReply {
@@ -65,7 +74,8 @@ export class HostClient {
   }
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
-    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data }));
+    // A copy: the link moves the buffer it sends, and the caller keeps `data`.
+    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data: data.slice() }));
   }
 
   async flush(): Promise<void> {
@@ -73,8 +83,8 @@ export class HostClient {
   }
 
   close(): void {
+    clearInterval(this.sweeper);
     for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
       p.resolve({ id, ok: false, code: 'ADAPTER_GONE', error: 'host client closed' });
     }
     this.pending.clear();

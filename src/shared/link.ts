@@ -2,7 +2,7 @@
 // one msgpackr batch (one cross-thread wake-up for many requests). The same actor classes run over
 // MessagePorts (worker mode) or over in-thread links (inline mode: one thread, same code).
 import type { MessagePort } from 'node:worker_threads';
-import { decodeBatch, encodeBatch, type Message } from './messages.ts';
+import { decodeBatch, encodeBatch, type Message, type Wire } from './messages.ts';
 import { assert } from './assert.ts';
 
 /** Most messages that may wait in one link's outgoing batch. */
@@ -53,8 +53,8 @@ abstract class BatchingLink implements Link {
     this.handler = handler;
   }
 
-  protected receive(bytes: unknown): void {
-    const decoded = decodeBatch(bytes);
+  protected receive(wire: unknown): void {
+    const decoded = decodeBatch(wire);
     if (!decoded.ok) this.log('warn', `dropped a message from ${this.peer}: ${decoded.error}`);
     if (decoded.msgs.length > 0) this.handler(decoded.msgs);
   }
@@ -65,7 +65,7 @@ abstract class BatchingLink implements Link {
     this.onClose();
   }
 
-  protected abstract transmit(bytes: Uint8Array): void;
+  protected abstract transmit(wire: Wire): void;
   protected abstract onClose(): void;
 }
 
@@ -75,10 +75,10 @@ export class PortLink extends BatchingLink {
   constructor(port: MessagePort, peer: string, log: Log) {
     super(peer, log);
     this.port = port;
-    port.on('message', (bytes: unknown) => this.receive(bytes));
+    port.on('message', (wire: unknown) => this.receive(wire));
   }
-  protected transmit(bytes: Uint8Array): void {
-    this.port.postMessage(bytes, [bytes.buffer as ArrayBuffer]);
+  protected transmit(wire: Wire): void {
+    this.port.postMessage(wire, [wire.packed.buffer as ArrayBuffer, ...wire.blobs]);
   }
   protected onClose(): void {
     this.port.close();
@@ -92,9 +92,9 @@ export class PortLink extends BatchingLink {
 /** One end of an in-thread link pair (inline mode). Delivery is asynchronous, as across threads. */
 class LocalLink extends BatchingLink {
   other?: LocalLink;
-  protected transmit(bytes: Uint8Array): void {
+  protected transmit(wire: Wire): void {
     const other = this.other;
-    if (other) setImmediate(() => other.receive(bytes));
+    if (other) setImmediate(() => other.receive(wire));
   }
   protected onClose(): void {
     this.other = undefined;

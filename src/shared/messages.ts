@@ -41,10 +41,41 @@ export type MessageType = Message['t'];
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** Encode a batch of messages into one fresh, exactly sized buffer that can be transferred. */
-export function encodeBatch(msgs: Message[]): Uint8Array {
-  const packed = packr.pack(msgs);
-  return new Uint8Array(packed); // a copy: `packed` is a view into msgpackr's reused buffer
+/**
+ * A batch on the wire: the messages packed with msgpackr, and the bulk data of host I/O (`data`
+ * of io requests and replies) beside it as whole ArrayBuffers, moved (transferred) rather than
+ * copied through the packer. In the packed messages each `data` becomes its index in `blobs`.
+ */
+export interface Wire {
+  packed: Uint8Array;
+  blobs: ArrayBuffer[];
+}
+
+/** An ArrayBuffer holding exactly `u8`: its own if it owns it whole, else a copy. */
+function ownedBuffer(u8: Uint8Array): ArrayBuffer {
+  const buf = u8.buffer;
+  if (buf instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === buf.byteLength) return buf;
+  return u8.slice().buffer as ArrayBuffer;
+}
+
+/**
+ * Encode a batch. The sender gives up the buffers of `data` it owns whole (they are transferred);
+ * any other `data` is copied.
+ */
+export function encodeBatch(msgs: Message[]): Wire {
+  const blobs: ArrayBuffer[] = [];
+  const take = (d: Uint8Array | undefined): Uint8Array | undefined => {
+    if (d === undefined) return undefined;
+    blobs.push(ownedBuffer(d));
+    return blobs.length - 1 as unknown as Uint8Array;
+  };
+  const plain = msgs.map((m): Message => {
+    if (m.t === 'io') return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: take(r.data) } : r)) };
+    if (m.t === 'io-done') return { t: 'io-done', replies: m.replies.map((r) => (r.data ? { ...r, data: take(r.data) } : r)) };
+    return m;
+  });
+  const packed = packr.pack(plain);
+  return { packed: new Uint8Array(packed), blobs }; // a copy: `packed` views msgpackr's reused buffer
 }
 
 const isInt = (v: unknown): v is number => Number.isInteger(v);
@@ -80,22 +111,33 @@ export type Decoded = { ok: true; msgs: Message[] } | { ok: false; error: string
  * Decode a batch. Messages that fail their check are left out and described in `error`; the
  * good ones of the same batch are still delivered.
  */
-export function decodeBatch(bytes: unknown): Decoded {
-  if (!isBytes(bytes)) return { ok: false, error: `not a byte buffer (${typeof bytes})`, msgs: [] };
+export function decodeBatch(wire: unknown): Decoded {
+  const w = wire as Partial<Wire> | null;
+  if (!w || !isBytes(w.packed) || !isArr(w.blobs)) return { ok: false, error: 'not a message batch', msgs: [] };
   let raw: unknown;
   try {
-    raw = packr.unpack(bytes);
+    raw = packr.unpack(w.packed);
   } catch (err) {
     return { ok: false, error: `undecodable (${(err as Error).message})`, msgs: [] };
   }
   if (!isArr(raw)) return { ok: false, error: 'not a batch (expected an array of messages)', msgs: [] };
+  const blobs = w.blobs;
+  const blob = (r: { data?: unknown }): boolean => {
+    if (r.data === undefined || r.data === null) return true;
+    const b = isInt(r.data) ? blobs[r.data] : undefined;
+    if (!(b instanceof ArrayBuffer)) return false;
+    r.data = new Uint8Array(b);
+    return true;
+  };
   const msgs: Message[] = [];
   const bad: string[] = [];
   for (const m of raw) {
     const t = (m as { t?: unknown } | null)?.t;
     const check = typeof t === 'string' ? CHECKS[t as MessageType] : undefined;
+    const list = t === 'io' ? (m as any).reqs : t === 'io-done' ? (m as any).replies : undefined;
+    const blobsOk = list === undefined || (isArr(list) && list.every((r: any) => r !== null && typeof r === 'object' && blob(r)));
     if (!check) bad.push(`unknown message type ${JSON.stringify(t)}`);
-    else if (!check(m)) bad.push(`malformed "${String(t)}" message`);
+    else if (!blobsOk || !check(m)) bad.push(`malformed "${String(t)}" message`);
     else msgs.push(m as Message);
   }
   return bad.length === 0 ? { ok: true, msgs } : { ok: false, error: bad.slice(0, 3).join('; '), msgs };

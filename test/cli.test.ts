@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, ['bin/arrayemu.mjs', ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('arrayemu CLI', () => {
+  it('run --json on the FIG. 2 array verifies clean', () => {
+    const r = cli('run', '--config', 'examples/fig2.json', '--ops', '3000', '--json');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.out);
+    expect(out.ok).toBe(true);
+    expect(out.host).toMatchObject({ verifyErrors: 0 });
+    expect(out.host.reads + out.host.writes).toBe(3000);
+    expect(Object.keys(out.host.latencyMs)).toEqual(['p50', 'p99', 'max']);
+  });
+
+  it('layout --json prints the FIG. 2 table', () => {
+    const r = cli('layout', '--config', 'examples/fig2.json', '--device', 'LD1', '--json');
+    expect(JSON.parse(r.out)).toMatchObject({
+      device: 'LD1',
+      stripeCylinders: 2,
+      cylinders: 12,
+      drives: { '31': ['A', 'B', 'G', 'H'], '33': ['C', 'D', 'I', 'J'], '35': ['E', 'F', 'K', 'L'] },
+    });
+  });
+
+  it('refuses a bad config with one clear message and exit code 2, no stack trace', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-'));
+    const cfg = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
+    cfg.devices[1].cylinders = 13;
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify(cfg));
+    const r = cli('run', '--config', file, '--ops', '10');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('devices[1].cylinders: 13 is not a multiple of stripeCylinders × members (3)');
+    expect(r.err).not.toMatch(/\n\s+at /);
+    expect(cli('run', '--config', 'examples/fig2.json', '--read-pct', '101').code).toBe(2);
+    expect(cli('nonsense').code).toBe(2);
+  });
+
+  it('--help on every command', () => {
+    for (const c of [[], ['run'], ['layout'], ['validate'], ['demo'], ['bench']]) {
+      const r = cli(...c, '--help');
+      expect(r.code, c.join(' ')).toBe(0);
+      expect(r.out).toMatch(/Usage: arrayemu/);
+    }
+  });
+});
