@@ -4,12 +4,16 @@
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { ArrayConfig } from './shared/config.ts';
-import type { ActorHandle, ActorInit, Control, PeerKind, Role } from './shared/actor.ts';
+import { EventEmitter } from 'node:events';
+import type { ActorHandle, ActorInit, Control, Emit, PeerKind, Role } from './shared/actor.ts';
+import type { HoldName } from './shared/memory.ts';
+import type { ReconfReport } from './service-processor/service-processor.ts';
+import { deviceLayout } from './shared/layout.ts';
 import { buildActor } from './shared/actors.ts';
 import { createSharedBuffers, SharedState } from './shared/memory.ts';
 import { ArrayModel } from './shared/model.ts';
 import { localLinkPair, PortLink, type Link, type Log } from './shared/link.ts';
-import { ArrayError } from './shared/errors.ts';
+import { ArrayError, type ErrorCode } from './shared/errors.ts';
 
 export type Mode = 'threads' | 'inline';
 
@@ -38,19 +42,21 @@ interface ActorSlot {
   wire(peerKind: PeerKind, peerIndex: number, peer: string): Link | MessagePort;
   start(): Promise<void>;
   status(): Promise<Record<string, number>>;
+  call(method: string, args: unknown[]): Promise<unknown>;
   stop(): Promise<void>;
 }
 
-export class ArrayEmulator {
+export class ArrayEmulator extends EventEmitter {
   readonly model: ArrayModel;
   readonly state: SharedState;
   readonly mode: Mode;
   private readonly actors: ActorSlot[];
   private readonly log: Log;
   private hostCount = 0;
-  private readonly failures: string[] = [];
+  private failures: string[] = [];
 
   private constructor(model: ArrayModel, state: SharedState, mode: Mode, actors: ActorSlot[], log: Log) {
+    super();
     this.model = model;
     this.state = state;
     this.mode = mode;
@@ -70,18 +76,22 @@ export class ArrayEmulator {
       ...config.diskAdapters.map((a, i): [Role, number, string] => ['da', i, a.id]),
     ];
     const failures: string[] = [];
+    let emu: ArrayEmulator | undefined;
+    const emit: Emit = (name, data) => emu?.emit(name, data);
     const actors = await Promise.all(
       roles.map(([role, index, name]) => {
         const init: ActorInit = { role, index, config, buffers };
-        return mode === 'threads' ? startWorker(init, name, log, failures) : Promise.resolve(inlineActor(init, name, log));
+        return mode === 'threads' ? startWorker(init, name, log, failures, emit) : Promise.resolve(inlineActor(init, name, log, emit));
       }),
     );
-    const emu = new ArrayEmulator(model, state, mode, actors, log);
-    emu.failures.push(...failures);
-    // Every host adapter talks to every disk adapter.
-    for (const ha of actors.filter((a) => a.role === 'ha')) {
-      for (const da of actors.filter((a) => a.role === 'da')) emu.connect(ha, da);
-    }
+    emu = new ArrayEmulator(model, state, mode, actors, log);
+    emu.failures = failures;
+    // Links: SP ↔ every adapter, every host adapter ↔ every disk adapter, disk adapter ↔ disk adapter.
+    const has = actors.filter((a) => a.role === 'ha');
+    const das = actors.filter((a) => a.role === 'da');
+    for (const a of [...has, ...das]) emu.connect(actors[0]!, a);
+    for (const ha of has) for (const da of das) emu.connect(ha, da);
+    das.forEach((a, i) => das.slice(i + 1).forEach((b) => emu!.connect(a, b)));
     // The service processor first: it activates the configuration before anyone serves I/O.
     await actors[0]!.start();
     await Promise.all(actors.slice(1).map((a) => a.start()));
@@ -128,6 +138,24 @@ export class ArrayEmulator {
     return port2;
   }
 
+  /** Reconfigure online to `target` (the service processor's RECONF module). */
+  async reconfigure(target: unknown): Promise<ReconfReport> {
+    const report = (await this.actors[0]!.call('reconfigure', [target])) as ReconfReport;
+    // This thread's model learns the new layouts too (workloads size their devices from it).
+    const running = (await this.actors[0]!.call('configuration', [])) as ArrayConfig;
+    for (const id of [report.device, ...running.devices.filter((d) => d.layout === 'bcv' && d.of === report.device).map((d) => d.id)]) {
+      const dev = this.model.device(id);
+      this.model.addGeneration(id, this.state.deviceWord(dev.index, 0), deviceLayout(running, id, this.model.config));
+    }
+    this.model.config = running;
+    return report;
+  }
+
+  /** Hold or release a process (test hook in shared memory: see HOOK). */
+  hold(name: HoldName, held: boolean): void {
+    this.state.setHold(name, held);
+  }
+
   async status(): Promise<Record<string, Record<string, number>>> {
     const out: Record<string, Record<string, number>> = {};
     for (const a of this.actors) out[a.name] = await a.status();
@@ -153,8 +181,8 @@ interface InlineSlot extends ActorSlot {
   attach(kind: PeerKind, index: number, link: Link): void;
 }
 
-function inlineActor(init: ActorInit, name: string, log: Log): InlineSlot {
-  const actor: ActorHandle = buildActor(init, log);
+function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit): InlineSlot {
+  const actor: ActorHandle = buildActor(init, log, emit);
   return {
     role: init.role,
     index: init.index,
@@ -165,6 +193,7 @@ function inlineActor(init: ActorInit, name: string, log: Log): InlineSlot {
     },
     start: async () => actor.start(),
     status: async () => actor.status(),
+    call: (method, args) => actor.call(method, args),
     stop: async () => actor.stop(),
   };
 }
@@ -173,13 +202,22 @@ interface WorkerSlot extends ActorSlot {
   sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;
 }
 
-async function startWorker(init: ActorInit, name: string, log: Log, failures: string[]): Promise<WorkerSlot> {
+async function startWorker(init: ActorInit, name: string, log: Log, failures: string[], emit: Emit): Promise<WorkerSlot> {
   const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY[init.role] }, name });
   const waiters = new Map<string, (c: Control) => void>();
   let nextId = 1;
   let exited = false;
+  const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   worker.on('message', (c: Control) => {
     if (c.t === 'log') return log(c.level, c.text);
+    if (c.t === 'event') return emit(c.name, c.data);
+    if (c.t === 'call-reply') {
+      const w = calls.get(c.id);
+      calls.delete(c.id);
+      if (c.ok) w?.resolve(c.value);
+      else w?.reject(new ArrayError((c.code as ErrorCode) ?? 'INVARIANT', c.error ?? 'call failed'));
+      return;
+    }
     const key = c.t === 'status-reply' ? `status:${c.id}` : c.t;
     const w = waiters.get(key);
     if (w) {
@@ -194,6 +232,8 @@ async function startWorker(init: ActorInit, name: string, log: Log, failures: st
   });
   worker.on('exit', () => {
     exited = true;
+    for (const w of calls.values()) w.reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
+    calls.clear();
     for (const w of waiters.values()) w({ t: 'status-reply', id: -1, info: { exited: 1 } });
     waiters.clear();
   });
@@ -227,6 +267,13 @@ async function startWorker(init: ActorInit, name: string, log: Log, failures: st
       const c = await p;
       return c.t === 'status-reply' ? c.info : {};
     },
+    call: (method, args) =>
+      new Promise((resolve, reject) => {
+        if (exited) return reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
+        const id = nextId++;
+        calls.set(id, { resolve, reject });
+        worker.postMessage({ t: 'call', id, method, args } satisfies Control);
+      }),
     stop: async () => {
       await worker.terminate();
     },

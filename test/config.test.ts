@@ -17,7 +17,7 @@ function refusal(raw: unknown, running?: ArrayConfig): string[] {
 
 describe('configuration refusals name the field and the reason', () => {
   it('accepts the examples', () => {
-    expect(parseConfig(fig2()).devices.map((d) => d.id)).toEqual(['LD1', 'LD2', 'META1', 'BCV1']);
+    expect(parseConfig(fig2()).devices.map((d) => d.id)).toEqual(['LD1', 'LD2', 'META1', 'BCV1', 'BCV2']);
   });
 
   it('stripe arithmetic', () => {
@@ -42,6 +42,7 @@ describe('configuration refusals name the field and the reason', () => {
     const p = refusal(c);
     expect(p).toContain('diskAdapters[1].drives[2]: drive "31" is already owned by adapter "DA30"');
     expect(p).toContain('drives[3]: drive "37" is owned by no disk adapter');
+    expect(p).toContain('drives[7]: drive "49" is owned by no disk adapter');
   });
 
   it('extents past a drive end', () => {

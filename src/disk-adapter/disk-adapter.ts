@@ -1,16 +1,25 @@
 // The disk adapter: sole owner of its drives. Stages tracks into cache slots on request, destages
-// write-pending slots in the background (host requests first), and flushes on request.
+// write-pending slots in the background (host requests first), flushes on request — and, for a
+// reconfiguration session, copies its main drives onto the BCV (ESTABLISH), runs the instant split
+// (FIG. 5) over its main drives and the data transfer (FIGS. 6A/6B) over its BCV drives, and fills
+// tracks on a host adapter's request (FIG. 7).
 import type { Link, Log } from '../shared/link.ts';
-import type { Message } from '../shared/messages.ts';
+import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
-import { SLOT, NO_SLOT, NO_TRACK, type SharedState } from '../shared/memory.ts';
+import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, type SharedState } from '../shared/memory.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { allocateSlot, releaseSlot } from '../shared/cache.ts';
+import { split } from '../shared/reconf.ts';
+import { Session } from '../shared/session.ts';
+import { deviceLayout } from '../shared/layout.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { MemoryDrive, type Drive } from './drive.ts';
 
 /** Slots destaged per turn before the destager yields to staging (host requests come first). */
 const DESTAGE_BATCH = 32;
+/** Tracks a background process (establish, instant split, data transfer) handles per turn. */
+const BACKGROUND_BATCH = 16;
 /** Safety-net sweep of every slot for write-pending data of this adapter's drives. */
 const SWEEP_INTERVAL_MS = 200;
 
@@ -19,9 +28,11 @@ export interface DiskAdapterOptions {
   state: SharedState;
   index: number;
   log: Log;
-  /** Build the drive objects (default: memory drives over the shared backing stores). */
+  /** The drives (default: memory drives over the shared backing stores). */
   drives?: Map<number, Drive>;
 }
+
+const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class DiskAdapter {
   readonly name: string;
@@ -30,12 +41,15 @@ export class DiskAdapter {
   private readonly state: SharedState;
   private readonly log: Log;
   private readonly drives: Map<number, Drive>;
-  private readonly hostAdapters: Link[] = [];
+  private readonly peers: Link[] = []; // other disk adapters, by index
+  private sp?: Link;
+  private readonly sessions = new Map<number, Session>();
   private readonly dirty = new Set<number>(); // slots hinted write-pending, bounded by the slot count
   private destaging = false;
   private sweepTimer?: NodeJS.Timeout;
   private stopped = false;
-  readonly counters = { staged: 0, destaged: 0, flushes: 0 };
+  private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
+  readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0 };
 
   constructor(opts: DiskAdapterOptions) {
     this.model = opts.model;
@@ -48,8 +62,7 @@ export class DiskAdapter {
 
   private memoryDrives(): Map<number, Drive> {
     const out = new Map<number, Drive>();
-    const { drives } = this.model;
-    drives.ids.forEach((id, d) => {
+    this.model.drives.ids.forEach((id, d) => {
       if (this.state.driveOwner[d] !== this.index) return;
       out.set(
         d,
@@ -77,7 +90,20 @@ export class DiskAdapter {
   }
 
   attachHostAdapter(link: Link): void {
-    this.hostAdapters.push(link);
+    link.onMessages((msgs) => {
+      for (const m of msgs) this.handle(link, m);
+    });
+  }
+
+  attachPeer(index: number, link: Link): void {
+    this.peers[index] = link;
+    link.onMessages((msgs) => {
+      for (const m of msgs) this.handle(link, m);
+    });
+  }
+
+  attachServiceProcessor(link: Link): void {
+    this.sp = link;
     link.onMessages((msgs) => {
       for (const m of msgs) this.handle(link, m);
     });
@@ -101,9 +127,52 @@ export class DiskAdapter {
           (err) => link.send({ t: 'flushed', id: m.id, error: errorMessage(err) }),
         );
         return;
+      case 'fill':
+        void this.hostFill(link, m.sid, m.track, m.id);
+        return;
+      case 'reconf-open':
+        this.sessions.set(m.spec.sid, new Session(m.spec));
+        if (m.spec.bcvId) this.model.addGeneration(m.spec.bcvId, m.spec.newGen, deviceLayout(m.spec.target, m.spec.bcvId, m.spec.running));
+        this.model.addGeneration(m.spec.deviceId, m.spec.newGen, this.sessions.get(m.spec.sid)!.N);
+        return this.reply(m.spec.sid, 'open');
+      case 'bcv-purge':
+        return void this.step(m.sid, 'purge', (s) => this.purgeBcv(s));
+      case 'establish':
+        return void this.step(m.sid, 'establish', (s) => this.establish(s));
+      case 'start-split':
+        return void this.step(m.sid, 'split', (s) => this.instantSplit(s));
+      case 'start-transfer':
+        return void this.step(m.sid, 'transfer', (s) => this.dataTransfer(s));
+      case 'reconf-close':
+        this.sessions.delete(m.sid);
+        return this.reply(m.sid, 'close');
       default:
         this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
     }
+  }
+
+  private reply(sid: number, step: ReconfStep, error?: string): void {
+    this.sp?.send({ t: 'done', sid, step, actor: this.name, info: this.status(), ...(error ? { error } : {}) });
+  }
+
+  private async step(sid: number, step: ReconfStep, fn: (s: Session) => Promise<void>): Promise<void> {
+    const session = this.sessions.get(sid);
+    if (!session) return this.reply(sid, step, `${this.name}: no session ${sid}`);
+    const t0 = performance.now();
+    try {
+      await fn(session);
+      this.log('info', `${this.name}: ${step} of session ${sid} (${session.spec.deviceId}) done in ${(performance.now() - t0).toFixed(1)} ms`);
+      this.reply(sid, step);
+    } catch (err) {
+      this.log('error', `${this.name}: ${step} of session ${sid} failed: ${errorMessage(err)}`);
+      this.reply(sid, step, errorMessage(err));
+    }
+  }
+
+  // ---- drives ---------------------------------------------------------------------------------
+
+  private ownsTrack(g: number): boolean {
+    return this.drives.has(this.model.drives.driveOf(g));
   }
 
   /** The drive and drive-local track of global track `g`, asserting this adapter owns it. */
@@ -114,9 +183,32 @@ export class DiskAdapter {
     return { drive, track: g - this.model.drives.baseTrack[d]! };
   }
 
-  private ownsTrack(g: number): boolean {
-    return this.drives.has(this.model.drives.driveOf(g));
+  /** Read location g; a formatted location (FMT) reads as zeros. */
+  private async readLocation(g: number, dst: Uint8Array): Promise<void> {
+    const { drive, track } = this.driveTrack(g);
+    if (this.state.flag(g, TRACK.FMT)) dst.fill(0);
+    else await drive.readTrack(track, dst);
   }
+
+  /** Write a whole track onto location g (it is no longer formatted-as-zeros). */
+  private async writeLocation(g: number, src: Uint8Array): Promise<void> {
+    const { drive, track } = this.driveTrack(g);
+    await drive.writeTrack(track, src);
+    this.state.clearFlag(g, TRACK.FMT);
+  }
+
+  /** Tell whichever adapter owns location g that slot s has data pending for it. */
+  private hintOwner(g: number, s: number): void {
+    const da = this.model.adapterOfTrack(g, this.state.driveOwner);
+    if (da === this.index) {
+      this.dirty.add(s);
+      this.kick();
+    } else {
+      this.peers[da]?.send({ t: 'destage-hint', slots: [s] });
+    }
+  }
+
+  // ---- staging and destaging ------------------------------------------------------------------
 
   /** Read each track into its slot. The requesting host adapter holds the track locked. */
   private async stage(link: Link, reqs: Array<{ track: number; slot: number }>): Promise<void> {
@@ -128,8 +220,7 @@ export class DiskAdapter {
           Atomics.load(this.state.slotOwner, r.slot) === r.track && Atomics.load(this.state.trackSlot, r.track) === r.slot,
           () => `${this.name}: stage of track ${r.track} into a slot it does not own (${this.state.describeSlot(r.slot)}; track ${this.state.describeTrack(r.track)})`,
         );
-        const { drive, track } = this.driveTrack(r.track);
-        await drive.readTrack(track, this.state.slotBytes(r.slot));
+        await this.readLocation(r.track, this.state.slotBytes(r.slot));
         this.counters.staged++;
         replies.push(r);
       } catch (err) {
@@ -154,7 +245,7 @@ export class DiskAdapter {
           await this.destageSlot(s);
           if (++n >= DESTAGE_BATCH) break;
         }
-        await new Promise<void>((r) => setImmediate(r)); // let stage requests in
+        await yieldTurn(); // let stage requests in
       }
     } catch (err) {
       this.fail(err);
@@ -163,39 +254,82 @@ export class DiskAdapter {
     }
   }
 
-  /** Destage slot `s` to mirror 1 (its owner track) if that track is on one of this adapter's drives. */
+  /** The session whose original layout holds main location g, if any. */
+  private sessionOfOriginal(g: number): Session | undefined {
+    for (const s of this.sessions.values()) if (s.oInv[g]! >= 0) return s;
+    return undefined;
+  }
+
+  private switched(s: Session): boolean {
+    return this.state.deviceWord(s.spec.deviceIndex, DEVICE.GENERATION) === s.spec.newGen;
+  }
+
+  /**
+   * What slot s owes this adapter's drives: WP1 → its owner track; WP2 → the owner's BCV mirror
+   * location (an established BCV). WP1 of a location still pending split after the switch is not
+   * destaged: that data belongs to the original layout, and split moves it to the BCV.
+   */
+  private duty(s: number, owner: number, st: number): { wp: number; target: number } | undefined {
+    if (st & SLOT.WP1 && this.ownsTrack(owner)) {
+      if (this.state.flag(owner, TRACK.PS)) {
+        const session = this.sessionOfOriginal(owner);
+        if (session && this.switched(session)) return undefined;
+      }
+      return { wp: SLOT.WP1, target: owner };
+    }
+    if (st & SLOT.WP2) {
+      const session = this.sessionOfOriginal(owner);
+      if (session?.B) {
+        const b = session.bcvOfOriginal(owner);
+        if (this.ownsTrack(b)) return { wp: SLOT.WP2, target: b };
+      }
+    }
+    void s;
+    return undefined;
+  }
+
+  /** Destage what slot `s` owes this adapter's drives. */
   async destageSlot(s: number): Promise<boolean> {
     const { state } = this;
     const owner = Atomics.load(state.slotOwner, s);
-    if (owner === NO_TRACK || !(Atomics.load(state.slotState, s) & SLOT.WP1) || !this.ownsTrack(owner)) return false;
+    if (owner === NO_TRACK) return false;
+    const first = this.duty(s, owner, Atomics.load(state.slotState, s));
+    if (!first) return false;
+    await state.passHold(first.wp === SLOT.WP1 ? 'destage-main' : 'destage-mirror');
     await lockTrack(state, owner);
     try {
       // Under the owner's lock the slot cannot be moved, evicted or rewritten.
+      if (Atomics.load(state.slotOwner, s) !== owner) return false;
       const st = Atomics.load(state.slotState, s);
-      if (Atomics.load(state.slotOwner, s) !== owner || !(st & SLOT.WP1)) return false;
+      const duty = this.duty(s, owner, st);
+      if (!duty) return false;
       assert(
         Atomics.load(state.trackSlot, owner) === s && st & SLOT.VALID && st & SLOT.WP,
         () => `${this.name}: write-pending ${state.describeSlot(s)} is not the valid slot of track ${owner} (${state.describeTrack(owner)})`,
       );
-      const { drive, track } = this.driveTrack(owner);
-      await drive.writeTrack(track, state.slotBytes(s));
-      const after = Atomics.and(state.slotState, s, ~SLOT.WP1) & ~SLOT.WP1;
-      if (!(after & (SLOT.WP2 | SLOT.WP3 | SLOT.WP4))) Atomics.and(state.slotState, s, ~SLOT.WP);
-      this.counters.destaged++;
+      await this.writeLocation(duty.target, state.slotBytes(s));
+      const after = Atomics.and(state.slotState, s, ~duty.wp) & ~duty.wp;
+      if (!(after & WPK_ALL)) Atomics.and(state.slotState, s, ~SLOT.WP);
+      if (duty.wp === SLOT.WP1) this.counters.destaged++;
+      else this.counters.mirrored++;
+      // The slot may owe this adapter a second duty (main and BCV drive on the same adapter).
+      if (this.duty(s, owner, Atomics.load(state.slotState, s))) this.dirty.add(s);
     } finally {
       unlockTrack(state, owner);
     }
     state.cacheEvent();
+    if (this.dirty.size > 0) this.kick();
     return true;
   }
 
-  /** Write-pending slots whose mirror 1 is on this adapter's drives. */
+  /** Write-pending slots that owe something to this adapter's drives. */
   private pendingSlots(): number[] {
     const out: number[] = [];
     for (let s = 0; s < this.state.slots; s++) {
-      if (!(Atomics.load(this.state.slotState, s) & SLOT.WP1)) continue;
+      const st = Atomics.load(this.state.slotState, s);
+      if (!(st & WPK_ALL)) continue;
       const owner = Atomics.load(this.state.slotOwner, s);
-      if (owner !== NO_TRACK && this.ownsTrack(owner)) out.push(s);
+      if (owner !== NO_TRACK && this.duty(s, owner, st)) out.push(s);
     }
     return out;
   }
@@ -211,6 +345,183 @@ export class DiskAdapter {
     for (const s of this.pendingSlots()) await this.destageSlot(s);
   }
 
+  // ---- reconfiguration ------------------------------------------------------------------------
+
+  /** Before ESTABLISH: cached tracks of the BCV on this adapter's drives are about to go stale. */
+  private async purgeBcv(session: Session): Promise<void> {
+    for (const d of this.drives.keys()) {
+      for (const b of session.bcvLocationsOn(d)) {
+        await lockTrack(this.state, b);
+        try {
+          const s = Atomics.load(this.state.trackSlot, b);
+          if (s !== NO_SLOT) {
+            Atomics.and(this.state.slotState, s, ~(SLOT.WP | WPK_ALL)); // the BCV's old content is given up
+            releaseSlot(this.state, b);
+          }
+          this.state.clearFlag(b, TRACK.FMT);
+        } finally {
+          unlockTrack(this.state, b);
+        }
+      }
+    }
+  }
+
+  /**
+   * ESTABLISH (step 104), for the original layout's locations on this adapter's drives: each track
+   * goes into cache (if not there) and is marked WP2, so the BCV's adapter destages it to the BCV.
+   * Host writes meanwhile set WP2 themselves (the device header's MIRROR word).
+   */
+  private async establish(session: Session): Promise<void> {
+    let n = 0;
+    for (const d of this.drives.keys()) {
+      for (const g of session.mainLocationsOn(d)) {
+        if (session.oInv[g]! < 0) continue;
+        await lockTrack(this.state, g);
+        let s: number;
+        try {
+          s = Atomics.load(this.state.trackSlot, g);
+          if (s === NO_SLOT) {
+            s = await allocateSlot(this.state, g, { onFull: () => this.sweepAll() });
+            try {
+              await this.readLocation(g, this.state.slotBytes(s));
+            } catch (err) {
+              releaseSlot(this.state, g);
+              throw err;
+            }
+            Atomics.or(this.state.slotState, s, SLOT.VALID);
+          }
+          Atomics.or(this.state.slotState, s, SLOT.WP | SLOT.WP2);
+        } finally {
+          unlockTrack(this.state, g);
+        }
+        this.hintOwner(session.bcvOfOriginal(g), s);
+        this.counters.established++;
+        if (++n % BACKGROUND_BATCH === 0) await yieldTurn();
+      }
+    }
+  }
+
+  /** Ask every adapter (this one included) to destage now: the cache is full. */
+  private sweepAll(): void {
+    this.sweep();
+    for (const p of this.peers) p?.send({ t: 'destage-now' });
+  }
+
+  /** The instant split (FIG. 5): every location of O ∪ N on this adapter's drives, in order. */
+  private async instantSplit(session: Session): Promise<void> {
+    const cursor = splitCursorWord(session.y < 0 ? 0 : session.y, this.index);
+    let n = 0;
+    for (const d of this.drives.keys()) {
+      for (const p of session.mainLocationsOn(d)) {
+        await this.state.passHold('split');
+        await lockTrack(this.state, p);
+        try {
+          if (this.state.flag(p, TRACK.PS)) this.splitAndHint(session, p);
+          // The cursor says which locations the process has passed (scenario counting, FIG. 7).
+          Atomics.store(this.state.splitCursors, cursor, p + 1);
+        } finally {
+          unlockTrack(this.state, p);
+        }
+        if (++n % BACKGROUND_BATCH === 0) await yieldTurn();
+      }
+    }
+    Atomics.store(this.state.splitCursors, cursor, 0x7fffffff);
+  }
+
+  private splitAndHint(session: Session, p: number): void {
+    const { movedSlot, bcvTrack } = split(this.state, session, p);
+    this.counters.splits++;
+    if (movedSlot !== NO_SLOT) this.hintOwner(bcvTrack, movedSlot);
+  }
+
+  /** The data transfer (FIGS. 6A/6B): every BCV track on this adapter's drives whose PB is set. */
+  private async dataTransfer(session: Session): Promise<void> {
+    assert(session.B && session.bInv, `${this.name}: data transfer of session ${session.spec.sid} without a BCV`);
+    let n = 0;
+    for (const d of this.drives.keys()) {
+      for (const b of session.bcvLocationsOn(d)) {
+        await this.state.passHold('transfer');
+        while (this.hostFills > 0) await yieldTurn(); // host requests have the highest priority
+        if (this.state.pb(b, session.y)) await this.fill(session, session.bInv[b]!);
+        if (++n % BACKGROUND_BATCH === 0) await yieldTurn();
+      }
+    }
+  }
+
+  /** A host adapter's FIG. 7 "disconnect": fill track t now, then answer ("reconnect"). */
+  private async hostFill(link: Link, sid: number, t: number, id: number): Promise<void> {
+    this.hostFills++;
+    this.counters.hostFills++;
+    try {
+      const session = this.sessions.get(sid);
+      assert(session, () => `${this.name}: fill for unknown session ${sid}`);
+      await this.fill(session, t);
+      link.send({ t: 'filled', id });
+    } catch (err) {
+      link.send({ t: 'filled', id, error: errorMessage(err) });
+    } finally {
+      this.hostFills--;
+    }
+  }
+
+  /**
+   * fill(t) (steps 150-154, 170-175), run by the adapter owning b = B(t): with o, n, b locked (main
+   * locations before BCV ones, each in index order): if PS[o] split(o); if PS[n] split(n); if IND[n]
+   * copy b → n (through a write-pending slot of n) and clear IND[n]; clear PB[b].
+   */
+  private async fill(session: Session, t: number): Promise<void> {
+    assert(session.B && t >= 0 && t < session.oldTracks, () => `${this.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`);
+    const o = session.O.locate(t);
+    const n = session.N.locate(t);
+    const b = session.B.locate(t);
+    const main = o === n ? [o] : o < n ? [o, n] : [n, o];
+    const order = [...main, b];
+    const held: number[] = [];
+    try {
+      for (const g of order) {
+        await lockTrack(this.state, g);
+        held.push(g);
+      }
+      if (!this.state.pb(b, session.y)) return; // filled meanwhile
+      if (this.state.flag(o, TRACK.PS)) this.splitAndHint(session, o);
+      if (this.state.flag(n, TRACK.PS)) this.splitAndHint(session, n);
+      if (this.state.flag(n, TRACK.IND)) {
+        await this.copyBcvToMain(b, n);
+        this.state.clearFlag(n, TRACK.IND);
+      }
+      Atomics.and(this.state.trackPb, b, ~(1 << session.y));
+      this.counters.fills++;
+    } finally {
+      for (const g of held.reverse()) unlockTrack(this.state, g);
+    }
+  }
+
+  /** Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1). */
+  private async copyBcvToMain(b: number, n: number): Promise<void> {
+    const { state } = this;
+    assert(Atomics.load(state.trackSlot, n) === NO_SLOT, () => `fill: IND location ${this.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`);
+    let s = Atomics.load(state.trackSlot, b);
+    if (s !== NO_SLOT) {
+      // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
+      // image on its drive, then hand the slot itself to n.
+      if (Atomics.load(state.slotState, s) & SLOT.WP1) await this.writeLocation(b, state.slotBytes(s));
+      Atomics.store(state.trackSlot, b, NO_SLOT);
+      Atomics.store(state.slotOwner, s, n);
+      Atomics.store(state.trackSlot, n, s);
+    } else {
+      s = await allocateSlot(state, n, { onFull: () => this.sweepAll() });
+      try {
+        await this.readLocation(b, state.slotBytes(s));
+      } catch (err) {
+        releaseSlot(state, n);
+        throw err;
+      }
+    }
+    Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
+    state.cacheEvent();
+    this.hintOwner(n, s);
+  }
+
   private fail(err: unknown): void {
     this.log('error', `${this.name}: stopping: ${errorMessage(err)}`);
     this.stop();
@@ -218,6 +529,6 @@ export class DiskAdapter {
   }
 
   status(): Record<string, number> {
-    return { ...this.counters, dirtyHints: this.dirty.size, drives: this.drives.size, noSlot: NO_SLOT };
+    return { ...this.counters, dirtyHints: this.dirty.size, drives: this.drives.size, sessions: this.sessions.size };
   }
 }

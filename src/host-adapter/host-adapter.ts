@@ -4,7 +4,11 @@
 import type { Link, Log } from '../shared/link.ts';
 import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
-import { DEVICE, NO_SLOT, SLOT, type SharedState } from '../shared/memory.ts';
+import type { DeviceLayout } from '../shared/layout.ts';
+import { DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
+import { Session } from '../shared/session.ts';
+import { deviceLayout } from '../shared/layout.ts';
+import { scenarioOf, split, type Scenario } from '../shared/reconf.ts';
 import { allocateSlot, releaseSlot } from '../shared/cache.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
@@ -12,8 +16,10 @@ import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
 export const HOST_INFLIGHT_LIMIT = 8192;
-/** Longest a stage or flush may take at a disk adapter before the request fails. */
+/** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
 export const ADAPTER_WAIT_MS = 30_000;
+/** Longest a host request waits while the switch blocks its device (step 114). */
+export const BLOCKED_WAIT_MS = 30_000;
 
 interface Waiter<T> {
   resolve: (v: T) => void;
@@ -37,6 +43,12 @@ export class HostAdapter {
   private readonly diskAdapters: Link[] = [];
   private readonly stageWaiters = new Map<number, Waiter<void>>(); // by slot
   private readonly flushWaiters = new Map<number, Waiter<void>>();
+  private readonly fillWaiters = new Map<number, Waiter<void>>();
+  private nextFillId = 1;
+  private sp?: Link;
+  private readonly sessions = new Map<number, Session>(); // by session id
+  /** Per session id: how many host requests met scenario 1..4 (index 0 unused). */
+  private readonly scenarios = new Map<number, number[]>();
   private readonly hints: number[][] = []; // per disk adapter: slots made write-pending this turn
   private hintsScheduled = false;
   private nextFlushId = 1;
@@ -56,6 +68,29 @@ export class HostAdapter {
     this.hints[daIndex] = [];
     link.onMessages((msgs) => {
       for (const m of msgs) this.onAdapterMessage(link, m);
+    });
+  }
+
+  attachServiceProcessor(link: Link): void {
+    this.sp = link;
+    link.onMessages((msgs) => {
+      for (const m of msgs) {
+        if (m.t === 'reconf-open') {
+          const session = new Session(m.spec);
+          this.sessions.set(m.spec.sid, session);
+          this.scenarios.set(m.spec.sid, [0, 0, 0, 0, 0]);
+          if (m.spec.bcvId) this.model.addGeneration(m.spec.bcvId, m.spec.newGen, deviceLayout(m.spec.target, m.spec.bcvId, m.spec.running));
+          this.model.addGeneration(m.spec.deviceId, m.spec.newGen, session.N);
+          link.send({ t: 'done', sid: m.spec.sid, step: 'open', actor: this.name });
+        } else if (m.t === 'reconf-close') {
+          const counts = this.scenarios.get(m.sid) ?? [0, 0, 0, 0, 0];
+          this.sessions.delete(m.sid);
+          this.scenarios.delete(m.sid);
+          link.send({ t: 'done', sid: m.sid, step: 'close', actor: this.name, info: { s1: counts[1]!, s2: counts[2]!, s3: counts[3]!, s4: counts[4]! } });
+        } else {
+          this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+        }
+      }
     });
   }
 
@@ -84,6 +119,13 @@ export class HostAdapter {
         if (r.error) w.reject(new ArrayError('ADAPTER_GONE', `stage of track ${r.track} failed at ${link.peer}: ${r.error}`));
         else w.resolve();
       }
+    } else if (m.t === 'filled') {
+      const w = this.fillWaiters.get(m.id);
+      if (!w) return;
+      this.fillWaiters.delete(m.id);
+      clearTimeout(w.timer);
+      if (m.error) w.reject(new ArrayError('ADAPTER_GONE', `fill failed at ${link.peer}: ${m.error}`));
+      else w.resolve();
     } else if (m.t === 'flushed') {
       const w = this.flushWaiters.get(m.id);
       if (!w) return;
@@ -119,24 +161,55 @@ export class HostAdapter {
     }
   }
 
-  private checkRange(device: string, offsetBytes: number, lengthBytes: number): DeviceEntry {
-    const dev = this.model.device(device);
-    if (!Number.isInteger(offsetBytes) || !Number.isInteger(lengthBytes) || offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > dev.bytes) {
-      throw new ArrayError('OUT_OF_RANGE', `${device}: bytes ${offsetBytes}..${offsetBytes + lengthBytes - 1} outside the device (0..${dev.bytes - 1})`);
+  /** Range and readiness of a request against the device's active layout. */
+  private checkRange(dev: DeviceEntry, layout: DeviceLayout, offsetBytes: number, lengthBytes: number): void {
+    const bytes = layout.tracks * this.state.trackBytes;
+    if (!Number.isInteger(offsetBytes) || !Number.isInteger(lengthBytes) || offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > bytes) {
+      throw new ArrayError('OUT_OF_RANGE', `${dev.id}: bytes ${offsetBytes}..${offsetBytes + lengthBytes - 1} outside the device (0..${bytes - 1})`);
     }
     if (this.state.deviceWord(dev.index, DEVICE.READY) !== 1) {
-      throw new ArrayError('NOT_READY', `${device}: device is not ready`);
+      throw new ArrayError('NOT_READY', `${dev.id}: device is not ready${dev.bcvOf ? ` (BCV of ${dev.bcvOf} in a reconfiguration session)` : ''}`);
     }
-    return dev;
   }
 
-  /** Call `fn(globalTrack, trackOffset, bufferOffset, length)` for each track piece of a range, in order. */
+  /**
+   * Run `body` as one host request on `device`: counted in flight, held back while the switch blocks
+   * the device (count first, then test BLOCKED: the switch sets BLOCKED, then waits for zero).
+   */
+  private async onDevice<T>(device: string, body: (dev: DeviceEntry, gen: number) => Promise<T>): Promise<T> {
+    const dev = this.model.device(device);
+    const deadline = Date.now() + BLOCKED_WAIT_MS;
+    for (;;) {
+      this.state.addDeviceWord(dev.index, DEVICE.INFLIGHT, 1);
+      if (this.state.deviceWord(dev.index, DEVICE.BLOCKED) === 0) break;
+      this.state.addDeviceWord(dev.index, DEVICE.INFLIGHT, -1);
+      await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, Math.max(1, deadline - Date.now()), `${device}: host access blocked`);
+    }
+    try {
+      return await body(dev, this.state.deviceWord(dev.index, DEVICE.GENERATION));
+    } finally {
+      this.state.addDeviceWord(dev.index, DEVICE.INFLIGHT, -1);
+    }
+  }
+
+  /** The session whose new layout is active on `dev` (generation `gen`), while it runs. */
+  private activeSession(dev: DeviceEntry, gen: number): Session | undefined {
+    if (this.state.deviceWord(dev.index, DEVICE.SESSION) === 0 || this.sessions.size === 0) return undefined;
+    for (const s of this.sessions.values()) if (s.spec.deviceIndex === dev.index && s.spec.newGen === gen && s.spec.y >= 0) return s;
+    return undefined;
+  }
+
+  /** Call `fn(globalTrack, trackOffset, bufferOffset, length)` for each track piece of a range, in order, track locked. */
   private async eachTrack(
     dev: DeviceEntry,
+    gen: number,
     offsetBytes: number,
     lengthBytes: number,
     fn: (g: number, at: number, pos: number, len: number) => Promise<void>,
   ): Promise<void> {
+    const layout = this.model.layoutAt(dev, gen);
+    this.checkRange(dev, layout, offsetBytes, lengthBytes);
+    const session = this.activeSession(dev, gen);
     const tb = this.state.trackBytes;
     let pos = 0;
     while (pos < lengthBytes) {
@@ -144,8 +217,9 @@ export class HostAdapter {
       const t = Math.floor(abs / tb);
       const at = abs - t * tb;
       const len = Math.min(tb - at, lengthBytes - pos);
-      const g = dev.layout.locate(t);
-      await lockTrack(this.state, g);
+      const g = layout.locate(t);
+      if (session) await this.lockUnderSession(session, t, g, pos === 0);
+      else await lockTrack(this.state, g);
       try {
         await fn(g, at, pos, len);
       } finally {
@@ -155,29 +229,81 @@ export class HostAdapter {
     }
   }
 
+  /**
+   * The I/O request handler of FIG. 7 for logical track t at n = N(t): lock n; if PS[n], split(n);
+   * if IND[n], hand the request to the adapter owning B(t) ("disconnect"), which fills t, and take
+   * it back when it answers ("reconnect"). Returns with n locked, PS and IND clear.
+   */
+  private async lockUnderSession(session: Session, t: number, n: number, count: boolean): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      assert(attempt < 3, () => `${this.name}: track ${t} at ${session.drives.dch(n)} still IND after ${attempt} fills (${this.state.describeTrack(n)})`);
+      await lockTrack(this.state, n);
+      if (count && attempt === 0) this.countScenario(session, t);
+      if (this.state.flag(n, TRACK.PS)) {
+        const { movedSlot, bcvTrack } = split(this.state, session, n);
+        if (movedSlot !== NO_SLOT) this.hint(bcvTrack, movedSlot);
+      }
+      if (!this.state.flag(n, TRACK.IND)) return;
+      unlockTrack(this.state, n);
+      assert(t < session.oldTracks, () => `${this.name}: IND set on new host track ${t} at ${session.drives.dch(n)}`);
+      await this.requestFill(session, t);
+    }
+  }
+
+  private mirrorSession(dev: DeviceEntry): Session | undefined {
+    if (this.state.deviceWord(dev.index, DEVICE.MIRROR) === 0) return undefined;
+    for (const s of this.sessions.values()) if (s.spec.deviceIndex === dev.index && s.B) return s;
+    throw new ArrayError('INVARIANT', `${this.name}: ${dev.id} has a BCV established but no session is known`);
+  }
+
+  private countScenario(session: Session, t: number): void {
+    const passed = (g: number) =>
+      Atomics.load(this.state.splitCursors, splitCursorWord(session.y, this.model.adapterOfTrack(g, this.state.driveOwner))) > g;
+    const sc: Scenario = scenarioOf(this.state, session, t, passed);
+    const counts = this.scenarios.get(session.spec.sid)!;
+    counts[sc]!++;
+  }
+
+  private requestFill(session: Session, t: number): Promise<void> {
+    const b = session.B!.locate(t);
+    const da = this.model.adapterOfTrack(b, this.state.driveOwner);
+    const link = this.diskAdapters[da];
+    assert(link, () => `${this.name}: no link to disk adapter #${da} owning BCV track ${session.drives.dch(b)}`);
+    const id = this.nextFillId++;
+    const p = this.await(this.fillWaiters, id, `fill of track ${t} at ${link.peer}`);
+    link.send({ t: 'fill', sid: session.spec.sid, track: t, id });
+    return p;
+  }
+
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
-    const dev = this.checkRange(device, offsetBytes, lengthBytes);
-    const out = new Uint8Array(lengthBytes);
-    await this.eachTrack(dev, offsetBytes, lengthBytes, async (g, at, pos, len) => {
-      const s = await this.slotWithData(g);
-      out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
-      Atomics.or(this.state.slotState, s, SLOT.REF);
+    return this.onDevice(device, async (dev, gen) => {
+      const out = new Uint8Array(lengthBytes);
+      await this.eachTrack(dev, gen, offsetBytes, lengthBytes, async (g, at, pos, len) => {
+        const s = await this.slotWithData(g);
+        out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
+        Atomics.or(this.state.slotState, s, SLOT.REF);
+      });
+      this.counters.reads++;
+      return out;
     });
-    this.counters.reads++;
-    return out;
   }
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
-    const dev = this.checkRange(device, offsetBytes, data.length);
-    const tb = this.state.trackBytes;
-    await this.eachTrack(dev, offsetBytes, data.length, async (g, at, pos, len) => {
-      const s = len === tb ? await this.slotForOverwrite(g) : await this.slotWithData(g);
-      this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
-      Atomics.add(this.state.slotSeq, s, 1);
-      Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF);
-      this.hint(g, s);
+    return this.onDevice(device, async (dev, gen) => {
+      const tb = this.state.trackBytes;
+      await this.eachTrack(dev, gen, offsetBytes, data.length, async (g, at, pos, len) => {
+        const s = len === tb ? await this.slotForOverwrite(g) : await this.slotWithData(g);
+        this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
+        Atomics.add(this.state.slotSeq, s, 1);
+        // While a BCV is established on the device the write is also pending for it (WP2). Read
+        // under the track lock: ESTABLISH sets MIRROR before its copy pass locks each track.
+        const mirror = this.mirrorSession(dev);
+        Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
+        this.hint(g, s);
+        if (mirror) this.hint(mirror.bcvOfOriginal(g), s);
+      });
+      this.counters.writes++;
     });
-    this.counters.writes++;
   }
 
   /** Destage everything acknowledged so far. */

@@ -5,14 +5,19 @@ import type { Link, Log } from './link.ts';
 import type { SharedBuffers } from './memory.ts';
 
 export type Role = 'sp' | 'ha' | 'da';
-export type PeerKind = 'ha' | 'da' | 'host';
+export type PeerKind = 'ha' | 'da' | 'host' | 'sp';
 
 export interface ActorHandle {
   wire(peerKind: PeerKind, peerIndex: number, link: Link): void;
   start(): void;
   stop(): void;
   status(): Record<string, number>;
+  /** A request from the main thread (the service processor's `reconfigure`, …). */
+  call(method: string, args: unknown[]): Promise<unknown>;
 }
+
+/** Events an actor reports to the main thread (progress of a reconfiguration, …). */
+export type Emit = (event: string, data: unknown) => void;
 
 export interface ActorInit {
   role: Role;
@@ -29,6 +34,7 @@ export type Control =
   | { t: 'start' }
   | { t: 'started' }
   | { t: 'status'; id: number }
-  | { t: 'status-reply'; id: number; info: Record<string, number> };
-
-export type ActorFactory = (init: ActorInit, log: Log) => ActorHandle;
+  | { t: 'status-reply'; id: number; info: Record<string, number> }
+  | { t: 'call'; id: number; method: string; args: unknown[] }
+  | { t: 'call-reply'; id: number; ok: boolean; value?: unknown; error?: string; code?: string }
+  | { t: 'event'; name: string; data: unknown };

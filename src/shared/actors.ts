@@ -1,6 +1,7 @@
 // Builds any actor from its init record: used by the worker entries and by the inline emulator,
 // so both run the very same classes.
-import type { ActorHandle, ActorInit } from './actor.ts';
+import type { ActorHandle, ActorInit, Emit } from './actor.ts';
+import { ArrayError } from './errors.ts';
 import type { Log } from './link.ts';
 import { ArrayModel } from './model.ts';
 import { SharedState } from './memory.ts';
@@ -8,32 +9,45 @@ import { HostAdapter } from '../host-adapter/host-adapter.ts';
 import { DiskAdapter } from '../disk-adapter/disk-adapter.ts';
 import { ServiceProcessor } from '../service-processor/service-processor.ts';
 
-export function buildActor(init: ActorInit, log: Log): ActorHandle {
+const noCalls = (role: string) => async (method: string): Promise<unknown> => {
+  throw new ArrayError('USAGE', `${role} has no method "${method}"`);
+};
+
+export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): ActorHandle {
   const model = new ArrayModel(init.config);
   const state = new SharedState(init.buffers);
   if (init.role === 'ha') {
     const ha = new HostAdapter({ model, state, index: init.index, log });
     return {
-      wire: (kind, i, link) => (kind === 'da' ? ha.attachDiskAdapter(i, link) : ha.attachHost(link)),
+      wire: (kind, i, link) => (kind === 'da' ? ha.attachDiskAdapter(i, link) : kind === 'sp' ? ha.attachServiceProcessor(link) : ha.attachHost(link)),
       start: () => {},
       stop: () => {},
       status: () => ha.status(),
+      call: noCalls('a host adapter'),
     };
   }
   if (init.role === 'da') {
     const da = new DiskAdapter({ model, state, index: init.index, log });
     return {
-      wire: (_kind, _i, link) => da.attachHostAdapter(link),
+      wire: (kind, i, link) => (kind === 'ha' ? da.attachHostAdapter(link) : kind === 'da' ? da.attachPeer(i, link) : da.attachServiceProcessor(link)),
       start: () => da.start(),
       stop: () => da.stop(),
       status: () => da.status(),
+      call: noCalls('a disk adapter'),
     };
   }
-  const sp = new ServiceProcessor({ model, state, log });
+  const sp = new ServiceProcessor({ model, state, log, emit });
   return {
-    wire: () => {},
+    wire: (kind, i, link) => {
+      if (kind === 'ha' || kind === 'da') sp.attachAdapter(kind, i, link);
+    },
     start: () => sp.activateInitial(),
     stop: () => {},
     status: () => sp.status(),
+    call: async (method, args) => {
+      if (method === 'reconfigure') return sp.reconfigure(args[0]);
+      if (method === 'configuration') return sp.configuration();
+      throw new ArrayError('USAGE', `the service processor has no method "${method}"`);
+    },
   };
 }

@@ -3,6 +3,10 @@
 import type { ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
 import { assert, bits } from './assert.ts';
+import { ArrayError } from './errors.ts';
+
+/** Longest any process stays held by a test hook before it fails. */
+export const HOLD_WAIT_MS = 120_000;
 
 /** Track ID table flag bits (one Int32 per physical track). */
 export const TRACK = {
@@ -10,6 +14,7 @@ export const TRACK = {
   WAITERS: 1 << 1, // someone awaits LOCK: the unlocker must notify
   PS: 1 << 2, // pending split: p was a location of O and is not split yet (third list)
   IND: 1 << 3, // p, read under N, does not hold valid data: fill from the BCV first (second list)
+  FMT: 1 << 4, // formatted: p reads as zeros until a whole track is next written to it (split of a new host track)
 } as const;
 
 /** Cache slot header state bits (one Int32 per slot). WPk = 1 << k for mirror k = 1..4. */
@@ -37,8 +42,48 @@ export const DEVICE = {
   READY: 1, // 1 ready, 0 not ready
   INFLIGHT: 2, // host requests in progress on the device
   BLOCKED: 3, // 1 while the switch holds host access (step 114)
+  MIRROR: 4, // BCV device index + 1 while that BCV is established on this device (host writes set WP2)
+  SESSION: 5, // PB column + 1 while a reconfiguration session runs on this device
+  PHASE: 6, // Phase of that session (for observers and tests)
 } as const;
-export const DEVICE_WORDS = 4;
+export const DEVICE_WORDS = 8;
+
+/** Where a device's reconfiguration stands (DEVICE.PHASE). */
+export const PHASE = {
+  IDLE: 0,
+  PREPARING: 1, // steps 101-112
+  ESTABLISHING: 2, // the BCV copies the device
+  SYNCHRONISED: 3, // step 113 satisfied; the switch comes next
+  SWITCHING: 4, // steps 114-120: host access blocked
+  TRANSFERRING: 5, // instant split and data transfer running
+  COMPLETING: 6, // steps 121-124
+} as const;
+
+/**
+ * Test hooks and session words (one Int32Array). A HOLD word non-zero holds that process before its
+ * next step; the hold is a shared word, so tests, the CLI and a future scheduler all use it alike.
+ */
+export const HOOK = {
+  HOLD_SPLIT: 0, // the instant split process (FIG. 5)
+  HOLD_TRANSFER: 1, // the data transfer process (FIGS. 6A/6B)
+  HOLD_DESTAGE_MAIN: 2, // destage of WP1
+  HOLD_DESTAGE_MIRROR: 3, // destage of WP2 (to an established BCV)
+  HOLD_SWITCH: 4, // the service processor before step 114
+  HOLD_COMPLETION: 5, // the service processor before step 121
+} as const;
+export type HoldName = 'split' | 'transfer' | 'destage-main' | 'destage-mirror' | 'switch' | 'completion';
+export const HOLD_WORD: Record<HoldName, number> = {
+  split: HOOK.HOLD_SPLIT,
+  transfer: HOOK.HOLD_TRANSFER,
+  'destage-main': HOOK.HOLD_DESTAGE_MAIN,
+  'destage-mirror': HOOK.HOLD_DESTAGE_MIRROR,
+  switch: HOOK.HOLD_SWITCH,
+  completion: HOOK.HOLD_COMPLETION,
+};
+const HOOK_WORDS = 16;
+/** Per session y, per disk adapter a: the instant split cursor (next global track it will visit). */
+export const MAX_DISK_ADAPTERS = 64;
+export const splitCursorWord = (y: number, da: number): number => y * MAX_DISK_ADAPTERS + da;
 
 /** Cache-wide words. */
 export const CACHE = {
@@ -69,6 +114,8 @@ export interface SharedBuffers {
   cacheWords: SharedArrayBuffer;
   deviceHeaders: SharedArrayBuffer;
   driveOwner: SharedArrayBuffer; // disk adapter index owning each drive
+  hooks: SharedArrayBuffer; // HOOK words
+  splitCursors: SharedArrayBuffer; // splitCursorWord(y, da)
   driveData: SharedArrayBuffer[]; // backing store of each memory drive
 }
 
@@ -94,6 +141,8 @@ export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     cacheWords: sab(8 * 4),
     deviceHeaders: sab(cfg.devices.length * DEVICE_WORDS * 4),
     driveOwner: sab(cfg.drives.length * 4),
+    hooks: sab(HOOK_WORDS * 4),
+    splitCursors: sab(MAX_SESSIONS * MAX_DISK_ADAPTERS * 4),
     driveData: cfg.drives.map((d) => sab(d.cylinders * headsPerCylinder * trackBytes)),
   };
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
@@ -119,6 +168,8 @@ export class SharedState {
   readonly cacheWords: Int32Array;
   readonly deviceHeaders: Int32Array;
   readonly driveOwner: Int32Array;
+  readonly hooks: Int32Array;
+  readonly splitCursors: Int32Array;
 
   constructor(buffers: SharedBuffers) {
     this.buffers = buffers;
@@ -135,6 +186,38 @@ export class SharedState {
     this.cacheWords = new Int32Array(buffers.cacheWords);
     this.deviceHeaders = new Int32Array(buffers.deviceHeaders);
     this.driveOwner = new Int32Array(buffers.driveOwner);
+    this.hooks = new Int32Array(buffers.hooks);
+    this.splitCursors = new Int32Array(buffers.splitCursors);
+  }
+
+  setHold(name: HoldName, held: boolean): void {
+    Atomics.store(this.hooks, HOLD_WORD[name], held ? 1 : 0);
+    Atomics.notify(this.hooks, HOLD_WORD[name]);
+  }
+
+  /** Wait (without parking the thread) while hold `name` is set; bounded by `waitMs`. */
+  async passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
+    const word = HOLD_WORD[name];
+    if (Atomics.load(this.hooks, word) === 0) return;
+    const deadline = Date.now() + waitMs;
+    while (Atomics.load(this.hooks, word) !== 0) {
+      if (Date.now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
+      const w = Atomics.waitAsync(this.hooks, word, 1, 50);
+      if (w.async) await w.value;
+    }
+  }
+
+  /** Wait until device word `word` equals `value` (bounded). */
+  async awaitDeviceWord(device: number, word: number, value: number, waitMs: number, what: string): Promise<void> {
+    const i = device * DEVICE_WORDS + word;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const v = Atomics.load(this.deviceHeaders, i);
+      if (v === value) return;
+      if (Date.now() > deadline) throw new ArrayError('TIMEOUT', `${what}: still ${v}, not ${value}, after ${waitMs} ms`);
+      const w = Atomics.waitAsync(this.deviceHeaders, i, v, 50);
+      if (w.async) await w.value;
+    }
   }
 
   /** The data of slot `s` (a view, not a copy). */
@@ -160,6 +243,22 @@ export class SharedState {
       if (old + delta === 0) Atomics.notify(this.deviceHeaders, i);
     }
     return old + delta;
+  }
+
+  flag(g: number, bit: number): boolean {
+    return (Atomics.load(this.trackFlags, g) & bit) !== 0;
+  }
+
+  setFlag(g: number, bit: number): void {
+    Atomics.or(this.trackFlags, g, bit);
+  }
+
+  clearFlag(g: number, bit: number): void {
+    Atomics.and(this.trackFlags, g, ~bit);
+  }
+
+  pb(g: number, y: number): boolean {
+    return (Atomics.load(this.trackPb, g) & (1 << y)) !== 0;
   }
 
   /** Signal that a slot became clean or free (wakes writers waiting for cache space). */

@@ -1,6 +1,7 @@
 // Every message between actors: one discriminated union, encoded with msgpackr, checked on receipt.
 // A malformed or unknown message is reported to the receiver's log with its sender and dropped.
 import { Packr } from 'msgpackr';
+import type { SessionSpec } from './session.ts';
 
 export type IoOp = 'read' | 'write' | 'flush';
 
@@ -33,9 +34,20 @@ export type Message =
   | { t: 'destage-now' } // the cache is full of write-pending slots
   | { t: 'flush'; id: number } // destage every write-pending slot of your drives, then answer
   | { t: 'flushed'; id: number; error?: string }
-  // service processor ↔ adapters
-  | { t: 'status'; id: number }
-  | { t: 'status-reply'; id: number; actor: string; info: Record<string, number> };
+  // service processor ↔ adapters: RECONF
+  | { t: 'reconf-open'; spec: SessionSpec } // every actor learns the session (steps 101-103)
+  | { t: 'bcv-purge'; sid: number } // BCV adapters drop cached BCV tracks before ESTABLISH
+  | { t: 'establish'; sid: number } // main adapters copy the device onto the BCV (step 104)
+  | { t: 'start-split'; sid: number } // the instant split (step 116)
+  | { t: 'start-transfer'; sid: number } // the data transfer (step 117)
+  | { t: 'reconf-close'; sid: number } // the session ended (step 124)
+  | { t: 'done'; sid: number; step: ReconfStep; actor: string; info?: Record<string, number>; error?: string }
+  // host adapter ↔ disk adapter owning the BCV track: FIG. 7's disconnect / reconnect
+  | { t: 'fill'; sid: number; track: number; id: number }
+  | { t: 'filled'; id: number; error?: string };
+
+export type ReconfStep = 'open' | 'purge' | 'establish' | 'split' | 'transfer' | 'close';
+const STEPS = new Set<unknown>(['open', 'purge', 'establish', 'split', 'transfer', 'close']);
 
 export type MessageType = Message['t'];
 
@@ -101,8 +113,23 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   'destage-now': () => true,
   flush: (m) => isInt(m.id),
   flushed: (m) => isInt(m.id),
-  status: (m) => isInt(m.id),
-  'status-reply': (m) => isInt(m.id) && typeof m.actor === 'string' && typeof m.info === 'object',
+  'reconf-open': (m) =>
+    typeof m.spec === 'object' &&
+    m.spec !== null &&
+    isInt(m.spec.sid) &&
+    isInt(m.spec.y) &&
+    typeof m.spec.deviceId === 'string' &&
+    isInt(m.spec.newGen) &&
+    typeof m.spec.running === 'object' &&
+    typeof m.spec.target === 'object',
+  'bcv-purge': (m) => isInt(m.sid),
+  establish: (m) => isInt(m.sid),
+  'start-split': (m) => isInt(m.sid),
+  'start-transfer': (m) => isInt(m.sid),
+  'reconf-close': (m) => isInt(m.sid),
+  done: (m) => isInt(m.sid) && STEPS.has(m.step) && typeof m.actor === 'string',
+  fill: (m) => isInt(m.sid) && isInt(m.track) && isInt(m.id),
+  filled: (m) => isInt(m.id),
 };
 
 export type Decoded = { ok: true; msgs: Message[] } | { ok: false; error: string; msgs: Message[] };

@@ -6,13 +6,16 @@ import { ArrayError } from './errors.ts';
 export interface DeviceEntry {
   id: string;
   index: number; // row in the logical device headers
+  /** The newest layout known (generation `gen`); `layouts` keeps every generation still in use. */
   layout: DeviceLayout;
+  gen: number;
+  layouts: Map<number, DeviceLayout>;
   bcvOf?: string; // set for a BCV device
   bytes: number;
 }
 
 export class ArrayModel {
-  readonly config: ArrayConfig;
+  config: ArrayConfig;
   readonly drives: DriveMap;
   readonly devices: DeviceEntry[];
   readonly trackBytes: number;
@@ -30,6 +33,8 @@ export class ArrayModel {
         id: d.id,
         index,
         layout,
+        gen: 1,
+        layouts: new Map([[1, layout]]),
         bcvOf: d.layout === 'bcv' ? d.of : undefined,
         bytes: layout.tracks * config.geometry.trackBytes,
       };
@@ -41,6 +46,24 @@ export class ArrayModel {
     const d = this.byId.get(id);
     if (!d) throw new ArrayError('UNKNOWN_DEVICE', `unknown device "${id}" (devices: ${this.devices.map((x) => x.id).join(', ')})`);
     return d;
+  }
+
+  /** The layout of generation `gen` of a device (the generation its header holds is the active one). */
+  layoutAt(dev: DeviceEntry, gen: number): DeviceLayout {
+    const l = dev.layouts.get(gen);
+    if (!l) throw new ArrayError('INVARIANT', `${dev.id}: no layout known for configuration generation ${gen} (known: ${[...dev.layouts.keys()].join(', ')})`);
+    return l;
+  }
+
+  /** Learn generation `gen` of device `deviceId`, laid out as in `target` (BCVs against `running`). */
+  addGeneration(deviceId: string, gen: number, layout: DeviceLayout): void {
+    const dev = this.device(deviceId);
+    dev.layouts.set(gen, layout);
+    if (gen > dev.gen) {
+      dev.gen = gen;
+      dev.layout = layout;
+      dev.bytes = layout.tracks * this.trackBytes;
+    }
   }
 
   /** Devices a host workload may use: every device but the BCVs. */

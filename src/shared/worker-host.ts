@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { ActorInit, Control } from './actor.ts';
 import { buildActor } from './actors.ts';
 import { PortLink, type Log } from './link.ts';
+import { errorCode, errorMessage } from './errors.ts';
 
 export function hostWorker(): void {
   const port = parentPort;
@@ -11,7 +12,7 @@ export function hostWorker(): void {
   const init = workerData as ActorInit & { entry: string };
   const send = (c: Control) => port.postMessage(c);
   const log: Log = (level, text) => send({ t: 'log', level, text });
-  const actor = buildActor(init, log);
+  const actor = buildActor(init, log, (name, data) => send({ t: 'event', name, data }));
   port.on('message', (c: Control) => {
     switch (c.t) {
       case 'wire':
@@ -23,6 +24,12 @@ export function hostWorker(): void {
         return;
       case 'status':
         send({ t: 'status-reply', id: c.id, info: actor.status() });
+        return;
+      case 'call':
+        actor.call(c.method, c.args).then(
+          (value) => send({ t: 'call-reply', id: c.id, ok: true, value }),
+          (err) => send({ t: 'call-reply', id: c.id, ok: false, error: errorMessage(err), code: errorCode(err) }),
+        );
         return;
       default:
         log('warn', `${init.role}${init.index}: dropped unknown control message ${JSON.stringify((c as { t?: unknown }).t)} from main`);

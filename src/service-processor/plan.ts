@@ -1,0 +1,89 @@
+// What a reconfiguration request asks for: which device changes, what kind of change it is, and
+// every reason to refuse it (SPEC §4, issue "Online reconfiguration": refused with a clear error).
+import { isDeepStrictEqual } from 'node:util';
+import { parseConfig, type ArrayConfig, type DeviceConfig } from '../shared/config.ts';
+import { ArrayError, ConfigError } from '../shared/errors.ts';
+import type { ReconfKind } from '../shared/session.ts';
+
+export interface Plan {
+  deviceId: string;
+  kind: ReconfKind;
+  bcvId?: string; // the BCV the data moves through (none for a meta expansion)
+  target: ArrayConfig;
+}
+
+const refuse = (text: string): never => {
+  throw new ArrayError('CONFIG', `reconfiguration refused: ${text}`);
+};
+
+function drivesOf(d: DeviceConfig): string[] {
+  return d.members.map((m) => m.drive);
+}
+
+/** Check `rawTarget` against the running configuration and classify the change. */
+export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): Plan {
+  let target: ArrayConfig;
+  try {
+    target = parseConfig(rawTarget, { running });
+  } catch (err) {
+    if (err instanceof ConfigError) refuse(`the target configuration is invalid: ${err.message}`);
+    throw err;
+  }
+  for (const key of ['geometry', 'cache', 'hostAdapters', 'drives', 'diskAdapters'] as const) {
+    if (!isDeepStrictEqual(running[key], target[key])) refuse(`the target changes "${key}"; only device definitions may change`);
+  }
+  const ids = (c: ArrayConfig) => c.devices.map((d) => d.id).sort();
+  if (!isDeepStrictEqual(ids(running), ids(target))) {
+    refuse(`the target's devices (${ids(target).join(', ')}) are not the running ones (${ids(running).join(', ')})`);
+  }
+  const changed = target.devices.filter((d) => d.layout !== 'bcv' && !isDeepStrictEqual(d, running.devices.find((r) => r.id === d.id)));
+  if (changed.length === 0) refuse('no device definition changed');
+  if (changed.length > 1) refuse(`${changed.length} devices changed (${changed.map((d) => d.id).join(', ')}); reconfigure one device per request`);
+  const next = changed[0]!;
+  const prev = running.devices.find((d) => d.id === next.id)!;
+  if (prev.layout !== next.layout) refuse(`"${next.id}" changes layout from ${prev.layout} to ${next.layout}`);
+
+  if (next.layout === 'concatenated' && prev.layout === 'concatenated') {
+    const kept = next.members.slice(0, prev.members.length);
+    if (next.members.length <= prev.members.length || !isDeepStrictEqual(kept, prev.members)) {
+      refuse(`"${next.id}": a concatenated meta device can only grow by appending members (its ${prev.members.length} members unchanged, then new ones)`);
+    }
+    return { deviceId: next.id, kind: 'meta-expansion', target };
+  }
+  if (next.layout !== 'striped' || prev.layout !== 'striped') return refuse(`"${next.id}" is not a striped or concatenated device`);
+  if (next.cylinders < prev.cylinders) refuse(`"${next.id}" would shrink from ${prev.cylinders} to ${next.cylinders} cylinders (shrinking loses data)`);
+
+  const bcv = target.devices.find((d) => d.layout === 'bcv' && d.of === next.id);
+  if (!bcv) return refuse(`"${next.id}" has no BCV to copy it through (define a bcv device with "of": "${next.id}")`);
+  const perMember = prev.cylinders / prev.members.length;
+  if (bcv.members.length !== prev.members.length) {
+    refuse(`BCV "${bcv.id}" has ${bcv.members.length} members but "${next.id}" runs on ${prev.members.length}: the BCV must mirror the running layout`);
+  }
+  for (const [i, m] of bcv.members.entries()) {
+    const drive = target.drives.find((d) => d.id === m.drive)!;
+    if (m.startCylinder + perMember > drive.cylinders) {
+      refuse(`BCV "${bcv.id}" member ${i} on drive "${m.drive}" is too small: needs cylinders ${m.startCylinder}..${m.startCylinder + perMember - 1}, the drive has ${drive.cylinders}`);
+    }
+  }
+
+  const oldDrives = new Set(drivesOf(prev));
+  const newDrives = drivesOf(next);
+  const grows = newDrives.some((d) => !oldDrives.has(d));
+  const stripe = next.stripeCylinders !== prev.stripeCylinders;
+  let kind: ReconfKind;
+  if (grows && stripe) kind = 'expansion+stripe-change';
+  else if (grows) kind = 'expansion';
+  else if (stripe) kind = 'stripe-change';
+  else if (next.cylinders > prev.cylinders) kind = 'more-rows';
+  else return refuse(`"${next.id}": the change moves no data and adds no capacity`);
+  return { deviceId: next.id, kind, bcvId: bcv.id, target };
+}
+
+/** The running configuration after a session on `deviceId` completes: that device and its BCV from `target`. */
+export function mergeCompleted(running: ArrayConfig, target: ArrayConfig, deviceId: string, bcvId?: string): ArrayConfig {
+  const take = new Set([deviceId, ...(bcvId ? [bcvId] : [])]);
+  return {
+    ...running,
+    devices: running.devices.map((d) => (take.has(d.id) ? target.devices.find((t) => t.id === d.id)! : d)),
+  };
+}

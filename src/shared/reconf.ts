@@ -1,0 +1,68 @@
+// split(p) (SPEC §4, steps 135-138, 145-146, 151-152, 172, 180-181): shared by the host adapter
+// (FIG. 7), the instant split (FIG. 5) and the data transfer (FIG. 6) — one function, one name.
+import { NO_SLOT, SLOT, TRACK, WPK_ALL, type SharedState } from './memory.ts';
+import type { Session } from './session.ts';
+import { releaseSlot } from './cache.ts';
+import { assert } from './assert.ts';
+
+/**
+ * split(p), with p locked by the caller and PS[p] set:
+ *  1. write-pending data of p's original track t' = O⁻¹(p) moves to B(t') — the Track ID entry's
+ *     slot moves to the BCV drive's entry (step 137) and becomes write-pending there (WP1 of its new
+ *     owner); p keeps no mirror bit, so nothing destages old-layout data onto p. A clean slot of p
+ *     is freed: its data is p's old-layout content, wrong for p under N.
+ *  2. N⁻¹(p) an old track → set IND[p]; a new host track → format p (FMT: reads zeros);
+ *  3. clear PS[p].
+ * Returns the slot moved to the BCV (so the caller can hint its disk adapter), or NO_SLOT.
+ */
+export function split(state: SharedState, session: Session, p: number): { movedSlot: number; bcvTrack: number } {
+  const flags = Atomics.load(state.trackFlags, p);
+  assert(flags & TRACK.LOCK, () => `split of ${session.drives.dch(p)} without its lock (${state.describeTrack(p)})`);
+  assert(flags & TRACK.PS, () => `split of ${session.drives.dch(p)} whose PS is clear (${state.describeTrack(p)})`);
+  const original = session.oInv[p]!;
+  assert(original >= 0, () => `split of ${session.drives.dch(p)}: PS set on a location outside the original layout`);
+  let movedSlot = NO_SLOT;
+  let bcvTrack = -1;
+  const s = Atomics.load(state.trackSlot, p);
+  if (s !== NO_SLOT) {
+    const st = Atomics.load(state.slotState, s);
+    assert(st & SLOT.VALID, () => `split of ${session.drives.dch(p)}: attached ${state.describeSlot(s)} is not VALID`);
+    if (st & WPK_ALL) {
+      bcvTrack = session.bcvOfOriginal(p);
+      assert(
+        Atomics.load(state.trackSlot, bcvTrack) === NO_SLOT,
+        () => `split of ${session.drives.dch(p)}: BCV track ${session.drives.dch(bcvTrack)} already holds a slot (${state.describeTrack(bcvTrack)})`,
+      );
+      Atomics.store(state.trackSlot, p, NO_SLOT);
+      Atomics.store(state.slotOwner, s, bcvTrack);
+      Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
+      Atomics.store(state.trackSlot, bcvTrack, s);
+      movedSlot = s;
+    } else {
+      releaseSlot(state, p);
+    }
+  }
+  const next = session.nInv[p]!;
+  if (next >= 0 && next < session.oldTracks) state.setFlag(p, TRACK.IND);
+  else if (next >= 0) state.setFlag(p, TRACK.FMT);
+  state.clearFlag(p, TRACK.PS);
+  return { movedSlot, bcvTrack };
+}
+
+/** The patent's four scenarios of a host request (FIG. 7), from the state at its arrival. */
+export type Scenario = 1 | 2 | 3 | 4;
+
+/**
+ * Which scenario a request to logical track t meets: has the instant split process passed t's
+ * location (its cursor, per disk adapter), has the data transfer filled t (PB clear)?
+ *   1 both acted · 2 instant split only · 3 data transfer only · 4 neither.
+ * A new host track is never filled by the data transfer: 2 or 4.
+ */
+export function scenarioOf(state: SharedState, session: Session, t: number, splitPassed: (g: number) => boolean): Scenario {
+  if (t >= session.oldTracks || !session.B) return splitPassed(session.N.locate(t)) ? 2 : 4;
+  const o = session.O.locate(t);
+  const b = session.B.locate(t);
+  const transferred = !state.pb(b, session.y);
+  const splitDone = splitPassed(o);
+  return splitDone ? (transferred ? 1 : 2) : transferred ? 3 : 4;
+}

@@ -1,0 +1,93 @@
+// A reconfiguration session (SPEC §4) as every actor sees it: the original layout O, the new
+// layout N, the BCV layout B (a mirror of O), their inverses over the global track index, and the
+// session's PB column. Built identically by every actor from the same RECONF message.
+import type { ArrayConfig } from './config.ts';
+import { deviceLayout, DriveMap, type DeviceLayout } from './layout.ts';
+import { assert } from './assert.ts';
+
+export type ReconfKind = 'expansion' | 'stripe-change' | 'expansion+stripe-change' | 'more-rows' | 'meta-expansion';
+
+/** What the service processor sends every actor to open a session (plain data, msgpackr-able). */
+export interface SessionSpec {
+  sid: number; // session id, unique in the array's lifetime
+  y: number; // PB column; -1 for a meta expansion (no data moves, no column)
+  deviceId: string;
+  deviceIndex: number;
+  kind: ReconfKind;
+  oldGen: number;
+  newGen: number;
+  bcvId?: string;
+  bcvIndex?: number;
+  running: ArrayConfig;
+  target: ArrayConfig;
+}
+
+function inverse(layout: DeviceLayout, totalTracks: number): Int32Array {
+  const inv = new Int32Array(totalTracks).fill(-1);
+  for (let t = 0; t < layout.tracks; t++) {
+    const g = layout.locate(t);
+    assert(inv[g] === -1, () => `${layout.deviceId}: global track ${g} mapped twice (logical ${inv[g]} and ${t})`);
+    inv[g] = t;
+  }
+  return inv;
+}
+
+export class Session {
+  readonly spec: SessionSpec;
+  readonly y: number;
+  readonly O: DeviceLayout;
+  readonly N: DeviceLayout;
+  readonly B?: DeviceLayout;
+  readonly oInv: Int32Array;
+  readonly nInv: Int32Array;
+  readonly bInv?: Int32Array;
+  /** Logical tracks of O: a track t < oldTracks is an old track; any other is a new host track. */
+  readonly oldTracks: number;
+  readonly drives: DriveMap;
+
+  constructor(spec: SessionSpec) {
+    this.spec = spec;
+    this.y = spec.y;
+    this.drives = new DriveMap(spec.target);
+    this.O = deviceLayout(spec.running, spec.deviceId);
+    this.N = deviceLayout(spec.target, spec.deviceId, spec.running);
+    this.oldTracks = this.O.tracks;
+    this.oInv = inverse(this.O, this.drives.totalTracks);
+    this.nInv = inverse(this.N, this.drives.totalTracks);
+    if (spec.bcvId !== undefined) {
+      this.B = deviceLayout(spec.target, spec.bcvId, spec.running);
+      this.bInv = inverse(this.B, this.drives.totalTracks);
+      assert(this.B.tracks === this.O.tracks, () => `${spec.bcvId}: BCV holds ${this.B!.tracks} tracks, device ${this.O.tracks}`);
+    }
+  }
+
+  /** The BCV location of the original track held at main location p (p ∈ O). */
+  bcvOfOriginal(p: number): number {
+    const t = this.oInv[p]!;
+    assert(t >= 0 && this.B, () => `session ${this.y}: ${this.drives.dch(p)} is not a location of the original layout`);
+    return this.B!.locate(t);
+  }
+
+  /** Global tracks of O ∪ N on drive `d`, in increasing order (the instant split visits them so). */
+  mainLocationsOn(d: number): number[] {
+    const base = this.drives.baseTrack[d]!;
+    const end = base + this.drives.cylinders[d]! * this.drives.headsPerCylinder;
+    const out: number[] = [];
+    for (let g = base; g < end; g++) if (this.oInv[g]! >= 0 || this.nInv[g]! >= 0) out.push(g);
+    return out;
+  }
+
+  /** BCV tracks on drive `d` in increasing order (the data transfer visits them so). */
+  bcvLocationsOn(d: number): number[] {
+    if (!this.bInv) return [];
+    const base = this.drives.baseTrack[d]!;
+    const end = base + this.drives.cylinders[d]! * this.drives.headsPerCylinder;
+    const out: number[] = [];
+    for (let g = base; g < end; g++) if (this.bInv[g]! >= 0) out.push(g);
+    return out;
+  }
+
+  isBcvLocation(g: number): boolean {
+    return this.bInv !== undefined && this.bInv[g]! >= 0;
+  }
+}
