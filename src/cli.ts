@@ -1,11 +1,15 @@
 // arrayemu's command line. Every refusal is one clear message and exit code 2; a run that loses
 // data or breaks an invariant exits 1.
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type ArrayConfig } from './shared/config.ts';
 import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
 import { ArrayError, errorMessage } from './shared/errors.ts';
 import { ArrayEmulator, type Mode } from './emulator.ts';
-import { runWorkload, type RunOptions } from './host/run.ts';
+import { runWorkload, type RunOptions, type HostSummary } from './host/run.ts';
+import { runWithReconfigurations } from './host/reconfigure-run.ts';
+import type { ReconfReport, Progress } from './service-processor/service-processor.ts';
+import { progressReporter } from './host/progress.ts';
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -24,6 +28,14 @@ function numArg(name: string, min: number) {
     if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min} (got "${v}")`);
     return n;
   };
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new ArrayError('CONFIG', `${file}: cannot be read as JSON (${errorMessage(err)})`);
+  }
 }
 
 function print(json: boolean, value: unknown, text: () => string): void {
@@ -77,6 +89,22 @@ interface RunCliOptions {
   seed: number;
   inline?: boolean;
   json?: boolean;
+  reconfigureTo?: string[];
+  reconfigureAt: number;
+}
+
+/** The JSON shape of one reconfiguration in `run --json`. */
+export function reconfJson(r: ReconfReport) {
+  const { device, kind, tracksMoved, tracksTotal, hostBlockedMs, durationMs, scenarios, bitsLeft } = r;
+  return { device, kind, tracksMoved, tracksTotal, hostBlockedMs, durationMs, scenarios, bitsLeft };
+}
+
+export function reconfText(r: ReconfReport): string[] {
+  const s = r.scenarios;
+  return [
+    `  ${r.device}: ${r.kind}, ${r.tracksMoved}/${r.tracksTotal} tracks moved in ${r.durationMs} ms, host blocked ${r.hostBlockedMs} ms`,
+    `    scenarios met by host requests: 1:${s['1']} 2:${s['2']} 3:${s['3']} 4:${s['4']}; bits left PB ${r.bitsLeft.pb} PS ${r.bitsLeft.ps} IND ${r.bitsLeft.ind}`,
+  ];
 }
 
 async function runCommand(opts: RunCliOptions): Promise<number> {
@@ -95,16 +123,40 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
       pattern: opts.pattern,
       seed: opts.seed,
     };
-    const host = await runWorkload(emu, run);
+    let host: HostSummary;
+    let reconfigurations: ReconfReport[] = [];
+    let reconfError: string | undefined;
+    if (opts.reconfigureTo && opts.reconfigureTo.length > 0) {
+      const targets = opts.reconfigureTo.map((f) => readJson(f));
+      const progress = progressReporter(!!opts.json);
+      const r = await runWithReconfigurations(emu, {
+        ...run,
+        targets,
+        atFraction: opts.reconfigureAt / 100,
+        onProgress: (p: Progress) => progress.update(p),
+        onReport: (rep) => progress.done(rep),
+      }).finally(() => progress.stop());
+      host = r.host;
+      reconfigurations = r.reconfigurations;
+      reconfError = r.error;
+    } else {
+      host = await runWorkload(emu, run);
+    }
     const problems = emu.problems();
-    const ok = host.verifyErrors === 0 && host.ioErrors === 0 && problems.length === 0;
+    const bitsLeft = reconfigurations.some((r) => r.bitsLeft.pb + r.bitsLeft.ps + r.bitsLeft.ind > 0);
+    const ok = host.verifyErrors === 0 && host.ioErrors === 0 && problems.length === 0 && !reconfError && !bitsLeft;
     const { described, ...hostOut } = host;
-    print(!!opts.json, { ok, host: hostOut, errors: described, problems }, () =>
+    const json: Record<string, unknown> = { ok, host: hostOut, errors: described, problems };
+    if (opts.reconfigureTo) json.reconfigurations = reconfigurations.map(reconfJson);
+    if (reconfError) json.reconfigurationError = reconfError;
+    print(!!opts.json, json, () =>
       [
         `${ok ? 'OK' : 'FAILED'}: ${host.reads} reads, ${host.writes} writes, ${(host.bytes / 1048576).toFixed(1)} MiB in ${(host.elapsedMs / 1000).toFixed(2)} s`,
         `  ${host.iops} ops/s, ${host.mbPerSec} MB/s, latency p50 ${host.latencyMs.p50} ms, p99 ${host.latencyMs.p99} ms, max ${host.latencyMs.max} ms`,
         `  verify errors: ${host.verifyErrors}, I/O errors: ${host.ioErrors}`,
         ...described.map((d) => `  - ${d}`),
+        ...(reconfigurations.length > 0 ? ['reconfigurations:', ...reconfigurations.flatMap(reconfText)] : []),
+        ...(reconfError ? [`  reconfiguration failed: ${reconfError}`] : []),
         ...problems.map((p) => `  actor stopped: ${p}`),
       ].join('\n'),
     );
@@ -154,6 +206,8 @@ export function buildProgram(): Command {
     .option('--host-processors <n>', 'host processors (piscina pool threads)', intArg('--host-processors', 1, 64), 2)
     .option('--seed <n>', 'workload seed', intArg('--seed', 0), 1)
     .option('--inline', 'run every actor in this thread (same classes, no worker threads)')
+    .option('--reconfigure-to <file>', 'reconfigure online to this target mid-run (repeat for several, in order)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--reconfigure-at <pct>', 'start reconfiguring when this share of the run is done', intArg('--reconfigure-at', 0, 100), 30)
     .option('--json', 'print one JSON object')
     .action(async (o: RunCliOptions) => {
       process.exitCode = await runCommand(o);

@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import * as hdr from 'hdr-histogram-js';
 import type { ArrayEmulator } from '../emulator.ts';
 import { HostClient } from './client.ts';
-import { createVerifierBuffers, Verifier, type VerifyDevice } from './verifier.ts';
+import { createVerifierBuffers, SECTOR_BYTES, Verifier, type VerifyDevice } from './verifier.ts';
 import { newLatencyHistogram, runHostProcessor, type ProcessorResult, type WorkloadSpec } from './workload.ts';
 import type { HostProcessorTask } from './host-processor.ts';
 
@@ -19,6 +19,8 @@ export interface RunOptions {
   seed: number;
   devices?: string[]; // default: every non-BCV device
   verify?: boolean; // default true
+  /** Largest size each device may reach during the run (a reconfiguration may grow it). */
+  maxBytes?: Record<string, number>;
 }
 
 export interface HostSummary {
@@ -46,12 +48,18 @@ export interface RunningWorkload {
   done: Promise<HostSummary>;
   /** Ask every processor to stop after its requests in flight. */
   stop(): void;
+  /** Operations completed so far by every processor. */
+  opsDone(): number;
+  /** The device grew (or shrank back): requests may address `bytes` from now on. */
+  setDeviceBytes(deviceId: string, bytes: number): void;
 }
 
 export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWorkload {
   const devices = verifyDevices(emu, opts.devices);
-  const verifierBuffers = createVerifierBuffers(devices);
-  const stopFlag = new SharedArrayBuffer(4);
+  const verifierBuffers = createVerifierBuffers(devices.map((d) => ({ ...d, bytes: Math.max(d.bytes, opts.maxBytes?.[d.id] ?? 0) })));
+  const controlBuffer = new SharedArrayBuffer((2 + emu.model.devices.length) * 4);
+  const control = new Int32Array(controlBuffer);
+  for (const d of devices) control[2 + d.index] = d.bytes / SECTOR_BYTES;
   const n = Math.max(1, opts.hostProcessors);
   const specs: WorkloadSpec[] = Array.from({ length: n }, (_, i) => ({
     devices,
@@ -62,7 +70,7 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     blockBytes: opts.blockBytes,
     pattern: opts.pattern,
     seed: opts.seed * 1000 + i,
-    stopFlag,
+    control: controlBuffer,
     verify: opts.verify,
   }));
   let results: Promise<ProcessorResult[]>;
@@ -87,7 +95,12 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     ).finally(() => pool.destroy());
   }
   return {
-    stop: () => Atomics.store(new Int32Array(stopFlag), 0, 1),
+    stop: () => Atomics.store(control, 0, 1),
+    opsDone: () => Atomics.load(control, 1),
+    setDeviceBytes: (deviceId, bytes) => {
+      const d = devices.find((x) => x.id === deviceId);
+      if (d) Atomics.store(control, 2 + d.index, Math.floor(bytes / SECTOR_BYTES));
+    },
     // Throughput counts the I/O phase of the processors, not the start of the pool's threads.
     done: results.then((rs) => summarize(rs, Math.max(1, ...rs.map((r) => r.elapsedMs)))),
   };

@@ -17,8 +17,12 @@ export interface WorkloadSpec {
   seed: number;
   /** false: no stamping or checking (benchmarks measure the array, not the verifier). Default true. */
   verify?: boolean;
-  /** Stop early once `stopFlag[0]` is non-zero (set by whoever runs the workload). */
-  stopFlag?: SharedArrayBuffer;
+  /** Stop early once `control[0]` is non-zero (set by whoever runs the workload). */
+  control?: SharedArrayBuffer;
+  /**
+   * Shared counters and sizes (Int32): [0] stop flag, [1] operations completed by every processor,
+   * [2 + device index] the device's current size in sectors (a reconfiguration may grow it).
+   */
 }
 
 export interface ProcessorResult {
@@ -56,7 +60,7 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
   if (spec.devices.length === 0) throw new Error('workload: no target devices');
   const rand = seededRandom(spec.seed);
   const hist = newLatencyHistogram();
-  const stop = spec.stopFlag ? new Int32Array(spec.stopFlag) : undefined;
+  const control = spec.control ? new Int32Array(spec.control) : undefined;
   const opsLimit = Math.min(spec.ops ?? MAX_OPS, MAX_OPS);
   const deadline = spec.seconds !== undefined ? performance.now() + spec.seconds * 1000 : Infinity;
   const result: ProcessorResult = { reads: 0, writes: 0, bytes: 0, ioErrors: 0, verifyErrors: 0, described: [], latencyUs: '', elapsedMs: 0 };
@@ -69,15 +73,16 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
   const pick = () => {
     const d = Math.floor(rand() * spec.devices.length);
     const dev = spec.devices[d]!;
-    const blocks = Math.max(1, Math.floor(dev.bytes / spec.blockBytes));
+    const bytes = control ? Atomics.load(control, 2 + dev.index) * SECTOR_BYTES : dev.bytes;
+    const blocks = Math.max(1, Math.floor(bytes / spec.blockBytes));
     const block = spec.pattern === 'random' ? Math.floor(rand() * blocks) : cursors[d]++ % blocks;
     const offsetBytes = block * spec.blockBytes;
-    const lengthBytes = Math.min(spec.blockBytes, dev.bytes - offsetBytes);
+    const lengthBytes = Math.min(spec.blockBytes, bytes - offsetBytes);
     return { dev, offsetBytes, lengthBytes };
   };
 
   const loop = async () => {
-    while (issued < opsLimit && performance.now() < deadline && !(stop && Atomics.load(stop, 0))) {
+    while (issued < opsLimit && performance.now() < deadline && !(control && Atomics.load(control, 0))) {
       issued++;
       const { dev, offsetBytes, lengthBytes } = pick();
       const isRead = rand() * 100 < spec.readPct;
@@ -100,6 +105,7 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
           result.writes++;
         }
         result.bytes += lengthBytes;
+        if (control) Atomics.add(control, 1, 1);
         hist.recordValue(Math.max(1, Math.round((performance.now() - began) * 1000)));
       } catch (err) {
         result.ioErrors++;

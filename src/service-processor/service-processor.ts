@@ -224,6 +224,7 @@ export class ServiceProcessor {
         logStep('new members formatted');
         blockedMs = await this.switchOver(session, () => {});
         logStep('configuration activated');
+        this.emit('switched', { device: plan.deviceId, bytes: session.N.tracks * this.state.trackBytes });
       } else {
         await this.prepare(session, logStep);
         this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.SYNCHRONISED);
@@ -232,6 +233,7 @@ export class ServiceProcessor {
           this.state.setDeviceWord(dev.index, DEVICE.MIRROR, 0);
         });
         logStep(`steps 114-120: switch (host blocked ${blockedMs.toFixed(3)} ms)`);
+        this.emit('switched', { device: plan.deviceId, bytes: session.N.tracks * this.state.trackBytes });
         this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.TRANSFERRING);
         await this.withProgress(session, () =>
           Promise.all([

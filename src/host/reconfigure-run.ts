@@ -1,0 +1,84 @@
+// A verifying workload with online reconfigurations in the middle of it: the workload starts, the
+// array is reconfigured to each target in turn once the run is `atFraction` done, and the workload
+// keeps running until after the last reconfiguration completed (and its own budget is spent).
+import type { ArrayEmulator } from '../emulator.ts';
+import type { ReconfReport, Progress } from '../service-processor/service-processor.ts';
+import { mergeCompleted, planReconfiguration } from '../service-processor/plan.ts';
+import { deviceLayout } from '../shared/layout.ts';
+import type { ArrayConfig } from '../shared/config.ts';
+import { startWorkload, type HostSummary, type RunOptions } from './run.ts';
+
+export interface ReconfigureRunOptions extends RunOptions {
+  targets: unknown[]; // raw target configurations, applied in order
+  atFraction: number; // 0..1 of the run (operations or seconds) before the first reconfiguration
+  onProgress?: (p: Progress) => void;
+  onReport?: (r: ReconfReport) => void;
+}
+
+export interface ReconfigureRunResult {
+  host: HostSummary;
+  reconfigurations: ReconfReport[];
+  error?: string;
+}
+
+/** Check the chain of targets up front (each against the configuration the previous one leaves). */
+export function planChain(running: ArrayConfig, targets: unknown[]): { maxBytes: Record<string, number> } {
+  const maxBytes: Record<string, number> = {};
+  const note = (cfg: ArrayConfig, against: ArrayConfig) => {
+    for (const d of cfg.devices) {
+      const bytes = deviceLayout(cfg, d.id, against).tracks * cfg.geometry.trackBytes;
+      maxBytes[d.id] = Math.max(maxBytes[d.id] ?? 0, bytes);
+    }
+  };
+  note(running, running);
+  let current = running;
+  for (const raw of targets) {
+    const plan = planReconfiguration(current, raw);
+    note(plan.target, current);
+    current = mergeCompleted(current, plan.target, plan.deviceId, plan.bcvId);
+  }
+  return { maxBytes };
+}
+
+const POLL_MS = 20;
+
+export async function runWithReconfigurations(emu: ArrayEmulator, opts: ReconfigureRunOptions): Promise<ReconfigureRunResult> {
+  const { maxBytes } = planChain(emu.model.config, opts.targets);
+  const budgetOps = opts.seconds === undefined ? (opts.ops ?? 20000) : undefined;
+  const workload = startWorkload(emu, { ...opts, ops: undefined, seconds: undefined, maxBytes });
+  const onSwitched = (e: { device: string; bytes: number }) => workload.setDeviceBytes(e.device, e.bytes);
+  const onProgress = (p: Progress) => opts.onProgress?.(p);
+  emu.on('switched', onSwitched);
+  emu.on('progress', onProgress);
+  const t0 = performance.now();
+  const fraction = () =>
+    budgetOps !== undefined ? workload.opsDone() / budgetOps : (performance.now() - t0) / 1000 / opts.seconds!;
+  const until = (cond: () => boolean) =>
+    new Promise<void>((resolve) => {
+      if (cond()) return resolve();
+      const timer = setInterval(() => {
+        if (cond()) {
+          clearInterval(timer);
+          resolve();
+        }
+      }, POLL_MS);
+    });
+  const reports: ReconfReport[] = [];
+  let error: string | undefined;
+  try {
+    await Promise.race([until(() => fraction() >= opts.atFraction), workload.done]);
+    for (const target of opts.targets) {
+      const r = await emu.reconfigure(target);
+      reports.push(r);
+      opts.onReport?.(r);
+    }
+    await Promise.race([until(() => fraction() >= 1), workload.done]);
+  } catch (err) {
+    error = err instanceof Error ? err.message : String(err);
+  } finally {
+    workload.stop();
+    emu.off('switched', onSwitched);
+    emu.off('progress', onProgress);
+  }
+  return { host: await workload.done, reconfigurations: reports, error };
+}
