@@ -269,22 +269,19 @@ export class DiskAdapter {
    * location (an established BCV). WP1 of a location still pending split after the switch is not
    * destaged: that data belongs to the original layout, and split moves it to the BCV.
    */
-  private duty(s: number, owner: number, st: number): { wp: number; target: number } | undefined {
-    if (st & SLOT.WP1 && this.ownsTrack(owner)) {
-      if (this.state.flag(owner, TRACK.PS)) {
-        const session = this.sessionOfOriginal(owner);
-        if (session && this.switched(session)) return undefined;
-      }
-      return { wp: SLOT.WP1, target: owner };
+  private duty(owner: number, st: number): { wp: number; target: number } | undefined {
+    if (st & SLOT.WP1 && this.ownsTrack(owner) && !this.state.isHeld('destage-main')) {
+      const held = this.state.flag(owner, TRACK.PS) && this.sessionOfOriginal(owner);
+      if (!(held && this.switched(held))) return { wp: SLOT.WP1, target: owner };
     }
-    if (st & SLOT.WP2) {
+    if (st & SLOT.WP2 && !this.state.isHeld('destage-mirror')) {
       const session = this.sessionOfOriginal(owner);
       if (session?.B) {
         const b = session.bcvOfOriginal(owner);
         if (this.ownsTrack(b)) return { wp: SLOT.WP2, target: b };
       }
     }
-    void s;
+    // A held destage (test hook) leaves the slot pending; the periodic sweep finds it again.
     return undefined;
   }
 
@@ -293,15 +290,13 @@ export class DiskAdapter {
     const { state } = this;
     const owner = Atomics.load(state.slotOwner, s);
     if (owner === NO_TRACK) return false;
-    const first = this.duty(s, owner, Atomics.load(state.slotState, s));
-    if (!first) return false;
-    await state.passHold(first.wp === SLOT.WP1 ? 'destage-main' : 'destage-mirror');
+    if (!this.duty(owner, Atomics.load(state.slotState, s))) return false;
     await lockTrack(state, owner);
     try {
       // Under the owner's lock the slot cannot be moved, evicted or rewritten.
       if (Atomics.load(state.slotOwner, s) !== owner) return false;
       const st = Atomics.load(state.slotState, s);
-      const duty = this.duty(s, owner, st);
+      const duty = this.duty(owner, st);
       if (!duty) return false;
       assert(
         Atomics.load(state.trackSlot, owner) === s && st & SLOT.VALID && st & SLOT.WP,
@@ -313,7 +308,7 @@ export class DiskAdapter {
       if (duty.wp === SLOT.WP1) this.counters.destaged++;
       else this.counters.mirrored++;
       // The slot may owe this adapter a second duty (main and BCV drive on the same adapter).
-      if (this.duty(s, owner, Atomics.load(state.slotState, s))) this.dirty.add(s);
+      if (this.duty(owner, Atomics.load(state.slotState, s))) this.dirty.add(s);
     } finally {
       unlockTrack(state, owner);
     }
@@ -329,7 +324,7 @@ export class DiskAdapter {
       const st = Atomics.load(this.state.slotState, s);
       if (!(st & WPK_ALL)) continue;
       const owner = Atomics.load(this.state.slotOwner, s);
-      if (owner !== NO_TRACK && this.duty(s, owner, st)) out.push(s);
+      if (owner !== NO_TRACK && this.duty(owner, st)) out.push(s);
     }
     return out;
   }

@@ -195,6 +195,10 @@ export class SharedState {
     Atomics.notify(this.hooks, HOLD_WORD[name]);
   }
 
+  isHeld(name: HoldName): boolean {
+    return Atomics.load(this.hooks, HOLD_WORD[name]) !== 0;
+  }
+
   /** Wait (without parking the thread) while hold `name` is set; bounded by `waitMs`. */
   async passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
     const word = HOLD_WORD[name];

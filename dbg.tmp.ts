@@ -1,0 +1,31 @@
+import { parseConfig } from './src/shared/config.ts';
+import { deviceLayout } from './src/shared/layout.ts';
+import { ArrayEmulator } from './src/emulator.ts';
+import { HostClient } from './src/host/client.ts';
+import { DEVICE, PHASE } from './src/shared/memory.ts';
+import { small, smallRaw, trackData, until } from './test/helpers.ts';
+const running = small('fig2', 64);
+const target = smallRaw('fig2-new', 64);
+const emu = await ArrayEmulator.start(running, { mode: 'inline', log: (l, t) => console.error(l, t) });
+const host = new HostClient(emu.hostLink(0));
+const tb = emu.model.trackBytes;
+const O = deviceLayout(running, 'LD1');
+await Promise.all(Array.from({ length: O.tracks }, (_, t) => host.write('LD1', t * tb, trackData(tb, t, 1))));
+await host.flush();
+console.log('written');
+emu.hold('split', true); emu.hold('transfer', true); emu.hold('completion', true);
+const rep = emu.reconfigure(target);
+const ld1 = emu.model.device('LD1').index;
+await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'switch', 5000);
+console.log('switched');
+for (const c of [8, 6, 12, 14]) for (const h of [0,1]) {
+const t = c * 2 + h;
+console.log('track', t);
+const timer = setTimeout(() => { console.log('stuck', emu.state.describeTrack(deviceLayout(parseConfig(target,{running}),'LD1',running).locate(t))); process.exit(1); }, 3000);
+const got = await host.read('LD1', t * tb, tb);
+console.log('read ok', got[0], got[1]);
+await host.write('LD1', t * tb, trackData(tb, t, 2));
+console.log('write ok');
+clearTimeout(timer);
+}
+process.exit(0);

@@ -1,0 +1,225 @@
+// Online reconfiguration, forced deterministically through the test hooks (SPEC §4, FIGS. 4-7).
+import { afterEach, describe, expect, it } from 'vitest';
+import { parseConfig } from '../src/shared/config.ts';
+import { deviceLayout } from '../src/shared/layout.ts';
+import { ArrayEmulator } from '../src/emulator.ts';
+import { HostClient } from '../src/host/client.ts';
+import { DEVICE, PHASE, SLOT, TRACK, NO_SLOT, splitCursorWord } from '../src/shared/memory.ts';
+import type { ReconfReport } from '../src/service-processor/service-processor.ts';
+import { small, smallRaw, trackData, until } from './helpers.ts';
+
+const emus: ArrayEmulator[] = [];
+afterEach(async () => {
+  await Promise.all(emus.splice(0).map((e) => e.stop()));
+});
+
+const H = 2; // heads per cylinder in the small arrays
+const CYL = { G: 6, I: 8, M: 12, O: 14 } as const;
+
+async function fig2Array(mode: 'inline' | 'threads' = 'inline', slots = 64) {
+  const running = small('fig2', slots);
+  const target = smallRaw('fig2-new', slots);
+  const emu = await ArrayEmulator.start(running, { mode });
+  emus.push(emu);
+  const host = new HostClient(emu.hostLink(0));
+  const tb = emu.model.trackBytes;
+  const O = deviceLayout(running, 'LD1');
+  const N = deviceLayout(parseConfig(target, { running }), 'LD1', running);
+  const B = deviceLayout(running, 'BCV1');
+  // Every old track written (version 1) and destaged.
+  await Promise.all(Array.from({ length: O.tracks }, (_, t) => host.write('LD1', t * tb, trackData(tb, t, 1))));
+  await host.flush();
+  const ld1 = emu.model.device('LD1').index;
+  const flags = (g: number) => Atomics.load(emu.state.trackFlags, g);
+  const has = (g: number, bit: number) => (flags(g) & bit) !== 0;
+  const pb = (g: number) => Atomics.load(emu.state.trackPb, g) !== 0;
+  return { emu, host, tb, O, N, B, target, ld1, flags, has, pb };
+}
+
+type Fig2 = Awaited<ReturnType<typeof fig2Array>>;
+
+/** Start the reconfiguration with `holds` set; resolves after the switch (the report comes later). */
+async function startHeld(a: Fig2, holds: Array<'split' | 'transfer' | 'completion'>): Promise<{ report: Promise<ReconfReport> }> {
+  for (const h of holds) a.emu.hold(h, true);
+  const report = a.emu.reconfigure(a.target);
+  await until(() => switched(a), 'the switch');
+  return { report }; // wrapped: an async function returning a promise would wait for it
+}
+
+/** The new layout is active (generation 2): monotonic, unlike the phase. */
+function switched(a: Fig2): boolean {
+  return a.emu.state.deviceWord(a.ld1, DEVICE.GENERATION) === 2;
+}
+
+function splitDone(a: Fig2): boolean {
+  return a.emu.model.config.diskAdapters.every((_, i) => Atomics.load(a.emu.state.splitCursors, splitCursorWord(0, i)) === 0x7fffffff);
+}
+
+function transferDone(a: Fig2): boolean {
+  for (let t = 0; t < a.O.tracks; t++) if (a.pb(a.B.locate(t))) return false;
+  return true;
+}
+
+/**
+ * Host requests on cylinders I, G, M, O: a read of head 0 and a write of head 1 of each — eight
+ * requests, each to a track no earlier request touched, so each meets the scenario under test.
+ */
+async function requestsOnPatentCylinders(a: Fig2, version: number): Promise<void> {
+  const { host, tb, has, pb, O, N, B } = a;
+  for (const [name, c] of Object.entries(CYL)) {
+    const rt = c * H; // head 0: read
+    const wt = c * H + 1; // head 1: write
+    const old = c < 12;
+    const got = await host.read('LD1', rt * tb, tb);
+    expect(got, `read ${name}`).toEqual(old ? trackData(tb, rt, 1) : new Uint8Array(tb));
+    await host.write('LD1', wt * tb, trackData(tb, wt, version)); // read back at completion
+    for (const t of [rt, wt]) {
+      const n = N.locate(t);
+      expect(has(n, TRACK.PS), `${name} PS[n]`).toBe(false);
+      expect(has(n, TRACK.IND), `${name} IND[n]`).toBe(false);
+      if (old) {
+        expect(pb(B.locate(t)), `${name} PB[b]`).toBe(false);
+        expect(has(O.locate(t), TRACK.PS), `${name} PS[o]`).toBe(false);
+      }
+    }
+  }
+}
+
+async function finish(a: Fig2, report: Promise<ReconfReport>, written: Map<number, number>): Promise<ReconfReport> {
+  for (const h of ['split', 'transfer', 'completion', 'switch', 'destage-main', 'destage-mirror'] as const) a.emu.hold(h, false);
+  const r = await report;
+  expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+  for (let t = 0; t < a.N.tracks; t++) {
+    const want = written.has(t) ? trackData(a.tb, t, written.get(t)!) : t < a.O.tracks ? trackData(a.tb, t, 1) : new Uint8Array(a.tb);
+    expect(await a.host.read('LD1', t * a.tb, a.tb), `track ${t} after completion`).toEqual(want);
+  }
+  expect(a.emu.problems()).toEqual([]);
+  return r;
+}
+
+const writtenOnPatentCylinders = (version: number) => new Map(Object.values(CYL).map((c) => [c * H + 1, version]));
+
+describe('the four scenarios of FIG. 7, on cylinders I, G, M and O', () => {
+  it('scenario 4: before either background process acted', async () => {
+    const a = await fig2Array();
+    const { report } = await startHeld(a, ['split', 'transfer', 'completion']);
+    // The patent's description of the fourth scenario, bit by bit:
+    const loc = (c: number) => ({ n: a.N.locate(c * H), o: a.O.locate(c * H) });
+    expect(a.has(loc(CYL.I).n, TRACK.PS) && a.has(loc(CYL.I).o, TRACK.PS)).toBe(true); // I: both PS set
+    expect(a.has(loc(CYL.G).n, TRACK.IND) && !a.has(loc(CYL.G).n, TRACK.PS)).toBe(true); // G: IND on new drive 37
+    expect(a.has(loc(CYL.M).n, TRACK.PS)).toBe(true); // M sits on 35B, which held K: PS until split
+    expect(a.has(loc(CYL.O).n, TRACK.PS) || a.has(loc(CYL.O).n, TRACK.IND)).toBe(false); // O on 37B: neither
+    await requestsOnPatentCylinders(a, 2);
+    expect(a.has(loc(CYL.M).n, TRACK.FMT)).toBe(true); // split formatted M: it read as zeros
+    const r = await finish(a, report, writtenOnPatentCylinders(2));
+    expect(r.scenarios).toEqual({ '1': 0, '2': 0, '3': 0, '4': 8 });
+  });
+
+  it('scenario 2: after the instant split, before the data transfer', async () => {
+    const a = await fig2Array();
+    const { report } = await startHeld(a, ['split', 'transfer', 'completion']);
+    a.emu.hold('split', false);
+    await until(() => splitDone(a), 'the instant split in every disk adapter');
+    const i = a.N.locate(CYL.I * H);
+    expect(a.has(i, TRACK.PS)).toBe(false);
+    expect(a.has(i, TRACK.IND)).toBe(true); // split set IND: data must come from the BCV
+    expect(a.pb(a.B.locate(CYL.I * H))).toBe(true);
+    await requestsOnPatentCylinders(a, 3);
+    const r = await finish(a, report, writtenOnPatentCylinders(3));
+    expect(r.scenarios).toEqual({ '1': 0, '2': 8, '3': 0, '4': 0 });
+  });
+
+  it('scenario 3: after the data transfer, before the instant split', async () => {
+    const a = await fig2Array();
+    const { report } = await startHeld(a, ['split', 'transfer', 'completion']);
+    a.emu.hold('transfer', false);
+    await until(() => transferDone(a), 'the data transfer of every BCV track');
+    const m = a.N.locate(CYL.M * H);
+    expect(a.has(m, TRACK.PS)).toBe(false); // the fill of K (old location 35B) split it
+    await requestsOnPatentCylinders(a, 4);
+    const r = await finish(a, report, writtenOnPatentCylinders(4));
+    // I and G meet scenario 3; M and O are new host tracks, which the data transfer never fills.
+    expect(r.scenarios).toEqual({ '1': 0, '2': 0, '3': 4, '4': 4 });
+  });
+
+  it('scenario 1: after both background processes', async () => {
+    const a = await fig2Array();
+    const { report } = await startHeld(a, ['split', 'transfer', 'completion']);
+    a.emu.hold('split', false);
+    a.emu.hold('transfer', false);
+    await until(() => splitDone(a) && transferDone(a), 'both background processes');
+    await requestsOnPatentCylinders(a, 5);
+    const r = await finish(a, report, writtenOnPatentCylinders(5));
+    expect(r.scenarios).toEqual({ '1': 4, '2': 4, '3': 0, '4': 0 });
+  });
+});
+
+describe('write pendings and races at the switch', () => {
+  it('holds destage so that write-pending slots (every WPk mix) exist at the switch: none is lost', async () => {
+    const a = await fig2Array('inline', 64);
+    const { emu, host, tb } = a;
+    emu.hold('switch', true);
+    const report = emu.reconfigure(a.target);
+    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
+    const slotOf = (t: number) => Atomics.load(emu.state.trackSlot, a.O.locate(t));
+    const stateOf = (t: number) => Atomics.load(emu.state.slotState, slotOf(t));
+    const written = new Map<number, number>();
+    const write = async (t: number, v: number) => {
+      await host.write('LD1', t * tb, trackData(tb, t, v));
+      written.set(t, v);
+    };
+    // WP1 only: the BCV has it, the main drive not.
+    emu.hold('destage-main', true);
+    await write(CYL.I * H, 7);
+    await until(() => (stateOf(CYL.I * H) & SLOT.WP2) === 0, 'mirror destage of I');
+    // WP2 only: the main drive has it, the BCV not.
+    emu.hold('destage-main', false);
+    emu.hold('destage-mirror', true);
+    await write(CYL.G * H, 7);
+    await until(() => (stateOf(CYL.G * H) & SLOT.WP1) === 0, 'main destage of G');
+    // WP1 and WP2: nobody has it but the cache. Several, partial tracks too.
+    emu.hold('destage-main', true);
+    for (const t of [0, 3, 11, 17, 23]) await write(t, 7);
+    await host.write('LD1', 5 * tb + 100, new Uint8Array(200).fill(0xee));
+    const mixes = [CYL.I * H, CYL.G * H, 0, 5].map((t) => stateOf(t) & (SLOT.WP1 | SLOT.WP2));
+    expect(mixes).toEqual([SLOT.WP1, SLOT.WP2, SLOT.WP1 | SLOT.WP2, SLOT.WP1 | SLOT.WP2]);
+    emu.hold('switch', false); // the switch happens with all of them pending, destage still held
+    await until(() => switched(a), 'the switch'); // (the whole session may be over by now)
+    // Reads right after the switch (still no destage) see every acknowledged write.
+    for (const [t, v] of written) expect(await host.read('LD1', t * tb, tb), `track ${t}`).toEqual(trackData(tb, t, v));
+    const five = trackData(tb, 5, 1);
+    five.fill(0xee, 100, 300);
+    expect(await host.read('LD1', 5 * tb, tb)).toEqual(five);
+    emu.hold('destage-main', false);
+    emu.hold('destage-mirror', false);
+    const r = await report;
+    expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    await host.flush();
+    for (let t = 0; t < a.O.tracks; t++) {
+      const want = t === 5 ? five : trackData(tb, t, written.get(t) ?? 1);
+      expect(await host.read('LD1', t * tb, tb), `track ${t} after completion`).toEqual(want);
+    }
+  });
+
+  it('a host write racing the data transfer of the same track is never overwritten by the older BCV copy', async () => {
+    const a = await fig2Array();
+    const { emu, host, tb } = a;
+    const { report } = await startHeld(a, ['transfer', 'completion']);
+    // The host writes I while the data transfer has not copied it: FIG. 7 fills first, then writes.
+    const t = CYL.I * H;
+    await host.write('LD1', t * tb + 512, new Uint8Array(512).fill(0x5a));
+    expect(a.pb(a.B.locate(t))).toBe(false); // the fill cleared PB: the transfer will skip I
+    emu.hold('transfer', false);
+    await until(() => transferDone(a), 'the data transfer');
+    const want = trackData(tb, t, 1);
+    want.fill(0x5a, 512, 1024);
+    expect(await host.read('LD1', t * tb, tb)).toEqual(want);
+    emu.hold('completion', false);
+    await report;
+    await host.flush();
+    // On the drive too, after destage: the BCV copy never landed on top.
+    expect(await host.read('LD1', t * tb, tb)).toEqual(want);
+    const n = a.N.locate(t);
+    expect(Atomics.load(emu.state.trackSlot, n) === NO_SLOT || (Atomics.load(emu.state.slotState, Atomics.load(emu.state.trackSlot, n)) & SLOT.WP) === 0).toBe(true);
+  });
+});
