@@ -79,11 +79,22 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
   return { deviceId: next.id, kind, bcvId: bcv.id, target };
 }
 
-/** The running configuration after a session on `deviceId` completes: that device and its BCV from `target`. */
+/**
+ * The running configuration after a session on `deviceId` completes: that device and its BCV from
+ * `target`; the BCV's members carry the cylinders they were established with (it is detached now,
+ * and no longer pairs with the device's new members).
+ */
 export function mergeCompleted(running: ArrayConfig, target: ArrayConfig, deviceId: string, bcvId?: string): ArrayConfig {
-  const take = new Set([deviceId, ...(bcvId ? [bcvId] : [])]);
+  const before = running.devices.find((d) => d.id === deviceId)!;
+  const perMember = before.layout === 'striped' ? before.cylinders / before.members.length : undefined;
   return {
     ...running,
-    devices: running.devices.map((d) => (take.has(d.id) ? target.devices.find((t) => t.id === d.id)! : d)),
+    devices: running.devices.map((d) => {
+      if (d.id === deviceId) return target.devices.find((t) => t.id === d.id)!;
+      if (d.id !== bcvId) return d;
+      const bcv = target.devices.find((t) => t.id === d.id)!;
+      if (bcv.layout !== 'bcv' || perMember === undefined) return bcv;
+      return { ...bcv, members: bcv.members.map((m) => ({ ...m, cylinders: perMember })) };
+    }),
   };
 }

@@ -1,5 +1,6 @@
 // The configuration file (SPEC §7): schema, semantic checks, and one clear refusal per problem.
 import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from './errors.ts';
 
@@ -154,7 +155,10 @@ function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
         return;
       }
     }
-    if (dev.layout === 'bcv') {
+    // A BCV carried over unchanged from the running configuration keeps the extents it had: after a
+    // restripe it no longer pairs with its device (it is detached, holding the old image).
+    const carried = dev.layout === 'bcv' && running !== cfg && isDeepStrictEqual(running.devices.find((d) => d.id === dev.id), dev);
+    if (dev.layout === 'bcv' && !carried) {
       const of = running.devices.find((d) => d.id === dev.of);
       if (!of) return problems.push(`${at}.of: unknown device "${dev.of}"`);
       if (of.layout === 'bcv') return problems.push(`${at}.of: "${dev.of}" is itself a BCV`);
@@ -172,7 +176,7 @@ function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
       const path = `${at}.members[${j}]`;
       const size = memberCylinders(cfg, dev, j, running);
       const given = dev.layout === 'bcv' ? dev.members[j]!.cylinders : undefined;
-      if (dev.layout === 'bcv' && given !== undefined) {
+      if (dev.layout === 'bcv' && given !== undefined && !carried) {
         const of = running.devices.find((d) => d.id === dev.of)!;
         const want = memberCylinders(running, of, j, running);
         if (want !== undefined && want !== given) {

@@ -191,6 +191,10 @@ export function deviceLayout(cfg: ArrayConfig, deviceId: string, running: ArrayC
     return new DeviceLayout(dev.id, 'concatenated', extentsOf(dev, drives, (i) => dev.members[i]!.cylinders), 0, drives);
   }
   const of = deviceLayout(running, dev.of, running);
+  if (dev.members.length !== of.members.length && dev.members.every((m) => m.cylinders !== undefined)) {
+    // A detached BCV (after a restripe its device has other members): its extents, in order.
+    return new DeviceLayout(dev.id, 'concatenated', extentsOf(dev, drives, (i) => dev.members[i]!.cylinders!), 0, drives);
+  }
   return of.mirroredOnto(dev.id, extentsOf(dev, drives, (i) => of.members[i]!.cylinders), drives);
 }
 
