@@ -7,7 +7,7 @@ import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
 import { ArrayError, errorMessage } from './shared/errors.ts';
 import { ArrayEmulator, type Mode } from './emulator.ts';
 import { runWorkload, type RunOptions, type HostSummary } from './host/run.ts';
-import { runWithReconfigurations } from './host/reconfigure-run.ts';
+import { planChain, runWithReconfigurations } from './host/reconfigure-run.ts';
 import type { ReconfReport, Progress } from './service-processor/service-processor.ts';
 import { progressReporter } from './host/progress.ts';
 
@@ -128,6 +128,7 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
     let reconfError: string | undefined;
     if (opts.reconfigureTo && opts.reconfigureTo.length > 0) {
       const targets = opts.reconfigureTo.map((f) => readJson(f));
+      planChain(config, targets); // refuse a bad target before any I/O
       const progress = progressReporter(!!opts.json);
       const r = await runWithReconfigurations(emu, {
         ...run,

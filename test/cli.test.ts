@@ -53,3 +53,37 @@ describe('arrayemu CLI', () => {
     }
   });
 });
+
+describe('arrayemu run --reconfigure-to', () => {
+  const cases: Array<[string, string]> = [
+    ['fig2-new', 'expansion'],
+    ['fig8', 'stripe-change'],
+    ['fig9', 'expansion+stripe-change'],
+    ['fig2-meta', 'meta-expansion'],
+    ['fig2-ld2-rows', 'more-rows'],
+  ];
+  it.each(cases)('FIG. 2 → %s under a verifying load on every device: 0 verify errors, no bit left', (target, kind) => {
+    const r = cli('run', '--config', 'examples/fig2.json', '--reconfigure-to', `examples/${target}.json`, '--ops', '6000', '--json');
+    expect(r.code, r.err).toBe(0);
+    const out = JSON.parse(r.out);
+    expect(out.ok).toBe(true);
+    expect(out.host.verifyErrors).toBe(0);
+    expect(out.host.ioErrors).toBe(0);
+    expect(out.reconfigurations).toHaveLength(1);
+    const rc = out.reconfigurations[0];
+    expect(rc).toMatchObject({ kind, bitsLeft: { pb: 0, ps: 0, ind: 0 } });
+    expect(rc.tracksMoved).toBe(rc.tracksTotal);
+    expect(Object.keys(rc)).toEqual(['device', 'kind', 'tracksMoved', 'tracksTotal', 'hostBlockedMs', 'durationMs', 'scenarios', 'bitsLeft']);
+  });
+
+  it('refuses a target that shrinks the device, before running anything', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-'));
+    const cfg = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
+    cfg.devices[0].cylinders = 6;
+    const file = join(dir, 'shrink.json');
+    writeFileSync(file, JSON.stringify(cfg));
+    const r = cli('run', '--config', 'examples/fig2.json', '--reconfigure-to', file, '--ops', '100');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/reconfiguration refused: "LD1" would shrink from 12 to 6 cylinders/);
+  });
+});

@@ -238,10 +238,15 @@ export class HostAdapter {
     for (let attempt = 0; ; attempt++) {
       assert(attempt < 3, () => `${this.name}: track ${t} at ${session.drives.dch(n)} still IND after ${attempt} fills (${this.state.describeTrack(n)})`);
       await lockTrack(this.state, n);
-      if (count && attempt === 0) this.countScenario(session, t);
-      if (this.state.flag(n, TRACK.PS)) {
-        const { movedSlot, bcvTrack } = split(this.state, session, n);
-        if (movedSlot !== NO_SLOT) this.hint(bcvTrack, movedSlot);
+      try {
+        if (count && attempt === 0) this.countScenario(session, t);
+        if (this.state.flag(n, TRACK.PS)) {
+          const { movedSlot, bcvTrack } = split(this.state, session, n);
+          if (movedSlot !== NO_SLOT) this.hint(bcvTrack, movedSlot);
+        }
+      } catch (err) {
+        unlockTrack(this.state, n);
+        throw err;
       }
       if (!this.state.flag(n, TRACK.IND)) return;
       unlockTrack(this.state, n);
@@ -259,8 +264,9 @@ export class HostAdapter {
   private countScenario(session: Session, t: number): void {
     const passed = (g: number) =>
       Atomics.load(this.state.splitCursors, splitCursorWord(session.y, this.model.adapterOfTrack(g, this.state.driveOwner))) > g;
+    const counts = this.scenarios.get(session.spec.sid);
+    if (!counts) return; // the session closed while this request was under way: nothing left to meet
     const sc: Scenario = scenarioOf(this.state, session, t, passed);
-    const counts = this.scenarios.get(session.spec.sid)!;
     counts[sc]!++;
   }
 

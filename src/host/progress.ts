@@ -42,10 +42,11 @@ export function progressReporter(json: boolean): ProgressReporter {
     };
   }
   let last = 0;
-  const t0 = Date.now();
+  let t0 = 0; // when the current restripe's first progress came
   return {
     update(p) {
       const now = Date.now();
+      if (t0 === 0) t0 = now;
       if (now - last < PLAIN_EVERY_MS && p.tracksMoved < p.tracksTotal) return;
       last = now;
       const rate = p.tracksMoved / Math.max(0.001, (now - t0) / 1000);
@@ -53,6 +54,7 @@ export function progressReporter(json: boolean): ProgressReporter {
       process.stderr.write(`restripe ${p.device}: ${p.tracksMoved}/${p.tracksTotal} tracks, ${rate.toFixed(0)} tracks/s, ETA ${eta} s\n`);
     },
     done(r) {
+      t0 = 0;
       process.stderr.write(`restripe ${r.device}: ${r.kind} complete in ${r.durationMs} ms (host blocked ${r.hostBlockedMs} ms)\n`);
     },
     stop() {},
