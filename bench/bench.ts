@@ -10,6 +10,7 @@ import { HostClient } from '../src/host/client.ts';
 import { runWorkload } from '../src/host/run.ts';
 import { seededRandom } from '../src/host/workload.ts';
 import type { DeviceLayout } from '../src/shared/layout.ts';
+import { restripeBench, restripeMarkdown } from './restripe.ts';
 
 const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
 
@@ -60,7 +61,22 @@ function reference(layout: DeviceLayout, trackBytes: number, blockBytes: number,
   return (ops / (performance.now() - t0)) * 1000;
 }
 
-export async function benchCommand(opts: { write?: string; quick?: boolean; json?: boolean }): Promise<number> {
+export async function benchCommand(opts: { write?: string; quick?: boolean; json?: boolean; only?: string }): Promise<number> {
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  const date = new Date().toISOString().slice(0, 10);
+  const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
+  const out: Record<string, unknown> = { machine, date };
+  if (opts.only !== 'restripe') out.hostIo = await hostIoBench(opts, machine, date, say);
+  if (opts.only !== 'host-io') {
+    const f = await restripeBench(!!opts.quick, say);
+    out.restripe = f;
+    if (opts.write) writeSection(opts.write, 'restripe', restripeMarkdown(f, machine, date));
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(out)}\n`);
+  return 0;
+}
+
+async function hostIoBench(opts: { write?: string; quick?: boolean }, machine: string, date: string, say: (s: string) => void): Promise<Row[]> {
   const seconds = opts.quick ? 0.5 : 3;
   const raw = JSON.parse(JSON.stringify(loadConfig(FIG2)));
   raw.cache.slots = 1024; // holds every track of the array: reads are cache hits
@@ -106,16 +122,13 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
         referenceOpsPerSec: Math.round(ref),
         ratio: Math.round((actor / ref) * 1000) / 1000,
       });
-      if (!opts.json) process.stdout.write(`${name}: ${actor} ops/s (${s.mbPerSec} MB/s, p99 ${s.latencyMs.p99} ms) vs reference ${Math.round(ref)} ops/s → ratio ${rows.at(-1)!.ratio}\n`);
+      say(`${name}: ${actor} ops/s (${s.mbPerSec} MB/s, p99 ${s.latencyMs.p99} ms) vs reference ${Math.round(ref)} ops/s → ratio ${rows.at(-1)!.ratio}`);
     }
   } finally {
     await emu.stop();
   }
-  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-  const date = new Date().toISOString().slice(0, 10);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ machine, date, rows })}\n`);
   if (opts.write) writeSection(opts.write, 'host-io', hostIoMarkdown(rows, machine, date, seconds));
-  return 0;
+  return rows;
 }
 
 function hostIoMarkdown(rows: Row[], machine: string, date: string, seconds: number): string {

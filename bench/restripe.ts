@@ -1,0 +1,185 @@
+// Restripe benchmarks (issue "Online reconfiguration"): restripe throughput beside a plain copy of
+// the same bytes, the host-blocked window at three device sizes, and host throughput / p99 during a
+// restripe beside before it. FIG. 2's expansion (3 drives → 4) scaled to the device size.
+import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
+import { deviceLayout } from '../src/shared/layout.ts';
+import { ArrayEmulator } from '../src/emulator.ts';
+import { runWorkload, startWorkload, type HostSummary, type RunOptions } from '../src/host/run.ts';
+import type { ReconfReport } from '../src/service-processor/service-processor.ts';
+
+const TRACK_BYTES = 256 * 1024;
+const HEADS = 15;
+const MIB = 1048576;
+
+/** FIG. 2 at `mib` MiB: LD1 striped (S=2) over 31 33 35, spare 37, BCV1 on 46 47 48; and the FIG. 2 new target. */
+export function fig2Scaled(mib: number): { running: ArrayConfig; target: unknown } {
+  const cylBytes = TRACK_BYTES * HEADS;
+  const cylinders = Math.max(6, Math.ceil((mib * MIB) / cylBytes / 6) * 6); // whole stripes on 3 members
+  const per = cylinders / 3;
+  const raw = {
+    geometry: { trackBytes: TRACK_BYTES, headsPerCylinder: HEADS },
+    cache: { slots: 256 },
+    drives: ['31', '33', '35', '37', '46', '47', '48'].map((id) => ({ id, cylinders: per })),
+    diskAdapters: [
+      { id: 'DA30', drives: ['31', '46'] },
+      { id: 'DA32', drives: ['33', '47'] },
+      { id: 'DA34', drives: ['35', '48'] },
+      { id: 'DA36', drives: ['37'] },
+    ],
+    devices: [
+      { id: 'LD1', layout: 'striped', cylinders, stripeCylinders: 2, members: ['31', '33', '35'].map((drive) => ({ drive, startCylinder: 0 })) },
+      { id: 'BCV1', layout: 'bcv', of: 'LD1', members: ['46', '47', '48'].map((drive) => ({ drive, startCylinder: 0 })) },
+    ],
+  };
+  const target = JSON.parse(JSON.stringify(raw));
+  target.devices[0].cylinders = per * 4;
+  target.devices[0].members.push({ drive: '37', startCylinder: 0 });
+  return { running: parseConfig(raw), target };
+}
+
+/** The same bytes copied in one thread: each old track from its original place to the BCV, then to its new place. */
+function plainCopyMs(running: ArrayConfig, target: unknown): number {
+  const o = deviceLayout(running, 'LD1');
+  const n = deviceLayout(parseConfig(target, { running }), 'LD1', running);
+  const b = deviceLayout(running, 'BCV1');
+  const total = running.drives.reduce((s, d) => s + d.cylinders * HEADS, 0);
+  const drives = new Uint8Array(new SharedArrayBuffer(total * TRACK_BYTES));
+  const at = (g: number) => g * TRACK_BYTES;
+  const t0 = performance.now();
+  for (let t = 0; t < o.tracks; t++) {
+    drives.copyWithin(at(b.locate(t)), at(o.locate(t)), at(o.locate(t)) + TRACK_BYTES);
+    drives.copyWithin(at(n.locate(t)), at(b.locate(t)), at(b.locate(t)) + TRACK_BYTES);
+  }
+  return performance.now() - t0;
+}
+
+const LIGHT_LOAD: Omit<RunOptions, 'ops' | 'seconds'> = {
+  hostProcessors: 1,
+  queueDepth: 4,
+  readPct: 50,
+  blockBytes: 4096,
+  pattern: 'random',
+  seed: 5,
+  devices: ['LD1'],
+};
+
+/** Reconfigure while `load` runs; the workload stops as soon as the restripe completes. */
+async function restripeUnderLoad(emu: ArrayEmulator, target: unknown, load: Omit<RunOptions, 'ops' | 'seconds'>): Promise<{ report: ReconfReport; host: HostSummary }> {
+  const wl = startWorkload(emu, { ...load, maxBytes: { LD1: (emu.model.device('LD1').bytes * 4) / 3 } });
+  try {
+    // The host processors' threads take a moment to start: reconfigure once the load is flowing.
+    for (let i = 0; wl.opsDone() < 200; i++) {
+      if (i > 3000) throw new Error('the host load did not start within 30 s');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const report = await emu.reconfigure(target);
+    wl.stop();
+    return { report, host: await wl.done };
+  } catch (err) {
+    wl.stop();
+    await wl.done;
+    throw err;
+  }
+}
+
+export interface RestripeFigures {
+  throughput: { mib: number; restripeMs: number; restripeMBps: number; plainCopyMs: number; plainCopyMBps: number; ratio: number };
+  blocked: Array<{ mib: number; tracks: number; hostBlockedMs: number; durationMs: number; verifyErrors: number }>;
+  underLoad: { mib: number; before: HostSummary; during: HostSummary; opsRatio: number; p99Ratio: number };
+}
+
+export async function restripeBench(quick: boolean, say: (s: string) => void): Promise<RestripeFigures> {
+  // 1. Throughput with no host load, beside a plain copy of the same bytes.
+  const tMib = quick ? 16 : 256;
+  const t = fig2Scaled(tMib);
+  let emu = await ArrayEmulator.start(t.running);
+  let report: ReconfReport;
+  try {
+    report = await emu.reconfigure(t.target);
+  } finally {
+    await emu.stop();
+  }
+  const bytes = report.tracksTotal * TRACK_BYTES;
+  const copyMs = plainCopyMs(t.running, t.target);
+  const throughput = {
+    mib: tMib,
+    restripeMs: report.durationMs,
+    restripeMBps: Math.round(bytes / MIB / (report.durationMs / 1000)),
+    plainCopyMs: Math.round(copyMs * 10) / 10,
+    plainCopyMBps: Math.round(bytes / MIB / (copyMs / 1000)),
+    ratio: Math.round((copyMs / report.durationMs) * 1000) / 1000,
+  };
+  say(`restripe ${tMib} MiB, no host load: ${throughput.restripeMBps} MB/s vs plain copy ${throughput.plainCopyMBps} MB/s → ratio ${throughput.ratio}`);
+
+  // 2. The host-blocked window at three sizes, under a light verifying load.
+  const blocked: RestripeFigures['blocked'] = [];
+  for (const mib of quick ? [16] : [16, 256, 2048]) {
+    const s = fig2Scaled(mib);
+    emu = await ArrayEmulator.start(s.running);
+    try {
+      const r = await restripeUnderLoad(emu, s.target, LIGHT_LOAD);
+      blocked.push({ mib, tracks: r.report.tracksTotal, hostBlockedMs: r.report.hostBlockedMs, durationMs: r.report.durationMs, verifyErrors: r.host.verifyErrors });
+      say(`restripe ${mib} MiB under a light load: host blocked ${r.report.hostBlockedMs} ms (restripe ${r.report.durationMs} ms, verify errors ${r.host.verifyErrors})`);
+    } finally {
+      await emu.stop();
+    }
+  }
+
+  // 3. Host throughput and p99 during a restripe, beside before it (same array, same load).
+  const uMib = quick ? 16 : 256;
+  const u = fig2Scaled(uMib);
+  const load: Omit<RunOptions, 'ops' | 'seconds'> = { ...LIGHT_LOAD, hostProcessors: 2, queueDepth: 16 };
+  emu = await ArrayEmulator.start(u.running);
+  let underLoad: RestripeFigures['underLoad'];
+  try {
+    const before = await runWorkload(emu, { ...load, seconds: quick ? 1 : 4 });
+    const during = (await restripeUnderLoad(emu, u.target, load)).host;
+    underLoad = {
+      mib: uMib,
+      before,
+      during,
+      opsRatio: Math.round((during.iops / before.iops) * 100) / 100,
+      p99Ratio: Math.round((during.latencyMs.p99 / before.latencyMs.p99) * 100) / 100,
+    };
+    say(`host load before: ${before.iops} ops/s p99 ${before.latencyMs.p99} ms; during the restripe: ${during.iops} ops/s p99 ${during.latencyMs.p99} ms`);
+  } finally {
+    await emu.stop();
+  }
+  return { throughput, blocked, underLoad };
+}
+
+export function restripeMarkdown(f: RestripeFigures, machine: string, date: string): string {
+  const th = f.throughput;
+  return [
+    '## Online restripe',
+    '',
+    `Command: \`npm run bench\` · machine: ${machine} · date: ${date}.`,
+    '',
+    `FIG. 2's expansion (LD1 on 31 33 35 → 31 33 35 37, stripe 2 cylinders) scaled to the device size; 256 KiB`,
+    'tracks, 15 heads, a 256-slot cache, 4 disk adapters in worker threads.',
+    '',
+    `**Restripe throughput, no host load** (${th.mib} MiB): the whole session (ESTABLISH, switch, instant split,`,
+    'data transfer, completion) beside a plain copy of the same bytes in one thread (each old track copied',
+    'original → BCV → new, as the method copies it), in the same run.',
+    '',
+    '| restripe ms | restripe MB/s | plain copy ms | plain copy MB/s | ratio (target ≥ 0.5) |',
+    '|---:|---:|---:|---:|---:|',
+    `| ${th.restripeMs} | ${th.restripeMBps} | ${th.plainCopyMs} | ${th.plainCopyMBps} | ${th.ratio} |`,
+    '',
+    '**Host-blocked window** (steps 114-120: block, drain the requests in flight, activate, unblock) under a',
+    'light verifying load (1 host processor, queue depth 4, 4 KiB, 50% reads). Target ≤ 1 ms at every size.',
+    '',
+    '| device | old tracks | host blocked ms | restripe ms | verify errors |',
+    '|---:|---:|---:|---:|---:|',
+    ...f.blocked.map((b) => `| ${b.mib} MiB | ${b.tracks} | ${b.hostBlockedMs} | ${b.durationMs} | ${b.verifyErrors} |`),
+    '',
+    `**Host load during a restripe** (${f.underLoad.mib} MiB; 2 host processors × queue depth 16, 4 KiB, 50% reads, verifying):`,
+    '',
+    '| | ops/s | p99 ms | verify errors |',
+    '|---|---:|---:|---:|',
+    `| before | ${f.underLoad.before.iops} | ${f.underLoad.before.latencyMs.p99} | ${f.underLoad.before.verifyErrors} |`,
+    `| during the restripe | ${f.underLoad.during.iops} | ${f.underLoad.during.latencyMs.p99} | ${f.underLoad.during.verifyErrors} |`,
+    `| ratio (targets ≥ 0.7 and ≤ 3) | ${f.underLoad.opsRatio} | ${f.underLoad.p99Ratio} | |`,
+    '',
+  ].join('\n');
+}
