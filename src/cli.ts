@@ -6,6 +6,7 @@ import { loadConfig, type ArrayConfig } from './shared/config.ts';
 import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
 import { ArrayError, errorMessage } from './shared/errors.ts';
 import { ArrayEmulator, type Mode } from './emulator.ts';
+import type { Log } from './shared/link.ts';
 import { runWorkload, type RunOptions, type HostSummary } from './host/run.ts';
 import { planChain, runWithReconfigurations } from './host/reconfigure-run.ts';
 import type { ReconfReport, Progress } from './service-processor/service-processor.ts';
@@ -91,7 +92,11 @@ interface RunCliOptions {
   json?: boolean;
   reconfigureTo?: string[];
   reconfigureAt: number;
+  verbose?: boolean;
 }
+
+/** Every actor's log lines on stderr (the service processor's steps with their durations, …). */
+export const verboseLog: Log = (level, text) => process.stderr.write(`arrayemu ${level}: ${text}\n`);
 
 /** The JSON shape of one reconfiguration in `run --json`. */
 export function reconfJson(r: ReconfReport) {
@@ -111,7 +116,7 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
   const config: ArrayConfig = loadConfig(opts.config);
   if (opts.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
   const mode: Mode = opts.inline ? 'inline' : 'threads';
-  const emu = await ArrayEmulator.start(config, { mode });
+  const emu = await ArrayEmulator.start(config, { mode, log: opts.verbose ? verboseLog : undefined });
   try {
     const run: RunOptions = {
       hostProcessors: opts.hostProcessors,
@@ -209,6 +214,7 @@ export function buildProgram(): Command {
     .option('--inline', 'run every actor in this thread (same classes, no worker threads)')
     .option('--reconfigure-to <file>', 'reconfigure online to this target mid-run (repeat for several, in order)', (v: string, acc: string[] = []) => [...acc, v])
     .option('--reconfigure-at <pct>', 'start reconfiguring when this share of the run is done', intArg('--reconfigure-at', 0, 100), 30)
+    .option('--verbose', "print every actor's log lines on stderr (each RECONF step with its duration)")
     .option('--json', 'print one JSON object')
     .action(async (o: RunCliOptions) => {
       process.exitCode = await runCommand(o);

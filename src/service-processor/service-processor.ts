@@ -252,6 +252,7 @@ export class ServiceProcessor {
       logStep('step 122: every PB, PS and IND bit of the session is clear');
 
       this.running = mergeCompleted(this.running, plan.target, plan.deviceId, plan.bcvId);
+      writeFileSync(join(this.configDir, 'running.json'), `${JSON.stringify(this.running, null, 2)}\n`);
       this.state.setDeviceWord(dev.index, DEVICE.SESSION, 0);
       this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.IDLE);
       if (bcv) this.state.setDeviceWord(bcv.index, DEVICE.READY, 1);
