@@ -64,7 +64,7 @@ describe('arrayemu run --reconfigure-to', () => {
   ];
   it.each(cases)('FIG. 2 → %s under a verifying load on every device: 0 verify errors, no bit left', (target, kind) => {
     const r = cli('run', '--config', 'examples/fig2.json', '--reconfigure-to', `examples/${target}.json`, '--ops', '6000', '--json');
-    expect(r.code, r.err).toBe(0);
+    expect(r.code, `${r.err}\n${r.out}`).toBe(0);
     const out = JSON.parse(r.out);
     expect(out.ok).toBe(true);
     expect(out.host.verifyErrors).toBe(0);

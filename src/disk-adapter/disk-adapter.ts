@@ -20,6 +20,8 @@ import { MemoryDrive, type Drive } from './drive.ts';
 const DESTAGE_BATCH = 32;
 /** Tracks a background process (establish, instant split, data transfer) handles per turn. */
 const BACKGROUND_BATCH = 16;
+/** Session ids remembered after they close (a late FIG. 7 fill for one is answered at once). */
+const CLOSED_SESSIONS_KEPT = 64;
 /** Safety-net sweep of every slot for write-pending data of this adapter's drives. */
 const SWEEP_INTERVAL_MS = 200;
 
@@ -44,6 +46,7 @@ export class DiskAdapter {
   private readonly peers: Link[] = []; // other disk adapters, by index
   private sp?: Link;
   private readonly sessions = new Map<number, Session>();
+  private readonly closedSessions = new Set<number>(); // the last CLOSED_SESSIONS_KEPT session ids closed
   private readonly dirty = new Set<number>(); // slots hinted write-pending, bounded by the slot count
   private destaging = false;
   private sweepTimer?: NodeJS.Timeout;
@@ -145,6 +148,8 @@ export class DiskAdapter {
         return void this.step(m.sid, 'transfer', (s) => this.dataTransfer(s));
       case 'reconf-close':
         this.sessions.delete(m.sid);
+        this.closedSessions.add(m.sid);
+        if (this.closedSessions.size > CLOSED_SESSIONS_KEPT) this.closedSessions.delete(this.closedSessions.values().next().value!);
         return this.reply(m.sid, 'close');
       default:
         this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
@@ -449,8 +454,10 @@ export class DiskAdapter {
     this.counters.hostFills++;
     try {
       const session = this.sessions.get(sid);
-      assert(session, () => `${this.name}: fill for unknown session ${sid}`);
-      await this.fill(session, t);
+      if (session) await this.fill(session, t);
+      // A closed session filled every track before it closed: the host adapter saw IND just before
+      // the data transfer cleared it. Nothing is left to do; any other session id is a bug.
+      else assert(this.closedSessions.has(sid), () => `${this.name}: fill for unknown session ${sid}`);
       link.send({ t: 'filled', id });
     } catch (err) {
       link.send({ t: 'filled', id, error: errorMessage(err) });

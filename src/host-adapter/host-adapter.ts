@@ -109,33 +109,28 @@ export class HostAdapter {
   private onAdapterMessage(link: Link, m: Message): void {
     if (m.t === 'staged') {
       for (const r of m.reqs) {
-        const w = this.stageWaiters.get(r.slot);
-        if (!w) {
+        if (!this.settle(this.stageWaiters, r.slot, r.error, `stage of track ${r.track} failed at ${link.peer}`)) {
           this.log('warn', `${this.name}: "staged" for slot ${r.slot} that nobody awaits, from ${link.peer}`);
-          continue;
         }
-        this.stageWaiters.delete(r.slot);
-        clearTimeout(w.timer);
-        if (r.error) w.reject(new ArrayError('ADAPTER_GONE', `stage of track ${r.track} failed at ${link.peer}: ${r.error}`));
-        else w.resolve();
       }
     } else if (m.t === 'filled') {
-      const w = this.fillWaiters.get(m.id);
-      if (!w) return;
-      this.fillWaiters.delete(m.id);
-      clearTimeout(w.timer);
-      if (m.error) w.reject(new ArrayError('ADAPTER_GONE', `fill failed at ${link.peer}: ${m.error}`));
-      else w.resolve();
+      this.settle(this.fillWaiters, m.id, m.error, `fill failed at ${link.peer}`);
     } else if (m.t === 'flushed') {
-      const w = this.flushWaiters.get(m.id);
-      if (!w) return;
-      this.flushWaiters.delete(m.id);
-      clearTimeout(w.timer);
-      if (m.error) w.reject(new ArrayError('ADAPTER_GONE', `flush failed at ${link.peer}: ${m.error}`));
-      else w.resolve();
+      this.settle(this.flushWaiters, m.id, m.error, `flush failed at ${link.peer}`);
     } else {
       this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
     }
+  }
+
+  /** Resolve (or, with an error, reject) the waiter `key` of `map`; false if nobody waits. */
+  private settle(map: Map<number, Waiter<void>>, key: number, error: string | undefined, what: string): boolean {
+    const w = map.get(key);
+    if (!w) return false;
+    map.delete(key);
+    clearTimeout(w.timer);
+    if (error) w.reject(new ArrayError('ADAPTER_GONE', `${what}: ${error}`));
+    else w.resolve();
+    return true;
   }
 
   /** Serve one host request; errors go to that request only. */
