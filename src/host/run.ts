@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import * as hdr from 'hdr-histogram-js';
 import type { ArrayEmulator } from '../emulator.ts';
 import { HostClient } from './client.ts';
-import { createVerifierBuffers, SECTOR_BYTES, Verifier, type VerifyDevice } from './verifier.ts';
+import { createVerifierBuffers, SECTOR_BYTES, Verifier, type VerifierBuffers, type VerifyDevice } from './verifier.ts';
 import { newLatencyHistogram, runHostProcessor, type ProcessorResult, type WorkloadSpec } from './workload.ts';
 import type { HostProcessorTask } from './host-processor.ts';
 
@@ -21,6 +21,11 @@ export interface RunOptions {
   verify?: boolean; // default true
   /** Largest size each device may reach during the run (a reconfiguration may grow it). */
   maxBytes?: Record<string, number>;
+  /**
+   * The verifier's shared state, to continue checking across several workloads on the same array
+   * (a fresh verifier would not know what an earlier workload wrote).
+   */
+  verifier?: VerifierBuffers;
 }
 
 export interface HostSummary {
@@ -56,7 +61,8 @@ export interface RunningWorkload {
 
 export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWorkload {
   const devices = verifyDevices(emu, opts.devices);
-  const verifierBuffers = createVerifierBuffers(devices.map((d) => ({ ...d, bytes: Math.max(d.bytes, opts.maxBytes?.[d.id] ?? 0) })));
+  const verifierBuffers =
+    opts.verifier ?? createVerifierBuffers(devices.map((d) => ({ ...d, bytes: Math.max(d.bytes, opts.maxBytes?.[d.id] ?? 0) })));
   const controlBuffer = new SharedArrayBuffer((2 + emu.model.devices.length) * 4);
   const control = new Int32Array(controlBuffer);
   for (const d of devices) control[2 + d.index] = d.bytes / SECTOR_BYTES;
