@@ -53,6 +53,7 @@ export class HostAdapter {
   private hintsScheduled = false;
   private nextFlushId = 1;
   private inflight = 0;
+  private broken?: string; // set when an invariant broke: the adapter serves nothing more
   readonly counters = { reads: 0, writes: 0, flushes: 0, hits: 0, misses: 0, errors: 0 };
 
   constructor(opts: HostAdapterOptions) {
@@ -122,6 +123,19 @@ export class HostAdapter {
     }
   }
 
+  /**
+   * A broken invariant stops the adapter loudly: logged with its track and bits, every later
+   * request refused, and the error thrown out of the actor (its worker dies; the emulator reports it).
+   */
+  private stopOnInvariant(err: unknown): void {
+    if (this.broken) return;
+    this.broken = errorMessage(err);
+    this.log('error', `${this.name}: stopping: ${this.broken}`);
+    setImmediate(() => {
+      throw err;
+    });
+  }
+
   /** Resolve (or, with an error, reject) the waiter `key` of `map`; false if nobody waits. */
   private settle(map: Map<number, Waiter<void>>, key: number, error: string | undefined, what: string): boolean {
     const w = map.get(key);
@@ -135,6 +149,7 @@ export class HostAdapter {
 
   /** Serve one host request; errors go to that request only. */
   async submit(req: IoRequest): Promise<IoReply> {
+    if (this.broken) return { id: req.id, ok: false, code: 'ADAPTER_GONE', error: `${this.name} stopped: ${this.broken}` };
     if (this.inflight >= HOST_INFLIGHT_LIMIT) {
       return { id: req.id, ok: false, code: 'TIMEOUT', error: `${this.name}: ${HOST_INFLIGHT_LIMIT} requests already in flight` };
     }
@@ -149,7 +164,7 @@ export class HostAdapter {
       return { id: req.id, ok: true };
     } catch (err) {
       this.counters.errors++;
-      if (errorCode(err) === 'INVARIANT') this.log('error', `${this.name}: ${errorMessage(err)}`);
+      if (errorCode(err) === 'INVARIANT') this.stopOnInvariant(err);
       return { id: req.id, ok: false, code: errorCode(err), error: errorMessage(err) };
     } finally {
       this.inflight--;
