@@ -4,6 +4,7 @@ import { ArrayEmulator, type Mode } from '../src/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
 import { ArrayError } from '../src/shared/errors.ts';
 import { SLOT } from '../src/shared/memory.ts';
+import { until } from './helpers.ts';
 
 const running: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -123,5 +124,22 @@ describe('errors are ArrayErrors with codes', () => {
     const err = await host.read('LD1', -1, 1).catch((e) => e);
     expect(err).toBeInstanceOf(ArrayError);
     expect(err.code).toBe('OUT_OF_RANGE');
+  });
+});
+
+describe('invariants stop the actor loudly', () => {
+  it('a slot attached without VALID stops the host adapter: the track and bits are named, the worker dies', async () => {
+    const { emu, host } = await start(small(16), 'threads');
+    const tb = emu.model.trackBytes;
+    await host.write('LD1', 0, new Uint8Array(tb).fill(1));
+    const g = emu.model.device('LD1').layout.locate(0);
+    const s = Atomics.load(emu.state.trackSlot, g);
+    Atomics.store(emu.state.slotState, s, SLOT.WP | SLOT.WP1); // the fault: VALID lost
+    const err = await host.read('LD1', 0, 16).catch((e) => e);
+    expect(err.code).toBe('INVARIANT');
+    expect(err.message).toMatch(new RegExp(`track ${g}: attached slot ${s} state=WP\\|WP1 `));
+    await until(() => emu.problems().length > 0, 'the host adapter worker to stop');
+    expect(emu.problems()[0]).toMatch(/HA0 stopped: .*track \d+: attached slot/);
+    await expect(host.read('LD1', 0, 16)).rejects.toThrow(/HA0 stopped|is gone/);
   });
 });

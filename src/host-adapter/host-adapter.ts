@@ -131,9 +131,12 @@ export class HostAdapter {
     if (this.broken) return;
     this.broken = errorMessage(err);
     this.log('error', `${this.name}: stopping: ${this.broken}`);
-    setImmediate(() => {
-      throw err;
-    });
+    // Two turns later: the failed request's reply (batched for the next turn) leaves first.
+    setImmediate(() =>
+      setImmediate(() => {
+        throw err;
+      }),
+    );
   }
 
   /** Resolve (or, with an error, reject) the waiter `key` of `map`; false if nobody waits. */

@@ -19,6 +19,7 @@ export class HostClient {
   private readonly link: Link;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private gone?: string;
   /** One sweeper for every request's deadline (a timer per request costs more than the request). */
   private readonly sweeper: NodeJS.Timeout;
 
@@ -26,6 +27,10 @@ export class HostClient {
     this.link = link;
     this.sweeper = setInterval(() => this.expire(), 1000);
     this.sweeper.unref();
+    link.onPeerGone(() => {
+      this.gone = `${link.peer} is gone (its thread stopped)`;
+      this.failAll('ADAPTER_GONE', this.gone);
+    });
     link.onMessages((msgs) => {
       for (const m of msgs) {
         if (m.t !== 'io-done') continue;
@@ -44,6 +49,7 @@ export class HostClient {
   }
 
   private call(req: Omit<IoRequest, 'id'>): Promise<IoReply> {
+    if (this.gone) return Promise.resolve({ id: 0, ok: false, code: 'ADAPTER_GONE', error: this.gone });
     if (this.pending.size >= CLIENT_INFLIGHT_LIMIT) {
       return Promise.reject(new ArrayError('TIMEOUT', `host client: ${CLIENT_INFLIGHT_LIMIT} requests already in flight`));
     }
@@ -82,12 +88,15 @@ export class HostClient {
     HostClient.check(await this.call({ op: 'flush', device: '', offsetBytes: 0, lengthBytes: 0 }));
   }
 
+  /** Fail every request in flight (the host adapter went away, or the client closes). */
+  private failAll(code: string, error: string): void {
+    for (const [id, p] of this.pending) p.resolve({ id, ok: false, code, error: `${p.what}: ${error}` });
+    this.pending.clear();
+  }
+
   close(): void {
     clearInterval(this.sweeper);
-    for (const [id, p] of this.pending) {
-      p.resolve({ id, ok: false, code: 'ADAPTER_GONE', error: 'host client closed' });
-    }
-    this.pending.clear();
+    this.failAll('ADAPTER_GONE', 'host client closed');
     this.link.close();
   }
 }

@@ -15,12 +15,15 @@ export interface Link {
   readonly peer: string;
   send(msg: Message): void;
   onMessages(handler: (msgs: Message[]) => void): void;
+  /** Called once if the other end goes away (its thread died or it closed the link). */
+  onPeerGone(handler: () => void): void;
   close(): void;
 }
 
 abstract class BatchingLink implements Link {
   readonly peer: string;
   protected handler: (msgs: Message[]) => void = () => {};
+  protected goneHandler: () => void = () => {};
   private pending: Message[] = [];
   private scheduled = false;
   private closed = false;
@@ -53,6 +56,10 @@ abstract class BatchingLink implements Link {
     this.handler = handler;
   }
 
+  onPeerGone(handler: () => void): void {
+    this.goneHandler = handler;
+  }
+
   protected receive(wire: unknown): void {
     const decoded = decodeBatch(wire);
     if (!decoded.ok) this.log('warn', `dropped a message from ${this.peer}: ${decoded.error}`);
@@ -76,6 +83,7 @@ export class PortLink extends BatchingLink {
     super(peer, log);
     this.port = port;
     port.on('message', (wire: unknown) => this.receive(wire));
+    port.on('close', () => this.goneHandler());
   }
   protected transmit(wire: Wire): void {
     this.port.postMessage(wire, [wire.packed.buffer as ArrayBuffer, ...wire.blobs]);
@@ -97,7 +105,9 @@ class LocalLink extends BatchingLink {
     if (other) setImmediate(() => other.receive(wire));
   }
   protected onClose(): void {
+    const other = this.other;
     this.other = undefined;
+    if (other) setImmediate(() => other.goneHandler());
   }
 }
 
