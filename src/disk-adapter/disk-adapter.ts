@@ -7,8 +7,9 @@ import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, type SharedState } from '../shared/memory.ts';
-import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { allocateSlot, releaseSlot } from '../shared/cache.ts';
+import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { allocateSlot, awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
+import { ArrayError } from '../shared/errors.ts';
 import { split } from '../shared/reconf.ts';
 import { Session } from '../shared/session.ts';
 import { deviceLayout } from '../shared/layout.ts';
@@ -22,6 +23,8 @@ const DESTAGE_BATCH = 32;
 const BACKGROUND_BATCH = 16;
 /** Session ids remembered after they close (a late FIG. 7 fill for one is answered at once). */
 const CLOSED_SESSIONS_KEPT = 64;
+/** How soon a slot whose owner track was locked is tried again. */
+const DEFERRED_RETRY_MS = 1;
 /** Safety-net sweep of every slot for write-pending data of this adapter's drives. */
 const SWEEP_INTERVAL_MS = 200;
 
@@ -48,6 +51,7 @@ export class DiskAdapter {
   private readonly sessions = new Map<number, Session>();
   private readonly closedSessions = new Set<number>(); // the last CLOSED_SESSIONS_KEPT session ids closed
   private readonly dirty = new Set<number>(); // slots hinted write-pending, bounded by the slot count
+  private readonly deferred = new Set<number>(); // slots whose owner track was locked: retried soon
   private destaging = false;
   private sweepTimer?: NodeJS.Timeout;
   private stopped = false;
@@ -243,14 +247,20 @@ export class DiskAdapter {
 
   private async destageLoop(): Promise<void> {
     try {
-      while (this.dirty.size > 0 && !this.stopped) {
+      while ((this.dirty.size > 0 || this.deferred.size > 0) && !this.stopped) {
         let n = 0;
         for (const s of this.dirty) {
           this.dirty.delete(s);
           await this.destageSlot(s);
           if (++n >= DESTAGE_BATCH) break;
         }
-        await yieldTurn(); // let stage requests in
+        if (this.dirty.size === 0 && this.deferred.size > 0) {
+          await new Promise<void>((r) => setTimeout(r, DEFERRED_RETRY_MS));
+          for (const s of this.deferred) this.dirty.add(s);
+          this.deferred.clear();
+        } else {
+          await yieldTurn(); // let stage requests in
+        }
       }
     } catch (err) {
       this.fail(err);
@@ -274,10 +284,15 @@ export class DiskAdapter {
    * location (an established BCV). WP1 of a location still pending split after the switch is not
    * destaged: that data belongs to the original layout, and split moves it to the BCV.
    */
-  private duty(owner: number, st: number): { wp: number; target: number } | undefined {
+  private duty(owner: number, st: number): { wp: number; target: number; split?: Session } | undefined {
     if (st & SLOT.WP1 && this.ownsTrack(owner) && !this.state.isHeld('destage-main')) {
-      const held = this.state.flag(owner, TRACK.PS) && this.sessionOfOriginal(owner);
-      if (!(held && this.switched(held))) return { wp: SLOT.WP1, target: owner };
+      const session = this.state.flag(owner, TRACK.PS) ? this.sessionOfOriginal(owner) : undefined;
+      if (!session || !this.switched(session)) return { wp: SLOT.WP1, target: owner };
+      // Original-layout data pending on a location not split yet: it must not land there, so the
+      // destager splits the location itself (its data moves to the BCV, whose adapter destages
+      // it). Waiting for the instant split instead could deadlock a full cache: the instant split
+      // may be waiting for a lock whose holder waits for a slot.
+      return { wp: SLOT.WP1, target: owner, split: session };
     }
     if (st & SLOT.WP2 && !this.state.isHeld('destage-mirror')) {
       const session = this.sessionOfOriginal(owner);
@@ -296,7 +311,12 @@ export class DiskAdapter {
     const owner = Atomics.load(state.slotOwner, s);
     if (owner === NO_TRACK) return false;
     if (!this.duty(owner, Atomics.load(state.slotState, s))) return false;
-    await lockTrack(state, owner);
+    // Never wait for a track lock here: its holder may be waiting for a slot that this destager
+    // would free by destaging another one. A busy slot is retried shortly.
+    if (!tryLockTrack(state, owner)) {
+      this.deferred.add(s);
+      return false;
+    }
     try {
       // Under the owner's lock the slot cannot be moved, evicted or rewritten.
       if (Atomics.load(state.slotOwner, s) !== owner) return false;
@@ -307,6 +327,10 @@ export class DiskAdapter {
         Atomics.load(state.trackSlot, owner) === s && st & SLOT.VALID && st & SLOT.WP,
         () => `${this.name}: write-pending ${state.describeSlot(s)} is not the valid slot of track ${owner} (${state.describeTrack(owner)})`,
       );
+      if (duty.split) {
+        this.splitAndHint(duty.split, owner);
+        return true; // the slot now belongs to the BCV track; its adapter was hinted
+      }
       await this.writeLocation(duty.target, state.slotBytes(s));
       const after = Atomics.and(state.slotState, s, ~duty.wp) & ~duty.wp;
       if (!(after & WPK_ALL)) Atomics.and(state.slotState, s, ~SLOT.WP);
@@ -342,7 +366,13 @@ export class DiskAdapter {
   /** Destage everything write-pending on this adapter's drives now. */
   async flush(): Promise<void> {
     this.counters.flushes++;
-    for (const s of this.pendingSlots()) await this.destageSlot(s);
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    for (let pending = this.pendingSlots(); pending.length > 0; pending = this.pendingSlots()) {
+      for (const s of pending) await this.destageSlot(s);
+      if (this.pendingSlots().length === 0) break;
+      if (Date.now() > deadline) throw new ArrayError('TIMEOUT', `${this.name}: flush: slots still write-pending after ${SLOT_WAIT_MS} ms`);
+      await new Promise<void>((r) => setTimeout(r, DEFERRED_RETRY_MS));
+    }
   }
 
   // ---- reconfiguration ------------------------------------------------------------------------
@@ -473,9 +503,23 @@ export class DiskAdapter {
    */
   private async fill(session: Session, t: number): Promise<void> {
     assert(session.B && t >= 0 && t < session.oldTracks, () => `${this.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`);
+    const deadline = Date.now() + SLOT_WAIT_MS;
+    for (;;) {
+      const seen = cacheEvents(this.state);
+      if (await this.fillLocked(session, t)) return;
+      // No slot for n: wait for one with no lock held (a holder of o may own a write-pending slot
+      // that only a destage, which needs o's lock, can free).
+      if (Date.now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: fill of track ${t}: no cache slot within ${SLOT_WAIT_MS} ms`);
+      this.sweepAll();
+      await awaitCacheEvent(this.state, seen, 20);
+    }
+  }
+
+  /** One attempt at fill(t) under the locks; false if n needed a slot and none was free. */
+  private async fillLocked(session: Session, t: number): Promise<boolean> {
     const o = session.O.locate(t);
     const n = session.N.locate(t);
-    const b = session.B.locate(t);
+    const b = session.B!.locate(t);
     const main = o === n ? [o] : o < n ? [o, n] : [n, o];
     const order = [...main, b];
     const held: number[] = [];
@@ -484,22 +528,23 @@ export class DiskAdapter {
         await lockTrack(this.state, g);
         held.push(g);
       }
-      if (!this.state.pb(b, session.y)) return; // filled meanwhile
+      if (!this.state.pb(b, session.y)) return true; // filled meanwhile
       if (this.state.flag(o, TRACK.PS)) this.splitAndHint(session, o);
       if (this.state.flag(n, TRACK.PS)) this.splitAndHint(session, n);
       if (this.state.flag(n, TRACK.IND)) {
-        await this.copyBcvToMain(b, n);
+        if (!(await this.copyBcvToMain(b, n))) return false;
         this.state.clearFlag(n, TRACK.IND);
       }
       Atomics.and(this.state.trackPb, b, ~(1 << session.y));
       this.counters.fills++;
+      return true;
     } finally {
       for (const g of held.reverse()) unlockTrack(this.state, g);
     }
   }
 
-  /** Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1). */
-  private async copyBcvToMain(b: number, n: number): Promise<void> {
+  /** Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1). False: no slot free. */
+  private async copyBcvToMain(b: number, n: number): Promise<boolean> {
     const { state } = this;
     assert(Atomics.load(state.trackSlot, n) === NO_SLOT, () => `fill: IND location ${this.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`);
     let s = Atomics.load(state.trackSlot, b);
@@ -511,7 +556,8 @@ export class DiskAdapter {
       Atomics.store(state.slotOwner, s, n);
       Atomics.store(state.trackSlot, n, s);
     } else {
-      s = await allocateSlot(state, n, { onFull: () => this.sweepAll() });
+      s = tryAllocateSlot(state, n);
+      if (s === NO_SLOT) return false;
       try {
         await this.readLocation(b, state.slotBytes(s));
       } catch (err) {
@@ -522,6 +568,7 @@ export class DiskAdapter {
     Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
     state.cacheEvent();
     this.hintOwner(n, s);
+    return true;
   }
 
   private fail(err: unknown): void {

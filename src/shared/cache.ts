@@ -38,6 +38,27 @@ export async function allocateSlot(state: SharedState, g: number, opts: Allocate
   }
 }
 
+/**
+ * Take a slot for locked track `g` only if one can be had now (no wait): for callers that hold other
+ * locks and must not wait for destage while holding them. NO_SLOT if the cache is full.
+ */
+export function tryAllocateSlot(state: SharedState, g: number): number {
+  assert(Atomics.load(state.trackSlot, g) === NO_SLOT, () => `track ${g}: allocating a slot while it holds one (${state.describeTrack(g)})`);
+  const s = claimSlot(state, g);
+  if (s !== NO_SLOT) Atomics.store(state.trackSlot, g, s);
+  return s;
+}
+
+/** Wait (bounded, without parking the thread) until a slot becomes clean or free, or `waitMs` passes. */
+export async function awaitCacheEvent(state: SharedState, seen: number, waitMs: number): Promise<void> {
+  const w = Atomics.waitAsync(state.cacheWords, CACHE.EVENTS, seen, waitMs);
+  if (w.async) await w.value;
+}
+
+export function cacheEvents(state: SharedState): number {
+  return Atomics.load(state.cacheWords, CACHE.EVENTS);
+}
+
 /** One bounded sweep of the clock: two passes over every slot at most. */
 function claimSlot(state: SharedState, g: number): number {
   const n = state.slots;
