@@ -251,6 +251,9 @@ export class HostAdapter {
     for (let attempt = 0; ; attempt++) {
       assert(attempt < 3, () => `${this.name}: track ${t} at ${session.drives.dch(n)} still IND after ${attempt} fills (${this.state.describeTrack(n)})`);
       await lockTrack(this.state, n);
+      // The session may have closed while this request waited: its bits are all clear then, and
+      // PS set now belongs to the next session's preparation (host I/O is plain until its switch).
+      if (!this.sessions.has(session.spec.sid)) return;
       try {
         if (count && attempt === 0) this.countScenario(session, t);
         if (this.state.flag(n, TRACK.PS)) {

@@ -8,7 +8,9 @@ import { ArrayEmulator, type Mode } from '../emulator.ts';
 import { mergeCompleted, planReconfiguration } from '../service-processor/plan.ts';
 import type { ReconfReport } from '../service-processor/service-processor.ts';
 import { startWorkload } from './run.ts';
-import { createVerifierBuffers } from './verifier.ts';
+import { createVerifierBuffers, SECTOR_BYTES, Verifier } from './verifier.ts';
+import { HostClient } from './client.ts';
+import { NO_SLOT, NO_TRACK, SLOT, TRACK } from '../shared/memory.ts';
 import { seededRandom } from './workload.ts';
 import { deviceLayout } from '../shared/layout.ts';
 
@@ -185,8 +187,47 @@ async function untilOps(wl: { opsDone(): number }, ops: number, what: string): P
   }
 }
 
+export interface SeedOptions {
+  /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
+  loseWritePending?: boolean;
+}
+
+/** The cache forgets every write-pending slot (acknowledged writes lost): only for proving the checks. */
+function loseWritePending(emu: ArrayEmulator): number {
+  const st = emu.state;
+  let lost = 0;
+  for (let s = 0; s < st.slots; s++) {
+    if (!(Atomics.load(st.slotState, s) & SLOT.WP)) continue;
+    const owner = Atomics.load(st.slotOwner, s);
+    if (owner === NO_TRACK || Atomics.load(st.trackFlags, owner) & TRACK.LOCK) continue;
+    Atomics.store(st.trackSlot, owner, NO_SLOT);
+    Atomics.store(st.slotState, s, 0);
+    Atomics.store(st.slotOwner, s, NO_TRACK);
+    lost++;
+  }
+  return lost;
+}
+
+/** Read every byte of every host device back and check it: whatever was lost shows here. */
+async function readBack(emu: ArrayEmulator, verifier: Verifier): Promise<void> {
+  const client = new HostClient(emu.hostLink(0));
+  try {
+    for (const d of emu.model.hostDevices()) {
+      const dev = { id: d.id, index: d.index, bytes: d.bytes };
+      const chunk = Math.max(SECTOR_BYTES, emu.model.trackBytes * 4);
+      for (let off = 0; off < d.bytes; off += chunk) {
+        const len = Math.min(chunk, d.bytes - off);
+        const check = verifier.beginRead(dev, off, len);
+        verifier.endRead(check, await client.read(d.id, off, len));
+      }
+    }
+  } finally {
+    client.close();
+  }
+}
+
 /** Run one seed to its verdict. `mode` inline runs every actor in this thread. */
-export async function runSeed(seed: number, mode: Mode = 'inline'): Promise<SeedResult> {
+export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOptions = {}): Promise<SeedResult> {
   const t0 = performance.now();
   const result: SeedResult = {
     seed,
@@ -225,6 +266,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline'): Promise<Seed
       }
     }
     const devices = emu.model.hostDevices().map((d) => ({ id: d.id, index: d.index, bytes: Math.max(d.bytes, maxBytes[d.id] ?? 0) }));
+    const verifierBuffers = createVerifierBuffers(devices);
     const wl = startWorkload(emu, {
       hostProcessors: 2,
       queueDepth: plan.workload.queueDepth,
@@ -232,7 +274,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline'): Promise<Seed
       blockBytes: plan.workload.blockBytes,
       pattern: 'random',
       seed,
-      verifier: createVerifierBuffers(devices),
+      verifier: verifierBuffers,
     });
     const onSwitched = (e: { device: string; bytes: number }) => wl.setDeviceBytes(e.device, e.bytes);
     emu.on('switched', onSwitched);
@@ -240,6 +282,10 @@ export async function runSeed(seed: number, mode: Mode = 'inline'): Promise<Seed
     let reconfError: string | undefined;
     try {
       const third = plan.workload.ops / 3;
+      if (opts.loseWritePending) {
+        await untilOps(wl, third, 'before the fault');
+        loseWritePending(emu);
+      }
       for (const [k, round] of plan.rounds.entries()) {
         await untilOps(wl, third * (k + 1), `before round ${k + 1}`);
         reports.push(...(await Promise.all(round.map((t) => emu.reconfigure(t)))));
@@ -252,6 +298,10 @@ export async function runSeed(seed: number, mode: Mode = 'inline'): Promise<Seed
       emu.off('switched', onSwitched);
     }
     const host = await wl.done;
+    const final = new Verifier(verifierBuffers);
+    await readBack(emu, final);
+    host.verifyErrors += final.errors;
+    host.described.push(...final.described);
     result.verifyErrors = host.verifyErrors;
     result.ioErrors = host.ioErrors;
     result.ops = host.reads + host.writes;

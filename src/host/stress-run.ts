@@ -1,0 +1,79 @@
+// `arrayemu stress`: many seeds on a piscina pool (one seed per task, each array inline in its
+// pool thread), merged into one verdict with the command that repeats each failed seed.
+import { Piscina } from 'piscina';
+import { cpus } from 'node:os';
+import { runSeed, type SeedResult } from './stress.ts';
+
+export interface StressOptions {
+  seeds: number;
+  firstSeed: number;
+  jobs: number;
+  onSeed?: (r: SeedResult, done: number) => void;
+}
+
+export interface StressSummary {
+  seeds: number;
+  failures: number;
+  verifyErrors: number;
+  faultsInjected: number;
+  reconfigurations: number;
+  kinds: Record<string, number>;
+  scenarios: { '1': number; '2': number; '3': number; '4': number };
+  ops: number;
+  elapsedMs: number;
+  failed: Array<{ seed: number; reason: string; rerun: string }>;
+}
+
+const TASK = new URL('./stress-task.ts', import.meta.url).href;
+
+export const rerunCommand = (seed: number) => `npx arrayemu stress --seeds 1 --seed ${seed}`;
+
+export async function runStress(opts: StressOptions): Promise<StressSummary> {
+  const t0 = performance.now();
+  const seeds = Array.from({ length: opts.seeds }, (_, i) => opts.firstSeed + i);
+  let results: SeedResult[];
+  let done = 0;
+  const note = (r: SeedResult) => {
+    done++;
+    opts.onSeed?.(r, done);
+    return r;
+  };
+  if (opts.jobs <= 1) {
+    results = [];
+    for (const s of seeds) results.push(note(await runSeed(s, 'inline')));
+  } else {
+    const pool = new Piscina({ filename: TASK, execArgv: ['--import', 'tsx'], minThreads: opts.jobs, maxThreads: opts.jobs, atomics: 'disabled', idleTimeout: 1000 });
+    try {
+      results = await Promise.all(seeds.map((s) => (pool.run(s) as Promise<SeedResult>).then(note)));
+    } finally {
+      await pool.destroy();
+    }
+  }
+  const summary: StressSummary = {
+    seeds: results.length,
+    failures: 0,
+    verifyErrors: 0,
+    faultsInjected: 0,
+    reconfigurations: 0,
+    kinds: {},
+    scenarios: { '1': 0, '2': 0, '3': 0, '4': 0 },
+    ops: 0,
+    elapsedMs: 0,
+    failed: [],
+  };
+  for (const r of results) {
+    summary.verifyErrors += r.verifyErrors;
+    summary.reconfigurations += r.reconfigurations;
+    summary.ops += r.ops;
+    for (const [k, n] of Object.entries(r.kinds)) summary.kinds[k] = (summary.kinds[k] ?? 0) + n;
+    for (const k of ['1', '2', '3', '4'] as const) summary.scenarios[k] += r.scenarios[k];
+    if (!r.ok) {
+      summary.failures++;
+      summary.failed.push({ seed: r.seed, reason: r.reason ?? 'failed', rerun: rerunCommand(r.seed) });
+    }
+  }
+  summary.elapsedMs = Math.round(performance.now() - t0);
+  return summary;
+}
+
+export const defaultJobs = (): number => Math.max(1, Math.min(4, cpus().length));
