@@ -226,14 +226,16 @@ export function buildProgram(): Command {
     .option('--seeds <n>', 'how many seeds', intArg('--seeds', 1, 1_000_000), 50)
     .option('--seed <s>', 'the first seed', intArg('--seed', 0), 0)
     .option('--jobs <j>', 'seeds run at once (piscina pool threads)', intArg('--jobs', 1, 64))
+    .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
     .option('--json', 'print one JSON object')
-    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean }) => {
+    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean }) => {
       const { runStress, defaultJobs } = await import('./host/stress-run.ts');
       const tty = process.stderr.isTTY === true;
       const s = await runStress({
         seeds: o.seeds,
         firstSeed: o.seed,
         jobs: o.jobs ?? defaultJobs(),
+        seedOptions: { breakFill: o.breakFill },
         onSeed: (r, done) => {
           if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed} FAILED: ${r.reason}\n`);
           if (!o.json || tty) process.stderr.write(tty ? `\rstress: ${done}/${o.seeds} seeds` : done % 10 === 0 || done === o.seeds ? `stress: ${done}/${o.seeds} seeds\n` : '');

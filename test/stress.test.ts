@@ -19,6 +19,14 @@ describe('stress', () => {
     for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
   });
 
+  it('a deliberately broken fill (skips split(o)) is caught: stale reads, and the seed names its rerun', async () => {
+    const s = await runStress({ seeds: 100, firstSeed: 0, jobs: 2, seedOptions: { breakFill: true } });
+    expect(s.failures).toBeGreaterThan(0);
+    expect(s.verifyErrors).toBeGreaterThan(0);
+    expect(s.failed[0]!.reason).toMatch(/verify errors: .*stale/);
+    expect(s.failed[0]!.rerun).toBe(`npx arrayemu stress --seeds 1 --seed ${s.failed[0]!.seed} --jobs 1 --break-fill`);
+  });
+
   it('a seed whose data is tampered with fails, and names why', async () => {
     // The verifier is what makes a stress run mean something: a seed run against an array that
     // loses a write must fail. (runSeed with a fault hook is issue 4's --faults; here: a lost slot.)

@@ -529,7 +529,8 @@ export class DiskAdapter {
         held.push(g);
       }
       if (!this.state.pb(b, session.y)) return true; // filled meanwhile
-      if (this.state.flag(o, TRACK.PS)) this.splitAndHint(session, o);
+      // (brokenFill: a test-only switch that skips split(o), to prove the stress run catches it.)
+      if (this.state.flag(o, TRACK.PS) && !this.state.brokenFill()) this.splitAndHint(session, o);
       if (this.state.flag(n, TRACK.PS)) this.splitAndHint(session, n);
       if (this.state.flag(n, TRACK.IND)) {
         if (!(await this.copyBcvToMain(b, n))) return false;

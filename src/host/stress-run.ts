@@ -2,12 +2,13 @@
 // pool thread), merged into one verdict with the command that repeats each failed seed.
 import { Piscina } from 'piscina';
 import { cpus } from 'node:os';
-import { runSeed, type SeedResult } from './stress.ts';
+import { runSeed, type SeedOptions, type SeedResult } from './stress.ts';
 
 export interface StressOptions {
   seeds: number;
   firstSeed: number;
   jobs: number;
+  seedOptions?: SeedOptions;
   onSeed?: (r: SeedResult, done: number) => void;
 }
 
@@ -26,7 +27,7 @@ export interface StressSummary {
 
 const TASK = new URL('./stress-task.ts', import.meta.url).href;
 
-export const rerunCommand = (seed: number) => `npx arrayemu stress --seeds 1 --seed ${seed}`;
+export const rerunCommand = (seed: number, opts: SeedOptions = {}) => `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${opts.breakFill ? ' --break-fill' : ''}`;
 
 export async function runStress(opts: StressOptions): Promise<StressSummary> {
   const t0 = performance.now();
@@ -40,11 +41,11 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
   };
   if (opts.jobs <= 1) {
     results = [];
-    for (const s of seeds) results.push(note(await runSeed(s, 'inline')));
+    for (const s of seeds) results.push(note(await runSeed(s, 'inline', opts.seedOptions)));
   } else {
     const pool = new Piscina({ filename: TASK, execArgv: ['--import', 'tsx'], minThreads: opts.jobs, maxThreads: opts.jobs, atomics: 'disabled', idleTimeout: 1000 });
     try {
-      results = await Promise.all(seeds.map((s) => (pool.run(s) as Promise<SeedResult>).then(note)));
+      results = await Promise.all(seeds.map((s) => (pool.run({ seed: s, opts: opts.seedOptions ?? {} }) as Promise<SeedResult>).then(note)));
     } finally {
       await pool.destroy();
     }
@@ -69,7 +70,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     for (const k of ['1', '2', '3', '4'] as const) summary.scenarios[k] += r.scenarios[k];
     if (!r.ok) {
       summary.failures++;
-      summary.failed.push({ seed: r.seed, reason: r.reason ?? 'failed', rerun: rerunCommand(r.seed) });
+      summary.failed.push({ seed: r.seed, reason: r.reason ?? 'failed', rerun: rerunCommand(r.seed, opts.seedOptions) });
     }
   }
   summary.elapsedMs = Math.round(performance.now() - t0);

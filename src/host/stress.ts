@@ -10,7 +10,7 @@ import type { ReconfReport } from '../service-processor/service-processor.ts';
 import { startWorkload } from './run.ts';
 import { createVerifierBuffers, SECTOR_BYTES, Verifier } from './verifier.ts';
 import { HostClient } from './client.ts';
-import { NO_SLOT, NO_TRACK, SLOT, TRACK } from '../shared/memory.ts';
+import { DEVICE, NO_SLOT, NO_TRACK, PHASE, SLOT, TRACK } from '../shared/memory.ts';
 import { seededRandom } from './workload.ts';
 import { deviceLayout } from '../shared/layout.ts';
 
@@ -188,6 +188,8 @@ async function untilOps(wl: { opsDone(): number }, ops: number, what: string): P
 }
 
 export interface SeedOptions {
+  /** Test-only: a deliberately broken fill that skips split(o). */
+  breakFill?: boolean;
   /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
   loseWritePending?: boolean;
 }
@@ -226,6 +228,58 @@ async function readBack(emu: ArrayEmulator, verifier: Verifier): Promise<void> {
   }
 }
 
+/** Wait until `ops` more operations are done, or `ms` passed (a held destage may stall writes). */
+async function someOps(wl: { opsDone(): number }, ops: number, ms: number): Promise<void> {
+  const target = wl.opsDone() + ops;
+  const deadline = Date.now() + ms;
+  while (wl.opsDone() < target && Date.now() < deadline) await new Promise((res) => setTimeout(res, POLL_MS));
+}
+
+/**
+ * One round of reconfigurations. Most rounds leave write pendings at the switch, as the SPEC's
+ * model does: the switch is held once the BCVs are synchronised, destage to the main drives and/or
+ * to the BCV is held while the host writes on, then the switch goes ahead with those pending.
+ */
+async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): number }, round: unknown[], r: Rng): Promise<ReconfReport[]> {
+  const pendings = r() < 0.7;
+  if (pendings) emu.hold('switch', true);
+  const done = round.map(() => false);
+  let failed = false;
+  const reports = Promise.all(round.map((t, i) => emu.reconfigure(t).then((rep) => ((done[i] = true), rep))));
+  if (!pendings) return reports;
+  reports.catch(() => (failed = true));
+  const wait = async (cond: () => boolean, what: string, ms = SEED_STALL_MS) => {
+    const deadline = Date.now() + ms;
+    while (!cond() && !failed) {
+      if (Date.now() > deadline) return what;
+      await new Promise((res) => setTimeout(res, POLL_MS));
+    }
+    return undefined;
+  };
+  try {
+    const devices = round.map((t) => {
+      const changed = (t as ArrayConfig).devices.find((d) => d.layout !== 'bcv' && JSON.stringify(d) !== JSON.stringify(emu.model.config.devices.find((x) => x.id === d.id)));
+      return emu.model.device(changed!.id).index;
+    });
+    const gens = devices.map((d) => emu.state.deviceWord(d, DEVICE.GENERATION));
+    // Every session of the round synchronised (held at the switch) or, a meta expansion, done.
+    const late = await wait(() => devices.every((d, i) => done[i] || emu.state.deviceWord(d, DEVICE.PHASE) === PHASE.SYNCHRONISED), 'BCVs synchronised');
+    if (late) throw new Error(`${late}: not within ${SEED_STALL_MS} ms`);
+    const mix = pick(r, [['destage-main'], ['destage-mirror'], ['destage-main', 'destage-mirror']] as const);
+    for (const h of mix) emu.hold(h, true);
+    await someOps(wl, 40, 300);
+    emu.hold('switch', false);
+    // The switch drains requests in flight; with destage held a full cache may stall them, so the
+    // holds last a short while at most, switched or not.
+    await wait(() => devices.every((d, i) => done[i] || emu.state.deviceWord(d, DEVICE.GENERATION) !== gens[i]), 'switch', 300);
+    await someOps(wl, 40, 300);
+    for (const h of mix) emu.hold(h, false);
+  } finally {
+    for (const h of ['switch', 'destage-main', 'destage-mirror'] as const) emu.hold(h, false);
+  }
+  return reports;
+}
+
 /** Run one seed to its verdict. `mode` inline runs every actor in this thread. */
 export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOptions = {}): Promise<SeedResult> {
   const t0 = performance.now();
@@ -248,6 +302,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
   }
   const problems: string[] = [];
   const emu = await ArrayEmulator.start(plan.config, { mode, log: (level, text) => level === 'error' && problems.push(text) });
+  if (opts.breakFill) emu.state.setBrokenFill(true);
   try {
     // Devices may grow: the verifier is sized for the largest each becomes.
     const maxBytes: Record<string, number> = {};
@@ -288,7 +343,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
       }
       for (const [k, round] of plan.rounds.entries()) {
         await untilOps(wl, third * (k + 1), `before round ${k + 1}`);
-        reports.push(...(await Promise.all(round.map((t) => emu.reconfigure(t)))));
+        reports.push(...(await reconfigureRound(emu, wl, round, seededRandom(seed * 31 + k))));
       }
       await untilOps(wl, plan.workload.ops, 'after the last round');
     } catch (err) {

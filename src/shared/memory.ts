@@ -70,6 +70,7 @@ export const HOOK = {
   HOLD_DESTAGE_MIRROR: 3, // destage of WP2 (to an established BCV)
   HOLD_SWITCH: 4, // the service processor before step 114
   HOLD_COMPLETION: 5, // the service processor before step 121
+  BREAK_FILL_SPLIT: 8, // TEST ONLY: fill(t) skips split(o) — a deliberately broken fill, to prove the checks catch it
 } as const;
 export type HoldName = 'split' | 'transfer' | 'destage-main' | 'destage-mirror' | 'switch' | 'completion';
 export const HOLD_WORD: Record<HoldName, number> = {
@@ -193,6 +194,15 @@ export class SharedState {
   setHold(name: HoldName, held: boolean): void {
     Atomics.store(this.hooks, HOLD_WORD[name], held ? 1 : 0);
     Atomics.notify(this.hooks, HOLD_WORD[name]);
+  }
+
+  /** TEST ONLY: the deliberately broken fill (see HOOK.BREAK_FILL_SPLIT). */
+  setBrokenFill(broken: boolean): void {
+    Atomics.store(this.hooks, HOOK.BREAK_FILL_SPLIT, broken ? 1 : 0);
+  }
+
+  brokenFill(): boolean {
+    return Atomics.load(this.hooks, HOOK.BREAK_FILL_SPLIT) !== 0;
   }
 
   isHeld(name: HoldName): boolean {
