@@ -93,12 +93,14 @@ export function encodeBatch(msgs: Message[]): Wire {
 const isInt = (v: unknown): v is number => Number.isInteger(v);
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const isArr = Array.isArray;
+const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null;
 
 const CHECKS: Record<MessageType, (m: any) => boolean> = {
   io: (m) =>
     isArr(m.reqs) &&
     m.reqs.every(
       (r: any) =>
+        isObj(r) &&
         isInt(r.id) &&
         (r.op === 'read' || r.op === 'write' || r.op === 'flush') &&
         typeof r.device === 'string' &&
@@ -106,22 +108,21 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
         isInt(r.lengthBytes) &&
         (r.op !== 'write' || isBytes(r.data)),
     ),
-  'io-done': (m) => isArr(m.replies) && m.replies.every((r: any) => isInt(r.id) && typeof r.ok === 'boolean'),
-  stage: (m) => isInt(m.ha) && isArr(m.reqs) && m.reqs.every((r: any) => isInt(r.track) && isInt(r.slot)),
-  staged: (m) => isArr(m.reqs) && m.reqs.every((r: any) => isInt(r.track) && isInt(r.slot)),
+  'io-done': (m) => isArr(m.replies) && m.replies.every((r: any) => isObj(r) && isInt(r.id) && typeof r.ok === 'boolean'),
+  stage: (m) => isInt(m.ha) && isArr(m.reqs) && m.reqs.every((r: any) => isObj(r) && isInt(r.track) && isInt(r.slot)),
+  staged: (m) => isArr(m.reqs) && m.reqs.every((r: any) => isObj(r) && isInt(r.track) && isInt(r.slot)),
   'destage-hint': (m) => isArr(m.slots) && m.slots.every(isInt),
   'destage-now': () => true,
   flush: (m) => isInt(m.id),
   flushed: (m) => isInt(m.id),
   'reconf-open': (m) =>
-    typeof m.spec === 'object' &&
-    m.spec !== null &&
+    isObj(m.spec) &&
     isInt(m.spec.sid) &&
     isInt(m.spec.y) &&
     typeof m.spec.deviceId === 'string' &&
     isInt(m.spec.newGen) &&
-    typeof m.spec.running === 'object' &&
-    typeof m.spec.target === 'object',
+    isObj(m.spec.running) &&
+    isObj(m.spec.target),
   'bcv-purge': (m) => isInt(m.sid),
   establish: (m) => isInt(m.sid),
   'start-split': (m) => isInt(m.sid),
@@ -160,7 +161,8 @@ export function decodeBatch(wire: unknown): Decoded {
   const bad: string[] = [];
   for (const m of raw) {
     const t = (m as { t?: unknown } | null)?.t;
-    const check = typeof t === 'string' ? CHECKS[t as MessageType] : undefined;
+    // Own keys only: a type named "valueOf" or "__proto__" must not find Object.prototype's.
+    const check = typeof t === 'string' && Object.hasOwn(CHECKS, t) ? CHECKS[t as MessageType] : undefined;
     const list = t === 'io' ? (m as any).reqs : t === 'io-done' ? (m as any).replies : undefined;
     const blobsOk = list === undefined || (isArr(list) && list.every((r: any) => r !== null && typeof r === 'object' && blob(r)));
     if (!check) bad.push(`unknown message type ${JSON.stringify(t)}`);
