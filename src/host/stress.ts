@@ -339,7 +339,10 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
       const third = plan.workload.ops / 3;
       if (opts.loseWritePending) {
         await untilOps(wl, third, 'before the fault');
+        emu.hold('destage-main', true); // let write pendings pile up, then lose them
+        await someOps(wl, 40, 300);
         loseWritePending(emu);
+        emu.hold('destage-main', false);
       }
       for (const [k, round] of plan.rounds.entries()) {
         await untilOps(wl, third * (k + 1), `before round ${k + 1}`);
