@@ -12,7 +12,7 @@ import { deviceLayout } from './shared/layout.ts';
 import { buildActor } from './shared/actors.ts';
 import { createSharedBuffers, SharedState } from './shared/memory.ts';
 import { ArrayModel } from './shared/model.ts';
-import { localLinkPair, PortLink, type Link, type Log } from './shared/link.ts';
+import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from './shared/link.ts';
 import { ArrayError, type ErrorCode } from './shared/errors.ts';
 
 export type Mode = 'threads' | 'inline';
@@ -20,6 +20,8 @@ export type Mode = 'threads' | 'inline';
 export interface StartOptions {
   mode?: Mode;
   log?: Log;
+  /** Inline mode only: delay and reorder the batches between actors (fault injection). */
+  chaos?: LinkChaos;
 }
 
 const BOOTSTRAP = fileURLToPath(new URL('./shared/worker-bootstrap.mjs', import.meta.url));
@@ -53,6 +55,7 @@ export class ArrayEmulator extends EventEmitter {
   private readonly actors: ActorSlot[];
   private readonly log: Log;
   private hostCount = 0;
+  private chaos?: LinkChaos;
   private failures: string[] = [];
 
   private constructor(model: ArrayModel, state: SharedState, mode: Mode, actors: ActorSlot[], log: Log) {
@@ -86,6 +89,8 @@ export class ArrayEmulator extends EventEmitter {
     );
     emu = new ArrayEmulator(model, state, mode, actors, log);
     emu.failures = failures;
+    if (opts.chaos && mode !== 'inline') throw new ArrayError('USAGE', 'link chaos needs inline mode');
+    emu.chaos = opts.chaos;
     // Links: SP ↔ every adapter, every host adapter ↔ every disk adapter, disk adapter ↔ disk adapter.
     const has = actors.filter((a) => a.role === 'ha');
     const das = actors.filter((a) => a.role === 'da');
@@ -100,7 +105,7 @@ export class ArrayEmulator extends EventEmitter {
 
   private connect(a: ActorSlot, b: ActorSlot): void {
     if (this.mode === 'inline') {
-      const [toB, toA] = localLinkPair(b.name, a.name, this.log);
+      const [toB, toA] = localLinkPair(b.name, a.name, this.log, this.chaos);
       (a as InlineSlot).attach(b.role as PeerKind, b.index, toB);
       (b as InlineSlot).attach(a.role as PeerKind, a.index, toA);
       return;

@@ -19,6 +19,13 @@ describe('stress', () => {
     for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
   });
 
+  it('40 seeds with RECONF and I/O batches delayed and reordered between actors: no failure', async () => {
+    const s = await runStress({ seeds: 40, firstSeed: 2000, jobs: 2, seedOptions: { faults: true } });
+    expect(s.failed).toEqual([]);
+    expect(s.verifyErrors).toBe(0);
+    expect(s.faultsInjected).toBeGreaterThan(1000);
+  });
+
   it('a deliberately broken fill (skips split(o)) is caught: stale reads, and the seed names its rerun', async () => {
     const s = await runStress({ seeds: 100, firstSeed: 0, jobs: 2, seedOptions: { breakFill: true } });
     expect(s.failures).toBeGreaterThan(0);

@@ -27,7 +27,8 @@ export interface StressSummary {
 
 const TASK = new URL('./stress-task.ts', import.meta.url).href;
 
-export const rerunCommand = (seed: number, opts: SeedOptions = {}) => `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${opts.breakFill ? ' --break-fill' : ''}`;
+export const rerunCommand = (seed: number, opts: SeedOptions = {}) =>
+  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${opts.faults ? ' --faults' : ''}${opts.breakFill ? ' --break-fill' : ''}`;
 
 export async function runStress(opts: StressOptions): Promise<StressSummary> {
   const t0 = performance.now();
@@ -66,6 +67,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     summary.verifyErrors += r.verifyErrors;
     summary.reconfigurations += r.reconfigurations;
     summary.ops += r.ops;
+    summary.faultsInjected += r.faultsInjected;
     for (const [k, n] of Object.entries(r.kinds)) summary.kinds[k] = (summary.kinds[k] ?? 0) + n;
     for (const k of ['1', '2', '3', '4'] as const) summary.scenarios[k] += r.scenarios[k];
     if (!r.ok) {

@@ -33,6 +33,7 @@ export interface SeedResult {
   scenarios: { '1': number; '2': number; '3': number; '4': number };
   ops: number;
   ms: number;
+  faultsInjected: number; // batches delayed/reordered
 }
 
 type Rng = () => number;
@@ -188,6 +189,8 @@ async function untilOps(wl: { opsDone(): number }, ops: number, what: string): P
 }
 
 export interface SeedOptions {
+  /** Faults: RECONF and I/O batches between actors delayed and reordered (seeded). */
+  faults?: boolean;
   /** Test-only: a deliberately broken fill that skips split(o). */
   breakFill?: boolean;
   /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
@@ -293,6 +296,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
     scenarios: { '1': 0, '2': 0, '3': 0, '4': 0 },
     ops: 0,
     ms: 0,
+    faultsInjected: 0,
   };
   let plan: SeedPlan;
   try {
@@ -301,7 +305,8 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
     return { ...result, reason: `plan: ${errorMessage(err)}`, ms: performance.now() - t0 };
   }
   const problems: string[] = [];
-  const emu = await ArrayEmulator.start(plan.config, { mode, log: (level, text) => level === 'error' && problems.push(text) });
+  const chaos = opts.faults ? { random: seededRandom(seed * 104729 + 3), maxDelayTurns: 1 + (seed % 8), delayed: 0 } : undefined;
+  const emu = await ArrayEmulator.start(plan.config, { mode, log: (level, text) => level === 'error' && problems.push(text), chaos });
   if (opts.breakFill) emu.state.setBrokenFill(true);
   try {
     // Devices may grow: the verifier is sized for the largest each becomes.
@@ -383,6 +388,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
   } finally {
     await emu.stop();
   }
+  result.faultsInjected = chaos?.delayed ?? 0;
   result.ms = Math.round(performance.now() - t0);
   return result;
 }

@@ -98,11 +98,33 @@ export class PortLink extends BatchingLink {
 }
 
 /** One end of an in-thread link pair (inline mode). Delivery is asynchronous, as across threads. */
+/**
+ * Fault injection for in-thread links: each batch is held back a random number of event-loop
+ * turns, so batches are delayed and overtake each other (on one link and across links).
+ */
+export interface LinkChaos {
+  random: () => number;
+  maxDelayTurns: number;
+  /** Batches delivered late so far (a fault each). */
+  delayed: number;
+}
+
+/** Most event-loop turns chaos may hold one batch back. */
+export const MAX_CHAOS_TURNS = 16;
+
 class LocalLink extends BatchingLink {
   other?: LocalLink;
+  chaos?: LinkChaos;
   protected transmit(wire: Wire): void {
     const other = this.other;
-    if (other) setImmediate(() => other.receive(wire));
+    if (!other) return;
+    const turns = this.chaos ? Math.floor(this.chaos.random() * (Math.min(this.chaos.maxDelayTurns, MAX_CHAOS_TURNS) + 1)) : 0;
+    if (turns > 0) this.chaos!.delayed++;
+    const hop = (left: number): void => {
+      if (left === 0) other.receive(wire);
+      else setImmediate(() => hop(left - 1));
+    };
+    setImmediate(() => hop(turns));
   }
   protected onClose(): void {
     const other = this.other;
@@ -112,10 +134,12 @@ class LocalLink extends BatchingLink {
 }
 
 /** Two linked ends: messages sent on `a` arrive at `b` and back. Names are each end's peer. */
-export function localLinkPair(aPeer: string, bPeer: string, log: Log): [Link, Link] {
+export function localLinkPair(aPeer: string, bPeer: string, log: Log, chaos?: LinkChaos): [Link, Link] {
   const a = new LocalLink(aPeer, log);
   const b = new LocalLink(bPeer, log);
   a.other = b;
   b.other = a;
+  a.chaos = chaos;
+  b.chaos = chaos;
   return [a, b];
 }
