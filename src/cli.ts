@@ -8,7 +8,8 @@ import { ArrayError, errorMessage } from './shared/errors.ts';
 import { ArrayEmulator, type Mode } from './emulator.ts';
 import type { Log } from './shared/link.ts';
 import { runWorkload, type RunOptions, type HostSummary } from './host/run.ts';
-import { planChain, runWithReconfigurations } from './host/reconfigure-run.ts';
+import { runWithReconfigurations } from './host/reconfigure-run.ts';
+import { planRounds } from './service-processor/plan.ts';
 import type { ReconfReport, Progress } from './service-processor/service-processor.ts';
 import { progressReporter } from './host/progress.ts';
 
@@ -133,7 +134,7 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
     let reconfError: string | undefined;
     if (opts.reconfigureTo && opts.reconfigureTo.length > 0) {
       const targets = opts.reconfigureTo.map((f) => readJson(f));
-      planChain(config, targets); // refuse a bad target before any I/O
+      planRounds(config, targets.map((t) => [t])); // refuse a bad target before any I/O
       const progress = progressReporter(!!opts.json);
       const r = await runWithReconfigurations(emu, {
         ...run,

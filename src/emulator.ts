@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { ArrayConfig } from './shared/config.ts';
 import { EventEmitter } from 'node:events';
 import type { ActorHandle, ActorInit, Control, Emit, PeerKind, Role } from './shared/actor.ts';
-import type { HoldName } from './shared/memory.ts';
+import { DEVICE, type HoldName } from './shared/memory.ts';
 import type { ReconfReport } from './service-processor/service-processor.ts';
 import { deviceLayout } from './shared/layout.ts';
 import { buildActor } from './shared/actors.ts';
@@ -41,7 +41,6 @@ interface ActorSlot {
   role: Role;
   index: number;
   name: string;
-  wire(peerKind: PeerKind, peerIndex: number, peer: string): Link | MessagePort;
   start(): Promise<void>;
   status(): Promise<Record<string, number>>;
   call(method: string, args: unknown[]): Promise<unknown>;
@@ -150,7 +149,7 @@ export class ArrayEmulator extends EventEmitter {
     const running = (await this.actors[0]!.call('configuration', [])) as ArrayConfig;
     for (const id of [report.device, ...running.devices.filter((d) => d.layout === 'bcv' && d.of === report.device).map((d) => d.id)]) {
       const dev = this.model.device(id);
-      this.model.addGeneration(id, this.state.deviceWord(dev.index, 0), deviceLayout(running, id, this.model.config));
+      this.model.addGeneration(id, this.state.deviceWord(dev.index, DEVICE.GENERATION), deviceLayout(running, id, this.model.config));
     }
     this.model.config = running;
     return report;
@@ -193,9 +192,6 @@ function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit): Inlin
     index: init.index,
     name,
     attach: (kind, index, link) => actor.wire(kind, index, link),
-    wire: () => {
-      throw new ArrayError('USAGE', 'inline actors are wired with attach()');
-    },
     start: async () => actor.start(),
     status: async () => actor.status(),
     call: (method, args) => actor.call(method, args),
@@ -255,9 +251,6 @@ async function startWorker(init: ActorInit, name: string, log: Log, failures: st
     role: init.role,
     index: init.index,
     name,
-    wire: () => {
-      throw new ArrayError('USAGE', 'worker actors are wired with sendPort()');
-    },
     sendPort: (peerKind, peerIndex, peer, port) => worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
     start: async () => {
       const p = expect('started', 'started');

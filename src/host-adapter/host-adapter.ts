@@ -45,7 +45,6 @@ export class HostAdapter {
   private readonly flushWaiters = new Map<number, Waiter<void>>();
   private readonly fillWaiters = new Map<number, Waiter<void>>();
   private nextFillId = 1;
-  private sp?: Link;
   private readonly sessions = new Map<number, Session>(); // by session id
   /** Per session id: how many host requests met scenario 1..4 (index 0 unused). */
   private readonly scenarios = new Map<number, number[]>();
@@ -73,7 +72,6 @@ export class HostAdapter {
   }
 
   attachServiceProcessor(link: Link): void {
-    this.sp = link;
     link.onMessages((msgs) => {
       for (const m of msgs) {
         if (m.t === 'reconf-open') {

@@ -3,9 +3,7 @@
 // keeps running until after the last reconfiguration completed (and its own budget is spent).
 import type { ArrayEmulator } from '../emulator.ts';
 import type { ReconfReport, Progress } from '../service-processor/service-processor.ts';
-import { mergeCompleted, planReconfiguration } from '../service-processor/plan.ts';
-import { deviceLayout } from '../shared/layout.ts';
-import type { ArrayConfig } from '../shared/config.ts';
+import { planRounds } from '../service-processor/plan.ts';
 import { startWorkload, type HostSummary, type RunOptions } from './run.ts';
 
 export interface ReconfigureRunOptions extends RunOptions {
@@ -21,29 +19,10 @@ export interface ReconfigureRunResult {
   error?: string;
 }
 
-/** Check the chain of targets up front (each against the configuration the previous one leaves). */
-export function planChain(running: ArrayConfig, targets: unknown[]): { maxBytes: Record<string, number> } {
-  const maxBytes: Record<string, number> = {};
-  const note = (cfg: ArrayConfig, against: ArrayConfig) => {
-    for (const d of cfg.devices) {
-      const bytes = deviceLayout(cfg, d.id, against).tracks * cfg.geometry.trackBytes;
-      maxBytes[d.id] = Math.max(maxBytes[d.id] ?? 0, bytes);
-    }
-  };
-  note(running, running);
-  let current = running;
-  for (const raw of targets) {
-    const plan = planReconfiguration(current, raw);
-    note(plan.target, current);
-    current = mergeCompleted(current, plan.target, plan.deviceId, plan.bcvId);
-  }
-  return { maxBytes };
-}
-
 const POLL_MS = 20;
 
 export async function runWithReconfigurations(emu: ArrayEmulator, opts: ReconfigureRunOptions): Promise<ReconfigureRunResult> {
-  const { maxBytes } = planChain(emu.model.config, opts.targets);
+  const { maxBytes } = planRounds(emu.model.config, opts.targets.map((t) => [t]));
   const budgetOps = opts.seconds === undefined ? (opts.ops ?? 20000) : undefined;
   const workload = startWorkload(emu, { ...opts, ops: undefined, seconds: undefined, maxBytes });
   const onSwitched = (e: { device: string; bytes: number }) => workload.setDeviceBytes(e.device, e.bytes);

@@ -5,14 +5,13 @@
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { ArrayEmulator, type Mode } from '../emulator.ts';
-import { mergeCompleted, planReconfiguration } from '../service-processor/plan.ts';
+import { mergeCompleted, planReconfiguration, planRounds } from '../service-processor/plan.ts';
 import type { ReconfReport } from '../service-processor/service-processor.ts';
 import { startWorkload } from './run.ts';
 import { createVerifierBuffers, SECTOR_BYTES, Verifier } from './verifier.ts';
 import { HostClient } from './client.ts';
 import { DEVICE, NO_SLOT, NO_TRACK, PHASE, SLOT, TRACK } from '../shared/memory.ts';
 import { seededRandom } from './workload.ts';
-import { deviceLayout } from '../shared/layout.ts';
 
 export interface SeedPlan {
   seed: number;
@@ -139,11 +138,12 @@ function mutate(running: ArrayConfig, id: string, spec: StripedSpec | undefined,
   const cfg = JSON.parse(JSON.stringify(running));
   const dev = cfg.devices.find((d: any) => d.id === id);
   if (dev.layout === 'concatenated') {
+    // Append one cylinder after the last member, if the drive has room (drives never change).
     const last = dev.members[dev.members.length - 1];
-    dev.members.push({ drive: last.drive, startCylinder: last.startCylinder + last.cylinders, cylinders: 1 });
-    const drive = cfg.drives.find((d: any) => d.id === last.drive);
-    drive.cylinders = Math.max(drive.cylinders, last.startCylinder + last.cylinders + 1);
-    return cfg.drives === running.drives ? undefined : withSameDrives(cfg, running);
+    const start = last.startCylinder + last.cylinders;
+    if (start + 1 > cfg.drives.find((d: any) => d.id === last.drive).cylinders) return undefined;
+    dev.members.push({ drive: last.drive, startCylinder: start, cylinders: 1 });
+    return cfg;
   }
   if (!spec) return undefined;
   const M = dev.members.length;
@@ -168,12 +168,6 @@ function mutate(running: ArrayConfig, id: string, spec: StripedSpec | undefined,
   }
   if (dev.cylinders / dev.members.length > spec.room) return undefined;
   return cfg;
-}
-
-function withSameDrives(cfg: any, running: ArrayConfig): unknown | undefined {
-  // A meta member past the drive's end would change the drives: not allowed; skip such a case.
-  const same = JSON.stringify(cfg.drives) === JSON.stringify(running.drives);
-  return same ? cfg : undefined;
 }
 
 const POLL_MS = 5;
@@ -310,21 +304,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
   if (opts.breakFill) emu.state.setBrokenFill(true);
   try {
     // Devices may grow: the verifier is sized for the largest each becomes.
-    const maxBytes: Record<string, number> = {};
-    let cur = plan.config;
-    const note = (cfg: ArrayConfig, against: ArrayConfig) => {
-      for (const d of cfg.devices) maxBytes[d.id] = Math.max(maxBytes[d.id] ?? 0, deviceLayout(cfg, d.id, against).tracks * cfg.geometry.trackBytes);
-    };
-    note(cur, cur);
-    for (const round of plan.rounds) {
-      // Every target of a round is the round's starting configuration with one device changed.
-      const start = cur;
-      for (const t of round) {
-        const p = planReconfiguration(start, t);
-        note(p.target, start);
-        cur = mergeCompleted(cur, p.target, p.deviceId, p.bcvId);
-      }
-    }
+    const { maxBytes } = planRounds(plan.config, plan.rounds);
     const devices = emu.model.hostDevices().map((d) => ({ id: d.id, index: d.index, bytes: Math.max(d.bytes, maxBytes[d.id] ?? 0) }));
     const verifierBuffers = createVerifierBuffers(devices);
     const wl = startWorkload(emu, {

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parseConfig, type ArrayConfig, type DeviceConfig } from '../shared/config.ts';
 import { ArrayError, ConfigError } from '../shared/errors.ts';
 import type { ReconfKind } from '../shared/session.ts';
+import { deviceLayout } from '../shared/layout.ts';
 
 export interface Plan {
   deviceId: string;
@@ -97,4 +98,30 @@ export function mergeCompleted(running: ArrayConfig, target: ArrayConfig, device
       return { ...bcv, members: bcv.members.map((m) => ({ ...m, cylinders: perMember })) };
     }),
   };
+}
+
+/**
+ * Check rounds of targets up front: every target of a round is the round's starting configuration
+ * with one device changed (they run at once); the next round starts from all of them completed.
+ * Returns the largest size each device reaches (a verifier is sized for it).
+ */
+export function planRounds(running: ArrayConfig, rounds: unknown[][]): { maxBytes: Record<string, number> } {
+  const maxBytes: Record<string, number> = {};
+  const note = (cfg: ArrayConfig, against: ArrayConfig) => {
+    for (const d of cfg.devices) {
+      const bytes = deviceLayout(cfg, d.id, against).tracks * cfg.geometry.trackBytes;
+      maxBytes[d.id] = Math.max(maxBytes[d.id] ?? 0, bytes);
+    }
+  };
+  note(running, running);
+  let current = running;
+  for (const round of rounds) {
+    const start = current;
+    for (const raw of round) {
+      const plan = planReconfiguration(start, raw);
+      note(plan.target, start);
+      current = mergeCompleted(current, plan.target, plan.deviceId, plan.bcvId);
+    }
+  }
+  return { maxBytes };
 }

@@ -1,7 +1,7 @@
 // What an actor looks like to whoever hosts it: a worker thread (worker-host.ts) or the inline
 // emulator. The actor classes themselves know nothing of worker_threads.
 import type { ArrayConfig } from './config.ts';
-import type { Link, Log } from './link.ts';
+import type { Link } from './link.ts';
 import type { SharedBuffers } from './memory.ts';
 
 export type Role = 'sp' | 'ha' | 'da';

@@ -23,7 +23,7 @@ export async function allocateSlot(state: SharedState, g: number, opts: Allocate
   assert(Atomics.load(state.trackSlot, g) === NO_SLOT, () => `track ${g}: allocating a slot while it holds one (${state.describeTrack(g)})`);
   const deadline = Date.now() + (opts.waitMs ?? SLOT_WAIT_MS);
   for (;;) {
-    const seen = Atomics.load(state.cacheWords, CACHE.EVENTS);
+    const seen = cacheEvents(state);
     const s = claimSlot(state, g);
     if (s !== NO_SLOT) {
       Atomics.store(state.trackSlot, g, s);
@@ -33,8 +33,7 @@ export async function allocateSlot(state: SharedState, g: number, opts: Allocate
     if (Date.now() > deadline) {
       throw new ArrayError('CACHE_EXHAUSTED', `track ${g}: no clean cache slot within ${opts.waitMs ?? SLOT_WAIT_MS} ms (${state.slots} slots, all write-pending or locked)`);
     }
-    const w = Atomics.waitAsync(state.cacheWords, CACHE.EVENTS, seen, WAIT_SLICE_MS);
-    if (w.async) await w.value;
+    await awaitCacheEvent(state, seen, WAIT_SLICE_MS);
   }
 }
 

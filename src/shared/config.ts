@@ -52,8 +52,6 @@ export const ConfigSchema = z.strictObject({
 
 export type ArrayConfig = z.output<typeof ConfigSchema>;
 export type DeviceConfig = ArrayConfig['devices'][number];
-export type StripedDeviceConfig = z.output<typeof StripedDevice>;
-export type BcvDeviceConfig = z.output<typeof BcvDevice>;
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';

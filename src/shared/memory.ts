@@ -29,12 +29,7 @@ export const SLOT = {
 } as const;
 
 export const WPK_ALL = SLOT.WP1 | SLOT.WP2 | SLOT.WP3 | SLOT.WP4;
-export const MAX_MIRRORS = 4;
 export const MAX_SESSIONS = 16; // PB columns
-export const wpk = (k: number): number => {
-  assert(k >= 1 && k <= MAX_MIRRORS, `mirror number ${k} outside 1..${MAX_MIRRORS}`);
-  return 1 << k;
-};
 
 /** Logical device header words (one row of DEVICE_WORDS Int32 per device). */
 export const DEVICE = {

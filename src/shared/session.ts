@@ -86,8 +86,4 @@ export class Session {
     for (let g = base; g < end; g++) if (this.bInv[g]! >= 0) out.push(g);
     return out;
   }
-
-  isBcvLocation(g: number): boolean {
-    return this.bInv !== undefined && this.bInv[g]! >= 0;
-  }
 }

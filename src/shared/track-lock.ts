@@ -44,13 +44,3 @@ export function unlockTrack(state: SharedState, g: number): void {
   }
   if (old & TRACK.WAITERS) Atomics.notify(state.trackFlags, g);
 }
-
-/** Run `fn` with track `g` locked. */
-export async function withTrack<T>(state: SharedState, g: number, fn: () => Promise<T> | T): Promise<T> {
-  await lockTrack(state, g);
-  try {
-    return await fn();
-  } finally {
-    unlockTrack(state, g);
-  }
-}
