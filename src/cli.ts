@@ -227,17 +227,18 @@ export function buildProgram(): Command {
     .option('--seeds <n>', 'how many seeds', intArg('--seeds', 1, 1_000_000), 50)
     .option('--seed <s>', 'the first seed', intArg('--seed', 0), 0)
     .option('--jobs <j>', 'seeds run at once (piscina pool threads)', intArg('--jobs', 1, 64))
-    .option('--faults', 'inject faults: batches between actors delayed and reordered (adapter restarts: not yet)')
+    .option('--faults', 'inject faults: batches between actors delayed and reordered; disk and host adapters failed and replaced during ESTABLISH, at the switch, during the transfer and between sessions')
+    .option('--deterministic', 'run each seed under the seeded scheduler: one thread, virtual time, the same interleaving on every rerun')
     .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
     .option('--json', 'print one JSON object')
-    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean }) => {
+    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean }) => {
       const { runStress, defaultJobs } = await import('./host/stress-run.ts');
       const tty = process.stderr.isTTY === true;
       const s = await runStress({
         seeds: o.seeds,
         firstSeed: o.seed,
         jobs: o.jobs ?? defaultJobs(),
-        seedOptions: { breakFill: o.breakFill, faults: o.faults },
+        seedOptions: { breakFill: o.breakFill, faults: o.faults, deterministic: o.deterministic },
         onSeed: (r, done) => {
           if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed} FAILED: ${r.reason}\n`);
           if (!o.json || tty) process.stderr.write(tty ? `\rstress: ${done}/${o.seeds} seeds` : done % 10 === 0 || done === o.seeds ? `stress: ${done}/${o.seeds} seeds\n` : '');
@@ -249,7 +250,8 @@ export function buildProgram(): Command {
           `${s.failures === 0 ? 'OK' : 'FAILED'}: ${s.seeds} seeds, ${s.failures} failures, ${s.verifyErrors} verify errors, ${s.faultsInjected} faults injected, ${s.ops} host operations in ${(s.elapsedMs / 1000).toFixed(1)} s`,
           `  reconfigurations: ${s.reconfigurations} (${Object.entries(s.kinds).map(([k, n]) => `${k} ${n}`).join(', ')})`,
           `  scenarios met: 1:${s.scenarios['1']} 2:${s.scenarios['2']} 3:${s.scenarios['3']} 4:${s.scenarios['4']}`,
-          ...s.failed.map((f) => `  seed ${f.seed}: ${f.reason}\n    rerun: ${f.rerun}`),
+          `  faults: ${Object.entries(s.faults).map(([k, n]) => `${k} ${n}`).join(', ')}${s.lostWithAdapter ? ` (${s.lostWithAdapter} requests failed with their host adapter, as they should)` : ''}`,
+          ...s.failed.map((f) => `  seed ${f.seed}: ${f.reason}${f.trace ? ` [trace ${f.trace}, ${f.steps} steps]` : ''}\n    rerun: ${f.rerun}`),
         ].join('\n'),
       );
       process.exitCode = s.failures === 0 ? 0 : EXIT_FAILED;

@@ -5,7 +5,9 @@ import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import type { ArrayConfig } from './shared/config.ts';
 import { EventEmitter } from 'node:events';
-import type { ActorHandle, ActorInit, Control, Emit, PeerKind, Role } from './shared/actor.ts';
+import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, type PeerKind, type Resume, type Role } from './shared/actor.ts';
+import { MAIN_OWNER, sched, type Owner } from './shared/sched.ts';
+import { takeBack, type TakenBack } from './shared/recovery.ts';
 import { DEVICE, type HoldName } from './shared/memory.ts';
 import type { ReconfReport } from './service-processor/service-processor.ts';
 import { deviceLayout } from './shared/layout.ts';
@@ -41,6 +43,8 @@ interface ActorSlot {
   role: Role;
   index: number;
   name: string;
+  /** This incarnation of the actor ("DA30#2" after one restart). */
+  owner: Owner;
   start(): Promise<void>;
   status(): Promise<Record<string, number>>;
   call(method: string, args: unknown[]): Promise<unknown>;
@@ -56,6 +60,8 @@ export class ArrayEmulator extends EventEmitter {
   private hostCount = 0;
   private chaos?: LinkChaos;
   private failures: string[] = [];
+  private initialConfig!: ArrayConfig;
+  private emitter: Emit = () => {};
 
   private constructor(model: ArrayModel, state: SharedState, mode: Mode, actors: ActorSlot[], log: Log) {
     super();
@@ -88,6 +94,8 @@ export class ArrayEmulator extends EventEmitter {
     );
     emu = new ArrayEmulator(model, state, mode, actors, log);
     emu.failures = failures;
+    emu.initialConfig = config;
+    emu.emitter = emit;
     if (opts.chaos && mode !== 'inline') throw new ArrayError('USAGE', 'link chaos needs inline mode');
     emu.chaos = opts.chaos;
     // Links: SP ↔ every adapter, every host adapter ↔ every disk adapter, disk adapter ↔ disk adapter.
@@ -104,7 +112,10 @@ export class ArrayEmulator extends EventEmitter {
 
   private connect(a: ActorSlot, b: ActorSlot): void {
     if (this.mode === 'inline') {
-      const [toB, toA] = localLinkPair(b.name, a.name, this.log, this.chaos);
+      // toB is a's end (what arrives there runs as a), toA is b's.
+      const [toB, toA] = localLinkPair(b.name, a.name, this.log, this.chaos, { a: a.owner, b: b.owner });
+      (a as InlineSlot).ends.push(toB);
+      (b as InlineSlot).ends.push(toA);
       (a as InlineSlot).attach(b.role as PeerKind, b.index, toB);
       (b as InlineSlot).attach(a.role as PeerKind, a.index, toA);
       return;
@@ -125,7 +136,8 @@ export class ArrayEmulator extends EventEmitter {
     const name = `host${this.hostCount++}`;
     const slot = this.hostAdapter(ha);
     if (this.mode === 'inline') {
-      const [toHa, toHost] = localLinkPair(slot.name, name, this.log);
+      const [toHa, toHost] = localLinkPair(slot.name, name, this.log, undefined, { a: MAIN_OWNER, b: slot.owner });
+      (slot as InlineSlot).ends.push(toHost);
       (slot as InlineSlot).attach('host', this.hostCount, toHost);
       return toHa;
     }
@@ -153,6 +165,57 @@ export class ArrayEmulator extends EventEmitter {
     }
     this.model.config = running;
     return report;
+  }
+
+  /**
+   * Fault injection: adapter `name` fails now and a replacement takes over. The failed one runs no
+   * more (inline: its owner is killed, so it stops at its next await; threads: its worker is
+   * terminated); what it held in shared memory is taken back; the replacement starts from the
+   * shared tables and the service processor's open sessions, and is linked to every peer, which
+   * ask it again for whatever its predecessor had not answered. Host clients of a failed host
+   * adapter see their requests in flight fail (HOST_ADAPTER_LOST) and reconnect to the new one.
+   */
+  async restart(name: string): Promise<TakenBack> {
+    const i = this.actors.findIndex((a) => a.name === name);
+    if (i < 0) throw new ArrayError('USAGE', `no adapter "${name}" (adapters: ${this.actors.slice(1).map((a) => a.name).join(', ')})`);
+    const old = this.actors[i]!;
+    if (old.role === 'sp') throw new ArrayError('USAGE', 'the service processor cannot be restarted (it holds the sessions)');
+    const resume = (await this.actors[0]!.call('resumeInfo', [])) as Resume;
+    const init: ActorInit = { role: old.role, index: old.index, config: this.initialConfig, buffers: this.state.buffers, resume };
+    let fresh: ActorSlot;
+    if (this.mode === 'inline') {
+      sched().kill(old.owner);
+      for (const end of (old as InlineSlot).ends) end.close();
+      await old.stop(); // its timers; it runs no code any more
+      const taken = takeBack(this.state, old.role, old.index, old.owner.id);
+      fresh = inlineActor(init, name, this.log, this.emitter, Number(old.owner.tag.split('#')[1] ?? 1) + 1);
+      this.actors[i] = fresh;
+      this.rewire(fresh);
+      await fresh.start();
+      this.restarts++;
+      this.log('info', `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests`);
+      return taken;
+    }
+    await old.stop(); // worker.terminate(): nothing of it runs any more
+    const taken = takeBack(this.state, old.role, old.index, old.owner.id);
+    fresh = await startWorker(init, name, this.log, this.failures, this.emitter, Number(old.owner.tag.split('#')[1] ?? 1) + 1);
+    this.actors[i] = fresh;
+    this.rewire(fresh);
+    await fresh.start();
+    this.restarts++;
+    this.log('info', `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests`);
+    return taken;
+  }
+
+  /** Adapters restarted so far. */
+  restarts = 0;
+
+  /** Link a replacement actor to everyone its role talks to (as start() did for the first). */
+  private rewire(a: ActorSlot): void {
+    const sp = this.actors[0]!;
+    this.connect(sp, a);
+    const peers = this.actors.filter((x) => x !== a && x.role !== 'sp' && (a.role === 'da' || x.role === 'da'));
+    for (const p of peers) this.connect(p, a);
   }
 
   /** Hold or release a process (test hook in shared memory: see HOOK). */
@@ -183,19 +246,25 @@ export class ArrayEmulator extends EventEmitter {
 
 interface InlineSlot extends ActorSlot {
   attach(kind: PeerKind, index: number, link: Link): void;
+  /** The links whose far end is this actor's (closed when it fails). */
+  ends: Link[];
 }
 
-function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit): InlineSlot {
-  const actor: ActorHandle = buildActor(init, log, emit);
+function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit, incarnation = 1): InlineSlot {
+  const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
+  const actor: ActorHandle = sched().runAs(owner, () => buildActor(init, log, emit));
+  const as = <T>(fn: () => T): T => sched().runAs(owner, fn);
   return {
     role: init.role,
     index: init.index,
     name,
-    attach: (kind, index, link) => actor.wire(kind, index, link),
-    start: async () => actor.start(),
-    status: async () => actor.status(),
-    call: (method, args) => actor.call(method, args),
-    stop: async () => actor.stop(),
+    owner,
+    ends: [],
+    attach: (kind, index, link) => as(() => actor.wire(kind, index, link)),
+    start: async () => as(() => actor.start()),
+    status: async () => as(() => actor.status()),
+    call: (method, args) => as(() => actor.call(method, args)),
+    stop: async () => as(() => actor.stop()),
   };
 }
 
@@ -203,8 +272,10 @@ interface WorkerSlot extends ActorSlot {
   sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;
 }
 
-async function startWorker(init: ActorInit, name: string, log: Log, failures: string[], emit: Emit): Promise<WorkerSlot> {
-  const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY[init.role] }, name });
+async function startWorker(init: ActorInit, name: string, log: Log, failures: string[], emit: Emit, incarnation = 1): Promise<WorkerSlot> {
+  const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
+  const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY[init.role], owner }, name });
+  let terminating = false;
   const waiters = new Map<string, (c: Control) => void>();
   let nextId = 1;
   let exited = false;
@@ -227,6 +298,7 @@ async function startWorker(init: ActorInit, name: string, log: Log, failures: st
     }
   });
   worker.on('error', (err) => {
+    if (terminating) return;
     const text = `${name} stopped: ${err.message}`;
     ArrayEmulator.noteFailure(failures, text);
     log('error', text);
@@ -251,6 +323,7 @@ async function startWorker(init: ActorInit, name: string, log: Log, failures: st
     role: init.role,
     index: init.index,
     name,
+    owner,
     sendPort: (peerKind, peerIndex, peer, port) => worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
     start: async () => {
       const p = expect('started', 'started');
@@ -273,6 +346,7 @@ async function startWorker(init: ActorInit, name: string, log: Log, failures: st
         worker.postMessage({ t: 'call', id, method, args } satisfies Control);
       }),
     stop: async () => {
+      terminating = true;
       await worker.terminate();
     },
   };

@@ -11,11 +11,12 @@ import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { allocateSlot, awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { split } from '../shared/reconf.ts';
-import { Session } from '../shared/session.ts';
+import { Session, type SessionSpec } from '../shared/session.ts';
 import { deviceLayout } from '../shared/layout.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { MemoryDrive, type Drive } from './drive.ts';
+import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 
 /** Slots destaged per turn before the destager yields to staging (host requests come first). */
 const DESTAGE_BATCH = 32;
@@ -37,7 +38,6 @@ export interface DiskAdapterOptions {
   drives?: Map<number, Drive>;
 }
 
-const yieldTurn = () => new Promise<void>((r) => setImmediate(r));
 
 export class DiskAdapter {
   readonly name: string;
@@ -47,13 +47,15 @@ export class DiskAdapter {
   private readonly log: Log;
   private readonly drives: Map<number, Drive>;
   private readonly peers: Link[] = []; // other disk adapters, by index
+  private readonly hostAdapters: Link[] = []; // by index
   private sp?: Link;
   private readonly sessions = new Map<number, Session>();
   private readonly closedSessions = new Set<number>(); // the last CLOSED_SESSIONS_KEPT session ids closed
+  private closedSidsBelow = 0; // a replacement: ids below this, not open, closed before it started
   private readonly dirty = new Set<number>(); // slots hinted write-pending, bounded by the slot count
   private readonly deferred = new Set<number>(); // slots whose owner track was locked: retried soon
   private destaging = false;
-  private sweepTimer?: NodeJS.Timeout;
+  private sweepTimer?: Timer;
   private stopped = false;
   private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
   readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0 };
@@ -87,17 +89,21 @@ export class DiskAdapter {
   }
 
   start(): void {
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
-    this.sweepTimer.unref();
+    this.sweepTimer = sched().every(SWEEP_INTERVAL_MS, () => this.sweep());
+    this.sweep(); // a replacement adapter finds its predecessor's write pendings at once
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer?.cancel();
   }
 
-  attachHostAdapter(link: Link): void {
+  attachHostAdapter(index: number, link: Link): void {
+    this.hostAdapters[index] = link;
     link.onMessages((msgs) => {
+      // A replaced host adapter's requests still on their way are dropped: its locks and slots
+      // were taken back, and a late stage could overwrite a slot that has since been written.
+      if (this.hostAdapters[index] !== link) return;
       for (const m of msgs) this.handle(link, m);
     });
   }
@@ -105,6 +111,7 @@ export class DiskAdapter {
   attachPeer(index: number, link: Link): void {
     this.peers[index] = link;
     link.onMessages((msgs) => {
+      if (this.peers[index] !== link) return; // that peer was replaced
       for (const m of msgs) this.handle(link, m);
     });
   }
@@ -138,9 +145,7 @@ export class DiskAdapter {
         void this.hostFill(link, m.sid, m.track, m.id);
         return;
       case 'reconf-open':
-        this.sessions.set(m.spec.sid, new Session(m.spec));
-        if (m.spec.bcvId) this.model.addGeneration(m.spec.bcvId, m.spec.newGen, deviceLayout(m.spec.target, m.spec.bcvId, m.spec.running));
-        this.model.addGeneration(m.spec.deviceId, m.spec.newGen, this.sessions.get(m.spec.sid)!.N);
+        this.openSession(m.spec);
         return this.reply(m.spec.sid, 'open');
       case 'bcv-purge':
         return void this.step(m.sid, 'purge', (s) => this.purgeBcv(s));
@@ -160,6 +165,25 @@ export class DiskAdapter {
     }
   }
 
+  /** A session opens (reconf-open), or was open when this adapter started (a replacement). */
+  openSession(spec: SessionSpec): void {
+    for (const other of this.sessions.values()) {
+      assert(
+        other.spec.sid === spec.sid || other.spec.deviceIndex !== spec.deviceIndex,
+        () => `${this.name}: session ${spec.sid} opens on ${spec.deviceId} while session ${other.spec.sid} is still open there`,
+      );
+    }
+    const session = new Session(spec);
+    this.sessions.set(spec.sid, session);
+    if (spec.bcvId) this.model.addGeneration(spec.bcvId, spec.newGen, deviceLayout(spec.target, spec.bcvId, spec.running));
+    this.model.addGeneration(spec.deviceId, spec.newGen, session.N);
+  }
+
+  /** A replacement adapter: sessions with ids below `sid` that it was not told are open have closed. */
+  closedBelow(sid: number): void {
+    this.closedSidsBelow = sid;
+  }
+
   private reply(sid: number, step: ReconfStep, error?: string): void {
     this.sp?.send({ t: 'done', sid, step, actor: this.name, info: this.status(), ...(error ? { error } : {}) });
   }
@@ -167,10 +191,10 @@ export class DiskAdapter {
   private async step(sid: number, step: ReconfStep, fn: (s: Session) => Promise<void>): Promise<void> {
     const session = this.sessions.get(sid);
     if (!session) return this.reply(sid, step, `${this.name}: no session ${sid}`);
-    const t0 = performance.now();
+    const t0 = sched().now();
     try {
       await fn(session);
-      this.log('info', `${this.name}: ${step} of session ${sid} (${session.spec.deviceId}) done in ${(performance.now() - t0).toFixed(1)} ms`);
+      this.log('info', `${this.name}: ${step} of session ${sid} (${session.spec.deviceId}) done in ${(sched().now() - t0).toFixed(1)} ms`);
       this.reply(sid, step);
     } catch (err) {
       this.log('error', `${this.name}: ${step} of session ${sid} failed: ${errorMessage(err)}`);
@@ -242,7 +266,7 @@ export class DiskAdapter {
   private kick(): void {
     if (this.destaging || this.stopped) return;
     this.destaging = true;
-    setImmediate(() => void this.destageLoop());
+    sched().defer(() => void this.destageLoop());
   }
 
   private async destageLoop(): Promise<void> {
@@ -255,11 +279,11 @@ export class DiskAdapter {
           if (++n >= DESTAGE_BATCH) break;
         }
         if (this.dirty.size === 0 && this.deferred.size > 0) {
-          await new Promise<void>((r) => setTimeout(r, DEFERRED_RETRY_MS));
+          await sleep(DEFERRED_RETRY_MS);
           for (const s of this.deferred) this.dirty.add(s);
           this.deferred.clear();
         } else {
-          await yieldTurn(); // let stage requests in
+          await nextTurn(); // let stage requests in
         }
       }
     } catch (err) {
@@ -366,12 +390,12 @@ export class DiskAdapter {
   /** Destage everything write-pending on this adapter's drives now. */
   async flush(): Promise<void> {
     this.counters.flushes++;
-    const deadline = Date.now() + SLOT_WAIT_MS;
+    const deadline = sched().now() + SLOT_WAIT_MS;
     for (let pending = this.pendingSlots(); pending.length > 0; pending = this.pendingSlots()) {
       for (const s of pending) await this.destageSlot(s);
       if (this.pendingSlots().length === 0) break;
-      if (Date.now() > deadline) throw new ArrayError('TIMEOUT', `${this.name}: flush: slots still write-pending after ${SLOT_WAIT_MS} ms`);
-      await new Promise<void>((r) => setTimeout(r, DEFERRED_RETRY_MS));
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${this.name}: flush: slots still write-pending after ${SLOT_WAIT_MS} ms`);
+      await sleep(DEFERRED_RETRY_MS);
     }
   }
 
@@ -406,6 +430,7 @@ export class DiskAdapter {
     for (const d of this.drives.keys()) {
       for (const g of session.mainLocationsOn(d)) {
         if (session.oInv[g]! < 0) continue;
+        await this.state.passHold('establish');
         await lockTrack(this.state, g);
         let s: number;
         try {
@@ -426,7 +451,7 @@ export class DiskAdapter {
         }
         this.hintOwner(session.bcvOfOriginal(g), s);
         this.counters.established++;
-        if (++n % BACKGROUND_BATCH === 0) await yieldTurn();
+        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
       }
     }
   }
@@ -452,7 +477,7 @@ export class DiskAdapter {
         } finally {
           unlockTrack(this.state, p);
         }
-        if (++n % BACKGROUND_BATCH === 0) await yieldTurn();
+        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
       }
     }
     Atomics.store(this.state.splitCursors, cursor, 0x7fffffff);
@@ -471,9 +496,9 @@ export class DiskAdapter {
     for (const d of this.drives.keys()) {
       for (const b of session.bcvLocationsOn(d)) {
         await this.state.passHold('transfer');
-        while (this.hostFills > 0) await yieldTurn(); // host requests have the highest priority
+        while (this.hostFills > 0) await nextTurn(); // host requests have the highest priority
         if (this.state.pb(b, session.y)) await this.fill(session, session.bInv[b]!);
-        if (++n % BACKGROUND_BATCH === 0) await yieldTurn();
+        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
       }
     }
   }
@@ -487,7 +512,7 @@ export class DiskAdapter {
       if (session) await this.fill(session, t);
       // A closed session filled every track before it closed: the host adapter saw IND just before
       // the data transfer cleared it. Nothing is left to do; any other session id is a bug.
-      else assert(this.closedSessions.has(sid), () => `${this.name}: fill for unknown session ${sid}`);
+      else assert(this.closedSessions.has(sid) || sid < this.closedSidsBelow, () => `${this.name}: fill for unknown session ${sid}`);
       link.send({ t: 'filled', id });
     } catch (err) {
       link.send({ t: 'filled', id, error: errorMessage(err) });
@@ -503,13 +528,13 @@ export class DiskAdapter {
    */
   private async fill(session: Session, t: number): Promise<void> {
     assert(session.B && t >= 0 && t < session.oldTracks, () => `${this.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`);
-    const deadline = Date.now() + SLOT_WAIT_MS;
+    const deadline = sched().now() + SLOT_WAIT_MS;
     for (;;) {
       const seen = cacheEvents(this.state);
       if (await this.fillLocked(session, t)) return;
       // No slot for n: wait for one with no lock held (a holder of o may own a write-pending slot
       // that only a destage, which needs o's lock, can free).
-      if (Date.now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: fill of track ${t}: no cache slot within ${SLOT_WAIT_MS} ms`);
+      if (sched().now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: fill of track ${t}: no cache slot within ${SLOT_WAIT_MS} ms`);
       this.sweepAll();
       await awaitCacheEvent(this.state, seen, 20);
     }

@@ -6,12 +6,13 @@ import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
 import { DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
-import { Session } from '../shared/session.ts';
+import { Session, type SessionSpec } from '../shared/session.ts';
 import { deviceLayout } from '../shared/layout.ts';
 import { scenarioOf, split, type Scenario } from '../shared/reconf.ts';
 import { allocateSlot, releaseSlot } from '../shared/cache.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
+import { sched, type Timer } from '../shared/sched.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
@@ -24,7 +25,10 @@ export const BLOCKED_WAIT_MS = 30_000;
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
-  timer: NodeJS.Timeout;
+  timer: Timer;
+  /** The disk adapter asked, and what: sent again if that adapter is replaced meanwhile. */
+  da: number;
+  msg: Message;
 }
 
 export interface HostAdapterOptions {
@@ -63,23 +67,45 @@ export class HostAdapter {
     this.name = `HA${opts.index}`;
   }
 
+  /**
+   * Link to disk adapter `daIndex`. A second call means that adapter was replaced: what it was asked
+   * and has not answered is asked again of its successor (stage, fill and flush are idempotent), and
+   * late answers over the old link are ignored.
+   */
   attachDiskAdapter(daIndex: number, link: Link): void {
+    const replaced = this.diskAdapters[daIndex] !== undefined;
     this.diskAdapters[daIndex] = link;
-    this.hints[daIndex] = [];
+    this.hints[daIndex] ??= [];
     link.onMessages((msgs) => {
+      if (this.diskAdapters[daIndex] !== link) return;
       for (const m of msgs) this.onAdapterMessage(link, m);
     });
+    if (!replaced) return;
+    for (const map of [this.stageWaiters, this.fillWaiters, this.flushWaiters]) {
+      for (const w of map.values()) if (w.da === daIndex) link.send(w.msg);
+    }
+  }
+
+  /** A session opens (reconf-open), or was open when this adapter started (a replacement). */
+  openSession(spec: SessionSpec): void {
+    for (const other of this.sessions.values()) {
+      assert(
+        other.spec.sid === spec.sid || other.spec.deviceIndex !== spec.deviceIndex,
+        () => `${this.name}: session ${spec.sid} opens on ${spec.deviceId} while session ${other.spec.sid} is still open there`,
+      );
+    }
+    const session = new Session(spec);
+    this.sessions.set(spec.sid, session);
+    if (!this.scenarios.has(spec.sid)) this.scenarios.set(spec.sid, [0, 0, 0, 0, 0]);
+    if (spec.bcvId) this.model.addGeneration(spec.bcvId, spec.newGen, deviceLayout(spec.target, spec.bcvId, spec.running));
+    this.model.addGeneration(spec.deviceId, spec.newGen, session.N);
   }
 
   attachServiceProcessor(link: Link): void {
     link.onMessages((msgs) => {
       for (const m of msgs) {
         if (m.t === 'reconf-open') {
-          const session = new Session(m.spec);
-          this.sessions.set(m.spec.sid, session);
-          this.scenarios.set(m.spec.sid, [0, 0, 0, 0, 0]);
-          if (m.spec.bcvId) this.model.addGeneration(m.spec.bcvId, m.spec.newGen, deviceLayout(m.spec.target, m.spec.bcvId, m.spec.running));
-          this.model.addGeneration(m.spec.deviceId, m.spec.newGen, session.N);
+          this.openSession(m.spec);
           link.send({ t: 'done', sid: m.spec.sid, step: 'open', actor: this.name });
         } else if (m.t === 'reconf-close') {
           const counts = this.scenarios.get(m.sid) ?? [0, 0, 0, 0, 0];
@@ -130,8 +156,8 @@ export class HostAdapter {
     this.broken = errorMessage(err);
     this.log('error', `${this.name}: stopping: ${this.broken}`);
     // Two turns later: the failed request's reply (batched for the next turn) leaves first.
-    setImmediate(() =>
-      setImmediate(() => {
+    sched().defer(() =>
+      sched().defer(() => {
         throw err;
       }),
     );
@@ -142,7 +168,7 @@ export class HostAdapter {
     const w = map.get(key);
     if (!w) return false;
     map.delete(key);
-    clearTimeout(w.timer);
+    w.timer.cancel();
     if (error) w.reject(new ArrayError('ADAPTER_GONE', `${what}: ${error}`));
     else w.resolve();
     return true;
@@ -189,18 +215,27 @@ export class HostAdapter {
    */
   private async onDevice<T>(device: string, body: (dev: DeviceEntry, gen: number) => Promise<T>): Promise<T> {
     const dev = this.model.device(device);
-    const deadline = Date.now() + BLOCKED_WAIT_MS;
+    const deadline = sched().now() + BLOCKED_WAIT_MS;
     for (;;) {
-      this.state.addDeviceWord(dev.index, DEVICE.INFLIGHT, 1);
+      this.countInflight(dev.index, 1);
       if (this.state.deviceWord(dev.index, DEVICE.BLOCKED) === 0) break;
-      this.state.addDeviceWord(dev.index, DEVICE.INFLIGHT, -1);
-      await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, Math.max(1, deadline - Date.now()), `${device}: host access blocked`);
+      this.countInflight(dev.index, -1);
+      await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, Math.max(1, deadline - sched().now()), `${device}: host access blocked`);
     }
     try {
       return await body(dev, this.state.deviceWord(dev.index, DEVICE.GENERATION));
     } finally {
-      this.state.addDeviceWord(dev.index, DEVICE.INFLIGHT, -1);
+      this.countInflight(dev.index, -1);
     }
+  }
+
+  /**
+   * DEVICE.INFLIGHT, and this adapter's share of it in shared memory (same step): if this adapter
+   * fails, its replacement takes its share back out, so the switch's drain does not wait for it.
+   */
+  private countInflight(device: number, delta: number): void {
+    this.state.addDeviceWord(device, DEVICE.INFLIGHT, delta);
+    Atomics.add(this.state.hostInflight, this.index * this.state.devices + device, delta);
   }
 
   /** The session whose new layout is active on `dev` (generation `gen`), while it runs. */
@@ -290,9 +325,7 @@ export class HostAdapter {
     const link = this.diskAdapters[da];
     assert(link, () => `${this.name}: no link to disk adapter #${da} owning BCV track ${session.drives.dch(b)}`);
     const id = this.nextFillId++;
-    const p = this.await(this.fillWaiters, id, `fill of track ${t} at ${link.peer}`);
-    link.send({ t: 'fill', sid: session.spec.sid, track: t, id });
-    return p;
+    return this.ask(da, this.fillWaiters, id, `fill of track ${t} at ${link.peer}`, { t: 'fill', sid: session.spec.sid, track: t, id });
   }
 
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
@@ -328,11 +361,9 @@ export class HostAdapter {
 
   /** Destage everything acknowledged so far. */
   async flush(): Promise<void> {
-    const waits = this.diskAdapters.map((link) => {
+    const waits = this.diskAdapters.map((link, da) => {
       const id = this.nextFlushId++;
-      const p = this.await(this.flushWaiters, id, `flush at ${link.peer}`);
-      link.send({ t: 'flush', id });
-      return p;
+      return this.ask(da, this.flushWaiters, id, `flush at ${link.peer}`, { t: 'flush', id });
     });
     await Promise.all(waits);
     this.counters.flushes++;
@@ -373,20 +404,21 @@ export class HostAdapter {
     const da = this.model.adapterOfTrack(g, this.state.driveOwner);
     const link = this.diskAdapters[da];
     assert(link, () => `${this.name}: no link to disk adapter #${da} owning ${this.model.drives.dch(g)}`);
-    const p = this.await(this.stageWaiters, slot, `stage of ${this.model.drives.dch(g)} at ${link.peer}`);
-    link.send({ t: 'stage', ha: this.index, reqs: [{ track: g, slot }] });
-    return p;
+    return this.ask(da, this.stageWaiters, slot, `stage of ${this.model.drives.dch(g)} at ${link.peer}`, { t: 'stage', ha: this.index, reqs: [{ track: g, slot }] });
   }
 
-  private await(map: Map<number, Waiter<void>>, key: number, what: string): Promise<void> {
+  /** Send `msg` to disk adapter `da` and wait (bounded) for its answer under `key` of `map`. */
+  private ask(da: number, map: Map<number, Waiter<void>>, key: number, what: string, msg: Message): Promise<void> {
     assert(!map.has(key), () => `${this.name}: second wait for ${what}`);
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+    const p = new Promise<void>((resolve, reject) => {
+      const timer = sched().after(ADAPTER_WAIT_MS, () => {
         map.delete(key);
         reject(new ArrayError('ADAPTER_GONE', `${what}: no answer within ${ADAPTER_WAIT_MS} ms`));
-      }, ADAPTER_WAIT_MS);
-      map.set(key, { resolve, reject, timer });
+      });
+      map.set(key, { resolve, reject, timer, da, msg });
     });
+    this.diskAdapters[da]!.send(msg);
+    return p;
   }
 
   /** Tell the owning disk adapter (once per turn, batched) that slot `s` is write-pending. */
@@ -395,7 +427,7 @@ export class HostAdapter {
     this.hints[da]?.push(s);
     if (this.hintsScheduled) return;
     this.hintsScheduled = true;
-    setImmediate(() => {
+    sched().defer(() => {
       this.hintsScheduled = false;
       this.hints.forEach((slots, i) => {
         if (slots.length === 0) return;

@@ -3,6 +3,7 @@
 import type { Link } from '../shared/link.ts';
 import type { IoReply, IoRequest } from '../shared/messages.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
+import { sched, type Timer } from '../shared/sched.ts';
 
 /** Most requests one client keeps in flight. */
 export const CLIENT_INFLIGHT_LIMIT = 4096;
@@ -11,27 +12,41 @@ export const REPLY_WAIT_MS = 60_000;
 
 interface Pending {
   resolve: (r: IoReply) => void;
-  deadline: number; // performance.now() after which the request fails
+  deadline: number; // scheduler time (ms) after which the request fails
   what: string;
 }
 
 export class HostClient {
-  private readonly link: Link;
+  private link: Link;
+  private readonly reconnect?: () => Link;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private gone?: string;
+  /** Host adapters that went away under this client (each failed the requests then in flight). */
+  adaptersLost = 0;
   /** One sweeper for every request's deadline (a timer per request costs more than the request). */
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly sweeper: Timer;
 
-  constructor(link: Link) {
+  /**
+   * `reconnect`, if given, opens a new link when the host adapter went away: requests in flight
+   * then failed (ADAPTER_GONE), later ones go to the host adapter that took over.
+   */
+  constructor(link: Link, reconnect?: () => Link) {
     this.link = link;
-    this.sweeper = setInterval(() => this.expire(), 1000);
-    this.sweeper.unref();
+    this.reconnect = reconnect;
+    this.sweeper = sched().every(1000, () => this.expire());
+    this.bind(link);
+  }
+
+  private bind(link: Link): void {
     link.onPeerGone(() => {
-      this.gone = `${link.peer} is gone (its thread stopped)`;
-      this.failAll('ADAPTER_GONE', this.gone);
+      if (link !== this.link) return;
+      this.adaptersLost++;
+      this.gone = `${link.peer} is gone (the host adapter stopped); the request may or may not have been done`;
+      this.failAll('HOST_ADAPTER_LOST', this.gone);
     });
     link.onMessages((msgs) => {
+      if (link !== this.link) return; // a late reply from an adapter already given up on
       for (const m of msgs) {
         if (m.t !== 'io-done') continue;
         for (const r of m.replies) {
@@ -49,19 +64,24 @@ export class HostClient {
   }
 
   private call(req: Omit<IoRequest, 'id'>): Promise<IoReply> {
-    if (this.gone) return Promise.resolve({ id: 0, ok: false, code: 'ADAPTER_GONE', error: this.gone });
+    if (this.gone && this.reconnect) {
+      this.link = this.reconnect();
+      this.gone = undefined;
+      this.bind(this.link);
+    }
+    if (this.gone) return Promise.resolve({ id: 0, ok: false, code: 'HOST_ADAPTER_LOST', error: this.gone });
     if (this.pending.size >= CLIENT_INFLIGHT_LIMIT) {
       return Promise.reject(new ArrayError('TIMEOUT', `host client: ${CLIENT_INFLIGHT_LIMIT} requests already in flight`));
     }
     const id = this.nextId++;
     return new Promise<IoReply>((resolve) => {
-      this.pending.set(id, { resolve, deadline: performance.now() + REPLY_WAIT_MS, what: `${req.op} ${req.device}@${req.offsetBytes}` });
+      this.pending.set(id, { resolve, deadline: sched().now() + REPLY_WAIT_MS, what: `${req.op} ${req.device}@${req.offsetBytes}` });
       this.link.send({ t: 'io', reqs: [{ ...req, id }] });
     });
   }
 
   private expire(): void {
-    const now = performance.now();
+    const now = sched().now();
     for (const [id, p] of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(id);
@@ -95,7 +115,7 @@ export class HostClient {
   }
 
   close(): void {
-    clearInterval(this.sweeper);
+    this.sweeper.cancel();
     this.failAll('ADAPTER_GONE', 'host client closed');
     this.link.close();
   }

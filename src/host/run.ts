@@ -33,6 +33,8 @@ export interface HostSummary {
   writes: number;
   bytes: number;
   ioErrors: number;
+  /** Requests failed because their host adapter went away (a fault). */
+  lostWithAdapter: number;
   verifyErrors: number;
   iops: number;
   mbPerSec: number;
@@ -81,7 +83,7 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
   }));
   let results: Promise<ProcessorResult[]>;
   if (emu.mode === 'inline') {
-    results = Promise.all(specs.map((spec) => runHostProcessor(new HostClient(emu.hostLink(0)), new Verifier(verifierBuffers), spec)));
+    results = Promise.all(specs.map((spec) => runHostProcessor(new HostClient(emu.hostLink(0), () => emu.hostLink(0)), new Verifier(verifierBuffers), spec)));
   } else {
     const pool = new Piscina({
       filename: HOST_PROCESSOR,
@@ -129,6 +131,7 @@ function summarize(rs: ProcessorResult[], elapsedMs: number): HostSummary {
     writes,
     bytes,
     ioErrors: sum((r) => r.ioErrors),
+    lostWithAdapter: sum((r) => r.lostWithAdapter),
     verifyErrors: sum((r) => r.verifyErrors),
     iops: Math.round(((reads + writes) / elapsedMs) * 1000),
     mbPerSec: Math.round((bytes / 1048576 / (elapsedMs / 1000)) * 10) / 10,

@@ -2,7 +2,7 @@
 // pool thread), merged into one verdict with the command that repeats each failed seed.
 import { Piscina } from 'piscina';
 import { cpus } from 'node:os';
-import { runSeed, type SeedOptions, type SeedResult } from './stress.ts';
+import { noFaults, runSeed, type FaultCounts, type SeedOptions, type SeedResult } from './stress.ts';
 
 export interface StressOptions {
   seeds: number;
@@ -17,18 +17,23 @@ export interface StressSummary {
   failures: number;
   verifyErrors: number;
   faultsInjected: number;
+  faults: FaultCounts;
+  /** Requests failed with a host adapter restarted under them (expected with faults). */
+  lostWithAdapter: number;
+  /** Deterministic mode: scheduler steps (task choices) over every seed: interleavings explored. */
+  steps: number;
   reconfigurations: number;
   kinds: Record<string, number>;
   scenarios: { '1': number; '2': number; '3': number; '4': number };
   ops: number;
   elapsedMs: number;
-  failed: Array<{ seed: number; reason: string; rerun: string }>;
+  failed: Array<{ seed: number; reason: string; rerun: string; trace?: string; steps?: number }>;
 }
 
 const TASK = new URL('./stress-task.ts', import.meta.url).href;
 
 export const rerunCommand = (seed: number, opts: SeedOptions = {}) =>
-  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${opts.faults ? ' --faults' : ''}${opts.breakFill ? ' --break-fill' : ''}`;
+  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${opts.faults ? ' --faults' : ''}${opts.deterministic ? ' --deterministic' : ''}${opts.breakFill ? ' --break-fill' : ''}`;
 
 export async function runStress(opts: StressOptions): Promise<StressSummary> {
   const t0 = performance.now();
@@ -56,6 +61,9 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     failures: 0,
     verifyErrors: 0,
     faultsInjected: 0,
+    faults: noFaults(),
+    lostWithAdapter: 0,
+    steps: 0,
     reconfigurations: 0,
     kinds: {},
     scenarios: { '1': 0, '2': 0, '3': 0, '4': 0 },
@@ -68,11 +76,14 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     summary.reconfigurations += r.reconfigurations;
     summary.ops += r.ops;
     summary.faultsInjected += r.faultsInjected;
+    summary.lostWithAdapter += r.lostWithAdapter;
+    summary.steps += r.steps ?? 0;
+    for (const k of Object.keys(summary.faults) as Array<keyof FaultCounts>) summary.faults[k] += r.faults[k];
     for (const [k, n] of Object.entries(r.kinds)) summary.kinds[k] = (summary.kinds[k] ?? 0) + n;
     for (const k of ['1', '2', '3', '4'] as const) summary.scenarios[k] += r.scenarios[k];
     if (!r.ok) {
       summary.failures++;
-      summary.failed.push({ seed: r.seed, reason: r.reason ?? 'failed', rerun: rerunCommand(r.seed, opts.seedOptions) });
+      summary.failed.push({ seed: r.seed, reason: r.reason ?? 'failed', rerun: rerunCommand(r.seed, opts.seedOptions), ...(r.trace ? { trace: r.trace, steps: r.steps } : {}) });
     }
   }
   summary.elapsedMs = Math.round(performance.now() - t0);

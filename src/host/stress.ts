@@ -12,6 +12,7 @@ import { createVerifierBuffers, SECTOR_BYTES, Verifier } from './verifier.ts';
 import { HostClient } from './client.ts';
 import { DEVICE, NO_SLOT, NO_TRACK, PHASE, SLOT, TRACK } from '../shared/memory.ts';
 import { seededRandom } from './workload.ts';
+import { runSeeded, sched, sleep } from '../shared/sched.ts';
 
 export interface SeedPlan {
   seed: number;
@@ -32,8 +33,37 @@ export interface SeedResult {
   scenarios: { '1': number; '2': number; '3': number; '4': number };
   ops: number;
   ms: number;
-  faultsInjected: number; // batches delayed/reordered
+  /** Faults injected, in all and per kind. */
+  faultsInjected: number;
+  faults: FaultCounts;
+  /** Requests that failed because their host adapter was restarted under them (expected). */
+  lostWithAdapter: number;
+  /** Deterministic mode: tasks the seeded scheduler ran, and the hash of its choices. */
+  steps?: number;
+  trace?: string;
 }
+
+/** Faults per kind. */
+export interface FaultCounts {
+  delayedBatches: number;
+  diskAdapterRestarts: number;
+  hostAdapterRestarts: number;
+  /** Adapter restarts by where the reconfiguration stood. */
+  duringEstablish: number;
+  atSwitch: number;
+  duringTransfer: number;
+  outsideSessions: number;
+}
+
+export const noFaults = (): FaultCounts => ({
+  delayedBatches: 0,
+  diskAdapterRestarts: 0,
+  hostAdapterRestarts: 0,
+  duringEstablish: 0,
+  atSwitch: 0,
+  duringTransfer: 0,
+  outsideSessions: 0,
+});
 
 type Rng = () => number;
 const int = (r: Rng, lo: number, hi: number) => lo + Math.floor(r() * (hi - lo + 1));
@@ -175,16 +205,21 @@ const POLL_MS = 5;
 const SEED_STALL_MS = 60_000;
 
 async function untilOps(wl: { opsDone(): number }, ops: number, what: string): Promise<void> {
-  const deadline = Date.now() + SEED_STALL_MS;
+  const deadline = sched().now() + SEED_STALL_MS;
   while (wl.opsDone() < ops) {
-    if (Date.now() > deadline) throw new Error(`workload stalled at ${wl.opsDone()} of ${ops} operations (${what})`);
-    await new Promise((res) => setTimeout(res, POLL_MS));
+    if (sched().now() > deadline) throw new Error(`workload stalled at ${wl.opsDone()} of ${ops} operations (${what})`);
+    await sleep(POLL_MS);
   }
 }
 
 export interface SeedOptions {
-  /** Faults: RECONF and I/O batches between actors delayed and reordered (seeded). */
+  /**
+   * Faults: batches between actors delayed and reordered, and adapters failed and replaced (a disk
+   * or host adapter, during ESTABLISH, at the switch, during the transfer, or between sessions).
+   */
   faults?: boolean;
+  /** Run under the seeded scheduler: the seed replays the identical interleaving. */
+  deterministic?: boolean;
   /** Test-only: a deliberately broken fill that skips split(o). */
   breakFill?: boolean;
   /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
@@ -228,56 +263,104 @@ async function readBack(emu: ArrayEmulator, verifier: Verifier): Promise<void> {
 /** Wait until `ops` more operations are done, or `ms` passed (a held destage may stall writes). */
 async function someOps(wl: { opsDone(): number }, ops: number, ms: number): Promise<void> {
   const target = wl.opsDone() + ops;
-  const deadline = Date.now() + ms;
-  while (wl.opsDone() < target && Date.now() < deadline) await new Promise((res) => setTimeout(res, POLL_MS));
+  const deadline = sched().now() + ms;
+  while (wl.opsDone() < target && sched().now() < deadline) await sleep(POLL_MS);
+}
+
+type FaultPoint = 'establish' | 'switch' | 'transfer';
+
+/** Fail one adapter (a disk adapter more often than a host adapter) and start its replacement. */
+async function failAdapter(emu: ArrayEmulator, r: Rng, faults: FaultCounts, where: keyof FaultCounts): Promise<void> {
+  const has = Array.from({ length: emu.model.config.hostAdapters }, (_, i) => `HA${i}`);
+  const ha = r() < 0.3;
+  const name = ha ? pick(r, has) : pick(r, emu.model.diskAdapterIds);
+  await emu.restart(name);
+  if (ha) faults.hostAdapterRestarts++;
+  else faults.diskAdapterRestarts++;
+  faults[where]++;
 }
 
 /**
  * One round of reconfigurations. Most rounds leave write pendings at the switch, as the SPEC's
  * model does: the switch is held once the BCVs are synchronised, destage to the main drives and/or
  * to the BCV is held while the host writes on, then the switch goes ahead with those pending.
+ * With faults, adapters fail at the chosen points: the process there is held, let run a little,
+ * held again, an adapter fails and is replaced, and the process goes on.
  */
-async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): number }, round: unknown[], r: Rng): Promise<ReconfReport[]> {
+async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): number }, round: unknown[], r: Rng, faults?: FaultCounts): Promise<ReconfReport[]> {
   const pendings = r() < 0.7;
-  if (pendings) emu.hold('switch', true);
+  const at = new Set<FaultPoint>(faults ? (['establish', 'switch', 'transfer'] as const).filter(() => r() < 0.5) : []);
+  if (faults && at.size === 0) at.add(pick(r, ['establish', 'switch', 'transfer'] as const));
+  const holdSwitch = pendings || at.has('switch');
+  if (at.has('establish')) emu.hold('establish', true);
+  if (holdSwitch) emu.hold('switch', true);
+  if (at.has('transfer')) emu.hold('transfer', true);
   const done = round.map(() => false);
   let failed = false;
   const reports = Promise.all(round.map((t, i) => emu.reconfigure(t).then((rep) => ((done[i] = true), rep))));
-  if (!pendings) return reports;
+  if (!holdSwitch && at.size === 0) return reports;
   reports.catch(() => (failed = true));
   const wait = async (cond: () => boolean, what: string, ms = SEED_STALL_MS) => {
-    const deadline = Date.now() + ms;
+    const deadline = sched().now() + ms;
     while (!cond() && !failed) {
-      if (Date.now() > deadline) return what;
-      await new Promise((res) => setTimeout(res, POLL_MS));
+      if (sched().now() > deadline) return what;
+      await sleep(POLL_MS);
     }
     return undefined;
+  };
+  const must = async (cond: () => boolean, what: string) => {
+    const late = await wait(cond, what);
+    if (late) throw new Error(`${late}: not within ${SEED_STALL_MS} ms`);
+  };
+  /** Let a held process run a little (0-3 ms), then hold it again: it stops part-way. */
+  const partly = async (name: 'establish' | 'transfer') => {
+    emu.hold(name, false);
+    await sleep(r() * 3);
+    emu.hold(name, true);
   };
   try {
     const devices = round.map((t) => {
       const changed = (t as ArrayConfig).devices.find((d) => d.layout !== 'bcv' && JSON.stringify(d) !== JSON.stringify(emu.model.config.devices.find((x) => x.id === d.id)));
       return emu.model.device(changed!.id).index;
     });
+    const phaseAtLeast = (p: number) => () => devices.every((d, i) => done[i] || emu.state.deviceWord(d, DEVICE.PHASE) >= p);
     const gens = devices.map((d) => emu.state.deviceWord(d, DEVICE.GENERATION));
-    // Every session of the round synchronised (held at the switch) or, a meta expansion, done.
-    const late = await wait(() => devices.every((d, i) => done[i] || emu.state.deviceWord(d, DEVICE.PHASE) === PHASE.SYNCHRONISED), 'BCVs synchronised');
-    if (late) throw new Error(`${late}: not within ${SEED_STALL_MS} ms`);
-    const mix = pick(r, [['destage-main'], ['destage-mirror'], ['destage-main', 'destage-mirror']] as const);
-    for (const h of mix) emu.hold(h, true);
-    await someOps(wl, 40, 300);
-    emu.hold('switch', false);
-    // The switch drains requests in flight; with destage held a full cache may stall them, so the
-    // holds last a short while at most, switched or not.
-    await wait(() => devices.every((d, i) => done[i] || emu.state.deviceWord(d, DEVICE.GENERATION) !== gens[i]), 'switch', 300);
-    await someOps(wl, 40, 300);
-    for (const h of mix) emu.hold(h, false);
+    if (at.has('establish')) {
+      await must(phaseAtLeast(PHASE.ESTABLISHING), 'ESTABLISH begun');
+      await partly('establish');
+      await failAdapter(emu, r, faults!, 'duringEstablish');
+      emu.hold('establish', false);
+    }
+    if (holdSwitch) {
+      // Every session of the round synchronised (held at the switch) or, a meta expansion, done.
+      await must(phaseAtLeast(PHASE.SYNCHRONISED), 'BCVs synchronised');
+      if (at.has('switch')) await failAdapter(emu, r, faults!, 'atSwitch');
+      const mix = pendings ? pick(r, [['destage-main'], ['destage-mirror'], ['destage-main', 'destage-mirror']] as const) : [];
+      for (const h of mix) emu.hold(h, true);
+      if (pendings) await someOps(wl, 40, 300);
+      emu.hold('switch', false);
+      // The switch drains requests in flight; with destage held a full cache may stall them, so the
+      // holds last a short while at most, switched or not.
+      await wait(() => devices.every((d, i) => done[i] || emu.state.deviceWord(d, DEVICE.GENERATION) !== gens[i]), 'switch', 300);
+      if (pendings) await someOps(wl, 40, 300);
+      for (const h of mix) emu.hold(h, false);
+    }
+    if (at.has('transfer')) {
+      await must(phaseAtLeast(PHASE.TRANSFERRING), 'transfer begun');
+      await partly('transfer');
+      await failAdapter(emu, r, faults!, 'duringTransfer');
+      emu.hold('transfer', false);
+    }
   } finally {
-    for (const h of ['switch', 'destage-main', 'destage-mirror'] as const) emu.hold(h, false);
+    for (const h of ['establish', 'switch', 'transfer', 'destage-main', 'destage-mirror'] as const) emu.hold(h, false);
   }
   return reports;
 }
 
-/** Run one seed to its verdict. `mode` inline runs every actor in this thread. */
+/**
+ * Run one seed to its verdict. `mode` inline runs every actor in this thread; `deterministic` runs
+ * them under the seeded scheduler, so the same seed takes the same interleaving every time.
+ */
 export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOptions = {}): Promise<SeedResult> {
   const t0 = performance.now();
   const result: SeedResult = {
@@ -291,15 +374,39 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
     ops: 0,
     ms: 0,
     faultsInjected: 0,
+    faults: noFaults(),
+    lostWithAdapter: 0,
   };
+  if (!opts.deterministic) {
+    await seedBody(seed, mode, opts, result);
+  } else {
+    if (mode !== 'inline') throw new Error('deterministic mode runs inline (one thread)');
+    try {
+      const run = await runSeeded({ seed: seed * 2654435761 + 1 }, () => seedBody(seed, mode, opts, result));
+      result.steps = run.steps;
+      result.trace = run.trace.toString(16).padStart(8, '0');
+    } catch (err) {
+      // The run itself broke (an actor threw out of its task: an invariant stopped it).
+      result.ok = false;
+      result.reason ??= `stopped: ${errorMessage(err)}`;
+    }
+  }
+  result.faultsInjected = result.faults.delayedBatches + result.faults.diskAdapterRestarts + result.faults.hostAdapterRestarts;
+  result.ms = Math.round(performance.now() - t0);
+  return result;
+}
+
+async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: SeedResult): Promise<void> {
   let plan: SeedPlan;
   try {
     plan = planSeed(seed);
   } catch (err) {
-    return { ...result, reason: `plan: ${errorMessage(err)}`, ms: performance.now() - t0 };
+    result.reason = `plan: ${errorMessage(err)}`;
+    return;
   }
   const problems: string[] = [];
-  const chaos = opts.faults ? { random: seededRandom(seed * 104729 + 3), maxDelayTurns: 1 + (seed % 8), delayed: 0 } : undefined;
+  const chaos = opts.faults && mode === 'inline' ? { random: seededRandom(seed * 104729 + 3), maxDelayTurns: 1 + (seed % 8), delayed: 0 } : undefined;
+  const faults = opts.faults ? result.faults : undefined;
   const emu = await ArrayEmulator.start(plan.config, { mode, log: (level, text) => level === 'error' && problems.push(text), chaos });
   if (opts.breakFill) emu.state.setBrokenFill(true);
   try {
@@ -320,6 +427,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
     emu.on('switched', onSwitched);
     const reports: ReconfReport[] = [];
     let reconfError: string | undefined;
+    const fr = seededRandom(seed * 7 + 5);
     try {
       const third = plan.workload.ops / 3;
       if (opts.loseWritePending) {
@@ -329,9 +437,14 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
         loseWritePending(emu);
         emu.hold('destage-main', false);
       }
+      if (faults && fr() < 0.5) {
+        // An adapter fails between sessions too, under plain host I/O.
+        await untilOps(wl, third / 2, 'before the first fault');
+        await failAdapter(emu, fr, faults, 'outsideSessions');
+      }
       for (const [k, round] of plan.rounds.entries()) {
         await untilOps(wl, third * (k + 1), `before round ${k + 1}`);
-        reports.push(...(await reconfigureRound(emu, wl, round, seededRandom(seed * 31 + k))));
+        reports.push(...(await reconfigureRound(emu, wl, round, seededRandom(seed * 31 + k), faults)));
       }
       await untilOps(wl, plan.workload.ops, 'after the last round');
     } catch (err) {
@@ -347,6 +460,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
     host.described.push(...final.described);
     result.verifyErrors = host.verifyErrors;
     result.ioErrors = host.ioErrors;
+    result.lostWithAdapter = host.lostWithAdapter;
     result.ops = host.reads + host.writes;
     result.reconfigurations = reports.length;
     for (const rep of reports) {
@@ -358,6 +472,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
       reconfError ??
       (host.verifyErrors > 0 ? `${host.verifyErrors} verify errors: ${host.described[0]}` : undefined) ??
       (host.ioErrors > 0 ? `${host.ioErrors} I/O errors: ${host.described[0]}` : undefined) ??
+      (host.lostWithAdapter > 0 && result.faults.hostAdapterRestarts === 0 ? `${host.lostWithAdapter} requests lost with a host adapter that was never restarted` : undefined) ??
       (bits ? `bits left set: ${JSON.stringify(bits.bitsLeft)}` : undefined) ??
       (problems.length > 0 ? problems[0] : undefined) ??
       (emu.problems().length > 0 ? emu.problems()[0] : undefined);
@@ -367,8 +482,6 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
     result.reason = errorMessage(err);
   } finally {
     await emu.stop();
+    result.faults.delayedBatches = chaos?.delayed ?? 0;
   }
-  result.faultsInjected = chaos?.delayed ?? 0;
-  result.ms = Math.round(performance.now() - t0);
-  return result;
 }

@@ -3,7 +3,8 @@
 import * as hdr from 'hdr-histogram-js';
 import type { HostClient } from './client.ts';
 import { SECTOR_BYTES, Verifier, type VerifyDevice } from './verifier.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { errorCode, errorMessage } from '../shared/errors.ts';
+import { sched } from '../shared/sched.ts';
 
 export interface WorkloadSpec {
   devices: VerifyDevice[];
@@ -30,6 +31,8 @@ export interface ProcessorResult {
   writes: number;
   bytes: number;
   ioErrors: number;
+  /** Requests failed because their host adapter went away (HOST_ADAPTER_LOST): a fault, not a bug. */
+  lostWithAdapter: number;
   verifyErrors: number;
   described: string[]; // first verify or I/O errors, in words
   latencyUs: string; // HDR histogram, compressed base64
@@ -62,13 +65,13 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
   const hist = newLatencyHistogram();
   const control = spec.control ? new Int32Array(spec.control) : undefined;
   const opsLimit = Math.min(spec.ops ?? MAX_OPS, MAX_OPS);
-  const deadline = spec.seconds !== undefined ? performance.now() + spec.seconds * 1000 : Infinity;
-  const result: ProcessorResult = { reads: 0, writes: 0, bytes: 0, ioErrors: 0, verifyErrors: 0, described: [], latencyUs: '', elapsedMs: 0 };
+  const deadline = spec.seconds !== undefined ? sched().now() + spec.seconds * 1000 : Infinity;
+  const result: ProcessorResult = { reads: 0, writes: 0, bytes: 0, ioErrors: 0, lostWithAdapter: 0, verifyErrors: 0, described: [], latencyUs: '', elapsedMs: 0 };
   const cursors = spec.devices.map(() => Math.floor(rand() * 1e9));
   let issued = 0;
   const verify = spec.verify !== false;
   const filler = verify ? undefined : new Uint8Array(spec.blockBytes).fill(0xa5);
-  const t0 = performance.now();
+  const t0 = sched().now();
 
   const pick = () => {
     const d = Math.floor(rand() * spec.devices.length);
@@ -82,11 +85,11 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
   };
 
   const loop = async () => {
-    while (issued < opsLimit && performance.now() < deadline && !(control && Atomics.load(control, 0))) {
+    while (issued < opsLimit && sched().now() < deadline && !(control && Atomics.load(control, 0))) {
       issued++;
       const { dev, offsetBytes, lengthBytes } = pick();
       const isRead = rand() * 100 < spec.readPct;
-      const began = performance.now();
+      const began = sched().now();
       try {
         if (!verify) {
           if (isRead) await client.read(dev.id, offsetBytes, lengthBytes);
@@ -106,15 +109,19 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
         }
         result.bytes += lengthBytes;
         if (control) Atomics.add(control, 1, 1);
-        hist.recordValue(Math.max(1, Math.round((performance.now() - began) * 1000)));
+        hist.recordValue(Math.max(1, Math.round((sched().now() - began) * 1000)));
       } catch (err) {
+        if (errorCode(err) === 'HOST_ADAPTER_LOST') {
+          result.lostWithAdapter++;
+          continue;
+        }
         result.ioErrors++;
         if (result.described.length < 10) result.described.push(`${isRead ? 'read' : 'write'} ${dev.id}@${offsetBytes}+${lengthBytes}: ${errorMessage(err)}`);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, spec.queueDepth) }, loop));
-  result.elapsedMs = performance.now() - t0;
+  result.elapsedMs = sched().now() - t0;
   result.verifyErrors = verifier.errors;
   result.described.push(...verifier.described.slice(0, 10 - result.described.length));
   result.latencyUs = hdr.encodeIntoCompressedBase64(hist);

@@ -3,6 +3,7 @@
 // session: preparation (FIG. 4A, steps 101-112), switch (FIG. 4B, 113-120), completion (121-124).
 import { mkdirSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { threadId } from 'node:worker_threads';
 import { join } from 'node:path';
 import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
@@ -11,6 +12,8 @@ import type { ArrayConfig } from '../shared/config.ts';
 import { DEVICE, MAX_SESSIONS, PHASE, TRACK, splitCursorWord, MAX_DISK_ADAPTERS, type SharedState } from '../shared/memory.ts';
 import { Session, type ReconfKind, type SessionSpec } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
+import { sched } from '../shared/sched.ts';
+import type { Resume } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { mergeCompleted, planReconfiguration } from './plan.ts';
 
@@ -48,11 +51,16 @@ export interface ServiceProcessorOptions {
   configDir?: string;
 }
 
+/** Service processors made in this thread (each gets its own configuration directory). */
+let configDirs = 0;
+
 interface StepWait {
   expect: Set<string>;
   infos: Map<string, Record<string, number>>;
   resolve: () => void;
   reject: (e: Error) => void;
+  /** The step's message: sent again to an adapter that is replaced before it answers. */
+  msg: Message;
 }
 
 export class ServiceProcessor {
@@ -68,6 +76,7 @@ export class ServiceProcessor {
   private readonly diskAdapterNames: string[] = [];
   private readonly waits = new Map<string, StepWait>(); // `${sid}:${step}`
   private readonly busyDevices = new Set<string>();
+  private readonly openSpecs = new Map<number, SessionSpec>(); // sessions between reconf-open and close
   private columns = 0; // PB columns in use (bit y)
   private nextSid = 1;
   private nextGen = 2;
@@ -78,16 +87,31 @@ export class ServiceProcessor {
     this.log = opts.log;
     this.emit = opts.emit ?? (() => {});
     this.running = opts.model.config;
-    this.configDir = opts.configDir ?? join(tmpdir(), `arrayemu-config-${process.pid}-${Date.now().toString(36)}`);
+    this.configDir = opts.configDir ?? join(tmpdir(), `arrayemu-config-${process.pid}-${threadId}-${++configDirs}-${Date.now().toString(36)}`);
   }
 
+  /**
+   * Link to an adapter. A second call for the same adapter means it was replaced: every step it
+   * was asked for and has not answered is asked again of its successor (each step is idempotent:
+   * it works from the shared tables), and answers over the old link are ignored.
+   */
   attachAdapter(kind: 'ha' | 'da', index: number, link: Link): void {
     const name = kind === 'ha' ? `HA${index}` : this.model.diskAdapterIds[index]!;
+    const replaced = this.adapters.has(name);
     this.adapters.set(name, link);
-    (kind === 'ha' ? this.hostAdapterNames : this.diskAdapterNames).push(name);
+    if (!replaced) (kind === 'ha' ? this.hostAdapterNames : this.diskAdapterNames).push(name);
     link.onMessages((msgs) => {
+      if (this.adapters.get(name) !== link) return;
       for (const m of msgs) this.onMessage(link, m);
     });
+    if (!replaced) return;
+    this.log('info', `SP: ${name} replaced; asking it again for ${[...this.waits.entries()].filter(([, w]) => w.expect.has(name)).map(([k]) => k).join(', ') || 'nothing'}`);
+    for (const w of this.waits.values()) if (w.expect.has(name)) link.send(w.msg);
+  }
+
+  /** What a replacement adapter must know at start: the running configuration and the open sessions. */
+  resumeInfo(): Resume {
+    return { running: this.running, sessions: [...this.openSpecs.values()], closedBelow: this.nextSid };
   }
 
   private onMessage(link: Link, m: Message): void {
@@ -116,16 +140,21 @@ export class ServiceProcessor {
     if (actors.length === 0) return infos;
     const key = `${sid}:${step}`;
     const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waits.delete(key);
-        reject(new ArrayError('TIMEOUT', `session ${sid}: ${step} not done by ${[...(this.waits.get(key)?.expect ?? [])].join(', ')} within ${STEP_WAIT_MS} ms`));
-      }, STEP_WAIT_MS);
-      timer.unref();
+      const timer = sched().after(
+        STEP_WAIT_MS,
+        () => {
+          const late = [...(this.waits.get(key)?.expect ?? [])].join(', ');
+          this.waits.delete(key);
+          reject(new ArrayError('TIMEOUT', `session ${sid}: ${step} not done by ${late} within ${STEP_WAIT_MS} ms`));
+        },
+        false,
+      );
       this.waits.set(key, {
         expect: new Set(actors),
         infos,
-        resolve: () => (clearTimeout(timer), resolve()),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: () => (timer.cancel(), resolve()),
+        reject: (e) => (timer.cancel(), reject(e)),
+        msg,
       });
     });
     for (const a of actors) this.adapters.get(a)!.send(msg);
@@ -180,14 +209,14 @@ export class ServiceProcessor {
   }
 
   private async runSession(plan: ReturnType<typeof planReconfiguration>, y: number): Promise<ReconfReport> {
-    const t0 = performance.now();
+    const t0 = sched().now();
     const steps: Array<{ step: string; ms: number }> = [];
-    let mark = performance.now();
+    let mark = sched().now();
     const logStep = (step: string) => {
-      const ms = performance.now() - mark;
+      const ms = sched().now() - mark;
       steps.push({ step, ms: Math.round(ms * 1000) / 1000 });
       this.log('info', `SP: ${plan.deviceId}: ${step} (${ms.toFixed(3)} ms)`);
-      mark = performance.now();
+      mark = sched().now();
     };
     const dev = this.model.device(plan.deviceId);
     const bcv = plan.bcvId ? this.model.device(plan.bcvId) : undefined;
@@ -212,6 +241,7 @@ export class ServiceProcessor {
     // Steps 101-103, 107: the new configuration file, written and locked for the session.
     const lockFile = this.writeAndLock(plan.deviceId, spec.newGen, plan.target);
     logStep('steps 101-103, 107: new configuration file written and locked');
+    this.openSpecs.set(sid, spec);
     try {
       await this.everyone(this.everyAdapter, sid, 'open', { t: 'reconf-open', spec });
       logStep('every adapter knows the session');
@@ -256,6 +286,9 @@ export class ServiceProcessor {
       this.state.setDeviceWord(dev.index, DEVICE.SESSION, 0);
       this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.IDLE);
       if (bcv) this.state.setDeviceWord(bcv.index, DEVICE.READY, 1);
+      // From here a replacement adapter is not told of the session: its predecessor may already
+      // have closed it, and a session kept open in one adapter would act on the next session's bits.
+      this.openSpecs.delete(sid);
       const closed = await this.everyone(this.everyAdapter, sid, 'close', { t: 'reconf-close', sid });
       for (const info of closed.values()) {
         scenarios = {
@@ -274,7 +307,7 @@ export class ServiceProcessor {
         tracksMoved: tracksTotal,
         tracksTotal,
         hostBlockedMs: Math.round(blockedMs * 1000) / 1000,
-        durationMs: Math.round(performance.now() - t0),
+        durationMs: Math.round(sched().now() - t0),
         scenarios,
         bitsLeft: { pb: bitsLeft.pb, ps: bitsLeft.ps, ind: bitsLeft.ind },
         steps,
@@ -283,6 +316,7 @@ export class ServiceProcessor {
       this.log('error', `SP: ${plan.deviceId}: session ${y} failed: ${errorMessage(err)}`);
       throw err;
     } finally {
+      this.openSpecs.delete(sid);
       rmSync(lockFile, { force: true });
     }
   }
@@ -323,7 +357,7 @@ export class ServiceProcessor {
   private async switchOver(session: Session, inWindow: () => void): Promise<number> {
     const dev = session.spec.deviceIndex;
     this.state.setDeviceWord(dev, DEVICE.PHASE, PHASE.SWITCHING);
-    const t0 = performance.now();
+    const t0 = sched().now();
     this.state.setDeviceWord(dev, DEVICE.BLOCKED, 1);
     try {
       await this.state.awaitDeviceWord(dev, DEVICE.INFLIGHT, 0, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
@@ -332,7 +366,7 @@ export class ServiceProcessor {
     } finally {
       this.state.setDeviceWord(dev, DEVICE.BLOCKED, 0);
     }
-    return performance.now() - t0;
+    return sched().now() - t0;
   }
 
   private async withProgress<T>(session: Session, work: () => Promise<T>): Promise<T> {
@@ -343,11 +377,11 @@ export class ServiceProcessor {
         tracksMoved: session.oldTracks - this.pbLeft(session),
         tracksTotal: session.oldTracks,
       } satisfies Progress);
-    const timer = setInterval(report, PROGRESS_EVERY_MS);
+    const timer = sched().every(PROGRESS_EVERY_MS, report);
     try {
       return await work();
     } finally {
-      clearInterval(timer);
+      timer.cancel();
       report();
     }
   }

@@ -3,6 +3,7 @@
 import type { ArrayConfig } from './config.ts';
 import type { Link } from './link.ts';
 import type { SharedBuffers } from './memory.ts';
+import type { SessionSpec } from './session.ts';
 
 export type Role = 'sp' | 'ha' | 'da';
 export type PeerKind = 'ha' | 'da' | 'host' | 'sp';
@@ -24,6 +25,23 @@ export interface ActorInit {
   index: number;
   config: ArrayConfig;
   buffers: SharedBuffers;
+  /** A replacement adapter: where the array stands (the shared tables hold the rest). */
+  resume?: Resume;
+}
+
+/** What a replacement adapter learns from the service processor when it starts. */
+export interface Resume {
+  /** The running configuration (devices reconfigured since the array started). */
+  running: ArrayConfig;
+  /** Sessions open now, as their reconf-open carried them. */
+  sessions: SessionSpec[];
+  /** Session ids below this that are not open have closed. */
+  closedBelow: number;
+}
+
+/** An actor's number in shared tables (the track-lock owner word): 0 is nobody. */
+export function actorId(role: Role, index: number, hostAdapters: number): number {
+  return role === 'sp' ? 1 : role === 'ha' ? 2 + index : 2 + hostAdapters + index;
 }
 
 /** Control messages between the main thread and a worker (structured clone: they carry ports). */

@@ -4,6 +4,7 @@ import { CACHE, NO_SLOT, NO_TRACK, SLOT, type SharedState } from './memory.ts';
 import { tryLockTrack, unlockTrack } from './track-lock.ts';
 import { ArrayError } from './errors.ts';
 import { assert } from './assert.ts';
+import { sched, waitWord } from './sched.ts';
 
 /** Longest a writer waits for a clean slot before its request fails (bounded wait). */
 export const SLOT_WAIT_MS = 30_000;
@@ -21,7 +22,7 @@ export interface AllocateOptions {
  */
 export async function allocateSlot(state: SharedState, g: number, opts: AllocateOptions = {}): Promise<number> {
   assert(Atomics.load(state.trackSlot, g) === NO_SLOT, () => `track ${g}: allocating a slot while it holds one (${state.describeTrack(g)})`);
-  const deadline = Date.now() + (opts.waitMs ?? SLOT_WAIT_MS);
+  const deadline = sched().now() + (opts.waitMs ?? SLOT_WAIT_MS);
   for (;;) {
     const seen = cacheEvents(state);
     const s = claimSlot(state, g);
@@ -30,7 +31,7 @@ export async function allocateSlot(state: SharedState, g: number, opts: Allocate
       return s;
     }
     opts.onFull?.();
-    if (Date.now() > deadline) {
+    if (sched().now() > deadline) {
       throw new ArrayError('CACHE_EXHAUSTED', `track ${g}: no clean cache slot within ${opts.waitMs ?? SLOT_WAIT_MS} ms (${state.slots} slots, all write-pending or locked)`);
     }
     await awaitCacheEvent(state, seen, WAIT_SLICE_MS);
@@ -50,8 +51,7 @@ export function tryAllocateSlot(state: SharedState, g: number): number {
 
 /** Wait (bounded, without parking the thread) until a slot becomes clean or free, or `waitMs` passes. */
 export async function awaitCacheEvent(state: SharedState, seen: number, waitMs: number): Promise<void> {
-  const w = Atomics.waitAsync(state.cacheWords, CACHE.EVENTS, seen, waitMs);
-  if (w.async) await w.value;
+  await waitWord(state.cacheWords, CACHE.EVENTS, seen, waitMs);
 }
 
 export function cacheEvents(state: SharedState): number {

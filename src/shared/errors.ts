@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'TIMEOUT' // a bounded wait ran out
   | 'INVARIANT' // an invariant of the array broke: the actor must stop
   | 'ADAPTER_GONE' // the adapter serving a request stopped
+  | 'HOST_ADAPTER_LOST' // the host adapter went away with the request in flight: it may or may not have been done
   | 'USAGE'; // bad command-line input
 
 export class ArrayError extends Error {

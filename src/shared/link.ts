@@ -4,6 +4,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import { decodeBatch, encodeBatch, type Message, type Wire } from './messages.ts';
 import { assert } from './assert.ts';
+import { MAIN_OWNER, sched, type Owner } from './sched.ts';
 
 /** Most messages that may wait in one link's outgoing batch. */
 export const LINK_QUEUE_LIMIT = 1 << 16;
@@ -40,7 +41,7 @@ abstract class BatchingLink implements Link {
     this.pending.push(msg);
     if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(() => this.flush());
+      sched().defer(() => this.flush());
     }
   }
 
@@ -115,31 +116,39 @@ export const MAX_CHAOS_TURNS = 16;
 class LocalLink extends BatchingLink {
   other?: LocalLink;
   chaos?: LinkChaos;
+  /** Whose code runs when a batch arrives at this end (its actor incarnation). */
+  owner: Owner = MAIN_OWNER;
   protected transmit(wire: Wire): void {
     const other = this.other;
     if (!other) return;
     const turns = this.chaos ? Math.floor(this.chaos.random() * (Math.min(this.chaos.maxDelayTurns, MAX_CHAOS_TURNS) + 1)) : 0;
     if (turns > 0) this.chaos!.delayed++;
+    const s = sched();
     const hop = (left: number): void => {
       if (left === 0) other.receive(wire);
-      else setImmediate(() => hop(left - 1));
+      else s.defer(() => hop(left - 1), other.owner);
     };
-    setImmediate(() => hop(turns));
+    s.defer(() => hop(turns), other.owner);
   }
   protected onClose(): void {
     const other = this.other;
     this.other = undefined;
-    if (other) setImmediate(() => other.goneHandler());
+    if (other) sched().defer(() => other.goneHandler(), other.owner);
   }
 }
 
-/** Two linked ends: messages sent on `a` arrive at `b` and back. Names are each end's peer. */
-export function localLinkPair(aPeer: string, bPeer: string, log: Log, chaos?: LinkChaos): [Link, Link] {
+/**
+ * Two linked ends: messages sent on `a` arrive at `b` and back. Names are each end's peer; owners
+ * are whose code runs at each end (`aOwner` runs what arrives at `a`).
+ */
+export function localLinkPair(aPeer: string, bPeer: string, log: Log, chaos?: LinkChaos, owners: { a?: Owner; b?: Owner } = {}): [Link, Link] {
   const a = new LocalLink(aPeer, log);
   const b = new LocalLink(bPeer, log);
   a.other = b;
   b.other = a;
   a.chaos = chaos;
   b.chaos = chaos;
+  a.owner = owners.a ?? MAIN_OWNER;
+  b.owner = owners.b ?? MAIN_OWNER;
   return [a, b];
 }

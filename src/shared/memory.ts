@@ -4,6 +4,7 @@ import type { ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
 import { assert, bits } from './assert.ts';
 import { ArrayError } from './errors.ts';
+import { sched, waitWord } from './sched.ts';
 
 /** Longest any process stays held by a test hook before it fails. */
 export const HOLD_WAIT_MS = 120_000;
@@ -65,9 +66,10 @@ export const HOOK = {
   HOLD_DESTAGE_MIRROR: 3, // destage of WP2 (to an established BCV)
   HOLD_SWITCH: 4, // the service processor before step 114
   HOLD_COMPLETION: 5, // the service processor before step 121
+  HOLD_ESTABLISH: 6, // the ESTABLISH copy pass (step 104), before each track
   BREAK_FILL_SPLIT: 8, // TEST ONLY: fill(t) skips split(o) — a deliberately broken fill, to prove the checks catch it
 } as const;
-export type HoldName = 'split' | 'transfer' | 'destage-main' | 'destage-mirror' | 'switch' | 'completion';
+export type HoldName = 'establish' | 'split' | 'transfer' | 'destage-main' | 'destage-mirror' | 'switch' | 'completion';
 export const HOLD_WORD: Record<HoldName, number> = {
   split: HOOK.HOLD_SPLIT,
   transfer: HOOK.HOLD_TRANSFER,
@@ -75,6 +77,7 @@ export const HOLD_WORD: Record<HoldName, number> = {
   'destage-mirror': HOOK.HOLD_DESTAGE_MIRROR,
   switch: HOOK.HOLD_SWITCH,
   completion: HOOK.HOLD_COMPLETION,
+  establish: HOOK.HOLD_ESTABLISH,
 };
 const HOOK_WORDS = 16;
 /** Per session y, per disk adapter a: the instant split cursor (next global track it will visit). */
@@ -112,6 +115,8 @@ export interface SharedBuffers {
   driveOwner: SharedArrayBuffer; // disk adapter index owning each drive
   hooks: SharedArrayBuffer; // HOOK words
   splitCursors: SharedArrayBuffer; // splitCursorWord(y, da)
+  trackLockOwner: SharedArrayBuffer; // actor id holding each track's LOCK (0: none): a replacement adapter frees what its predecessor held
+  hostInflight: SharedArrayBuffer; // per host adapter × device: its requests counted in DEVICE.INFLIGHT
   driveData: SharedArrayBuffer[]; // backing store of each memory drive
 }
 
@@ -139,6 +144,8 @@ export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     driveOwner: sab(cfg.drives.length * 4),
     hooks: sab(HOOK_WORDS * 4),
     splitCursors: sab(MAX_SESSIONS * MAX_DISK_ADAPTERS * 4),
+    trackLockOwner: sab(drives.totalTracks * 4),
+    hostInflight: sab(cfg.hostAdapters * cfg.devices.length * 4),
     driveData: cfg.drives.map((d) => sab(d.cylinders * headsPerCylinder * trackBytes)),
   };
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
@@ -166,6 +173,9 @@ export class SharedState {
   readonly driveOwner: Int32Array;
   readonly hooks: Int32Array;
   readonly splitCursors: Int32Array;
+  readonly trackLockOwner: Int32Array;
+  readonly hostInflight: Int32Array;
+  readonly devices: number;
 
   constructor(buffers: SharedBuffers) {
     this.buffers = buffers;
@@ -184,11 +194,14 @@ export class SharedState {
     this.driveOwner = new Int32Array(buffers.driveOwner);
     this.hooks = new Int32Array(buffers.hooks);
     this.splitCursors = new Int32Array(buffers.splitCursors);
+    this.trackLockOwner = new Int32Array(buffers.trackLockOwner);
+    this.hostInflight = new Int32Array(buffers.hostInflight);
+    this.devices = buffers.devices;
   }
 
   setHold(name: HoldName, held: boolean): void {
     Atomics.store(this.hooks, HOLD_WORD[name], held ? 1 : 0);
-    Atomics.notify(this.hooks, HOLD_WORD[name]);
+    sched().notify(this.hooks, HOLD_WORD[name]);
   }
 
   /** TEST ONLY: the deliberately broken fill (see HOOK.BREAK_FILL_SPLIT). */
@@ -208,24 +221,22 @@ export class SharedState {
   async passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
     const word = HOLD_WORD[name];
     if (Atomics.load(this.hooks, word) === 0) return;
-    const deadline = Date.now() + waitMs;
+    const deadline = sched().now() + waitMs;
     while (Atomics.load(this.hooks, word) !== 0) {
-      if (Date.now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
-      const w = Atomics.waitAsync(this.hooks, word, 1, 50);
-      if (w.async) await w.value;
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
+      await waitWord(this.hooks, word, 1, 50);
     }
   }
 
   /** Wait until device word `word` equals `value` (bounded). */
   async awaitDeviceWord(device: number, word: number, value: number, waitMs: number, what: string): Promise<void> {
     const i = device * DEVICE_WORDS + word;
-    const deadline = Date.now() + waitMs;
+    const deadline = sched().now() + waitMs;
     for (;;) {
       const v = Atomics.load(this.deviceHeaders, i);
       if (v === value) return;
-      if (Date.now() > deadline) throw new ArrayError('TIMEOUT', `${what}: still ${v}, not ${value}, after ${waitMs} ms`);
-      const w = Atomics.waitAsync(this.deviceHeaders, i, v, 50);
-      if (w.async) await w.value;
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what}: still ${v}, not ${value}, after ${waitMs} ms`);
+      await waitWord(this.deviceHeaders, i, v, 50);
     }
   }
 
@@ -241,7 +252,7 @@ export class SharedState {
 
   setDeviceWord(device: number, word: number, value: number): void {
     Atomics.store(this.deviceHeaders, device * DEVICE_WORDS + word, value);
-    Atomics.notify(this.deviceHeaders, device * DEVICE_WORDS + word);
+    sched().notify(this.deviceHeaders, device * DEVICE_WORDS + word);
   }
 
   addDeviceWord(device: number, word: number, delta: number): number {
@@ -249,7 +260,7 @@ export class SharedState {
     const old = Atomics.add(this.deviceHeaders, i, delta);
     if (word === DEVICE.INFLIGHT) {
       assert(old + delta >= 0, () => `device #${device}: in-flight count went negative (${old}${delta})`);
-      if (old + delta === 0) Atomics.notify(this.deviceHeaders, i);
+      if (old + delta === 0) sched().notify(this.deviceHeaders, i);
     }
     return old + delta;
   }
@@ -273,7 +284,7 @@ export class SharedState {
   /** Signal that a slot became clean or free (wakes writers waiting for cache space). */
   cacheEvent(): void {
     Atomics.add(this.cacheWords, CACHE.EVENTS, 1);
-    Atomics.notify(this.cacheWords, CACHE.EVENTS);
+    sched().notify(this.cacheWords, CACHE.EVENTS);
   }
 
   describeTrack(g: number): string {

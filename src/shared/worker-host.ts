@@ -5,11 +5,14 @@ import type { ActorInit, Control } from './actor.ts';
 import { buildActor } from './actors.ts';
 import { PortLink, type Log } from './link.ts';
 import { errorCode, errorMessage } from './errors.ts';
+import { RealScheduler, sched, type Owner } from './sched.ts';
 
 export function hostWorker(): void {
   const port = parentPort;
   if (!port) throw new Error('worker-host: not running in a worker thread');
-  const init = workerData as ActorInit & { entry: string };
+  const init = workerData as ActorInit & { entry: string; owner: Owner };
+  const scheduler = sched();
+  if (scheduler instanceof RealScheduler) scheduler.adopt(init.owner);
   const send = (c: Control) => port.postMessage(c);
   const log: Log = (level, text) => send({ t: 'log', level, text });
   const actor = buildActor(init, log, (name, data) => send({ t: 'event', name, data }));
