@@ -2,6 +2,7 @@
 // pool thread), merged into one verdict with the command that repeats each failed seed.
 import { Piscina } from 'piscina';
 import { cpus } from 'node:os';
+import { errorMessage } from '../shared/errors.ts';
 import { noFaults, runSeed, type FaultCounts, type SeedOptions, type SeedResult } from './stress.ts';
 
 export interface StressOptions {
@@ -51,7 +52,12 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
   } else {
     const pool = new Piscina({ filename: TASK, execArgv: ['--import', 'tsx'], minThreads: opts.jobs, maxThreads: opts.jobs, atomics: 'disabled', idleTimeout: 1000 });
     try {
-      results = await Promise.all(seeds.map((s) => (pool.run({ seed: s, opts: opts.seedOptions ?? {} }) as Promise<SeedResult>).then(note)));
+      // A seed whose thread died (an actor threw out of its task) is that seed's failure, not the run's.
+      results = await Promise.all(
+        seeds.map((s) =>
+          (pool.run({ seed: s, opts: opts.seedOptions ?? {} }) as Promise<SeedResult>).catch((err: unknown) => failedSeed(s, `its thread died: ${errorMessage(err)}`)).then(note),
+        ),
+      );
     } finally {
       await pool.destroy();
     }
@@ -88,6 +94,10 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
   }
   summary.elapsedMs = Math.round(performance.now() - t0);
   return summary;
+}
+
+function failedSeed(seed: number, reason: string): SeedResult {
+  return { seed, ok: false, reason, verifyErrors: 0, ioErrors: 0, reconfigurations: 0, kinds: {}, scenarios: { '1': 0, '2': 0, '3': 0, '4': 0 }, ops: 0, ms: 0, faultsInjected: 0, faults: noFaults(), lostWithAdapter: 0 };
 }
 
 export const defaultJobs = (): number => Math.max(1, Math.min(4, cpus().length));

@@ -47,12 +47,11 @@ export interface Scheduler {
   isDead(owner: Owner): boolean;
 }
 
-const never = <T>(): Promise<T> => new Promise<T>(() => {});
-
 /** The real event loop. Owner tags are kept across turns so a killed inline actor stops too. */
 export class RealScheduler implements Scheduler {
   readonly kind = 'real';
   private owner: Owner = MAIN_OWNER;
+  private single = false;
   private readonly dead = new Set<Owner>();
 
   now(): number {
@@ -80,15 +79,13 @@ export class RealScheduler implements Scheduler {
   }
   waitAsync(view: Int32Array, index: number, value: number, ms: number): WaitHandle {
     const w = Atomics.waitAsync(view, index, value, ms);
-    if (!w.async) return w;
+    if (!w.async || this.single) return w;
     const owner = this.owner;
+    // Several wake-ups may settle in one task, their reactions interleaved: the waiter resumes in
+    // a turn of its own, so the code that runs after the wait is its owner's.
     return {
       async: true,
-      value: w.value.then((v) => {
-        if (this.dead.has(owner)) return never<WaitResult>();
-        this.owner = owner;
-        return v;
-      }),
+      value: w.value.then((v) => new Promise<WaitResult>((resolve) => setImmediate(this.wrap(() => resolve(v), owner)))),
     };
   }
   notify(view: Int32Array, index: number): void {
@@ -112,9 +109,10 @@ export class RealScheduler implements Scheduler {
   isDead(owner: Owner): boolean {
     return this.dead.has(owner);
   }
-  /** A worker thread runs one actor: everything in it is that actor's. */
+  /** A worker thread runs one actor: everything in it is that actor's (no per-wait hop needed). */
   adopt(owner: Owner): void {
     this.owner = owner;
+    this.single = true;
   }
 }
 
