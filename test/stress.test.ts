@@ -1,5 +1,6 @@
 // A bounded stress run: random arrays (1-8 disk adapters, caches of 4 to 512 slots, several devices
-// sharing drives) under a verifying load, reconfigured mid-run in every kind. The long campaign is
+// sharing drives) under a verifying load, reconfigured mid-run in every kind, with and without
+// faults, on the real event loop and under the seeded scheduler. The long campaign is
 // `npm run stress:long`.
 import { describe, expect, it } from 'vitest';
 import { runStress } from '../src/host/stress-run.ts';
@@ -19,19 +20,40 @@ describe('stress', () => {
     for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
   });
 
-  it('40 seeds with RECONF and I/O batches delayed and reordered between actors: no failure', async () => {
-    const s = await runStress({ seeds: 40, firstSeed: 2000, jobs: 2, seedOptions: { faults: true } });
+  it('200 seeds with faults, deterministic: batches delayed and reordered, disk and host adapters failed and replaced at every point; nothing lost', async () => {
+    const s = await runStress({ seeds: 200, firstSeed: 2000, jobs: 2, seedOptions: { faults: true, deterministic: true } });
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
-    expect(s.faultsInjected).toBeGreaterThan(1000);
+    const f = s.faults;
+    expect(f.delayedBatches).toBeGreaterThan(1000);
+    expect(f.diskAdapterRestarts).toBeGreaterThan(100);
+    expect(f.hostAdapterRestarts).toBeGreaterThan(20);
+    for (const where of ['duringEstablish', 'atSwitch', 'duringTransfer', 'outsideSessions'] as const) expect(f[where], where).toBeGreaterThan(20);
+    // Host adapters failed with requests in flight: those failed (HOST_ADAPTER_LOST) and were not counted as I/O errors.
+    expect(s.lostWithAdapter).toBeGreaterThan(0);
+    for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
   });
 
-  it('a deliberately broken fill (skips split(o)) is caught: stale reads, and the seed names its rerun', async () => {
-    const s = await runStress({ seeds: 100, firstSeed: 0, jobs: 2, seedOptions: { breakFill: true } });
+  it('40 seeds with the same faults on the real event loop (not replayable, other timings): no failure', async () => {
+    const s = await runStress({ seeds: 40, firstSeed: 3000, jobs: 2, seedOptions: { faults: true } });
+    expect(s.failed).toEqual([]);
+    expect(s.faults.diskAdapterRestarts + s.faults.hostAdapterRestarts).toBeGreaterThan(40);
+  });
+
+  it('a deliberately broken fill (skips split(o)) is caught within 200 seeds, and its seed replays to the same failure', async () => {
+    const opts = { breakFill: true, deterministic: true };
+    const s = await runStress({ seeds: 200, firstSeed: 0, jobs: 2, seedOptions: opts });
     expect(s.failures).toBeGreaterThan(0);
     expect(s.verifyErrors).toBeGreaterThan(0);
-    expect(s.failed[0]!.reason).toMatch(/verify errors: .*stale/);
-    expect(s.failed[0]!.rerun).toBe(`npx arrayemu stress --seeds 1 --seed ${s.failed[0]!.seed} --jobs 1 --break-fill`);
+    const first = s.failed[0]!;
+    expect(first.reason).toMatch(/verify errors: .*stale/);
+    expect(first.rerun).toBe(`npx arrayemu stress --seeds 1 --seed ${first.seed} --jobs 1 --deterministic --break-fill`);
+    // The rerun, in this thread: the same interleaving (trace of every scheduling choice) and the same failure.
+    const again = await runSeed(first.seed, 'inline', opts);
+    expect(again.ok).toBe(false);
+    expect(again.trace).toBe(first.trace);
+    expect(again.steps).toBe(first.steps);
+    expect(again.reason).toBe(first.reason);
   });
 
   it('a seed whose data is tampered with fails, and names why', async () => {
