@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, type PeerKind, type Resume, type Role } from './shared/actor.ts';
 import { MAIN_OWNER, sched, type Owner } from './shared/sched.ts';
 import { takeBack, type TakenBack } from './shared/recovery.ts';
+import type { SessionSpec } from './shared/session.ts';
 import { DEVICE, type HoldName } from './shared/memory.ts';
 import type { ReconfReport } from './service-processor/service-processor.ts';
 import { deviceLayout } from './shared/layout.ts';
@@ -221,6 +222,16 @@ export class ArrayEmulator extends EventEmitter {
   /** Hold or release a process (test hook in shared memory: see HOOK). */
   hold(name: HoldName, held: boolean): void {
     this.state.setHold(name, held);
+  }
+
+  /** The sessions open now (as the service processor opened them). */
+  async openSessions(): Promise<SessionSpec[]> {
+    return ((await this.actors[0]!.call('resumeInfo', [])) as Resume).sessions;
+  }
+
+  /** Let a held process take `steps` more steps (one track each for establish, split, transfer). */
+  step(name: HoldName, steps = 1): void {
+    this.state.stepHold(name, steps);
   }
 
   async status(): Promise<Record<string, Record<string, number>>> {

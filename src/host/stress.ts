@@ -12,7 +12,7 @@ import { createVerifierBuffers, SECTOR_BYTES, Verifier } from './verifier.ts';
 import { HostClient } from './client.ts';
 import { DEVICE, NO_SLOT, NO_TRACK, PHASE, SLOT, TRACK } from '../shared/memory.ts';
 import { seededRandom } from './workload.ts';
-import { runSeeded, sched, sleep } from '../shared/sched.ts';
+import { mulberry32, runSeeded, sched, sleep } from '../shared/sched.ts';
 
 export interface SeedPlan {
   seed: number;
@@ -220,6 +220,11 @@ export interface SeedOptions {
   faults?: boolean;
   /** Run under the seeded scheduler: the seed replays the identical interleaving. */
   deterministic?: boolean;
+  /**
+   * Deterministic mode: the scheduler's first choices (each taken modulo the tasks ready), then
+   * the seeded PRNG. fast-check generates and shrinks these to find and minimise an interleaving.
+   */
+  choices?: number[];
   /** Test-only: a deliberately broken fill that skips split(o). */
   breakFill?: boolean;
   /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
@@ -382,7 +387,11 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
   } else {
     if (mode !== 'inline') throw new Error('deterministic mode runs inline (one thread)');
     try {
-      const run = await runSeeded({ seed: seed * 2654435761 + 1 }, () => seedBody(seed, mode, opts, result));
+      const rng = mulberry32(seed * 2654435761 + 1);
+      const given = opts.choices ?? [];
+      let i = 0;
+      const choose = (n: number) => (i < given.length ? given[i++]! % n : Math.floor(rng() * n));
+      const run = await runSeeded({ seed, choose }, () => seedBody(seed, mode, opts, result));
       result.steps = run.steps;
       result.trace = run.trace.toString(16).padStart(8, '0');
     } catch (err) {

@@ -16,6 +16,7 @@ import { sched } from '../shared/sched.ts';
 import type { Resume } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { mergeCompleted, planReconfiguration } from './plan.ts';
+import { sessionBitProblems } from '../shared/reconf.ts';
 
 /** Longest any step of a session may wait for the adapters. */
 export const STEP_WAIT_MS = 600_000;
@@ -263,6 +264,8 @@ export class ServiceProcessor {
           this.state.setDeviceWord(dev.index, DEVICE.MIRROR, 0);
         });
         logStep(`steps 114-120: switch (host blocked ${blockedMs.toFixed(3)} ms)`);
+        const broken = sessionBitProblems(this.state, session);
+        assert(broken.length === 0, () => `session ${y} on ${plan.deviceId} at the switch: ${broken.join('; ')}`);
         this.emit('switched', { device: plan.deviceId, bytes: session.N.tracks * this.state.trackBytes });
         this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.TRANSFERRING);
         await this.withProgress(session, () =>

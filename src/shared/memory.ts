@@ -217,15 +217,45 @@ export class SharedState {
     return Atomics.load(this.hooks, HOLD_WORD[name]) !== 0;
   }
 
-  /** Wait (without parking the thread) while hold `name` is set; bounded by `waitMs`. */
+  /**
+   * Pass hold `name`: return at once if it is not set; while it is, wait (without parking the
+   * thread, bounded by `waitMs`). A hold word above 1 lets that many steps less one go through
+   * (`stepHold`): each pass takes one, so a test can single-step a background process.
+   */
   async passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
     const word = HOLD_WORD[name];
     if (Atomics.load(this.hooks, word) === 0) return;
     const deadline = sched().now() + waitMs;
-    while (Atomics.load(this.hooks, word) !== 0) {
+    for (;;) {
+      const v = Atomics.load(this.hooks, word);
+      if (v === 0) return;
+      if (v >= 2) {
+        if (Atomics.compareExchange(this.hooks, word, v, v - 1) === v) {
+          sched().notify(this.hooks, word);
+          return;
+        }
+        continue;
+      }
       if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
-      await waitWord(this.hooks, word, 1, 50);
+      await waitWord(this.hooks, word, v, 50);
     }
+  }
+
+  /** Let `steps` more passes of held process `name` through (it stays held after them). */
+  stepHold(name: HoldName, steps: number): void {
+    assert(Number.isInteger(steps) && steps > 0, () => `stepHold("${name}"): ${steps} is not a positive step count`);
+    const word = HOLD_WORD[name];
+    for (;;) {
+      const v = Atomics.load(this.hooks, word);
+      assert(v !== 0, () => `stepHold("${name}"): the process is not held`);
+      if (Atomics.compareExchange(this.hooks, word, v, v + steps) === v) break;
+    }
+    sched().notify(this.hooks, word);
+  }
+
+  /** Steps granted to held process `name` and not yet taken. */
+  holdStepsLeft(name: HoldName): number {
+    return Math.max(0, Atomics.load(this.hooks, HOLD_WORD[name]) - 1);
   }
 
   /** Wait until device word `word` equals `value` (bounded). */

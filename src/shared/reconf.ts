@@ -66,3 +66,42 @@ export function scenarioOf(state: SharedState, session: Session, t: number, spli
   const splitDone = splitPassed(o);
   return splitDone ? (transferred ? 1 : 2) : transferred ? 3 : 4;
 }
+
+/**
+ * The session's bit invariants (SPEC §4), which hold between any two steps of any process once
+ * the bits are set (every change to them is made under the track locks, with no wait inside):
+ *   PS[p] ⇒ p is a location of O;   IND[p] ⇒ N⁻¹(p) is an old track and PS[p] is clear;
+ *   IND[N(t)] ⇒ PB[B(t)] (t not filled yet);   ¬PB[B(t)] ⇒ O(t) and N(t) split and N(t) filled.
+ * Returns the first few violations, each naming the track, the locations and their bits.
+ */
+export function sessionBitProblems(state: SharedState, session: Session, max = 5): string[] {
+  const out: string[] = [];
+  const say = (text: string) => out.length < max && out.push(text);
+  const at = (g: number) => `${session.drives.dch(g)} (${state.describeTrack(g)})`;
+  const seen = new Set<number>();
+  for (const layout of [session.O, session.N]) {
+    for (let t = 0; t < layout.tracks; t++) {
+      const p = layout.locate(t);
+      if (seen.has(p)) continue;
+      seen.add(p);
+      if (state.flag(p, TRACK.PS) && session.oInv[p]! < 0) say(`PS set on ${at(p)}, not a location of the original layout`);
+      if (state.flag(p, TRACK.IND)) {
+        const next = session.nInv[p]!;
+        if (next < 0 || next >= session.oldTracks) say(`IND set on ${at(p)}, which receives no old track`);
+        if (state.flag(p, TRACK.PS)) say(`IND and PS both set on ${at(p)}`);
+      }
+    }
+  }
+  if (session.B && session.y >= 0) {
+    for (let t = 0; t < session.oldTracks; t++) {
+      const b = session.B.locate(t);
+      const n = session.N.locate(t);
+      const o = session.O.locate(t);
+      if (state.pb(b, session.y)) continue;
+      if (state.flag(n, TRACK.IND)) say(`track ${t}: PB clear on ${at(b)} but IND still set on ${at(n)}`);
+      if (state.flag(o, TRACK.PS)) say(`track ${t}: PB clear on ${at(b)} but ${at(o)} not split`);
+      if (state.flag(n, TRACK.PS)) say(`track ${t}: PB clear on ${at(b)} but ${at(n)} not split`);
+    }
+  }
+  return out;
+}
