@@ -86,4 +86,27 @@ describe('arrayemu run --reconfigure-to', () => {
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/reconfiguration refused: "LD1" would shrink from 12 to 6 cylinders/);
   });
+
+  it('stress --deterministic: a failing seed prints its rerun, and the rerun takes the same interleaving to the same failure', () => {
+    const first = cli('stress', '--seeds', '1', '--seed', '7', '--jobs', '1', '--deterministic', '--break-fill', '--json');
+    expect(first.code).toBe(1);
+    const a = JSON.parse(first.out);
+    expect(a.failures).toBe(1);
+    const f = a.failed[0];
+    expect(f.rerun).toBe('npx arrayemu stress --seeds 1 --seed 7 --jobs 1 --deterministic --break-fill');
+    const again = cli(...f.rerun.split(' ').slice(2), '--json');
+    const b = JSON.parse(again.out);
+    expect(b.failed[0].trace).toBe(f.trace);
+    expect(b.failed[0].steps).toBe(f.steps);
+    expect(b.failed[0].reason).toBe(f.reason);
+  });
+
+  it('stress --faults --json reports faults per kind', () => {
+    const r = cli('stress', '--seeds', '4', '--seed', '0', '--jobs', '1', '--faults', '--deterministic', '--json');
+    expect(r.code).toBe(0);
+    const s = JSON.parse(r.out);
+    expect(Object.keys(s)).toEqual(expect.arrayContaining(['seeds', 'failures', 'verifyErrors', 'faultsInjected', 'faults', 'scenarios', 'failed']));
+    expect(s.faults.diskAdapterRestarts + s.faults.hostAdapterRestarts).toBeGreaterThan(0);
+    expect(s.faultsInjected).toBe(s.faults.delayedBatches + s.faults.diskAdapterRestarts + s.faults.hostAdapterRestarts);
+  });
 });
