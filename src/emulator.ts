@@ -183,23 +183,17 @@ export class ArrayEmulator extends EventEmitter {
     if (old.role === 'sp') throw new ArrayError('USAGE', 'the service processor cannot be restarted (it holds the sessions)');
     const resume = (await this.actors[0]!.call('resumeInfo', [])) as Resume;
     const init: ActorInit = { role: old.role, index: old.index, config: this.initialConfig, buffers: this.state.buffers, resume };
-    let fresh: ActorSlot;
+    const incarnation = Number(old.owner.tag.split('#')[1] ?? 1) + 1;
     if (this.mode === 'inline') {
       sched().kill(old.owner);
       for (const end of (old as InlineSlot).ends) end.close();
-      await old.stop(); // its timers; it runs no code any more
-      const taken = takeBack(this.state, old.role, old.index, old.owner.id);
-      fresh = inlineActor(init, name, this.log, this.emitter, Number(old.owner.tag.split('#')[1] ?? 1) + 1);
-      this.actors[i] = fresh;
-      this.rewire(fresh);
-      await fresh.start();
-      this.restarts++;
-      this.log('info', `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests`);
-      return taken;
     }
-    await old.stop(); // worker.terminate(): nothing of it runs any more
+    await old.stop(); // threads: worker.terminate(); inline: its timers (it runs no code any more)
     const taken = takeBack(this.state, old.role, old.index, old.owner.id);
-    fresh = await startWorker(init, name, this.log, this.failures, this.emitter, Number(old.owner.tag.split('#')[1] ?? 1) + 1);
+    const fresh =
+      this.mode === 'inline'
+        ? inlineActor(init, name, this.log, this.emitter, incarnation)
+        : await startWorker(init, name, this.log, this.failures, this.emitter, incarnation);
     this.actors[i] = fresh;
     this.rewire(fresh);
     await fresh.start();

@@ -11,8 +11,7 @@ import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { allocateSlot, awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { split } from '../shared/reconf.ts';
-import { Session, type SessionSpec } from '../shared/session.ts';
-import { deviceLayout } from '../shared/layout.ts';
+import { openSessionIn, Session, type SessionSpec } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { MemoryDrive, type Drive } from './drive.ts';
@@ -167,16 +166,7 @@ export class DiskAdapter {
 
   /** A session opens (reconf-open), or was open when this adapter started (a replacement). */
   openSession(spec: SessionSpec): void {
-    for (const other of this.sessions.values()) {
-      assert(
-        other.spec.sid === spec.sid || other.spec.deviceIndex !== spec.deviceIndex,
-        () => `${this.name}: session ${spec.sid} opens on ${spec.deviceId} while session ${other.spec.sid} is still open there`,
-      );
-    }
-    const session = new Session(spec);
-    this.sessions.set(spec.sid, session);
-    if (spec.bcvId) this.model.addGeneration(spec.bcvId, spec.newGen, deviceLayout(spec.target, spec.bcvId, spec.running));
-    this.model.addGeneration(spec.deviceId, spec.newGen, session.N);
+    openSessionIn(this.name, this.sessions, this.model, spec);
   }
 
   /** A replacement adapter: sessions with ids below `sid` that it was not told are open have closed. */

@@ -6,8 +6,7 @@ import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
 import { DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
-import { Session, type SessionSpec } from '../shared/session.ts';
-import { deviceLayout } from '../shared/layout.ts';
+import { openSessionIn, Session, type SessionSpec } from '../shared/session.ts';
 import { scenarioOf, split, type Scenario } from '../shared/reconf.ts';
 import { allocateSlot, releaseSlot } from '../shared/cache.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
@@ -88,17 +87,8 @@ export class HostAdapter {
 
   /** A session opens (reconf-open), or was open when this adapter started (a replacement). */
   openSession(spec: SessionSpec): void {
-    for (const other of this.sessions.values()) {
-      assert(
-        other.spec.sid === spec.sid || other.spec.deviceIndex !== spec.deviceIndex,
-        () => `${this.name}: session ${spec.sid} opens on ${spec.deviceId} while session ${other.spec.sid} is still open there`,
-      );
-    }
-    const session = new Session(spec);
-    this.sessions.set(spec.sid, session);
+    openSessionIn(this.name, this.sessions, this.model, spec);
     if (!this.scenarios.has(spec.sid)) this.scenarios.set(spec.sid, [0, 0, 0, 0, 0]);
-    if (spec.bcvId) this.model.addGeneration(spec.bcvId, spec.newGen, deviceLayout(spec.target, spec.bcvId, spec.running));
-    this.model.addGeneration(spec.deviceId, spec.newGen, session.N);
   }
 
   attachServiceProcessor(link: Link): void {

@@ -4,7 +4,7 @@ import * as hdr from 'hdr-histogram-js';
 import type { HostClient } from './client.ts';
 import { SECTOR_BYTES, Verifier, type VerifyDevice } from './verifier.ts';
 import { errorCode, errorMessage } from '../shared/errors.ts';
-import { sched } from '../shared/sched.ts';
+import { mulberry32, sched } from '../shared/sched.ts';
 
 export interface WorkloadSpec {
   devices: VerifyDevice[];
@@ -40,16 +40,7 @@ export interface ProcessorResult {
 }
 
 /** A small seeded generator (mulberry32): the same seed gives the same request stream. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = mulberry32;
 
 export function newLatencyHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });

@@ -47,12 +47,34 @@ export interface Scheduler {
   isDead(owner: Owner): boolean;
 }
 
+/** What both schedulers share: whose code runs now, and which owners were killed. */
+abstract class Owners {
+  protected owner: Owner = MAIN_OWNER;
+  protected readonly dead = new Set<Owner>();
+  current(): Owner {
+    return this.owner;
+  }
+  runAs<T>(owner: Owner, fn: () => T): T {
+    const before = this.owner;
+    this.owner = owner;
+    try {
+      return fn();
+    } finally {
+      this.owner = before;
+    }
+  }
+  kill(owner: Owner): void {
+    this.dead.add(owner);
+  }
+  isDead(owner: Owner): boolean {
+    return this.dead.has(owner);
+  }
+}
+
 /** The real event loop. Owner tags are kept across turns so a killed inline actor stops too. */
-export class RealScheduler implements Scheduler {
+export class RealScheduler extends Owners implements Scheduler {
   readonly kind = 'real';
-  private owner: Owner = MAIN_OWNER;
   private single = false;
-  private readonly dead = new Set<Owner>();
 
   now(): number {
     return performance.now();
@@ -90,24 +112,6 @@ export class RealScheduler implements Scheduler {
   }
   notify(view: Int32Array, index: number): void {
     Atomics.notify(view, index);
-  }
-  current(): Owner {
-    return this.owner;
-  }
-  runAs<T>(owner: Owner, fn: () => T): T {
-    const before = this.owner;
-    this.owner = owner;
-    try {
-      return fn();
-    } finally {
-      this.owner = before;
-    }
-  }
-  kill(owner: Owner): void {
-    this.dead.add(owner);
-  }
-  isDead(owner: Owner): boolean {
-    return this.dead.has(owner);
   }
   /** A worker thread runs one actor: everything in it is that actor's (no per-wait hop needed). */
   adopt(owner: Owner): void {
@@ -163,10 +167,8 @@ export interface SeededOptions {
  * Actor code never runs except from a task it picks, so the whole interleaving is a function of the
  * seed (and of `choose`).
  */
-export class SeededScheduler implements Scheduler {
+export class SeededScheduler extends Owners implements Scheduler {
   readonly kind = 'seeded';
-  private owner: Owner = MAIN_OWNER;
-  private readonly dead = new Set<Owner>();
   private readonly ready: Task[] = [];
   private readonly timers: TimerEntry[] = []; // a binary heap on (at, seq)
   private readonly waiters = new WeakMap<ArrayBufferLike, Map<number, Waiter[]>>();
@@ -180,6 +182,7 @@ export class SeededScheduler implements Scheduler {
   trace = 0x811c9dc5;
 
   constructor(opts: SeededOptions) {
+    super();
     const rng = mulberry32(opts.seed);
     this.choose = opts.choose ?? ((n) => Math.floor(rng() * n));
     this.maxSteps = opts.maxSteps ?? MAX_STEPS;
@@ -245,24 +248,6 @@ export class SeededScheduler implements Scheduler {
       w.timer.cancel();
       this.ready.push({ fn: () => w.resolve('ok'), owner: w.owner });
     }
-  }
-  current(): Owner {
-    return this.owner;
-  }
-  runAs<T>(owner: Owner, fn: () => T): T {
-    const before = this.owner;
-    this.owner = owner;
-    try {
-      return fn();
-    } finally {
-      this.owner = before;
-    }
-  }
-  kill(owner: Owner): void {
-    this.dead.add(owner);
-  }
-  isDead(owner: Owner): boolean {
-    return this.dead.has(owner);
   }
 
   /** Move every timer due by now into the ready queue (in time order). */

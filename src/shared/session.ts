@@ -4,6 +4,7 @@
 import type { ArrayConfig } from './config.ts';
 import { deviceLayout, DriveMap, type DeviceLayout } from './layout.ts';
 import { assert } from './assert.ts';
+import type { ArrayModel } from './model.ts';
 
 export type ReconfKind = 'expansion' | 'stripe-change' | 'expansion+stripe-change' | 'more-rows' | 'meta-expansion';
 
@@ -86,4 +87,22 @@ export class Session {
     for (let g = base; g < end; g++) if (this.bInv[g]! >= 0) out.push(g);
     return out;
   }
+}
+
+/**
+ * An adapter opens session `spec` (reconf-open, or a replacement learning the open sessions): it
+ * joins `sessions`, and `model` learns the new generation's layouts. One open session per device.
+ */
+export function openSessionIn(actor: string, sessions: Map<number, Session>, model: ArrayModel, spec: SessionSpec): Session {
+  for (const other of sessions.values()) {
+    assert(
+      other.spec.sid === spec.sid || other.spec.deviceIndex !== spec.deviceIndex,
+      () => `${actor}: session ${spec.sid} opens on ${spec.deviceId} while session ${other.spec.sid} is still open there`,
+    );
+  }
+  const session = new Session(spec);
+  sessions.set(spec.sid, session);
+  if (spec.bcvId) model.addGeneration(spec.bcvId, spec.newGen, deviceLayout(spec.target, spec.bcvId, spec.running));
+  model.addGeneration(spec.deviceId, spec.newGen, session.N);
+  return session;
 }
