@@ -223,3 +223,45 @@ describe('write pendings and races at the switch', () => {
     expect(Atomics.load(emu.state.trackSlot, n) === NO_SLOT || (Atomics.load(emu.state.slotState, Atomics.load(emu.state.trackSlot, n)) & SLOT.WP) === 0).toBe(true);
   });
 });
+
+describe('a FIG. 7 fill that outlives its session', () => {
+  it('does not act on the next session’s bits when it gets its locks after its session closed and the PB column was reused', async () => {
+    // Found by `stress --faults` (seed 152): a host fill queued behind a request stalled on a full
+    // cache got its locks only after its session had closed and the next session on the device had
+    // set PB in the same column; it then split the next session's locations by the old layouts.
+    const a = await fig2Array();
+    const { emu, host, tb } = a;
+    const t = CYL.G * H; // G moves to the new drive 37: IND there, data from the BCV
+    emu.hold('host-fill', true);
+    const { report } = await startHeld(a, ['split', 'transfer']);
+    expect(a.has(a.N.locate(t), TRACK.IND)).toBe(true);
+    const read = host.read('LD1', t * tb, tb); // FIG. 7: disconnects to the BCV's adapter
+    const hostFills = async () => Object.values(await emu.status()).reduce((n, s) => n + (s.hostFills ?? 0), 0);
+    for (let i = 0; (await hostFills()) === 0; i++) {
+      expect(i, 'the host fill reaches the BCV’s adapter').toBeLessThan(5000);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    // The data transfer fills every track, G too, and the session closes with the fill still held.
+    emu.hold('split', false);
+    emu.hold('transfer', false);
+    expect((await report).bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    // The next session on LD1 takes the same PB column and sets PB again on the BCV, G's included.
+    emu.hold('switch', true);
+    const next = emu.reconfigure(smallRaw('fig9-after-fig2-new'));
+    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'the next session synchronised');
+    expect(a.pb(a.B.locate(t)), 'PB of G’s old BCV location set again, by the next session').toBe(true);
+    const psBefore = Array.from({ length: emu.state.totalTracks }, (_, g) => a.has(g, TRACK.PS));
+    emu.hold('host-fill', false); // the old session's fill goes on now
+    expect(await read).toEqual(trackData(tb, t, 1));
+    // It left the next session's bits alone.
+    expect(Array.from({ length: emu.state.totalTracks }, (_, g) => a.has(g, TRACK.PS))).toEqual(psBefore);
+    emu.hold('switch', false);
+    const r = await next;
+    expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    for (let u = 0; u < a.N.tracks; u++) {
+      const want = u < a.O.tracks ? trackData(tb, u, 1) : new Uint8Array(tb);
+      expect(await host.read('LD1', u * tb, tb), `track ${u} after both sessions`).toEqual(want);
+    }
+    expect(emu.problems()).toEqual([]);
+  });
+});

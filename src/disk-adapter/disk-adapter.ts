@@ -495,19 +495,26 @@ export class DiskAdapter {
 
   /** A host adapter's FIG. 7 "disconnect": fill track t now, then answer ("reconnect"). */
   private async hostFill(link: Link, sid: number, t: number, id: number): Promise<void> {
-    this.hostFills++;
     this.counters.hostFills++;
     try {
       const session = this.sessions.get(sid);
-      if (session) await this.fill(session, t);
+      if (session) {
+        // Test hook: the fill has found its session and holds no lock yet. It does not count as
+        // running while held, so the data transfer goes on (and may close the session meanwhile).
+        await this.state.passHold('host-fill');
+        this.hostFills++;
+        try {
+          await this.fill(session, t);
+        } finally {
+          this.hostFills--;
+        }
+      }
       // A closed session filled every track before it closed: the host adapter saw IND just before
       // the data transfer cleared it. Nothing is left to do; any other session id is a bug.
       else assert(this.closedSessions.has(sid) || sid < this.closedSidsBelow, () => `${this.name}: fill for unknown session ${sid}`);
       link.send({ t: 'filled', id });
     } catch (err) {
       link.send({ t: 'filled', id, error: errorMessage(err) });
-    } finally {
-      this.hostFills--;
     }
   }
 
@@ -543,6 +550,10 @@ export class DiskAdapter {
         await lockTrack(this.state, g);
         held.push(g);
       }
+      // The session may have closed while this fill waited for its locks (a host fill that queued
+      // behind a request stalled on a full cache): every track was filled before it closed, and
+      // PB column y may already belong to the next session, whose bits this one must not touch.
+      if (!this.sessions.has(session.spec.sid)) return true;
       if (!this.state.pb(b, session.y)) return true; // filled meanwhile
       // (brokenFill: a test-only switch that skips split(o), to prove the stress run catches it.)
       if (this.state.flag(o, TRACK.PS) && !this.state.brokenFill()) this.splitAndHint(session, o);

@@ -67,9 +67,10 @@ export const HOOK = {
   HOLD_SWITCH: 4, // the service processor before step 114
   HOLD_COMPLETION: 5, // the service processor before step 121
   HOLD_ESTABLISH: 6, // the ESTABLISH copy pass (step 104), before each track
+  HOLD_HOST_FILL: 7, // a FIG. 7 fill asked by a host adapter, after it found its session, before its locks
   BREAK_FILL_SPLIT: 8, // TEST ONLY: fill(t) skips split(o) — a deliberately broken fill, to prove the checks catch it
 } as const;
-export type HoldName = 'establish' | 'split' | 'transfer' | 'destage-main' | 'destage-mirror' | 'switch' | 'completion';
+export type HoldName = 'establish' | 'split' | 'transfer' | 'host-fill' | 'destage-main' | 'destage-mirror' | 'switch' | 'completion';
 export const HOLD_WORD: Record<HoldName, number> = {
   split: HOOK.HOLD_SPLIT,
   transfer: HOOK.HOLD_TRANSFER,
@@ -78,6 +79,7 @@ export const HOLD_WORD: Record<HoldName, number> = {
   switch: HOOK.HOLD_SWITCH,
   completion: HOOK.HOLD_COMPLETION,
   establish: HOOK.HOLD_ESTABLISH,
+  'host-fill': HOOK.HOLD_HOST_FILL,
 };
 const HOOK_WORDS = 16;
 /** Per session y, per disk adapter a: the instant split cursor (next global track it will visit). */
