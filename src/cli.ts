@@ -229,29 +229,37 @@ export function buildProgram(): Command {
     .option('--jobs <j>', 'seeds run at once (piscina pool threads)', intArg('--jobs', 1, 64))
     .option('--faults', 'inject faults: batches between actors delayed and reordered; disk and host adapters failed and replaced during ESTABLISH, at the switch, during the transfer and between sessions')
     .option('--deterministic', 'run each seed under the seeded scheduler: one thread, virtual time, the same interleaving on every rerun')
+    .option('--schedules <k>', 'with --deterministic: run each seed under k schedules (interleavings), each replayable', intArg('--schedules', 1, 10_000), 1)
+    .option('--schedule <i>', 'with --deterministic: the first schedule to run (a rerun names the one that failed)', intArg('--schedule', 0, 1_000_000_000), 0)
     .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
     .option('--json', 'print one JSON object')
-    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean }) => {
+    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean; schedules: number; schedule: number }) => {
+      if (!o.deterministic && (o.schedules !== 1 || o.schedule !== 0)) {
+        throw new ArrayError('USAGE', '--schedules and --schedule choose interleavings of the seeded scheduler: they need --deterministic');
+      }
       const { runStress, defaultJobs } = await import('./host/stress-run.ts');
       const tty = process.stderr.isTTY === true;
+      const total = o.seeds * o.schedules;
+      const unit = o.schedules > 1 ? 'runs' : 'seeds';
       const s = await runStress({
         seeds: o.seeds,
         firstSeed: o.seed,
         jobs: o.jobs ?? defaultJobs(),
-        seedOptions: { breakFill: o.breakFill, faults: o.faults, deterministic: o.deterministic },
+        schedules: o.schedules,
+        seedOptions: { breakFill: o.breakFill, faults: o.faults, deterministic: o.deterministic, ...(o.deterministic ? { schedule: o.schedule } : {}) },
         onSeed: (r, done) => {
-          if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed} FAILED: ${r.reason}\n`);
-          if (!o.json || tty) process.stderr.write(tty ? `\rstress: ${done}/${o.seeds} seeds` : done % 10 === 0 || done === o.seeds ? `stress: ${done}/${o.seeds} seeds\n` : '');
+          if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed}${o.schedules > 1 || o.schedule > 0 ? ` schedule ${r.schedule}` : ''} FAILED: ${r.reason}\n`);
+          if (!o.json || tty) process.stderr.write(tty ? `\rstress: ${done}/${total} ${unit}` : done % 10 === 0 || done === total ? `stress: ${done}/${total} ${unit}\n` : '');
         },
       });
       if (tty) process.stderr.write('\n');
       print(!!o.json, s, () =>
         [
-          `${s.failures === 0 ? 'OK' : 'FAILED'}: ${s.seeds} seeds, ${s.failures} failures, ${s.verifyErrors} verify errors, ${s.faultsInjected} faults injected, ${s.ops} host operations in ${(s.elapsedMs / 1000).toFixed(1)} s`,
+          `${s.failures === 0 ? 'OK' : 'FAILED'}: ${s.seeds} seeds${s.runs !== s.seeds ? ` × ${o.schedules} schedules` : ''}, ${s.failures} failures, ${s.verifyErrors} verify errors, ${s.faultsInjected} faults injected, ${s.ops} host operations in ${(s.elapsedMs / 1000).toFixed(1)} s`,
           `  reconfigurations: ${s.reconfigurations} (${Object.entries(s.kinds).map(([k, n]) => `${k} ${n}`).join(', ')})`,
           `  scenarios met: 1:${s.scenarios['1']} 2:${s.scenarios['2']} 3:${s.scenarios['3']} 4:${s.scenarios['4']}`,
           `  faults: ${Object.entries(s.faults).map(([k, n]) => `${k} ${n}`).join(', ')}${s.lostWithAdapter ? ` (${s.lostWithAdapter} requests failed with their host adapter, as they should)` : ''}`,
-          ...s.failed.map((f) => `  seed ${f.seed}: ${f.reason}${f.trace ? ` [trace ${f.trace}, ${f.steps} steps]` : ''}\n    rerun: ${f.rerun}`),
+          ...s.failed.map((f) => `  seed ${f.seed}${f.schedule ? ` schedule ${f.schedule}` : ''}: ${f.reason}${f.trace ? ` [trace ${f.trace}, ${f.steps} steps]` : ''}\n    rerun: ${f.rerun}`),
         ].join('\n'),
       );
       process.exitCode = s.failures === 0 ? 0 : EXIT_FAILED;

@@ -101,6 +101,12 @@ describe('arrayemu run --reconfigure-to', () => {
     expect(b.failed[0].reason).toBe(f.reason);
   });
 
+  it('stress --schedules needs --deterministic, and says so', () => {
+    const r = cli('stress', '--seeds', '1', '--schedules', '3');
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--schedules and --schedule .* need --deterministic/);
+  });
+
   it('stress --faults --json reports faults per kind', () => {
     const r = cli('stress', '--seeds', '4', '--seed', '0', '--jobs', '1', '--faults', '--deterministic', '--json');
     expect(r.code).toBe(0);

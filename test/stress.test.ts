@@ -20,8 +20,9 @@ describe('stress', () => {
     for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
   });
 
-  it('200 seeds with faults, deterministic: batches delayed and reordered, disk and host adapters failed and replaced at every point; nothing lost', async () => {
-    const s = await runStress({ seeds: 200, firstSeed: 2000, jobs: 2, seedOptions: { faults: true, deterministic: true } });
+  it('200 seeds × 2 schedules with faults, deterministic: batches delayed and reordered, disk and host adapters failed and replaced at every point; nothing lost', async () => {
+    const s = await runStress({ seeds: 200, firstSeed: 2000, jobs: 2, schedules: 2, seedOptions: { faults: true, deterministic: true } });
+    expect(s.runs).toBe(400);
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
     const f = s.faults;
@@ -54,6 +55,21 @@ describe('stress', () => {
     expect(again.trace).toBe(first.trace);
     expect(again.steps).toBe(first.steps);
     expect(again.reason).toBe(first.reason);
+  });
+
+  it('schedules: one seed under several interleavings, each replayable by its number', async () => {
+    const s = await runStress({ seeds: 1, firstSeed: 152, jobs: 1, schedules: 3, seedOptions: { faults: true, deterministic: true, schedule: 5 } });
+    expect(s.runs).toBe(3);
+    expect(s.failed).toEqual([]);
+    const runs = [];
+    for (const schedule of [5, 6, 7]) runs.push(await runSeed(152, 'inline', { faults: true, deterministic: true, schedule })); // one seeded run at a time per thread
+    expect(runs.map((r) => r.schedule)).toEqual([5, 6, 7]);
+    expect(new Set(runs.map((r) => r.trace)).size, 'three schedules, three interleavings').toBe(3);
+    const again = await runSeed(152, 'inline', { faults: true, deterministic: true, schedule: 6 });
+    expect([again.trace, again.steps]).toEqual([runs[1]!.trace, runs[1]!.steps]);
+    // Schedule 0 is the seed's default interleaving (the one `--deterministic` alone runs).
+    const byDefault = await runSeed(152, 'inline', { faults: true, deterministic: true });
+    expect((await runSeed(152, 'inline', { faults: true, deterministic: true, schedule: 0 })).trace).toBe(byDefault.trace);
   });
 
   it('a seed whose data is tampered with fails, and names why', async () => {

@@ -3,18 +3,26 @@
 import { Piscina } from 'piscina';
 import { cpus } from 'node:os';
 import { errorMessage } from '../shared/errors.ts';
+import { assert } from '../shared/assert.ts';
 import { noFaults, runSeed, type FaultCounts, type SeedOptions, type SeedResult } from './stress.ts';
 
 export interface StressOptions {
   seeds: number;
   firstSeed: number;
   jobs: number;
+  /**
+   * Deterministic mode: schedules (interleavings) per seed, numbered from `seedOptions.schedule`
+   * (default 0). Each (seed, schedule) is one run, replayable on its own.
+   */
+  schedules?: number;
   seedOptions?: SeedOptions;
   onSeed?: (r: SeedResult, done: number) => void;
 }
 
 export interface StressSummary {
   seeds: number;
+  /** Runs: seeds × schedules per seed. */
+  runs: number;
   failures: number;
   verifyErrors: number;
   faultsInjected: number;
@@ -28,17 +36,25 @@ export interface StressSummary {
   scenarios: { '1': number; '2': number; '3': number; '4': number };
   ops: number;
   elapsedMs: number;
-  failed: Array<{ seed: number; reason: string; rerun: string; trace?: string; steps?: number }>;
+  failed: Array<{ seed: number; schedule?: number; reason: string; rerun: string; trace?: string; steps?: number }>;
 }
 
 const TASK = new URL('./stress-task.ts', import.meta.url).href;
 
 export const rerunCommand = (seed: number, opts: SeedOptions = {}) =>
-  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${opts.faults ? ' --faults' : ''}${opts.deterministic ? ' --deterministic' : ''}${opts.breakFill ? ' --break-fill' : ''}`;
+  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${opts.faults ? ' --faults' : ''}${opts.deterministic ? ' --deterministic' : ''}${opts.deterministic && (opts.schedule ?? 0) > 0 ? ` --schedule ${opts.schedule}` : ''}${opts.breakFill ? ' --break-fill' : ''}`;
 
 export async function runStress(opts: StressOptions): Promise<StressSummary> {
   const t0 = performance.now();
-  const seeds = Array.from({ length: opts.seeds }, (_, i) => opts.firstSeed + i);
+  const perSeed = opts.schedules ?? 1;
+  assert(Number.isInteger(perSeed) && perSeed >= 1, () => `schedules: ${perSeed} is not a whole number ≥ 1`);
+  assert(perSeed === 1 || opts.seedOptions?.deterministic, 'schedules: more than one schedule per seed needs deterministic mode');
+  const firstSchedule = opts.seedOptions?.schedule ?? 0;
+  // One run per (seed, schedule): the seed's array, workload and faults under one interleaving.
+  const runs = Array.from({ length: opts.seeds * perSeed }, (_, i) => ({
+    seed: opts.firstSeed + Math.floor(i / perSeed),
+    opts: { ...opts.seedOptions, ...(opts.seedOptions?.deterministic ? { schedule: firstSchedule + (i % perSeed) } : {}) } satisfies SeedOptions,
+  }));
   let results: SeedResult[];
   let done = 0;
   const note = (r: SeedResult) => {
@@ -48,14 +64,14 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
   };
   if (opts.jobs <= 1) {
     results = [];
-    for (const s of seeds) results.push(note(await runSeed(s, 'inline', opts.seedOptions)));
+    for (const r of runs) results.push(note(await runSeed(r.seed, 'inline', r.opts)));
   } else {
     const pool = new Piscina({ filename: TASK, execArgv: ['--import', 'tsx'], minThreads: opts.jobs, maxThreads: opts.jobs, atomics: 'disabled', idleTimeout: 1000 });
     try {
       // A seed whose thread died (an actor threw out of its task) is that seed's failure, not the run's.
       results = await Promise.all(
-        seeds.map((s) =>
-          (pool.run({ seed: s, opts: opts.seedOptions ?? {} }) as Promise<SeedResult>).catch((err: unknown) => failedSeed(s, `its thread died: ${errorMessage(err)}`)).then(note),
+        runs.map((r) =>
+          (pool.run(r) as Promise<SeedResult>).catch((err: unknown) => failedSeed(r.seed, `its thread died: ${errorMessage(err)}`, r.opts.schedule)).then(note),
         ),
       );
     } finally {
@@ -63,7 +79,8 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     }
   }
   const summary: StressSummary = {
-    seeds: results.length,
+    seeds: opts.seeds,
+    runs: results.length,
     failures: 0,
     verifyErrors: 0,
     faultsInjected: 0,
@@ -89,15 +106,22 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     for (const k of ['1', '2', '3', '4'] as const) summary.scenarios[k] += r.scenarios[k];
     if (!r.ok) {
       summary.failures++;
-      summary.failed.push({ seed: r.seed, reason: r.reason ?? 'failed', rerun: rerunCommand(r.seed, opts.seedOptions), ...(r.trace ? { trace: r.trace, steps: r.steps } : {}) });
+      const schedule = r.schedule === undefined ? {} : { schedule: r.schedule };
+      summary.failed.push({
+        seed: r.seed,
+        ...schedule,
+        reason: r.reason ?? 'failed',
+        rerun: rerunCommand(r.seed, { ...opts.seedOptions, ...schedule }),
+        ...(r.trace ? { trace: r.trace, steps: r.steps } : {}),
+      });
     }
   }
   summary.elapsedMs = Math.round(performance.now() - t0);
   return summary;
 }
 
-function failedSeed(seed: number, reason: string): SeedResult {
-  return { seed, ok: false, reason, verifyErrors: 0, ioErrors: 0, reconfigurations: 0, kinds: {}, scenarios: { '1': 0, '2': 0, '3': 0, '4': 0 }, ops: 0, ms: 0, faultsInjected: 0, faults: noFaults(), lostWithAdapter: 0 };
+function failedSeed(seed: number, reason: string, schedule?: number): SeedResult {
+  return { seed, ...(schedule === undefined ? {} : { schedule }), ok: false, reason, verifyErrors: 0, ioErrors: 0, reconfigurations: 0, kinds: {}, scenarios: { '1': 0, '2': 0, '3': 0, '4': 0 }, ops: 0, ms: 0, faultsInjected: 0, faults: noFaults(), lostWithAdapter: 0 };
 }
 
 export const defaultJobs = (): number => Math.max(1, Math.min(4, cpus().length));

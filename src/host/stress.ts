@@ -4,6 +4,7 @@
 // at once, sometimes two in a row on one device). One seed, one answer: what failed, or nothing.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { errorMessage } from '../shared/errors.ts';
+import { assert } from '../shared/assert.ts';
 import { ArrayEmulator, type Mode } from '../emulator.ts';
 import { mergeCompleted, planReconfiguration, planRounds } from '../service-processor/plan.ts';
 import type { ReconfReport } from '../service-processor/service-processor.ts';
@@ -38,7 +39,8 @@ export interface SeedResult {
   faults: FaultCounts;
   /** Requests that failed because their host adapter was restarted under them (expected). */
   lostWithAdapter: number;
-  /** Deterministic mode: tasks the seeded scheduler ran, and the hash of its choices. */
+  /** Deterministic mode: the schedule run, the tasks the seeded scheduler ran, and the hash of its choices. */
+  schedule?: number;
   steps?: number;
   trace?: string;
 }
@@ -221,6 +223,12 @@ export interface SeedOptions {
   /** Run under the seeded scheduler: the seed replays the identical interleaving. */
   deterministic?: boolean;
   /**
+   * Deterministic mode: which of the seed's schedules (0, 1, …) picks the interleaving. The array,
+   * the workload and the fault points are the seed's; the schedule only changes which ready task
+   * runs next, so one array can be tried under many interleavings, each replayable.
+   */
+  schedule?: number;
+  /**
    * Deterministic mode: the scheduler's first choices (each taken modulo the tasks ready), then
    * the seeded PRNG. fast-check generates and shrinks these to find and minimise an interleaving.
    */
@@ -366,6 +374,12 @@ async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): number }, r
  * Run one seed to its verdict. `mode` inline runs every actor in this thread; `deterministic` runs
  * them under the seeded scheduler, so the same seed takes the same interleaving every time.
  */
+/** The PRNG seed of schedule `schedule` of stress seed `seed` (schedule 0 is the seed's default). */
+export function scheduleSeed(seed: number, schedule: number): number {
+  assert(Number.isInteger(schedule) && schedule >= 0, () => `schedule ${schedule} is not a whole number ≥ 0`);
+  return (seed * 2654435761 + 1 + Math.imul(schedule, 0x9e3779b9)) >>> 0;
+}
+
 export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOptions = {}): Promise<SeedResult> {
   const t0 = performance.now();
   const result: SeedResult = {
@@ -387,11 +401,13 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
   } else {
     if (mode !== 'inline') throw new Error('deterministic mode runs inline (one thread)');
     try {
-      const rng = mulberry32(seed * 2654435761 + 1);
+      const schedule = opts.schedule ?? 0;
+      const rng = mulberry32(scheduleSeed(seed, schedule));
       const given = opts.choices ?? [];
       let i = 0;
       const choose = (n: number) => (i < given.length ? given[i++]! % n : Math.floor(rng() * n));
       const run = await runSeeded({ seed, choose }, () => seedBody(seed, mode, opts, result));
+      result.schedule = schedule;
       result.steps = run.steps;
       result.trace = run.trace.toString(16).padStart(8, '0');
     } catch (err) {
