@@ -232,8 +232,10 @@ export function buildProgram(): Command {
     .option('--schedules <k>', 'with --deterministic: run each seed under k schedules (interleavings), each replayable', intArg('--schedules', 1, 10_000), 1)
     .option('--schedule <i>', 'with --deterministic: the first schedule to run (a rerun names the one that failed)', intArg('--schedule', 0, 1_000_000_000), 0)
     .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
+    .option('--verbose', "print every actor's log lines on stderr, stamped with the scheduler's clock (for a rerun with --jobs 1)")
     .option('--json', 'print one JSON object')
-    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean; schedules: number; schedule: number }) => {
+    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean; schedules: number; schedule: number; verbose?: boolean }) => {
+      if (o.verbose && o.jobs !== 1) throw new ArrayError('USAGE', '--verbose prints the log lines of this thread: give --jobs 1 (a rerun prints it)');
       if (!o.deterministic && (o.schedules !== 1 || o.schedule !== 0)) {
         throw new ArrayError('USAGE', '--schedules and --schedule choose interleavings of the seeded scheduler: they need --deterministic');
       }
@@ -246,7 +248,13 @@ export function buildProgram(): Command {
         firstSeed: o.seed,
         jobs: o.jobs ?? defaultJobs(),
         schedules: o.schedules,
-        seedOptions: { breakFill: o.breakFill, faults: o.faults, deterministic: o.deterministic, ...(o.deterministic ? { schedule: o.schedule } : {}) },
+        seedOptions: {
+          breakFill: o.breakFill,
+          faults: o.faults,
+          deterministic: o.deterministic,
+          ...(o.deterministic ? { schedule: o.schedule } : {}),
+          ...(o.verbose ? { log: (text: string) => process.stderr.write(`arrayemu ${text}\n`) } : {}),
+        },
         onSeed: (r, done) => {
           if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed}${o.schedules > 1 || o.schedule > 0 ? ` schedule ${r.schedule}` : ''} FAILED: ${r.reason}\n`);
           if (!o.json || tty) process.stderr.write(tty ? `\rstress: ${done}/${total} ${unit}` : done % 10 === 0 || done === total ? `stress: ${done}/${total} ${unit}\n` : '');

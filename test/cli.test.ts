@@ -107,6 +107,14 @@ describe('arrayemu run --reconfigure-to', () => {
     expect(r.err).toMatch(/--schedules and --schedule .* need --deterministic/);
   });
 
+  it('stress --verbose prints every actor log line with the scheduler clock, for one thread only', () => {
+    const r = cli('stress', '--seeds', '1', '--seed', '0', '--jobs', '1', '--deterministic', '--verbose');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/\[0\.00 ms\] info: SP: configuration generation 1 active/);
+    expect(r.err).toMatch(/\[\d+\.\d\d ms\] info: SP: \w+: steps 123-124/);
+    expect(cli('stress', '--seeds', '2', '--verbose').code).toBe(2);
+  });
+
   it('stress --faults --json reports faults per kind', () => {
     const r = cli('stress', '--seeds', '4', '--seed', '0', '--jobs', '1', '--faults', '--deterministic', '--json');
     expect(r.code).toBe(0);

@@ -4,6 +4,7 @@
 // at once, sometimes two in a row on one device). One seed, one answer: what failed, or nothing.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { errorMessage } from '../shared/errors.ts';
+import type { Log } from '../shared/link.ts';
 import { assert } from '../shared/assert.ts';
 import { ArrayEmulator, type Mode } from '../emulator.ts';
 import { mergeCompleted, planReconfiguration, planRounds } from '../service-processor/plan.ts';
@@ -235,6 +236,8 @@ export interface SeedOptions {
   choices?: number[];
   /** Test-only: a deliberately broken fill that skips split(o). */
   breakFill?: boolean;
+  /** Every actor's log line, stamped with the scheduler's clock (virtual ms when deterministic): for a rerun. */
+  log?: (text: string) => void;
   /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
   loseWritePending?: boolean;
 }
@@ -432,7 +435,11 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
   const problems: string[] = [];
   const chaos = opts.faults && mode === 'inline' ? { random: seededRandom(seed * 104729 + 3), maxDelayTurns: 1 + (seed % 8), delayed: 0 } : undefined;
   const faults = opts.faults ? result.faults : undefined;
-  const emu = await ArrayEmulator.start(plan.config, { mode, log: (level, text) => level === 'error' && problems.push(text), chaos });
+  const log: Log = (level, text) => {
+    opts.log?.(`[${sched().now().toFixed(2)} ms] ${level}: ${text}`);
+    if (level === 'error') problems.push(text);
+  };
+  const emu = await ArrayEmulator.start(plan.config, { mode, log, chaos });
   if (opts.breakFill) emu.state.setBrokenFill(true);
   try {
     // Devices may grow: the verifier is sized for the largest each becomes.
