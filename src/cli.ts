@@ -229,12 +229,14 @@ export function buildProgram(): Command {
     .option('--jobs <j>', 'seeds run at once (piscina pool threads)', intArg('--jobs', 1, 64))
     .option('--faults', 'inject faults: batches between actors delayed and reordered; disk and host adapters failed and replaced during ESTABLISH, at the switch, during the transfer and between sessions')
     .option('--deterministic', 'run each seed under the seeded scheduler: one thread, virtual time, the same interleaving on every rerun')
+    .option('--threads', "each seed's actors in worker threads of their own (with --faults: adapter workers terminated wherever they are)")
     .option('--schedules <k>', 'with --deterministic: run each seed under k schedules (interleavings), each replayable', intArg('--schedules', 1, 10_000), 1)
     .option('--schedule <i>', 'with --deterministic: the first schedule to run (a rerun names the one that failed)', intArg('--schedule', 0, 1_000_000_000), 0)
     .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
     .option('--verbose', "print every actor's log lines on stderr, stamped with the scheduler's clock (for a rerun with --jobs 1)")
     .option('--json', 'print one JSON object')
-    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean; schedules: number; schedule: number; verbose?: boolean }) => {
+    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean; schedules: number; schedule: number; verbose?: boolean; threads?: boolean }) => {
+      if (o.threads && o.deterministic) throw new ArrayError('USAGE', '--threads and --deterministic exclude each other: the seeded scheduler runs every actor in one thread');
       if (o.verbose && o.jobs !== 1) throw new ArrayError('USAGE', '--verbose prints the log lines of this thread: give --jobs 1 (a rerun prints it)');
       if (!o.deterministic && (o.schedules !== 1 || o.schedule !== 0)) {
         throw new ArrayError('USAGE', '--schedules and --schedule choose interleavings of the seeded scheduler: they need --deterministic');
@@ -248,6 +250,7 @@ export function buildProgram(): Command {
         firstSeed: o.seed,
         jobs: o.jobs ?? defaultJobs(),
         schedules: o.schedules,
+        mode: o.threads ? 'threads' : 'inline',
         seedOptions: {
           breakFill: o.breakFill,
           faults: o.faults,

@@ -151,9 +151,16 @@ export class ArrayEmulator extends EventEmitter {
     if (this.mode === 'inline') throw new ArrayError('USAGE', 'hostPort() needs threads mode; use hostLink() inline');
     const slot = this.hostAdapter(ha) as WorkerSlot;
     const { port1, port2 } = new MessageChannel();
-    slot.sendPort('host', this.hostCount, `host${this.hostCount++}`, port1);
+    const wire: QueuedPort = ['host', this.hostCount, `host${this.hostCount++}`, port1];
+    // While this host adapter's replacement starts, its old worker is gone: the port waits for the new one.
+    const queue = this.replacing.get(slot);
+    if (queue) queue.push(wire);
+    else slot.sendPort(...wire);
     return port2;
   }
+
+  /** Threads mode: actors being replaced, with the host ports asked for meanwhile (handed to the replacement). */
+  private readonly replacing = new Map<ActorSlot, QueuedPort[]>();
 
   /** Reconfigure online to `target` (the service processor's RECONF module). */
   async reconfigure(target: unknown): Promise<ReconfReport> {
@@ -181,21 +188,31 @@ export class ArrayEmulator extends EventEmitter {
     if (i < 0) throw new ArrayError('USAGE', `no adapter "${name}" (adapters: ${this.actors.slice(1).map((a) => a.name).join(', ')})`);
     const old = this.actors[i]!;
     if (old.role === 'sp') throw new ArrayError('USAGE', 'the service processor cannot be restarted (it holds the sessions)');
-    const resume = (await this.actors[0]!.call('resumeInfo', [])) as Resume;
-    const init: ActorInit = { role: old.role, index: old.index, config: this.initialConfig, buffers: this.state.buffers, resume };
-    const incarnation = Number(old.owner.tag.split('#')[1] ?? 1) + 1;
-    if (this.mode === 'inline') {
-      sched().kill(old.owner);
-      for (const end of (old as InlineSlot).ends) end.close();
+    // From here host ports asked of this adapter wait for its replacement (threads mode).
+    const queued: QueuedPort[] = [];
+    if (this.mode === 'threads') this.replacing.set(old, queued);
+    let fresh: ActorSlot;
+    let taken: TakenBack;
+    try {
+      const resume = (await this.actors[0]!.call('resumeInfo', [])) as Resume;
+      const init: ActorInit = { role: old.role, index: old.index, config: this.initialConfig, buffers: this.state.buffers, resume };
+      const incarnation = Number(old.owner.tag.split('#')[1] ?? 1) + 1;
+      if (this.mode === 'inline') {
+        sched().kill(old.owner);
+        for (const end of (old as InlineSlot).ends) end.close();
+      }
+      await old.stop(); // threads: worker.terminate(); inline: its timers (it runs no code any more)
+      taken = takeBack(this.state, old.role, old.index, old.owner.id);
+      fresh =
+        this.mode === 'inline'
+          ? inlineActor(init, name, this.log, this.emitter, incarnation)
+          : await startWorker(init, name, this.log, this.failures, this.emitter, incarnation);
+      this.actors[i] = fresh;
+      this.rewire(fresh);
+    } finally {
+      this.replacing.delete(old);
     }
-    await old.stop(); // threads: worker.terminate(); inline: its timers (it runs no code any more)
-    const taken = takeBack(this.state, old.role, old.index, old.owner.id);
-    const fresh =
-      this.mode === 'inline'
-        ? inlineActor(init, name, this.log, this.emitter, incarnation)
-        : await startWorker(init, name, this.log, this.failures, this.emitter, incarnation);
-    this.actors[i] = fresh;
-    this.rewire(fresh);
+    for (const wire of queued) (fresh as WorkerSlot).sendPort(...wire);
     await fresh.start();
     this.restarts++;
     this.log('info', `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests`);
@@ -272,6 +289,9 @@ function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit, incarn
     stop: async () => as(() => actor.stop()),
   };
 }
+
+/** A port on its way to an actor: (peer kind, peer index, peer name, port). */
+type QueuedPort = [PeerKind, number, string, MessagePort];
 
 interface WorkerSlot extends ActorSlot {
   sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;

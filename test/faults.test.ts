@@ -100,3 +100,19 @@ function countPb(emu: ArrayEmulator): number {
   for (let g = 0; g < emu.state.totalTracks; g++) if (Atomics.load(emu.state.trackPb, g) !== 0) n++;
   return n;
 }
+
+describe('adapter failures (threads only)', () => {
+  it('a host that connects while its host adapter is being replaced is served by the replacement', async () => {
+    // Found by `stress --threads --faults`: a reconnecting client's port went to the terminated
+    // worker (the replacement was still starting), and its requests waited for a reply forever.
+    const { emu, host, tb, O } = await fig2('threads');
+    const restarting = emu.restart('HA0');
+    const late = new HostClient(emu.hostLink(0)); // asked for before the replacement is up
+    await restarting;
+    await late.write('LD1', 0, trackData(tb, 0, 9));
+    expect(await late.read('LD1', 0, tb)).toEqual(trackData(tb, 0, 9));
+    expect(await host.read('LD1', (O.tracks - 1) * tb, tb)).toEqual(trackData(tb, O.tracks - 1, 1));
+    late.close();
+    expect(emu.problems()).toEqual([]);
+  });
+});

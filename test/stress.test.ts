@@ -41,6 +41,14 @@ describe('stress', () => {
     expect(s.faults.diskAdapterRestarts + s.faults.hostAdapterRestarts).toBeGreaterThan(40);
   });
 
+  it('8 seeds with actors in worker threads: adapter workers terminated wherever they are, replacements resume from the shared tables', async () => {
+    const s = await runStress({ seeds: 8, firstSeed: 4000, jobs: 2, mode: 'threads', seedOptions: { faults: true } });
+    expect(s.failed).toEqual([]);
+    expect(s.verifyErrors).toBe(0);
+    expect(s.faults.diskAdapterRestarts).toBeGreaterThan(4);
+    expect(s.faults.hostAdapterRestarts).toBeGreaterThan(0);
+  });
+
   it('a deliberately broken fill (skips split(o)) is caught within 200 seeds, and its seed replays to the same failure', async () => {
     const opts = { breakFill: true, deterministic: true };
     const s = await runStress({ seeds: 200, firstSeed: 0, jobs: 2, seedOptions: opts });

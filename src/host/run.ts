@@ -10,6 +10,11 @@ import type { HostProcessorTask } from './host-processor.ts';
 
 export interface RunOptions {
   hostProcessors: number;
+  /**
+   * Threads mode: run the host processors in this thread (host clients over links to the host
+   * adapters' workers, reconnecting to a replacement) rather than on a pool of their own.
+   */
+  hostProcessorsHere?: boolean;
   ops?: number; // in all, shared out between processors
   seconds?: number;
   queueDepth: number;
@@ -82,8 +87,12 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     verify: opts.verify,
   }));
   let results: Promise<ProcessorResult[]>;
-  if (emu.mode === 'inline') {
-    results = Promise.all(specs.map((spec) => runHostProcessor(new HostClient(emu.hostLink(0), () => emu.hostLink(0)), new Verifier(verifierBuffers), spec)));
+  if (emu.mode === 'inline' || opts.hostProcessorsHere) {
+    // Inline, every processor talks to HA0 (as seeds have always run); threads spread them out.
+    const ha = (i: number) => (emu.mode === 'inline' ? 0 : i % emu.model.config.hostAdapters);
+    results = Promise.all(
+      specs.map((spec, i) => runHostProcessor(new HostClient(emu.hostLink(ha(i)), () => emu.hostLink(ha(i))), new Verifier(verifierBuffers), spec)),
+    );
   } else {
     const pool = new Piscina({
       filename: HOST_PROCESSOR,

@@ -4,6 +4,7 @@ import { Piscina } from 'piscina';
 import { cpus } from 'node:os';
 import { errorMessage } from '../shared/errors.ts';
 import { assert } from '../shared/assert.ts';
+import type { Mode } from '../emulator.ts';
 import { noFaults, runSeed, type FaultCounts, type SeedOptions, type SeedResult } from './stress.ts';
 
 export interface StressOptions {
@@ -15,6 +16,8 @@ export interface StressOptions {
    * (default 0). Each (seed, schedule) is one run, replayable on its own.
    */
   schedules?: number;
+  /** Where each seed's actors run: in its pool thread (inline, default) or in worker threads of their own. */
+  mode?: Mode;
   seedOptions?: SeedOptions;
   onSeed?: (r: SeedResult, done: number) => void;
 }
@@ -41,8 +44,8 @@ export interface StressSummary {
 
 const TASK = new URL('./stress-task.ts', import.meta.url).href;
 
-export const rerunCommand = (seed: number, opts: SeedOptions = {}) =>
-  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${opts.faults ? ' --faults' : ''}${opts.deterministic ? ' --deterministic' : ''}${opts.deterministic && (opts.schedule ?? 0) > 0 ? ` --schedule ${opts.schedule}` : ''}${opts.breakFill ? ' --break-fill' : ''}`;
+export const rerunCommand = (seed: number, opts: SeedOptions = {}, mode: Mode = 'inline') =>
+  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${mode === 'threads' ? ' --threads' : ''}${opts.faults ? ' --faults' : ''}${opts.deterministic ? ' --deterministic' : ''}${opts.deterministic && (opts.schedule ?? 0) > 0 ? ` --schedule ${opts.schedule}` : ''}${opts.breakFill ? ' --break-fill' : ''}`;
 
 export async function runStress(opts: StressOptions): Promise<StressSummary> {
   const t0 = performance.now();
@@ -53,6 +56,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
   // One run per (seed, schedule): the seed's array, workload and faults under one interleaving.
   const runs = Array.from({ length: opts.seeds * perSeed }, (_, i) => ({
     seed: opts.firstSeed + Math.floor(i / perSeed),
+    mode: opts.mode ?? 'inline',
     opts: { ...opts.seedOptions, ...(opts.seedOptions?.deterministic ? { schedule: firstSchedule + (i % perSeed) } : {}) } satisfies SeedOptions,
   }));
   let results: SeedResult[];
@@ -64,7 +68,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
   };
   if (opts.jobs <= 1) {
     results = [];
-    for (const r of runs) results.push(note(await runSeed(r.seed, 'inline', r.opts)));
+    for (const r of runs) results.push(note(await runSeed(r.seed, r.mode, r.opts)));
   } else {
     const pool = new Piscina({ filename: TASK, execArgv: ['--import', 'tsx'], minThreads: opts.jobs, maxThreads: opts.jobs, atomics: 'disabled', idleTimeout: 1000 });
     try {
@@ -111,7 +115,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
         seed: r.seed,
         ...schedule,
         reason: r.reason ?? 'failed',
-        rerun: rerunCommand(r.seed, { ...opts.seedOptions, ...schedule }),
+        rerun: rerunCommand(r.seed, { ...opts.seedOptions, ...schedule }, opts.mode),
         ...(r.trace ? { trace: r.trace, steps: r.steps } : {}),
       });
     }

@@ -1,6 +1,8 @@
-// A piscina task: one stress seed, inline (every actor of its array in this pool thread).
+// A piscina task: one stress seed, inline (every actor of its array in this pool thread) or with
+// its actors in worker threads of their own (threads mode).
+import type { Mode } from '../emulator.ts';
 import { runSeed, type SeedOptions, type SeedResult } from './stress.ts';
 
-export default async function stressSeed(task: { seed: number; opts: SeedOptions }): Promise<SeedResult> {
-  return runSeed(task.seed, 'inline', task.opts);
+export default async function stressSeed(task: { seed: number; mode?: Mode; opts: SeedOptions }): Promise<SeedResult> {
+  return runSeed(task.seed, task.mode ?? 'inline', task.opts);
 }

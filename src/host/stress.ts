@@ -328,11 +328,15 @@ async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): number }, r
     const late = await wait(cond, what);
     if (late) throw new Error(`${late}: not within ${SEED_STALL_MS} ms`);
   };
-  /** Let a held process run a little (0-3 ms), then hold it again: it stops part-way. */
+  /**
+   * Let a held process run a little (0-3 ms). Inline, hold it again (it stops part-way, and the
+   * adapter fails between two of its steps); in threads mode the worker is terminated while the
+   * process runs, wherever it is.
+   */
   const partly = async (name: 'establish' | 'transfer') => {
     emu.hold(name, false);
     await sleep(r() * 3);
-    emu.hold(name, true);
+    if (emu.mode === 'inline') emu.hold(name, true);
   };
   try {
     const devices = round.map((t) => {
@@ -454,6 +458,7 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
       pattern: 'random',
       seed,
       verifier: verifierBuffers,
+      hostProcessorsHere: true,
     });
     const onSwitched = (e: { device: string; bytes: number }) => wl.setDeviceBytes(e.device, e.bytes);
     emu.on('switched', onSwitched);
