@@ -215,7 +215,7 @@ export class ArrayEmulator extends EventEmitter {
     for (const wire of queued) (fresh as WorkerSlot).sendPort(...wire);
     await fresh.start();
     this.restarts++;
-    this.log('info', `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests`);
+    this.log('info', `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests; finished ${taken.moves} slot moves`);
     return taken;
   }
 

@@ -87,7 +87,7 @@ describe.each(['inline', 'threads'] as const)('adapter failures (%s)', (mode) =>
       else expect([trackData(tb, t, 1), trackData(tb, t, 3)], `track ${t} (failed: old or new, nothing else)`).toContainEqual(got);
     }
     for (let g = 0; g < emu.state.totalTracks; g++) expect(emu.state.flag(g, TRACK.LOCK), `track ${g} unlocked`).toBe(false);
-    expect(emu.state.deviceWord(emu.model.device('LD1').index, DEVICE.INFLIGHT)).toBe(0);
+    expect(emu.state.inflight(emu.model.device('LD1').index)).toBe(0);
     // And a reconfiguration still runs to completion with the new host adapter.
     const r = await emu.reconfigure(smallRaw('fig2-new'));
     expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });

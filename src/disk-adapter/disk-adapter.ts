@@ -10,7 +10,8 @@ import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, type 
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { allocateSlot, awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { split } from '../shared/reconf.ts';
+import { split, splitPartner } from '../shared/reconf.ts';
+import { moveSlot } from '../shared/intent.ts';
 import { openSessionIn, Session, type SessionSpec } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
@@ -37,6 +38,20 @@ export interface DiskAdapterOptions {
   drives?: Map<number, Drive>;
 }
 
+
+/**
+ * Clear mirror bit `wp` of slot `s`, and WP with it when no WPk is left — in one atomic step, so a
+ * worker stopped here never leaves WP set with no WPk (a slot nobody would destage or evict).
+ */
+function clearPending(state: SharedState, s: number, wp: number): void {
+  for (let i = 0; i < 64; i++) {
+    const st = Atomics.load(state.slotState, s);
+    let next = st & ~wp;
+    if (!(next & WPK_ALL)) next &= ~SLOT.WP;
+    if (Atomics.compareExchange(state.slotState, s, st, next) === st) return;
+  }
+  assert(false, () => `destage: ${state.describeSlot(s)} changed under its track lock 64 times running`);
+}
 
 export class DiskAdapter {
   readonly name: string;
@@ -342,12 +357,20 @@ export class DiskAdapter {
         () => `${this.name}: write-pending ${state.describeSlot(s)} is not the valid slot of track ${owner} (${state.describeTrack(owner)})`,
       );
       if (duty.split) {
-        this.splitAndHint(duty.split, owner);
+        const b = splitPartner(duty.split, owner);
+        if (b >= 0 && !tryLockTrack(state, b)) {
+          this.deferred.add(s); // never wait for a lock here: tried again shortly
+          return false;
+        }
+        try {
+          this.splitAndHint(duty.split, owner);
+        } finally {
+          if (b >= 0) unlockTrack(state, b);
+        }
         return true; // the slot now belongs to the BCV track; its adapter was hinted
       }
       await this.writeLocation(duty.target, state.slotBytes(s));
-      const after = Atomics.and(state.slotState, s, ~duty.wp) & ~duty.wp;
-      if (!(after & WPK_ALL)) Atomics.and(state.slotState, s, ~SLOT.WP);
+      clearPending(state, s, duty.wp);
       if (duty.wp === SLOT.WP1) this.counters.destaged++;
       else this.counters.mirrored++;
       // The slot may owe this adapter a second duty (main and BCV drive on the same adapter).
@@ -461,7 +484,15 @@ export class DiskAdapter {
         await this.state.passHold('split');
         await lockTrack(this.state, p);
         try {
-          if (this.state.flag(p, TRACK.PS)) this.splitAndHint(session, p);
+          if (this.state.flag(p, TRACK.PS)) {
+            const b = splitPartner(session, p);
+            if (b >= 0) await lockTrack(this.state, b); // p (main) before b (BCV), as every splitter
+            try {
+              this.splitAndHint(session, p);
+            } finally {
+              if (b >= 0) unlockTrack(this.state, b);
+            }
+          }
           // The cursor says which locations the process has passed (scenario counting, FIG. 7).
           Atomics.store(this.state.splitCursors, cursor, p + 1);
         } finally {
@@ -543,7 +574,10 @@ export class DiskAdapter {
     const n = session.N.locate(t);
     const b = session.B!.locate(t);
     const main = o === n ? [o] : o < n ? [o, n] : [n, o];
-    const order = [...main, b];
+    // A split of n hands n's original data to its own BCV track, which is locked too.
+    const bn = splitPartner(session, n);
+    const bcv = bn < 0 || bn === b ? [b] : b < bn ? [b, bn] : [bn, b];
+    const order = [...main, ...bcv];
     const held: number[] = [];
     try {
       for (const g of order) {
@@ -559,7 +593,15 @@ export class DiskAdapter {
       if (this.state.flag(o, TRACK.PS) && !this.state.brokenFill()) this.splitAndHint(session, o);
       if (this.state.flag(n, TRACK.PS)) this.splitAndHint(session, n);
       if (this.state.flag(n, TRACK.IND)) {
-        if (!(await this.copyBcvToMain(b, n))) return false;
+        // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
+        // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
+        const done = Atomics.load(this.state.trackSlot, n);
+        if (done !== NO_SLOT) {
+          assert(
+            (Atomics.load(this.state.slotState, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
+            () => `fill: IND location ${this.model.drives.dch(n)} holds a slot that no fill made (${this.state.describeSlot(done)}; ${this.state.describeTrack(n)})`,
+          );
+        } else if (!(await this.copyBcvToMain(b, n))) return false;
         this.state.clearFlag(n, TRACK.IND);
       }
       Atomics.and(this.state.trackPb, b, ~(1 << session.y));
@@ -579,9 +621,7 @@ export class DiskAdapter {
       // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
       // image on its drive, then hand the slot itself to n.
       if (Atomics.load(state.slotState, s) & SLOT.WP1) await this.writeLocation(b, state.slotBytes(s));
-      Atomics.store(state.trackSlot, b, NO_SLOT);
-      Atomics.store(state.slotOwner, s, n);
-      Atomics.store(state.trackSlot, n, s);
+      moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | SLOT.WP1);
     } else {
       s = tryAllocateSlot(state, n);
       if (s === NO_SLOT) return false;

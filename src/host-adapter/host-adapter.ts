@@ -7,7 +7,7 @@ import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
 import { DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
 import { openSessionIn, Session, type SessionSpec } from '../shared/session.ts';
-import { scenarioOf, split, type Scenario } from '../shared/reconf.ts';
+import { scenarioOf, split, splitPartner, type Scenario } from '../shared/reconf.ts';
 import { allocateSlot, releaseSlot } from '../shared/cache.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
@@ -220,12 +220,11 @@ export class HostAdapter {
   }
 
   /**
-   * DEVICE.INFLIGHT, and this adapter's share of it in shared memory (same step): if this adapter
-   * fails, its replacement takes its share back out, so the switch's drain does not wait for it.
+   * This adapter's host requests in flight on a device, one word in shared memory: the switch's
+   * drain waits for every adapter's to be zero; a replacement takes a failed adapter's back whole.
    */
   private countInflight(device: number, delta: number): void {
-    this.state.addDeviceWord(device, DEVICE.INFLIGHT, delta);
-    Atomics.add(this.state.hostInflight, this.index * this.state.devices + device, delta);
+    this.state.addInflight(this.index, device, delta);
   }
 
   /** The session whose new layout is active on `dev` (generation `gen`), while it runs. */
@@ -280,8 +279,14 @@ export class HostAdapter {
       try {
         if (count && attempt === 0) this.countScenario(session, t);
         if (this.state.flag(n, TRACK.PS)) {
-          const { movedSlot, bcvTrack } = split(this.state, session, n);
-          if (movedSlot !== NO_SLOT) this.hint(bcvTrack, movedSlot);
+          const b = splitPartner(session, n);
+          if (b >= 0) await lockTrack(this.state, b); // n (main) before b (BCV), as every splitter
+          try {
+            const { movedSlot, bcvTrack } = split(this.state, session, n);
+            if (movedSlot !== NO_SLOT) this.hint(bcvTrack, movedSlot);
+          } finally {
+            if (b >= 0) unlockTrack(this.state, b);
+          }
         }
       } catch (err) {
         unlockTrack(this.state, n);

@@ -363,7 +363,7 @@ export class ServiceProcessor {
     const t0 = sched().now();
     this.state.setDeviceWord(dev, DEVICE.BLOCKED, 1);
     try {
-      await this.state.awaitDeviceWord(dev, DEVICE.INFLIGHT, 0, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
+      await this.state.awaitDrained(dev, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
       inWindow();
       this.state.setDeviceWord(dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
     } finally {

@@ -17,6 +17,18 @@ export const TRACK = {
   IND: 1 << 3, // p, read under N, does not hold valid data: fill from the BCV first (second list)
   FMT: 1 << 4, // formatted: p reads as zeros until a whole track is next written to it (split of a new host track)
 } as const;
+/**
+ * The actor holding a track's LOCK lives in the same word (bits 24-30), set and cleared in the one
+ * atomic step that takes or frees the lock: an adapter stopped anywhere never leaves a lock without
+ * an owner, and its replacement frees exactly the locks it held.
+ */
+export const LOCK_OWNER_SHIFT = 24;
+export const LOCK_OWNER_MASK = 0x7f << LOCK_OWNER_SHIFT;
+export const lockOwnerOf = (flags: number): number => (flags & LOCK_OWNER_MASK) >>> LOCK_OWNER_SHIFT;
+/** Actor ids that fit the lock owner bits (0 is nobody: the main thread, tests). */
+export const ACTOR_IDS = (LOCK_OWNER_MASK >>> LOCK_OWNER_SHIFT) + 1;
+/** Words of one actor's intent record (intent.ts). */
+export const INTENT_WORDS = 8;
 
 /** Cache slot header state bits (one Int32 per slot). WPk = 1 << k for mirror k = 1..4. */
 export const SLOT = {
@@ -36,7 +48,7 @@ export const MAX_SESSIONS = 16; // PB columns
 export const DEVICE = {
   GENERATION: 0, // active configuration generation; activating one is this single atomic store
   READY: 1, // 1 ready, 0 not ready
-  INFLIGHT: 2, // host requests in progress on the device
+  // word 2: unused (host requests in flight are counted per host adapter: SharedState.inflight)
   BLOCKED: 3, // 1 while the switch holds host access (step 114)
   MIRROR: 4, // BCV device index + 1 while that BCV is established on this device (host writes set WP2)
   SESSION: 5, // PB column + 1 while a reconfiguration session runs on this device
@@ -117,8 +129,8 @@ export interface SharedBuffers {
   driveOwner: SharedArrayBuffer; // disk adapter index owning each drive
   hooks: SharedArrayBuffer; // HOOK words
   splitCursors: SharedArrayBuffer; // splitCursorWord(y, da)
-  trackLockOwner: SharedArrayBuffer; // actor id holding each track's LOCK (0: none): a replacement adapter frees what its predecessor held
-  hostInflight: SharedArrayBuffer; // per host adapter × device: its requests counted in DEVICE.INFLIGHT
+  hostInflight: SharedArrayBuffer; // per host adapter × device: its host requests in flight (one word each: a failed adapter's share is taken back whole)
+  intents: SharedArrayBuffer; // per actor id: the slot move it is making (intent.ts), finished by whoever takes its place
   driveData: SharedArrayBuffer[]; // backing store of each memory drive
 }
 
@@ -146,8 +158,8 @@ export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     driveOwner: sab(cfg.drives.length * 4),
     hooks: sab(HOOK_WORDS * 4),
     splitCursors: sab(MAX_SESSIONS * MAX_DISK_ADAPTERS * 4),
-    trackLockOwner: sab(drives.totalTracks * 4),
     hostInflight: sab(cfg.hostAdapters * cfg.devices.length * 4),
+    intents: sab(ACTOR_IDS * INTENT_WORDS * 4),
     driveData: cfg.drives.map((d) => sab(d.cylinders * headsPerCylinder * trackBytes)),
   };
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
@@ -175,8 +187,8 @@ export class SharedState {
   readonly driveOwner: Int32Array;
   readonly hooks: Int32Array;
   readonly splitCursors: Int32Array;
-  readonly trackLockOwner: Int32Array;
   readonly hostInflight: Int32Array;
+  readonly intents: Int32Array;
   readonly devices: number;
 
   constructor(buffers: SharedBuffers) {
@@ -196,8 +208,8 @@ export class SharedState {
     this.driveOwner = new Int32Array(buffers.driveOwner);
     this.hooks = new Int32Array(buffers.hooks);
     this.splitCursors = new Int32Array(buffers.splitCursors);
-    this.trackLockOwner = new Int32Array(buffers.trackLockOwner);
     this.hostInflight = new Int32Array(buffers.hostInflight);
+    this.intents = new Int32Array(buffers.intents);
     this.devices = buffers.devices;
   }
 
@@ -287,14 +299,35 @@ export class SharedState {
     sched().notify(this.deviceHeaders, device * DEVICE_WORDS + word);
   }
 
-  addDeviceWord(device: number, word: number, delta: number): number {
-    const i = device * DEVICE_WORDS + word;
-    const old = Atomics.add(this.deviceHeaders, i, delta);
-    if (word === DEVICE.INFLIGHT) {
-      assert(old + delta >= 0, () => `device #${device}: in-flight count went negative (${old}${delta})`);
-      if (old + delta === 0) sched().notify(this.deviceHeaders, i);
+  /**
+   * Count host requests in flight on `device` for host adapter `ha` (one atomic add on one word,
+   * so an adapter that dies anywhere leaves a count its replacement takes back exactly).
+   */
+  addInflight(ha: number, device: number, delta: number): number {
+    const i = ha * this.devices + device;
+    const now = Atomics.add(this.hostInflight, i, delta) + delta;
+    assert(now >= 0, () => `host adapter #${ha}: in-flight count on device #${device} went negative (${now})`);
+    if (now === 0) sched().notify(this.hostInflight, i);
+    return now;
+  }
+
+  /** Host requests in flight on `device`, over every host adapter. */
+  inflight(device: number): number {
+    let n = 0;
+    for (let i = device; i < this.hostInflight.length; i += this.devices) n += Atomics.load(this.hostInflight, i);
+    return n;
+  }
+
+  /** Wait until no host request is in flight on `device` (bounded): the switch's drain (step 114). */
+  async awaitDrained(device: number, waitMs: number, what: string): Promise<void> {
+    const deadline = sched().now() + waitMs;
+    for (;;) {
+      let busy = -1;
+      for (let i = device; i < this.hostInflight.length && busy < 0; i += this.devices) if (Atomics.load(this.hostInflight, i) !== 0) busy = i;
+      if (busy < 0) return;
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what}: ${this.inflight(device)} still in flight after ${waitMs} ms`);
+      await waitWord(this.hostInflight, busy, Atomics.load(this.hostInflight, busy), 50);
     }
-    return old + delta;
   }
 
   flag(g: number, bit: number): boolean {
@@ -320,7 +353,9 @@ export class SharedState {
   }
 
   describeTrack(g: number): string {
-    return `flags=${bits(Atomics.load(this.trackFlags, g), TRACK_FLAG_NAMES)} pb=0x${Atomics.load(this.trackPb, g).toString(16)} slot=${Atomics.load(this.trackSlot, g)}`;
+    const f = Atomics.load(this.trackFlags, g);
+    const owner = lockOwnerOf(f);
+    return `flags=${bits(f, TRACK_FLAG_NAMES)}${owner ? ` lockOwner=${owner}` : ''} pb=0x${Atomics.load(this.trackPb, g).toString(16)} slot=${Atomics.load(this.trackSlot, g)}`;
   }
 
   describeSlot(s: number): string {

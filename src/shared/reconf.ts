@@ -4,6 +4,7 @@ import { NO_SLOT, SLOT, TRACK, WPK_ALL, type SharedState } from './memory.ts';
 import type { Session } from './session.ts';
 import { releaseSlot } from './cache.ts';
 import { assert } from './assert.ts';
+import { moveSlot } from './intent.ts';
 
 /**
  * split(p), with p locked by the caller and PS[p] set:
@@ -33,10 +34,7 @@ export function split(state: SharedState, session: Session, p: number): { movedS
         Atomics.load(state.trackSlot, bcvTrack) === NO_SLOT,
         () => `split of ${session.drives.dch(p)}: BCV track ${session.drives.dch(bcvTrack)} already holds a slot (${state.describeTrack(bcvTrack)})`,
       );
-      Atomics.store(state.trackSlot, p, NO_SLOT);
-      Atomics.store(state.slotOwner, s, bcvTrack);
-      Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
-      Atomics.store(state.trackSlot, bcvTrack, s);
+      moveSlot(state, s, p, bcvTrack, SLOT.VALID | SLOT.WP | SLOT.WP1); // the caller holds splitPartner(p) locked too
       movedSlot = s;
     } else {
       releaseSlot(state, p);
@@ -47,6 +45,14 @@ export function split(state: SharedState, session: Session, p: number): { movedS
   else if (next >= 0) state.setFlag(p, TRACK.FMT);
   state.clearFlag(p, TRACK.PS);
   return { movedSlot, bcvTrack };
+}
+
+/**
+ * The BCV track a split of p may hand p's write-pending data to (B of p's original track), or -1:
+ * whoever splits p holds it locked as well as p (main location first, then the BCV track).
+ */
+export function splitPartner(session: Session, p: number): number {
+  return session.B && session.oInv[p]! >= 0 ? session.bcvOfOriginal(p) : -1;
 }
 
 /** The patent's four scenarios of a host request (FIG. 7), from the state at its arrival. */

@@ -1,29 +1,54 @@
 // Taking back what a failed adapter held, from the shared tables alone: the track locks it owned
 // (with any slot it had attached but not yet filled) and, for a host adapter, its requests still
 // counted in flight. The replacement starts after this; every process it resumes is idempotent.
-import { DEVICE, NO_SLOT, SLOT, TRACK, type SharedState } from './memory.ts';
+import { lockOwnerOf, NO_SLOT, NO_TRACK, SLOT, TRACK, type SharedState } from './memory.ts';
+import { finishIntent } from './intent.ts';
 import { releaseSlot } from './cache.ts';
 import { unlockTrack } from './track-lock.ts';
 import { assert } from './assert.ts';
 import type { Role } from './actor.ts';
+import { sched } from './sched.ts';
 
 export interface TakenBack {
   /** Track locks the failed adapter held. */
   locks: number;
-  /** Slots it had attached to a locked track but not filled (not VALID): freed. */
+  /** Slots it had attached to a locked track but not filled (not VALID), or caught half-claimed or half-freed: freed. */
   slots: number;
+  /** Slot moves it had begun and not finished (intent.ts): finished. */
+  moves: number;
   /** Host requests it had counted in flight (host adapters only). */
   inflight: number;
 }
 
+/**
+ * Take back what failed actor `id` held. A worker can be terminated between any two of its
+ * stores, so besides its locks this finds what it left half-done under them: a slot move (finished
+ * from its intent record), and a slot claimed, evicted or released part-way (owned by a track it
+ * held locked but not attached to it: nothing in such a slot counts, and it is freed).
+ */
 export function takeBack(state: SharedState, role: Role, index: number, id: number): TakenBack {
   assert(id > 0, () => `takeBack: actor id ${id} is nobody`);
-  const out: TakenBack = { locks: 0, slots: 0, inflight: 0 };
+  const out: TakenBack = { locks: 0, slots: 0, moves: 0, inflight: 0 };
+  const heldBy = (g: number) => {
+    const f = Atomics.load(state.trackFlags, g);
+    return (f & TRACK.LOCK) !== 0 && lockOwnerOf(f) === id;
+  };
+  if (finishIntent(state, id)) out.moves++;
+  for (let s = 0; s < state.slots; s++) {
+    const owner = Atomics.load(state.slotOwner, s);
+    if (owner === NO_TRACK || !heldBy(owner) || Atomics.load(state.trackSlot, owner) === s) continue;
+    const st = Atomics.load(state.slotState, s);
+    assert(!(st & SLOT.WP), () => `actor ${id} failed with write-pending ${state.describeSlot(s)} owned by track ${owner} but not attached to it (${state.describeTrack(owner)})`);
+    Atomics.store(state.slotState, s, 0);
+    Atomics.store(state.slotOwner, s, NO_TRACK);
+    out.slots++;
+  }
   for (let g = 0; g < state.totalTracks; g++) {
-    if (Atomics.load(state.trackLockOwner, g) !== id) continue;
-    assert(state.flag(g, TRACK.LOCK), () => `track ${g}: lock owner ${id} recorded but not locked (${state.describeTrack(g)})`);
+    if (!heldBy(g)) continue;
     const s = Atomics.load(state.trackSlot, g);
-    if (s !== NO_SLOT && !(Atomics.load(state.slotState, s) & SLOT.VALID)) {
+    if (s !== NO_SLOT && Atomics.load(state.slotOwner, s) !== g) {
+      Atomics.store(state.trackSlot, g, NO_SLOT); // attached to a slot another track owns: a claim torn the other way
+    } else if (s !== NO_SLOT && !(Atomics.load(state.slotState, s) & SLOT.VALID)) {
       // Allocated for a stage or a copy that never finished: nothing in it counts.
       releaseSlot(state, g);
       out.slots++;
@@ -31,11 +56,13 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
     unlockTrack(state, g);
     out.locks++;
   }
+  if (out.slots > 0) state.cacheEvent();
   if (role === 'ha') {
     for (let d = 0; d < state.devices; d++) {
-      const n = Atomics.exchange(state.hostInflight, index * state.devices + d, 0);
+      const i = index * state.devices + d;
+      const n = Atomics.exchange(state.hostInflight, i, 0);
       assert(n >= 0, () => `host adapter #${index}: negative in-flight count ${n} on device #${d}`);
-      if (n > 0) state.addDeviceWord(d, DEVICE.INFLIGHT, -n);
+      if (n > 0) sched().notify(state.hostInflight, i);
       out.inflight += n;
     }
   }

@@ -1,6 +1,7 @@
 // The awaitable per-track lock: the LOCK bit of a Track ID flags word. Waiting never parks the
 // thread (Atomics.waitAsync), so the same code runs in a worker or under a one-thread scheduler.
-import { TRACK, type SharedState } from './memory.ts';
+import { LOCK_OWNER_MASK, LOCK_OWNER_SHIFT, TRACK, type SharedState } from './memory.ts';
+import { assert } from './assert.ts';
 import { ArrayError } from './errors.ts';
 import { sched, waitWord } from './sched.ts';
 
@@ -9,12 +10,19 @@ export const LOCK_WAIT_MS = 30_000;
 /** Each waitAsync is bounded too, so a missed notify costs at most this much. */
 const WAIT_SLICE_MS = 50;
 
+/** The flags word `v` with LOCK taken by the actor running now (its id in the owner bits). */
+function locked(v: number): number {
+  const id = sched().current().id;
+  assert(id >= 0 && id <= LOCK_OWNER_MASK >>> LOCK_OWNER_SHIFT, () => `actor id ${id} does not fit the lock owner bits`);
+  return (v & ~LOCK_OWNER_MASK) | TRACK.LOCK | (id << LOCK_OWNER_SHIFT);
+}
+
 export function tryLockTrack(state: SharedState, g: number): boolean {
   const flags = state.trackFlags;
   for (let i = 0; i < 8; i++) {
     const v = Atomics.load(flags, g);
     if (v & TRACK.LOCK) return false;
-    if (Atomics.compareExchange(flags, g, v, v | TRACK.LOCK) === v) return owned(state, g);
+    if (Atomics.compareExchange(flags, g, v, locked(v)) === v) return true;
   }
   return false;
 }
@@ -26,10 +34,7 @@ export async function lockTrack(state: SharedState, g: number, waitMs = LOCK_WAI
   for (;;) {
     const v = Atomics.load(flags, g);
     if (!(v & TRACK.LOCK)) {
-      if (Atomics.compareExchange(flags, g, v, v | TRACK.LOCK) === v) {
-        owned(state, g);
-        return;
-      }
+      if (Atomics.compareExchange(flags, g, v, locked(v)) === v) return;
       continue;
     }
     if (!(v & TRACK.WAITERS) && Atomics.compareExchange(flags, g, v, v | TRACK.WAITERS) !== v) continue;
@@ -40,15 +45,8 @@ export async function lockTrack(state: SharedState, g: number, waitMs = LOCK_WAI
   }
 }
 
-/** Record who holds g's lock (in the same step as taking it): a replacement adapter frees it. */
-function owned(state: SharedState, g: number): true {
-  Atomics.store(state.trackLockOwner, g, sched().current().id);
-  return true;
-}
-
 export function unlockTrack(state: SharedState, g: number): void {
-  Atomics.store(state.trackLockOwner, g, 0);
-  const old = Atomics.and(state.trackFlags, g, ~(TRACK.LOCK | TRACK.WAITERS));
+  const old = Atomics.and(state.trackFlags, g, ~(TRACK.LOCK | TRACK.WAITERS | LOCK_OWNER_MASK));
   if (!(old & TRACK.LOCK)) {
     throw new ArrayError('INVARIANT', `track ${g}: unlocked while not locked (${state.describeTrack(g)})`);
   }
