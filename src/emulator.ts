@@ -194,8 +194,7 @@ export class ArrayEmulator extends EventEmitter {
     let fresh: ActorSlot;
     let taken: TakenBack;
     try {
-      const resume = (await this.actors[0]!.call('resumeInfo', [])) as Resume;
-      const init: ActorInit = { role: old.role, index: old.index, config: this.initialConfig, buffers: this.state.buffers, resume };
+      const init: ActorInit = { role: old.role, index: old.index, config: this.initialConfig, buffers: this.state.buffers, replacement: true };
       const incarnation = Number(old.owner.tag.split('#')[1] ?? 1) + 1;
       if (this.mode === 'inline') {
         sched().kill(old.owner);

@@ -12,7 +12,8 @@ import { allocateSlot, awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlo
 import { ArrayError } from '../shared/errors.ts';
 import { split, splitPartner } from '../shared/reconf.ts';
 import { moveSlot } from '../shared/intent.ts';
-import { openSessionIn, Session, type SessionSpec } from '../shared/session.ts';
+import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
+import { SyncGate } from '../shared/sync-gate.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { MemoryDrive, type Drive } from './drive.ts';
@@ -36,6 +37,8 @@ export interface DiskAdapterOptions {
   log: Log;
   /** The drives (default: memory drives over the shared backing stores). */
   drives?: Map<number, Drive>;
+  /** A replacement: it serves and destages nothing until the service processor's reconf-sync. */
+  replacement?: boolean;
 }
 
 
@@ -74,7 +77,10 @@ export class DiskAdapter {
   private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
   readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0 };
 
+  private readonly gate: SyncGate;
+
   constructor(opts: DiskAdapterOptions) {
+    this.gate = new SyncGate(opts.replacement === true);
     this.model = opts.model;
     this.state = opts.state;
     this.index = opts.index;
@@ -104,7 +110,7 @@ export class DiskAdapter {
 
   start(): void {
     this.sweepTimer = sched().every(SWEEP_INTERVAL_MS, () => this.sweep());
-    this.sweep(); // a replacement adapter finds its predecessor's write pendings at once
+    this.sweep(); // a replacement sweeps at its reconf-sync: it finds its predecessor's write pendings then
   }
 
   stop(): void {
@@ -118,7 +124,9 @@ export class DiskAdapter {
       // A replaced host adapter's requests still on their way are dropped: its locks and slots
       // were taken back, and a late stage could overwrite a slot that has since been written.
       if (this.hostAdapters[index] !== link) return;
-      for (const m of msgs) this.handle(link, m);
+      this.gate.run(() => {
+        for (const m of msgs) this.handle(link, m);
+      });
     });
   }
 
@@ -126,14 +134,20 @@ export class DiskAdapter {
     this.peers[index] = link;
     link.onMessages((msgs) => {
       if (this.peers[index] !== link) return; // that peer was replaced
-      for (const m of msgs) this.handle(link, m);
+      this.gate.run(() => {
+        for (const m of msgs) this.handle(link, m);
+      });
     });
   }
 
   attachServiceProcessor(link: Link): void {
     this.sp = link;
     link.onMessages((msgs) => {
-      for (const m of msgs) this.handle(link, m);
+      // Batches may overtake each other (fault injection): what comes before the reconf-sync waits for it.
+      for (const m of msgs) {
+        if (m.t === 'reconf-sync') this.handle(link, m);
+        else this.gate.run(() => this.handle(link, m));
+      }
     });
   }
 
@@ -158,6 +172,12 @@ export class DiskAdapter {
       case 'fill':
         void this.hostFill(link, m.sid, m.track, m.id);
         return;
+      case 'reconf-sync':
+        for (const sid of syncSessionsIn(this.name, this.sessions, this.model, this.state, m)) this.closedSessions.add(sid);
+        this.closedSidsBelow = m.closedBelow;
+        this.gate.openNow();
+        this.sweep();
+        return;
       case 'reconf-open':
         this.openSession(m.spec);
         return this.reply(m.spec.sid, 'open');
@@ -179,14 +199,9 @@ export class DiskAdapter {
     }
   }
 
-  /** A session opens (reconf-open), or was open when this adapter started (a replacement). */
+  /** A session opens (reconf-open). */
   openSession(spec: SessionSpec): void {
     openSessionIn(this.name, this.sessions, this.model, spec);
-  }
-
-  /** A replacement adapter: sessions with ids below `sid` that it was not told are open have closed. */
-  closedBelow(sid: number): void {
-    this.closedSidsBelow = sid;
   }
 
   private reply(sid: number, step: ReconfStep, error?: string): void {
@@ -269,7 +284,7 @@ export class DiskAdapter {
   }
 
   private kick(): void {
-    if (this.destaging || this.stopped) return;
+    if (this.destaging || this.stopped || !this.gate.open) return;
     this.destaging = true;
     sched().defer(() => void this.destageLoop());
   }
@@ -396,6 +411,7 @@ export class DiskAdapter {
   }
 
   private sweep(): void {
+    if (!this.gate.open) return; // a replacement's sessions are not known yet: its duties are not either
     for (const s of this.pendingSlots()) this.dirty.add(s);
     if (this.dirty.size > 0) this.kick();
   }

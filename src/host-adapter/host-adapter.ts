@@ -6,7 +6,8 @@ import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
 import { DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
-import { openSessionIn, Session, type SessionSpec } from '../shared/session.ts';
+import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
+import { SyncGate } from '../shared/sync-gate.ts';
 import { scenarioOf, split, splitPartner, type Scenario } from '../shared/reconf.ts';
 import { allocateSlot, releaseSlot } from '../shared/cache.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
@@ -35,6 +36,8 @@ export interface HostAdapterOptions {
   state: SharedState;
   index: number;
   log: Log;
+  /** A replacement: host requests wait until the service processor's reconf-sync. */
+  replacement?: boolean;
 }
 
 export class HostAdapter {
@@ -57,8 +60,10 @@ export class HostAdapter {
   private inflight = 0;
   private broken?: string; // set when an invariant broke: the adapter serves nothing more
   readonly counters = { reads: 0, writes: 0, flushes: 0, hits: 0, misses: 0, errors: 0 };
+  private readonly gate: SyncGate;
 
   constructor(opts: HostAdapterOptions) {
+    this.gate = new SyncGate(opts.replacement === true);
     this.model = opts.model;
     this.state = opts.state;
     this.log = opts.log;
@@ -85,7 +90,7 @@ export class HostAdapter {
     }
   }
 
-  /** A session opens (reconf-open), or was open when this adapter started (a replacement). */
+  /** A session opens (reconf-open). */
   openSession(spec: SessionSpec): void {
     openSessionIn(this.name, this.sessions, this.model, spec);
     if (!this.scenarios.has(spec.sid)) this.scenarios.set(spec.sid, [0, 0, 0, 0, 0]);
@@ -93,32 +98,45 @@ export class HostAdapter {
 
   attachServiceProcessor(link: Link): void {
     link.onMessages((msgs) => {
+      // Batches may overtake each other (fault injection): what comes before the reconf-sync waits for it.
       for (const m of msgs) {
-        if (m.t === 'reconf-open') {
-          this.openSession(m.spec);
-          link.send({ t: 'done', sid: m.spec.sid, step: 'open', actor: this.name });
-        } else if (m.t === 'reconf-close') {
-          const counts = this.scenarios.get(m.sid) ?? [0, 0, 0, 0, 0];
-          this.sessions.delete(m.sid);
-          this.scenarios.delete(m.sid);
-          link.send({ t: 'done', sid: m.sid, step: 'close', actor: this.name, info: { s1: counts[1]!, s2: counts[2]!, s3: counts[3]!, s4: counts[4]! } });
-        } else {
-          this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
-        }
+        if (m.t === 'reconf-sync') this.onSpMessage(link, m);
+        else this.gate.run(() => this.onSpMessage(link, m));
       }
     });
   }
 
+  private onSpMessage(link: Link, m: Message): void {
+    if (m.t === 'reconf-sync') {
+      const dropped = syncSessionsIn(this.name, this.sessions, this.model, this.state, m);
+      for (const sid of dropped) this.scenarios.delete(sid);
+      for (const spec of m.sessions) if (!this.scenarios.has(spec.sid)) this.scenarios.set(spec.sid, [0, 0, 0, 0, 0]);
+      this.gate.openNow();
+    } else if (m.t === 'reconf-open') {
+      this.openSession(m.spec);
+      link.send({ t: 'done', sid: m.spec.sid, step: 'open', actor: this.name });
+    } else if (m.t === 'reconf-close') {
+      const counts = this.scenarios.get(m.sid) ?? [0, 0, 0, 0, 0];
+      this.sessions.delete(m.sid);
+      this.scenarios.delete(m.sid);
+      link.send({ t: 'done', sid: m.sid, step: 'close', actor: this.name, info: { s1: counts[1]!, s2: counts[2]!, s3: counts[3]!, s4: counts[4]! } });
+    } else {
+      this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+    }
+  }
+
   attachHost(link: Link): void {
-    link.onMessages((msgs) => {
-      for (const m of msgs) {
-        if (m.t !== 'io') {
-          this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
-          continue;
-        }
-        for (const req of m.reqs) void this.submit(req).then((reply) => link.send({ t: 'io-done', replies: [reply] }));
+    link.onMessages((msgs) => this.gate.run(() => this.onHostMessages(link, msgs)));
+  }
+
+  private onHostMessages(link: Link, msgs: Message[]): void {
+    for (const m of msgs) {
+      if (m.t !== 'io') {
+        this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+        continue;
       }
-    });
+      for (const req of m.reqs) void this.submit(req).then((reply) => link.send({ t: 'io-done', replies: [reply] }));
+    }
   }
 
   private onAdapterMessage(link: Link, m: Message): void {

@@ -106,6 +106,8 @@ export class ServiceProcessor {
       for (const m of msgs) this.onMessage(link, m);
     });
     if (!replaced) return;
+    // First on the new link: the array as it stands now. The replacement serves nothing before it.
+    link.send({ t: 'reconf-sync', ...this.resumeInfo() });
     this.log('info', `SP: ${name} replaced; asking it again for ${[...this.waits.entries()].filter(([, w]) => w.expect.has(name)).map(([k]) => k).join(', ') || 'nothing'}`);
     for (const w of this.waits.values()) if (w.expect.has(name)) link.send(w.msg);
   }

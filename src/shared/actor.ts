@@ -25,11 +25,15 @@ export interface ActorInit {
   index: number;
   config: ArrayConfig;
   buffers: SharedBuffers;
-  /** A replacement adapter: where the array stands (the shared tables hold the rest). */
-  resume?: Resume;
+  /**
+   * A replacement adapter: it serves nothing until the service processor's reconf-sync tells it
+   * where the array stands (the running configuration, the open sessions) — told when it is linked,
+   * not when it was made, so nothing that opened or closed while it started is missed.
+   */
+  replacement?: boolean;
 }
 
-/** What a replacement adapter learns from the service processor when it starts. */
+/** What a replacement adapter learns from the service processor when it is linked (reconf-sync). */
 export interface Resume {
   /** The running configuration (devices reconfigured since the array started). */
   running: ArrayConfig;

@@ -1,11 +1,10 @@
 // Builds any actor from its init record: used by the worker entries and by the inline emulator,
 // so both run the very same classes.
-import type { ActorHandle, ActorInit, Emit, Resume } from './actor.ts';
+import type { ActorHandle, ActorInit, Emit } from './actor.ts';
 import { ArrayError } from './errors.ts';
 import type { Log } from './link.ts';
 import { ArrayModel } from './model.ts';
-import { DEVICE, SharedState } from './memory.ts';
-import { deviceLayout } from './layout.ts';
+import { SharedState } from './memory.ts';
 import { HostAdapter } from '../host-adapter/host-adapter.ts';
 import { DiskAdapter } from '../disk-adapter/disk-adapter.ts';
 import { ServiceProcessor } from '../service-processor/service-processor.ts';
@@ -14,25 +13,12 @@ const noCalls = (role: string) => async (method: string): Promise<unknown> => {
   throw new ArrayError('USAGE', `${role} has no method "${method}"`);
 };
 
-/**
- * A replacement adapter's model: the active generation of every device (from the device headers)
- * laid out as the running configuration says; open sessions add theirs when the actor opens them.
- */
-function resumeModel(model: ArrayModel, state: SharedState, resume: Resume): void {
-  for (const dev of model.devices) {
-    const gen = state.deviceWord(dev.index, DEVICE.GENERATION);
-    if (gen > 1) model.addGeneration(dev.id, gen, deviceLayout(resume.running, dev.id, resume.running));
-  }
-  model.config = resume.running;
-}
-
 export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): ActorHandle {
   const model = new ArrayModel(init.config);
   const state = new SharedState(init.buffers);
-  if (init.resume) resumeModel(model, state, init.resume);
+  const replacement = init.replacement === true;
   if (init.role === 'ha') {
-    const ha = new HostAdapter({ model, state, index: init.index, log });
-    for (const spec of init.resume?.sessions ?? []) ha.openSession(spec);
+    const ha = new HostAdapter({ model, state, index: init.index, log, replacement });
     return {
       wire: (kind, i, link) => (kind === 'da' ? ha.attachDiskAdapter(i, link) : kind === 'sp' ? ha.attachServiceProcessor(link) : ha.attachHost(link)),
       start: () => {},
@@ -42,9 +28,7 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
     };
   }
   if (init.role === 'da') {
-    const da = new DiskAdapter({ model, state, index: init.index, log });
-    for (const spec of init.resume?.sessions ?? []) da.openSession(spec);
-    if (init.resume) da.closedBelow(init.resume.closedBelow);
+    const da = new DiskAdapter({ model, state, index: init.index, log, replacement });
     return {
       wire: (kind, i, link) => (kind === 'ha' ? da.attachHostAdapter(i, link) : kind === 'da' ? da.attachPeer(i, link) : da.attachServiceProcessor(link)),
       start: () => da.start(),

@@ -2,6 +2,7 @@
 // A malformed or unknown message is reported to the receiver's log with its sender and dropped.
 import { Packr } from 'msgpackr';
 import type { SessionSpec } from './session.ts';
+import type { ArrayConfig } from './config.ts';
 
 export type IoOp = 'read' | 'write' | 'flush';
 
@@ -41,6 +42,8 @@ export type Message =
   | { t: 'start-split'; sid: number } // the instant split (step 116)
   | { t: 'start-transfer'; sid: number } // the data transfer (step 117)
   | { t: 'reconf-close'; sid: number } // the session ended (step 124)
+  // to a replacement adapter, first on its link: the array as it stands (open sessions, running configuration)
+  | { t: 'reconf-sync'; running: ArrayConfig; sessions: SessionSpec[]; closedBelow: number }
   | { t: 'done'; sid: number; step: ReconfStep; actor: string; info?: Record<string, number>; error?: string }
   // host adapter ↔ disk adapter owning the BCV track: FIG. 7's disconnect / reconnect
   | { t: 'fill'; sid: number; track: number; id: number }
@@ -128,6 +131,7 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   'start-split': (m) => isInt(m.sid),
   'start-transfer': (m) => isInt(m.sid),
   'reconf-close': (m) => isInt(m.sid),
+  'reconf-sync': (m) => isObj(m.running) && isArr(m.sessions) && m.sessions.every((s: any) => CHECKS['reconf-open']({ spec: s })) && isInt(m.closedBelow),
   done: (m) => isInt(m.sid) && STEPS.has(m.step) && typeof m.actor === 'string',
   fill: (m) => isInt(m.sid) && isInt(m.track) && isInt(m.id),
   filled: (m) => isInt(m.id),

@@ -66,6 +66,19 @@ export class ArrayModel {
     }
   }
 
+  /**
+   * A replacement adapter learns the array as it stands: each device's active generation (`genOf`,
+   * from its header) laid out as the running configuration says. Open sessions add their new
+   * generations when the adapter opens them.
+   */
+  adoptRunning(running: ArrayConfig, genOf: (deviceIndex: number) => number): void {
+    for (const dev of this.devices) {
+      const gen = genOf(dev.index);
+      if (gen > 1) this.addGeneration(dev.id, gen, deviceLayout(running, dev.id, running));
+    }
+    this.config = running;
+  }
+
   /** Devices a host workload may use: every device but the BCVs. */
   hostDevices(): DeviceEntry[] {
     return this.devices.filter((d) => d.bcvOf === undefined);

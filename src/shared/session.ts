@@ -5,6 +5,8 @@ import type { ArrayConfig } from './config.ts';
 import { deviceLayout, DriveMap, type DeviceLayout } from './layout.ts';
 import { assert } from './assert.ts';
 import type { ArrayModel } from './model.ts';
+import { DEVICE, type SharedState } from './memory.ts';
+import type { Resume } from './actor.ts';
 
 export type ReconfKind = 'expansion' | 'stripe-change' | 'expansion+stripe-change' | 'more-rows' | 'meta-expansion';
 
@@ -87,6 +89,20 @@ export class Session {
     for (let g = base; g < end; g++) if (this.bInv[g]! >= 0) out.push(g);
     return out;
   }
+}
+
+/**
+ * A replacement adapter learns the array as it stands (reconf-sync): the running configuration
+ * and the device generations, then exactly the open sessions — any it knew of that has closed is
+ * dropped. Returns the ids of the sessions it dropped.
+ */
+export function syncSessionsIn(actor: string, sessions: Map<number, Session>, model: ArrayModel, state: SharedState, sync: Resume): number[] {
+  model.adoptRunning(sync.running, (d) => state.deviceWord(d, DEVICE.GENERATION));
+  const open = new Set(sync.sessions.map((s) => s.sid));
+  const dropped = [...sessions.keys()].filter((sid) => !open.has(sid));
+  for (const sid of dropped) sessions.delete(sid);
+  for (const spec of sync.sessions) openSessionIn(actor, sessions, model, spec);
+  return dropped;
 }
 
 /**

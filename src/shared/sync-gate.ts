@@ -1,0 +1,31 @@
+// A replacement adapter's gate: until the service processor's reconf-sync has told it where the
+// array stands, what its peers and hosts send it waits here (in order), and then runs.
+import { assert } from './assert.ts';
+import { LINK_QUEUE_LIMIT } from './link.ts';
+
+export class SyncGate {
+  private waiting?: Array<() => void>;
+
+  /** `closed`: a replacement, which waits for its reconf-sync; a first incarnation runs at once. */
+  constructor(closed: boolean) {
+    if (closed) this.waiting = [];
+  }
+
+  get open(): boolean {
+    return this.waiting === undefined;
+  }
+
+  /** Run `fn` now if the gate is open, else once it opens. */
+  run(fn: () => void): void {
+    if (!this.waiting) return fn();
+    assert(this.waiting.length < LINK_QUEUE_LIMIT, () => `${LINK_QUEUE_LIMIT} batches waiting for reconf-sync`);
+    this.waiting.push(fn);
+  }
+
+  /** Open the gate: what waited runs now, in the order it came. */
+  openNow(): void {
+    const waiting = this.waiting ?? [];
+    this.waiting = undefined;
+    for (const fn of waiting) fn();
+  }
+}
