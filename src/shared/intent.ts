@@ -32,6 +32,13 @@ export function moveSlot(state: SharedState, s: number, from: number, to: number
   assert(heldBy(from) === id && heldBy(to) === id, () => `slot ${s} moving from track ${from} to ${to}: both must be locked by actor ${id} (${state.describeTrack(from)}; ${state.describeTrack(to)})`);
   assert(Atomics.load(state.trackSlot, from) === s && Atomics.load(state.slotOwner, s) === from, () => `slot ${s} moving from track ${from}, which does not own it (${state.describeSlot(s)}; ${state.describeTrack(from)})`);
   assert(Atomics.load(state.trackSlot, to) === NO_SLOT, () => `slot ${s} moving to track ${to}, which already holds a slot (${state.describeTrack(to)})`);
+  recordMove(state, id, s, from, to, slotState);
+  apply(state, s, from, to, slotState);
+  Atomics.store(state.intents, id * INTENT_WORDS + OP, 0);
+}
+
+/** Write down actor `id`'s move of slot `s` (the first half of moveSlot; tests use it to tear one). */
+export function recordMove(state: SharedState, id: number, s: number, from: number, to: number, slotState: number): void {
   const rec = id * INTENT_WORDS;
   assert(Atomics.load(state.intents, rec + OP) === 0, () => `actor ${id}: a slot move begins while another is unfinished`);
   Atomics.store(state.intents, rec + SLOT_WORD, s);
@@ -39,8 +46,6 @@ export function moveSlot(state: SharedState, s: number, from: number, to: number
   Atomics.store(state.intents, rec + TO, to);
   Atomics.store(state.intents, rec + STATE, slotState);
   Atomics.store(state.intents, rec + OP, MOVE); // written down: from here the move will happen
-  apply(state, s, from, to, slotState);
-  Atomics.store(state.intents, rec + OP, 0);
 }
 
 /** Finish the move failed actor `id` had begun, if any (before its locks are freed). True if there was one. */

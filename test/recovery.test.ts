@@ -1,0 +1,80 @@
+// What a worker terminated between two of its stores leaves behind, and how takeBack mends it.
+// Each case builds, store by store, the state a disk adapter stopped at that point would leave.
+import { describe, expect, it } from 'vitest';
+import { createSharedBuffers, NO_SLOT, NO_TRACK, SharedState, SLOT, TRACK, lockOwnerOf } from '../src/shared/memory.ts';
+import { tryLockTrack } from '../src/shared/track-lock.ts';
+import { tryAllocateSlot } from '../src/shared/cache.ts';
+import { recordMove } from '../src/shared/intent.ts';
+import { takeBack } from '../src/shared/recovery.ts';
+import { sched } from '../src/shared/sched.ts';
+import { small } from './helpers.ts';
+
+const DEAD = { tag: 'DA30#1', id: 7 };
+
+function array() {
+  const state = new SharedState(createSharedBuffers(small('fig2', 8)));
+  const as = <T>(fn: () => T) => sched().runAs(DEAD, fn);
+  const lock = (g: number) => expect(as(() => tryLockTrack(state, g))).toBe(true);
+  return { state, as, lock };
+}
+
+describe('takeBack after a worker terminated mid-update', () => {
+  it('a lock and its owner are one word: the dead adapter’s locks, and only those, are freed', () => {
+    const { state, lock } = array();
+    lock(3);
+    expect(lockOwnerOf(Atomics.load(state.trackFlags, 3))).toBe(DEAD.id);
+    sched().runAs({ tag: 'HA0#1', id: 2 }, () => expect(tryLockTrack(state, 4)).toBe(true));
+    const taken = takeBack(state, 'da', 0, DEAD.id);
+    expect(taken.locks).toBe(1);
+    expect(Atomics.load(state.trackFlags, 3)).toBe(0); // LOCK and owner bits cleared together
+    expect(state.flag(4, TRACK.LOCK)).toBe(true); // another actor's lock stays
+  });
+
+  it('a slot move (split handing write-pending data to the BCV track) stopped half-way is finished', () => {
+    const { state, as, lock } = array();
+    const p = 10;
+    const b = state.totalTracks - 1; // on a BCV drive
+    lock(p);
+    lock(b);
+    const s = as(() => tryAllocateSlot(state, p));
+    Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.WP2);
+    state.slotBytes(s).fill(0xab);
+    // moveSlot: the intent written, then two of the four stores, then the worker is gone.
+    recordMove(state, DEAD.id, s, p, b, SLOT.VALID | SLOT.WP | SLOT.WP1);
+    Atomics.store(state.trackSlot, p, NO_SLOT);
+    Atomics.store(state.slotOwner, s, b);
+    const taken = takeBack(state, 'da', 0, DEAD.id);
+    expect(taken.moves).toBe(1);
+    expect([Atomics.load(state.trackSlot, b), Atomics.load(state.slotOwner, s), Atomics.load(state.trackSlot, p)]).toEqual([s, b, NO_SLOT]);
+    expect(Atomics.load(state.slotState, s)).toBe(SLOT.VALID | SLOT.WP | SLOT.WP1); // the data is pending for the BCV drive
+    expect(state.slotBytes(s).every((x) => x === 0xab)).toBe(true);
+    expect(state.flag(p, TRACK.LOCK) || state.flag(b, TRACK.LOCK)).toBe(false);
+    // A second takeBack finds nothing left to do.
+    expect(takeBack(state, 'da', 0, DEAD.id)).toEqual({ locks: 0, slots: 0, moves: 0, inflight: 0 });
+  });
+
+  it('a slot claimed but not yet attached, or an eviction stopped half-way, is freed (it held nothing that counts)', () => {
+    const { state, lock } = array();
+    // Claim: the slot's owner word set to g, g's Track ID entry not yet pointing at it.
+    lock(20);
+    Atomics.store(state.slotOwner, 5, 20);
+    // Eviction of clean track 30 for track 21: 30's entry cleared, the slot still owned by 30.
+    lock(21);
+    lock(30);
+    Atomics.store(state.slotOwner, 6, 30);
+    Atomics.store(state.slotState, 6, SLOT.VALID);
+    const taken = takeBack(state, 'da', 0, DEAD.id);
+    expect(taken.slots).toBe(2);
+    for (const s of [5, 6]) expect([Atomics.load(state.slotOwner, s), Atomics.load(state.slotState, s)]).toEqual([NO_TRACK, 0]);
+    expect(taken.locks).toBe(3);
+  });
+
+  it('a half-moved write-pending slot with no intent written stops takeBack loudly', () => {
+    const { state, as, lock } = array();
+    lock(10);
+    const s = as(() => tryAllocateSlot(state, 10));
+    Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
+    Atomics.store(state.trackSlot, 10, NO_SLOT); // a move that skipped its intent record: data would be lost
+    expect(() => takeBack(state, 'da', 0, DEAD.id)).toThrow(/write-pending slot .* owned by track 10 but not attached to it/);
+  });
+});
