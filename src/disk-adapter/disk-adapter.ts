@@ -10,7 +10,7 @@ import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, type 
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { allocateSlot, awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { split, splitPartner } from '../shared/reconf.ts';
+import { split, splitBcvTrack, splitHoldingBcv, trySplitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
 import { moveSlot } from '../shared/intent.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
@@ -173,7 +173,7 @@ export class DiskAdapter {
         void this.hostFill(link, m.sid, m.track, m.id);
         return;
       case 'reconf-sync':
-        for (const sid of syncSessionsIn(this.name, this.sessions, this.model, this.state, m)) this.closedSessions.add(sid);
+        for (const sid of syncSessionsIn(this.sessions, this.model, this.state, m, (spec) => this.openSession(spec))) this.closedSessions.add(sid);
         this.closedSidsBelow = m.closedBelow;
         this.gate.openNow();
         this.sweep();
@@ -372,16 +372,12 @@ export class DiskAdapter {
         () => `${this.name}: write-pending ${state.describeSlot(s)} is not the valid slot of track ${owner} (${state.describeTrack(owner)})`,
       );
       if (duty.split) {
-        const b = splitPartner(duty.split, owner);
-        if (b >= 0 && !tryLockTrack(state, b)) {
+        const done = trySplitHoldingBcv(state, duty.split, owner);
+        if (!done) {
           this.deferred.add(s); // never wait for a lock here: tried again shortly
           return false;
         }
-        try {
-          this.splitAndHint(duty.split, owner);
-        } finally {
-          if (b >= 0) unlockTrack(state, b);
-        }
+        this.splitDone(done);
         return true; // the slot now belongs to the BCV track; its adapter was hinted
       }
       await this.writeLocation(duty.target, state.slotBytes(s));
@@ -500,15 +496,7 @@ export class DiskAdapter {
         await this.state.passHold('split');
         await lockTrack(this.state, p);
         try {
-          if (this.state.flag(p, TRACK.PS)) {
-            const b = splitPartner(session, p);
-            if (b >= 0) await lockTrack(this.state, b); // p (main) before b (BCV), as every splitter
-            try {
-              this.splitAndHint(session, p);
-            } finally {
-              if (b >= 0) unlockTrack(this.state, b);
-            }
-          }
+          if (this.state.flag(p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.state, session, p));
           // The cursor says which locations the process has passed (scenario counting, FIG. 7).
           Atomics.store(this.state.splitCursors, cursor, p + 1);
         } finally {
@@ -520,8 +508,8 @@ export class DiskAdapter {
     Atomics.store(this.state.splitCursors, cursor, 0x7fffffff);
   }
 
-  private splitAndHint(session: Session, p: number): void {
-    const { movedSlot, bcvTrack } = split(this.state, session, p);
+  /** After a split: count it, and hint the BCV track's adapter of the slot it moved there. */
+  private splitDone({ movedSlot, bcvTrack }: SplitResult): void {
     this.counters.splits++;
     if (movedSlot !== NO_SLOT) this.hintOwner(bcvTrack, movedSlot);
   }
@@ -591,7 +579,7 @@ export class DiskAdapter {
     const b = session.B!.locate(t);
     const main = o === n ? [o] : o < n ? [o, n] : [n, o];
     // A split of n hands n's original data to its own BCV track, which is locked too.
-    const bn = splitPartner(session, n);
+    const bn = splitBcvTrack(session, n);
     const bcv = bn < 0 || bn === b ? [b] : b < bn ? [b, bn] : [bn, b];
     const order = [...main, ...bcv];
     const held: number[] = [];
@@ -606,8 +594,8 @@ export class DiskAdapter {
       if (!this.sessions.has(session.spec.sid)) return true;
       if (!this.state.pb(b, session.y)) return true; // filled meanwhile
       // (brokenFill: a test-only switch that skips split(o), to prove the stress run catches it.)
-      if (this.state.flag(o, TRACK.PS) && !this.state.brokenFill()) this.splitAndHint(session, o);
-      if (this.state.flag(n, TRACK.PS)) this.splitAndHint(session, n);
+      if (this.state.flag(o, TRACK.PS) && !this.state.brokenFill()) this.splitDone(split(this.state, session, o));
+      if (this.state.flag(n, TRACK.PS)) this.splitDone(split(this.state, session, n));
       if (this.state.flag(n, TRACK.IND)) {
         // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
         // clearing IND (nothing else attaches a slot to an IND location). That copy stands.

@@ -8,7 +8,7 @@ import type { DeviceLayout } from '../shared/layout.ts';
 import { DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
-import { scenarioOf, split, splitPartner, type Scenario } from '../shared/reconf.ts';
+import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/reconf.ts';
 import { allocateSlot, releaseSlot } from '../shared/cache.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
@@ -108,9 +108,7 @@ export class HostAdapter {
 
   private onSpMessage(link: Link, m: Message): void {
     if (m.t === 'reconf-sync') {
-      const dropped = syncSessionsIn(this.name, this.sessions, this.model, this.state, m);
-      for (const sid of dropped) this.scenarios.delete(sid);
-      for (const spec of m.sessions) if (!this.scenarios.has(spec.sid)) this.scenarios.set(spec.sid, [0, 0, 0, 0, 0]);
+      for (const sid of syncSessionsIn(this.sessions, this.model, this.state, m, (spec) => this.openSession(spec))) this.scenarios.delete(sid);
       this.gate.openNow();
     } else if (m.t === 'reconf-open') {
       this.openSession(m.spec);
@@ -225,24 +223,16 @@ export class HostAdapter {
     const dev = this.model.device(device);
     const deadline = sched().now() + BLOCKED_WAIT_MS;
     for (;;) {
-      this.countInflight(dev.index, 1);
+      this.state.addInflight(this.index, dev.index, 1);
       if (this.state.deviceWord(dev.index, DEVICE.BLOCKED) === 0) break;
-      this.countInflight(dev.index, -1);
+      this.state.addInflight(this.index, dev.index, -1);
       await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, Math.max(1, deadline - sched().now()), `${device}: host access blocked`);
     }
     try {
       return await body(dev, this.state.deviceWord(dev.index, DEVICE.GENERATION));
     } finally {
-      this.countInflight(dev.index, -1);
+      this.state.addInflight(this.index, dev.index, -1);
     }
-  }
-
-  /**
-   * This adapter's host requests in flight on a device, one word in shared memory: the switch's
-   * drain waits for every adapter's to be zero; a replacement takes a failed adapter's back whole.
-   */
-  private countInflight(device: number, delta: number): void {
-    this.state.addInflight(this.index, device, delta);
   }
 
   /** The session whose new layout is active on `dev` (generation `gen`), while it runs. */
@@ -297,14 +287,8 @@ export class HostAdapter {
       try {
         if (count && attempt === 0) this.countScenario(session, t);
         if (this.state.flag(n, TRACK.PS)) {
-          const b = splitPartner(session, n);
-          if (b >= 0) await lockTrack(this.state, b); // n (main) before b (BCV), as every splitter
-          try {
-            const { movedSlot, bcvTrack } = split(this.state, session, n);
-            if (movedSlot !== NO_SLOT) this.hint(bcvTrack, movedSlot);
-          } finally {
-            if (b >= 0) unlockTrack(this.state, b);
-          }
+          const { movedSlot, bcvTrack } = await splitHoldingBcv(this.state, session, n);
+          if (movedSlot !== NO_SLOT) this.hint(bcvTrack, movedSlot);
         }
       } catch (err) {
         unlockTrack(this.state, n);

@@ -2,7 +2,8 @@
 // emulator. The actor classes themselves know nothing of worker_threads.
 import type { ArrayConfig } from './config.ts';
 import type { Link } from './link.ts';
-import type { SharedBuffers } from './memory.ts';
+import { ACTOR_IDS, type SharedBuffers } from './memory.ts';
+import { assert } from './assert.ts';
 import type { SessionSpec } from './session.ts';
 
 export type Role = 'sp' | 'ha' | 'da';
@@ -45,7 +46,9 @@ export interface Resume {
 
 /** An actor's number in shared tables (the track-lock owner word): 0 is nobody. */
 export function actorId(role: Role, index: number, hostAdapters: number): number {
-  return role === 'sp' ? 1 : role === 'ha' ? 2 + index : 2 + hostAdapters + index;
+  const id = role === 'sp' ? 1 : role === 'ha' ? 2 + index : 2 + hostAdapters + index;
+  assert(id > 0 && id < ACTOR_IDS, () => `${role}${index}: actor id ${id} does not fit the lock owner bits (1..${ACTOR_IDS - 1})`);
+  return id;
 }
 
 /** Control messages between the main thread and a worker (structured clone: they carry ports). */

@@ -4,7 +4,8 @@
 // another, or to both. So the move is written down first, in the actor's own record in shared
 // memory, and crossed out after; whoever takes a failed actor's place finishes any move it finds.
 // Both tracks are locked by the mover for the whole move, so nobody else can have touched them.
-import { INTENT_WORDS, NO_SLOT, TRACK, lockOwnerOf, type SharedState } from './memory.ts';
+import { INTENT_WORDS, NO_SLOT, type SharedState } from './memory.ts';
+import { lockedBy } from './track-lock.ts';
 import { assert } from './assert.ts';
 import { sched } from './sched.ts';
 
@@ -28,8 +29,7 @@ function apply(state: SharedState, s: number, from: number, to: number, slotStat
  */
 export function moveSlot(state: SharedState, s: number, from: number, to: number, slotState: number): void {
   const id = sched().current().id;
-  const heldBy = (g: number) => (Atomics.load(state.trackFlags, g) & TRACK.LOCK ? lockOwnerOf(Atomics.load(state.trackFlags, g)) : -1);
-  assert(heldBy(from) === id && heldBy(to) === id, () => `slot ${s} moving from track ${from} to ${to}: both must be locked by actor ${id} (${state.describeTrack(from)}; ${state.describeTrack(to)})`);
+  assert(lockedBy(state, from, id) && lockedBy(state, to, id), () => `slot ${s} moving from track ${from} to ${to}: both must be locked by actor ${id} (${state.describeTrack(from)}; ${state.describeTrack(to)})`);
   assert(Atomics.load(state.trackSlot, from) === s && Atomics.load(state.slotOwner, s) === from, () => `slot ${s} moving from track ${from}, which does not own it (${state.describeSlot(s)}; ${state.describeTrack(from)})`);
   assert(Atomics.load(state.trackSlot, to) === NO_SLOT, () => `slot ${s} moving to track ${to}, which already holds a slot (${state.describeTrack(to)})`);
   recordMove(state, id, s, from, to, slotState);
@@ -56,8 +56,7 @@ export function finishIntent(state: SharedState, id: number): boolean {
   const from = Atomics.load(state.intents, rec + FROM);
   const to = Atomics.load(state.intents, rec + TO);
   for (const g of [from, to]) {
-    const f = Atomics.load(state.trackFlags, g);
-    assert(f & TRACK.LOCK && lockOwnerOf(f) === id, () => `finishing actor ${id}'s move of slot ${s}: track ${g} is not locked by it (${state.describeTrack(g)})`);
+    assert(lockedBy(state, g, id), () => `finishing actor ${id}'s move of slot ${s}: track ${g} is not locked by it (${state.describeTrack(g)})`);
   }
   apply(state, s, from, to, Atomics.load(state.intents, rec + STATE));
   Atomics.store(state.intents, rec + OP, 0);

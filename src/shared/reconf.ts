@@ -5,6 +5,7 @@ import type { Session } from './session.ts';
 import { releaseSlot } from './cache.ts';
 import { assert } from './assert.ts';
 import { moveSlot } from './intent.ts';
+import { lockTrack, tryLockTrack, unlockTrack } from './track-lock.ts';
 
 /**
  * split(p), with p locked by the caller and PS[p] set:
@@ -16,7 +17,13 @@ import { moveSlot } from './intent.ts';
  *  3. clear PS[p].
  * Returns the slot moved to the BCV (so the caller can hint its disk adapter), or NO_SLOT.
  */
-export function split(state: SharedState, session: Session, p: number): { movedSlot: number; bcvTrack: number } {
+export interface SplitResult {
+  /** The slot moved to the BCV track (its disk adapter is to be hinted), or NO_SLOT. */
+  movedSlot: number;
+  bcvTrack: number;
+}
+
+export function split(state: SharedState, session: Session, p: number): SplitResult {
   const flags = Atomics.load(state.trackFlags, p);
   assert(flags & TRACK.LOCK, () => `split of ${session.drives.dch(p)} without its lock (${state.describeTrack(p)})`);
   assert(flags & TRACK.PS, () => `split of ${session.drives.dch(p)} whose PS is clear (${state.describeTrack(p)})`);
@@ -34,7 +41,7 @@ export function split(state: SharedState, session: Session, p: number): { movedS
         Atomics.load(state.trackSlot, bcvTrack) === NO_SLOT,
         () => `split of ${session.drives.dch(p)}: BCV track ${session.drives.dch(bcvTrack)} already holds a slot (${state.describeTrack(bcvTrack)})`,
       );
-      moveSlot(state, s, p, bcvTrack, SLOT.VALID | SLOT.WP | SLOT.WP1); // the caller holds splitPartner(p) locked too
+      moveSlot(state, s, p, bcvTrack, SLOT.VALID | SLOT.WP | SLOT.WP1); // the caller holds splitBcvTrack(p) locked too
       movedSlot = s;
     } else {
       releaseSlot(state, p);
@@ -48,11 +55,33 @@ export function split(state: SharedState, session: Session, p: number): { movedS
 }
 
 /**
- * The BCV track a split of p may hand p's write-pending data to (B of p's original track), or -1:
+ * The BCV track split(p) may hand p's write-pending data to (B of p's original track), or -1:
  * whoever splits p holds it locked as well as p (main location first, then the BCV track).
  */
-export function splitPartner(session: Session, p: number): number {
+export function splitBcvTrack(session: Session, p: number): number {
   return session.B && session.oInv[p]! >= 0 ? session.bcvOfOriginal(p) : -1;
+}
+
+/** split(p), p locked by the caller: takes and frees splitBcvTrack(p)'s lock around it (waiting for it). */
+export async function splitHoldingBcv(state: SharedState, session: Session, p: number): Promise<SplitResult> {
+  const b = splitBcvTrack(session, p);
+  if (b >= 0) await lockTrack(state, b);
+  try {
+    return split(state, session, p);
+  } finally {
+    if (b >= 0) unlockTrack(state, b);
+  }
+}
+
+/** As splitHoldingBcv, but never waits: undefined if the BCV track is locked (for the destager). */
+export function trySplitHoldingBcv(state: SharedState, session: Session, p: number): SplitResult | undefined {
+  const b = splitBcvTrack(session, p);
+  if (b >= 0 && !tryLockTrack(state, b)) return undefined;
+  try {
+    return split(state, session, p);
+  } finally {
+    if (b >= 0) unlockTrack(state, b);
+  }
 }
 
 /** The patent's four scenarios of a host request (FIG. 7), from the state at its arrival. */

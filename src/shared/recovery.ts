@@ -1,10 +1,10 @@
 // Taking back what a failed adapter held, from the shared tables alone: the track locks it owned
 // (with any slot it had attached but not yet filled) and, for a host adapter, its requests still
 // counted in flight. The replacement starts after this; every process it resumes is idempotent.
-import { lockOwnerOf, NO_SLOT, NO_TRACK, SLOT, TRACK, type SharedState } from './memory.ts';
+import { NO_SLOT, NO_TRACK, SLOT, type SharedState } from './memory.ts';
 import { finishIntent } from './intent.ts';
 import { releaseSlot } from './cache.ts';
-import { unlockTrack } from './track-lock.ts';
+import { lockedBy, unlockTrack } from './track-lock.ts';
 import { assert } from './assert.ts';
 import type { Role } from './actor.ts';
 import { sched } from './sched.ts';
@@ -29,10 +29,7 @@ export interface TakenBack {
 export function takeBack(state: SharedState, role: Role, index: number, id: number): TakenBack {
   assert(id > 0, () => `takeBack: actor id ${id} is nobody`);
   const out: TakenBack = { locks: 0, slots: 0, moves: 0, inflight: 0 };
-  const heldBy = (g: number) => {
-    const f = Atomics.load(state.trackFlags, g);
-    return (f & TRACK.LOCK) !== 0 && lockOwnerOf(f) === id;
-  };
+  const heldBy = (g: number) => lockedBy(state, g, id);
   if (finishIntent(state, id)) out.moves++;
   for (let s = 0; s < state.slots; s++) {
     const owner = Atomics.load(state.slotOwner, s);

@@ -93,15 +93,15 @@ export class Session {
 
 /**
  * A replacement adapter learns the array as it stands (reconf-sync): the running configuration
- * and the device generations, then exactly the open sessions — any it knew of that has closed is
- * dropped. Returns the ids of the sessions it dropped.
+ * and the device generations, then exactly the open sessions (each opened by `open`, the adapter's
+ * reconf-open) — any it knew of that has closed is dropped. Returns the ids of those it dropped.
  */
-export function syncSessionsIn(actor: string, sessions: Map<number, Session>, model: ArrayModel, state: SharedState, sync: Resume): number[] {
+export function syncSessionsIn(sessions: Map<number, Session>, model: ArrayModel, state: SharedState, sync: Resume, open: (spec: SessionSpec) => void): number[] {
   model.adoptRunning(sync.running, (d) => state.deviceWord(d, DEVICE.GENERATION));
-  const open = new Set(sync.sessions.map((s) => s.sid));
-  const dropped = [...sessions.keys()].filter((sid) => !open.has(sid));
+  const listed = new Set(sync.sessions.map((s) => s.sid));
+  const dropped = [...sessions.keys()].filter((sid) => !listed.has(sid));
   for (const sid of dropped) sessions.delete(sid);
-  for (const spec of sync.sessions) openSessionIn(actor, sessions, model, spec);
+  for (const spec of sync.sessions) open(spec);
   return dropped;
 }
 

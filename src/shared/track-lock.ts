@@ -1,7 +1,6 @@
 // The awaitable per-track lock: the LOCK bit of a Track ID flags word. Waiting never parks the
 // thread (Atomics.waitAsync), so the same code runs in a worker or under a one-thread scheduler.
-import { LOCK_OWNER_MASK, LOCK_OWNER_SHIFT, TRACK, type SharedState } from './memory.ts';
-import { assert } from './assert.ts';
+import { LOCK_OWNER_MASK, LOCK_OWNER_SHIFT, TRACK, lockOwnerOf, type SharedState } from './memory.ts';
 import { ArrayError } from './errors.ts';
 import { sched, waitWord } from './sched.ts';
 
@@ -10,11 +9,15 @@ export const LOCK_WAIT_MS = 30_000;
 /** Each waitAsync is bounded too, so a missed notify costs at most this much. */
 const WAIT_SLICE_MS = 50;
 
-/** The flags word `v` with LOCK taken by the actor running now (its id in the owner bits). */
+/** The flags word `v` with LOCK taken by the actor running now (its id in the owner bits; actorId keeps ids in range). */
 function locked(v: number): number {
-  const id = sched().current().id;
-  assert(id >= 0 && id <= LOCK_OWNER_MASK >>> LOCK_OWNER_SHIFT, () => `actor id ${id} does not fit the lock owner bits`);
-  return (v & ~LOCK_OWNER_MASK) | TRACK.LOCK | (id << LOCK_OWNER_SHIFT);
+  return (v & ~LOCK_OWNER_MASK) | TRACK.LOCK | (sched().current().id << LOCK_OWNER_SHIFT);
+}
+
+/** Whether actor `id` holds track g's lock. */
+export function lockedBy(state: SharedState, g: number, id: number): boolean {
+  const f = Atomics.load(state.trackFlags, g);
+  return (f & TRACK.LOCK) !== 0 && lockOwnerOf(f) === id;
 }
 
 export function tryLockTrack(state: SharedState, g: number): boolean {
