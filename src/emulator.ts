@@ -164,7 +164,20 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Reconfigure online to `target` (the service processor's RECONF module). */
   async reconfigure(target: unknown): Promise<ReconfReport> {
-    const report = (await this.actors[0]!.call('reconfigure', [target])) as ReconfReport;
+    return this.learnReport((await this.actors[0]!.call('reconfigure', [target])) as ReconfReport);
+  }
+
+  /** Take up a stalled session on `deviceId` from where it stopped (see ServiceProcessor.resume). */
+  async resumeReconfiguration(deviceId: string): Promise<ReconfReport> {
+    return this.learnReport((await this.actors[0]!.call('resume', [deviceId])) as ReconfReport);
+  }
+
+  /** Sessions that failed and wait for resume. */
+  async stalledSessions(): Promise<Array<{ device: string; session: number; stage: string; error: string }>> {
+    return (await this.actors[0]!.call('stalledSessions', [])) as Array<{ device: string; session: number; stage: string; error: string }>;
+  }
+
+  private async learnReport(report: ReconfReport): Promise<ReconfReport> {
     // This thread's model learns the new layouts too (workloads size their devices from it).
     const running = (await this.actors[0]!.call('configuration', [])) as ArrayConfig;
     for (const id of [report.device, ...running.devices.filter((d) => d.layout === 'bcv' && d.of === report.device).map((d) => d.id)]) {

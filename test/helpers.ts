@@ -1,6 +1,9 @@
 // Shared test helpers: small arrays from the examples, deterministic waits on shared state.
 import { readFileSync } from 'node:fs';
 import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
+import { deviceLayout } from '../src/shared/layout.ts';
+import { ArrayEmulator } from '../src/emulator.ts';
+import { HostClient } from '../src/host/client.ts';
 
 /** An example config with small tracks (fast tests): 4 KiB tracks, 2 heads, `slots` cache slots. */
 export function smallRaw(example: string, slots = 64): any {
@@ -34,4 +37,27 @@ export function trackData(trackBytes: number, t: number, version: number): Uint8
   out[0] = t & 0xff;
   out[1] = version & 0xff;
   return out;
+}
+
+/**
+ * The small FIG. 2 array (joined to `emus`, for the caller to stop), its restripe target FIG. 2
+ * new, the layouts O, N and B of LD1, every old track written (version 1) and destaged.
+ */
+export async function fig2Array(emus: ArrayEmulator[], mode: 'inline' | 'threads' = 'inline', slots = 64) {
+  const running = small('fig2', slots);
+  const target = smallRaw('fig2-new', slots);
+  const emu = await ArrayEmulator.start(running, { mode });
+  emus.push(emu);
+  const host = new HostClient(emu.hostLink(0));
+  const tb = emu.model.trackBytes;
+  const O = deviceLayout(running, 'LD1');
+  const N = deviceLayout(parseConfig(target, { running }), 'LD1', running);
+  const B = deviceLayout(running, 'BCV1');
+  await Promise.all(Array.from({ length: O.tracks }, (_, t) => host.write('LD1', t * tb, trackData(tb, t, 1))));
+  await host.flush();
+  const ld1 = emu.model.device('LD1').index;
+  const flags = (g: number) => Atomics.load(emu.state.trackFlags, g);
+  const has = (g: number, bit: number) => (flags(g) & bit) !== 0;
+  const pb = (g: number) => Atomics.load(emu.state.trackPb, g) !== 0;
+  return { emu, host, tb, O, N, B, target, ld1, flags, has, pb };
 }

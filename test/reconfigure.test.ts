@@ -1,12 +1,9 @@
 // Online reconfiguration, forced deterministically through the test hooks (SPEC §4, FIGS. 4-7).
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/shared/config.ts';
-import { deviceLayout } from '../src/shared/layout.ts';
 import { ArrayEmulator } from '../src/emulator.ts';
-import { HostClient } from '../src/host/client.ts';
 import { DEVICE, PHASE, SLOT, TRACK, NO_SLOT, splitCursorWord } from '../src/shared/memory.ts';
 import type { ReconfReport } from '../src/service-processor/service-processor.ts';
-import { small, smallRaw, trackData, until } from './helpers.ts';
+import { fig2Array as startFig2, smallRaw, trackData, until } from './helpers.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -16,25 +13,7 @@ afterEach(async () => {
 const H = 2; // heads per cylinder in the small arrays
 const CYL = { G: 6, I: 8, M: 12, O: 14 } as const;
 
-async function fig2Array(mode: 'inline' | 'threads' = 'inline', slots = 64) {
-  const running = small('fig2', slots);
-  const target = smallRaw('fig2-new', slots);
-  const emu = await ArrayEmulator.start(running, { mode });
-  emus.push(emu);
-  const host = new HostClient(emu.hostLink(0));
-  const tb = emu.model.trackBytes;
-  const O = deviceLayout(running, 'LD1');
-  const N = deviceLayout(parseConfig(target, { running }), 'LD1', running);
-  const B = deviceLayout(running, 'BCV1');
-  // Every old track written (version 1) and destaged.
-  await Promise.all(Array.from({ length: O.tracks }, (_, t) => host.write('LD1', t * tb, trackData(tb, t, 1))));
-  await host.flush();
-  const ld1 = emu.model.device('LD1').index;
-  const flags = (g: number) => Atomics.load(emu.state.trackFlags, g);
-  const has = (g: number, bit: number) => (flags(g) & bit) !== 0;
-  const pb = (g: number) => Atomics.load(emu.state.trackPb, g) !== 0;
-  return { emu, host, tb, O, N, B, target, ld1, flags, has, pb };
-}
+const fig2Array = (mode: 'inline' | 'threads' = 'inline', slots = 64) => startFig2(emus, mode, slots);
 
 type Fig2 = Awaited<ReturnType<typeof fig2Array>>;
 

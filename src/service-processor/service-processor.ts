@@ -15,7 +15,7 @@ import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
 import type { Resume } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { mergeCompleted, planReconfiguration } from './plan.ts';
+import { mergeCompleted, planReconfiguration, type Plan } from './plan.ts';
 import { sessionBitProblems } from '../shared/reconf.ts';
 
 /** Longest any step of a session may wait for the adapters. */
@@ -64,6 +64,41 @@ interface StepWait {
   msg: Message;
 }
 
+/** How far a session has come (the service processor's record; the adapters work from the shared tables). */
+export type SessionStage = 'opened' | 'prepared' | 'switched' | 'transferred';
+
+/** One reconfiguration session as the service processor drives it, from open to close. */
+class SessionRun {
+  readonly plan: Plan;
+  readonly spec: SessionSpec;
+  readonly session: Session;
+  readonly t0 = sched().now();
+  readonly steps: Array<{ step: string; ms: number }> = [];
+  stage: SessionStage = 'opened';
+  /** Why the session stopped, while it waits for resume. */
+  stalled?: string;
+  lockFile?: string;
+  blockedMs = 0;
+  bitsLeft = { pb: 0, ps: 0, ind: 0 };
+  private mark = sched().now();
+  private readonly log: Log;
+
+  constructor(plan: Plan, spec: SessionSpec, log: Log) {
+    this.plan = plan;
+    this.spec = spec;
+    this.session = new Session(spec);
+    this.log = log;
+  }
+
+  /** Log a step of the session with the time since the previous one. */
+  readonly logStep = (step: string): void => {
+    const ms = sched().now() - this.mark;
+    this.steps.push({ step, ms: Math.round(ms * 1000) / 1000 });
+    this.log('info', `SP: ${this.plan.deviceId}: ${step} (${ms.toFixed(3)} ms)`);
+    this.mark = sched().now();
+  };
+}
+
 export class ServiceProcessor {
   readonly name = 'SP';
   private readonly model: ArrayModel;
@@ -76,7 +111,8 @@ export class ServiceProcessor {
   private readonly hostAdapterNames: string[] = [];
   private readonly diskAdapterNames: string[] = [];
   private readonly waits = new Map<string, StepWait>(); // `${sid}:${step}`
-  private readonly busyDevices = new Set<string>();
+  /** Sessions open now, by their device and by their BCV (both are busy until it closes). */
+  private readonly runs = new Map<string, SessionRun>();
   private readonly openSpecs = new Map<number, SessionSpec>(); // sessions between reconf-open and close
   private columns = 0; // PB columns in use (bit y)
   private nextSid = 1;
@@ -187,45 +223,47 @@ export class ServiceProcessor {
   /** Reconfigure the one device whose definition differs in `rawTarget` (the RECONF module, FIGS. 4A/4B). */
   async reconfigure(rawTarget: unknown): Promise<ReconfReport> {
     const plan = planReconfiguration(this.running, rawTarget);
-    if (this.busyDevices.has(plan.deviceId)) throw new ArrayError('CONFIG', `reconfiguration refused: "${plan.deviceId}" is already being reconfigured`);
-    if (plan.bcvId && this.busyDevices.has(plan.bcvId)) throw new ArrayError('CONFIG', `reconfiguration refused: BCV "${plan.bcvId}" is in use by another session`);
+    for (const id of [plan.deviceId, plan.bcvId]) {
+      const other = id === undefined ? undefined : this.runs.get(id);
+      if (!other) continue;
+      const what = id === plan.deviceId ? `"${id}" is already being reconfigured` : `BCV "${id}" is in use by another session`;
+      throw new ArrayError('CONFIG', `reconfiguration refused: ${what}${other.stalled ? ` (session ${other.spec.y} on ${other.plan.deviceId} stalled: ${other.stalled}; resume it first)` : ''}`);
+    }
     let y = -1;
     if (plan.kind !== 'meta-expansion') {
-      for (let c = 0; c < MAX_SESSIONS; c++) {
-        if (!(this.columns & (1 << c))) {
-          y = c;
-          break;
-        }
-      }
+      for (let c = 0; c < MAX_SESSIONS && y < 0; c++) if (!(this.columns & (1 << c))) y = c;
       if (y < 0) throw new ArrayError('CONFIG', `reconfiguration refused: all ${MAX_SESSIONS} sessions (PB columns) are in use`);
-      this.columns |= 1 << y;
     }
-    this.busyDevices.add(plan.deviceId);
-    if (plan.bcvId) this.busyDevices.add(plan.bcvId);
-    try {
-      return await this.runSession(plan, y);
-    } finally {
-      if (y >= 0) this.columns &= ~(1 << y);
-      this.busyDevices.delete(plan.deviceId);
-      if (plan.bcvId) this.busyDevices.delete(plan.bcvId);
-    }
+    const run = this.openRun(plan, y);
+    return this.drive(run);
   }
 
-  private async runSession(plan: ReturnType<typeof planReconfiguration>, y: number): Promise<ReconfReport> {
-    const t0 = sched().now();
-    const steps: Array<{ step: string; ms: number }> = [];
-    let mark = sched().now();
-    const logStep = (step: string) => {
-      const ms = sched().now() - mark;
-      steps.push({ step, ms: Math.round(ms * 1000) / 1000 });
-      this.log('info', `SP: ${plan.deviceId}: ${step} (${ms.toFixed(3)} ms)`);
-      mark = sched().now();
-    };
+  /**
+   * Take up a stalled session on `deviceId` from where it stopped (the phases it had finished are
+   * not run again; the one it failed in is, and every phase works from the shared tables).
+   */
+  async resume(deviceId: string): Promise<ReconfReport> {
+    const run = this.runs.get(deviceId);
+    if (!run || run.plan.deviceId !== deviceId) throw new ArrayError('USAGE', `no reconfiguration session on "${deviceId}" to resume`);
+    if (!run.stalled) throw new ArrayError('USAGE', `session ${run.spec.y} on "${deviceId}" is running, not stalled (stage: ${run.stage})`);
+    this.log('info', `SP: ${deviceId}: session ${run.spec.y} resumed after its stage "${run.stage}" (it stalled: ${run.stalled})`);
+    run.stalled = undefined;
+    return this.drive(run);
+  }
+
+  /** The sessions that failed and wait for resume: device, PB column, the stage they had reached, why. */
+  stalledSessions(): Array<{ device: string; session: number; stage: SessionStage; error: string }> {
+    return [...new Set(this.runs.values())]
+      .filter((r) => r.stalled)
+      .map((r) => ({ device: r.plan.deviceId, session: r.spec.y, stage: r.stage, error: r.stalled! }));
+  }
+
+  /** Claim the column and the devices, write and lock the new configuration file (steps 101-103, 107). */
+  private openRun(plan: Plan, y: number): SessionRun {
     const dev = this.model.device(plan.deviceId);
     const bcv = plan.bcvId ? this.model.device(plan.bcvId) : undefined;
-    const sid = this.nextSid++;
     const spec: SessionSpec = {
-      sid,
+      sid: this.nextSid++,
       y,
       deviceId: plan.deviceId,
       deviceIndex: dev.index,
@@ -237,93 +275,148 @@ export class ServiceProcessor {
       running: this.running,
       target: plan.target,
     };
-    const session = new Session(spec);
+    const run = new SessionRun(plan, spec, this.log);
+    run.lockFile = this.writeAndLock(plan.deviceId, spec.newGen, plan.target);
+    if (y >= 0) this.columns |= 1 << y;
+    this.runs.set(plan.deviceId, run);
+    if (plan.bcvId) this.runs.set(plan.bcvId, run);
+    this.openSpecs.set(spec.sid, spec);
     this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.PREPARING);
     this.log('info', `SP: ${plan.deviceId}: ${plan.kind} in session ${y} (generation ${spec.oldGen} → ${spec.newGen})`);
+    run.logStep('steps 101-103, 107: new configuration file written and locked');
+    return run;
+  }
 
-    // Steps 101-103, 107: the new configuration file, written and locked for the session.
-    const lockFile = this.writeAndLock(plan.deviceId, spec.newGen, plan.target);
-    logStep('steps 101-103, 107: new configuration file written and locked');
-    this.openSpecs.set(sid, spec);
+  /**
+   * Run a session's phases from where it stands. A phase that fails leaves the session open and
+   * stalled (SessionRun.stalled): its column, device and BCV stay held and every adapter keeps it,
+   * so the shared tables stay consistent and host I/O goes on — under the original layout before
+   * the switch, under the new one (FIG. 7 on demand) after it — until `resume` takes it up.
+   */
+  private async drive(run: SessionRun): Promise<ReconfReport> {
     try {
-      await this.everyone(this.everyAdapter, sid, 'open', { t: 'reconf-open', spec });
-      logStep('every adapter knows the session');
-
-      let blockedMs = 0;
-      let scenarios = { '1': 0, '2': 0, '3': 0, '4': 0 };
-      if (plan.kind === 'meta-expansion') {
-        // Related art: chain the new members, block, update the configuration, unblock. No data moves.
-        for (let t = session.O.tracks; t < session.N.tracks; t++) this.state.setFlag(session.N.locate(t), TRACK.FMT);
-        logStep('new members formatted');
-        blockedMs = await this.switchOver(session, () => {});
-        logStep('configuration activated');
-        this.emit('switched', { device: plan.deviceId, bytes: session.N.tracks * this.state.trackBytes });
-      } else {
-        await this.prepare(session, logStep);
-        this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.SYNCHRONISED);
-        await this.state.passHold('switch');
-        blockedMs = await this.switchOver(session, () => {
-          this.state.setDeviceWord(dev.index, DEVICE.MIRROR, 0);
-        });
-        logStep(`steps 114-120: switch (host blocked ${blockedMs.toFixed(3)} ms)`);
-        const broken = sessionBitProblems(this.state, session);
-        assert(broken.length === 0, () => `session ${y} on ${plan.deviceId} at the switch: ${broken.join('; ')}`);
-        this.emit('switched', { device: plan.deviceId, bytes: session.N.tracks * this.state.trackBytes });
-        this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.TRANSFERRING);
-        await this.withProgress(session, () =>
-          Promise.all([
-            this.everyone(this.diskAdapterNames, sid, 'split', { t: 'start-split', sid }),
-            this.everyone(this.diskAdapterNames, sid, 'transfer', { t: 'start-transfer', sid }),
-          ]),
-        );
-        logStep('steps 116-117: instant split and data transfer done in every disk adapter');
-        await this.state.passHold('completion');
-        this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.COMPLETING);
-      }
-      const bitsLeft = this.bitsLeft(session);
-      if (bitsLeft.pb + bitsLeft.ps + bitsLeft.ind > 0) {
-        throw new ArrayError('INVARIANT', `session ${y} on ${plan.deviceId}: bits left set at completion: ${JSON.stringify(bitsLeft)} — ${bitsLeft.first.join('; ')}`);
-      }
-      logStep('step 122: every PB, PS and IND bit of the session is clear');
-
-      this.running = mergeCompleted(this.running, plan.target, plan.deviceId, plan.bcvId);
-      writeFileSync(join(this.configDir, 'running.json'), `${JSON.stringify(this.running, null, 2)}\n`);
-      this.state.setDeviceWord(dev.index, DEVICE.SESSION, 0);
-      this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.IDLE);
-      if (bcv) this.state.setDeviceWord(bcv.index, DEVICE.READY, 1);
-      // From here a replacement adapter is not told of the session: its predecessor may already
-      // have closed it, and a session kept open in one adapter would act on the next session's bits.
-      this.openSpecs.delete(sid);
-      const closed = await this.everyone(this.everyAdapter, sid, 'close', { t: 'reconf-close', sid });
-      for (const info of closed.values()) {
-        scenarios = {
-          '1': scenarios['1'] + (info.s1 ?? 0),
-          '2': scenarios['2'] + (info.s2 ?? 0),
-          '3': scenarios['3'] + (info.s3 ?? 0),
-          '4': scenarios['4'] + (info.s4 ?? 0),
-        };
-      }
-      logStep('steps 123-124: configuration unlocked, PB column freed, BCV ready');
-      const tracksTotal = plan.kind === 'meta-expansion' ? 0 : session.oldTracks;
-      return {
-        device: plan.deviceId,
-        kind: plan.kind,
-        session: y,
-        tracksMoved: tracksTotal,
-        tracksTotal,
-        hostBlockedMs: Math.round(blockedMs * 1000) / 1000,
-        durationMs: Math.round(sched().now() - t0),
-        scenarios,
-        bitsLeft: { pb: bitsLeft.pb, ps: bitsLeft.ps, ind: bitsLeft.ind },
-        steps,
-      };
+      if (run.stage === 'opened') await this.preparePhase(run);
+      if (run.stage === 'prepared') await this.switchPhase(run);
+      if (run.stage === 'switched') await this.transferPhase(run);
+      return await this.completePhase(run);
     } catch (err) {
-      this.log('error', `SP: ${plan.deviceId}: session ${y} failed: ${errorMessage(err)}`);
+      run.stalled = errorMessage(err);
+      const where = run.stage === 'opened' || run.stage === 'prepared' ? 'before the switch: hosts are served under the original layout' : 'after the switch: hosts are served under the new layout, each track moved on demand (FIG. 7)';
+      this.log('error', `SP: ${run.plan.deviceId}: session ${run.spec.y} failed: ${run.stalled} — stalled ${where}; resume to finish it`);
       throw err;
-    } finally {
-      this.openSpecs.delete(sid);
-      rmSync(lockFile, { force: true });
     }
+  }
+
+  /** Steps 104-112 (or, for a meta expansion, the new members formatted). */
+  private async preparePhase(run: SessionRun): Promise<void> {
+    await this.everyone(this.everyAdapter, run.spec.sid, 'open', { t: 'reconf-open', spec: run.spec });
+    run.logStep('every adapter knows the session');
+    if (run.plan.kind === 'meta-expansion') {
+      // Related art: chain the new members, block, update the configuration, unblock. No data moves.
+      for (let t = run.session.O.tracks; t < run.session.N.tracks; t++) this.state.setFlag(run.session.N.locate(t), TRACK.FMT);
+      run.logStep('new members formatted');
+    } else {
+      await this.prepare(run.session, run.logStep);
+      this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.SYNCHRONISED);
+    }
+    run.stage = 'prepared';
+  }
+
+  /**
+   * Steps 114-120, then the switch's check of the session's bits. The check runs with the device
+   * unblocked (it scans every location, and the window must not grow with the device), so host
+   * requests split and fill while it reads: it is written so that every legal intermediate state
+   * passes (sessionBitProblems). A failure after the activation stalls the session on N.
+   */
+  private async switchPhase(run: SessionRun): Promise<void> {
+    const dev = run.spec.deviceIndex;
+    const meta = run.plan.kind === 'meta-expansion';
+    if (!meta) await this.state.passHold('switch');
+    run.blockedMs = await this.switchOver(run.session, () => {
+      if (!meta) this.state.setDeviceWord(dev, DEVICE.MIRROR, 0);
+    });
+    run.stage = 'switched';
+    run.logStep(meta ? 'configuration activated' : `steps 114-120: switch (host blocked ${run.blockedMs.toFixed(3)} ms)`);
+    this.emit('switched', { device: run.plan.deviceId, bytes: run.session.N.tracks * this.state.trackBytes });
+    if (meta) return;
+    const broken = this.checkAtSwitch(run.session);
+    if (broken.length > 0) throw new ArrayError('INVARIANT', `session ${run.spec.y} on ${run.plan.deviceId} at the switch: ${broken.join('; ')}`);
+  }
+
+  /** The switch's check of session bits (safe while host requests split and fill). */
+  checkAtSwitch(session: Session): string[] {
+    return sessionBitProblems(this.state, session);
+  }
+
+  /** Steps 116-117: the instant split and the data transfer in every disk adapter. */
+  private async transferPhase(run: SessionRun): Promise<void> {
+    if (run.plan.kind !== 'meta-expansion') {
+      const { sid } = run.spec;
+      this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
+      await this.withProgress(run.session, () =>
+        Promise.all([
+          this.everyone(this.diskAdapterNames, sid, 'split', { t: 'start-split', sid }),
+          this.everyone(this.diskAdapterNames, sid, 'transfer', { t: 'start-transfer', sid }),
+        ]),
+      );
+      run.logStep('steps 116-117: instant split and data transfer done in every disk adapter');
+      await this.state.passHold('completion');
+    }
+    run.stage = 'transferred';
+  }
+
+  /** Steps 121-124: every bit clear (counted and reported first), configuration unlocked, column freed, BCV ready. */
+  private async completePhase(run: SessionRun): Promise<ReconfReport> {
+    const { plan, spec, session } = run;
+    this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.COMPLETING);
+    const bitsLeft = this.bitsLeft(session);
+    run.bitsLeft = { pb: bitsLeft.pb, ps: bitsLeft.ps, ind: bitsLeft.ind };
+    if (bitsLeft.pb + bitsLeft.ps + bitsLeft.ind > 0) {
+      throw new ArrayError('INVARIANT', `session ${spec.y} on ${plan.deviceId}: bits left set at completion: ${JSON.stringify(run.bitsLeft)} — ${bitsLeft.first.join('; ')}`);
+    }
+    run.logStep('step 122: every PB, PS and IND bit of the session is clear');
+    this.running = mergeCompleted(this.running, plan.target, plan.deviceId, plan.bcvId);
+    writeFileSync(join(this.configDir, 'running.json'), `${JSON.stringify(this.running, null, 2)}\n`);
+    this.state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, 0);
+    this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.IDLE);
+    if (spec.bcvIndex !== undefined) this.state.setDeviceWord(spec.bcvIndex, DEVICE.READY, 1);
+    // From here a replacement adapter is not told of the session: its predecessor may already
+    // have closed it, and a session kept open in one adapter would act on the next session's bits.
+    this.openSpecs.delete(spec.sid);
+    const closed = await this.everyone(this.everyAdapter, spec.sid, 'close', { t: 'reconf-close', sid: spec.sid });
+    this.closeRun(run);
+    run.logStep('steps 123-124: configuration unlocked, PB column freed, BCV ready');
+    return this.report(run, closed);
+  }
+
+  private closeRun(run: SessionRun): void {
+    if (run.spec.y >= 0) this.columns &= ~(1 << run.spec.y);
+    this.runs.delete(run.plan.deviceId);
+    if (run.plan.bcvId) this.runs.delete(run.plan.bcvId);
+    if (run.lockFile) rmSync(run.lockFile, { force: true });
+  }
+
+  private report(run: SessionRun, closed: Map<string, Record<string, number>>): ReconfReport {
+    const scenarios = { '1': 0, '2': 0, '3': 0, '4': 0 };
+    for (const info of closed.values()) {
+      scenarios['1'] += info.s1 ?? 0;
+      scenarios['2'] += info.s2 ?? 0;
+      scenarios['3'] += info.s3 ?? 0;
+      scenarios['4'] += info.s4 ?? 0;
+    }
+    const tracksTotal = run.plan.kind === 'meta-expansion' ? 0 : run.session.oldTracks;
+    return {
+      device: run.plan.deviceId,
+      kind: run.plan.kind,
+      session: run.spec.y,
+      tracksMoved: tracksTotal,
+      tracksTotal,
+      hostBlockedMs: Math.round(run.blockedMs * 1000) / 1000,
+      durationMs: Math.round(sched().now() - run.t0),
+      scenarios,
+      bitsLeft: run.bitsLeft,
+      steps: run.steps,
+    };
   }
 
   /** Steps 104-112: ESTABLISH the BCV, set PS, PB and IND; then wait for the BCV (step 113). */
@@ -432,6 +525,6 @@ export class ServiceProcessor {
   }
 
   status(): Record<string, number> {
-    return { devices: this.model.devices.length, sessionsActive: this.busyDevices.size, columnsInUse: this.columns };
+    return { devices: this.model.devices.length, sessionsActive: new Set(this.runs.values()).size, sessionsStalled: this.stalledSessions().length, columnsInUse: this.columns };
   }
 }

@@ -49,6 +49,8 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
       if (method === 'reconfigure') return sp.reconfigure(args[0]);
       if (method === 'configuration') return sp.configuration();
       if (method === 'resumeInfo') return sp.resumeInfo();
+      if (method === 'resume') return sp.resume(String(args[0]));
+      if (method === 'stalledSessions') return sp.stalledSessions();
       throw new ArrayError('USAGE', `the service processor has no method "${method}"`);
     },
   };

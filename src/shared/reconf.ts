@@ -46,12 +46,41 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
     } else {
       releaseSlot(state, p);
     }
+    splitProbe?.(p, 'slot-moved');
   }
   const next = session.nInv[p]!;
-  if (next >= 0 && next < session.oldTracks) state.setFlag(p, TRACK.IND);
-  else if (next >= 0) state.setFlag(p, TRACK.FMT);
-  state.clearFlag(p, TRACK.PS);
+  const set = next >= 0 && next < session.oldTracks ? TRACK.IND : next >= 0 ? TRACK.FMT : 0;
+  // Steps 2 and 3 are one atomic step: an observer without the lock (the switch's check, a scan)
+  // sees PS, or IND/FMT, never both and never neither-yet.
+  swapFlags(state, p, TRACK.PS, set, () => `split of ${session.drives.dch(p)}`);
+  splitProbe?.(p, 'flags-swapped');
   return { movedSlot, bcvTrack };
+}
+
+/** Tries of one flags compare-and-swap before a word that keeps changing under its lock stops the actor. */
+export const FLAG_SWAP_TRIES = 64;
+
+/**
+ * Clear `clear` and set `set` in track g's flags word in one compare-and-swap. The caller holds g's
+ * lock, so only the LOCK/WAITERS bits may change meanwhile (a waiter arriving): the loop is bounded.
+ */
+export function swapFlags(state: SharedState, g: number, clear: number, set: number, what: () => string): void {
+  for (let i = 0; i < FLAG_SWAP_TRIES; i++) {
+    const v = Atomics.load(state.trackFlags, g);
+    if (Atomics.compareExchange(state.trackFlags, g, v, (v & ~clear) | set) === v) return;
+  }
+  assert(false, () => `${what()}: flags of track ${g} changed ${FLAG_SWAP_TRIES} times running under its lock (${state.describeTrack(g)})`);
+}
+
+/**
+ * TEST ONLY: called at each step of split(p) that another actor may observe ('slot-moved' after
+ * the write-pending data went to the BCV or the clean slot was freed, 'flags-swapped' after PS gave
+ * way to IND/FMT), in the splitting actor's thread, with p still locked. A test runs the switch's
+ * check from here, so the check meets a host request inside split.
+ */
+let splitProbe: ((p: number, step: 'slot-moved' | 'flags-swapped') => void) | undefined;
+export function setSplitProbe(probe: typeof splitProbe): void {
+  splitProbe = probe;
 }
 
 /**
@@ -104,9 +133,16 @@ export function scenarioOf(state: SharedState, session: Session, t: number, spli
 
 /**
  * The session's bit invariants (SPEC §4), which hold between any two steps of any process once
- * the bits are set (every change to them is made under the track locks, with no wait inside):
+ * the bits are set:
  *   PS[p] ⇒ p is a location of O;   IND[p] ⇒ N⁻¹(p) is an old track and PS[p] is clear;
  *   IND[N(t)] ⇒ PB[B(t)] (t not filled yet);   ¬PB[B(t)] ⇒ O(t) and N(t) split and N(t) filled.
+ *
+ * Safe to run while host requests, the instant split and the data transfer change the bits (it
+ * takes no lock), because every legal intermediate state passes it:
+ *  - split swaps PS for IND/FMT in one compare-and-swap, and each location's bits are read from one
+ *    load of its flags word, so no scan sees IND and PS both set half-way through a split;
+ *  - fill clears PS[o], PS[n] and IND[n] before PB[b], and nothing sets any of them again while the
+ *    session is open; PB[b] is read first, so a clear PB means the rest were cleared already.
  * Returns the first few violations, each naming the track, the locations and their bits.
  */
 export function sessionBitProblems(state: SharedState, session: Session, max = 5): string[] {
@@ -119,11 +155,12 @@ export function sessionBitProblems(state: SharedState, session: Session, max = 5
       const p = layout.locate(t);
       if (seen.has(p)) continue;
       seen.add(p);
-      if (state.flag(p, TRACK.PS) && session.oInv[p]! < 0) say(`PS set on ${at(p)}, not a location of the original layout`);
-      if (state.flag(p, TRACK.IND)) {
+      const flags = Atomics.load(state.trackFlags, p);
+      if (flags & TRACK.PS && session.oInv[p]! < 0) say(`PS set on ${at(p)}, not a location of the original layout`);
+      if (flags & TRACK.IND) {
         const next = session.nInv[p]!;
         if (next < 0 || next >= session.oldTracks) say(`IND set on ${at(p)}, which receives no old track`);
-        if (state.flag(p, TRACK.PS)) say(`IND and PS both set on ${at(p)}`);
+        if (flags & TRACK.PS) say(`IND and PS both set on ${at(p)}`);
       }
     }
   }
@@ -132,7 +169,7 @@ export function sessionBitProblems(state: SharedState, session: Session, max = 5
       const b = session.B.locate(t);
       const n = session.N.locate(t);
       const o = session.O.locate(t);
-      if (state.pb(b, session.y)) continue;
+      if (state.pb(b, session.y)) continue; // read first: see above
       if (state.flag(n, TRACK.IND)) say(`track ${t}: PB clear on ${at(b)} but IND still set on ${at(n)}`);
       if (state.flag(o, TRACK.PS)) say(`track ${t}: PB clear on ${at(b)} but ${at(o)} not split`);
       if (state.flag(n, TRACK.PS)) say(`track ${t}: PB clear on ${at(b)} but ${at(n)} not split`);

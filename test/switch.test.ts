@@ -1,0 +1,105 @@
+// The switch's check under host load (issue: "IND and PS both set" at the switch) and what a
+// session that fails after the switch leaves: a stalled session, hosts served under the new layout
+// (FIG. 7 on demand), finished by resume.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ArrayEmulator } from '../src/emulator.ts';
+import { DEVICE, PHASE, TRACK } from '../src/shared/memory.ts';
+import { Session } from '../src/shared/session.ts';
+import { sessionBitProblems, setSplitProbe } from '../src/shared/reconf.ts';
+import { fig2Array as startFig2, smallRaw, trackData, until } from './helpers.ts';
+
+const emus: ArrayEmulator[] = [];
+afterEach(async () => {
+  setSplitProbe(undefined);
+  await Promise.all(emus.splice(0).map((e) => e.stop()));
+});
+
+async function fig2Array() {
+  const a = await startFig2(emus);
+  const { O, N } = a;
+  // Locations of both layouts: old track t's new location n held another old track under O.
+  const shared: number[] = [];
+  for (let t = 0; t < O.tracks; t++) {
+    const n = N.locate(t);
+    for (let u = 0; u < O.tracks; u++) if (O.locate(u) === n && u !== t) shared.push(t);
+  }
+  expect(shared.length, 'FIG. 2 → FIG. 2 new has locations both layouts share').toBeGreaterThan(0);
+  return { ...a, shared };
+}
+
+type Fig2 = Awaited<ReturnType<typeof fig2Array>>;
+
+async function readAll(a: Fig2, written: Map<number, number>): Promise<void> {
+  for (let t = 0; t < a.N.tracks; t++) {
+    const want = written.has(t) ? trackData(a.tb, t, written.get(t)!) : t < a.O.tracks ? trackData(a.tb, t, 1) : new Uint8Array(a.tb);
+    expect(await a.host.read('LD1', t * a.tb, a.tb), `track ${t}`).toEqual(want);
+  }
+}
+
+describe('the switch’s check while host requests split', () => {
+  it('passes at every step of a host request’s split of a location both layouts share, and data and bits come out right', async () => {
+    const a = await fig2Array();
+    const { emu } = a;
+    for (const h of ['split', 'transfer', 'completion'] as const) emu.hold(h, true);
+    const report = emu.reconfigure(a.target);
+    await until(() => emu.state.deviceWord(a.ld1, DEVICE.GENERATION) === 2, 'the switch');
+    const [spec] = await emu.openSessions();
+    const session = new Session(spec!);
+    // The switch's check, run from inside split (the host adapter's, under its lock) at each step
+    // another actor can observe.
+    const seen: Array<{ p: number; step: string; problems: string[] }> = [];
+    setSplitProbe((p, step) => seen.push({ p, step, problems: sessionBitProblems(emu.state, session) }));
+    for (const t of a.shared) {
+      const n = a.N.locate(t);
+      // PS here unless an earlier request's fill split it already (n is the old location of another track).
+      expect(a.flags(n) & (TRACK.PS | TRACK.IND), `shared location of track ${t}: PS or split (IND)`).toBeTruthy();
+      expect(await a.host.read('LD1', t * a.tb, a.tb), `track ${t} under N`).toEqual(trackData(a.tb, t, 1));
+      expect(a.flags(n) & (TRACK.PS | TRACK.IND), `track ${t}: PS and IND clear after its FIG. 7 fill`).toBe(0);
+      expect(Atomics.load(emu.state.trackPb, a.B.locate(t)), `track ${t}: PB clear`).toBe(0);
+    }
+    setSplitProbe(undefined);
+    const shared = new Set(a.shared.map((t) => a.N.locate(t)));
+    const steps = seen.filter((s) => shared.has(s.p)).map((s) => s.step);
+    // Every shared location was split by a host request (FIG. 7: its own split, or the fill it asked for).
+    expect(steps.filter((s) => s === 'flags-swapped').length, 'the check ran inside the split of every shared location').toBe(a.shared.length);
+    expect(steps, 'and between moving its slot and swapping its flags').toContain('slot-moved');
+    expect(seen.flatMap((s) => s.problems)).toEqual([]);
+    for (const h of ['split', 'transfer', 'completion'] as const) emu.hold(h, false);
+    expect((await report).bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    await readAll(a, new Map());
+    expect(emu.problems()).toEqual([]);
+  });
+});
+
+describe('a session whose check fails after the switch', () => {
+  it('stalls on the new layout with hosts served on demand, refuses another session on the device, and resume finishes it', async () => {
+    const a = await fig2Array();
+    const { emu, host, tb } = a;
+    emu.hold('switch', true);
+    const report = emu.reconfigure(a.target);
+    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
+    // Break the prepared bits: IND on a location still pending split (a state no process makes).
+    const p = a.N.locate(a.shared[0]!);
+    Atomics.or(emu.state.trackFlags, p, TRACK.IND);
+    emu.hold('switch', false);
+    await expect(report).rejects.toThrow(/at the switch: IND and PS both set/);
+    expect(emu.state.deviceWord(a.ld1, DEVICE.GENERATION), 'the new layout stays active').toBe(2);
+    const stalled = await emu.stalledSessions();
+    expect(stalled).toMatchObject([{ device: 'LD1', session: 0, stage: 'switched' }]);
+    await expect(emu.reconfigure(smallRaw('fig9'))).rejects.toThrow(/already being reconfigured .*stalled.*resume it first/);
+    // Hosts carry on under N: every track read (each moved on demand), some written.
+    const written = new Map<number, number>();
+    for (const t of [0, a.shared[0]!, a.N.tracks - 1]) {
+      await host.write('LD1', t * tb, trackData(tb, t, 9));
+      written.set(t, 9);
+    }
+    await readAll(a, written);
+    // Resume: the instant split and the data transfer finish what the hosts did not touch.
+    const r = await emu.resumeReconfiguration('LD1');
+    expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    expect(await emu.stalledSessions()).toEqual([]);
+    await host.flush();
+    await readAll(a, written);
+    expect(emu.problems()).toEqual([]);
+  });
+});
