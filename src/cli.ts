@@ -233,9 +233,10 @@ export function buildProgram(): Command {
     .option('--schedules <k>', 'with --deterministic: run each seed under k schedules (interleavings), each replayable', intArg('--schedules', 1, 10_000), 1)
     .option('--schedule <i>', 'with --deterministic: the first schedule to run (a rerun names the one that failed)', intArg('--schedule', 0, 1_000_000_000), 0)
     .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
+    .option('--heavy', 'heavy host load around the switch: queue depth 32-128 on each of 2-4 host processors, half the requests aimed at locations both layouts share')
     .option('--verbose', "print every actor's log lines on stderr, stamped with the scheduler's clock (for a rerun with --jobs 1)")
     .option('--json', 'print one JSON object')
-    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean; schedules: number; schedule: number; verbose?: boolean; threads?: boolean }) => {
+    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean; schedules: number; schedule: number; verbose?: boolean; threads?: boolean; heavy?: boolean }) => {
       if (o.threads && o.deterministic) throw new ArrayError('USAGE', '--threads and --deterministic exclude each other: the seeded scheduler runs every actor in one thread');
       if (o.verbose && o.jobs !== 1) throw new ArrayError('USAGE', '--verbose prints the log lines of this thread: give --jobs 1 (a rerun prints it)');
       if (!o.deterministic && (o.schedules !== 1 || o.schedule !== 0)) {
@@ -253,6 +254,7 @@ export function buildProgram(): Command {
         mode: o.threads ? 'threads' : 'inline',
         seedOptions: {
           breakFill: o.breakFill,
+          heavy: o.heavy,
           faults: o.faults,
           deterministic: o.deterministic,
           ...(o.deterministic ? { schedule: o.schedule } : {}),

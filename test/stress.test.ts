@@ -4,7 +4,9 @@
 // `npm run stress:long`.
 import { describe, expect, it } from 'vitest';
 import { runStress } from '../src/host/stress-run.ts';
-import { planSeed, runSeed } from '../src/host/stress.ts';
+import { planSeed, runSeed, sharedLocationSpots } from '../src/host/stress.ts';
+import { readFileSync } from 'node:fs';
+import { parseConfig } from '../src/shared/config.ts';
 
 describe('stress', () => {
   it('plans are deterministic in the seed and valid', () => {
@@ -47,6 +49,35 @@ describe('stress', () => {
     expect(s.verifyErrors).toBe(0);
     expect(s.faults.diskAdapterRestarts).toBeGreaterThan(4);
     expect(s.faults.hostAdapterRestarts).toBeGreaterThan(0);
+  });
+
+  it('heavy load aims at the locations both layouts share (FIG. 2 → FIG. 9 on shared drives)', () => {
+    const json = (f: string) => JSON.parse(readFileSync(`examples/${f}.json`, 'utf8'));
+    const config = parseConfig(json('fig2-shared-drives'));
+    const spots = sharedLocationSpots(config, [[json('fig9-shared-drives')]]);
+    const cylBytes = config.geometry.trackBytes * config.geometry.headsPerCylinder;
+    const hot = (cyl: number) => spots.some((s) => s.device === 'LD1' && s.offsetBytes <= cyl * cylBytes && cyl * cylBytes < s.offsetBytes + s.lengthBytes);
+    expect(hot(0), 'A stays on 31:2').toBe(true);
+    expect(hot(5), 'F: old 35:3 is new G’s location').toBe(true);
+    expect(hot(15), 'P: a new host track on the new drive 37').toBe(false);
+  });
+
+  it('heavy host load around the switch, with faults, deterministic: 30 seeds, nothing lost', async () => {
+    const s = await runStress({ seeds: 30, firstSeed: 5000, jobs: 2, seedOptions: { heavy: true, faults: true, deterministic: true } });
+    expect(s.failed).toEqual([]);
+    expect(s.verifyErrors).toBe(0);
+    expect(s.reconfigurations).toBeGreaterThan(30);
+    expect(s.failed.length === 0 && s.runs).toBe(30);
+  });
+
+  it('heavy host load around the switch, with faults, on the real event loop (10 seeds) and in worker threads (3 seeds)', async () => {
+    const real = await runStress({ seeds: 10, firstSeed: 5100, jobs: 2, seedOptions: { heavy: true, faults: true } });
+    expect(real.failed).toEqual([]);
+    expect(real.verifyErrors).toBe(0);
+    const threads = await runStress({ seeds: 3, firstSeed: 5200, jobs: 1, mode: 'threads', seedOptions: { heavy: true, faults: true } });
+    expect(threads.failed).toEqual([]);
+    expect(threads.verifyErrors).toBe(0);
+    expect(threads.reconfigurations).toBeGreaterThan(0);
   });
 
   it('a deliberately broken fill (skips split(o)) is caught within 200 seeds, and its seed replays to the same failure', async () => {

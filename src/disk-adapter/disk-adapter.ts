@@ -8,7 +8,7 @@ import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, type SharedState } from '../shared/memory.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { allocateSlot, awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
+import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { split, splitBcvTrack, splitHoldingBcv, trySplitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
 import { moveSlot } from '../shared/intent.ts';
@@ -456,12 +456,29 @@ export class DiskAdapter {
       for (const g of session.mainLocationsOn(d)) {
         if (session.oInv[g]! < 0) continue;
         await this.state.passHold('establish');
-        await lockTrack(this.state, g);
-        let s: number;
-        try {
-          s = Atomics.load(this.state.trackSlot, g);
-          if (s === NO_SLOT) {
-            s = await allocateSlot(this.state, g, { onFull: () => this.sweepAll() });
+        const s = await this.establishTrack(g);
+        this.hintOwner(session.bcvOfOriginal(g), s);
+        this.counters.established++;
+        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
+      }
+    }
+  }
+
+  /**
+   * Put track g in cache (staged if not there) and mark it WP2. The wait for a clean slot happens
+   * with g unlocked: holding g while waiting could close a cycle with a holder of g that waits for a
+   * slot only a destage of g's own data would free.
+   */
+  private async establishTrack(g: number): Promise<number> {
+    const deadline = sched().now() + SLOT_WAIT_MS;
+    for (;;) {
+      const seen = cacheEvents(this.state);
+      await lockTrack(this.state, g);
+      try {
+        let s = Atomics.load(this.state.trackSlot, g);
+        if (s === NO_SLOT) s = tryAllocateSlot(this.state, g);
+        if (s !== NO_SLOT) {
+          if (!(Atomics.load(this.state.slotState, s) & SLOT.VALID)) {
             try {
               await this.readLocation(g, this.state.slotBytes(s));
             } catch (err) {
@@ -471,13 +488,14 @@ export class DiskAdapter {
             Atomics.or(this.state.slotState, s, SLOT.VALID);
           }
           Atomics.or(this.state.slotState, s, SLOT.WP | SLOT.WP2);
-        } finally {
-          unlockTrack(this.state, g);
+          return s;
         }
-        this.hintOwner(session.bcvOfOriginal(g), s);
-        this.counters.established++;
-        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
+      } finally {
+        unlockTrack(this.state, g);
       }
+      if (sched().now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: ESTABLISH of ${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms`);
+      this.sweepAll();
+      await awaitCacheEvent(this.state, seen, 20);
     }
   }
 

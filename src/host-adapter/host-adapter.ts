@@ -9,7 +9,7 @@ import { DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from 
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
 import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/reconf.ts';
-import { allocateSlot, releaseSlot } from '../shared/cache.ts';
+import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
 import { sched, type Timer } from '../shared/sched.ts';
@@ -21,6 +21,11 @@ export const HOST_INFLIGHT_LIMIT = 8192;
 export const ADAPTER_WAIT_MS = 30_000;
 /** Longest a host request waits while the switch blocks its device (step 114). */
 export const BLOCKED_WAIT_MS = 30_000;
+/** Each unlocked wait for a clean cache slot is bounded too (a missed cache event costs at most this). */
+const SLOT_WAIT_SLICE_MS = 20;
+
+/** Thrown inside a locked body that found no free slot: the lock is given up and the body retried. */
+class NoSlotNow extends Error {}
 
 interface Waiter<T> {
   resolve: (v: T) => void;
@@ -261,14 +266,37 @@ export class HostAdapter {
       const at = abs - t * tb;
       const len = Math.min(tb - at, lengthBytes - pos);
       const g = layout.locate(t);
-      if (session) await this.lockUnderSession(session, t, g, pos === 0);
+      await this.underLock(session, t, g, pos === 0, () => fn(g, at, pos, len));
+      pos += len;
+    }
+  }
+
+  /**
+   * Run `body` with track g locked (FIG. 7 first, under a session). A body that finds no free cache
+   * slot (NoSlotNow) is not left waiting with the lock held: a fill may hold a write-pending slot's
+   * track while it waits for g, and the destage that would free that slot needs that track. So the
+   * lock is given up, the wait for a clean slot happens unlocked, and the body runs again from the
+   * start (it changes nothing before it has its slot).
+   */
+  private async underLock(session: Session | undefined, t: number, g: number, count: boolean, body: () => Promise<void>): Promise<void> {
+    const deadline = sched().now() + SLOT_WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      const seen = cacheEvents(this.state);
+      if (session) await this.lockUnderSession(session, t, g, count && attempt === 0);
       else await lockTrack(this.state, g);
       try {
-        await fn(g, at, pos, len);
+        await body();
+        return;
+      } catch (err) {
+        if (!(err instanceof NoSlotNow)) throw err;
       } finally {
         unlockTrack(this.state, g);
       }
-      pos += len;
+      if (sched().now() > deadline) {
+        throw new ArrayError('CACHE_EXHAUSTED', `${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms (${this.state.slots} slots, all write-pending or locked)`);
+      }
+      this.askDestage();
+      await awaitCacheEvent(this.state, seen, SLOT_WAIT_SLICE_MS);
     }
   }
 
@@ -342,7 +370,7 @@ export class HostAdapter {
     return this.onDevice(device, async (dev, gen) => {
       const tb = this.state.trackBytes;
       await this.eachTrack(dev, gen, offsetBytes, data.length, async (g, at, pos, len) => {
-        const s = len === tb ? await this.slotForOverwrite(g) : await this.slotWithData(g);
+        const s = len === tb ? this.slotForOverwrite(g) : await this.slotWithData(g);
         this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
         Atomics.add(this.state.slotSeq, s, 1);
         // While a BCV is established on the device the write is also pending for it (WP2). Read
@@ -374,8 +402,8 @@ export class HostAdapter {
       this.counters.hits++;
       return s;
     }
+    const slot = this.allocate(g);
     this.counters.misses++;
-    const slot = await this.allocate(g);
     try {
       await this.stage(g, slot);
     } catch (err) {
@@ -387,14 +415,21 @@ export class HostAdapter {
   }
 
   /** A slot for locked track `g` whose whole content is about to be overwritten: no stage needed. */
-  private async slotForOverwrite(g: number): Promise<number> {
+  private slotForOverwrite(g: number): number {
     const s = Atomics.load(this.state.trackSlot, g);
     if (s !== NO_SLOT) return s;
     return this.allocate(g);
   }
 
-  private allocate(g: number): Promise<number> {
-    return allocateSlot(this.state, g, { onFull: () => this.diskAdapters.forEach((l) => l.send({ t: 'destage-now' })) });
+  /** A free or clean slot for locked track g, now: NoSlotNow if every slot is write-pending or locked. */
+  private allocate(g: number): number {
+    const s = tryAllocateSlot(this.state, g);
+    if (s === NO_SLOT) throw new NoSlotNow();
+    return s;
+  }
+
+  private askDestage(): void {
+    this.diskAdapters.forEach((l) => l.send({ t: 'destage-now' }));
   }
 
   private stage(g: number, slot: number): Promise<void> {

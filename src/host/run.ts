@@ -5,7 +5,7 @@ import * as hdr from 'hdr-histogram-js';
 import type { ArrayEmulator } from '../emulator.ts';
 import { HostClient } from './client.ts';
 import { createVerifierBuffers, SECTOR_BYTES, Verifier, type VerifierBuffers, type VerifyDevice } from './verifier.ts';
-import { newLatencyHistogram, runHostProcessor, type ProcessorResult, type WorkloadSpec } from './workload.ts';
+import { newLatencyHistogram, runHostProcessor, type HotSpot, type ProcessorResult, type WorkloadSpec } from './workload.ts';
 import type { HostProcessorTask } from './host-processor.ts';
 
 export interface RunOptions {
@@ -24,6 +24,9 @@ export interface RunOptions {
   seed: number;
   devices?: string[]; // default: every non-BCV device
   verify?: boolean; // default true
+  /** Byte ranges that `hotPct` percent of the requests aim at (see WorkloadSpec). */
+  hotSpots?: HotSpot[];
+  hotPct?: number;
   /** Largest size each device may reach during the run (a reconfiguration may grow it). */
   maxBytes?: Record<string, number>;
   /**
@@ -85,6 +88,8 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     seed: opts.seed * 1000 + i,
     control: controlBuffer,
     verify: opts.verify,
+    hotSpots: opts.hotSpots,
+    hotPct: opts.hotPct,
   }));
   let results: Promise<ProcessorResult[]>;
   if (emu.mode === 'inline' || opts.hostProcessorsHere) {

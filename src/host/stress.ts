@@ -13,7 +13,8 @@ import { startWorkload } from './run.ts';
 import { createVerifierBuffers, SECTOR_BYTES, Verifier } from './verifier.ts';
 import { HostClient } from './client.ts';
 import { DEVICE, NO_SLOT, NO_TRACK, PHASE, SLOT, TRACK } from '../shared/memory.ts';
-import { seededRandom } from './workload.ts';
+import { seededRandom, type HotSpot } from './workload.ts';
+import { deviceLayout } from '../shared/layout.ts';
 import { mulberry32, runSeeded, sched, sleep } from '../shared/sched.ts';
 
 export interface SeedPlan {
@@ -203,6 +204,42 @@ function mutate(running: ArrayConfig, id: string, spec: StripedSpec | undefined,
   return cfg;
 }
 
+/** Queue depths per host processor under `heavy` load. */
+const HEAVY_QUEUE_DEPTHS = [32, 64, 128] as const;
+/** Percent of `heavy` requests aimed at locations both layouts share. */
+const HEAVY_HOT_PCT = 50;
+
+/**
+ * The logical tracks of each restriped device whose location is one of both layouts (under O it
+ * is a location of N, or under N one of O), as byte ranges: where a host split, a fill and the
+ * switch's check meet.
+ */
+export function sharedLocationSpots(config: ArrayConfig, rounds: unknown[][]): HotSpot[] {
+  const tb = config.geometry.trackBytes;
+  const spots: HotSpot[] = [];
+  let running = config;
+  for (const round of rounds) {
+    let next = running;
+    for (const target of round) {
+      const plan = planReconfiguration(running, target);
+      next = mergeCompleted(next, plan.target, plan.deviceId, plan.bcvId);
+      if (plan.kind === 'meta-expansion') continue;
+      const O = deviceLayout(running, plan.deviceId);
+      const N = deviceLayout(plan.target, plan.deviceId, running);
+      const inO = new Set(Array.from({ length: O.tracks }, (_, t) => O.locate(t)));
+      const inN = new Set(Array.from({ length: N.tracks }, (_, t) => N.locate(t)));
+      for (let t = 0; t < N.tracks; t++) {
+        if (!inO.has(N.locate(t)) && !(t < O.tracks && inN.has(O.locate(t)))) continue;
+        const last = spots[spots.length - 1];
+        if (last && last.device === plan.deviceId && last.offsetBytes + last.lengthBytes === t * tb) last.lengthBytes += tb;
+        else spots.push({ device: plan.deviceId, offsetBytes: t * tb, lengthBytes: tb });
+      }
+    }
+    running = next;
+  }
+  return spots;
+}
+
 const POLL_MS = 5;
 /** Longest a seed's workload may take to reach its next mark before the seed fails. */
 const SEED_STALL_MS = 60_000;
@@ -236,6 +273,12 @@ export interface SeedOptions {
   choices?: number[];
   /** Test-only: a deliberately broken fill that skips split(o). */
   breakFill?: boolean;
+  /**
+   * Heavy host load around the switch: queue depths of 32 to 128 per host processor, two to four
+   * processors, half the requests aimed at the logical tracks whose location both layouts of a
+   * restripe share (where host splits and fills meet the switch and its check).
+   */
+  heavy?: boolean;
   /** Every actor's log line, stamped with the scheduler's clock (virtual ms when deterministic): for a rerun. */
   log?: (text: string) => void;
   /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
@@ -450,9 +493,12 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
     const { maxBytes } = planRounds(plan.config, plan.rounds);
     const devices = emu.model.hostDevices().map((d) => ({ id: d.id, index: d.index, bytes: Math.max(d.bytes, maxBytes[d.id] ?? 0) }));
     const verifierBuffers = createVerifierBuffers(devices);
+    const hr = seededRandom(seed * 13 + 11);
+    const heavy = opts.heavy
+      ? { hostProcessors: int(hr, 2, 4), queueDepth: pick(hr, HEAVY_QUEUE_DEPTHS), hotSpots: sharedLocationSpots(plan.config, plan.rounds), hotPct: HEAVY_HOT_PCT }
+      : { hostProcessors: 2, queueDepth: plan.workload.queueDepth };
     const wl = startWorkload(emu, {
-      hostProcessors: 2,
-      queueDepth: plan.workload.queueDepth,
+      ...heavy,
       readPct: plan.workload.readPct,
       blockBytes: plan.workload.blockBytes,
       pattern: 'random',

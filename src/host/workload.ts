@@ -18,12 +18,25 @@ export interface WorkloadSpec {
   seed: number;
   /** false: no stamping or checking (benchmarks measure the array, not the verifier). Default true. */
   verify?: boolean;
+  /**
+   * Hot spots: byte ranges that `hotPct` percent of the requests aim at (e.g. the logical tracks
+   * whose location both layouts of a restripe share). A spot past the device's current end is
+   * skipped for that request (the device has not grown yet).
+   */
+  hotSpots?: HotSpot[];
+  hotPct?: number; // 0..100
   /** Stop early once `control[0]` is non-zero (set by whoever runs the workload). */
   control?: SharedArrayBuffer;
   /**
    * Shared counters and sizes (Int32): [0] stop flag, [1] operations completed by every processor,
    * [2 + device index] the device's current size in sectors (a reconfiguration may grow it).
    */
+}
+
+export interface HotSpot {
+  device: string;
+  offsetBytes: number;
+  lengthBytes: number;
 }
 
 export interface ProcessorResult {
@@ -64,10 +77,26 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
   const filler = verify ? undefined : new Uint8Array(spec.blockBytes).fill(0xa5);
   const t0 = sched().now();
 
+  const sizeOf = (dev: VerifyDevice) => (control ? Atomics.load(control, 2 + dev.index) * SECTOR_BYTES : dev.bytes);
+  const hot = spec.hotSpots?.filter((h) => h.lengthBytes >= SECTOR_BYTES && spec.devices.some((d) => d.id === h.device)) ?? [];
+  /** A request inside a hot spot, or undefined if the one drawn lies past its device's current end. */
+  const pickHot = () => {
+    const h = hot[Math.floor(rand() * hot.length)]!;
+    const dev = spec.devices.find((d) => d.id === h.device)!;
+    const sectors = Math.floor(h.lengthBytes / SECTOR_BYTES);
+    const offsetBytes = h.offsetBytes + Math.floor(rand() * sectors) * SECTOR_BYTES;
+    const end = Math.min(sizeOf(dev), h.offsetBytes + h.lengthBytes);
+    if (offsetBytes >= end) return undefined;
+    return { dev, offsetBytes, lengthBytes: Math.min(spec.blockBytes, end - offsetBytes) };
+  };
   const pick = () => {
+    if (hot.length > 0 && rand() * 100 < (spec.hotPct ?? 0)) {
+      const h = pickHot();
+      if (h) return h;
+    }
     const d = Math.floor(rand() * spec.devices.length);
     const dev = spec.devices[d]!;
-    const bytes = control ? Atomics.load(control, 2 + dev.index) * SECTOR_BYTES : dev.bytes;
+    const bytes = sizeOf(dev);
     const blocks = Math.max(1, Math.floor(bytes / spec.blockBytes));
     const block = spec.pattern === 'random' ? Math.floor(rand() * blocks) : cursors[d]++ % blocks;
     const offsetBytes = block * spec.blockBytes;

@@ -2,45 +2,19 @@
 // memory. It evicts only clean slots; when every slot is write-pending the caller waits for destage.
 import { CACHE, NO_SLOT, NO_TRACK, SLOT, type SharedState } from './memory.ts';
 import { tryLockTrack, unlockTrack } from './track-lock.ts';
-import { ArrayError } from './errors.ts';
 import { assert } from './assert.ts';
-import { sched, waitWord } from './sched.ts';
-
-/** Longest a writer waits for a clean slot before its request fails (bounded wait). */
-export const SLOT_WAIT_MS = 30_000;
-const WAIT_SLICE_MS = 20;
-
-export interface AllocateOptions {
-  /** Called when no slot could be taken: ask the disk adapters to destage now. */
-  onFull?: () => void;
-  waitMs?: number;
-}
+import { waitWord } from './sched.ts';
 
 /**
- * Take a slot for global track `g`, which the caller holds locked and which has no slot. The slot
- * comes back owned by `g` and attached to g's Track ID entry, with state 0 (not VALID).
+ * Longest a request waits for a clean slot before it fails (bounded wait). Nobody waits for a slot
+ * while holding a track lock: whoever finds none unlocks, waits for a cache event, and tries again.
  */
-export async function allocateSlot(state: SharedState, g: number, opts: AllocateOptions = {}): Promise<number> {
-  assert(Atomics.load(state.trackSlot, g) === NO_SLOT, () => `track ${g}: allocating a slot while it holds one (${state.describeTrack(g)})`);
-  const deadline = sched().now() + (opts.waitMs ?? SLOT_WAIT_MS);
-  for (;;) {
-    const seen = cacheEvents(state);
-    const s = claimSlot(state, g);
-    if (s !== NO_SLOT) {
-      Atomics.store(state.trackSlot, g, s);
-      return s;
-    }
-    opts.onFull?.();
-    if (sched().now() > deadline) {
-      throw new ArrayError('CACHE_EXHAUSTED', `track ${g}: no clean cache slot within ${opts.waitMs ?? SLOT_WAIT_MS} ms (${state.slots} slots, all write-pending or locked)`);
-    }
-    await awaitCacheEvent(state, seen, WAIT_SLICE_MS);
-  }
-}
+export const SLOT_WAIT_MS = 30_000;
 
 /**
- * Take a slot for locked track `g` only if one can be had now (no wait): for callers that hold other
- * locks and must not wait for destage while holding them. NO_SLOT if the cache is full.
+ * Take a slot for locked track `g` if one can be had now (never waits: the caller holds locks).
+ * The slot comes back owned by `g`, attached to its Track ID entry, state 0 (not VALID); NO_SLOT if
+ * every slot is write-pending or in use.
  */
 export function tryAllocateSlot(state: SharedState, g: number): number {
   assert(Atomics.load(state.trackSlot, g) === NO_SLOT, () => `track ${g}: allocating a slot while it holds one (${state.describeTrack(g)})`);
