@@ -86,7 +86,7 @@ describe('stress', () => {
     expect(s.failures).toBeGreaterThan(0);
     expect(s.verifyErrors).toBeGreaterThan(0);
     const first = s.failed[0]!;
-    expect(first.reason).toMatch(/verify errors: .*stale/);
+    expect(first.reason).toMatch(/verify errors: .*(stale|lost write|misplaced)/); // the old data read back, or the new data gone
     expect(first.rerun).toBe(`npx arrayemu stress --seeds 1 --seed ${first.seed} --jobs 1 --deterministic --break-fill`);
     // The rerun, in this thread: the same interleaving (trace of every scheduling choice) and the same failure.
     const again = await runSeed(first.seed, 'inline', opts);
