@@ -5,7 +5,7 @@ import { cpus, totalmem } from 'node:os';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, parseConfig } from '../src/shared/config.ts';
-import { ArrayEmulator } from '../src/emulator.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
 import { runWorkload } from '../src/host/run.ts';
 import { seededRandom } from '../src/host/workload.ts';
@@ -146,7 +146,7 @@ function hostIoMarkdown(rows: Row[], machine: string, date: string, seconds: num
     '',
     'FIG. 2 array (4 disk adapters, 1 host adapter), cache of 1024 slots holding every track; LD1 (11.25 MiB)',
     'written once first. 2 host processors (piscina threads) × queue depth 64, verification off (the',
-    "benchmark measures the array, not the verifier). The reference does the same `locate()` and",
+    'benchmark measures the array, not the verifier). The reference does the same `locate()` and',
     'the same copies into and out of a track cache, in one thread, in the same run.',
     '',
     ...table,
@@ -160,7 +160,9 @@ function hostIoMarkdown(rows: Row[], machine: string, date: string, seconds: num
 export function writeSection(file: string, name: string, body: string): void {
   const start = `<!-- bench:${name} -->`;
   const end = `<!-- /bench:${name} -->`;
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n\nFigures written by `npm run bench` (bench/bench.ts). Each section says the command, the machine and the date.\n\n';
+  const text = existsSync(file)
+    ? readFileSync(file, 'utf8')
+    : '# Benchmarks\n\nFigures written by `npm run bench` (bench/bench.ts). Each section says the command, the machine and the date.\n\n';
   const block = `${start}\n${body}${end}\n`;
   const i = text.indexOf(start);
   const j = text.indexOf(end);

@@ -3,10 +3,10 @@
 // restripe beside before it. FIG. 2's expansion (3 drives → 4) scaled to the device size.
 import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
 import { deviceLayout } from '../src/shared/layout.ts';
-import { ArrayEmulator } from '../src/emulator.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { runWorkload, startWorkload, verifyDevices, type HostSummary, type RunOptions } from '../src/host/run.ts';
 import { createVerifierBuffers } from '../src/host/verifier.ts';
-import type { ReconfReport } from '../src/service-processor/service-processor.ts';
+import type { ReconfReport } from '../src/shared/report.ts';
 
 const TRACK_BYTES = 256 * 1024;
 const HEADS = 15;
@@ -131,8 +131,16 @@ export async function restripeBench(quick: boolean, say: (s: string) => void): P
     try {
       prefault(emu);
       const r = await restripeUnderLoad(emu, s.target, LIGHT_LOAD);
-      if (r.host.verifyErrors + r.host.ioErrors > 0) throw new Error(`restripe bench ${mib} MiB: ${r.host.verifyErrors} verify and ${r.host.ioErrors} I/O errors: ${r.host.described.slice(0, 3).join('; ')}`);
-      blocked.push({ mib, tracks: r.report.tracksTotal, hostBlockedMs: r.report.hostBlockedMs, durationMs: r.report.durationMs, verifyErrors: r.host.verifyErrors, hostP99Ms: r.host.latencyMs.p99 });
+      if (r.host.verifyErrors + r.host.ioErrors > 0)
+        throw new Error(`restripe bench ${mib} MiB: ${r.host.verifyErrors} verify and ${r.host.ioErrors} I/O errors: ${r.host.described.slice(0, 3).join('; ')}`);
+      blocked.push({
+        mib,
+        tracks: r.report.tracksTotal,
+        hostBlockedMs: r.report.hostBlockedMs,
+        durationMs: r.report.durationMs,
+        verifyErrors: r.host.verifyErrors,
+        hostP99Ms: r.host.latencyMs.p99,
+      });
       say(`restripe ${mib} MiB under a light load: host blocked ${r.report.hostBlockedMs} ms (restripe ${r.report.durationMs} ms, verify errors ${r.host.verifyErrors})`);
     } finally {
       await emu.stop();
@@ -152,8 +160,12 @@ export async function restripeBench(quick: boolean, say: (s: string) => void): P
     const verifier = createVerifierBuffers(verifyDevices(emu, ['LD1']).map((d) => ({ ...d, bytes: maxBytes })));
     const before = await runWorkload(emu, { ...load, seconds: quick ? 1 : 4, verifier });
     const during = (await restripeUnderLoad(emu, u.target, { ...load, verifier })).host;
-    for (const [phase, h] of [['before', before], ['during', during]] as const) {
-      if (h.verifyErrors + h.ioErrors > 0) throw new Error(`restripe bench: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors ${phase} the restripe: ${h.described.slice(0, 3).join('; ')}`);
+    for (const [phase, h] of [
+      ['before', before],
+      ['during', during],
+    ] as const) {
+      if (h.verifyErrors + h.ioErrors > 0)
+        throw new Error(`restripe bench: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors ${phase} the restripe: ${h.described.slice(0, 3).join('; ')}`);
     }
     underLoad = {
       mib: uMib,

@@ -5,13 +5,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { loadConfig, type ArrayConfig } from './shared/config.ts';
 import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
 import { ArrayError, errorMessage } from './shared/errors.ts';
-import { ArrayEmulator, type Mode } from './emulator.ts';
+import { ArrayEmulator, type Mode } from './runtime/emulator.ts';
 import type { Log } from './shared/link.ts';
 import { runWorkload, type RunOptions, type HostSummary } from './host/run.ts';
 import { runWithReconfigurations } from './host/reconfigure-run.ts';
 import { planRounds } from './service-processor/plan.ts';
-import type { ReconfReport, Progress } from './service-processor/service-processor.ts';
+import type { ReconfReport, Progress } from './shared/report.ts';
 import { progressReporter } from './host/progress.ts';
+import { reconfJson, reconfText } from './host/report-format.ts';
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -99,20 +100,6 @@ interface RunCliOptions {
 /** Every actor's log lines on stderr (the service processor's steps with their durations, …). */
 export const verboseLog: Log = (level, text) => process.stderr.write(`arrayemu ${level}: ${text}\n`);
 
-/** The JSON shape of one reconfiguration in `run --json`. */
-export function reconfJson(r: ReconfReport) {
-  const { device, kind, tracksMoved, tracksTotal, hostBlockedMs, durationMs, scenarios, bitsLeft } = r;
-  return { device, kind, tracksMoved, tracksTotal, hostBlockedMs, durationMs, scenarios, bitsLeft };
-}
-
-export function reconfText(r: ReconfReport): string[] {
-  const s = r.scenarios;
-  return [
-    `  ${r.device}: ${r.kind}, ${r.tracksMoved}/${r.tracksTotal} tracks moved in ${r.durationMs} ms, host blocked ${r.hostBlockedMs} ms`,
-    `    scenarios met by host requests: 1:${s['1']} 2:${s['2']} 3:${s['3']} 4:${s['4']}; bits left PB ${r.bitsLeft.pb} PS ${r.bitsLeft.ps} IND ${r.bitsLeft.ind}`,
-  ];
-}
-
 async function runCommand(opts: RunCliOptions): Promise<number> {
   const config: ArrayConfig = loadConfig(opts.config);
   if (opts.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
@@ -134,7 +121,10 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
     let reconfError: string | undefined;
     if (opts.reconfigureTo && opts.reconfigureTo.length > 0) {
       const targets = opts.reconfigureTo.map((f) => readJson(f));
-      planRounds(config, targets.map((t) => [t])); // refuse a bad target before any I/O
+      planRounds(
+        config,
+        targets.map((t) => [t]),
+      ); // refuse a bad target before any I/O
       const progress = progressReporter(!!opts.json);
       const r = await runWithReconfigurations(emu, {
         ...run,
@@ -173,12 +163,70 @@ async function runCommand(opts: RunCliOptions): Promise<number> {
   }
 }
 
-export function buildProgram(): Command {
-  const program = new Command('arrayemu')
-    .description('Emulator of a multi-adapter disk array that restripes logical devices online (WO 02/29807)')
-    .showHelpAfterError()
-    .exitOverride();
+type StressCliOptions = {
+  seeds: number;
+  seed: number;
+  jobs?: number;
+  json?: boolean;
+  breakFill?: boolean;
+  faults?: boolean;
+  deterministic?: boolean;
+  schedules: number;
+  schedule: number;
+  verbose?: boolean;
+  threads?: boolean;
+  heavy?: boolean;
+};
 
+async function stressCommand(o: StressCliOptions): Promise<number> {
+  if (o.threads && o.deterministic) throw new ArrayError('USAGE', '--threads and --deterministic exclude each other: the seeded scheduler runs every actor in one thread');
+  if (o.verbose && o.jobs !== 1) throw new ArrayError('USAGE', '--verbose prints the log lines of this thread: give --jobs 1 (a rerun prints it)');
+  if (!o.deterministic && (o.schedules !== 1 || o.schedule !== 0)) {
+    throw new ArrayError('USAGE', '--schedules and --schedule choose interleavings of the seeded scheduler: they need --deterministic');
+  }
+  const { runStress, defaultJobs } = await import('./stress/pool.ts');
+  const tty = process.stderr.isTTY === true;
+  const total = o.seeds * o.schedules;
+  const unit = o.schedules > 1 ? 'runs' : 'seeds';
+  const s = await runStress({
+    seeds: o.seeds,
+    firstSeed: o.seed,
+    jobs: o.jobs ?? defaultJobs(),
+    schedules: o.schedules,
+    mode: o.threads ? 'threads' : 'inline',
+    seedOptions: {
+      breakFill: o.breakFill,
+      heavy: o.heavy,
+      faults: o.faults,
+      deterministic: o.deterministic,
+      ...(o.deterministic ? { schedule: o.schedule } : {}),
+      ...(o.verbose ? { log: (text: string) => process.stderr.write(`arrayemu ${text}\n`) } : {}),
+    },
+    onSeed: (r, done) => {
+      if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed}${o.schedules > 1 || o.schedule > 0 ? ` schedule ${r.schedule}` : ''} FAILED: ${r.reason}\n`);
+      if (!o.json || tty) process.stderr.write(tty ? `\rstress: ${done}/${total} ${unit}` : done % 10 === 0 || done === total ? `stress: ${done}/${total} ${unit}\n` : '');
+    },
+  });
+  if (tty) process.stderr.write('\n');
+  print(!!o.json, s, () =>
+    [
+      `${s.failures === 0 ? 'OK' : 'FAILED'}: ${s.seeds} seeds${s.runs !== s.seeds ? ` × ${o.schedules} schedules` : ''}, ${s.failures} failures, ${s.verifyErrors} verify errors, ${s.faultsInjected} faults injected, ${s.ops} host operations in ${(s.elapsedMs / 1000).toFixed(1)} s`,
+      `  reconfigurations: ${s.reconfigurations} (${Object.entries(s.kinds)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')})`,
+      `  scenarios met: 1:${s.scenarios['1']} 2:${s.scenarios['2']} 3:${s.scenarios['3']} 4:${s.scenarios['4']}`,
+      `  faults: ${Object.entries(s.faults)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')}${s.lostWithAdapter ? ` (${s.lostWithAdapter} requests failed with their host adapter, as they should)` : ''}`,
+      ...s.failed.map(
+        (f) => `  seed ${f.seed}${f.schedule ? ` schedule ${f.schedule}` : ''}: ${f.reason}${f.trace ? ` [trace ${f.trace}, ${f.steps} steps]` : ''}\n    rerun: ${f.rerun}`,
+      ),
+    ].join('\n'),
+  );
+  return s.failures === 0 ? 0 : EXIT_FAILED;
+}
+
+function addLayoutCommand(program: Command): void {
   program
     .command('layout')
     .description("print a device's cylinders per drive in physical order (the patent's FIG. 8/9 tables); with --to, the new layout and the transfer plan")
@@ -187,7 +235,9 @@ export function buildProgram(): Command {
     .option('--to <file>', 'a reconfiguration target: show its layout and the transfer plan')
     .option('--json', 'machine-readable output')
     .action((o) => layoutCommand(o));
+}
 
+function addValidateCommand(program: Command): void {
   program
     .command('validate')
     .description('check a configuration file (and a reconfiguration target against it)')
@@ -199,7 +249,9 @@ export function buildProgram(): Command {
       if (o.to) loadConfig(o.to, { running });
       print(!!o.json, { ok: true, devices: running.devices.map((d) => d.id) }, () => `OK: ${o.config}${o.to ? ` and ${o.to}` : ''} are valid`);
     });
+}
 
+function addRunCommand(program: Command): void {
   program
     .command('run')
     .description('run a verifying host workload on every non-BCV device and print a summary')
@@ -220,14 +272,19 @@ export function buildProgram(): Command {
     .action(async (o: RunCliOptions) => {
       process.exitCode = await runCommand(o);
     });
+}
 
+function addStressCommand(program: Command): void {
   program
     .command('stress')
     .description('random arrays under a verifying load, reconfigured mid-run (every kind; two devices at once; two in a row), seeds in parallel')
     .option('--seeds <n>', 'how many seeds', intArg('--seeds', 1, 1_000_000), 50)
     .option('--seed <s>', 'the first seed', intArg('--seed', 0), 0)
     .option('--jobs <j>', 'seeds run at once (piscina pool threads)', intArg('--jobs', 1, 64))
-    .option('--faults', 'inject faults: batches between actors delayed and reordered; disk and host adapters failed and replaced during ESTABLISH, at the switch, during the transfer and between sessions')
+    .option(
+      '--faults',
+      'inject faults: batches between actors delayed and reordered; disk and host adapters failed and replaced during ESTABLISH, at the switch, during the transfer and between sessions',
+    )
     .option('--deterministic', 'run each seed under the seeded scheduler: one thread, virtual time, the same interleaving on every rerun')
     .option('--threads', "each seed's actors in worker threads of their own (with --faults: adapter workers terminated wherever they are)")
     .option('--schedules <k>', 'with --deterministic: run each seed under k schedules (interleavings), each replayable', intArg('--schedules', 1, 10_000), 1)
@@ -236,48 +293,12 @@ export function buildProgram(): Command {
     .option('--heavy', 'heavy host load around the switch: queue depth 32-128 on each of 2-4 host processors, half the requests aimed at locations both layouts share')
     .option('--verbose', "print every actor's log lines on stderr, stamped with the scheduler's clock (for a rerun with --jobs 1)")
     .option('--json', 'print one JSON object')
-    .action(async (o: { seeds: number; seed: number; jobs?: number; json?: boolean; breakFill?: boolean; faults?: boolean; deterministic?: boolean; schedules: number; schedule: number; verbose?: boolean; threads?: boolean; heavy?: boolean }) => {
-      if (o.threads && o.deterministic) throw new ArrayError('USAGE', '--threads and --deterministic exclude each other: the seeded scheduler runs every actor in one thread');
-      if (o.verbose && o.jobs !== 1) throw new ArrayError('USAGE', '--verbose prints the log lines of this thread: give --jobs 1 (a rerun prints it)');
-      if (!o.deterministic && (o.schedules !== 1 || o.schedule !== 0)) {
-        throw new ArrayError('USAGE', '--schedules and --schedule choose interleavings of the seeded scheduler: they need --deterministic');
-      }
-      const { runStress, defaultJobs } = await import('./host/stress-run.ts');
-      const tty = process.stderr.isTTY === true;
-      const total = o.seeds * o.schedules;
-      const unit = o.schedules > 1 ? 'runs' : 'seeds';
-      const s = await runStress({
-        seeds: o.seeds,
-        firstSeed: o.seed,
-        jobs: o.jobs ?? defaultJobs(),
-        schedules: o.schedules,
-        mode: o.threads ? 'threads' : 'inline',
-        seedOptions: {
-          breakFill: o.breakFill,
-          heavy: o.heavy,
-          faults: o.faults,
-          deterministic: o.deterministic,
-          ...(o.deterministic ? { schedule: o.schedule } : {}),
-          ...(o.verbose ? { log: (text: string) => process.stderr.write(`arrayemu ${text}\n`) } : {}),
-        },
-        onSeed: (r, done) => {
-          if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed}${o.schedules > 1 || o.schedule > 0 ? ` schedule ${r.schedule}` : ''} FAILED: ${r.reason}\n`);
-          if (!o.json || tty) process.stderr.write(tty ? `\rstress: ${done}/${total} ${unit}` : done % 10 === 0 || done === total ? `stress: ${done}/${total} ${unit}\n` : '');
-        },
-      });
-      if (tty) process.stderr.write('\n');
-      print(!!o.json, s, () =>
-        [
-          `${s.failures === 0 ? 'OK' : 'FAILED'}: ${s.seeds} seeds${s.runs !== s.seeds ? ` × ${o.schedules} schedules` : ''}, ${s.failures} failures, ${s.verifyErrors} verify errors, ${s.faultsInjected} faults injected, ${s.ops} host operations in ${(s.elapsedMs / 1000).toFixed(1)} s`,
-          `  reconfigurations: ${s.reconfigurations} (${Object.entries(s.kinds).map(([k, n]) => `${k} ${n}`).join(', ')})`,
-          `  scenarios met: 1:${s.scenarios['1']} 2:${s.scenarios['2']} 3:${s.scenarios['3']} 4:${s.scenarios['4']}`,
-          `  faults: ${Object.entries(s.faults).map(([k, n]) => `${k} ${n}`).join(', ')}${s.lostWithAdapter ? ` (${s.lostWithAdapter} requests failed with their host adapter, as they should)` : ''}`,
-          ...s.failed.map((f) => `  seed ${f.seed}${f.schedule ? ` schedule ${f.schedule}` : ''}: ${f.reason}${f.trace ? ` [trace ${f.trace}, ${f.steps} steps]` : ''}\n    rerun: ${f.rerun}`),
-        ].join('\n'),
-      );
-      process.exitCode = s.failures === 0 ? 0 : EXIT_FAILED;
+    .action(async (o: StressCliOptions) => {
+      process.exitCode = await stressCommand(o);
     });
+}
 
+function addDemoCommand(program: Command): void {
   program
     .command('demo')
     .description("the embedded demo: the patent's FIG. 2 array under a verifying load")
@@ -286,7 +307,9 @@ export function buildProgram(): Command {
       const { demoCommand } = await import('./demo.ts');
       process.exitCode = await demoCommand(o);
     });
+}
 
+function addBenchCommand(program: Command): void {
   program
     .command('bench')
     .description('measure host throughput through the actors beside an in-process reference; write docs/BENCHMARKS.md')
@@ -298,7 +321,14 @@ export function buildProgram(): Command {
       const { benchCommand } = await import('../bench/bench.ts');
       process.exitCode = await benchCommand(o);
     });
+}
 
+export function buildProgram(): Command {
+  const program = new Command('arrayemu')
+    .description('Emulator of a multi-adapter disk array that restripes logical devices online (WO 02/29807)')
+    .showHelpAfterError()
+    .exitOverride();
+  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addDemoCommand, addBenchCommand]) add(program);
   return program;
 }
 

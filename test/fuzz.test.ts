@@ -63,18 +63,29 @@ describe('RECONF message decoder fuzz', () => {
   const packr = new Packr({ useRecords: false });
   it('random bytes: dropped with a reason, never thrown', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(fc.uint8Array({ maxLength: 8 }).map((u) => u.buffer as ArrayBuffer), { maxLength: 3 }), (bytes, blobs) => {
-        const d = decodeBatch({ packed: bytes, blobs });
-        if (!d.ok) expect(d.error.length).toBeGreaterThan(0);
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 200 }),
+        fc.array(
+          fc.uint8Array({ maxLength: 8 }).map((u) => u.buffer as ArrayBuffer),
+          { maxLength: 3 },
+        ),
+        (bytes, blobs) => {
+          const d = decodeBatch({ packed: bytes, blobs });
+          if (!d.ok) expect(d.error.length).toBeGreaterThan(0);
+        },
+      ),
       { numRuns: 2000 },
     );
   });
 
   it('random message-shaped values: the good kept, the bad dropped with a reason', () => {
-    const msg = fc.record({ t: fc.oneof(fc.constantFrom('io', 'stage', 'staged', 'flush', 'fill', 'done', 'reconf-open', 'destage-hint'), fc.string()) }, { requiredKeys: [] }).chain((base) =>
-      fc.dictionary(fc.constantFrom('id', 'sid', 'reqs', 'slots', 'track', 'step', 'actor', 'spec', 'ha'), fc.jsonValue(), { maxKeys: 5 }).map((extra) => ({ ...extra, ...base })),
-    );
+    const msg = fc
+      .record({ t: fc.oneof(fc.constantFrom('io', 'stage', 'staged', 'flush', 'fill', 'done', 'reconf-open', 'destage-hint'), fc.string()) }, { requiredKeys: [] })
+      .chain((base) =>
+        fc
+          .dictionary(fc.constantFrom('id', 'sid', 'reqs', 'slots', 'track', 'step', 'actor', 'spec', 'ha'), fc.jsonValue(), { maxKeys: 5 })
+          .map((extra) => ({ ...extra, ...base })),
+      );
     fc.assert(
       fc.property(fc.array(msg, { maxLength: 6 }), (msgs) => {
         const d = decodeBatch({ packed: new Uint8Array(packr.pack(msgs)), blobs: [] });

@@ -27,7 +27,15 @@ describe('RECONF message codec', () => {
     expect(d.ok).toBe(false);
     expect(d.msgs).toEqual([{ t: 'flush', id: 3 }]);
     if (!d.ok) expect(d.error).toMatch(/malformed "flush".*unknown message type "warp"/);
-    for (const junk of [undefined, null, 5, 'x', { packed: new Uint8Array([0xc1]), blobs: [] }, wire({ t: 'flush', id: 1 }), wire([{ t: 'io', reqs: [{ id: 1, op: 'write', device: 'A', offsetBytes: 0, lengthBytes: 1, data: 9 }] }])]) {
+    for (const junk of [
+      undefined,
+      null,
+      5,
+      'x',
+      { packed: new Uint8Array([0xc1]), blobs: [] },
+      wire({ t: 'flush', id: 1 }),
+      wire([{ t: 'io', reqs: [{ id: 1, op: 'write', device: 'A', offsetBytes: 0, lengthBytes: 1, data: 9 }] }]),
+    ]) {
       const r = decodeBatch(junk);
       expect(r.ok).toBe(false);
       expect(r.msgs).toEqual([]);

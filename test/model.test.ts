@@ -1,4 +1,4 @@
-// Model-based test of the track state machine (SPEC §4, ../shared/model/spec_model.py): after the
+// Model-based test of the track state machine (DESIGN §3): after the
 // switch, with write pendings left at it, fast-check runs host writes (whole and partial tracks),
 // host reads, single steps of the instant split and of the data transfer, and destage, in any
 // order, against the model — a host always reads the latest write of its track — and checks the
@@ -6,7 +6,7 @@
 // every track reads back as the model says.
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ArrayEmulator } from '../src/emulator.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
 import { DEVICE, PHASE, type HoldName } from '../src/shared/memory.ts';
 import { Session } from '../src/shared/session.ts';
@@ -121,69 +121,69 @@ function modelProperty(brokenFill: boolean) {
   const target = fc.constantFrom('fig2-new', 'fig8', 'fig9');
   const part = fc.constantFrom<Part>(0, 1, 2);
   return fc.asyncProperty(
-        target,
-        fc.array(fc.tuple(fc.nat(23), part), { maxLength: 12 }),
-        fc.commands(
-          [
-            fc.tuple(fc.nat(47), part).map(([t, p]) => new WriteCmd(t, p)),
-            fc.nat(47).map((t) => new ReadCmd(t)),
-            fc.tuple(fc.constantFrom<'split' | 'transfer'>('split', 'transfer'), fc.integer({ min: 1, max: 6 })).map(([p, n]) => new StepCmd(p, n)),
-            fc.constant(new DestageCmd()),
-          ],
-          { maxCommands: 40 },
-        ),
-        async (targetName, pendings, cmds) => {
-          const running = small('fig2');
-          const emu = await ArrayEmulator.start(running, { mode: 'inline' });
-          emus.push(emu);
-          if (brokenFill) emu.state.setBrokenFill(true);
-          const host = new HostClient(emu.hostLink(0));
-          const tb = emu.model.trackBytes;
-          const ld1 = emu.model.device('LD1');
-          const oldTracks = ld1.layout.tracks;
-          const m: Model = { tracks: [], stepsLeft: { split: 0, transfer: 0 }, version: 1 };
-          // Every old track written and destaged; then the session runs to the switch.
-          for (let t = 0; t < oldTracks; t++) m.tracks[t] = pattern(tb, t, 1);
-          await Promise.all(m.tracks.map((d, t) => host.write('LD1', t * tb, d)));
-          await host.flush();
-          for (const h of [...HELD, 'switch'] as HoldName[]) emu.hold(h, true);
-          const report = emu.reconfigure(smallRaw(targetName));
-          report.catch(() => {});
-          await until(() => emu.state.deviceWord(ld1.index, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
-          const [spec] = await emu.openSessions();
-          const session = new Session(spec!);
-          const r: Real = { emu, host, session, tb };
-          for (let t = oldTracks; t < session.N.tracks; t++) m.tracks[t] = new Uint8Array(tb); // new tracks read zeros
-          // Write pendings at the switch (destage of both kinds held), as in the SPEC's model.
-          for (const [t, p] of pendings) if (t < oldTracks) await write(r, m, t, p);
-          const gen = emu.state.deviceWord(ld1.index, DEVICE.GENERATION);
-          emu.hold('switch', false);
-          await until(() => emu.state.deviceWord(ld1.index, DEVICE.GENERATION) !== gen, 'the switch');
-          checkBits(r);
-          const drives = emu.model.drives.ids.length;
-          for (let d = 0; d < drives; d++) {
-            m.stepsLeft.split += session.mainLocationsOn(d).length;
-            m.stepsLeft.transfer += session.bcvLocationsOn(d).length;
-          }
-          const tracks = session.N.tracks;
-          await fc.asyncModelRun(() => ({ model: m, real: r }), cmds);
-          // Everything completes: held processes released, the session closes with no bit left.
-          for (const h of HELD) emu.hold(h, false);
-          const rep = await report;
-          expect(rep.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
-          for (let t = 0; t < tracks; t++) {
-            const got = await host.read('LD1', t * tb, tb);
-            expect(Buffer.from(got).equals(Buffer.from(m.tracks[t]!)), `track ${t} after completion`).toBe(true);
-          }
-          expect(emu.problems()).toEqual([]);
-          host.close();
-          await emu.stop();
-          emus.splice(emus.indexOf(emu), 1);
-        },
+    target,
+    fc.array(fc.tuple(fc.nat(23), part), { maxLength: 12 }),
+    fc.commands(
+      [
+        fc.tuple(fc.nat(47), part).map(([t, p]) => new WriteCmd(t, p)),
+        fc.nat(47).map((t) => new ReadCmd(t)),
+        fc.tuple(fc.constantFrom<'split' | 'transfer'>('split', 'transfer'), fc.integer({ min: 1, max: 6 })).map(([p, n]) => new StepCmd(p, n)),
+        fc.constant(new DestageCmd()),
+      ],
+      { maxCommands: 40 },
+    ),
+    async (targetName, pendings, cmds) => {
+      const running = small('fig2');
+      const emu = await ArrayEmulator.start(running, { mode: 'inline' });
+      emus.push(emu);
+      if (brokenFill) emu.test.setFault('BROKEN_FILL', true);
+      const host = new HostClient(emu.hostLink(0));
+      const tb = emu.model.trackBytes;
+      const ld1 = emu.model.device('LD1');
+      const oldTracks = ld1.layout.tracks;
+      const m: Model = { tracks: [], stepsLeft: { split: 0, transfer: 0 }, version: 1 };
+      // Every old track written and destaged; then the session runs to the switch.
+      for (let t = 0; t < oldTracks; t++) m.tracks[t] = pattern(tb, t, 1);
+      await Promise.all(m.tracks.map((d, t) => host.write('LD1', t * tb, d)));
+      await host.flush();
+      for (const h of [...HELD, 'switch'] as HoldName[]) emu.hold(h, true);
+      const report = emu.reconfigure(smallRaw(targetName));
+      report.catch(() => {});
+      await until(() => emu.state.deviceWord(ld1.index, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
+      const [spec] = await emu.openSessions();
+      const session = new Session(spec!);
+      const r: Real = { emu, host, session, tb };
+      for (let t = oldTracks; t < session.N.tracks; t++) m.tracks[t] = new Uint8Array(tb); // new tracks read zeros
+      // Write pendings at the switch (destage of both kinds held), as in the design's model (docs/DESIGN.md).
+      for (const [t, p] of pendings) if (t < oldTracks) await write(r, m, t, p);
+      const gen = emu.state.deviceWord(ld1.index, DEVICE.GENERATION);
+      emu.hold('switch', false);
+      await until(() => emu.state.deviceWord(ld1.index, DEVICE.GENERATION) !== gen, 'the switch');
+      checkBits(r);
+      const drives = emu.model.drives.ids.length;
+      for (let d = 0; d < drives; d++) {
+        m.stepsLeft.split += session.mainLocationsOn(d).length;
+        m.stepsLeft.transfer += session.bcvLocationsOn(d).length;
+      }
+      const tracks = session.N.tracks;
+      await fc.asyncModelRun(() => ({ model: m, real: r }), cmds);
+      // Everything completes: held processes released, the session closes with no bit left.
+      for (const h of HELD) emu.hold(h, false);
+      const rep = await report;
+      expect(rep.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+      for (let t = 0; t < tracks; t++) {
+        const got = await host.read('LD1', t * tb, tb);
+        expect(Buffer.from(got).equals(Buffer.from(m.tracks[t]!)), `track ${t} after completion`).toBe(true);
+      }
+      expect(emu.problems()).toEqual([]);
+      host.close();
+      await emu.stop();
+      emus.splice(emus.indexOf(emu), 1);
+    },
   );
 }
 
-describe('track state machine against the SPEC model (fast-check)', () => {
+describe('track state machine against the design model (fast-check)', () => {
   it('any order of host I/O, split steps, transfer steps and destage: latest data always, invariants always, nothing left at the end', async () => {
     await fc.assert(modelProperty(false), { numRuns: 100, seed: 20261125 });
   }, 180_000);

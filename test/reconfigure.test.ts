@@ -1,8 +1,8 @@
-// Online reconfiguration, forced deterministically through the test hooks (SPEC §4, FIGS. 4-7).
+// Online reconfiguration, forced deterministically through the test hooks (DESIGN §3, FIGS. 4-7).
 import { afterEach, describe, expect, it } from 'vitest';
-import { ArrayEmulator } from '../src/emulator.ts';
-import { DEVICE, PHASE, SLOT, TRACK, NO_SLOT, splitCursorWord } from '../src/shared/memory.ts';
-import type { ReconfReport } from '../src/service-processor/service-processor.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
+import { DEVICE, PHASE, SLOT, TRACK, NO_SLOT, splitCursorWord, SPLIT_CURSOR_DONE } from '../src/shared/memory.ts';
+import type { ReconfReport } from '../src/shared/report.ts';
 import { fig2Array as startFig2, smallRaw, trackData, until } from './helpers.ts';
 
 const emus: ArrayEmulator[] = [];
@@ -31,7 +31,7 @@ function switched(a: Fig2): boolean {
 }
 
 function splitDone(a: Fig2): boolean {
-  return a.emu.model.config.diskAdapters.every((_, i) => Atomics.load(a.emu.state.splitCursors, splitCursorWord(0, i)) === 0x7fffffff);
+  return a.emu.model.config.diskAdapters.every((_, i) => Atomics.load(a.emu.state.splitCursors, splitCursorWord(0, i)) === SPLIT_CURSOR_DONE);
 }
 
 function transferDone(a: Fig2): boolean {

@@ -2,7 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/shared/config.ts';
 import { planReconfiguration } from '../src/service-processor/plan.ts';
-import { ArrayEmulator } from '../src/emulator.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
 import { DEVICE, PHASE } from '../src/shared/memory.ts';
 import { small, smallRaw, trackData, until } from './helpers.ts';
@@ -36,19 +36,27 @@ describe('kinds and refusals (planReconfiguration)', () => {
 
   it('refuses shrinking, overlaps, a missing or too small BCV, and the rest, saying why', () => {
     expect(refusal((c) => (c.devices[0].cylinders = 6))).toMatch(/"LD1" would shrink from 12 to 6 cylinders/);
-    expect(refusal((c) => c.devices[0].members.push({ drive: '37', startCylinder: 3 }) && (c.devices[0].cylinders = 16))).toMatch(
-      /overlaps .* on drive "37"/,
-    );
+    expect(refusal((c) => c.devices[0].members.push({ drive: '37', startCylinder: 3 }) && (c.devices[0].cylinders = 16))).toMatch(/overlaps .* on drive "37"/);
     expect(refusal((c) => (c.devices = c.devices.filter((d: any) => d.id !== 'BCV1')) && (c.devices[0].stripeCylinders = 1))).toMatch(
       /target's devices .* are not the running ones/,
     );
     const noBcv = parseConfig({ ...smallRaw('fig2'), devices: smallRaw('fig2').devices.filter((d: any) => d.id !== 'BCV1') });
     const noBcvTarget = { ...smallRaw('fig8'), devices: smallRaw('fig8').devices.filter((d: any) => d.id !== 'BCV1') };
     expect(() => planReconfiguration(noBcv, noBcvTarget)).toThrow(/"LD1" has no BCV to copy it through/);
-    expect(refusal((c) => (c.devices[3].members[2].startCylinder = 6) && (c.devices[0].stripeCylinders = 1))).toMatch(
+    expect(
+      refusal((c) => {
+        c.devices[3].members[2].startCylinder = 6;
+        c.devices[0].stripeCylinders = 1;
+      }),
+    ).toMatch(
       /devices\[3\]\.members\[2\]: extent cylinders 6\.\.9 runs past the end of drive "48"/, // BCV1 too small
     );
-    expect(refusal((c) => (c.devices[0].stripeCylinders = 1) && (c.devices[1].stripeCylinders = 2))).toMatch(/2 devices changed \(LD1, LD2\)/);
+    expect(
+      refusal((c) => {
+        c.devices[0].stripeCylinders = 1;
+        c.devices[1].stripeCylinders = 2;
+      }),
+    ).toMatch(/2 devices changed \(LD1, LD2\)/);
     expect(refusal((c) => (c.cache.slots = 99))).toMatch(/changes "cache"; only device definitions may change/);
     expect(refusal(() => {})).toMatch(/no device definition changed/);
     expect(refusal((c) => (c.devices[2].members = [{ drive: '37', startCylinder: 6, cylinders: 2 }]))).toMatch(/can only grow by appending members/);

@@ -3,8 +3,9 @@
 // faults, on the real event loop and under the seeded scheduler. The long campaign is
 // `npm run stress:long`.
 import { describe, expect, it } from 'vitest';
-import { runStress } from '../src/host/stress-run.ts';
-import { planSeed, runSeed, sharedLocationSpots } from '../src/host/stress.ts';
+import { runStress } from '../src/stress/pool.ts';
+import { runSeed } from '../src/stress/seed.ts';
+import { planSeed, sharedLocationSpots } from '../src/stress/plan.ts';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../src/shared/config.ts';
 

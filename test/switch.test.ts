@@ -2,7 +2,7 @@
 // session that fails after the switch leaves: a stalled session, hosts served under the new layout
 // (FIG. 7 on demand), finished by resume.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ArrayEmulator } from '../src/emulator.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { DEVICE, PHASE, TRACK } from '../src/shared/memory.ts';
 import { Session } from '../src/shared/session.ts';
 import { sessionBitProblems, setSplitProbe } from '../src/shared/reconf.ts';
@@ -101,5 +101,27 @@ describe('a session whose check fails after the switch', () => {
     await host.flush();
     await readAll(a, written);
     expect(emu.problems()).toEqual([]);
+  });
+});
+
+describe('bits left at completion', () => {
+  it('are counted and reported before the session stops: a stalled session names them, and resume clears them', async () => {
+    const a = await fig2Array();
+    const { emu } = a;
+    emu.test.hold('completion', true);
+    const report = emu.reconfigure(a.target);
+    const b = a.B.locate(0);
+    const allFilled = () => Array.from({ length: a.O.tracks }, (_, t) => Atomics.load(emu.state.trackPb, a.B.locate(t))).every((w) => w === 0);
+    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.TRANSFERRING && allFilled(), 'the data transfer of every track');
+    // Every process has finished; a PB bit set again now is one the completion must find.
+    Atomics.or(emu.state.trackPb, b, 1 << 0);
+    emu.test.hold('completion', false);
+    await expect(report).rejects.toThrow(/bits left set at completion: \{"pb":1,"ps":0,"ind":0\}/);
+    const [stalled] = await emu.stalledSessions();
+    expect(stalled).toMatchObject({ device: 'LD1', stage: 'switched', bitsLeft: { pb: 1, ps: 0, ind: 0 }, tracksTotal: a.O.tracks, tracksMoved: a.O.tracks - 1 });
+    // Resume runs the data transfer again (it fills track 0 once more and clears its PB), then the count.
+    const r = await emu.resumeReconfiguration('LD1');
+    expect(r).toMatchObject({ bitsLeft: { pb: 0, ps: 0, ind: 0 }, tracksMoved: a.O.tracks, tracksTotal: a.O.tracks });
+    await readAll(a, new Map());
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig, parseConfig } from '../src/shared/config.ts';
-import { ArrayEmulator } from '../src/emulator.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
 import { createVerifierBuffers, Verifier, type VerifyDevice } from '../src/host/verifier.ts';
 import { runWorkload, verifyDevices } from '../src/host/run.ts';
@@ -10,7 +10,7 @@ const dev: VerifyDevice = { id: 'D', index: 0, bytes: 64 * 512 };
 const other: VerifyDevice = { id: 'E', index: 1, bytes: 64 * 512 };
 const fresh = () => new Verifier(createVerifierBuffers([dev, other]));
 
-describe('verifier judgement (SPEC §5)', () => {
+describe('verifier judgement (DESIGN §5)', () => {
   it('accepts the latest acknowledged write and never-written zeros', () => {
     const v = fresh();
     const r0 = v.beginRead(dev, 0, 1024);
@@ -54,7 +54,7 @@ describe('verifier judgement (SPEC §5)', () => {
     const bad = new Uint8Array(w.data);
     bad.fill(0, 0, 512); // sector 0: zeros → lost
     bad.copyWithin(512, 1024, 1536); // sector 1 holds sector 2 → another track's data
-    bad[1536 + 100] ^= 1; // sector 3 corrupted → checksum
+    bad[1536 + 100] = bad[1536 + 100]! ^ 1; // sector 3 corrupted → checksum
     expect(v.endRead(r, bad)).toBe(3);
     expect(v.described.join('\n')).toMatch(/sector 0: reads zeros.*lost write/);
     expect(v.described.join('\n')).toMatch(/sector 1: holds device #0 sector 2/);

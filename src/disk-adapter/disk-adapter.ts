@@ -6,7 +6,7 @@
 import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
-import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, type SharedState } from '../shared/memory.ts';
+import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE, type SharedState } from '../shared/memory.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
@@ -27,6 +27,10 @@ const BACKGROUND_BATCH = 16;
 const CLOSED_SESSIONS_KEPT = 64;
 /** How soon a slot whose owner track was locked is tried again. */
 const DEFERRED_RETRY_MS = 1;
+/** Compare-and-swaps of a slot's state under its track lock before the destager stops loudly (only REF may change meanwhile). */
+const CLEAR_PENDING_TRIES = 64;
+/** Each wait for a clean cache slot (no lock held) is bounded: a missed cache event costs at most this. */
+const CACHE_WAIT_SLICE_MS = 20;
 /** Safety-net sweep of every slot for write-pending data of this adapter's drives. */
 const SWEEP_INTERVAL_MS = 200;
 
@@ -41,19 +45,18 @@ export interface DiskAdapterOptions {
   replacement?: boolean;
 }
 
-
 /**
  * Clear mirror bit `wp` of slot `s`, and WP with it when no WPk is left — in one atomic step, so a
  * worker stopped here never leaves WP set with no WPk (a slot nobody would destage or evict).
  */
 function clearPending(state: SharedState, s: number, wp: number): void {
-  for (let i = 0; i < 64; i++) {
+  for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
     const st = Atomics.load(state.slotState, s);
     let next = st & ~wp;
     if (!(next & WPK_ALL)) next &= ~SLOT.WP;
     if (Atomics.compareExchange(state.slotState, s, st, next) === st) return;
   }
-  assert(false, () => `destage: ${state.describeSlot(s)} changed under its track lock 64 times running`);
+  assert(false, () => `destage: ${state.describeSlot(s)} changed under its track lock ${CLEAR_PENDING_TRIES} times running`);
 }
 
 export class DiskAdapter {
@@ -120,35 +123,29 @@ export class DiskAdapter {
 
   attachHostAdapter(index: number, link: Link): void {
     this.hostAdapters[index] = link;
-    link.onMessages((msgs) => {
-      // A replaced host adapter's requests still on their way are dropped: its locks and slots
-      // were taken back, and a late stage could overwrite a slot that has since been written.
-      if (this.hostAdapters[index] !== link) return;
-      this.gate.run(() => {
-        for (const m of msgs) this.handle(link, m);
-      });
-    });
+    this.gate.intake(
+      link,
+      () => this.hostAdapters[index] === link,
+      (m) => this.handle(link, m),
+    );
   }
 
   attachPeer(index: number, link: Link): void {
     this.peers[index] = link;
-    link.onMessages((msgs) => {
-      if (this.peers[index] !== link) return; // that peer was replaced
-      this.gate.run(() => {
-        for (const m of msgs) this.handle(link, m);
-      });
-    });
+    this.gate.intake(
+      link,
+      () => this.peers[index] === link,
+      (m) => this.handle(link, m),
+    );
   }
 
   attachServiceProcessor(link: Link): void {
     this.sp = link;
-    link.onMessages((msgs) => {
-      // Batches may overtake each other (fault injection): what comes before the reconf-sync waits for it.
-      for (const m of msgs) {
-        if (m.t === 'reconf-sync') this.handle(link, m);
-        else this.gate.run(() => this.handle(link, m));
-      }
-    });
+    this.gate.intake(
+      link,
+      () => this.sp === link,
+      (m) => this.handle(link, m),
+    );
   }
 
   private handle(link: Link, m: Message): void {
@@ -478,25 +475,30 @@ export class DiskAdapter {
         let s = Atomics.load(this.state.trackSlot, g);
         if (s === NO_SLOT) s = tryAllocateSlot(this.state, g);
         if (s !== NO_SLOT) {
-          if (!(Atomics.load(this.state.slotState, s) & SLOT.VALID)) {
-            try {
-              await this.readLocation(g, this.state.slotBytes(s));
-            } catch (err) {
-              releaseSlot(this.state, g);
-              throw err;
-            }
-            Atomics.or(this.state.slotState, s, SLOT.VALID);
-          }
+          await this.stageIfInvalid(g, s);
           Atomics.or(this.state.slotState, s, SLOT.WP | SLOT.WP2);
           return s;
         }
       } finally {
         unlockTrack(this.state, g);
       }
-      if (sched().now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: ESTABLISH of ${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms`);
+      if (sched().now() > deadline)
+        throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: ESTABLISH of ${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms`);
       this.sweepAll();
-      await awaitCacheEvent(this.state, seen, 20);
+      await awaitCacheEvent(this.state, seen, CACHE_WAIT_SLICE_MS);
     }
+  }
+
+  /** Read locked track g into its slot s unless s holds it already (a slot just taken is not VALID). */
+  private async stageIfInvalid(g: number, s: number): Promise<void> {
+    if (Atomics.load(this.state.slotState, s) & SLOT.VALID) return;
+    try {
+      await this.readLocation(g, this.state.slotBytes(s));
+    } catch (err) {
+      releaseSlot(this.state, g);
+      throw err;
+    }
+    Atomics.or(this.state.slotState, s, SLOT.VALID);
   }
 
   /** Ask every adapter (this one included) to destage now: the cache is full. */
@@ -523,7 +525,7 @@ export class DiskAdapter {
         if (++n % BACKGROUND_BATCH === 0) await nextTurn();
       }
     }
-    Atomics.store(this.state.splitCursors, cursor, 0x7fffffff);
+    Atomics.store(this.state.splitCursors, cursor, SPLIT_CURSOR_DONE);
   }
 
   /** After a split: count it, and hint the BCV track's adapter of the slot it moved there. */
@@ -586,7 +588,7 @@ export class DiskAdapter {
       // that only a destage, which needs o's lock, can free).
       if (sched().now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: fill of track ${t}: no cache slot within ${SLOT_WAIT_MS} ms`);
       this.sweepAll();
-      await awaitCacheEvent(this.state, seen, 20);
+      await awaitCacheEvent(this.state, seen, CACHE_WAIT_SLICE_MS);
     }
   }
 
@@ -611,8 +613,8 @@ export class DiskAdapter {
       // PB column y may already belong to the next session, whose bits this one must not touch.
       if (!this.sessions.has(session.spec.sid)) return true;
       if (!this.state.pb(b, session.y)) return true; // filled meanwhile
-      // (brokenFill: a test-only switch that skips split(o), to prove the stress run catches it.)
-      if (this.state.flag(o, TRACK.PS) && !this.state.brokenFill()) this.splitDone(split(this.state, session, o));
+      // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
+      if (this.state.flag(o, TRACK.PS) && !this.state.testFault('BROKEN_FILL')) this.splitDone(split(this.state, session, o));
       if (this.state.flag(n, TRACK.PS)) this.splitDone(split(this.state, session, n));
       if (this.state.flag(n, TRACK.IND)) {
         // A slot on n while IND is set: a failed predecessor copied b to n and stopped before

@@ -26,14 +26,7 @@ export class MemoryDrive implements Drive {
   private readonly driveIndex: number;
   private readonly adapterIndex: number;
 
-  constructor(opts: {
-    id: string;
-    data: SharedArrayBuffer;
-    trackBytes: number;
-    driveOwner: Int32Array;
-    driveIndex: number;
-    adapterIndex: number;
-  }) {
+  constructor(opts: { id: string; data: SharedArrayBuffer; trackBytes: number; driveOwner: Int32Array; driveIndex: number; adapterIndex: number }) {
     this.id = opts.id;
     this.trackBytes = opts.trackBytes;
     this.bytes = new Uint8Array(opts.data);

@@ -85,10 +85,11 @@ export class HostAdapter {
     const replaced = this.diskAdapters[daIndex] !== undefined;
     this.diskAdapters[daIndex] = link;
     this.hints[daIndex] ??= [];
-    link.onMessages((msgs) => {
-      if (this.diskAdapters[daIndex] !== link) return;
-      for (const m of msgs) this.onAdapterMessage(link, m);
-    });
+    this.gate.intake(
+      link,
+      () => this.diskAdapters[daIndex] === link,
+      (m) => this.onAdapterMessage(link, m),
+    );
     if (!replaced) return;
     for (const map of [this.stageWaiters, this.fillWaiters, this.flushWaiters]) {
       for (const w of map.values()) if (w.da === daIndex) link.send(w.msg);
@@ -102,13 +103,11 @@ export class HostAdapter {
   }
 
   attachServiceProcessor(link: Link): void {
-    link.onMessages((msgs) => {
-      // Batches may overtake each other (fault injection): what comes before the reconf-sync waits for it.
-      for (const m of msgs) {
-        if (m.t === 'reconf-sync') this.onSpMessage(link, m);
-        else this.gate.run(() => this.onSpMessage(link, m));
-      }
-    });
+    this.gate.intake(
+      link,
+      () => true,
+      (m) => this.onSpMessage(link, m),
+    );
   }
 
   private onSpMessage(link: Link, m: Message): void {
@@ -129,17 +128,19 @@ export class HostAdapter {
   }
 
   attachHost(link: Link): void {
-    link.onMessages((msgs) => this.gate.run(() => this.onHostMessages(link, msgs)));
+    this.gate.intake(
+      link,
+      () => true,
+      (m) => this.onHostMessage(link, m),
+    );
   }
 
-  private onHostMessages(link: Link, msgs: Message[]): void {
-    for (const m of msgs) {
-      if (m.t !== 'io') {
-        this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
-        continue;
-      }
-      for (const req of m.reqs) void this.submit(req).then((reply) => link.send({ t: 'io-done', replies: [reply] }));
+  private onHostMessage(link: Link, m: Message): void {
+    if (m.t !== 'io') {
+      this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+      return;
     }
+    for (const req of m.reqs) void this.submit(req).then((reply) => link.send({ t: 'io-done', replies: [reply] }));
   }
 
   private onAdapterMessage(link: Link, m: Message): void {
@@ -189,7 +190,7 @@ export class HostAdapter {
   async submit(req: IoRequest): Promise<IoReply> {
     if (this.broken) return { id: req.id, ok: false, code: 'ADAPTER_GONE', error: `${this.name} stopped: ${this.broken}` };
     if (this.inflight >= HOST_INFLIGHT_LIMIT) {
-      return { id: req.id, ok: false, code: 'TIMEOUT', error: `${this.name}: ${HOST_INFLIGHT_LIMIT} requests already in flight` };
+      return { id: req.id, ok: false, code: 'TOO_MANY_REQUESTS', error: `${this.name}: ${HOST_INFLIGHT_LIMIT} requests already in flight` };
     }
     this.inflight++;
     try {
@@ -293,7 +294,10 @@ export class HostAdapter {
         unlockTrack(this.state, g);
       }
       if (sched().now() > deadline) {
-        throw new ArrayError('CACHE_EXHAUSTED', `${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms (${this.state.slots} slots, all write-pending or locked)`);
+        throw new ArrayError(
+          'CACHE_EXHAUSTED',
+          `${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms (${this.state.slots} slots, all write-pending or locked)`,
+        );
       }
       this.askDestage();
       await awaitCacheEvent(this.state, seen, SLOT_WAIT_SLICE_MS);
@@ -336,8 +340,7 @@ export class HostAdapter {
   }
 
   private countScenario(session: Session, t: number): void {
-    const passed = (g: number) =>
-      Atomics.load(this.state.splitCursors, splitCursorWord(session.y, this.model.adapterOfTrack(g, this.state.driveOwner))) > g;
+    const passed = (g: number) => Atomics.load(this.state.splitCursors, splitCursorWord(session.y, this.model.adapterOfTrack(g, this.state.driveOwner))) > g;
     const counts = this.scenarios.get(session.spec.sid);
     if (!counts) return; // the session closed while this request was under way: nothing left to meet
     const sc: Scenario = scenarioOf(this.state, session, t, passed);

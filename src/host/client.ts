@@ -71,7 +71,7 @@ export class HostClient {
     }
     if (this.gone) return Promise.resolve({ id: 0, ok: false, code: 'HOST_ADAPTER_LOST', error: this.gone });
     if (this.pending.size >= CLIENT_INFLIGHT_LIMIT) {
-      return Promise.reject(new ArrayError('TIMEOUT', `host client: ${CLIENT_INFLIGHT_LIMIT} requests already in flight`));
+      return Promise.reject(new ArrayError('TOO_MANY_REQUESTS', `host client: ${CLIENT_INFLIGHT_LIMIT} requests already in flight`));
     }
     const id = this.nextId++;
     return new Promise<IoReply>((resolve) => {

@@ -1,8 +1,8 @@
 // A verifying workload with online reconfigurations in the middle of it: the workload starts, the
 // array is reconfigured to each target in turn once the run is `atFraction` done, and the workload
 // keeps running until after the last reconfiguration completed (and its own budget is spent).
-import type { ArrayEmulator } from '../emulator.ts';
-import type { ReconfReport, Progress } from '../service-processor/service-processor.ts';
+import type { ArrayEmulator } from '../runtime/emulator.ts';
+import type { ReconfReport, Progress } from '../shared/report.ts';
 import { planRounds } from '../service-processor/plan.ts';
 import { startWorkload, type HostSummary, type RunOptions } from './run.ts';
 
@@ -22,7 +22,10 @@ export interface ReconfigureRunResult {
 const POLL_MS = 20;
 
 export async function runWithReconfigurations(emu: ArrayEmulator, opts: ReconfigureRunOptions): Promise<ReconfigureRunResult> {
-  const { maxBytes } = planRounds(emu.model.config, opts.targets.map((t) => [t]));
+  const { maxBytes } = planRounds(
+    emu.model.config,
+    opts.targets.map((t) => [t]),
+  );
   const budgetOps = opts.seconds === undefined ? (opts.ops ?? 20000) : undefined;
   const workload = startWorkload(emu, { ...opts, ops: undefined, seconds: undefined, maxBytes });
   const onSwitched = (e: { device: string; bytes: number }) => workload.setDeviceBytes(e.device, e.bytes);
@@ -30,8 +33,7 @@ export async function runWithReconfigurations(emu: ArrayEmulator, opts: Reconfig
   emu.on('switched', onSwitched);
   emu.on('progress', onProgress);
   const t0 = performance.now();
-  const fraction = () =>
-    budgetOps !== undefined ? workload.opsDone() / budgetOps : (performance.now() - t0) / 1000 / opts.seconds!;
+  const fraction = () => (budgetOps !== undefined ? workload.opsDone() / budgetOps : (performance.now() - t0) / 1000 / opts.seconds!);
   const until = (cond: () => boolean) =>
     new Promise<void>((resolve) => {
       if (cond()) return resolve();

@@ -2,10 +2,10 @@
 // mode) or in this thread (inline mode), one shared verifier, one merged summary.
 import { Piscina } from 'piscina';
 import * as hdr from 'hdr-histogram-js';
-import type { ArrayEmulator } from '../emulator.ts';
+import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from './client.ts';
 import { createVerifierBuffers, SECTOR_BYTES, Verifier, type VerifierBuffers, type VerifyDevice } from './verifier.ts';
-import { newLatencyHistogram, runHostProcessor, type HotSpot, type ProcessorResult, type WorkloadSpec } from './workload.ts';
+import { CONTROL, controlWords, newLatencyHistogram, runHostProcessor, type HotSpot, type ProcessorResult, type WorkloadSpec } from './workload.ts';
 import type { HostProcessorTask } from './host-processor.ts';
 
 export interface RunOptions {
@@ -71,11 +71,10 @@ export interface RunningWorkload {
 
 export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWorkload {
   const devices = verifyDevices(emu, opts.devices);
-  const verifierBuffers =
-    opts.verifier ?? createVerifierBuffers(devices.map((d) => ({ ...d, bytes: Math.max(d.bytes, opts.maxBytes?.[d.id] ?? 0) })));
-  const controlBuffer = new SharedArrayBuffer((2 + emu.model.devices.length) * 4);
+  const verifierBuffers = opts.verifier ?? createVerifierBuffers(devices.map((d) => ({ ...d, bytes: Math.max(d.bytes, opts.maxBytes?.[d.id] ?? 0) })));
+  const controlBuffer = new SharedArrayBuffer(controlWords(emu.model.devices.length) * Int32Array.BYTES_PER_ELEMENT);
   const control = new Int32Array(controlBuffer);
-  for (const d of devices) control[2 + d.index] = d.bytes / SECTOR_BYTES;
+  for (const d of devices) control[CONTROL.DEVICE_SECTORS + d.index] = d.bytes / SECTOR_BYTES;
   const n = Math.max(1, opts.hostProcessors);
   const specs: WorkloadSpec[] = Array.from({ length: n }, (_, i) => ({
     devices,
@@ -95,9 +94,7 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
   if (emu.mode === 'inline' || opts.hostProcessorsHere) {
     // Inline, every processor talks to HA0 (as seeds have always run); threads spread them out.
     const ha = (i: number) => (emu.mode === 'inline' ? 0 : i % emu.model.config.hostAdapters);
-    results = Promise.all(
-      specs.map((spec, i) => runHostProcessor(new HostClient(emu.hostLink(ha(i)), () => emu.hostLink(ha(i))), new Verifier(verifierBuffers), spec)),
-    );
+    results = Promise.all(specs.map((spec, i) => runHostProcessor(new HostClient(emu.hostLink(ha(i)), () => emu.hostLink(ha(i))), new Verifier(verifierBuffers), spec)));
   } else {
     const pool = new Piscina({
       filename: HOST_PROCESSOR,
@@ -117,11 +114,11 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     ).finally(() => pool.destroy());
   }
   return {
-    stop: () => Atomics.store(control, 0, 1),
-    opsDone: () => Atomics.load(control, 1),
+    stop: () => Atomics.store(control, CONTROL.STOP, 1),
+    opsDone: () => Atomics.load(control, CONTROL.OPS_DONE),
     setDeviceBytes: (deviceId, bytes) => {
       const d = devices.find((x) => x.id === deviceId);
-      if (d) Atomics.store(control, 2 + d.index, Math.floor(bytes / SECTOR_BYTES));
+      if (d) Atomics.store(control, CONTROL.DEVICE_SECTORS + d.index, Math.floor(bytes / SECTOR_BYTES));
     },
     // Throughput counts the I/O phase of the processors, not the start of the pool's threads.
     done: results.then((rs) => summarize(rs, Math.max(1, ...rs.map((r) => r.elapsedMs)))),

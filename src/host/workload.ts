@@ -25,13 +25,17 @@ export interface WorkloadSpec {
    */
   hotSpots?: HotSpot[];
   hotPct?: number; // 0..100
-  /** Stop early once `control[0]` is non-zero (set by whoever runs the workload). */
+  /** Stop early once the CONTROL.STOP word is non-zero (set by whoever runs the workload). */
   control?: SharedArrayBuffer;
-  /**
-   * Shared counters and sizes (Int32): [0] stop flag, [1] operations completed by every processor,
-   * [2 + device index] the device's current size in sectors (a reconfiguration may grow it).
-   */
 }
+
+/** Words of a workload's control buffer (Int32, shared by every processor of one run). */
+export const CONTROL = {
+  STOP: 0, // non-zero: every processor stops after its requests in flight
+  OPS_DONE: 1, // operations completed by every processor
+  DEVICE_SECTORS: 2, // + device index: the device's current size in sectors (a reconfiguration may grow it)
+} as const;
+export const controlWords = (devices: number): number => CONTROL.DEVICE_SECTORS + devices;
 
 export interface HotSpot {
   device: string;
@@ -59,6 +63,32 @@ export function newLatencyHistogram(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
 }
 
+/** Errors a processor describes in words (the first ones). */
+const DESCRIBED_MAX = 10;
+
+/** One read or write: stamped and checked by the verifier, or (`filler` given) unverified. */
+async function oneRequest(
+  client: HostClient,
+  verifier: Verifier,
+  filler: Uint8Array | undefined,
+  dev: VerifyDevice,
+  isRead: boolean,
+  offsetBytes: number,
+  lengthBytes: number,
+): Promise<void> {
+  if (filler) {
+    if (isRead) await client.read(dev.id, offsetBytes, lengthBytes);
+    else await client.write(dev.id, offsetBytes, filler.subarray(0, lengthBytes));
+  } else if (isRead) {
+    const check = verifier.beginRead(dev, offsetBytes, lengthBytes);
+    verifier.endRead(check, await client.read(dev.id, offsetBytes, lengthBytes));
+  } else {
+    const { writeId, data } = verifier.beginWrite(dev, offsetBytes, lengthBytes);
+    await client.write(dev.id, offsetBytes, data);
+    verifier.ackWrite(dev, offsetBytes, lengthBytes, writeId);
+  }
+}
+
 /** Most operations one processor may be asked for (bounds every loop). */
 export const MAX_OPS = 1e9;
 
@@ -77,7 +107,7 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
   const filler = verify ? undefined : new Uint8Array(spec.blockBytes).fill(0xa5);
   const t0 = sched().now();
 
-  const sizeOf = (dev: VerifyDevice) => (control ? Atomics.load(control, 2 + dev.index) * SECTOR_BYTES : dev.bytes);
+  const sizeOf = (dev: VerifyDevice) => (control ? Atomics.load(control, CONTROL.DEVICE_SECTORS + dev.index) * SECTOR_BYTES : dev.bytes);
   const hot = spec.hotSpots?.filter((h) => h.lengthBytes >= SECTOR_BYTES && spec.devices.some((d) => d.id === h.device)) ?? [];
   /** A request inside a hot spot, or undefined if the one drawn lies past its device's current end. */
   const pickHot = () => {
@@ -98,37 +128,26 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
     const dev = spec.devices[d]!;
     const bytes = sizeOf(dev);
     const blocks = Math.max(1, Math.floor(bytes / spec.blockBytes));
-    const block = spec.pattern === 'random' ? Math.floor(rand() * blocks) : cursors[d]++ % blocks;
+    const cursor = cursors[d]!;
+    if (spec.pattern !== 'random') cursors[d] = cursor + 1;
+    const block = spec.pattern === 'random' ? Math.floor(rand() * blocks) : cursor % blocks;
     const offsetBytes = block * spec.blockBytes;
     const lengthBytes = Math.min(spec.blockBytes, bytes - offsetBytes);
     return { dev, offsetBytes, lengthBytes };
   };
 
   const loop = async () => {
-    while (issued < opsLimit && sched().now() < deadline && !(control && Atomics.load(control, 0))) {
+    while (issued < opsLimit && sched().now() < deadline && !(control && Atomics.load(control, CONTROL.STOP))) {
       issued++;
       const { dev, offsetBytes, lengthBytes } = pick();
       const isRead = rand() * 100 < spec.readPct;
       const began = sched().now();
       try {
-        if (!verify) {
-          if (isRead) await client.read(dev.id, offsetBytes, lengthBytes);
-          else await client.write(dev.id, offsetBytes, filler!.subarray(0, lengthBytes));
-          if (isRead) result.reads++;
-          else result.writes++;
-        } else if (isRead) {
-          const check = verifier.beginRead(dev, offsetBytes, lengthBytes);
-          const data = await client.read(dev.id, offsetBytes, lengthBytes);
-          verifier.endRead(check, data);
-          result.reads++;
-        } else {
-          const { writeId, data } = verifier.beginWrite(dev, offsetBytes, lengthBytes);
-          await client.write(dev.id, offsetBytes, data);
-          verifier.ackWrite(dev, offsetBytes, lengthBytes, writeId);
-          result.writes++;
-        }
+        await oneRequest(client, verifier, verify ? undefined : filler!, dev, isRead, offsetBytes, lengthBytes);
+        if (isRead) result.reads++;
+        else result.writes++;
         result.bytes += lengthBytes;
-        if (control) Atomics.add(control, 1, 1);
+        if (control) Atomics.add(control, CONTROL.OPS_DONE, 1);
         hist.recordValue(Math.max(1, Math.round((sched().now() - began) * 1000)));
       } catch (err) {
         if (errorCode(err) === 'HOST_ADAPTER_LOST') {
@@ -136,14 +155,14 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
           continue;
         }
         result.ioErrors++;
-        if (result.described.length < 10) result.described.push(`${isRead ? 'read' : 'write'} ${dev.id}@${offsetBytes}+${lengthBytes}: ${errorMessage(err)}`);
+        if (result.described.length < DESCRIBED_MAX) result.described.push(`${isRead ? 'read' : 'write'} ${dev.id}@${offsetBytes}+${lengthBytes}: ${errorMessage(err)}`);
       }
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, spec.queueDepth) }, loop));
   result.elapsedMs = sched().now() - t0;
   result.verifyErrors = verifier.errors;
-  result.described.push(...verifier.described.slice(0, 10 - result.described.length));
+  result.described.push(...verifier.described.slice(0, DESCRIBED_MAX - result.described.length));
   result.latencyUs = hdr.encodeIntoCompressedBase64(hist);
   return result;
 }

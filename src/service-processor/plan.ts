@@ -1,5 +1,5 @@
 // What a reconfiguration request asks for: which device changes, what kind of change it is, and
-// every reason to refuse it (SPEC §4, issue "Online reconfiguration": refused with a clear error).
+// every reason to refuse it (DESIGN §3, issue "Online reconfiguration": refused with a clear error).
 import { isDeepStrictEqual } from 'node:util';
 import { parseConfig, type ArrayConfig, type DeviceConfig } from '../shared/config.ts';
 import { ArrayError, ConfigError } from '../shared/errors.ts';
@@ -37,7 +37,14 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
   if (!isDeepStrictEqual(ids(running), ids(target))) {
     refuse(`the target's devices (${ids(target).join(', ')}) are not the running ones (${ids(running).join(', ')})`);
   }
-  const changed = target.devices.filter((d) => d.layout !== 'bcv' && !isDeepStrictEqual(d, running.devices.find((r) => r.id === d.id)));
+  const changed = target.devices.filter(
+    (d) =>
+      d.layout !== 'bcv' &&
+      !isDeepStrictEqual(
+        d,
+        running.devices.find((r) => r.id === d.id),
+      ),
+  );
   if (changed.length === 0) refuse('no device definition changed');
   if (changed.length > 1) refuse(`${changed.length} devices changed (${changed.map((d) => d.id).join(', ')}); reconfigure one device per request`);
   const next = changed[0]!;
@@ -63,7 +70,9 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
   for (const [i, m] of bcv.members.entries()) {
     const drive = target.drives.find((d) => d.id === m.drive)!;
     if (m.startCylinder + perMember > drive.cylinders) {
-      refuse(`BCV "${bcv.id}" member ${i} on drive "${m.drive}" is too small: needs cylinders ${m.startCylinder}..${m.startCylinder + perMember - 1}, the drive has ${drive.cylinders}`);
+      refuse(
+        `BCV "${bcv.id}" member ${i} on drive "${m.drive}" is too small: needs cylinders ${m.startCylinder}..${m.startCylinder + perMember - 1}, the drive has ${drive.cylinders}`,
+      );
     }
   }
 

@@ -1,5 +1,5 @@
 // The service processor's RECONF module: keeps the configuration files, activates configurations
-// (one atomic store of a generation in the device header, SPEC §3) and runs a reconfiguration
+// (one atomic store of a generation in the device header, DESIGN §2) and runs a reconfiguration
 // session: preparation (FIG. 4A, steps 101-112), switch (FIG. 4B, 113-120), completion (121-124).
 import { mkdirSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,39 +10,22 @@ import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import type { ArrayConfig } from '../shared/config.ts';
 import { DEVICE, MAX_SESSIONS, PHASE, TRACK, splitCursorWord, MAX_DISK_ADAPTERS, type SharedState } from '../shared/memory.ts';
-import { Session, type ReconfKind, type SessionSpec } from '../shared/session.ts';
+import { Session, type SessionSpec } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
 import type { Resume } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { mergeCompleted, planReconfiguration, type Plan } from './plan.ts';
 import { sessionBitProblems } from '../shared/reconf.ts';
+import { noScenarios, type BitsLeft, type Progress, type ReconfReport } from '../shared/report.ts';
 
 /** Longest any step of a session may wait for the adapters. */
 export const STEP_WAIT_MS = 600_000;
 /** Longest the switch waits for host requests in flight to drain. */
 export const DRAIN_WAIT_MS = 30_000;
 const PROGRESS_EVERY_MS = 250;
-
-export interface ReconfReport {
-  device: string;
-  kind: ReconfKind;
-  session: number; // PB column, -1 for a meta expansion
-  tracksMoved: number;
-  tracksTotal: number;
-  hostBlockedMs: number;
-  durationMs: number;
-  scenarios: { '1': number; '2': number; '3': number; '4': number };
-  bitsLeft: { pb: number; ps: number; ind: number };
-  steps: Array<{ step: string; ms: number }>;
-}
-
-export interface Progress {
-  device: string;
-  phase: string;
-  tracksMoved: number;
-  tracksTotal: number;
-}
+/** Locations a failed check or count names in its message (the first ones found). */
+const BITS_NAMED = 5;
 
 export interface ServiceProcessorOptions {
   model: ArrayModel;
@@ -67,6 +50,17 @@ interface StepWait {
 /** How far a session has come (the service processor's record; the adapters work from the shared tables). */
 export type SessionStage = 'opened' | 'prepared' | 'switched' | 'transferred';
 
+/** A session that failed and waits for resume, as `stalledSessions` reports it. */
+export interface StalledSession {
+  device: string;
+  session: number;
+  stage: SessionStage;
+  error: string;
+  bitsLeft: BitsLeft;
+  tracksMoved: number;
+  tracksTotal: number;
+}
+
 /** One reconfiguration session as the service processor drives it, from open to close. */
 class SessionRun {
   readonly plan: Plan;
@@ -79,7 +73,10 @@ class SessionRun {
   stalled?: string;
   lockFile?: string;
   blockedMs = 0;
-  bitsLeft = { pb: 0, ps: 0, ind: 0 };
+  bitsLeft: BitsLeft = { pb: 0, ps: 0, ind: 0 };
+  /** Old tracks the session moves (none for a meta expansion), and those whose PB it has cleared (counted at completion). */
+  readonly tracksTotal: number;
+  tracksMoved = 0;
   private mark = sched().now();
   private readonly log: Log;
 
@@ -87,6 +84,7 @@ class SessionRun {
     this.plan = plan;
     this.spec = spec;
     this.session = new Session(spec);
+    this.tracksTotal = plan.kind === 'meta-expansion' ? 0 : this.session.oldTracks;
     this.log = log;
   }
 
@@ -144,7 +142,15 @@ export class ServiceProcessor {
     if (!replaced) return;
     // First on the new link: the array as it stands now. The replacement serves nothing before it.
     link.send({ t: 'reconf-sync', ...this.resumeInfo() });
-    this.log('info', `SP: ${name} replaced; asking it again for ${[...this.waits.entries()].filter(([, w]) => w.expect.has(name)).map(([k]) => k).join(', ') || 'nothing'}`);
+    this.log(
+      'info',
+      `SP: ${name} replaced; asking it again for ${
+        [...this.waits.entries()]
+          .filter(([, w]) => w.expect.has(name))
+          .map(([k]) => k)
+          .join(', ') || 'nothing'
+      }`,
+    );
     for (const w of this.waits.values()) if (w.expect.has(name)) link.send(w.msg);
   }
 
@@ -227,7 +233,10 @@ export class ServiceProcessor {
       const other = id === undefined ? undefined : this.runs.get(id);
       if (!other) continue;
       const what = id === plan.deviceId ? `"${id}" is already being reconfigured` : `BCV "${id}" is in use by another session`;
-      throw new ArrayError('CONFIG', `reconfiguration refused: ${what}${other.stalled ? ` (session ${other.spec.y} on ${other.plan.deviceId} stalled: ${other.stalled}; resume it first)` : ''}`);
+      throw new ArrayError(
+        'CONFIG',
+        `reconfiguration refused: ${what}${other.stalled ? ` (session ${other.spec.y} on ${other.plan.deviceId} stalled: ${other.stalled}; resume it first)` : ''}`,
+      );
     }
     let y = -1;
     if (plan.kind !== 'meta-expansion') {
@@ -252,10 +261,18 @@ export class ServiceProcessor {
   }
 
   /** The sessions that failed and wait for resume: device, PB column, the stage they had reached, why. */
-  stalledSessions(): Array<{ device: string; session: number; stage: SessionStage; error: string }> {
+  stalledSessions(): StalledSession[] {
     return [...new Set(this.runs.values())]
       .filter((r) => r.stalled)
-      .map((r) => ({ device: r.plan.deviceId, session: r.spec.y, stage: r.stage, error: r.stalled! }));
+      .map((r) => ({
+        device: r.plan.deviceId,
+        session: r.spec.y,
+        stage: r.stage,
+        error: r.stalled!,
+        bitsLeft: r.bitsLeft,
+        tracksMoved: r.tracksMoved,
+        tracksTotal: r.tracksTotal,
+      }));
   }
 
   /** Claim the column and the devices, write and lock the new configuration file (steps 101-103, 107). */
@@ -301,7 +318,10 @@ export class ServiceProcessor {
       return await this.completePhase(run);
     } catch (err) {
       run.stalled = errorMessage(err);
-      const where = run.stage === 'opened' || run.stage === 'prepared' ? 'before the switch: hosts are served under the original layout' : 'after the switch: hosts are served under the new layout, each track moved on demand (FIG. 7)';
+      const where =
+        run.stage === 'opened' || run.stage === 'prepared'
+          ? 'before the switch: hosts are served under the original layout'
+          : 'after the switch: hosts are served under the new layout, each track moved on demand (FIG. 7)';
       this.log('error', `SP: ${run.plan.deviceId}: session ${run.spec.y} failed: ${run.stalled} — stalled ${where}; resume to finish it`);
       throw err;
     }
@@ -370,8 +390,11 @@ export class ServiceProcessor {
     const { plan, spec, session } = run;
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.COMPLETING);
     const bitsLeft = this.bitsLeft(session);
+    // Counted and kept before any verdict: a stalled session reports them (stalledSessions).
     run.bitsLeft = { pb: bitsLeft.pb, ps: bitsLeft.ps, ind: bitsLeft.ind };
+    run.tracksMoved = run.tracksTotal - bitsLeft.pb;
     if (bitsLeft.pb + bitsLeft.ps + bitsLeft.ind > 0) {
+      run.stage = 'switched'; // resume runs the instant split and the data transfer again, then this count
       throw new ArrayError('INVARIANT', `session ${spec.y} on ${plan.deviceId}: bits left set at completion: ${JSON.stringify(run.bitsLeft)} — ${bitsLeft.first.join('; ')}`);
     }
     run.logStep('step 122: every PB, PS and IND bit of the session is clear');
@@ -397,20 +420,19 @@ export class ServiceProcessor {
   }
 
   private report(run: SessionRun, closed: Map<string, Record<string, number>>): ReconfReport {
-    const scenarios = { '1': 0, '2': 0, '3': 0, '4': 0 };
+    const scenarios = noScenarios();
     for (const info of closed.values()) {
       scenarios['1'] += info.s1 ?? 0;
       scenarios['2'] += info.s2 ?? 0;
       scenarios['3'] += info.s3 ?? 0;
       scenarios['4'] += info.s4 ?? 0;
     }
-    const tracksTotal = run.plan.kind === 'meta-expansion' ? 0 : run.session.oldTracks;
     return {
       device: run.plan.deviceId,
       kind: run.plan.kind,
       session: run.spec.y,
-      tracksMoved: tracksTotal,
-      tracksTotal,
+      tracksMoved: run.tracksMoved,
+      tracksTotal: run.tracksTotal,
       hostBlockedMs: Math.round(run.blockedMs * 1000) / 1000,
       durationMs: Math.round(sched().now() - run.t0),
       scenarios,
@@ -493,20 +515,26 @@ export class ServiceProcessor {
   /** Step 122: count the session's bits still set (and name the first few). */
   private bitsLeft(session: Session): { pb: number; ps: number; ind: number; first: string[] } {
     const out = { pb: 0, ps: 0, ind: 0, first: [] as string[] };
-    const note = (g: number) => out.first.length < 5 && out.first.push(`${session.drives.dch(g)} ${this.state.describeTrack(g)}`);
+    const note = (g: number) => {
+      if (out.first.length < BITS_NAMED) out.first.push(`${session.drives.dch(g)} ${this.state.describeTrack(g)}`);
+    };
     const seen = new Set<number>();
     const check = (g: number) => {
       if (seen.has(g)) return;
       seen.add(g);
-      if (this.state.flag(g, TRACK.PS)) (out.ps++, note(g));
-      if (this.state.flag(g, TRACK.IND)) (out.ind++, note(g));
+      const flags = Atomics.load(this.state.trackFlags, g);
+      if (flags & TRACK.PS) out.ps++;
+      if (flags & TRACK.IND) out.ind++;
+      if (flags & (TRACK.PS | TRACK.IND)) note(g);
     };
     for (let t = 0; t < session.O.tracks; t++) check(session.O.locate(t));
     for (let t = 0; t < session.N.tracks; t++) check(session.N.locate(t));
     if (session.B && session.y >= 0) {
       for (let t = 0; t < session.B.tracks; t++) {
         const b = session.B.locate(t);
-        if (this.state.pb(b, session.y)) (out.pb++, note(b));
+        if (!this.state.pb(b, session.y)) continue;
+        out.pb++;
+        note(b);
       }
     }
     return out;

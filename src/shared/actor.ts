@@ -4,7 +4,8 @@ import type { ArrayConfig } from './config.ts';
 import type { Link } from './link.ts';
 import { ACTOR_IDS, type SharedBuffers } from './memory.ts';
 import { assert } from './assert.ts';
-import type { SessionSpec } from './session.ts';
+
+export type { Resume } from './session.ts';
 
 export type Role = 'sp' | 'ha' | 'da';
 export type PeerKind = 'ha' | 'da' | 'host' | 'sp';
@@ -32,16 +33,6 @@ export interface ActorInit {
    * not when it was made, so nothing that opened or closed while it started is missed.
    */
   replacement?: boolean;
-}
-
-/** What a replacement adapter learns from the service processor when it is linked (reconf-sync). */
-export interface Resume {
-  /** The running configuration (devices reconfigured since the array started). */
-  running: ArrayConfig;
-  /** Sessions open now, as their reconf-open carried them. */
-  sessions: SessionSpec[];
-  /** Session ids below this that are not open have closed. */
-  closedBelow: number;
 }
 
 /** An actor's number in shared tables (the track-lock owner word): 0 is nobody. */

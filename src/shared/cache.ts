@@ -55,11 +55,7 @@ function claimSlot(state: SharedState, g: number): number {
     if (!tryLockTrack(state, owner)) continue; // in use: its holder may be reading or writing it
     try {
       // Re-check under the owner's lock: nothing can attach, dirty or move the slot now.
-      if (
-        Atomics.load(state.slotOwner, index) !== owner ||
-        Atomics.load(state.trackSlot, owner) !== index ||
-        Atomics.load(state.slotState, index) & SLOT.WP
-      ) {
+      if (Atomics.load(state.slotOwner, index) !== owner || Atomics.load(state.trackSlot, owner) !== index || Atomics.load(state.slotState, index) & SLOT.WP) {
         continue;
       }
       Atomics.store(state.trackSlot, owner, NO_SLOT);

@@ -1,4 +1,4 @@
-// The configuration file (SPEC §7): schema, semantic checks, and one clear refusal per problem.
+// The configuration file (DESIGN §7): schema, semantic checks, and one clear refusal per problem.
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
@@ -118,12 +118,27 @@ interface Extent {
 
 function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
   const problems: string[] = [];
+  const drives = driveProblems(cfg, problems);
+  const extents: Extent[] = [];
+  const deviceIds = new Set<string>();
+  cfg.devices.forEach((dev, i) => {
+    const at = `devices[${i}]`;
+    if (deviceIds.has(dev.id)) problems.push(`${at}.id: device "${dev.id}" is defined twice`);
+    deviceIds.add(dev.id);
+    if (!deviceShapeOk(cfg, running, dev, at, problems)) return;
+    extents.push(...memberExtents(cfg, running, dev, at, drives, problems));
+  });
+  overlapProblems(extents, problems);
+  return problems;
+}
+
+/** Drives defined once, each owned by exactly one disk adapter. Returns each drive's cylinders. */
+function driveProblems(cfg: ArrayConfig, problems: string[]): Map<string, number> {
   const drives = new Map<string, number>();
   cfg.drives.forEach((d, i) => {
     if (drives.has(d.id)) problems.push(`drives[${i}].id: drive "${d.id}" is defined twice`);
     drives.set(d.id, d.cylinders);
   });
-
   const owner = new Map<string, string>();
   const adapterIds = new Set<string>();
   cfg.diskAdapters.forEach((a, i) => {
@@ -139,71 +154,71 @@ function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
   cfg.drives.forEach((d, i) => {
     if (!owner.has(d.id)) problems.push(`drives[${i}]: drive "${d.id}" is owned by no disk adapter`);
   });
+  return drives;
+}
 
-  const deviceIds = new Map<string, DeviceConfig>();
-  const extents: Extent[] = [];
-  cfg.devices.forEach((dev, i) => {
-    const at = `devices[${i}]`;
-    if (deviceIds.has(dev.id)) problems.push(`${at}.id: device "${dev.id}" is defined twice`);
-    deviceIds.set(dev.id, dev);
-    if (dev.layout === 'striped') {
-      const unit = dev.stripeCylinders * dev.members.length;
-      if (dev.cylinders % unit !== 0) {
-        problems.push(`${at}.cylinders: ${dev.cylinders} is not a multiple of stripeCylinders × members (${unit})`);
-        return;
-      }
+/** A BCV carried over unchanged from the running configuration keeps the extents it had (after a restripe it is detached, holding the old image). */
+function carriedBcv(cfg: ArrayConfig, running: ArrayConfig, dev: DeviceConfig): boolean {
+  return (
+    dev.layout === 'bcv' &&
+    running !== cfg &&
+    isDeepStrictEqual(
+      running.devices.find((d) => d.id === dev.id),
+      dev,
+    )
+  );
+}
+
+/** A striped device's capacity fits its stripes; a BCV pairs with a device of the running configuration. False: its members cannot be checked. */
+function deviceShapeOk(cfg: ArrayConfig, running: ArrayConfig, dev: DeviceConfig, at: string, problems: string[]): boolean {
+  if (dev.layout === 'striped') {
+    const unit = dev.stripeCylinders * dev.members.length;
+    if (dev.cylinders % unit === 0) return true;
+    problems.push(`${at}.cylinders: ${dev.cylinders} is not a multiple of stripeCylinders × members (${unit})`);
+    return false;
+  }
+  if (dev.layout !== 'bcv' || carriedBcv(cfg, running, dev)) return true;
+  const of = running.devices.find((d) => d.id === dev.of);
+  if (!of) return (problems.push(`${at}.of: unknown device "${dev.of}"`), false);
+  if (of.layout === 'bcv') return (problems.push(`${at}.of: "${dev.of}" is itself a BCV`), false);
+  if (of.members.length === dev.members.length) return true;
+  const hint =
+    running === cfg ? '; a BCV mirrors its device as it runs: a reconfiguration target is checked against the running configuration (layout --config RUNNING --to TARGET)' : '';
+  problems.push(`${at}.members: BCV "${dev.id}" has ${dev.members.length} members but "${dev.of}" has ${of.members.length}${hint}`);
+  return false;
+}
+
+/** Each member's extent: on a known drive, within it, a BCV member the size of its pair. */
+function memberExtents(cfg: ArrayConfig, running: ArrayConfig, dev: DeviceConfig, at: string, drives: Map<string, number>, problems: string[]): Extent[] {
+  const out: Extent[] = [];
+  const carried = carriedBcv(cfg, running, dev);
+  dev.members.forEach((m, j) => {
+    const path = `${at}.members[${j}]`;
+    const size = memberCylinders(cfg, dev, j, running);
+    const given = dev.layout === 'bcv' ? dev.members[j]!.cylinders : undefined;
+    if (dev.layout === 'bcv' && given !== undefined && !carried) {
+      const of = running.devices.find((d) => d.id === dev.of)!;
+      const want = memberCylinders(running, of, j, running);
+      if (want !== undefined && want !== given) problems.push(`${path}.cylinders: ${given} differs from the paired member of "${dev.of}" (${want})`);
     }
-    // A BCV carried over unchanged from the running configuration keeps the extents it had: after a
-    // restripe it no longer pairs with its device (it is detached, holding the old image).
-    const carried = dev.layout === 'bcv' && running !== cfg && isDeepStrictEqual(running.devices.find((d) => d.id === dev.id), dev);
-    if (dev.layout === 'bcv' && !carried) {
-      const of = running.devices.find((d) => d.id === dev.of);
-      if (!of) return problems.push(`${at}.of: unknown device "${dev.of}"`);
-      if (of.layout === 'bcv') return problems.push(`${at}.of: "${dev.of}" is itself a BCV`);
-      if (of.members.length !== dev.members.length) {
-        const hint =
-          running === cfg
-            ? '; a BCV mirrors its device as it runs: a reconfiguration target is checked against the running configuration (layout --config RUNNING --to TARGET)'
-            : '';
-        return problems.push(
-          `${at}.members: BCV "${dev.id}" has ${dev.members.length} members but "${dev.of}" has ${of.members.length}${hint}`,
-        );
-      }
-    }
-    dev.members.forEach((m, j) => {
-      const path = `${at}.members[${j}]`;
-      const size = memberCylinders(cfg, dev, j, running);
-      const given = dev.layout === 'bcv' ? dev.members[j]!.cylinders : undefined;
-      if (dev.layout === 'bcv' && given !== undefined && !carried) {
-        const of = running.devices.find((d) => d.id === dev.of)!;
-        const want = memberCylinders(running, of, j, running);
-        if (want !== undefined && want !== given) {
-          problems.push(`${path}.cylinders: ${given} differs from the paired member of "${dev.of}" (${want})`);
-        }
-      }
-      if (!drives.has(m.drive)) return problems.push(`${path}.drive: unknown drive id "${m.drive}"`);
-      if (size === undefined) return;
-      const end = m.startCylinder + size;
-      const driveCyl = drives.get(m.drive)!;
-      if (end > driveCyl) {
-        problems.push(
-          `${path}: extent cylinders ${m.startCylinder}..${end - 1} runs past the end of drive "${m.drive}" (${driveCyl} cylinders)`,
-        );
-      }
-      extents.push({ path, device: dev.id, drive: m.drive, start: m.startCylinder, end });
-    });
+    if (!drives.has(m.drive)) return problems.push(`${path}.drive: unknown drive id "${m.drive}"`);
+    if (size === undefined) return;
+    const end = m.startCylinder + size;
+    const driveCyl = drives.get(m.drive)!;
+    if (end > driveCyl) problems.push(`${path}: extent cylinders ${m.startCylinder}..${end - 1} runs past the end of drive "${m.drive}" (${driveCyl} cylinders)`);
+    out.push({ path, device: dev.id, drive: m.drive, start: m.startCylinder, end });
   });
+  return out;
+}
 
+function overlapProblems(extents: Extent[], problems: string[]): void {
   for (let i = 0; i < extents.length; i++) {
     for (let j = 0; j < i; j++) {
       const a = extents[i]!;
       const b = extents[j]!;
       if (a.drive === b.drive && a.start < b.end && b.start < a.end) {
-        problems.push(
-          `${a.path}: extent ${a.start}..${a.end - 1} of "${a.device}" overlaps ${b.start}..${b.end - 1} of "${b.device}" on drive "${a.drive}"`,
-        );
+        problems.push(`${a.path}: extent ${a.start}..${a.end - 1} of "${a.device}" overlaps ${b.start}..${b.end - 1} of "${b.device}" on drive "${a.drive}"`);
       }
     }
   }
-  return problems;
 }

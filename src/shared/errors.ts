@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'UNKNOWN_DEVICE'
   | 'CACHE_EXHAUSTED' // every slot write-pending for longer than the wait bound
   | 'TIMEOUT' // a bounded wait ran out
+  | 'TOO_MANY_REQUESTS' // a host adapter already has its limit of requests in flight: refused, not queued
   | 'INVARIANT' // an invariant of the array broke: the actor must stop
   | 'ADAPTER_GONE' // the adapter serving a request stopped
   | 'HOST_ADAPTER_LOST' // the host adapter went away with the request in flight: it may or may not have been done

@@ -29,8 +29,14 @@ function apply(state: SharedState, s: number, from: number, to: number, slotStat
  */
 export function moveSlot(state: SharedState, s: number, from: number, to: number, slotState: number): void {
   const id = sched().current().id;
-  assert(lockedBy(state, from, id) && lockedBy(state, to, id), () => `slot ${s} moving from track ${from} to ${to}: both must be locked by actor ${id} (${state.describeTrack(from)}; ${state.describeTrack(to)})`);
-  assert(Atomics.load(state.trackSlot, from) === s && Atomics.load(state.slotOwner, s) === from, () => `slot ${s} moving from track ${from}, which does not own it (${state.describeSlot(s)}; ${state.describeTrack(from)})`);
+  assert(
+    lockedBy(state, from, id) && lockedBy(state, to, id),
+    () => `slot ${s} moving from track ${from} to ${to}: both must be locked by actor ${id} (${state.describeTrack(from)}; ${state.describeTrack(to)})`,
+  );
+  assert(
+    Atomics.load(state.trackSlot, from) === s && Atomics.load(state.slotOwner, s) === from,
+    () => `slot ${s} moving from track ${from}, which does not own it (${state.describeSlot(s)}; ${state.describeTrack(from)})`,
+  );
   assert(Atomics.load(state.trackSlot, to) === NO_SLOT, () => `slot ${s} moving to track ${to}, which already holds a slot (${state.describeTrack(to)})`);
   recordMove(state, id, s, from, to, slotState);
   apply(state, s, from, to, slotState);

@@ -1,8 +1,8 @@
-// Layouts (SPEC §2): where each logical track of a device lives, as a global physical track index.
+// Layouts (DESIGN §7): where each logical track of a device lives, as a global physical track index.
 //
 // Global track index: every drive's tracks laid end to end in the order of `drives` in the config;
 // drive d's track (cylinder c, head h) is `driveBaseTrack[d] + c * headsPerCylinder + h`. The Track ID
-// tables (SPEC §3) are indexed by it.
+// tables (DESIGN §2) are indexed by it.
 import type { ArrayConfig, DeviceConfig } from './config.ts';
 import { assert } from './assert.ts';
 import { ArrayError } from './errors.ts';
@@ -177,7 +177,7 @@ function extentsOf(dev: DeviceConfig, drives: DriveMap, sizes: (m: number) => nu
 
 /**
  * The layout of device `deviceId` in `cfg`. A BCV takes its device's layout in `running` (the
- * configuration the array runs now: SPEC §7 notes), mapped onto its own members.
+ * configuration the array runs now: docs/DESIGN.md §7), mapped onto its own members.
  */
 export function deviceLayout(cfg: ArrayConfig, deviceId: string, running: ArrayConfig = cfg): DeviceLayout {
   const drives = new DriveMap(cfg);
@@ -185,17 +185,39 @@ export function deviceLayout(cfg: ArrayConfig, deviceId: string, running: ArrayC
   if (!dev) throw new ArrayError('UNKNOWN_DEVICE', `unknown device "${deviceId}" (devices: ${cfg.devices.map((d) => d.id).join(', ')})`);
   if (dev.layout === 'striped') {
     const per = dev.cylinders / dev.members.length;
-    return new DeviceLayout(dev.id, 'striped', extentsOf(dev, drives, () => per), dev.stripeCylinders, drives);
+    return new DeviceLayout(
+      dev.id,
+      'striped',
+      extentsOf(dev, drives, () => per),
+      dev.stripeCylinders,
+      drives,
+    );
   }
   if (dev.layout === 'concatenated') {
-    return new DeviceLayout(dev.id, 'concatenated', extentsOf(dev, drives, (i) => dev.members[i]!.cylinders), 0, drives);
+    return new DeviceLayout(
+      dev.id,
+      'concatenated',
+      extentsOf(dev, drives, (i) => dev.members[i]!.cylinders),
+      0,
+      drives,
+    );
   }
   const of = deviceLayout(running, dev.of, running);
   if (dev.members.length !== of.members.length && dev.members.every((m) => m.cylinders !== undefined)) {
     // A detached BCV (after a restripe its device has other members): its extents, in order.
-    return new DeviceLayout(dev.id, 'concatenated', extentsOf(dev, drives, (i) => dev.members[i]!.cylinders!), 0, drives);
+    return new DeviceLayout(
+      dev.id,
+      'concatenated',
+      extentsOf(dev, drives, (i) => dev.members[i]!.cylinders!),
+      0,
+      drives,
+    );
   }
-  return of.mirroredOnto(dev.id, extentsOf(dev, drives, (i) => of.members[i]!.cylinders), drives);
+  return of.mirroredOnto(
+    dev.id,
+    extentsOf(dev, drives, (i) => of.members[i]!.cylinders),
+    drives,
+  );
 }
 
 /** One row of the transfer plan: where an old cylinder lives before, on the BCV, and after. */

@@ -1,10 +1,13 @@
-// Shared memory of the array (SPEC §3): created once by the main thread, visible to every actor.
+// Shared memory of the array (DESIGN §2): created once by the main thread, visible to every actor.
 // Every flag word is changed only with Atomics.
 import type { ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
 import { assert, bits } from './assert.ts';
 import { ArrayError } from './errors.ts';
 import { sched, waitWord } from './sched.ts';
+
+/** Each wait on a shared word is bounded: a missed notify costs at most this much. */
+const WAIT_SLICE_MS = 50;
 
 /** Longest any process stays held by a test hook before it fails. */
 export const HOLD_WAIT_MS = 120_000;
@@ -80,8 +83,16 @@ export const HOOK = {
   HOLD_COMPLETION: 5, // the service processor before step 121
   HOLD_ESTABLISH: 6, // the ESTABLISH copy pass (step 104), before each track
   HOLD_HOST_FILL: 7, // a FIG. 7 fill asked by a host adapter, after it found its session, before its locks
-  BREAK_FILL_SPLIT: 8, // TEST ONLY: fill(t) skips split(o) — a deliberately broken fill, to prove the checks catch it
+  TEST_FAULTS: 8, // TEST ONLY: deliberate faults (TEST_FAULT bits), to prove the checks catch them
 } as const;
+/**
+ * TEST ONLY: the deliberate faults of HOOK.TEST_FAULTS, one bit each. Nothing but a test or the
+ * stress harness's `--break-fill` sets them; the array runs correctly with the word at 0.
+ */
+export const TEST_FAULT = {
+  BROKEN_FILL: 1 << 0, // fill(t) skips split(o): old write-pending data is never moved to the BCV
+} as const;
+export type TestFaultName = keyof typeof TEST_FAULT;
 export type HoldName = 'establish' | 'split' | 'transfer' | 'host-fill' | 'destage-main' | 'destage-mirror' | 'switch' | 'completion';
 export const HOLD_WORD: Record<HoldName, number> = {
   split: HOOK.HOLD_SPLIT,
@@ -97,6 +108,8 @@ const HOOK_WORDS = 16;
 /** Per session y, per disk adapter a: the instant split cursor (next global track it will visit). */
 export const MAX_DISK_ADAPTERS = 64;
 export const splitCursorWord = (y: number, da: number): number => y * MAX_DISK_ADAPTERS + da;
+/** A split cursor past every track: that adapter's instant split is done. */
+export const SPLIT_CURSOR_DONE = 0x7fffffff;
 
 /** Cache-wide words. */
 export const CACHE = {
@@ -218,13 +231,15 @@ export class SharedState {
     sched().notify(this.hooks, HOLD_WORD[name]);
   }
 
-  /** TEST ONLY: the deliberately broken fill (see HOOK.BREAK_FILL_SPLIT). */
-  setBrokenFill(broken: boolean): void {
-    Atomics.store(this.hooks, HOOK.BREAK_FILL_SPLIT, broken ? 1 : 0);
+  /** TEST ONLY: switch deliberate fault `name` on or off (see TEST_FAULT). */
+  setTestFault(name: TestFaultName, on: boolean): void {
+    if (on) Atomics.or(this.hooks, HOOK.TEST_FAULTS, TEST_FAULT[name]);
+    else Atomics.and(this.hooks, HOOK.TEST_FAULTS, ~TEST_FAULT[name]);
   }
 
-  brokenFill(): boolean {
-    return Atomics.load(this.hooks, HOOK.BREAK_FILL_SPLIT) !== 0;
+  /** Whether deliberate fault `name` is on (false in every real run). */
+  testFault(name: TestFaultName): boolean {
+    return (Atomics.load(this.hooks, HOOK.TEST_FAULTS) & TEST_FAULT[name]) !== 0;
   }
 
   isHeld(name: HoldName): boolean {
@@ -251,7 +266,7 @@ export class SharedState {
         continue;
       }
       if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
-      await waitWord(this.hooks, word, v, 50);
+      await waitWord(this.hooks, word, v, WAIT_SLICE_MS);
     }
   }
 
@@ -280,7 +295,7 @@ export class SharedState {
       const v = Atomics.load(this.deviceHeaders, i);
       if (v === value) return;
       if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what}: still ${v}, not ${value}, after ${waitMs} ms`);
-      await waitWord(this.deviceHeaders, i, v, 50);
+      await waitWord(this.deviceHeaders, i, v, WAIT_SLICE_MS);
     }
   }
 
@@ -326,7 +341,7 @@ export class SharedState {
       for (let i = device; i < this.hostInflight.length && busy < 0; i += this.devices) if (Atomics.load(this.hostInflight, i) !== 0) busy = i;
       if (busy < 0) return;
       if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what}: ${this.inflight(device)} still in flight after ${waitMs} ms`);
-      await waitWord(this.hostInflight, busy, Atomics.load(this.hostInflight, busy), 50);
+      await waitWord(this.hostInflight, busy, Atomics.load(this.hostInflight, busy), WAIT_SLICE_MS);
     }
   }
 

@@ -82,7 +82,7 @@ export function encodeBatch(msgs: Message[]): Wire {
   const take = (d: Uint8Array | undefined): Uint8Array | undefined => {
     if (d === undefined) return undefined;
     blobs.push(ownedBuffer(d));
-    return blobs.length - 1 as unknown as Uint8Array;
+    return (blobs.length - 1) as unknown as Uint8Array;
   };
   const plain = msgs.map((m): Message => {
     if (m.t === 'io') return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: take(r.data) } : r)) };
@@ -119,13 +119,7 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   flush: (m) => isInt(m.id),
   flushed: (m) => isInt(m.id),
   'reconf-open': (m) =>
-    isObj(m.spec) &&
-    isInt(m.spec.sid) &&
-    isInt(m.spec.y) &&
-    typeof m.spec.deviceId === 'string' &&
-    isInt(m.spec.newGen) &&
-    isObj(m.spec.running) &&
-    isObj(m.spec.target),
+    isObj(m.spec) && isInt(m.spec.sid) && isInt(m.spec.y) && typeof m.spec.deviceId === 'string' && isInt(m.spec.newGen) && isObj(m.spec.running) && isObj(m.spec.target),
   'bcv-purge': (m) => isInt(m.sid),
   establish: (m) => isInt(m.sid),
   'start-split': (m) => isInt(m.sid),

@@ -1,4 +1,4 @@
-// split(p) (SPEC §4, steps 135-138, 145-146, 151-152, 172, 180-181): shared by the host adapter
+// split(p) (DESIGN §3, steps 135-138, 145-146, 151-152, 172, 180-181): shared by the host adapter
 // (FIG. 7), the instant split (FIG. 5) and the data transfer (FIG. 6) — one function, one name.
 import { NO_SLOT, SLOT, TRACK, WPK_ALL, type SharedState } from './memory.ts';
 import type { Session } from './session.ts';
@@ -132,7 +132,7 @@ export function scenarioOf(state: SharedState, session: Session, t: number, spli
 }
 
 /**
- * The session's bit invariants (SPEC §4), which hold between any two steps of any process once
+ * The session's bit invariants (DESIGN §3), which hold between any two steps of any process once
  * the bits are set:
  *   PS[p] ⇒ p is a location of O;   IND[p] ⇒ N⁻¹(p) is an old track and PS[p] is clear;
  *   IND[N(t)] ⇒ PB[B(t)] (t not filled yet);   ¬PB[B(t)] ⇒ O(t) and N(t) split and N(t) filled.

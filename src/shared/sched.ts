@@ -279,7 +279,11 @@ export class SeededScheduler extends Owners implements Scheduler {
     while (!settled) {
       if (this.ready.length === 0) {
         const at = this.nextTimerAt();
-        if (at === undefined) throw new ArrayError('INVARIANT', `seeded scheduler: nothing can run and the run is not over (deadlock) after ${this.steps} steps at ${this.nowMs.toFixed(2)} virtual ms`);
+        if (at === undefined)
+          throw new ArrayError(
+            'INVARIANT',
+            `seeded scheduler: nothing can run and the run is not over (deadlock) after ${this.steps} steps at ${this.nowMs.toFixed(2)} virtual ms`,
+          );
         this.nowMs = Math.max(this.nowMs, at);
       } else {
         this.nowMs += STEP_COST_MS;

@@ -1,4 +1,4 @@
-// A reconfiguration session (SPEC §4) as every actor sees it: the original layout O, the new
+// A reconfiguration session (DESIGN §3) as every actor sees it: the original layout O, the new
 // layout N, the BCV layout B (a mirror of O), their inverses over the global track index, and the
 // session's PB column. Built identically by every actor from the same RECONF message.
 import type { ArrayConfig } from './config.ts';
@@ -6,7 +6,6 @@ import { deviceLayout, DriveMap, type DeviceLayout } from './layout.ts';
 import { assert } from './assert.ts';
 import type { ArrayModel } from './model.ts';
 import { DEVICE, type SharedState } from './memory.ts';
-import type { Resume } from './actor.ts';
 
 export type ReconfKind = 'expansion' | 'stripe-change' | 'expansion+stripe-change' | 'more-rows' | 'meta-expansion';
 
@@ -23,6 +22,16 @@ export interface SessionSpec {
   bcvIndex?: number;
   running: ArrayConfig;
   target: ArrayConfig;
+}
+
+/** What a replacement adapter learns from the service processor when it is linked (reconf-sync). */
+export interface Resume {
+  /** The running configuration (devices reconfigured since the array started). */
+  running: ArrayConfig;
+  /** Sessions open now, as their reconf-open carried them. */
+  sessions: SessionSpec[];
+  /** Session ids below this that are not open have closed. */
+  closedBelow: number;
 }
 
 function inverse(layout: DeviceLayout, totalTracks: number): Int32Array {

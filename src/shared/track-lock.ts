@@ -6,6 +6,8 @@ import { sched, waitWord } from './sched.ts';
 
 /** Longest a request waits for one track lock before it fails (bounded wait). */
 export const LOCK_WAIT_MS = 30_000;
+/** Compare-and-swaps tryLockTrack makes while only other bits of the word change; then it reports busy. */
+const TRY_LOCK_TRIES = 8;
 /** Each waitAsync is bounded too, so a missed notify costs at most this much. */
 const WAIT_SLICE_MS = 50;
 
@@ -22,7 +24,7 @@ export function lockedBy(state: SharedState, g: number, id: number): boolean {
 
 export function tryLockTrack(state: SharedState, g: number): boolean {
   const flags = state.trackFlags;
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < TRY_LOCK_TRIES; i++) {
     const v = Atomics.load(flags, g);
     if (v & TRACK.LOCK) return false;
     if (Atomics.compareExchange(flags, g, v, locked(v)) === v) return true;

@@ -1,11 +1,11 @@
 // The thin host around an actor in a worker thread: wiring, start, status and logs over the
 // parent port; all behaviour lives in the actor classes.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ActorInit, Control } from './actor.ts';
+import type { ActorInit, Control } from '../shared/actor.ts';
 import { buildActor } from './actors.ts';
-import { PortLink, type Log } from './link.ts';
-import { errorCode, errorMessage } from './errors.ts';
-import { RealScheduler, sched, type Owner } from './sched.ts';
+import { PortLink, type Log } from '../shared/link.ts';
+import { errorCode, errorMessage } from '../shared/errors.ts';
+import { RealScheduler, sched, type Owner } from '../shared/sched.ts';
 
 export function hostWorker(): void {
   const port = parentPort;

@@ -1,17 +1,19 @@
 // Builds any actor from its init record: used by the worker entries and by the inline emulator,
 // so both run the very same classes.
-import type { ActorHandle, ActorInit, Emit } from './actor.ts';
-import { ArrayError } from './errors.ts';
-import type { Log } from './link.ts';
-import { ArrayModel } from './model.ts';
-import { SharedState } from './memory.ts';
+import type { ActorHandle, ActorInit, Emit } from '../shared/actor.ts';
+import { ArrayError } from '../shared/errors.ts';
+import type { Log } from '../shared/link.ts';
+import { ArrayModel } from '../shared/model.ts';
+import { SharedState } from '../shared/memory.ts';
 import { HostAdapter } from '../host-adapter/host-adapter.ts';
 import { DiskAdapter } from '../disk-adapter/disk-adapter.ts';
 import { ServiceProcessor } from '../service-processor/service-processor.ts';
 
-const noCalls = (role: string) => async (method: string): Promise<unknown> => {
-  throw new ArrayError('USAGE', `${role} has no method "${method}"`);
-};
+const noCalls =
+  (role: string) =>
+  async (method: string): Promise<unknown> => {
+    throw new ArrayError('USAGE', `${role} has no method "${method}"`);
+  };
 
 export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): ActorHandle {
   const model = new ArrayModel(init.config);

@@ -3,20 +3,22 @@
 // actor its own worker thread; `inline` runs the same actor classes in this thread.
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import type { ArrayConfig } from './shared/config.ts';
+import type { ArrayConfig } from '../shared/config.ts';
 import { EventEmitter } from 'node:events';
-import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, type PeerKind, type Resume, type Role } from './shared/actor.ts';
-import { MAIN_OWNER, sched, type Owner } from './shared/sched.ts';
-import { takeBack, type TakenBack } from './shared/recovery.ts';
-import type { SessionSpec } from './shared/session.ts';
-import { DEVICE, type HoldName } from './shared/memory.ts';
-import type { ReconfReport } from './service-processor/service-processor.ts';
-import { deviceLayout } from './shared/layout.ts';
-import { buildActor } from './shared/actors.ts';
-import { createSharedBuffers, SharedState } from './shared/memory.ts';
-import { ArrayModel } from './shared/model.ts';
-import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from './shared/link.ts';
-import { ArrayError, type ErrorCode } from './shared/errors.ts';
+import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, type PeerKind, type Resume, type Role } from '../shared/actor.ts';
+import { MAIN_OWNER, sched, type Owner } from '../shared/sched.ts';
+import { takeBack, type TakenBack } from '../shared/recovery.ts';
+import type { SessionSpec } from '../shared/session.ts';
+import { DEVICE, type HoldName } from '../shared/memory.ts';
+import type { ReconfReport } from '../shared/report.ts';
+import type { StalledSession } from '../service-processor/service-processor.ts';
+import { deviceLayout } from '../shared/layout.ts';
+import { buildActor } from './actors.ts';
+import { ArrayTestApi } from './test-api.ts';
+import { createSharedBuffers, SharedState } from '../shared/memory.ts';
+import { ArrayModel } from '../shared/model.ts';
+import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from '../shared/link.ts';
+import { ArrayError, type ErrorCode } from '../shared/errors.ts';
 
 export type Mode = 'threads' | 'inline';
 
@@ -27,12 +29,9 @@ export interface StartOptions {
   chaos?: LinkChaos;
 }
 
-const BOOTSTRAP = fileURLToPath(new URL('./shared/worker-bootstrap.mjs', import.meta.url));
-const ENTRY: Record<Role, string> = {
-  sp: new URL('./service-processor/worker.ts', import.meta.url).href,
-  ha: new URL('./host-adapter/worker.ts', import.meta.url).href,
-  da: new URL('./disk-adapter/worker.ts', import.meta.url).href,
-};
+const BOOTSTRAP = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url));
+/** The one worker entry, for every role (workerData.role says which actor it builds). */
+const ENTRY = new URL('./worker.ts', import.meta.url).href;
 const START_WAIT_MS = 30_000;
 
 export const quietLog: Log = (level, text) => {
@@ -56,6 +55,8 @@ export class ArrayEmulator extends EventEmitter {
   readonly model: ArrayModel;
   readonly state: SharedState;
   readonly mode: Mode;
+  /** Holds, steps, table reads and deliberate faults, for tests and the stress harness. */
+  readonly test: ArrayTestApi;
   private readonly actors: ActorSlot[];
   private readonly log: Log;
   private hostCount = 0;
@@ -69,6 +70,7 @@ export class ArrayEmulator extends EventEmitter {
     this.model = model;
     this.state = state;
     this.mode = mode;
+    this.test = new ArrayTestApi(state, model);
     this.actors = actors;
     this.log = log;
   }
@@ -85,15 +87,16 @@ export class ArrayEmulator extends EventEmitter {
       ...config.diskAdapters.map((a, i): [Role, number, string] => ['da', i, a.id]),
     ];
     const failures: string[] = [];
-    let emu: ArrayEmulator | undefined;
-    const emit: Emit = (name, data) => emu?.emit(name, data);
+    const made: { emu?: ArrayEmulator } = {};
+    const emit: Emit = (name, data) => made.emu?.emit(name, data);
     const actors = await Promise.all(
       roles.map(([role, index, name]) => {
         const init: ActorInit = { role, index, config, buffers };
         return mode === 'threads' ? startWorker(init, name, log, failures, emit) : Promise.resolve(inlineActor(init, name, log, emit));
       }),
     );
-    emu = new ArrayEmulator(model, state, mode, actors, log);
+    const emu = new ArrayEmulator(model, state, mode, actors, log);
+    made.emu = emu;
     emu.failures = failures;
     emu.initialConfig = config;
     emu.emitter = emit;
@@ -104,7 +107,7 @@ export class ArrayEmulator extends EventEmitter {
     const das = actors.filter((a) => a.role === 'da');
     for (const a of [...has, ...das]) emu.connect(actors[0]!, a);
     for (const ha of has) for (const da of das) emu.connect(ha, da);
-    das.forEach((a, i) => das.slice(i + 1).forEach((b) => emu!.connect(a, b)));
+    das.forEach((a, i) => das.slice(i + 1).forEach((b) => emu.connect(a, b)));
     // The service processor first: it activates the configuration before anyone serves I/O.
     await actors[0]!.start();
     await Promise.all(actors.slice(1).map((a) => a.start()));
@@ -173,8 +176,8 @@ export class ArrayEmulator extends EventEmitter {
   }
 
   /** Sessions that failed and wait for resume. */
-  async stalledSessions(): Promise<Array<{ device: string; session: number; stage: string; error: string }>> {
-    return (await this.actors[0]!.call('stalledSessions', [])) as Array<{ device: string; session: number; stage: string; error: string }>;
+  async stalledSessions(): Promise<StalledSession[]> {
+    return (await this.actors[0]!.call('stalledSessions', [])) as StalledSession[];
   }
 
   private async learnReport(report: ReconfReport): Promise<ReconfReport> {
@@ -198,7 +201,14 @@ export class ArrayEmulator extends EventEmitter {
    */
   async restart(name: string): Promise<TakenBack> {
     const i = this.actors.findIndex((a) => a.name === name);
-    if (i < 0) throw new ArrayError('USAGE', `no adapter "${name}" (adapters: ${this.actors.slice(1).map((a) => a.name).join(', ')})`);
+    if (i < 0)
+      throw new ArrayError(
+        'USAGE',
+        `no adapter "${name}" (adapters: ${this.actors
+          .slice(1)
+          .map((a) => a.name)
+          .join(', ')})`,
+      );
     const old = this.actors[i]!;
     if (old.role === 'sp') throw new ArrayError('USAGE', 'the service processor cannot be restarted (it holds the sessions)');
     // From here host ports asked of this adapter wait for its replacement (threads mode).
@@ -216,9 +226,7 @@ export class ArrayEmulator extends EventEmitter {
       await old.stop(); // threads: worker.terminate(); inline: its timers (it runs no code any more)
       taken = takeBack(this.state, old.role, old.index, old.owner.id);
       fresh =
-        this.mode === 'inline'
-          ? inlineActor(init, name, this.log, this.emitter, incarnation)
-          : await startWorker(init, name, this.log, this.failures, this.emitter, incarnation);
+        this.mode === 'inline' ? inlineActor(init, name, this.log, this.emitter, incarnation) : await startWorker(init, name, this.log, this.failures, this.emitter, incarnation);
       this.actors[i] = fresh;
       this.rewire(fresh);
     } finally {
@@ -311,7 +319,7 @@ interface WorkerSlot extends ActorSlot {
 
 async function startWorker(init: ActorInit, name: string, log: Log, failures: string[], emit: Emit, incarnation = 1): Promise<WorkerSlot> {
   const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
-  const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY[init.role], owner }, name });
+  const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY, owner }, name });
   let terminating = false;
   const waiters = new Map<string, (c: Control) => void>();
   let nextId = 1;

@@ -3,9 +3,11 @@
 import { Piscina } from 'piscina';
 import { cpus } from 'node:os';
 import { errorMessage } from '../shared/errors.ts';
+import { noScenarios, type ScenarioCounts } from '../shared/report.ts';
 import { assert } from '../shared/assert.ts';
-import type { Mode } from '../emulator.ts';
-import { noFaults, runSeed, type FaultCounts, type SeedOptions, type SeedResult } from './stress.ts';
+import type { Mode } from '../runtime/emulator.ts';
+import { emptySeedResult, runSeed, type SeedOptions, type SeedResult } from './seed.ts';
+import { noFaults, type FaultCounts } from './faults.ts';
 
 export interface StressOptions {
   seeds: number;
@@ -36,13 +38,13 @@ export interface StressSummary {
   steps: number;
   reconfigurations: number;
   kinds: Record<string, number>;
-  scenarios: { '1': number; '2': number; '3': number; '4': number };
+  scenarios: ScenarioCounts;
   ops: number;
   elapsedMs: number;
   failed: Array<{ seed: number; schedule?: number; reason: string; rerun: string; trace?: string; steps?: number }>;
 }
 
-const TASK = new URL('./stress-task.ts', import.meta.url).href;
+const TASK = new URL('./task.ts', import.meta.url).href;
 
 export const rerunCommand = (seed: number, opts: SeedOptions = {}, mode: Mode = 'inline') =>
   `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${mode === 'threads' ? ' --threads' : ''}${opts.faults ? ' --faults' : ''}${opts.deterministic ? ' --deterministic' : ''}${opts.deterministic && (opts.schedule ?? 0) > 0 ? ` --schedule ${opts.schedule}` : ''}${opts.breakFill ? ' --break-fill' : ''}${opts.heavy ? ' --heavy' : ''}`;
@@ -74,9 +76,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     try {
       // A seed whose thread died (an actor threw out of its task) is that seed's failure, not the run's.
       results = await Promise.all(
-        runs.map((r) =>
-          (pool.run(r) as Promise<SeedResult>).catch((err: unknown) => failedSeed(r.seed, `its thread died: ${errorMessage(err)}`, r.opts.schedule)).then(note),
-        ),
+        runs.map((r) => (pool.run(r) as Promise<SeedResult>).catch((err: unknown) => failedSeed(r.seed, `its thread died: ${errorMessage(err)}`, r.opts.schedule)).then(note)),
       );
     } finally {
       await pool.destroy();
@@ -93,7 +93,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     steps: 0,
     reconfigurations: 0,
     kinds: {},
-    scenarios: { '1': 0, '2': 0, '3': 0, '4': 0 },
+    scenarios: noScenarios(),
     ops: 0,
     elapsedMs: 0,
     failed: [],
@@ -125,7 +125,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
 }
 
 function failedSeed(seed: number, reason: string, schedule?: number): SeedResult {
-  return { seed, ...(schedule === undefined ? {} : { schedule }), ok: false, reason, verifyErrors: 0, ioErrors: 0, reconfigurations: 0, kinds: {}, scenarios: { '1': 0, '2': 0, '3': 0, '4': 0 }, ops: 0, ms: 0, faultsInjected: 0, faults: noFaults(), lostWithAdapter: 0 };
+  return { ...emptySeedResult(seed, schedule), reason };
 }
 
 export const defaultJobs = (): number => Math.max(1, Math.min(4, cpus().length));

@@ -1,0 +1,126 @@
+// Faults a stress seed injects: adapters failed and replaced (a disk or host adapter, during
+// ESTABLISH, at the switch, during the transfer, between sessions), write pendings held at the
+// switch, and the counts of what was injected.
+import type { ArrayConfig } from '../shared/config.ts';
+import type { ArrayEmulator } from '../runtime/emulator.ts';
+import { PHASE } from '../shared/memory.ts';
+import type { ReconfReport } from '../shared/report.ts';
+import { sched, sleep } from '../shared/sched.ts';
+import { pick, type Rng } from './plan.ts';
+import { POLL_MS, SEED_STALL_MS, someOps } from './waits.ts';
+
+/** Faults per kind. */
+export interface FaultCounts {
+  delayedBatches: number;
+  diskAdapterRestarts: number;
+  hostAdapterRestarts: number;
+  /** Adapter restarts by where the reconfiguration stood. */
+  duringEstablish: number;
+  atSwitch: number;
+  duringTransfer: number;
+  outsideSessions: number;
+}
+
+export const noFaults = (): FaultCounts => ({
+  delayedBatches: 0,
+  diskAdapterRestarts: 0,
+  hostAdapterRestarts: 0,
+  duringEstablish: 0,
+  atSwitch: 0,
+  duringTransfer: 0,
+  outsideSessions: 0,
+});
+
+type FaultPoint = 'establish' | 'switch' | 'transfer';
+
+/** Fail one adapter (a disk adapter more often than a host adapter) and start its replacement. */
+export async function failAdapter(emu: ArrayEmulator, r: Rng, faults: FaultCounts, where: keyof FaultCounts): Promise<void> {
+  const has = Array.from({ length: emu.model.config.hostAdapters }, (_, i) => `HA${i}`);
+  const ha = r() < 0.3;
+  const name = ha ? pick(r, has) : pick(r, emu.model.diskAdapterIds);
+  await emu.restart(name);
+  if (ha) faults.hostAdapterRestarts++;
+  else faults.diskAdapterRestarts++;
+  faults[where]++;
+}
+
+/**
+ * One round of reconfigurations. Most rounds leave write pendings (every mix of WPk) at the
+ * switch: the switch is held once the BCVs are synchronised, destage to the main drives and/or
+ * to the BCV is held while the host writes on, then the switch goes ahead with those pending.
+ * With faults, adapters fail at the chosen points: the process there is held, let run a little,
+ * held again, an adapter fails and is replaced, and the process goes on.
+ */
+export async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): number }, round: unknown[], r: Rng, faults?: FaultCounts): Promise<ReconfReport[]> {
+  const pendings = r() < 0.7;
+  const at = new Set<FaultPoint>(faults ? (['establish', 'switch', 'transfer'] as const).filter(() => r() < 0.5) : []);
+  if (faults && at.size === 0) at.add(pick(r, ['establish', 'switch', 'transfer'] as const));
+  const holdSwitch = pendings || at.has('switch');
+  if (at.has('establish')) emu.test.hold('establish', true);
+  if (holdSwitch) emu.test.hold('switch', true);
+  if (at.has('transfer')) emu.test.hold('transfer', true);
+  const done = round.map(() => false);
+  let failed = false;
+  const reports = Promise.all(round.map((t, i) => emu.reconfigure(t).then((rep) => ((done[i] = true), rep))));
+  if (!holdSwitch && at.size === 0) return reports;
+  reports.catch(() => (failed = true));
+  const wait = async (cond: () => boolean, what: string, ms = SEED_STALL_MS) => {
+    const deadline = sched().now() + ms;
+    while (!cond() && !failed) {
+      if (sched().now() > deadline) return what;
+      await sleep(POLL_MS);
+    }
+    return undefined;
+  };
+  const must = async (cond: () => boolean, what: string) => {
+    const late = await wait(cond, what);
+    if (late) throw new Error(`${late}: not within ${SEED_STALL_MS} ms`);
+  };
+  /**
+   * Let a held process run a little (0-3 ms). Inline, hold it again (it stops part-way, and the
+   * adapter fails between two of its steps); in threads mode the worker is terminated while the
+   * process runs, wherever it is.
+   */
+  const partly = async (name: 'establish' | 'transfer') => {
+    emu.test.hold(name, false);
+    await sleep(r() * 3);
+    if (emu.mode === 'inline') emu.test.hold(name, true);
+  };
+  try {
+    const devices = round.map((t) => {
+      const changed = (t as ArrayConfig).devices.find((d) => d.layout !== 'bcv' && JSON.stringify(d) !== JSON.stringify(emu.model.config.devices.find((x) => x.id === d.id)));
+      return changed!.id;
+    });
+    const phaseAtLeast = (p: number) => () => devices.every((d, i) => done[i] || emu.test.phase(d) >= p);
+    const gens = devices.map((d) => emu.test.generation(d));
+    if (at.has('establish')) {
+      await must(phaseAtLeast(PHASE.ESTABLISHING), 'ESTABLISH begun');
+      await partly('establish');
+      await failAdapter(emu, r, faults!, 'duringEstablish');
+      emu.test.hold('establish', false);
+    }
+    if (holdSwitch) {
+      // Every session of the round synchronised (held at the switch) or, a meta expansion, done.
+      await must(phaseAtLeast(PHASE.SYNCHRONISED), 'BCVs synchronised');
+      if (at.has('switch')) await failAdapter(emu, r, faults!, 'atSwitch');
+      const mix = pendings ? pick(r, [['destage-main'], ['destage-mirror'], ['destage-main', 'destage-mirror']] as const) : [];
+      for (const h of mix) emu.test.hold(h, true);
+      if (pendings) await someOps(wl, 40, 300);
+      emu.test.hold('switch', false);
+      // The switch drains requests in flight; with destage held a full cache may stall them, so the
+      // holds last a short while at most, switched or not.
+      await wait(() => devices.every((d, i) => done[i] || emu.test.generation(d) !== gens[i]), 'switch', 300);
+      if (pendings) await someOps(wl, 40, 300);
+      for (const h of mix) emu.test.hold(h, false);
+    }
+    if (at.has('transfer')) {
+      await must(phaseAtLeast(PHASE.TRANSFERRING), 'transfer begun');
+      await partly('transfer');
+      await failAdapter(emu, r, faults!, 'duringTransfer');
+      emu.test.hold('transfer', false);
+    }
+  } finally {
+    for (const h of ['establish', 'switch', 'transfer', 'destage-main', 'destage-mirror'] as const) emu.test.hold(h, false);
+  }
+  return reports;
+}
