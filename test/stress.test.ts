@@ -9,7 +9,10 @@ import { planSeed, sharedLocationSpots } from '../src/stress/plan.ts';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../src/shared/config.ts';
 
-describe('stress', () => {
+// Whole campaigns: bounded by this, not by the default per-test bound (a loaded machine runs them slower; CI measures nothing with it).
+const CAMPAIGN_BOUND_MS = 300_000;
+
+describe('stress', { timeout: CAMPAIGN_BOUND_MS }, () => {
   it('plans are deterministic in the seed and valid', () => {
     expect(JSON.stringify(planSeed(42))).toBe(JSON.stringify(planSeed(42)));
     expect(JSON.stringify(planSeed(42))).not.toBe(JSON.stringify(planSeed(43)));
