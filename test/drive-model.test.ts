@@ -1,0 +1,125 @@
+// The drive timing model against the Atlas 10K's published figures (DiskSim's validated drive):
+// seek, rotation, media rate, scheduling. Figures of the model, not timings of this machine.
+import { describe, expect, it } from 'vitest';
+import { hddPreset, BLOCK_BYTES } from '../src/disk-adapter/timing/drive-spec.ts';
+import { DiskMechanics } from '../src/disk-adapter/timing/mechanics.ts';
+import { HddModel } from '../src/disk-adapter/timing/hdd-model.ts';
+import { closedLoop } from '../src/disk-adapter/timing/sim.ts';
+import { mulberry32 } from '../src/shared/sched.ts';
+
+const atlas = hddPreset('atlas10k');
+const BLOCKS_8K = 8192 / BLOCK_BYTES;
+
+function randomReads(seed: number, mech: DiskMechanics, blocks: number) {
+  const r = mulberry32(seed);
+  return () => ({ lbn: Math.floor(r() * (mech.totalBlocks - blocks)), blocks, write: false });
+}
+
+describe('drive timing model: Atlas 10K', () => {
+  it('reads its geometry from the measured parameter files', () => {
+    const m = new DiskMechanics(atlas);
+    expect(atlas.rpm).toBe(10025);
+    expect(atlas.zones.length).toBe(24);
+    expect(m.revMs).toBeCloseTo(5.985, 3);
+    // 17,938,986 blocks on the drive less its spares and slips; the zone table holds the rest.
+    expect(m.totalBlocks).toBeGreaterThan(17_900_000);
+    expect(m.totalBlocks).toBeLessThan(18_100_000);
+    expect(m.locate(0)).toEqual({ cylinder: 0, surface: 0, sector: 0, zone: 0 });
+    expect(m.locate(334)).toMatchObject({ cylinder: 0, surface: 1, sector: 0 });
+    expect(m.locate(m.totalBlocks - 1)).toMatchObject({ cylinder: 10041, surface: 5, sector: 228 });
+  });
+
+  it('seeks by the measured table: 1-cylinder and full-stroke times, pair-weighted mean 5.60 ms', () => {
+    const m = new DiskMechanics(atlas);
+    expect(m.seekMs(1)).toBeCloseTo(1.245, 3);
+    expect(m.seekMs(10021)).toBeCloseTo(10.828, 3);
+    // Mean over uniformly random pairs of cylinders: distance d has weight 2(C−d)/C².
+    const C = atlas.cylinders;
+    let sum = 0;
+    let w = 0;
+    for (let d = 1; d < C; d++) {
+      sum += m.seekMs(d) * (C - d);
+      w += C - d;
+    }
+    expect(sum / w).toBeGreaterThan(5.6 * 0.99);
+    expect(sum / w).toBeLessThan(5.6 * 1.01);
+  });
+
+  it('QD1 random 8 KiB reads, cache off: mean service within 3% of the analytic 9.1 ms; rotational latency uniform over a revolution', () => {
+    const model = new HddModel(atlas, { cache: false });
+    const res = closedLoop(model, 1, 20_000, randomReads(1, model.mech, BLOCKS_8K));
+    const mean = res.meanResponseMs;
+    expect(mean).toBeGreaterThan(9.1 * 0.97);
+    expect(mean).toBeLessThan(9.1 * 1.03);
+    // Rotational latency: uniform on [0, one revolution): mean half a revolution, each decile a tenth.
+    const rot = res.served.map((s) => s.rotationMs / model.mech.revMs);
+    const meanRot = rot.reduce((a, b) => a + b, 0) / rot.length;
+    expect(meanRot).toBeGreaterThan(0.49);
+    expect(meanRot).toBeLessThan(0.51);
+    const deciles = Array.from({ length: 10 }, (_, k) => rot.filter((x) => x >= k / 10 && x < (k + 1) / 10).length / rot.length);
+    for (const d of deciles) expect(Math.abs(d - 0.1)).toBeLessThan(0.012);
+  });
+
+  it('random blocks: mean seek distance a third of the cylinders (±1%, weighted by the zones’ block density)', () => {
+    const m = new DiskMechanics(atlas);
+    const r = mulberry32(7);
+    let sum = 0;
+    const n = 200_000;
+    let prev = m.locate(Math.floor(r() * m.totalBlocks)).cylinder;
+    for (let i = 0; i < n; i++) {
+      const c = m.locate(Math.floor(r() * m.totalBlocks)).cylinder;
+      sum += Math.abs(c - prev);
+      prev = c;
+    }
+    // Outer zones hold more blocks per cylinder, so random blocks land there more often: the
+    // expected distance is a third of the cylinders for a uniform density, and the density's own
+    // E|X−Y| here (computed from the zone table below).
+    const dens: number[] = [];
+    for (const z of atlas.zones) for (let c = z.firstCylinder; c <= z.lastCylinder; c++) dens[c] = z.blocksPerTrack;
+    const total = dens.reduce((a, b) => a + b, 0);
+    let cdf = 0;
+    let expect2 = 0; // E|X−Y| = 2 ∫ F(x)(1−F(x)) dx
+    for (let c = 0; c < dens.length; c++) {
+      cdf += dens[c]! / total;
+      expect2 += 2 * cdf * (1 - cdf);
+    }
+    const mean = sum / n;
+    expect(Math.abs(mean / expect2 - 1)).toBeLessThan(0.01);
+    expect(Math.abs(expect2 / (atlas.cylinders / 3) - 1)).toBeLessThan(0.05); // near a third: the density varies by 1.46×
+  });
+
+  it('sequential reads within a track run at blocks-per-track × 512 B per revolution; inner/outer media rates in the blocks-per-track ratio', () => {
+    const m = new DiskMechanics(atlas);
+    const outer = m.access(0, { cylinder: 0, surface: 0 }, 0, 334, false);
+    expect(outer.transferMs).toBeCloseTo(m.revMs, 6);
+    const outerRate = (334 * BLOCK_BYTES) / (outer.transferMs / 1000) / 1e6;
+    expect(outerRate).toBeGreaterThan(28.6 * 0.95);
+    expect(outerRate).toBeLessThan(28.6 * 1.05);
+    const lastCyl = m.totalBlocks - 6 * 229;
+    const inner = m.access(0, { cylinder: 10041, surface: 0 }, lastCyl, 229, false);
+    expect(outer.transferMs / 334 / (inner.transferMs / 229)).toBeCloseTo(229 / 334, 6); // a block takes 1/bpt of a revolution
+    const innerRate = (229 * BLOCK_BYTES) / inner.transferMs;
+    expect(innerRate / (outerRate * 1000)).toBeCloseTo(229 / 334, 3);
+  });
+
+  it('scheduling: SPTF at QD32 at least 2× the QD1 rate of random 8 KiB reads, FCFS flat (±5%)', () => {
+    const run = (scheduler: 'fcfs' | 'sptf', qd: number) =>
+      closedLoop(new HddModel(atlas, { cache: false, scheduler }), qd, 6000, randomReads(3, new DiskMechanics(atlas), BLOCKS_8K)).iops;
+    const qd1 = run('fcfs', 1);
+    expect(run('sptf', 32)).toBeGreaterThan(2 * qd1);
+    const fcfs32 = run('fcfs', 32);
+    expect(Math.abs(fcfs32 / qd1 - 1)).toBeLessThan(0.05);
+  });
+
+  it('read-ahead: sequential 8 KiB reads hit the drive cache after the first miss', () => {
+    const model = new HddModel(atlas);
+    let lbn = 1000;
+    const res = closedLoop(model, 1, 200, () => {
+      const r = { lbn, blocks: BLOCKS_8K, write: false };
+      lbn += BLOCKS_8K;
+      return r;
+    });
+    expect(res.served[0]!.hit).toBe(false);
+    expect(res.served.filter((s) => s.hit).length).toBeGreaterThan(150);
+  });
+});
