@@ -176,6 +176,7 @@ type StressCliOptions = {
   verbose?: boolean;
   threads?: boolean;
   heavy?: boolean;
+  driveModels?: boolean;
 };
 
 async function stressCommand(o: StressCliOptions): Promise<number> {
@@ -197,6 +198,7 @@ async function stressCommand(o: StressCliOptions): Promise<number> {
     seedOptions: {
       breakFill: o.breakFill,
       heavy: o.heavy,
+      driveModels: o.driveModels,
       faults: o.faults,
       deterministic: o.deterministic,
       ...(o.deterministic ? { schedule: o.schedule } : {}),
@@ -247,7 +249,7 @@ function addValidateCommand(program: Command): void {
     .action((o: { config: string; to?: string; json?: boolean }) => {
       const running = loadConfig(o.config);
       if (o.to) loadConfig(o.to, { running });
-      print(!!o.json, { ok: true, devices: running.devices.map((d) => d.id) }, () => `OK: ${o.config}${o.to ? ` and ${o.to}` : ''} are valid`);
+      print(!!o.json, { ok: true, devices: running.devices.map((d) => d.id) }, () => (o.to ? `OK: ${o.config} and ${o.to} are valid` : `OK: ${o.config} is valid`));
     });
 }
 
@@ -290,6 +292,7 @@ function addStressCommand(program: Command): void {
     .option('--schedules <k>', 'with --deterministic: run each seed under k schedules (interleavings), each replayable', intArg('--schedules', 1, 10_000), 1)
     .option('--schedule <i>', 'with --deterministic: the first schedule to run (a rerun names the one that failed)', intArg('--schedule', 0, 1_000_000_000), 0)
     .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
+    .option('--drive-models', 'a timing model on every drive (a random preset and queue policy each): drives take time')
     .option('--heavy', 'heavy host load around the switch: queue depth 32-128 on each of 2-4 host processors, half the requests aimed at locations both layouts share')
     .option('--verbose', "print every actor's log lines on stderr, stamped with the scheduler's clock (for a rerun with --jobs 1)")
     .option('--json', 'print one JSON object')

@@ -84,6 +84,15 @@ describe('stress', { timeout: CAMPAIGN_BOUND_MS }, () => {
     expect(threads.reconfigurations).toBeGreaterThan(0);
   });
 
+  it('timing models on every drive (random presets and queue policies), with faults, deterministic: 30 seeds, nothing lost', async () => {
+    // Seed 7005 lost data before stages checked their requester still held the track: a host
+    // adapter failed while a timed drive read for it, and the late read landed in a slot reused since.
+    const s = await runStress({ seeds: 30, firstSeed: 7000, jobs: 2, seedOptions: { driveModels: true, faults: true, deterministic: true } });
+    expect(s.failed).toEqual([]);
+    expect(s.verifyErrors).toBe(0);
+    expect(s.faults.hostAdapterRestarts).toBeGreaterThan(10);
+  });
+
   it('a deliberately broken fill (skips split(o)) is caught within 200 seeds, and its seed replays to the same failure', async () => {
     const opts = { breakFill: true, deterministic: true };
     const s = await runStress({ seeds: 200, firstSeed: 0, jobs: 2, seedOptions: opts });

@@ -7,7 +7,8 @@ import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE, type SharedState } from '../shared/memory.ts';
-import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { lockTrack, lockedBy, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { actorId } from '../shared/actor.ts';
 import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { split, splitBcvTrack, splitHoldingBcv, trySplitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
@@ -17,6 +18,7 @@ import { SyncGate } from '../shared/sync-gate.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { MemoryDrive, type Drive } from './drive.ts';
+import { TimedDrive, timingModel } from './timing/timed-drive.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 
 /** Slots destaged per turn before the destager yields to staging (host requests come first). */
@@ -96,17 +98,17 @@ export class DiskAdapter {
     const out = new Map<number, Drive>();
     this.model.drives.ids.forEach((id, d) => {
       if (this.state.driveOwner[d] !== this.index) return;
-      out.set(
-        d,
-        new MemoryDrive({
-          id,
-          data: this.state.buffers.driveData[d]!,
-          trackBytes: this.state.trackBytes,
-          driveOwner: this.state.driveOwner,
-          driveIndex: d,
-          adapterIndex: this.index,
-        }),
-      );
+      const store = new MemoryDrive({
+        id,
+        data: this.state.buffers.driveData[d]!,
+        trackBytes: this.state.trackBytes,
+        driveOwner: this.state.driveOwner,
+        driveIndex: d,
+        adapterIndex: this.index,
+      });
+      // A timing model (drives[i].model) decides when each access completes; `instant` has none.
+      const timing = timingModel(this.model.config.drives.find((x) => x.id === id)?.model);
+      out.set(d, timing ? new TimedDrive(store, timing) : store);
     });
     return out;
   }
@@ -151,7 +153,7 @@ export class DiskAdapter {
   private handle(link: Link, m: Message): void {
     switch (m.t) {
       case 'stage':
-        void this.stage(link, m.reqs);
+        void this.stage(link, m.ha, m.reqs);
         return;
       case 'destage-hint':
         for (const s of m.slots) if (s >= 0 && s < this.state.slots) this.dirty.add(s);
@@ -261,8 +263,9 @@ export class DiskAdapter {
   // ---- staging and destaging ------------------------------------------------------------------
 
   /** Read each track into its slot. The requesting host adapter holds the track locked. */
-  private async stage(link: Link, reqs: Array<{ track: number; slot: number }>): Promise<void> {
+  private async stage(link: Link, ha: number, reqs: Array<{ track: number; slot: number }>): Promise<void> {
     const replies: Array<{ track: number; slot: number; error?: string }> = [];
+    const requester = actorId('ha', ha, this.model.config.hostAdapters);
     for (const r of reqs) {
       try {
         assert(r.slot >= 0 && r.slot < this.state.slots, `stage into slot ${r.slot} outside the cache`);
@@ -270,7 +273,15 @@ export class DiskAdapter {
           Atomics.load(this.state.slotOwner, r.slot) === r.track && Atomics.load(this.state.trackSlot, r.track) === r.slot,
           () => `${this.name}: stage of track ${r.track} into a slot it does not own (${this.state.describeSlot(r.slot)}; track ${this.state.describeTrack(r.track)})`,
         );
-        await this.readLocation(r.track, this.state.slotBytes(r.slot));
+        // Read beside the slot, then fill it only if the requester still holds the track: a host
+        // adapter that failed while the drive worked had its locks and unfilled slots taken back,
+        // and the slot may belong to another track by now (a drive with a timing model takes ms).
+        const buf = new Uint8Array(this.state.trackBytes);
+        await this.readLocation(r.track, buf);
+        const still = lockedBy(this.state, r.track, requester) && Atomics.load(this.state.slotOwner, r.slot) === r.track && Atomics.load(this.state.trackSlot, r.track) === r.slot;
+        if (!still)
+          throw new ArrayError('ADAPTER_GONE', `stage of track ${r.track}: its requester ${this.hostAdapters[ha]?.peer ?? `HA${ha}`} let the track go while the drive read it`);
+        this.state.slotBytes(r.slot).set(buf);
         this.counters.staged++;
         replies.push(r);
       } catch (err) {

@@ -15,6 +15,7 @@ import type { StalledSession } from '../service-processor/service-processor.ts';
 import { deviceLayout } from '../shared/layout.ts';
 import { buildActor } from './actors.ts';
 import { ArrayTestApi } from './test-api.ts';
+import { checkDriveModels } from '../disk-adapter/timing/timed-drive.ts';
 import { createSharedBuffers, SharedState } from '../shared/memory.ts';
 import { ArrayModel } from '../shared/model.ts';
 import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from '../shared/link.ts';
@@ -78,6 +79,7 @@ export class ArrayEmulator extends EventEmitter {
   static async start(config: ArrayConfig, opts: StartOptions = {}): Promise<ArrayEmulator> {
     const mode = opts.mode ?? 'threads';
     const log = opts.log ?? quietLog;
+    checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
     const model = new ArrayModel(config);
     const buffers = createSharedBuffers(config);
     const state = new SharedState(buffers);

@@ -1,4 +1,5 @@
 // The configuration file (DESIGN §7): schema, semantic checks, and one clear refusal per problem.
+import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from './drive-models.ts';
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
@@ -30,6 +31,16 @@ const BcvDevice = z.strictObject({
   members: z.array(BcvMember).min(1, 'a BCV needs at least one member'),
 });
 
+/** A drive's timing model: a preset's name, or `{ preset, scheduler?, cache? }` (see drive-models.ts); a name is read as `{ preset: name }`. */
+const DriveModel = z.preprocess(
+  (v) => (typeof v === 'string' ? { preset: v } : v),
+  z.strictObject({
+    preset: z.enum(DRIVE_MODEL_PRESETS, { error: `must be one of ${DRIVE_MODEL_PRESETS.join(', ')}` }),
+    scheduler: z.enum(DRIVE_SCHEDULERS, { error: `must be one of ${DRIVE_SCHEDULERS.join(', ')}` }).optional(),
+    cache: z.boolean().optional(),
+  }),
+);
+
 export const ConfigSchema = z.strictObject({
   geometry: z
     .strictObject({
@@ -42,7 +53,7 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   cache: z.strictObject({ slots: count(1).max(1 << 20, 'must be at most 1048576') }).prefault({ slots: 4096 }),
   hostAdapters: count(1).max(16, 'must be at most 16').default(1),
-  drives: z.array(z.strictObject({ id, cylinders: count(1) })).min(1, 'an array needs at least one drive'),
+  drives: z.array(z.strictObject({ id, cylinders: count(1), model: DriveModel.optional() })).min(1, 'an array needs at least one drive'),
   diskAdapters: z
     .array(z.strictObject({ id, drives: z.array(id) }))
     .min(1, 'an array needs at least one disk adapter')

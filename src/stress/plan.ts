@@ -6,6 +6,7 @@ import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { deviceLayout } from '../shared/layout.ts';
 import { mergeCompleted, planReconfiguration } from '../service-processor/plan.ts';
 import { seededRandom, type HotSpot } from '../host/workload.ts';
+import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from '../shared/drive-models.ts';
 
 export interface SeedPlan {
   seed: number;
@@ -54,6 +55,20 @@ export function planSeed(seed: number): SeedPlan {
   const blockBytes = pick(r, [512, 1024, 4096, trackBytes * 2]);
   return { seed, config, rounds, workload: { queueDepth: int(r, 1, 16), readPct: int(r, 20, 80), blockBytes, ops: int(r, 600, 2000) } };
 }
+
+/**
+ * The plan with a timing model on every drive (a preset and queue policy each, seeded), in the
+ * array and in every target alike (a target may change device definitions only).
+ */
+export function withDriveModels(plan: SeedPlan): SeedPlan {
+  const r = seededRandom(plan.seed * 48271 + 7);
+  const models = new Map(plan.config.drives.map((d) => [d.id, { preset: pick(r, TIMED_PRESETS), scheduler: pick(r, DRIVE_SCHEDULERS) }]));
+  const apply = (cfg: any) => ({ ...cfg, drives: cfg.drives.map((d: any) => ({ ...d, model: models.get(d.id) })) });
+  return { ...plan, config: parseConfig(apply(plan.config)), rounds: plan.rounds.map((round) => round.map(apply)) };
+}
+
+/** The presets `withDriveModels` draws from (every one but instant). */
+const TIMED_PRESETS = DRIVE_MODEL_PRESETS.filter((p) => p !== 'instant');
 
 /** One to three striped devices stacked on the main drives, each in its own band of cylinders. */
 function stripedSpecs(r: Rng, mainDrives: number): { specs: StripedSpec[]; cursor: number } {

@@ -13,7 +13,7 @@ import { createVerifierBuffers, SECTOR_BYTES, Verifier } from '../host/verifier.
 import { HostClient } from '../host/client.ts';
 import { seededRandom } from '../host/workload.ts';
 import { mulberry32, runSeeded, sched } from '../shared/sched.ts';
-import { HEAVY_HOT_PCT, HEAVY_QUEUE_DEPTHS, int, pick, planSeed, sharedLocationSpots, type SeedPlan } from './plan.ts';
+import { HEAVY_HOT_PCT, HEAVY_QUEUE_DEPTHS, int, pick, planSeed, sharedLocationSpots, withDriveModels, type SeedPlan } from './plan.ts';
 import { failAdapter, noFaults, reconfigureRound, type FaultCounts } from './faults.ts';
 import { someOps, untilOps } from './waits.ts';
 
@@ -66,6 +66,8 @@ export interface SeedOptions {
    * restripe share (where host splits and fills meet the switch and its check).
    */
   heavy?: boolean;
+  /** A timing model on every drive (a random preset and queue policy each): accesses take the drive's time. */
+  driveModels?: boolean;
   /** Every actor's log line, stamped with the scheduler's clock (virtual ms when deterministic): for a rerun. */
   log?: (text: string) => void;
   /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
@@ -150,7 +152,7 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
 async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: SeedResult): Promise<void> {
   let plan: SeedPlan;
   try {
-    plan = planSeed(seed);
+    plan = opts.driveModels ? withDriveModels(planSeed(seed)) : planSeed(seed);
   } catch (err) {
     result.reason = `plan: ${errorMessage(err)}`;
     return;
