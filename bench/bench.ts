@@ -11,6 +11,7 @@ import { runWorkload } from '../src/host/run.ts';
 import { seededRandom } from '../src/host/workload.ts';
 import type { DeviceLayout } from '../src/shared/layout.ts';
 import { restripeBench, restripeMarkdown } from './restripe.ts';
+import { driveModelBench, driveModelMarkdown } from './drive-model.ts';
 
 const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
 
@@ -66,8 +67,14 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
   const date = new Date().toISOString().slice(0, 10);
   const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
   const out: Record<string, unknown> = { machine, date };
-  if (opts.only !== 'restripe') out.hostIo = await hostIoBench(opts, machine, date, say);
-  if (opts.only !== 'host-io') {
+  if (opts.only === undefined || opts.only === 'drive-model') {
+    const rows = driveModelBench();
+    out.driveModel = rows;
+    for (const r of rows) say(`drive model ${r.preset}: QD1 8 KiB read ${r.qd1ReadMs} ms; QD32 SPTF ${r.sptfQd32Iops} IOPS (${r.sptfOverQd1}x QD1)`);
+    if (opts.write) writeSection(opts.write, 'drive-model', driveModelMarkdown(rows, date));
+  }
+  if (opts.only !== 'restripe' && opts.only !== 'drive-model') out.hostIo = await hostIoBench(opts, machine, date, say);
+  if (opts.only !== 'host-io' && opts.only !== 'drive-model') {
     const f = await restripeBench(!!opts.quick, say);
     out.restripe = f;
     if (opts.write) writeSection(opts.write, 'restripe', restripeMarkdown(f, machine, date));

@@ -318,7 +318,7 @@ function addBenchCommand(program: Command): void {
     .description('measure host throughput through the actors beside an in-process reference; write docs/BENCHMARKS.md')
     .option('--write <file>', 'write the figures into this markdown file')
     .option('--quick', 'short runs and small devices (a smoke test)')
-    .addOption(new Option('--only <part>', 'run one part').choices(['host-io', 'restripe']))
+    .addOption(new Option('--only <part>', 'run one part').choices(['host-io', 'restripe', 'drive-model']))
     .option('--json', 'print one JSON object')
     .action(async (o: { write?: string; quick?: boolean; json?: boolean; only?: string }) => {
       const { benchCommand } = await import('../bench/bench.ts');

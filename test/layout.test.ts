@@ -9,7 +9,7 @@ function names(l: DeviceLayout): Record<string, string> {
   return Object.fromEntries([...l.cylindersByDrive()].map(([d, cs]) => [d, cs.map(cylinderName).join(' ')]));
 }
 
-describe('layouts of the patent (DESIGN §7)', () => {
+describe('layouts of the patent (DESIGN §8)', () => {
   it('names cylinders like the figures', () => {
     expect([0, 1, 25, 26, 27, 51, 52, 701, 702].map(cylinderName)).toEqual(['A', 'B', 'Z', 'AA', 'AB', 'AZ', 'BA', 'ZZ', 'AAA']);
   });

@@ -10,7 +10,7 @@ const dev: VerifyDevice = { id: 'D', index: 0, bytes: 64 * 512 };
 const other: VerifyDevice = { id: 'E', index: 1, bytes: 64 * 512 };
 const fresh = () => new Verifier(createVerifierBuffers([dev, other]));
 
-describe('verifier judgement (DESIGN §5)', () => {
+describe('verifier judgement (DESIGN §6)', () => {
   it('accepts the latest acknowledged write and never-written zeros', () => {
     const v = fresh();
     const r0 = v.beginRead(dev, 0, 1024);

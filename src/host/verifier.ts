@@ -1,4 +1,4 @@
-// The verifier (DESIGN §5). Every write stamps each 512-byte sector with (device, sector, write id)
+// The verifier (DESIGN §6). Every write stamps each 512-byte sector with (device, sector, write id)
 // and a checksum; every read is checked against the writes that may legally be returned:
 //   the latest write to that sector acknowledged before the read began, or a write that overlapped
 //   the read — never an older one, never another sector's data; a never-written sector reads zeros.

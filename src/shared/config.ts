@@ -1,4 +1,4 @@
-// The configuration file (DESIGN §7): schema, semantic checks, and one clear refusal per problem.
+// The configuration file (DESIGN §8): schema, semantic checks, and one clear refusal per problem.
 import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from './drive-models.ts';
 import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';

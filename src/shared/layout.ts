@@ -1,4 +1,4 @@
-// Layouts (DESIGN §7): where each logical track of a device lives, as a global physical track index.
+// Layouts (DESIGN §8): where each logical track of a device lives, as a global physical track index.
 //
 // Global track index: every drive's tracks laid end to end in the order of `drives` in the config;
 // drive d's track (cylinder c, head h) is `driveBaseTrack[d] + c * headsPerCylinder + h`. The Track ID
@@ -177,7 +177,7 @@ function extentsOf(dev: DeviceConfig, drives: DriveMap, sizes: (m: number) => nu
 
 /**
  * The layout of device `deviceId` in `cfg`. A BCV takes its device's layout in `running` (the
- * configuration the array runs now: docs/DESIGN.md §7), mapped onto its own members.
+ * configuration the array runs now: docs/DESIGN.md §8), mapped onto its own members.
  */
 export function deviceLayout(cfg: ArrayConfig, deviceId: string, running: ArrayConfig = cfg): DeviceLayout {
   const drives = new DriveMap(cfg);
