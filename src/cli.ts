@@ -1,8 +1,9 @@
 // arrayemu's command line. Every refusal is one clear message and exit code 2; a run that loses
 // data or breaks an invariant exits 1.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type ArrayConfig } from './shared/config.ts';
+import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from './shared/drive-models.ts';
 import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
 import { ArrayError, errorMessage } from './shared/errors.ts';
 import { ArrayEmulator, type Mode } from './runtime/emulator.ts';
@@ -301,6 +302,73 @@ function addStressCommand(program: Command): void {
     });
 }
 
+interface ReplayCliOptions {
+  trace: string;
+  format?: string;
+  closedLoop?: boolean;
+  driveModel?: string;
+  scheduler?: string;
+  driveCache: boolean;
+  config?: string;
+  device?: string;
+  responses?: string;
+  json?: boolean;
+}
+
+async function replayCommand(o: ReplayCliOptions): Promise<number> {
+  if (o.config || o.device) throw new ArrayError('USAGE', 'replay through an array (--config/--device) is not built yet: give --drive-model PRESET to replay on one bare drive');
+  if (!o.driveModel) throw new ArrayError('USAGE', '--drive-model PRESET is required (one bare drive: atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200)');
+  const { parseTrace, detectFormat, TRACE_FORMATS } = await import('./host/trace.ts');
+  const { replayOnDrive } = await import('./host/replay.ts');
+  const { timingModel } = await import('./disk-adapter/timing/timed-drive.ts');
+  let text: string;
+  try {
+    text = readFileSync(o.trace, 'utf8');
+  } catch (err) {
+    throw new ArrayError('USAGE', `--trace ${o.trace}: cannot be read (${errorMessage(err)})`);
+  }
+  if (o.format && !(TRACE_FORMATS as readonly string[]).includes(o.format)) throw new ArrayError('USAGE', `--format ${o.format}: must be one of ${TRACE_FORMATS.join(', ')}`);
+  const format = (o.format as (typeof TRACE_FORMATS)[number] | undefined) ?? detectFormat(text);
+  const recs = parseTrace(text, format);
+  const presets = DRIVE_MODEL_PRESETS.filter((p) => p !== 'instant');
+  const preset = presets.find((p) => p === o.driveModel);
+  if (!preset) throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: must be one of ${presets.join(', ')}`);
+  const scheduler = DRIVE_SCHEDULERS.find((x) => x === (o.scheduler ?? x));
+  if (o.scheduler && !DRIVE_SCHEDULERS.some((x) => x === o.scheduler)) throw new ArrayError('USAGE', `--scheduler ${o.scheduler}: must be one of ${DRIVE_SCHEDULERS.join(', ')}`);
+  const model = timingModel({ preset, scheduler: o.scheduler ? scheduler : undefined, cache: o.driveCache })!;
+  const r = replayOnDrive(model, recs, { closedLoop: !!o.closedLoop });
+  if (o.responses) writeFileSync(o.responses, r.responsesMs.map((x) => x.toFixed(4)).join('\n') + '\n');
+  const { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs } = r;
+  print(!!o.json, { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs }, () =>
+    [
+      `${requests} requests (${format}, ${o.closedLoop ? 'closed' : 'open'} loop) on a bare ${model.spec.name}: mean ${meanMs} ms, p50 ${p50Ms}, p90 ${p90Ms}, p99 ${p99Ms} ms`,
+      measuredMeanMs === null ? '  the trace carries no response times: no demerit' : `  measured mean ${measuredMeanMs} ms; demerit ${demeritMs} ms`,
+      '  response-time CDF (simulated):',
+      ...r.cdf.filter((_, i) => i % 2 === 1).map((c) => `    ${String(Math.round(c.fraction * 100)).padStart(3)}%  ≤ ${c.ms} ms`),
+    ].join('\n'),
+  );
+  return 0;
+}
+
+function addReplayCommand(program: Command): void {
+  program
+    .command('replay')
+    .description('replay a block trace (MSR Cambridge, SPC, DiskSim ASCII) on one bare drive model, in virtual time; with measured response times, the demerit')
+    .requiredOption('--trace <file>', 'the trace')
+    .option('--format <f>', 'msr | spc | disksim (default: detected from the first line)')
+    .option('--closed-loop', 'issue each request a think time after the previous completes (think time from the trace), instead of at its timestamp')
+    .option('--drive-model <preset>', 'one bare drive: atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200')
+    .option('--scheduler <s>', "the drive's queue policy: fcfs, clook, sptf (default: the preset's)")
+    .option('--no-drive-cache', "switch the drive's cache off")
+    .option('--config <file>', 'replay through an array (not built yet)')
+    .option('--device <id>', 'the device of --config (not built yet)')
+    .option('--responses <file>', 'write one simulated response time (ms) per request, in trace order')
+    .option('--json', 'print one JSON object: {"requests","meanMs","p50Ms","p90Ms","p99Ms","measuredMeanMs","demeritMs"}')
+    .action(async (o: ReplayCliOptions) => {
+      process.exitCode = await replayCommand(o);
+    });
+}
+
 function addDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -331,7 +399,7 @@ export function buildProgram(): Command {
     .description('Emulator of a multi-adapter disk array that restripes logical devices online (WO 02/29807)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addDemoCommand, addBenchCommand]) add(program);
+  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addReplayCommand, addDemoCommand, addBenchCommand]) add(program);
   return program;
 }
 

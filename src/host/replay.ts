@@ -1,0 +1,102 @@
+// Trace replay on one bare drive (no array cache): the way drive models are validated. In virtual
+// time: each request's response time is the model's, and where the trace carries measured ones
+// the demerit (RMS horizontal distance between the two response-time distributions) says how
+// close the model is.
+import { ArrayError } from '../shared/errors.ts';
+import type { HddModel } from '../disk-adapter/timing/hdd-model.ts';
+import type { Served } from '../disk-adapter/timing/hdd-model.ts';
+import type { TraceRecord } from './trace.ts';
+
+export interface ReplayResult {
+  requests: number;
+  meanMs: number;
+  p50Ms: number;
+  p90Ms: number;
+  p99Ms: number;
+  measuredMeanMs: number | null;
+  demeritMs: number | null;
+  /** Simulated response time of each request, in trace order (ms). */
+  responsesMs: number[];
+  /** The simulated response-time CDF at every 5th percentile. */
+  cdf: Array<{ fraction: number; ms: number }>;
+}
+
+/** Refuse a request past the end of the drive before anything runs, naming its line. */
+export function checkTraceFits(recs: TraceRecord[], totalBlocks: number, what: string): void {
+  for (const r of recs) {
+    if (r.lbn + r.blocks > totalBlocks)
+      throw new ArrayError('USAGE', `trace line ${r.line}: blocks ${r.lbn}..${r.lbn + r.blocks - 1} lie past the end of ${what} (${totalBlocks} blocks)`);
+  }
+}
+
+const req = (r: TraceRecord, id: number) => ({ id, lbn: r.lbn, blocks: r.blocks, write: r.write });
+
+/** Open loop: each request arrives at its own time, whatever the drive is doing. */
+function openLoop(model: HddModel, recs: TraceRecord[]): number[] {
+  const resp = new Array<number>(recs.length).fill(0);
+  const queue: Array<{ id: number; lbn: number; blocks: number; write: boolean }> = [];
+  let next = 0;
+  let free = 0;
+  while (next < recs.length || queue.length > 0) {
+    if (queue.length === 0) {
+      const arrival = recs[next]!.timeMs;
+      // Idle until the next arrival: the write cache destages meanwhile.
+      if (model.writeBehind.length > 0 && arrival > free) {
+        free = model.destageOne(free)!.freeMs;
+        continue;
+      }
+      free = Math.max(free, arrival);
+    }
+    while (next < recs.length && recs[next]!.timeMs <= free) queue.push(req(recs[next]!, next++));
+    const [r] = queue.splice(model.pick(queue, free), 1);
+    const s: Served = model.serve(r!, Math.max(free, recs[r!.id]!.timeMs));
+    free = s.freeMs;
+    resp[r!.id] = s.doneMs - recs[r!.id]!.timeMs;
+  }
+  return resp;
+}
+
+/**
+ * Closed loop: one request at a time, each issued a think time after the previous completed, the
+ * think time taken from the trace: next timestamp − (this timestamp + this measured response).
+ */
+function closedLoop(model: HddModel, recs: TraceRecord[]): number[] {
+  const resp: number[] = [];
+  let arrival = 0;
+  let free = 0;
+  for (let i = 0; i < recs.length; i++) {
+    while (model.writeBehind.length > 0 && free < arrival) free = model.destageOne(free)!.freeMs;
+    const s = model.serve(req(recs[i]!, i), Math.max(free, arrival));
+    free = s.freeMs;
+    resp.push(s.doneMs - arrival);
+    const r = recs[i]!;
+    const nextTs = recs[i + 1]?.timeMs;
+    const think = nextTs === undefined ? 0 : Math.max(0, nextTs - (r.timeMs + (r.responseMs ?? 0)));
+    arrival = s.doneMs + think;
+  }
+  return resp;
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export function replayOnDrive(model: HddModel, recs: TraceRecord[], opts: { closedLoop: boolean }): ReplayResult {
+  checkTraceFits(recs, model.mech.totalBlocks, `the ${model.spec.name}`);
+  const responsesMs = opts.closedLoop ? closedLoop(model, recs) : openLoop(model, recs);
+  const sorted = [...responsesMs].sort((a, b) => a - b);
+  const measured = recs.every((r) => r.responseMs !== undefined) ? recs.map((r) => r.responseMs!).sort((a, b) => a - b) : undefined;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  // Both distributions at the same n quantiles: the horizontal distance is the gap of the sorted values.
+  const demerit = measured ? Math.sqrt(mean(sorted.map((x, i) => (x - measured[i]!) ** 2))) : null;
+  return {
+    requests: recs.length,
+    meanMs: round(mean(sorted)),
+    p50Ms: round(pct(sorted, 0.5)),
+    p90Ms: round(pct(sorted, 0.9)),
+    p99Ms: round(pct(sorted, 0.99)),
+    measuredMeanMs: measured ? round(mean(measured)) : null,
+    demeritMs: demerit === null ? null : round(demerit),
+    responsesMs,
+    cdf: Array.from({ length: 20 }, (_, k) => ({ fraction: (k + 1) / 20, ms: round(pct(sorted, (k + 1) / 20)) })),
+  };
+}
