@@ -99,3 +99,32 @@ describe('trace replay on a bare drive', () => {
     expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack for a user's mistake
   });
 });
+
+describe('virtual time', () => {
+  it('run --virtual: the same seed gives byte-identical figures; drives take their model’s time', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-virtual-'));
+    const cfg = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
+    cfg.geometry = { trackBytes: 4096, headsPerCylinder: 2 };
+    cfg.cache = { slots: 16 };
+    for (const d of cfg.drives) d.model = { preset: 'atlas10k', cache: false };
+    const file = join(dir, 'fig2-atlas.json');
+    writeFileSync(file, JSON.stringify(cfg));
+    const run = () =>
+      spawnSync(
+        process.execPath,
+        ['bin/arrayemu.mjs', 'run', '--config', file, '--ops', '600', '--queue-depth', '1', '--host-processors', '1', '--read-pct', '100', '--virtual', '--json'],
+        { encoding: 'utf8', timeout: 120_000 },
+      );
+    const a = run();
+    const b = run();
+    expect(a.status).toBe(0);
+    expect(a.stdout).toBe(b.stdout);
+    const j = JSON.parse(a.stdout);
+    expect(j.clock).toBe('virtual');
+    // One request at a time, a 16-slot cache over 40 host tracks: the reads that miss wait for an
+    // Atlas 10K (short seeks on this small array, up to a revolution, one 4 KiB transfer).
+    expect(j.host.latencyMs.p99).toBeGreaterThan(4); // a miss waits up to a revolution (6 ms): p99 near it
+    expect(j.host.latencyMs.p99).toBeLessThan(12);
+    expect(j.host.verifyErrors).toBe(0);
+  });
+});

@@ -80,6 +80,7 @@ export class DiskAdapter {
   private sweepTimer?: Timer;
   private stopped = false;
   private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
+  private readonly hostFillsDone: Array<() => void> = []; // the data transfers waiting for hostFills to reach 0
   readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0 };
 
   private readonly gate: SyncGate;
@@ -552,11 +553,16 @@ export class DiskAdapter {
     for (const d of this.drives.keys()) {
       for (const b of session.bcvLocationsOn(d)) {
         await this.state.passHold('transfer');
-        while (this.hostFills > 0) await nextTurn(); // host requests have the highest priority
+        if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
         if (this.state.pb(b, session.y)) await this.fill(session, session.bInv[b]!);
         if (++n % BACKGROUND_BATCH === 0) await nextTurn();
       }
     }
+  }
+
+  /** Resolves once no host fill runs here (the data transfer waits for it instead of spinning). */
+  private noHostFills(): Promise<void> {
+    return new Promise<void>((resolve) => this.hostFillsDone.push(resolve));
   }
 
   /** A host adapter's FIG. 7 "disconnect": fill track t now, then answer ("reconnect"). */
@@ -572,7 +578,7 @@ export class DiskAdapter {
         try {
           await this.fill(session, t);
         } finally {
-          this.hostFills--;
+          if (--this.hostFills === 0) for (const wake of this.hostFillsDone.splice(0)) sched().defer(wake);
         }
       }
       // A closed session filled every track before it closed: the host adapter saw IND just before

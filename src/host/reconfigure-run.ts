@@ -5,6 +5,7 @@ import type { ArrayEmulator } from '../runtime/emulator.ts';
 import type { ReconfReport, Progress } from '../shared/report.ts';
 import { planRounds } from '../service-processor/plan.ts';
 import { startWorkload, type HostSummary, type RunOptions } from './run.ts';
+import { sched, sleep } from '../shared/sched.ts';
 
 export interface ReconfigureRunOptions extends RunOptions {
   targets: unknown[]; // raw target configurations, applied in order
@@ -32,18 +33,13 @@ export async function runWithReconfigurations(emu: ArrayEmulator, opts: Reconfig
   const onProgress = (p: Progress) => opts.onProgress?.(p);
   emu.on('switched', onSwitched);
   emu.on('progress', onProgress);
-  const t0 = performance.now();
-  const fraction = () => (budgetOps !== undefined ? workload.opsDone() / budgetOps : (performance.now() - t0) / 1000 / opts.seconds!);
-  const until = (cond: () => boolean) =>
-    new Promise<void>((resolve) => {
-      if (cond()) return resolve();
-      const timer = setInterval(() => {
-        if (cond()) {
-          clearInterval(timer);
-          resolve();
-        }
-      }, POLL_MS);
-    });
+  // The scheduler's clock and sleeps: real time, or virtual time in a virtual run.
+  const t0 = sched().now();
+  const fraction = () => (budgetOps !== undefined ? workload.opsDone() / budgetOps : (sched().now() - t0) / 1000 / opts.seconds!);
+  let finished = false;
+  const until = async (cond: () => boolean) => {
+    while (!cond() && !finished) await sleep(POLL_MS);
+  };
   const reports: ReconfReport[] = [];
   let error: string | undefined;
   try {
@@ -57,6 +53,7 @@ export async function runWithReconfigurations(emu: ArrayEmulator, opts: Reconfig
   } catch (err) {
     error = err instanceof Error ? err.message : String(err);
   } finally {
+    finished = true;
     workload.stop();
     emu.off('switched', onSwitched);
     emu.off('progress', onProgress);

@@ -160,6 +160,12 @@ export interface SeededOptions {
   /** Choose the next task among `n` ready ones (default: the seeded PRNG). fast-check can drive this. */
   choose?: (n: number) => number;
   maxSteps?: number;
+  /**
+   * Virtual ms each task costs (default STEP_COST_MS). 0 makes it a discrete-event clock: time
+   * moves only to the next timer (a drive's completion, a sleep), and work costs only what the
+   * models say it costs.
+   */
+  stepCostMs?: number;
 }
 
 /**
@@ -176,6 +182,7 @@ export class SeededScheduler extends Owners implements Scheduler {
   private seq = 0;
   private readonly choose: (n: number) => number;
   private readonly maxSteps: number;
+  private readonly stepCostMs: number;
   /** Tasks run so far. */
   steps = 0;
   /** A running hash of the choices made: two runs with equal traces took the same interleaving. */
@@ -186,6 +193,7 @@ export class SeededScheduler extends Owners implements Scheduler {
     const rng = mulberry32(opts.seed);
     this.choose = opts.choose ?? ((n) => Math.floor(rng() * n));
     this.maxSteps = opts.maxSteps ?? MAX_STEPS;
+    this.stepCostMs = opts.stepCostMs ?? STEP_COST_MS;
   }
 
   now(): number {
@@ -286,7 +294,7 @@ export class SeededScheduler extends Owners implements Scheduler {
           );
         this.nowMs = Math.max(this.nowMs, at);
       } else {
-        this.nowMs += STEP_COST_MS;
+        this.nowMs += this.stepCostMs;
       }
       this.fireDue();
       if (this.ready.length === 0) continue;
