@@ -565,6 +565,11 @@ export class DiskAdapter {
     return new Promise<void>((resolve) => this.hostFillsDone.push(resolve));
   }
 
+  private hostFillEnded(): void {
+    if (--this.hostFills > 0) return;
+    for (const wake of this.hostFillsDone.splice(0)) sched().defer(wake);
+  }
+
   /** A host adapter's FIG. 7 "disconnect": fill track t now, then answer ("reconnect"). */
   private async hostFill(link: Link, sid: number, t: number, id: number): Promise<void> {
     this.counters.hostFills++;
@@ -578,7 +583,7 @@ export class DiskAdapter {
         try {
           await this.fill(session, t);
         } finally {
-          if (--this.hostFills === 0) for (const wake of this.hostFillsDone.splice(0)) sched().defer(wake);
+          this.hostFillEnded();
         }
       }
       // A closed session filled every track before it closed: the host adapter saw IND just before
