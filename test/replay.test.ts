@@ -128,3 +128,46 @@ describe('virtual time', () => {
     expect(j.host.verifyErrors).toBe(0);
   });
 });
+
+describe('replay through a whole array', () => {
+  it('serves the trace on a logical device in virtual time (reproducibly), and refuses one past its end', async () => {
+    const { runSeeded } = await import('../src/shared/sched.ts');
+    const { ArrayEmulator } = await import('../src/runtime/emulator.ts');
+    const { replayOnArray } = await import('../src/host/replay.ts');
+    const { parseConfig } = await import('../src/shared/config.ts');
+    const raw = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
+    raw.geometry = { trackBytes: 4096, headsPerCylinder: 2 };
+    raw.cache = { slots: 8 };
+    for (const d of raw.drives) d.model = { preset: 'atlas10k', cache: false };
+    const config = parseConfig(raw);
+    const trace = Array.from({ length: 200 }, (_, i) => `${(i * 7.5).toFixed(1)} 0 ${(i * 37) % 184} 8 ${i % 3 === 0 ? 0 : 1}`).join('\n');
+    const recs = parseTrace(trace, 'disksim');
+    const once = async () =>
+      (
+        await runSeeded({ seed: 1, choose: () => 0, stepCostMs: 0.001 }, async () => {
+          const emu = await ArrayEmulator.start(config, { mode: 'inline' });
+          try {
+            return await replayOnArray(emu, 'LD1', recs, { closedLoop: false });
+          } finally {
+            await emu.stop();
+          }
+        })
+      ).value;
+    const a = await once();
+    const b = await once();
+    expect(a.responsesMs).toEqual(b.responsesMs);
+    expect(a.requests).toBe(200);
+    expect(a.p99Ms).toBeGreaterThan(2); // misses wait for an Atlas 10K
+    const past = parseTrace('0 0 190 8 1\n', 'disksim'); // LD1: 12 cylinders × 2 heads × 8 blocks = 192 blocks
+    await expect(
+      runSeeded({ seed: 1, choose: () => 0 }, async () => {
+        const emu = await ArrayEmulator.start(config, { mode: 'inline' });
+        try {
+          return await replayOnArray(emu, 'LD1', past, { closedLoop: false });
+        } finally {
+          await emu.stop();
+        }
+      }),
+    ).rejects.toThrow(/trace line 1: blocks 190\.\.197 lie past the end of device LD1 \(192 blocks\)/);
+  });
+});
