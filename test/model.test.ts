@@ -116,7 +116,7 @@ class DestageCmd implements fc.AsyncCommand<Model, Real> {
 
 const HELD: HoldName[] = ['split', 'transfer', 'destage-main', 'destage-mirror', 'completion'];
 
-/** The property; `brokenFill` switches on the test-only fill that skips split(o). */
+/** The property; `brokenFill` switches on TEST_FAULT.BROKEN_FILL (the fill that skips split(o)). */
 function modelProperty(brokenFill: boolean) {
   const target = fc.constantFrom('fig2-new', 'fig8', 'fig9');
   const part = fc.constantFrom<Part>(0, 1, 2);

@@ -1,5 +1,5 @@
 // The one worker entry: every actor (service processor, host adapter, disk adapter) runs in a
-// thread started here; workerData says which (worker-host.ts builds it).
+// thread started here; workerData says which, and worker-host.ts builds it.
 import { hostWorker } from './worker-host.ts';
 
 hostWorker();

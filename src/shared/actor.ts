@@ -1,4 +1,4 @@
-// What an actor looks like to whoever hosts it: a worker thread (worker-host.ts) or the inline
+// What an actor looks like to whoever hosts it: a worker thread (src/runtime/worker-host.ts) or the inline
 // emulator. The actor classes themselves know nothing of worker_threads.
 import type { ArrayConfig } from './config.ts';
 import type { Link } from './link.ts';
