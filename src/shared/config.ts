@@ -53,7 +53,9 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   cache: z.strictObject({ slots: count(1).max(1 << 20, 'must be at most 1048576') }).prefault({ slots: 4096 }),
   hostAdapters: count(1).max(16, 'must be at most 16').default(1),
-  drives: z.array(z.strictObject({ id, cylinders: count(1), model: DriveModel.optional() })).min(1, 'an array needs at least one drive'),
+  drives: z
+    .array(z.strictObject({ id, cylinders: count(1), model: DriveModel.optional(), store: z.enum(['dense', 'sparse'], { error: 'must be dense or sparse' }).optional() }))
+    .min(1, 'an array needs at least one drive'),
   diskAdapters: z
     .array(z.strictObject({ id, drives: z.array(id) }))
     .min(1, 'an array needs at least one disk adapter')

@@ -144,10 +144,39 @@ export interface SharedBuffers {
   splitCursors: SharedArrayBuffer; // splitCursorWord(y, da)
   hostInflight: SharedArrayBuffer; // per host adapter × device: its host requests in flight (one word each: a failed adapter's share is taken back whole)
   intents: SharedArrayBuffer; // per actor id: the slot move it is making (intent.ts), finished by whoever takes its place
-  driveData: SharedArrayBuffer[]; // backing store of each memory drive
+  driveData: SharedArrayBuffer[]; // backing store of each dense drive (8 bytes for a sparse one)
+  /** Per drive: its track → chunk index (Int32, NO_CHUNK where never written), for a sparse drive; undefined for a dense one. */
+  sparseIndex: Array<SharedArrayBuffer | undefined>;
+  /** The chunks of every sparse drive (one track each), a growable buffer: it grows as tracks are first written. */
+  sparsePool: SharedArrayBuffer;
+  /** SPARSE words: the next free chunk. */
+  sparseWords: SharedArrayBuffer;
 }
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
+
+/** A drive larger than this keeps its tracks in the sparse store unless its `store` says otherwise. */
+export const DENSE_DRIVE_MAX_BYTES = 256 * 2 ** 20;
+/** Most bytes the sparse store may grow to: the largest buffer Node 20 makes (address space reserved, memory taken as tracks are written). */
+export const SPARSE_POOL_MAX_BYTES = 4 * 2 ** 30;
+export const NO_CHUNK = -1;
+/** Words of the sparse store's control buffer. */
+export const SPARSE = { NEXT_CHUNK: 0 } as const;
+const SPARSE_WORDS = 2;
+
+/**
+ * Whether drive `d` keeps its tracks sparsely (a track takes memory when first written; unwritten
+ * ones read as zeros): `store` "sparse", or no `store` and more than DENSE_DRIVE_MAX_BYTES.
+ */
+export function isSparse(cfg: ArrayConfig, d: ArrayConfig['drives'][number]): boolean {
+  if (d.store) return d.store === 'sparse';
+  return d.cylinders * cfg.geometry.headsPerCylinder * cfg.geometry.trackBytes > DENSE_DRIVE_MAX_BYTES;
+}
+
+function sparsePoolMaxBytes(cfg: ArrayConfig): number {
+  const bytes = cfg.drives.filter((d) => isSparse(cfg, d)).reduce((n, d) => n + d.cylinders * cfg.geometry.headsPerCylinder * cfg.geometry.trackBytes, 0);
+  return Math.min(bytes, SPARSE_POOL_MAX_BYTES);
+}
 
 export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
   const drives = new DriveMap(cfg);
@@ -173,8 +202,12 @@ export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     splitCursors: sab(MAX_SESSIONS * MAX_DISK_ADAPTERS * 4),
     hostInflight: sab(cfg.hostAdapters * cfg.devices.length * 4),
     intents: sab(ACTOR_IDS * INTENT_WORDS * 4),
-    driveData: cfg.drives.map((d) => sab(d.cylinders * headsPerCylinder * trackBytes)),
+    driveData: cfg.drives.map((d) => (isSparse(cfg, d) ? sab(8) : sab(d.cylinders * headsPerCylinder * trackBytes))),
+    sparseIndex: cfg.drives.map((d) => (isSparse(cfg, d) ? sab(d.cylinders * headsPerCylinder * 4) : undefined)),
+    sparsePool: new SharedArrayBuffer(0, { maxByteLength: sparsePoolMaxBytes(cfg) }),
+    sparseWords: sab(SPARSE_WORDS * 4),
   };
+  for (const idx of buffers.sparseIndex) if (idx) new Int32Array(idx).fill(NO_CHUNK);
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
   new Int32Array(buffers.slotOwner).fill(NO_TRACK);
   const owner = new Int32Array(buffers.driveOwner);

@@ -57,13 +57,15 @@ export function planSeed(seed: number): SeedPlan {
 }
 
 /**
- * The plan with a timing model on every drive (a preset and queue policy each, seeded), in the
- * array and in every target alike (a target may change device definitions only).
+ * The plan with a timing model on every drive (a preset and queue policy each, seeded) and a
+ * dense or sparse store, in the array and in every target alike (a target may change device
+ * definitions only).
  */
 export function withDriveModels(plan: SeedPlan): SeedPlan {
   const r = seededRandom(plan.seed * 48271 + 7);
   const models = new Map(plan.config.drives.map((d) => [d.id, { preset: pick(r, TIMED_PRESETS), scheduler: pick(r, DRIVE_SCHEDULERS) }]));
-  const apply = (cfg: any) => ({ ...cfg, drives: cfg.drives.map((d: any) => ({ ...d, model: models.get(d.id) })) });
+  const stores = new Map(plan.config.drives.map((d) => [d.id, pick(r, ['dense', 'sparse'] as const)]));
+  const apply = (cfg: any) => ({ ...cfg, drives: cfg.drives.map((d: any) => ({ ...d, model: models.get(d.id), store: stores.get(d.id) })) });
   return { ...plan, config: parseConfig(apply(plan.config)), rounds: plan.rounds.map((round) => round.map(apply)) };
 }
 
