@@ -1,6 +1,7 @@
 // arrayemu's command line. Every refusal is one clear message and exit code 2; a run that loses
 // data or breaks an invariant exits 1.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type ArrayConfig } from './shared/config.ts';
 import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from './shared/drive-models.ts';
@@ -419,6 +420,94 @@ function addReplayCommand(program: Command): void {
     });
 }
 
+interface SweepCliOptions {
+  diskAdapters: number[];
+  hostAdapters: number[];
+  drivesPerAdapter: number;
+  driveModel: string;
+  workload: string;
+  blockBytes: number;
+  queueDepth: number;
+  seconds: number;
+  seed: number;
+  restripe?: string;
+  virtual?: boolean;
+  out: string;
+  json?: boolean;
+}
+
+const listArg = (name: string, max: number) => (v: string) => v.split(',').map((x) => intArg(name, 1, max)(x.trim()));
+
+async function sweepCommand(o: SweepCliOptions): Promise<number> {
+  if (o.restripe) throw new ArrayError('USAGE', '--restripe: the restripe part of the sweep is not built yet (the sweep measures host load only)');
+  const { runSweep, sweepCsv, SWEEP_WORKLOADS } = await import('./host/sweep.ts');
+  const { writeSweepCharts } = await import('./host/sweep-charts.ts');
+  if (!(SWEEP_WORKLOADS as readonly string[]).includes(o.workload)) throw new ArrayError('USAGE', `--workload ${o.workload}: must be one of ${SWEEP_WORKLOADS.join(', ')}`);
+  const model = DRIVE_MODEL_PRESETS.find((p) => p === o.driveModel && p !== 'instant');
+  if (!model) throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: must be one of ${DRIVE_MODEL_PRESETS.filter((p) => p !== 'instant').join(', ')}`);
+  if (o.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${o.blockBytes} is not a multiple of 512`);
+  mkdirSync(o.out, { recursive: true });
+  const tty = process.stderr.isTTY === true;
+  const result = await runSweep(
+    {
+      diskAdapters: o.diskAdapters,
+      hostAdapters: o.hostAdapters,
+      drivesPerAdapter: o.drivesPerAdapter,
+      driveModel: model,
+      workload: o.workload as (typeof SWEEP_WORKLOADS)[number],
+      blockBytes: o.blockBytes,
+      queueDepth: o.queueDepth,
+      seconds: o.seconds,
+      seed: o.seed,
+    },
+    (p, done, total) => {
+      if (!o.json || tty)
+        process.stderr.write(
+          `${tty ? '\r' : ''}sweep: ${done}/${total} points (${p.diskAdapters} DA × ${p.hostAdapters} HA: ${p.iops} IOPS, p99 ${p.latencyMs.p99} ms)${tty ? '' : '\n'}`,
+        );
+    },
+  );
+  if (tty) process.stderr.write('\n');
+  writeFileSync(join(o.out, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+  writeFileSync(join(o.out, 'results.csv'), sweepCsv(result.points));
+  const files = await writeSweepCharts(o.out, result.points);
+  print(!!o.json, result, () =>
+    [
+      `sweep (${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s simulated per point):`,
+      ...result.points.map(
+        (p) =>
+          `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: ${p.iops} IOPS, ${p.mbps} MB/s, p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms`,
+      ),
+      `written to ${o.out}: results.json, results.csv, ${files.join(', ')}`,
+    ].join('\n'),
+  );
+  return 0;
+}
+
+function addSweepCommand(program: Command): void {
+  program
+    .command('sweep')
+    .description(
+      'adapter-count sweep: one array per point, a striped device over every drive, a workload with a queue depth per drive, in virtual time; results.json, results.csv, SVG charts and index.html',
+    )
+    .requiredOption('--out <dir>', 'where to write the results and charts')
+    .option('--disk-adapters <list>', 'disk adapter counts, e.g. 1,2,4,8,16', listArg('--disk-adapters', 64), [1, 2, 4])
+    .option('--host-adapters <list>', 'host adapter counts, e.g. 1,2,4', listArg('--host-adapters', 16), [1])
+    .option('--drives-per-adapter <k>', 'main drives per disk adapter', intArg('--drives-per-adapter', 1, 64), 4)
+    .option('--drive-model <preset>', 'atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200 (full-size drives, sparse store)', 'atlas10k')
+    .option('--workload <w>', 'randread | randwrite | randrw | seqread | seqwrite', 'randread')
+    .option('--block-bytes <b>', 'bytes per request (multiple of 512)', intArg('--block-bytes', 512, 64 << 20), 4096)
+    .option('--queue-depth <q>', 'requests in flight per main drive', intArg('--queue-depth', 1, 1024), 4)
+    .option('--seconds <s>', 'simulated seconds of load per point', numArg('--seconds', 0.01), 2)
+    .option('--seed <n>', 'workload seed', intArg('--seed', 0), 1)
+    .option('--restripe <kind>', 'expand | stripe-change | both: restripe under the load (not built yet)')
+    .option('--virtual', 'virtual time (the only clock a sweep runs on so far)')
+    .option('--json', 'print the results as one JSON object')
+    .action(async (o: SweepCliOptions) => {
+      process.exitCode = await sweepCommand(o);
+    });
+}
+
 function addDemoCommand(program: Command): void {
   program
     .command('demo')
@@ -449,7 +538,7 @@ export function buildProgram(): Command {
     .description('Emulator of a multi-adapter disk array that restripes logical devices online (WO 02/29807)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addReplayCommand, addDemoCommand, addBenchCommand]) add(program);
+  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addReplayCommand, addSweepCommand, addDemoCommand, addBenchCommand]) add(program);
   return program;
 }
 

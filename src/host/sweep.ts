@@ -1,0 +1,132 @@
+// The adapter-count sweep: one array per point (disk adapters × drives per adapter, host
+// adapters), a striped device over every drive, a random workload with `queueDepth` requests in
+// flight per drive (the offered load grows with the array), in virtual time. Results are a
+// function of the options alone: the same options give the same results.json, byte for byte.
+import { parseConfig, type ArrayConfig } from '../shared/config.ts';
+import { ArrayError } from '../shared/errors.ts';
+import { runSeeded } from '../shared/sched.ts';
+import { DRIVE_MODEL_PRESETS, type DriveModelPreset } from '../shared/drive-models.ts';
+import { hddPreset, BLOCK_BYTES } from '../disk-adapter/timing/drive-spec.ts';
+import { DiskMechanics } from '../disk-adapter/timing/mechanics.ts';
+import { ArrayEmulator } from '../runtime/emulator.ts';
+import { runWorkload } from './run.ts';
+
+export const SWEEP_WORKLOADS = ['randread', 'randwrite', 'randrw', 'seqread', 'seqwrite'] as const;
+export type SweepWorkload = (typeof SWEEP_WORKLOADS)[number];
+
+export interface SweepOptions {
+  diskAdapters: number[];
+  hostAdapters: number[];
+  drivesPerAdapter: number;
+  driveModel: DriveModelPreset;
+  workload: SweepWorkload;
+  blockBytes: number;
+  /** Requests in flight per main drive. */
+  queueDepth: number;
+  /** Simulated seconds of load per point. */
+  seconds: number;
+  seed: number;
+}
+
+export interface SweepPoint {
+  diskAdapters: number;
+  hostAdapters: number;
+  drives: number;
+  iops: number;
+  mbps: number;
+  latencyMs: { p50: number; p99: number };
+  restripe: null;
+  store: 'sparse' | 'dense';
+  clock: 'virtual';
+  simulatedMs: number;
+  requests: number;
+}
+
+/** Array track size of a sweep: 64 KiB (128 blocks); drive "cylinders" are the array's unit, sized to fill the drive model. */
+const SWEEP_TRACK_BYTES = 65536;
+/** Virtual ms a task costs in a sweep (as `run --virtual`). */
+const SWEEP_STEP_COST_MS = 0.001;
+/** Cache slots per main drive: a small cache, so random reads reach the drives. */
+const SWEEP_SLOTS_PER_DRIVE = 16;
+
+/** The array of one point: `da` adapters of `k` full-size drives each, one device striped over all of them. */
+export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfig {
+  if (o.driveModel === 'instant') throw new ArrayError('USAGE', '--drive-model instant takes no time: a sweep needs drives with mechanics');
+  const spec = hddPreset(o.driveModel);
+  const heads = spec.surfaces;
+  const cylinders = Math.floor(new DiskMechanics(spec).totalBlocks / (heads * (SWEEP_TRACK_BYTES / BLOCK_BYTES)));
+  const drives: ArrayConfig['drives'] = [];
+  const diskAdapters: ArrayConfig['diskAdapters'] = [];
+  for (let a = 0; a < da; a++) {
+    const ids = Array.from({ length: o.drivesPerAdapter }, (_, k) => `d${a}.${k}`);
+    for (const id of ids) drives.push({ id, cylinders, model: { preset: o.driveModel, scheduler: 'sptf' } });
+    diskAdapters.push({ id: `DA${a}`, drives: ids });
+  }
+  const members = drives.map((d) => ({ drive: d.id, startCylinder: 0 }));
+  return parseConfig({
+    geometry: { trackBytes: SWEEP_TRACK_BYTES, headsPerCylinder: heads },
+    cache: { slots: SWEEP_SLOTS_PER_DRIVE * drives.length },
+    hostAdapters: ha,
+    drives: drives.map((d) => ({ ...d, store: 'sparse' })),
+    diskAdapters,
+    devices: [{ id: 'LD1', layout: 'striped', cylinders: cylinders * members.length, stripeCylinders: 1, members }],
+  });
+}
+
+async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepPoint> {
+  const config = sweepConfig(o, da, ha);
+  const drives = config.drives.length;
+  const run = await runSeeded({ seed: o.seed, choose: () => 0, stepCostMs: SWEEP_STEP_COST_MS }, async (s) => {
+    const emu = await ArrayEmulator.start(config, { mode: 'inline' });
+    try {
+      const processors = ha;
+      const host = await runWorkload(emu, {
+        hostProcessors: processors,
+        seconds: o.seconds,
+        queueDepth: Math.max(1, Math.round((o.queueDepth * drives) / processors)),
+        readPct: o.workload.endsWith('read') ? 100 : o.workload.endsWith('write') ? 0 : 50,
+        blockBytes: o.blockBytes,
+        pattern: o.workload.startsWith('seq') ? 'sequential' : 'random',
+        seed: o.seed,
+      });
+      return { host, simulatedMs: s.now() };
+    } finally {
+      await emu.stop();
+    }
+  });
+  const { host } = run.value;
+  if (host.verifyErrors > 0 || host.ioErrors > 0)
+    throw new ArrayError('INVARIANT', `sweep point ${da} DA × ${ha} HA: ${host.verifyErrors} verify and ${host.ioErrors} I/O errors: ${host.described[0]}`);
+  return {
+    diskAdapters: da,
+    hostAdapters: ha,
+    drives,
+    iops: host.iops,
+    mbps: host.mbPerSec,
+    latencyMs: { p50: host.latencyMs.p50, p99: host.latencyMs.p99 },
+    restripe: null,
+    store: 'sparse',
+    clock: 'virtual',
+    simulatedMs: Math.round(run.value.simulatedMs),
+    requests: host.reads + host.writes,
+  };
+}
+
+/** Every point of the sweep, in order (disk adapters within host adapters); `onPoint` after each. */
+export async function runSweep(o: SweepOptions, onPoint?: (p: SweepPoint, done: number, total: number) => void): Promise<{ points: SweepPoint[] }> {
+  if (!(DRIVE_MODEL_PRESETS as readonly string[]).includes(o.driveModel)) throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: not a preset`);
+  const points: SweepPoint[] = [];
+  const total = o.hostAdapters.length * o.diskAdapters.length;
+  for (const ha of o.hostAdapters) {
+    for (const da of o.diskAdapters) {
+      points.push(await runPoint(o, da, ha));
+      onPoint?.(points[points.length - 1]!, points.length, total);
+    }
+  }
+  return { points };
+}
+
+export function sweepCsv(points: SweepPoint[]): string {
+  const head = 'diskAdapters,hostAdapters,drives,iops,mbps,p50Ms,p99Ms,requests,simulatedMs';
+  return `${[head, ...points.map((p) => [p.diskAdapters, p.hostAdapters, p.drives, p.iops, p.mbps, p.latencyMs.p50, p.latencyMs.p99, p.requests, p.simulatedMs].join(','))].join('\n')}\n`;
+}
