@@ -12,6 +12,7 @@ import { seededRandom } from '../src/host/workload.ts';
 import type { DeviceLayout } from '../src/shared/layout.ts';
 import { restripeBench, restripeMarkdown } from './restripe.ts';
 import { driveModelBench, driveModelMarkdown } from './drive-model.ts';
+import { sweepBench, sweepMarkdown } from './sweep-bench.ts';
 
 const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
 
@@ -73,12 +74,22 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
     for (const r of rows) say(`drive model ${r.preset}: QD1 8 KiB read ${r.qd1ReadMs} ms; QD32 SPTF ${r.sptfQd32Iops} IOPS (${r.sptfOverQd1}x QD1)`);
     if (opts.write) writeSection(opts.write, 'drive-model', driveModelMarkdown(rows, date));
   }
+  if (opts.only === undefined || opts.only === 'sweep') {
+    const rows = await sweepBench(!!opts.quick, say);
+    out.sweep = rows;
+    if (opts.write) writeSection(opts.write, 'sweep', sweepMarkdown(rows, machine, date, opts.quick ? 0.5 : 2));
+  }
+  if (opts.only === 'sweep') return report(out, opts);
   if (opts.only !== 'restripe' && opts.only !== 'drive-model') out.hostIo = await hostIoBench(opts, machine, date, say);
   if (opts.only !== 'host-io' && opts.only !== 'drive-model') {
     const f = await restripeBench(!!opts.quick, say);
     out.restripe = f;
     if (opts.write) writeSection(opts.write, 'restripe', restripeMarkdown(f, machine, date));
   }
+  return report(out, opts);
+}
+
+function report(out: Record<string, unknown>, opts: { json?: boolean }): number {
   if (opts.json) process.stdout.write(`${JSON.stringify(out)}\n`);
   return 0;
 }

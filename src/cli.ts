@@ -432,6 +432,7 @@ interface SweepCliOptions {
   seed: number;
   restripe?: string;
   virtual?: boolean;
+  real?: boolean;
   out: string;
   json?: boolean;
 }
@@ -446,6 +447,7 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
   const model = DRIVE_MODEL_PRESETS.find((p) => p === o.driveModel && p !== 'instant');
   if (!model) throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: must be one of ${DRIVE_MODEL_PRESETS.filter((p) => p !== 'instant').join(', ')}`);
   if (o.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${o.blockBytes} is not a multiple of 512`);
+  if (o.real && o.virtual) throw new ArrayError('USAGE', '--real and --virtual exclude each other: a sweep runs on one clock');
   mkdirSync(o.out, { recursive: true });
   const tty = process.stderr.isTTY === true;
   const result = await runSweep(
@@ -459,6 +461,7 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
       queueDepth: o.queueDepth,
       seconds: o.seconds,
       seed: o.seed,
+      clock: o.real ? 'real' : 'virtual',
     },
     (p, done, total) => {
       if (!o.json || tty)
@@ -473,7 +476,7 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
   const files = await writeSweepCharts(o.out, result.points);
   print(!!o.json, result, () =>
     [
-      `sweep (${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s simulated per point):`,
+      `sweep (${o.real ? 'real time' : 'virtual time'}, ${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s per point):`,
       ...result.points.map(
         (p) =>
           `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: ${p.iops} IOPS, ${p.mbps} MB/s, p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms`,
@@ -501,7 +504,8 @@ function addSweepCommand(program: Command): void {
     .option('--seconds <s>', 'simulated seconds of load per point', numArg('--seconds', 0.01), 2)
     .option('--seed <n>', 'workload seed', intArg('--seed', 0), 1)
     .option('--restripe <kind>', 'expand | stripe-change | both: restripe under the load (not built yet)')
-    .option('--virtual', 'virtual time (the only clock a sweep runs on so far)')
+    .option('--virtual', 'virtual time: a discrete-event clock, reproducible (the default)')
+    .option('--real', 'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)')
     .option('--json', 'print the results as one JSON object')
     .action(async (o: SweepCliOptions) => {
       process.exitCode = await sweepCommand(o);
@@ -525,7 +529,7 @@ function addBenchCommand(program: Command): void {
     .description('measure host throughput through the actors beside an in-process reference; write docs/BENCHMARKS.md')
     .option('--write <file>', 'write the figures into this markdown file')
     .option('--quick', 'short runs and small devices (a smoke test)')
-    .addOption(new Option('--only <part>', 'run one part').choices(['host-io', 'restripe', 'drive-model']))
+    .addOption(new Option('--only <part>', 'run one part').choices(['host-io', 'restripe', 'drive-model', 'sweep']))
     .option('--json', 'print one JSON object')
     .action(async (o: { write?: string; quick?: boolean; json?: boolean; only?: string }) => {
       const { benchCommand } = await import('../bench/bench.ts');

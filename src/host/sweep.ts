@@ -4,7 +4,7 @@
 // function of the options alone: the same options give the same results.json, byte for byte.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { runSeeded } from '../shared/sched.ts';
+import { runSeeded, sched } from '../shared/sched.ts';
 import { DRIVE_MODEL_PRESETS, type DriveModelPreset } from '../shared/drive-models.ts';
 import { hddPreset, BLOCK_BYTES } from '../disk-adapter/timing/drive-spec.ts';
 import { DiskMechanics } from '../disk-adapter/timing/mechanics.ts';
@@ -23,9 +23,11 @@ export interface SweepOptions {
   blockBytes: number;
   /** Requests in flight per main drive. */
   queueDepth: number;
-  /** Simulated seconds of load per point. */
+  /** Seconds of load per point (simulated, or real with clock 'real'). */
   seconds: number;
   seed: number;
+  /** 'virtual' (default): the discrete-event clock; 'real': worker threads in real time (drives wait for real). */
+  clock?: 'virtual' | 'real';
 }
 
 export interface SweepPoint {
@@ -37,7 +39,8 @@ export interface SweepPoint {
   latencyMs: { p50: number; p99: number };
   restripe: null;
   store: 'sparse' | 'dense';
-  clock: 'virtual';
+  clock: 'virtual' | 'real';
+  /** Time the load ran: simulated ms (virtual) or ms of real time. */
   simulatedMs: number;
   requests: number;
 }
@@ -76,8 +79,11 @@ export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfi
 async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepPoint> {
   const config = sweepConfig(o, da, ha);
   const drives = config.drives.length;
-  const run = await runSeeded({ seed: o.seed, choose: () => 0, stepCostMs: SWEEP_STEP_COST_MS }, async (s) => {
-    const emu = await ArrayEmulator.start(config, { mode: 'inline' });
+  const real = o.clock === 'real';
+  const load = async (s: { now(): number }) => {
+    // Real time: every actor a worker thread, the host processors here; virtual: all in this thread.
+    const emu = await ArrayEmulator.start(config, { mode: real ? 'threads' : 'inline' });
+    const t0 = s.now();
     try {
       const processors = ha;
       const host = await runWorkload(emu, {
@@ -88,12 +94,14 @@ async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepP
         blockBytes: o.blockBytes,
         pattern: o.workload.startsWith('seq') ? 'sequential' : 'random',
         seed: o.seed,
+        hostProcessorsHere: true,
       });
-      return { host, simulatedMs: s.now() };
+      return { host, simulatedMs: s.now() - t0 };
     } finally {
       await emu.stop();
     }
-  });
+  };
+  const run = real ? { value: await load(sched()) } : await runSeeded({ seed: o.seed, choose: () => 0, stepCostMs: SWEEP_STEP_COST_MS }, load);
   const { host } = run.value;
   if (host.verifyErrors > 0 || host.ioErrors > 0)
     throw new ArrayError('INVARIANT', `sweep point ${da} DA × ${ha} HA: ${host.verifyErrors} verify and ${host.ioErrors} I/O errors: ${host.described[0]}`);
@@ -106,7 +114,7 @@ async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepP
     latencyMs: { p50: host.latencyMs.p50, p99: host.latencyMs.p99 },
     restripe: null,
     store: 'sparse',
-    clock: 'virtual',
+    clock: real ? 'real' : 'virtual',
     simulatedMs: Math.round(run.value.simulatedMs),
     requests: host.reads + host.writes,
   };
