@@ -123,3 +123,28 @@ describe('drive timing model: Atlas 10K', () => {
     expect(res.served.filter((s) => s.hit).length).toBeGreaterThan(150);
   });
 });
+
+describe('a disk adapter’s back-end channel', () => {
+  it('is shared by its drives: a slow link bounds the reads of both, a fast one leaves them drive-bound', async () => {
+    const { runSeeded } = await import('../src/shared/sched.ts');
+    const { TimedDrive } = await import('../src/disk-adapter/timing/timed-drive.ts');
+    const { Channel } = await import('../src/disk-adapter/timing/channel.ts');
+    const trackBytes = 65536;
+    const store = (id: string) => ({ id, tracks: 1000, trackBytes, readTrack: async () => {}, writeTrack: async () => {} });
+    const readAll = async (mbPerSec: number) =>
+      (
+        await runSeeded({ seed: 1, choose: () => 0, stepCostMs: 0.001 }, async (s) => {
+          const ch = new Channel(mbPerSec);
+          const drives = [new TimedDrive(store('a'), new HddModel(atlas), ch), new TimedDrive(store('b'), new HddModel(atlas), ch)];
+          const buf = new Uint8Array(trackBytes);
+          await Promise.all(Array.from({ length: 20 }, (_, i) => drives[i % 2]!.readTrack(i * 37, buf)));
+          return s.now();
+        })
+      ).value;
+    const slow = await readAll(10); // 20 × 64 KiB over 10 MB/s: at least 131 ms on the link
+    const fast = await readAll(10_000);
+    expect(slow).toBeGreaterThanOrEqual((20 * trackBytes) / (10 * 1000));
+    expect(fast).toBeLessThan(slow / 1.5);
+    expect(fast).toBeGreaterThan(10 * 5); // ten random reads per drive: drive-bound, milliseconds each
+  });
+});

@@ -18,7 +18,8 @@ import { SyncGate } from '../shared/sync-gate.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { MemoryDrive, SparseDrive, type Drive } from './drive.ts';
-import { TimedDrive, timingModel } from './timing/timed-drive.ts';
+import { adapterChannel, TimedDrive, timingModel } from './timing/timed-drive.ts';
+import type { Channel } from './timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 
 /** Slots destaged per turn before the destager yields to staging (host requests come first). */
@@ -84,6 +85,8 @@ export class DiskAdapter {
   readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0 };
 
   private readonly gate: SyncGate;
+  /** The back-end link this adapter's timed drives share (diskAdapters[i].channelMBps). */
+  private channel?: Channel;
 
   constructor(opts: DiskAdapterOptions) {
     this.gate = new SyncGate(opts.replacement === true);
@@ -97,6 +100,7 @@ export class DiskAdapter {
 
   private memoryDrives(): Map<number, Drive> {
     const out = new Map<number, Drive>();
+    this.channel = adapterChannel(this.model.config, this.index);
     this.model.drives.ids.forEach((id, d) => {
       if (this.state.driveOwner[d] !== this.index) return;
       const b = this.state.buffers;
@@ -105,7 +109,7 @@ export class DiskAdapter {
       const store: Drive = sparse ? new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords }) : new MemoryDrive({ ...common, data: b.driveData[d]! });
       // A timing model (drives[i].model) decides when each access completes; `instant` has none.
       const timing = timingModel(this.model.config.drives.find((x) => x.id === id)?.model);
-      out.set(d, timing ? new TimedDrive(store, timing) : store);
+      out.set(d, timing ? new TimedDrive(store, timing, this.channel) : store);
     });
     return out;
   }

@@ -57,7 +57,7 @@ export const ConfigSchema = z.strictObject({
     .array(z.strictObject({ id, cylinders: count(1), model: DriveModel.optional(), store: z.enum(['dense', 'sparse'], { error: 'must be dense or sparse' }).optional() }))
     .min(1, 'an array needs at least one drive'),
   diskAdapters: z
-    .array(z.strictObject({ id, drives: z.array(id) }))
+    .array(z.strictObject({ id, drives: z.array(id), channelMBps: z.number({ error: 'must be a number' }).positive('must be above 0').max(1e6, 'must be at most 1e6').optional() }))
     .min(1, 'an array needs at least one disk adapter')
     .max(64, 'at most 64 disk adapters'),
   devices: z.array(z.discriminatedUnion('layout', [StripedDevice, ConcatDevice, BcvDevice])).max(256),

@@ -8,6 +8,13 @@ export type DriveModelPreset = (typeof DRIVE_MODEL_PRESETS)[number];
 export const DRIVE_SCHEDULERS = ['fcfs', 'clook', 'sptf'] as const;
 export type DriveScheduler = (typeof DRIVE_SCHEDULERS)[number];
 
+/**
+ * A disk adapter's back-end channel, shared by its drives (MB/s), when it has timed drives and
+ * gives no `channelMBps`: a 2 Gb/s Fibre Channel loop, the back end of arrays of the patent's era,
+ * carries about 200 MB/s of payload (2.125 Gbaud, 8b/10b) across its 15-45 drives.
+ */
+export const DEFAULT_CHANNEL_MBPS = 200;
+
 /** A drive's timing model as configured: a preset's name, or a preset with its queue policy and cache switched. */
 export type DriveModelConfig = DriveModelPreset | { preset: DriveModelPreset; scheduler?: DriveScheduler; cache?: boolean };
 

@@ -10,6 +10,8 @@ import type { ArrayConfig } from '../../shared/config.ts';
 import type { Drive } from '../drive.ts';
 import { BLOCK_BYTES, hddPreset } from './drive-spec.ts';
 import { DRIVE_QUEUE_LIMIT, HddModel, type DriveRequest } from './hdd-model.ts';
+import { Channel } from './channel.ts';
+import { DEFAULT_CHANNEL_MBPS } from '../../shared/drive-models.ts';
 
 interface Queued {
   req: DriveRequest;
@@ -23,6 +25,13 @@ export function timingModel(m: DriveModelConfig | undefined): HddModel | undefin
   if (preset === 'instant') return undefined;
   const opts = typeof m === 'object' ? { scheduler: m.scheduler, cache: m.cache } : {};
   return new HddModel(hddPreset(preset), opts);
+}
+
+/** The back-end link of disk adapter `i` if any of its drives has a timing model (its `channelMBps`, or the default). */
+export function adapterChannel(cfg: ArrayConfig, i: number): Channel | undefined {
+  const da = cfg.diskAdapters[i]!;
+  const timed = da.drives.some((id) => timingModel(cfg.drives.find((d) => d.id === id)?.model) !== undefined);
+  return timed ? new Channel(da.channelMBps ?? DEFAULT_CHANNEL_MBPS) : undefined;
 }
 
 /** Every drive's model can hold the drive as configured: refused naming the field, before anything starts. */
@@ -51,9 +60,13 @@ export class TimedDrive implements Drive {
   private freeMs = 0;
   private nextId = 1;
 
-  constructor(store: Drive, model: HddModel) {
+  private readonly channel?: Channel;
+
+  /** `channel`: the disk adapter's back-end link, shared by its drives (none: no link cost). */
+  constructor(store: Drive, model: HddModel, channel?: Channel) {
     this.store = store;
     this.model = model;
+    this.channel = channel;
     this.id = store.id;
     this.tracks = store.tracks;
     this.trackBytes = store.trackBytes;
@@ -104,8 +117,13 @@ export class TimedDrive implements Drive {
       start,
     );
     const [item] = this.queue.splice(i, 1);
-    const s = this.model.serve(item!.req, Math.max(start, item!.arrivedMs));
-    sched().after(Math.max(0, s.doneMs - now), item!.done);
+    const req = item!.req;
+    const bytes = req.blocks * BLOCK_BYTES;
+    // A write's data crosses the back-end link before the drive can take it; a read's after.
+    const at = Math.max(start, item!.arrivedMs);
+    const s = this.model.serve(req, req.write && this.channel ? this.channel.transfer(bytes, at) : at);
+    const doneMs = !req.write && this.channel ? this.channel.transfer(bytes, s.doneMs) : s.doneMs;
+    sched().after(Math.max(0, doneMs - now), item!.done);
     this.occupy(s.freeMs, now);
   }
 
