@@ -1,8 +1,8 @@
 // npm run bench: host throughput through the full actor path (host processors in a piscina pool →
 // host adapter worker → shared cache, disk adapters destaging behind) beside an in-process,
 // single-threaded reference doing the same address mapping and copies, in the same run.
-import { cpus, totalmem } from 'node:os';
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, parseConfig } from '../src/shared/config.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
@@ -12,7 +12,8 @@ import { seededRandom } from '../src/host/workload.ts';
 import type { DeviceLayout } from '../src/shared/layout.ts';
 import { restripeBench, restripeMarkdown } from './restripe.ts';
 import { driveModelBench, driveModelMarkdown } from './drive-model.ts';
-import { sweepBench, sweepMarkdown } from './sweep-bench.ts';
+import { scalingMarkdown, scalingSweep, sweepBench, sweepMarkdown } from './sweep-bench.ts';
+import { dirname, join } from 'node:path';
 
 const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
 
@@ -75,6 +76,9 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
     if (opts.write) writeSection(opts.write, 'drive-model', driveModelMarkdown(rows, date));
   }
   if (opts.only === undefined || opts.only === 'sweep') {
+    const points = await scalingSweep(opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')), !!opts.quick, say);
+    out.scaling = points;
+    if (opts.write) writeSection(opts.write, 'scaling', scalingMarkdown(points, date));
     const rows = await sweepBench(!!opts.quick, say);
     out.sweep = rows;
     if (opts.write) writeSection(opts.write, 'sweep', sweepMarkdown(rows, machine, date, opts.quick ? 0.5 : 2));

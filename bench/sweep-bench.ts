@@ -1,6 +1,9 @@
 // npm run bench: the adapter-count sweep in virtual time beside the same points in real time
 // (worker threads, drives waiting for real), side by side in one run.
-import { runSweep, type SweepOptions, type SweepPoint } from '../src/host/sweep.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runSweep, sweepCsv, type SweepOptions, type SweepPoint } from '../src/host/sweep.ts';
+import { writeSweepCharts } from '../src/host/sweep-charts.ts';
 
 export interface SweepBenchRow {
   diskAdapters: number;
@@ -12,18 +15,59 @@ export interface SweepBenchRow {
   realP99Ms: number;
 }
 
+/** The benchmarks' sweep: random 4 KiB reads on four Atlas 10Ks per disk adapter, QD 4 per drive, one host adapter. */
+const BENCH_POINT: SweepOptions = {
+  diskAdapters: [1],
+  hostAdapters: [1],
+  drivesPerAdapter: 4,
+  driveModel: 'atlas10k',
+  workload: 'randread',
+  blockBytes: 4096,
+  queueDepth: 4,
+  seconds: 1,
+  seed: 1,
+};
+
+/**
+ * 1 to 16 disk adapters in virtual time, with its charts written beside the markdown file
+ * (`<dir>/sweep/`): the scaling figure of the benchmarks.
+ */
+export async function scalingSweep(dir: string, quick: boolean, say: (s: string) => void): Promise<SweepPoint[]> {
+  const o: SweepOptions = { ...BENCH_POINT, diskAdapters: quick ? [1, 2, 4] : [1, 2, 4, 8, 16], seconds: quick ? 0.5 : 1 };
+  const { points } = await runSweep({ ...o, clock: 'virtual' });
+  const out = join(dir, 'sweep');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ points }, null, 2)}\n`);
+  writeFileSync(join(out, 'results.csv'), sweepCsv(points));
+  await writeSweepCharts(out, points);
+  for (const p of points) say(`sweep ${p.diskAdapters} DA (virtual): ${p.iops} IOPS`);
+  return points;
+}
+
+export function scalingMarkdown(points: SweepPoint[], date: string): string {
+  const one = points[0]!;
+  return [
+    '## Adapter-count sweep (virtual time)',
+    '',
+    `Command: \`npm run bench\` (the same as \`arrayemu sweep --disk-adapters ${points.map((p) => p.diskAdapters).join(',')} --seconds 1 --out docs/sweep\`) · random 4 KiB reads, 4 full-size \`atlas10k\` drives per disk adapter (SPTF), QD 4 per drive, one host adapter · figures of the model (virtual time), the same on any machine · date: ${date}. Files: \`docs/sweep/\`.`,
+    '',
+    '| disk adapters | drives | IOPS | ÷ (adapters × 1-adapter IOPS) | p50 ms | p99 ms |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...points.map(
+      (p) =>
+        `| ${p.diskAdapters} | ${p.drives} | ${p.iops} | ${(p.iops / (p.diskAdapters * (one.iops / one.diskAdapters))).toFixed(2)} | ${p.latencyMs.p50} | ${p.latencyMs.p99} |`,
+    ),
+    '',
+    '![IOPS against disk adapters](sweep/iops.svg)',
+    '![latency against disk adapters](sweep/latency.svg)',
+    '',
+    "With drive-bound random reads throughput grows with the disk adapters close to linearly (target ≥ 0.9 at 16) and latency stays flat. The back-end link (200 MB/s per adapter) is modelled; the adapters' per-command costs and the host adapters' ports are not yet, so this measures the drives, the link and the queueing.",
+    '',
+  ].join('\n');
+}
+
 export async function sweepBench(quick: boolean, say: (s: string) => void): Promise<SweepBenchRow[]> {
-  const o: SweepOptions = {
-    diskAdapters: [1, 2, 4],
-    hostAdapters: [1],
-    drivesPerAdapter: 4,
-    driveModel: 'atlas10k',
-    workload: 'randread',
-    blockBytes: 4096,
-    queueDepth: 4,
-    seconds: quick ? 0.5 : 2,
-    seed: 1,
-  };
+  const o: SweepOptions = { ...BENCH_POINT, diskAdapters: [1, 2, 4], seconds: quick ? 0.5 : 2 };
   const virtual = await runSweep({ ...o, clock: 'virtual' });
   const real = await runSweep({ ...o, clock: 'real' });
   const rows = virtual.points.map((v: SweepPoint, i) => {

@@ -431,6 +431,7 @@ interface SweepCliOptions {
   seconds: number;
   seed: number;
   restripe?: string;
+  restripeCylinders?: number;
   virtual?: boolean;
   real?: boolean;
   out: string;
@@ -440,8 +441,10 @@ interface SweepCliOptions {
 const listArg = (name: string, max: number) => (v: string) => v.split(',').map((x) => intArg(name, 1, max)(x.trim()));
 
 async function sweepCommand(o: SweepCliOptions): Promise<number> {
-  if (o.restripe) throw new ArrayError('USAGE', '--restripe: the restripe part of the sweep is not built yet (the sweep measures host load only)');
-  const { runSweep, sweepCsv, SWEEP_WORKLOADS } = await import('./host/sweep.ts');
+  const { runSweep, sweepCsv, SWEEP_WORKLOADS, SWEEP_RESTRIPES } = await import('./host/sweep.ts');
+  const restripe = o.restripe === undefined ? undefined : SWEEP_RESTRIPES.find((k) => k === o.restripe);
+  if (o.restripe !== undefined && !restripe) throw new ArrayError('USAGE', `--restripe ${o.restripe}: must be one of ${SWEEP_RESTRIPES.join(', ')}`);
+  if (restripe && o.real) throw new ArrayError('USAGE', '--restripe runs in virtual time only: drop --real');
   const { writeSweepCharts } = await import('./host/sweep-charts.ts');
   if (!(SWEEP_WORKLOADS as readonly string[]).includes(o.workload)) throw new ArrayError('USAGE', `--workload ${o.workload}: must be one of ${SWEEP_WORKLOADS.join(', ')}`);
   const model = DRIVE_MODEL_PRESETS.find((p) => p === o.driveModel && p !== 'instant');
@@ -462,6 +465,8 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
       seconds: o.seconds,
       seed: o.seed,
       clock: o.real ? 'real' : 'virtual',
+      restripe,
+      restripeCylinders: o.restripeCylinders,
     },
     (p, done, total) => {
       if (!o.json || tty)
@@ -479,7 +484,10 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
       `sweep (${o.real ? 'real time' : 'virtual time'}, ${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s per point):`,
       ...result.points.map(
         (p) =>
-          `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: ${p.iops} IOPS, ${p.mbps} MB/s, p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms`,
+          `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: ${p.iops} IOPS, ${p.mbps} MB/s, p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms` +
+          (p.restripe
+            ? `\n      ${p.restripe.kind} of ${p.restripe.tracks} tracks: ${p.restripe.durationMs} ms under load (host ${p.restripe.hostOpsDuringRatio}× ops, ${p.restripe.hostP99DuringRatio}× p99), ${p.restripe.idleDurationMs} ms with none = ${p.restripe.idleOverBound}× the drive-bound ${p.restripe.lowerBoundMs} ms`
+            : ''),
       ),
       `written to ${o.out}: results.json, results.csv, ${files.join(', ')}`,
     ].join('\n'),
@@ -503,7 +511,16 @@ function addSweepCommand(program: Command): void {
     .option('--queue-depth <q>', 'requests in flight per main drive', intArg('--queue-depth', 1, 1024), 4)
     .option('--seconds <s>', 'simulated seconds of load per point', numArg('--seconds', 0.01), 2)
     .option('--seed <n>', 'workload seed', intArg('--seed', 0), 1)
-    .option('--restripe <kind>', 'expand | stripe-change | both: restripe under the load (not built yet)')
+    .option(
+      '--restripe <kind>',
+      'expand | stripe-change | both: at each point, restripe a device (a BCV drive beside each member) under the load and with none; expand needs 2+ disk adapters (it expands onto the last one)',
+    )
+    .option(
+      '--restripe-cylinders <n>',
+      'cylinders of the restriped device in all, shared out over its members (the same device at every point)',
+      intArg('--restripe-cylinders', 2, 1_000_000),
+      96,
+    )
     .option('--virtual', 'virtual time: a discrete-event clock, reproducible (the default)')
     .option('--real', 'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)')
     .option('--json', 'print the results as one JSON object')

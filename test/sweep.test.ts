@@ -49,6 +49,45 @@ describe('arrayemu sweep', () => {
     };
     bad(['--drive-model', 'floppy'], /--drive-model floppy: must be one of/);
     bad(['--workload', 'mixed'], /--workload mixed: must be one of/);
-    bad(['--restripe', 'expand'], /--restripe: the restripe part of the sweep is not built yet/);
+    bad(['--restripe', 'shrink'], /--restripe shrink: must be one of expand, stripe-change, both/);
+    bad(['--restripe', 'expand', '--real'], /--restripe runs in virtual time only/);
+  });
+
+  it('--restripe expand: the same device restriped at each point under the load and with none; it takes less time with more adapters, and nothing is lost', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-sweep-'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        'bin/arrayemu.mjs',
+        'sweep',
+        '--disk-adapters',
+        '1,2,4',
+        '--drives-per-adapter',
+        '2',
+        '--seconds',
+        '0.3',
+        '--restripe',
+        'expand',
+        '--restripe-cylinders',
+        '24',
+        '--out',
+        dir,
+        '--json',
+      ],
+      { encoding: 'utf8', timeout: 240_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const { points } = JSON.parse(r.stdout);
+    expect(points[0].restripe).toBeNull(); // one adapter: nothing to expand onto
+    const [two, four] = [points[1].restripe, points[2].restripe];
+    for (const x of [two, four]) {
+      expect(x.kind).toBe('expand');
+      expect(x.durationMs).toBeGreaterThan(0);
+      expect(x.idleDurationMs).toBeGreaterThanOrEqual(x.lowerBoundMs); // never faster than the drives allow
+      expect(x.hostOpsDuringRatio).toBeGreaterThan(0);
+    }
+    expect(four.idleDurationMs).toBeLessThan(two.idleDurationMs);
+    expect(four.lowerBoundMs).toBeLessThan(two.lowerBoundMs);
+    expect(existsSync(join(dir, 'restripe.svg'))).toBe(true);
   });
 });

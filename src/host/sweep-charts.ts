@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { SweepPoint } from './sweep.ts';
+import type { SweepPoint } from './sweep-types.ts';
 
 async function svg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
@@ -51,13 +51,40 @@ function latencySpec(points: SweepPoint[]): TopLevelSpec {
   } as TopLevelSpec;
 }
 
-/** Write iops.svg, mbps.svg, latency.svg and index.html into `dir`; returns the file names. */
+/** Restripe duration (under load, with none, the drive-bound lower bound), or the host's ratios during it, against disk adapters. */
+function restripeSpec(points: SweepPoint[], what: 'duration' | 'host'): TopLevelSpec {
+  const values = points.flatMap((p) => {
+    const r = p.restripe;
+    if (!r) return [];
+    return what === 'duration'
+      ? [
+          { diskAdapters: p.diskAdapters, value: r.durationMs / 1000, series: `under load, ${p.hostAdapters} HA` },
+          { diskAdapters: p.diskAdapters, value: r.idleDurationMs / 1000, series: `no host load, ${p.hostAdapters} HA` },
+          { diskAdapters: p.diskAdapters, value: r.lowerBoundMs / 1000, series: 'drive-bound lower bound' },
+        ]
+      : [
+          { diskAdapters: p.diskAdapters, value: r.hostOpsDuringRatio, series: `host ops/s during ÷ before, ${p.hostAdapters} HA` },
+          { diskAdapters: p.diskAdapters, value: r.hostP99DuringRatio, series: `host p99 during ÷ before, ${p.hostAdapters} HA` },
+        ];
+  });
+  return {
+    title: what === 'duration' ? 'Restripe duration against disk adapters' : 'Host load during the restripe, against before it',
+    width: 420,
+    height: 260,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: { x: AXIS_DA, y: { field: 'value', type: 'quantitative', title: what === 'duration' ? 's (virtual)' : 'ratio' }, color: { field: 'series', type: 'nominal' } },
+  } as TopLevelSpec;
+}
+
+/** Write iops.svg, mbps.svg, latency.svg (and with restripes restripe.svg, restripe-host.svg) and index.html into `dir`; returns the file names. */
 export async function writeSweepCharts(dir: string, points: SweepPoint[]): Promise<string[]> {
   const charts: Array<[string, TopLevelSpec]> = [
     ['iops.svg', throughputSpec(points, 'iops', 'Throughput (IOPS) against disk adapters')],
     ['mbps.svg', throughputSpec(points, 'mbps', 'Throughput (MB/s) against disk adapters')],
     ['latency.svg', latencySpec(points)],
   ];
+  if (points.some((p) => p.restripe)) charts.push(['restripe.svg', restripeSpec(points, 'duration')], ['restripe-host.svg', restripeSpec(points, 'host')]);
   for (const [name, spec] of charts) writeFileSync(join(dir, name), await svg(spec));
   const html = `<!doctype html>\n<meta charset="utf-8">\n<title>arrayemu sweep</title>\n<h1>arrayemu adapter-count sweep</h1>\n<p>results: <a href="results.json">results.json</a>, <a href="results.csv">results.csv</a></p>\n${charts.map(([n]) => `<p><img src="${n}" alt="${n}"></p>`).join('\n')}\n`;
   writeFileSync(join(dir, 'index.html'), html);

@@ -5,45 +5,15 @@
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { runSeeded, sched } from '../shared/sched.ts';
-import { DRIVE_MODEL_PRESETS, type DriveModelPreset } from '../shared/drive-models.ts';
+import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
 import { hddPreset, BLOCK_BYTES } from '../disk-adapter/timing/drive-spec.ts';
 import { DiskMechanics } from '../disk-adapter/timing/mechanics.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
-import { runWorkload } from './run.ts';
+import { runWorkload, type RunOptions } from './run.ts';
+import { restripeFigures } from './sweep-restripe.ts';
+import type { SweepOptions, SweepPoint } from './sweep-types.ts';
 
-export const SWEEP_WORKLOADS = ['randread', 'randwrite', 'randrw', 'seqread', 'seqwrite'] as const;
-export type SweepWorkload = (typeof SWEEP_WORKLOADS)[number];
-
-export interface SweepOptions {
-  diskAdapters: number[];
-  hostAdapters: number[];
-  drivesPerAdapter: number;
-  driveModel: DriveModelPreset;
-  workload: SweepWorkload;
-  blockBytes: number;
-  /** Requests in flight per main drive. */
-  queueDepth: number;
-  /** Seconds of load per point (simulated, or real with clock 'real'). */
-  seconds: number;
-  seed: number;
-  /** 'virtual' (default): the discrete-event clock; 'real': worker threads in real time (drives wait for real). */
-  clock?: 'virtual' | 'real';
-}
-
-export interface SweepPoint {
-  diskAdapters: number;
-  hostAdapters: number;
-  drives: number;
-  iops: number;
-  mbps: number;
-  latencyMs: { p50: number; p99: number };
-  restripe: null;
-  store: 'sparse' | 'dense';
-  clock: 'virtual' | 'real';
-  /** Time the load ran: simulated ms (virtual) or ms of real time. */
-  simulatedMs: number;
-  requests: number;
-}
+export { SWEEP_RESTRIPES, SWEEP_WORKLOADS, type RestripeFigures, type SweepOptions, type SweepPoint, type SweepRestripe, type SweepWorkload } from './sweep-types.ts';
 
 /** Array track size of a sweep: 64 KiB (128 blocks); drive "cylinders" are the array's unit, sized to fill the drive model. */
 const SWEEP_TRACK_BYTES = 65536;
@@ -76,26 +46,31 @@ export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfi
   });
 }
 
+/** The point's host load: `queueDepth` requests per main drive, spread over one processor per host adapter. */
+function pointLoad(o: SweepOptions, drives: number, ha: number): RunOptions {
+  return {
+    hostProcessors: ha,
+    seconds: o.seconds,
+    queueDepth: Math.max(1, Math.round((o.queueDepth * drives) / ha)),
+    readPct: o.workload.endsWith('read') ? 100 : o.workload.endsWith('write') ? 0 : 50,
+    blockBytes: o.blockBytes,
+    pattern: o.workload.startsWith('seq') ? 'sequential' : 'random',
+    seed: o.seed,
+    hostProcessorsHere: true,
+  };
+}
+
 async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepPoint> {
   const config = sweepConfig(o, da, ha);
   const drives = config.drives.length;
   const real = o.clock === 'real';
+  const loadOpts = pointLoad(o, drives, ha);
   const load = async (s: { now(): number }) => {
     // Real time: every actor a worker thread, the host processors here; virtual: all in this thread.
     const emu = await ArrayEmulator.start(config, { mode: real ? 'threads' : 'inline' });
     const t0 = s.now();
     try {
-      const processors = ha;
-      const host = await runWorkload(emu, {
-        hostProcessors: processors,
-        seconds: o.seconds,
-        queueDepth: Math.max(1, Math.round((o.queueDepth * drives) / processors)),
-        readPct: o.workload.endsWith('read') ? 100 : o.workload.endsWith('write') ? 0 : 50,
-        blockBytes: o.blockBytes,
-        pattern: o.workload.startsWith('seq') ? 'sequential' : 'random',
-        seed: o.seed,
-        hostProcessorsHere: true,
-      });
+      const host = await runWorkload(emu, loadOpts);
       return { host, simulatedMs: s.now() - t0 };
     } finally {
       await emu.stop();
@@ -105,6 +80,7 @@ async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepP
   const { host } = run.value;
   if (host.verifyErrors > 0 || host.ioErrors > 0)
     throw new ArrayError('INVARIANT', `sweep point ${da} DA × ${ha} HA: ${host.verifyErrors} verify and ${host.ioErrors} I/O errors: ${host.described[0]}`);
+  const restripes = o.restripe !== undefined && (o.restripe === 'stripe-change' || da >= 2);
   return {
     diskAdapters: da,
     hostAdapters: ha,
@@ -112,7 +88,7 @@ async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepP
     iops: host.iops,
     mbps: host.mbPerSec,
     latencyMs: { p50: host.latencyMs.p50, p99: host.latencyMs.p99 },
-    restripe: null,
+    restripe: restripes ? await restripeFigures(o, da, ha, loadOpts) : null,
     store: 'sparse',
     clock: real ? 'real' : 'virtual',
     simulatedMs: Math.round(run.value.simulatedMs),

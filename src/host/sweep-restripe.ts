@@ -1,0 +1,125 @@
+// A sweep point's restripe: the array of the point with a BCV drive beside each main drive of the
+// device, the device restriped under the point's load (expansion onto the last adapter's drives,
+// the stripe halved, or both), and the same restripe with no load, against its drive-bound lower
+// bound. In virtual time.
+import { parseConfig, type ArrayConfig } from '../shared/config.ts';
+import { ArrayError } from '../shared/errors.ts';
+import { runSeeded, type SeededScheduler } from '../shared/sched.ts';
+import { BLOCK_BYTES, hddPreset } from '../disk-adapter/timing/drive-spec.ts';
+import { DiskMechanics } from '../disk-adapter/timing/mechanics.ts';
+import { ArrayEmulator } from '../runtime/emulator.ts';
+import { runWorkload, startWorkload, type HostSummary, type RunOptions } from './run.ts';
+import type { RestripeFigures, SweepOptions } from './sweep-types.ts';
+
+const TRACK_BYTES = 65536;
+/** Virtual ms a task costs (as `run --virtual`). */
+const STEP_COST_MS = 0.001;
+/** Default cylinders of the restriped device, in all (shared out over its members at each point). */
+export const RESTRIPE_CYLINDERS = 96;
+
+interface RestripeArrays {
+  config: ArrayConfig;
+  target: unknown;
+  /** Tracks of the device, per original member, per new member. */
+  tracks: number;
+  oldMembers: number;
+  newMembers: number;
+}
+
+/** The point's array with BCV drives, and the target of its restripe. */
+export function restripeArrays(o: SweepOptions, da: number, ha: number): RestripeArrays {
+  const kind = o.restripe!;
+  const expand = kind !== 'stripe-change';
+  if (expand && da < 2) throw new ArrayError('USAGE', `--restripe ${kind}: a point needs 2 or more disk adapters to expand onto one of them (got ${da})`);
+  const spec = hddPreset(o.driveModel);
+  const heads = spec.surfaces;
+  const cylinders = Math.floor(new DiskMechanics(spec).totalBlocks / (heads * (TRACK_BYTES / BLOCK_BYTES)));
+  const K = o.drivesPerAdapter;
+  const model = { preset: o.driveModel, scheduler: 'sptf' as const };
+  const drives: Array<Record<string, unknown>> = [];
+  const diskAdapters: Array<{ id: string; drives: string[] }> = [];
+  for (let a = 0; a < da; a++) {
+    const ids = Array.from({ length: K }, (_, k) => `d${a}.${k}`);
+    const bcv = Array.from({ length: K }, (_, k) => `b${a}.${k}`);
+    for (const id of [...ids, ...bcv]) drives.push({ id, cylinders, model, store: 'sparse' });
+    diskAdapters.push({ id: `DA${a}`, drives: [...ids, ...bcv] });
+  }
+  const main = (n: number) => Array.from({ length: n }, (_, i) => ({ drive: `d${Math.floor(i / K)}.${i % K}`, startCylinder: 0 }));
+  const oldM = expand ? (da - 1) * K : da * K;
+  const newM = da * K;
+  // The device is the same size at every point (about restripeCylinders in all): more adapters, less on each drive.
+  const R = 2 * Math.ceil((o.restripeCylinders ?? RESTRIPE_CYLINDERS) / oldM / 2);
+  const oldS = kind === 'expand' ? 1 : 2;
+  const newS = 1;
+  const device = { id: 'LD1', layout: 'striped', cylinders: oldM * R, stripeCylinders: oldS, members: main(oldM) };
+  const bcv = { id: 'BCV1', layout: 'bcv', of: 'LD1', members: main(oldM).map((m) => ({ ...m, drive: m.drive.replace('d', 'b') })) };
+  const raw = { geometry: { trackBytes: TRACK_BYTES, headsPerCylinder: heads }, cache: { slots: 16 * newM }, hostAdapters: ha, drives, diskAdapters, devices: [device, bcv] };
+  const perNew = Math.ceil((oldM * R) / newM / newS) * newS;
+  const target = { ...raw, devices: [{ ...device, cylinders: newM * perNew, stripeCylinders: newS, members: main(newM) }, bcv] };
+  return { config: parseConfig(raw), target, tracks: oldM * R * heads, oldMembers: oldM, newMembers: newM };
+}
+
+/**
+ * The least time the restripe can take, bound by its busiest drive: an original member reads its
+ * tracks (ESTABLISH) and is written its share of the new layout, a BCV drive is written and read
+ * back, a new member is written its share; each at the drive's outer-zone media rate.
+ */
+export function restripeLowerBoundMs(o: SweepOptions, a: RestripeArrays): number {
+  const spec = hddPreset(o.driveModel);
+  const mediaBytesPerMs = (spec.zones[0]!.blocksPerTrack * BLOCK_BYTES) / (60_000 / spec.rpm);
+  const perOld = a.tracks / a.oldMembers;
+  const perNew = a.tracks / a.newMembers;
+  const busiestTracks = Math.max(perOld + perNew, 2 * perOld);
+  return (busiestTracks * TRACK_BYTES) / mediaBytesPerMs;
+}
+
+async function virtual<T>(seed: number, body: (s: SeededScheduler) => Promise<T>): Promise<T> {
+  return (await runSeeded({ seed, choose: () => 0, stepCostMs: STEP_COST_MS }, body)).value;
+}
+
+/** The restripe with no host load: its duration (virtual ms). */
+async function idleRestripe(a: RestripeArrays, seed: number): Promise<number> {
+  return virtual(seed, async () => {
+    const emu = await ArrayEmulator.start(a.config, { mode: 'inline' });
+    try {
+      return (await emu.reconfigure(a.target)).durationMs;
+    } finally {
+      await emu.stop();
+    }
+  });
+}
+
+/** Host load for `o.seconds`, then the same load while the device is restriped. */
+async function loadedRestripe(o: SweepOptions, a: RestripeArrays, load: RunOptions): Promise<{ before: HostSummary; during: HostSummary; durationMs: number }> {
+  return virtual(o.seed, async () => {
+    const emu = await ArrayEmulator.start(a.config, { mode: 'inline' });
+    try {
+      const before = await runWorkload(emu, { ...load, seconds: o.seconds });
+      const wl = startWorkload(emu, { ...load, seconds: undefined, ops: undefined, maxBytes: { LD1: a.tracks * TRACK_BYTES * 2 } });
+      const report = await emu.reconfigure(a.target).finally(() => wl.stop());
+      return { before, during: await wl.done, durationMs: report.durationMs };
+    } finally {
+      await emu.stop();
+    }
+  });
+}
+
+export async function restripeFigures(o: SweepOptions, da: number, ha: number, load: RunOptions): Promise<RestripeFigures> {
+  const a = restripeArrays(o, da, ha);
+  const idleDurationMs = await idleRestripe(a, o.seed);
+  const { before, during, durationMs } = await loadedRestripe(o, a, load);
+  for (const h of [before, during])
+    if (h.verifyErrors > 0 || h.ioErrors > 0) throw new ArrayError('INVARIANT', `restripe at ${da} DA: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors: ${h.described[0]}`);
+  const lowerBoundMs = restripeLowerBoundMs(o, a);
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  return {
+    kind: o.restripe!,
+    tracks: a.tracks,
+    durationMs,
+    idleDurationMs,
+    lowerBoundMs: Math.round(lowerBoundMs),
+    idleOverBound: r2(idleDurationMs / lowerBoundMs),
+    hostOpsDuringRatio: r2(during.iops / Math.max(1, before.iops)),
+    hostP99DuringRatio: r2(during.latencyMs.p99 / Math.max(0.001, before.latencyMs.p99)),
+  };
+}

@@ -1,0 +1,57 @@
+// The sweep's shapes: its options, its points and their restripe figures (results.json).
+import type { DriveModelPreset } from '../shared/drive-models.ts';
+
+export const SWEEP_RESTRIPES = ['expand', 'stripe-change', 'both'] as const;
+export type SweepRestripe = (typeof SWEEP_RESTRIPES)[number];
+
+export const SWEEP_WORKLOADS = ['randread', 'randwrite', 'randrw', 'seqread', 'seqwrite'] as const;
+export type SweepWorkload = (typeof SWEEP_WORKLOADS)[number];
+
+export interface SweepOptions {
+  diskAdapters: number[];
+  hostAdapters: number[];
+  drivesPerAdapter: number;
+  driveModel: DriveModelPreset;
+  workload: SweepWorkload;
+  blockBytes: number;
+  /** Requests in flight per main drive. */
+  queueDepth: number;
+  /** Seconds of load per point (simulated, or real with clock 'real'). */
+  seconds: number;
+  seed: number;
+  /** 'virtual' (default): the discrete-event clock; 'real': worker threads in real time (drives wait for real). */
+  clock?: 'virtual' | 'real';
+  /** Restripe under the load at each point (expansion onto the last adapter's drives, and/or the stripe halved). */
+  restripe?: SweepRestripe;
+  /** Cylinders of each member of the device a restripe moves (a small device: every track is copied twice). */
+  restripeCylinders?: number;
+}
+
+export interface RestripeFigures {
+  kind: SweepRestripe;
+  tracks: number;
+  /** The restripe under the point's host load (virtual ms). */
+  durationMs: number;
+  /** The same restripe with no host load, and the drive-bound lower bound (bytes each drive reads and writes ÷ its media rate). */
+  idleDurationMs: number;
+  lowerBoundMs: number;
+  idleOverBound: number;
+  /** Host throughput and p99 during the restripe, each against before it. */
+  hostOpsDuringRatio: number;
+  hostP99DuringRatio: number;
+}
+
+export interface SweepPoint {
+  diskAdapters: number;
+  hostAdapters: number;
+  drives: number;
+  iops: number;
+  mbps: number;
+  latencyMs: { p50: number; p99: number };
+  restripe: RestripeFigures | null;
+  store: 'sparse' | 'dense';
+  clock: 'virtual' | 'real';
+  /** Time the load ran: simulated ms (virtual) or ms of real time. */
+  simulatedMs: number;
+  requests: number;
+}
