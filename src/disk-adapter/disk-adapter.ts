@@ -324,7 +324,7 @@ export class DiskAdapter {
 
   /** The session whose original layout holds main location g, if any. */
   private sessionOfOriginal(g: number): Session | undefined {
-    for (const s of this.sessions.values()) if (s.oInv[g]! >= 0) return s;
+    for (const s of this.sessions.values()) if (s.oInv.get(g) >= 0) return s;
     return undefined;
   }
 
@@ -463,7 +463,7 @@ export class DiskAdapter {
     let n = 0;
     for (const d of this.drives.keys()) {
       for (const g of session.mainLocationsOn(d)) {
-        if (session.oInv[g]! < 0) continue;
+        if (session.oInv.get(g) < 0) continue;
         await this.state.passHold('establish');
         const s = await this.establishTrack(g);
         this.hintOwner(session.bcvOfOriginal(g), s);
@@ -554,7 +554,7 @@ export class DiskAdapter {
       for (const b of session.bcvLocationsOn(d)) {
         await this.state.passHold('transfer');
         if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
-        if (this.state.pb(b, session.y)) await this.fill(session, session.bInv[b]!);
+        if (this.state.pb(b, session.y)) await this.fill(session, session.bInv.get(b));
         if (++n % BACKGROUND_BATCH === 0) await nextTurn();
       }
     }

@@ -460,7 +460,7 @@ export class ServiceProcessor {
     }
     for (let t = 0; t < session.N.tracks; t++) {
       const n = session.N.locate(t);
-      if (session.oInv[n]! >= 0) continue;
+      if (session.oInv.get(n) >= 0) continue;
       this.state.setFlag(n, t < session.oldTracks ? TRACK.IND : TRACK.FMT);
     }
     for (let a = 0; a < MAX_DISK_ADAPTERS; a++) Atomics.store(this.state.splitCursors, splitCursorWord(y, a), 0);

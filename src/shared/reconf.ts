@@ -27,7 +27,7 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
   const flags = Atomics.load(state.trackFlags, p);
   assert(flags & TRACK.LOCK, () => `split of ${session.drives.dch(p)} without its lock (${state.describeTrack(p)})`);
   assert(flags & TRACK.PS, () => `split of ${session.drives.dch(p)} whose PS is clear (${state.describeTrack(p)})`);
-  const original = session.oInv[p]!;
+  const original = session.oInv.get(p);
   assert(original >= 0, () => `split of ${session.drives.dch(p)}: PS set on a location outside the original layout`);
   let movedSlot = NO_SLOT;
   let bcvTrack = -1;
@@ -48,7 +48,7 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
     }
     splitProbe?.(p, 'slot-moved');
   }
-  const next = session.nInv[p]!;
+  const next = session.nInv.get(p);
   const set = next >= 0 && next < session.oldTracks ? TRACK.IND : next >= 0 ? TRACK.FMT : 0;
   // Steps 2 and 3 are one atomic step: an observer without the lock (the switch's check, a scan)
   // sees PS, or IND/FMT, never both and never neither-yet.
@@ -88,7 +88,7 @@ export function setSplitProbe(probe: typeof splitProbe): void {
  * whoever splits p holds it locked as well as p (main location first, then the BCV track).
  */
 export function splitBcvTrack(session: Session, p: number): number {
-  return session.B && session.oInv[p]! >= 0 ? session.bcvOfOriginal(p) : -1;
+  return session.B && session.oInv.get(p) >= 0 ? session.bcvOfOriginal(p) : -1;
 }
 
 /** split(p), p locked by the caller: takes and frees splitBcvTrack(p)'s lock around it (waiting for it). */
@@ -156,9 +156,9 @@ export function sessionBitProblems(state: SharedState, session: Session, max = 5
       if (seen.has(p)) continue;
       seen.add(p);
       const flags = Atomics.load(state.trackFlags, p);
-      if (flags & TRACK.PS && session.oInv[p]! < 0) say(`PS set on ${at(p)}, not a location of the original layout`);
+      if (flags & TRACK.PS && session.oInv.get(p) < 0) say(`PS set on ${at(p)}, not a location of the original layout`);
       if (flags & TRACK.IND) {
-        const next = session.nInv[p]!;
+        const next = session.nInv.get(p);
         if (next < 0 || next >= session.oldTracks) say(`IND set on ${at(p)}, which receives no old track`);
         if (flags & TRACK.PS) say(`IND and PS both set on ${at(p)}`);
       }

@@ -34,14 +34,33 @@ export interface Resume {
   closedBelow: number;
 }
 
-function inverse(layout: DeviceLayout, totalTracks: number): Int32Array {
-  const inv = new Int32Array(totalTracks).fill(-1);
-  for (let t = 0; t < layout.tracks; t++) {
-    const g = layout.locate(t);
-    assert(inv[g] === -1, () => `${layout.deviceId}: global track ${g} mapped twice (logical ${inv[g]} and ${t})`);
-    inv[g] = t;
+/**
+ * A layout's inverse: global track → logical track, -1 where the layout has none. Kept as a map of
+ * the layout's own tracks, not an array over every track of the array: full-size drives hold
+ * millions of tracks, a restriped device a few thousand.
+ */
+export class TrackInverse {
+  private readonly map = new Map<number, number>();
+
+  constructor(layout: DeviceLayout) {
+    for (let t = 0; t < layout.tracks; t++) {
+      const g = layout.locate(t);
+      assert(!this.map.has(g), () => `${layout.deviceId}: global track ${g} mapped twice (logical ${this.map.get(g)} and ${t})`);
+      this.map.set(g, t);
+    }
   }
-  return inv;
+
+  /** The logical track at global track g, or -1. */
+  get(g: number): number {
+    return this.map.get(g) ?? -1;
+  }
+
+  /** The global tracks of the layout in [from, to), in increasing order. */
+  within(from: number, to: number): number[] {
+    const out: number[] = [];
+    for (const g of this.map.keys()) if (g >= from && g < to) out.push(g);
+    return out.sort((a, b) => a - b);
+  }
 }
 
 export class Session {
@@ -50,9 +69,9 @@ export class Session {
   readonly O: DeviceLayout;
   readonly N: DeviceLayout;
   readonly B?: DeviceLayout;
-  readonly oInv: Int32Array;
-  readonly nInv: Int32Array;
-  readonly bInv?: Int32Array;
+  readonly oInv: TrackInverse;
+  readonly nInv: TrackInverse;
+  readonly bInv?: TrackInverse;
   /** Logical tracks of O: a track t < oldTracks is an old track; any other is a new host track. */
   readonly oldTracks: number;
   readonly drives: DriveMap;
@@ -64,18 +83,18 @@ export class Session {
     this.O = deviceLayout(spec.running, spec.deviceId);
     this.N = deviceLayout(spec.target, spec.deviceId, spec.running);
     this.oldTracks = this.O.tracks;
-    this.oInv = inverse(this.O, this.drives.totalTracks);
-    this.nInv = inverse(this.N, this.drives.totalTracks);
+    this.oInv = new TrackInverse(this.O);
+    this.nInv = new TrackInverse(this.N);
     if (spec.bcvId !== undefined) {
       this.B = deviceLayout(spec.target, spec.bcvId, spec.running);
-      this.bInv = inverse(this.B, this.drives.totalTracks);
+      this.bInv = new TrackInverse(this.B);
       assert(this.B.tracks === this.O.tracks, () => `${spec.bcvId}: BCV holds ${this.B!.tracks} tracks, device ${this.O.tracks}`);
     }
   }
 
   /** The BCV location of the original track held at main location p (p ∈ O). */
   bcvOfOriginal(p: number): number {
-    const t = this.oInv[p]!;
+    const t = this.oInv.get(p);
     assert(t >= 0 && this.B, () => `session ${this.y}: ${this.drives.dch(p)} is not a location of the original layout`);
     return this.B!.locate(t);
   }
@@ -85,7 +104,8 @@ export class Session {
     const base = this.drives.baseTrack[d]!;
     const end = base + this.drives.cylinders[d]! * this.drives.headsPerCylinder;
     const out: number[] = [];
-    for (let g = base; g < end; g++) if (this.oInv[g]! >= 0 || this.nInv[g]! >= 0) out.push(g);
+    for (const g of new Set([...this.oInv.within(base, end), ...this.nInv.within(base, end)])) out.push(g);
+    out.sort((a, b) => a - b);
     return out;
   }
 
@@ -95,7 +115,7 @@ export class Session {
     const base = this.drives.baseTrack[d]!;
     const end = base + this.drives.cylinders[d]! * this.drives.headsPerCylinder;
     const out: number[] = [];
-    for (let g = base; g < end; g++) if (this.bInv[g]! >= 0) out.push(g);
+    out.push(...this.bInv.within(base, end));
     return out;
   }
 }
