@@ -7,7 +7,7 @@ import { loadConfig, type ArrayConfig } from './shared/config.ts';
 import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from './shared/drive-models.ts';
 import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
 import { ArrayError, errorMessage } from './shared/errors.ts';
-import { runSeeded } from './shared/sched.ts';
+import { runVirtual } from './shared/sched.ts';
 import { ArrayEmulator, type Mode } from './runtime/emulator.ts';
 import type { Log } from './shared/link.ts';
 import { runWorkload, type RunOptions, type HostSummary } from './host/run.ts';
@@ -104,19 +104,12 @@ interface RunCliOptions {
 /** Every actor's log lines on stderr (the service processor's steps with their durations, …). */
 export const verboseLog: Log = (level, text) => process.stderr.write(`arrayemu ${level}: ${text}\n`);
 
-/**
- * Virtual ms each task of a virtual run costs: small (the drives' times dominate), but not zero, so
- * a process that yields turn after turn waiting for another (the data transfer behind a host fill)
- * lets time reach the drive completion it waits for.
- */
-const VIRTUAL_STEP_COST_MS = 0.001;
-
 async function runCommand(opts: RunCliOptions): Promise<number> {
   if (!opts.virtual) return runOnArray(opts, opts.inline ? 'inline' : 'threads');
   // Virtual: every actor and host processor in this thread under a discrete-event clock (time
   // moves only to the next drive completion or sleep); the same seed gives the same figures.
   const wall0 = performance.now();
-  const r = await runSeeded({ seed: opts.seed, choose: () => 0, stepCostMs: VIRTUAL_STEP_COST_MS }, () => runOnArray(opts, 'inline'));
+  const r = await runVirtual(opts.seed, () => runOnArray(opts, 'inline'));
   if (!opts.json) process.stderr.write(`virtual run: ${(r.virtualMs / 1000).toFixed(3)} s simulated in ${((performance.now() - wall0) / 1000).toFixed(3)} s of wall time\n`);
   return r.value;
 }
@@ -322,6 +315,14 @@ function addStressCommand(program: Command): void {
     });
 }
 
+/** `--drive-model`: a preset with mechanics (not `instant`), or a refusal naming the choices. */
+function timedPreset(name: string | undefined) {
+  const presets = DRIVE_MODEL_PRESETS.filter((p) => p !== 'instant');
+  const preset = presets.find((p) => p === name);
+  if (!preset) throw new ArrayError('USAGE', `--drive-model ${name}: must be one of ${presets.join(', ')}`);
+  return preset;
+}
+
 interface ReplayCliOptions {
   trace: string;
   format?: string;
@@ -367,9 +368,7 @@ type Records = import('./host/trace.ts').TraceRecord[];
 async function replayDrive(o: ReplayCliOptions, recs: Records) {
   const { replayOnDrive } = await import('./host/replay.ts');
   const { timingModel } = await import('./disk-adapter/timing/timed-drive.ts');
-  const presets = DRIVE_MODEL_PRESETS.filter((p) => p !== 'instant');
-  const preset = presets.find((p) => p === o.driveModel);
-  if (!preset) throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: must be one of ${presets.join(', ')}`);
+  const preset = timedPreset(o.driveModel);
   const scheduler = DRIVE_SCHEDULERS.find((x) => x === o.scheduler);
   if (o.scheduler && !scheduler) throw new ArrayError('USAGE', `--scheduler ${o.scheduler}: must be one of ${DRIVE_SCHEDULERS.join(', ')}`);
   const model = timingModel({ preset, scheduler, cache: o.driveCache })!;
@@ -388,7 +387,7 @@ async function replayArray(o: ReplayCliOptions, recs: Records) {
         .map((d) => d.id)
         .join(', ')})`,
     );
-  const run = await runSeeded({ seed: 1, choose: () => 0, stepCostMs: VIRTUAL_STEP_COST_MS }, async () => {
+  const run = await runVirtual(1, async () => {
     const emu = await ArrayEmulator.start(config, { mode: 'inline' });
     try {
       return await replayOnArray(emu, o.device!, recs, { closedLoop: !!o.closedLoop });
@@ -447,8 +446,7 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
   if (restripe && o.real) throw new ArrayError('USAGE', '--restripe runs in virtual time only: drop --real');
   const { writeSweepCharts } = await import('./host/sweep-charts.ts');
   if (!(SWEEP_WORKLOADS as readonly string[]).includes(o.workload)) throw new ArrayError('USAGE', `--workload ${o.workload}: must be one of ${SWEEP_WORKLOADS.join(', ')}`);
-  const model = DRIVE_MODEL_PRESETS.find((p) => p === o.driveModel && p !== 'instant');
-  if (!model) throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: must be one of ${DRIVE_MODEL_PRESETS.filter((p) => p !== 'instant').join(', ')}`);
+  const model = timedPreset(o.driveModel);
   if (o.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${o.blockBytes} is not a multiple of 512`);
   if (o.real && o.virtual) throw new ArrayError('USAGE', '--real and --virtual exclude each other: a sweep runs on one clock');
   mkdirSync(o.out, { recursive: true });

@@ -26,6 +26,8 @@ import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 const DESTAGE_BATCH = 32;
 /** Tracks a background process (establish, instant split, data transfer) handles per turn. */
 const BACKGROUND_BATCH = 16;
+/** Track buffers a disk adapter keeps for its stages to read into (more are allocated while more are in flight). */
+const STAGE_BUFFERS_KEPT = 16;
 /** Session ids remembered after they close (a late FIG. 7 fill for one is answered at once). */
 const CLOSED_SESSIONS_KEPT = 64;
 /** How soon a slot whose owner track was locked is tried again. */
@@ -85,6 +87,8 @@ export class DiskAdapter {
   readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0 };
 
   private readonly gate: SyncGate;
+  /** Buffers stages read into before filling their slot, reused (not one allocation per stage). */
+  private readonly stageBuffers: Uint8Array[] = [];
   /** The back-end link this adapter's timed drives share (diskAdapters[i].channelMBps). */
   private channel?: Channel;
 
@@ -277,12 +281,7 @@ export class DiskAdapter {
         // Read beside the slot, then fill it only if the requester still holds the track: a host
         // adapter that failed while the drive worked had its locks and unfilled slots taken back,
         // and the slot may belong to another track by now (a drive with a timing model takes ms).
-        const buf = new Uint8Array(this.state.trackBytes);
-        await this.readLocation(r.track, buf);
-        const still = lockedBy(this.state, r.track, requester) && Atomics.load(this.state.slotOwner, r.slot) === r.track && Atomics.load(this.state.trackSlot, r.track) === r.slot;
-        if (!still)
-          throw new ArrayError('ADAPTER_GONE', `stage of track ${r.track}: its requester ${this.hostAdapters[ha]?.peer ?? `HA${ha}`} let the track go while the drive read it`);
-        this.state.slotBytes(r.slot).set(buf);
+        await this.stageInto(r, requester, ha);
         this.counters.staged++;
         replies.push(r);
       } catch (err) {
@@ -290,6 +289,20 @@ export class DiskAdapter {
       }
     }
     link.send({ t: 'staged', reqs: replies });
+  }
+
+  /** Read track r.track beside its slot (a reused buffer), then fill the slot if the requester still holds the track. */
+  private async stageInto(r: { track: number; slot: number }, requester: number, ha: number): Promise<void> {
+    const buf = this.stageBuffers.pop() ?? new Uint8Array(this.state.trackBytes);
+    try {
+      await this.readLocation(r.track, buf);
+      const still = lockedBy(this.state, r.track, requester) && Atomics.load(this.state.slotOwner, r.slot) === r.track && Atomics.load(this.state.trackSlot, r.track) === r.slot;
+      if (!still)
+        throw new ArrayError('ADAPTER_GONE', `stage of track ${r.track}: its requester ${this.hostAdapters[ha]?.peer ?? `HA${ha}`} let the track go while the drive read it`);
+      this.state.slotBytes(r.slot).set(buf);
+    } finally {
+      if (this.stageBuffers.length < STAGE_BUFFERS_KEPT) this.stageBuffers.push(buf);
+    }
   }
 
   private kick(): void {

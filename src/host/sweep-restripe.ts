@@ -4,16 +4,21 @@
 // bound. In virtual time.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { runSeeded, type SeededScheduler } from '../shared/sched.ts';
+import { runVirtual } from '../shared/sched.ts';
 import { BLOCK_BYTES, hddPreset } from '../disk-adapter/timing/drive-spec.ts';
 import { DiskMechanics } from '../disk-adapter/timing/mechanics.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { runWorkload, startWorkload, type HostSummary, type RunOptions } from './run.ts';
 import type { RestripeFigures, SweepOptions } from './sweep-types.ts';
 
-const TRACK_BYTES = 65536;
-/** Virtual ms a task costs (as `run --virtual`). */
-const STEP_COST_MS = 0.001;
+/** Array track size of a sweep: 64 KiB (128 blocks). */
+export const TRACK_BYTES = 65536;
+
+/** A full-size drive of `preset` in the array's terms: its heads, and the cylinders of 64 KiB tracks that fill the model. */
+export function sweepDriveGeometry(preset: SweepOptions['driveModel']): { heads: number; cylinders: number } {
+  const spec = hddPreset(preset);
+  return { heads: spec.surfaces, cylinders: Math.floor(new DiskMechanics(spec).totalBlocks / (spec.surfaces * (TRACK_BYTES / BLOCK_BYTES))) };
+}
 /** Default cylinders of the restriped device, in all (shared out over its members at each point). */
 export const RESTRIPE_CYLINDERS = 96;
 
@@ -31,9 +36,7 @@ export function restripeArrays(o: SweepOptions, da: number, ha: number): Restrip
   const kind = o.restripe!;
   const expand = kind !== 'stripe-change';
   if (expand && da < 2) throw new ArrayError('USAGE', `--restripe ${kind}: a point needs 2 or more disk adapters to expand onto one of them (got ${da})`);
-  const spec = hddPreset(o.driveModel);
-  const heads = spec.surfaces;
-  const cylinders = Math.floor(new DiskMechanics(spec).totalBlocks / (heads * (TRACK_BYTES / BLOCK_BYTES)));
+  const { heads, cylinders } = sweepDriveGeometry(o.driveModel);
   const K = o.drivesPerAdapter;
   const model = { preset: o.driveModel, scheduler: 'sptf' as const };
   const drives: Array<Record<string, unknown>> = [];
@@ -73,8 +76,8 @@ export function restripeLowerBoundMs(o: SweepOptions, a: RestripeArrays): number
   return (busiestTracks * TRACK_BYTES) / mediaBytesPerMs;
 }
 
-async function virtual<T>(seed: number, body: (s: SeededScheduler) => Promise<T>): Promise<T> {
-  return (await runSeeded({ seed, choose: () => 0, stepCostMs: STEP_COST_MS }, body)).value;
+async function virtual<T>(seed: number, body: () => Promise<T>): Promise<T> {
+  return (await runVirtual(seed, body)).value;
 }
 
 /** The restripe with no host load: its duration (virtual ms). */

@@ -4,30 +4,22 @@
 // function of the options alone: the same options give the same results.json, byte for byte.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { runSeeded, sched } from '../shared/sched.ts';
+import { runVirtual, sched } from '../shared/sched.ts';
 import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
-import { hddPreset, BLOCK_BYTES } from '../disk-adapter/timing/drive-spec.ts';
-import { DiskMechanics } from '../disk-adapter/timing/mechanics.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { runWorkload, type RunOptions } from './run.ts';
-import { restripeFigures } from './sweep-restripe.ts';
+import { restripeFigures, sweepDriveGeometry, TRACK_BYTES } from './sweep-restripe.ts';
 import type { SweepOptions, SweepPoint } from './sweep-types.ts';
 
 export { SWEEP_RESTRIPES, SWEEP_WORKLOADS, type RestripeFigures, type SweepOptions, type SweepPoint, type SweepRestripe, type SweepWorkload } from './sweep-types.ts';
 
-/** Array track size of a sweep: 64 KiB (128 blocks); drive "cylinders" are the array's unit, sized to fill the drive model. */
-const SWEEP_TRACK_BYTES = 65536;
-/** Virtual ms a task costs in a sweep (as `run --virtual`). */
-const SWEEP_STEP_COST_MS = 0.001;
 /** Cache slots per main drive: a small cache, so random reads reach the drives. */
 const SWEEP_SLOTS_PER_DRIVE = 16;
 
 /** The array of one point: `da` adapters of `k` full-size drives each, one device striped over all of them. */
 export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfig {
   if (o.driveModel === 'instant') throw new ArrayError('USAGE', '--drive-model instant takes no time: a sweep needs drives with mechanics');
-  const spec = hddPreset(o.driveModel);
-  const heads = spec.surfaces;
-  const cylinders = Math.floor(new DiskMechanics(spec).totalBlocks / (heads * (SWEEP_TRACK_BYTES / BLOCK_BYTES)));
+  const { heads, cylinders } = sweepDriveGeometry(o.driveModel);
   const drives: ArrayConfig['drives'] = [];
   const diskAdapters: ArrayConfig['diskAdapters'] = [];
   for (let a = 0; a < da; a++) {
@@ -37,7 +29,7 @@ export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfi
   }
   const members = drives.map((d) => ({ drive: d.id, startCylinder: 0 }));
   return parseConfig({
-    geometry: { trackBytes: SWEEP_TRACK_BYTES, headsPerCylinder: heads },
+    geometry: { trackBytes: TRACK_BYTES, headsPerCylinder: heads },
     cache: { slots: SWEEP_SLOTS_PER_DRIVE * drives.length },
     hostAdapters: ha,
     drives: drives.map((d) => ({ ...d, store: 'sparse' })),
@@ -76,7 +68,7 @@ async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepP
       await emu.stop();
     }
   };
-  const run = real ? { value: await load(sched()) } : await runSeeded({ seed: o.seed, choose: () => 0, stepCostMs: SWEEP_STEP_COST_MS }, load);
+  const run = real ? { value: await load(sched()) } : await runVirtual(o.seed, load);
   const { host } = run.value;
   if (host.verifyErrors > 0 || host.ioErrors > 0)
     throw new ArrayError('INVARIANT', `sweep point ${da} DA × ${ha} HA: ${host.verifyErrors} verify and ${host.ioErrors} I/O errors: ${host.described[0]}`);

@@ -13,8 +13,8 @@ import { DRIVE_QUEUE_LIMIT, HddModel, type DriveRequest } from './hdd-model.ts';
 import { Channel } from './channel.ts';
 import { DEFAULT_CHANNEL_MBPS } from '../../shared/drive-models.ts';
 
-interface Queued {
-  req: DriveRequest;
+/** A request waiting at the drive: itself a DriveRequest, so the queue goes to the model's pick as it is. */
+interface Queued extends DriveRequest {
   arrivedMs: number;
   done: () => void;
 }
@@ -91,9 +91,8 @@ export class TimedDrive implements Drive {
 
   private access(track: number, write: boolean): Promise<void> {
     assert(this.queue.length < DRIVE_QUEUE_LIMIT, () => `drive ${this.id}: ${DRIVE_QUEUE_LIMIT} requests queued`);
-    const req: DriveRequest = { id: this.nextId++, lbn: track * this.blocksPerTrack, blocks: this.blocksPerTrack, write };
     return new Promise<void>((done) => {
-      this.queue.push({ req, arrivedMs: sched().now(), done });
+      this.queue.push({ id: this.nextId++, lbn: track * this.blocksPerTrack, blocks: this.blocksPerTrack, write, arrivedMs: sched().now(), done });
       this.dispatch();
     });
   }
@@ -112,12 +111,8 @@ export class TimedDrive implements Drive {
     let firstArrival = Infinity;
     for (const q of this.queue) firstArrival = Math.min(firstArrival, q.arrivedMs);
     const start = Math.max(this.freeMs, firstArrival);
-    const i = this.model.pick(
-      this.queue.map((q) => q.req),
-      start,
-    );
-    const [item] = this.queue.splice(i, 1);
-    const req = item!.req;
+    const [item] = this.queue.splice(this.model.pick(this.queue, start), 1);
+    const req = item!;
     const bytes = req.blocks * BLOCK_BYTES;
     // A write's data crosses the back-end link before the drive can take it; a read's after.
     const at = Math.max(start, item!.arrivedMs);
