@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { loadConfig, type ArrayConfig } from './shared/config.ts';
-import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from './shared/drive-models.ts';
+import { DEFAULT_CHANNEL_MBPS, DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from './shared/drive-models.ts';
 import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
 import { ArrayError, errorMessage } from './shared/errors.ts';
 import { runVirtual } from './shared/sched.ts';
@@ -407,7 +407,7 @@ function addReplayCommand(program: Command): void {
     .requiredOption('--trace <file>', 'the trace')
     .option('--format <f>', 'msr | spc | disksim (default: detected from the first line)')
     .option('--closed-loop', 'issue each request a think time after the previous completes (think time from the trace), instead of at its timestamp')
-    .option('--drive-model <preset>', 'one bare drive: atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200')
+    .option('--drive-model <preset>', 'one bare drive: atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200, ssd')
     .option('--scheduler <s>', "the drive's queue policy: fcfs, clook, sptf (default: the preset's)")
     .option('--no-drive-cache', "switch the drive's cache off")
     .option('--config <file>', 'replay through a whole array (its cache, adapters and drive models), on --device')
@@ -431,6 +431,7 @@ interface SweepCliOptions {
   seed: number;
   restripe?: string;
   restripeCylinders?: number;
+  channelMbps?: number;
   virtual?: boolean;
   real?: boolean;
   out: string;
@@ -465,6 +466,7 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
       clock: o.real ? 'real' : 'virtual',
       restripe,
       restripeCylinders: o.restripeCylinders,
+      channelMBps: o.channelMbps,
     },
     (p, done, total) => {
       if (!o.json || tty)
@@ -484,7 +486,7 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
         (p) =>
           `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: ${p.iops} IOPS, ${p.mbps} MB/s, p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms` +
           (p.restripe
-            ? `\n      ${p.restripe.kind} of ${p.restripe.tracks} tracks: ${p.restripe.durationMs} ms under load (host ${p.restripe.hostOpsDuringRatio}× ops, ${p.restripe.hostP99DuringRatio}× p99), ${p.restripe.idleDurationMs} ms with none = ${p.restripe.idleOverBound}× the drive-bound ${p.restripe.lowerBoundMs} ms`
+            ? `\n      ${p.restripe.kind} of ${p.restripe.tracks} tracks: ${p.restripe.durationMs} ms under load (host ${p.restripe.hostOpsDuringRatio}× ops, ${p.restripe.hostP99DuringRatio}× p99), ${p.restripe.idleDurationMs} ms with none = ${p.restripe.idleOverBound}× the ${p.restripe.boundBy}-bound ${p.restripe.lowerBoundMs} ms`
             : ''),
       ),
       `written to ${o.out}: results.json, results.csv, ${files.join(', ')}`,
@@ -503,7 +505,7 @@ function addSweepCommand(program: Command): void {
     .option('--disk-adapters <list>', 'disk adapter counts, e.g. 1,2,4,8,16', listArg('--disk-adapters', 64), [1, 2, 4])
     .option('--host-adapters <list>', 'host adapter counts, e.g. 1,2,4', listArg('--host-adapters', 16), [1])
     .option('--drives-per-adapter <k>', 'main drives per disk adapter', intArg('--drives-per-adapter', 1, 64), 4)
-    .option('--drive-model <preset>', 'atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200 (full-size drives, sparse store)', 'atlas10k')
+    .option('--drive-model <preset>', 'atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200, ssd (full-size drives, sparse store)', 'atlas10k')
     .option('--workload <w>', 'randread | randwrite | randrw | seqread | seqwrite', 'randread')
     .option('--block-bytes <b>', 'bytes per request (multiple of 512)', intArg('--block-bytes', 512, 64 << 20), 4096)
     .option('--queue-depth <q>', 'requests in flight per main drive', intArg('--queue-depth', 1, 1024), 4)
@@ -519,6 +521,7 @@ function addSweepCommand(program: Command): void {
       intArg('--restripe-cylinders', 2, 1_000_000),
       96,
     )
+    .option('--channel-mbps <n>', `each disk adapter's back-end link, MB/s (default ${DEFAULT_CHANNEL_MBPS}: a 2 Gb/s FC loop)`, numArg('--channel-mbps', 1))
     .option('--virtual', 'virtual time: a discrete-event clock, reproducible (the default)')
     .option('--real', 'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)')
     .option('--json', 'print the results as one JSON object')

@@ -21,11 +21,20 @@ import { MemoryDrive, SparseDrive, type Drive } from './drive.ts';
 import { adapterChannel, TimedDrive, timingModel } from './timing/timed-drive.ts';
 import type { Channel } from './timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
+import { pipeline, PIPELINE_LIMIT } from '../shared/pipeline.ts';
 
-/** Slots destaged per turn before the destager yields to staging (host requests come first). */
-const DESTAGE_BATCH = 32;
-/** Tracks a background process (establish, instant split, data transfer) handles per turn. */
+/** Slots destaged per round before the destager yields a turn to staging (host requests come first). */
+const DESTAGE_BATCH = 256;
+/** Destages an adapter keeps in flight at once, per drive it has: each drive sees a queue it can order, join and stream. */
+const DESTAGES_IN_FLIGHT_PER_DRIVE = 8;
+/** Tracks the instant split handles per turn. */
 const BACKGROUND_BATCH = 16;
+/**
+ * Tracks of one drive that ESTABLISH and the data transfer keep in flight: enough that the drive
+ * always has the next ones of its sequential sweep queued (it streams at its media rate), few
+ * enough that the processes of all drives hold a small part of the cache.
+ */
+const TRACKS_IN_FLIGHT_PER_DRIVE = 8;
 /** Track buffers a disk adapter keeps for its stages to read into (more are allocated while more are in flight). */
 const STAGE_BUFFERS_KEPT = 16;
 /** Session ids remembered after they close (a late FIG. 7 fill for one is answered at once). */
@@ -84,7 +93,7 @@ export class DiskAdapter {
   private stopped = false;
   private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
   private readonly hostFillsDone: Array<() => void> = []; // the data transfers waiting for hostFills to reach 0
-  readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0 };
+  readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0, slotWaits: 0 };
 
   private readonly gate: SyncGate;
   /** Buffers stages read into before filling their slot, reused (not one allocation per stage). */
@@ -314,12 +323,7 @@ export class DiskAdapter {
   private async destageLoop(): Promise<void> {
     try {
       while ((this.dirty.size > 0 || this.deferred.size > 0) && !this.stopped) {
-        let n = 0;
-        for (const s of this.dirty) {
-          this.dirty.delete(s);
-          await this.destageSlot(s);
-          if (++n >= DESTAGE_BATCH) break;
-        }
+        await pipeline(this.takeDirty(DESTAGE_BATCH), Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * this.drives.size), async (s) => void (await this.destageSlot(s)));
         if (this.dirty.size === 0 && this.deferred.size > 0) {
           await sleep(DEFERRED_RETRY_MS);
           for (const s of this.deferred) this.dirty.add(s);
@@ -332,6 +336,16 @@ export class DiskAdapter {
       this.fail(err);
     } finally {
       this.destaging = false;
+    }
+  }
+
+  /** Up to `most` dirty slots, taken as the destager gets to them (slots hinted meanwhile are taken too). */
+  private *takeDirty(most: number): Generator<number> {
+    for (let n = 0; n < most && !this.stopped; n++) {
+      const next = this.dirty.values().next();
+      if (next.done) return;
+      this.dirty.delete(next.value);
+      yield next.value;
     }
   }
 
@@ -473,17 +487,20 @@ export class DiskAdapter {
    * Host writes meanwhile set WP2 themselves (the device header's MIRROR word).
    */
   private async establish(session: Session): Promise<void> {
-    let n = 0;
-    for (const d of this.drives.keys()) {
-      for (const g of session.mainLocationsOn(d)) {
-        if (session.oInv.get(g) < 0) continue;
+    await this.eachDrive((d) =>
+      pipeline(session.mainLocationsOn(d), TRACKS_IN_FLIGHT_PER_DRIVE, async (g) => {
+        if (session.oInv.get(g) < 0) return;
         await this.state.passHold('establish');
         const s = await this.establishTrack(g);
         this.hintOwner(session.bcvOfOriginal(g), s);
         this.counters.established++;
-        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
-      }
-    }
+      }),
+    );
+  }
+
+  /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */
+  private async eachDrive(fn: (d: number) => Promise<void>): Promise<void> {
+    await Promise.all([...this.drives.keys()].map(fn));
   }
 
   /**
@@ -509,6 +526,7 @@ export class DiskAdapter {
       }
       if (sched().now() > deadline)
         throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: ESTABLISH of ${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms`);
+      this.counters.slotWaits++;
       this.sweepAll();
       await awaitCacheEvent(this.state, seen, CACHE_WAIT_SLICE_MS);
     }
@@ -561,16 +579,15 @@ export class DiskAdapter {
 
   /** The data transfer (FIGS. 6A/6B): every BCV track on this adapter's drives whose PB is set. */
   private async dataTransfer(session: Session): Promise<void> {
-    assert(session.B && session.bInv, `${this.name}: data transfer of session ${session.spec.sid} without a BCV`);
-    let n = 0;
-    for (const d of this.drives.keys()) {
-      for (const b of session.bcvLocationsOn(d)) {
+    const bInv = session.bInv;
+    assert(session.B && bInv, `${this.name}: data transfer of session ${session.spec.sid} without a BCV`);
+    await this.eachDrive((d) =>
+      pipeline(session.bcvLocationsOn(d), TRACKS_IN_FLIGHT_PER_DRIVE, async (b) => {
         await this.state.passHold('transfer');
         if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
-        if (this.state.pb(b, session.y)) await this.fill(session, session.bInv.get(b));
-        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
-      }
-    }
+        if (this.state.pb(b, session.y)) await this.fill(session, bInv.get(b));
+      }),
+    );
   }
 
   /** Resolves once no host fill runs here (the data transfer waits for it instead of spinning). */
@@ -622,6 +639,7 @@ export class DiskAdapter {
       // No slot for n: wait for one with no lock held (a holder of o may own a write-pending slot
       // that only a destage, which needs o's lock, can free).
       if (sched().now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: fill of track ${t}: no cache slot within ${SLOT_WAIT_MS} ms`);
+      this.counters.slotWaits++;
       this.sweepAll();
       await awaitCacheEvent(this.state, seen, CACHE_WAIT_SLICE_MS);
     }
@@ -704,6 +722,23 @@ export class DiskAdapter {
   }
 
   status(): Record<string, number> {
-    return { ...this.counters, dirtyHints: this.dirty.size, drives: this.drives.size, sessions: this.sessions.size };
+    return { ...this.counters, ...this.driveTiming(), dirtyHints: this.dirty.size, drives: this.drives.size, sessions: this.sessions.size };
+  }
+
+  /** What this adapter's timed drives and back-end link did, summed (ms rounded to µs): all zero for instant drives. */
+  private driveTiming(): Record<string, number> {
+    const t = { driveHits: 0, driveMediaAccesses: 0, driveSeekMs: 0, driveRotationMs: 0, driveTransferMs: 0, driveQueued: 0, channelBusyMs: this.channel?.busyMs ?? 0 };
+    for (const d of this.drives.values()) {
+      if (!(d instanceof TimedDrive)) continue;
+      const c = d.model.counters;
+      t.driveHits += c.hits;
+      t.driveMediaAccesses += c.mediaAccesses;
+      t.driveSeekMs += c.seekMs;
+      t.driveRotationMs += c.rotationMs;
+      t.driveTransferMs += c.transferMs;
+      t.driveQueued += d.queued;
+    }
+    for (const k of ['driveSeekMs', 'driveRotationMs', 'driveTransferMs', 'channelBusyMs'] as const) t[k] = Math.round(t[k] * 1000) / 1000;
+    return t;
   }
 }

@@ -13,6 +13,7 @@ import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_M
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
 import { sched, type Timer } from '../shared/sched.ts';
+import { arrayIsTimed, HostPorts } from '../shared/cost.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
@@ -66,6 +67,8 @@ export class HostAdapter {
   private broken?: string; // set when an invariant broke: the adapter serves nothing more
   readonly counters = { reads: 0, writes: 0, flushes: 0, hits: 0, misses: 0, errors: 0 };
   private readonly gate: SyncGate;
+  /** Its ports' cost per request (command and transfer), when the array has timed drives. */
+  private readonly ports?: HostPorts;
 
   constructor(opts: HostAdapterOptions) {
     this.gate = new SyncGate(opts.replacement === true);
@@ -74,6 +77,7 @@ export class HostAdapter {
     this.log = opts.log;
     this.index = opts.index;
     this.name = `HA${opts.index}`;
+    this.ports = arrayIsTimed(opts.model.config) ? new HostPorts(opts.model.config) : undefined;
   }
 
   /**
@@ -194,11 +198,18 @@ export class HostAdapter {
     }
     this.inflight++;
     try {
-      if (req.op === 'read') return { id: req.id, ok: true, data: await this.read(req.device, req.offsetBytes, req.lengthBytes) };
+      if (req.op === 'read') {
+        const data = await this.read(req.device, req.offsetBytes, req.lengthBytes);
+        await this.ports?.pass(data.length); // the data goes out through a port
+        return { id: req.id, ok: true, data };
+      }
       if (req.op === 'write') {
-        await this.write(req.device, req.offsetBytes, req.data ?? new Uint8Array(0));
+        const data = req.data ?? new Uint8Array(0);
+        await this.ports?.pass(data.length); // the data comes in through a port first
+        await this.write(req.device, req.offsetBytes, data);
         return { id: req.id, ok: true };
       }
+      await this.ports?.pass(0);
       await this.flush();
       return { id: req.id, ok: true };
     } catch (err) {

@@ -3,8 +3,7 @@
 // the demerit (RMS horizontal distance between the two response-time distributions) says how
 // close the model is.
 import { ArrayError } from '../shared/errors.ts';
-import type { HddModel } from '../disk-adapter/timing/hdd-model.ts';
-import type { Served } from '../disk-adapter/timing/hdd-model.ts';
+import type { DriveTiming, Served } from '../disk-adapter/timing/hdd-model.ts';
 import type { TraceRecord } from './trace.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from './client.ts';
@@ -36,7 +35,7 @@ export function checkTraceFits(recs: TraceRecord[], totalBlocks: number, what: s
 const req = (r: TraceRecord, id: number) => ({ id, lbn: r.lbn, blocks: r.blocks, write: r.write });
 
 /** Open loop: each request arrives at its own time, whatever the drive is doing. */
-function openLoop(model: HddModel, recs: TraceRecord[]): number[] {
+function openLoop(model: DriveTiming, recs: TraceRecord[]): number[] {
   const resp = new Array<number>(recs.length).fill(0);
   const queue: Array<{ id: number; lbn: number; blocks: number; write: boolean }> = [];
   let next = 0;
@@ -53,6 +52,7 @@ function openLoop(model: HddModel, recs: TraceRecord[]): number[] {
     }
     while (next < recs.length && recs[next]!.timeMs <= free) queue.push(req(recs[next]!, next++));
     const [r] = queue.splice(model.pick(queue, free), 1);
+    while (model.mustDestageFirst(r!)) free = model.destageOne(free)!.freeMs; // a full write cache makes room first
     const s: Served = model.serve(r!, Math.max(free, recs[r!.id]!.timeMs));
     free = s.freeMs;
     resp[r!.id] = s.doneMs - recs[r!.id]!.timeMs;
@@ -64,12 +64,13 @@ function openLoop(model: HddModel, recs: TraceRecord[]): number[] {
  * Closed loop: one request at a time, each issued a think time after the previous completed, the
  * think time taken from the trace: next timestamp − (this timestamp + this measured response).
  */
-function closedLoop(model: HddModel, recs: TraceRecord[]): number[] {
+function closedLoop(model: DriveTiming, recs: TraceRecord[]): number[] {
   const resp: number[] = [];
   let arrival = 0;
   let free = 0;
   for (let i = 0; i < recs.length; i++) {
     while (model.writeBehind.length > 0 && free < arrival) free = model.destageOne(free)!.freeMs;
+    while (model.mustDestageFirst(req(recs[i]!, i))) free = model.destageOne(free)!.freeMs;
     const s = model.serve(req(recs[i]!, i), Math.max(free, arrival));
     free = s.freeMs;
     resp.push(s.doneMs - arrival);
@@ -84,8 +85,8 @@ function closedLoop(model: HddModel, recs: TraceRecord[]): number[] {
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-export function replayOnDrive(model: HddModel, recs: TraceRecord[], opts: { closedLoop: boolean }): ReplayResult {
-  checkTraceFits(recs, model.mech.totalBlocks, `the ${model.spec.name}`);
+export function replayOnDrive(model: DriveTiming, recs: TraceRecord[], opts: { closedLoop: boolean }): ReplayResult {
+  checkTraceFits(recs, model.totalBlocks, `the ${model.name}`);
   return summarize(recs, opts.closedLoop ? closedLoop(model, recs) : openLoop(model, recs));
 }
 

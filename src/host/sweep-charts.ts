@@ -60,7 +60,7 @@ function restripeSpec(points: SweepPoint[], what: 'duration' | 'host'): TopLevel
       ? [
           { diskAdapters: p.diskAdapters, value: r.durationMs / 1000, series: `under load, ${p.hostAdapters} HA` },
           { diskAdapters: p.diskAdapters, value: r.idleDurationMs / 1000, series: `no host load, ${p.hostAdapters} HA` },
-          { diskAdapters: p.diskAdapters, value: r.lowerBoundMs / 1000, series: 'drive-bound lower bound' },
+          { diskAdapters: p.diskAdapters, value: r.lowerBoundMs / 1000, series: 'lower bound (drives or back-end link)' },
         ]
       : [
           { diskAdapters: p.diskAdapters, value: r.hostOpsDuringRatio, series: `host ops/s during ÷ before, ${p.hostAdapters} HA` },

@@ -5,8 +5,10 @@
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { runVirtual } from '../shared/sched.ts';
+import { DEFAULT_CHANNEL_MBPS } from '../shared/drive-models.ts';
 import { BLOCK_BYTES, hddPreset } from '../disk-adapter/timing/drive-spec.ts';
 import { DiskMechanics } from '../disk-adapter/timing/mechanics.ts';
+import { ssdPreset } from '../disk-adapter/timing/ssd-model.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { runWorkload, startWorkload, type HostSummary, type RunOptions } from './run.ts';
 import type { RestripeFigures, SweepOptions } from './sweep-types.ts';
@@ -16,9 +18,27 @@ export const TRACK_BYTES = 65536;
 
 /** A full-size drive of `preset` in the array's terms: its heads, and the cylinders of 64 KiB tracks that fill the model. */
 export function sweepDriveGeometry(preset: SweepOptions['driveModel']): { heads: number; cylinders: number } {
+  if (preset === 'ssd') return { heads: SSD_HEADS, cylinders: Math.floor(ssdPreset().capacityBlocks / (SSD_HEADS * (TRACK_BYTES / BLOCK_BYTES))) };
   const spec = hddPreset(preset);
   return { heads: spec.surfaces, cylinders: Math.floor(new DiskMechanics(spec).totalBlocks / (spec.surfaces * (TRACK_BYTES / BLOCK_BYTES))) };
 }
+/** An SSD has no heads: the array's geometry gives it 16 tracks a cylinder. */
+const SSD_HEADS = 16;
+
+/** What a drive of `preset` streams at best (bytes/ms) — an HDD's outer-zone media rate, an SSD's dies or channels — and the tracks its write cache holds. */
+function streamFigures(preset: SweepOptions['driveModel']): { readBytesPerMs: number; writeCacheTracks: number } {
+  if (preset === 'ssd') {
+    const s = ssdPreset();
+    const dies = s.channels * s.diesPerChannel;
+    return { readBytesPerMs: Math.min(s.channels * s.channelMBps * 1000, (dies * s.pageBytes) / s.pageReadMs), writeCacheTracks: 0 };
+  }
+  const spec = hddPreset(preset);
+  return {
+    readBytesPerMs: (spec.zones[0]!.blocksPerTrack * BLOCK_BYTES) / (60_000 / spec.rpm),
+    writeCacheTracks: spec.cache.writeCache ? (spec.cache.segments * spec.cache.segmentBlocks * BLOCK_BYTES) / TRACK_BYTES : 0,
+  };
+}
+
 /** Default cylinders of the restriped device, in all (shared out over its members at each point). */
 export const RESTRIPE_CYLINDERS = 96;
 
@@ -40,12 +60,12 @@ export function restripeArrays(o: SweepOptions, da: number, ha: number): Restrip
   const K = o.drivesPerAdapter;
   const model = { preset: o.driveModel, scheduler: 'sptf' as const };
   const drives: Array<Record<string, unknown>> = [];
-  const diskAdapters: Array<{ id: string; drives: string[] }> = [];
+  const diskAdapters: Array<{ id: string; drives: string[]; channelMBps?: number }> = [];
   for (let a = 0; a < da; a++) {
     const ids = Array.from({ length: K }, (_, k) => `d${a}.${k}`);
     const bcv = Array.from({ length: K }, (_, k) => `b${a}.${k}`);
     for (const id of [...ids, ...bcv]) drives.push({ id, cylinders, model, store: 'sparse' });
-    diskAdapters.push({ id: `DA${a}`, drives: [...ids, ...bcv] });
+    diskAdapters.push({ id: `DA${a}`, drives: [...ids, ...bcv], channelMBps: o.channelMBps });
   }
   const main = (n: number) => Array.from({ length: n }, (_, i) => ({ drive: `d${Math.floor(i / K)}.${i % K}`, startCylinder: 0 }));
   const oldM = expand ? (da - 1) * K : da * K;
@@ -62,18 +82,32 @@ export function restripeArrays(o: SweepOptions, da: number, ha: number): Restrip
   return { config: parseConfig(raw), target, tracks: oldM * R * heads, oldMembers: oldM, newMembers: newM };
 }
 
+export interface RestripeBound {
+  lowerBoundMs: number;
+  driveBoundMs: number;
+  channelBoundMs: number;
+  boundBy: 'drive' | 'channel';
+}
+
 /**
- * The least time the restripe can take, bound by its busiest drive: an original member reads its
- * tracks (ESTABLISH) and is written its share of the new layout, a BCV drive is written and read
- * back, a new member is written its share; each at the drive's outer-zone media rate.
+ * The least time the restripe can take (no host load). Drive bound: its phases run one after the
+ * other, ESTABLISH before the switch and the data transfer after it, so it takes at least an
+ * original member reading its tracks from the media, then a BCV drive reading them back (but for
+ * those its write cache still holds: a drive answers reads of data it has not destaged yet), each
+ * at the drive's outer-zone media rate. Writes can hide in the drives' write caches and overlap
+ * the reads, so they do not add to it. Channel bound, the busiest disk adapter: every byte of its
+ * drives crosses its back-end link (reads of the originals, the BCV's writes and reads, and its
+ * share of the new layout's writes).
  */
-export function restripeLowerBoundMs(o: SweepOptions, a: RestripeArrays): number {
-  const spec = hddPreset(o.driveModel);
-  const mediaBytesPerMs = (spec.zones[0]!.blocksPerTrack * BLOCK_BYTES) / (60_000 / spec.rpm);
+export function restripeLowerBound(o: SweepOptions, a: RestripeArrays): RestripeBound {
+  const { readBytesPerMs, writeCacheTracks } = streamFigures(o.driveModel);
   const perOld = a.tracks / a.oldMembers;
   const perNew = a.tracks / a.newMembers;
-  const busiestTracks = Math.max(perOld + perNew, 2 * perOld);
-  return (busiestTracks * TRACK_BYTES) / mediaBytesPerMs;
+  const driveBoundMs = ((perOld + Math.max(0, perOld - writeCacheTracks)) * TRACK_BYTES) / readBytesPerMs;
+  const K = o.drivesPerAdapter;
+  const channelBoundMs = (K * (3 * perOld + perNew) * TRACK_BYTES) / ((o.channelMBps ?? DEFAULT_CHANNEL_MBPS) * 1000);
+  const boundBy = channelBoundMs > driveBoundMs ? 'channel' : 'drive';
+  return { lowerBoundMs: Math.max(driveBoundMs, channelBoundMs), driveBoundMs, channelBoundMs, boundBy };
 }
 
 async function virtual<T>(seed: number, body: () => Promise<T>): Promise<T> {
@@ -113,15 +147,18 @@ export async function restripeFigures(o: SweepOptions, da: number, ha: number, l
   const { before, during, durationMs } = await loadedRestripe(o, a, load);
   for (const h of [before, during])
     if (h.verifyErrors > 0 || h.ioErrors > 0) throw new ArrayError('INVARIANT', `restripe at ${da} DA: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors: ${h.described[0]}`);
-  const lowerBoundMs = restripeLowerBoundMs(o, a);
+  const bound = restripeLowerBound(o, a);
   const r2 = (x: number) => Math.round(x * 100) / 100;
   return {
     kind: o.restripe!,
     tracks: a.tracks,
     durationMs,
     idleDurationMs,
-    lowerBoundMs: Math.round(lowerBoundMs),
-    idleOverBound: r2(idleDurationMs / lowerBoundMs),
+    lowerBoundMs: Math.round(bound.lowerBoundMs),
+    driveBoundMs: Math.round(bound.driveBoundMs),
+    channelBoundMs: Math.round(bound.channelBoundMs),
+    boundBy: bound.boundBy,
+    idleOverBound: r2(idleDurationMs / bound.lowerBoundMs),
     hostOpsDuringRatio: r2(during.iops / Math.max(1, before.iops)),
     hostP99DuringRatio: r2(during.latencyMs.p99 / Math.max(0.001, before.latencyMs.p99)),
   };

@@ -25,6 +25,8 @@ export interface SweepOptions {
   restripe?: SweepRestripe;
   /** Cylinders of each member of the device a restripe moves (a small device: every track is copied twice). */
   restripeCylinders?: number;
+  /** Each disk adapter's back-end link (MB/s); default DEFAULT_CHANNEL_MBPS. */
+  channelMBps?: number;
 }
 
 export interface RestripeFigures {
@@ -32,9 +34,15 @@ export interface RestripeFigures {
   tracks: number;
   /** The restripe under the point's host load (virtual ms). */
   durationMs: number;
-  /** The same restripe with no host load, and the drive-bound lower bound (bytes each drive reads and writes ÷ its media rate). */
+  /** The same restripe with no host load. */
   idleDurationMs: number;
+  /** The least time the restripe can take: the larger of the drive bound and the channel bound. */
   lowerBoundMs: number;
+  /** Drive bound: bytes the busiest drive reads and writes ÷ its outer-zone media rate. */
+  driveBoundMs: number;
+  /** Channel bound: bytes the busiest disk adapter's back-end link carries ÷ its MB/s. */
+  channelBoundMs: number;
+  boundBy: 'drive' | 'channel';
   idleOverBound: number;
   /** Host throughput and p99 during the restripe, each against before it. */
   hostOpsDuringRatio: number;

@@ -25,7 +25,7 @@ export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfi
   for (let a = 0; a < da; a++) {
     const ids = Array.from({ length: o.drivesPerAdapter }, (_, k) => `d${a}.${k}`);
     for (const id of ids) drives.push({ id, cylinders, model: { preset: o.driveModel, scheduler: 'sptf' } });
-    diskAdapters.push({ id: `DA${a}`, drives: ids });
+    diskAdapters.push({ id: `DA${a}`, drives: ids, channelMBps: o.channelMBps });
   }
   const members = drives.map((d) => ({ drive: d.id, startCylinder: 0 }));
   return parseConfig({

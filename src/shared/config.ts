@@ -7,6 +7,9 @@ import { ConfigError, errorMessage } from './errors.ts';
 
 const id = z.string().min(1, 'must be a non-empty id');
 const count = (min: number) => z.number().int('must be an integer').min(min, `must be at least ${min}`);
+const positiveNumber = (max: number) => z.number({ error: 'must be a number' }).positive('must be above 0').max(max, `must be at most ${max}`);
+/** An adapter's processor time per command (ms): 0 to 100. */
+const costMs = z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').max(100, 'must be at most 100 ms');
 
 const StripedMember = z.strictObject({ drive: id, startCylinder: count(0) });
 const ConcatMember = z.strictObject({ drive: id, startCylinder: count(0), cylinders: count(1) });
@@ -31,13 +34,14 @@ const BcvDevice = z.strictObject({
   members: z.array(BcvMember).min(1, 'a BCV needs at least one member'),
 });
 
-/** A drive's timing model: a preset's name, or `{ preset, scheduler?, cache? }` (see drive-models.ts); a name is read as `{ preset: name }`. */
+/** A drive's timing model: a preset's name, or `{ preset, scheduler?, cache?, writeCache? }` (see drive-models.ts); a name is read as `{ preset: name }`. */
 const DriveModel = z.preprocess(
   (v) => (typeof v === 'string' ? { preset: v } : v),
   z.strictObject({
     preset: z.enum(DRIVE_MODEL_PRESETS, { error: `must be one of ${DRIVE_MODEL_PRESETS.join(', ')}` }),
     scheduler: z.enum(DRIVE_SCHEDULERS, { error: `must be one of ${DRIVE_SCHEDULERS.join(', ')}` }).optional(),
     cache: z.boolean().optional(),
+    writeCache: z.boolean().optional(),
   }),
 );
 
@@ -53,11 +57,13 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   cache: z.strictObject({ slots: count(1).max(1 << 20, 'must be at most 1048576') }).prefault({ slots: 4096 }),
   hostAdapters: count(1).max(16, 'must be at most 16').default(1),
+  /** What each host adapter's work costs when the array has timed drives (defaults in src/shared/cost.ts). */
+  hostAdapter: z.strictObject({ ports: count(1).max(64, 'must be at most 64').optional(), portMBps: positiveNumber(1e6).optional(), commandMs: costMs.optional() }).optional(),
   drives: z
     .array(z.strictObject({ id, cylinders: count(1), model: DriveModel.optional(), store: z.enum(['dense', 'sparse'], { error: 'must be dense or sparse' }).optional() }))
     .min(1, 'an array needs at least one drive'),
   diskAdapters: z
-    .array(z.strictObject({ id, drives: z.array(id), channelMBps: z.number({ error: 'must be a number' }).positive('must be above 0').max(1e6, 'must be at most 1e6').optional() }))
+    .array(z.strictObject({ id, drives: z.array(id), channelMBps: positiveNumber(1e6).optional(), commandMs: costMs.optional() }))
     .min(1, 'an array needs at least one disk adapter')
     .max(64, 'at most 64 disk adapters'),
   devices: z.array(z.discriminatedUnion('layout', [StripedDevice, ConcatDevice, BcvDevice])).max(256),

@@ -5,20 +5,23 @@ import { assert } from '../../shared/assert.ts';
 
 export class Channel {
   readonly mbPerSec: number;
+  /** The disk adapter's processor time per drive command (ms), charged on the link with the command's bytes. */
+  readonly commandMs: number;
   /** When the link is next free (ms, the scheduler's time base). */
   private freeMs = 0;
   /** Bytes that crossed, and ms the link was busy (for the adapter's counters). */
   bytes = 0;
   busyMs = 0;
 
-  constructor(mbPerSec: number) {
-    assert(mbPerSec > 0, () => `channel of ${mbPerSec} MB/s`);
+  constructor(mbPerSec: number, commandMs = 0) {
+    assert(mbPerSec > 0 && commandMs >= 0, () => `channel of ${mbPerSec} MB/s, ${commandMs} ms a command`);
     this.mbPerSec = mbPerSec;
+    this.commandMs = commandMs;
   }
 
   /** Move `bytes` across the link, not before `readyMs`; returns when they are across. */
   transfer(bytes: number, readyMs: number): number {
-    const ms = bytes / (this.mbPerSec * 1000);
+    const ms = this.commandMs + bytes / (this.mbPerSec * 1000);
     const start = Math.max(readyMs, this.freeMs);
     this.freeMs = start + ms;
     this.bytes += bytes;

@@ -27,6 +27,23 @@ export interface Served {
   transferMs: number;
 }
 
+/** What a drive timing model does for the timed drive, trace replay and the closed-loop runs: an HDD or an SSD. */
+export interface DriveTiming {
+  readonly name: string;
+  readonly totalBlocks: number;
+  /** Idle time after which the drive destages its write cache (ms). */
+  readonly idleDestageMs: number;
+  readonly counters: { hits: number; misses: number; mediaAccesses: number; seekMs: number; rotationMs: number; transferMs: number };
+  readonly writeBehind: readonly DriveRequest[];
+  readonly writeBehindHeld: number;
+  readonly writeCacheBlocks: number;
+  pick(queue: readonly DriveRequest[], nowMs: number): number;
+  serve(req: DriveRequest, nowMs: number): Served;
+  destageOne(nowMs: number): Served | undefined;
+  mustDestageFirst(req: DriveRequest): boolean;
+  isHit(req: DriveRequest, nowMs: number): boolean;
+}
+
 /** A cache segment: blocks [start, end) of which those before `filledTo(t)` are in the buffer. */
 interface Segment {
   start: number;
@@ -42,22 +59,79 @@ interface Segment {
 /** Longest queue a drive accepts; more is a caller's bug (the disk adapter bounds what it sends). */
 export const DRIVE_QUEUE_LIMIT = 4096;
 
-export class HddModel {
+export class HddModel implements DriveTiming {
   readonly mech: DiskMechanics;
   readonly spec: HddSpec;
   private head: HeadState = { cylinder: 0, surface: 0 };
   private readonly segments: Segment[] = [];
   private readonly scheduler: SchedulerName;
   private readonly cacheOn: boolean;
-  /** Writes reported done (write cache) and not yet on the media: destaged when the queue is idle. */
+  /** Writes reported done (write cache) and not yet on the media: destaged when the queue is idle or the cache is full. */
   readonly writeBehind: DriveRequest[] = [];
+  /** Blocks held in `writeBehind`; at most `writeCacheBlocks`. */
+  private writeBehindBlocks = 0;
+  /** The write cache's capacity (blocks): the buffer's segments together. */
+  readonly writeCacheBlocks: number;
+  /** When the host interface is next free (ms): transfers to and from the buffer take it, not the mechanism. */
+  private busFreeMs = 0;
   counters = { hits: 0, misses: 0, mediaAccesses: 0, seekMs: 0, rotationMs: 0, transferMs: 0 };
 
-  constructor(spec: HddSpec, opts: { cache?: boolean; scheduler?: SchedulerName } = {}) {
+  private readonly writeCacheOn: boolean;
+
+  get name(): string {
+    return this.spec.name;
+  }
+  get totalBlocks(): number {
+    return this.mech.totalBlocks;
+  }
+  /** A revolution: writes arriving meanwhile join the run the drive destages. */
+  get idleDestageMs(): number {
+    return this.mech.revMs;
+  }
+
+  constructor(spec: HddSpec, opts: { cache?: boolean; writeCache?: boolean; scheduler?: SchedulerName } = {}) {
     this.spec = spec;
     this.mech = new DiskMechanics(spec);
     this.scheduler = opts.scheduler ?? spec.scheduler;
     this.cacheOn = opts.cache ?? true;
+    this.writeCacheOn = opts.writeCache ?? spec.cache.writeCache;
+    this.writeCacheBlocks = Math.max(1, spec.cache.segments) * Math.max(1, spec.cache.segmentBlocks);
+  }
+
+  /** Whether every block of `req` is written in the write cache and not on the media yet (a read of them is a hit). */
+  private inWriteBehind(req: DriveRequest): boolean {
+    let at = req.lbn;
+    const end = req.lbn + req.blocks;
+    // Runs are few (the cache's capacity); each pass moves `at` past one run or stops.
+    for (let pass = 0; pass <= this.writeBehind.length && at < end; pass++) {
+      const w = this.writeBehind.find((x) => x.lbn <= at && at < x.lbn + x.blocks);
+      if (!w) return false;
+      at = w.lbn + w.blocks;
+    }
+    return at >= end;
+  }
+
+  /** Whether the buffer serves `req` without the mechanism at `nowMs`: a write the cache takes, or a read it holds in full. */
+  isHit(req: DriveRequest, nowMs: number): boolean {
+    if (!this.cacheOn) return false;
+    if (req.write) return this.writeCaching && !this.mustDestageFirst(req);
+    if (this.inWriteBehind(req)) return true;
+    const at = this.inBufferAt(req.lbn, req.blocks, nowMs, false);
+    return at !== undefined && at <= nowMs;
+  }
+
+  /** Blocks in the write cache, not on the media yet. */
+  get writeBehindHeld(): number {
+    return this.writeBehindBlocks;
+  }
+
+  /** Whether `req` is a write that the write cache cannot take before some of it is destaged. */
+  mustDestageFirst(req: DriveRequest): boolean {
+    return req.write && this.writeCaching && this.writeBehind.length > 0 && this.writeBehindBlocks + req.blocks > this.writeCacheBlocks;
+  }
+
+  private get writeCaching(): boolean {
+    return this.cacheOn && this.writeCacheOn;
   }
 
   /** Index in `queue` of the request to serve next at `nowMs`, by the drive's policy. */
@@ -69,16 +143,25 @@ export class HddModel {
     let bestMs = Infinity;
     const o = this.spec.overheads;
     queue.forEach((r, i) => {
-      const p = this.mech.locate(r.lbn);
-      const at = nowMs + (r.write ? o.writeMissMs : o.readMissMs); // the mechanism moves after the command overhead
-      const move = this.mech.positionMs(this.head, p, r.write);
-      const ms = move + this.mech.rotationWaitMs(at + move, p);
+      const ms = this.positioningMs(r, nowMs, o);
       if (ms < bestMs) {
         bestMs = ms;
         best = i;
       }
     });
     return best;
+  }
+
+  /** SPTF's cost of `r` at `nowMs`: a write the cache takes or a read in the buffer costs only the wait for its blocks. */
+  private positioningMs(r: DriveRequest, nowMs: number, o: HddSpec['overheads']): number {
+    if (r.write && this.writeCaching && !this.mustDestageFirst(r)) return 0;
+    if (!r.write && this.cacheOn && this.inWriteBehind(r)) return 0;
+    const inBufferMs = !r.write && this.cacheOn ? this.inBufferAt(r.lbn, r.blocks, nowMs, false) : undefined;
+    if (inBufferMs !== undefined) return inBufferMs - nowMs;
+    const p = this.mech.locate(r.lbn);
+    const at = nowMs + (r.write ? o.writeMissMs : o.readMissMs); // the mechanism moves after the command overhead
+    const move = this.mech.positionMs(this.head, p, r.write);
+    return move + this.mech.rotationWaitMs(at + move, p);
   }
 
   /** C-LOOK: the nearest request at or beyond the head's cylinder, else wrap to the lowest. */
@@ -105,25 +188,44 @@ export class HddModel {
   serve(req: DriveRequest, nowMs: number): Served {
     const o = this.spec.overheads;
     const bus = req.blocks * this.spec.busBlockMs;
-    if (req.write && this.cacheOn && this.spec.cache.writeCache) {
-      // Immediate report: done once in the buffer; the media write waits for an idle moment.
+    if (req.write && this.writeCaching) {
+      // Immediate report: done once in the buffer; the media write waits for an idle moment (or
+      // for room: the caller destages first when the cache is full, see mustDestageFirst).
+      assert(!this.mustDestageFirst(req), () => `${this.spec.name}: a write of ${req.blocks} blocks into a full write cache (${this.writeBehindBlocks} held)`);
       this.invalidate(req.lbn, req.blocks);
       this.writeBehind.push(req);
-      return this.done(req, nowMs, nowMs + o.writeHitMs + bus, true);
+      this.writeBehindBlocks += req.blocks;
+      this.counters.hits++;
+      return this.hit(req, nowMs, nowMs + o.writeHitMs, bus);
     }
-    const inBufferMs = !req.write && this.cacheOn ? this.inBufferAt(req.lbn, req.blocks, nowMs + o.readHitMs) : undefined;
+    const inBufferMs = !req.write && this.cacheOn ? (this.inWriteBehind(req) ? nowMs + o.readHitMs : this.inBufferAt(req.lbn, req.blocks, nowMs + o.readHitMs, true)) : undefined;
     if (inBufferMs !== undefined) {
       // A hit, perhaps on blocks the read-ahead is still bringing in: each crosses as it arrives.
       this.counters.hits++;
-      return this.done(req, nowMs, Math.max(nowMs + o.readHitMs + bus, inBufferMs + this.spec.busBlockMs), true);
+      return this.hit(req, nowMs, nowMs + o.readHitMs, bus, inBufferMs + this.spec.busBlockMs);
     }
     return this.media(req, nowMs + (req.write ? o.writeMissMs : o.readMissMs), nowMs);
   }
 
-  /** Destage one write-behind block run (the queue is idle); undefined if there is none. */
+  /**
+   * Destage the oldest write-behind run, joined with the writes that continue it (a sequential
+   * stream goes to the media in one access, as a drive's cache does); undefined if there is none.
+   */
   destageOne(nowMs: number): Served | undefined {
-    const w = this.writeBehind.shift();
-    return w ? this.media(w, nowMs, nowMs) : undefined;
+    const first = this.writeBehind.shift();
+    if (!first) return undefined;
+    const run = { ...first };
+    for (let i = 0; i < this.writeBehind.length && run.blocks < this.writeCacheBlocks;) {
+      const w = this.writeBehind[i]!;
+      if (w.lbn === run.lbn + run.blocks) {
+        run.blocks += w.blocks;
+        this.writeBehind.splice(i, 1);
+        i = 0;
+      } else i++;
+    }
+    this.writeBehindBlocks -= run.blocks;
+    assert(this.writeBehindBlocks >= 0, () => `${this.spec.name}: write cache holds ${this.writeBehindBlocks} blocks`);
+    return this.media(run, nowMs, nowMs);
   }
 
   private media(req: DriveRequest, atMs: number, startMs: number): Served {
@@ -142,8 +244,15 @@ export class HddModel {
     return { req, startMs, doneMs, freeMs: m.doneMs, hit: false, seekMs: m.seekMs, rotationMs: m.rotationMs, transferMs: m.transferMs };
   }
 
-  private done(req: DriveRequest, startMs: number, doneMs: number, hit: boolean): Served {
-    return { req, startMs, doneMs, freeMs: doneMs, hit, seekMs: 0, rotationMs: 0, transferMs: 0 };
+  /**
+   * A buffer hit: the controller's overhead holds the drive until `readyMs`; the blocks then cross
+   * the host interface (not before `availableMs`, for read-ahead still arriving), which the
+   * mechanism does not wait for: it may start its next access meanwhile.
+   */
+  private hit(req: DriveRequest, startMs: number, readyMs: number, busMs: number, availableMs = 0): Served {
+    const crossAt = Math.max(readyMs, this.busFreeMs, availableMs - busMs);
+    this.busFreeMs = crossAt + busMs;
+    return { req, startMs, doneMs: this.busFreeMs, freeMs: readyMs, hit: true, seekMs: 0, rotationMs: 0, transferMs: 0 };
   }
 
   /** After a read from the media, keep reading ahead into a segment (LRU) until the next access. */
@@ -182,14 +291,28 @@ export class HddModel {
    * When blocks [lbn, lbn + blocks) are all in a segment, given the read-ahead still running at
    * `atMs` (it is not stopped by a hit); undefined if no segment holds or will hold them.
    */
-  private inBufferAt(lbn: number, blocks: number, atMs: number): number | undefined {
+  private inBufferAt(lbn: number, blocks: number, atMs: number, use: boolean): number | undefined {
     for (const s of this.segments) {
       const last = lbn + blocks;
       if (lbn < s.start || last > s.stoppedAt) continue;
-      s.usedMs = atMs;
+      if (use) this.readOn(s, last, atMs);
       return last <= s.fillFrom ? atMs : s.fillAtMs + (last - s.fillFrom) * s.blockMs;
     }
     return undefined;
+  }
+
+  /**
+   * A hit up to block `last` on a segment whose read-ahead still runs: the read-ahead goes on
+   * another read-ahead's worth past it (a sequential stream keeps the mechanism reading), and the
+   * segment drops what lies more than a segment behind.
+   */
+  private readOn(s: Segment, last: number, atMs: number): void {
+    s.usedMs = atMs;
+    // Stopped (the mechanism went elsewhere) or run out before this hit: it does not go on.
+    if (s.stoppedAt !== s.end || s.fillAtMs + (s.end - s.fillFrom) * s.blockMs <= atMs) return;
+    const c = this.spec.cache;
+    s.end = s.stoppedAt = Math.min(this.mech.totalBlocks, Math.max(s.end, last + c.readAheadBlocks));
+    s.start = Math.max(s.start, last - c.segmentBlocks);
   }
 
   private invalidate(lbn: number, blocks: number): void {

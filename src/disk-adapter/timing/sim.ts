@@ -2,7 +2,7 @@
 // replaced by the next as it completes. Used to check the model against the drive's published
 // figures, and by trace replay of a bare drive.
 import { assert } from '../../shared/assert.ts';
-import { HddModel, type DriveRequest, type Served } from './hdd-model.ts';
+import type { DriveRequest, DriveTiming, Served } from './hdd-model.ts';
 
 export interface ClosedLoopResult {
   served: Served[];
@@ -18,7 +18,7 @@ export const SIM_REQUESTS_MAX = 10_000_000;
  * Serve `count` requests from `next()`, `queueDepth` outstanding at once, each response time
  * measured from its arrival (the completion of the request it replaced) to its completion.
  */
-export function closedLoop(model: HddModel, queueDepth: number, count: number, next: () => Omit<DriveRequest, 'id'>): ClosedLoopResult {
+export function closedLoop(model: DriveTiming, queueDepth: number, count: number, next: () => Omit<DriveRequest, 'id'>): ClosedLoopResult {
   assert(queueDepth >= 1 && count >= 1 && count <= SIM_REQUESTS_MAX, () => `closed loop: queue depth ${queueDepth}, ${count} requests`);
   const queue: DriveRequest[] = []; // arrived, waiting for the mechanism
   const arriving: Array<{ atMs: number; req: DriveRequest }> = []; // replacements, arriving at a completion
@@ -41,6 +41,7 @@ export function closedLoop(model: HddModel, queueDepth: number, count: number, n
     if (queue.length === 0) free = Math.max(free, arriving[0]!.atMs);
     while (arriving.length > 0 && arriving[0]!.atMs <= free) queue.push(arriving.shift()!.req);
     const [req] = queue.splice(model.pick(queue, free), 1);
+    while (model.mustDestageFirst(req!)) free = model.destageOne(free)!.freeMs; // a full write cache makes room first
     const s = model.serve(req!, free);
     free = s.freeMs;
     last = Math.max(last, s.doneMs);

@@ -9,9 +9,17 @@ import { modelPreset, type DriveModelConfig } from '../../shared/drive-models.ts
 import type { ArrayConfig } from '../../shared/config.ts';
 import type { Drive } from '../drive.ts';
 import { BLOCK_BYTES, hddPreset } from './drive-spec.ts';
-import { DRIVE_QUEUE_LIMIT, HddModel, type DriveRequest } from './hdd-model.ts';
+import { DRIVE_QUEUE_LIMIT, HddModel, type DriveRequest, type DriveTiming, type Served } from './hdd-model.ts';
+import { SsdModel, ssdPreset } from './ssd-model.ts';
 import { Channel } from './channel.ts';
 import { DEFAULT_CHANNEL_MBPS } from '../../shared/drive-models.ts';
+import { DEFAULT_DA_COMMAND_MS } from '../../shared/cost.ts';
+
+/** Most blocks the drive joins into one media write (1 MiB). */
+const CONCAT_BLOCKS_MAX = 2048;
+
+/** Rounding slack when the idle timer looks at the write cache (ms). */
+const IDLE_SLACK_MS = 1e-6;
 
 /** A request waiting at the drive: itself a DriveRequest, so the queue goes to the model's pick as it is. */
 interface Queued extends DriveRequest {
@@ -20,10 +28,11 @@ interface Queued extends DriveRequest {
 }
 
 /** The timing model of a configured drive, or undefined for `instant` (no time at all). */
-export function timingModel(m: DriveModelConfig | undefined): HddModel | undefined {
+export function timingModel(m: DriveModelConfig | undefined): DriveTiming | undefined {
   const preset = modelPreset(m);
   if (preset === 'instant') return undefined;
-  const opts = typeof m === 'object' ? { scheduler: m.scheduler, cache: m.cache } : {};
+  if (preset === 'ssd') return new SsdModel(ssdPreset());
+  const opts = typeof m === 'object' ? { scheduler: m.scheduler, cache: m.cache, writeCache: m.writeCache } : {};
   return new HddModel(hddPreset(preset), opts);
 }
 
@@ -31,7 +40,7 @@ export function timingModel(m: DriveModelConfig | undefined): HddModel | undefin
 export function adapterChannel(cfg: ArrayConfig, i: number): Channel | undefined {
   const da = cfg.diskAdapters[i]!;
   const timed = da.drives.some((id) => timingModel(cfg.drives.find((d) => d.id === id)?.model) !== undefined);
-  return timed ? new Channel(da.channelMBps ?? DEFAULT_CHANNEL_MBPS) : undefined;
+  return timed ? new Channel(da.channelMBps ?? DEFAULT_CHANNEL_MBPS, da.commandMs ?? DEFAULT_DA_COMMAND_MS) : undefined;
 }
 
 /** Every drive's model can hold the drive as configured: refused naming the field, before anything starts. */
@@ -41,8 +50,8 @@ export function checkDriveModels(cfg: ArrayConfig): void {
     const model = timingModel(d.model);
     if (!model) return;
     const blocks = d.cylinders * cfg.geometry.headsPerCylinder * blocksPerTrack;
-    if (blocks > model.mech.totalBlocks) {
-      throw new ArrayError('CONFIG', `drives[${i}].model: drive "${d.id}" holds ${blocks} blocks of 512 B, more than the ${model.spec.name}'s ${model.mech.totalBlocks}`);
+    if (blocks > model.totalBlocks) {
+      throw new ArrayError('CONFIG', `drives[${i}].model: drive "${d.id}" holds ${blocks} blocks of 512 B, more than the ${model.name}'s ${model.totalBlocks}`);
     }
   });
 }
@@ -51,7 +60,7 @@ export class TimedDrive implements Drive {
   readonly id: string;
   readonly tracks: number;
   readonly trackBytes: number;
-  readonly model: HddModel;
+  readonly model: DriveTiming;
   private readonly store: Drive;
   private readonly blocksPerTrack: number;
   private readonly queue: Queued[] = [];
@@ -59,11 +68,14 @@ export class TimedDrive implements Drive {
   /** The drive's own clock: when its mechanism is next free (ms, the scheduler's time base). */
   private freeMs = 0;
   private nextId = 1;
+  /** When the last request arrived (ms), and whether a timer will look at the write cache once the drive has been idle. */
+  private lastArrivalMs = 0;
+  private idleTimer = false;
 
   private readonly channel?: Channel;
 
   /** `channel`: the disk adapter's back-end link, shared by its drives (none: no link cost). */
-  constructor(store: Drive, model: HddModel, channel?: Channel) {
+  constructor(store: Drive, model: DriveTiming, channel?: Channel) {
     this.store = store;
     this.model = model;
     this.channel = channel;
@@ -71,7 +83,7 @@ export class TimedDrive implements Drive {
     this.tracks = store.tracks;
     this.trackBytes = store.trackBytes;
     this.blocksPerTrack = store.trackBytes / BLOCK_BYTES;
-    assert(this.tracks * this.blocksPerTrack <= model.mech.totalBlocks, () => `drive ${this.id}: ${this.tracks} tracks do not fit the ${model.spec.name}`);
+    assert(this.tracks * this.blocksPerTrack <= model.totalBlocks, () => `drive ${this.id}: ${this.tracks} tracks do not fit the ${model.name}`);
   }
 
   async readTrack(track: number, dst: Uint8Array): Promise<void> {
@@ -91,6 +103,7 @@ export class TimedDrive implements Drive {
 
   private access(track: number, write: boolean): Promise<void> {
     assert(this.queue.length < DRIVE_QUEUE_LIMIT, () => `drive ${this.id}: ${DRIVE_QUEUE_LIMIT} requests queued`);
+    this.lastArrivalMs = sched().now();
     return new Promise<void>((done) => {
       this.queue.push({ id: this.nextId++, lbn: track * this.blocksPerTrack, blocks: this.blocksPerTrack, write, arrivedMs: sched().now(), done });
       this.dispatch();
@@ -99,11 +112,10 @@ export class TimedDrive implements Drive {
 
   /** Serve the next request (or destage the write cache when nothing waits), by the drive's clock. */
   private dispatch(): void {
-    if (this.busy) return;
     const now = sched().now();
+    if (this.busy) return this.serveHits(now);
     if (this.queue.length === 0) {
-      const w = this.model.destageOne(Math.max(now, this.freeMs));
-      if (w) this.occupy(w.freeMs, now);
+      this.destageWhenIdle(now);
       return;
     }
     // By the drive's clock: a request that arrived while the mechanism was busy starts when it
@@ -111,15 +123,94 @@ export class TimedDrive implements Drive {
     let firstArrival = Infinity;
     for (const q of this.queue) firstArrival = Math.min(firstArrival, q.arrivedMs);
     const start = Math.max(this.freeMs, firstArrival);
-    const [item] = this.queue.splice(this.model.pick(this.queue, start), 1);
-    const req = item!;
-    const bytes = req.blocks * BLOCK_BYTES;
-    // A write's data crosses the back-end link before the drive can take it; a read's after.
+    const pick = this.model.pick(this.queue, start);
+    if (this.model.mustDestageFirst(this.queue[pick]!)) {
+      // The write cache is full: make room before the write can be taken.
+      this.occupy(this.model.destageOne(start)!.freeMs, now);
+      return;
+    }
+    const [item] = this.queue.splice(pick, 1);
     const at = Math.max(start, item!.arrivedMs);
-    const s = this.model.serve(req, req.write && this.channel ? this.channel.transfer(bytes, at) : at);
-    const doneMs = !req.write && this.channel ? this.channel.transfer(bytes, s.doneMs) : s.doneMs;
-    sched().after(Math.max(0, doneMs - now), item!.done);
-    this.occupy(s.freeMs, now);
+    const served = item!.write && !this.model.isHit(item!, at) ? this.startWrites(this.concatWrites(item!), at, now) : this.start(item!, at, now);
+    this.occupy(served.freeMs, now);
+    this.serveHits(now);
+  }
+
+  /** Serve `item` from `atMs`: a write's data crosses the back-end link before the drive can take it; a read's after. */
+  private start(item: Queued, atMs: number, now: number): Served {
+    const bytes = item.blocks * BLOCK_BYTES;
+    const s = this.model.serve(item, item.write && this.channel ? this.channel.transfer(bytes, atMs) : atMs);
+    const doneMs = !item.write && this.channel ? this.channel.transfer(bytes, s.doneMs) : s.doneMs;
+    sched().after(Math.max(0, doneMs - now), item.done);
+    return s;
+  }
+
+  /**
+   * `first` and the queued writes that continue it, block after block (up to CONCAT_BLOCKS_MAX):
+   * written through to the media, they go in one access, as a drive's queue joins sequential
+   * writes, instead of one per revolution (each would find its first block just passed).
+   */
+  private concatWrites(first: Queued): Queued[] {
+    const run = [first];
+    let end = first.lbn + first.blocks;
+    let blocks = first.blocks;
+    for (let i = 0; i < this.queue.length && blocks < CONCAT_BLOCKS_MAX;) {
+      const q = this.queue[i]!;
+      if (q.write && q.lbn === end) {
+        this.queue.splice(i, 1);
+        run.push(q);
+        end += q.blocks;
+        blocks += q.blocks;
+        i = 0;
+      } else i++;
+    }
+    return run;
+  }
+
+  /** Write a run of queued writes in one media access; each completes when the run does. */
+  private startWrites(run: Queued[], atMs: number, now: number): Served {
+    if (run.length === 1) return this.start(run[0]!, atMs, now);
+    const blocks = run.reduce((n, q) => n + q.blocks, 0);
+    const joined: Queued = { ...run[0]!, blocks, done: () => run.forEach((q) => q.done()) };
+    return this.start(joined, atMs, now);
+  }
+
+  /**
+   * While the mechanism is busy, the buffer still takes writes (while the write cache has room)
+   * and answers reads it holds: those need only the controller and the interface.
+   */
+  private serveHits(now: number): void {
+    for (let i = 0; i < this.queue.length;) {
+      const item = this.queue[i]!;
+      if (!this.model.isHit(item, now)) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.start(item, Math.max(now, item.arrivedMs), now);
+    }
+  }
+
+  /**
+   * Nothing waits: destage the write cache once the drive has been idle for a revolution (writes
+   * arriving meanwhile join the run, so a stream goes to the media in long runs, not one track per
+   * revolution), or at once when the cache is half full.
+   */
+  private destageWhenIdle(now: number): void {
+    if (this.model.writeBehind.length === 0) return;
+    const idleMs = now - this.lastArrivalMs;
+    // (A timer set for the idle time can fire a rounding error early: that counts as idle.)
+    if (idleMs >= this.model.idleDestageMs - IDLE_SLACK_MS || this.model.writeBehindHeld * 2 >= this.model.writeCacheBlocks) {
+      const w = this.model.destageOne(Math.max(now, this.freeMs));
+      if (w) this.occupy(w.freeMs, now);
+      return;
+    }
+    if (this.idleTimer) return;
+    this.idleTimer = true;
+    sched().after(this.model.idleDestageMs - idleMs, () => {
+      this.idleTimer = false;
+      this.dispatch();
+    });
   }
 
   private occupy(freeMs: number, now: number): void {
