@@ -121,8 +121,9 @@ function datasheetPreset(o: {
   const zones: ZoneSpec[] = Array.from({ length: bands }, (_, i) => {
     const blocksPerTrack = Math.round(o.outerBlocks - ((o.outerBlocks - o.innerBlocks) * i) / (bands - 1));
     const revMs = 60_000 / o.rpm;
-    // Skew: the blocks that pass under the head during a head switch (track) or a 1-cylinder seek.
-    const skew = (ms: number) => Math.ceil((ms / revMs) * blocksPerTrack);
+    // Skew: the blocks that pass under the head during a head switch (track) or a 1-cylinder seek,
+    // and the write settle after it: a sequential write crosses to the next track without losing a revolution.
+    const skew = (ms: number) => Math.ceil(((ms + o.writeSettleMs) / revMs) * blocksPerTrack);
     return {
       firstCylinder: i * per,
       lastCylinder: i === bands - 1 ? o.cylinders - 1 : (i + 1) * per - 1,

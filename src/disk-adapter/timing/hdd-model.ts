@@ -302,15 +302,21 @@ export class HddModel implements DriveTiming {
   }
 
   /**
-   * A hit up to block `last` on a segment whose read-ahead still runs: the read-ahead goes on
+   * A hit up to block `last` on a segment the mechanism has not left: the read-ahead goes on
    * another read-ahead's worth past it (a sequential stream keeps the mechanism reading), and the
    * segment drops what lies more than a segment behind.
    */
   private readOn(s: Segment, last: number, atMs: number): void {
     s.usedMs = atMs;
-    // Stopped (the mechanism went elsewhere) or run out before this hit: it does not go on.
-    if (s.stoppedAt !== s.end || s.fillAtMs + (s.end - s.fillFrom) * s.blockMs <= atMs) return;
+    if (s.stoppedAt !== s.end) return; // stopped: the mechanism went elsewhere
     const c = this.spec.cache;
+    const ranOutMs = s.fillAtMs + (s.end - s.fillFrom) * s.blockMs;
+    if (ranOutMs <= atMs) {
+      // It had filled its read-ahead and stopped; the hit frees room, and it reads on from where it
+      // stopped once that block comes round under the head again.
+      s.fillAtMs = ranOutMs + Math.ceil((atMs - ranOutMs) / this.mech.revMs) * this.mech.revMs;
+      s.fillFrom = s.end;
+    }
     s.end = s.stoppedAt = Math.min(this.mech.totalBlocks, Math.max(s.end, last + c.readAheadBlocks));
     s.start = Math.max(s.start, last - c.segmentBlocks);
   }

@@ -110,10 +110,15 @@ export class TimedDrive implements Drive {
     });
   }
 
-  /** Serve the next request (or destage the write cache when nothing waits), by the drive's clock. */
+  /**
+   * Serve what the buffer can at once (hits need only the controller and the interface), then the
+   * next request that needs the mechanism, or destage the write cache when nothing needs it; by the
+   * drive's clock.
+   */
   private dispatch(): void {
     const now = sched().now();
-    if (this.busy) return this.serveHits(now);
+    this.serveHits(now);
+    if (this.busy) return;
     if (this.queue.length === 0) {
       this.destageWhenIdle(now);
       return;
@@ -133,7 +138,6 @@ export class TimedDrive implements Drive {
     const at = Math.max(start, item!.arrivedMs);
     const served = item!.write && !this.model.isHit(item!, at) ? this.startWrites(this.concatWrites(item!), at, now) : this.start(item!, at, now);
     this.occupy(served.freeMs, now);
-    this.serveHits(now);
   }
 
   /** Serve `item` from `atMs`: a write's data crosses the back-end link before the drive can take it; a read's after. */
