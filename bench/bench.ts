@@ -13,6 +13,7 @@ import type { DeviceLayout } from '../src/shared/layout.ts';
 import { restripeBench, restripeMarkdown } from './restripe.ts';
 import { driveModelBench, driveModelMarkdown } from './drive-model.ts';
 import { scalingMarkdown, scalingSweep, sweepBench, sweepMarkdown } from './sweep-bench.ts';
+import { restripeSweepBench, restripeSweepMarkdown, virtualSpeedBench, virtualSpeedMarkdown } from './restripe-sweep.ts';
 import { dirname, join } from 'node:path';
 
 const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
@@ -82,6 +83,12 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
     const rows = await sweepBench(!!opts.quick, say);
     out.sweep = rows;
     if (opts.write) writeSection(opts.write, 'sweep', sweepMarkdown(rows, machine, date, opts.quick ? 0.5 : 2));
+    const runs = await restripeSweepBench(opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')), !!opts.quick, say);
+    out.restripeSweep = runs.map((r) => ({ model: r.model, points: r.points.map((p) => ({ diskAdapters: p.diskAdapters, restripe: p.restripe })) }));
+    if (opts.write) writeSection(opts.write, 'restripe-sweep', restripeSweepMarkdown(runs, date));
+    const speed = await virtualSpeedBench(!!opts.quick, say);
+    out.virtualSpeed = speed;
+    if (opts.write) writeSection(opts.write, 'virtual-speed', virtualSpeedMarkdown(speed, machine, date));
   }
   if (opts.only === 'sweep') return report(out, opts);
   if (opts.only !== 'restripe' && opts.only !== 'drive-model') out.hostIo = await hostIoBench(opts, machine, date, say);

@@ -125,7 +125,7 @@ export async function restripeBench(quick: boolean, say: (s: string) => void): P
 
   // 2. The host-blocked window at three sizes, under a light verifying load.
   const blocked: RestripeFigures['blocked'] = [];
-  for (const mib of quick ? [16] : [16, 256, 2048]) {
+  for (const mib of quick ? [16] : [16, 256, 1024]) {
     const s = fig2Scaled(mib);
     emu = await ArrayEmulator.start(s.running);
     try {

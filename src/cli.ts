@@ -432,6 +432,7 @@ interface SweepCliOptions {
   restripe?: string;
   restripeCylinders?: number;
   channelMbps?: number;
+  driveCylinders?: number;
   virtual?: boolean;
   real?: boolean;
   out: string;
@@ -467,6 +468,7 @@ async function sweepCommand(o: SweepCliOptions): Promise<number> {
       restripe,
       restripeCylinders: o.restripeCylinders,
       channelMBps: o.channelMbps,
+      driveCylinders: o.driveCylinders,
     },
     (p, done, total) => {
       if (!o.json || tty)
@@ -521,12 +523,42 @@ function addSweepCommand(program: Command): void {
       intArg('--restripe-cylinders', 2, 1_000_000),
       96,
     )
+    .option('--drive-cylinders <n>', "each drive short-stroked to its outer N cylinders (default: the preset's full size)", intArg('--drive-cylinders', 1, 10_000_000))
     .option('--channel-mbps <n>', `each disk adapter's back-end link, MB/s (default ${DEFAULT_CHANNEL_MBPS}: a 2 Gb/s FC loop)`, numArg('--channel-mbps', 1))
     .option('--virtual', 'virtual time: a discrete-event clock, reproducible (the default)')
     .option('--real', 'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)')
     .option('--json', 'print the results as one JSON object')
     .action(async (o: SweepCliOptions) => {
       process.exitCode = await sweepCommand(o);
+    });
+}
+
+function addServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('start the array and serve every non-BCV logical device as an NBD export (named by its device id) until SIGINT/SIGTERM')
+    .requiredOption('--config <file>', 'the array configuration')
+    .option('--listen <host:port>', 'TCP address (default 127.0.0.1:10809 when no --socket is given)')
+    .option('--socket <path>', 'a Unix socket to serve on as well (or alone)')
+    .option('--inline', 'run every actor in this thread (no worker threads)')
+    .option('--verbose', 'log refused requests and dropped connections on stderr')
+    .option('--json', 'print the export URIs as one JSON object')
+    .action(async (o: { config: string; listen?: string; socket?: string; inline?: boolean; verbose?: boolean; json?: boolean }) => {
+      const { serve } = await import('./host/nbd/serve.ts');
+      const s = await serve(loadConfig(o.config), {
+        listen: o.listen,
+        socket: o.socket,
+        mode: o.inline ? 'inline' : 'threads',
+        log: o.verbose ? (l) => process.stderr.write(`${l}\n`) : undefined,
+      });
+      print(!!o.json, { ok: true, uris: s.uris }, () => `arrayemu serving (Ctrl-C to stop):\n${s.uris.map((u) => `  ${u}`).join('\n')}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      if (!o.json) process.stderr.write('arrayemu: stopping: destaging the cache\n');
+      await s.close();
     });
 }
 
@@ -560,7 +592,8 @@ export function buildProgram(): Command {
     .description('Emulator of a multi-adapter disk array that restripes logical devices online (WO 02/29807)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addReplayCommand, addSweepCommand, addDemoCommand, addBenchCommand]) add(program);
+  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addReplayCommand, addSweepCommand, addServeCommand, addDemoCommand, addBenchCommand])
+    add(program);
   return program;
 }
 
@@ -579,6 +612,7 @@ export async function main(argv: string[]): Promise<number> {
       return EXIT_USAGE;
     }
     process.stderr.write(`arrayemu: internal error: ${errorMessage(err)}\n`);
+    if (process.env.ARRAYEMU_DEBUG) process.stderr.write(`${(err as Error).stack ?? ''}\n`);
     return EXIT_FAILED;
   }
 }

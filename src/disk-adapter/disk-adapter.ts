@@ -323,7 +323,7 @@ export class DiskAdapter {
   private async destageLoop(): Promise<void> {
     try {
       while ((this.dirty.size > 0 || this.deferred.size > 0) && !this.stopped) {
-        await pipeline(this.takeDirty(DESTAGE_BATCH), Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * this.drives.size), async (s) => void (await this.destageSlot(s)));
+        await pipeline(this.takeDirty(DESTAGE_BATCH), this.destagesInFlight, async (s) => void (await this.destageSlot(s)));
         if (this.dirty.size === 0 && this.deferred.size > 0) {
           await sleep(DEFERRED_RETRY_MS);
           for (const s of this.deferred) this.dirty.add(s);
@@ -488,7 +488,7 @@ export class DiskAdapter {
    */
   private async establish(session: Session): Promise<void> {
     await this.eachDrive((d) =>
-      pipeline(session.mainLocationsOn(d), TRACKS_IN_FLIGHT_PER_DRIVE, async (g) => {
+      pipeline(session.mainLocationsOn(d), this.tracksInFlight, async (g) => {
         if (session.oInv.get(g) < 0) return;
         await this.state.passHold('establish');
         const s = await this.establishTrack(g);
@@ -498,9 +498,23 @@ export class DiskAdapter {
     );
   }
 
+  /**
+   * Tracks in flight per drive for ESTABLISH and the data transfer, and destages in flight for the
+   * adapter: deep for timed drives (their queues stream), one for instant ones (an access takes no
+   * time, so more in flight would only add turns).
+   */
+  private get tracksInFlight(): number {
+    return this.channel ? TRACKS_IN_FLIGHT_PER_DRIVE : 1;
+  }
+
+  private get destagesInFlight(): number {
+    return this.channel ? Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * this.drives.size) : 1;
+  }
+
   /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */
   private async eachDrive(fn: (d: number) => Promise<void>): Promise<void> {
-    await Promise.all([...this.drives.keys()].map(fn));
+    if (this.channel) await Promise.all([...this.drives.keys()].map(fn));
+    else for (const d of this.drives.keys()) await fn(d); // instant drives: nothing to overlap
   }
 
   /**
@@ -582,7 +596,7 @@ export class DiskAdapter {
     const bInv = session.bInv;
     assert(session.B && bInv, `${this.name}: data transfer of session ${session.spec.sid} without a BCV`);
     await this.eachDrive((d) =>
-      pipeline(session.bcvLocationsOn(d), TRACKS_IN_FLIGHT_PER_DRIVE, async (b) => {
+      pipeline(session.bcvLocationsOn(d), this.tracksInFlight, async (b) => {
         await this.state.passHold('transfer');
         if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
         if (this.state.pb(b, session.y)) await this.fill(session, bInv.get(b));

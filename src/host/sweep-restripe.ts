@@ -17,7 +17,14 @@ import type { RestripeFigures, SweepOptions } from './sweep-types.ts';
 export const TRACK_BYTES = 65536;
 
 /** A full-size drive of `preset` in the array's terms: its heads, and the cylinders of 64 KiB tracks that fill the model. */
-export function sweepDriveGeometry(preset: SweepOptions['driveModel']): { heads: number; cylinders: number } {
+export function sweepDriveGeometry(preset: SweepOptions['driveModel'], driveCylinders?: number): { heads: number; cylinders: number } {
+  const full = fullGeometry(preset);
+  if (driveCylinders !== undefined && driveCylinders > full.cylinders)
+    throw new ArrayError('USAGE', `--drive-cylinders ${driveCylinders}: a ${preset} holds ${full.cylinders} cylinders of ${TRACK_BYTES / 1024} KiB tracks`);
+  return { heads: full.heads, cylinders: driveCylinders ?? full.cylinders };
+}
+
+function fullGeometry(preset: SweepOptions['driveModel']): { heads: number; cylinders: number } {
   if (preset === 'ssd') return { heads: SSD_HEADS, cylinders: Math.floor(ssdPreset().capacityBlocks / (SSD_HEADS * (TRACK_BYTES / BLOCK_BYTES))) };
   const spec = hddPreset(preset);
   return { heads: spec.surfaces, cylinders: Math.floor(new DiskMechanics(spec).totalBlocks / (spec.surfaces * (TRACK_BYTES / BLOCK_BYTES))) };
@@ -56,7 +63,7 @@ export function restripeArrays(o: SweepOptions, da: number, ha: number): Restrip
   const kind = o.restripe!;
   const expand = kind !== 'stripe-change';
   if (expand && da < 2) throw new ArrayError('USAGE', `--restripe ${kind}: a point needs 2 or more disk adapters to expand onto one of them (got ${da})`);
-  const { heads, cylinders } = sweepDriveGeometry(o.driveModel);
+  const { heads, cylinders } = sweepDriveGeometry(o.driveModel, o.driveCylinders);
   const K = o.drivesPerAdapter;
   const model = { preset: o.driveModel, scheduler: 'sptf' as const };
   const drives: Array<Record<string, unknown>> = [];

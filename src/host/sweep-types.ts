@@ -25,6 +25,8 @@ export interface SweepOptions {
   restripe?: SweepRestripe;
   /** Cylinders of each member of the device a restripe moves (a small device: every track is copied twice). */
   restripeCylinders?: number;
+  /** Cylinders of each drive, at most the preset's (short-stroked: the outer cylinders only); default the preset's full size. */
+  driveCylinders?: number;
   /** Each disk adapter's back-end link (MB/s); default DEFAULT_CHANNEL_MBPS. */
   channelMBps?: number;
 }

@@ -19,7 +19,7 @@ const SWEEP_SLOTS_PER_DRIVE = 16;
 /** The array of one point: `da` adapters of `k` full-size drives each, one device striped over all of them. */
 export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfig {
   if (o.driveModel === 'instant') throw new ArrayError('USAGE', '--drive-model instant takes no time: a sweep needs drives with mechanics');
-  const { heads, cylinders } = sweepDriveGeometry(o.driveModel);
+  const { heads, cylinders } = sweepDriveGeometry(o.driveModel, o.driveCylinders);
   const drives: ArrayConfig['drives'] = [];
   const diskAdapters: ArrayConfig['diskAdapters'] = [];
   for (let a = 0; a < da; a++) {

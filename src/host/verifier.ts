@@ -10,6 +10,8 @@
 //   stale  ⇔  maxAckedStart[sector] (snapshot at read start)  >  ack(w).
 // ack(w) comes from a ring indexed by write id; a write not yet acknowledged (or failed) counts as
 // acknowledged at +∞ (it may still land).
+import { totalmem } from 'node:os';
+import { ArrayError } from '../shared/errors.ts';
 
 export const SECTOR_BYTES = 512;
 const WORDS = SECTOR_BYTES / 4;
@@ -30,7 +32,18 @@ export interface VerifyDevice {
   bytes: number;
 }
 
+/** Most memory the verifier's per-sector words may take (4 bytes a sector): half this machine's memory. */
+export const VERIFIER_MAX_BYTES = Math.floor(totalmem() / 2);
+
 export function createVerifierBuffers(devices: VerifyDevice[]): VerifierBuffers {
+  const need = devices.reduce((n, d) => n + Math.ceil(d.bytes / SECTOR_BYTES) * 4, 0);
+  if (need > VERIFIER_MAX_BYTES) {
+    const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+    throw new ArrayError(
+      'USAGE',
+      `verifying ${devices.map((d) => d.id).join(', ')} needs ${gib(need)} (4 bytes per 512 B sector), more than the ${gib(VERIFIER_MAX_BYTES)} allowed here: use smaller devices (fewer or shorter drives)`,
+    );
+  }
   const byIndex: SharedArrayBuffer[] = [];
   for (const d of devices) byIndex[d.index] = new SharedArrayBuffer(Math.ceil(d.bytes / SECTOR_BYTES) * 4);
   for (let i = 0; i < byIndex.length; i++) byIndex[i] ??= new SharedArrayBuffer(4);

@@ -1,5 +1,6 @@
 // Shared memory of the array (DESIGN §2): created once by the main thread, visible to every actor.
 // Every flag word is changed only with Atomics.
+import { totalmem } from 'node:os';
 import type { ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
 import { assert, bits } from './assert.ts';
@@ -178,7 +179,45 @@ function sparsePoolMaxBytes(cfg: ArrayConfig): number {
   return Math.min(bytes, SPARSE_POOL_MAX_BYTES);
 }
 
+/** Most shared memory an array may take: half this machine's memory (the rest is Node's, the workers' and the host side's). */
+export const SHARED_MEMORY_MAX_BYTES = Math.floor(totalmem() / 2);
+
+/** Bytes of shared memory an array takes before any sparse track is written: its track tables, sparse indexes, cache and dense drives. */
+export function sharedMemoryBytes(cfg: ArrayConfig): { bytes: number; tracks: number } {
+  const tracksPerCylinder = cfg.geometry.headsPerCylinder;
+  let tracks = 0;
+  let bytes = cfg.cache.slots * cfg.geometry.trackBytes;
+  for (const d of cfg.drives) {
+    const t = d.cylinders * tracksPerCylinder;
+    tracks += t;
+    bytes += 12 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
+  }
+  return { bytes, tracks };
+}
+
+const GiB = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+
+/** Refuse an array whose tables cannot be made here, naming what it needs (never an allocation failure later). */
+function checkSharedMemory(cfg: ArrayConfig): void {
+  const { bytes, tracks } = sharedMemoryBytes(cfg);
+  if (bytes > SHARED_MEMORY_MAX_BYTES)
+    throw new ArrayError(
+      'CONFIG',
+      `the array needs ${GiB(bytes)} of shared memory (track tables for ${tracks} tracks, the cache, dense drives), more than the ${GiB(SHARED_MEMORY_MAX_BYTES)} this machine allows: use fewer or smaller drives (fewer cylinders), or a larger trackBytes`,
+    );
+}
+
 export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
+  checkSharedMemory(cfg);
+  try {
+    return allocateSharedBuffers(cfg);
+  } catch (err) {
+    if (!(err instanceof RangeError)) throw err;
+    throw new ArrayError('CONFIG', `the array's shared memory (${GiB(sharedMemoryBytes(cfg).bytes)}) could not be allocated here: ${err.message}`);
+  }
+}
+
+function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
   const drives = new DriveMap(cfg);
   const { trackBytes, headsPerCylinder } = cfg.geometry;
   const slots = cfg.cache.slots;

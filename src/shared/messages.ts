@@ -70,7 +70,8 @@ export interface Wire {
 function ownedBuffer(u8: Uint8Array): ArrayBuffer {
   const buf = u8.buffer;
   if (buf instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === buf.byteLength) return buf;
-  return u8.slice().buffer as ArrayBuffer;
+  // A copy into a buffer of its own (not `u8.slice()`: on a Node Buffer that is a view of the same memory).
+  return new Uint8Array(u8).buffer as ArrayBuffer;
 }
 
 /**

@@ -1,0 +1,144 @@
+// The client's byte stream cut into NBD frames: the client flags, then option requests, then
+// transmission requests (a write's payload with it). Pure and incremental: bytes go in as they
+// arrive, whole frames come out; nothing is allocated for a length before it is checked, and an
+// oversized write payload is dropped as it arrives, never held.
+import { DISCARD_LIMIT_BYTES, IHAVEOPT, MAX_OPTION_BYTES, MAX_PAYLOAD_BYTES, REQUEST_HEADER_BYTES, REQUEST_MAGIC, CMD } from './protocol.ts';
+
+export type Frame =
+  | { t: 'client-flags'; flags: number }
+  | { t: 'option'; option: number; data: Buffer }
+  | {
+      t: 'request';
+      flags: number;
+      type: number;
+      cookie: bigint;
+      offset: bigint;
+      length: number;
+      /** A write's payload (absent for other commands, and for a write whose payload was too big and dropped). */
+      payload?: Buffer;
+      /** The write's payload was over MAX_PAYLOAD_BYTES: read off the socket and dropped. */
+      oversize?: boolean;
+    }
+  /** The stream cannot be followed any further: the connection must close (no reply). */
+  | { t: 'fatal'; reason: string };
+
+type Phase = 'client-flags' | 'options' | 'transmission' | 'dead';
+
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private phase: Phase = 'client-flags';
+  /** A write header whose payload is still arriving (kept or dropped). */
+  private pending?: Extract<Frame, { t: 'request' }>;
+  private dropLeft = 0;
+
+  /** The handshake is over: what follows are transmission requests. */
+  startTransmission(): void {
+    this.phase = 'transmission';
+  }
+
+  /** After the client flags the handshake's options follow (the caller checks the flags first). */
+  startOptions(): void {
+    this.phase = 'options';
+  }
+
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.phase === 'dead' || chunk.length === 0) return;
+    if (this.dropLeft > 0) {
+      const n = Math.min(this.dropLeft, chunk.length);
+      this.dropLeft -= n;
+      chunk = chunk.subarray(n);
+      if (chunk.length === 0) return;
+    }
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+  }
+
+  /** The next whole frame, or undefined until more bytes arrive. */
+  next(): Frame | undefined {
+    if (this.phase === 'dead') return undefined;
+    if (this.pending) return this.finishWrite();
+    if (this.phase === 'client-flags') {
+      if (this.buffered < 4) return undefined;
+      return { t: 'client-flags', flags: this.take(4).readUInt32BE(0) };
+    }
+    if (this.phase === 'options') return this.option();
+    return this.request();
+  }
+
+  private option(): Frame | undefined {
+    if (this.buffered < 16) return undefined;
+    const head = this.peek(16);
+    if (head.readBigUInt64BE(0) !== IHAVEOPT) return this.fatal('an option without the IHAVEOPT magic');
+    const length = head.readUInt32BE(12);
+    if (length > MAX_OPTION_BYTES) return this.fatal(`option data of ${length} bytes (at most ${MAX_OPTION_BYTES})`);
+    if (this.buffered < 16 + length) return undefined;
+    this.take(16);
+    return { t: 'option', option: head.readUInt32BE(8), data: this.take(length) };
+  }
+
+  private request(): Frame | undefined {
+    if (this.buffered < REQUEST_HEADER_BYTES) return undefined;
+    const h = this.take(REQUEST_HEADER_BYTES);
+    if (h.readUInt32BE(0) !== REQUEST_MAGIC) return this.fatal(`a request without the request magic (0x${h.readUInt32BE(0).toString(16)})`);
+    const frame: Extract<Frame, { t: 'request' }> = {
+      t: 'request',
+      flags: h.readUInt16BE(4),
+      type: h.readUInt16BE(6),
+      cookie: h.readBigUInt64BE(8),
+      offset: h.readBigUInt64BE(16),
+      length: h.readUInt32BE(24),
+    };
+    if (frame.type !== CMD.WRITE) return frame;
+    if (frame.length > DISCARD_LIMIT_BYTES) return this.fatal(`a write of ${frame.length} bytes (more than ${DISCARD_LIMIT_BYTES} is not read off the socket)`);
+    this.pending = frame;
+    return this.finishWrite();
+  }
+
+  /** A write's payload: kept when it is at most MAX_PAYLOAD_BYTES, dropped as it arrives when it is more. */
+  private finishWrite(): Frame | undefined {
+    const w = this.pending!;
+    if (w.length <= MAX_PAYLOAD_BYTES) {
+      if (this.buffered < w.length) return undefined;
+      this.pending = undefined;
+      return { ...w, payload: this.take(w.length) };
+    }
+    // Oversize: drop what is buffered, and what is still to come as it arrives.
+    if (!w.oversize) {
+      w.oversize = true;
+      const now = Math.min(this.buffered, w.length);
+      this.take(now);
+      this.dropLeft = w.length - now;
+    }
+    if (this.dropLeft > 0) return undefined;
+    this.pending = undefined;
+    return w;
+  }
+
+  private fatal(reason: string): Frame {
+    this.phase = 'dead';
+    this.chunks = [];
+    this.buffered = 0;
+    return { t: 'fatal', reason };
+  }
+
+  private peek(n: number): Buffer {
+    if (this.chunks[0]!.length >= n) return this.chunks[0]!.subarray(0, n);
+    return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+  }
+
+  private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    const first = this.chunks[0]!;
+    const out = first.subarray(0, n);
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.buffered -= n;
+    return out;
+  }
+}

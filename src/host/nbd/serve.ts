@@ -1,0 +1,90 @@
+// `arrayemu serve`: the array started, every non-BCV logical device an NBD export, on a TCP
+// address and/or a Unix socket. Each connection's requests go to the host adapters in turn.
+import { existsSync, unlinkSync } from 'node:fs';
+import type { ArrayConfig } from '../../shared/config.ts';
+import { ArrayError } from '../../shared/errors.ts';
+import { ArrayEmulator } from '../../runtime/emulator.ts';
+import { HostClient } from '../client.ts';
+import { NbdServer, type NbdBackend } from './server.ts';
+
+export const DEFAULT_NBD_PORT = 10809;
+
+export interface ServeOptions {
+  /** host:port for TCP (undefined: no TCP listener unless no socket is given either). */
+  listen?: string;
+  /** A Unix socket path. */
+  socket?: string;
+  mode?: 'threads' | 'inline';
+  log?: (line: string) => void;
+}
+
+export interface Serving {
+  emu: ArrayEmulator;
+  nbd: NbdServer;
+  uris: string[];
+  /** Stop listening, destage the cache, stop the array. */
+  close(): Promise<void>;
+}
+
+/** The array's devices as NBD exports (BCVs are not exported: they belong to reconfiguration). */
+export function arrayBackend(emu: ArrayEmulator): NbdBackend {
+  const clients = Array.from({ length: emu.model.config.hostAdapters }, (_, i) => new HostClient(emu.hostLink(i), () => emu.hostLink(i)));
+  let turn = 0;
+  const client = () => clients[turn++ % clients.length]!;
+  return {
+    exportNames: () => emu.model.hostDevices().map((d) => d.id),
+    sizeOf: (name) => emu.model.hostDevices().find((d) => d.id === name)?.bytes,
+    read: (name, offset, length) => client().read(name, offset, length),
+    write: (name, offset, data) => client().write(name, offset, data),
+    flush: () => client().flush(),
+  };
+}
+
+/** "host:port" → its parts, or a refusal naming the option. */
+export function parseListen(s: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new ArrayError('USAGE', `--listen ${s}: expected HOST:PORT (e.g. 127.0.0.1:${DEFAULT_NBD_PORT})`);
+  return { host: m[1] ?? m[2]!, port };
+}
+
+export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Serving> {
+  const emu = await ArrayEmulator.start(config, { mode: o.mode ?? 'threads' });
+  const nbd = new NbdServer(arrayBackend(emu), o.log);
+  const uris: string[] = [];
+  const names = emu.model.hostDevices().map((d) => d.id);
+  try {
+    if (o.listen !== undefined || o.socket === undefined) {
+      const { host, port } = parseListen(o.listen ?? `127.0.0.1:${DEFAULT_NBD_PORT}`);
+      const server = await nbd.listen({ host, port });
+      const bound = server.address();
+      const actual = typeof bound === 'object' && bound ? bound.port : port;
+      const h = host.includes(':') ? `[${host}]` : host;
+      for (const n of names) uris.push(`nbd://${h}:${actual}/${n}`);
+    }
+    if (o.socket !== undefined) {
+      if (existsSync(o.socket)) unlinkSync(o.socket); // a socket left by an earlier run
+      await nbd.listen({ path: o.socket });
+      for (const n of names) uris.push(`nbd+unix:///${n}?socket=${o.socket}`);
+    }
+  } catch (err) {
+    await nbd.close();
+    await emu.stop();
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ArrayError('USAGE', `cannot listen: ${e.message}`);
+    throw err;
+  }
+  return {
+    emu,
+    nbd,
+    uris,
+    close: async () => {
+      await nbd.close();
+      await arrayBackend(emu)
+        .flush()
+        .catch(() => {});
+      await emu.stop();
+      if (o.socket !== undefined && existsSync(o.socket)) unlinkSync(o.socket);
+    },
+  };
+}

@@ -1,0 +1,413 @@
+// An NBD server: every export a logical device of the array. Fixed newstyle handshake (options
+// EXPORT_NAME, ABORT, LIST, INFO, GO, STRUCTURED_REPLY), then transmission: requests on a
+// connection run concurrently and are answered as each finishes, by cookie; a bounded number of
+// requests and bytes in flight per connection (past it the socket is paused: back-pressure, not
+// buffering). Bad input is answered or ends that connection alone; nothing else is touched.
+import { createServer, type Server, type Socket } from 'node:net';
+import { FrameReader, type Frame } from './frame.ts';
+import {
+  CFLAG,
+  CHUNK,
+  CLIENT_FLAGS_KNOWN,
+  CMD,
+  CMD_NAMES,
+  EXPORT_FLAGS,
+  FLAG_FIXED_NEWSTYLE,
+  FLAG_NO_ZEROES,
+  IHAVEOPT,
+  INFO,
+  MAX_PAYLOAD_BYTES,
+  MIN_BLOCK_BYTES,
+  NBD_ERR,
+  NBD_MAGIC,
+  OPT,
+  OPTION_REPLY_MAGIC,
+  PREFERRED_BLOCK_BYTES,
+  REP,
+  REPLY_FLAG_DONE,
+  SIMPLE_REPLY_MAGIC,
+  STRUCTURED_REPLY_MAGIC,
+} from './protocol.ts';
+
+/** What the server serves: the array's logical devices, by name. */
+export interface NbdBackend {
+  exportNames(): string[];
+  /** Bytes of export `name` now, or undefined if there is none. */
+  sizeOf(name: string): number | undefined;
+  read(name: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array>;
+  write(name: string, offsetBytes: number, data: Uint8Array): Promise<void>;
+  /** Every write acknowledged so far is on the drives when this resolves. */
+  flush(): Promise<void>;
+}
+
+/** Requests one connection keeps in flight before it stops reading its socket. */
+export const CONNECTION_INFLIGHT_REQUESTS = 128;
+/** Payload bytes (reads asked for and writes received) one connection keeps in flight before it stops reading. */
+export const CONNECTION_INFLIGHT_BYTES = 64 * 1024 * 1024;
+/** Zeros written per request of a WRITE_ZEROES or TRIM. */
+const ZERO_CHUNK_BYTES = 1024 * 1024;
+
+export interface NbdCounters {
+  connections: number;
+  connectionsOpen: number;
+  /** Requests by command and result ("read ok", "write EINVAL", …). */
+  requests: Map<string, number>;
+}
+
+type Request = Extract<Frame, { t: 'request' }>;
+
+export class NbdServer {
+  readonly counters: NbdCounters = { connections: 0, connectionsOpen: 0, requests: new Map() };
+  private readonly servers: Server[] = [];
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly backend: NbdBackend,
+    private readonly log: (line: string) => void = () => {},
+  ) {}
+
+  /** Listen on a TCP address or a Unix socket path; resolves once listening. */
+  async listen(where: { host: string; port: number } | { path: string }): Promise<Server> {
+    const server = createServer((socket) => this.accept(socket));
+    this.servers.push(server);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen('path' in where ? where.path : { host: where.host, port: where.port }, () => resolve());
+    });
+    return server;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  }
+
+  count(key: string): void {
+    this.counters.requests.set(key, (this.counters.requests.get(key) ?? 0) + 1);
+  }
+
+  private accept(socket: Socket): void {
+    socket.setNoDelay(true);
+    this.sockets.add(socket);
+    this.counters.connections++;
+    this.counters.connectionsOpen++;
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.counters.connectionsOpen--;
+    });
+    new Connection(socket, this.backend, this, this.log).start();
+  }
+}
+
+class Connection {
+  private readonly reader = new FrameReader();
+  private structured = false;
+  private noZeroes = false;
+  private exportName?: string;
+  private inflight = 0;
+  private inflightBytes = 0;
+  private closing = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly backend: NbdBackend,
+    private readonly server: NbdServer,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  start(): void {
+    const hello = Buffer.alloc(18);
+    hello.writeBigUInt64BE(NBD_MAGIC, 0);
+    hello.writeBigUInt64BE(IHAVEOPT, 8);
+    hello.writeUInt16BE(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES, 16);
+    this.socket.write(hello);
+    this.socket.on('data', (chunk: Buffer) => {
+      this.reader.push(chunk);
+      this.pump();
+    });
+    this.socket.on('error', () => this.socket.destroy());
+  }
+
+  /** Take frames while there are whole ones and room in flight. */
+  private pump(): void {
+    while (!this.closing && !this.overLimit()) {
+      const f = this.reader.next();
+      if (!f) break;
+      this.onFrame(f);
+    }
+    if (this.overLimit()) this.socket.pause();
+    else if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private overLimit(): boolean {
+    return this.inflight >= CONNECTION_INFLIGHT_REQUESTS || this.inflightBytes >= CONNECTION_INFLIGHT_BYTES;
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.t === 'fatal') return this.drop(f.reason);
+    if (f.t === 'client-flags') {
+      if (f.flags & ~CLIENT_FLAGS_KNOWN) return this.drop(`unknown client flags 0x${f.flags.toString(16)}`);
+      this.noZeroes = (f.flags & FLAG_NO_ZEROES) !== 0;
+      this.reader.startOptions();
+      return;
+    }
+    if (f.t === 'option') return this.onOption(f.option, f.data);
+    this.onRequest(f);
+  }
+
+  private drop(reason: string): void {
+    this.log(`nbd: closing a connection: ${reason}`);
+    this.closing = true;
+    this.socket.destroy();
+  }
+
+  // ---- handshake ----------------------------------------------------------------------------
+
+  private optionReply(option: number, type: number, data: Buffer = Buffer.alloc(0)): void {
+    const h = Buffer.alloc(20);
+    h.writeBigUInt64BE(OPTION_REPLY_MAGIC, 0);
+    h.writeUInt32BE(option, 8);
+    h.writeUInt32BE(type, 12);
+    h.writeUInt32BE(data.length, 16);
+    this.socket.write(data.length ? Buffer.concat([h, data]) : h);
+  }
+
+  private onOption(option: number, data: Buffer): void {
+    switch (option) {
+      case OPT.EXPORT_NAME:
+        return this.exportName_(data.toString('utf8'));
+      case OPT.ABORT:
+        this.optionReply(option, REP.ACK);
+        this.closing = true;
+        this.socket.end();
+        return;
+      case OPT.LIST:
+        return this.list(data);
+      case OPT.STRUCTURED_REPLY:
+        if (data.length !== 0) return this.optionReply(option, REP.ERR_INVALID);
+        this.structured = true;
+        return this.optionReply(option, REP.ACK);
+      case OPT.INFO:
+      case OPT.GO:
+        return this.infoOrGo(option, data);
+      default:
+        return this.optionReply(option, REP.ERR_UNSUP);
+    }
+  }
+
+  /** NBD_OPT_EXPORT_NAME: no error reply exists, so an unknown export closes the connection. */
+  private exportName_(name: string): void {
+    const size = this.backend.sizeOf(name);
+    if (size === undefined) return this.drop(`NBD_OPT_EXPORT_NAME for unknown export "${name}"`);
+    const out = Buffer.alloc(this.noZeroes ? 10 : 134);
+    out.writeBigUInt64BE(BigInt(size), 0);
+    out.writeUInt16BE(EXPORT_FLAGS, 8);
+    this.socket.write(out);
+    this.enter(name);
+  }
+
+  private list(data: Buffer): void {
+    if (data.length !== 0) return this.optionReply(OPT.LIST, REP.ERR_INVALID);
+    for (const name of this.backend.exportNames()) {
+      const n = Buffer.from(name, 'utf8');
+      const d = Buffer.alloc(4 + n.length);
+      d.writeUInt32BE(n.length, 0);
+      n.copy(d, 4);
+      this.optionReply(OPT.LIST, REP.SERVER, d);
+    }
+    this.optionReply(OPT.LIST, REP.ACK);
+  }
+
+  private infoOrGo(option: number, data: Buffer): void {
+    const parsed = parseInfoRequest(data);
+    if (!parsed) return this.optionReply(option, REP.ERR_INVALID);
+    const size = this.backend.sizeOf(parsed.name);
+    if (size === undefined) return this.optionReply(option, REP.ERR_UNKNOWN);
+    const exp = Buffer.alloc(12);
+    exp.writeUInt16BE(INFO.EXPORT, 0);
+    exp.writeBigUInt64BE(BigInt(size), 2);
+    exp.writeUInt16BE(EXPORT_FLAGS, 10);
+    this.optionReply(option, REP.INFO, exp);
+    if (parsed.infos.includes(INFO.NAME)) this.optionReply(option, REP.INFO, Buffer.concat([u16(INFO.NAME), Buffer.from(parsed.name, 'utf8')]));
+    if (parsed.infos.includes(INFO.BLOCK_SIZE) || option === OPT.GO) {
+      const b = Buffer.alloc(14);
+      b.writeUInt16BE(INFO.BLOCK_SIZE, 0);
+      b.writeUInt32BE(MIN_BLOCK_BYTES, 2);
+      b.writeUInt32BE(PREFERRED_BLOCK_BYTES, 6);
+      b.writeUInt32BE(MAX_PAYLOAD_BYTES, 10);
+      this.optionReply(option, REP.INFO, b);
+    }
+    this.optionReply(option, REP.ACK);
+    if (option === OPT.GO) this.enter(parsed.name);
+  }
+
+  private enter(name: string): void {
+    this.exportName = name;
+    this.reader.startTransmission();
+  }
+
+  // ---- transmission -------------------------------------------------------------------------
+
+  private onRequest(r: Request): void {
+    if (r.type === CMD.DISC) {
+      this.closing = true;
+      this.finishThenClose();
+      return;
+    }
+    const refusal = this.check(r);
+    if (refusal !== undefined) return this.reply(r, refusal.errno, undefined, refusal.why);
+    const bytes = r.type === CMD.READ || r.type === CMD.WRITE ? r.length : 0;
+    this.inflight++;
+    this.inflightBytes += bytes;
+    this.serve(r)
+      .then(
+        (data) => this.reply(r, 0, data),
+        (err: unknown) => this.reply(r, errnoOf(err), undefined, err instanceof Error ? err.message : String(err)),
+      )
+      .finally(() => {
+        this.inflight--;
+        this.inflightBytes -= bytes;
+        if (this.closing) this.finishThenClose();
+        else this.pump();
+      });
+  }
+
+  /** Why request `r` is refused before it runs (errno and a message), or undefined. */
+  private check(r: Request): { errno: number; why: string } | undefined {
+    const einval = (why: string) => ({ errno: NBD_ERR.EINVAL, why });
+    const allowed = allowedFlags(r.type, this.structured);
+    if (allowed === undefined) return einval(`unknown command ${r.type}`);
+    if (r.flags & ~allowed) return einval(`flags 0x${r.flags.toString(16)} not allowed on ${CMD_NAMES[r.type]}`);
+    if (r.type === CMD.FLUSH) return r.offset !== 0n || r.length !== 0 ? einval('flush with a non-zero offset or length') : undefined;
+    if (r.oversize) return einval(`write of ${r.length} bytes, more than the ${MAX_PAYLOAD_BYTES} advertised`);
+    if (r.type === CMD.READ && r.length > MAX_PAYLOAD_BYTES) return einval(`read of ${r.length} bytes, more than the ${MAX_PAYLOAD_BYTES} advertised`);
+    if (r.length === 0) return einval(`${CMD_NAMES[r.type]} of 0 bytes`);
+    const size = BigInt(this.backend.sizeOf(this.exportName!) ?? 0);
+    if (r.offset + BigInt(r.length) > size) {
+      const why = `${CMD_NAMES[r.type]} of bytes ${r.offset}..${r.offset + BigInt(r.length) - 1n} past the end (${size} bytes)`;
+      return r.type === CMD.WRITE ? { errno: NBD_ERR.ENOSPC, why } : einval(why);
+    }
+    return undefined;
+  }
+
+  private async serve(r: Request): Promise<Uint8Array | undefined> {
+    const name = this.exportName!;
+    const offset = Number(r.offset);
+    switch (r.type) {
+      case CMD.READ:
+        return this.backend.read(name, offset, r.length);
+      case CMD.WRITE:
+        await this.backend.write(name, offset, r.payload!);
+        break;
+      case CMD.FLUSH:
+        await this.backend.flush();
+        return undefined;
+      case CMD.CACHE:
+        await this.backend.read(name, offset, r.length); // brought into the array's cache
+        return undefined;
+      case CMD.TRIM:
+      case CMD.WRITE_ZEROES:
+        // Trimmed blocks read back as zeros: the simplest contract, and what a thin device does.
+        for (let at = 0; at < r.length; at += ZERO_CHUNK_BYTES) await this.backend.write(name, offset + at, zeros(Math.min(ZERO_CHUNK_BYTES, r.length - at)));
+        break;
+    }
+    if (r.flags & CFLAG.FUA) await this.backend.flush();
+    return undefined;
+  }
+
+  private reply(r: Request, errno: number, data?: Uint8Array, why?: string): void {
+    const key = `${CMD_NAMES[r.type] ?? `cmd${r.type}`} ${errno === 0 ? 'ok' : (errName(errno) ?? errno)}`;
+    this.server.count(key);
+    if (this.socket.destroyed) return;
+    if (errno !== 0 && why) this.log(`nbd: ${key}: ${why}`);
+    this.socket.cork();
+    if (!this.structured) {
+      const h = Buffer.alloc(16);
+      h.writeUInt32BE(SIMPLE_REPLY_MAGIC, 0);
+      h.writeUInt32BE(errno, 4);
+      h.writeBigUInt64BE(r.cookie, 8);
+      this.socket.write(h);
+      if (errno === 0 && data) this.socket.write(data);
+    } else if (errno !== 0) {
+      const msg = Buffer.from((why ?? '').slice(0, 4096), 'utf8');
+      const payload = Buffer.alloc(6 + msg.length);
+      payload.writeUInt32BE(errno, 0);
+      payload.writeUInt16BE(msg.length, 4);
+      msg.copy(payload, 6);
+      this.socket.write(Buffer.concat([chunkHeader(r.cookie, CHUNK.ERROR, payload.length), payload]));
+    } else if (data) {
+      const off = Buffer.alloc(8);
+      off.writeBigUInt64BE(r.offset, 0);
+      this.socket.write(Buffer.concat([chunkHeader(r.cookie, CHUNK.OFFSET_DATA, 8 + data.length), off]));
+      this.socket.write(data);
+    } else this.socket.write(chunkHeader(r.cookie, CHUNK.NONE, 0));
+    this.socket.uncork();
+  }
+
+  /** NBD_CMD_DISC: answer what is in flight, then close. */
+  private finishThenClose(): void {
+    if (this.inflight === 0) this.socket.end();
+  }
+}
+
+function chunkHeader(cookie: bigint, type: number, length: number): Buffer {
+  const h = Buffer.alloc(20);
+  h.writeUInt32BE(STRUCTURED_REPLY_MAGIC, 0);
+  h.writeUInt16BE(REPLY_FLAG_DONE, 4);
+  h.writeUInt16BE(type, 6);
+  h.writeBigUInt64BE(cookie, 8);
+  h.writeUInt32BE(length, 16);
+  return h;
+}
+
+/** The command flags allowed on a command, or undefined for a command this server does not know. */
+function allowedFlags(type: number, structured: boolean): number | undefined {
+  switch (type) {
+    case CMD.READ:
+      return structured ? CFLAG.DF : 0;
+    case CMD.WRITE:
+    case CMD.TRIM:
+      return CFLAG.FUA;
+    case CMD.WRITE_ZEROES:
+      return CFLAG.FUA | CFLAG.NO_HOLE;
+    case CMD.FLUSH:
+    case CMD.CACHE:
+      return 0;
+    default:
+      return undefined;
+  }
+}
+
+/** NBD_OPT_INFO / NBD_OPT_GO data: u32 name length, name, u16 count, u16 info requests; undefined if malformed. */
+export function parseInfoRequest(data: Buffer): { name: string; infos: number[] } | undefined {
+  if (data.length < 6) return undefined;
+  const n = data.readUInt32BE(0);
+  if (n > data.length - 6) return undefined;
+  const count = data.readUInt16BE(4 + n);
+  if (data.length !== 6 + n + 2 * count) return undefined;
+  const infos = Array.from({ length: count }, (_, i) => data.readUInt16BE(6 + n + 2 * i));
+  return { name: data.subarray(4, 4 + n).toString('utf8'), infos };
+}
+
+const u16 = (v: number) => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(v, 0);
+  return b;
+};
+
+let zeroBuffer = Buffer.alloc(0);
+function zeros(n: number): Buffer {
+  if (zeroBuffer.length < n) zeroBuffer = Buffer.alloc(ZERO_CHUNK_BYTES);
+  return zeroBuffer.subarray(0, n);
+}
+
+function errnoOf(err: unknown): number {
+  const code = (err as { code?: string } | undefined)?.code;
+  if (code === 'OUT_OF_RANGE') return NBD_ERR.EINVAL;
+  if (code === 'NOT_READY' || code === 'TOO_MANY_REQUESTS') return NBD_ERR.EIO;
+  return NBD_ERR.EIO;
+}
+
+function errName(errno: number): string | undefined {
+  return Object.entries(NBD_ERR).find(([, v]) => v === errno)?.[0];
+}
