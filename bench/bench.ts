@@ -13,6 +13,7 @@ import type { DeviceLayout } from '../src/shared/layout.ts';
 import { restripeBench, restripeMarkdown } from './restripe.ts';
 import { driveModelBench, driveModelMarkdown } from './drive-model.ts';
 import { scalingMarkdown, scalingSweep, sweepBench, sweepMarkdown } from './sweep-bench.ts';
+import { nbdBench, nbdMarkdown } from './nbd-bench.ts';
 import { restripeSweepBench, restripeSweepMarkdown, virtualSpeedBench, virtualSpeedMarkdown } from './restripe-sweep.ts';
 import { dirname, join } from 'node:path';
 
@@ -91,6 +92,12 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
     if (opts.write) writeSection(opts.write, 'virtual-speed', virtualSpeedMarkdown(speed, machine, date));
   }
   if (opts.only === 'sweep') return report(out, opts);
+  if (opts.only === undefined || opts.only === 'nbd') {
+    const rows = await nbdBench(!!opts.quick, say);
+    out.nbd = rows;
+    if (opts.write) writeSection(opts.write, 'nbd', nbdMarkdown(rows, machine, date));
+    if (opts.only === 'nbd') return report(out, opts);
+  }
   if (opts.only !== 'restripe' && opts.only !== 'drive-model') out.hostIo = await hostIoBench(opts, machine, date, say);
   if (opts.only !== 'host-io' && opts.only !== 'drive-model') {
     const f = await restripeBench(!!opts.quick, say);

@@ -540,25 +540,66 @@ function addServeCommand(program: Command): void {
     .requiredOption('--config <file>', 'the array configuration')
     .option('--listen <host:port>', 'TCP address (default 127.0.0.1:10809 when no --socket is given)')
     .option('--socket <path>', 'a Unix socket to serve on as well (or alone)')
+    .option('--http <host:port>', 'the control API and /metrics (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)')
+    .option('--token-file <file>', 'a bearer token every control API request must carry')
     .option('--inline', 'run every actor in this thread (no worker threads)')
     .option('--verbose', 'log refused requests and dropped connections on stderr')
     .option('--json', 'print the export URIs as one JSON object')
-    .action(async (o: { config: string; listen?: string; socket?: string; inline?: boolean; verbose?: boolean; json?: boolean }) => {
-      const { serve } = await import('./host/nbd/serve.ts');
-      const s = await serve(loadConfig(o.config), {
-        listen: o.listen,
-        socket: o.socket,
-        mode: o.inline ? 'inline' : 'threads',
-        log: o.verbose ? (l) => process.stderr.write(`${l}\n`) : undefined,
-      });
-      print(!!o.json, { ok: true, uris: s.uris }, () => `arrayemu serving (Ctrl-C to stop):\n${s.uris.map((u) => `  ${u}`).join('\n')}`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-      });
-      if (!o.json) process.stderr.write('arrayemu: stopping: destaging the cache\n');
-      await s.close();
+    .action(async (o: ServeCliOptions) => serveCommand(o));
+}
+
+interface ServeCliOptions {
+  config: string;
+  listen?: string;
+  socket?: string;
+  http?: string;
+  tokenFile?: string;
+  inline?: boolean;
+  verbose?: boolean;
+  json?: boolean;
+}
+
+async function serveCommand(o: ServeCliOptions): Promise<void> {
+  const { serve } = await import('./host/nbd/serve.ts');
+  const { startControl } = await import('./host/control/server.ts');
+  const config = loadConfig(o.config);
+  const log = o.verbose ? (l: string) => process.stderr.write(`${l}\n`) : undefined;
+  const s = await serve(config, { listen: o.listen, socket: o.socket, mode: o.inline ? 'inline' : 'threads', log });
+  let control: Awaited<ReturnType<typeof startControl>> | undefined;
+  try {
+    if (o.http) control = await startControl(s, config, o.http, o.tokenFile);
+  } catch (err) {
+    await s.close();
+    throw err;
+  }
+  const http = control ? [`${control.url}/v1/status`, `${control.url}/metrics`] : [];
+  print(!!o.json, { ok: true, uris: s.uris, http }, () => `arrayemu serving (Ctrl-C to stop):\n${[...s.uris, ...http].map((u) => `  ${u}`).join('\n')}`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  if (!o.json) process.stderr.write('arrayemu: stopping: destaging the cache\n');
+  await control?.close();
+  await s.close();
+}
+
+function addControlCommands(program: Command): void {
+  const server = (c: Command) =>
+    c.requiredOption('--server <url>', 'the control API of an arrayemu serve --http, e.g. http://127.0.0.1:9180').option('--token-file <file>', 'its bearer token');
+  server(program.command('status').description("the array's devices and the reconfiguration in progress, from a running arrayemu serve (an mdstat-like view)"))
+    .option('--watch', 'refresh every half second until interrupted')
+    .option('--json', 'print the status as JSON')
+    .action(async (o) => {
+      const { statusCommand } = await import('./host/control/client.ts');
+      process.exitCode = await statusCommand(o);
+    });
+  server(program.command('reconfigure').description('reconfigure a running arrayemu serve online to a target configuration'))
+    .requiredOption('--to <file>', 'the target configuration')
+    .option('--wait', 'wait until it completes (a progress bar on a TTY); exit 1 if it fails')
+    .option('--json', 'print the reconfiguration as JSON')
+    .action(async (o) => {
+      const { reconfigureCommand } = await import('./host/control/client.ts');
+      process.exitCode = await reconfigureCommand(o);
     });
 }
 
@@ -579,7 +620,7 @@ function addBenchCommand(program: Command): void {
     .description('measure host throughput through the actors beside an in-process reference; write docs/BENCHMARKS.md')
     .option('--write <file>', 'write the figures into this markdown file')
     .option('--quick', 'short runs and small devices (a smoke test)')
-    .addOption(new Option('--only <part>', 'run one part').choices(['host-io', 'restripe', 'drive-model', 'sweep']))
+    .addOption(new Option('--only <part>', 'run one part').choices(['host-io', 'restripe', 'drive-model', 'sweep', 'nbd']))
     .option('--json', 'print one JSON object')
     .action(async (o: { write?: string; quick?: boolean; json?: boolean; only?: string }) => {
       const { benchCommand } = await import('../bench/bench.ts');
@@ -592,7 +633,18 @@ export function buildProgram(): Command {
     .description('Emulator of a multi-adapter disk array that restripes logical devices online (WO 02/29807)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addReplayCommand, addSweepCommand, addServeCommand, addDemoCommand, addBenchCommand])
+  for (const add of [
+    addLayoutCommand,
+    addValidateCommand,
+    addRunCommand,
+    addStressCommand,
+    addReplayCommand,
+    addSweepCommand,
+    addServeCommand,
+    addControlCommands,
+    addDemoCommand,
+    addBenchCommand,
+  ])
     add(program);
   return program;
 }

@@ -2,6 +2,7 @@
 
 export type ErrorCode =
   | 'CONFIG' // a configuration file was refused
+  | 'BUSY' // a reconfiguration is already in progress (the control API answers 409)
   | 'OUT_OF_RANGE' // a host request outside its device
   | 'NOT_READY' // the device is not ready (a BCV during a session, a blocked device)
   | 'UNKNOWN_DEVICE'

@@ -127,13 +127,21 @@ export class FrameReader {
   }
 
   private peek(n: number): Buffer {
-    if (this.chunks[0]!.length >= n) return this.chunks[0]!.subarray(0, n);
-    return Buffer.concat(this.chunks, this.buffered).subarray(0, n);
+    if (this.chunks[0]!.length < n) this.joinFront(n);
+    return this.chunks[0]!.subarray(0, n);
+  }
+
+  /** Join the first chunks into one of at least `n` bytes (only those: what is buffered behind them stays as it is). */
+  private joinFront(n: number): void {
+    let k = 0;
+    let bytes = 0;
+    while (bytes < n) bytes += this.chunks[k++]!.length;
+    this.chunks.splice(0, k, Buffer.concat(this.chunks.slice(0, k), bytes));
   }
 
   private take(n: number): Buffer {
     if (n === 0) return Buffer.alloc(0);
-    if (this.chunks[0]!.length < n) this.chunks = [Buffer.concat(this.chunks, this.buffered)];
+    if (this.chunks[0]!.length < n) this.joinFront(n);
     const first = this.chunks[0]!;
     const out = first.subarray(0, n);
     if (first.length === n) this.chunks.shift();

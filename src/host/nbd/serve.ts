@@ -1,6 +1,7 @@
 // `arrayemu serve`: the array started, every non-BCV logical device an NBD export, on a TCP
 // address and/or a Unix socket. Each connection's requests go to the host adapters in turn.
 import { existsSync, unlinkSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import type { ArrayConfig } from '../../shared/config.ts';
 import { ArrayError } from '../../shared/errors.ts';
 import { ArrayEmulator } from '../../runtime/emulator.ts';
@@ -21,21 +22,58 @@ export interface ServeOptions {
 export interface Serving {
   emu: ArrayEmulator;
   nbd: NbdServer;
+  io: DeviceIo;
   uris: string[];
   /** Stop listening, destage the cache, stop the array. */
   close(): Promise<void>;
 }
 
-/** The array's devices as NBD exports (BCVs are not exported: they belong to reconfiguration). */
-export function arrayBackend(emu: ArrayEmulator): NbdBackend {
+/** Per logical device, what its hosts did (node_exporter's disk counters): counted as host I/O enters the array. */
+export interface DeviceCounters {
+  reads: number;
+  readBytes: number;
+  readMs: number;
+  writes: number;
+  writtenBytes: number;
+  writeMs: number;
+  inFlight: number;
+}
+
+export interface DeviceIo {
+  devices: Map<string, DeviceCounters>;
+}
+
+/** The array's devices as NBD exports (BCVs are not exported: they belong to reconfiguration), each request counted. */
+export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new Map() }): NbdBackend {
   const clients = Array.from({ length: emu.model.config.hostAdapters }, (_, i) => new HostClient(emu.hostLink(i), () => emu.hostLink(i)));
   let turn = 0;
   const client = () => clients[turn++ % clients.length]!;
+  const counted = async <T>(name: string, write: boolean, bytes: number, op: () => Promise<T>): Promise<T> => {
+    let c = io.devices.get(name);
+    if (!c) io.devices.set(name, (c = { reads: 0, readBytes: 0, readMs: 0, writes: 0, writtenBytes: 0, writeMs: 0, inFlight: 0 }));
+    const t0 = performance.now();
+    c.inFlight++;
+    try {
+      const r = await op();
+      if (write) {
+        c.writes++;
+        c.writtenBytes += bytes;
+      } else {
+        c.reads++;
+        c.readBytes += bytes;
+      }
+      return r;
+    } finally {
+      c.inFlight--;
+      if (write) c.writeMs += performance.now() - t0;
+      else c.readMs += performance.now() - t0;
+    }
+  };
   return {
     exportNames: () => emu.model.hostDevices().map((d) => d.id),
     sizeOf: (name) => emu.model.hostDevices().find((d) => d.id === name)?.bytes,
-    read: (name, offset, length) => client().read(name, offset, length),
-    write: (name, offset, data) => client().write(name, offset, data),
+    read: (name, offset, length) => counted(name, false, length, () => client().read(name, offset, length)),
+    write: (name, offset, data) => counted(name, true, data.length, () => client().write(name, offset, data)),
     flush: () => client().flush(),
   };
 }
@@ -50,7 +88,8 @@ export function parseListen(s: string): { host: string; port: number } {
 
 export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Serving> {
   const emu = await ArrayEmulator.start(config, { mode: o.mode ?? 'threads' });
-  const nbd = new NbdServer(arrayBackend(emu), o.log);
+  const io: DeviceIo = { devices: new Map() };
+  const nbd = new NbdServer(arrayBackend(emu, io), o.log);
   const uris: string[] = [];
   const names = emu.model.hostDevices().map((d) => d.id);
   try {
@@ -77,6 +116,7 @@ export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Servi
   return {
     emu,
     nbd,
+    io,
     uris,
     close: async () => {
       await nbd.close();

@@ -1,0 +1,82 @@
+// The CLI's side of the control API: `arrayemu status --server URL [--watch]` (an mdstat-like
+// view) and `arrayemu reconfigure --server URL --to G [--wait]` (a progress bar on a TTY).
+import { readFileSync } from 'node:fs';
+import { SingleBar, Presets } from 'cli-progress';
+import { ArrayError, errorMessage } from '../../shared/errors.ts';
+
+/** How often `--watch` and `--wait` ask the server (ms). */
+const POLL_MS = 500;
+/** Longest `--wait` (ms): a reconfiguration still running then is left running, and the command says so. */
+const WAIT_MAX_MS = 24 * 3600 * 1000;
+
+export interface ServerOptions {
+  server: string;
+  tokenFile?: string;
+}
+
+async function call(o: ServerOptions, method: string, path: string, body?: unknown): Promise<any> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (o.tokenFile) headers.authorization = `Bearer ${readFileSync(o.tokenFile, 'utf8').trim()}`;
+  let res: Response;
+  try {
+    res = await fetch(new URL(path, o.server), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (err) {
+    throw new ArrayError('USAGE', `--server ${o.server}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`);
+  }
+  const json = (await res.json().catch(() => ({}))) as any;
+  if (!res.ok) throw new ArrayError('USAGE', `${o.server}: ${res.status} ${json.error ?? res.statusText}`);
+  return json;
+}
+
+/** One mdstat-like screen of the array's state. */
+export function formatStatus(st: any): string {
+  const lines = ['Devices:'];
+  for (const d of st.devices)
+    lines.push(`  ${d.id.padEnd(8)} ${(d.bytes / 2 ** 20).toFixed(1).padStart(10)} MiB  generation ${d.generation}${d.bcvOf ? `  (BCV of ${d.bcvOf})` : ''}`);
+  lines.push(`NBD: ${st.nbd.connections} connection(s) open`);
+  if (st.reconfigurations.length === 0) lines.push('No reconfiguration in progress.');
+  for (const r of st.reconfigurations) {
+    const pct = r.tracksTotal ? Math.floor((100 * r.tracksDone) / r.tracksTotal) : 0;
+    const bar = '='.repeat(Math.floor(pct / 5)).padEnd(20, '.');
+    lines.push(
+      `Reconfiguration ${r.id} of ${r.device}: ${r.phase ?? 'starting'} [${bar}] ${pct}% (${r.tracksDone}/${r.tracksTotal ?? '?'} tracks) ${r.tracksPerSec ?? '-'} tracks/s, ETA ${r.etaSec ?? '-'} s`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function statusCommand(o: ServerOptions & { watch?: boolean; json?: boolean }): Promise<number> {
+  for (let i = 0; ; i++) {
+    const st = await call(o, 'GET', '/v1/status');
+    process.stdout.write(o.json ? `${JSON.stringify(st)}\n` : `${o.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${formatStatus(st)}\n`);
+    if (!o.watch || i * POLL_MS > WAIT_MAX_MS) return 0;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
+export async function reconfigureCommand(o: ServerOptions & { to: string; wait?: boolean; json?: boolean }): Promise<number> {
+  let target: unknown;
+  try {
+    target = JSON.parse(readFileSync(o.to, 'utf8'));
+  } catch (err) {
+    throw new ArrayError('USAGE', `--to ${o.to}: ${errorMessage(err)}`);
+  }
+  let job = await call(o, 'POST', '/v1/reconfigurations', target);
+  if (!o.wait) {
+    process.stdout.write(o.json ? `${JSON.stringify(job)}\n` : `reconfiguration ${job.id} of ${job.device} started\n`);
+    return 0;
+  }
+  const bar =
+    !o.json && process.stderr.isTTY ? new SingleBar({ format: `${job.device} {bar} {percentage}% | {value}/{total} tracks | ETA {eta}s` }, Presets.shades_classic) : undefined;
+  bar?.start(1, 0);
+  const deadline = Date.now() + WAIT_MAX_MS;
+  while (job.state === 'running' && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    job = await call(o, 'GET', `/v1/reconfigurations/${job.id}`);
+    if (job.tracksTotal) bar?.setTotal(job.tracksTotal);
+    bar?.update(job.tracksDone);
+  }
+  bar?.stop();
+  process.stdout.write(o.json ? `${JSON.stringify(job)}\n` : `reconfiguration ${job.id} of ${job.device}: ${job.state}${job.error ? `: ${job.error}` : ''}\n`);
+  return job.state === 'done' ? 0 : 1;
+}

@@ -1,0 +1,92 @@
+// Reconfigurations asked for over the control API: one at a time, each with an id, its progress
+// (the service processor's progress events), rate and ETA, and its report or error when it ends.
+import { parseConfig, type ArrayConfig } from '../../shared/config.ts';
+import { ArrayError, errorMessage } from '../../shared/errors.ts';
+import type { Progress, ReconfReport } from '../../shared/report.ts';
+import type { ArrayEmulator } from '../../runtime/emulator.ts';
+
+/** Jobs remembered after they end (the oldest ended one is forgotten past this). */
+const JOBS_KEPT = 64;
+
+export interface Job {
+  id: number;
+  device: string;
+  state: 'running' | 'done' | 'failed';
+  startedMs: number;
+  endedMs?: number;
+  progress?: Progress;
+  report?: ReconfReport;
+  error?: string;
+}
+
+export class Jobs {
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 1;
+  private running_?: Job;
+
+  constructor(
+    private readonly emu: ArrayEmulator,
+    private config: ArrayConfig,
+  ) {
+    emu.on('progress', (p: Progress) => {
+      if (this.running_ && this.running_.device === p.device) this.running_.progress = p;
+    });
+  }
+
+  get runningConfig(): ArrayConfig {
+    return this.config;
+  }
+
+  running(): Job[] {
+    return this.running_ ? [this.running_] : [];
+  }
+
+  get(id: number): Job | undefined {
+    return this.jobs.get(id);
+  }
+
+  /** Check `raw` against the running configuration (throws ConfigError naming each field) and start it. */
+  start(raw: unknown): Job {
+    if (this.running_) throw new ArrayError('BUSY', `reconfiguration ${this.running_.id} of ${this.running_.device} is in progress`);
+    const target = parseConfig(raw, { running: this.config });
+    const changed = target.devices.find((d) => JSON.stringify(d) !== JSON.stringify(this.config.devices.find((x) => x.id === d.id)));
+    if (!changed) throw new ArrayError('CONFIG', 'devices: the target changes no device of the running configuration');
+    const job: Job = { id: this.nextId++, device: changed.id, state: 'running', startedMs: Date.now() };
+    this.jobs.set(job.id, job);
+    this.running_ = job;
+    this.emu.reconfigure(raw).then(
+      (report) => {
+        this.config = target;
+        this.end(job, { state: 'done', report });
+      },
+      (err: unknown) => this.end(job, { state: 'failed', error: errorMessage(err) }),
+    );
+    return job;
+  }
+
+  private end(job: Job, how: Partial<Job>): void {
+    Object.assign(job, how, { endedMs: Date.now() });
+    this.running_ = undefined;
+    if (this.jobs.size > JOBS_KEPT) this.jobs.delete(this.jobs.keys().next().value!);
+  }
+
+  /** A job as the API shows it: with its rate (tracks/s) and ETA (s) while it runs. */
+  view(j: Job): Record<string, unknown> {
+    const seconds = ((j.endedMs ?? Date.now()) - j.startedMs) / 1000;
+    const p = j.progress;
+    const rate = p && seconds > 0 ? p.tracksMoved / seconds : undefined;
+    const eta = p && rate ? (p.tracksTotal - p.tracksMoved) / rate : undefined;
+    return {
+      id: j.id,
+      device: j.device,
+      state: j.state,
+      phase: p?.phase ?? null,
+      tracksDone: j.report?.tracksMoved ?? p?.tracksMoved ?? 0,
+      tracksTotal: j.report?.tracksTotal ?? p?.tracksTotal ?? null,
+      tracksPerSec: rate === undefined ? null : Math.round(rate),
+      etaSec: j.state === 'running' && eta !== undefined ? Math.round(eta * 10) / 10 : null,
+      report: j.report ?? null,
+      error: j.error ?? null,
+    };
+  }
+}

@@ -1,0 +1,169 @@
+// GET /metrics: Prometheus text through prom-client. Per logical device the node_exporter-style
+// counters (counted where host I/O enters: the NBD backend), per disk adapter its drives' queue
+// and back-end link, cache slots by state, NBD connections and requests, and per session its
+// tracks done and the PB, PS and IND bits still set (counted in the shared tables).
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { SLOT, TRACK, NO_TRACK } from '../../shared/memory.ts';
+import type { ArrayEmulator } from '../../runtime/emulator.ts';
+import type { NbdServer } from '../nbd/server.ts';
+import type { DeviceCounters, DeviceIo } from '../nbd/serve.ts';
+import type { Jobs } from './jobs.ts';
+
+export function arrayMetrics(emu: ArrayEmulator, io: DeviceIo, nbd: NbdServer, jobs: Jobs): Registry {
+  const registry = new Registry();
+  type Pick = (d: DeviceCounters) => number;
+  const ld = (name: string, help: string, pick: Pick, kind: 'counter' | 'gauge' = 'counter') => {
+    if (kind === 'gauge') {
+      new Gauge({
+        name: `arrayemu_ld_${name}`,
+        help,
+        labelNames: ['device'],
+        registers: [registry],
+        collect() {
+          for (const [device, c] of io.devices) this.set({ device }, pick(c));
+        },
+      });
+      return;
+    }
+    new Counter({
+      name: `arrayemu_ld_${name}`,
+      help,
+      labelNames: ['device'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [device, c] of io.devices) this.inc({ device }, pick(c));
+      },
+    });
+  };
+  ld('reads_completed_total', 'Reads completed', (c) => c.reads);
+  ld('read_bytes_total', 'Bytes read', (c) => c.readBytes);
+  ld('read_time_seconds_total', 'Seconds spent by reads', (c) => c.readMs / 1000);
+  ld('writes_completed_total', 'Writes completed', (c) => c.writes);
+  ld('written_bytes_total', 'Bytes written', (c) => c.writtenBytes);
+  ld('write_time_seconds_total', 'Seconds spent by writes', (c) => c.writeMs / 1000);
+  ld('io_now', 'I/Os in progress', (c) => c.inFlight, 'gauge');
+  adapterMetrics(registry, emu);
+  cacheMetrics(registry, emu);
+  nbdMetrics(registry, nbd);
+  sessionMetrics(registry, emu, jobs);
+  return registry;
+}
+
+/** How long one read of every adapter's status serves the metrics of a scrape (they collect at once). */
+const STATUS_FRESH_MS = 100;
+
+function adapterMetrics(registry: Registry, emu: ArrayEmulator): void {
+  let last: { atMs: number; status: Promise<Record<string, Record<string, number>>> } | undefined;
+  const status = () => {
+    if (!last || performance.now() - last.atMs > STATUS_FRESH_MS) last = { atMs: performance.now(), status: emu.status() };
+    return last.status;
+  };
+  const perAdapter = (name: string, help: string, value: (s: Record<string, number>) => number, onlyDa = true) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['adapter'],
+      registers: [registry],
+      async collect() {
+        for (const [adapter, s] of Object.entries(await status())) if (!onlyDa || adapter.startsWith('DA')) this.set({ adapter }, value(s));
+      },
+    });
+  perAdapter('arrayemu_adapter_up', 'Adapters answering', (s) => (s.exited ? 0 : 1), false);
+  perAdapter('arrayemu_adapter_drive_queue_depth', "Requests waiting at the adapter's timed drives", (s) => s.driveQueued ?? 0);
+  perAdapter('arrayemu_adapter_link_busy_seconds_total', "Seconds the adapter's back-end link was busy", (s) => (s.channelBusyMs ?? 0) / 1000);
+  perAdapter('arrayemu_adapter_destaged_total', 'Slots destaged to main locations', (s) => s.destaged ?? 0);
+  perAdapter('arrayemu_adapter_staged_total', 'Tracks staged into the cache', (s) => s.staged ?? 0);
+}
+
+function cacheMetrics(registry: Registry, emu: ArrayEmulator): void {
+  new Gauge({
+    name: 'arrayemu_cache_slots',
+    help: 'Cache slots by state',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const st = emu.state;
+      const n = { free: 0, clean: 0, write_pending: 0 };
+      for (let s = 0; s < st.slots; s++) {
+        if (Atomics.load(st.slotOwner, s) === NO_TRACK) n.free++;
+        else if (Atomics.load(st.slotState, s) & SLOT.WP) n.write_pending++;
+        else n.clean++;
+      }
+      for (const [state, v] of Object.entries(n)) this.set({ state }, v);
+    },
+  });
+}
+
+function nbdMetrics(registry: Registry, nbd: NbdServer): void {
+  new Gauge({
+    name: 'arrayemu_nbd_connections',
+    help: 'NBD connections open',
+    registers: [registry],
+    collect() {
+      this.set(nbd.counters.connectionsOpen);
+    },
+  });
+  new Counter({
+    name: 'arrayemu_nbd_connections_total',
+    help: 'NBD connections accepted',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(nbd.counters.connections);
+    },
+  });
+  new Counter({
+    name: 'arrayemu_nbd_requests_total',
+    help: 'NBD requests by command and result',
+    labelNames: ['command', 'result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [key, v] of nbd.counters.requests) {
+        const [command, result] = key.split(' ');
+        this.inc({ command, result }, v);
+      }
+    },
+  });
+}
+
+function sessionMetrics(registry: Registry, emu: ArrayEmulator, jobs: Jobs): void {
+  const progress = (name: string, help: string, value: (p: { tracksMoved: number; tracksTotal: number }) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['device'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const j of jobs.running()) this.set({ device: j.device }, j.progress ? value(j.progress) : 0);
+      },
+    });
+  progress('arrayemu_session_tracks_done', 'Tracks the session has moved', (p) => p.tracksMoved);
+  progress('arrayemu_session_tracks_total', 'Tracks the session moves', (p) => p.tracksTotal);
+  new Gauge({
+    name: 'arrayemu_session_bits',
+    help: 'PB, PS and IND bits of open sessions still set',
+    labelNames: ['device', 'bit'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const s of await emu.openSessions()) for (const [bit, v] of Object.entries(sessionBits(emu, s.y))) this.set({ device: s.deviceId, bit }, v);
+    },
+  });
+}
+
+/** PB bits of column `y` and PS and IND flags still set, over every track (one pass over the shared tables). */
+function sessionBits(emu: ArrayEmulator, y: number): { pb: number; ps: number; ind: number } {
+  const st = emu.state;
+  const n = { pb: 0, ps: 0, ind: 0 };
+  for (let t = 0; t < st.totalTracks; t++) {
+    if (y >= 0 && (Atomics.load(st.trackPb, t) >> y) & 1) n.pb++;
+    const f = Atomics.load(st.trackFlags, t);
+    if (f & TRACK.PS) n.ps++;
+    if (f & TRACK.IND) n.ind++;
+  }
+  return n;
+}

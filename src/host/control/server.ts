@@ -1,0 +1,136 @@
+// The control API (`serve --http`): status, reconfigurations, metrics. Loopback by default; any
+// other address needs a bearer token (`--token-file`), and then every request without it is 401.
+// A refusal changes nothing: bodies are checked whole before anything starts.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { ArrayError, ConfigError, errorMessage } from '../../shared/errors.ts';
+import type { Serving } from '../nbd/serve.ts';
+import { parseListen } from '../nbd/serve.ts';
+import { Jobs } from './jobs.ts';
+import { arrayMetrics } from './metrics.ts';
+import type { ArrayConfig } from '../../shared/config.ts';
+
+export const DEFAULT_HTTP = '127.0.0.1:9180';
+/** Largest request body (a target configuration) the API reads; more is refused with 413. */
+const BODY_MAX_BYTES = 1 << 20;
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+
+export interface Control {
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startControl(s: Serving, config: ArrayConfig, listen: string, tokenFile?: string): Promise<Control> {
+  const { host, port } = parseListen(listen);
+  if (!LOOPBACK.test(host) && !tokenFile)
+    throw new ArrayError('USAGE', `--http ${listen}: an address other than loopback needs --token-file (every request must then carry its bearer token)`);
+  const token = tokenFile ? readToken(tokenFile) : undefined;
+  const jobs = new Jobs(s.emu, config);
+  const registry = arrayMetrics(s.emu, s.io, s.nbd, jobs);
+  const server: Server = createServer((req, res) => {
+    handle(req, res, { s, jobs, token, metrics: () => registry.metrics(), contentType: registry.contentType }).catch((err: unknown) =>
+      reply(res, statusOf(err), { error: errorMessage(err) }),
+    );
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host, port }, resolve));
+  const addr = server.address();
+  const actual = typeof addr === 'object' && addr ? addr.port : port;
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+function readToken(file: string): string {
+  let t: string;
+  try {
+    t = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ArrayError('USAGE', `--token-file ${file}: ${errorMessage(err)}`);
+  }
+  if (t.length < 16) throw new ArrayError('USAGE', `--token-file ${file}: the token must be at least 16 characters`);
+  return t;
+}
+
+interface Ctx {
+  s: Serving;
+  jobs: Jobs;
+  token?: string;
+  metrics: () => Promise<string>;
+  contentType: string;
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promise<void> {
+  if (c.token !== undefined && req.headers.authorization !== `Bearer ${c.token}`) throw new HttpError(401, 'a bearer token is required (Authorization: Bearer <token>)');
+  const path = new URL(req.url ?? '/', 'http://x').pathname;
+  const route = `${req.method} ${path.replace(/\/\d+(?=\/|$)/, '/:id')}`;
+  const id = Number(/\/(\d+)(?:\/|$)/.exec(path)?.[1]);
+  switch (route) {
+    case 'GET /v1/status':
+      return reply(res, 200, status(c));
+    case 'POST /v1/reconfigurations':
+      return reply(res, 202, c.jobs.view(c.jobs.start(await jsonBody(req))));
+    case 'GET /v1/reconfigurations/:id': {
+      const j = c.jobs.get(id);
+      if (!j) throw new HttpError(404, `no reconfiguration ${id}`);
+      return reply(res, 200, c.jobs.view(j));
+    }
+    case 'POST /v1/reconfigurations/:id/pause':
+    case 'POST /v1/reconfigurations/:id/resume':
+    case 'PUT /v1/throttle':
+      throw new HttpError(501, `${route}: pausing and throttling the background transfer is not built yet`);
+    case 'GET /metrics': {
+      const text = await c.metrics();
+      res.writeHead(200, { 'content-type': c.contentType });
+      res.end(text);
+      return;
+    }
+    default:
+      throw new HttpError(404, `no such endpoint: ${req.method} ${path}`);
+  }
+}
+
+function status(c: Ctx): Record<string, unknown> {
+  return {
+    devices: c.s.emu.model.devices.map((d) => ({ id: d.id, bytes: d.bytes, generation: d.gen, bcvOf: d.bcvOf ?? null })),
+    reconfigurations: c.jobs.running().map((j) => c.jobs.view(j)),
+    nbd: { uris: c.s.uris, connections: c.s.nbd.counters.connectionsOpen },
+    throttle: null,
+    paused: false,
+  };
+}
+
+async function jsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    bytes += chunk.length;
+    if (bytes > BODY_MAX_BYTES) throw new HttpError(413, `body: more than ${BODY_MAX_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new HttpError(400, `body: not JSON (${errorMessage(err)})`);
+  }
+}
+
+function statusOf(err: unknown): number {
+  if (err instanceof HttpError) return err.status;
+  if (err instanceof ConfigError || (err instanceof ArrayError && (err.code === 'CONFIG' || err.code === 'USAGE'))) return 400;
+  if (err instanceof ArrayError && err.code === 'BUSY') return 409;
+  return 500;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.headersSent) return void res.end();
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body)}\n`);
+}

@@ -1,0 +1,114 @@
+// The control API of `serve --http`: status, reconfigurations (refusals change nothing), metrics,
+// and the bearer token.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/shared/config.ts';
+import { serve, type Serving } from '../src/host/nbd/serve.ts';
+import { startControl, type Control } from '../src/host/control/server.ts';
+import { smallRaw } from './helpers.ts';
+import { RawNbd } from './nbd-client.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'arrayemu-control-'));
+const config = parseConfig(smallRaw('fig2', 128));
+let s: Serving;
+let api: Control;
+beforeAll(async () => {
+  s = await serve(config, { socket: join(dir, 'nbd.sock'), mode: 'inline' });
+  api = await startControl(s, config, '127.0.0.1:0');
+});
+afterAll(async () => {
+  await api?.close();
+  await s?.close();
+});
+
+const call = async (method: string, path: string, body?: string, headers: Record<string, string> = {}) => {
+  const r = await fetch(`${api.url}${path}`, { method, body, headers });
+  const text = await r.text();
+  return {
+    status: r.status,
+    text,
+    json: (() => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return undefined;
+      }
+    })(),
+  };
+};
+
+describe('control API', () => {
+  it('status lists the devices with size and generation', async () => {
+    const r = await call('GET', '/v1/status');
+    expect(r.status).toBe(200);
+    expect(r.json.devices.map((d: { id: string }) => d.id)).toEqual(['LD1', 'LD2', 'META1', 'BCV1', 'BCV2']);
+    expect(r.json.devices[0]).toMatchObject({ generation: 1, bcvOf: null });
+    expect(r.json.reconfigurations).toEqual([]);
+  });
+
+  it('refuses a body that is not JSON or not a valid target with 400 naming the field, and changes nothing', async () => {
+    const before = await call('GET', '/v1/status');
+    const notJson = await call('POST', '/v1/reconfigurations', '{oops');
+    expect([notJson.status, notJson.json.error]).toEqual([400, expect.stringMatching(/^body: not JSON/)]);
+    const bad = smallRaw('fig2-new', 128);
+    bad.devices[0].cylinders = 13;
+    const invalid = await call('POST', '/v1/reconfigurations', JSON.stringify(bad));
+    expect(invalid.status).toBe(400);
+    expect(invalid.json.error).toMatch(/devices\[0\]\.cylinders/);
+    expect((await call('GET', '/v1/status')).json).toEqual(before.json);
+    expect((await call('POST', '/v1/reconfigurations/1/pause')).status).toBe(501);
+    expect((await call('GET', '/v1/nothing')).status).toBe(404);
+  });
+
+  it('runs a reconfiguration: 202 with an id, its state until done, then the grown device in status', async () => {
+    const start = await call('POST', '/v1/reconfigurations', JSON.stringify(smallRaw('fig2-new', 128)));
+    expect(start.status).toBe(202);
+    expect(start.json).toMatchObject({ device: 'LD1', state: 'running' });
+    let job = start.json;
+    for (let i = 0; i < 400 && job.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      job = (await call('GET', `/v1/reconfigurations/${start.json.id}`)).json;
+    }
+    expect(job.state).toBe('done');
+    expect(job.report.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    expect(job.tracksDone).toBe(job.tracksTotal);
+    const ld1 = (await call('GET', '/v1/status')).json.devices[0];
+    expect(ld1.generation).toBe(2);
+    expect(ld1.bytes).toBe(s.emu.model.device('LD1').bytes);
+    expect((await call('GET', '/v1/reconfigurations/999')).status).toBe(404);
+  });
+
+  it('/metrics: per-device I/O, adapters, cache slots, NBD requests, in Prometheus text', async () => {
+    const c = await RawNbd.open({ path: join(dir, 'nbd.sock') });
+    await c.hello();
+    await c.go('LD2');
+    c.request(1, 1n, 0n, 4096, 0, Buffer.alloc(4096, 3));
+    expect((await c.simpleReply()).error).toBe(0);
+    c.request(0, 2n, 0n, 4096);
+    await c.simpleReply(4096);
+    c.close();
+    const m = await call('GET', '/metrics');
+    expect(m.status).toBe(200);
+    expect(m.text).toMatch(/^arrayemu_ld_written_bytes_total\{device="LD2"\} 4096$/m);
+    expect(m.text).toMatch(/^arrayemu_ld_reads_completed_total\{device="LD2"\} 1$/m);
+    expect(m.text).toMatch(/^arrayemu_nbd_requests_total\{command="write",result="ok"\} \d+$/m);
+    expect(m.text).toMatch(/^arrayemu_cache_slots\{state="free"\} \d+$/m);
+    expect(m.text).toMatch(/^arrayemu_adapter_up\{adapter="DA30"\} 1$/m);
+    expect(m.text).toMatch(/# TYPE arrayemu_ld_read_time_seconds_total counter/);
+  });
+
+  it('another address needs a token file; with one, a request without the bearer token is 401', async () => {
+    await expect(startControl(s, config, '0.0.0.0:0')).rejects.toThrow(/--token-file/);
+    const tokenFile = join(dir, 'token');
+    writeFileSync(tokenFile, 'a-secret-token-of-some-length\n');
+    const guarded = await startControl(s, config, '127.0.0.1:0', tokenFile);
+    try {
+      expect((await fetch(`${guarded.url}/v1/status`)).status).toBe(401);
+      expect((await fetch(`${guarded.url}/v1/status`, { headers: { authorization: 'Bearer a-secret-token-of-some-length' } })).status).toBe(200);
+    } finally {
+      await guarded.close();
+    }
+  });
+});
