@@ -537,7 +537,8 @@ function addServeCommand(program: Command): void {
   program
     .command('serve')
     .description('start the array and serve every non-BCV logical device as an NBD export (named by its device id) until SIGINT/SIGTERM')
-    .requiredOption('--config <file>', 'the array configuration')
+    .option('--config <file>', 'the array configuration (with --data-dir, only the first time: the directory keeps the running one)')
+    .option('--data-dir <dir>', "keep the drives' bytes (sparse files) and the running configuration here across restarts")
     .option('--listen <host:port>', 'TCP address (default 127.0.0.1:10809 when no --socket is given)')
     .option('--socket <path>', 'a Unix socket to serve on as well (or alone)')
     .option('--http <host:port>', 'the control API and /metrics (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)')
@@ -549,7 +550,8 @@ function addServeCommand(program: Command): void {
 }
 
 interface ServeCliOptions {
-  config: string;
+  config?: string;
+  dataDir?: string;
   listen?: string;
   socket?: string;
   http?: string;
@@ -562,9 +564,12 @@ interface ServeCliOptions {
 async function serveCommand(o: ServeCliOptions): Promise<void> {
   const { serve } = await import('./host/nbd/serve.ts');
   const { startControl } = await import('./host/control/server.ts');
-  const config = loadConfig(o.config);
+  const { openDataDir, markIncomplete } = await import('./host/persist.ts');
+  if (!o.config && !o.dataDir) throw new ArrayError('USAGE', 'give --config (and/or --data-dir holding one)');
+  const given = o.config ? loadConfig(o.config) : undefined;
+  const config = o.dataDir ? openDataDir(o.dataDir, given).config : given!;
   const log = o.verbose ? (l: string) => process.stderr.write(`${l}\n`) : undefined;
-  const s = await serve(config, { listen: o.listen, socket: o.socket, mode: o.inline ? 'inline' : 'threads', log });
+  const s = await serve(config, { listen: o.listen, socket: o.socket, mode: o.inline ? 'inline' : 'threads', log, dataDir: o.dataDir });
   let control: Awaited<ReturnType<typeof startControl>> | undefined;
   try {
     if (o.http) control = await startControl(s, config, o.http, o.tokenFile);
@@ -574,13 +579,31 @@ async function serveCommand(o: ServeCliOptions): Promise<void> {
   }
   const http = control ? [`${control.url}/v1/status`, `${control.url}/metrics`] : [];
   print(!!o.json, { ok: true, uris: s.uris, http }, () => `arrayemu serving (Ctrl-C to stop):\n${[...s.uris, ...http].map((u) => `  ${u}`).join('\n')}`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
-  });
-  if (!o.json) process.stderr.write('arrayemu: stopping: destaging the cache\n');
+  await signalled();
+  const running = control?.jobs.running()[0];
+  if (running) {
+    process.stderr.write(
+      `arrayemu: waiting for reconfiguration ${running.id} of ${running.device} to finish (signal again to stop now${o.dataDir ? '; the data dir is then refused until checked' : ''})\n`,
+    );
+    const again = await Promise.race([control!.jobs.idle().then(() => false), signalled().then(() => true)]);
+    if (again && o.dataDir) markIncomplete(o.dataDir, `stopped during reconfiguration ${running.id} of ${running.device}: its devices are part old layout, part new`);
+  }
+  if (!o.json) process.stderr.write(`arrayemu: stopping: destaging the cache${o.dataDir ? `, writing ${o.dataDir}` : ''}\n`);
   await control?.close();
   await s.close();
+}
+
+/** Resolves at the next SIGINT or SIGTERM. */
+function signalled(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const on = () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+      resolve();
+    };
+    process.on('SIGINT', on);
+    process.on('SIGTERM', on);
+  });
 }
 
 function addControlCommands(program: Command): void {

@@ -92,6 +92,11 @@ function memberCylinders(cfg: ArrayConfig, dev: DeviceConfig, m: number, running
 export interface ValidateOptions {
   /** The running configuration when `raw` is a reconfiguration target: BCVs are checked against it. */
   running?: ArrayConfig;
+  /**
+   * `raw` is a configuration that was running (kept in a data dir): its BCVs mirror their devices
+   * as they were before the last reconfiguration, so they are taken as they stand.
+   */
+  restored?: boolean;
 }
 
 /** Parse and check a configuration. Throws ConfigError listing every problem as `path: reason`. */
@@ -101,7 +106,7 @@ export function parseConfig(raw: unknown, opts: ValidateOptions = {}): ArrayConf
     throw new ConfigError(parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`));
   }
   const cfg = parsed.data;
-  const problems = semanticProblems(cfg, opts.running ?? cfg);
+  const problems = semanticProblems(cfg, opts.running ?? (opts.restored ? structuredClone(cfg) : cfg));
   if (problems.length > 0) throw new ConfigError(problems);
   return cfg;
 }

@@ -5,6 +5,8 @@ import { ArrayError, errorMessage } from '../../shared/errors.ts';
 import type { Progress, ReconfReport } from '../../shared/report.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 
+/** How often idle() looks whether the running reconfiguration ended (ms). */
+const IDLE_POLL_MS = 50;
 /** Jobs remembered after they end (the oldest ended one is forgotten past this). */
 const JOBS_KEPT = 64;
 
@@ -27,6 +29,8 @@ export class Jobs {
   constructor(
     private readonly emu: ArrayEmulator,
     private config: ArrayConfig,
+    /** Told the new running configuration when a reconfiguration completes. */
+    private readonly onConfig: (c: ArrayConfig) => void = () => {},
   ) {
     emu.on('progress', (p: Progress) => {
       if (this.running_ && this.running_.device === p.device) this.running_.progress = p;
@@ -35,6 +39,11 @@ export class Jobs {
 
   get runningConfig(): ArrayConfig {
     return this.config;
+  }
+
+  /** Resolves when no reconfiguration runs (bounded by the reconfiguration itself, which is bounded). */
+  async idle(): Promise<void> {
+    while (this.running_) await new Promise((r) => setTimeout(r, IDLE_POLL_MS));
   }
 
   running(): Job[] {
@@ -57,6 +66,7 @@ export class Jobs {
     this.emu.reconfigure(raw).then(
       (report) => {
         this.config = target;
+        this.onConfig(target);
         this.end(job, { state: 'done', report });
       },
       (err: unknown) => this.end(job, { state: 'failed', error: errorMessage(err) }),

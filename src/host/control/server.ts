@@ -27,6 +27,7 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export interface Control {
   url: string;
+  jobs: Jobs;
   close(): Promise<void>;
 }
 
@@ -35,7 +36,7 @@ export async function startControl(s: Serving, config: ArrayConfig, listen: stri
   if (!LOOPBACK.test(host) && !tokenFile)
     throw new ArrayError('USAGE', `--http ${listen}: an address other than loopback needs --token-file (every request must then carry its bearer token)`);
   const token = tokenFile ? readToken(tokenFile) : undefined;
-  const jobs = new Jobs(s.emu, config);
+  const jobs = new Jobs(s.emu, config, (c) => (s.running = c));
   const registry = arrayMetrics(s.emu, s.io, s.nbd, jobs);
   const server: Server = createServer((req, res) => {
     handle(req, res, { s, jobs, token, metrics: () => registry.metrics(), contentType: registry.contentType }).catch((err: unknown) =>
@@ -45,7 +46,7 @@ export async function startControl(s: Serving, config: ArrayConfig, listen: stri
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host, port }, resolve));
   const addr = server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
-  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`, jobs, close: () => new Promise<void>((r) => server.close(() => r())) };
 }
 
 function readToken(file: string): string {

@@ -7,6 +7,7 @@ import { ArrayError } from '../../shared/errors.ts';
 import { ArrayEmulator } from '../../runtime/emulator.ts';
 import { HostClient } from '../client.ts';
 import { NbdServer, type NbdBackend } from './server.ts';
+import { loadDrives, saveConfig, saveDrives } from '../persist.ts';
 
 export const DEFAULT_NBD_PORT = 10809;
 
@@ -17,6 +18,8 @@ export interface ServeOptions {
   socket?: string;
   mode?: 'threads' | 'inline';
   log?: (line: string) => void;
+  /** Keep the drives' bytes and the running configuration here across restarts (see ../persist.ts). */
+  dataDir?: string;
 }
 
 export interface Serving {
@@ -24,7 +27,9 @@ export interface Serving {
   nbd: NbdServer;
   io: DeviceIo;
   uris: string[];
-  /** Stop listening, destage the cache, stop the array. */
+  /** The running configuration (a reconfiguration through the control API replaces it). */
+  running: ArrayConfig;
+  /** Stop listening, destage the cache, write the drives and the configuration out (with a data dir), stop the array. */
   close(): Promise<void>;
 }
 
@@ -88,6 +93,10 @@ export function parseListen(s: string): { host: string; port: number } {
 
 export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Serving> {
   const emu = await ArrayEmulator.start(config, { mode: o.mode ?? 'threads' });
+  if (o.dataDir) {
+    const tracks = await loadDrives(emu, o.dataDir);
+    o.log?.(`data dir ${o.dataDir}: ${tracks} tracks read in`);
+  }
   const io: DeviceIo = { devices: new Map() };
   const nbd = new NbdServer(arrayBackend(emu, io), o.log);
   const uris: string[] = [];
@@ -113,18 +122,22 @@ export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Servi
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ArrayError('USAGE', `cannot listen: ${e.message}`);
     throw err;
   }
-  return {
+  const serving: Serving = {
     emu,
     nbd,
     io,
     uris,
+    running: config,
     close: async () => {
       await nbd.close();
-      await arrayBackend(emu)
-        .flush()
-        .catch(() => {});
+      await arrayBackend(emu).flush();
+      if (o.dataDir) {
+        await saveDrives(emu, o.dataDir);
+        saveConfig(o.dataDir, serving.running);
+      }
       await emu.stop();
       if (o.socket !== undefined && existsSync(o.socket)) unlinkSync(o.socket);
     },
   };
+  return serving;
 }
