@@ -616,6 +616,28 @@ function addControlCommands(program: Command): void {
       const { statusCommand } = await import('./host/control/client.ts');
       process.exitCode = await statusCommand(o);
     });
+  for (const verb of ['pause', 'resume'] as const)
+    server(program.command(verb).description(`${verb} the background copy of the reconfiguration in progress on a running arrayemu serve`))
+      .option('--id <n>', 'the reconfiguration (default: the one in progress)', intArg('--id', 1))
+      .option('--json', 'print the reconfiguration as JSON')
+      .action(async (o) => {
+        const { pauseCommand } = await import('./host/control/client.ts');
+        process.exitCode = await pauseCommand(o, verb === 'resume');
+      });
+  server(
+    program
+      .command('throttle')
+      .description(
+        "limit a running arrayemu serve's background copy (md's meaning: at most --max-mbps while hosts are idle, never below --min-mbps while they are busy; 0: no limit)",
+      ),
+  )
+    .option('--min-mbps <n>', 'MB/s the copy keeps while hosts are busy', numArg('--min-mbps', 0), 0)
+    .option('--max-mbps <n>', 'MB/s the copy may take while hosts are idle', numArg('--max-mbps', 0), 0)
+    .option('--json', 'print the throttle as JSON')
+    .action(async (o) => {
+      const { throttleCommand } = await import('./host/control/client.ts');
+      process.exitCode = await throttleCommand(o);
+    });
   server(program.command('reconfigure').description('reconfigure a running arrayemu serve online to a target configuration'))
     .requiredOption('--to <file>', 'the target configuration')
     .option('--wait', 'wait until it completes (a progress bar on a TTY); exit 1 if it fails')

@@ -58,7 +58,7 @@ describe('control API', () => {
     expect(invalid.status).toBe(400);
     expect(invalid.json.error).toMatch(/devices\[0\]\.cylinders/);
     expect((await call('GET', '/v1/status')).json).toEqual(before.json);
-    expect((await call('POST', '/v1/reconfigurations/1/pause')).status).toBe(501);
+    expect((await call('POST', '/v1/reconfigurations/1/pause')).status).toBe(404);
     expect((await call('GET', '/v1/nothing')).status).toBe(404);
   });
 
@@ -97,6 +97,36 @@ describe('control API', () => {
     expect(m.text).toMatch(/^arrayemu_cache_slots\{state="free"\} \d+$/m);
     expect(m.text).toMatch(/^arrayemu_adapter_up\{adapter="DA30"\} 1$/m);
     expect(m.text).toMatch(/# TYPE arrayemu_ld_read_time_seconds_total counter/);
+  });
+
+  it('throttle: refused by field; pause holds the background copy still, resume lets it finish', async () => {
+    expect((await call('PUT', '/v1/throttle', JSON.stringify({ maxMBps: 'fast' }))).json.error).toMatch(/^maxMBps:/);
+    expect((await call('PUT', '/v1/throttle', JSON.stringify({ minMBps: 5, maxMBps: 1 }))).json.error).toMatch(/^minMBps:/);
+    expect((await call('PUT', '/v1/throttle', JSON.stringify({ speed: 1 }))).status).toBe(400);
+    const t = await call('PUT', '/v1/throttle', JSON.stringify({ minMBps: 0, maxMBps: 0.2 }));
+    expect(t.json).toEqual({ paused: false, minMBps: 0, maxMBps: 0.2 });
+    expect((await call('GET', '/v1/status')).json.throttle).toEqual({ minMBps: 0, maxMBps: 0.2 });
+    const target = smallRaw('fig9-after-fig2-new', 128);
+    const start = await call('POST', '/v1/reconfigurations', JSON.stringify(target));
+    expect(start.status, start.text).toBe(202);
+    const copied = async () => Object.values(await s.emu.status()).reduce((n, a) => n + (a.established ?? 0) + (a.fills ?? 0), 0);
+    const base = await copied();
+    for (let i = 0; i < 200 && (await copied()) === base; i++) await new Promise((r) => setTimeout(r, 10));
+    expect((await call('POST', `/v1/reconfigurations/${start.json.id}/pause`)).json.paused).toBe(true);
+    await new Promise((r) => setTimeout(r, 150)); // tracks already past the gate finish
+    const held = await copied();
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await copied(), 'no background track while paused').toBe(held);
+    expect((await call('GET', `/v1/reconfigurations/${start.json.id}`)).json).toMatchObject({ state: 'running', paused: true });
+    await call('PUT', '/v1/throttle', JSON.stringify({ minMBps: 0, maxMBps: 0 }));
+    await call('POST', `/v1/reconfigurations/${start.json.id}/resume`);
+    let job = start.json;
+    for (let i = 0; i < 400 && job.state === 'running'; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      job = (await call('GET', `/v1/reconfigurations/${start.json.id}`)).json;
+    }
+    expect(job.state).toBe('done');
+    expect((await call('POST', `/v1/reconfigurations/${start.json.id}/pause`)).status).toBe(409);
   });
 
   it('another address needs a token file; with one, a request without the bearer token is 401', async () => {

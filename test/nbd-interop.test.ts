@@ -77,7 +77,18 @@ describe.skipIf(missing.length > 0)('real NBD clients', () => {
 
 /** fio with the nbd engine: 64 KiB random writes with crc32c verify headers over `bytes` of the export, or (`verifyOnly`) the check of them. */
 async function fio(uri: string, bytes: number, verifyOnly: boolean): Promise<{ written: number; errors: number }> {
-  const args = ['--name=verify', '--ioengine=nbd', `--uri=${uri}`, '--rw=randwrite', '--bs=64k', '--iodepth=16', `--size=${bytes}`, '--verify=crc32c', '--randseed=7'];
+  const args = [
+    '--name=verify',
+    '--ioengine=nbd',
+    `--uri=${uri}`,
+    '--rw=randwrite',
+    '--bs=64k',
+    '--iodepth=16',
+    `--size=${bytes}`,
+    '--verify=crc32c',
+    '--randseed=7',
+    '--verify_state_save=0',
+  ];
   args.push(...(verifyOnly ? ['--verify_only'] : ['--do_verify=1', '--rate_iops=100']), '--output-format=json');
   const stdout = (await run('fio', args, { maxBuffer: 1 << 24 })).stdout; // fio exits non-zero on a verify failure
   const out = JSON.parse(stdout.slice(stdout.indexOf('{'))); // its nbd engine says "connected" first

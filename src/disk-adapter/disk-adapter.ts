@@ -6,7 +6,7 @@
 import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
-import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE, type SharedState } from '../shared/memory.ts';
+import { BACKGROUND, DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE, type SharedState } from '../shared/memory.ts';
 import { lockTrack, lockedBy, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { actorId } from '../shared/actor.ts';
 import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
@@ -27,6 +27,8 @@ import { pipeline, PIPELINE_LIMIT } from '../shared/pipeline.ts';
 const DESTAGE_BATCH = 256;
 /** Destages an adapter keeps in flight at once, per drive it has: each drive sees a queue it can order, join and stream. */
 const DESTAGES_IN_FLIGHT_PER_DRIVE = 8;
+/** How often a paused background copy looks whether it may go on (ms). */
+const PAUSE_POLL_MS = 10;
 /** Tracks the instant split handles per turn. */
 const BACKGROUND_BATCH = 16;
 /**
@@ -91,6 +93,8 @@ export class DiskAdapter {
   private destaging = false;
   private sweepTimer?: Timer;
   private stopped = false;
+  /** When this adapter's throttled background copy may start its next track (scheduler ms). */
+  private backgroundNextMs = 0;
   private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
   private readonly hostFillsDone: Array<() => void> = []; // the data transfers waiting for hostFills to reach 0
   readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0, slotWaits: 0 };
@@ -491,6 +495,7 @@ export class DiskAdapter {
       pipeline(session.mainLocationsOn(d), this.tracksInFlight, async (g) => {
         if (session.oInv.get(g) < 0) return;
         await this.state.passHold('establish');
+        await this.backgroundGate();
         const s = await this.establishTrack(g);
         this.hintOwner(session.bcvOfOriginal(g), s);
         this.counters.established++;
@@ -509,6 +514,26 @@ export class DiskAdapter {
 
   private get destagesInFlight(): number {
     return this.channel ? Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * this.drives.size) : 1;
+  }
+
+  /**
+   * Before each background track: wait while the copy is paused (as long as it is held; the adapter
+   * stopping ends the wait), then keep to the throttle: this adapter's share of the array-wide rate,
+   * the minimum while hosts have requests in flight, the maximum while they are idle (md's meaning).
+   */
+  private async backgroundGate(): Promise<void> {
+    const words = this.state.cacheWords;
+    while (Atomics.load(words, BACKGROUND.PAUSED) === 1 && !this.stopped) await sleep(PAUSE_POLL_MS);
+    const minK = Atomics.load(words, BACKGROUND.MIN_KBPS);
+    const maxK = Atomics.load(words, BACKGROUND.MAX_KBPS);
+    if (minK === 0 && maxK === 0) return;
+    const hostsBusy = this.state.hostInflight.some((n) => n > 0);
+    const kbps = hostsBusy && minK > 0 ? minK : maxK;
+    if (kbps === 0) return;
+    const shareKbps = kbps / this.model.config.diskAdapters.length;
+    const now = sched().now();
+    this.backgroundNextMs = Math.max(now, this.backgroundNextMs) + this.state.trackBytes / shareKbps; // bytes ÷ KB/s = ms
+    if (this.backgroundNextMs > now) await sleep(this.backgroundNextMs - now);
   }
 
   /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */
@@ -599,7 +624,9 @@ export class DiskAdapter {
       pipeline(session.bcvLocationsOn(d), this.tracksInFlight, async (b) => {
         await this.state.passHold('transfer');
         if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
-        if (this.state.pb(b, session.y)) await this.fill(session, bInv.get(b));
+        if (!this.state.pb(b, session.y)) return;
+        await this.backgroundGate();
+        await this.fill(session, bInv.get(b));
       }),
     );
   }

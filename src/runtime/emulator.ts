@@ -9,7 +9,7 @@ import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, typ
 import { MAIN_OWNER, sched, type Owner } from '../shared/sched.ts';
 import { takeBack, type TakenBack } from '../shared/recovery.ts';
 import type { SessionSpec } from '../shared/session.ts';
-import { DEVICE, type HoldName } from '../shared/memory.ts';
+import { BACKGROUND, DEVICE, type HoldName } from '../shared/memory.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import type { StalledSession } from '../service-processor/service-processor.ts';
 import { deviceLayout } from '../shared/layout.ts';
@@ -175,6 +175,22 @@ export class ArrayEmulator extends EventEmitter {
   /** Take up a stalled session on `deviceId` from where it stopped (see ServiceProcessor.resume). */
   async resumeReconfiguration(deviceId: string): Promise<ReconfReport> {
     return this.learnReport((await this.actors[0]!.call('resume', [deviceId])) as ReconfReport);
+  }
+
+  /**
+   * The background copy (ESTABLISH and the data transfer of every session): pause it, or throttle it
+   * (MB/s: `maxMBps` while hosts are idle, never below `minMBps` while they are busy; 0 = no limit).
+   */
+  setBackground(c: { paused?: boolean; minMBps?: number; maxMBps?: number }): void {
+    const w = this.state.cacheWords;
+    if (c.paused !== undefined) Atomics.store(w, BACKGROUND.PAUSED, c.paused ? 1 : 0);
+    if (c.minMBps !== undefined) Atomics.store(w, BACKGROUND.MIN_KBPS, Math.round(c.minMBps * 1000));
+    if (c.maxMBps !== undefined) Atomics.store(w, BACKGROUND.MAX_KBPS, Math.round(c.maxMBps * 1000));
+  }
+
+  background(): { paused: boolean; minMBps: number; maxMBps: number } {
+    const w = this.state.cacheWords;
+    return { paused: Atomics.load(w, BACKGROUND.PAUSED) === 1, minMBps: Atomics.load(w, BACKGROUND.MIN_KBPS) / 1000, maxMBps: Atomics.load(w, BACKGROUND.MAX_KBPS) / 1000 };
   }
 
   /** Sessions that failed and wait for resume. */

@@ -118,6 +118,16 @@ export const CACHE = {
   HAND: 1, // clock hand of the slot allocator
 } as const;
 
+/**
+ * Array-wide words of the background copy (ESTABLISH and the data transfer), kept in the cache
+ * words' buffer after the cache's own: set by the control API, read by the disk adapters.
+ */
+export const BACKGROUND = {
+  PAUSED: 2, // 1: no disk adapter starts another background track until it is 0 again
+  MIN_KBPS: 3, // the copy's rate while hosts are busy (KB/s, 0: no floor of its own, the max applies)
+  MAX_KBPS: 4, // the copy's rate while hosts are idle (KB/s, 0: unlimited)
+} as const;
+
 export const NO_SLOT = -1;
 export const NO_TRACK = -1;
 

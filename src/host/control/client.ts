@@ -80,3 +80,21 @@ export async function reconfigureCommand(o: ServerOptions & { to: string; wait?:
   process.stdout.write(o.json ? `${JSON.stringify(job)}\n` : `reconfiguration ${job.id} of ${job.device}: ${job.state}${job.error ? `: ${job.error}` : ''}\n`);
   return job.state === 'done' ? 0 : 1;
 }
+
+/** `arrayemu pause|resume --server URL [--id N]`: the running reconfiguration unless an id is given. */
+export async function pauseCommand(o: ServerOptions & { id?: number; json?: boolean }, resume: boolean): Promise<number> {
+  const id = o.id ?? (await call(o, 'GET', '/v1/status')).reconfigurations[0]?.id;
+  if (id === undefined) throw new ArrayError('USAGE', `${o.server}: no reconfiguration in progress to ${resume ? 'resume' : 'pause'}`);
+  const job = await call(o, 'POST', `/v1/reconfigurations/${id}/${resume ? 'resume' : 'pause'}`);
+  process.stdout.write(o.json ? `${JSON.stringify(job)}\n` : `reconfiguration ${job.id} of ${job.device}: ${job.paused ? 'paused' : 'running'}\n`);
+  return 0;
+}
+
+/** `arrayemu throttle --server URL --min-mbps A --max-mbps B` (0: no limit). */
+export async function throttleCommand(o: ServerOptions & { minMbps?: number; maxMbps?: number; json?: boolean }): Promise<number> {
+  const t = await call(o, 'PUT', '/v1/throttle', { minMBps: o.minMbps ?? 0, maxMBps: o.maxMbps ?? 0 });
+  process.stdout.write(
+    o.json ? `${JSON.stringify(t)}\n` : `background copy: at most ${t.maxMBps || 'unlimited'} MB/s while hosts are idle, at least ${t.minMBps} MB/s while they are busy\n`,
+  );
+  return 0;
+}

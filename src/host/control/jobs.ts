@@ -77,6 +77,7 @@ export class Jobs {
   private end(job: Job, how: Partial<Job>): void {
     Object.assign(job, how, { endedMs: Date.now() });
     this.running_ = undefined;
+    this.emu.setBackground({ paused: false }); // a pause belongs to the reconfiguration it was asked for
     if (this.jobs.size > JOBS_KEPT) this.jobs.delete(this.jobs.keys().next().value!);
   }
 

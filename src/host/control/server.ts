@@ -81,12 +81,21 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
     case 'GET /v1/reconfigurations/:id': {
       const j = c.jobs.get(id);
       if (!j) throw new HttpError(404, `no reconfiguration ${id}`);
-      return reply(res, 200, c.jobs.view(j));
+      return reply(res, 200, { ...c.jobs.view(j), paused: j.state === 'running' && c.s.emu.background().paused });
     }
     case 'POST /v1/reconfigurations/:id/pause':
-    case 'POST /v1/reconfigurations/:id/resume':
-    case 'PUT /v1/throttle':
-      throw new HttpError(501, `${route}: pausing and throttling the background transfer is not built yet`);
+    case 'POST /v1/reconfigurations/:id/resume': {
+      const j = c.jobs.get(id);
+      if (!j) throw new HttpError(404, `no reconfiguration ${id}`);
+      if (j.state !== 'running') throw new HttpError(409, `reconfiguration ${id} is ${j.state}`);
+      c.s.emu.setBackground({ paused: route.endsWith('pause') });
+      return reply(res, 200, { ...c.jobs.view(j), paused: c.s.emu.background().paused });
+    }
+    case 'PUT /v1/throttle': {
+      const t = throttleBody(await jsonBody(req));
+      c.s.emu.setBackground(t);
+      return reply(res, 200, c.s.emu.background());
+    }
     case 'GET /metrics': {
       const text = await c.metrics();
       res.writeHead(200, { 'content-type': c.contentType });
@@ -103,9 +112,28 @@ function status(c: Ctx): Record<string, unknown> {
     devices: c.s.emu.model.devices.map((d) => ({ id: d.id, bytes: d.bytes, generation: d.gen, bcvOf: d.bcvOf ?? null })),
     reconfigurations: c.jobs.running().map((j) => c.jobs.view(j)),
     nbd: { uris: c.s.uris, connections: c.s.nbd.counters.connectionsOpen },
-    throttle: null,
-    paused: false,
+    throttle: { minMBps: c.s.emu.background().minMBps, maxMBps: c.s.emu.background().maxMBps },
+    paused: c.s.emu.background().paused,
   };
+}
+
+/** Most MB/s a throttle may name. */
+const THROTTLE_MAX_MBPS = 1e6;
+
+/** `{"minMBps","maxMBps"}`: each a number from 0 (no limit) up, min not above max; 400 naming the field otherwise. */
+function throttleBody(b: unknown): { minMBps: number; maxMBps: number } {
+  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw new HttpError(400, 'body: expected {"minMBps": N, "maxMBps": N}');
+  const o = b as Record<string, unknown>;
+  for (const k of Object.keys(o)) if (k !== 'minMBps' && k !== 'maxMBps') throw new HttpError(400, `${k}: unknown field (expected minMBps, maxMBps)`);
+  const num = (k: 'minMBps' | 'maxMBps') => {
+    const v = o[k] ?? 0;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > THROTTLE_MAX_MBPS)
+      throw new HttpError(400, `${k}: must be a number from 0 (no limit) to ${THROTTLE_MAX_MBPS}`);
+    return v;
+  };
+  const t = { minMBps: num('minMBps'), maxMBps: num('maxMBps') };
+  if (t.maxMBps > 0 && t.minMBps > t.maxMBps) throw new HttpError(400, `minMBps: ${t.minMBps} is above maxMBps ${t.maxMBps}`);
+  return t;
 }
 
 async function jsonBody(req: IncomingMessage): Promise<unknown> {
