@@ -20,6 +20,8 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** Keep the drives' bytes and the running configuration here across restarts (see ../persist.ts). */
   dataDir?: string;
+  /** Tests: hold some replies back (see NbdServer.replyDelayMs). */
+  replyDelayMs?: (r: { type: number; offset: bigint }) => number;
 }
 
 export interface Serving {
@@ -49,7 +51,7 @@ export interface DeviceIo {
 }
 
 /** The array's devices as NBD exports (BCVs are not exported: they belong to reconfiguration), each request counted. */
-export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new Map() }): NbdBackend {
+export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new Map() }, persist?: () => Promise<void>): NbdBackend {
   const clients = Array.from({ length: emu.model.config.hostAdapters }, (_, i) => new HostClient(emu.hostLink(i), () => emu.hostLink(i)));
   let turn = 0;
   const client = () => clients[turn++ % clients.length]!;
@@ -79,7 +81,11 @@ export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new M
     sizeOf: (name) => emu.model.hostDevices().find((d) => d.id === name)?.bytes,
     read: (name, offset, length) => counted(name, false, length, () => client().read(name, offset, length)),
     write: (name, offset, data) => counted(name, true, data.length, () => client().write(name, offset, data)),
-    flush: () => client().flush(),
+    // With a data dir, a flush also puts the drives on stable storage before it answers.
+    flush: async () => {
+      await client().flush();
+      await persist?.();
+    },
   };
 }
 
@@ -98,7 +104,18 @@ export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Servi
     o.log?.(`data dir ${o.dataDir}: ${tracks} tracks read in`);
   }
   const io: DeviceIo = { devices: new Map() };
-  const nbd = new NbdServer(arrayBackend(emu, io), o.log);
+  // Writes of the data dir, one after another (a flush waits for the one it started).
+  let persisting: Promise<void> = Promise.resolve();
+  const persist = o.dataDir
+    ? () =>
+        (persisting = persisting
+          .catch(() => {}) // a failed write of the data dir fails its own flush, not every later one
+          .then(async () => {
+            await saveDrives(emu, o.dataDir!);
+            saveConfig(o.dataDir!, serving.running);
+          }))
+    : undefined;
+  const nbd = new NbdServer(arrayBackend(emu, io, persist), o.log, o.replyDelayMs);
   const uris: string[] = [];
   const names = emu.model.hostDevices().map((d) => d.id);
   try {

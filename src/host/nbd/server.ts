@@ -64,6 +64,8 @@ export class NbdServer {
   constructor(
     private readonly backend: NbdBackend,
     private readonly log: (line: string) => void = () => {},
+    /** Tests: hold a request's reply back this long (ms) after it is served, to force replies out of order. */
+    readonly replyDelayMs?: (r: { type: number; offset: bigint }) => number,
   ) {}
 
   /** Listen on a TCP address or a Unix socket path; resolves once listening. */
@@ -260,6 +262,11 @@ class Connection {
     this.inflight++;
     this.inflightBytes += bytes;
     this.serve(r)
+      .then(async (data) => {
+        const hold = this.server.replyDelayMs?.(r) ?? 0;
+        if (hold > 0) await new Promise((resolve) => setTimeout(resolve, hold));
+        return data;
+      })
       .then(
         (data) => this.reply(r, 0, data),
         (err: unknown) => this.reply(r, errnoOf(err), undefined, err instanceof Error ? err.message : String(err)),
