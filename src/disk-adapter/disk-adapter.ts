@@ -17,7 +17,7 @@ import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../sha
 import { SyncGate } from '../shared/sync-gate.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
-import { MemoryDrive, SparseDrive, type Drive } from './drive.ts';
+import { driveStore, type Drive } from './drive.ts';
 import { adapterChannel, TimedDrive, timingModel } from './timing/timed-drive.ts';
 import type { Channel } from './timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
@@ -120,10 +120,7 @@ export class DiskAdapter {
     this.channel = adapterChannel(this.model.config, this.index);
     this.model.drives.ids.forEach((id, d) => {
       if (this.state.driveOwner[d] !== this.index) return;
-      const b = this.state.buffers;
-      const common = { id, trackBytes: this.state.trackBytes, driveOwner: this.state.driveOwner, driveIndex: d, adapterIndex: this.index };
-      const sparse = b.sparseIndex[d];
-      const store: Drive = sparse ? new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords }) : new MemoryDrive({ ...common, data: b.driveData[d]! });
+      const store = driveStore(this.state, id, d, this.index);
       // A timing model (drives[i].model) decides when each access completes; `instant` has none.
       const timing = timingModel(this.model.config.drives.find((x) => x.id === id)?.model);
       out.set(d, timing ? new TimedDrive(store, timing, this.channel) : store);

@@ -2,7 +2,7 @@
 // memory store without touching the disk adapter.
 import { assert } from '../shared/assert.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { NO_CHUNK, SPARSE } from '../shared/memory.ts';
+import { NO_CHUNK, SPARSE, type SharedState } from '../shared/memory.ts';
 
 export interface Drive {
   readonly id: string;
@@ -140,4 +140,15 @@ class MemoryOwner {
     assert(track >= 0 && track < this.tracks, () => `drive ${this.id}: ${what} of track ${track} outside 0..${this.tracks - 1}`);
     assert(buf.length === this.trackBytes, () => `drive ${this.id}: ${what} with a buffer of ${buf.length} bytes, not trackBytes ${this.trackBytes}`);
   }
+}
+
+/**
+ * Drive `d`'s store over the shared buffers, as adapter `adapterIndex` sees it: sparse if the drive
+ * keeps its tracks sparsely, dense otherwise (the one place that chooses).
+ */
+export function driveStore(state: SharedState, id: string, d: number, adapterIndex: number): Drive {
+  const b = state.buffers;
+  const common = { id, trackBytes: state.trackBytes, driveOwner: state.driveOwner, driveIndex: d, adapterIndex };
+  const sparse = b.sparseIndex[d];
+  return sparse ? new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords }) : new MemoryDrive({ ...common, data: b.driveData[d]! });
 }

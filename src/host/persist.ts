@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { NO_CHUNK, TRACK } from '../shared/memory.ts';
-import { MemoryDrive, SparseDrive, type Drive } from '../disk-adapter/drive.ts';
+import { driveStore, type Drive } from '../disk-adapter/drive.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 
 const CONFIG_FILE = 'config.json';
@@ -66,12 +66,9 @@ export function clearIncomplete(dir: string): void {
 
 /** Each drive's store, as seen from this thread (as its own adapter: the stores check who writes). */
 function stores(emu: ArrayEmulator): Array<{ store: Drive; sparse?: Int32Array }> {
-  const b = emu.state.buffers;
   return emu.model.drives.ids.map((id, d) => {
-    const common = { id, trackBytes: emu.state.trackBytes, driveOwner: emu.state.driveOwner, driveIndex: d, adapterIndex: emu.state.driveOwner[d]! };
-    const sparse = b.sparseIndex[d];
-    if (sparse) return { store: new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords }), sparse: new Int32Array(sparse) };
-    return { store: new MemoryDrive({ ...common, data: b.driveData[d]! }) };
+    const index = emu.state.buffers.sparseIndex[d];
+    return { store: driveStore(emu.state, id, d, emu.state.driveOwner[d]!), sparse: index ? new Int32Array(index) : undefined };
   });
 }
 

@@ -108,12 +108,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
 }
 
 function status(c: Ctx): Record<string, unknown> {
+  const { paused, minMBps, maxMBps } = c.s.emu.background();
   return {
     devices: c.s.emu.model.devices.map((d) => ({ id: d.id, bytes: d.bytes, generation: d.gen, bcvOf: d.bcvOf ?? null })),
     reconfigurations: c.jobs.running().map((j) => c.jobs.view(j)),
     nbd: { uris: c.s.uris, connections: c.s.nbd.counters.connectionsOpen },
-    throttle: { minMBps: c.s.emu.background().minMBps, maxMBps: c.s.emu.background().maxMBps },
-    paused: c.s.emu.background().paused,
+    throttle: { minMBps, maxMBps },
+    paused,
   };
 }
 

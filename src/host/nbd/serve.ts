@@ -115,7 +115,8 @@ export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Servi
             saveConfig(o.dataDir!, serving.running);
           }))
     : undefined;
-  const nbd = new NbdServer(arrayBackend(emu, io, persist), o.log, o.replyDelayMs);
+  const backend = arrayBackend(emu, io, persist);
+  const nbd = new NbdServer(backend, o.log, o.replyDelayMs);
   const uris: string[] = [];
   const names = emu.model.hostDevices().map((d) => d.id);
   try {
@@ -147,11 +148,7 @@ export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Servi
     running: config,
     close: async () => {
       await nbd.close();
-      await arrayBackend(emu).flush();
-      if (o.dataDir) {
-        await saveDrives(emu, o.dataDir);
-        saveConfig(o.dataDir, serving.running);
-      }
+      await backend.flush(); // destages the cache, and with a data dir writes it out (after any write of it in progress)
       await emu.stop();
       if (o.socket !== undefined && existsSync(o.socket)) unlinkSync(o.socket);
     },

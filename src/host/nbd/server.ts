@@ -177,7 +177,7 @@ class Connection {
   private onOption(option: number, data: Buffer): void {
     switch (option) {
       case OPT.EXPORT_NAME:
-        return this.exportName_(data.toString('utf8'));
+        return this.exportNameOption(data.toString('utf8'));
       case OPT.ABORT:
         this.optionReply(option, REP.ACK);
         this.closing = true;
@@ -198,7 +198,7 @@ class Connection {
   }
 
   /** NBD_OPT_EXPORT_NAME: no error reply exists, so an unknown export closes the connection. */
-  private exportName_(name: string): void {
+  private exportNameOption(name: string): void {
     const size = this.backend.sizeOf(name);
     if (size === undefined) return this.drop(`NBD_OPT_EXPORT_NAME for unknown export "${name}"`);
     const out = Buffer.alloc(this.noZeroes ? 10 : 134);
