@@ -3,7 +3,7 @@
 // (FIG. 7 on demand), finished by resume.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { DEVICE, PHASE, TRACK } from '../src/shared/memory.ts';
+import { DEVICE, NO_SLOT, PHASE, TRACK } from '../src/shared/memory.ts';
 import { Session } from '../src/shared/session.ts';
 import { sessionBitProblems, setSplitProbe } from '../src/shared/reconf.ts';
 import { fig2Array as startFig2, smallRaw, trackData, until } from './helpers.ts';
@@ -14,8 +14,8 @@ afterEach(async () => {
   await Promise.all(emus.splice(0).map((e) => e.stop()));
 });
 
-async function fig2Array() {
-  const a = await startFig2(emus);
+async function fig2Array(slots = 64) {
+  const a = await startFig2(emus, 'inline', slots);
   const { O, N } = a;
   // Locations of both layouts: old track t's new location n held another old track under O.
   const shared: number[] = [];
@@ -123,5 +123,63 @@ describe('bits left at completion', () => {
     const r = await emu.resumeReconfiguration('LD1');
     expect(r).toMatchObject({ bitsLeft: { pb: 0, ps: 0, ind: 0 }, tracksMoved: a.O.tracks, tracksTotal: a.O.tracks });
     await readAll(a, new Map());
+  });
+});
+
+describe('no drain at the switch', () => {
+  it('a request queued behind the block is not waited for: it is served under the new layout with the right data', async () => {
+    const a = await fig2Array();
+    const { emu, host, tb } = a;
+    expect(a.shared.length, 'two tracks whose new location another old track held').toBeGreaterThanOrEqual(2);
+    const [t, u] = a.shared as [number, number];
+    for (const h of ['split', 'transfer', 'switch-window'] as const) emu.hold(h, true);
+    const report = emu.reconfigure(a.target);
+    await until(() => emu.state.deviceWord(a.ld1, DEVICE.BLOCKED) === 1, 'the switch blocks LD1 (held inside its window)');
+    const read = host.read('LD1', t * tb, tb);
+    const write = host.write('LD1', u * tb, trackData(tb, u, 5));
+    await until(() => emu.state.inflight(a.ld1) === 2, 'both requests at the host adapter');
+    expect(emu.state.critical(a.ld1), 'neither holds the switch').toBe(0);
+    expect(emu.state.deviceWord(a.ld1, DEVICE.GENERATION), 'the old layout is still active').toBe(1);
+    emu.hold('switch-window', false);
+    expect(await read, `track ${t}, read under the new layout`).toEqual(trackData(tb, t, 1));
+    await write;
+    // Served under N: each request ran FIG. 7 at its track's new location (its own fill), while
+    // the instant split and the data transfer were still held.
+    for (const x of [t, u]) {
+      expect(a.flags(a.N.locate(x)) & (TRACK.PS | TRACK.IND), `track ${x}: PS and IND clear at its new location`).toBe(0);
+      expect(a.pb(a.B.locate(x)), `track ${x}: PB clear (filled on demand)`).toBe(false);
+    }
+    for (const h of ['split', 'transfer'] as const) emu.hold(h, false);
+    const r = await report;
+    expect(r.scenarios['4'], 'both requests met FIG. 7 scenario 4 (neither process had acted)').toBeGreaterThanOrEqual(2);
+    expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    await readAll(a, new Map([[u, 5]]));
+    expect(emu.problems()).toEqual([]);
+  });
+
+  it('does not wait for a request staging from its drive: the switch completes first, and the request is served under the new layout', async () => {
+    const a = await fig2Array(8); // a small cache: most tracks are on the drives only
+    const { emu, host, tb } = a;
+    const t = Array.from({ length: a.O.tracks }, (_, x) => x).find((x) => a.N.locate(x) !== a.O.locate(x) && Atomics.load(emu.state.trackSlot, a.O.locate(x)) === NO_SLOT);
+    expect(t, 'a track that moves and is not in cache').toBeDefined();
+    for (const h of ['split', 'transfer', 'switch'] as const) emu.hold(h, true);
+    const report = emu.reconfigure(a.target);
+    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised, the switch held');
+    emu.hold('stage', true);
+    const read = host.read('LD1', t! * tb, tb);
+    const o = a.O.locate(t!);
+    await until(() => emu.state.inflight(a.ld1) === 1 && Atomics.load(emu.state.trackSlot, o) !== NO_SLOT, `track ${t} staging into a slot at its old location`);
+    expect(emu.state.critical(a.ld1), 'a staging request does not hold the switch').toBe(0);
+    emu.hold('switch', false);
+    await until(() => emu.state.deviceWord(a.ld1, DEVICE.GENERATION) === 2, 'the switch done while the stage is held');
+    expect(emu.state.deviceWord(a.ld1, DEVICE.BLOCKED)).toBe(0);
+    emu.hold('stage', false);
+    expect(await read, `track ${t}, translated again after its stage`).toEqual(trackData(tb, t!, 1));
+    expect(a.pb(a.B.locate(t!)), `track ${t}: filled on demand under the new layout`).toBe(false);
+    for (const h of ['split', 'transfer'] as const) emu.hold(h, false);
+    const r = await report;
+    expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    await readAll(a, new Map());
+    expect(emu.problems()).toEqual([]);
   });
 });

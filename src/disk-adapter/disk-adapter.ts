@@ -303,6 +303,7 @@ export class DiskAdapter {
 
   /** Read track r.track beside its slot (a reused buffer), then fill the slot if the requester still holds the track. */
   private async stageInto(r: { track: number; slot: number }, requester: number, ha: number): Promise<void> {
+    await this.state.passHold('stage');
     const buf = this.stageBuffers.pop() ?? new Uint8Array(this.state.trackBytes);
     try {
       await this.readLocation(r.track, buf);
@@ -524,7 +525,7 @@ export class DiskAdapter {
     const minK = Atomics.load(words, BACKGROUND.MIN_KBPS);
     const maxK = Atomics.load(words, BACKGROUND.MAX_KBPS);
     if (minK === 0 && maxK === 0) return;
-    const hostsBusy = this.state.hostInflight.some((n) => n > 0);
+    const hostsBusy = this.state.hostsBusy();
     const kbps = hostsBusy && minK > 0 ? minK : maxK;
     if (kbps === 0) return;
     const shareKbps = kbps / this.model.config.diskAdapters.length;

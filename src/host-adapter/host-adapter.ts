@@ -28,6 +28,23 @@ const SLOT_WAIT_SLICE_MS = 20;
 /** Thrown inside a locked body that found no free slot: the lock is given up and the body retried. */
 class NoSlotNow extends Error {}
 
+/**
+ * Thrown where a request piece enters its critical section and finds the device blocked or its
+ * generation moved on (a switch happened while it queued for its lock, staged or filled): the
+ * lock is given up and the piece translated again under the layout now active.
+ */
+class LayoutChanged extends Error {}
+
+/**
+ * One track piece of a host request and its place in the switch's count: `inside` while it holds
+ * its track lock under generation `gen` with nothing awaited (the only time it holds the switch).
+ */
+interface Piece {
+  dev: DeviceEntry;
+  gen: number;
+  inside: boolean;
+}
+
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
@@ -232,23 +249,43 @@ export class HostAdapter {
     }
   }
 
-  /**
-   * Run `body` as one host request on `device`: counted in flight, held back while the switch blocks
-   * the device (count first, then test BLOCKED: the switch sets BLOCKED, then waits for zero).
-   */
-  private async onDevice<T>(device: string, body: (dev: DeviceEntry, gen: number) => Promise<T>): Promise<T> {
+  /** Run `body` as one host request on `device`, counted in flight (the throttle's "hosts busy"). */
+  private async onDevice<T>(device: string, body: (dev: DeviceEntry) => Promise<T>): Promise<T> {
     const dev = this.model.device(device);
-    const deadline = sched().now() + BLOCKED_WAIT_MS;
-    for (;;) {
-      this.state.addInflight(this.index, dev.index, 1);
-      if (this.state.deviceWord(dev.index, DEVICE.BLOCKED) === 0) break;
-      this.state.addInflight(this.index, dev.index, -1);
-      await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, Math.max(1, deadline - sched().now()), `${device}: host access blocked`);
-    }
+    this.state.addInflight(this.index, dev.index, 1);
     try {
-      return await body(dev, this.state.deviceWord(dev.index, DEVICE.GENERATION));
+      return await body(dev);
     } finally {
       this.state.addInflight(this.index, dev.index, -1);
+    }
+  }
+
+  /**
+   * Enter the critical section of `piece` (its track locked): counted first, then BLOCKED and the
+   * generation tested (the switch sets BLOCKED, then waits for the count to reach zero, then
+   * moves the generation). Blocked or moved on: LayoutChanged, and the piece translates again.
+   */
+  private enter(piece: Piece): void {
+    assert(!piece.inside, () => `${this.name}: a request piece on ${piece.dev.id} entered its critical section twice`);
+    this.state.addCritical(this.index, piece.dev.index, 1);
+    const blocked = this.state.deviceWord(piece.dev.index, DEVICE.BLOCKED) !== 0;
+    if (blocked || this.state.deviceWord(piece.dev.index, DEVICE.GENERATION) !== piece.gen) {
+      this.state.addCritical(this.index, piece.dev.index, -1);
+      throw new LayoutChanged();
+    }
+    piece.inside = true;
+  }
+
+  private leave(piece: Piece): void {
+    if (!piece.inside) return;
+    piece.inside = false;
+    this.state.addCritical(this.index, piece.dev.index, -1);
+  }
+
+  /** Wait (bounded by `deadlineMs`) while the switch blocks `dev` (step 114). */
+  private async unblocked(dev: DeviceEntry, deadlineMs: number): Promise<void> {
+    while (this.state.deviceWord(dev.index, DEVICE.BLOCKED) !== 0) {
+      await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, Math.max(1, deadlineMs - sched().now()), `${dev.id}: host access blocked`);
     }
   }
 
@@ -259,49 +296,77 @@ export class HostAdapter {
     return undefined;
   }
 
-  /** Call `fn(globalTrack, trackOffset, bufferOffset, length)` for each track piece of a range, in order, track locked. */
+  /**
+   * Call `fn(piece, globalTrack, trackOffset, bufferOffset, length)` for each track piece of a
+   * range, in order, track locked under the layout active when it took its lock (each piece is
+   * translated late: one that queued behind the switch is served under the new layout).
+   */
   private async eachTrack(
     dev: DeviceEntry,
-    gen: number,
     offsetBytes: number,
     lengthBytes: number,
-    fn: (g: number, at: number, pos: number, len: number) => Promise<void>,
+    fn: (piece: Piece, g: number, at: number, pos: number, len: number) => Promise<void>,
   ): Promise<void> {
-    const layout = this.model.layoutAt(dev, gen);
-    this.checkRange(dev, layout, offsetBytes, lengthBytes);
-    const session = this.activeSession(dev, gen);
     const tb = this.state.trackBytes;
     let pos = 0;
-    while (pos < lengthBytes) {
+    do {
       const abs = offsetBytes + pos;
       const t = Math.floor(abs / tb);
       const at = abs - t * tb;
       const len = Math.min(tb - at, lengthBytes - pos);
-      const g = layout.locate(t);
-      await this.underLock(session, t, g, pos === 0, () => fn(g, at, pos, len));
+      const first = pos === 0;
+      const from = pos;
+      await this.onePiece(dev, t, offsetBytes, lengthBytes, first, (piece, g) => fn(piece, g, at, from, len));
       pos += len;
+    } while (pos < lengthBytes);
+  }
+
+  /** Translate logical track t under the active layout and run `body` on it locked; again if a switch moved it. */
+  private async onePiece(dev: DeviceEntry, t: number, offsetBytes: number, lengthBytes: number, count: boolean, body: (piece: Piece, g: number) => Promise<void>): Promise<void> {
+    const deadline = sched().now() + BLOCKED_WAIT_MS;
+    let counted = !count; // FIG. 7's scenario is counted once, under the first session the piece meets
+    for (;;) {
+      await this.unblocked(dev, deadline);
+      const gen = this.state.deviceWord(dev.index, DEVICE.GENERATION);
+      const layout = this.model.layoutAt(dev, gen);
+      this.checkRange(dev, layout, offsetBytes, lengthBytes);
+      if (lengthBytes === 0) return;
+      const g = layout.locate(t);
+      const piece: Piece = { dev, gen, inside: false };
+      const session = this.activeSession(dev, gen);
+      const countNow = !counted && session !== undefined;
+      if (session) counted = true;
+      try {
+        await this.underLock(session, t, g, countNow, piece, () => body(piece, g));
+        return;
+      } catch (err) {
+        if (!(err instanceof LayoutChanged)) throw err;
+      }
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${dev.id}: track ${t} still moving between layouts after ${BLOCKED_WAIT_MS} ms`);
     }
   }
 
   /**
-   * Run `body` with track g locked (FIG. 7 first, under a session). A body that finds no free cache
-   * slot (NoSlotNow) is not left waiting with the lock held: a fill may hold a write-pending slot's
-   * track while it waits for g, and the destage that would free that slot needs that track. So the
-   * lock is given up, the wait for a clean slot happens unlocked, and the body runs again from the
-   * start (it changes nothing before it has its slot).
+   * Run `body` with track g locked (FIG. 7 first, under a session) inside the piece's critical
+   * section. A body that finds no free cache slot (NoSlotNow) is not left waiting with the lock
+   * held: a fill may hold a write-pending slot's track while it waits for g, and the destage that
+   * would free that slot needs that track. So the lock is given up, the wait for a clean slot
+   * happens unlocked, and the body runs again from the start (it changes nothing before it has its slot).
    */
-  private async underLock(session: Session | undefined, t: number, g: number, count: boolean, body: () => Promise<void>): Promise<void> {
+  private async underLock(session: Session | undefined, t: number, g: number, count: boolean, piece: Piece, body: () => Promise<void>): Promise<void> {
     const deadline = sched().now() + SLOT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       const seen = cacheEvents(this.state);
       if (session) await this.lockUnderSession(session, t, g, count && attempt === 0);
       else await lockTrack(this.state, g);
       try {
+        this.enter(piece);
         await body();
         return;
       } catch (err) {
         if (!(err instanceof NoSlotNow)) throw err;
       } finally {
+        this.leave(piece);
         unlockTrack(this.state, g);
       }
       if (sched().now() > deadline) {
@@ -368,10 +433,10 @@ export class HostAdapter {
   }
 
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
-    return this.onDevice(device, async (dev, gen) => {
+    return this.onDevice(device, async (dev) => {
       const out = new Uint8Array(lengthBytes);
-      await this.eachTrack(dev, gen, offsetBytes, lengthBytes, async (g, at, pos, len) => {
-        const s = await this.slotWithData(g);
+      await this.eachTrack(dev, offsetBytes, lengthBytes, async (piece, g, at, pos, len) => {
+        const s = await this.slotWithData(piece, g);
         out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
         Atomics.or(this.state.slotState, s, SLOT.REF);
       });
@@ -381,14 +446,15 @@ export class HostAdapter {
   }
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
-    return this.onDevice(device, async (dev, gen) => {
+    return this.onDevice(device, async (dev) => {
       const tb = this.state.trackBytes;
-      await this.eachTrack(dev, gen, offsetBytes, data.length, async (g, at, pos, len) => {
-        const s = len === tb ? this.slotForOverwrite(g) : await this.slotWithData(g);
+      await this.eachTrack(dev, offsetBytes, data.length, async (piece, g, at, pos, len) => {
+        const s = len === tb ? this.slotForOverwrite(g) : await this.slotWithData(piece, g);
         this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
         Atomics.add(this.state.slotSeq, s, 1);
         // While a BCV is established on the device the write is also pending for it (WP2). Read
-        // under the track lock: ESTABLISH sets MIRROR before its copy pass locks each track.
+        // under the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the
+        // switch clears it only while no piece is inside its critical section.
         const mirror = this.mirrorSession(dev);
         Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
         this.hint(g, s);
@@ -408,8 +474,13 @@ export class HostAdapter {
     this.counters.flushes++;
   }
 
-  /** The valid slot of locked track `g`, staging it from its drive on a miss. */
-  private async slotWithData(g: number): Promise<number> {
+  /**
+   * The valid slot of locked track `g`, staging it from its drive on a miss. The piece leaves its
+   * critical section for the stage (the switch never waits for a drive) and enters again after:
+   * LayoutChanged if a switch came meanwhile (the slot stays, VALID: it holds g's content, which
+   * nobody could change while g was locked).
+   */
+  private async slotWithData(piece: Piece, g: number): Promise<number> {
     const s = Atomics.load(this.state.trackSlot, g);
     if (s !== NO_SLOT) {
       assert(Atomics.load(this.state.slotState, s) & SLOT.VALID, () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`);
@@ -418,6 +489,7 @@ export class HostAdapter {
     }
     const slot = this.allocate(g);
     this.counters.misses++;
+    this.leave(piece);
     try {
       await this.stage(g, slot);
     } catch (err) {
@@ -425,6 +497,7 @@ export class HostAdapter {
       throw err;
     }
     Atomics.or(this.state.slotState, slot, SLOT.VALID);
+    this.enter(piece);
     return slot;
   }
 

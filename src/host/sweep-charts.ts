@@ -5,7 +5,7 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { SweepPoint } from './sweep-types.ts';
 
-async function svg(spec: TopLevelSpec): Promise<string> {
+export async function vegaLiteSvg(spec: TopLevelSpec): Promise<string> {
   const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
   return view.toSVG();
 }
@@ -85,7 +85,7 @@ export async function writeSweepCharts(dir: string, points: SweepPoint[]): Promi
     ['latency.svg', latencySpec(points)],
   ];
   if (points.some((p) => p.restripe)) charts.push(['restripe.svg', restripeSpec(points, 'duration')], ['restripe-host.svg', restripeSpec(points, 'host')]);
-  for (const [name, spec] of charts) writeFileSync(join(dir, name), await svg(spec));
+  for (const [name, spec] of charts) writeFileSync(join(dir, name), await vegaLiteSvg(spec));
   const html = `<!doctype html>\n<meta charset="utf-8">\n<title>arrayemu sweep</title>\n<h1>arrayemu adapter-count sweep</h1>\n<p>results: <a href="results.json">results.json</a>, <a href="results.csv">results.csv</a></p>\n${charts.map(([n]) => `<p><img src="${n}" alt="${n}"></p>`).join('\n')}\n`;
   writeFileSync(join(dir, 'index.html'), html);
   return [...charts.map(([n]) => n), 'index.html'];

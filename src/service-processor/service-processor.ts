@@ -21,7 +21,7 @@ import { noScenarios, type BitsLeft, type Progress, type ReconfReport } from '..
 
 /** Longest any step of a session may wait for the adapters. */
 export const STEP_WAIT_MS = 600_000;
-/** Longest the switch waits for host requests in flight to drain. */
+/** Longest the switch waits for host requests inside their critical section (they await nothing: microseconds). */
 export const DRAIN_WAIT_MS = 30_000;
 const PROGRESS_EVERY_MS = 250;
 /** Locations a failed check or count names in its message (the first ones found). */
@@ -473,7 +473,12 @@ export class ServiceProcessor {
     logStep('steps 104, 113: BCV established and synchronised (but for write-pending slots)');
   }
 
-  /** Steps 114-120: block host access, drain, activate the new generation (one store), unblock. */
+  /**
+   * Steps 114-120: block host access, wait for the requests inside their critical section (track
+   * locked, nothing awaited: never a drive or a stage), activate the new generation (one store),
+   * unblock. Requests queued for a lock, staging or filling are not waited for: they translate
+   * again under the new generation when they enter.
+   */
   private async switchOver(session: Session, inWindow: () => void): Promise<number> {
     const dev = session.spec.deviceIndex;
     this.state.setDeviceWord(dev, DEVICE.PHASE, PHASE.SWITCHING);
@@ -481,6 +486,7 @@ export class ServiceProcessor {
     this.state.setDeviceWord(dev, DEVICE.BLOCKED, 1);
     try {
       await this.state.awaitDrained(dev, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
+      await this.state.passHold('switch-window');
       inWindow();
       this.state.setDeviceWord(dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
     } finally {

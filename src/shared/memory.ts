@@ -85,6 +85,8 @@ export const HOOK = {
   HOLD_ESTABLISH: 6, // the ESTABLISH copy pass (step 104), before each track
   HOLD_HOST_FILL: 7, // a FIG. 7 fill asked by a host adapter, after it found its session, before its locks
   TEST_FAULTS: 8, // TEST ONLY: deliberate faults (TEST_FAULT bits), to prove the checks catch them
+  HOLD_SWITCH_WINDOW: 9, // the service processor inside the switch: device blocked and drained, before step 115
+  HOLD_STAGE: 10, // a disk adapter's stage for a host adapter, before it reads the drive
 } as const;
 /**
  * TEST ONLY: the deliberate faults of HOOK.TEST_FAULTS, one bit each. Nothing but a test or the
@@ -94,13 +96,15 @@ export const TEST_FAULT = {
   BROKEN_FILL: 1 << 0, // fill(t) skips split(o): old write-pending data is never moved to the BCV
 } as const;
 export type TestFaultName = keyof typeof TEST_FAULT;
-export type HoldName = 'establish' | 'split' | 'transfer' | 'host-fill' | 'destage-main' | 'destage-mirror' | 'switch' | 'completion';
+export type HoldName = 'establish' | 'split' | 'transfer' | 'host-fill' | 'destage-main' | 'destage-mirror' | 'switch' | 'switch-window' | 'stage' | 'completion';
 export const HOLD_WORD: Record<HoldName, number> = {
   split: HOOK.HOLD_SPLIT,
   transfer: HOOK.HOLD_TRANSFER,
   'destage-main': HOOK.HOLD_DESTAGE_MAIN,
   'destage-mirror': HOOK.HOLD_DESTAGE_MIRROR,
   switch: HOOK.HOLD_SWITCH,
+  'switch-window': HOOK.HOLD_SWITCH_WINDOW,
+  stage: HOOK.HOLD_STAGE,
   completion: HOOK.HOLD_COMPLETION,
   establish: HOOK.HOLD_ESTABLISH,
   'host-fill': HOOK.HOLD_HOST_FILL,
@@ -153,7 +157,11 @@ export interface SharedBuffers {
   driveOwner: SharedArrayBuffer; // disk adapter index owning each drive
   hooks: SharedArrayBuffer; // HOOK words
   splitCursors: SharedArrayBuffer; // splitCursorWord(y, da)
-  hostInflight: SharedArrayBuffer; // per host adapter × device: its host requests in flight (one word each: a failed adapter's share is taken back whole)
+  // Per host adapter × device, two words each (a failed adapter's share is taken back whole):
+  // [0, n) its host requests in flight (the throttle reads them: hosts busy);
+  // [n, 2n) its requests inside a critical section (track locked under the active layout, no
+  // drive or stage awaited): the only ones the switch waits for (step 114).
+  hostInflight: SharedArrayBuffer;
   intents: SharedArrayBuffer; // per actor id: the slot move it is making (intent.ts), finished by whoever takes its place
   driveData: SharedArrayBuffer[]; // backing store of each dense drive (8 bytes for a sparse one)
   /** Per drive: its track → chunk index (Int32, NO_CHUNK where never written), for a sparse drive; undefined for a dense one. */
@@ -249,7 +257,7 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     driveOwner: sab(cfg.drives.length * 4),
     hooks: sab(HOOK_WORDS * 4),
     splitCursors: sab(MAX_SESSIONS * MAX_DISK_ADAPTERS * 4),
-    hostInflight: sab(cfg.hostAdapters * cfg.devices.length * 4),
+    hostInflight: sab(2 * cfg.hostAdapters * cfg.devices.length * 4),
     intents: sab(ACTOR_IDS * INTENT_WORDS * 4),
     driveData: cfg.drives.map((d) => (isSparse(cfg, d) ? sab(8) : sab(d.cylinders * headsPerCylinder * trackBytes))),
     sparseIndex: cfg.drives.map((d) => (isSparse(cfg, d) ? sab(d.cylinders * headsPerCylinder * 4) : undefined)),
@@ -401,28 +409,59 @@ export class SharedState {
    * so an adapter that dies anywhere leaves a count its replacement takes back exactly).
    */
   addInflight(ha: number, device: number, delta: number): number {
-    const i = ha * this.devices + device;
+    return this.addHostWord(ha * this.devices + device, delta, 'in-flight');
+  }
+
+  /**
+   * Count host requests of `ha` inside their critical section on `device`: track locked under the
+   * active generation, between their check of BLOCKED and their unlock. Only these hold the switch.
+   */
+  addCritical(ha: number, device: number, delta: number): number {
+    return this.addHostWord(this.hostInflight.length / 2 + ha * this.devices + device, delta, 'critical-section');
+  }
+
+  private addHostWord(i: number, delta: number, what: string): number {
     const now = Atomics.add(this.hostInflight, i, delta) + delta;
-    assert(now >= 0, () => `host adapter #${ha}: in-flight count on device #${device} went negative (${now})`);
+    assert(now >= 0, () => `host word ${i}: ${what} count went negative (${now})`);
     if (now === 0) sched().notify(this.hostInflight, i);
     return now;
   }
 
   /** Host requests in flight on `device`, over every host adapter. */
   inflight(device: number): number {
+    return this.sumHostWords(device, 0);
+  }
+
+  /** Host requests inside their critical section on `device`, over every host adapter. */
+  critical(device: number): number {
+    return this.sumHostWords(device, this.hostInflight.length / 2);
+  }
+
+  /** Whether any host request is in flight on any device (the throttle's "hosts busy"). */
+  hostsBusy(): boolean {
+    for (let i = 0; i < this.hostInflight.length / 2; i++) if (Atomics.load(this.hostInflight, i) > 0) return true;
+    return false;
+  }
+
+  private sumHostWords(device: number, base: number): number {
     let n = 0;
-    for (let i = device; i < this.hostInflight.length; i += this.devices) n += Atomics.load(this.hostInflight, i);
+    for (let i = base + device; i < base + this.hostInflight.length / 2; i += this.devices) n += Atomics.load(this.hostInflight, i);
     return n;
   }
 
-  /** Wait until no host request is in flight on `device` (bounded): the switch's drain (step 114). */
+  /**
+   * Wait until no host request is inside its critical section on `device` (bounded): the switch's
+   * drain (step 114). Requests queued for a lock, staging or filling are not waited for: they
+   * check BLOCKED and the generation when they enter and translate again if it changed.
+   */
   async awaitDrained(device: number, waitMs: number, what: string): Promise<void> {
     const deadline = sched().now() + waitMs;
+    const base = this.hostInflight.length / 2;
     for (;;) {
       let busy = -1;
-      for (let i = device; i < this.hostInflight.length && busy < 0; i += this.devices) if (Atomics.load(this.hostInflight, i) !== 0) busy = i;
+      for (let i = base + device; i < this.hostInflight.length && busy < 0; i += this.devices) if (Atomics.load(this.hostInflight, i) !== 0) busy = i;
       if (busy < 0) return;
-      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what}: ${this.inflight(device)} still in flight after ${waitMs} ms`);
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what}: ${this.critical(device)} still inside their critical section after ${waitMs} ms`);
       await waitWord(this.hostInflight, busy, Atomics.load(this.hostInflight, busy), WAIT_SLICE_MS);
     }
   }

@@ -55,12 +55,15 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
   }
   if (out.slots > 0) state.cacheEvent();
   if (role === 'ha') {
+    const words = state.hostInflight.length / 2;
     for (let d = 0; d < state.devices; d++) {
-      const i = index * state.devices + d;
-      const n = Atomics.exchange(state.hostInflight, i, 0);
-      assert(n >= 0, () => `host adapter #${index}: negative in-flight count ${n} on device #${d}`);
-      if (n > 0) sched().notify(state.hostInflight, i);
-      out.inflight += n;
+      // Both words of (index, device): its requests in flight, and those inside their critical section.
+      for (const i of [index * state.devices + d, words + index * state.devices + d]) {
+        const n = Atomics.exchange(state.hostInflight, i, 0);
+        assert(n >= 0, () => `host adapter #${index}: negative count ${n} in host word ${i} (device #${d})`);
+        if (n > 0) sched().notify(state.hostInflight, i);
+        if (i < words) out.inflight += n;
+      }
     }
   }
   return out;
