@@ -1,15 +1,11 @@
-// npm run bench: host throughput through the full actor path (host processors in a piscina pool →
-// host adapter worker → shared cache, disk adapters destaging behind) beside an in-process,
-// single-threaded reference doing the same address mapping and copies, in the same run.
+// npm run bench: every figure of docs/BENCHMARKS.md, each section with its command, machine and
+// date: the drive models, the adapter sweeps, NBD beside nbdkit, the speed figures (host I/O
+// beside an in-process reference, restripe beside a plain copy, the switch's window, hosts during
+// a restripe; three runs) and the restripe at three device sizes.
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { readFileSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { loadConfig, parseConfig } from '../src/shared/config.ts';
-import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { HostClient } from '../src/host/client.ts';
-import { runWorkload } from '../src/host/run.ts';
-import { seededRandom } from '../src/host/workload.ts';
-import type { DeviceLayout } from '../src/shared/layout.ts';
+import { hostIoRows, type Row } from './host-io.ts';
+import { speedBench, speedMarkdown } from './speed.ts';
 import { restripeBench, restripeMarkdown } from './restripe.ts';
 import { driveModelBench, driveModelMarkdown } from './drive-model.ts';
 import { scalingMarkdown, scalingSweep, sweepBench, sweepMarkdown } from './sweep-bench.ts';
@@ -17,54 +13,8 @@ import { nbdBench, nbdMarkdown } from './nbd-bench.ts';
 import { restripeSweepBench, restripeSweepMarkdown, virtualSpeedBench, virtualSpeedMarkdown } from './restripe-sweep.ts';
 import { dirname, join } from 'node:path';
 
-const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
-
-interface Row {
-  case: string;
-  blockBytes: number;
-  readPct: number;
-  actorOpsPerSec: number;
-  actorMBPerSec: number;
-  actorP99Ms: number;
-  referenceOpsPerSec: number;
-  ratio: number;
-}
-
-/** The reference: one thread, the same locate() and the same copies into and out of a track cache. */
-function reference(layout: DeviceLayout, trackBytes: number, blockBytes: number, read: boolean, seconds: number): number {
-  const tracks = layout.tracks;
-  const cache = new Uint8Array(tracks * trackBytes);
-  const slotByGlobal = new Map<number, number>();
-  for (let t = 0; t < tracks; t++) slotByGlobal.set(layout.locate(t), t);
-  const slotIndex = new Int32Array(Math.max(...slotByGlobal.keys()) + 1).fill(-1);
-  for (const [g, s] of slotByGlobal) slotIndex[g] = s;
-  const bytes = tracks * trackBytes;
-  const blocks = Math.floor(bytes / blockBytes);
-  const rand = seededRandom(1);
-  const src = new Uint8Array(blockBytes).fill(0xa5);
-  let ops = 0;
-  const t0 = performance.now();
-  const end = t0 + seconds * 1000;
-  while (performance.now() < end) {
-    for (let k = 0; k < 256; k++) {
-      const off = Math.floor(rand() * blocks) * blockBytes;
-      const out = read ? new Uint8Array(blockBytes) : src;
-      let pos = 0;
-      while (pos < blockBytes) {
-        const abs = off + pos;
-        const t = Math.floor(abs / trackBytes);
-        const at = abs - t * trackBytes;
-        const len = Math.min(trackBytes - at, blockBytes - pos);
-        const base = slotIndex[layout.locate(t)]! * trackBytes + at;
-        if (read) out.set(cache.subarray(base, base + len), pos);
-        else cache.set(src.subarray(pos, pos + len), base);
-        pos += len;
-      }
-      ops++;
-    }
-  }
-  return (ops / (performance.now() - t0)) * 1000;
-}
+/** Runs of the speed figures in one `npm run bench` (the issue asks for three, side by side). */
+const SPEED_RUNS = 3;
 
 export async function benchCommand(opts: { write?: string; quick?: boolean; json?: boolean; only?: string }): Promise<number> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
@@ -98,10 +48,21 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
     if (opts.write) writeSection(opts.write, 'nbd', nbdMarkdown(rows, machine, date));
     if (opts.only === 'nbd') return report(out, opts);
   }
-  if (opts.only !== 'restripe' && opts.only !== 'drive-model') out.hostIo = await hostIoBench(opts, machine, date, say);
-  if (opts.only !== 'host-io' && opts.only !== 'drive-model') {
+  if (opts.only === undefined || opts.only === 'speed') {
+    const r = await speedBench(opts.only === 'speed' && opts.quick ? 1 : SPEED_RUNS, !!opts.quick, opts.write ? join(dirname(opts.write), 'speed') : undefined, say);
+    Object.assign(out, r.median, { speedRuns: r.runs, speedTargets: r.targets });
+    for (const t of r.targets) say(`${t.figure}: ${t.values.join(', ')} (target ${t.target}; met in ${t.metIn} of ${r.runs.length})`);
+    if (opts.write) writeSection(opts.write, 'speed', speedMarkdown(r, machine, date, !!opts.quick));
+  }
+  if (opts.only === 'host-io') {
+    const seconds = opts.quick ? 0.5 : 3;
+    const rows = await hostIoRows(seconds, say);
+    out.hostIoRows = rows;
+    if (opts.write) writeSection(opts.write, 'host-io', hostIoMarkdown(rows, machine, date, seconds));
+  }
+  if (opts.only === undefined || opts.only === 'restripe') {
     const f = await restripeBench(!!opts.quick, say);
-    out.restripe = f;
+    out.restripeBySize = f;
     if (opts.write) writeSection(opts.write, 'restripe', restripeMarkdown(f, machine, date));
   }
   return report(out, opts);
@@ -110,61 +71,6 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
 function report(out: Record<string, unknown>, opts: { json?: boolean }): number {
   if (opts.json) process.stdout.write(`${JSON.stringify(out)}\n`);
   return 0;
-}
-
-async function hostIoBench(opts: { write?: string; quick?: boolean }, machine: string, date: string, say: (s: string) => void): Promise<Row[]> {
-  const seconds = opts.quick ? 0.5 : 3;
-  const raw = JSON.parse(JSON.stringify(loadConfig(FIG2)));
-  raw.cache.slots = 1024; // holds every track of the array: reads are cache hits
-  const config = parseConfig(raw);
-  const emu = await ArrayEmulator.start(config);
-  const rows: Row[] = [];
-  try {
-    const dev = emu.model.device('LD1');
-    const tb = emu.model.trackBytes;
-    // Warm the cache: every track of LD1 written once (and so resident).
-    const host = new HostClient(emu.hostLink(0));
-    await Promise.all(Array.from({ length: dev.layout.tracks }, (_, t) => host.write('LD1', t * tb, new Uint8Array(tb).fill(t & 0xff))));
-    await host.flush();
-    host.close();
-    const cases: Array<[string, number, number]> = [
-      ['4 KiB random read (cached)', 4096, 100],
-      ['4 KiB random write', 4096, 0],
-      ['64 KiB random read (cached)', 65536, 100],
-      ['64 KiB random write', 65536, 0],
-    ];
-    for (const [name, blockBytes, readPct] of cases) {
-      const s = await runWorkload(emu, {
-        hostProcessors: 2,
-        seconds,
-        queueDepth: 64,
-        readPct,
-        blockBytes,
-        pattern: 'random',
-        seed: 3,
-        devices: ['LD1'],
-        verify: false,
-      });
-      if (s.ioErrors > 0) throw new Error(`${name}: ${s.ioErrors} I/O errors: ${s.described[0]}`);
-      const ref = reference(dev.layout, tb, blockBytes, readPct === 100, seconds);
-      const actor = s.iops;
-      rows.push({
-        case: name,
-        blockBytes,
-        readPct,
-        actorOpsPerSec: actor,
-        actorMBPerSec: s.mbPerSec,
-        actorP99Ms: s.latencyMs.p99,
-        referenceOpsPerSec: Math.round(ref),
-        ratio: Math.round((actor / ref) * 1000) / 1000,
-      });
-      say(`${name}: ${actor} ops/s (${s.mbPerSec} MB/s, p99 ${s.latencyMs.p99} ms) vs reference ${Math.round(ref)} ops/s → ratio ${rows.at(-1)!.ratio}`);
-    }
-  } finally {
-    await emu.stop();
-  }
-  if (opts.write) writeSection(opts.write, 'host-io', hostIoMarkdown(rows, machine, date, seconds));
-  return rows;
 }
 
 function hostIoMarkdown(rows: Row[], machine: string, date: string, seconds: number): string {

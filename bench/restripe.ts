@@ -96,14 +96,18 @@ async function restripeUnderLoad(emu: ArrayEmulator, target: unknown, load: Omit
 export interface RestripeFigures {
   throughput: { mib: number; restripeMs: number; restripeMBps: number; plainCopyMs: number; plainCopyMBps: number; ratio: number };
   blocked: Array<{ mib: number; tracks: number; hostBlockedMs: number; durationMs: number; verifyErrors: number; hostP99Ms: number }>;
-  underLoad: { mib: number; before: HostSummary; during: HostSummary; opsRatio: number; p99Ratio: number };
+  underLoad: { mib: number; before: HostSummary; during: HostSummary; restripeMs: number; opsRatio: number; p99Ratio: number };
 }
 
 export async function restripeBench(quick: boolean, say: (s: string) => void): Promise<RestripeFigures> {
-  // 1. Throughput with no host load, beside a plain copy of the same bytes.
+  return { throughput: await restripeThroughput(quick, say), blocked: await blockedBySize(quick, say), underLoad: await hostsDuringRestripe(quick, say) };
+}
+
+/** Restripe throughput with no host load, beside a plain copy of the same bytes. */
+export async function restripeThroughput(quick: boolean, say: (s: string) => void): Promise<RestripeFigures['throughput']> {
   const tMib = quick ? 16 : 256;
   const t = fig2Scaled(tMib);
-  let emu = await ArrayEmulator.start(t.running);
+  const emu = await ArrayEmulator.start(t.running);
   let report: ReconfReport;
   try {
     prefault(emu);
@@ -122,12 +126,15 @@ export async function restripeBench(quick: boolean, say: (s: string) => void): P
     ratio: Math.round((copyMs / report.durationMs) * 1000) / 1000,
   };
   say(`restripe ${tMib} MiB, no host load: ${throughput.restripeMBps} MB/s vs plain copy ${throughput.plainCopyMBps} MB/s → ratio ${throughput.ratio}`);
+  return throughput;
+}
 
-  // 2. The host-blocked window at three sizes, under a light verifying load.
+/** The host-blocked window at three device sizes, under a light verifying load. */
+export async function blockedBySize(quick: boolean, say: (s: string) => void): Promise<RestripeFigures['blocked']> {
   const blocked: RestripeFigures['blocked'] = [];
   for (const mib of quick ? [16] : [16, 256, 1024]) {
     const s = fig2Scaled(mib);
-    emu = await ArrayEmulator.start(s.running);
+    const emu = await ArrayEmulator.start(s.running);
     try {
       prefault(emu);
       const r = await restripeUnderLoad(emu, s.target, LIGHT_LOAD);
@@ -146,20 +153,23 @@ export async function restripeBench(quick: boolean, say: (s: string) => void): P
       await emu.stop();
     }
   }
+  return blocked;
+}
 
-  // 3. Host throughput and p99 during a restripe, beside before it (same array, same load).
+/** Host throughput and p99 during a restripe, beside before it (same array, same load, the default throttle). */
+export async function hostsDuringRestripe(quick: boolean, say: (s: string) => void): Promise<RestripeFigures['underLoad']> {
   const uMib = quick ? 16 : 256;
   const u = fig2Scaled(uMib);
   const load: Omit<RunOptions, 'ops' | 'seconds'> = { ...LIGHT_LOAD, hostProcessors: 2, queueDepth: 16 };
-  emu = await ArrayEmulator.start(u.running);
-  let underLoad: RestripeFigures['underLoad'];
+  const emu = await ArrayEmulator.start(u.running);
   try {
     prefault(emu);
     // One verifier across both phases: the second checks reads of what the first wrote too.
     const maxBytes = (emu.model.device('LD1').bytes * 4) / 3;
     const verifier = createVerifierBuffers(verifyDevices(emu, ['LD1']).map((d) => ({ ...d, bytes: maxBytes })));
-    const before = await runWorkload(emu, { ...load, seconds: quick ? 1 : 4, verifier });
-    const during = (await restripeUnderLoad(emu, u.target, { ...load, verifier })).host;
+    const before = await runWorkload(emu, { ...load, seconds: quick ? 1 : 3, verifier });
+    const r = await restripeUnderLoad(emu, u.target, { ...load, verifier });
+    const during = r.host;
     for (const [phase, h] of [
       ['before', before],
       ['during', during],
@@ -167,18 +177,20 @@ export async function restripeBench(quick: boolean, say: (s: string) => void): P
       if (h.verifyErrors + h.ioErrors > 0)
         throw new Error(`restripe bench: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors ${phase} the restripe: ${h.described.slice(0, 3).join('; ')}`);
     }
-    underLoad = {
+    say(
+      `host load before: ${before.iops} ops/s p99 ${before.latencyMs.p99} ms; during the restripe (${r.report.durationMs} ms): ${during.iops} ops/s p99 ${during.latencyMs.p99} ms`,
+    );
+    return {
       mib: uMib,
       before,
       during,
+      restripeMs: r.report.durationMs,
       opsRatio: Math.round((during.iops / before.iops) * 100) / 100,
       p99Ratio: Math.round((during.latencyMs.p99 / before.latencyMs.p99) * 100) / 100,
     };
-    say(`host load before: ${before.iops} ops/s p99 ${before.latencyMs.p99} ms; during the restripe: ${during.iops} ops/s p99 ${during.latencyMs.p99} ms`);
   } finally {
     await emu.stop();
   }
-  return { throughput, blocked, underLoad };
 }
 
 export function restripeMarkdown(f: RestripeFigures, machine: string, date: string): string {

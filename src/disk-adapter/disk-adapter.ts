@@ -47,6 +47,18 @@ const DEFERRED_RETRY_MS = 1;
 const CLEAR_PENDING_TRIES = 64;
 /** Each wait for a clean cache slot (no lock held) is bounded: a missed cache event costs at most this. */
 const CACHE_WAIT_SLICE_MS = 20;
+/**
+ * Write-behind of an adapter with instant drives: a destage round starts this long after the
+ * first write-pending hint, so a track written many times meanwhile is destaged once (a 4 KiB
+ * host write otherwise costs a whole-track copy each). Cut short by anything that needs the
+ * cache clean soon: a full cache (destage-now), a flush, a reconfiguration step, many hints.
+ * Timed drives have no such delay: their own write cache and queue do this (and their figures).
+ */
+const WRITE_BEHIND_MS = 20;
+/** Dirty slots (as a fraction of the cache) past which the write-behind delay is cut short. */
+const WRITE_BEHIND_MAX_DIRTY = 0.25;
+/** Hosts count as idle for the throttle once no host request was taken for this long (ms). */
+const HOSTS_IDLE_AFTER_MS = 100;
 /** Safety-net sweep of every slot for write-pending data of this adapter's drives. */
 const SWEEP_INTERVAL_MS = 200;
 
@@ -100,6 +112,11 @@ export class DiskAdapter {
   readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0, slotWaits: 0 };
 
   private readonly gate: SyncGate;
+  /** The host-request count last seen by the throttle, and when it last moved (scheduler ms). */
+  private hostOpsSeen = 0;
+  private hostOpsAtMs = Number.NEGATIVE_INFINITY;
+  /** The write-behind delay now running (instant drives), and how to end it early. */
+  private writeBehind?: { timer: Timer; end: () => void };
   /** Buffers stages read into before filling their slot, reused (not one allocation per stage). */
   private readonly stageBuffers: Uint8Array[] = [];
   /** The back-end link this adapter's timed drives share (diskAdapters[i].channelMBps). */
@@ -135,6 +152,7 @@ export class DiskAdapter {
 
   stop(): void {
     this.stopped = true;
+    this.hurry();
     this.sweepTimer?.cancel();
   }
 
@@ -166,15 +184,18 @@ export class DiskAdapter {
   }
 
   private handle(link: Link, m: Message): void {
+    if (m.t !== 'destage-hint' && m.t !== 'stage') this.hurry(); // flush, fill, reconfiguration: the cache is wanted clean
     switch (m.t) {
       case 'stage':
         void this.stage(link, m.ha, m.reqs);
         return;
       case 'destage-hint':
         for (const s of m.slots) if (s >= 0 && s < this.state.slots) this.dirty.add(s);
+        if (this.dirty.size > this.state.slots * WRITE_BEHIND_MAX_DIRTY) this.hurry();
         this.kick();
         return;
       case 'destage-now':
+        this.hurry();
         this.sweep();
         return;
       case 'flush':
@@ -322,8 +343,26 @@ export class DiskAdapter {
     sched().defer(() => void this.destageLoop());
   }
 
+  /** Wait out the write-behind delay (instant drives only; ended early by `hurry`). */
+  private absorbWrites(): Promise<void> {
+    if (this.channel) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const end = () => {
+        this.writeBehind?.timer.cancel();
+        this.writeBehind = undefined;
+        resolve();
+      };
+      this.writeBehind = { timer: sched().after(WRITE_BEHIND_MS, end, false), end };
+    });
+  }
+
+  private hurry(): void {
+    this.writeBehind?.end();
+  }
+
   private async destageLoop(): Promise<void> {
     try {
+      await this.absorbWrites();
       while ((this.dirty.size > 0 || this.deferred.size > 0) && !this.stopped) {
         await pipeline(this.takeDirty(DESTAGE_BATCH), this.destagesInFlight, async (s) => void (await this.destageSlot(s)));
         if (this.dirty.size === 0 && this.deferred.size > 0) {
@@ -524,14 +563,31 @@ export class DiskAdapter {
     while (Atomics.load(words, BACKGROUND.PAUSED) === 1 && !this.stopped) await sleep(PAUSE_POLL_MS);
     const minK = Atomics.load(words, BACKGROUND.MIN_KBPS);
     const maxK = Atomics.load(words, BACKGROUND.MAX_KBPS);
+    const busy = this.hostsBusy();
+    // Hosts first: with instant drives a background track never leaves the turn on its own, so
+    // stages and FIG. 7 fills queued behind it would wait for the whole copy.
+    if (busy) await nextTurn();
     if (minK === 0 && maxK === 0) return;
-    const hostsBusy = this.state.hostsBusy();
-    const kbps = hostsBusy && minK > 0 ? minK : maxK;
+    const kbps = busy && minK > 0 ? minK : maxK;
     if (kbps === 0) return;
     const shareKbps = kbps / this.model.config.diskAdapters.length;
     const now = sched().now();
     this.backgroundNextMs = Math.max(now, this.backgroundNextMs) + this.state.trackBytes / shareKbps; // bytes ÷ KB/s = ms
     if (this.backgroundNextMs > now) await sleep(this.backgroundNextMs - now);
+  }
+
+  /**
+   * Hosts are busy if a request is in flight now, or if host adapters took any request within the
+   * last HOSTS_IDLE_AFTER_MS (a cache hit is served within one turn: seldom seen in flight).
+   */
+  private hostsBusy(): boolean {
+    const ops = Atomics.load(this.state.cacheWords, BACKGROUND.HOST_OPS);
+    const now = sched().now();
+    if (ops !== this.hostOpsSeen) {
+      this.hostOpsSeen = ops;
+      this.hostOpsAtMs = now;
+    }
+    return this.state.hostsBusy() || now - this.hostOpsAtMs < HOSTS_IDLE_AFTER_MS;
   }
 
   /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */

@@ -5,12 +5,12 @@ import type { Link, Log } from '../shared/link.ts';
 import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
-import { DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
+import { BACKGROUND, DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
 import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/reconf.ts';
 import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
-import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
 import { sched, type Timer } from '../shared/sched.ts';
 import { arrayIsTimed, HostPorts } from '../shared/cost.ts';
@@ -161,7 +161,15 @@ export class HostAdapter {
       this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
       return;
     }
-    for (const req of m.reqs) void this.submit(req).then((reply) => link.send({ t: 'io-done', replies: [reply] }));
+    Atomics.add(this.state.cacheWords, BACKGROUND.HOST_OPS, m.reqs.length);
+    // Replies served at once leave together, in one message; the others as they finish.
+    const now: IoReply[] = [];
+    for (const req of m.reqs) {
+      const reply = this.served(req);
+      if (reply) now.push(reply);
+      else void this.submitSlow(req).then((r) => link.send({ t: 'io-done', replies: [r] }));
+    }
+    if (now.length > 0) link.send({ t: 'io-done', replies: now });
   }
 
   private onAdapterMessage(link: Link, m: Message): void {
@@ -207,8 +215,64 @@ export class HostAdapter {
     return true;
   }
 
-  /** Serve one host request; errors go to that request only. */
-  async submit(req: IoRequest): Promise<IoReply> {
+  /**
+   * Serve one host request; errors go to that request only. A cache hit on one track that needs
+   * no FIG. 7 step is served at once (`served`); anything else takes the general path.
+   */
+  submit(req: IoRequest): Promise<IoReply> {
+    Atomics.add(this.state.cacheWords, BACKGROUND.HOST_OPS, 1);
+    const now = this.served(req);
+    return now ? Promise.resolve(now) : this.submitSlow(req);
+  }
+
+  /**
+   * The fast path: a read or write within one track of a device that is not blocked, whose track
+   * is unlocked, attached to a VALID slot and wants no split or fill. All of it happens in this
+   * turn, under the track lock and inside the piece's critical section, with the same steps as
+   * the general path; undefined (nothing changed) whenever any of that does not hold.
+   */
+  private served(req: IoRequest): IoReply | undefined {
+    if (this.broken || this.ports || req.op === 'flush' || this.inflight >= HOST_INFLIGHT_LIMIT) return undefined;
+    const dev = this.model.devices.find((d) => d.id === req.device);
+    if (!dev || this.state.deviceWord(dev.index, DEVICE.READY) !== 1) return undefined;
+    const tb = this.state.trackBytes;
+    const t = Math.floor(req.offsetBytes / tb);
+    const at = req.offsetBytes - t * tb;
+    const len = req.lengthBytes;
+    if (!Number.isInteger(req.offsetBytes) || !Number.isInteger(len) || req.offsetBytes < 0 || len <= 0 || at + len > tb) return undefined;
+    const gen = this.state.deviceWord(dev.index, DEVICE.GENERATION);
+    const layout = this.model.layoutAt(dev, gen);
+    if (t >= layout.tracks || (req.op === 'write' && req.data?.length !== len)) return undefined;
+    const g = layout.locate(t);
+    if (!tryLockTrack(this.state, g)) return undefined;
+    const piece: Piece = { dev, gen, inside: false };
+    try {
+      const s = Atomics.load(this.state.trackSlot, g);
+      const session = this.activeSession(dev, gen);
+      if (s === NO_SLOT || (session && Atomics.load(this.state.trackFlags, g) & (TRACK.PS | TRACK.IND))) return undefined;
+      this.enter(piece);
+      assert(Atomics.load(this.state.slotState, s) & SLOT.VALID, () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`);
+      if (session) this.countScenario(session, t);
+      this.counters.hits++;
+      if (req.op === 'read') {
+        const data = this.state.slotBytes(s).slice(at, at + len);
+        Atomics.or(this.state.slotState, s, SLOT.REF);
+        this.counters.reads++;
+        return { id: req.id, ok: true, data };
+      }
+      this.writeSlot(dev, g, s, req.data!, 0, at, len);
+      this.counters.writes++;
+      return { id: req.id, ok: true };
+    } catch (err) {
+      if (err instanceof LayoutChanged) return undefined;
+      return this.failed(req, err);
+    } finally {
+      this.leave(piece);
+      unlockTrack(this.state, g);
+    }
+  }
+
+  private async submitSlow(req: IoRequest): Promise<IoReply> {
     if (this.broken) return { id: req.id, ok: false, code: 'ADAPTER_GONE', error: `${this.name} stopped: ${this.broken}` };
     if (this.inflight >= HOST_INFLIGHT_LIMIT) {
       return { id: req.id, ok: false, code: 'TOO_MANY_REQUESTS', error: `${this.name}: ${HOST_INFLIGHT_LIMIT} requests already in flight` };
@@ -230,12 +294,17 @@ export class HostAdapter {
       await this.flush();
       return { id: req.id, ok: true };
     } catch (err) {
-      this.counters.errors++;
-      if (errorCode(err) === 'INVARIANT') this.stopOnInvariant(err);
-      return { id: req.id, ok: false, code: errorCode(err), error: errorMessage(err) };
+      return this.failed(req, err);
     } finally {
       this.inflight--;
     }
+  }
+
+  /** The reply of a request that failed with `err` (a broken invariant stops the adapter too). */
+  private failed(req: IoRequest, err: unknown): IoReply {
+    this.counters.errors++;
+    if (errorCode(err) === 'INVARIANT') this.stopOnInvariant(err);
+    return { id: req.id, ok: false, code: errorCode(err), error: errorMessage(err) };
   }
 
   /** Range and readiness of a request against the device's active layout. */
@@ -450,18 +519,23 @@ export class HostAdapter {
       const tb = this.state.trackBytes;
       await this.eachTrack(dev, offsetBytes, data.length, async (piece, g, at, pos, len) => {
         const s = len === tb ? this.slotForOverwrite(g) : await this.slotWithData(piece, g);
-        this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
-        Atomics.add(this.state.slotSeq, s, 1);
-        // While a BCV is established on the device the write is also pending for it (WP2). Read
-        // under the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the
-        // switch clears it only while no piece is inside its critical section.
-        const mirror = this.mirrorSession(dev);
-        Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
-        this.hint(g, s);
-        if (mirror) this.hint(mirror.bcvOfOriginal(g), s);
+        this.writeSlot(dev, g, s, data, pos, at, len);
       });
       this.counters.writes++;
     });
+  }
+
+  /** Put `len` bytes of `data` from `pos` into slot s of locked track g at `at`, and make it write-pending. */
+  private writeSlot(dev: DeviceEntry, g: number, s: number, data: Uint8Array, pos: number, at: number, len: number): void {
+    this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
+    Atomics.add(this.state.slotSeq, s, 1);
+    // While a BCV is established on the device the write is also pending for it (WP2). Read under
+    // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch
+    // clears it only while no piece is inside its critical section.
+    const mirror = this.mirrorSession(dev);
+    Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
+    this.hint(g, s);
+    if (mirror) this.hint(mirror.bcvOfOriginal(g), s);
   }
 
   /** Destage everything acknowledged so far. */

@@ -1,7 +1,7 @@
 // A host's connection to a host adapter: read/write/flush as promises over a Link, many requests
 // in flight, batched per event-loop turn by the link.
 import type { Link } from '../shared/link.ts';
-import type { IoReply, IoRequest } from '../shared/messages.ts';
+import { SHARED_BLOB_BYTES, type IoReply, type IoRequest } from '../shared/messages.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
 import { sched, type Timer } from '../shared/sched.ts';
 
@@ -21,6 +21,8 @@ export class HostClient {
   private readonly reconnect?: () => Link;
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  /** Requests of this turn not yet handed to the link. */
+  private outgoing: IoRequest[] = [];
   private gone?: string;
   /** Host adapters that went away under this client (each failed the requests then in flight). */
   adaptersLost = 0;
@@ -76,7 +78,18 @@ export class HostClient {
     const id = this.nextId++;
     return new Promise<IoReply>((resolve) => {
       this.pending.set(id, { resolve, deadline: sched().now() + REPLY_WAIT_MS, what: `${req.op} ${req.device}@${req.offsetBytes}` });
-      this.link.send({ t: 'io', reqs: [{ ...req, id }] });
+      this.queue({ ...req, id });
+    });
+  }
+
+  /** Requests made in one turn go in one `io` message (the link sends the turn's messages as one batch). */
+  private queue(req: IoRequest): void {
+    this.outgoing.push(req);
+    if (this.outgoing.length > 1) return;
+    sched().defer(() => {
+      const reqs = this.outgoing;
+      this.outgoing = [];
+      if (reqs.length > 0) this.link.send({ t: 'io', reqs });
     });
   }
 
@@ -100,8 +113,10 @@ export class HostClient {
   }
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
-    // A copy: the link moves the buffer it sends, and the caller keeps `data`.
-    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data: data.slice() }));
+    // Small data is copied into the batch's shared buffer; larger data is moved (transferred) by
+    // the link, so it gets a copy of its own: the caller keeps `data`.
+    const own = data.length <= SHARED_BLOB_BYTES ? data : data.slice();
+    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data: own }));
   }
 
   async flush(): Promise<void> {

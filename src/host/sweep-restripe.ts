@@ -83,7 +83,17 @@ export function restripeArrays(o: SweepOptions, da: number, ha: number): Restrip
   const newS = 1;
   const device = { id: 'LD1', layout: 'striped', cylinders: oldM * R, stripeCylinders: oldS, members: main(oldM) };
   const bcv = { id: 'BCV1', layout: 'bcv', of: 'LD1', members: main(oldM).map((m) => ({ ...m, drive: m.drive.replace('d', 'b') })) };
-  const raw = { geometry: { trackBytes: TRACK_BYTES, headsPerCylinder: heads }, cache: { slots: 16 * newM }, hostAdapters: ha, drives, diskAdapters, devices: [device, bcv] };
+  // Unthrottled: the sweep measures what the adapters and drives can do (the default throttle would cap every point alike).
+  const background = { minMBps: 0, maxMBps: 0 };
+  const raw = {
+    geometry: { trackBytes: TRACK_BYTES, headsPerCylinder: heads },
+    cache: { slots: 16 * newM },
+    hostAdapters: ha,
+    background,
+    drives,
+    diskAdapters,
+    devices: [device, bcv],
+  };
   const perNew = Math.ceil((oldM * R) / newM / newS) * newS;
   const target = { ...raw, devices: [{ ...device, cylinders: newM * perNew, stripeCylinders: newS, members: main(newM) }, bcv] };
   return { config: parseConfig(raw), target, tracks: oldM * R * heads, oldMembers: oldM, newMembers: newM };

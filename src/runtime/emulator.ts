@@ -110,6 +110,7 @@ export class ArrayEmulator extends EventEmitter {
     for (const a of [...has, ...das]) emu.connect(actors[0]!, a);
     for (const ha of has) for (const da of das) emu.connect(ha, da);
     das.forEach((a, i) => das.slice(i + 1).forEach((b) => emu.connect(a, b)));
+    emu.setBackground(config.background);
     // The service processor first: it activates the configuration before anyone serves I/O.
     await actors[0]!.start();
     await Promise.all(actors.slice(1).map((a) => a.start()));

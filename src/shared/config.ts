@@ -9,6 +9,14 @@ const id = z.string().min(1, 'must be a non-empty id');
 const count = (min: number) => z.number().int('must be an integer').min(min, `must be at least ${min}`);
 const positiveNumber = (max: number) => z.number({ error: 'must be a number' }).positive('must be above 0').max(max, `must be at most ${max}`);
 /** An adapter's processor time per command (ms): 0 to 100. */
+/**
+ * The background copy's default throttle (md's speed_limit_min/max, array-wide, MB/s of tracks
+ * copied by ESTABLISH and by the data transfer): at least `minMBps` while hosts are busy, then
+ * hosts first; at most `maxMBps` while they are idle (0: unlimited). Measured in docs/BENCHMARKS.md:
+ * at 200 MB/s a restripe under a verifying host load keeps hosts at ~0.9 of their rate.
+ */
+export const DEFAULT_BACKGROUND = { minMBps: 200, maxMBps: 0 } as const;
+const rateMBps = z.number({ error: 'must be a number' }).min(0, 'must be 0 (no limit) or more').max(1e6, 'must be at most 1000000');
 const costMs = z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').max(100, 'must be at most 100 ms');
 
 const StripedMember = z.strictObject({ drive: id, startCylinder: count(0) });
@@ -59,6 +67,11 @@ export const ConfigSchema = z.strictObject({
   hostAdapters: count(1).max(16, 'must be at most 16').default(1),
   /** What each host adapter's work costs when the array has timed drives (defaults in src/shared/cost.ts). */
   hostAdapter: z.strictObject({ ports: count(1).max(64, 'must be at most 64').optional(), portMBps: positiveNumber(1e6).optional(), commandMs: costMs.optional() }).optional(),
+  /** The background copy's throttle at start (the control API changes it while the array runs). */
+  background: z
+    .strictObject({ minMBps: rateMBps.default(DEFAULT_BACKGROUND.minMBps), maxMBps: rateMBps.default(DEFAULT_BACKGROUND.maxMBps) })
+    .refine((b) => b.maxMBps === 0 || b.minMBps <= b.maxMBps, { message: 'minMBps must not be above maxMBps (0: unlimited)' })
+    .prefault({}),
   drives: z
     .array(z.strictObject({ id, cylinders: count(1), model: DriveModel.optional(), store: z.enum(['dense', 'sparse'], { error: 'must be dense or sparse' }).optional() }))
     .min(1, 'an array needs at least one drive'),

@@ -130,6 +130,7 @@ export const BACKGROUND = {
   PAUSED: 2, // 1: no disk adapter starts another background track until it is 0 again
   MIN_KBPS: 3, // the copy's rate while hosts are busy (KB/s, 0: no floor of its own, the max applies)
   MAX_KBPS: 4, // the copy's rate while hosts are idle (KB/s, 0: unlimited)
+  HOST_OPS: 5, // host requests taken by every host adapter so far (wraps): the throttle's sign that hosts are busy
 } as const;
 
 export const NO_SLOT = -1;

@@ -58,13 +58,18 @@ const packr = new Packr({ useRecords: false, moreTypes: false });
 
 /**
  * A batch on the wire: the messages packed with msgpackr, and the bulk data of host I/O (`data`
- * of io requests and replies) beside it as whole ArrayBuffers, moved (transferred) rather than
- * copied through the packer. In the packed messages each `data` becomes its index in `blobs`.
+ * of io requests and replies) beside it as ArrayBuffers, moved (transferred) rather than copied
+ * through the packer. In the packed messages each `data` becomes its index in `blobs`, or, for
+ * data of at most SHARED_BLOB_BYTES, `[index, offset, length]` in one buffer the batch's small
+ * data share (one transfer for many 4 KiB requests: a transfer costs more than the copy).
  */
 export interface Wire {
   packed: Uint8Array;
   blobs: ArrayBuffer[];
 }
+
+/** Largest `data` copied into the batch's shared buffer rather than transferred on its own. */
+export const SHARED_BLOB_BYTES = 16 * 1024;
 
 /** An ArrayBuffer holding exactly `u8`: its own if it owns it whole, else a copy. */
 function ownedBuffer(u8: Uint8Array): ArrayBuffer {
@@ -80,8 +85,16 @@ function ownedBuffer(u8: Uint8Array): ArrayBuffer {
  */
 export function encodeBatch(msgs: Message[]): Wire {
   const blobs: ArrayBuffer[] = [];
+  const small = sharedBlob(msgs);
+  if (small) blobs.push(small.buffer as ArrayBuffer);
+  let sharedAt = 0;
   const take = (d: Uint8Array | undefined): Uint8Array | undefined => {
     if (d === undefined) return undefined;
+    if (small && d.length <= SHARED_BLOB_BYTES) {
+      small.set(d, sharedAt);
+      sharedAt += d.length;
+      return [0, sharedAt - d.length, d.length] as unknown as Uint8Array;
+    }
     blobs.push(ownedBuffer(d));
     return (blobs.length - 1) as unknown as Uint8Array;
   };
@@ -92,6 +105,16 @@ export function encodeBatch(msgs: Message[]): Wire {
   });
   const packed = packr.pack(plain);
   return { packed: new Uint8Array(packed), blobs }; // a copy: `packed` views msgpackr's reused buffer
+}
+
+/** One buffer for every `data` of at most SHARED_BLOB_BYTES in the batch (undefined if none). */
+function sharedBlob(msgs: Message[]): Uint8Array | undefined {
+  let bytes = 0;
+  for (const m of msgs) {
+    const list = m.t === 'io' ? m.reqs : m.t === 'io-done' ? m.replies : undefined;
+    if (list) for (const r of list) if (r.data && r.data.length <= SHARED_BLOB_BYTES) bytes += r.data.length;
+  }
+  return bytes > 0 ? new Uint8Array(bytes) : undefined;
 }
 
 const isInt = (v: unknown): v is number => Number.isInteger(v);
@@ -151,6 +174,13 @@ export function decodeBatch(wire: unknown): Decoded {
   const blobs = w.blobs;
   const blob = (r: { data?: unknown }): boolean => {
     if (r.data === undefined || r.data === null) return true;
+    if (isArr(r.data)) {
+      const [i, at, len] = r.data as unknown[];
+      const b = isInt(i) ? blobs[i] : undefined;
+      if (!(b instanceof ArrayBuffer) || !isInt(at) || !isInt(len) || at < 0 || len < 0 || at + len > b.byteLength) return false;
+      r.data = new Uint8Array(b, at, len);
+      return true;
+    }
     const b = isInt(r.data) ? blobs[r.data] : undefined;
     if (!(b instanceof ArrayBuffer)) return false;
     r.data = new Uint8Array(b);

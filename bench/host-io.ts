@@ -1,0 +1,105 @@
+// Host I/O through the full actor path (host processors in a piscina pool → host adapter worker →
+// shared cache, disk adapters destaging behind) beside an in-process, single-threaded reference
+// doing the same address mapping and copies, in the same run.
+import { fileURLToPath } from 'node:url';
+import { loadConfig, parseConfig } from '../src/shared/config.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
+import { HostClient } from '../src/host/client.ts';
+import { runWorkload } from '../src/host/run.ts';
+import { seededRandom } from '../src/host/workload.ts';
+import type { DeviceLayout } from '../src/shared/layout.ts';
+
+const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
+
+/** The cases: name, block bytes, percent reads; `key` names each in `arrayemu bench --json`. */
+export const HOST_IO_CASES: Array<[string, number, number, 'read4k' | 'write4k' | 'read64k' | 'write64k']> = [
+  ['4 KiB random read (cached)', 4096, 100, 'read4k'],
+  ['4 KiB random write', 4096, 0, 'write4k'],
+  ['64 KiB random read (cached)', 65536, 100, 'read64k'],
+  ['64 KiB random write', 65536, 0, 'write64k'],
+];
+
+export interface Row {
+  case: string;
+  blockBytes: number;
+  readPct: number;
+  actorOpsPerSec: number;
+  actorMBPerSec: number;
+  actorP99Ms: number;
+  referenceOpsPerSec: number;
+  ratio: number;
+}
+
+/** The reference: one thread, the same locate() and the same copies into and out of a track cache. */
+function reference(layout: DeviceLayout, trackBytes: number, blockBytes: number, read: boolean, seconds: number): number {
+  const tracks = layout.tracks;
+  const cache = new Uint8Array(tracks * trackBytes);
+  const slotByGlobal = new Map<number, number>();
+  for (let t = 0; t < tracks; t++) slotByGlobal.set(layout.locate(t), t);
+  const slotIndex = new Int32Array(Math.max(...slotByGlobal.keys()) + 1).fill(-1);
+  for (const [g, s] of slotByGlobal) slotIndex[g] = s;
+  const bytes = tracks * trackBytes;
+  const blocks = Math.floor(bytes / blockBytes);
+  const rand = seededRandom(1);
+  const src = new Uint8Array(blockBytes).fill(0xa5);
+  let ops = 0;
+  const t0 = performance.now();
+  const end = t0 + seconds * 1000;
+  while (performance.now() < end) {
+    for (let k = 0; k < 256; k++) {
+      const off = Math.floor(rand() * blocks) * blockBytes;
+      const out = read ? new Uint8Array(blockBytes) : src;
+      let pos = 0;
+      while (pos < blockBytes) {
+        const abs = off + pos;
+        const t = Math.floor(abs / trackBytes);
+        const at = abs - t * trackBytes;
+        const len = Math.min(trackBytes - at, blockBytes - pos);
+        const base = slotIndex[layout.locate(t)]! * trackBytes + at;
+        if (read) out.set(cache.subarray(base, base + len), pos);
+        else cache.set(src.subarray(pos, pos + len), base);
+        pos += len;
+      }
+      ops++;
+    }
+  }
+  return (ops / (performance.now() - t0)) * 1000;
+}
+
+/** The four host I/O cases through the actors, each beside the in-process reference, `seconds` each. */
+export async function hostIoRows(seconds: number, say: (s: string) => void): Promise<Row[]> {
+  const raw = JSON.parse(JSON.stringify(loadConfig(FIG2)));
+  raw.cache.slots = 1024; // holds every track of the array: reads are cache hits
+  const config = parseConfig(raw);
+  const emu = await ArrayEmulator.start(config);
+  const rows: Row[] = [];
+  try {
+    const dev = emu.model.device('LD1');
+    const tb = emu.model.trackBytes;
+    // Warm the cache: every track of LD1 written once (and so resident).
+    const host = new HostClient(emu.hostLink(0));
+    await Promise.all(Array.from({ length: dev.layout.tracks }, (_, t) => host.write('LD1', t * tb, new Uint8Array(tb).fill(t & 0xff))));
+    await host.flush();
+    host.close();
+    for (const [name, blockBytes, readPct] of HOST_IO_CASES) {
+      const s = await runWorkload(emu, { hostProcessors: 2, seconds, queueDepth: 64, readPct, blockBytes, pattern: 'random', seed: 3, devices: ['LD1'], verify: false });
+      if (s.ioErrors > 0) throw new Error(`${name}: ${s.ioErrors} I/O errors: ${s.described[0]}`);
+      const ref = reference(dev.layout, tb, blockBytes, readPct === 100, seconds);
+      const actor = s.iops;
+      rows.push({
+        case: name,
+        blockBytes,
+        readPct,
+        actorOpsPerSec: actor,
+        actorMBPerSec: s.mbPerSec,
+        actorP99Ms: s.latencyMs.p99,
+        referenceOpsPerSec: Math.round(ref),
+        ratio: Math.round((actor / ref) * 1000) / 1000,
+      });
+      say(`${name}: ${actor} ops/s (${s.mbPerSec} MB/s, p99 ${s.latencyMs.p99} ms) vs reference ${Math.round(ref)} ops/s → ratio ${rows.at(-1)!.ratio}`);
+    }
+  } finally {
+    await emu.stop();
+  }
+  return rows;
+}

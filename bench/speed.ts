@@ -1,0 +1,156 @@
+// The speed figures (issue "Speed"), side by side in one run, three runs: host I/O through the
+// actors beside the in-process reference, restripe throughput beside a plain copy, the
+// host-blocked window at the switch over many switches (instant and mechanical drives), and host
+// throughput during a restripe beside before it (default throttle). Each figure is checked
+// against its target; the report says in how many runs it was met.
+import { hostIoRows, HOST_IO_CASES } from './host-io.ts';
+import { hostsDuringRestripe, restripeThroughput } from './restripe.ts';
+import { switchWindowBench, writeSwitchChart, SWITCH_LOAD, type SwitchWindow } from './switch-window.ts';
+
+/** Switches measured per drive model in each run (the issue asks for at least 100). */
+export const SWITCHES_PER_MODEL = 120;
+/** The mechanical model the switch is measured under, beside instant drives. */
+const MECHANICAL_MODEL = 'hdd-15k';
+
+interface HostIoFigure {
+  opsPerSec: number;
+  referenceOpsPerSec: number;
+  ratio: number;
+  p99Ms: number;
+}
+
+export interface SpeedFigures {
+  hostIo: Record<'read4k' | 'write4k' | 'read64k' | 'write64k', HostIoFigure>;
+  restripe: { mbPerSec: number; plainCopyMbPerSec: number; ratio: number };
+  blockedMs: { p50: number; p99: number; max: number; switches: number; byModel: Record<string, { p50: number; p99: number; max: number; switches: number }> };
+  duringRestripe: { opsRatio: number; p99Ratio: number; opsPerSecBefore: number; opsPerSecDuring: number; p99MsBefore: number; p99MsDuring: number; restripeMs: number };
+}
+
+/** One run of every figure. */
+export async function speedRun(quick: boolean, say: (s: string) => void): Promise<{ figures: SpeedFigures; windows: SwitchWindow[] }> {
+  const rows = await hostIoRows(quick ? 0.5 : 3, say);
+  const hostIo = {} as SpeedFigures['hostIo'];
+  for (const [name, , , key] of HOST_IO_CASES) {
+    const r = rows.find((x) => x.case === name)!;
+    hostIo[key] = { opsPerSec: r.actorOpsPerSec, referenceOpsPerSec: r.referenceOpsPerSec, ratio: r.ratio, p99Ms: r.actorP99Ms };
+  }
+  const th = await restripeThroughput(quick, say);
+  const switches = quick ? 10 : SWITCHES_PER_MODEL;
+  const windows = [await switchWindowBench(undefined, switches, say), await switchWindowBench(MECHANICAL_MODEL, switches, say)];
+  const all = windows.flatMap((w) => w.samplesMs).sort((a, b) => a - b);
+  const byModel = Object.fromEntries(windows.map((w) => [w.model, { ...w.blockedMs, switches: w.switches }]));
+  const u = await hostsDuringRestripe(quick, say);
+  return {
+    windows,
+    figures: {
+      hostIo,
+      restripe: { mbPerSec: th.restripeMBps, plainCopyMbPerSec: th.plainCopyMBps, ratio: th.ratio },
+      blockedMs: { p50: pick(all, 0.5), p99: pick(all, 0.99), max: all.at(-1) ?? 0, switches: all.length, byModel },
+      duringRestripe: {
+        opsRatio: u.opsRatio,
+        p99Ratio: u.p99Ratio,
+        opsPerSecBefore: u.before.iops,
+        opsPerSecDuring: u.during.iops,
+        p99MsBefore: u.before.latencyMs.p99,
+        p99MsDuring: u.during.latencyMs.p99,
+        restripeMs: u.restripeMs,
+      },
+    },
+  };
+}
+
+function pick(sorted: number[], q: number): number {
+  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+/** The issue's targets, each a figure of a run and whether it is met. */
+export const SPEED_TARGETS: Array<{ figure: string; target: string; value: (f: SpeedFigures) => number; met: (v: number) => boolean }> = [
+  { figure: 'host-blocked window p99 (ms), every model', target: '≤ 1', value: (f) => Math.max(...Object.values(f.blockedMs.byModel).map((m) => m.p99)), met: (v) => v <= 1 },
+  { figure: 'restripe MB/s ÷ plain copy', target: '≥ 0.5', value: (f) => f.restripe.ratio, met: (v) => v >= 0.5 },
+  { figure: 'host ops/s during a restripe ÷ before', target: '≥ 0.7', value: (f) => f.duringRestripe.opsRatio, met: (v) => v >= 0.7 },
+  { figure: 'host p99 during a restripe ÷ before', target: '≤ 2', value: (f) => f.duringRestripe.p99Ratio, met: (v) => v <= 2 },
+  { figure: '4 KiB cached random reads/s', target: '≥ 200000', value: (f) => f.hostIo.read4k.opsPerSec, met: (v) => v >= 200_000 },
+  { figure: '4 KiB cached reads ÷ in-process reference', target: '≥ 0.3', value: (f) => f.hostIo.read4k.ratio, met: (v) => v >= 0.3 },
+  { figure: '4 KiB cached reads p99 (ms)', target: '≤ 2', value: (f) => f.hostIo.read4k.p99Ms, met: (v) => v <= 2 },
+  { figure: '4 KiB random writes/s', target: '≥ 150000', value: (f) => f.hostIo.write4k.opsPerSec, met: (v) => v >= 150_000 },
+];
+
+export interface SpeedReport {
+  /** The median of each figure over the runs (what `arrayemu bench --json` prints at the top). */
+  median: SpeedFigures;
+  runs: SpeedFigures[];
+  targets: Array<{ figure: string; target: string; values: number[]; metIn: number }>;
+}
+
+/** `runs` runs of every figure, side by side; the chart of the blocked window written into `chartDir`. */
+export async function speedBench(runs: number, quick: boolean, chartDir: string | undefined, say: (s: string) => void): Promise<SpeedReport> {
+  const all: SpeedFigures[] = [];
+  const windows: SwitchWindow[] = [];
+  for (let i = 0; i < runs; i++) {
+    say(`speed run ${i + 1} of ${runs}`);
+    const r = await speedRun(quick, say);
+    all.push(r.figures);
+    windows.push(...r.windows.map((w) => ({ ...w, model: `${w.model}, run ${i + 1}` })));
+  }
+  if (chartDir) await writeSwitchChart(chartDir, windows);
+  const targets = SPEED_TARGETS.map((t) => {
+    const values = all.map(t.value);
+    return { figure: t.figure, target: t.target, values, metIn: values.filter(t.met).length };
+  });
+  return { median: medianOf(all) as SpeedFigures, runs: all, targets };
+}
+
+/** The median of every numeric leaf over objects of one shape. */
+function medianOf(objs: unknown[]): unknown {
+  const first = objs[0];
+  if (typeof first === 'number') {
+    const xs = (objs as number[]).slice().sort((a, b) => a - b);
+    return xs[Math.floor((xs.length - 1) / 2)];
+  }
+  if (first === null || typeof first !== 'object') return first;
+  return Object.fromEntries(Object.keys(first).map((k) => [k, medianOf(objs.map((o) => (o as Record<string, unknown>)[k]))]));
+}
+
+export function speedMarkdown(r: SpeedReport, machine: string, date: string, quick: boolean): string {
+  const n = r.runs.length;
+  const head = `| figure | ${r.runs.map((_, i) => `run ${i + 1}`).join(' | ')} | target | met in |`;
+  const rule = `|---|${r.runs.map(() => '---:').join('|')}|---|---|`;
+  const rows = r.targets.map((t) => `| ${t.figure} | ${t.values.join(' | ')} | ${t.target} | ${t.metIn} of ${n} |`);
+  const io = (k: keyof SpeedFigures['hostIo'], label: string) =>
+    `| ${label} | ${r.runs.map((f) => `${f.hostIo[k].opsPerSec} (ref ${f.hostIo[k].referenceOpsPerSec}, ${f.hostIo[k].ratio}; p99 ${f.hostIo[k].p99Ms} ms)`).join(' | ')} |`;
+  return [
+    '## Speed: the issue-12 figures, three runs side by side',
+    '',
+    `Command: \`npm run bench\` (or \`arrayemu bench --only speed${quick ? ' --quick' : ''} --json\`) · machine: ${machine} · date: ${date}.`,
+    '',
+    ...[head, rule, ...rows],
+    '',
+    'Host I/O through the actors (FIG. 2 array, 1 host adapter, 2 host processors × queue depth 64, verification',
+    'off, cache holding every track), ops/s beside the in-process reference doing the same `locate()` and copies:',
+    '',
+    `| case | ${r.runs.map((_, i) => `run ${i + 1}`).join(' | ')} |`,
+    `|---|${r.runs.map(() => '---').join('|')}|`,
+    io('read4k', '4 KiB random read'),
+    io('write4k', '4 KiB random write'),
+    io('read64k', '64 KiB random read'),
+    io('write64k', '64 KiB random write'),
+    '',
+    `Restripe (256 MiB FIG. 2 expansion, instant drives, no host load): ${r.runs.map((f) => `${f.restripe.mbPerSec} MB/s vs plain copy ${f.restripe.plainCopyMbPerSec} MB/s`).join('; ')}.`,
+    '',
+    `Host-blocked window at the switch: ${SWITCHES_PER_MODEL} switches per drive model per run (LD1 restriped back and forth between`,
+    `stripe 1 and 2 cylinders, FIG. 8) under a verifying load of ${SWITCH_LOAD.hostProcessors} host processors × queue depth ${SWITCH_LOAD.queueDepth}, 4 KiB, 50% reads;`,
+    `a 32-slot cache, so requests stage from the drives: ${r.runs
+      .map((f) =>
+        Object.entries(f.blockedMs.byModel)
+          .map(([m, b]) => `${m} p50 ${b.p50} / p99 ${b.p99} / max ${b.max} ms`)
+          .join(', '),
+      )
+      .join('; ')}.`,
+    '',
+    '![host-blocked window at the switch](speed/switch-window.svg)',
+    '',
+    `Hosts during a restripe (256 MiB, default throttle ${'{minMBps 200, maxMBps 0}'}; 2 host processors × queue depth 16, 4 KiB, 50% reads,`,
+    `verifying): ${r.runs.map((f) => `${f.duringRestripe.opsPerSecBefore} → ${f.duringRestripe.opsPerSecDuring} ops/s, p99 ${f.duringRestripe.p99MsBefore} → ${f.duringRestripe.p99MsDuring} ms (restripe ${f.duringRestripe.restripeMs} ms)`).join('; ')}.`,
+    '',
+  ].join('\n');
+}
