@@ -88,12 +88,13 @@ describe('arrayemu run --reconfigure-to', () => {
   });
 
   it('stress --deterministic: a failing seed prints its rerun, and the rerun takes the same interleaving to the same failure', () => {
-    const first = cli('stress', '--seeds', '1', '--seed', '2', '--jobs', '1', '--deterministic', '--break-fill', '--json');
+    // Which seeds meet the broken fill depends on the interleavings the code makes: take the first that does.
+    const first = cli('stress', '--seeds', '200', '--seed', '0', '--jobs', '1', '--deterministic', '--break-fill', '--json');
     expect(first.code).toBe(1);
     const a = JSON.parse(first.out);
-    expect(a.failures).toBe(1);
+    expect(a.failures).toBeGreaterThanOrEqual(1);
     const f = a.failed[0];
-    expect(f.rerun).toBe('npx arrayemu stress --seeds 1 --seed 2 --jobs 1 --deterministic --break-fill');
+    expect(f.rerun).toBe(`npx arrayemu stress --seeds 1 --seed ${f.seed} --jobs 1 --deterministic --break-fill`);
     const again = cli(...f.rerun.split(' ').slice(2), '--json');
     const b = JSON.parse(again.out);
     expect(b.failed[0].trace).toBe(f.trace);

@@ -45,6 +45,16 @@ interface Piece {
   inside: boolean;
 }
 
+/**
+ * What a piece does with its locked track g: `slot` finds its cache slot, staging it on a miss
+ * (it may wait: it runs before the critical section); `use` copies and sets bits inside the
+ * critical section and never waits, so the switch waits microseconds for it at most.
+ */
+interface PieceWork {
+  slot: (g: number) => Promise<number> | number;
+  use: (g: number, s: number) => void;
+}
+
 interface Waiter<T> {
   resolve: (v: T) => void;
   reject: (e: Error) => void;
@@ -345,6 +355,21 @@ export class HostAdapter {
     piece.inside = true;
   }
 
+  /**
+   * Enter with slot s of locked track g in hand. If the piece must translate again, a slot that is
+   * not write-pending is released first: one just allocated for a whole-track write is not VALID
+   * yet, and one just staged may hold a location the layouts have moved past while its stage ran
+   * (a session that began meanwhile may have marked it IND: it must not stay cached).
+   */
+  private enterWithSlot(piece: Piece, g: number, s: number): void {
+    try {
+      this.enter(piece);
+    } catch (err) {
+      if (!(Atomics.load(this.state.slotState, s) & SLOT.WP)) releaseSlot(this.state, g);
+      throw err;
+    }
+  }
+
   private leave(piece: Piece): void {
     if (!piece.inside) return;
     piece.inside = false;
@@ -366,16 +391,11 @@ export class HostAdapter {
   }
 
   /**
-   * Call `fn(piece, globalTrack, trackOffset, bufferOffset, length)` for each track piece of a
-   * range, in order, track locked under the layout active when it took its lock (each piece is
-   * translated late: one that queued behind the switch is served under the new layout).
+   * Do `work(trackOffset, bufferOffset, length)` for each track piece of a range, in order, track
+   * locked under the layout active when it took its lock (each piece is translated late: one that
+   * queued behind the switch is served under the new layout).
    */
-  private async eachTrack(
-    dev: DeviceEntry,
-    offsetBytes: number,
-    lengthBytes: number,
-    fn: (piece: Piece, g: number, at: number, pos: number, len: number) => Promise<void>,
-  ): Promise<void> {
+  private async eachTrack(dev: DeviceEntry, offsetBytes: number, lengthBytes: number, work: (at: number, pos: number, len: number) => PieceWork): Promise<void> {
     const tb = this.state.trackBytes;
     let pos = 0;
     do {
@@ -385,13 +405,13 @@ export class HostAdapter {
       const len = Math.min(tb - at, lengthBytes - pos);
       const first = pos === 0;
       const from = pos;
-      await this.onePiece(dev, t, offsetBytes, lengthBytes, first, (piece, g) => fn(piece, g, at, from, len));
+      await this.onePiece(dev, t, offsetBytes, lengthBytes, first, work(at, from, len));
       pos += len;
     } while (pos < lengthBytes);
   }
 
-  /** Translate logical track t under the active layout and run `body` on it locked; again if a switch moved it. */
-  private async onePiece(dev: DeviceEntry, t: number, offsetBytes: number, lengthBytes: number, count: boolean, body: (piece: Piece, g: number) => Promise<void>): Promise<void> {
+  /** Translate logical track t under the active layout and do `work` on it locked; again if a switch moved it. */
+  private async onePiece(dev: DeviceEntry, t: number, offsetBytes: number, lengthBytes: number, count: boolean, work: PieceWork): Promise<void> {
     const deadline = sched().now() + BLOCKED_WAIT_MS;
     let counted = !count; // FIG. 7's scenario is counted once, under the first session the piece meets
     for (;;) {
@@ -406,7 +426,7 @@ export class HostAdapter {
       const countNow = !counted && session !== undefined;
       if (session) counted = true;
       try {
-        await this.underLock(session, t, g, countNow, piece, () => body(piece, g));
+        await this.underLock(session, t, g, countNow, piece, work);
         return;
       } catch (err) {
         if (!(err instanceof LayoutChanged)) throw err;
@@ -416,21 +436,23 @@ export class HostAdapter {
   }
 
   /**
-   * Run `body` with track g locked (FIG. 7 first, under a session) inside the piece's critical
-   * section. A body that finds no free cache slot (NoSlotNow) is not left waiting with the lock
-   * held: a fill may hold a write-pending slot's track while it waits for g, and the destage that
-   * would free that slot needs that track. So the lock is given up, the wait for a clean slot
-   * happens unlocked, and the body runs again from the start (it changes nothing before it has its slot).
+   * Do `work` with track g locked (FIG. 7 first, under a session): its slot first, then its use
+   * inside the piece's critical section (a switch that came meanwhile: LayoutChanged). Work that
+   * finds no free cache slot (NoSlotNow) is not left waiting with the lock held: a fill may hold a
+   * write-pending slot's track while it waits for g, and the destage that would free that slot
+   * needs that track. So the lock is given up, the wait for a clean slot happens unlocked, and the
+   * work runs again from the start (it changes nothing before it has its slot).
    */
-  private async underLock(session: Session | undefined, t: number, g: number, count: boolean, piece: Piece, body: () => Promise<void>): Promise<void> {
+  private async underLock(session: Session | undefined, t: number, g: number, count: boolean, piece: Piece, work: PieceWork): Promise<void> {
     const deadline = sched().now() + SLOT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       const seen = cacheEvents(this.state);
       if (session) await this.lockUnderSession(session, t, g, count && attempt === 0);
       else await lockTrack(this.state, g);
       try {
-        this.enter(piece);
-        await body();
+        const s = await work.slot(g);
+        this.enterWithSlot(piece, g, s);
+        work.use(g, s);
         return;
       } catch (err) {
         if (!(err instanceof NoSlotNow)) throw err;
@@ -504,11 +526,13 @@ export class HostAdapter {
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
     return this.onDevice(device, async (dev) => {
       const out = new Uint8Array(lengthBytes);
-      await this.eachTrack(dev, offsetBytes, lengthBytes, async (piece, g, at, pos, len) => {
-        const s = await this.slotWithData(piece, g);
-        out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
-        Atomics.or(this.state.slotState, s, SLOT.REF);
-      });
+      await this.eachTrack(dev, offsetBytes, lengthBytes, (at, pos, len) => ({
+        slot: (g) => this.slotWithData(g),
+        use: (_g, s) => {
+          out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
+          Atomics.or(this.state.slotState, s, SLOT.REF);
+        },
+      }));
       this.counters.reads++;
       return out;
     });
@@ -517,10 +541,10 @@ export class HostAdapter {
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
     return this.onDevice(device, async (dev) => {
       const tb = this.state.trackBytes;
-      await this.eachTrack(dev, offsetBytes, data.length, async (piece, g, at, pos, len) => {
-        const s = len === tb ? this.slotForOverwrite(g) : await this.slotWithData(piece, g);
-        this.writeSlot(dev, g, s, data, pos, at, len);
-      });
+      await this.eachTrack(dev, offsetBytes, data.length, (at, pos, len) => ({
+        slot: (g) => (len === tb ? this.slotForOverwrite(g) : this.slotWithData(g)),
+        use: (g, s) => this.writeSlot(dev, g, s, data, pos, at, len),
+      }));
       this.counters.writes++;
     });
   }
@@ -549,12 +573,11 @@ export class HostAdapter {
   }
 
   /**
-   * The valid slot of locked track `g`, staging it from its drive on a miss. The piece leaves its
-   * critical section for the stage (the switch never waits for a drive) and enters again after:
-   * LayoutChanged if a switch came meanwhile (the slot stays, VALID: it holds g's content, which
-   * nobody could change while g was locked).
+   * The valid slot of locked track `g`, staging it from its drive on a miss. It runs before the
+   * piece's critical section (the switch never waits for a drive); if a switch comes meanwhile the
+   * slot stays, VALID: it holds g's content, which nobody could change while g was locked.
    */
-  private async slotWithData(piece: Piece, g: number): Promise<number> {
+  private async slotWithData(g: number): Promise<number> {
     const s = Atomics.load(this.state.trackSlot, g);
     if (s !== NO_SLOT) {
       assert(Atomics.load(this.state.slotState, s) & SLOT.VALID, () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`);
@@ -563,7 +586,6 @@ export class HostAdapter {
     }
     const slot = this.allocate(g);
     this.counters.misses++;
-    this.leave(piece);
     try {
       await this.stage(g, slot);
     } catch (err) {
@@ -571,7 +593,6 @@ export class HostAdapter {
       throw err;
     }
     Atomics.or(this.state.slotState, slot, SLOT.VALID);
-    this.enter(piece);
     return slot;
   }
 

@@ -86,6 +86,7 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     pattern: opts.pattern,
     seed: opts.seed * 1000 + i,
     control: controlBuffer,
+    processors: n,
     verify: opts.verify,
     hotSpots: opts.hotSpots,
     hotPct: opts.hotPct,

@@ -4,7 +4,7 @@ import * as hdr from 'hdr-histogram-js';
 import type { HostClient } from './client.ts';
 import { SECTOR_BYTES, Verifier, type VerifyDevice } from './verifier.ts';
 import { errorCode, errorMessage } from '../shared/errors.ts';
-import { mulberry32, sched } from '../shared/sched.ts';
+import { mulberry32, sched, waitWord } from '../shared/sched.ts';
 
 export interface WorkloadSpec {
   devices: VerifyDevice[];
@@ -27,14 +27,33 @@ export interface WorkloadSpec {
   hotPct?: number; // 0..100
   /** Stop early once the CONTROL.STOP word is non-zero (set by whoever runs the workload). */
   control?: SharedArrayBuffer;
+  /** Processors sharing `control`: each waits at the start line until all have arrived. */
+  processors?: number;
+}
+
+/**
+ * Wait until `processors` processors have reached the start line (bounded): a processor whose
+ * thread loaded first would otherwise run alone, beside the others' loading, and count that.
+ */
+async function startLine(control: Int32Array, processors: number): Promise<void> {
+  Atomics.add(control, CONTROL.READY, 1);
+  sched().notify(control, CONTROL.READY);
+  const deadline = sched().now() + START_LINE_WAIT_MS;
+  for (let seen = Atomics.load(control, CONTROL.READY); seen < processors; seen = Atomics.load(control, CONTROL.READY)) {
+    if (sched().now() > deadline) throw new Error(`workload: ${seen} of ${processors} host processors at the start line after ${START_LINE_WAIT_MS} ms`);
+    await waitWord(control, CONTROL.READY, seen, 50);
+  }
 }
 
 /** Words of a workload's control buffer (Int32, shared by every processor of one run). */
 export const CONTROL = {
   STOP: 0, // non-zero: every processor stops after its requests in flight
   OPS_DONE: 1, // operations completed by every processor
-  DEVICE_SECTORS: 2, // + device index: the device's current size in sectors (a reconfiguration may grow it)
+  READY: 2, // processors loaded and waiting at the start line: none starts its clock before all are
+  DEVICE_SECTORS: 3, // + device index: the device's current size in sectors (a reconfiguration may grow it)
 } as const;
+/** Longest a processor waits at the start line for the others (their threads still loading). */
+const START_LINE_WAIT_MS = 60_000;
 export const controlWords = (devices: number): number => CONTROL.DEVICE_SECTORS + devices;
 
 export interface HotSpot {
@@ -98,6 +117,7 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
   const rand = seededRandom(spec.seed);
   const hist = newLatencyHistogram();
   const control = spec.control ? new Int32Array(spec.control) : undefined;
+  if (control && spec.processors !== undefined) await startLine(control, spec.processors);
   const opsLimit = Math.min(spec.ops ?? MAX_OPS, MAX_OPS);
   const deadline = spec.seconds !== undefined ? sched().now() + spec.seconds * 1000 : Infinity;
   const result: ProcessorResult = { reads: 0, writes: 0, bytes: 0, ioErrors: 0, lostWithAdapter: 0, verifyErrors: 0, described: [], latencyUs: '', elapsedMs: 0 };
