@@ -5,7 +5,7 @@
 // against its target; the report says in how many runs it was met.
 import { hostIoRows, HOST_IO_CASES } from './host-io.ts';
 import { hostsDuringRestripe, restripeThroughput } from './restripe.ts';
-import { switchWindowBench, writeSwitchChart, SWITCH_LOAD, type SwitchWindow } from './switch-window.ts';
+import { quantile, switchWindowBench, writeSwitchChart, SWITCH_LOAD, type SwitchWindow } from './switch-window.ts';
 
 /** Switches measured per drive model in each run (the issue asks for at least 100). */
 export const SWITCHES_PER_MODEL = 120;
@@ -45,7 +45,7 @@ export async function speedRun(quick: boolean, say: (s: string) => void): Promis
     figures: {
       hostIo,
       restripe: { mbPerSec: th.restripeMBps, plainCopyMbPerSec: th.plainCopyMBps, ratio: th.ratio },
-      blockedMs: { p50: pick(all, 0.5), p99: pick(all, 0.99), max: all.at(-1) ?? 0, switches: all.length, byModel },
+      blockedMs: { p50: quantile(all, 0.5), p99: quantile(all, 0.99), max: all.at(-1) ?? 0, switches: all.length, byModel },
       duringRestripe: {
         opsRatio: u.opsRatio,
         p99Ratio: u.p99Ratio,
@@ -57,10 +57,6 @@ export async function speedRun(quick: boolean, say: (s: string) => void): Promis
       },
     },
   };
-}
-
-function pick(sorted: number[], q: number): number {
-  return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
 /** The issue's targets, each a figure of a run and whether it is met. */

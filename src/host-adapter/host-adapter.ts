@@ -243,7 +243,7 @@ export class HostAdapter {
    */
   private served(req: IoRequest): IoReply | undefined {
     if (this.broken || this.ports || req.op === 'flush' || this.inflight >= HOST_INFLIGHT_LIMIT) return undefined;
-    const dev = this.model.devices.find((d) => d.id === req.device);
+    const dev = this.model.findDevice(req.device);
     if (!dev || this.state.deviceWord(dev.index, DEVICE.READY) !== 1) return undefined;
     const tb = this.state.trackBytes;
     const t = Math.floor(req.offsetBytes / tb);
@@ -257,16 +257,16 @@ export class HostAdapter {
     if (!tryLockTrack(this.state, g)) return undefined;
     const piece: Piece = { dev, gen, inside: false };
     try {
-      const s = Atomics.load(this.state.trackSlot, g);
       const session = this.activeSession(dev, gen);
-      if (s === NO_SLOT || (session && Atomics.load(this.state.trackFlags, g) & (TRACK.PS | TRACK.IND))) return undefined;
+      if (session && Atomics.load(this.state.trackFlags, g) & (TRACK.PS | TRACK.IND)) return undefined;
+      const s = this.cachedSlot(g);
+      if (s === NO_SLOT) return undefined;
       this.enter(piece);
-      assert(Atomics.load(this.state.slotState, s) & SLOT.VALID, () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`);
       if (session) this.countScenario(session, t);
       this.counters.hits++;
       if (req.op === 'read') {
-        const data = this.state.slotBytes(s).slice(at, at + len);
-        Atomics.or(this.state.slotState, s, SLOT.REF);
+        const data = new Uint8Array(len);
+        this.readSlot(s, at, len, data, 0);
         this.counters.reads++;
         return { id: req.id, ok: true, data };
       }
@@ -528,10 +528,7 @@ export class HostAdapter {
       const out = new Uint8Array(lengthBytes);
       await this.eachTrack(dev, offsetBytes, lengthBytes, (at, pos, len) => ({
         slot: (g) => this.slotWithData(g),
-        use: (_g, s) => {
-          out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
-          Atomics.or(this.state.slotState, s, SLOT.REF);
-        },
+        use: (_g, s) => this.readSlot(s, at, len, out, pos),
       }));
       this.counters.reads++;
       return out;
@@ -547,6 +544,12 @@ export class HostAdapter {
       }));
       this.counters.writes++;
     });
+  }
+
+  /** Copy `len` bytes of slot s from `at` into `out` at `pos` (the slot is referenced: the clock keeps it). */
+  private readSlot(s: number, at: number, len: number, out: Uint8Array, pos: number): void {
+    out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
+    Atomics.or(this.state.slotState, s, SLOT.REF);
   }
 
   /** Put `len` bytes of `data` from `pos` into slot s of locked track g at `at`, and make it write-pending. */
@@ -573,14 +576,24 @@ export class HostAdapter {
   }
 
   /**
+   * The slot attached to locked track `g`, or NO_SLOT. An attached slot is VALID
+   * whenever its track is unlocked, so one found under the lock must be.
+   */
+  private cachedSlot(g: number): number {
+    const s = Atomics.load(this.state.trackSlot, g);
+    if (s === NO_SLOT) return NO_SLOT;
+    assert(Atomics.load(this.state.slotState, s) & SLOT.VALID, () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`);
+    return s;
+  }
+
+  /**
    * The valid slot of locked track `g`, staging it from its drive on a miss. It runs before the
-   * piece's critical section (the switch never waits for a drive); if a switch comes meanwhile the
-   * slot stays, VALID: it holds g's content, which nobody could change while g was locked.
+   * piece's critical section (the switch never waits for a drive); if a switch comes meanwhile,
+   * enterWithSlot gives the slot up before the piece translates again.
    */
   private async slotWithData(g: number): Promise<number> {
-    const s = Atomics.load(this.state.trackSlot, g);
+    const s = this.cachedSlot(g);
     if (s !== NO_SLOT) {
-      assert(Atomics.load(this.state.slotState, s) & SLOT.VALID, () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`);
       this.counters.hits++;
       return s;
     }

@@ -42,6 +42,11 @@ export class ArrayModel {
     for (const d of this.devices) this.byId.set(d.id, d);
   }
 
+  /** The device named `id`, or undefined (`device` throws instead). */
+  findDevice(id: string): DeviceEntry | undefined {
+    return this.byId.get(id);
+  }
+
   device(id: string): DeviceEntry {
     const d = this.byId.get(id);
     if (!d) throw new ArrayError('UNKNOWN_DEVICE', `unknown device "${id}" (devices: ${this.devices.map((x) => x.id).join(', ')})`);
