@@ -538,7 +538,10 @@ function addServeCommand(program: Command): void {
     .command('serve')
     .description('start the array and serve every non-BCV logical device as an NBD export (named by its device id) until SIGINT/SIGTERM')
     .option('--config <file>', 'the array configuration (with --data-dir, only the first time: the directory keeps the running one)')
-    .option('--data-dir <dir>', "keep the drives' bytes (sparse files) and the running configuration here across restarts")
+    .option(
+      '--data-dir <dir>',
+      'keep the array here, durable: every write acknowledged before a FLUSH (or a FUA write) survives a crash, an interrupted restripe resumes at the next start',
+    )
     .option('--listen <host:port>', 'TCP address (default 127.0.0.1:10809 when no --socket is given)')
     .option('--socket <path>', 'a Unix socket to serve on as well (or alone)')
     .option('--http <host:port>', 'the control API and /metrics (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)')
@@ -564,15 +567,13 @@ interface ServeCliOptions {
 async function serveCommand(o: ServeCliOptions): Promise<void> {
   const { serve } = await import('./host/nbd/serve.ts');
   const { startControl } = await import('./host/control/server.ts');
-  const { openDataDir, markIncomplete } = await import('./host/persist.ts');
-  if (!o.config && !o.dataDir) throw new ArrayError('USAGE', 'give --config (and/or --data-dir holding one)');
-  const given = o.config ? loadConfig(o.config) : undefined;
-  const config = o.dataDir ? openDataDir(o.dataDir, given).config : given!;
+  if (!o.config && !o.dataDir) throw new ArrayError('USAGE', 'give --config (and/or --data-dir holding an array)');
+  const config = o.config ? loadConfig(o.config) : undefined;
   const log = o.verbose ? (l: string) => process.stderr.write(`${l}\n`) : undefined;
   const s = await serve(config, { listen: o.listen, socket: o.socket, mode: o.inline ? 'inline' : 'threads', log, dataDir: o.dataDir });
   let control: Awaited<ReturnType<typeof startControl>> | undefined;
   try {
-    if (o.http) control = await startControl(s, config, o.http, o.tokenFile);
+    if (o.http) control = await startControl(s, s.running, o.http, o.tokenFile);
   } catch (err) {
     await s.close();
     throw err;
@@ -581,14 +582,18 @@ async function serveCommand(o: ServeCliOptions): Promise<void> {
   print(!!o.json, { ok: true, uris: s.uris, http }, () => `arrayemu serving (Ctrl-C to stop):\n${[...s.uris, ...http].map((u) => `  ${u}`).join('\n')}`);
   await signalled();
   const running = control?.jobs.running()[0];
-  if (running) {
-    process.stderr.write(
-      `arrayemu: waiting for reconfiguration ${running.id} of ${running.device} to finish (signal again to stop now${o.dataDir ? '; the data dir is then refused until checked' : ''})\n`,
-    );
+  if (running && !o.dataDir) {
+    // Without a data dir a reconfiguration cut short is lost with the array: let it finish first.
+    process.stderr.write(`arrayemu: waiting for reconfiguration ${running.id} of ${running.device} to finish (signal again to stop now)\n`);
     const again = await Promise.race([control!.jobs.idle().then(() => false), signalled().then(() => true)]);
-    if (again && o.dataDir) markIncomplete(o.dataDir, `stopped during reconfiguration ${running.id} of ${running.device}: its devices are part old layout, part new`);
+    if (again) process.exit(130);
   }
-  if (!o.json) process.stderr.write(`arrayemu: stopping: destaging the cache${o.dataDir ? `, writing ${o.dataDir}` : ''}\n`);
+  // With a data dir a second signal stops at once: the store holds the last commit, which a restart resumes from.
+  if (o.dataDir) void signalled().then(() => process.exit(130));
+  if (!o.json)
+    process.stderr.write(
+      `arrayemu: stopping: destaging the cache${o.dataDir ? ` and committing it to ${o.dataDir}${running ? ` (reconfiguration ${running.id} of ${running.device} resumes at the next start)` : ''}` : ''}\n`,
+    );
   await control?.close();
   await s.close();
 }

@@ -137,7 +137,7 @@ export class DiskAdapter {
     this.channel = adapterChannel(this.model.config, this.index);
     this.model.drives.ids.forEach((id, d) => {
       if (this.state.driveOwner[d] !== this.index) return;
-      const store = driveStore(this.state, id, d, this.index);
+      const store = driveStore(this.state, id, d, this.index, this.model.drives.baseTrack[d]!);
       // A timing model (drives[i].model) decides when each access completes; `instant` has none.
       const timing = timingModel(this.model.config.drives.find((x) => x.id === id)?.model);
       out.set(d, timing ? new TimedDrive(store, timing, this.channel) : store);
@@ -220,6 +220,8 @@ export class DiskAdapter {
         return void this.step(m.sid, 'purge', (s) => this.purgeBcv(s));
       case 'establish':
         return void this.step(m.sid, 'establish', (s) => this.establish(s));
+      case 'destage-mirror':
+        return void this.step(m.sid, 'mirror', (s) => this.destageMirror(s));
       case 'start-split':
         return void this.step(m.sid, 'split', (s) => this.instantSplit(s));
       case 'start-transfer':
@@ -278,11 +280,11 @@ export class DiskAdapter {
     else await drive.readTrack(track, dst);
   }
 
-  /** Write a whole track onto location g (it is no longer formatted-as-zeros). */
+  /** Write a whole track onto location g (it is no longer formatted-as-zeros, and a fill of it is on its drive now). */
   private async writeLocation(g: number, src: Uint8Array): Promise<void> {
     const { drive, track } = this.driveTrack(g);
     await drive.writeTrack(track, src);
-    this.state.clearFlag(g, TRACK.FMT);
+    this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND);
   }
 
   /** Tell whichever adapter owns location g that slot s has data pending for it. */
@@ -502,6 +504,21 @@ export class DiskAdapter {
   }
 
   // ---- reconfiguration ------------------------------------------------------------------------
+
+  /**
+   * Destage every mirror write (WP2) of session `session`'s device onto this adapter's BCV drives,
+   * until none is left (the switch asks with the device's hosts blocked: no new ones come), so the
+   * BCV is on its drives before the activation is made durable (R1, DESIGN §10).
+   */
+  private async destageMirror(session: Session): Promise<void> {
+    const deadline = sched().now() + SLOT_WAIT_MS;
+    const mirrorOf = (s: number) => Atomics.load(this.state.slotState, s) & SLOT.WP2 && session.oInv.get(Atomics.load(this.state.slotOwner, s)) >= 0;
+    for (let pending = this.pendingSlots().filter(mirrorOf); pending.length > 0; pending = this.pendingSlots().filter(mirrorOf)) {
+      for (const s of pending) await this.destageSlot(s);
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${this.name}: mirror writes of ${session.spec.deviceId} still pending after ${SLOT_WAIT_MS} ms`);
+      if (this.pendingSlots().some(mirrorOf)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
+    }
+  }
 
   /** Before ESTABLISH: cached tracks of the BCV on this adapter's drives are about to go stale. */
   private async purgeBcv(session: Session): Promise<void> {
@@ -774,7 +791,7 @@ export class DiskAdapter {
             () => `fill: IND location ${this.model.drives.dch(n)} holds a slot that no fill made (${this.state.describeSlot(done)}; ${this.state.describeTrack(n)})`,
           );
         } else if (!(await this.copyBcvToMain(b, n))) return false;
-        this.state.clearFlag(n, TRACK.IND);
+        this.filled(n);
       }
       Atomics.and(this.state.trackPb, b, ~(1 << session.y));
       this.counters.fills++;
@@ -782,6 +799,19 @@ export class DiskAdapter {
     } finally {
       for (const g of held.reverse()) unlockTrack(this.state, g);
     }
+  }
+
+  /**
+   * Clear IND[n]: n's data is in a write-pending slot, so FILLPEND is set in the same atomic step
+   * and stays until n's drive is written (the durable store keeps IND set until then: R3).
+   */
+  private filled(n: number): void {
+    const keep = this.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
+    for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
+      const f = Atomics.load(this.state.trackFlags, n);
+      if (Atomics.compareExchange(this.state.trackFlags, n, f, (f & ~TRACK.IND) | keep) === f) return;
+    }
+    assert(false, () => `fill: flags of ${this.model.drives.dch(n)} changed under its lock ${CLEAR_PENDING_TRIES} times running (${this.state.describeTrack(n)})`);
   }
 
   /** Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1). False: no slot free. */

@@ -14,6 +14,17 @@ export interface Drive {
   writeTrack(track: number, src: Uint8Array): Promise<void>;
 }
 
+/** What both memory stores are made with. */
+interface StoreOptions {
+  id: string;
+  trackBytes: number;
+  driveOwner: Int32Array;
+  driveIndex: number;
+  adapterIndex: number;
+  /** The write seqlock of every global track, and this drive's first global track. */
+  writeSeq?: { seq: Int32Array; baseTrack: number };
+}
+
 /**
  * A drive whose platters are a SharedArrayBuffer: it outlives the disk adapter worker that owns
  * it, so a replacement adapter finds the data where the old one left it. Every access checks that
@@ -26,12 +37,12 @@ export class MemoryDrive implements Drive {
   private readonly bytes: Uint8Array;
   private readonly owner: MemoryOwner;
 
-  constructor(opts: { id: string; data: SharedArrayBuffer; trackBytes: number; driveOwner: Int32Array; driveIndex: number; adapterIndex: number }) {
+  constructor(opts: StoreOptions & { data: SharedArrayBuffer }) {
     this.id = opts.id;
     this.trackBytes = opts.trackBytes;
     this.bytes = new Uint8Array(opts.data);
     this.tracks = this.bytes.length / opts.trackBytes;
-    this.owner = new MemoryOwner(opts.id, this.tracks, opts.trackBytes, opts.driveOwner, opts.driveIndex, opts.adapterIndex);
+    this.owner = new MemoryOwner(opts.id, this.tracks, opts.trackBytes, opts.driveOwner, opts.driveIndex, opts.adapterIndex, opts.writeSeq);
     assert(Number.isInteger(this.tracks), `drive ${this.id}: store of ${this.bytes.length} bytes is not whole tracks`);
   }
 
@@ -46,7 +57,9 @@ export class MemoryDrive implements Drive {
 
   async writeTrack(track: number, src: Uint8Array): Promise<void> {
     this.check(track, src, 'write');
+    const g = this.owner.beginWrite(track);
     this.bytes.set(src, track * this.trackBytes);
+    this.owner.endWrite(g);
   }
 }
 
@@ -66,23 +79,14 @@ export class SparseDrive implements Drive {
   private readonly words: Int32Array;
   private readonly owner: MemoryOwner;
 
-  constructor(opts: {
-    id: string;
-    index: SharedArrayBuffer;
-    pool: SharedArrayBuffer;
-    words: SharedArrayBuffer;
-    trackBytes: number;
-    driveOwner: Int32Array;
-    driveIndex: number;
-    adapterIndex: number;
-  }) {
+  constructor(opts: StoreOptions & { index: SharedArrayBuffer; pool: SharedArrayBuffer; words: SharedArrayBuffer }) {
     this.id = opts.id;
     this.trackBytes = opts.trackBytes;
     this.index = new Int32Array(opts.index);
     this.tracks = this.index.length;
     this.pool = opts.pool;
     this.words = new Int32Array(opts.words);
-    this.owner = new MemoryOwner(opts.id, this.tracks, opts.trackBytes, opts.driveOwner, opts.driveIndex, opts.adapterIndex);
+    this.owner = new MemoryOwner(opts.id, this.tracks, opts.trackBytes, opts.driveOwner, opts.driveIndex, opts.adapterIndex, opts.writeSeq);
   }
 
   async readTrack(track: number, dst: Uint8Array): Promise<void> {
@@ -96,8 +100,10 @@ export class SparseDrive implements Drive {
     this.owner.check(track, src, 'write');
     let chunk = Atomics.load(this.index, track);
     if (chunk === NO_CHUNK) chunk = this.allocate();
+    const g = this.owner.beginWrite(track);
     new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes).set(src);
     Atomics.store(this.index, track, chunk);
+    this.owner.endWrite(g);
   }
 
   /** A new chunk of the pool, growing it if needed (several adapters may grow it at once). */
@@ -123,7 +129,11 @@ const SPARSE_GROW_TRIES = 16;
 /** The sparse pool grows by at least this much at a time. */
 const SPARSE_GROW_MIN_BYTES = 16 * 2 ** 20;
 
-/** The owner and bounds check every drive store makes on each access. */
+/**
+ * The owner and bounds check every drive store makes on each access, and the write seqlock
+ * (SharedBuffers.driveWriteSeq): odd while a track is being written, so the durable store never
+ * reads half a write and knows which tracks changed since its last commit.
+ */
 class MemoryOwner {
   constructor(
     private readonly id: string,
@@ -132,7 +142,21 @@ class MemoryOwner {
     private readonly ownerWord: Int32Array,
     private readonly driveIndex: number,
     private readonly adapterIndex: number,
+    private readonly writeSeq?: { seq: Int32Array; baseTrack: number },
   ) {}
+
+  /** A write of drive track `track` starts: its global track's seqlock goes odd. */
+  beginWrite(track: number): number {
+    if (!this.writeSeq) return -1;
+    const g = this.writeSeq.baseTrack + track;
+    const was = Atomics.add(this.writeSeq.seq, g, 1);
+    assert((was & 1) === 0, () => `drive ${this.id}: track ${track} written by two writers at once (seqlock ${was})`);
+    return g;
+  }
+
+  endWrite(g: number): void {
+    if (g >= 0) Atomics.add(this.writeSeq!.seq, g, 1);
+  }
 
   check(track: number, buf: Uint8Array, what: string): void {
     const owner = Atomics.load(this.ownerWord, this.driveIndex);
@@ -146,9 +170,9 @@ class MemoryOwner {
  * Drive `d`'s store over the shared buffers, as adapter `adapterIndex` sees it: sparse if the drive
  * keeps its tracks sparsely, dense otherwise (the one place that chooses).
  */
-export function driveStore(state: SharedState, id: string, d: number, adapterIndex: number): Drive {
+export function driveStore(state: SharedState, id: string, d: number, adapterIndex: number, baseTrack: number): Drive {
   const b = state.buffers;
-  const common = { id, trackBytes: state.trackBytes, driveOwner: state.driveOwner, driveIndex: d, adapterIndex };
+  const common = { id, trackBytes: state.trackBytes, driveOwner: state.driveOwner, driveIndex: d, adapterIndex, writeSeq: { seq: state.driveWriteSeq, baseTrack } };
   const sparse = b.sparseIndex[d];
   return sparse ? new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords }) : new MemoryDrive({ ...common, data: b.driveData[d]! });
 }

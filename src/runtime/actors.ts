@@ -8,6 +8,8 @@ import { SharedState } from '../shared/memory.ts';
 import { HostAdapter } from '../host-adapter/host-adapter.ts';
 import { DiskAdapter } from '../disk-adapter/disk-adapter.ts';
 import { ServiceProcessor } from '../service-processor/service-processor.ts';
+import { LmdbStore } from '../service-processor/store.ts';
+import { join } from 'node:path';
 
 const noCalls =
   (role: string) =>
@@ -39,7 +41,16 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
       call: noCalls('a disk adapter'),
     };
   }
-  const sp = new ServiceProcessor({ model, state, log, emit });
+  const d = init.durable;
+  const store = d?.store ?? (d?.dir ? new LmdbStore(join(d.dir, 'store')) : undefined);
+  const sp = new ServiceProcessor({
+    model,
+    state,
+    log,
+    emit,
+    configDir: d?.dir ? join(d.dir, 'config') : undefined,
+    durable: store ? { store, recovered: d?.recovered } : undefined,
+  });
   return {
     wire: (kind, i, link) => {
       if (kind === 'ha' || kind === 'da') sp.attachAdapter(kind, i, link);
@@ -53,6 +64,10 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
       if (method === 'resumeInfo') return sp.resumeInfo();
       if (method === 'resume') return sp.resume(String(args[0]));
       if (method === 'stalledSessions') return sp.stalledSessions();
+      if (method === 'commit') return sp.commit(String(args[0] ?? 'flush'));
+      if (method === 'recoverSessions') return sp.recoverSessions();
+      if (method === 'closeStore') return sp.closeStore();
+      if (method === 'durableStatus') return { ...sp.durableCounters };
       throw new ArrayError('USAGE', `the service processor has no method "${method}"`);
     },
   };

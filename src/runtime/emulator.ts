@@ -20,6 +20,12 @@ import { createSharedBuffers, SharedState } from '../shared/memory.ts';
 import { ArrayModel } from '../shared/model.ts';
 import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from '../shared/link.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
+import { SLOT, type SharedState as State } from '../shared/memory.ts';
+import type { DurableImage, DurableStore } from '../shared/durable.ts';
+import type { RecoveredSession } from '../service-processor/service-processor.ts';
+import { LmdbStore } from '../service-processor/store.ts';
+import { loadImage, withoutStaleBcvs } from './recover.ts';
+import { join } from 'node:path';
 
 export type Mode = 'threads' | 'inline';
 
@@ -28,6 +34,21 @@ export interface StartOptions {
   log?: Log;
   /** Inline mode only: delay and reorder the batches between actors (fault injection). */
   chaos?: LinkChaos;
+  /**
+   * Keep the array durable (DESIGN §10): in a data dir (its LMDB store), or in a store object
+   * (inline mode: the crash harness). A store that holds an image restarts the array from it, and
+   * `config` is then only used for a store that is still empty.
+   */
+  durable?: { dir?: string; store?: DurableStore };
+}
+
+/** What a restart from a durable image found and took up. */
+export interface Recovery {
+  /** The commit the image came from. */
+  commit: number;
+  tracks: number;
+  sessions: RecoveredSession[];
+  loadMs: number;
 }
 
 const BOOTSTRAP = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url));
@@ -38,6 +59,13 @@ const START_WAIT_MS = 30_000;
 export const quietLog: Log = (level, text) => {
   if (level !== 'info') process.stderr.write(`arrayemu ${level}: ${text}\n`);
 };
+
+/** Slots write-pending now (a flush must see each destaged). */
+function writePending(state: State): number[] {
+  const out: number[] = [];
+  for (let s = 0; s < state.slots; s++) if (Atomics.load(state.slotState, s) & SLOT.WP) out.push(s);
+  return out;
+}
 
 /** One actor as the main thread sees it. */
 interface ActorSlot {
@@ -76,13 +104,35 @@ export class ArrayEmulator extends EventEmitter {
     this.log = log;
   }
 
-  static async start(config: ArrayConfig, opts: StartOptions = {}): Promise<ArrayEmulator> {
+  static async start(given: ArrayConfig | undefined, opts: StartOptions = {}): Promise<ArrayEmulator> {
     const mode = opts.mode ?? 'threads';
     const log = opts.log ?? quietLog;
-    checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
+    const t0 = performance.now();
+    const durable = opts.durable;
+    if (durable?.store && mode !== 'inline') throw new ArrayError('USAGE', 'a durable store object needs inline mode; give a data dir in threads mode');
+    const reader = durable ? (durable.store ?? new LmdbStore(join(durable.dir!, 'store'))) : undefined;
+    let image: DurableImage | undefined;
+    let config: ArrayConfig;
+    try {
+      image = reader?.load();
+      if (!image && !given) throw new ArrayError('USAGE', `--data-dir ${durable?.dir ?? ''} holds no array yet: give --config`);
+      const inUse = new Set((image?.meta.sessions ?? []).flatMap((s) => (s.spec.bcvId ? [s.spec.bcvId] : [])));
+      config = image ? withoutStaleBcvs(image.meta.running, inUse, (line) => log('info', line)) : given!;
+      checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
+    } catch (err) {
+      if (!durable?.store) reader?.close();
+      throw err;
+    }
     const model = new ArrayModel(config);
     const buffers = createSharedBuffers(config);
     const state = new SharedState(buffers);
+    let loaded: Awaited<ReturnType<typeof loadImage>> | undefined;
+    try {
+      if (image) loaded = await loadImage(state, model, image);
+    } finally {
+      if (!durable?.store) reader?.close(); // the service processor opens the store itself, in its own thread
+    }
+    const recovered = image ? { ...image.meta, running: config } : undefined;
     const roles: Array<[Role, number, string]> = [
       ['sp', 0, 'SP'],
       ...Array.from({ length: config.hostAdapters }, (_, i): [Role, number, string] => ['ha', i, `HA${i}`]),
@@ -93,7 +143,7 @@ export class ArrayEmulator extends EventEmitter {
     const emit: Emit = (name, data) => made.emu?.emit(name, data);
     const actors = await Promise.all(
       roles.map(([role, index, name]) => {
-        const init: ActorInit = { role, index, config, buffers };
+        const init: ActorInit = { role, index, config, buffers, ...(role === 'sp' && durable ? { durable: { dir: durable.dir, store: durable.store, recovered } } : {}) };
         return mode === 'threads' ? startWorker(init, name, log, failures, emit) : Promise.resolve(inlineActor(init, name, log, emit));
       }),
     );
@@ -114,7 +164,49 @@ export class ArrayEmulator extends EventEmitter {
     // The service processor first: it activates the configuration before anyone serves I/O.
     await actors[0]!.start();
     await Promise.all(actors.slice(1).map((a) => a.start()));
+    if (image && loaded) {
+      // Before any host is served: every adapter knows the sessions that come back under N.
+      const sessions = (await actors[0]!.call('recoverSessions', [])) as RecoveredSession[];
+      emu.recovery = { commit: image.meta.commits, tracks: loaded.tracks, sessions, loadMs: Math.round(performance.now() - t0) };
+      for (const r of sessions)
+        log(
+          'info',
+          `recovered ${r.device}: ${r.kind} ${r.stage === 'switched' ? `resumed under the new layout, ${r.tracksLeft} of ${r.tracksTotal} tracks to move` : 'started again under the original layout'}`,
+        );
+    }
+    emu.durable = durable !== undefined;
+    emu.on('completed', (e: { report: ReconfReport }) => void emu.learnReport(e.report).catch(() => {}));
     return emu;
+  }
+
+  /** What the restart from a durable image found (undefined: a fresh start, or no store). */
+  recovery?: Recovery;
+  /** Whether the array keeps a durable store (a FLUSH then commits). */
+  durable = false;
+
+  /**
+   * FLUSH with a durable store (R4): `destage` destages the cache (a host adapter's flush, every
+   * disk adapter), a second time if a slot write-pending at the start was moved meanwhile to another
+   * adapter's drive (a split hands pending data to the BCV's adapter), then one commit makes it
+   * durable (shared with every flush of the same turn). Without a store: the destage alone.
+   */
+  async flushDurable(destage: () => Promise<void>): Promise<number> {
+    const before = writePending(this.state);
+    await destage();
+    if (before.some((s) => Atomics.load(this.state.slotState, s) & SLOT.WP)) await destage();
+    if (!this.durable || this.state.testFault('FLUSH_WITHOUT_COMMIT')) return 0;
+    return (await this.actors[0]!.call('commit', ['flush'])) as number;
+  }
+
+  /** Make everything on the drives durable now (the store's group commit); 0 without a store. */
+  async commit(reason = 'commit'): Promise<number> {
+    if (!this.durable) return 0;
+    return (await this.actors[0]!.call('commit', [reason])) as number;
+  }
+
+  /** Sessions taken up after a restart, each resolving with its report when it completes. */
+  async durableStatus(): Promise<{ commits: number; commitMs: number; bytes: number; tracks: number }> {
+    return (await this.actors[0]!.call('durableStatus', [])) as { commits: number; commitMs: number; bytes: number; tracks: number };
   }
 
   private connect(a: ActorSlot, b: ActorSlot): void {
@@ -199,7 +291,7 @@ export class ArrayEmulator extends EventEmitter {
     return (await this.actors[0]!.call('stalledSessions', [])) as StalledSession[];
   }
 
-  private async learnReport(report: ReconfReport): Promise<ReconfReport> {
+  async learnReport(report: ReconfReport): Promise<ReconfReport> {
     // This thread's model learns the new layouts too (workloads size their devices from it).
     const running = (await this.actors[0]!.call('configuration', [])) as ArrayConfig;
     for (const id of [report.device, ...running.devices.filter((d) => d.layout === 'bcv' && d.of === report.device).map((d) => d.id)]) {
@@ -296,6 +388,7 @@ export class ArrayEmulator extends EventEmitter {
   }
 
   async stop(): Promise<void> {
+    if (this.durable) await this.actors[0]!.call('closeStore', []).catch(() => {});
     await Promise.all(this.actors.map((a) => a.stop()));
   }
 

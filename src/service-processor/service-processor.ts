@@ -1,7 +1,7 @@
 // The service processor's RECONF module: keeps the configuration files, activates configurations
 // (one atomic store of a generation in the device header, DESIGN §2) and runs a reconfiguration
 // session: preparation (FIG. 4A, steps 101-112), switch (FIG. 4B, 113-120), completion (121-124).
-import { mkdirSync, openSync, closeSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, openSync, closeSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -18,6 +18,7 @@ import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { mergeCompleted, planReconfiguration, type Plan } from './plan.ts';
 import { sessionBitProblems } from '../shared/reconf.ts';
 import { noScenarios, type BitsLeft, type Progress, type ReconfReport } from '../shared/report.ts';
+import { commitBytes, DURABLE_FORMAT, DurableCapture, type DurableMeta, type DurableStage, type DurableStore } from '../shared/durable.ts';
 
 /** Longest any step of a session may wait for the adapters. */
 export const STEP_WAIT_MS = 600_000;
@@ -33,6 +34,22 @@ export interface ServiceProcessorOptions {
   log: Log;
   emit?: (event: string, data: unknown) => void;
   configDir?: string;
+  /** The durable store of a data dir (DESIGN §10), and the record it was restarted from, if any. */
+  durable?: { store: DurableStore; recovered?: DurableMeta };
+}
+
+/** How often the durable store commits what the background processes did (ms; a FLUSH commits at once). */
+export const DURABLE_BACKGROUND_MS = 1000;
+
+/** A session taken up again after a restart, as the service processor reports it. */
+export interface RecoveredSession {
+  device: string;
+  kind: string;
+  /** The last phase made durable: "switched" resumes under N, "opened" starts again under O. */
+  stage: DurableStage;
+  /** PB bits set when it was taken up (tracks still to move). */
+  tracksLeft: number;
+  tracksTotal: number;
 }
 
 /** Service processors made in this thread (each gets its own configuration directory). */
@@ -69,6 +86,8 @@ class SessionRun {
   readonly t0 = sched().now();
   readonly steps: Array<{ step: string; ms: number }> = [];
   stage: SessionStage = 'opened';
+  /** The last phase made durable (the data dir's record of this session). */
+  durable?: DurableStage;
   /** Why the session stopped, while it waits for resume. */
   stalled?: string;
   lockFile?: string;
@@ -115,6 +134,14 @@ export class ServiceProcessor {
   private columns = 0; // PB columns in use (bit y)
   private nextSid = 1;
   private nextGen = 2;
+  private readonly store?: DurableStore;
+  private readonly recovered?: DurableMeta;
+  private capture?: DurableCapture;
+  /** The commit every caller of this turn shares (group commit), until it runs. */
+  private commitSoon?: Promise<number>;
+  private commits = 0;
+  private backgroundCommit?: { cancel(): void };
+  readonly durableCounters = { commits: 0, commitMs: 0, bytes: 0, tracks: 0 };
 
   constructor(opts: ServiceProcessorOptions) {
     this.model = opts.model;
@@ -123,6 +150,19 @@ export class ServiceProcessor {
     this.emit = opts.emit ?? (() => {});
     this.running = opts.model.config;
     this.configDir = opts.configDir ?? join(tmpdir(), `arrayemu-config-${process.pid}-${threadId}-${++configDirs}-${Date.now().toString(36)}`);
+    this.store = opts.durable?.store;
+    this.recovered = opts.durable?.recovered;
+    if (this.recovered) {
+      this.running = this.recovered.running;
+      this.nextSid = this.recovered.nextSid;
+      this.nextGen = this.recovered.nextGen;
+      this.commits = this.recovered.commits;
+    }
+    // Lock files of a process that stopped without warning: the sessions they locked are taken up again (and locked anew) by recoverSessions.
+    if (opts.configDir) {
+      mkdirSync(this.configDir, { recursive: true });
+      for (const f of readdirSync(this.configDir)) if (f.endsWith('.lock')) rmSync(join(this.configDir, f), { force: true });
+    }
   }
 
   /**
@@ -213,13 +253,123 @@ export class ServiceProcessor {
 
   /** Activate generation 1 of every device and make it ready: the array comes up. */
   activateInitial(): void {
+    const restored = this.recovered?.sessions.filter((r) => r.stage === 'switched') ?? [];
     for (const dev of this.model.devices) {
-      assert(this.state.deviceWord(dev.index, DEVICE.GENERATION) === 0, () => `${dev.id}: activated twice`);
+      const gen = this.state.deviceWord(dev.index, DEVICE.GENERATION);
+      // A device of a session restored after its switch comes up under N (its header was set from the data dir).
+      const underN = restored.some((r) => r.spec.deviceIndex === dev.index || r.spec.bcvIndex === dev.index);
+      assert(gen === 0 || underN, () => `${dev.id}: activated twice`);
+      if (underN) continue;
       this.state.setDeviceWord(dev.index, DEVICE.GENERATION, 1);
       this.state.setDeviceWord(dev.index, DEVICE.READY, 1);
     }
     this.log('info', `SP: configuration generation 1 active for ${this.model.devices.map((d) => d.id).join(', ')}`);
+    if (!this.store) return;
+    this.capture = new DurableCapture(this.state, this.model.config);
+    if (!this.recovered) {
+      const c = this.capture.full(this.durableMeta(), 'created');
+      this.writeCommit(c);
+    }
+    this.backgroundCommit = sched().every(
+      DURABLE_BACKGROUND_MS,
+      () => void this.commit('background').catch((err) => this.log('error', `SP: background commit: ${errorMessage(err)}`)),
+    );
   }
+
+  /** The record a commit makes durable: the running configuration and each session at its last barrier. */
+  private durableMeta(): DurableMeta {
+    const sessions = [...new Set(this.runs.values())].filter((r) => r.durable).map((r) => ({ spec: r.spec, stage: r.durable! }));
+    return { format: DURABLE_FORMAT, running: this.running, nextSid: this.nextSid, nextGen: this.nextGen, sessions, commits: this.commits + 1 };
+  }
+
+  /**
+   * Make what the array holds on its drives durable, with the record as the last barrier left it:
+   * one commit for every caller of this turn (group commit). Resolves with the commit's number once
+   * it is on stable storage (at once, with 0, for an array without a data dir).
+   */
+  commit(reason: string): Promise<number> {
+    if (!this.store || !this.capture) return Promise.resolve(0);
+    if (this.commitSoon) return this.commitSoon;
+    const soon = new Promise<number>((resolve, reject) =>
+      sched().defer(() => {
+        this.commitSoon = undefined;
+        try {
+          resolve(this.writeCommit(this.capture!.next(this.durableMeta(), reason)));
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    this.commitSoon = soon;
+    return soon;
+  }
+
+  private writeCommit(c: ReturnType<DurableCapture['next']>): number {
+    const t0 = performance.now();
+    const seqs = new Map(this.capture!.seqsOfLast);
+    this.store!.commit(c);
+    this.capture!.committed(c, seqs);
+    this.commits = c.meta.commits;
+    const ms = performance.now() - t0;
+    Object.assign(this.durableCounters, {
+      commits: this.durableCounters.commits + 1,
+      commitMs: this.durableCounters.commitMs + ms,
+      bytes: this.durableCounters.bytes + commitBytes(c),
+      tracks: this.durableCounters.tracks + c.tracks.length,
+    });
+    if (c.reason !== 'background' || c.tracks.length > 0)
+      this.log('info', `SP: commit ${this.commits} (${c.reason}): ${c.tracks.length} tracks, ${c.flagChunks.length} flag chunks in ${ms.toFixed(1)} ms`);
+    return this.commits;
+  }
+
+  /** The store closes (after the last commit): no background commit runs after this. */
+  closeStore(): void {
+    this.backgroundCommit?.cancel();
+    this.capture = undefined; // commits asked for from here answer 0: nothing more is made durable
+    this.store?.close();
+  }
+
+  /**
+   * After a restart from a data dir: every session the record holds is taken up again. One made
+   * durable after its switch is reopened in every adapter (under N: hosts are served at once, FIG. 7
+   * on demand) and its instant split and data transfer resume from the bits; one made durable only
+   * before its switch starts again from the beginning under O (its bits were cleared at the load).
+   * Returns at once with what was taken up; the sessions run on in the background.
+   */
+  async recoverSessions(): Promise<RecoveredSession[]> {
+    const out: RecoveredSession[] = [];
+    for (const r of this.recovered?.sessions ?? []) {
+      const plan = planReconfiguration(r.spec.running, r.spec.target);
+      if (r.stage !== 'switched') {
+        this.log('info', `SP: ${r.spec.deviceId}: session ${r.spec.sid} was made durable before its switch: started again under the original layout`);
+        out.push({ device: r.spec.deviceId, kind: plan.kind, stage: r.stage, tracksLeft: plan.kind === 'meta-expansion' ? 0 : new Session(r.spec).oldTracks, tracksTotal: 0 });
+        this.resumed.push({ device: r.spec.deviceId, done: this.reconfigure(r.spec.target) });
+        continue;
+      }
+      const run = new SessionRun(plan, r.spec, this.log);
+      run.stage = 'switched';
+      run.durable = 'switched';
+      run.lockFile = this.writeAndLock(plan.deviceId, r.spec.newGen, plan.target);
+      if (r.spec.y >= 0) this.columns |= 1 << r.spec.y;
+      this.runs.set(plan.deviceId, run);
+      if (plan.bcvId) this.runs.set(plan.bcvId, run);
+      this.openSpecs.set(r.spec.sid, r.spec);
+      await this.everyone(this.everyAdapter, r.spec.sid, 'open', { t: 'reconf-open', spec: r.spec });
+      const left = run.tracksTotal > 0 ? this.pbLeft(run.session) : 0;
+      out.push({ device: plan.deviceId, kind: plan.kind, stage: 'switched', tracksLeft: left, tracksTotal: run.tracksTotal });
+      this.log('info', `SP: ${plan.deviceId}: session ${r.spec.sid} resumed after a restart, under the new layout, ${left} of ${run.tracksTotal} tracks still to move`);
+      this.resumed.push({ device: plan.deviceId, done: this.drive(run) });
+    }
+    for (const r of this.resumed)
+      r.done.then(
+        (report) => this.emit('completed', { report, running: this.running }),
+        () => {},
+      );
+    return out;
+  }
+
+  /** Sessions taken up again after a restart, and how each ends. */
+  readonly resumed: Array<{ device: string; done: Promise<ReconfReport> }> = [];
 
   /** The running configuration. */
   configuration(): ArrayConfig {
@@ -244,6 +394,8 @@ export class ServiceProcessor {
       if (y < 0) throw new ArrayError('CONFIG', `reconfiguration refused: all ${MAX_SESSIONS} sessions (PB columns) are in use`);
     }
     const run = this.openRun(plan, y);
+    // The session is in the record before anything of it touches a track: a restart knows of it.
+    await this.commit('session opened');
     return this.drive(run);
   }
 
@@ -293,6 +445,7 @@ export class ServiceProcessor {
       target: plan.target,
     };
     const run = new SessionRun(plan, spec, this.log);
+    run.durable = 'opened';
     run.lockFile = this.writeAndLock(plan.deviceId, spec.newGen, plan.target);
     if (y >= 0) this.columns |= 1 << y;
     this.runs.set(plan.deviceId, run);
@@ -352,9 +505,24 @@ export class ServiceProcessor {
     const dev = run.spec.deviceIndex;
     const meta = run.plan.kind === 'meta-expansion';
     if (!meta) await this.state.passHold('switch');
-    run.blockedMs = await this.switchOver(run.session, () => {
-      if (!meta) this.state.setDeviceWord(dev, DEVICE.MIRROR, 0);
-    });
+    // R1: the BCV on its drives before the activation is durable. Most mirror writes are destaged
+    // here with hosts running; the rest inside the window, where the device's hosts add no more.
+    const mirror = !meta && this.store && !this.state.testFault('UNSYNCED_SWITCH');
+    if (mirror) await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
+    const late = this.state.testFault('LATE_SWITCH_COMMIT');
+    run.blockedMs = await this.switchOver(
+      run.session,
+      async () => {
+        if (mirror) await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
+        if (!meta) this.state.setDeviceWord(dev, DEVICE.MIRROR, 0);
+      },
+      async () => {
+        // R1: hosts stay blocked until the activation is durable (one commit in the window).
+        run.durable = 'switched';
+        if (!late) await this.commit('switch');
+      },
+    );
+    if (late) await this.commit('switch (late: test fault)');
     run.stage = 'switched';
     run.logStep(meta ? 'configuration activated' : `steps 114-120: switch (host blocked ${run.blockedMs.toFixed(3)} ms)`);
     this.emit('switched', { device: run.plan.deviceId, bytes: run.session.N.tracks * this.state.trackBytes });
@@ -400,6 +568,10 @@ export class ServiceProcessor {
     run.logStep('step 122: every PB, PS and IND bit of the session is clear');
     this.running = mergeCompleted(this.running, plan.target, plan.deviceId, plan.bcvId);
     writeFileSync(join(this.configDir, 'running.json'), `${JSON.stringify(this.running, null, 2)}\n`);
+    // R5: the completion is durable before the column and the BCV are given up (a next session
+    // would ESTABLISH over the BCV that a restart of this one still fills from).
+    run.durable = undefined;
+    await this.commit('completion');
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, 0);
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.IDLE);
     if (spec.bcvIndex !== undefined) this.state.setDeviceWord(spec.bcvIndex, DEVICE.READY, 1);
@@ -479,7 +651,7 @@ export class ServiceProcessor {
    * unblock. Requests queued for a lock, staging or filling are not waited for: they translate
    * again under the new generation when they enter.
    */
-  private async switchOver(session: Session, inWindow: () => void): Promise<number> {
+  private async switchOver(session: Session, inWindow: () => Promise<void>, activated: () => Promise<void> = async () => {}): Promise<number> {
     const dev = session.spec.deviceIndex;
     this.state.setDeviceWord(dev, DEVICE.PHASE, PHASE.SWITCHING);
     const t0 = sched().now();
@@ -487,8 +659,9 @@ export class ServiceProcessor {
     try {
       await this.state.awaitDrained(dev, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
       await this.state.passHold('switch-window');
-      inWindow();
+      await inWindow();
       this.state.setDeviceWord(dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
+      await activated();
     } finally {
       this.state.setDeviceWord(dev, DEVICE.BLOCKED, 0);
     }

@@ -33,6 +33,12 @@ export interface ActorInit {
    * not when it was made, so nothing that opened or closed while it started is missed.
    */
   replacement?: boolean;
+  /**
+   * The service processor's durable store (DESIGN §10): a data dir (its LMDB store and its
+   * configuration files live there), or a store object (inline only: the crash harness's memory
+   * store), and the record the array was restarted from.
+   */
+  durable?: { dir?: string; store?: import('./durable.ts').DurableStore; recovered?: import('./durable.ts').DurableMeta };
 }
 
 /** An actor's number in shared tables (the track-lock owner word): 0 is nobody. */

@@ -20,6 +20,9 @@ export const TRACK = {
   PS: 1 << 2, // pending split: p was a location of O and is not split yet (third list)
   IND: 1 << 3, // p, read under N, does not hold valid data: fill from the BCV first (second list)
   FMT: 1 << 4, // formatted: p reads as zeros until a whole track is next written to it (split of a new host track)
+  // p was filled (IND cleared) and its data is still only in cache: until the drive write, the
+  // durable store keeps IND[p] set (R3, durable.ts). Set with the clear of IND, cleared by the drive write.
+  FILLPEND: 1 << 5,
 } as const;
 /**
  * The actor holding a track's LOCK lives in the same word (bits 24-30), set and cleared in the one
@@ -94,6 +97,11 @@ export const HOOK = {
  */
 export const TEST_FAULT = {
   BROKEN_FILL: 1 << 0, // fill(t) skips split(o): old write-pending data is never moved to the BCV
+  // The durable store's ordering rules (DESIGN §10), each broken on purpose to prove the crash harness catches it:
+  EARLY_IND_CLEAR: 1 << 1, // R3: a fill clears IND[n] while n's data is only in cache (not on n's drive)
+  UNSYNCED_SWITCH: 1 << 2, // R1: the switch does not destage the BCV's mirror writes before the activation is made durable
+  LATE_SWITCH_COMMIT: 1 << 3, // R1: the switch unblocks hosts before the activation is durable (made durable later)
+  FLUSH_WITHOUT_COMMIT: 1 << 4, // R4: a FLUSH is answered once the cache is destaged, before the commit
 } as const;
 export type TestFaultName = keyof typeof TEST_FAULT;
 export type HoldName = 'establish' | 'split' | 'transfer' | 'host-fill' | 'destage-main' | 'destage-mirror' | 'switch' | 'switch-window' | 'stage' | 'completion';
@@ -171,6 +179,12 @@ export interface SharedBuffers {
   sparsePool: SharedArrayBuffer;
   /** SPARSE words: the next free chunk. */
   sparseWords: SharedArrayBuffer;
+  /**
+   * Per global track: how many times its drive track was written, doubled, and odd while a write
+   * is in progress (a seqlock): the durable store reads only tracks written since its last commit,
+   * and never a track half-written (durable.ts).
+   */
+  driveWriteSeq: SharedArrayBuffer;
 }
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
@@ -209,7 +223,7 @@ export function sharedMemoryBytes(cfg: ArrayConfig): { bytes: number; tracks: nu
   for (const d of cfg.drives) {
     const t = d.cylinders * tracksPerCylinder;
     tracks += t;
-    bytes += 12 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
+    bytes += 16 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
   }
   return { bytes, tracks };
 }
@@ -264,6 +278,7 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     sparseIndex: cfg.drives.map((d) => (isSparse(cfg, d) ? sab(d.cylinders * headsPerCylinder * 4) : undefined)),
     sparsePool: new SharedArrayBuffer(0, { maxByteLength: sparsePoolMaxBytes(cfg) }),
     sparseWords: sab(SPARSE_WORDS * 4),
+    driveWriteSeq: sab(drives.totalTracks * 4),
   };
   for (const idx of buffers.sparseIndex) if (idx) new Int32Array(idx).fill(NO_CHUNK);
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
@@ -293,6 +308,7 @@ export class SharedState {
   readonly splitCursors: Int32Array;
   readonly hostInflight: Int32Array;
   readonly intents: Int32Array;
+  readonly driveWriteSeq: Int32Array;
   readonly devices: number;
 
   constructor(buffers: SharedBuffers) {
@@ -314,6 +330,7 @@ export class SharedState {
     this.splitCursors = new Int32Array(buffers.splitCursors);
     this.hostInflight = new Int32Array(buffers.hostInflight);
     this.intents = new Int32Array(buffers.intents);
+    this.driveWriteSeq = new Int32Array(buffers.driveWriteSeq);
     this.devices = buffers.devices;
   }
 

@@ -7,7 +7,6 @@ import { ArrayError } from '../../shared/errors.ts';
 import { ArrayEmulator } from '../../runtime/emulator.ts';
 import { HostClient } from '../client.ts';
 import { NbdServer, type NbdBackend } from './server.ts';
-import { loadDrives, saveConfig, saveDrives } from '../persist.ts';
 
 export const DEFAULT_NBD_PORT = 10809;
 
@@ -18,7 +17,7 @@ export interface ServeOptions {
   socket?: string;
   mode?: 'threads' | 'inline';
   log?: (line: string) => void;
-  /** Keep the drives' bytes and the running configuration here across restarts (see ../persist.ts). */
+  /** Keep the array durable here across restarts, crashes included (DESIGN §10). */
   dataDir?: string;
   /** Tests: hold some replies back (see NbdServer.replyDelayMs). */
   replyDelayMs?: (r: { type: number; offset: bigint }) => number;
@@ -31,7 +30,7 @@ export interface Serving {
   uris: string[];
   /** The running configuration (a reconfiguration through the control API replaces it). */
   running: ArrayConfig;
-  /** Stop listening, destage the cache, write the drives and the configuration out (with a data dir), stop the array. */
+  /** Stop listening, destage the cache and commit it (with a data dir), stop the array. */
   close(): Promise<void>;
 }
 
@@ -51,7 +50,7 @@ export interface DeviceIo {
 }
 
 /** The array's devices as NBD exports (BCVs are not exported: they belong to reconfiguration), each request counted. */
-export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new Map() }, persist?: () => Promise<void>): NbdBackend {
+export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new Map() }): NbdBackend {
   const clients = Array.from({ length: emu.model.config.hostAdapters }, (_, i) => new HostClient(emu.hostLink(i), () => emu.hostLink(i)));
   let turn = 0;
   const client = () => clients[turn++ % clients.length]!;
@@ -81,10 +80,9 @@ export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new M
     sizeOf: (name) => emu.model.hostDevices().find((d) => d.id === name)?.bytes,
     read: (name, offset, length) => counted(name, false, length, () => client().read(name, offset, length)),
     write: (name, offset, data) => counted(name, true, data.length, () => client().write(name, offset, data)),
-    // With a data dir, a flush also puts the drives on stable storage before it answers.
+    // With a data dir, a flush also commits the drives to the store before it answers (R4).
     flush: async () => {
-      await client().flush();
-      await persist?.();
+      await emu.flushDurable(() => client().flush());
     },
   };
 }
@@ -97,25 +95,22 @@ export function parseListen(s: string): { host: string; port: number } {
   return { host: m[1] ?? m[2]!, port };
 }
 
-export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Serving> {
-  const emu = await ArrayEmulator.start(config, { mode: o.mode ?? 'threads' });
+export async function serve(config: ArrayConfig | undefined, o: ServeOptions): Promise<Serving> {
+  const emu = await ArrayEmulator.start(config, {
+    mode: o.mode ?? 'threads',
+    log: o.log && ((level, text) => (level !== 'info' ? o.log!(`${level}: ${text}`) : undefined)),
+    durable: o.dataDir ? { dir: o.dataDir } : undefined,
+  });
   if (o.dataDir) {
-    const tracks = await loadDrives(emu, o.dataDir);
-    o.log?.(`data dir ${o.dataDir}: ${tracks} tracks read in`);
+    const r = emu.recovery;
+    o.log?.(r ? `data dir ${o.dataDir}: restarted from commit ${r.commit}, ${r.tracks} tracks read in ${r.loadMs} ms` : `data dir ${o.dataDir}: new`);
+    for (const x of r?.sessions ?? [])
+      o.log?.(
+        `  ${x.device}: ${x.kind} interrupted ${x.stage === 'switched' ? `after its switch: resumed under the new layout, ${x.tracksLeft} of ${x.tracksTotal} tracks to move` : 'before its switch: started again under the original layout'}`,
+      );
   }
   const io: DeviceIo = { devices: new Map() };
-  // Writes of the data dir, one after another (a flush waits for the one it started).
-  let persisting: Promise<void> = Promise.resolve();
-  const persist = o.dataDir
-    ? () =>
-        (persisting = persisting
-          .catch(() => {}) // a failed write of the data dir fails its own flush, not every later one
-          .then(async () => {
-            await saveDrives(emu, o.dataDir!);
-            saveConfig(o.dataDir!, serving.running);
-          }))
-    : undefined;
-  const backend = arrayBackend(emu, io, persist);
+  const backend = arrayBackend(emu, io);
   const nbd = new NbdServer(backend, o.log, o.replyDelayMs);
   const uris: string[] = [];
   const names = emu.model.hostDevices().map((d) => d.id);
@@ -145,10 +140,10 @@ export async function serve(config: ArrayConfig, o: ServeOptions): Promise<Servi
     nbd,
     io,
     uris,
-    running: config,
+    running: emu.model.config,
     close: async () => {
       await nbd.close();
-      await backend.flush(); // destages the cache, and with a data dir writes it out (after any write of it in progress)
+      await backend.flush(); // destages the cache, and with a data dir commits it
       await emu.stop();
       if (o.socket !== undefined && existsSync(o.socket)) unlinkSync(o.socket);
     },

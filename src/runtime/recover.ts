@@ -1,0 +1,90 @@
+// A restart from a durable image (DESIGN §10): the tables and drives set as the last commit left
+// them, before any actor starts. The cache is empty; locks have no holders. A session made durable
+// after its switch comes back under N: its device's header holds the new generation, its PS and
+// IND bits are the stored ones and PB is derived from them; the service processor then reopens it
+// in every adapter and its instant split and data transfer resume. A session made durable only
+// before its switch starts again under O: the bits it had set are cleared here.
+import { parseConfig, type ArrayConfig } from '../shared/config.ts';
+import type { DurableImage } from '../shared/durable.ts';
+import { DEVICE, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
+import type { ArrayModel } from '../shared/model.ts';
+import { deviceLayout } from '../shared/layout.ts';
+import { Session } from '../shared/session.ts';
+import { driveStore } from '../disk-adapter/drive.ts';
+
+/** What a load put back. */
+export interface Loaded {
+  tracks: number;
+  /** Sessions that come back under N (made durable after their switch). */
+  underN: Session[];
+  /** Sessions that start again under O. */
+  again: number;
+}
+
+/**
+ * A BCV that mirrored its device before the device's last reconfiguration (it has the old member
+ * count) cannot be laid out on its own: it is left out. Its bytes were a point-in-time copy that the
+ * next reconfiguration establishes anew, and that reconfiguration's target gives the BCV again with
+ * the device's members (as any target must). A BCV an open session uses is kept.
+ */
+export function withoutStaleBcvs(cfg: ArrayConfig, inUse: Set<string> = new Set(), log: (line: string) => void = () => {}): ArrayConfig {
+  const stale = (d: ArrayConfig['devices'][number]) =>
+    d.layout === 'bcv' && !inUse.has(d.id) && cfg.devices.find((x) => x.id === d.of && x.layout !== 'bcv')?.members.length !== d.members.length;
+  const dropped = cfg.devices.filter(stale);
+  if (dropped.length === 0) return cfg;
+  for (const d of dropped) log(`${d.id} left out: it mirrored ${d.layout === 'bcv' ? d.of : ''} before its last reconfiguration; give it again in the next target`);
+  return parseConfig({ ...cfg, devices: cfg.devices.filter((d) => !stale(d)) });
+}
+
+/** Put the image into the freshly made tables and drives of `state` (nothing runs yet). */
+export async function loadImage(state: SharedState, model: ArrayModel, image: DurableImage): Promise<Loaded> {
+  const underN = image.meta.sessions.filter((s) => s.stage === 'switched').map((s) => new Session(s.spec));
+  restoreFlags(state, image, underN);
+  let tracks = 0;
+  const stores = model.drives.ids.map((id, d) => driveStore(state, id, d, state.driveOwner[d]!, model.drives.baseTrack[d]!));
+  for (const [g, data] of image.tracks()) {
+    const d = model.drives.driveOf(g);
+    await stores[d]!.writeTrack(g - model.drives.baseTrack[d]!, data);
+    tracks++;
+  }
+  for (const s of underN) restoreSession(state, model, s);
+  return { tracks, underN, again: image.meta.sessions.length - underN.length };
+}
+
+/** Durable flags back; PS and IND of any session that does not come back under N cleared (it starts again). */
+function restoreFlags(state: SharedState, image: DurableImage, underN: Session[]): void {
+  const kept = new Set<number>();
+  for (const s of underN) {
+    for (let t = 0; t < s.O.tracks; t++) kept.add(s.O.locate(t));
+    for (let t = 0; t < s.N.tracks; t++) kept.add(s.N.locate(t));
+  }
+  const flags = image.flags(state.totalTracks);
+  for (let g = 0; g < state.totalTracks; g++) {
+    let f = flags[g]! & (TRACK.PS | TRACK.IND | TRACK.FMT);
+    if (!kept.has(g)) f &= ~(TRACK.PS | TRACK.IND);
+    Atomics.store(state.trackFlags, g, f);
+  }
+}
+
+/** A session under N: its headers, its PB column derived from PS and IND, and this thread's model told of N. */
+function restoreSession(state: SharedState, model: ArrayModel, s: Session): void {
+  const { spec } = s;
+  if (s.B && spec.y >= 0) {
+    for (let t = 0; t < s.oldTracks; t++) {
+      const o = s.O.locate(t);
+      const n = s.N.locate(t);
+      const moving = state.flag(o, TRACK.PS) || state.flag(n, TRACK.PS) || state.flag(n, TRACK.IND);
+      if (moving) Atomics.or(state.trackPb, s.B.locate(t), 1 << spec.y);
+    }
+  }
+  state.setDeviceWord(spec.deviceIndex, DEVICE.GENERATION, spec.newGen);
+  state.setDeviceWord(spec.deviceIndex, DEVICE.READY, 1);
+  state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, spec.y >= 0 ? spec.y + 1 : 0);
+  state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
+  if (spec.bcvIndex !== undefined && spec.bcvId) {
+    state.setDeviceWord(spec.bcvIndex, DEVICE.GENERATION, spec.newGen);
+    state.setDeviceWord(spec.bcvIndex, DEVICE.READY, 0);
+    model.addGeneration(spec.bcvId, spec.newGen, deviceLayout(spec.target, spec.bcvId, spec.running));
+  }
+  model.addGeneration(spec.deviceId, spec.newGen, s.N);
+}

@@ -1,0 +1,71 @@
+// The durable store of a data dir: an LMDB environment (the `lmdb` package: copy-on-write B-trees,
+// each commit one atomic transaction synced before it returns, nothing to replay after a crash).
+// Keys: "meta" (the service processor's record, JSON), ["t", g] (drive track g's bytes; absent
+// means zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words). What goes in, and why in that
+// order, is shared/durable.ts.
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { mkdirSync } from 'node:fs';
+import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { checkMeta, FLAG_CHUNK_TRACKS, type DurableCommit, type DurableImage, type DurableMeta, type DurableStore } from '../shared/durable.ts';
+
+const META_KEY = 'meta';
+const TRACK = 't';
+const FLAGS = 'f';
+const KEY_END = Number.MAX_SAFE_INTEGER;
+
+export class LmdbStore implements DurableStore {
+  private readonly db: RootDatabase<Buffer, string | [string, number]>;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    try {
+      // Synced commits (noSync false, no overlapping sync): a commit that returned survives kill -9 and power loss.
+      this.db = open({ path: dir, encoding: 'binary', noSync: false, overlappingSync: false, compression: false });
+    } catch (err) {
+      throw new ArrayError('USAGE', `data dir store ${dir} cannot be opened: ${errorMessage(err)}`);
+    }
+  }
+
+  load(): DurableImage | undefined {
+    const raw = this.db.get(META_KEY);
+    if (!raw) return undefined;
+    let meta: DurableMeta;
+    try {
+      meta = JSON.parse(Buffer.from(raw).toString('utf8')) as DurableMeta;
+    } catch (err) {
+      throw new ArrayError('USAGE', `data dir store ${this.dir}: its record is not JSON (${errorMessage(err)})`);
+    }
+    checkMeta(meta, `data dir store ${this.dir}`);
+    const db = this.db as Database<Buffer, [string, number]>;
+    return {
+      meta,
+      *tracks() {
+        for (const { key, value } of db.getRange({ start: [TRACK, -1], end: [TRACK, KEY_END] })) yield [key[1], new Uint8Array(value)];
+      },
+      flags(total) {
+        const out = new Int32Array(total);
+        for (const { key, value } of db.getRange({ start: [FLAGS, -1], end: [FLAGS, KEY_END] })) {
+          const words = new Int32Array(new Uint8Array(value).slice().buffer);
+          const base = key[1] * FLAG_CHUNK_TRACKS;
+          out.set(words.subarray(0, Math.max(0, Math.min(words.length, total - base))), base);
+        }
+        return out;
+      },
+    };
+  }
+
+  commit(c: DurableCommit): void {
+    this.db.transactionSync(() => {
+      for (const [g, data] of c.tracks) {
+        if (data) void this.db.put([TRACK, g], Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+        else void this.db.remove([TRACK, g]);
+      }
+      for (const [i, words] of c.flagChunks) void this.db.put([FLAGS, i], Buffer.from(words.buffer, words.byteOffset, words.byteLength));
+      void this.db.put(META_KEY, Buffer.from(JSON.stringify(c.meta)));
+    });
+  }
+
+  close(): void {
+    void this.db.close();
+  }
+}

@@ -1,0 +1,245 @@
+// What a crash leaves behind (DESIGN §10). The durable image of the array is: the running
+// configuration and each open session with the last phase made durable (the service processor's
+// record), the PS/IND/FMT bits of every track, and the bytes of every drive track — never the
+// cache. A commit writes, in one atomic transaction of the store, only what changed since the
+// previous one: the tracks whose drive write seqlock moved, the chunks of flag words that changed,
+// and the record. Written before the code that depends on it, so here is why the capture is safe
+// while every actor keeps running:
+//
+//  - The flags are read first, the drive tracks after. Every durable bit change is made only once
+//    its data is on a drive: a fill writes n's drive before it clears IND[n] (R3), a whole-track
+//    write clears FMT only after its drive write. So a cleared bit seen here has its data on the
+//    drive already, and the tracks read after it hold that data or newer.
+//  - A bit still set whose location was written meanwhile (split or fill raced the capture) is
+//    harmless: recovery splits and fills it again from the BCV, which the switch made durable
+//    (R1) and which nothing writes after its own track is filled.
+//  - A drive track is read under its seqlock (odd while written), so never half-written.
+//  - The record changes only at the service processor's barriers (open, switch, completion), each
+//    committed before anything that depends on it proceeds; a capture reads the record as the last
+//    barrier left it, so a capture never pairs a layout with data that layout has not reached.
+//  - PB is not stored: recovery derives it from PS and IND (PB[B(t)] iff O(t) or N(t) is not split
+//    or N(t) not filled), which is exactly what the transfer and the completion count need.
+import type { ArrayConfig } from './config.ts';
+import type { SessionSpec } from './session.ts';
+import { DriveMap } from './layout.ts';
+import { assert } from './assert.ts';
+import { ArrayError } from './errors.ts';
+import { NO_CHUNK, TRACK, type SharedState } from './memory.ts';
+
+/** Format of the durable record; a store written by another format is refused, naming both. */
+export const DURABLE_FORMAT = 1;
+/** The track flag bits that are durable (the lock, its owner and WAITERS are not: a restart has no lock holders). */
+export const DURABLE_FLAGS = TRACK.PS | TRACK.IND | TRACK.FMT;
+/** Track flag words per stored chunk: a commit rewrites only the chunks that changed. */
+export const FLAG_CHUNK_TRACKS = 4096;
+/** A track's flags as they may be made durable: a fill whose data is not on its drive yet (FILLPEND) keeps IND (R3). */
+export const durableFlags = (f: number): number => (f & DURABLE_FLAGS) | (f & TRACK.FILLPEND ? TRACK.IND : 0);
+
+/** Tries to read a track whose seqlock is odd (a write in progress, microseconds) before the capture stops loudly. */
+const SEQLOCK_TRIES = 1_000_000;
+
+/** How far a session had come when it was last made durable. */
+export type DurableStage = 'opened' | 'switched';
+
+/** The service processor's durable record. */
+export interface DurableMeta {
+  format: number;
+  /** The running configuration: every device as it runs outside its open session (O for a session's device). */
+  running: ArrayConfig;
+  /** Session ids below this were used. */
+  nextSid: number;
+  nextGen: number;
+  sessions: Array<{ spec: SessionSpec; stage: DurableStage }>;
+  /** Commits made so far (this one included): a restart says from which it came back. */
+  commits: number;
+}
+
+/** One commit: what changed since the previous one. A null track is all zeros (stored as a hole). */
+export interface DurableCommit {
+  meta: DurableMeta;
+  tracks: Array<[g: number, data: Uint8Array | null]>;
+  flagChunks: Array<[chunk: number, words: Int32Array]>;
+  reason: string;
+}
+
+/** What a store hands back at a restart. */
+export interface DurableImage {
+  meta: DurableMeta;
+  /** Every track that is not all zeros. */
+  tracks(): Iterable<[g: number, data: Uint8Array]>;
+  /** Durable flags of every track (zeros where never stored). */
+  flags(totalTracks: number): Int32Array;
+}
+
+/** An embedded transactional store: each commit is atomic (all of it or none after a crash). */
+export interface DurableStore {
+  load(): DurableImage | undefined;
+  commit(c: DurableCommit): void;
+  close(): void;
+}
+
+/** Bytes of a commit's track data (figures and logs). */
+export function commitBytes(c: DurableCommit): number {
+  return c.tracks.reduce((n, [, d]) => n + (d?.length ?? 0), 0);
+}
+
+/**
+ * The capture side of the durable store, run by the service processor: remembers what the last
+ * commit held (per track, its drive write seqlock and durable flags) and builds the next commit.
+ */
+export class DurableCapture {
+  private readonly committedSeq: Int32Array;
+  private readonly committedFlags: Int32Array;
+  private readonly drives: DriveMap;
+  private readonly buf: Uint8Array;
+
+  /** The state as it stands now is what is durable (a fresh store was just written, or an image just loaded). */
+  constructor(
+    private readonly state: SharedState,
+    config: ArrayConfig,
+  ) {
+    this.drives = new DriveMap(config);
+    this.committedSeq = new Int32Array(state.totalTracks);
+    this.committedFlags = new Int32Array(state.totalTracks);
+    for (let g = 0; g < state.totalTracks; g++) {
+      this.committedSeq[g] = Atomics.load(state.driveWriteSeq, g);
+      this.committedFlags[g] = durableFlags(Atomics.load(state.trackFlags, g));
+    }
+    this.buf = new Uint8Array(state.trackBytes);
+  }
+
+  /** For a fresh store: every flag chunk (the tracks are those written since the baseline, as ever). */
+  full(meta: DurableMeta, reason: string): DurableCommit {
+    this.committedFlags.fill(-1);
+    return this.next(meta, reason);
+  }
+
+  /** The next commit: flags first, then the tracks written since the last commit (see the header for why this order). */
+  next(meta: DurableMeta, reason: string): DurableCommit {
+    const flagChunks = this.changedFlags();
+    const tracks = this.changedTracks();
+    return { meta, flagChunks, tracks, reason };
+  }
+
+  /** The commit `c` is durable: it is the new baseline. */
+  committed(c: DurableCommit, seqs: Map<number, number>): void {
+    for (const [chunk, words] of c.flagChunks) this.committedFlags.set(words, chunk * FLAG_CHUNK_TRACKS);
+    for (const [g, seq] of seqs) this.committedSeq[g] = seq;
+  }
+
+  /** Seqlock values of the tracks in the last `next()` (handed to `committed`). */
+  readonly seqsOfLast = new Map<number, number>();
+
+  private changedFlags(): Array<[number, Int32Array]> {
+    const out: Array<[number, Int32Array]> = [];
+    const total = this.state.totalTracks;
+    for (let base = 0; base < total; base += FLAG_CHUNK_TRACKS) {
+      const words = new Int32Array(Math.min(total, base + FLAG_CHUNK_TRACKS) - base);
+      let changed = false;
+      for (let i = 0; i < words.length; i++) {
+        words[i] = durableFlags(Atomics.load(this.state.trackFlags, base + i));
+        if (words[i] !== this.committedFlags[base + i]) changed = true;
+      }
+      if (changed) out.push([base / FLAG_CHUNK_TRACKS, words]);
+    }
+    return out;
+  }
+
+  private changedTracks(): Array<[number, Uint8Array | null]> {
+    this.seqsOfLast.clear();
+    const out: Array<[number, Uint8Array | null]> = [];
+    for (let g = 0; g < this.state.totalTracks; g++) {
+      if (Atomics.load(this.state.driveWriteSeq, g) === this.committedSeq[g]) continue;
+      const seq = this.readTrack(g, this.buf);
+      if (seq === this.committedSeq[g]) continue;
+      this.seqsOfLast.set(g, seq);
+      out.push([g, this.buf.every((x) => x === 0) ? null : this.buf.slice()]);
+    }
+    return out;
+  }
+
+  /** Read drive track g into dst, never half-written; returns the (even) seqlock value read under. */
+  readTrack(g: number, dst: Uint8Array): number {
+    for (let i = 0; i < SEQLOCK_TRIES; i++) {
+      const before = Atomics.load(this.state.driveWriteSeq, g);
+      if (before & 1) continue;
+      readDriveTrack(this.state, this.drives, g, dst);
+      if (Atomics.load(this.state.driveWriteSeq, g) === before) return before;
+    }
+    throw new ArrayError(
+      'INVARIANT',
+      `durable store: track ${this.drives.dch(g)} stayed mid-write for ${SEQLOCK_TRIES} reads (seqlock ${Atomics.load(this.state.driveWriteSeq, g)})`,
+    );
+  }
+}
+
+/** The bytes of global track g straight from its drive's store (dense or sparse), as the drive holds them. */
+export function readDriveTrack(state: SharedState, drives: DriveMap, g: number, dst: Uint8Array): void {
+  const d = drives.driveOf(g);
+  const t = g - drives.baseTrack[d]!;
+  const b = state.buffers;
+  const index = b.sparseIndex[d];
+  if (!index) {
+    dst.set(new Uint8Array(b.driveData[d]!, t * state.trackBytes, state.trackBytes));
+    return;
+  }
+  const chunk = Atomics.load(new Int32Array(index), t);
+  if (chunk === NO_CHUNK) dst.fill(0);
+  else dst.set(new Uint8Array(b.sparsePool, chunk * state.trackBytes, state.trackBytes));
+}
+
+/** Check that a stored record is one this build reads, naming what differs. */
+export function checkMeta(meta: DurableMeta, where: string): DurableMeta {
+  assert(typeof meta === 'object' && meta !== null, () => `${where}: the durable record is not an object`);
+  if (meta.format !== DURABLE_FORMAT) throw new ArrayError('USAGE', `${where}: durable record format ${String(meta.format)}, this build reads ${DURABLE_FORMAT}`);
+  return meta;
+}
+
+/** A store in memory that keeps every commit: the crash harness restarts from any prefix of them. */
+export class MemoryStore implements DurableStore {
+  readonly log: DurableCommit[] = [];
+  constructor(private readonly base: DurableCommit[] = []) {}
+
+  load(): DurableImage | undefined {
+    return imageOf([...this.base, ...this.log]);
+  }
+
+  commit(c: DurableCommit): void {
+    // Copied: the caller's buffers are its own.
+    this.log.push({
+      meta: structuredClone(c.meta),
+      reason: c.reason,
+      flagChunks: c.flagChunks.map(([i, w]) => [i, w.slice()]),
+      tracks: c.tracks.map(([g, d]) => [g, d && d.slice()]),
+    });
+  }
+
+  close(): void {}
+
+  /** Every commit so far, the base included (a restart from a prefix of them is a crash after that commit). */
+  all(): DurableCommit[] {
+    return [...this.base, ...this.log];
+  }
+}
+
+/** The image left by applying `commits` in order (undefined if there are none). */
+export function imageOf(commits: DurableCommit[]): DurableImage | undefined {
+  if (commits.length === 0) return undefined;
+  const tracks = new Map<number, Uint8Array | null>();
+  const chunks = new Map<number, Int32Array>();
+  for (const c of commits) {
+    for (const [g, d] of c.tracks) tracks.set(g, d);
+    for (const [i, w] of c.flagChunks) chunks.set(i, w);
+  }
+  return {
+    meta: structuredClone(commits[commits.length - 1]!.meta),
+    *tracks() {
+      for (const [g, d] of tracks) if (d) yield [g, d];
+    },
+    flags(total) {
+      const out = new Int32Array(total);
+      for (const [i, w] of chunks) out.set(w.subarray(0, Math.max(0, Math.min(w.length, total - i * FLAG_CHUNK_TRACKS))), i * FLAG_CHUNK_TRACKS);
+      return out;
+    },
+  };
+}
