@@ -222,6 +222,8 @@ export class DiskAdapter {
         return void this.step(m.sid, 'establish', (s) => this.establish(s));
       case 'destage-mirror':
         return void this.step(m.sid, 'mirror', (s) => this.destageMirror(s));
+      case 'destage-filled':
+        return void this.step(m.sid, 'filled', () => this.destageFilled());
       case 'start-split':
         return void this.step(m.sid, 'split', (s) => this.instantSplit(s));
       case 'start-transfer':
@@ -511,12 +513,26 @@ export class DiskAdapter {
    * BCV is on its drives before the activation is made durable (R1, DESIGN §10).
    */
   private async destageMirror(session: Session): Promise<void> {
+    const mirrorOf = (s: number) => (Atomics.load(this.state.slotState, s) & SLOT.WP2) !== 0 && session.oInv.get(Atomics.load(this.state.slotOwner, s)) >= 0;
+    await this.destageUntilNone(mirrorOf, `mirror writes of ${session.spec.deviceId}`);
+  }
+
+  /** Destage every filled track still only in cache (FILLPEND) onto this adapter's drives: the completion is made durable after (R5). */
+  private async destageFilled(): Promise<void> {
+    const filled = (s: number) => {
+      const owner = Atomics.load(this.state.slotOwner, s);
+      return owner !== NO_TRACK && this.state.flag(owner, TRACK.FILLPEND);
+    };
+    await this.destageUntilNone(filled, 'filled tracks');
+  }
+
+  /** Destage the pending slots that `which` picks until none is left (bounded). */
+  private async destageUntilNone(which: (s: number) => boolean, what: string): Promise<void> {
     const deadline = sched().now() + SLOT_WAIT_MS;
-    const mirrorOf = (s: number) => Atomics.load(this.state.slotState, s) & SLOT.WP2 && session.oInv.get(Atomics.load(this.state.slotOwner, s)) >= 0;
-    for (let pending = this.pendingSlots().filter(mirrorOf); pending.length > 0; pending = this.pendingSlots().filter(mirrorOf)) {
+    for (let pending = this.pendingSlots().filter(which); pending.length > 0; pending = this.pendingSlots().filter(which)) {
       for (const s of pending) await this.destageSlot(s);
-      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${this.name}: mirror writes of ${session.spec.deviceId} still pending after ${SLOT_WAIT_MS} ms`);
-      if (this.pendingSlots().some(mirrorOf)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${this.name}: ${what} still pending after ${SLOT_WAIT_MS} ms`);
+      if (this.pendingSlots().some(which)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
     }
   }
 

@@ -49,7 +49,7 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
     log,
     emit,
     configDir: d?.dir ? join(d.dir, 'config') : undefined,
-    durable: store ? { store, recovered: d?.recovered } : undefined,
+    durable: store ? { store, recovered: d?.recovered, everyMs: d?.everyMs } : undefined,
   });
   return {
     wire: (kind, i, link) => {

@@ -39,7 +39,7 @@ export interface StartOptions {
    * (inline mode: the crash harness). A store that holds an image restarts the array from it, and
    * `config` is then only used for a store that is still empty.
    */
-  durable?: { dir?: string; store?: DurableStore };
+  durable?: { dir?: string; store?: DurableStore; everyMs?: number };
 }
 
 /** What a restart from a durable image found and took up. */
@@ -143,7 +143,13 @@ export class ArrayEmulator extends EventEmitter {
     const emit: Emit = (name, data) => made.emu?.emit(name, data);
     const actors = await Promise.all(
       roles.map(([role, index, name]) => {
-        const init: ActorInit = { role, index, config, buffers, ...(role === 'sp' && durable ? { durable: { dir: durable.dir, store: durable.store, recovered } } : {}) };
+        const init: ActorInit = {
+          role,
+          index,
+          config,
+          buffers,
+          ...(role === 'sp' && durable ? { durable: { dir: durable.dir, store: durable.store, recovered, everyMs: durable.everyMs } } : {}),
+        };
         return mode === 'threads' ? startWorker(init, name, log, failures, emit) : Promise.resolve(inlineActor(init, name, log, emit));
       }),
     );

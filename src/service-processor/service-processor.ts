@@ -35,7 +35,7 @@ export interface ServiceProcessorOptions {
   emit?: (event: string, data: unknown) => void;
   configDir?: string;
   /** The durable store of a data dir (DESIGN §10), and the record it was restarted from, if any. */
-  durable?: { store: DurableStore; recovered?: DurableMeta };
+  durable?: { store: DurableStore; recovered?: DurableMeta; everyMs?: number };
 }
 
 /** How often the durable store commits what the background processes did (ms; a FLUSH commits at once). */
@@ -136,6 +136,9 @@ export class ServiceProcessor {
   private nextGen = 2;
   private readonly store?: DurableStore;
   private readonly recovered?: DurableMeta;
+  private readonly commitEveryMs: number;
+  /** Sessions of the restart's record that recoverSessions has not taken up yet: commits keep them. */
+  private notTakenUp: DurableMeta['sessions'] = [];
   private capture?: DurableCapture;
   /** The commit every caller of this turn shares (group commit), until it runs. */
   private commitSoon?: Promise<number>;
@@ -152,11 +155,13 @@ export class ServiceProcessor {
     this.configDir = opts.configDir ?? join(tmpdir(), `arrayemu-config-${process.pid}-${threadId}-${++configDirs}-${Date.now().toString(36)}`);
     this.store = opts.durable?.store;
     this.recovered = opts.durable?.recovered;
+    this.commitEveryMs = opts.durable?.everyMs ?? DURABLE_BACKGROUND_MS;
     if (this.recovered) {
       this.running = this.recovered.running;
       this.nextSid = this.recovered.nextSid;
       this.nextGen = this.recovered.nextGen;
       this.commits = this.recovered.commits;
+      this.notTakenUp = [...this.recovered.sessions];
     }
     // Lock files of a process that stopped without warning: the sessions they locked are taken up again (and locked anew) by recoverSessions.
     if (opts.configDir) {
@@ -271,14 +276,15 @@ export class ServiceProcessor {
       this.writeCommit(c);
     }
     this.backgroundCommit = sched().every(
-      DURABLE_BACKGROUND_MS,
+      this.commitEveryMs,
       () => void this.commit('background').catch((err) => this.log('error', `SP: background commit: ${errorMessage(err)}`)),
     );
   }
 
   /** The record a commit makes durable: the running configuration and each session at its last barrier. */
   private durableMeta(): DurableMeta {
-    const sessions = [...new Set(this.runs.values())].filter((r) => r.durable).map((r) => ({ spec: r.spec, stage: r.durable! }));
+    // Sessions of the record not taken up yet (recoverSessions) stay in it as they were.
+    const sessions = [...this.notTakenUp, ...[...new Set(this.runs.values())].filter((r) => r.durable).map((r) => ({ spec: r.spec, stage: r.durable! }))];
     return { format: DURABLE_FORMAT, running: this.running, nextSid: this.nextSid, nextGen: this.nextGen, sessions, commits: this.commits + 1 };
   }
 
@@ -339,11 +345,13 @@ export class ServiceProcessor {
   async recoverSessions(): Promise<RecoveredSession[]> {
     const out: RecoveredSession[] = [];
     for (const r of this.recovered?.sessions ?? []) {
+      this.notTakenUp = this.notTakenUp.filter((x) => x !== r);
       const plan = planReconfiguration(r.spec.running, r.spec.target);
       if (r.stage !== 'switched') {
         this.log('info', `SP: ${r.spec.deviceId}: session ${r.spec.sid} was made durable before its switch: started again under the original layout`);
         out.push({ device: r.spec.deviceId, kind: plan.kind, stage: r.stage, tracksLeft: plan.kind === 'meta-expansion' ? 0 : new Session(r.spec).oldTracks, tracksTotal: 0 });
-        this.resumed.push({ device: r.spec.deviceId, done: this.reconfigure(r.spec.target) });
+        const again = this.reconfigure(r.spec.target);
+        this.resumed.push({ device: r.spec.deviceId, done: again });
         continue;
       }
       const run = new SessionRun(plan, r.spec, this.log);
@@ -351,6 +359,7 @@ export class ServiceProcessor {
       run.durable = 'switched';
       run.lockFile = this.writeAndLock(plan.deviceId, r.spec.newGen, plan.target);
       if (r.spec.y >= 0) this.columns |= 1 << r.spec.y;
+      // Until reopened in every adapter, the session stays in the record (a background commit may come meanwhile).
       this.runs.set(plan.deviceId, run);
       if (plan.bcvId) this.runs.set(plan.bcvId, run);
       this.openSpecs.set(r.spec.sid, r.spec);
@@ -518,11 +527,11 @@ export class ServiceProcessor {
       },
       async () => {
         // R1: hosts stay blocked until the activation is durable (one commit in the window).
+        if (late) return;
         run.durable = 'switched';
-        if (!late) await this.commit('switch');
+        await this.commit('switch');
       },
     );
-    if (late) await this.commit('switch (late: test fault)');
     run.stage = 'switched';
     run.logStep(meta ? 'configuration activated' : `steps 114-120: switch (host blocked ${run.blockedMs.toFixed(3)} ms)`);
     this.emit('switched', { device: run.plan.deviceId, bytes: run.session.N.tracks * this.state.trackBytes });
@@ -541,6 +550,8 @@ export class ServiceProcessor {
     if (run.plan.kind !== 'meta-expansion') {
       const { sid } = run.spec;
       this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
+      // TEST ONLY (R1 broken): the record says "switched" only once the transfer has run a while.
+      if (this.state.testFault('LATE_SWITCH_COMMIT')) sched().after(2 * this.commitEveryMs, () => (run.durable = 'switched'), false);
       await this.withProgress(run.session, () =>
         Promise.all([
           this.everyone(this.diskAdapterNames, sid, 'split', { t: 'start-split', sid }),
@@ -570,6 +581,9 @@ export class ServiceProcessor {
     writeFileSync(join(this.configDir, 'running.json'), `${JSON.stringify(this.running, null, 2)}\n`);
     // R5: the completion is durable before the column and the BCV are given up (a next session
     // would ESTABLISH over the BCV that a restart of this one still fills from).
+    // The new layout on its drives first: a fill's data still only in cache keeps IND durable,
+    // and a record without the session would read that location as filled.
+    if (this.store && run.session.B) await this.everyone(this.diskAdapterNames, spec.sid, 'filled', { t: 'destage-filled', sid: spec.sid });
     run.durable = undefined;
     await this.commit('completion');
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, 0);

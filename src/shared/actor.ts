@@ -38,7 +38,7 @@ export interface ActorInit {
    * configuration files live there), or a store object (inline only: the crash harness's memory
    * store), and the record the array was restarted from.
    */
-  durable?: { dir?: string; store?: import('./durable.ts').DurableStore; recovered?: import('./durable.ts').DurableMeta };
+  durable?: { dir?: string; store?: import('./durable.ts').DurableStore; recovered?: import('./durable.ts').DurableMeta; everyMs?: number };
 }
 
 /** An actor's number in shared tables (the track-lock owner word): 0 is nobody. */

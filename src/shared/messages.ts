@@ -40,6 +40,7 @@ export type Message =
   | { t: 'bcv-purge'; sid: number } // BCV adapters drop cached BCV tracks before ESTABLISH
   | { t: 'establish'; sid: number } // main adapters copy the device onto the BCV (step 104)
   | { t: 'destage-mirror'; sid: number } // BCV adapters destage every mirror write (WP2) of the session: the BCV is on its drives (R1)
+  | { t: 'destage-filled'; sid: number } // main adapters destage every filled track still only in cache (FILLPEND): the new layout is on its drives (R5)
   | { t: 'start-split'; sid: number } // the instant split (step 116)
   | { t: 'start-transfer'; sid: number } // the data transfer (step 117)
   | { t: 'reconf-close'; sid: number } // the session ended (step 124)
@@ -50,8 +51,8 @@ export type Message =
   | { t: 'fill'; sid: number; track: number; id: number }
   | { t: 'filled'; id: number; error?: string };
 
-export type ReconfStep = 'open' | 'purge' | 'establish' | 'mirror' | 'split' | 'transfer' | 'close';
-const STEPS = new Set<unknown>(['open', 'purge', 'establish', 'mirror', 'split', 'transfer', 'close']);
+export type ReconfStep = 'open' | 'purge' | 'establish' | 'mirror' | 'filled' | 'split' | 'transfer' | 'close';
+const STEPS = new Set<unknown>(['open', 'purge', 'establish', 'mirror', 'filled', 'split', 'transfer', 'close']);
 
 export type MessageType = Message['t'];
 
@@ -147,6 +148,7 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
     isObj(m.spec) && isInt(m.spec.sid) && isInt(m.spec.y) && typeof m.spec.deviceId === 'string' && isInt(m.spec.newGen) && isObj(m.spec.running) && isObj(m.spec.target),
   'bcv-purge': (m) => isInt(m.sid),
   'destage-mirror': (m) => isInt(m.sid),
+  'destage-filled': (m) => isInt(m.sid),
   establish: (m) => isInt(m.sid),
   'start-split': (m) => isInt(m.sid),
   'start-transfer': (m) => isInt(m.sid),

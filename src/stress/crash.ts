@@ -1,0 +1,326 @@
+// Crash everywhere (DESIGN §10): one seed's array, under the seeded scheduler, restriped while a host
+// writes stamped sectors and FLUSHes; its durable store (a memory store) keeps every commit. Then
+// for every commit k, the array is restarted from commits 1..k alone — a kill -9 right after the
+// k-th durable write — and every sector is read back twice (before and after the resumed restripe
+// completes): each must hold its last write acknowledged before a FLUSH that had been answered by
+// then, or a later write, whole (a torn sector fails). A few of those restarts are crashed again at
+// every commit of their own recovery. A commit is atomic in the store (LMDB's transaction), so a
+// crash inside one is a crash before it.
+import { assert } from '../shared/assert.ts';
+import type { ArrayConfig } from '../shared/config.ts';
+import { errorMessage } from '../shared/errors.ts';
+import { imageOf, MemoryStore, type DurableCommit } from '../shared/durable.ts';
+import type { Log } from '../shared/link.ts';
+import type { TestFaultName } from '../shared/memory.ts';
+import { runSeeded, sched, sleep } from '../shared/sched.ts';
+import { planReconfiguration } from '../service-processor/plan.ts';
+import { ArrayEmulator } from '../runtime/emulator.ts';
+import { HostClient } from '../host/client.ts';
+import { seededRandom } from '../host/workload.ts';
+import { int, planSeed } from './plan.ts';
+
+const SECTOR = 512;
+/** Writes between two FLUSHes of the host, at most. */
+const FLUSH_EVERY_WRITES = 12;
+/** Host writes in flight at once. */
+const WRITES_IN_FLIGHT = 6;
+/** Virtual ms between background commits in the harness (the real default is a second). */
+const HARNESS_COMMIT_EVERY_MS = 3;
+/** Longest a restarted array may take to finish its resumed restripe (virtual ms). */
+const RESUME_WAIT_MS = 120_000;
+/** Restarts of one seed whose own recovery is crashed at every one of its commits. */
+const RECOVERY_CRASHES = 3;
+
+export interface CrashOptions {
+  /** A deliberate break of one ordering rule (the harness must then fail). */
+  fault?: TestFaultName;
+  /** Crash points tried per seed at most (default: every commit). */
+  maxPoints?: number;
+  recoveryCrashes?: number;
+  log?: (line: string) => void;
+}
+
+export interface CrashSeedResult {
+  seed: number;
+  kind: string;
+  ok: boolean;
+  reason?: string;
+  commits: number;
+  restarts: number;
+  recoveryRestarts: number;
+  flushes: number;
+  writes: number;
+  sectorsChecked: number;
+}
+
+/** Per device sector: the writes issued to it in order, and the flushed floor by the store's commit count. */
+class Oracle {
+  /** device → sector → write ids issued, ascending. */
+  readonly writes = new Map<string, Map<number, number[]>>();
+  /** [commits in the store when the FLUSH was answered, device → sector → the id it covers]. */
+  readonly floors: Array<[number, Map<string, Map<number, number>>]> = [];
+  /** Last acknowledged write per sector (what a FLUSH issued now covers). */
+  private readonly acked = new Map<string, Map<number, number>>();
+
+  issued(dev: string, sector: number, id: number): void {
+    let m = this.writes.get(dev);
+    if (!m) this.writes.set(dev, (m = new Map()));
+    const l = m.get(sector) ?? [];
+    l.push(id);
+    m.set(sector, l);
+  }
+
+  ackedWrite(dev: string, sector: number, id: number): void {
+    let m = this.acked.get(dev);
+    if (!m) this.acked.set(dev, (m = new Map()));
+    if ((m.get(sector) ?? 0) < id) m.set(sector, id);
+  }
+
+  /** What a FLUSH issued now covers. */
+  snapshot(): Map<string, Map<number, number>> {
+    return new Map([...this.acked].map(([d, m]) => [d, new Map(m)]));
+  }
+
+  /** The flushed floor of every sector once `commits` commits are durable. */
+  floorAt(commits: number): Map<string, Map<number, number>> {
+    const out = new Map<string, Map<number, number>>();
+    for (const [at, snap] of this.floors) {
+      if (at > commits) continue;
+      for (const [d, m] of snap) {
+        let o = out.get(d);
+        if (!o) out.set(d, (o = new Map()));
+        for (const [s, id] of m) if ((o.get(s) ?? 0) < id) o.set(s, id);
+      }
+    }
+    return out;
+  }
+}
+
+/** A sector's bytes for write `id` (0: zeros): every word names the write, the sector and its place, so a torn or misplaced sector shows. */
+function stamp(dst: Uint8Array, dev: number, sector: number, id: number): void {
+  const v = new DataView(dst.buffer, dst.byteOffset, SECTOR);
+  for (let i = 0; i < SECTOR / 4; i++) v.setUint32(i * 4, id === 0 ? 0 : (Math.imul(id, 2654435761) ^ Math.imul(sector + 1, 40503) ^ (dev << 24) ^ i) >>> 0, true);
+}
+
+/** A number of the device's own for its stamps (its index may change when a stale BCV is left out at a restart). */
+function devNumber(id: string): number {
+  let h = 0;
+  for (const c of id) h = (Math.imul(h, 31) + c.charCodeAt(0)) & 0x7f;
+  return h;
+}
+
+function stampId(b: Uint8Array, dev: number, sector: number, candidates: number[]): number | undefined {
+  const want = new Uint8Array(SECTOR);
+  for (const id of candidates) {
+    stamp(want, dev, sector, id);
+    if (want.every((x, i) => x === b[i])) return id;
+  }
+  return undefined;
+}
+
+/** Crash one seed's restripe at every commit; the result says what broke, first. */
+export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<CrashSeedResult> {
+  const plan = planSeed(seed);
+  const target = plan.rounds[0]![0]!;
+  const kind = planReconfiguration(plan.config, target).kind;
+  const res: CrashSeedResult = { seed, kind, ok: false, commits: 0, restarts: 0, recoveryRestarts: 0, flushes: 0, writes: 0, sectorsChecked: 0 };
+  const problems: string[] = [];
+  const log: Log = (level, text) => {
+    if (level === 'error') problems.push(text);
+    opts.log?.(`[${sched().now().toFixed(2)}] ${level}: ${text}`);
+  };
+  try {
+    const store = new MemoryStore();
+    const oracle = new Oracle();
+    await runSeeded({ seed }, async () => writePhase(plan.config, target, store, oracle, seed, res, log, opts.fault));
+    if (problems.length > 0) throw new Error(`before the crash: ${problems[0]}`);
+    const commits = store.all();
+    res.commits = commits.length;
+    const points = crashPoints(commits.length, opts.maxPoints);
+    const rr = seededRandom(seed * 977 + 1);
+    const recoveryAt = new Set(Array.from({ length: Math.min(opts.recoveryCrashes ?? RECOVERY_CRASHES, points.length) }, () => points[int(rr, 0, points.length - 1)]!));
+    for (const k of points) {
+      const prefix = commits.slice(0, k);
+      const again = await restartAndCheck(plan.config, prefix, oracle, k, seed, res, `crash after commit ${k} (${prefix[k - 1]!.reason})`);
+      if (!recoveryAt.has(k)) continue;
+      // Crash the recovery itself at each of its own commits.
+      for (let j = 1; j <= again.length; j++) {
+        res.recoveryRestarts++;
+        await restartAndCheck(
+          plan.config,
+          [...prefix, ...again.slice(0, j)],
+          oracle,
+          k,
+          seed,
+          res,
+          `crash after commit ${k}, then again after recovery's commit ${j} (${again[j - 1]!.reason})`,
+        );
+      }
+    }
+    res.ok = true;
+  } catch (err) {
+    res.reason = errorMessage(err);
+  }
+  return res;
+}
+
+/** Commit counts to crash after: every one, or (maxPoints) an even spread with the last. */
+function crashPoints(n: number, most?: number): number[] {
+  const all = Array.from({ length: n }, (_, i) => i + 1);
+  if (!most || n <= most) return all;
+  const out = new Set<number>();
+  for (let i = 0; i < most; i++) out.add(Math.max(1, Math.round(((i + 1) * n) / most)));
+  return [...out];
+}
+
+/** The array under writes and FLUSHes while it is restriped to `target`; every commit lands in `store`. */
+async function writePhase(
+  config: ArrayConfig,
+  target: unknown,
+  store: MemoryStore,
+  oracle: Oracle,
+  seed: number,
+  res: CrashSeedResult,
+  log: Log,
+  fault?: TestFaultName,
+): Promise<void> {
+  const emu = await ArrayEmulator.start(config, { mode: 'inline', log, durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS } });
+  if (fault) emu.test.setFault(fault, true);
+  const client = new HostClient(emu.hostLink(0));
+  const r = seededRandom(seed * 31 + 7);
+  const devices = emu.model.hostDevices().map((d) => ({ id: d.id, index: devNumber(d.id) }));
+  const sectorsOf = (id: string) => emu.model.device(id).bytes / SECTOR;
+  const busy = new Set<string>();
+  let nextId = 1;
+  let restriping = true;
+  const reconf = emu.reconfigure(target).finally(() => (restriping = false));
+  reconf.catch(() => {});
+  let sinceFlush = 0;
+  let extra = 40; // writes after the restripe ends (the completion, then plain I/O)
+  const writeOne = async () => {
+    const dev = devices[int(r, 0, devices.length - 1)]!;
+    const n = Math.min(int(r, 1, 4), sectorsOf(dev.id));
+    const first = int(r, 0, Math.max(0, sectorsOf(dev.id) - n));
+    const sectors = Array.from({ length: n }, (_, i) => first + i);
+    if (sectors.some((s) => busy.has(`${dev.id}:${s}`))) return;
+    const id = nextId++;
+    const data = new Uint8Array(n * SECTOR);
+    for (const [i, s] of sectors.entries()) {
+      stamp(data.subarray(i * SECTOR), dev.index, s, id);
+      busy.add(`${dev.id}:${s}`);
+      oracle.issued(dev.id, s, id);
+    }
+    try {
+      await client.write(dev.id, first * SECTOR, data);
+      res.writes++;
+      for (const s of sectors) oracle.ackedWrite(dev.id, s, id);
+    } finally {
+      for (const s of sectors) busy.delete(`${dev.id}:${s}`);
+    }
+  };
+  const flush = async () => {
+    const covers = oracle.snapshot();
+    await emu.flushDurable(() => client.flush());
+    oracle.floors.push([store.all().length, covers]);
+    res.flushes++;
+  };
+  try {
+    while (restriping || extra-- > 0) {
+      const batch = Array.from({ length: int(r, 1, WRITES_IN_FLIGHT) }, () => writeOne());
+      if ((sinceFlush += batch.length) >= int(r, 1, FLUSH_EVERY_WRITES)) {
+        batch.push(flush());
+        sinceFlush = 0;
+      }
+      await Promise.all(batch);
+      await sleep(r());
+    }
+    await reconf;
+    await flush();
+  } finally {
+    client.close();
+    await emu.stop();
+  }
+}
+
+/**
+ * Restart from `commits` alone and check every sector against the floor of commit `k`, before and
+ * after the resumed restripe completes. Returns the commits the recovery itself made.
+ */
+async function restartAndCheck(
+  config: ArrayConfig,
+  commits: DurableCommit[],
+  oracle: Oracle,
+  k: number,
+  seed: number,
+  res: CrashSeedResult,
+  where: string,
+): Promise<DurableCommit[]> {
+  res.restarts++;
+  assert(imageOf(commits), 'a restart from no commit');
+  const store = new MemoryStore(commits);
+  const problems: string[] = [];
+  const log: Log = (level, text) => {
+    if (level === 'error') problems.push(text);
+  };
+  const floor = oracle.floorAt(k); // a recovery crashed again adds no FLUSH: the floor is the first crash's
+  await runSeeded({ seed: seed + k }, async () => {
+    const emu = await ArrayEmulator.start(config, { mode: 'inline', log, durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS } });
+    const client = new HostClient(emu.hostLink(0));
+    try {
+      await checkAll(emu, client, oracle, floor, res, `${where}, at restart`).catch((err) => {
+        const g = Number(/@g(\d+)/.exec(errorMessage(err))?.[1] ?? -1);
+        const hist = commits.flatMap((c, i) =>
+          c.tracks.filter(([x]) => x === g).map(([, d]) => `#${i + 1}(${c.reason}):${d ? new DataView(d.buffer, d.byteOffset).getUint32(0, true).toString(16) : 'zero'}`),
+        );
+        const fl = commits.flatMap((c, i) => c.flagChunks.filter(([ci]) => ci === 0).map(([, w]) => `#${i + 1}:${w[g]}`));
+        const metas = commits
+          .slice(-3)
+          .map(
+            (c) =>
+              `${c.reason}:${c.meta.commits}:${c.meta.sessions.map((x) => `${x.spec.deviceId}/${x.stage}`).join(',')}:${JSON.stringify(c.meta.running.devices.find((d) => d.id === 'LD1'))}`,
+          );
+        throw new Error(`${errorMessage(err)} [track history ${hist.join(' ')}] [flags ${fl.join(' ')}] [metas ${metas.join(' | ')}]`);
+      });
+      const deadline = sched().now() + RESUME_WAIT_MS;
+      while ((await emu.openSessions()).length > 0) {
+        if (sched().now() > deadline) throw new Error(`${where}: the resumed restripe did not complete within ${RESUME_WAIT_MS} ms`);
+        await sleep(5);
+      }
+      await checkAll(emu, client, oracle, floor, res, `${where}, after the resumed restripe`);
+      if (problems.length > 0) throw new Error(`${where}: ${problems[0]}`);
+    } finally {
+      client.close();
+      await emu.stop();
+    }
+  });
+  return store.log;
+}
+
+async function checkAll(emu: ArrayEmulator, client: HostClient, oracle: Oracle, floor: Map<string, Map<number, number>>, res: CrashSeedResult, where: string): Promise<void> {
+  for (const d of emu.model.hostDevices()) {
+    const sectors = d.bytes / SECTOR;
+    const issued = oracle.writes.get(d.id) ?? new Map<number, number[]>();
+    const floors = floor.get(d.id) ?? new Map<number, number>();
+    for (const [s, id] of floors) if (s >= sectors) throw new Error(`${where}: ${d.id} sector ${s} was flushed (write ${id}) but the device has only ${sectors} sectors`);
+    const chunk = 64;
+    for (let s0 = 0; s0 < sectors; s0 += chunk) {
+      const n = Math.min(chunk, sectors - s0);
+      const buf = await client.read(d.id, s0 * SECTOR, n * SECTOR);
+      for (let i = 0; i < n; i++) {
+        const s = s0 + i;
+        const min = floors.get(s) ?? 0;
+        const allowed = [0, ...(issued.get(s) ?? [])].filter((id) => id >= min);
+        const got = stampId(buf.subarray(i * SECTOR, (i + 1) * SECTOR), devNumber(d.id), s, allowed);
+        if (got === undefined) {
+          const any = stampId(buf.subarray(i * SECTOR, (i + 1) * SECTOR), devNumber(d.id), s, [0, ...(issued.get(s) ?? [])]);
+          const trackSectors = emu.model.trackBytes / SECTOR;
+          const g = emu.model.layoutAt(d, emu.state.deviceWord(d.index, 0)).locate(Math.floor(s / trackSectors));
+          throw new Error(
+            `${where}: ${d.id} sector ${s} (at ${emu.model.drives.dch(g)} @g${g}, ${emu.state.describeTrack(g)}) holds ${any === undefined ? 'bytes of no write to it (torn, or another sector’s)' : any === 0 ? 'zeros' : `write ${any}`}, but write ${min} had been flushed`,
+          );
+        }
+        res.sectorsChecked++;
+      }
+    }
+  }
+}
