@@ -349,7 +349,8 @@ export class ServiceProcessor {
       const plan = planReconfiguration(r.spec.running, r.spec.target);
       if (r.stage !== 'switched') {
         this.log('info', `SP: ${r.spec.deviceId}: session ${r.spec.sid} was made durable before its switch: started again under the original layout`);
-        out.push({ device: r.spec.deviceId, kind: plan.kind, stage: r.stage, tracksLeft: plan.kind === 'meta-expansion' ? 0 : new Session(r.spec).oldTracks, tracksTotal: 0 });
+        const total = plan.kind === 'meta-expansion' ? 0 : new Session(r.spec).oldTracks;
+        out.push({ device: r.spec.deviceId, kind: plan.kind, stage: r.stage, tracksLeft: total, tracksTotal: total });
         const again = this.reconfigure(r.spec.target);
         this.resumed.push({ device: r.spec.deviceId, done: again });
         continue;

@@ -324,3 +324,52 @@ async function checkAll(emu: ArrayEmulator, client: HostClient, oracle: Oracle, 
     }
   }
 }
+
+/** Restripe kinds a campaign covers (every kind the planner makes). */
+export const CRASH_KINDS = ['expansion', 'stripe-change', 'expansion+stripe-change', 'more-rows', 'meta-expansion'] as const;
+
+export interface CrashCampaign {
+  seeds: number;
+  /** Seeds run per kind. */
+  kinds: Record<string, number>;
+  commits: number;
+  restarts: number;
+  recoveryRestarts: number;
+  flushes: number;
+  writes: number;
+  sectorsChecked: number;
+  failed: CrashSeedResult[];
+  ms: number;
+}
+
+/**
+ * Seeds from `firstSeed` on until every restripe kind has had `perKind` seeds (a seed whose kind is
+ * full already is skipped), at most `maxSeeds` looked at. With a fault, it stops at the first failure.
+ */
+export async function crashCampaign(o: {
+  perKind: number;
+  firstSeed?: number;
+  maxSeeds?: number;
+  fault?: TestFaultName;
+  maxPoints?: number;
+  onSeed?: (r: CrashSeedResult, c: CrashCampaign) => void;
+}): Promise<CrashCampaign> {
+  const t0 = performance.now();
+  const c: CrashCampaign = { seeds: 0, kinds: {}, commits: 0, restarts: 0, recoveryRestarts: 0, flushes: 0, writes: 0, sectorsChecked: 0, failed: [], ms: 0 };
+  const first = o.firstSeed ?? 1;
+  const most = o.maxSeeds ?? o.perKind * CRASH_KINDS.length * 20;
+  for (let seed = first; seed < first + most; seed++) {
+    if (CRASH_KINDS.every((k) => (c.kinds[k] ?? 0) >= o.perKind)) break;
+    const kind = planReconfiguration(planSeed(seed).config, planSeed(seed).rounds[0]![0]!).kind;
+    if ((c.kinds[kind] ?? 0) >= o.perKind) continue;
+    const r = await crashSeed(seed, { fault: o.fault, maxPoints: o.maxPoints });
+    c.seeds++;
+    c.kinds[kind] = (c.kinds[kind] ?? 0) + 1;
+    for (const k of ['commits', 'restarts', 'recoveryRestarts', 'flushes', 'writes', 'sectorsChecked'] as const) c[k] += r[k];
+    if (!r.ok) c.failed.push(r);
+    o.onSeed?.(r, c);
+    if (o.fault && !r.ok) break;
+  }
+  c.ms = Math.round(performance.now() - t0);
+  return c;
+}

@@ -19,6 +19,8 @@ export interface Job {
   progress?: Progress;
   report?: ReconfReport;
   error?: string;
+  /** A reconfiguration interrupted by a crash and taken up at the restart: from which phase, and how many tracks it still had to move. */
+  resumed?: { stage: string; tracksLeft: number; tracksTotal: number };
 }
 
 export class Jobs {
@@ -35,6 +37,26 @@ export class Jobs {
     emu.on('progress', (p: Progress) => {
       if (this.running_ && this.running_.device === p.device) this.running_.progress = p;
     });
+  }
+
+  /** A reconfiguration taken up after a restart from the data dir: shown like one asked for here, ended when it completes. */
+  adopt(r: { device: string; stage: string; tracksLeft: number; tracksTotal: number }): Job {
+    const job: Job = {
+      id: this.nextId++,
+      device: r.device,
+      state: 'running',
+      startedMs: Date.now(),
+      resumed: { stage: r.stage, tracksLeft: r.tracksLeft, tracksTotal: r.tracksTotal },
+    };
+    this.jobs.set(job.id, job);
+    this.running_ = job;
+    this.emu.on('completed', (e: { report: ReconfReport; running: ArrayConfig }) => {
+      if (e.report.device !== job.device || job.state !== 'running') return;
+      this.config = e.running;
+      this.onConfig(e.running);
+      this.end(job, { state: 'done', report: e.report });
+    });
+    return job;
   }
 
   get runningConfig(): ArrayConfig {
@@ -98,6 +120,7 @@ export class Jobs {
       etaSec: j.state === 'running' && eta !== undefined ? Math.round(eta * 10) / 10 : null,
       report: j.report ?? null,
       error: j.error ?? null,
+      resumed: j.resumed ?? null,
     };
   }
 }

@@ -37,6 +37,7 @@ export async function startControl(s: Serving, config: ArrayConfig, listen: stri
     throw new ArrayError('USAGE', `--http ${listen}: an address other than loopback needs --token-file (every request must then carry its bearer token)`);
   const token = tokenFile ? readToken(tokenFile) : undefined;
   const jobs = new Jobs(s.emu, config, (c) => (s.running = c));
+  for (const r of s.emu.recovery?.sessions ?? []) jobs.adopt(r);
   const registry = arrayMetrics(s.emu, s.io, s.nbd, jobs);
   const server: Server = createServer((req, res) => {
     handle(req, res, { s, jobs, token, metrics: () => registry.metrics(), contentType: registry.contentType }).catch((err: unknown) =>
@@ -115,6 +116,7 @@ function status(c: Ctx): Record<string, unknown> {
     nbd: { uris: c.s.uris, connections: c.s.nbd.counters.connectionsOpen },
     throttle: { minMBps, maxMBps },
     paused,
+    dataDir: c.s.emu.recovery ? { restartedFromCommit: c.s.emu.recovery.commit, tracksRead: c.s.emu.recovery.tracks, loadMs: c.s.emu.recovery.loadMs } : null,
   };
 }
 

@@ -1,0 +1,27 @@
+// kill -9 of real processes during an online restripe (scripts/kill-campaign.ts): `arrayemu serve
+// --data-dir` as a child, qemu-io writing and flushing from other processes, SIGKILL at random
+// instants, a restart on the same data dir, every 4 KiB block read back twice. A few trials here;
+// the long campaign (200 instants over every phase) is in docs/RELIABILITY.md.
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { killTrial } from '../scripts/kill-campaign.ts';
+
+const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
+const missing = ['qemu-img', 'qemu-io'].filter((t) => !has(t));
+if (missing.length > 0) console.warn(`\n*** kill -9 tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs qemu-utils) ***\n`);
+
+describe.skipIf(missing.length > 0)('kill -9 during an online restripe (real processes)', () => {
+  it('3 kills at spread instants: after each restart every flushed block reads back, and an interrupted restripe resumes', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'arrayemu-kill-test-'));
+    // Trials 2, 1, 3 kill in prepare/ESTABLISH, in the transfer and after completion (their instants are seeded).
+    for (const t of [2, 1, 3]) {
+      const r = await killTrial(t, root, process.cwd());
+      expect(r.reason ?? '', `trial ${t} killed at ${r.killAtMs} ms (${r.phase})`).toBe('');
+      expect(r.ok).toBe(true);
+      expect(r.blocksChecked).toBe(2 * (2880 + 1440));
+    }
+  }, 180_000);
+});
