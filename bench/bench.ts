@@ -12,6 +12,7 @@ import { scalingMarkdown, scalingSweep, sweepBench, sweepMarkdown } from './swee
 import { nbdBench, nbdMarkdown } from './nbd-bench.ts';
 import { restripeSweepBench, restripeSweepMarkdown, virtualSpeedBench, virtualSpeedMarkdown } from './restripe-sweep.ts';
 import { dirname, join } from 'node:path';
+import { durableBench, durableMarkdown } from './durable.ts';
 
 /** Runs of the speed figures in one `npm run bench` (the issue asks for three, side by side). */
 const SPEED_RUNS = 3;
@@ -21,6 +22,11 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
   const date = new Date().toISOString().slice(0, 10);
   const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
   const out: Record<string, unknown> = { machine, date };
+  if (opts.only === undefined || opts.only === 'durable') {
+    const rows = await durableBench(opts.quick ? [10] : [10, 1024], say);
+    out.durable = rows;
+    if (opts.write) writeSection(opts.write, 'durable', durableMarkdown(rows, machine, date));
+  }
   if (opts.only === undefined || opts.only === 'drive-model') {
     const rows = driveModelBench();
     out.driveModel = rows;

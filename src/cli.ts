@@ -670,7 +670,7 @@ function addBenchCommand(program: Command): void {
     .description('measure the array (speed figures in three runs, sweeps, NBD, drive models); --write docs/BENCHMARKS.md')
     .option('--write <file>', 'write the figures into this markdown file')
     .option('--quick', 'short runs and small devices (a smoke test)')
-    .addOption(new Option('--only <part>', 'run one part').choices(['speed', 'host-io', 'restripe', 'drive-model', 'sweep', 'nbd']))
+    .addOption(new Option('--only <part>', 'run one part').choices(['speed', 'host-io', 'restripe', 'drive-model', 'sweep', 'nbd', 'durable']))
     .option('--json', 'print one JSON object')
     .action(async (o: { write?: string; quick?: boolean; json?: boolean; only?: string }) => {
       const { benchCommand } = await import('../bench/bench.ts');

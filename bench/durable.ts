@@ -1,0 +1,96 @@
+// FLUSH latency with a durable data dir against the data it holds (issue: independent of it): the
+// array filled with `heldMiB` through a host client and flushed once (that first commit writes it
+// all), then rounds of one 4 KiB write + FLUSH, each timed; the restart time from that data dir.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig } from '../src/shared/config.ts';
+import { ArrayEmulator } from '../src/runtime/emulator.ts';
+import { HostClient } from '../src/host/client.ts';
+
+export interface DurableRow {
+  heldMiB: number;
+  firstCommitMs: number;
+  flushP50Ms: number;
+  flushP99Ms: number;
+  restartMs: number;
+}
+
+const TRACK = 65536;
+const FLUSHES = 200;
+
+function configFor(heldMiB: number) {
+  const cylinders = Math.max(16, Math.ceil((heldMiB * 2 ** 20) / TRACK / 15 / 4) + 1);
+  return parseConfig({
+    geometry: { trackBytes: TRACK, headsPerCylinder: 15 },
+    cache: { slots: 1024 },
+    hostAdapters: 2,
+    drives: [0, 1, 2, 3].map((i) => ({ id: `d${i}`, cylinders, store: 'sparse' })),
+    diskAdapters: [
+      { id: 'DA0', drives: ['d0', 'd1'] },
+      { id: 'DA1', drives: ['d2', 'd3'] },
+    ],
+    devices: [{ id: 'LD1', layout: 'striped', cylinders: cylinders * 4, stripeCylinders: 1, members: [0, 1, 2, 3].map((i) => ({ drive: `d${i}`, startCylinder: 0 })) }],
+  });
+}
+
+const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+
+export async function durableBench(heldMiBs: number[], say: (s: string) => void): Promise<DurableRow[]> {
+  const rows: DurableRow[] = [];
+  for (const heldMiB of heldMiBs) {
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-durable-bench-'));
+    try {
+      const emu = await ArrayEmulator.start(configFor(heldMiB), { mode: 'threads', durable: { dir } });
+      const client = new HostClient(emu.hostLink(0));
+      const chunk = new Uint8Array(2 ** 20).map((_, i) => (i * 31 + 7) & 0xff);
+      for (let off = 0; off < heldMiB * 2 ** 20; off += chunk.length * 8) {
+        await Promise.all(Array.from({ length: 8 }, (_, k) => client.write('LD1', off + k * chunk.length, chunk)));
+      }
+      let t = performance.now();
+      await emu.flushDurable(() => client.flush());
+      const firstCommitMs = performance.now() - t;
+      const lat: number[] = [];
+      const small = new Uint8Array(4096).fill(0x5a);
+      for (let i = 0; i < FLUSHES; i++) {
+        await client.write('LD1', (i * 977 * 4096) % (heldMiB * 2 ** 20), small);
+        t = performance.now();
+        await emu.flushDurable(() => client.flush());
+        lat.push(performance.now() - t);
+      }
+      client.close();
+      await emu.stop();
+      t = performance.now();
+      const again = await ArrayEmulator.start(undefined, { mode: 'threads', durable: { dir } });
+      const restartMs = performance.now() - t;
+      await again.stop();
+      const row = {
+        heldMiB,
+        firstCommitMs: Math.round(firstCommitMs),
+        flushP50Ms: +q(lat, 0.5).toFixed(2),
+        flushP99Ms: +q(lat, 0.99).toFixed(2),
+        restartMs: Math.round(restartMs),
+      };
+      say(
+        `durable: ${heldMiB} MiB held: first commit ${row.firstCommitMs} ms; FLUSH after a 4 KiB write p50 ${row.flushP50Ms} ms, p99 ${row.flushP99Ms} ms; restart ${row.restartMs} ms`,
+      );
+      rows.push(row);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+  return rows;
+}
+
+export function durableMarkdown(rows: DurableRow[], machine: string, date: string): string {
+  return [
+    `## FLUSH with a durable data dir (${date}, ${machine})`,
+    '',
+    `\`arrayemu bench --only durable\`: a 4-drive array (sparse drives, 1024 cache slots, threads mode) filled with the data held through a host client, flushed once, then ${FLUSHES} rounds of one 4 KiB write and a FLUSH (destage + one LMDB commit of what changed), each timed; then a restart from the same data dir. Targets: FLUSH p50 ≤ 5 ms whatever the data held.`,
+    '',
+    '| data held | first commit (all of it) | FLUSH p50 | FLUSH p99 | restart |',
+    '|---|---|---|---|---|',
+    ...rows.map((r) => `| ${r.heldMiB} MiB | ${r.firstCommitMs} ms | ${r.flushP50Ms} ms | ${r.flushP99Ms} ms | ${r.restartMs} ms |`),
+    '',
+  ].join('\n');
+}
