@@ -1,7 +1,7 @@
 // Crash everywhere, in simulation (src/stress/crash.ts): every restripe kind, a restart from every
 // commit of the durable store (and recoveries crashed again at each of theirs), every flushed
 // sector checked; then each ordering rule broken on purpose must make the harness fail. The long
-// campaign (20 seeds a kind) is `arrayemu crash --per-kind 20`; its counts are in docs/RELIABILITY.md.
+// campaign (crashCampaign with 20 seeds a kind) and its counts are in docs/RELIABILITY.md.
 import { describe, expect, it } from 'vitest';
 import { crashCampaign, crashSeed, CRASH_KINDS } from '../src/stress/crash.ts';
 import type { TestFaultName } from '../src/shared/memory.ts';
