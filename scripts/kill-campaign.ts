@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { mulberry32 } from '../src/shared/sched.ts';
 
 const run = promisify(execFile);
 const BLOCK = 4096;
@@ -29,17 +30,6 @@ export interface TrialResult {
   flushes: number;
   blocksChecked: number;
   resumed: string;
-}
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 async function startServe(args: string[], cwd: string): Promise<{ child: ChildProcess; http?: string; exited: Promise<number | null>; err: () => string }> {
@@ -67,7 +57,7 @@ interface Expect {
 
 /** One trial: fill, restripe under writes and flushes, kill -9 at a random instant, restart, check. */
 export async function killTrial(trial: number, root: string, repo: string): Promise<TrialResult> {
-  const r = rng(trial * 7919 + 13);
+  const r = mulberry32(trial * 7919 + 13);
   const dir = mkdtempSync(join(root, `trial-${trial}-`));
   const data = join(dir, 'data');
   const sock = join(dir, 's');

@@ -67,7 +67,6 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
       if (method === 'commit') return sp.commit(String(args[0] ?? 'flush'));
       if (method === 'recoverSessions') return sp.recoverSessions();
       if (method === 'closeStore') return sp.closeStore();
-      if (method === 'durableStatus') return { ...sp.durableCounters };
       throw new ArrayError('USAGE', `the service processor has no method "${method}"`);
     },
   };

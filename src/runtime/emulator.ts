@@ -9,7 +9,7 @@ import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, typ
 import { MAIN_OWNER, sched, type Owner } from '../shared/sched.ts';
 import { takeBack, type TakenBack } from '../shared/recovery.ts';
 import type { SessionSpec } from '../shared/session.ts';
-import { BACKGROUND, DEVICE, type HoldName } from '../shared/memory.ts';
+import { BACKGROUND, DEVICE, SLOT, type HoldName } from '../shared/memory.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import type { StalledSession } from '../service-processor/service-processor.ts';
 import { deviceLayout } from '../shared/layout.ts';
@@ -20,7 +20,6 @@ import { createSharedBuffers, SharedState } from '../shared/memory.ts';
 import { ArrayModel } from '../shared/model.ts';
 import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from '../shared/link.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
-import { SLOT, type SharedState as State } from '../shared/memory.ts';
 import type { DurableImage, DurableStore } from '../shared/durable.ts';
 import type { RecoveredSession } from '../service-processor/service-processor.ts';
 import { LmdbStore } from '../service-processor/store.ts';
@@ -61,7 +60,7 @@ export const quietLog: Log = (level, text) => {
 };
 
 /** Slots write-pending now (a flush must see each destaged). */
-function writePending(state: State): number[] {
+function writePending(state: SharedState): number[] {
   const out: number[] = [];
   for (let s = 0; s < state.slots; s++) if (Atomics.load(state.slotState, s) & SLOT.WP) out.push(s);
   return out;
@@ -202,17 +201,6 @@ export class ArrayEmulator extends EventEmitter {
     if (before.some((s) => Atomics.load(this.state.slotState, s) & SLOT.WP)) await destage();
     if (!this.durable || this.state.testFault('FLUSH_WITHOUT_COMMIT')) return 0;
     return (await this.actors[0]!.call('commit', ['flush'])) as number;
-  }
-
-  /** Make everything on the drives durable now (the store's group commit); 0 without a store. */
-  async commit(reason = 'commit'): Promise<number> {
-    if (!this.durable) return 0;
-    return (await this.actors[0]!.call('commit', [reason])) as number;
-  }
-
-  /** Sessions taken up after a restart, each resolving with its report when it completes. */
-  async durableStatus(): Promise<{ commits: number; commitMs: number; bytes: number; tracks: number }> {
-    return (await this.actors[0]!.call('durableStatus', [])) as { commits: number; commitMs: number; bytes: number; tracks: number };
   }
 
   private connect(a: ActorSlot, b: ActorSlot): void {

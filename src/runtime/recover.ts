@@ -8,8 +8,7 @@ import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import type { DurableImage } from '../shared/durable.ts';
 import { DEVICE, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
 import type { ArrayModel } from '../shared/model.ts';
-import { deviceLayout } from '../shared/layout.ts';
-import { Session } from '../shared/session.ts';
+import { learnNewGeneration, Session } from '../shared/session.ts';
 import { driveStore } from '../disk-adapter/drive.ts';
 
 /** What a load put back. */
@@ -84,7 +83,6 @@ function restoreSession(state: SharedState, model: ArrayModel, s: Session): void
   if (spec.bcvIndex !== undefined && spec.bcvId) {
     state.setDeviceWord(spec.bcvIndex, DEVICE.GENERATION, spec.newGen);
     state.setDeviceWord(spec.bcvIndex, DEVICE.READY, 0);
-    model.addGeneration(spec.bcvId, spec.newGen, deviceLayout(spec.target, spec.bcvId, spec.running));
   }
-  model.addGeneration(spec.deviceId, spec.newGen, s.N);
+  learnNewGeneration(model, s);
 }

@@ -312,9 +312,8 @@ export class ServiceProcessor {
 
   private writeCommit(c: ReturnType<DurableCapture['next']>): number {
     const t0 = performance.now();
-    const seqs = new Map(this.capture!.seqsOfLast);
     this.store!.commit(c);
-    this.capture!.committed(c, seqs);
+    this.capture!.committed(c);
     this.commits = c.meta.commits;
     const ms = performance.now() - t0;
     Object.assign(this.durableCounters, {
@@ -364,6 +363,9 @@ export class ServiceProcessor {
       this.runs.set(plan.deviceId, run);
       if (plan.bcvId) this.runs.set(plan.bcvId, run);
       this.openSpecs.set(r.spec.sid, r.spec);
+      // The restored bits must hold the session's invariants (the switch's check): a broken image stops the restart loudly.
+      const broken = run.tracksTotal > 0 ? this.checkAtSwitch(run.session) : [];
+      if (broken.length > 0) throw new ArrayError('INVARIANT', `session ${r.spec.sid} on ${plan.deviceId} restored from the data dir: ${broken.join('; ')}`);
       await this.everyone(this.everyAdapter, r.spec.sid, 'open', { t: 'reconf-open', spec: r.spec });
       const left = run.tracksTotal > 0 ? this.pbLeft(run.session) : 0;
       out.push({ device: plan.deviceId, kind: plan.kind, stage: 'switched', tracksLeft: left, tracksTotal: run.tracksTotal });
@@ -747,6 +749,16 @@ export class ServiceProcessor {
   }
 
   status(): Record<string, number> {
-    return { devices: this.model.devices.length, sessionsActive: new Set(this.runs.values()).size, sessionsStalled: this.stalledSessions().length, columnsInUse: this.columns };
+    const d = this.durableCounters;
+    return {
+      devices: this.model.devices.length,
+      sessionsActive: new Set(this.runs.values()).size,
+      sessionsStalled: this.stalledSessions().length,
+      columnsInUse: this.columns,
+      durableCommits: d.commits,
+      durableCommitMs: Math.round(d.commitMs),
+      durableBytes: d.bytes,
+      durableTracks: d.tracks,
+    };
   }
 }

@@ -121,38 +121,39 @@ export class DurableCapture {
     return { meta, flagChunks, tracks, reason };
   }
 
-  /** The commit `c` is durable: it is the new baseline. */
-  committed(c: DurableCommit, seqs: Map<number, number>): void {
+  /** The commit `c`, the last `next()` made, is durable: it is the new baseline. */
+  committed(c: DurableCommit): void {
     for (const [chunk, words] of c.flagChunks) this.committedFlags.set(words, chunk * FLAG_CHUNK_TRACKS);
-    for (const [g, seq] of seqs) this.committedSeq[g] = seq;
+    for (const [g, seq] of this.seqsOfNext) this.committedSeq[g] = seq;
   }
 
-  /** Seqlock values of the tracks in the last `next()` (handed to `committed`). */
-  readonly seqsOfLast = new Map<number, number>();
+  /** Seqlock values of the tracks the last `next()` read. */
+  private readonly seqsOfNext = new Map<number, number>();
 
+  /** Chunks of durable flag words that differ from the last commit (a chunk is copied only if it changed). */
   private changedFlags(): Array<[number, Int32Array]> {
     const out: Array<[number, Int32Array]> = [];
     const total = this.state.totalTracks;
     for (let base = 0; base < total; base += FLAG_CHUNK_TRACKS) {
-      const words = new Int32Array(Math.min(total, base + FLAG_CHUNK_TRACKS) - base);
-      let changed = false;
-      for (let i = 0; i < words.length; i++) {
-        words[i] = durableFlags(Atomics.load(this.state.trackFlags, base + i));
-        if (words[i] !== this.committedFlags[base + i]) changed = true;
-      }
-      if (changed) out.push([base / FLAG_CHUNK_TRACKS, words]);
+      const end = Math.min(total, base + FLAG_CHUNK_TRACKS);
+      let g = base;
+      while (g < end && durableFlags(Atomics.load(this.state.trackFlags, g)) === this.committedFlags[g]) g++;
+      if (g === end) continue;
+      const words = this.committedFlags.slice(base, end);
+      for (; g < end; g++) words[g - base] = durableFlags(Atomics.load(this.state.trackFlags, g));
+      out.push([base / FLAG_CHUNK_TRACKS, words]);
     }
     return out;
   }
 
   private changedTracks(): Array<[number, Uint8Array | null]> {
-    this.seqsOfLast.clear();
+    this.seqsOfNext.clear();
     const out: Array<[number, Uint8Array | null]> = [];
     for (let g = 0; g < this.state.totalTracks; g++) {
       if (Atomics.load(this.state.driveWriteSeq, g) === this.committedSeq[g]) continue;
       const seq = this.readTrack(g, this.buf);
       if (seq === this.committedSeq[g]) continue;
-      this.seqsOfLast.set(g, seq);
+      this.seqsOfNext.set(g, seq);
       out.push([g, this.buf.every((x) => x === 0) ? null : this.buf.slice()]);
     }
     return out;

@@ -147,7 +147,13 @@ export function openSessionIn(actor: string, sessions: Map<number, Session>, mod
   }
   const session = new Session(spec);
   sessions.set(spec.sid, session);
-  if (spec.bcvId) model.addGeneration(spec.bcvId, spec.newGen, deviceLayout(spec.target, spec.bcvId, spec.running));
-  model.addGeneration(spec.deviceId, spec.newGen, session.N);
+  learnNewGeneration(model, session);
   return session;
+}
+
+/** `model` learns session `session`'s new generation: N for its device, the target's layout for its BCV. */
+export function learnNewGeneration(model: ArrayModel, session: Session): void {
+  const { spec } = session;
+  if (spec.bcvId) model.addGeneration(spec.bcvId, spec.newGen, session.B!);
+  model.addGeneration(spec.deviceId, spec.newGen, session.N);
 }

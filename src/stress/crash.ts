@@ -40,17 +40,22 @@ export interface CrashOptions {
   log?: (line: string) => void;
 }
 
-export interface CrashSeedResult {
-  seed: number;
-  kind: string;
-  ok: boolean;
-  reason?: string;
+/** What a seed (and a campaign, summed) did. */
+interface CrashCounts {
   commits: number;
   restarts: number;
   recoveryRestarts: number;
   flushes: number;
   writes: number;
   sectorsChecked: number;
+}
+const COUNTS = ['commits', 'restarts', 'recoveryRestarts', 'flushes', 'writes', 'sectorsChecked'] as const satisfies ReadonlyArray<keyof CrashCounts>;
+
+export interface CrashSeedResult extends CrashCounts {
+  seed: number;
+  kind: string;
+  ok: boolean;
+  reason?: string;
 }
 
 /** Per device sector: the writes issued to it in order, and the flushed floor by the store's commit count. */
@@ -267,20 +272,7 @@ async function restartAndCheck(
     const emu = await ArrayEmulator.start(config, { mode: 'inline', log, durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS } });
     const client = new HostClient(emu.hostLink(0));
     try {
-      await checkAll(emu, client, oracle, floor, res, `${where}, at restart`).catch((err) => {
-        const g = Number(/@g(\d+)/.exec(errorMessage(err))?.[1] ?? -1);
-        const hist = commits.flatMap((c, i) =>
-          c.tracks.filter(([x]) => x === g).map(([, d]) => `#${i + 1}(${c.reason}):${d ? new DataView(d.buffer, d.byteOffset).getUint32(0, true).toString(16) : 'zero'}`),
-        );
-        const fl = commits.flatMap((c, i) => c.flagChunks.filter(([ci]) => ci === 0).map(([, w]) => `#${i + 1}:${w[g]}`));
-        const metas = commits
-          .slice(-3)
-          .map(
-            (c) =>
-              `${c.reason}:${c.meta.commits}:${c.meta.sessions.map((x) => `${x.spec.deviceId}/${x.stage}`).join(',')}:${JSON.stringify(c.meta.running.devices.find((d) => d.id === 'LD1'))}`,
-          );
-        throw new Error(`${errorMessage(err)} [track history ${hist.join(' ')}] [flags ${fl.join(' ')}] [metas ${metas.join(' | ')}]`);
-      });
+      await checkAll(emu, client, oracle, floor, res, `${where}, at restart`);
       const deadline = sched().now() + RESUME_WAIT_MS;
       while ((await emu.openSessions()).length > 0) {
         if (sched().now() > deadline) throw new Error(`${where}: the resumed restripe did not complete within ${RESUME_WAIT_MS} ms`);
@@ -316,7 +308,7 @@ async function checkAll(emu: ArrayEmulator, client: HostClient, oracle: Oracle, 
           const trackSectors = emu.model.trackBytes / SECTOR;
           const g = emu.model.layoutAt(d, emu.state.deviceWord(d.index, 0)).locate(Math.floor(s / trackSectors));
           throw new Error(
-            `${where}: ${d.id} sector ${s} (at ${emu.model.drives.dch(g)} @g${g}, ${emu.state.describeTrack(g)}) holds ${any === undefined ? 'bytes of no write to it (torn, or another sector’s)' : any === 0 ? 'zeros' : `write ${any}`}, but write ${min} had been flushed`,
+            `${where}: ${d.id} sector ${s} (at ${emu.model.drives.dch(g)} ${emu.state.describeTrack(g)}) holds ${any === undefined ? 'bytes of no write to it (torn, or another sector’s)' : any === 0 ? 'zeros' : `write ${any}`}, but write ${min} had been flushed`,
           );
         }
         res.sectorsChecked++;
@@ -328,16 +320,10 @@ async function checkAll(emu: ArrayEmulator, client: HostClient, oracle: Oracle, 
 /** Restripe kinds a campaign covers (every kind the planner makes). */
 export const CRASH_KINDS = ['expansion', 'stripe-change', 'expansion+stripe-change', 'more-rows', 'meta-expansion'] as const;
 
-export interface CrashCampaign {
+export interface CrashCampaign extends CrashCounts {
   seeds: number;
   /** Seeds run per kind. */
   kinds: Record<string, number>;
-  commits: number;
-  restarts: number;
-  recoveryRestarts: number;
-  flushes: number;
-  writes: number;
-  sectorsChecked: number;
   failed: CrashSeedResult[];
   ms: number;
 }
@@ -365,7 +351,7 @@ export async function crashCampaign(o: {
     const r = await crashSeed(seed, { fault: o.fault, maxPoints: o.maxPoints });
     c.seeds++;
     c.kinds[kind] = (c.kinds[kind] ?? 0) + 1;
-    for (const k of ['commits', 'restarts', 'recoveryRestarts', 'flushes', 'writes', 'sectorsChecked'] as const) c[k] += r[k];
+    for (const k of COUNTS) c[k] += r[k];
     if (!r.ok) c.failed.push(r);
     o.onSeed?.(r, c);
     if (o.fault && !r.ok) break;

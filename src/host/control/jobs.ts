@@ -50,12 +50,14 @@ export class Jobs {
     };
     this.jobs.set(job.id, job);
     this.running_ = job;
-    this.emu.on('completed', (e: { report: ReconfReport; running: ArrayConfig }) => {
-      if (e.report.device !== job.device || job.state !== 'running') return;
+    const completed = (e: { report: ReconfReport; running: ArrayConfig }) => {
+      if (e.report.device !== job.device) return;
+      this.emu.off('completed', completed);
       this.config = e.running;
       this.onConfig(e.running);
       this.end(job, { state: 'done', report: e.report });
-    });
+    };
+    this.emu.on('completed', completed);
     return job;
   }
 
