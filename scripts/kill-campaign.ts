@@ -2,9 +2,11 @@
 // --data-dir` as a child, qemu-io (another process) writing 4 KiB patterns and FLUSHing — a qemu-io
 // run that exited 0 had its FLUSH answered — the server killed with SIGKILL somewhere in prepare,
 // ESTABLISH, the switch, the transfer or after completion, restarted on the same data dir, and every
-// 4 KiB block of LD1 and LD2 read back (twice) and checked: its last flushed pattern, or one written
-// later. Used by test/kill.test.ts (a few trials) and run long for docs/RELIABILITY.md:
-//   npx tsx scripts/kill-campaign.ts --trials 200 [--json]
+// 4 KiB block of LD1, LD2 and META1 read back (twice) and checked: its last flushed pattern, or one
+// written later. Trial t restripes FIG. 2 by kind KINDS[t mod 5] (expansion, stripe-change,
+// expansion+stripe-change, more-rows, meta-expansion). Used by test/kill.test.ts (a few trials) and
+// run long for docs/RELIABILITY.md:
+//   npx tsx scripts/kill-campaign.ts --trials 200 [--first 1] [--json]
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,14 +16,26 @@ import { mulberry32 } from '../src/shared/sched.ts';
 
 const run = promisify(execFile);
 const BLOCK = 4096;
-const SIZES: Record<string, number> = { LD1: 12 * 15 * 65536, LD2: 6 * 15 * 65536 };
+const CYLINDER_BYTES = 15 * 65536;
+/** The devices of examples/fig2.json that hold host data, and their bytes before any restripe. */
+const SIZES: Record<string, number> = { LD1: 12 * CYLINDER_BYTES, LD2: 6 * CYLINDER_BYTES, META1: 2 * CYLINDER_BYTES };
 /** Throttle of the background copy (MB/s): a restripe of FIG. 2 then takes some seconds, so kills land in every phase. */
 const THROTTLE_MBPS = 6;
-/** Kill instants are drawn from 0..this after the reconfiguration is asked for (ms). */
-const KILL_WITHIN_MS = 7000;
+/**
+ * One restripe of FIG. 2 a kind, and the window its kill instants are drawn from (ms after the POST):
+ * about the time its restripe takes at THROTTLE_MBPS plus a second, so some land after completion.
+ */
+export const KINDS = [
+  { kind: 'expansion', target: 'examples/fig2-new.json', killWithinMs: 7000 },
+  { kind: 'stripe-change', target: 'examples/fig8.json', killWithinMs: 6000 },
+  { kind: 'expansion+stripe-change', target: 'examples/fig9.json', killWithinMs: 7000 },
+  { kind: 'more-rows', target: 'examples/fig2-ld2-rows.json', killWithinMs: 5000 },
+  { kind: 'meta-expansion', target: 'examples/fig2-meta.json', killWithinMs: 600 },
+] as const;
 
 export interface TrialResult {
   trial: number;
+  kind: string;
   killAtMs: number;
   /** What the control API said last before the kill. */
   phase: string;
@@ -58,10 +72,11 @@ interface Expect {
 /** One trial: fill, restripe under writes and flushes, kill -9 at a random instant, restart, check. */
 export async function killTrial(trial: number, root: string, repo: string): Promise<TrialResult> {
   const r = mulberry32(trial * 7919 + 13);
+  const kind = KINDS[trial % KINDS.length]!;
   const dir = mkdtempSync(join(root, `trial-${trial}-`));
   const data = join(dir, 'data');
   const sock = join(dir, 's');
-  const res: TrialResult = { trial, killAtMs: Math.round(r() * KILL_WITHIN_MS), phase: '', ok: false, flushes: 0, blocksChecked: 0, resumed: '' };
+  const res: TrialResult = { trial, kind: kind.kind, killAtMs: Math.round(r() * kind.killWithinMs), phase: '', ok: false, flushes: 0, blocksChecked: 0, resumed: '' };
   const server = await startServe(['--config', 'examples/fig2.json', '--data-dir', data, '--socket', sock, '--http', '127.0.0.1:0'], repo);
   let second: typeof server | undefined;
   try {
@@ -71,7 +86,7 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     const post = await fetch(`${api}/v1/reconfigurations`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: readFileSync(join(repo, 'examples/fig2-new.json')),
+      body: readFileSync(join(repo, kind.target)),
     });
     if (post.status !== 202) throw new Error(`POST /v1/reconfigurations: ${post.status} ${await post.text()}`);
     const t0 = Date.now();
@@ -135,7 +150,8 @@ async function watch(api: string, res: TrialResult, stop: { killed: boolean }): 
 async function writeAndFlush(r: () => number, exp: Expect, sock: string, res: TrialResult, stop: { killed: boolean }): Promise<void> {
   let pattern = 1;
   while (!stop.killed) {
-    const id = r() < 0.6 ? 'LD1' : 'LD2';
+    const u = r();
+    const id = u < 0.5 ? 'LD1' : u < 0.85 ? 'LD2' : 'META1';
     const blocks = Array.from({ length: 1 + Math.floor(r() * 4) }, () => Math.floor(r() * exp.flushed[id]!.length));
     const p = (pattern++ % 255) + 1;
     for (const b of blocks) exp.later[id]!.set(b, (exp.later[id]!.get(b) ?? new Set<number>()).add(p));
@@ -175,19 +191,28 @@ async function check(exp: Expect, dir: string, sock: string, res: TrialResult, p
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const trials = Number(args[args.indexOf('--trials') + 1] ?? 10) || 10;
+  const arg = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
+  const trials = arg('--trials', 10);
+  const first = arg('--first', 1);
+  if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(first) || first < 0) {
+    process.stderr.write('usage: kill-campaign.ts [--trials N (integer ≥ 1)] [--first T (integer ≥ 0)] [--json]\n');
+    process.exitCode = 2;
+    return;
+  }
   const json = args.includes('--json');
   const root = mkdtempSync(join(tmpdir(), 'arrayemu-kill-'));
   const results: TrialResult[] = [];
-  for (let t = 1; t <= trials; t++) {
+  for (let t = first; t < first + trials; t++) {
     const x = await killTrial(t, root, process.cwd());
     results.push(x);
-    if (!json) process.stderr.write(`trial ${t}: kill at ${x.killAtMs} ms (${x.phase}) ${x.ok ? 'ok' : `FAILED: ${x.reason}`}, ${x.flushes} flushes, resumed ${x.resumed}\n`);
+    if (!json)
+      process.stderr.write(`trial ${t} ${x.kind}: kill at ${x.killAtMs} ms (${x.phase}) ${x.ok ? 'ok' : `FAILED: ${x.reason}`}, ${x.flushes} flushes, resumed ${x.resumed}\n`);
   }
-  const phases: Record<string, number> = {};
+  const phases: Record<string, Record<string, number>> = {};
   for (const x of results) {
     const k = x.phase.split(' ')[0] ?? '';
-    phases[k] = (phases[k] ?? 0) + 1;
+    const of = (phases[x.kind] ??= {});
+    of[k] = (of[k] ?? 0) + 1;
   }
   const summary = {
     trials,

@@ -657,6 +657,7 @@ export class ServiceProcessor {
     logStep('steps 106, 110-112: PS, PB and IND set');
     // Step 104: ESTABLISH. Host writes are mirrored (WP2) from now; each main adapter copies.
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
+    this.reportPhase(session, 'establish');
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);
     await this.everyone(this.diskAdapterNames, spec.sid, 'establish', { t: 'establish', sid: spec.sid });
     logStep('steps 104, 113: BCV established and synchronised (but for write-pending slots)');
@@ -671,6 +672,7 @@ export class ServiceProcessor {
   private async switchOver(session: Session, inWindow: () => Promise<void>, activated: () => Promise<void> = async () => {}): Promise<number> {
     const dev = session.spec.deviceIndex;
     this.state.setDeviceWord(dev, DEVICE.PHASE, PHASE.SWITCHING);
+    this.reportPhase(session, 'switch');
     const t0 = sched().now();
     this.state.setDeviceWord(dev, DEVICE.BLOCKED, 1);
     try {
@@ -683,6 +685,11 @@ export class ServiceProcessor {
       this.state.setDeviceWord(dev, DEVICE.BLOCKED, 0);
     }
     return sched().now() - t0;
+  }
+
+  /** A phase before the transfer begins (ESTABLISH, the switch): nothing has moved yet. */
+  private reportPhase(session: Session, phase: 'establish' | 'switch'): void {
+    this.emit('progress', { device: session.spec.deviceId, phase, tracksMoved: 0, tracksTotal: session.oldTracks } satisfies Progress);
   }
 
   private async withProgress<T>(session: Session, work: () => Promise<T>): Promise<T> {

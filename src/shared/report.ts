@@ -33,10 +33,10 @@ export interface ReconfReport {
   steps: Array<{ step: string; ms: number }>;
 }
 
-/** Progress of a session's data transfer (emitted every PROGRESS_EVERY_MS). */
+/** Progress of a session: its phase when it enters ESTABLISH and the switch, then its data transfer every PROGRESS_EVERY_MS. */
 export interface Progress {
   device: string;
-  phase: string;
+  phase: 'establish' | 'switch' | 'transfer';
   tracksMoved: number;
   tracksTotal: number;
 }
