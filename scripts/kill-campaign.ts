@@ -46,20 +46,55 @@ export interface TrialResult {
   resumed: string;
 }
 
-async function startServe(args: string[], cwd: string): Promise<{ child: ChildProcess; http?: string; exited: Promise<number | null>; err: () => string }> {
+/** `arrayemu serve … --json` as a child process; resolves once it serves, with its control API's base URL. */
+export async function startServe(args: string[], cwd: string): Promise<Serving> {
   const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   let text = '';
   let err = '';
+  const lines: Array<Record<string, unknown>> = [];
+  const waiters = new Set<() => void>();
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const out = await new Promise<{ http: string[] }>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('\n')) resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
-    });
-    void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
+  child.stdout!.on('data', (d: Buffer) => {
+    text += d.toString();
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
+      lines.push(JSON.parse(text.slice(0, nl)) as Record<string, unknown>);
+      text = text.slice(nl + 1);
+    }
+    for (const w of waiters) w();
   });
-  return { child, http: out.http[0]?.replace('/v1/status', ''), exited, err: () => err };
+  /** The first line printed that `match` accepts (rejects if the server exits first or after `ms`). */
+  const line = (match: (l: Record<string, unknown>) => boolean, ms = SERVE_LINE_WAIT_MS) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => done(new Error(`serve printed no such line within ${ms} ms: ${err.slice(-500)}`)), ms);
+      const look = () => {
+        const l = lines.find(match);
+        if (l) done(undefined, l);
+      };
+      const done = (e?: Error, l?: Record<string, unknown>) => {
+        clearTimeout(timer);
+        waiters.delete(look);
+        if (e) reject(e);
+        else resolve(l!);
+      };
+      waiters.add(look);
+      void exited.then((code) => done(new Error(`serve exited ${code}: ${err.slice(-2000)}`)));
+      look();
+    });
+  const first = (await line(() => true)) as { http?: string[] };
+  return { child, http: first.http?.[0]?.replace('/v1/status', ''), exited, err: () => err, line };
+}
+
+/** How long startServe waits for an expected line of serve's output (ms). */
+const SERVE_LINE_WAIT_MS = 60_000;
+
+export interface Serving {
+  child: ChildProcess;
+  /** The control API's base URL, if --http was given. */
+  http?: string;
+  exited: Promise<number | null>;
+  err: () => string;
+  line: (match: (l: Record<string, unknown>) => boolean, ms?: number) => Promise<Record<string, unknown>>;
 }
 
 /** What each block must hold: its last flushed pattern (-1: the reference image), or a pattern written since. */
@@ -98,8 +133,9 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     await server.exited;
     await busy;
     second = await startServe(['--data-dir', data, '--socket', join(dir, 's2'), '--http', '127.0.0.1:0', '--verbose'], repo);
-    const st = (await (await fetch(`${second.http}/v1/status`)).json()) as { reconfigurations: Array<{ resumed?: unknown }> };
+    const st = (await (await fetch(`${second.http}/v1/status`)).json()) as { reconfigurations: Array<{ device?: string; resumed?: unknown }> };
     res.resumed = JSON.stringify(st.reconfigurations.map((x) => x.resumed ?? null));
+    await resumedInMetrics(second.http!, st.reconfigurations);
     for (let pass = 1; pass <= 2; pass++) await check(exp, dir, join(dir, 's2'), res, pass);
     res.ok = true;
   } catch (err) {
@@ -114,6 +150,18 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     if (res.ok) rmSync(dir, { recursive: true, force: true });
   }
   return res;
+}
+
+/** /metrics says what /v1/status says of a resumed restripe: a line per resumed session with its tracks left. */
+async function resumedInMetrics(api: string, jobs: Array<{ device?: string; resumed?: unknown }>): Promise<void> {
+  const text = await (await fetch(`${api}/metrics`)).text();
+  for (const j of jobs) {
+    const r = j.resumed as { stage: string; tracksLeft: number } | null | undefined;
+    if (!r) continue;
+    const line = text.split('\n').find((l) => l.startsWith('arrayemu_session_resumed_tracks_left{') && l.includes(`device="${j.device}"`) && l.includes(`stage="${r.stage}"`));
+    if (!line || Number(line.split(' ').pop()) !== r.tracksLeft)
+      throw new Error(`/metrics does not show the resumed restripe of ${j.device} (${r.stage}, ${r.tracksLeft} left): ${line ?? 'no line'}`);
+  }
 }
 
 const uriOf = (id: string, sock: string) => `nbd+unix:///${id}?socket=${sock}`;

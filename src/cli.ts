@@ -590,9 +590,11 @@ async function serveCommand(o: ServeCliOptions): Promise<void> {
   }
   // With a data dir a second signal stops at once: the store holds the last commit, which a restart resumes from.
   if (o.dataDir) void signalled().then(() => process.exit(130));
-  if (!o.json)
+  const resumes = o.dataDir && running ? { id: running.id, device: running.device } : undefined;
+  if (o.json) process.stdout.write(`${JSON.stringify({ event: 'stopping', dataDir: o.dataDir ?? null, resumesAtNextStart: resumes ?? null })}\n`);
+  else
     process.stderr.write(
-      `arrayemu: stopping: destaging the cache${o.dataDir ? ` and committing it to ${o.dataDir}${running ? ` (reconfiguration ${running.id} of ${running.device} resumes at the next start)` : ''}` : ''}\n`,
+      `arrayemu: stopping: destaging the cache${o.dataDir ? ` and committing it to ${o.dataDir}${resumes ? ` (reconfiguration ${resumes.id} of ${resumes.device} resumes at the next start)` : ''}` : ''}\n`,
     );
   await control?.close();
   await s.close();

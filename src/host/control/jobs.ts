@@ -74,6 +74,11 @@ export class Jobs {
     return this.running_ ? [this.running_] : [];
   }
 
+  /** Ids of the jobs remembered, oldest first. */
+  ids(): number[] {
+    return [...this.jobs.keys()];
+  }
+
   get(id: number): Job | undefined {
     return this.jobs.get(id);
   }

@@ -141,6 +141,7 @@ function sessionMetrics(registry: Registry, emu: ArrayEmulator, jobs: Jobs): voi
         for (const j of jobs.running()) this.set({ device: j.device }, j.progress ? value(j.progress) : 0);
       },
     });
+  resumedMetrics(registry, emu, jobs);
   progress('arrayemu_session_tracks_done', 'Tracks the session has moved', (p) => p.tracksMoved);
   progress('arrayemu_session_tracks_total', 'Tracks the session moves', (p) => p.tracksTotal);
   new Gauge({
@@ -151,6 +152,31 @@ function sessionMetrics(registry: Registry, emu: ArrayEmulator, jobs: Jobs): voi
     async collect() {
       this.reset();
       for (const s of await emu.openSessions()) for (const [bit, v] of Object.entries(sessionBits(emu, s.y))) this.set({ device: s.deviceId, bit }, v);
+    },
+  });
+}
+
+/** What the last start took up from the data dir: the commit it came from, and each restripe it resumed and from where. */
+function resumedMetrics(registry: Registry, emu: ArrayEmulator, jobs: Jobs): void {
+  new Gauge({
+    name: 'arrayemu_restart_commit',
+    help: 'The data dir commit this start came back from (0: started from a configuration, nothing recovered)',
+    registers: [registry],
+    collect() {
+      this.set(emu.recovery?.commit ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'arrayemu_session_resumed_tracks_left',
+    help: 'Tracks a restripe interrupted by a crash still had to move when this start resumed it (stage: opened = before the switch, started again; switched = after it, resumed from its bits)',
+    labelNames: ['device', 'stage', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const id of jobs.ids()) {
+        const j = jobs.get(id)!;
+        if (j.resumed) this.set({ device: j.device, stage: j.resumed.stage, state: j.state }, j.resumed.tracksLeft);
+      }
     },
   });
 }
