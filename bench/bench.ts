@@ -13,6 +13,7 @@ import { nbdBench, nbdMarkdown } from './nbd-bench.ts';
 import { restripeSweepBench, restripeSweepMarkdown, virtualSpeedBench, virtualSpeedMarkdown } from './restripe-sweep.ts';
 import { dirname, join } from 'node:path';
 import { durableBench, durableMarkdown } from './durable.ts';
+import { durableServeBench, durableServeMarkdown } from './durable-serve.ts';
 
 /** Runs of the speed figures in one `npm run bench` (the issue asks for three, side by side). */
 const SPEED_RUNS = 3;
@@ -23,9 +24,12 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
   const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
   const out: Record<string, unknown> = { machine, date };
   if (opts.only === undefined || opts.only === 'durable') {
-    const rows = await durableBench(opts.quick ? [10] : [10, 1024], say);
+    const rows = await durableBench(opts.quick ? [10] : [10, 1024, 4096], say);
     out.durable = rows;
     if (opts.write) writeSection(opts.write, 'durable', durableMarkdown(rows, machine, date));
+    const served = await durableServeBench(opts.quick ? [64] : [64, 1024], opts.quick ? 2 : 10, say);
+    out.durableServe = served;
+    if (opts.write) writeSection(opts.write, 'durable-serve', durableServeMarkdown(served, machine, date));
   }
   if (opts.only === undefined || opts.only === 'drive-model') {
     const rows = driveModelBench();
