@@ -16,7 +16,7 @@ import { sched } from '../shared/sched.ts';
 import type { Resume } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { mergeCompleted, planReconfiguration, type Plan } from './plan.ts';
-import { sessionBitProblems } from '../shared/reconf.ts';
+import { pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts';
 import { noScenarios, type BitsLeft, type Progress, type ReconfReport } from '../shared/report.ts';
 import { commitBytes, DURABLE_FORMAT, DurableCapture, type DurableMeta, type DurableStage, type DurableStore } from '../shared/durable.ts';
 
@@ -367,7 +367,7 @@ export class ServiceProcessor {
       const broken = run.tracksTotal > 0 ? this.checkAtSwitch(run.session) : [];
       if (broken.length > 0) throw new ArrayError('INVARIANT', `session ${r.spec.sid} on ${plan.deviceId} restored from the data dir: ${broken.join('; ')}`);
       await this.everyone(this.everyAdapter, r.spec.sid, 'open', { t: 'reconf-open', spec: r.spec });
-      const left = run.tracksTotal > 0 ? this.pbLeft(run.session) : 0;
+      const left = run.tracksTotal > 0 ? pbLeft(this.state, run.session) : 0;
       out.push({ device: plan.deviceId, kind: plan.kind, stage: 'switched', tracksLeft: left, tracksTotal: run.tracksTotal });
       this.log('info', `SP: ${plan.deviceId}: session ${r.spec.sid} resumed after a restart, under the new layout, ${left} of ${run.tracksTotal} tracks still to move`);
       this.resumed.push({ device: plan.deviceId, done: this.drive(run) });
@@ -571,7 +571,7 @@ export class ServiceProcessor {
   private async completePhase(run: SessionRun): Promise<ReconfReport> {
     const { plan, spec, session } = run;
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.COMPLETING);
-    const bitsLeft = this.bitsLeft(session);
+    const bitsLeft = sessionBitCounts(this.state, session, BITS_NAMED); // step 122
     // Counted and kept before any verdict: a stalled session reports them (stalledSessions).
     run.bitsLeft = { pb: bitsLeft.pb, ps: bitsLeft.ps, ind: bitsLeft.ind };
     run.tracksMoved = run.tracksTotal - bitsLeft.pb;
@@ -697,7 +697,7 @@ export class ServiceProcessor {
       this.emit('progress', {
         device: session.spec.deviceId,
         phase: 'transfer',
-        tracksMoved: session.oldTracks - this.pbLeft(session),
+        tracksMoved: session.oldTracks - pbLeft(this.state, session),
         tracksTotal: session.oldTracks,
       } satisfies Progress);
     const timer = sched().every(PROGRESS_EVERY_MS, report);
@@ -707,40 +707,6 @@ export class ServiceProcessor {
       timer.cancel();
       report();
     }
-  }
-
-  private pbLeft(session: Session): number {
-    let n = 0;
-    for (let t = 0; t < session.oldTracks; t++) if (this.state.pb(session.B!.locate(t), session.y)) n++;
-    return n;
-  }
-
-  /** Step 122: count the session's bits still set (and name the first few). */
-  private bitsLeft(session: Session): { pb: number; ps: number; ind: number; first: string[] } {
-    const out = { pb: 0, ps: 0, ind: 0, first: [] as string[] };
-    const note = (g: number) => {
-      if (out.first.length < BITS_NAMED) out.first.push(`${session.drives.dch(g)} ${this.state.describeTrack(g)}`);
-    };
-    const seen = new Set<number>();
-    const check = (g: number) => {
-      if (seen.has(g)) return;
-      seen.add(g);
-      const flags = Atomics.load(this.state.trackFlags, g);
-      if (flags & TRACK.PS) out.ps++;
-      if (flags & TRACK.IND) out.ind++;
-      if (flags & (TRACK.PS | TRACK.IND)) note(g);
-    };
-    for (let t = 0; t < session.O.tracks; t++) check(session.O.locate(t));
-    for (let t = 0; t < session.N.tracks; t++) check(session.N.locate(t));
-    if (session.B && session.y >= 0) {
-      for (let t = 0; t < session.B.tracks; t++) {
-        const b = session.B.locate(t);
-        if (!this.state.pb(b, session.y)) continue;
-        out.pb++;
-        note(b);
-      }
-    }
-    return out;
   }
 
   private writeAndLock(deviceId: string, gen: number, target: ArrayConfig): string {

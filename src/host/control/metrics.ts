@@ -4,7 +4,9 @@
 // tracks done and the PB, PS and IND bits still set (counted in the shared tables).
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { SLOT, TRACK, NO_TRACK } from '../../shared/memory.ts';
+import { SLOT, NO_TRACK } from '../../shared/memory.ts';
+import { Session } from '../../shared/session.ts';
+import { sessionBitCounts } from '../../shared/bits.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import type { NbdServer } from '../nbd/server.ts';
 import type { DeviceCounters, DeviceIo } from '../nbd/serve.ts';
@@ -60,21 +62,37 @@ function adapterMetrics(registry: Registry, emu: ArrayEmulator): void {
     if (!last || performance.now() - last.atMs > STATUS_FRESH_MS) last = { atMs: performance.now(), status: emu.status() };
     return last.status;
   };
-  const perAdapter = (name: string, help: string, value: (s: Record<string, number>) => number, onlyDa = true) =>
+  type Value = (s: Record<string, number>) => number;
+  const each = async (onlyDa: boolean, put: (adapter: string, s: Record<string, number>) => void) => {
+    for (const [adapter, s] of Object.entries(await status())) if (!onlyDa || adapter.startsWith('DA')) put(adapter, s);
+  };
+  const gauge = (name: string, help: string, value: Value, onlyDa = true) =>
     new Gauge({
       name,
       help,
       labelNames: ['adapter'],
       registers: [registry],
       async collect() {
-        for (const [adapter, s] of Object.entries(await status())) if (!onlyDa || adapter.startsWith('DA')) this.set({ adapter }, value(s));
+        await each(onlyDa, (adapter, s) => this.set({ adapter }, value(s)));
       },
     });
-  perAdapter('arrayemu_adapter_up', 'Adapters answering', (s) => (s.exited ? 0 : 1), false);
-  perAdapter('arrayemu_adapter_drive_queue_depth', "Requests waiting at the adapter's timed drives", (s) => s.driveQueued ?? 0);
-  perAdapter('arrayemu_adapter_link_busy_seconds_total', "Seconds the adapter's back-end link was busy", (s) => (s.channelBusyMs ?? 0) / 1000);
-  perAdapter('arrayemu_adapter_destaged_total', 'Slots destaged to main locations', (s) => s.destaged ?? 0);
-  perAdapter('arrayemu_adapter_staged_total', 'Tracks staged into the cache', (s) => s.staged ?? 0);
+  // Totals the adapters keep: counters (only ever grow, but a replaced adapter starts again from 0, a reset to Prometheus).
+  const counter = (name: string, help: string, value: Value) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['adapter'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        await each(true, (adapter, s) => this.inc({ adapter }, value(s)));
+      },
+    });
+  gauge('arrayemu_adapter_up', 'Adapters answering', (s) => (s.exited ? 0 : 1), false);
+  gauge('arrayemu_adapter_drive_queue_depth', "Requests waiting at the adapter's timed drives", (s) => s.driveQueued ?? 0);
+  counter('arrayemu_adapter_link_busy_seconds_total', "Seconds the adapter's back-end link was busy", (s) => (s.channelBusyMs ?? 0) / 1000);
+  counter('arrayemu_adapter_destaged_total', 'Slots destaged to main locations', (s) => s.destaged ?? 0);
+  counter('arrayemu_adapter_staged_total', 'Tracks staged into the cache', (s) => s.staged ?? 0);
 }
 
 function cacheMetrics(registry: Registry, emu: ArrayEmulator): void {
@@ -144,14 +162,21 @@ function sessionMetrics(registry: Registry, emu: ArrayEmulator, jobs: Jobs): voi
   resumedMetrics(registry, emu, jobs);
   progress('arrayemu_session_tracks_done', 'Tracks the session has moved', (p) => p.tracksMoved);
   progress('arrayemu_session_tracks_total', 'Tracks the session moves', (p) => p.tracksTotal);
+  const sessions = new Map<number, Session>(); // built once per session from its spec (layouts and inverses)
   new Gauge({
     name: 'arrayemu_session_bits',
-    help: 'PB, PS and IND bits of open sessions still set',
+    help: "PB, PS and IND bits of each open session still set, over that session's own locations",
     labelNames: ['device', 'bit'],
     registers: [registry],
     async collect() {
       this.reset();
-      for (const s of await emu.openSessions()) for (const [bit, v] of Object.entries(sessionBits(emu, s.y))) this.set({ device: s.deviceId, bit }, v);
+      const open = await emu.openSessions();
+      for (const sid of sessions.keys()) if (!open.some((s) => s.sid === sid)) sessions.delete(sid);
+      for (const spec of open) {
+        if (!sessions.has(spec.sid)) sessions.set(spec.sid, new Session(spec));
+        const n = sessionBitCounts(emu.state, sessions.get(spec.sid)!);
+        for (const bit of ['pb', 'ps', 'ind'] as const) this.set({ device: spec.deviceId, bit }, n[bit]);
+      }
     },
   });
 }
@@ -179,17 +204,4 @@ function resumedMetrics(registry: Registry, emu: ArrayEmulator, jobs: Jobs): voi
       }
     },
   });
-}
-
-/** PB bits of column `y` and PS and IND flags still set, over every track (one pass over the shared tables). */
-function sessionBits(emu: ArrayEmulator, y: number): { pb: number; ps: number; ind: number } {
-  const st = emu.state;
-  const n = { pb: 0, ps: 0, ind: 0 };
-  for (let t = 0; t < st.totalTracks; t++) {
-    if (y >= 0 && (Atomics.load(st.trackPb, t) >> y) & 1) n.pb++;
-    const f = Atomics.load(st.trackFlags, t);
-    if (f & TRACK.PS) n.ps++;
-    if (f & TRACK.IND) n.ind++;
-  }
-  return n;
 }

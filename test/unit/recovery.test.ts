@@ -1,13 +1,13 @@
 // What a worker terminated between two of its stores leaves behind, and how takeBack mends it.
 // Each case builds, store by store, the state a disk adapter stopped at that point would leave.
 import { describe, expect, it } from 'vitest';
-import { createSharedBuffers, NO_SLOT, NO_TRACK, SharedState, SLOT, TRACK, lockOwnerOf } from '../src/shared/memory.ts';
-import { tryLockTrack } from '../src/shared/track-lock.ts';
-import { tryAllocateSlot } from '../src/shared/cache.ts';
-import { recordMove } from '../src/shared/intent.ts';
-import { takeBack } from '../src/shared/recovery.ts';
-import { sched } from '../src/shared/sched.ts';
-import { small } from './helpers.ts';
+import { createSharedBuffers, NO_SLOT, NO_TRACK, SharedState, SLOT, TRACK, lockOwnerOf } from '../../src/shared/memory.ts';
+import { tryLockTrack } from '../../src/shared/track-lock.ts';
+import { tryAllocateSlot } from '../../src/shared/cache.ts';
+import { recordMove } from '../../src/shared/intent.ts';
+import { takeBack } from '../../src/shared/recovery.ts';
+import { sched } from '../../src/shared/sched.ts';
+import { small } from '../support/helpers.ts';
 
 const DEAD = { tag: 'DA30#1', id: 7 };
 

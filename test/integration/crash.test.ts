@@ -3,8 +3,8 @@
 // sector checked; then each ordering rule broken on purpose must make the harness fail. The long
 // campaign (crashCampaign with 20 seeds a kind) and its counts are in docs/RELIABILITY.md.
 import { describe, expect, it } from 'vitest';
-import { crashCampaign, crashSeed, CRASH_KINDS } from '../src/stress/crash.ts';
-import type { TestFaultName } from '../src/shared/memory.ts';
+import { crashCampaign, crashSeed, CRASH_KINDS } from '../../src/stress/crash.ts';
+import type { TestFaultName } from '../../src/shared/memory.ts';
 
 const CAMPAIGN_BOUND_MS = 240_000;
 

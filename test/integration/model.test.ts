@@ -6,12 +6,12 @@
 // every track reads back as the model says.
 import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { HostClient } from '../src/host/client.ts';
-import { DEVICE, PHASE, type HoldName } from '../src/shared/memory.ts';
-import { Session } from '../src/shared/session.ts';
-import { sessionBitProblems } from '../src/shared/reconf.ts';
-import { small, smallRaw, until } from './helpers.ts';
+import { ArrayEmulator } from '../../src/runtime/emulator.ts';
+import { HostClient } from '../../src/host/client.ts';
+import { DEVICE, PHASE, type HoldName } from '../../src/shared/memory.ts';
+import { Session } from '../../src/shared/session.ts';
+import { sessionBitProblems } from '../../src/shared/bits.ts';
+import { small, smallRaw, until } from '../support/helpers.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {

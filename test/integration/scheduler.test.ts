@@ -4,8 +4,8 @@
 // broken fill is found and its interleaving shrunk.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MAIN_OWNER, runSeeded, sched, sleep, waitWord, type Owner } from '../src/shared/sched.ts';
-import { runSeed } from '../src/stress/seed.ts';
+import { MAIN_OWNER, runSeeded, sched, sleep, waitWord, type Owner } from '../../src/shared/sched.ts';
+import { runSeed } from '../../src/stress/seed.ts';
 
 /** Five "actors" each appending its name three times, one turn apart: the order is the interleaving. */
 async function interleaving(seed: number): Promise<string> {

@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseConfig } from '../src/shared/config.ts';
-import { serve, type Serving } from '../src/host/nbd/serve.ts';
+import { loadConfig, parseConfig } from '../../src/shared/config.ts';
+import { serve, type Serving } from '../../src/host/nbd/serve.ts';
 
 const run = promisify(execFile);
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -17,6 +17,8 @@ const missing = TOOLS.filter((t) => !has(t));
 if (missing.length > 0) console.warn(`\n*** NBD interop tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs them: libnbd-bin qemu-utils nbdkit) ***\n`);
 
 const TRACK = 65536;
+/** How long each fio write across a restripe runs (s). */
+const WRITE_SECONDS = 3;
 const SIZE = 32 * 4 * TRACK; // 8 MiB
 const config = parseConfig({
   geometry: { trackBytes: TRACK, headsPerCylinder: 4 },
@@ -89,7 +91,9 @@ async function fio(uri: string, bytes: number, verifyOnly: boolean): Promise<{ w
     '--randseed=7',
     '--verify_state_save=0',
   ];
-  args.push(...(verifyOnly ? ['--verify_only'] : ['--do_verify=1', '--rate_iops=100']), '--output-format=json');
+  // Paced so the write lasts about WRITE_SECONDS whatever the device's size: the restripe must start while it runs.
+  const rateIops = Math.max(1, Math.ceil(bytes / 65536 / WRITE_SECONDS));
+  args.push(...(verifyOnly ? ['--verify_only'] : ['--do_verify=1', `--rate_iops=${rateIops}`]), '--output-format=json');
   const stdout = (await run('fio', args, { maxBuffer: 1 << 24 })).stdout; // fio exits non-zero on a verify failure
   const out = JSON.parse(stdout.slice(stdout.indexOf('{'))); // its nbd engine says "connected" first
   const job = out.jobs[0];
@@ -114,7 +118,9 @@ describe.skipIf(missing.length > 0)('fio verify across an online restripe', () =
         let fioDone = false;
         const writing = fio(uri, bytes, false).finally(() => (fioDone = true));
         // The restripe starts once fio's writes reach the array (a state, not a guess of time).
-        for (let i = 0; i < 200 && ((await s.emu.status()).HA0?.writes ?? 0) + ((await s.emu.status()).HA1?.writes ?? 0) < 20; i++) await new Promise((r) => setTimeout(r, 25));
+        const startAfter = Math.min(20, Math.floor(bytes / 65536 / 4)); // writes of 64 KiB: a quarter of the device at most
+        for (let i = 0; i < 200 && ((await s.emu.status()).HA0?.writes ?? 0) + ((await s.emu.status()).HA1?.writes ?? 0) < startAfter; i++)
+          await new Promise((r) => setTimeout(r, 25));
         const report = await s.emu.reconfigure(JSON.parse(readFileSync(`examples/${target}.json`, 'utf8')));
         expect(report.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
         expect(fioDone, 'the restripe ran while fio was writing').toBe(false);

@@ -1,9 +1,9 @@
 // Online reconfiguration, forced deterministically through the test hooks (DESIGN §3, FIGS. 4-7).
 import { afterEach, describe, expect, it } from 'vitest';
-import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { DEVICE, PHASE, SLOT, TRACK, NO_SLOT, splitCursorWord, SPLIT_CURSOR_DONE } from '../src/shared/memory.ts';
-import type { ReconfReport } from '../src/shared/report.ts';
-import { fig2Array as startFig2, smallRaw, trackData, until } from './helpers.ts';
+import { ArrayEmulator } from '../../src/runtime/emulator.ts';
+import { DEVICE, PHASE, SLOT, TRACK, NO_SLOT, splitCursorWord, SPLIT_CURSOR_DONE } from '../../src/shared/memory.ts';
+import type { ReconfReport } from '../../src/shared/report.ts';
+import { fig2Array as startFig2, smallRaw, trackData, until } from '../support/helpers.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {

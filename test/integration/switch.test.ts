@@ -2,11 +2,12 @@
 // session that fails after the switch leaves: a stalled session, hosts served under the new layout
 // (FIG. 7 on demand), finished by resume.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { DEVICE, NO_SLOT, PHASE, TRACK } from '../src/shared/memory.ts';
-import { Session } from '../src/shared/session.ts';
-import { sessionBitProblems, setSplitProbe } from '../src/shared/reconf.ts';
-import { fig2Array as startFig2, smallRaw, trackData, until } from './helpers.ts';
+import { ArrayEmulator } from '../../src/runtime/emulator.ts';
+import { DEVICE, NO_SLOT, PHASE, TRACK } from '../../src/shared/memory.ts';
+import { Session } from '../../src/shared/session.ts';
+import { setSplitProbe } from '../../src/shared/reconf.ts';
+import { sessionBitProblems } from '../../src/shared/bits.ts';
+import { fig2Array as startFig2, smallRaw, trackData, until } from '../support/helpers.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {

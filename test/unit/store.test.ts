@@ -1,12 +1,12 @@
 // The sparse drive store: full-size drives in little memory, tracks taking memory when first
 // written, unwritten ones reading as zeros, data that outlives a disk adapter's replacement.
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../src/shared/config.ts';
-import { createSharedBuffers, isSparse, SPARSE } from '../src/shared/memory.ts';
-import { SparseDrive } from '../src/disk-adapter/drive.ts';
-import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { HostClient } from '../src/host/client.ts';
-import { smallRaw, trackData } from './helpers.ts';
+import { parseConfig } from '../../src/shared/config.ts';
+import { createSharedBuffers, isSparse, SPARSE } from '../../src/shared/memory.ts';
+import { SparseDrive } from '../../src/disk-adapter/drive.ts';
+import { ArrayEmulator } from '../../src/runtime/emulator.ts';
+import { HostClient } from '../../src/host/client.ts';
+import { smallRaw, trackData } from '../support/helpers.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {

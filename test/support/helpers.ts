@@ -1,9 +1,9 @@
 // Shared test helpers: small arrays from the examples, deterministic waits on shared state.
 import { readFileSync } from 'node:fs';
-import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
-import { deviceLayout } from '../src/shared/layout.ts';
-import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { HostClient } from '../src/host/client.ts';
+import { parseConfig, type ArrayConfig } from '../../src/shared/config.ts';
+import { deviceLayout } from '../../src/shared/layout.ts';
+import { ArrayEmulator } from '../../src/runtime/emulator.ts';
+import { HostClient } from '../../src/host/client.ts';
 
 /** An example config with small tracks (fast tests): 4 KiB tracks, 2 heads, `slots` cache slots. */
 export function smallRaw(example: string, slots = 64): any {

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killTrial } from '../scripts/kill-campaign.ts';
+import { killTrial } from '../../scripts/kill-campaign.ts';
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const missing = ['qemu-img', 'qemu-io'].filter((t) => !has(t));

@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/shared/config.ts';
-import { serve, type Serving } from '../src/host/nbd/serve.ts';
-import { startControl, type Control } from '../src/host/control/server.ts';
-import { smallRaw } from './helpers.ts';
-import { RawNbd } from './nbd-client.ts';
+import { parseConfig } from '../../src/shared/config.ts';
+import { serve, type Serving } from '../../src/host/nbd/serve.ts';
+import { startControl, type Control } from '../../src/host/control/server.ts';
+import { smallRaw } from '../support/helpers.ts';
+import { RawNbd } from '../support/nbd-client.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'arrayemu-control-'));
 const config = parseConfig(smallRaw('fig2', 128));
@@ -97,6 +97,7 @@ describe('control API', () => {
     expect(m.text).toMatch(/^arrayemu_cache_slots\{state="free"\} \d+$/m);
     expect(m.text).toMatch(/^arrayemu_adapter_up\{adapter="DA30"\} 1$/m);
     expect(m.text).toMatch(/# TYPE arrayemu_ld_read_time_seconds_total counter/);
+    for (const total of ['link_busy_seconds_total', 'destaged_total', 'staged_total']) expect(m.text).toMatch(new RegExp(`# TYPE arrayemu_adapter_${total} counter`));
   });
 
   it('throttle: refused by field; pause holds the background copy still, resume lets it finish', async () => {

@@ -88,8 +88,9 @@ describe('arrayemu run --reconfigure-to', () => {
   });
 
   it('stress --deterministic: a failing seed prints its rerun, and the rerun takes the same interleaving to the same failure', () => {
-    // Which seeds meet the broken fill depends on the interleavings the code makes: take the first that does.
-    const first = cli('stress', '--seeds', '200', '--seed', '0', '--jobs', '1', '--deterministic', '--break-fill', '--json');
+    // Which seeds meet the broken fill depends on the interleavings the code makes: take the first
+    // that does among 30 (41, 65 and 66 did on this code; the 200-seed campaign is in test/campaigns).
+    const first = cli('stress', '--seeds', '30', '--seed', '40', '--jobs', '1', '--deterministic', '--break-fill', '--json');
     expect(first.code).toBe(1);
     const a = JSON.parse(first.out);
     expect(a.failures).toBeGreaterThanOrEqual(1);

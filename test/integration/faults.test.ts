@@ -3,12 +3,12 @@
 // in flight. The replacement resumes from the shared tables; the reconfiguration completes; every
 // acknowledged write reads back.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { HostClient } from '../src/host/client.ts';
-import { DEVICE, PHASE, TRACK } from '../src/shared/memory.ts';
-import { deviceLayout } from '../src/shared/layout.ts';
-import { errorCode } from '../src/shared/errors.ts';
-import { small, smallRaw, trackData, until } from './helpers.ts';
+import { ArrayEmulator } from '../../src/runtime/emulator.ts';
+import { HostClient } from '../../src/host/client.ts';
+import { DEVICE, PHASE, TRACK } from '../../src/shared/memory.ts';
+import { deviceLayout } from '../../src/shared/layout.ts';
+import { errorCode } from '../../src/shared/errors.ts';
+import { small, smallRaw, trackData, until } from '../support/helpers.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
