@@ -215,5 +215,7 @@ export function durableServeMarkdown(rows: DurableServeRow[] | string, machine: 
     '',
     ...body,
     '',
+    "What bounds the fsync'd IOPS: each FLUSH is a destage round trip across threads (NBD thread → host adapter → disk adapters) and a commit in the service processor's thread holding each written track whole (a 4 KiB write commits its 64 KiB track); nbdkit does one pwrite and one fdatasync in the thread that reads the socket. The breakdown, measured, is in DESIGN.md §10. Neither the API nor the other export waits for a flush: the commit runs off the main thread.",
+    '',
   ].join('\n');
 }

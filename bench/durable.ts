@@ -92,5 +92,7 @@ export function durableMarkdown(rows: DurableRow[], machine: string, date: strin
     '|---|---|---|---|---|',
     ...rows.map((r) => `| ${r.heldMiB} MiB | ${r.firstCommitMs} ms | ${r.flushP50Ms} ms | ${r.flushP99Ms} ms | ${r.restartMs} ms |`),
     '',
+    'A FLUSH commits only the tracks written since the last commit; what still grows with the data held is small (the capture reads one seqlock word a track and compares the flag chunks; the B-tree is deeper). A restart reads every stored track back into the drives, so it grows with the data held.',
+    '',
   ].join('\n');
 }
