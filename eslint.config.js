@@ -13,6 +13,11 @@ export default tseslint.config(
       // Short functions (TigerBeetle style): a function that does not fit on a screen does several things.
       'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
       'max-depth': ['error', 4],
+      // One job per module: a file past this does several (comments and blank lines not counted).
+      'max-lines': ['error', { max: 400, skipBlankLines: true, skipComments: true }],
+      // More parameters than this want an options object (named at the call).
+      'max-params': ['error', 6],
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       'no-constant-condition': ['error', { checkLoops: false }], // `for (;;)` loops carry their own bound
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-explicit-any': 'off', // raw JSON in tests and plan mutation
@@ -21,9 +26,15 @@ export default tseslint.config(
     },
   },
   {
+    // Still over 400 lines, each to be split into rooms of its own (issue 18): the limit holds
+    // everywhere else; remove a file from this list when it is split.
+    files: ['src/disk-adapter/disk-adapter.ts', 'src/host-adapter/host-adapter.ts', 'src/service-processor/service-processor.ts', 'src/runtime/emulator.ts'],
+    rules: { 'max-lines': ['error', { max: 700, skipBlankLines: true, skipComments: true }] },
+  },
+  {
     // Tests: one `it` may hold a whole scenario; the limit is for the product and the benchmarks.
     files: ['test/**/*.ts'],
-    rules: { 'max-lines-per-function': 'off' },
+    rules: { 'max-lines-per-function': 'off', 'max-lines': 'off' },
   },
   {
     files: ['**/*.mjs', '**/*.js', '**/*.cjs'],

@@ -1,10 +1,10 @@
 // The drive timing models' own figures (virtual time: the same on any machine): QD1 random 8 KiB
 // read service, random 8 KiB read rates at QD32 under FCFS, C-LOOK and SPTF, media rates.
-import { BLOCK_BYTES, HDD_PRESETS, hddPreset } from '../src/disk-adapter/timing/drive-spec.ts';
-import { HddModel } from '../src/disk-adapter/timing/hdd-model.ts';
-import { closedLoop } from '../src/disk-adapter/timing/sim.ts';
+import { BLOCK_BYTES, HDD_PRESETS, hddPreset } from '../src/drives/timing/drive-spec.ts';
+import { HddModel } from '../src/drives/timing/hdd-model.ts';
+import { closedLoop } from '../src/drives/timing/sim.ts';
 import { mulberry32 } from '../src/shared/sched.ts';
-import type { SchedulerName } from '../src/disk-adapter/timing/drive-spec.ts';
+import type { SchedulerName } from '../src/drives/timing/drive-spec.ts';
 
 export interface DriveModelRow {
   preset: string;

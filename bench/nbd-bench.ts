@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig } from '../src/shared/config.ts';
-import { serve } from '../src/host/nbd/serve.ts';
+import { serve } from '../src/serve/nbd/serve.ts';
 
 const run = promisify(execFile);
 const TRACK = 65536;

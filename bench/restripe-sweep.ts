@@ -4,8 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runSweep, sweepCsv, type SweepOptions, type SweepPoint } from '../src/host/sweep.ts';
-import { writeSweepCharts } from '../src/host/sweep-charts.ts';
+import { runSweep, sweepCsv, type SweepOptions, type SweepPoint } from '../src/lab/sweep.ts';
+import { writeSweepCharts } from '../src/lab/sweep-charts.ts';
 
 const RESTRIPE_POINT: SweepOptions = {
   diskAdapters: [2, 4, 8],

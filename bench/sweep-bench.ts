@@ -2,8 +2,8 @@
 // (worker threads, drives waiting for real), side by side in one run.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runSweep, sweepCsv, type SweepOptions, type SweepPoint } from '../src/host/sweep.ts';
-import { writeSweepCharts } from '../src/host/sweep-charts.ts';
+import { runSweep, sweepCsv, type SweepOptions, type SweepPoint } from '../src/lab/sweep.ts';
+import { writeSweepCharts } from '../src/lab/sweep-charts.ts';
 
 export interface SweepBenchRow {
   diskAdapters: number;

@@ -8,7 +8,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { parseConfig } from '../src/shared/config.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { startWorkload, type HostSummary } from '../src/host/run.ts';
-import { vegaLiteSvg } from '../src/host/sweep-charts.ts';
+import { vegaLiteSvg } from '../src/lab/sweep-charts.ts';
 
 /** Host processors × queue depth of the load during the switches. */
 export const SWITCH_LOAD = { hostProcessors: 2, queueDepth: 64 } as const;

@@ -2,8 +2,8 @@
 // workload one request at a time with random think times, and its response times are written as
 // an MSR Cambridge CSV (100 ns ticks). Replaying it closed-loop on the same model must give the
 // same response times (demerit ~0); on another drive, not.
-import { HddModel } from '../src/disk-adapter/timing/hdd-model.ts';
-import { hddPreset } from '../src/disk-adapter/timing/drive-spec.ts';
+import { HddModel } from '../src/drives/timing/hdd-model.ts';
+import { hddPreset } from '../src/drives/timing/drive-spec.ts';
 import { mulberry32 } from '../src/shared/sched.ts';
 
 const TICKS_PER_MS = 10_000;

@@ -17,9 +17,9 @@ import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../sha
 import { SyncGate } from '../shared/sync-gate.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
-import { driveStore, type Drive } from './drive.ts';
-import { adapterChannel, TimedDrive, timingModel } from './timing/timed-drive.ts';
-import type { Channel } from './timing/channel.ts';
+import { driveStore, type Drive } from '../drives/store.ts';
+import { adapterChannel, TimedDrive, timingModel } from '../drives/timing/timed-drive.ts';
+import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 import { pipeline, PIPELINE_LIMIT } from '../shared/pipeline.ts';
 

@@ -270,7 +270,7 @@ export class HostAdapter {
         this.counters.reads++;
         return { id: req.id, ok: true, data };
       }
-      this.writeSlot(dev, g, s, req.data!, 0, at, len);
+      this.writeSlot(dev, g, s, { data: req.data!, pos: 0, at, len });
       this.counters.writes++;
       return { id: req.id, ok: true };
     } catch (err) {
@@ -540,7 +540,7 @@ export class HostAdapter {
       const tb = this.state.trackBytes;
       await this.eachTrack(dev, offsetBytes, data.length, (at, pos, len) => ({
         slot: (g) => (len === tb ? this.slotForOverwrite(g) : this.slotWithData(g)),
-        use: (g, s) => this.writeSlot(dev, g, s, data, pos, at, len),
+        use: (g, s) => this.writeSlot(dev, g, s, { data, pos, at, len }),
       }));
       this.counters.writes++;
     });
@@ -553,7 +553,7 @@ export class HostAdapter {
   }
 
   /** Put `len` bytes of `data` from `pos` into slot s of locked track g at `at`, and make it write-pending. */
-  private writeSlot(dev: DeviceEntry, g: number, s: number, data: Uint8Array, pos: number, at: number, len: number): void {
+  private writeSlot(dev: DeviceEntry, g: number, s: number, { data, pos, at, len }: { data: Uint8Array; pos: number; at: number; len: number }): void {
     this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
     Atomics.add(this.state.slotSeq, s, 1);
     // While a BCV is established on the device the write is also pending for it (WP2). Read under

@@ -3,7 +3,7 @@
 // keeps running until after the last reconfiguration completed (and its own budget is spent).
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import type { ReconfReport, Progress } from '../shared/report.ts';
-import { planRounds } from '../service-processor/plan.ts';
+import { planRounds } from '../shared/plan.ts';
 import { startWorkload, type HostSummary, type RunOptions } from './run.ts';
 import { sched, sleep } from '../shared/sched.ts';
 

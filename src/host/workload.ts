@@ -87,9 +87,7 @@ const DESCRIBED_MAX = 10;
 
 /** One read or write: stamped and checked by the verifier, or (`filler` given) unverified. */
 async function oneRequest(
-  client: HostClient,
-  verifier: Verifier,
-  filler: Uint8Array | undefined,
+  { client, verifier, filler }: { client: HostClient; verifier: Verifier; filler: Uint8Array | undefined },
   dev: VerifyDevice,
   isRead: boolean,
   offsetBytes: number,
@@ -156,6 +154,7 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
     return { dev, offsetBytes, lengthBytes };
   };
 
+  const issuer = { client, verifier, filler: verify ? undefined : filler! };
   const loop = async () => {
     while (issued < opsLimit && sched().now() < deadline && !(control && Atomics.load(control, CONTROL.STOP))) {
       issued++;
@@ -163,7 +162,7 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
       const isRead = rand() * 100 < spec.readPct;
       const began = sched().now();
       try {
-        await oneRequest(client, verifier, verify ? undefined : filler!, dev, isRead, offsetBytes, lengthBytes);
+        await oneRequest(issuer, dev, isRead, offsetBytes, lengthBytes);
         if (isRead) result.reads++;
         else result.writes++;
         result.bytes += lengthBytes;

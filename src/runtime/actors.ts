@@ -8,7 +8,7 @@ import { SharedState } from '../shared/memory.ts';
 import { HostAdapter } from '../host-adapter/host-adapter.ts';
 import { DiskAdapter } from '../disk-adapter/disk-adapter.ts';
 import { ServiceProcessor } from '../service-processor/service-processor.ts';
-import { LmdbStore } from '../service-processor/store.ts';
+import { LmdbStore } from '../drives/durable-store.ts';
 import { join } from 'node:path';
 
 const noCalls =

@@ -15,14 +15,14 @@ import type { StalledSession } from '../service-processor/service-processor.ts';
 import { deviceLayout } from '../shared/layout.ts';
 import { buildActor } from './actors.ts';
 import { ArrayTestApi } from './test-api.ts';
-import { checkDriveModels } from '../disk-adapter/timing/timed-drive.ts';
+import { checkDriveModels } from '../drives/timing/timed-drive.ts';
 import { createSharedBuffers, SharedState } from '../shared/memory.ts';
 import { ArrayModel } from '../shared/model.ts';
 import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from '../shared/link.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
 import type { DurableImage, DurableStore } from '../shared/durable.ts';
 import type { RecoveredSession } from '../service-processor/service-processor.ts';
-import { LmdbStore } from '../service-processor/store.ts';
+import { LmdbStore } from '../drives/durable-store.ts';
 import { loadImage, withoutStaleBcvs } from './recover.ts';
 import { join } from 'node:path';
 

@@ -9,7 +9,7 @@ import type { DurableImage } from '../shared/durable.ts';
 import { DEVICE, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { learnNewGeneration, Session } from '../shared/session.ts';
-import { driveStore } from '../disk-adapter/drive.ts';
+import { driveStore } from '../drives/store.ts';
 
 /** What a load put back. */
 export interface Loaded {

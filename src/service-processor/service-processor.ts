@@ -1,10 +1,6 @@
 // The service processor's RECONF module: keeps the configuration files, activates configurations
 // (one atomic store of a generation in the device header, DESIGN §2) and runs a reconfiguration
 // session: preparation (FIG. 4A, steps 101-112), switch (FIG. 4B, 113-120), completion (121-124).
-import { mkdirSync, openSync, closeSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { threadId } from 'node:worker_threads';
-import { join } from 'node:path';
 import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
@@ -15,7 +11,8 @@ import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
 import type { Resume } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { mergeCompleted, planReconfiguration, type Plan } from './plan.ts';
+import { mergeCompleted, planReconfiguration, type Plan } from '../shared/plan.ts';
+import { ConfigFiles } from '../drives/config-files.ts';
 import { pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts';
 import { noScenarios, type BitsLeft, type Progress, type ReconfReport } from '../shared/report.ts';
 import { commitBytes, DURABLE_FORMAT, DurableCapture, type DurableMeta, type DurableStage, type DurableStore } from '../shared/durable.ts';
@@ -53,7 +50,6 @@ export interface RecoveredSession {
 }
 
 /** Service processors made in this thread (each gets its own configuration directory). */
-let configDirs = 0;
 
 interface StepWait {
   expect: Set<string>;
@@ -122,7 +118,7 @@ export class ServiceProcessor {
   private readonly state: SharedState;
   private readonly log: Log;
   private readonly emit: (event: string, data: unknown) => void;
-  private readonly configDir: string;
+  private readonly configFiles: ConfigFiles;
   private running: ArrayConfig;
   private readonly adapters = new Map<string, Link>(); // name → link (HA0…, DA30…)
   private readonly hostAdapterNames: string[] = [];
@@ -152,7 +148,7 @@ export class ServiceProcessor {
     this.log = opts.log;
     this.emit = opts.emit ?? (() => {});
     this.running = opts.model.config;
-    this.configDir = opts.configDir ?? join(tmpdir(), `arrayemu-config-${process.pid}-${threadId}-${++configDirs}-${Date.now().toString(36)}`);
+    this.configFiles = new ConfigFiles(opts.configDir);
     this.store = opts.durable?.store;
     this.recovered = opts.durable?.recovered;
     this.commitEveryMs = opts.durable?.everyMs ?? DURABLE_BACKGROUND_MS;
@@ -162,11 +158,6 @@ export class ServiceProcessor {
       this.nextGen = this.recovered.nextGen;
       this.commits = this.recovered.commits;
       this.notTakenUp = [...this.recovered.sessions];
-    }
-    // Lock files of a process that stopped without warning: the sessions they locked are taken up again (and locked anew) by recoverSessions.
-    if (opts.configDir) {
-      mkdirSync(this.configDir, { recursive: true });
-      for (const f of readdirSync(this.configDir)) if (f.endsWith('.lock')) rmSync(join(this.configDir, f), { force: true });
     }
   }
 
@@ -357,7 +348,7 @@ export class ServiceProcessor {
       const run = new SessionRun(plan, r.spec, this.log);
       run.stage = 'switched';
       run.durable = 'switched';
-      run.lockFile = this.writeAndLock(plan.deviceId, r.spec.newGen, plan.target);
+      run.lockFile = this.configFiles.writeAndLock(plan.deviceId, r.spec.newGen, plan.target);
       if (r.spec.y >= 0) this.columns |= 1 << r.spec.y;
       // Until reopened in every adapter, the session stays in the record (a background commit may come meanwhile).
       this.runs.set(plan.deviceId, run);
@@ -458,7 +449,7 @@ export class ServiceProcessor {
     };
     const run = new SessionRun(plan, spec, this.log);
     run.durable = 'opened';
-    run.lockFile = this.writeAndLock(plan.deviceId, spec.newGen, plan.target);
+    run.lockFile = this.configFiles.writeAndLock(plan.deviceId, spec.newGen, plan.target);
     if (y >= 0) this.columns |= 1 << y;
     this.runs.set(plan.deviceId, run);
     if (plan.bcvId) this.runs.set(plan.bcvId, run);
@@ -581,7 +572,7 @@ export class ServiceProcessor {
     }
     run.logStep('step 122: every PB, PS and IND bit of the session is clear');
     this.running = mergeCompleted(this.running, plan.target, plan.deviceId, plan.bcvId);
-    writeFileSync(join(this.configDir, 'running.json'), `${JSON.stringify(this.running, null, 2)}\n`);
+    this.configFiles.writeRunning(this.running);
     // R5: the completion is durable before the column and the BCV are given up (a next session
     // would ESTABLISH over the BCV that a restart of this one still fills from).
     // The new layout on its drives first: a fill's data still only in cache keeps IND durable,
@@ -605,7 +596,7 @@ export class ServiceProcessor {
     if (run.spec.y >= 0) this.columns &= ~(1 << run.spec.y);
     this.runs.delete(run.plan.deviceId);
     if (run.plan.bcvId) this.runs.delete(run.plan.bcvId);
-    if (run.lockFile) rmSync(run.lockFile, { force: true });
+    if (run.lockFile) this.configFiles.unlock(run.lockFile);
   }
 
   private report(run: SessionRun, closed: Map<string, Record<string, number>>): ReconfReport {
@@ -707,18 +698,6 @@ export class ServiceProcessor {
       timer.cancel();
       report();
     }
-  }
-
-  private writeAndLock(deviceId: string, gen: number, target: ArrayConfig): string {
-    mkdirSync(this.configDir, { recursive: true });
-    writeFileSync(join(this.configDir, `config.gen${gen}.json`), `${JSON.stringify(target, null, 2)}\n`);
-    const lock = join(this.configDir, `${deviceId}.lock`);
-    try {
-      closeSync(openSync(lock, 'wx'));
-    } catch (err) {
-      throw new ArrayError('CONFIG', `reconfiguration refused: the configuration of "${deviceId}" is locked (${lock}: ${errorMessage(err)})`);
-    }
-    return lock;
   }
 
   status(): Record<string, number> {

@@ -1,7 +1,7 @@
 // What an adapter's own work costs in time, when the array has timed drives: a host adapter's
 // ports (a command cost and a transfer at the port's MB/s for every host request, a cache hit
 // included) and a disk adapter's command cost per drive access (charged on its back-end link, see
-// src/disk-adapter/timing/channel.ts). Arrays of instant drives cost nothing, as before.
+// src/drives/timing/channel.ts). Arrays of instant drives cost nothing, as before.
 import { assert } from './assert.ts';
 import type { ArrayConfig } from './config.ts';
 import { modelPreset } from './drive-models.ts';

@@ -1,7 +1,7 @@
 // The names a configuration may give a drive's timing model (`drives[i].model`). The models
-// themselves live with the disk adapter (src/disk-adapter/timing); the configuration checks names.
+// themselves live with the disk adapter (src/drives/timing); the configuration checks names.
 
-/** `instant`: no time at all (memory speed, the default). The others: see src/disk-adapter/timing/drive-spec.ts. */
+/** `instant`: no time at all (memory speed, the default). The others: see src/drives/timing/drive-spec.ts. */
 export const DRIVE_MODEL_PRESETS = ['instant', 'atlas10k', 'cheetah9LP', 'barracuda', 'hdd-15k', 'hdd-7200', 'ssd'] as const;
 export type DriveModelPreset = (typeof DRIVE_MODEL_PRESETS)[number];
 

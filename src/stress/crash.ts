@@ -13,7 +13,7 @@ import { imageOf, MemoryStore, type DurableCommit } from '../shared/durable.ts';
 import type { Log } from '../shared/link.ts';
 import type { TestFaultName } from '../shared/memory.ts';
 import { runSeeded, sched, sleep } from '../shared/sched.ts';
-import { planReconfiguration } from '../service-processor/plan.ts';
+import { planReconfiguration } from '../shared/plan.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
 import { seededRandom } from '../host/workload.ts';
@@ -137,7 +137,8 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
   try {
     const store = new MemoryStore();
     const oracle = new Oracle();
-    await runSeeded({ seed }, async () => writePhase(plan.config, target, store, oracle, seed, res, log, opts.fault));
+    const run: SeedRun = { config: plan.config, oracle, seed, res };
+    await runSeeded({ seed }, async () => writePhase(run, target, store, log, opts.fault));
     if (problems.length > 0) throw new Error(`before the crash: ${problems[0]}`);
     const commits = store.all();
     res.commits = commits.length;
@@ -146,20 +147,12 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
     const recoveryAt = new Set(Array.from({ length: Math.min(opts.recoveryCrashes ?? RECOVERY_CRASHES, points.length) }, () => points[int(rr, 0, points.length - 1)]!));
     for (const k of points) {
       const prefix = commits.slice(0, k);
-      const again = await restartAndCheck(plan.config, prefix, oracle, k, seed, res, `crash after commit ${k} (${prefix[k - 1]!.reason})`);
+      const again = await restartAndCheck(run, prefix, k, `crash after commit ${k} (${prefix[k - 1]!.reason})`);
       if (!recoveryAt.has(k)) continue;
       // Crash the recovery itself at each of its own commits.
       for (let j = 1; j <= again.length; j++) {
         res.recoveryRestarts++;
-        await restartAndCheck(
-          plan.config,
-          [...prefix, ...again.slice(0, j)],
-          oracle,
-          k,
-          seed,
-          res,
-          `crash after commit ${k}, then again after recovery's commit ${j} (${again[j - 1]!.reason})`,
-        );
+        await restartAndCheck(run, [...prefix, ...again.slice(0, j)], k, `crash after commit ${k}, then again after recovery's commit ${j} (${again[j - 1]!.reason})`);
       }
     }
     res.ok = true;
@@ -178,17 +171,16 @@ function crashPoints(n: number, most?: number): number[] {
   return [...out];
 }
 
+/** One seed's run: its array, the writes it made and FLUSHed (the oracle), and what it counts. */
+interface SeedRun {
+  config: ArrayConfig;
+  oracle: Oracle;
+  seed: number;
+  res: CrashSeedResult;
+}
+
 /** The array under writes and FLUSHes while it is restriped to `target`; every commit lands in `store`. */
-async function writePhase(
-  config: ArrayConfig,
-  target: unknown,
-  store: MemoryStore,
-  oracle: Oracle,
-  seed: number,
-  res: CrashSeedResult,
-  log: Log,
-  fault?: TestFaultName,
-): Promise<void> {
+async function writePhase({ config, oracle, seed, res }: SeedRun, target: unknown, store: MemoryStore, log: Log, fault?: TestFaultName): Promise<void> {
   const emu = await ArrayEmulator.start(config, { mode: 'inline', log, durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS } });
   if (fault) emu.test.setFault(fault, true);
   const client = new HostClient(emu.hostLink(0));
@@ -251,15 +243,7 @@ async function writePhase(
  * Restart from `commits` alone and check every sector against the floor of commit `k`, before and
  * after the resumed restripe completes. Returns the commits the recovery itself made.
  */
-async function restartAndCheck(
-  config: ArrayConfig,
-  commits: DurableCommit[],
-  oracle: Oracle,
-  k: number,
-  seed: number,
-  res: CrashSeedResult,
-  where: string,
-): Promise<DurableCommit[]> {
+async function restartAndCheck({ config, oracle, seed, res }: SeedRun, commits: DurableCommit[], k: number, where: string): Promise<DurableCommit[]> {
   res.restarts++;
   assert(imageOf(commits), 'a restart from no commit');
   const store = new MemoryStore(commits);

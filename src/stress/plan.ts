@@ -4,7 +4,7 @@
 // on one device). Deterministic in the seed.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { deviceLayout } from '../shared/layout.ts';
-import { mergeCompleted, planReconfiguration } from '../service-processor/plan.ts';
+import { mergeCompleted, planReconfiguration } from '../shared/plan.ts';
 import { seededRandom, type HotSpot } from '../host/workload.ts';
 import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from '../shared/drive-models.ts';
 

@@ -5,7 +5,7 @@ import { errorMessage } from '../shared/errors.ts';
 import type { Log } from '../shared/link.ts';
 import { assert } from '../shared/assert.ts';
 import { ArrayEmulator, type Mode } from '../runtime/emulator.ts';
-import { planRounds } from '../service-processor/plan.ts';
+import { planRounds } from '../shared/plan.ts';
 import { noScenarios, type ReconfReport, type ScenarioCounts } from '../shared/report.ts';
 import { startWorkload, type HostSummary, type RunningWorkload } from '../host/run.ts';
 import { verdict } from './verdict.ts';

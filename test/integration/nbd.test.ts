@@ -7,9 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/shared/config.ts';
-import { serve, type Serving } from '../../src/host/nbd/serve.ts';
-import { FrameReader } from '../../src/host/nbd/frame.ts';
-import { MAX_PAYLOAD_BYTES } from '../../src/host/nbd/protocol.ts';
+import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
+import { FrameReader } from '../../src/serve/nbd/frame.ts';
+import { MAX_PAYLOAD_BYTES } from '../../src/serve/nbd/protocol.ts';
 import { RawNbd } from '../support/nbd-client.ts';
 
 const TRACK = 65536;

@@ -5,10 +5,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectFormat, parseTrace } from '../../src/host/trace.ts';
-import { replayOnDrive } from '../../src/host/replay.ts';
-import { HddModel } from '../../src/disk-adapter/timing/hdd-model.ts';
-import { hddPreset } from '../../src/disk-adapter/timing/drive-spec.ts';
+import { detectFormat, parseTrace } from '../../src/lab/trace.ts';
+import { replayOnDrive } from '../../src/lab/replay.ts';
+import { HddModel } from '../../src/drives/timing/hdd-model.ts';
+import { hddPreset } from '../../src/drives/timing/drive-spec.ts';
 import { synthesizeMsrTrace } from '../../bench/synthetic-trace.ts';
 
 const atlas = () => new HddModel(hddPreset('atlas10k'));
@@ -133,7 +133,7 @@ describe('replay through a whole array', () => {
   it('serves the trace on a logical device in virtual time (reproducibly), and refuses one past its end', async () => {
     const { runSeeded } = await import('../../src/shared/sched.ts');
     const { ArrayEmulator } = await import('../../src/runtime/emulator.ts');
-    const { replayOnArray } = await import('../../src/host/replay.ts');
+    const { replayOnArray } = await import('../../src/lab/replay.ts');
     const { parseConfig } = await import('../../src/shared/config.ts');
     const raw = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
     raw.geometry = { trackBytes: 4096, headsPerCylinder: 2 };

@@ -1,7 +1,7 @@
 // Sessions (PB columns), kinds of reconfiguration and refusals.
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/shared/config.ts';
-import { planReconfiguration } from '../../src/service-processor/plan.ts';
+import { planReconfiguration } from '../../src/shared/plan.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { DEVICE, PHASE } from '../../src/shared/memory.ts';

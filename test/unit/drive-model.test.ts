@@ -1,10 +1,10 @@
 // The drive timing model against the Atlas 10K's published figures (DiskSim's validated drive):
 // seek, rotation, media rate, scheduling. Figures of the model, not timings of this machine.
 import { describe, expect, it } from 'vitest';
-import { hddPreset, BLOCK_BYTES } from '../../src/disk-adapter/timing/drive-spec.ts';
-import { DiskMechanics } from '../../src/disk-adapter/timing/mechanics.ts';
-import { HddModel } from '../../src/disk-adapter/timing/hdd-model.ts';
-import { closedLoop } from '../../src/disk-adapter/timing/sim.ts';
+import { hddPreset, BLOCK_BYTES } from '../../src/drives/timing/drive-spec.ts';
+import { DiskMechanics } from '../../src/drives/timing/mechanics.ts';
+import { HddModel } from '../../src/drives/timing/hdd-model.ts';
+import { closedLoop } from '../../src/drives/timing/sim.ts';
 import { mulberry32 } from '../../src/shared/sched.ts';
 
 const atlas = hddPreset('atlas10k');
@@ -127,8 +127,8 @@ describe('drive timing model: Atlas 10K', () => {
 describe('a disk adapter’s back-end channel', () => {
   it('is shared by its drives: a slow link bounds the reads of both, a fast one leaves them drive-bound', async () => {
     const { runSeeded } = await import('../../src/shared/sched.ts');
-    const { TimedDrive } = await import('../../src/disk-adapter/timing/timed-drive.ts');
-    const { Channel } = await import('../../src/disk-adapter/timing/channel.ts');
+    const { TimedDrive } = await import('../../src/drives/timing/timed-drive.ts');
+    const { Channel } = await import('../../src/drives/timing/channel.ts');
     const trackBytes = 65536;
     const store = (id: string) => ({ id, tracks: 1000, trackBytes, readTrack: async () => {}, writeTrack: async () => {} });
     const readAll = async (mbPerSec: number) =>

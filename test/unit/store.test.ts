@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/shared/config.ts';
 import { createSharedBuffers, isSparse, SPARSE } from '../../src/shared/memory.ts';
-import { SparseDrive } from '../../src/disk-adapter/drive.ts';
+import { SparseDrive } from '../../src/drives/store.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { smallRaw, trackData } from '../support/helpers.ts';

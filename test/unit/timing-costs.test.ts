@@ -2,18 +2,18 @@
 // streaming, the adapters' costs, and a restripe against its lower bound. Figures of the models
 // in virtual time, not timings of this machine.
 import { describe, expect, it } from 'vitest';
-import { BLOCK_BYTES, hddPreset } from '../../src/disk-adapter/timing/drive-spec.ts';
-import { HddModel } from '../../src/disk-adapter/timing/hdd-model.ts';
-import { SsdModel, ssdPreset } from '../../src/disk-adapter/timing/ssd-model.ts';
-import { closedLoop } from '../../src/disk-adapter/timing/sim.ts';
-import { TimedDrive } from '../../src/disk-adapter/timing/timed-drive.ts';
+import { BLOCK_BYTES, hddPreset } from '../../src/drives/timing/drive-spec.ts';
+import { HddModel } from '../../src/drives/timing/hdd-model.ts';
+import { SsdModel, ssdPreset } from '../../src/drives/timing/ssd-model.ts';
+import { closedLoop } from '../../src/drives/timing/sim.ts';
+import { TimedDrive } from '../../src/drives/timing/timed-drive.ts';
 import { mulberry32, runVirtual, sched } from '../../src/shared/sched.ts';
 import { pipeline } from '../../src/shared/pipeline.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { restripeArrays, restripeLowerBound } from '../../src/host/sweep-restripe.ts';
-import type { SweepOptions } from '../../src/host/sweep-types.ts';
+import { restripeArrays, restripeLowerBound } from '../../src/lab/sweep-restripe.ts';
+import type { SweepOptions } from '../../src/lab/sweep-types.ts';
 
 const PAGE_BLOCKS = 4096 / BLOCK_BYTES;
 

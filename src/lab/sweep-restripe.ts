@@ -6,11 +6,11 @@ import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { runVirtual } from '../shared/sched.ts';
 import { DEFAULT_CHANNEL_MBPS } from '../shared/drive-models.ts';
-import { BLOCK_BYTES, hddPreset } from '../disk-adapter/timing/drive-spec.ts';
-import { DiskMechanics } from '../disk-adapter/timing/mechanics.ts';
-import { ssdPreset } from '../disk-adapter/timing/ssd-model.ts';
+import { BLOCK_BYTES, hddPreset } from '../drives/timing/drive-spec.ts';
+import { DiskMechanics } from '../drives/timing/mechanics.ts';
+import { ssdPreset } from '../drives/timing/ssd-model.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
-import { runWorkload, startWorkload, type HostSummary, type RunOptions } from './run.ts';
+import { runWorkload, startWorkload, type HostSummary, type RunOptions } from '../host/run.ts';
 import type { RestripeFigures, SweepOptions } from './sweep-types.ts';
 
 /** Array track size of a sweep: 64 KiB (128 blocks). */

@@ -7,7 +7,7 @@ import { ArrayError } from '../shared/errors.ts';
 import { runVirtual, sched } from '../shared/sched.ts';
 import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
-import { runWorkload, type RunOptions } from './run.ts';
+import { runWorkload, type RunOptions } from '../host/run.ts';
 import { restripeFigures, sweepDriveGeometry, TRACK_BYTES } from './sweep-restripe.ts';
 import type { SweepOptions, SweepPoint } from './sweep-types.ts';
 

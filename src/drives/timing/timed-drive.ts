@@ -7,7 +7,7 @@ import { ArrayError } from '../../shared/errors.ts';
 import { sched } from '../../shared/sched.ts';
 import { modelPreset, type DriveModelConfig } from '../../shared/drive-models.ts';
 import type { ArrayConfig } from '../../shared/config.ts';
-import type { Drive } from '../drive.ts';
+import type { Drive } from '../store.ts';
 import { BLOCK_BYTES, hddPreset } from './drive-spec.ts';
 import { DRIVE_QUEUE_LIMIT, HddModel, type DriveRequest, type DriveTiming, type Served } from './hdd-model.ts';
 import { SsdModel, ssdPreset } from './ssd-model.ts';

@@ -3,11 +3,11 @@
 // the demerit (RMS horizontal distance between the two response-time distributions) says how
 // close the model is.
 import { ArrayError } from '../shared/errors.ts';
-import type { DriveTiming, Served } from '../disk-adapter/timing/hdd-model.ts';
+import type { DriveTiming, Served } from '../drives/timing/hdd-model.ts';
 import type { TraceRecord } from './trace.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
-import { HostClient } from './client.ts';
-import { SECTOR_BYTES } from './verifier.ts';
+import { HostClient } from '../host/client.ts';
+import { SECTOR_BYTES } from '../host/verifier.ts';
 import { sched, sleep } from '../shared/sched.ts';
 
 export interface ReplayResult {

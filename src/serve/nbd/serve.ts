@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { ArrayConfig } from '../../shared/config.ts';
 import { ArrayError } from '../../shared/errors.ts';
 import { ArrayEmulator } from '../../runtime/emulator.ts';
-import { HostClient } from '../client.ts';
+import { HostClient } from '../../host/client.ts';
 import { NbdServer, type NbdBackend } from './server.ts';
 
 export const DEFAULT_NBD_PORT = 10809;

@@ -1,10 +1,10 @@
 // What a reconfiguration request asks for: which device changes, what kind of change it is, and
 // every reason to refuse it (DESIGN §3, issue "Online reconfiguration": refused with a clear error).
 import { isDeepStrictEqual } from 'node:util';
-import { parseConfig, type ArrayConfig, type DeviceConfig } from '../shared/config.ts';
-import { ArrayError, ConfigError } from '../shared/errors.ts';
-import type { ReconfKind } from '../shared/session.ts';
-import { deviceLayout } from '../shared/layout.ts';
+import { parseConfig, type ArrayConfig, type DeviceConfig } from './config.ts';
+import { ArrayError, ConfigError } from './errors.ts';
+import type { ReconfKind } from './session.ts';
+import { deviceLayout } from './layout.ts';
 
 export interface Plan {
   deviceId: string;

@@ -4,12 +4,12 @@
 // verification result. Exits non-zero if anything was lost or any bit is left set.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type ArrayConfig } from './shared/config.ts';
-import { cylinderName, deviceLayout, transferPlan } from './shared/layout.ts';
-import { ArrayEmulator } from './runtime/emulator.ts';
-import { runWithReconfigurations } from './host/reconfigure-run.ts';
-import { progressReporter } from './host/progress.ts';
-import { reconfJson, reconfText } from './host/report-format.ts';
+import { loadConfig, type ArrayConfig } from '../shared/config.ts';
+import { cylinderName, deviceLayout, transferPlan } from '../shared/layout.ts';
+import { ArrayEmulator } from '../runtime/emulator.ts';
+import { runWithReconfigurations } from '../host/reconfigure-run.ts';
+import { progressReporter } from './progress.ts';
+import { reconfJson, reconfText } from './report-format.ts';
 
 const example = (name: string) => fileURLToPath(new URL(`../examples/${name}.json`, import.meta.url));
 export const FIG2 = example('fig2');

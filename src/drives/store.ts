@@ -42,7 +42,7 @@ export class MemoryDrive implements Drive {
     this.trackBytes = opts.trackBytes;
     this.bytes = new Uint8Array(opts.data);
     this.tracks = this.bytes.length / opts.trackBytes;
-    this.owner = new MemoryOwner(opts.id, this.tracks, opts.trackBytes, opts.driveOwner, opts.driveIndex, opts.adapterIndex, opts.writeSeq);
+    this.owner = new MemoryOwner(opts, this.tracks);
     assert(Number.isInteger(this.tracks), `drive ${this.id}: store of ${this.bytes.length} bytes is not whole tracks`);
   }
 
@@ -86,7 +86,7 @@ export class SparseDrive implements Drive {
     this.tracks = this.index.length;
     this.pool = opts.pool;
     this.words = new Int32Array(opts.words);
-    this.owner = new MemoryOwner(opts.id, this.tracks, opts.trackBytes, opts.driveOwner, opts.driveIndex, opts.adapterIndex, opts.writeSeq);
+    this.owner = new MemoryOwner(opts, this.tracks);
   }
 
   async readTrack(track: number, dst: Uint8Array): Promise<void> {
@@ -135,15 +135,24 @@ const SPARSE_GROW_MIN_BYTES = 16 * 2 ** 20;
  * reads half a write and knows which tracks changed since its last commit.
  */
 class MemoryOwner {
+  private readonly id: string;
+  private readonly trackBytes: number;
+  private readonly ownerWord: Int32Array;
+  private readonly driveIndex: number;
+  private readonly adapterIndex: number;
+  private readonly writeSeq?: { seq: Int32Array; baseTrack: number };
+
   constructor(
-    private readonly id: string,
+    opts: StoreOptions,
     private readonly tracks: number,
-    private readonly trackBytes: number,
-    private readonly ownerWord: Int32Array,
-    private readonly driveIndex: number,
-    private readonly adapterIndex: number,
-    private readonly writeSeq?: { seq: Int32Array; baseTrack: number },
-  ) {}
+  ) {
+    this.id = opts.id;
+    this.trackBytes = opts.trackBytes;
+    this.ownerWord = opts.driveOwner;
+    this.driveIndex = opts.driveIndex;
+    this.adapterIndex = opts.adapterIndex;
+    this.writeSeq = opts.writeSeq;
+  }
 
   /** A write of drive track `track` starts: its global track's seqlock goes odd. */
   beginWrite(track: number): number {

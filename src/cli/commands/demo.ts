@@ -1,0 +1,13 @@
+// `demo` (npm start): the embedded FIG. 2 → FIG. 2 new → FIG. 9 demonstration.
+import { Command } from 'commander';
+
+export function addDemoCommand(program: Command): void {
+  program
+    .command('demo')
+    .description("the embedded demo: the patent's FIG. 2 array under a verifying load")
+    .option('--json', 'print one JSON object')
+    .action(async (o: { json?: boolean }) => {
+      const { demoCommand } = await import('../demo.ts');
+      process.exitCode = await demoCommand(o);
+    });
+}

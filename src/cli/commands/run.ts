@@ -1,0 +1,129 @@
+// `run`: an array under a verifying host load, optionally reconfigured mid-run.
+import { Command, Option } from 'commander';
+import { loadConfig, type ArrayConfig } from '../../shared/config.ts';
+import { ArrayError } from '../../shared/errors.ts';
+import { runVirtual } from '../../shared/sched.ts';
+import { ArrayEmulator, type Mode } from '../../runtime/emulator.ts';
+import { runWorkload, type RunOptions, type HostSummary } from '../../host/run.ts';
+import { runWithReconfigurations } from '../../host/reconfigure-run.ts';
+import { planRounds } from '../../shared/plan.ts';
+import type { ReconfReport, Progress } from '../../shared/report.ts';
+import { progressReporter } from '../progress.ts';
+import { reconfJson, reconfText } from '../report-format.ts';
+import { intArg, numArg, readJson, print, verboseLog, EXIT_FAILED } from '../args.ts';
+
+interface RunCliOptions {
+  config: string;
+  ops?: number;
+  seconds?: number;
+  queueDepth: number;
+  readPct: number;
+  blockBytes: number;
+  pattern: 'random' | 'sequential';
+  hostProcessors: number;
+  seed: number;
+  inline?: boolean;
+  virtual?: boolean;
+  json?: boolean;
+  reconfigureTo?: string[];
+  reconfigureAt: number;
+  verbose?: boolean;
+}
+
+/** Every actor's log lines on stderr (the service processor's steps with their durations, …). */
+
+export async function runCommand(opts: RunCliOptions): Promise<number> {
+  if (!opts.virtual) return runOnArray(opts, opts.inline ? 'inline' : 'threads');
+  // Virtual: every actor and host processor in this thread under a discrete-event clock (time
+  // moves only to the next drive completion or sleep); the same seed gives the same figures.
+  const wall0 = performance.now();
+  const r = await runVirtual(opts.seed, () => runOnArray(opts, 'inline'));
+  if (!opts.json) process.stderr.write(`virtual run: ${(r.virtualMs / 1000).toFixed(3)} s simulated in ${((performance.now() - wall0) / 1000).toFixed(3)} s of wall time\n`);
+  return r.value;
+}
+
+async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
+  const config: ArrayConfig = loadConfig(opts.config);
+  if (opts.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
+  const emu = await ArrayEmulator.start(config, { mode, log: opts.verbose ? verboseLog : undefined });
+  try {
+    const run: RunOptions = {
+      hostProcessors: opts.hostProcessors,
+      ops: opts.seconds === undefined ? (opts.ops ?? 20000) : opts.ops,
+      seconds: opts.seconds,
+      queueDepth: opts.queueDepth,
+      readPct: opts.readPct,
+      blockBytes: opts.blockBytes,
+      pattern: opts.pattern,
+      seed: opts.seed,
+    };
+    let host: HostSummary;
+    let reconfigurations: ReconfReport[] = [];
+    let reconfError: string | undefined;
+    if (opts.reconfigureTo && opts.reconfigureTo.length > 0) {
+      const targets = opts.reconfigureTo.map((f) => readJson(f));
+      planRounds(
+        config,
+        targets.map((t) => [t]),
+      ); // refuse a bad target before any I/O
+      const progress = progressReporter(!!opts.json);
+      const r = await runWithReconfigurations(emu, {
+        ...run,
+        targets,
+        atFraction: opts.reconfigureAt / 100,
+        onProgress: (p: Progress) => progress.update(p),
+        onReport: (rep) => progress.done(rep),
+      }).finally(() => progress.stop());
+      host = r.host;
+      reconfigurations = r.reconfigurations;
+      reconfError = r.error;
+    } else {
+      host = await runWorkload(emu, run);
+    }
+    const problems = emu.problems();
+    const bitsLeft = reconfigurations.some((r) => r.bitsLeft.pb + r.bitsLeft.ps + r.bitsLeft.ind > 0);
+    const ok = host.verifyErrors === 0 && host.ioErrors === 0 && problems.length === 0 && !reconfError && !bitsLeft;
+    const { described, ...hostOut } = host;
+    const json: Record<string, unknown> = { ok, clock: opts.virtual ? 'virtual' : 'real', host: hostOut, errors: described, problems };
+    if (opts.reconfigureTo) json.reconfigurations = reconfigurations.map(reconfJson);
+    if (reconfError) json.reconfigurationError = reconfError;
+    print(!!opts.json, json, () =>
+      [
+        `${ok ? 'OK' : 'FAILED'}: ${host.reads} reads, ${host.writes} writes, ${(host.bytes / 1048576).toFixed(1)} MiB in ${(host.elapsedMs / 1000).toFixed(2)} s`,
+        `  ${host.iops} ops/s, ${host.mbPerSec} MB/s, latency p50 ${host.latencyMs.p50} ms, p99 ${host.latencyMs.p99} ms, max ${host.latencyMs.max} ms`,
+        `  verify errors: ${host.verifyErrors}, I/O errors: ${host.ioErrors}`,
+        ...described.map((d) => `  - ${d}`),
+        ...(reconfigurations.length > 0 ? ['reconfigurations:', ...reconfigurations.flatMap(reconfText)] : []),
+        ...(reconfError ? [`  reconfiguration failed: ${reconfError}`] : []),
+        ...problems.map((p) => `  actor stopped: ${p}`),
+      ].join('\n'),
+    );
+    return ok ? 0 : EXIT_FAILED;
+  } finally {
+    await emu.stop();
+  }
+}
+
+export function addRunCommand(program: Command): void {
+  program
+    .command('run')
+    .description('run a verifying host workload on every non-BCV device and print a summary')
+    .requiredOption('--config <file>', 'the array configuration')
+    .option('--ops <n>', 'operations in all (default 20000 unless --seconds)', intArg('--ops', 1))
+    .option('--seconds <s>', 'run for this long instead of a number of operations', numArg('--seconds', 0))
+    .option('--queue-depth <q>', 'requests each host processor keeps in flight', intArg('--queue-depth', 1, 4096), 16)
+    .option('--read-pct <p>', 'percentage of reads', intArg('--read-pct', 0, 100), 50)
+    .option('--block-bytes <b>', 'bytes per request (multiple of 512)', intArg('--block-bytes', 512, 64 << 20), 4096)
+    .addOption(new Option('--pattern <p>', 'offsets').choices(['random', 'sequential']).default('random'))
+    .option('--host-processors <n>', 'host processors (piscina pool threads)', intArg('--host-processors', 1, 64), 2)
+    .option('--seed <n>', 'workload seed', intArg('--seed', 0), 1)
+    .option('--inline', 'run every actor in this thread (same classes, no worker threads)')
+    .option('--virtual', "virtual time: every actor in this thread under a discrete-event clock (drives take their timing models' time, nothing else takes any); reproducible")
+    .option('--reconfigure-to <file>', 'reconfigure online to this target mid-run (repeat for several, in order)', (v: string, acc: string[] = []) => [...acc, v])
+    .option('--reconfigure-at <pct>', 'start reconfiguring when this share of the run is done', intArg('--reconfigure-at', 0, 100), 30)
+    .option('--verbose', "print every actor's log lines on stderr (each RECONF step with its duration)")
+    .option('--json', 'print one JSON object')
+    .action(async (o: RunCliOptions) => {
+      process.exitCode = await runCommand(o);
+    });
+}
