@@ -5,7 +5,7 @@ import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import type { ArrayConfig } from '../shared/config.ts';
-import { DEVICE, MAX_SESSIONS, PHASE, TRACK, splitCursorWord, MAX_DISK_ADAPTERS, type SharedState } from '../shared/memory.ts';
+import { DEVICE, MAX_SESSIONS, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
 import { Session, type SessionSpec } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
@@ -14,14 +14,13 @@ import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { mergeCompleted, planReconfiguration, type Plan } from '../shared/plan.ts';
 import { ConfigFiles } from '../drives/config-files.ts';
 import { pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts';
-import { noScenarios, type BitsLeft, type Progress, type ReconfReport } from '../shared/report.ts';
-import { commitBytes, DURABLE_FORMAT, DurableCapture, type DurableMeta, type DurableStage, type DurableStore } from '../shared/durable.ts';
+import type { ReconfReport } from '../shared/report.ts';
+import { DURABLE_FORMAT, type DurableMeta, type DurableStore } from '../shared/durable.ts';
+import { DURABLE_BACKGROUND_MS, DurableCommits } from './durable-commits.ts';
+import { reportPhase, setSessionBits, switchOver, withProgress } from './steps.ts';
+import { StepWaits } from './step-waits.ts';
+import { reportOf, SessionRun, type RecoveredSession, type StalledSession } from './session-run.ts';
 
-/** Longest any step of a session may wait for the adapters. */
-export const STEP_WAIT_MS = 600_000;
-/** Longest the switch waits for host requests inside their critical section (they await nothing: microseconds). */
-export const DRAIN_WAIT_MS = 30_000;
-const PROGRESS_EVERY_MS = 250;
 /** Locations a failed check or count names in its message (the first ones found). */
 const BITS_NAMED = 5;
 
@@ -35,83 +34,6 @@ export interface ServiceProcessorOptions {
   durable?: { store: DurableStore; recovered?: DurableMeta; everyMs?: number };
 }
 
-/** How often the durable store commits what the background processes did (ms; a FLUSH commits at once). */
-export const DURABLE_BACKGROUND_MS = 1000;
-
-/** A session taken up again after a restart, as the service processor reports it. */
-export interface RecoveredSession {
-  device: string;
-  kind: string;
-  /** The last phase made durable: "switched" resumes under N, "opened" starts again under O. */
-  stage: DurableStage;
-  /** PB bits set when it was taken up (tracks still to move). */
-  tracksLeft: number;
-  tracksTotal: number;
-}
-
-/** Service processors made in this thread (each gets its own configuration directory). */
-
-interface StepWait {
-  expect: Set<string>;
-  infos: Map<string, Record<string, number>>;
-  resolve: () => void;
-  reject: (e: Error) => void;
-  /** The step's message: sent again to an adapter that is replaced before it answers. */
-  msg: Message;
-}
-
-/** How far a session has come (the service processor's record; the adapters work from the shared tables). */
-export type SessionStage = 'opened' | 'prepared' | 'switched' | 'transferred';
-
-/** A session that failed and waits for resume, as `stalledSessions` reports it. */
-export interface StalledSession {
-  device: string;
-  session: number;
-  stage: SessionStage;
-  error: string;
-  bitsLeft: BitsLeft;
-  tracksMoved: number;
-  tracksTotal: number;
-}
-
-/** One reconfiguration session as the service processor drives it, from open to close. */
-class SessionRun {
-  readonly plan: Plan;
-  readonly spec: SessionSpec;
-  readonly session: Session;
-  readonly t0 = sched().now();
-  readonly steps: Array<{ step: string; ms: number }> = [];
-  stage: SessionStage = 'opened';
-  /** The last phase made durable (the data dir's record of this session). */
-  durable?: DurableStage;
-  /** Why the session stopped, while it waits for resume. */
-  stalled?: string;
-  lockFile?: string;
-  blockedMs = 0;
-  bitsLeft: BitsLeft = { pb: 0, ps: 0, ind: 0 };
-  /** Old tracks the session moves (none for a meta expansion), and those whose PB it has cleared (counted at completion). */
-  readonly tracksTotal: number;
-  tracksMoved = 0;
-  private mark = sched().now();
-  private readonly log: Log;
-
-  constructor(plan: Plan, spec: SessionSpec, log: Log) {
-    this.plan = plan;
-    this.spec = spec;
-    this.session = new Session(spec);
-    this.tracksTotal = plan.kind === 'meta-expansion' ? 0 : this.session.oldTracks;
-    this.log = log;
-  }
-
-  /** Log a step of the session with the time since the previous one. */
-  readonly logStep = (step: string): void => {
-    const ms = sched().now() - this.mark;
-    this.steps.push({ step, ms: Math.round(ms * 1000) / 1000 });
-    this.log('info', `SP: ${this.plan.deviceId}: ${step} (${ms.toFixed(3)} ms)`);
-    this.mark = sched().now();
-  };
-}
-
 export class ServiceProcessor {
   readonly name = 'SP';
   private readonly model: ArrayModel;
@@ -123,24 +45,17 @@ export class ServiceProcessor {
   private readonly adapters = new Map<string, Link>(); // name → link (HA0…, DA30…)
   private readonly hostAdapterNames: string[] = [];
   private readonly diskAdapterNames: string[] = [];
-  private readonly waits = new Map<string, StepWait>(); // `${sid}:${step}`
+  private readonly steps = new StepWaits();
   /** Sessions open now, by their device and by their BCV (both are busy until it closes). */
   private readonly runs = new Map<string, SessionRun>();
   private readonly openSpecs = new Map<number, SessionSpec>(); // sessions between reconf-open and close
   private columns = 0; // PB columns in use (bit y)
   private nextSid = 1;
   private nextGen = 2;
-  private readonly store?: DurableStore;
   private readonly recovered?: DurableMeta;
-  private readonly commitEveryMs: number;
+  private readonly durable: DurableCommits;
   /** Sessions of the restart's record that recoverSessions has not taken up yet: commits keep them. */
   private notTakenUp: DurableMeta['sessions'] = [];
-  private capture?: DurableCapture;
-  /** The commit every caller of this turn shares (group commit), until it runs. */
-  private commitSoon?: Promise<number>;
-  private commits = 0;
-  private backgroundCommit?: { cancel(): void };
-  readonly durableCounters = { commits: 0, commitMs: 0, bytes: 0, tracks: 0 };
 
   constructor(opts: ServiceProcessorOptions) {
     this.model = opts.model;
@@ -149,16 +64,20 @@ export class ServiceProcessor {
     this.emit = opts.emit ?? (() => {});
     this.running = opts.model.config;
     this.configFiles = new ConfigFiles(opts.configDir);
-    this.store = opts.durable?.store;
     this.recovered = opts.durable?.recovered;
-    this.commitEveryMs = opts.durable?.everyMs ?? DURABLE_BACKGROUND_MS;
     if (this.recovered) {
       this.running = this.recovered.running;
       this.nextSid = this.recovered.nextSid;
       this.nextGen = this.recovered.nextGen;
-      this.commits = this.recovered.commits;
       this.notTakenUp = [...this.recovered.sessions];
     }
+    this.durable = new DurableCommits(opts.durable?.store, {
+      state: this.state,
+      log: this.log,
+      everyMs: opts.durable?.everyMs ?? DURABLE_BACKGROUND_MS,
+      commits: this.recovered?.commits ?? 0,
+      meta: (commits) => this.durableMeta(commits),
+    });
   }
 
   /**
@@ -178,16 +97,9 @@ export class ServiceProcessor {
     if (!replaced) return;
     // First on the new link: the array as it stands now. The replacement serves nothing before it.
     link.send({ t: 'reconf-sync', ...this.resumeInfo() });
-    this.log(
-      'info',
-      `SP: ${name} replaced; asking it again for ${
-        [...this.waits.entries()]
-          .filter(([, w]) => w.expect.has(name))
-          .map(([k]) => k)
-          .join(', ') || 'nothing'
-      }`,
-    );
-    for (const w of this.waits.values()) if (w.expect.has(name)) link.send(w.msg);
+    const again = this.steps.unanswered(name);
+    this.log('info', `SP: ${name} replaced; asking it again for ${again.map((w) => w.key).join(', ') || 'nothing'}`);
+    for (const w of again) link.send(w.msg);
   }
 
   /** What a replacement adapter must know at start: the running configuration and the open sessions. */
@@ -200,47 +112,12 @@ export class ServiceProcessor {
       this.log('warn', `SP: dropped unexpected "${m.t}" message from ${link.peer}`);
       return;
     }
-    const w = this.waits.get(`${m.sid}:${m.step}`);
-    if (!w) return;
-    if (m.error) {
-      this.waits.delete(`${m.sid}:${m.step}`);
-      w.reject(new ArrayError('ADAPTER_GONE', `${m.actor}: ${m.step} of session ${m.sid} failed: ${m.error}`));
-      return;
-    }
-    w.expect.delete(m.actor);
-    w.infos.set(m.actor, m.info ?? {});
-    if (w.expect.size === 0) {
-      this.waits.delete(`${m.sid}:${m.step}`);
-      w.resolve();
-    }
+    this.steps.answer(m);
   }
 
   /** Send `msg` to `actors` and wait until each answers `done` for (sid, step). */
-  private async everyone(actors: string[], sid: number, step: ReconfStep, msg: Message): Promise<Map<string, Record<string, number>>> {
-    const infos = new Map<string, Record<string, number>>();
-    if (actors.length === 0) return infos;
-    const key = `${sid}:${step}`;
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = sched().after(
-        STEP_WAIT_MS,
-        () => {
-          const late = [...(this.waits.get(key)?.expect ?? [])].join(', ');
-          this.waits.delete(key);
-          reject(new ArrayError('TIMEOUT', `session ${sid}: ${step} not done by ${late} within ${STEP_WAIT_MS} ms`));
-        },
-        false,
-      );
-      this.waits.set(key, {
-        expect: new Set(actors),
-        infos,
-        resolve: () => (timer.cancel(), resolve()),
-        reject: (e) => (timer.cancel(), reject(e)),
-        msg,
-      });
-    });
-    for (const a of actors) this.adapters.get(a)!.send(msg);
-    await done;
-    return infos;
+  private everyone(actors: string[], sid: number, step: ReconfStep, msg: Message): Promise<Map<string, Record<string, number>>> {
+    return this.steps.ask(actors, sid, step, msg, (a) => this.adapters.get(a)!.send(msg));
   }
 
   private get everyAdapter(): string[] {
@@ -260,69 +137,24 @@ export class ServiceProcessor {
       this.state.setDeviceWord(dev.index, DEVICE.READY, 1);
     }
     this.log('info', `SP: configuration generation 1 active for ${this.model.devices.map((d) => d.id).join(', ')}`);
-    if (!this.store) return;
-    this.capture = new DurableCapture(this.state, this.model.config);
-    if (!this.recovered) {
-      const c = this.capture.full(this.durableMeta(), 'created');
-      this.writeCommit(c);
-    }
-    this.backgroundCommit = sched().every(
-      this.commitEveryMs,
-      () => void this.commit('background').catch((err) => this.log('error', `SP: background commit: ${errorMessage(err)}`)),
-    );
+    this.durable.start(this.model.config, this.recovered !== undefined);
   }
 
   /** The record a commit makes durable: the running configuration and each session at its last barrier. */
-  private durableMeta(): DurableMeta {
+  private durableMeta(commits: number): DurableMeta {
     // Sessions of the record not taken up yet (recoverSessions) stay in it as they were.
     const sessions = [...this.notTakenUp, ...[...new Set(this.runs.values())].filter((r) => r.durable).map((r) => ({ spec: r.spec, stage: r.durable! }))];
-    return { format: DURABLE_FORMAT, running: this.running, nextSid: this.nextSid, nextGen: this.nextGen, sessions, commits: this.commits + 1 };
+    return { format: DURABLE_FORMAT, running: this.running, nextSid: this.nextSid, nextGen: this.nextGen, sessions, commits };
   }
 
-  /**
-   * Make what the array holds on its drives durable, with the record as the last barrier left it:
-   * one commit for every caller of this turn (group commit). Resolves with the commit's number once
-   * it is on stable storage (at once, with 0, for an array without a data dir).
-   */
+  /** Make what the array holds durable with the record as the last barrier left it (group commit; 0 without a data dir). */
   commit(reason: string): Promise<number> {
-    if (!this.store || !this.capture) return Promise.resolve(0);
-    if (this.commitSoon) return this.commitSoon;
-    const soon = new Promise<number>((resolve, reject) =>
-      sched().defer(() => {
-        this.commitSoon = undefined;
-        try {
-          resolve(this.writeCommit(this.capture!.next(this.durableMeta(), reason)));
-        } catch (err) {
-          reject(err);
-        }
-      }),
-    );
-    this.commitSoon = soon;
-    return soon;
-  }
-
-  private writeCommit(c: ReturnType<DurableCapture['next']>): number {
-    const t0 = performance.now();
-    this.store!.commit(c);
-    this.capture!.committed(c);
-    this.commits = c.meta.commits;
-    const ms = performance.now() - t0;
-    Object.assign(this.durableCounters, {
-      commits: this.durableCounters.commits + 1,
-      commitMs: this.durableCounters.commitMs + ms,
-      bytes: this.durableCounters.bytes + commitBytes(c),
-      tracks: this.durableCounters.tracks + c.tracks.length,
-    });
-    if (c.reason !== 'background' || c.tracks.length > 0)
-      this.log('info', `SP: commit ${this.commits} (${c.reason}): ${c.tracks.length} tracks, ${c.flagChunks.length} flag chunks in ${ms.toFixed(1)} ms`);
-    return this.commits;
+    return this.durable.commit(reason);
   }
 
   /** The store closes (after the last commit): no background commit runs after this. */
   closeStore(): void {
-    this.backgroundCommit?.cancel();
-    this.capture = undefined; // commits asked for from here answer 0: nothing more is made durable
-    this.store?.close();
+    this.durable.close();
   }
 
   /**
@@ -510,10 +342,12 @@ export class ServiceProcessor {
     if (!meta) await this.state.passHold('switch');
     // R1: the BCV on its drives before the activation is durable. Most mirror writes are destaged
     // here with hosts running; the rest inside the window, where the device's hosts add no more.
-    const mirror = !meta && this.store && !this.state.testFault('UNSYNCED_SWITCH');
+    const mirror = !meta && this.durable.enabled && !this.state.testFault('UNSYNCED_SWITCH');
     if (mirror) await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
     const late = this.state.testFault('LATE_SWITCH_COMMIT');
-    run.blockedMs = await this.switchOver(
+    run.blockedMs = await switchOver(
+      this.state,
+      this.emit,
       run.session,
       async () => {
         if (mirror) await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
@@ -545,8 +379,8 @@ export class ServiceProcessor {
       const { sid } = run.spec;
       this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
       // TEST ONLY (R1 broken): the record says "switched" only once the transfer has run a while.
-      if (this.state.testFault('LATE_SWITCH_COMMIT')) sched().after(2 * this.commitEveryMs, () => (run.durable = 'switched'), false);
-      await this.withProgress(run.session, () =>
+      if (this.state.testFault('LATE_SWITCH_COMMIT')) sched().after(2 * this.durable.everyMs, () => (run.durable = 'switched'), false);
+      await withProgress(this.emit, this.state, run.session, () =>
         Promise.all([
           this.everyone(this.diskAdapterNames, sid, 'split', { t: 'start-split', sid }),
           this.everyone(this.diskAdapterNames, sid, 'transfer', { t: 'start-transfer', sid }),
@@ -577,7 +411,7 @@ export class ServiceProcessor {
     // would ESTABLISH over the BCV that a restart of this one still fills from).
     // The new layout on its drives first: a fill's data still only in cache keeps IND durable,
     // and a record without the session would read that location as filled.
-    if (this.store && run.session.B) await this.everyone(this.diskAdapterNames, spec.sid, 'filled', { t: 'destage-filled', sid: spec.sid });
+    if (this.durable.enabled && run.session.B) await this.everyone(this.diskAdapterNames, spec.sid, 'filled', { t: 'destage-filled', sid: spec.sid });
     run.durable = undefined;
     await this.commit('completion');
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, 0);
@@ -589,7 +423,7 @@ export class ServiceProcessor {
     const closed = await this.everyone(this.everyAdapter, spec.sid, 'close', { t: 'reconf-close', sid: spec.sid });
     this.closeRun(run);
     run.logStep('steps 123-124: configuration unlocked, PB column freed, BCV ready');
-    return this.report(run, closed);
+    return reportOf(run, closed);
   }
 
   private closeRun(run: SessionRun): void {
@@ -599,33 +433,10 @@ export class ServiceProcessor {
     if (run.lockFile) this.configFiles.unlock(run.lockFile);
   }
 
-  private report(run: SessionRun, closed: Map<string, Record<string, number>>): ReconfReport {
-    const scenarios = noScenarios();
-    for (const info of closed.values()) {
-      scenarios['1'] += info.s1 ?? 0;
-      scenarios['2'] += info.s2 ?? 0;
-      scenarios['3'] += info.s3 ?? 0;
-      scenarios['4'] += info.s4 ?? 0;
-    }
-    return {
-      device: run.plan.deviceId,
-      kind: run.plan.kind,
-      session: run.spec.y,
-      tracksMoved: run.tracksMoved,
-      tracksTotal: run.tracksTotal,
-      hostBlockedMs: Math.round(run.blockedMs * 1000) / 1000,
-      durationMs: Math.round(sched().now() - run.t0),
-      scenarios,
-      bitsLeft: run.bitsLeft,
-      steps: run.steps,
-    };
-  }
-
   /** Steps 104-112: ESTABLISH the BCV, set PS, PB and IND; then wait for the BCV (step 113). */
   private async prepare(session: Session, logStep: (s: string) => void): Promise<void> {
     const { spec } = session;
     const bcvIndex = spec.bcvIndex!;
-    const y = spec.y;
     // Step 105: the BCV is not ready (no other access) from here to completion.
     this.state.setDeviceWord(bcvIndex, DEVICE.READY, 0);
     this.state.setDeviceWord(bcvIndex, DEVICE.GENERATION, spec.newGen);
@@ -634,74 +445,18 @@ export class ServiceProcessor {
     // Step 106: PS on every location of O. Step 110-111: session column y, PB on every BCV track.
     // Step 112: IND on locations of N outside O that receive an old track; FMT on those that
     // receive a new host track (they may hold anything).
-    for (let t = 0; t < session.O.tracks; t++) {
-      this.state.setFlag(session.O.locate(t), TRACK.PS);
-      Atomics.or(this.state.trackPb, session.B!.locate(t), 1 << y);
-    }
-    for (let t = 0; t < session.N.tracks; t++) {
-      const n = session.N.locate(t);
-      if (session.oInv.get(n) >= 0) continue;
-      this.state.setFlag(n, t < session.oldTracks ? TRACK.IND : TRACK.FMT);
-    }
-    for (let a = 0; a < MAX_DISK_ADAPTERS; a++) Atomics.store(this.state.splitCursors, splitCursorWord(y, a), 0);
-    this.state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, y + 1);
+    setSessionBits(this.state, session);
     logStep('steps 106, 110-112: PS, PB and IND set');
     // Step 104: ESTABLISH. Host writes are mirrored (WP2) from now; each main adapter copies.
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
-    this.reportPhase(session, 'establish');
+    reportPhase(this.emit, session, 'establish');
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);
     await this.everyone(this.diskAdapterNames, spec.sid, 'establish', { t: 'establish', sid: spec.sid });
     logStep('steps 104, 113: BCV established and synchronised (but for write-pending slots)');
   }
 
-  /**
-   * Steps 114-120: block host access, wait for the requests inside their critical section (track
-   * locked, nothing awaited: never a drive or a stage), activate the new generation (one store),
-   * unblock. Requests queued for a lock, staging or filling are not waited for: they translate
-   * again under the new generation when they enter.
-   */
-  private async switchOver(session: Session, inWindow: () => Promise<void>, activated: () => Promise<void> = async () => {}): Promise<number> {
-    const dev = session.spec.deviceIndex;
-    this.state.setDeviceWord(dev, DEVICE.PHASE, PHASE.SWITCHING);
-    this.reportPhase(session, 'switch');
-    const t0 = sched().now();
-    this.state.setDeviceWord(dev, DEVICE.BLOCKED, 1);
-    try {
-      await this.state.awaitDrained(dev, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
-      await this.state.passHold('switch-window');
-      await inWindow();
-      this.state.setDeviceWord(dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
-      await activated();
-    } finally {
-      this.state.setDeviceWord(dev, DEVICE.BLOCKED, 0);
-    }
-    return sched().now() - t0;
-  }
-
-  /** A phase before the transfer begins (ESTABLISH, the switch): nothing has moved yet. */
-  private reportPhase(session: Session, phase: 'establish' | 'switch'): void {
-    this.emit('progress', { device: session.spec.deviceId, phase, tracksMoved: 0, tracksTotal: session.oldTracks } satisfies Progress);
-  }
-
-  private async withProgress<T>(session: Session, work: () => Promise<T>): Promise<T> {
-    const report = () =>
-      this.emit('progress', {
-        device: session.spec.deviceId,
-        phase: 'transfer',
-        tracksMoved: session.oldTracks - pbLeft(this.state, session),
-        tracksTotal: session.oldTracks,
-      } satisfies Progress);
-    const timer = sched().every(PROGRESS_EVERY_MS, report);
-    try {
-      return await work();
-    } finally {
-      timer.cancel();
-      report();
-    }
-  }
-
   status(): Record<string, number> {
-    const d = this.durableCounters;
+    const d = this.durable.counters;
     return {
       devices: this.model.devices.length,
       sessionsActive: new Set(this.runs.values()).size,

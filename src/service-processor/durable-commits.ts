@@ -1,0 +1,97 @@
+// The service processor's commits to the data dir's store (DESIGN §10): one commit for every caller
+// of a turn (group commit), a background commit every `everyMs`, and the counters of what was
+// committed. What a commit holds is the capture's (shared/durable.ts); when it is safe to commit is
+// the service processor's (its barriers: open, switch, FLUSH, completion).
+import type { Log } from '../shared/link.ts';
+import type { SharedState } from '../shared/memory.ts';
+import type { ArrayConfig } from '../shared/config.ts';
+import { sched } from '../shared/sched.ts';
+import { errorMessage } from '../shared/errors.ts';
+import { commitBytes, DurableCapture, type DurableMeta, type DurableStore } from '../shared/durable.ts';
+
+/** How often the durable store commits what the background processes did (ms; a FLUSH commits at once). */
+export const DURABLE_BACKGROUND_MS = 1000;
+
+export class DurableCommits {
+  private capture?: DurableCapture;
+  /** The commit every caller of this turn shares (group commit), until it runs. */
+  private commitSoon?: Promise<number>;
+  private background?: { cancel(): void };
+  readonly counters = { commits: 0, commitMs: 0, bytes: 0, tracks: 0 };
+
+  constructor(
+    private readonly store: DurableStore | undefined,
+    private readonly opts: {
+      state: SharedState;
+      log: Log;
+      everyMs: number;
+      /** The commits made before this start (the restart's record), counted on from. */
+      commits: number;
+      /** The record as the service processor's last barrier left it, numbered `commits`. */
+      meta: (commits: number) => DurableMeta;
+    },
+  ) {}
+
+  /** A data dir is kept (commits do something). */
+  get enabled(): boolean {
+    return this.store !== undefined;
+  }
+
+  get commits(): number {
+    return this.opts.commits;
+  }
+
+  get everyMs(): number {
+    return this.opts.everyMs;
+  }
+
+  /** The array is up: capture from here on; a new data dir gets its first, full commit. */
+  start(config: ArrayConfig, recovered: boolean): void {
+    if (!this.store) return;
+    this.capture = new DurableCapture(this.opts.state, config);
+    if (!recovered) this.write(this.capture.full(this.opts.meta(this.opts.commits + 1), 'created'));
+    this.background = sched().every(this.opts.everyMs, () => void this.commit('background').catch((err) => this.opts.log('error', `SP: background commit: ${errorMessage(err)}`)));
+  }
+
+  /**
+   * Make what the array holds on its drives durable, with the record as the last barrier left it:
+   * one commit for every caller of this turn (group commit). Resolves with the commit's number once
+   * it is on stable storage (at once, with 0, for an array without a data dir).
+   */
+  commit(reason: string): Promise<number> {
+    if (!this.store || !this.capture) return Promise.resolve(0);
+    if (this.commitSoon) return this.commitSoon;
+    const soon = new Promise<number>((resolve, reject) =>
+      sched().defer(() => {
+        this.commitSoon = undefined;
+        try {
+          resolve(this.write(this.capture!.next(this.opts.meta(this.opts.commits + 1), reason)));
+        } catch (err) {
+          reject(err);
+        }
+      }),
+    );
+    this.commitSoon = soon;
+    return soon;
+  }
+
+  private write(c: ReturnType<DurableCapture['next']>): number {
+    const t0 = performance.now();
+    this.store!.commit(c);
+    this.capture!.committed(c);
+    this.opts.commits = c.meta.commits;
+    const ms = performance.now() - t0;
+    const n = this.counters;
+    Object.assign(n, { commits: n.commits + 1, commitMs: n.commitMs + ms, bytes: n.bytes + commitBytes(c), tracks: n.tracks + c.tracks.length });
+    if (c.reason !== 'background' || c.tracks.length > 0)
+      this.opts.log('info', `SP: commit ${this.opts.commits} (${c.reason}): ${c.tracks.length} tracks, ${c.flagChunks.length} flag chunks in ${ms.toFixed(1)} ms`);
+    return this.opts.commits;
+  }
+
+  /** The store closes (after the last commit): no background commit runs after this. */
+  close(): void {
+    this.background?.cancel();
+    this.capture = undefined; // commits asked for from here answer 0: nothing more is made durable
+    this.store?.close();
+  }
+}

@@ -1,0 +1,90 @@
+// The service processor's steps that touch the shared tables directly (DESIGN §3): the session's
+// bits set before ESTABLISH (steps 106, 110-112), the switch (steps 114-120), and the progress a
+// session reports. The phases that order them are ServiceProcessor's (preparePhase, switchPhase,
+// transferPhase, completePhase).
+import { DEVICE, MAX_DISK_ADAPTERS, PHASE, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
+import type { Session } from '../shared/session.ts';
+import { sched } from '../shared/sched.ts';
+import { pbLeft } from '../shared/bits.ts';
+import type { Progress } from '../shared/report.ts';
+
+/** Longest the switch waits for host requests inside their critical section (they await nothing: microseconds). */
+export const DRAIN_WAIT_MS = 30_000;
+/** How often the data transfer reports its progress (ms). */
+const PROGRESS_EVERY_MS = 250;
+
+type Emit = (event: string, data: unknown) => void;
+
+/**
+ * Step 106: PS on every location of O. Steps 110-111: session column y, PB on every BCV track.
+ * Step 112: IND on locations of N outside O that receive an old track; FMT on those that receive a
+ * new host track (they may hold anything). Then the split cursors start over and the device names
+ * its session.
+ */
+export function setSessionBits(state: SharedState, session: Session): void {
+  const y = session.spec.y;
+  for (let t = 0; t < session.O.tracks; t++) {
+    state.setFlag(session.O.locate(t), TRACK.PS);
+    Atomics.or(state.trackPb, session.B!.locate(t), 1 << y);
+  }
+  for (let t = 0; t < session.N.tracks; t++) {
+    const n = session.N.locate(t);
+    if (session.oInv.get(n) >= 0) continue;
+    state.setFlag(n, t < session.oldTracks ? TRACK.IND : TRACK.FMT);
+  }
+  for (let a = 0; a < MAX_DISK_ADAPTERS; a++) Atomics.store(state.splitCursors, splitCursorWord(y, a), 0);
+  state.setDeviceWord(session.spec.deviceIndex, DEVICE.SESSION, y + 1);
+}
+
+/**
+ * Steps 114-120: block host access, wait for the requests inside their critical section (track
+ * locked, nothing awaited: never a drive or a stage), activate the new generation (one store),
+ * unblock. Requests queued for a lock, staging or filling are not waited for: they translate
+ * again under the new generation when they enter.
+ */
+export async function switchOver(
+  state: SharedState,
+  emit: Emit,
+  session: Session,
+  inWindow: () => Promise<void>,
+  activated: () => Promise<void> = async () => {},
+): Promise<number> {
+  const dev = session.spec.deviceIndex;
+  state.setDeviceWord(dev, DEVICE.PHASE, PHASE.SWITCHING);
+  reportPhase(emit, session, 'switch');
+  const t0 = sched().now();
+  state.setDeviceWord(dev, DEVICE.BLOCKED, 1);
+  try {
+    await state.awaitDrained(dev, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
+    await state.passHold('switch-window');
+    await inWindow();
+    state.setDeviceWord(dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
+    await activated();
+  } finally {
+    state.setDeviceWord(dev, DEVICE.BLOCKED, 0);
+  }
+  return sched().now() - t0;
+}
+
+/** A phase before the transfer begins (ESTABLISH, the switch): nothing has moved yet. */
+export function reportPhase(emit: Emit, session: Session, phase: 'establish' | 'switch'): void {
+  emit('progress', { device: session.spec.deviceId, phase, tracksMoved: 0, tracksTotal: session.oldTracks } satisfies Progress);
+}
+
+/** Run the data transfer's `work`, reporting its progress every PROGRESS_EVERY_MS and once at its end. */
+export async function withProgress<T>(emit: Emit, state: SharedState, session: Session, work: () => Promise<T>): Promise<T> {
+  const report = () =>
+    emit('progress', {
+      device: session.spec.deviceId,
+      phase: 'transfer',
+      tracksMoved: session.oldTracks - pbLeft(state, session),
+      tracksTotal: session.oldTracks,
+    } satisfies Progress);
+  const timer = sched().every(PROGRESS_EVERY_MS, report);
+  try {
+    return await work();
+  } finally {
+    timer.cancel();
+    report();
+  }
+}
