@@ -6,47 +6,35 @@
 import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
-import { BACKGROUND, DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE, type SharedState } from '../shared/memory.ts';
-import { lockTrack, lockedBy, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { actorId } from '../shared/actor.ts';
-import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
+import { DEVICE, NO_TRACK, SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
+import { tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { split, splitBcvTrack, splitHoldingBcv, trySplitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
-import { moveSlot } from '../shared/intent.ts';
+import { trySplitHoldingBcv } from '../shared/reconf.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
-import { driveStore, type Drive } from '../drives/store.ts';
-import { adapterChannel, TimedDrive, timingModel } from '../drives/timing/timed-drive.ts';
+import type { Drive } from '../drives/store.ts';
+import { adapterDrives } from '../drives/adapter-drives.ts';
+import { drivesTiming } from '../drives/timing/timed-drive.ts';
 import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 import { pipeline, PIPELINE_LIMIT } from '../shared/pipeline.ts';
+import { Restripe } from './restripe.ts';
+import { Stager } from './stager.ts';
+import { BackgroundThrottle } from './throttle.ts';
 
 /** Slots destaged per round before the destager yields a turn to staging (host requests come first). */
 const DESTAGE_BATCH = 256;
 /** Destages an adapter keeps in flight at once, per drive it has: each drive sees a queue it can order, join and stream. */
 const DESTAGES_IN_FLIGHT_PER_DRIVE = 8;
-/** How often a paused background copy looks whether it may go on (ms). */
-const PAUSE_POLL_MS = 10;
-/** Tracks the instant split handles per turn. */
-const BACKGROUND_BATCH = 16;
-/**
- * Tracks of one drive that ESTABLISH and the data transfer keep in flight: enough that the drive
- * always has the next ones of its sequential sweep queued (it streams at its media rate), few
- * enough that the processes of all drives hold a small part of the cache.
- */
-const TRACKS_IN_FLIGHT_PER_DRIVE = 8;
-/** Track buffers a disk adapter keeps for its stages to read into (more are allocated while more are in flight). */
-const STAGE_BUFFERS_KEPT = 16;
 /** Session ids remembered after they close (a late FIG. 7 fill for one is answered at once). */
 const CLOSED_SESSIONS_KEPT = 64;
 /** How soon a slot whose owner track was locked is tried again. */
 const DEFERRED_RETRY_MS = 1;
 /** Compare-and-swaps of a slot's state under its track lock before the destager stops loudly (only REF may change meanwhile). */
 const CLEAR_PENDING_TRIES = 64;
-/** Each wait for a clean cache slot (no lock held) is bounded: a missed cache event costs at most this. */
-const CACHE_WAIT_SLICE_MS = 20;
 /**
  * Write-behind of an adapter with instant drives: a destage round starts this long after the
  * first write-pending hint, so a track written many times meanwhile is destaged once (a 4 KiB
@@ -57,8 +45,6 @@ const CACHE_WAIT_SLICE_MS = 20;
 const WRITE_BEHIND_MS = 20;
 /** Dirty slots (as a fraction of the cache) past which the write-behind delay is cut short. */
 const WRITE_BEHIND_MAX_DIRTY = 0.25;
-/** Hosts count as idle for the throttle once no host request was taken for this long (ms). */
-const HOSTS_IDLE_AFTER_MS = 100;
 /** Safety-net sweep of every slot for write-pending data of this adapter's drives. */
 const SWEEP_INTERVAL_MS = 200;
 
@@ -106,21 +92,17 @@ export class DiskAdapter {
   private sweepTimer?: Timer;
   private stopped = false;
   /** When this adapter's throttled background copy may start its next track (scheduler ms). */
-  private backgroundNextMs = 0;
-  private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
-  private readonly hostFillsDone: Array<() => void> = []; // the data transfers waiting for hostFills to reach 0
   readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0, slotWaits: 0 };
 
   private readonly gate: SyncGate;
   /** The host-request count last seen by the throttle, and when it last moved (scheduler ms). */
-  private hostOpsSeen = 0;
-  private hostOpsAtMs = Number.NEGATIVE_INFINITY;
   /** The write-behind delay now running (instant drives), and how to end it early. */
   private writeBehind?: { timer: Timer; end: () => void };
-  /** Buffers stages read into before filling their slot, reused (not one allocation per stage). */
-  private readonly stageBuffers: Uint8Array[] = [];
   /** The back-end link this adapter's timed drives share (diskAdapters[i].channelMBps). */
   private channel?: Channel;
+  /** ESTABLISH, the instant split, the data transfer and fill: this adapter's part of each session. */
+  private readonly restripe: Restripe;
+  private readonly stager: Stager;
 
   constructor(opts: DiskAdapterOptions) {
     this.gate = new SyncGate(opts.replacement === true);
@@ -129,20 +111,34 @@ export class DiskAdapter {
     this.index = opts.index;
     this.log = opts.log;
     this.name = opts.model.diskAdapterIds[opts.index]!;
-    this.drives = opts.drives ?? this.memoryDrives();
-  }
-
-  private memoryDrives(): Map<number, Drive> {
-    const out = new Map<number, Drive>();
-    this.channel = adapterChannel(this.model.config, this.index);
-    this.model.drives.ids.forEach((id, d) => {
-      if (this.state.driveOwner[d] !== this.index) return;
-      const store = driveStore(this.state, id, d, this.index, this.model.drives.baseTrack[d]!);
-      // A timing model (drives[i].model) decides when each access completes; `instant` has none.
-      const timing = timingModel(this.model.config.drives.find((x) => x.id === id)?.model);
-      out.set(d, timing ? new TimedDrive(store, timing, this.channel) : store);
+    if (opts.drives) this.drives = opts.drives;
+    else ({ drives: this.drives, channel: this.channel } = adapterDrives(this.model, this.state, this.index));
+    this.stager = new Stager({
+      name: this.name,
+      model: this.model,
+      state: this.state,
+      counters: this.counters,
+      readLocation: (g, dst) => this.readLocation(g, dst),
+      requesterName: (ha) => this.hostAdapters[ha]?.peer ?? `HA${ha}`,
     });
-    return out;
+    const throttle = new BackgroundThrottle(this.state, this.model, () => this.stopped);
+    this.restripe = new Restripe({
+      name: this.name,
+      index: this.index,
+      model: this.model,
+      state: this.state,
+      drives: this.drives,
+      channel: this.channel,
+      sessions: this.sessions,
+      closedSessions: this.closedSessions,
+      closedSidsBelow: () => this.closedSidsBelow,
+      counters: this.counters,
+      throttle,
+      readLocation: (g, dst) => this.readLocation(g, dst),
+      writeLocation: (g, src) => this.writeLocation(g, src),
+      hintOwner: (g, s) => this.hintOwner(g, s),
+      sweepAll: () => this.sweepAll(),
+    });
   }
 
   start(): void {
@@ -158,36 +154,29 @@ export class DiskAdapter {
 
   attachHostAdapter(index: number, link: Link): void {
     this.hostAdapters[index] = link;
-    this.gate.intake(
-      link,
-      () => this.hostAdapters[index] === link,
-      (m) => this.handle(link, m),
-    );
+    this.intake(link, () => this.hostAdapters[index] === link);
   }
 
   attachPeer(index: number, link: Link): void {
     this.peers[index] = link;
-    this.gate.intake(
-      link,
-      () => this.peers[index] === link,
-      (m) => this.handle(link, m),
-    );
+    this.intake(link, () => this.peers[index] === link);
   }
 
   attachServiceProcessor(link: Link): void {
     this.sp = link;
-    this.gate.intake(
-      link,
-      () => this.sp === link,
-      (m) => this.handle(link, m),
-    );
+    this.intake(link, () => this.sp === link);
+  }
+
+  /** Messages over `link` are handled while it is still `current` (a replaced peer's late ones are not). */
+  private intake(link: Link, current: () => boolean): void {
+    this.gate.intake(link, current, (m) => this.handle(link, m));
   }
 
   private handle(link: Link, m: Message): void {
     if (m.t !== 'destage-hint' && m.t !== 'stage') this.hurry(); // flush, fill, reconfiguration: the cache is wanted clean
     switch (m.t) {
       case 'stage':
-        void this.stage(link, m.ha, m.reqs);
+        void this.stager.stage(link, m.ha, m.reqs);
         return;
       case 'destage-hint':
         for (const s of m.slots) if (s >= 0 && s < this.state.slots) this.dirty.add(s);
@@ -205,7 +194,7 @@ export class DiskAdapter {
         );
         return;
       case 'fill':
-        void this.hostFill(link, m.sid, m.track, m.id);
+        void this.restripe.hostFill(link, m.sid, m.track, m.id);
         return;
       case 'reconf-sync':
         for (const sid of syncSessionsIn(this.sessions, this.model, this.state, m, (spec) => this.openSession(spec))) this.closedSessions.add(sid);
@@ -217,17 +206,17 @@ export class DiskAdapter {
         this.openSession(m.spec);
         return this.reply(m.spec.sid, 'open');
       case 'bcv-purge':
-        return void this.step(m.sid, 'purge', (s) => this.purgeBcv(s));
+        return void this.step(m.sid, 'purge', (s) => this.restripe.purgeBcv(s));
       case 'establish':
-        return void this.step(m.sid, 'establish', (s) => this.establish(s));
+        return void this.step(m.sid, 'establish', (s) => this.restripe.establish(s));
       case 'destage-mirror':
         return void this.step(m.sid, 'mirror', (s) => this.destageMirror(s));
       case 'destage-filled':
         return void this.step(m.sid, 'filled', () => this.destageFilled());
       case 'start-split':
-        return void this.step(m.sid, 'split', (s) => this.instantSplit(s));
+        return void this.step(m.sid, 'split', (s) => this.restripe.instantSplit(s));
       case 'start-transfer':
-        return void this.step(m.sid, 'transfer', (s) => this.dataTransfer(s));
+        return void this.step(m.sid, 'transfer', (s) => this.restripe.dataTransfer(s));
       case 'reconf-close':
         this.sessions.delete(m.sid);
         this.closedSessions.add(m.sid);
@@ -301,45 +290,6 @@ export class DiskAdapter {
   }
 
   // ---- staging and destaging ------------------------------------------------------------------
-
-  /** Read each track into its slot. The requesting host adapter holds the track locked. */
-  private async stage(link: Link, ha: number, reqs: Array<{ track: number; slot: number }>): Promise<void> {
-    const replies: Array<{ track: number; slot: number; error?: string }> = [];
-    const requester = actorId('ha', ha, this.model.config.hostAdapters);
-    for (const r of reqs) {
-      try {
-        assert(r.slot >= 0 && r.slot < this.state.slots, `stage into slot ${r.slot} outside the cache`);
-        assert(
-          Atomics.load(this.state.slotOwner, r.slot) === r.track && Atomics.load(this.state.trackSlot, r.track) === r.slot,
-          () => `${this.name}: stage of track ${r.track} into a slot it does not own (${this.state.describeSlot(r.slot)}; track ${this.state.describeTrack(r.track)})`,
-        );
-        // Read beside the slot, then fill it only if the requester still holds the track: a host
-        // adapter that failed while the drive worked had its locks and unfilled slots taken back,
-        // and the slot may belong to another track by now (a drive with a timing model takes ms).
-        await this.stageInto(r, requester, ha);
-        this.counters.staged++;
-        replies.push(r);
-      } catch (err) {
-        replies.push({ ...r, error: errorMessage(err) });
-      }
-    }
-    link.send({ t: 'staged', reqs: replies });
-  }
-
-  /** Read track r.track beside its slot (a reused buffer), then fill the slot if the requester still holds the track. */
-  private async stageInto(r: { track: number; slot: number }, requester: number, ha: number): Promise<void> {
-    await this.state.passHold('stage');
-    const buf = this.stageBuffers.pop() ?? new Uint8Array(this.state.trackBytes);
-    try {
-      await this.readLocation(r.track, buf);
-      const still = lockedBy(this.state, r.track, requester) && Atomics.load(this.state.slotOwner, r.slot) === r.track && Atomics.load(this.state.trackSlot, r.track) === r.slot;
-      if (!still)
-        throw new ArrayError('ADAPTER_GONE', `stage of track ${r.track}: its requester ${this.hostAdapters[ha]?.peer ?? `HA${ha}`} let the track go while the drive read it`);
-      this.state.slotBytes(r.slot).set(buf);
-    } finally {
-      if (this.stageBuffers.length < STAGE_BUFFERS_KEPT) this.stageBuffers.push(buf);
-    }
-  }
 
   private kick(): void {
     if (this.destaging || this.stopped || !this.gate.open) return;
@@ -458,7 +408,7 @@ export class DiskAdapter {
           this.deferred.add(s); // never wait for a lock here: tried again shortly
           return false;
         }
-        this.splitDone(done);
+        this.restripe.splitDone(done);
         return true; // the slot now belongs to the BCV track; its adapter was hinted
       }
       await this.writeLocation(duty.target, state.slotBytes(s));
@@ -536,324 +486,18 @@ export class DiskAdapter {
     }
   }
 
-  /** Before ESTABLISH: cached tracks of the BCV on this adapter's drives are about to go stale. */
-  private async purgeBcv(session: Session): Promise<void> {
-    for (const d of this.drives.keys()) {
-      for (const b of session.bcvLocationsOn(d)) {
-        await lockTrack(this.state, b);
-        try {
-          const s = Atomics.load(this.state.trackSlot, b);
-          if (s !== NO_SLOT) {
-            Atomics.and(this.state.slotState, s, ~(SLOT.WP | WPK_ALL)); // the BCV's old content is given up
-            releaseSlot(this.state, b);
-          }
-          this.state.clearFlag(b, TRACK.FMT);
-        } finally {
-          unlockTrack(this.state, b);
-        }
-      }
-    }
-  }
-
   /**
-   * ESTABLISH (step 104), for the original layout's locations on this adapter's drives: each track
-   * goes into cache (if not there) and is marked WP2, so the BCV's adapter destages it to the BCV.
-   * Host writes meanwhile set WP2 themselves (the device header's MIRROR word).
+   * Destages in flight for the adapter: deep for timed drives (their queues stream), one for instant
+   * ones (an access takes no time, so more in flight would only add turns).
    */
-  private async establish(session: Session): Promise<void> {
-    await this.eachDrive((d) =>
-      pipeline(session.mainLocationsOn(d), this.tracksInFlight, async (g) => {
-        if (session.oInv.get(g) < 0) return;
-        await this.state.passHold('establish');
-        await this.backgroundGate();
-        const s = await this.establishTrack(g);
-        this.hintOwner(session.bcvOfOriginal(g), s);
-        this.counters.established++;
-      }),
-    );
-  }
-
-  /**
-   * Tracks in flight per drive for ESTABLISH and the data transfer, and destages in flight for the
-   * adapter: deep for timed drives (their queues stream), one for instant ones (an access takes no
-   * time, so more in flight would only add turns).
-   */
-  private get tracksInFlight(): number {
-    return this.channel ? TRACKS_IN_FLIGHT_PER_DRIVE : 1;
-  }
-
   private get destagesInFlight(): number {
     return this.channel ? Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * this.drives.size) : 1;
-  }
-
-  /**
-   * Before each background track: wait while the copy is paused (as long as it is held; the adapter
-   * stopping ends the wait), then keep to the throttle: this adapter's share of the array-wide rate,
-   * the minimum while hosts have requests in flight, the maximum while they are idle (md's meaning).
-   */
-  private async backgroundGate(): Promise<void> {
-    const words = this.state.cacheWords;
-    while (Atomics.load(words, BACKGROUND.PAUSED) === 1 && !this.stopped) await sleep(PAUSE_POLL_MS);
-    const minK = Atomics.load(words, BACKGROUND.MIN_KBPS);
-    const maxK = Atomics.load(words, BACKGROUND.MAX_KBPS);
-    const busy = this.hostsBusy();
-    // Hosts first: with instant drives a background track never leaves the turn on its own, so
-    // stages and FIG. 7 fills queued behind it would wait for the whole copy.
-    if (busy) await nextTurn();
-    if (minK === 0 && maxK === 0) return;
-    const kbps = busy && minK > 0 ? minK : maxK;
-    if (kbps === 0) return;
-    const shareKbps = kbps / this.model.config.diskAdapters.length;
-    const now = sched().now();
-    this.backgroundNextMs = Math.max(now, this.backgroundNextMs) + this.state.trackBytes / shareKbps; // bytes ÷ KB/s = ms
-    if (this.backgroundNextMs > now) await sleep(this.backgroundNextMs - now);
-  }
-
-  /**
-   * Hosts are busy if a request is in flight now, or if host adapters took any request within the
-   * last HOSTS_IDLE_AFTER_MS (a cache hit is served within one turn: seldom seen in flight).
-   */
-  private hostsBusy(): boolean {
-    const ops = Atomics.load(this.state.cacheWords, BACKGROUND.HOST_OPS);
-    const now = sched().now();
-    if (ops !== this.hostOpsSeen) {
-      this.hostOpsSeen = ops;
-      this.hostOpsAtMs = now;
-    }
-    return this.state.hostsBusy() || now - this.hostOpsAtMs < HOSTS_IDLE_AFTER_MS;
-  }
-
-  /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */
-  private async eachDrive(fn: (d: number) => Promise<void>): Promise<void> {
-    if (this.channel) await Promise.all([...this.drives.keys()].map(fn));
-    else for (const d of this.drives.keys()) await fn(d); // instant drives: nothing to overlap
-  }
-
-  /**
-   * Put track g in cache (staged if not there) and mark it WP2. The wait for a clean slot happens
-   * with g unlocked: holding g while waiting could close a cycle with a holder of g that waits for a
-   * slot only a destage of g's own data would free.
-   */
-  private async establishTrack(g: number): Promise<number> {
-    const deadline = sched().now() + SLOT_WAIT_MS;
-    for (;;) {
-      const seen = cacheEvents(this.state);
-      await lockTrack(this.state, g);
-      try {
-        let s = Atomics.load(this.state.trackSlot, g);
-        if (s === NO_SLOT) s = tryAllocateSlot(this.state, g);
-        if (s !== NO_SLOT) {
-          await this.stageIfInvalid(g, s);
-          Atomics.or(this.state.slotState, s, SLOT.WP | SLOT.WP2);
-          return s;
-        }
-      } finally {
-        unlockTrack(this.state, g);
-      }
-      if (sched().now() > deadline)
-        throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: ESTABLISH of ${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms`);
-      this.counters.slotWaits++;
-      this.sweepAll();
-      await awaitCacheEvent(this.state, seen, CACHE_WAIT_SLICE_MS);
-    }
-  }
-
-  /** Read locked track g into its slot s unless s holds it already (a slot just taken is not VALID). */
-  private async stageIfInvalid(g: number, s: number): Promise<void> {
-    if (Atomics.load(this.state.slotState, s) & SLOT.VALID) return;
-    try {
-      await this.readLocation(g, this.state.slotBytes(s));
-    } catch (err) {
-      releaseSlot(this.state, g);
-      throw err;
-    }
-    Atomics.or(this.state.slotState, s, SLOT.VALID);
   }
 
   /** Ask every adapter (this one included) to destage now: the cache is full. */
   private sweepAll(): void {
     this.sweep();
     for (const p of this.peers) p?.send({ t: 'destage-now' });
-  }
-
-  /** The instant split (FIG. 5): every location of O ∪ N on this adapter's drives, in order. */
-  private async instantSplit(session: Session): Promise<void> {
-    const cursor = splitCursorWord(session.y < 0 ? 0 : session.y, this.index);
-    let n = 0;
-    for (const d of this.drives.keys()) {
-      for (const p of session.mainLocationsOn(d)) {
-        await this.state.passHold('split');
-        await lockTrack(this.state, p);
-        try {
-          if (this.state.flag(p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.state, session, p));
-          // The cursor says which locations the process has passed (scenario counting, FIG. 7).
-          Atomics.store(this.state.splitCursors, cursor, p + 1);
-        } finally {
-          unlockTrack(this.state, p);
-        }
-        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
-      }
-    }
-    Atomics.store(this.state.splitCursors, cursor, SPLIT_CURSOR_DONE);
-  }
-
-  /** After a split: count it, and hint the BCV track's adapter of the slot it moved there. */
-  private splitDone({ movedSlot, bcvTrack }: SplitResult): void {
-    this.counters.splits++;
-    if (movedSlot !== NO_SLOT) this.hintOwner(bcvTrack, movedSlot);
-  }
-
-  /** The data transfer (FIGS. 6A/6B): every BCV track on this adapter's drives whose PB is set. */
-  private async dataTransfer(session: Session): Promise<void> {
-    const bInv = session.bInv;
-    assert(session.B && bInv, `${this.name}: data transfer of session ${session.spec.sid} without a BCV`);
-    await this.eachDrive((d) =>
-      pipeline(session.bcvLocationsOn(d), this.tracksInFlight, async (b) => {
-        await this.state.passHold('transfer');
-        if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
-        if (!this.state.pb(b, session.y)) return;
-        await this.backgroundGate();
-        await this.fill(session, bInv.get(b));
-      }),
-    );
-  }
-
-  /** Resolves once no host fill runs here (the data transfer waits for it instead of spinning). */
-  private noHostFills(): Promise<void> {
-    return new Promise<void>((resolve) => this.hostFillsDone.push(resolve));
-  }
-
-  private hostFillEnded(): void {
-    if (--this.hostFills > 0) return;
-    for (const wake of this.hostFillsDone.splice(0)) sched().defer(wake);
-  }
-
-  /** A host adapter's FIG. 7 "disconnect": fill track t now, then answer ("reconnect"). */
-  private async hostFill(link: Link, sid: number, t: number, id: number): Promise<void> {
-    this.counters.hostFills++;
-    try {
-      const session = this.sessions.get(sid);
-      if (session) {
-        // Test hook: the fill has found its session and holds no lock yet. It does not count as
-        // running while held, so the data transfer goes on (and may close the session meanwhile).
-        await this.state.passHold('host-fill');
-        this.hostFills++;
-        try {
-          await this.fill(session, t);
-        } finally {
-          this.hostFillEnded();
-        }
-      }
-      // A closed session filled every track before it closed: the host adapter saw IND just before
-      // the data transfer cleared it. Nothing is left to do; any other session id is a bug.
-      else assert(this.closedSessions.has(sid) || sid < this.closedSidsBelow, () => `${this.name}: fill for unknown session ${sid}`);
-      link.send({ t: 'filled', id });
-    } catch (err) {
-      link.send({ t: 'filled', id, error: errorMessage(err) });
-    }
-  }
-
-  /**
-   * fill(t) (steps 150-154, 170-175), run by the adapter owning b = B(t): with o, n, b locked (main
-   * locations before BCV ones, each in index order): if PS[o] split(o); if PS[n] split(n); if IND[n]
-   * copy b → n (through a write-pending slot of n) and clear IND[n]; clear PB[b].
-   */
-  private async fill(session: Session, t: number): Promise<void> {
-    assert(session.B && t >= 0 && t < session.oldTracks, () => `${this.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`);
-    const deadline = sched().now() + SLOT_WAIT_MS;
-    for (;;) {
-      const seen = cacheEvents(this.state);
-      if (await this.fillLocked(session, t)) return;
-      // No slot for n: wait for one with no lock held (a holder of o may own a write-pending slot
-      // that only a destage, which needs o's lock, can free).
-      if (sched().now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.name}: fill of track ${t}: no cache slot within ${SLOT_WAIT_MS} ms`);
-      this.counters.slotWaits++;
-      this.sweepAll();
-      await awaitCacheEvent(this.state, seen, CACHE_WAIT_SLICE_MS);
-    }
-  }
-
-  /** One attempt at fill(t) under the locks; false if n needed a slot and none was free. */
-  private async fillLocked(session: Session, t: number): Promise<boolean> {
-    const o = session.O.locate(t);
-    const n = session.N.locate(t);
-    const b = session.B!.locate(t);
-    const main = o === n ? [o] : o < n ? [o, n] : [n, o];
-    // A split of n hands n's original data to its own BCV track, which is locked too.
-    const bn = splitBcvTrack(session, n);
-    const bcv = bn < 0 || bn === b ? [b] : b < bn ? [b, bn] : [bn, b];
-    const order = [...main, ...bcv];
-    const held: number[] = [];
-    try {
-      for (const g of order) {
-        await lockTrack(this.state, g);
-        held.push(g);
-      }
-      // The session may have closed while this fill waited for its locks (a host fill that queued
-      // behind a request stalled on a full cache): every track was filled before it closed, and
-      // PB column y may already belong to the next session, whose bits this one must not touch.
-      if (!this.sessions.has(session.spec.sid)) return true;
-      if (!this.state.pb(b, session.y)) return true; // filled meanwhile
-      // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
-      if (this.state.flag(o, TRACK.PS) && !this.state.testFault('BROKEN_FILL')) this.splitDone(split(this.state, session, o));
-      if (this.state.flag(n, TRACK.PS)) this.splitDone(split(this.state, session, n));
-      if (this.state.flag(n, TRACK.IND)) {
-        // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
-        // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
-        const done = Atomics.load(this.state.trackSlot, n);
-        if (done !== NO_SLOT) {
-          assert(
-            (Atomics.load(this.state.slotState, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
-            () => `fill: IND location ${this.model.drives.dch(n)} holds a slot that no fill made (${this.state.describeSlot(done)}; ${this.state.describeTrack(n)})`,
-          );
-        } else if (!(await this.copyBcvToMain(b, n))) return false;
-        this.filled(n);
-      }
-      Atomics.and(this.state.trackPb, b, ~(1 << session.y));
-      this.counters.fills++;
-      return true;
-    } finally {
-      for (const g of held.reverse()) unlockTrack(this.state, g);
-    }
-  }
-
-  /**
-   * Clear IND[n]: n's data is in a write-pending slot, so FILLPEND is set in the same atomic step
-   * and stays until n's drive is written (the durable store keeps IND set until then: R3).
-   */
-  private filled(n: number): void {
-    const keep = this.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
-    for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
-      const f = Atomics.load(this.state.trackFlags, n);
-      if (Atomics.compareExchange(this.state.trackFlags, n, f, (f & ~TRACK.IND) | keep) === f) return;
-    }
-    assert(false, () => `fill: flags of ${this.model.drives.dch(n)} changed under its lock ${CLEAR_PENDING_TRIES} times running (${this.state.describeTrack(n)})`);
-  }
-
-  /** Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1). False: no slot free. */
-  private async copyBcvToMain(b: number, n: number): Promise<boolean> {
-    const { state } = this;
-    assert(Atomics.load(state.trackSlot, n) === NO_SLOT, () => `fill: IND location ${this.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`);
-    let s = Atomics.load(state.trackSlot, b);
-    if (s !== NO_SLOT) {
-      // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
-      // image on its drive, then hand the slot itself to n.
-      if (Atomics.load(state.slotState, s) & SLOT.WP1) await this.writeLocation(b, state.slotBytes(s));
-      moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | SLOT.WP1);
-    } else {
-      s = tryAllocateSlot(state, n);
-      if (s === NO_SLOT) return false;
-      try {
-        await this.readLocation(b, state.slotBytes(s));
-      } catch (err) {
-        releaseSlot(state, n);
-        throw err;
-      }
-    }
-    Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
-    state.cacheEvent();
-    this.hintOwner(n, s);
-    return true;
   }
 
   private fail(err: unknown): void {
@@ -863,23 +507,6 @@ export class DiskAdapter {
   }
 
   status(): Record<string, number> {
-    return { ...this.counters, ...this.driveTiming(), dirtyHints: this.dirty.size, drives: this.drives.size, sessions: this.sessions.size };
-  }
-
-  /** What this adapter's timed drives and back-end link did, summed (ms rounded to µs): all zero for instant drives. */
-  private driveTiming(): Record<string, number> {
-    const t = { driveHits: 0, driveMediaAccesses: 0, driveSeekMs: 0, driveRotationMs: 0, driveTransferMs: 0, driveQueued: 0, channelBusyMs: this.channel?.busyMs ?? 0 };
-    for (const d of this.drives.values()) {
-      if (!(d instanceof TimedDrive)) continue;
-      const c = d.model.counters;
-      t.driveHits += c.hits;
-      t.driveMediaAccesses += c.mediaAccesses;
-      t.driveSeekMs += c.seekMs;
-      t.driveRotationMs += c.rotationMs;
-      t.driveTransferMs += c.transferMs;
-      t.driveQueued += d.queued;
-    }
-    for (const k of ['driveSeekMs', 'driveRotationMs', 'driveTransferMs', 'channelBusyMs'] as const) t[k] = Math.round(t[k] * 1000) / 1000;
-    return t;
+    return { ...this.counters, ...drivesTiming(this.drives.values(), this.channel), dirtyHints: this.dirty.size, drives: this.drives.size, sessions: this.sessions.size };
   }
 }

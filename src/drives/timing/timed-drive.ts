@@ -226,3 +226,20 @@ export class TimedDrive implements Drive {
     });
   }
 }
+
+/** What an adapter's timed drives and back-end link did, summed (ms rounded to µs): all zero for instant drives. */
+export function drivesTiming(drives: Iterable<Drive>, channel?: Channel): Record<string, number> {
+  const t = { driveHits: 0, driveMediaAccesses: 0, driveSeekMs: 0, driveRotationMs: 0, driveTransferMs: 0, driveQueued: 0, channelBusyMs: channel?.busyMs ?? 0 };
+  for (const d of drives) {
+    if (!(d instanceof TimedDrive)) continue;
+    const c = d.model.counters;
+    t.driveHits += c.hits;
+    t.driveMediaAccesses += c.mediaAccesses;
+    t.driveSeekMs += c.seekMs;
+    t.driveRotationMs += c.rotationMs;
+    t.driveTransferMs += c.transferMs;
+    t.driveQueued += d.queued;
+  }
+  for (const k of ['driveSeekMs', 'driveRotationMs', 'driveTransferMs', 'channelBusyMs'] as const) t[k] = Math.round(t[k] * 1000) / 1000;
+  return t;
+}

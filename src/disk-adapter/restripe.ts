@@ -1,0 +1,335 @@
+// The disk adapter's parts of a reconfiguration session (DESIGN §3), each one named function per
+// patent step: the BCV purge before ESTABLISH (step 105), ESTABLISH (step 104) over this adapter's
+// main drives, the instant split (FIG. 5), the data transfer (FIGS. 6A/6B) over its BCV drives,
+// fill(t) (steps 150-154, 170-175) and a host adapter's FIG. 7 fill. They work from the shared
+// tables and the adapter's drives, through RestripeContext.
+import type { Link } from '../shared/link.ts';
+import type { ArrayModel } from '../shared/model.ts';
+import { NO_SLOT, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE, type SharedState } from '../shared/memory.ts';
+import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
+import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
+import { moveSlot } from '../shared/intent.ts';
+import type { Session } from '../shared/session.ts';
+import { assert } from '../shared/assert.ts';
+import type { Drive } from '../drives/store.ts';
+import type { Channel } from '../drives/timing/channel.ts';
+import { nextTurn, sched } from '../shared/sched.ts';
+import { pipeline } from '../shared/pipeline.ts';
+import type { BackgroundThrottle } from './throttle.ts';
+
+/** Tracks the instant split handles per turn. */
+const BACKGROUND_BATCH = 16;
+/**
+ * Tracks of one drive that ESTABLISH and the data transfer keep in flight: enough that the drive
+ * always has the next ones of its sequential sweep queued (it streams at its media rate), few
+ * enough that the processes of all drives hold a small part of the cache.
+ */
+const TRACKS_IN_FLIGHT_PER_DRIVE = 8;
+/** Compare-and-swaps of a location's flags under its track lock before fill stops loudly. */
+const CLEAR_PENDING_TRIES = 64;
+/** Each wait for a clean cache slot (no lock held) is bounded: a missed cache event costs at most this. */
+const CACHE_WAIT_SLICE_MS = 20;
+
+/** What the restripe processes use of their disk adapter. */
+export interface RestripeContext {
+  readonly name: string;
+  readonly index: number;
+  readonly model: ArrayModel;
+  readonly state: SharedState;
+  readonly drives: Map<number, Drive>;
+  /** The back-end link of its timed drives (none: instant drives). */
+  readonly channel?: Channel;
+  readonly sessions: Map<number, Session>;
+  /** Session ids closed lately, and the id below which every session not open has closed. */
+  readonly closedSessions: Set<number>;
+  closedSidsBelow(): number;
+  readonly counters: { established: number; splits: number; fills: number; hostFills: number; slotWaits: number };
+  readonly throttle: BackgroundThrottle;
+  readLocation(g: number, dst: Uint8Array): Promise<void>;
+  writeLocation(g: number, src: Uint8Array): Promise<void>;
+  /** Tell whichever adapter owns location g that slot s has data pending for it. */
+  hintOwner(g: number, s: number): void;
+  /** Ask every adapter to destage now: the cache is full. */
+  sweepAll(): void;
+}
+
+export class Restripe {
+  private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
+  private readonly hostFillsDone: Array<() => void> = []; // the data transfers waiting for hostFills to reach 0
+
+  constructor(private readonly ctx: RestripeContext) {}
+
+  /** Before ESTABLISH: cached tracks of the BCV on this adapter's drives are about to go stale. */
+  async purgeBcv(session: Session): Promise<void> {
+    for (const d of this.ctx.drives.keys()) {
+      for (const b of session.bcvLocationsOn(d)) {
+        await lockTrack(this.ctx.state, b);
+        try {
+          const s = Atomics.load(this.ctx.state.trackSlot, b);
+          if (s !== NO_SLOT) {
+            Atomics.and(this.ctx.state.slotState, s, ~(SLOT.WP | WPK_ALL)); // the BCV's old content is given up
+            releaseSlot(this.ctx.state, b);
+          }
+          this.ctx.state.clearFlag(b, TRACK.FMT);
+        } finally {
+          unlockTrack(this.ctx.state, b);
+        }
+      }
+    }
+  }
+
+  /**
+   * ESTABLISH (step 104), for the original layout's locations on this adapter's drives: each track
+   * goes into cache (if not there) and is marked WP2, so the BCV's adapter destages it to the BCV.
+   * Host writes meanwhile set WP2 themselves (the device header's MIRROR word).
+   */
+  async establish(session: Session): Promise<void> {
+    await this.eachDrive((d) =>
+      pipeline(session.mainLocationsOn(d), this.tracksInFlight, async (g) => {
+        if (session.oInv.get(g) < 0) return;
+        await this.ctx.state.passHold('establish');
+        await this.ctx.throttle.gate();
+        const s = await this.establishTrack(g);
+        this.ctx.hintOwner(session.bcvOfOriginal(g), s);
+        this.ctx.counters.established++;
+      }),
+    );
+  }
+
+  /**
+   * Tracks in flight per drive for ESTABLISH and the data transfer: deep for timed drives (their
+   * queues stream), one for instant ones (an access takes no time, so more in flight would only add turns).
+   */
+  private get tracksInFlight(): number {
+    return this.ctx.channel ? TRACKS_IN_FLIGHT_PER_DRIVE : 1;
+  }
+
+  /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */
+  private async eachDrive(fn: (d: number) => Promise<void>): Promise<void> {
+    if (this.ctx.channel) await Promise.all([...this.ctx.drives.keys()].map(fn));
+    else for (const d of this.ctx.drives.keys()) await fn(d); // instant drives: nothing to overlap
+  }
+
+  /**
+   * Put track g in cache (staged if not there) and mark it WP2. The wait for a clean slot happens
+   * with g unlocked: holding g while waiting could close a cycle with a holder of g that waits for a
+   * slot only a destage of g's own data would free.
+   */
+  private async establishTrack(g: number): Promise<number> {
+    const deadline = sched().now() + SLOT_WAIT_MS;
+    for (;;) {
+      const seen = cacheEvents(this.ctx.state);
+      await lockTrack(this.ctx.state, g);
+      try {
+        let s = Atomics.load(this.ctx.state.trackSlot, g);
+        if (s === NO_SLOT) s = tryAllocateSlot(this.ctx.state, g);
+        if (s !== NO_SLOT) {
+          await this.stageIfInvalid(g, s);
+          Atomics.or(this.ctx.state.slotState, s, SLOT.WP | SLOT.WP2);
+          return s;
+        }
+      } finally {
+        unlockTrack(this.ctx.state, g);
+      }
+      if (sched().now() > deadline)
+        throw new ArrayError('CACHE_EXHAUSTED', `${this.ctx.name}: ESTABLISH of ${this.ctx.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms`);
+      this.ctx.counters.slotWaits++;
+      this.ctx.sweepAll();
+      await awaitCacheEvent(this.ctx.state, seen, CACHE_WAIT_SLICE_MS);
+    }
+  }
+
+  /** Read locked track g into its slot s unless s holds it already (a slot just taken is not VALID). */
+  private async stageIfInvalid(g: number, s: number): Promise<void> {
+    if (Atomics.load(this.ctx.state.slotState, s) & SLOT.VALID) return;
+    try {
+      await this.ctx.readLocation(g, this.ctx.state.slotBytes(s));
+    } catch (err) {
+      releaseSlot(this.ctx.state, g);
+      throw err;
+    }
+    Atomics.or(this.ctx.state.slotState, s, SLOT.VALID);
+  }
+
+  /** The instant split (FIG. 5): every location of O ∪ N on this adapter's drives, in order. */
+  async instantSplit(session: Session): Promise<void> {
+    const cursor = splitCursorWord(session.y < 0 ? 0 : session.y, this.ctx.index);
+    let n = 0;
+    for (const d of this.ctx.drives.keys()) {
+      for (const p of session.mainLocationsOn(d)) {
+        await this.ctx.state.passHold('split');
+        await lockTrack(this.ctx.state, p);
+        try {
+          if (this.ctx.state.flag(p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.ctx.state, session, p));
+          // The cursor says which locations the process has passed (scenario counting, FIG. 7).
+          Atomics.store(this.ctx.state.splitCursors, cursor, p + 1);
+        } finally {
+          unlockTrack(this.ctx.state, p);
+        }
+        if (++n % BACKGROUND_BATCH === 0) await nextTurn();
+      }
+    }
+    Atomics.store(this.ctx.state.splitCursors, cursor, SPLIT_CURSOR_DONE);
+  }
+
+  /** After a split: count it, and hint the BCV track's adapter of the slot it moved there. */
+  splitDone({ movedSlot, bcvTrack }: SplitResult): void {
+    this.ctx.counters.splits++;
+    if (movedSlot !== NO_SLOT) this.ctx.hintOwner(bcvTrack, movedSlot);
+  }
+
+  /** The data transfer (FIGS. 6A/6B): every BCV track on this adapter's drives whose PB is set. */
+  async dataTransfer(session: Session): Promise<void> {
+    const bInv = session.bInv;
+    assert(session.B && bInv, `${this.ctx.name}: data transfer of session ${session.spec.sid} without a BCV`);
+    await this.eachDrive((d) =>
+      pipeline(session.bcvLocationsOn(d), this.tracksInFlight, async (b) => {
+        await this.ctx.state.passHold('transfer');
+        if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
+        if (!this.ctx.state.pb(b, session.y)) return;
+        await this.ctx.throttle.gate();
+        await this.fill(session, bInv.get(b));
+      }),
+    );
+  }
+
+  /** Resolves once no host fill runs here (the data transfer waits for it instead of spinning). */
+  private noHostFills(): Promise<void> {
+    return new Promise<void>((resolve) => this.hostFillsDone.push(resolve));
+  }
+
+  private hostFillEnded(): void {
+    if (--this.hostFills > 0) return;
+    for (const wake of this.hostFillsDone.splice(0)) sched().defer(wake);
+  }
+
+  /** A host adapter's FIG. 7 "disconnect": fill track t now, then answer ("reconnect"). */
+  async hostFill(link: Link, sid: number, t: number, id: number): Promise<void> {
+    this.ctx.counters.hostFills++;
+    try {
+      const session = this.ctx.sessions.get(sid);
+      if (session) {
+        // Test hook: the fill has found its session and holds no lock yet. It does not count as
+        // running while held, so the data transfer goes on (and may close the session meanwhile).
+        await this.ctx.state.passHold('host-fill');
+        this.hostFills++;
+        try {
+          await this.fill(session, t);
+        } finally {
+          this.hostFillEnded();
+        }
+      }
+      // A closed session filled every track before it closed: the host adapter saw IND just before
+      // the data transfer cleared it. Nothing is left to do; any other session id is a bug.
+      else assert(this.ctx.closedSessions.has(sid) || sid < this.ctx.closedSidsBelow(), () => `${this.ctx.name}: fill for unknown session ${sid}`);
+      link.send({ t: 'filled', id });
+    } catch (err) {
+      link.send({ t: 'filled', id, error: errorMessage(err) });
+    }
+  }
+
+  /**
+   * fill(t) (steps 150-154, 170-175), run by the adapter owning b = B(t): with o, n, b locked (main
+   * locations before BCV ones, each in index order): if PS[o] split(o); if PS[n] split(n); if IND[n]
+   * copy b → n (through a write-pending slot of n) and clear IND[n]; clear PB[b].
+   */
+  private async fill(session: Session, t: number): Promise<void> {
+    assert(session.B && t >= 0 && t < session.oldTracks, () => `${this.ctx.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`);
+    const deadline = sched().now() + SLOT_WAIT_MS;
+    for (;;) {
+      const seen = cacheEvents(this.ctx.state);
+      if (await this.fillLocked(session, t)) return;
+      // No slot for n: wait for one with no lock held (a holder of o may own a write-pending slot
+      // that only a destage, which needs o's lock, can free).
+      if (sched().now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.ctx.name}: fill of track ${t}: no cache slot within ${SLOT_WAIT_MS} ms`);
+      this.ctx.counters.slotWaits++;
+      this.ctx.sweepAll();
+      await awaitCacheEvent(this.ctx.state, seen, CACHE_WAIT_SLICE_MS);
+    }
+  }
+
+  /** One attempt at fill(t) under the locks; false if n needed a slot and none was free. */
+  private async fillLocked(session: Session, t: number): Promise<boolean> {
+    const o = session.O.locate(t);
+    const n = session.N.locate(t);
+    const b = session.B!.locate(t);
+    const main = o === n ? [o] : o < n ? [o, n] : [n, o];
+    // A split of n hands n's original data to its own BCV track, which is locked too.
+    const bn = splitBcvTrack(session, n);
+    const bcv = bn < 0 || bn === b ? [b] : b < bn ? [b, bn] : [bn, b];
+    const order = [...main, ...bcv];
+    const held: number[] = [];
+    try {
+      for (const g of order) {
+        await lockTrack(this.ctx.state, g);
+        held.push(g);
+      }
+      // The session may have closed while this fill waited for its locks (a host fill that queued
+      // behind a request stalled on a full cache): every track was filled before it closed, and
+      // PB column y may already belong to the next session, whose bits this one must not touch.
+      if (!this.ctx.sessions.has(session.spec.sid)) return true;
+      if (!this.ctx.state.pb(b, session.y)) return true; // filled meanwhile
+      // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
+      if (this.ctx.state.flag(o, TRACK.PS) && !this.ctx.state.testFault('BROKEN_FILL')) this.splitDone(split(this.ctx.state, session, o));
+      if (this.ctx.state.flag(n, TRACK.PS)) this.splitDone(split(this.ctx.state, session, n));
+      if (this.ctx.state.flag(n, TRACK.IND)) {
+        // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
+        // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
+        const done = Atomics.load(this.ctx.state.trackSlot, n);
+        if (done !== NO_SLOT) {
+          assert(
+            (Atomics.load(this.ctx.state.slotState, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
+            () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${this.ctx.state.describeSlot(done)}; ${this.ctx.state.describeTrack(n)})`,
+          );
+        } else if (!(await this.copyBcvToMain(b, n))) return false;
+        this.filled(n);
+      }
+      Atomics.and(this.ctx.state.trackPb, b, ~(1 << session.y));
+      this.ctx.counters.fills++;
+      return true;
+    } finally {
+      for (const g of held.reverse()) unlockTrack(this.ctx.state, g);
+    }
+  }
+
+  /**
+   * Clear IND[n]: n's data is in a write-pending slot, so FILLPEND is set in the same atomic step
+   * and stays until n's drive is written (the durable store keeps IND set until then: R3).
+   */
+  private filled(n: number): void {
+    const keep = this.ctx.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
+    for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
+      const f = Atomics.load(this.ctx.state.trackFlags, n);
+      if (Atomics.compareExchange(this.ctx.state.trackFlags, n, f, (f & ~TRACK.IND) | keep) === f) return;
+    }
+    assert(false, () => `fill: flags of ${this.ctx.model.drives.dch(n)} changed under its lock ${CLEAR_PENDING_TRIES} times running (${this.ctx.state.describeTrack(n)})`);
+  }
+
+  /** Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1). False: no slot free. */
+  private async copyBcvToMain(b: number, n: number): Promise<boolean> {
+    const { state } = this.ctx;
+    assert(Atomics.load(state.trackSlot, n) === NO_SLOT, () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`);
+    let s = Atomics.load(state.trackSlot, b);
+    if (s !== NO_SLOT) {
+      // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
+      // image on its drive, then hand the slot itself to n.
+      if (Atomics.load(state.slotState, s) & SLOT.WP1) await this.ctx.writeLocation(b, state.slotBytes(s));
+      moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | SLOT.WP1);
+    } else {
+      s = tryAllocateSlot(state, n);
+      if (s === NO_SLOT) return false;
+      try {
+        await this.ctx.readLocation(b, state.slotBytes(s));
+      } catch (err) {
+        releaseSlot(state, n);
+        throw err;
+      }
+    }
+    Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
+    state.cacheEvent();
+    this.ctx.hintOwner(n, s);
+    return true;
+  }
+}

@@ -1,0 +1,69 @@
+// The disk adapter's stager: reads tracks a host adapter asked for into the slots it attached,
+// beside the slot first (a reused buffer), filling the slot only if the requester still holds the
+// track (a requester that failed while the drive read had its slots taken back).
+import type { Link } from '../shared/link.ts';
+import type { ArrayModel } from '../shared/model.ts';
+import type { SharedState } from '../shared/memory.ts';
+import { lockedBy } from '../shared/track-lock.ts';
+import { actorId } from '../shared/actor.ts';
+import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { assert } from '../shared/assert.ts';
+
+/** Track buffers a disk adapter keeps for its stages to read into (more are allocated while more are in flight). */
+const STAGE_BUFFERS_KEPT = 16;
+
+export interface StagerContext {
+  readonly name: string;
+  readonly model: ArrayModel;
+  readonly state: SharedState;
+  readonly counters: { staged: number };
+  readLocation(g: number, dst: Uint8Array): Promise<void>;
+  /** The host adapter `ha` as logs name it. */
+  requesterName(ha: number): string;
+}
+
+export class Stager {
+  /** Buffers stages read into before filling their slot, reused (not one allocation per stage). */
+  private readonly buffers: Uint8Array[] = [];
+
+  constructor(private readonly ctx: StagerContext) {}
+
+  /** Read each track into its slot. The requesting host adapter holds the track locked. */
+  async stage(link: Link, ha: number, reqs: Array<{ track: number; slot: number }>): Promise<void> {
+    const replies: Array<{ track: number; slot: number; error?: string }> = [];
+    const requester = actorId('ha', ha, this.ctx.model.config.hostAdapters);
+    for (const r of reqs) {
+      try {
+        assert(r.slot >= 0 && r.slot < this.ctx.state.slots, `stage into slot ${r.slot} outside the cache`);
+        assert(
+          Atomics.load(this.ctx.state.slotOwner, r.slot) === r.track && Atomics.load(this.ctx.state.trackSlot, r.track) === r.slot,
+          () => `${this.ctx.name}: stage of track ${r.track} into a slot it does not own (${this.ctx.state.describeSlot(r.slot)}; track ${this.ctx.state.describeTrack(r.track)})`,
+        );
+        // Read beside the slot, then fill it only if the requester still holds the track: a host
+        // adapter that failed while the drive worked had its locks and unfilled slots taken back,
+        // and the slot may belong to another track by now (a drive with a timing model takes ms).
+        await this.stageInto(r, requester, ha);
+        this.ctx.counters.staged++;
+        replies.push(r);
+      } catch (err) {
+        replies.push({ ...r, error: errorMessage(err) });
+      }
+    }
+    link.send({ t: 'staged', reqs: replies });
+  }
+
+  /** Read track r.track beside its slot (a reused buffer), then fill the slot if the requester still holds the track. */
+  private async stageInto(r: { track: number; slot: number }, requester: number, ha: number): Promise<void> {
+    await this.ctx.state.passHold('stage');
+    const buf = this.buffers.pop() ?? new Uint8Array(this.ctx.state.trackBytes);
+    try {
+      await this.ctx.readLocation(r.track, buf);
+      const still =
+        lockedBy(this.ctx.state, r.track, requester) && Atomics.load(this.ctx.state.slotOwner, r.slot) === r.track && Atomics.load(this.ctx.state.trackSlot, r.track) === r.slot;
+      if (!still) throw new ArrayError('ADAPTER_GONE', `stage of track ${r.track}: its requester ${this.ctx.requesterName(ha)} let the track go while the drive read it`);
+      this.ctx.state.slotBytes(r.slot).set(buf);
+    } finally {
+      if (this.buffers.length < STAGE_BUFFERS_KEPT) this.buffers.push(buf);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+// The background copy's throttle (ESTABLISH and the data transfer): paused while the control API
+// holds it, and kept to this adapter's share of the array-wide rate — the minimum while hosts have
+// requests in flight, the maximum while they are idle (md's meaning of min/max speed).
+import type { ArrayModel } from '../shared/model.ts';
+import { BACKGROUND, type SharedState } from '../shared/memory.ts';
+import { nextTurn, sched, sleep } from '../shared/sched.ts';
+
+/** How often a paused background copy looks whether it may go on (ms). */
+const PAUSE_POLL_MS = 10;
+/** Hosts count as idle for the throttle once no host request was taken for this long (ms). */
+const HOSTS_IDLE_AFTER_MS = 100;
+
+export class BackgroundThrottle {
+  private backgroundNextMs = 0;
+  private hostOpsSeen = 0;
+  private hostOpsAtMs = Number.NEGATIVE_INFINITY;
+  private readonly diskAdapters: number;
+
+  constructor(
+    private readonly state: SharedState,
+    model: ArrayModel,
+    /** The adapter stopping ends a pause. */
+    private readonly stopped: () => boolean,
+  ) {
+    this.diskAdapters = model.config.diskAdapters.length;
+  }
+
+  /**
+   * Before each background track: wait while the copy is paused (as long as it is held; the adapter
+   * stopping ends the wait), then keep to the throttle: this adapter's share of the array-wide rate,
+   * the minimum while hosts have requests in flight, the maximum while they are idle (md's meaning).
+   */
+  async gate(): Promise<void> {
+    const words = this.state.cacheWords;
+    while (Atomics.load(words, BACKGROUND.PAUSED) === 1 && !this.stopped()) await sleep(PAUSE_POLL_MS);
+    const minK = Atomics.load(words, BACKGROUND.MIN_KBPS);
+    const maxK = Atomics.load(words, BACKGROUND.MAX_KBPS);
+    const busy = this.hostsBusy();
+    // Hosts first: with instant drives a background track never leaves the turn on its own, so
+    // stages and FIG. 7 fills queued behind it would wait for the whole copy.
+    if (busy) await nextTurn();
+    if (minK === 0 && maxK === 0) return;
+    const kbps = busy && minK > 0 ? minK : maxK;
+    if (kbps === 0) return;
+    const shareKbps = kbps / this.diskAdapters;
+    const now = sched().now();
+    this.backgroundNextMs = Math.max(now, this.backgroundNextMs) + this.state.trackBytes / shareKbps; // bytes ÷ KB/s = ms
+    if (this.backgroundNextMs > now) await sleep(this.backgroundNextMs - now);
+  }
+
+  /**
+   * Hosts are busy if a request is in flight now, or if host adapters took any request within the
+   * last HOSTS_IDLE_AFTER_MS (a cache hit is served within one turn: seldom seen in flight).
+   */
+  private hostsBusy(): boolean {
+    const ops = Atomics.load(this.state.cacheWords, BACKGROUND.HOST_OPS);
+    const now = sched().now();
+    if (ops !== this.hostOpsSeen) {
+      this.hostOpsSeen = ops;
+      this.hostOpsAtMs = now;
+    }
+    return this.state.hostsBusy() || now - this.hostOpsAtMs < HOSTS_IDLE_AFTER_MS;
+  }
+}
