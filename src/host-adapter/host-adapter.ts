@@ -5,21 +5,20 @@ import type { Link, Log } from '../shared/link.ts';
 import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
-import { BACKGROUND, DEVICE, NO_SLOT, SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
+import { BACKGROUND, DEVICE, NO_SLOT, SLOT, TRACK, type SharedState } from '../shared/memory.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
-import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/reconf.ts';
 import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
-import { sched, type Timer } from '../shared/sched.ts';
+import { sched } from '../shared/sched.ts';
 import { arrayIsTimed, HostPorts } from '../shared/cost.ts';
+import { DiskAdapterRequests } from './da-requests.ts';
+import { countScenario, lockUnderSession, type Fig7Context } from './fig7.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
 export const HOST_INFLIGHT_LIMIT = 8192;
-/** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
-export const ADAPTER_WAIT_MS = 30_000;
 /** Longest a host request waits while the switch blocks its device (step 114). */
 export const BLOCKED_WAIT_MS = 30_000;
 /** Each unlocked wait for a clean cache slot is bounded too (a missed cache event costs at most this). */
@@ -55,15 +54,6 @@ interface PieceWork {
   use: (g: number, s: number) => void;
 }
 
-interface Waiter<T> {
-  resolve: (v: T) => void;
-  reject: (e: Error) => void;
-  timer: Timer;
-  /** The disk adapter asked, and what: sent again if that adapter is replaced meanwhile. */
-  da: number;
-  msg: Message;
-}
-
 export interface HostAdapterOptions {
   model: ArrayModel;
   state: SharedState;
@@ -79,17 +69,13 @@ export class HostAdapter {
   private readonly state: SharedState;
   private readonly log: Log;
   private readonly index: number;
-  private readonly diskAdapters: Link[] = [];
-  private readonly stageWaiters = new Map<number, Waiter<void>>(); // by slot
-  private readonly flushWaiters = new Map<number, Waiter<void>>();
-  private readonly fillWaiters = new Map<number, Waiter<void>>();
-  private nextFillId = 1;
+  /** Stage, fill and flush requests to the disk adapters, and the write-pending hints. */
+  private readonly das: DiskAdapterRequests;
+  /** What FIG. 7 on demand uses of this adapter. */
+  private readonly fig7: Fig7Context;
   private readonly sessions = new Map<number, Session>(); // by session id
   /** Per session id: how many host requests met scenario 1..4 (index 0 unused). */
   private readonly scenarios = new Map<number, number[]>();
-  private readonly hints: number[][] = []; // per disk adapter: slots made write-pending this turn
-  private hintsScheduled = false;
-  private nextFlushId = 1;
   private inflight = 0;
   private broken?: string; // set when an invariant broke: the adapter serves nothing more
   readonly counters = { reads: 0, writes: 0, flushes: 0, hits: 0, misses: 0, errors: 0 };
@@ -105,6 +91,18 @@ export class HostAdapter {
     this.index = opts.index;
     this.name = `HA${opts.index}`;
     this.ports = arrayIsTimed(opts.model.config) ? new HostPorts(opts.model.config) : undefined;
+    this.fig7 = {
+      name: this.name,
+      model: this.model,
+      state: this.state,
+      sessions: this.sessions,
+      scenarios: this.scenarios,
+      requestFill: (session, t) => this.das.requestFill(session, t),
+      hint: (g, s) => this.das.hint(g, s),
+    };
+    this.das = new DiskAdapterRequests({ name: this.name, index: this.index, model: this.model, state: this.state, log: this.log }, (link, current, handle) =>
+      this.gate.intake(link, current, handle),
+    );
   }
 
   /**
@@ -113,18 +111,13 @@ export class HostAdapter {
    * late answers over the old link are ignored.
    */
   attachDiskAdapter(daIndex: number, link: Link): void {
-    const replaced = this.diskAdapters[daIndex] !== undefined;
-    this.diskAdapters[daIndex] = link;
-    this.hints[daIndex] ??= [];
-    this.gate.intake(
-      link,
-      () => this.diskAdapters[daIndex] === link,
-      (m) => this.onAdapterMessage(link, m),
-    );
-    if (!replaced) return;
-    for (const map of [this.stageWaiters, this.fillWaiters, this.flushWaiters]) {
-      for (const w of map.values()) if (w.da === daIndex) link.send(w.msg);
-    }
+    this.das.attach(daIndex, link);
+  }
+
+  /** Destage everything acknowledged so far. */
+  async flush(): Promise<void> {
+    await this.das.flush();
+    this.counters.flushes++;
   }
 
   /** A session opens (reconf-open). */
@@ -182,22 +175,6 @@ export class HostAdapter {
     if (now.length > 0) link.send({ t: 'io-done', replies: now });
   }
 
-  private onAdapterMessage(link: Link, m: Message): void {
-    if (m.t === 'staged') {
-      for (const r of m.reqs) {
-        if (!this.settle(this.stageWaiters, r.slot, r.error, `stage of track ${r.track} failed at ${link.peer}`)) {
-          this.log('warn', `${this.name}: "staged" for slot ${r.slot} that nobody awaits, from ${link.peer}`);
-        }
-      }
-    } else if (m.t === 'filled') {
-      this.settle(this.fillWaiters, m.id, m.error, `fill failed at ${link.peer}`);
-    } else if (m.t === 'flushed') {
-      this.settle(this.flushWaiters, m.id, m.error, `flush failed at ${link.peer}`);
-    } else {
-      this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
-    }
-  }
-
   /**
    * A broken invariant stops the adapter loudly: logged with its track and bits, every later
    * request refused, and the error thrown out of the actor (its worker dies; the emulator reports it).
@@ -212,27 +189,6 @@ export class HostAdapter {
         throw err;
       }),
     );
-  }
-
-  /** Resolve (or, with an error, reject) the waiter `key` of `map`; false if nobody waits. */
-  private settle(map: Map<number, Waiter<void>>, key: number, error: string | undefined, what: string): boolean {
-    const w = map.get(key);
-    if (!w) return false;
-    map.delete(key);
-    w.timer.cancel();
-    if (error) w.reject(new ArrayError('ADAPTER_GONE', `${what}: ${error}`));
-    else w.resolve();
-    return true;
-  }
-
-  /**
-   * Serve one host request; errors go to that request only. A cache hit on one track that needs
-   * no FIG. 7 step is served at once (`served`); anything else takes the general path.
-   */
-  submit(req: IoRequest): Promise<IoReply> {
-    Atomics.add(this.state.cacheWords, BACKGROUND.HOST_OPS, 1);
-    const now = this.served(req);
-    return now ? Promise.resolve(now) : this.submitSlow(req);
   }
 
   /**
@@ -262,7 +218,7 @@ export class HostAdapter {
       const s = this.cachedSlot(g);
       if (s === NO_SLOT) return undefined;
       this.enter(piece);
-      if (session) this.countScenario(session, t);
+      if (session) countScenario(this.fig7, session, t);
       this.counters.hits++;
       if (req.op === 'read') {
         const data = new Uint8Array(len);
@@ -447,7 +403,7 @@ export class HostAdapter {
     const deadline = sched().now() + SLOT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       const seen = cacheEvents(this.state);
-      if (session) await this.lockUnderSession(session, t, g, count && attempt === 0);
+      if (session) await lockUnderSession(this.fig7, session, t, g, count && attempt === 0);
       else await lockTrack(this.state, g);
       try {
         const s = await work.slot(g);
@@ -466,37 +422,8 @@ export class HostAdapter {
           `${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms (${this.state.slots} slots, all write-pending or locked)`,
         );
       }
-      this.askDestage();
+      this.das.askDestage();
       await awaitCacheEvent(this.state, seen, SLOT_WAIT_SLICE_MS);
-    }
-  }
-
-  /**
-   * The I/O request handler of FIG. 7 for logical track t at n = N(t): lock n; if PS[n], split(n);
-   * if IND[n], hand the request to the adapter owning B(t) ("disconnect"), which fills t, and take
-   * it back when it answers ("reconnect"). Returns with n locked, PS and IND clear.
-   */
-  private async lockUnderSession(session: Session, t: number, n: number, count: boolean): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      assert(attempt < 3, () => `${this.name}: track ${t} at ${session.drives.dch(n)} still IND after ${attempt} fills (${this.state.describeTrack(n)})`);
-      await lockTrack(this.state, n);
-      // The session may have closed while this request waited: its bits are all clear then, and
-      // PS set now belongs to the next session's preparation (host I/O is plain until its switch).
-      if (!this.sessions.has(session.spec.sid)) return;
-      try {
-        if (count && attempt === 0) this.countScenario(session, t);
-        if (this.state.flag(n, TRACK.PS)) {
-          const { movedSlot, bcvTrack } = await splitHoldingBcv(this.state, session, n);
-          if (movedSlot !== NO_SLOT) this.hint(bcvTrack, movedSlot);
-        }
-      } catch (err) {
-        unlockTrack(this.state, n);
-        throw err;
-      }
-      if (!this.state.flag(n, TRACK.IND)) return;
-      unlockTrack(this.state, n);
-      assert(t < session.oldTracks, () => `${this.name}: IND set on new host track ${t} at ${session.drives.dch(n)}`);
-      await this.requestFill(session, t);
     }
   }
 
@@ -504,23 +431,6 @@ export class HostAdapter {
     if (this.state.deviceWord(dev.index, DEVICE.MIRROR) === 0) return undefined;
     for (const s of this.sessions.values()) if (s.spec.deviceIndex === dev.index && s.B) return s;
     throw new ArrayError('INVARIANT', `${this.name}: ${dev.id} has a BCV established but no session is known`);
-  }
-
-  private countScenario(session: Session, t: number): void {
-    const passed = (g: number) => Atomics.load(this.state.splitCursors, splitCursorWord(session.y, this.model.adapterOfTrack(g, this.state.driveOwner))) > g;
-    const counts = this.scenarios.get(session.spec.sid);
-    if (!counts) return; // the session closed while this request was under way: nothing left to meet
-    const sc: Scenario = scenarioOf(this.state, session, t, passed);
-    counts[sc]!++;
-  }
-
-  private requestFill(session: Session, t: number): Promise<void> {
-    const b = session.B!.locate(t);
-    const da = this.model.adapterOfTrack(b, this.state.driveOwner);
-    const link = this.diskAdapters[da];
-    assert(link, () => `${this.name}: no link to disk adapter #${da} owning BCV track ${session.drives.dch(b)}`);
-    const id = this.nextFillId++;
-    return this.ask(da, this.fillWaiters, id, `fill of track ${t} at ${link.peer}`, { t: 'fill', sid: session.spec.sid, track: t, id });
   }
 
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
@@ -561,18 +471,8 @@ export class HostAdapter {
     // clears it only while no piece is inside its critical section.
     const mirror = this.mirrorSession(dev);
     Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
-    this.hint(g, s);
-    if (mirror) this.hint(mirror.bcvOfOriginal(g), s);
-  }
-
-  /** Destage everything acknowledged so far. */
-  async flush(): Promise<void> {
-    const waits = this.diskAdapters.map((link, da) => {
-      const id = this.nextFlushId++;
-      return this.ask(da, this.flushWaiters, id, `flush at ${link.peer}`, { t: 'flush', id });
-    });
-    await Promise.all(waits);
-    this.counters.flushes++;
+    this.das.hint(g, s);
+    if (mirror) this.das.hint(mirror.bcvOfOriginal(g), s);
   }
 
   /**
@@ -600,7 +500,7 @@ export class HostAdapter {
     const slot = this.allocate(g);
     this.counters.misses++;
     try {
-      await this.stage(g, slot);
+      await this.das.stage(g, slot);
     } catch (err) {
       releaseSlot(this.state, g);
       throw err;
@@ -621,47 +521,6 @@ export class HostAdapter {
     const s = tryAllocateSlot(this.state, g);
     if (s === NO_SLOT) throw new NoSlotNow();
     return s;
-  }
-
-  private askDestage(): void {
-    this.diskAdapters.forEach((l) => l.send({ t: 'destage-now' }));
-  }
-
-  private stage(g: number, slot: number): Promise<void> {
-    const da = this.model.adapterOfTrack(g, this.state.driveOwner);
-    const link = this.diskAdapters[da];
-    assert(link, () => `${this.name}: no link to disk adapter #${da} owning ${this.model.drives.dch(g)}`);
-    return this.ask(da, this.stageWaiters, slot, `stage of ${this.model.drives.dch(g)} at ${link.peer}`, { t: 'stage', ha: this.index, reqs: [{ track: g, slot }] });
-  }
-
-  /** Send `msg` to disk adapter `da` and wait (bounded) for its answer under `key` of `map`. */
-  private ask(da: number, map: Map<number, Waiter<void>>, key: number, what: string, msg: Message): Promise<void> {
-    assert(!map.has(key), () => `${this.name}: second wait for ${what}`);
-    const p = new Promise<void>((resolve, reject) => {
-      const timer = sched().after(ADAPTER_WAIT_MS, () => {
-        map.delete(key);
-        reject(new ArrayError('ADAPTER_GONE', `${what}: no answer within ${ADAPTER_WAIT_MS} ms`));
-      });
-      map.set(key, { resolve, reject, timer, da, msg });
-    });
-    this.diskAdapters[da]!.send(msg);
-    return p;
-  }
-
-  /** Tell the owning disk adapter (once per turn, batched) that slot `s` is write-pending. */
-  private hint(g: number, s: number): void {
-    const da = this.model.adapterOfTrack(g, this.state.driveOwner);
-    this.hints[da]?.push(s);
-    if (this.hintsScheduled) return;
-    this.hintsScheduled = true;
-    sched().defer(() => {
-      this.hintsScheduled = false;
-      this.hints.forEach((slots, i) => {
-        if (slots.length === 0) return;
-        this.diskAdapters[i]?.send({ t: 'destage-hint', slots });
-        this.hints[i] = [];
-      });
-    });
   }
 
   status(): Record<string, number> {

@@ -11,6 +11,11 @@ import { ServiceProcessor } from '../service-processor/service-processor.ts';
 import { LmdbStore } from '../drives/durable-store.ts';
 import { join } from 'node:path';
 
+/** What the main thread may ask of the service processor (ArrayEmulator.sp), by name, and its answer. */
+export type SpCalls = Pick<ServiceProcessor, 'reconfigure' | 'configuration' | 'resumeInfo' | 'resume' | 'stalledSessions' | 'commit' | 'recoverSessions' | 'closeStore'>;
+export type SpMethod = keyof SpCalls;
+const SP_METHODS: readonly SpMethod[] = ['reconfigure', 'configuration', 'resumeInfo', 'resume', 'stalledSessions', 'commit', 'recoverSessions', 'closeStore'];
+
 const noCalls =
   (role: string) =>
   async (method: string): Promise<unknown> => {
@@ -59,15 +64,9 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
     stop: () => {},
     status: () => sp.status(),
     call: async (method, args) => {
-      if (method === 'reconfigure') return sp.reconfigure(args[0]);
-      if (method === 'configuration') return sp.configuration();
-      if (method === 'resumeInfo') return sp.resumeInfo();
-      if (method === 'resume') return sp.resume(String(args[0]));
-      if (method === 'stalledSessions') return sp.stalledSessions();
-      if (method === 'commit') return sp.commit(String(args[0] ?? 'flush'));
-      if (method === 'recoverSessions') return sp.recoverSessions();
-      if (method === 'closeStore') return sp.closeStore();
-      throw new ArrayError('USAGE', `the service processor has no method "${method}"`);
+      const m = method as SpMethod;
+      if (!SP_METHODS.includes(m)) throw new ArrayError('USAGE', `the service processor has no method "${method}"`);
+      return (sp[m] as (...a: unknown[]) => unknown).apply(sp, args);
     },
   };
 }

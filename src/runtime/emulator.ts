@@ -1,25 +1,25 @@
 // The whole array, started from the main thread: shared memory, the service processor, the host
 // adapters and one disk adapter per config entry, wired with links. `threads` mode gives each
 // actor its own worker thread; `inline` runs the same actor classes in this thread.
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ArrayConfig } from '../shared/config.ts';
 import { EventEmitter } from 'node:events';
-import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, type PeerKind, type Resume, type Role } from '../shared/actor.ts';
-import { MAIN_OWNER, sched, type Owner } from '../shared/sched.ts';
+import { type ActorInit, type Emit, type PeerKind, type Role } from '../shared/actor.ts';
+import { MAIN_OWNER, sched } from '../shared/sched.ts';
 import { takeBack, type TakenBack } from '../shared/recovery.ts';
 import type { SessionSpec } from '../shared/session.ts';
 import { BACKGROUND, DEVICE, SLOT, type HoldName } from '../shared/memory.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import type { StalledSession } from '../service-processor/session-run.ts';
 import { deviceLayout } from '../shared/layout.ts';
-import { buildActor } from './actors.ts';
+import type { SpCalls, SpMethod } from './actors.ts';
+import { inlineActor, noteFailure, spCall, startWorker, type ActorSlot, type InlineSlot, type QueuedPort, type WorkerSlot } from './slots.ts';
 import { ArrayTestApi } from './test-api.ts';
 import { checkDriveModels } from '../drives/timing/timed-drive.ts';
 import { createSharedBuffers, SharedState } from '../shared/memory.ts';
 import { ArrayModel } from '../shared/model.ts';
 import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from '../shared/link.ts';
-import { ArrayError, type ErrorCode } from '../shared/errors.ts';
+import { ArrayError } from '../shared/errors.ts';
 import type { DurableImage, DurableStore } from '../shared/durable.ts';
 import type { RecoveredSession } from '../service-processor/session-run.ts';
 import { LmdbStore } from '../drives/durable-store.ts';
@@ -50,11 +50,6 @@ export interface Recovery {
   loadMs: number;
 }
 
-const BOOTSTRAP = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url));
-/** The one worker entry, for every role (workerData.role says which actor it builds). */
-const ENTRY = new URL('./worker.ts', import.meta.url).href;
-const START_WAIT_MS = 30_000;
-
 export const quietLog: Log = (level, text) => {
   if (level !== 'info') process.stderr.write(`arrayemu ${level}: ${text}\n`);
 };
@@ -64,19 +59,6 @@ function writePending(state: SharedState): number[] {
   const out: number[] = [];
   for (let s = 0; s < state.slots; s++) if (Atomics.load(state.slotState, s) & SLOT.WP) out.push(s);
   return out;
-}
-
-/** One actor as the main thread sees it. */
-interface ActorSlot {
-  role: Role;
-  index: number;
-  name: string;
-  /** This incarnation of the actor ("DA30#2" after one restart). */
-  owner: Owner;
-  start(): Promise<void>;
-  status(): Promise<Record<string, number>>;
-  call(method: string, args: unknown[]): Promise<unknown>;
-  stop(): Promise<void>;
 }
 
 export class ArrayEmulator extends EventEmitter {
@@ -171,7 +153,7 @@ export class ArrayEmulator extends EventEmitter {
     await Promise.all(actors.slice(1).map((a) => a.start()));
     if (image && loaded) {
       // Before any host is served: every adapter knows the sessions that come back under N.
-      const sessions = (await actors[0]!.call('recoverSessions', [])) as RecoveredSession[];
+      const sessions = await spCall(actors[0]!, 'recoverSessions');
       emu.recovery = { commit: image.meta.commits, tracks: loaded.tracks, sessions, loadMs: Math.round(performance.now() - t0) };
       for (const r of sessions)
         log(
@@ -200,7 +182,7 @@ export class ArrayEmulator extends EventEmitter {
     await destage();
     if (before.some((s) => Atomics.load(this.state.slotState, s) & SLOT.WP)) await destage();
     if (!this.durable || this.state.testFault('FLUSH_WITHOUT_COMMIT')) return 0;
-    return (await this.actors[0]!.call('commit', ['flush'])) as number;
+    return this.sp('commit', 'flush');
   }
 
   private connect(a: ActorSlot, b: ActorSlot): void {
@@ -256,12 +238,12 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Reconfigure online to `target` (the service processor's RECONF module). */
   async reconfigure(target: unknown): Promise<ReconfReport> {
-    return this.learnReport((await this.actors[0]!.call('reconfigure', [target])) as ReconfReport);
+    return this.learnReport(await this.sp('reconfigure', target));
   }
 
   /** Take up a stalled session on `deviceId` from where it stopped (see ServiceProcessor.resume). */
   async resumeReconfiguration(deviceId: string): Promise<ReconfReport> {
-    return this.learnReport((await this.actors[0]!.call('resume', [deviceId])) as ReconfReport);
+    return this.learnReport(await this.sp('resume', deviceId));
   }
 
   /**
@@ -282,12 +264,12 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Sessions that failed and wait for resume. */
   async stalledSessions(): Promise<StalledSession[]> {
-    return (await this.actors[0]!.call('stalledSessions', [])) as StalledSession[];
+    return this.sp('stalledSessions');
   }
 
   async learnReport(report: ReconfReport): Promise<ReconfReport> {
     // This thread's model learns the new layouts too (workloads size their devices from it).
-    const running = (await this.actors[0]!.call('configuration', [])) as ArrayConfig;
+    const running = await this.sp('configuration');
     for (const id of [report.device, ...running.devices.filter((d) => d.layout === 'bcv' && d.of === report.device).map((d) => d.id)]) {
       const dev = this.model.device(id);
       this.model.addGeneration(id, this.state.deviceWord(dev.index, DEVICE.GENERATION), deviceLayout(running, id, this.model.config));
@@ -362,7 +344,7 @@ export class ArrayEmulator extends EventEmitter {
 
   /** The sessions open now (as the service processor opened them). */
   async openSessions(): Promise<SessionSpec[]> {
-    return ((await this.actors[0]!.call('resumeInfo', [])) as Resume).sessions;
+    return (await this.sp('resumeInfo')).sessions;
   }
 
   /** Let a held process take `steps` more steps (one track each for establish, split, transfer). */
@@ -382,123 +364,17 @@ export class ArrayEmulator extends EventEmitter {
   }
 
   async stop(): Promise<void> {
-    if (this.durable) await this.actors[0]!.call('closeStore', []).catch(() => {});
+    if (this.durable) await this.sp('closeStore').catch(() => {});
     await Promise.all(this.actors.map((a) => a.stop()));
   }
 
   /** Called by worker slots when a worker dies. */
-  static noteFailure(failures: string[], text: string): void {
-    failures.push(text);
+  /** Ask the service processor (actor 0, in its thread or this one) `method`: its answer, typed. */
+  private sp<M extends SpMethod>(method: M, ...args: Parameters<SpCalls[M]>): Promise<Awaited<ReturnType<SpCalls[M]>>> {
+    return spCall(this.actors[0]!, method, ...args);
   }
-}
 
-interface InlineSlot extends ActorSlot {
-  attach(kind: PeerKind, index: number, link: Link): void;
-  /** The links whose far end is this actor's (closed when it fails). */
-  ends: Link[];
-}
-
-function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit, incarnation = 1): InlineSlot {
-  const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
-  const actor: ActorHandle = sched().runAs(owner, () => buildActor(init, log, emit));
-  const as = <T>(fn: () => T): T => sched().runAs(owner, fn);
-  return {
-    role: init.role,
-    index: init.index,
-    name,
-    owner,
-    ends: [],
-    attach: (kind, index, link) => as(() => actor.wire(kind, index, link)),
-    start: async () => as(() => actor.start()),
-    status: async () => as(() => actor.status()),
-    call: (method, args) => as(() => actor.call(method, args)),
-    stop: async () => as(() => actor.stop()),
-  };
-}
-
-/** A port on its way to an actor: (peer kind, peer index, peer name, port). */
-type QueuedPort = [PeerKind, number, string, MessagePort];
-
-interface WorkerSlot extends ActorSlot {
-  sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;
-}
-
-async function startWorker(init: ActorInit, name: string, log: Log, failures: string[], emit: Emit, incarnation = 1): Promise<WorkerSlot> {
-  const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
-  const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY, owner }, name });
-  let terminating = false;
-  const waiters = new Map<string, (c: Control) => void>();
-  let nextId = 1;
-  let exited = false;
-  const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  worker.on('message', (c: Control) => {
-    if (c.t === 'log') return log(c.level, c.text);
-    if (c.t === 'event') return emit(c.name, c.data);
-    if (c.t === 'call-reply') {
-      const w = calls.get(c.id);
-      calls.delete(c.id);
-      if (c.ok) w?.resolve(c.value);
-      else w?.reject(new ArrayError((c.code as ErrorCode) ?? 'INVARIANT', c.error ?? 'call failed'));
-      return;
-    }
-    const key = c.t === 'status-reply' ? `status:${c.id}` : c.t;
-    const w = waiters.get(key);
-    if (w) {
-      waiters.delete(key);
-      w(c);
-    }
-  });
-  worker.on('error', (err) => {
-    if (terminating) return;
-    const text = `${name} stopped: ${err.message}`;
-    ArrayEmulator.noteFailure(failures, text);
-    log('error', text);
-  });
-  worker.on('exit', () => {
-    exited = true;
-    for (const w of calls.values()) w.reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
-    calls.clear();
-    for (const w of waiters.values()) w({ t: 'status-reply', id: -1, info: { exited: 1 } });
-    waiters.clear();
-  });
-  const expect = (key: string, what: string) =>
-    new Promise<Control>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ArrayError('TIMEOUT', `${name}: no "${what}" within ${START_WAIT_MS} ms`)), START_WAIT_MS);
-      waiters.set(key, (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
-  await expect('ready', 'ready');
-  return {
-    role: init.role,
-    index: init.index,
-    name,
-    owner,
-    sendPort: (peerKind, peerIndex, peer, port) => worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
-    start: async () => {
-      const p = expect('started', 'started');
-      worker.postMessage({ t: 'start' } satisfies Control);
-      await p;
-    },
-    status: async () => {
-      if (exited) return { exited: 1 };
-      const id = nextId++;
-      const p = expect(`status:${id}`, 'status-reply');
-      worker.postMessage({ t: 'status', id } satisfies Control);
-      const c = await p;
-      return c.t === 'status-reply' ? c.info : {};
-    },
-    call: (method, args) =>
-      new Promise((resolve, reject) => {
-        if (exited) return reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
-        const id = nextId++;
-        calls.set(id, { resolve, reject });
-        worker.postMessage({ t: 'call', id, method, args } satisfies Control);
-      }),
-    stop: async () => {
-      terminating = true;
-      await worker.terminate();
-    },
-  };
+  static noteFailure(failures: string[], text: string): void {
+    noteFailure(failures, text);
+  }
 }

@@ -1,0 +1,158 @@
+// A host adapter's requests to the disk adapters (DESIGN §1): stage a track into a slot, fill a
+// track for FIG. 7, flush; each bounded by ADAPTER_WAIT_MS, each asked again of a replacement (all
+// idempotent); and the write-pending hints, batched once per turn.
+import type { Link, Log } from '../shared/link.ts';
+import type { Message } from '../shared/messages.ts';
+import type { ArrayModel } from '../shared/model.ts';
+import type { SharedState } from '../shared/memory.ts';
+import type { Session } from '../shared/session.ts';
+import { assert } from '../shared/assert.ts';
+import { sched, type Timer } from '../shared/sched.ts';
+import { ArrayError } from '../shared/errors.ts';
+
+/** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
+export const ADAPTER_WAIT_MS = 30_000;
+
+interface Waiter<T> {
+  resolve: (v: T) => void;
+  reject: (e: Error) => void;
+  timer: Timer;
+  /** The disk adapter asked, and what: sent again if that adapter is replaced meanwhile. */
+  da: number;
+  msg: Message;
+}
+
+export interface DiskAdapterRequestsContext {
+  readonly name: string;
+  readonly index: number;
+  readonly model: ArrayModel;
+  readonly state: SharedState;
+  readonly log: Log;
+}
+
+export class DiskAdapterRequests {
+  private readonly diskAdapters: Link[] = [];
+  private readonly stageWaiters = new Map<number, Waiter<void>>(); // by slot
+  private readonly flushWaiters = new Map<number, Waiter<void>>();
+  private readonly fillWaiters = new Map<number, Waiter<void>>();
+  private nextFillId = 1;
+  private nextFlushId = 1;
+  private readonly hints: number[][] = []; // per disk adapter: slots made write-pending this turn
+  private hintsScheduled = false;
+
+  constructor(
+    private readonly ctx: DiskAdapterRequestsContext,
+    /** How the adapter takes messages on a link (its sync gate). */
+    private readonly intake: (link: Link, current: () => boolean, handle: (m: Message) => void) => void,
+  ) {}
+
+  /**
+   * Link to disk adapter `daIndex`. A second call means that adapter was replaced: what it was asked
+   * and has not answered is asked again of its successor (stage, fill and flush are idempotent), and
+   * late answers over the old link are ignored.
+   */
+  attach(daIndex: number, link: Link): void {
+    const replaced = this.diskAdapters[daIndex] !== undefined;
+    this.diskAdapters[daIndex] = link;
+    this.hints[daIndex] ??= [];
+    this.intake(
+      link,
+      () => this.diskAdapters[daIndex] === link,
+      (m) => this.onMessage(link, m),
+    );
+    if (!replaced) return;
+    for (const map of [this.stageWaiters, this.fillWaiters, this.flushWaiters]) {
+      for (const w of map.values()) if (w.da === daIndex) link.send(w.msg);
+    }
+  }
+
+  /** An answer from a disk adapter: the stage, fill or flush it settles. */
+  private onMessage(link: Link, m: Message): void {
+    if (m.t === 'staged') {
+      for (const r of m.reqs) {
+        if (!this.settle(this.stageWaiters, r.slot, r.error, `stage of track ${r.track} failed at ${link.peer}`)) {
+          this.ctx.log('warn', `${this.ctx.name}: "staged" for slot ${r.slot} that nobody awaits, from ${link.peer}`);
+        }
+      }
+    } else if (m.t === 'filled') {
+      this.settle(this.fillWaiters, m.id, m.error, `fill failed at ${link.peer}`);
+    } else if (m.t === 'flushed') {
+      this.settle(this.flushWaiters, m.id, m.error, `flush failed at ${link.peer}`);
+    } else {
+      this.ctx.log('warn', `${this.ctx.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+    }
+  }
+
+  /** Resolve (or, with an error, reject) the waiter `key` of `map`; false if nobody waits. */
+  private settle(map: Map<number, Waiter<void>>, key: number, error: string | undefined, what: string): boolean {
+    const w = map.get(key);
+    if (!w) return false;
+    map.delete(key);
+    w.timer.cancel();
+    if (error) w.reject(new ArrayError('ADAPTER_GONE', `${what}: ${error}`));
+    else w.resolve();
+    return true;
+  }
+
+  /** FIG. 7's disconnect: ask the adapter owning B(t) to fill track t, and wait for its answer (the reconnect). */
+  requestFill(session: Session, t: number): Promise<void> {
+    const b = session.B!.locate(t);
+    const da = this.ctx.model.adapterOfTrack(b, this.ctx.state.driveOwner);
+    const link = this.diskAdapters[da];
+    assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning BCV track ${session.drives.dch(b)}`);
+    const id = this.nextFillId++;
+    return this.ask(da, this.fillWaiters, id, `fill of track ${t} at ${link.peer}`, { t: 'fill', sid: session.spec.sid, track: t, id });
+  }
+
+  /** Destage everything acknowledged so far. */
+  async flush(): Promise<void> {
+    const waits = this.diskAdapters.map((link, da) => {
+      const id = this.nextFlushId++;
+      return this.ask(da, this.flushWaiters, id, `flush at ${link.peer}`, { t: 'flush', id });
+    });
+    await Promise.all(waits);
+  }
+
+  /** Ask every disk adapter to destage now: the cache is full. */
+  askDestage(): void {
+    this.diskAdapters.forEach((l) => l.send({ t: 'destage-now' }));
+  }
+
+  /** Stage track g into `slot` through its owning disk adapter. */
+  stage(g: number, slot: number): Promise<void> {
+    const da = this.ctx.model.adapterOfTrack(g, this.ctx.state.driveOwner);
+    const link = this.diskAdapters[da];
+    assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${this.ctx.model.drives.dch(g)}`);
+    return this.ask(da, this.stageWaiters, slot, `stage of ${this.ctx.model.drives.dch(g)} at ${link.peer}`, { t: 'stage', ha: this.ctx.index, reqs: [{ track: g, slot }] });
+  }
+
+  /** Send `msg` to disk adapter `da` and wait (bounded) for its answer under `key` of `map`. */
+  private ask(da: number, map: Map<number, Waiter<void>>, key: number, what: string, msg: Message): Promise<void> {
+    assert(!map.has(key), () => `${this.ctx.name}: second wait for ${what}`);
+    const p = new Promise<void>((resolve, reject) => {
+      const timer = sched().after(ADAPTER_WAIT_MS, () => {
+        map.delete(key);
+        reject(new ArrayError('ADAPTER_GONE', `${what}: no answer within ${ADAPTER_WAIT_MS} ms`));
+      });
+      map.set(key, { resolve, reject, timer, da, msg });
+    });
+    this.diskAdapters[da]!.send(msg);
+    return p;
+  }
+
+  /** Tell the owning disk adapter (once per turn, batched) that slot `s` is write-pending. */
+  hint(g: number, s: number): void {
+    const da = this.ctx.model.adapterOfTrack(g, this.ctx.state.driveOwner);
+    this.hints[da]?.push(s);
+    if (this.hintsScheduled) return;
+    this.hintsScheduled = true;
+    sched().defer(() => {
+      this.hintsScheduled = false;
+      this.hints.forEach((slots, i) => {
+        if (slots.length === 0) return;
+        this.diskAdapters[i]?.send({ t: 'destage-hint', slots });
+        this.hints[i] = [];
+      });
+    });
+  }
+}

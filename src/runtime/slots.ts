@@ -1,0 +1,149 @@
+// The actors as the main thread holds them (DESIGN §1): an inline slot runs an actor in this thread
+// under its own scheduler owner; a worker slot runs it in a worker thread, talking over postMessage
+// (start, status, calls, links' ports). The emulator wires and restarts them through this one shape.
+import { Worker, type MessagePort } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, type PeerKind, type Role } from '../shared/actor.ts';
+import { sched, type Owner } from '../shared/sched.ts';
+import type { Link, Log } from '../shared/link.ts';
+import { ArrayError, type ErrorCode } from '../shared/errors.ts';
+import { buildActor, type SpCalls, type SpMethod } from './actors.ts';
+
+const BOOTSTRAP = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url));
+/** The one worker entry, for every role (workerData.role says which actor it builds). */
+const ENTRY = new URL('./worker.ts', import.meta.url).href;
+/** Longest a worker may take to say it is ready, started or what its status is (ms). */
+const START_WAIT_MS = 30_000;
+
+/** One actor as the main thread sees it. */
+export interface ActorSlot {
+  role: Role;
+  index: number;
+  name: string;
+  /** This incarnation of the actor ("DA30#2" after one restart). */
+  owner: Owner;
+  start(): Promise<void>;
+  status(): Promise<Record<string, number>>;
+  call(method: string, args: unknown[]): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/** Ask the service processor's slot `method` (the one place its answer's type is asserted). */
+export function spCall<M extends SpMethod>(sp: ActorSlot, method: M, ...args: Parameters<SpCalls[M]>): Promise<Awaited<ReturnType<SpCalls[M]>>> {
+  return sp.call(method, args) as Promise<Awaited<ReturnType<SpCalls[M]>>>;
+}
+
+export function noteFailure(failures: string[], text: string): void {
+  failures.push(text);
+}
+
+export interface InlineSlot extends ActorSlot {
+  attach(kind: PeerKind, index: number, link: Link): void;
+  /** The links whose far end is this actor's (closed when it fails). */
+  ends: Link[];
+}
+
+export function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit, incarnation = 1): InlineSlot {
+  const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
+  const actor: ActorHandle = sched().runAs(owner, () => buildActor(init, log, emit));
+  const as = <T>(fn: () => T): T => sched().runAs(owner, fn);
+  return {
+    role: init.role,
+    index: init.index,
+    name,
+    owner,
+    ends: [],
+    attach: (kind, index, link) => as(() => actor.wire(kind, index, link)),
+    start: async () => as(() => actor.start()),
+    status: async () => as(() => actor.status()),
+    call: (method, args) => as(() => actor.call(method, args)),
+    stop: async () => as(() => actor.stop()),
+  };
+}
+
+/** A port on its way to an actor: (peer kind, peer index, peer name, port). */
+export type QueuedPort = [PeerKind, number, string, MessagePort];
+
+export interface WorkerSlot extends ActorSlot {
+  sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;
+}
+
+export async function startWorker(init: ActorInit, name: string, log: Log, failures: string[], emit: Emit, incarnation = 1): Promise<WorkerSlot> {
+  const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
+  const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY, owner }, name });
+  let terminating = false;
+  const waiters = new Map<string, (c: Control) => void>();
+  let nextId = 1;
+  let exited = false;
+  const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  worker.on('message', (c: Control) => {
+    if (c.t === 'log') return log(c.level, c.text);
+    if (c.t === 'event') return emit(c.name, c.data);
+    if (c.t === 'call-reply') {
+      const w = calls.get(c.id);
+      calls.delete(c.id);
+      if (c.ok) w?.resolve(c.value);
+      else w?.reject(new ArrayError((c.code as ErrorCode) ?? 'INVARIANT', c.error ?? 'call failed'));
+      return;
+    }
+    const key = c.t === 'status-reply' ? `status:${c.id}` : c.t;
+    const w = waiters.get(key);
+    if (w) {
+      waiters.delete(key);
+      w(c);
+    }
+  });
+  worker.on('error', (err) => {
+    if (terminating) return;
+    const text = `${name} stopped: ${err.message}`;
+    noteFailure(failures, text);
+    log('error', text);
+  });
+  worker.on('exit', () => {
+    exited = true;
+    for (const w of calls.values()) w.reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
+    calls.clear();
+    for (const w of waiters.values()) w({ t: 'status-reply', id: -1, info: { exited: 1 } });
+    waiters.clear();
+  });
+  const expect = (key: string, what: string) =>
+    new Promise<Control>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new ArrayError('TIMEOUT', `${name}: no "${what}" within ${START_WAIT_MS} ms`)), START_WAIT_MS);
+      waiters.set(key, (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+  await expect('ready', 'ready');
+  return {
+    role: init.role,
+    index: init.index,
+    name,
+    owner,
+    sendPort: (peerKind, peerIndex, peer, port) => worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
+    start: async () => {
+      const p = expect('started', 'started');
+      worker.postMessage({ t: 'start' } satisfies Control);
+      await p;
+    },
+    status: async () => {
+      if (exited) return { exited: 1 };
+      const id = nextId++;
+      const p = expect(`status:${id}`, 'status-reply');
+      worker.postMessage({ t: 'status', id } satisfies Control);
+      const c = await p;
+      return c.t === 'status-reply' ? c.info : {};
+    },
+    call: (method, args) =>
+      new Promise((resolve, reject) => {
+        if (exited) return reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
+        const id = nextId++;
+        calls.set(id, { resolve, reject });
+        worker.postMessage({ t: 'call', id, method, args } satisfies Control);
+      }),
+    stop: async () => {
+      terminating = true;
+      await worker.terminate();
+    },
+  };
+}
