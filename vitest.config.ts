@@ -8,7 +8,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    // Two files at a time on 2 cores: many wait on child processes, sockets and paced clients.
-    maxWorkers: 2,
+    // Three files at a time on 2 cores: many wait on child processes, sockets and paced clients.
+    maxWorkers: 3,
   },
 });

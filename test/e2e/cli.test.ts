@@ -63,7 +63,7 @@ describe('arrayemu run --reconfigure-to', () => {
     ['fig2-ld2-rows', 'more-rows'],
   ];
   it.each(cases)('FIG. 2 → %s under a verifying load on every device: 0 verify errors, no bit left', (target, kind) => {
-    const r = cli('run', '--config', 'examples/fig2.json', '--reconfigure-to', `examples/${target}.json`, '--ops', '6000', '--json');
+    const r = cli('run', '--config', 'examples/fig2.json', '--reconfigure-to', `examples/${target}.json`, '--ops', '3000', '--json');
     expect(r.code, `${r.err}\n${r.out}`).toBe(0);
     const out = JSON.parse(r.out);
     expect(out.ok).toBe(true);
