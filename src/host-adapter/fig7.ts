@@ -28,7 +28,7 @@ export interface Fig7Context {
  * if IND[n], hand the request to the adapter owning B(t) ("disconnect"), which fills t, and take
  * it back when it answers ("reconnect"). Returns with n locked, PS and IND clear.
  */
-export async function lockUnderSession(ctx: Fig7Context, session: Session, t: number, n: number, count: boolean): Promise<void> {
+export async function fig7Request(ctx: Fig7Context, session: Session, t: number, n: number, count: boolean): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     assert(attempt < 3, () => `${ctx.name}: track ${t} at ${session.drives.dch(n)} still IND after ${attempt} fills (${ctx.state.describeTrack(n)})`);
     await lockTrack(ctx.state, n);

@@ -14,7 +14,7 @@ import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
 import { arrayIsTimed, HostPorts } from '../shared/cost.ts';
 import { DiskAdapterRequests } from './da-requests.ts';
-import { countScenario, lockUnderSession, type Fig7Context } from './fig7.ts';
+import { countScenario, fig7Request, type Fig7Context } from './fig7.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
@@ -403,7 +403,7 @@ export class HostAdapter {
     const deadline = sched().now() + SLOT_WAIT_MS;
     for (let attempt = 0; ; attempt++) {
       const seen = cacheEvents(this.state);
-      if (session) await lockUnderSession(this.fig7, session, t, g, count && attempt === 0);
+      if (session) await fig7Request(this.fig7, session, t, g, count && attempt === 0);
       else await lockTrack(this.state, g);
       try {
         const s = await work.slot(g);

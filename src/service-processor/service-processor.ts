@@ -324,7 +324,7 @@ export class ServiceProcessor {
       for (let t = run.session.O.tracks; t < run.session.N.tracks; t++) this.state.setFlag(run.session.N.locate(t), TRACK.FMT);
       run.logStep('new members formatted');
     } else {
-      await this.prepare(run.session, run.logStep);
+      await this.prepareAndEstablish(run.session, run.logStep);
       this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.SYNCHRONISED);
     }
     run.stage = 'prepared';
@@ -434,7 +434,7 @@ export class ServiceProcessor {
   }
 
   /** Steps 104-112: ESTABLISH the BCV, set PS, PB and IND; then wait for the BCV (step 113). */
-  private async prepare(session: Session, logStep: (s: string) => void): Promise<void> {
+  private async prepareAndEstablish(session: Session, logStep: (s: string) => void): Promise<void> {
     const { spec } = session;
     const bcvIndex = spec.bcvIndex!;
     // Step 105: the BCV is not ready (no other access) from here to completion.
