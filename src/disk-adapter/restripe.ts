@@ -7,8 +7,8 @@ import type { Link } from '../shared/link.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { NO_SLOT, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE, type SharedState } from '../shared/memory.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { releaseSlot, SlotWait, tryAllocateSlot } from '../shared/cache.ts';
+import { errorMessage } from '../shared/errors.ts';
 import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
 import { moveSlot } from '../shared/intent.ts';
 import type { Session } from '../shared/session.ts';
@@ -118,9 +118,13 @@ export class Restripe {
    * slot only a destage of g's own data would free.
    */
   private async establishTrack(g: number): Promise<number> {
-    const deadline = sched().now() + SLOT_WAIT_MS;
+    const wait = new SlotWait(this.ctx.state, {
+      what: () => `${this.ctx.name}: ESTABLISH of ${this.ctx.model.drives.dch(g)}`,
+      onWait: () => this.slotWait(),
+      sliceMs: CACHE_WAIT_SLICE_MS,
+    });
     for (;;) {
-      const seen = cacheEvents(this.ctx.state);
+      const seen = wait.seen();
       await lockTrack(this.ctx.state, g);
       try {
         let s = Atomics.load(this.ctx.state.trackSlot, g);
@@ -133,12 +137,14 @@ export class Restripe {
       } finally {
         unlockTrack(this.ctx.state, g);
       }
-      if (sched().now() > deadline)
-        throw new ArrayError('CACHE_EXHAUSTED', `${this.ctx.name}: ESTABLISH of ${this.ctx.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms`);
-      this.ctx.counters.slotWaits++;
-      this.ctx.sweepAll();
-      await awaitCacheEvent(this.ctx.state, seen, CACHE_WAIT_SLICE_MS);
+      await wait.next(seen);
     }
+  }
+
+  /** No slot: count the wait and ask every adapter to destage now. */
+  private slotWait(): void {
+    this.ctx.counters.slotWaits++;
+    this.ctx.sweepAll();
   }
 
   /** Read locked track g into its slot s unless s holds it already (a slot just taken is not VALID). */
@@ -237,16 +243,13 @@ export class Restripe {
    */
   private async fill(session: Session, t: number): Promise<void> {
     assert(session.B && t >= 0 && t < session.oldTracks, () => `${this.ctx.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`);
-    const deadline = sched().now() + SLOT_WAIT_MS;
+    const wait = new SlotWait(this.ctx.state, { what: () => `${this.ctx.name}: fill of track ${t}`, onWait: () => this.slotWait(), sliceMs: CACHE_WAIT_SLICE_MS });
     for (;;) {
-      const seen = cacheEvents(this.ctx.state);
+      const seen = wait.seen();
       if (await this.fillLocked(session, t)) return;
       // No slot for n: wait for one with no lock held (a holder of o may own a write-pending slot
       // that only a destage, which needs o's lock, can free).
-      if (sched().now() > deadline) throw new ArrayError('CACHE_EXHAUSTED', `${this.ctx.name}: fill of track ${t}: no cache slot within ${SLOT_WAIT_MS} ms`);
-      this.ctx.counters.slotWaits++;
-      this.ctx.sweepAll();
-      await awaitCacheEvent(this.ctx.state, seen, CACHE_WAIT_SLICE_MS);
+      await wait.next(seen);
     }
   }
 

@@ -8,7 +8,7 @@ import type { DeviceLayout } from '../shared/layout.ts';
 import { BACKGROUND, DEVICE, NO_SLOT, SLOT, TRACK, type SharedState } from '../shared/memory.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
-import { awaitCacheEvent, cacheEvents, releaseSlot, tryAllocateSlot, SLOT_WAIT_MS } from '../shared/cache.ts';
+import { releaseSlot, SlotWait, tryAllocateSlot } from '../shared/cache.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
@@ -400,9 +400,14 @@ export class HostAdapter {
    * work runs again from the start (it changes nothing before it has its slot).
    */
   private async underLock(session: Session | undefined, t: number, g: number, count: boolean, piece: Piece, work: PieceWork): Promise<void> {
-    const deadline = sched().now() + SLOT_WAIT_MS;
+    const wait = new SlotWait(this.state, {
+      what: () => this.model.drives.dch(g),
+      why: () => `${this.state.slots} slots, all write-pending or locked`,
+      onWait: () => this.das.askDestage(),
+      sliceMs: SLOT_WAIT_SLICE_MS,
+    });
     for (let attempt = 0; ; attempt++) {
-      const seen = cacheEvents(this.state);
+      const seen = wait.seen();
       if (session) await fig7Request(this.fig7, session, t, g, count && attempt === 0);
       else await lockTrack(this.state, g);
       try {
@@ -416,14 +421,7 @@ export class HostAdapter {
         this.leave(piece);
         unlockTrack(this.state, g);
       }
-      if (sched().now() > deadline) {
-        throw new ArrayError(
-          'CACHE_EXHAUSTED',
-          `${this.model.drives.dch(g)}: no clean cache slot within ${SLOT_WAIT_MS} ms (${this.state.slots} slots, all write-pending or locked)`,
-        );
-      }
-      this.das.askDestage();
-      await awaitCacheEvent(this.state, seen, SLOT_WAIT_SLICE_MS);
+      await wait.next(seen);
     }
   }
 

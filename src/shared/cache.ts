@@ -3,7 +3,8 @@
 import { CACHE, NO_SLOT, NO_TRACK, SLOT, type SharedState } from './memory.ts';
 import { tryLockTrack, unlockTrack } from './track-lock.ts';
 import { assert } from './assert.ts';
-import { waitWord } from './sched.ts';
+import { sched, waitWord } from './sched.ts';
+import { ArrayError } from './errors.ts';
 
 /**
  * Longest a request waits for a clean slot before it fails (bounded wait). Nobody waits for a slot
@@ -30,6 +31,40 @@ export async function awaitCacheEvent(state: SharedState, seen: number, waitMs: 
 
 export function cacheEvents(state: SharedState): number {
   return Atomics.load(state.cacheWords, CACHE.EVENTS);
+}
+
+/**
+ * The one wait for a clean cache slot, host adapters and disk adapters alike. A caller loops:
+ * `seen()` before each attempt (which takes its locks and gives them up itself), and after one that
+ * found no slot, `await next(seen)`: with no lock held, CACHE_EXHAUSTED (naming `what`) once
+ * SLOT_WAIT_MS have passed, else `onWait` asks for destages and the wait is for the next cache
+ * event, bounded by `sliceMs` (a missed event costs at most that). Waiting with a lock held could
+ * close a cycle with a holder of that lock waiting for a slot only a destage needing it would free.
+ * (A loop in the caller, not a callback: the awaits stay the caller's own, so seeded interleavings
+ * are what they were.)
+ */
+export class SlotWait {
+  private readonly deadline: number;
+
+  constructor(
+    private readonly state: SharedState,
+    private readonly opts: { what: () => string; onWait: () => void; sliceMs: number; why?: () => string },
+  ) {
+    this.deadline = sched().now() + SLOT_WAIT_MS;
+  }
+
+  /** The cache events seen before an attempt. */
+  seen(): number {
+    return cacheEvents(this.state);
+  }
+
+  /** After an attempt that found no slot (no lock held): give up past the deadline, else ask for destages and wait. */
+  next(seen: number): Promise<void> {
+    if (sched().now() > this.deadline)
+      throw new ArrayError('CACHE_EXHAUSTED', `${this.opts.what()}: no clean cache slot within ${SLOT_WAIT_MS} ms${this.opts.why ? ` (${this.opts.why()})` : ''}`);
+    this.opts.onWait();
+    return awaitCacheEvent(this.state, seen, this.opts.sliceMs);
+  }
 }
 
 /** One bounded sweep of the clock: two passes over every slot at most. */
