@@ -43,7 +43,8 @@ module.exports = {
     {
       name: 'actors-touch-no-file-and-no-thread',
       severity: 'error',
-      comment: 'Actor logic runs the same in a worker, inline and under the seeded scheduler: files go through src/drives, threads through src/runtime.',
+      comment:
+        'Actor logic runs the same in a worker, inline and under the seeded scheduler: files go through src/drives, threads through src/runtime.',
       from: { path: ACTORS },
       to: { dependencyTypes: ['core'], path: '^(node:)?(fs|fs/promises|worker_threads|child_process)$' },
     },
@@ -57,14 +58,16 @@ module.exports = {
     {
       name: 'host-side-below-serve-lab-stress-cli',
       severity: 'error',
-      comment: 'Host clients, workloads and the verifier import neither the servers, the lab, the stress harness nor the CLI.',
+      comment:
+        'Host clients, workloads and the verifier import neither the servers, the lab, the stress harness nor the CLI.',
       from: { path: '^src/host/' },
       to: { path: '^(src/(serve|lab|stress|cli)/|bench/)' },
     },
     {
       name: 'serve-and-lab-use-no-actor-internals',
       severity: 'error',
-      comment: 'The servers and the lab drive the array through the runtime and src/drives, never through an actor’s own modules.',
+      comment:
+        'The servers and the lab drive the array through the runtime and src/drives, never through an actor’s own modules.',
       from: { path: '^src/(serve|lab)/' },
       to: { path: `${ACTORS}|^src/(stress|cli)/|^bench/` },
     },

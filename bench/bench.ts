@@ -10,7 +10,12 @@ import { restripeBench, restripeMarkdown } from './restripe.ts';
 import { driveModelBench, driveModelMarkdown } from './drive-model.ts';
 import { scalingMarkdown, scalingSweep, sweepBench, sweepMarkdown } from './sweep-bench.ts';
 import { nbdBench, nbdMarkdown } from './nbd-bench.ts';
-import { restripeSweepBench, restripeSweepMarkdown, virtualSpeedBench, virtualSpeedMarkdown } from './restripe-sweep.ts';
+import {
+  restripeSweepBench,
+  restripeSweepMarkdown,
+  virtualSpeedBench,
+  virtualSpeedMarkdown,
+} from './restripe-sweep.ts';
 import { dirname, join } from 'node:path';
 import { durableBench, durableMarkdown } from './durable.ts';
 import { durableServeBench, durableServeMarkdown } from './durable-serve.ts';
@@ -18,34 +23,61 @@ import { durableServeBench, durableServeMarkdown } from './durable-serve.ts';
 /** Runs of the speed figures in one `npm run bench` (the issue asks for three, side by side). */
 const SPEED_RUNS = 3;
 
-export async function benchCommand(opts: { write?: string; quick?: boolean; json?: boolean; only?: string }): Promise<number> {
+/** The durable data dir's figures: FLUSH against data held, then the server under real clients. */
+async function durableSections(
+  opts: { write?: string; quick?: boolean },
+  machine: string,
+  date: string,
+  say: (s: string) => void,
+): Promise<Record<string, unknown>> {
+  const rows = await durableBench(opts.quick ? [10] : [10, 1024, 4096], say);
+  if (opts.write) writeSection(opts.write, 'durable', durableMarkdown(rows, machine, date));
+  const served = await durableServeBench(opts.quick ? [64] : [64, 1024], opts.quick ? 2 : 10, say);
+  if (opts.write) writeSection(opts.write, 'durable-serve', durableServeMarkdown(served, machine, date));
+  return { durable: rows, durableServe: served };
+}
+
+export async function benchCommand(opts: {
+  write?: string;
+  quick?: boolean;
+  json?: boolean;
+  only?: string;
+}): Promise<number> {
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const date = new Date().toISOString().slice(0, 10);
   const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
   const out: Record<string, unknown> = { machine, date };
-  if (opts.only === undefined || opts.only === 'durable') {
-    const rows = await durableBench(opts.quick ? [10] : [10, 1024, 4096], say);
-    out.durable = rows;
-    if (opts.write) writeSection(opts.write, 'durable', durableMarkdown(rows, machine, date));
-    const served = await durableServeBench(opts.quick ? [64] : [64, 1024], opts.quick ? 2 : 10, say);
-    out.durableServe = served;
-    if (opts.write) writeSection(opts.write, 'durable-serve', durableServeMarkdown(served, machine, date));
-  }
+  if (opts.only === undefined || opts.only === 'durable')
+    Object.assign(out, await durableSections(opts, machine, date, say));
   if (opts.only === undefined || opts.only === 'drive-model') {
     const rows = driveModelBench();
     out.driveModel = rows;
-    for (const r of rows) say(`drive model ${r.preset}: QD1 8 KiB read ${r.qd1ReadMs} ms; QD32 SPTF ${r.sptfQd32Iops} IOPS (${r.sptfOverQd1}x QD1)`);
+    for (const r of rows)
+      say(
+        `drive model ${r.preset}: QD1 8 KiB read ${r.qd1ReadMs} ms; QD32 SPTF ${r.sptfQd32Iops} IOPS (${r.sptfOverQd1}x QD1)`,
+      );
     if (opts.write) writeSection(opts.write, 'drive-model', driveModelMarkdown(rows, date));
   }
   if (opts.only === undefined || opts.only === 'sweep') {
-    const points = await scalingSweep(opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')), !!opts.quick, say);
+    const points = await scalingSweep(
+      opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')),
+      !!opts.quick,
+      say,
+    );
     out.scaling = points;
     if (opts.write) writeSection(opts.write, 'scaling', scalingMarkdown(points, date));
     const rows = await sweepBench(!!opts.quick, say);
     out.sweep = rows;
     if (opts.write) writeSection(opts.write, 'sweep', sweepMarkdown(rows, machine, date, opts.quick ? 0.5 : 2));
-    const runs = await restripeSweepBench(opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')), !!opts.quick, say);
-    out.restripeSweep = runs.map((r) => ({ model: r.model, points: r.points.map((p) => ({ diskAdapters: p.diskAdapters, restripe: p.restripe })) }));
+    const runs = await restripeSweepBench(
+      opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')),
+      !!opts.quick,
+      say,
+    );
+    out.restripeSweep = runs.map((r) => ({
+      model: r.model,
+      points: r.points.map((p) => ({ diskAdapters: p.diskAdapters, restripe: p.restripe })),
+    }));
     if (opts.write) writeSection(opts.write, 'restripe-sweep', restripeSweepMarkdown(runs, date));
     const speed = await virtualSpeedBench(!!opts.quick, say);
     out.virtualSpeed = speed;
@@ -59,9 +91,15 @@ export async function benchCommand(opts: { write?: string; quick?: boolean; json
     if (opts.only === 'nbd') return report(out, opts);
   }
   if (opts.only === undefined || opts.only === 'speed') {
-    const r = await speedBench(opts.only === 'speed' && opts.quick ? 1 : SPEED_RUNS, !!opts.quick, opts.write ? join(dirname(opts.write), 'speed') : undefined, say);
+    const r = await speedBench(
+      opts.only === 'speed' && opts.quick ? 1 : SPEED_RUNS,
+      !!opts.quick,
+      opts.write ? join(dirname(opts.write), 'speed') : undefined,
+      say,
+    );
     Object.assign(out, r.median, { speedRuns: r.runs, speedTargets: r.targets });
-    for (const t of r.targets) say(`${t.figure}: ${t.values.join(', ')} (target ${t.target}; met in ${t.metIn} of ${r.runs.length})`);
+    for (const t of r.targets)
+      say(`${t.figure}: ${t.values.join(', ')} (target ${t.target}; met in ${t.metIn} of ${r.runs.length})`);
     if (opts.write) writeSection(opts.write, 'speed', speedMarkdown(r, machine, date, !!opts.quick));
   }
   if (opts.only === 'host-io') {
@@ -87,7 +125,10 @@ function hostIoMarkdown(rows: Row[], machine: string, date: string, seconds: num
   const table = [
     '| case | actor path ops/s | MB/s | p99 ms | in-process reference ops/s | ratio |',
     '|---|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.case} | ${r.actorOpsPerSec} | ${r.actorMBPerSec} | ${r.actorP99Ms} | ${r.referenceOpsPerSec} | ${r.ratio} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.case} | ${r.actorOpsPerSec} | ${r.actorMBPerSec} | ${r.actorP99Ms} | ${r.referenceOpsPerSec} | ${r.ratio} |`,
+    ),
   ];
   const r4 = rows.find((r) => r.blockBytes === 4096 && r.readPct === 100);
   const r64 = rows.filter((r) => r.blockBytes === 65536);

@@ -28,7 +28,11 @@ const BLOCKS_8K = 8192 / BLOCK_BYTES;
 function iops(name: string, scheduler: SchedulerName, qd: number) {
   const model = new HddModel(hddPreset(name), { cache: false, scheduler });
   const r = mulberry32(3);
-  return closedLoop(model, qd, REQUESTS, () => ({ lbn: Math.floor(r() * (model.mech.totalBlocks - BLOCKS_8K)), blocks: BLOCKS_8K, write: false }));
+  return closedLoop(model, qd, REQUESTS, () => ({
+    lbn: Math.floor(r() * (model.mech.totalBlocks - BLOCKS_8K)),
+    blocks: BLOCKS_8K,
+    write: false,
+  }));
 }
 
 export function driveModelBench(): DriveModelRow[] {

@@ -59,7 +59,8 @@ function configFor(heldMiB: number): unknown {
   };
 }
 
-const q = (xs: number[], p: number) => +[...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(2);
+const q = (xs: number[], p: number) =>
+  +[...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!.toFixed(2);
 const pct = (xs: number[]) => ({ p50Ms: q(xs, 0.5), p99Ms: q(xs, 0.99) });
 
 interface FioJob {
@@ -69,7 +70,9 @@ interface FioJob {
 }
 
 async function fio(uri: string, args: string[]): Promise<FioJob> {
-  const r = await run('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, ...args, '--output-format=json'], { maxBuffer: 1 << 26 });
+  const r = await run('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, ...args, '--output-format=json'], {
+    maxBuffer: 1 << 26,
+  });
   const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0] as FioJob;
   if (job.error) throw new Error(`fio ${args.join(' ')} against ${uri}: error ${job.error}`);
   return job;
@@ -77,7 +80,15 @@ async function fio(uri: string, args: string[]): Promise<FioJob> {
 
 /** 4 KiB reads of `uri` at queue depth 1 for `seconds`: their completion latencies p50/p99 (ms). */
 async function readLatency(uri: string, seconds: number, sizeBytes: number): Promise<{ p50Ms: number; p99Ms: number }> {
-  const job = await fio(uri, ['--rw=randread', '--bs=4k', '--iodepth=1', '--time_based', `--runtime=${seconds}`, `--size=${sizeBytes}`, '--percentile_list=50:99']);
+  const job = await fio(uri, [
+    '--rw=randread',
+    '--bs=4k',
+    '--iodepth=1',
+    '--time_based',
+    `--runtime=${seconds}`,
+    `--size=${sizeBytes}`,
+    '--percentile_list=50:99',
+  ]);
   const p = job.read.clat_ns.percentile ?? {};
   return { p50Ms: +((p['50.000000'] ?? 0) / 1e6).toFixed(2), p99Ms: +((p['99.000000'] ?? 0) / 1e6).toFixed(2) };
 }
@@ -98,15 +109,28 @@ async function probeStatus(api: string, stop: Promise<unknown>): Promise<number[
 
 /** fio 4 KiB randwrite over the first `sizeBytes` with a FLUSH after every write, for `seconds`. */
 const fsyncWrites = (uri: string, seconds: number, sizeBytes: number) =>
-  fio(uri, ['--rw=randwrite', '--bs=4k', '--iodepth=1', '--fsync=1', '--time_based', `--runtime=${seconds}`, `--size=${sizeBytes}`]);
+  fio(uri, [
+    '--rw=randwrite',
+    '--bs=4k',
+    '--iodepth=1',
+    '--fsync=1',
+    '--time_based',
+    `--runtime=${seconds}`,
+    `--size=${sizeBytes}`,
+  ]);
 
 async function startServer(args: string[]): Promise<{ child: ChildProcess; api: string }> {
-  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
   const first = await new Promise<string>((resolve, reject) => {
     let text = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start within ${START_WAIT_MS} ms: ${err}`)), START_WAIT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`serve did not start within ${START_WAIT_MS} ms: ${err}`)),
+      START_WAIT_MS,
+    );
     child.stdout!.on('data', (d: Buffer) => {
       text += d.toString();
       if (text.includes('\n')) {
@@ -126,7 +150,11 @@ async function stopChild(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-export async function durableServeBench(heldMiBs: number[], seconds: number, say: (s: string) => void): Promise<DurableServeRow[] | string> {
+export async function durableServeBench(
+  heldMiBs: number[],
+  seconds: number,
+  say: (s: string) => void,
+): Promise<DurableServeRow[] | string> {
   const missing = ['fio', 'nbdkit'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
   if (missing.length) return `skipped: ${missing.join(', ')} not installed`;
   const rows: DurableServeRow[] = [];
@@ -135,7 +163,16 @@ export async function durableServeBench(heldMiBs: number[], seconds: number, say
     try {
       writeFileSync(join(dir, 'array.json'), JSON.stringify(configFor(heldMiB)));
       const sock = join(dir, 'ae.sock');
-      const server = await startServer(['--config', join(dir, 'array.json'), '--data-dir', join(dir, 'data'), '--socket', sock, '--http', '127.0.0.1:0']);
+      const server = await startServer([
+        '--config',
+        join(dir, 'array.json'),
+        '--data-dir',
+        join(dir, 'data'),
+        '--socket',
+        sock,
+        '--http',
+        '127.0.0.1:0',
+      ]);
       let row: DurableServeRow;
       try {
         const ld1 = `nbd+unix:///LD1?socket=${sock}`;

@@ -30,11 +30,20 @@ function configFor(heldMiB: number) {
       { id: 'DA0', drives: ['d0', 'd1'] },
       { id: 'DA1', drives: ['d2', 'd3'] },
     ],
-    devices: [{ id: 'LD1', layout: 'striped', cylinders: cylinders * 4, stripeCylinders: 1, members: [0, 1, 2, 3].map((i) => ({ drive: `d${i}`, startCylinder: 0 })) }],
+    devices: [
+      {
+        id: 'LD1',
+        layout: 'striped',
+        cylinders: cylinders * 4,
+        stripeCylinders: 1,
+        members: [0, 1, 2, 3].map((i) => ({ drive: `d${i}`, startCylinder: 0 })),
+      },
+    ],
   });
 }
 
-const q = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+const q = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
 
 export async function durableBench(heldMiBs: number[], say: (s: string) => void): Promise<DurableRow[]> {
   const rows: DurableRow[] = [];
@@ -90,7 +99,10 @@ export function durableMarkdown(rows: DurableRow[], machine: string, date: strin
     '',
     '| data held | first commit (all of it) | FLUSH p50 | FLUSH p99 | restart |',
     '|---|---|---|---|---|',
-    ...rows.map((r) => `| ${r.heldMiB} MiB | ${r.firstCommitMs} ms | ${r.flushP50Ms} ms | ${r.flushP99Ms} ms | ${r.restartMs} ms |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.heldMiB} MiB | ${r.firstCommitMs} ms | ${r.flushP50Ms} ms | ${r.flushP99Ms} ms | ${r.restartMs} ms |`,
+    ),
     '',
     'A FLUSH commits only the tracks written since the last commit; what still grows with the data held is small (the capture reads one seqlock word a track and compares the flag chunks; the B-tree is deeper). A restart reads every stored track back into the drives, so it grows with the data held.',
     '',

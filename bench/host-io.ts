@@ -31,7 +31,13 @@ export interface Row {
 }
 
 /** The reference: one thread, the same locate() and the same copies into and out of a track cache. */
-function reference(layout: DeviceLayout, trackBytes: number, blockBytes: number, read: boolean, seconds: number): number {
+function reference(
+  layout: DeviceLayout,
+  trackBytes: number,
+  blockBytes: number,
+  read: boolean,
+  seconds: number,
+): number {
   const tracks = layout.tracks;
   const cache = new Uint8Array(tracks * trackBytes);
   const slotByGlobal = new Map<number, number>();
@@ -78,11 +84,23 @@ export async function hostIoRows(seconds: number, say: (s: string) => void): Pro
     const tb = emu.model.trackBytes;
     // Warm the cache: every track of LD1 written once (and so resident).
     const host = new HostClient(emu.hostLink(0));
-    await Promise.all(Array.from({ length: dev.layout.tracks }, (_, t) => host.write('LD1', t * tb, new Uint8Array(tb).fill(t & 0xff))));
+    await Promise.all(
+      Array.from({ length: dev.layout.tracks }, (_, t) => host.write('LD1', t * tb, new Uint8Array(tb).fill(t & 0xff))),
+    );
     await host.flush();
     host.close();
     for (const [name, blockBytes, readPct] of HOST_IO_CASES) {
-      const s = await runWorkload(emu, { hostProcessors: 2, seconds, queueDepth: 64, readPct, blockBytes, pattern: 'random', seed: 3, devices: ['LD1'], verify: false });
+      const s = await runWorkload(emu, {
+        hostProcessors: 2,
+        seconds,
+        queueDepth: 64,
+        readPct,
+        blockBytes,
+        pattern: 'random',
+        seed: 3,
+        devices: ['LD1'],
+        verify: false,
+      });
       if (s.ioErrors > 0) throw new Error(`${name}: ${s.ioErrors} I/O errors: ${s.described[0]}`);
       const ref = reference(dev.layout, tb, blockBytes, readPct === 100, seconds);
       const actor = s.iops;
@@ -96,7 +114,9 @@ export async function hostIoRows(seconds: number, say: (s: string) => void): Pro
         referenceOpsPerSec: Math.round(ref),
         ratio: Math.round((actor / ref) * 1000) / 1000,
       });
-      say(`${name}: ${actor} ops/s (${s.mbPerSec} MB/s, p99 ${s.latencyMs.p99} ms) vs reference ${Math.round(ref)} ops/s → ratio ${rows.at(-1)!.ratio}`);
+      say(
+        `${name}: ${actor} ops/s (${s.mbPerSec} MB/s, p99 ${s.latencyMs.p99} ms) vs reference ${Math.round(ref)} ops/s → ratio ${rows.at(-1)!.ratio}`,
+      );
     }
   } finally {
     await emu.stop();

@@ -23,7 +23,15 @@ const config = () =>
     hostAdapters: 2,
     drives: [0, 1, 2, 3].map((i) => ({ id: `d${i}`, cylinders: CYLINDERS_PER_DRIVE })),
     diskAdapters: [0, 1, 2, 3].map((i) => ({ id: `DA${i}`, drives: [`d${i}`] })),
-    devices: [{ id: 'LD1', layout: 'striped', cylinders: 4 * CYLINDERS_PER_DRIVE, stripeCylinders: 1, members: [0, 1, 2, 3].map((i) => ({ drive: `d${i}`, startCylinder: 0 })) }],
+    devices: [
+      {
+        id: 'LD1',
+        layout: 'striped',
+        cylinders: 4 * CYLINDERS_PER_DRIVE,
+        stripeCylinders: 1,
+        members: [0, 1, 2, 3].map((i) => ({ drive: `d${i}`, startCylinder: 0 })),
+      },
+    ],
   });
 
 interface FioCase {
@@ -35,15 +43,36 @@ interface FioCase {
 const CASES = (seconds: number): FioCase[] => [
   {
     name: '64 KiB randrw QD16, crc32c verify',
-    args: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--verify=crc32c', '--do_verify=1', '--verify_state_save=0', '--size=64m'],
+    args: [
+      '--rw=randrw',
+      '--bs=64k',
+      '--iodepth=16',
+      '--verify=crc32c',
+      '--do_verify=1',
+      '--verify_state_save=0',
+      '--size=64m',
+    ],
     target: 0.8,
   },
-  { name: '4 KiB randread QD32', args: ['--rw=randread', '--bs=4k', '--iodepth=32', '--time_based', `--runtime=${seconds}`, `--size=${DEVICE_BYTES}`], target: 0.5 },
+  {
+    name: '4 KiB randread QD32',
+    args: [
+      '--rw=randread',
+      '--bs=4k',
+      '--iodepth=32',
+      '--time_based',
+      `--runtime=${seconds}`,
+      `--size=${DEVICE_BYTES}`,
+    ],
+    target: 0.5,
+  },
 ];
 
 /** fio's read + write bandwidth (MiB/s) for one case against `uri`. */
 async function fio(uri: string, c: FioCase): Promise<number> {
-  const r = await run('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, ...c.args, '--output-format=json'], { maxBuffer: 1 << 26 });
+  const r = await run('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, ...c.args, '--output-format=json'], {
+    maxBuffer: 1 << 26,
+  });
   const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
   if (job.error) throw new Error(`fio ${c.name} against ${uri}: error ${job.error}`);
   return Math.round(((job.read.bw + job.write.bw) / 1024) * 10) / 10;
@@ -71,7 +100,13 @@ export async function nbdBench(quick: boolean, say: (s: string) => void): Promis
     for (const c of CASES(quick ? 2 : 5)) {
       const nbdkitMiBps = await fio(`nbd+unix:///?socket=${kitSock}`, c);
       const arrayemuMiBps = await fio(`nbd+unix:///LD1?socket=${aeSock}`, c);
-      const row = { case: c.name, arrayemuMiBps, nbdkitMiBps, ratio: Math.round((arrayemuMiBps / nbdkitMiBps) * 100) / 100, target: c.target };
+      const row = {
+        case: c.name,
+        arrayemuMiBps,
+        nbdkitMiBps,
+        ratio: Math.round((arrayemuMiBps / nbdkitMiBps) * 100) / 100,
+        target: c.target,
+      };
       say(`nbd ${c.name}: arrayemu ${arrayemuMiBps} MiB/s, nbdkit memory ${nbdkitMiBps} MiB/s (${row.ratio})`);
       rows.push(row);
     }

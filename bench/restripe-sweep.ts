@@ -29,14 +29,27 @@ export interface RestripeSweep {
 }
 
 /** hdd-15k (charts in `<dir>/sweep-restripe/`) and atlas10k, expansion onto the last adapter's drives at 2, 4, 8 adapters. */
-export async function restripeSweepBench(dir: string, quick: boolean, say: (s: string) => void): Promise<RestripeSweep[]> {
+export async function restripeSweepBench(
+  dir: string,
+  quick: boolean,
+  say: (s: string) => void,
+): Promise<RestripeSweep[]> {
   const out: RestripeSweep[] = [];
   for (const model of ['hdd-15k', 'atlas10k'] as const) {
     // hdd-15k drives short-stroked to their outer 20000 cylinders: full-size ones at 8 adapters would not fit the verifier here.
     const driveCylinders = model === 'hdd-15k' ? HDD15K_CYLINDERS : undefined;
-    const { points } = await runSweep({ ...RESTRIPE_POINT, driveModel: model, driveCylinders, diskAdapters: quick ? [2, 4] : [2, 4, 8], clock: 'virtual' });
+    const { points } = await runSweep({
+      ...RESTRIPE_POINT,
+      driveModel: model,
+      driveCylinders,
+      diskAdapters: quick ? [2, 4] : [2, 4, 8],
+      clock: 'virtual',
+    });
     out.push({ model, points });
-    for (const p of points) say(`restripe ${model} ${p.diskAdapters} DA: ${p.restripe!.idleDurationMs} ms idle = ${p.restripe!.idleOverBound}x the ${p.restripe!.boundBy} bound`);
+    for (const p of points)
+      say(
+        `restripe ${model} ${p.diskAdapters} DA: ${p.restripe!.idleDurationMs} ms idle = ${p.restripe!.idleOverBound}x the ${p.restripe!.boundBy} bound`,
+      );
     if (model !== 'hdd-15k') continue;
     const d = join(dir, 'sweep-restripe');
     mkdirSync(d, { recursive: true });
@@ -76,18 +89,36 @@ export function restripeSweepMarkdown(runs: RestripeSweep[], date: string): stri
 }
 
 /** 10 s of simulated random reads on 16 disk adapters × 4 atlas10k: wall time against simulated time. */
-export async function virtualSpeedBench(quick: boolean, say: (s: string) => void): Promise<{ simulatedMs: number; wallMs: number; ratio: number; iops: number }> {
-  const o: SweepOptions = { ...RESTRIPE_POINT, restripe: undefined, driveModel: 'atlas10k', diskAdapters: [16], seconds: quick ? 2 : 10 };
+export async function virtualSpeedBench(
+  quick: boolean,
+  say: (s: string) => void,
+): Promise<{ simulatedMs: number; wallMs: number; ratio: number; iops: number }> {
+  const o: SweepOptions = {
+    ...RESTRIPE_POINT,
+    restripe: undefined,
+    driveModel: 'atlas10k',
+    diskAdapters: [16],
+    seconds: quick ? 2 : 10,
+  };
   const t0 = performance.now();
   const { points } = await runSweep({ ...o, clock: 'virtual' });
   const wallMs = performance.now() - t0;
   const p = points[0]!;
-  const r = { simulatedMs: p.simulatedMs, wallMs: Math.round(wallMs), ratio: Math.round((p.simulatedMs / wallMs) * 100) / 100, iops: p.iops };
+  const r = {
+    simulatedMs: p.simulatedMs,
+    wallMs: Math.round(wallMs),
+    ratio: Math.round((p.simulatedMs / wallMs) * 100) / 100,
+    iops: p.iops,
+  };
   say(`virtual speed: ${r.simulatedMs} ms simulated in ${r.wallMs} ms of wall time (${r.ratio}x)`);
   return r;
 }
 
-export function virtualSpeedMarkdown(r: { simulatedMs: number; wallMs: number; ratio: number; iops: number }, machine: string, date: string): string {
+export function virtualSpeedMarkdown(
+  r: { simulatedMs: number; wallMs: number; ratio: number; iops: number },
+  machine: string,
+  date: string,
+): string {
   return [
     '## Virtual mode: simulated time against wall time',
     '',

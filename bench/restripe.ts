@@ -28,8 +28,19 @@ export function fig2Scaled(mib: number): { running: ArrayConfig; target: unknown
       { id: 'DA36', drives: ['37'] },
     ],
     devices: [
-      { id: 'LD1', layout: 'striped', cylinders, stripeCylinders: 2, members: ['31', '33', '35'].map((drive) => ({ drive, startCylinder: 0 })) },
-      { id: 'BCV1', layout: 'bcv', of: 'LD1', members: ['46', '47', '48'].map((drive) => ({ drive, startCylinder: 0 })) },
+      {
+        id: 'LD1',
+        layout: 'striped',
+        cylinders,
+        stripeCylinders: 2,
+        members: ['31', '33', '35'].map((drive) => ({ drive, startCylinder: 0 })),
+      },
+      {
+        id: 'BCV1',
+        layout: 'bcv',
+        of: 'LD1',
+        members: ['46', '47', '48'].map((drive) => ({ drive, startCylinder: 0 })),
+      },
     ],
   };
   const target = JSON.parse(JSON.stringify(raw));
@@ -75,7 +86,11 @@ const LIGHT_LOAD: Omit<RunOptions, 'ops' | 'seconds'> = {
 };
 
 /** Reconfigure while `load` runs; the workload stops as soon as the restripe completes. */
-async function restripeUnderLoad(emu: ArrayEmulator, target: unknown, load: Omit<RunOptions, 'ops' | 'seconds'>): Promise<{ report: ReconfReport; host: HostSummary }> {
+async function restripeUnderLoad(
+  emu: ArrayEmulator,
+  target: unknown,
+  load: Omit<RunOptions, 'ops' | 'seconds'>,
+): Promise<{ report: ReconfReport; host: HostSummary }> {
   const wl = startWorkload(emu, { ...load, maxBytes: { LD1: (emu.model.device('LD1').bytes * 4) / 3 } });
   try {
     // The host processors' threads take a moment to start: reconfigure once the load is flowing.
@@ -94,17 +109,45 @@ async function restripeUnderLoad(emu: ArrayEmulator, target: unknown, load: Omit
 }
 
 export interface RestripeFigures {
-  throughput: { mib: number; restripeMs: number; restripeMBps: number; plainCopyMs: number; plainCopyMBps: number; ratio: number };
-  blocked: Array<{ mib: number; tracks: number; hostBlockedMs: number; durationMs: number; verifyErrors: number; hostP99Ms: number }>;
-  underLoad: { mib: number; before: HostSummary; during: HostSummary; restripeMs: number; opsRatio: number; p99Ratio: number };
+  throughput: {
+    mib: number;
+    restripeMs: number;
+    restripeMBps: number;
+    plainCopyMs: number;
+    plainCopyMBps: number;
+    ratio: number;
+  };
+  blocked: Array<{
+    mib: number;
+    tracks: number;
+    hostBlockedMs: number;
+    durationMs: number;
+    verifyErrors: number;
+    hostP99Ms: number;
+  }>;
+  underLoad: {
+    mib: number;
+    before: HostSummary;
+    during: HostSummary;
+    restripeMs: number;
+    opsRatio: number;
+    p99Ratio: number;
+  };
 }
 
 export async function restripeBench(quick: boolean, say: (s: string) => void): Promise<RestripeFigures> {
-  return { throughput: await restripeThroughput(quick, say), blocked: await blockedBySize(quick, say), underLoad: await hostsDuringRestripe(quick, say) };
+  return {
+    throughput: await restripeThroughput(quick, say),
+    blocked: await blockedBySize(quick, say),
+    underLoad: await hostsDuringRestripe(quick, say),
+  };
 }
 
 /** Restripe throughput with no host load, beside a plain copy of the same bytes. */
-export async function restripeThroughput(quick: boolean, say: (s: string) => void): Promise<RestripeFigures['throughput']> {
+export async function restripeThroughput(
+  quick: boolean,
+  say: (s: string) => void,
+): Promise<RestripeFigures['throughput']> {
   const tMib = quick ? 16 : 256;
   const t = fig2Scaled(tMib);
   const emu = await ArrayEmulator.start(t.running);
@@ -125,7 +168,9 @@ export async function restripeThroughput(quick: boolean, say: (s: string) => voi
     plainCopyMBps: Math.round(bytes / MIB / (copyMs / 1000)),
     ratio: Math.round((copyMs / report.durationMs) * 1000) / 1000,
   };
-  say(`restripe ${tMib} MiB, no host load: ${throughput.restripeMBps} MB/s vs plain copy ${throughput.plainCopyMBps} MB/s → ratio ${throughput.ratio}`);
+  say(
+    `restripe ${tMib} MiB, no host load: ${throughput.restripeMBps} MB/s vs plain copy ${throughput.plainCopyMBps} MB/s → ratio ${throughput.ratio}`,
+  );
   return throughput;
 }
 
@@ -139,7 +184,9 @@ export async function blockedBySize(quick: boolean, say: (s: string) => void): P
       prefault(emu);
       const r = await restripeUnderLoad(emu, s.target, LIGHT_LOAD);
       if (r.host.verifyErrors + r.host.ioErrors > 0)
-        throw new Error(`restripe bench ${mib} MiB: ${r.host.verifyErrors} verify and ${r.host.ioErrors} I/O errors: ${r.host.described.slice(0, 3).join('; ')}`);
+        throw new Error(
+          `restripe bench ${mib} MiB: ${r.host.verifyErrors} verify and ${r.host.ioErrors} I/O errors: ${r.host.described.slice(0, 3).join('; ')}`,
+        );
       blocked.push({
         mib,
         tracks: r.report.tracksTotal,
@@ -148,7 +195,9 @@ export async function blockedBySize(quick: boolean, say: (s: string) => void): P
         verifyErrors: r.host.verifyErrors,
         hostP99Ms: r.host.latencyMs.p99,
       });
-      say(`restripe ${mib} MiB under a light load: host blocked ${r.report.hostBlockedMs} ms (restripe ${r.report.durationMs} ms, verify errors ${r.host.verifyErrors})`);
+      say(
+        `restripe ${mib} MiB under a light load: host blocked ${r.report.hostBlockedMs} ms (restripe ${r.report.durationMs} ms, verify errors ${r.host.verifyErrors})`,
+      );
     } finally {
       await emu.stop();
     }
@@ -157,7 +206,10 @@ export async function blockedBySize(quick: boolean, say: (s: string) => void): P
 }
 
 /** Host throughput and p99 during a restripe, beside before it (same array, same load, the default throttle). */
-export async function hostsDuringRestripe(quick: boolean, say: (s: string) => void): Promise<RestripeFigures['underLoad']> {
+export async function hostsDuringRestripe(
+  quick: boolean,
+  say: (s: string) => void,
+): Promise<RestripeFigures['underLoad']> {
   const uMib = quick ? 16 : 256;
   const u = fig2Scaled(uMib);
   const load: Omit<RunOptions, 'ops' | 'seconds'> = { ...LIGHT_LOAD, hostProcessors: 2, queueDepth: 16 };
@@ -175,7 +227,9 @@ export async function hostsDuringRestripe(quick: boolean, say: (s: string) => vo
       ['during', during],
     ] as const) {
       if (h.verifyErrors + h.ioErrors > 0)
-        throw new Error(`restripe bench: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors ${phase} the restripe: ${h.described.slice(0, 3).join('; ')}`);
+        throw new Error(
+          `restripe bench: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors ${phase} the restripe: ${h.described.slice(0, 3).join('; ')}`,
+        );
     }
     say(
       `host load before: ${before.iops} ops/s p99 ${before.latencyMs.p99} ms; during the restripe (${r.report.durationMs} ms): ${during.iops} ops/s p99 ${during.latencyMs.p99} ms`,
@@ -217,7 +271,10 @@ export function restripeMarkdown(f: RestripeFigures, machine: string, date: stri
     '',
     '| device | old tracks | host blocked ms | host p99 ms | restripe ms | verify errors |',
     '|---:|---:|---:|---:|---:|---:|',
-    ...f.blocked.map((b) => `| ${b.mib} MiB | ${b.tracks} | ${b.hostBlockedMs} | ${b.hostP99Ms} | ${b.durationMs} | ${b.verifyErrors} |`),
+    ...f.blocked.map(
+      (b) =>
+        `| ${b.mib} MiB | ${b.tracks} | ${b.hostBlockedMs} | ${b.hostP99Ms} | ${b.durationMs} | ${b.verifyErrors} |`,
+    ),
     '',
     `**Host load during a restripe** (${f.underLoad.mib} MiB, the default throttle; 2 host processors × queue depth 16, 4 KiB, 50% reads, verifying; the restripe took ${f.underLoad.restripeMs} ms):`,
     '',

@@ -22,21 +22,46 @@ interface HostIoFigure {
 export interface SpeedFigures {
   hostIo: Record<'read4k' | 'write4k' | 'read64k' | 'write64k', HostIoFigure>;
   restripe: { mbPerSec: number; plainCopyMbPerSec: number; ratio: number };
-  blockedMs: { p50: number; p99: number; max: number; switches: number; byModel: Record<string, { p50: number; p99: number; max: number; switches: number }> };
-  duringRestripe: { opsRatio: number; p99Ratio: number; opsPerSecBefore: number; opsPerSecDuring: number; p99MsBefore: number; p99MsDuring: number; restripeMs: number };
+  blockedMs: {
+    p50: number;
+    p99: number;
+    max: number;
+    switches: number;
+    byModel: Record<string, { p50: number; p99: number; max: number; switches: number }>;
+  };
+  duringRestripe: {
+    opsRatio: number;
+    p99Ratio: number;
+    opsPerSecBefore: number;
+    opsPerSecDuring: number;
+    p99MsBefore: number;
+    p99MsDuring: number;
+    restripeMs: number;
+  };
 }
 
 /** One run of every figure. */
-export async function speedRun(quick: boolean, say: (s: string) => void): Promise<{ figures: SpeedFigures; windows: SwitchWindow[] }> {
+export async function speedRun(
+  quick: boolean,
+  say: (s: string) => void,
+): Promise<{ figures: SpeedFigures; windows: SwitchWindow[] }> {
   const rows = await hostIoRows(quick ? 0.5 : 3, say);
   const hostIo = {} as SpeedFigures['hostIo'];
   for (const [name, , , key] of HOST_IO_CASES) {
     const r = rows.find((x) => x.case === name)!;
-    hostIo[key] = { opsPerSec: r.actorOpsPerSec, referenceOpsPerSec: r.referenceOpsPerSec, ratio: r.ratio, p99Ms: r.actorP99Ms };
+    hostIo[key] = {
+      opsPerSec: r.actorOpsPerSec,
+      referenceOpsPerSec: r.referenceOpsPerSec,
+      ratio: r.ratio,
+      p99Ms: r.actorP99Ms,
+    };
   }
   const th = await restripeThroughput(quick, say);
   const switches = quick ? 10 : SWITCHES_PER_MODEL;
-  const windows = [await switchWindowBench(undefined, switches, say), await switchWindowBench(MECHANICAL_MODEL, switches, say)];
+  const windows = [
+    await switchWindowBench(undefined, switches, say),
+    await switchWindowBench(MECHANICAL_MODEL, switches, say),
+  ];
   const all = windows.flatMap((w) => w.samplesMs).sort((a, b) => a - b);
   const byModel = Object.fromEntries(windows.map((w) => [w.model, { ...w.blockedMs, switches: w.switches }]));
   const u = await hostsDuringRestripe(quick, say);
@@ -45,7 +70,13 @@ export async function speedRun(quick: boolean, say: (s: string) => void): Promis
     figures: {
       hostIo,
       restripe: { mbPerSec: th.restripeMBps, plainCopyMbPerSec: th.plainCopyMBps, ratio: th.ratio },
-      blockedMs: { p50: quantile(all, 0.5), p99: quantile(all, 0.99), max: all.at(-1) ?? 0, switches: all.length, byModel },
+      blockedMs: {
+        p50: quantile(all, 0.5),
+        p99: quantile(all, 0.99),
+        max: all.at(-1) ?? 0,
+        switches: all.length,
+        byModel,
+      },
       duringRestripe: {
         opsRatio: u.opsRatio,
         p99Ratio: u.p99Ratio,
@@ -60,15 +91,50 @@ export async function speedRun(quick: boolean, say: (s: string) => void): Promis
 }
 
 /** The issue's targets, each a figure of a run and whether it is met. */
-export const SPEED_TARGETS: Array<{ figure: string; target: string; value: (f: SpeedFigures) => number; met: (v: number) => boolean }> = [
-  { figure: 'host-blocked window p99 (ms), every model', target: '≤ 1', value: (f) => Math.max(...Object.values(f.blockedMs.byModel).map((m) => m.p99)), met: (v) => v <= 1 },
+export const SPEED_TARGETS: Array<{
+  figure: string;
+  target: string;
+  value: (f: SpeedFigures) => number;
+  met: (v: number) => boolean;
+}> = [
+  {
+    figure: 'host-blocked window p99 (ms), every model',
+    target: '≤ 1',
+    value: (f) => Math.max(...Object.values(f.blockedMs.byModel).map((m) => m.p99)),
+    met: (v) => v <= 1,
+  },
   { figure: 'restripe MB/s ÷ plain copy', target: '≥ 0.5', value: (f) => f.restripe.ratio, met: (v) => v >= 0.5 },
-  { figure: 'host ops/s during a restripe ÷ before', target: '≥ 0.7', value: (f) => f.duringRestripe.opsRatio, met: (v) => v >= 0.7 },
-  { figure: 'host p99 during a restripe ÷ before', target: '≤ 2', value: (f) => f.duringRestripe.p99Ratio, met: (v) => v <= 2 },
-  { figure: '4 KiB cached random reads/s', target: '≥ 200000', value: (f) => f.hostIo.read4k.opsPerSec, met: (v) => v >= 200_000 },
-  { figure: '4 KiB cached reads ÷ in-process reference', target: '≥ 0.3', value: (f) => f.hostIo.read4k.ratio, met: (v) => v >= 0.3 },
+  {
+    figure: 'host ops/s during a restripe ÷ before',
+    target: '≥ 0.7',
+    value: (f) => f.duringRestripe.opsRatio,
+    met: (v) => v >= 0.7,
+  },
+  {
+    figure: 'host p99 during a restripe ÷ before',
+    target: '≤ 2',
+    value: (f) => f.duringRestripe.p99Ratio,
+    met: (v) => v <= 2,
+  },
+  {
+    figure: '4 KiB cached random reads/s',
+    target: '≥ 200000',
+    value: (f) => f.hostIo.read4k.opsPerSec,
+    met: (v) => v >= 200_000,
+  },
+  {
+    figure: '4 KiB cached reads ÷ in-process reference',
+    target: '≥ 0.3',
+    value: (f) => f.hostIo.read4k.ratio,
+    met: (v) => v >= 0.3,
+  },
   { figure: '4 KiB cached reads p99 (ms)', target: '≤ 2', value: (f) => f.hostIo.read4k.p99Ms, met: (v) => v <= 2 },
-  { figure: '4 KiB random writes/s', target: '≥ 150000', value: (f) => f.hostIo.write4k.opsPerSec, met: (v) => v >= 150_000 },
+  {
+    figure: '4 KiB random writes/s',
+    target: '≥ 150000',
+    value: (f) => f.hostIo.write4k.opsPerSec,
+    met: (v) => v >= 150_000,
+  },
 ];
 
 export interface SpeedReport {
@@ -79,7 +145,12 @@ export interface SpeedReport {
 }
 
 /** `runs` runs of every figure, side by side; the chart of the blocked window written into `chartDir`. */
-export async function speedBench(runs: number, quick: boolean, chartDir: string | undefined, say: (s: string) => void): Promise<SpeedReport> {
+export async function speedBench(
+  runs: number,
+  quick: boolean,
+  chartDir: string | undefined,
+  say: (s: string) => void,
+): Promise<SpeedReport> {
   const all: SpeedFigures[] = [];
   const windows: SwitchWindow[] = [];
   for (let i = 0; i < runs; i++) {
@@ -104,7 +175,9 @@ function medianOf(objs: unknown[]): unknown {
     return xs[Math.floor((xs.length - 1) / 2)];
   }
   if (first === null || typeof first !== 'object') return first;
-  return Object.fromEntries(Object.keys(first).map((k) => [k, medianOf(objs.map((o) => (o as Record<string, unknown>)[k]))]));
+  return Object.fromEntries(
+    Object.keys(first).map((k) => [k, medianOf(objs.map((o) => (o as Record<string, unknown>)[k]))]),
+  );
 }
 
 export function speedMarkdown(r: SpeedReport, machine: string, date: string, quick: boolean): string {

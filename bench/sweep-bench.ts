@@ -33,7 +33,11 @@ const BENCH_POINT: SweepOptions = {
  * (`<dir>/sweep/`): the scaling figure of the benchmarks.
  */
 export async function scalingSweep(dir: string, quick: boolean, say: (s: string) => void): Promise<SweepPoint[]> {
-  const o: SweepOptions = { ...BENCH_POINT, diskAdapters: quick ? [1, 2, 4] : [1, 2, 4, 8, 16], seconds: quick ? 0.5 : 1 };
+  const o: SweepOptions = {
+    ...BENCH_POINT,
+    diskAdapters: quick ? [1, 2, 4] : [1, 2, 4, 8, 16],
+    seconds: quick ? 0.5 : 1,
+  };
   const { points } = await runSweep({ ...o, clock: 'virtual' });
   const out = join(dir, 'sweep');
   mkdirSync(out, { recursive: true });
@@ -82,7 +86,8 @@ export async function sweepBench(quick: boolean, say: (s: string) => void): Prom
       realP99Ms: r.latencyMs.p99,
     };
   });
-  for (const r of rows) say(`sweep ${r.diskAdapters} DA: virtual ${r.virtualIops} IOPS, real ${r.realIops} IOPS (${r.realOverVirtual})`);
+  for (const r of rows)
+    say(`sweep ${r.diskAdapters} DA: virtual ${r.virtualIops} IOPS, real ${r.realIops} IOPS (${r.realOverVirtual})`);
   return rows;
 }
 
@@ -94,7 +99,10 @@ export function sweepMarkdown(rows: SweepBenchRow[], machine: string, date: stri
     '',
     '| disk adapters | drives | virtual IOPS | real IOPS | real ÷ virtual | virtual p99 ms | real p99 ms |',
     '|---:|---:|---:|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.diskAdapters} | ${r.drives} | ${r.virtualIops} | ${r.realIops} | ${r.realOverVirtual} | ${r.virtualP99Ms} | ${r.realP99Ms} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.diskAdapters} | ${r.drives} | ${r.virtualIops} | ${r.realIops} | ${r.realOverVirtual} | ${r.virtualP99Ms} | ${r.realP99Ms} |`,
+    ),
     '',
     'Target: real within 10% of virtual at 1, 2 and 4 adapters. Real time runs every actor in a worker thread on 2 cores; a machine busy with other work slows the real run (not the virtual one).',
     '',

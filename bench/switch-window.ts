@@ -39,8 +39,19 @@ function stripeConfig(stripeCylinders: number, model?: string): Record<string, u
       { id: 'DA34', drives: ['35', '48'] },
     ],
     devices: [
-      { id: 'LD1', layout: 'striped', cylinders: 48, stripeCylinders, members: ['31', '33', '35'].map((d) => ({ drive: d, startCylinder: 0 })) },
-      { id: 'BCV1', layout: 'bcv', of: 'LD1', members: ['46', '47', '48'].map((d) => ({ drive: d, startCylinder: 0 })) },
+      {
+        id: 'LD1',
+        layout: 'striped',
+        cylinders: 48,
+        stripeCylinders,
+        members: ['31', '33', '35'].map((d) => ({ drive: d, startCylinder: 0 })),
+      },
+      {
+        id: 'BCV1',
+        layout: 'bcv',
+        of: 'LD1',
+        members: ['46', '47', '48'].map((d) => ({ drive: d, startCylinder: 0 })),
+      },
     ],
   };
 }
@@ -51,12 +62,24 @@ export function quantile(sorted: number[], q: number): number {
 }
 
 /** `switches` sessions under load with drive model `model` (undefined: instant drives). */
-export async function switchWindowBench(model: string | undefined, switches: number, say: (s: string) => void): Promise<SwitchWindow> {
+export async function switchWindowBench(
+  model: string | undefined,
+  switches: number,
+  say: (s: string) => void,
+): Promise<SwitchWindow> {
   const configs = [stripeConfig(1, model), stripeConfig(2, model)];
   const emu = await ArrayEmulator.start(parseConfig(configs[0]));
   const samplesMs: number[] = [];
   try {
-    const wl = startWorkload(emu, { ...SWITCH_LOAD, seconds: 3600, readPct: 50, blockBytes: 4096, pattern: 'random', seed: 11, devices: ['LD1'] });
+    const wl = startWorkload(emu, {
+      ...SWITCH_LOAD,
+      seconds: 3600,
+      readPct: 50,
+      blockBytes: 4096,
+      pattern: 'random',
+      seed: 11,
+      devices: ['LD1'],
+    });
     try {
       for (let i = 0; wl.opsDone() < 500; i++) {
         if (i > 3000) throw new Error('the host load did not start within 30 s');
@@ -65,14 +88,17 @@ export async function switchWindowBench(model: string | undefined, switches: num
       for (let i = 0; i < switches; i++) {
         const report = await withTimeout(emu.reconfigure(configs[(i + 1) % 2]), SESSION_WAIT_MS, `session ${i + 1}`);
         samplesMs.push(report.hostBlockedMs);
-        if ((i + 1) % 25 === 0) say(`switch window (${model ?? 'instant'}): ${i + 1}/${switches} switches, last ${report.hostBlockedMs} ms`);
+        if ((i + 1) % 25 === 0)
+          say(`switch window (${model ?? 'instant'}): ${i + 1}/${switches} switches, last ${report.hostBlockedMs} ms`);
       }
     } finally {
       wl.stop();
     }
     const host = await wl.done;
     if (host.verifyErrors + host.ioErrors > 0)
-      throw new Error(`switch bench: ${host.verifyErrors} verify and ${host.ioErrors} I/O errors: ${host.described.slice(0, 3).join('; ')}`);
+      throw new Error(
+        `switch bench: ${host.verifyErrors} verify and ${host.ioErrors} I/O errors: ${host.described.slice(0, 3).join('; ')}`,
+      );
     const sorted = [...samplesMs].sort((a, b) => a - b);
     const blockedMs = { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? 0 };
     say(
@@ -98,7 +124,11 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 
 /** The distribution as a chart: each switch's window, sorted, per drive model (an empirical CDF). */
 export async function writeSwitchChart(dir: string, runs: SwitchWindow[]): Promise<string> {
-  const values = runs.flatMap((r) => [...r.samplesMs].sort((a, b) => a - b).map((ms, i) => ({ ms, fraction: (i + 1) / r.samplesMs.length, model: r.model })));
+  const values = runs.flatMap((r) =>
+    [...r.samplesMs]
+      .sort((a, b) => a - b)
+      .map((ms, i) => ({ ms, fraction: (i + 1) / r.samplesMs.length, model: r.model })),
+  );
   const spec: TopLevelSpec = {
     title: 'Host-blocked window at the switch, under a QD 64 × 2 verifying load',
     width: 420,

@@ -20,7 +20,9 @@ export function synthesizeMsrTrace(preset: string, requests: number, seed: numbe
   for (let i = 0; i < requests; i++) {
     const blocks = [8, 16, 32, 128][Math.floor(r() * 4)]!;
     const seq = r() < 0.3 && i > 0;
-    const lbn = seq ? Math.floor(r() * 1000) * 8 : Math.floor(r() * (Math.min(model.mech.totalBlocks, SPAN_BLOCKS) - blocks));
+    const lbn = seq
+      ? Math.floor(r() * 1000) * 8
+      : Math.floor(r() * (Math.min(model.mech.totalBlocks, SPAN_BLOCKS) - blocks));
     const write = r() < 0.3;
     // As a drive does (and replay models): the write cache destages while nothing waits.
     while (model.writeBehind.length > 0 && free < arrival) free = model.destageOne(free)!.freeMs;
@@ -28,7 +30,11 @@ export function synthesizeMsrTrace(preset: string, requests: number, seed: numbe
     free = s.freeMs;
     const response = s.doneMs - arrival;
     const ticks = (ms: number) => Math.round(ms * TICKS_PER_MS);
-    lines.push([start + ticks(arrival), 'synth', 0, write ? 'Write' : 'Read', lbn * 512, blocks * 512, ticks(response)].join(','));
+    lines.push(
+      [start + ticks(arrival), 'synth', 0, write ? 'Write' : 'Read', lbn * 512, blocks * 512, ticks(response)].join(
+        ',',
+      ),
+    );
     arrival = s.doneMs + -Math.log(1 - r()) * 5; // think: exponential, mean 5 ms
   }
   return `${lines.join('\n')}\n`;

@@ -48,7 +48,10 @@ export interface TrialResult {
 
 /** `arrayemu serve … --json` as a child process; resolves once it serves, with its control API's base URL. */
 export async function startServe(args: string[], cwd: string): Promise<Serving> {
-  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   let text = '';
   let err = '';
@@ -66,7 +69,10 @@ export async function startServe(args: string[], cwd: string): Promise<Serving> 
   /** The first line printed that `match` accepts (rejects if the server exits first or after `ms`). */
   const line = (match: (l: Record<string, unknown>) => boolean, ms = SERVE_LINE_WAIT_MS) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => done(new Error(`serve printed no such line within ${ms} ms: ${err.slice(-500)}`)), ms);
+      const timer = setTimeout(
+        () => done(new Error(`serve printed no such line within ${ms} ms: ${err.slice(-500)}`)),
+        ms,
+      );
       const look = () => {
         const l = lines.find(match);
         if (l) done(undefined, l);
@@ -111,13 +117,29 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
   const dir = mkdtempSync(join(root, `trial-${trial}-`));
   const data = join(dir, 'data');
   const sock = join(dir, 's');
-  const res: TrialResult = { trial, kind: kind.kind, killAtMs: Math.round(r() * kind.killWithinMs), phase: '', ok: false, flushes: 0, blocksChecked: 0, resumed: '' };
-  const server = await startServe(['--config', 'examples/fig2.json', '--data-dir', data, '--socket', sock, '--http', '127.0.0.1:0'], repo);
+  const res: TrialResult = {
+    trial,
+    kind: kind.kind,
+    killAtMs: Math.round(r() * kind.killWithinMs),
+    phase: '',
+    ok: false,
+    flushes: 0,
+    blocksChecked: 0,
+    resumed: '',
+  };
+  const server = await startServe(
+    ['--config', 'examples/fig2.json', '--data-dir', data, '--socket', sock, '--http', '127.0.0.1:0'],
+    repo,
+  );
   let second: typeof server | undefined;
   try {
     const exp = await fill(trial, dir, sock);
     const api = server.http!;
-    await fetch(`${api}/v1/throttle`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ minMBps: THROTTLE_MBPS, maxMBps: THROTTLE_MBPS }) });
+    await fetch(`${api}/v1/throttle`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ minMBps: THROTTLE_MBPS, maxMBps: THROTTLE_MBPS }),
+    });
     const post = await fetch(`${api}/v1/reconfigurations`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -132,8 +154,13 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     server.child.kill('SIGKILL');
     await server.exited;
     await busy;
-    second = await startServe(['--data-dir', data, '--socket', join(dir, 's2'), '--http', '127.0.0.1:0', '--verbose'], repo);
-    const st = (await (await fetch(`${second.http}/v1/status`)).json()) as { reconfigurations: Array<{ device?: string; resumed?: unknown }> };
+    second = await startServe(
+      ['--data-dir', data, '--socket', join(dir, 's2'), '--http', '127.0.0.1:0', '--verbose'],
+      repo,
+    );
+    const st = (await (await fetch(`${second.http}/v1/status`)).json()) as {
+      reconfigurations: Array<{ device?: string; resumed?: unknown }>;
+    };
     res.resumed = JSON.stringify(st.reconfigurations.map((x) => x.resumed ?? null));
     await resumedInMetrics(second.http!, st.reconfigurations);
     for (let pass = 1; pass <= 2; pass++) await check(exp, dir, join(dir, 's2'), res, pass);
@@ -158,9 +185,18 @@ async function resumedInMetrics(api: string, jobs: Array<{ device?: string; resu
   for (const j of jobs) {
     const r = j.resumed as { stage: string; tracksLeft: number } | null | undefined;
     if (!r) continue;
-    const line = text.split('\n').find((l) => l.startsWith('arrayemu_session_resumed_tracks_left{') && l.includes(`device="${j.device}"`) && l.includes(`stage="${r.stage}"`));
+    const line = text
+      .split('\n')
+      .find(
+        (l) =>
+          l.startsWith('arrayemu_session_resumed_tracks_left{') &&
+          l.includes(`device="${j.device}"`) &&
+          l.includes(`stage="${r.stage}"`),
+      );
     if (!line || Number(line.split(' ').pop()) !== r.tracksLeft)
-      throw new Error(`/metrics does not show the resumed restripe of ${j.device} (${r.stage}, ${r.tracksLeft} left): ${line ?? 'no line'}`);
+      throw new Error(
+        `/metrics does not show the resumed restripe of ${j.device} (${r.stage}, ${r.tracksLeft} left): ${line ?? 'no line'}`,
+      );
   }
 }
 
@@ -171,7 +207,8 @@ async function fill(trial: number, dir: string, sock: string): Promise<Expect> {
   const exp: Expect = { refs: {}, flushed: {}, later: {} };
   for (const [id, bytes] of Object.entries(SIZES)) {
     const ref = Buffer.alloc(bytes);
-    for (let i = 0; i < bytes; i += 4) ref.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ trial ^ (id === 'LD1' ? 0 : 0x5a5a5a5a)) >>> 0, i);
+    for (let i = 0; i < bytes; i += 4)
+      ref.writeUInt32LE((Math.imul(i + 1, 2654435761) ^ trial ^ (id === 'LD1' ? 0 : 0x5a5a5a5a)) >>> 0, i);
     exp.refs[id] = ref;
     writeFileSync(join(dir, `${id}.ref`), ref);
     await run('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', join(dir, `${id}.ref`), uriOf(id, sock)]);
@@ -185,7 +222,12 @@ async function fill(trial: number, dir: string, sock: string): Promise<Expect> {
 async function watch(api: string, res: TrialResult, stop: { killed: boolean }): Promise<void> {
   while (!stop.killed) {
     try {
-      const j = (await (await fetch(`${api}/v1/reconfigurations/1`)).json()) as { phase: string | null; state: string; tracksDone: number; tracksTotal: number };
+      const j = (await (await fetch(`${api}/v1/reconfigurations/1`)).json()) as {
+        phase: string | null;
+        state: string;
+        tracksDone: number;
+        tracksTotal: number;
+      };
       res.phase = `${j.state}/${j.phase ?? 'prepare'} ${j.tracksDone}/${j.tracksTotal ?? '?'}`;
     } catch {
       return;
@@ -195,7 +237,13 @@ async function watch(api: string, res: TrialResult, stop: { killed: boolean }): 
 }
 
 /** qemu-io runs, each a few 4 KiB pattern writes then a FLUSH; one that exited 0 before the kill had its FLUSH answered. */
-async function writeAndFlush(r: () => number, exp: Expect, sock: string, res: TrialResult, stop: { killed: boolean }): Promise<void> {
+async function writeAndFlush(
+  r: () => number,
+  exp: Expect,
+  sock: string,
+  res: TrialResult,
+  stop: { killed: boolean },
+): Promise<void> {
   let pattern = 1;
   while (!stop.killed) {
     const u = r();
@@ -204,7 +252,14 @@ async function writeAndFlush(r: () => number, exp: Expect, sock: string, res: Tr
     const p = (pattern++ % 255) + 1;
     for (const b of blocks) exp.later[id]!.set(b, (exp.later[id]!.get(b) ?? new Set<number>()).add(p));
     try {
-      await run('qemu-io', ['-f', 'raw', ...blocks.flatMap((b) => ['-c', `write -P ${p} ${b * BLOCK} 4k`]), '-c', 'flush', uriOf(id, sock)]);
+      await run('qemu-io', [
+        '-f',
+        'raw',
+        ...blocks.flatMap((b) => ['-c', `write -P ${p} ${b * BLOCK} 4k`]),
+        '-c',
+        'flush',
+        uriOf(id, sock),
+      ]);
     } catch {
       return; // the server died under it: these writes are unknown (old or new may be read)
     }
@@ -226,7 +281,8 @@ async function check(exp: Expect, dir: string, sock: string, res: TrialResult, p
     const got = readFileSync(out);
     for (let b = 0; b < exp.flushed[id]!.length; b++) {
       const have = got.subarray(b * BLOCK, (b + 1) * BLOCK);
-      const okAs = (p: number) => (p < 0 ? have.equals(exp.refs[id]!.subarray(b * BLOCK, (b + 1) * BLOCK)) : have.equals(filled.fill(p)));
+      const okAs = (p: number) =>
+        p < 0 ? have.equals(exp.refs[id]!.subarray(b * BLOCK, (b + 1) * BLOCK)) : have.equals(filled.fill(p));
       const want = exp.flushed[id]![b]!;
       if (![want, ...(exp.later[id]!.get(b) ?? [])].some(okAs))
         throw new Error(
@@ -254,7 +310,9 @@ async function main(): Promise<void> {
     const x = await killTrial(t, root, process.cwd());
     results.push(x);
     if (!json)
-      process.stderr.write(`trial ${t} ${x.kind}: kill at ${x.killAtMs} ms (${x.phase}) ${x.ok ? 'ok' : `FAILED: ${x.reason}`}, ${x.flushes} flushes, resumed ${x.resumed}\n`);
+      process.stderr.write(
+        `trial ${t} ${x.kind}: kill at ${x.killAtMs} ms (${x.phase}) ${x.ok ? 'ok' : `FAILED: ${x.reason}`}, ${x.flushes} flushes, resumed ${x.resumed}\n`,
+      );
   }
   const phases: Record<string, Record<string, number>> = {};
   for (const x of results) {

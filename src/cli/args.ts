@@ -12,7 +12,8 @@ export const EXIT_USAGE = 2;
 export function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (v: string): number => {
     const n = Number(v.endsWith('%') ? v.slice(0, -1) : v);
-    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max} (got "${v}")`);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max} (got "${v}")`);
     return n;
   };
 }
@@ -20,7 +21,8 @@ export function intArg(name: string, min: number, max = Number.MAX_SAFE_INTEGER)
 export function numArg(name: string, min: number) {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isFinite(n) || n < min) throw new InvalidArgumentError(`${name} must be a number ≥ ${min} (got "${v}")`);
+    if (!Number.isFinite(n) || n < min)
+      throw new InvalidArgumentError(`${name} must be a number ≥ ${min} (got "${v}")`);
     return n;
   };
 }
@@ -46,4 +48,5 @@ export function timedPreset(name: string | undefined) {
   return preset;
 }
 
-export const listArg = (name: string, max: number) => (v: string) => v.split(',').map((x) => intArg(name, 1, max)(x.trim()));
+export const listArg = (name: string, max: number) => (v: string) =>
+  v.split(',').map((x) => intArg(name, 1, max)(x.trim()));

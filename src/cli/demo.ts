@@ -35,7 +35,11 @@ export async function demoCommand(opts: { json?: boolean }): Promise<number> {
   say('  LD1 before:');
   table(config, config).forEach(say);
   say('  transfer plan to FIG. 2 new (original → BCV → new):');
-  for (const r of transferPlan(deviceLayout(config, 'LD1'), deviceLayout(config, 'BCV1'), deviceLayout(first, 'LD1', config))) {
+  for (const r of transferPlan(
+    deviceLayout(config, 'LD1'),
+    deviceLayout(config, 'BCV1'),
+    deviceLayout(first, 'LD1', config),
+  )) {
     say(`    ${r.cylinder}  ${r.from} → ${r.bcv} → ${r.to}${r.moves ? '' : '  (stays)'}`);
   }
   say('running a verifying load (2 host processors × queue depth 16, 50% reads, 4 KiB) and restriping at 30% …');
@@ -69,14 +73,26 @@ export async function demoCommand(opts: { json?: boolean }): Promise<number> {
     }).finally(() => progress.stop());
     const { host, reconfigurations, error } = result;
     const bitsLeft = reconfigurations.some((r) => r.bitsLeft.pb + r.bitsLeft.ps + r.bitsLeft.ind > 0);
-    const ok = host.verifyErrors === 0 && host.ioErrors === 0 && !error && !bitsLeft && reconfigurations.length === STEPS.length && emu.problems().length === 0;
-    say(`host: ${host.reads} reads, ${host.writes} writes, ${host.iops} ops/s, p99 ${host.latencyMs.p99} ms, on LD1, LD2 and META1 throughout`);
-    say(`verification: ${host.verifyErrors} errors, ${host.ioErrors} I/O errors${ok ? ' — nothing lost, no bit left set' : ''}`);
+    const ok =
+      host.verifyErrors === 0 &&
+      host.ioErrors === 0 &&
+      !error &&
+      !bitsLeft &&
+      reconfigurations.length === STEPS.length &&
+      emu.problems().length === 0;
+    say(
+      `host: ${host.reads} reads, ${host.writes} writes, ${host.iops} ops/s, p99 ${host.latencyMs.p99} ms, on LD1, LD2 and META1 throughout`,
+    );
+    say(
+      `verification: ${host.verifyErrors} errors, ${host.ioErrors} I/O errors${ok ? ' — nothing lost, no bit left set' : ''}`,
+    );
     for (const d of host.described) say(`  - ${d}`);
     if (error) say(`reconfiguration failed: ${error}`);
     if (opts.json) {
       const { described, ...hostOut } = host;
-      process.stdout.write(`${JSON.stringify({ ok, host: hostOut, errors: described, reconfigurations: reconfigurations.map(reconfJson) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ ok, host: hostOut, errors: described, reconfigurations: reconfigurations.map(reconfJson) })}\n`,
+      );
     }
     return ok ? 0 : 1;
   } finally {

@@ -24,7 +24,17 @@ export function buildProgram(hooks: CliHooks = {}): Command {
     .description('Emulator of a multi-adapter disk array that restripes logical devices online (WO 02/29807)')
     .showHelpAfterError()
     .exitOverride();
-  for (const add of [addLayoutCommand, addValidateCommand, addRunCommand, addStressCommand, addReplayCommand, addSweepCommand, addServeCommand, addControlCommands, addDemoCommand])
+  for (const add of [
+    addLayoutCommand,
+    addValidateCommand,
+    addRunCommand,
+    addStressCommand,
+    addReplayCommand,
+    addSweepCommand,
+    addServeCommand,
+    addControlCommands,
+    addDemoCommand,
+  ])
     add(program);
   addBenchCommand(program, hooks.loadBench);
   return program;

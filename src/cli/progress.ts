@@ -23,7 +23,11 @@ export function progressReporter(json: boolean): ProgressReporter {
           bar?.stop();
           device = p.device;
           bar = new cliProgress.SingleBar(
-            { format: `restripe ${p.device} [{bar}] {value}/{total} tracks | {rate} tracks/s | ETA {eta_formatted}`, stream: process.stderr, hideCursor: true },
+            {
+              format: `restripe ${p.device} [{bar}] {value}/{total} tracks | {rate} tracks/s | ETA {eta_formatted}`,
+              stream: process.stderr,
+              hideCursor: true,
+            },
             cliProgress.Presets.shades_classic,
           );
           bar.start(p.tracksTotal, 0, { rate: '0' });
@@ -51,11 +55,15 @@ export function progressReporter(json: boolean): ProgressReporter {
       last = now;
       const rate = p.tracksMoved / Math.max(0.001, (now - t0) / 1000);
       const eta = rate > 0 ? ((p.tracksTotal - p.tracksMoved) / rate).toFixed(1) : '?';
-      process.stderr.write(`restripe ${p.device}: ${p.tracksMoved}/${p.tracksTotal} tracks, ${rate.toFixed(0)} tracks/s, ETA ${eta} s\n`);
+      process.stderr.write(
+        `restripe ${p.device}: ${p.tracksMoved}/${p.tracksTotal} tracks, ${rate.toFixed(0)} tracks/s, ETA ${eta} s\n`,
+      );
     },
     done(r) {
       t0 = 0;
-      process.stderr.write(`restripe ${r.device}: ${r.kind} complete in ${r.durationMs} ms (host blocked ${r.hostBlockedMs} ms)\n`);
+      process.stderr.write(
+        `restripe ${r.device}: ${r.kind} complete in ${r.durationMs} ms (host blocked ${r.hostBlockedMs} ms)\n`,
+      );
     },
     stop() {},
   };

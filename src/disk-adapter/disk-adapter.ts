@@ -6,7 +6,7 @@
 import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
-import { DEVICE, NO_TRACK, SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
+import { NO_TRACK, SLOT, TRACK, type SharedState } from '../shared/memory.ts';
 import { tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
@@ -22,6 +22,7 @@ import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 import { pipeline, PIPELINE_LIMIT } from '../shared/pipeline.ts';
 import { Restripe } from './restripe.ts';
+import { clearPending, pendingSlots, slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { BackgroundThrottle } from './throttle.ts';
 
@@ -33,8 +34,6 @@ const DESTAGES_IN_FLIGHT_PER_DRIVE = 8;
 const CLOSED_SESSIONS_KEPT = 64;
 /** How soon a slot whose owner track was locked is tried again. */
 const DEFERRED_RETRY_MS = 1;
-/** Compare-and-swaps of a slot's state under its track lock before the destager stops loudly (only REF may change meanwhile). */
-const CLEAR_PENDING_TRIES = 64;
 /**
  * Write-behind of an adapter with instant drives: a destage round starts this long after the
  * first write-pending hint, so a track written many times meanwhile is destaged once (a 4 KiB
@@ -59,20 +58,6 @@ export interface DiskAdapterOptions {
   replacement?: boolean;
 }
 
-/**
- * Clear mirror bit `wp` of slot `s`, and WP with it when no WPk is left — in one atomic step, so a
- * worker stopped here never leaves WP set with no WPk (a slot nobody would destage or evict).
- */
-function clearPending(state: SharedState, s: number, wp: number): void {
-  for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
-    const st = Atomics.load(state.slotState, s);
-    let next = st & ~wp;
-    if (!(next & WPK_ALL)) next &= ~SLOT.WP;
-    if (Atomics.compareExchange(state.slotState, s, st, next) === st) return;
-  }
-  assert(false, () => `destage: ${state.describeSlot(s)} changed under its track lock ${CLEAR_PENDING_TRIES} times running`);
-}
-
 export class DiskAdapter {
   readonly name: string;
   readonly index: number;
@@ -92,7 +77,17 @@ export class DiskAdapter {
   private sweepTimer?: Timer;
   private stopped = false;
   /** When this adapter's throttled background copy may start its next track (scheduler ms). */
-  readonly counters = { staged: 0, destaged: 0, mirrored: 0, flushes: 0, established: 0, splits: 0, fills: 0, hostFills: 0, slotWaits: 0 };
+  readonly counters = {
+    staged: 0,
+    destaged: 0,
+    mirrored: 0,
+    flushes: 0,
+    established: 0,
+    splits: 0,
+    fills: 0,
+    hostFills: 0,
+    slotWaits: 0,
+  };
 
   private readonly gate: SyncGate;
   /** The host-request count last seen by the throttle, and when it last moved (scheduler ms). */
@@ -103,6 +98,8 @@ export class DiskAdapter {
   /** ESTABLISH, the instant split, the data transfer and fill: this adapter's part of each session. */
   private readonly restripe: Restripe;
   private readonly stager: Stager;
+  /** What a slot's destage duty depends on (this adapter's drives and sessions). */
+  private readonly dutyContext: DutyContext;
 
   constructor(opts: DiskAdapterOptions) {
     this.gate = new SyncGate(opts.replacement === true);
@@ -121,6 +118,7 @@ export class DiskAdapter {
       readLocation: (g, dst) => this.readLocation(g, dst),
       requesterName: (ha) => this.hostAdapters[ha]?.peer ?? `HA${ha}`,
     });
+    this.dutyContext = { state: this.state, sessions: this.sessions, ownsTrack: (g) => this.ownsTrack(g) };
     const throttle = new BackgroundThrottle(this.state, this.model, () => this.stopped);
     this.restripe = new Restripe({
       name: this.name,
@@ -197,7 +195,8 @@ export class DiskAdapter {
         void this.restripe.hostFill(link, m.sid, m.track, m.id);
         return;
       case 'reconf-sync':
-        for (const sid of syncSessionsIn(this.sessions, this.model, this.state, m, (spec) => this.openSession(spec))) this.closedSessions.add(sid);
+        for (const sid of syncSessionsIn(this.sessions, this.model, this.state, m, (spec) => this.openSession(spec)))
+          this.closedSessions.add(sid);
         this.closedSidsBelow = m.closedBelow;
         this.gate.openNow();
         this.sweep();
@@ -220,7 +219,8 @@ export class DiskAdapter {
       case 'reconf-close':
         this.sessions.delete(m.sid);
         this.closedSessions.add(m.sid);
-        if (this.closedSessions.size > CLOSED_SESSIONS_KEPT) this.closedSessions.delete(this.closedSessions.values().next().value!);
+        if (this.closedSessions.size > CLOSED_SESSIONS_KEPT)
+          this.closedSessions.delete(this.closedSessions.values().next().value!);
         return this.reply(m.sid, 'close');
       default:
         this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
@@ -242,7 +242,10 @@ export class DiskAdapter {
     const t0 = sched().now();
     try {
       await fn(session);
-      this.log('info', `${this.name}: ${step} of session ${sid} (${session.spec.deviceId}) done in ${(sched().now() - t0).toFixed(1)} ms`);
+      this.log(
+        'info',
+        `${this.name}: ${step} of session ${sid} (${session.spec.deviceId}) done in ${(sched().now() - t0).toFixed(1)} ms`,
+      );
       this.reply(sid, step);
     } catch (err) {
       this.log('error', `${this.name}: ${step} of session ${sid} failed: ${errorMessage(err)}`);
@@ -318,7 +321,11 @@ export class DiskAdapter {
     try {
       await this.absorbWrites();
       while ((this.dirty.size > 0 || this.deferred.size > 0) && !this.stopped) {
-        await pipeline(this.takeDirty(DESTAGE_BATCH), this.destagesInFlight, async (s) => void (await this.destageSlot(s)));
+        await pipeline(
+          this.takeDirty(DESTAGE_BATCH),
+          this.destagesInFlight,
+          async (s) => void (await this.destageSlot(s)),
+        );
         if (this.dirty.size === 0 && this.deferred.size > 0) {
           await sleep(DEFERRED_RETRY_MS);
           for (const s of this.deferred) this.dirty.add(s);
@@ -344,48 +351,12 @@ export class DiskAdapter {
     }
   }
 
-  /** The session whose original layout holds main location g, if any. */
-  private sessionOfOriginal(g: number): Session | undefined {
-    for (const s of this.sessions.values()) if (s.oInv.get(g) >= 0) return s;
-    return undefined;
-  }
-
-  private switched(s: Session): boolean {
-    return this.state.deviceWord(s.spec.deviceIndex, DEVICE.GENERATION) === s.spec.newGen;
-  }
-
-  /**
-   * What slot s owes this adapter's drives: WP1 → its owner track; WP2 → the owner's BCV mirror
-   * location (an established BCV). WP1 of a location still pending split after the switch is not
-   * destaged: that data belongs to the original layout, and split moves it to the BCV.
-   */
-  private duty(owner: number, st: number): { wp: number; target: number; split?: Session } | undefined {
-    if (st & SLOT.WP1 && this.ownsTrack(owner) && !this.state.isHeld('destage-main')) {
-      const session = this.state.flag(owner, TRACK.PS) ? this.sessionOfOriginal(owner) : undefined;
-      if (!session || !this.switched(session)) return { wp: SLOT.WP1, target: owner };
-      // Original-layout data pending on a location not split yet: it must not land there, so the
-      // destager splits the location itself (its data moves to the BCV, whose adapter destages
-      // it). Waiting for the instant split instead could deadlock a full cache: the instant split
-      // may be waiting for a lock whose holder waits for a slot.
-      return { wp: SLOT.WP1, target: owner, split: session };
-    }
-    if (st & SLOT.WP2 && !this.state.isHeld('destage-mirror')) {
-      const session = this.sessionOfOriginal(owner);
-      if (session?.B) {
-        const b = session.bcvOfOriginal(owner);
-        if (this.ownsTrack(b)) return { wp: SLOT.WP2, target: b };
-      }
-    }
-    // A held destage (test hook) leaves the slot pending; the periodic sweep finds it again.
-    return undefined;
-  }
-
   /** Destage what slot `s` owes this adapter's drives. */
   async destageSlot(s: number): Promise<boolean> {
     const { state } = this;
     const owner = Atomics.load(state.slotOwner, s);
     if (owner === NO_TRACK) return false;
-    if (!this.duty(owner, Atomics.load(state.slotState, s))) return false;
+    if (!slotDuty(this.dutyContext, owner, Atomics.load(state.slotState, s))) return false;
     // Never wait for a track lock here: its holder may be waiting for a slot that this destager
     // would free by destaging another one. A busy slot is retried shortly.
     if (!tryLockTrack(state, owner)) {
@@ -396,11 +367,12 @@ export class DiskAdapter {
       // Under the owner's lock the slot cannot be moved, evicted or rewritten.
       if (Atomics.load(state.slotOwner, s) !== owner) return false;
       const st = Atomics.load(state.slotState, s);
-      const duty = this.duty(owner, st);
+      const duty = slotDuty(this.dutyContext, owner, st);
       if (!duty) return false;
       assert(
         Atomics.load(state.trackSlot, owner) === s && st & SLOT.VALID && st & SLOT.WP,
-        () => `${this.name}: write-pending ${state.describeSlot(s)} is not the valid slot of track ${owner} (${state.describeTrack(owner)})`,
+        () =>
+          `${this.name}: write-pending ${state.describeSlot(s)} is not the valid slot of track ${owner} (${state.describeTrack(owner)})`,
       );
       if (duty.split) {
         const done = trySplitHoldingBcv(state, duty.split, owner);
@@ -416,7 +388,7 @@ export class DiskAdapter {
       if (duty.wp === SLOT.WP1) this.counters.destaged++;
       else this.counters.mirrored++;
       // The slot may owe this adapter a second duty (main and BCV drive on the same adapter).
-      if (this.duty(owner, Atomics.load(state.slotState, s))) this.dirty.add(s);
+      if (slotDuty(this.dutyContext, owner, Atomics.load(state.slotState, s))) this.dirty.add(s);
     } finally {
       unlockTrack(state, owner);
     }
@@ -425,21 +397,9 @@ export class DiskAdapter {
     return true;
   }
 
-  /** Write-pending slots that owe something to this adapter's drives. */
-  private pendingSlots(): number[] {
-    const out: number[] = [];
-    for (let s = 0; s < this.state.slots; s++) {
-      const st = Atomics.load(this.state.slotState, s);
-      if (!(st & WPK_ALL)) continue;
-      const owner = Atomics.load(this.state.slotOwner, s);
-      if (owner !== NO_TRACK && this.duty(owner, st)) out.push(s);
-    }
-    return out;
-  }
-
   private sweep(): void {
     if (!this.gate.open) return; // a replacement's sessions are not known yet: its duties are not either
-    for (const s of this.pendingSlots()) this.dirty.add(s);
+    for (const s of pendingSlots(this.dutyContext)) this.dirty.add(s);
     if (this.dirty.size > 0) this.kick();
   }
 
@@ -447,10 +407,11 @@ export class DiskAdapter {
   async flush(): Promise<void> {
     this.counters.flushes++;
     const deadline = sched().now() + SLOT_WAIT_MS;
-    for (let pending = this.pendingSlots(); pending.length > 0; pending = this.pendingSlots()) {
+    for (let pending = pendingSlots(this.dutyContext); pending.length > 0; pending = pendingSlots(this.dutyContext)) {
       for (const s of pending) await this.destageSlot(s);
-      if (this.pendingSlots().length === 0) break;
-      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${this.name}: flush: slots still write-pending after ${SLOT_WAIT_MS} ms`);
+      if (pendingSlots(this.dutyContext).length === 0) break;
+      if (sched().now() > deadline)
+        throw new ArrayError('TIMEOUT', `${this.name}: flush: slots still write-pending after ${SLOT_WAIT_MS} ms`);
       await sleep(DEFERRED_RETRY_MS);
     }
   }
@@ -463,7 +424,9 @@ export class DiskAdapter {
    * BCV is on its drives before the activation is made durable (R1, DESIGN §10).
    */
   private async destageMirror(session: Session): Promise<void> {
-    const mirrorOf = (s: number) => (Atomics.load(this.state.slotState, s) & SLOT.WP2) !== 0 && session.oInv.get(Atomics.load(this.state.slotOwner, s)) >= 0;
+    const mirrorOf = (s: number) =>
+      (Atomics.load(this.state.slotState, s) & SLOT.WP2) !== 0 &&
+      session.oInv.get(Atomics.load(this.state.slotOwner, s)) >= 0;
     await this.destageUntilNone(mirrorOf, `mirror writes of ${session.spec.deviceId}`);
   }
 
@@ -479,10 +442,15 @@ export class DiskAdapter {
   /** Destage the pending slots that `which` picks until none is left (bounded). */
   private async destageUntilNone(which: (s: number) => boolean, what: string): Promise<void> {
     const deadline = sched().now() + SLOT_WAIT_MS;
-    for (let pending = this.pendingSlots().filter(which); pending.length > 0; pending = this.pendingSlots().filter(which)) {
+    for (
+      let pending = pendingSlots(this.dutyContext).filter(which);
+      pending.length > 0;
+      pending = pendingSlots(this.dutyContext).filter(which)
+    ) {
       for (const s of pending) await this.destageSlot(s);
-      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${this.name}: ${what} still pending after ${SLOT_WAIT_MS} ms`);
-      if (this.pendingSlots().some(which)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
+      if (sched().now() > deadline)
+        throw new ArrayError('TIMEOUT', `${this.name}: ${what} still pending after ${SLOT_WAIT_MS} ms`);
+      if (pendingSlots(this.dutyContext).some(which)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
     }
   }
 
@@ -507,6 +475,12 @@ export class DiskAdapter {
   }
 
   status(): Record<string, number> {
-    return { ...this.counters, ...drivesTiming(this.drives.values(), this.channel), dirtyHints: this.dirty.size, drives: this.drives.size, sessions: this.sessions.size };
+    return {
+      ...this.counters,
+      ...drivesTiming(this.drives.values(), this.channel),
+      dirtyHints: this.dirty.size,
+      drives: this.drives.size,
+      sessions: this.sessions.size,
+    };
   }
 }

@@ -5,7 +5,15 @@
 // tables and the adapter's drives, through RestripeContext.
 import type { Link } from '../shared/link.ts';
 import type { ArrayModel } from '../shared/model.ts';
-import { NO_SLOT, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE, type SharedState } from '../shared/memory.ts';
+import {
+  NO_SLOT,
+  SLOT,
+  TRACK,
+  WPK_ALL,
+  splitCursorWord,
+  SPLIT_CURSOR_DONE,
+  type SharedState,
+} from '../shared/memory.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { releaseSlot, SlotWait, tryAllocateSlot } from '../shared/cache.ts';
 import { errorMessage } from '../shared/errors.ts';
@@ -229,7 +237,11 @@ export class Restripe {
       }
       // A closed session filled every track before it closed: the host adapter saw IND just before
       // the data transfer cleared it. Nothing is left to do; any other session id is a bug.
-      else assert(this.ctx.closedSessions.has(sid) || sid < this.ctx.closedSidsBelow(), () => `${this.ctx.name}: fill for unknown session ${sid}`);
+      else
+        assert(
+          this.ctx.closedSessions.has(sid) || sid < this.ctx.closedSidsBelow(),
+          () => `${this.ctx.name}: fill for unknown session ${sid}`,
+        );
       link.send({ t: 'filled', id });
     } catch (err) {
       link.send({ t: 'filled', id, error: errorMessage(err) });
@@ -242,8 +254,15 @@ export class Restripe {
    * copy b → n (through a write-pending slot of n) and clear IND[n]; clear PB[b].
    */
   private async fill(session: Session, t: number): Promise<void> {
-    assert(session.B && t >= 0 && t < session.oldTracks, () => `${this.ctx.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`);
-    const wait = new SlotWait(this.ctx.state, { what: () => `${this.ctx.name}: fill of track ${t}`, onWait: () => this.slotWait(), sliceMs: CACHE_WAIT_SLICE_MS });
+    assert(
+      session.B && t >= 0 && t < session.oldTracks,
+      () => `${this.ctx.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`,
+    );
+    const wait = new SlotWait(this.ctx.state, {
+      what: () => `${this.ctx.name}: fill of track ${t}`,
+      onWait: () => this.slotWait(),
+      sliceMs: CACHE_WAIT_SLICE_MS,
+    });
     for (;;) {
       const seen = wait.seen();
       if (await this.fillLocked(session, t)) return;
@@ -275,7 +294,8 @@ export class Restripe {
       if (!this.ctx.sessions.has(session.spec.sid)) return true;
       if (!this.ctx.state.pb(b, session.y)) return true; // filled meanwhile
       // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
-      if (this.ctx.state.flag(o, TRACK.PS) && !this.ctx.state.testFault('BROKEN_FILL')) this.splitDone(split(this.ctx.state, session, o));
+      if (this.ctx.state.flag(o, TRACK.PS) && !this.ctx.state.testFault('BROKEN_FILL'))
+        this.splitDone(split(this.ctx.state, session, o));
       if (this.ctx.state.flag(n, TRACK.PS)) this.splitDone(split(this.ctx.state, session, n));
       if (this.ctx.state.flag(n, TRACK.IND)) {
         // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
@@ -284,7 +304,8 @@ export class Restripe {
         if (done !== NO_SLOT) {
           assert(
             (Atomics.load(this.ctx.state.slotState, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
-            () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${this.ctx.state.describeSlot(done)}; ${this.ctx.state.describeTrack(n)})`,
+            () =>
+              `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${this.ctx.state.describeSlot(done)}; ${this.ctx.state.describeTrack(n)})`,
           );
         } else if (!(await this.copyBcvToMain(b, n))) return false;
         this.filled(n);
@@ -307,13 +328,20 @@ export class Restripe {
       const f = Atomics.load(this.ctx.state.trackFlags, n);
       if (Atomics.compareExchange(this.ctx.state.trackFlags, n, f, (f & ~TRACK.IND) | keep) === f) return;
     }
-    assert(false, () => `fill: flags of ${this.ctx.model.drives.dch(n)} changed under its lock ${CLEAR_PENDING_TRIES} times running (${this.ctx.state.describeTrack(n)})`);
+    assert(
+      false,
+      () =>
+        `fill: flags of ${this.ctx.model.drives.dch(n)} changed under its lock ${CLEAR_PENDING_TRIES} times running (${this.ctx.state.describeTrack(n)})`,
+    );
   }
 
   /** Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1). False: no slot free. */
   private async copyBcvToMain(b: number, n: number): Promise<boolean> {
     const { state } = this.ctx;
-    assert(Atomics.load(state.trackSlot, n) === NO_SLOT, () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`);
+    assert(
+      Atomics.load(state.trackSlot, n) === NO_SLOT,
+      () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`,
+    );
     let s = Atomics.load(state.trackSlot, b);
     if (s !== NO_SLOT) {
       // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time

@@ -36,8 +36,10 @@ export class Stager {
       try {
         assert(r.slot >= 0 && r.slot < this.ctx.state.slots, `stage into slot ${r.slot} outside the cache`);
         assert(
-          Atomics.load(this.ctx.state.slotOwner, r.slot) === r.track && Atomics.load(this.ctx.state.trackSlot, r.track) === r.slot,
-          () => `${this.ctx.name}: stage of track ${r.track} into a slot it does not own (${this.ctx.state.describeSlot(r.slot)}; track ${this.ctx.state.describeTrack(r.track)})`,
+          Atomics.load(this.ctx.state.slotOwner, r.slot) === r.track &&
+            Atomics.load(this.ctx.state.trackSlot, r.track) === r.slot,
+          () =>
+            `${this.ctx.name}: stage of track ${r.track} into a slot it does not own (${this.ctx.state.describeSlot(r.slot)}; track ${this.ctx.state.describeTrack(r.track)})`,
         );
         // Read beside the slot, then fill it only if the requester still holds the track: a host
         // adapter that failed while the drive worked had its locks and unfilled slots taken back,
@@ -59,8 +61,14 @@ export class Stager {
     try {
       await this.ctx.readLocation(r.track, buf);
       const still =
-        lockedBy(this.ctx.state, r.track, requester) && Atomics.load(this.ctx.state.slotOwner, r.slot) === r.track && Atomics.load(this.ctx.state.trackSlot, r.track) === r.slot;
-      if (!still) throw new ArrayError('ADAPTER_GONE', `stage of track ${r.track}: its requester ${this.ctx.requesterName(ha)} let the track go while the drive read it`);
+        lockedBy(this.ctx.state, r.track, requester) &&
+        Atomics.load(this.ctx.state.slotOwner, r.slot) === r.track &&
+        Atomics.load(this.ctx.state.trackSlot, r.track) === r.slot;
+      if (!still)
+        throw new ArrayError(
+          'ADAPTER_GONE',
+          `stage of track ${r.track}: its requester ${this.ctx.requesterName(ha)} let the track go while the drive read it`,
+        );
       this.ctx.state.slotBytes(r.slot).set(buf);
     } finally {
       if (this.buffers.length < STAGE_BUFFERS_KEPT) this.buffers.push(buf);

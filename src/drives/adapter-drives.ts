@@ -7,7 +7,11 @@ import { driveStore, type Drive } from './store.ts';
 import { adapterChannel, TimedDrive, timingModel } from './timing/timed-drive.ts';
 import type { Channel } from './timing/channel.ts';
 
-export function adapterDrives(model: ArrayModel, state: SharedState, index: number): { drives: Map<number, Drive>; channel?: Channel } {
+export function adapterDrives(
+  model: ArrayModel,
+  state: SharedState,
+  index: number,
+): { drives: Map<number, Drive>; channel?: Channel } {
   const drives = new Map<number, Drive>();
   const channel = adapterChannel(model.config, index);
   model.drives.ids.forEach((id, d) => {

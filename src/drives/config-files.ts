@@ -21,7 +21,8 @@ export class ConfigFiles {
    * removed: the sessions they locked are taken up again, and locked anew, by the restart).
    */
   constructor(dir?: string) {
-    this.dir = dir ?? join(tmpdir(), `arrayemu-config-${process.pid}-${threadId}-${++tempDirs}-${Date.now().toString(36)}`);
+    this.dir =
+      dir ?? join(tmpdir(), `arrayemu-config-${process.pid}-${threadId}-${++tempDirs}-${Date.now().toString(36)}`);
     if (dir) {
       mkdirSync(dir, { recursive: true });
       for (const f of readdirSync(dir)) if (f.endsWith('.lock')) rmSync(join(dir, f), { force: true });
@@ -41,7 +42,10 @@ export class ConfigFiles {
     try {
       closeSync(openSync(lock, 'wx'));
     } catch (err) {
-      throw new ArrayError('CONFIG', `reconfiguration refused: the configuration of "${deviceId}" is locked (${lock}: ${errorMessage(err)})`);
+      throw new ArrayError(
+        'CONFIG',
+        `reconfiguration refused: the configuration of "${deviceId}" is locked (${lock}: ${errorMessage(err)})`,
+      );
     }
     return lock;
   }

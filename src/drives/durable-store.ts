@@ -6,7 +6,14 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { checkMeta, FLAG_CHUNK_TRACKS, type DurableCommit, type DurableImage, type DurableMeta, type DurableStore } from '../shared/durable.ts';
+import {
+  checkMeta,
+  FLAG_CHUNK_TRACKS,
+  type DurableCommit,
+  type DurableImage,
+  type DurableMeta,
+  type DurableStore,
+} from '../shared/durable.ts';
 
 const META_KEY = 'meta';
 const TRACK = 't';
@@ -40,7 +47,8 @@ export class LmdbStore implements DurableStore {
     return {
       meta,
       *tracks() {
-        for (const { key, value } of db.getRange({ start: [TRACK, -1], end: [TRACK, KEY_END] })) yield [key[1], new Uint8Array(value)];
+        for (const { key, value } of db.getRange({ start: [TRACK, -1], end: [TRACK, KEY_END] }))
+          yield [key[1], new Uint8Array(value)];
       },
       flags(total) {
         const out = new Int32Array(total);
@@ -60,7 +68,8 @@ export class LmdbStore implements DurableStore {
         if (data) void this.db.put([TRACK, g], Buffer.from(data.buffer, data.byteOffset, data.byteLength));
         else void this.db.remove([TRACK, g]);
       }
-      for (const [i, words] of c.flagChunks) void this.db.put([FLAGS, i], Buffer.from(words.buffer, words.byteOffset, words.byteLength));
+      for (const [i, words] of c.flagChunks)
+        void this.db.put([FLAGS, i], Buffer.from(words.buffer, words.byteOffset, words.byteLength));
       void this.db.put(META_KEY, Buffer.from(JSON.stringify(c.meta)));
     });
   }

@@ -112,7 +112,11 @@ export class SparseDrive implements Drive {
     const need = (chunk + 1) * this.trackBytes;
     for (let i = 0; i < SPARSE_GROW_TRIES && this.pool.byteLength < need; i++) {
       const want = Math.min(this.pool.maxByteLength, Math.max(need, this.pool.byteLength * 2, SPARSE_GROW_MIN_BYTES));
-      if (want < need) throw new ArrayError('CACHE_EXHAUSTED', `drive ${this.id}: the sparse store is full (${this.pool.maxByteLength} bytes written)`);
+      if (want < need)
+        throw new ArrayError(
+          'CACHE_EXHAUSTED',
+          `drive ${this.id}: the sparse store is full (${this.pool.maxByteLength} bytes written)`,
+        );
       try {
         this.pool.grow(want);
       } catch {
@@ -169,9 +173,18 @@ class MemoryOwner {
 
   check(track: number, buf: Uint8Array, what: string): void {
     const owner = Atomics.load(this.ownerWord, this.driveIndex);
-    assert(owner === this.adapterIndex, () => `drive ${this.id}: ${what} by disk adapter #${this.adapterIndex}, but it is owned by #${owner}`);
-    assert(track >= 0 && track < this.tracks, () => `drive ${this.id}: ${what} of track ${track} outside 0..${this.tracks - 1}`);
-    assert(buf.length === this.trackBytes, () => `drive ${this.id}: ${what} with a buffer of ${buf.length} bytes, not trackBytes ${this.trackBytes}`);
+    assert(
+      owner === this.adapterIndex,
+      () => `drive ${this.id}: ${what} by disk adapter #${this.adapterIndex}, but it is owned by #${owner}`,
+    );
+    assert(
+      track >= 0 && track < this.tracks,
+      () => `drive ${this.id}: ${what} of track ${track} outside 0..${this.tracks - 1}`,
+    );
+    assert(
+      buf.length === this.trackBytes,
+      () => `drive ${this.id}: ${what} with a buffer of ${buf.length} bytes, not trackBytes ${this.trackBytes}`,
+    );
   }
 }
 
@@ -181,7 +194,16 @@ class MemoryOwner {
  */
 export function driveStore(state: SharedState, id: string, d: number, adapterIndex: number, baseTrack: number): Drive {
   const b = state.buffers;
-  const common = { id, trackBytes: state.trackBytes, driveOwner: state.driveOwner, driveIndex: d, adapterIndex, writeSeq: { seq: state.driveWriteSeq, baseTrack } };
+  const common = {
+    id,
+    trackBytes: state.trackBytes,
+    driveOwner: state.driveOwner,
+    driveIndex: d,
+    adapterIndex,
+    writeSeq: { seq: state.driveWriteSeq, baseTrack },
+  };
   const sparse = b.sparseIndex[d];
-  return sparse ? new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords }) : new MemoryDrive({ ...common, data: b.driveData[d]! });
+  return sparse
+    ? new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords })
+    : new MemoryDrive({ ...common, data: b.driveData[d]! });
 }

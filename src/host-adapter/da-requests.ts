@@ -101,7 +101,12 @@ export class DiskAdapterRequests {
     const link = this.diskAdapters[da];
     assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning BCV track ${session.drives.dch(b)}`);
     const id = this.nextFillId++;
-    return this.ask(da, this.fillWaiters, id, `fill of track ${t} at ${link.peer}`, { t: 'fill', sid: session.spec.sid, track: t, id });
+    return this.ask(da, this.fillWaiters, id, `fill of track ${t} at ${link.peer}`, {
+      t: 'fill',
+      sid: session.spec.sid,
+      track: t,
+      id,
+    });
   }
 
   /** Destage everything acknowledged so far. */
@@ -123,7 +128,11 @@ export class DiskAdapterRequests {
     const da = this.ctx.model.adapterOfTrack(g, this.ctx.state.driveOwner);
     const link = this.diskAdapters[da];
     assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${this.ctx.model.drives.dch(g)}`);
-    return this.ask(da, this.stageWaiters, slot, `stage of ${this.ctx.model.drives.dch(g)} at ${link.peer}`, { t: 'stage', ha: this.ctx.index, reqs: [{ track: g, slot }] });
+    return this.ask(da, this.stageWaiters, slot, `stage of ${this.ctx.model.drives.dch(g)} at ${link.peer}`, {
+      t: 'stage',
+      ha: this.ctx.index,
+      reqs: [{ track: g, slot }],
+    });
   }
 
   /** Send `msg` to disk adapter `da` and wait (bounded) for its answer under `key` of `map`. */

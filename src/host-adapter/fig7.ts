@@ -28,9 +28,19 @@ export interface Fig7Context {
  * if IND[n], hand the request to the adapter owning B(t) ("disconnect"), which fills t, and take
  * it back when it answers ("reconnect"). Returns with n locked, PS and IND clear.
  */
-export async function fig7Request(ctx: Fig7Context, session: Session, t: number, n: number, count: boolean): Promise<void> {
+export async function fig7Request(
+  ctx: Fig7Context,
+  session: Session,
+  t: number,
+  n: number,
+  count: boolean,
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
-    assert(attempt < 3, () => `${ctx.name}: track ${t} at ${session.drives.dch(n)} still IND after ${attempt} fills (${ctx.state.describeTrack(n)})`);
+    assert(
+      attempt < 3,
+      () =>
+        `${ctx.name}: track ${t} at ${session.drives.dch(n)} still IND after ${attempt} fills (${ctx.state.describeTrack(n)})`,
+    );
     await lockTrack(ctx.state, n);
     // The session may have closed while this request waited: its bits are all clear then, and
     // PS set now belongs to the next session's preparation (host I/O is plain until its switch).
@@ -54,7 +64,11 @@ export async function fig7Request(ctx: Fig7Context, session: Session, t: number,
 
 /** Count which of FIG. 7's four scenarios a host request on track t met (the session's report). */
 export function countScenario(ctx: Fig7Context, session: Session, t: number): void {
-  const passed = (g: number) => Atomics.load(ctx.state.splitCursors, splitCursorWord(session.y, ctx.model.adapterOfTrack(g, ctx.state.driveOwner))) > g;
+  const passed = (g: number) =>
+    Atomics.load(
+      ctx.state.splitCursors,
+      splitCursorWord(session.y, ctx.model.adapterOfTrack(g, ctx.state.driveOwner)),
+    ) > g;
   const counts = ctx.scenarios.get(session.spec.sid);
   if (!counts) return; // the session closed while this request was under way: nothing left to meet
   const sc: Scenario = scenarioOf(ctx.state, session, t, passed);

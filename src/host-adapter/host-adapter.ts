@@ -5,16 +5,17 @@ import type { Link, Log } from '../shared/link.ts';
 import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
-import { BACKGROUND, DEVICE, NO_SLOT, SLOT, TRACK, type SharedState } from '../shared/memory.ts';
+import { BACKGROUND, DEVICE, NO_SLOT, TRACK, type SharedState } from '../shared/memory.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
-import { releaseSlot, SlotWait, tryAllocateSlot } from '../shared/cache.ts';
+import { SlotWait } from '../shared/cache.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
 import { arrayIsTimed, HostPorts } from '../shared/cost.ts';
 import { DiskAdapterRequests } from './da-requests.ts';
 import { countScenario, fig7Request, type Fig7Context } from './fig7.ts';
+import { CriticalSection, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
+import { HostSlots } from './cache-slots.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
@@ -23,36 +24,6 @@ export const HOST_INFLIGHT_LIMIT = 8192;
 export const BLOCKED_WAIT_MS = 30_000;
 /** Each unlocked wait for a clean cache slot is bounded too (a missed cache event costs at most this). */
 const SLOT_WAIT_SLICE_MS = 20;
-
-/** Thrown inside a locked body that found no free slot: the lock is given up and the body retried. */
-class NoSlotNow extends Error {}
-
-/**
- * Thrown where a request piece enters its critical section and finds the device blocked or its
- * generation moved on (a switch happened while it queued for its lock, staged or filled): the
- * lock is given up and the piece translated again under the layout now active.
- */
-class LayoutChanged extends Error {}
-
-/**
- * One track piece of a host request and its place in the switch's count: `inside` while it holds
- * its track lock under generation `gen` with nothing awaited (the only time it holds the switch).
- */
-interface Piece {
-  dev: DeviceEntry;
-  gen: number;
-  inside: boolean;
-}
-
-/**
- * What a piece does with its locked track g: `slot` finds its cache slot, staging it on a miss
- * (it may wait: it runs before the critical section); `use` copies and sets bits inside the
- * critical section and never waits, so the switch waits microseconds for it at most.
- */
-interface PieceWork {
-  slot: (g: number) => Promise<number> | number;
-  use: (g: number, s: number) => void;
-}
 
 export interface HostAdapterOptions {
   model: ArrayModel;
@@ -73,6 +44,10 @@ export class HostAdapter {
   private readonly das: DiskAdapterRequests;
   /** What FIG. 7 on demand uses of this adapter. */
   private readonly fig7: Fig7Context;
+  /** The critical sections of this adapter's request pieces (the switch waits for those inside). */
+  private readonly critical: CriticalSection;
+  /** Cache slots for the pieces: found, staged, copied, made pending. */
+  private readonly slots: HostSlots;
   private readonly sessions = new Map<number, Session>(); // by session id
   /** Per session id: how many host requests met scenario 1..4 (index 0 unused). */
   private readonly scenarios = new Map<number, number[]>();
@@ -100,8 +75,17 @@ export class HostAdapter {
       requestFill: (session, t) => this.das.requestFill(session, t),
       hint: (g, s) => this.das.hint(g, s),
     };
-    this.das = new DiskAdapterRequests({ name: this.name, index: this.index, model: this.model, state: this.state, log: this.log }, (link, current, handle) =>
-      this.gate.intake(link, current, handle),
+    this.critical = new CriticalSection(this.state, this.index, this.name);
+    this.slots = new HostSlots(this.state, {
+      name: this.name,
+      sessions: this.sessions,
+      counters: this.counters,
+      stage: (g, slot) => this.das.stage(g, slot),
+      hint: (g, slot) => this.das.hint(g, slot),
+    });
+    this.das = new DiskAdapterRequests(
+      { name: this.name, index: this.index, model: this.model, state: this.state, log: this.log },
+      (link, current, handle) => this.gate.intake(link, current, handle),
     );
   }
 
@@ -136,7 +120,8 @@ export class HostAdapter {
 
   private onSpMessage(link: Link, m: Message): void {
     if (m.t === 'reconf-sync') {
-      for (const sid of syncSessionsIn(this.sessions, this.model, this.state, m, (spec) => this.openSession(spec))) this.scenarios.delete(sid);
+      for (const sid of syncSessionsIn(this.sessions, this.model, this.state, m, (spec) => this.openSession(spec)))
+        this.scenarios.delete(sid);
       this.gate.openNow();
     } else if (m.t === 'reconf-open') {
       this.openSession(m.spec);
@@ -145,7 +130,13 @@ export class HostAdapter {
       const counts = this.scenarios.get(m.sid) ?? [0, 0, 0, 0, 0];
       this.sessions.delete(m.sid);
       this.scenarios.delete(m.sid);
-      link.send({ t: 'done', sid: m.sid, step: 'close', actor: this.name, info: { s1: counts[1]!, s2: counts[2]!, s3: counts[3]!, s4: counts[4]! } });
+      link.send({
+        t: 'done',
+        sid: m.sid,
+        step: 'close',
+        actor: this.name,
+        info: { s1: counts[1]!, s2: counts[2]!, s3: counts[3]!, s4: counts[4]! },
+      });
     } else {
       this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
     }
@@ -205,7 +196,14 @@ export class HostAdapter {
     const t = Math.floor(req.offsetBytes / tb);
     const at = req.offsetBytes - t * tb;
     const len = req.lengthBytes;
-    if (!Number.isInteger(req.offsetBytes) || !Number.isInteger(len) || req.offsetBytes < 0 || len <= 0 || at + len > tb) return undefined;
+    if (
+      !Number.isInteger(req.offsetBytes) ||
+      !Number.isInteger(len) ||
+      req.offsetBytes < 0 ||
+      len <= 0 ||
+      at + len > tb
+    )
+      return undefined;
     const gen = this.state.deviceWord(dev.index, DEVICE.GENERATION);
     const layout = this.model.layoutAt(dev, gen);
     if (t >= layout.tracks || (req.op === 'write' && req.data?.length !== len)) return undefined;
@@ -215,33 +213,39 @@ export class HostAdapter {
     try {
       const session = this.activeSession(dev, gen);
       if (session && Atomics.load(this.state.trackFlags, g) & (TRACK.PS | TRACK.IND)) return undefined;
-      const s = this.cachedSlot(g);
+      const s = this.slots.cached(g);
       if (s === NO_SLOT) return undefined;
-      this.enter(piece);
+      this.critical.enter(piece);
       if (session) countScenario(this.fig7, session, t);
       this.counters.hits++;
       if (req.op === 'read') {
         const data = new Uint8Array(len);
-        this.readSlot(s, at, len, data, 0);
+        this.slots.read(s, at, len, data, 0);
         this.counters.reads++;
         return { id: req.id, ok: true, data };
       }
-      this.writeSlot(dev, g, s, { data: req.data!, pos: 0, at, len });
+      this.slots.write(dev, g, s, { data: req.data!, pos: 0, at, len });
       this.counters.writes++;
       return { id: req.id, ok: true };
     } catch (err) {
       if (err instanceof LayoutChanged) return undefined;
       return this.failed(req, err);
     } finally {
-      this.leave(piece);
+      this.critical.leave(piece);
       unlockTrack(this.state, g);
     }
   }
 
   private async submitSlow(req: IoRequest): Promise<IoReply> {
-    if (this.broken) return { id: req.id, ok: false, code: 'ADAPTER_GONE', error: `${this.name} stopped: ${this.broken}` };
+    if (this.broken)
+      return { id: req.id, ok: false, code: 'ADAPTER_GONE', error: `${this.name} stopped: ${this.broken}` };
     if (this.inflight >= HOST_INFLIGHT_LIMIT) {
-      return { id: req.id, ok: false, code: 'TOO_MANY_REQUESTS', error: `${this.name}: ${HOST_INFLIGHT_LIMIT} requests already in flight` };
+      return {
+        id: req.id,
+        ok: false,
+        code: 'TOO_MANY_REQUESTS',
+        error: `${this.name}: ${HOST_INFLIGHT_LIMIT} requests already in flight`,
+      };
     }
     this.inflight++;
     try {
@@ -276,11 +280,23 @@ export class HostAdapter {
   /** Range and readiness of a request against the device's active layout. */
   private checkRange(dev: DeviceEntry, layout: DeviceLayout, offsetBytes: number, lengthBytes: number): void {
     const bytes = layout.tracks * this.state.trackBytes;
-    if (!Number.isInteger(offsetBytes) || !Number.isInteger(lengthBytes) || offsetBytes < 0 || lengthBytes < 0 || offsetBytes + lengthBytes > bytes) {
-      throw new ArrayError('OUT_OF_RANGE', `${dev.id}: bytes ${offsetBytes}..${offsetBytes + lengthBytes - 1} outside the device (0..${bytes - 1})`);
+    if (
+      !Number.isInteger(offsetBytes) ||
+      !Number.isInteger(lengthBytes) ||
+      offsetBytes < 0 ||
+      lengthBytes < 0 ||
+      offsetBytes + lengthBytes > bytes
+    ) {
+      throw new ArrayError(
+        'OUT_OF_RANGE',
+        `${dev.id}: bytes ${offsetBytes}..${offsetBytes + lengthBytes - 1} outside the device (0..${bytes - 1})`,
+      );
     }
     if (this.state.deviceWord(dev.index, DEVICE.READY) !== 1) {
-      throw new ArrayError('NOT_READY', `${dev.id}: device is not ready${dev.bcvOf ? ` (BCV of ${dev.bcvOf} in a reconfiguration session)` : ''}`);
+      throw new ArrayError(
+        'NOT_READY',
+        `${dev.id}: device is not ready${dev.bcvOf ? ` (BCV of ${dev.bcvOf} in a reconfiguration session)` : ''}`,
+      );
     }
   }
 
@@ -295,54 +311,24 @@ export class HostAdapter {
     }
   }
 
-  /**
-   * Enter the critical section of `piece` (its track locked): counted first, then BLOCKED and the
-   * generation tested (the switch sets BLOCKED, then waits for the count to reach zero, then
-   * moves the generation). Blocked or moved on: LayoutChanged, and the piece translates again.
-   */
-  private enter(piece: Piece): void {
-    assert(!piece.inside, () => `${this.name}: a request piece on ${piece.dev.id} entered its critical section twice`);
-    this.state.addCritical(this.index, piece.dev.index, 1);
-    const blocked = this.state.deviceWord(piece.dev.index, DEVICE.BLOCKED) !== 0;
-    if (blocked || this.state.deviceWord(piece.dev.index, DEVICE.GENERATION) !== piece.gen) {
-      this.state.addCritical(this.index, piece.dev.index, -1);
-      throw new LayoutChanged();
-    }
-    piece.inside = true;
-  }
-
-  /**
-   * Enter with slot s of locked track g in hand. If the piece must translate again, a slot that is
-   * not write-pending is released first: one just allocated for a whole-track write is not VALID
-   * yet, and one just staged may hold a location the layouts have moved past while its stage ran
-   * (a session that began meanwhile may have marked it IND: it must not stay cached).
-   */
-  private enterWithSlot(piece: Piece, g: number, s: number): void {
-    try {
-      this.enter(piece);
-    } catch (err) {
-      if (!(Atomics.load(this.state.slotState, s) & SLOT.WP)) releaseSlot(this.state, g);
-      throw err;
-    }
-  }
-
-  private leave(piece: Piece): void {
-    if (!piece.inside) return;
-    piece.inside = false;
-    this.state.addCritical(this.index, piece.dev.index, -1);
-  }
-
   /** Wait (bounded by `deadlineMs`) while the switch blocks `dev` (step 114). */
   private async unblocked(dev: DeviceEntry, deadlineMs: number): Promise<void> {
     while (this.state.deviceWord(dev.index, DEVICE.BLOCKED) !== 0) {
-      await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, Math.max(1, deadlineMs - sched().now()), `${dev.id}: host access blocked`);
+      await this.state.awaitDeviceWord(
+        dev.index,
+        DEVICE.BLOCKED,
+        0,
+        Math.max(1, deadlineMs - sched().now()),
+        `${dev.id}: host access blocked`,
+      );
     }
   }
 
   /** The session whose new layout is active on `dev` (generation `gen`), while it runs. */
   private activeSession(dev: DeviceEntry, gen: number): Session | undefined {
     if (this.state.deviceWord(dev.index, DEVICE.SESSION) === 0 || this.sessions.size === 0) return undefined;
-    for (const s of this.sessions.values()) if (s.spec.deviceIndex === dev.index && s.spec.newGen === gen && s.spec.y >= 0) return s;
+    for (const s of this.sessions.values())
+      if (s.spec.deviceIndex === dev.index && s.spec.newGen === gen && s.spec.y >= 0) return s;
     return undefined;
   }
 
@@ -351,7 +337,12 @@ export class HostAdapter {
    * locked under the layout active when it took its lock (each piece is translated late: one that
    * queued behind the switch is served under the new layout).
    */
-  private async eachTrack(dev: DeviceEntry, offsetBytes: number, lengthBytes: number, work: (at: number, pos: number, len: number) => PieceWork): Promise<void> {
+  private async eachTrack(
+    dev: DeviceEntry,
+    offsetBytes: number,
+    lengthBytes: number,
+    work: (at: number, pos: number, len: number) => PieceWork,
+  ): Promise<void> {
     const tb = this.state.trackBytes;
     let pos = 0;
     do {
@@ -367,7 +358,14 @@ export class HostAdapter {
   }
 
   /** Translate logical track t under the active layout and do `work` on it locked; again if a switch moved it. */
-  private async onePiece(dev: DeviceEntry, t: number, offsetBytes: number, lengthBytes: number, count: boolean, work: PieceWork): Promise<void> {
+  private async onePiece(
+    dev: DeviceEntry,
+    t: number,
+    offsetBytes: number,
+    lengthBytes: number,
+    count: boolean,
+    work: PieceWork,
+  ): Promise<void> {
     const deadline = sched().now() + BLOCKED_WAIT_MS;
     let counted = !count; // FIG. 7's scenario is counted once, under the first session the piece meets
     for (;;) {
@@ -387,7 +385,11 @@ export class HostAdapter {
       } catch (err) {
         if (!(err instanceof LayoutChanged)) throw err;
       }
-      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${dev.id}: track ${t} still moving between layouts after ${BLOCKED_WAIT_MS} ms`);
+      if (sched().now() > deadline)
+        throw new ArrayError(
+          'TIMEOUT',
+          `${dev.id}: track ${t} still moving between layouts after ${BLOCKED_WAIT_MS} ms`,
+        );
     }
   }
 
@@ -399,7 +401,14 @@ export class HostAdapter {
    * needs that track. So the lock is given up, the wait for a clean slot happens unlocked, and the
    * work runs again from the start (it changes nothing before it has its slot).
    */
-  private async underLock(session: Session | undefined, t: number, g: number, count: boolean, piece: Piece, work: PieceWork): Promise<void> {
+  private async underLock(
+    session: Session | undefined,
+    t: number,
+    g: number,
+    count: boolean,
+    piece: Piece,
+    work: PieceWork,
+  ): Promise<void> {
     const wait = new SlotWait(this.state, {
       what: () => this.model.drives.dch(g),
       why: () => `${this.state.slots} slots, all write-pending or locked`,
@@ -412,31 +421,25 @@ export class HostAdapter {
       else await lockTrack(this.state, g);
       try {
         const s = await work.slot(g);
-        this.enterWithSlot(piece, g, s);
+        this.critical.enterWithSlot(piece, g, s);
         work.use(g, s);
         return;
       } catch (err) {
         if (!(err instanceof NoSlotNow)) throw err;
       } finally {
-        this.leave(piece);
+        this.critical.leave(piece);
         unlockTrack(this.state, g);
       }
       await wait.next(seen);
     }
   }
 
-  private mirrorSession(dev: DeviceEntry): Session | undefined {
-    if (this.state.deviceWord(dev.index, DEVICE.MIRROR) === 0) return undefined;
-    for (const s of this.sessions.values()) if (s.spec.deviceIndex === dev.index && s.B) return s;
-    throw new ArrayError('INVARIANT', `${this.name}: ${dev.id} has a BCV established but no session is known`);
-  }
-
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
     return this.onDevice(device, async (dev) => {
       const out = new Uint8Array(lengthBytes);
       await this.eachTrack(dev, offsetBytes, lengthBytes, (at, pos, len) => ({
-        slot: (g) => this.slotWithData(g),
-        use: (_g, s) => this.readSlot(s, at, len, out, pos),
+        slot: (g) => this.slots.withData(g),
+        use: (_g, s) => this.slots.read(s, at, len, out, pos),
       }));
       this.counters.reads++;
       return out;
@@ -447,78 +450,11 @@ export class HostAdapter {
     return this.onDevice(device, async (dev) => {
       const tb = this.state.trackBytes;
       await this.eachTrack(dev, offsetBytes, data.length, (at, pos, len) => ({
-        slot: (g) => (len === tb ? this.slotForOverwrite(g) : this.slotWithData(g)),
-        use: (g, s) => this.writeSlot(dev, g, s, { data, pos, at, len }),
+        slot: (g) => (len === tb ? this.slots.forOverwrite(g) : this.slots.withData(g)),
+        use: (g, s) => this.slots.write(dev, g, s, { data, pos, at, len }),
       }));
       this.counters.writes++;
     });
-  }
-
-  /** Copy `len` bytes of slot s from `at` into `out` at `pos` (the slot is referenced: the clock keeps it). */
-  private readSlot(s: number, at: number, len: number, out: Uint8Array, pos: number): void {
-    out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
-    Atomics.or(this.state.slotState, s, SLOT.REF);
-  }
-
-  /** Put `len` bytes of `data` from `pos` into slot s of locked track g at `at`, and make it write-pending. */
-  private writeSlot(dev: DeviceEntry, g: number, s: number, { data, pos, at, len }: { data: Uint8Array; pos: number; at: number; len: number }): void {
-    this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
-    Atomics.add(this.state.slotSeq, s, 1);
-    // While a BCV is established on the device the write is also pending for it (WP2). Read under
-    // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch
-    // clears it only while no piece is inside its critical section.
-    const mirror = this.mirrorSession(dev);
-    Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
-    this.das.hint(g, s);
-    if (mirror) this.das.hint(mirror.bcvOfOriginal(g), s);
-  }
-
-  /**
-   * The slot attached to locked track `g`, or NO_SLOT. An attached slot is VALID
-   * whenever its track is unlocked, so one found under the lock must be.
-   */
-  private cachedSlot(g: number): number {
-    const s = Atomics.load(this.state.trackSlot, g);
-    if (s === NO_SLOT) return NO_SLOT;
-    assert(Atomics.load(this.state.slotState, s) & SLOT.VALID, () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`);
-    return s;
-  }
-
-  /**
-   * The valid slot of locked track `g`, staging it from its drive on a miss. It runs before the
-   * piece's critical section (the switch never waits for a drive); if a switch comes meanwhile,
-   * enterWithSlot gives the slot up before the piece translates again.
-   */
-  private async slotWithData(g: number): Promise<number> {
-    const s = this.cachedSlot(g);
-    if (s !== NO_SLOT) {
-      this.counters.hits++;
-      return s;
-    }
-    const slot = this.allocate(g);
-    this.counters.misses++;
-    try {
-      await this.das.stage(g, slot);
-    } catch (err) {
-      releaseSlot(this.state, g);
-      throw err;
-    }
-    Atomics.or(this.state.slotState, slot, SLOT.VALID);
-    return slot;
-  }
-
-  /** A slot for locked track `g` whose whole content is about to be overwritten: no stage needed. */
-  private slotForOverwrite(g: number): number {
-    const s = Atomics.load(this.state.trackSlot, g);
-    if (s !== NO_SLOT) return s;
-    return this.allocate(g);
-  }
-
-  /** A free or clean slot for locked track g, now: NoSlotNow if every slot is write-pending or locked. */
-  private allocate(g: number): number {
-    const s = tryAllocateSlot(this.state, g);
-    if (s === NO_SLOT) throw new NoSlotNow();
-    return s;
   }
 
   status(): Record<string, number> {

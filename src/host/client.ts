@@ -73,11 +73,17 @@ export class HostClient {
     }
     if (this.gone) return Promise.resolve({ id: 0, ok: false, code: 'HOST_ADAPTER_LOST', error: this.gone });
     if (this.pending.size >= CLIENT_INFLIGHT_LIMIT) {
-      return Promise.reject(new ArrayError('TOO_MANY_REQUESTS', `host client: ${CLIENT_INFLIGHT_LIMIT} requests already in flight`));
+      return Promise.reject(
+        new ArrayError('TOO_MANY_REQUESTS', `host client: ${CLIENT_INFLIGHT_LIMIT} requests already in flight`),
+      );
     }
     const id = this.nextId++;
     return new Promise<IoReply>((resolve) => {
-      this.pending.set(id, { resolve, deadline: sched().now() + REPLY_WAIT_MS, what: `${req.op} ${req.device}@${req.offsetBytes}` });
+      this.pending.set(id, {
+        resolve,
+        deadline: sched().now() + REPLY_WAIT_MS,
+        what: `${req.op} ${req.device}@${req.offsetBytes}`,
+      });
       this.queue({ ...req, id });
     });
   }
@@ -98,7 +104,12 @@ export class HostClient {
     for (const [id, p] of this.pending) {
       if (p.deadline > now) continue;
       this.pending.delete(id);
-      p.resolve({ id, ok: false, code: 'TIMEOUT', error: `${p.what}: no reply from ${this.link.peer} within ${REPLY_WAIT_MS} ms` });
+      p.resolve({
+        id,
+        ok: false,
+        code: 'TIMEOUT',
+        error: `${p.what}: no reply from ${this.link.peer} within ${REPLY_WAIT_MS} ms`,
+      });
     }
   }
 

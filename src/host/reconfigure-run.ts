@@ -22,7 +22,10 @@ export interface ReconfigureRunResult {
 
 const POLL_MS = 20;
 
-export async function runWithReconfigurations(emu: ArrayEmulator, opts: ReconfigureRunOptions): Promise<ReconfigureRunResult> {
+export async function runWithReconfigurations(
+  emu: ArrayEmulator,
+  opts: ReconfigureRunOptions,
+): Promise<ReconfigureRunResult> {
   const { maxBytes } = planRounds(
     emu.model.config,
     opts.targets.map((t) => [t]),
@@ -35,7 +38,8 @@ export async function runWithReconfigurations(emu: ArrayEmulator, opts: Reconfig
   emu.on('progress', onProgress);
   // The scheduler's clock and sleeps: real time, or virtual time in a virtual run.
   const t0 = sched().now();
-  const fraction = () => (budgetOps !== undefined ? workload.opsDone() / budgetOps : (sched().now() - t0) / 1000 / opts.seconds!);
+  const fraction = () =>
+    budgetOps !== undefined ? workload.opsDone() / budgetOps : (sched().now() - t0) / 1000 / opts.seconds!;
   let finished = false;
   const until = async (cond: () => boolean) => {
     while (!cond() && !finished) await sleep(POLL_MS);

@@ -5,7 +5,15 @@ import * as hdr from 'hdr-histogram-js';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from './client.ts';
 import { createVerifierBuffers, SECTOR_BYTES, Verifier, type VerifierBuffers, type VerifyDevice } from './verifier.ts';
-import { CONTROL, controlWords, newLatencyHistogram, runHostProcessor, type HotSpot, type ProcessorResult, type WorkloadSpec } from './workload.ts';
+import {
+  CONTROL,
+  controlWords,
+  newLatencyHistogram,
+  runHostProcessor,
+  type HotSpot,
+  type ProcessorResult,
+  type WorkloadSpec,
+} from './workload.ts';
 import type { HostProcessorTask } from './host-processor.ts';
 
 export interface RunOptions {
@@ -71,7 +79,9 @@ export interface RunningWorkload {
 
 export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWorkload {
   const devices = verifyDevices(emu, opts.devices);
-  const verifierBuffers = opts.verifier ?? createVerifierBuffers(devices.map((d) => ({ ...d, bytes: Math.max(d.bytes, opts.maxBytes?.[d.id] ?? 0) })));
+  const verifierBuffers =
+    opts.verifier ??
+    createVerifierBuffers(devices.map((d) => ({ ...d, bytes: Math.max(d.bytes, opts.maxBytes?.[d.id] ?? 0) })));
   const controlBuffer = new SharedArrayBuffer(controlWords(emu.model.devices.length) * Int32Array.BYTES_PER_ELEMENT);
   const control = new Int32Array(controlBuffer);
   for (const d of devices) control[CONTROL.DEVICE_SECTORS + d.index] = d.bytes / SECTOR_BYTES;
@@ -95,7 +105,15 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
   if (emu.mode === 'inline' || opts.hostProcessorsHere) {
     // Inline, every processor talks to HA0 (as seeds have always run); threads spread them out.
     const ha = (i: number) => (emu.mode === 'inline' ? 0 : i % emu.model.config.hostAdapters);
-    results = Promise.all(specs.map((spec, i) => runHostProcessor(new HostClient(emu.hostLink(ha(i)), () => emu.hostLink(ha(i))), new Verifier(verifierBuffers), spec)));
+    results = Promise.all(
+      specs.map((spec, i) =>
+        runHostProcessor(
+          new HostClient(emu.hostLink(ha(i)), () => emu.hostLink(ha(i))),
+          new Verifier(verifierBuffers),
+          spec,
+        ),
+      ),
+    );
   } else {
     const pool = new Piscina({
       filename: HOST_PROCESSOR,
@@ -148,7 +166,11 @@ function summarize(rs: ProcessorResult[], elapsedMs: number): HostSummary {
     iops: Math.round(((reads + writes) / elapsedMs) * 1000),
     mbPerSec: Math.round((bytes / 1048576 / (elapsedMs / 1000)) * 10) / 10,
     elapsedMs: Math.round(elapsedMs),
-    latencyMs: { p50: ms(hist.getValueAtPercentile(50)), p99: ms(hist.getValueAtPercentile(99)), max: ms(hist.maxValue) },
+    latencyMs: {
+      p50: ms(hist.getValueAtPercentile(50)),
+      p99: ms(hist.getValueAtPercentile(99)),
+      max: ms(hist.maxValue),
+    },
     described: rs.flatMap((r) => r.described).slice(0, 10),
   };
 }

@@ -160,7 +160,9 @@ export class Verifier {
     const first = check.offsetBytes / SECTOR_BYTES;
     const n = Math.min(check.snapshot.length, Math.floor(data.length / SECTOR_BYTES));
     if (data.length !== check.snapshot.length * SECTOR_BYTES) {
-      found += this.report(`${check.device.id} read @${check.offsetBytes}: returned ${data.length} bytes, asked ${check.snapshot.length * SECTOR_BYTES}`);
+      found += this.report(
+        `${check.device.id} read @${check.offsetBytes}: returned ${data.length} bytes, asked ${check.snapshot.length * SECTOR_BYTES}`,
+      );
     }
     for (let s = 0; s < n; s++) {
       this.sectorsChecked++;
@@ -171,7 +173,10 @@ export class Verifier {
         let zero = true;
         for (let i = 0; i < WORDS && zero; i++) zero = word(s, i) === 0;
         if (!zero) found += this.report(`${at}: not a stamped sector (first word 0x${word(s, 0).toString(16)})`);
-        else if (latest !== 0) found += this.report(`${at}: reads zeros, but write ${latest} was acknowledged before the read began (lost write)`);
+        else if (latest !== 0)
+          found += this.report(
+            `${at}: reads zeros, but write ${latest} was acknowledged before the read began (lost write)`,
+          );
         continue;
       }
       if (checksum((i) => word(s, i)) !== word(s, WORDS - 1)) {
@@ -215,6 +220,8 @@ export class Verifier {
 
 function assertAligned(offsetBytes: number, lengthBytes: number): void {
   if (offsetBytes % SECTOR_BYTES !== 0 || lengthBytes % SECTOR_BYTES !== 0) {
-    throw new Error(`verifier: I/O must be whole ${SECTOR_BYTES}-byte sectors (offset ${offsetBytes}, length ${lengthBytes})`);
+    throw new Error(
+      `verifier: I/O must be whole ${SECTOR_BYTES}-byte sectors (offset ${offsetBytes}, length ${lengthBytes})`,
+    );
   }
 }

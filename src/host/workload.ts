@@ -39,8 +39,15 @@ async function startLine(control: Int32Array, processors: number): Promise<void>
   Atomics.add(control, CONTROL.READY, 1);
   sched().notify(control, CONTROL.READY);
   const deadline = sched().now() + START_LINE_WAIT_MS;
-  for (let seen = Atomics.load(control, CONTROL.READY); seen < processors; seen = Atomics.load(control, CONTROL.READY)) {
-    if (sched().now() > deadline) throw new Error(`workload: ${seen} of ${processors} host processors at the start line after ${START_LINE_WAIT_MS} ms`);
+  for (
+    let seen = Atomics.load(control, CONTROL.READY);
+    seen < processors;
+    seen = Atomics.load(control, CONTROL.READY)
+  ) {
+    if (sched().now() > deadline)
+      throw new Error(
+        `workload: ${seen} of ${processors} host processors at the start line after ${START_LINE_WAIT_MS} ms`,
+      );
     await waitWord(control, CONTROL.READY, seen, 50);
   }
 }
@@ -79,7 +86,11 @@ export interface ProcessorResult {
 export const seededRandom = mulberry32;
 
 export function newLatencyHistogram(): hdr.Histogram {
-  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  return hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+  });
 }
 
 /** Errors a processor describes in words (the first ones). */
@@ -106,27 +117,18 @@ async function oneRequest(
   }
 }
 
-/** Most operations one processor may be asked for (bounds every loop). */
-export const MAX_OPS = 1e9;
-
-export async function runHostProcessor(client: HostClient, verifier: Verifier, spec: WorkloadSpec): Promise<ProcessorResult> {
-  if (spec.blockBytes % SECTOR_BYTES !== 0 || spec.blockBytes <= 0) throw new Error(`blockBytes ${spec.blockBytes} is not a positive multiple of ${SECTOR_BYTES}`);
-  if (spec.devices.length === 0) throw new Error('workload: no target devices');
-  const rand = seededRandom(spec.seed);
-  const hist = newLatencyHistogram();
-  const control = spec.control ? new Int32Array(spec.control) : undefined;
-  if (control && spec.processors !== undefined) await startLine(control, spec.processors);
-  const opsLimit = Math.min(spec.ops ?? MAX_OPS, MAX_OPS);
-  const deadline = spec.seconds !== undefined ? sched().now() + spec.seconds * 1000 : Infinity;
-  const result: ProcessorResult = { reads: 0, writes: 0, bytes: 0, ioErrors: 0, lostWithAdapter: 0, verifyErrors: 0, described: [], latencyUs: '', elapsedMs: 0 };
+/**
+ * The workload's next request: a block of a device at random (or in sequence), or with `hotPct`
+ * percent a sector range inside a hot spot. Draws from `rand` in a fixed order (a seed replays).
+ */
+function requestPicker(
+  spec: WorkloadSpec,
+  rand: () => number,
+  sizeOf: (dev: VerifyDevice) => number,
+): () => { dev: VerifyDevice; offsetBytes: number; lengthBytes: number } {
   const cursors = spec.devices.map(() => Math.floor(rand() * 1e9));
-  let issued = 0;
-  const verify = spec.verify !== false;
-  const filler = verify ? undefined : new Uint8Array(spec.blockBytes).fill(0xa5);
-  const t0 = sched().now();
-
-  const sizeOf = (dev: VerifyDevice) => (control ? Atomics.load(control, CONTROL.DEVICE_SECTORS + dev.index) * SECTOR_BYTES : dev.bytes);
-  const hot = spec.hotSpots?.filter((h) => h.lengthBytes >= SECTOR_BYTES && spec.devices.some((d) => d.id === h.device)) ?? [];
+  const hot =
+    spec.hotSpots?.filter((h) => h.lengthBytes >= SECTOR_BYTES && spec.devices.some((d) => d.id === h.device)) ?? [];
   /** A request inside a hot spot, or undefined if the one drawn lies past its device's current end. */
   const pickHot = () => {
     const h = hot[Math.floor(rand() * hot.length)]!;
@@ -153,6 +155,45 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
     const lengthBytes = Math.min(spec.blockBytes, bytes - offsetBytes);
     return { dev, offsetBytes, lengthBytes };
   };
+  return pick;
+}
+
+/** Most operations one processor may be asked for (bounds every loop). */
+export const MAX_OPS = 1e9;
+
+export async function runHostProcessor(
+  client: HostClient,
+  verifier: Verifier,
+  spec: WorkloadSpec,
+): Promise<ProcessorResult> {
+  if (spec.blockBytes % SECTOR_BYTES !== 0 || spec.blockBytes <= 0)
+    throw new Error(`blockBytes ${spec.blockBytes} is not a positive multiple of ${SECTOR_BYTES}`);
+  if (spec.devices.length === 0) throw new Error('workload: no target devices');
+  const rand = seededRandom(spec.seed);
+  const hist = newLatencyHistogram();
+  const control = spec.control ? new Int32Array(spec.control) : undefined;
+  if (control && spec.processors !== undefined) await startLine(control, spec.processors);
+  const opsLimit = Math.min(spec.ops ?? MAX_OPS, MAX_OPS);
+  const deadline = spec.seconds !== undefined ? sched().now() + spec.seconds * 1000 : Infinity;
+  const result: ProcessorResult = {
+    reads: 0,
+    writes: 0,
+    bytes: 0,
+    ioErrors: 0,
+    lostWithAdapter: 0,
+    verifyErrors: 0,
+    described: [],
+    latencyUs: '',
+    elapsedMs: 0,
+  };
+  let issued = 0;
+  const verify = spec.verify !== false;
+  const filler = verify ? undefined : new Uint8Array(spec.blockBytes).fill(0xa5);
+  const t0 = sched().now();
+
+  const sizeOf = (dev: VerifyDevice) =>
+    control ? Atomics.load(control, CONTROL.DEVICE_SECTORS + dev.index) * SECTOR_BYTES : dev.bytes;
+  const pick = requestPicker(spec, rand, sizeOf);
 
   const issuer = { client, verifier, filler: verify ? undefined : filler! };
   const loop = async () => {
@@ -174,7 +215,10 @@ export async function runHostProcessor(client: HostClient, verifier: Verifier, s
           continue;
         }
         result.ioErrors++;
-        if (result.described.length < DESCRIBED_MAX) result.described.push(`${isRead ? 'read' : 'write'} ${dev.id}@${offsetBytes}+${lengthBytes}: ${errorMessage(err)}`);
+        if (result.described.length < DESCRIBED_MAX)
+          result.described.push(
+            `${isRead ? 'read' : 'write'} ${dev.id}@${offsetBytes}+${lengthBytes}: ${errorMessage(err)}`,
+          );
       }
     }
   };

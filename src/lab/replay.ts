@@ -28,7 +28,10 @@ export interface ReplayResult {
 export function checkTraceFits(recs: TraceRecord[], totalBlocks: number, what: string): void {
   for (const r of recs) {
     if (r.lbn + r.blocks > totalBlocks)
-      throw new ArrayError('USAGE', `trace line ${r.line}: blocks ${r.lbn}..${r.lbn + r.blocks - 1} lie past the end of ${what} (${totalBlocks} blocks)`);
+      throw new ArrayError(
+        'USAGE',
+        `trace line ${r.line}: blocks ${r.lbn}..${r.lbn + r.blocks - 1} lie past the end of ${what} (${totalBlocks} blocks)`,
+      );
   }
 }
 
@@ -82,7 +85,8 @@ function closedLoop(model: DriveTiming, recs: TraceRecord[]): number[] {
   return resp;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
+const pct = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 export function replayOnDrive(model: DriveTiming, recs: TraceRecord[], opts: { closedLoop: boolean }): ReplayResult {
@@ -95,7 +99,12 @@ export function replayOnDrive(model: DriveTiming, recs: TraceRecord[], opts: { c
  * the caller runs this under the discrete-event scheduler. Open loop issues each request at its
  * timestamp; closed loop one at a time with the trace's think times. Writes carry zeros.
  */
-export async function replayOnArray(emu: ArrayEmulator, device: string, recs: TraceRecord[], opts: { closedLoop: boolean }): Promise<ReplayResult> {
+export async function replayOnArray(
+  emu: ArrayEmulator,
+  device: string,
+  recs: TraceRecord[],
+  opts: { closedLoop: boolean },
+): Promise<ReplayResult> {
   const dev = emu.model.device(device);
   checkTraceFits(recs, Math.floor(dev.bytes / SECTOR_BYTES), `device ${device}`);
   const client = new HostClient(emu.hostLink(0));
@@ -126,7 +135,9 @@ export async function replayOnArray(emu: ArrayEmulator, device: string, recs: Tr
 
 function summarize(recs: TraceRecord[], responsesMs: number[]): ReplayResult {
   const sorted = [...responsesMs].sort((a, b) => a - b);
-  const measured = recs.every((r) => r.responseMs !== undefined) ? recs.map((r) => r.responseMs!).sort((a, b) => a - b) : undefined;
+  const measured = recs.every((r) => r.responseMs !== undefined)
+    ? recs.map((r) => r.responseMs!).sort((a, b) => a - b)
+    : undefined;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   // Both distributions at the same n quantiles: the horizontal distance is the gap of the sorted values.
   const demerit = measured ? Math.sqrt(mean(sorted.map((x, i) => (x - measured[i]!) ** 2))) : null;

@@ -10,16 +10,26 @@ export async function vegaLiteSvg(spec: TopLevelSpec): Promise<string> {
   return view.toSVG();
 }
 
-const AXIS_DA = { field: 'diskAdapters', type: 'quantitative', title: 'disk adapters', scale: { type: 'log', base: 2 } } as const;
+const AXIS_DA = {
+  field: 'diskAdapters',
+  type: 'quantitative',
+  title: 'disk adapters',
+  scale: { type: 'log', base: 2 },
+} as const;
 
 /** Throughput against adapter count beside the ideal linear line (the 1-adapter figure × adapters). */
 function throughputSpec(points: SweepPoint[], field: 'iops' | 'mbps', title: string): TopLevelSpec {
   // Per host-adapter count: the smallest disk-adapter point's figure per adapter, times the adapters.
   const perAdapter = new Map<number, number>();
-  for (const p of [...points].sort((a, b) => b.diskAdapters - a.diskAdapters)) perAdapter.set(p.hostAdapters, p[field] / p.diskAdapters);
+  for (const p of [...points].sort((a, b) => b.diskAdapters - a.diskAdapters))
+    perAdapter.set(p.hostAdapters, p[field] / p.diskAdapters);
   const values = points.flatMap((p) => [
     { diskAdapters: p.diskAdapters, value: p[field], series: `measured, ${p.hostAdapters} HA` },
-    { diskAdapters: p.diskAdapters, value: Math.round(perAdapter.get(p.hostAdapters)! * p.diskAdapters * 10) / 10, series: `ideal linear, ${p.hostAdapters} HA` },
+    {
+      diskAdapters: p.diskAdapters,
+      value: Math.round(perAdapter.get(p.hostAdapters)! * p.diskAdapters * 10) / 10,
+      series: `ideal linear, ${p.hostAdapters} HA`,
+    },
   ]);
   return {
     title,
@@ -47,7 +57,11 @@ function latencySpec(points: SweepPoint[]): TopLevelSpec {
     height: 260,
     data: { values },
     mark: { type: 'line', point: true },
-    encoding: { x: AXIS_DA, y: { field: 'ms', type: 'quantitative', title: 'ms' }, color: { field: 'series', type: 'nominal' } },
+    encoding: {
+      x: AXIS_DA,
+      y: { field: 'ms', type: 'quantitative', title: 'ms' },
+      color: { field: 'series', type: 'nominal' },
+    },
   } as TopLevelSpec;
 }
 
@@ -59,21 +73,44 @@ function restripeSpec(points: SweepPoint[], what: 'duration' | 'host'): TopLevel
     return what === 'duration'
       ? [
           { diskAdapters: p.diskAdapters, value: r.durationMs / 1000, series: `under load, ${p.hostAdapters} HA` },
-          { diskAdapters: p.diskAdapters, value: r.idleDurationMs / 1000, series: `no host load, ${p.hostAdapters} HA` },
-          { diskAdapters: p.diskAdapters, value: r.lowerBoundMs / 1000, series: 'lower bound (drives or back-end link)' },
+          {
+            diskAdapters: p.diskAdapters,
+            value: r.idleDurationMs / 1000,
+            series: `no host load, ${p.hostAdapters} HA`,
+          },
+          {
+            diskAdapters: p.diskAdapters,
+            value: r.lowerBoundMs / 1000,
+            series: 'lower bound (drives or back-end link)',
+          },
         ]
       : [
-          { diskAdapters: p.diskAdapters, value: r.hostOpsDuringRatio, series: `host ops/s during ÷ before, ${p.hostAdapters} HA` },
-          { diskAdapters: p.diskAdapters, value: r.hostP99DuringRatio, series: `host p99 during ÷ before, ${p.hostAdapters} HA` },
+          {
+            diskAdapters: p.diskAdapters,
+            value: r.hostOpsDuringRatio,
+            series: `host ops/s during ÷ before, ${p.hostAdapters} HA`,
+          },
+          {
+            diskAdapters: p.diskAdapters,
+            value: r.hostP99DuringRatio,
+            series: `host p99 during ÷ before, ${p.hostAdapters} HA`,
+          },
         ];
   });
   return {
-    title: what === 'duration' ? 'Restripe duration against disk adapters' : 'Host load during the restripe, against before it',
+    title:
+      what === 'duration'
+        ? 'Restripe duration against disk adapters'
+        : 'Host load during the restripe, against before it',
     width: 420,
     height: 260,
     data: { values },
     mark: { type: 'line', point: true },
-    encoding: { x: AXIS_DA, y: { field: 'value', type: 'quantitative', title: what === 'duration' ? 's (virtual)' : 'ratio' }, color: { field: 'series', type: 'nominal' } },
+    encoding: {
+      x: AXIS_DA,
+      y: { field: 'value', type: 'quantitative', title: what === 'duration' ? 's (virtual)' : 'ratio' },
+      color: { field: 'series', type: 'nominal' },
+    },
   } as TopLevelSpec;
 }
 
@@ -84,7 +121,11 @@ export async function writeSweepCharts(dir: string, points: SweepPoint[]): Promi
     ['mbps.svg', throughputSpec(points, 'mbps', 'Throughput (MB/s) against disk adapters')],
     ['latency.svg', latencySpec(points)],
   ];
-  if (points.some((p) => p.restripe)) charts.push(['restripe.svg', restripeSpec(points, 'duration')], ['restripe-host.svg', restripeSpec(points, 'host')]);
+  if (points.some((p) => p.restripe))
+    charts.push(
+      ['restripe.svg', restripeSpec(points, 'duration')],
+      ['restripe-host.svg', restripeSpec(points, 'host')],
+    );
   for (const [name, spec] of charts) writeFileSync(join(dir, name), await vegaLiteSvg(spec));
   const html = `<!doctype html>\n<meta charset="utf-8">\n<title>arrayemu sweep</title>\n<h1>arrayemu adapter-count sweep</h1>\n<p>results: <a href="results.json">results.json</a>, <a href="results.csv">results.csv</a></p>\n${charts.map(([n]) => `<p><img src="${n}" alt="${n}"></p>`).join('\n')}\n`;
   writeFileSync(join(dir, 'index.html'), html);

@@ -17,17 +17,30 @@ import type { RestripeFigures, SweepOptions } from './sweep-types.ts';
 export const TRACK_BYTES = 65536;
 
 /** A full-size drive of `preset` in the array's terms: its heads, and the cylinders of 64 KiB tracks that fill the model. */
-export function sweepDriveGeometry(preset: SweepOptions['driveModel'], driveCylinders?: number): { heads: number; cylinders: number } {
+export function sweepDriveGeometry(
+  preset: SweepOptions['driveModel'],
+  driveCylinders?: number,
+): { heads: number; cylinders: number } {
   const full = fullGeometry(preset);
   if (driveCylinders !== undefined && driveCylinders > full.cylinders)
-    throw new ArrayError('USAGE', `--drive-cylinders ${driveCylinders}: a ${preset} holds ${full.cylinders} cylinders of ${TRACK_BYTES / 1024} KiB tracks`);
+    throw new ArrayError(
+      'USAGE',
+      `--drive-cylinders ${driveCylinders}: a ${preset} holds ${full.cylinders} cylinders of ${TRACK_BYTES / 1024} KiB tracks`,
+    );
   return { heads: full.heads, cylinders: driveCylinders ?? full.cylinders };
 }
 
 function fullGeometry(preset: SweepOptions['driveModel']): { heads: number; cylinders: number } {
-  if (preset === 'ssd') return { heads: SSD_HEADS, cylinders: Math.floor(ssdPreset().capacityBlocks / (SSD_HEADS * (TRACK_BYTES / BLOCK_BYTES))) };
+  if (preset === 'ssd')
+    return {
+      heads: SSD_HEADS,
+      cylinders: Math.floor(ssdPreset().capacityBlocks / (SSD_HEADS * (TRACK_BYTES / BLOCK_BYTES))),
+    };
   const spec = hddPreset(preset);
-  return { heads: spec.surfaces, cylinders: Math.floor(new DiskMechanics(spec).totalBlocks / (spec.surfaces * (TRACK_BYTES / BLOCK_BYTES))) };
+  return {
+    heads: spec.surfaces,
+    cylinders: Math.floor(new DiskMechanics(spec).totalBlocks / (spec.surfaces * (TRACK_BYTES / BLOCK_BYTES))),
+  };
 }
 /** An SSD has no heads: the array's geometry gives it 16 tracks a cylinder. */
 const SSD_HEADS = 16;
@@ -37,12 +50,17 @@ function streamFigures(preset: SweepOptions['driveModel']): { readBytesPerMs: nu
   if (preset === 'ssd') {
     const s = ssdPreset();
     const dies = s.channels * s.diesPerChannel;
-    return { readBytesPerMs: Math.min(s.channels * s.channelMBps * 1000, (dies * s.pageBytes) / s.pageReadMs), writeCacheTracks: 0 };
+    return {
+      readBytesPerMs: Math.min(s.channels * s.channelMBps * 1000, (dies * s.pageBytes) / s.pageReadMs),
+      writeCacheTracks: 0,
+    };
   }
   const spec = hddPreset(preset);
   return {
     readBytesPerMs: (spec.zones[0]!.blocksPerTrack * BLOCK_BYTES) / (60_000 / spec.rpm),
-    writeCacheTracks: spec.cache.writeCache ? (spec.cache.segments * spec.cache.segmentBlocks * BLOCK_BYTES) / TRACK_BYTES : 0,
+    writeCacheTracks: spec.cache.writeCache
+      ? (spec.cache.segments * spec.cache.segmentBlocks * BLOCK_BYTES) / TRACK_BYTES
+      : 0,
   };
 }
 
@@ -62,7 +80,11 @@ interface RestripeArrays {
 export function restripeArrays(o: SweepOptions, da: number, ha: number): RestripeArrays {
   const kind = o.restripe!;
   const expand = kind !== 'stripe-change';
-  if (expand && da < 2) throw new ArrayError('USAGE', `--restripe ${kind}: a point needs 2 or more disk adapters to expand onto one of them (got ${da})`);
+  if (expand && da < 2)
+    throw new ArrayError(
+      'USAGE',
+      `--restripe ${kind}: a point needs 2 or more disk adapters to expand onto one of them (got ${da})`,
+    );
   const { heads, cylinders } = sweepDriveGeometry(o.driveModel, o.driveCylinders);
   const K = o.drivesPerAdapter;
   const model = { preset: o.driveModel, scheduler: 'sptf' as const };
@@ -74,7 +96,8 @@ export function restripeArrays(o: SweepOptions, da: number, ha: number): Restrip
     for (const id of [...ids, ...bcv]) drives.push({ id, cylinders, model, store: 'sparse' });
     diskAdapters.push({ id: `DA${a}`, drives: [...ids, ...bcv], channelMBps: o.channelMBps });
   }
-  const main = (n: number) => Array.from({ length: n }, (_, i) => ({ drive: `d${Math.floor(i / K)}.${i % K}`, startCylinder: 0 }));
+  const main = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ drive: `d${Math.floor(i / K)}.${i % K}`, startCylinder: 0 }));
   const oldM = expand ? (da - 1) * K : da * K;
   const newM = da * K;
   // The device is the same size at every point (about restripeCylinders in all): more adapters, less on each drive.
@@ -82,7 +105,12 @@ export function restripeArrays(o: SweepOptions, da: number, ha: number): Restrip
   const oldS = kind === 'expand' ? 1 : 2;
   const newS = 1;
   const device = { id: 'LD1', layout: 'striped', cylinders: oldM * R, stripeCylinders: oldS, members: main(oldM) };
-  const bcv = { id: 'BCV1', layout: 'bcv', of: 'LD1', members: main(oldM).map((m) => ({ ...m, drive: m.drive.replace('d', 'b') })) };
+  const bcv = {
+    id: 'BCV1',
+    layout: 'bcv',
+    of: 'LD1',
+    members: main(oldM).map((m) => ({ ...m, drive: m.drive.replace('d', 'b') })),
+  };
   // Unthrottled: the sweep measures what the adapters and drives can do (the default throttle would cap every point alike).
   const background = { minMBps: 0, maxMBps: 0 };
   const raw = {
@@ -95,7 +123,10 @@ export function restripeArrays(o: SweepOptions, da: number, ha: number): Restrip
     devices: [device, bcv],
   };
   const perNew = Math.ceil((oldM * R) / newM / newS) * newS;
-  const target = { ...raw, devices: [{ ...device, cylinders: newM * perNew, stripeCylinders: newS, members: main(newM) }, bcv] };
+  const target = {
+    ...raw,
+    devices: [{ ...device, cylinders: newM * perNew, stripeCylinders: newS, members: main(newM) }, bcv],
+  };
   return { config: parseConfig(raw), target, tracks: oldM * R * heads, oldMembers: oldM, newMembers: newM };
 }
 
@@ -144,12 +175,21 @@ async function idleRestripe(a: RestripeArrays, seed: number): Promise<number> {
 }
 
 /** Host load for `o.seconds`, then the same load while the device is restriped. */
-async function loadedRestripe(o: SweepOptions, a: RestripeArrays, load: RunOptions): Promise<{ before: HostSummary; during: HostSummary; durationMs: number }> {
+async function loadedRestripe(
+  o: SweepOptions,
+  a: RestripeArrays,
+  load: RunOptions,
+): Promise<{ before: HostSummary; during: HostSummary; durationMs: number }> {
   return virtual(o.seed, async () => {
     const emu = await ArrayEmulator.start(a.config, { mode: 'inline' });
     try {
       const before = await runWorkload(emu, { ...load, seconds: o.seconds });
-      const wl = startWorkload(emu, { ...load, seconds: undefined, ops: undefined, maxBytes: { LD1: a.tracks * TRACK_BYTES * 2 } });
+      const wl = startWorkload(emu, {
+        ...load,
+        seconds: undefined,
+        ops: undefined,
+        maxBytes: { LD1: a.tracks * TRACK_BYTES * 2 },
+      });
       const report = await emu.reconfigure(a.target).finally(() => wl.stop());
       return { before, during: await wl.done, durationMs: report.durationMs };
     } finally {
@@ -158,12 +198,21 @@ async function loadedRestripe(o: SweepOptions, a: RestripeArrays, load: RunOptio
   });
 }
 
-export async function restripeFigures(o: SweepOptions, da: number, ha: number, load: RunOptions): Promise<RestripeFigures> {
+export async function restripeFigures(
+  o: SweepOptions,
+  da: number,
+  ha: number,
+  load: RunOptions,
+): Promise<RestripeFigures> {
   const a = restripeArrays(o, da, ha);
   const idleDurationMs = await idleRestripe(a, o.seed);
   const { before, during, durationMs } = await loadedRestripe(o, a, load);
   for (const h of [before, during])
-    if (h.verifyErrors > 0 || h.ioErrors > 0) throw new ArrayError('INVARIANT', `restripe at ${da} DA: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors: ${h.described[0]}`);
+    if (h.verifyErrors > 0 || h.ioErrors > 0)
+      throw new ArrayError(
+        'INVARIANT',
+        `restripe at ${da} DA: ${h.verifyErrors} verify and ${h.ioErrors} I/O errors: ${h.described[0]}`,
+      );
   const bound = restripeLowerBound(o, a);
   const r2 = (x: number) => Math.round(x * 100) / 100;
   return {

@@ -11,14 +11,23 @@ import { runWorkload, type RunOptions } from '../host/run.ts';
 import { restripeFigures, sweepDriveGeometry, TRACK_BYTES } from './sweep-restripe.ts';
 import type { SweepOptions, SweepPoint } from './sweep-types.ts';
 
-export { SWEEP_RESTRIPES, SWEEP_WORKLOADS, type RestripeFigures, type SweepOptions, type SweepPoint, type SweepRestripe, type SweepWorkload } from './sweep-types.ts';
+export {
+  SWEEP_RESTRIPES,
+  SWEEP_WORKLOADS,
+  type RestripeFigures,
+  type SweepOptions,
+  type SweepPoint,
+  type SweepRestripe,
+  type SweepWorkload,
+} from './sweep-types.ts';
 
 /** Cache slots per main drive: a small cache, so random reads reach the drives. */
 const SWEEP_SLOTS_PER_DRIVE = 16;
 
 /** The array of one point: `da` adapters of `k` full-size drives each, one device striped over all of them. */
 export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfig {
-  if (o.driveModel === 'instant') throw new ArrayError('USAGE', '--drive-model instant takes no time: a sweep needs drives with mechanics');
+  if (o.driveModel === 'instant')
+    throw new ArrayError('USAGE', '--drive-model instant takes no time: a sweep needs drives with mechanics');
   const { heads, cylinders } = sweepDriveGeometry(o.driveModel, o.driveCylinders);
   const drives: ArrayConfig['drives'] = [];
   const diskAdapters: ArrayConfig['diskAdapters'] = [];
@@ -71,7 +80,10 @@ async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepP
   const run = real ? { value: await load(sched()) } : await runVirtual(o.seed, load);
   const { host } = run.value;
   if (host.verifyErrors > 0 || host.ioErrors > 0)
-    throw new ArrayError('INVARIANT', `sweep point ${da} DA × ${ha} HA: ${host.verifyErrors} verify and ${host.ioErrors} I/O errors: ${host.described[0]}`);
+    throw new ArrayError(
+      'INVARIANT',
+      `sweep point ${da} DA × ${ha} HA: ${host.verifyErrors} verify and ${host.ioErrors} I/O errors: ${host.described[0]}`,
+    );
   const restripes = o.restripe !== undefined && (o.restripe === 'stripe-change' || da >= 2);
   return {
     diskAdapters: da,
@@ -89,8 +101,12 @@ async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepP
 }
 
 /** Every point of the sweep, in order (disk adapters within host adapters); `onPoint` after each. */
-export async function runSweep(o: SweepOptions, onPoint?: (p: SweepPoint, done: number, total: number) => void): Promise<{ points: SweepPoint[] }> {
-  if (!(DRIVE_MODEL_PRESETS as readonly string[]).includes(o.driveModel)) throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: not a preset`);
+export async function runSweep(
+  o: SweepOptions,
+  onPoint?: (p: SweepPoint, done: number, total: number) => void,
+): Promise<{ points: SweepPoint[] }> {
+  if (!(DRIVE_MODEL_PRESETS as readonly string[]).includes(o.driveModel))
+    throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: not a preset`);
   const points: SweepPoint[] = [];
   const total = o.hostAdapters.length * o.diskAdapters.length;
   for (const ha of o.hostAdapters) {

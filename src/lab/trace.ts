@@ -30,28 +30,40 @@ const bad = (line: number, why: string): never => {
 
 function int(v: string | undefined, line: number, what: string, min = 0): number {
   const n = Number(v);
-  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || !Number.isInteger(n) || n < min) bad(line, `${what} "${v ?? ''}" is not a whole number ≥ ${min}`);
+  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || !Number.isInteger(n) || n < min)
+    bad(line, `${what} "${v ?? ''}" is not a whole number ≥ ${min}`);
   return n;
 }
 
 function real(v: string | undefined, line: number, what: string): number {
   const n = Number(v);
-  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < 0) bad(line, `${what} "${v ?? ''}" is not a number ≥ 0`);
+  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < 0)
+    bad(line, `${what} "${v ?? ''}" is not a number ≥ 0`);
   return n;
 }
 
 function bytesToBlocks(offset: number, size: number, line: number): { lbn: number; blocks: number } {
   if (size === 0) bad(line, 'size 0');
-  return { lbn: Math.floor(offset / SECTOR), blocks: Math.ceil((offset + size) / SECTOR) - Math.floor(offset / SECTOR) };
+  return {
+    lbn: Math.floor(offset / SECTOR),
+    blocks: Math.ceil((offset + size) / SECTOR) - Math.floor(offset / SECTOR),
+  };
 }
 
 /** `Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime`, times in 100 ns ticks. */
 function msrLine(f: string[], line: number): Omit<TraceRecord, 'line'> {
-  if (f.length !== 7) bad(line, `${f.length} fields, MSR has 7 (Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime)`);
+  if (f.length !== 7)
+    bad(line, `${f.length} fields, MSR has 7 (Timestamp,Hostname,DiskNumber,Type,Offset,Size,ResponseTime)`);
   const type = f[3]!.trim().toLowerCase();
   if (type !== 'read' && type !== 'write') bad(line, `type "${f[3]}" is neither Read nor Write`);
   const { lbn, blocks } = bytesToBlocks(int(f[4], line, 'offset'), int(f[5], line, 'size'), line);
-  return { timeMs: int(f[0], line, 'timestamp') / MSR_TICKS_PER_MS, lbn, blocks, write: type === 'write', responseMs: int(f[6], line, 'response time') / MSR_TICKS_PER_MS };
+  return {
+    timeMs: int(f[0], line, 'timestamp') / MSR_TICKS_PER_MS,
+    lbn,
+    blocks,
+    write: type === 'write',
+    responseMs: int(f[6], line, 'response time') / MSR_TICKS_PER_MS,
+  };
 }
 
 /** `ASU,LBA,Size,Opcode,Timestamp`: LBA in 512 B blocks, size in bytes, timestamp in seconds. */
@@ -62,7 +74,12 @@ function spcLine(f: string[], line: number): Omit<TraceRecord, 'line'> {
   const size = int(f[2], line, 'size');
   if (size === 0) bad(line, 'size 0');
   int(f[0], line, 'ASU');
-  return { timeMs: real(f[4], line, 'timestamp') * 1000, lbn: int(f[1], line, 'LBA'), blocks: Math.ceil(size / SECTOR), write: op === 'w' };
+  return {
+    timeMs: real(f[4], line, 'timestamp') * 1000,
+    lbn: int(f[1], line, 'LBA'),
+    blocks: Math.ceil(size / SECTOR),
+    write: op === 'w',
+  };
 }
 
 /** DiskSim ASCII: `time devno blkno bcount flags`, time in ms, flags bit 0 set for a read. */
@@ -70,7 +87,12 @@ function disksimLine(f: string[], line: number): Omit<TraceRecord, 'line'> {
   if (f.length !== 5) bad(line, `${f.length} fields, DiskSim ASCII has 5 (time devno blkno bcount flags)`);
   int(f[1], line, 'device number');
   const blocks = int(f[3], line, 'block count', 1);
-  return { timeMs: real(f[0], line, 'time'), lbn: int(f[2], line, 'block number'), blocks, write: (int(f[4], line, 'flags') & 1) === 0 };
+  return {
+    timeMs: real(f[0], line, 'time'),
+    lbn: int(f[2], line, 'block number'),
+    blocks,
+    write: (int(f[4], line, 'flags') & 1) === 0,
+  };
 }
 
 /** The format of a trace, from its first data line, when none is given. */
@@ -101,7 +123,8 @@ export function parseTrace(text: string, format: TraceFormat): TraceRecord[] {
   }
   if (out.length === 0) throw new ArrayError('USAGE', 'trace: no request in it');
   for (let i = 1; i < out.length; i++)
-    if (out[i]!.timeMs < out[i - 1]!.timeMs) bad(out[i]!.line, `time ${out[i]!.timeMs} ms goes back before the previous request's ${out[i - 1]!.timeMs} ms`);
+    if (out[i]!.timeMs < out[i - 1]!.timeMs)
+      bad(out[i]!.line, `time ${out[i]!.timeMs} ms goes back before the previous request's ${out[i - 1]!.timeMs} ms`);
   const t0 = out[0]!.timeMs;
   for (const r of out) r.timeMs -= t0;
   return out;

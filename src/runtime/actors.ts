@@ -12,9 +12,28 @@ import { LmdbStore } from '../drives/durable-store.ts';
 import { join } from 'node:path';
 
 /** What the main thread may ask of the service processor (ArrayEmulator.sp), by name, and its answer. */
-export type SpCalls = Pick<ServiceProcessor, 'reconfigure' | 'configuration' | 'resumeInfo' | 'resume' | 'stalledSessions' | 'commit' | 'recoverSessions' | 'closeStore'>;
+export type SpCalls = Pick<
+  ServiceProcessor,
+  | 'reconfigure'
+  | 'configuration'
+  | 'resumeInfo'
+  | 'resume'
+  | 'stalledSessions'
+  | 'commit'
+  | 'recoverSessions'
+  | 'closeStore'
+>;
 export type SpMethod = keyof SpCalls;
-const SP_METHODS: readonly SpMethod[] = ['reconfigure', 'configuration', 'resumeInfo', 'resume', 'stalledSessions', 'commit', 'recoverSessions', 'closeStore'];
+const SP_METHODS: readonly SpMethod[] = [
+  'reconfigure',
+  'configuration',
+  'resumeInfo',
+  'resume',
+  'stalledSessions',
+  'commit',
+  'recoverSessions',
+  'closeStore',
+];
 
 const noCalls =
   (role: string) =>
@@ -29,7 +48,12 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
   if (init.role === 'ha') {
     const ha = new HostAdapter({ model, state, index: init.index, log, replacement });
     return {
-      wire: (kind, i, link) => (kind === 'da' ? ha.attachDiskAdapter(i, link) : kind === 'sp' ? ha.attachServiceProcessor(link) : ha.attachHost(link)),
+      wire: (kind, i, link) =>
+        kind === 'da'
+          ? ha.attachDiskAdapter(i, link)
+          : kind === 'sp'
+            ? ha.attachServiceProcessor(link)
+            : ha.attachHost(link),
       start: () => {},
       stop: () => {},
       status: () => ha.status(),
@@ -39,7 +63,12 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
   if (init.role === 'da') {
     const da = new DiskAdapter({ model, state, index: init.index, log, replacement });
     return {
-      wire: (kind, i, link) => (kind === 'ha' ? da.attachHostAdapter(i, link) : kind === 'da' ? da.attachPeer(i, link) : da.attachServiceProcessor(link)),
+      wire: (kind, i, link) =>
+        kind === 'ha'
+          ? da.attachHostAdapter(i, link)
+          : kind === 'da'
+            ? da.attachPeer(i, link)
+            : da.attachServiceProcessor(link),
       start: () => da.start(),
       stop: () => da.stop(),
       status: () => da.status(),

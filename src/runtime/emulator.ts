@@ -13,7 +13,16 @@ import type { ReconfReport } from '../shared/report.ts';
 import type { StalledSession } from '../service-processor/session-run.ts';
 import { deviceLayout } from '../shared/layout.ts';
 import type { SpCalls, SpMethod } from './actors.ts';
-import { inlineActor, noteFailure, spCall, startWorker, type ActorSlot, type InlineSlot, type QueuedPort, type WorkerSlot } from './slots.ts';
+import {
+  inlineActor,
+  noteFailure,
+  spCall,
+  startWorker,
+  type ActorSlot,
+  type InlineSlot,
+  type QueuedPort,
+  type WorkerSlot,
+} from './slots.ts';
 import { ArrayTestApi } from './test-api.ts';
 import { checkDriveModels } from '../drives/timing/timed-drive.ts';
 import { createSharedBuffers, SharedState } from '../shared/memory.ts';
@@ -90,20 +99,9 @@ export class ArrayEmulator extends EventEmitter {
     const log = opts.log ?? quietLog;
     const t0 = performance.now();
     const durable = opts.durable;
-    if (durable?.store && mode !== 'inline') throw new ArrayError('USAGE', 'a durable store object needs inline mode; give a data dir in threads mode');
-    const reader = durable ? (durable.store ?? new LmdbStore(join(durable.dir!, 'store'))) : undefined;
-    let image: DurableImage | undefined;
-    let config: ArrayConfig;
-    try {
-      image = reader?.load();
-      if (!image && !given) throw new ArrayError('USAGE', `--data-dir ${durable?.dir ?? ''} holds no array yet: give --config`);
-      const inUse = new Set((image?.meta.sessions ?? []).flatMap((s) => (s.spec.bcvId ? [s.spec.bcvId] : [])));
-      config = image ? withoutStaleBcvs(image.meta.running, inUse, (line) => log('info', line)) : given!;
-      checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
-    } catch (err) {
-      if (!durable?.store) reader?.close();
-      throw err;
-    }
+    if (durable?.store && mode !== 'inline')
+      throw new ArrayError('USAGE', 'a durable store object needs inline mode; give a data dir in threads mode');
+    const { reader, image, config } = readImage(given, durable, log);
     const model = new ArrayModel(config);
     const buffers = createSharedBuffers(config);
     const state = new SharedState(buffers);
@@ -114,11 +112,7 @@ export class ArrayEmulator extends EventEmitter {
       if (!durable?.store) reader?.close(); // the service processor opens the store itself, in its own thread
     }
     const recovered = image ? { ...image.meta, running: config } : undefined;
-    const roles: Array<[Role, number, string]> = [
-      ['sp', 0, 'SP'],
-      ...Array.from({ length: config.hostAdapters }, (_, i): [Role, number, string] => ['ha', i, `HA${i}`]),
-      ...config.diskAdapters.map((a, i): [Role, number, string] => ['da', i, a.id]),
-    ];
+    const roles = actorRoles(config);
     const failures: string[] = [];
     const made: { emu?: ArrayEmulator } = {};
     const emit: Emit = (name, data) => made.emu?.emit(name, data);
@@ -129,9 +123,13 @@ export class ArrayEmulator extends EventEmitter {
           index,
           config,
           buffers,
-          ...(role === 'sp' && durable ? { durable: { dir: durable.dir, store: durable.store, recovered, everyMs: durable.everyMs } } : {}),
+          ...(role === 'sp' && durable
+            ? { durable: { dir: durable.dir, store: durable.store, recovered, everyMs: durable.everyMs } }
+            : {}),
         };
-        return mode === 'threads' ? startWorker(init, name, log, failures, emit) : Promise.resolve(inlineActor(init, name, log, emit));
+        return mode === 'threads'
+          ? startWorker(init, name, log, failures, emit)
+          : Promise.resolve(inlineActor(init, name, log, emit));
       }),
     );
     const emu = new ArrayEmulator(model, state, mode, actors, log);
@@ -141,12 +139,7 @@ export class ArrayEmulator extends EventEmitter {
     emu.emitter = emit;
     if (opts.chaos && mode !== 'inline') throw new ArrayError('USAGE', 'link chaos needs inline mode');
     emu.chaos = opts.chaos;
-    // Links: SP ↔ every adapter, every host adapter ↔ every disk adapter, disk adapter ↔ disk adapter.
-    const has = actors.filter((a) => a.role === 'ha');
-    const das = actors.filter((a) => a.role === 'da');
-    for (const a of [...has, ...das]) emu.connect(actors[0]!, a);
-    for (const ha of has) for (const da of das) emu.connect(ha, da);
-    das.forEach((a, i) => das.slice(i + 1).forEach((b) => emu.connect(a, b)));
+    emu.wire(actors);
     emu.setBackground(config.background);
     // The service processor first: it activates the configuration before anyone serves I/O.
     await actors[0]!.start();
@@ -154,7 +147,12 @@ export class ArrayEmulator extends EventEmitter {
     if (image && loaded) {
       // Before any host is served: every adapter knows the sessions that come back under N.
       const sessions = await spCall(actors[0]!, 'recoverSessions');
-      emu.recovery = { commit: image.meta.commits, tracks: loaded.tracks, sessions, loadMs: Math.round(performance.now() - t0) };
+      emu.recovery = {
+        commit: image.meta.commits,
+        tracks: loaded.tracks,
+        sessions,
+        loadMs: Math.round(performance.now() - t0),
+      };
       for (const r of sessions)
         log(
           'info',
@@ -164,6 +162,15 @@ export class ArrayEmulator extends EventEmitter {
     emu.durable = durable !== undefined;
     emu.on('completed', (e: { report: ReconfReport }) => void emu.learnReport(e.report).catch(() => {}));
     return emu;
+  }
+
+  /** Links: SP ↔ every adapter, every host adapter ↔ every disk adapter, disk adapter ↔ disk adapter. */
+  private wire(actors: ActorSlot[]): void {
+    const has = actors.filter((a) => a.role === 'ha');
+    const das = actors.filter((a) => a.role === 'da');
+    for (const a of [...has, ...das]) this.connect(actors[0]!, a);
+    for (const ha of has) for (const da of das) this.connect(ha, da);
+    das.forEach((a, i) => das.slice(i + 1).forEach((b) => this.connect(a, b)));
   }
 
   /** What the restart from a durable image found (undefined: a fresh start, or no store). */
@@ -202,7 +209,8 @@ export class ArrayEmulator extends EventEmitter {
 
   private hostAdapter(ha: number): ActorSlot {
     const slot = this.actors.find((a) => a.role === 'ha' && a.index === ha);
-    if (!slot) throw new ArrayError('USAGE', `no host adapter #${ha} (the array has ${this.model.config.hostAdapters})`);
+    if (!slot)
+      throw new ArrayError('USAGE', `no host adapter #${ha} (the array has ${this.model.config.hostAdapters})`);
     return slot;
   }
 
@@ -259,7 +267,11 @@ export class ArrayEmulator extends EventEmitter {
 
   background(): { paused: boolean; minMBps: number; maxMBps: number } {
     const w = this.state.cacheWords;
-    return { paused: Atomics.load(w, BACKGROUND.PAUSED) === 1, minMBps: Atomics.load(w, BACKGROUND.MIN_KBPS) / 1000, maxMBps: Atomics.load(w, BACKGROUND.MAX_KBPS) / 1000 };
+    return {
+      paused: Atomics.load(w, BACKGROUND.PAUSED) === 1,
+      minMBps: Atomics.load(w, BACKGROUND.MIN_KBPS) / 1000,
+      maxMBps: Atomics.load(w, BACKGROUND.MAX_KBPS) / 1000,
+    };
   }
 
   /** Sessions that failed and wait for resume. */
@@ -270,9 +282,16 @@ export class ArrayEmulator extends EventEmitter {
   async learnReport(report: ReconfReport): Promise<ReconfReport> {
     // This thread's model learns the new layouts too (workloads size their devices from it).
     const running = await this.sp('configuration');
-    for (const id of [report.device, ...running.devices.filter((d) => d.layout === 'bcv' && d.of === report.device).map((d) => d.id)]) {
+    for (const id of [
+      report.device,
+      ...running.devices.filter((d) => d.layout === 'bcv' && d.of === report.device).map((d) => d.id),
+    ]) {
       const dev = this.model.device(id);
-      this.model.addGeneration(id, this.state.deviceWord(dev.index, DEVICE.GENERATION), deviceLayout(running, id, this.model.config));
+      this.model.addGeneration(
+        id,
+        this.state.deviceWord(dev.index, DEVICE.GENERATION),
+        deviceLayout(running, id, this.model.config),
+      );
     }
     this.model.config = running;
     return report;
@@ -297,14 +316,21 @@ export class ArrayEmulator extends EventEmitter {
           .join(', ')})`,
       );
     const old = this.actors[i]!;
-    if (old.role === 'sp') throw new ArrayError('USAGE', 'the service processor cannot be restarted (it holds the sessions)');
+    if (old.role === 'sp')
+      throw new ArrayError('USAGE', 'the service processor cannot be restarted (it holds the sessions)');
     // From here host ports asked of this adapter wait for its replacement (threads mode).
     const queued: QueuedPort[] = [];
     if (this.mode === 'threads') this.replacing.set(old, queued);
     let fresh: ActorSlot;
     let taken: TakenBack;
     try {
-      const init: ActorInit = { role: old.role, index: old.index, config: this.initialConfig, buffers: this.state.buffers, replacement: true };
+      const init: ActorInit = {
+        role: old.role,
+        index: old.index,
+        config: this.initialConfig,
+        buffers: this.state.buffers,
+        replacement: true,
+      };
       const incarnation = Number(old.owner.tag.split('#')[1] ?? 1) + 1;
       if (this.mode === 'inline') {
         sched().kill(old.owner);
@@ -313,7 +339,9 @@ export class ArrayEmulator extends EventEmitter {
       await old.stop(); // threads: worker.terminate(); inline: its timers (it runs no code any more)
       taken = takeBack(this.state, old.role, old.index, old.owner.id);
       fresh =
-        this.mode === 'inline' ? inlineActor(init, name, this.log, this.emitter, incarnation) : await startWorker(init, name, this.log, this.failures, this.emitter, incarnation);
+        this.mode === 'inline'
+          ? inlineActor(init, name, this.log, this.emitter, incarnation)
+          : await startWorker(init, name, this.log, this.failures, this.emitter, incarnation);
       this.actors[i] = fresh;
       this.rewire(fresh);
     } finally {
@@ -322,7 +350,10 @@ export class ArrayEmulator extends EventEmitter {
     for (const wire of queued) (fresh as WorkerSlot).sendPort(...wire);
     await fresh.start();
     this.restarts++;
-    this.log('info', `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests; finished ${taken.moves} slot moves`);
+    this.log(
+      'info',
+      `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests; finished ${taken.moves} slot moves`,
+    );
     return taken;
   }
 
@@ -377,4 +408,34 @@ export class ArrayEmulator extends EventEmitter {
   static noteFailure(failures: string[], text: string): void {
     noteFailure(failures, text);
   }
+}
+
+/** The data dir's image (if any) and the configuration to start: the image's, or `given` for a new array. */
+function readImage(
+  given: ArrayConfig | undefined,
+  durable: StartOptions['durable'],
+  log: Log,
+): { reader?: DurableStore; image?: DurableImage; config: ArrayConfig } {
+  const reader = durable ? (durable.store ?? new LmdbStore(join(durable.dir!, 'store'))) : undefined;
+  try {
+    const image = reader?.load();
+    if (!image && !given)
+      throw new ArrayError('USAGE', `--data-dir ${durable?.dir ?? ''} holds no array yet: give --config`);
+    const inUse = new Set((image?.meta.sessions ?? []).flatMap((s) => (s.spec.bcvId ? [s.spec.bcvId] : [])));
+    const config = image ? withoutStaleBcvs(image.meta.running, inUse, (line) => log('info', line)) : given!;
+    checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
+    return { reader, image, config };
+  } catch (err) {
+    if (!durable?.store) reader?.close();
+    throw err;
+  }
+}
+
+/** Every actor of `config`: the service processor first, then the host adapters, then the disk adapters. */
+function actorRoles(config: ArrayConfig): Array<[Role, number, string]> {
+  return [
+    ['sp', 0, 'SP'],
+    ...Array.from({ length: config.hostAdapters }, (_, i): [Role, number, string] => ['ha', i, `HA${i}`]),
+    ...config.diskAdapters.map((a, i): [Role, number, string] => ['da', i, a.id]),
+  ];
 }

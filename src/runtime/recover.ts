@@ -26,12 +26,21 @@ export interface Loaded {
  * next reconfiguration establishes anew, and that reconfiguration's target gives the BCV again with
  * the device's members (as any target must). A BCV an open session uses is kept.
  */
-export function withoutStaleBcvs(cfg: ArrayConfig, inUse: Set<string> = new Set(), log: (line: string) => void = () => {}): ArrayConfig {
+export function withoutStaleBcvs(
+  cfg: ArrayConfig,
+  inUse: Set<string> = new Set(),
+  log: (line: string) => void = () => {},
+): ArrayConfig {
   const stale = (d: ArrayConfig['devices'][number]) =>
-    d.layout === 'bcv' && !inUse.has(d.id) && cfg.devices.find((x) => x.id === d.of && x.layout !== 'bcv')?.members.length !== d.members.length;
+    d.layout === 'bcv' &&
+    !inUse.has(d.id) &&
+    cfg.devices.find((x) => x.id === d.of && x.layout !== 'bcv')?.members.length !== d.members.length;
   const dropped = cfg.devices.filter(stale);
   if (dropped.length === 0) return cfg;
-  for (const d of dropped) log(`${d.id} left out: it mirrored ${d.layout === 'bcv' ? d.of : ''} before its last reconfiguration; give it again in the next target`);
+  for (const d of dropped)
+    log(
+      `${d.id} left out: it mirrored ${d.layout === 'bcv' ? d.of : ''} before its last reconfiguration; give it again in the next target`,
+    );
   return parseConfig({ ...cfg, devices: cfg.devices.filter((d) => !stale(d)) });
 }
 
@@ -40,7 +49,9 @@ export async function loadImage(state: SharedState, model: ArrayModel, image: Du
   const underN = image.meta.sessions.filter((s) => s.stage === 'switched').map((s) => new Session(s.spec));
   restoreFlags(state, image, underN);
   let tracks = 0;
-  const stores = model.drives.ids.map((id, d) => driveStore(state, id, d, state.driveOwner[d]!, model.drives.baseTrack[d]!));
+  const stores = model.drives.ids.map((id, d) =>
+    driveStore(state, id, d, state.driveOwner[d]!, model.drives.baseTrack[d]!),
+  );
   for (const [g, data] of image.tracks()) {
     const d = model.drives.driveOf(g);
     await stores[d]!.writeTrack(g - model.drives.baseTrack[d]!, data);

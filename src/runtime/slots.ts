@@ -3,7 +3,15 @@
 // (start, status, calls, links' ports). The emulator wires and restarts them through this one shape.
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { actorId, type ActorHandle, type ActorInit, type Control, type Emit, type PeerKind, type Role } from '../shared/actor.ts';
+import {
+  actorId,
+  type ActorHandle,
+  type ActorInit,
+  type Control,
+  type Emit,
+  type PeerKind,
+  type Role,
+} from '../shared/actor.ts';
 import { sched, type Owner } from '../shared/sched.ts';
 import type { Link, Log } from '../shared/link.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
@@ -29,7 +37,11 @@ export interface ActorSlot {
 }
 
 /** Ask the service processor's slot `method` (the one place its answer's type is asserted). */
-export function spCall<M extends SpMethod>(sp: ActorSlot, method: M, ...args: Parameters<SpCalls[M]>): Promise<Awaited<ReturnType<SpCalls[M]>>> {
+export function spCall<M extends SpMethod>(
+  sp: ActorSlot,
+  method: M,
+  ...args: Parameters<SpCalls[M]>
+): Promise<Awaited<ReturnType<SpCalls[M]>>> {
   return sp.call(method, args) as Promise<Awaited<ReturnType<SpCalls[M]>>>;
 }
 
@@ -68,31 +80,46 @@ export interface WorkerSlot extends ActorSlot {
   sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;
 }
 
-export async function startWorker(init: ActorInit, name: string, log: Log, failures: string[], emit: Emit, incarnation = 1): Promise<WorkerSlot> {
+type Calls = Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
+
+/** A worker's message to the main thread: a log line, an event, a call's answer, or what a waiter expects. */
+function routeControl(
+  c: Control,
+  to: { log: Log; emit: Emit; calls: Calls; waiters: Map<string, (c: Control) => void> },
+): void {
+  if (c.t === 'log') return to.log(c.level, c.text);
+  if (c.t === 'event') return to.emit(c.name, c.data);
+  if (c.t === 'call-reply') {
+    const w = to.calls.get(c.id);
+    to.calls.delete(c.id);
+    if (c.ok) w?.resolve(c.value);
+    else w?.reject(new ArrayError((c.code as ErrorCode) ?? 'INVARIANT', c.error ?? 'call failed'));
+    return;
+  }
+  const key = c.t === 'status-reply' ? `status:${c.id}` : c.t;
+  const w = to.waiters.get(key);
+  if (w) {
+    to.waiters.delete(key);
+    w(c);
+  }
+}
+
+export async function startWorker(
+  init: ActorInit,
+  name: string,
+  log: Log,
+  failures: string[],
+  emit: Emit,
+  incarnation = 1,
+): Promise<WorkerSlot> {
   const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
   const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY, owner }, name });
   let terminating = false;
   const waiters = new Map<string, (c: Control) => void>();
   let nextId = 1;
   let exited = false;
-  const calls = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  worker.on('message', (c: Control) => {
-    if (c.t === 'log') return log(c.level, c.text);
-    if (c.t === 'event') return emit(c.name, c.data);
-    if (c.t === 'call-reply') {
-      const w = calls.get(c.id);
-      calls.delete(c.id);
-      if (c.ok) w?.resolve(c.value);
-      else w?.reject(new ArrayError((c.code as ErrorCode) ?? 'INVARIANT', c.error ?? 'call failed'));
-      return;
-    }
-    const key = c.t === 'status-reply' ? `status:${c.id}` : c.t;
-    const w = waiters.get(key);
-    if (w) {
-      waiters.delete(key);
-      w(c);
-    }
-  });
+  const calls: Calls = new Map();
+  worker.on('message', (c: Control) => routeControl(c, { log, emit, calls, waiters }));
   worker.on('error', (err) => {
     if (terminating) return;
     const text = `${name} stopped: ${err.message}`;
@@ -108,7 +135,10 @@ export async function startWorker(init: ActorInit, name: string, log: Log, failu
   });
   const expect = (key: string, what: string) =>
     new Promise<Control>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new ArrayError('TIMEOUT', `${name}: no "${what}" within ${START_WAIT_MS} ms`)), START_WAIT_MS);
+      const timer = setTimeout(
+        () => reject(new ArrayError('TIMEOUT', `${name}: no "${what}" within ${START_WAIT_MS} ms`)),
+        START_WAIT_MS,
+      );
       waiters.set(key, (c) => {
         clearTimeout(timer);
         resolve(c);
@@ -120,7 +150,8 @@ export async function startWorker(init: ActorInit, name: string, log: Log, failu
     index: init.index,
     name,
     owner,
-    sendPort: (peerKind, peerIndex, peer, port) => worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
+    sendPort: (peerKind, peerIndex, peer, port) =>
+      worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
     start: async () => {
       const p = expect('started', 'started');
       worker.postMessage({ t: 'start' } satisfies Control);

@@ -1,7 +1,16 @@
 // The typed test API of a running array: what tests and the stress harness use to hold and step
 // background processes, read where a device stands, and inject the deliberate faults that prove
 // the checks work. Nothing outside src/runtime writes a shared word from outside the actors.
-import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, type HoldName, type SharedState, type TestFaultName } from '../shared/memory.ts';
+import {
+  DEVICE,
+  NO_SLOT,
+  NO_TRACK,
+  SLOT,
+  TRACK,
+  type HoldName,
+  type SharedState,
+  type TestFaultName,
+} from '../shared/memory.ts';
 import type { ArrayModel } from '../shared/model.ts';
 
 export class ArrayTestApi {

@@ -35,7 +35,10 @@ export function hostWorker(): void {
         );
         return;
       default:
-        log('warn', `${init.role}${init.index}: dropped unknown control message ${JSON.stringify((c as { t?: unknown }).t)} from main`);
+        log(
+          'warn',
+          `${init.role}${init.index}: dropped unknown control message ${JSON.stringify((c as { t?: unknown }).t)} from main`,
+        );
     }
   });
   send({ t: 'ready' });

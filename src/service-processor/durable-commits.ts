@@ -50,7 +50,13 @@ export class DurableCommits {
     if (!this.store) return;
     this.capture = new DurableCapture(this.opts.state, config);
     if (!recovered) this.write(this.capture.full(this.opts.meta(this.opts.commits + 1), 'created'));
-    this.background = sched().every(this.opts.everyMs, () => void this.commit('background').catch((err) => this.opts.log('error', `SP: background commit: ${errorMessage(err)}`)));
+    this.background = sched().every(
+      this.opts.everyMs,
+      () =>
+        void this.commit('background').catch((err) =>
+          this.opts.log('error', `SP: background commit: ${errorMessage(err)}`),
+        ),
+    );
   }
 
   /**
@@ -82,10 +88,29 @@ export class DurableCommits {
     this.opts.commits = c.meta.commits;
     const ms = performance.now() - t0;
     const n = this.counters;
-    Object.assign(n, { commits: n.commits + 1, commitMs: n.commitMs + ms, bytes: n.bytes + commitBytes(c), tracks: n.tracks + c.tracks.length });
+    Object.assign(n, {
+      commits: n.commits + 1,
+      commitMs: n.commitMs + ms,
+      bytes: n.bytes + commitBytes(c),
+      tracks: n.tracks + c.tracks.length,
+    });
     if (c.reason !== 'background' || c.tracks.length > 0)
-      this.opts.log('info', `SP: commit ${this.opts.commits} (${c.reason}): ${c.tracks.length} tracks, ${c.flagChunks.length} flag chunks in ${ms.toFixed(1)} ms`);
+      this.opts.log(
+        'info',
+        `SP: commit ${this.opts.commits} (${c.reason}): ${c.tracks.length} tracks, ${c.flagChunks.length} flag chunks in ${ms.toFixed(1)} ms`,
+      );
     return this.opts.commits;
+  }
+
+  /** What was committed, for the service processor's status. */
+  status(): Record<string, number> {
+    const d = this.counters;
+    return {
+      durableCommits: d.commits,
+      durableCommitMs: Math.round(d.commitMs),
+      durableBytes: d.bytes,
+      durableTracks: d.tracks,
+    };
   }
 
   /** The store closes (after the last commit): no background commit runs after this. */

@@ -17,9 +17,9 @@ import { pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts'
 import type { ReconfReport } from '../shared/report.ts';
 import { DURABLE_FORMAT, type DurableMeta, type DurableStore } from '../shared/durable.ts';
 import { DURABLE_BACKGROUND_MS, DurableCommits } from './durable-commits.ts';
-import { reportPhase, setSessionBits, switchOver, withProgress } from './steps.ts';
+import { prepareAndEstablish, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
-import { reportOf, SessionRun, type RecoveredSession, type StalledSession } from './session-run.ts';
+import { reportOf, SessionRun, stalledOf, type RecoveredSession, type StalledSession } from './session-run.ts';
 
 /** Locations a failed check or count names in its message (the first ones found). */
 const BITS_NAMED = 5;
@@ -116,8 +116,17 @@ export class ServiceProcessor {
   }
 
   /** Send `msg` to `actors` and wait until each answers `done` for (sid, step). */
-  private everyone(actors: string[], sid: number, step: ReconfStep, msg: Message): Promise<Map<string, Record<string, number>>> {
+  private everyone(
+    actors: string[],
+    sid: number,
+    step: ReconfStep,
+    msg: Message,
+  ): Promise<Map<string, Record<string, number>>> {
     return this.steps.ask(actors, sid, step, msg, (a) => this.adapters.get(a)!.send(msg));
+  }
+
+  private info(text: string): void {
+    this.log('info', `SP: ${text}`);
   }
 
   private get everyAdapter(): string[] {
@@ -143,8 +152,18 @@ export class ServiceProcessor {
   /** The record a commit makes durable: the running configuration and each session at its last barrier. */
   private durableMeta(commits: number): DurableMeta {
     // Sessions of the record not taken up yet (recoverSessions) stay in it as they were.
-    const sessions = [...this.notTakenUp, ...[...new Set(this.runs.values())].filter((r) => r.durable).map((r) => ({ spec: r.spec, stage: r.durable! }))];
-    return { format: DURABLE_FORMAT, running: this.running, nextSid: this.nextSid, nextGen: this.nextGen, sessions, commits };
+    const sessions = [
+      ...this.notTakenUp,
+      ...[...new Set(this.runs.values())].filter((r) => r.durable).map((r) => ({ spec: r.spec, stage: r.durable! })),
+    ];
+    return {
+      format: DURABLE_FORMAT,
+      running: this.running,
+      nextSid: this.nextSid,
+      nextGen: this.nextGen,
+      sessions,
+      commits,
+    };
   }
 
   /** Make what the array holds durable with the record as the last barrier left it (group commit; 0 without a data dir). */
@@ -170,7 +189,9 @@ export class ServiceProcessor {
       this.notTakenUp = this.notTakenUp.filter((x) => x !== r);
       const plan = planReconfiguration(r.spec.running, r.spec.target);
       if (r.stage !== 'switched') {
-        this.log('info', `SP: ${r.spec.deviceId}: session ${r.spec.sid} was made durable before its switch: started again under the original layout`);
+        this.info(
+          `${r.spec.deviceId}: session ${r.spec.sid} was made durable before its switch: started again under O`,
+        );
         const total = plan.kind === 'meta-expansion' ? 0 : new Session(r.spec).oldTracks;
         out.push({ device: r.spec.deviceId, kind: plan.kind, stage: r.stage, tracksLeft: total, tracksTotal: total });
         const again = this.reconfigure(r.spec.target);
@@ -187,12 +208,24 @@ export class ServiceProcessor {
       if (plan.bcvId) this.runs.set(plan.bcvId, run);
       this.openSpecs.set(r.spec.sid, r.spec);
       // The restored bits must hold the session's invariants (the switch's check): a broken image stops the restart loudly.
-      const broken = run.tracksTotal > 0 ? this.checkAtSwitch(run.session) : [];
-      if (broken.length > 0) throw new ArrayError('INVARIANT', `session ${r.spec.sid} on ${plan.deviceId} restored from the data dir: ${broken.join('; ')}`);
+      const broken = run.tracksTotal > 0 ? sessionBitProblems(this.state, run.session) : []; // the switch's check
+      if (broken.length > 0)
+        throw new ArrayError(
+          'INVARIANT',
+          `session ${r.spec.sid} on ${plan.deviceId} restored from the data dir: ${broken.join('; ')}`,
+        );
       await this.everyone(this.everyAdapter, r.spec.sid, 'open', { t: 'reconf-open', spec: r.spec });
       const left = run.tracksTotal > 0 ? pbLeft(this.state, run.session) : 0;
-      out.push({ device: plan.deviceId, kind: plan.kind, stage: 'switched', tracksLeft: left, tracksTotal: run.tracksTotal });
-      this.log('info', `SP: ${plan.deviceId}: session ${r.spec.sid} resumed after a restart, under the new layout, ${left} of ${run.tracksTotal} tracks still to move`);
+      out.push({
+        device: plan.deviceId,
+        kind: plan.kind,
+        stage: 'switched',
+        tracksLeft: left,
+        tracksTotal: run.tracksTotal,
+      });
+      this.info(
+        `${plan.deviceId}: session ${r.spec.sid} resumed after a restart under N, ${left} of ${run.tracksTotal} tracks to move`,
+      );
       this.resumed.push({ device: plan.deviceId, done: this.drive(run) });
     }
     for (const r of this.resumed)
@@ -217,7 +250,8 @@ export class ServiceProcessor {
     for (const id of [plan.deviceId, plan.bcvId]) {
       const other = id === undefined ? undefined : this.runs.get(id);
       if (!other) continue;
-      const what = id === plan.deviceId ? `"${id}" is already being reconfigured` : `BCV "${id}" is in use by another session`;
+      const what =
+        id === plan.deviceId ? `"${id}" is already being reconfigured` : `BCV "${id}" is in use by another session`;
       throw new ArrayError(
         'CONFIG',
         `reconfiguration refused: ${what}${other.stalled ? ` (session ${other.spec.y} on ${other.plan.deviceId} stalled: ${other.stalled}; resume it first)` : ''}`,
@@ -226,7 +260,8 @@ export class ServiceProcessor {
     let y = -1;
     if (plan.kind !== 'meta-expansion') {
       for (let c = 0; c < MAX_SESSIONS && y < 0; c++) if (!(this.columns & (1 << c))) y = c;
-      if (y < 0) throw new ArrayError('CONFIG', `reconfiguration refused: all ${MAX_SESSIONS} sessions (PB columns) are in use`);
+      if (y < 0)
+        throw new ArrayError('CONFIG', `reconfiguration refused: all ${MAX_SESSIONS} sessions (PB columns) are in use`);
     }
     const run = this.openRun(plan, y);
     // The session is in the record before anything of it touches a track: a restart knows of it.
@@ -240,26 +275,21 @@ export class ServiceProcessor {
    */
   async resume(deviceId: string): Promise<ReconfReport> {
     const run = this.runs.get(deviceId);
-    if (!run || run.plan.deviceId !== deviceId) throw new ArrayError('USAGE', `no reconfiguration session on "${deviceId}" to resume`);
-    if (!run.stalled) throw new ArrayError('USAGE', `session ${run.spec.y} on "${deviceId}" is running, not stalled (stage: ${run.stage})`);
-    this.log('info', `SP: ${deviceId}: session ${run.spec.y} resumed after its stage "${run.stage}" (it stalled: ${run.stalled})`);
+    if (!run || run.plan.deviceId !== deviceId)
+      throw new ArrayError('USAGE', `no reconfiguration session on "${deviceId}" to resume`);
+    if (!run.stalled)
+      throw new ArrayError(
+        'USAGE',
+        `session ${run.spec.y} on "${deviceId}" is running, not stalled (stage: ${run.stage})`,
+      );
+    this.info(`${deviceId}: session ${run.spec.y} resumed after its stage "${run.stage}" (it stalled: ${run.stalled})`);
     run.stalled = undefined;
     return this.drive(run);
   }
 
   /** The sessions that failed and wait for resume: device, PB column, the stage they had reached, why. */
   stalledSessions(): StalledSession[] {
-    return [...new Set(this.runs.values())]
-      .filter((r) => r.stalled)
-      .map((r) => ({
-        device: r.plan.deviceId,
-        session: r.spec.y,
-        stage: r.stage,
-        error: r.stalled!,
-        bitsLeft: r.bitsLeft,
-        tracksMoved: r.tracksMoved,
-        tracksTotal: r.tracksTotal,
-      }));
+    return stalledOf(new Set(this.runs.values()));
   }
 
   /** Claim the column and the devices, write and lock the new configuration file (steps 101-103, 107). */
@@ -310,7 +340,10 @@ export class ServiceProcessor {
         run.stage === 'opened' || run.stage === 'prepared'
           ? 'before the switch: hosts are served under the original layout'
           : 'after the switch: hosts are served under the new layout, each track moved on demand (FIG. 7)';
-      this.log('error', `SP: ${run.plan.deviceId}: session ${run.spec.y} failed: ${run.stalled} — stalled ${where}; resume to finish it`);
+      this.log(
+        'error',
+        `SP: ${run.plan.deviceId}: session ${run.spec.y} failed: ${run.stalled} — stalled ${where}; resume to finish it`,
+      );
       throw err;
     }
   }
@@ -321,10 +354,13 @@ export class ServiceProcessor {
     run.logStep('every adapter knows the session');
     if (run.plan.kind === 'meta-expansion') {
       // Related art: chain the new members, block, update the configuration, unblock. No data moves.
-      for (let t = run.session.O.tracks; t < run.session.N.tracks; t++) this.state.setFlag(run.session.N.locate(t), TRACK.FMT);
+      for (let t = run.session.O.tracks; t < run.session.N.tracks; t++)
+        this.state.setFlag(run.session.N.locate(t), TRACK.FMT);
       run.logStep('new members formatted');
     } else {
-      await this.prepareAndEstablish(run.session, run.logStep);
+      await prepareAndEstablish(this.state, this.emit, run.session, run.logStep, (sid, step, msg) =>
+        this.everyone(this.diskAdapterNames, sid, step, msg),
+      );
       this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.SYNCHRONISED);
     }
     run.stage = 'prepared';
@@ -343,14 +379,19 @@ export class ServiceProcessor {
     // R1: the BCV on its drives before the activation is durable. Most mirror writes are destaged
     // here with hosts running; the rest inside the window, where the device's hosts add no more.
     const mirror = !meta && this.durable.enabled && !this.state.testFault('UNSYNCED_SWITCH');
-    if (mirror) await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
+    if (mirror)
+      await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
     const late = this.state.testFault('LATE_SWITCH_COMMIT');
     run.blockedMs = await switchOver(
       this.state,
       this.emit,
       run.session,
       async () => {
-        if (mirror) await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
+        if (mirror)
+          await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', {
+            t: 'destage-mirror',
+            sid: run.spec.sid,
+          });
         if (!meta) this.state.setDeviceWord(dev, DEVICE.MIRROR, 0);
       },
       async () => {
@@ -361,16 +402,17 @@ export class ServiceProcessor {
       },
     );
     run.stage = 'switched';
-    run.logStep(meta ? 'configuration activated' : `steps 114-120: switch (host blocked ${run.blockedMs.toFixed(3)} ms)`);
+    run.logStep(
+      meta ? 'configuration activated' : `steps 114-120: switch (host blocked ${run.blockedMs.toFixed(3)} ms)`,
+    );
     this.emit('switched', { device: run.plan.deviceId, bytes: run.session.N.tracks * this.state.trackBytes });
     if (meta) return;
-    const broken = this.checkAtSwitch(run.session);
-    if (broken.length > 0) throw new ArrayError('INVARIANT', `session ${run.spec.y} on ${run.plan.deviceId} at the switch: ${broken.join('; ')}`);
-  }
-
-  /** The switch's check of session bits (safe while host requests split and fill). */
-  checkAtSwitch(session: Session): string[] {
-    return sessionBitProblems(this.state, session);
+    const broken = sessionBitProblems(this.state, run.session); // the switch's check: safe while hosts split and fill
+    if (broken.length > 0)
+      throw new ArrayError(
+        'INVARIANT',
+        `session ${run.spec.y} on ${run.plan.deviceId} at the switch: ${broken.join('; ')}`,
+      );
   }
 
   /** Steps 116-117: the instant split and the data transfer in every disk adapter. */
@@ -379,7 +421,8 @@ export class ServiceProcessor {
       const { sid } = run.spec;
       this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
       // TEST ONLY (R1 broken): the record says "switched" only once the transfer has run a while.
-      if (this.state.testFault('LATE_SWITCH_COMMIT')) sched().after(2 * this.durable.everyMs, () => (run.durable = 'switched'), false);
+      if (this.state.testFault('LATE_SWITCH_COMMIT'))
+        sched().after(2 * this.durable.everyMs, () => (run.durable = 'switched'), false);
       await withProgress(this.emit, this.state, run.session, () =>
         Promise.all([
           this.everyone(this.diskAdapterNames, sid, 'split', { t: 'start-split', sid }),
@@ -402,7 +445,10 @@ export class ServiceProcessor {
     run.tracksMoved = run.tracksTotal - bitsLeft.pb;
     if (bitsLeft.pb + bitsLeft.ps + bitsLeft.ind > 0) {
       run.stage = 'switched'; // resume runs the instant split and the data transfer again, then this count
-      throw new ArrayError('INVARIANT', `session ${spec.y} on ${plan.deviceId}: bits left set at completion: ${JSON.stringify(run.bitsLeft)} — ${bitsLeft.first.join('; ')}`);
+      throw new ArrayError(
+        'INVARIANT',
+        `session ${spec.y} on ${plan.deviceId}: bits left set at completion: ${JSON.stringify(run.bitsLeft)} — ${bitsLeft.first.join('; ')}`,
+      );
     }
     run.logStep('step 122: every PB, PS and IND bit of the session is clear');
     this.running = mergeCompleted(this.running, plan.target, plan.deviceId, plan.bcvId);
@@ -411,7 +457,8 @@ export class ServiceProcessor {
     // would ESTABLISH over the BCV that a restart of this one still fills from).
     // The new layout on its drives first: a fill's data still only in cache keeps IND durable,
     // and a record without the session would read that location as filled.
-    if (this.durable.enabled && run.session.B) await this.everyone(this.diskAdapterNames, spec.sid, 'filled', { t: 'destage-filled', sid: spec.sid });
+    if (this.durable.enabled && run.session.B)
+      await this.everyone(this.diskAdapterNames, spec.sid, 'filled', { t: 'destage-filled', sid: spec.sid });
     run.durable = undefined;
     await this.commit('completion');
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, 0);
@@ -433,39 +480,15 @@ export class ServiceProcessor {
     if (run.lockFile) this.configFiles.unlock(run.lockFile);
   }
 
-  /** Steps 104-112: ESTABLISH the BCV, set PS, PB and IND; then wait for the BCV (step 113). */
-  private async prepareAndEstablish(session: Session, logStep: (s: string) => void): Promise<void> {
-    const { spec } = session;
-    const bcvIndex = spec.bcvIndex!;
-    // Step 105: the BCV is not ready (no other access) from here to completion.
-    this.state.setDeviceWord(bcvIndex, DEVICE.READY, 0);
-    this.state.setDeviceWord(bcvIndex, DEVICE.GENERATION, spec.newGen);
-    await this.everyone(this.diskAdapterNames, spec.sid, 'purge', { t: 'bcv-purge', sid: spec.sid });
-    logStep('step 105: BCV not ready, its cached tracks dropped');
-    // Step 106: PS on every location of O. Step 110-111: session column y, PB on every BCV track.
-    // Step 112: IND on locations of N outside O that receive an old track; FMT on those that
-    // receive a new host track (they may hold anything).
-    setSessionBits(this.state, session);
-    logStep('steps 106, 110-112: PS, PB and IND set');
-    // Step 104: ESTABLISH. Host writes are mirrored (WP2) from now; each main adapter copies.
-    this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
-    reportPhase(this.emit, session, 'establish');
-    this.state.setDeviceWord(spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);
-    await this.everyone(this.diskAdapterNames, spec.sid, 'establish', { t: 'establish', sid: spec.sid });
-    logStep('steps 104, 113: BCV established and synchronised (but for write-pending slots)');
-  }
-
   status(): Record<string, number> {
-    const d = this.durable.counters;
+    const sessionsActive = new Set(this.runs.values()).size;
+    const sessionsStalled = this.stalledSessions().length;
     return {
       devices: this.model.devices.length,
-      sessionsActive: new Set(this.runs.values()).size,
-      sessionsStalled: this.stalledSessions().length,
+      sessionsActive,
+      sessionsStalled,
       columnsInUse: this.columns,
-      durableCommits: d.commits,
-      durableCommitMs: Math.round(d.commitMs),
-      durableBytes: d.bytes,
-      durableTracks: d.tracks,
+      ...this.durable.status(),
     };
   }
 }

@@ -93,3 +93,18 @@ export function reportOf(run: SessionRun, closed: Map<string, Record<string, num
     steps: run.steps,
   };
 }
+
+/** The sessions among `runs` that failed and wait for resume, as the service processor reports them. */
+export function stalledOf(runs: Iterable<SessionRun>): StalledSession[] {
+  return [...runs]
+    .filter((r) => r.stalled)
+    .map((r) => ({
+      device: r.plan.deviceId,
+      session: r.spec.y,
+      stage: r.stage,
+      error: r.stalled!,
+      bitsLeft: r.bitsLeft,
+      tracksMoved: r.tracksMoved,
+      tracksTotal: r.tracksTotal,
+    }));
+}

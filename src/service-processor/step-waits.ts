@@ -24,7 +24,13 @@ export class StepWaits {
   private readonly waits = new Map<string, StepWait>(); // `${sid}:${step}`
 
   /** Send `msg` to `actors` (through `send`) and wait until each answers `done` for (sid, step); their infos. */
-  async ask(actors: string[], sid: number, step: ReconfStep, msg: Message, send: (actor: string) => void): Promise<Map<string, Record<string, number>>> {
+  async ask(
+    actors: string[],
+    sid: number,
+    step: ReconfStep,
+    msg: Message,
+    send: (actor: string) => void,
+  ): Promise<Map<string, Record<string, number>>> {
     const infos = new Map<string, Record<string, number>>();
     if (actors.length === 0) return infos;
     const key = `${sid}:${step}`;

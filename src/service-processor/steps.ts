@@ -7,6 +7,7 @@ import type { Session } from '../shared/session.ts';
 import { sched } from '../shared/sched.ts';
 import { pbLeft } from '../shared/bits.ts';
 import type { Progress } from '../shared/report.ts';
+import type { Message, ReconfStep } from '../shared/messages.ts';
 
 /** Longest the switch waits for host requests inside their critical section (they await nothing: microseconds). */
 export const DRAIN_WAIT_MS = 30_000;
@@ -68,11 +69,21 @@ export async function switchOver(
 
 /** A phase before the transfer begins (ESTABLISH, the switch): nothing has moved yet. */
 export function reportPhase(emit: Emit, session: Session, phase: 'establish' | 'switch'): void {
-  emit('progress', { device: session.spec.deviceId, phase, tracksMoved: 0, tracksTotal: session.oldTracks } satisfies Progress);
+  emit('progress', {
+    device: session.spec.deviceId,
+    phase,
+    tracksMoved: 0,
+    tracksTotal: session.oldTracks,
+  } satisfies Progress);
 }
 
 /** Run the data transfer's `work`, reporting its progress every PROGRESS_EVERY_MS and once at its end. */
-export async function withProgress<T>(emit: Emit, state: SharedState, session: Session, work: () => Promise<T>): Promise<T> {
+export async function withProgress<T>(
+  emit: Emit,
+  state: SharedState,
+  session: Session,
+  work: () => Promise<T>,
+): Promise<T> {
   const report = () =>
     emit('progress', {
       device: session.spec.deviceId,
@@ -87,4 +98,32 @@ export async function withProgress<T>(emit: Emit, state: SharedState, session: S
     timer.cancel();
     report();
   }
+}
+
+/** Steps 104-112: ESTABLISH the BCV, set PS, PB and IND; then wait for the BCV (step 113). */
+export async function prepareAndEstablish(
+  state: SharedState,
+  emit: Emit,
+  session: Session,
+  logStep: (s: string) => void,
+  askDiskAdapters: (sid: number, step: ReconfStep, msg: Message) => Promise<unknown>,
+): Promise<void> {
+  const { spec } = session;
+  const bcvIndex = spec.bcvIndex!;
+  // Step 105: the BCV is not ready (no other access) from here to completion.
+  state.setDeviceWord(bcvIndex, DEVICE.READY, 0);
+  state.setDeviceWord(bcvIndex, DEVICE.GENERATION, spec.newGen);
+  await askDiskAdapters(spec.sid, 'purge', { t: 'bcv-purge', sid: spec.sid });
+  logStep('step 105: BCV not ready, its cached tracks dropped');
+  // Step 106: PS on every location of O. Step 110-111: session column y, PB on every BCV track.
+  // Step 112: IND on locations of N outside O that receive an old track; FMT on those that
+  // receive a new host track (they may hold anything).
+  setSessionBits(state, session);
+  logStep('steps 106, 110-112: PS, PB and IND set');
+  // Step 104: ESTABLISH. Host writes are mirrored (WP2) from now; each main adapter copies.
+  state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
+  reportPhase(emit, session, 'establish');
+  state.setDeviceWord(spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);
+  await askDiskAdapters(spec.sid, 'establish', { t: 'establish', sid: spec.sid });
+  logStep('steps 104, 113: BCV established and synchronised (but for write-pending slots)');
 }

@@ -38,13 +38,21 @@ export interface ActorInit {
    * configuration files live there), or a store object (inline only: the crash harness's memory
    * store), and the record the array was restarted from.
    */
-  durable?: { dir?: string; store?: import('./durable.ts').DurableStore; recovered?: import('./durable.ts').DurableMeta; everyMs?: number };
+  durable?: {
+    dir?: string;
+    store?: import('./durable.ts').DurableStore;
+    recovered?: import('./durable.ts').DurableMeta;
+    everyMs?: number;
+  };
 }
 
 /** An actor's number in shared tables (the track-lock owner word): 0 is nobody. */
 export function actorId(role: Role, index: number, hostAdapters: number): number {
   const id = role === 'sp' ? 1 : role === 'ha' ? 2 + index : 2 + hostAdapters + index;
-  assert(id > 0 && id < ACTOR_IDS, () => `${role}${index}: actor id ${id} does not fit the lock owner bits (1..${ACTOR_IDS - 1})`);
+  assert(
+    id > 0 && id < ACTOR_IDS,
+    () => `${role}${index}: actor id ${id} does not fit the lock owner bits (1..${ACTOR_IDS - 1})`,
+  );
   return id;
 }
 

@@ -18,7 +18,10 @@ export const SLOT_WAIT_MS = 30_000;
  * every slot is write-pending or in use.
  */
 export function tryAllocateSlot(state: SharedState, g: number): number {
-  assert(Atomics.load(state.trackSlot, g) === NO_SLOT, () => `track ${g}: allocating a slot while it holds one (${state.describeTrack(g)})`);
+  assert(
+    Atomics.load(state.trackSlot, g) === NO_SLOT,
+    () => `track ${g}: allocating a slot while it holds one (${state.describeTrack(g)})`,
+  );
   const s = claimSlot(state, g);
   if (s !== NO_SLOT) Atomics.store(state.trackSlot, g, s);
   return s;
@@ -61,7 +64,10 @@ export class SlotWait {
   /** After an attempt that found no slot (no lock held): give up past the deadline, else ask for destages and wait. */
   next(seen: number): Promise<void> {
     if (sched().now() > this.deadline)
-      throw new ArrayError('CACHE_EXHAUSTED', `${this.opts.what()}: no clean cache slot within ${SLOT_WAIT_MS} ms${this.opts.why ? ` (${this.opts.why()})` : ''}`);
+      throw new ArrayError(
+        'CACHE_EXHAUSTED',
+        `${this.opts.what()}: no clean cache slot within ${SLOT_WAIT_MS} ms${this.opts.why ? ` (${this.opts.why()})` : ''}`,
+      );
     this.opts.onWait();
     return awaitCacheEvent(this.state, seen, this.opts.sliceMs);
   }
@@ -90,7 +96,11 @@ function claimSlot(state: SharedState, g: number): number {
     if (!tryLockTrack(state, owner)) continue; // in use: its holder may be reading or writing it
     try {
       // Re-check under the owner's lock: nothing can attach, dirty or move the slot now.
-      if (Atomics.load(state.slotOwner, index) !== owner || Atomics.load(state.trackSlot, owner) !== index || Atomics.load(state.slotState, index) & SLOT.WP) {
+      if (
+        Atomics.load(state.slotOwner, index) !== owner ||
+        Atomics.load(state.trackSlot, owner) !== index ||
+        Atomics.load(state.slotState, index) & SLOT.WP
+      ) {
         continue;
       }
       Atomics.store(state.trackSlot, owner, NO_SLOT);
@@ -108,7 +118,10 @@ function claimSlot(state: SharedState, g: number): number {
 export function releaseSlot(state: SharedState, g: number): void {
   const s = Atomics.load(state.trackSlot, g);
   if (s === NO_SLOT) return;
-  assert(!(Atomics.load(state.slotState, s) & SLOT.WP), () => `track ${g}: releasing a write-pending ${state.describeSlot(s)}`);
+  assert(
+    !(Atomics.load(state.slotState, s) & SLOT.WP),
+    () => `track ${g}: releasing a write-pending ${state.describeSlot(s)}`,
+  );
   Atomics.store(state.trackSlot, g, NO_SLOT);
   Atomics.store(state.slotState, s, 0);
   Atomics.store(state.slotOwner, s, NO_TRACK);

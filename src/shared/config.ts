@@ -7,7 +7,8 @@ import { ConfigError, errorMessage } from './errors.ts';
 
 const id = z.string().min(1, 'must be a non-empty id');
 const count = (min: number) => z.number().int('must be an integer').min(min, `must be at least ${min}`);
-const positiveNumber = (max: number) => z.number({ error: 'must be a number' }).positive('must be above 0').max(max, `must be at most ${max}`);
+const positiveNumber = (max: number) =>
+  z.number({ error: 'must be a number' }).positive('must be above 0').max(max, `must be at most ${max}`);
 /** An adapter's processor time per command (ms): 0 to 100. */
 /**
  * The background copy's default throttle (md's speed_limit_min/max, array-wide, MB/s of tracks
@@ -16,7 +17,10 @@ const positiveNumber = (max: number) => z.number({ error: 'must be a number' }).
  * at 200 MB/s a restripe under a verifying host load keeps hosts at ~0.9 of their rate.
  */
 export const DEFAULT_BACKGROUND = { minMBps: 200, maxMBps: 0 } as const;
-const rateMBps = z.number({ error: 'must be a number' }).min(0, 'must be 0 (no limit) or more').max(1e6, 'must be at most 1000000');
+const rateMBps = z
+  .number({ error: 'must be a number' })
+  .min(0, 'must be 0 (no limit) or more')
+  .max(1e6, 'must be at most 1000000');
 const costMs = z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').max(100, 'must be at most 100 ms');
 
 const StripedMember = z.strictObject({ drive: id, startCylinder: count(0) });
@@ -66,17 +70,42 @@ export const ConfigSchema = z.strictObject({
   cache: z.strictObject({ slots: count(1).max(1 << 20, 'must be at most 1048576') }).prefault({ slots: 4096 }),
   hostAdapters: count(1).max(16, 'must be at most 16').default(1),
   /** What each host adapter's work costs when the array has timed drives (defaults in src/shared/cost.ts). */
-  hostAdapter: z.strictObject({ ports: count(1).max(64, 'must be at most 64').optional(), portMBps: positiveNumber(1e6).optional(), commandMs: costMs.optional() }).optional(),
+  hostAdapter: z
+    .strictObject({
+      ports: count(1).max(64, 'must be at most 64').optional(),
+      portMBps: positiveNumber(1e6).optional(),
+      commandMs: costMs.optional(),
+    })
+    .optional(),
   /** The background copy's throttle at start (the control API changes it while the array runs). */
   background: z
-    .strictObject({ minMBps: rateMBps.default(DEFAULT_BACKGROUND.minMBps), maxMBps: rateMBps.default(DEFAULT_BACKGROUND.maxMBps) })
-    .refine((b) => b.maxMBps === 0 || b.minMBps <= b.maxMBps, { message: 'minMBps must not be above maxMBps (0: unlimited)' })
+    .strictObject({
+      minMBps: rateMBps.default(DEFAULT_BACKGROUND.minMBps),
+      maxMBps: rateMBps.default(DEFAULT_BACKGROUND.maxMBps),
+    })
+    .refine((b) => b.maxMBps === 0 || b.minMBps <= b.maxMBps, {
+      message: 'minMBps must not be above maxMBps (0: unlimited)',
+    })
     .prefault({}),
   drives: z
-    .array(z.strictObject({ id, cylinders: count(1), model: DriveModel.optional(), store: z.enum(['dense', 'sparse'], { error: 'must be dense or sparse' }).optional() }))
+    .array(
+      z.strictObject({
+        id,
+        cylinders: count(1),
+        model: DriveModel.optional(),
+        store: z.enum(['dense', 'sparse'], { error: 'must be dense or sparse' }).optional(),
+      }),
+    )
     .min(1, 'an array needs at least one drive'),
   diskAdapters: z
-    .array(z.strictObject({ id, drives: z.array(id), channelMBps: positiveNumber(1e6).optional(), commandMs: costMs.optional() }))
+    .array(
+      z.strictObject({
+        id,
+        drives: z.array(id),
+        channelMBps: positiveNumber(1e6).optional(),
+        commandMs: costMs.optional(),
+      }),
+    )
     .min(1, 'an array needs at least one disk adapter')
     .max(64, 'at most 64 disk adapters'),
   devices: z.array(z.discriminatedUnion('layout', [StripedDevice, ConcatDevice, BcvDevice])).max(256),
@@ -87,7 +116,8 @@ export type DeviceConfig = ArrayConfig['devices'][number];
 
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
-  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out === '' ? String(part) : `.${String(part)}`;
+  for (const part of path)
+    out += typeof part === 'number' ? `[${part}]` : out === '' ? String(part) : `.${String(part)}`;
   return out === '' ? '(file)' : out;
 }
 
@@ -207,7 +237,13 @@ function carriedBcv(cfg: ArrayConfig, running: ArrayConfig, dev: DeviceConfig): 
 }
 
 /** A striped device's capacity fits its stripes; a BCV pairs with a device of the running configuration. False: its members cannot be checked. */
-function deviceShapeOk(cfg: ArrayConfig, running: ArrayConfig, dev: DeviceConfig, at: string, problems: string[]): boolean {
+function deviceShapeOk(
+  cfg: ArrayConfig,
+  running: ArrayConfig,
+  dev: DeviceConfig,
+  at: string,
+  problems: string[],
+): boolean {
   if (dev.layout === 'striped') {
     const unit = dev.stripeCylinders * dev.members.length;
     if (dev.cylinders % unit === 0) return true;
@@ -220,13 +256,24 @@ function deviceShapeOk(cfg: ArrayConfig, running: ArrayConfig, dev: DeviceConfig
   if (of.layout === 'bcv') return (problems.push(`${at}.of: "${dev.of}" is itself a BCV`), false);
   if (of.members.length === dev.members.length) return true;
   const hint =
-    running === cfg ? '; a BCV mirrors its device as it runs: a reconfiguration target is checked against the running configuration (layout --config RUNNING --to TARGET)' : '';
-  problems.push(`${at}.members: BCV "${dev.id}" has ${dev.members.length} members but "${dev.of}" has ${of.members.length}${hint}`);
+    running === cfg
+      ? '; a BCV mirrors its device as it runs: a reconfiguration target is checked against the running configuration (layout --config RUNNING --to TARGET)'
+      : '';
+  problems.push(
+    `${at}.members: BCV "${dev.id}" has ${dev.members.length} members but "${dev.of}" has ${of.members.length}${hint}`,
+  );
   return false;
 }
 
 /** Each member's extent: on a known drive, within it, a BCV member the size of its pair. */
-function memberExtents(cfg: ArrayConfig, running: ArrayConfig, dev: DeviceConfig, at: string, drives: Map<string, number>, problems: string[]): Extent[] {
+function memberExtents(
+  cfg: ArrayConfig,
+  running: ArrayConfig,
+  dev: DeviceConfig,
+  at: string,
+  drives: Map<string, number>,
+  problems: string[],
+): Extent[] {
   const out: Extent[] = [];
   const carried = carriedBcv(cfg, running, dev);
   dev.members.forEach((m, j) => {
@@ -236,13 +283,17 @@ function memberExtents(cfg: ArrayConfig, running: ArrayConfig, dev: DeviceConfig
     if (dev.layout === 'bcv' && given !== undefined && !carried) {
       const of = running.devices.find((d) => d.id === dev.of)!;
       const want = memberCylinders(running, of, j, running);
-      if (want !== undefined && want !== given) problems.push(`${path}.cylinders: ${given} differs from the paired member of "${dev.of}" (${want})`);
+      if (want !== undefined && want !== given)
+        problems.push(`${path}.cylinders: ${given} differs from the paired member of "${dev.of}" (${want})`);
     }
     if (!drives.has(m.drive)) return problems.push(`${path}.drive: unknown drive id "${m.drive}"`);
     if (size === undefined) return;
     const end = m.startCylinder + size;
     const driveCyl = drives.get(m.drive)!;
-    if (end > driveCyl) problems.push(`${path}: extent cylinders ${m.startCylinder}..${end - 1} runs past the end of drive "${m.drive}" (${driveCyl} cylinders)`);
+    if (end > driveCyl)
+      problems.push(
+        `${path}: extent cylinders ${m.startCylinder}..${end - 1} runs past the end of drive "${m.drive}" (${driveCyl} cylinders)`,
+      );
     out.push({ path, device: dev.id, drive: m.drive, start: m.startCylinder, end });
   });
   return out;
@@ -254,7 +305,9 @@ function overlapProblems(extents: Extent[], problems: string[]): void {
       const a = extents[i]!;
       const b = extents[j]!;
       if (a.drive === b.drive && a.start < b.end && b.start < a.end) {
-        problems.push(`${a.path}: extent ${a.start}..${a.end - 1} of "${a.device}" overlaps ${b.start}..${b.end - 1} of "${b.device}" on drive "${a.drive}"`);
+        problems.push(
+          `${a.path}: extent ${a.start}..${a.end - 1} of "${a.device}" overlaps ${b.start}..${b.end - 1} of "${b.device}" on drive "${a.drive}"`,
+        );
       }
     }
   }

@@ -2,7 +2,15 @@
 // themselves live with the disk adapter (src/drives/timing); the configuration checks names.
 
 /** `instant`: no time at all (memory speed, the default). The others: see src/drives/timing/drive-spec.ts. */
-export const DRIVE_MODEL_PRESETS = ['instant', 'atlas10k', 'cheetah9LP', 'barracuda', 'hdd-15k', 'hdd-7200', 'ssd'] as const;
+export const DRIVE_MODEL_PRESETS = [
+  'instant',
+  'atlas10k',
+  'cheetah9LP',
+  'barracuda',
+  'hdd-15k',
+  'hdd-7200',
+  'ssd',
+] as const;
 export type DriveModelPreset = (typeof DRIVE_MODEL_PRESETS)[number];
 
 export const DRIVE_SCHEDULERS = ['fcfs', 'clook', 'sptf'] as const;
@@ -17,7 +25,8 @@ export const DEFAULT_CHANNEL_MBPS = 200;
 
 /** A drive's timing model as configured: a preset's name, or a preset with its queue policy and cache switched. */
 /** `cache: false` turns the drive's buffer off (no read-ahead, no write cache); `writeCache: false` only its immediate-report write cache, as arrays run their drives. */
-export type DriveModelConfig = DriveModelPreset | { preset: DriveModelPreset; scheduler?: DriveScheduler; cache?: boolean; writeCache?: boolean };
+export type DriveModelConfig =
+  DriveModelPreset | { preset: DriveModelPreset; scheduler?: DriveScheduler; cache?: boolean; writeCache?: boolean };
 
 export function modelPreset(m: DriveModelConfig | undefined): DriveModelPreset {
   return m === undefined ? 'instant' : typeof m === 'string' ? m : m.preset;

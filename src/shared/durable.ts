@@ -192,7 +192,11 @@ export function readDriveTrack(state: SharedState, drives: DriveMap, g: number, 
 /** Check that a stored record is one this build reads, naming what differs. */
 export function checkMeta(meta: DurableMeta, where: string): DurableMeta {
   assert(typeof meta === 'object' && meta !== null, () => `${where}: the durable record is not an object`);
-  if (meta.format !== DURABLE_FORMAT) throw new ArrayError('USAGE', `${where}: durable record format ${String(meta.format)}, this build reads ${DURABLE_FORMAT}`);
+  if (meta.format !== DURABLE_FORMAT)
+    throw new ArrayError(
+      'USAGE',
+      `${where}: durable record format ${String(meta.format)}, this build reads ${DURABLE_FORMAT}`,
+    );
   return meta;
 }
 
@@ -239,7 +243,8 @@ export function imageOf(commits: DurableCommit[]): DurableImage | undefined {
     },
     flags(total) {
       const out = new Int32Array(total);
-      for (const [i, w] of chunks) out.set(w.subarray(0, Math.max(0, Math.min(w.length, total - i * FLAG_CHUNK_TRACKS))), i * FLAG_CHUNK_TRACKS);
+      for (const [i, w] of chunks)
+        out.set(w.subarray(0, Math.max(0, Math.min(w.length, total - i * FLAG_CHUNK_TRACKS))), i * FLAG_CHUNK_TRACKS);
       return out;
     },
   };

@@ -31,22 +31,37 @@ export function moveSlot(state: SharedState, s: number, from: number, to: number
   const id = sched().current().id;
   assert(
     lockedBy(state, from, id) && lockedBy(state, to, id),
-    () => `slot ${s} moving from track ${from} to ${to}: both must be locked by actor ${id} (${state.describeTrack(from)}; ${state.describeTrack(to)})`,
+    () =>
+      `slot ${s} moving from track ${from} to ${to}: both must be locked by actor ${id} (${state.describeTrack(from)}; ${state.describeTrack(to)})`,
   );
   assert(
     Atomics.load(state.trackSlot, from) === s && Atomics.load(state.slotOwner, s) === from,
-    () => `slot ${s} moving from track ${from}, which does not own it (${state.describeSlot(s)}; ${state.describeTrack(from)})`,
+    () =>
+      `slot ${s} moving from track ${from}, which does not own it (${state.describeSlot(s)}; ${state.describeTrack(from)})`,
   );
-  assert(Atomics.load(state.trackSlot, to) === NO_SLOT, () => `slot ${s} moving to track ${to}, which already holds a slot (${state.describeTrack(to)})`);
+  assert(
+    Atomics.load(state.trackSlot, to) === NO_SLOT,
+    () => `slot ${s} moving to track ${to}, which already holds a slot (${state.describeTrack(to)})`,
+  );
   recordMove(state, id, s, from, to, slotState);
   apply(state, s, from, to, slotState);
   Atomics.store(state.intents, id * INTENT_WORDS + OP, 0);
 }
 
 /** Write down actor `id`'s move of slot `s` (the first half of moveSlot; tests use it to tear one). */
-export function recordMove(state: SharedState, id: number, s: number, from: number, to: number, slotState: number): void {
+export function recordMove(
+  state: SharedState,
+  id: number,
+  s: number,
+  from: number,
+  to: number,
+  slotState: number,
+): void {
   const rec = id * INTENT_WORDS;
-  assert(Atomics.load(state.intents, rec + OP) === 0, () => `actor ${id}: a slot move begins while another is unfinished`);
+  assert(
+    Atomics.load(state.intents, rec + OP) === 0,
+    () => `actor ${id}: a slot move begins while another is unfinished`,
+  );
   Atomics.store(state.intents, rec + SLOT_WORD, s);
   Atomics.store(state.intents, rec + FROM, from);
   Atomics.store(state.intents, rec + TO, to);
@@ -62,7 +77,10 @@ export function finishIntent(state: SharedState, id: number): boolean {
   const from = Atomics.load(state.intents, rec + FROM);
   const to = Atomics.load(state.intents, rec + TO);
   for (const g of [from, to]) {
-    assert(lockedBy(state, g, id), () => `finishing actor ${id}'s move of slot ${s}: track ${g} is not locked by it (${state.describeTrack(g)})`);
+    assert(
+      lockedBy(state, g, id),
+      () => `finishing actor ${id}'s move of slot ${s}: track ${g} is not locked by it (${state.describeTrack(g)})`,
+    );
   }
   apply(state, s, from, to, Atomics.load(state.intents, rec + STATE));
   Atomics.store(state.intents, rec + OP, 0);

@@ -97,7 +97,10 @@ export class DeviceLayout {
     this.headsPerCylinder = drives.headsPerCylinder;
     this.cylinders = members.reduce((n, m) => n + m.cylinders, 0);
     this.tracks = this.cylinders * this.headsPerCylinder;
-    this.memberBase = Int32Array.from(members, (m) => drives.baseTrack[m.drive]! + m.startCylinder * this.headsPerCylinder);
+    this.memberBase = Int32Array.from(
+      members,
+      (m) => drives.baseTrack[m.drive]! + m.startCylinder * this.headsPerCylinder,
+    );
     const ends: number[] = [];
     members.reduce((end, m) => (ends.push(end + m.cylinders), end + m.cylinders), 0);
     this.concatEnd = Int32Array.from(ends);
@@ -112,7 +115,10 @@ export class DeviceLayout {
 
   /** Member index and cylinder offset inside that member of logical cylinder `c`. */
   memberOf(c: number): { member: number; offset: number } {
-    assert(c >= 0 && c < this.cylinders, () => `${this.deviceId}: logical cylinder ${c} outside 0..${this.cylinders - 1}`);
+    assert(
+      c >= 0 && c < this.cylinders,
+      () => `${this.deviceId}: logical cylinder ${c} outside 0..${this.cylinders - 1}`,
+    );
     if (this.kind === 'striped') {
       const S = this.stripeCylinders;
       const M = this.members.length;
@@ -182,7 +188,11 @@ function extentsOf(dev: DeviceConfig, drives: DriveMap, sizes: (m: number) => nu
 export function deviceLayout(cfg: ArrayConfig, deviceId: string, running: ArrayConfig = cfg): DeviceLayout {
   const drives = new DriveMap(cfg);
   const dev = cfg.devices.find((d) => d.id === deviceId);
-  if (!dev) throw new ArrayError('UNKNOWN_DEVICE', `unknown device "${deviceId}" (devices: ${cfg.devices.map((d) => d.id).join(', ')})`);
+  if (!dev)
+    throw new ArrayError(
+      'UNKNOWN_DEVICE',
+      `unknown device "${deviceId}" (devices: ${cfg.devices.map((d) => d.id).join(', ')})`,
+    );
   if (dev.layout === 'striped') {
     const per = dev.cylinders / dev.members.length;
     return new DeviceLayout(

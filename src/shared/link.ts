@@ -37,7 +37,10 @@ abstract class BatchingLink implements Link {
 
   send(msg: Message): void {
     if (this.closed) return;
-    assert(this.pending.length < LINK_QUEUE_LIMIT, () => `link to ${this.peer}: ${LINK_QUEUE_LIMIT} messages queued unsent`);
+    assert(
+      this.pending.length < LINK_QUEUE_LIMIT,
+      () => `link to ${this.peer}: ${LINK_QUEUE_LIMIT} messages queued unsent`,
+    );
     this.pending.push(msg);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -121,7 +124,9 @@ class LocalLink extends BatchingLink {
   protected transmit(wire: Wire): void {
     const other = this.other;
     if (!other) return;
-    const turns = this.chaos ? Math.floor(this.chaos.random() * (Math.min(this.chaos.maxDelayTurns, MAX_CHAOS_TURNS) + 1)) : 0;
+    const turns = this.chaos
+      ? Math.floor(this.chaos.random() * (Math.min(this.chaos.maxDelayTurns, MAX_CHAOS_TURNS) + 1))
+      : 0;
     if (turns > 0) this.chaos!.delayed++;
     const s = sched();
     const hop = (left: number): void => {
@@ -141,7 +146,13 @@ class LocalLink extends BatchingLink {
  * Two linked ends: messages sent on `a` arrive at `b` and back. Names are each end's peer; owners
  * are whose code runs at each end (`aOwner` runs what arrives at `a`).
  */
-export function localLinkPair(aPeer: string, bPeer: string, log: Log, chaos?: LinkChaos, owners: { a?: Owner; b?: Owner } = {}): [Link, Link] {
+export function localLinkPair(
+  aPeer: string,
+  bPeer: string,
+  log: Log,
+  chaos?: LinkChaos,
+  owners: { a?: Owner; b?: Owner } = {},
+): [Link, Link] {
   const a = new LocalLink(aPeer, log);
   const b = new LocalLink(bPeer, log);
   a.other = b;

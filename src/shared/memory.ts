@@ -1,6 +1,14 @@
 // Shared memory of the array (DESIGN §2): created once by the main thread, visible to every actor.
 // Every flag word is changed only with Atomics.
-import { totalmem } from 'node:os';
+import {
+  checkSharedMemory,
+  GiB,
+  isSparse,
+  sharedMemoryBytes,
+  sparsePoolMaxBytes,
+  SPARSE_WORDS,
+  NO_CHUNK,
+} from './memory-size.ts';
 import type { ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
 import { assert, bits } from './assert.ts';
@@ -104,7 +112,17 @@ export const TEST_FAULT = {
   FLUSH_WITHOUT_COMMIT: 1 << 4, // R4: a FLUSH is answered once the cache is destaged, before the commit
 } as const;
 export type TestFaultName = keyof typeof TEST_FAULT;
-export type HoldName = 'establish' | 'split' | 'transfer' | 'host-fill' | 'destage-main' | 'destage-mirror' | 'switch' | 'switch-window' | 'stage' | 'completion';
+export type HoldName =
+  | 'establish'
+  | 'split'
+  | 'transfer'
+  | 'host-fill'
+  | 'destage-main'
+  | 'destage-mirror'
+  | 'switch'
+  | 'switch-window'
+  | 'stage'
+  | 'completion';
 export const HOLD_WORD: Record<HoldName, number> = {
   split: HOOK.HOLD_SPLIT,
   transfer: HOOK.HOLD_TRANSFER,
@@ -189,56 +207,7 @@ export interface SharedBuffers {
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
 
-/** A drive larger than this keeps its tracks in the sparse store unless its `store` says otherwise. */
-export const DENSE_DRIVE_MAX_BYTES = 256 * 2 ** 20;
-/** Most bytes the sparse store may grow to: the largest buffer Node 20 makes (address space reserved, memory taken as tracks are written). */
-export const SPARSE_POOL_MAX_BYTES = 4 * 2 ** 30;
-export const NO_CHUNK = -1;
-/** Words of the sparse store's control buffer. */
-export const SPARSE = { NEXT_CHUNK: 0 } as const;
-const SPARSE_WORDS = 2;
-
-/**
- * Whether drive `d` keeps its tracks sparsely (a track takes memory when first written; unwritten
- * ones read as zeros): `store` "sparse", or no `store` and more than DENSE_DRIVE_MAX_BYTES.
- */
-export function isSparse(cfg: ArrayConfig, d: ArrayConfig['drives'][number]): boolean {
-  if (d.store) return d.store === 'sparse';
-  return d.cylinders * cfg.geometry.headsPerCylinder * cfg.geometry.trackBytes > DENSE_DRIVE_MAX_BYTES;
-}
-
-function sparsePoolMaxBytes(cfg: ArrayConfig): number {
-  const bytes = cfg.drives.filter((d) => isSparse(cfg, d)).reduce((n, d) => n + d.cylinders * cfg.geometry.headsPerCylinder * cfg.geometry.trackBytes, 0);
-  return Math.min(bytes, SPARSE_POOL_MAX_BYTES);
-}
-
-/** Most shared memory an array may take: half this machine's memory (the rest is Node's, the workers' and the host side's). */
-export const SHARED_MEMORY_MAX_BYTES = Math.floor(totalmem() / 2);
-
-/** Bytes of shared memory an array takes before any sparse track is written: its track tables, sparse indexes, cache and dense drives. */
-export function sharedMemoryBytes(cfg: ArrayConfig): { bytes: number; tracks: number } {
-  const tracksPerCylinder = cfg.geometry.headsPerCylinder;
-  let tracks = 0;
-  let bytes = cfg.cache.slots * cfg.geometry.trackBytes;
-  for (const d of cfg.drives) {
-    const t = d.cylinders * tracksPerCylinder;
-    tracks += t;
-    bytes += 16 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
-  }
-  return { bytes, tracks };
-}
-
-const GiB = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
-
-/** Refuse an array whose tables cannot be made here, naming what it needs (never an allocation failure later). */
-function checkSharedMemory(cfg: ArrayConfig): void {
-  const { bytes, tracks } = sharedMemoryBytes(cfg);
-  if (bytes > SHARED_MEMORY_MAX_BYTES)
-    throw new ArrayError(
-      'CONFIG',
-      `the array needs ${GiB(bytes)} of shared memory (track tables for ${tracks} tracks, the cache, dense drives), more than the ${GiB(SHARED_MEMORY_MAX_BYTES)} this machine allows: use fewer or smaller drives (fewer cylinders), or a larger trackBytes`,
-    );
-}
+export { isSparse, sharedMemoryBytes, NO_CHUNK, SPARSE, DENSE_DRIVE_MAX_BYTES } from './memory-size.ts';
 
 export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
   checkSharedMemory(cfg);
@@ -246,7 +215,10 @@ export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     return allocateSharedBuffers(cfg);
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
-    throw new ArrayError('CONFIG', `the array's shared memory (${GiB(sharedMemoryBytes(cfg).bytes)}) could not be allocated here: ${err.message}`);
+    throw new ArrayError(
+      'CONFIG',
+      `the array's shared memory (${GiB(sharedMemoryBytes(cfg).bytes)}) could not be allocated here: ${err.message}`,
+    );
   }
 }
 
@@ -402,7 +374,8 @@ export class SharedState {
     for (;;) {
       const v = Atomics.load(this.deviceHeaders, i);
       if (v === value) return;
-      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what}: still ${v}, not ${value}, after ${waitMs} ms`);
+      if (sched().now() > deadline)
+        throw new ArrayError('TIMEOUT', `${what}: still ${v}, not ${value}, after ${waitMs} ms`);
       await waitWord(this.deviceHeaders, i, v, WAIT_SLICE_MS);
     }
   }
@@ -463,7 +436,8 @@ export class SharedState {
 
   private sumHostWords(device: number, base: number): number {
     let n = 0;
-    for (let i = base + device; i < base + this.hostInflight.length / 2; i += this.devices) n += Atomics.load(this.hostInflight, i);
+    for (let i = base + device; i < base + this.hostInflight.length / 2; i += this.devices)
+      n += Atomics.load(this.hostInflight, i);
     return n;
   }
 
@@ -477,9 +451,14 @@ export class SharedState {
     const base = this.hostInflight.length / 2;
     for (;;) {
       let busy = -1;
-      for (let i = base + device; i < this.hostInflight.length && busy < 0; i += this.devices) if (Atomics.load(this.hostInflight, i) !== 0) busy = i;
+      for (let i = base + device; i < this.hostInflight.length && busy < 0; i += this.devices)
+        if (Atomics.load(this.hostInflight, i) !== 0) busy = i;
       if (busy < 0) return;
-      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what}: ${this.critical(device)} still inside their critical section after ${waitMs} ms`);
+      if (sched().now() > deadline)
+        throw new ArrayError(
+          'TIMEOUT',
+          `${what}: ${this.critical(device)} still inside their critical section after ${waitMs} ms`,
+        );
       await waitWord(this.hostInflight, busy, Atomics.load(this.hostInflight, busy), WAIT_SLICE_MS);
     }
   }

@@ -102,7 +102,8 @@ export function encodeBatch(msgs: Message[]): Wire {
   };
   const plain = msgs.map((m): Message => {
     if (m.t === 'io') return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: take(r.data) } : r)) };
-    if (m.t === 'io-done') return { t: 'io-done', replies: m.replies.map((r) => (r.data ? { ...r, data: take(r.data) } : r)) };
+    if (m.t === 'io-done')
+      return { t: 'io-done', replies: m.replies.map((r) => (r.data ? { ...r, data: take(r.data) } : r)) };
     return m;
   });
   const packed = packr.pack(plain);
@@ -137,7 +138,8 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
         isInt(r.lengthBytes) &&
         (r.op !== 'write' || isBytes(r.data)),
     ),
-  'io-done': (m) => isArr(m.replies) && m.replies.every((r: any) => isObj(r) && isInt(r.id) && typeof r.ok === 'boolean'),
+  'io-done': (m) =>
+    isArr(m.replies) && m.replies.every((r: any) => isObj(r) && isInt(r.id) && typeof r.ok === 'boolean'),
   stage: (m) => isInt(m.ha) && isArr(m.reqs) && m.reqs.every((r: any) => isObj(r) && isInt(r.track) && isInt(r.slot)),
   staged: (m) => isArr(m.reqs) && m.reqs.every((r: any) => isObj(r) && isInt(r.track) && isInt(r.slot)),
   'destage-hint': (m) => isArr(m.slots) && m.slots.every(isInt),
@@ -145,7 +147,13 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   flush: (m) => isInt(m.id),
   flushed: (m) => isInt(m.id),
   'reconf-open': (m) =>
-    isObj(m.spec) && isInt(m.spec.sid) && isInt(m.spec.y) && typeof m.spec.deviceId === 'string' && isInt(m.spec.newGen) && isObj(m.spec.running) && isObj(m.spec.target),
+    isObj(m.spec) &&
+    isInt(m.spec.sid) &&
+    isInt(m.spec.y) &&
+    typeof m.spec.deviceId === 'string' &&
+    isInt(m.spec.newGen) &&
+    isObj(m.spec.running) &&
+    isObj(m.spec.target),
   'bcv-purge': (m) => isInt(m.sid),
   'destage-mirror': (m) => isInt(m.sid),
   'destage-filled': (m) => isInt(m.sid),
@@ -153,7 +161,11 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   'start-split': (m) => isInt(m.sid),
   'start-transfer': (m) => isInt(m.sid),
   'reconf-close': (m) => isInt(m.sid),
-  'reconf-sync': (m) => isObj(m.running) && isArr(m.sessions) && m.sessions.every((s: any) => CHECKS['reconf-open']({ spec: s })) && isInt(m.closedBelow),
+  'reconf-sync': (m) =>
+    isObj(m.running) &&
+    isArr(m.sessions) &&
+    m.sessions.every((s: any) => CHECKS['reconf-open']({ spec: s })) &&
+    isInt(m.closedBelow),
   done: (m) => isInt(m.sid) && STEPS.has(m.step) && typeof m.actor === 'string',
   fill: (m) => isInt(m.sid) && isInt(m.track) && isInt(m.id),
   filled: (m) => isInt(m.id),
@@ -181,7 +193,8 @@ export function decodeBatch(wire: unknown): Decoded {
     if (isArr(r.data)) {
       const [i, at, len] = r.data as unknown[];
       const b = isInt(i) ? blobs[i] : undefined;
-      if (!(b instanceof ArrayBuffer) || !isInt(at) || !isInt(len) || at < 0 || len < 0 || at + len > b.byteLength) return false;
+      if (!(b instanceof ArrayBuffer) || !isInt(at) || !isInt(len) || at < 0 || len < 0 || at + len > b.byteLength)
+        return false;
       r.data = new Uint8Array(b, at, len);
       return true;
     }
@@ -197,7 +210,8 @@ export function decodeBatch(wire: unknown): Decoded {
     // Own keys only: a type named "valueOf" or "__proto__" must not find Object.prototype's.
     const check = typeof t === 'string' && Object.hasOwn(CHECKS, t) ? CHECKS[t as MessageType] : undefined;
     const list = t === 'io' ? (m as any).reqs : t === 'io-done' ? (m as any).replies : undefined;
-    const blobsOk = list === undefined || (isArr(list) && list.every((r: any) => r !== null && typeof r === 'object' && blob(r)));
+    const blobsOk =
+      list === undefined || (isArr(list) && list.every((r: any) => r !== null && typeof r === 'object' && blob(r)));
     if (!check) bad.push(`unknown message type ${JSON.stringify(t)}`);
     else if (!blobsOk || !check(m)) bad.push(`malformed "${String(t)}" message`);
     else msgs.push(m as Message);

@@ -49,14 +49,22 @@ export class ArrayModel {
 
   device(id: string): DeviceEntry {
     const d = this.byId.get(id);
-    if (!d) throw new ArrayError('UNKNOWN_DEVICE', `unknown device "${id}" (devices: ${this.devices.map((x) => x.id).join(', ')})`);
+    if (!d)
+      throw new ArrayError(
+        'UNKNOWN_DEVICE',
+        `unknown device "${id}" (devices: ${this.devices.map((x) => x.id).join(', ')})`,
+      );
     return d;
   }
 
   /** The layout of generation `gen` of a device (the generation its header holds is the active one). */
   layoutAt(dev: DeviceEntry, gen: number): DeviceLayout {
     const l = dev.layouts.get(gen);
-    if (!l) throw new ArrayError('INVARIANT', `${dev.id}: no layout known for configuration generation ${gen} (known: ${[...dev.layouts.keys()].join(', ')})`);
+    if (!l)
+      throw new ArrayError(
+        'INVARIANT',
+        `${dev.id}: no layout known for configuration generation ${gen} (known: ${[...dev.layouts.keys()].join(', ')})`,
+      );
     return l;
   }
 

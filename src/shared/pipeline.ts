@@ -11,7 +11,10 @@ export const PIPELINE_LIMIT = 256;
  * stops further calls; the ones already running are awaited, then the failure is thrown.
  */
 export async function pipeline<T>(items: Iterable<T>, inFlight: number, fn: (item: T) => Promise<void>): Promise<void> {
-  assert(Number.isInteger(inFlight) && inFlight >= 1 && inFlight <= PIPELINE_LIMIT, () => `pipeline of ${inFlight} in flight (1-${PIPELINE_LIMIT})`);
+  assert(
+    Number.isInteger(inFlight) && inFlight >= 1 && inFlight <= PIPELINE_LIMIT,
+    () => `pipeline of ${inFlight} in flight (1-${PIPELINE_LIMIT})`,
+  );
   const running = new Set<Promise<void>>();
   let failure: { err: unknown } | undefined;
   for (const item of items) {

@@ -31,7 +31,8 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
     throw err;
   }
   for (const key of ['geometry', 'cache', 'hostAdapters', 'drives', 'diskAdapters'] as const) {
-    if (!isDeepStrictEqual(running[key], target[key])) refuse(`the target changes "${key}"; only device definitions may change`);
+    if (!isDeepStrictEqual(running[key], target[key]))
+      refuse(`the target changes "${key}"; only device definitions may change`);
   }
   const ids = (c: ArrayConfig) => c.devices.map((d) => d.id).sort();
   if (!isDeepStrictEqual(ids(running), ids(target))) {
@@ -46,7 +47,10 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
       ),
   );
   if (changed.length === 0) refuse('no device definition changed');
-  if (changed.length > 1) refuse(`${changed.length} devices changed (${changed.map((d) => d.id).join(', ')}); reconfigure one device per request`);
+  if (changed.length > 1)
+    refuse(
+      `${changed.length} devices changed (${changed.map((d) => d.id).join(', ')}); reconfigure one device per request`,
+    );
   const next = changed[0]!;
   const prev = running.devices.find((d) => d.id === next.id)!;
   if (prev.layout !== next.layout) refuse(`"${next.id}" changes layout from ${prev.layout} to ${next.layout}`);
@@ -54,18 +58,24 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
   if (next.layout === 'concatenated' && prev.layout === 'concatenated') {
     const kept = next.members.slice(0, prev.members.length);
     if (next.members.length <= prev.members.length || !isDeepStrictEqual(kept, prev.members)) {
-      refuse(`"${next.id}": a concatenated meta device can only grow by appending members (its ${prev.members.length} members unchanged, then new ones)`);
+      refuse(
+        `"${next.id}": a concatenated meta device can only grow by appending members (its ${prev.members.length} members unchanged, then new ones)`,
+      );
     }
     return { deviceId: next.id, kind: 'meta-expansion', target };
   }
-  if (next.layout !== 'striped' || prev.layout !== 'striped') return refuse(`"${next.id}" is not a striped or concatenated device`);
-  if (next.cylinders < prev.cylinders) refuse(`"${next.id}" would shrink from ${prev.cylinders} to ${next.cylinders} cylinders (shrinking loses data)`);
+  if (next.layout !== 'striped' || prev.layout !== 'striped')
+    return refuse(`"${next.id}" is not a striped or concatenated device`);
+  if (next.cylinders < prev.cylinders)
+    refuse(`"${next.id}" would shrink from ${prev.cylinders} to ${next.cylinders} cylinders (shrinking loses data)`);
 
   const bcv = target.devices.find((d) => d.layout === 'bcv' && d.of === next.id);
   if (!bcv) return refuse(`"${next.id}" has no BCV to copy it through (define a bcv device with "of": "${next.id}")`);
   const perMember = prev.cylinders / prev.members.length;
   if (bcv.members.length !== prev.members.length) {
-    refuse(`BCV "${bcv.id}" has ${bcv.members.length} members but "${next.id}" runs on ${prev.members.length}: the BCV must mirror the running layout`);
+    refuse(
+      `BCV "${bcv.id}" has ${bcv.members.length} members but "${next.id}" runs on ${prev.members.length}: the BCV must mirror the running layout`,
+    );
   }
   for (const [i, m] of bcv.members.entries()) {
     const drive = target.drives.find((d) => d.id === m.drive)!;
@@ -94,7 +104,12 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
  * `target`; the BCV's members carry the cylinders they were established with (it is detached now,
  * and no longer pairs with the device's new members).
  */
-export function mergeCompleted(running: ArrayConfig, target: ArrayConfig, deviceId: string, bcvId?: string): ArrayConfig {
+export function mergeCompleted(
+  running: ArrayConfig,
+  target: ArrayConfig,
+  deviceId: string,
+  bcvId?: string,
+): ArrayConfig {
   const before = running.devices.find((d) => d.id === deviceId)!;
   const perMember = before.layout === 'striped' ? before.cylinders / before.members.length : undefined;
   return {

@@ -39,7 +39,8 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
       bcvTrack = session.bcvOfOriginal(p);
       assert(
         Atomics.load(state.trackSlot, bcvTrack) === NO_SLOT,
-        () => `split of ${session.drives.dch(p)}: BCV track ${session.drives.dch(bcvTrack)} already holds a slot (${state.describeTrack(bcvTrack)})`,
+        () =>
+          `split of ${session.drives.dch(p)}: BCV track ${session.drives.dch(bcvTrack)} already holds a slot (${state.describeTrack(bcvTrack)})`,
       );
       moveSlot(state, s, p, bcvTrack, SLOT.VALID | SLOT.WP | SLOT.WP1); // the caller holds splitBcvTrack(p) locked too
       movedSlot = s;
@@ -69,7 +70,11 @@ export function swapFlags(state: SharedState, g: number, clear: number, set: num
     const v = Atomics.load(state.trackFlags, g);
     if (Atomics.compareExchange(state.trackFlags, g, v, (v & ~clear) | set) === v) return;
   }
-  assert(false, () => `${what()}: flags of track ${g} changed ${FLAG_SWAP_TRIES} times running under its lock (${state.describeTrack(g)})`);
+  assert(
+    false,
+    () =>
+      `${what()}: flags of track ${g} changed ${FLAG_SWAP_TRIES} times running under its lock (${state.describeTrack(g)})`,
+  );
 }
 
 /**
@@ -122,7 +127,12 @@ export type Scenario = 1 | 2 | 3 | 4;
  *   1 both acted · 2 instant split only · 3 data transfer only · 4 neither.
  * A new host track is never filled by the data transfer: 2 or 4.
  */
-export function scenarioOf(state: SharedState, session: Session, t: number, splitPassed: (g: number) => boolean): Scenario {
+export function scenarioOf(
+  state: SharedState,
+  session: Session,
+  t: number,
+  splitPassed: (g: number) => boolean,
+): Scenario {
   if (t >= session.oldTracks || !session.B) return splitPassed(session.N.locate(t)) ? 2 : 4;
   const o = session.O.locate(t);
   const b = session.B.locate(t);

@@ -35,7 +35,11 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
     const owner = Atomics.load(state.slotOwner, s);
     if (owner === NO_TRACK || !heldBy(owner) || Atomics.load(state.trackSlot, owner) === s) continue;
     const st = Atomics.load(state.slotState, s);
-    assert(!(st & SLOT.WP), () => `actor ${id} failed with write-pending ${state.describeSlot(s)} owned by track ${owner} but not attached to it (${state.describeTrack(owner)})`);
+    assert(
+      !(st & SLOT.WP),
+      () =>
+        `actor ${id} failed with write-pending ${state.describeSlot(s)} owned by track ${owner} but not attached to it (${state.describeTrack(owner)})`,
+    );
     Atomics.store(state.slotState, s, 0);
     Atomics.store(state.slotOwner, s, NO_TRACK);
     out.slots++;

@@ -107,7 +107,9 @@ export class RealScheduler extends Owners implements Scheduler {
     // a turn of its own, so the code that runs after the wait is its owner's.
     return {
       async: true,
-      value: w.value.then((v) => new Promise<WaitResult>((resolve) => setImmediate(this.wrap(() => resolve(v), owner)))),
+      value: w.value.then(
+        (v) => new Promise<WaitResult>((resolve) => setImmediate(this.wrap(() => resolve(v), owner))),
+      ),
     };
   }
   notify(view: Int32Array, index: number): void {
@@ -203,7 +205,14 @@ export class SeededScheduler extends Owners implements Scheduler {
     this.ready.push({ fn, owner });
   }
   private addTimer(ms: number, fn: () => void, every?: number): TimerEntry {
-    const t: TimerEntry = { fn, owner: this.owner, at: this.nowMs + Math.max(0, ms), seq: this.seq++, every, cancelled: false };
+    const t: TimerEntry = {
+      fn,
+      owner: this.owner,
+      at: this.nowMs + Math.max(0, ms),
+      seq: this.seq++,
+      every,
+      cancelled: false,
+    };
     heapPush(this.timers, t);
     return t;
   }
@@ -298,9 +307,13 @@ export class SeededScheduler extends Owners implements Scheduler {
       }
       this.fireDue();
       if (this.ready.length === 0) continue;
-      if (++this.steps > this.maxSteps) throw new ArrayError('TIMEOUT', `seeded scheduler: ${this.maxSteps} steps without the run ending (livelock?)`);
+      if (++this.steps > this.maxSteps)
+        throw new ArrayError('TIMEOUT', `seeded scheduler: ${this.maxSteps} steps without the run ending (livelock?)`);
       const i = this.ready.length === 1 ? 0 : this.choose(this.ready.length);
-      assert(Number.isInteger(i) && i >= 0 && i < this.ready.length, () => `seeded scheduler: chose task ${i} of ${this.ready.length}`);
+      assert(
+        Number.isInteger(i) && i >= 0 && i < this.ready.length,
+        () => `seeded scheduler: chose task ${i} of ${this.ready.length}`,
+      );
       this.trace = Math.imul(this.trace ^ (i + 1), 0x01000193) >>> 0;
       const task = this.ready[i]!;
       this.ready[i] = this.ready[this.ready.length - 1]!;
@@ -357,7 +370,10 @@ export function sched(): Scheduler {
 }
 
 /** Run `main` under a seeded scheduler (one at a time per thread), then go back to the real one. */
-export async function runSeeded<T>(opts: SeededOptions, main: (s: SeededScheduler) => Promise<T>): Promise<{ value: T; steps: number; trace: number; virtualMs: number }> {
+export async function runSeeded<T>(
+  opts: SeededOptions,
+  main: (s: SeededScheduler) => Promise<T>,
+): Promise<{ value: T; steps: number; trace: number; virtualMs: number }> {
   assert(active.kind === 'real', 'runSeeded: a seeded run is already active in this thread');
   const s = new SeededScheduler(opts);
   active = s;
@@ -379,7 +395,10 @@ export const VIRTUAL_STEP_COST_MS = 0.001;
  * Run `main` in virtual time: the seeded scheduler as a discrete-event clock (tasks in a fixed
  * order, time jumping to the next timer); the same seed gives the same run.
  */
-export async function runVirtual<T>(seed: number, main: (s: SeededScheduler) => Promise<T>): Promise<{ value: T; virtualMs: number }> {
+export async function runVirtual<T>(
+  seed: number,
+  main: (s: SeededScheduler) => Promise<T>,
+): Promise<{ value: T; virtualMs: number }> {
   const r = await runSeeded({ seed, choose: () => 0, stepCostMs: VIRTUAL_STEP_COST_MS }, main);
   return { value: r.value, virtualMs: r.virtualMs };
 }

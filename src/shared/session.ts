@@ -45,7 +45,10 @@ export class TrackInverse {
   constructor(layout: DeviceLayout) {
     for (let t = 0; t < layout.tracks; t++) {
       const g = layout.locate(t);
-      assert(!this.map.has(g), () => `${layout.deviceId}: global track ${g} mapped twice (logical ${this.map.get(g)} and ${t})`);
+      assert(
+        !this.map.has(g),
+        () => `${layout.deviceId}: global track ${g} mapped twice (logical ${this.map.get(g)} and ${t})`,
+      );
       this.map.set(g, t);
     }
   }
@@ -88,7 +91,10 @@ export class Session {
     if (spec.bcvId !== undefined) {
       this.B = deviceLayout(spec.target, spec.bcvId, spec.running);
       this.bInv = new TrackInverse(this.B);
-      assert(this.B.tracks === this.O.tracks, () => `${spec.bcvId}: BCV holds ${this.B!.tracks} tracks, device ${this.O.tracks}`);
+      assert(
+        this.B.tracks === this.O.tracks,
+        () => `${spec.bcvId}: BCV holds ${this.B!.tracks} tracks, device ${this.O.tracks}`,
+      );
     }
   }
 
@@ -125,7 +131,13 @@ export class Session {
  * and the device generations, then exactly the open sessions (each opened by `open`, the adapter's
  * reconf-open) — any it knew of that has closed is dropped. Returns the ids of those it dropped.
  */
-export function syncSessionsIn(sessions: Map<number, Session>, model: ArrayModel, state: SharedState, sync: Resume, open: (spec: SessionSpec) => void): number[] {
+export function syncSessionsIn(
+  sessions: Map<number, Session>,
+  model: ArrayModel,
+  state: SharedState,
+  sync: Resume,
+  open: (spec: SessionSpec) => void,
+): number[] {
   model.adoptRunning(sync.running, (d) => state.deviceWord(d, DEVICE.GENERATION));
   const listed = new Set(sync.sessions.map((s) => s.sid));
   const dropped = [...sessions.keys()].filter((sid) => !listed.has(sid));
@@ -138,11 +150,17 @@ export function syncSessionsIn(sessions: Map<number, Session>, model: ArrayModel
  * An adapter opens session `spec` (reconf-open, or a replacement learning the open sessions): it
  * joins `sessions`, and `model` learns the new generation's layouts. One open session per device.
  */
-export function openSessionIn(actor: string, sessions: Map<number, Session>, model: ArrayModel, spec: SessionSpec): Session {
+export function openSessionIn(
+  actor: string,
+  sessions: Map<number, Session>,
+  model: ArrayModel,
+  spec: SessionSpec,
+): Session {
   for (const other of sessions.values()) {
     assert(
       other.spec.sid === spec.sid || other.spec.deviceIndex !== spec.deviceIndex,
-      () => `${actor}: session ${spec.sid} opens on ${spec.deviceId} while session ${other.spec.sid} is still open there`,
+      () =>
+        `${actor}: session ${spec.sid} opens on ${spec.deviceId} while session ${other.spec.sid} is still open there`,
     );
   }
   const session = new Session(spec);

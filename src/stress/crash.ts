@@ -49,7 +49,14 @@ interface CrashCounts {
   writes: number;
   sectorsChecked: number;
 }
-const COUNTS = ['commits', 'restarts', 'recoveryRestarts', 'flushes', 'writes', 'sectorsChecked'] as const satisfies ReadonlyArray<keyof CrashCounts>;
+const COUNTS = [
+  'commits',
+  'restarts',
+  'recoveryRestarts',
+  'flushes',
+  'writes',
+  'sectorsChecked',
+] as const satisfies ReadonlyArray<keyof CrashCounts>;
 
 export interface CrashSeedResult extends CrashCounts {
   seed: number;
@@ -104,7 +111,12 @@ class Oracle {
 /** A sector's bytes for write `id` (0: zeros): every word names the write, the sector and its place, so a torn or misplaced sector shows. */
 function stamp(dst: Uint8Array, dev: number, sector: number, id: number): void {
   const v = new DataView(dst.buffer, dst.byteOffset, SECTOR);
-  for (let i = 0; i < SECTOR / 4; i++) v.setUint32(i * 4, id === 0 ? 0 : (Math.imul(id, 2654435761) ^ Math.imul(sector + 1, 40503) ^ (dev << 24) ^ i) >>> 0, true);
+  for (let i = 0; i < SECTOR / 4; i++)
+    v.setUint32(
+      i * 4,
+      id === 0 ? 0 : (Math.imul(id, 2654435761) ^ Math.imul(sector + 1, 40503) ^ (dev << 24) ^ i) >>> 0,
+      true,
+    );
 }
 
 /** A number of the device's own for its stamps (its index may change when a stale BCV is left out at a restart). */
@@ -128,7 +140,17 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
   const plan = planSeed(seed);
   const target = plan.rounds[0]![0]!;
   const kind = planReconfiguration(plan.config, target).kind;
-  const res: CrashSeedResult = { seed, kind, ok: false, commits: 0, restarts: 0, recoveryRestarts: 0, flushes: 0, writes: 0, sectorsChecked: 0 };
+  const res: CrashSeedResult = {
+    seed,
+    kind,
+    ok: false,
+    commits: 0,
+    restarts: 0,
+    recoveryRestarts: 0,
+    flushes: 0,
+    writes: 0,
+    sectorsChecked: 0,
+  };
   const problems: string[] = [];
   const log: Log = (level, text) => {
     if (level === 'error') problems.push(text);
@@ -144,7 +166,12 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
     res.commits = commits.length;
     const points = crashPoints(commits.length, opts.maxPoints);
     const rr = seededRandom(seed * 977 + 1);
-    const recoveryAt = new Set(Array.from({ length: Math.min(opts.recoveryCrashes ?? RECOVERY_CRASHES, points.length) }, () => points[int(rr, 0, points.length - 1)]!));
+    const recoveryAt = new Set(
+      Array.from(
+        { length: Math.min(opts.recoveryCrashes ?? RECOVERY_CRASHES, points.length) },
+        () => points[int(rr, 0, points.length - 1)]!,
+      ),
+    );
     for (const k of points) {
       const prefix = commits.slice(0, k);
       const again = await restartAndCheck(run, prefix, k, `crash after commit ${k} (${prefix[k - 1]!.reason})`);
@@ -152,7 +179,12 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
       // Crash the recovery itself at each of its own commits.
       for (let j = 1; j <= again.length; j++) {
         res.recoveryRestarts++;
-        await restartAndCheck(run, [...prefix, ...again.slice(0, j)], k, `crash after commit ${k}, then again after recovery's commit ${j} (${again[j - 1]!.reason})`);
+        await restartAndCheck(
+          run,
+          [...prefix, ...again.slice(0, j)],
+          k,
+          `crash after commit ${k}, then again after recovery's commit ${j} (${again[j - 1]!.reason})`,
+        );
       }
     }
     res.ok = true;
@@ -180,8 +212,18 @@ interface SeedRun {
 }
 
 /** The array under writes and FLUSHes while it is restriped to `target`; every commit lands in `store`. */
-async function writePhase({ config, oracle, seed, res }: SeedRun, target: unknown, store: MemoryStore, log: Log, fault?: TestFaultName): Promise<void> {
-  const emu = await ArrayEmulator.start(config, { mode: 'inline', log, durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS } });
+async function writePhase(
+  { config, oracle, seed, res }: SeedRun,
+  target: unknown,
+  store: MemoryStore,
+  log: Log,
+  fault?: TestFaultName,
+): Promise<void> {
+  const emu = await ArrayEmulator.start(config, {
+    mode: 'inline',
+    log,
+    durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS },
+  });
   if (fault) emu.test.setFault(fault, true);
   const client = new HostClient(emu.hostLink(0));
   const r = seededRandom(seed * 31 + 7);
@@ -243,7 +285,12 @@ async function writePhase({ config, oracle, seed, res }: SeedRun, target: unknow
  * Restart from `commits` alone and check every sector against the floor of commit `k`, before and
  * after the resumed restripe completes. Returns the commits the recovery itself made.
  */
-async function restartAndCheck({ config, oracle, seed, res }: SeedRun, commits: DurableCommit[], k: number, where: string): Promise<DurableCommit[]> {
+async function restartAndCheck(
+  { config, oracle, seed, res }: SeedRun,
+  commits: DurableCommit[],
+  k: number,
+  where: string,
+): Promise<DurableCommit[]> {
   res.restarts++;
   assert(imageOf(commits), 'a restart from no commit');
   const store = new MemoryStore(commits);
@@ -253,13 +300,18 @@ async function restartAndCheck({ config, oracle, seed, res }: SeedRun, commits: 
   };
   const floor = oracle.floorAt(k); // a recovery crashed again adds no FLUSH: the floor is the first crash's
   await runSeeded({ seed: seed + k }, async () => {
-    const emu = await ArrayEmulator.start(config, { mode: 'inline', log, durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS } });
+    const emu = await ArrayEmulator.start(config, {
+      mode: 'inline',
+      log,
+      durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS },
+    });
     const client = new HostClient(emu.hostLink(0));
     try {
       await checkAll(emu, client, oracle, floor, res, `${where}, at restart`);
       const deadline = sched().now() + RESUME_WAIT_MS;
       while ((await emu.openSessions()).length > 0) {
-        if (sched().now() > deadline) throw new Error(`${where}: the resumed restripe did not complete within ${RESUME_WAIT_MS} ms`);
+        if (sched().now() > deadline)
+          throw new Error(`${where}: the resumed restripe did not complete within ${RESUME_WAIT_MS} ms`);
         await sleep(5);
       }
       await checkAll(emu, client, oracle, floor, res, `${where}, after the resumed restripe`);
@@ -272,12 +324,23 @@ async function restartAndCheck({ config, oracle, seed, res }: SeedRun, commits: 
   return store.log;
 }
 
-async function checkAll(emu: ArrayEmulator, client: HostClient, oracle: Oracle, floor: Map<string, Map<number, number>>, res: CrashSeedResult, where: string): Promise<void> {
+async function checkAll(
+  emu: ArrayEmulator,
+  client: HostClient,
+  oracle: Oracle,
+  floor: Map<string, Map<number, number>>,
+  res: CrashSeedResult,
+  where: string,
+): Promise<void> {
   for (const d of emu.model.hostDevices()) {
     const sectors = d.bytes / SECTOR;
     const issued = oracle.writes.get(d.id) ?? new Map<number, number[]>();
     const floors = floor.get(d.id) ?? new Map<number, number>();
-    for (const [s, id] of floors) if (s >= sectors) throw new Error(`${where}: ${d.id} sector ${s} was flushed (write ${id}) but the device has only ${sectors} sectors`);
+    for (const [s, id] of floors)
+      if (s >= sectors)
+        throw new Error(
+          `${where}: ${d.id} sector ${s} was flushed (write ${id}) but the device has only ${sectors} sectors`,
+        );
     const chunk = 64;
     for (let s0 = 0; s0 < sectors; s0 += chunk) {
       const n = Math.min(chunk, sectors - s0);
@@ -288,7 +351,10 @@ async function checkAll(emu: ArrayEmulator, client: HostClient, oracle: Oracle, 
         const allowed = [0, ...(issued.get(s) ?? [])].filter((id) => id >= min);
         const got = stampId(buf.subarray(i * SECTOR, (i + 1) * SECTOR), devNumber(d.id), s, allowed);
         if (got === undefined) {
-          const any = stampId(buf.subarray(i * SECTOR, (i + 1) * SECTOR), devNumber(d.id), s, [0, ...(issued.get(s) ?? [])]);
+          const any = stampId(buf.subarray(i * SECTOR, (i + 1) * SECTOR), devNumber(d.id), s, [
+            0,
+            ...(issued.get(s) ?? []),
+          ]);
           const trackSectors = emu.model.trackBytes / SECTOR;
           const g = emu.model.layoutAt(d, emu.state.deviceWord(d.index, 0)).locate(Math.floor(s / trackSectors));
           throw new Error(
@@ -302,7 +368,13 @@ async function checkAll(emu: ArrayEmulator, client: HostClient, oracle: Oracle, 
 }
 
 /** Restripe kinds a campaign covers (every kind the planner makes). */
-export const CRASH_KINDS = ['expansion', 'stripe-change', 'expansion+stripe-change', 'more-rows', 'meta-expansion'] as const;
+export const CRASH_KINDS = [
+  'expansion',
+  'stripe-change',
+  'expansion+stripe-change',
+  'more-rows',
+  'meta-expansion',
+] as const;
 
 export interface CrashCampaign extends CrashCounts {
   seeds: number;
@@ -325,7 +397,18 @@ export async function crashCampaign(o: {
   onSeed?: (r: CrashSeedResult, c: CrashCampaign) => void;
 }): Promise<CrashCampaign> {
   const t0 = performance.now();
-  const c: CrashCampaign = { seeds: 0, kinds: {}, commits: 0, restarts: 0, recoveryRestarts: 0, flushes: 0, writes: 0, sectorsChecked: 0, failed: [], ms: 0 };
+  const c: CrashCampaign = {
+    seeds: 0,
+    kinds: {},
+    commits: 0,
+    restarts: 0,
+    recoveryRestarts: 0,
+    flushes: 0,
+    writes: 0,
+    sectorsChecked: 0,
+    failed: [],
+    ms: 0,
+  };
   const first = o.firstSeed ?? 1;
   const most = o.maxSeeds ?? o.perKind * CRASH_KINDS.length * 20;
   for (let seed = first; seed < first + most; seed++) {

@@ -34,7 +34,12 @@ export const noFaults = (): FaultCounts => ({
 type FaultPoint = 'establish' | 'switch' | 'transfer';
 
 /** Fail one adapter (a disk adapter more often than a host adapter) and start its replacement. */
-export async function failAdapter(emu: ArrayEmulator, r: Rng, faults: FaultCounts, where: keyof FaultCounts): Promise<void> {
+export async function failAdapter(
+  emu: ArrayEmulator,
+  r: Rng,
+  faults: FaultCounts,
+  where: keyof FaultCounts,
+): Promise<void> {
   const has = Array.from({ length: emu.model.config.hostAdapters }, (_, i) => `HA${i}`);
   const ha = r() < 0.3;
   const name = ha ? pick(r, has) : pick(r, emu.model.diskAdapterIds);
@@ -51,7 +56,13 @@ export async function failAdapter(emu: ArrayEmulator, r: Rng, faults: FaultCount
  * With faults, adapters fail at the chosen points: the process there is held, let run a little,
  * held again, an adapter fails and is replaced, and the process goes on.
  */
-export async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): number }, round: unknown[], r: Rng, faults?: FaultCounts): Promise<ReconfReport[]> {
+export async function reconfigureRound(
+  emu: ArrayEmulator,
+  wl: { opsDone(): number },
+  round: unknown[],
+  r: Rng,
+  faults?: FaultCounts,
+): Promise<ReconfReport[]> {
   const pendings = r() < 0.7;
   const at = new Set<FaultPoint>(faults ? (['establish', 'switch', 'transfer'] as const).filter(() => r() < 0.5) : []);
   if (faults && at.size === 0) at.add(pick(r, ['establish', 'switch', 'transfer'] as const));
@@ -88,7 +99,11 @@ export async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): numb
   };
   try {
     const devices = round.map((t) => {
-      const changed = (t as ArrayConfig).devices.find((d) => d.layout !== 'bcv' && JSON.stringify(d) !== JSON.stringify(emu.model.config.devices.find((x) => x.id === d.id)));
+      const changed = (t as ArrayConfig).devices.find(
+        (d) =>
+          d.layout !== 'bcv' &&
+          JSON.stringify(d) !== JSON.stringify(emu.model.config.devices.find((x) => x.id === d.id)),
+      );
       return changed!.id;
     });
     const phaseAtLeast = (p: number) => () => devices.every((d, i) => done[i] || emu.test.phase(d) >= p);
@@ -103,7 +118,9 @@ export async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): numb
       // Every session of the round synchronised (held at the switch) or, a meta expansion, done.
       await must(phaseAtLeast(PHASE.SYNCHRONISED), 'BCVs synchronised');
       if (at.has('switch')) await failAdapter(emu, r, faults!, 'atSwitch');
-      const mix = pendings ? pick(r, [['destage-main'], ['destage-mirror'], ['destage-main', 'destage-mirror']] as const) : [];
+      const mix = pendings
+        ? pick(r, [['destage-main'], ['destage-mirror'], ['destage-main', 'destage-mirror']] as const)
+        : [];
       for (const h of mix) emu.test.hold(h, true);
       if (pendings) await someOps(wl, 40, 300);
       emu.test.hold('switch', false);
@@ -120,7 +137,8 @@ export async function reconfigureRound(emu: ArrayEmulator, wl: { opsDone(): numb
       emu.test.hold('transfer', false);
     }
   } finally {
-    for (const h of ['establish', 'switch', 'transfer', 'destage-main', 'destage-mirror'] as const) emu.test.hold(h, false);
+    for (const h of ['establish', 'switch', 'transfer', 'destage-main', 'destage-mirror'] as const)
+      emu.test.hold(h, false);
   }
   return reports;
 }

@@ -53,7 +53,12 @@ export function planSeed(seed: number): SeedPlan {
   const config = parseConfig(raw);
   const rounds = reconfigurationRounds(r, config, specs, withMeta, pools);
   const blockBytes = pick(r, [512, 1024, 4096, trackBytes * 2]);
-  return { seed, config, rounds, workload: { queueDepth: int(r, 1, 16), readPct: int(r, 20, 80), blockBytes, ops: int(r, 600, 2000) } };
+  return {
+    seed,
+    config,
+    rounds,
+    workload: { queueDepth: int(r, 1, 16), readPct: int(r, 20, 80), blockBytes, ops: int(r, 600, 2000) },
+  };
 }
 
 /**
@@ -63,9 +68,14 @@ export function planSeed(seed: number): SeedPlan {
  */
 export function withDriveModels(plan: SeedPlan): SeedPlan {
   const r = seededRandom(plan.seed * 48271 + 7);
-  const models = new Map(plan.config.drives.map((d) => [d.id, { preset: pick(r, TIMED_PRESETS), scheduler: pick(r, DRIVE_SCHEDULERS) }]));
+  const models = new Map(
+    plan.config.drives.map((d) => [d.id, { preset: pick(r, TIMED_PRESETS), scheduler: pick(r, DRIVE_SCHEDULERS) }]),
+  );
   const stores = new Map(plan.config.drives.map((d) => [d.id, pick(r, ['dense', 'sparse'] as const)]));
-  const apply = (cfg: any) => ({ ...cfg, drives: cfg.drives.map((d: any) => ({ ...d, model: models.get(d.id), store: stores.get(d.id) })) });
+  const apply = (cfg: any) => ({
+    ...cfg,
+    drives: cfg.drives.map((d: any) => ({ ...d, model: models.get(d.id), store: stores.get(d.id) })),
+  });
   return { ...plan, config: parseConfig(apply(plan.config)), rounds: plan.rounds.map((round) => round.map(apply)) };
 }
 
@@ -96,7 +106,12 @@ function stripedSpecs(r: Rng, mainDrives: number): { specs: StripedSpec[]; curso
  * for a second restripe of the grown device, and (with `meta`) a two-cylinder META1. `pools`: per
  * BCV, the members it may pair with as its device grows.
  */
-function deviceDefs(r: Rng, specs: StripedSpec[], drives: Array<{ id: string; cylinders: number }>, meta?: { start: number; mainDrives: number }) {
+function deviceDefs(
+  r: Rng,
+  specs: StripedSpec[],
+  drives: Array<{ id: string; cylinders: number }>,
+  meta?: { start: number; mainDrives: number },
+) {
   const devices: any[] = [];
   const pools = new Map<string, any[]>();
   let bcvDrive = 0;
@@ -118,7 +133,12 @@ function deviceDefs(r: Rng, specs: StripedSpec[], drives: Array<{ id: string; cy
     devices.push({ id: bcvId, layout: 'bcv', of: s.id, members: bcvMembers.slice(0, s.drives.length) });
     pools.set(bcvId, bcvMembers);
   }
-  if (meta) devices.push({ id: 'META1', layout: 'concatenated', members: [{ drive: `m${int(r, 0, meta.mainDrives - 1)}`, startCylinder: meta.start, cylinders: 2 }] });
+  if (meta)
+    devices.push({
+      id: 'META1',
+      layout: 'concatenated',
+      members: [{ drive: `m${int(r, 0, meta.mainDrives - 1)}`, startCylinder: meta.start, cylinders: 2 }],
+    });
   return { devices, pools };
 }
 
@@ -127,12 +147,19 @@ function assignAdapters(r: Rng, drives: Array<{ id: string }>) {
   const nDa = int(r, 1, Math.min(8, drives.length));
   const diskAdapters = Array.from({ length: nDa }, (_, i) => ({ id: `DA${i}`, drives: [] as string[] }));
   drives.forEach((d, i) => diskAdapters[(i + int(r, 0, nDa - 1)) % nDa]!.drives.push(d.id));
-  for (const a of diskAdapters) if (a.drives.length === 0) a.drives.push(diskAdapters.find((b) => b.drives.length > 1)!.drives.pop()!);
+  for (const a of diskAdapters)
+    if (a.drives.length === 0) a.drives.push(diskAdapters.find((b) => b.drives.length > 1)!.drives.pop()!);
   return diskAdapters;
 }
 
 /** One or two rounds; a round changes one device, or two at once. Only targets the planner accepts. */
-function reconfigurationRounds(r: Rng, config: ArrayConfig, specs: StripedSpec[], withMeta: boolean, pools: Map<string, any[]>): unknown[][] {
+function reconfigurationRounds(
+  r: Rng,
+  config: ArrayConfig,
+  specs: StripedSpec[],
+  withMeta: boolean,
+  pools: Map<string, any[]>,
+): unknown[][] {
   const rounds: unknown[][] = [];
   let running = config;
   const nRounds = int(r, 1, 2);
@@ -167,7 +194,13 @@ function reconfigurationRounds(r: Rng, config: ArrayConfig, specs: StripedSpec[]
 }
 
 /** A target: `running` with device `id` changed in one of the ways the kind allows. */
-function mutate(running: ArrayConfig, id: string, spec: StripedSpec | undefined, pools: Map<string, any[]>, r: Rng): unknown | undefined {
+function mutate(
+  running: ArrayConfig,
+  id: string,
+  spec: StripedSpec | undefined,
+  pools: Map<string, any[]>,
+  r: Rng,
+): unknown | undefined {
   const cfg = JSON.parse(JSON.stringify(running));
   const dev = cfg.devices.find((d: any) => d.id === id);
   if (dev.layout === 'concatenated') {
@@ -187,7 +220,11 @@ function mutate(running: ArrayConfig, id: string, spec: StripedSpec | undefined,
     .get(bcv.id)!
     .slice(0, M)
     .map((m) => ({ ...m })); // the BCV pairs with the running members
-  const kinds = ['stripe', 'rows', ...(spec.spare.some((d) => !dev.members.some((m: any) => m.drive === `m${d}`)) ? ['expand', 'both'] : [])];
+  const kinds = [
+    'stripe',
+    'rows',
+    ...(spec.spare.some((d) => !dev.members.some((m: any) => m.drive === `m${d}`)) ? ['expand', 'both'] : []),
+  ];
   const kind = pick(r, kinds);
   const S2 = S === 1 ? 2 : 1;
   if (kind === 'rows') dev.cylinders = (per + S) * M;
@@ -233,7 +270,8 @@ export function sharedLocationSpots(config: ArrayConfig, rounds: unknown[][]): H
       for (let t = 0; t < N.tracks; t++) {
         if (!inO.has(N.locate(t)) && !(t < O.tracks && inN.has(O.locate(t)))) continue;
         const last = spots[spots.length - 1];
-        if (last && last.device === plan.deviceId && last.offsetBytes + last.lengthBytes === t * tb) last.lengthBytes += tb;
+        if (last && last.device === plan.deviceId && last.offsetBytes + last.lengthBytes === t * tb)
+          last.lengthBytes += tb;
         else spots.push({ device: plan.deviceId, offsetBytes: t * tb, lengthBytes: tb });
       }
     }

@@ -53,13 +53,19 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
   const t0 = performance.now();
   const perSeed = opts.schedules ?? 1;
   assert(Number.isInteger(perSeed) && perSeed >= 1, () => `schedules: ${perSeed} is not a whole number ≥ 1`);
-  assert(perSeed === 1 || opts.seedOptions?.deterministic, 'schedules: more than one schedule per seed needs deterministic mode');
+  assert(
+    perSeed === 1 || opts.seedOptions?.deterministic,
+    'schedules: more than one schedule per seed needs deterministic mode',
+  );
   const firstSchedule = opts.seedOptions?.schedule ?? 0;
   // One run per (seed, schedule): the seed's array, workload and faults under one interleaving.
   const runs = Array.from({ length: opts.seeds * perSeed }, (_, i) => ({
     seed: opts.firstSeed + Math.floor(i / perSeed),
     mode: opts.mode ?? 'inline',
-    opts: { ...opts.seedOptions, ...(opts.seedOptions?.deterministic ? { schedule: firstSchedule + (i % perSeed) } : {}) } satisfies SeedOptions,
+    opts: {
+      ...opts.seedOptions,
+      ...(opts.seedOptions?.deterministic ? { schedule: firstSchedule + (i % perSeed) } : {}),
+    } satisfies SeedOptions,
   }));
   let results: SeedResult[];
   let done = 0;
@@ -72,16 +78,34 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
     results = [];
     for (const r of runs) results.push(note(await runSeed(r.seed, r.mode, r.opts)));
   } else {
-    const pool = new Piscina({ filename: TASK, execArgv: ['--import', 'tsx'], minThreads: opts.jobs, maxThreads: opts.jobs, atomics: 'disabled', idleTimeout: 1000 });
+    const pool = new Piscina({
+      filename: TASK,
+      execArgv: ['--import', 'tsx'],
+      minThreads: opts.jobs,
+      maxThreads: opts.jobs,
+      atomics: 'disabled',
+      idleTimeout: 1000,
+    });
     try {
       // A seed whose thread died (an actor threw out of its task) is that seed's failure, not the run's.
       results = await Promise.all(
-        runs.map((r) => (pool.run(r) as Promise<SeedResult>).catch((err: unknown) => failedSeed(r.seed, `its thread died: ${errorMessage(err)}`, r.opts.schedule)).then(note)),
+        runs.map((r) =>
+          (pool.run(r) as Promise<SeedResult>)
+            .catch((err: unknown) => failedSeed(r.seed, `its thread died: ${errorMessage(err)}`, r.opts.schedule))
+            .then(note),
+        ),
       );
     } finally {
       await pool.destroy();
     }
   }
+  const summary = summarize(opts, results);
+  summary.elapsedMs = Math.round(performance.now() - t0);
+  return summary;
+}
+
+/** The campaign's counts summed over its runs, and each failed run with its rerun command. */
+function summarize(opts: StressOptions, results: SeedResult[]): StressSummary {
   const summary: StressSummary = {
     seeds: opts.seeds,
     runs: results.length,
@@ -120,7 +144,6 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
       });
     }
   }
-  summary.elapsedMs = Math.round(performance.now() - t0);
   return summary;
 }
 

@@ -13,7 +13,16 @@ import { createVerifierBuffers, SECTOR_BYTES, Verifier } from '../host/verifier.
 import { HostClient } from '../host/client.ts';
 import { seededRandom } from '../host/workload.ts';
 import { mulberry32, runSeeded, sched } from '../shared/sched.ts';
-import { HEAVY_HOT_PCT, HEAVY_QUEUE_DEPTHS, int, pick, planSeed, sharedLocationSpots, withDriveModels, type SeedPlan } from './plan.ts';
+import {
+  HEAVY_HOT_PCT,
+  HEAVY_QUEUE_DEPTHS,
+  int,
+  pick,
+  planSeed,
+  sharedLocationSpots,
+  withDriveModels,
+  type SeedPlan,
+} from './plan.ts';
 import { failAdapter, noFaults, reconfigureRound, type FaultCounts } from './faults.ts';
 import { someOps, untilOps } from './waits.ts';
 
@@ -144,7 +153,8 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
       result.reason ??= `stopped: ${errorMessage(err)}`;
     }
   }
-  result.faultsInjected = result.faults.delayedBatches + result.faults.diskAdapterRestarts + result.faults.hostAdapterRestarts;
+  result.faultsInjected =
+    result.faults.delayedBatches + result.faults.diskAdapterRestarts + result.faults.hostAdapterRestarts;
   result.ms = Math.round(performance.now() - t0);
   return result;
 }
@@ -158,7 +168,10 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
     return;
   }
   const problems: string[] = [];
-  const chaos = opts.faults && mode === 'inline' ? { random: seededRandom(seed * 104729 + 3), maxDelayTurns: 1 + (seed % 8), delayed: 0 } : undefined;
+  const chaos =
+    opts.faults && mode === 'inline'
+      ? { random: seededRandom(seed * 104729 + 3), maxDelayTurns: 1 + (seed % 8), delayed: 0 }
+      : undefined;
   const log: Log = (level, text) => {
     opts.log?.(`[${sched().now().toFixed(2)} ms] ${level}: ${text}`);
     if (level === 'error') problems.push(text);
@@ -179,7 +192,13 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
     host.verifyErrors += final.errors;
     host.described.push(...final.described);
     tally(result, host, run.reports);
-    result.reason = verdict({ error: run.error, host, reports: run.reports, hostAdapterRestarts: result.faults.hostAdapterRestarts, problems: [...problems, ...emu.problems()] });
+    result.reason = verdict({
+      error: run.error,
+      host,
+      reports: run.reports,
+      hostAdapterRestarts: result.faults.hostAdapterRestarts,
+      problems: [...problems, ...emu.problems()],
+    });
     result.ok = result.reason === undefined;
   } catch (err) {
     result.reason = errorMessage(err);
@@ -193,11 +212,18 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
 function startSeedWorkload(emu: ArrayEmulator, plan: SeedPlan, seed: number, opts: SeedOptions) {
   // Devices may grow: the verifier is sized for the largest each becomes.
   const { maxBytes } = planRounds(plan.config, plan.rounds);
-  const devices = emu.model.hostDevices().map((d) => ({ id: d.id, index: d.index, bytes: Math.max(d.bytes, maxBytes[d.id] ?? 0) }));
+  const devices = emu.model
+    .hostDevices()
+    .map((d) => ({ id: d.id, index: d.index, bytes: Math.max(d.bytes, maxBytes[d.id] ?? 0) }));
   const verifierBuffers = createVerifierBuffers(devices);
   const hr = seededRandom(seed * 13 + 11);
   const load = opts.heavy
-    ? { hostProcessors: int(hr, 2, 4), queueDepth: pick(hr, HEAVY_QUEUE_DEPTHS), hotSpots: sharedLocationSpots(plan.config, plan.rounds), hotPct: HEAVY_HOT_PCT }
+    ? {
+        hostProcessors: int(hr, 2, 4),
+        queueDepth: pick(hr, HEAVY_QUEUE_DEPTHS),
+        hotSpots: sharedLocationSpots(plan.config, plan.rounds),
+        hotPct: HEAVY_HOT_PCT,
+      }
     : { hostProcessors: 2, queueDepth: plan.workload.queueDepth };
   const wl = startWorkload(emu, {
     ...load,

@@ -18,7 +18,8 @@ export function verdict(o: SeedOutcome): string | undefined {
   if (o.error !== undefined) return o.error;
   if (host.verifyErrors > 0) return `${host.verifyErrors} verify errors: ${host.described[0]}`;
   if (host.ioErrors > 0) return `${host.ioErrors} I/O errors: ${host.described[0]}`;
-  if (host.lostWithAdapter > 0 && o.hostAdapterRestarts === 0) return `${host.lostWithAdapter} requests lost with a host adapter that was never restarted`;
+  if (host.lostWithAdapter > 0 && o.hostAdapterRestarts === 0)
+    return `${host.lostWithAdapter} requests lost with a host adapter that was never restarted`;
   if (bits) return `bits left set: ${JSON.stringify(bits.bitsLeft)}`;
   return o.problems[0];
 }

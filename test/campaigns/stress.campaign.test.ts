@@ -16,12 +16,24 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     const s = await runStress({ seeds: 60, firstSeed: 1000, jobs: 2 });
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
-    expect(Object.keys(s.kinds).sort()).toEqual(['expansion', 'expansion+stripe-change', 'meta-expansion', 'more-rows', 'stripe-change']);
+    expect(Object.keys(s.kinds).sort()).toEqual([
+      'expansion',
+      'expansion+stripe-change',
+      'meta-expansion',
+      'more-rows',
+      'stripe-change',
+    ]);
     for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
   });
 
   it('200 seeds × 2 schedules with faults, deterministic: batches delayed and reordered, disk and host adapters failed and replaced at every point; nothing lost', async () => {
-    const s = await runStress({ seeds: 200, firstSeed: 2000, jobs: 2, schedules: 2, seedOptions: { faults: true, deterministic: true } });
+    const s = await runStress({
+      seeds: 200,
+      firstSeed: 2000,
+      jobs: 2,
+      schedules: 2,
+      seedOptions: { faults: true, deterministic: true },
+    });
     expect(s.runs).toBe(400);
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
@@ -29,7 +41,8 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     expect(f.delayedBatches).toBeGreaterThan(1000);
     expect(f.diskAdapterRestarts).toBeGreaterThan(100);
     expect(f.hostAdapterRestarts).toBeGreaterThan(20);
-    for (const where of ['duringEstablish', 'atSwitch', 'duringTransfer', 'outsideSessions'] as const) expect(f[where], where).toBeGreaterThan(20);
+    for (const where of ['duringEstablish', 'atSwitch', 'duringTransfer', 'outsideSessions'] as const)
+      expect(f[where], where).toBeGreaterThan(20);
     // Host adapters failed with requests in flight: those failed (HOST_ADAPTER_LOST) and were not counted as I/O errors.
     expect(s.lostWithAdapter).toBeGreaterThan(0);
     for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
@@ -50,7 +63,12 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
   });
 
   it('heavy host load around the switch, with faults, deterministic: 30 seeds, nothing lost', async () => {
-    const s = await runStress({ seeds: 30, firstSeed: 5000, jobs: 2, seedOptions: { heavy: true, faults: true, deterministic: true } });
+    const s = await runStress({
+      seeds: 30,
+      firstSeed: 5000,
+      jobs: 2,
+      seedOptions: { heavy: true, faults: true, deterministic: true },
+    });
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
     expect(s.reconfigurations).toBeGreaterThan(30);
@@ -61,7 +79,13 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     const real = await runStress({ seeds: 10, firstSeed: 5100, jobs: 2, seedOptions: { heavy: true, faults: true } });
     expect(real.failed).toEqual([]);
     expect(real.verifyErrors).toBe(0);
-    const threads = await runStress({ seeds: 3, firstSeed: 5200, jobs: 1, mode: 'threads', seedOptions: { heavy: true, faults: true } });
+    const threads = await runStress({
+      seeds: 3,
+      firstSeed: 5200,
+      jobs: 1,
+      mode: 'threads',
+      seedOptions: { heavy: true, faults: true },
+    });
     expect(threads.failed).toEqual([]);
     expect(threads.verifyErrors).toBe(0);
     expect(threads.reconfigurations).toBeGreaterThan(0);
@@ -70,7 +94,12 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
   it('timing models on every drive (random presets and queue policies), with faults, deterministic: 30 seeds, nothing lost', async () => {
     // Seed 7005 lost data before stages checked their requester still held the track: a host
     // adapter failed while a timed drive read for it, and the late read landed in a slot reused since.
-    const s = await runStress({ seeds: 30, firstSeed: 7000, jobs: 2, seedOptions: { driveModels: true, faults: true, deterministic: true } });
+    const s = await runStress({
+      seeds: 30,
+      firstSeed: 7000,
+      jobs: 2,
+      seedOptions: { driveModels: true, faults: true, deterministic: true },
+    });
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
     expect(s.faults.hostAdapterRestarts).toBeGreaterThan(10);
@@ -83,7 +112,9 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     expect(s.verifyErrors).toBeGreaterThan(0);
     const first = s.failed[0]!;
     expect(first.reason).toMatch(/verify errors: .*(stale|lost write|misplaced)/); // the old data read back, or the new data gone
-    expect(first.rerun).toBe(`npx arrayemu stress --seeds 1 --seed ${first.seed} --jobs 1 --deterministic --break-fill`);
+    expect(first.rerun).toBe(
+      `npx arrayemu stress --seeds 1 --seed ${first.seed} --jobs 1 --deterministic --break-fill`,
+    );
     // The rerun, in this thread: the same interleaving (trace of every scheduling choice) and the same failure.
     const again = await runSeed(first.seed, 'inline', opts);
     expect(again.ok).toBe(false);

@@ -63,7 +63,16 @@ describe('arrayemu run --reconfigure-to', () => {
     ['fig2-ld2-rows', 'more-rows'],
   ];
   it.each(cases)('FIG. 2 → %s under a verifying load on every device: 0 verify errors, no bit left', (target, kind) => {
-    const r = cli('run', '--config', 'examples/fig2.json', '--reconfigure-to', `examples/${target}.json`, '--ops', '3000', '--json');
+    const r = cli(
+      'run',
+      '--config',
+      'examples/fig2.json',
+      '--reconfigure-to',
+      `examples/${target}.json`,
+      '--ops',
+      '3000',
+      '--json',
+    );
     expect(r.code, `${r.err}\n${r.out}`).toBe(0);
     const out = JSON.parse(r.out);
     expect(out.ok).toBe(true);
@@ -73,7 +82,16 @@ describe('arrayemu run --reconfigure-to', () => {
     const rc = out.reconfigurations[0];
     expect(rc).toMatchObject({ kind, bitsLeft: { pb: 0, ps: 0, ind: 0 } });
     expect(rc.tracksMoved).toBe(rc.tracksTotal);
-    expect(Object.keys(rc)).toEqual(['device', 'kind', 'tracksMoved', 'tracksTotal', 'hostBlockedMs', 'durationMs', 'scenarios', 'bitsLeft']);
+    expect(Object.keys(rc)).toEqual([
+      'device',
+      'kind',
+      'tracksMoved',
+      'tracksTotal',
+      'hostBlockedMs',
+      'durationMs',
+      'scenarios',
+      'bitsLeft',
+    ]);
   });
 
   it('refuses a target that shrinks the device, before running anything', () => {
@@ -90,7 +108,18 @@ describe('arrayemu run --reconfigure-to', () => {
   it('stress --deterministic: a failing seed prints its rerun, and the rerun takes the same interleaving to the same failure', () => {
     // Which seeds meet the broken fill depends on the interleavings the code makes: take the first
     // that does among 30 (41, 65 and 66 did on this code; the 200-seed campaign is in test/campaigns).
-    const first = cli('stress', '--seeds', '30', '--seed', '40', '--jobs', '1', '--deterministic', '--break-fill', '--json');
+    const first = cli(
+      'stress',
+      '--seeds',
+      '30',
+      '--seed',
+      '40',
+      '--jobs',
+      '1',
+      '--deterministic',
+      '--break-fill',
+      '--json',
+    );
     expect(first.code).toBe(1);
     const a = JSON.parse(first.out);
     expect(a.failures).toBeGreaterThanOrEqual(1);
@@ -121,8 +150,12 @@ describe('arrayemu run --reconfigure-to', () => {
     const r = cli('stress', '--seeds', '4', '--seed', '0', '--jobs', '1', '--faults', '--deterministic', '--json');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.out);
-    expect(Object.keys(s)).toEqual(expect.arrayContaining(['seeds', 'failures', 'verifyErrors', 'faultsInjected', 'faults', 'scenarios', 'failed']));
+    expect(Object.keys(s)).toEqual(
+      expect.arrayContaining(['seeds', 'failures', 'verifyErrors', 'faultsInjected', 'faults', 'scenarios', 'failed']),
+    );
     expect(s.faults.diskAdapterRestarts + s.faults.hostAdapterRestarts).toBeGreaterThan(0);
-    expect(s.faultsInjected).toBe(s.faults.delayedBatches + s.faults.diskAdapterRestarts + s.faults.hostAdapterRestarts);
+    expect(s.faultsInjected).toBe(
+      s.faults.delayedBatches + s.faults.diskAdapterRestarts + s.faults.hostAdapterRestarts,
+    );
   });
 });

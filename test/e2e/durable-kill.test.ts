@@ -14,7 +14,10 @@ import { startServe } from '../../scripts/kill-campaign.ts';
 const run = promisify(execFile);
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const missing = ['qemu-img', 'qemu-io'].filter((t) => !has(t));
-if (missing.length > 0) console.warn(`\n*** data dir kill tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs qemu-utils) ***\n`);
+if (missing.length > 0)
+  console.warn(
+    `\n*** data dir kill tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs qemu-utils) ***\n`,
+  );
 
 const TRACK_BYTES = 65536;
 const CYLINDER_BYTES = 15 * TRACK_BYTES;
@@ -32,7 +35,15 @@ const LARGE = {
     { id: 'DA0', drives: ['d0', 'd1'] },
     { id: 'DA1', drives: ['d2'] },
   ],
-  devices: [{ id: 'LD1', layout: 'striped', cylinders: 48, stripeCylinders: 2, members: ['d0', 'd1', 'd2'].map((drive) => ({ drive, startCylinder: 0 })) }],
+  devices: [
+    {
+      id: 'LD1',
+      layout: 'striped',
+      cylinders: 48,
+      stripeCylinders: 2,
+      members: ['d0', 'd1', 'd2'].map((drive) => ({ drive, startCylinder: 0 })),
+    },
+  ],
 };
 const LARGE_BYTES = 48 * CYLINDER_BYTES;
 
@@ -63,14 +74,27 @@ async function writeStamps(c: RawNbd, pass: number, from: number, to: number): P
     let sent = 0;
     for (let k = b; k < Math.min(to, b + span); k += BLOCKS_PER_WRITE, sent++) {
       const n = Math.min(BLOCKS_PER_WRITE, to - k);
-      c.request(NBD.WRITE, BigInt(k), BigInt(k * BLOCK), n * BLOCK, 0, Buffer.concat(Array.from({ length: n }, (_, j) => stamped(pass, k + j))));
+      c.request(
+        NBD.WRITE,
+        BigInt(k),
+        BigInt(k * BLOCK),
+        n * BLOCK,
+        0,
+        Buffer.concat(Array.from({ length: n }, (_, j) => stamped(pass, k + j))),
+      );
     }
     for (let i = 0; i < sent; i++) expect((await c.simpleReply()).error).toBe(0);
   }
 }
 
 /** Every block of the first `bytes` read back (a restripe may have grown the device since): what each may hold is `allowed(block)` (passes; 0 is never written: zeros). */
-async function readBack(dir: string, sock: string, id: string, bytes: number, allowed: (block: number) => number[]): Promise<void> {
+async function readBack(
+  dir: string,
+  sock: string,
+  id: string,
+  bytes: number,
+  allowed: (block: number) => number[],
+): Promise<void> {
   const out = join(dir, `${id}-${Date.now()}.out`);
   await run('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', uri(sock, id), out]);
   const got = readFileSync(out);
@@ -78,7 +102,10 @@ async function readBack(dir: string, sock: string, id: string, bytes: number, al
   for (let b = 0; b < bytes / BLOCK; b++) {
     const have = got.subarray(b * BLOCK, (b + 1) * BLOCK);
     const ok = allowed(b).some((p) => (p === 0 ? have.equals(Buffer.alloc(BLOCK)) : have.equals(stamped(p, b))));
-    if (!ok) throw new Error(`${id} block ${b}: holds neither of passes ${allowed(b).join(', ')} (first bytes ${have.subarray(0, 8).toString('hex')})`);
+    if (!ok)
+      throw new Error(
+        `${id} block ${b}: holds neither of passes ${allowed(b).join(', ')} (first bytes ${have.subarray(0, 8).toString('hex')})`,
+      );
   }
 }
 
@@ -94,7 +121,10 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
     for (const [i, at] of instants.entries()) {
       const data = join(root, `data-${i}`);
       const s1 = join(root, `a${i}.sock`);
-      const first = await startServe(['--config', join(root, 'large.json'), '--data-dir', data, '--socket', s1], process.cwd());
+      const first = await startServe(
+        ['--config', join(root, 'large.json'), '--data-dir', data, '--socket', s1],
+        process.cwd(),
+      );
       let answered = false;
       try {
         const c = await connectTo(s1, 'LD1');
@@ -124,7 +154,8 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
       const s2 = join(root, `b${i}.sock`);
       const second = await startServe(['--data-dir', data, '--socket', s2], process.cwd());
       try {
-        for (let pass = 0; pass < 2; pass++) await readBack(root, s2, 'LD1', LARGE_BYTES, (b) => (answered ? [2] : b < early ? [1, 2] : [0, 2]));
+        for (let pass = 0; pass < 2; pass++)
+          await readBack(root, s2, 'LD1', LARGE_BYTES, (b) => (answered ? [2] : b < early ? [1, 2] : [0, 2]));
       } finally {
         second.child.kill('SIGTERM');
         await second.exited;
@@ -138,7 +169,10 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
     const root = mkdtempSync(join(tmpdir(), 'arrayemu-sigterm2-'));
     const data = join(root, 'data');
     const s1 = join(root, 'a.sock');
-    const first = await startServe(['--config', 'examples/fig2.json', '--data-dir', data, '--socket', s1, '--http', '127.0.0.1:0'], process.cwd());
+    const first = await startServe(
+      ['--config', 'examples/fig2.json', '--data-dir', data, '--socket', s1, '--http', '127.0.0.1:0'],
+      process.cwd(),
+    );
     const ld1Blocks = (12 * CYLINDER_BYTES) / BLOCK;
     const ld2Blocks = (6 * CYLINDER_BYTES) / BLOCK;
     let exit: number | null;
@@ -148,8 +182,16 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
       ld1.request(NBD.FLUSH, 1n, 0n, 0);
       expect((await ld1.simpleReply()).error).toBe(0);
       const api = first.http!;
-      await fetch(`${api}/v1/throttle`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ minMBps: 4, maxMBps: 4 }) });
-      const post = await fetch(`${api}/v1/reconfigurations`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: readFileSync('examples/fig2-new.json') });
+      await fetch(`${api}/v1/throttle`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ minMBps: 4, maxMBps: 4 }),
+      });
+      const post = await fetch(`${api}/v1/reconfigurations`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: readFileSync('examples/fig2-new.json'),
+      });
       expect(post.status).toBe(202);
       const ld2 = await connectTo(s1, 'LD2');
       await writeStamps(ld2, 2, 0, ld2Blocks); // not flushed: the shutdown destages and commits them, unless cut short
@@ -171,10 +213,17 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
       // The restripe was cut short (at 4 MB/s it takes seconds): the restart took it up as job 1,
       // resumed (the throttle is not kept across a restart, so it may have finished already).
       const id = 1;
-      const job = (await (await fetch(`${second.http}/v1/reconfigurations/${id}`)).json()) as { device: string; resumed: { stage: string } | null };
+      const job = (await (await fetch(`${second.http}/v1/reconfigurations/${id}`)).json()) as {
+        device: string;
+        resumed: { stage: string } | null;
+      };
       expect(job.device).toBe('LD1');
       expect(['opened', 'switched']).toContain(job.resumed?.stage);
-      await fetch(`${second.http}/v1/throttle`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ minMBps: 1000, maxMBps: 1000 }) });
+      await fetch(`${second.http}/v1/throttle`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ minMBps: 1000, maxMBps: 1000 }),
+      });
       let state = 'running';
       for (let i = 0; i < 600 && state === 'running'; i++) {
         await new Promise((r) => setTimeout(r, 50));

@@ -11,7 +11,10 @@ import { killTrial } from '../../scripts/kill-campaign.ts';
 
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const missing = ['qemu-img', 'qemu-io'].filter((t) => !has(t));
-if (missing.length > 0) console.warn(`\n*** kill -9 tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs qemu-utils) ***\n`);
+if (missing.length > 0)
+  console.warn(
+    `\n*** kill -9 tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs qemu-utils) ***\n`,
+  );
 
 describe.skipIf(missing.length > 0)('kill -9 during an online restripe (real processes)', () => {
   it('3 kills at spread instants of three kinds: after each restart every flushed block reads back, and an interrupted restripe resumes', async () => {

@@ -14,7 +14,10 @@ const run = promisify(execFile);
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const TOOLS = ['nbdinfo', 'nbdcopy', 'qemu-img', 'qemu-io', 'nbdkit', 'fio'];
 const missing = TOOLS.filter((t) => !has(t));
-if (missing.length > 0) console.warn(`\n*** NBD interop tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs them: libnbd-bin qemu-utils nbdkit) ***\n`);
+if (missing.length > 0)
+  console.warn(
+    `\n*** NBD interop tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs them: libnbd-bin qemu-utils nbdkit) ***\n`,
+  );
 
 const TRACK = 65536;
 /** How long each fio write across a restripe runs (s). */
@@ -29,7 +32,15 @@ const config = parseConfig({
     { id: 'DA0', drives: ['d0', 'd1'] },
     { id: 'DA1', drives: ['d2'] },
   ],
-  devices: [{ id: 'LD1', layout: 'striped', cylinders: 32, stripeCylinders: 1, members: ['d0', 'd1'].map((drive) => ({ drive, startCylinder: 0 })) }],
+  devices: [
+    {
+      id: 'LD1',
+      layout: 'striped',
+      cylinders: 32,
+      stripeCylinders: 1,
+      members: ['d0', 'd1'].map((drive) => ({ drive, startCylinder: 0 })),
+    },
+  ],
 });
 
 const dir = mkdtempSync(join(tmpdir(), 'arrayemu-interop-'));
@@ -43,7 +54,8 @@ async function interop(uri: string, listUri: string, exportName?: string): Promi
   expect(e['export-size']).toBe(SIZE);
   for (const k of ['can_flush', 'can_fua', 'can_trim', 'can_zero', 'can_multi_conn']) expect(e[k], k).toBe(true);
   const list = JSON.parse((await run('nbdinfo', ['--list', '--json', listUri])).stdout);
-  if (exportName !== undefined) expect(list.exports.map((x: { 'export-name': string }) => x['export-name'])).toContain(exportName);
+  if (exportName !== undefined)
+    expect(list.exports.map((x: { 'export-name': string }) => x['export-name'])).toContain(exportName);
   await run('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', reference, uri]);
   await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', reference, uri]); // exit 0: identical
   const out = join(dir, `out-${Date.now()}.img`);
@@ -73,7 +85,11 @@ describe.skipIf(missing.length > 0)('real NBD clients', () => {
   it('arrayemu serve passes it: nbdinfo sizes and flags, qemu-img convert in and compare, nbdcopy out', async () => {
     await interop(`nbd+unix:///LD1?socket=${sock}`, `nbd+unix://?socket=${sock}`, 'LD1');
     const info = JSON.parse((await run('nbdinfo', ['--json', `nbd+unix:///LD1?socket=${sock}`])).stdout).exports[0];
-    expect([info.block_size_minimum, info.block_size_preferred, info.block_size_maximum]).toEqual([512, 4096, 32 * 1024 * 1024]);
+    expect([info.block_size_minimum, info.block_size_preferred, info.block_size_maximum]).toEqual([
+      512,
+      4096,
+      32 * 1024 * 1024,
+    ]);
   }, 60_000);
 });
 
@@ -119,7 +135,11 @@ describe.skipIf(missing.length > 0)('fio verify across an online restripe', () =
         const writing = fio(uri, bytes, false).finally(() => (fioDone = true));
         // The restripe starts once fio's writes reach the array (a state, not a guess of time).
         const startAfter = Math.min(20, Math.floor(bytes / 65536 / 4)); // writes of 64 KiB: a quarter of the device at most
-        for (let i = 0; i < 200 && ((await s.emu.status()).HA0?.writes ?? 0) + ((await s.emu.status()).HA1?.writes ?? 0) < startAfter; i++)
+        for (
+          let i = 0;
+          i < 200 && ((await s.emu.status()).HA0?.writes ?? 0) + ((await s.emu.status()).HA1?.writes ?? 0) < startAfter;
+          i++
+        )
           await new Promise((r) => setTimeout(r, 25));
         const report = await s.emu.reconfigure(JSON.parse(readFileSync(`examples/${target}.json`, 'utf8')));
         expect(report.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
@@ -142,8 +162,12 @@ describe.skipIf(missing.length > 0)('fio verify across an online restripe', () =
 });
 
 /** `arrayemu serve …` as a child process; resolves with what it printed (--json) once it serves. */
-async function startServe(args: string[]): Promise<{ child: ChildProcess; out: { uris: string[]; http: string[] }; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function startServe(
+  args: string[],
+): Promise<{ child: ChildProcess; out: { uris: string[]; http: string[] }; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   let text = '';
   let err = '';
@@ -169,17 +193,38 @@ describe.skipIf(missing.length > 0)('data that survives a restart (--data-dir)',
         return [id, f];
       }),
     );
-    const first = await startServe(['--config', 'examples/fig2.json', '--data-dir', data, '--socket', join(dir, 'first.sock'), '--http', '127.0.0.1:0']);
+    const first = await startServe([
+      '--config',
+      'examples/fig2.json',
+      '--data-dir',
+      data,
+      '--socket',
+      join(dir, 'first.sock'),
+      '--http',
+      '127.0.0.1:0',
+    ]);
     const uri = (sock: string, id: string) => `nbd+unix:///${id}?socket=${sock}`;
-    for (const id of ['LD1', 'LD2']) await run('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', refs[id]!, uri(join(dir, 'first.sock'), id)]);
+    for (const id of ['LD1', 'LD2'])
+      await run('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', refs[id]!, uri(join(dir, 'first.sock'), id)]);
     const server = first.out.http[0]!.replace('/v1/status', '');
-    await run(process.execPath, ['bin/arrayemu.mjs', 'reconfigure', '--server', server, '--to', 'examples/fig2-new.json', '--wait']);
+    await run(process.execPath, [
+      'bin/arrayemu.mjs',
+      'reconfigure',
+      '--server',
+      server,
+      '--to',
+      'examples/fig2-new.json',
+      '--wait',
+    ]);
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
     const second = await startServe(['--data-dir', data, '--socket', join(dir, 'second.sock')]);
     try {
-      for (const id of ['LD1', 'LD2']) await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', refs[id]!, uri(join(dir, 'second.sock'), id)]);
-      expect(Number((await run('nbdinfo', ['--size', uri(join(dir, 'second.sock'), 'LD1')])).stdout.trim())).toBeGreaterThan(sizes.LD1); // restriped: grown
+      for (const id of ['LD1', 'LD2'])
+        await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', refs[id]!, uri(join(dir, 'second.sock'), id)]);
+      expect(
+        Number((await run('nbdinfo', ['--size', uri(join(dir, 'second.sock'), 'LD1')])).stdout.trim()),
+      ).toBeGreaterThan(sizes.LD1); // restriped: grown
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
@@ -190,13 +235,37 @@ describe.skipIf(missing.length > 0)('data that survives a restart (--data-dir)',
     const data = join(dir, 'data-kill');
     const ref = join(dir, 'kill.ref');
     writeFileSync(ref, Buffer.from(Array.from({ length: 6 * 15 * 65536 }, (_, i) => (i * 7 + (i >> 9)) & 0xff)));
-    const first = await startServe(['--config', 'examples/fig2.json', '--data-dir', data, '--socket', join(dir, 'k1.sock')]);
-    await run('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', ref, `nbd+unix:///LD2?socket=${join(dir, 'k1.sock')}`]);
+    const first = await startServe([
+      '--config',
+      'examples/fig2.json',
+      '--data-dir',
+      data,
+      '--socket',
+      join(dir, 'k1.sock'),
+    ]);
+    await run('qemu-img', [
+      'convert',
+      '-n',
+      '-f',
+      'raw',
+      '-O',
+      'raw',
+      ref,
+      `nbd+unix:///LD2?socket=${join(dir, 'k1.sock')}`,
+    ]);
     first.child.kill('SIGKILL');
     await first.exited;
     const second = await startServe(['--data-dir', data, '--socket', join(dir, 'k2.sock')]);
     try {
-      await run('qemu-img', ['compare', '-f', 'raw', '-F', 'raw', ref, `nbd+unix:///LD2?socket=${join(dir, 'k2.sock')}`]);
+      await run('qemu-img', [
+        'compare',
+        '-f',
+        'raw',
+        '-F',
+        'raw',
+        ref,
+        `nbd+unix:///LD2?socket=${join(dir, 'k2.sock')}`,
+      ]);
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
@@ -208,7 +277,11 @@ describe.skipIf(missing.length > 0)('qemu-io with replies out of order', () => {
   it('aio writes and reads of many blocks: the server holds every other reply back, each still reaches its own request', async () => {
     const sock = join(dir, 'qemu-io.sock');
     // Replies to requests at even 64 KiB blocks wait 40 ms after they are served: later ones overtake them.
-    const s = await serve(config, { socket: sock, mode: 'inline', replyDelayMs: (r) => (Number(r.offset / 65536n) % 2 === 0 ? 40 : 0) });
+    const s = await serve(config, {
+      socket: sock,
+      mode: 'inline',
+      replyDelayMs: (r) => (Number(r.offset / 65536n) % 2 === 0 ? 40 : 0),
+    });
     try {
       const cmds: string[] = [];
       for (let b = 0; b < 16; b++) cmds.push('-c', `aio_write -P ${0x10 + b} ${b * 65536} 64k`);

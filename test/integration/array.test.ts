@@ -56,7 +56,8 @@ describe.each<Mode>(['inline', 'threads'])('host I/O through the actors (%s)', (
     // Bytes around a partial write are untouched (zeros: never written).
     expect(await host.read('LD1', 2 * tb, 4)).toEqual(new Uint8Array(4));
     await host.flush();
-    for (const [i, [off, len]] of cases.entries()) expect(await host.read('LD1', off, len)).toEqual(pattern(len, i + 1));
+    for (const [i, [off, len]] of cases.entries())
+      expect(await host.read('LD1', off, len)).toEqual(pattern(len, i + 1));
   });
 
   it('fails out-of-range and unknown-device requests alone, with clear errors', async () => {
@@ -87,7 +88,8 @@ describe('cache far smaller than the device', () => {
     const tb = emu.model.trackBytes;
     // Write every track (full and partial) with many requests in flight.
     const writes = [];
-    for (let t = 0; t < dev.layout.tracks; t++) writes.push(host.write('LD1', t * tb + (t % 3), pattern(tb - (t % 3), t + 100)));
+    for (let t = 0; t < dev.layout.tracks; t++)
+      writes.push(host.write('LD1', t * tb + (t % 3), pattern(tb - (t % 3), t + 100)));
     await Promise.all(writes);
     const reads = [];
     for (let t = 0; t < dev.layout.tracks; t++) reads.push(host.read('LD1', t * tb + (t % 3), tb - (t % 3)));
@@ -108,7 +110,9 @@ describe('cache far smaller than the device', () => {
     expect(dev.layout.tracks).toBe(180);
     const tb = emu.model.trackBytes;
     for (let round = 0; round < 2; round++) {
-      await Promise.all(Array.from({ length: dev.layout.tracks }, (_, t) => host.write('LD1', t * tb, pattern(tb, t * 7 + round))));
+      await Promise.all(
+        Array.from({ length: dev.layout.tracks }, (_, t) => host.write('LD1', t * tb, pattern(tb, t * 7 + round))),
+      );
     }
     const got = await Promise.all(Array.from({ length: dev.layout.tracks }, (_, t) => host.read('LD1', t * tb, tb)));
     got.forEach((d, t) => expect(d).toEqual(pattern(tb, t * 7 + 1)));

@@ -19,7 +19,10 @@ describe('session bits, two sessions open', () => {
     for (const h of ['split', 'transfer'] as const) emu.hold(h, true);
     const done = Promise.all([emu.reconfigure(smallRaw('fig2-new')), emu.reconfigure(smallRaw('fig2-ld2-rows'))]);
     const phase = (id: string) => emu.state.deviceWord(emu.model.device(id).index, DEVICE.PHASE);
-    await until(() => phase('LD1') === PHASE.TRANSFERRING && phase('LD2') === PHASE.TRANSFERRING, 'both sessions switched');
+    await until(
+      () => phase('LD1') === PHASE.TRANSFERRING && phase('LD2') === PHASE.TRANSFERRING,
+      'both sessions switched',
+    );
     const specs = await emu.openSessions();
     expect(specs.map((s) => s.deviceId).sort()).toEqual(['LD1', 'LD2']);
     for (const spec of specs) {

@@ -97,12 +97,15 @@ describe('control API', () => {
     expect(m.text).toMatch(/^arrayemu_cache_slots\{state="free"\} \d+$/m);
     expect(m.text).toMatch(/^arrayemu_adapter_up\{adapter="DA30"\} 1$/m);
     expect(m.text).toMatch(/# TYPE arrayemu_ld_read_time_seconds_total counter/);
-    for (const total of ['link_busy_seconds_total', 'destaged_total', 'staged_total']) expect(m.text).toMatch(new RegExp(`# TYPE arrayemu_adapter_${total} counter`));
+    for (const total of ['link_busy_seconds_total', 'destaged_total', 'staged_total'])
+      expect(m.text).toMatch(new RegExp(`# TYPE arrayemu_adapter_${total} counter`));
   });
 
   it('throttle: refused by field; pause holds the background copy still, resume lets it finish', async () => {
     expect((await call('PUT', '/v1/throttle', JSON.stringify({ maxMBps: 'fast' }))).json.error).toMatch(/^maxMBps:/);
-    expect((await call('PUT', '/v1/throttle', JSON.stringify({ minMBps: 5, maxMBps: 1 }))).json.error).toMatch(/^minMBps:/);
+    expect((await call('PUT', '/v1/throttle', JSON.stringify({ minMBps: 5, maxMBps: 1 }))).json.error).toMatch(
+      /^minMBps:/,
+    );
     expect((await call('PUT', '/v1/throttle', JSON.stringify({ speed: 1 }))).status).toBe(400);
     const t = await call('PUT', '/v1/throttle', JSON.stringify({ minMBps: 0, maxMBps: 0.2 }));
     expect(t.json).toEqual({ paused: false, minMBps: 0, maxMBps: 0.2 });
@@ -110,7 +113,8 @@ describe('control API', () => {
     const target = smallRaw('fig9-after-fig2-new', 128);
     const start = await call('POST', '/v1/reconfigurations', JSON.stringify(target));
     expect(start.status, start.text).toBe(202);
-    const copied = async () => Object.values(await s.emu.status()).reduce((n, a) => n + (a.established ?? 0) + (a.fills ?? 0), 0);
+    const copied = async () =>
+      Object.values(await s.emu.status()).reduce((n, a) => n + (a.established ?? 0) + (a.fills ?? 0), 0);
     const base = await copied();
     for (let i = 0; i < 200 && (await copied()) === base; i++) await new Promise((r) => setTimeout(r, 10));
     expect((await call('POST', `/v1/reconfigurations/${start.json.id}/pause`)).json.paused).toBe(true);
@@ -118,7 +122,10 @@ describe('control API', () => {
     const held = await copied();
     await new Promise((r) => setTimeout(r, 400));
     expect(await copied(), 'no background track while paused').toBe(held);
-    expect((await call('GET', `/v1/reconfigurations/${start.json.id}`)).json).toMatchObject({ state: 'running', paused: true });
+    expect((await call('GET', `/v1/reconfigurations/${start.json.id}`)).json).toMatchObject({
+      state: 'running',
+      paused: true,
+    });
     await call('PUT', '/v1/throttle', JSON.stringify({ minMBps: 0, maxMBps: 0 }));
     await call('POST', `/v1/reconfigurations/${start.json.id}/resume`);
     let job = start.json;
@@ -137,7 +144,13 @@ describe('control API', () => {
     const guarded = await startControl(s, config, '127.0.0.1:0', tokenFile);
     try {
       expect((await fetch(`${guarded.url}/v1/status`)).status).toBe(401);
-      expect((await fetch(`${guarded.url}/v1/status`, { headers: { authorization: 'Bearer a-secret-token-of-some-length' } })).status).toBe(200);
+      expect(
+        (
+          await fetch(`${guarded.url}/v1/status`, {
+            headers: { authorization: 'Bearer a-secret-token-of-some-length' },
+          })
+        ).status,
+      ).toBe(200);
     } finally {
       await guarded.close();
     }

@@ -27,7 +27,12 @@ describe('crash everywhere (simulation)', { timeout: CAMPAIGN_BOUND_MS }, () => 
   });
 
   // Each ordering rule broken: the harness must fail on some seed (it stops at the first).
-  for (const fault of ['EARLY_IND_CLEAR', 'UNSYNCED_SWITCH', 'LATE_SWITCH_COMMIT', 'FLUSH_WITHOUT_COMMIT'] as TestFaultName[]) {
+  for (const fault of [
+    'EARLY_IND_CLEAR',
+    'UNSYNCED_SWITCH',
+    'LATE_SWITCH_COMMIT',
+    'FLUSH_WITHOUT_COMMIT',
+  ] as TestFaultName[]) {
     it(`mutation ${fault} is caught`, async () => {
       const c = await crashCampaign({ perKind: 8, firstSeed: 1, fault });
       expect(c.failed.length, `${fault}: no seed failed in ${c.seeds}`).toBe(1);

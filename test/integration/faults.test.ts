@@ -84,9 +84,14 @@ describe.each(['inline', 'threads'] as const)('adapter failures (%s)', (mode) =>
     for (let t = 0; t < O.tracks; t++) {
       const got = await host.read('LD1', t * tb, tb);
       if (results[t] === 'acked') expect(got, `track ${t} (acknowledged)`).toEqual(trackData(tb, t, 3));
-      else expect([trackData(tb, t, 1), trackData(tb, t, 3)], `track ${t} (failed: old or new, nothing else)`).toContainEqual(got);
+      else
+        expect(
+          [trackData(tb, t, 1), trackData(tb, t, 3)],
+          `track ${t} (failed: old or new, nothing else)`,
+        ).toContainEqual(got);
     }
-    for (let g = 0; g < emu.state.totalTracks; g++) expect(emu.state.flag(g, TRACK.LOCK), `track ${g} unlocked`).toBe(false);
+    for (let g = 0; g < emu.state.totalTracks; g++)
+      expect(emu.state.flag(g, TRACK.LOCK), `track ${g} unlocked`).toBe(false);
     expect(emu.state.inflight(emu.model.device('LD1').index)).toBe(0);
     // And a reconfiguration still runs to completion with the new host adapter.
     const r = await emu.reconfigure(smallRaw('fig2-new'));

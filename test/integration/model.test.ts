@@ -78,7 +78,9 @@ class ReadCmd implements fc.AsyncCommand<Model, Real> {
   check = (m: Readonly<Model>) => this.t < m.tracks.length;
   async run(m: Model, r: Real): Promise<void> {
     const got = await r.host.read('LD1', this.t * r.tb, r.tb);
-    expect(Buffer.from(got).equals(Buffer.from(m.tracks[this.t]!)), `track ${this.t} reads the latest write`).toBe(true);
+    expect(Buffer.from(got).equals(Buffer.from(m.tracks[this.t]!)), `track ${this.t} reads the latest write`).toBe(
+      true,
+    );
     checkBits(r);
   }
   toString = () => `read(${this.t})`;
@@ -127,7 +129,9 @@ function modelProperty(brokenFill: boolean) {
       [
         fc.tuple(fc.nat(47), part).map(([t, p]) => new WriteCmd(t, p)),
         fc.nat(47).map((t) => new ReadCmd(t)),
-        fc.tuple(fc.constantFrom<'split' | 'transfer'>('split', 'transfer'), fc.integer({ min: 1, max: 6 })).map(([p, n]) => new StepCmd(p, n)),
+        fc
+          .tuple(fc.constantFrom<'split' | 'transfer'>('split', 'transfer'), fc.integer({ min: 1, max: 6 }))
+          .map(([p, n]) => new StepCmd(p, n)),
         fc.constant(new DestageCmd()),
       ],
       { maxCommands: 40 },

@@ -22,7 +22,15 @@ const config = parseConfig({
     { id: 'DA0', drives: ['d0', 'd1'] },
     { id: 'DA1', drives: ['d2', 'd3'] },
   ],
-  devices: [{ id: 'LD1', layout: 'striped', cylinders: 32, stripeCylinders: 1, members: ['d0', 'd1'].map((drive) => ({ drive, startCylinder: 0 })) }],
+  devices: [
+    {
+      id: 'LD1',
+      layout: 'striped',
+      cylinders: 32,
+      stripeCylinders: 1,
+      members: ['d0', 'd1'].map((drive) => ({ drive, startCylinder: 0 })),
+    },
+  ],
 });
 const SIZE = 32 * 4 * TRACK; // 8 MiB
 
@@ -77,7 +85,11 @@ describe('nbd handshake', () => {
     const flags = info(0).readUInt16BE(10);
     for (const bit of [0, 2, 3, 5, 6, 7, 8, 10]) expect(flags & (1 << bit), `flag bit ${bit}`).toBeTruthy();
     expect(info(1).subarray(2).toString()).toBe('LD1');
-    expect([info(3).readUInt32BE(2), info(3).readUInt32BE(6), info(3).readUInt32BE(10)]).toEqual([512, 4096, 32 * 1024 * 1024]);
+    expect([info(3).readUInt32BE(2), info(3).readUInt32BE(6), info(3).readUInt32BE(10)]).toEqual([
+      512,
+      4096,
+      32 * 1024 * 1024,
+    ]);
     expect(replies.at(-1)!.type).toBe(1);
     c.close();
   });
@@ -208,27 +220,34 @@ describe('nbd: bad input hurts no one else', () => {
 describe('nbd frame parser (fast-check)', () => {
   it('never throws on any bytes, and cutting a stream anywhere gives the same frames', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 600 }), fc.array(fc.nat(600), { maxLength: 8 }), fc.constantFrom('options', 'transmission'), (bytes, cuts, phase) => {
-        const frames = (parts: Uint8Array[]) => {
-          const r = new FrameReader();
-          if (phase === 'options') r.startOptions();
-          else r.startTransmission();
-          const out: unknown[] = [];
-          for (const p of parts) {
-            r.push(Buffer.from(p));
-            for (let f = r.next(); f; f = r.next()) out.push(f);
+      fc.property(
+        fc.uint8Array({ maxLength: 600 }),
+        fc.array(fc.nat(600), { maxLength: 8 }),
+        fc.constantFrom('options', 'transmission'),
+        (bytes, cuts, phase) => {
+          const frames = (parts: Uint8Array[]) => {
+            const r = new FrameReader();
+            if (phase === 'options') r.startOptions();
+            else r.startTransmission();
+            const out: unknown[] = [];
+            for (const p of parts) {
+              r.push(Buffer.from(p));
+              for (let f = r.next(); f; f = r.next()) out.push(f);
+            }
+            return JSON.stringify(out, (_, v) =>
+              typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v,
+            );
+          };
+          const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+          const parts: Uint8Array[] = [];
+          let at = 0;
+          for (const p of [...points, bytes.length]) {
+            parts.push(bytes.subarray(at, p));
+            at = p;
           }
-          return JSON.stringify(out, (_, v) => (typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v));
-        };
-        const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-        const parts: Uint8Array[] = [];
-        let at = 0;
-        for (const p of [...points, bytes.length]) {
-          parts.push(bytes.subarray(at, p));
-          at = p;
-        }
-        expect(frames(parts)).toBe(frames([bytes]));
-      }),
+          expect(frames(parts)).toBe(frames([bytes]));
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -236,7 +255,14 @@ describe('nbd frame parser (fast-check)', () => {
   it('well-formed requests come out whole, whatever the chunking', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ type: fc.constantFrom(0, 1, 3), len: fc.integer({ min: 0, max: 300 }), cookie: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }) }), { maxLength: 10 }),
+        fc.array(
+          fc.record({
+            type: fc.constantFrom(0, 1, 3),
+            len: fc.integer({ min: 0, max: 300 }),
+            cookie: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+          }),
+          { maxLength: 10 },
+        ),
         fc.integer({ min: 1, max: 50 }),
         (reqs, step) => {
           const wire = Buffer.concat(
@@ -254,9 +280,12 @@ describe('nbd frame parser (fast-check)', () => {
           const got: Array<{ type: number; cookie: bigint; payload?: number }> = [];
           for (let at = 0; at < wire.length; at += step) {
             r.push(wire.subarray(at, at + step));
-            for (let f = r.next(); f; f = r.next()) if (f.t === 'request') got.push({ type: f.type, cookie: f.cookie, payload: f.payload?.length });
+            for (let f = r.next(); f; f = r.next())
+              if (f.t === 'request') got.push({ type: f.type, cookie: f.cookie, payload: f.payload?.length });
           }
-          expect(got).toEqual(reqs.map((q) => ({ type: q.type, cookie: q.cookie, payload: q.type === 1 ? q.len : undefined })));
+          expect(got).toEqual(
+            reqs.map((q) => ({ type: q.type, cookie: q.cookie, payload: q.type === 1 ? q.len : undefined })),
+          );
         },
       ),
       { numRuns: 300 },

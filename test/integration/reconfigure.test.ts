@@ -18,7 +18,10 @@ const fig2Array = (mode: 'inline' | 'threads' = 'inline', slots = 64) => startFi
 type Fig2 = Awaited<ReturnType<typeof fig2Array>>;
 
 /** Start the reconfiguration with `holds` set; resolves after the switch (the report comes later). */
-async function startHeld(a: Fig2, holds: Array<'split' | 'transfer' | 'completion'>): Promise<{ report: Promise<ReconfReport> }> {
+async function startHeld(
+  a: Fig2,
+  holds: Array<'split' | 'transfer' | 'completion'>,
+): Promise<{ report: Promise<ReconfReport> }> {
   for (const h of holds) a.emu.hold(h, true);
   const report = a.emu.reconfigure(a.target);
   await until(() => switched(a), 'the switch');
@@ -31,7 +34,9 @@ function switched(a: Fig2): boolean {
 }
 
 function splitDone(a: Fig2): boolean {
-  return a.emu.model.config.diskAdapters.every((_, i) => Atomics.load(a.emu.state.splitCursors, splitCursorWord(0, i)) === SPLIT_CURSOR_DONE);
+  return a.emu.model.config.diskAdapters.every(
+    (_, i) => Atomics.load(a.emu.state.splitCursors, splitCursorWord(0, i)) === SPLIT_CURSOR_DONE,
+  );
 }
 
 function transferDone(a: Fig2): boolean {
@@ -65,11 +70,16 @@ async function requestsOnPatentCylinders(a: Fig2, version: number): Promise<void
 }
 
 async function finish(a: Fig2, report: Promise<ReconfReport>, written: Map<number, number>): Promise<ReconfReport> {
-  for (const h of ['split', 'transfer', 'completion', 'switch', 'destage-main', 'destage-mirror'] as const) a.emu.hold(h, false);
+  for (const h of ['split', 'transfer', 'completion', 'switch', 'destage-main', 'destage-mirror'] as const)
+    a.emu.hold(h, false);
   const r = await report;
   expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
   for (let t = 0; t < a.N.tracks; t++) {
-    const want = written.has(t) ? trackData(a.tb, t, written.get(t)!) : t < a.O.tracks ? trackData(a.tb, t, 1) : new Uint8Array(a.tb);
+    const want = written.has(t)
+      ? trackData(a.tb, t, written.get(t)!)
+      : t < a.O.tracks
+        ? trackData(a.tb, t, 1)
+        : new Uint8Array(a.tb);
     expect(await a.host.read('LD1', t * a.tb, a.tb), `track ${t} after completion`).toEqual(want);
   }
   expect(a.emu.problems()).toEqual([]);
@@ -199,7 +209,10 @@ describe('write pendings and races at the switch', () => {
     // On the drive too, after destage: the BCV copy never landed on top.
     expect(await host.read('LD1', t * tb, tb)).toEqual(want);
     const n = a.N.locate(t);
-    expect(Atomics.load(emu.state.trackSlot, n) === NO_SLOT || (Atomics.load(emu.state.slotState, Atomics.load(emu.state.trackSlot, n)) & SLOT.WP) === 0).toBe(true);
+    expect(
+      Atomics.load(emu.state.trackSlot, n) === NO_SLOT ||
+        (Atomics.load(emu.state.slotState, Atomics.load(emu.state.trackSlot, n)) & SLOT.WP) === 0,
+    ).toBe(true);
   });
 });
 
@@ -227,7 +240,10 @@ describe('a FIG. 7 fill that outlives its session', () => {
     // The next session on LD1 takes the same PB column and sets PB again on the BCV, G's included.
     emu.hold('switch', true);
     const next = emu.reconfigure(smallRaw('fig9-after-fig2-new'));
-    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'the next session synchronised');
+    await until(
+      () => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED,
+      'the next session synchronised',
+    );
     expect(a.pb(a.B.locate(t)), 'PB of G’s old BCV location set again, by the next session').toBe(true);
     const psBefore = Array.from({ length: emu.state.totalTracks }, (_, g) => a.has(g, TRACK.PS));
     emu.hold('host-fill', false); // the old session's fill goes on now

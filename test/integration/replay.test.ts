@@ -65,7 +65,9 @@ describe('trace replay on a bare drive', () => {
   });
 
   it('refuses a bad trace before anything runs, naming the line and the reason', () => {
-    expect(() => parseTrace('0,h,0,Read,0,4096,10\n1,h,0,Erase,0,4096,10\n', 'msr')).toThrow(/trace line 2: type "Erase" is neither Read nor Write/);
+    expect(() => parseTrace('0,h,0,Read,0,4096,10\n1,h,0,Erase,0,4096,10\n', 'msr')).toThrow(
+      /trace line 2: type "Erase" is neither Read nor Write/,
+    );
     expect(() => parseTrace('0,h,0,Read,0,4096\n', 'msr')).toThrow(/trace line 1: 6 fields, MSR has 7/);
     expect(() => parseTrace('0,h,0,Read,-512,4096,10\n', 'msr')).toThrow(/trace line 1: offset "-512"/);
     expect(() => parseTrace('5 0 10 8 1\n4 0 10 8 1\n', 'disksim')).toThrow(/trace line 2: time 4 ms goes back/);
@@ -81,10 +83,25 @@ describe('trace replay on a bare drive', () => {
     const trace = join(dir, 't.csv');
     writeFileSync(trace, text);
     const out = join(dir, 'resp.txt');
-    const r = spawnSync(process.execPath, ['bin/arrayemu.mjs', 'replay', '--trace', trace, '--drive-model', 'atlas10k', '--closed-loop', '--responses', out, '--json'], {
-      encoding: 'utf8',
-      timeout: 120_000,
-    });
+    const r = spawnSync(
+      process.execPath,
+      [
+        'bin/arrayemu.mjs',
+        'replay',
+        '--trace',
+        trace,
+        '--drive-model',
+        'atlas10k',
+        '--closed-loop',
+        '--responses',
+        out,
+        '--json',
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(Object.keys(j)).toEqual(['requests', 'meanMs', 'p50Ms', 'p90Ms', 'p99Ms', 'measuredMeanMs', 'demeritMs']);
@@ -93,7 +110,11 @@ describe('trace replay on a bare drive', () => {
     expect(lines.length).toBe(1500);
     expect(lines[0]).toBeCloseTo(recs[0]!.responseMs!, 2);
     writeFileSync(trace, `${text}garbage line\n`);
-    const bad = spawnSync(process.execPath, ['bin/arrayemu.mjs', 'replay', '--trace', trace, '--drive-model', 'atlas10k'], { encoding: 'utf8', timeout: 120_000 });
+    const bad = spawnSync(
+      process.execPath,
+      ['bin/arrayemu.mjs', 'replay', '--trace', trace, '--drive-model', 'atlas10k'],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/trace line 1501: 1 fields, MSR has 7/);
     expect(bad.stderr).not.toMatch(/at .*\.ts:\d+/); // no stack for a user's mistake
@@ -112,7 +133,22 @@ describe('virtual time', () => {
     const run = () =>
       spawnSync(
         process.execPath,
-        ['bin/arrayemu.mjs', 'run', '--config', file, '--ops', '600', '--queue-depth', '1', '--host-processors', '1', '--read-pct', '100', '--virtual', '--json'],
+        [
+          'bin/arrayemu.mjs',
+          'run',
+          '--config',
+          file,
+          '--ops',
+          '600',
+          '--queue-depth',
+          '1',
+          '--host-processors',
+          '1',
+          '--read-pct',
+          '100',
+          '--virtual',
+          '--json',
+        ],
         { encoding: 'utf8', timeout: 120_000 },
       );
     const a = run();
@@ -140,7 +176,10 @@ describe('replay through a whole array', () => {
     raw.cache = { slots: 8 };
     for (const d of raw.drives) d.model = { preset: 'atlas10k', cache: false };
     const config = parseConfig(raw);
-    const trace = Array.from({ length: 200 }, (_, i) => `${(i * 7.5).toFixed(1)} 0 ${(i * 37) % 184} 8 ${i % 3 === 0 ? 0 : 1}`).join('\n');
+    const trace = Array.from(
+      { length: 200 },
+      (_, i) => `${(i * 7.5).toFixed(1)} 0 ${(i * 37) % 184} 8 ${i % 3 === 0 ? 0 : 1}`,
+    ).join('\n');
     const recs = parseTrace(trace, 'disksim');
     const once = async () =>
       (

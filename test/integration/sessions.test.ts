@@ -36,11 +36,16 @@ describe('kinds and refusals (planReconfiguration)', () => {
 
   it('refuses shrinking, overlaps, a missing or too small BCV, and the rest, saying why', () => {
     expect(refusal((c) => (c.devices[0].cylinders = 6))).toMatch(/"LD1" would shrink from 12 to 6 cylinders/);
-    expect(refusal((c) => c.devices[0].members.push({ drive: '37', startCylinder: 3 }) && (c.devices[0].cylinders = 16))).toMatch(/overlaps .* on drive "37"/);
-    expect(refusal((c) => (c.devices = c.devices.filter((d: any) => d.id !== 'BCV1')) && (c.devices[0].stripeCylinders = 1))).toMatch(
-      /target's devices .* are not the running ones/,
-    );
-    const noBcv = parseConfig({ ...smallRaw('fig2'), devices: smallRaw('fig2').devices.filter((d: any) => d.id !== 'BCV1') });
+    expect(
+      refusal((c) => c.devices[0].members.push({ drive: '37', startCylinder: 3 }) && (c.devices[0].cylinders = 16)),
+    ).toMatch(/overlaps .* on drive "37"/);
+    expect(
+      refusal((c) => (c.devices = c.devices.filter((d: any) => d.id !== 'BCV1')) && (c.devices[0].stripeCylinders = 1)),
+    ).toMatch(/target's devices .* are not the running ones/);
+    const noBcv = parseConfig({
+      ...smallRaw('fig2'),
+      devices: smallRaw('fig2').devices.filter((d: any) => d.id !== 'BCV1'),
+    });
     const noBcvTarget = { ...smallRaw('fig8'), devices: smallRaw('fig8').devices.filter((d: any) => d.id !== 'BCV1') };
     expect(() => planReconfiguration(noBcv, noBcvTarget)).toThrow(/"LD1" has no BCV to copy it through/);
     expect(
@@ -59,7 +64,9 @@ describe('kinds and refusals (planReconfiguration)', () => {
     ).toMatch(/2 devices changed \(LD1, LD2\)/);
     expect(refusal((c) => (c.cache.slots = 99))).toMatch(/changes "cache"; only device definitions may change/);
     expect(refusal(() => {})).toMatch(/no device definition changed/);
-    expect(refusal((c) => (c.devices[2].members = [{ drive: '37', startCylinder: 6, cylinders: 2 }]))).toMatch(/can only grow by appending members/);
+    expect(refusal((c) => (c.devices[2].members = [{ drive: '37', startCylinder: 6, cylinders: 2 }]))).toMatch(
+      /can only grow by appending members/,
+    );
   });
 });
 
@@ -69,7 +76,13 @@ function manyDevices(n: number): any {
   const devices: any[] = [];
   for (let i = 0; i < n; i++) {
     drives.push({ id: `m${i}`, cylinders: 2 }, { id: `b${i}`, cylinders: 1 });
-    devices.push({ id: `D${i}`, layout: 'striped', cylinders: 1, stripeCylinders: 1, members: [{ drive: `m${i}`, startCylinder: 0 }] });
+    devices.push({
+      id: `D${i}`,
+      layout: 'striped',
+      cylinders: 1,
+      stripeCylinders: 1,
+      members: [{ drive: `m${i}`, startCylinder: 0 }],
+    });
     devices.push({ id: `BCV${i}`, layout: 'bcv', of: `D${i}`, members: [{ drive: `b${i}`, startCylinder: 0 }] });
   }
   return {
@@ -99,13 +112,18 @@ describe('sessions', () => {
     emu.hold('switch', true);
     const reports = Array.from({ length: 16 }, (_, i) => emu.reconfigure(grow(i)));
     const phase = (i: number) => emu.state.deviceWord(emu.model.device(`D${i}`).index, DEVICE.PHASE);
-    await until(() => Array.from({ length: 16 }, (_, i) => phase(i)).every((p) => p === PHASE.SYNCHRONISED), '16 sessions synchronised');
+    await until(
+      () => Array.from({ length: 16 }, (_, i) => phase(i)).every((p) => p === PHASE.SYNCHRONISED),
+      '16 sessions synchronised',
+    );
     await expect(emu.reconfigure(grow(16))).rejects.toThrow(/all 16 sessions \(PB columns\) are in use/);
     await expect(emu.reconfigure(grow(3))).rejects.toThrow(/"D3" is already being reconfigured/);
     emu.hold('switch', false);
     const done = await Promise.all(reports);
     expect(new Set(done.map((r) => r.session)).size).toBe(16); // one PB column each
-    expect(done.every((r) => r.kind === 'more-rows' && r.bitsLeft.pb + r.bitsLeft.ps + r.bitsLeft.ind === 0)).toBe(true);
+    expect(done.every((r) => r.kind === 'more-rows' && r.bitsLeft.pb + r.bitsLeft.ps + r.bitsLeft.ind === 0)).toBe(
+      true,
+    );
     // Columns are free again: the 17th now goes through (a target is the running configuration
     // with one device changed: the restriped devices' BCVs are detached, with their own extents).
     const current = JSON.parse(JSON.stringify(emu.model.config));

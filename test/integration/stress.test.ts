@@ -23,27 +23,54 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     const s = await runStress({ seeds: 20, firstSeed: 1000, jobs: 2 });
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
-    expect(Object.keys(s.kinds).sort()).toEqual(['expansion', 'expansion+stripe-change', 'meta-expansion', 'more-rows', 'stripe-change']);
+    expect(Object.keys(s.kinds).sort()).toEqual([
+      'expansion',
+      'expansion+stripe-change',
+      'meta-expansion',
+      'more-rows',
+      'stripe-change',
+    ]);
   });
 
   it('12 seeds with faults, deterministic; 4 on the real event loop; 2 in worker threads: adapters failed and replaced, nothing lost', async () => {
-    const det = await runStress({ seeds: 12, firstSeed: 2000, jobs: 2, seedOptions: { faults: true, deterministic: true } });
+    const det = await runStress({
+      seeds: 12,
+      firstSeed: 2000,
+      jobs: 2,
+      seedOptions: { faults: true, deterministic: true },
+    });
     expect(det.failed).toEqual([]);
     expect(det.verifyErrors).toBe(0);
     expect(det.faults.diskAdapterRestarts).toBeGreaterThan(3);
     const real = await runStress({ seeds: 4, firstSeed: 3000, jobs: 2, seedOptions: { faults: true } });
     expect(real.failed).toEqual([]);
     expect(real.faults.diskAdapterRestarts + real.faults.hostAdapterRestarts).toBeGreaterThan(2);
-    const threads = await runStress({ seeds: 2, firstSeed: 4000, jobs: 2, mode: 'threads', seedOptions: { faults: true } });
+    const threads = await runStress({
+      seeds: 2,
+      firstSeed: 4000,
+      jobs: 2,
+      mode: 'threads',
+      seedOptions: { faults: true },
+    });
     expect(threads.failed).toEqual([]);
     expect(threads.verifyErrors).toBe(0);
   });
 
   it('heavy host load around the switch (4 seeds, faults, deterministic) and timed drives (4 seeds): nothing lost', async () => {
-    const heavy = await runStress({ seeds: 4, firstSeed: 5000, jobs: 2, seedOptions: { heavy: true, faults: true, deterministic: true } });
+    const heavy = await runStress({
+      seeds: 4,
+      firstSeed: 5000,
+      jobs: 2,
+      seedOptions: { heavy: true, faults: true, deterministic: true },
+    });
     expect(heavy.failed).toEqual([]);
     expect(heavy.verifyErrors).toBe(0);
-    const timed = await runStress({ seeds: 4, firstSeed: 7000, jobs: 2, seedOptions: { driveModels: true, faults: true, deterministic: true } });
+    const timed = await runStress({
+      seeds: 4,
+      firstSeed: 7000,
+      jobs: 2,
+      seedOptions: { driveModels: true, faults: true, deterministic: true },
+    });
     expect(timed.failed).toEqual([]);
     expect(timed.verifyErrors).toBe(0);
   });
@@ -53,25 +80,37 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     const config = parseConfig(json('fig2-shared-drives'));
     const spots = sharedLocationSpots(config, [[json('fig9-shared-drives')]]);
     const cylBytes = config.geometry.trackBytes * config.geometry.headsPerCylinder;
-    const hot = (cyl: number) => spots.some((s) => s.device === 'LD1' && s.offsetBytes <= cyl * cylBytes && cyl * cylBytes < s.offsetBytes + s.lengthBytes);
+    const hot = (cyl: number) =>
+      spots.some(
+        (s) => s.device === 'LD1' && s.offsetBytes <= cyl * cylBytes && cyl * cylBytes < s.offsetBytes + s.lengthBytes,
+      );
     expect(hot(0), 'A stays on 31:2').toBe(true);
     expect(hot(5), 'F: old 35:3 is new G’s location').toBe(true);
     expect(hot(15), 'P: a new host track on the new drive 37').toBe(false);
   });
 
   it('schedules: one seed under several interleavings, each replayable by its number', async () => {
-    const s = await runStress({ seeds: 1, firstSeed: 152, jobs: 1, schedules: 3, seedOptions: { faults: true, deterministic: true, schedule: 5 } });
+    const s = await runStress({
+      seeds: 1,
+      firstSeed: 152,
+      jobs: 1,
+      schedules: 3,
+      seedOptions: { faults: true, deterministic: true, schedule: 5 },
+    });
     expect(s.runs).toBe(3);
     expect(s.failed).toEqual([]);
     const runs = [];
-    for (const schedule of [5, 6, 7]) runs.push(await runSeed(152, 'inline', { faults: true, deterministic: true, schedule })); // one seeded run at a time per thread
+    for (const schedule of [5, 6, 7])
+      runs.push(await runSeed(152, 'inline', { faults: true, deterministic: true, schedule })); // one seeded run at a time per thread
     expect(runs.map((r) => r.schedule)).toEqual([5, 6, 7]);
     expect(new Set(runs.map((r) => r.trace)).size, 'three schedules, three interleavings').toBe(3);
     const again = await runSeed(152, 'inline', { faults: true, deterministic: true, schedule: 6 });
     expect([again.trace, again.steps]).toEqual([runs[1]!.trace, runs[1]!.steps]);
     // Schedule 0 is the seed's default interleaving (the one `--deterministic` alone runs).
     const byDefault = await runSeed(152, 'inline', { faults: true, deterministic: true });
-    expect((await runSeed(152, 'inline', { faults: true, deterministic: true, schedule: 0 })).trace).toBe(byDefault.trace);
+    expect((await runSeed(152, 'inline', { faults: true, deterministic: true, schedule: 0 })).trace).toBe(
+      byDefault.trace,
+    );
   });
 
   it('a seed whose data is tampered with fails, and names why', async () => {

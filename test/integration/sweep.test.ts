@@ -9,7 +9,22 @@ import { join } from 'node:path';
 const sweep = (out: string, ...extra: string[]) =>
   spawnSync(
     process.execPath,
-    ['bin/arrayemu.mjs', 'sweep', '--disk-adapters', '1,2,4', '--drives-per-adapter', '4', '--queue-depth', '4', '--seconds', '0.5', '--virtual', '--out', out, ...extra],
+    [
+      'bin/arrayemu.mjs',
+      'sweep',
+      '--disk-adapters',
+      '1,2,4',
+      '--drives-per-adapter',
+      '4',
+      '--queue-depth',
+      '4',
+      '--seconds',
+      '0.5',
+      '--virtual',
+      '--out',
+      out,
+      ...extra,
+    ],
     { encoding: 'utf8', timeout: 240_000 },
   );
 
@@ -32,12 +47,17 @@ describe('arrayemu sweep', () => {
     expect(one).toBeGreaterThan(4 * 50); // four full-size Atlas 10K drives at QD 4 each: drive-bound
     expect(points[2].iops).toBeGreaterThanOrEqual(0.9 * 4 * one);
     for (const p of points) {
-      expect(Object.keys(p)).toEqual(expect.arrayContaining(['diskAdapters', 'hostAdapters', 'drives', 'iops', 'mbps', 'latencyMs', 'restripe']));
+      expect(Object.keys(p)).toEqual(
+        expect.arrayContaining(['diskAdapters', 'hostAdapters', 'drives', 'iops', 'mbps', 'latencyMs', 'restripe']),
+      );
       expect(p.latencyMs.p50).toBeLessThanOrEqual(p.latencyMs.p99);
     }
-    for (const f of ['results.csv', 'iops.svg', 'mbps.svg', 'latency.svg', 'index.html']) expect(existsSync(join(dir, 'a', f)), f).toBe(true);
+    for (const f of ['results.csv', 'iops.svg', 'mbps.svg', 'latency.svg', 'index.html'])
+      expect(existsSync(join(dir, 'a', f)), f).toBe(true);
     expect(readFileSync(join(dir, 'a', 'iops.svg'), 'utf8')).toMatch(/^<svg[^>]*>.*ideal linear/s);
-    expect(readFileSync(join(dir, 'a', 'results.csv'), 'utf8').split('\n')[0]).toBe('diskAdapters,hostAdapters,drives,iops,mbps,p50Ms,p99Ms,requests,simulatedMs');
+    expect(readFileSync(join(dir, 'a', 'results.csv'), 'utf8').split('\n')[0]).toBe(
+      'diskAdapters,hostAdapters,drives,iops,mbps,p50Ms,p99Ms,requests,simulatedMs',
+    );
   });
 
   it('refuses what it cannot do, naming the option', () => {

@@ -32,7 +32,11 @@ type Fig2 = Awaited<ReturnType<typeof fig2Array>>;
 
 async function readAll(a: Fig2, written: Map<number, number>): Promise<void> {
   for (let t = 0; t < a.N.tracks; t++) {
-    const want = written.has(t) ? trackData(a.tb, t, written.get(t)!) : t < a.O.tracks ? trackData(a.tb, t, 1) : new Uint8Array(a.tb);
+    const want = written.has(t)
+      ? trackData(a.tb, t, written.get(t)!)
+      : t < a.O.tracks
+        ? trackData(a.tb, t, 1)
+        : new Uint8Array(a.tb);
     expect(await a.host.read('LD1', t * a.tb, a.tb), `track ${t}`).toEqual(want);
   }
 }
@@ -62,7 +66,10 @@ describe('the switch’s check while host requests split', () => {
     const shared = new Set(a.shared.map((t) => a.N.locate(t)));
     const steps = seen.filter((s) => shared.has(s.p)).map((s) => s.step);
     // Every shared location was split by a host request (FIG. 7: its own split, or the fill it asked for).
-    expect(steps.filter((s) => s === 'flags-swapped').length, 'the check ran inside the split of every shared location').toBe(a.shared.length);
+    expect(
+      steps.filter((s) => s === 'flags-swapped').length,
+      'the check ran inside the split of every shared location',
+    ).toBe(a.shared.length);
     expect(steps, 'and between moving its slot and swapping its flags').toContain('slot-moved');
     expect(seen.flatMap((s) => s.problems)).toEqual([]);
     for (const h of ['split', 'transfer', 'completion'] as const) emu.hold(h, false);
@@ -87,7 +94,9 @@ describe('a session whose check fails after the switch', () => {
     expect(emu.state.deviceWord(a.ld1, DEVICE.GENERATION), 'the new layout stays active').toBe(2);
     const stalled = await emu.stalledSessions();
     expect(stalled).toMatchObject([{ device: 'LD1', session: 0, stage: 'switched' }]);
-    await expect(emu.reconfigure(smallRaw('fig9'))).rejects.toThrow(/already being reconfigured .*stalled.*resume it first/);
+    await expect(emu.reconfigure(smallRaw('fig9'))).rejects.toThrow(
+      /already being reconfigured .*stalled.*resume it first/,
+    );
     // Hosts carry on under N: every track read (each moved on demand), some written.
     const written = new Map<number, number>();
     for (const t of [0, a.shared[0]!, a.N.tracks - 1]) {
@@ -112,14 +121,26 @@ describe('bits left at completion', () => {
     emu.test.hold('completion', true);
     const report = emu.reconfigure(a.target);
     const b = a.B.locate(0);
-    const allFilled = () => Array.from({ length: a.O.tracks }, (_, t) => Atomics.load(emu.state.trackPb, a.B.locate(t))).every((w) => w === 0);
-    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.TRANSFERRING && allFilled(), 'the data transfer of every track');
+    const allFilled = () =>
+      Array.from({ length: a.O.tracks }, (_, t) => Atomics.load(emu.state.trackPb, a.B.locate(t))).every(
+        (w) => w === 0,
+      );
+    await until(
+      () => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.TRANSFERRING && allFilled(),
+      'the data transfer of every track',
+    );
     // Every process has finished; a PB bit set again now is one the completion must find.
     Atomics.or(emu.state.trackPb, b, 1 << 0);
     emu.test.hold('completion', false);
     await expect(report).rejects.toThrow(/bits left set at completion: \{"pb":1,"ps":0,"ind":0\}/);
     const [stalled] = await emu.stalledSessions();
-    expect(stalled).toMatchObject({ device: 'LD1', stage: 'switched', bitsLeft: { pb: 1, ps: 0, ind: 0 }, tracksTotal: a.O.tracks, tracksMoved: a.O.tracks - 1 });
+    expect(stalled).toMatchObject({
+      device: 'LD1',
+      stage: 'switched',
+      bitsLeft: { pb: 1, ps: 0, ind: 0 },
+      tracksTotal: a.O.tracks,
+      tracksMoved: a.O.tracks - 1,
+    });
     // Resume runs the data transfer again (it fills track 0 once more and clears its PB), then the count.
     const r = await emu.resumeReconfiguration('LD1');
     expect(r).toMatchObject({ bitsLeft: { pb: 0, ps: 0, ind: 0 }, tracksMoved: a.O.tracks, tracksTotal: a.O.tracks });
@@ -135,7 +156,10 @@ describe('no drain at the switch', () => {
     const [t, u] = a.shared as [number, number];
     for (const h of ['split', 'transfer', 'switch-window'] as const) emu.hold(h, true);
     const report = emu.reconfigure(a.target);
-    await until(() => emu.state.deviceWord(a.ld1, DEVICE.BLOCKED) === 1, 'the switch blocks LD1 (held inside its window)');
+    await until(
+      () => emu.state.deviceWord(a.ld1, DEVICE.BLOCKED) === 1,
+      'the switch blocks LD1 (held inside its window)',
+    );
     const read = host.read('LD1', t * tb, tb);
     const write = host.write('LD1', u * tb, trackData(tb, u, 5));
     await until(() => emu.state.inflight(a.ld1) === 2, 'both requests at the host adapter');
@@ -147,12 +171,16 @@ describe('no drain at the switch', () => {
     // Served under N: each request ran FIG. 7 at its track's new location (its own fill), while
     // the instant split and the data transfer were still held.
     for (const x of [t, u]) {
-      expect(a.flags(a.N.locate(x)) & (TRACK.PS | TRACK.IND), `track ${x}: PS and IND clear at its new location`).toBe(0);
+      expect(a.flags(a.N.locate(x)) & (TRACK.PS | TRACK.IND), `track ${x}: PS and IND clear at its new location`).toBe(
+        0,
+      );
       expect(a.pb(a.B.locate(x)), `track ${x}: PB clear (filled on demand)`).toBe(false);
     }
     for (const h of ['split', 'transfer'] as const) emu.hold(h, false);
     const r = await report;
-    expect(r.scenarios['4'], 'both requests met FIG. 7 scenario 4 (neither process had acted)').toBeGreaterThanOrEqual(2);
+    expect(r.scenarios['4'], 'both requests met FIG. 7 scenario 4 (neither process had acted)').toBeGreaterThanOrEqual(
+      2,
+    );
     expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
     await readAll(a, new Map([[u, 5]]));
     expect(emu.problems()).toEqual([]);
@@ -161,15 +189,23 @@ describe('no drain at the switch', () => {
   it('does not wait for a request staging from its drive: the switch completes first, and the request is served under the new layout', async () => {
     const a = await fig2Array(8); // a small cache: most tracks are on the drives only
     const { emu, host, tb } = a;
-    const t = Array.from({ length: a.O.tracks }, (_, x) => x).find((x) => a.N.locate(x) !== a.O.locate(x) && Atomics.load(emu.state.trackSlot, a.O.locate(x)) === NO_SLOT);
+    const t = Array.from({ length: a.O.tracks }, (_, x) => x).find(
+      (x) => a.N.locate(x) !== a.O.locate(x) && Atomics.load(emu.state.trackSlot, a.O.locate(x)) === NO_SLOT,
+    );
     expect(t, 'a track that moves and is not in cache').toBeDefined();
     for (const h of ['split', 'transfer', 'switch'] as const) emu.hold(h, true);
     const report = emu.reconfigure(a.target);
-    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised, the switch held');
+    await until(
+      () => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED,
+      'BCV synchronised, the switch held',
+    );
     emu.hold('stage', true);
     const read = host.read('LD1', t! * tb, tb);
     const o = a.O.locate(t!);
-    await until(() => emu.state.inflight(a.ld1) === 1 && Atomics.load(emu.state.trackSlot, o) !== NO_SLOT, `track ${t} staging into a slot at its old location`);
+    await until(
+      () => emu.state.inflight(a.ld1) === 1 && Atomics.load(emu.state.trackSlot, o) !== NO_SLOT,
+      `track ${t} staging into a slot at its old location`,
+    );
     expect(emu.state.critical(a.ld1), 'a staging request does not hold the switch').toBe(0);
     emu.hold('switch', false);
     await until(() => emu.state.deviceWord(a.ld1, DEVICE.GENERATION) === 2, 'the switch done while the stage is held');

@@ -109,7 +109,8 @@ export class RawNbd {
   /** A simple reply; `dataBytes` of data follow it when it is a successful read. */
   async simpleReply(dataBytes = 0): Promise<{ error: number; cookie: bigint; data?: Buffer }> {
     const h = await this.read(16);
-    if (h.readUInt32BE(0) !== 0x67446698) throw new Error(`not a simple reply: magic 0x${h.readUInt32BE(0).toString(16)}`);
+    if (h.readUInt32BE(0) !== 0x67446698)
+      throw new Error(`not a simple reply: magic 0x${h.readUInt32BE(0).toString(16)}`);
     const error = h.readUInt32BE(4);
     const cookie = h.readBigUInt64BE(8);
     return { error, cookie, data: error === 0 && dataBytes > 0 ? await this.read(dataBytes) : undefined };
@@ -118,8 +119,14 @@ export class RawNbd {
   /** One structured reply chunk. */
   async chunk(): Promise<{ flags: number; type: number; cookie: bigint; payload: Buffer }> {
     const h = await this.read(20);
-    if (h.readUInt32BE(0) !== 0x668e33ef) throw new Error(`not a structured reply: magic 0x${h.readUInt32BE(0).toString(16)}`);
-    return { flags: h.readUInt16BE(4), type: h.readUInt16BE(6), cookie: h.readBigUInt64BE(8), payload: await this.read(h.readUInt32BE(16)) };
+    if (h.readUInt32BE(0) !== 0x668e33ef)
+      throw new Error(`not a structured reply: magic 0x${h.readUInt32BE(0).toString(16)}`);
+    return {
+      flags: h.readUInt16BE(4),
+      type: h.readUInt16BE(6),
+      cookie: h.readBigUInt64BE(8),
+      payload: await this.read(h.readUInt32BE(16)),
+    };
   }
 
   close(): void {

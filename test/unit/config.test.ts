@@ -48,13 +48,17 @@ describe('configuration refusals name the field and the reason', () => {
   it('extents past a drive end', () => {
     const c = fig2();
     c.devices[1].members[2].startCylinder = 7;
-    expect(refusal(c).join('\n')).toMatch(/devices\[1\]\.members\[2\]: extent cylinders 7\.\.8 runs past the end of drive "35" \(8 cylinders\)/);
+    expect(refusal(c).join('\n')).toMatch(
+      /devices\[1\]\.members\[2\]: extent cylinders 7\.\.8 runs past the end of drive "35" \(8 cylinders\)/,
+    );
   });
 
   it('extents of two devices overlapping', () => {
     const c = fig2();
     c.devices[1].members[0].startCylinder = 3;
-    expect(refusal(c).join('\n')).toMatch(/devices\[1\]\.members\[0\]: extent 3\.\.4 of "LD2" overlaps 0\.\.3 of "LD1" on drive "31"/);
+    expect(refusal(c).join('\n')).toMatch(
+      /devices\[1\]\.members\[0\]: extent 3\.\.4 of "LD2" overlaps 0\.\.3 of "LD1" on drive "31"/,
+    );
   });
 
   it('a BCV whose member sizes or count differ from its device', () => {

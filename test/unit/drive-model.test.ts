@@ -56,7 +56,10 @@ describe('drive timing model: Atlas 10K', () => {
     const meanRot = rot.reduce((a, b) => a + b, 0) / rot.length;
     expect(meanRot).toBeGreaterThan(0.49);
     expect(meanRot).toBeLessThan(0.51);
-    const deciles = Array.from({ length: 10 }, (_, k) => rot.filter((x) => x >= k / 10 && x < (k + 1) / 10).length / rot.length);
+    const deciles = Array.from(
+      { length: 10 },
+      (_, k) => rot.filter((x) => x >= k / 10 && x < (k + 1) / 10).length / rot.length,
+    );
     for (const d of deciles) expect(Math.abs(d - 0.1)).toBeLessThan(0.012);
   });
 
@@ -104,7 +107,12 @@ describe('drive timing model: Atlas 10K', () => {
 
   it('scheduling: SPTF at QD32 at least 2× the QD1 rate of random 8 KiB reads, FCFS flat (±5%)', () => {
     const run = (scheduler: 'fcfs' | 'sptf', qd: number) =>
-      closedLoop(new HddModel(atlas, { cache: false, scheduler }), qd, 6000, randomReads(3, new DiskMechanics(atlas), BLOCKS_8K)).iops;
+      closedLoop(
+        new HddModel(atlas, { cache: false, scheduler }),
+        qd,
+        6000,
+        randomReads(3, new DiskMechanics(atlas), BLOCKS_8K),
+      ).iops;
     const qd1 = run('fcfs', 1);
     expect(run('sptf', 32)).toBeGreaterThan(2 * qd1);
     const fcfs32 = run('fcfs', 32);
@@ -130,12 +138,21 @@ describe('a disk adapter’s back-end channel', () => {
     const { TimedDrive } = await import('../../src/drives/timing/timed-drive.ts');
     const { Channel } = await import('../../src/drives/timing/channel.ts');
     const trackBytes = 65536;
-    const store = (id: string) => ({ id, tracks: 1000, trackBytes, readTrack: async () => {}, writeTrack: async () => {} });
+    const store = (id: string) => ({
+      id,
+      tracks: 1000,
+      trackBytes,
+      readTrack: async () => {},
+      writeTrack: async () => {},
+    });
     const readAll = async (mbPerSec: number) =>
       (
         await runSeeded({ seed: 1, choose: () => 0, stepCostMs: 0.001 }, async (s) => {
           const ch = new Channel(mbPerSec);
-          const drives = [new TimedDrive(store('a'), new HddModel(atlas), ch), new TimedDrive(store('b'), new HddModel(atlas), ch)];
+          const drives = [
+            new TimedDrive(store('a'), new HddModel(atlas), ch),
+            new TimedDrive(store('b'), new HddModel(atlas), ch),
+          ];
           const buf = new Uint8Array(trackBytes);
           await Promise.all(Array.from({ length: 20 }, (_, i) => drives[i % 2]!.readTrack(i * 37, buf)));
           return s.now();

@@ -43,7 +43,14 @@ describe('config parser fuzz', () => {
   });
 
   it('the FIG. 2 file with one value replaced anywhere: never a crash', () => {
-    const value = fc.oneof(fc.integer({ min: -5, max: 40 }), fc.string({ maxLength: 4 }), fc.constant(null), fc.boolean(), fc.constant([]), fc.constant({}));
+    const value = fc.oneof(
+      fc.integer({ min: -5, max: 40 }),
+      fc.string({ maxLength: 4 }),
+      fc.constant(null),
+      fc.boolean(),
+      fc.constant([]),
+      fc.constant({}),
+    );
     fc.assert(
       fc.property(fc.array(fc.nat(50), { minLength: 1, maxLength: 5 }), value, (path, v) => {
         try {
@@ -80,10 +87,22 @@ describe('RECONF message decoder fuzz', () => {
 
   it('random message-shaped values: the good kept, the bad dropped with a reason', () => {
     const msg = fc
-      .record({ t: fc.oneof(fc.constantFrom('io', 'stage', 'staged', 'flush', 'fill', 'done', 'reconf-open', 'destage-hint'), fc.string()) }, { requiredKeys: [] })
+      .record(
+        {
+          t: fc.oneof(
+            fc.constantFrom('io', 'stage', 'staged', 'flush', 'fill', 'done', 'reconf-open', 'destage-hint'),
+            fc.string(),
+          ),
+        },
+        { requiredKeys: [] },
+      )
       .chain((base) =>
         fc
-          .dictionary(fc.constantFrom('id', 'sid', 'reqs', 'slots', 'track', 'step', 'actor', 'spec', 'ha'), fc.jsonValue(), { maxKeys: 5 })
+          .dictionary(
+            fc.constantFrom('id', 'sid', 'reqs', 'slots', 'track', 'step', 'actor', 'spec', 'ha'),
+            fc.jsonValue(),
+            { maxKeys: 5 },
+          )
           .map((extra) => ({ ...extra, ...base })),
       );
     fc.assert(

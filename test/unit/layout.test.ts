@@ -11,7 +11,17 @@ function names(l: DeviceLayout): Record<string, string> {
 
 describe('layouts of the patent (DESIGN §8)', () => {
   it('names cylinders like the figures', () => {
-    expect([0, 1, 25, 26, 27, 51, 52, 701, 702].map(cylinderName)).toEqual(['A', 'B', 'Z', 'AA', 'AB', 'AZ', 'BA', 'ZZ', 'AAA']);
+    expect([0, 1, 25, 26, 27, 51, 52, 701, 702].map(cylinderName)).toEqual([
+      'A',
+      'B',
+      'Z',
+      'AA',
+      'AB',
+      'AZ',
+      'BA',
+      'ZZ',
+      'AAA',
+    ]);
   });
 
   it('FIG. 2 original: 3 drives, S=2', () => {
@@ -78,7 +88,11 @@ describe('layouts of the patent (DESIGN §8)', () => {
   });
 
   it('transfer plan of FIG. 2 matches the table after FIG. 6B', () => {
-    const plan = transferPlan(deviceLayout(fig2, 'LD1'), deviceLayout(fig2, 'BCV1'), deviceLayout(target('fig2-new'), 'LD1'));
+    const plan = transferPlan(
+      deviceLayout(fig2, 'LD1'),
+      deviceLayout(fig2, 'BCV1'),
+      deviceLayout(target('fig2-new'), 'LD1'),
+    );
     const byName = Object.fromEntries(plan.map((r) => [r.cylinder, `${r.from} ${r.bcv} ${r.to}`]));
     expect(byName).toMatchObject({
       A: '31:0 46:0 31:0',

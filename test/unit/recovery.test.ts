@@ -1,7 +1,15 @@
 // What a worker terminated between two of its stores leaves behind, and how takeBack mends it.
 // Each case builds, store by store, the state a disk adapter stopped at that point would leave.
 import { describe, expect, it } from 'vitest';
-import { createSharedBuffers, NO_SLOT, NO_TRACK, SharedState, SLOT, TRACK, lockOwnerOf } from '../../src/shared/memory.ts';
+import {
+  createSharedBuffers,
+  NO_SLOT,
+  NO_TRACK,
+  SharedState,
+  SLOT,
+  TRACK,
+  lockOwnerOf,
+} from '../../src/shared/memory.ts';
 import { tryLockTrack } from '../../src/shared/track-lock.ts';
 import { tryAllocateSlot } from '../../src/shared/cache.ts';
 import { recordMove } from '../../src/shared/intent.ts';
@@ -45,7 +53,11 @@ describe('takeBack after a worker terminated mid-update', () => {
     Atomics.store(state.slotOwner, s, b);
     const taken = takeBack(state, 'da', 0, DEAD.id);
     expect(taken.moves).toBe(1);
-    expect([Atomics.load(state.trackSlot, b), Atomics.load(state.slotOwner, s), Atomics.load(state.trackSlot, p)]).toEqual([s, b, NO_SLOT]);
+    expect([
+      Atomics.load(state.trackSlot, b),
+      Atomics.load(state.slotOwner, s),
+      Atomics.load(state.trackSlot, p),
+    ]).toEqual([s, b, NO_SLOT]);
     expect(Atomics.load(state.slotState, s)).toBe(SLOT.VALID | SLOT.WP | SLOT.WP1); // the data is pending for the BCV drive
     expect(state.slotBytes(s).every((x) => x === 0xab)).toBe(true);
     expect(state.flag(p, TRACK.LOCK) || state.flag(b, TRACK.LOCK)).toBe(false);
@@ -65,7 +77,8 @@ describe('takeBack after a worker terminated mid-update', () => {
     Atomics.store(state.slotState, 6, SLOT.VALID);
     const taken = takeBack(state, 'da', 0, DEAD.id);
     expect(taken.slots).toBe(2);
-    for (const s of [5, 6]) expect([Atomics.load(state.slotOwner, s), Atomics.load(state.slotState, s)]).toEqual([NO_TRACK, 0]);
+    for (const s of [5, 6])
+      expect([Atomics.load(state.slotOwner, s), Atomics.load(state.slotState, s)]).toEqual([NO_TRACK, 0]);
     expect(taken.locks).toBe(3);
   });
 
@@ -75,6 +88,8 @@ describe('takeBack after a worker terminated mid-update', () => {
     const s = as(() => tryAllocateSlot(state, 10));
     Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
     Atomics.store(state.trackSlot, 10, NO_SLOT); // a move that skipped its intent record: data would be lost
-    expect(() => takeBack(state, 'da', 0, DEAD.id)).toThrow(/write-pending slot .* owned by track 10 but not attached to it/);
+    expect(() => takeBack(state, 'da', 0, DEAD.id)).toThrow(
+      /write-pending slot .* owned by track 10 but not attached to it/,
+    );
   });
 });

@@ -53,9 +53,9 @@ describe('sparse drive store', () => {
     expect(isSparse(cfg, cfg.drives[0]!)).toBe(true);
     expect(isSparse(cfg, cfg.drives[1]!)).toBe(false);
     expect(isSparse(cfg, cfg.drives[2]!)).toBe(false);
-    expect(() => parseConfig({ ...raw, drives: raw.drives.map((d: any, i: number) => (i === 0 ? { ...d, store: 'tape' } : d)) })).toThrow(
-      /drives\[0\]\.store: must be dense or sparse/,
-    );
+    expect(() =>
+      parseConfig({ ...raw, drives: raw.drives.map((d: any, i: number) => (i === 0 ? { ...d, store: 'tape' } : d)) }),
+    ).toThrow(/drives\[0\]\.store: must be dense or sparse/);
   });
 
   it('an array on sparse drives keeps its data through destage and a disk adapter’s replacement', async () => {
@@ -70,7 +70,8 @@ describe('sparse drive store', () => {
     await host.flush();
     await emu.restart('DA30');
     await emu.restart('DA34');
-    for (let t = 0; t < tracks; t++) expect(await host.read('LD1', t * tb, tb), `track ${t}`).toEqual(trackData(tb, t, 3));
+    for (let t = 0; t < tracks; t++)
+      expect(await host.read('LD1', t * tb, tb), `track ${t}`).toEqual(trackData(tb, t, 3));
     expect(await host.read('LD2', 0, tb)).toEqual(new Uint8Array(tb)); // never written: zeros
   });
 });

@@ -21,7 +21,11 @@ describe('ssd: dies × channels', () => {
   const spec = ssdPreset();
   const randomPages = (seed: number, write = false) => {
     const r = mulberry32(seed);
-    return () => ({ lbn: Math.floor(r() * (spec.capacityBlocks / PAGE_BLOCKS - 1)) * PAGE_BLOCKS, blocks: PAGE_BLOCKS, write });
+    return () => ({
+      lbn: Math.floor(r() * (spec.capacityBlocks / PAGE_BLOCKS - 1)) * PAGE_BLOCKS,
+      blocks: PAGE_BLOCKS,
+      write,
+    });
   };
 
   it('QD1 4 KiB: command + page read + one page over its channel (reads), + program (writes)', () => {
@@ -100,7 +104,15 @@ describe('adapter costs (virtual time)', () => {
       hostAdapter,
       drives: [{ id: 'd0', cylinders: 50, model: 'hdd-15k' }],
       diskAdapters: [{ id: 'DA0', drives: ['d0'] }],
-      devices: [{ id: 'LD1', layout: 'striped', cylinders: 50, stripeCylinders: 1, members: [{ drive: 'd0', startCylinder: 0 }] }],
+      devices: [
+        {
+          id: 'LD1',
+          layout: 'striped',
+          cylinders: 50,
+          stripeCylinders: 1,
+          members: [{ drive: 'd0', startCylinder: 0 }],
+        },
+      ],
     });
   const hitMs = async (hostAdapter?: object) =>
     (

@@ -16,13 +16,29 @@ export type LoadBench = () => Promise<{ benchCommand(o: BenchOptions): Promise<n
 export function addBenchCommand(program: Command, loadBench?: LoadBench): void {
   program
     .command('bench')
-    .description('measure the array (speed figures in three runs, sweeps, NBD, drive models); --write docs/BENCHMARKS.md')
+    .description(
+      'measure the array (speed figures in three runs, sweeps, NBD, drive models); --write docs/BENCHMARKS.md',
+    )
     .option('--write <file>', 'write the figures into this markdown file')
     .option('--quick', 'short runs and small devices (a smoke test)')
-    .addOption(new Option('--only <part>', 'run one part').choices(['speed', 'host-io', 'restripe', 'drive-model', 'sweep', 'nbd', 'durable']))
+    .addOption(
+      new Option('--only <part>', 'run one part').choices([
+        'speed',
+        'host-io',
+        'restripe',
+        'drive-model',
+        'sweep',
+        'nbd',
+        'durable',
+      ]),
+    )
     .option('--json', 'print one JSON object')
     .action(async (o: BenchOptions) => {
-      if (!loadBench) throw new ArrayError('USAGE', 'bench: the benchmarks are not installed here (run it from the repository: node bin/arrayemu.mjs bench)');
+      if (!loadBench)
+        throw new ArrayError(
+          'USAGE',
+          'bench: the benchmarks are not installed here (run it from the repository: node bin/arrayemu.mjs bench)',
+        );
       process.exitCode = await (await loadBench()).benchCommand(o);
     });
 }

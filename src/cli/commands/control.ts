@@ -4,8 +4,16 @@ import { intArg, numArg } from '../args.ts';
 
 export function addControlCommands(program: Command): void {
   const server = (c: Command) =>
-    c.requiredOption('--server <url>', 'the control API of an arrayemu serve --http, e.g. http://127.0.0.1:9180').option('--token-file <file>', 'its bearer token');
-  server(program.command('status').description("the array's devices and the reconfiguration in progress, from a running arrayemu serve (an mdstat-like view)"))
+    c
+      .requiredOption('--server <url>', 'the control API of an arrayemu serve --http, e.g. http://127.0.0.1:9180')
+      .option('--token-file <file>', 'its bearer token');
+  server(
+    program
+      .command('status')
+      .description(
+        "the array's devices and the reconfiguration in progress, from a running arrayemu serve (an mdstat-like view)",
+      ),
+  )
     .option('--watch', 'refresh every half second until interrupted')
     .option('--json', 'print the status as JSON')
     .action(async (o) => {
@@ -13,7 +21,11 @@ export function addControlCommands(program: Command): void {
       process.exitCode = await statusCommand(o);
     });
   for (const verb of ['pause', 'resume'] as const)
-    server(program.command(verb).description(`${verb} the background copy of the reconfiguration in progress on a running arrayemu serve`))
+    server(
+      program
+        .command(verb)
+        .description(`${verb} the background copy of the reconfiguration in progress on a running arrayemu serve`),
+    )
       .option('--id <n>', 'the reconfiguration (default: the one in progress)', intArg('--id', 1))
       .option('--json', 'print the reconfiguration as JSON')
       .action(async (o) => {
@@ -34,7 +46,9 @@ export function addControlCommands(program: Command): void {
       const { throttleCommand } = await import('../../serve/control/client.ts');
       process.exitCode = await throttleCommand(o);
     });
-  server(program.command('reconfigure').description('reconfigure a running arrayemu serve online to a target configuration'))
+  server(
+    program.command('reconfigure').description('reconfigure a running arrayemu serve online to a target configuration'),
+  )
     .requiredOption('--to <file>', 'the target configuration')
     .option('--wait', 'wait until it completes (a progress bar on a TTY); exit 1 if it fails')
     .option('--json', 'print the reconfiguration as JSON')

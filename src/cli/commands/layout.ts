@@ -24,17 +24,25 @@ export function layoutCommand(opts: { config: string; device: string; to?: strin
     const bcv = running.devices.find((d) => d.layout === 'bcv' && d.of === opts.device);
     if (!bcv) throw new ArrayError('CONFIG', `${opts.config}: device "${opts.device}" has no BCV to restripe through`);
     plan = transferPlan(deviceLayout(running, opts.device), deviceLayout(running, bcv.id), layout);
-    out.from = { stripeCylinders: deviceLayout(running, opts.device).stripeCylinders, cylinders: deviceLayout(running, opts.device).cylinders };
+    out.from = {
+      stripeCylinders: deviceLayout(running, opts.device).stripeCylinders,
+      cylinders: deviceLayout(running, opts.device).cylinders,
+    };
     out.transfer = plan;
   }
   print(!!opts.json, out, () => {
-    const lines = [`${layout.deviceId}: ${layout.kind}, ${layout.cylinders} cylinders${layout.kind === 'striped' ? `, stripe ${layout.stripeCylinders} cylinder(s)` : ''}`];
+    const lines = [
+      `${layout.deviceId}: ${layout.kind}, ${layout.cylinders} cylinders${layout.kind === 'striped' ? `, stripe ${layout.stripeCylinders} cylinder(s)` : ''}`,
+    ];
     const width = Math.max(...Object.values(drives).map((c) => c.length));
     lines.push(`  drive  ${Array.from({ length: width }, (_, i) => `row${i}`.padEnd(5)).join('')}`);
     for (const [d, cs] of Object.entries(drives)) lines.push(`  ${d.padEnd(6)} ${cs.map((c) => c.padEnd(5)).join('')}`);
     if (plan) {
       lines.push('', '  transfer plan (drive:cylinder)  original → BCV → new');
-      for (const r of plan) lines.push(`  ${r.cylinder.padEnd(4)} ${r.from.padEnd(7)} → ${r.bcv.padEnd(7)} → ${r.to}${r.moves ? '' : '   (stays)'}`);
+      for (const r of plan)
+        lines.push(
+          `  ${r.cylinder.padEnd(4)} ${r.from.padEnd(7)} → ${r.bcv.padEnd(7)} → ${r.to}${r.moves ? '' : '   (stays)'}`,
+        );
     }
     return lines.join('\n');
   });
@@ -43,7 +51,9 @@ export function layoutCommand(opts: { config: string; device: string; to?: strin
 export function addLayoutCommand(program: Command): void {
   program
     .command('layout')
-    .description("print a device's cylinders per drive in physical order (the patent's FIG. 8/9 tables); with --to, the new layout and the transfer plan")
+    .description(
+      "print a device's cylinders per drive in physical order (the patent's FIG. 8/9 tables); with --to, the new layout and the transfer plan",
+    )
     .requiredOption('--config <file>', 'the array configuration (running configuration)')
     .requiredOption('--device <id>', 'the logical device')
     .option('--to <file>', 'a reconfiguration target: show its layout and the transfer plan')
@@ -61,6 +71,8 @@ export function addValidateCommand(program: Command): void {
     .action((o: { config: string; to?: string; json?: boolean }) => {
       const running = loadConfig(o.config);
       if (o.to) loadConfig(o.to, { running });
-      print(!!o.json, { ok: true, devices: running.devices.map((d) => d.id) }, () => (o.to ? `OK: ${o.config} and ${o.to} are valid` : `OK: ${o.config} is valid`));
+      print(!!o.json, { ok: true, devices: running.devices.map((d) => d.id) }, () =>
+        o.to ? `OK: ${o.config} and ${o.to} are valid` : `OK: ${o.config} is valid`,
+      );
     });
 }

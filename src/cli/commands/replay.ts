@@ -22,8 +22,13 @@ interface ReplayCliOptions {
 }
 
 export async function replayCommand(o: ReplayCliOptions): Promise<number> {
-  if (!!o.config !== !!o.device) throw new ArrayError('USAGE', '--config and --device go together: the array and the logical device to replay on');
-  if (!o.driveModel === !o.config) throw new ArrayError('USAGE', 'give either --drive-model PRESET (one bare drive) or --config F --device ID (through the whole array)');
+  if (!!o.config !== !!o.device)
+    throw new ArrayError('USAGE', '--config and --device go together: the array and the logical device to replay on');
+  if (!o.driveModel === !o.config)
+    throw new ArrayError(
+      'USAGE',
+      'give either --drive-model PRESET (one bare drive) or --config F --device ID (through the whole array)',
+    );
   const { parseTrace, detectFormat, TRACE_FORMATS } = await import('../../lab/trace.ts');
   let text: string;
   try {
@@ -31,7 +36,8 @@ export async function replayCommand(o: ReplayCliOptions): Promise<number> {
   } catch (err) {
     throw new ArrayError('USAGE', `--trace ${o.trace}: cannot be read (${errorMessage(err)})`);
   }
-  if (o.format && !(TRACE_FORMATS as readonly string[]).includes(o.format)) throw new ArrayError('USAGE', `--format ${o.format}: must be one of ${TRACE_FORMATS.join(', ')}`);
+  if (o.format && !(TRACE_FORMATS as readonly string[]).includes(o.format))
+    throw new ArrayError('USAGE', `--format ${o.format}: must be one of ${TRACE_FORMATS.join(', ')}`);
   const format = (o.format as (typeof TRACE_FORMATS)[number] | undefined) ?? detectFormat(text);
   const recs = parseTrace(text, format);
   const { result: r, on } = o.config ? await replayArray(o, recs) : await replayDrive(o, recs);
@@ -40,9 +46,13 @@ export async function replayCommand(o: ReplayCliOptions): Promise<number> {
   print(!!o.json, { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs }, () =>
     [
       `${requests} requests (${format}, ${o.closedLoop ? 'closed' : 'open'} loop) on ${on}, virtual time: mean ${meanMs} ms, p50 ${p50Ms}, p90 ${p90Ms}, p99 ${p99Ms} ms`,
-      measuredMeanMs === null ? '  the trace carries no response times: no demerit' : `  measured mean ${measuredMeanMs} ms; demerit ${demeritMs} ms`,
+      measuredMeanMs === null
+        ? '  the trace carries no response times: no demerit'
+        : `  measured mean ${measuredMeanMs} ms; demerit ${demeritMs} ms`,
       '  response-time CDF (simulated):',
-      ...r.cdf.filter((_, i) => i % 2 === 1).map((c) => `    ${String(Math.round(c.fraction * 100)).padStart(3)}%  ≤ ${c.ms} ms`),
+      ...r.cdf
+        .filter((_, i) => i % 2 === 1)
+        .map((c) => `    ${String(Math.round(c.fraction * 100)).padStart(3)}%  ≤ ${c.ms} ms`),
     ].join('\n'),
   );
   return 0;
@@ -55,7 +65,8 @@ async function replayDrive(o: ReplayCliOptions, recs: Records) {
   const { timingModel } = await import('../../drives/timing/timed-drive.ts');
   const preset = timedPreset(o.driveModel);
   const scheduler = DRIVE_SCHEDULERS.find((x) => x === o.scheduler);
-  if (o.scheduler && !scheduler) throw new ArrayError('USAGE', `--scheduler ${o.scheduler}: must be one of ${DRIVE_SCHEDULERS.join(', ')}`);
+  if (o.scheduler && !scheduler)
+    throw new ArrayError('USAGE', `--scheduler ${o.scheduler}: must be one of ${DRIVE_SCHEDULERS.join(', ')}`);
   const model = timingModel({ preset, scheduler, cache: o.driveCache })!;
   return { result: replayOnDrive(model, recs, { closedLoop: !!o.closedLoop }), on: `a bare ${preset}` };
 }
@@ -91,14 +102,20 @@ export function addReplayCommand(program: Command): void {
     )
     .requiredOption('--trace <file>', 'the trace')
     .option('--format <f>', 'msr | spc | disksim (default: detected from the first line)')
-    .option('--closed-loop', 'issue each request a think time after the previous completes (think time from the trace), instead of at its timestamp')
+    .option(
+      '--closed-loop',
+      'issue each request a think time after the previous completes (think time from the trace), instead of at its timestamp',
+    )
     .option('--drive-model <preset>', 'one bare drive: atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200, ssd')
     .option('--scheduler <s>', "the drive's queue policy: fcfs, clook, sptf (default: the preset's)")
     .option('--no-drive-cache', "switch the drive's cache off")
     .option('--config <file>', 'replay through a whole array (its cache, adapters and drive models), on --device')
     .option('--device <id>', 'the logical device of --config the trace addresses (block 0 is its first byte)')
     .option('--responses <file>', 'write one simulated response time (ms) per request, in trace order')
-    .option('--json', 'print one JSON object: {"requests","meanMs","p50Ms","p90Ms","p99Ms","measuredMeanMs","demeritMs"}')
+    .option(
+      '--json',
+      'print one JSON object: {"requests","meanMs","p50Ms","p90Ms","p99Ms","measuredMeanMs","demeritMs"}',
+    )
     .action(async (o: ReplayCliOptions) => {
       process.exitCode = await replayCommand(o);
     });

@@ -38,13 +38,17 @@ export async function runCommand(opts: RunCliOptions): Promise<number> {
   // moves only to the next drive completion or sleep); the same seed gives the same figures.
   const wall0 = performance.now();
   const r = await runVirtual(opts.seed, () => runOnArray(opts, 'inline'));
-  if (!opts.json) process.stderr.write(`virtual run: ${(r.virtualMs / 1000).toFixed(3)} s simulated in ${((performance.now() - wall0) / 1000).toFixed(3)} s of wall time\n`);
+  if (!opts.json)
+    process.stderr.write(
+      `virtual run: ${(r.virtualMs / 1000).toFixed(3)} s simulated in ${((performance.now() - wall0) / 1000).toFixed(3)} s of wall time\n`,
+    );
   return r.value;
 }
 
 async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
   const config: ArrayConfig = loadConfig(opts.config);
-  if (opts.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
+  if (opts.blockBytes % 512 !== 0)
+    throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
   const emu = await ArrayEmulator.start(config, { mode, log: opts.verbose ? verboseLog : undefined });
   try {
     const run: RunOptions = {
@@ -84,7 +88,13 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
     const bitsLeft = reconfigurations.some((r) => r.bitsLeft.pb + r.bitsLeft.ps + r.bitsLeft.ind > 0);
     const ok = host.verifyErrors === 0 && host.ioErrors === 0 && problems.length === 0 && !reconfError && !bitsLeft;
     const { described, ...hostOut } = host;
-    const json: Record<string, unknown> = { ok, clock: opts.virtual ? 'virtual' : 'real', host: hostOut, errors: described, problems };
+    const json: Record<string, unknown> = {
+      ok,
+      clock: opts.virtual ? 'virtual' : 'real',
+      host: hostOut,
+      errors: described,
+      problems,
+    };
     if (opts.reconfigureTo) json.reconfigurations = reconfigurations.map(reconfJson);
     if (reconfError) json.reconfigurationError = reconfError;
     print(!!opts.json, json, () =>
@@ -118,9 +128,21 @@ export function addRunCommand(program: Command): void {
     .option('--host-processors <n>', 'host processors (piscina pool threads)', intArg('--host-processors', 1, 64), 2)
     .option('--seed <n>', 'workload seed', intArg('--seed', 0), 1)
     .option('--inline', 'run every actor in this thread (same classes, no worker threads)')
-    .option('--virtual', "virtual time: every actor in this thread under a discrete-event clock (drives take their timing models' time, nothing else takes any); reproducible")
-    .option('--reconfigure-to <file>', 'reconfigure online to this target mid-run (repeat for several, in order)', (v: string, acc: string[] = []) => [...acc, v])
-    .option('--reconfigure-at <pct>', 'start reconfiguring when this share of the run is done', intArg('--reconfigure-at', 0, 100), 30)
+    .option(
+      '--virtual',
+      "virtual time: every actor in this thread under a discrete-event clock (drives take their timing models' time, nothing else takes any); reproducible",
+    )
+    .option(
+      '--reconfigure-to <file>',
+      'reconfigure online to this target mid-run (repeat for several, in order)',
+      (v: string, acc: string[] = []) => [...acc, v],
+    )
+    .option(
+      '--reconfigure-at <pct>',
+      'start reconfiguring when this share of the run is done',
+      intArg('--reconfigure-at', 0, 100),
+      30,
+    )
     .option('--verbose', "print every actor's log lines on stderr (each RECONF step with its duration)")
     .option('--json', 'print one JSON object')
     .action(async (o: RunCliOptions) => {

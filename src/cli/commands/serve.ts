@@ -7,15 +7,23 @@ import { print } from '../args.ts';
 export function addServeCommand(program: Command): void {
   program
     .command('serve')
-    .description('start the array and serve every non-BCV logical device as an NBD export (named by its device id) until SIGINT/SIGTERM')
-    .option('--config <file>', 'the array configuration (with --data-dir, only the first time: the directory keeps the running one)')
+    .description(
+      'start the array and serve every non-BCV logical device as an NBD export (named by its device id) until SIGINT/SIGTERM',
+    )
+    .option(
+      '--config <file>',
+      'the array configuration (with --data-dir, only the first time: the directory keeps the running one)',
+    )
     .option(
       '--data-dir <dir>',
       'keep the array here, durable: every write acknowledged before a FLUSH (or a FUA write) survives a crash, an interrupted restripe resumes at the next start',
     )
     .option('--listen <host:port>', 'TCP address (default 127.0.0.1:10809 when no --socket is given)')
     .option('--socket <path>', 'a Unix socket to serve on as well (or alone)')
-    .option('--http <host:port>', 'the control API and /metrics (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)')
+    .option(
+      '--http <host:port>',
+      'the control API and /metrics (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)',
+    )
     .option('--token-file <file>', 'a bearer token every control API request must carry')
     .option('--inline', 'run every actor in this thread (no worker threads)')
     .option('--verbose', 'log refused requests and dropped connections on stderr')
@@ -41,7 +49,13 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
   if (!o.config && !o.dataDir) throw new ArrayError('USAGE', 'give --config (and/or --data-dir holding an array)');
   const config = o.config ? loadConfig(o.config) : undefined;
   const log = o.verbose ? (l: string) => process.stderr.write(`${l}\n`) : undefined;
-  const s = await serve(config, { listen: o.listen, socket: o.socket, mode: o.inline ? 'inline' : 'threads', log, dataDir: o.dataDir });
+  const s = await serve(config, {
+    listen: o.listen,
+    socket: o.socket,
+    mode: o.inline ? 'inline' : 'threads',
+    log,
+    dataDir: o.dataDir,
+  });
   let control: Awaited<ReturnType<typeof startControl>> | undefined;
   try {
     if (o.http) control = await startControl(s, s.running, o.http, o.tokenFile);
@@ -50,19 +64,28 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     throw err;
   }
   const http = control ? [`${control.url}/v1/status`, `${control.url}/metrics`] : [];
-  print(!!o.json, { ok: true, uris: s.uris, http }, () => `arrayemu serving (Ctrl-C to stop):\n${[...s.uris, ...http].map((u) => `  ${u}`).join('\n')}`);
+  print(
+    !!o.json,
+    { ok: true, uris: s.uris, http },
+    () => `arrayemu serving (Ctrl-C to stop):\n${[...s.uris, ...http].map((u) => `  ${u}`).join('\n')}`,
+  );
   await signalled();
   const running = control?.jobs.running()[0];
   if (running && !o.dataDir) {
     // Without a data dir a reconfiguration cut short is lost with the array: let it finish first.
-    process.stderr.write(`arrayemu: waiting for reconfiguration ${running.id} of ${running.device} to finish (signal again to stop now)\n`);
+    process.stderr.write(
+      `arrayemu: waiting for reconfiguration ${running.id} of ${running.device} to finish (signal again to stop now)\n`,
+    );
     const again = await Promise.race([control!.jobs.idle().then(() => false), signalled().then(() => true)]);
     if (again) process.exit(130);
   }
   // With a data dir a second signal stops at once: the store holds the last commit, which a restart resumes from.
   if (o.dataDir) void signalled().then(() => process.exit(130));
   const resumes = o.dataDir && running ? { id: running.id, device: running.device } : undefined;
-  if (o.json) process.stdout.write(`${JSON.stringify({ event: 'stopping', dataDir: o.dataDir ?? null, resumesAtNextStart: resumes ?? null })}\n`);
+  if (o.json)
+    process.stdout.write(
+      `${JSON.stringify({ event: 'stopping', dataDir: o.dataDir ?? null, resumesAtNextStart: resumes ?? null })}\n`,
+    );
   else
     process.stderr.write(
       `arrayemu: stopping: destaging the cache${o.dataDir ? ` and committing it to ${o.dataDir}${resumes ? ` (reconfiguration ${resumes.id} of ${resumes.device} resumes at the next start)` : ''}` : ''}\n`,

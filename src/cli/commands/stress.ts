@@ -20,10 +20,18 @@ type StressCliOptions = {
 };
 
 export async function stressCommand(o: StressCliOptions): Promise<number> {
-  if (o.threads && o.deterministic) throw new ArrayError('USAGE', '--threads and --deterministic exclude each other: the seeded scheduler runs every actor in one thread');
-  if (o.verbose && o.jobs !== 1) throw new ArrayError('USAGE', '--verbose prints the log lines of this thread: give --jobs 1 (a rerun prints it)');
+  if (o.threads && o.deterministic)
+    throw new ArrayError(
+      'USAGE',
+      '--threads and --deterministic exclude each other: the seeded scheduler runs every actor in one thread',
+    );
+  if (o.verbose && o.jobs !== 1)
+    throw new ArrayError('USAGE', '--verbose prints the log lines of this thread: give --jobs 1 (a rerun prints it)');
   if (!o.deterministic && (o.schedules !== 1 || o.schedule !== 0)) {
-    throw new ArrayError('USAGE', '--schedules and --schedule choose interleavings of the seeded scheduler: they need --deterministic');
+    throw new ArrayError(
+      'USAGE',
+      '--schedules and --schedule choose interleavings of the seeded scheduler: they need --deterministic',
+    );
   }
   const { runStress, defaultJobs } = await import('../../stress/pool.ts');
   const tty = process.stderr.isTTY === true;
@@ -45,8 +53,18 @@ export async function stressCommand(o: StressCliOptions): Promise<number> {
       ...(o.verbose ? { log: (text: string) => process.stderr.write(`arrayemu ${text}\n`) } : {}),
     },
     onSeed: (r, done) => {
-      if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed}${o.schedules > 1 || o.schedule > 0 ? ` schedule ${r.schedule}` : ''} FAILED: ${r.reason}\n`);
-      if (!o.json || tty) process.stderr.write(tty ? `\rstress: ${done}/${total} ${unit}` : done % 10 === 0 || done === total ? `stress: ${done}/${total} ${unit}\n` : '');
+      if (!r.ok)
+        process.stderr.write(
+          `${tty ? '\n' : ''}seed ${r.seed}${o.schedules > 1 || o.schedule > 0 ? ` schedule ${r.schedule}` : ''} FAILED: ${r.reason}\n`,
+        );
+      if (!o.json || tty)
+        process.stderr.write(
+          tty
+            ? `\rstress: ${done}/${total} ${unit}`
+            : done % 10 === 0 || done === total
+              ? `stress: ${done}/${total} ${unit}\n`
+              : '',
+        );
     },
   });
   if (tty) process.stderr.write('\n');
@@ -59,9 +77,12 @@ export async function stressCommand(o: StressCliOptions): Promise<number> {
       `  scenarios met: 1:${s.scenarios['1']} 2:${s.scenarios['2']} 3:${s.scenarios['3']} 4:${s.scenarios['4']}`,
       `  faults: ${Object.entries(s.faults)
         .map(([k, n]) => `${k} ${n}`)
-        .join(', ')}${s.lostWithAdapter ? ` (${s.lostWithAdapter} requests failed with their host adapter, as they should)` : ''}`,
+        .join(
+          ', ',
+        )}${s.lostWithAdapter ? ` (${s.lostWithAdapter} requests failed with their host adapter, as they should)` : ''}`,
       ...s.failed.map(
-        (f) => `  seed ${f.seed}${f.schedule ? ` schedule ${f.schedule}` : ''}: ${f.reason}${f.trace ? ` [trace ${f.trace}, ${f.steps} steps]` : ''}\n    rerun: ${f.rerun}`,
+        (f) =>
+          `  seed ${f.seed}${f.schedule ? ` schedule ${f.schedule}` : ''}: ${f.reason}${f.trace ? ` [trace ${f.trace}, ${f.steps} steps]` : ''}\n    rerun: ${f.rerun}`,
       ),
     ].join('\n'),
   );
@@ -71,7 +92,9 @@ export async function stressCommand(o: StressCliOptions): Promise<number> {
 export function addStressCommand(program: Command): void {
   program
     .command('stress')
-    .description('random arrays under a verifying load, reconfigured mid-run (every kind; two devices at once; two in a row), seeds in parallel')
+    .description(
+      'random arrays under a verifying load, reconfigured mid-run (every kind; two devices at once; two in a row), seeds in parallel',
+    )
     .option('--seeds <n>', 'how many seeds', intArg('--seeds', 1, 1_000_000), 50)
     .option('--seed <s>', 'the first seed', intArg('--seed', 0), 0)
     .option('--jobs <j>', 'seeds run at once (piscina pool threads)', intArg('--jobs', 1, 64))
@@ -79,14 +102,36 @@ export function addStressCommand(program: Command): void {
       '--faults',
       'inject faults: batches between actors delayed and reordered; disk and host adapters failed and replaced during ESTABLISH, at the switch, during the transfer and between sessions',
     )
-    .option('--deterministic', 'run each seed under the seeded scheduler: one thread, virtual time, the same interleaving on every rerun')
-    .option('--threads', "each seed's actors in worker threads of their own (with --faults: adapter workers terminated wherever they are)")
-    .option('--schedules <k>', 'with --deterministic: run each seed under k schedules (interleavings), each replayable', intArg('--schedules', 1, 10_000), 1)
-    .option('--schedule <i>', 'with --deterministic: the first schedule to run (a rerun names the one that failed)', intArg('--schedule', 0, 1_000_000_000), 0)
+    .option(
+      '--deterministic',
+      'run each seed under the seeded scheduler: one thread, virtual time, the same interleaving on every rerun',
+    )
+    .option(
+      '--threads',
+      "each seed's actors in worker threads of their own (with --faults: adapter workers terminated wherever they are)",
+    )
+    .option(
+      '--schedules <k>',
+      'with --deterministic: run each seed under k schedules (interleavings), each replayable',
+      intArg('--schedules', 1, 10_000),
+      1,
+    )
+    .option(
+      '--schedule <i>',
+      'with --deterministic: the first schedule to run (a rerun names the one that failed)',
+      intArg('--schedule', 0, 1_000_000_000),
+      0,
+    )
     .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
     .option('--drive-models', 'a timing model on every drive (a random preset and queue policy each): drives take time')
-    .option('--heavy', 'heavy host load around the switch: queue depth 32-128 on each of 2-4 host processors, half the requests aimed at locations both layouts share')
-    .option('--verbose', "print every actor's log lines on stderr, stamped with the scheduler's clock (for a rerun with --jobs 1)")
+    .option(
+      '--heavy',
+      'heavy host load around the switch: queue depth 32-128 on each of 2-4 host processors, half the requests aimed at locations both layouts share',
+    )
+    .option(
+      '--verbose',
+      "print every actor's log lines on stderr, stamped with the scheduler's clock (for a rerun with --jobs 1)",
+    )
     .option('--json', 'print one JSON object')
     .action(async (o: StressCliOptions) => {
       process.exitCode = await stressCommand(o);

@@ -29,13 +29,16 @@ interface SweepCliOptions {
 export async function sweepCommand(o: SweepCliOptions): Promise<number> {
   const { runSweep, sweepCsv, SWEEP_WORKLOADS, SWEEP_RESTRIPES } = await import('../../lab/sweep.ts');
   const restripe = o.restripe === undefined ? undefined : SWEEP_RESTRIPES.find((k) => k === o.restripe);
-  if (o.restripe !== undefined && !restripe) throw new ArrayError('USAGE', `--restripe ${o.restripe}: must be one of ${SWEEP_RESTRIPES.join(', ')}`);
+  if (o.restripe !== undefined && !restripe)
+    throw new ArrayError('USAGE', `--restripe ${o.restripe}: must be one of ${SWEEP_RESTRIPES.join(', ')}`);
   if (restripe && o.real) throw new ArrayError('USAGE', '--restripe runs in virtual time only: drop --real');
   const { writeSweepCharts } = await import('../../lab/sweep-charts.ts');
-  if (!(SWEEP_WORKLOADS as readonly string[]).includes(o.workload)) throw new ArrayError('USAGE', `--workload ${o.workload}: must be one of ${SWEEP_WORKLOADS.join(', ')}`);
+  if (!(SWEEP_WORKLOADS as readonly string[]).includes(o.workload))
+    throw new ArrayError('USAGE', `--workload ${o.workload}: must be one of ${SWEEP_WORKLOADS.join(', ')}`);
   const model = timedPreset(o.driveModel);
   if (o.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${o.blockBytes} is not a multiple of 512`);
-  if (o.real && o.virtual) throw new ArrayError('USAGE', '--real and --virtual exclude each other: a sweep runs on one clock');
+  if (o.real && o.virtual)
+    throw new ArrayError('USAGE', '--real and --virtual exclude each other: a sweep runs on one clock');
   mkdirSync(o.out, { recursive: true });
   const tty = process.stderr.isTTY === true;
   const result = await runSweep(
@@ -92,7 +95,11 @@ export function addSweepCommand(program: Command): void {
     .option('--disk-adapters <list>', 'disk adapter counts, e.g. 1,2,4,8,16', listArg('--disk-adapters', 64), [1, 2, 4])
     .option('--host-adapters <list>', 'host adapter counts, e.g. 1,2,4', listArg('--host-adapters', 16), [1])
     .option('--drives-per-adapter <k>', 'main drives per disk adapter', intArg('--drives-per-adapter', 1, 64), 4)
-    .option('--drive-model <preset>', 'atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200, ssd (full-size drives, sparse store)', 'atlas10k')
+    .option(
+      '--drive-model <preset>',
+      'atlas10k, cheetah9LP, barracuda, hdd-15k, hdd-7200, ssd (full-size drives, sparse store)',
+      'atlas10k',
+    )
     .option('--workload <w>', 'randread | randwrite | randrw | seqread | seqwrite', 'randread')
     .option('--block-bytes <b>', 'bytes per request (multiple of 512)', intArg('--block-bytes', 512, 64 << 20), 4096)
     .option('--queue-depth <q>', 'requests in flight per main drive', intArg('--queue-depth', 1, 1024), 4)
@@ -108,10 +115,21 @@ export function addSweepCommand(program: Command): void {
       intArg('--restripe-cylinders', 2, 1_000_000),
       96,
     )
-    .option('--drive-cylinders <n>', "each drive short-stroked to its outer N cylinders (default: the preset's full size)", intArg('--drive-cylinders', 1, 10_000_000))
-    .option('--channel-mbps <n>', `each disk adapter's back-end link, MB/s (default ${DEFAULT_CHANNEL_MBPS}: a 2 Gb/s FC loop)`, numArg('--channel-mbps', 1))
+    .option(
+      '--drive-cylinders <n>',
+      "each drive short-stroked to its outer N cylinders (default: the preset's full size)",
+      intArg('--drive-cylinders', 1, 10_000_000),
+    )
+    .option(
+      '--channel-mbps <n>',
+      `each disk adapter's back-end link, MB/s (default ${DEFAULT_CHANNEL_MBPS}: a 2 Gb/s FC loop)`,
+      numArg('--channel-mbps', 1),
+    )
     .option('--virtual', 'virtual time: a discrete-event clock, reproducible (the default)')
-    .option('--real', 'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)')
+    .option(
+      '--real',
+      'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)',
+    )
     .option('--json', 'print the results as one JSON object')
     .action(async (o: SweepCliOptions) => {
       process.exitCode = await sweepCommand(o);

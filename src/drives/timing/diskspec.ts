@@ -17,7 +17,11 @@ type Token = { t: '{' | '}' | '[' | ']' | '=' | ','; line: number } | { t: 'word
 const SPEC_MAX_CHARS = 1 << 20;
 
 function tokenize(text: string, file: string): Token[] {
-  if (text.length > SPEC_MAX_CHARS) throw new ArrayError('CONFIG', `${file}: ${text.length} characters, more than the ${SPEC_MAX_CHARS} a drive parameter file may have`);
+  if (text.length > SPEC_MAX_CHARS)
+    throw new ArrayError(
+      'CONFIG',
+      `${file}: ${text.length} characters, more than the ${SPEC_MAX_CHARS} a drive parameter file may have`,
+    );
   const out: Token[] = [];
   let line = 1;
   let word = '';
@@ -61,7 +65,8 @@ class Parser {
 
   private take(t: Token['t']): Token {
     const tok = this.tokens[this.i];
-    if (!tok || tok.t !== t) this.fail(`expected "${t}", found ${tok ? (tok.t === 'word' ? `"${tok.text}"` : `"${tok.t}"`) : 'the end'}`);
+    if (!tok || tok.t !== t)
+      this.fail(`expected "${t}", found ${tok ? (tok.t === 'word' ? `"${tok.text}"` : `"${tok.t}"`) : 'the end'}`);
     this.i++;
     return tok;
   }
@@ -124,13 +129,15 @@ export function parseDiskSpec(text: string, file: string): SpecBlock[] {
 export function num(block: SpecBlock, key: string): number {
   const v = block.fields.get(key);
   const n = typeof v === 'string' ? Number(v) : NaN;
-  if (!Number.isFinite(n)) throw new ArrayError('CONFIG', `${block.type}: "${key}" is ${v === undefined ? 'missing' : 'not a number'}`);
+  if (!Number.isFinite(n))
+    throw new ArrayError('CONFIG', `${block.type}: "${key}" is ${v === undefined ? 'missing' : 'not a number'}`);
   return n;
 }
 
 /** A nested block field. */
 export function sub(block: SpecBlock, key: string): SpecBlock {
   const v = block.fields.get(key);
-  if (!v || typeof v === 'string' || Array.isArray(v)) throw new ArrayError('CONFIG', `${block.type}: "${key}" is not a block`);
+  if (!v || typeof v === 'string' || Array.isArray(v))
+    throw new ArrayError('CONFIG', `${block.type}: "${key}" is not a block`);
   return v;
 }

@@ -15,7 +15,9 @@ export interface ZoneSpec {
 }
 
 /** Seek time by distance: a measured table (interpolated) or three datasheet figures (a fitted curve). */
-export type SeekSpec = { table: Array<[distanceCylinders: number, ms: number]> } | { singleMs: number; averageMs: number; fullStrokeMs: number };
+export type SeekSpec =
+  | { table: Array<[distanceCylinders: number, ms: number]> }
+  | { singleMs: number; averageMs: number; fullStrokeMs: number };
 
 export type SchedulerName = 'fcfs' | 'clook' | 'sptf';
 
@@ -41,7 +43,8 @@ export const BLOCK_BYTES = 512;
 const DRIVES_DIR = new URL('./drives/', import.meta.url);
 
 function zoneOf(z: SpecValue): ZoneSpec {
-  if (typeof z === 'string' || Array.isArray(z)) throw new ArrayError('CONFIG', 'a zone of a drive model is not a block');
+  if (typeof z === 'string' || Array.isArray(z))
+    throw new ArrayError('CONFIG', 'a zone of a drive model is not a block');
   return {
     firstCylinder: num(z, 'First cylinder number'),
     lastCylinder: num(z, 'Last cylinder number'),
@@ -142,7 +145,12 @@ function datasheetPreset(o: {
     seek: { singleMs: o.singleMs, averageMs: o.averageMs, fullStrokeMs: o.fullStrokeMs },
     headSwitchMs: o.headSwitchMs,
     writeSettleMs: o.writeSettleMs,
-    overheads: { readHitMs: o.overheadMs, readMissMs: o.overheadMs, writeHitMs: o.overheadMs, writeMissMs: o.overheadMs },
+    overheads: {
+      readHitMs: o.overheadMs,
+      readMissMs: o.overheadMs,
+      writeHitMs: o.overheadMs,
+      writeMissMs: o.overheadMs,
+    },
     busBlockMs: BLOCK_BYTES / (o.busMBps * 1000),
     cache: { segments: 16, segmentBlocks: 2048, readAheadBlocks: 1024, writeCache: true },
     scheduler: 'fcfs',
@@ -195,7 +203,11 @@ export function hddPreset(name: string): HddSpec {
       overheadMs: 0.2,
       busMBps: 600,
     });
-  else throw new ArrayError('CONFIG', `drive model "${name}" is not a preset (presets: instant, ${HDD_PRESETS.join(', ')})`);
+  else
+    throw new ArrayError(
+      'CONFIG',
+      `drive model "${name}" is not a preset (presets: instant, ${HDD_PRESETS.join(', ')})`,
+    );
   presetCache.set(name, spec);
   return spec;
 }

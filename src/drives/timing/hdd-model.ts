@@ -33,7 +33,14 @@ export interface DriveTiming {
   readonly totalBlocks: number;
   /** Idle time after which the drive destages its write cache (ms). */
   readonly idleDestageMs: number;
-  readonly counters: { hits: number; misses: number; mediaAccesses: number; seekMs: number; rotationMs: number; transferMs: number };
+  readonly counters: {
+    hits: number;
+    misses: number;
+    mediaAccesses: number;
+    seekMs: number;
+    rotationMs: number;
+    transferMs: number;
+  };
   readonly writeBehind: readonly DriveRequest[];
   readonly writeBehindHeld: number;
   readonly writeCacheBlocks: number;
@@ -127,7 +134,12 @@ export class HddModel implements DriveTiming {
 
   /** Whether `req` is a write that the write cache cannot take before some of it is destaged. */
   mustDestageFirst(req: DriveRequest): boolean {
-    return req.write && this.writeCaching && this.writeBehind.length > 0 && this.writeBehindBlocks + req.blocks > this.writeCacheBlocks;
+    return (
+      req.write &&
+      this.writeCaching &&
+      this.writeBehind.length > 0 &&
+      this.writeBehindBlocks + req.blocks > this.writeCacheBlocks
+    );
   }
 
   private get writeCaching(): boolean {
@@ -136,7 +148,10 @@ export class HddModel implements DriveTiming {
 
   /** Index in `queue` of the request to serve next at `nowMs`, by the drive's policy. */
   pick(queue: readonly DriveRequest[], nowMs: number): number {
-    assert(queue.length > 0 && queue.length <= DRIVE_QUEUE_LIMIT, () => `${this.spec.name}: pick from a queue of ${queue.length}`);
+    assert(
+      queue.length > 0 && queue.length <= DRIVE_QUEUE_LIMIT,
+      () => `${this.spec.name}: pick from a queue of ${queue.length}`,
+    );
     if (this.scheduler === 'fcfs' || queue.length === 1) return 0;
     if (this.scheduler === 'clook') return this.pickCLook(queue);
     let best = 0;
@@ -191,14 +206,23 @@ export class HddModel implements DriveTiming {
     if (req.write && this.writeCaching) {
       // Immediate report: done once in the buffer; the media write waits for an idle moment (or
       // for room: the caller destages first when the cache is full, see mustDestageFirst).
-      assert(!this.mustDestageFirst(req), () => `${this.spec.name}: a write of ${req.blocks} blocks into a full write cache (${this.writeBehindBlocks} held)`);
+      assert(
+        !this.mustDestageFirst(req),
+        () =>
+          `${this.spec.name}: a write of ${req.blocks} blocks into a full write cache (${this.writeBehindBlocks} held)`,
+      );
       this.invalidate(req.lbn, req.blocks);
       this.writeBehind.push(req);
       this.writeBehindBlocks += req.blocks;
       this.counters.hits++;
       return this.hit(req, nowMs, nowMs + o.writeHitMs, bus);
     }
-    const inBufferMs = !req.write && this.cacheOn ? (this.inWriteBehind(req) ? nowMs + o.readHitMs : this.inBufferAt(req.lbn, req.blocks, nowMs + o.readHitMs, true)) : undefined;
+    const inBufferMs =
+      !req.write && this.cacheOn
+        ? this.inWriteBehind(req)
+          ? nowMs + o.readHitMs
+          : this.inBufferAt(req.lbn, req.blocks, nowMs + o.readHitMs, true)
+        : undefined;
     if (inBufferMs !== undefined) {
       // A hit, perhaps on blocks the read-ahead is still bringing in: each crosses as it arrives.
       this.counters.hits++;
@@ -241,7 +265,16 @@ export class HddModel implements DriveTiming {
     // The last block crosses the interface after the media (the rest overlaps the media transfer).
     const doneMs = m.doneMs + this.spec.busBlockMs;
     if (!req.write && this.cacheOn && this.spec.cache.segments > 0) this.startReadAhead(req, m.doneMs);
-    return { req, startMs, doneMs, freeMs: m.doneMs, hit: false, seekMs: m.seekMs, rotationMs: m.rotationMs, transferMs: m.transferMs };
+    return {
+      req,
+      startMs,
+      doneMs,
+      freeMs: m.doneMs,
+      hit: false,
+      seekMs: m.seekMs,
+      rotationMs: m.rotationMs,
+      transferMs: m.transferMs,
+    };
   }
 
   /**
@@ -252,13 +285,26 @@ export class HddModel implements DriveTiming {
   private hit(req: DriveRequest, startMs: number, readyMs: number, busMs: number, availableMs = 0): Served {
     const crossAt = Math.max(readyMs, this.busFreeMs, availableMs - busMs);
     this.busFreeMs = crossAt + busMs;
-    return { req, startMs, doneMs: this.busFreeMs, freeMs: readyMs, hit: true, seekMs: 0, rotationMs: 0, transferMs: 0 };
+    return {
+      req,
+      startMs,
+      doneMs: this.busFreeMs,
+      freeMs: readyMs,
+      hit: true,
+      seekMs: 0,
+      rotationMs: 0,
+      transferMs: 0,
+    };
   }
 
   /** After a read from the media, keep reading ahead into a segment (LRU) until the next access. */
   private startReadAhead(req: DriveRequest, atMs: number): void {
     const c = this.spec.cache;
-    const end = Math.min(this.mech.totalBlocks, req.lbn + req.blocks + c.readAheadBlocks, req.lbn + Math.max(req.blocks, c.segmentBlocks));
+    const end = Math.min(
+      this.mech.totalBlocks,
+      req.lbn + req.blocks + c.readAheadBlocks,
+      req.lbn + Math.max(req.blocks, c.segmentBlocks),
+    );
     const p = this.mech.locate(Math.min(req.lbn + req.blocks, this.mech.totalBlocks - 1));
     const seg: Segment = {
       start: req.lbn,

@@ -43,7 +43,10 @@ export class DiskMechanics {
     this.revMs = 60_000 / spec.rpm;
     let lbn = 0;
     for (const z of spec.zones) {
-      assert(z.lastCylinder >= z.firstCylinder && z.blocksPerTrack > 0, () => `${spec.name}: zone ${z.firstCylinder}..${z.lastCylinder} is empty`);
+      assert(
+        z.lastCylinder >= z.firstCylinder && z.blocksPerTrack > 0,
+        () => `${spec.name}: zone ${z.firstCylinder}..${z.lastCylinder} is empty`,
+      );
       this.zoneFirstLbn.push(lbn);
       lbn += (z.lastCylinder - z.firstCylinder + 1) * spec.surfaces * z.blocksPerTrack;
     }
@@ -64,14 +67,22 @@ export class DiskMechanics {
   }
 
   locate(lbn: number): Phys {
-    assert(Number.isInteger(lbn) && lbn >= 0 && lbn < this.totalBlocks, () => `${this.spec.name}: block ${lbn} outside 0..${this.totalBlocks - 1}`);
+    assert(
+      Number.isInteger(lbn) && lbn >= 0 && lbn < this.totalBlocks,
+      () => `${this.spec.name}: block ${lbn} outside 0..${this.totalBlocks - 1}`,
+    );
     const zone = this.zoneOfLbn(lbn);
     const z = this.spec.zones[zone]!;
     const off = lbn - this.zoneFirstLbn[zone]!;
     const perCylinder = this.spec.surfaces * z.blocksPerTrack;
     const cylinder = z.firstCylinder + Math.floor(off / perCylinder);
     const inCylinder = off % perCylinder;
-    return { cylinder, surface: Math.floor(inCylinder / z.blocksPerTrack), sector: inCylinder % z.blocksPerTrack, zone };
+    return {
+      cylinder,
+      surface: Math.floor(inCylinder / z.blocksPerTrack),
+      sector: inCylinder % z.blocksPerTrack,
+      zone,
+    };
   }
 
   /** Blocks per track at `lbn`'s zone. */
@@ -87,7 +98,8 @@ export class DiskMechanics {
   angleOf(p: Phys): number {
     const z = this.spec.zones[p.zone]!;
     const cyl = p.cylinder - z.firstCylinder;
-    const skew = cyl * ((this.spec.surfaces - 1) * z.trackSkewBlocks + z.cylinderSkewBlocks) + p.surface * z.trackSkewBlocks;
+    const skew =
+      cyl * ((this.spec.surfaces - 1) * z.trackSkewBlocks + z.cylinderSkewBlocks) + p.surface * z.trackSkewBlocks;
     return ((p.sector + skew) % z.blocksPerTrack) / z.blocksPerTrack;
   }
 
@@ -116,13 +128,19 @@ export class DiskMechanics {
 
   /** The media part of an access of `blocks` blocks from `lbn`, beginning at `atMs` with the head at `head`. */
   access(atMs: number, head: HeadState, lbn: number, blocks: number, write: boolean): MediaTiming {
-    assert(blocks > 0 && lbn + blocks <= this.totalBlocks, () => `${this.spec.name}: access of ${blocks} blocks at ${lbn} past the end (${this.totalBlocks})`);
+    assert(
+      blocks > 0 && lbn + blocks <= this.totalBlocks,
+      () => `${this.spec.name}: access of ${blocks} blocks at ${lbn} past the end (${this.totalBlocks})`,
+    );
     const out: MediaTiming = { doneMs: atMs, seekMs: 0, rotationMs: 0, transferMs: 0, head };
     let t = atMs;
     let at = lbn;
     let left = blocks;
     for (let track = 0; left > 0; track++) {
-      assert(track < MAX_TRACKS_PER_ACCESS, () => `${this.spec.name}: one access crosses more than ${MAX_TRACKS_PER_ACCESS} tracks`);
+      assert(
+        track < MAX_TRACKS_PER_ACCESS,
+        () => `${this.spec.name}: one access crosses more than ${MAX_TRACKS_PER_ACCESS} tracks`,
+      );
       const p = this.locate(at);
       const bpt = this.blocksPerTrack(p);
       const n = Math.min(left, bpt - p.sector);

@@ -18,8 +18,16 @@ export const SIM_REQUESTS_MAX = 10_000_000;
  * Serve `count` requests from `next()`, `queueDepth` outstanding at once, each response time
  * measured from its arrival (the completion of the request it replaced) to its completion.
  */
-export function closedLoop(model: DriveTiming, queueDepth: number, count: number, next: () => Omit<DriveRequest, 'id'>): ClosedLoopResult {
-  assert(queueDepth >= 1 && count >= 1 && count <= SIM_REQUESTS_MAX, () => `closed loop: queue depth ${queueDepth}, ${count} requests`);
+export function closedLoop(
+  model: DriveTiming,
+  queueDepth: number,
+  count: number,
+  next: () => Omit<DriveRequest, 'id'>,
+): ClosedLoopResult {
+  assert(
+    queueDepth >= 1 && count >= 1 && count <= SIM_REQUESTS_MAX,
+    () => `closed loop: queue depth ${queueDepth}, ${count} requests`,
+  );
   const queue: DriveRequest[] = []; // arrived, waiting for the mechanism
   const arriving: Array<{ atMs: number; req: DriveRequest }> = []; // replacements, arriving at a completion
   const arrival = new Map<number, number>();

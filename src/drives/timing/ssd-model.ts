@@ -82,17 +82,30 @@ export class SsdModel implements DriveTiming {
   }
 
   serve(req: DriveRequest, nowMs: number): Served {
-    assert(req.blocks > 0 && req.lbn + req.blocks <= this.totalBlocks, () => `${this.spec.name}: access of ${req.blocks} blocks at ${req.lbn} past the end (${this.totalBlocks})`);
+    assert(
+      req.blocks > 0 && req.lbn + req.blocks <= this.totalBlocks,
+      () => `${this.spec.name}: access of ${req.blocks} blocks at ${req.lbn} past the end (${this.totalBlocks})`,
+    );
     const ready = nowMs + this.spec.commandMs;
     const perPage = this.spec.pageBytes / BLOCK_BYTES;
     const first = Math.floor(req.lbn / perPage);
     const last = Math.floor((req.lbn + req.blocks - 1) / perPage);
     let doneMs = ready;
-    for (let page = first; page <= last; page++) doneMs = Math.max(doneMs, req.write ? this.program(page, ready) : this.read(page, ready));
+    for (let page = first; page <= last; page++)
+      doneMs = Math.max(doneMs, req.write ? this.program(page, ready) : this.read(page, ready));
     this.counters.misses++;
     this.counters.mediaAccesses++;
     this.counters.transferMs += (last - first + 1) * this.pageXferMs;
-    return { req, startMs: nowMs, doneMs, freeMs: ready, hit: false, seekMs: 0, rotationMs: 0, transferMs: (last - first + 1) * this.pageXferMs };
+    return {
+      req,
+      startMs: nowMs,
+      doneMs,
+      freeMs: ready,
+      hit: false,
+      seekMs: 0,
+      rotationMs: 0,
+      transferMs: (last - first + 1) * this.pageXferMs,
+    };
   }
 
   private read(page: number, readyMs: number): number {

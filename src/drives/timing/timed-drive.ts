@@ -51,7 +51,10 @@ export function checkDriveModels(cfg: ArrayConfig): void {
     if (!model) return;
     const blocks = d.cylinders * cfg.geometry.headsPerCylinder * blocksPerTrack;
     if (blocks > model.totalBlocks) {
-      throw new ArrayError('CONFIG', `drives[${i}].model: drive "${d.id}" holds ${blocks} blocks of 512 B, more than the ${model.name}'s ${model.totalBlocks}`);
+      throw new ArrayError(
+        'CONFIG',
+        `drives[${i}].model: drive "${d.id}" holds ${blocks} blocks of 512 B, more than the ${model.name}'s ${model.totalBlocks}`,
+      );
     }
   });
 }
@@ -83,7 +86,10 @@ export class TimedDrive implements Drive {
     this.tracks = store.tracks;
     this.trackBytes = store.trackBytes;
     this.blocksPerTrack = store.trackBytes / BLOCK_BYTES;
-    assert(this.tracks * this.blocksPerTrack <= model.totalBlocks, () => `drive ${this.id}: ${this.tracks} tracks do not fit the ${model.name}`);
+    assert(
+      this.tracks * this.blocksPerTrack <= model.totalBlocks,
+      () => `drive ${this.id}: ${this.tracks} tracks do not fit the ${model.name}`,
+    );
   }
 
   async readTrack(track: number, dst: Uint8Array): Promise<void> {
@@ -105,7 +111,14 @@ export class TimedDrive implements Drive {
     assert(this.queue.length < DRIVE_QUEUE_LIMIT, () => `drive ${this.id}: ${DRIVE_QUEUE_LIMIT} requests queued`);
     this.lastArrivalMs = sched().now();
     return new Promise<void>((done) => {
-      this.queue.push({ id: this.nextId++, lbn: track * this.blocksPerTrack, blocks: this.blocksPerTrack, write, arrivedMs: sched().now(), done });
+      this.queue.push({
+        id: this.nextId++,
+        lbn: track * this.blocksPerTrack,
+        blocks: this.blocksPerTrack,
+        write,
+        arrivedMs: sched().now(),
+        done,
+      });
       this.dispatch();
     });
   }
@@ -136,7 +149,10 @@ export class TimedDrive implements Drive {
     }
     const [item] = this.queue.splice(pick, 1);
     const at = Math.max(start, item!.arrivedMs);
-    const served = item!.write && !this.model.isHit(item!, at) ? this.startWrites(this.concatWrites(item!), at, now) : this.start(item!, at, now);
+    const served =
+      item!.write && !this.model.isHit(item!, at)
+        ? this.startWrites(this.concatWrites(item!), at, now)
+        : this.start(item!, at, now);
     this.occupy(served.freeMs, now);
   }
 
@@ -204,7 +220,10 @@ export class TimedDrive implements Drive {
     if (this.model.writeBehind.length === 0) return;
     const idleMs = now - this.lastArrivalMs;
     // (A timer set for the idle time can fire a rounding error early: that counts as idle.)
-    if (idleMs >= this.model.idleDestageMs - IDLE_SLACK_MS || this.model.writeBehindHeld * 2 >= this.model.writeCacheBlocks) {
+    if (
+      idleMs >= this.model.idleDestageMs - IDLE_SLACK_MS ||
+      this.model.writeBehindHeld * 2 >= this.model.writeCacheBlocks
+    ) {
       const w = this.model.destageOne(Math.max(now, this.freeMs));
       if (w) this.occupy(w.freeMs, now);
       return;
@@ -229,7 +248,15 @@ export class TimedDrive implements Drive {
 
 /** What an adapter's timed drives and back-end link did, summed (ms rounded to µs): all zero for instant drives. */
 export function drivesTiming(drives: Iterable<Drive>, channel?: Channel): Record<string, number> {
-  const t = { driveHits: 0, driveMediaAccesses: 0, driveSeekMs: 0, driveRotationMs: 0, driveTransferMs: 0, driveQueued: 0, channelBusyMs: channel?.busyMs ?? 0 };
+  const t = {
+    driveHits: 0,
+    driveMediaAccesses: 0,
+    driveSeekMs: 0,
+    driveRotationMs: 0,
+    driveTransferMs: 0,
+    driveQueued: 0,
+    channelBusyMs: channel?.busyMs ?? 0,
+  };
   for (const d of drives) {
     if (!(d instanceof TimedDrive)) continue;
     const c = d.model.counters;
@@ -240,6 +267,7 @@ export function drivesTiming(drives: Iterable<Drive>, channel?: Channel): Record
     t.driveTransferMs += c.transferMs;
     t.driveQueued += d.queued;
   }
-  for (const k of ['driveSeekMs', 'driveRotationMs', 'driveTransferMs', 'channelBusyMs'] as const) t[k] = Math.round(t[k] * 1000) / 1000;
+  for (const k of ['driveSeekMs', 'driveRotationMs', 'driveTransferMs', 'channelBusyMs'] as const)
+    t[k] = Math.round(t[k] * 1000) / 1000;
   return t;
 }

@@ -19,7 +19,11 @@ async function call(o: ServerOptions, method: string, path: string, body?: unkno
   if (o.tokenFile) headers.authorization = `Bearer ${readFileSync(o.tokenFile, 'utf8').trim()}`;
   let res: Response;
   try {
-    res = await fetch(new URL(path, o.server), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(new URL(path, o.server), {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
   } catch (err) {
     throw new ArrayError('USAGE', `--server ${o.server}: ${errorMessage((err as { cause?: unknown }).cause ?? err)}`);
   }
@@ -32,7 +36,9 @@ async function call(o: ServerOptions, method: string, path: string, body?: unkno
 export function formatStatus(st: any): string {
   const lines = ['Devices:'];
   for (const d of st.devices)
-    lines.push(`  ${d.id.padEnd(8)} ${(d.bytes / 2 ** 20).toFixed(1).padStart(10)} MiB  generation ${d.generation}${d.bcvOf ? `  (BCV of ${d.bcvOf})` : ''}`);
+    lines.push(
+      `  ${d.id.padEnd(8)} ${(d.bytes / 2 ** 20).toFixed(1).padStart(10)} MiB  generation ${d.generation}${d.bcvOf ? `  (BCV of ${d.bcvOf})` : ''}`,
+    );
   lines.push(`NBD: ${st.nbd.connections} connection(s) open`);
   if (st.reconfigurations.length === 0) lines.push('No reconfiguration in progress.');
   for (const r of st.reconfigurations) {
@@ -48,13 +54,19 @@ export function formatStatus(st: any): string {
 export async function statusCommand(o: ServerOptions & { watch?: boolean; json?: boolean }): Promise<number> {
   for (let i = 0; ; i++) {
     const st = await call(o, 'GET', '/v1/status');
-    process.stdout.write(o.json ? `${JSON.stringify(st)}\n` : `${o.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${formatStatus(st)}\n`);
+    process.stdout.write(
+      o.json
+        ? `${JSON.stringify(st)}\n`
+        : `${o.watch && process.stdout.isTTY ? '\x1b[2J\x1b[H' : ''}${formatStatus(st)}\n`,
+    );
     if (!o.watch || i * POLL_MS > WAIT_MAX_MS) return 0;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
-export async function reconfigureCommand(o: ServerOptions & { to: string; wait?: boolean; json?: boolean }): Promise<number> {
+export async function reconfigureCommand(
+  o: ServerOptions & { to: string; wait?: boolean; json?: boolean },
+): Promise<number> {
   let target: unknown;
   try {
     target = JSON.parse(readFileSync(o.to, 'utf8'));
@@ -67,7 +79,12 @@ export async function reconfigureCommand(o: ServerOptions & { to: string; wait?:
     return 0;
   }
   const bar =
-    !o.json && process.stderr.isTTY ? new SingleBar({ format: `${job.device} {bar} {percentage}% | {value}/{total} tracks | ETA {eta}s` }, Presets.shades_classic) : undefined;
+    !o.json && process.stderr.isTTY
+      ? new SingleBar(
+          { format: `${job.device} {bar} {percentage}% | {value}/{total} tracks | ETA {eta}s` },
+          Presets.shades_classic,
+        )
+      : undefined;
   bar?.start(1, 0);
   const deadline = Date.now() + WAIT_MAX_MS;
   while (job.state === 'running' && Date.now() < deadline) {
@@ -77,24 +94,40 @@ export async function reconfigureCommand(o: ServerOptions & { to: string; wait?:
     bar?.update(job.tracksDone);
   }
   bar?.stop();
-  process.stdout.write(o.json ? `${JSON.stringify(job)}\n` : `reconfiguration ${job.id} of ${job.device}: ${job.state}${job.error ? `: ${job.error}` : ''}\n`);
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify(job)}\n`
+      : `reconfiguration ${job.id} of ${job.device}: ${job.state}${job.error ? `: ${job.error}` : ''}\n`,
+  );
   return job.state === 'done' ? 0 : 1;
 }
 
 /** `arrayemu pause|resume --server URL [--id N]`: the running reconfiguration unless an id is given. */
-export async function pauseCommand(o: ServerOptions & { id?: number; json?: boolean }, resume: boolean): Promise<number> {
+export async function pauseCommand(
+  o: ServerOptions & { id?: number; json?: boolean },
+  resume: boolean,
+): Promise<number> {
   const id = o.id ?? (await call(o, 'GET', '/v1/status')).reconfigurations[0]?.id;
-  if (id === undefined) throw new ArrayError('USAGE', `${o.server}: no reconfiguration in progress to ${resume ? 'resume' : 'pause'}`);
+  if (id === undefined)
+    throw new ArrayError('USAGE', `${o.server}: no reconfiguration in progress to ${resume ? 'resume' : 'pause'}`);
   const job = await call(o, 'POST', `/v1/reconfigurations/${id}/${resume ? 'resume' : 'pause'}`);
-  process.stdout.write(o.json ? `${JSON.stringify(job)}\n` : `reconfiguration ${job.id} of ${job.device}: ${job.paused ? 'paused' : 'running'}\n`);
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify(job)}\n`
+      : `reconfiguration ${job.id} of ${job.device}: ${job.paused ? 'paused' : 'running'}\n`,
+  );
   return 0;
 }
 
 /** `arrayemu throttle --server URL --min-mbps A --max-mbps B` (0: no limit). */
-export async function throttleCommand(o: ServerOptions & { minMbps?: number; maxMbps?: number; json?: boolean }): Promise<number> {
+export async function throttleCommand(
+  o: ServerOptions & { minMbps?: number; maxMbps?: number; json?: boolean },
+): Promise<number> {
   const t = await call(o, 'PUT', '/v1/throttle', { minMBps: o.minMbps ?? 0, maxMBps: o.maxMbps ?? 0 });
   process.stdout.write(
-    o.json ? `${JSON.stringify(t)}\n` : `background copy: at most ${t.maxMBps || 'unlimited'} MB/s while hosts are idle, at least ${t.minMBps} MB/s while they are busy\n`,
+    o.json
+      ? `${JSON.stringify(t)}\n`
+      : `background copy: at most ${t.maxMBps || 'unlimited'} MB/s while hosts are idle, at least ${t.minMBps} MB/s while they are busy\n`,
   );
   return 0;
 }

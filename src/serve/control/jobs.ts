@@ -85,9 +85,12 @@ export class Jobs {
 
   /** Check `raw` against the running configuration (throws ConfigError naming each field) and start it. */
   start(raw: unknown): Job {
-    if (this.running_) throw new ArrayError('BUSY', `reconfiguration ${this.running_.id} of ${this.running_.device} is in progress`);
+    if (this.running_)
+      throw new ArrayError('BUSY', `reconfiguration ${this.running_.id} of ${this.running_.device} is in progress`);
     const target = parseConfig(raw, { running: this.config });
-    const changed = target.devices.find((d) => JSON.stringify(d) !== JSON.stringify(this.config.devices.find((x) => x.id === d.id)));
+    const changed = target.devices.find(
+      (d) => JSON.stringify(d) !== JSON.stringify(this.config.devices.find((x) => x.id === d.id)),
+    );
     if (!changed) throw new ArrayError('CONFIG', 'devices: the target changes no device of the running configuration');
     const job: Job = { id: this.nextId++, device: changed.id, state: 'running', startedMs: Date.now() };
     this.jobs.set(job.id, job);

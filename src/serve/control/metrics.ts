@@ -59,7 +59,8 @@ const STATUS_FRESH_MS = 100;
 function adapterMetrics(registry: Registry, emu: ArrayEmulator): void {
   let last: { atMs: number; status: Promise<Record<string, Record<string, number>>> } | undefined;
   const status = () => {
-    if (!last || performance.now() - last.atMs > STATUS_FRESH_MS) last = { atMs: performance.now(), status: emu.status() };
+    if (!last || performance.now() - last.atMs > STATUS_FRESH_MS)
+      last = { atMs: performance.now(), status: emu.status() };
     return last.status;
   };
   type Value = (s: Record<string, number>) => number;
@@ -89,8 +90,16 @@ function adapterMetrics(registry: Registry, emu: ArrayEmulator): void {
       },
     });
   gauge('arrayemu_adapter_up', 'Adapters answering', (s) => (s.exited ? 0 : 1), false);
-  gauge('arrayemu_adapter_drive_queue_depth', "Requests waiting at the adapter's timed drives", (s) => s.driveQueued ?? 0);
-  counter('arrayemu_adapter_link_busy_seconds_total', "Seconds the adapter's back-end link was busy", (s) => (s.channelBusyMs ?? 0) / 1000);
+  gauge(
+    'arrayemu_adapter_drive_queue_depth',
+    "Requests waiting at the adapter's timed drives",
+    (s) => s.driveQueued ?? 0,
+  );
+  counter(
+    'arrayemu_adapter_link_busy_seconds_total',
+    "Seconds the adapter's back-end link was busy",
+    (s) => (s.channelBusyMs ?? 0) / 1000,
+  );
   counter('arrayemu_adapter_destaged_total', 'Slots destaged to main locations', (s) => s.destaged ?? 0);
   counter('arrayemu_adapter_staged_total', 'Tracks staged into the cache', (s) => s.staged ?? 0);
 }

@@ -31,23 +31,35 @@ export interface Control {
   close(): Promise<void>;
 }
 
-export async function startControl(s: Serving, config: ArrayConfig, listen: string, tokenFile?: string): Promise<Control> {
+export async function startControl(
+  s: Serving,
+  config: ArrayConfig,
+  listen: string,
+  tokenFile?: string,
+): Promise<Control> {
   const { host, port } = parseListen(listen);
   if (!LOOPBACK.test(host) && !tokenFile)
-    throw new ArrayError('USAGE', `--http ${listen}: an address other than loopback needs --token-file (every request must then carry its bearer token)`);
+    throw new ArrayError(
+      'USAGE',
+      `--http ${listen}: an address other than loopback needs --token-file (every request must then carry its bearer token)`,
+    );
   const token = tokenFile ? readToken(tokenFile) : undefined;
   const jobs = new Jobs(s.emu, config, (c) => (s.running = c));
   for (const r of s.emu.recovery?.sessions ?? []) jobs.adopt(r);
   const registry = arrayMetrics(s.emu, s.io, s.nbd, jobs);
   const server: Server = createServer((req, res) => {
-    handle(req, res, { s, jobs, token, metrics: () => registry.metrics(), contentType: registry.contentType }).catch((err: unknown) =>
-      reply(res, statusOf(err), { error: errorMessage(err) }),
+    handle(req, res, { s, jobs, token, metrics: () => registry.metrics(), contentType: registry.contentType }).catch(
+      (err: unknown) => reply(res, statusOf(err), { error: errorMessage(err) }),
     );
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host, port }, resolve));
   const addr = server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
-  return { url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`, jobs, close: () => new Promise<void>((r) => server.close(() => r())) };
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
+    jobs,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
 }
 
 function readToken(file: string): string {
@@ -70,7 +82,8 @@ interface Ctx {
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promise<void> {
-  if (c.token !== undefined && req.headers.authorization !== `Bearer ${c.token}`) throw new HttpError(401, 'a bearer token is required (Authorization: Bearer <token>)');
+  if (c.token !== undefined && req.headers.authorization !== `Bearer ${c.token}`)
+    throw new HttpError(401, 'a bearer token is required (Authorization: Bearer <token>)');
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   const route = `${req.method} ${path.replace(/\/\d+(?=\/|$)/, '/:id')}`;
   const id = Number(/\/(\d+)(?:\/|$)/.exec(path)?.[1]);
@@ -111,12 +124,23 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
 function status(c: Ctx): Record<string, unknown> {
   const { paused, minMBps, maxMBps } = c.s.emu.background();
   return {
-    devices: c.s.emu.model.devices.map((d) => ({ id: d.id, bytes: d.bytes, generation: d.gen, bcvOf: d.bcvOf ?? null })),
+    devices: c.s.emu.model.devices.map((d) => ({
+      id: d.id,
+      bytes: d.bytes,
+      generation: d.gen,
+      bcvOf: d.bcvOf ?? null,
+    })),
     reconfigurations: c.jobs.running().map((j) => c.jobs.view(j)),
     nbd: { uris: c.s.uris, connections: c.s.nbd.counters.connectionsOpen },
     throttle: { minMBps, maxMBps },
     paused,
-    dataDir: c.s.emu.recovery ? { restartedFromCommit: c.s.emu.recovery.commit, tracksRead: c.s.emu.recovery.tracks, loadMs: c.s.emu.recovery.loadMs } : null,
+    dataDir: c.s.emu.recovery
+      ? {
+          restartedFromCommit: c.s.emu.recovery.commit,
+          tracksRead: c.s.emu.recovery.tracks,
+          loadMs: c.s.emu.recovery.loadMs,
+        }
+      : null,
   };
 }
 
@@ -125,9 +149,11 @@ const THROTTLE_MAX_MBPS = 1e6;
 
 /** `{"minMBps","maxMBps"}`: each a number from 0 (no limit) up, min not above max; 400 naming the field otherwise. */
 function throttleBody(b: unknown): { minMBps: number; maxMBps: number } {
-  if (b === null || typeof b !== 'object' || Array.isArray(b)) throw new HttpError(400, 'body: expected {"minMBps": N, "maxMBps": N}');
+  if (b === null || typeof b !== 'object' || Array.isArray(b))
+    throw new HttpError(400, 'body: expected {"minMBps": N, "maxMBps": N}');
   const o = b as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (k !== 'minMBps' && k !== 'maxMBps') throw new HttpError(400, `${k}: unknown field (expected minMBps, maxMBps)`);
+  for (const k of Object.keys(o))
+    if (k !== 'minMBps' && k !== 'maxMBps') throw new HttpError(400, `${k}: unknown field (expected minMBps, maxMBps)`);
   const num = (k: 'minMBps' | 'maxMBps') => {
     const v = o[k] ?? 0;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > THROTTLE_MAX_MBPS)
@@ -135,7 +161,8 @@ function throttleBody(b: unknown): { minMBps: number; maxMBps: number } {
     return v;
   };
   const t = { minMBps: num('minMBps'), maxMBps: num('maxMBps') };
-  if (t.maxMBps > 0 && t.minMBps > t.maxMBps) throw new HttpError(400, `minMBps: ${t.minMBps} is above maxMBps ${t.maxMBps}`);
+  if (t.maxMBps > 0 && t.minMBps > t.maxMBps)
+    throw new HttpError(400, `minMBps: ${t.minMBps} is above maxMBps ${t.maxMBps}`);
   return t;
 }
 
@@ -156,7 +183,8 @@ async function jsonBody(req: IncomingMessage): Promise<unknown> {
 
 function statusOf(err: unknown): number {
   if (err instanceof HttpError) return err.status;
-  if (err instanceof ConfigError || (err instanceof ArrayError && (err.code === 'CONFIG' || err.code === 'USAGE'))) return 400;
+  if (err instanceof ConfigError || (err instanceof ArrayError && (err.code === 'CONFIG' || err.code === 'USAGE')))
+    return 400;
   if (err instanceof ArrayError && err.code === 'BUSY') return 409;
   return 500;
 }

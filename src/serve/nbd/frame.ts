@@ -2,7 +2,15 @@
 // transmission requests (a write's payload with it). Pure and incremental: bytes go in as they
 // arrive, whole frames come out; nothing is allocated for a length before it is checked, and an
 // oversized write payload is dropped as it arrives, never held.
-import { DISCARD_LIMIT_BYTES, IHAVEOPT, MAX_OPTION_BYTES, MAX_PAYLOAD_BYTES, REQUEST_HEADER_BYTES, REQUEST_MAGIC, CMD } from './protocol.ts';
+import {
+  DISCARD_LIMIT_BYTES,
+  IHAVEOPT,
+  MAX_OPTION_BYTES,
+  MAX_PAYLOAD_BYTES,
+  REQUEST_HEADER_BYTES,
+  REQUEST_MAGIC,
+  CMD,
+} from './protocol.ts';
 
 export type Frame =
   | { t: 'client-flags'; flags: number }
@@ -84,7 +92,8 @@ export class FrameReader {
   private request(): Frame | undefined {
     if (this.buffered < REQUEST_HEADER_BYTES) return undefined;
     const h = this.take(REQUEST_HEADER_BYTES);
-    if (h.readUInt32BE(0) !== REQUEST_MAGIC) return this.fatal(`a request without the request magic (0x${h.readUInt32BE(0).toString(16)})`);
+    if (h.readUInt32BE(0) !== REQUEST_MAGIC)
+      return this.fatal(`a request without the request magic (0x${h.readUInt32BE(0).toString(16)})`);
     const frame: Extract<Frame, { t: 'request' }> = {
       t: 'request',
       flags: h.readUInt16BE(4),
@@ -94,7 +103,10 @@ export class FrameReader {
       length: h.readUInt32BE(24),
     };
     if (frame.type !== CMD.WRITE) return frame;
-    if (frame.length > DISCARD_LIMIT_BYTES) return this.fatal(`a write of ${frame.length} bytes (more than ${DISCARD_LIMIT_BYTES} is not read off the socket)`);
+    if (frame.length > DISCARD_LIMIT_BYTES)
+      return this.fatal(
+        `a write of ${frame.length} bytes (more than ${DISCARD_LIMIT_BYTES} is not read off the socket)`,
+      );
     this.pending = frame;
     return this.finishWrite();
   }

@@ -54,10 +54,25 @@ export const TFLAG = {
 
 /** What this server offers on every export. */
 export const EXPORT_FLAGS =
-  TFLAG.HAS_FLAGS | TFLAG.SEND_FLUSH | TFLAG.SEND_FUA | TFLAG.SEND_TRIM | TFLAG.SEND_WRITE_ZEROES | TFLAG.SEND_DF | TFLAG.CAN_MULTI_CONN | TFLAG.SEND_CACHE;
+  TFLAG.HAS_FLAGS |
+  TFLAG.SEND_FLUSH |
+  TFLAG.SEND_FUA |
+  TFLAG.SEND_TRIM |
+  TFLAG.SEND_WRITE_ZEROES |
+  TFLAG.SEND_DF |
+  TFLAG.CAN_MULTI_CONN |
+  TFLAG.SEND_CACHE;
 
 export const CMD = { READ: 0, WRITE: 1, DISC: 2, FLUSH: 3, TRIM: 4, CACHE: 5, WRITE_ZEROES: 6 } as const;
-export const CMD_NAMES: Record<number, string> = { 0: 'read', 1: 'write', 2: 'disc', 3: 'flush', 4: 'trim', 5: 'cache', 6: 'write_zeroes' };
+export const CMD_NAMES: Record<number, string> = {
+  0: 'read',
+  1: 'write',
+  2: 'disc',
+  3: 'flush',
+  4: 'trim',
+  5: 'cache',
+  6: 'write_zeroes',
+};
 
 /** Command flags. */
 export const CFLAG = { FUA: 1 << 0, NO_HOLE: 1 << 1, DF: 1 << 2, REQ_ONE: 1 << 3, FAST_ZERO: 1 << 4 } as const;
@@ -67,7 +82,16 @@ export const REPLY_FLAG_DONE = 1 << 0;
 export const CHUNK = { NONE: 0, OFFSET_DATA: 1, ERROR: 2 ** 15 + 1 } as const;
 
 /** Errors on the wire (Linux errno values, as the protocol says). */
-export const NBD_ERR = { EPERM: 1, EIO: 5, ENOMEM: 12, EINVAL: 22, ENOSPC: 28, EOVERFLOW: 75, ENOTSUP: 95, ESHUTDOWN: 108 } as const;
+export const NBD_ERR = {
+  EPERM: 1,
+  EIO: 5,
+  ENOMEM: 12,
+  EINVAL: 22,
+  ENOSPC: 28,
+  EOVERFLOW: 75,
+  ENOTSUP: 95,
+  ESHUTDOWN: 108,
+} as const;
 
 /** Block sizes advertised (INFO_BLOCK_SIZE): minimum, preferred, maximum payload. */
 export const MIN_BLOCK_BYTES = 512;

@@ -51,12 +51,19 @@ export interface DeviceIo {
 
 /** The array's devices as NBD exports (BCVs are not exported: they belong to reconfiguration), each request counted. */
 export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new Map() }): NbdBackend {
-  const clients = Array.from({ length: emu.model.config.hostAdapters }, (_, i) => new HostClient(emu.hostLink(i), () => emu.hostLink(i)));
+  const clients = Array.from(
+    { length: emu.model.config.hostAdapters },
+    (_, i) => new HostClient(emu.hostLink(i), () => emu.hostLink(i)),
+  );
   let turn = 0;
   const client = () => clients[turn++ % clients.length]!;
   const counted = async <T>(name: string, write: boolean, bytes: number, op: () => Promise<T>): Promise<T> => {
     let c = io.devices.get(name);
-    if (!c) io.devices.set(name, (c = { reads: 0, readBytes: 0, readMs: 0, writes: 0, writtenBytes: 0, writeMs: 0, inFlight: 0 }));
+    if (!c)
+      io.devices.set(
+        name,
+        (c = { reads: 0, readBytes: 0, readMs: 0, writes: 0, writtenBytes: 0, writeMs: 0, inFlight: 0 }),
+      );
     const t0 = performance.now();
     c.inFlight++;
     try {
@@ -91,7 +98,8 @@ export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new M
 export function parseListen(s: string): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new ArrayError('USAGE', `--listen ${s}: expected HOST:PORT (e.g. 127.0.0.1:${DEFAULT_NBD_PORT})`);
+  if (!m || port > 65535)
+    throw new ArrayError('USAGE', `--listen ${s}: expected HOST:PORT (e.g. 127.0.0.1:${DEFAULT_NBD_PORT})`);
   return { host: m[1] ?? m[2]!, port };
 }
 
@@ -103,7 +111,11 @@ export async function serve(config: ArrayConfig | undefined, o: ServeOptions): P
   });
   if (o.dataDir) {
     const r = emu.recovery;
-    o.log?.(r ? `data dir ${o.dataDir}: restarted from commit ${r.commit}, ${r.tracks} tracks read in ${r.loadMs} ms` : `data dir ${o.dataDir}: new`);
+    o.log?.(
+      r
+        ? `data dir ${o.dataDir}: restarted from commit ${r.commit}, ${r.tracks} tracks read in ${r.loadMs} ms`
+        : `data dir ${o.dataDir}: new`,
+    );
     for (const x of r?.sessions ?? [])
       o.log?.(
         `  ${x.device}: ${x.kind} interrupted ${x.stage === 'switched' ? `after its switch: resumed under the new layout, ${x.tracksLeft} of ${x.tracksTotal} tracks to move` : 'before its switch: started again under the original layout'}`,
@@ -132,7 +144,8 @@ export async function serve(config: ArrayConfig | undefined, o: ServeOptions): P
     await nbd.close();
     await emu.stop();
     const e = err as NodeJS.ErrnoException;
-    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL') throw new ArrayError('USAGE', `cannot listen: ${e.message}`);
+    if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL')
+      throw new ArrayError('USAGE', `cannot listen: ${e.message}`);
     throw err;
   }
   const serving: Serving = {

@@ -230,7 +230,8 @@ class Connection {
     exp.writeBigUInt64BE(BigInt(size), 2);
     exp.writeUInt16BE(EXPORT_FLAGS, 10);
     this.optionReply(option, REP.INFO, exp);
-    if (parsed.infos.includes(INFO.NAME)) this.optionReply(option, REP.INFO, Buffer.concat([u16(INFO.NAME), Buffer.from(parsed.name, 'utf8')]));
+    if (parsed.infos.includes(INFO.NAME))
+      this.optionReply(option, REP.INFO, Buffer.concat([u16(INFO.NAME), Buffer.from(parsed.name, 'utf8')]));
     if (parsed.infos.includes(INFO.BLOCK_SIZE) || option === OPT.GO) {
       const b = Buffer.alloc(14);
       b.writeUInt16BE(INFO.BLOCK_SIZE, 0);
@@ -285,9 +286,11 @@ class Connection {
     const allowed = allowedFlags(r.type, this.structured);
     if (allowed === undefined) return einval(`unknown command ${r.type}`);
     if (r.flags & ~allowed) return einval(`flags 0x${r.flags.toString(16)} not allowed on ${CMD_NAMES[r.type]}`);
-    if (r.type === CMD.FLUSH) return r.offset !== 0n || r.length !== 0 ? einval('flush with a non-zero offset or length') : undefined;
+    if (r.type === CMD.FLUSH)
+      return r.offset !== 0n || r.length !== 0 ? einval('flush with a non-zero offset or length') : undefined;
     if (r.oversize) return einval(`write of ${r.length} bytes, more than the ${MAX_PAYLOAD_BYTES} advertised`);
-    if (r.type === CMD.READ && r.length > MAX_PAYLOAD_BYTES) return einval(`read of ${r.length} bytes, more than the ${MAX_PAYLOAD_BYTES} advertised`);
+    if (r.type === CMD.READ && r.length > MAX_PAYLOAD_BYTES)
+      return einval(`read of ${r.length} bytes, more than the ${MAX_PAYLOAD_BYTES} advertised`);
     if (r.length === 0) return einval(`${CMD_NAMES[r.type]} of 0 bytes`);
     const size = BigInt(this.backend.sizeOf(this.exportName!) ?? 0);
     if (r.offset + BigInt(r.length) > size) {
@@ -315,7 +318,8 @@ class Connection {
       case CMD.TRIM:
       case CMD.WRITE_ZEROES:
         // Trimmed blocks read back as zeros: the simplest contract, and what a thin device does.
-        for (let at = 0; at < r.length; at += ZERO_CHUNK_BYTES) await this.backend.write(name, offset + at, zeros(Math.min(ZERO_CHUNK_BYTES, r.length - at)));
+        for (let at = 0; at < r.length; at += ZERO_CHUNK_BYTES)
+          await this.backend.write(name, offset + at, zeros(Math.min(ZERO_CHUNK_BYTES, r.length - at)));
         break;
     }
     if (r.flags & CFLAG.FUA) await this.backend.flush();

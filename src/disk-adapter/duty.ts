@@ -1,0 +1,91 @@
+// What a write-pending slot owes a disk adapter's drives (its destage duty), and the one atomic step
+// that clears what was destaged: WP1 → the owner track; WP2 → the owner's BCV mirror location while
+// a BCV is established; original-layout data on a location not split after the switch is split
+// (moved to the BCV), never destaged there.
+import { DEVICE, NO_TRACK, SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
+import type { Session } from '../shared/session.ts';
+import { assert } from '../shared/assert.ts';
+
+/** Compare-and-swaps of a slot's state under its track lock before the destager stops loudly (only REF may change meanwhile). */
+const CLEAR_PENDING_TRIES = 64;
+
+/** What a disk adapter's duty depends on. */
+export interface DutyContext {
+  readonly state: SharedState;
+  readonly sessions: Map<number, Session>;
+  ownsTrack(g: number): boolean;
+}
+
+/** A destage owed: mirror bit `wp` of the slot to location `target`; with `split`, split the owner instead. */
+export interface Duty {
+  wp: number;
+  target: number;
+  split?: Session;
+}
+
+/**
+ * Clear mirror bit `wp` of slot `s`, and WP with it when no WPk is left — in one atomic step, so a
+ * worker stopped here never leaves WP set with no WPk (a slot nobody would destage or evict).
+ */
+export function clearPending(state: SharedState, s: number, wp: number): void {
+  for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
+    const st = Atomics.load(state.slotState, s);
+    let next = st & ~wp;
+    if (!(next & WPK_ALL)) next &= ~SLOT.WP;
+    if (Atomics.compareExchange(state.slotState, s, st, next) === st) return;
+  }
+  assert(
+    false,
+    () => `destage: ${state.describeSlot(s)} changed under its track lock ${CLEAR_PENDING_TRIES} times running`,
+  );
+}
+
+/** The session whose original layout holds main location g, if any. */
+function sessionOfOriginal(sessions: Map<number, Session>, g: number): Session | undefined {
+  for (const s of sessions.values()) if (s.oInv.get(g) >= 0) return s;
+  return undefined;
+}
+
+function switched(state: SharedState, s: Session): boolean {
+  return state.deviceWord(s.spec.deviceIndex, DEVICE.GENERATION) === s.spec.newGen;
+}
+
+/**
+ * What slot s owes this adapter's drives: WP1 → its owner track; WP2 → the owner's BCV mirror
+ * location (an established BCV). WP1 of a location still pending split after the switch is not
+ * destaged: that data belongs to the original layout, and split moves it to the BCV.
+ */
+export function slotDuty(ctx: DutyContext, owner: number, st: number): Duty | undefined {
+  const { state } = ctx;
+  if (st & SLOT.WP1 && ctx.ownsTrack(owner) && !state.isHeld('destage-main')) {
+    const session = state.flag(owner, TRACK.PS) ? sessionOfOriginal(ctx.sessions, owner) : undefined;
+    if (!session || !switched(state, session)) return { wp: SLOT.WP1, target: owner };
+    // Original-layout data pending on a location not split yet: it must not land there, so the
+    // destager splits the location itself (its data moves to the BCV, whose adapter destages
+    // it). Waiting for the instant split instead could deadlock a full cache: the instant split
+    // may be waiting for a lock whose holder waits for a slot.
+    return { wp: SLOT.WP1, target: owner, split: session };
+  }
+  if (st & SLOT.WP2 && !state.isHeld('destage-mirror')) {
+    const session = sessionOfOriginal(ctx.sessions, owner);
+    if (session?.B) {
+      const b = session.bcvOfOriginal(owner);
+      if (ctx.ownsTrack(b)) return { wp: SLOT.WP2, target: b };
+    }
+  }
+  // A held destage (test hook) leaves the slot pending; the periodic sweep finds it again.
+  return undefined;
+}
+
+/** Write-pending slots that owe something to this adapter's drives. */
+export function pendingSlots(ctx: DutyContext): number[] {
+  const { state } = ctx;
+  const out: number[] = [];
+  for (let s = 0; s < state.slots; s++) {
+    const st = Atomics.load(state.slotState, s);
+    if (!(st & WPK_ALL)) continue;
+    const owner = Atomics.load(state.slotOwner, s);
+    if (owner !== NO_TRACK && slotDuty(ctx, owner, st)) out.push(s);
+  }
+  return out;
+}

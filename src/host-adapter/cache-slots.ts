@@ -1,0 +1,109 @@
+// A host adapter's cache slots for its pieces: find a track's slot (staging it on a miss through
+// the owning disk adapter), take one for a whole-track overwrite, copy in and out, and make a write
+// pending — for the BCV too (WP2) while ESTABLISH mirrors the device.
+import type { DeviceEntry } from '../shared/model.ts';
+import { DEVICE, NO_SLOT, SLOT, type SharedState } from '../shared/memory.ts';
+import type { Session } from '../shared/session.ts';
+import { releaseSlot, tryAllocateSlot } from '../shared/cache.ts';
+import { assert } from '../shared/assert.ts';
+import { ArrayError } from '../shared/errors.ts';
+import { NoSlotNow } from './piece.ts';
+
+export interface HostSlotsContext {
+  readonly name: string;
+  readonly sessions: Map<number, Session>;
+  readonly counters: { hits: number; misses: number };
+  /** Stage track g into `slot` through its owning disk adapter. */
+  stage(g: number, slot: number): Promise<void>;
+  /** Slot s holds data pending for location g. */
+  hint(g: number, s: number): void;
+}
+
+export class HostSlots {
+  constructor(
+    private readonly state: SharedState,
+    private readonly ctx: HostSlotsContext,
+  ) {}
+
+  /** Copy `len` bytes of slot s from `at` into `out` at `pos` (the slot is referenced: the clock keeps it). */
+  read(s: number, at: number, len: number, out: Uint8Array, pos: number): void {
+    out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
+    Atomics.or(this.state.slotState, s, SLOT.REF);
+  }
+
+  /** Put `len` bytes of `data` from `pos` into slot s of locked track g at `at`, and make it write-pending. */
+  write(
+    dev: DeviceEntry,
+    g: number,
+    s: number,
+    { data, pos, at, len }: { data: Uint8Array; pos: number; at: number; len: number },
+  ): void {
+    this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
+    Atomics.add(this.state.slotSeq, s, 1);
+    // While a BCV is established on the device the write is also pending for it (WP2). Read under
+    // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch
+    // clears it only while no piece is inside its critical section.
+    const mirror = this.mirrorSession(dev);
+    Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
+    this.ctx.hint(g, s);
+    if (mirror) this.ctx.hint(mirror.bcvOfOriginal(g), s);
+  }
+
+  /**
+   * The slot attached to locked track `g`, or NO_SLOT. An attached slot is VALID
+   * whenever its track is unlocked, so one found under the lock must be.
+   */
+  cached(g: number): number {
+    const s = Atomics.load(this.state.trackSlot, g);
+    if (s === NO_SLOT) return NO_SLOT;
+    assert(
+      Atomics.load(this.state.slotState, s) & SLOT.VALID,
+      () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`,
+    );
+    return s;
+  }
+
+  /**
+   * The valid slot of locked track `g`, staging it from its drive on a miss. It runs before the
+   * piece's critical section (the switch never waits for a drive); if a switch comes meanwhile,
+   * enterWithSlot gives the slot up before the piece translates again.
+   */
+  async withData(g: number): Promise<number> {
+    const s = this.cached(g);
+    if (s !== NO_SLOT) {
+      this.ctx.counters.hits++;
+      return s;
+    }
+    const slot = this.allocate(g);
+    this.ctx.counters.misses++;
+    try {
+      await this.ctx.stage(g, slot);
+    } catch (err) {
+      releaseSlot(this.state, g);
+      throw err;
+    }
+    Atomics.or(this.state.slotState, slot, SLOT.VALID);
+    return slot;
+  }
+
+  /** A slot for locked track `g` whose whole content is about to be overwritten: no stage needed. */
+  forOverwrite(g: number): number {
+    const s = Atomics.load(this.state.trackSlot, g);
+    if (s !== NO_SLOT) return s;
+    return this.allocate(g);
+  }
+
+  /** A free or clean slot for locked track g, now: NoSlotNow if every slot is write-pending or locked. */
+  allocate(g: number): number {
+    const s = tryAllocateSlot(this.state, g);
+    if (s === NO_SLOT) throw new NoSlotNow();
+    return s;
+  }
+
+  /** The session whose BCV mirrors `dev` now (ESTABLISH to the switch), if any. */
+  private mirrorSession(dev: DeviceEntry): Session | undefined {
+    if (this.state.deviceWord(dev.index, DEVICE.MIRROR) === 0) return undefined;
+    for (const s of this.ctx.sessions.values()) if (s.spec.deviceIndex === dev.index && s.B) return s;
+    throw new ArrayError('INVARIANT', `${this.ctx.name}: ${dev.id} has a BCV established but no session is known`);
+  }
+}

@@ -1,0 +1,59 @@
+// How much shared memory an array takes, and whether a drive keeps its tracks densely or sparsely:
+// checked before anything is allocated, so an array too large for this machine is refused naming
+// what it needs (never an allocation failure later).
+import { totalmem } from 'node:os';
+import type { ArrayConfig } from './config.ts';
+import { ArrayError } from './errors.ts';
+
+/** A drive larger than this keeps its tracks in the sparse store unless its `store` says otherwise. */
+export const DENSE_DRIVE_MAX_BYTES = 256 * 2 ** 20;
+/** Most bytes the sparse store may grow to: the largest buffer Node 20 makes (address space reserved, memory taken as tracks are written). */
+export const SPARSE_POOL_MAX_BYTES = 4 * 2 ** 30;
+export const NO_CHUNK = -1;
+/** Words of the sparse store's control buffer. */
+export const SPARSE = { NEXT_CHUNK: 0 } as const;
+export const SPARSE_WORDS = 2;
+
+/**
+ * Whether drive `d` keeps its tracks sparsely (a track takes memory when first written; unwritten
+ * ones read as zeros): `store` "sparse", or no `store` and more than DENSE_DRIVE_MAX_BYTES.
+ */
+export function isSparse(cfg: ArrayConfig, d: ArrayConfig['drives'][number]): boolean {
+  if (d.store) return d.store === 'sparse';
+  return d.cylinders * cfg.geometry.headsPerCylinder * cfg.geometry.trackBytes > DENSE_DRIVE_MAX_BYTES;
+}
+
+export function sparsePoolMaxBytes(cfg: ArrayConfig): number {
+  const bytes = cfg.drives
+    .filter((d) => isSparse(cfg, d))
+    .reduce((n, d) => n + d.cylinders * cfg.geometry.headsPerCylinder * cfg.geometry.trackBytes, 0);
+  return Math.min(bytes, SPARSE_POOL_MAX_BYTES);
+}
+
+/** Most shared memory an array may take: half this machine's memory (the rest is Node's, the workers' and the host side's). */
+export const SHARED_MEMORY_MAX_BYTES = Math.floor(totalmem() / 2);
+
+/** Bytes of shared memory an array takes before any sparse track is written: its track tables, sparse indexes, cache and dense drives. */
+export function sharedMemoryBytes(cfg: ArrayConfig): { bytes: number; tracks: number } {
+  const tracksPerCylinder = cfg.geometry.headsPerCylinder;
+  let tracks = 0;
+  let bytes = cfg.cache.slots * cfg.geometry.trackBytes;
+  for (const d of cfg.drives) {
+    const t = d.cylinders * tracksPerCylinder;
+    tracks += t;
+    bytes += 16 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
+  }
+  return { bytes, tracks };
+}
+
+export const GiB = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
+
+/** Refuse an array whose tables cannot be made here, naming what it needs (never an allocation failure later). */
+export function checkSharedMemory(cfg: ArrayConfig): void {
+  const { bytes, tracks } = sharedMemoryBytes(cfg);
+  if (bytes > SHARED_MEMORY_MAX_BYTES)
+    throw new ArrayError(
+      'CONFIG',
+      `the array needs ${GiB(bytes)} of shared memory (track tables for ${tracks} tracks, the cache, dense drives), more than the ${GiB(SHARED_MEMORY_MAX_BYTES)} this machine allows: use fewer or smaller drives (fewer cylinders), or a larger trackBytes`,
+    );
+}
