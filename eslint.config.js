@@ -26,6 +26,18 @@ export default tseslint.config(
     },
   },
   {
+    // Raw Atomics only in src/shared: every cross-thread word is read and changed through
+    // shared/tables.ts (the array's tables, by name) or shared/words.ts (other shared words).
+    files: ['src/**/*.ts', 'bench/**/*.ts'],
+    ignores: ['src/shared/**'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'Atomics', message: 'use src/shared/tables.ts or src/shared/words.ts' },
+      ],
+    },
+  },
+  {
     // Tests: one `it` may hold a whole scenario; the limit is for the product and the benchmarks.
     files: ['test/**/*.ts'],
     rules: { 'max-lines-per-function': 'off', 'max-lines': 'off' },

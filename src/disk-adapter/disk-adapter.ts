@@ -25,6 +25,7 @@ import { Restripe } from './restripe.ts';
 import { clearPending, pendingSlots, slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { BackgroundThrottle } from './throttle.ts';
+import { slotOf, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
 /** Slots destaged per round before the destager yields a turn to staging (host requests come first). */
 const DESTAGE_BATCH = 256;
@@ -354,9 +355,9 @@ export class DiskAdapter {
   /** Destage what slot `s` owes this adapter's drives. */
   async destageSlot(s: number): Promise<boolean> {
     const { state } = this;
-    const owner = Atomics.load(state.slotOwner, s);
+    const owner = slotOwnerOf(state, s);
     if (owner === NO_TRACK) return false;
-    if (!slotDuty(this.dutyContext, owner, Atomics.load(state.slotState, s))) return false;
+    if (!slotDuty(this.dutyContext, owner, slotStateOf(state, s))) return false;
     // Never wait for a track lock here: its holder may be waiting for a slot that this destager
     // would free by destaging another one. A busy slot is retried shortly.
     if (!tryLockTrack(state, owner)) {
@@ -365,12 +366,12 @@ export class DiskAdapter {
     }
     try {
       // Under the owner's lock the slot cannot be moved, evicted or rewritten.
-      if (Atomics.load(state.slotOwner, s) !== owner) return false;
-      const st = Atomics.load(state.slotState, s);
+      if (slotOwnerOf(state, s) !== owner) return false;
+      const st = slotStateOf(state, s);
       const duty = slotDuty(this.dutyContext, owner, st);
       if (!duty) return false;
       assert(
-        Atomics.load(state.trackSlot, owner) === s && st & SLOT.VALID && st & SLOT.WP,
+        slotOf(state, owner) === s && st & SLOT.VALID && st & SLOT.WP,
         () =>
           `${this.name}: write-pending ${state.describeSlot(s)} is not the valid slot of track ${owner} (${state.describeTrack(owner)})`,
       );
@@ -388,7 +389,7 @@ export class DiskAdapter {
       if (duty.wp === SLOT.WP1) this.counters.destaged++;
       else this.counters.mirrored++;
       // The slot may owe this adapter a second duty (main and BCV drive on the same adapter).
-      if (slotDuty(this.dutyContext, owner, Atomics.load(state.slotState, s))) this.dirty.add(s);
+      if (slotDuty(this.dutyContext, owner, slotStateOf(state, s))) this.dirty.add(s);
     } finally {
       unlockTrack(state, owner);
     }
@@ -425,15 +426,14 @@ export class DiskAdapter {
    */
   private async destageMirror(session: Session): Promise<void> {
     const mirrorOf = (s: number) =>
-      (Atomics.load(this.state.slotState, s) & SLOT.WP2) !== 0 &&
-      session.oInv.get(Atomics.load(this.state.slotOwner, s)) >= 0;
+      (slotStateOf(this.state, s) & SLOT.WP2) !== 0 && session.oInv.get(slotOwnerOf(this.state, s)) >= 0;
     await this.destageUntilNone(mirrorOf, `mirror writes of ${session.spec.deviceId}`);
   }
 
   /** Destage every filled track still only in cache (FILLPEND) onto this adapter's drives: the completion is made durable after (R5). */
   private async destageFilled(): Promise<void> {
     const filled = (s: number) => {
-      const owner = Atomics.load(this.state.slotOwner, s);
+      const owner = slotOwnerOf(this.state, s);
       return owner !== NO_TRACK && this.state.flag(owner, TRACK.FILLPEND);
     };
     await this.destageUntilNone(filled, 'filled tracks');

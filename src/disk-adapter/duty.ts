@@ -5,6 +5,7 @@
 import { DEVICE, NO_TRACK, SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
 import type { Session } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
+import { casSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
 /** Compare-and-swaps of a slot's state under its track lock before the destager stops loudly (only REF may change meanwhile). */
 const CLEAR_PENDING_TRIES = 64;
@@ -29,10 +30,10 @@ export interface Duty {
  */
 export function clearPending(state: SharedState, s: number, wp: number): void {
   for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
-    const st = Atomics.load(state.slotState, s);
+    const st = slotStateOf(state, s);
     let next = st & ~wp;
     if (!(next & WPK_ALL)) next &= ~SLOT.WP;
-    if (Atomics.compareExchange(state.slotState, s, st, next) === st) return;
+    if (casSlotState(state, s, st, next) === st) return;
   }
   assert(
     false,
@@ -82,9 +83,9 @@ export function pendingSlots(ctx: DutyContext): number[] {
   const { state } = ctx;
   const out: number[] = [];
   for (let s = 0; s < state.slots; s++) {
-    const st = Atomics.load(state.slotState, s);
+    const st = slotStateOf(state, s);
     if (!(st & WPK_ALL)) continue;
-    const owner = Atomics.load(state.slotOwner, s);
+    const owner = slotOwnerOf(state, s);
     if (owner !== NO_TRACK && slotDuty(ctx, owner, st)) out.push(s);
   }
   return out;

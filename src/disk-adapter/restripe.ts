@@ -26,6 +26,17 @@ import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched } from '../shared/sched.ts';
 import { pipeline } from '../shared/pipeline.ts';
 import type { BackgroundThrottle } from './throttle.ts';
+import {
+  andPb,
+  andSlotState,
+  casFlags,
+  flagsOf,
+  orSlotState,
+  setSlotState,
+  setSplitCursor,
+  slotOf,
+  slotStateOf,
+} from '../shared/tables.ts';
 
 /** Tracks the instant split handles per turn. */
 const BACKGROUND_BATCH = 16;
@@ -75,9 +86,9 @@ export class Restripe {
       for (const b of session.bcvLocationsOn(d)) {
         await lockTrack(this.ctx.state, b);
         try {
-          const s = Atomics.load(this.ctx.state.trackSlot, b);
+          const s = slotOf(this.ctx.state, b);
           if (s !== NO_SLOT) {
-            Atomics.and(this.ctx.state.slotState, s, ~(SLOT.WP | WPK_ALL)); // the BCV's old content is given up
+            andSlotState(this.ctx.state, s, ~(SLOT.WP | WPK_ALL)); // the BCV's old content is given up
             releaseSlot(this.ctx.state, b);
           }
           this.ctx.state.clearFlag(b, TRACK.FMT);
@@ -135,11 +146,11 @@ export class Restripe {
       const seen = wait.seen();
       await lockTrack(this.ctx.state, g);
       try {
-        let s = Atomics.load(this.ctx.state.trackSlot, g);
+        let s = slotOf(this.ctx.state, g);
         if (s === NO_SLOT) s = tryAllocateSlot(this.ctx.state, g);
         if (s !== NO_SLOT) {
           await this.stageIfInvalid(g, s);
-          Atomics.or(this.ctx.state.slotState, s, SLOT.WP | SLOT.WP2);
+          orSlotState(this.ctx.state, s, SLOT.WP | SLOT.WP2);
           return s;
         }
       } finally {
@@ -157,14 +168,14 @@ export class Restripe {
 
   /** Read locked track g into its slot s unless s holds it already (a slot just taken is not VALID). */
   private async stageIfInvalid(g: number, s: number): Promise<void> {
-    if (Atomics.load(this.ctx.state.slotState, s) & SLOT.VALID) return;
+    if (slotStateOf(this.ctx.state, s) & SLOT.VALID) return;
     try {
       await this.ctx.readLocation(g, this.ctx.state.slotBytes(s));
     } catch (err) {
       releaseSlot(this.ctx.state, g);
       throw err;
     }
-    Atomics.or(this.ctx.state.slotState, s, SLOT.VALID);
+    orSlotState(this.ctx.state, s, SLOT.VALID);
   }
 
   /** The instant split (FIG. 5): every location of O ∪ N on this adapter's drives, in order. */
@@ -178,14 +189,14 @@ export class Restripe {
         try {
           if (this.ctx.state.flag(p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.ctx.state, session, p));
           // The cursor says which locations the process has passed (scenario counting, FIG. 7).
-          Atomics.store(this.ctx.state.splitCursors, cursor, p + 1);
+          setSplitCursor(this.ctx.state, cursor, p + 1);
         } finally {
           unlockTrack(this.ctx.state, p);
         }
         if (++n % BACKGROUND_BATCH === 0) await nextTurn();
       }
     }
-    Atomics.store(this.ctx.state.splitCursors, cursor, SPLIT_CURSOR_DONE);
+    setSplitCursor(this.ctx.state, cursor, SPLIT_CURSOR_DONE);
   }
 
   /** After a split: count it, and hint the BCV track's adapter of the slot it moved there. */
@@ -300,17 +311,17 @@ export class Restripe {
       if (this.ctx.state.flag(n, TRACK.IND)) {
         // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
         // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
-        const done = Atomics.load(this.ctx.state.trackSlot, n);
+        const done = slotOf(this.ctx.state, n);
         if (done !== NO_SLOT) {
           assert(
-            (Atomics.load(this.ctx.state.slotState, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
+            (slotStateOf(this.ctx.state, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
             () =>
               `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${this.ctx.state.describeSlot(done)}; ${this.ctx.state.describeTrack(n)})`,
           );
         } else if (!(await this.copyBcvToMain(b, n))) return false;
         this.filled(n);
       }
-      Atomics.and(this.ctx.state.trackPb, b, ~(1 << session.y));
+      andPb(this.ctx.state, b, ~(1 << session.y));
       this.ctx.counters.fills++;
       return true;
     } finally {
@@ -325,8 +336,8 @@ export class Restripe {
   private filled(n: number): void {
     const keep = this.ctx.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
     for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
-      const f = Atomics.load(this.ctx.state.trackFlags, n);
-      if (Atomics.compareExchange(this.ctx.state.trackFlags, n, f, (f & ~TRACK.IND) | keep) === f) return;
+      const f = flagsOf(this.ctx.state, n);
+      if (casFlags(this.ctx.state, n, f, (f & ~TRACK.IND) | keep) === f) return;
     }
     assert(
       false,
@@ -339,14 +350,14 @@ export class Restripe {
   private async copyBcvToMain(b: number, n: number): Promise<boolean> {
     const { state } = this.ctx;
     assert(
-      Atomics.load(state.trackSlot, n) === NO_SLOT,
+      slotOf(state, n) === NO_SLOT,
       () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`,
     );
-    let s = Atomics.load(state.trackSlot, b);
+    let s = slotOf(state, b);
     if (s !== NO_SLOT) {
       // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
       // image on its drive, then hand the slot itself to n.
-      if (Atomics.load(state.slotState, s) & SLOT.WP1) await this.ctx.writeLocation(b, state.slotBytes(s));
+      if (slotStateOf(state, s) & SLOT.WP1) await this.ctx.writeLocation(b, state.slotBytes(s));
       moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | SLOT.WP1);
     } else {
       s = tryAllocateSlot(state, n);
@@ -358,7 +369,7 @@ export class Restripe {
         throw err;
       }
     }
-    Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
+    setSlotState(state, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
     state.cacheEvent();
     this.ctx.hintOwner(n, s);
     return true;

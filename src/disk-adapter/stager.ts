@@ -8,6 +8,7 @@ import { lockedBy } from '../shared/track-lock.ts';
 import { actorId } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { assert } from '../shared/assert.ts';
+import { slotOf, slotOwnerOf } from '../shared/tables.ts';
 
 /** Track buffers a disk adapter keeps for its stages to read into (more are allocated while more are in flight). */
 const STAGE_BUFFERS_KEPT = 16;
@@ -36,8 +37,7 @@ export class Stager {
       try {
         assert(r.slot >= 0 && r.slot < this.ctx.state.slots, `stage into slot ${r.slot} outside the cache`);
         assert(
-          Atomics.load(this.ctx.state.slotOwner, r.slot) === r.track &&
-            Atomics.load(this.ctx.state.trackSlot, r.track) === r.slot,
+          slotOwnerOf(this.ctx.state, r.slot) === r.track && slotOf(this.ctx.state, r.track) === r.slot,
           () =>
             `${this.ctx.name}: stage of track ${r.track} into a slot it does not own (${this.ctx.state.describeSlot(r.slot)}; track ${this.ctx.state.describeTrack(r.track)})`,
         );
@@ -62,8 +62,8 @@ export class Stager {
       await this.ctx.readLocation(r.track, buf);
       const still =
         lockedBy(this.ctx.state, r.track, requester) &&
-        Atomics.load(this.ctx.state.slotOwner, r.slot) === r.track &&
-        Atomics.load(this.ctx.state.trackSlot, r.track) === r.slot;
+        slotOwnerOf(this.ctx.state, r.slot) === r.track &&
+        slotOf(this.ctx.state, r.track) === r.slot;
       if (!still)
         throw new ArrayError(
           'ADAPTER_GONE',

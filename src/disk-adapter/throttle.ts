@@ -4,6 +4,8 @@
 import type { ArrayModel } from '../shared/model.ts';
 import { BACKGROUND, type SharedState } from '../shared/memory.ts';
 import { nextTurn, sched, sleep } from '../shared/sched.ts';
+import { cacheWordOf } from '../shared/tables.ts';
+import { loadWord } from '../shared/words.ts';
 
 /** How often a paused background copy looks whether it may go on (ms). */
 const PAUSE_POLL_MS = 10;
@@ -32,9 +34,9 @@ export class BackgroundThrottle {
    */
   async gate(): Promise<void> {
     const words = this.state.cacheWords;
-    while (Atomics.load(words, BACKGROUND.PAUSED) === 1 && !this.stopped()) await sleep(PAUSE_POLL_MS);
-    const minK = Atomics.load(words, BACKGROUND.MIN_KBPS);
-    const maxK = Atomics.load(words, BACKGROUND.MAX_KBPS);
+    while (loadWord(words, BACKGROUND.PAUSED) === 1 && !this.stopped()) await sleep(PAUSE_POLL_MS);
+    const minK = loadWord(words, BACKGROUND.MIN_KBPS);
+    const maxK = loadWord(words, BACKGROUND.MAX_KBPS);
     const busy = this.hostsBusy();
     // Hosts first: with instant drives a background track never leaves the turn on its own, so
     // stages and FIG. 7 fills queued behind it would wait for the whole copy.
@@ -53,7 +55,7 @@ export class BackgroundThrottle {
    * last HOSTS_IDLE_AFTER_MS (a cache hit is served within one turn: seldom seen in flight).
    */
   private hostsBusy(): boolean {
-    const ops = Atomics.load(this.state.cacheWords, BACKGROUND.HOST_OPS);
+    const ops = cacheWordOf(this.state, BACKGROUND.HOST_OPS);
     const now = sched().now();
     if (ops !== this.hostOpsSeen) {
       this.hostOpsSeen = ops;

@@ -3,6 +3,7 @@
 import { assert } from '../shared/assert.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { NO_CHUNK, SPARSE, type SharedState } from '../shared/memory.ts';
+import { addWord, loadWord, storeWord } from '../shared/words.ts';
 
 export interface Drive {
   readonly id: string;
@@ -91,24 +92,24 @@ export class SparseDrive implements Drive {
 
   async readTrack(track: number, dst: Uint8Array): Promise<void> {
     this.owner.check(track, dst, 'read');
-    const chunk = Atomics.load(this.index, track);
+    const chunk = loadWord(this.index, track);
     if (chunk === NO_CHUNK) dst.fill(0);
     else dst.set(new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes));
   }
 
   async writeTrack(track: number, src: Uint8Array): Promise<void> {
     this.owner.check(track, src, 'write');
-    let chunk = Atomics.load(this.index, track);
+    let chunk = loadWord(this.index, track);
     if (chunk === NO_CHUNK) chunk = this.allocate();
     const g = this.owner.beginWrite(track);
     new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes).set(src);
-    Atomics.store(this.index, track, chunk);
+    storeWord(this.index, track, chunk);
     this.owner.endWrite(g);
   }
 
   /** A new chunk of the pool, growing it if needed (several adapters may grow it at once). */
   private allocate(): number {
-    const chunk = Atomics.add(this.words, SPARSE.NEXT_CHUNK, 1);
+    const chunk = addWord(this.words, SPARSE.NEXT_CHUNK, 1);
     const need = (chunk + 1) * this.trackBytes;
     for (let i = 0; i < SPARSE_GROW_TRIES && this.pool.byteLength < need; i++) {
       const want = Math.min(this.pool.maxByteLength, Math.max(need, this.pool.byteLength * 2, SPARSE_GROW_MIN_BYTES));
@@ -162,17 +163,17 @@ class MemoryOwner {
   beginWrite(track: number): number {
     if (!this.writeSeq) return -1;
     const g = this.writeSeq.baseTrack + track;
-    const was = Atomics.add(this.writeSeq.seq, g, 1);
+    const was = addWord(this.writeSeq.seq, g, 1);
     assert((was & 1) === 0, () => `drive ${this.id}: track ${track} written by two writers at once (seqlock ${was})`);
     return g;
   }
 
   endWrite(g: number): void {
-    if (g >= 0) Atomics.add(this.writeSeq!.seq, g, 1);
+    if (g >= 0) addWord(this.writeSeq!.seq, g, 1);
   }
 
   check(track: number, buf: Uint8Array, what: string): void {
-    const owner = Atomics.load(this.ownerWord, this.driveIndex);
+    const owner = loadWord(this.ownerWord, this.driveIndex);
     assert(
       owner === this.adapterIndex,
       () => `drive ${this.id}: ${what} by disk adapter #${this.adapterIndex}, but it is owned by #${owner}`,

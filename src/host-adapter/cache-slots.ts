@@ -8,6 +8,7 @@ import { releaseSlot, tryAllocateSlot } from '../shared/cache.ts';
 import { assert } from '../shared/assert.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { NoSlotNow } from './piece.ts';
+import { addSlotSeq, orSlotState, slotOf, slotStateOf } from '../shared/tables.ts';
 
 export interface HostSlotsContext {
   readonly name: string;
@@ -28,7 +29,7 @@ export class HostSlots {
   /** Copy `len` bytes of slot s from `at` into `out` at `pos` (the slot is referenced: the clock keeps it). */
   read(s: number, at: number, len: number, out: Uint8Array, pos: number): void {
     out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
-    Atomics.or(this.state.slotState, s, SLOT.REF);
+    orSlotState(this.state, s, SLOT.REF);
   }
 
   /** Put `len` bytes of `data` from `pos` into slot s of locked track g at `at`, and make it write-pending. */
@@ -39,12 +40,12 @@ export class HostSlots {
     { data, pos, at, len }: { data: Uint8Array; pos: number; at: number; len: number },
   ): void {
     this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
-    Atomics.add(this.state.slotSeq, s, 1);
+    addSlotSeq(this.state, s, 1);
     // While a BCV is established on the device the write is also pending for it (WP2). Read under
     // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch
     // clears it only while no piece is inside its critical section.
     const mirror = this.mirrorSession(dev);
-    Atomics.or(this.state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
+    orSlotState(this.state, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
     this.ctx.hint(g, s);
     if (mirror) this.ctx.hint(mirror.bcvOfOriginal(g), s);
   }
@@ -54,10 +55,10 @@ export class HostSlots {
    * whenever its track is unlocked, so one found under the lock must be.
    */
   cached(g: number): number {
-    const s = Atomics.load(this.state.trackSlot, g);
+    const s = slotOf(this.state, g);
     if (s === NO_SLOT) return NO_SLOT;
     assert(
-      Atomics.load(this.state.slotState, s) & SLOT.VALID,
+      slotStateOf(this.state, s) & SLOT.VALID,
       () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`,
     );
     return s;
@@ -82,13 +83,13 @@ export class HostSlots {
       releaseSlot(this.state, g);
       throw err;
     }
-    Atomics.or(this.state.slotState, slot, SLOT.VALID);
+    orSlotState(this.state, slot, SLOT.VALID);
     return slot;
   }
 
   /** A slot for locked track `g` whose whole content is about to be overwritten: no stage needed. */
   forOverwrite(g: number): number {
-    const s = Atomics.load(this.state.trackSlot, g);
+    const s = slotOf(this.state, g);
     if (s !== NO_SLOT) return s;
     return this.allocate(g);
   }

@@ -8,6 +8,7 @@ import type { Session } from '../shared/session.ts';
 import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/reconf.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { assert } from '../shared/assert.ts';
+import { splitCursorOf } from '../shared/tables.ts';
 
 /** What FIG. 7 uses of its host adapter. */
 export interface Fig7Context {
@@ -65,10 +66,7 @@ export async function fig7Request(
 /** Count which of FIG. 7's four scenarios a host request on track t met (the session's report). */
 export function countScenario(ctx: Fig7Context, session: Session, t: number): void {
   const passed = (g: number) =>
-    Atomics.load(
-      ctx.state.splitCursors,
-      splitCursorWord(session.y, ctx.model.adapterOfTrack(g, ctx.state.driveOwner)),
-    ) > g;
+    splitCursorOf(ctx.state, splitCursorWord(session.y, ctx.model.adapterOfTrack(g, ctx.state.driveOwner))) > g;
   const counts = ctx.scenarios.get(session.spec.sid);
   if (!counts) return; // the session closed while this request was under way: nothing left to meet
   const sc: Scenario = scenarioOf(ctx.state, session, t, passed);

@@ -17,6 +17,7 @@ import { countScenario, fig7Request, type Fig7Context } from './fig7.ts';
 import { CriticalSection, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
 import { HostSlots } from './cache-slots.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
+import { addCacheWord, flagsOf } from '../shared/tables.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
 export const HOST_INFLIGHT_LIMIT = 8192;
@@ -155,7 +156,7 @@ export class HostAdapter {
       this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
       return;
     }
-    Atomics.add(this.state.cacheWords, BACKGROUND.HOST_OPS, m.reqs.length);
+    addCacheWord(this.state, BACKGROUND.HOST_OPS, m.reqs.length);
     // Replies served at once leave together, in one message; the others as they finish.
     const now: IoReply[] = [];
     for (const req of m.reqs) {
@@ -212,7 +213,7 @@ export class HostAdapter {
     const piece: Piece = { dev, gen, inside: false };
     try {
       const session = this.activeSession(dev, gen);
-      if (session && Atomics.load(this.state.trackFlags, g) & (TRACK.PS | TRACK.IND)) return undefined;
+      if (session && flagsOf(this.state, g) & (TRACK.PS | TRACK.IND)) return undefined;
       const s = this.slots.cached(g);
       if (s === NO_SLOT) return undefined;
       this.critical.enter(piece);

@@ -5,6 +5,7 @@ import type { DeviceEntry } from '../shared/model.ts';
 import { DEVICE, SLOT, type SharedState } from '../shared/memory.ts';
 import { releaseSlot } from '../shared/cache.ts';
 import { assert } from '../shared/assert.ts';
+import { slotStateOf } from '../shared/tables.ts';
 
 /** Thrown inside a locked body that found no free slot: the lock is given up and the body retried. */
 export class NoSlotNow extends Error {}
@@ -71,7 +72,7 @@ export class CriticalSection {
     try {
       this.enter(piece);
     } catch (err) {
-      if (!(Atomics.load(this.state.slotState, s) & SLOT.WP)) releaseSlot(this.state, g);
+      if (!(slotStateOf(this.state, s) & SLOT.WP)) releaseSlot(this.state, g);
       throw err;
     }
   }

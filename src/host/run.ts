@@ -15,6 +15,7 @@ import {
   type WorkloadSpec,
 } from './workload.ts';
 import type { HostProcessorTask } from './host-processor.ts';
+import { loadWord, storeWord } from '../shared/words.ts';
 
 export interface RunOptions {
   hostProcessors: number;
@@ -133,11 +134,11 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     ).finally(() => pool.destroy());
   }
   return {
-    stop: () => Atomics.store(control, CONTROL.STOP, 1),
-    opsDone: () => Atomics.load(control, CONTROL.OPS_DONE),
+    stop: () => storeWord(control, CONTROL.STOP, 1),
+    opsDone: () => loadWord(control, CONTROL.OPS_DONE),
     setDeviceBytes: (deviceId, bytes) => {
       const d = devices.find((x) => x.id === deviceId);
-      if (d) Atomics.store(control, CONTROL.DEVICE_SECTORS + d.index, Math.floor(bytes / SECTOR_BYTES));
+      if (d) storeWord(control, CONTROL.DEVICE_SECTORS + d.index, Math.floor(bytes / SECTOR_BYTES));
     },
     // Throughput counts the I/O phase of the processors, not the start of the pool's threads.
     done: results.then((rs) => summarize(rs, Math.max(1, ...rs.map((r) => r.elapsedMs)))),

@@ -12,6 +12,7 @@
 // acknowledged at +∞ (it may still land).
 import { totalmem } from 'node:os';
 import { ArrayError } from '../shared/errors.ts';
+import { addWord, casWord, loadWord, storeWord } from '../shared/words.ts';
 
 export const SECTOR_BYTES = 512;
 const WORDS = SECTOR_BYTES / 4;
@@ -90,7 +91,7 @@ export class Verifier {
   }
 
   private tick(): number {
-    const t = Atomics.add(this.clock, 0, 1) + 1;
+    const t = addWord(this.clock, 0, 1) + 1;
     if (t >= 0x7fff_fff0) throw new Error('verifier: logical clock exhausted (2^31 events); split the run');
     return t;
   }
@@ -125,14 +126,14 @@ export class Verifier {
   ackWrite(device: VerifyDevice, offsetBytes: number, lengthBytes: number, writeId: number): void {
     const tick = this.tick();
     const i = writeId & (ACK_RING - 1);
-    Atomics.store(this.ackTick, i, tick);
-    Atomics.store(this.ackTag, i, writeId);
+    storeWord(this.ackTick, i, tick);
+    storeWord(this.ackTag, i, writeId);
     const table = this.maxAckedStart[device.index]!;
     const first = offsetBytes / SECTOR_BYTES;
     for (let s = first; s < first + lengthBytes / SECTOR_BYTES; s++) {
       for (;;) {
-        const cur = Atomics.load(table, s);
-        if (cur >= writeId || Atomics.compareExchange(table, s, cur, writeId) === cur) break;
+        const cur = loadWord(table, s);
+        if (cur >= writeId || casWord(table, s, cur, writeId) === cur) break;
       }
     }
   }
@@ -145,7 +146,7 @@ export class Verifier {
     const first = offsetBytes / SECTOR_BYTES;
     const table = this.maxAckedStart[device.index]!;
     const snapshot = new Int32Array(lengthBytes / SECTOR_BYTES);
-    for (let s = 0; s < snapshot.length; s++) snapshot[s] = Atomics.load(table, first + s);
+    for (let s = 0; s < snapshot.length; s++) snapshot[s] = loadWord(table, first + s);
     const startTick = this.tick();
     return { device, offsetBytes, snapshot, startTick };
   }
@@ -194,8 +195,8 @@ export class Verifier {
       }
       if (latest <= w) continue; // nothing acknowledged started after w: certainly legal
       const i = w & (ACK_RING - 1);
-      const tag = Atomics.load(this.ackTag, i);
-      const ack = tag === w ? Atomics.load(this.ackTick, i) : tag < w ? Infinity : w;
+      const tag = loadWord(this.ackTag, i);
+      const ack = tag === w ? loadWord(this.ackTick, i) : tag < w ? Infinity : w;
       if (latest > ack) {
         found += this.report(
           `${at}: stale: holds write ${w} (acknowledged at tick ${ack}) but write ${latest} started after it and was acknowledged before the read began (tick ${check.startTick})`,
@@ -207,14 +208,14 @@ export class Verifier {
 
   private report(text: string): number {
     this.errors++;
-    Atomics.add(this.clock, 1, 1);
+    addWord(this.clock, 1, 1);
     if (this.described.length < MAX_DESCRIBED) this.described.push(text);
     return 1;
   }
 
   /** Verify errors found by every host processor sharing these buffers. */
   totalErrors(): number {
-    return Atomics.load(this.clock, 1);
+    return loadWord(this.clock, 1);
   }
 }
 

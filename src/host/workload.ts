@@ -5,6 +5,7 @@ import type { HostClient } from './client.ts';
 import { SECTOR_BYTES, Verifier, type VerifyDevice } from './verifier.ts';
 import { errorCode, errorMessage } from '../shared/errors.ts';
 import { mulberry32, sched, waitWord } from '../shared/sched.ts';
+import { addWord, loadWord } from '../shared/words.ts';
 
 export interface WorkloadSpec {
   devices: VerifyDevice[];
@@ -36,14 +37,10 @@ export interface WorkloadSpec {
  * thread loaded first would otherwise run alone, beside the others' loading, and count that.
  */
 async function startLine(control: Int32Array, processors: number): Promise<void> {
-  Atomics.add(control, CONTROL.READY, 1);
+  addWord(control, CONTROL.READY, 1);
   sched().notify(control, CONTROL.READY);
   const deadline = sched().now() + START_LINE_WAIT_MS;
-  for (
-    let seen = Atomics.load(control, CONTROL.READY);
-    seen < processors;
-    seen = Atomics.load(control, CONTROL.READY)
-  ) {
+  for (let seen = loadWord(control, CONTROL.READY); seen < processors; seen = loadWord(control, CONTROL.READY)) {
     if (sched().now() > deadline)
       throw new Error(
         `workload: ${seen} of ${processors} host processors at the start line after ${START_LINE_WAIT_MS} ms`,
@@ -192,12 +189,12 @@ export async function runHostProcessor(
   const t0 = sched().now();
 
   const sizeOf = (dev: VerifyDevice) =>
-    control ? Atomics.load(control, CONTROL.DEVICE_SECTORS + dev.index) * SECTOR_BYTES : dev.bytes;
+    control ? loadWord(control, CONTROL.DEVICE_SECTORS + dev.index) * SECTOR_BYTES : dev.bytes;
   const pick = requestPicker(spec, rand, sizeOf);
 
   const issuer = { client, verifier, filler: verify ? undefined : filler! };
   const loop = async () => {
-    while (issued < opsLimit && sched().now() < deadline && !(control && Atomics.load(control, CONTROL.STOP))) {
+    while (issued < opsLimit && sched().now() < deadline && !(control && loadWord(control, CONTROL.STOP))) {
       issued++;
       const { dev, offsetBytes, lengthBytes } = pick();
       const isRead = rand() * 100 < spec.readPct;
@@ -207,7 +204,7 @@ export async function runHostProcessor(
         if (isRead) result.reads++;
         else result.writes++;
         result.bytes += lengthBytes;
-        if (control) Atomics.add(control, CONTROL.OPS_DONE, 1);
+        if (control) addWord(control, CONTROL.OPS_DONE, 1);
         hist.recordValue(Math.max(1, Math.round((sched().now() - began) * 1000)));
       } catch (err) {
         if (errorCode(err) === 'HOST_ADAPTER_LOST') {

@@ -34,6 +34,8 @@ import type { RecoveredSession } from '../service-processor/session-run.ts';
 import { LmdbStore } from '../drives/durable-store.ts';
 import { loadImage, withoutStaleBcvs } from './recover.ts';
 import { join } from 'node:path';
+import { slotStateOf } from '../shared/tables.ts';
+import { loadWord, storeWord } from '../shared/words.ts';
 
 export type Mode = 'threads' | 'inline';
 
@@ -66,7 +68,7 @@ export const quietLog: Log = (level, text) => {
 /** Slots write-pending now (a flush must see each destaged). */
 function writePending(state: SharedState): number[] {
   const out: number[] = [];
-  for (let s = 0; s < state.slots; s++) if (Atomics.load(state.slotState, s) & SLOT.WP) out.push(s);
+  for (let s = 0; s < state.slots; s++) if (slotStateOf(state, s) & SLOT.WP) out.push(s);
   return out;
 }
 
@@ -187,7 +189,7 @@ export class ArrayEmulator extends EventEmitter {
   async flushDurable(destage: () => Promise<void>): Promise<number> {
     const before = writePending(this.state);
     await destage();
-    if (before.some((s) => Atomics.load(this.state.slotState, s) & SLOT.WP)) await destage();
+    if (before.some((s) => slotStateOf(this.state, s) & SLOT.WP)) await destage();
     if (!this.durable || this.state.testFault('FLUSH_WITHOUT_COMMIT')) return 0;
     return this.sp('commit', 'flush');
   }
@@ -260,17 +262,17 @@ export class ArrayEmulator extends EventEmitter {
    */
   setBackground(c: { paused?: boolean; minMBps?: number; maxMBps?: number }): void {
     const w = this.state.cacheWords;
-    if (c.paused !== undefined) Atomics.store(w, BACKGROUND.PAUSED, c.paused ? 1 : 0);
-    if (c.minMBps !== undefined) Atomics.store(w, BACKGROUND.MIN_KBPS, Math.round(c.minMBps * 1000));
-    if (c.maxMBps !== undefined) Atomics.store(w, BACKGROUND.MAX_KBPS, Math.round(c.maxMBps * 1000));
+    if (c.paused !== undefined) storeWord(w, BACKGROUND.PAUSED, c.paused ? 1 : 0);
+    if (c.minMBps !== undefined) storeWord(w, BACKGROUND.MIN_KBPS, Math.round(c.minMBps * 1000));
+    if (c.maxMBps !== undefined) storeWord(w, BACKGROUND.MAX_KBPS, Math.round(c.maxMBps * 1000));
   }
 
   background(): { paused: boolean; minMBps: number; maxMBps: number } {
     const w = this.state.cacheWords;
     return {
-      paused: Atomics.load(w, BACKGROUND.PAUSED) === 1,
-      minMBps: Atomics.load(w, BACKGROUND.MIN_KBPS) / 1000,
-      maxMBps: Atomics.load(w, BACKGROUND.MAX_KBPS) / 1000,
+      paused: loadWord(w, BACKGROUND.PAUSED) === 1,
+      minMBps: loadWord(w, BACKGROUND.MIN_KBPS) / 1000,
+      maxMBps: loadWord(w, BACKGROUND.MAX_KBPS) / 1000,
     };
   }
 

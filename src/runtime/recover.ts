@@ -10,6 +10,7 @@ import { DEVICE, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { learnNewGeneration, Session } from '../shared/session.ts';
 import { driveStore } from '../drives/store.ts';
+import { orPb, setFlags } from '../shared/tables.ts';
 
 /** What a load put back. */
 export interface Loaded {
@@ -72,7 +73,7 @@ function restoreFlags(state: SharedState, image: DurableImage, underN: Session[]
   for (let g = 0; g < state.totalTracks; g++) {
     let f = flags[g]! & (TRACK.PS | TRACK.IND | TRACK.FMT);
     if (!kept.has(g)) f &= ~(TRACK.PS | TRACK.IND);
-    Atomics.store(state.trackFlags, g, f);
+    setFlags(state, g, f);
   }
 }
 
@@ -84,7 +85,7 @@ function restoreSession(state: SharedState, model: ArrayModel, s: Session): void
       const o = s.O.locate(t);
       const n = s.N.locate(t);
       const moving = state.flag(o, TRACK.PS) || state.flag(n, TRACK.PS) || state.flag(n, TRACK.IND);
-      if (moving) Atomics.or(state.trackPb, s.B.locate(t), 1 << spec.y);
+      if (moving) orPb(state, s.B.locate(t), 1 << spec.y);
     }
   }
   state.setDeviceWord(spec.deviceIndex, DEVICE.GENERATION, spec.newGen);

@@ -12,6 +12,7 @@ import {
   type TestFaultName,
 } from '../shared/memory.ts';
 import type { ArrayModel } from '../shared/model.ts';
+import { flagsOf, setSlotOf, setSlotOwner, setSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
 export class ArrayTestApi {
   private readonly state: SharedState;
@@ -55,12 +56,12 @@ export class ArrayTestApi {
     const st = this.state;
     let lost = 0;
     for (let s = 0; s < st.slots; s++) {
-      if (!(Atomics.load(st.slotState, s) & SLOT.WP)) continue;
-      const owner = Atomics.load(st.slotOwner, s);
-      if (owner === NO_TRACK || Atomics.load(st.trackFlags, owner) & TRACK.LOCK) continue;
-      Atomics.store(st.trackSlot, owner, NO_SLOT);
-      Atomics.store(st.slotState, s, 0);
-      Atomics.store(st.slotOwner, s, NO_TRACK);
+      if (!(slotStateOf(st, s) & SLOT.WP)) continue;
+      const owner = slotOwnerOf(st, s);
+      if (owner === NO_TRACK || flagsOf(st, owner) & TRACK.LOCK) continue;
+      setSlotOf(st, owner, NO_SLOT);
+      setSlotState(st, s, 0);
+      setSlotOwner(st, s, NO_TRACK);
       lost++;
     }
     return lost;

@@ -8,6 +8,7 @@ import { sched } from '../shared/sched.ts';
 import { pbLeft } from '../shared/bits.ts';
 import type { Progress } from '../shared/report.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
+import { orPb, setSplitCursor } from '../shared/tables.ts';
 
 /** Longest the switch waits for host requests inside their critical section (they await nothing: microseconds). */
 export const DRAIN_WAIT_MS = 30_000;
@@ -26,14 +27,14 @@ export function setSessionBits(state: SharedState, session: Session): void {
   const y = session.spec.y;
   for (let t = 0; t < session.O.tracks; t++) {
     state.setFlag(session.O.locate(t), TRACK.PS);
-    Atomics.or(state.trackPb, session.B!.locate(t), 1 << y);
+    orPb(state, session.B!.locate(t), 1 << y);
   }
   for (let t = 0; t < session.N.tracks; t++) {
     const n = session.N.locate(t);
     if (session.oInv.get(n) >= 0) continue;
     state.setFlag(n, t < session.oldTracks ? TRACK.IND : TRACK.FMT);
   }
-  for (let a = 0; a < MAX_DISK_ADAPTERS; a++) Atomics.store(state.splitCursors, splitCursorWord(y, a), 0);
+  for (let a = 0; a < MAX_DISK_ADAPTERS; a++) setSplitCursor(state, splitCursorWord(y, a), 0);
   state.setDeviceWord(session.spec.deviceIndex, DEVICE.SESSION, y + 1);
 }
 

@@ -11,6 +11,7 @@ import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import type { NbdServer } from '../nbd/server.ts';
 import type { DeviceCounters, DeviceIo } from '../nbd/serve.ts';
 import type { Jobs } from './jobs.ts';
+import { slotOwnerOf, slotStateOf } from '../../shared/tables.ts';
 
 export function arrayMetrics(emu: ArrayEmulator, io: DeviceIo, nbd: NbdServer, jobs: Jobs): Registry {
   const registry = new Registry();
@@ -114,8 +115,8 @@ function cacheMetrics(registry: Registry, emu: ArrayEmulator): void {
       const st = emu.state;
       const n = { free: 0, clean: 0, write_pending: 0 };
       for (let s = 0; s < st.slots; s++) {
-        if (Atomics.load(st.slotOwner, s) === NO_TRACK) n.free++;
-        else if (Atomics.load(st.slotState, s) & SLOT.WP) n.write_pending++;
+        if (slotOwnerOf(st, s) === NO_TRACK) n.free++;
+        else if (slotStateOf(st, s) & SLOT.WP) n.write_pending++;
         else n.clean++;
       }
       for (const [state, v] of Object.entries(n)) this.set({ state }, v);

@@ -1,0 +1,54 @@
+// The only way code outside src/shared reads and changes the shared tables (DESIGN §2): each word
+// of the Track ID table, the cache slot headers, the PB columns, the split cursors and the
+// cache-wide words by name, each access one Atomics operation. `npm run lint` forbids Atomics
+// outside src/shared, so every cross-thread word has its access here, where it can be audited.
+import type { SharedState } from './memory.ts';
+
+type S = Pick<
+  SharedState,
+  | 'trackFlags'
+  | 'trackPb'
+  | 'trackSlot'
+  | 'slotState'
+  | 'slotOwner'
+  | 'slotSeq'
+  | 'cacheWords'
+  | 'splitCursors'
+  | 'driveWriteSeq'
+>;
+
+/** Track g's flags word (LOCK, its owner, PS, IND, FMT, FILLPEND). */
+export const flagsOf = (st: S, g: number): number => Atomics.load(st.trackFlags, g);
+/** Swap track g's flags from `from` to `to` in one step; the value found (equal to `from` when it took). */
+export const casFlags = (st: S, g: number, from: number, to: number): number =>
+  Atomics.compareExchange(st.trackFlags, g, from, to);
+/** Set track g's flags word whole (a restart loading its image; nothing else runs then). */
+export const setFlags = (st: S, g: number, v: number): number => Atomics.store(st.trackFlags, g, v);
+/** Track g's PB column bits. */
+export const pbWordOf = (st: S, g: number): number => Atomics.load(st.trackPb, g);
+export const orPb = (st: S, g: number, bits: number): number => Atomics.or(st.trackPb, g, bits);
+export const andPb = (st: S, g: number, bits: number): number => Atomics.and(st.trackPb, g, bits);
+/** The cache slot attached to track g (NO_SLOT: none). */
+export const slotOf = (st: S, g: number): number => Atomics.load(st.trackSlot, g);
+export const setSlotOf = (st: S, g: number, s: number): number => Atomics.store(st.trackSlot, g, s);
+/** Slot s's state bits (VALID, WP, WPk, REF). */
+export const slotStateOf = (st: S, s: number): number => Atomics.load(st.slotState, s);
+export const setSlotState = (st: S, s: number, v: number): number => Atomics.store(st.slotState, s, v);
+export const orSlotState = (st: S, s: number, bits: number): number => Atomics.or(st.slotState, s, bits);
+export const andSlotState = (st: S, s: number, bits: number): number => Atomics.and(st.slotState, s, bits);
+/** The track slot s holds (NO_TRACK: free). */
+export const slotOwnerOf = (st: S, s: number): number => Atomics.load(st.slotOwner, s);
+export const setSlotOwner = (st: S, s: number, g: number): number => Atomics.store(st.slotOwner, s, g);
+/** Swap slot s's state from `from` to `to` in one step; the value found. */
+export const casSlotState = (st: S, s: number, from: number, to: number): number =>
+  Atomics.compareExchange(st.slotState, s, from, to);
+/** Slot s's data changed: its sequence moves on. */
+export const addSlotSeq = (st: S, s: number, n: number): number => Atomics.add(st.slotSeq, s, n);
+/** A cache-wide word (CACHE.*, BACKGROUND.*). */
+export const cacheWordOf = (st: S, w: number): number => Atomics.load(st.cacheWords, w);
+export const addCacheWord = (st: S, w: number, n: number): number => Atomics.add(st.cacheWords, w, n);
+/** Split cursor word w (splitCursorWord(y, da)). */
+export const splitCursorOf = (st: S, w: number): number => Atomics.load(st.splitCursors, w);
+export const setSplitCursor = (st: S, w: number, v: number): number => Atomics.store(st.splitCursors, w, v);
+/** Track g's drive-write seqlock (odd while its drive is being written). */
+export const driveWriteSeqOf = (st: S, g: number): number => Atomics.load(st.driveWriteSeq, g);
