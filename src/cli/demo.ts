@@ -11,7 +11,7 @@ import { runWithReconfigurations } from '../host/reconfigure-run.ts';
 import { progressReporter } from './progress.ts';
 import { reconfJson, reconfText } from './report-format.ts';
 
-const example = (name: string) => fileURLToPath(new URL(`../examples/${name}.json`, import.meta.url));
+const example = (name: string) => fileURLToPath(new URL(`../../examples/${name}.json`, import.meta.url));
 export const FIG2 = example('fig2');
 const STEPS = [
   { file: example('fig2-new'), title: 'FIG. 2 new: LD1 expanded onto drive 37 (stripe 2 cylinders)' },

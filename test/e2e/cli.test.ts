@@ -21,6 +21,13 @@ describe('arrayemu CLI', () => {
     expect(Object.keys(out.host.latencyMs)).toEqual(['p50', 'p99', 'max']);
   });
 
+  it('npm start (the demo) restripes FIG. 2 twice under load and says nothing was lost', () => {
+    const r = cli('demo');
+    expect(r.err).not.toMatch(/error|Error/); // stderr carries the progress lines
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/verification: 0 errors, 0 I\/O errors — nothing lost, no bit left set/);
+  });
+
   it('layout --json prints the FIG. 2 table', () => {
     const r = cli('layout', '--config', 'examples/fig2.json', '--device', 'LD1', '--json');
     expect(JSON.parse(r.out)).toMatchObject({
