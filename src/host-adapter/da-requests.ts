@@ -7,17 +7,15 @@ import type { ArrayModel } from '../shared/model.ts';
 import type { SharedState } from '../shared/memory.ts';
 import type { Session } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
-import { sched, type Timer } from '../shared/sched.ts';
+import { sched } from '../shared/sched.ts';
+import { PendingRequests } from '../shared/pending.ts';
 import { ArrayError } from '../shared/errors.ts';
 
 /** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
 export const ADAPTER_WAIT_MS = 30_000;
 
-interface Waiter<T> {
-  resolve: (v: T) => void;
-  reject: (e: Error) => void;
-  timer: Timer;
-  /** The disk adapter asked, and what: sent again if that adapter is replaced meanwhile. */
+/** What a wait carries: the disk adapter asked, and what (sent again if that adapter is replaced meanwhile). */
+interface Asked {
   da: number;
   msg: Message;
 }
@@ -32,9 +30,9 @@ export interface DiskAdapterRequestsContext {
 
 export class DiskAdapterRequests {
   private readonly diskAdapters: Link[] = [];
-  private readonly stageWaiters = new Map<number, Waiter<void>>(); // by slot
-  private readonly flushWaiters = new Map<number, Waiter<void>>();
-  private readonly fillWaiters = new Map<number, Waiter<void>>();
+  private readonly stageWaiters = new PendingRequests<void, Asked>(); // by slot
+  private readonly flushWaiters = new PendingRequests<void, Asked>();
+  private readonly fillWaiters = new PendingRequests<void, Asked>();
   private nextFillId = 1;
   private nextFlushId = 1;
   private readonly hints: number[][] = []; // per disk adapter: slots made write-pending this turn
@@ -61,8 +59,8 @@ export class DiskAdapterRequests {
       (m) => this.onMessage(link, m),
     );
     if (!replaced) return;
-    for (const map of [this.stageWaiters, this.fillWaiters, this.flushWaiters]) {
-      for (const w of map.values()) if (w.da === daIndex) link.send(w.msg);
+    for (const table of [this.stageWaiters, this.fillWaiters, this.flushWaiters]) {
+      for (const [, w] of table.waiting()) if (w.da === daIndex) link.send(w.msg);
     }
   }
 
@@ -83,15 +81,9 @@ export class DiskAdapterRequests {
     }
   }
 
-  /** Resolve (or, with an error, reject) the waiter `key` of `map`; false if nobody waits. */
-  private settle(map: Map<number, Waiter<void>>, key: number, error: string | undefined, what: string): boolean {
-    const w = map.get(key);
-    if (!w) return false;
-    map.delete(key);
-    w.timer.cancel();
-    if (error) w.reject(new ArrayError('ADAPTER_GONE', `${what}: ${error}`));
-    else w.resolve();
-    return true;
+  /** Resolve (or, with an error, reject) the wait `key` of `table`; false if nobody waits. */
+  private settle(table: PendingRequests<void, Asked>, key: number, error: string | undefined, what: string): boolean {
+    return table.settle(key, error ? new ArrayError('ADAPTER_GONE', `${what}: ${error}`) : undefined);
   }
 
   /** FIG. 7's disconnect: ask the adapter owning B(t) to fill track t, and wait for its answer (the reconnect). */
@@ -136,15 +128,10 @@ export class DiskAdapterRequests {
   }
 
   /** Send `msg` to disk adapter `da` and wait (bounded) for its answer under `key` of `map`. */
-  private ask(da: number, map: Map<number, Waiter<void>>, key: number, what: string, msg: Message): Promise<void> {
-    assert(!map.has(key), () => `${this.ctx.name}: second wait for ${what}`);
-    const p = new Promise<void>((resolve, reject) => {
-      const timer = sched().after(ADAPTER_WAIT_MS, () => {
-        map.delete(key);
-        reject(new ArrayError('ADAPTER_GONE', `${what}: no answer within ${ADAPTER_WAIT_MS} ms`));
-      });
-      map.set(key, { resolve, reject, timer, da, msg });
-    });
+  private ask(da: number, table: PendingRequests<void, Asked>, key: number, what: string, msg: Message): Promise<void> {
+    assert(!table.has(key), () => `${this.ctx.name}: second wait for ${what}`);
+    const timeout = () => new ArrayError('ADAPTER_GONE', `${what}: no answer within ${ADAPTER_WAIT_MS} ms`);
+    const p = table.wait(key, ADAPTER_WAIT_MS, timeout, { da, msg });
     this.diskAdapters[da]!.send(msg);
     return p;
   }

@@ -3,7 +3,7 @@
 // after STEP_WAIT_MS. A replaced adapter is asked again for what its predecessor had not answered
 // (every step is idempotent: it works from the shared tables).
 import type { Message, ReconfStep } from '../shared/messages.ts';
-import { sched } from '../shared/sched.ts';
+import { PendingRequests } from '../shared/pending.ts';
 import { ArrayError } from '../shared/errors.ts';
 
 /** Longest any step of a session may wait for the adapters. */
@@ -11,17 +11,15 @@ export const STEP_WAIT_MS = 600_000;
 
 type Done = Extract<Message, { t: 'done' }>;
 
+/** What a step's wait carries: who has still to answer, what each answered, and the message (sent again to a replacement). */
 interface StepWait {
   expect: Set<string>;
   infos: Map<string, Record<string, number>>;
-  resolve: () => void;
-  reject: (e: Error) => void;
-  /** The step's message: sent again to an adapter that is replaced before it answers. */
   msg: Message;
 }
 
 export class StepWaits {
-  private readonly waits = new Map<string, StepWait>(); // `${sid}:${step}`
+  private readonly waits = new PendingRequests<void, StepWait>(); // by `${sid}:${step}`
 
   /** Send `msg` to `actors` (through `send`) and wait until each answers `done` for (sid, step); their infos. */
   async ask(
@@ -33,25 +31,13 @@ export class StepWaits {
   ): Promise<Map<string, Record<string, number>>> {
     const infos = new Map<string, Record<string, number>>();
     if (actors.length === 0) return infos;
-    const key = `${sid}:${step}`;
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = sched().after(
-        STEP_WAIT_MS,
-        () => {
-          const late = [...(this.waits.get(key)?.expect ?? [])].join(', ');
-          this.waits.delete(key);
-          reject(new ArrayError('TIMEOUT', `session ${sid}: ${step} not done by ${late} within ${STEP_WAIT_MS} ms`));
-        },
-        false,
+    const expect = new Set(actors);
+    const timeout = () =>
+      new ArrayError(
+        'TIMEOUT',
+        `session ${sid}: ${step} not done by ${[...expect].join(', ')} within ${STEP_WAIT_MS} ms`,
       );
-      this.waits.set(key, {
-        expect: new Set(actors),
-        infos,
-        resolve: () => (timer.cancel(), resolve()),
-        reject: (e) => (timer.cancel(), reject(e)),
-        msg,
-      });
-    });
+    const done = this.waits.wait(`${sid}:${step}`, STEP_WAIT_MS, timeout, { expect, infos, msg }, false);
     for (const a of actors) send(a);
     await done;
     return infos;
@@ -60,23 +46,25 @@ export class StepWaits {
   /** An adapter's `done` for a step: the step completes with the last adapter's, fails with an error. */
   answer(m: Done): void {
     const key = `${m.sid}:${m.step}`;
-    const w = this.waits.get(key);
+    const w = this.waits.extra(key);
     if (!w) return;
     if (m.error) {
-      this.waits.delete(key);
-      w.reject(new ArrayError('ADAPTER_GONE', `${m.actor}: ${m.step} of session ${m.sid} failed: ${m.error}`));
+      this.waits.settle(
+        key,
+        new ArrayError('ADAPTER_GONE', `${m.actor}: ${m.step} of session ${m.sid} failed: ${m.error}`),
+      );
       return;
     }
     w.expect.delete(m.actor);
     w.infos.set(m.actor, m.info ?? {});
-    if (w.expect.size === 0) {
-      this.waits.delete(key);
-      w.resolve();
-    }
+    if (w.expect.size === 0) this.waits.settle(key, undefined);
   }
 
   /** The steps `actor` has not answered: their keys and the messages to ask its replacement again. */
   unanswered(actor: string): Array<{ key: string; msg: Message }> {
-    return [...this.waits.entries()].filter(([, w]) => w.expect.has(actor)).map(([key, w]) => ({ key, msg: w.msg }));
+    return this.waits
+      .waiting()
+      .filter(([, w]) => w.expect.has(actor))
+      .map(([key, w]) => ({ key: String(key), msg: w.msg }));
   }
 }
