@@ -100,9 +100,8 @@ export class HostAdapter {
   }
 
   /** Destage everything acknowledged so far. */
-  async flush(): Promise<void> {
-    await this.das.flush();
-    this.counters.flushes++;
+  flush(): Promise<void> {
+    return this.das.flush();
   }
 
   /** A session opens (reconf-open). */
@@ -161,8 +160,8 @@ export class HostAdapter {
     const now: IoReply[] = [];
     for (const req of m.reqs) {
       const reply = this.served(req);
-      if (reply) now.push(reply);
-      else void this.submitSlow(req).then((r) => link.send({ t: 'io-done', replies: [r] }));
+      if (reply) now.push(this.counted(req, reply));
+      else void this.submitSlow(req).then((r) => link.send({ t: 'io-done', replies: [this.counted(req, r)] }));
     }
     if (now.length > 0) link.send({ t: 'io-done', replies: now });
   }
@@ -222,11 +221,9 @@ export class HostAdapter {
       if (req.op === 'read') {
         const data = new Uint8Array(len);
         this.slots.read(s, at, len, data, 0);
-        this.counters.reads++;
         return { id: req.id, ok: true, data };
       }
       this.slots.write(dev, g, s, { data: req.data!, pos: 0, at, len });
-      this.counters.writes++;
       return { id: req.id, ok: true };
     } catch (err) {
       if (err instanceof LayoutChanged) return undefined;
@@ -271,14 +268,26 @@ export class HostAdapter {
     }
   }
 
+  /** Every host request's reply passes here: the one place this adapter counts the I/O it did. */
+  private counted(req: IoRequest, reply: IoReply): IoReply {
+    if (!reply.ok) this.counters.errors++;
+    else if (req.op === 'read') this.counters.reads++;
+    else if (req.op === 'write') this.counters.writes++;
+    else this.counters.flushes++;
+    return reply;
+  }
+
   /** The reply of a request that failed with `err` (a broken invariant stops the adapter too). */
   private failed(req: IoRequest, err: unknown): IoReply {
-    this.counters.errors++;
     if (errorCode(err) === 'INVARIANT') this.stopOnInvariant(err);
     return { id: req.id, ok: false, code: errorCode(err), error: errorMessage(err) };
   }
 
-  /** Range and readiness of a request against the device's active layout. */
+  /**
+   * Range and readiness of a request against the device's active layout: the array's own edge, for
+   * every host client (the NBD server checks first only to answer EINVAL without a round trip; the
+   * fast path declines what it does not take, it never refuses).
+   */
   private checkRange(dev: DeviceEntry, layout: DeviceLayout, offsetBytes: number, lengthBytes: number): void {
     const bytes = layout.tracks * this.state.trackBytes;
     if (
@@ -442,7 +451,6 @@ export class HostAdapter {
         slot: (g) => this.slots.withData(g),
         use: (_g, s) => this.slots.read(s, at, len, out, pos),
       }));
-      this.counters.reads++;
       return out;
     });
   }
@@ -454,7 +462,6 @@ export class HostAdapter {
         slot: (g) => (len === tb ? this.slots.forOverwrite(g) : this.slots.withData(g)),
         use: (g, s) => this.slots.write(dev, g, s, { data, pos, at, len }),
       }));
-      this.counters.writes++;
     });
   }
 
