@@ -14,7 +14,7 @@ import { sched } from '../shared/sched.ts';
 import { arrayIsTimed, HostPorts } from '../shared/cost.ts';
 import { DiskAdapterRequests } from './da-requests.ts';
 import { countScenario, fig7Request, type Fig7Context } from './fig7.ts';
-import { CriticalSection, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
+import { CriticalSection, firstPiece, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
 import { HostSlots } from './cache-slots.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 import { addCacheWord, flagsOf } from '../shared/tables.ts';
@@ -192,18 +192,11 @@ export class HostAdapter {
     if (this.broken || this.ports || req.op === 'flush' || this.inflight >= HOST_INFLIGHT_LIMIT) return undefined;
     const dev = this.model.findDevice(req.device);
     if (!dev || this.state.deviceWord(dev.index, DEVICE.READY) !== 1) return undefined;
-    const tb = this.state.trackBytes;
-    const t = Math.floor(req.offsetBytes / tb);
-    const at = req.offsetBytes - t * tb;
     const len = req.lengthBytes;
-    if (
-      !Number.isInteger(req.offsetBytes) ||
-      !Number.isInteger(len) ||
-      req.offsetBytes < 0 ||
-      len <= 0 ||
-      at + len > tb
-    )
+    if (!Number.isInteger(req.offsetBytes) || !Number.isInteger(len) || req.offsetBytes < 0 || len <= 0)
       return undefined;
+    const { t, at, len: inTrack } = firstPiece(req.offsetBytes, len, this.state.trackBytes);
+    if (inTrack !== len) return undefined; // more than one track: the general path
     const gen = this.state.deviceWord(dev.index, DEVICE.GENERATION);
     const layout = this.model.layoutAt(dev, gen);
     if (t >= layout.tracks || (req.op === 'write' && req.data?.length !== len)) return undefined;
@@ -356,10 +349,7 @@ export class HostAdapter {
     const tb = this.state.trackBytes;
     let pos = 0;
     do {
-      const abs = offsetBytes + pos;
-      const t = Math.floor(abs / tb);
-      const at = abs - t * tb;
-      const len = Math.min(tb - at, lengthBytes - pos);
+      const { t, at, len } = firstPiece(offsetBytes + pos, lengthBytes - pos, tb);
       const first = pos === 0;
       const from = pos;
       await this.onePiece(dev, t, offsetBytes, lengthBytes, first, work(at, from, len));

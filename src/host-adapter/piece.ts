@@ -37,6 +37,17 @@ export interface PieceWork {
   use: (g: number, s: number) => void;
 }
 
+/** The first track piece of a byte range: logical track t, its offset `at` in the track, and its length. */
+export function firstPiece(
+  offsetBytes: number,
+  lengthBytes: number,
+  trackBytes: number,
+): { t: number; at: number; len: number } {
+  const t = Math.floor(offsetBytes / trackBytes);
+  const at = offsetBytes - t * trackBytes;
+  return { t, at, len: Math.min(trackBytes - at, lengthBytes) };
+}
+
 /** The critical sections of one host adapter's pieces. */
 export class CriticalSection {
   constructor(
