@@ -4,14 +4,15 @@ import type { Link } from '../shared/link.ts';
 import { SHARED_BLOB_BYTES, type IoReply, type IoRequest } from '../shared/messages.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
 import { sched, type Timer } from '../shared/sched.ts';
+import { PendingRequests } from '../shared/pending.ts';
 
 /** Most requests one client keeps in flight. */
 export const CLIENT_INFLIGHT_LIMIT = 4096;
 /** Longest a host waits for one reply before it fails the request. */
 export const REPLY_WAIT_MS = 60_000;
 
+/** What a request in flight carries: when it fails, and how its error names it. */
 interface Pending {
-  resolve: (r: IoReply) => void;
   deadline: number; // scheduler time (ms) after which the request fails
   what: string;
 }
@@ -19,7 +20,7 @@ interface Pending {
 export class HostClient {
   private link: Link;
   private readonly reconnect?: () => Link;
-  private readonly pending = new Map<number, Pending>();
+  private readonly pending = new PendingRequests<IoReply, Pending>();
   private nextId = 1;
   /** Requests of this turn not yet handed to the link. */
   private outgoing: IoRequest[] = [];
@@ -51,12 +52,7 @@ export class HostClient {
       if (link !== this.link) return; // a late reply from an adapter already given up on
       for (const m of msgs) {
         if (m.t !== 'io-done') continue;
-        for (const r of m.replies) {
-          const p = this.pending.get(r.id);
-          if (!p) continue;
-          this.pending.delete(r.id);
-          p.resolve(r);
-        }
+        for (const r of m.replies) this.pending.settle(r.id, r);
       }
     });
   }
@@ -78,14 +74,12 @@ export class HostClient {
       );
     }
     const id = this.nextId++;
-    return new Promise<IoReply>((resolve) => {
-      this.pending.set(id, {
-        resolve,
-        deadline: sched().now() + REPLY_WAIT_MS,
-        what: `${req.op} ${req.device}@${req.offsetBytes}`,
-      });
-      this.queue({ ...req, id });
+    const reply = this.pending.add(id, {
+      deadline: sched().now() + REPLY_WAIT_MS,
+      what: `${req.op} ${req.device}@${req.offsetBytes}`,
     });
+    this.queue({ ...req, id });
+    return reply;
   }
 
   /** Requests made in one turn go in one `io` message (the link sends the turn's messages as one batch). */
@@ -101,15 +95,10 @@ export class HostClient {
 
   private expire(): void {
     const now = sched().now();
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.pending.waiting()) {
       if (p.deadline > now) continue;
-      this.pending.delete(id);
-      p.resolve({
-        id,
-        ok: false,
-        code: 'TIMEOUT',
-        error: `${p.what}: no reply from ${this.link.peer} within ${REPLY_WAIT_MS} ms`,
-      });
+      const error = `${p.what}: no reply from ${this.link.peer} within ${REPLY_WAIT_MS} ms`;
+      this.pending.settle(id, { id: Number(id), ok: false, code: 'TIMEOUT', error });
     }
   }
 
@@ -136,8 +125,8 @@ export class HostClient {
 
   /** Fail every request in flight (the host adapter went away, or the client closes). */
   private failAll(code: string, error: string): void {
-    for (const [id, p] of this.pending) p.resolve({ id, ok: false, code, error: `${p.what}: ${error}` });
-    this.pending.clear();
+    for (const [id, p] of this.pending.waiting())
+      this.pending.settle(id, { id: Number(id), ok: false, code, error: `${p.what}: ${error}` });
   }
 
   close(): void {

@@ -13,6 +13,7 @@ import {
   type Role,
 } from '../shared/actor.ts';
 import { sched, type Owner } from '../shared/sched.ts';
+import { PendingRequests } from '../shared/pending.ts';
 import type { Link, Log } from '../shared/link.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
 import { buildActor, type SpCalls, type SpMethod } from './actors.ts';
@@ -80,28 +81,24 @@ export interface WorkerSlot extends ActorSlot {
   sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;
 }
 
-type Calls = Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>;
-
 /** A worker's message to the main thread: a log line, an event, a call's answer, or what a waiter expects. */
 function routeControl(
   c: Control,
-  to: { log: Log; emit: Emit; calls: Calls; waiters: Map<string, (c: Control) => void> },
+  to: {
+    log: Log;
+    emit: Emit;
+    calls: PendingRequests<unknown, undefined>;
+    waiters: PendingRequests<Control, undefined>;
+  },
 ): void {
   if (c.t === 'log') return to.log(c.level, c.text);
   if (c.t === 'event') return to.emit(c.name, c.data);
   if (c.t === 'call-reply') {
-    const w = to.calls.get(c.id);
-    to.calls.delete(c.id);
-    if (c.ok) w?.resolve(c.value);
-    else w?.reject(new ArrayError((c.code as ErrorCode) ?? 'INVARIANT', c.error ?? 'call failed'));
+    const failed = () => new ArrayError((c.code as ErrorCode) ?? 'INVARIANT', c.error ?? 'call failed');
+    to.calls.settle(c.id, c.ok ? c.value : failed());
     return;
   }
-  const key = c.t === 'status-reply' ? `status:${c.id}` : c.t;
-  const w = to.waiters.get(key);
-  if (w) {
-    to.waiters.delete(key);
-    w(c);
-  }
+  to.waiters.settle(c.t === 'status-reply' ? `status:${c.id}` : c.t, c);
 }
 
 export async function startWorker(
@@ -115,10 +112,10 @@ export async function startWorker(
   const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
   const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY, owner }, name });
   let terminating = false;
-  const waiters = new Map<string, (c: Control) => void>();
+  const waiters = new PendingRequests<Control, undefined>(); // "ready", "started", "status:<id>"
   let nextId = 1;
   let exited = false;
-  const calls: Calls = new Map();
+  const calls = new PendingRequests<unknown, undefined>(); // by call id: no bound (a reconfiguration may take long)
   worker.on('message', (c: Control) => routeControl(c, { log, emit, calls, waiters }));
   worker.on('error', (err) => {
     if (terminating) return;
@@ -128,22 +125,16 @@ export async function startWorker(
   });
   worker.on('exit', () => {
     exited = true;
-    for (const w of calls.values()) w.reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
-    calls.clear();
-    for (const w of waiters.values()) w({ t: 'status-reply', id: -1, info: { exited: 1 } });
-    waiters.clear();
+    for (const [id] of calls.waiting()) calls.settle(id, new ArrayError('ADAPTER_GONE', `${name} exited`));
+    for (const [key] of waiters.waiting()) waiters.settle(key, { t: 'status-reply', id: -1, info: { exited: 1 } });
   });
   const expect = (key: string, what: string) =>
-    new Promise<Control>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new ArrayError('TIMEOUT', `${name}: no "${what}" within ${START_WAIT_MS} ms`)),
-        START_WAIT_MS,
-      );
-      waiters.set(key, (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    waiters.wait(
+      key,
+      START_WAIT_MS,
+      () => new ArrayError('TIMEOUT', `${name}: no "${what}" within ${START_WAIT_MS} ms`),
+      undefined,
+    );
   await expect('ready', 'ready');
   return {
     role: init.role,
@@ -165,13 +156,13 @@ export async function startWorker(
       const c = await p;
       return c.t === 'status-reply' ? c.info : {};
     },
-    call: (method, args) =>
-      new Promise((resolve, reject) => {
-        if (exited) return reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
-        const id = nextId++;
-        calls.set(id, { resolve, reject });
-        worker.postMessage({ t: 'call', id, method, args } satisfies Control);
-      }),
+    call: (method, args) => {
+      if (exited) return Promise.reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
+      const id = nextId++;
+      const answer = calls.add(id, undefined);
+      worker.postMessage({ t: 'call', id, method, args } satisfies Control);
+      return answer;
+    },
     stop: async () => {
       terminating = true;
       await worker.terminate();

@@ -1,8 +1,8 @@
 // Requests sent to another actor and awaiting their answer: one table per kind of request, each
 // entry settled once and bounded in time (its timer from the one Scheduler, so a seeded run
 // replays it), each carrying what its sender needs should the peer be replaced (the message to
-// send again). The host adapter's stage, fill and flush, and the service processor's RECONF steps,
-// keep their waits here.
+// send again). The host adapter's stage, fill and flush, the service processor's RECONF steps and a
+// host client's requests keep their waits here.
 import { sched, type Timer } from './sched.ts';
 
 interface Entry<A, X> {
@@ -11,6 +11,9 @@ interface Entry<A, X> {
   timer: Timer;
   extra: X;
 }
+
+/** The timer of an entry its owner sweeps. */
+const NO_TIMER: Timer = { cancel: () => {} };
 
 export class PendingRequests<A, X> {
   private readonly entries = new Map<number | string, Entry<A, X>>();
@@ -31,6 +34,20 @@ export class PendingRequests<A, X> {
       );
       this.entries.set(key, { resolve, reject, timer, extra });
     });
+  }
+
+  /**
+   * Wait for the answer to `key` with no timer of its own: for requests too many to give each a
+   * timer, whose owner sweeps them (`waiting`, then `settle` the late ones).
+   */
+  add(key: number | string, extra: X): Promise<A> {
+    return new Promise<A>((resolve, reject) => {
+      this.entries.set(key, { resolve, reject, timer: NO_TIMER, extra });
+    });
+  }
+
+  get size(): number {
+    return this.entries.size;
   }
 
   has(key: number | string): boolean {
