@@ -7,6 +7,7 @@ import { EXIT_FAILED, EXIT_USAGE } from './args.ts';
 import { addLayoutCommand, addValidateCommand } from './commands/layout.ts';
 import { addRunCommand } from './commands/run.ts';
 import { addStressCommand } from './commands/stress.ts';
+import { addCrashCommand } from './commands/crash.ts';
 import { addReplayCommand } from './commands/replay.ts';
 import { addSweepCommand } from './commands/sweep.ts';
 import { addServeCommand } from './commands/serve.ts';
@@ -29,6 +30,7 @@ export function buildProgram(hooks: CliHooks = {}): Command {
     addValidateCommand,
     addRunCommand,
     addStressCommand,
+    addCrashCommand,
     addReplayCommand,
     addSweepCommand,
     addServeCommand,

@@ -53,7 +53,7 @@ describe('arrayemu CLI', () => {
   });
 
   it('--help on every command', () => {
-    for (const c of [[], ['run'], ['layout'], ['validate'], ['demo'], ['bench']]) {
+    for (const c of [[], ['run'], ['layout'], ['validate'], ['crash'], ['demo'], ['bench']]) {
       const r = cli(...c, '--help');
       expect(r.code, c.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage: arrayemu/);
@@ -137,6 +137,25 @@ describe('arrayemu run --reconfigure-to', () => {
     expect(b.failed[0].trace).toBe(f.trace);
     expect(b.failed[0].steps).toBe(f.steps);
     expect(b.failed[0].reason).toBe(f.reason);
+  });
+
+  it('crash: one seed a kind crashed at every commit verifies clean; with an ordering rule broken it fails, naming the sector', () => {
+    const ok = cli('crash', '--per-kind', '1', '--json');
+    expect(ok.code, ok.err).toBe(0);
+    const c = JSON.parse(ok.out);
+    expect(Object.keys(c.kinds).sort()).toEqual([
+      'expansion',
+      'expansion+stripe-change',
+      'meta-expansion',
+      'more-rows',
+      'stripe-change',
+    ]);
+    expect(c.restarts).toBeGreaterThanOrEqual(c.commits);
+    expect(c.failed).toEqual([]);
+    const broken = cli('crash', '--per-kind', '2', '--break', 'flush-without-commit', '--json');
+    expect(broken.code).toBe(1);
+    expect(JSON.parse(broken.out).failed[0].reason).toMatch(/had been flushed/);
+    expect(cli('crash', '--break', 'nope').code).toBe(2);
   });
 
   it('stress --schedules needs --deterministic, and says so', () => {
