@@ -7,8 +7,11 @@ import type { Session } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { casSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
-/** Compare-and-swaps of a slot's state under its track lock before the destager stops loudly (only REF may change meanwhile). */
-const CLEAR_PENDING_TRIES = 64;
+/**
+ * Compare-and-swaps of a word under its track lock (a slot's state in the destager, a location's
+ * flags in fill) before the adapter stops loudly: only REF may change meanwhile.
+ */
+export const CLEAR_PENDING_TRIES = 64;
 
 /** What a disk adapter's duty depends on. */
 export interface DutyContext {

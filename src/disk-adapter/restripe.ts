@@ -26,6 +26,7 @@ import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched } from '../shared/sched.ts';
 import { pipeline } from '../shared/pipeline.ts';
 import type { BackgroundThrottle } from './throttle.ts';
+import { CLEAR_PENDING_TRIES } from './duty.ts';
 import {
   andPb,
   andSlotState,
@@ -46,8 +47,6 @@ const BACKGROUND_BATCH = 16;
  * enough that the processes of all drives hold a small part of the cache.
  */
 const TRACKS_IN_FLIGHT_PER_DRIVE = 8;
-/** Compare-and-swaps of a location's flags under its track lock before fill stops loudly. */
-const CLEAR_PENDING_TRIES = 64;
 /** Each wait for a clean cache slot (no lock held) is bounded: a missed cache event costs at most this. */
 const CACHE_WAIT_SLICE_MS = 20;
 

@@ -15,7 +15,6 @@ import { deviceLayout } from '../shared/layout.ts';
 import type { SpCalls, SpMethod } from './actors.ts';
 import {
   inlineActor,
-  noteFailure,
   spCall,
   startWorker,
   type ActorSlot,
@@ -405,10 +404,6 @@ export class ArrayEmulator extends EventEmitter {
   /** Ask the service processor (actor 0, in its thread or this one) `method`: its answer, typed. */
   private sp<M extends SpMethod>(method: M, ...args: Parameters<SpCalls[M]>): Promise<Awaited<ReturnType<SpCalls[M]>>> {
     return spCall(this.actors[0]!, method, ...args);
-  }
-
-  static noteFailure(failures: string[], text: string): void {
-    noteFailure(failures, text);
   }
 }
 

@@ -37,10 +37,6 @@ export class DurableCommits {
     return this.store !== undefined;
   }
 
-  get commits(): number {
-    return this.opts.commits;
-  }
-
   get everyMs(): number {
     return this.opts.everyMs;
   }

@@ -57,6 +57,8 @@ const COUNTS = [
   'writes',
   'sectorsChecked',
 ] as const satisfies ReadonlyArray<keyof CrashCounts>;
+/** Every count at zero. */
+const noCounts = (): CrashCounts => Object.fromEntries(COUNTS.map((k) => [k, 0])) as unknown as CrashCounts;
 
 export interface CrashSeedResult extends CrashCounts {
   seed: number;
@@ -140,17 +142,7 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
   const plan = planSeed(seed);
   const target = plan.rounds[0]![0]!;
   const kind = planReconfiguration(plan.config, target).kind;
-  const res: CrashSeedResult = {
-    seed,
-    kind,
-    ok: false,
-    commits: 0,
-    restarts: 0,
-    recoveryRestarts: 0,
-    flushes: 0,
-    writes: 0,
-    sectorsChecked: 0,
-  };
+  const res: CrashSeedResult = { seed, kind, ok: false, ...noCounts() };
   const problems: string[] = [];
   const log: Log = (level, text) => {
     if (level === 'error') problems.push(text);
@@ -397,18 +389,7 @@ export async function crashCampaign(o: {
   onSeed?: (r: CrashSeedResult, c: CrashCampaign) => void;
 }): Promise<CrashCampaign> {
   const t0 = performance.now();
-  const c: CrashCampaign = {
-    seeds: 0,
-    kinds: {},
-    commits: 0,
-    restarts: 0,
-    recoveryRestarts: 0,
-    flushes: 0,
-    writes: 0,
-    sectorsChecked: 0,
-    failed: [],
-    ms: 0,
-  };
+  const c: CrashCampaign = { seeds: 0, kinds: {}, ...noCounts(), failed: [], ms: 0 };
   const first = o.firstSeed ?? 1;
   const most = o.maxSeeds ?? o.perKind * CRASH_KINDS.length * 20;
   for (let seed = first; seed < first + most; seed++) {
