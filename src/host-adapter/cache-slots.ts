@@ -32,14 +32,9 @@ export class HostSlots {
     orSlotState(this.state, s, SLOT.REF);
   }
 
-  /** Put `len` bytes of `data` from `pos` into slot s of locked track g at `at`, and make it write-pending. */
-  write(
-    dev: DeviceEntry,
-    g: number,
-    s: number,
-    { data, pos, at, len }: { data: Uint8Array; pos: number; at: number; len: number },
-  ): void {
-    this.state.slotBytes(s).set(data.subarray(pos, pos + len), at);
+  /** Put `src` into slot s of locked track g at `at`, and make it write-pending (for the BCV too while it mirrors). */
+  write(dev: DeviceEntry, g: number, s: number, src: Uint8Array, at: number): void {
+    this.state.slotBytes(s).set(src, at);
     addSlotSeq(this.state, s, 1);
     // While a BCV is established on the device the write is also pending for it (WP2). Read under
     // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch

@@ -216,7 +216,7 @@ export class HostAdapter {
         this.slots.read(s, at, len, data, 0);
         return { id: req.id, ok: true, data };
       }
-      this.slots.write(dev, g, s, { data: req.data!, pos: 0, at, len });
+      this.slots.write(dev, g, s, req.data!, at); // its length is len: checked above
       return { id: req.id, ok: true };
     } catch (err) {
       if (err instanceof LayoutChanged) return undefined;
@@ -450,7 +450,7 @@ export class HostAdapter {
       const tb = this.state.trackBytes;
       await this.eachTrack(dev, offsetBytes, data.length, (at, pos, len) => ({
         slot: (g) => (len === tb ? this.slots.forOverwrite(g) : this.slots.withData(g)),
-        use: (g, s) => this.slots.write(dev, g, s, { data, pos, at, len }),
+        use: (g, s) => this.slots.write(dev, g, s, data.subarray(pos, pos + len), at),
       }));
     });
   }
