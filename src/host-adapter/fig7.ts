@@ -29,7 +29,7 @@ export interface Fig7Context {
  * if IND[n], hand the request to the adapter owning B(t) ("disconnect"), which fills t, and take
  * it back when it answers ("reconnect"). Returns with n locked, PS and IND clear.
  */
-export async function fig7Request(
+export async function ioRequestHandler(
   ctx: Fig7Context,
   session: Session,
   t: number,

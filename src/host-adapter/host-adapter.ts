@@ -13,7 +13,7 @@ import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { sched } from '../shared/sched.ts';
 import { arrayIsTimed, HostPorts } from '../shared/cost.ts';
 import { DiskAdapterRequests } from './da-requests.ts';
-import { countScenario, fig7Request, type Fig7Context } from './fig7.ts';
+import { countScenario, ioRequestHandler, type Fig7Context } from './fig7.ts';
 import { CriticalSection, firstPiece, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
 import { HostSlots } from './cache-slots.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
@@ -417,7 +417,7 @@ export class HostAdapter {
     });
     for (let attempt = 0; ; attempt++) {
       const seen = wait.seen();
-      if (session) await fig7Request(this.fig7, session, t, g, count && attempt === 0);
+      if (session) await ioRequestHandler(this.fig7, session, t, g, count && attempt === 0);
       else await lockTrack(this.state, g);
       try {
         const s = await work.slot(g);

@@ -13,11 +13,11 @@ import type { Resume } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { mergeCompleted, planReconfiguration, type Plan } from '../shared/plan.ts';
 import { ConfigFiles } from '../drives/config-files.ts';
-import { pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts';
+import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import { DURABLE_FORMAT, type DurableMeta, type DurableStore } from '../shared/durable.ts';
 import { DURABLE_BACKGROUND_MS, DurableCommits } from './durable-commits.ts';
-import { prepareAndEstablish, switchOver, withProgress } from './steps.ts';
+import { preparation, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
 import { reportOf, SessionRun, stalledOf, type RecoveredSession, type StalledSession } from './session-run.ts';
 
@@ -125,9 +125,7 @@ export class ServiceProcessor {
     return this.steps.ask(actors, sid, step, msg, (a) => this.adapters.get(a)!.send(msg));
   }
 
-  private info(text: string): void {
-    this.log('info', `SP: ${text}`);
-  }
+  private readonly info = (text: string): void => this.log('info', `SP: ${text}`);
 
   private get everyAdapter(): string[] {
     return [...this.hostAdapterNames, ...this.diskAdapterNames];
@@ -358,7 +356,7 @@ export class ServiceProcessor {
         this.state.setFlag(run.session.N.locate(t), TRACK.FMT);
       run.logStep('new members formatted');
     } else {
-      await prepareAndEstablish(this.state, this.emit, run.session, run.logStep, (sid, step, msg) =>
+      await preparation(this.state, this.emit, run.session, run.logStep, (sid, step, msg) =>
         this.everyone(this.diskAdapterNames, sid, step, msg),
       );
       this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.SYNCHRONISED);
@@ -457,8 +455,10 @@ export class ServiceProcessor {
     // would ESTABLISH over the BCV that a restart of this one still fills from).
     // The new layout on its drives first: a fill's data still only in cache keeps IND durable,
     // and a record without the session would read that location as filled.
-    if (this.durable.enabled && run.session.B)
+    if (this.durable.enabled && run.session.B) {
       await this.everyone(this.diskAdapterNames, spec.sid, 'filled', { t: 'destage-filled', sid: spec.sid });
+      assertNoFillPending(this.state, run.session);
+    }
     run.durable = undefined;
     await this.commit('completion');
     this.state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, 0);

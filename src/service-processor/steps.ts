@@ -102,7 +102,7 @@ export async function withProgress<T>(
 }
 
 /** Steps 104-112: ESTABLISH the BCV, set PS, PB and IND; then wait for the BCV (step 113). */
-export async function prepareAndEstablish(
+export async function preparation(
   state: SharedState,
   emit: Emit,
   session: Session,

@@ -3,6 +3,7 @@
 // harnesses check. Each reads the shared tables without locks, one flags word per location.
 import { TRACK, type SharedState } from './memory.ts';
 import type { Session } from './session.ts';
+import { assert } from './assert.ts';
 
 /** The PB, PS and IND bits of one session still set, over its own locations (O ∪ N, and B for PB). */
 export interface SessionBitCounts {
@@ -11,6 +12,24 @@ export interface SessionBitCounts {
   ind: number;
   /** The first few locations with a bit set, each as its [DCH] and its table row. */
   first: string[];
+}
+
+/**
+ * No location of N holds a fill still only in cache (FILLPEND: IND cleared, n's drive not written
+ * yet). At completion with a data dir, once the fills are destaged, there must be none (R5,
+ * DESIGN §10): a record without the session would read such a location as filled.
+ */
+export function assertNoFillPending(state: SharedState, session: Session, max = 5): void {
+  const out: string[] = [];
+  for (let t = 0; t < session.N.tracks && out.length < max; t++) {
+    const n = session.N.locate(t);
+    if (Atomics.load(state.trackFlags, n) & TRACK.FILLPEND)
+      out.push(`${session.drives.dch(n)} ${state.describeTrack(n)}`);
+  }
+  assert(
+    out.length === 0,
+    () => `${session.spec.deviceId}: fills still only in cache at completion: ${out.join('; ')}`,
+  );
 }
 
 /** Tracks of the session still to move: PB set in its column on the BCV. */
