@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { startServe } from '../scripts/serve-child.ts';
 
 const run = promisify(execFile);
 const TRACK_BYTES = 65536;
@@ -19,7 +20,7 @@ const CYLINDER_BYTES = HEADS * TRACK_BYTES;
 const LD2_MIB = 60;
 /** Pause between two GETs of /v1/status (ms): a steady probe, not a load. */
 const PROBE_EVERY_MS = 10;
-/** Waits for a started server or nbdkit (ms). */
+/** Waits for nbdkit to start (ms). */
 const START_WAIT_MS = 60_000;
 
 export interface DurableServeRow {
@@ -119,30 +120,7 @@ const fsyncWrites = (uri: string, seconds: number, sizeBytes: number) =>
     `--size=${sizeBytes}`,
   ]);
 
-async function startServer(args: string[]): Promise<{ child: ChildProcess; api: string }> {
-  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const first = await new Promise<string>((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(
-      () => reject(new Error(`serve did not start within ${START_WAIT_MS} ms: ${err}`)),
-      START_WAIT_MS,
-    );
-    child.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('\n')) {
-        clearTimeout(timer);
-        resolve(text.slice(0, text.indexOf('\n')));
-      }
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  return { child, api: (JSON.parse(first) as { http: string[] }).http[0]!.replace('/v1/status', '') };
-}
-
+/** Stop a child (SIGTERM) and wait for its exit. */
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
@@ -163,7 +141,7 @@ export async function durableServeBench(
     try {
       writeFileSync(join(dir, 'array.json'), JSON.stringify(configFor(heldMiB)));
       const sock = join(dir, 'ae.sock');
-      const server = await startServer([
+      const server = await startServe([
         '--config',
         join(dir, 'array.json'),
         '--data-dir',
@@ -182,11 +160,11 @@ export async function durableServeBench(
         await fio(ld1, ['--rw=write', '--bs=1m', '--iodepth=8', `--size=${held}`, '--end_fsync=1']);
         await fio(ld2, ['--rw=write', '--bs=1m', '--iodepth=8', `--size=${LD2_MIB * 2 ** 20}`, '--end_fsync=1']);
         const quietRead = readLatency(ld2, seconds, LD2_MIB * 2 ** 20);
-        const statusQuiet = await probeStatus(server.api, quietRead);
+        const statusQuiet = await probeStatus(server.http!, quietRead);
         const readQuiet = await quietRead;
         const writes = fsyncWrites(ld1, seconds, held);
         const flushingRead = readLatency(ld2, seconds, LD2_MIB * 2 ** 20);
-        const statusFlushing = await probeStatus(server.api, Promise.all([writes, flushingRead]));
+        const statusFlushing = await probeStatus(server.http!, Promise.all([writes, flushingRead]));
         const arrayemuFsyncIops = Math.round((await writes).write.iops);
         row = {
           heldMiB,
@@ -200,7 +178,7 @@ export async function durableServeBench(
           ratio: 0,
         };
       } finally {
-        await stopChild(server.child);
+        await server.stop();
       }
       row.nbdkitFileFsyncIops = await nbdkitFileIops(dir, heldMiB * 2 ** 20, seconds);
       row.ratio = Math.round((row.arrayemuFsyncIops / row.nbdkitFileFsyncIops) * 100) / 100;

@@ -7,12 +7,15 @@
 // expansion+stripe-change, more-rows, meta-expansion). Used by test/kill.test.ts (a few trials) and
 // run long for docs/RELIABILITY.md:
 //   npx tsx scripts/kill-campaign.ts --trials 200 [--first 1] [--json]
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { mulberry32 } from '../src/shared/sched.ts';
+import { startServe } from './serve-child.ts';
+
+export { startServe } from './serve-child.ts';
 
 const run = promisify(execFile);
 const BLOCK = 4096;
@@ -44,63 +47,6 @@ export interface TrialResult {
   flushes: number;
   blocksChecked: number;
   resumed: string;
-}
-
-/** `arrayemu serve … --json` as a child process; resolves once it serves, with its control API's base URL. */
-export async function startServe(args: string[], cwd: string): Promise<Serving> {
-  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  let text = '';
-  let err = '';
-  const lines: Array<Record<string, unknown>> = [];
-  const waiters = new Set<() => void>();
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdout!.on('data', (d: Buffer) => {
-    text += d.toString();
-    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n')) {
-      lines.push(JSON.parse(text.slice(0, nl)) as Record<string, unknown>);
-      text = text.slice(nl + 1);
-    }
-    for (const w of waiters) w();
-  });
-  /** The first line printed that `match` accepts (rejects if the server exits first or after `ms`). */
-  const line = (match: (l: Record<string, unknown>) => boolean, ms = SERVE_LINE_WAIT_MS) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(
-        () => done(new Error(`serve printed no such line within ${ms} ms: ${err.slice(-500)}`)),
-        ms,
-      );
-      const look = () => {
-        const l = lines.find(match);
-        if (l) done(undefined, l);
-      };
-      const done = (e?: Error, l?: Record<string, unknown>) => {
-        clearTimeout(timer);
-        waiters.delete(look);
-        if (e) reject(e);
-        else resolve(l!);
-      };
-      waiters.add(look);
-      void exited.then((code) => done(new Error(`serve exited ${code}: ${err.slice(-2000)}`)));
-      look();
-    });
-  const first = (await line(() => true)) as { http?: string[] };
-  return { child, http: first.http?.[0]?.replace('/v1/status', ''), exited, err: () => err, line };
-}
-
-/** How long startServe waits for an expected line of serve's output (ms). */
-const SERVE_LINE_WAIT_MS = 60_000;
-
-export interface Serving {
-  child: ChildProcess;
-  /** The control API's base URL, if --http was given. */
-  http?: string;
-  exited: Promise<number | null>;
-  err: () => string;
-  line: (match: (l: Record<string, unknown>) => boolean, ms?: number) => Promise<Record<string, unknown>>;
 }
 
 /** What each block must hold: its last flushed pattern (-1: the reference image), or a pattern written since. */

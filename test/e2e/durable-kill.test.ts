@@ -200,7 +200,7 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
       // The second signal once the first is being acted on (two sent at once may arrive as one).
       expect(await first.line((l) => l.event === 'stopping')).toMatchObject({ resumesAtNextStart: { device: 'LD1' } });
       first.child.kill('SIGTERM');
-      exit = await first.exited;
+      exit = await within(first.exited, 'the first server to exit after its second SIGTERM', first.err);
     } finally {
       first.child.kill('SIGKILL');
     }
@@ -213,7 +213,9 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
       // The restripe was cut short (at 4 MB/s it takes seconds): the restart took it up as job 1,
       // resumed (the throttle is not kept across a restart, so it may have finished already).
       const id = 1;
-      const job = (await (await fetch(`${second.http}/v1/reconfigurations/${id}`)).json()) as {
+      const job = (await (
+        await fetch(`${second.http}/v1/reconfigurations/${id}`, { signal: AbortSignal.timeout(PHASE_WAIT_MS) })
+      ).json()) as {
         device: string;
         resumed: { stage: string } | null;
       };
@@ -227,13 +229,35 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
       let state = 'running';
       for (let i = 0; i < 600 && state === 'running'; i++) {
         await new Promise((r) => setTimeout(r, 50));
-        state = ((await (await fetch(`${second.http}/v1/reconfigurations/${id}`)).json()) as { state: string }).state;
+        state = (
+          (await (
+            await fetch(`${second.http}/v1/reconfigurations/${id}`, { signal: AbortSignal.timeout(PHASE_WAIT_MS) })
+          ).json()) as { state: string }
+        ).state;
       }
       expect(state).toBe('done');
       await readBack(root, s2, 'LD1', 12 * CYLINDER_BYTES, (b) => (b < ld1Blocks / 2 ? [1, 3] : [1]));
     } finally {
-      second.child.kill('SIGTERM');
-      await second.exited;
+      await within(second.stop(), 'the restarted server to stop', second.err);
     }
   }, 120_000);
 });
+
+/** What every wait of these tests is bounded by (ms): a hang names the phase and the server's last words. */
+const PHASE_WAIT_MS = 45_000;
+
+/** `p`, or a failure naming `what` and the tail of the server's stderr once PHASE_WAIT_MS pass. */
+async function within<T>(p: Promise<T>, what: string, err: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no ${what} within ${PHASE_WAIT_MS} ms: ${err().slice(-1500)}`)),
+      PHASE_WAIT_MS,
+    );
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/shared/config.ts';
 import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
+import { startServe } from '../../scripts/serve-child.ts';
 
 const run = promisify(execFile);
 const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
@@ -161,27 +162,6 @@ describe.skipIf(missing.length > 0)('fio verify across an online restripe', () =
   );
 });
 
-/** `arrayemu serve …` as a child process; resolves with what it printed (--json) once it serves. */
-async function startServe(
-  args: string[],
-): Promise<{ child: ChildProcess; out: { uris: string[]; http: string[] }; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  let text = '';
-  let err = '';
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const out = await new Promise<{ uris: string[]; http: string[] }>((resolve, reject) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      text += d.toString();
-      if (text.includes('\n')) resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
-    });
-    void exited.then((code) => reject(new Error(`serve exited ${code}: ${err}`)));
-  });
-  return { child, out, exited };
-}
-
 describe.skipIf(missing.length > 0)('data that survives a restart (--data-dir)', () => {
   it('after SIGTERM, serve with the same --data-dir serves the same bytes: qemu-img compare identical, a device restriped before the restart included', async () => {
     const data = join(dir, 'data');
@@ -206,7 +186,7 @@ describe.skipIf(missing.length > 0)('data that survives a restart (--data-dir)',
     const uri = (sock: string, id: string) => `nbd+unix:///${id}?socket=${sock}`;
     for (const id of ['LD1', 'LD2'])
       await run('qemu-img', ['convert', '-n', '-f', 'raw', '-O', 'raw', refs[id]!, uri(join(dir, 'first.sock'), id)]);
-    const server = first.out.http[0]!.replace('/v1/status', '');
+    const server = first.http!;
     await run(process.execPath, [
       'bin/arrayemu.mjs',
       'reconfigure',
