@@ -80,7 +80,13 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     if (again) process.exit(130);
   }
   // With a data dir a second signal stops at once: the store holds the last commit, which a restart resumes from.
-  if (o.dataDir) void signalled().then(() => process.exit(130));
+  if (o.dataDir)
+    void signalled().then(() => {
+      process.stderr.write(
+        `arrayemu: second signal: stopping now; ${o.dataDir} holds the last commit, a restart resumes from it\n`,
+      );
+      process.exit(130);
+    });
   const resumes = o.dataDir && running ? { id: running.id, device: running.device } : undefined;
   if (o.json)
     process.stdout.write(
