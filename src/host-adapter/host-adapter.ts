@@ -212,7 +212,7 @@ export class HostAdapter {
       if (session) countScenario(this.fig7, session, t);
       this.counters.hits++;
       if (req.op === 'read') {
-        const data = new Uint8Array(len);
+        const data = req.into ?? new Uint8Array(len); // on a ring: straight into the host's region
         this.slots.read(s, at, len, data, 0);
         return { id: req.id, ok: true, data };
       }
@@ -241,7 +241,7 @@ export class HostAdapter {
     this.inflight++;
     try {
       if (req.op === 'read') {
-        const data = await this.read(req.device, req.offsetBytes, req.lengthBytes);
+        const data = await this.read(req.device, req.offsetBytes, req.lengthBytes, req.into);
         await this.ports?.pass(data.length); // the data goes out through a port
         return { id: req.id, ok: true, data };
       }
@@ -434,9 +434,10 @@ export class HostAdapter {
     }
   }
 
-  async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
+  /** Read into `into` if given (a host's ring region, of exactly `lengthBytes`), else into a new buffer. */
+  async read(device: string, offsetBytes: number, lengthBytes: number, into?: Uint8Array): Promise<Uint8Array> {
     return this.onDevice(device, async (dev) => {
-      const out = new Uint8Array(lengthBytes);
+      const out = into?.length === lengthBytes ? into : new Uint8Array(lengthBytes);
       await this.eachTrack(dev, offsetBytes, lengthBytes, (at, pos, len) => ({
         slot: (g) => this.slots.withData(g),
         use: (_g, s) => this.slots.read(s, at, len, out, pos),

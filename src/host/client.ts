@@ -52,7 +52,8 @@ export class HostClient {
       if (link !== this.link) return; // a late reply from an adapter already given up on
       for (const m of msgs) {
         if (m.t !== 'io-done') continue;
-        for (const r of m.replies) this.pending.settle(r.id, r);
+        // A late reply (its request already failed here) gives back what it lends.
+        for (const r of m.replies) if (!this.pending.settle(r.id, r)) r.release?.();
       }
     });
   }
@@ -110,6 +111,19 @@ export class HostClient {
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
     const r = HostClient.check(await this.call({ op: 'read', device, offsetBytes, lengthBytes }));
     return r.data ?? new Uint8Array(0);
+  }
+
+  /**
+   * A read whose data may be lent where it lies (a ring's shared memory): call `release` once done
+   * with it (say, once a socket has sent it). Over a link without rings the data is the caller's own.
+   */
+  async readLeased(
+    device: string,
+    offsetBytes: number,
+    lengthBytes: number,
+  ): Promise<{ data: Uint8Array; release: () => void }> {
+    const r = HostClient.check(await this.call({ op: 'read', device, offsetBytes, lengthBytes, lease: true }));
+    return { data: r.data ?? new Uint8Array(0), release: r.release ?? (() => {}) };
   }
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {

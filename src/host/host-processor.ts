@@ -1,7 +1,7 @@
 // A piscina task: one host processor, in a pool thread, talking to a host adapter over the port it
 // was handed, checking everything it reads with the shared verifier.
 import type { MessagePort } from 'node:worker_threads';
-import { PortLink } from '../shared/link.ts';
+import { RingHostLink } from '../shared/ring-link.ts';
 import { HostClient } from './client.ts';
 import { Verifier, type VerifierBuffers } from './verifier.ts';
 import { runHostProcessor, type ProcessorResult, type WorkloadSpec } from './workload.ts';
@@ -13,7 +13,7 @@ export interface HostProcessorTask {
 }
 
 export default async function hostProcessor(task: HostProcessorTask): Promise<ProcessorResult> {
-  const link = new PortLink(task.port, 'host adapter', (level, text) => {
+  const link = new RingHostLink(task.port, 'host adapter', (level, text) => {
     if (level !== 'info') process.stderr.write(`host processor ${level}: ${text}\n`);
   });
   const client = new HostClient(link);

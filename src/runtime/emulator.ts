@@ -26,7 +26,8 @@ import { ArrayTestApi } from './test-api.ts';
 import { checkDriveModels } from '../drives/timing/timed-drive.ts';
 import { createSharedBuffers, SharedState } from '../shared/memory.ts';
 import { ArrayModel } from '../shared/model.ts';
-import { localLinkPair, PortLink, type Link, type LinkChaos, type Log } from '../shared/link.ts';
+import { localLinkPair, type Link, type LinkChaos, type Log } from '../shared/link.ts';
+import { RingHostLink } from '../shared/ring-link.ts';
 import { ArrayError } from '../shared/errors.ts';
 import type { DurableImage, DurableStore } from '../shared/durable.ts';
 import type { RecoveredSession } from '../service-processor/session-run.ts';
@@ -226,7 +227,7 @@ export class ArrayEmulator extends EventEmitter {
       return toHa;
     }
     const port = this.hostPort(ha);
-    return new PortLink(port, slot.name, this.log);
+    return new RingHostLink(port, slot.name, this.log);
   }
 
   /** A MessagePort to host adapter `ha`, to hand to a host processor in another thread. */

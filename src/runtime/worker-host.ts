@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { ActorInit, Control } from '../shared/actor.ts';
 import { buildActor } from './actors.ts';
 import { PortLink, type Log } from '../shared/link.ts';
+import { RingAdapterLink } from '../shared/ring-link.ts';
 import { errorCode, errorMessage } from '../shared/errors.ts';
 import { RealScheduler, sched, type Owner } from '../shared/sched.ts';
 
@@ -19,7 +20,12 @@ export function hostWorker(): void {
   port.on('message', (c: Control) => {
     switch (c.t) {
       case 'wire':
-        actor.wire(c.peerKind, c.peerIndex, new PortLink(c.port, c.peer, log));
+        // Hosts come on rings (their requests' descriptors and data in shared memory); adapters talk in messages.
+        actor.wire(
+          c.peerKind,
+          c.peerIndex,
+          c.peerKind === 'host' ? new RingAdapterLink(c.port, c.peer, log) : new PortLink(c.port, c.peer, log),
+        );
         return;
       case 'start':
         actor.start();

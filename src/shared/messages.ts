@@ -14,6 +14,10 @@ export interface IoRequest {
   offsetBytes: number;
   lengthBytes: number;
   data?: Uint8Array; // write only
+  /** Read only, on a ring: where the host wants the data (its arena region); the reply's data is this. */
+  into?: Uint8Array;
+  /** Read only, host side: the reply may lend its data where it lies (see IoReply.release); never sent. */
+  lease?: boolean;
 }
 
 export interface IoReply {
@@ -22,6 +26,8 @@ export interface IoReply {
   data?: Uint8Array; // read only
   error?: string;
   code?: string;
+  /** A lent read (IoRequest.lease): `data` lies in shared memory until this is called; never sent. */
+  release?: () => void;
 }
 
 export type Message =

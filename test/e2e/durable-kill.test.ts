@@ -102,10 +102,14 @@ async function readBack(
   for (let b = 0; b < bytes / BLOCK; b++) {
     const have = got.subarray(b * BLOCK, (b + 1) * BLOCK);
     const ok = allowed(b).some((p) => (p === 0 ? have.equals(Buffer.alloc(BLOCK)) : have.equals(stamped(p, b))));
-    if (!ok)
+    if (!ok) {
+      const want = stamped(allowed(b).at(-1)!, b);
+      let at = 0;
+      while (at < BLOCK && have[at] === want[at]) at++;
       throw new Error(
-        `${id} block ${b}: holds neither of passes ${allowed(b).join(', ')} (first bytes ${have.subarray(0, 8).toString('hex')})`,
+        `${id} block ${b}: holds neither of passes ${allowed(b).join(', ')} (first bytes ${have.subarray(0, 8).toString('hex')}; from byte ${at}: ${have.subarray(at, at + 16).toString('hex')})`,
       );
+    }
   }
 }
 

@@ -86,6 +86,7 @@ export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new M
     exportNames: () => emu.model.hostDevices().map((d) => d.id),
     sizeOf: (name) => emu.model.hostDevices().find((d) => d.id === name)?.bytes,
     read: (name, offset, length) => counted(name, false, length, () => client().read(name, offset, length)),
+    readLeased: (name, offset, length) => counted(name, false, length, () => client().readLeased(name, offset, length)),
     write: (name, offset, data) => counted(name, true, data.length, () => client().write(name, offset, data)),
     // With a data dir, a flush also commits the drives to the store before it answers (R4).
     flush: async () => {

@@ -29,12 +29,20 @@ import {
   STRUCTURED_REPLY_MAGIC,
 } from './protocol.ts';
 
+/** Data lent by the backend: `release` once the socket has sent it. */
+export interface Leased {
+  data: Uint8Array;
+  release: () => void;
+}
+
 /** What the server serves: the array's logical devices, by name. */
 export interface NbdBackend {
   exportNames(): string[];
   /** Bytes of export `name` now, or undefined if there is none. */
   sizeOf(name: string): number | undefined;
   read(name: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array>;
+  /** A read whose data is lent until `release` (it is sent from where it lies); `read` if absent. */
+  readLeased?(name: string, offsetBytes: number, lengthBytes: number): Promise<Leased>;
   write(name: string, offsetBytes: number, data: Uint8Array): Promise<void>;
   /** Every write acknowledged so far is on the drives when this resolves. */
   flush(): Promise<void>;
@@ -109,6 +117,8 @@ class Connection {
   private inflight = 0;
   private inflightBytes = 0;
   private closing = false;
+  /** The socket is corked until the end of this tick (replies of one turn in one write). */
+  private corked = false;
 
   constructor(
     private readonly socket: Socket,
@@ -300,12 +310,14 @@ class Connection {
     return undefined;
   }
 
-  private async serve(r: Request): Promise<Uint8Array | undefined> {
+  private async serve(r: Request): Promise<Uint8Array | Leased | undefined> {
     const name = this.exportName!;
     const offset = Number(r.offset);
     switch (r.type) {
       case CMD.READ:
-        return this.backend.read(name, offset, r.length);
+        return this.backend.readLeased
+          ? this.backend.readLeased(name, offset, r.length)
+          : this.backend.read(name, offset, r.length);
       case CMD.WRITE:
         await this.backend.write(name, offset, r.payload!);
         break;
@@ -326,19 +338,47 @@ class Connection {
     return undefined;
   }
 
-  private reply(r: Request, errno: number, data?: Uint8Array, why?: string): void {
+  /**
+   * Replies of one turn leave in one write (the socket is corked until the next tick); lent data is
+   * given back once the socket has sent it (or at once if the socket is gone).
+   */
+  private reply(r: Request, errno: number, answer?: Uint8Array | Leased, why?: string): void {
     const key = `${CMD_NAMES[r.type] ?? `cmd${r.type}`} ${errno === 0 ? 'ok' : (errName(errno) ?? errno)}`;
     this.server.count(key);
-    if (this.socket.destroyed) return;
+    const data = answer instanceof Uint8Array ? answer : answer?.data;
+    const release = answer instanceof Uint8Array ? undefined : answer?.release;
+    if (this.socket.destroyed) return release?.();
     if (errno !== 0 && why) this.log(`nbd: ${key}: ${why}`);
+    this.corkForTurn();
+    this.writeReply(r, errno, data, why, release);
+  }
+
+  private corkForTurn(): void {
+    if (this.corked) return;
+    this.corked = true;
     this.socket.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.socket.uncork();
+    });
+  }
+
+  private writeReply(
+    r: Request,
+    errno: number,
+    data: Uint8Array | undefined,
+    why?: string,
+    release?: () => void,
+  ): void {
+    const sent = release ? () => release() : undefined;
     if (!this.structured) {
       const h = Buffer.alloc(16);
       h.writeUInt32BE(SIMPLE_REPLY_MAGIC, 0);
       h.writeUInt32BE(errno, 4);
       h.writeBigUInt64BE(r.cookie, 8);
       this.socket.write(h);
-      if (errno === 0 && data) this.socket.write(data);
+      if (errno === 0 && data) this.socket.write(data, sent);
+      else sent?.();
     } else if (errno !== 0) {
       const msg = Buffer.from((why ?? '').slice(0, 4096), 'utf8');
       const payload = Buffer.alloc(6 + msg.length);
@@ -346,13 +386,16 @@ class Connection {
       payload.writeUInt16BE(msg.length, 4);
       msg.copy(payload, 6);
       this.socket.write(Buffer.concat([chunkHeader(r.cookie, CHUNK.ERROR, payload.length), payload]));
+      sent?.();
     } else if (data) {
       const off = Buffer.alloc(8);
       off.writeBigUInt64BE(r.offset, 0);
       this.socket.write(Buffer.concat([chunkHeader(r.cookie, CHUNK.OFFSET_DATA, 8 + data.length), off]));
-      this.socket.write(data);
-    } else this.socket.write(chunkHeader(r.cookie, CHUNK.NONE, 0));
-    this.socket.uncork();
+      this.socket.write(data, sent);
+    } else {
+      this.socket.write(chunkHeader(r.cookie, CHUNK.NONE, 0));
+      sent?.();
+    }
   }
 
   /** NBD_CMD_DISC: answer what is in flight, then close. */
