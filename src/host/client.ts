@@ -128,8 +128,8 @@ export class HostClient {
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
     // Small data is copied into the batch's shared buffer; larger data is moved (transferred) by
-    // the link, so it gets a copy of its own: the caller keeps `data`.
-    const own = data.length <= SHARED_BLOB_BYTES ? data : data.slice();
+    // a message link, so it gets a copy of its own: the caller keeps `data`. A ring copies it anyway.
+    const own = data.length <= SHARED_BLOB_BYTES || this.link.copiesWrites ? data : data.slice();
     HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data: own }));
   }
 

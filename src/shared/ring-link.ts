@@ -12,7 +12,6 @@ import { PortLink, type Log } from './link.ts';
 import type { IoOp, IoReply, IoRequest, Message } from './messages.ts';
 import { Arena, Ring, ringBuffers, type RingBuffers } from './ring.ts';
 import { assert } from './assert.ts';
-import { sched } from './sched.ts';
 
 /** Request descriptors one client keeps on its ring (and so replies waiting on the way back). */
 export const RING_ENTRIES = 4096;
@@ -48,6 +47,8 @@ const isSetup = (m: unknown): m is RingSetup => typeof m === 'object' && m !== n
 
 /** The host's end: puts requests, takes replies. */
 export class RingHostLink extends PortLink {
+  /** Writes' data is copied (into the arena, or for a message), never moved: the caller keeps its buffer. */
+  readonly copiesWrites = true;
   private readonly requests: Ring;
   private readonly replies: Ring;
   private readonly arena: Arena;
@@ -96,12 +97,15 @@ export class RingHostLink extends PortLink {
   override send(msg: Message): void {
     if (msg.t !== 'io') return super.send(msg);
     for (const req of msg.reqs) {
-      if ((req.op === 'flush' ? 0 : req.lengthBytes) > RING_REQUEST_MAX_BYTES) super.send({ t: 'io', reqs: [req] });
-      else this.held.push(req);
+      if ((req.op === 'flush' ? 0 : req.lengthBytes) <= RING_REQUEST_MAX_BYTES) this.held.push(req);
+      // Too large for the ring: a message, whose data is moved (transferred), so it takes a copy: the caller keeps its own.
+      else super.send({ t: 'io', reqs: [req.data ? { ...req, data: req.data.slice() } : req] });
     }
     if (!this.publishing) {
       this.publishing = true;
-      sched().defer(() => {
+      // At the end of this turn's synchronous work (the host client already sends a turn's requests
+      // as one message): a second turn's hop would add a wake-up's latency to every request.
+      queueMicrotask(() => {
         this.publishing = false;
         this.putHeld();
       });
@@ -278,7 +282,7 @@ export class RingAdapterLink extends PortLink {
     if (rest.length > 0) super.send({ t: 'io-done', replies: rest });
     if (!this.publishing) {
       this.publishing = true;
-      sched().defer(() => {
+      queueMicrotask(() => {
         this.publishing = false;
         this.rings?.replies.publish();
       });
