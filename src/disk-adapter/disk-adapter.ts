@@ -25,7 +25,7 @@ import { Restripe } from './restripe.ts';
 import { clearPending, pendingSlots, slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { BackgroundThrottle } from './throttle.ts';
-import { slotOf, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
+import { markSlotClean, slotDirtyOf, slotOf, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
 /** Slots destaged per round before the destager yields a turn to staging (host requests come first). */
 const DESTAGE_BATCH = 256;
@@ -282,6 +282,21 @@ export class DiskAdapter {
     this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND);
   }
 
+  /**
+   * Destage slot s to its own track's location g (track locked): only the slot's dirty range when
+   * the drive can write part of a track and the location is not formatted-as-zeros (its bytes outside
+   * the range are then the slot's already); the whole track otherwise. The slot is then clean.
+   */
+  private async writeOwnLocation(g: number, s: number): Promise<void> {
+    const { drive, track } = this.driveTrack(g);
+    const [lo, hi] = slotDirtyOf(this.state, s);
+    if (drive.writeRange && lo < hi && !this.state.flag(g, TRACK.FMT)) {
+      await drive.writeRange(track, this.state.slotBytes(s), lo, hi);
+      this.state.clearFlag(g, TRACK.FILLPEND);
+    } else await this.writeLocation(g, this.state.slotBytes(s));
+    markSlotClean(this.state, s);
+  }
+
   /** Tell whichever adapter owns location g that slot s has data pending for it. */
   private hintOwner(g: number, s: number): void {
     const da = this.model.adapterOfTrack(g, this.state.driveOwner);
@@ -384,7 +399,8 @@ export class DiskAdapter {
         this.restripe.splitDone(done);
         return true; // the slot now belongs to the BCV track; its adapter was hinted
       }
-      await this.writeLocation(duty.target, state.slotBytes(s));
+      if (duty.target === owner) await this.writeOwnLocation(owner, s);
+      else await this.writeLocation(duty.target, state.slotBytes(s));
       clearPending(state, s, duty.wp);
       if (duty.wp === SLOT.WP1) this.counters.destaged++;
       else this.counters.mirrored++;

@@ -1,6 +1,7 @@
 // The disk adapter's stager: reads tracks a host adapter asked for into the slots it attached,
 // beside the slot first (a reused buffer), filling the slot only if the requester still holds the
 // track (a requester that failed while the drive read had its slots taken back).
+import { markSlotClean } from '../shared/tables.ts';
 import type { Link } from '../shared/link.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import type { SharedState } from '../shared/memory.ts';
@@ -70,6 +71,7 @@ export class Stager {
           `stage of track ${r.track}: its requester ${this.ctx.requesterName(ha)} let the track go while the drive read it`,
         );
       this.ctx.state.slotBytes(r.slot).set(buf);
+      markSlotClean(this.ctx.state, r.slot); // the slot holds what its location holds
     } finally {
       if (this.buffers.length < STAGE_BUFFERS_KEPT) this.buffers.push(buf);
     }

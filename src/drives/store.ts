@@ -13,6 +13,11 @@ export interface Drive {
   readTrack(track: number, dst: Uint8Array): Promise<void>;
   /** Write `src` (trackBytes long) onto physical track `track`. */
   writeTrack(track: number, src: Uint8Array): Promise<void>;
+  /**
+   * Write bytes [from, to) of `src` (trackBytes long) onto the same bytes of track `track`, the rest
+   * of the track left as it is. Only drives without timing have it (a timed drive writes whole tracks).
+   */
+  writeRange?(track: number, src: Uint8Array, from: number, to: number): Promise<void>;
 }
 
 /** What both memory stores are made with. */
@@ -62,6 +67,14 @@ export class MemoryDrive implements Drive {
     this.bytes.set(src, track * this.trackBytes);
     this.owner.endWrite(g);
   }
+
+  async writeRange(track: number, src: Uint8Array, from: number, to: number): Promise<void> {
+    this.check(track, src, 'write');
+    this.owner.checkRange(from, to);
+    const g = this.owner.beginWrite(track);
+    this.bytes.set(src.subarray(from, to), track * this.trackBytes + from);
+    this.owner.endWrite(g);
+  }
 }
 
 /**
@@ -103,6 +116,18 @@ export class SparseDrive implements Drive {
     if (chunk === NO_CHUNK) chunk = this.allocate();
     const g = this.owner.beginWrite(track);
     new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes).set(src);
+    storeWord(this.index, track, chunk);
+    this.owner.endWrite(g);
+  }
+
+  /** A never-written track is zeros: a new chunk is zeros too, so only the range need go in. */
+  async writeRange(track: number, src: Uint8Array, from: number, to: number): Promise<void> {
+    this.owner.check(track, src, 'write');
+    this.owner.checkRange(from, to);
+    let chunk = loadWord(this.index, track);
+    if (chunk === NO_CHUNK) chunk = this.allocate();
+    const g = this.owner.beginWrite(track);
+    new Uint8Array(this.pool, chunk * this.trackBytes + from, to - from).set(src.subarray(from, to));
     storeWord(this.index, track, chunk);
     this.owner.endWrite(g);
   }
@@ -170,6 +195,13 @@ class MemoryOwner {
 
   endWrite(g: number): void {
     if (g >= 0) addWord(this.writeSeq!.seq, g, 1);
+  }
+
+  checkRange(from: number, to: number): void {
+    assert(
+      Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= this.trackBytes,
+      () => `drive ${this.id}: a write of bytes ${from}..${to} of a ${this.trackBytes}-byte track`,
+    );
   }
 
   check(track: number, buf: Uint8Array, what: string): void {

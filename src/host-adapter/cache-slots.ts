@@ -1,6 +1,7 @@
 // A host adapter's cache slots for its pieces: find a track's slot (staging it on a miss through
 // the owning disk adapter), take one for a whole-track overwrite, copy in and out, and make a write
 // pending — for the BCV too (WP2) while ESTABLISH mirrors the device.
+import { widenSlotDirty } from '../shared/tables.ts';
 import type { DeviceEntry } from '../shared/model.ts';
 import { DEVICE, NO_SLOT, SLOT, type SharedState } from '../shared/memory.ts';
 import type { Session } from '../shared/session.ts';
@@ -35,6 +36,7 @@ export class HostSlots {
   /** Put `src` into slot s of locked track g at `at`, and make it write-pending (for the BCV too while it mirrors). */
   write(dev: DeviceEntry, g: number, s: number, src: Uint8Array, at: number): void {
     this.state.slotBytes(s).set(src, at);
+    widenSlotDirty(this.state, s, at, at + src.length);
     addSlotSeq(this.state, s, 1);
     // While a BCV is established on the device the write is also pending for it (WP2). Read under
     // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch

@@ -1,5 +1,6 @@
 // The global cache's slot allocator: a clock (second-chance LRU) over the slot headers in shared
 // memory. It evicts only clean slots; when every slot is write-pending the caller waits for destage.
+import { markSlotWhole } from './tables.ts';
 import { CACHE, NO_SLOT, NO_TRACK, SLOT, type SharedState } from './memory.ts';
 import { tryLockTrack, unlockTrack } from './track-lock.ts';
 import { assert } from './assert.ts';
@@ -83,6 +84,7 @@ function claimSlot(state: SharedState, g: number): number {
     if (owner === NO_TRACK) {
       if (Atomics.compareExchange(state.slotOwner, index, NO_TRACK, g) === NO_TRACK) {
         Atomics.store(state.slotState, index, 0);
+        markSlotWhole(state, index); // its bytes are not g's until staged or written
         return index;
       }
       continue;
@@ -106,6 +108,7 @@ function claimSlot(state: SharedState, g: number): number {
       Atomics.store(state.trackSlot, owner, NO_SLOT);
       Atomics.store(state.slotState, index, 0);
       Atomics.store(state.slotOwner, index, g);
+      markSlotWhole(state, index);
       return index;
     } finally {
       unlockTrack(state, owner);

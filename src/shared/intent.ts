@@ -4,6 +4,7 @@
 // another, or to both. So the move is written down first, in the actor's own record in shared
 // memory, and crossed out after; whoever takes a failed actor's place finishes any move it finds.
 // Both tracks are locked by the mover for the whole move, so nobody else can have touched them.
+import { markSlotWhole } from './tables.ts';
 import { INTENT_WORDS, NO_SLOT, type SharedState } from './memory.ts';
 import { lockedBy } from './track-lock.ts';
 import { assert } from './assert.ts';
@@ -19,6 +20,7 @@ const MOVE = 1;
 function apply(state: SharedState, s: number, from: number, to: number, slotState: number): void {
   if (Atomics.load(state.trackSlot, from) === s) Atomics.store(state.trackSlot, from, NO_SLOT);
   Atomics.store(state.slotOwner, s, to);
+  markSlotWhole(state, s); // the bytes are `from`'s, not what `to`'s location holds
   Atomics.store(state.slotState, s, slotState);
   Atomics.store(state.trackSlot, to, s);
 }

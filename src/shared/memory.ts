@@ -178,6 +178,8 @@ export interface SharedBuffers {
   slotState: SharedArrayBuffer;
   slotOwner: SharedArrayBuffer;
   slotSeq: SharedArrayBuffer;
+  /** Per slot [lo, hi): the bytes that may differ from its own track's location on the drive (lo ≥ hi: none). */
+  slotDirty: SharedArrayBuffer;
   slotData: SharedArrayBuffer;
   cacheWords: SharedArrayBuffer;
   deviceHeaders: SharedArrayBuffer;
@@ -238,6 +240,7 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     slotState: sab(slots * 4),
     slotOwner: sab(slots * 4),
     slotSeq: sab(slots * 4),
+    slotDirty: sab(slots * 8),
     slotData: sab(slots * trackBytes),
     cacheWords: sab(8 * 4),
     deviceHeaders: sab(cfg.devices.length * DEVICE_WORDS * 4),
@@ -272,6 +275,7 @@ export class SharedState {
   readonly slotState: Int32Array;
   readonly slotOwner: Int32Array;
   readonly slotSeq: Int32Array;
+  readonly slotDirty: Int32Array;
   readonly slotData: Uint8Array;
   readonly cacheWords: Int32Array;
   readonly deviceHeaders: Int32Array;
@@ -294,6 +298,7 @@ export class SharedState {
     this.slotState = new Int32Array(buffers.slotState);
     this.slotOwner = new Int32Array(buffers.slotOwner);
     this.slotSeq = new Int32Array(buffers.slotSeq);
+    this.slotDirty = new Int32Array(buffers.slotDirty);
     this.slotData = new Uint8Array(buffers.slotData);
     this.cacheWords = new Int32Array(buffers.cacheWords);
     this.deviceHeaders = new Int32Array(buffers.deviceHeaders);

@@ -12,6 +12,8 @@ type S = Pick<
   | 'slotState'
   | 'slotOwner'
   | 'slotSeq'
+  | 'slotDirty'
+  | 'trackBytes'
   | 'cacheWords'
   | 'splitCursors'
   | 'driveWriteSeq'
@@ -51,4 +53,27 @@ export const addCacheWord = (st: S, w: number, n: number): number => Atomics.add
 export const splitCursorOf = (st: S, w: number): number => Atomics.load(st.splitCursors, w);
 export const setSplitCursor = (st: S, w: number, v: number): number => Atomics.store(st.splitCursors, w, v);
 /** Track g's drive-write seqlock (odd while its drive is being written). */
+/**
+ * A slot's dirty range (DESIGN §11): the bytes [lo, hi) that may differ from its own track's location
+ * on the drive, so a destage there copies only those. Whole when a slot is claimed or moved (its bytes
+ * came from anywhere), none once staged from or destaged to its own location, widened by host writes.
+ * Every change happens under the owning track's lock.
+ */
+export const markSlotWhole = (st: S, s: number): void => {
+  Atomics.store(st.slotDirty, 2 * s, 0);
+  Atomics.store(st.slotDirty, 2 * s + 1, st.trackBytes);
+};
+export const markSlotClean = (st: S, s: number): void => {
+  Atomics.store(st.slotDirty, 2 * s, st.trackBytes);
+  Atomics.store(st.slotDirty, 2 * s + 1, 0);
+};
+export const widenSlotDirty = (st: S, s: number, from: number, to: number): void => {
+  if (Atomics.load(st.slotDirty, 2 * s) > from) Atomics.store(st.slotDirty, 2 * s, from);
+  if (Atomics.load(st.slotDirty, 2 * s + 1) < to) Atomics.store(st.slotDirty, 2 * s + 1, to);
+};
+/** The dirty range [lo, hi) of slot s (lo ≥ hi: none). */
+export const slotDirtyOf = (st: S, s: number): [number, number] => [
+  Atomics.load(st.slotDirty, 2 * s),
+  Atomics.load(st.slotDirty, 2 * s + 1),
+];
 export const driveWriteSeqOf = (st: S, g: number): number => Atomics.load(st.driveWriteSeq, g);
