@@ -275,26 +275,17 @@ export class DiskAdapter {
     else await drive.readTrack(track, dst);
   }
 
-  /** Write a whole track onto location g (it is no longer formatted-as-zeros, and a fill of it is on its drive now). */
-  private async writeLocation(g: number, src: Uint8Array): Promise<void> {
-    const { drive, track } = this.driveTrack(g);
-    await drive.writeTrack(track, src);
-    this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND);
-  }
-
   /**
-   * Destage slot s to its own track's location g (track locked): only the slot's dirty range when
-   * the drive can write part of a track and the location is not formatted-as-zeros (its bytes outside
-   * the range are then the slot's already); the whole track otherwise. The slot is then clean.
+   * Write a track onto location g (it is no longer formatted-as-zeros, and a fill of it is on its
+   * drive now). Given the slot's dirty range [lo, hi) (DESIGN §11), only those bytes, if the drive can
+   * write part of a track and g is not formatted-as-zeros (its other bytes are then the slot's already).
    */
-  private async writeOwnLocation(g: number, s: number): Promise<void> {
+  private async writeLocation(g: number, src: Uint8Array, dirty?: [number, number]): Promise<void> {
     const { drive, track } = this.driveTrack(g);
-    const [lo, hi] = slotDirtyOf(this.state, s);
-    if (drive.writeRange && lo < hi && !this.state.flag(g, TRACK.FMT)) {
-      await drive.writeRange(track, this.state.slotBytes(s), lo, hi);
-      this.state.clearFlag(g, TRACK.FILLPEND);
-    } else await this.writeLocation(g, this.state.slotBytes(s));
-    markSlotClean(this.state, s);
+    if (dirty && drive.writeRange && dirty[0] < dirty[1] && !this.state.flag(g, TRACK.FMT))
+      await drive.writeRange(track, src, dirty[0], dirty[1]);
+    else await drive.writeTrack(track, src);
+    this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND);
   }
 
   /** Tell whichever adapter owns location g that slot s has data pending for it. */
@@ -399,8 +390,9 @@ export class DiskAdapter {
         this.restripe.splitDone(done);
         return true; // the slot now belongs to the BCV track; its adapter was hinted
       }
-      if (duty.target === owner) await this.writeOwnLocation(owner, s);
-      else await this.writeLocation(duty.target, state.slotBytes(s));
+      const own = duty.target === owner; // to its own location: only what hosts changed (its dirty range)
+      await this.writeLocation(duty.target, state.slotBytes(s), own ? slotDirtyOf(state, s) : undefined);
+      if (own) markSlotClean(state, s);
       clearPending(state, s, duty.wp);
       if (duty.wp === SLOT.WP1) this.counters.destaged++;
       else this.counters.mirrored++;
