@@ -2,6 +2,7 @@
 // end-to-end tests and the benchmarks: started and waited for (its first JSON line says it serves),
 // each later JSON line kept for `line()`, stopped with SIGTERM by `stop()`.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 
 /** How long startServe waits for an expected line of serve's output (ms). */
 const SERVE_LINE_WAIT_MS = 60_000;
@@ -25,7 +26,10 @@ export async function startServe(args: string[], cwd = process.cwd()): Promise<S
     cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // Killed by a signal: its number plus 128, as a shell says it (SIGINT 130, SIGKILL 137).
+  const exited = new Promise<number | null>((r) =>
+    child.once('exit', (code, signal) => r(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : null))),
+  );
   let text = '';
   let err = '';
   const lines: Array<Record<string, unknown>> = [];

@@ -16,7 +16,7 @@ import { assert } from './assert.ts';
 /** Request descriptors one client keeps on its ring (and so replies waiting on the way back). */
 export const RING_ENTRIES = 4096;
 /** Bytes of request data one client keeps in flight (write payloads and read destinations). */
-export const RING_ARENA_BYTES = 64 * 1024 * 1024;
+export const RING_ARENA_BYTES = 32 * 1024 * 1024;
 /** A request with more data than this goes over the port as a message. */
 export const RING_REQUEST_MAX_BYTES = RING_ARENA_BYTES / 4;
 /** Bytes of device names one link may define (each name once, on its first request). */

@@ -77,7 +77,7 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
       `arrayemu: waiting for reconfiguration ${running.id} of ${running.device} to finish (signal again to stop now)\n`,
     );
     const again = await Promise.race([control!.jobs.idle().then(() => false), signalled().then(() => true)]);
-    if (again) process.exit(130);
+    if (again) stopNow();
   }
   // With a data dir a second signal stops at once: the store holds the last commit, which a restart resumes from.
   if (o.dataDir)
@@ -85,7 +85,7 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
       process.stderr.write(
         `arrayemu: second signal: stopping now; ${o.dataDir} holds the last commit, a restart resumes from it\n`,
       );
-      process.exit(130);
+      stopNow();
     });
   const resumes = o.dataDir && running ? { id: running.id, device: running.device } : undefined;
   if (o.json)
@@ -98,6 +98,20 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     );
   await control?.close();
   await s.close();
+}
+
+/**
+ * Stop this process at once, as SIGINT's default action does (exit status 130 to a shell), without
+ * Node's exit: process.exit joins every worker thread, and a worker stopped inside a store
+ * transaction can deadlock in the store's own clean-up (seen: the service processor's thread
+ * waiting forever on the LMDB environment's mutex in its close), so the exit never ends. Nothing is
+ * lost by skipping it: the data dir is as safe as under kill -9 (DESIGN §10).
+ */
+function stopNow(): never {
+  process.removeAllListeners('SIGINT');
+  process.kill(process.pid, 'SIGINT');
+  // The default action ends the process before this runs; should the signal be held, exit anyway.
+  process.exit(130);
 }
 
 /** Resolves at the next SIGINT or SIGTERM. */
