@@ -50,7 +50,10 @@ export interface DeviceIo {
 }
 
 /** The array's devices as NBD exports (BCVs are not exported: they belong to reconfiguration), each request counted. */
-export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new Map() }): NbdBackend {
+export function arrayBackend(
+  emu: ArrayEmulator,
+  io: DeviceIo = { devices: new Map() },
+): NbdBackend & { close(): void } {
   const clients = Array.from(
     { length: emu.model.config.hostAdapters },
     (_, i) => new HostClient(emu.hostLink(i), () => emu.hostLink(i)),
@@ -92,6 +95,8 @@ export function arrayBackend(emu: ArrayEmulator, io: DeviceIo = { devices: new M
     flush: async () => {
       await emu.flushDurable(() => client().flush());
     },
+    // The clients' timers and links hold the array (its reconnect reaches the emulator): closed, it can be freed.
+    close: () => clients.forEach((c) => c.close()),
   };
 }
 
@@ -143,6 +148,7 @@ export async function serve(config: ArrayConfig | undefined, o: ServeOptions): P
     }
   } catch (err) {
     await nbd.close();
+    backend.close();
     await emu.stop();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL')
@@ -158,6 +164,7 @@ export async function serve(config: ArrayConfig | undefined, o: ServeOptions): P
     close: async () => {
       await nbd.close();
       await backend.flush(); // destages the cache, and with a data dir commits it
+      backend.close();
       await emu.stop();
       if (o.socket !== undefined && existsSync(o.socket)) unlinkSync(o.socket);
     },
