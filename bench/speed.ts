@@ -246,11 +246,14 @@ export function speedMarkdown(r: SpeedReport, machine: string, date: string, qui
 function nbdLines(r: SpeedReport): string[] {
   if (r.runs.every((f) => !f.nbd)) return ['fio over NBD: not measured (fio or nbdkit not installed).', ''];
   const cell = (f: SpeedFigures, k: NbdCaseKey) =>
-    f.nbd ? `${f.nbd[k].mibPerSec} vs ${f.nbd[k].nbdkitMibPerSec} MiB/s (${f.nbd[k].ratio})` : '—';
+    f.nbd
+      ? `${f.nbd[k].mibPerSec} vs ${f.nbd[k].nbdkitMibPerSec} MiB/s (${f.nbd[k].ratio}); CPU ${f.nbd[k].cpuUsPerIo} vs ${f.nbd[k].nbdkitCpuUsPerIo} µs a request`
+      : '—';
   const row = (k: NbdCaseKey, label: string) => `| ${label} | ${r.runs.map((f) => cell(f, k)).join(' | ')} |`;
   return [
     "fio's nbd engine over a Unix socket: `arrayemu serve` (LD1, 256 MiB striped over 4 instant drives on 4 disk",
-    'adapters, 2 host adapters, worker threads) beside `nbdkit memory` of the same size, one after the other:',
+    'adapters, 2 host adapters, worker threads) beside `nbdkit memory` of the same size, one after the other; and',
+    "the CPU each request cost the server, all its threads (this process's `process.cpuUsage()`, nbdkit's `/proc/<pid>/stat`):",
     '',
     `| fio job | ${r.runs.map((_, i) => `run ${i + 1}: arrayemu vs nbdkit`).join(' | ')} |`,
     `|---|${r.runs.map(() => '---').join('|')}|`,
