@@ -8,7 +8,7 @@
 // adapter from the arena into the cache slot; a read's bytes by the host adapter from the slot
 // into the arena region the host set aside (IoRequest.into), and out of it by the host.
 import type { MessagePort } from 'node:worker_threads';
-import { PortLink, type Log } from './link.ts';
+import { LINK_QUEUE_LIMIT, PortLink, type Log } from './link.ts';
 import type { IoOp, IoReply, IoRequest, Message } from './messages.ts';
 import { Arena, Ring, ringBuffers, type RingBuffers } from './ring.ts';
 import { assert } from './assert.ts';
@@ -97,7 +97,13 @@ export class RingHostLink extends PortLink {
   override send(msg: Message): void {
     if (msg.t !== 'io') return super.send(msg);
     for (const req of msg.reqs) {
-      if ((req.op === 'flush' ? 0 : req.lengthBytes) <= RING_REQUEST_MAX_BYTES) this.held.push(req);
+      if ((req.op === 'flush' ? 0 : req.lengthBytes) <= RING_REQUEST_MAX_BYTES) {
+        assert(
+          this.held.length < LINK_QUEUE_LIMIT,
+          () => `host ring to ${this.peer}: ${LINK_QUEUE_LIMIT} requests waiting for room on the ring`,
+        );
+        this.held.push(req);
+      }
       // Too large for the ring: a message, whose data is moved (transferred), so it takes a copy: the caller keeps its own.
       else super.send({ t: 'io', reqs: [req.data ? { ...req, data: req.data.slice() } : req] });
     }
