@@ -56,10 +56,9 @@ export class RingHostLink extends PortLink {
   private readonly names: Uint8Array;
   private namesUsed = 0;
   private readonly deviceCodes = new Map<string, number>();
-  /** Per request id on the ring: its arena region (-1: none) and, for a read, its length. */
+  /** Per request id on the ring and not yet answered: its arena region (-1: none) and, for a read, its
+   * length. Never more than RING_ENTRIES of them, so the reply ring cannot overflow. */
   private readonly regions = new Map<number, { at: number; read: boolean; len: number; lease: boolean }>();
-  /** Requests on the ring not yet answered (never more than the reply ring holds). */
-  private outstanding = 0;
   /** Requests waiting for room on the ring or in the arena, in order. */
   private readonly held: IoRequest[] = [];
   private publishing = false;
@@ -128,7 +127,7 @@ export class RingHostLink extends PortLink {
 
   private put(req: IoRequest): boolean {
     // Room for two entries: a request's device may need naming first.
-    if (this.requests.room() < 2 || this.outstanding >= RING_ENTRIES) return false;
+    if (this.requests.room() < 2 || this.regions.size >= RING_ENTRIES) return false;
     const code = this.deviceCode(req.device);
     if (code < 0) return this.viaPort(req);
     const len = req.op === 'flush' ? 0 : req.lengthBytes;
@@ -145,7 +144,6 @@ export class RingHostLink extends PortLink {
     w[e + DATA_AT] = at;
     this.requests.put();
     this.regions.set(req.id, { at, read: req.op === 'read', len, lease: req.lease === true });
-    this.outstanding++;
     return true;
   }
 
@@ -196,7 +194,6 @@ export class RingHostLink extends PortLink {
     const r = this.regions.get(id);
     assert(r !== undefined, () => `host ring to ${this.peer}: a reply to request ${id}, which is not on the ring`);
     this.regions.delete(id);
-    this.outstanding--;
     if (r.at < 0) return { id, ok: true, data: r.read ? new Uint8Array(0) : undefined };
     if (r.read && r.lease) {
       let lent = true;
