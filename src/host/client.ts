@@ -1,7 +1,7 @@
 // A host's connection to a host adapter: read/write/flush as promises over a Link, many requests
 // in flight, batched per event-loop turn by the link.
 import type { Link } from '../shared/link.ts';
-import { SHARED_BLOB_BYTES, type IoReply, type IoRequest } from '../shared/messages.ts';
+import type { IoReply, IoRequest } from '../shared/messages.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
 import { sched, type Timer } from '../shared/sched.ts';
 import { PendingRequests } from '../shared/pending.ts';
@@ -127,10 +127,8 @@ export class HostClient {
   }
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
-    // Small data is copied into the batch's shared buffer; larger data is moved (transferred) by
-    // a message link, so it gets a copy of its own: the caller keeps `data`. A ring copies it anyway.
-    const own = data.length <= SHARED_BLOB_BYTES || this.link.copiesWrites ? data : data.slice();
-    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data: own }));
+    // Every link copies a request's data on its way (encodeBatch, or a ring's arena): the caller keeps `data`.
+    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data }));
   }
 
   async flush(): Promise<void> {

@@ -19,8 +19,6 @@ export interface Link {
   /** Called once if the other end goes away (its thread died or it closed the link). */
   onPeerGone(handler: () => void): void;
   close(): void;
-  /** True if a write's data is always copied on its way (never moved away from the sender). */
-  readonly copiesWrites?: boolean;
 }
 
 abstract class BatchingLink implements Link {

@@ -88,28 +88,29 @@ function ownedBuffer(u8: Uint8Array): ArrayBuffer {
 }
 
 /**
- * Encode a batch. The sender gives up the buffers of `data` it owns whole (they are transferred);
- * any other `data` is copied.
+ * Encode a batch. A reply's `data` is the sender's to give up: a buffer it owns whole is moved
+ * (transferred), any other is copied. A request's `data` is the host's (an NBD payload, a
+ * workload's buffer it reuses): it is always copied, never moved away from it.
  */
 export function encodeBatch(msgs: Message[]): Wire {
   const blobs: ArrayBuffer[] = [];
   const small = sharedBlob(msgs);
   if (small) blobs.push(small.buffer as ArrayBuffer);
   let sharedAt = 0;
-  const take = (d: Uint8Array | undefined): Uint8Array | undefined => {
+  const take = (d: Uint8Array | undefined, move: boolean): Uint8Array | undefined => {
     if (d === undefined) return undefined;
     if (small && d.length <= SHARED_BLOB_BYTES) {
       small.set(d, sharedAt);
       sharedAt += d.length;
       return [0, sharedAt - d.length, d.length] as unknown as Uint8Array;
     }
-    blobs.push(ownedBuffer(d));
+    blobs.push(move ? ownedBuffer(d) : (new Uint8Array(d).buffer as ArrayBuffer));
     return (blobs.length - 1) as unknown as Uint8Array;
   };
   const plain = msgs.map((m): Message => {
-    if (m.t === 'io') return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: take(r.data) } : r)) };
+    if (m.t === 'io') return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: take(r.data, false) } : r)) };
     if (m.t === 'io-done')
-      return { t: 'io-done', replies: m.replies.map((r) => (r.data ? { ...r, data: take(r.data) } : r)) };
+      return { t: 'io-done', replies: m.replies.map((r) => (r.data ? { ...r, data: take(r.data, true) } : r)) };
     return m;
   });
   const packed = packr.pack(plain);

@@ -47,8 +47,6 @@ const isSetup = (m: unknown): m is RingSetup => typeof m === 'object' && m !== n
 
 /** The host's end: puts requests, takes replies. */
 export class RingHostLink extends PortLink {
-  /** Writes' data is copied (into the arena, or for a message), never moved: the caller keeps its buffer. */
-  readonly copiesWrites = true;
   private readonly requests: Ring;
   private readonly replies: Ring;
   private readonly arena: Arena;
@@ -102,9 +100,7 @@ export class RingHostLink extends PortLink {
           () => `host ring to ${this.peer}: ${LINK_QUEUE_LIMIT} requests waiting for room on the ring`,
         );
         this.held.push(req);
-      }
-      // Too large for the ring: a message, whose data is moved (transferred), so it takes a copy: the caller keeps its own.
-      else super.send({ t: 'io', reqs: [req.data ? { ...req, data: req.data.slice() } : req] });
+      } else super.send({ t: 'io', reqs: [req] }); // too large for the ring: a message (its data copied on the way)
     }
     if (!this.publishing) {
       this.publishing = true;
