@@ -7,7 +7,15 @@ import { assert } from './assert.ts';
 import type { ArrayModel } from './model.ts';
 import { DEVICE, type SharedState } from './memory.ts';
 
-export type ReconfKind = 'expansion' | 'stripe-change' | 'expansion+stripe-change' | 'more-rows' | 'meta-expansion';
+/** Every kind of reconfiguration the planner makes (shared/plan.ts), the one list of them. */
+export const RECONF_KINDS = [
+  'expansion',
+  'stripe-change',
+  'expansion+stripe-change',
+  'more-rows',
+  'meta-expansion',
+] as const;
+export type ReconfKind = (typeof RECONF_KINDS)[number];
 
 /** What the service processor sends every actor to open a session (plain data, msgpackr-able). */
 export interface SessionSpec {

@@ -6,6 +6,7 @@
 // then, or a later write, whole (a torn sector fails). A few of those restarts are crashed again at
 // every commit of their own recovery. A commit is atomic in the store (LMDB's transaction), so a
 // crash inside one is a crash before it.
+import { RECONF_KINDS } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import type { ArrayConfig } from '../shared/config.ts';
 import { errorMessage } from '../shared/errors.ts';
@@ -359,14 +360,8 @@ async function checkAll(
   }
 }
 
-/** Restripe kinds a campaign covers (every kind the planner makes). */
-export const CRASH_KINDS = [
-  'expansion',
-  'stripe-change',
-  'expansion+stripe-change',
-  'more-rows',
-  'meta-expansion',
-] as const;
+/** Restripe kinds a campaign covers: every kind the planner makes. */
+export const CRASH_KINDS = RECONF_KINDS;
 
 export interface CrashCampaign extends CrashCounts {
   seeds: number;

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { runStress } from '../../src/stress/pool.ts';
 import { runSeed } from '../../src/stress/seed.ts';
+import { RECONF_KINDS } from '../../src/shared/session.ts';
 
 // Whole campaigns: bounded by this, not by the default per-test bound (a loaded machine runs them slower; CI measures nothing with it).
 const CAMPAIGN_BOUND_MS = 300_000;
@@ -16,13 +17,7 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     const s = await runStress({ seeds: 60, firstSeed: 1000, jobs: 2 });
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
-    expect(Object.keys(s.kinds).sort()).toEqual([
-      'expansion',
-      'expansion+stripe-change',
-      'meta-expansion',
-      'more-rows',
-      'stripe-change',
-    ]);
+    expect(Object.keys(s.kinds).sort()).toEqual([...RECONF_KINDS].sort());
     for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
   });
 

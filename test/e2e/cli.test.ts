@@ -3,6 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RECONF_KINDS } from '../../src/shared/session.ts';
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/arrayemu.mjs', ...args], { encoding: 'utf8', timeout: 120_000 });
@@ -143,13 +144,7 @@ describe('arrayemu run --reconfigure-to', () => {
     const ok = cli('crash', '--per-kind', '1', '--json');
     expect(ok.code, ok.err).toBe(0);
     const c = JSON.parse(ok.out);
-    expect(Object.keys(c.kinds).sort()).toEqual([
-      'expansion',
-      'expansion+stripe-change',
-      'meta-expansion',
-      'more-rows',
-      'stripe-change',
-    ]);
+    expect(Object.keys(c.kinds).sort()).toEqual([...RECONF_KINDS].sort());
     expect(c.restarts).toBeGreaterThanOrEqual(c.commits);
     expect(c.failed).toEqual([]);
     const broken = cli('crash', '--per-kind', '2', '--break', 'flush-without-commit', '--json');

@@ -9,6 +9,7 @@ import { runSeed } from '../../src/stress/seed.ts';
 import { planSeed, sharedLocationSpots } from '../../src/stress/plan.ts';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../../src/shared/config.ts';
+import { RECONF_KINDS } from '../../src/shared/session.ts';
 
 /** A short run of several seeds: bounded by this rather than the per-test default on a loaded machine. */
 const SHORT_RUN_BOUND_MS = 120_000;
@@ -23,13 +24,7 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     const s = await runStress({ seeds: 20, firstSeed: 1000, jobs: 2 });
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
-    expect(Object.keys(s.kinds).sort()).toEqual([
-      'expansion',
-      'expansion+stripe-change',
-      'meta-expansion',
-      'more-rows',
-      'stripe-change',
-    ]);
+    expect(Object.keys(s.kinds).sort()).toEqual([...RECONF_KINDS].sort());
   });
 
   it('12 seeds with faults, deterministic; 4 on the real event loop; 2 in worker threads: adapters failed and replaced, nothing lost', async () => {
