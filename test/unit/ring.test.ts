@@ -75,8 +75,19 @@ describe('ring', () => {
     expect(() => producer.nextEntry()).toThrow(InvariantError);
   });
 
-  it('sizes entries to what a request needs', () => {
-    expect(ENTRY_WORDS).toBeGreaterThanOrEqual(6);
+  it("carries a request's six numbers exactly, byte offsets past 4 GiB included", () => {
+    const b = ringBuffers(2);
+    const producer = new Ring(b);
+    const consumer = new Ring(b);
+    const entry = [2 ** 40 + 7, 1, 3, 2 ** 45 + 4096, 65536, 12_345_678];
+    expect(entry.length).toBe(ENTRY_WORDS);
+    const at = producer.nextEntry();
+    entry.forEach((v, i) => (producer.words[at + i] = v));
+    producer.put();
+    producer.publish();
+    const got: number[] = [];
+    consumer.take((e) => got.push(...consumer.words.subarray(e, e + ENTRY_WORDS)));
+    expect(got).toEqual(entry);
   });
 });
 
