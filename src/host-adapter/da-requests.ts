@@ -15,12 +15,11 @@ import { ArrayError } from '../shared/errors.ts';
 /** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
 export const ADAPTER_WAIT_MS = 30_000;
 /**
- * On the real clock with instant drives, write-pending hints leave a host adapter at most this often
- * (ms): a disk adapter waits out its write-behind delay (20 ms) before it destages anyway, and a
- * hint message per disk adapter per turn cost the host adapter's thread 17% of its time under 4 KiB
- * writes (batched: +30% writes/s). With timed drives each hint leaves at the end of its turn (when a
- * destage starts is part of the model), and so it does under the seeded scheduler, where a message
- * costs nothing: seeded traces, and what the stress harness catches in them, stay as they were.
+ * With instant drives, write-pending hints are gathered this long (ms; Scheduler.gather: the next
+ * turn under the seeded scheduler): a disk adapter waits out its write-behind delay (20 ms) before
+ * it destages anyway, and a hint message per disk adapter per turn cost the host adapter's thread
+ * 17% of its time under 4 KiB writes (gathered: +30% writes/s). With timed drives each hint leaves
+ * at the end of its turn (when a destage starts is part of the model).
  */
 export const HINT_BATCH_MS = 2;
 
@@ -152,8 +151,8 @@ export class DiskAdapterRequests {
     this.hints[da]?.push(s);
     if (this.hintsScheduled) return;
     this.hintsScheduled = true;
-    const everyTurn = sched().kind === 'seeded' || arrayIsTimed(this.ctx.model.config);
-    const send = (fn: () => void) => (everyTurn ? sched().defer(fn) : sched().after(HINT_BATCH_MS, fn, false));
+    const send = (fn: () => void) =>
+      arrayIsTimed(this.ctx.model.config) ? sched().defer(fn) : sched().gather(HINT_BATCH_MS, fn);
     send(() => {
       this.hintsScheduled = false;
       this.hints.forEach((slots, i) => {

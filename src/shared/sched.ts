@@ -30,6 +30,12 @@ export interface Scheduler {
   now(): number;
   /** Run `fn` in a later turn (setImmediate). */
   defer(fn: () => void, owner?: Owner): void;
+  /**
+   * Run `fn` once, for work that only gains from being gathered (messages whose sending costs CPU):
+   * after `ms` on the real clock; in the next turn under the seeded scheduler, where a message
+   * costs nothing and a delay would only change the interleavings a seed replays.
+   */
+  gather(ms: number, fn: () => void): void;
   /** Run `fn` after `ms` (setTimeout). `keepAlive` false: does not keep the process alive. */
   after(ms: number, fn: () => void, keepAlive?: boolean): Timer;
   /** Run `fn` every `ms`; never keeps the process alive. */
@@ -88,6 +94,9 @@ export class RealScheduler extends Owners implements Scheduler {
   }
   defer(fn: () => void, owner?: Owner): void {
     setImmediate(this.wrap(fn, owner));
+  }
+  gather(ms: number, fn: () => void): void {
+    this.after(ms, fn, false);
   }
   after(ms: number, fn: () => void, keepAlive = true): Timer {
     const t = setTimeout(this.wrap(fn), ms);
@@ -200,6 +209,9 @@ export class SeededScheduler extends Owners implements Scheduler {
 
   now(): number {
     return this.nowMs;
+  }
+  gather(_ms: number, fn: () => void): void {
+    this.defer(fn);
   }
   defer(fn: () => void, owner: Owner = this.owner): void {
     this.ready.push({ fn, owner });
