@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseConfig } from '../src/shared/config.ts';
+import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
 import { serve } from '../src/serve/nbd/serve.ts';
 
 const run = promisify(execFile);
@@ -14,9 +14,9 @@ const TRACK = 65536;
 const HEADS = 16;
 /** 256 MiB: LD1 striped over four drives on four disk adapters, 2 host adapters, a cache holding all of it. */
 const CYLINDERS_PER_DRIVE = 64;
-const DEVICE_BYTES = 4 * CYLINDERS_PER_DRIVE * HEADS * TRACK;
+export const NBD_DEVICE_BYTES = 4 * CYLINDERS_PER_DRIVE * HEADS * TRACK;
 
-const config = () =>
+export const nbdConfig = (): ArrayConfig =>
   parseConfig({
     geometry: { trackBytes: TRACK, headsPerCylinder: HEADS },
     cache: { slots: 4 * CYLINDERS_PER_DRIVE * HEADS },
@@ -71,7 +71,7 @@ const CASES = (seconds: number): FioCase[] => [
       '--iodepth=32',
       '--time_based',
       `--runtime=${seconds}`,
-      `--size=${DEVICE_BYTES}`,
+      `--size=${NBD_DEVICE_BYTES}`,
     ],
     target: 0.7,
   },
@@ -84,7 +84,7 @@ const CASES = (seconds: number): FioCase[] => [
       '--iodepth=32',
       '--time_based',
       `--runtime=${seconds}`,
-      `--size=${DEVICE_BYTES}`,
+      `--size=${NBD_DEVICE_BYTES}`,
     ],
   },
 ];
@@ -93,7 +93,7 @@ const CASES = (seconds: number): FioCase[] => [
 const WARM_UP: FioCase = {
   key: 'randrw64k',
   name: 'warm-up',
-  args: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--time_based', '--runtime=1', `--size=${DEVICE_BYTES}`],
+  args: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--time_based', '--runtime=1', `--size=${NBD_DEVICE_BYTES}`],
 };
 
 /**
@@ -175,8 +175,8 @@ export async function nbdBench(quick: boolean, say: (s: string) => void): Promis
   const dir = mkdtempSync(join(tmpdir(), 'arrayemu-nbd-bench-'));
   const kitSock = join(dir, 'nbdkit.sock');
   const aeSock = join(dir, 'arrayemu.sock');
-  const kit = spawn('nbdkit', ['-f', '-U', kitSock, 'memory', String(DEVICE_BYTES)], { stdio: 'ignore' });
-  const served = await serve(config(), { socket: aeSock });
+  const kit = spawn('nbdkit', ['-f', '-U', kitSock, 'memory', String(NBD_DEVICE_BYTES)], { stdio: 'ignore' });
+  const served = await serve(nbdConfig(), { socket: aeSock });
   try {
     for (let i = 0; i < 200 && !existsSync(kitSock); i++) await new Promise((r) => setTimeout(r, 25));
     const rows: NbdBenchRow[] = [];
@@ -225,7 +225,7 @@ export function nbdMarkdown(rows: NbdBenchRow[] | string, machine: string, date:
   return [
     '## Real clients over NBD',
     '',
-    `Command: \`npm run bench\` (or \`arrayemu bench --only nbd\`) · machine: ${machine} · date: ${date} · fio's nbd engine over Unix sockets against \`arrayemu serve\` (LD1, ${DEVICE_BYTES / 2 ** 20} MiB striped over 4 instant drives on 4 disk adapters, 2 host adapters, worker threads) and against \`nbdkit memory\` of the same size, one after the other in the same run.`,
+    `Command: \`npm run bench\` (or \`arrayemu bench --only nbd\`) · machine: ${machine} · date: ${date} · fio's nbd engine over Unix sockets against \`arrayemu serve\` (LD1, ${NBD_DEVICE_BYTES / 2 ** 20} MiB striped over 4 instant drives on 4 disk adapters, 2 host adapters, worker threads) and against \`nbdkit memory\` of the same size, one after the other in the same run.`,
     '',
     ...body,
     '',
