@@ -147,8 +147,8 @@ export async function restripeBench(quick: boolean, say: (s: string) => void): P
 export async function restripeThroughput(
   quick: boolean,
   say: (s: string) => void,
+  tMib = quick ? 16 : 256,
 ): Promise<RestripeFigures['throughput']> {
-  const tMib = quick ? 16 : 256;
   const t = fig2Scaled(tMib);
   const emu = await ArrayEmulator.start(t.running);
   let report: ReconfReport;

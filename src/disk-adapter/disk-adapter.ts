@@ -16,7 +16,7 @@ import { SyncGate } from '../shared/sync-gate.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import type { Drive } from '../drives/store.ts';
-import { adapterDrives } from '../drives/adapter-drives.ts';
+import { adapterDrives, type DirectCopier } from '../drives/adapter-drives.ts';
 import { drivesTiming } from '../drives/timing/timed-drive.ts';
 import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
@@ -77,7 +77,6 @@ export class DiskAdapter {
   private destaging = false;
   private sweepTimer?: Timer;
   private stopped = false;
-  /** When this adapter's throttled background copy may start its next track (scheduler ms). */
   readonly counters = {
     staged: 0,
     destaged: 0,
@@ -88,10 +87,10 @@ export class DiskAdapter {
     fills: 0,
     hostFills: 0,
     slotWaits: 0,
+    directCopies: 0,
   };
 
   private readonly gate: SyncGate;
-  /** The host-request count last seen by the throttle, and when it last moved (scheduler ms). */
   /** The write-behind delay now running (instant drives), and how to end it early. */
   private writeBehind?: { timer: Timer; end: () => void };
   /** The back-end link this adapter's timed drives share (diskAdapters[i].channelMBps). */
@@ -109,8 +108,9 @@ export class DiskAdapter {
     this.index = opts.index;
     this.log = opts.log;
     this.name = opts.model.diskAdapterIds[opts.index]!;
+    let direct: DirectCopier | undefined; // none for a test's drives: never copied around them
     if (opts.drives) this.drives = opts.drives;
-    else ({ drives: this.drives, channel: this.channel } = adapterDrives(this.model, this.state, this.index));
+    else ({ drives: this.drives, channel: this.channel, direct } = adapterDrives(this.model, this.state, this.index));
     this.stager = new Stager({
       name: this.name,
       model: this.model,
@@ -135,6 +135,7 @@ export class DiskAdapter {
       throttle,
       readLocation: (g, dst) => this.readLocation(g, dst),
       writeLocation: (g, src) => this.writeLocation(g, src),
+      copyDirect: (src, dst) => direct?.copy(src, dst) ?? false,
       hintOwner: (g, s) => this.hintOwner(g, s),
       sweepAll: () => this.sweepAll(),
     });

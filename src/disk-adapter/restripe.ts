@@ -63,10 +63,23 @@ export interface RestripeContext {
   /** Session ids closed lately, and the id below which every session not open has closed. */
   readonly closedSessions: Set<number>;
   closedSidsBelow(): number;
-  readonly counters: { established: number; splits: number; fills: number; hostFills: number; slotWaits: number };
+  readonly counters: {
+    established: number;
+    splits: number;
+    fills: number;
+    hostFills: number;
+    slotWaits: number;
+    /** Tracks ESTABLISH or a fill copied drive to drive in one copy (no cache slot). */
+    directCopies: number;
+  };
   readonly throttle: BackgroundThrottle;
   readLocation(g: number, dst: Uint8Array): Promise<void>;
   writeLocation(g: number, src: Uint8Array): Promise<void>;
+  /**
+   * Copy location src (this adapter's) onto dst drive to drive in one copy, both locked by the
+   * caller; false if either drive cannot (DirectCopier).
+   */
+  copyDirect(src: number, dst: number): boolean;
   /** Tell whichever adapter owns location g that slot s has data pending for it. */
   hintOwner(g: number, s: number): void;
   /** Ask every adapter to destage now: the cache is full. */
@@ -109,8 +122,9 @@ export class Restripe {
         if (session.oInv.get(g) < 0) return;
         await this.ctx.state.passHold('establish');
         await this.ctx.throttle.gate();
-        const s = await this.establishTrack(g);
-        this.ctx.hintOwner(session.bcvOfOriginal(g), s);
+        const b = session.bcvOfOriginal(g);
+        const s = await this.establishTrack(g, b);
+        if (s !== NO_SLOT) this.ctx.hintOwner(b, s);
         this.ctx.counters.established++;
       }),
     );
@@ -131,11 +145,16 @@ export class Restripe {
   }
 
   /**
-   * Put track g in cache (staged if not there) and mark it WP2. The wait for a clean slot happens
-   * with g unlocked: holding g while waiting could close a cycle with a holder of g that waits for a
-   * slot only a destage of g's own data would free.
+   * Put track g in cache (staged if not there) and mark it WP2, so its BCV location b gets it. The
+   * wait for a clean slot happens with g unlocked: holding g while waiting could close a cycle with
+   * a holder of g that waits for a slot only a destage of g's own data would free.
+   *
+   * When no host holds g in cache, g goes to b drive to drive instead (NO_SLOT returned). Under g's
+   * lock that is safe: every writer of b before the switch holds g's lock (a mirror destage of g's
+   * slot; b's own slots were purged and none comes before the split), and a host write after this
+   * finds no slot, takes one and mirrors it (WP2) as it would after a staged ESTABLISH.
    */
-  private async establishTrack(g: number): Promise<number> {
+  private async establishTrack(g: number, b: number): Promise<number> {
     const wait = new SlotWait(this.ctx.state, {
       what: () => `${this.ctx.name}: ESTABLISH of ${this.ctx.model.drives.dch(g)}`,
       onWait: () => this.slotWait(),
@@ -146,6 +165,7 @@ export class Restripe {
       await lockTrack(this.ctx.state, g);
       try {
         let s = slotOf(this.ctx.state, g);
+        if (s === NO_SLOT && this.copyDirect(g, b)) return NO_SLOT;
         if (s === NO_SLOT) s = tryAllocateSlot(this.ctx.state, g);
         if (s !== NO_SLOT) {
           await this.stageIfInvalid(g, s);
@@ -157,6 +177,13 @@ export class Restripe {
       }
       await wait.next(seen);
     }
+  }
+
+  /** Copy location src onto dst drive to drive (both locked), counted; false if the drives cannot. */
+  private copyDirect(src: number, dst: number): boolean {
+    if (!this.ctx.copyDirect(src, dst)) return false;
+    this.ctx.counters.directCopies++;
+    return true;
   }
 
   /** No slot: count the wait and ask every adapter to destage now. */
@@ -307,18 +334,9 @@ export class Restripe {
       if (this.ctx.state.flag(o, TRACK.PS) && !this.ctx.state.testFault('BROKEN_FILL'))
         this.splitDone(split(this.ctx.state, session, o));
       if (this.ctx.state.flag(n, TRACK.PS)) this.splitDone(split(this.ctx.state, session, n));
-      if (this.ctx.state.flag(n, TRACK.IND)) {
-        // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
-        // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
-        const done = slotOf(this.ctx.state, n);
-        if (done !== NO_SLOT) {
-          assert(
-            (slotStateOf(this.ctx.state, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
-            () =>
-              `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${this.ctx.state.describeSlot(done)}; ${this.ctx.state.describeTrack(n)})`,
-          );
-        } else if (!(await this.copyBcvToMain(b, n))) return false;
-        this.filled(n);
+      if (this.ctx.state.flag(n, TRACK.IND) && !this.filledWithoutCache(b, n)) {
+        if (!(await this.copyBcvToMain(b, n))) return false;
+        this.filled(n, false);
       }
       andPb(this.ctx.state, b, ~(1 << session.y));
       this.ctx.counters.fills++;
@@ -329,11 +347,37 @@ export class Restripe {
   }
 
   /**
-   * Clear IND[n]: n's data is in a write-pending slot, so FILLPEND is set in the same atomic step
-   * and stays until n's drive is written (the durable store keeps IND set until then: R3).
+   * Fill IND location n from BCV track b (o, n, b locked) where no new cache slot is needed, and
+   * clear IND[n]; false: the copy must go through the cache (copyBcvToMain).
    */
-  private filled(n: number): void {
-    const keep = this.ctx.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
+  private filledWithoutCache(b: number, n: number): boolean {
+    const { state } = this.ctx;
+    // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
+    // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
+    const done = slotOf(state, n);
+    if (done !== NO_SLOT) {
+      assert(
+        (slotStateOf(state, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
+        () =>
+          `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${state.describeSlot(done)}; ${state.describeTrack(n)})`,
+      );
+      this.filled(n, false);
+      return true;
+    }
+    // Neither b nor n in cache: b goes onto n's drive in one copy. Every writer of n holds n's lock,
+    // every writer of b b's lock or o's (a mirror destage of o's slot): all are held here.
+    if (slotOf(state, b) !== NO_SLOT || !this.copyDirect(b, n)) return false;
+    this.filled(n, true);
+    return true;
+  }
+
+  /**
+   * Clear IND[n]. Unless n's drive holds its data already (`onDrive`: a direct copy), it is in a
+   * write-pending slot, so FILLPEND is set in the same atomic step and stays until n's drive is
+   * written (the durable store keeps IND set until then: R3).
+   */
+  private filled(n: number, onDrive: boolean): void {
+    const keep = onDrive || this.ctx.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
     for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
       const f = flagsOf(this.ctx.state, n);
       if (casFlags(this.ctx.state, n, f, (f & ~TRACK.IND) | keep) === f) return;

@@ -20,6 +20,21 @@ export interface Drive {
   writeRange?(track: number, src: Uint8Array, from: number, to: number): Promise<void>;
 }
 
+/**
+ * A drive whose tracks are bytes in shared memory (dense or sparse): the restripe's direct copy
+ * (DirectCopier) moves a track between two of them in one copy.
+ */
+export interface MemoryStore extends Drive {
+  /** Track `track`'s bytes in place (null: never written, it reads as zeros); only its owner asks. */
+  trackBytesOf(track: number): Uint8Array | null;
+  /**
+   * Put `src` (trackBytes long; null: zeros) onto track `track`, under its write seqlock. Asked by
+   * the source's owner, which may be another adapter: it holds the track lock of the location this
+   * track is, the lock every writer of that location holds.
+   */
+  copyIn(track: number, src: Uint8Array | null): void;
+}
+
 /** What both memory stores are made with. */
 interface StoreOptions {
   id: string;
@@ -36,7 +51,7 @@ interface StoreOptions {
  * it, so a replacement adapter finds the data where the old one left it. Every access checks that
  * the calling adapter is the drive's owner in shared memory (only the owning adapter touches a drive).
  */
-export class MemoryDrive implements Drive {
+export class MemoryDrive implements MemoryStore {
   readonly id: string;
   readonly tracks: number;
   readonly trackBytes: number;
@@ -75,6 +90,21 @@ export class MemoryDrive implements Drive {
     this.bytes.set(src.subarray(from, to), track * this.trackBytes + from);
     this.owner.endWrite(g);
   }
+
+  trackBytesOf(track: number): Uint8Array | null {
+    this.owner.checkOwner('copy');
+    this.owner.checkTrack(track, 'copy');
+    return this.bytes.subarray(track * this.trackBytes, (track + 1) * this.trackBytes);
+  }
+
+  copyIn(track: number, src: Uint8Array | null): void {
+    this.owner.checkTrack(track, 'copy');
+    const at = track * this.trackBytes;
+    const g = this.owner.beginWrite(track);
+    if (src) this.bytes.set(src, at);
+    else this.bytes.fill(0, at, at + this.trackBytes);
+    this.owner.endWrite(g);
+  }
 }
 
 /**
@@ -84,7 +114,7 @@ export class MemoryDrive implements Drive {
  * so a replacement adapter finds the data where the old one left it; a chunk is published in the
  * index only after its bytes are in (a worker stopped between the two leaks one chunk, nothing more).
  */
-export class SparseDrive implements Drive {
+export class SparseDrive implements MemoryStore {
   readonly id: string;
   readonly tracks: number;
   readonly trackBytes: number;
@@ -128,6 +158,26 @@ export class SparseDrive implements Drive {
     if (chunk === NO_CHUNK) chunk = this.allocate();
     const g = this.owner.beginWrite(track);
     new Uint8Array(this.pool, chunk * this.trackBytes + from, to - from).set(src.subarray(from, to));
+    storeWord(this.index, track, chunk);
+    this.owner.endWrite(g);
+  }
+
+  trackBytesOf(track: number): Uint8Array | null {
+    this.owner.checkOwner('copy');
+    this.owner.checkTrack(track, 'copy');
+    const chunk = loadWord(this.index, track);
+    return chunk === NO_CHUNK ? null : new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
+  }
+
+  copyIn(track: number, src: Uint8Array | null): void {
+    this.owner.checkTrack(track, 'copy');
+    let chunk = loadWord(this.index, track);
+    if (chunk === NO_CHUNK && !src) return; // zeros onto a never-written track: it reads as zeros already
+    if (chunk === NO_CHUNK) chunk = this.allocate();
+    const g = this.owner.beginWrite(track);
+    const bytes = new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
+    if (src) bytes.set(src);
+    else bytes.fill(0);
     storeWord(this.index, track, chunk);
     this.owner.endWrite(g);
   }
@@ -204,16 +254,24 @@ class MemoryOwner {
     );
   }
 
-  check(track: number, buf: Uint8Array, what: string): void {
+  checkOwner(what: string): void {
     const owner = loadWord(this.ownerWord, this.driveIndex);
     assert(
       owner === this.adapterIndex,
       () => `drive ${this.id}: ${what} by disk adapter #${this.adapterIndex}, but it is owned by #${owner}`,
     );
+  }
+
+  checkTrack(track: number, what: string): void {
     assert(
-      track >= 0 && track < this.tracks,
+      Number.isInteger(track) && track >= 0 && track < this.tracks,
       () => `drive ${this.id}: ${what} of track ${track} outside 0..${this.tracks - 1}`,
     );
+  }
+
+  check(track: number, buf: Uint8Array, what: string): void {
+    this.checkOwner(what);
+    this.checkTrack(track, what);
     assert(
       buf.length === this.trackBytes,
       () => `drive ${this.id}: ${what} with a buffer of ${buf.length} bytes, not trackBytes ${this.trackBytes}`,

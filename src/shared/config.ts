@@ -87,6 +87,15 @@ export const ConfigSchema = z.strictObject({
       message: 'minMBps must not be above maxMBps (0: unlimited)',
     })
     .prefault({}),
+  /**
+   * How the restripe's copies (ESTABLISH and the data transfer) move a track: `direct` copies it
+   * drive to drive in one copy where both drives are untimed dense memory drives and no host holds
+   * the track in cache, through a cache slot otherwise; `cache` always goes through a slot (the
+   * patent's path: stage, then destage).
+   */
+  restripe: z
+    .strictObject({ copy: z.enum(['direct', 'cache'], { error: 'must be direct or cache' }).default('direct') })
+    .prefault({}),
   drives: z
     .array(
       z.strictObject({

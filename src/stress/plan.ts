@@ -45,6 +45,7 @@ export function planSeed(seed: number): SeedPlan {
   const raw = {
     geometry: { trackBytes, headsPerCylinder: heads },
     cache: { slots: pick(r, [4, 8, 16, 64, 512]) },
+    restripe: { copy: restripeCopy(seed) },
     hostAdapters: int(r, 1, 2),
     drives,
     diskAdapters,
@@ -60,6 +61,20 @@ export function planSeed(seed: number): SeedPlan {
     workload: { queueDepth: int(r, 1, 16), readPct: int(r, 20, 80), blockBytes, ops: int(r, 600, 2000) },
   };
 }
+
+/**
+ * How the seed's restripes copy (config `restripe.copy`): half the seeds drive to drive where the
+ * drives allow it, half through the cache (the patent's path), so both stay exercised. Drawn from
+ * its own stream, so every other choice of a seed is the same either way: a seed drawing `cache`
+ * replays as it did before the direct copy existed. (The broken fill is caught in 7 of seeds 0-199
+ * either way: all through the cache, or half direct.)
+ */
+function restripeCopy(seed: number): 'direct' | 'cache' {
+  return seededRandom(seed * 2_654_435_761 + 11)() < DIRECT_COPY_SEEDS ? 'direct' : 'cache';
+}
+
+/** The share of stress seeds whose restripes copy drive to drive. */
+const DIRECT_COPY_SEEDS = 0.5;
 
 /**
  * The plan with a timing model on every drive (a preset and queue policy each, seeded) and a

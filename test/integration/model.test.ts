@@ -11,7 +11,8 @@ import { HostClient } from '../../src/host/client.ts';
 import { DEVICE, PHASE, type HoldName } from '../../src/shared/memory.ts';
 import { Session } from '../../src/shared/session.ts';
 import { sessionBitProblems } from '../../src/shared/bits.ts';
-import { small, smallRaw, until } from '../support/helpers.ts';
+import { smallRaw, until } from '../support/helpers.ts';
+import { parseConfig } from '../../src/shared/config.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -122,8 +123,11 @@ const HELD: HoldName[] = ['split', 'transfer', 'destage-main', 'destage-mirror',
 function modelProperty(brokenFill: boolean) {
   const target = fc.constantFrom('fig2-new', 'fig8', 'fig9');
   const part = fc.constantFrom<Part>(0, 1, 2);
+  // Both ways a restripe copies: drive to drive where nothing is cached, or always through the cache.
+  const copy = fc.constantFrom<'direct' | 'cache'>('direct', 'cache');
   return fc.asyncProperty(
     target,
+    copy,
     fc.array(fc.tuple(fc.nat(23), part), { maxLength: 12 }),
     fc.commands(
       [
@@ -136,8 +140,8 @@ function modelProperty(brokenFill: boolean) {
       ],
       { maxCommands: 40 },
     ),
-    async (targetName, pendings, cmds) => {
-      const running = small('fig2');
+    async (targetName, copyMode, pendings, cmds) => {
+      const running = parseConfig({ ...smallRaw('fig2'), restripe: { copy: copyMode } });
       const emu = await ArrayEmulator.start(running, { mode: 'inline' });
       emus.push(emu);
       if (brokenFill) emu.test.setFault('BROKEN_FILL', true);
@@ -195,7 +199,7 @@ describe('track state machine against the design model (fast-check)', () => {
   it('the deliberately broken fill (skips split(o)) is found, and shrunk to a short sequence of commands', async () => {
     const out = await fc.check(modelProperty(true), { numRuns: 200, seed: 20261125 });
     expect(out.failed).toBe(true);
-    const cmds = String(out.counterexample?.[2] ?? '');
+    const cmds = String(out.counterexample?.[3] ?? '');
     expect(cmds).toMatch(/read\(/);
     expect(cmds.split(',').length).toBeLessThan(12);
   }, 180_000);

@@ -1,0 +1,62 @@
+// The restripe's direct copy (DESIGN §11): a track moved drive to drive in one copy, where the
+// patent's path takes two (stage into a slot, destage from it). Only between untimed memory drives
+// (dense or sparse) — a timed drive's access must cost its time on its own adapter's link, and a
+// test's drive is not a memory store — and only when the configuration allows it
+// (`restripe.copy: direct`). Whether a track may go this way (no host holds it in cache, every
+// location locked) is the restripe's to decide; this module only knows which drives can.
+import type { ArrayModel } from '../shared/model.ts';
+import { assert } from '../shared/assert.ts';
+import { TRACK, type SharedState } from '../shared/memory.ts';
+import { MemoryDrive, SparseDrive, driveStore, type MemoryStore } from './store.ts';
+import { timingModel } from './timing/timed-drive.ts';
+
+export class DirectCopier {
+  /** Each drive's memory store as this adapter sees it; null: the drive cannot be copied directly. */
+  private readonly stores = new Map<number, MemoryStore | null>();
+
+  constructor(
+    private readonly model: ArrayModel,
+    private readonly state: SharedState,
+    private readonly adapterIndex: number,
+  ) {}
+
+  /** The configuration lets the restripe copy directly at all. */
+  get enabled(): boolean {
+    return this.model.config.restripe.copy === 'direct';
+  }
+
+  /**
+   * Copy location `src` (on a drive this adapter owns) onto location `dst` in one copy, a formatted
+   * source (FMT) as zeros, and clear FMT and FILLPEND on `dst` after, as any whole-track write does.
+   * The caller holds both locations' track locks. False, with nothing done: either drive cannot.
+   */
+  copy(src: number, dst: number): boolean {
+    if (!this.enabled) return false;
+    const drives = this.model.drives;
+    const from = this.store(drives.driveOf(src));
+    const to = this.store(drives.driveOf(dst));
+    if (!from || !to) return false;
+    assert(
+      from.trackBytes === to.trackBytes,
+      () => `direct copy from drive ${from.id} (${from.trackBytes}-byte tracks) onto ${to.id} (${to.trackBytes})`,
+    );
+    const bytes = this.state.flag(src, TRACK.FMT)
+      ? null
+      : from.trackBytesOf(src - drives.baseTrack[drives.driveOf(src)]!);
+    to.copyIn(dst - drives.baseTrack[drives.driveOf(dst)]!, bytes);
+    this.state.clearFlag(dst, TRACK.FMT | TRACK.FILLPEND);
+    return true;
+  }
+
+  private store(d: number): MemoryStore | null {
+    let s = this.stores.get(d);
+    if (s === undefined) {
+      const id = this.model.drives.ids[d]!;
+      const timed = timingModel(this.model.config.drives.find((x) => x.id === id)?.model) !== undefined;
+      const store = timed ? null : driveStore(this.state, id, d, this.adapterIndex, this.model.drives.baseTrack[d]!);
+      s = store instanceof MemoryDrive || store instanceof SparseDrive ? store : null;
+      this.stores.set(d, s);
+    }
+    return s;
+  }
+}
