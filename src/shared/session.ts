@@ -45,20 +45,26 @@ export interface Resume {
 /**
  * A layout's inverse: global track → logical track, -1 where the layout has none. Kept as a map of
  * the layout's own tracks, not an array over every track of the array: full-size drives hold
- * millions of tracks, a restriped device a few thousand.
+ * millions of tracks, a restriped device a few thousand. Its global tracks are listed per drive,
+ * in increasing order, once (the background processes walk them drive by drive).
  */
 export class TrackInverse {
   private readonly map = new Map<number, number>();
+  private readonly onDrive = new Map<number, Int32Array>();
 
-  constructor(layout: DeviceLayout) {
+  constructor(layout: DeviceLayout, drives: DriveMap) {
+    const lists = new Map<number, number[]>();
     for (let t = 0; t < layout.tracks; t++) {
       const g = layout.locate(t);
-      assert(
-        !this.map.has(g),
-        () => `${layout.deviceId}: global track ${g} mapped twice (logical ${this.map.get(g)} and ${t})`,
-      );
+      if (this.map.has(g))
+        assert(false, () => `${layout.deviceId}: global track ${g} mapped twice (logical ${this.map.get(g)} and ${t})`);
       this.map.set(g, t);
+      const d = drives.driveOf(g);
+      let list = lists.get(d);
+      if (!list) lists.set(d, (list = []));
+      list.push(g);
     }
+    for (const [d, list] of lists) this.onDrive.set(d, Int32Array.from(list).sort());
   }
 
   /** The logical track at global track g, or -1. */
@@ -66,13 +72,13 @@ export class TrackInverse {
     return this.map.get(g) ?? -1;
   }
 
-  /** The global tracks of the layout in [from, to), in increasing order. */
-  within(from: number, to: number): number[] {
-    const out: number[] = [];
-    for (const g of this.map.keys()) if (g >= from && g < to) out.push(g);
-    return out.sort((a, b) => a - b);
+  /** The layout's global tracks on drive d, in increasing order. */
+  on(d: number): Int32Array {
+    return this.onDrive.get(d) ?? NONE;
   }
 }
+
+const NONE = new Int32Array(0);
 
 export class Session {
   readonly spec: SessionSpec;
@@ -94,11 +100,11 @@ export class Session {
     this.O = deviceLayout(spec.running, spec.deviceId);
     this.N = deviceLayout(spec.target, spec.deviceId, spec.running);
     this.oldTracks = this.O.tracks;
-    this.oInv = new TrackInverse(this.O);
-    this.nInv = new TrackInverse(this.N);
+    this.oInv = new TrackInverse(this.O, this.drives);
+    this.nInv = new TrackInverse(this.N, this.drives);
     if (spec.bcvId !== undefined) {
       this.B = deviceLayout(spec.target, spec.bcvId, spec.running);
-      this.bInv = new TrackInverse(this.B);
+      this.bInv = new TrackInverse(this.B, this.drives);
       assert(
         this.B.tracks === this.O.tracks,
         () => `${spec.bcvId}: BCV holds ${this.B!.tracks} tracks, device ${this.O.tracks}`,
@@ -115,22 +121,24 @@ export class Session {
 
   /** Global tracks of O ∪ N on drive `d`, in increasing order (the instant split visits them so). */
   mainLocationsOn(d: number): number[] {
-    const base = this.drives.baseTrack[d]!;
-    const end = base + this.drives.cylinders[d]! * this.drives.headsPerCylinder;
+    const o = this.oInv.on(d);
+    const n = this.nInv.on(d);
     const out: number[] = [];
-    for (const g of new Set([...this.oInv.within(base, end), ...this.nInv.within(base, end)])) out.push(g);
-    out.sort((a, b) => a - b);
+    let i = 0;
+    let j = 0;
+    while (i < o.length || j < n.length) {
+      const a = i < o.length ? o[i]! : Infinity;
+      const b = j < n.length ? n[j]! : Infinity;
+      out.push(Math.min(a, b));
+      if (a <= b) i++;
+      if (b <= a) j++;
+    }
     return out;
   }
 
   /** BCV tracks on drive `d` in increasing order (the data transfer visits them so). */
-  bcvLocationsOn(d: number): number[] {
-    if (!this.bInv) return [];
-    const base = this.drives.baseTrack[d]!;
-    const end = base + this.drives.cylinders[d]! * this.drives.headsPerCylinder;
-    const out: number[] = [];
-    out.push(...this.bInv.within(base, end));
-    return out;
+  bcvLocationsOn(d: number): Int32Array {
+    return this.bInv?.on(d) ?? NONE;
   }
 }
 
