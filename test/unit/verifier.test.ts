@@ -84,6 +84,7 @@ describe('verifier against the array', () => {
     await host.write('LD1', 0, w1.data);
     v.ackWrite(ld1!, 0, 4096, w1.writeId);
     await host.flush(); // w1 is on the drive
+    emu.hold('destage-main', true); // w2 stays write-pending however slow this machine is (no race with write-behind)
     const w2 = v.beginWrite(ld1!, 0, 4096);
     await host.write('LD1', 0, w2.data);
     v.ackWrite(ld1!, 0, 4096, w2.writeId);
