@@ -162,7 +162,10 @@ export class ArrayEmulator extends EventEmitter {
         );
     }
     emu.durable = durable !== undefined;
-    emu.on('completed', (e: { report: ReconfReport }) => void emu.learnReport(e.report).catch(() => {}));
+    emu.on('completed', (e: { report: ReconfReport; running: ArrayConfig }) => {
+      emu.completions.set(e.report.device, e);
+      void emu.learnReport(e.report).catch(() => {});
+    });
     return emu;
   }
 
@@ -177,6 +180,11 @@ export class ArrayEmulator extends EventEmitter {
 
   /** What the restart from a durable image found (undefined: a fresh start, or no store). */
   recovery?: Recovery;
+  /**
+   * The last completed reconfiguration of each device, as its 'completed' event said: a session
+   * resumed at a restart may complete before whoever watches it (the control API's job) is listening.
+   */
+  readonly completions = new Map<string, { report: ReconfReport; running: ArrayConfig }>();
   /** Whether the array keeps a durable store (a FLUSH then commits). */
   durable = false;
 
@@ -232,15 +240,20 @@ export class ArrayEmulator extends EventEmitter {
 
   /** A MessagePort to host adapter `ha`, to hand to a host processor in another thread. */
   hostPort(ha = 0): MessagePort {
-    if (this.mode === 'inline') throw new ArrayError('USAGE', 'hostPort() needs threads mode; use hostLink() inline');
-    const slot = this.hostAdapter(ha) as WorkerSlot;
     const { port1, port2 } = new MessageChannel();
-    const wire: QueuedPort = ['host', this.hostCount, `host${this.hostCount++}`, port1];
+    this.attachHostPort(ha, port1);
+    return port2;
+  }
+
+  /** Hand host adapter `ha` its end of a host's channel (made in the host's thread, which keeps the other end). */
+  attachHostPort(ha: number, port: MessagePort): void {
+    if (this.mode === 'inline') throw new ArrayError('USAGE', 'a host port needs threads mode; use hostLink() inline');
+    const slot = this.hostAdapter(ha) as WorkerSlot;
+    const wire: QueuedPort = ['host', this.hostCount, `host${this.hostCount++}`, port];
     // While this host adapter's replacement starts, its old worker is gone: the port waits for the new one.
     const queue = this.replacing.get(slot);
     if (queue) queue.push(wire);
     else slot.sendPort(...wire);
-    return port2;
   }
 
   /** Threads mode: actors being replaced, with the host ports asked for meanwhile (handed to the replacement). */

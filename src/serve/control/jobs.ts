@@ -58,6 +58,9 @@ export class Jobs {
       this.end(job, { state: 'done', report: e.report });
     };
     this.emu.on('completed', completed);
+    // Resumed at the start, it may have completed before this job was made (serve starts NBD first).
+    const done = this.emu.completions.get(job.device);
+    if (done) completed(done);
     return job;
   }
 

@@ -8,12 +8,12 @@ import { SLOT, NO_TRACK } from '../../shared/memory.ts';
 import { Session } from '../../shared/session.ts';
 import { sessionBitCounts } from '../../shared/bits.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
-import type { NbdServer } from '../nbd/server.ts';
-import type { DeviceCounters, DeviceIo } from '../nbd/serve.ts';
+import type { NbdCounters } from '../nbd/server.ts';
+import type { DeviceCounters, DeviceIo } from '../nbd/backend.ts';
 import type { Jobs } from './jobs.ts';
 import { slotOwnerOf, slotStateOf } from '../../shared/tables.ts';
 
-export function arrayMetrics(emu: ArrayEmulator, io: DeviceIo, nbd: NbdServer, jobs: Jobs): Registry {
+export function arrayMetrics(emu: ArrayEmulator, io: DeviceIo, nbd: { counters: NbdCounters }, jobs: Jobs): Registry {
   const registry = new Registry();
   type Pick = (d: DeviceCounters) => number;
   const ld = (name: string, help: string, pick: Pick, kind: 'counter' | 'gauge' = 'counter') => {
@@ -124,7 +124,7 @@ function cacheMetrics(registry: Registry, emu: ArrayEmulator): void {
   });
 }
 
-function nbdMetrics(registry: Registry, nbd: NbdServer): void {
+function nbdMetrics(registry: Registry, nbd: { counters: NbdCounters }): void {
   new Gauge({
     name: 'arrayemu_nbd_connections',
     help: 'NBD connections open',

@@ -48,8 +48,13 @@ export async function startControl(
   for (const r of s.emu.recovery?.sessions ?? []) jobs.adopt(r);
   const registry = arrayMetrics(s.emu, s.io, s.nbd, jobs);
   const server: Server = createServer((req, res) => {
-    handle(req, res, { s, jobs, token, metrics: () => registry.metrics(), contentType: registry.contentType }).catch(
-      (err: unknown) => reply(res, statusOf(err), { error: errorMessage(err) }),
+    // The NBD thread's counters are fetched before they are read (status and /metrics alike).
+    const metrics = async () => {
+      await s.nbd.refresh();
+      return registry.metrics();
+    };
+    handle(req, res, { s, jobs, token, metrics, contentType: registry.contentType }).catch((err: unknown) =>
+      reply(res, statusOf(err), { error: errorMessage(err) }),
     );
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host, port }, resolve));
@@ -89,6 +94,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
   const id = Number(/\/(\d+)(?:\/|$)/.exec(path)?.[1]);
   switch (route) {
     case 'GET /v1/status':
+      await c.s.nbd.refresh();
       return reply(res, 200, status(c));
     case 'POST /v1/reconfigurations':
       return reply(res, 202, c.jobs.view(c.jobs.start(await jsonBody(req))));

@@ -1,12 +1,13 @@
 // `arrayemu serve`: the array started, every non-BCV logical device an NBD export, on a TCP
 // address and/or a Unix socket. Each connection's requests go to the host adapters in turn.
 import { existsSync, unlinkSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import type { ArrayConfig } from '../../shared/config.ts';
 import { ArrayError } from '../../shared/errors.ts';
 import { ArrayEmulator } from '../../runtime/emulator.ts';
 import { HostClient } from '../../host/client.ts';
-import { NbdServer, type NbdBackend } from './server.ts';
+import { NbdServer, type NbdBackend, type NbdCounters } from './server.ts';
+import { clientsBackend, type DeviceCounters, type DeviceIo } from './backend.ts';
+import { NbdThread, type Listen } from './thread.ts';
 
 export const DEFAULT_NBD_PORT = 10809;
 
@@ -23,9 +24,17 @@ export interface ServeOptions {
   replyDelayMs?: (r: { type: number; offset: bigint }) => number;
 }
 
+/** The NBD server as `serve`'s caller sees it, in this thread or its own (thread.ts). */
+export interface NbdFront {
+  readonly counters: NbdCounters;
+  /** Bring `counters` and the device counters up to date (the NBD thread's are fetched). */
+  refresh(): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface Serving {
   emu: ArrayEmulator;
-  nbd: NbdServer;
+  nbd: NbdFront;
   io: DeviceIo;
   uris: string[];
   /** The running configuration (a reconfiguration through the control API replaces it). */
@@ -34,20 +43,7 @@ export interface Serving {
   close(): Promise<void>;
 }
 
-/** Per logical device, what its hosts did (node_exporter's disk counters): counted as host I/O enters the array. */
-export interface DeviceCounters {
-  reads: number;
-  readBytes: number;
-  readMs: number;
-  writes: number;
-  writtenBytes: number;
-  writeMs: number;
-  inFlight: number;
-}
-
-export interface DeviceIo {
-  devices: Map<string, DeviceCounters>;
-}
+export type { DeviceCounters, DeviceIo };
 
 /** The array's devices as NBD exports (BCVs are not exported: they belong to reconfiguration), each request counted. */
 export function arrayBackend(
@@ -59,45 +55,18 @@ export function arrayBackend(
     (_, i) => new HostClient(emu.hostLink(i), () => emu.hostLink(i)),
   );
   let turn = 0;
-  const client = () => clients[turn++ % clients.length]!;
-  const counted = async <T>(name: string, write: boolean, bytes: number, op: () => Promise<T>): Promise<T> => {
-    let c = io.devices.get(name);
-    if (!c)
-      io.devices.set(
-        name,
-        (c = { reads: 0, readBytes: 0, readMs: 0, writes: 0, writtenBytes: 0, writeMs: 0, inFlight: 0 }),
-      );
-    const t0 = performance.now();
-    c.inFlight++;
-    try {
-      const r = await op();
-      if (write) {
-        c.writes++;
-        c.writtenBytes += bytes;
-      } else {
-        c.reads++;
-        c.readBytes += bytes;
-      }
-      return r;
-    } finally {
-      c.inFlight--;
-      if (write) c.writeMs += performance.now() - t0;
-      else c.readMs += performance.now() - t0;
-    }
-  };
-  return {
-    exportNames: () => emu.model.hostDevices().map((d) => d.id),
-    sizeOf: (name) => emu.model.hostDevices().find((d) => d.id === name)?.bytes,
-    read: (name, offset, length) => counted(name, false, length, () => client().read(name, offset, length)),
-    readLeased: (name, offset, length) => counted(name, false, length, () => client().readLeased(name, offset, length)),
-    write: (name, offset, data) => counted(name, true, data.length, () => client().write(name, offset, data)),
-    // With a data dir, a flush also commits the drives to the store before it answers (R4).
-    flush: async () => {
-      await emu.flushDurable(() => client().flush());
+  return clientsBackend(
+    {
+      clients,
+      exportNames: () => emu.model.hostDevices().map((d) => d.id),
+      sizeOf: (name) => emu.model.hostDevices().find((d) => d.id === name)?.bytes,
+      // With a data dir, a flush also commits the drives to the store before it answers (R4).
+      flush: async () => {
+        await emu.flushDurable(() => clients[turn++ % clients.length]!.flush());
+      },
     },
-    // The clients' timers and links hold the array (its reconnect reaches the emulator): closed, it can be freed.
-    close: () => clients.forEach((c) => c.close()),
-  };
+    io,
+  );
 }
 
 /** "host:port" → its parts, or a refusal naming the option. */
@@ -128,46 +97,89 @@ export async function serve(config: ArrayConfig | undefined, o: ServeOptions): P
       );
   }
   const io: DeviceIo = { devices: new Map() };
-  const backend = arrayBackend(emu, io);
-  const nbd = new NbdServer(backend, o.log, o.replyDelayMs);
-  const uris: string[] = [];
   const names = emu.model.hostDevices().map((d) => d.id);
+  const listen: Listen[] = [];
+  if (o.listen !== undefined || o.socket === undefined)
+    listen.push(parseListen(o.listen ?? `127.0.0.1:${DEFAULT_NBD_PORT}`));
+  if (o.socket !== undefined) {
+    if (existsSync(o.socket)) unlinkSync(o.socket); // a socket left by an earlier run
+    listen.push({ path: o.socket });
+  }
+  let front: NbdFront & { flush(): Promise<void> };
+  let ports: Array<number | null>;
   try {
-    if (o.listen !== undefined || o.socket === undefined) {
-      const { host, port } = parseListen(o.listen ?? `127.0.0.1:${DEFAULT_NBD_PORT}`);
-      const server = await nbd.listen({ host, port });
-      const bound = server.address();
-      const actual = typeof bound === 'object' && bound ? bound.port : port;
-      const h = host.includes(':') ? `[${host}]` : host;
-      for (const n of names) uris.push(`nbd://${h}:${actual}/${n}`);
-    }
-    if (o.socket !== undefined) {
-      if (existsSync(o.socket)) unlinkSync(o.socket); // a socket left by an earlier run
-      await nbd.listen({ path: o.socket });
-      for (const n of names) uris.push(`nbd+unix:///${n}?socket=${o.socket}`);
-    }
+    ({ front, ports } = await startNbd(emu, io, listen, o));
   } catch (err) {
-    await nbd.close();
-    backend.close();
     await emu.stop();
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE' || e.code === 'EACCES' || e.code === 'EADDRNOTAVAIL')
       throw new ArrayError('USAGE', `cannot listen: ${e.message}`);
     throw err;
   }
-  const serving: Serving = {
+  const uris: string[] = [];
+  listen.forEach((where, i) => {
+    if ('path' in where) for (const n of names) uris.push(`nbd+unix:///${n}?socket=${where.path}`);
+    else {
+      const h = where.host.includes(':') ? `[${where.host}]` : where.host;
+      for (const n of names) uris.push(`nbd://${h}:${ports[i] ?? where.port}/${n}`);
+    }
+  });
+  return {
     emu,
-    nbd,
+    nbd: front,
     io,
     uris,
     running: emu.model.config,
     close: async () => {
-      await nbd.close();
-      await backend.flush(); // destages the cache, and with a data dir commits it
-      backend.close();
+      await front.close();
+      await front.flush(); // destages the cache, and with a data dir commits it
       await emu.stop();
       if (o.socket !== undefined && existsSync(o.socket)) unlinkSync(o.socket);
     },
   };
-  return serving;
+}
+
+/**
+ * The NBD server: in a thread of its own when the array runs in threads (thread.ts), in this one
+ * when the array does (inline) or a test holds replies back (a function, which cannot cross).
+ */
+async function startNbd(
+  emu: ArrayEmulator,
+  io: DeviceIo,
+  listen: Listen[],
+  o: ServeOptions,
+): Promise<{ front: NbdFront & { flush(): Promise<void> }; ports: Array<number | null> }> {
+  if ((o.mode ?? 'threads') === 'threads' && !o.replyDelayMs) {
+    const { thread, ports } = await NbdThread.start(emu, io, listen, o.log);
+    const front = {
+      counters: thread.counters,
+      refresh: () => thread.refresh(),
+      close: () => thread.close(),
+      flush: () => thread.flushArray(),
+    };
+    return { front, ports };
+  }
+  const backend = arrayBackend(emu, io);
+  const nbd = new NbdServer(backend, o.log, o.replyDelayMs);
+  const ports: Array<number | null> = [];
+  try {
+    for (const where of listen) {
+      const a = (await nbd.listen(where)).address();
+      ports.push(typeof a === 'object' && a ? a.port : null);
+    }
+  } catch (err) {
+    await nbd.close();
+    backend.close();
+    throw err;
+  }
+  const front = {
+    counters: nbd.counters,
+    refresh: async () => {},
+    close: () => nbd.close(),
+    flush: async () => {
+      await backend.flush();
+      backend.close();
+    },
+  };
+  return { front, ports };
 }
