@@ -10,6 +10,7 @@ import { addStressCommand } from './commands/stress.ts';
 import { addCrashCommand } from './commands/crash.ts';
 import { addReplayCommand } from './commands/replay.ts';
 import { addSweepCommand } from './commands/sweep.ts';
+import { addPlanCommand } from './commands/plan.ts';
 import { addServeCommand } from './commands/serve.ts';
 import { addControlCommands } from './commands/control.ts';
 import { addDemoCommand } from './commands/demo.ts';
@@ -33,6 +34,7 @@ export function buildProgram(hooks: CliHooks = {}): Command {
     addCrashCommand,
     addReplayCommand,
     addSweepCommand,
+    addPlanCommand,
     addServeCommand,
     addControlCommands,
     addDemoCommand,

@@ -53,8 +53,25 @@ describe('arrayemu CLI', () => {
     expect(cli('nonsense').code).toBe(2);
   });
 
+  it('plan --json predicts a restripe; without timed drives it says which and how to give them, exit 2', () => {
+    const args = ['plan', '--config', 'examples/fig2.json', '--to', 'examples/fig2-new.json'];
+    const r = cli(...args, '--drive-model', 'hdd-15k', '--load', 'randread', '--seconds', '0.2', '--json');
+    expect(r.code, r.err).toBe(0);
+    const p = JSON.parse(r.out);
+    expect(p).toMatchObject({ device: 'LD1', kind: 'expansion', tracks: 180 });
+    expect(p.durationMs).toBeGreaterThan(0);
+    expect(p.boundBy).toMatch(/^(drive|link) /);
+    expect(Object.keys(p.drives).sort()).toEqual(['31', '33', '35', '37', '46', '47', '48', '49']);
+    expect(p.drives['37'].writeBytes).toBeGreaterThan(0); // the new member receives its share
+    expect(p.host.opsRatio).toBeGreaterThan(0);
+    const bad = cli(...args);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/have no model \(give --drive-model/);
+    expect(bad.err).not.toMatch(/\n\s+at /);
+  });
+
   it('--help on every command', () => {
-    for (const c of [[], ['run'], ['layout'], ['validate'], ['crash'], ['demo'], ['bench']]) {
+    for (const c of [[], ['run'], ['layout'], ['validate'], ['crash'], ['demo'], ['bench'], ['plan']]) {
       const r = cli(...c, '--help');
       expect(r.code, c.join(' ')).toBe(0);
       expect(r.out).toMatch(/Usage: arrayemu/);

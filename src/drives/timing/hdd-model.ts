@@ -40,6 +40,8 @@ export interface DriveTiming {
     seekMs: number;
     rotationMs: number;
     transferMs: number;
+    /** Time the host interface carried buffer hits (a media access's blocks cross it overlapped with the media). */
+    interfaceMs: number;
   };
   readonly writeBehind: readonly DriveRequest[];
   readonly writeBehindHeld: number;
@@ -81,7 +83,7 @@ export class HddModel implements DriveTiming {
   readonly writeCacheBlocks: number;
   /** When the host interface is next free (ms): transfers to and from the buffer take it, not the mechanism. */
   private busFreeMs = 0;
-  counters = { hits: 0, misses: 0, mediaAccesses: 0, seekMs: 0, rotationMs: 0, transferMs: 0 };
+  counters = { hits: 0, misses: 0, mediaAccesses: 0, seekMs: 0, rotationMs: 0, transferMs: 0, interfaceMs: 0 };
 
   private readonly writeCacheOn: boolean;
 
@@ -285,6 +287,7 @@ export class HddModel implements DriveTiming {
   private hit(req: DriveRequest, startMs: number, readyMs: number, busMs: number, availableMs = 0): Served {
     const crossAt = Math.max(readyMs, this.busFreeMs, availableMs - busMs);
     this.busFreeMs = crossAt + busMs;
+    this.counters.interfaceMs += busMs;
     return {
       req,
       startMs,

@@ -52,7 +52,7 @@ export class SsdModel implements DriveTiming {
   readonly writeBehind: DriveRequest[] = [];
   readonly writeBehindHeld = 0;
   readonly writeCacheBlocks = 0;
-  counters = { hits: 0, misses: 0, mediaAccesses: 0, seekMs: 0, rotationMs: 0, transferMs: 0 };
+  counters = { hits: 0, misses: 0, mediaAccesses: 0, seekMs: 0, rotationMs: 0, transferMs: 0, interfaceMs: 0 };
   private readonly dieFreeMs: number[];
   private readonly channelFreeMs: number[];
   private readonly pageXferMs: number;

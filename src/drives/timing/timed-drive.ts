@@ -76,6 +76,9 @@ export class TimedDrive implements Drive {
   private idleTimer = false;
 
   private readonly channel?: Channel;
+  /** Bytes read from and written to this drive (its tracks, as the adapter asked for them). */
+  readBytes = 0;
+  writtenBytes = 0;
 
   /** `channel`: the disk adapter's back-end link, shared by its drives (none: no link cost). */
   constructor(store: Drive, model: DriveTiming, channel?: Channel) {
@@ -95,11 +98,13 @@ export class TimedDrive implements Drive {
   async readTrack(track: number, dst: Uint8Array): Promise<void> {
     await this.access(track, false);
     await this.store.readTrack(track, dst);
+    this.readBytes += this.trackBytes;
   }
 
   async writeTrack(track: number, src: Uint8Array): Promise<void> {
     await this.access(track, true);
     await this.store.writeTrack(track, src);
+    this.writtenBytes += this.trackBytes;
   }
 
   /** Requests waiting for the mechanism now. */
@@ -247,7 +252,26 @@ export class TimedDrive implements Drive {
 }
 
 /** What an adapter's timed drives and back-end link did, summed (ms rounded to µs): all zero for instant drives. */
-export function drivesTiming(drives: Iterable<Drive>, channel?: Channel): Record<string, number> {
+/**
+ * Each timed drive's own figures, keyed `drive:<id>:<figure>`: bytes read and written, the
+ * milliseconds its mechanism was busy (seek, rotation, media transfer) and its interface carried hits.
+ */
+function perDriveTiming(drives: Iterable<Drive>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const d of drives) {
+    if (!(d instanceof TimedDrive)) continue;
+    const c = d.model.counters;
+    out[`drive:${d.id}:readBytes`] = d.readBytes;
+    out[`drive:${d.id}:writtenBytes`] = d.writtenBytes;
+    out[`drive:${d.id}:busyMs`] = Math.round((c.seekMs + c.rotationMs + c.transferMs) * 1000) / 1000;
+    out[`drive:${d.id}:interfaceMs`] = Math.round(c.interfaceMs * 1000) / 1000;
+  }
+  return out;
+}
+
+/** The adapter's timed drives summed (and each one's own figures, perDriveTiming), and its link's busy time. */
+export function drivesTiming(iterable: Iterable<Drive>, channel?: Channel): Record<string, number> {
+  const drives = [...iterable];
   const t = {
     driveHits: 0,
     driveMediaAccesses: 0,
@@ -269,5 +293,5 @@ export function drivesTiming(drives: Iterable<Drive>, channel?: Channel): Record
   }
   for (const k of ['driveSeekMs', 'driveRotationMs', 'driveTransferMs', 'channelBusyMs'] as const)
     t[k] = Math.round(t[k] * 1000) / 1000;
-  return t;
+  return { ...t, ...perDriveTiming(drives) };
 }
