@@ -11,6 +11,7 @@ import { addCrashCommand } from './commands/crash.ts';
 import { addReplayCommand } from './commands/replay.ts';
 import { addSweepCommand } from './commands/sweep.ts';
 import { addPlanCommand } from './commands/plan.ts';
+import { addMergeCommand } from './commands/merge.ts';
 import { addServeCommand } from './commands/serve.ts';
 import { addControlCommands } from './commands/control.ts';
 import { addDemoCommand } from './commands/demo.ts';
@@ -35,6 +36,7 @@ export function buildProgram(hooks: CliHooks = {}): Command {
     addReplayCommand,
     addSweepCommand,
     addPlanCommand,
+    addMergeCommand,
     addServeCommand,
     addControlCommands,
     addDemoCommand,

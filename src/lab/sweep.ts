@@ -8,6 +8,7 @@ import { runVirtual, sched } from '../shared/sched.ts';
 import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { runWorkload, type RunOptions } from '../host/run.ts';
+import { inShard, type Shard } from './shard.ts';
 import { restripeFigures, sweepDriveGeometry, TRACK_BYTES } from './sweep-restripe.ts';
 import type { SweepOptions, SweepPoint } from './sweep-types.ts';
 
@@ -105,17 +106,29 @@ export async function runSweep(
   o: SweepOptions,
   onPoint?: (p: SweepPoint, done: number, total: number) => void,
 ): Promise<{ points: SweepPoint[] }> {
+  const run = await runSweepSlice(o, undefined, onPoint);
+  return { points: run.items.map((x) => x.item) };
+}
+
+/**
+ * The points of the sweep in `shard` (all without one), each with its index in the whole sweep's
+ * order; `total` is the whole sweep's count of points.
+ */
+export async function runSweepSlice(
+  o: SweepOptions,
+  shard: Shard | undefined,
+  onPoint?: (p: SweepPoint, done: number, total: number) => void,
+): Promise<{ total: number; items: Array<{ index: number; item: SweepPoint }> }> {
   if (!(DRIVE_MODEL_PRESETS as readonly string[]).includes(o.driveModel))
     throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: not a preset`);
-  const points: SweepPoint[] = [];
-  const total = o.hostAdapters.length * o.diskAdapters.length;
-  for (const ha of o.hostAdapters) {
-    for (const da of o.diskAdapters) {
-      points.push(await runPoint(o, da, ha));
-      onPoint?.(points[points.length - 1]!, points.length, total);
-    }
+  const all = o.hostAdapters.flatMap((ha) => o.diskAdapters.map((da) => ({ ha, da })));
+  const mine = all.map((p, index) => ({ ...p, index })).filter((p) => inShard(p.index, shard));
+  const items: Array<{ index: number; item: SweepPoint }> = [];
+  for (const p of mine) {
+    items.push({ index: p.index, item: await runPoint(o, p.da, p.ha) });
+    onPoint?.(items[items.length - 1]!.item, items.length, mine.length);
   }
-  return { points };
+  return { total: all.length, items };
 }
 
 export function sweepCsv(points: SweepPoint[]): string {

@@ -51,6 +51,23 @@ export const rerunCommand = (seed: number, opts: SeedOptions = {}, mode: Mode = 
 
 export async function runStress(opts: StressOptions): Promise<StressSummary> {
   const t0 = performance.now();
+  const { items } = await runStressSlice(opts);
+  const summary = summarize(
+    opts,
+    items.map((x) => x.item),
+  );
+  summary.elapsedMs = Math.round(performance.now() - t0);
+  return summary;
+}
+
+/**
+ * The campaign's runs (seed × schedule, in order) that `only` picks (every one without it), each
+ * with its index in the whole campaign; `total` is the whole campaign's count of runs.
+ */
+export async function runStressSlice(
+  opts: StressOptions,
+  only: (runIndex: number) => boolean = () => true,
+): Promise<{ total: number; items: Array<{ index: number; item: SeedResult }> }> {
   const perSeed = opts.schedules ?? 1;
   assert(Number.isInteger(perSeed) && perSeed >= 1, () => `schedules: ${perSeed} is not a whole number ≥ 1`);
   assert(
@@ -59,7 +76,8 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
   );
   const firstSchedule = opts.seedOptions?.schedule ?? 0;
   // One run per (seed, schedule): the seed's array, workload and faults under one interleaving.
-  const runs = Array.from({ length: opts.seeds * perSeed }, (_, i) => ({
+  const every = Array.from({ length: opts.seeds * perSeed }, (_, i) => ({
+    index: i,
     seed: opts.firstSeed + Math.floor(i / perSeed),
     mode: opts.mode ?? 'inline',
     opts: {
@@ -67,6 +85,7 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
       ...(opts.seedOptions?.deterministic ? { schedule: firstSchedule + (i % perSeed) } : {}),
     } satisfies SeedOptions,
   }));
+  const runs = every.filter((r) => only(r.index));
   let results: SeedResult[];
   let done = 0;
   const note = (r: SeedResult) => {
@@ -99,13 +118,14 @@ export async function runStress(opts: StressOptions): Promise<StressSummary> {
       await pool.destroy();
     }
   }
-  const summary = summarize(opts, results);
-  summary.elapsedMs = Math.round(performance.now() - t0);
-  return summary;
+  return { total: every.length, items: runs.map((r, i) => ({ index: r.index, item: results[i]! })) };
 }
 
-/** The campaign's counts summed over its runs, and each failed run with its rerun command. */
-function summarize(opts: StressOptions, results: SeedResult[]): StressSummary {
+/** The campaign's counts summed over its runs (in the campaign's order), and each failed run with its rerun command. */
+export function summarize(
+  opts: Pick<StressOptions, 'seeds' | 'mode' | 'seedOptions'>,
+  results: SeedResult[],
+): StressSummary {
   const summary: StressSummary = {
     seeds: opts.seeds,
     runs: results.length,

@@ -1,7 +1,11 @@
 // `stress`: seeded campaigns of random arrays under load, reconfigured, with faults.
 import { Command } from 'commander';
 import { ArrayError } from '../../shared/errors.ts';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { intArg, print, EXIT_FAILED } from '../args.ts';
+import type { StressSummary } from '../../stress/pool.ts';
 
 type StressCliOptions = {
   seeds: number;
@@ -17,6 +21,8 @@ type StressCliOptions = {
   threads?: boolean;
   heavy?: boolean;
   driveModels?: boolean;
+  shard?: string;
+  out?: string;
 };
 
 export async function stressCommand(o: StressCliOptions): Promise<number> {
@@ -33,16 +39,20 @@ export async function stressCommand(o: StressCliOptions): Promise<number> {
       '--schedules and --schedule choose interleavings of the seeded scheduler: they need --deterministic',
     );
   }
-  const { runStress, defaultJobs } = await import('../../stress/pool.ts');
+  const { runStressSlice, summarize, defaultJobs } = await import('../../stress/pool.ts');
+  const { parseShard, inShard, SHARD_FILE, SHARD_FORMAT } = await import('../../lab/shard.ts');
+  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
+  if (shard && o.out === undefined)
+    throw new ArrayError('USAGE', '--shard writes its slice to a directory: give --out DIR');
   const tty = process.stderr.isTTY === true;
-  const total = o.seeds * o.schedules;
   const unit = o.schedules > 1 ? 'runs' : 'seeds';
-  const s = await runStress({
+  const t0 = performance.now();
+  // What the campaign is (every slice of one campaign has the same); how many jobs run it is not part of it.
+  const opts = {
     seeds: o.seeds,
     firstSeed: o.seed,
-    jobs: o.jobs ?? defaultJobs(),
     schedules: o.schedules,
-    mode: o.threads ? 'threads' : 'inline',
+    mode: o.threads ? ('threads' as const) : ('inline' as const),
     seedOptions: {
       breakFill: o.breakFill,
       heavy: o.heavy,
@@ -50,27 +60,60 @@ export async function stressCommand(o: StressCliOptions): Promise<number> {
       faults: o.faults,
       deterministic: o.deterministic,
       ...(o.deterministic ? { schedule: o.schedule } : {}),
-      ...(o.verbose ? { log: (text: string) => process.stderr.write(`arrayemu ${text}\n`) } : {}),
     },
-    onSeed: (r, done) => {
-      if (!r.ok)
-        process.stderr.write(
-          `${tty ? '\n' : ''}seed ${r.seed}${o.schedules > 1 || o.schedule > 0 ? ` schedule ${r.schedule}` : ''} FAILED: ${r.reason}\n`,
-        );
-      if (!o.json || tty)
-        process.stderr.write(
-          tty
-            ? `\rstress: ${done}/${total} ${unit}`
-            : done % 10 === 0 || done === total
-              ? `stress: ${done}/${total} ${unit}\n`
-              : '',
-        );
+  };
+  const log = o.verbose ? { log: (text: string) => process.stderr.write(`arrayemu ${text}\n`) } : {};
+  const total = shard ? Math.ceil((o.seeds * o.schedules - (shard.index - 1)) / shard.count) : o.seeds * o.schedules;
+  const slice = await runStressSlice(
+    {
+      ...opts,
+      jobs: o.jobs ?? defaultJobs(),
+      seedOptions: { ...opts.seedOptions, ...log },
+      onSeed: (r, done) => {
+        if (!r.ok)
+          process.stderr.write(
+            `${tty ? '\n' : ''}seed ${r.seed}${o.schedules > 1 || o.schedule > 0 ? ` schedule ${r.schedule}` : ''} FAILED: ${r.reason}\n`,
+          );
+        if (!o.json || tty)
+          process.stderr.write(
+            tty
+              ? `\rstress: ${done}/${total} ${unit}`
+              : done % 10 === 0 || done === total
+                ? `stress: ${done}/${total} ${unit}\n`
+                : '',
+          );
+      },
     },
-  });
+    (i) => inShard(i, shard),
+  );
   if (tty) process.stderr.write('\n');
-  print(!!o.json, s, () =>
+  const s = summarize(
+    opts,
+    slice.items.map((x) => x.item),
+  );
+  s.elapsedMs = Math.round(performance.now() - t0);
+  if (o.out !== undefined) {
+    mkdirSync(o.out, { recursive: true });
+    if (shard) {
+      const file = { format: SHARD_FORMAT, kind: 'stress', shard, of: opts, total: slice.total, items: slice.items };
+      writeFileSync(join(o.out, SHARD_FILE), `${JSON.stringify(file)}\n`);
+    } else writeStressResults(o.out, s);
+  }
+  printStress(!!o.json, s, o.schedules);
+  return s.failures === 0 ? 0 : EXIT_FAILED;
+}
+
+/** results.json of a campaign (a whole run, or the merge of its slices): the summary but its wall time, so the same campaign writes the same bytes. */
+export function writeStressResults(out: string, s: StressSummary): void {
+  const { elapsedMs: _wall, ...rest } = s;
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'results.json'), `${JSON.stringify(rest, null, 2)}\n`);
+}
+
+export function printStress(json: boolean, s: StressSummary, schedules: number): void {
+  print(json, s, () =>
     [
-      `${s.failures === 0 ? 'OK' : 'FAILED'}: ${s.seeds} seeds${s.runs !== s.seeds ? ` × ${o.schedules} schedules` : ''}, ${s.failures} failures, ${s.verifyErrors} verify errors, ${s.faultsInjected} faults injected, ${s.ops} host operations in ${(s.elapsedMs / 1000).toFixed(1)} s`,
+      `${s.failures === 0 ? 'OK' : 'FAILED'}: ${s.runs === s.seeds ? `${s.seeds} seeds` : `${s.runs} runs (${s.seeds} seeds × ${schedules} schedules, or a slice of them)`}, ${s.failures} failures, ${s.verifyErrors} verify errors, ${s.faultsInjected} faults injected, ${s.ops} host operations in ${(s.elapsedMs / 1000).toFixed(1)} s`,
       `  reconfigurations: ${s.reconfigurations} (${Object.entries(s.kinds)
         .map(([k, n]) => `${k} ${n}`)
         .join(', ')})`,
@@ -86,7 +129,6 @@ export async function stressCommand(o: StressCliOptions): Promise<number> {
       ),
     ].join('\n'),
   );
-  return s.failures === 0 ? 0 : EXIT_FAILED;
 }
 
 export function addStressCommand(program: Command): void {
@@ -131,6 +173,14 @@ export function addStressCommand(program: Command): void {
     .option(
       '--verbose',
       "print every actor's log lines on stderr, stamped with the scheduler's clock (for a rerun with --jobs 1)",
+    )
+    .option(
+      '--out <dir>',
+      'write the campaign’s results.json there (its summary but the wall time: the same campaign, the same bytes)',
+    )
+    .option(
+      '--shard <I/N>',
+      'run slice I of N of the campaign (runs dealt round-robin) and write it to DIR/shard.json (needs --out); `arrayemu merge` joins the slices into the results.json one run writes',
     )
     .option('--json', 'print one JSON object')
     .action(async (o: StressCliOptions) => {

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { DEFAULT_CHANNEL_MBPS } from '../../shared/drive-models.ts';
 import { ArrayError } from '../../shared/errors.ts';
 import { intArg, numArg, print, timedPreset, listArg } from '../args.ts';
+import type { SweepOptions, SweepPoint } from '../../lab/sweep-types.ts';
 
 interface SweepCliOptions {
   diskAdapters: number[];
@@ -23,16 +24,18 @@ interface SweepCliOptions {
   virtual?: boolean;
   real?: boolean;
   out: string;
+  shard?: string;
   json?: boolean;
 }
 
 export async function sweepCommand(o: SweepCliOptions): Promise<number> {
-  const { runSweep, sweepCsv, SWEEP_WORKLOADS, SWEEP_RESTRIPES } = await import('../../lab/sweep.ts');
+  const { runSweepSlice, SWEEP_WORKLOADS, SWEEP_RESTRIPES } = await import('../../lab/sweep.ts');
+  const { parseShard, SHARD_FILE, SHARD_FORMAT } = await import('../../lab/shard.ts');
+  const shard = o.shard === undefined ? undefined : parseShard(o.shard);
   const restripe = o.restripe === undefined ? undefined : SWEEP_RESTRIPES.find((k) => k === o.restripe);
   if (o.restripe !== undefined && !restripe)
     throw new ArrayError('USAGE', `--restripe ${o.restripe}: must be one of ${SWEEP_RESTRIPES.join(', ')}`);
   if (restripe && o.real) throw new ArrayError('USAGE', '--restripe runs in virtual time only: drop --real');
-  const { writeSweepCharts } = await import('../../lab/sweep-charts.ts');
   if (!(SWEEP_WORKLOADS as readonly string[]).includes(o.workload))
     throw new ArrayError('USAGE', `--workload ${o.workload}: must be one of ${SWEEP_WORKLOADS.join(', ')}`);
   const model = timedPreset(o.driveModel);
@@ -41,34 +44,36 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
     throw new ArrayError('USAGE', '--real and --virtual exclude each other: a sweep runs on one clock');
   mkdirSync(o.out, { recursive: true });
   const tty = process.stderr.isTTY === true;
-  const result = await runSweep(
-    {
-      diskAdapters: o.diskAdapters,
-      hostAdapters: o.hostAdapters,
-      drivesPerAdapter: o.drivesPerAdapter,
-      driveModel: model,
-      workload: o.workload as (typeof SWEEP_WORKLOADS)[number],
-      blockBytes: o.blockBytes,
-      queueDepth: o.queueDepth,
-      seconds: o.seconds,
-      seed: o.seed,
-      clock: o.real ? 'real' : 'virtual',
-      restripe,
-      restripeCylinders: o.restripeCylinders,
-      channelMBps: o.channelMbps,
-      driveCylinders: o.driveCylinders,
-    },
-    (p, done, total) => {
-      if (!o.json || tty)
-        process.stderr.write(
-          `${tty ? '\r' : ''}sweep: ${done}/${total} points (${p.diskAdapters} DA × ${p.hostAdapters} HA: ${p.iops} IOPS, p99 ${p.latencyMs.p99} ms)${tty ? '' : '\n'}`,
-        );
-    },
-  );
+  const options: SweepOptions = {
+    diskAdapters: o.diskAdapters,
+    hostAdapters: o.hostAdapters,
+    drivesPerAdapter: o.drivesPerAdapter,
+    driveModel: model,
+    workload: o.workload as (typeof SWEEP_WORKLOADS)[number],
+    blockBytes: o.blockBytes,
+    queueDepth: o.queueDepth,
+    seconds: o.seconds,
+    seed: o.seed,
+    clock: o.real ? 'real' : 'virtual',
+    restripe,
+    restripeCylinders: o.restripeCylinders,
+    channelMBps: o.channelMbps,
+    driveCylinders: o.driveCylinders,
+  };
+  const slice = await runSweepSlice(options, shard, (p, done, total) => {
+    if (!o.json || tty)
+      process.stderr.write(
+        `${tty ? '\r' : ''}sweep: ${done}/${total} points${shard ? ` of slice ${shard.index}/${shard.count}` : ''} (${p.diskAdapters} DA × ${p.hostAdapters} HA: ${p.iops} IOPS, p99 ${p.latencyMs.p99} ms)${tty ? '' : '\n'}`,
+      );
+  });
   if (tty) process.stderr.write('\n');
-  writeFileSync(join(o.out, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
-  writeFileSync(join(o.out, 'results.csv'), sweepCsv(result.points));
-  const files = await writeSweepCharts(o.out, result.points);
+  const result = { points: slice.items.map((x) => x.item) };
+  let files: string[];
+  if (shard) {
+    const file = { format: SHARD_FORMAT, kind: 'sweep', shard, of: options, total: slice.total, items: slice.items };
+    writeFileSync(join(o.out, SHARD_FILE), `${JSON.stringify(file, null, 2)}\n`);
+    files = [SHARD_FILE];
+  } else files = await writeSweepOutputs(o.out, result.points);
   print(!!o.json, result, () =>
     [
       `sweep (${o.real ? 'real time' : 'virtual time'}, ${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s per point):`,
@@ -79,10 +84,22 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
             ? `\n      ${p.restripe.kind} of ${p.restripe.tracks} tracks: ${p.restripe.durationMs} ms under load (host ${p.restripe.hostOpsDuringRatio}× ops, ${p.restripe.hostP99DuringRatio}× p99), ${p.restripe.idleDurationMs} ms with none = ${p.restripe.idleOverBound}× the ${p.restripe.boundBy}-bound ${p.restripe.lowerBoundMs} ms`
             : ''),
       ),
-      `written to ${o.out}: results.json, results.csv, ${files.join(', ')}`,
+      shard
+        ? `slice ${shard.index}/${shard.count}: ${slice.items.length} of ${slice.total} points, written to ${join(o.out, SHARD_FILE)} (arrayemu merge joins the slices)`
+        : `written to ${o.out}: ${files.join(', ')}`,
     ].join('\n'),
   );
   return 0;
+}
+
+/** What a sweep writes from its points (a whole run, or the merge of its slices): results.json, results.csv, charts, index.html. */
+export async function writeSweepOutputs(out: string, points: SweepPoint[]): Promise<string[]> {
+  const { sweepCsv } = await import('../../lab/sweep.ts');
+  const { writeSweepCharts } = await import('../../lab/sweep-charts.ts');
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ points }, null, 2)}\n`);
+  writeFileSync(join(out, 'results.csv'), sweepCsv(points));
+  return ['results.json', 'results.csv', ...(await writeSweepCharts(out, points))];
 }
 
 export function addSweepCommand(program: Command): void {
@@ -129,6 +146,10 @@ export function addSweepCommand(program: Command): void {
     .option(
       '--real',
       'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)',
+    )
+    .option(
+      '--shard <I/N>',
+      'run slice I of N (points dealt round-robin) and write it to DIR/shard.json; `arrayemu merge` joins the slices into the same results a single run writes',
     )
     .option('--json', 'print the results as one JSON object')
     .action(async (o: SweepCliOptions) => {
