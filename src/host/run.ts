@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import * as hdr from 'hdr-histogram-js';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from './client.ts';
-import { createVerifierBuffers, SECTOR_BYTES, Verifier, type VerifierBuffers, type VerifyDevice } from './verifier.ts';
+import { createVerifierBuffers, Verifier, type VerifierBuffers, type VerifyDevice } from './verifier.ts';
 import {
   CONTROL,
   controlWords,
@@ -85,7 +85,9 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     createVerifierBuffers(devices.map((d) => ({ ...d, bytes: Math.max(d.bytes, opts.maxBytes?.[d.id] ?? 0) })));
   const controlBuffer = new SharedArrayBuffer(controlWords(emu.model.devices.length) * Int32Array.BYTES_PER_ELEMENT);
   const control = new Int32Array(controlBuffer);
-  for (const d of devices) control[CONTROL.DEVICE_SECTORS + d.index] = d.bytes / SECTOR_BYTES;
+  const unit = emu.model.trackBytes;
+  control[CONTROL.UNIT_BYTES] = unit;
+  for (const d of devices) control[CONTROL.DEVICE_UNITS + d.index] = Math.floor(d.bytes / unit);
   const n = Math.max(1, opts.hostProcessors);
   const specs: WorkloadSpec[] = Array.from({ length: n }, (_, i) => ({
     devices,
@@ -138,7 +140,7 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
     opsDone: () => loadWord(control, CONTROL.OPS_DONE),
     setDeviceBytes: (deviceId, bytes) => {
       const d = devices.find((x) => x.id === deviceId);
-      if (d) storeWord(control, CONTROL.DEVICE_SECTORS + d.index, Math.floor(bytes / SECTOR_BYTES));
+      if (d) storeWord(control, CONTROL.DEVICE_UNITS + d.index, Math.floor(bytes / unit));
     },
     // Throughput counts the I/O phase of the processors, not the start of the pool's threads.
     done: results.then((rs) => summarize(rs, Math.max(1, ...rs.map((r) => r.elapsedMs)))),

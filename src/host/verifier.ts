@@ -11,8 +11,8 @@
 // ack(w) comes from a ring indexed by write id; a write not yet acknowledged (or failed) counts as
 // acknowledged at +∞ (it may still land).
 import { totalmem } from 'node:os';
-import { ArrayError } from '../shared/errors.ts';
-import { addWord, casWord, loadWord, storeWord } from '../shared/words.ts';
+import { addWord, loadWord, storeWord } from '../shared/words.ts';
+import { createSectorTable, SectorTable, type SectorTableBuffers } from './sector-table.ts';
 
 export const SECTOR_BYTES = 512;
 const WORDS = SECTOR_BYTES / 4;
@@ -24,7 +24,8 @@ export interface VerifierBuffers {
   clock: SharedArrayBuffer; // [0] logical clock, [1] verify errors
   ackTick: SharedArrayBuffer;
   ackTag: SharedArrayBuffer;
-  maxAckedStart: SharedArrayBuffer[]; // per device index, one Int32 per sector
+  /** Per device index: one word per sector written (sector-table.ts). */
+  maxAckedStart: SectorTableBuffers[];
 }
 
 export interface VerifyDevice {
@@ -33,21 +34,13 @@ export interface VerifyDevice {
   bytes: number;
 }
 
-/** Most memory the verifier's per-sector words may take (4 bytes a sector): half this machine's memory. */
+/** Most memory the verifier's per-sector words may take on one device (4 bytes a sector written): half this machine's memory. */
 export const VERIFIER_MAX_BYTES = Math.floor(totalmem() / 2);
 
 export function createVerifierBuffers(devices: VerifyDevice[]): VerifierBuffers {
-  const need = devices.reduce((n, d) => n + Math.ceil(d.bytes / SECTOR_BYTES) * 4, 0);
-  if (need > VERIFIER_MAX_BYTES) {
-    const gib = (n: number) => `${(n / 2 ** 30).toFixed(1)} GiB`;
-    throw new ArrayError(
-      'USAGE',
-      `verifying ${devices.map((d) => d.id).join(', ')} needs ${gib(need)} (4 bytes per 512 B sector), more than the ${gib(VERIFIER_MAX_BYTES)} allowed here: use smaller devices (fewer or shorter drives)`,
-    );
-  }
-  const byIndex: SharedArrayBuffer[] = [];
-  for (const d of devices) byIndex[d.index] = new SharedArrayBuffer(Math.ceil(d.bytes / SECTOR_BYTES) * 4);
-  for (let i = 0; i < byIndex.length; i++) byIndex[i] ??= new SharedArrayBuffer(4);
+  const byIndex: SectorTableBuffers[] = [];
+  for (const d of devices) byIndex[d.index] = createSectorTable(Math.ceil(d.bytes / SECTOR_BYTES), VERIFIER_MAX_BYTES);
+  for (let i = 0; i < byIndex.length; i++) byIndex[i] ??= createSectorTable(1, VERIFIER_MAX_BYTES);
   return {
     clock: new SharedArrayBuffer(16),
     ackTick: new SharedArrayBuffer(ACK_RING * 4),
@@ -77,7 +70,7 @@ export class Verifier {
   private readonly clock: Int32Array;
   private readonly ackTick: Int32Array;
   private readonly ackTag: Int32Array;
-  private readonly maxAckedStart: Int32Array[];
+  private readonly maxAckedStart: SectorTable[];
   readonly described: string[] = [];
   errors = 0;
   readsChecked = 0;
@@ -87,7 +80,7 @@ export class Verifier {
     this.clock = new Int32Array(buffers.clock);
     this.ackTick = new Int32Array(buffers.ackTick);
     this.ackTag = new Int32Array(buffers.ackTag);
-    this.maxAckedStart = buffers.maxAckedStart.map((b) => new Int32Array(b));
+    this.maxAckedStart = buffers.maxAckedStart.map((b, i) => new SectorTable(b, `device #${i}`));
   }
 
   private tick(): number {
@@ -130,12 +123,7 @@ export class Verifier {
     storeWord(this.ackTag, i, writeId);
     const table = this.maxAckedStart[device.index]!;
     const first = offsetBytes / SECTOR_BYTES;
-    for (let s = first; s < first + lengthBytes / SECTOR_BYTES; s++) {
-      for (;;) {
-        const cur = loadWord(table, s);
-        if (cur >= writeId || casWord(table, s, cur, writeId) === cur) break;
-      }
-    }
+    for (let s = first; s < first + lengthBytes / SECTOR_BYTES; s++) table.raise(s, writeId);
   }
 
   beginRead(device: VerifyDevice, offsetBytes: number, lengthBytes: number): ReadCheck {
@@ -146,7 +134,7 @@ export class Verifier {
     const first = offsetBytes / SECTOR_BYTES;
     const table = this.maxAckedStart[device.index]!;
     const snapshot = new Int32Array(lengthBytes / SECTOR_BYTES);
-    for (let s = 0; s < snapshot.length; s++) snapshot[s] = loadWord(table, first + s);
+    for (let s = 0; s < snapshot.length; s++) snapshot[s] = table.load(first + s);
     const startTick = this.tick();
     return { device, offsetBytes, snapshot, startTick };
   }

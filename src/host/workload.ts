@@ -54,11 +54,14 @@ export const CONTROL = {
   STOP: 0, // non-zero: every processor stops after its requests in flight
   OPS_DONE: 1, // operations completed by every processor
   READY: 2, // processors loaded and waiting at the start line: none starts its clock before all are
-  DEVICE_SECTORS: 3, // + device index: the device's current size in sectors (a reconfiguration may grow it)
+  UNIT_BYTES: 3, // the unit of the device sizes below: the array's track (a device is whole tracks)
+  // + device index: the device's current size in UNIT_BYTES (a reconfiguration may grow it); in
+  // sectors it would overflow an Int32 past 1 TiB, which full-size drives reach at two adapters
+  DEVICE_UNITS: 4,
 } as const;
 /** Longest a processor waits at the start line for the others (their threads still loading). */
 const START_LINE_WAIT_MS = 60_000;
-export const controlWords = (devices: number): number => CONTROL.DEVICE_SECTORS + devices;
+export const controlWords = (devices: number): number => CONTROL.DEVICE_UNITS + devices;
 
 export interface HotSpot {
   device: string;
@@ -189,7 +192,7 @@ export async function runHostProcessor(
   const t0 = sched().now();
 
   const sizeOf = (dev: VerifyDevice) =>
-    control ? loadWord(control, CONTROL.DEVICE_SECTORS + dev.index) * SECTOR_BYTES : dev.bytes;
+    control ? loadWord(control, CONTROL.DEVICE_UNITS + dev.index) * loadWord(control, CONTROL.UNIT_BYTES) : dev.bytes;
   const pick = requestPicker(spec, rand, sizeOf);
 
   const issuer = { client, verifier, filler: verify ? undefined : filler! };

@@ -115,7 +115,8 @@ function restripeSpec(points: SweepPoint[], what: 'duration' | 'host'): TopLevel
 }
 
 /** Write iops.svg, mbps.svg, latency.svg (and with restripes restripe.svg, restripe-host.svg) and index.html into `dir`; returns the file names. */
-export async function writeSweepCharts(dir: string, points: SweepPoint[]): Promise<string[]> {
+export async function writeSweepCharts(dir: string, all: SweepPoint[]): Promise<string[]> {
+  const points = all.filter((p) => p.error === undefined); // a point that could not run has no figures to draw
   const charts: Array<[string, TopLevelSpec]> = [
     ['iops.svg', throughputSpec(points, 'iops', 'Throughput (IOPS) against disk adapters')],
     ['mbps.svg', throughputSpec(points, 'mbps', 'Throughput (MB/s) against disk adapters')],

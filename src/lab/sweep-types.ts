@@ -29,6 +29,8 @@ export interface SweepOptions {
   driveCylinders?: number;
   /** Each disk adapter's back-end link (MB/s); default DEFAULT_CHANNEL_MBPS. */
   channelMBps?: number;
+  /** Check every read of the load against what was written (default); false for pure timing runs. */
+  verify?: boolean;
 }
 
 export interface RestripeFigures {
@@ -64,4 +66,6 @@ export interface SweepPoint {
   /** Time the load ran: simulated ms (virtual) or ms of real time. */
   simulatedMs: number;
   requests: number;
+  /** The point could not run (its figures are zeros): why. The sweep goes on to the next. */
+  error?: string;
 }

@@ -3,7 +3,7 @@
 // flight per drive (the offered load grows with the array), in virtual time. Results are a
 // function of the options alone: the same options give the same results.json, byte for byte.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
-import { ArrayError } from '../shared/errors.ts';
+import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { runVirtual, sched } from '../shared/sched.ts';
 import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
@@ -59,6 +59,7 @@ function pointLoad(o: SweepOptions, drives: number, ha: number): RunOptions {
     pattern: o.workload.startsWith('seq') ? 'sequential' : 'random',
     seed: o.seed,
     hostProcessorsHere: true,
+    verify: o.verify ?? true,
   };
 }
 
@@ -121,14 +122,44 @@ export async function runSweepSlice(
 ): Promise<{ total: number; items: Array<{ index: number; item: SweepPoint }> }> {
   if (!(DRIVE_MODEL_PRESETS as readonly string[]).includes(o.driveModel))
     throw new ArrayError('USAGE', `--drive-model ${o.driveModel}: not a preset`);
+  // The options themselves are checked before any point runs (a bad one refuses the sweep, naming it);
+  // what can fail after this is a point too big for this machine, reported with the others.
+  sweepConfig(o, 1, 1);
   const all = o.hostAdapters.flatMap((ha) => o.diskAdapters.map((da) => ({ ha, da })));
   const mine = all.map((p, index) => ({ ...p, index })).filter((p) => inShard(p.index, shard));
   const items: Array<{ index: number; item: SweepPoint }> = [];
   for (const p of mine) {
-    items.push({ index: p.index, item: await runPoint(o, p.da, p.ha) });
+    items.push({
+      index: p.index,
+      item: await runPoint(o, p.da, p.ha).catch((err: unknown) => failedPoint(o, p.da, p.ha, err)),
+    });
     onPoint?.(items[items.length - 1]!.item, items.length, mine.length);
   }
   return { total: all.length, items };
+}
+
+/**
+ * A point that could not run (too big for this machine, a configuration refused): its figures
+ * zeros, its error said; results.json keeps it, the charts leave it out. Data lost or stale at a
+ * point (INVARIANT: verify errors, a broken table) is not a point that could not run: it stops the sweep.
+ */
+function failedPoint(o: SweepOptions, da: number, ha: number, err: unknown): SweepPoint {
+  const cannot = (err instanceof ArrayError && err.code !== 'INVARIANT') || err instanceof RangeError; // RangeError: memory not given
+  if (!cannot) throw err;
+  return {
+    diskAdapters: da,
+    hostAdapters: ha,
+    drives: da * o.drivesPerAdapter,
+    iops: 0,
+    mbps: 0,
+    latencyMs: { p50: 0, p99: 0 },
+    restripe: null,
+    store: 'sparse',
+    clock: o.clock === 'real' ? 'real' : 'virtual',
+    simulatedMs: 0,
+    requests: 0,
+    error: errorMessage(err),
+  };
 }
 
 export function sweepCsv(points: SweepPoint[]): string {

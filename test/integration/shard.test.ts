@@ -24,6 +24,7 @@ const sweepOptions = {
   seconds: 0.05,
   seed: 3,
   driveCylinders: 64,
+  verify: 'on',
   json: true,
 };
 const stressOptions = { seeds: 10, seed: 20, jobs: 1, deterministic: true, schedules: 1, schedule: 0, json: true };

@@ -60,6 +60,47 @@ describe('arrayemu sweep', () => {
     );
   });
 
+  it('random read-writes on full-size drives run to the end, every read verified (state only for the sectors written)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-sweep-'));
+    // Four full-size hdd-15k drives an adapter: LD1 is 1.2 TB at two adapters, past any per-sector table here.
+    const r = sweep(join(dir, 'rw'), '--drive-model', 'hdd-15k', '--workload', 'randrw', '--seconds', '0.05', '--json');
+    expect(r.status, r.stderr).toBe(0);
+    const points = JSON.parse(readFileSync(join(dir, 'rw', 'results.json'), 'utf8')).points as Array<{
+      iops: number;
+      error?: string;
+    }>;
+    expect(points).toHaveLength(3);
+    for (const p of points) {
+      expect(p.error).toBeUndefined();
+      expect(p.iops).toBeGreaterThan(0);
+    }
+  });
+
+  it('a point too big for this machine is reported in results.json with its reason, and the sweep goes on', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-sweep-'));
+    const r = spawnSync(
+      process.execPath,
+      [
+        'bin/arrayemu.mjs',
+        'sweep',
+        ...['--disk-adapters', '1,64,2', '--drives-per-adapter', '16', '--drive-model', 'hdd-15k'],
+        ...['--seconds', '0.01', '--out', join(dir, 'big')],
+      ],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    const points = JSON.parse(readFileSync(join(dir, 'big', 'results.json'), 'utf8')).points as Array<{
+      diskAdapters: number;
+      iops: number;
+      error?: string;
+    }>;
+    expect(points.map((p) => p.diskAdapters)).toEqual([1, 64, 2]);
+    expect(points[1]!.error).toMatch(/the array needs .* GiB of shared memory/); // 1024 full-size drives
+    expect(points[1]!.iops).toBe(0);
+    for (const p of [points[0]!, points[2]!]) expect(p.iops).toBeGreaterThan(0); // the points around it ran
+    expect(r.stdout).toMatch(/64 DA × 1 HA, 1024 drives: could not run: the array needs/);
+  });
+
   it('refuses what it cannot do, naming the option', () => {
     const dir = mkdtempSync(join(tmpdir(), 'arrayemu-sweep-'));
     const bad = (args: string[], re: RegExp) => {
@@ -71,6 +112,8 @@ describe('arrayemu sweep', () => {
     bad(['--workload', 'mixed'], /--workload mixed: must be one of/);
     bad(['--restripe', 'shrink'], /--restripe shrink: must be one of expand, stripe-change, both/);
     bad(['--restripe', 'expand', '--real'], /--restripe runs in virtual time only/);
+    bad(['--verify', 'maybe'], /--verify maybe: must be on or off/);
+    bad(['--drive-cylinders', '5000000'], /--drive-cylinders 5000000: a atlas10k holds/);
   });
 
   it('--restripe expand: the same device restriped at each point under the load and with none; it takes less time with more adapters, and nothing is lost', () => {

@@ -25,6 +25,7 @@ interface SweepCliOptions {
   real?: boolean;
   out: string;
   shard?: string;
+  verify: string;
   json?: boolean;
 }
 
@@ -42,6 +43,7 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
   if (o.blockBytes % 512 !== 0) throw new ArrayError('USAGE', `--block-bytes ${o.blockBytes} is not a multiple of 512`);
   if (o.real && o.virtual)
     throw new ArrayError('USAGE', '--real and --virtual exclude each other: a sweep runs on one clock');
+  if (o.verify !== 'on' && o.verify !== 'off') throw new ArrayError('USAGE', `--verify ${o.verify}: must be on or off`);
   mkdirSync(o.out, { recursive: true });
   const tty = process.stderr.isTTY === true;
   const options: SweepOptions = {
@@ -59,11 +61,12 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
     restripeCylinders: o.restripeCylinders,
     channelMBps: o.channelMbps,
     driveCylinders: o.driveCylinders,
+    verify: o.verify === 'on',
   };
   const slice = await runSweepSlice(options, shard, (p, done, total) => {
     if (!o.json || tty)
       process.stderr.write(
-        `${tty ? '\r' : ''}sweep: ${done}/${total} points${shard ? ` of slice ${shard.index}/${shard.count}` : ''} (${p.diskAdapters} DA × ${p.hostAdapters} HA: ${p.iops} IOPS, p99 ${p.latencyMs.p99} ms)${tty ? '' : '\n'}`,
+        `${tty ? '\r' : ''}sweep: ${done}/${total} points${shard ? ` of slice ${shard.index}/${shard.count}` : ''} (${p.diskAdapters} DA × ${p.hostAdapters} HA: ${p.error !== undefined ? `could not run: ${p.error}` : `${p.iops} IOPS, p99 ${p.latencyMs.p99} ms`})${tty ? '' : '\n'}`,
       );
   });
   if (tty) process.stderr.write('\n');
@@ -77,12 +80,13 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
   print(!!o.json, result, () =>
     [
       `sweep (${o.real ? 'real time' : 'virtual time'}, ${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s per point):`,
-      ...result.points.map(
-        (p) =>
-          `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: ${p.iops} IOPS, ${p.mbps} MB/s, p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms` +
-          (p.restripe
-            ? `\n      ${p.restripe.kind} of ${p.restripe.tracks} tracks: ${p.restripe.durationMs} ms under load (host ${p.restripe.hostOpsDuringRatio}× ops, ${p.restripe.hostP99DuringRatio}× p99), ${p.restripe.idleDurationMs} ms with none = ${p.restripe.idleOverBound}× the ${p.restripe.boundBy}-bound ${p.restripe.lowerBoundMs} ms`
-            : ''),
+      ...result.points.map((p) =>
+        p.error !== undefined
+          ? `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: could not run: ${p.error}`
+          : `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: ${p.iops} IOPS, ${p.mbps} MB/s, p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms` +
+            (p.restripe
+              ? `\n      ${p.restripe.kind} of ${p.restripe.tracks} tracks: ${p.restripe.durationMs} ms under load (host ${p.restripe.hostOpsDuringRatio}× ops, ${p.restripe.hostP99DuringRatio}× p99), ${p.restripe.idleDurationMs} ms with none = ${p.restripe.idleOverBound}× the ${p.restripe.boundBy}-bound ${p.restripe.lowerBoundMs} ms`
+              : ''),
       ),
       shard
         ? `slice ${shard.index}/${shard.count}: ${slice.items.length} of ${slice.total} points, written to ${join(o.out, SHARD_FILE)} (arrayemu merge joins the slices)`
@@ -146,6 +150,11 @@ export function addSweepCommand(program: Command): void {
     .option(
       '--real',
       'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)',
+    )
+    .option(
+      '--verify <on|off>',
+      'check every read against what was written (on; state kept only for the sectors written), or off for pure timing runs',
+      'on',
     )
     .option(
       '--shard <I/N>',

@@ -1,0 +1,107 @@
+// The verifier's per-sector word (DESIGN §6: the largest start tick among acknowledged writes),
+// kept only for the sectors written: a directory of chunks over the device, each chunk taken from
+// one growable shared pool the first time a write of its sectors is acknowledged. A full-size
+// drive array verifies in the memory its workload touches, not 4 bytes for each of its sectors.
+// Shared by every host processor thread: chunks are taken with one atomic add, published with one
+// compare-and-swap (a thread that loses the race leaves its chunk unused: at most one per racer).
+import { ArrayError } from '../shared/errors.ts';
+import { addWord, casWord, loadWord } from '../shared/words.ts';
+
+/** Sectors per chunk of the table (16 KiB of words: 2 MiB of the device). */
+export const CHUNK_SECTORS = 4096;
+/** A directory entry of a chunk never written (chunk ids count from 1). */
+const NO_CHUNK = 0;
+/** The pool grows by at least this many bytes at a time. */
+const GROW_MIN_BYTES = 1 << 20;
+/** The largest growable buffer Node 20 makes (address space reserved; memory taken as chunks are). */
+const POOL_MAX_BYTES = 4 * 2 ** 30;
+/** Tries to grow the pool while other threads grow it too. */
+const GROW_TRIES = 16;
+
+export interface SectorTableBuffers {
+  /** Chunk id of each CHUNK_SECTORS sectors, NO_CHUNK while none of them was written. */
+  dir: SharedArrayBuffer;
+  /** The chunks' words (growable). */
+  pool: SharedArrayBuffer;
+  /** [0]: chunks taken so far. */
+  next: SharedArrayBuffer;
+}
+
+export function createSectorTable(sectors: number, maxBytes: number): SectorTableBuffers {
+  const chunks = Math.max(1, Math.ceil(sectors / CHUNK_SECTORS));
+  const most = Math.min(maxBytes, POOL_MAX_BYTES, chunks * CHUNK_SECTORS * 4);
+  return {
+    dir: new SharedArrayBuffer(chunks * 4),
+    pool: new SharedArrayBuffer(0, { maxByteLength: Math.max(most, CHUNK_SECTORS * 4) }),
+    next: new SharedArrayBuffer(4),
+  };
+}
+
+export class SectorTable {
+  private readonly dir: Int32Array;
+  private readonly pool: SharedArrayBuffer;
+  /** The pool's words: a length-tracking view, so it sees the pool grown by any thread. */
+  private readonly words: Int32Array;
+  private readonly next: Int32Array;
+
+  constructor(
+    b: SectorTableBuffers,
+    private readonly what: string,
+  ) {
+    this.dir = new Int32Array(b.dir);
+    this.pool = b.pool;
+    this.words = new Int32Array(b.pool);
+    this.next = new Int32Array(b.next);
+  }
+
+  /** Bytes of the pool taken now. */
+  get bytes(): number {
+    return this.pool.byteLength;
+  }
+
+  /** Sector s's word (0 where never written). */
+  load(s: number): number {
+    const chunk = loadWord(this.dir, Math.floor(s / CHUNK_SECTORS));
+    if (chunk === NO_CHUNK) return 0;
+    return loadWord(this.words, (chunk - 1) * CHUNK_SECTORS + (s % CHUNK_SECTORS));
+  }
+
+  /** Raise sector s's word to `value` unless it is at least that already. */
+  raise(s: number, value: number): void {
+    const at = (this.chunkOf(s) - 1) * CHUNK_SECTORS + (s % CHUNK_SECTORS);
+    const words = this.words;
+    for (;;) {
+      const cur = loadWord(words, at);
+      if (cur >= value || casWord(words, at, cur, value) === cur) return;
+    }
+  }
+
+  /** The chunk of sector s, taken now if none of its sectors was written before. */
+  private chunkOf(s: number): number {
+    const d = Math.floor(s / CHUNK_SECTORS);
+    const had = loadWord(this.dir, d);
+    if (had !== NO_CHUNK) return had;
+    const mine = addWord(this.next, 0, 1) + 1;
+    this.ensure(mine * CHUNK_SECTORS * 4);
+    const was = casWord(this.dir, d, NO_CHUNK, mine);
+    return was === NO_CHUNK ? mine : was; // another thread published one first: use it
+  }
+
+  private ensure(need: number): void {
+    for (let i = 0; i < GROW_TRIES && this.pool.byteLength < need; i++) {
+      const want = Math.min(this.pool.maxByteLength, Math.max(need, this.pool.byteLength * 2, GROW_MIN_BYTES));
+      if (want < need)
+        throw new ArrayError(
+          'USAGE',
+          `verifying ${this.what}: the sectors written need more than the ${(this.pool.maxByteLength / 2 ** 30).toFixed(1)} GiB allowed here (4 bytes per sector written); verify fewer or shorter runs, or switch verification off`,
+        );
+      try {
+        this.pool.grow(want);
+      } catch {
+        // another thread grew it meanwhile: look again
+      }
+    }
+    if (this.pool.byteLength < need)
+      throw new ArrayError('INVARIANT', `verifying ${this.what}: the sector table did not grow to ${need} bytes`);
+  }
+}
