@@ -1,11 +1,10 @@
 // npm run bench: the restripe against disk adapters (virtual time), for a drive whose interface
 // outruns its media (hdd-15k) and for DiskSim's Atlas 10K, whose validated interface time per
 // sector is slower than its media; and how fast virtual mode runs against the time it simulates.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { runSweep, sweepCsv, type SweepOptions, type SweepPoint } from '../src/lab/sweep.ts';
-import { writeSweepCharts } from '../src/lab/sweep-charts.ts';
+import { runSweep, type SweepOptions, type SweepPoint } from '../src/lab/sweep.ts';
+import { writeSweepOutputs } from '../src/lab/sweep-charts.ts';
 
 const RESTRIPE_POINT: SweepOptions = {
   diskAdapters: [2, 4, 8],
@@ -38,24 +37,21 @@ export async function restripeSweepBench(
   for (const model of ['hdd-15k', 'atlas10k'] as const) {
     // hdd-15k drives short-stroked to their outer 20000 cylinders: full-size ones at 8 adapters would not fit the verifier here.
     const driveCylinders = model === 'hdd-15k' ? HDD15K_CYLINDERS : undefined;
-    const { points } = await runSweep({
+    const options: SweepOptions = {
       ...RESTRIPE_POINT,
       driveModel: model,
       driveCylinders,
       diskAdapters: quick ? [2, 4] : [2, 4, 8],
       clock: 'virtual',
-    });
+    };
+    const { points } = await runSweep(options);
     out.push({ model, points });
     for (const p of points)
       say(
         `restripe ${model} ${p.diskAdapters} DA: ${p.restripe!.idleDurationMs} ms idle = ${p.restripe!.idleOverBound}x the ${p.restripe!.boundBy} bound`,
       );
     if (model !== 'hdd-15k') continue;
-    const d = join(dir, 'sweep-restripe');
-    mkdirSync(d, { recursive: true });
-    writeFileSync(join(d, 'results.json'), `${JSON.stringify({ points }, null, 2)}\n`);
-    writeFileSync(join(d, 'results.csv'), sweepCsv(points));
-    await writeSweepCharts(d, points);
+    await writeSweepOutputs(join(dir, 'sweep-restripe'), points, options);
   }
   return out;
 }

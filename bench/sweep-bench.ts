@@ -1,9 +1,8 @@
 // npm run bench: the adapter-count sweep in virtual time beside the same points in real time
 // (worker threads, drives waiting for real), side by side in one run.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runSweep, sweepCsv, type SweepOptions, type SweepPoint } from '../src/lab/sweep.ts';
-import { writeSweepCharts } from '../src/lab/sweep-charts.ts';
+import { runSweep, type SweepOptions, type SweepPoint } from '../src/lab/sweep.ts';
+import { writeSweepOutputs } from '../src/lab/sweep-charts.ts';
 
 export interface SweepBenchRow {
   diskAdapters: number;
@@ -40,10 +39,7 @@ export async function scalingSweep(dir: string, quick: boolean, say: (s: string)
   };
   const { points } = await runSweep({ ...o, clock: 'virtual' });
   const out = join(dir, 'sweep');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ points }, null, 2)}\n`);
-  writeFileSync(join(out, 'results.csv'), sweepCsv(points));
-  await writeSweepCharts(out, points);
+  await writeSweepOutputs(out, points, o);
   for (const p of points) say(`sweep ${p.diskAdapters} DA (virtual): ${p.iops} IOPS`);
   return points;
 }

@@ -54,7 +54,17 @@ describe('arrayemu sweep', () => {
     }
     for (const f of ['results.csv', 'iops.svg', 'mbps.svg', 'latency.svg', 'index.html'])
       expect(existsSync(join(dir, 'a', f)), f).toBe(true);
-    expect(readFileSync(join(dir, 'a', 'iops.svg'), 'utf8')).toMatch(/^<svg[^>]*>.*ideal linear/s);
+    const svg = readFileSync(join(dir, 'a', 'iops.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg[^>]*>.*dashed: ideal/s);
+    // The x axis is ticked at exactly the adapter counts run (no 1.2, 1.6, 2.2 … of a log scale).
+    const ticks = [...svg.matchAll(/<g class="mark-text role-axis-label"[^>]*>(.*?)<\/g>/gs)][0]![1]!;
+    expect([...ticks.matchAll(/>([^<]+)<\/text>/g)].map((m) => m[1])).toEqual(['1', '2', '4']);
+    // Each measured point carries its figure.
+    for (const p of points) expect(svg).toContain(`>${p.iops}</text>`);
+    const page = readFileSync(join(dir, 'a', 'index.html'), 'utf8');
+    for (const what of ['atlas10k', 'randread', '4096 B', '4 per drive', 'seed', 'arrayemu', 'date'])
+      expect(page, what).toContain(what);
+    expect(page).toContain(`<td>${points[2].iops}</td>`); // the table of points
     expect(readFileSync(join(dir, 'a', 'results.csv'), 'utf8').split('\n')[0]).toBe(
       'diskAdapters,hostAdapters,drives,iops,mbps,p50Ms,p99Ms,requests,simulatedMs',
     );

@@ -2,7 +2,7 @@
 // into what one run writes (src/lab/shard.ts, docs/SCALE.md).
 import { Command } from 'commander';
 import { EXIT_FAILED, print } from '../args.ts';
-import type { SweepPoint } from '../../lab/sweep-types.ts';
+import type { SweepOptions, SweepPoint } from '../../lab/sweep-types.ts';
 import type { SeedResult } from '../../stress/seed.ts';
 import type { StressOptions } from '../../stress/pool.ts';
 
@@ -10,9 +10,9 @@ export async function mergeCommand(dirs: string[], o: { out: string; json?: bool
   const { mergeShards } = await import('../../lab/shard.ts');
   const merged = mergeShards<unknown>(dirs);
   if (merged.kind === 'sweep') {
-    const { writeSweepOutputs } = await import('./sweep.ts');
+    const { writeSweepOutputs } = await import('../../lab/sweep-charts.ts');
     const points = merged.items as SweepPoint[];
-    const files = await writeSweepOutputs(o.out, points);
+    const files = await writeSweepOutputs(o.out, points, merged.of as SweepOptions);
     print(
       !!o.json,
       { points },

@@ -5,7 +5,7 @@ import { Command } from 'commander';
 import { DEFAULT_CHANNEL_MBPS } from '../../shared/drive-models.ts';
 import { ArrayError } from '../../shared/errors.ts';
 import { intArg, numArg, print, timedPreset, listArg } from '../args.ts';
-import type { SweepOptions, SweepPoint } from '../../lab/sweep-types.ts';
+import type { SweepOptions } from '../../lab/sweep-types.ts';
 
 interface SweepCliOptions {
   diskAdapters: number[];
@@ -76,7 +76,7 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
     const file = { format: SHARD_FORMAT, kind: 'sweep', shard, of: options, total: slice.total, items: slice.items };
     writeFileSync(join(o.out, SHARD_FILE), `${JSON.stringify(file, null, 2)}\n`);
     files = [SHARD_FILE];
-  } else files = await writeSweepOutputs(o.out, result.points);
+  } else files = await (await import('../../lab/sweep-charts.ts')).writeSweepOutputs(o.out, result.points, options);
   print(!!o.json, result, () =>
     [
       `sweep (${o.real ? 'real time' : 'virtual time'}, ${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s per point):`,
@@ -94,16 +94,6 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
     ].join('\n'),
   );
   return 0;
-}
-
-/** What a sweep writes from its points (a whole run, or the merge of its slices): results.json, results.csv, charts, index.html. */
-export async function writeSweepOutputs(out: string, points: SweepPoint[]): Promise<string[]> {
-  const { sweepCsv } = await import('../../lab/sweep.ts');
-  const { writeSweepCharts } = await import('../../lab/sweep-charts.ts');
-  mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ points }, null, 2)}\n`);
-  writeFileSync(join(out, 'results.csv'), sweepCsv(points));
-  return ['results.json', 'results.csv', ...(await writeSweepCharts(out, points))];
 }
 
 export function addSweepCommand(program: Command): void {
