@@ -73,7 +73,7 @@ export async function planRestripe(o: PlanOptions): Promise<PlanResult> {
   if (untimed.length > 0)
     throw new ArrayError(
       'USAGE',
-      `plan needs every drive's timing: drive(s) ${untimed.slice(0, 5).join(', ')} have no model (give --drive-model, or drives[].model in the configuration)`,
+      `plan needs every drive's timing: drive(s) ${untimed.slice(0, 5).join(', ')} have no model (give --drive-model, driveModel in the control API, or drives[].model in the configuration)`,
     );
   const plan = planReconfiguration(config, target); // refuses a target it cannot run, naming why
   const { value } = await runVirtual(o.seed, () => virtualRestripe(config, target, plan.deviceId, o.load, o.seed));

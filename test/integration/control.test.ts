@@ -62,6 +62,26 @@ describe('control API', () => {
     expect((await call('GET', '/v1/nothing')).status).toBe(404);
   });
 
+  it('POST /v1/plans predicts a restripe of the running array in a thread of its own, changing nothing; bad fields are 400 by name', async () => {
+    const before = await call('GET', '/v1/status');
+    const body = { to: smallRaw('fig2-new', 128), driveModel: 'hdd-15k', load: 'randread', seconds: 0.05 };
+    const r = await call('POST', '/v1/plans', JSON.stringify(body));
+    expect(r.status, r.text).toBe(200);
+    expect(r.json).toMatchObject({ device: 'LD1', kind: 'expansion' });
+    expect(r.json.durationMs).toBeGreaterThan(0);
+    expect(r.json.boundBy).toMatch(/^(drive|link) /);
+    expect(r.json.host.opsRatio).toBeGreaterThan(0);
+    expect((await call('GET', '/v1/status')).json).toEqual(before.json); // a plan runs nothing on the array
+    const bad = await call('POST', '/v1/plans', JSON.stringify({ ...body, load: 'sometimes', queueDepth: 0 }));
+    expect(bad.status).toBe(400);
+    expect(bad.json.error).toMatch(/load: must be none or one of .*; queueDepth: /);
+    const untimed = await call('POST', '/v1/plans', JSON.stringify({ to: body.to }));
+    expect([untimed.status, untimed.json.error]).toEqual([
+      400,
+      expect.stringMatching(/have no model \(give --drive-model/),
+    ]);
+  });
+
   it('runs a reconfiguration: 202 with an id, its state until done, then the grown device in status', async () => {
     const start = await call('POST', '/v1/reconfigurations', JSON.stringify(smallRaw('fig2-new', 128)));
     expect(start.status).toBe(202);

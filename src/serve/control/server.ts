@@ -8,6 +8,7 @@ import type { Serving } from '../nbd/serve.ts';
 import { parseListen } from '../nbd/serve.ts';
 import { Jobs } from './jobs.ts';
 import { arrayMetrics } from './metrics.ts';
+import { planFromBody } from './plans.ts';
 import type { ArrayConfig } from '../../shared/config.ts';
 
 export const DEFAULT_HTTP = '127.0.0.1:9180';
@@ -111,6 +112,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
       c.s.emu.setBackground({ paused: route.endsWith('pause') });
       return reply(res, 200, { ...c.jobs.view(j), paused: c.s.emu.background().paused });
     }
+    case 'POST /v1/plans':
+      return reply(res, 200, await planFromBody(c.s.running, await jsonBody(req), (m) => new HttpError(400, m)));
     case 'PUT /v1/throttle': {
       const t = throttleBody(await jsonBody(req));
       c.s.emu.setBackground(t);
