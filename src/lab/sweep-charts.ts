@@ -198,10 +198,23 @@ function sweepPage(points: SweepPoint[], charts: string[], about: SweepAbout): s
       'drive model',
       `${o.driveModel}, ${o.drivesPerAdapter} per disk adapter${o.driveCylinders ? `, ${o.driveCylinders} cylinders` : ' (full size)'}`,
     ],
-    ['workload', o.workload],
-    ['block size', `${o.blockBytes} B`],
-    ['queue depth', `${o.queueDepth} per drive`],
-    ['time per point', `${o.seconds} s (${o.clock === 'real' ? 'real time' : 'virtual time'})`],
+    ...(o.trace
+      ? [
+          [
+            'trace',
+            `${o.trace.file} (${o.trace.format}, ${o.trace.requests} requests, sha256 ${o.trace.sha256.slice(0, 12)}…)`,
+          ],
+          [
+            'replay',
+            `${o.trace.closedLoop ? 'closed' : 'open'} loop, laid onto each device by 1 MiB regions (virtual time)`,
+          ],
+        ]
+      : [
+          ['workload', o.workload],
+          ['block size', `${o.blockBytes} B`],
+          ['queue depth', `${o.queueDepth} per drive`],
+          ['time per point', `${o.seconds} s (${o.clock === 'real' ? 'real time' : 'virtual time'})`],
+        ]),
     ['seed', o.seed],
     ['verified', o.verify === false ? 'no' : 'every read'],
     ...(o.restripe ? [['restripe', o.restripe]] : []),

@@ -4,6 +4,8 @@ import type { DriveModelPreset } from '../shared/drive-models.ts';
 export const SWEEP_RESTRIPES = ['expand', 'stripe-change', 'both'] as const;
 export type SweepRestripe = (typeof SWEEP_RESTRIPES)[number];
 
+import type { SweepTrace } from './sweep-trace.ts';
+
 export const SWEEP_WORKLOADS = ['randread', 'randwrite', 'randrw', 'seqread', 'seqwrite'] as const;
 export type SweepWorkload = (typeof SWEEP_WORKLOADS)[number];
 
@@ -31,6 +33,8 @@ export interface SweepOptions {
   channelMBps?: number;
   /** Check every read of the load against what was written (default); false for pure timing runs. */
   verify?: boolean;
+  /** Replay this block trace at each point instead of the synthetic workload (sweep-trace.ts). */
+  trace?: SweepTrace;
 }
 
 export interface RestripeFigures {

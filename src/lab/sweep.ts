@@ -9,6 +9,8 @@ import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { runWorkload, type RunOptions } from '../host/run.ts';
 import { inShard, type Shard } from './shard.ts';
+import { loadSweepTrace, tracePoint, type SweepTrace } from './sweep-trace.ts';
+import type { TraceRecord } from './trace.ts';
 import { restripeFigures, sweepDriveGeometry, TRACK_BYTES } from './sweep-restripe.ts';
 import type { SweepOptions, SweepPoint } from './sweep-types.ts';
 
@@ -63,9 +65,10 @@ function pointLoad(o: SweepOptions, drives: number, ha: number): RunOptions {
   };
 }
 
-async function runPoint(o: SweepOptions, da: number, ha: number): Promise<SweepPoint> {
+async function runPoint(o: SweepOptions, da: number, ha: number, records?: TraceRecord[]): Promise<SweepPoint> {
   const config = sweepConfig(o, da, ha);
   const drives = config.drives.length;
+  if (o.trace && records) return tracedPoint(o, config, da, ha, records);
   const real = o.clock === 'real';
   const loadOpts = pointLoad(o, drives, ha);
   const load = async (s: { now(): number }) => {
@@ -125,17 +128,54 @@ export async function runSweepSlice(
   // The options themselves are checked before any point runs (a bad one refuses the sweep, naming it);
   // what can fail after this is a point too big for this machine, reported with the others.
   sweepConfig(o, 1, 1);
+  const records = o.trace ? traceRecords(o.trace) : undefined;
+  if (o.trace && o.restripe !== undefined)
+    throw new ArrayError('USAGE', '--trace and --restripe: a traced sweep measures the trace alone (drop one)');
+  if (o.trace && o.clock === 'real') throw new ArrayError('USAGE', '--trace replays in virtual time only: drop --real');
   const all = o.hostAdapters.flatMap((ha) => o.diskAdapters.map((da) => ({ ha, da })));
   const mine = all.map((p, index) => ({ ...p, index })).filter((p) => inShard(p.index, shard));
   const items: Array<{ index: number; item: SweepPoint }> = [];
   for (const p of mine) {
     items.push({
       index: p.index,
-      item: await runPoint(o, p.da, p.ha).catch((err: unknown) => failedPoint(o, p.da, p.ha, err)),
+      item: await runPoint(o, p.da, p.ha, records).catch((err: unknown) => failedPoint(o, p.da, p.ha, err)),
     });
     onPoint?.(items[items.length - 1]!.item, items.length, mine.length);
   }
   return { total: all.length, items };
+}
+
+/** The sweep's trace, read again and checked to be the one its options name (a slice may run elsewhere). */
+function traceRecords(t: SweepTrace): TraceRecord[] {
+  const { trace, records } = loadSweepTrace(t.file, t.format, t.closedLoop);
+  if (trace.sha256 !== t.sha256)
+    throw new ArrayError('USAGE', `--trace ${t.file}: not the trace this sweep was started with (its SHA-256 differs)`);
+  return records;
+}
+
+/** A point of a traced sweep: the trace replayed on its device, its figures from the replay. */
+async function tracedPoint(
+  o: SweepOptions,
+  config: ArrayConfig,
+  da: number,
+  ha: number,
+  records: TraceRecord[],
+): Promise<SweepPoint> {
+  const { result, simulatedMs, bytes } = await tracePoint(config, o.trace!, records, o.seed);
+  const ms = Math.max(simulatedMs, 1e-9);
+  return {
+    diskAdapters: da,
+    hostAdapters: ha,
+    drives: config.drives.length,
+    iops: Math.round((result.requests / ms) * 1000),
+    mbps: Math.round((bytes / 1e6 / (ms / 1000)) * 10) / 10,
+    latencyMs: { p50: result.p50Ms, p99: result.p99Ms },
+    restripe: null,
+    store: 'sparse',
+    clock: 'virtual',
+    simulatedMs: Math.round(simulatedMs),
+    requests: result.requests,
+  };
 }
 
 /**

@@ -111,6 +111,23 @@ describe('arrayemu sweep', () => {
     expect(r.stdout).toMatch(/64 DA × 1 HA, 1024 drives: could not run: the array needs/);
   });
 
+  it('--trace: the trace replayed at every point, laid onto each device by 1 MiB regions; reproducible', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-sweep-'));
+    const trace = ['--trace', 'examples/traces/atlas10k-synthetic.msr.csv', '--disk-adapters', '1,4'];
+    const a = sweep(join(dir, 'a'), ...trace);
+    expect(a.status, a.stderr).toBe(0);
+    const b = sweep(join(dir, 'b'), ...trace);
+    expect(b.status, b.stderr).toBe(0);
+    const ra = readFileSync(join(dir, 'a', 'results.json'), 'utf8');
+    expect(readFileSync(join(dir, 'b', 'results.json'), 'utf8')).toBe(ra);
+    const points = JSON.parse(ra).points as Array<{ requests: number; iops: number; latencyMs: { p99: number } }>;
+    expect(points.map((p) => p.requests)).toEqual([2000, 2000]); // every request of the trace, at each point
+    expect(points[1]!.latencyMs.p99).toBeLessThan(points[0]!.latencyMs.p99); // four times the drives to spread over
+    expect(readFileSync(join(dir, 'a', 'index.html'), 'utf8')).toMatch(
+      /atlas10k-synthetic\.msr\.csv \(msr, 2000 requests/,
+    );
+  });
+
   it('refuses what it cannot do, naming the option', () => {
     const dir = mkdtempSync(join(tmpdir(), 'arrayemu-sweep-'));
     const bad = (args: string[], re: RegExp) => {
@@ -123,6 +140,8 @@ describe('arrayemu sweep', () => {
     bad(['--restripe', 'shrink'], /--restripe shrink: must be one of expand, stripe-change, both/);
     bad(['--restripe', 'expand', '--real'], /--restripe runs in virtual time only/);
     bad(['--verify', 'maybe'], /--verify maybe: must be on or off/);
+    bad(['--trace', join(dir, 'none.csv')], /--trace .*none\.csv: cannot be read/);
+    bad(['--closed-loop'], /--format and --closed-loop go with --trace/);
     bad(['--drive-cylinders', '5000000'], /--drive-cylinders 5000000: a atlas10k holds/);
   });
 

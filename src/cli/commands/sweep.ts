@@ -26,6 +26,9 @@ interface SweepCliOptions {
   out: string;
   shard?: string;
   verify: string;
+  trace?: string;
+  format?: string;
+  closedLoop?: boolean;
   json?: boolean;
 }
 
@@ -63,6 +66,11 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
     driveCylinders: o.driveCylinders,
     verify: o.verify === 'on',
   };
+  if (o.trace !== undefined) {
+    const { loadSweepTrace } = await import('../../lab/sweep-trace.ts');
+    options.trace = loadSweepTrace(o.trace, o.format, !!o.closedLoop).trace;
+  } else if (o.format !== undefined || o.closedLoop)
+    throw new ArrayError('USAGE', '--format and --closed-loop go with --trace');
   const slice = await runSweepSlice(options, shard, (p, done, total) => {
     if (!o.json || tty)
       process.stderr.write(
@@ -79,7 +87,9 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
   } else files = await (await import('../../lab/sweep-charts.ts')).writeSweepOutputs(o.out, result.points, options);
   print(!!o.json, result, () =>
     [
-      `sweep (${o.real ? 'real time' : 'virtual time'}, ${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s per point):`,
+      options.trace
+        ? `sweep (virtual time, trace ${options.trace.file}: ${options.trace.requests} requests, ${options.trace.closedLoop ? 'closed' : 'open'} loop, laid onto each point's device by 1 MiB regions; ${o.drivesPerAdapter} ${model} drives per disk adapter):`
+        : `sweep (${o.real ? 'real time' : 'virtual time'}, ${o.workload}, ${o.blockBytes} B, QD ${o.queueDepth} per drive, ${o.drivesPerAdapter} ${model} drives per disk adapter, ${o.seconds} s per point):`,
       ...result.points.map((p) =>
         p.error !== undefined
           ? `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: could not run: ${p.error}`
@@ -140,6 +150,15 @@ export function addSweepCommand(program: Command): void {
     .option(
       '--real',
       'real time: every actor a worker thread, drives waiting for real (to check the virtual figures against)',
+    )
+    .option(
+      '--trace <file>',
+      "replay this block trace at each point instead of --workload (virtual time): its address space laid onto the point's device by 1 MiB regions, region r of the trace's R_t at region floor(r·R_d/R_t) of the device's R_d, offsets within a region kept",
+    )
+    .option('--format <f>', 'the trace: msr | spc | disksim (default: detected from its first line)')
+    .option(
+      '--closed-loop',
+      "the trace: each request a think time after the previous completes (default: at the trace's timestamps)",
     )
     .option(
       '--verify <on|off>',
