@@ -94,6 +94,7 @@ describe('control API', () => {
     expect(job.state).toBe('done');
     expect(job.report.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
     expect(job.tracksDone).toBe(job.tracksTotal);
+    expect(job.predicted).toEqual({ unavailable: 'drive 31 has no timing model' }); // instant drives: nothing to predict
     const ld1 = (await call('GET', '/v1/status')).json.devices[0];
     expect(ld1.generation).toBe(2);
     expect(ld1.bytes).toBe(s.emu.model.device('LD1').bytes);
@@ -173,6 +174,34 @@ describe('control API', () => {
       ).toBe(200);
     } finally {
       await guarded.close();
+    }
+  });
+});
+
+describe('control API over timed drives', () => {
+  it("a reconfiguration shows plan's prediction beside its own progress", async () => {
+    const raw = smallRaw('fig2', 128);
+    raw.drives = raw.drives.map((d: object) => ({ ...d, model: 'hdd-15k' }));
+    const target = { ...smallRaw('fig2-new', 128), drives: raw.drives };
+    const timed = await serve(parseConfig(raw), { socket: join(dir, 'timed.sock'), mode: 'inline' });
+    const c = await startControl(timed, timed.running, '127.0.0.1:0');
+    try {
+      const start: any = await (
+        await fetch(`${c.url}/v1/reconfigurations`, { method: 'POST', body: JSON.stringify(target) })
+      ).json();
+      let job: any = start;
+      // The plan runs in a worker beside the restripe: poll until both have ended (bounded).
+      for (let i = 0; i < 800 && (job.state === 'running' || job.predicted === null); i++) {
+        await new Promise((r) => setTimeout(r, 25));
+        job = await (await fetch(`${c.url}/v1/reconfigurations/${start.id}`)).json();
+      }
+      expect(job.state).toBe('done');
+      expect(job.predicted.durationSec).toBeGreaterThan(0);
+      expect(job.predicted.boundBy).toMatch(/^(drive|link) /);
+      expect(job.predicted.etaSec).toBeNull(); // no ETA once it has ended
+    } finally {
+      await c.close();
+      await timed.close();
     }
   });
 });

@@ -45,10 +45,17 @@ export function formatStatus(st: any): string {
     const pct = r.tracksTotal ? Math.floor((100 * r.tracksDone) / r.tracksTotal) : 0;
     const bar = '='.repeat(Math.floor(pct / 5)).padEnd(20, '.');
     lines.push(
-      `Reconfiguration ${r.id} of ${r.device}: ${r.phase ?? 'starting'} [${bar}] ${pct}% (${r.tracksDone}/${r.tracksTotal ?? '?'} tracks) ${r.tracksPerSec ?? '-'} tracks/s, ETA ${r.etaSec ?? '-'} s`,
+      `Reconfiguration ${r.id} of ${r.device}: ${r.phase ?? 'starting'} [${bar}] ${pct}% (${r.tracksDone}/${r.tracksTotal ?? '?'} tracks) ${r.tracksPerSec ?? '-'} tracks/s, ETA ${r.etaSec ?? '-'} s${predicted(r.predicted)}`,
     );
   }
   return lines.join('\n');
+}
+
+/** The plan's ETA beside the real one (or why there is none). */
+function predicted(p: any): string {
+  if (!p) return '';
+  if (p.unavailable) return ' (no prediction: ' + p.unavailable + ')';
+  return `, predicted ${p.etaSec ?? '-'} s (of ${p.durationSec} s, bound by ${p.boundBy})`;
 }
 
 export async function statusCommand(o: ServerOptions & { watch?: boolean; json?: boolean }): Promise<number> {

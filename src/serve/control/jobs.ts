@@ -4,6 +4,8 @@ import { parseConfig, type ArrayConfig } from '../../shared/config.ts';
 import { ArrayError, errorMessage } from '../../shared/errors.ts';
 import type { Progress, ReconfReport } from '../../shared/report.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
+import { timingModel } from '../../drives/timing/timed-drive.ts';
+import { planInThread } from '../../lab/plan-thread.ts';
 
 /** How often idle() looks whether the running reconfiguration ended (ms). */
 const IDLE_POLL_MS = 50;
@@ -21,6 +23,8 @@ export interface Job {
   error?: string;
   /** A reconfiguration interrupted by a crash and taken up at the restart: from which phase, and how many tracks it still had to move. */
   resumed?: { stage: string; tracksLeft: number; tracksTotal: number };
+  /** What `plan` predicted for it when it started (timed drives only), or why there is no prediction. */
+  predicted?: { durationMs: number; boundBy: string } | { unavailable: string };
 }
 
 export class Jobs {
@@ -98,6 +102,7 @@ export class Jobs {
     const job: Job = { id: this.nextId++, device: changed.id, state: 'running', startedMs: Date.now() };
     this.jobs.set(job.id, job);
     this.running_ = job;
+    this.predict(job, this.config, raw);
     this.emu.reconfigure(raw).then(
       (report) => {
         this.config = target;
@@ -107,6 +112,22 @@ export class Jobs {
       (err: unknown) => this.end(job, { state: 'failed', error: errorMessage(err) }),
     );
     return job;
+  }
+
+  /**
+   * The plan of the restripe just started, in a thread of its own, shown beside the real ETA. Only
+   * for an array whose every drive is timed: an untimed drive takes no time to predict.
+   */
+  private predict(job: Job, running: ArrayConfig, raw: unknown): void {
+    const untimed = running.drives.filter((d) => timingModel(d.model) === undefined);
+    if (untimed.length > 0) {
+      job.predicted = { unavailable: `drive ${untimed[0]!.id} has no timing model` };
+      return;
+    }
+    planInThread({ running, target: raw, seed: 1 }).then(
+      (p) => (job.predicted = { durationMs: p.durationMs, boundBy: p.boundBy }),
+      (err: unknown) => (job.predicted = { unavailable: errorMessage(err) }),
+    );
   }
 
   private end(job: Job, how: Partial<Job>): void {
@@ -131,9 +152,23 @@ export class Jobs {
       tracksTotal: j.report?.tracksTotal ?? p?.tracksTotal ?? null,
       tracksPerSec: rate === undefined ? null : Math.round(rate),
       etaSec: j.state === 'running' && eta !== undefined ? Math.round(eta * 10) / 10 : null,
+      predicted: predictedView(j, seconds),
       report: j.report ?? null,
       error: j.error ?? null,
       resumed: j.resumed ?? null,
     };
   }
+}
+
+/** The prediction beside the real figures: its duration and the ETA it gives now (what is left of it). */
+function predictedView(j: Job, elapsedSec: number): Record<string, unknown> | null {
+  const p = j.predicted;
+  if (!p) return null;
+  if ('unavailable' in p) return { unavailable: p.unavailable };
+  const sec = p.durationMs / 1000;
+  return {
+    durationSec: Math.round(sec * 1000) / 1000,
+    etaSec: j.state === 'running' ? Math.round(Math.max(0, sec - elapsedSec) * 1000) / 1000 : null,
+    boundBy: p.boundBy,
+  };
 }
