@@ -61,10 +61,12 @@ export function withDriveModel(running: ArrayConfig, target: unknown, preset?: s
       'USAGE',
       `--drive-model ${preset}: must be one of ${DRIVE_MODEL_PRESETS.filter((p) => p !== 'instant').join(', ')}`,
     );
-  const drives = running.drives.map((d) => ({ ...d, model: { preset } }));
-  const config = parseConfig({ ...running, drives });
+  const timed = (drives: unknown) =>
+    Array.isArray(drives) ? drives.map((d) => (typeof d === 'object' && d ? { ...d, model: { preset } } : d)) : drives;
+  const config = parseConfig({ ...running, drives: timed(running.drives) });
+  // The target's own drives get the same model (a target that changes drives is still refused as such).
   const t = target as { drives?: unknown };
-  return [config, typeof t === 'object' && t !== null ? { ...t, drives: config.drives } : target];
+  return [config, typeof t === 'object' && t !== null ? { ...t, drives: timed(t.drives) } : target];
 }
 
 export async function planRestripe(o: PlanOptions): Promise<PlanResult> {

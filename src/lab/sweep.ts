@@ -184,7 +184,9 @@ async function tracedPoint(
  * point (INVARIANT: verify errors, a broken table) is not a point that could not run: it stops the sweep.
  */
 function failedPoint(o: SweepOptions, da: number, ha: number, err: unknown): SweepPoint {
-  const cannot = (err instanceof ArrayError && err.code !== 'INVARIANT') || err instanceof RangeError; // RangeError: memory not given
+  // A RangeError only when memory was refused: any other is a bug, and stops the sweep as one.
+  const memory = err instanceof RangeError && /allocation failed|array buffer (max )?length/i.test(err.message);
+  const cannot = (err instanceof ArrayError && err.code !== 'INVARIANT') || memory;
   if (!cannot) throw err;
   return {
     diskAdapters: da,
