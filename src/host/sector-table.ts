@@ -15,6 +15,8 @@ const NO_CHUNK = 0;
 const GROW_MIN_BYTES = 1 << 20;
 /** The largest growable buffer Node 20 makes (address space reserved; memory taken as chunks are). */
 const POOL_MAX_BYTES = 4 * 2 ** 30;
+/** Compare-and-swaps of one sector's word before the verifier stops loudly (each lost one means another writer raised it). */
+const RAISE_TRIES = 1_000_000;
 /** Tries to grow the pool while other threads grow it too. */
 const GROW_TRIES = 16;
 
@@ -70,10 +72,14 @@ export class SectorTable {
   raise(s: number, value: number): void {
     const at = (this.chunkOf(s) - 1) * CHUNK_SECTORS + (s % CHUNK_SECTORS);
     const words = this.words;
-    for (;;) {
+    for (let i = 0; i < RAISE_TRIES; i++) {
       const cur = loadWord(words, at);
       if (cur >= value || casWord(words, at, cur, value) === cur) return;
     }
+    throw new ArrayError(
+      'INVARIANT',
+      `verifying ${this.what}: sector ${s}'s word changed under ${RAISE_TRIES} compare-and-swaps running`,
+    );
   }
 
   /** The chunk of sector s, taken now if none of its sectors was written before. */
