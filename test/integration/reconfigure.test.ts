@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { DEVICE, PHASE, SLOT, TRACK, NO_SLOT, splitCursorWord, SPLIT_CURSOR_DONE } from '../../src/shared/memory.ts';
 import type { ReconfReport } from '../../src/shared/report.ts';
+import { lockTrack, unlockTrack } from '../../src/shared/track-lock.ts';
 import { fig2Array as startFig2, smallRaw, trackData, until } from '../support/helpers.ts';
 
 const emus: ArrayEmulator[] = [];
@@ -161,13 +162,18 @@ describe('write pendings and races at the switch', () => {
     emu.hold('destage-main', true);
     await write(CYL.I * H, 7);
     await until(() => (stateOf(CYL.I * H) & SLOT.WP2) === 0, 'mirror destage of I');
-    // WP2 only: the main drive has it, the BCV not.
+    // WP2 only: the main drive has it, the BCV not. While G's main destage runs, I's track lock is
+    // held here, so the destager (which never waits for a lock) cannot take I's WP1 meanwhile, however
+    // long the window lasts on a loaded machine (its periodic sweep would find I again).
+    const iLocation = a.O.locate(CYL.I * H);
+    await lockTrack(emu.state, iLocation);
     emu.hold('destage-main', false);
     emu.hold('destage-mirror', true);
     await write(CYL.G * H, 7);
     await until(() => (stateOf(CYL.G * H) & SLOT.WP1) === 0, 'main destage of G');
-    // WP1 and WP2: nobody has it but the cache. Several, partial tracks too.
     emu.hold('destage-main', true);
+    unlockTrack(emu.state, iLocation);
+    // WP1 and WP2: nobody has it but the cache. Several, partial tracks too.
     for (const t of [0, 3, 11, 17, 23]) await write(t, 7);
     await host.write('LD1', 5 * tb + 100, new Uint8Array(200).fill(0xee));
     const mixes = [CYL.I * H, CYL.G * H, 0, 5].map((t) => stateOf(t) & (SLOT.WP1 | SLOT.WP2));
