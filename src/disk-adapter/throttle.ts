@@ -34,7 +34,7 @@ export class BackgroundThrottle {
    */
   async gate(): Promise<void> {
     const words = this.state.cacheWords;
-    while (loadWord(words, BACKGROUND.PAUSED) === 1 && !this.stopped()) await sleep(PAUSE_POLL_MS);
+    if (this.paused()) await this.whilePaused(); // checked first: not paused, the gate adds no turn
     const minK = loadWord(words, BACKGROUND.MIN_KBPS);
     const maxK = loadWord(words, BACKGROUND.MAX_KBPS);
     const busy = this.hostsBusy();
@@ -47,7 +47,19 @@ export class BackgroundThrottle {
     const shareKbps = kbps / this.diskAdapters;
     const now = sched().now();
     this.backgroundNextMs = Math.max(now, this.backgroundNextMs) + this.state.trackBytes / shareKbps; // bytes ÷ KB/s = ms
-    if (this.backgroundNextMs > now) await sleep(this.backgroundNextMs - now);
+    if (this.backgroundNextMs > now) {
+      await sleep(this.backgroundNextMs - now);
+      if (this.paused()) await this.whilePaused(); // a pause asked while this track waited for the throttle holds it too
+    }
+  }
+
+  private paused(): boolean {
+    return loadWord(this.state.cacheWords, BACKGROUND.PAUSED) === 1 && !this.stopped();
+  }
+
+  /** Wait while the copy is paused (as long as it is held; the adapter stopping ends the wait). */
+  private async whilePaused(): Promise<void> {
+    while (this.paused()) await sleep(PAUSE_POLL_MS);
   }
 
   /**
