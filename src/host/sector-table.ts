@@ -2,15 +2,21 @@
 // kept only for the sectors written: a directory of chunks over the device, each chunk taken from
 // one growable shared pool the first time a write of its sectors is acknowledged. A full-size
 // drive array verifies in the memory its workload touches, not 4 bytes for each of its sectors.
-// Shared by every host processor thread: chunks are taken with one atomic add, published with one
-// compare-and-swap (a thread that loses the race leaves its chunk unused: at most one per racer).
+// Shared by every host processor thread: the first thread to need a chunk claims its directory
+// entry (a compare-and-swap to PENDING), takes the next chunk id and publishes it; a thread that
+// finds the entry PENDING looks again (a few instructions later it is published). No chunk is ever
+// taken twice, so the pool never needs more than the device's chunks.
 import { ArrayError } from '../shared/errors.ts';
-import { addWord, casWord, loadWord } from '../shared/words.ts';
+import { addWord, casWord, loadWord, storeWord } from '../shared/words.ts';
 
 /** Sectors per chunk of the table (16 KiB of words: 2 MiB of the device). */
 export const CHUNK_SECTORS = 4096;
 /** A directory entry of a chunk never written (chunk ids count from 1). */
 const NO_CHUNK = 0;
+/** A directory entry another thread is taking a chunk for right now. */
+const PENDING = -1;
+/** Looks at a PENDING entry before the verifier stops loudly (its taker died between claim and publish). */
+const PENDING_LOOKS = 10_000_000;
 /** The pool grows by at least this many bytes at a time. */
 const GROW_MIN_BYTES = 1 << 20;
 /** The largest growable buffer Node 20 makes (address space reserved; memory taken as chunks are). */
@@ -64,7 +70,7 @@ export class SectorTable {
   /** Sector s's word (0 where never written). */
   load(s: number): number {
     const chunk = loadWord(this.dir, Math.floor(s / CHUNK_SECTORS));
-    if (chunk === NO_CHUNK) return 0;
+    if (chunk <= NO_CHUNK) return 0; // never written, or being taken: no write of it acknowledged yet
     return loadWord(this.words, (chunk - 1) * CHUNK_SECTORS + (s % CHUNK_SECTORS));
   }
 
@@ -85,12 +91,29 @@ export class SectorTable {
   /** The chunk of sector s, taken now if none of its sectors was written before. */
   private chunkOf(s: number): number {
     const d = Math.floor(s / CHUNK_SECTORS);
-    const had = loadWord(this.dir, d);
-    if (had !== NO_CHUNK) return had;
-    const mine = addWord(this.next, 0, 1) + 1;
-    this.ensure(mine * CHUNK_SECTORS * 4);
-    const was = casWord(this.dir, d, NO_CHUNK, mine);
-    return was === NO_CHUNK ? mine : was; // another thread published one first: use it
+    for (let i = 0; i < PENDING_LOOKS; i++) {
+      const had = loadWord(this.dir, d);
+      if (had > NO_CHUNK) return had;
+      if (had === NO_CHUNK && casWord(this.dir, d, NO_CHUNK, PENDING) === NO_CHUNK) return this.take(d);
+      // PENDING: another thread is taking it (or just lost the claim to one): look again
+    }
+    throw new ArrayError(
+      'INVARIANT',
+      `verifying ${this.what}: chunk ${d} of the sector table stayed claimed and unpublished for ${PENDING_LOOKS} looks`,
+    );
+  }
+
+  /** Directory entry d is claimed (PENDING) by this thread: take the next chunk, publish it. */
+  private take(d: number): number {
+    const id = addWord(this.next, 0, 1) + 1;
+    try {
+      this.ensure(id * CHUNK_SECTORS * 4);
+    } catch (err) {
+      storeWord(this.dir, d, NO_CHUNK); // unclaimed again: another thread may try
+      throw err;
+    }
+    storeWord(this.dir, d, id);
+    return id;
   }
 
   private ensure(need: number): void {
@@ -99,7 +122,7 @@ export class SectorTable {
       if (want < need)
         throw new ArrayError(
           'USAGE',
-          `verifying ${this.what}: the sectors written need more than the ${(this.pool.maxByteLength / 2 ** 30).toFixed(1)} GiB allowed here (4 bytes per sector written); verify fewer or shorter runs, or switch verification off`,
+          `verifying ${this.what}: the sectors written need more than the ${(this.pool.maxByteLength / 2 ** 20).toFixed(1)} MiB allowed here (4 bytes per sector written); verify fewer or shorter runs, or switch verification off`,
         );
       try {
         this.pool.grow(want);
