@@ -3,6 +3,7 @@
 import { assert } from '../shared/assert.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { NO_CHUNK, SPARSE, type SharedState } from '../shared/memory.ts';
+import { growShared } from '../shared/memory-size.ts';
 import { addWord, loadWord, storeWord } from '../shared/words.ts';
 
 export interface Drive {
@@ -185,27 +186,15 @@ export class SparseDrive implements MemoryStore {
   /** A new chunk of the pool, growing it if needed (several adapters may grow it at once). */
   private allocate(): number {
     const chunk = addWord(this.words, SPARSE.NEXT_CHUNK, 1);
-    const need = (chunk + 1) * this.trackBytes;
-    for (let i = 0; i < SPARSE_GROW_TRIES && this.pool.byteLength < need; i++) {
-      const want = Math.min(this.pool.maxByteLength, Math.max(need, this.pool.byteLength * 2, SPARSE_GROW_MIN_BYTES));
-      if (want < need)
-        throw new ArrayError(
-          'CACHE_EXHAUSTED',
-          `drive ${this.id}: the sparse store is full (${this.pool.maxByteLength} bytes written)`,
-        );
-      try {
-        this.pool.grow(want);
-      } catch {
-        // another adapter grew it meanwhile (to less than `want`): look again
-      }
-    }
-    assert(this.pool.byteLength >= need, () => `drive ${this.id}: the sparse store did not grow to ${need} bytes`);
+    if (growShared(this.pool, (chunk + 1) * this.trackBytes, SPARSE_GROW_MIN_BYTES) === 'full')
+      throw new ArrayError(
+        'CACHE_EXHAUSTED',
+        `drive ${this.id}: the sparse store is full (${this.pool.maxByteLength} bytes written)`,
+      );
     return chunk;
   }
 }
 
-/** Tries to grow the sparse pool while other adapters grow it too. */
-const SPARSE_GROW_TRIES = 16;
 /** The sparse pool grows by at least this much at a time. */
 const SPARSE_GROW_MIN_BYTES = 16 * 2 ** 20;
 

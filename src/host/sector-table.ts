@@ -7,6 +7,7 @@
 // finds the entry PENDING looks again (a few instructions later it is published). No chunk is ever
 // taken twice, so the pool never needs more than the device's chunks.
 import { ArrayError } from '../shared/errors.ts';
+import { GROWABLE_MAX_BYTES, growShared } from '../shared/memory-size.ts';
 import { addWord, casWord, loadWord, storeWord } from '../shared/words.ts';
 
 /** Sectors per chunk of the table (16 KiB of words: 2 MiB of the device). */
@@ -19,12 +20,8 @@ const PENDING = -1;
 const PENDING_LOOKS = 10_000_000;
 /** The pool grows by at least this many bytes at a time. */
 const GROW_MIN_BYTES = 1 << 20;
-/** The largest growable buffer Node 20 makes (address space reserved; memory taken as chunks are). */
-const POOL_MAX_BYTES = 4 * 2 ** 30;
 /** Compare-and-swaps of one sector's word before the verifier stops loudly (each lost one means another writer raised it). */
 const RAISE_TRIES = 1_000_000;
-/** Tries to grow the pool while other threads grow it too. */
-const GROW_TRIES = 16;
 
 export interface SectorTableBuffers {
   /** Chunk id of each CHUNK_SECTORS sectors, NO_CHUNK while none of them was written. */
@@ -37,7 +34,7 @@ export interface SectorTableBuffers {
 
 export function createSectorTable(sectors: number, maxBytes: number): SectorTableBuffers {
   const chunks = Math.max(1, Math.ceil(sectors / CHUNK_SECTORS));
-  const most = Math.min(maxBytes, POOL_MAX_BYTES, chunks * CHUNK_SECTORS * 4);
+  const most = Math.min(maxBytes, GROWABLE_MAX_BYTES, chunks * CHUNK_SECTORS * 4);
   return {
     dir: new SharedArrayBuffer(chunks * 4),
     pool: new SharedArrayBuffer(0, { maxByteLength: Math.max(most, CHUNK_SECTORS * 4) }),
@@ -117,20 +114,10 @@ export class SectorTable {
   }
 
   private ensure(need: number): void {
-    for (let i = 0; i < GROW_TRIES && this.pool.byteLength < need; i++) {
-      const want = Math.min(this.pool.maxByteLength, Math.max(need, this.pool.byteLength * 2, GROW_MIN_BYTES));
-      if (want < need)
-        throw new ArrayError(
-          'USAGE',
-          `verifying ${this.what}: the sectors written need more than the ${(this.pool.maxByteLength / 2 ** 20).toFixed(1)} MiB allowed here (4 bytes per sector written); verify fewer or shorter runs, or switch verification off`,
-        );
-      try {
-        this.pool.grow(want);
-      } catch {
-        // another thread grew it meanwhile: look again
-      }
-    }
-    if (this.pool.byteLength < need)
-      throw new ArrayError('INVARIANT', `verifying ${this.what}: the sector table did not grow to ${need} bytes`);
+    if (growShared(this.pool, need, GROW_MIN_BYTES) === 'full')
+      throw new ArrayError(
+        'USAGE',
+        `verifying ${this.what}: the sectors written need more than the ${(this.pool.maxByteLength / 2 ** 20).toFixed(1)} MiB allowed here (4 bytes per sector written); verify fewer or shorter runs, or switch verification off`,
+      );
   }
 }

@@ -7,8 +7,31 @@ import { ArrayError } from './errors.ts';
 
 /** A drive larger than this keeps its tracks in the sparse store unless its `store` says otherwise. */
 export const DENSE_DRIVE_MAX_BYTES = 256 * 2 ** 20;
-/** Most bytes the sparse store may grow to: the largest buffer Node 20 makes (address space reserved, memory taken as tracks are written). */
-export const SPARSE_POOL_MAX_BYTES = 4 * 2 ** 30;
+/** The largest growable SharedArrayBuffer Node 20 makes (address space reserved, memory taken as it grows). */
+export const GROWABLE_MAX_BYTES = 4 * 2 ** 30;
+/** Most bytes the sparse store may grow to. */
+export const SPARSE_POOL_MAX_BYTES = GROWABLE_MAX_BYTES;
+/** Tries to grow a shared pool while other threads grow it too. */
+const GROW_TRIES = 16;
+
+/**
+ * Grow the growable shared `pool` to at least `need` bytes (doubling, by `minGrowBytes` at least),
+ * while other threads may grow it too. 'full': its maxByteLength is less than `need` (nothing done).
+ */
+export function growShared(pool: SharedArrayBuffer, need: number, minGrowBytes: number): 'ok' | 'full' {
+  for (let i = 0; i < GROW_TRIES && pool.byteLength < need; i++) {
+    const want = Math.min(pool.maxByteLength, Math.max(need, pool.byteLength * 2, minGrowBytes));
+    if (want < need) return 'full';
+    try {
+      pool.grow(want);
+    } catch {
+      // another thread grew it meanwhile (to less than `want`): look again
+    }
+  }
+  if (pool.byteLength < need)
+    throw new ArrayError('INVARIANT', `a shared pool did not grow to ${need} bytes in ${GROW_TRIES} tries`);
+  return 'ok';
+}
 export const NO_CHUNK = -1;
 /** Words of the sparse store's control buffer. */
 export const SPARSE = { NEXT_CHUNK: 0 } as const;
