@@ -177,3 +177,12 @@ function summarize(rs: ProcessorResult[], elapsedMs: number): HostSummary {
     described: rs.flatMap((r) => r.described).slice(0, 10),
   };
 }
+
+/** Hosts during something (a restripe) against before it: ops/s and p99 as ratios, two decimals. */
+export function duringOverBefore(before: HostSummary, during: HostSummary): { opsRatio: number; p99Ratio: number } {
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  return {
+    opsRatio: r2(during.iops / Math.max(1, before.iops)),
+    p99Ratio: r2(during.latencyMs.p99 / Math.max(0.001, before.latencyMs.p99)),
+  };
+}

@@ -10,8 +10,8 @@ import { runVirtual } from '../shared/sched.ts';
 import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
 import { timingModel } from '../drives/timing/timed-drive.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
-import { runWorkload, startWorkload, type HostSummary, type RunOptions } from '../host/run.ts';
-import type { SweepWorkload } from './sweep-types.ts';
+import { duringOverBefore, runWorkload, startWorkload, type HostSummary, type RunOptions } from '../host/run.ts';
+import { workloadShape, type SweepWorkload } from './sweep-types.ts';
 
 export interface PlanLoad {
   workload: SweepWorkload;
@@ -69,9 +69,14 @@ export function withDriveModel(running: ArrayConfig, target: unknown, preset?: s
   return [config, typeof t === 'object' && t !== null ? { ...t, drives: timed(t.drives) } : target];
 }
 
+/** The drives of `config` with no timing model (a plan needs none: an untimed drive takes no time). */
+export function untimedDrives(config: ArrayConfig): string[] {
+  return config.drives.filter((d) => timingModel(d.model) === undefined).map((d) => d.id);
+}
+
 export async function planRestripe(o: PlanOptions): Promise<PlanResult> {
   const [config, target] = withDriveModel(o.running, o.target, o.driveModel);
-  const untimed = config.drives.filter((d) => timingModel(d.model) === undefined).map((d) => d.id);
+  const untimed = untimedDrives(config);
   if (untimed.length > 0)
     throw new ArrayError(
       'USAGE',
@@ -123,9 +128,8 @@ function loadOptions(load: PlanLoad, device: string, seed: number): RunOptions {
     hostProcessors: 1,
     seconds: load.seconds,
     queueDepth: load.queueDepth,
-    readPct: load.workload.endsWith('read') ? 100 : load.workload.endsWith('write') ? 0 : 50,
+    ...workloadShape(load.workload),
     blockBytes: load.blockBytes,
-    pattern: load.workload.startsWith('seq') ? 'sequential' : 'random',
     seed,
     devices: [device],
     verify: false,
@@ -135,7 +139,6 @@ function loadOptions(load: PlanLoad, device: string, seed: number): RunOptions {
 /** Percent of the restripe a resource was busy: work is counted when it is scheduled, so a queue still draining at the end is clamped to 100. */
 const pct = (busyMs: number, durationMs: number) =>
   Math.min(100, Math.round((busyMs / Math.max(durationMs, 1e-9)) * 1000) / 10);
-const r2 = (x: number) => Math.round(x * 100) / 100;
 
 /** The run's figures: what each drive and link did between the status before the restripe and after it. */
 function figures(device: string, kind: string, run: Run): PlanResult {
@@ -174,8 +177,7 @@ function figures(device: string, kind: string, run: Run): PlanResult {
     ...(h
       ? {
           host: {
-            opsRatio: r2(h.during.iops / Math.max(1, h.before.iops)),
-            p99Ratio: r2(h.during.latencyMs.p99 / Math.max(0.001, h.before.latencyMs.p99)),
+            ...duringOverBefore(h.before, h.during),
             opsPerSecBefore: h.before.iops,
             opsPerSecDuring: h.during.iops,
             p99MsBefore: h.before.latencyMs.p99,

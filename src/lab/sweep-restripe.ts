@@ -10,7 +10,7 @@ import { BLOCK_BYTES, hddPreset } from '../drives/timing/drive-spec.ts';
 import { DiskMechanics } from '../drives/timing/mechanics.ts';
 import { ssdPreset } from '../drives/timing/ssd-model.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
-import { runWorkload, startWorkload, type HostSummary, type RunOptions } from '../host/run.ts';
+import { duringOverBefore, runWorkload, startWorkload, type HostSummary, type RunOptions } from '../host/run.ts';
 import type { RestripeFigures, SweepOptions } from './sweep-types.ts';
 
 /** Array track size of a sweep: 64 KiB (128 blocks). */
@@ -225,7 +225,7 @@ export async function restripeFigures(
     channelBoundMs: Math.round(bound.channelBoundMs),
     boundBy: bound.boundBy,
     idleOverBound: r2(idleDurationMs / bound.lowerBoundMs),
-    hostOpsDuringRatio: r2(during.iops / Math.max(1, before.iops)),
-    hostP99DuringRatio: r2(during.latencyMs.p99 / Math.max(0.001, before.latencyMs.p99)),
+    hostOpsDuringRatio: duringOverBefore(before, during).opsRatio,
+    hostP99DuringRatio: duringOverBefore(before, during).p99Ratio,
   };
 }

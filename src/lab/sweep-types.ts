@@ -9,6 +9,14 @@ import type { SweepTrace } from './sweep-trace.ts';
 export const SWEEP_WORKLOADS = ['randread', 'randwrite', 'randrw', 'seqread', 'seqwrite'] as const;
 export type SweepWorkload = (typeof SWEEP_WORKLOADS)[number];
 
+/** What a named workload asks of the host processors: its share of reads and its access pattern. */
+export function workloadShape(w: SweepWorkload): { readPct: number; pattern: 'random' | 'sequential' } {
+  return {
+    readPct: w.endsWith('read') ? 100 : w.endsWith('write') ? 0 : 50,
+    pattern: w.startsWith('seq') ? 'sequential' : 'random',
+  };
+}
+
 export interface SweepOptions {
   diskAdapters: number[];
   hostAdapters: number[];

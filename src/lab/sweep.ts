@@ -12,7 +12,7 @@ import { inShard, type Shard } from './shard.ts';
 import { loadSweepTrace, tracePoint, type SweepTrace } from './sweep-trace.ts';
 import type { TraceRecord } from './trace.ts';
 import { restripeFigures, sweepDriveGeometry, TRACK_BYTES } from './sweep-restripe.ts';
-import type { SweepOptions, SweepPoint } from './sweep-types.ts';
+import { workloadShape, type SweepOptions, type SweepPoint } from './sweep-types.ts';
 
 export {
   SWEEP_RESTRIPES,
@@ -56,9 +56,8 @@ function pointLoad(o: SweepOptions, drives: number, ha: number): RunOptions {
     hostProcessors: ha,
     seconds: o.seconds,
     queueDepth: Math.max(1, Math.round((o.queueDepth * drives) / ha)),
-    readPct: o.workload.endsWith('read') ? 100 : o.workload.endsWith('write') ? 0 : 50,
+    ...workloadShape(o.workload),
     blockBytes: o.blockBytes,
-    pattern: o.workload.startsWith('seq') ? 'sequential' : 'random',
     seed: o.seed,
     hostProcessorsHere: true,
     verify: o.verify ?? true,

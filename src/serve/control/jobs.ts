@@ -4,7 +4,7 @@ import { parseConfig, type ArrayConfig } from '../../shared/config.ts';
 import { ArrayError, errorMessage } from '../../shared/errors.ts';
 import type { Progress, ReconfReport } from '../../shared/report.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
-import { timingModel } from '../../drives/timing/timed-drive.ts';
+import { untimedDrives } from '../../lab/plan.ts';
 import { planInThread } from '../../lab/plan-thread.ts';
 
 /** How often idle() looks whether the running reconfiguration ended (ms). */
@@ -119,9 +119,9 @@ export class Jobs {
    * for an array whose every drive is timed: an untimed drive takes no time to predict.
    */
   private predict(job: Job, running: ArrayConfig, raw: unknown): void {
-    const untimed = running.drives.filter((d) => timingModel(d.model) === undefined);
+    const untimed = untimedDrives(running);
     if (untimed.length > 0) {
-      job.predicted = { unavailable: `drive ${untimed[0]!.id} has no timing model` };
+      job.predicted = { unavailable: `drive ${untimed[0]} has no timing model` };
       return;
     }
     planInThread({ running, target: raw, seed: 1 }).then(
