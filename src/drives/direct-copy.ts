@@ -6,6 +6,8 @@
 // location locked) is the restripe's to decide; this module only knows which drives can.
 import type { ArrayModel } from '../shared/model.ts';
 import { assert } from '../shared/assert.ts';
+import { lockedBy } from '../shared/track-lock.ts';
+import { sched } from '../shared/sched.ts';
 import { TRACK, type SharedState } from '../shared/memory.ts';
 import { MemoryDrive, SparseDrive, driveStore, type MemoryStore } from './store.ts';
 import { timingModel } from './timing/timed-drive.ts';
@@ -32,6 +34,11 @@ export class DirectCopier {
    */
   copy(src: number, dst: number): boolean {
     if (!this.enabled) return false;
+    // Whoever writes dst holds a lock the caller holds too (DESIGN §11); src's own lock it holds always.
+    assert(
+      lockedBy(this.state, src, sched().current().id),
+      () => `direct copy from ${this.model.drives.dch(src)} without its lock (${this.state.describeTrack(src)})`,
+    );
     const drives = this.model.drives;
     const from = this.store(drives.driveOf(src));
     const to = this.store(drives.driveOf(dst));
