@@ -2,11 +2,10 @@
 // on replaces the scheduler of the thread it runs in, so it must not run in a thread that serves
 // an array on the real clock. One worker per plan, ended when it answers; bounded in time.
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import { WORKER_BOOTSTRAP } from '../runtime/slots.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
 import type { PlanOptions, PlanResult } from './plan.ts';
 
-const BOOTSTRAP = fileURLToPath(new URL('../runtime/worker-bootstrap.mjs', import.meta.url));
 const ENTRY = new URL('./plan-worker.ts', import.meta.url).href;
 /** Longest a plan may run before it is given up (its worker ended). */
 export const PLAN_WAIT_MS = 600_000;
@@ -15,7 +14,7 @@ export const PLAN_WAIT_MS = 600_000;
 export type PlanAnswer = { ok: true; plan: PlanResult } | { ok: false; code: ErrorCode; message: string };
 
 export function planInThread(opts: PlanOptions): Promise<PlanResult> {
-  const worker = new Worker(BOOTSTRAP, { workerData: { entry: ENTRY, opts }, name: 'plan' });
+  const worker = new Worker(WORKER_BOOTSTRAP, { workerData: { entry: ENTRY, opts }, name: 'plan' });
   let timer: NodeJS.Timeout | undefined;
   return new Promise<PlanResult>((resolve, reject) => {
     timer = setTimeout(

@@ -18,7 +18,8 @@ import type { Link, Log } from '../shared/link.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors.ts';
 import { buildActor, type SpCalls, type SpMethod } from './actors.ts';
 
-const BOOTSTRAP = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url));
+/** The one file every worker thread starts from (it loads workerData.entry with TypeScript registered). */
+export const WORKER_BOOTSTRAP = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url));
 /** The one worker entry, for every role (workerData.role says which actor it builds). */
 const ENTRY = new URL('./worker.ts', import.meta.url).href;
 /** Longest a worker may take to say it is ready, started or what its status is (ms). */
@@ -110,7 +111,7 @@ export async function startWorker(
   incarnation = 1,
 ): Promise<WorkerSlot> {
   const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
-  const worker = new Worker(BOOTSTRAP, { workerData: { ...init, entry: ENTRY, owner }, name });
+  const worker = new Worker(WORKER_BOOTSTRAP, { workerData: { ...init, entry: ENTRY, owner }, name });
   let terminating = false;
   const waiters = new PendingRequests<Control, undefined>(); // "ready", "started", "status:<id>"
   let nextId = 1;

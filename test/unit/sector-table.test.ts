@@ -4,10 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import { WORKER_BOOTSTRAP } from '../../src/runtime/slots.ts';
 import { CHUNK_SECTORS, createSectorTable, SectorTable } from '../../src/host/sector-table.ts';
 
-const BOOTSTRAP = fileURLToPath(new URL('../../src/runtime/worker-bootstrap.mjs', import.meta.url));
 const RACER = new URL('../support/sector-table-worker.ts', import.meta.url).href;
 
 describe('sector table', () => {
@@ -52,7 +51,7 @@ describe('sector table', () => {
     const racers = [1, 2, 3, 4].map(
       (value) =>
         new Promise<{ ok: boolean; error?: string }>((resolve, reject) => {
-          const w = new Worker(BOOTSTRAP, { workerData: { entry: RACER, buffers, chunks: CHUNKS, value } });
+          const w = new Worker(WORKER_BOOTSTRAP, { workerData: { entry: RACER, buffers, chunks: CHUNKS, value } });
           w.once('message', (m) => void w.terminate().then(() => resolve(m)));
           w.once('error', reject);
         }),

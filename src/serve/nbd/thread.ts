@@ -5,7 +5,7 @@
 // thread only for what belongs to the array: a port to a host adapter (at start, and when one is
 // replaced), a FLUSH made durable, and it learns each export's size at its switch.
 import { Worker, type MessagePort } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import { WORKER_BOOTSTRAP } from '../../runtime/slots.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import { HostClient } from '../../host/client.ts';
 import { ArrayError, errorMessage } from '../../shared/errors.ts';
@@ -13,7 +13,6 @@ import { PendingRequests } from '../../shared/pending.ts';
 import type { DeviceCounters, DeviceIo } from './backend.ts';
 import type { NbdCounters } from './server.ts';
 
-const BOOTSTRAP = fileURLToPath(new URL('../../runtime/worker-bootstrap.mjs', import.meta.url));
 const ENTRY = new URL('./worker.ts', import.meta.url).href;
 /** Longest the NBD thread may take to start listening, answer a snapshot or close (ms). */
 export const NBD_THREAD_WAIT_MS = 30_000;
@@ -84,7 +83,7 @@ export class NbdThread {
       listen,
       log: log !== undefined,
     };
-    const worker = new Worker(BOOTSTRAP, { workerData: init, name: 'nbd' });
+    const worker = new Worker(WORKER_BOOTSTRAP, { workerData: init, name: 'nbd' });
     const thread = new NbdThread(worker, emu, io, log);
     const ports = await new Promise<Array<number | null>>((resolve, reject) => {
       setTimeout(
