@@ -191,8 +191,9 @@ export async function runHostProcessor(
   const filler = verify ? undefined : new Uint8Array(spec.blockBytes).fill(0xa5);
   const t0 = sched().now();
 
+  const unitBytes = control ? loadWord(control, CONTROL.UNIT_BYTES) : 0; // set before any processor starts
   const sizeOf = (dev: VerifyDevice) =>
-    control ? loadWord(control, CONTROL.DEVICE_UNITS + dev.index) * loadWord(control, CONTROL.UNIT_BYTES) : dev.bytes;
+    control ? loadWord(control, CONTROL.DEVICE_UNITS + dev.index) * unitBytes : dev.bytes;
   const pick = requestPicker(spec, rand, sizeOf);
 
   const issuer = { client, verifier, filler: verify ? undefined : filler! };
