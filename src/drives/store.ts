@@ -143,24 +143,14 @@ export class SparseDrive implements MemoryStore {
 
   async writeTrack(track: number, src: Uint8Array): Promise<void> {
     this.owner.check(track, src, 'write');
-    let chunk = loadWord(this.index, track);
-    if (chunk === NO_CHUNK) chunk = this.allocate();
-    const g = this.owner.beginWrite(track);
-    new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes).set(src);
-    storeWord(this.index, track, chunk);
-    this.owner.endWrite(g);
+    this.put(track, 0, src);
   }
 
   /** A never-written track is zeros: a new chunk is zeros too, so only the range need go in. */
   async writeRange(track: number, src: Uint8Array, from: number, to: number): Promise<void> {
     this.owner.check(track, src, 'write');
     this.owner.checkRange(from, to);
-    let chunk = loadWord(this.index, track);
-    if (chunk === NO_CHUNK) chunk = this.allocate();
-    const g = this.owner.beginWrite(track);
-    new Uint8Array(this.pool, chunk * this.trackBytes + from, to - from).set(src.subarray(from, to));
-    storeWord(this.index, track, chunk);
-    this.owner.endWrite(g);
+    this.put(track, from, src.subarray(from, to));
   }
 
   trackBytesOf(track: number): Uint8Array | null {
@@ -172,13 +162,21 @@ export class SparseDrive implements MemoryStore {
 
   copyIn(track: number, src: Uint8Array | null): void {
     this.owner.checkTrack(track, 'copy');
+    if (src) this.put(track, 0, src);
+    else if (loadWord(this.index, track) !== NO_CHUNK) this.put(track, 0, null); // a never-written track reads as zeros already
+  }
+
+  /**
+   * Put `bytes` at byte `at` of track `track` (null: zeros over the whole track), taking a chunk for
+   * it first if it has none, under its write seqlock; the chunk is published after its bytes are in.
+   */
+  private put(track: number, at: number, bytes: Uint8Array | null): void {
     let chunk = loadWord(this.index, track);
-    if (chunk === NO_CHUNK && !src) return; // zeros onto a never-written track: it reads as zeros already
     if (chunk === NO_CHUNK) chunk = this.allocate();
     const g = this.owner.beginWrite(track);
-    const bytes = new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
-    if (src) bytes.set(src);
-    else bytes.fill(0);
+    const dst = new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
+    if (bytes) dst.set(bytes, at);
+    else dst.fill(0);
     storeWord(this.index, track, chunk);
     this.owner.endWrite(g);
   }
