@@ -2,6 +2,7 @@
 // date: the drive models, the adapter sweeps, NBD beside nbdkit, the speed figures (host I/O
 // beside an in-process reference, restripe beside a plain copy, the switch's window, hosts during
 // a restripe; three runs) and the restripe at three device sizes.
+import { stageBench, stageMarkdown } from './stage-bench.ts';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { readFileSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { hostIoRows, type Row } from './host-io.ts';
@@ -37,6 +38,39 @@ async function durableSections(
   return { durable: rows, durableServe: served };
 }
 
+/** The sweeps in virtual time (adapter counts, real beside virtual, restripes, virtual speed): each its section. */
+async function sweepSections(
+  opts: { write?: string; quick?: boolean },
+  machine: string,
+  date: string,
+  say: (s: string) => void,
+): Promise<Record<string, unknown>> {
+  const points = await scalingSweep(
+    opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')),
+    !!opts.quick,
+    say,
+  );
+  const out: Record<string, unknown> = { scaling: points };
+  if (opts.write) writeSection(opts.write, 'scaling', scalingMarkdown(points, date));
+  const rows = await sweepBench(!!opts.quick, say);
+  out.sweep = rows;
+  if (opts.write) writeSection(opts.write, 'sweep', sweepMarkdown(rows, machine, date, opts.quick ? 0.5 : 2));
+  const runs = await restripeSweepBench(
+    opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')),
+    !!opts.quick,
+    say,
+  );
+  out.restripeSweep = runs.map((r) => ({
+    model: r.model,
+    points: r.points.map((p) => ({ diskAdapters: p.diskAdapters, restripe: p.restripe })),
+  }));
+  if (opts.write) writeSection(opts.write, 'restripe-sweep', restripeSweepMarkdown(runs, date));
+  const speed = await virtualSpeedBench(!!opts.quick, say);
+  out.virtualSpeed = speed;
+  if (opts.write) writeSection(opts.write, 'virtual-speed', virtualSpeedMarkdown(speed, machine, date));
+  return out;
+}
+
 export async function benchCommand(opts: {
   write?: string;
   quick?: boolean;
@@ -58,32 +92,14 @@ export async function benchCommand(opts: {
       );
     if (opts.write) writeSection(opts.write, 'drive-model', driveModelMarkdown(rows, date));
   }
-  if (opts.only === undefined || opts.only === 'sweep') {
-    const points = await scalingSweep(
-      opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')),
-      !!opts.quick,
-      say,
-    );
-    out.scaling = points;
-    if (opts.write) writeSection(opts.write, 'scaling', scalingMarkdown(points, date));
-    const rows = await sweepBench(!!opts.quick, say);
-    out.sweep = rows;
-    if (opts.write) writeSection(opts.write, 'sweep', sweepMarkdown(rows, machine, date, opts.quick ? 0.5 : 2));
-    const runs = await restripeSweepBench(
-      opts.write ? dirname(opts.write) : mkdtempSync(join(tmpdir(), 'arrayemu-sweep-')),
-      !!opts.quick,
-      say,
-    );
-    out.restripeSweep = runs.map((r) => ({
-      model: r.model,
-      points: r.points.map((p) => ({ diskAdapters: p.diskAdapters, restripe: p.restripe })),
-    }));
-    if (opts.write) writeSection(opts.write, 'restripe-sweep', restripeSweepMarkdown(runs, date));
-    const speed = await virtualSpeedBench(!!opts.quick, say);
-    out.virtualSpeed = speed;
-    if (opts.write) writeSection(opts.write, 'virtual-speed', virtualSpeedMarkdown(speed, machine, date));
+  if (opts.only === undefined || opts.only === 'sweep')
+    Object.assign(out, await sweepSections(opts, machine, date, say));
+  if (opts.only === undefined || opts.only === 'sweep' || opts.only === 'stage') {
+    const rows = await stageBench(!!opts.quick, say);
+    out.stage = rows;
+    if (opts.write) writeSection(opts.write, 'stage', stageMarkdown(rows, date, opts.quick ? 0.25 : 1));
   }
-  if (opts.only === 'sweep') return report(out, opts);
+  if (opts.only === 'sweep' || opts.only === 'stage') return report(out, opts);
   // The fio figures are part of each speed run (the issue's table); `--only nbd` measures them alone.
   if (opts.only === 'nbd') {
     const rows = await nbdBench(!!opts.quick, say);

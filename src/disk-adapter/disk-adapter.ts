@@ -24,6 +24,7 @@ import { pipeline, PIPELINE_LIMIT } from '../shared/pipeline.ts';
 import { Restripe } from './restripe.ts';
 import { clearPending, pendingSlots, slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
+import { Locations } from './locations.ts';
 import { BackgroundThrottle } from './throttle.ts';
 import { markSlotClean, slotDirtyOf, slotOf, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
@@ -79,6 +80,7 @@ export class DiskAdapter {
   private stopped = false;
   readonly counters = {
     staged: 0,
+    stagedBytes: 0,
     destaged: 0,
     mirrored: 0,
     flushes: 0,
@@ -98,6 +100,7 @@ export class DiskAdapter {
   /** ESTABLISH, the instant split, the data transfer and fill: this adapter's part of each session. */
   private readonly restripe: Restripe;
   private readonly stager: Stager;
+  private readonly locations: Locations;
   /** What a slot's destage duty depends on (this adapter's drives and sessions). */
   private readonly dutyContext: DutyContext;
 
@@ -111,12 +114,14 @@ export class DiskAdapter {
     let direct: DirectCopier | undefined; // none for a test's drives: never copied around them
     if (opts.drives) this.drives = opts.drives;
     else ({ drives: this.drives, channel: this.channel, direct } = adapterDrives(this.model, this.state, this.index));
+    this.locations = new Locations(this.name, this.model, this.state, this.drives);
     this.stager = new Stager({
       name: this.name,
       model: this.model,
       state: this.state,
       counters: this.counters,
-      readLocation: (g, dst) => this.readLocation(g, dst),
+      readLocation: (g, dst, range) => this.locations.read(g, dst, range),
+      blockBytes: (g) => this.locations.driveTrack(g).drive.blockBytes,
       requesterName: (ha) => this.hostAdapters[ha]?.peer ?? `HA${ha}`,
     });
     this.dutyContext = { state: this.state, sessions: this.sessions, ownsTrack: (g) => this.ownsTrack(g) };
@@ -133,8 +138,8 @@ export class DiskAdapter {
       closedSidsBelow: () => this.closedSidsBelow,
       counters: this.counters,
       throttle,
-      readLocation: (g, dst) => this.readLocation(g, dst),
-      writeLocation: (g, src) => this.writeLocation(g, src),
+      readLocation: (g, dst) => this.locations.read(g, dst),
+      writeLocation: (g, src) => this.locations.write(g, src),
       copyDirect: (src, dst) => direct?.copy(src, dst) ?? false,
       hintOwner: (g, s) => this.hintOwner(g, s),
       sweepAll: () => this.sweepAll(),
@@ -258,35 +263,7 @@ export class DiskAdapter {
   // ---- drives ---------------------------------------------------------------------------------
 
   private ownsTrack(g: number): boolean {
-    return this.drives.has(this.model.drives.driveOf(g));
-  }
-
-  /** The drive and drive-local track of global track `g`, asserting this adapter owns it. */
-  private driveTrack(g: number): { drive: Drive; track: number } {
-    const d = this.model.drives.driveOf(g);
-    const drive = this.drives.get(d);
-    assert(drive, () => `${this.name}: asked to touch ${this.model.drives.dch(g)} on a drive it does not own`);
-    return { drive, track: g - this.model.drives.baseTrack[d]! };
-  }
-
-  /** Read location g; a formatted location (FMT) reads as zeros. */
-  private async readLocation(g: number, dst: Uint8Array): Promise<void> {
-    const { drive, track } = this.driveTrack(g);
-    if (this.state.flag(g, TRACK.FMT)) dst.fill(0);
-    else await drive.readTrack(track, dst);
-  }
-
-  /**
-   * Write a track onto location g (it is no longer formatted-as-zeros, and a fill of it is on its
-   * drive now). Given the slot's dirty range [lo, hi) (DESIGN §11), only those bytes, if the drive can
-   * write part of a track and g is not formatted-as-zeros (its other bytes are then the slot's already).
-   */
-  private async writeLocation(g: number, src: Uint8Array, dirty?: [number, number]): Promise<void> {
-    const { drive, track } = this.driveTrack(g);
-    if (dirty && drive.writeRange && dirty[0] < dirty[1] && !this.state.flag(g, TRACK.FMT))
-      await drive.writeRange(track, src, dirty[0], dirty[1]);
-    else await drive.writeTrack(track, src);
-    this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND);
+    return this.locations.owns(g);
   }
 
   /** Tell whichever adapter owns location g that slot s has data pending for it. */
@@ -392,7 +369,7 @@ export class DiskAdapter {
         return true; // the slot now belongs to the BCV track; its adapter was hinted
       }
       const own = duty.target === owner; // to its own location: only what hosts changed (its dirty range)
-      await this.writeLocation(duty.target, state.slotBytes(s), own ? slotDirtyOf(state, s) : undefined);
+      await this.locations.write(duty.target, state.slotBytes(s), own ? slotDirtyOf(state, s) : undefined);
       if (own) markSlotClean(state, s);
       clearPending(state, s, duty.wp);
       if (duty.wp === SLOT.WP1) this.counters.destaged++;

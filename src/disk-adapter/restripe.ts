@@ -15,7 +15,7 @@ import {
   type SharedState,
 } from '../shared/memory.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { releaseSlot, SlotWait, tryAllocateSlot } from '../shared/cache.ts';
+import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/cache.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
 import { moveSlot } from '../shared/intent.ts';
@@ -164,7 +164,7 @@ export class Restripe {
       const seen = wait.seen();
       await lockTrack(this.ctx.state, g);
       try {
-        let s = slotOf(this.ctx.state, g);
+        let s = wholeSlotOf(this.ctx.state, g); // a host's partial slot goes: the copy is whole-track
         if (s === NO_SLOT && this.copyDirect(g, b)) return NO_SLOT;
         if (s === NO_SLOT) s = tryAllocateSlot(this.ctx.state, g);
         if (s !== NO_SLOT) {
@@ -366,7 +366,7 @@ export class Restripe {
     }
     // Neither b nor n in cache: b goes onto n's drive in one copy. Every writer of n holds n's lock,
     // every writer of b b's lock or o's (a mirror destage of o's slot): all are held here.
-    if (slotOf(state, b) !== NO_SLOT || !this.copyDirect(b, n)) return false;
+    if (wholeSlotOf(state, b) !== NO_SLOT || !this.copyDirect(b, n)) return false;
     this.filled(n, true);
     return true;
   }
@@ -396,7 +396,7 @@ export class Restripe {
       slotOf(state, n) === NO_SLOT,
       () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`,
     );
-    let s = slotOf(state, b);
+    let s = wholeSlotOf(state, b);
     if (s !== NO_SLOT) {
       // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
       // image on its drive, then hand the slot itself to n.

@@ -5,6 +5,7 @@ import { markSlotClean } from '../shared/tables.ts';
 import type { Link } from '../shared/link.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import type { SharedState } from '../shared/memory.ts';
+import type { ByteRange, StageRequest } from '../shared/messages.ts';
 import { lockedBy } from '../shared/track-lock.ts';
 import { actorId } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
@@ -18,8 +19,11 @@ export interface StagerContext {
   readonly name: string;
   readonly model: ArrayModel;
   readonly state: SharedState;
-  readonly counters: { staged: number };
-  readLocation(g: number, dst: Uint8Array): Promise<void>;
+  readonly counters: { staged: number; stagedBytes: number };
+  /** Read location g (only bytes `range` of it, if given). */
+  readLocation(g: number, dst: Uint8Array, range?: ByteRange): Promise<void>;
+  /** The least location g's drive reads (bytes): a partial stage is rounded out to it. */
+  blockBytes(g: number): number;
   /** The host adapter `ha` as logs name it. */
   requesterName(ha: number): string;
 }
@@ -31,8 +35,8 @@ export class Stager {
   constructor(private readonly ctx: StagerContext) {}
 
   /** Read each track into its slot. The requesting host adapter holds the track locked. */
-  async stage(link: Link, ha: number, reqs: Array<{ track: number; slot: number }>): Promise<void> {
-    const replies: Array<{ track: number; slot: number; error?: string }> = [];
+  async stage(link: Link, ha: number, reqs: StageRequest[]): Promise<void> {
+    const replies: Array<StageRequest & { error?: string }> = [];
     const requester = actorId('ha', ha, this.ctx.model.config.hostAdapters);
     for (const r of reqs) {
       try {
@@ -45,9 +49,8 @@ export class Stager {
         // Read beside the slot, then fill it only if the requester still holds the track: a host
         // adapter that failed while the drive worked had its locks and unfilled slots taken back,
         // and the slot may belong to another track by now (a drive with a timing model takes ms).
-        await this.stageInto(r, requester, ha);
+        replies.push(await this.stageInto(r, requester, ha));
         this.ctx.counters.staged++;
-        replies.push(r);
       } catch (err) {
         replies.push({ ...r, error: errorMessage(err) });
       }
@@ -55,12 +58,17 @@ export class Stager {
     link.send({ t: 'staged', reqs: replies });
   }
 
-  /** Read track r.track beside its slot (a reused buffer), then fill the slot if the requester still holds the track. */
-  private async stageInto(r: { track: number; slot: number }, requester: number, ha: number): Promise<void> {
+  /**
+   * Read track r.track (bytes [r.lo, r.hi) of it, rounded out to its drive's block, if asked) beside
+   * its slot (a reused buffer), then fill the slot if the requester still holds the track. A partial
+   * stage leaves the slot's state to the requester (it marks it PARTIAL); a whole one marks it clean.
+   */
+  private async stageInto(r: StageRequest, requester: number, ha: number): Promise<StageRequest> {
     await this.ctx.state.passHold('stage');
+    const range = this.rangeOf(r);
     const buf = this.buffers.pop() ?? new Uint8Array(this.ctx.state.trackBytes);
     try {
-      await this.ctx.readLocation(r.track, buf);
+      await this.ctx.readLocation(r.track, buf, range);
       const still =
         lockedBy(this.ctx.state, r.track, requester) &&
         slotOwnerOf(this.ctx.state, r.slot) === r.track &&
@@ -70,10 +78,31 @@ export class Stager {
           'ADAPTER_GONE',
           `stage of track ${r.track}: its requester ${this.ctx.requesterName(ha)} let the track go while the drive read it`,
         );
+      if (range) {
+        this.ctx.state.slotBytes(r.slot).set(buf.subarray(range[0], range[1]), range[0]);
+        this.ctx.counters.stagedBytes += range[1] - range[0];
+        return { track: r.track, slot: r.slot, lo: range[0], hi: range[1] };
+      }
       this.ctx.state.slotBytes(r.slot).set(buf);
       markSlotClean(this.ctx.state, r.slot); // the slot holds what its location holds
+      this.ctx.counters.stagedBytes += buf.length;
+      return { track: r.track, slot: r.slot };
     } finally {
       if (this.buffers.length < STAGE_BUFFERS_KEPT) this.buffers.push(buf);
     }
+  }
+
+  /** The bytes a partial stage reads: [r.lo, r.hi) rounded out to the drive's block (none: the whole track, asked or rounded to). */
+  private rangeOf(r: StageRequest): ByteRange | undefined {
+    if (r.lo === undefined || r.hi === undefined) return undefined;
+    const trackBytes = this.ctx.state.trackBytes;
+    assert(
+      r.lo >= 0 && r.lo < r.hi && r.hi <= trackBytes,
+      () => `${this.ctx.name}: partial stage of bytes ${r.lo}..${r.hi} of a ${trackBytes}-byte track ${r.track}`,
+    );
+    const unit = this.ctx.blockBytes(r.track);
+    const lo = Math.floor(r.lo / unit) * unit;
+    const hi = Math.min(trackBytes, Math.ceil(r.hi / unit) * unit);
+    return lo === 0 && hi === trackBytes ? undefined : [lo, hi];
   }
 }

@@ -1,6 +1,7 @@
 // A physical drive behind an interface, so a file-backed store or a timing model can replace the
 // memory store without touching the disk adapter.
 import { assert } from '../shared/assert.ts';
+import { SECTOR_BYTES } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { NO_CHUNK, SPARSE, type SharedState } from '../shared/memory.ts';
 import { growShared } from '../shared/memory-size.ts';
@@ -12,6 +13,13 @@ export interface Drive {
   readonly trackBytes: number;
   /** Read physical track `track` (drive-local index) into `dst` (trackBytes long). */
   readTrack(track: number, dst: Uint8Array): Promise<void>;
+  /**
+   * Read bytes [from, to) of physical track `track` into the same bytes of `dst` (trackBytes long),
+   * the rest of `dst` left as it is: a partial stage. `from` and `to` are multiples of `blockBytes`.
+   */
+  readRange(track: number, dst: Uint8Array, from: number, to: number): Promise<void>;
+  /** The least a drive reads (bytes): a partial stage is rounded out to it. */
+  readonly blockBytes: number;
   /** Write `src` (trackBytes long) onto physical track `track`. */
   writeTrack(track: number, src: Uint8Array): Promise<void>;
   /**
@@ -56,6 +64,7 @@ export class MemoryDrive implements MemoryStore {
   readonly id: string;
   readonly tracks: number;
   readonly trackBytes: number;
+  readonly blockBytes = SECTOR_BYTES;
   private readonly bytes: Uint8Array;
   private readonly owner: MemoryOwner;
 
@@ -82,6 +91,12 @@ export class MemoryDrive implements MemoryStore {
     const g = this.owner.beginWrite(track);
     this.bytes.set(src, track * this.trackBytes);
     this.owner.endWrite(g);
+  }
+
+  async readRange(track: number, dst: Uint8Array, from: number, to: number): Promise<void> {
+    this.check(track, dst, 'read');
+    this.owner.checkRange(from, to);
+    dst.set(this.bytes.subarray(track * this.trackBytes + from, track * this.trackBytes + to), from);
   }
 
   async writeRange(track: number, src: Uint8Array, from: number, to: number): Promise<void> {
@@ -119,6 +134,7 @@ export class SparseDrive implements MemoryStore {
   readonly id: string;
   readonly tracks: number;
   readonly trackBytes: number;
+  readonly blockBytes = SECTOR_BYTES;
   private readonly index: Int32Array;
   private readonly pool: SharedArrayBuffer;
   private readonly words: Int32Array;
@@ -139,6 +155,14 @@ export class SparseDrive implements MemoryStore {
     const chunk = loadWord(this.index, track);
     if (chunk === NO_CHUNK) dst.fill(0);
     else dst.set(new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes));
+  }
+
+  async readRange(track: number, dst: Uint8Array, from: number, to: number): Promise<void> {
+    this.owner.check(track, dst, 'read');
+    this.owner.checkRange(from, to);
+    const chunk = loadWord(this.index, track);
+    if (chunk === NO_CHUNK) dst.fill(0, from, to);
+    else dst.set(new Uint8Array(this.pool, chunk * this.trackBytes + from, to - from), from);
   }
 
   async writeTrack(track: number, src: Uint8Array): Promise<void> {
@@ -237,7 +261,7 @@ class MemoryOwner {
   checkRange(from: number, to: number): void {
     assert(
       Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= this.trackBytes,
-      () => `drive ${this.id}: a write of bytes ${from}..${to} of a ${this.trackBytes}-byte track`,
+      () => `drive ${this.id}: an access to bytes ${from}..${to} of a ${this.trackBytes}-byte track`,
     );
   }
 

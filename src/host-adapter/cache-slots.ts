@@ -9,14 +9,24 @@ import { releaseSlot, tryAllocateSlot } from '../shared/cache.ts';
 import { assert } from '../shared/assert.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { NoSlotNow } from './piece.ts';
-import { addSlotSeq, orSlotState, slotOf, slotStateOf } from '../shared/tables.ts';
+import {
+  addSlotSeq,
+  andSlotState,
+  markSlotPartial,
+  markSlotValid,
+  orSlotState,
+  slotOf,
+  slotStateOf,
+  slotValidOf,
+} from '../shared/tables.ts';
+import type { ByteRange } from '../shared/messages.ts';
 
 export interface HostSlotsContext {
   readonly name: string;
   readonly sessions: Map<number, Session>;
   readonly counters: { hits: number; misses: number };
-  /** Stage track g into `slot` through its owning disk adapter. */
-  stage(g: number, slot: number): Promise<void>;
+  /** Stage track g (bytes `range` of it, if given) into `slot` through its owning disk adapter: the bytes read, none if all. */
+  stage(g: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined>;
   /** Slot s holds data pending for location g. */
   hint(g: number, s: number): void;
 }
@@ -42,46 +52,73 @@ export class HostSlots {
     // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch
     // clears it only while no piece is inside its critical section.
     const mirror = this.mirrorSession(dev);
-    orSlotState(this.state, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
+    const was = orSlotState(this.state, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
+    if (was & SLOT.PARTIAL) {
+      // A partial slot is written only whole (forOverwrite); a smaller write staged the track first.
+      assert(
+        at === 0 && src.length === this.state.trackBytes,
+        () => `track ${g}: a write of ${src.length} bytes at ${at} into partial ${this.state.describeSlot(s)}`,
+      );
+      andSlotState(this.state, s, ~SLOT.PARTIAL);
+    }
     this.ctx.hint(g, s);
     if (mirror) this.ctx.hint(mirror.bcvOfOriginal(g), s);
   }
 
   /**
-   * The slot attached to locked track `g`, or NO_SLOT. An attached slot is VALID
-   * whenever its track is unlocked, so one found under the lock must be.
+   * The slot attached to locked track `g` if it holds bytes `want` of it (the whole track if not
+   * given), else NO_SLOT. An attached slot is VALID or PARTIAL whenever its track is unlocked, so one
+   * found under the lock must be.
    */
-  cached(g: number): number {
+  cached(g: number, want?: ByteRange): number {
     const s = slotOf(this.state, g);
-    if (s === NO_SLOT) return NO_SLOT;
+    return s !== NO_SLOT && this.holds(g, s, want) ? s : NO_SLOT;
+  }
+
+  /** Slot s of locked track g holds bytes `want` of it (all of them if not given). */
+  private holds(g: number, s: number, want?: ByteRange): boolean {
+    const st = slotStateOf(this.state, s);
     assert(
-      slotStateOf(this.state, s) & SLOT.VALID,
-      () => `track ${g}: attached ${this.state.describeSlot(s)} is not VALID while its track is unlocked-then-locked`,
+      st & (SLOT.VALID | SLOT.PARTIAL),
+      () =>
+        `track ${g}: attached ${this.state.describeSlot(s)} is neither VALID nor PARTIAL while its track is unlocked-then-locked`,
     );
-    return s;
+    if (st & SLOT.VALID) return true;
+    if (!want) return false;
+    const [lo, hi] = slotValidOf(this.state, s);
+    return lo <= want[0] && want[1] <= hi;
   }
 
   /**
-   * The valid slot of locked track `g`, staging it from its drive on a miss. It runs before the
-   * piece's critical section (the switch never waits for a drive); if a switch comes meanwhile,
-   * enterWithSlot gives the slot up before the piece translates again.
+   * The slot of locked track `g` holding bytes `want` of it (the whole track if not given), staging
+   * on a miss: only `want` (a partial stage, for a random read; a partial slot missing some of it
+   * stages the span of both), else the whole track. It runs before the piece's critical section (the
+   * switch never waits for a drive); if a switch comes meanwhile, enterWithSlot gives the slot up
+   * before the piece translates again.
    */
-  async withData(g: number): Promise<number> {
-    const s = this.cached(g);
-    if (s !== NO_SLOT) {
+  async withData(g: number, want?: ByteRange): Promise<number> {
+    let s = slotOf(this.state, g);
+    if (s !== NO_SLOT && this.holds(g, s, want)) {
       this.ctx.counters.hits++;
       return s;
     }
-    const slot = this.allocate(g);
     this.ctx.counters.misses++;
+    let range = want;
+    if (s === NO_SLOT) s = this.allocate(g);
+    else if (want) {
+      const [lo, hi] = slotValidOf(this.state, s); // a partial slot: keep what it holds
+      range = [Math.min(lo, want[0]), Math.max(hi, want[1])];
+    }
+    let read: ByteRange | undefined;
     try {
-      await this.ctx.stage(g, slot);
+      read = await this.ctx.stage(g, s, range);
     } catch (err) {
       releaseSlot(this.state, g);
       throw err;
     }
-    orSlotState(this.state, slot, SLOT.VALID);
-    return slot;
+    if (read) markSlotPartial(this.state, s, read[0], read[1]);
+    else markSlotValid(this.state, s);
+    return s;
   }
 
   /** A slot for locked track `g` whose whole content is about to be overwritten: no stage needed. */

@@ -2,7 +2,7 @@
 // track for FIG. 7, flush; each bounded by ADAPTER_WAIT_MS, each asked again of a replacement (all
 // idempotent); and the write-pending hints, batched once per turn.
 import type { Link, Log } from '../shared/link.ts';
-import type { Message } from '../shared/messages.ts';
+import type { ByteRange, Message } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import type { SharedState } from '../shared/memory.ts';
 import type { Session } from '../shared/session.ts';
@@ -39,7 +39,7 @@ export interface DiskAdapterRequestsContext {
 
 export class DiskAdapterRequests {
   private readonly diskAdapters: Link[] = [];
-  private readonly stageWaiters = new PendingRequests<void, Asked>(); // by slot
+  private readonly stageWaiters = new PendingRequests<ByteRange | undefined, Asked>(); // by slot; the bytes read (none: all)
   private readonly flushWaiters = new PendingRequests<void, Asked>();
   private readonly fillWaiters = new PendingRequests<void, Asked>();
   private nextFillId = 1;
@@ -77,7 +77,12 @@ export class DiskAdapterRequests {
   private onMessage(link: Link, m: Message): void {
     if (m.t === 'staged') {
       for (const r of m.reqs) {
-        if (!this.settle(this.stageWaiters, r.slot, r.error, `stage of track ${r.track} failed at ${link.peer}`)) {
+        const answer = r.error
+          ? new ArrayError('ADAPTER_GONE', `stage of track ${r.track} failed at ${link.peer}: ${r.error}`)
+          : r.lo === undefined || r.hi === undefined
+            ? undefined
+            : ([r.lo, r.hi] as const);
+        if (!this.stageWaiters.settle(r.slot, answer)) {
           this.ctx.log('warn', `${this.ctx.name}: "staged" for slot ${r.slot} that nobody awaits, from ${link.peer}`);
         }
       }
@@ -124,20 +129,24 @@ export class DiskAdapterRequests {
     this.diskAdapters.forEach((l) => l.send({ t: 'destage-now' }));
   }
 
-  /** Stage track g into `slot` through its owning disk adapter. */
-  stage(g: number, slot: number): Promise<void> {
+  /**
+   * Stage track g into `slot` through its owning disk adapter: bytes `range` of it only, if given
+   * (a partial stage). Resolves with the bytes read (rounded out to the drive's block), or with
+   * undefined when the whole track was.
+   */
+  stage(g: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined> {
     const da = this.ctx.model.adapterOfTrack(g, this.ctx.state.driveOwner);
     const link = this.diskAdapters[da];
     assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${this.ctx.model.drives.dch(g)}`);
     return this.ask(da, this.stageWaiters, slot, `stage of ${this.ctx.model.drives.dch(g)} at ${link.peer}`, {
       t: 'stage',
       ha: this.ctx.index,
-      reqs: [{ track: g, slot }],
+      reqs: [range ? { track: g, slot, lo: range[0], hi: range[1] } : { track: g, slot }],
     });
   }
 
   /** Send `msg` to disk adapter `da` and wait (bounded) for its answer under `key` of `map`. */
-  private ask(da: number, table: PendingRequests<void, Asked>, key: number, what: string, msg: Message): Promise<void> {
+  private ask<A>(da: number, table: PendingRequests<A, Asked>, key: number, what: string, msg: Message): Promise<A> {
     assert(!table.has(key), () => `${this.ctx.name}: second wait for ${what}`);
     const timeout = () => new ArrayError('ADAPTER_GONE', `${what}: no answer within ${ADAPTER_WAIT_MS} ms`);
     const p = table.wait(key, ADAPTER_WAIT_MS, timeout, { da, msg });

@@ -16,6 +16,7 @@ import { DiskAdapterRequests } from './da-requests.ts';
 import { countScenario, ioRequestHandler, type Fig7Context } from './fig7.ts';
 import { CriticalSection, firstPiece, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
 import { HostSlots } from './cache-slots.ts';
+import { ReadStreams, sectorsOf } from './read-streams.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 import { addCacheWord, flagsOf } from '../shared/tables.ts';
 
@@ -49,6 +50,7 @@ export class HostAdapter {
   private readonly critical: CriticalSection;
   /** Cache slots for the pieces: found, staged, copied, made pending. */
   private readonly slots: HostSlots;
+  private readonly streams: ReadStreams;
   private readonly sessions = new Map<number, Session>(); // by session id
   /** Per session id: how many host requests met scenario 1..4 (index 0 unused). */
   private readonly scenarios = new Map<number, number[]>();
@@ -77,11 +79,12 @@ export class HostAdapter {
       hint: (g, s) => this.das.hint(g, s),
     };
     this.critical = new CriticalSection(this.state, this.index, this.name);
+    this.streams = new ReadStreams(this.model.config.cache.stage);
     this.slots = new HostSlots(this.state, {
       name: this.name,
       sessions: this.sessions,
       counters: this.counters,
-      stage: (g, slot) => this.das.stage(g, slot),
+      stage: (g, slot, range) => this.das.stage(g, slot, range),
       hint: (g, slot) => this.das.hint(g, slot),
     });
     this.das = new DiskAdapterRequests(
@@ -206,12 +209,13 @@ export class HostAdapter {
     try {
       const session = this.activeSession(dev, gen);
       if (session && flagsOf(this.state, g) & (TRACK.PS | TRACK.IND)) return undefined;
-      const s = this.slots.cached(g);
+      const s = this.slots.cached(g, req.op === 'read' ? [at, at + len] : undefined);
       if (s === NO_SLOT) return undefined;
       this.critical.enter(piece);
       if (session) countScenario(this.fig7, session, t);
       this.counters.hits++;
       if (req.op === 'read') {
+        this.streams.wholeTracks(dev.index, req.offsetBytes, len); // a hit may be part of a stream
         const data = req.into ?? new Uint8Array(len); // on a ring: straight into the host's region
         this.slots.read(s, at, len, data, 0);
         return { id: req.id, ok: true, data };
@@ -438,8 +442,10 @@ export class HostAdapter {
   async read(device: string, offsetBytes: number, lengthBytes: number, into?: Uint8Array): Promise<Uint8Array> {
     return this.onDevice(device, async (dev) => {
       const out = into?.length === lengthBytes ? into : new Uint8Array(lengthBytes);
+      const tb = this.state.trackBytes;
+      const whole = this.streams.wholeTracks(dev.index, offsetBytes, lengthBytes);
       await this.eachTrack(dev, offsetBytes, lengthBytes, (at, pos, len) => ({
-        slot: (g) => this.slots.withData(g),
+        slot: (g) => this.slots.withData(g, whole ? undefined : sectorsOf(at, len, tb)),
         use: (_g, s) => this.slots.read(s, at, len, out, pos),
       }));
       return out;

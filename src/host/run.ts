@@ -24,6 +24,11 @@ export interface RunOptions {
    * adapters' workers, reconnecting to a replacement) rather than on a pool of their own.
    */
   hostProcessorsHere?: boolean;
+  /**
+   * Inline too, processor i talks to host adapter i mod hostAdapters, as threads always do (a sweep's
+   * host-adapter counts). Off, inline processors all talk to HA0, as stress seeds always have.
+   */
+  spreadOverHostAdapters?: boolean;
   ops?: number; // in all, shared out between processors
   seconds?: number;
   queueDepth: number;
@@ -106,8 +111,9 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
   }));
   let results: Promise<ProcessorResult[]>;
   if (emu.mode === 'inline' || opts.hostProcessorsHere) {
-    // Inline, every processor talks to HA0 (as seeds have always run); threads spread them out.
-    const ha = (i: number) => (emu.mode === 'inline' ? 0 : i % emu.model.config.hostAdapters);
+    // Inline, every processor talks to HA0 (as seeds have always run) unless asked to spread; threads spread them out.
+    const spread = emu.mode !== 'inline' || opts.spreadOverHostAdapters === true;
+    const ha = (i: number) => (spread ? i % emu.model.config.hostAdapters : 0);
     results = Promise.all(
       specs.map((spec, i) =>
         runHostProcessor(

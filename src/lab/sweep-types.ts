@@ -41,6 +41,8 @@ export interface SweepOptions {
   channelMBps?: number;
   /** Check every read of the load against what was written (default); false for pure timing runs. */
   verify?: boolean;
+  /** What a read miss stages (the array's `cache.stage`); default partial. */
+  stage?: 'partial' | 'track';
   /** Replay this block trace at each point instead of the synthetic workload (sweep-trace.ts). */
   trace?: SweepTrace;
 }

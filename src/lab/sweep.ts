@@ -42,7 +42,7 @@ export function sweepConfig(o: SweepOptions, da: number, ha: number): ArrayConfi
   const members = drives.map((d) => ({ drive: d.id, startCylinder: 0 }));
   return parseConfig({
     geometry: { trackBytes: TRACK_BYTES, headsPerCylinder: heads },
-    cache: { slots: SWEEP_SLOTS_PER_DRIVE * drives.length },
+    cache: { slots: SWEEP_SLOTS_PER_DRIVE * drives.length, stage: o.stage ?? 'partial' },
     hostAdapters: ha,
     drives: drives.map((d) => ({ ...d, store: 'sparse' })),
     diskAdapters,
@@ -60,6 +60,7 @@ function pointLoad(o: SweepOptions, drives: number, ha: number): RunOptions {
     blockBytes: o.blockBytes,
     seed: o.seed,
     hostProcessorsHere: true,
+    spreadOverHostAdapters: true,
     verify: o.verify ?? true,
   };
 }

@@ -117,6 +117,22 @@ function claimSlot(state: SharedState, g: number): number {
   return NO_SLOT;
 }
 
+/**
+ * The slot attached to locked track `g` if it holds the whole track, else NO_SLOT: a PARTIAL slot
+ * (a random read's sectors, always clean) is freed first, for the restripe's copies and the split
+ * move and copy whole tracks only (DESIGN §2).
+ */
+export function wholeSlotOf(state: SharedState, g: number): number {
+  const s = Atomics.load(state.trackSlot, g);
+  if (s === NO_SLOT || !(Atomics.load(state.slotState, s) & SLOT.PARTIAL)) return s;
+  assert(
+    !(Atomics.load(state.slotState, s) & (SLOT.VALID | SLOT.WP)),
+    () => `track ${g}: PARTIAL ${state.describeSlot(s)} is VALID or write-pending too`,
+  );
+  releaseSlot(state, g);
+  return NO_SLOT;
+}
+
 /** Detach and free the slot of track `g` (held locked by the caller), e.g. after a failed stage. */
 export function releaseSlot(state: SharedState, g: number): void {
   const s = Atomics.load(state.trackSlot, g);

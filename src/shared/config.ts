@@ -16,6 +16,9 @@ const positiveNumber = (max: number) =>
  * hosts first; at most `maxMBps` while they are idle (0: unlimited). Measured in docs/BENCHMARKS.md:
  * at 200 MB/s a restripe under a verifying host load keeps hosts at ~0.9 of their rate.
  */
+/** A sector (bytes): the unit of addresses, of a track's size, and the least a drive reads. */
+export const SECTOR_BYTES = 512;
+
 export const DEFAULT_BACKGROUND = { minMBps: 200, maxMBps: 0 } as const;
 const rateMBps = z
   .number({ error: 'must be a number' })
@@ -62,12 +65,24 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       trackBytes: count(512)
         .max(1 << 20, 'must be at most 1 MiB')
-        .refine((n) => n % 512 === 0, 'must be a multiple of 512 (the sector size)')
+        .refine((n) => n % SECTOR_BYTES === 0, `must be a multiple of ${SECTOR_BYTES} (the sector size)`)
         .default(65536),
       headsPerCylinder: count(1).max(255, 'must be at most 255').default(15),
     })
     .prefault({}),
-  cache: z.strictObject({ slots: count(1).max(1 << 20, 'must be at most 1048576') }).prefault({ slots: 4096 }),
+  /**
+   * The global cache: its slots (one track each), and what a read miss stages (DESIGN §2): `partial`
+   * reads only the sectors asked for on a random miss and whole tracks for a sequential stream;
+   * `track` always reads the whole track.
+   */
+  cache: z
+    .strictObject({
+      slots: count(1)
+        .max(1 << 20, 'must be at most 1048576')
+        .default(4096),
+      stage: z.enum(['partial', 'track'], { error: 'must be partial or track' }).default('partial'),
+    })
+    .prefault({}),
   hostAdapters: count(1).max(16, 'must be at most 16').default(1),
   /** What each host adapter's work costs when the array has timed drives (defaults in src/shared/cost.ts). */
   hostAdapter: z

@@ -54,6 +54,7 @@ export const SLOT = {
   WP4: 1 << 4,
   VALID: 1 << 5, // the slot holds the whole track's current data
   REF: 1 << 6, // referenced since the clock hand last passed (LRU approximation)
+  PARTIAL: 1 << 7, // without VALID: the slot holds only bytes [lo, hi) of its track (slotValid), clean (DESIGN §2)
 } as const;
 
 export const WPK_ALL = SLOT.WP1 | SLOT.WP2 | SLOT.WP3 | SLOT.WP4;
@@ -180,6 +181,8 @@ export interface SharedBuffers {
   slotSeq: SharedArrayBuffer;
   /** Per slot [lo, hi): the bytes that may differ from its own track's location on the drive (lo ≥ hi: none). */
   slotDirty: SharedArrayBuffer;
+  /** Per slot [lo, hi): the bytes a PARTIAL slot holds of its track (meaningless without PARTIAL). */
+  slotValid: SharedArrayBuffer;
   slotData: SharedArrayBuffer;
   cacheWords: SharedArrayBuffer;
   deviceHeaders: SharedArrayBuffer;
@@ -241,6 +244,7 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     slotOwner: sab(slots * 4),
     slotSeq: sab(slots * 4),
     slotDirty: sab(slots * 8),
+    slotValid: sab(slots * 8),
     slotData: sab(slots * trackBytes),
     cacheWords: sab(8 * 4),
     deviceHeaders: sab(cfg.devices.length * DEVICE_WORDS * 4),
@@ -276,6 +280,7 @@ export class SharedState {
   readonly slotOwner: Int32Array;
   readonly slotSeq: Int32Array;
   readonly slotDirty: Int32Array;
+  readonly slotValid: Int32Array;
   readonly slotData: Uint8Array;
   readonly cacheWords: Int32Array;
   readonly deviceHeaders: Int32Array;
@@ -299,6 +304,7 @@ export class SharedState {
     this.slotOwner = new Int32Array(buffers.slotOwner);
     this.slotSeq = new Int32Array(buffers.slotSeq);
     this.slotDirty = new Int32Array(buffers.slotDirty);
+    this.slotValid = new Int32Array(buffers.slotValid);
     this.slotData = new Uint8Array(buffers.slotData);
     this.cacheWords = new Int32Array(buffers.cacheWords);
     this.deviceHeaders = new Int32Array(buffers.deviceHeaders);
@@ -497,6 +503,11 @@ export class SharedState {
   }
 
   describeSlot(s: number): string {
-    return `slot ${s} state=${bits(Atomics.load(this.slotState, s), SLOT_FLAG_NAMES)} owner=${Atomics.load(this.slotOwner, s)} seq=${Atomics.load(this.slotSeq, s)}`;
+    const st = Atomics.load(this.slotState, s);
+    const part =
+      st & SLOT.PARTIAL
+        ? ` valid=[${Atomics.load(this.slotValid, 2 * s)},${Atomics.load(this.slotValid, 2 * s + 1)})`
+        : '';
+    return `slot ${s} state=${bits(st, SLOT_FLAG_NAMES)}${part} owner=${Atomics.load(this.slotOwner, s)} seq=${Atomics.load(this.slotSeq, s)}`;
   }
 }

@@ -30,13 +30,24 @@ export interface IoReply {
   release?: () => void;
 }
 
+/** Bytes [lo, hi) of a track. */
+export type ByteRange = readonly [number, number];
+
+/** A track to stage into a slot; `lo`/`hi` (both or neither): only those bytes of it (a partial stage). */
+export interface StageRequest {
+  track: number;
+  slot: number;
+  lo?: number;
+  hi?: number;
+}
+
 export type Message =
   // host side ↔ host adapter
   | { t: 'io'; reqs: IoRequest[] }
   | { t: 'io-done'; replies: IoReply[] }
   // host adapter ↔ disk adapter
-  | { t: 'stage'; ha: number; reqs: Array<{ track: number; slot: number }> } // read track into slot
-  | { t: 'staged'; reqs: Array<{ track: number; slot: number; error?: string }> }
+  | { t: 'stage'; ha: number; reqs: StageRequest[] } // read track into slot (only bytes [lo, hi) if given: a partial stage)
+  | { t: 'staged'; reqs: Array<StageRequest & { error?: string }> } // lo/hi: the bytes read (rounded out to the drive's block)
   | { t: 'destage-hint'; slots: number[] } // these slots became write-pending
   | { t: 'destage-now' } // the cache is full of write-pending slots
   | { t: 'flush'; id: number } // destage every write-pending slot of your drives, then answer
@@ -131,6 +142,11 @@ const isInt = (v: unknown): v is number => Number.isInteger(v);
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 const isArr = Array.isArray;
 const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null;
+const isStageRequest = (r: unknown): boolean =>
+  isObj(r) &&
+  isInt(r.track) &&
+  isInt(r.slot) &&
+  (r.lo === undefined ? r.hi === undefined : isInt(r.lo) && isInt(r.hi) && r.lo >= 0 && r.lo < r.hi);
 
 const CHECKS: Record<MessageType, (m: any) => boolean> = {
   io: (m) =>
@@ -147,8 +163,8 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
     ),
   'io-done': (m) =>
     isArr(m.replies) && m.replies.every((r: any) => isObj(r) && isInt(r.id) && typeof r.ok === 'boolean'),
-  stage: (m) => isInt(m.ha) && isArr(m.reqs) && m.reqs.every((r: any) => isObj(r) && isInt(r.track) && isInt(r.slot)),
-  staged: (m) => isArr(m.reqs) && m.reqs.every((r: any) => isObj(r) && isInt(r.track) && isInt(r.slot)),
+  stage: (m) => isInt(m.ha) && isArr(m.reqs) && m.reqs.every(isStageRequest),
+  staged: (m) => isArr(m.reqs) && m.reqs.every(isStageRequest),
   'destage-hint': (m) => isArr(m.slots) && m.slots.every(isInt),
   'destage-now': () => true,
   flush: (m) => isInt(m.id),

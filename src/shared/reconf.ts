@@ -2,7 +2,7 @@
 // (FIG. 7), the instant split (FIG. 5) and the data transfer (FIG. 6) — one function, one name.
 import { NO_SLOT, SLOT, TRACK, WPK_ALL, type SharedState } from './memory.ts';
 import type { Session } from './session.ts';
-import { releaseSlot } from './cache.ts';
+import { releaseSlot, wholeSlotOf } from './cache.ts';
 import { assert } from './assert.ts';
 import { moveSlot } from './intent.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from './track-lock.ts';
@@ -31,7 +31,7 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
   assert(original >= 0, () => `split of ${session.drives.dch(p)}: PS set on a location outside the original layout`);
   let movedSlot = NO_SLOT;
   let bcvTrack = -1;
-  const s = Atomics.load(state.trackSlot, p);
+  const s = wholeSlotOf(state, p); // a partial slot is clean: freed, as a clean whole one is below
   if (s !== NO_SLOT) {
     const st = Atomics.load(state.slotState, s);
     assert(st & SLOT.VALID, () => `split of ${session.drives.dch(p)}: attached ${state.describeSlot(s)} is not VALID`);

@@ -2,7 +2,7 @@
 // of the Track ID table, the cache slot headers, the PB columns, the split cursors and the
 // cache-wide words by name, each access one Atomics operation. `npm run lint` forbids Atomics
 // outside src/shared, so every cross-thread word has its access here, where it can be audited.
-import type { SharedState } from './memory.ts';
+import { SLOT, type SharedState } from './memory.ts';
 
 type S = Pick<
   SharedState,
@@ -13,6 +13,7 @@ type S = Pick<
   | 'slotOwner'
   | 'slotSeq'
   | 'slotDirty'
+  | 'slotValid'
   | 'trackBytes'
   | 'cacheWords'
   | 'splitCursors'
@@ -33,7 +34,7 @@ export const andPb = (st: S, g: number, bits: number): number => Atomics.and(st.
 /** The cache slot attached to track g (NO_SLOT: none). */
 export const slotOf = (st: S, g: number): number => Atomics.load(st.trackSlot, g);
 export const setSlotOf = (st: S, g: number, s: number): number => Atomics.store(st.trackSlot, g, s);
-/** Slot s's state bits (VALID, WP, WPk, REF). */
+/** Slot s's state bits (VALID, PARTIAL, WP, WPk, REF). */
 export const slotStateOf = (st: S, s: number): number => Atomics.load(st.slotState, s);
 export const setSlotState = (st: S, s: number, v: number): number => Atomics.store(st.slotState, s, v);
 export const orSlotState = (st: S, s: number, bits: number): number => Atomics.or(st.slotState, s, bits);
@@ -76,4 +77,24 @@ export const slotDirtyOf = (st: S, s: number): [number, number] => [
   Atomics.load(st.slotDirty, 2 * s),
   Atomics.load(st.slotDirty, 2 * s + 1),
 ];
+/**
+ * A partial slot (DESIGN §2): a clean slot holding only bytes [lo, hi) of its track, staged for a
+ * random read miss. Set, widened and dropped under the owning track's lock; whole-track VALID
+ * replaces it (markSlotValid). Nothing but a host read uses a partial slot's bytes.
+ */
+export const markSlotPartial = (st: S, s: number, lo: number, hi: number): void => {
+  Atomics.store(st.slotValid, 2 * s, lo);
+  Atomics.store(st.slotValid, 2 * s + 1, hi);
+  Atomics.or(st.slotState, s, SLOT.PARTIAL);
+};
+/** The bytes [lo, hi) partial slot s holds. */
+export const slotValidOf = (st: S, s: number): [number, number] => [
+  Atomics.load(st.slotValid, 2 * s),
+  Atomics.load(st.slotValid, 2 * s + 1),
+];
+/** Slot s holds its whole track now (VALID, no longer PARTIAL). */
+export const markSlotValid = (st: S, s: number): void => {
+  Atomics.and(st.slotState, s, ~SLOT.PARTIAL);
+  Atomics.or(st.slotState, s, SLOT.VALID);
+};
 export const driveWriteSeqOf = (st: S, g: number): number => Atomics.load(st.driveWriteSeq, g);

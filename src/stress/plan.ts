@@ -44,7 +44,7 @@ export function planSeed(seed: number): SeedPlan {
   const diskAdapters = assignAdapters(r, drives);
   const raw = {
     geometry: { trackBytes, headsPerCylinder: heads },
-    cache: { slots: pick(r, [4, 8, 16, 64, 512]) },
+    cache: { slots: pick(r, [4, 8, 16, 64, 512]), stage: cacheStage(seed) },
     restripe: { copy: restripeCopy(seed) },
     hostAdapters: int(r, 1, 2),
     drives,
@@ -75,6 +75,18 @@ function restripeCopy(seed: number): 'direct' | 'cache' {
 
 /** The share of stress seeds whose restripes copy drive to drive. */
 const DIRECT_COPY_SEEDS = 0.5;
+
+/**
+ * What the seed's read misses stage (config `cache.stage`): half the seeds only the sectors asked
+ * for (partial slots, which every restripe copy and split must drop or complete), half whole tracks.
+ * Its own stream, as restripeCopy's: a seed drawing `track` replays as it did before partial stages.
+ */
+function cacheStage(seed: number): 'partial' | 'track' {
+  return seededRandom(seed * 2_246_822_519 + 29)() < PARTIAL_STAGE_SEEDS ? 'partial' : 'track';
+}
+
+/** The share of stress seeds whose random read misses stage only the sectors asked for. */
+const PARTIAL_STAGE_SEEDS = 0.5;
 
 /**
  * The plan with a timing model on every drive (a preset and queue policy each, seeded) and a

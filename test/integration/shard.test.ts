@@ -25,6 +25,7 @@ const sweepOptions = {
   seed: 3,
   driveCylinders: 64,
   verify: 'on',
+  stage: 'partial',
   json: true,
 };
 const stressOptions = { seeds: 10, seed: 20, jobs: 1, deterministic: true, schedules: 1, schedule: 0, json: true };

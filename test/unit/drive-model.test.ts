@@ -142,7 +142,9 @@ describe('a disk adapter’s back-end channel', () => {
       id,
       tracks: 1000,
       trackBytes,
+      blockBytes: 512,
       readTrack: async () => {},
+      readRange: async () => {},
       writeTrack: async () => {},
     });
     const readAll = async (mbPerSec: number) =>

@@ -51,7 +51,15 @@ describe('an HDD streams as a drive does', () => {
     (
       await runVirtual(1, async () => {
         const trackBytes = 65536;
-        const store = { id: 's', tracks, trackBytes, readTrack: async () => {}, writeTrack: async () => {} };
+        const store = {
+          id: 's',
+          tracks,
+          trackBytes,
+          blockBytes: 512,
+          readTrack: async () => {},
+          readRange: async () => {},
+          writeTrack: async () => {},
+        };
         const drive = new TimedDrive(store, new HddModel(hdd15k, { scheduler: 'sptf' }));
         const buf = new Uint8Array(trackBytes);
         const t0 = sched().now();

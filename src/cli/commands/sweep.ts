@@ -26,6 +26,7 @@ interface SweepCliOptions {
   out: string;
   shard?: string;
   verify: string;
+  stage: string;
   trace?: string;
   format?: string;
   closedLoop?: boolean;
@@ -47,6 +48,8 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
   if (o.real && o.virtual)
     throw new ArrayError('USAGE', '--real and --virtual exclude each other: a sweep runs on one clock');
   if (o.verify !== 'on' && o.verify !== 'off') throw new ArrayError('USAGE', `--verify ${o.verify}: must be on or off`);
+  if (o.stage !== 'partial' && o.stage !== 'track')
+    throw new ArrayError('USAGE', `--stage ${o.stage}: must be partial or track`);
   mkdirSync(o.out, { recursive: true });
   const tty = process.stderr.isTTY === true;
   const options: SweepOptions = {
@@ -65,6 +68,7 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
     channelMBps: o.channelMbps,
     driveCylinders: o.driveCylinders,
     verify: o.verify === 'on',
+    stage: o.stage,
   };
   if (o.trace !== undefined) {
     const { loadSweepTrace } = await import('../../lab/sweep-trace.ts');
@@ -164,6 +168,11 @@ export function addSweepCommand(program: Command): void {
       '--verify <on|off>',
       'check every read against what was written (on; state kept only for the sectors written), or off for pure timing runs',
       'on',
+    )
+    .option(
+      '--stage <partial|track>',
+      "what a read miss stages (the array's cache.stage): partial, the sectors asked for (whole tracks for a sequential stream), or track, always the whole track",
+      'partial',
     )
     .option(
       '--shard <I/N>',

@@ -3,6 +3,7 @@
 // Barracuda; see ./drives/NOTICE), two generic drives from datasheet figures, and `instant`.
 import { readFileSync } from 'node:fs';
 import { ArrayError } from '../../shared/errors.ts';
+import { SECTOR_BYTES } from '../../shared/config.ts';
 import { num, parseDiskSpec, sub, type SpecBlock, type SpecValue } from './diskspec.ts';
 
 /** One recording zone: a band of cylinders with the same number of blocks per track. Skews in blocks. */
@@ -39,7 +40,8 @@ export interface HddSpec {
   scheduler: SchedulerName;
 }
 
-export const BLOCK_BYTES = 512;
+/** A logical block of the drive models (a sector). */
+export const BLOCK_BYTES = SECTOR_BYTES;
 const DRIVES_DIR = new URL('./drives/', import.meta.url);
 
 function zoneOf(z: SpecValue): ZoneSpec {

@@ -4,7 +4,7 @@
 // time in the real modes, the discrete-event clock in virtual mode.
 import { assert } from '../../shared/assert.ts';
 import { DiskMechanics, type HeadState } from './mechanics.ts';
-import type { HddSpec, SchedulerName } from './drive-spec.ts';
+import { BLOCK_BYTES, type HddSpec, type SchedulerName } from './drive-spec.ts';
 
 export interface DriveRequest {
   id: number;
@@ -31,6 +31,8 @@ export interface Served {
 export interface DriveTiming {
   readonly name: string;
   readonly totalBlocks: number;
+  /** The least the drive reads (bytes): a sector for a disk, a page for flash. */
+  readonly blockBytes: number;
   /** Idle time after which the drive destages its write cache (ms). */
   readonly idleDestageMs: number;
   readonly counters: {
@@ -69,6 +71,7 @@ interface Segment {
 export const DRIVE_QUEUE_LIMIT = 4096;
 
 export class HddModel implements DriveTiming {
+  readonly blockBytes = BLOCK_BYTES;
   readonly mech: DiskMechanics;
   readonly spec: HddSpec;
   private head: HeadState = { cylinder: 0, surface: 0 };

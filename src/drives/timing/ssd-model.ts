@@ -49,6 +49,7 @@ export function ssdPreset(): SsdSpec {
 export class SsdModel implements DriveTiming {
   readonly spec: SsdSpec;
   readonly idleDestageMs = 0;
+  readonly blockBytes: number;
   readonly writeBehind: DriveRequest[] = [];
   readonly writeBehindHeld = 0;
   readonly writeCacheBlocks = 0;
@@ -58,6 +59,7 @@ export class SsdModel implements DriveTiming {
   private readonly pageXferMs: number;
 
   constructor(spec: SsdSpec) {
+    this.blockBytes = spec.pageBytes;
     assert(
       spec.channels >= 1 && spec.diesPerChannel >= 1 && spec.pageBytes % BLOCK_BYTES === 0,
       () => `${spec.name}: ${spec.channels} channels × ${spec.diesPerChannel} dies, ${spec.pageBytes} B pages`,

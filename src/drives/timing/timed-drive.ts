@@ -63,6 +63,7 @@ export class TimedDrive implements Drive {
   readonly id: string;
   readonly tracks: number;
   readonly trackBytes: number;
+  readonly blockBytes: number;
   readonly model: DriveTiming;
   private readonly store: Drive;
   private readonly blocksPerTrack: number;
@@ -89,6 +90,7 @@ export class TimedDrive implements Drive {
     this.tracks = store.tracks;
     this.trackBytes = store.trackBytes;
     this.blocksPerTrack = store.trackBytes / BLOCK_BYTES;
+    this.blockBytes = model.blockBytes;
     assert(
       this.tracks * this.blocksPerTrack <= model.totalBlocks,
       () => `drive ${this.id}: ${this.tracks} tracks do not fit the ${model.name}`,
@@ -99,6 +101,17 @@ export class TimedDrive implements Drive {
     await this.access(track, false);
     await this.store.readTrack(track, dst);
     this.readBytes += this.trackBytes;
+  }
+
+  /** Bytes [from, to) of a track: only their blocks are read, and cross the link. */
+  async readRange(track: number, dst: Uint8Array, from: number, to: number): Promise<void> {
+    assert(
+      from % BLOCK_BYTES === 0 && to % BLOCK_BYTES === 0 && from >= 0 && from < to && to <= this.trackBytes,
+      () => `drive ${this.id}: a read of bytes ${from}..${to} of a ${this.trackBytes}-byte track`,
+    );
+    await this.access(track, false, from / BLOCK_BYTES, (to - from) / BLOCK_BYTES);
+    await this.store.readRange(track, dst, from, to);
+    this.readBytes += to - from;
   }
 
   async writeTrack(track: number, src: Uint8Array): Promise<void> {
@@ -112,14 +125,15 @@ export class TimedDrive implements Drive {
     return this.queue.length;
   }
 
-  private access(track: number, write: boolean): Promise<void> {
+  /** Queue an access to `blocks` blocks of `track` from its block `firstBlock` (the whole track by default). */
+  private access(track: number, write: boolean, firstBlock = 0, blocks = this.blocksPerTrack): Promise<void> {
     assert(this.queue.length < DRIVE_QUEUE_LIMIT, () => `drive ${this.id}: ${DRIVE_QUEUE_LIMIT} requests queued`);
     this.lastArrivalMs = sched().now();
     return new Promise<void>((done) => {
       this.queue.push({
         id: this.nextId++,
-        lbn: track * this.blocksPerTrack,
-        blocks: this.blocksPerTrack,
+        lbn: track * this.blocksPerTrack + firstBlock,
+        blocks,
         write,
         arrivedMs: sched().now(),
         done,
@@ -280,6 +294,7 @@ export function drivesTiming(iterable: Iterable<Drive>, channel?: Channel): Reco
     driveTransferMs: 0,
     driveQueued: 0,
     channelBusyMs: channel?.busyMs ?? 0,
+    channelBytes: channel?.bytes ?? 0,
   };
   for (const d of drives) {
     if (!(d instanceof TimedDrive)) continue;
