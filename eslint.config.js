@@ -48,4 +48,26 @@ export default tseslint.config(
       globals: { process: 'readonly', console: 'readonly', module: 'writable', require: 'readonly', URL: 'readonly' },
     },
   },
+  {
+    // The live view's page script runs in a browser (no build step): its globals, and short functions too.
+    files: ['src/serve/ui/static/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        sessionStorage: 'readonly',
+        EventSource: 'readonly',
+        fetch: 'readonly',
+        atob: 'readonly',
+        performance: 'readonly',
+        requestAnimationFrame: 'readonly',
+        uPlot: 'readonly',
+      },
+    },
+    rules: {
+      'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true }],
+      'max-depth': ['error', 4],
+    },
+  },
 );

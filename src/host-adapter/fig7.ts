@@ -18,6 +18,8 @@ export interface Fig7Context {
   readonly sessions: Map<number, Session>;
   /** Per session id: how many host requests met scenario 1..4 (index 0 unused). */
   readonly scenarios: Map<number, number[]>;
+  /** Every session's together since the adapter started (index 0 unused): its status for live views. */
+  readonly scenarioTotals: number[];
   /** Ask the adapter owning B(t) to fill track t; resolves when it has. */
   requestFill(session: Session, t: number): Promise<void>;
   /** Slot s holds data pending for location g. */
@@ -71,4 +73,5 @@ export function countScenario(ctx: Fig7Context, session: Session, t: number): vo
   if (!counts) return; // the session closed while this request was under way: nothing left to meet
   const sc: Scenario = scenarioOf(ctx.state, session, t, passed);
   counts[sc]!++;
+  ctx.scenarioTotals[sc]!++;
 }

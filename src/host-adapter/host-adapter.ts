@@ -75,6 +75,7 @@ export class HostAdapter {
       state: this.state,
       sessions: this.sessions,
       scenarios: this.scenarios,
+      scenarioTotals: [0, 0, 0, 0, 0],
       requestFill: (session, t) => this.das.requestFill(session, t),
       hint: (g, s) => this.das.hint(g, s),
     };
@@ -463,6 +464,14 @@ export class HostAdapter {
   }
 
   status(): Record<string, number> {
-    return { ...this.counters, inflight: this.inflight };
+    const sc = this.fig7.scenarioTotals;
+    return {
+      ...this.counters,
+      inflight: this.inflight,
+      scenario1: sc[1]!,
+      scenario2: sc[2]!,
+      scenario3: sc[3]!,
+      scenario4: sc[4]!,
+    };
   }
 }

@@ -90,6 +90,11 @@ export class Jobs {
     return this.jobs.get(id);
   }
 
+  /** Every job remembered, oldest first. */
+  all(): Job[] {
+    return [...this.jobs.values()];
+  }
+
   /** Check `raw` against the running configuration (throws ConfigError naming each field) and start it. */
   start(raw: unknown): Job {
     if (this.running_)

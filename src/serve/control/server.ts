@@ -9,6 +9,8 @@ import { parseListen } from '../nbd/serve.ts';
 import { Jobs } from './jobs.ts';
 import { arrayMetrics } from './metrics.ts';
 import { planFromBody } from './plans.ts';
+import { LiveView } from '../ui/live.ts';
+import { uiAsset } from '../ui/assets.ts';
 import type { ArrayConfig } from '../../shared/config.ts';
 
 export const DEFAULT_HTTP = '127.0.0.1:9180';
@@ -48,13 +50,20 @@ export async function startControl(
   const jobs = new Jobs(s.emu, config, (c) => (s.running = c));
   for (const r of s.emu.recovery?.sessions ?? []) jobs.adopt(r);
   const registry = arrayMetrics(s.emu, s.io, s.nbd, jobs);
+  const live = new LiveView({
+    emu: s.emu,
+    hostIo: () => s.io.devices,
+    refresh: () => s.nbd.refresh(),
+    jobs: () => jobs.all().map((j) => jobs.view(j)),
+    config: () => s.running,
+  });
   const server: Server = createServer((req, res) => {
     // The NBD thread's counters are fetched before they are read (status and /metrics alike).
     const metrics = async () => {
       await s.nbd.refresh();
       return registry.metrics();
     };
-    handle(req, res, { s, jobs, token, metrics, contentType: registry.contentType }).catch((err: unknown) =>
+    handle(req, res, { s, jobs, live, token, metrics, contentType: registry.contentType }).catch((err: unknown) =>
       reply(res, statusOf(err), { error: errorMessage(err) }),
     );
   });
@@ -64,7 +73,10 @@ export async function startControl(
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
     jobs,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => {
+      live.close();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
   };
 }
 
@@ -82,15 +94,26 @@ function readToken(file: string): string {
 interface Ctx {
   s: Serving;
   jobs: Jobs;
+  live: LiveView;
   token?: string;
   metrics: () => Promise<string>;
   contentType: string;
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promise<void> {
-  if (c.token !== undefined && req.headers.authorization !== `Bearer ${c.token}`)
+  const url = new URL(req.url ?? '/', 'http://x');
+  const path = url.pathname;
+  // The live view's page and scripts hold no data: served to anyone who may reach the port.
+  const asset = req.method === 'GET' ? uiAsset(path) : undefined;
+  if (asset) {
+    res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
+    res.end(asset.body);
+    return;
+  }
+  // An EventSource cannot send headers: the events stream takes the token as ?token= too.
+  const given = req.headers.authorization ?? (path === '/v1/events' ? `Bearer ${url.searchParams.get('token')}` : '');
+  if (c.token !== undefined && given !== `Bearer ${c.token}`)
     throw new HttpError(401, 'a bearer token is required (Authorization: Bearer <token>)');
-  const path = new URL(req.url ?? '/', 'http://x').pathname;
   const route = `${req.method} ${path.replace(/\/\d+(?=\/|$)/, '/:id')}`;
   const id = Number(/\/(\d+)(?:\/|$)/.exec(path)?.[1]);
   switch (route) {
@@ -119,6 +142,8 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
       c.s.emu.setBackground(t);
       return reply(res, 200, c.s.emu.background());
     }
+    case 'GET /v1/events':
+      return c.live.attach(res);
     case 'GET /metrics': {
       const text = await c.metrics();
       res.writeHead(200, { 'content-type': c.contentType });

@@ -2,6 +2,7 @@
 // request goes to the host adapters in turn and is counted per device as it enters the array
 // (node_exporter's disk counters). The exports, their sizes and how a FLUSH is made durable come
 // from the caller: the array itself on the main thread, messages from it in the NBD thread.
+import { newLatencyHistogram, recordLatency } from '../../shared/histogram.ts';
 import { performance } from 'node:perf_hooks';
 import type { HostClient } from '../../host/client.ts';
 import type { NbdBackend } from './server.ts';
@@ -15,6 +16,8 @@ export interface DeviceCounters {
   writtenBytes: number;
   writeMs: number;
   inFlight: number;
+  /** Every request's latency, reads and writes (src/shared/histogram.ts). */
+  latency: number[];
 }
 
 export interface DeviceIo {
@@ -49,8 +52,10 @@ export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & {
       return r;
     } finally {
       c.inFlight--;
-      if (write) c.writeMs += performance.now() - t0;
-      else c.readMs += performance.now() - t0;
+      const ms = performance.now() - t0;
+      if (write) c.writeMs += ms;
+      else c.readMs += ms;
+      recordLatency(c.latency, ms);
     }
   };
   return {
@@ -70,7 +75,16 @@ function countersOf(io: DeviceIo, name: string): DeviceCounters {
   if (!c)
     io.devices.set(
       name,
-      (c = { reads: 0, readBytes: 0, readMs: 0, writes: 0, writtenBytes: 0, writeMs: 0, inFlight: 0 }),
+      (c = {
+        reads: 0,
+        readBytes: 0,
+        readMs: 0,
+        writes: 0,
+        writtenBytes: 0,
+        writeMs: 0,
+        inFlight: 0,
+        latency: newLatencyHistogram(),
+      }),
     );
   return c;
 }

@@ -1,0 +1,195 @@
+// The live view (DESIGN §13) in a real browser: Debian's chromium driven by playwright-core (no
+// browser download). `serve --http` serves the page; a host writes and reads LD1 over NBD while
+// LD1 is restriped (throttled, so it takes seconds); everything asserted comes from the page
+// itself (window.arrayemuView, what it received and drew): PS and IND cells appear as the session
+// prepares, fall as the split and the transfer run and are gone at the end, the page's pause button stops the progress and resume restarts it,
+// the host and FIG. 7 counters grow, the switch window is listed, and nothing is logged as an
+// error. With UI_SCREENSHOTS=DIR each phase's screenshot is written there (docs/ui holds them).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { startServe, type Serving } from '../../scripts/serve-child.ts';
+import { RawNbd } from '../support/nbd-client.ts';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`SKIPPED: the live view's browser test needs ${CHROMIUM} (apt-get install chromium)`);
+
+const NBD = { READ: 0, WRITE: 1 } as const;
+const BLOCK = 4096;
+/** The host load's region of LD1: its first 8 tracks, filled early by the hosts' own requests. */
+const LOAD_BLOCKS = 128;
+/** Page updates a check waits for at most (4 a second: 30 s). */
+const UPDATES_WAIT = 120;
+const shots = process.env.UI_SCREENSHOTS;
+
+interface View {
+  updates: number;
+  counts: { ps: number; ind: number; pb: number; wp: number; cached: number };
+  jobs: Array<{ id: number; phase: string | null; tracksDone: number; tracksTotal: number | null }>;
+  switches: Array<{ device: string; hostBlockedMs: number }>;
+  scenarios: number[];
+  host: { opsPerSec: number } | null;
+  background: { paused: boolean };
+  errors: string[];
+}
+
+const view = (page: Page) => page.evaluate(() => (globalThis as unknown as { arrayemuView: View }).arrayemuView);
+
+/** Wait, update by update, until the page shows what `ok` wants (bounded by UPDATES_WAIT updates). */
+async function untilPage(page: Page, what: string, ok: (v: View) => boolean): Promise<View> {
+  const start = (await view(page)).updates;
+  for (;;) {
+    const v = await view(page);
+    if (ok(v)) return v;
+    if (v.updates - start > UPDATES_WAIT) throw new Error(`the page never showed: ${what} (${JSON.stringify(v.jobs)})`);
+    await page.waitForFunction((n) => (globalThis as any).arrayemuView.updates > n, v.updates, { timeout: 10_000 });
+  }
+}
+
+/** A host on LD1: 4 KiB writes and read-backs over its first LOAD_BLOCKS blocks, each read checked. */
+function hostLoad(c: RawNbd): { stop: () => Promise<number> } {
+  let running = true;
+  let cookie = 1n;
+  let ops = 0;
+  const loop = (async () => {
+    for (let pass = 1; running; pass++) {
+      for (let b = 0; b < LOAD_BLOCKS && running; b++) {
+        const data = Buffer.alloc(BLOCK, (b * 7 + pass) & 0xff);
+        c.request(NBD.WRITE, cookie++, BigInt(b * BLOCK), BLOCK, 0, data);
+        expect((await c.simpleReply()).error).toBe(0);
+        c.request(NBD.READ, cookie++, BigInt(b * BLOCK), BLOCK);
+        const r = await c.simpleReply(BLOCK);
+        expect(r.error).toBe(0);
+        expect(r.data!.equals(data), `block ${b} pass ${pass}`).toBe(true);
+        ops += 2;
+      }
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return ops;
+    },
+  };
+}
+
+describe.skipIf(!haveChromium)('live view in chromium', () => {
+  let browser: Browser;
+  let served: Serving;
+  const dir = mkdtempSync(join(tmpdir(), 'arrayemu-ui-'));
+
+  beforeAll(async () => {
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    served = await startServe([
+      '--config',
+      'examples/fig2.json',
+      '--socket',
+      join(dir, 'nbd.sock'),
+      '--http',
+      '127.0.0.1:0',
+    ]);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await served?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows a restripe under load: PS/IND set, falling and cleared, pause and resume from the page, counters growing', async () => {
+    const api = served.http!;
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    const consoleErrors: string[] = [];
+    page.on('console', (m) => void (m.type() === 'error' && consoleErrors.push(m.text())));
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    const shot = async (name: string) => {
+      if (!shots) return;
+      mkdirSync(shots, { recursive: true });
+      await page.screenshot({ path: join(shots, `${name}.png`) });
+    };
+    await page.goto(`${api}/`);
+    await untilPage(page, 'its first updates', (v) => v.updates >= 2);
+    await shot('1-idle');
+
+    const ld1 = await RawNbd.open({ path: join(dir, 'nbd.sock') });
+    await ld1.hello();
+    expect((await ld1.go('LD1')).at(-1)!.type).toBe(1);
+    const load = hostLoad(ld1);
+    await untilPage(page, 'host I/O', (v) => (v.host?.opsPerSec ?? 0) > 0);
+
+    // Throttled: the restripe's copies take seconds, so every phase is seen.
+    const put = await fetch(`${api}/v1/throttle`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ minMBps: 4, maxMBps: 4 }),
+    });
+    expect(put.status).toBe(200);
+    const post = await fetch(`${api}/v1/reconfigurations`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: readFileSync('examples/fig2-new.json'),
+    });
+    expect(post.status).toBe(202);
+    const { id } = (await post.json()) as { id: number };
+
+    // The session's bits are set as it prepares (PS on every location of the old layout, IND where
+    // the new one takes an old track: steps 106-112), before ESTABLISH ends and the switch activates N.
+    const prepared = await untilPage(
+      page,
+      'PS and IND cells while ESTABLISH runs',
+      (v) => v.jobs[0]?.phase === 'establish' && v.counts.ps > 0 && v.counts.ind > 0,
+    );
+    expect(prepared.jobs[0]?.id).toBe(id);
+    await shot('2-prepared');
+    // After the switch the instant split clears PS (setting IND where a track must be filled), and
+    // fills clear IND: both fall as tracks move.
+    await untilPage(
+      page,
+      'the split and the data transfer under way',
+      (v) => v.jobs[0]?.phase === 'transfer' && v.jobs[0].tracksDone > 0 && v.counts.ps < prepared.counts.ps,
+    );
+    await shot('3-transfer');
+
+    // Pause from the page: the progress stops (the host load's region was filled by then)…
+    await page.click(`[data-job="${id}"] ~ button[data-act="pause"]`);
+    await untilPage(page, 'paused', (v) => v.background.paused);
+    const settled = await untilPage(page, 'two updates after the pause', (v) => v.updates >= 0);
+    await page.waitForFunction((n) => (globalThis as any).arrayemuView.updates > n + 2, settled.updates);
+    const pausedAt = (await view(page)).jobs[0]!.tracksDone;
+    await page.waitForFunction((n) => (globalThis as any).arrayemuView.updates > n + 6, (await view(page)).updates);
+    const stillPaused = await view(page);
+    expect(stillPaused.jobs[0]!.tracksDone).toBe(pausedAt);
+    expect(stillPaused.counts.ps + stillPaused.counts.ind + stillPaused.counts.pb).toBeGreaterThan(0);
+    await shot('4-paused');
+    // …and resume restarts it.
+    await page.click(`[data-job="${id}"] ~ button[data-act="resume"]`);
+    await untilPage(
+      page,
+      'progress after resume',
+      (v) => !v.background.paused && (v.jobs[0]?.tracksDone ?? Infinity) > pausedAt,
+    );
+    await fetch(`${api}/v1/throttle`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ minMBps: 200, maxMBps: 0 }),
+    });
+
+    const done = await untilPage(page, 'the restripe done', (v) => v.jobs.length === 0 && v.switches.length === 1);
+    const ops = await load.stop();
+    const end = await untilPage(page, 'no session bit left', (v) => v.counts.ps + v.counts.ind + v.counts.pb === 0);
+    await shot('5-done');
+    expect(done.switches[0]!.device).toBe('LD1');
+    expect(done.switches[0]!.hostBlockedMs).toBeGreaterThanOrEqual(0);
+    expect(end.scenarios.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(ops).toBeGreaterThan(0);
+    expect(end.errors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+    ld1.socket.destroy();
+    await page.close();
+  });
+});
