@@ -2,6 +2,7 @@
 // date: the drive models, the adapter sweeps, NBD beside nbdkit, the speed figures (host I/O
 // beside an in-process reference, restripe beside a plain copy, the switch's window, hosts during
 // a restripe; three runs) and the restripe at three device sizes.
+import { uiBench, uiMarkdown } from './ui-bench.ts';
 import { stageBench, stageMarkdown } from './stage-bench.ts';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { readFileSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
@@ -100,6 +101,12 @@ export async function benchCommand(opts: {
     if (opts.write) writeSection(opts.write, 'stage', stageMarkdown(rows, date, opts.quick ? 0.25 : 1));
   }
   if (opts.only === 'sweep' || opts.only === 'stage') return report(out, opts);
+  if (opts.only === undefined || opts.only === 'ui') {
+    const row = await uiBench(say);
+    out.ui = row ?? null;
+    if (opts.write && row) writeSection(opts.write, 'ui', uiMarkdown(row, machine, date));
+    if (opts.only === 'ui') return report(out, opts);
+  }
   // The fio figures are part of each speed run (the issue's table); `--only nbd` measures them alone.
   if (opts.only === 'nbd') {
     const rows = await nbdBench(!!opts.quick, say);

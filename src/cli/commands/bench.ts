@@ -31,6 +31,7 @@ export function addBenchCommand(program: Command, loadBench?: LoadBench): void {
         'nbd',
         'durable',
         'stage',
+        'ui',
       ]),
     )
     .option('--json', 'print one JSON object')
