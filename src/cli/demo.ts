@@ -10,6 +10,7 @@ import { ArrayEmulator } from '../runtime/emulator.ts';
 import { runWithReconfigurations } from '../host/reconfigure-run.ts';
 import { progressReporter } from './progress.ts';
 import { reconfJson, reconfText } from './report-format.ts';
+import { maybeView, toProgressAndView } from './ui.ts';
 
 const example = (name: string) => fileURLToPath(new URL(`../../examples/${name}.json`, import.meta.url));
 export const FIG2 = example('fig2');
@@ -23,13 +24,8 @@ function table(cfg: ArrayConfig, running: ArrayConfig): string[] {
   return [...l.cylindersByDrive()].map(([d, cs]) => `    ${d}: ${cs.map(cylinderName).join(' ')}`);
 }
 
-export async function demoCommand(opts: { json?: boolean }): Promise<number> {
-  const config = loadConfig(FIG2);
-  const say = (s: string) => {
-    if (!opts.json) process.stdout.write(`${s}\n`);
-  };
-  const targets = STEPS.map((s) => JSON.parse(readFileSync(s.file, 'utf8')));
-  const first = loadConfig(STEPS[0]!.file, { running: config });
+/** What the demo will show: the array, LD1's layout and the transfer plan to FIG. 2 new. */
+function intro(config: ArrayConfig, first: ArrayConfig, say: (s: string) => void): void {
   say("arrayemu demo: the patent's FIG. 2 array — LD1 on drives 31 33 35 (stripe 2 cylinders), spare drive 37,");
   say('BCV1 on 46 47 48, neighbour LD2 on the same drives, META1 on 37; 4 disk adapters, 1 host adapter.');
   say('  LD1 before:');
@@ -43,9 +39,24 @@ export async function demoCommand(opts: { json?: boolean }): Promise<number> {
     say(`    ${r.cylinder}  ${r.from} → ${r.bcv} → ${r.to}${r.moves ? '' : '  (stays)'}`);
   }
   say('running a verifying load (2 host processors × queue depth 16, 50% reads, 4 KiB) and restriping at 30% …');
+}
 
+/** The copy rate with --ui (MB/s): each restripe of LD1 (11.25 MiB, copied twice) takes about 10 s to watch. */
+const DEMO_UI_MBPS = 2;
+
+export async function demoCommand(opts: { json?: boolean; ui?: string }): Promise<number> {
+  const config = loadConfig(FIG2);
+  const say = (s: string) => {
+    if (!opts.json) process.stdout.write(`${s}\n`);
+  };
+  const targets = STEPS.map((s) => JSON.parse(readFileSync(s.file, 'utf8')));
+  const first = loadConfig(STEPS[0]!.file, { running: config });
+  intro(config, first, say);
   const emu = await ArrayEmulator.start(config);
+  const view = await maybeView(emu, opts.ui);
+  if (view) emu.setBackground({ minMBps: DEMO_UI_MBPS, maxMBps: DEMO_UI_MBPS });
   const progress = progressReporter(!!opts.json);
+  const feed = toProgressAndView(progress, view);
   try {
     let before = config;
     let step = 0;
@@ -59,9 +70,9 @@ export async function demoCommand(opts: { json?: boolean }): Promise<number> {
       seed: 1,
       targets,
       atFraction: 0.3,
-      onProgress: (p) => progress.update(p),
+      onProgress: feed.onProgress,
       onReport: (r) => {
-        progress.done(r);
+        feed.onReport(r);
         const after = loadConfig(STEPS[step]!.file, { running: before });
         say(`  ${STEPS[step]!.title}:`);
         reconfText(r).forEach(say);
@@ -96,6 +107,7 @@ export async function demoCommand(opts: { json?: boolean }): Promise<number> {
     }
     return ok ? 0 : 1;
   } finally {
+    await view?.close();
     await emu.stop();
   }
 }

@@ -193,3 +193,58 @@ describe.skipIf(!haveChromium)('live view in chromium', () => {
     await page.close();
   });
 });
+
+describe.skipIf(!haveChromium)('live view of an embedded run (run --ui)', () => {
+  it('run --ui waits for the page, which then sees the run restripe LD1 and the switch listed', async () => {
+    const { chromium } = await import('playwright-core');
+    const { spawn } = await import('node:child_process');
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/arrayemu.mjs',
+        'run',
+        '--config',
+        'examples/fig2.json',
+        '--ops',
+        '20000',
+        '--reconfigure-to',
+        'examples/fig2-new.json',
+        '--ui',
+        '127.0.0.1:0',
+        '--json',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let err = '';
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        const m = /live view: (http:\/\/\S+\/)/.exec(err);
+        if (m) resolve(m[1]!);
+      });
+      void exited.then((code) => reject(new Error(`run exited ${code} before serving its view: ${err}`)));
+    });
+    try {
+      const page = await browser.newPage();
+      const consoleErrors: string[] = [];
+      page.on('console', (m) => void (m.type() === 'error' && consoleErrors.push(m.text())));
+      await page.goto(url);
+      // The run started only now; the page sees its reconfiguration come and end with its switch.
+      await untilPage(page, 'the run restriping LD1', (v) => v.jobs.some((j) => j.phase !== null));
+      await untilPage(page, 'the switch listed', (v) => v.switches.length === 1);
+      const v = await view(page);
+      expect(v.switches[0]!.device).toBe('LD1');
+      expect(v.scenarios.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      expect(consoleErrors).toEqual([]);
+      expect(await exited).toBe(0);
+      expect(JSON.parse(out).ok).toBe(true);
+    } finally {
+      child.kill('SIGKILL');
+      await browser.close();
+    }
+  });
+});

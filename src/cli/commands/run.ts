@@ -7,9 +7,10 @@ import { ArrayEmulator, type Mode } from '../../runtime/emulator.ts';
 import { runWorkload, type RunOptions, type HostSummary } from '../../host/run.ts';
 import { runWithReconfigurations } from '../../host/reconfigure-run.ts';
 import { planRounds } from '../../shared/plan.ts';
-import type { ReconfReport, Progress } from '../../shared/report.ts';
+import type { ReconfReport } from '../../shared/report.ts';
 import { progressReporter } from '../progress.ts';
 import { reconfJson, reconfText } from '../report-format.ts';
+import { maybeView, toProgressAndView } from '../ui.ts';
 import { intArg, numArg, readJson, print, verboseLog, EXIT_FAILED } from '../args.ts';
 
 interface RunCliOptions {
@@ -28,11 +29,14 @@ interface RunCliOptions {
   reconfigureTo?: string[];
   reconfigureAt: number;
   verbose?: boolean;
+  ui?: string;
 }
 
 /** Every actor's log lines on stderr (the service processor's steps with their durations, …). */
 
 export async function runCommand(opts: RunCliOptions): Promise<number> {
+  if (opts.virtual && opts.ui !== undefined)
+    throw new ArrayError('USAGE', '--ui watches a run in real time: drop --virtual (virtual time outruns any page)');
   if (!opts.virtual) return runOnArray(opts, opts.inline ? 'inline' : 'threads');
   // Virtual: every actor and host processor in this thread under a discrete-event clock (time
   // moves only to the next drive completion or sleep); the same seed gives the same figures.
@@ -50,6 +54,7 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
   if (opts.blockBytes % 512 !== 0)
     throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
   const emu = await ArrayEmulator.start(config, { mode, log: opts.verbose ? verboseLog : undefined });
+  const view = await maybeView(emu, opts.ui);
   try {
     const run: RunOptions = {
       hostProcessors: opts.hostProcessors,
@@ -75,8 +80,7 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
         ...run,
         targets,
         atFraction: opts.reconfigureAt / 100,
-        onProgress: (p: Progress) => progress.update(p),
-        onReport: (rep) => progress.done(rep),
+        ...toProgressAndView(progress, view),
       }).finally(() => progress.stop());
       host = r.host;
       reconfigurations = r.reconfigurations;
@@ -110,6 +114,7 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
     );
     return ok ? 0 : EXIT_FAILED;
   } finally {
+    await view?.close();
     await emu.stop();
   }
 }
@@ -144,6 +149,10 @@ export function addRunCommand(program: Command): void {
       30,
     )
     .option('--verbose', "print every actor's log lines on stderr (each RECONF step with its duration)")
+    .option(
+      '--ui <host:port>',
+      'serve the live view (the track map, reconfigurations, host I/O) on this loopback address while the run runs; the run starts once a page opens it',
+    )
     .option('--json', 'print one JSON object')
     .action(async (o: RunCliOptions) => {
       process.exitCode = await runCommand(o);

@@ -142,27 +142,32 @@ export class Jobs {
     if (this.jobs.size > JOBS_KEPT) this.jobs.delete(this.jobs.keys().next().value!);
   }
 
-  /** A job as the API shows it: with its rate (tracks/s) and ETA (s) while it runs. */
+  /** A job as the API shows it (jobView). */
   view(j: Job): Record<string, unknown> {
-    const seconds = ((j.endedMs ?? Date.now()) - j.startedMs) / 1000;
-    const p = j.progress;
-    const rate = p && seconds > 0 ? p.tracksMoved / seconds : undefined;
-    const eta = p && rate ? (p.tracksTotal - p.tracksMoved) / rate : undefined;
-    return {
-      id: j.id,
-      device: j.device,
-      state: j.state,
-      phase: p?.phase ?? null,
-      tracksDone: j.report?.tracksMoved ?? p?.tracksMoved ?? 0,
-      tracksTotal: j.report?.tracksTotal ?? p?.tracksTotal ?? null,
-      tracksPerSec: rate === undefined ? null : Math.round(rate),
-      etaSec: j.state === 'running' && eta !== undefined ? Math.round(eta * 10) / 10 : null,
-      predicted: predictedView(j, seconds),
-      report: j.report ?? null,
-      error: j.error ?? null,
-      resumed: j.resumed ?? null,
-    };
+    return jobView(j);
   }
+}
+
+/** A job as the API and the live view show it: with its rate (tracks/s) and ETA (s) while it runs. */
+export function jobView(j: Job): Record<string, unknown> {
+  const seconds = ((j.endedMs ?? Date.now()) - j.startedMs) / 1000;
+  const p = j.progress;
+  const rate = p && seconds > 0 ? p.tracksMoved / seconds : undefined;
+  const eta = p && rate ? (p.tracksTotal - p.tracksMoved) / rate : undefined;
+  return {
+    id: j.id,
+    device: j.device,
+    state: j.state,
+    phase: p?.phase ?? null,
+    tracksDone: j.report?.tracksMoved ?? p?.tracksMoved ?? 0,
+    tracksTotal: j.report?.tracksTotal ?? p?.tracksTotal ?? null,
+    tracksPerSec: rate === undefined ? null : Math.round(rate),
+    etaSec: j.state === 'running' && eta !== undefined ? Math.round(eta * 10) / 10 : null,
+    predicted: predictedView(j, seconds),
+    report: j.report ?? null,
+    error: j.error ?? null,
+    resumed: j.resumed ?? null,
+  };
 }
 
 /** The prediction beside the real figures: its duration and the ETA it gives now (what is left of it). */

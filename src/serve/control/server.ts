@@ -3,30 +3,18 @@
 // A refusal changes nothing: bodies are checked whole before anything starts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { ArrayError, ConfigError, errorMessage } from '../../shared/errors.ts';
+import { ArrayError, errorMessage } from '../../shared/errors.ts';
+import { HttpError, jsonBody, LOOPBACK, reply, statusOf, throttleBody } from './http.ts';
 import type { Serving } from '../nbd/serve.ts';
 import { parseListen } from '../nbd/serve.ts';
 import { Jobs } from './jobs.ts';
 import { arrayMetrics } from './metrics.ts';
 import { planFromBody } from './plans.ts';
-import { LiveView } from '../ui/live.ts';
+import { LiveView, nbdHostTotals } from '../ui/live.ts';
 import { uiAsset } from '../ui/assets.ts';
 import type { ArrayConfig } from '../../shared/config.ts';
 
 export const DEFAULT_HTTP = '127.0.0.1:9180';
-/** Largest request body (a target configuration) the API reads; more is refused with 413. */
-const BODY_MAX_BYTES = 1 << 20;
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
 
 export interface Control {
   url: string;
@@ -52,7 +40,7 @@ export async function startControl(
   const registry = arrayMetrics(s.emu, s.io, s.nbd, jobs);
   const live = new LiveView({
     emu: s.emu,
-    hostIo: () => s.io.devices,
+    hostTotals: () => nbdHostTotals(s.io.devices.values()),
     refresh: () => s.nbd.refresh(),
     jobs: () => jobs.all().map((j) => jobs.view(j)),
     config: () => s.running,
@@ -73,8 +61,8 @@ export async function startControl(
   return {
     url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
     jobs,
-    close: () => {
-      live.close();
+    close: async () => {
+      await live.close();
       return new Promise<void>((r) => server.close(() => r()));
     },
   };
@@ -176,55 +164,4 @@ function status(c: Ctx): Record<string, unknown> {
         }
       : null,
   };
-}
-
-/** Most MB/s a throttle may name. */
-const THROTTLE_MAX_MBPS = 1e6;
-
-/** `{"minMBps","maxMBps"}`: each a number from 0 (no limit) up, min not above max; 400 naming the field otherwise. */
-function throttleBody(b: unknown): { minMBps: number; maxMBps: number } {
-  if (b === null || typeof b !== 'object' || Array.isArray(b))
-    throw new HttpError(400, 'body: expected {"minMBps": N, "maxMBps": N}');
-  const o = b as Record<string, unknown>;
-  for (const k of Object.keys(o))
-    if (k !== 'minMBps' && k !== 'maxMBps') throw new HttpError(400, `${k}: unknown field (expected minMBps, maxMBps)`);
-  const num = (k: 'minMBps' | 'maxMBps') => {
-    const v = o[k] ?? 0;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || v > THROTTLE_MAX_MBPS)
-      throw new HttpError(400, `${k}: must be a number from 0 (no limit) to ${THROTTLE_MAX_MBPS}`);
-    return v;
-  };
-  const t = { minMBps: num('minMBps'), maxMBps: num('maxMBps') };
-  if (t.maxMBps > 0 && t.minMBps > t.maxMBps)
-    throw new HttpError(400, `minMBps: ${t.minMBps} is above maxMBps ${t.maxMBps}`);
-  return t;
-}
-
-async function jsonBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let bytes = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    bytes += chunk.length;
-    if (bytes > BODY_MAX_BYTES) throw new HttpError(413, `body: more than ${BODY_MAX_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (err) {
-    throw new HttpError(400, `body: not JSON (${errorMessage(err)})`);
-  }
-}
-
-function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.status;
-  if (err instanceof ConfigError || (err instanceof ArrayError && (err.code === 'CONFIG' || err.code === 'USAGE')))
-    return 400;
-  if (err instanceof ArrayError && err.code === 'BUSY') return 409;
-  return 500;
-}
-
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  if (res.headersSent) return void res.end();
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(`${JSON.stringify(body)}\n`);
 }

@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import type { ArrayConfig } from '../../shared/config.ts';
 import type { DeviceCounters } from '../nbd/backend.ts';
-import { latencyDelta, latencyQuantileMs } from '../../shared/histogram.ts';
+import { latencyDelta, latencyQuantileMs, newLatencyHistogram } from '../../shared/histogram.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { cellChanges, layoutSignature, readCells, readOwners, viewGeometry } from './track-view.ts';
 
@@ -16,14 +16,19 @@ import { cellChanges, layoutSignature, readCells, readOwners, viewGeometry } fro
 export const UPDATE_MS = 250;
 /** Pages served updates at once; one more is refused (503). */
 export const LIVE_PAGES_MAX = 16;
+/** Waits of UPDATE_MS/10 for a running update before the last one is sent at close (bounded: 1 s). */
+const CLOSE_WAIT_TURNS = 40;
 /** Switch windows listed (the most recent). */
 const SWITCHES_SHOWN = 20;
 
 /** Where the view's figures come from: `serve`'s array and its NBD exports, or an embedded run. */
 export interface LiveSource {
   emu: ArrayEmulator;
-  /** Host I/O per device, counted where it enters (fetched fresh by `refresh`). */
-  hostIo(): Map<string, DeviceCounters>;
+  /**
+   * Host I/O so far, counted where it enters (NBD requests: with bytes and a latency histogram), or
+   * from the host adapters' status (`status`: embedded runs, ops only). Fetched fresh by `refresh`.
+   */
+  hostTotals(status: Record<string, Record<string, number>>): HostTotals;
   refresh(): Promise<void>;
   /** The reconfigurations shown: running and ended, newest last. */
   jobs(): Array<Record<string, unknown>>;
@@ -31,11 +36,33 @@ export interface LiveSource {
   config(): ArrayConfig;
 }
 
-interface IoMark {
-  atMs: number;
+/** Host requests done so far; bytes and latencies where they are counted (null: not there). */
+export interface HostTotals {
   ops: number;
-  bytes: number;
-  latency: number[];
+  bytes: number | null;
+  latency: number[] | null;
+}
+
+interface IoMark extends HostTotals {
+  atMs: number;
+}
+
+/** Host totals over every NBD export's counters. */
+export function nbdHostTotals(devices: Iterable<DeviceCounters>): HostTotals {
+  const t: HostTotals = { ops: 0, bytes: 0, latency: newLatencyHistogram() };
+  for (const c of devices) {
+    t.ops += c.reads + c.writes;
+    t.bytes! += c.readBytes + c.writtenBytes;
+    c.latency.forEach((n, i) => (t.latency![i]! += n));
+  }
+  return t;
+}
+
+/** Host totals from the host adapters' status: requests only. */
+export function adapterHostTotals(status: Record<string, Record<string, number>>): HostTotals {
+  let ops = 0;
+  for (const [actor, c] of Object.entries(status)) if (actor.startsWith('HA')) ops += (c.reads ?? 0) + (c.writes ?? 0);
+  return { ops, bytes: null, latency: null };
 }
 
 export class LiveView {
@@ -48,6 +75,7 @@ export class LiveView {
   private timer?: NodeJS.Timeout;
   private ticking = false;
   private lastIo?: IoMark;
+  private readonly watchers = new Set<() => void>();
   /** Ticks sent, and the last tick's time to read and send (ms): the view's own cost. */
   readonly counters = { ticks: 0, lastTickMs: 0, pagesServed: 0 };
 
@@ -78,6 +106,8 @@ export class LiveView {
     });
     this.pages.add(res);
     this.counters.pagesServed++;
+    for (const w of this.watchers) w();
+    this.watchers.clear();
     res.on('close', () => {
       this.pages.delete(res);
       if (this.pages.size === 0) this.stop();
@@ -85,13 +115,32 @@ export class LiveView {
     this.timer ??= setInterval(() => void this.tick(), UPDATE_MS);
   }
 
+  /** Resolves once a page watches (at once if one does), or after `waitMs` (bounded): true if one does. */
+  watched(waitMs: number): Promise<boolean> {
+    if (this.pages.size > 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.watchers.delete(done);
+        resolve(false);
+      }, waitMs);
+      const done = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.watchers.add(done);
+    });
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
 
-  close(): void {
+  /** Stop, after one last update (what the run ended with reaches the pages), then end every stream. */
+  async close(): Promise<void> {
     this.stop();
+    for (let i = 0; this.ticking && i < CLOSE_WAIT_TURNS; i++) await new Promise((r) => setTimeout(r, UPDATE_MS / 10));
+    await this.tick();
     for (const p of this.pages) p.end();
     this.pages.clear();
   }
@@ -151,7 +200,7 @@ export class LiveView {
       }));
     return {
       atMs: Date.now(),
-      host: this.hostFigures(),
+      host: this.hostFigures(this.src.hostTotals(status)),
       scenarios,
       jobs: jobs.filter((j) => j.state === 'running'),
       switches,
@@ -160,24 +209,22 @@ export class LiveView {
     };
   }
 
-  /** Host ops/s, MB/s and the latency quantiles since the last tick, over every device. */
-  private hostFigures(): Record<string, number | null> {
-    const now: IoMark = { atMs: performance.now(), ops: 0, bytes: 0, latency: [] };
-    for (const c of this.src.hostIo().values()) {
-      now.ops += c.reads + c.writes;
-      now.bytes += c.readBytes + c.writtenBytes;
-      now.latency = c.latency.map((n, i) => n + (now.latency[i] ?? 0));
-    }
+  /** Host ops/s, MB/s and the latency quantiles since the last tick (null where not counted). */
+  private hostFigures(totals: HostTotals): Record<string, number | null> {
+    const now: IoMark = { ...totals, atMs: performance.now() };
     const before = this.lastIo;
     this.lastIo = now;
-    if (!before) return { opsPerSec: 0, mbPerSec: 0, p50Ms: null, p99Ms: null };
+    if (!before) return { opsPerSec: 0, mbPerSec: totals.bytes === null ? null : 0, p50Ms: null, p99Ms: null };
     const sec = Math.max(1e-3, (now.atMs - before.atMs) / 1000);
-    const hist = latencyDelta(now.latency, before.latency);
+    const hist = now.latency && before.latency ? latencyDelta(now.latency, before.latency) : undefined;
     return {
       opsPerSec: Math.round((now.ops - before.ops) / sec),
-      mbPerSec: Math.round(((now.bytes - before.bytes) / sec / 1e6) * 10) / 10,
-      p50Ms: latencyQuantileMs(hist, 0.5),
-      p99Ms: latencyQuantileMs(hist, 0.99),
+      mbPerSec:
+        now.bytes === null || before.bytes === null
+          ? null
+          : Math.round(((now.bytes - before.bytes) / sec / 1e6) * 10) / 10,
+      p50Ms: hist ? latencyQuantileMs(hist, 0.5) : null,
+      p99Ms: hist ? latencyQuantileMs(hist, 0.99) : null,
     };
   }
 }

@@ -407,7 +407,8 @@
     charts.scenarios.setData([series.t, ...series.sc]);
     $('scenario-totals').textContent =
       `since start: ${t.scenarios.map((n, k) => `scenario ${k + 1}: ${n}`).join(' · ')}`;
-    $('rate').textContent = `${t.host.opsPerSec} ops/s · ${t.host.mbPerSec} MB/s · p99 ${fmt(t.host.p99Ms, ' ms')}`;
+    $('rate').textContent =
+      `${t.host.opsPerSec} ops/s · ${fmt(t.host.mbPerSec, ' MB/s')} · p99 ${fmt(t.host.p99Ms, ' ms')}`;
   }
 
   window.addEventListener('error', (e) => view.errors.push(String(e.message)));
