@@ -121,7 +121,7 @@ export class Restripe {
       pipeline(session.mainLocationsOn(d), this.tracksInFlight, async (g) => {
         if (session.oInv.get(g) < 0) return;
         await this.ctx.state.passHold('establish');
-        await this.ctx.throttle.gate();
+        await this.ctx.throttle.gate(session.copyingAdapters('establish', this.ctx.state.driveOwner));
         const b = session.bcvOfOriginal(g);
         const s = await this.establishTrack(g, b);
         if (s !== NO_SLOT) this.ctx.hintOwner(b, s);
@@ -240,7 +240,7 @@ export class Restripe {
         await this.ctx.state.passHold('transfer');
         if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
         if (!this.ctx.state.pb(b, session.y)) return;
-        await this.ctx.throttle.gate();
+        await this.ctx.throttle.gate(session.copyingAdapters('transfer', this.ctx.state.driveOwner));
         await this.fill(session, bInv.get(b));
       }),
     );

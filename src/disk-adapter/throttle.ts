@@ -1,11 +1,13 @@
 // The background copy's throttle (ESTABLISH and the data transfer): paused while the control API
-// holds it, and kept to this adapter's share of the array-wide rate — the minimum while hosts have
-// requests in flight, the maximum while they are idle (md's meaning of min/max speed).
+// holds it, and kept to this adapter's share of the array-wide rate (shared out among the adapters
+// copying in that phase) — the minimum while hosts have requests in flight, the maximum while they
+// are idle (md's meaning of min/max speed).
 import type { ArrayModel } from '../shared/model.ts';
 import { BACKGROUND, type SharedState } from '../shared/memory.ts';
 import { nextTurn, sched, sleep } from '../shared/sched.ts';
 import { cacheWordOf } from '../shared/tables.ts';
 import { loadWord } from '../shared/words.ts';
+import { assert } from '../shared/assert.ts';
 
 /** How often a paused background copy looks whether it may go on (ms). */
 const PAUSE_POLL_MS = 10;
@@ -29,10 +31,11 @@ export class BackgroundThrottle {
 
   /**
    * Before each background track: wait while the copy is paused (as long as it is held; the adapter
-   * stopping ends the wait), then keep to the throttle: this adapter's share of the array-wide rate,
-   * the minimum while hosts have requests in flight, the maximum while they are idle (md's meaning).
+   * stopping ends the wait), then keep to the throttle: this adapter's share of the array-wide rate
+   * (`copyingAdapters` copy in this phase), the minimum while hosts have requests in flight, the
+   * maximum while they are idle (md's meaning).
    */
-  async gate(): Promise<void> {
+  async gate(copyingAdapters: number): Promise<void> {
     const words = this.state.cacheWords;
     if (this.paused()) await this.whilePaused(); // checked first: not paused, the gate adds no turn
     const minK = loadWord(words, BACKGROUND.MIN_KBPS);
@@ -44,7 +47,11 @@ export class BackgroundThrottle {
     if (minK === 0 && maxK === 0) return;
     const kbps = busy && minK > 0 ? minK : maxK;
     if (kbps === 0) return;
-    const shareKbps = kbps / this.diskAdapters;
+    assert(
+      Number.isInteger(copyingAdapters) && copyingAdapters >= 1 && copyingAdapters <= this.diskAdapters,
+      () => `throttle shared among ${copyingAdapters} of ${this.diskAdapters} disk adapters`,
+    );
+    const shareKbps = kbps / copyingAdapters;
     const now = sched().now();
     this.backgroundNextMs = Math.max(now, this.backgroundNextMs) + this.state.trackBytes / shareKbps; // bytes ÷ KB/s = ms
     if (this.backgroundNextMs > now) {

@@ -76,6 +76,11 @@ export class TrackInverse {
   on(d: number): Int32Array {
     return this.onDrive.get(d) ?? NONE;
   }
+
+  /** The drives holding any of the layout's tracks. */
+  drivesUsed(): number[] {
+    return [...this.onDrive.keys()];
+  }
 }
 
 const NONE = new Int32Array(0);
@@ -135,6 +140,22 @@ export class Session {
     }
     return out;
   }
+
+  /**
+   * How many disk adapters copy in the background phase `phase` (`driveOwner`: each drive's adapter):
+   * ESTABLISH runs on the adapters holding the original layout, the data transfer on those holding
+   * the BCV. The throttle's array-wide rate is shared out among them.
+   */
+  copyingAdapters(phase: 'establish' | 'transfer', driveOwner: ArrayLike<number>): number {
+    let n = this.copying.get(phase);
+    if (n === undefined) {
+      const inv = phase === 'establish' ? this.oInv : this.bInv;
+      n = Math.max(1, new Set((inv?.drivesUsed() ?? []).map((d) => driveOwner[d])).size);
+      this.copying.set(phase, n);
+    }
+    return n;
+  }
+  private readonly copying = new Map<string, number>();
 
   /** BCV tracks on drive `d` in increasing order (the data transfer visits them so). */
   bcvLocationsOn(d: number): Int32Array {

@@ -29,4 +29,24 @@ describe('plan', () => {
       /--drive-model floppy: must be one of/,
     );
   });
+
+  it('a throttle of R MB/s copies at R: the array-wide rate is shared among the adapters copying, not all of them', async () => {
+    // FIG. 2 has 4 disk adapters; LD1 and its BCV sit on 3 of them. ESTABLISH copies each of LD1's
+    // 180 tracks once, the data transfer once more: 2 × 180 × 64 KiB at R, on SSDs (whose own time is
+    // small beside it). Shared among all 4 adapters, the copy ran at 3/4 of R (1.33× as long).
+    const rateMBps = 10;
+    const raw = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
+    raw.background = { minMBps: rateMBps, maxMBps: rateMBps };
+    const running = loadConfig('examples/fig2.json');
+    const target = JSON.parse(readFileSync('examples/fig2-new.json', 'utf8'));
+    const plan = await planRestripe({
+      running: { ...running, background: raw.background },
+      target,
+      driveModel: 'ssd',
+      seed: 1,
+    });
+    const copyMs = (2 * plan.tracks * 65536) / (rateMBps * 1000);
+    expect(plan.durationMs).toBeGreaterThanOrEqual(copyMs);
+    expect(plan.durationMs).toBeLessThan(1.15 * copyMs);
+  });
 });
