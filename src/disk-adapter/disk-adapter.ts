@@ -289,12 +289,15 @@ export class DiskAdapter {
   private absorbWrites(): Promise<void> {
     if (this.channel) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const end = () => {
-        this.writeBehind?.timer.cancel();
-        this.writeBehind = undefined;
+      // Its own wait only: an end that comes late (a timer already due when a hurry ended the wait)
+      // must not cancel the next round's wait, which would then never end.
+      const end = (): void => {
+        wait.timer.cancel();
+        if (this.writeBehind === wait) this.writeBehind = undefined;
         resolve();
       };
-      this.writeBehind = { timer: sched().after(WRITE_BEHIND_MS, end, false), end };
+      const wait = { timer: sched().after(WRITE_BEHIND_MS, end, false), end };
+      this.writeBehind = wait;
     });
   }
 

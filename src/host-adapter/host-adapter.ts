@@ -416,7 +416,7 @@ export class HostAdapter {
   ): Promise<void> {
     const wait = new SlotWait(this.state, {
       what: () => this.model.drives.dch(g),
-      why: () => `${this.state.slots} slots, all write-pending or locked`,
+      why: () => `${this.state.slots} slots, all write-pending or locked: ${this.state.describeSlots()}`,
       onWait: () => this.das.askDestage(),
       sliceMs: SLOT_WAIT_SLICE_MS,
     });

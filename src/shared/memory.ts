@@ -161,6 +161,8 @@ export const BACKGROUND = {
 } as const;
 
 export const NO_SLOT = -1;
+/** Slots a cache-exhausted error describes (the first ones). */
+const SLOTS_DESCRIBED = 8;
 export const NO_TRACK = -1;
 
 export const TRACK_FLAG_NAMES = TRACK as unknown as Record<string, number>;
@@ -500,6 +502,16 @@ export class SharedState {
     const f = Atomics.load(this.trackFlags, g);
     const owner = lockOwnerOf(f);
     return `flags=${bits(f, TRACK_FLAG_NAMES)}${owner ? ` lockOwner=${owner}` : ''} pb=0x${Atomics.load(this.trackPb, g).toString(16)} slot=${Atomics.load(this.trackSlot, g)}`;
+  }
+
+  /** The first SLOTS_DESCRIBED slots, each with its owner track's flags (a cache-exhausted error's detail). */
+  describeSlots(): string {
+    const out: string[] = [];
+    for (let s = 0; s < Math.min(this.slots, SLOTS_DESCRIBED); s++) {
+      const owner = Atomics.load(this.slotOwner, s);
+      out.push(`${this.describeSlot(s)}${owner === NO_TRACK ? '' : ` (track ${this.describeTrack(owner)})`}`);
+    }
+    return out.join('; ') + (this.slots > SLOTS_DESCRIBED ? '; …' : '');
   }
 
   describeSlot(s: number): string {

@@ -152,7 +152,8 @@ interface TimerEntry extends Task {
   at: number;
   seq: number;
   every?: number;
-  cancelled: boolean;
+  /** Shared by every firing of a periodic timer: a cancel stops all later ones. */
+  handle: { cancelled: boolean };
 }
 
 interface Waiter {
@@ -223,19 +224,19 @@ export class SeededScheduler extends Owners implements Scheduler {
       at: this.nowMs + Math.max(0, ms),
       seq: this.seq++,
       every,
-      cancelled: false,
+      handle: { cancelled: false },
     };
     heapPush(this.timers, t);
     return t;
   }
   after(ms: number, fn: () => void): Timer {
     const t = this.addTimer(ms, fn);
-    return { cancel: () => (t.cancelled = true) };
+    return { cancel: () => (t.handle.cancelled = true) };
   }
   every(ms: number, fn: () => void): Timer {
     assert(ms > 0, 'every: period must be positive');
     const t = this.addTimer(ms, fn, ms);
-    return { cancel: () => (t.cancelled = true) };
+    return { cancel: () => (t.handle.cancelled = true) };
   }
   waitAsync(view: Int32Array, index: number, value: number, ms: number): WaitHandle {
     if (Atomics.load(view, index) !== value) return { async: false, value: 'not-equal' };
@@ -283,15 +284,15 @@ export class SeededScheduler extends Owners implements Scheduler {
   private fireDue(): void {
     while (this.timers.length > 0 && this.timers[0]!.at <= this.nowMs) {
       const t = heapPop(this.timers)!;
-      if (t.cancelled) continue;
+      if (t.handle.cancelled) continue;
       this.ready.push(t);
-      if (t.every) heapPush(this.timers, { ...t, at: t.at + t.every, seq: this.seq++, cancelled: false, fn: t.fn });
+      if (t.every) heapPush(this.timers, { ...t, at: t.at + t.every, seq: this.seq++ });
     }
   }
 
   /** Drop cancelled timers from the top so an idle queue can tell whether anything is left. */
   private nextTimerAt(): number | undefined {
-    while (this.timers.length > 0 && this.timers[0]!.cancelled) heapPop(this.timers);
+    while (this.timers.length > 0 && this.timers[0]!.handle.cancelled) heapPop(this.timers);
     return this.timers[0]?.at;
   }
 
@@ -331,6 +332,8 @@ export class SeededScheduler extends Owners implements Scheduler {
       this.ready[i] = this.ready[this.ready.length - 1]!;
       this.ready.pop();
       if (this.dead.has(task.owner)) continue;
+      // A timer cancelled after it fell due (it waited in the ready queue) does not run: as with clearTimeout.
+      if ((task as Partial<TimerEntry>).handle?.cancelled) continue;
       this.owner = task.owner;
       task.fn();
       await turn();

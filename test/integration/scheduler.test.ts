@@ -32,6 +32,27 @@ describe('seeded scheduler', () => {
     expect(seen.size).toBeGreaterThan(10);
   });
 
+  it('a timer cancelled after it fell due, before it ran, does not run (as clearTimeout); a periodic one stops', async () => {
+    // Two timers due at the same instant: whichever runs first cancels the other, which then must not run.
+    for (const first of [0, 1]) {
+      const { value } = await runSeeded({ seed: 1, choose: (n) => (n > 1 ? first : 0) }, async () => {
+        const ran: string[] = [];
+        const timers: Array<{ cancel(): void }> = [];
+        await new Promise<void>((done) => {
+          timers[0] = sched().after(5, () => (ran.push('a'), timers[1]!.cancel()));
+          timers[1] = sched().after(5, () => (ran.push('b'), timers[0]!.cancel()));
+          sched().after(50, done);
+        });
+        let ticks = 0;
+        const every = sched().every(10, () => ++ticks === 2 && every.cancel());
+        await sleep(100);
+        return { ran, ticks };
+      });
+      expect(value.ran).toHaveLength(1);
+      expect(value.ticks).toBe(2);
+    }
+  });
+
   it('time is virtual: a 10-second sleep takes no real time, timers fire in order', async () => {
     const { value, virtualMs } = await runSeeded({ seed: 3 }, async () => {
       const fired: number[] = [];

@@ -20,6 +20,16 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     expect(JSON.stringify(planSeed(42))).not.toBe(JSON.stringify(planSeed(43)));
   });
 
+  it('seed 118, deterministic (a 4-slot cache): the write-behind wait ended late by a timer already due no longer stalls the destager', async () => {
+    // Found by the seeded scheduler: a hurried write-behind wait's timer, already due, ran after the
+    // next round had begun its own wait and cancelled that one instead; the destager never ran again
+    // and the cache stayed full of write-pending slots (CACHE_EXHAUSTED after 30 s).
+    const r = await runSeed(118, 'inline', { deterministic: true });
+    expect(r.reason).toBeUndefined();
+    expect(r.ok).toBe(true);
+    expect(r.verifyErrors).toBe(0);
+  });
+
   it('20 seeds: no failure, no verify error, every kind met', async () => {
     const s = await runStress({ seeds: 20, firstSeed: 1000, jobs: 2 });
     expect(s.failed).toEqual([]);
