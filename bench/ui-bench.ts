@@ -15,8 +15,8 @@ const HEADS = 15;
 const TRACK_BYTES = 16384;
 /** LD1's cylinders per member before (3 members) and after (4): the device the restripe moves. */
 const LD1_MEMBER_CYLINDERS = 60;
-/** The restripe's copy rate (MB/s, shared out over all 4 disk adapters while only one copies at a time: 8 MB/s here): slow enough to watch for several seconds. */
-const THROTTLE_MBPS = 32;
+/** The restripe's copy rate (MB/s): slow enough to watch for several seconds. */
+const THROTTLE_MBPS = 8;
 /** Longest the restripe may take here (ms). */
 const RESTRIPE_WAIT_MS = 120_000;
 
