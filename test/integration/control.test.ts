@@ -172,6 +172,19 @@ describe('control API', () => {
           })
         ).status,
       ).toBe(200);
+      // The live view: its page and scripts hold no data (served to anyone); its events stream
+      // needs the token, which an EventSource can only give in the query.
+      expect((await fetch(`${guarded.url}/`)).status).toBe(200);
+      expect((await fetch(`${guarded.url}/ui/uPlot.iife.min.js`)).status).toBe(200);
+      expect((await fetch(`${guarded.url}/v1/events`)).status).toBe(401);
+      expect((await fetch(`${guarded.url}/v1/events?token=wrong-token-of-some-length`)).status).toBe(401);
+      const ac = new AbortController();
+      const events = await fetch(`${guarded.url}/v1/events?token=a-secret-token-of-some-length`, { signal: ac.signal });
+      expect(events.status).toBe(200);
+      expect(events.headers.get('content-type')).toBe('text/event-stream');
+      const first = await events.body!.getReader().read();
+      expect(Buffer.from(first.value!).toString()).toMatch(/^event: hello\ndata: \{/);
+      ac.abort();
     } finally {
       await guarded.close();
     }
