@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,16 @@ import { RECONF_KINDS } from '../../src/shared/session.ts';
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/arrayemu.mjs', ...args], { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** `cli` without blocking this thread: several run at once. */
+function cliAsync(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, ['bin/arrayemu.mjs', ...args]);
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  return new Promise((r) => child.on('close', (code) => r({ code, out, err })));
 }
 
 describe('arrayemu CLI', () => {
@@ -39,18 +49,22 @@ describe('arrayemu CLI', () => {
     });
   });
 
-  it('refuses a bad config with one clear message and exit code 2, no stack trace', () => {
+  it('refuses a bad config with one clear message and exit code 2, no stack trace', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'arrayemu-'));
     const cfg = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
     cfg.devices[1].cylinders = 13;
     const file = join(dir, 'bad.json');
     writeFileSync(file, JSON.stringify(cfg));
-    const r = cli('run', '--config', file, '--ops', '10');
+    const [r, pct, nonsense] = await Promise.all([
+      cliAsync('run', '--config', file, '--ops', '10'),
+      cliAsync('run', '--config', 'examples/fig2.json', '--read-pct', '101'),
+      cliAsync('nonsense'),
+    ]);
     expect(r.code).toBe(2);
     expect(r.err).toContain('devices[1].cylinders: 13 is not a multiple of stripeCylinders × members (3)');
     expect(r.err).not.toMatch(/\n\s+at /);
-    expect(cli('run', '--config', 'examples/fig2.json', '--read-pct', '101').code).toBe(2);
-    expect(cli('nonsense').code).toBe(2);
+    expect(pct.code).toBe(2);
+    expect(nonsense.code).toBe(2);
   });
 
   it('plan --json predicts a restripe; without timed drives it says which and how to give them, exit 2', () => {
@@ -70,12 +84,19 @@ describe('arrayemu CLI', () => {
     expect(bad.err).not.toMatch(/\n\s+at /);
   });
 
-  it('--help on every command', () => {
-    for (const c of [[], ['run'], ['layout'], ['validate'], ['crash'], ['demo'], ['bench'], ['plan']]) {
-      const r = cli(...c, '--help');
-      expect(r.code, c.join(' ')).toBe(0);
-      expect(r.out).toMatch(/Usage: arrayemu/);
-    }
+  it('--help on every command the top-level help lists', async () => {
+    const top = cli('--help');
+    expect(top.code).toBe(0);
+    const commands = [...top.out.slice(top.out.indexOf('Commands:')).matchAll(/^ {2}([a-z]+) /gm)]
+      .map((m) => m[1]!)
+      .filter((c) => c !== 'help');
+    expect(commands).toEqual(expect.arrayContaining(['run', 'serve', 'sweep', 'plan', 'merge', 'stress', 'demo']));
+    // One process each, as a user runs them, all at once (each only starts and prints).
+    const helps = await Promise.all(commands.map((c) => cliAsync(c, '--help')));
+    helps.forEach((r, i) => {
+      expect(r.code, commands[i]).toBe(0);
+      expect(r.out).toMatch(new RegExp(`^Usage: arrayemu ${commands[i]} `));
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 // The adapter-count sweep in virtual time: linear scaling of drive-bound random reads with disk
 // adapters, byte-identical results for the same options, its files, and clear refusals.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,21 +128,34 @@ describe('arrayemu sweep', () => {
     );
   });
 
-  it('refuses what it cannot do, naming the option', () => {
+  it('refuses what it cannot do, naming the option', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'arrayemu-sweep-'));
-    const bad = (args: string[], re: RegExp) => {
-      const r = sweep(join(dir, 'x'), ...args);
-      expect(r.status).toBe(2);
-      expect(r.stderr).toMatch(re);
-    };
-    bad(['--drive-model', 'floppy'], /--drive-model floppy: must be one of/);
-    bad(['--workload', 'mixed'], /--workload mixed: must be one of/);
-    bad(['--restripe', 'shrink'], /--restripe shrink: must be one of expand, stripe-change, both/);
-    bad(['--restripe', 'expand', '--real'], /--restripe runs in virtual time only/);
-    bad(['--verify', 'maybe'], /--verify maybe: must be on or off/);
-    bad(['--trace', join(dir, 'none.csv')], /--trace .*none\.csv: cannot be read/);
-    bad(['--closed-loop'], /--format and --closed-loop go with --trace/);
-    bad(['--drive-cylinders', '5000000'], /--drive-cylinders 5000000: a atlas10k holds/);
+    const cases: Array<[string[], RegExp]> = [
+      [['--drive-model', 'floppy'], /--drive-model floppy: must be one of/],
+      [['--workload', 'mixed'], /--workload mixed: must be one of/],
+      [['--restripe', 'shrink'], /--restripe shrink: must be one of expand, stripe-change, both/],
+      [['--restripe', 'expand', '--real'], /--restripe runs in virtual time only/],
+      [['--verify', 'maybe'], /--verify maybe: must be on or off/],
+      [['--stage', 'some'], /--stage some: must be partial or track/],
+      [['--trace', join(dir, 'none.csv')], /--trace .*none\.csv: cannot be read/],
+      [['--closed-loop'], /--format and --closed-loop go with --trace/],
+      [['--drive-cylinders', '5000000'], /--drive-cylinders 5000000: a atlas10k holds/],
+    ];
+    // Each refusal is its own process (as a user meets it), all at once: they start, refuse and exit.
+    const runs = await Promise.all(
+      cases.map(([args]) => {
+        const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'sweep', '--out', join(dir, 'x'), ...args]);
+        let stderr = '';
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        return new Promise<{ status: number | null; stderr: string }>((r) =>
+          child.on('close', (status) => r({ status, stderr })),
+        );
+      }),
+    );
+    runs.forEach((r, i) => {
+      expect(r.status, cases[i]![0].join(' ')).toBe(2);
+      expect(r.stderr).toMatch(cases[i]![1]);
+    });
   });
 
   it('--restripe expand: the same device restriped at each point under the load and with none; it takes less time with more adapters, and nothing is lost', () => {
