@@ -1,7 +1,7 @@
 // The seeded scheduler (deterministic mode): same seed, same interleaving; virtual time; waits,
 // wake-ups and timeouts; deadlock detection; a killed owner runs no more. And fast-check driving
-// its choices over a whole stress seed: correct code survives any interleaving it tries, the
-// broken fill is found and its interleaving shrunk.
+// its choices over a whole stress seed: correct code survives any interleaving it tries (the broken
+// fill found and its interleaving shrunk is a campaign: test/campaigns/scheduler.campaign.test.ts).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MAIN_OWNER, runSeeded, sched, sleep, waitWord, type Owner } from '../../src/shared/sched.ts';
@@ -107,21 +107,5 @@ describe('fast-check drives the scheduler of a whole stress seed', () => {
       }),
       { numRuns: 15, seed: 11 },
     );
-  }, 240_000);
-
-  it('the broken fill: fast-check finds a losing interleaving and shrinks it; the shrunk one replays to the same failure', async () => {
-    const prop = fc.asyncProperty(choices, async (cs) => {
-      const r = await runSeed(7, 'inline', { deterministic: true, breakFill: true, choices: cs });
-      expect(r.ok).toBe(true);
-    });
-    const out = await fc.check(prop, { numRuns: 30, seed: 12, endOnFailure: false });
-    expect(out.failed).toBe(true);
-    const shrunk = out.counterexample![0];
-    const a = await runSeed(7, 'inline', { deterministic: true, breakFill: true, choices: shrunk });
-    const b = await runSeed(7, 'inline', { deterministic: true, breakFill: true, choices: shrunk });
-    expect(a.ok).toBe(false);
-    expect(a.reason).toMatch(/stale|lost/);
-    expect(b.trace).toBe(a.trace);
-    expect(b.reason).toBe(a.reason);
   }, 240_000);
 });
