@@ -22,7 +22,7 @@ export function addServeCommand(program: Command): void {
     .option('--socket <path>', 'a Unix socket to serve on as well (or alone)')
     .option(
       '--http <host:port>',
-      'the control API and /metrics (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)',
+      'the control API, /metrics and the live view at / (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)',
     )
     .option('--token-file <file>', 'a bearer token every control API request must carry')
     .option('--inline', 'run every actor in this thread (no worker threads)')
@@ -64,10 +64,12 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     throw err;
   }
   const http = control ? [`${control.url}/v1/status`, `${control.url}/metrics`] : [];
+  const view = control ? `${control.url}/` : undefined;
   print(
     !!o.json,
-    { ok: true, uris: s.uris, http },
-    () => `arrayemu serving (Ctrl-C to stop):\n${[...s.uris, ...http].map((u) => `  ${u}`).join('\n')}`,
+    { ok: true, uris: s.uris, http, ...(view ? { view } : {}) },
+    () =>
+      `arrayemu serving (Ctrl-C to stop):\n${[...s.uris, ...http].map((u) => `  ${u}`).join('\n')}${view ? `\n  live view: ${view}` : ''}`,
   );
   await signalled();
   const running = control?.jobs.running()[0];
