@@ -28,7 +28,13 @@ const shots = process.env.UI_SCREENSHOTS;
 interface View {
   updates: number;
   counts: { ps: number; ind: number; pb: number; wp: number; cached: number };
-  jobs: Array<{ id: number; phase: string | null; tracksDone: number; tracksTotal: number | null }>;
+  jobs: Array<{
+    id: number;
+    phase: string | null;
+    tracksDone: number;
+    tracksTotal: number | null;
+    established?: number;
+  }>;
   switches: Array<{ device: string; hostBlockedMs: number }>;
   scenarios: number[];
   host: { opsPerSec: number } | null;
@@ -146,6 +152,13 @@ describe.skipIf(!haveChromium)('live view in chromium', () => {
     );
     expect(prepared.jobs[0]?.id).toBe(id);
     await shot('2-prepared');
+    // ESTABLISH's own progress: tracks copied to the BCV (throttled, it lasts seconds: many updates).
+    const establishing = await untilPage(
+      page,
+      'ESTABLISH progress',
+      (v) => v.jobs[0]?.phase !== 'establish' || (v.jobs[0].established ?? 0) > 0,
+    );
+    expect(establishing.jobs[0]?.established ?? 0).toBeGreaterThan(0);
     // After the switch the instant split clears PS (setting IND where a track must be filled), and
     // fills clear IND: both fall as tracks move.
     await untilPage(

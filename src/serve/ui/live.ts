@@ -18,6 +18,8 @@ export const UPDATE_MS = 250;
 export const LIVE_PAGES_MAX = 16;
 /** Waits of UPDATE_MS/10 for a running update before the last one is sent at close (bounded: 1 s). */
 const CLOSE_WAIT_TURNS = 40;
+/** Jobs whose ESTABLISH baseline is remembered (the oldest forgotten past this). */
+const ESTABLISH_BASES_KEPT = 64;
 /** Switch windows listed (the most recent). */
 const SWITCHES_SHOWN = 20;
 
@@ -76,6 +78,8 @@ export class LiveView {
   private ticking = false;
   private lastIo?: IoMark;
   private readonly watchers = new Set<() => void>();
+  /** Per job id: the disk adapters' ESTABLISH count when the job was first seen establishing. */
+  private readonly establishBase = new Map<number, number>();
   /** Ticks sent, and the last tick's time to read and send (ms): the view's own cost. */
   readonly counters = { ticks: 0, lastTickMs: 0, pagesServed: 0 };
 
@@ -202,11 +206,35 @@ export class LiveView {
       atMs: Date.now(),
       host: this.hostFigures(this.src.hostTotals(status)),
       scenarios,
-      jobs: jobs.filter((j) => j.state === 'running'),
+      jobs: this.withEstablished(
+        jobs.filter((j) => j.state === 'running'),
+        status,
+      ),
       switches,
       background: emu.background(),
       devices: deviceViews(emu, this.src.config()),
     };
+  }
+
+  /**
+   * ESTABLISH's own progress beside a job in that phase (its tracks done count only the transfer):
+   * the tracks the disk adapters established since the job was first seen establishing.
+   */
+  private withEstablished(
+    running: Array<Record<string, unknown>>,
+    status: Record<string, Record<string, number>>,
+  ): Array<Record<string, unknown>> {
+    let total = 0;
+    for (const [actor, c] of Object.entries(status)) if (actor.startsWith('DA')) total += c.established ?? 0;
+    return running.map((j) => {
+      if (j.phase !== 'establish') return j;
+      const key = Number(j.id);
+      const base = this.establishBase.get(key) ?? total;
+      this.establishBase.set(key, base);
+      if (this.establishBase.size > ESTABLISH_BASES_KEPT)
+        this.establishBase.delete(this.establishBase.keys().next().value!);
+      return { ...j, established: Math.max(0, total - base) };
+    });
   }
 
   /** Host ops/s, MB/s and the latency quantiles since the last tick (null where not counted). */

@@ -300,13 +300,18 @@
             : `${d.layout ?? '?'} over ${d.members.length} drives`;
         let job = '<div class="dim">no reconfiguration running</div>';
         if (j) {
-          const pct = j.tracksTotal ? Math.round((100 * j.tracksDone) / j.tracksTotal) : 0;
+          const doneNow = j.phase === 'establish' ? (j.established ?? 0) : j.tracksDone; // the bar follows the phase
+          const pct = j.tracksTotal ? Math.round((100 * doneNow) / j.tracksTotal) : 0;
           const pred =
             j.predicted && 'durationSec' in j.predicted
               ? ` · predicted ${fmt(j.predicted.etaSec, ' s')} left of ${j.predicted.durationSec} s`
               : '';
-          job = `<div data-job="${j.id}">reconfiguration #${j.id}: <b>${j.phase ?? 'preparing'}</b>${t.background.paused ? ' <b>(paused)</b>' : ''}
-            · <span class="done">${j.tracksDone}</span> / ${fmt(j.tracksTotal)} tracks · ${fmt(j.tracksPerSec, ' tracks/s')} · ETA ${fmt(j.etaSec, ' s')}${pred}</div>
+          const est =
+            j.phase === 'establish' && j.established !== undefined
+              ? ` · ESTABLISH ${j.established} / ${fmt(j.tracksTotal)} tracks copied to the BCV`
+              : '';
+          job = `<div data-job="${j.id}">reconfiguration #${j.id}: <b>${j.phase ?? 'preparing'}</b>${t.background.paused ? ' <b>(paused)</b>' : ''}${est}
+            · <span class="done">${j.tracksDone}</span> / ${fmt(j.tracksTotal)} tracks moved · ${fmt(j.tracksPerSec, ' tracks/s')} · ETA ${fmt(j.etaSec, ' s')}${pred}</div>
             <div class="progress"><div style="width:${pct}%"></div></div>
             <button data-act="pause" data-id="${j.id}">pause</button><button data-act="resume" data-id="${j.id}">resume</button>`;
         }
