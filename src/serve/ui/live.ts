@@ -18,6 +18,8 @@ export const UPDATE_MS = 250;
 export const LIVE_PAGES_MAX = 16;
 /** Waits of UPDATE_MS/10 for a running update before the last one is sent at close (bounded: 1 s). */
 const CLOSE_WAIT_TURNS = 40;
+/** Bytes of updates one page may leave unread before it is cut off (it reconnects). */
+const PAGE_BUFFER_MAX_BYTES = 8 << 20;
 /** Jobs whose ESTABLISH baseline is remembered (the oldest forgotten past this). */
 const ESTABLISH_BASES_KEPT = 64;
 /** Switch windows listed (the most recent). */
@@ -175,7 +177,16 @@ export class LiveView {
         roles: layoutChanged ? base64(this.owners.roles) : undefined,
         ...stats,
       };
-      for (const p of this.pages) send(p, 'tick', update);
+      for (const p of this.pages) {
+        // A page that does not read its stream is cut off (its EventSource reconnects and starts
+        // from a fresh hello) rather than buffered without bound.
+        if (p.writableLength > PAGE_BUFFER_MAX_BYTES) {
+          this.pages.delete(p);
+          p.end();
+          continue;
+        }
+        send(p, 'tick', update);
+      }
       this.counters.ticks++;
     } catch (err) {
       for (const p of this.pages) send(p, 'problem', { error: errorMessage(err) });
