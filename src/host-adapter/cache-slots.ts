@@ -66,17 +66,17 @@ export class HostSlots {
   }
 
   /**
-   * The slot attached to locked track `g` if it holds bytes `want` of it (the whole track if not
+   * The slot attached to locked track `g` if it holds bytes [lo, hi) of it (the whole track if not
    * given), else NO_SLOT. An attached slot is VALID or PARTIAL whenever its track is unlocked, so one
-   * found under the lock must be.
+   * found under the lock must be. (Two numbers, not a range: the fast path asks it of every hit.)
    */
-  cached(g: number, want?: ByteRange): number {
+  cached(g: number, lo = -1, hi = -1): number {
     const s = slotOf(this.state, g);
-    return s !== NO_SLOT && this.holds(g, s, want) ? s : NO_SLOT;
+    return s !== NO_SLOT && this.holds(g, s, lo, hi) ? s : NO_SLOT;
   }
 
-  /** Slot s of locked track g holds bytes `want` of it (all of them if not given). */
-  private holds(g: number, s: number, want?: ByteRange): boolean {
+  /** Slot s of locked track g holds bytes [lo, hi) of it (all of them if lo < 0). */
+  private holds(g: number, s: number, lo: number, hi: number): boolean {
     const st = slotStateOf(this.state, s);
     assert(
       st & (SLOT.VALID | SLOT.PARTIAL),
@@ -84,9 +84,9 @@ export class HostSlots {
         `track ${g}: attached ${this.state.describeSlot(s)} is neither VALID nor PARTIAL while its track is unlocked-then-locked`,
     );
     if (st & SLOT.VALID) return true;
-    if (!want) return false;
-    const [lo, hi] = slotValidOf(this.state, s);
-    return lo <= want[0] && want[1] <= hi;
+    if (lo < 0) return false;
+    const [from, to] = slotValidOf(this.state, s);
+    return from <= lo && hi <= to;
   }
 
   /**
@@ -98,7 +98,7 @@ export class HostSlots {
    */
   async withData(g: number, want?: ByteRange): Promise<number> {
     let s = slotOf(this.state, g);
-    if (s !== NO_SLOT && this.holds(g, s, want)) {
+    if (s !== NO_SLOT && this.holds(g, s, want?.[0] ?? -1, want?.[1] ?? -1)) {
       this.ctx.counters.hits++;
       return s;
     }

@@ -210,7 +210,7 @@ export class HostAdapter {
     try {
       const session = this.activeSession(dev, gen);
       if (session && flagsOf(this.state, g) & (TRACK.PS | TRACK.IND)) return undefined;
-      const s = this.slots.cached(g, req.op === 'read' ? [at, at + len] : undefined);
+      const s = req.op === 'read' ? this.slots.cached(g, at, at + len) : this.slots.cached(g);
       if (s === NO_SLOT) return undefined;
       this.critical.enter(piece);
       if (session) countScenario(this.fig7, session, t);
