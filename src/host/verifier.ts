@@ -10,11 +10,11 @@
 //   stale  ⇔  maxAckedStart[sector] (snapshot at read start)  >  ack(w).
 // ack(w) comes from a ring indexed by write id; a write not yet acknowledged (or failed) counts as
 // acknowledged at +∞ (it may still land).
+import { SECTOR_BYTES } from '../shared/config.ts';
 import { totalmem } from 'node:os';
 import { addWord, loadWord, storeWord } from '../shared/words.ts';
 import { createSectorTable, SectorTable, type SectorTableBuffers } from './sector-table.ts';
 
-export const SECTOR_BYTES = 512;
 const WORDS = SECTOR_BYTES / 4;
 const MAGIC = 0x41454d55; // "AEMU"
 const ACK_RING = 1 << 20; // write ids remembered; an older one is judged by its start alone

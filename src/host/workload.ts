@@ -2,7 +2,8 @@
 // every write stamped and every read checked by the verifier.
 import * as hdr from 'hdr-histogram-js';
 import type { HostClient } from './client.ts';
-import { SECTOR_BYTES, Verifier, type VerifyDevice } from './verifier.ts';
+import { Verifier, type VerifyDevice } from './verifier.ts';
+import { SECTOR_BYTES } from '../shared/config.ts';
 import { errorCode, errorMessage } from '../shared/errors.ts';
 import { mulberry32, sched, waitWord } from '../shared/sched.ts';
 import { addWord, loadWord } from '../shared/words.ts';

@@ -7,7 +7,7 @@ import type { DriveTiming, Served } from '../drives/timing/hdd-model.ts';
 import type { TraceRecord } from './trace.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
-import { SECTOR_BYTES } from '../host/verifier.ts';
+import { SECTOR_BYTES } from '../shared/config.ts';
 import { sched, sleep } from '../shared/sched.ts';
 
 export interface ReplayResult {

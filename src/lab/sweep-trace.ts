@@ -12,14 +12,13 @@ import { createHash } from 'node:crypto';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { runVirtual, sched } from '../shared/sched.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
-import type { ArrayConfig } from '../shared/config.ts';
+import { SECTOR_BYTES, type ArrayConfig } from '../shared/config.ts';
 import { detectFormat, parseTrace, TRACE_FORMATS, type TraceFormat, type TraceRecord } from './trace.ts';
 import { replayOnArray, type ReplayResult } from './replay.ts';
 
 /** The unit the trace's addresses are laid onto the device by (see the header). */
 export const REGION_BYTES = 1 << 20;
-const BLOCK = 512;
-const REGION_BLOCKS = REGION_BYTES / BLOCK;
+const REGION_BLOCKS = REGION_BYTES / SECTOR_BYTES;
 
 /** A sweep's trace as its options carry it (JSON: a shard's options name the same file and content). */
 export interface SweepTrace {
@@ -53,7 +52,7 @@ export function loadSweepTrace(
 
 /** The trace laid onto a device of `deviceBytes` by region scaling (the header's rule). */
 export function layTrace(records: TraceRecord[], deviceBytes: number): TraceRecord[] {
-  const deviceBlocks = Math.floor(deviceBytes / BLOCK);
+  const deviceBlocks = Math.floor(deviceBytes / SECTOR_BYTES);
   const deviceRegions = Math.max(1, Math.floor(deviceBlocks / REGION_BLOCKS));
   const spanBlocks = records.reduce((m, r) => Math.max(m, r.lbn + r.blocks), 0);
   const traceRegions = Math.max(1, Math.ceil(spanBlocks / REGION_BLOCKS));
@@ -78,7 +77,7 @@ export async function tracePoint(
       const laid = layTrace(records, emu.model.device('LD1').bytes);
       const t0 = sched().now();
       const result = await replayOnArray(emu, 'LD1', laid, { closedLoop: trace.closedLoop });
-      return { result, simulatedMs: sched().now() - t0, bytes: laid.reduce((n, r) => n + r.blocks * BLOCK, 0) };
+      return { result, simulatedMs: sched().now() - t0, bytes: laid.reduce((n, r) => n + r.blocks * SECTOR_BYTES, 0) };
     } finally {
       await emu.stop();
     }

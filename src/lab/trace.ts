@@ -1,5 +1,6 @@
 // Block I/O traces: MSR Cambridge CSV, SPC, DiskSim ASCII. Every line is checked before anything
 // runs; a bad one is refused with its line number and the reason.
+import { SECTOR_BYTES } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
 
 export const TRACE_FORMATS = ['msr', 'spc', 'disksim'] as const;
@@ -20,7 +21,6 @@ export interface TraceRecord {
 
 /** Most requests one trace may hold (bounds memory and every loop over it). */
 export const TRACE_REQUESTS_MAX = 20_000_000;
-const SECTOR = 512;
 /** MSR Cambridge times are Windows file times: 100 ns ticks. */
 const MSR_TICKS_PER_MS = 10_000;
 
@@ -45,8 +45,8 @@ function real(v: string | undefined, line: number, what: string): number {
 function bytesToBlocks(offset: number, size: number, line: number): { lbn: number; blocks: number } {
   if (size === 0) bad(line, 'size 0');
   return {
-    lbn: Math.floor(offset / SECTOR),
-    blocks: Math.ceil((offset + size) / SECTOR) - Math.floor(offset / SECTOR),
+    lbn: Math.floor(offset / SECTOR_BYTES),
+    blocks: Math.ceil((offset + size) / SECTOR_BYTES) - Math.floor(offset / SECTOR_BYTES),
   };
 }
 
@@ -77,7 +77,7 @@ function spcLine(f: string[], line: number): Omit<TraceRecord, 'line'> {
   return {
     timeMs: real(f[4], line, 'timestamp') * 1000,
     lbn: int(f[1], line, 'LBA'),
-    blocks: Math.ceil(size / SECTOR),
+    blocks: Math.ceil(size / SECTOR_BYTES),
     write: op === 'w',
   };
 }

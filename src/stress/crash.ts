@@ -8,7 +8,7 @@
 // crash inside one is a crash before it.
 import { RECONF_KINDS } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
-import type { ArrayConfig } from '../shared/config.ts';
+import { SECTOR_BYTES, type ArrayConfig } from '../shared/config.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { imageOf, MemoryStore, type DurableCommit } from '../shared/durable.ts';
 import type { Log } from '../shared/link.ts';
@@ -20,7 +20,6 @@ import { HostClient } from '../host/client.ts';
 import { seededRandom } from '../host/workload.ts';
 import { int, planSeed } from './plan.ts';
 
-const SECTOR = 512;
 /** Writes between two FLUSHes of the host, at most. */
 const FLUSH_EVERY_WRITES = 12;
 /** Host writes in flight at once. */
@@ -113,8 +112,8 @@ class Oracle {
 
 /** A sector's bytes for write `id` (0: zeros): every word names the write, the sector and its place, so a torn or misplaced sector shows. */
 function stamp(dst: Uint8Array, dev: number, sector: number, id: number): void {
-  const v = new DataView(dst.buffer, dst.byteOffset, SECTOR);
-  for (let i = 0; i < SECTOR / 4; i++)
+  const v = new DataView(dst.buffer, dst.byteOffset, SECTOR_BYTES);
+  for (let i = 0; i < SECTOR_BYTES / 4; i++)
     v.setUint32(
       i * 4,
       id === 0 ? 0 : (Math.imul(id, 2654435761) ^ Math.imul(sector + 1, 40503) ^ (dev << 24) ^ i) >>> 0,
@@ -130,7 +129,7 @@ function devNumber(id: string): number {
 }
 
 function stampId(b: Uint8Array, dev: number, sector: number, candidates: number[]): number | undefined {
-  const want = new Uint8Array(SECTOR);
+  const want = new Uint8Array(SECTOR_BYTES);
   for (const id of candidates) {
     stamp(want, dev, sector, id);
     if (want.every((x, i) => x === b[i])) return id;
@@ -221,7 +220,7 @@ async function writePhase(
   const client = new HostClient(emu.hostLink(0));
   const r = seededRandom(seed * 31 + 7);
   const devices = emu.model.hostDevices().map((d) => ({ id: d.id, index: devNumber(d.id) }));
-  const sectorsOf = (id: string) => emu.model.device(id).bytes / SECTOR;
+  const sectorsOf = (id: string) => emu.model.device(id).bytes / SECTOR_BYTES;
   const busy = new Set<string>();
   let nextId = 1;
   let restriping = true;
@@ -236,14 +235,14 @@ async function writePhase(
     const sectors = Array.from({ length: n }, (_, i) => first + i);
     if (sectors.some((s) => busy.has(`${dev.id}:${s}`))) return;
     const id = nextId++;
-    const data = new Uint8Array(n * SECTOR);
+    const data = new Uint8Array(n * SECTOR_BYTES);
     for (const [i, s] of sectors.entries()) {
-      stamp(data.subarray(i * SECTOR), dev.index, s, id);
+      stamp(data.subarray(i * SECTOR_BYTES), dev.index, s, id);
       busy.add(`${dev.id}:${s}`);
       oracle.issued(dev.id, s, id);
     }
     try {
-      await client.write(dev.id, first * SECTOR, data);
+      await client.write(dev.id, first * SECTOR_BYTES, data);
       res.writes++;
       for (const s of sectors) oracle.ackedWrite(dev.id, s, id);
     } finally {
@@ -326,7 +325,7 @@ async function checkAll(
   where: string,
 ): Promise<void> {
   for (const d of emu.model.hostDevices()) {
-    const sectors = d.bytes / SECTOR;
+    const sectors = d.bytes / SECTOR_BYTES;
     const issued = oracle.writes.get(d.id) ?? new Map<number, number[]>();
     const floors = floor.get(d.id) ?? new Map<number, number>();
     for (const [s, id] of floors)
@@ -337,18 +336,18 @@ async function checkAll(
     const chunk = 64;
     for (let s0 = 0; s0 < sectors; s0 += chunk) {
       const n = Math.min(chunk, sectors - s0);
-      const buf = await client.read(d.id, s0 * SECTOR, n * SECTOR);
+      const buf = await client.read(d.id, s0 * SECTOR_BYTES, n * SECTOR_BYTES);
       for (let i = 0; i < n; i++) {
         const s = s0 + i;
         const min = floors.get(s) ?? 0;
         const allowed = [0, ...(issued.get(s) ?? [])].filter((id) => id >= min);
-        const got = stampId(buf.subarray(i * SECTOR, (i + 1) * SECTOR), devNumber(d.id), s, allowed);
+        const got = stampId(buf.subarray(i * SECTOR_BYTES, (i + 1) * SECTOR_BYTES), devNumber(d.id), s, allowed);
         if (got === undefined) {
-          const any = stampId(buf.subarray(i * SECTOR, (i + 1) * SECTOR), devNumber(d.id), s, [
+          const any = stampId(buf.subarray(i * SECTOR_BYTES, (i + 1) * SECTOR_BYTES), devNumber(d.id), s, [
             0,
             ...(issued.get(s) ?? []),
           ]);
-          const trackSectors = emu.model.trackBytes / SECTOR;
+          const trackSectors = emu.model.trackBytes / SECTOR_BYTES;
           const g = emu.model.layoutAt(d, emu.state.deviceWord(d.index, 0)).locate(Math.floor(s / trackSectors));
           throw new Error(
             `${where}: ${d.id} sector ${s} (at ${emu.model.drives.dch(g)} ${emu.state.describeTrack(g)}) holds ${any === undefined ? 'bytes of no write to it (torn, or another sector’s)' : any === 0 ? 'zeros' : `write ${any}`}, but write ${min} had been flushed`,
