@@ -4,7 +4,15 @@
 import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
 import { deviceLayout } from '../src/shared/layout.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
-import { runWorkload, startWorkload, verifyDevices, type HostSummary, type RunOptions } from '../src/host/run.ts';
+import {
+  duringOverBefore,
+  runWorkload,
+  startWorkload,
+  verifyDevices,
+  type HostsDuring,
+  type HostSummary,
+  type RunOptions,
+} from '../src/host/run.ts';
 import { createVerifierBuffers } from '../src/host/verifier.ts';
 import type { ReconfReport } from '../src/shared/report.ts';
 
@@ -172,9 +180,7 @@ export interface RestripeFigures {
     before: HostSummary;
     during: HostSummary;
     restripeMs: number;
-    opsRatio: number;
-    p99Ratio: number;
-  };
+  } & HostsDuring;
 }
 
 export async function restripeBench(quick: boolean, say: (s: string) => void): Promise<RestripeFigures> {
@@ -303,8 +309,7 @@ export async function hostsDuringRestripe(
       before,
       during,
       restripeMs: r.report.durationMs,
-      opsRatio: Math.round((during.iops / before.iops) * 100) / 100,
-      p99Ratio: Math.round((during.latencyMs.p99 / before.latencyMs.p99) * 100) / 100,
+      ...duringOverBefore(before, during),
     };
   } finally {
     await emu.stop();

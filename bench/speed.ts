@@ -3,6 +3,7 @@
 // host-blocked window at the switch over many switches (instant and mechanical drives), and host
 // throughput during a restripe beside before it (default throttle). Each figure is checked
 // against its target; the report says in how many runs it was met.
+import { duringOverBefore, type HostsDuring } from '../src/host/run.ts';
 import { hostIoRows, HOST_IO_CASES } from './host-io.ts';
 import { hostsDuringRestripe, restripeThroughput } from './restripe.ts';
 import { nbdBench, nbdFigures, type NbdCaseKey, type NbdFigure } from './nbd-bench.ts';
@@ -33,15 +34,7 @@ export interface SpeedFigures {
     switches: number;
     byModel: Record<string, { p50: number; p99: number; max: number; switches: number }>;
   };
-  duringRestripe: {
-    opsRatio: number;
-    p99Ratio: number;
-    opsPerSecBefore: number;
-    opsPerSecDuring: number;
-    p99MsBefore: number;
-    p99MsDuring: number;
-    restripeMs: number;
-  };
+  duringRestripe: HostsDuring & { restripeMs: number };
 }
 
 /** One run of every figure. */
@@ -88,15 +81,7 @@ export async function speedRun(
         switches: all.length,
         byModel,
       },
-      duringRestripe: {
-        opsRatio: u.opsRatio,
-        p99Ratio: u.p99Ratio,
-        opsPerSecBefore: u.before.iops,
-        opsPerSecDuring: u.during.iops,
-        p99MsBefore: u.before.latencyMs.p99,
-        p99MsDuring: u.during.latencyMs.p99,
-        restripeMs: u.restripeMs,
-      },
+      duringRestripe: { ...duringOverBefore(u.before, u.during), restripeMs: u.restripeMs },
     },
   };
 }

@@ -184,11 +184,26 @@ function summarize(rs: ProcessorResult[], elapsedMs: number): HostSummary {
   };
 }
 
-/** Hosts during something (a restripe) against before it: ops/s and p99 as ratios, two decimals. */
-export function duringOverBefore(before: HostSummary, during: HostSummary): { opsRatio: number; p99Ratio: number } {
+/** Hosts during something (a restripe) against before it. */
+export interface HostsDuring {
+  /** ops/s and p99 during ÷ before, two decimals. */
+  opsRatio: number;
+  p99Ratio: number;
+  opsPerSecBefore: number;
+  opsPerSecDuring: number;
+  p99MsBefore: number;
+  p99MsDuring: number;
+}
+
+/** Hosts during something (a restripe) against before it: ops/s and p99, and their ratios (two decimals). */
+export function duringOverBefore(before: HostSummary, during: HostSummary): HostsDuring {
   const r2 = (x: number) => Math.round(x * 100) / 100;
   return {
     opsRatio: r2(during.iops / Math.max(1, before.iops)),
     p99Ratio: r2(during.latencyMs.p99 / Math.max(0.001, before.latencyMs.p99)),
+    opsPerSecBefore: before.iops,
+    opsPerSecDuring: during.iops,
+    p99MsBefore: before.latencyMs.p99,
+    p99MsDuring: during.latencyMs.p99,
   };
 }

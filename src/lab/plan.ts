@@ -10,7 +10,14 @@ import { runVirtual } from '../shared/sched.ts';
 import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
 import { timingModel } from '../drives/timing/timed-drive.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
-import { duringOverBefore, runWorkload, startWorkload, type HostSummary, type RunOptions } from '../host/run.ts';
+import {
+  duringOverBefore,
+  runWorkload,
+  startWorkload,
+  type HostsDuring,
+  type HostSummary,
+  type RunOptions,
+} from '../host/run.ts';
 import { workloadShape, type SweepWorkload } from './sweep-types.ts';
 
 export interface PlanLoad {
@@ -43,14 +50,7 @@ export interface PlanResult {
   /** Per drive: bytes, and how busy its mechanism (busyPct) and its host interface (interfacePct) were. */
   drives: Record<string, { readBytes: number; writeBytes: number; busyPct: number; interfacePct: number }>;
   links: Record<string, { busyPct: number }>;
-  host?: {
-    opsRatio: number;
-    p99Ratio: number;
-    opsPerSecBefore: number;
-    opsPerSecDuring: number;
-    p99MsBefore: number;
-    p99MsDuring: number;
-  };
+  host?: HostsDuring;
 }
 
 /** The running configuration and the target with every drive behind `preset` (the target's drives are the running ones). */
@@ -176,13 +176,7 @@ function figures(device: string, kind: string, run: Run): PlanResult {
     links,
     ...(h
       ? {
-          host: {
-            ...duringOverBefore(h.before, h.during),
-            opsPerSecBefore: h.before.iops,
-            opsPerSecDuring: h.during.iops,
-            p99MsBefore: h.before.latencyMs.p99,
-            p99MsDuring: h.during.latencyMs.p99,
-          },
+          host: duringOverBefore(h.before, h.during),
         }
       : {}),
   };
