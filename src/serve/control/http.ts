@@ -1,6 +1,6 @@
 // The HTTP plumbing the control API and the embedded live view share: errors with their status,
 // JSON bodies (bounded) and replies, the throttle's body. A refusal changes nothing.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ArrayError, ConfigError, errorMessage } from '../../shared/errors.ts';
 
 /** Largest request body (a target configuration) the API reads; more is refused with 413. */
@@ -67,4 +67,12 @@ export function reply(res: ServerResponse, status: number, body: unknown): void 
   if (res.headersSent) return void res.end();
   res.writeHead(status, { 'content-type': 'application/json' });
   res.end(`${JSON.stringify(body)}\n`);
+}
+
+/** Listen on host:port (port 0: any free one); the base URL it serves at, without a trailing slash. */
+export async function listenHttp(server: Server, host: string, port: number): Promise<string> {
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host, port }, resolve));
+  const addr = server.address();
+  const actual = typeof addr === 'object' && addr ? addr.port : port;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
 }

@@ -4,14 +4,14 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { ArrayError, errorMessage } from '../../shared/errors.ts';
-import { HttpError, jsonBody, LOOPBACK, reply, statusOf, throttleBody } from './http.ts';
+import { HttpError, jsonBody, listenHttp, LOOPBACK, reply, statusOf, throttleBody } from './http.ts';
 import type { Serving } from '../nbd/serve.ts';
 import { parseListen } from '../nbd/serve.ts';
 import { Jobs } from './jobs.ts';
 import { arrayMetrics } from './metrics.ts';
 import { planFromBody } from './plans.ts';
 import { LiveView, nbdHostTotals } from '../ui/live.ts';
-import { uiAsset } from '../ui/assets.ts';
+import { serveAsset } from '../ui/assets.ts';
 import type { ArrayConfig } from '../../shared/config.ts';
 
 export const DEFAULT_HTTP = '127.0.0.1:9180';
@@ -55,11 +55,9 @@ export async function startControl(
       reply(res, statusOf(err), { error: errorMessage(err) }),
     );
   });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host, port }, resolve));
-  const addr = server.address();
-  const actual = typeof addr === 'object' && addr ? addr.port : port;
+  const url = await listenHttp(server, host, port);
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}`,
+    url,
     jobs,
     close: async () => {
       await live.close();
@@ -92,12 +90,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
   const url = new URL(req.url ?? '/', 'http://x');
   const path = url.pathname;
   // The live view's page and scripts hold no data: served to anyone who may reach the port.
-  const asset = req.method === 'GET' ? uiAsset(path) : undefined;
-  if (asset) {
-    res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
-    res.end(asset.body);
-    return;
-  }
+  if (serveAsset(req, res, path)) return;
   // An EventSource cannot send headers: the events stream takes the token as ?token= too.
   const given = req.headers.authorization ?? (path === '/v1/events' ? `Bearer ${url.searchParams.get('token')}` : '');
   if (c.token !== undefined && given !== `Bearer ${c.token}`)

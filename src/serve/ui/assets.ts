@@ -1,6 +1,7 @@
 // The live view's page and its scripts, served by the array (no CDN: uPlot is read from the
 // project's node_modules, installed from the npm registry with everything else). Read once, kept.
 import { readFileSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,8 +20,17 @@ const FILES: Record<string, { file: string; type: string }> = {
 
 const cache = new Map<string, Buffer>();
 
+/** Answer a GET of the page or one of its assets; false if `req` asks for something else. */
+export function serveAsset(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  const asset = req.method === 'GET' ? uiAsset(path) : undefined;
+  if (!asset) return false;
+  res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
+  res.end(asset.body);
+  return true;
+}
+
 /** The page or asset at `path` (GET), or undefined if there is none. */
-export function uiAsset(path: string): { body: Buffer; type: string } | undefined {
+function uiAsset(path: string): { body: Buffer; type: string } | undefined {
   const f = FILES[path];
   if (!f) return undefined;
   let body = cache.get(path);

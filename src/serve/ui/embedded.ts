@@ -7,10 +7,10 @@ import type { ArrayConfig } from '../../shared/config.ts';
 import type { Progress, ReconfReport } from '../../shared/report.ts';
 import { ArrayError, errorMessage } from '../../shared/errors.ts';
 import { parseListen } from '../nbd/serve.ts';
-import { HttpError, LOOPBACK, reply, statusOf, throttleBody, jsonBody } from '../control/http.ts';
+import { HttpError, jsonBody, listenHttp, LOOPBACK, reply, statusOf, throttleBody } from '../control/http.ts';
 import { adapterHostTotals, LiveView } from './live.ts';
 import { jobView, type Job } from '../control/jobs.ts';
-import { uiAsset } from './assets.ts';
+import { serveAsset } from './assets.ts';
 
 /** Jobs remembered (the oldest ended one is forgotten past this). */
 const JOBS_KEPT = 64;
@@ -82,11 +82,7 @@ export async function startEmbeddedView(
   });
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
-    const asset = req.method === 'GET' ? uiAsset(path) : undefined;
-    if (asset) {
-      res.writeHead(200, { 'content-type': asset.type, 'cache-control': 'no-cache' });
-      return void res.end(asset.body);
-    }
+    if (serveAsset(req, res, path)) return;
     void route(req.method ?? 'GET', path, req)
       .then((r) => (r === 'events' ? live.attach(res) : reply(res, 200, r)))
       .catch((err: unknown) => reply(res, statusOf(err), { error: errorMessage(err) }));
@@ -105,11 +101,8 @@ export async function startEmbeddedView(
     }
     throw new HttpError(404, `no such endpoint: ${method} ${path}`);
   };
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen({ host, port }, resolve));
-  const addr = server.address();
-  const actual = typeof addr === 'object' && addr ? addr.port : port;
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${actual}/`,
+    url: `${await listenHttp(server, host, port)}/`,
     jobs,
     watched: (waitMs) => live.watched(waitMs),
     close: async () => {

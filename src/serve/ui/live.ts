@@ -82,8 +82,6 @@ export class LiveView {
   private readonly watchers = new Set<() => void>();
   /** Per job id: the disk adapters' ESTABLISH count when the job was first seen establishing. */
   private readonly establishBase = new Map<number, number>();
-  /** Ticks sent, and the last tick's time to read and send (ms): the view's own cost. */
-  readonly counters = { ticks: 0, lastTickMs: 0, pagesServed: 0 };
 
   constructor(private readonly src: LiveSource) {
     const { emu } = src;
@@ -111,7 +109,6 @@ export class LiveView {
       cells: base64(this.cells),
     });
     this.pages.add(res);
-    this.counters.pagesServed++;
     for (const w of this.watchers) w();
     this.watchers.clear();
     res.on('close', () => {
@@ -155,7 +152,6 @@ export class LiveView {
   private async tick(): Promise<void> {
     if (this.ticking || this.pages.size === 0) return;
     this.ticking = true;
-    const t0 = performance.now();
     try {
       const { emu } = this.src;
       readCells(emu.state, this.next);
@@ -187,11 +183,9 @@ export class LiveView {
         }
         send(p, 'tick', update);
       }
-      this.counters.ticks++;
     } catch (err) {
       for (const p of this.pages) send(p, 'problem', { error: errorMessage(err) });
     } finally {
-      this.counters.lastTickMs = Math.round((performance.now() - t0) * 10) / 10;
       this.ticking = false;
     }
   }
