@@ -16,7 +16,7 @@ import { DiskAdapterRequests } from './da-requests.ts';
 import { countScenario, ioRequestHandler, type Fig7Context } from './fig7.ts';
 import { CriticalSection, firstPiece, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
 import { HostSlots } from './cache-slots.ts';
-import { ReadStreams, sectorsOf } from './read-streams.ts';
+import { ReadStreams } from './read-streams.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 import { addCacheWord, flagsOf } from '../shared/tables.ts';
 
@@ -446,7 +446,8 @@ export class HostAdapter {
       const tb = this.state.trackBytes;
       const whole = this.streams.wholeTracks(dev.index, offsetBytes, lengthBytes);
       await this.eachTrack(dev, offsetBytes, lengthBytes, (at, pos, len) => ({
-        slot: (g) => this.slots.withData(g, whole ? undefined : sectorsOf(at, len, tb)),
+        // A partial stage of just these bytes: the disk adapter rounds them out to its drive's block.
+        slot: (g) => this.slots.withData(g, whole || len === tb ? undefined : [at, at + len]),
         use: (_g, s) => this.slots.read(s, at, len, out, pos),
       }));
       return out;

@@ -2,8 +2,6 @@
 // miss, the whole track for a sequential stream. A host adapter follows the last few reads' ends
 // on each device; a read that starts where one ended continues a stream. Bounded: a device keeps
 // STREAMS_PER_DEVICE ends, the oldest forgotten first.
-import { SECTOR_BYTES } from '../shared/config.ts';
-import type { ByteRange } from '../shared/messages.ts';
 
 /** Read streams followed per device (the ends of the last reads that started none). */
 export const STREAMS_PER_DEVICE = 8;
@@ -29,14 +27,4 @@ export class ReadStreams {
     ends.push(offsetBytes + lengthBytes);
     return i >= 0;
   }
-}
-
-/**
- * The sectors holding bytes [at, at + len) of a track of `trackBytes` (a partial stage's range), or
- * undefined when that is the whole track.
- */
-export function sectorsOf(at: number, len: number, trackBytes: number): ByteRange | undefined {
-  const lo = Math.floor(at / SECTOR_BYTES) * SECTOR_BYTES;
-  const hi = Math.min(trackBytes, Math.ceil((at + len) / SECTOR_BYTES) * SECTOR_BYTES);
-  return lo === 0 && hi === trackBytes ? undefined : [lo, hi];
 }
