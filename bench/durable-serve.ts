@@ -5,12 +5,13 @@
 //  - that fio job's IOPS against `arrayemu serve --data-dir` and against `nbdkit file` on a file in
 //    the same file system (its FLUSH is an fdatasync), and their ratio.
 // The server runs as `node bin/arrayemu.mjs serve` (another process), as a user would run it.
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startServe } from '../scripts/serve-child.ts';
+import { missingTools } from '../scripts/tools.ts';
 
 const run = promisify(execFile);
 const TRACK_BYTES = 65536;
@@ -133,7 +134,7 @@ export async function durableServeBench(
   seconds: number,
   say: (s: string) => void,
 ): Promise<DurableServeRow[] | string> {
-  const missing = ['fio', 'nbdkit'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  const missing = missingTools(['fio', 'nbdkit']);
   if (missing.length) return `skipped: ${missing.join(', ')} not installed`;
   const rows: DurableServeRow[] = [];
   for (const heldMiB of heldMiBs) {

@@ -1,13 +1,14 @@
 // npm run bench: fio over NBD against `arrayemu serve` and against `nbdkit memory` of the same
 // size, in the same run, over Unix sockets: 64 KiB randrw QD16 with crc32c verify, and 4 KiB
 // randread QD32. The ratio is the emulator's throughput over nbdkit's.
-import { execFile, spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
 import { serve } from '../src/serve/nbd/serve.ts';
+import { missingTools } from '../scripts/tools.ts';
 
 const run = promisify(execFile);
 const TRACK = 65536;
@@ -170,7 +171,7 @@ export function nbdFigures(rows: NbdBenchRow[] | string): Record<NbdCaseKey, Nbd
 }
 
 export async function nbdBench(quick: boolean, say: (s: string) => void): Promise<NbdBenchRow[] | string> {
-  const missing = ['fio', 'nbdkit'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+  const missing = missingTools(['fio', 'nbdkit']);
   if (missing.length) return `skipped: ${missing.join(', ')} not installed`;
   const dir = mkdtempSync(join(tmpdir(), 'arrayemu-nbd-bench-'));
   const kitSock = join(dir, 'nbdkit.sock');

@@ -3,17 +3,17 @@
 // committing. Each must leave a directory that restarts and reads back every flushed block — and
 // every other block as either its flushed or its later data, never anything else.
 import { describe, expect, it } from 'vitest';
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RawNbd } from '../support/nbd-client.ts';
 import { startServe } from '../../scripts/kill-campaign.ts';
+import { missingTools } from '../../scripts/tools.ts';
 
 const run = promisify(execFile);
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-const missing = ['qemu-img', 'qemu-io'].filter((t) => !has(t));
+const missing = missingTools(['qemu-img', 'qemu-io']);
 if (missing.length > 0)
   console.warn(
     `\n*** data dir kill tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs qemu-utils) ***\n`,

@@ -3,14 +3,13 @@
 // instants, a restart on the same data dir, every 4 KiB block read back twice. A few trials here;
 // the long campaign (200 instants over every phase) is in docs/RELIABILITY.md.
 import { describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { killTrial } from '../../scripts/kill-campaign.ts';
+import { missingTools } from '../../scripts/tools.ts';
 
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-const missing = ['qemu-img', 'qemu-io'].filter((t) => !has(t));
+const missing = missingTools(['qemu-img', 'qemu-io']);
 if (missing.length > 0)
   console.warn(
     `\n*** kill -9 tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs qemu-utils) ***\n`,

@@ -2,7 +2,7 @@
 // against `nbdkit memory` of the same size first, as an oracle that the script itself is right.
 // A tool missing on a developer machine skips its tests with a loud message (.ci/run installs them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +10,11 @@ import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/shared/config.ts';
 import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
 import { startServe } from '../../scripts/serve-child.ts';
+import { missingTools } from '../../scripts/tools.ts';
 
 const run = promisify(execFile);
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
 const TOOLS = ['nbdinfo', 'nbdcopy', 'qemu-img', 'qemu-io', 'nbdkit', 'fio'];
-const missing = TOOLS.filter((t) => !has(t));
+const missing = missingTools(TOOLS);
 if (missing.length > 0)
   console.warn(
     `\n*** NBD interop tests SKIPPED: ${missing.join(', ')} not installed (bash .ci/run installs them: libnbd-bin qemu-utils nbdkit) ***\n`,

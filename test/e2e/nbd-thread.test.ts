@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/shared/config.ts';
 import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
+import { missingTools } from '../../scripts/tools.ts';
 
 const run = promisify(execFile);
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-const missing = ['nbdcopy', 'qemu-img'].filter((t) => !has(t));
+const missing = missingTools(['nbdcopy', 'qemu-img']);
 if (missing.length > 0) console.warn(`\n*** NBD thread test SKIPPED: ${missing.join(', ')} not installed ***\n`);
 
 const TRACK = 65536;
