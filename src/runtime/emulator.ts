@@ -34,6 +34,8 @@ import type { RecoveredSession } from '../service-processor/session-run.ts';
 import { LmdbStore } from '../drives/durable-store.ts';
 import { loadImage, withoutStaleBcvs } from './recover.ts';
 import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { lockDataDir, type DirLock } from '../drives/dir-lock.ts';
 import { slotStateOf } from '../shared/tables.ts';
 import { loadWord, storeWord } from '../shared/words.ts';
 
@@ -96,7 +98,25 @@ export class ArrayEmulator extends EventEmitter {
     this.log = log;
   }
 
+  /**
+   * Start the array. With a data dir, this process takes the dir's lock first (one server per
+   * data dir: drives/dir-lock.ts) and holds it until stop().
+   */
   static async start(given: ArrayConfig | undefined, opts: StartOptions = {}): Promise<ArrayEmulator> {
+    const dir = opts.durable?.dir;
+    if (dir !== undefined) mkdirSync(dir, { recursive: true });
+    const lock = dir !== undefined ? await lockDataDir(dir) : undefined;
+    try {
+      const emu = await ArrayEmulator.startUnlocked(given, opts);
+      emu.dirLock = lock;
+      return emu;
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+  }
+
+  private static async startUnlocked(given: ArrayConfig | undefined, opts: StartOptions): Promise<ArrayEmulator> {
     const mode = opts.mode ?? 'threads';
     const log = opts.log ?? quietLog;
     const t0 = performance.now();
@@ -187,6 +207,8 @@ export class ArrayEmulator extends EventEmitter {
   readonly completions = new Map<string, { report: ReconfReport; running: ArrayConfig }>();
   /** Whether the array keeps a durable store (a FLUSH then commits). */
   durable = false;
+  /** The data dir's lock, held from start to stop (undefined: no data dir). */
+  private dirLock?: DirLock;
 
   /**
    * FLUSH with a durable store (R4): `destage` destages the cache (a host adapter's flush, every
@@ -412,6 +434,7 @@ export class ArrayEmulator extends EventEmitter {
   async stop(): Promise<void> {
     if (this.durable) await this.sp('closeStore').catch(() => {});
     await Promise.all(this.actors.map((a) => a.stop()));
+    await this.dirLock?.release(); // only once the store is closed: a next server may open it
   }
 
   /** Called by worker slots when a worker dies. */

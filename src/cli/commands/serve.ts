@@ -44,6 +44,7 @@ interface ServeCliOptions {
 }
 
 export async function serveCommand(o: ServeCliOptions): Promise<void> {
+  const signals = new Signals(); // from the start: a signal while the array starts stops it once it is up
   const { serve } = await import('../../serve/nbd/serve.ts');
   const { startControl } = await import('../../serve/control/server.ts');
   if (!o.config && !o.dataDir) throw new ArrayError('USAGE', 'give --config (and/or --data-dir holding an array)');
@@ -71,19 +72,19 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     () =>
       `arrayemu serving (Ctrl-C to stop):\n${[...s.uris, ...http].map((u) => `  ${u}`).join('\n')}${view ? `\n  live view: ${view}` : ''}`,
   );
-  await signalled();
+  await signals.next();
   const running = control?.jobs.running()[0];
   if (running && !o.dataDir) {
     // Without a data dir a reconfiguration cut short is lost with the array: let it finish first.
     process.stderr.write(
       `arrayemu: waiting for reconfiguration ${running.id} of ${running.device} to finish (signal again to stop now)\n`,
     );
-    const again = await Promise.race([control!.jobs.idle().then(() => false), signalled().then(() => true)]);
+    const again = await Promise.race([control!.jobs.idle().then(() => false), signals.next().then(() => true)]);
     if (again) stopNow();
   }
   // With a data dir a second signal stops at once: the store holds the last commit, which a restart resumes from.
   if (o.dataDir)
-    void signalled().then(() => {
+    void signals.next().then(() => {
       process.stderr.write(
         `arrayemu: second signal: stopping now; ${o.dataDir} holds the last commit, a restart resumes from it\n`,
       );
@@ -116,15 +117,37 @@ function stopNow(): never {
   process.exit(130);
 }
 
-/** Resolves at the next SIGINT or SIGTERM. */
-function signalled(): Promise<void> {
-  return new Promise<void>((resolve) => {
+/**
+ * SIGINT and SIGTERM, counted from the moment serve starts. The listener stays installed until the
+ * process ends: removing Node's last listener for a signal restores its default action (death),
+ * and one removed between two awaits let a SIGTERM kill a server that had just said it serves.
+ */
+class Signals {
+  private received = 0;
+  private taken = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor() {
     const on = () => {
-      process.off('SIGINT', on);
-      process.off('SIGTERM', on);
-      resolve();
+      this.received++;
+      this.wake();
     };
     process.on('SIGINT', on);
     process.on('SIGTERM', on);
-  });
+  }
+
+  /** Resolves at the next signal not yet taken (at once if one came already). */
+  next(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.waiters.push(resolve);
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0 && this.taken < this.received) {
+      this.taken++;
+      this.waiters.shift()!();
+    }
+  }
 }
