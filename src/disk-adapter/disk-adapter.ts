@@ -409,13 +409,13 @@ export class DiskAdapter {
   // ---- reconfiguration ------------------------------------------------------------------------
 
   /**
-   * Destage every mirror write (WP2) of session `session`'s device onto this adapter's BCV drives,
+   * Destage every mirror write (WPB) of session `session`'s device onto this adapter's BCV drives,
    * until none is left (the switch asks with the device's hosts blocked: no new ones come), so the
    * BCV is on its drives before the activation is made durable (R1, DESIGN §10).
    */
   private async destageMirror(session: Session): Promise<void> {
     const mirrorOf = (s: number) =>
-      (slotStateOf(this.state, s) & SLOT.WP2) !== 0 && session.oInv.get(slotOwnerOf(this.state, s)) >= 0;
+      (slotStateOf(this.state, s) & SLOT.WPB) !== 0 && session.oInv.get(slotOwnerOf(this.state, s)) >= 0;
     await this.destageUntilNone(mirrorOf, `mirror writes of ${session.spec.deviceId}`);
   }
 

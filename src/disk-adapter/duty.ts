@@ -1,5 +1,5 @@
 // What a write-pending slot owes a disk adapter's drives (its destage duty), and the one atomic step
-// that clears what was destaged: WP1 → the owner track; WP2 → the owner's BCV mirror location while
+// that clears what was destaged: WP1 → the owner track; WPB → the owner's BCV mirror location while
 // a BCV is established; original-layout data on a location not split after the switch is split
 // (moved to the BCV), never destaged there.
 import { DEVICE, NO_TRACK, SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
@@ -55,7 +55,7 @@ function switched(state: SharedState, s: Session): boolean {
 }
 
 /**
- * What slot s owes this adapter's drives: WP1 → its owner track; WP2 → the owner's BCV mirror
+ * What slot s owes this adapter's drives: WP1 → its owner track; WPB → the owner's BCV mirror
  * location (an established BCV). WP1 of a location still pending split after the switch is not
  * destaged: that data belongs to the original layout, and split moves it to the BCV.
  */
@@ -70,11 +70,11 @@ export function slotDuty(ctx: DutyContext, owner: number, st: number): Duty | un
     // may be waiting for a lock whose holder waits for a slot.
     return { wp: SLOT.WP1, target: owner, split: session };
   }
-  if (st & SLOT.WP2 && !state.isHeld('destage-mirror')) {
+  if (st & SLOT.WPB && !state.isHeld('destage-mirror')) {
     const session = sessionOfOriginal(ctx.sessions, owner);
     if (session?.B) {
       const b = session.bcvOfOriginal(owner);
-      if (ctx.ownsTrack(b)) return { wp: SLOT.WP2, target: b };
+      if (ctx.ownsTrack(b)) return { wp: SLOT.WPB, target: b };
     }
   }
   // A held destage (test hook) leaves the slot pending; the periodic sweep finds it again.

@@ -113,8 +113,8 @@ export class Restripe {
 
   /**
    * ESTABLISH (step 104), for the original layout's locations on this adapter's drives: each track
-   * goes into cache (if not there) and is marked WP2, so the BCV's adapter destages it to the BCV.
-   * Host writes meanwhile set WP2 themselves (the device header's MIRROR word).
+   * goes into cache (if not there) and is marked WPB, so the BCV's adapter destages it to the BCV.
+   * Host writes meanwhile set WPB themselves (the device header's MIRROR word).
    */
   async establish(session: Session): Promise<void> {
     await this.eachDrive((d) =>
@@ -145,14 +145,14 @@ export class Restripe {
   }
 
   /**
-   * Put track g in cache (staged if not there) and mark it WP2, so its BCV location b gets it. The
+   * Put track g in cache (staged if not there) and mark it WPB, so its BCV location b gets it. The
    * wait for a clean slot happens with g unlocked: holding g while waiting could close a cycle with
    * a holder of g that waits for a slot only a destage of g's own data would free.
    *
    * When no host holds g in cache, g goes to b drive to drive instead (NO_SLOT returned). Under g's
    * lock that is safe: every writer of b before the switch holds g's lock (a mirror destage of g's
    * slot; b's own slots were purged and none comes before the split), and a host write after this
-   * finds no slot, takes one and mirrors it (WP2) as it would after a staged ESTABLISH.
+   * finds no slot, takes one and mirrors it (WPB) as it would after a staged ESTABLISH.
    */
   private async establishTrack(g: number, b: number): Promise<number> {
     const wait = new SlotWait(this.ctx.state, {
@@ -169,7 +169,7 @@ export class Restripe {
         if (s === NO_SLOT) s = tryAllocateSlot(this.ctx.state, g);
         if (s !== NO_SLOT) {
           await this.stageIfInvalid(g, s);
-          orSlotState(this.ctx.state, s, SLOT.WP | SLOT.WP2);
+          orSlotState(this.ctx.state, s, SLOT.WP | SLOT.WPB);
           return s;
         }
       } finally {

@@ -1,6 +1,6 @@
 // A host adapter's cache slots for its pieces: find a track's slot (staging it on a miss through
 // the owning disk adapter), take one for a whole-track overwrite, copy in and out, and make a write
-// pending — for the BCV too (WP2) while ESTABLISH mirrors the device.
+// pending — for the BCV too (WPB) while ESTABLISH mirrors the device.
 import { widenSlotDirty } from '../shared/tables.ts';
 import type { DeviceEntry } from '../shared/model.ts';
 import { DEVICE, NO_SLOT, SLOT, type SharedState } from '../shared/memory.ts';
@@ -48,11 +48,11 @@ export class HostSlots {
     this.state.slotBytes(s).set(src, at);
     widenSlotDirty(this.state, s, at, at + src.length);
     addSlotSeq(this.state, s, 1);
-    // While a BCV is established on the device the write is also pending for it (WP2). Read under
+    // While a BCV is established on the device the write is also pending for it (WPB). Read under
     // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch
     // clears it only while no piece is inside its critical section.
     const mirror = this.mirrorSession(dev);
-    const was = orSlotState(this.state, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WP2 : 0));
+    const was = orSlotState(this.state, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WPB : 0));
     if (was & SLOT.PARTIAL) {
       // A partial slot is written only whole (forOverwrite); a smaller write staged the track first.
       assert(

@@ -121,7 +121,7 @@ export async function preparation(
   // receive a new host track (they may hold anything).
   setSessionBits(state, session);
   logStep('steps 106, 110-112: PS, PB and IND set');
-  // Step 104: ESTABLISH. Host writes are mirrored (WP2) from now; each main adapter copies.
+  // Step 104: ESTABLISH. Host writes are mirrored (WPB) from now; each main adapter copies.
   state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
   reportPhase(emit, session, 'establish');
   state.setDeviceWord(spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);

@@ -45,7 +45,11 @@ export const ACTOR_IDS = (LOCK_OWNER_MASK >>> LOCK_OWNER_SHIFT) + 1;
 /** Words of one actor's intent record (intent.ts). */
 export const INTENT_WORDS = 8;
 
-/** Cache slot header state bits (one Int32 per slot). WPk = 1 << k for mirror k = 1..4. */
+/**
+ * Cache slot header state bits (one Int32 per slot). WPk = 1 << k: pending for mirror k = 1..4 of
+ * the owner track's device (mirror 1 the owner location itself, 2-4 the device's `mirrors`);
+ * WPB: pending for the owner's BCV location while a BCV is established (the patent's extra mirror).
+ */
 export const SLOT = {
   WP: 1 << 0,
   WP1: 1 << 1,
@@ -55,9 +59,14 @@ export const SLOT = {
   VALID: 1 << 5, // the slot holds the whole track's current data
   REF: 1 << 6, // referenced since the clock hand last passed (LRU approximation)
   PARTIAL: 1 << 7, // without VALID: the slot holds only bytes [lo, hi) of its track (slotValid), clean (DESIGN §2)
+  WPB: 1 << 8,
 } as const;
+/** The most mirrors a device has (its own members and up to three more): WP1..WP4. */
+export const MAX_MIRRORS = 4;
+/** WPk of mirror k (1-based). */
+export const wpOfMirror = (k: number): number => 1 << k;
 
-export const WPK_ALL = SLOT.WP1 | SLOT.WP2 | SLOT.WP3 | SLOT.WP4;
+export const WPK_ALL = SLOT.WP1 | SLOT.WP2 | SLOT.WP3 | SLOT.WP4 | SLOT.WPB;
 export const MAX_SESSIONS = 16; // PB columns
 
 /** Logical device header words (one row of DEVICE_WORDS Int32 per device). */
@@ -66,7 +75,7 @@ export const DEVICE = {
   READY: 1, // 1 ready, 0 not ready
   // word 2: unused (host requests in flight are counted per host adapter: SharedState.inflight)
   BLOCKED: 3, // 1 while the switch holds host access (step 114)
-  MIRROR: 4, // BCV device index + 1 while that BCV is established on this device (host writes set WP2)
+  MIRROR: 4, // BCV device index + 1 while that BCV is established on this device (host writes set WPB)
   SESSION: 5, // PB column + 1 while a reconfiguration session runs on this device
   PHASE: 6, // Phase of that session (for observers and tests)
 } as const;
@@ -91,7 +100,7 @@ export const HOOK = {
   HOLD_SPLIT: 0, // the instant split process (FIG. 5)
   HOLD_TRANSFER: 1, // the data transfer process (FIGS. 6A/6B)
   HOLD_DESTAGE_MAIN: 2, // destage of WP1
-  HOLD_DESTAGE_MIRROR: 3, // destage of WP2 (to an established BCV)
+  HOLD_DESTAGE_MIRROR: 3, // destage of WPB (to an established BCV)
   HOLD_SWITCH: 4, // the service processor before step 114
   HOLD_COMPLETION: 5, // the service processor before step 121
   HOLD_ESTABLISH: 6, // the ESTABLISH copy pass (step 104), before each track

@@ -56,7 +56,7 @@ export type Message =
   | { t: 'reconf-open'; spec: SessionSpec } // every actor learns the session (steps 101-103)
   | { t: 'bcv-purge'; sid: number } // BCV adapters drop cached BCV tracks before ESTABLISH
   | { t: 'establish'; sid: number } // main adapters copy the device onto the BCV (step 104)
-  | { t: 'destage-mirror'; sid: number } // BCV adapters destage every mirror write (WP2) of the session: the BCV is on its drives (R1)
+  | { t: 'destage-mirror'; sid: number } // BCV adapters destage every mirror write (WPB) of the session: the BCV is on its drives (R1)
   | { t: 'destage-filled'; sid: number } // main adapters destage every filled track still only in cache (FILLPEND): the new layout is on its drives (R5)
   | { t: 'start-split'; sid: number } // the instant split (step 116)
   | { t: 'start-transfer'; sid: number } // the data transfer (step 117)

@@ -79,7 +79,7 @@ describe('restripe copies', () => {
     const report = emu.reconfigure(smallRaw('fig2-new', 8));
     const ld1 = emu.model.device('LD1').index;
     await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
-    // ESTABLISH is held before its first track: this write is mirrored (WP2), its track goes through its slot.
+    // ESTABLISH is held before its first track: this write is mirrored (WPB), its track goes through its slot.
     const late = O.tracks - 1;
     await host.write('LD1', late * tb, trackData(tb, late, 2));
     // Destaged (to its location and, mirrored, to the BCV) before the split: its fill finds no slot

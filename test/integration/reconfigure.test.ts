@@ -161,8 +161,8 @@ describe('write pendings and races at the switch', () => {
     // WP1 only: the BCV has it, the main drive not.
     emu.hold('destage-main', true);
     await write(CYL.I * H, 7);
-    await until(() => (stateOf(CYL.I * H) & SLOT.WP2) === 0, 'mirror destage of I');
-    // WP2 only: the main drive has it, the BCV not. While G's main destage runs, I's track lock is
+    await until(() => (stateOf(CYL.I * H) & SLOT.WPB) === 0, 'mirror destage of I');
+    // WPB only: the main drive has it, the BCV not. While G's main destage runs, I's track lock is
     // held here, so the destager (which never waits for a lock) cannot take I's WP1 meanwhile, however
     // long the window lasts on a loaded machine (its periodic sweep would find I again).
     const iLocation = a.O.locate(CYL.I * H);
@@ -173,11 +173,11 @@ describe('write pendings and races at the switch', () => {
     await until(() => (stateOf(CYL.G * H) & SLOT.WP1) === 0, 'main destage of G');
     emu.hold('destage-main', true);
     unlockTrack(emu.state, iLocation);
-    // WP1 and WP2: nobody has it but the cache. Several, partial tracks too.
+    // WP1 and WPB: nobody has it but the cache. Several, partial tracks too.
     for (const t of [0, 3, 11, 17, 23]) await write(t, 7);
     await host.write('LD1', 5 * tb + 100, new Uint8Array(200).fill(0xee));
-    const mixes = [CYL.I * H, CYL.G * H, 0, 5].map((t) => stateOf(t) & (SLOT.WP1 | SLOT.WP2));
-    expect(mixes).toEqual([SLOT.WP1, SLOT.WP2, SLOT.WP1 | SLOT.WP2, SLOT.WP1 | SLOT.WP2]);
+    const mixes = [CYL.I * H, CYL.G * H, 0, 5].map((t) => stateOf(t) & (SLOT.WP1 | SLOT.WPB));
+    expect(mixes).toEqual([SLOT.WP1, SLOT.WPB, SLOT.WP1 | SLOT.WPB, SLOT.WP1 | SLOT.WPB]);
     emu.hold('switch', false); // the switch happens with all of them pending, destage still held
     await until(() => switched(a), 'the switch'); // (the whole session may be over by now)
     // Reads right after the switch (still no destage) see every acknowledged write.

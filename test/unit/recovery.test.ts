@@ -45,7 +45,7 @@ describe('takeBack after a worker terminated mid-update', () => {
     lock(p);
     lock(b);
     const s = as(() => tryAllocateSlot(state, p));
-    Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.WP2);
+    Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.WPB);
     state.slotBytes(s).fill(0xab);
     // moveSlot: the intent written, then two of the four stores, then the worker is gone.
     recordMove(state, DEAD.id, s, p, b, SLOT.VALID | SLOT.WP | SLOT.WP1);
