@@ -13,6 +13,7 @@ import { ArrayError } from '../shared/errors.ts';
 import { trySplitHoldingBcv } from '../shared/reconf.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
+import { noteDroppedCopy, writeCopy } from './copies.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import type { Drive } from '../drives/store.ts';
@@ -90,6 +91,8 @@ export class DiskAdapter {
     hostFills: 0,
     slotWaits: 0,
     directCopies: 0,
+    /** Copies not written because their drive had failed (another mirror carries the track). */
+    copiesDropped: 0,
   };
 
   private readonly gate: SyncGate;
@@ -124,7 +127,12 @@ export class DiskAdapter {
       blockBytes: (g) => this.locations.driveTrack(g).drive.blockBytes,
       requesterName: (ha) => this.hostAdapters[ha]?.peer ?? `HA${ha}`,
     });
-    this.dutyContext = { state: this.state, sessions: this.sessions, ownsTrack: (g) => this.ownsTrack(g) };
+    this.dutyContext = {
+      state: this.state,
+      model: this.model,
+      sessions: this.sessions,
+      ownsTrack: (g) => this.ownsTrack(g),
+    };
     const throttle = new BackgroundThrottle(this.state, this.model, () => this.stopped);
     this.restripe = new Restripe({
       name: this.name,
@@ -372,11 +380,15 @@ export class DiskAdapter {
         return true; // the slot now belongs to the BCV track; its adapter was hinted
       }
       const own = duty.target === owner; // to its own location: only what hosts changed (its dirty range)
-      await this.locations.write(duty.target, state.slotBytes(s), own ? slotDirtyOf(state, s) : undefined);
-      if (own) markSlotClean(state, s);
+      if (await writeCopy(this.locations, duty.target, state.slotBytes(s), own ? slotDirtyOf(state, s) : undefined)) {
+        if (own) markSlotClean(state, s);
+        if (duty.wp === SLOT.WP1) this.counters.destaged++;
+        else this.counters.mirrored++;
+      } else {
+        this.counters.copiesDropped++;
+        noteDroppedCopy(this.name, this.model, this.state, this.log, owner);
+      }
       clearPending(state, s, duty.wp);
-      if (duty.wp === SLOT.WP1) this.counters.destaged++;
-      else this.counters.mirrored++;
       // The slot may owe this adapter a second duty (main and BCV drive on the same adapter).
       if (slotDuty(this.dutyContext, owner, slotStateOf(state, s))) this.dirty.add(s);
     } finally {

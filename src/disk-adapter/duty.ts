@@ -1,8 +1,10 @@
 // What a write-pending slot owes a disk adapter's drives (its destage duty), and the one atomic step
-// that clears what was destaged: WP1 → the owner track; WPB → the owner's BCV mirror location while
+// that clears what was destaged: WP1 → the owner track; WP2-4 → the device's mirror k location;
+// WPB → the owner's BCV mirror location while
 // a BCV is established; original-layout data on a location not split after the switch is split
 // (moved to the BCV), never destaged there.
-import { DEVICE, NO_TRACK, SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
+import { DEVICE, MAX_MIRRORS, NO_TRACK, SLOT, TRACK, WPK_ALL, wpOfMirror, type SharedState } from '../shared/memory.ts';
+import type { ArrayModel } from '../shared/model.ts';
 import type { Session } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { casSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
@@ -16,6 +18,7 @@ export const CLEAR_PENDING_TRIES = 64;
 /** What a disk adapter's duty depends on. */
 export interface DutyContext {
   readonly state: SharedState;
+  readonly model: ArrayModel;
   readonly sessions: Map<number, Session>;
   ownsTrack(g: number): boolean;
 }
@@ -70,6 +73,12 @@ export function slotDuty(ctx: DutyContext, owner: number, st: number): Duty | un
     // may be waiting for a lock whose holder waits for a slot.
     return { wp: SLOT.WP1, target: owner, split: session };
   }
+  // WPk: mirror k's copy of the owner (DESIGN §14), at its location on another drive.
+  if (st & (SLOT.WP2 | SLOT.WP3 | SLOT.WP4) && !state.isHeld('destage-main'))
+    for (let k = 2; k <= MAX_MIRRORS; k++) {
+      const target = st & wpOfMirror(k) ? ctx.model.mirrorLocation(owner, k) : NO_TRACK;
+      if (target !== NO_TRACK && ctx.ownsTrack(target)) return { wp: wpOfMirror(k), target };
+    }
   if (st & SLOT.WPB && !state.isHeld('destage-mirror')) {
     const session = sessionOfOriginal(ctx.sessions, owner);
     if (session?.B) {

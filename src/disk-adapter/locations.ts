@@ -5,6 +5,10 @@ import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { ByteRange } from '../shared/messages.ts';
 import { assert } from '../shared/assert.ts';
 import type { Drive } from '../drives/store.ts';
+import { DriveFault, driveFailed } from '../shared/drive-state.ts';
+
+/** What a rotted track's reads return instead of its bytes: each byte XORed with this. */
+const ROT_XOR = 0x5a;
 
 export class Locations {
   constructor(
@@ -26,12 +30,33 @@ export class Locations {
     return { drive, track: g - this.model.drives.baseTrack[d]! };
   }
 
-  /** Read location g (only bytes `range` of it, if given); a formatted location (FMT) reads as zeros. */
+  /**
+   * Read location g (only bytes `range` of it, if given); a formatted location (FMT) reads as zeros.
+   * A failed drive or a media error throws DriveFault; a rotted track (ROT) returns other bytes, silently.
+   */
   async read(g: number, dst: Uint8Array, range?: ByteRange): Promise<void> {
     const { drive, track } = this.driveTrack(g);
-    if (this.state.flag(g, TRACK.FMT)) dst.fill(0, range?.[0] ?? 0, range?.[1] ?? dst.length);
+    this.checkDrive(g, 'read');
+    if (this.state.flag(g, TRACK.MEDIA))
+      throw new DriveFault('media', `media error reading ${this.model.drives.dch(g)}`);
+    const [lo, hi] = [range?.[0] ?? 0, range?.[1] ?? dst.length];
+    if (this.state.flag(g, TRACK.FMT)) dst.fill(0, lo, hi);
     else if (range) await drive.readRange(track, dst, range[0], range[1]);
     else await drive.readTrack(track, dst);
+    if (this.state.flag(g, TRACK.ROT)) for (let i = lo; i < hi; i++) dst[i]! ^= ROT_XOR;
+  }
+
+  /** Whether location g's drive has failed (its writes are dropped, its reads fail). */
+  failed(g: number): boolean {
+    return driveFailed(this.state, this.model.drives.driveOf(g));
+  }
+
+  private checkDrive(g: number, what: string): void {
+    if (this.failed(g))
+      throw new DriveFault(
+        'failed',
+        `drive ${this.model.drives.ids[this.model.drives.driveOf(g)]} has failed (${what} of ${this.model.drives.dch(g)})`,
+      );
   }
 
   /**
@@ -41,9 +66,13 @@ export class Locations {
    */
   async write(g: number, src: Uint8Array, dirty?: [number, number]): Promise<void> {
     const { drive, track } = this.driveTrack(g);
+    this.checkDrive(g, 'write');
     if (dirty && drive.writeRange && dirty[0] < dirty[1] && !this.state.flag(g, TRACK.FMT))
       await drive.writeRange(track, src, dirty[0], dirty[1]);
     else await drive.writeTrack(track, src);
-    this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND);
+    // A whole-track write remaps a bad track (MEDIA) and replaces rotted bytes (ROT); a partial one
+    // rewrites only some sectors, so the fault stays.
+    const whole = !(dirty && drive.writeRange && dirty[0] < dirty[1]) || (dirty[0] === 0 && dirty[1] === src.length);
+    this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND | (whole ? TRACK.MEDIA | TRACK.ROT : 0));
   }
 }

@@ -11,6 +11,7 @@ import { actorId } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { assert } from '../shared/assert.ts';
 import { slotOf, slotOwnerOf } from '../shared/tables.ts';
+import { DriveFault } from '../shared/drive-state.ts';
 
 /** Track buffers a disk adapter keeps for its stages to read into (more are allocated while more are in flight). */
 const STAGE_BUFFERS_KEPT = 16;
@@ -36,7 +37,7 @@ export class Stager {
 
   /** Read each track into its slot. The requesting host adapter holds the track locked. */
   async stage(link: Link, ha: number, reqs: StageRequest[]): Promise<void> {
-    const replies: Array<StageRequest & { error?: string }> = [];
+    const replies: Array<StageRequest & { error?: string; fault?: 'failed' | 'media' }> = [];
     const requester = actorId('ha', ha, this.ctx.model.config.hostAdapters);
     for (const r of reqs) {
       try {
@@ -52,7 +53,7 @@ export class Stager {
         replies.push(await this.stageInto(r, requester, ha));
         this.ctx.counters.staged++;
       } catch (err) {
-        replies.push({ ...r, error: errorMessage(err) });
+        replies.push({ ...r, error: errorMessage(err), ...(err instanceof DriveFault ? { fault: err.fault } : {}) });
       }
     }
     link.send({ t: 'staged', reqs: replies });
@@ -68,7 +69,7 @@ export class Stager {
     const range = this.rangeOf(r);
     const buf = this.buffers.pop() ?? new Uint8Array(this.ctx.state.trackBytes);
     try {
-      await this.ctx.readLocation(r.track, buf, range);
+      await this.ctx.readLocation(r.from ?? r.track, buf, range);
       const still =
         lockedBy(this.ctx.state, r.track, requester) &&
         slotOwnerOf(this.ctx.state, r.slot) === r.track &&
@@ -81,12 +82,18 @@ export class Stager {
       if (range) {
         this.ctx.state.slotBytes(r.slot).set(buf.subarray(range[0], range[1]), range[0]);
         this.ctx.counters.stagedBytes += range[1] - range[0];
-        return { track: r.track, slot: r.slot, lo: range[0], hi: range[1] };
+        return {
+          track: r.track,
+          slot: r.slot,
+          lo: range[0],
+          hi: range[1],
+          ...(r.from !== undefined ? { from: r.from } : {}),
+        };
       }
       this.ctx.state.slotBytes(r.slot).set(buf);
       markSlotClean(this.ctx.state, r.slot); // the slot holds what its location holds
       this.ctx.counters.stagedBytes += buf.length;
-      return { track: r.track, slot: r.slot };
+      return { track: r.track, slot: r.slot, ...(r.from !== undefined ? { from: r.from } : {}) };
     } finally {
       if (this.buffers.length < STAGE_BUFFERS_KEPT) this.buffers.push(buf);
     }
@@ -100,7 +107,7 @@ export class Stager {
       r.lo >= 0 && r.lo < r.hi && r.hi <= trackBytes,
       () => `${this.ctx.name}: partial stage of bytes ${r.lo}..${r.hi} of a ${trackBytes}-byte track ${r.track}`,
     );
-    const unit = this.ctx.blockBytes(r.track);
+    const unit = this.ctx.blockBytes(r.from ?? r.track);
     const lo = Math.floor(r.lo / unit) * unit;
     const hi = Math.min(trackBytes, Math.ceil(r.hi / unit) * unit);
     return lo === 0 && hi === trackBytes ? undefined : [lo, hi];

@@ -2,8 +2,8 @@
 // the owning disk adapter), take one for a whole-track overwrite, copy in and out, and make a write
 // pending — for the BCV too (WPB) while ESTABLISH mirrors the device.
 import { widenSlotDirty } from '../shared/tables.ts';
-import type { DeviceEntry } from '../shared/model.ts';
-import { DEVICE, NO_SLOT, SLOT, type SharedState } from '../shared/memory.ts';
+import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
+import { DEVICE, NO_SLOT, SLOT, wpOfMirror, type SharedState } from '../shared/memory.ts';
 import type { Session } from '../shared/session.ts';
 import { releaseSlot, tryAllocateSlot } from '../shared/cache.ts';
 import { assert } from '../shared/assert.ts';
@@ -23,6 +23,7 @@ import type { ByteRange } from '../shared/messages.ts';
 
 export interface HostSlotsContext {
   readonly name: string;
+  readonly model: ArrayModel;
   readonly sessions: Map<number, Session>;
   readonly counters: { hits: number; misses: number };
   /** Stage track g (bytes `range` of it, if given) into `slot` through its owning disk adapter: the bytes read, none if all. */
@@ -52,7 +53,9 @@ export class HostSlots {
     // the track lock: ESTABLISH sets MIRROR before its copy pass locks each track; the switch
     // clears it only while no piece is inside its critical section.
     const mirror = this.mirrorSession(dev);
-    const was = orSlotState(this.state, s, SLOT.VALID | SLOT.WP | SLOT.WP1 | SLOT.REF | (mirror ? SLOT.WPB : 0));
+    // WP1, and WPk for each mirror k of the device (DESIGN §14): each mirror's adapter destages its copy.
+    const copies = this.ctx.model.mirrored ? this.ctx.model.mirrorBits(g) : SLOT.WP1;
+    const was = orSlotState(this.state, s, SLOT.VALID | SLOT.WP | copies | SLOT.REF | (mirror ? SLOT.WPB : 0));
     if (was & SLOT.PARTIAL) {
       // A partial slot is written only whole (forOverwrite); a smaller write staged the track first.
       assert(
@@ -62,6 +65,8 @@ export class HostSlots {
       andSlotState(this.state, s, ~SLOT.PARTIAL);
     }
     this.ctx.hint(g, s);
+    if (copies !== SLOT.WP1)
+      for (let k = 2; copies & wpOfMirror(k); k++) this.ctx.hint(this.ctx.model.mirrorLocation(g, k), s);
     if (mirror) this.ctx.hint(mirror.bcvOfOriginal(g), s);
   }
 

@@ -11,6 +11,9 @@ import { sched } from '../shared/sched.ts';
 import { arrayIsTimed } from '../shared/cost.ts';
 import { PendingRequests } from '../shared/pending.ts';
 import { ArrayError } from '../shared/errors.ts';
+import { DriveFault, driveFailed } from '../shared/drive-state.ts';
+import { SLOT, TRACK, wpOfMirror } from '../shared/memory.ts';
+import { markSlotValid, orSlotState } from '../shared/tables.ts';
 
 /** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
 export const ADAPTER_WAIT_MS = 30_000;
@@ -37,7 +40,14 @@ export interface DiskAdapterRequestsContext {
   readonly log: Log;
 }
 
+/** No copy of M1 location g could be read: a clear error naming the track, never garbage served. */
+function lostTrack(model: ArrayModel, g: number, why: string): ArrayError {
+  return new ArrayError('DATA_LOST', `track ${model.drives.dch(g)}: no copy could be read (${why})`);
+}
+
 export class DiskAdapterRequests {
+  /** Reads served by a mirror other than M1, and copies rewritten after a media error. */
+  readonly counters = { mirrorReads: 0, mediaRepairs: 0 };
   private readonly diskAdapters: Link[] = [];
   private readonly stageWaiters = new PendingRequests<ByteRange | undefined, Asked>(); // by slot; the bytes read (none: all)
   private readonly flushWaiters = new PendingRequests<void, Asked>();
@@ -78,7 +88,9 @@ export class DiskAdapterRequests {
     if (m.t === 'staged') {
       for (const r of m.reqs) {
         const answer = r.error
-          ? new ArrayError('ADAPTER_GONE', `stage of track ${r.track} failed at ${link.peer}: ${r.error}`)
+          ? r.fault
+            ? new DriveFault(r.fault, `${r.error} (at ${link.peer})`)
+            : new ArrayError('ADAPTER_GONE', `stage of track ${r.track} failed at ${link.peer}: ${r.error}`)
           : r.lo === undefined || r.hi === undefined
             ? undefined
             : ([r.lo, r.hi] as const);
@@ -130,18 +142,66 @@ export class DiskAdapterRequests {
   }
 
   /**
-   * Stage track g into `slot` through its owning disk adapter: bytes `range` of it only, if given
-   * (a partial stage). Resolves with the bytes read (rounded out to the drive's block), or with
-   * undefined when the whole track was.
+   * Stage track g into `slot`: bytes `range` of it only, if given (a partial stage). Resolves with the
+   * bytes read (rounded out to the drive's block), or with undefined when the whole track was.
+   *
+   * A mirrored track is read from one of its copies on a drive that has not failed: the copy
+   * `g mod healthy copies`, so random reads spread evenly over the mirrors and a sequential stream
+   * alternates between them track by track (DESIGN §14). A copy that fails (a media error, or its drive
+   * failed meanwhile) is passed over for the next; once one serves, the whole track is in the slot and
+   * every copy that gave a media error is made write-pending from it (md's read-error correction).
    */
-  stage(g: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined> {
-    const da = this.ctx.model.adapterOfTrack(g, this.ctx.state.driveOwner);
+  async stage(g: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined> {
+    const { model, state } = this.ctx;
+    if (state.flag(g, TRACK.LOST)) throw lostTrack(model, g, 'every copy was on a failed drive');
+    const copies = model.copiesOf(g);
+    if (copies.length === 1) return this.stageFrom(g, g, slot, range);
+    const healthy = copies.flatMap((loc, i) =>
+      driveFailed(state, model.drives.driveOf(loc)) ? [] : [{ loc, k: i + 1 }],
+    );
+    const first = g % Math.max(1, healthy.length);
+    const bad: number[] = [];
+    const errors: string[] = [];
+    for (let i = 0; i < healthy.length; i++) {
+      const c = healthy[(first + i) % healthy.length]!;
+      try {
+        const read = await this.stageFrom(g, c.loc, slot, bad.length > 0 ? undefined : range);
+        if (bad.length > 0) this.repair(g, slot, bad);
+        if (c.k !== 1) this.counters.mirrorReads++;
+        return read;
+      } catch (err) {
+        if (!(err instanceof DriveFault)) throw err;
+        errors.push(err.message);
+        if (err.fault === 'media') bad.push(c.k);
+      }
+    }
+    throw lostTrack(model, g, errors.length > 0 ? errors.join('; ') : 'every copy is on a failed drive');
+  }
+
+  /**
+   * Slot `slot` of locked track g holds the whole track, read from a good copy: make it pending for
+   * each mirror in `bad` (a media error), so their adapters write the track back over the bad one.
+   */
+  private repair(g: number, slot: number, bad: number[]): void {
+    markSlotValid(this.ctx.state, slot);
+    let bits = SLOT.WP;
+    for (const k of bad) bits |= wpOfMirror(k);
+    orSlotState(this.ctx.state, slot, bits);
+    for (const k of bad) this.hint(k === 1 ? g : this.ctx.model.mirrorLocation(g, k), slot);
+    this.counters.mediaRepairs += bad.length;
+  }
+
+  /** Stage copy `from` of track g into `slot` through the disk adapter owning `from`. */
+  private stageFrom(g: number, from: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined> {
+    const da = this.ctx.model.adapterOfTrack(from, this.ctx.state.driveOwner);
     const link = this.diskAdapters[da];
-    assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${this.ctx.model.drives.dch(g)}`);
-    return this.ask(da, this.stageWaiters, slot, `stage of ${this.ctx.model.drives.dch(g)} at ${link.peer}`, {
+    const dch = this.ctx.model.drives.dch(from);
+    assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${dch}`);
+    const req = { track: g, slot, ...(from !== g ? { from } : {}) };
+    return this.ask(da, this.stageWaiters, slot, `stage of ${dch} at ${link.peer}`, {
       t: 'stage',
       ha: this.ctx.index,
-      reqs: [range ? { track: g, slot, lo: range[0], hi: range[1] } : { track: g, slot }],
+      reqs: [range ? { ...req, lo: range[0], hi: range[1] } : req],
     });
   }
 

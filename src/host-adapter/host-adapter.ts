@@ -83,6 +83,7 @@ export class HostAdapter {
     this.streams = new ReadStreams(this.model.config.cache.stage);
     this.slots = new HostSlots(this.state, {
       name: this.name,
+      model: this.model,
       sessions: this.sessions,
       counters: this.counters,
       stage: (g, slot, range) => this.das.stage(g, slot, range),
@@ -468,6 +469,7 @@ export class HostAdapter {
     const sc = this.fig7.scenarioTotals;
     return {
       ...this.counters,
+      ...this.das.counters,
       inflight: this.inflight,
       scenario1: sc[1]!,
       scenario2: sc[2]!,

@@ -36,6 +36,15 @@ import { loadImage, withoutStaleBcvs } from './recover.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { lockDataDir, type DirLock } from '../drives/dir-lock.ts';
+import {
+  deviceMirrorViews,
+  driveViews,
+  failDrive,
+  type DeviceMirrorsView,
+  type DriveFaultRequest,
+  type DriveFaultResult,
+  type DriveView,
+} from './drives-status.ts';
 import { slotStateOf } from '../shared/tables.ts';
 import { loadWord, storeWord } from '../shared/words.ts';
 
@@ -424,6 +433,24 @@ export class ArrayEmulator extends EventEmitter {
     const out: Record<string, Record<string, number>> = {};
     for (const a of this.actors) out[a.name] = await a.status();
     return out;
+  }
+
+  /** Give drive `r.drive` a fault (whole, media, rot): DESIGN §14. */
+  failDrive(r: DriveFaultRequest): DriveFaultResult {
+    const out = failDrive(this.model, this.state, r);
+    this.log('warn', `drive ${r.drive}: ${r.kind} fault${out.tracks.length ? ` on ${out.tracks.length} tracks` : ''}`);
+    this.emit('drive-fault', out);
+    return out;
+  }
+
+  /** Every drive and its state (ok, failed, rebuilding, spare). */
+  drives(): DriveView[] {
+    return driveViews(this.model, this.state);
+  }
+
+  /** Every device's mirrors and their state. */
+  deviceMirrors(): DeviceMirrorsView[] {
+    return deviceMirrorViews(this.model, this.state);
   }
 
   /** Actors that stopped on an error (an invariant broke): empty when all is well. */

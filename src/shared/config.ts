@@ -30,17 +30,28 @@ const StripedMember = z.strictObject({ drive: id, startCylinder: count(0) });
 const ConcatMember = z.strictObject({ drive: id, startCylinder: count(0), cylinders: count(1) });
 const BcvMember = z.strictObject({ drive: id, startCylinder: count(0), cylinders: count(1).optional() });
 
+/** Mirrors beyond a device's own members (M1): up to three more (WP2..WP4 of a cache slot). */
+export const MAX_EXTRA_MIRRORS = 3;
+const mirrorsOf = <T extends z.ZodType>(member: T) =>
+  z
+    .array(z.strictObject({ members: z.array(member).min(1, 'a mirror needs at least one member') }))
+    .max(MAX_EXTRA_MIRRORS, `at most ${MAX_EXTRA_MIRRORS} mirrors beyond the device's own members (4 in all)`)
+    .optional();
+
 const StripedDevice = z.strictObject({
   id,
   layout: z.literal('striped'),
   cylinders: count(1),
   stripeCylinders: count(1),
   members: z.array(StripedMember).min(1, 'a striped device needs at least one member'),
+  /** Mirrors 2..4: each the shape of `members`, on other drives (DESIGN §14). */
+  mirrors: mirrorsOf(StripedMember),
 });
 const ConcatDevice = z.strictObject({
   id,
   layout: z.literal('concatenated'),
   members: z.array(ConcatMember).min(1, 'a concatenated device needs at least one member'),
+  mirrors: mirrorsOf(ConcatMember),
 });
 const BcvDevice = z.strictObject({
   id,
@@ -133,6 +144,8 @@ export const ConfigSchema = z.strictObject({
     .min(1, 'an array needs at least one disk adapter')
     .max(64, 'at most 64 disk adapters'),
   devices: z.array(z.discriminatedUnion('layout', [StripedDevice, ConcatDevice, BcvDevice])).max(256),
+  /** Drives kept for rebuilds: attached to a disk adapter, used by no device (DESIGN §14). */
+  spares: z.array(id).optional(),
 });
 
 export type ArrayConfig = z.output<typeof ConfigSchema>;
@@ -218,9 +231,65 @@ function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
     deviceIds.add(dev.id);
     if (!deviceShapeOk(cfg, running, dev, at, problems)) return;
     extents.push(...memberExtents(cfg, running, dev, at, drives, problems));
+    extents.push(...mirrorExtents(dev, at, drives, problems));
   });
   overlapProblems(extents, problems);
+  spareProblems(cfg, extents, problems);
   return problems;
+}
+
+/**
+ * A device's mirrors 2..4: each with as many members as the device, a concatenated mirror's member
+ * as long as its pair, within its drive, and no drive holding two mirrors of the device (one drive's
+ * failure would take both).
+ */
+function mirrorExtents(dev: DeviceConfig, at: string, drives: Map<string, number>, problems: string[]): Extent[] {
+  if (dev.layout === 'bcv' || !dev.mirrors) return [];
+  const out: Extent[] = [];
+  const mirrorOfDrive = new Map<string, number>(dev.members.map((m) => [m.drive, 1]));
+  dev.mirrors.forEach((mirror, i) => {
+    const k = i + 2;
+    const mAt = `${at}.mirrors[${i}]`;
+    if (mirror.members.length !== dev.members.length)
+      return problems.push(
+        `${mAt}.members: mirror ${k} of "${dev.id}" has ${mirror.members.length} members but the device has ${dev.members.length}`,
+      );
+    mirror.members.forEach((m, j) => {
+      const path = `${mAt}.members[${j}]`;
+      const size = dev.layout === 'striped' ? dev.cylinders / dev.members.length : dev.members[j]!.cylinders;
+      if (dev.layout === 'concatenated' && (m as { cylinders?: number }).cylinders !== size)
+        problems.push(
+          `${path}.cylinders: ${(m as { cylinders?: number }).cylinders} differs from the paired member of "${dev.id}" (${size})`,
+        );
+      const other = mirrorOfDrive.get(m.drive);
+      if (other !== undefined && other !== k)
+        problems.push(
+          `${path}.drive: drive "${m.drive}" already holds mirror ${other} of "${dev.id}": two mirrors of one device on one drive (its failure would take both)`,
+        );
+      mirrorOfDrive.set(m.drive, k);
+      if (!drives.has(m.drive)) return problems.push(`${path}.drive: unknown drive id "${m.drive}"`);
+      const end = m.startCylinder + size;
+      if (end > drives.get(m.drive)!)
+        problems.push(
+          `${path}: extent cylinders ${m.startCylinder}..${end - 1} runs past the end of drive "${m.drive}" (${drives.get(m.drive)} cylinders)`,
+        );
+      out.push({ path, device: `${dev.id} mirror ${k}`, drive: m.drive, start: m.startCylinder, end });
+    });
+  });
+  return out;
+}
+
+/** Spares: known drives, listed once, holding no device's extent. */
+function spareProblems(cfg: ArrayConfig, extents: Extent[], problems: string[]): void {
+  const seen = new Set<string>();
+  (cfg.spares ?? []).forEach((d, i) => {
+    const path = `spares[${i}]`;
+    if (!cfg.drives.some((x) => x.id === d)) return problems.push(`${path}: unknown drive id "${d}"`);
+    if (seen.has(d)) problems.push(`${path}: drive "${d}" is listed twice`);
+    seen.add(d);
+    const used = extents.find((e) => e.drive === d);
+    if (used) problems.push(`${path}: drive "${d}" is not free: ${used.device} uses it (${used.path})`);
+  });
 }
 
 /** Drives defined once, each owned by exactly one disk adapter. Returns each drive's cylinders. */

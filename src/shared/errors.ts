@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'INVARIANT' // an invariant of the array broke: the actor must stop
   | 'ADAPTER_GONE' // the adapter serving a request stopped
   | 'HOST_ADAPTER_LOST' // the host adapter went away with the request in flight: it may or may not have been done
+  | 'DRIVE_FAULT' // a drive could not serve an access (failed, or a media error): another copy is tried
+  | 'DATA_LOST' // no copy of a track survives: the read fails, never served as garbage
   | 'USAGE'; // bad command-line input
 
 export class ArrayError extends Error {

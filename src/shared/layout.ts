@@ -86,6 +86,8 @@ export class DeviceLayout {
   readonly members: Extent[];
   readonly headsPerCylinder: number;
   readonly tracks: number;
+  /** Mirrors 2..4 of the device (its `mirrors`), each this layout member for member on other drives. */
+  mirrors: DeviceLayout[] = [];
   private readonly memberBase: Int32Array; // global track of each member's first cylinder
   private readonly concatEnd: Int32Array; // cumulative logical cylinders, concatenated only
 
@@ -193,24 +195,29 @@ export function deviceLayout(cfg: ArrayConfig, deviceId: string, running: ArrayC
       'UNKNOWN_DEVICE',
       `unknown device "${deviceId}" (devices: ${cfg.devices.map((d) => d.id).join(', ')})`,
     );
-  if (dev.layout === 'striped') {
-    const per = dev.cylinders / dev.members.length;
-    return new DeviceLayout(
+  if (dev.layout === 'striped' || dev.layout === 'concatenated') {
+    const size = (i: number) =>
+      dev.layout === 'striped' ? dev.cylinders / dev.members.length : dev.members[i]!.cylinders;
+    const own = new DeviceLayout(
       dev.id,
-      'striped',
-      extentsOf(dev, drives, () => per),
-      dev.stripeCylinders,
+      dev.layout,
+      extentsOf(dev, drives, size),
+      dev.layout === 'striped' ? dev.stripeCylinders : 0,
       drives,
     );
-  }
-  if (dev.layout === 'concatenated') {
-    return new DeviceLayout(
-      dev.id,
-      'concatenated',
-      extentsOf(dev, drives, (i) => dev.members[i]!.cylinders),
-      0,
-      drives,
+    own.mirrors = (dev.mirrors ?? []).map((m) =>
+      own.mirroredOnto(
+        dev.id,
+        m.members.map((x, i) => ({
+          drive: drives.index(x.drive),
+          driveId: x.drive,
+          startCylinder: x.startCylinder,
+          cylinders: size(i),
+        })),
+        drives,
+      ),
     );
+    return own;
   }
   const of = deviceLayout(running, dev.of, running);
   if (dev.members.length !== of.members.length && dev.members.every((m) => m.cylinders !== undefined)) {

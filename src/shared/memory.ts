@@ -31,6 +31,10 @@ export const TRACK = {
   // p was filled (IND cleared) and its data is still only in cache: until the drive write, the
   // durable store keeps IND[p] set (R3, durable.ts). Set with the clear of IND, cleared by the drive write.
   FILLPEND: 1 << 5,
+  // Drive faults (drive-state.ts), cleared by a whole-track write (the drive remaps the track):
+  MEDIA: 1 << 6, // a latent sector error: reads fail
+  ROT: 1 << 7, // silent corruption: reads return other bytes
+  LOST: 1 << 8, // on an M1 location: no copy survives (every mirror's drive failed)
 } as const;
 /**
  * The actor holding a track's LOCK lives in the same word (bits 24-30), set and cleared in the one
@@ -45,11 +49,7 @@ export const ACTOR_IDS = (LOCK_OWNER_MASK >>> LOCK_OWNER_SHIFT) + 1;
 /** Words of one actor's intent record (intent.ts). */
 export const INTENT_WORDS = 8;
 
-/**
- * Cache slot header state bits (one Int32 per slot). WPk = 1 << k: pending for mirror k = 1..4 of
- * the owner track's device (mirror 1 the owner location itself, 2-4 the device's `mirrors`);
- * WPB: pending for the owner's BCV location while a BCV is established (the patent's extra mirror).
- */
+/** Cache slot state bits. WPk: pending for mirror k = 1..4 of the owner (1: itself); WPB: for its established BCV. */
 export const SLOT = {
   WP: 1 << 0,
   WP1: 1 << 1,
@@ -61,8 +61,7 @@ export const SLOT = {
   PARTIAL: 1 << 7, // without VALID: the slot holds only bytes [lo, hi) of its track (slotValid), clean (DESIGN §2)
   WPB: 1 << 8,
 } as const;
-/** The most mirrors a device has (its own members and up to three more): WP1..WP4. */
-export const MAX_MIRRORS = 4;
+export const MAX_MIRRORS = 4; // a device's own members and up to three more: WP1..WP4
 /** WPk of mirror k (1-based). */
 export const wpOfMirror = (k: number): number => 1 << k;
 
@@ -92,60 +91,8 @@ export const PHASE = {
   COMPLETING: 6, // steps 121-124
 } as const;
 
-/**
- * Test hooks and session words (one Int32Array). A HOLD word non-zero holds that process before its
- * next step; the hold is a shared word, so tests, the CLI and a future scheduler all use it alike.
- */
-export const HOOK = {
-  HOLD_SPLIT: 0, // the instant split process (FIG. 5)
-  HOLD_TRANSFER: 1, // the data transfer process (FIGS. 6A/6B)
-  HOLD_DESTAGE_MAIN: 2, // destage of WP1
-  HOLD_DESTAGE_MIRROR: 3, // destage of WPB (to an established BCV)
-  HOLD_SWITCH: 4, // the service processor before step 114
-  HOLD_COMPLETION: 5, // the service processor before step 121
-  HOLD_ESTABLISH: 6, // the ESTABLISH copy pass (step 104), before each track
-  HOLD_HOST_FILL: 7, // a FIG. 7 fill asked by a host adapter, after it found its session, before its locks
-  TEST_FAULTS: 8, // TEST ONLY: deliberate faults (TEST_FAULT bits), to prove the checks catch them
-  HOLD_SWITCH_WINDOW: 9, // the service processor inside the switch: device blocked and drained, before step 115
-  HOLD_STAGE: 10, // a disk adapter's stage for a host adapter, before it reads the drive
-} as const;
-/**
- * TEST ONLY: the deliberate faults of HOOK.TEST_FAULTS, one bit each. Nothing but a test or the
- * stress harness's `--break-fill` sets them; the array runs correctly with the word at 0.
- */
-export const TEST_FAULT = {
-  BROKEN_FILL: 1 << 0, // fill(t) skips split(o): old write-pending data is never moved to the BCV
-  // The durable store's ordering rules (DESIGN §10), each broken on purpose to prove the crash harness catches it:
-  EARLY_IND_CLEAR: 1 << 1, // R3: a fill clears IND[n] while n's data is only in cache (not on n's drive)
-  UNSYNCED_SWITCH: 1 << 2, // R1: the switch does not destage the BCV's mirror writes before the activation is made durable
-  LATE_SWITCH_COMMIT: 1 << 3, // R1: the switch unblocks hosts before the activation is durable (made durable later)
-  FLUSH_WITHOUT_COMMIT: 1 << 4, // R4: a FLUSH is answered once the cache is destaged, before the commit
-} as const;
-export type TestFaultName = keyof typeof TEST_FAULT;
-export type HoldName =
-  | 'establish'
-  | 'split'
-  | 'transfer'
-  | 'host-fill'
-  | 'destage-main'
-  | 'destage-mirror'
-  | 'switch'
-  | 'switch-window'
-  | 'stage'
-  | 'completion';
-export const HOLD_WORD: Record<HoldName, number> = {
-  split: HOOK.HOLD_SPLIT,
-  transfer: HOOK.HOLD_TRANSFER,
-  'destage-main': HOOK.HOLD_DESTAGE_MAIN,
-  'destage-mirror': HOOK.HOLD_DESTAGE_MIRROR,
-  switch: HOOK.HOLD_SWITCH,
-  'switch-window': HOOK.HOLD_SWITCH_WINDOW,
-  stage: HOOK.HOLD_STAGE,
-  completion: HOOK.HOLD_COMPLETION,
-  establish: HOOK.HOLD_ESTABLISH,
-  'host-fill': HOOK.HOLD_HOST_FILL,
-};
-const HOOK_WORDS = 16;
+export { HOOK, HOOK_WORDS, HOLD_WORD, TEST_FAULT, type HoldName, type TestFaultName } from './hooks.ts';
+import { HOOK, HOOK_WORDS, HOLD_WORD, TEST_FAULT, type HoldName, type TestFaultName } from './hooks.ts';
 /** Per session y, per disk adapter a: the instant split cursor (next global track it will visit). */
 export const MAX_DISK_ADAPTERS = 64;
 export const splitCursorWord = (y: number, da: number): number => y * MAX_DISK_ADAPTERS + da;
@@ -168,6 +115,8 @@ export const BACKGROUND = {
   MAX_KBPS: 4, // the copy's rate while hosts are idle (KB/s, 0: unlimited)
   HOST_OPS: 5, // host requests taken by every host adapter so far (wraps): the throttle's sign that hosts are busy
 } as const;
+
+const DRIVE_SPARE = 3; // DRIVE_STATE.SPARE (drive-state.ts names every state)
 
 export const NO_SLOT = -1;
 /** Slots a cache-exhausted error describes (the first ones). */
@@ -219,6 +168,8 @@ export interface SharedBuffers {
    * and never a track half-written (durable.ts).
    */
   driveWriteSeq: SharedArrayBuffer;
+  /** Per drive: its DRIVE_STATE (drive-state.ts). */
+  driveState: SharedArrayBuffer;
 }
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
@@ -269,12 +220,15 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     sparsePool: new SharedArrayBuffer(0, { maxByteLength: sparsePoolMaxBytes(cfg) }),
     sparseWords: sab(SPARSE_WORDS * 4),
     driveWriteSeq: sab(drives.totalTracks * 4),
+    driveState: sab(cfg.drives.length * 4),
   };
   for (const idx of buffers.sparseIndex) if (idx) new Int32Array(idx).fill(NO_CHUNK);
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
   new Int32Array(buffers.slotOwner).fill(NO_TRACK);
   const owner = new Int32Array(buffers.driveOwner);
   cfg.diskAdapters.forEach((a, i) => a.drives.forEach((d) => (owner[drives.index(d)] = i)));
+  const driveState = new Int32Array(buffers.driveState);
+  for (const d of cfg.spares ?? []) driveState[drives.index(d)] = DRIVE_SPARE;
   return buffers;
 }
 
@@ -301,6 +255,7 @@ export class SharedState {
   readonly hostInflight: Int32Array;
   readonly intents: Int32Array;
   readonly driveWriteSeq: Int32Array;
+  readonly driveState: Int32Array;
   readonly devices: number;
 
   constructor(buffers: SharedBuffers) {
@@ -325,6 +280,7 @@ export class SharedState {
     this.hostInflight = new Int32Array(buffers.hostInflight);
     this.intents = new Int32Array(buffers.intents);
     this.driveWriteSeq = new Int32Array(buffers.driveWriteSeq);
+    this.driveState = new Int32Array(buffers.driveState);
     this.devices = buffers.devices;
   }
 

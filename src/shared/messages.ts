@@ -39,6 +39,8 @@ export interface StageRequest {
   slot: number;
   lo?: number;
   hi?: number;
+  /** Read this copy of the track (a mirror's location) instead of `track` itself. */
+  from?: number;
 }
 
 export type Message =
@@ -47,7 +49,7 @@ export type Message =
   | { t: 'io-done'; replies: IoReply[] }
   // host adapter ↔ disk adapter
   | { t: 'stage'; ha: number; reqs: StageRequest[] } // read track into slot (only bytes [lo, hi) if given: a partial stage)
-  | { t: 'staged'; reqs: Array<StageRequest & { error?: string }> } // lo/hi: the bytes read (rounded out to the drive's block)
+  | { t: 'staged'; reqs: Array<StageRequest & { error?: string; fault?: 'failed' | 'media' }> } // lo/hi: the bytes read (rounded out to the drive's block)
   | { t: 'destage-hint'; slots: number[] } // these slots became write-pending
   | { t: 'destage-now' } // the cache is full of write-pending slots
   | { t: 'flush'; id: number } // destage every write-pending slot of your drives, then answer
@@ -146,6 +148,7 @@ const isStageRequest = (r: unknown): boolean =>
   isObj(r) &&
   isInt(r.track) &&
   isInt(r.slot) &&
+  (r.from === undefined || (isInt(r.from) && r.from >= 0)) &&
   (r.lo === undefined ? r.hi === undefined : isInt(r.lo) && isInt(r.hi) && r.lo >= 0 && r.lo < r.hi);
 
 const CHECKS: Record<MessageType, (m: any) => boolean> = {

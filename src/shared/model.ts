@@ -2,6 +2,7 @@
 import type { ArrayConfig } from './config.ts';
 import { deviceLayout, DriveMap, type DeviceLayout } from './layout.ts';
 import { ArrayError } from './errors.ts';
+import { MAX_MIRRORS, NO_TRACK, wpOfMirror } from './memory.ts';
 
 export interface DeviceEntry {
   id: string;
@@ -21,6 +22,11 @@ export class ArrayModel {
   readonly trackBytes: number;
   readonly diskAdapterIds: string[];
   private readonly byId = new Map<string, DeviceEntry>();
+  /**
+   * Per extra mirror k = 2..4 (index k - 2): mirror k's location of each M1 location g, NO_TRACK where
+   * g has none. Empty while no device is mirrored (nothing allocated, nothing looked up).
+   */
+  private readonly mirrorLoc: Int32Array[] = [];
 
   constructor(config: ArrayConfig) {
     this.config = config;
@@ -40,6 +46,44 @@ export class ArrayModel {
       };
     });
     for (const d of this.devices) this.byId.set(d.id, d);
+    for (const d of this.devices) this.learnMirrors(d.layout);
+  }
+
+  /** Record where each mirror of `layout` keeps each of its M1 locations. */
+  private learnMirrors(layout: DeviceLayout): void {
+    layout.mirrors.forEach((mirror, i) => {
+      this.mirrorLoc[i] ??= new Int32Array(this.drives.totalTracks).fill(NO_TRACK);
+      const table = this.mirrorLoc[i]!;
+      for (let t = 0; t < layout.tracks; t++) table[layout.locate(t)] = mirror.locate(t);
+    });
+  }
+
+  /** Whether any device has mirrors beyond its own members. */
+  get mirrored(): boolean {
+    return this.mirrorLoc.length > 0;
+  }
+
+  /** Mirror k's location (k = 2..4) of M1 location g, or NO_TRACK. */
+  mirrorLocation(g: number, k: number): number {
+    return this.mirrorLoc[k - 2]?.[g] ?? NO_TRACK;
+  }
+
+  /** Every copy of M1 location g, mirror k at index k - 1: [g] for an unmirrored device. */
+  copiesOf(g: number): number[] {
+    const out = [g];
+    for (let k = 2; k <= MAX_MIRRORS; k++) {
+      const m = this.mirrorLocation(g, k);
+      if (m === NO_TRACK) break;
+      out.push(m);
+    }
+    return out;
+  }
+
+  /** The WPk bits a write of M1 location g sets: WP1 and one per mirror. */
+  mirrorBits(g: number): number {
+    let bits = wpOfMirror(1);
+    for (let k = 2; k <= MAX_MIRRORS && this.mirrorLocation(g, k) !== NO_TRACK; k++) bits |= wpOfMirror(k);
+    return bits;
   }
 
   /** The device named `id`, or undefined (`device` throws instead). */
@@ -76,6 +120,7 @@ export class ArrayModel {
       dev.gen = gen;
       dev.layout = layout;
       dev.bytes = layout.tracks * this.trackBytes;
+      this.learnMirrors(layout);
     }
   }
 

@@ -30,7 +30,7 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
     if (err instanceof ConfigError) refuse(`the target configuration is invalid: ${err.message}`);
     throw err;
   }
-  for (const key of ['geometry', 'cache', 'hostAdapters', 'drives', 'diskAdapters'] as const) {
+  for (const key of ['geometry', 'cache', 'hostAdapters', 'drives', 'diskAdapters', 'spares'] as const) {
     if (!isDeepStrictEqual(running[key], target[key]))
       refuse(`the target changes "${key}"; only device definitions may change`);
   }
@@ -54,6 +54,11 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
   const next = changed[0]!;
   const prev = running.devices.find((d) => d.id === next.id)!;
   if (prev.layout !== next.layout) refuse(`"${next.id}" changes layout from ${prev.layout} to ${next.layout}`);
+  const mirrors = (d: typeof prev) => (d.layout === 'bcv' ? 0 : (d.mirrors?.length ?? 0));
+  if (mirrors(prev) > 0 || mirrors(next) > 0)
+    refuse(
+      `"${next.id}" is mirrored (${mirrors(prev) + 1} copies now, ${mirrors(next) + 1} in the target): restriping a mirrored device is not built yet (DESIGN §14)`,
+    );
 
   if (next.layout === 'concatenated' && prev.layout === 'concatenated') {
     const kept = next.members.slice(0, prev.members.length);

@@ -1,0 +1,106 @@
+// Drive faults asked of a running array (the control API, `run --fail-drive`, tests) and what the
+// array says of its drives and of each device's mirrors (DESIGN §14).
+import type { ArrayModel } from '../shared/model.ts';
+import type { SharedState } from '../shared/memory.ts';
+import { ArrayError } from '../shared/errors.ts';
+import {
+  driveFailed,
+  driveStateName,
+  failWholeDrive,
+  injectTrackFaults,
+  type DriveFaultKind,
+  type DriveStateName,
+} from '../shared/drive-state.ts';
+import { mulberry32 } from '../shared/sched.ts';
+
+/** The most tracks one media or rot fault request may hit. */
+export const MAX_FAULT_TRACKS = 1 << 20;
+
+export interface DriveFaultRequest {
+  drive: string;
+  kind: DriveFaultKind;
+  /** media and rot: how many tracks (holding some device's data) get the fault. */
+  tracks?: number;
+  /** The stream that picks those tracks (the same seed picks the same tracks). */
+  seed?: number;
+}
+
+export interface DriveFaultResult {
+  drive: string;
+  kind: DriveFaultKind;
+  state: DriveStateName;
+  /** The tracks hit ([DCH]), for media and rot. */
+  tracks: string[];
+}
+
+export interface DriveView {
+  id: string;
+  adapter: string;
+  state: DriveStateName;
+}
+
+export interface MirrorView {
+  mirror: number;
+  drives: string[];
+  state: 'ok' | 'failed';
+}
+
+export interface DeviceMirrorsView {
+  id: string;
+  state: 'ok' | 'degraded' | 'failed';
+  mirrors: MirrorView[];
+}
+
+/** Give a drive a fault: USAGE errors name the field and why. */
+export function failDrive(model: ArrayModel, state: SharedState, r: DriveFaultRequest): DriveFaultResult {
+  const d = model.drives.ids.indexOf(r.drive);
+  if (d < 0)
+    throw new ArrayError('USAGE', `drive "${r.drive}": no such drive (drives: ${model.drives.ids.join(', ')})`);
+  if (r.kind === 'whole') {
+    failWholeDrive(state, d);
+    return { drive: r.drive, kind: r.kind, state: driveStateName(state, d), tracks: [] };
+  }
+  const n = r.tracks ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_FAULT_TRACKS)
+    throw new ArrayError('USAGE', `tracks: ${n} must be an integer from 1 to ${MAX_FAULT_TRACKS}`);
+  const used = usedLocations(model);
+  const random = mulberry32(r.seed ?? Date.now());
+  const hit = injectTrackFaults(state, model.drives, d, {
+    kind: r.kind,
+    count: n,
+    pick: (m) => Math.floor(random() * m),
+    among: (g) => used[g] === 1,
+  });
+  if (hit.length === 0)
+    throw new ArrayError('USAGE', `drive "${r.drive}" holds no device's tracks: a ${r.kind} fault would hit nothing`);
+  return { drive: r.drive, kind: r.kind, state: driveStateName(state, d), tracks: hit.map((g) => model.drives.dch(g)) };
+}
+
+/** 1 at every location some device's copy (any mirror, its current layout) uses. */
+function usedLocations(model: ArrayModel): Uint8Array {
+  const used = new Uint8Array(model.drives.totalTracks);
+  for (const dev of model.devices)
+    for (const l of [dev.layout, ...dev.layout.mirrors]) for (let t = 0; t < l.tracks; t++) used[l.locate(t)] = 1;
+  return used;
+}
+
+export function driveViews(model: ArrayModel, state: SharedState): DriveView[] {
+  return model.drives.ids.map((id, d) => ({
+    id,
+    adapter: model.diskAdapterIds[state.driveOwner[d]!] ?? '',
+    state: driveStateName(state, d),
+  }));
+}
+
+/** Each device's copies: mirror 1 its own members, then its `mirrors`; degraded while one has a failed drive. */
+export function deviceMirrorViews(model: ArrayModel, state: SharedState): DeviceMirrorsView[] {
+  return model.devices.map((dev) => {
+    const mirrors = [dev.layout, ...dev.layout.mirrors].map((l, i): MirrorView => {
+      const drives = [...new Set(l.members.map((m) => m.driveId))];
+      const failed = l.members.some((m) => driveFailed(state, m.drive));
+      return { mirror: i + 1, drives, state: failed ? 'failed' : 'ok' };
+    });
+    const bad = mirrors.filter((m) => m.state === 'failed').length;
+    return { id: dev.id, state: bad === 0 ? 'ok' : bad < mirrors.length ? 'degraded' : 'failed', mirrors };
+  });
+}

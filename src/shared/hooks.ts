@@ -1,0 +1,56 @@
+// The test hooks' words (HOOK): holds that stop a process before its next step, and the deliberate
+// faults that prove the checks catch them. One Int32Array in shared memory (SharedState.hooks).
+/**
+ * Test hooks and session words (one Int32Array). A HOLD word non-zero holds that process before its
+ * next step; the hold is a shared word, so tests, the CLI and a future scheduler all use it alike.
+ */
+export const HOOK = {
+  HOLD_SPLIT: 0, // the instant split process (FIG. 5)
+  HOLD_TRANSFER: 1, // the data transfer process (FIGS. 6A/6B)
+  HOLD_DESTAGE_MAIN: 2, // destage of WP1
+  HOLD_DESTAGE_MIRROR: 3, // destage of WPB (to an established BCV)
+  HOLD_SWITCH: 4, // the service processor before step 114
+  HOLD_COMPLETION: 5, // the service processor before step 121
+  HOLD_ESTABLISH: 6, // the ESTABLISH copy pass (step 104), before each track
+  HOLD_HOST_FILL: 7, // a FIG. 7 fill asked by a host adapter, after it found its session, before its locks
+  TEST_FAULTS: 8, // TEST ONLY: deliberate faults (TEST_FAULT bits), to prove the checks catch them
+  HOLD_SWITCH_WINDOW: 9, // the service processor inside the switch: device blocked and drained, before step 115
+  HOLD_STAGE: 10, // a disk adapter's stage for a host adapter, before it reads the drive
+} as const;
+/**
+ * TEST ONLY: the deliberate faults of HOOK.TEST_FAULTS, one bit each. Nothing but a test or the
+ * stress harness's `--break-fill` sets them; the array runs correctly with the word at 0.
+ */
+export const TEST_FAULT = {
+  BROKEN_FILL: 1 << 0, // fill(t) skips split(o): old write-pending data is never moved to the BCV
+  // The durable store's ordering rules (DESIGN §10), each broken on purpose to prove the crash harness catches it:
+  EARLY_IND_CLEAR: 1 << 1, // R3: a fill clears IND[n] while n's data is only in cache (not on n's drive)
+  UNSYNCED_SWITCH: 1 << 2, // R1: the switch does not destage the BCV's mirror writes before the activation is made durable
+  LATE_SWITCH_COMMIT: 1 << 3, // R1: the switch unblocks hosts before the activation is durable (made durable later)
+  FLUSH_WITHOUT_COMMIT: 1 << 4, // R4: a FLUSH is answered once the cache is destaged, before the commit
+} as const;
+export type TestFaultName = keyof typeof TEST_FAULT;
+export type HoldName =
+  | 'establish'
+  | 'split'
+  | 'transfer'
+  | 'host-fill'
+  | 'destage-main'
+  | 'destage-mirror'
+  | 'switch'
+  | 'switch-window'
+  | 'stage'
+  | 'completion';
+export const HOLD_WORD: Record<HoldName, number> = {
+  split: HOOK.HOLD_SPLIT,
+  transfer: HOOK.HOLD_TRANSFER,
+  'destage-main': HOOK.HOLD_DESTAGE_MAIN,
+  'destage-mirror': HOOK.HOLD_DESTAGE_MIRROR,
+  switch: HOOK.HOLD_SWITCH,
+  'switch-window': HOOK.HOLD_SWITCH_WINDOW,
+  stage: HOOK.HOLD_STAGE,
+  completion: HOOK.HOLD_COMPLETION,
+  establish: HOOK.HOLD_ESTABLISH,
+  'host-fill': HOOK.HOLD_HOST_FILL,
+};
+export const HOOK_WORDS = 16;
