@@ -14,7 +14,7 @@ export async function writeCopy(
   src: Uint8Array,
   dirty?: [number, number],
 ): Promise<boolean> {
-  if (locations.failed(target)) return false;
+  if (!locations.writable(target)) return false;
   try {
     await locations.write(target, src, dirty);
     return true;

@@ -14,6 +14,7 @@ import { trySplitHoldingBcv } from '../shared/reconf.ts';
 import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
 import { noteDroppedCopy, writeCopy } from './copies.ts';
+import { rebuildPart, type RebuildContext } from './rebuild.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import type { Drive } from '../drives/store.ts';
@@ -23,7 +24,7 @@ import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 import { pipeline, PIPELINE_LIMIT } from '../shared/pipeline.ts';
 import { Restripe } from './restripe.ts';
-import { clearPending, pendingSlots, slotDuty, type DutyContext } from './duty.ts';
+import { clearPending, DEFERRED_RETRY_MS, destageUntilNone, pendingSlots, slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { Locations } from './locations.ts';
 import { BackgroundThrottle } from './throttle.ts';
@@ -35,8 +36,6 @@ const DESTAGE_BATCH = 256;
 const DESTAGES_IN_FLIGHT_PER_DRIVE = 8;
 /** Session ids remembered after they close (a late FIG. 7 fill for one is answered at once). */
 const CLOSED_SESSIONS_KEPT = 64;
-/** How soon a slot whose owner track was locked is tried again. */
-const DEFERRED_RETRY_MS = 1;
 /**
  * Write-behind of an adapter with instant drives: a destage round starts this long after the
  * first write-pending hint, so a track written many times meanwhile is destaged once (a 4 KiB
@@ -93,6 +92,8 @@ export class DiskAdapter {
     directCopies: 0,
     /** Copies not written because their drive had failed (another mirror carries the track). */
     copiesDropped: 0,
+    /** Stale copies of a drive being rebuilt that this adapter read and made pending for the spare. */
+    rebuildCopies: 0,
   };
 
   private readonly gate: SyncGate;
@@ -104,6 +105,7 @@ export class DiskAdapter {
   private readonly restripe: Restripe;
   private readonly stager: Stager;
   private readonly locations: Locations;
+  private readonly rebuildContext: RebuildContext;
   /** What a slot's destage duty depends on (this adapter's drives and sessions). */
   private readonly dutyContext: DutyContext;
 
@@ -134,6 +136,11 @@ export class DiskAdapter {
       ownsTrack: (g) => this.ownsTrack(g),
     };
     const throttle = new BackgroundThrottle(this.state, this.model, () => this.stopped);
+    this.rebuildContext = {
+      ...{ name: this.name, model: this.model, state: this.state, throttle, counters: this.counters },
+      ...{ ownsTrack: (g: number) => this.ownsTrack(g), hintOwner: (g: number, s: number) => this.hintOwner(g, s) },
+      readLocation: (g: number, dst: Uint8Array) => this.locations.read(g, dst),
+    };
     this.restripe = new Restripe({
       name: this.name,
       index: this.index,
@@ -441,18 +448,8 @@ export class DiskAdapter {
   }
 
   /** Destage the pending slots that `which` picks until none is left (bounded). */
-  private async destageUntilNone(which: (s: number) => boolean, what: string): Promise<void> {
-    const deadline = sched().now() + SLOT_WAIT_MS;
-    for (
-      let pending = pendingSlots(this.dutyContext).filter(which);
-      pending.length > 0;
-      pending = pendingSlots(this.dutyContext).filter(which)
-    ) {
-      for (const s of pending) await this.destageSlot(s);
-      if (sched().now() > deadline)
-        throw new ArrayError('TIMEOUT', `${this.name}: ${what} still pending after ${SLOT_WAIT_MS} ms`);
-      if (pendingSlots(this.dutyContext).some(which)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
-    }
+  private destageUntilNone(which: (s: number) => boolean, what: string): Promise<void> {
+    return destageUntilNone(this.dutyContext, (s) => this.destageSlot(s), which, `${this.name}: ${what}`);
   }
 
   /**
@@ -461,6 +458,11 @@ export class DiskAdapter {
    */
   private get destagesInFlight(): number {
     return this.channel ? Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * this.drives.size) : 1;
+  }
+
+  /** This adapter's part of rebuilding drive position `d` onto the spare in its place (rebuild.ts). */
+  rebuild(d: number): Promise<number> {
+    return rebuildPart(this.rebuildContext, d).finally(() => this.hurry());
   }
 
   /** Ask every adapter (this one included) to destage now: the cache is full. */

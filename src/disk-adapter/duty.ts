@@ -7,6 +7,12 @@ import { DEVICE, MAX_MIRRORS, NO_TRACK, SLOT, TRACK, WPK_ALL, wpOfMirror, type S
 import type { ArrayModel } from '../shared/model.ts';
 import type { Session } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
+import { ArrayError } from '../shared/errors.ts';
+import { sched, sleep } from '../shared/sched.ts';
+import { SLOT_WAIT_MS } from '../shared/cache.ts';
+
+/** How soon a destage blocked by a track lock is tried again (ms). */
+export const DEFERRED_RETRY_MS = 1;
 import { casSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
 /**
@@ -101,4 +107,19 @@ export function pendingSlots(ctx: DutyContext): number[] {
     if (owner !== NO_TRACK && slotDuty(ctx, owner, st)) out.push(s);
   }
   return out;
+}
+
+/** Destage the pending slots that `which` picks until none is left, bounded by SLOT_WAIT_MS (`what` names them in the error). */
+export async function destageUntilNone(
+  ctx: DutyContext,
+  destage: (s: number) => Promise<unknown>,
+  which: (s: number) => boolean,
+  what: string,
+): Promise<void> {
+  const deadline = sched().now() + SLOT_WAIT_MS;
+  for (let pending = pendingSlots(ctx).filter(which); pending.length > 0; pending = pendingSlots(ctx).filter(which)) {
+    for (const s of pending) await destage(s);
+    if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what} still pending after ${SLOT_WAIT_MS} ms`);
+    if (pendingSlots(ctx).some(which)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
+  }
 }

@@ -5,7 +5,7 @@ import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { ByteRange } from '../shared/messages.ts';
 import { assert } from '../shared/assert.ts';
 import type { Drive } from '../drives/store.ts';
-import { DriveFault, driveFailed } from '../shared/drive-state.ts';
+import { addRebuilt, DriveFault, driveFailed, driveWritable, mediaOf } from '../shared/drive-state.ts';
 
 /** What a rotted track's reads return instead of its bytes: each byte XORed with this. */
 const ROT_XOR = 0x5a;
@@ -18,14 +18,15 @@ export class Locations {
     private readonly drives: Map<number, Drive>,
   ) {}
 
+  /** Location g is on a drive of this adapter's (the media behind g's drive position: a spare rebuilt in its place). */
   owns(g: number): boolean {
-    return this.drives.has(this.model.drives.driveOf(g));
+    return this.drives.has(mediaOf(this.state, this.model.drives.driveOf(g)));
   }
 
   /** The drive and drive-local track of global track `g`, asserting this adapter owns it. */
   driveTrack(g: number): { drive: Drive; track: number } {
     const d = this.model.drives.driveOf(g);
-    const drive = this.drives.get(d);
+    const drive = this.drives.get(mediaOf(this.state, d));
     assert(drive, () => `${this.name}: asked to touch ${this.model.drives.dch(g)} on a drive it does not own`);
     return { drive, track: g - this.model.drives.baseTrack[d]! };
   }
@@ -46,17 +47,20 @@ export class Locations {
     if (this.state.flag(g, TRACK.ROT)) for (let i = lo; i < hi; i++) dst[i]! ^= ROT_XOR;
   }
 
-  /** Whether location g's drive has failed (its writes are dropped, its reads fail). */
-  failed(g: number): boolean {
-    return driveFailed(this.state, this.model.drives.driveOf(g));
+  /** Whether location g takes writes (its drive has not failed; a spare being rebuilt does). */
+  writable(g: number): boolean {
+    return driveWritable(this.state, this.model.drives.driveOf(g));
   }
 
-  private checkDrive(g: number, what: string): void {
-    if (this.failed(g))
+  private checkDrive(g: number, what: 'read' | 'write'): void {
+    const d = this.model.drives.driveOf(g);
+    const dch = this.model.drives.dch(g);
+    if (what === 'read' ? driveFailed(this.state, d) : !driveWritable(this.state, d))
       throw new DriveFault(
         'failed',
-        `drive ${this.model.drives.ids[this.model.drives.driveOf(g)]} has failed (${what} of ${this.model.drives.dch(g)})`,
+        `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${dch}: it has failed or is being rebuilt`,
       );
+    if (what === 'read' && this.state.flag(g, TRACK.STALE)) throw new DriveFault('media', `${dch} is not rebuilt yet`);
   }
 
   /**
@@ -73,6 +77,10 @@ export class Locations {
     // A whole-track write remaps a bad track (MEDIA) and replaces rotted bytes (ROT); a partial one
     // rewrites only some sectors, so the fault stays.
     const whole = !(dirty && drive.writeRange && dirty[0] < dirty[1]) || (dirty[0] === 0 && dirty[1] === src.length);
+    if (whole && this.state.flag(g, TRACK.STALE)) {
+      this.state.clearFlag(g, TRACK.STALE);
+      addRebuilt(this.state, this.model.drives.driveOf(g), 1); // a rebuilt copy: the rebuild's progress
+    }
     this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND | (whole ? TRACK.MEDIA | TRACK.ROT : 0));
   }
 }

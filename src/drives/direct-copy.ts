@@ -11,6 +11,7 @@ import { sched } from '../shared/sched.ts';
 import { TRACK, type SharedState } from '../shared/memory.ts';
 import { MemoryDrive, SparseDrive, driveStore, type MemoryStore } from './store.ts';
 import { timingModel } from './timing/timed-drive.ts';
+import { driveFailed, mediaOf } from '../shared/drive-state.ts';
 
 export class DirectCopier {
   /** Each drive's memory store as this adapter sees it; null: the drive cannot be copied directly. */
@@ -40,6 +41,9 @@ export class DirectCopier {
       () => `direct copy from ${this.model.drives.dch(src)} without its lock (${this.state.describeTrack(src)})`,
     );
     const drives = this.model.drives;
+    // Only between drives serving as themselves: a failed drive, or a spare in another's place, copies through cache.
+    for (const d of [drives.driveOf(src), drives.driveOf(dst)])
+      if (mediaOf(this.state, d) !== d || driveFailed(this.state, d)) return false;
     const from = this.store(drives.driveOf(src));
     const to = this.store(drives.driveOf(dst));
     if (!from || !to) return false;

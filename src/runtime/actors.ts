@@ -72,7 +72,12 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
       start: () => da.start(),
       stop: () => da.stop(),
       status: () => da.status(),
-      call: noCalls('a disk adapter'),
+      call: async (method, args) =>
+        method === 'rebuild'
+          ? da.rebuild(args[0] as number)
+          : method === 'flush'
+            ? da.flush()
+            : noCalls('a disk adapter')(method),
     };
   }
   const d = init.durable;

@@ -6,6 +6,8 @@ import { ArrayError } from '../shared/errors.ts';
 import {
   driveFailed,
   driveStateName,
+  mediaOf,
+  rebuildProgress,
   failWholeDrive,
   injectTrackFaults,
   type DriveFaultKind,
@@ -37,12 +39,24 @@ export interface DriveView {
   id: string;
   adapter: string;
   state: DriveStateName;
+  /** A spare serving (or being rebuilt) in a failed drive's place: that drive. */
+  inPlaceOf?: string;
+  /** A failed drive whose place a spare took: that spare. */
+  replacedBy?: string;
+  /** A spare being rebuilt: copies rewritten so far, of how many. */
+  rebuild?: { done: number; total: number };
+}
+
+/** The drive positions whose tracks drive `id`'s media serves (its own, or the one it took the place of). */
+export function positionsServedBy(state: SharedState, model: ArrayModel, id: string): number[] {
+  const p = model.drives.ids.indexOf(id);
+  return model.drives.ids.flatMap((_, d) => (mediaOf(state, d) === p ? [d] : []));
 }
 
 export interface MirrorView {
   mirror: number;
   drives: string[];
-  state: 'ok' | 'failed';
+  state: 'ok' | 'failed' | 'rebuilding';
 }
 
 export interface DeviceMirrorsView {
@@ -85,11 +99,22 @@ function usedLocations(model: ArrayModel): Uint8Array {
 }
 
 export function driveViews(model: ArrayModel, state: SharedState): DriveView[] {
-  return model.drives.ids.map((id, d) => ({
-    id,
-    adapter: model.diskAdapterIds[state.driveOwner[d]!] ?? '',
-    state: driveStateName(state, d),
-  }));
+  const ids = model.drives.ids;
+  return ids.map((id, p) => {
+    const view: DriveView = {
+      id,
+      adapter: model.diskAdapterIds[state.driveOwner[p]!] ?? '',
+      state: driveStateName(state, p),
+    };
+    const served = ids.findIndex((_, d) => d !== p && mediaOf(state, d) === p);
+    if (served >= 0) {
+      view.inPlaceOf = ids[served];
+      view.adapter = model.diskAdapterIds[state.driveOwner[served]!] ?? '';
+      if (view.state === 'rebuilding') view.rebuild = rebuildProgress(state, served);
+    }
+    if (mediaOf(state, p) !== p) view.replacedBy = ids[mediaOf(state, p)];
+    return view;
+  });
 }
 
 /** Each device's copies: mirror 1 its own members, then its `mirrors`; degraded while one has a failed drive. */
@@ -97,10 +122,12 @@ export function deviceMirrorViews(model: ArrayModel, state: SharedState): Device
   return model.devices.map((dev) => {
     const mirrors = [dev.layout, ...dev.layout.mirrors].map((l, i): MirrorView => {
       const drives = [...new Set(l.members.map((m) => m.driveId))];
-      const failed = l.members.some((m) => driveFailed(state, m.drive));
-      return { mirror: i + 1, drives, state: failed ? 'failed' : 'ok' };
+      const down = l.members.filter((m) => driveFailed(state, m.drive));
+      const rebuilding =
+        down.length > 0 && down.every((m) => driveStateName(state, mediaOf(state, m.drive)) === 'rebuilding');
+      return { mirror: i + 1, drives, state: down.length === 0 ? 'ok' : rebuilding ? 'rebuilding' : 'failed' };
     });
-    const bad = mirrors.filter((m) => m.state === 'failed').length;
+    const bad = mirrors.filter((m) => m.state !== 'ok').length;
     return { id: dev.id, state: bad === 0 ? 'ok' : bad < mirrors.length ? 'degraded' : 'failed', mirrors };
   });
 }

@@ -36,6 +36,7 @@ import { loadImage, withoutStaleBcvs } from './recover.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { lockDataDir, type DirLock } from '../drives/dir-lock.ts';
+import { Rebuilds } from './rebuild-run.ts';
 import {
   deviceMirrorViews,
   driveViews,
@@ -435,22 +436,23 @@ export class ArrayEmulator extends EventEmitter {
     return out;
   }
 
-  /** Give drive `r.drive` a fault (whole, media, rot): DESIGN §14. */
+  /** Give drive `r.drive` a fault (whole, media, rot): DESIGN §14. A failed drive is rebuilt onto a spare. */
   failDrive(r: DriveFaultRequest): DriveFaultResult {
     const out = failDrive(this.model, this.state, r);
     this.log('warn', `drive ${r.drive}: ${r.kind} fault${out.tracks.length ? ` on ${out.tracks.length} tracks` : ''}`);
-    this.emit('drive-fault', out);
+    if (r.kind === 'whole') this.rebuilds.afterFailure(r.drive);
     return out;
   }
 
-  /** Every drive and its state (ok, failed, rebuilding, spare). */
-  drives(): DriveView[] {
-    return driveViews(this.model, this.state);
-  }
+  /** Rebuilds onto spares (DESIGN §14), started when a drive fails. */
+  readonly rebuilds = new Rebuilds(() => ({
+    ...{ model: this.model, state: this.state, log: this.log },
+    ...{ diskAdapters: this.actors.filter((a) => a.role === 'da'), emit: (e: string, d: unknown) => this.emit(e, d) },
+  }));
 
-  /** Every device's mirrors and their state. */
-  deviceMirrors(): DeviceMirrorsView[] {
-    return deviceMirrorViews(this.model, this.state);
+  /** Every drive and its state (ok, failed, rebuilding, spare), every device's mirrors and theirs. */
+  driveStatus(): { drives: DriveView[]; devices: DeviceMirrorsView[] } {
+    return { drives: driveViews(this.model, this.state), devices: deviceMirrorViews(this.model, this.state) };
   }
 
   /** Actors that stopped on an error (an invariant broke): empty when all is well. */

@@ -2,7 +2,7 @@
 // a failure at its next access), and the MEDIA / ROT bits of the Track ID table for faults of single
 // tracks. Asked for by the control API, `run --fail-drive` and the stress campaigns; felt by the disk
 // adapter's locations (disk-adapter/locations.ts), the only code that touches a drive.
-import { TRACK, type SharedState } from './memory.ts';
+import { DRIVE_WORDS, TRACK, type SharedState } from './memory.ts';
 import type { DriveMap } from './layout.ts';
 import { ArrayError } from './errors.ts';
 import { assert } from './assert.ts';
@@ -25,14 +25,70 @@ export class DriveFault extends ArrayError {
   }
 }
 
-export const driveStateOf = (state: SharedState, d: number): number => Atomics.load(state.driveState, d);
+/** The words of each drive (DRIVE_WORDS of them). */
+const W = { STATE: 0, MEDIA: 1, REBUILT: 2, TO_REBUILD: 3 } as const;
+const word = (d: number, w: number) => d * DRIVE_WORDS + w;
+
+/** Drive d's own state (of its media: a failed drive stays failed after a spare took its place). */
+export const driveStateOf = (state: SharedState, d: number): number => Atomics.load(state.driveState, word(d, W.STATE));
 export const driveStateName = (state: SharedState, d: number): DriveStateName => NAMES[driveStateOf(state, d)] ?? 'ok';
+export const setDriveState = (state: SharedState, d: number, v: number): void =>
+  void Atomics.store(state.driveState, word(d, W.STATE), v);
+/**
+ * The drive whose media holds position d's tracks: d itself, or the spare rebuilt in its place
+ * (global track indexes stay the position's; only the media behind them changes).
+ */
+export const mediaOf = (state: SharedState, d: number): number => Atomics.load(state.driveState, word(d, W.MEDIA));
+export const setMediaOf = (state: SharedState, d: number, m: number): void =>
+  void Atomics.store(state.driveState, word(d, W.MEDIA), m);
+/**
+ * Position d's tracks cannot be read now: its media failed, or a spare is being rebuilt in its place
+ * (a rebuilt copy is read again only once the whole rebuild is done).
+ */
 export const driveFailed = (state: SharedState, d: number): boolean =>
-  Atomics.load(state.driveState, d) === DRIVE_STATE.FAILED;
+  driveStateOf(state, mediaOf(state, d)) !== DRIVE_STATE.OK;
+/** Position d's tracks take writes: its media is ok, or a spare is being rebuilt in its place. */
+export const driveWritable = (state: SharedState, d: number): boolean => {
+  const st = driveStateOf(state, mediaOf(state, d));
+  return st === DRIVE_STATE.OK || st === DRIVE_STATE.REBUILDING;
+};
+/** A rebuild's progress on position d: copies rewritten, of how many. */
+export const rebuildProgress = (state: SharedState, d: number): { done: number; total: number } => ({
+  done: Atomics.load(state.driveState, word(d, W.REBUILT)),
+  total: Atomics.load(state.driveState, word(d, W.TO_REBUILD)),
+});
+export const setRebuildTotal = (state: SharedState, d: number, total: number): void => {
+  Atomics.store(state.driveState, word(d, W.TO_REBUILD), total);
+  Atomics.store(state.driveState, word(d, W.REBUILT), 0);
+};
+export const addRebuilt = (state: SharedState, d: number, n: number): number =>
+  Atomics.add(state.driveState, word(d, W.REBUILT), n);
+
+/**
+ * Spare `spare` takes drive position d's place: marked rebuilding, its media serves d's tracks from
+ * now (writes reach it, reads wait for the rebuild's end), and its adapter owns them. `stale` copies
+ * of d are marked STALE first, so no read trusts them until rewritten.
+ */
+export function handOver(state: SharedState, d: number, spare: number, stale: number[]): void {
+  for (const g of stale) Atomics.or(state.trackFlags, g, TRACK.STALE);
+  setRebuildTotal(state, d, stale.length);
+  setDriveState(state, spare, DRIVE_STATE.REBUILDING);
+  setMediaOf(state, d, spare);
+  Atomics.store(state.driveOwner, d, Atomics.load(state.driveOwner, spare));
+}
+
+/** Stale copies left on drive position d (a rebuild is done when none is). */
+export function staleOn(state: SharedState, drives: DriveMap, d: number): number[] {
+  const base = drives.baseTrack[d]!;
+  const out: number[] = [];
+  for (let g = base; g < base + drives.cylinders[d]! * drives.headsPerCylinder; g++)
+    if (Atomics.load(state.trackFlags, g) & TRACK.STALE) out.push(g);
+  return out;
+}
 
 /** Mark drive d failed: every later access to it fails. */
 export function failWholeDrive(state: SharedState, d: number): void {
-  Atomics.store(state.driveState, d, DRIVE_STATE.FAILED);
+  setDriveState(state, d, DRIVE_STATE.FAILED);
 }
 
 /**

@@ -35,6 +35,7 @@ export const TRACK = {
   MEDIA: 1 << 6, // a latent sector error: reads fail
   ROT: 1 << 7, // silent corruption: reads return other bytes
   LOST: 1 << 8, // on an M1 location: no copy survives (every mirror's drive failed)
+  STALE: 1 << 9, // a copy on a drive being rebuilt, not rewritten yet: not read, cleared by a whole-track write
 } as const;
 /**
  * The actor holding a track's LOCK lives in the same word (bits 24-30), set and cleared in the one
@@ -116,7 +117,8 @@ export const BACKGROUND = {
   HOST_OPS: 5, // host requests taken by every host adapter so far (wraps): the throttle's sign that hosts are busy
 } as const;
 
-const DRIVE_SPARE = 3; // DRIVE_STATE.SPARE (drive-state.ts names every state)
+const DRIVE_SPARE = 3; // DRIVE_STATE.SPARE (drive-state.ts names every state and word)
+export const DRIVE_WORDS = 4;
 
 export const NO_SLOT = -1;
 /** Slots a cache-exhausted error describes (the first ones). */
@@ -168,7 +170,7 @@ export interface SharedBuffers {
    * and never a track half-written (durable.ts).
    */
   driveWriteSeq: SharedArrayBuffer;
-  /** Per drive: its DRIVE_STATE (drive-state.ts). */
+  /** Per drive, DRIVE_WORDS words: its state, the drive whose media serves its tracks, a rebuild's progress (drive-state.ts). */
   driveState: SharedArrayBuffer;
 }
 
@@ -220,7 +222,7 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     sparsePool: new SharedArrayBuffer(0, { maxByteLength: sparsePoolMaxBytes(cfg) }),
     sparseWords: sab(SPARSE_WORDS * 4),
     driveWriteSeq: sab(drives.totalTracks * 4),
-    driveState: sab(cfg.drives.length * 4),
+    driveState: sab(cfg.drives.length * DRIVE_WORDS * 4),
   };
   for (const idx of buffers.sparseIndex) if (idx) new Int32Array(idx).fill(NO_CHUNK);
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
@@ -228,7 +230,8 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
   const owner = new Int32Array(buffers.driveOwner);
   cfg.diskAdapters.forEach((a, i) => a.drives.forEach((d) => (owner[drives.index(d)] = i)));
   const driveState = new Int32Array(buffers.driveState);
-  for (const d of cfg.spares ?? []) driveState[drives.index(d)] = DRIVE_SPARE;
+  for (let d = 0; d < cfg.drives.length; d++) driveState[d * DRIVE_WORDS + 1] = d; // each position its own media
+  for (const d of cfg.spares ?? []) driveState[drives.index(d) * DRIVE_WORDS] = DRIVE_SPARE;
   return buffers;
 }
 

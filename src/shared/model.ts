@@ -58,6 +58,31 @@ export class ArrayModel {
     });
   }
 
+  /** Per location: the M1 location of the track whose copy it is (NO_TRACK: none), and which copy (k). Built when first asked. */
+  private copyIndex?: { owner: Int32Array; k: Int8Array };
+
+  /**
+   * Which track's copy location g holds under the devices' active layouts: its M1 location and the
+   * mirror k (1: g is the M1 location itself), or undefined where no device keeps a copy.
+   */
+  copyAt(g: number): { owner: number; k: number } | undefined {
+    if (!this.copyIndex) {
+      const owner = new Int32Array(this.drives.totalTracks).fill(NO_TRACK);
+      const k = new Int8Array(this.drives.totalTracks);
+      for (const dev of this.devices)
+        [dev.layout, ...dev.layout.mirrors].forEach((l, i) => {
+          for (let t = 0; t < l.tracks; t++) {
+            const at = l.locate(t);
+            owner[at] = dev.layout.locate(t);
+            k[at] = i + 1;
+          }
+        });
+      this.copyIndex = { owner, k };
+    }
+    const owner = this.copyIndex.owner[g]!;
+    return owner === NO_TRACK ? undefined : { owner, k: this.copyIndex.k[g]! };
+  }
+
   /** Whether any device has mirrors beyond its own members. */
   get mirrored(): boolean {
     return this.mirrorLoc.length > 0;
@@ -121,6 +146,7 @@ export class ArrayModel {
       dev.layout = layout;
       dev.bytes = layout.tracks * this.trackBytes;
       this.learnMirrors(layout);
+      this.copyIndex = undefined;
     }
   }
 

@@ -130,10 +130,11 @@ describe('mirrored devices: data', () => {
     'a whole drive fails (%s): the device is degraded, reads and writes go on, every byte reads back',
     async (mode) => {
       const { emu, host, tracks } = await mirroredArray(8, mode);
+      emu.rebuilds.auto = false; // degraded, as without a spare
       emu.failDrive({ drive: 'd1', kind: 'whole' });
-      expect(emu.drives().find((d) => d.id === 'd1')!.state).toBe('failed');
-      expect(emu.drives().find((d) => d.id === 's0')!.state).toBe('spare');
-      const ld1 = emu.deviceMirrors().find((d) => d.id === 'LD1')!;
+      expect(emu.driveStatus().drives.find((d) => d.id === 'd1')!.state).toBe('failed');
+      expect(emu.driveStatus().drives.find((d) => d.id === 's0')!.state).toBe('spare');
+      const ld1 = emu.driveStatus().devices.find((d) => d.id === 'LD1')!;
       expect(ld1.state).toBe('degraded');
       expect(ld1.mirrors.map((m) => m.state)).toEqual(['failed', 'ok']);
       await readAll(host, tracks, () => 1);
@@ -171,7 +172,7 @@ describe('mirrored devices: data', () => {
     const { emu, host, dev } = await mirroredArray(4);
     emu.failDrive({ drive: 'd0', kind: 'whole' });
     emu.failDrive({ drive: 'd3', kind: 'whole' });
-    expect(emu.deviceMirrors().find((d) => d.id === 'LD1')!.state).toBe('failed');
+    expect(emu.driveStatus().devices.find((d) => d.id === 'LD1')!.state).toBe('failed');
     const t = [...Array(dev.layout.tracks).keys()].find((x) => emu.model.drives.driveOf(dev.layout.locate(x)) === 0)!;
     // Four slots: reading other tracks first evicts t's.
     for (let x = 0; x < 8; x++) if (x !== t) await host.read('LD1', x * TRACK_BYTES, TRACK_BYTES).catch(() => {});
@@ -183,4 +184,36 @@ describe('mirrored devices: data', () => {
     expect(Buffer.from(got).equals(Buffer.from(pattern(onD1)))).toBe(true);
     expect(emu.problems()).toEqual([]);
   });
+});
+
+describe('rebuild onto a spare', () => {
+  it.each(['inline', 'threads'] as const)(
+    'a failed drive is rebuilt onto a spare while hosts write (%s); then the other mirror fails and every block still reads back from the spare',
+    async (mode) => {
+      const { emu, host, dev, tracks } = await mirroredArray(8, mode);
+      emu.failDrive({ drive: 'd1', kind: 'whole' });
+      const rebuilt = emu.rebuilds.get('d1')!;
+      expect(rebuilt).toBeDefined();
+      // Writes race the rebuild: each lands on the spare whether before or after its copy is rewritten.
+      await Promise.all(
+        Array.from({ length: tracks / 2 }, (_, i) => host.write('LD1', 2 * i * TRACK_BYTES, pattern(2 * i, 3))),
+      );
+      const report = (await rebuilt)!;
+      const onD1 = [...Array(tracks).keys()].filter((t) => emu.model.drives.driveOf(dev.layout.locate(t)) === 1);
+      expect(report).toMatchObject({ drive: 'd1', spare: 's0', copies: onD1.length + 2 - report.unrecoverable });
+      // LD2 is not mirrored: its 2 tracks on d1 had no other copy, and are lost (their reads fail, naming them).
+      expect(report.unrecoverable).toBe(2);
+      await expect(host.read('LD2', 2 * TRACK_BYTES, TRACK_BYTES)).rejects.toThrow(/no copy could be read/);
+      const views = emu.driveStatus().drives;
+      expect(views.find((d) => d.id === 'd1')).toMatchObject({ state: 'failed', replacedBy: 's0' });
+      expect(views.find((d) => d.id === 's0')).toMatchObject({ state: 'ok', inPlaceOf: 'd1' });
+      expect(emu.driveStatus().devices.find((d) => d.id === 'LD1')!.state).toBe('ok');
+      await host.flush();
+      // Mirror 2's drive of those tracks fails now: only the rebuilt copies on s0 are left to read.
+      emu.rebuilds.auto = false;
+      emu.failDrive({ drive: 'd4', kind: 'whole' });
+      await readAll(host, tracks, (t) => (t % 2 === 0 ? 3 : 1));
+      expect(emu.problems()).toEqual([]);
+    },
+  );
 });

@@ -46,6 +46,23 @@ export function addControlCommands(program: Command): void {
       const { throttleCommand } = await import('../../serve/control/client.ts');
       process.exitCode = await throttleCommand(o);
     });
+  const drive = program.command('drive').description('drive faults on a running arrayemu serve (DESIGN §14)');
+  server(
+    drive
+      .command('fail')
+      .description(
+        'fail a drive: whole (every access fails, the drive is marked failed), media (some tracks return media errors) or rot (some tracks silently return other bytes)',
+      ),
+  )
+    .requiredOption('--drive <id>', 'the drive, by its id in the configuration')
+    .option('--kind <kind>', 'whole, media or rot', 'whole')
+    .option('--tracks <n>', 'media and rot: how many tracks holding data get the fault', intArg('--tracks', 1), 1)
+    .option('--seed <n>', 'media and rot: the seed that picks the tracks', intArg('--seed', 0))
+    .option('--json', 'print the result as JSON')
+    .action(async (o) => {
+      const { driveFailCommand } = await import('../../serve/control/client.ts');
+      process.exitCode = await driveFailCommand(o);
+    });
   server(
     program.command('reconfigure').description('reconfigure a running arrayemu serve online to a target configuration'),
   )

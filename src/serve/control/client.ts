@@ -37,8 +37,10 @@ export function formatStatus(st: any): string {
   const lines = ['Devices:'];
   for (const d of st.devices)
     lines.push(
-      `  ${d.id.padEnd(8)} ${(d.bytes / 2 ** 20).toFixed(1).padStart(10)} MiB  generation ${d.generation}${d.bcvOf ? `  (BCV of ${d.bcvOf})` : ''}`,
+      `  ${d.id.padEnd(8)} ${(d.bytes / 2 ** 20).toFixed(1).padStart(10)} MiB  generation ${d.generation}${d.bcvOf ? `  (BCV of ${d.bcvOf})` : ''}${mirrorsLine(d)}`,
     );
+  const notOk = (st.drives ?? []).filter((d: any) => d.state !== 'ok');
+  if (notOk.length > 0) lines.push(`Drives: ${notOk.map((d: any) => `${d.id} ${d.state}`).join(', ')} (others ok)`);
   lines.push(`NBD: ${st.nbd.connections} connection(s) open`);
   if (st.reconfigurations.length === 0) lines.push('No reconfiguration in progress.');
   for (const r of st.reconfigurations) {
@@ -49,6 +51,13 @@ export function formatStatus(st: any): string {
     );
   }
   return lines.join('\n');
+}
+
+/** A mirrored or failed device's copies, md-style: [UU] both up, [U_] mirror 2 down. */
+function mirrorsLine(d: any): string {
+  if (!d.mirrors || (d.mirrors.length === 1 && d.state === 'ok')) return '';
+  const map = d.mirrors.map((m: any) => (m.state === 'ok' ? 'U' : '_')).join('');
+  return `  ${d.mirrors.length}-way [${map}] ${d.state}`;
 }
 
 /** The plan's ETA beside the real one (or why there is none). */
@@ -135,6 +144,26 @@ export async function throttleCommand(
     o.json
       ? `${JSON.stringify(t)}\n`
       : `background copy: at most ${t.maxMBps || 'unlimited'} MB/s while hosts are idle, at least ${t.minMBps} MB/s while they are busy\n`,
+  );
+  return 0;
+}
+
+/** `arrayemu drive fail --server URL --drive ID [--kind K] [--tracks n]`: a drive fault, as the API takes it. */
+export async function driveFailCommand(
+  o: ServerOptions & { drive: string; kind?: string; tracks?: number; seed?: number; json?: boolean },
+): Promise<number> {
+  const body = {
+    kind: o.kind ?? 'whole',
+    ...(o.tracks ? { tracks: o.tracks } : {}),
+    ...(o.seed !== undefined ? { seed: o.seed } : {}),
+  };
+  const r = await call(o, 'POST', `/v1/drives/${encodeURIComponent(o.drive)}/fail`, body);
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify(r)}\n`
+      : r.kind === 'whole'
+        ? `drive ${r.drive}: failed (every access to it fails; devices with another mirror go on degraded)\n`
+        : `drive ${r.drive}: ${r.kind} fault on ${r.tracks.length} track(s): ${r.tracks.join(' ')}\n`,
   );
   return 0;
 }

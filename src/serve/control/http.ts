@@ -1,5 +1,8 @@
 // The HTTP plumbing the control API and the embedded live view share: errors with their status,
 // JSON bodies (bounded) and replies, the throttle's body. A refusal changes nothing.
+import { z } from 'zod';
+import { DRIVE_FAULT_KINDS } from '../../shared/drive-state.ts';
+import { MAX_FAULT_TRACKS, type DriveFaultRequest } from '../../runtime/drives-status.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { ArrayError, ConfigError, errorMessage } from '../../shared/errors.ts';
 
@@ -38,6 +41,27 @@ export function throttleBody(b: unknown): { minMBps: number; maxMBps: number } {
   if (t.maxMBps > 0 && t.minMBps > t.maxMBps)
     throw new HttpError(400, `minMBps: ${t.minMBps} is above maxMBps ${t.maxMBps}`);
   return t;
+}
+
+const DriveFaultBody = z.strictObject({
+  kind: z.enum(DRIVE_FAULT_KINDS, { error: `must be one of ${DRIVE_FAULT_KINDS.join(', ')}` }).default('whole'),
+  tracks: z
+    .number({ error: 'must be a number' })
+    .int('must be an integer')
+    .min(1, 'must be at least 1')
+    .max(MAX_FAULT_TRACKS, `must be at most ${MAX_FAULT_TRACKS}`)
+    .optional(),
+  seed: z.number({ error: 'must be a number' }).int('must be an integer').optional(),
+});
+
+/** `{"kind": "whole" | "media" | "rot", "tracks": n, "seed": n}` for drive `drive`; 400 naming the field otherwise. */
+export function driveFaultBody(drive: string, b: unknown): DriveFaultRequest {
+  const parsed = DriveFaultBody.safeParse(b ?? {});
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new HttpError(400, `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`);
+  }
+  return { drive, ...parsed.data };
 }
 
 export async function jsonBody(req: IncomingMessage): Promise<unknown> {

@@ -12,6 +12,7 @@ import type { NbdCounters } from '../nbd/server.ts';
 import type { DeviceCounters, DeviceIo } from '../nbd/backend.ts';
 import type { Jobs } from './jobs.ts';
 import { slotOwnerOf, slotStateOf } from '../../shared/tables.ts';
+import { trackFaultCounts } from '../../shared/drive-state.ts';
 
 export function arrayMetrics(emu: ArrayEmulator, io: DeviceIo, nbd: { counters: NbdCounters }, jobs: Jobs): Registry {
   const registry = new Registry();
@@ -51,7 +52,44 @@ export function arrayMetrics(emu: ArrayEmulator, io: DeviceIo, nbd: { counters: 
   cacheMetrics(registry, emu);
   nbdMetrics(registry, nbd);
   sessionMetrics(registry, emu, jobs);
+  driveMetrics(registry, emu);
   return registry;
+}
+
+/** Each drive's state (1 for the state it is in), each device's failed mirrors, the tracks with a fault of their own. */
+function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
+  new Gauge({
+    name: 'arrayemu_drive_state',
+    help: 'Drive state: 1 for the state the drive is in (ok, failed, rebuilding, spare)',
+    labelNames: ['drive', 'adapter', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of emu.driveStatus().drives) this.set({ drive: d.id, adapter: d.adapter, state: d.state }, 1);
+    },
+  });
+  new Gauge({
+    name: 'arrayemu_device_mirrors',
+    help: "A device's copies (mirror 1 its own members) by state: ok or failed",
+    labelNames: ['device', 'state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of emu.driveStatus().devices)
+        for (const state of ['ok', 'failed'] as const)
+          this.set({ device: d.id, state }, d.mirrors.filter((m) => m.state === state).length);
+    },
+  });
+  new Gauge({
+    name: 'arrayemu_track_faults',
+    help: 'Physical tracks with a fault now: media (reads fail), rot (reads return other bytes), lost (no copy left)',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      const f = trackFaultCounts(emu.state);
+      for (const kind of ['media', 'rot', 'lost'] as const) this.set({ kind }, f[kind]);
+    },
+  });
 }
 
 /** How long one read of every adapter's status serves the metrics of a scrape (they collect at once). */
@@ -103,6 +141,16 @@ function adapterMetrics(registry: Registry, emu: ArrayEmulator): void {
   );
   counter('arrayemu_adapter_destaged_total', 'Slots destaged to main locations', (s) => s.destaged ?? 0);
   counter('arrayemu_adapter_staged_total', 'Tracks staged into the cache', (s) => s.staged ?? 0);
+  counter(
+    'arrayemu_adapter_mirror_destaged_total',
+    "Slots destaged to a mirror's or a BCV's location",
+    (s) => s.mirrored ?? 0,
+  );
+  counter(
+    'arrayemu_adapter_copies_dropped_total',
+    'Copies not written because their drive had failed (another mirror carries the track)',
+    (s) => s.copiesDropped ?? 0,
+  );
 }
 
 function cacheMetrics(registry: Registry, emu: ArrayEmulator): void {

@@ -4,7 +4,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { ArrayError, errorMessage } from '../../shared/errors.ts';
-import { HttpError, jsonBody, listenHttp, LOOPBACK, reply, statusOf, throttleBody } from './http.ts';
+import { driveFaultBody, HttpError, jsonBody, listenHttp, LOOPBACK, reply, statusOf, throttleBody } from './http.ts';
 import type { Serving } from '../nbd/serve.ts';
 import { parseListen } from '../nbd/serve.ts';
 import { Jobs } from './jobs.ts';
@@ -95,9 +95,14 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
   const given = req.headers.authorization ?? (path === '/v1/events' ? `Bearer ${url.searchParams.get('token')}` : '');
   if (c.token !== undefined && given !== `Bearer ${c.token}`)
     throw new HttpError(401, 'a bearer token is required (Authorization: Bearer <token>)');
+  const drive = /^\/v1\/drives\/([^/]+)\/fail$/.exec(path);
+  if (drive && req.method === 'POST')
+    return reply(res, 200, c.s.emu.failDrive(driveFaultBody(decodeURIComponent(drive[1]!), await jsonBody(req))));
   const route = `${req.method} ${path.replace(/\/\d+(?=\/|$)/, '/:id')}`;
   const id = Number(/\/(\d+)(?:\/|$)/.exec(path)?.[1]);
   switch (route) {
+    case 'GET /v1/drives':
+      return reply(res, 200, { drives: c.s.emu.driveStatus().drives });
     case 'GET /v1/status':
       await c.s.nbd.refresh();
       return reply(res, 200, status(c));
@@ -138,13 +143,17 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
 
 function status(c: Ctx): Record<string, unknown> {
   const { paused, minMBps, maxMBps } = c.s.emu.background();
+  const mirrors = new Map(c.s.emu.driveStatus().devices.map((m) => [m.id, m]));
   return {
     devices: c.s.emu.model.devices.map((d) => ({
       id: d.id,
       bytes: d.bytes,
       generation: d.gen,
       bcvOf: d.bcvOf ?? null,
+      state: mirrors.get(d.id)!.state,
+      mirrors: mirrors.get(d.id)!.mirrors,
     })),
+    drives: c.s.emu.driveStatus().drives,
     reconfigurations: c.jobs.running().map((j) => c.jobs.view(j)),
     nbd: { uris: c.s.uris, connections: c.s.nbd.counters.connectionsOpen },
     throttle: { minMBps, maxMBps },

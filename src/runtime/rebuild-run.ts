@@ -1,0 +1,132 @@
+// A rebuild onto a spare (DESIGN §14), driven from the main thread: when a drive fails, a spare of at
+// least its size takes its place (drive-state.ts handOver), every disk adapter rewrites the stale
+// copies it holds a good copy of (disk-adapter/rebuild.ts), a destage round puts them on the spare,
+// and the spare serves once no copy is stale. Rounds repeat while they make progress (a copy whose
+// source failed meanwhile is taken from another); a copy with no readable source left is lost.
+import type { ArrayModel } from '../shared/model.ts';
+import type { SharedState } from '../shared/memory.ts';
+import { TRACK } from '../shared/memory.ts';
+import type { Log } from '../shared/link.ts';
+import {
+  DRIVE_STATE,
+  driveFailed,
+  driveStateOf,
+  handOver,
+  rebuildProgress,
+  setDriveState,
+  staleOn,
+} from '../shared/drive-state.ts';
+import type { ActorSlot } from './slots.ts';
+import { errorMessage } from '../shared/errors.ts';
+import { positionsServedBy } from './drives-status.ts';
+
+/** Rounds a rebuild makes (each: every adapter's part, then a destage) before it gives up on what is left. */
+const REBUILD_ROUNDS = 16;
+
+export interface RebuildReport {
+  drive: string;
+  spare: string;
+  copies: number;
+  /** Copies with no readable source left (their tracks are lost if no other copy survives). */
+  unrecoverable: number;
+  ms: number;
+}
+
+export interface RebuildContext {
+  model: ArrayModel;
+  state: SharedState;
+  diskAdapters: ActorSlot[];
+  log: Log;
+  emit?: (event: string, data: unknown) => void;
+}
+
+/** Rebuild failed drive position d onto a spare; undefined if d holds no copy or no spare fits. */
+export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<RebuildReport | undefined> {
+  const { model, state, log } = ctx;
+  const t0 = performance.now();
+  const spare = model.drives.ids.findIndex(
+    (_, j) =>
+      j !== d &&
+      driveStateOf(state, j) === DRIVE_STATE.SPARE &&
+      model.drives.cylinders[j]! >= model.drives.cylinders[d]!,
+  );
+  const drive = model.drives.ids[d]!;
+  if (spare < 0) {
+    log(
+      'warn',
+      `drive ${drive} failed and no spare of ${model.drives.cylinders[d]} cylinders is free: its devices run degraded`,
+    );
+    return undefined;
+  }
+  const base = model.drives.baseTrack[d]!;
+  const stale: number[] = [];
+  for (let g = base; g < base + model.drives.cylinders[d]! * model.drives.headsPerCylinder; g++)
+    if (model.copyAt(g)) stale.push(g);
+  handOver(state, d, spare, stale);
+  log('info', `rebuilding ${stale.length} copies of drive ${drive} onto spare ${model.drives.ids[spare]}`);
+  let left = stale.length;
+  for (let round = 0; round < REBUILD_ROUNDS && left > 0; round++) {
+    await Promise.all(ctx.diskAdapters.map((a) => a.call('rebuild', [d])));
+    await Promise.all(ctx.diskAdapters.map((a) => a.call('flush', [])));
+    const now = staleOn(state, model.drives, d).length;
+    if (now === left && round > 0) break; // no progress: what is left has no source
+    left = now;
+  }
+  // A copy left stale has no readable source: it stays STALE (never read), and a track with no
+  // readable copy at all is LOST (its reads fail naming it).
+  const unrecoverable = staleOn(state, model.drives, d);
+  for (const g of unrecoverable) {
+    const { owner } = model.copyAt(g)!;
+    const readable = model
+      .copiesOf(owner)
+      .some(
+        (x) => x !== g && !driveFailed(state, model.drives.driveOf(x)) && !state.flag(x, TRACK.STALE | TRACK.MEDIA),
+      );
+    if (!readable) state.setFlag(owner, TRACK.LOST);
+  }
+  setDriveState(state, spare, DRIVE_STATE.OK);
+  const report = {
+    drive,
+    spare: model.drives.ids[spare]!,
+    copies: rebuildProgress(state, d).done,
+    unrecoverable: unrecoverable.length,
+    ms: Math.round(performance.now() - t0),
+  };
+  log(
+    unrecoverable.length ? 'error' : 'info',
+    `rebuilt drive ${drive} onto ${report.spare}: ${report.copies} copies in ${report.ms} ms${unrecoverable.length ? `, ${unrecoverable.length} with no readable source` : ''}`,
+  );
+  return report;
+}
+
+/** The rebuilds an array has started, by failed drive id; each resolves to its report (undefined: no spare). */
+export class Rebuilds {
+  /** Start one when a drive fails (false: leave it failed and degraded, as a test may want). */
+  auto = true;
+  private readonly running = new Map<string, Promise<RebuildReport | undefined>>();
+
+  constructor(private readonly ctx: () => RebuildContext) {}
+
+  /** Drive `id` failed: rebuild every position its media served, if `auto`. */
+  afterFailure(id: string): void {
+    if (!this.auto) return;
+    const { model, state } = this.ctx();
+    for (const d of positionsServedBy(state, model, id)) this.start(d);
+  }
+
+  get(driveId: string): Promise<RebuildReport | undefined> | undefined {
+    return this.running.get(driveId);
+  }
+
+  /** Rebuild drive position d onto a spare, in the background. */
+  start(d: number): void {
+    const ctx = this.ctx();
+    const id = ctx.model.drives.ids[d]!;
+    const run = rebuildDrive(ctx, d);
+    this.running.set(id, run);
+    void run.then(
+      (report) => report && ctx.emit?.('rebuilt', report),
+      (err) => ctx.log('error', `rebuild of drive ${id} failed: ${errorMessage(err)}`),
+    );
+  }
+}
