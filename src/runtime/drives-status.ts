@@ -101,15 +101,12 @@ function usedLocations(model: ArrayModel): Uint8Array {
 export function driveViews(model: ArrayModel, state: SharedState): DriveView[] {
   const ids = model.drives.ids;
   return ids.map((id, p) => {
-    const view: DriveView = {
-      id,
-      adapter: model.diskAdapterIds[state.driveOwner[p]!] ?? '',
-      state: driveStateName(state, p),
-    };
+    // A drive sits on the adapter the configuration attaches it to, whichever position its media serves.
+    const adapter = model.config.diskAdapters.find((a) => a.drives.includes(id))?.id ?? '';
+    const view: DriveView = { id, adapter, state: driveStateName(state, p) };
     const served = ids.findIndex((_, d) => d !== p && mediaOf(state, d) === p);
     if (served >= 0) {
       view.inPlaceOf = ids[served];
-      view.adapter = model.diskAdapterIds[state.driveOwner[served]!] ?? '';
       if (view.state === 'rebuilding') view.rebuild = rebuildProgress(state, served);
     }
     if (mediaOf(state, p) !== p) view.replacedBy = ids[mediaOf(state, p)];

@@ -18,6 +18,14 @@ export function layoutCommand(opts: { config: string; device: string; to?: strin
     ...(layout.kind === 'striped' ? { stripeCylinders: layout.stripeCylinders } : {}),
     cylinders: layout.cylinders,
     drives,
+    ...(layout.mirrors.length > 0
+      ? {
+          mirrors: layout.mirrors.map((m, i) => ({
+            mirror: i + 2,
+            drives: Object.fromEntries([...m.cylindersByDrive()].map(([d, cs]) => [d, cs.map(cylinderName)])),
+          })),
+        }
+      : {}),
   };
   let plan: ReturnType<typeof transferPlan> | undefined;
   if (target) {
@@ -37,6 +45,11 @@ export function layoutCommand(opts: { config: string; device: string; to?: strin
     const width = Math.max(...Object.values(drives).map((c) => c.length));
     lines.push(`  drive  ${Array.from({ length: width }, (_, i) => `row${i}`.padEnd(5)).join('')}`);
     for (const [d, cs] of Object.entries(drives)) lines.push(`  ${d.padEnd(6)} ${cs.map((c) => c.padEnd(5)).join('')}`);
+    layout.mirrors.forEach((m, i) => {
+      lines.push(`  mirror ${i + 2} (each cylinder also on):`);
+      for (const [d, cs] of m.cylindersByDrive())
+        lines.push(`  ${d.padEnd(6)} ${cs.map((c) => cylinderName(c).padEnd(5)).join('')}`);
+    });
     if (plan) {
       lines.push('', '  transfer plan (drive:cylinder)  original → BCV → new');
       for (const r of plan)
