@@ -22,9 +22,10 @@ import { adapterDrives, type DirectCopier } from '../drives/adapter-drives.ts';
 import { drivesTiming } from '../drives/timing/timed-drive.ts';
 import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
-import { pipeline, PIPELINE_LIMIT } from '../shared/pipeline.ts';
+import { pipeline } from '../shared/pipeline.ts';
 import { Restripe } from './restripe.ts';
-import { clearPending, DEFERRED_RETRY_MS, destageUntilNone, pendingSlots, slotDuty, type DutyContext } from './duty.ts';
+import { clearPending, DEFERRED_RETRY_MS, destagesInFlight, destageUntilNone } from './duty.ts';
+import { pendingSlots, slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { Locations } from './locations.ts';
 import { BackgroundThrottle } from './throttle.ts';
@@ -32,8 +33,6 @@ import { markSlotClean, slotDirtyOf, slotOf, slotOwnerOf, slotStateOf } from '..
 
 /** Slots destaged per round before the destager yields a turn to staging (host requests come first). */
 const DESTAGE_BATCH = 256;
-/** Destages an adapter keeps in flight at once, per drive it has: each drive sees a queue it can order, join and stream. */
-const DESTAGES_IN_FLIGHT_PER_DRIVE = 8;
 /** Session ids remembered after they close (a late FIG. 7 fill for one is answered at once). */
 const CLOSED_SESSIONS_KEPT = 64;
 /**
@@ -126,7 +125,7 @@ export class DiskAdapter {
       state: this.state,
       counters: this.counters,
       readLocation: (g, dst, range) => this.locations.read(g, dst, range),
-      blockBytes: (g) => this.locations.driveTrack(g).drive.blockBytes,
+      blockBytes: (g) => this.locations.blockBytes(g),
       requesterName: (ha) => this.hostAdapters[ha]?.peer ?? `HA${ha}`,
     });
     this.dutyContext = {
@@ -326,7 +325,7 @@ export class DiskAdapter {
       while ((this.dirty.size > 0 || this.deferred.size > 0) && !this.stopped) {
         await pipeline(
           this.takeDirty(DESTAGE_BATCH),
-          this.destagesInFlight,
+          destagesInFlight(this.channel !== undefined, this.drives.size),
           async (s) => void (await this.destageSlot(s)),
         );
         if (this.dirty.size === 0 && this.deferred.size > 0) {
@@ -414,6 +413,7 @@ export class DiskAdapter {
 
   /** Destage everything write-pending on this adapter's drives now. */
   async flush(): Promise<void> {
+    await this.gate.opened(); // asked by a call (a rebuild round), not a message: a replacement waits for its sync
     this.counters.flushes++;
     const deadline = sched().now() + SLOT_WAIT_MS;
     for (let pending = pendingSlots(this.dutyContext); pending.length > 0; pending = pendingSlots(this.dutyContext)) {
@@ -452,16 +452,9 @@ export class DiskAdapter {
     return destageUntilNone(this.dutyContext, (s) => this.destageSlot(s), which, `${this.name}: ${what}`);
   }
 
-  /**
-   * Destages in flight for the adapter: deep for timed drives (their queues stream), one for instant
-   * ones (an access takes no time, so more in flight would only add turns).
-   */
-  private get destagesInFlight(): number {
-    return this.channel ? Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * this.drives.size) : 1;
-  }
-
   /** This adapter's part of rebuilding drive position `d` onto the spare in its place (rebuild.ts). */
-  rebuild(d: number): Promise<number> {
+  async rebuild(d: number): Promise<number> {
+    await this.gate.opened(); // a replacement knows the sessions (its duties) only after its reconf-sync
     return rebuildPart(this.rebuildContext, d).finally(() => this.hurry());
   }
 

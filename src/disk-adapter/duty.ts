@@ -10,6 +10,7 @@ import { assert } from '../shared/assert.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { SLOT_WAIT_MS } from '../shared/cache.ts';
+import { PIPELINE_LIMIT } from '../shared/pipeline.ts';
 
 /** How soon a destage blocked by a track lock is tried again (ms). */
 export const DEFERRED_RETRY_MS = 1;
@@ -122,4 +123,15 @@ export async function destageUntilNone(
     if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what} still pending after ${SLOT_WAIT_MS} ms`);
     if (pendingSlots(ctx).some(which)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
   }
+}
+
+/** Destages an adapter keeps in flight at once, per drive it has: each drive sees a queue it can order, join and stream. */
+const DESTAGES_IN_FLIGHT_PER_DRIVE = 8;
+
+/**
+ * Destages in flight for an adapter: deep for timed drives (their queues stream), one for instant
+ * ones (an access takes no time, so more in flight would only add turns).
+ */
+export function destagesInFlight(timed: boolean, drives: number): number {
+  return timed ? Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * drives) : 1;
 }

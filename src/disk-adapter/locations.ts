@@ -36,8 +36,8 @@ export class Locations {
    * A failed drive or a media error throws DriveFault; a rotted track (ROT) returns other bytes, silently.
    */
   async read(g: number, dst: Uint8Array, range?: ByteRange): Promise<void> {
-    const { drive, track } = this.driveTrack(g);
     this.checkDrive(g, 'read');
+    const { drive, track } = this.driveTrack(g);
     if (this.state.flag(g, TRACK.MEDIA))
       throw new DriveFault('media', `media error reading ${this.model.drives.dch(g)}`);
     const [lo, hi] = [range?.[0] ?? 0, range?.[1] ?? dst.length];
@@ -45,6 +45,12 @@ export class Locations {
     else if (range) await drive.readRange(track, dst, range[0], range[1]);
     else await drive.readTrack(track, dst);
     if (this.state.flag(g, TRACK.ROT)) for (let i = lo; i < hi; i++) dst[i]! ^= ROT_XOR;
+  }
+
+  /** The least location g's drive reads (bytes); a DriveFault if the drive cannot serve g now. */
+  blockBytes(g: number): number {
+    this.checkDrive(g, 'read');
+    return this.driveTrack(g).drive.blockBytes;
   }
 
   /** Whether location g takes writes (its drive has not failed; a spare being rebuilt does). */
@@ -60,6 +66,12 @@ export class Locations {
         'failed',
         `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${dch}: it has failed or is being rebuilt`,
       );
+    // A request that raced a spare's taking d's place (the request was routed before): not ours now.
+    if (mediaOf(this.state, d) !== d && !this.owns(g))
+      throw new DriveFault(
+        'failed',
+        `${dch} is served by a spare on another adapter now (a ${what} routed before it took the place)`,
+      );
     if (what === 'read' && this.state.flag(g, TRACK.STALE)) throw new DriveFault('media', `${dch} is not rebuilt yet`);
   }
 
@@ -69,8 +81,8 @@ export class Locations {
    * write part of a track and g is not formatted-as-zeros (its other bytes are then the slot's already).
    */
   async write(g: number, src: Uint8Array, dirty?: [number, number]): Promise<void> {
-    const { drive, track } = this.driveTrack(g);
     this.checkDrive(g, 'write');
+    const { drive, track } = this.driveTrack(g);
     if (dirty && drive.writeRange && dirty[0] < dirty[1] && !this.state.flag(g, TRACK.FMT))
       await drive.writeRange(track, src, dirty[0], dirty[1]);
     else await drive.writeTrack(track, src);

@@ -68,6 +68,8 @@ export async function rebuildPart(ctx: RebuildContext, d: number): Promise<numbe
 async function slotHolding(ctx: RebuildContext, owner: number, from: number): Promise<number> {
   const { state } = ctx;
   const cached = wholeSlotOf(state, owner);
+  if (cached !== NO_SLOT && state.testFault('REBUILD_FROM_DRIVE'))
+    await ctx.readLocation(from, state.slotBytes(cached));
   if (cached !== NO_SLOT) return cached;
   const s = tryAllocateSlot(state, owner);
   if (s === NO_SLOT) return s;
@@ -94,10 +96,10 @@ async function rebuildCopy(ctx: RebuildContext, g: number, from: number): Promis
       const s = await slotHolding(ctx, owner, from);
       if (s !== NO_SLOT) {
         markSlotWhole(state, s); // the destage to M1 writes the whole track (a partial write leaves it stale)
-        orSlotState(state, s, SLOT.WP | wpOfMirror(k));
+        const was = orSlotState(state, s, SLOT.WP | wpOfMirror(k));
         state.cacheEvent();
         ctx.hintOwner(g, s);
-        ctx.counters.rebuildCopies++;
+        if (!(was & wpOfMirror(k))) ctx.counters.rebuildCopies++; // else pending already (an earlier round, a host write)
         return true;
       }
     } finally {

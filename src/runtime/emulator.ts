@@ -438,7 +438,7 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Give drive `r.drive` a fault (whole, media, rot): DESIGN §14. A failed drive is rebuilt onto a spare. */
   failDrive(r: DriveFaultRequest): DriveFaultResult {
-    const out = failDrive(this.model, this.state, r);
+    const out = failDrive(this.model, this.state, r, this.durable);
     this.log('warn', `drive ${r.drive}: ${r.kind} fault${out.tracks.length ? ` on ${out.tracks.length} tracks` : ''}`);
     if (r.kind === 'whole') this.rebuilds.afterFailure(r.drive);
     return out;
@@ -447,7 +447,10 @@ export class ArrayEmulator extends EventEmitter {
   /** Rebuilds onto spares (DESIGN §14), started when a drive fails. */
   readonly rebuilds = new Rebuilds(() => ({
     ...{ model: this.model, state: this.state, log: this.log },
-    ...{ diskAdapters: this.actors.filter((a) => a.role === 'da'), emit: (e: string, d: unknown) => this.emit(e, d) },
+    ...{
+      diskAdapters: () => this.actors.filter((a) => a.role === 'da'),
+      emit: (e: string, d: unknown) => this.emit(e, d),
+    },
   }));
 
   /** Every drive and its state (ok, failed, rebuilding, spare), every device's mirrors and theirs. */

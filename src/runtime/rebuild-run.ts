@@ -17,11 +17,16 @@ import {
   staleOn,
 } from '../shared/drive-state.ts';
 import type { ActorSlot } from './slots.ts';
+import { sched, sleep, type Timer } from '../shared/sched.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { positionsServedBy } from './drives-status.ts';
 
-/** Rounds a rebuild makes (each: every adapter's part, then a destage) before it gives up on what is left. */
-const REBUILD_ROUNDS = 16;
+/** How long a rebuild goes on without rewriting a copy before it gives up on what is left (ms). */
+const REBUILD_STALL_MS = 60_000;
+/** Longest one adapter's part of a round may take before the round goes on without it (ms). */
+const REBUILD_CALL_MS = 30_000;
+/** How soon a round that rewrote nothing is tried again (ms). */
+const REBUILD_RETRY_MS = 5;
 
 export interface RebuildReport {
   drive: string;
@@ -35,9 +40,30 @@ export interface RebuildReport {
 export interface RebuildContext {
   model: ArrayModel;
   state: SharedState;
-  diskAdapters: ActorSlot[];
+  /** The disk adapters as they are now (asked again each round: one may have been replaced). */
+  diskAdapters: () => ActorSlot[];
   log: Log;
   emit?: (event: string, data: unknown) => void;
+}
+
+/**
+ * An adapter's answer to a rebuild round's call, or 0 if it has none within REBUILD_CALL_MS or
+ * fails (it was replaced meanwhile: a killed adapter never answers; the next round asks its successor).
+ */
+async function bounded(call: Promise<unknown>): Promise<number> {
+  let timer: Timer | undefined;
+  const late = new Promise<number>((resolve) => (timer = sched().after(REBUILD_CALL_MS, () => resolve(0), false)));
+  try {
+    return await Promise.race([
+      call.then(
+        (n) => (typeof n === 'number' ? n : 0),
+        () => 0,
+      ),
+      late,
+    ]);
+  } finally {
+    timer?.cancel();
+  }
 }
 
 /** Rebuild failed drive position d onto a spare; undefined if d holds no copy or no spare fits. */
@@ -65,11 +91,19 @@ export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<Rebu
   handOver(state, d, spare, stale);
   log('info', `rebuilding ${stale.length} copies of drive ${drive} onto spare ${model.drives.ids[spare]}`);
   let left = stale.length;
-  for (let round = 0; round < REBUILD_ROUNDS && left > 0; round++) {
-    await Promise.all(ctx.diskAdapters.map((a) => a.call('rebuild', [d])));
-    await Promise.all(ctx.diskAdapters.map((a) => a.call('flush', [])));
+  let progressAt = sched().now();
+  for (let round = 0; left > 0; round++) {
+    const queued = await Promise.all(ctx.diskAdapters().map((a) => bounded(a.call('rebuild', [d]))));
+    await Promise.all(ctx.diskAdapters().map((a) => bounded(a.call('flush', []))));
     const now = staleOn(state, model.drives, d).length;
-    if (now === left && round > 0) break; // no progress: what is left has no source
+    if (now < left) progressAt = sched().now();
+    // Nothing queued and nothing rewritten: what is left has no readable source.
+    if (now === left && queued.every((n) => n === 0) && round > 0) break;
+    if (sched().now() - progressAt > REBUILD_STALL_MS) {
+      log('error', `rebuild of drive ${drive}: no copy rewritten for ${REBUILD_STALL_MS} ms (${now} left)`);
+      break;
+    }
+    if (now === left) await sleep(REBUILD_RETRY_MS); // pending copies whose destage waits (a held destage, a locked track)
     left = now;
   }
   // A copy left stale has no readable source: it stays STALE (never read), and a track with no

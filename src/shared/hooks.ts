@@ -28,6 +28,9 @@ export const TEST_FAULT = {
   UNSYNCED_SWITCH: 1 << 2, // R1: the switch does not destage the BCV's mirror writes before the activation is made durable
   LATE_SWITCH_COMMIT: 1 << 3, // R1: the switch unblocks hosts before the activation is durable (made durable later)
   FLUSH_WITHOUT_COMMIT: 1 << 4, // R4: a FLUSH is answered once the cache is destaged, before the commit
+  // A rebuild (DESIGN §14) copies a track from the other mirror's drive even where the cache holds
+  // newer data for it: the slot gets the drive's older bytes, and an acknowledged write is lost.
+  REBUILD_FROM_DRIVE: 1 << 5,
 } as const;
 export type TestFaultName = keyof typeof TEST_FAULT;
 export type HoldName =

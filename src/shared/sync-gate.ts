@@ -16,6 +16,11 @@ export class SyncGate {
     return this.waiting === undefined;
   }
 
+  /** Resolves once the gate is open (at once if it is). */
+  opened(): Promise<void> {
+    return new Promise((resolve) => this.run(resolve));
+  }
+
   /** Run `fn` now if the gate is open, else once it opens. */
   run(fn: () => void): void {
     if (!this.waiting) return fn();

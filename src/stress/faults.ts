@@ -7,7 +7,8 @@ import { PHASE } from '../shared/memory.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { pick, type Rng } from './plan.ts';
-import { POLL_MS, SEED_STALL_MS, someOps } from './waits.ts';
+import { POLL_MS, SEED_STALL_MS, someOps, untilOps } from './waits.ts';
+import type { RunningWorkload } from '../host/run.ts';
 
 /** Faults per kind. */
 export interface FaultCounts {
@@ -19,9 +20,14 @@ export interface FaultCounts {
   atSwitch: number;
   duringTransfer: number;
   outsideSessions: number;
+  /** Drive faults (`--drive-faults`): drives failed whole (each rebuilt onto a spare), media faults injected. */
+  drivesFailed: number;
+  mediaFaults: number;
 }
 
 export const noFaults = (): FaultCounts => ({
+  drivesFailed: 0,
+  mediaFaults: 0,
   delayedBatches: 0,
   diskAdapterRestarts: 0,
   hostAdapterRestarts: 0,
@@ -141,4 +147,40 @@ export async function reconfigureRound(
       emu.test.hold(h, false);
   }
   return reports;
+}
+
+/**
+ * The seed's drive faults (`stress --drive-faults`), beside its restripes: at seeded points of the
+ * workload a drive of MX fails whole (and is rebuilt onto a spare before the next) or some of its
+ * tracks get media errors. Never two faults on the two copies of one track: that is what one
+ * mirror covers. A whole failure is repaired (rebuilt) before the next fault, a media error only
+ * when its track is read, so every fault of a seed hits one side (mirror 1's drives or mirror 2's).
+ */
+export async function driveFaults(
+  emu: ArrayEmulator,
+  wl: RunningWorkload,
+  drives: string[],
+  r: Rng,
+  faults: FaultCounts,
+  totalOps: number,
+): Promise<void> {
+  const n = 1 + Math.floor(r() * 3);
+  const failed = new Set<string>();
+  const side = r() < 0.5 ? 'x' : 'y';
+  const ofSide = drives.filter((d) => d.startsWith(side));
+  for (let i = 0; i < n; i++) {
+    await untilOps(wl, (totalOps * (i + 1 + r())) / (n + 2), `before drive fault ${i + 1}`);
+    const left = ofSide.filter((d) => !failed.has(d));
+    if (left.length === 0) return; // every drive of MX failed once (each rebuilt): enough
+    const drive = pick(r, left);
+    if (r() < 0.35) {
+      emu.failDrive({ drive, kind: 'media', tracks: 1 + Math.floor(r() * 4), seed: Math.floor(r() * 1e9) });
+      faults.mediaFaults++;
+      continue;
+    }
+    emu.failDrive({ drive, kind: 'whole' });
+    failed.add(drive);
+    faults.drivesFailed++;
+    await emu.rebuilds.get(drive); // the next failure only once redundancy is back
+  }
 }

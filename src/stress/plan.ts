@@ -306,3 +306,46 @@ export function sharedLocationSpots(config: ArrayConfig, rounds: unknown[][]): H
   }
   return spots;
 }
+
+/**
+ * The plan with a mirrored device of its own for drive faults (`stress --drive-faults`): MX, striped
+ * over drives x0.. with mirror 2 on drives y0.., and two spares z0 and z1, on seeded adapters, in the
+ * array and in every target alike. Its drives hold nothing else, so failing one of them loses no data
+ * while the seed's other devices restripe around it (a restripe of a mirrored device is not built
+ * yet: DESIGN §14).
+ */
+export function withMirroredDevice(plan: SeedPlan): SeedPlan {
+  const r = seededRandom(plan.seed * 69069 + 1);
+  const members = int(r, 1, 3);
+  const stripe = int(r, 1, 2);
+  const cylinders = stripe * int(r, 1, 2);
+  const size = Math.max(2, cylinders);
+  const ids = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
+  const newDrives = [...ids('x', members), ...ids('y', members), ...ids('z', 2)];
+  const adapterOf = new Map(newDrives.map((d) => [d, int(r, 0, plan.config.diskAdapters.length - 1)]));
+  const apply = (cfg: any) => ({
+    ...cfg,
+    drives: [...cfg.drives, ...newDrives.map((id) => ({ id, cylinders: size }))],
+    diskAdapters: cfg.diskAdapters.map((a: any, i: number) => ({
+      ...a,
+      drives: [...a.drives, ...newDrives.filter((d) => adapterOf.get(d) === i)],
+    })),
+    devices: [
+      ...cfg.devices,
+      {
+        id: 'MX',
+        layout: 'striped',
+        cylinders: cylinders * members,
+        stripeCylinders: stripe,
+        members: ids('x', members).map((drive) => ({ drive, startCylinder: 0 })),
+        mirrors: [{ members: ids('y', members).map((drive) => ({ drive, startCylinder: 0 })) }],
+      },
+    ],
+    spares: ids('z', 2),
+  });
+  return { ...plan, config: parseConfig(apply(plan.config)), rounds: plan.rounds.map((round) => round.map(apply)) };
+}
+
+/** MX's drives a drive fault may hit (mirror 1 or 2; never a spare: it is what a rebuild needs). */
+export const mirroredDeviceDrives = (cfg: ArrayConfig): string[] =>
+  cfg.drives.map((d) => d.id).filter((id) => /^[xy]\d+$/.test(id));

@@ -20,11 +20,13 @@ import {
   int,
   pick,
   planSeed,
+  mirroredDeviceDrives,
   sharedLocationSpots,
   withDriveModels,
+  withMirroredDevice,
   type SeedPlan,
 } from './plan.ts';
-import { failAdapter, noFaults, reconfigureRound, type FaultCounts } from './faults.ts';
+import { driveFaults, failAdapter, noFaults, reconfigureRound, type FaultCounts } from './faults.ts';
 import { someOps, untilOps } from './waits.ts';
 
 export interface SeedResult {
@@ -70,6 +72,8 @@ export interface SeedOptions {
   choices?: number[];
   /** Test-only: a deliberately broken fill that skips split(o). */
   breakFill?: boolean;
+  /** Test-only: a deliberately broken rebuild that copies from the drive over newer cached data. */
+  breakRebuild?: boolean;
   /**
    * Heavy host load around the switch: queue depths of 32 to 128 per host processor, two to four
    * processors, half the requests aimed at the logical tracks whose location both layouts of a
@@ -80,6 +84,11 @@ export interface SeedOptions {
   driveModels?: boolean;
   /** Every actor's log line, stamped with the scheduler's clock (virtual ms when deterministic): for a rerun. */
   log?: (text: string) => void;
+  /**
+   * Drive faults: the seed's array gets a mirrored device (MX) and two spares, and drives of MX fail
+   * whole (rebuilt onto a spare) or get media errors while the other devices restripe.
+   */
+  driveFaults?: boolean;
   /** Test-only fault: once a third of the workload is done, the cache forgets every write-pending slot. */
   loseWritePending?: boolean;
 }
@@ -154,8 +163,9 @@ export async function runSeed(seed: number, mode: Mode = 'inline', opts: SeedOpt
       result.reason ??= `stopped: ${errorMessage(err)}`;
     }
   }
+  const f = result.faults;
   result.faultsInjected =
-    result.faults.delayedBatches + result.faults.diskAdapterRestarts + result.faults.hostAdapterRestarts;
+    f.delayedBatches + f.diskAdapterRestarts + f.hostAdapterRestarts + f.drivesFailed + f.mediaFaults;
   result.ms = Math.round(performance.now() - t0);
   return result;
 }
@@ -164,6 +174,7 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
   let plan: SeedPlan;
   try {
     plan = opts.driveModels ? withDriveModels(planSeed(seed)) : planSeed(seed);
+    if (opts.driveFaults) plan = withMirroredDevice(plan);
   } catch (err) {
     result.reason = `plan: ${errorMessage(err)}`;
     return;
@@ -179,14 +190,34 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
   };
   const emu = await ArrayEmulator.start(plan.config, { mode, log, chaos });
   if (opts.breakFill) emu.test.setFault('BROKEN_FILL', true);
+  if (opts.breakRebuild) emu.test.setFault('REBUILD_FROM_DRIVE', true);
   try {
     const { wl, verifierBuffers } = startSeedWorkload(emu, plan, seed, opts);
     const onSwitched = (e: { device: string; bytes: number }) => wl.setDeviceBytes(e.device, e.bytes);
     emu.on('switched', onSwitched);
-    const run = await runRounds(emu, wl, plan, seed, opts, opts.faults ? result.faults : undefined).finally(() => {
-      wl.stop();
-      emu.off('switched', onSwitched);
-    });
+    const drives = opts.driveFaults
+      ? driveFaults(
+          emu,
+          wl,
+          mirroredDeviceDrives(plan.config),
+          seededRandom(seed * 9973 + 13),
+          result.faults,
+          plan.workload.ops,
+        )
+      : Promise.resolve();
+    const rounds = runRounds(emu, wl, plan, seed, opts, opts.faults ? result.faults : undefined);
+    const run = await Promise.all([
+      rounds,
+      drives.then(
+        () => undefined,
+        (err: unknown) => errorMessage(err),
+      ),
+    ])
+      .then(([r, e]) => (e ? { ...r, error: r.error ?? `drive faults: ${e}` } : r))
+      .finally(() => {
+        wl.stop();
+        emu.off('switched', onSwitched);
+      });
     const host = await wl.done;
     const final = new Verifier(verifierBuffers);
     await readBack(emu, final);

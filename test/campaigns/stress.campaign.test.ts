@@ -100,6 +100,40 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     expect(s.faults.hostAdapterRestarts).toBeGreaterThan(10);
   });
 
+  it('drive faults (DESIGN §14): 200 seeds deterministic with adapter faults, 30 on the real event loop, 6 in worker threads: nothing lost; a broken rebuild caught in ≥ a quarter of 40 seeds', async () => {
+    const det = await runStress({
+      seeds: 200,
+      firstSeed: 8000,
+      jobs: 2,
+      seedOptions: { driveFaults: true, faults: true, deterministic: true },
+    });
+    expect(det.failed).toEqual([]);
+    expect(det.verifyErrors).toBe(0);
+    expect(det.faults.drivesFailed).toBeGreaterThan(150);
+    const real = await runStress({
+      seeds: 30,
+      firstSeed: 8300,
+      jobs: 2,
+      seedOptions: { driveFaults: true, faults: true },
+    });
+    expect(real.failed).toEqual([]);
+    const threads = await runStress({
+      seeds: 6,
+      firstSeed: 8400,
+      jobs: 2,
+      mode: 'threads',
+      seedOptions: { driveFaults: true, faults: true },
+    });
+    expect(threads.failed).toEqual([]);
+    const broken = await runStress({
+      seeds: 40,
+      firstSeed: 0,
+      jobs: 2,
+      seedOptions: { driveFaults: true, breakRebuild: true, deterministic: true },
+    });
+    expect(broken.failures).toBeGreaterThanOrEqual(10);
+  });
+
   it('a deliberately broken fill (skips split(o)) is caught within 200 seeds, and its seed replays to the same failure', async () => {
     const opts = { breakFill: true, deterministic: true };
     const s = await runStress({ seeds: 200, firstSeed: 0, jobs: 2, seedOptions: opts });

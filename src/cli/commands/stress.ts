@@ -13,6 +13,7 @@ type StressCliOptions = {
   jobs?: number;
   json?: boolean;
   breakFill?: boolean;
+  breakRebuild?: boolean;
   faults?: boolean;
   deterministic?: boolean;
   schedules: number;
@@ -21,6 +22,7 @@ type StressCliOptions = {
   threads?: boolean;
   heavy?: boolean;
   driveModels?: boolean;
+  driveFaults?: boolean;
   shard?: string;
   out?: string;
 };
@@ -55,8 +57,10 @@ export async function stressCommand(o: StressCliOptions): Promise<number> {
     mode: o.threads ? ('threads' as const) : ('inline' as const),
     seedOptions: {
       breakFill: o.breakFill,
+      breakRebuild: o.breakRebuild,
       heavy: o.heavy,
       driveModels: o.driveModels,
+      driveFaults: o.driveFaults,
       faults: o.faults,
       deterministic: o.deterministic,
       ...(o.deterministic ? { schedule: o.schedule } : {}),
@@ -165,6 +169,14 @@ export function addStressCommand(program: Command): void {
       0,
     )
     .option('--break-fill', 'TEST ONLY: a deliberately broken fill that skips split(o), to see the run catch it')
+    .option(
+      '--break-rebuild',
+      'TEST ONLY (with --drive-faults): a deliberately broken rebuild that copies from the other mirror’s drive over newer data in cache',
+    )
+    .option(
+      '--drive-faults',
+      'drive faults: each seed gets a two-way mirrored device and two spares, and its drives fail whole (rebuilt onto a spare) or return media errors while the other devices restripe',
+    )
     .option('--drive-models', 'a timing model on every drive (a random preset and queue policy each): drives take time')
     .option(
       '--heavy',
