@@ -4,7 +4,7 @@
 import type { ArrayModel } from '../shared/model.ts';
 import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { Log } from '../shared/link.ts';
-import { DriveFault, driveFailed } from '../shared/drive-state.ts';
+import { DriveFault, driveWritable } from '../shared/drive-state.ts';
 import type { Locations } from './locations.ts';
 
 /** Write `src` onto location `target` (only bytes `dirty`, if given): false if its drive has failed. */
@@ -27,7 +27,7 @@ export async function writeCopy(
 /** A copy of M1 location `owner` was dropped: mark the track LOST if no copy is left on a working drive. */
 export function noteDroppedCopy(name: string, model: ArrayModel, state: SharedState, log: Log, owner: number): void {
   const { drives } = model;
-  if (!model.copiesOf(owner).every((g) => driveFailed(state, drives.driveOf(g)))) return;
+  if (model.copiesOf(owner).some((g) => driveWritable(state, drives.driveOf(g)))) return;
   if (!state.flag(owner, TRACK.LOST))
     log('error', `${name}: track ${drives.dch(owner)} is lost: every copy is on a failed drive`);
   state.setFlag(owner, TRACK.LOST);

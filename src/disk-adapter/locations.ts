@@ -5,7 +5,7 @@ import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { ByteRange } from '../shared/messages.ts';
 import { assert } from '../shared/assert.ts';
 import type { Drive } from '../drives/store.ts';
-import { addRebuilt, DriveFault, driveFailed, driveWritable, mediaOf } from '../shared/drive-state.ts';
+import { addRebuilt, copyReadable, DriveFault, driveWritable, mediaOf } from '../shared/drive-state.ts';
 
 /** What a rotted track's reads return instead of its bytes: each byte XORed with this. */
 const ROT_XOR = 0x5a;
@@ -61,7 +61,11 @@ export class Locations {
   private checkDrive(g: number, what: 'read' | 'write'): void {
     const d = this.model.drives.driveOf(g);
     const dch = this.model.drives.dch(g);
-    if (what === 'read' ? driveFailed(this.state, d) : !driveWritable(this.state, d))
+    if (
+      what === 'read'
+        ? !copyReadable(this.state, d, g) && !this.state.flag(g, TRACK.STALE)
+        : !driveWritable(this.state, d)
+    )
       throw new DriveFault(
         'failed',
         `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${dch}: it has failed or is being rebuilt`,

@@ -14,7 +14,7 @@ import {
   tryAllocateSlot,
   wholeSlotOf,
 } from '../shared/cache.ts';
-import { driveFailed } from '../shared/drive-state.ts';
+import { copyReadable } from '../shared/drive-state.ts';
 import { markSlotWhole, orSlotState, setSlotState } from '../shared/tables.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { sched } from '../shared/sched.ts';
@@ -43,7 +43,7 @@ export function rebuildSource(model: ArrayModel, state: SharedState, stale: numb
     .find(
       (g) =>
         g !== stale &&
-        !driveFailed(state, model.drives.driveOf(g)) &&
+        copyReadable(state, model.drives.driveOf(g), g) &&
         !state.flag(g, TRACK.STALE | TRACK.MEDIA | TRACK.ROT),
     );
 }

@@ -11,7 +11,7 @@ import { sched } from '../shared/sched.ts';
 import { arrayIsTimed } from '../shared/cost.ts';
 import { PendingRequests } from '../shared/pending.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { DriveFault, driveFailed } from '../shared/drive-state.ts';
+import { copyReadable, DriveFault } from '../shared/drive-state.ts';
 import { SLOT, TRACK, wpOfMirror } from '../shared/memory.ts';
 import { markSlotValid, orSlotState } from '../shared/tables.ts';
 
@@ -157,7 +157,7 @@ export class DiskAdapterRequests {
     const copies = model.copiesOf(g);
     if (copies.length === 1) return this.stageFrom(g, g, slot, range);
     const healthy = copies.flatMap((loc, i) =>
-      driveFailed(state, model.drives.driveOf(loc)) ? [] : [{ loc, k: i + 1 }],
+      copyReadable(state, model.drives.driveOf(loc), loc) ? [{ loc, k: i + 1 }] : [],
     );
     const first = g % Math.max(1, healthy.length);
     const bad: number[] = [];

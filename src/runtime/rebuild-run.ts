@@ -9,7 +9,7 @@ import { TRACK } from '../shared/memory.ts';
 import type { Log } from '../shared/link.ts';
 import {
   DRIVE_STATE,
-  driveFailed,
+  copyReadable,
   driveStateOf,
   handOver,
   rebuildProgress,
@@ -114,7 +114,7 @@ export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<Rebu
     const readable = model
       .copiesOf(owner)
       .some(
-        (x) => x !== g && !driveFailed(state, model.drives.driveOf(x)) && !state.flag(x, TRACK.STALE | TRACK.MEDIA),
+        (x) => x !== g && copyReadable(state, model.drives.driveOf(x), x) && !state.flag(x, TRACK.STALE | TRACK.MEDIA),
       );
     if (!readable) state.setFlag(owner, TRACK.LOST);
   }

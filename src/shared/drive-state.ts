@@ -47,6 +47,15 @@ export const setMediaOf = (state: SharedState, d: number, m: number): void =>
  */
 export const driveFailed = (state: SharedState, d: number): boolean =>
   driveStateOf(state, mediaOf(state, d)) !== DRIVE_STATE.OK;
+/**
+ * Copy location g (on drive position d) can be read: its media is ok, or a spare is being rebuilt in
+ * its place and this copy is rewritten already (not STALE).
+ */
+export function copyReadable(state: SharedState, d: number, g: number): boolean {
+  const st = driveStateOf(state, mediaOf(state, d));
+  return st === DRIVE_STATE.OK || (st === DRIVE_STATE.REBUILDING && !(Atomics.load(state.trackFlags, g) & TRACK.STALE));
+}
+
 /** Position d's tracks take writes: its media is ok, or a spare is being rebuilt in its place. */
 export const driveWritable = (state: SharedState, d: number): boolean => {
   const st = driveStateOf(state, mediaOf(state, d));

@@ -12,6 +12,7 @@ import { progressReporter } from '../progress.ts';
 import { reconfJson, reconfText } from '../report-format.ts';
 import { maybeView, toProgressAndView } from '../ui.ts';
 import { intArg, numArg, readJson, print, verboseLog, EXIT_FAILED } from '../args.ts';
+import { failDrivesAt, parseFailDrive, type DriveFailDone } from '../fail-drive.ts';
 
 interface RunCliOptions {
   config: string;
@@ -30,6 +31,7 @@ interface RunCliOptions {
   reconfigureAt: number;
   verbose?: boolean;
   ui?: string;
+  failDrive?: string[];
 }
 
 /** Every actor's log lines on stderr (the service processor's steps with their durations, …). */
@@ -53,6 +55,17 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
   const config: ArrayConfig = loadConfig(opts.config);
   if (opts.blockBytes % 512 !== 0)
     throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
+  const failAt = (opts.failDrive ?? []).map((v) =>
+    parseFailDrive(
+      v,
+      config.drives.map((d) => d.id),
+    ),
+  );
+  if (failAt.length > 0 && !opts.reconfigureTo?.length)
+    throw new ArrayError(
+      'USAGE',
+      '--fail-drive DRIVE@PHASE fails a drive in a phase of a reconfiguration: give --reconfigure-to',
+    );
   const emu = await ArrayEmulator.start(config, { mode, log: opts.verbose ? verboseLog : undefined });
   const view = await maybeView(emu, opts.ui);
   try {
@@ -69,6 +82,7 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
     let host: HostSummary;
     let reconfigurations: ReconfReport[] = [];
     let reconfError: string | undefined;
+    let driveFaults: DriveFailDone[] = [];
     if (opts.reconfigureTo && opts.reconfigureTo.length > 0) {
       const targets = opts.reconfigureTo.map((f) => readJson(f));
       planRounds(
@@ -76,12 +90,14 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
         targets.map((t) => [t]),
       ); // refuse a bad target before any I/O
       const progress = progressReporter(!!opts.json);
+      const failing = failDrivesAt(emu, failAt);
       const r = await runWithReconfigurations(emu, {
         ...run,
         targets,
         atFraction: opts.reconfigureAt / 100,
         ...toProgressAndView(progress, view),
       }).finally(() => progress.stop());
+      driveFaults = await failing.done();
       host = r.host;
       reconfigurations = r.reconfigurations;
       reconfError = r.error;
@@ -101,22 +117,44 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
     };
     if (opts.reconfigureTo) json.reconfigurations = reconfigurations.map(reconfJson);
     if (reconfError) json.reconfigurationError = reconfError;
-    print(!!opts.json, json, () =>
-      [
-        `${ok ? 'OK' : 'FAILED'}: ${host.reads} reads, ${host.writes} writes, ${(host.bytes / 1048576).toFixed(1)} MiB in ${(host.elapsedMs / 1000).toFixed(2)} s`,
-        `  ${host.iops} ops/s, ${host.mbPerSec} MB/s, latency p50 ${host.latencyMs.p50} ms, p99 ${host.latencyMs.p99} ms, max ${host.latencyMs.max} ms`,
-        `  verify errors: ${host.verifyErrors}, I/O errors: ${host.ioErrors}`,
-        ...described.map((d) => `  - ${d}`),
-        ...(reconfigurations.length > 0 ? ['reconfigurations:', ...reconfigurations.flatMap(reconfText)] : []),
-        ...(reconfError ? [`  reconfiguration failed: ${reconfError}`] : []),
-        ...problems.map((p) => `  actor stopped: ${p}`),
-      ].join('\n'),
-    );
+    if (failAt.length > 0) json.driveFaults = driveFaults;
+    print(!!opts.json, json, () => runText(ok, host, reconfigurations, reconfError, driveFaults, problems));
     return ok ? 0 : EXIT_FAILED;
   } finally {
     await view?.close();
     await emu.stop();
   }
+}
+
+/** The run's summary as text. */
+function runText(
+  ok: boolean,
+  host: HostSummary,
+  reconfigurations: ReconfReport[],
+  reconfError: string | undefined,
+  driveFaults: DriveFailDone[],
+  problems: string[],
+): string {
+  return [
+    `${ok ? 'OK' : 'FAILED'}: ${host.reads} reads, ${host.writes} writes, ${(host.bytes / 1048576).toFixed(1)} MiB in ${(host.elapsedMs / 1000).toFixed(2)} s`,
+    `  ${host.iops} ops/s, ${host.mbPerSec} MB/s, latency p50 ${host.latencyMs.p50} ms, p99 ${host.latencyMs.p99} ms, max ${host.latencyMs.max} ms`,
+    `  verify errors: ${host.verifyErrors}, I/O errors: ${host.ioErrors}`,
+    ...host.described.map((d) => `  - ${d}`),
+    ...(reconfigurations.length > 0 ? ['reconfigurations:', ...reconfigurations.flatMap(reconfText)] : []),
+    ...(reconfError ? [`  reconfiguration failed: ${reconfError}`] : []),
+    ...driveFaults.map(driveFaultLine),
+    ...problems.map((p) => `  actor stopped: ${p}`),
+  ].join('\n');
+}
+
+/** One line of what a --fail-drive did. */
+function driveFaultLine(f: DriveFailDone): string {
+  if (f.atMs === undefined) return `  drive ${f.drive}: not failed (no reconfiguration reached ${f.phase})`;
+  const r = f.rebuild;
+  const rebuilt = r
+    ? `rebuilt onto ${r.spare}: ${r.copies} copies in ${r.ms} ms${r.unrecoverable ? `, ${r.unrecoverable} with no readable source (lost)` : ''}`
+    : 'no spare: left failed';
+  return `  drive ${f.drive}: failed at ${f.phase} of ${f.device} (${f.atMs} ms); ${rebuilt}`;
 }
 
 export function addRunCommand(program: Command): void {
@@ -147,6 +185,11 @@ export function addRunCommand(program: Command): void {
       'start reconfiguring when this share of the run is done',
       intArg('--reconfigure-at', 0, 100),
       30,
+    )
+    .option(
+      '--fail-drive <drive@phase>',
+      'fail this drive whole when a reconfiguration reaches PHASE (establish, switch, transfer, completion); a spare is rebuilt in its place (repeat for several)',
+      (v: string, acc: string[] = []) => [...acc, v],
     )
     .option('--verbose', "print every actor's log lines on stderr (each RECONF step with its duration)")
     .option(
