@@ -1,7 +1,7 @@
 // Drive faults asked of a running array (the control API, `run --fail-drive`, tests) and what the
 // array says of its drives and of each device's mirrors (DESIGN §14).
 import type { ArrayModel } from '../shared/model.ts';
-import type { SharedState } from '../shared/memory.ts';
+import { TRACK, type SharedState } from '../shared/memory.ts';
 import { ArrayError } from '../shared/errors.ts';
 import {
   driveFailed,
@@ -63,6 +63,8 @@ export interface DeviceMirrorsView {
   id: string;
   state: 'ok' | 'degraded' | 'failed';
   mirrors: MirrorView[];
+  /** Tracks with no copy left (LOST): their reads fail, naming them. */
+  lostTracks: number;
 }
 
 /** Give a drive a fault: USAGE errors name the field and why. `durable`: the array keeps a data dir. */
@@ -135,6 +137,10 @@ export function deviceMirrorViews(model: ArrayModel, state: SharedState): Device
       return { mirror: i + 1, drives, state: down.length === 0 ? 'ok' : rebuilding ? 'rebuilding' : 'failed' };
     });
     const bad = mirrors.filter((m) => m.state !== 'ok').length;
-    return { id: dev.id, state: bad === 0 ? 'ok' : bad < mirrors.length ? 'degraded' : 'failed', mirrors };
+    let lostTracks = 0;
+    for (let t = 0; t < dev.layout.tracks; t++) if (state.flag(dev.layout.locate(t), TRACK.LOST)) lostTracks++;
+    // Lost tracks: some of the device's data is gone (failed); a copy down: degraded while another serves.
+    const st = lostTracks > 0 || bad === mirrors.length ? 'failed' : bad > 0 ? 'degraded' : 'ok';
+    return { id: dev.id, state: st, mirrors, lostTracks };
   });
 }

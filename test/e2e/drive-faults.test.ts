@@ -70,6 +70,8 @@ describe.skipIf(missing.length > 0)('drive faults through serve, the CLI and NBD
       const text = (await cli('status', '--server', s.http!)).out;
       expect(text).toMatch(/LD1 .*2-way \[(UU|U_|UR)\]|LD1 .*2-way/);
       expect(text).toMatch(/Drives: .*33 failed/);
+      // LD2 is not mirrored: its 2 cylinders on 33 (30 tracks) had no other copy.
+      expect(text).toMatch(/LD2 .*failed, 30 track\(s\) lost/);
       const metrics = await (await fetch(`${s.http}/metrics`)).text();
       expect(metrics).toMatch(/arrayemu_drive_state\{drive="33",adapter="[^"]+",state="failed"\} 1/);
       expect(metrics).toMatch(new RegExp(`arrayemu_drive_state\\{drive="${spare}",adapter="DA3[02]",state="ok"\\} 1`));

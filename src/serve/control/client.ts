@@ -39,8 +39,8 @@ export function formatStatus(st: any): string {
     lines.push(
       `  ${d.id.padEnd(8)} ${(d.bytes / 2 ** 20).toFixed(1).padStart(10)} MiB  generation ${d.generation}${d.bcvOf ? `  (BCV of ${d.bcvOf})` : ''}${mirrorsLine(d)}`,
     );
-  const notOk = (st.drives ?? []).filter((d: any) => d.state !== 'ok');
-  if (notOk.length > 0) lines.push(`Drives: ${notOk.map((d: any) => `${d.id} ${d.state}`).join(', ')} (others ok)`);
+  const telling = (st.drives ?? []).filter((d: any) => d.state !== 'ok' || d.inPlaceOf);
+  if (telling.length > 0) lines.push(`Drives: ${telling.map(driveWord).join(', ')} (others ok)`);
   lines.push(`NBD: ${st.nbd.connections} connection(s) open`);
   if (st.reconfigurations.length === 0) lines.push('No reconfiguration in progress.');
   for (const r of st.reconfigurations) {
@@ -53,11 +53,19 @@ export function formatStatus(st: any): string {
   return lines.join('\n');
 }
 
+/** One drive in the status line: its state, what it replaced or was replaced by, a rebuild's progress. */
+function driveWord(d: any): string {
+  const rebuild = d.rebuild ? ` ${Math.floor((100 * d.rebuild.done) / Math.max(1, d.rebuild.total))}%` : '';
+  const place = d.inPlaceOf ? ` in place of ${d.inPlaceOf}` : d.replacedBy ? ` (replaced by ${d.replacedBy})` : '';
+  return `${d.id} ${d.state}${rebuild}${place}`;
+}
+
 /** A mirrored or failed device's copies, md-style: [UU] both up, [U_] mirror 2 down. */
 function mirrorsLine(d: any): string {
-  if (!d.mirrors || (d.mirrors.length === 1 && d.state === 'ok')) return '';
+  const lost = d.lostTracks ? `, ${d.lostTracks} track(s) lost` : '';
+  if (!d.mirrors || d.mirrors.length === 1) return lost ? `  ${d.state}${lost}` : '';
   const map = d.mirrors.map((m: any) => (m.state === 'ok' ? 'U' : '_')).join('');
-  return `  ${d.mirrors.length}-way [${map}] ${d.state}`;
+  return `  ${d.mirrors.length}-way [${map}] ${d.state}${lost}`;
 }
 
 /** The plan's ETA beside the real one (or why there is none). */

@@ -152,6 +152,7 @@ function status(c: Ctx): Record<string, unknown> {
       bcvOf: d.bcvOf ?? null,
       state: mirrors.get(d.id)!.state,
       mirrors: mirrors.get(d.id)!.mirrors,
+      lostTracks: mirrors.get(d.id)!.lostTracks,
     })),
     drives: c.s.emu.driveStatus().drives,
     reconfigurations: c.jobs.running().map((j) => c.jobs.view(j)),
