@@ -34,7 +34,11 @@ export interface RebuildContext {
   readonly counters: { rebuildCopies: number };
 }
 
-/** The copy to rebuild `stale` from: the first other copy of its track that can be read, or undefined. */
+/**
+ * The copy to rebuild `stale` from: the first other copy of its track that can be read, or
+ * undefined. A copy with a media error is passed over (its read would fail); a rotted one (ROT) is
+ * not — nothing but a checksum could tell, and there is no scrub yet (DESIGN §14).
+ */
 export function rebuildSource(model: ArrayModel, state: SharedState, stale: number): number | undefined {
   const c = model.copyAt(stale);
   if (!c) return undefined;
@@ -42,9 +46,7 @@ export function rebuildSource(model: ArrayModel, state: SharedState, stale: numb
     .copiesOf(c.owner)
     .find(
       (g) =>
-        g !== stale &&
-        copyReadable(state, model.drives.driveOf(g), g) &&
-        !state.flag(g, TRACK.STALE | TRACK.MEDIA | TRACK.ROT),
+        g !== stale && copyReadable(state, model.drives.driveOf(g), g) && !state.flag(g, TRACK.STALE | TRACK.MEDIA),
     );
 }
 
