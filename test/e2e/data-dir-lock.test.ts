@@ -19,10 +19,11 @@ describe('one server per data dir', () => {
     const a = await startServe(['--config', 'examples/fig2.json', '--data-dir', dir, '--socket', join(root, 'a.sock')]);
     try {
       symlinkSync(dir, join(root, 'same-dir'));
-      for (const given of [dir, join(root, 'same-dir')]) {
+      // By its path and by a symlink to it, at once.
+      const tries = [dir, join(root, 'same-dir')].map(async (given, i) => {
         const second = await run(
           process.execPath,
-          ['bin/arrayemu.mjs', 'serve', '--data-dir', given, '--socket', join(root, 'b.sock')],
+          ['bin/arrayemu.mjs', 'serve', '--data-dir', given, '--socket', join(root, `b${i}.sock`)],
           { timeout: 60_000 },
         ).then(
           () => ({ code: 0, stderr: '' }),
@@ -31,7 +32,8 @@ describe('one server per data dir', () => {
         expect(second.code).not.toBe(0);
         expect(second.stderr).toContain(`--data-dir ${given} is in use by arrayemu pid ${a.child.pid}`);
         expect(second.stderr).not.toMatch(/\n\s+at /); // no stack for a user's mistake
-      }
+      });
+      await Promise.all(tries);
     } finally {
       a.child.kill('SIGKILL');
       await a.exited;

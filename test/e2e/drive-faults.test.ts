@@ -44,11 +44,39 @@ async function statusUntil(server: string, ok: (st: any) => boolean, what: strin
 }
 
 describe.skipIf(missing.length > 0)('drive faults through serve, the CLI and NBD', () => {
-  it('a drive of LD1 fails, a spare is rebuilt, its mirror fails too: every flushed block reads back', async () => {
+  it('bad requests are refused naming the field; a drive of LD1 fails, a spare is rebuilt, its mirror fails too: every flushed block reads back', async () => {
     const root = mkdtempSync(join(tmpdir(), 'arrayemu-drive-faults-'));
     const sock = join(root, 'nbd.sock');
     const s = await startServe(['--config', 'examples/fig2-mirrored.json', '--socket', sock, '--http', '127.0.0.1:0']);
     try {
+      // Refusals first: each names the field, and changes nothing (no drive has failed yet).
+
+      const post = (path: string, body: unknown) =>
+        fetch(`${s.http}${path}`, { method: 'POST', body: JSON.stringify(body) }).then(async (r) => ({
+          status: r.status,
+          json: (await r.json()) as any,
+        }));
+      expect(await post('/v1/drives/99/fail', {})).toEqual({
+        status: 400,
+        json: { error: expect.stringMatching(/^drive "99": no such drive/) },
+      });
+      expect(await post('/v1/drives/31/fail', { kind: 'melt' })).toEqual({
+        status: 400,
+        json: { error: 'kind: must be one of whole, media, rot' },
+      });
+      expect(await post('/v1/drives/31/fail', { kind: 'media', tracks: 0 })).toEqual({
+        status: 400,
+        json: { error: 'tracks: must be at least 1' },
+      });
+      const bad = await cli('drive', 'fail', '--server', s.http!, '--drive', '31', '--kind', 'melt');
+      expect(bad.code).toBe(2);
+      expect(bad.err).toMatch(/kind: must be one of whole, media, rot/);
+      expect(bad.err).not.toMatch(/\n\s+at /);
+      expect(
+        JSON.parse((await cli('status', '--server', s.http!, '--json')).out).drives.every((d: any) =>
+          ['ok', 'spare'].includes(d.state),
+        ),
+      ).toBe(true);
       const uri = `nbd+unix:///LD1?socket=${sock}`;
       const io = (cmds: string[]) => run('qemu-io', ['-f', 'raw', ...cmds.flatMap((c) => ['-c', c]), uri]);
       await io([...SPANS.map((x) => `write -P ${x.pattern} ${x.offset} ${x.length}`), 'flush']);
@@ -87,43 +115,4 @@ describe.skipIf(missing.length > 0)('drive faults through serve, the CLI and NBD
       await s.stop();
     }
   }, 120_000);
-
-  it('refuses an unknown drive and a bad body naming the field, and changes nothing', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'arrayemu-drive-faults-'));
-    const s = await startServe([
-      '--config',
-      'examples/fig2-mirrored.json',
-      '--socket',
-      join(root, 'nbd.sock'),
-      '--http',
-      '127.0.0.1:0',
-    ]);
-    try {
-      const post = (path: string, body: unknown) =>
-        fetch(`${s.http}${path}`, { method: 'POST', body: JSON.stringify(body) }).then(async (r) => ({
-          status: r.status,
-          json: (await r.json()) as any,
-        }));
-      expect(await post('/v1/drives/99/fail', {})).toEqual({
-        status: 400,
-        json: { error: expect.stringMatching(/^drive "99": no such drive/) },
-      });
-      expect(await post('/v1/drives/31/fail', { kind: 'melt' })).toEqual({
-        status: 400,
-        json: { error: 'kind: must be one of whole, media, rot' },
-      });
-      expect(await post('/v1/drives/31/fail', { kind: 'media', tracks: 0 })).toEqual({
-        status: 400,
-        json: { error: 'tracks: must be at least 1' },
-      });
-      const bad = await cli('drive', 'fail', '--server', s.http!, '--drive', '31', '--kind', 'melt');
-      expect(bad.code).toBe(2);
-      expect(bad.err).toMatch(/kind: must be one of whole, media, rot/);
-      expect(bad.err).not.toMatch(/\n\s+at /);
-      const st = JSON.parse((await cli('status', '--server', s.http!, '--json')).out);
-      expect(st.drives.every((d: any) => ['ok', 'spare'].includes(d.state))).toBe(true);
-    } finally {
-      await s.stop();
-    }
-  }, 60_000);
 });

@@ -126,7 +126,7 @@ describe('mirrored devices: data', () => {
     expect(fromMirror).toBeLessThan((tracks * 3) / 4);
   });
 
-  it.each(['inline', 'threads'] as const)(
+  it.each(['inline'] as const)(
     'a whole drive fails (%s): the device is degraded, reads and writes go on, every byte reads back',
     async (mode) => {
       const { emu, host, tracks } = await mirroredArray(8, mode);
