@@ -32,14 +32,14 @@ const cli = async (...args: string[]) => {
   return { code: 'code' in r ? r.code : 0, out: r.stdout, err: r.stderr };
 };
 
-/** Poll the status (bounded) until `ok(status)` holds. */
+/** Poll the status over HTTP (bounded; a CLI process per poll would cost a second of CPU each) until `ok(status)` holds. */
 async function statusUntil(server: string, ok: (st: any) => boolean, what: string): Promise<any> {
   const deadline = Date.now() + 60_000;
   for (;;) {
-    const st = JSON.parse((await cli('status', '--server', server, '--json')).out);
+    const st = (await (await fetch(`${server}/v1/status`)).json()) as any;
     if (ok(st)) return st;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(st.drives)}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 
