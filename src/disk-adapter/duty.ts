@@ -11,10 +11,10 @@ import { ArrayError } from '../shared/errors.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { SLOT_WAIT_MS } from '../shared/cache.ts';
 import { PIPELINE_LIMIT } from '../shared/pipeline.ts';
+import { casSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
 /** How soon a destage blocked by a track lock is tried again (ms). */
 export const DEFERRED_RETRY_MS = 1;
-import { casSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
 /**
  * Compare-and-swaps of a word under its track lock (a slot's state in the destager, a location's

@@ -5,7 +5,7 @@ import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { ByteRange } from '../shared/messages.ts';
 import { assert } from '../shared/assert.ts';
 import type { Drive } from '../drives/store.ts';
-import { addRebuilt, copyReadable, DriveFault, driveWritable, mediaOf } from '../shared/drive-state.ts';
+import { addRebuilt, DriveFault, driveWritable, mediaOf } from '../shared/drive-state.ts';
 
 /** What a rotted track's reads return instead of its bytes: each byte XORed with this. */
 const ROT_XOR = 0x5a;
@@ -61,14 +61,12 @@ export class Locations {
   private checkDrive(g: number, what: 'read' | 'write'): void {
     const d = this.model.drives.driveOf(g);
     const dch = this.model.drives.dch(g);
-    if (
-      what === 'read'
-        ? !copyReadable(this.state, d, g) && !this.state.flag(g, TRACK.STALE)
-        : !driveWritable(this.state, d)
-    )
+    // Its media failed (a spare being rebuilt in d's place takes reads and writes; its copies not
+    // rewritten yet are STALE, below).
+    if (!driveWritable(this.state, d))
       throw new DriveFault(
         'failed',
-        `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${dch}: it has failed or is being rebuilt`,
+        `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${dch}: it has failed`,
       );
     // A request that raced a spare's taking d's place (the request was routed before): not ours now.
     if (mediaOf(this.state, d) !== d && !this.owns(g))

@@ -14,7 +14,8 @@ import {
   tryAllocateSlot,
   wholeSlotOf,
 } from '../shared/cache.ts';
-import { copyReadable } from '../shared/drive-state.ts';
+import { readableOtherCopy } from '../shared/drive-state.ts';
+import { assert } from '../shared/assert.ts';
 import { markSlotWhole, orSlotState, setSlotState } from '../shared/tables.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { sched } from '../shared/sched.ts';
@@ -34,22 +35,6 @@ export interface RebuildContext {
   readonly counters: { rebuildCopies: number };
 }
 
-/**
- * The copy to rebuild `stale` from: the first other copy of its track that can be read, or
- * undefined. A copy with a media error is passed over (its read would fail); a rotted one (ROT) is
- * not — nothing but a checksum could tell, and there is no scrub yet (DESIGN §14).
- */
-export function rebuildSource(model: ArrayModel, state: SharedState, stale: number): number | undefined {
-  const c = model.copyAt(stale);
-  if (!c) return undefined;
-  return model
-    .copiesOf(c.owner)
-    .find(
-      (g) =>
-        g !== stale && copyReadable(state, model.drives.driveOf(g), g) && !state.flag(g, TRACK.STALE | TRACK.MEDIA),
-    );
-}
-
 /** This adapter's part of rebuilding drive position `d`: every stale copy whose source it holds. Returns how many it queued. */
 export async function rebuildPart(ctx: RebuildContext, d: number): Promise<number> {
   const { model, state } = ctx;
@@ -58,7 +43,7 @@ export async function rebuildPart(ctx: RebuildContext, d: number): Promise<numbe
   let queued = 0;
   for (let g = base; g < end; g++) {
     if (!state.flag(g, TRACK.STALE)) continue;
-    const from = rebuildSource(model, state, g);
+    const from = readableOtherCopy(model, state, g);
     if (from === undefined || !ctx.ownsTrack(from)) continue;
     await ctx.throttle.gate(model.diskAdapterIds.length);
     if (await rebuildCopy(ctx, g, from)) queued++;
@@ -88,7 +73,9 @@ async function slotHolding(ctx: RebuildContext, owner: number, from: number): Pr
 /** Make stale copy `g` pending from copy `from` (on this adapter's drives), under its track's lock. */
 async function rebuildCopy(ctx: RebuildContext, g: number, from: number): Promise<boolean> {
   const { model, state } = ctx;
-  const { owner, k } = model.copyAt(g)!;
+  const copy = model.copyAt(g);
+  assert(copy, () => `${ctx.name}: rebuild of ${model.drives.dch(g)}, which is no device's copy`);
+  const { owner, k } = copy;
   const deadline = sched().now() + SLOT_WAIT_MS;
   for (;;) {
     const seen = cacheEvents(state);

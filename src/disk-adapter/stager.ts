@@ -82,18 +82,12 @@ export class Stager {
       if (range) {
         this.ctx.state.slotBytes(r.slot).set(buf.subarray(range[0], range[1]), range[0]);
         this.ctx.counters.stagedBytes += range[1] - range[0];
-        return {
-          track: r.track,
-          slot: r.slot,
-          lo: range[0],
-          hi: range[1],
-          ...(r.from !== undefined ? { from: r.from } : {}),
-        };
+        return { track: r.track, slot: r.slot, lo: range[0], hi: range[1] };
       }
       this.ctx.state.slotBytes(r.slot).set(buf);
       markSlotClean(this.ctx.state, r.slot); // the slot holds what its location holds
       this.ctx.counters.stagedBytes += buf.length;
-      return { track: r.track, slot: r.slot, ...(r.from !== undefined ? { from: r.from } : {}) };
+      return { track: r.track, slot: r.slot };
     } finally {
       if (this.buffers.length < STAGE_BUFFERS_KEPT) this.buffers.push(buf);
     }

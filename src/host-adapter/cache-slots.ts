@@ -54,7 +54,7 @@ export class HostSlots {
     // clears it only while no piece is inside its critical section.
     const mirror = this.mirrorSession(dev);
     // WP1, and WPk for each mirror k of the device (DESIGN §14): each mirror's adapter destages its copy.
-    const copies = this.ctx.model.mirrored ? this.ctx.model.mirrorBits(g) : SLOT.WP1;
+    const copies = this.ctx.model.mirrorBits(g);
     const was = orSlotState(this.state, s, SLOT.VALID | SLOT.WP | copies | SLOT.REF | (mirror ? SLOT.WPB : 0));
     if (was & SLOT.PARTIAL) {
       // A partial slot is written only whole (forOverwrite); a smaller write staged the track first.
@@ -65,8 +65,7 @@ export class HostSlots {
       andSlotState(this.state, s, ~SLOT.PARTIAL);
     }
     this.ctx.hint(g, s);
-    if (copies !== SLOT.WP1)
-      for (let k = 2; copies & wpOfMirror(k); k++) this.ctx.hint(this.ctx.model.mirrorLocation(g, k), s);
+    for (let k = 2; copies & wpOfMirror(k); k++) this.ctx.hint(this.ctx.model.mirrorLocation(g, k), s);
     if (mirror) this.ctx.hint(mirror.bcvOfOriginal(g), s);
   }
 

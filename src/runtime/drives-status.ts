@@ -89,25 +89,16 @@ export function failDrive(
   const n = r.tracks ?? 1;
   if (!Number.isInteger(n) || n < 1 || n > MAX_FAULT_TRACKS)
     throw new ArrayError('USAGE', `tracks: ${n} must be an integer from 1 to ${MAX_FAULT_TRACKS}`);
-  const used = usedLocations(model);
   const random = mulberry32(r.seed ?? Date.now());
   const hit = injectTrackFaults(state, model.drives, d, {
     kind: r.kind,
     count: n,
     pick: (m) => Math.floor(random() * m),
-    among: (g) => used[g] === 1,
+    among: (g) => model.copyAt(g) !== undefined, // a location holding some device's copy
   });
   if (hit.length === 0)
     throw new ArrayError('USAGE', `drive "${r.drive}" holds no device's tracks: a ${r.kind} fault would hit nothing`);
   return { drive: r.drive, kind: r.kind, state: driveStateName(state, d), tracks: hit.map((g) => model.drives.dch(g)) };
-}
-
-/** 1 at every location some device's copy (any mirror, its current layout) uses. */
-function usedLocations(model: ArrayModel): Uint8Array {
-  const used = new Uint8Array(model.drives.totalTracks);
-  for (const dev of model.devices)
-    for (const l of [dev.layout, ...dev.layout.mirrors]) for (let t = 0; t < l.tracks; t++) used[l.locate(t)] = 1;
-  return used;
 }
 
 export function driveViews(model: ArrayModel, state: SharedState): DriveView[] {

@@ -9,7 +9,7 @@ import { TRACK } from '../shared/memory.ts';
 import type { Log } from '../shared/link.ts';
 import {
   DRIVE_STATE,
-  copyReadable,
+  readableOtherCopy,
   driveStateOf,
   handOver,
   rebuildProgress,
@@ -69,7 +69,7 @@ async function bounded(call: Promise<unknown>): Promise<number> {
 /** Rebuild failed drive position d onto a spare; undefined if d holds no copy or no spare fits. */
 export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<RebuildReport | undefined> {
   const { model, state, log } = ctx;
-  const t0 = performance.now();
+  const t0 = sched().now();
   const spare = model.drives.ids.findIndex(
     (_, j) =>
       j !== d &&
@@ -109,22 +109,15 @@ export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<Rebu
   // A copy left stale has no readable source: it stays STALE (never read), and a track with no
   // readable copy at all is LOST (its reads fail naming it).
   const unrecoverable = staleOn(state, model.drives, d);
-  for (const g of unrecoverable) {
-    const { owner } = model.copyAt(g)!;
-    const readable = model
-      .copiesOf(owner)
-      .some(
-        (x) => x !== g && copyReadable(state, model.drives.driveOf(x), x) && !state.flag(x, TRACK.STALE | TRACK.MEDIA),
-      );
-    if (!readable) state.setFlag(owner, TRACK.LOST);
-  }
+  for (const g of unrecoverable)
+    if (readableOtherCopy(model, state, g) === undefined) state.setFlag(model.copyAt(g)!.owner, TRACK.LOST);
   setDriveState(state, spare, DRIVE_STATE.OK);
   const report = {
     drive,
     spare: model.drives.ids[spare]!,
     copies: rebuildProgress(state, d).done,
     unrecoverable: unrecoverable.length,
-    ms: Math.round(performance.now() - t0),
+    ms: Math.round(sched().now() - t0),
   };
   log(
     unrecoverable.length ? 'error' : 'info',

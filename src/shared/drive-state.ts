@@ -4,6 +4,7 @@
 // adapter's locations (disk-adapter/locations.ts), the only code that touches a drive.
 import { DRIVE_WORDS, TRACK, type SharedState } from './memory.ts';
 import type { DriveMap } from './layout.ts';
+import type { ArrayModel } from './model.ts';
 import { ArrayError } from './errors.ts';
 import { assert } from './assert.ts';
 
@@ -56,6 +57,24 @@ export function copyReadable(state: SharedState, d: number, g: number): boolean 
   return st === DRIVE_STATE.OK || (st === DRIVE_STATE.REBUILDING && !(Atomics.load(state.trackFlags, g) & TRACK.STALE));
 }
 
+/**
+ * Another copy of the track whose copy location `g` is, that can be read now: the first on a drive
+ * that serves reads and neither STALE nor with a media error (its read would fail); undefined if
+ * none. A rotted copy (ROT) counts: nothing but a checksum could tell, and there is no scrub yet.
+ */
+export function readableOtherCopy(model: ArrayModel, state: SharedState, g: number): number | undefined {
+  const c = model.copyAt(g);
+  if (!c) return undefined;
+  return model
+    .copiesOf(c.owner)
+    .find(
+      (x) =>
+        x !== g &&
+        copyReadable(state, model.drives.driveOf(x), x) &&
+        !(Atomics.load(state.trackFlags, x) & (TRACK.STALE | TRACK.MEDIA)),
+    );
+}
+
 /** Position d's tracks take writes: its media is ok, or a spare is being rebuilt in its place. */
 export const driveWritable = (state: SharedState, d: number): boolean => {
   const st = driveStateOf(state, mediaOf(state, d));
@@ -79,6 +98,11 @@ export const addRebuilt = (state: SharedState, d: number, n: number): number =>
  * of d are marked STALE first, so no read trusts them until rewritten.
  */
 export function handOver(state: SharedState, d: number, spare: number, stale: number[]): void {
+  assert(
+    d !== spare && driveStateOf(state, spare) === DRIVE_STATE.SPARE,
+    () =>
+      `drive position ${d}: hand-over to drive ${spare}, which is not a free spare (state ${driveStateOf(state, spare)})`,
+  );
   for (const g of stale) Atomics.or(state.trackFlags, g, TRACK.STALE);
   setRebuildTotal(state, d, stale.length);
   setDriveState(state, spare, DRIVE_STATE.REBUILDING);

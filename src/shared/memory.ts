@@ -9,7 +9,7 @@ import {
   SPARSE_WORDS,
   NO_CHUNK,
 } from './memory-size.ts';
-import type { ArrayConfig } from './config.ts';
+import { MAX_EXTRA_MIRRORS, type ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
 import { assert, bits } from './assert.ts';
 import { ArrayError } from './errors.ts';
@@ -62,7 +62,7 @@ export const SLOT = {
   PARTIAL: 1 << 7, // without VALID: the slot holds only bytes [lo, hi) of its track (slotValid), clean (DESIGN §2)
   WPB: 1 << 8,
 } as const;
-export const MAX_MIRRORS = 4; // a device's own members and up to three more: WP1..WP4
+export const MAX_MIRRORS = MAX_EXTRA_MIRRORS + 1; // a device's own members and its `mirrors`: WP1..WP4
 /** WPk of mirror k (1-based). */
 export const wpOfMirror = (k: number): number => 1 << k;
 

@@ -83,11 +83,6 @@ export class ArrayModel {
     return owner === NO_TRACK ? undefined : { owner, k: this.copyIndex.k[g]! };
   }
 
-  /** Whether any device has mirrors beyond its own members. */
-  get mirrored(): boolean {
-    return this.mirrorLoc.length > 0;
-  }
-
   /** Mirror k's location (k = 2..4) of M1 location g, or NO_TRACK. */
   mirrorLocation(g: number, k: number): number {
     return this.mirrorLoc[k - 2]?.[g] ?? NO_TRACK;

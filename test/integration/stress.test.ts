@@ -81,7 +81,7 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     });
     expect(threads.failed).toEqual([]);
     expect(threads.faults.drivesFailed).toBeGreaterThan(0);
-    // Seeds 0 and 2 catch it (14 of seeds 0-39 do): the verifier reads the older data back.
+    // Seeds 0 and 2 catch it (15 of seeds 0-39 do): the verifier reads the older data back.
     const broken = await runStress({
       seeds: 3,
       firstSeed: 0,
