@@ -60,21 +60,22 @@ export class Locations {
 
   private checkDrive(g: number, what: 'read' | 'write'): void {
     const d = this.model.drives.driveOf(g);
-    const dch = this.model.drives.dch(g);
+    const dch = () => this.model.drives.dch(g); // named only in a fault: no string on every access
     // Its media failed (a spare being rebuilt in d's place takes reads and writes; its copies not
     // rewritten yet are STALE, below).
     if (!driveWritable(this.state, d))
       throw new DriveFault(
         'failed',
-        `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${dch}: it has failed`,
+        `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${dch()}: it has failed`,
       );
     // A request that raced a spare's taking d's place (the request was routed before): not ours now.
     if (mediaOf(this.state, d) !== d && !this.owns(g))
       throw new DriveFault(
         'failed',
-        `${dch} is served by a spare on another adapter now (a ${what} routed before it took the place)`,
+        `${dch()} is served by a spare on another adapter now (a ${what} routed before it took the place)`,
       );
-    if (what === 'read' && this.state.flag(g, TRACK.STALE)) throw new DriveFault('media', `${dch} is not rebuilt yet`);
+    if (what === 'read' && this.state.flag(g, TRACK.STALE))
+      throw new DriveFault('media', `${dch()} is not rebuilt yet`);
   }
 
   /**
