@@ -37,21 +37,21 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     expect(Object.keys(s.kinds).sort()).toEqual([...RECONF_KINDS].sort());
   });
 
-  it('12 seeds with faults, deterministic; 4 on the real event loop; 2 in worker threads: adapters failed and replaced, nothing lost', async () => {
+  it('6 seeds with faults, deterministic; 2 on the real event loop; 1 in worker threads: adapters failed and replaced, nothing lost', async () => {
     const det = await runStress({
-      seeds: 12,
+      seeds: 6,
       firstSeed: 2000,
       jobs: 2,
       seedOptions: { faults: true, deterministic: true },
     });
     expect(det.failed).toEqual([]);
     expect(det.verifyErrors).toBe(0);
-    expect(det.faults.diskAdapterRestarts).toBeGreaterThan(3);
-    const real = await runStress({ seeds: 4, firstSeed: 3000, jobs: 2, seedOptions: { faults: true } });
+    expect(det.faults.diskAdapterRestarts).toBeGreaterThan(1);
+    const real = await runStress({ seeds: 2, firstSeed: 3000, jobs: 2, seedOptions: { faults: true } });
     expect(real.failed).toEqual([]);
-    expect(real.faults.diskAdapterRestarts + real.faults.hostAdapterRestarts).toBeGreaterThan(2);
+    expect(real.faults.diskAdapterRestarts + real.faults.hostAdapterRestarts).toBeGreaterThan(0);
     const threads = await runStress({
-      seeds: 2,
+      seeds: 1,
       firstSeed: 4000,
       jobs: 2,
       mode: 'threads',
@@ -92,9 +92,9 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     expect(broken.failed[0]!.reason).toMatch(/verify errors: MX sector \d+: stale/);
   });
 
-  it('heavy host load around the switch (4 seeds, faults, deterministic) and timed drives (4 seeds): nothing lost', async () => {
+  it('heavy host load around the switch (2 seeds, faults, deterministic) and timed drives (2 seeds): nothing lost (the campaigns run 30 of each)', async () => {
     const heavy = await runStress({
-      seeds: 4,
+      seeds: 2,
       firstSeed: 5000,
       jobs: 2,
       seedOptions: { heavy: true, faults: true, deterministic: true },
@@ -102,7 +102,7 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     expect(heavy.failed).toEqual([]);
     expect(heavy.verifyErrors).toBe(0);
     const timed = await runStress({
-      seeds: 4,
+      seeds: 2,
       firstSeed: 7000,
       jobs: 2,
       seedOptions: { driveModels: true, faults: true, deterministic: true },
