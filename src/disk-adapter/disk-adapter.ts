@@ -11,10 +11,11 @@ import { tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { trySplitHoldingBcv } from '../shared/reconf.ts';
-import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
+import { closeSessionIn, openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
 import { noteDroppedCopy, writeCopy } from './copies.ts';
 import { rebuildPart, type RebuildContext } from './rebuild.ts';
+import { DriveFault } from '../shared/drive-state.ts';
 import { assert } from '../shared/assert.ts';
 import { errorMessage } from '../shared/errors.ts';
 import type { Drive } from '../drives/store.ts';
@@ -119,43 +120,29 @@ export class DiskAdapter {
     if (opts.drives) this.drives = opts.drives;
     else ({ drives: this.drives, channel: this.channel, direct } = adapterDrives(this.model, this.state, this.index));
     this.locations = new Locations(this.name, this.model, this.state, this.drives);
+    const { name, model, state, counters, sessions } = this;
+    const ownsTrack = (g: number) => this.ownsTrack(g);
     this.stager = new Stager({
-      name: this.name,
-      model: this.model,
-      state: this.state,
-      counters: this.counters,
+      ...{ name, model, state, counters },
       readLocation: (g, dst, range) => this.locations.read(g, dst, range),
       blockBytes: (g) => this.locations.blockBytes(g),
       requesterName: (ha) => this.hostAdapters[ha]?.peer ?? `HA${ha}`,
     });
-    this.dutyContext = {
-      state: this.state,
-      model: this.model,
-      sessions: this.sessions,
-      ownsTrack: (g) => this.ownsTrack(g),
-    };
-    const throttle = new BackgroundThrottle(this.state, this.model, () => this.stopped);
-    this.rebuildContext = {
-      ...{ name: this.name, model: this.model, state: this.state, throttle, counters: this.counters },
-      ...{ ownsTrack: (g: number) => this.ownsTrack(g), hintOwner: (g: number, s: number) => this.hintOwner(g, s) },
+    this.dutyContext = { state, model, sessions, ownsTrack };
+    // What the rebuild and the restripe processes use of this adapter (rebuild.ts, restripe.ts).
+    const common = {
+      ...{ name, model, state, counters, sessions, ownsTrack },
+      throttle: new BackgroundThrottle(state, model, () => this.stopped),
+      hintOwner: (g: number, s: number) => this.hintOwner(g, s),
       readLocation: (g: number, dst: Uint8Array) => this.locations.read(g, dst),
     };
+    this.rebuildContext = common;
     this.restripe = new Restripe({
-      name: this.name,
-      index: this.index,
-      model: this.model,
-      state: this.state,
-      drives: this.drives,
-      channel: this.channel,
-      sessions: this.sessions,
-      closedSessions: this.closedSessions,
+      ...common,
+      ...{ index: this.index, drives: this.drives, channel: this.channel, closedSessions: this.closedSessions },
       closedSidsBelow: () => this.closedSidsBelow,
-      counters: this.counters,
-      throttle,
-      readLocation: (g, dst) => this.locations.read(g, dst),
       writeLocation: (g, src) => this.locations.write(g, src),
       copyDirect: (src, dst) => direct?.copy(src, dst) ?? false,
-      hintOwner: (g, s) => this.hintOwner(g, s),
       sweepAll: () => this.sweepAll(),
     });
   }
@@ -228,7 +215,7 @@ export class DiskAdapter {
       case 'bcv-purge':
         return void this.step(m.sid, 'purge', (s) => this.restripe.purgeBcv(s));
       case 'establish':
-        return void this.step(m.sid, 'establish', (s) => this.restripe.establish(s));
+        return void this.step(m.sid, 'establish', (s) => this.restripe.establish(s, m.fromCopies), m.attempt);
       case 'destage-mirror':
         return void this.step(m.sid, 'mirror', (s) => this.destageMirror(s));
       case 'destage-filled':
@@ -238,7 +225,7 @@ export class DiskAdapter {
       case 'start-transfer':
         return void this.step(m.sid, 'transfer', (s) => this.restripe.dataTransfer(s));
       case 'reconf-close':
-        this.sessions.delete(m.sid);
+        closeSessionIn(this.sessions, this.model, m.sid);
         this.closedSessions.add(m.sid);
         if (this.closedSessions.size > CLOSED_SESSIONS_KEPT)
           this.closedSessions.delete(this.closedSessions.values().next().value!);
@@ -253,13 +240,20 @@ export class DiskAdapter {
     openSessionIn(this.name, this.sessions, this.model, spec);
   }
 
-  private reply(sid: number, step: ReconfStep, error?: string): void {
-    this.sp?.send({ t: 'done', sid, step, actor: this.name, info: this.status(), ...(error ? { error } : {}) });
+  private reply(sid: number, step: ReconfStep, error?: unknown, attempt?: number): void {
+    const fault = error instanceof DriveFault ? { driveFault: true } : {};
+    const extra = { ...(error ? { error: errorMessage(error), ...fault } : {}), ...(attempt ? { attempt } : {}) };
+    this.sp?.send({ t: 'done', sid, step, actor: this.name, info: this.status(), ...extra });
   }
 
-  private async step(sid: number, step: ReconfStep, fn: (s: Session) => Promise<void>): Promise<void> {
+  private async step(
+    sid: number,
+    step: ReconfStep,
+    fn: (s: Session) => Promise<void>,
+    attempt?: number,
+  ): Promise<void> {
     const session = this.sessions.get(sid);
-    if (!session) return this.reply(sid, step, `${this.name}: no session ${sid}`);
+    if (!session) return this.reply(sid, step, `${this.name}: no session ${sid}`, attempt);
     const t0 = sched().now();
     try {
       await fn(session);
@@ -267,10 +261,14 @@ export class DiskAdapter {
         'info',
         `${this.name}: ${step} of session ${sid} (${session.spec.deviceId}) done in ${(sched().now() - t0).toFixed(1)} ms`,
       );
-      this.reply(sid, step);
+      this.reply(sid, step, undefined, attempt);
     } catch (err) {
-      this.log('error', `${this.name}: ${step} of session ${sid} failed: ${errorMessage(err)}`);
-      this.reply(sid, step, errorMessage(err));
+      // A drive's fault is the array's to handle (ESTABLISH is asked again: DESIGN §14), not a failure of this adapter.
+      this.log(
+        err instanceof DriveFault ? 'warn' : 'error',
+        `${this.name}: ${step} of session ${sid} failed: ${errorMessage(err)}`,
+      );
+      this.reply(sid, step, err, attempt);
     }
   }
 

@@ -4,7 +4,7 @@
 // destages it, and that whole-track write clears STALE and counts the copy rebuilt. The same path as
 // a media error's repair, and as the patent's copies: through the cache, under the track's lock.
 import type { ArrayModel } from '../shared/model.ts';
-import { NO_SLOT, SLOT, TRACK, wpOfMirror, type SharedState } from '../shared/memory.ts';
+import { DEVICE, NO_SLOT, PHASE, SLOT, TRACK, wpOfMirror, type SharedState } from '../shared/memory.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import {
   awaitCacheEvent,
@@ -14,7 +14,8 @@ import {
   tryAllocateSlot,
   wholeSlotOf,
 } from '../shared/cache.ts';
-import { readableOtherCopy } from '../shared/drive-state.ts';
+import { addRebuilt, readableOtherCopy } from '../shared/drive-state.ts';
+import type { Session } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { markSlotWhole, orSlotState, setSlotState } from '../shared/tables.ts';
 import { ArrayError } from '../shared/errors.ts';
@@ -33,9 +34,33 @@ export interface RebuildContext {
   readLocation(g: number, dst: Uint8Array): Promise<void>;
   hintOwner(g: number, s: number): void;
   readonly counters: { rebuildCopies: number };
+  /** The open sessions: a restripe's new locations hold nothing to rebuild until it fills them. */
+  readonly sessions: ReadonlyMap<number, Session>;
 }
 
-/** This adapter's part of rebuilding drive position `d`: every stale copy whose source it holds. Returns how many it queued. */
+/**
+ * What stale copy g (of M1 location `owner`) needs now: 'format' — g is formatted (FMT: it reads as
+ * zeros and its first write is whole), so it is rebuilt as it is; 'later' — a restripe's fill will
+ * write every copy of its track (IND), or its session has not set its bits yet; 'copy' — read another copy.
+ */
+function rebuildNeed(ctx: RebuildContext, g: number, owner: number): 'format' | 'later' | 'copy' {
+  const { state } = ctx;
+  if (state.flag(g, TRACK.FMT)) return 'format';
+  if (state.flag(owner, TRACK.IND)) return 'later';
+  for (const s of ctx.sessions.values())
+    if (
+      s.oInv.get(owner) < 0 &&
+      s.nInv.get(owner) >= 0 &&
+      state.deviceWord(s.spec.deviceIndex, DEVICE.PHASE) === PHASE.PREPARING
+    )
+      return 'later';
+  return 'copy';
+}
+
+/**
+ * This adapter's part of rebuilding drive position `d`: every stale copy whose source it holds.
+ * Returns how many it queued, or is leaving to a restripe's fill.
+ */
 export async function rebuildPart(ctx: RebuildContext, d: number): Promise<number> {
   const { model, state } = ctx;
   const base = model.drives.baseTrack[d]!;
@@ -43,6 +68,15 @@ export async function rebuildPart(ctx: RebuildContext, d: number): Promise<numbe
   let queued = 0;
   for (let g = base; g < end; g++) {
     if (!state.flag(g, TRACK.STALE)) continue;
+    // A location awaiting a restripe's fill holds no data of its track yet: the fill writes every
+    // copy of it (a slot here would be one no fill made). Counted, so the rounds go on.
+    const owner = model.copyAt(g)?.owner ?? g;
+    const need = rebuildNeed(ctx, g, owner);
+    if (need === 'format') await underLock(ctx, owner, () => rebuiltAsFormatted(ctx, g));
+    if (need !== 'copy') {
+      queued++;
+      continue;
+    }
     const from = readableOtherCopy(model, state, g);
     if (from === undefined || !ctx.ownsTrack(from)) continue;
     await ctx.throttle.gate(model.diskAdapterIds.length);
@@ -82,6 +116,9 @@ async function rebuildCopy(ctx: RebuildContext, g: number, from: number): Promis
     await lockTrack(state, owner);
     try {
       if (!state.flag(g, TRACK.STALE)) return false; // a whole-track write rewrote it meanwhile
+      const need = rebuildNeed(ctx, g, owner); // a split or the session's bits meanwhile
+      if (need === 'format') rebuiltAsFormatted(ctx, g);
+      if (need !== 'copy') return false;
       const s = await slotHolding(ctx, owner, from);
       if (s !== NO_SLOT) {
         markSlotWhole(state, s); // the destage to M1 writes the whole track (a partial write leaves it stale)
@@ -101,4 +138,23 @@ async function rebuildCopy(ctx: RebuildContext, g: number, from: number): Promis
       );
     await awaitCacheEvent(state, seen, SLOT_WAIT_SLICE_MS);
   }
+}
+
+async function underLock(ctx: RebuildContext, owner: number, fn: () => void): Promise<void> {
+  await lockTrack(ctx.state, owner);
+  try {
+    fn();
+  } finally {
+    unlockTrack(ctx.state, owner);
+  }
+}
+
+/**
+ * Stale copy g is formatted: nothing of it is ever read (it reads as zeros until written whole), so
+ * it counts rebuilt. Under its owner's lock, as every writer of g (whose whole write counts it too).
+ */
+function rebuiltAsFormatted(ctx: RebuildContext, g: number): void {
+  if (!ctx.state.flag(g, TRACK.STALE) || !ctx.state.flag(g, TRACK.FMT)) return;
+  ctx.state.clearFlag(g, TRACK.STALE);
+  addRebuilt(ctx.state, ctx.model.drives.driveOf(g), 1);
 }

@@ -10,6 +10,7 @@ import {
   SLOT,
   TRACK,
   WPK_ALL,
+  wpOfMirror,
   splitCursorWord,
   SPLIT_CURSOR_DONE,
   type SharedState,
@@ -25,6 +26,7 @@ import type { Drive } from '../drives/store.ts';
 import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched } from '../shared/sched.ts';
 import { pipeline } from '../shared/pipeline.ts';
+import { positionsServed } from '../shared/drive-state.ts';
 import type { BackgroundThrottle } from './throttle.ts';
 import { CLEAR_PENDING_TRIES } from './duty.ts';
 import {
@@ -59,7 +61,7 @@ export interface RestripeContext {
   readonly drives: Map<number, Drive>;
   /** The back-end link of its timed drives (none: instant drives). */
   readonly channel?: Channel;
-  readonly sessions: Map<number, Session>;
+  readonly sessions: ReadonlyMap<number, Session>;
   /** Session ids closed lately, and the id below which every session not open has closed. */
   readonly closedSessions: Set<number>;
   closedSidsBelow(): number;
@@ -75,6 +77,8 @@ export interface RestripeContext {
   readonly throttle: BackgroundThrottle;
   readLocation(g: number, dst: Uint8Array): Promise<void>;
   writeLocation(g: number, src: Uint8Array): Promise<void>;
+  /** Location g is on a drive this adapter serves. */
+  ownsTrack(g: number): boolean;
   /**
    * Copy location src (this adapter's) onto dst drive to drive in one copy, both locked by the
    * caller; false if either drive cannot (DirectCopier).
@@ -114,20 +118,34 @@ export class Restripe {
   /**
    * ESTABLISH (step 104), for the original layout's locations on this adapter's drives: each track
    * goes into cache (if not there) and is marked WPB, so the BCV's adapter destages it to the BCV.
-   * Host writes meanwhile set WPB themselves (the device header's MIRROR word).
+   * Host writes meanwhile set WPB themselves (the device header's MIRROR word). `fromCopies` (pairs
+   * o, x: DESIGN §14) names the originals whose own copy cannot be read this attempt, each with the
+   * mirror copy x to read instead: whoever serves x copies o from it, and o's own adapter skips it.
    */
-  async establish(session: Session): Promise<void> {
-    await this.eachDrive((d) =>
+  async establish(session: Session, fromCopies: readonly number[] = []): Promise<void> {
+    const elsewhere = new Set<number>();
+    const mine: Array<[number, number]> = [];
+    for (let i = 0; i + 1 < fromCopies.length; i += 2) {
+      elsewhere.add(fromCopies[i]!);
+      if (this.ctx.ownsTrack(fromCopies[i + 1]!)) mine.push([fromCopies[i]!, fromCopies[i + 1]!]);
+    }
+    await this.eachPosition((d) =>
       pipeline(session.mainLocationsOn(d), this.tracksInFlight, async (g) => {
-        if (session.oInv.get(g) < 0) return;
-        await this.ctx.state.passHold('establish');
-        await this.ctx.throttle.gate(session.copyingAdapters('establish', this.ctx.state.driveOwner));
-        const b = session.bcvOfOriginal(g);
-        const s = await this.establishTrack(g, b);
-        if (s !== NO_SLOT) this.ctx.hintOwner(b, s);
-        this.ctx.counters.established++;
+        if (session.oInv.get(g) >= 0 && !elsewhere.has(g)) await this.establishOne(session, g, g);
       }),
     );
+    await pipeline(mine, this.tracksInFlight, ([o, x]) => this.establishOne(session, o, x));
+  }
+
+  /** ESTABLISH of original location g, read from its copy `from` (g itself, or a mirror's). */
+  private async establishOne(session: Session, g: number, from: number): Promise<void> {
+    await this.ctx.state.passHold('establish');
+    await this.ctx.throttle.gate(session.copyingAdapters('establish', this.ctx.state.driveOwner));
+    const b = session.bcvOfOriginal(g);
+    const s = await this.establishTrack(g, b, from);
+    if (s !== NO_SLOT) this.ctx.hintOwner(b, s);
+    if (s !== NO_SLOT && from !== g) this.ctx.hintOwner(g, s); // g rewritten from its mirror (md's read-error correction)
+    this.ctx.counters.established++;
   }
 
   /**
@@ -136,6 +154,16 @@ export class Restripe {
    */
   private get tracksInFlight(): number {
     return this.ctx.channel ? TRACKS_IN_FLIGHT_PER_DRIVE : 1;
+  }
+
+  /**
+   * Run `fn` for every drive position this adapter's drives serve (its own, and those a spare of its
+   * took the place of: DESIGN §14), at once for timed drives.
+   */
+  private async eachPosition(fn: (d: number) => Promise<void>): Promise<void> {
+    const served = positionsServed(this.ctx.state, this.ctx.model.drives.ids.length, this.ctx.drives);
+    if (this.ctx.channel) await Promise.all(served.map(fn));
+    else for (const d of served) await fn(d);
   }
 
   /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */
@@ -154,7 +182,7 @@ export class Restripe {
    * slot; b's own slots were purged and none comes before the split), and a host write after this
    * finds no slot, takes one and mirrors it (WPB) as it would after a staged ESTABLISH.
    */
-  private async establishTrack(g: number, b: number): Promise<number> {
+  private async establishTrack(g: number, b: number, from: number): Promise<number> {
     const wait = new SlotWait(this.ctx.state, {
       what: () => `${this.ctx.name}: ESTABLISH of ${this.ctx.model.drives.dch(g)}`,
       onWait: () => this.slotWait(),
@@ -165,11 +193,13 @@ export class Restripe {
       await lockTrack(this.ctx.state, g);
       try {
         let s = wholeSlotOf(this.ctx.state, g); // a host's partial slot goes: the copy is whole-track
-        if (s === NO_SLOT && this.copyDirect(g, b)) return NO_SLOT;
+        if (s === NO_SLOT && from === g && this.copyDirect(g, b)) return NO_SLOT;
         if (s === NO_SLOT) s = tryAllocateSlot(this.ctx.state, g);
         if (s !== NO_SLOT) {
-          await this.stageIfInvalid(g, s);
-          orSlotState(this.ctx.state, s, SLOT.WP | SLOT.WPB);
+          // Read from a mirror: g's own copy is rewritten from it too (WP1), as a host read's repair.
+          const repair = !(slotStateOf(this.ctx.state, s) & SLOT.VALID) && from !== g ? SLOT.WP1 : 0;
+          await this.stageIfInvalid(g, s, from);
+          orSlotState(this.ctx.state, s, SLOT.WP | SLOT.WPB | repair);
           return s;
         }
       } finally {
@@ -192,11 +222,11 @@ export class Restripe {
     this.ctx.sweepAll();
   }
 
-  /** Read locked track g into its slot s unless s holds it already (a slot just taken is not VALID). */
-  private async stageIfInvalid(g: number, s: number): Promise<void> {
+  /** Read locked track g (from its copy `from`) into its slot s unless s holds it already (a slot just taken is not VALID). */
+  private async stageIfInvalid(g: number, s: number, from = g): Promise<void> {
     if (slotStateOf(this.ctx.state, s) & SLOT.VALID) return;
     try {
-      await this.ctx.readLocation(g, this.ctx.state.slotBytes(s));
+      await this.ctx.readLocation(from, this.ctx.state.slotBytes(s));
     } catch (err) {
       releaseSlot(this.ctx.state, g);
       throw err;
@@ -357,7 +387,7 @@ export class Restripe {
     const done = slotOf(state, n);
     if (done !== NO_SLOT) {
       assert(
-        (slotStateOf(state, done) & (SLOT.VALID | SLOT.WP1)) === (SLOT.VALID | SLOT.WP1),
+        slotStateOf(state, done) & SLOT.VALID && slotStateOf(state, done) & WPK_ALL, // pending for M1 or a mirror
         () =>
           `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${state.describeSlot(done)}; ${state.describeTrack(n)})`,
       );
@@ -365,8 +395,9 @@ export class Restripe {
       return true;
     }
     // Neither b nor n in cache: b goes onto n's drive in one copy. Every writer of n holds n's lock,
-    // every writer of b b's lock or o's (a mirror destage of o's slot): all are held here.
-    if (wholeSlotOf(state, b) !== NO_SLOT || !this.copyDirect(b, n)) return false;
+    // every writer of b b's lock or o's (a mirror destage of o's slot): all are held here. A mirrored
+    // n is filled through the cache: its write-pending slot carries a WPk for each mirror.
+    if (wholeSlotOf(state, b) !== NO_SLOT || this.ctx.model.mirrored(n) || !this.copyDirect(b, n)) return false;
     this.filled(n, true);
     return true;
   }
@@ -389,19 +420,23 @@ export class Restripe {
     );
   }
 
-  /** Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1). False: no slot free. */
+  /**
+   * Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1, and WPk
+   * for each mirror of n). False: no slot free.
+   */
   private async copyBcvToMain(b: number, n: number): Promise<boolean> {
     const { state } = this.ctx;
     assert(
       slotOf(state, n) === NO_SLOT,
       () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`,
     );
+    const copies = this.ctx.model.mirrorBits(n);
     let s = wholeSlotOf(state, b);
     if (s !== NO_SLOT) {
       // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
       // image on its drive, then hand the slot itself to n.
       if (slotStateOf(state, s) & SLOT.WP1) await this.ctx.writeLocation(b, state.slotBytes(s));
-      moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | SLOT.WP1);
+      moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | copies);
     } else {
       s = tryAllocateSlot(state, n);
       if (s === NO_SLOT) return false;
@@ -412,9 +447,10 @@ export class Restripe {
         throw err;
       }
     }
-    setSlotState(state, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
+    setSlotState(state, s, SLOT.VALID | SLOT.WP | copies);
     state.cacheEvent();
     this.ctx.hintOwner(n, s);
+    for (let k = 2; copies & wpOfMirror(k); k++) this.ctx.hintOwner(this.ctx.model.mirrorLocation(n, k), s);
     return true;
   }
 }

@@ -44,6 +44,8 @@ export class DirectCopier {
     // Only between drives serving as themselves: a failed drive, or a spare in another's place, copies through cache.
     for (const d of [drives.driveOf(src), drives.driveOf(dst)])
       if (mediaOf(this.state, d) !== d || driveFailed(this.state, d)) return false;
+    // A faulty source track (a media error, rot) is read through the cache, where the fault shows.
+    if (this.state.flag(src, TRACK.MEDIA | TRACK.ROT)) return false;
     const from = this.store(drives.driveOf(src));
     const to = this.store(drives.driveOf(dst));
     if (!from || !to) return false;

@@ -6,7 +6,7 @@ import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
 import { BACKGROUND, DEVICE, NO_SLOT, TRACK, type SharedState } from '../shared/memory.ts';
-import { openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
+import { closeSessionIn, openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
 import { SlotWait } from '../shared/cache.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
@@ -133,7 +133,7 @@ export class HostAdapter {
       link.send({ t: 'done', sid: m.spec.sid, step: 'open', actor: this.name });
     } else if (m.t === 'reconf-close') {
       const counts = this.scenarios.get(m.sid) ?? [0, 0, 0, 0, 0];
-      this.sessions.delete(m.sid);
+      closeSessionIn(this.sessions, this.model, m.sid);
       this.scenarios.delete(m.sid);
       link.send({
         t: 'done',

@@ -8,10 +8,9 @@ import { type ActorInit, type Emit, type PeerKind, type Role } from '../shared/a
 import { MAIN_OWNER, sched } from '../shared/sched.ts';
 import { takeBack, type TakenBack } from '../shared/recovery.ts';
 import type { SessionSpec } from '../shared/session.ts';
-import { BACKGROUND, DEVICE, SLOT, type HoldName } from '../shared/memory.ts';
+import { BACKGROUND, SLOT, type HoldName } from '../shared/memory.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import type { StalledSession } from '../service-processor/session-run.ts';
-import { deviceLayout } from '../shared/layout.ts';
 import type { SpCalls, SpMethod } from './actors.ts';
 import {
   inlineActor,
@@ -37,6 +36,7 @@ import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { lockDataDir, type DirLock } from '../drives/dir-lock.ts';
 import { Rebuilds } from './rebuild-run.ts';
+import { followSessions, learnCompleted } from './live-layouts.ts';
 import {
   deviceMirrorViews,
   driveViews,
@@ -166,6 +166,7 @@ export class ArrayEmulator extends EventEmitter {
     );
     const emu = new ArrayEmulator(model, state, mode, actors, log);
     made.emu = emu;
+    followSessions(emu, model);
     emu.failures = failures;
     emu.initialConfig = config;
     emu.emitter = emit;
@@ -327,20 +328,7 @@ export class ArrayEmulator extends EventEmitter {
   }
 
   async learnReport(report: ReconfReport): Promise<ReconfReport> {
-    // This thread's model learns the new layouts too (workloads size their devices from it).
-    const running = await this.sp('configuration');
-    for (const id of [
-      report.device,
-      ...running.devices.filter((d) => d.layout === 'bcv' && d.of === report.device).map((d) => d.id),
-    ]) {
-      const dev = this.model.device(id);
-      this.model.addGeneration(
-        id,
-        this.state.deviceWord(dev.index, DEVICE.GENERATION),
-        deviceLayout(running, id, this.model.config),
-      );
-    }
-    this.model.config = running;
+    learnCompleted(this.model, this.state, await this.sp('configuration'), report.device);
     return report;
   }
 

@@ -69,10 +69,25 @@ export function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit,
     ends: [],
     attach: (kind, index, link) => as(() => actor.wire(kind, index, link)),
     start: async () => as(() => actor.start()),
-    status: async () => as(() => actor.status()),
-    call: (method, args) => as(() => actor.call(method, args)),
+    status: () => backToCaller(async () => as(() => actor.status())),
+    call: (method, args) => backToCaller(() => as(() => actor.call(method, args))),
     stop: async () => as(() => actor.stop()),
   };
+}
+
+/**
+ * Call into an actor, and go on as the caller once it answers. Without the hop, what the caller does
+ * next would run as the actor's (it resolved the promise), its timers too, and die with the actor:
+ * a rebuild round's caller stopped for good when the adapter that answered it was replaced.
+ */
+function backToCaller<T>(fn: () => Promise<T>): Promise<T> {
+  const caller = sched().current();
+  return new Promise<T>((resolve, reject) =>
+    fn().then(
+      (v) => sched().defer(() => resolve(v), caller),
+      (e: unknown) => sched().defer(() => reject(e), caller),
+    ),
+  );
 }
 
 /** A port on its way to an actor: (peer kind, peer index, peer name, port). */

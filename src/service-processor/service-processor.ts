@@ -5,7 +5,7 @@ import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import type { ArrayConfig } from '../shared/config.ts';
-import { DEVICE, MAX_SESSIONS, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
+import { DEVICE, MAX_SESSIONS, PHASE, type SharedState } from '../shared/memory.ts';
 import { Session, type SessionSpec } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
@@ -17,7 +17,7 @@ import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } fro
 import type { ReconfReport } from '../shared/report.ts';
 import { DURABLE_FORMAT, type DurableMeta, type DurableStore } from '../shared/durable.ts';
 import { DURABLE_BACKGROUND_MS, DurableCommits } from './durable-commits.ts';
-import { preparation, switchOver, withProgress } from './steps.ts';
+import { formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
 import { reportOf, SessionRun, stalledOf, type RecoveredSession, type StalledSession } from './session-run.ts';
 
@@ -205,6 +205,7 @@ export class ServiceProcessor {
       this.runs.set(plan.deviceId, run);
       if (plan.bcvId) this.runs.set(plan.bcvId, run);
       this.openSpecs.set(r.spec.sid, r.spec);
+      this.emit('session-open', { spec: r.spec });
       // The restored bits must hold the session's invariants (the switch's check): a broken image stops the restart loudly.
       const broken = run.tracksTotal > 0 ? sessionBitProblems(this.state, run.session) : []; // the switch's check
       if (broken.length > 0)
@@ -314,6 +315,7 @@ export class ServiceProcessor {
     this.runs.set(plan.deviceId, run);
     if (plan.bcvId) this.runs.set(plan.bcvId, run);
     this.openSpecs.set(spec.sid, spec);
+    this.emit('session-open', { spec });
     this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.PREPARING);
     this.log('info', `SP: ${plan.deviceId}: ${plan.kind} in session ${y} (generation ${spec.oldGen} → ${spec.newGen})`);
     run.logStep('steps 101-103, 107: new configuration file written and locked');
@@ -352,8 +354,7 @@ export class ServiceProcessor {
     run.logStep('every adapter knows the session');
     if (run.plan.kind === 'meta-expansion') {
       // Related art: chain the new members, block, update the configuration, unblock. No data moves.
-      for (let t = run.session.O.tracks; t < run.session.N.tracks; t++)
-        this.state.setFlag(run.session.N.locate(t), TRACK.FMT);
+      formatNewTracks(this.state, run.session);
       run.logStep('new members formatted');
     } else {
       await preparation(this.state, this.emit, run.session, run.logStep, (sid, step, msg) =>

@@ -11,6 +11,9 @@ export const STEP_WAIT_MS = 600_000;
 
 type Done = Extract<Message, { t: 'done' }>;
 
+/** A step's wait: by session and step, and the attempt where a step is asked again (a late answer to an earlier one is not this one's). */
+const keyOf = (sid: number, step: ReconfStep, attempt?: number) => `${sid}:${step}${attempt ? `#${attempt}` : ''}`;
+
 /** What a step's wait carries: who has still to answer, what each answered, and the message (sent again to a replacement). */
 interface StepWait {
   expect: Set<string>;
@@ -37,7 +40,8 @@ export class StepWaits {
         'TIMEOUT',
         `session ${sid}: ${step} not done by ${[...expect].join(', ')} within ${STEP_WAIT_MS} ms`,
       );
-    const done = this.waits.wait(`${sid}:${step}`, STEP_WAIT_MS, timeout, { expect, infos, msg }, false);
+    const attempt = 'attempt' in msg ? msg.attempt : undefined;
+    const done = this.waits.wait(keyOf(sid, step, attempt), STEP_WAIT_MS, timeout, { expect, infos, msg }, false);
     for (const a of actors) send(a);
     await done;
     return infos;
@@ -45,14 +49,12 @@ export class StepWaits {
 
   /** An adapter's `done` for a step: the step completes with the last adapter's, fails with an error. */
   answer(m: Done): void {
-    const key = `${m.sid}:${m.step}`;
+    const key = keyOf(m.sid, m.step, m.attempt);
     const w = this.waits.extra(key);
     if (!w) return;
     if (m.error) {
-      this.waits.settle(
-        key,
-        new ArrayError('ADAPTER_GONE', `${m.actor}: ${m.step} of session ${m.sid} failed: ${m.error}`),
-      );
+      const code = m.driveFault ? 'DRIVE_FAULT' : 'ADAPTER_GONE';
+      this.waits.settle(key, new ArrayError(code, `${m.actor}: ${m.step} of session ${m.sid} failed: ${m.error}`));
       return;
     }
     w.expect.delete(m.actor);

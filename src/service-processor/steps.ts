@@ -3,6 +3,8 @@
 // session reports. The phases that order them are ServiceProcessor's (preparePhase, switchPhase,
 // transferPhase, completePhase).
 import { DEVICE, MAX_DISK_ADAPTERS, PHASE, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
+import { formatMirrors } from '../shared/mirrors.ts';
+import { establishThroughFaults } from './establish-faults.ts';
 import type { Session } from '../shared/session.ts';
 import { sched } from '../shared/sched.ts';
 import { pbLeft } from '../shared/bits.ts';
@@ -32,6 +34,7 @@ export function setSessionBits(state: SharedState, session: Session): void {
   for (let t = 0; t < session.N.tracks; t++) {
     const n = session.N.locate(t);
     if (session.oInv.get(n) >= 0) continue;
+    if (t >= session.oldTracks) formatMirrors(state, session.N, t);
     state.setFlag(n, t < session.oldTracks ? TRACK.IND : TRACK.FMT);
   }
   for (let a = 0; a < MAX_DISK_ADAPTERS; a++) setSplitCursor(state, splitCursorWord(y, a), 0);
@@ -101,6 +104,14 @@ export async function withProgress<T>(
   }
 }
 
+/** A meta expansion's new tracks: formatted (FMT) at every copy, as they may hold anything. */
+export function formatNewTracks(state: SharedState, session: Session): void {
+  for (let t = session.O.tracks; t < session.N.tracks; t++) {
+    formatMirrors(state, session.N, t);
+    state.setFlag(session.N.locate(t), TRACK.FMT);
+  }
+}
+
 /** Steps 104-112: ESTABLISH the BCV, set PS, PB and IND; then wait for the BCV (step 113). */
 export async function preparation(
   state: SharedState,
@@ -125,6 +136,17 @@ export async function preparation(
   state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
   reportPhase(emit, session, 'establish');
   state.setDeviceWord(spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);
-  await askDiskAdapters(spec.sid, 'establish', { t: 'establish', sid: spec.sid });
+  await establishThroughFaults(
+    state,
+    session,
+    (attempt, fromCopies) =>
+      askDiskAdapters(spec.sid, 'establish', {
+        t: 'establish',
+        sid: spec.sid,
+        ...(attempt > 1 ? { attempt } : {}),
+        ...(fromCopies.length > 0 ? { fromCopies } : {}),
+      }),
+    logStep,
+  );
   logStep('steps 104, 113: BCV established and synchronised (but for write-pending slots)');
 }

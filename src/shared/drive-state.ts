@@ -42,6 +42,19 @@ export const setDriveState = (state: SharedState, d: number, v: number): void =>
 export const mediaOf = (state: SharedState, d: number): number => Atomics.load(state.driveState, word(d, W.MEDIA));
 export const setMediaOf = (state: SharedState, d: number, m: number): void =>
   void Atomics.store(state.driveState, word(d, W.MEDIA), m);
+/** The drive positions whose tracks an adapter with drives `own` serves: each whose media is one of them. */
+export function positionsServed(state: SharedState, positions: number, own: { has(d: number): boolean }): number[] {
+  const out: number[] = [];
+  for (let d = 0; d < positions; d++) if (own.has(mediaOf(state, d))) out.push(d);
+  return out;
+}
+
+/** A spare is being rebuilt in some drive's place now. */
+export function rebuildUnderWay(state: SharedState, positions: number): boolean {
+  for (let d = 0; d < positions; d++) if (driveStateOf(state, d) === DRIVE_STATE.REBUILDING) return true;
+  return false;
+}
+
 /**
  * Position d's tracks cannot be read now: its media failed, or a spare is being rebuilt in its place
  * (a rebuilt copy is read again only once the whole rebuild is done).

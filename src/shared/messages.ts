@@ -57,7 +57,9 @@ export type Message =
   // service processor ↔ adapters: RECONF
   | { t: 'reconf-open'; spec: SessionSpec } // every actor learns the session (steps 101-103)
   | { t: 'bcv-purge'; sid: number } // BCV adapters drop cached BCV tracks before ESTABLISH
-  | { t: 'establish'; sid: number } // main adapters copy the device onto the BCV (step 104)
+  // main adapters copy the device onto the BCV (step 104); attempt > 1: again after a drive fault;
+  // fromCopies: pairs (original location, the mirror copy to read it from this attempt)
+  | { t: 'establish'; sid: number; attempt?: number; fromCopies?: number[] }
   | { t: 'destage-mirror'; sid: number } // BCV adapters destage every mirror write (WPB) of the session: the BCV is on its drives (R1)
   | { t: 'destage-filled'; sid: number } // main adapters destage every filled track still only in cache (FILLPEND): the new layout is on its drives (R5)
   | { t: 'start-split'; sid: number } // the instant split (step 116)
@@ -65,7 +67,16 @@ export type Message =
   | { t: 'reconf-close'; sid: number } // the session ended (step 124)
   // to a replacement adapter, first on its link: the array as it stands (open sessions, running configuration)
   | { t: 'reconf-sync'; running: ArrayConfig; sessions: SessionSpec[]; closedBelow: number }
-  | { t: 'done'; sid: number; step: ReconfStep; actor: string; info?: Record<string, number>; error?: string }
+  | {
+      t: 'done';
+      sid: number;
+      step: ReconfStep;
+      actor: string;
+      info?: Record<string, number>;
+      error?: string;
+      attempt?: number; // the step's attempt answered (ESTABLISH again after a drive fault)
+      driveFault?: boolean; // the error was a drive's (a failed drive, a media error)
+    }
   // host adapter ↔ disk adapter owning the BCV track: FIG. 7's disconnect / reconnect
   | { t: 'fill'; sid: number; track: number; id: number }
   | { t: 'filled'; id: number; error?: string };
@@ -183,7 +194,10 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   'bcv-purge': (m) => isInt(m.sid),
   'destage-mirror': (m) => isInt(m.sid),
   'destage-filled': (m) => isInt(m.sid),
-  establish: (m) => isInt(m.sid),
+  establish: (m) =>
+    isInt(m.sid) &&
+    (m.attempt === undefined || isInt(m.attempt)) &&
+    (m.fromCopies === undefined || (Array.isArray(m.fromCopies) && m.fromCopies.every(isInt))),
   'start-split': (m) => isInt(m.sid),
   'start-transfer': (m) => isInt(m.sid),
   'reconf-close': (m) => isInt(m.sid),

@@ -2,6 +2,7 @@
 import type { ArrayConfig } from './config.ts';
 import { deviceLayout, DriveMap, type DeviceLayout } from './layout.ts';
 import { ArrayError } from './errors.ts';
+import { assert } from './assert.ts';
 import { MAX_MIRRORS, NO_TRACK, wpOfMirror } from './memory.ts';
 
 export interface DeviceEntry {
@@ -46,34 +47,74 @@ export class ArrayModel {
       };
     });
     for (const d of this.devices) this.byId.set(d.id, d);
-    for (const d of this.devices) this.learnMirrors(d.layout);
+    this.learnMirrors();
   }
 
-  /** Record where each mirror of `layout` keeps each of its M1 locations. */
-  private learnMirrors(layout: DeviceLayout): void {
-    layout.mirrors.forEach((mirror, i) => {
-      this.mirrorLoc[i] ??= new Int32Array(this.drives.totalTracks).fill(NO_TRACK);
-      const table = this.mirrorLoc[i]!;
-      for (let t = 0; t < layout.tracks; t++) table[layout.locate(t)] = mirror.locate(t);
-    });
+  /**
+   * The other layout of each device restriped by an open session (DESIGN §14): an adapter's model
+   * holds the original (its device's layout is the new one), the main thread's the new one. Until the
+   * session closes, the locations and mirrors of both hold the device's copies.
+   */
+  private readonly held = new Map<string, DeviceLayout>();
+
+  /** The layouts whose locations hold a device's copies now: each device's newest, and those held for open sessions. */
+  private liveLayouts(): DeviceLayout[] {
+    return [...this.devices.map((d) => d.layout), ...this.held.values()];
+  }
+
+  /**
+   * Rebuild the mirror map from the live layouts. A location is M1 of at most one mirror map: a
+   * restripe's original and new layouts agree wherever they share a location (plan.ts refuses
+   * targets that do not), so a disagreement here is a broken invariant and stops the actor.
+   */
+  private learnMirrors(): void {
+    this.mirrorLoc.length = 0;
+    for (const layout of this.liveLayouts())
+      layout.mirrors.forEach((mirror, i) => {
+        this.mirrorLoc[i] ??= new Int32Array(this.drives.totalTracks).fill(NO_TRACK);
+        const table = this.mirrorLoc[i]!;
+        for (let t = 0; t < layout.tracks; t++) {
+          const g = layout.locate(t);
+          const m = mirror.locate(t);
+          assert(
+            table[g] === NO_TRACK || table[g] === m,
+            () =>
+              `${layout.deviceId}: mirror ${i + 2} of ${this.drives.dch(g)} is ${this.drives.dch(table[g]!)} in one live layout and ${this.drives.dch(m)} in another`,
+          );
+          table[g] = m;
+        }
+      });
+    this.copyIndex = undefined;
+  }
+
+  /** A session on `deviceId` opened: `layout` (its other layout) is live beside the device's own until released. */
+  holdLayout(deviceId: string, layout: DeviceLayout): void {
+    this.held.set(deviceId, layout);
+    this.learnMirrors();
+  }
+
+  /** The session on `deviceId` closed: only the device's own layout holds its copies now. */
+  releaseLayout(deviceId: string): void {
+    if (this.held.delete(deviceId)) this.learnMirrors();
   }
 
   /** Per location: the M1 location of the track whose copy it is (NO_TRACK: none), and which copy (k). Built when first asked. */
   private copyIndex?: { owner: Int32Array; k: Int8Array };
 
   /**
-   * Which track's copy location g holds under the devices' active layouts: its M1 location and the
-   * mirror k (1: g is the M1 location itself), or undefined where no device keeps a copy.
+   * Which track's copy location g holds under the devices' live layouts (the newest, and an open
+   * session's original): its M1 location and the mirror k (1: g is the M1 location itself), or
+   * undefined where no device keeps a copy.
    */
   copyAt(g: number): { owner: number; k: number } | undefined {
     if (!this.copyIndex) {
       const owner = new Int32Array(this.drives.totalTracks).fill(NO_TRACK);
       const k = new Int8Array(this.drives.totalTracks);
-      for (const dev of this.devices)
-        [dev.layout, ...dev.layout.mirrors].forEach((l, i) => {
+      for (const layout of this.liveLayouts())
+        [layout, ...layout.mirrors].forEach((l, i) => {
           for (let t = 0; t < l.tracks; t++) {
             const at = l.locate(t);
-            owner[at] = dev.layout.locate(t);
+            owner[at] = layout.locate(t);
             k[at] = i + 1;
           }
         });
@@ -97,6 +138,11 @@ export class ArrayModel {
       out.push(m);
     }
     return out;
+  }
+
+  /** Whether M1 location g has a mirror (a copy beside itself). */
+  mirrored(g: number): boolean {
+    return this.mirrorLocation(g, 2) !== NO_TRACK;
   }
 
   /** The WPk bits a write of M1 location g sets: WP1 and one per mirror. */
@@ -136,12 +182,14 @@ export class ArrayModel {
   addGeneration(deviceId: string, gen: number, layout: DeviceLayout): void {
     const dev = this.device(deviceId);
     dev.layouts.set(gen, layout);
-    if (gen > dev.gen) {
+    // The same generation learnt again replaces it: a replacement adapter adopts a switched device's
+    // generation from the running configuration (still the original layout) before its open session
+    // tells it the new one.
+    if (gen >= dev.gen) {
       dev.gen = gen;
       dev.layout = layout;
       dev.bytes = layout.tracks * this.trackBytes;
-      this.learnMirrors(layout);
-      this.copyIndex = undefined;
+      this.learnMirrors();
     }
   }
 

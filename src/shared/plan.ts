@@ -5,6 +5,7 @@ import { parseConfig, type ArrayConfig, type DeviceConfig } from './config.ts';
 import { ArrayError, ConfigError } from './errors.ts';
 import type { ReconfKind } from './session.ts';
 import { deviceLayout } from './layout.ts';
+import { mirrorMapProblems } from './mirrors.ts';
 
 export interface Plan {
   deviceId: string;
@@ -16,6 +17,12 @@ export interface Plan {
 const refuse = (text: string): never => {
   throw new ArrayError('CONFIG', `reconfiguration refused: ${text}`);
 };
+
+/** A mirrored device's restripe moves every mirror with it (mirrors.ts): refused where they cannot. */
+function refuseMirrorClashes(running: ArrayConfig, target: ArrayConfig, id: string, bcvId?: string): void {
+  const problems = mirrorMapProblems(running, target, id, bcvId);
+  if (problems.length > 0) refuse(`"${id}" is mirrored and its mirrors cannot move with it: ${problems.join('; ')}`);
+}
 
 function drivesOf(d: DeviceConfig): string[] {
   return d.members.map((m) => m.drive);
@@ -54,12 +61,6 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
   const next = changed[0]!;
   const prev = running.devices.find((d) => d.id === next.id)!;
   if (prev.layout !== next.layout) refuse(`"${next.id}" changes layout from ${prev.layout} to ${next.layout}`);
-  const mirrors = (d: typeof prev) => (d.layout === 'bcv' ? 0 : (d.mirrors?.length ?? 0));
-  if (mirrors(prev) > 0 || mirrors(next) > 0)
-    refuse(
-      `"${next.id}" is mirrored (${mirrors(prev) + 1} copies now, ${mirrors(next) + 1} in the target): restriping a mirrored device is not built yet (DESIGN §14)`,
-    );
-
   if (next.layout === 'concatenated' && prev.layout === 'concatenated') {
     const kept = next.members.slice(0, prev.members.length);
     if (next.members.length <= prev.members.length || !isDeepStrictEqual(kept, prev.members)) {
@@ -67,6 +68,7 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
         `"${next.id}": a concatenated meta device can only grow by appending members (its ${prev.members.length} members unchanged, then new ones)`,
       );
     }
+    refuseMirrorClashes(running, target, next.id);
     return { deviceId: next.id, kind: 'meta-expansion', target };
   }
   if (next.layout !== 'striped' || prev.layout !== 'striped')
@@ -75,6 +77,7 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
     refuse(`"${next.id}" would shrink from ${prev.cylinders} to ${next.cylinders} cylinders (shrinking loses data)`);
 
   const bcv = target.devices.find((d) => d.layout === 'bcv' && d.of === next.id);
+  refuseMirrorClashes(running, target, next.id, bcv?.id);
   if (!bcv) return refuse(`"${next.id}" has no BCV to copy it through (define a bcv device with "of": "${next.id}")`);
   const perMember = prev.cylinders / prev.members.length;
   if (bcv.members.length !== prev.members.length) {
@@ -143,14 +146,28 @@ export function planRounds(running: ArrayConfig, rounds: unknown[][]): { maxByte
     }
   };
   note(running, running);
+  walkRounds(running, rounds, (plan, start) => note(plan.target, start));
+  return { maxBytes };
+}
+
+/**
+ * Plan each target of `rounds` in turn, `each` told the plan and its round's starting configuration
+ * (every target of a round starts from it; the next round from all of them completed). Returns the
+ * configuration after the last round.
+ */
+export function walkRounds(
+  running: ArrayConfig,
+  rounds: unknown[][],
+  each?: (plan: Plan, start: ArrayConfig) => void,
+): ArrayConfig {
   let current = running;
   for (const round of rounds) {
     const start = current;
     for (const raw of round) {
       const plan = planReconfiguration(start, raw);
-      note(plan.target, start);
+      each?.(plan, start);
       current = mergeCompleted(current, plan.target, plan.deviceId, plan.bcvId);
     }
   }
-  return { maxBytes };
+  return current;
 }

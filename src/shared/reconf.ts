@@ -5,6 +5,7 @@ import type { Session } from './session.ts';
 import { releaseSlot, wholeSlotOf } from './cache.ts';
 import { assert } from './assert.ts';
 import { moveSlot } from './intent.ts';
+import { formatMirrors } from './mirrors.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from './track-lock.ts';
 
 /**
@@ -51,6 +52,7 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
   }
   const next = session.nInv.get(p);
   const set = next >= 0 && next < session.oldTracks ? TRACK.IND : next >= 0 ? TRACK.FMT : 0;
+  if (set === TRACK.FMT) formatMirrors(state, session.N, next); // its mirrors too may hold anything
   // Steps 2 and 3 are one atomic step: an observer without the lock (the switch's check, a scan)
   // sees PS, or IND/FMT, never both and never neither-yet.
   swapFlags(state, p, TRACK.PS, set, () => `split of ${session.drives.dch(p)}`);

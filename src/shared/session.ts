@@ -178,7 +178,7 @@ export function syncSessionsIn(
   model.adoptRunning(sync.running, (d) => state.deviceWord(d, DEVICE.GENERATION));
   const listed = new Set(sync.sessions.map((s) => s.sid));
   const dropped = [...sessions.keys()].filter((sid) => !listed.has(sid));
-  for (const sid of dropped) sessions.delete(sid);
+  for (const sid of dropped) closeSessionIn(sessions, model, sid);
   for (const spec of sync.sessions) open(spec);
   return dropped;
 }
@@ -206,9 +206,21 @@ export function openSessionIn(
   return session;
 }
 
-/** `model` learns session `session`'s new generation: N for its device, the target's layout for its BCV. */
+/**
+ * `model` learns session `session`'s new generation: N for its device, the target's layout for its
+ * BCV; O stays live beside N (its locations and mirrors hold the device's copies) until it closes.
+ */
 export function learnNewGeneration(model: ArrayModel, session: Session): void {
   const { spec } = session;
   if (spec.bcvId) model.addGeneration(spec.bcvId, spec.newGen, session.B!);
   model.addGeneration(spec.deviceId, spec.newGen, session.N);
+  model.holdLayout(spec.deviceId, session.O);
+}
+
+/** An adapter closes session `sid` (reconf-close, or a replacement learning it closed): O is no longer live. */
+export function closeSessionIn(sessions: Map<number, Session>, model: ArrayModel, sid: number): void {
+  const session = sessions.get(sid);
+  if (!session) return;
+  sessions.delete(sid);
+  model.releaseLayout(session.spec.deviceId);
 }

@@ -3,7 +3,7 @@
 // switch, and the counts of what was injected.
 import type { ArrayConfig } from '../shared/config.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
-import { PHASE } from '../shared/memory.ts';
+import { DEVICE, PHASE } from '../shared/memory.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { pick, type Rng } from './plan.ts';
@@ -23,11 +23,14 @@ export interface FaultCounts {
   /** Drive faults (`--drive-faults`): drives failed whole (each rebuilt onto a spare), media faults injected. */
   drivesFailed: number;
   mediaFaults: number;
+  /** Of those, the faults that hit MX while its own restripe ran (DESIGN §14). */
+  driveFaultsInRestripe: number;
 }
 
 export const noFaults = (): FaultCounts => ({
   drivesFailed: 0,
   mediaFaults: 0,
+  driveFaultsInRestripe: 0,
   delayedBatches: 0,
   diskAdapterRestarts: 0,
   hostAdapterRestarts: 0,
@@ -168,19 +171,77 @@ export async function driveFaults(
   const failed = new Set<string>();
   const side = r() < 0.5 ? 'x' : 'y';
   const ofSide = drives.filter((d) => d.startsWith(side));
-  for (let i = 0; i < n; i++) {
-    await untilOps(wl, (totalOps * (i + 1 + r())) / (n + 2), `before drive fault ${i + 1}`);
+  const mxDone = { done: false };
+  const onCompleted = (e: { report: ReconfReport }) => void (e.report.device === 'MX' && (mxDone.done = true));
+  emu.on('completed', onCompleted);
+  try {
+    for (let i = 0; i < n; i++) {
+      // The last fault aims at MX's own restripe (a seeded phase of it); the others at seeded points of the load.
+      if (i === n - 1 && (await intoMxRestripe(emu, pick(r, MX_FAULT_PHASES), mxDone))) {
+        await oneDriveFault(emu, r, ofSide, failed, faults);
+        continue;
+      }
+      await untilOps(wl, (totalOps * (i + 1 + r())) / (n + 2), `before drive fault ${i + 1}`);
+      if (!(await oneDriveFault(emu, r, ofSide, failed, faults))) return;
+    }
+  } finally {
+    emu.off('completed', onCompleted);
+  }
+}
+
+/** The phases of MX's restripe a drive fault is aimed at. */
+const MX_FAULT_PHASES = [PHASE.ESTABLISHING, PHASE.TRANSFERRING] as const;
+
+/** How long the last drive fault waits for MX's restripe to reach its phase (ms: a seed's restripes take tens). */
+const MX_PHASE_WAIT_MS = 2000;
+
+/** Wait until MX's restripe is in `phase` (true), or past it or done (false); bounded by MX_PHASE_WAIT_MS. */
+async function intoMxRestripe(emu: ArrayEmulator, phase: number, mx: { done: boolean }): Promise<boolean> {
+  const dev = emu.model.device('MX').index;
+  const deadline = sched().now() + MX_PHASE_WAIT_MS;
+  for (;;) {
+    const now = emu.state.deviceWord(dev, DEVICE.PHASE);
+    if (now === phase) return true;
+    if (mx.done || now > phase || sched().now() > deadline) return false;
+    await sleep(POLL_MS / 5);
+  }
+}
+
+/** Fail one drive of MX's side (whole, rebuilt before this returns) or inject media faults; false when none is left to fail. */
+async function oneDriveFault(
+  emu: ArrayEmulator,
+  r: Rng,
+  ofSide: string[],
+  failed: Set<string>,
+  faults: FaultCounts,
+): Promise<boolean> {
+  {
     const left = ofSide.filter((d) => !failed.has(d));
-    if (left.length === 0) return; // every drive of MX failed once (each rebuilt): enough
+    if (left.length === 0) return false; // every drive of MX failed once (each rebuilt): enough
     const drive = pick(r, left);
+    const inRestripe = emu.state.deviceWord(emu.model.device('MX').index, DEVICE.PHASE) !== PHASE.IDLE ? 1 : 0;
     if (r() < 0.35) {
+      if (!holdsCopies(emu, drive)) return true; // a drive MX's restripe has not reached yet: nothing to hit
       emu.failDrive({ drive, kind: 'media', tracks: 1 + Math.floor(r() * 4), seed: Math.floor(r() * 1e9) });
       faults.mediaFaults++;
-      continue;
+      faults.driveFaultsInRestripe += inRestripe;
+      return true;
     }
+    faults.driveFaultsInRestripe += inRestripe;
     emu.failDrive({ drive, kind: 'whole' });
     failed.add(drive);
     faults.drivesFailed++;
     await emu.rebuilds.get(drive); // the next failure only once redundancy is back
+    return true;
   }
+}
+
+/** Whether drive `id` holds some device's copy now (a media fault needs a track to hit). */
+function holdsCopies(emu: ArrayEmulator, id: string): boolean {
+  const { drives } = emu.model;
+  const d = drives.index(id);
+  const base = drives.baseTrack[d]!;
+  for (let g = base; g < base + drives.cylinders[d]! * drives.headsPerCylinder; g++)
+    if (emu.model.copyAt(g)) return true;
+  return false;
 }

@@ -4,7 +4,7 @@
 // on one device). Deterministic in the seed.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
 import { deviceLayout } from '../shared/layout.ts';
-import { mergeCompleted, planReconfiguration } from '../shared/plan.ts';
+import { mergeCompleted, planReconfiguration, walkRounds } from '../shared/plan.ts';
 import { seededRandom, type HotSpot } from '../host/workload.ts';
 import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from '../shared/drive-models.ts';
 
@@ -283,36 +283,29 @@ export const HEAVY_HOT_PCT = 50;
 export function sharedLocationSpots(config: ArrayConfig, rounds: unknown[][]): HotSpot[] {
   const tb = config.geometry.trackBytes;
   const spots: HotSpot[] = [];
-  let running = config;
-  for (const round of rounds) {
-    let next = running;
-    for (const target of round) {
-      const plan = planReconfiguration(running, target);
-      next = mergeCompleted(next, plan.target, plan.deviceId, plan.bcvId);
-      if (plan.kind === 'meta-expansion') continue;
-      const O = deviceLayout(running, plan.deviceId);
-      const N = deviceLayout(plan.target, plan.deviceId, running);
-      const inO = new Set(Array.from({ length: O.tracks }, (_, t) => O.locate(t)));
-      const inN = new Set(Array.from({ length: N.tracks }, (_, t) => N.locate(t)));
-      for (let t = 0; t < N.tracks; t++) {
-        if (!inO.has(N.locate(t)) && !(t < O.tracks && inN.has(O.locate(t)))) continue;
-        const last = spots[spots.length - 1];
-        if (last && last.device === plan.deviceId && last.offsetBytes + last.lengthBytes === t * tb)
-          last.lengthBytes += tb;
-        else spots.push({ device: plan.deviceId, offsetBytes: t * tb, lengthBytes: tb });
-      }
+  walkRounds(config, rounds, (plan, running) => {
+    if (plan.kind === 'meta-expansion') return;
+    const O = deviceLayout(running, plan.deviceId);
+    const N = deviceLayout(plan.target, plan.deviceId, running);
+    const inO = new Set(Array.from({ length: O.tracks }, (_, t) => O.locate(t)));
+    const inN = new Set(Array.from({ length: N.tracks }, (_, t) => N.locate(t)));
+    for (let t = 0; t < N.tracks; t++) {
+      if (!inO.has(N.locate(t)) && !(t < O.tracks && inN.has(O.locate(t)))) continue;
+      const last = spots[spots.length - 1];
+      if (last && last.device === plan.deviceId && last.offsetBytes + last.lengthBytes === t * tb)
+        last.lengthBytes += tb;
+      else spots.push({ device: plan.deviceId, offsetBytes: t * tb, lengthBytes: tb });
     }
-    running = next;
-  }
+  });
   return spots;
 }
 
 /**
  * The plan with a mirrored device of its own for drive faults (`stress --drive-faults`): MX, striped
- * over drives x0.. with mirror 2 on drives y0.., and two spares z0 and z1, on seeded adapters, in the
- * array and in every target alike. Its drives hold nothing else, so failing one of them loses no data
- * while the seed's other devices restripe around it (a restripe of a mirrored device is not built
- * yet: DESIGN §14).
+ * over drives x0.. with mirror 2 on drives y0.., its BCV MXB on drives w0.., and two spares z0 and
+ * z1, on seeded adapters, in the array and in every target alike. Its drives hold nothing else, so
+ * failing one of them loses no data. After the seed's rounds, a last round restripes MX (DESIGN §14):
+ * onto one more drive xN with its mirror on yN, its stripe changed or not, while drive faults go on.
  */
 export function withMirroredDevice(plan: SeedPlan): SeedPlan {
   const r = seededRandom(plan.seed * 69069 + 1);
@@ -321,8 +314,22 @@ export function withMirroredDevice(plan: SeedPlan): SeedPlan {
   const cylinders = stripe * int(r, 1, 2);
   const size = Math.max(2, cylinders);
   const ids = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
-  const newDrives = [...ids('x', members), ...ids('y', members), ...ids('z', 2)];
+  const newDrives = [...ids('x', members + 1), ...ids('y', members + 1), ...ids('w', members), ...ids('z', 2)];
   const adapterOf = new Map(newDrives.map((d) => [d, int(r, 0, plan.config.diskAdapters.length - 1)]));
+  const mx = (n: number, stripeCylinders: number) => ({
+    id: 'MX',
+    layout: 'striped',
+    cylinders: cylinders * n,
+    stripeCylinders,
+    members: ids('x', n).map((drive) => ({ drive, startCylinder: 0 })),
+    mirrors: [{ members: ids('y', n).map((drive) => ({ drive, startCylinder: 0 })) }],
+  });
+  const mxb = {
+    id: 'MXB',
+    layout: 'bcv',
+    of: 'MX',
+    members: ids('w', members).map((drive) => ({ drive, startCylinder: 0 })),
+  };
   const apply = (cfg: any) => ({
     ...cfg,
     drives: [...cfg.drives, ...newDrives.map((id) => ({ id, cylinders: size }))],
@@ -330,20 +337,15 @@ export function withMirroredDevice(plan: SeedPlan): SeedPlan {
       ...a,
       drives: [...a.drives, ...newDrives.filter((d) => adapterOf.get(d) === i)],
     })),
-    devices: [
-      ...cfg.devices,
-      {
-        id: 'MX',
-        layout: 'striped',
-        cylinders: cylinders * members,
-        stripeCylinders: stripe,
-        members: ids('x', members).map((drive) => ({ drive, startCylinder: 0 })),
-        mirrors: [{ members: ids('y', members).map((drive) => ({ drive, startCylinder: 0 })) }],
-      },
-    ],
+    devices: [...cfg.devices, mx(members, stripe), mxb],
     spares: ids('z', 2),
   });
-  return { ...plan, config: parseConfig(apply(plan.config)), rounds: plan.rounds.map((round) => round.map(apply)) };
+  const config = parseConfig(apply(plan.config));
+  const rounds = plan.rounds.map((round) => round.map(apply));
+  const last = walkRounds(config, rounds);
+  const newStripe = stripe === 2 && r() < 0.5 ? 1 : stripe; // an expansion, or an expansion and a stripe change
+  const restripe = { ...last, devices: last.devices.map((d) => (d.id === 'MX' ? mx(members + 1, newStripe) : d)) };
+  return { ...plan, config, rounds: [...rounds, [restripe]] };
 }
 
 /** MX's drives a drive fault may hit (mirror 1 or 2; never a spare: it is what a rebuild needs). */

@@ -110,6 +110,7 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     expect(det.failed).toEqual([]);
     expect(det.verifyErrors).toBe(0);
     expect(det.faults.drivesFailed).toBeGreaterThan(150);
+    expect(det.faults.driveFaultsInRestripe).toBeGreaterThan(100); // MX's own restripe: each seed aims one at it
     const real = await runStress({
       seeds: 30,
       firstSeed: 8300,

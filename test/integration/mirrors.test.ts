@@ -6,7 +6,6 @@ import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { TRACK } from '../../src/shared/memory.ts';
-import { planReconfiguration } from '../../src/shared/plan.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -101,13 +100,6 @@ describe('mirrored devices: configuration', () => {
     overlap.devices[1].members[0] = { drive: 's0', startCylinder: 2 };
     overlap.spares = [];
     expect(() => parseConfig(overlap)).toThrow('overlaps');
-  });
-
-  it('a restripe of a mirrored device is refused with the reason', () => {
-    const running = parseConfig(mirroredRaw());
-    const target = mirroredRaw();
-    target.devices[0].stripeCylinders = 1;
-    expect(() => planReconfiguration(running, target)).toThrow('restriping a mirrored device is not built yet');
   });
 });
 
