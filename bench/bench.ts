@@ -21,6 +21,7 @@ import {
 import { dirname, join } from 'node:path';
 import { durableBench, durableMarkdown } from './durable.ts';
 import { durableServeBench, durableServeMarkdown } from './durable-serve.ts';
+import { mirrorsBench, mirrorsMarkdown } from './mirrors-bench.ts';
 
 /** Runs of the speed figures in one `npm run bench` (the issue asks for three, side by side). */
 const SPEED_RUNS = 3;
@@ -92,6 +93,12 @@ export async function benchCommand(opts: {
         `drive model ${r.preset}: QD1 8 KiB read ${r.qd1ReadMs} ms; QD32 SPTF ${r.sptfQd32Iops} IOPS (${r.sptfOverQd1}x QD1)`,
       );
     if (opts.write) writeSection(opts.write, 'drive-model', driveModelMarkdown(rows, date));
+  }
+  if (opts.only === undefined || opts.only === 'mirrors') {
+    const f = await mirrorsBench(!!opts.quick, say);
+    out.mirrors = f;
+    if (opts.write) writeSection(opts.write, 'mirrors', mirrorsMarkdown(f, machine, date));
+    if (opts.only === 'mirrors') return report(out, opts);
   }
   if (opts.only === undefined || opts.only === 'sweep')
     Object.assign(out, await sweepSections(opts, machine, date, say));

@@ -46,7 +46,10 @@ function fullGeometry(preset: SweepOptions['driveModel']): { heads: number; cyli
 const SSD_HEADS = 16;
 
 /** What a drive of `preset` streams at best (bytes/ms) — an HDD's outer-zone media rate, an SSD's dies or channels — and the tracks its write cache holds. */
-function streamFigures(preset: SweepOptions['driveModel']): { readBytesPerMs: number; writeCacheTracks: number } {
+export function streamFigures(preset: SweepOptions['driveModel']): {
+  readBytesPerMs: number;
+  writeCacheTracks: number;
+} {
   if (preset === 'ssd') {
     const s = ssdPreset();
     const dies = s.channels * s.diesPerChannel;

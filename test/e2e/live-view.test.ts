@@ -114,7 +114,11 @@ describe.skipIf(!haveChromium)('live view in chromium', () => {
     ]);
   });
 
+  /** What a failed test leaves running: its host load's connection (closed first, so the server's stop does not wait on it). */
+  let closeHost: (() => void) | undefined;
+
   afterAll(async () => {
+    closeHost?.();
     await browser?.close();
     await served?.stop();
     rmSync(dir, { recursive: true, force: true });
@@ -140,6 +144,10 @@ describe.skipIf(!haveChromium)('live view in chromium', () => {
     await ld1.hello();
     expect((await ld1.go('LD1')).at(-1)!.type).toBe(1);
     const load = hostLoad(ld1);
+    closeHost = () => {
+      void load.stop().catch(() => undefined);
+      ld1.socket.destroy();
+    };
     await until('host I/O', (v) => (v.host?.opsPerSec ?? 0) > 0);
 
     // Throttled: the restripe's copies take seconds, so every phase is seen: ESTABLISH and the transfer
@@ -186,9 +194,16 @@ describe.skipIf(!haveChromium)('live view in chromium', () => {
     // Pause from the page: the progress stops (the host load's region was filled by then)…
     await page.click(`[data-job="${id}"] ~ button[data-act="pause"]`);
     await until('paused', (v) => v.background.paused);
-    const settled = await until('two updates after the pause', (v) => v.updates >= 0);
-    await page.waitForFunction((n) => (globalThis as any).arrayemuView.updates > n + 2, settled.updates);
-    const pausedAt = (await view(page)).jobs[0]!.tracksDone;
+    // Copies already past the throttle end, and progress reaches the page a report later: wait until
+    // the count holds for four updates (bounded by UPDATES_WAIT), then it must hold for six more.
+    let pausedAt = -1;
+    for (let held = 0, seen = 0; held < 4; seen++) {
+      if (seen > UPDATES_WAIT) throw new Error(`the restripe's progress never stopped after the pause (${pausedAt})`);
+      const v = await view(page);
+      held = v.jobs[0]?.tracksDone === pausedAt ? held + 1 : 0;
+      pausedAt = v.jobs[0]?.tracksDone ?? -1;
+      await until('the next update while paused', (w) => w.updates > v.updates);
+    }
     await page.waitForFunction((n) => (globalThis as any).arrayemuView.updates > n + 6, (await view(page)).updates);
     const stillPaused = await view(page);
     expect(stillPaused.jobs[0]!.tracksDone).toBe(pausedAt);
@@ -272,5 +287,69 @@ describe.skipIf(!haveChromium)('live view of an embedded run (run --ui)', () => 
       await browser.close();
     }
     // 20000 verified ops and a restripe: ~40 s alone on 2 cores, longer beside the other test files.
+  }, 180_000);
+});
+
+describe.skipIf(!haveChromium)('live view of a mirrored array (DESIGN §14)', () => {
+  it('shows each mirror, a failed drive, the rebuild with its rate and ETA, and the device ok again', async () => {
+    const { chromium } = await import('playwright-core');
+    const dir = mkdtempSync(join(tmpdir(), 'arrayemu-ui-mirrors-'));
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    const served = await startServe([
+      ...['--config', 'examples/fig2-mirrored.json', '--socket', join(dir, 'nbd.sock')],
+      ...['--http', '127.0.0.1:0'],
+    ]);
+    try {
+      const api = served.http!;
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      await page.goto(`${api}/`);
+      type Mirrored = View & {
+        devices: Array<{ id: string; state: string; mirrors: Array<{ state: string; drives: string[] }> }>;
+        drives: Array<{ id: string; state: string; copiesPerSec?: number | null; etaSec?: number | null }>;
+      };
+      const until = (what: string, ok: (v: Mirrored) => boolean) =>
+        untilPage(page, what, (v) => ok(v as Mirrored), api) as Promise<Mirrored>;
+      const first = await until('LD1 with its two mirrors', (v) => (v.devices ?? []).some((d) => d.id === 'LD1'));
+      const ld1 = first.devices.find((d) => d.id === 'LD1')!;
+      expect(ld1.mirrors.map((m) => m.drives)).toEqual([
+        ['31', '33', '35'],
+        ['61', '63', '65'],
+      ]);
+      expect(await page.textContent('[data-device="LD1"] .title')).toContain('2-way [UU] ok');
+      // A rebuild of 60 copies of 64 KiB at 1 MB/s: seconds, so the page sees it under way.
+      const put = await fetch(`${api}/v1/throttle`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ minMBps: 1, maxMBps: 1 }),
+      });
+      expect(put.status).toBe(200);
+      const fail = await fetch(`${api}/v1/drives/63/fail`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ kind: 'whole' }),
+      });
+      expect(fail.status).toBe(200);
+      const rebuilding = await until('the spare rebuilding with a rate', (v) =>
+        (v.drives ?? []).some((d) => d.id === '71' && d.state === 'rebuilding' && (d.copiesPerSec ?? 0) > 0),
+      );
+      expect(rebuilding.drives.find((d) => d.id === '63')?.state).toBe('failed');
+      expect(rebuilding.drives.find((d) => d.id === '71')?.etaSec).not.toBeNull();
+      expect(await page.textContent('[data-drive="71"]')).toMatch(
+        /rebuilding in place of 63: \d+ \/ 60 copies · \d+ copies\/s · ETA/,
+      );
+      await until(
+        'LD1 ok again on the spare',
+        (v) =>
+          (v.drives ?? []).some((d) => d.id === '71' && d.state === 'ok') &&
+          v.devices.find((d) => d.id === 'LD1')?.state === 'ok',
+      );
+      expect(await page.textContent('[data-device="LD1"] .title')).toContain('2-way [UU] ok');
+      expect(await page.textContent('[data-drive="63"]')).toContain('failed (replaced by 71)');
+      await page.close();
+    } finally {
+      await browser.close();
+      await served.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 180_000);
 });

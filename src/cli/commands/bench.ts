@@ -32,6 +32,7 @@ export function addBenchCommand(program: Command, loadBench?: LoadBench): void {
         'durable',
         'stage',
         'ui',
+        'mirrors',
       ]),
     )
     .option('--json', 'print one JSON object')

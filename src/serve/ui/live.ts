@@ -22,6 +22,8 @@ const CLOSE_WAIT_TURNS = 40;
 const PAGE_BUFFER_MAX_BYTES = 8 << 20;
 /** Jobs whose ESTABLISH baseline is remembered (the oldest forgotten past this). */
 const ESTABLISH_BASES_KEPT = 64;
+/** Rebuilds whose last progress is kept for their rate (one per drive being rebuilt; cleared past this). */
+const REBUILDS_KEPT = 64;
 /** Switch windows listed (the most recent). */
 const SWITCHES_SHOWN = 20;
 
@@ -82,6 +84,8 @@ export class LiveView {
   private readonly watchers = new Set<() => void>();
   /** Per job id: the disk adapters' ESTABLISH count when the job was first seen establishing. */
   private readonly establishBase = new Map<number, number>();
+  /** Each rebuild's progress at the last tick (its rate is the change since). */
+  private readonly lastRebuild = new Map<string, { done: number; atMs: number }>();
 
   constructor(private readonly src: LiveSource) {
     const { emu } = src;
@@ -218,7 +222,30 @@ export class LiveView {
       switches,
       background: emu.background(),
       devices: deviceViews(emu, this.src.config()),
+      drives: this.driveFigures(emu),
     };
+  }
+
+  /** The drives that are not simply ok, each rebuild with its rate and ETA since the last tick. */
+  private driveFigures(emu: ArrayEmulator): Array<Record<string, unknown>> {
+    const atMs = performance.now();
+    const out = emu
+      .driveStatus()
+      .drives.filter((d) => d.state !== 'ok' || d.inPlaceOf)
+      .map((d) => {
+        if (!d.rebuild || d.state !== 'rebuilding') return { ...d };
+        const before = this.lastRebuild.get(d.id);
+        const copiesPerSec =
+          before && atMs > before.atMs
+            ? Math.round(((d.rebuild.done - before.done) * 1000) / (atMs - before.atMs))
+            : null;
+        this.lastRebuild.set(d.id, { done: d.rebuild.done, atMs });
+        const left = d.rebuild.total - d.rebuild.done;
+        const etaSec = copiesPerSec ? Math.round((left / copiesPerSec) * 10) / 10 : null;
+        return { ...d, copiesPerSec, etaSec };
+      });
+    if (this.lastRebuild.size > REBUILDS_KEPT) this.lastRebuild.clear();
+    return out;
   }
 
   /**
@@ -264,9 +291,14 @@ export class LiveView {
 
 /** Each device as configured now: its layout and the generation hosts use. */
 function deviceViews(emu: ArrayEmulator, config: ArrayConfig): Array<Record<string, unknown>> {
+  const copies = new Map(emu.driveStatus().devices.map((v) => [v.id, v]));
   return emu.model.devices.map((d) => {
     const def = config.devices.find((x) => x.id === d.id);
+    const c = copies.get(d.id);
     return {
+      state: c?.state ?? 'ok',
+      mirrors: c?.mirrors ?? [],
+      lostTracks: c?.lostTracks ?? 0,
       id: d.id,
       bcvOf: d.bcvOf ?? null,
       bytes: d.bytes,

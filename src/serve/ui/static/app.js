@@ -45,6 +45,7 @@
     counts: {},
     jobs: [],
     devices: [],
+    drives: [],
     switches: [],
     scenarios: [0, 0, 0, 0],
     host: null,
@@ -120,6 +121,7 @@
     view.updates++;
     view.jobs = t.jobs;
     view.devices = t.devices;
+    view.drives = t.drives ?? [];
     view.switches = t.switches;
     view.scenarios = t.scenarios;
     view.host = t.host;
@@ -287,37 +289,60 @@
 
   const fmt = (v, unit = '') => (v === null || v === undefined ? '–' : `${v}${unit}`);
 
+  /** A device's copies as md shows them ([UU], [_U]) with its state, and each mirror's drives. */
+  function copiesOf(d) {
+    if (!d.mirrors || d.mirrors.length < 2) return d.state && d.state !== 'ok' ? ` <b class="bad">${d.state}</b>` : '';
+    const marks = d.mirrors.map((m) => (m.state === 'ok' ? 'U' : '_')).join('');
+    const where = d.mirrors.map((m) => `mirror ${m.mirror}: ${m.drives.join(' ')}`).join(' · ');
+    const lost = d.lostTracks ? `, ${d.lostTracks} track(s) lost` : '';
+    return ` <span class="mirrors" title="${where}">${d.mirrors.length}-way [${marks}] <b class="${d.state === 'ok' ? '' : 'bad'}">${d.state}${lost}</b></span><div class="dim">${where}</div>`;
+  }
+
+  /** Drives that failed, spares and rebuilds (progress, rate, ETA). */
+  function renderDrives(drives) {
+    if (drives.length === 0) return '';
+    const line = (d) => {
+      if (d.state === 'failed')
+        return `${d.id} <b class="bad">failed</b>${d.replacedBy ? ` (replaced by ${d.replacedBy})` : ''}`;
+      if (d.state === 'rebuilding' && d.rebuild)
+        return `${d.id} <b>rebuilding</b> in place of ${d.inPlaceOf}: ${d.rebuild.done} / ${d.rebuild.total} copies · ${fmt(d.copiesPerSec, ' copies/s')} · ETA ${fmt(d.etaSec, ' s')}`;
+      return `${d.id} ${d.state}${d.inPlaceOf ? ` in place of ${d.inPlaceOf}` : ''}`;
+    };
+    return `<div class="device" data-drives><div class="title">Drives</div>${drives.map((d) => `<div data-drive="${d.id}">${line(d)}</div>`).join('')}</div>`;
+  }
+
   function renderDevices(t) {
     const root = $('devices');
     const running = new Map(t.jobs.map((j) => [j.device, j]));
-    const html = t.devices
-      .filter((d) => !d.bcvOf)
-      .map((d) => {
-        const j = running.get(d.id);
-        const layout =
-          d.layout === 'striped'
-            ? `striped over ${d.members.length} drives, ${d.stripeCylinders} cylinder stripes`
-            : `${d.layout ?? '?'} over ${d.members.length} drives`;
-        let job = '<div class="dim">no reconfiguration running</div>';
-        if (j) {
-          const doneNow = j.phase === 'establish' ? (j.established ?? 0) : j.tracksDone; // the bar follows the phase
-          const pct = j.tracksTotal ? Math.round((100 * doneNow) / j.tracksTotal) : 0;
-          const pred =
-            j.predicted && 'durationSec' in j.predicted
-              ? ` · predicted ${fmt(j.predicted.etaSec, ' s')} left of ${j.predicted.durationSec} s`
-              : '';
-          const est =
-            j.phase === 'establish' && j.established !== undefined
-              ? ` · ESTABLISH ${j.established} / ${fmt(j.tracksTotal)} tracks copied to the BCV`
-              : '';
-          job = `<div data-job="${j.id}">reconfiguration #${j.id}: <b>${j.phase ?? 'preparing'}</b>${t.background.paused ? ' <b>(paused)</b>' : ''}${est}
+    const html =
+      t.devices
+        .filter((d) => !d.bcvOf)
+        .map((d) => {
+          const j = running.get(d.id);
+          const layout =
+            d.layout === 'striped'
+              ? `striped over ${d.members.length} drives, ${d.stripeCylinders} cylinder stripes`
+              : `${d.layout ?? '?'} over ${d.members.length} drives`;
+          let job = '<div class="dim">no reconfiguration running</div>';
+          if (j) {
+            const doneNow = j.phase === 'establish' ? (j.established ?? 0) : j.tracksDone; // the bar follows the phase
+            const pct = j.tracksTotal ? Math.round((100 * doneNow) / j.tracksTotal) : 0;
+            const pred =
+              j.predicted && 'durationSec' in j.predicted
+                ? ` · predicted ${fmt(j.predicted.etaSec, ' s')} left of ${j.predicted.durationSec} s`
+                : '';
+            const est =
+              j.phase === 'establish' && j.established !== undefined
+                ? ` · ESTABLISH ${j.established} / ${fmt(j.tracksTotal)} tracks copied to the BCV`
+                : '';
+            job = `<div data-job="${j.id}">reconfiguration #${j.id}: <b>${j.phase ?? 'preparing'}</b>${t.background.paused ? ' <b>(paused)</b>' : ''}${est}
             · <span class="done">${j.tracksDone}</span> / ${fmt(j.tracksTotal)} tracks moved · ${fmt(j.tracksPerSec, ' tracks/s')} · ETA ${fmt(j.etaSec, ' s')}${pred}</div>
             <div class="progress"><div style="width:${pct}%"></div></div>
             <button data-act="pause" data-id="${j.id}">pause</button><button data-act="resume" data-id="${j.id}">resume</button>`;
-        }
-        return `<div class="device" data-device="${d.id}"><div class="title">${d.id} <span class="dim">generation ${d.generation} · ${layout} · ${(d.bytes / 2 ** 20).toFixed(1)} MiB</span></div>${job}</div>`;
-      })
-      .join('');
+          }
+          return `<div class="device" data-device="${d.id}"><div class="title">${d.id} <span class="dim">generation ${d.generation} · ${layout} · ${(d.bytes / 2 ** 20).toFixed(1)} MiB</span>${copiesOf(d)}</div>${job}</div>`;
+        })
+        .join('') + renderDrives(t.drives ?? []);
     const bg = t.background;
     const throttle = `<div class="device"><div class="title">Background copy throttle</div>
       min <input id="min-mbps" type="number" min="0" value="${bg.minMBps}"> MB/s · max <input id="max-mbps" type="number" min="0" value="${bg.maxMBps}"> MB/s (0: no limit)
