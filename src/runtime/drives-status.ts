@@ -44,7 +44,7 @@ export interface DriveView {
   /** A failed drive whose place a spare took: that spare. */
   replacedBy?: string;
   /** A spare being rebuilt: copies rewritten so far, of how many. */
-  rebuild?: { done: number; total: number };
+  rebuild?: { done: number; total: number; copiesPerSec?: number | null; etaSec?: number | null };
 }
 
 /** The drive positions whose tracks drive `id`'s media serves (its own, or the one it took the place of). */

@@ -443,7 +443,11 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Every drive and its state (ok, failed, rebuilding, spare), every device's mirrors and theirs. */
   driveStatus(): { drives: DriveView[]; devices: DeviceMirrorsView[] } {
-    return { drives: driveViews(this.model, this.state), devices: deviceMirrorViews(this.model, this.state) };
+    const drives = driveViews(this.model, this.state);
+    for (const d of drives)
+      if (d.rebuild && d.inPlaceOf)
+        Object.assign(d.rebuild, this.rebuilds.rate(d.inPlaceOf, d.rebuild.done, d.rebuild.total));
+    return { drives, devices: deviceMirrorViews(this.model, this.state) };
   }
 
   /** Actors that stopped on an error (an invariant broke): empty when all is well. */

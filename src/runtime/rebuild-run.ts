@@ -131,6 +131,8 @@ export class Rebuilds {
   /** Start one when a drive fails (false: leave it failed and degraded, as a test may want). */
   auto = true;
   private readonly running = new Map<string, Promise<RebuildReport | undefined>>();
+  /** When each rebuild started (scheduler ms), by failed drive id: its rate is its copies since. */
+  private readonly startedMs = new Map<string, number>();
 
   constructor(private readonly ctx: () => RebuildContext) {}
 
@@ -145,10 +147,20 @@ export class Rebuilds {
     return this.running.get(driveId);
   }
 
+  /** A rebuild in place of `failedId` that has done `done` of `total` copies: its copies a second since it started, and the seconds left at that rate (null: none done yet). */
+  rate(failedId: string, done: number, total: number): { copiesPerSec: number | null; etaSec: number | null } {
+    const since = this.startedMs.get(failedId);
+    const sec = since === undefined ? 0 : (sched().now() - since) / 1000;
+    if (sec <= 0 || done === 0) return { copiesPerSec: null, etaSec: null };
+    const copiesPerSec = done / sec;
+    return { copiesPerSec: Math.round(copiesPerSec), etaSec: Math.round(((total - done) / copiesPerSec) * 10) / 10 };
+  }
+
   /** Rebuild drive position d onto a spare, in the background. */
   start(d: number): void {
     const ctx = this.ctx();
     const id = ctx.model.drives.ids[d]!;
+    this.startedMs.set(id, sched().now());
     const run = rebuildDrive(ctx, d);
     this.running.set(id, run);
     void run.then(

@@ -333,6 +333,18 @@ describe.skipIf(!haveChromium)('live view of a mirrored array (DESIGN §14)', ()
         (v.drives ?? []).some((d) => d.id === '71' && d.state === 'rebuilding' && (d.copiesPerSec ?? 0) > 0),
       );
       expect(rebuilding.drives.find((d) => d.id === '63')?.state).toBe('failed');
+      // The same rebuild in the status and the metrics: progress, rate and ETA (1 MB/s: still under way).
+      const st = (await (await fetch(`${api}/v1/status`)).json()) as {
+        drives: Array<{ id: string; rebuild?: { done: number; total: number; copiesPerSec: number; etaSec: number } }>;
+      };
+      const r71 = st.drives.find((d) => d.id === '71')!.rebuild!;
+      expect(r71.total).toBe(60);
+      expect(r71.copiesPerSec).toBeGreaterThan(0);
+      expect(r71.etaSec).toBeGreaterThan(0);
+      const metrics = await (await fetch(`${api}/metrics`)).text();
+      expect(metrics).toMatch(/arrayemu_rebuild_copies\{spare="71",in_place_of="63",of="total"\} 60/);
+      expect(metrics).toMatch(/arrayemu_rebuild_eta_seconds\{spare="71",in_place_of="63"\} [\d.]+/);
+      expect(metrics).toMatch(/arrayemu_rebuild_copies_per_second\{spare="71",in_place_of="63"\} \d+/);
       expect(rebuilding.drives.find((d) => d.id === '71')?.etaSec).not.toBeNull();
       expect(await page.textContent('[data-drive="71"]')).toMatch(
         /rebuilding in place of 63: \d+ \/ 60 copies · \d+ copies\/s · ETA/,

@@ -55,7 +55,11 @@ export function formatStatus(st: any): string {
 
 /** One drive in the status line: its state, what it replaced or was replaced by, a rebuild's progress. */
 function driveWord(d: any): string {
-  const rebuild = d.rebuild ? ` ${Math.floor((100 * d.rebuild.done) / Math.max(1, d.rebuild.total))}%` : '';
+  const rate = d.rebuild?.copiesPerSec ? ` at ${d.rebuild.copiesPerSec} copies/s, ETA ${d.rebuild.etaSec} s` : '';
+  const rebuild =
+    d.state === 'rebuilding' && d.rebuild
+      ? ` ${Math.floor((100 * d.rebuild.done) / Math.max(1, d.rebuild.total))}% (${d.rebuild.done}/${d.rebuild.total} copies)${rate}`
+      : '';
   const place = d.inPlaceOf ? ` in place of ${d.inPlaceOf}` : d.replacedBy ? ` (replaced by ${d.replacedBy})` : '';
   return `${d.id} ${d.state}${rebuild}${place}`;
 }

@@ -56,6 +56,31 @@ export function arrayMetrics(emu: ArrayEmulator, io: DeviceIo, nbd: { counters: 
   return registry;
 }
 
+type RebuildFigures = NonNullable<ReturnType<ArrayEmulator['driveStatus']>['drives'][number]['rebuild']>;
+
+/** One figure of each rebuild onto a spare under way (none where it has no value yet). */
+function rebuildGauge(
+  registry: Registry,
+  emu: ArrayEmulator,
+  name: string,
+  what: string,
+  value: (r: RebuildFigures) => number | null | undefined,
+): void {
+  new Gauge({
+    name,
+    help: `A rebuild onto a spare: ${what}`,
+    labelNames: ['spare', 'in_place_of'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of emu.driveStatus().drives) {
+        const v = d.rebuild && d.inPlaceOf && d.state === 'rebuilding' ? value(d.rebuild) : undefined;
+        if (typeof v === 'number') this.set({ spare: d.id, in_place_of: d.inPlaceOf! }, v);
+      }
+    },
+  });
+}
+
 /** Each drive's state (1 for the state it is in), each device's failed mirrors, the tracks with a fault of their own. */
 function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
   new Gauge({
@@ -68,6 +93,34 @@ function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
       for (const d of emu.driveStatus().drives) this.set({ drive: d.id, adapter: d.adapter, state: d.state }, 1);
     },
   });
+  new Gauge({
+    name: 'arrayemu_rebuild_copies',
+    help: 'A rebuild onto a spare: its copies rewritten (done) and to rewrite (total)',
+    labelNames: ['spare', 'in_place_of', 'of'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const d of emu.driveStatus().drives)
+        if (d.rebuild && d.inPlaceOf && d.state === 'rebuilding') {
+          this.set({ spare: d.id, in_place_of: d.inPlaceOf, of: 'done' }, d.rebuild.done);
+          this.set({ spare: d.id, in_place_of: d.inPlaceOf, of: 'total' }, d.rebuild.total);
+        }
+    },
+  });
+  rebuildGauge(
+    registry,
+    emu,
+    'arrayemu_rebuild_eta_seconds',
+    'seconds left at its rate since it started',
+    (r) => r.etaSec,
+  );
+  rebuildGauge(
+    registry,
+    emu,
+    'arrayemu_rebuild_copies_per_second',
+    'copies rewritten a second since it started',
+    (r) => r.copiesPerSec,
+  );
   new Gauge({
     name: 'arrayemu_device_mirrors',
     help: "A device's copies (mirror 1 its own members) by state: ok or failed",
