@@ -9,6 +9,7 @@ import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { runWorkload, startWorkload, type HostSummary, type RunOptions } from '../src/host/run.ts';
 import { sweepDriveGeometry, streamFigures, TRACK_BYTES } from '../src/lab/sweep-restripe.ts';
 import { ArrayError } from '../src/shared/errors.ts';
+import { DEFAULT_CHANNEL_MBPS } from '../src/shared/drive-models.ts';
 
 /** The drive model of every figure: a 15k rpm disk whose interface outruns its media. */
 const PRESET = 'hdd-15k' as const;
@@ -32,7 +33,9 @@ export interface RebuildRow {
   cylinders: number;
   mib: number;
   rebuildMs: number;
-  boundMs: number;
+  /** The drive's bytes at its outer-zone media rate, and through one adapter's link. */
+  mediaMs: number;
+  linkMs: number;
   overBound: number;
 }
 export interface HostRow {
@@ -147,17 +150,18 @@ export async function mirrorsBench(quick: boolean, say: (s: string) => void): Pr
     const { heads } = sweepDriveGeometry(PRESET, cylinders);
     const bytes = cylinders * heads * TRACK_BYTES;
     const ms = await rebuildMs(cylinders);
-    const boundMs = bytes / readBytesPerMs;
+    const mediaMs = bytes / readBytesPerMs;
+    const linkMs = bytes / (DEFAULT_CHANNEL_MBPS * 1000); // every byte crosses each adapter's link once
+    const boundMs = Math.max(mediaMs, linkMs);
     rebuild.push({
       cylinders,
       mib: Math.round(bytes / 2 ** 20),
       rebuildMs: Math.round(ms),
-      boundMs: Math.round(boundMs),
+      mediaMs: Math.round(mediaMs),
+      linkMs: Math.round(linkMs),
       overBound: Math.round((ms / boundMs) * 100) / 100,
     });
-    say(
-      `rebuild of a ${cylinders}-cylinder ${PRESET}: ${Math.round(ms)} ms (${rebuild.at(-1)!.overBound}x its sequential bound)`,
-    );
+    say(`rebuild of a ${cylinders}-cylinder ${PRESET}: ${Math.round(ms)} ms (${rebuild.at(-1)!.overBound}x its bound)`);
   }
   const size = quick ? QUICK_CYLINDERS[0]! : REBUILD_CYLINDERS[1]!;
   const host = await hostsAroundRebuild(size);
@@ -179,12 +183,15 @@ export function mirrorsMarkdown(f: MirrorsFigures, machine: string, date: string
     `Every drive an \`${PRESET}\` (its outer cylinders, 64 KiB tracks), two disk adapters, unthrottled. A`,
     'rebuild: LD1 is one whole drive d0 with its mirror m0 on the other adapter; d0 fails and a spare on',
     "d0's adapter is rebuilt from m0 (every track read from m0 and written to the spare, through the",
-    "cache). Its bound is the drive's bytes at its outer-zone media rate (the mirror streams out while",
-    'the spare streams in).',
+    "cache). Its bound is the larger of the drive's bytes at its outer-zone media rate (the mirror streams",
+    `out while the spare streams in) and the same bytes through an adapter's ${DEFAULT_CHANNEL_MBPS} MB/s link (each crosses`,
+    "the mirror's adapter's link in and the spare's out).",
     '',
-    '| drive cylinders | MiB | rebuild ms | sequential bound ms | rebuild / bound |',
-    '|---:|---:|---:|---:|---:|',
-    ...f.rebuild.map((r) => `| ${r.cylinders} | ${r.mib} | ${r.rebuildMs} | ${r.boundMs} | ${r.overBound} |`),
+    '| drive cylinders | MiB | rebuild ms | media bound ms | link bound ms | rebuild / bound |',
+    '|---:|---:|---:|---:|---:|---:|',
+    ...f.rebuild.map(
+      (r) => `| ${r.cylinders} | ${r.mib} | ${r.rebuildMs} | ${r.mediaMs} | ${r.linkMs} | ${r.overBound} |`,
+    ),
     '',
     `Hosts during a rebuild (${f.host.cylinders}-cylinder drives, a ${HOST_SLOTS}-slot cache so nearly every read is a miss): random 4 KiB`,
     `reads of LD1 at queue depth ${HOST_LOAD.queueDepth}, ${BEFORE_SECONDS} s before the failure (spread over d0 and m0), then for as long as the`,
