@@ -68,12 +68,13 @@ async function untilPage(page: Page, what: string, ok: (v: View) => boolean, api
 }
 
 /** A host on LD1: 4 KiB writes and read-backs over its first LOAD_BLOCKS blocks, each read checked. */
-function hostLoad(c: RawNbd): { stop: () => Promise<number> } {
+function hostLoad(c: RawNbd): { stop: () => Promise<number>; passes: () => number } {
   let running = true;
   let cookie = 1n;
   let ops = 0;
+  let passes = 0;
   const loop = (async () => {
-    for (let pass = 1; running; pass++) {
+    for (let pass = 1; running; pass++, passes++) {
       for (let b = 0; b < LOAD_BLOCKS && running; b++) {
         const data = Buffer.alloc(BLOCK, (b * 7 + pass) & 0xff);
         c.request(NBD.WRITE, cookie++, BigInt(b * BLOCK), BLOCK, 0, data);
@@ -93,8 +94,12 @@ function hostLoad(c: RawNbd): { stop: () => Promise<number> } {
       await loop;
       return ops;
     },
+    passes: () => passes,
   };
 }
+
+/** Longest wait for the host load to go over its region again (ms; a pass is 256 requests). */
+const PASS_WAIT_MS = 60_000;
 
 describe.skipIf(!haveChromium)('live view in chromium', () => {
   let browser: Browser;
@@ -191,7 +196,15 @@ describe.skipIf(!haveChromium)('live view in chromium', () => {
     );
     await shot('3-transfer');
 
-    // Pause from the page: the progress stops (the host load's region was filled by then)…
+    // Pause from the page: the progress stops. A host request to a track not yet moved moves it at
+    // once, paused or not (FIG. 7), so first the host load goes over its whole region once more
+    // after the switch (a loaded machine may take seconds a pass): every track it touches is moved.
+    await throttle(0.5); // the transfer's remaining ~10 MiB last well beyond those passes
+    const passesAtSwitch = load.passes();
+    for (const deadline = Date.now() + PASS_WAIT_MS; load.passes() < passesAtSwitch + 2;) {
+      if (Date.now() > deadline) throw new Error(`the host load made no full pass in ${PASS_WAIT_MS} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
     await page.click(`[data-job="${id}"] ~ button[data-act="pause"]`);
     await until('paused', (v) => v.background.paused);
     // Copies already past the throttle end, and progress reaches the page a report later: wait until
