@@ -161,15 +161,18 @@ export class Restripe {
    * took the place of: DESIGN §14), at once for timed drives.
    */
   private async eachPosition(fn: (d: number) => Promise<void>): Promise<void> {
-    const served = positionsServed(this.ctx.state, this.ctx.model.drives.ids.length, this.ctx.drives);
-    if (this.ctx.channel) await Promise.all(served.map(fn));
-    else for (const d of served) await fn(d);
+    await this.atOnce(positionsServed(this.ctx.state, this.ctx.model.drives.ids.length, this.ctx.drives), fn);
   }
 
   /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */
   private async eachDrive(fn: (d: number) => Promise<void>): Promise<void> {
-    if (this.ctx.channel) await Promise.all([...this.ctx.drives.keys()].map(fn));
-    else for (const d of this.ctx.drives.keys()) await fn(d); // instant drives: nothing to overlap
+    await this.atOnce([...this.ctx.drives.keys()], fn);
+  }
+
+  /** `fn` for each of `drives`: at once for timed drives, one after another for instant ones (nothing to overlap). */
+  private async atOnce(drives: number[], fn: (d: number) => Promise<void>): Promise<void> {
+    if (this.ctx.channel) await Promise.all(drives.map(fn));
+    else for (const d of drives) await fn(d);
   }
 
   /**

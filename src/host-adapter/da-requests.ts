@@ -12,7 +12,7 @@ import { arrayIsTimed } from '../shared/cost.ts';
 import { PendingRequests } from '../shared/pending.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { copyReadable, DriveFault } from '../shared/drive-state.ts';
-import { NO_TRACK, SLOT, TRACK, wpOfMirror } from '../shared/memory.ts';
+import { SLOT, TRACK, wpOfMirror } from '../shared/memory.ts';
 import { markSlotValid, orSlotState } from '../shared/tables.ts';
 
 /** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
@@ -154,7 +154,7 @@ export class DiskAdapterRequests {
   async stage(g: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined> {
     const { model, state } = this.ctx;
     if (state.flag(g, TRACK.LOST)) throw lostTrack(model, g, 'every copy was on a failed drive');
-    if (model.mirrorLocation(g, 2) === NO_TRACK) return this.stageFrom(g, g, slot, range); // one copy: no list
+    if (!model.mirrored(g)) return this.stageFrom(g, g, slot, range); // one copy: no list
     const healthy = model
       .copiesOf(g)
       .flatMap((loc, i) => (copyReadable(state, model.drives.driveOf(loc), loc) ? [{ loc, k: i + 1 }] : []));

@@ -2,7 +2,6 @@
 // which track's copy a location holds, so it must know both layouts of a device while its session
 // is open. Its devices keep the running layout (workloads size their devices from it) until the
 // completion's report; the new layout is held beside it from the session's opening until then.
-// (Workloads size their devices from this model.)
 import type { EventEmitter } from 'node:events';
 import type { ArrayModel } from '../shared/model.ts';
 import { deviceLayout } from '../shared/layout.ts';

@@ -7,8 +7,8 @@
 // ESTABLISH again, with the faults as they stand (every part of ESTABLISH is idempotent: a track
 // copied twice holds the same data, and host writes are mirrored to the BCV meanwhile). A location
 // with no readable copy at all fails every attempt: the session stalls before the switch, naming it.
-import { copyReadable, mediaOf, rebuildUnderWay } from '../shared/drive-state.ts';
-import { TRACK, type SharedState } from '../shared/memory.ts';
+import { copyServesRead, mediaOf, rebuildUnderWay } from '../shared/drive-state.ts';
+import type { SharedState } from '../shared/memory.ts';
 import type { Session } from '../shared/session.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
@@ -59,8 +59,7 @@ const mediaMap = (state: SharedState, positions: number) =>
 /** Pairs (o, x): original locations whose own copy cannot be read now, each with a mirror copy x that can. */
 function unreadableOriginals(state: SharedState, session: Session): number[] {
   const { O, drives } = session;
-  const readable = (g: number) =>
-    copyReadable(state, drives.driveOf(g), g) && !state.flag(g, TRACK.STALE | TRACK.MEDIA);
+  const readable = (g: number) => copyServesRead(state, drives, g);
   const out: number[] = [];
   if (O.mirrors.length === 0) return out;
   for (let t = 0; t < O.tracks; t++) {

@@ -78,15 +78,12 @@ export function copyReadable(state: SharedState, d: number, g: number): boolean 
 export function readableOtherCopy(model: ArrayModel, state: SharedState, g: number): number | undefined {
   const c = model.copyAt(g);
   if (!c) return undefined;
-  return model
-    .copiesOf(c.owner)
-    .find(
-      (x) =>
-        x !== g &&
-        copyReadable(state, model.drives.driveOf(x), x) &&
-        !(Atomics.load(state.trackFlags, x) & (TRACK.STALE | TRACK.MEDIA)),
-    );
+  return model.copiesOf(c.owner).find((x) => x !== g && copyServesRead(state, model.drives, x));
 }
+
+/** Copy location x would serve a read now: its drive serves reads, and it is neither STALE nor with a media error. */
+export const copyServesRead = (state: SharedState, drives: DriveMap, x: number): boolean =>
+  copyReadable(state, drives.driveOf(x), x) && !(Atomics.load(state.trackFlags, x) & (TRACK.STALE | TRACK.MEDIA));
 
 /** Position d's tracks take writes: its media is ok, or a spare is being rebuilt in its place. */
 export const driveWritable = (state: SharedState, d: number): boolean => {

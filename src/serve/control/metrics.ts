@@ -61,7 +61,7 @@ type RebuildFigures = NonNullable<ReturnType<ArrayEmulator['driveStatus']>['driv
 /** One figure of each rebuild onto a spare under way (none where it has no value yet). */
 function rebuildGauge(
   registry: Registry,
-  emu: ArrayEmulator,
+  drives: () => ReturnType<ArrayEmulator['driveStatus']>,
   name: string,
   what: string,
   value: (r: RebuildFigures) => number | null | undefined,
@@ -73,7 +73,7 @@ function rebuildGauge(
     registers: [registry],
     collect() {
       this.reset();
-      for (const d of emu.driveStatus().drives) {
+      for (const d of drives().drives) {
         const v = d.rebuild && d.inPlaceOf && d.state === 'rebuilding' ? value(d.rebuild) : undefined;
         if (typeof v === 'number') this.set({ spare: d.id, in_place_of: d.inPlaceOf! }, v);
       }
@@ -83,6 +83,7 @@ function rebuildGauge(
 
 /** Each drive's state (1 for the state it is in), each device's failed mirrors, the tracks with a fault of their own. */
 function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
+  const drives = fresh(() => emu.driveStatus()); // one reading serves every gauge of a scrape
   new Gauge({
     name: 'arrayemu_drive_state',
     help: 'Drive state: 1 for the state the drive is in (ok, failed, rebuilding, spare)',
@@ -90,7 +91,7 @@ function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
     registers: [registry],
     collect() {
       this.reset();
-      for (const d of emu.driveStatus().drives) this.set({ drive: d.id, adapter: d.adapter, state: d.state }, 1);
+      for (const d of drives().drives) this.set({ drive: d.id, adapter: d.adapter, state: d.state }, 1);
     },
   });
   new Gauge({
@@ -100,7 +101,7 @@ function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
     registers: [registry],
     collect() {
       this.reset();
-      for (const d of emu.driveStatus().drives)
+      for (const d of drives().drives)
         if (d.rebuild && d.inPlaceOf && d.state === 'rebuilding') {
           this.set({ spare: d.id, in_place_of: d.inPlaceOf, of: 'done' }, d.rebuild.done);
           this.set({ spare: d.id, in_place_of: d.inPlaceOf, of: 'total' }, d.rebuild.total);
@@ -109,14 +110,14 @@ function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
   });
   rebuildGauge(
     registry,
-    emu,
+    drives,
     'arrayemu_rebuild_eta_seconds',
     'seconds left at its rate since it started',
     (r) => r.etaSec,
   );
   rebuildGauge(
     registry,
-    emu,
+    drives,
     'arrayemu_rebuild_copies_per_second',
     'copies rewritten a second since it started',
     (r) => r.copiesPerSec,
@@ -128,7 +129,7 @@ function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
     registers: [registry],
     collect() {
       this.reset();
-      for (const d of emu.driveStatus().devices)
+      for (const d of drives().devices)
         for (const state of ['ok', 'failed'] as const)
           this.set({ device: d.id, state }, d.mirrors.filter((m) => m.state === state).length);
     },
@@ -148,13 +149,17 @@ function driveMetrics(registry: Registry, emu: ArrayEmulator): void {
 /** How long one read of every adapter's status serves the metrics of a scrape (they collect at once). */
 const STATUS_FRESH_MS = 100;
 
-function adapterMetrics(registry: Registry, emu: ArrayEmulator): void {
-  let last: { atMs: number; status: Promise<Record<string, Record<string, number>>> } | undefined;
-  const status = () => {
-    if (!last || performance.now() - last.atMs > STATUS_FRESH_MS)
-      last = { atMs: performance.now(), status: emu.status() };
-    return last.status;
+/** `read`, read again only when its last reading is older than STATUS_FRESH_MS (a scrape's metrics collect at once). */
+function fresh<T>(read: () => T): () => T {
+  let last: { atMs: number; value: T } | undefined;
+  return () => {
+    if (!last || performance.now() - last.atMs > STATUS_FRESH_MS) last = { atMs: performance.now(), value: read() };
+    return last.value;
   };
+}
+
+function adapterMetrics(registry: Registry, emu: ArrayEmulator): void {
+  const status = fresh(() => emu.status());
   type Value = (s: Record<string, number>) => number;
   const each = async (onlyDa: boolean, put: (adapter: string, s: Record<string, number>) => void) => {
     for (const [adapter, s] of Object.entries(await status())) if (!onlyDa || adapter.startsWith('DA')) put(adapter, s);

@@ -202,6 +202,7 @@ export class LiveView {
     const scenarios = [1, 2, 3, 4].map((k) =>
       Object.entries(status).reduce((n, [actor, c]) => n + (actor.startsWith('HA') ? (c[`scenario${k}`] ?? 0) : 0), 0),
     );
+    const copies = emu.driveStatus(); // one reading for the devices' copies and the drives
     const jobs = this.src.jobs();
     const switches = jobs
       .filter((j) => j.report !== null && j.report !== undefined)
@@ -221,17 +222,16 @@ export class LiveView {
       ),
       switches,
       background: emu.background(),
-      devices: deviceViews(emu, this.src.config()),
-      drives: this.driveFigures(emu),
+      devices: deviceViews(emu, this.src.config(), copies),
+      drives: this.driveFigures(copies),
     };
   }
 
   /** The drives that are not simply ok, each rebuild with its rate and ETA since the last tick. */
-  private driveFigures(emu: ArrayEmulator): Array<Record<string, unknown>> {
+  private driveFigures(status: DriveStatus): Array<Record<string, unknown>> {
     const atMs = performance.now();
-    const out = emu
-      .driveStatus()
-      .drives.filter((d) => d.state !== 'ok' || d.inPlaceOf)
+    const out = status.drives
+      .filter((d) => d.state !== 'ok' || d.inPlaceOf)
       .map((d) => {
         if (!d.rebuild || d.state !== 'rebuilding') return { ...d };
         const before = this.lastRebuild.get(d.id);
@@ -290,8 +290,10 @@ export class LiveView {
 }
 
 /** Each device as configured now: its layout and the generation hosts use. */
-function deviceViews(emu: ArrayEmulator, config: ArrayConfig): Array<Record<string, unknown>> {
-  const copies = new Map(emu.driveStatus().devices.map((v) => [v.id, v]));
+type DriveStatus = ReturnType<ArrayEmulator['driveStatus']>;
+
+function deviceViews(emu: ArrayEmulator, config: ArrayConfig, status: DriveStatus): Array<Record<string, unknown>> {
+  const copies = new Map(status.devices.map((v) => [v.id, v]));
   return emu.model.devices.map((d) => {
     const def = config.devices.find((x) => x.id === d.id);
     const c = copies.get(d.id);
