@@ -6,7 +6,7 @@
 // the host and FIG. 7 counters grow, the switch window is listed, and nothing is logged as an
 // error. With UI_SCREENSHOTS=DIR each phase's screenshot is written there (docs/ui holds them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -252,13 +252,18 @@ describe.skipIf(!haveChromium)('live view of an embedded run (run --ui)', () => 
     const { chromium } = await import('playwright-core');
     const { spawn } = await import('node:child_process');
     const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+    // FIG. 2's LD1 is 23.6 MB: unthrottled, its restripe can pass between two of the page's updates
+    // (CI saw it), so the run copies at 4 MB/s and the page has seconds of each phase to see.
+    const config = join(mkdtempSync(join(tmpdir(), 'arrayemu-ui-run-')), 'fig2-4mbps.json');
+    const fig2 = JSON.parse(readFileSync('examples/fig2.json', 'utf8')) as Record<string, unknown>;
+    writeFileSync(config, JSON.stringify({ ...fig2, background: { minMBps: 4, maxMBps: 4 } }));
     const child = spawn(
       process.execPath,
       [
         'bin/arrayemu.mjs',
         'run',
         '--config',
-        'examples/fig2.json',
+        config,
         '--ops',
         '20000',
         '--reconfigure-to',
