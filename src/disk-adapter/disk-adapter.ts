@@ -141,7 +141,7 @@ export class DiskAdapter {
       ...common,
       ...{ index: this.index, drives: this.drives, channel: this.channel, closedSessions: this.closedSessions },
       closedSidsBelow: () => this.closedSidsBelow,
-      writeLocation: (g, src) => this.locations.write(g, src),
+      writeLocation: async (g, src) => void (await writeCopy(this.locations, g, src)), // a failed drive's copy is dropped
       copyDirect: (src, dst) => direct?.copy(src, dst) ?? false,
       sweepAll: () => this.sweepAll(),
     });
@@ -223,7 +223,7 @@ export class DiskAdapter {
       case 'start-split':
         return void this.step(m.sid, 'split', (s) => this.restripe.instantSplit(s));
       case 'start-transfer':
-        return void this.step(m.sid, 'transfer', (s) => this.restripe.dataTransfer(s));
+        return void this.step(m.sid, 'transfer', (s) => this.restripe.dataTransfer(s, m.fromCopies), m.attempt);
       case 'reconf-close':
         closeSessionIn(this.sessions, this.model, m.sid);
         this.closedSessions.add(m.sid);

@@ -3,7 +3,18 @@
 // WPB → the owner's BCV mirror location while
 // a BCV is established; original-layout data on a location not split after the switch is split
 // (moved to the BCV), never destaged there.
-import { DEVICE, MAX_MIRRORS, NO_TRACK, SLOT, TRACK, WPK_ALL, wpOfMirror, type SharedState } from '../shared/memory.ts';
+import {
+  DEVICE,
+  MAX_MIRRORS,
+  NO_TRACK,
+  SLOT,
+  TRACK,
+  WPB_ALL,
+  WPK_ALL,
+  wpbOfMirror,
+  wpOfMirror,
+  type SharedState,
+} from '../shared/memory.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import type { Session } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
@@ -86,11 +97,15 @@ export function slotDuty(ctx: DutyContext, owner: number, st: number): Duty | un
       const target = st & wpOfMirror(k) ? ctx.model.mirrorLocation(owner, k) : NO_TRACK;
       if (target !== NO_TRACK && ctx.ownsTrack(target)) return { wp: wpOfMirror(k), target };
     }
-  if (st & SLOT.WPB && !state.isHeld('destage-mirror')) {
+  // WPB: the BCV's copy; WPBk: mirror k's copy of that BCV track (a mirrored BCV).
+  if (st & WPB_ALL && !state.isHeld('destage-mirror')) {
     const session = sessionOfOriginal(ctx.sessions, owner);
     if (session?.B) {
       const b = session.bcvOfOriginal(owner);
-      if (ctx.ownsTrack(b)) return { wp: SLOT.WPB, target: b };
+      for (let k = 1; k <= MAX_MIRRORS; k++) {
+        const target = !(st & wpbOfMirror(k)) ? NO_TRACK : k === 1 ? b : ctx.model.mirrorLocation(b, k);
+        if (target !== NO_TRACK && ctx.ownsTrack(target)) return { wp: wpbOfMirror(k), target };
+      }
     }
   }
   // A held destage (test hook) leaves the slot pending; the periodic sweep finds it again.

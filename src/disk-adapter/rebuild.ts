@@ -47,14 +47,24 @@ function rebuildNeed(ctx: RebuildContext, g: number, owner: number): 'format' | 
   const { state } = ctx;
   if (state.flag(g, TRACK.FMT)) return 'format';
   if (state.flag(owner, TRACK.IND)) return 'later';
-  for (const s of ctx.sessions.values())
-    if (
-      s.oInv.get(owner) < 0 &&
-      s.nInv.get(owner) >= 0 &&
-      state.deviceWord(s.spec.deviceIndex, DEVICE.PHASE) === PHASE.PREPARING
-    )
-      return 'later';
+  for (const s of ctx.sessions.values()) {
+    const phase = state.deviceWord(s.spec.deviceIndex, DEVICE.PHASE);
+    if (s.oInv.get(owner) < 0 && s.nInv.get(owner) >= 0 && phase === PHASE.PREPARING) return 'later';
+    if (bcvCopyLater(state, s, owner, phase)) return 'later';
+  }
   return 'copy';
+}
+
+/**
+ * A copy of BCV track b of an open session waits: until the switch, ESTABLISH writes every BCV copy
+ * (WPB, WPBk) under the original's lock, not b's, and a spare that took a place makes ESTABLISH run
+ * again; after it, until b's original is split (a split moves a pending slot onto b).
+ */
+function bcvCopyLater(state: SharedState, s: Session, b: number, phase: number): boolean {
+  const t = s.bInv?.get(b) ?? -1;
+  if (t < 0) return false;
+  if (phase !== PHASE.TRANSFERRING && phase !== PHASE.COMPLETING) return true;
+  return state.flag(s.O.locate(t), TRACK.PS);
 }
 
 /**

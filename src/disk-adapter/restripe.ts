@@ -26,7 +26,7 @@ import type { Drive } from '../drives/store.ts';
 import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched } from '../shared/sched.ts';
 import { pipeline } from '../shared/pipeline.ts';
-import { positionsServed } from '../shared/drive-state.ts';
+import { copyServesRead, DriveFault, positionsServed } from '../shared/drive-state.ts';
 import type { BackgroundThrottle } from './throttle.ts';
 import { CLEAR_PENDING_TRIES } from './duty.ts';
 import {
@@ -98,7 +98,9 @@ export class Restripe {
 
   /** Before ESTABLISH: cached tracks of the BCV on this adapter's drives are about to go stale. */
   async purgeBcv(session: Session): Promise<void> {
-    for (const d of this.ctx.drives.keys()) {
+    // Every position this adapter serves: a spare's in a failed drive's place too (its rebuild may
+    // have left a slot on a BCV track), not a failed drive's whose place a spare elsewhere took.
+    for (const d of this.servedPositions()) {
       for (const b of session.bcvLocationsOn(d)) {
         await lockTrack(this.ctx.state, b);
         try {
@@ -107,7 +109,7 @@ export class Restripe {
             andSlotState(this.ctx.state, s, ~(SLOT.WP | WPK_ALL)); // the BCV's old content is given up
             releaseSlot(this.ctx.state, b);
           }
-          this.ctx.state.clearFlag(b, TRACK.FMT);
+          for (const x of this.ctx.model.copiesOf(b)) this.ctx.state.clearFlag(x, TRACK.FMT);
         } finally {
           unlockTrack(this.ctx.state, b);
         }
@@ -143,7 +145,7 @@ export class Restripe {
     await this.ctx.throttle.gate(session.copyingAdapters('establish', this.ctx.state.driveOwner));
     const b = session.bcvOfOriginal(g);
     const s = await this.establishTrack(g, b, from);
-    if (s !== NO_SLOT) this.ctx.hintOwner(b, s);
+    if (s !== NO_SLOT) for (const x of this.ctx.model.copiesOf(b)) this.ctx.hintOwner(x, s);
     if (s !== NO_SLOT && from !== g) this.ctx.hintOwner(g, s); // g rewritten from its mirror (md's read-error correction)
     this.ctx.counters.established++;
   }
@@ -161,12 +163,12 @@ export class Restripe {
    * took the place of: DESIGN §14), at once for timed drives.
    */
   private async eachPosition(fn: (d: number) => Promise<void>): Promise<void> {
-    await this.atOnce(positionsServed(this.ctx.state, this.ctx.model.drives.ids.length, this.ctx.drives), fn);
+    await this.atOnce(this.servedPositions(), fn);
   }
 
-  /** Run `fn` for every drive of this adapter at once (each drive streams its own part of a background process). */
-  private async eachDrive(fn: (d: number) => Promise<void>): Promise<void> {
-    await this.atOnce([...this.ctx.drives.keys()], fn);
+  /** The drive positions this adapter's drives serve (its own, and those a spare of its took the place of). */
+  private servedPositions(): number[] {
+    return positionsServed(this.ctx.state, this.ctx.model.drives.ids.length, this.ctx.drives);
   }
 
   /** `fn` for each of `drives`: at once for timed drives, one after another for instant ones (nothing to overlap). */
@@ -196,13 +198,14 @@ export class Restripe {
       await lockTrack(this.ctx.state, g);
       try {
         let s = wholeSlotOf(this.ctx.state, g); // a host's partial slot goes: the copy is whole-track
-        if (s === NO_SLOT && from === g && this.copyDirect(g, b)) return NO_SLOT;
+        // (A mirrored BCV goes through the cache: its slot carries a WPBk for each BCV mirror.)
+        if (s === NO_SLOT && from === g && !this.ctx.model.mirrored(b) && this.copyDirect(g, b)) return NO_SLOT;
         if (s === NO_SLOT) s = tryAllocateSlot(this.ctx.state, g);
         if (s !== NO_SLOT) {
           // Read from a mirror: g's own copy is rewritten from it too (WP1), as a host read's repair.
           const repair = !(slotStateOf(this.ctx.state, s) & SLOT.VALID) && from !== g ? SLOT.WP1 : 0;
           await this.stageIfInvalid(g, s, from);
-          orSlotState(this.ctx.state, s, SLOT.WP | SLOT.WPB | repair);
+          orSlotState(this.ctx.state, s, SLOT.WP | this.ctx.model.bcvBits(b) | repair);
           return s;
         }
       } finally {
@@ -241,7 +244,7 @@ export class Restripe {
   async instantSplit(session: Session): Promise<void> {
     const cursor = splitCursorWord(session.y < 0 ? 0 : session.y, this.ctx.index);
     let n = 0;
-    for (const d of this.ctx.drives.keys()) {
+    for (const d of this.servedPositions()) {
       for (const p of session.mainLocationsOn(d)) {
         await this.ctx.state.passHold('split');
         await lockTrack(this.ctx.state, p);
@@ -261,22 +264,36 @@ export class Restripe {
   /** After a split: count it, and hint the BCV track's adapter of the slot it moved there. */
   splitDone({ movedSlot, bcvTrack }: SplitResult): void {
     this.ctx.counters.splits++;
-    if (movedSlot !== NO_SLOT) this.ctx.hintOwner(bcvTrack, movedSlot);
+    if (movedSlot !== NO_SLOT) for (const x of this.ctx.model.copiesOf(bcvTrack)) this.ctx.hintOwner(x, movedSlot);
   }
 
-  /** The data transfer (FIGS. 6A/6B): every BCV track on this adapter's drives whose PB is set. */
-  async dataTransfer(session: Session): Promise<void> {
+  /**
+   * The data transfer (FIGS. 6A/6B): every BCV track on this adapter's drives whose PB is set.
+   * `fromCopies` (pairs b, x: a mirrored BCV, DESIGN §14) names the BCV tracks whose own copy cannot
+   * be read this attempt, each with the BCV mirror copy x to fill from: whoever serves x fills b.
+   */
+  async dataTransfer(session: Session, fromCopies: readonly number[] = []): Promise<void> {
     const bInv = session.bInv;
     assert(session.B && bInv, `${this.ctx.name}: data transfer of session ${session.spec.sid} without a BCV`);
-    await this.eachDrive((d) =>
-      pipeline(session.bcvLocationsOn(d), this.tracksInFlight, async (b) => {
-        await this.ctx.state.passHold('transfer');
-        if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
-        if (!this.ctx.state.pb(b, session.y)) return;
-        await this.ctx.throttle.gate(session.copyingAdapters('transfer', this.ctx.state.driveOwner));
-        await this.fill(session, bInv.get(b));
-      }),
+    const elsewhere = new Set<number>();
+    const mine: Array<[number, number]> = [];
+    for (let i = 0; i + 1 < fromCopies.length; i += 2) {
+      elsewhere.add(fromCopies[i]!);
+      if (this.ctx.ownsTrack(fromCopies[i + 1]!)) mine.push([fromCopies[i]!, fromCopies[i + 1]!]);
+    }
+    const fillOne = async (b: number, from: number) => {
+      await this.ctx.state.passHold('transfer');
+      if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
+      if (!this.ctx.state.pb(b, session.y)) return;
+      await this.ctx.throttle.gate(session.copyingAdapters('transfer', this.ctx.state.driveOwner));
+      await this.fill(session, bInv.get(b), from);
+    };
+    await this.eachPosition((d) =>
+      pipeline(session.bcvLocationsOn(d), this.tracksInFlight, (b) =>
+        elsewhere.has(b) ? Promise.resolve() : fillOne(b, b),
+      ),
     );
+    await pipeline(mine, this.tracksInFlight, ([b, x]) => fillOne(b, x));
   }
 
   /** Resolves once no host fill runs here (the data transfer waits for it instead of spinning). */
@@ -300,7 +317,7 @@ export class Restripe {
         await this.ctx.state.passHold('host-fill');
         this.hostFills++;
         try {
-          await this.fill(session, t);
+          await this.fill(session, t, this.bcvCopyToRead(session.B!.locate(t)));
         } finally {
           this.hostFillEnded();
         }
@@ -314,7 +331,8 @@ export class Restripe {
         );
       link.send({ t: 'filled', id });
     } catch (err) {
-      link.send({ t: 'filled', id, error: errorMessage(err) });
+      const fault = err instanceof DriveFault ? { fault: err.fault } : {};
+      link.send({ t: 'filled', id, error: errorMessage(err), ...fault });
     }
   }
 
@@ -323,7 +341,17 @@ export class Restripe {
    * locations before BCV ones, each in index order): if PS[o] split(o); if PS[n] split(n); if IND[n]
    * copy b → n (through a write-pending slot of n) and clear IND[n]; clear PB[b].
    */
-  private async fill(session: Session, t: number): Promise<void> {
+  /** The copy of BCV track b a host's fill reads here: the first readable copy on this adapter's drives (b itself first). */
+  private bcvCopyToRead(b: number): number {
+    const { model, state } = this.ctx;
+    const mine = model.copiesOf(b).find((x) => this.ctx.ownsTrack(x) && copyServesRead(state, model.drives, x));
+    if (mine !== undefined) return mine;
+    if (this.ctx.ownsTrack(b)) return b; // its read fails, naming the fault
+    // Routed here before a drive's state changed: the host adapter asks again, where a copy is readable now.
+    throw new DriveFault('failed', `${model.drives.dch(b)}: no readable copy of it on ${this.ctx.name} now`);
+  }
+
+  private async fill(session: Session, t: number, from: number): Promise<void> {
     assert(
       session.B && t >= 0 && t < session.oldTracks,
       () => `${this.ctx.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`,
@@ -335,7 +363,7 @@ export class Restripe {
     });
     for (;;) {
       const seen = wait.seen();
-      if (await this.fillLocked(session, t)) return;
+      if (await this.fillLocked(session, t, from)) return;
       // No slot for n: wait for one with no lock held (a holder of o may own a write-pending slot
       // that only a destage, which needs o's lock, can free).
       await wait.next(seen);
@@ -343,7 +371,7 @@ export class Restripe {
   }
 
   /** One attempt at fill(t) under the locks; false if n needed a slot and none was free. */
-  private async fillLocked(session: Session, t: number): Promise<boolean> {
+  private async fillLocked(session: Session, t: number, from: number): Promise<boolean> {
     const o = session.O.locate(t);
     const n = session.N.locate(t);
     const b = session.B!.locate(t);
@@ -367,8 +395,8 @@ export class Restripe {
       if (this.ctx.state.flag(o, TRACK.PS) && !this.ctx.state.testFault('BROKEN_FILL'))
         this.splitDone(split(this.ctx.state, session, o));
       if (this.ctx.state.flag(n, TRACK.PS)) this.splitDone(split(this.ctx.state, session, n));
-      if (this.ctx.state.flag(n, TRACK.IND) && !this.filledWithoutCache(b, n)) {
-        if (!(await this.copyBcvToMain(b, n))) return false;
+      if (this.ctx.state.flag(n, TRACK.IND) && !this.filledWithoutCache(b, n, from)) {
+        if (!(await this.copyBcvToMain(b, n, from))) return false;
         this.filled(n, false);
       }
       andPb(this.ctx.state, b, ~(1 << session.y));
@@ -383,7 +411,7 @@ export class Restripe {
    * Fill IND location n from BCV track b (o, n, b locked) where no new cache slot is needed, and
    * clear IND[n]; false: the copy must go through the cache (copyBcvToMain).
    */
-  private filledWithoutCache(b: number, n: number): boolean {
+  private filledWithoutCache(b: number, n: number, from: number): boolean {
     const { state } = this.ctx;
     // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
     // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
@@ -400,7 +428,7 @@ export class Restripe {
     // Neither b nor n in cache: b goes onto n's drive in one copy. Every writer of n holds n's lock,
     // every writer of b b's lock or o's (a mirror destage of o's slot): all are held here. A mirrored
     // n is filled through the cache: its write-pending slot carries a WPk for each mirror.
-    if (wholeSlotOf(state, b) !== NO_SLOT || this.ctx.model.mirrored(n) || !this.copyDirect(b, n)) return false;
+    if (wholeSlotOf(state, b) !== NO_SLOT || this.ctx.model.mirrored(n) || !this.copyDirect(from, n)) return false;
     this.filled(n, true);
     return true;
   }
@@ -427,7 +455,7 @@ export class Restripe {
    * Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1, and WPk
    * for each mirror of n). False: no slot free.
    */
-  private async copyBcvToMain(b: number, n: number): Promise<boolean> {
+  private async copyBcvToMain(b: number, n: number, from: number): Promise<boolean> {
     const { state } = this.ctx;
     assert(
       slotOf(state, n) === NO_SLOT,
@@ -435,6 +463,12 @@ export class Restripe {
     );
     const copies = this.ctx.model.mirrorBits(n);
     let s = wholeSlotOf(state, b);
+    if (s !== NO_SLOT && slotStateOf(state, s) & (SLOT.WP2 | SLOT.WP3 | SLOT.WP4)) {
+      // Pending for a mirror of a mirrored BCV too: its adapters destage it first (they need b's
+      // lock, so the fill lets go and waits, as for a slot).
+      this.ctx.sweepAll();
+      return false;
+    }
     if (s !== NO_SLOT) {
       // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
       // image on its drive, then hand the slot itself to n.
@@ -444,7 +478,7 @@ export class Restripe {
       s = tryAllocateSlot(state, n);
       if (s === NO_SLOT) return false;
       try {
-        await this.ctx.readLocation(b, state.slotBytes(s));
+        await this.ctx.readLocation(from, state.slotBytes(s)); // b, or a readable copy of a mirrored BCV
       } catch (err) {
         releaseSlot(state, n);
         throw err;

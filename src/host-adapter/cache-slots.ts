@@ -3,7 +3,7 @@
 // pending — for the BCV too (WPB) while ESTABLISH mirrors the device.
 import { widenSlotDirty } from '../shared/tables.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
-import { DEVICE, NO_SLOT, SLOT, wpOfMirror, type SharedState } from '../shared/memory.ts';
+import { DEVICE, NO_SLOT, NO_TRACK, SLOT, wpOfMirror, type SharedState } from '../shared/memory.ts';
 import type { Session } from '../shared/session.ts';
 import { releaseSlot, tryAllocateSlot } from '../shared/cache.ts';
 import { assert } from '../shared/assert.ts';
@@ -55,7 +55,10 @@ export class HostSlots {
     const mirror = this.mirrorSession(dev);
     // WP1, and WPk for each mirror k of the device (DESIGN §14): each mirror's adapter destages its copy.
     const copies = this.ctx.model.mirrorBits(g);
-    const was = orSlotState(this.state, s, SLOT.VALID | SLOT.WP | copies | SLOT.REF | (mirror ? SLOT.WPB : 0));
+    // WPB, and WPBk for each mirror k of a mirrored BCV.
+    const b = mirror ? mirror.bcvOfOriginal(g) : NO_TRACK;
+    const bcvCopies = mirror ? this.ctx.model.bcvBits(b) : 0;
+    const was = orSlotState(this.state, s, SLOT.VALID | SLOT.WP | copies | SLOT.REF | bcvCopies);
     if (was & SLOT.PARTIAL) {
       // A partial slot is written only whole (forOverwrite); a smaller write staged the track first.
       assert(
@@ -66,7 +69,7 @@ export class HostSlots {
     }
     this.ctx.hint(g, s);
     for (let k = 2; copies & wpOfMirror(k); k++) this.ctx.hint(this.ctx.model.mirrorLocation(g, k), s);
-    if (mirror) this.ctx.hint(mirror.bcvOfOriginal(g), s);
+    if (mirror) for (const x of this.ctx.model.copiesOf(b)) this.ctx.hint(x, s);
   }
 
   /**

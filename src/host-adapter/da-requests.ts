@@ -11,7 +11,7 @@ import { sched } from '../shared/sched.ts';
 import { arrayIsTimed } from '../shared/cost.ts';
 import { PendingRequests } from '../shared/pending.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { copyReadable, DriveFault } from '../shared/drive-state.ts';
+import { copyReadable, DriveFault, readableCopyOf } from '../shared/drive-state.ts';
 import { SLOT, TRACK, wpOfMirror } from '../shared/memory.ts';
 import { markSlotValid, orSlotState } from '../shared/tables.ts';
 
@@ -44,6 +44,9 @@ export interface DiskAdapterRequestsContext {
 function lostTrack(model: ArrayModel, g: number, why: string): ArrayError {
   return new ArrayError('DATA_LOST', `track ${model.drives.dch(g)}: no copy could be read (${why})`);
 }
+
+/** Times a host's fill is asked in all while drive faults fail it (each routed to a copy readable then). */
+const FILL_TRIES = 3;
 
 export class DiskAdapterRequests {
   /** Reads served by a mirror other than M1, and copies rewritten after a media error. */
@@ -99,7 +102,8 @@ export class DiskAdapterRequests {
         }
       }
     } else if (m.t === 'filled') {
-      this.settle(this.fillWaiters, m.id, m.error, `fill failed at ${link.peer}`);
+      if (m.error && m.fault) this.fillWaiters.settle(m.id, new DriveFault(m.fault, `${m.error} (at ${link.peer})`));
+      else this.settle(this.fillWaiters, m.id, m.error, `fill failed at ${link.peer}`);
     } else if (m.t === 'flushed') {
       this.settle(this.flushWaiters, m.id, m.error, `flush failed at ${link.peer}`);
     } else {
@@ -113,8 +117,20 @@ export class DiskAdapterRequests {
   }
 
   /** FIG. 7's disconnect: ask the adapter owning B(t) to fill track t, and wait for its answer (the reconnect). */
-  requestFill(session: Session, t: number): Promise<void> {
-    const b = session.B!.locate(t);
+  async requestFill(session: Session, t: number): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.requestFillOnce(session, t);
+      } catch (err) {
+        // A drive failed under the fill (it was routed before): again, to a copy readable now.
+        if (!(err instanceof DriveFault) || attempt >= FILL_TRIES) throw err;
+      }
+    }
+  }
+
+  private requestFillOnce(session: Session, t: number): Promise<void> {
+    // A mirrored BCV's track is filled by the adapter serving a copy of it that can be read.
+    const b = readableCopyOf(this.ctx.model, this.ctx.state, session.B!.locate(t));
     const da = this.ctx.model.adapterOfTrack(b, this.ctx.state.driveOwner);
     const link = this.diskAdapters[da];
     assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning BCV track ${session.drives.dch(b)}`);

@@ -52,7 +52,8 @@ export async function ioRequestHandler(
       if (count && attempt === 0) countScenario(ctx, session, t);
       if (ctx.state.flag(n, TRACK.PS)) {
         const { movedSlot, bcvTrack } = await splitHoldingBcv(ctx.state, session, n);
-        if (movedSlot !== NO_SLOT) ctx.hint(bcvTrack, movedSlot);
+        // Every copy of the BCV track (a mirrored BCV's too) is pending from the moved slot.
+        if (movedSlot !== NO_SLOT) ctx.model.copiesOf(bcvTrack).forEach((x) => ctx.hint(x, movedSlot));
       }
     } catch (err) {
       unlockTrack(ctx.state, n);

@@ -46,18 +46,23 @@ export interface RebuildContext {
   emit?: (event: string, data: unknown) => void;
 }
 
+/** What a round got from an adapter that did not answer (replaced meanwhile): not "nothing to do". */
+const NO_ANSWER = -1;
+
 /**
- * An adapter's answer to a rebuild round's call, or 0 if it has none within REBUILD_CALL_MS or
- * fails (it was replaced meanwhile: a killed adapter never answers; the next round asks its successor).
+ * An adapter's answer to a rebuild round's call, or NO_ANSWER if it has none within REBUILD_CALL_MS
+ * or fails (it was replaced meanwhile: a killed adapter never answers; the next round asks its successor).
  */
 async function bounded(call: Promise<unknown>): Promise<number> {
   let timer: Timer | undefined;
-  const late = new Promise<number>((resolve) => (timer = sched().after(REBUILD_CALL_MS, () => resolve(0), false)));
+  const late = new Promise<number>(
+    (resolve) => (timer = sched().after(REBUILD_CALL_MS, () => resolve(NO_ANSWER), false)),
+  );
   try {
     return await Promise.race([
       call.then(
-        (n) => (typeof n === 'number' ? n : 0),
-        () => 0,
+        (n) => (typeof n === 'number' ? n : NO_ANSWER),
+        () => NO_ANSWER,
       ),
       late,
     ]);
@@ -97,7 +102,8 @@ export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<Rebu
     await Promise.all(ctx.diskAdapters().map((a) => bounded(a.call('flush', []))));
     const now = staleOn(state, model.drives, d).length;
     if (now < left) progressAt = sched().now();
-    // Nothing queued and nothing rewritten: what is left has no readable source.
+    // Nothing queued by any adapter (each answered) and nothing rewritten: what is left has no
+    // readable source. An adapter replaced meanwhile may hold one: the next round asks its successor.
     if (now === left && queued.every((n) => n === 0) && round > 0) break;
     if (sched().now() - progressAt > REBUILD_STALL_MS) {
       log('error', `rebuild of drive ${drive}: no copy rewritten for ${REBUILD_STALL_MS} ms (${now} left)`);

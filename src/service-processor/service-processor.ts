@@ -17,7 +17,7 @@ import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } fro
 import type { ReconfReport } from '../shared/report.ts';
 import { DURABLE_FORMAT, type DurableMeta, type DurableStore } from '../shared/durable.ts';
 import { DURABLE_BACKGROUND_MS, DurableCommits } from './durable-commits.ts';
-import { formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
+import { dataTransfer, formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
 import { reportOf, SessionRun, stalledOf, type RecoveredSession, type StalledSession } from './session-run.ts';
 
@@ -422,11 +422,9 @@ export class ServiceProcessor {
       // TEST ONLY (R1 broken): the record says "switched" only once the transfer has run a while.
       if (this.state.testFault('LATE_SWITCH_COMMIT'))
         sched().after(2 * this.durable.everyMs, () => (run.durable = 'switched'), false);
+      const ask = (step: ReconfStep, msg: Message) => this.everyone(this.diskAdapterNames, sid, step, msg);
       await withProgress(this.emit, this.state, run.session, () =>
-        Promise.all([
-          this.everyone(this.diskAdapterNames, sid, 'split', { t: 'start-split', sid }),
-          this.everyone(this.diskAdapterNames, sid, 'transfer', { t: 'start-transfer', sid }),
-        ]),
+        Promise.all([ask('split', { t: 'start-split', sid }), dataTransfer(this.state, run.session, run.logStep, ask)]),
       );
       run.logStep('steps 116-117: instant split and data transfer done in every disk adapter');
       await this.state.passHold('completion');

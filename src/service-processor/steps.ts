@@ -4,7 +4,7 @@
 // transferPhase, completePhase).
 import { DEVICE, MAX_DISK_ADAPTERS, PHASE, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
 import { formatMirrors } from '../shared/mirrors.ts';
-import { establishThroughFaults } from './establish-faults.ts';
+import { establishThroughFaults, transferThroughFaults } from './establish-faults.ts';
 import type { Session } from '../shared/session.ts';
 import { sched } from '../shared/sched.ts';
 import { pbLeft } from '../shared/bits.ts';
@@ -102,6 +102,28 @@ export async function withProgress<T>(
     timer.cancel();
     report();
   }
+}
+
+/** Step 117: the data transfer in every disk adapter, asked again after a drive fault (transferThroughFaults). */
+export function dataTransfer(
+  state: SharedState,
+  session: Session,
+  logStep: (s: string) => void,
+  askDiskAdapters: (step: ReconfStep, msg: Message) => Promise<unknown>,
+): Promise<void> {
+  const sid = session.spec.sid;
+  return transferThroughFaults(
+    state,
+    session,
+    (attempt, fromCopies) =>
+      askDiskAdapters('transfer', {
+        t: 'start-transfer',
+        sid,
+        ...(attempt > 1 ? { attempt } : {}),
+        ...(fromCopies.length > 0 ? { fromCopies } : {}),
+      }),
+    logStep,
+  );
 }
 
 /** A meta expansion's new tracks: formatted (FMT) at every copy, as they may hold anything. */

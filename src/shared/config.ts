@@ -58,6 +58,8 @@ const BcvDevice = z.strictObject({
   layout: z.literal('bcv'),
   of: id,
   members: z.array(BcvMember).min(1, 'a BCV needs at least one member'),
+  /** Mirrors 2..4 of the BCV: each the shape of `members`, on other drives (WPB2..WPB4; DESIGN §14). */
+  mirrors: mirrorsOf(BcvMember),
 });
 
 /** A drive's timing model: a preset's name, or `{ preset, scheduler?, cache?, writeCache? }` (see drive-models.ts); a name is read as `{ preset: name }`. */
@@ -231,7 +233,7 @@ function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
     deviceIds.add(dev.id);
     if (!deviceShapeOk(cfg, running, dev, at, problems)) return;
     extents.push(...memberExtents(cfg, running, dev, at, drives, problems));
-    extents.push(...mirrorExtents(dev, at, drives, problems));
+    extents.push(...mirrorExtents(dev, at, drives, problems, (j) => memberCylinders(cfg, dev, j, running)));
   });
   overlapProblems(extents, problems);
   spareProblems(cfg, extents, problems);
@@ -243,8 +245,14 @@ function semanticProblems(cfg: ArrayConfig, running: ArrayConfig): string[] {
  * as long as its pair, within its drive, and no drive holding two mirrors of the device (one drive's
  * failure would take both).
  */
-function mirrorExtents(dev: DeviceConfig, at: string, drives: Map<string, number>, problems: string[]): Extent[] {
-  if (dev.layout === 'bcv' || !dev.mirrors) return [];
+function mirrorExtents(
+  dev: DeviceConfig,
+  at: string,
+  drives: Map<string, number>,
+  problems: string[],
+  memberSize: (j: number) => number | undefined,
+): Extent[] {
+  if (!dev.mirrors) return [];
   const out: Extent[] = [];
   const mirrorOfDrive = new Map<string, number>(dev.members.map((m) => [m.drive, 1]));
   dev.mirrors.forEach((mirror, i) => {
@@ -256,11 +264,10 @@ function mirrorExtents(dev: DeviceConfig, at: string, drives: Map<string, number
       );
     mirror.members.forEach((m, j) => {
       const path = `${mAt}.members[${j}]`;
-      const size = dev.layout === 'striped' ? dev.cylinders / dev.members.length : dev.members[j]!.cylinders;
-      if (dev.layout === 'concatenated' && (m as { cylinders?: number }).cylinders !== size)
-        problems.push(
-          `${path}.cylinders: ${(m as { cylinders?: number }).cylinders} differs from the paired member of "${dev.id}" (${size})`,
-        );
+      const size = memberSize(j);
+      const given = (m as { cylinders?: number }).cylinders;
+      if ((dev.layout === 'concatenated' || given !== undefined) && given !== size && size !== undefined)
+        problems.push(`${path}.cylinders: ${given} differs from the paired member of "${dev.id}" (${size})`);
       const other = mirrorOfDrive.get(m.drive);
       if (other !== undefined && other !== k)
         problems.push(
@@ -268,6 +275,7 @@ function mirrorExtents(dev: DeviceConfig, at: string, drives: Map<string, number
         );
       mirrorOfDrive.set(m.drive, k);
       if (!drives.has(m.drive)) return problems.push(`${path}.drive: unknown drive id "${m.drive}"`);
+      if (size === undefined) return; // a BCV whose pair is unknown: named by its members' check
       const end = m.startCylinder + size;
       if (end > drives.get(m.drive)!)
         problems.push(

@@ -81,6 +81,12 @@ export function readableOtherCopy(model: ArrayModel, state: SharedState, g: numb
   return model.copiesOf(c.owner).find((x) => x !== g && copyServesRead(state, model.drives, x));
 }
 
+/** M1 location g if it would serve a read now, else its first mirror copy that would, else g (whose read then fails, naming it). */
+export function readableCopyOf(model: ArrayModel, state: SharedState, g: number): number {
+  if (copyServesRead(state, model.drives, g)) return g;
+  return model.copiesOf(g).find((x) => copyServesRead(state, model.drives, x)) ?? g;
+}
+
 /** Copy location x would serve a read now: its drive serves reads, and it is neither STALE nor with a media error. */
 export const copyServesRead = (state: SharedState, drives: DriveMap, x: number): boolean =>
   copyReadable(state, drives.driveOf(x), x) && !(Atomics.load(state.trackFlags, x) & (TRACK.STALE | TRACK.MEDIA));

@@ -174,7 +174,7 @@ export class DeviceLayout {
   }
 }
 
-function extentsOf(dev: DeviceConfig, drives: DriveMap, sizes: (m: number) => number): Extent[] {
+function extentsOf(dev: Pick<DeviceConfig, 'members'>, drives: DriveMap, sizes: (m: number) => number): Extent[] {
   return dev.members.map((m, i) => ({
     drive: drives.index(m.drive),
     driveId: m.drive,
@@ -220,21 +220,30 @@ export function deviceLayout(cfg: ArrayConfig, deviceId: string, running: ArrayC
     return own;
   }
   const of = deviceLayout(running, dev.of, running);
-  if (dev.members.length !== of.members.length && dev.members.every((m) => m.cylinders !== undefined)) {
-    // A detached BCV (after a restripe its device has other members): its extents, in order.
-    return new DeviceLayout(
+  // A detached BCV (after a restripe its device has other members): its extents, in order.
+  const detached = dev.members.length !== of.members.length && dev.members.every((m) => m.cylinders !== undefined);
+  const shape = detached
+    ? new DeviceLayout(
+        dev.id,
+        'concatenated',
+        extentsOf(dev, drives, (i) => dev.members[i]!.cylinders!),
+        0,
+        drives,
+      )
+    : of.mirroredOnto(
+        dev.id,
+        extentsOf(dev, drives, (i) => of.members[i]!.cylinders),
+        drives,
+      );
+  // Its mirrors 2..4: the BCV's shape on their own members (WPB2..WPB4 write them).
+  shape.mirrors = (dev.mirrors ?? []).map((m) =>
+    shape.mirroredOnto(
       dev.id,
-      'concatenated',
-      extentsOf(dev, drives, (i) => dev.members[i]!.cylinders!),
-      0,
+      extentsOf(m, drives, () => 0),
       drives,
-    );
-  }
-  return of.mirroredOnto(
-    dev.id,
-    extentsOf(dev, drives, (i) => of.members[i]!.cylinders),
-    drives,
+    ),
   );
+  return shape;
 }
 
 /** One row of the transfer plan: where an old cylinder lives before, on the BCV, and after. */

@@ -61,12 +61,20 @@ export const SLOT = {
   REF: 1 << 6, // referenced since the clock hand last passed (LRU approximation)
   PARTIAL: 1 << 7, // without VALID: the slot holds only bytes [lo, hi) of its track (slotValid), clean (DESIGN §2)
   WPB: 1 << 8,
+  WPB2: 1 << 9, // WPBk: pending for mirror k of the owner's established BCV track (a mirrored BCV)
+  WPB3: 1 << 10,
+  WPB4: 1 << 11,
 } as const;
 export const MAX_MIRRORS = MAX_EXTRA_MIRRORS + 1; // a device's own members and its `mirrors`: WP1..WP4
 /** WPk of mirror k (1-based). */
 export const wpOfMirror = (k: number): number => 1 << k;
 
-export const WPK_ALL = SLOT.WP1 | SLOT.WP2 | SLOT.WP3 | SLOT.WP4 | SLOT.WPB;
+/** WPBk of the BCV's mirror k (1-based; 1: the BCV's own members, WPB). */
+export const wpbOfMirror = (k: number): number => (k === 1 ? SLOT.WPB : SLOT.WPB2 << (k - 2));
+/** Every WPB bit: pending for some copy of the owner's BCV track. */
+export const WPB_ALL = SLOT.WPB | SLOT.WPB2 | SLOT.WPB3 | SLOT.WPB4;
+
+export const WPK_ALL = SLOT.WP1 | SLOT.WP2 | SLOT.WP3 | SLOT.WP4 | WPB_ALL;
 export const MAX_SESSIONS = 16; // PB columns
 
 /** Logical device header words (one row of DEVICE_WORDS Int32 per device). */

@@ -63,7 +63,9 @@ export type Message =
   | { t: 'destage-mirror'; sid: number } // BCV adapters destage every mirror write (WPB) of the session: the BCV is on its drives (R1)
   | { t: 'destage-filled'; sid: number } // main adapters destage every filled track still only in cache (FILLPEND): the new layout is on its drives (R5)
   | { t: 'start-split'; sid: number } // the instant split (step 116)
-  | { t: 'start-transfer'; sid: number } // the data transfer (step 117)
+  // the data transfer (step 117); attempt > 1: again after a drive fault; fromCopies: pairs (BCV
+  // location, the copy of a mirrored BCV to fill it from this attempt)
+  | { t: 'start-transfer'; sid: number; attempt?: number; fromCopies?: number[] }
   | { t: 'reconf-close'; sid: number } // the session ended (step 124)
   // to a replacement adapter, first on its link: the array as it stands (open sessions, running configuration)
   | { t: 'reconf-sync'; running: ArrayConfig; sessions: SessionSpec[]; closedBelow: number }
@@ -79,7 +81,7 @@ export type Message =
     }
   // host adapter ↔ disk adapter owning the BCV track: FIG. 7's disconnect / reconnect
   | { t: 'fill'; sid: number; track: number; id: number }
-  | { t: 'filled'; id: number; error?: string };
+  | { t: 'filled'; id: number; error?: string; fault?: 'failed' | 'media' }; // fault: the error was a drive's
 
 export type ReconfStep = 'open' | 'purge' | 'establish' | 'mirror' | 'filled' | 'split' | 'transfer' | 'close';
 const STEPS = new Set<unknown>(['open', 'purge', 'establish', 'mirror', 'filled', 'split', 'transfer', 'close']);
@@ -194,12 +196,9 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   'bcv-purge': (m) => isInt(m.sid),
   'destage-mirror': (m) => isInt(m.sid),
   'destage-filled': (m) => isInt(m.sid),
-  establish: (m) =>
-    isInt(m.sid) &&
-    (m.attempt === undefined || isInt(m.attempt)) &&
-    (m.fromCopies === undefined || (Array.isArray(m.fromCopies) && m.fromCopies.every(isInt))),
+  establish: (m) => isInt(m.sid) && attemptOk(m),
   'start-split': (m) => isInt(m.sid),
-  'start-transfer': (m) => isInt(m.sid),
+  'start-transfer': (m) => isInt(m.sid) && attemptOk(m),
   'reconf-close': (m) => isInt(m.sid),
   'reconf-sync': (m) =>
     isObj(m.running) &&
@@ -210,6 +209,14 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   fill: (m) => isInt(m.sid) && isInt(m.track) && isInt(m.id),
   filled: (m) => isInt(m.id),
 };
+
+/** A step asked again after a drive fault: its attempt and the copies to read from, if any. */
+function attemptOk(m: any): boolean {
+  return (
+    (m.attempt === undefined || isInt(m.attempt)) &&
+    (m.fromCopies === undefined || (Array.isArray(m.fromCopies) && m.fromCopies.every(isInt)))
+  );
+}
 
 export type Decoded = { ok: true; msgs: Message[] } | { ok: false; error: string; msgs: Message[] };
 

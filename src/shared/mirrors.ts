@@ -27,14 +27,14 @@ export function mirrorMapProblems(
     return [
       `"${deviceId}" has ${O.mirrors.length + 1} copies now and ${N.mirrors.length + 1} in the target: a restripe keeps the number of copies`,
     ];
-  if (O.mirrors.length === 0) return [];
+  const B = bcvId ? deviceLayout(target, bcvId, running) : undefined;
+  if (O.mirrors.length === 0 && !B?.mirrors.length) return [];
   const drives = new DriveMap(target);
   const main = new Uint8Array(drives.totalTracks); // 1: an M1 location of O or N; 2: a BCV location
   for (const l of [O, N]) for (let t = 0; t < l.tracks; t++) main[l.locate(t)] = 1;
-  if (bcvId) {
-    const B = deviceLayout(target, bcvId, running);
-    for (let t = 0; t < B.tracks; t++) main[B.locate(t)] = 2;
-  }
+  if (B) for (let t = 0; t < B.tracks; t++) main[B.locate(t)] = 2;
+  const onMain = bcvMirrorsOnMain(B, main, drives);
+  if (onMain.length > 0 || O.mirrors.length === 0) return onMain;
   const clashes: string[] = [];
   let count = 0;
   const clash = (text: () => string) => {
@@ -47,6 +47,17 @@ export function mirrorMapProblems(
   }
   if (count > CLASHES_NAMED) clashes.push(`and ${count - CLASHES_NAMED} more`);
   return clashes;
+}
+
+/** A mirrored BCV's copies on main locations of the restripe (the new layout would overwrite them): the first named. */
+function bcvMirrorsOnMain(B: DeviceLayout | undefined, main: Uint8Array, drives: DriveMap): string[] {
+  for (const [i, mirror] of (B?.mirrors ?? []).entries())
+    for (let t = 0; t < mirror.tracks; t++)
+      if (main[mirror.locate(t)] === 1)
+        return [
+          `mirror ${i + 2} of BCV "${B!.deviceId}" holds ${drives.dch(mirror.locate(t))}, a main location of the restripe`,
+        ];
+  return [];
 }
 
 /** Add layout `l`'s mirror k to the map, naming each clash with what the map holds already. */

@@ -3,7 +3,7 @@ import type { ArrayConfig } from './config.ts';
 import { deviceLayout, DriveMap, type DeviceLayout } from './layout.ts';
 import { ArrayError } from './errors.ts';
 import { assert } from './assert.ts';
-import { MAX_MIRRORS, NO_TRACK, wpOfMirror } from './memory.ts';
+import { MAX_MIRRORS, NO_TRACK, SLOT, wpbOfMirror, wpOfMirror } from './memory.ts';
 
 export interface DeviceEntry {
   id: string;
@@ -149,6 +149,13 @@ export class ArrayModel {
   mirrorBits(g: number): number {
     let bits = wpOfMirror(1);
     for (let k = 2; k <= MAX_MIRRORS && this.mirrorLocation(g, k) !== NO_TRACK; k++) bits |= wpOfMirror(k);
+    return bits;
+  }
+
+  /** The WPBk bits a mirror write to BCV location b sets: WPB and one per mirror of the BCV. */
+  bcvBits(b: number): number {
+    let bits = SLOT.WPB;
+    for (let k = 2; k <= MAX_MIRRORS && this.mirrorLocation(b, k) !== NO_TRACK; k++) bits |= wpbOfMirror(k);
     return bits;
   }
 

@@ -24,6 +24,11 @@ function refuseMirrorClashes(running: ArrayConfig, target: ArrayConfig, id: stri
   if (problems.length > 0) refuse(`"${id}" is mirrored and its mirrors cannot move with it: ${problems.join('; ')}`);
 }
 
+/** Each mirror's members as drive:startCylinder, comma-separated. */
+function mirrorDrives(d: DeviceConfig): string[] {
+  return (d.mirrors ?? []).map((m) => m.members.map((x) => `${x.drive}:${x.startCylinder}`).join(','));
+}
+
 function drivesOf(d: DeviceConfig): string[] {
   return d.members.map((m) => m.drive);
 }
@@ -79,6 +84,11 @@ export function planReconfiguration(running: ArrayConfig, rawTarget: unknown): P
   const bcv = target.devices.find((d) => d.layout === 'bcv' && d.of === next.id);
   refuseMirrorClashes(running, target, next.id, bcv?.id);
   if (!bcv) return refuse(`"${next.id}" has no BCV to copy it through (define a bcv device with "of": "${next.id}")`);
+  const bcvBefore = running.devices.find((d) => d.id === bcv.id);
+  if (bcvBefore?.layout === 'bcv' && !isDeepStrictEqual(mirrorDrives(bcvBefore), mirrorDrives(bcv)))
+    refuse(
+      `BCV "${bcv.id}" has mirrors on [${mirrorDrives(bcvBefore).join('; ')}] now and [${mirrorDrives(bcv).join('; ')}] in the target: a restripe keeps its BCV's mirrors`,
+    );
   const perMember = prev.cylinders / prev.members.length;
   if (bcv.members.length !== prev.members.length) {
     refuse(
@@ -127,7 +137,9 @@ export function mergeCompleted(
       if (d.id !== bcvId) return d;
       const bcv = target.devices.find((t) => t.id === d.id)!;
       if (bcv.layout !== 'bcv' || perMember === undefined) return bcv;
-      return { ...bcv, members: bcv.members.map((m) => ({ ...m, cylinders: perMember })) };
+      const detached = <M extends object>(members: M[]) => members.map((m) => ({ ...m, cylinders: perMember }));
+      const mirrors = bcv.mirrors?.map((mirror) => ({ members: detached(mirror.members) }));
+      return { ...bcv, members: detached(bcv.members), ...(mirrors ? { mirrors } : {}) };
     }),
   };
 }

@@ -43,7 +43,9 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
         () =>
           `split of ${session.drives.dch(p)}: BCV track ${session.drives.dch(bcvTrack)} already holds a slot (${state.describeTrack(bcvTrack)})`,
       );
-      moveSlot(state, s, p, bcvTrack, SLOT.VALID | SLOT.WP | SLOT.WP1); // the caller holds splitBcvTrack(p) locked too
+      // Pending for every copy of the BCV track (WP1, WPk of a mirrored BCV); the caller holds
+      // splitBcvTrack(p) locked too.
+      moveSlot(state, s, p, bcvTrack, SLOT.VALID | SLOT.WP | session.bcvSlotBits());
       movedSlot = s;
     } else {
       releaseSlot(state, p);

@@ -5,7 +5,7 @@ import type { ArrayConfig } from './config.ts';
 import { deviceLayout, DriveMap, type DeviceLayout } from './layout.ts';
 import { assert } from './assert.ts';
 import type { ArrayModel } from './model.ts';
-import { DEVICE, type SharedState } from './memory.ts';
+import { DEVICE, wpOfMirror, type SharedState } from './memory.ts';
 
 /** Every kind of reconfiguration the planner makes (shared/plan.ts), the one list of them. */
 export const RECONF_KINDS = [
@@ -122,6 +122,16 @@ export class Session {
     const t = this.oInv.get(p);
     assert(t >= 0 && this.B, () => `session ${this.y}: ${this.drives.dch(p)} is not a location of the original layout`);
     return this.B!.locate(t);
+  }
+
+  /**
+   * The WPk bits of a write-pending slot of a BCV track (WP1, and one per mirror of a mirrored BCV):
+   * each copy of the BCV track gets it.
+   */
+  bcvSlotBits(): number {
+    let bits = wpOfMirror(1);
+    for (let k = 2; k <= (this.B?.mirrors.length ?? 0) + 1; k++) bits |= wpOfMirror(k);
+    return bits;
   }
 
   /** Global tracks of O ∪ N on drive `d`, in increasing order (the instant split visits them so). */

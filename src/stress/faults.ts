@@ -157,7 +157,7 @@ export async function reconfigureRound(
  * workload a drive of MX fails whole (and is rebuilt onto a spare before the next) or some of its
  * tracks get media errors. Never two faults on the two copies of one track: that is what one
  * mirror covers. A whole failure is repaired (rebuilt) before the next fault, a media error only
- * when its track is read, so every fault of a seed hits one side (mirror 1's drives or mirror 2's).
+ * when its track is read, so every fault of a seed hits one side (MX's mirror 1 or 2, or MXB's).
  */
 export async function driveFaults(
   emu: ArrayEmulator,
@@ -169,7 +169,7 @@ export async function driveFaults(
 ): Promise<void> {
   const n = 1 + Math.floor(r() * 3);
   const failed = new Set<string>();
-  const side = r() < 0.5 ? 'x' : 'y';
+  const side = pick(r, [...new Set(drives.map((d) => d[0]!))].sort()); // MX's mirror 1 or 2 (x, y), or MXB's (w, v)
   const ofSide = drives.filter((d) => d.startsWith(side));
   const mxDone = { done: false };
   const onCompleted = (e: { report: ReconfReport }) => void (e.report.device === 'MX' && (mxDone.done = true));

@@ -302,8 +302,8 @@ export function sharedLocationSpots(config: ArrayConfig, rounds: unknown[][]): H
 
 /**
  * The plan with a mirrored device of its own for drive faults (`stress --drive-faults`): MX, striped
- * over drives x0.. with mirror 2 on drives y0.., its BCV MXB on drives w0.., and two spares z0 and
- * z1, on seeded adapters, in the array and in every target alike. Its drives hold nothing else, so
+ * over drives x0.. with mirror 2 on drives y0.., its BCV MXB on drives w0.. with mirror 2 on v0.., and
+ * two spares z0 and z1, on seeded adapters, in the array and in every target alike. Its drives hold nothing else, so
  * failing one of them loses no data. After the seed's rounds, a last round restripes MX (DESIGN §14):
  * onto one more drive xN with its mirror on yN, its stripe changed or not, while drive faults go on.
  */
@@ -314,7 +314,13 @@ export function withMirroredDevice(plan: SeedPlan): SeedPlan {
   const cylinders = stripe * int(r, 1, 2);
   const size = Math.max(2, cylinders);
   const ids = (p: string, n: number) => Array.from({ length: n }, (_, i) => `${p}${i}`);
-  const newDrives = [...ids('x', members + 1), ...ids('y', members + 1), ...ids('w', members), ...ids('z', 2)];
+  const newDrives = [
+    ...ids('x', members + 1),
+    ...ids('y', members + 1),
+    ...ids('w', members),
+    ...ids('v', members),
+    ...ids('z', 2),
+  ];
   const adapterOf = new Map(newDrives.map((d) => [d, int(r, 0, plan.config.diskAdapters.length - 1)]));
   const mx = (n: number, stripeCylinders: number) => ({
     id: 'MX',
@@ -329,6 +335,7 @@ export function withMirroredDevice(plan: SeedPlan): SeedPlan {
     layout: 'bcv',
     of: 'MX',
     members: ids('w', members).map((drive) => ({ drive, startCylinder: 0 })),
+    mirrors: [{ members: ids('v', members).map((drive) => ({ drive, startCylinder: 0 })) }],
   };
   const apply = (cfg: any) => ({
     ...cfg,
@@ -348,6 +355,6 @@ export function withMirroredDevice(plan: SeedPlan): SeedPlan {
   return { ...plan, config, rounds: [...rounds, [restripe]] };
 }
 
-/** MX's drives a drive fault may hit (mirror 1 or 2; never a spare: it is what a rebuild needs). */
+/** MX's and MXB's drives a drive fault may hit (mirror 1 or 2; never a spare: it is what a rebuild needs). */
 export const mirroredDeviceDrives = (cfg: ArrayConfig): string[] =>
-  cfg.drives.map((d) => d.id).filter((id) => /^[xy]\d+$/.test(id));
+  cfg.drives.map((d) => d.id).filter((id) => /^[xywv]\d+$/.test(id));

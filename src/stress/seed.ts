@@ -199,7 +199,8 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
       ? driveFaults(
           emu,
           wl,
-          mirroredDeviceDrives(plan.config),
+          // A broken rebuild shows where the verifier reads: MX's drives only (a BCV's copies it never reads).
+          mirroredDeviceDrives(plan.config).filter((d) => !opts.breakRebuild || /^[xy]/.test(d)),
           seededRandom(seed * 9973 + 13),
           result.faults,
           plan.workload.ops,

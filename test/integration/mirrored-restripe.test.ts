@@ -82,8 +82,18 @@ function onDrive(emu: ArrayEmulator, g: number): Buffer {
   return Buffer.from(new Uint8Array(emu.state.buffers.driveData[m]!, at, TRACK_BYTES));
 }
 
-async function filledArray(mode: 'inline' | 'threads' = 'inline') {
-  const emu = await ArrayEmulator.start(parseConfig(runningRaw()), { mode });
+/** The same with BCV1 mirrored too (mirror 2 on c0-c2, each on another adapter than its BCV member's). */
+function withMirroredBcv(raw: any): any {
+  raw.drives.push(...['c0', 'c1', 'c2'].map((id) => ({ id, cylinders: 8 })));
+  raw.diskAdapters[1].drives.push('c0');
+  raw.diskAdapters[2].drives.push('c1');
+  raw.diskAdapters[0].drives.push('c2');
+  raw.devices.find((d: any) => d.id === 'BCV1').mirrors = [{ members: members(['c0', 'c1', 'c2']) }];
+  return raw;
+}
+
+async function filledArray(mode: 'inline' | 'threads' = 'inline', raw = runningRaw()) {
+  const emu = await ArrayEmulator.start(parseConfig(raw), { mode });
   emus.push(emu);
   const host = new HostClient(emu.hostLink(0));
   const tracks = emu.model.device('LD1').layout.tracks;
@@ -215,6 +225,84 @@ describe('a drive fails while a mirrored device is ESTABLISHed', () => {
     // fault (and paused for the rebuild), or ended and was asked again because a spare took a place.
     const again = report.steps.some((s) => /ESTABLISH stopped by a drive fault|ESTABLISH again/.test(s.step));
     expect(again).toBe(true);
+    expect((await emu.rebuilds.get(drive))!).toMatchObject({ drive, unrecoverable: 0 });
+    await everyCopy(emu, host, (t) =>
+      t === 5 || t === 6 ? pattern(t, 9) : t < tracks ? pattern(t) : new Uint8Array(TRACK_BYTES),
+    );
+    expect(emu.problems()).toEqual([]);
+  });
+});
+
+describe('a mirrored BCV (DESIGN §14): the window between the switch and a fill is closed', () => {
+  it('is refused on its own drives, and a restripe may not change its mirrors', () => {
+    const raw = withMirroredBcv(runningRaw());
+    raw.devices.find((d: any) => d.id === 'BCV1').mirrors[0].members[1].drive = 'b1';
+    expect(() => parseConfig(raw)).toThrow(/drive "b1" already holds mirror 1 of "BCV1"/);
+    const running = parseConfig(withMirroredBcv(runningRaw()));
+    const target = withMirroredBcv(targetRaw());
+    target.devices.find((d: any) => d.id === 'BCV1').mirrors[0].members[0].startCylinder = 4;
+    expect(() => planReconfiguration(running, target)).toThrow(/a restripe keeps its BCV's mirrors/);
+  });
+
+  it.each([
+    ['b1', 'a BCV drive: its tracks not filled yet are filled from the BCV mirror'],
+    ['c1', "the BCV mirror's drive: the BCV itself fills"],
+  ])('%s (%s) fails in the transfer: the restripe ends, a spare is rebuilt, nothing is lost', async (drive) => {
+    const { emu, host, tracks, ld1 } = await filledArray('inline', withMirroredBcv(runningRaw()));
+    for (const h of ['split', 'transfer'] as const) emu.hold(h, true);
+    const restripe = emu.reconfigure(withMirroredBcv(targetRaw()));
+    restripe.catch(() => {});
+    await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
+    emu.step('split', 6);
+    emu.step('transfer', 3);
+    await until(() => emu.state.holdStepsLeft('transfer') === 0, 'three transfer steps');
+    await host.write('LD1', 3 * TRACK_BYTES, pattern(3, 9));
+    emu.failDrive({ drive, kind: 'whole' });
+    // Host reads of tracks not filled yet: each fills from a readable BCV copy (FIG. 7).
+    for (const t of [10, 15, 20])
+      expect(Buffer.from(await host.read('LD1', t * TRACK_BYTES, TRACK_BYTES))).toEqual(Buffer.from(pattern(t)));
+    for (const h of ['split', 'transfer'] as const) emu.hold(h, false);
+    const report = await restripe;
+    expect(report.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    // A BCV drive's failure stops the transfer's fills there: it waits for the rebuild (or reads the mirror) and goes on.
+    const again = report.steps.some((s) =>
+      /the data transfer (stopped by a drive fault|reads \d+ tracks from a mirror)/.test(s.step),
+    );
+    expect(again).toBe(drive === 'b1');
+    expect((await emu.rebuilds.get(drive))!).toMatchObject({ drive, unrecoverable: 0 });
+    await everyCopy(emu, host, (t) =>
+      t === 3 ? pattern(t, 9) : t < tracks ? pattern(t) : new Uint8Array(TRACK_BYTES),
+    );
+    // The detached BCV holds the original image on both its copies (the failed one's on its spare).
+    const B = deviceLayout(parseConfig(withMirroredBcv(runningRaw())), 'BCV1'); // as it was established
+    for (let t = 0; t < tracks; t++) {
+      const want = Buffer.from(pattern(t));
+      for (const l of [B, B.mirrors[0]!])
+        expect(
+          onDrive(emu, l.locate(t)).equals(want),
+          `BCV copy of track ${t} at ${emu.model.drives.dch(l.locate(t))} (${emu.state.describeTrack(l.locate(t))}): ${onDrive(emu, l.locate(t)).subarray(0, 4).join(',')} want ${want.subarray(0, 4).join(',')}`,
+        ).toBe(true);
+    }
+    expect(emu.problems()).toEqual([]);
+  });
+
+  it.each([
+    ['b1', 'a BCV drive'],
+    ['c1', "the BCV mirror's drive"],
+  ])('%s (%s) fails in ESTABLISH: the restripe ends, nothing is lost', async (drive) => {
+    const { emu, host, tracks, ld1 } = await filledArray('inline', withMirroredBcv(runningRaw()));
+    emu.hold('establish', true);
+    const restripe = emu.reconfigure(withMirroredBcv(targetRaw()));
+    restripe.catch(() => {});
+    await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
+    emu.step('establish', 4);
+    await until(() => emu.state.holdStepsLeft('establish') === 0, 'four ESTABLISH steps');
+    await host.write('LD1', 5 * TRACK_BYTES, pattern(5, 9));
+    emu.failDrive({ drive, kind: 'whole' });
+    await host.write('LD1', 6 * TRACK_BYTES, pattern(6, 9));
+    emu.hold('establish', false);
+    const report = await restripe;
+    expect(report.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
     expect((await emu.rebuilds.get(drive))!).toMatchObject({ drive, unrecoverable: 0 });
     await everyCopy(emu, host, (t) =>
       t === 5 || t === 6 ? pattern(t, 9) : t < tracks ? pattern(t) : new Uint8Array(TRACK_BYTES),
