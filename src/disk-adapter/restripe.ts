@@ -463,9 +463,11 @@ export class Restripe {
     );
     const copies = this.ctx.model.mirrorBits(n);
     let s = wholeSlotOf(state, b);
-    if (s !== NO_SLOT && slotStateOf(state, s) & (SLOT.WP2 | SLOT.WP3 | SLOT.WP4)) {
-      // Pending for a mirror of a mirrored BCV too: its adapters destage it first (they need b's
-      // lock, so the fill lets go and waits, as for a slot).
+    const pending = s === NO_SLOT ? 0 : slotStateOf(state, s) & (SLOT.WP1 | SLOT.WP2 | SLOT.WP3 | SLOT.WP4);
+    if (pending & ~SLOT.WP1 || (pending && !this.ctx.ownsTrack(b))) {
+      // Pending for a copy this adapter does not write (a mirror of a mirrored BCV, or b itself when
+      // this fill reads a mirror copy): those adapters destage it first (they need b's lock, so the
+      // fill lets go and waits, as for a slot).
       this.ctx.sweepAll();
       return false;
     }

@@ -5,6 +5,7 @@ import { SECTOR_BYTES } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { NO_CHUNK, SPARSE, type SharedState } from '../shared/memory.ts';
 import { growShared } from '../shared/memory-size.ts';
+import { DriveFault } from '../shared/drive-state.ts';
 import { addWord, loadWord, storeWord } from '../shared/words.ts';
 
 export interface Drive {
@@ -267,10 +268,14 @@ class MemoryOwner {
 
   checkOwner(what: string): void {
     const owner = loadWord(this.ownerWord, this.driveIndex);
-    assert(
-      owner === this.adapterIndex,
-      () => `drive ${this.id}: ${what} by disk adapter #${this.adapterIndex}, but it is owned by #${owner}`,
-    );
+    // The owner changes only when a spare takes this failed drive's place (drive-state.ts handOver),
+    // which another thread may do between an adapter's check of the drive and this access: the
+    // access meets a failed drive, as it would have a moment later.
+    if (owner !== this.adapterIndex)
+      throw new DriveFault(
+        'failed',
+        `drive ${this.id}: ${what} by disk adapter #${this.adapterIndex}, but a spare on #${owner} has taken its place`,
+      );
   }
 
   checkTrack(track: number, what: string): void {

@@ -18,7 +18,12 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     expect(s.failed).toEqual([]);
     expect(s.verifyErrors).toBe(0);
     expect(Object.keys(s.kinds).sort()).toEqual([...RECONF_KINDS].sort());
-    for (const k of ['1', '2', '3', '4'] as const) expect(s.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
+    // Which scenario a host request meets depends on timing: on the real event loop scenario 3 (the
+    // transfer ahead of the instant split) is met 0-10 times in these 60 seeds, so the scenarios
+    // are counted on the same seeds under the seeded scheduler, where each run meets the same.
+    const det = await runStress({ seeds: 60, firstSeed: 1000, jobs: 2, seedOptions: { deterministic: true } });
+    expect(det.failed).toEqual([]);
+    for (const k of ['1', '2', '3', '4'] as const) expect(det.scenarios[k], `scenario ${k}`).toBeGreaterThan(0);
   });
 
   it('200 seeds × 2 schedules with faults, deterministic: batches delayed and reordered, disk and host adapters failed and replaced at every point; nothing lost', async () => {
