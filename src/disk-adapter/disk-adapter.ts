@@ -9,15 +9,16 @@ import type { ArrayModel } from '../shared/model.ts';
 import { NO_TRACK, SLOT, TRACK, type SharedState } from '../shared/memory.ts';
 import { tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { SLOT_WAIT_MS } from '../shared/cache.ts';
-import { ArrayError } from '../shared/errors.ts';
+import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { trySplitHoldingBcv } from '../shared/reconf.ts';
 import { closeSessionIn, openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
 import { noteDroppedCopy, writeCopy } from './copies.ts';
+import { carryCopySum, noteCopySum } from '../shared/checksums.ts';
+import { scrubPosition, type ScrubPart } from './scrub.ts';
 import { rebuildPart, type RebuildContext } from './rebuild.ts';
 import { DriveFault } from '../shared/drive-state.ts';
 import { assert } from '../shared/assert.ts';
-import { errorMessage } from '../shared/errors.ts';
 import type { Drive } from '../drives/store.ts';
 import { adapterDrives, type DirectCopier } from '../drives/adapter-drives.ts';
 import { drivesTiming } from '../drives/timing/timed-drive.ts';
@@ -25,8 +26,8 @@ import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 import { pipeline } from '../shared/pipeline.ts';
 import { Restripe } from './restripe.ts';
-import { clearPending, DEFERRED_RETRY_MS, destagesInFlight, destageUntilNone } from './duty.ts';
-import { pendingSlots, slotDuty, type DutyContext } from './duty.ts';
+import { clearPending, DEFERRED_RETRY_MS, destagesInFlight, destageUntilNone, pendingSlots } from './duty.ts';
+import { slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { Locations } from './locations.ts';
 import { BackgroundThrottle } from './throttle.ts';
@@ -141,8 +142,10 @@ export class DiskAdapter {
       ...common,
       ...{ index: this.index, drives: this.drives, channel: this.channel, closedSessions: this.closedSessions },
       closedSidsBelow: () => this.closedSidsBelow,
-      writeLocation: async (g, src) => void (await writeCopy(this.locations, g, src)), // a failed drive's copy is dropped
-      copyDirect: (src, dst) => direct?.copy(src, dst) ?? false,
+      // A failed drive's copy is dropped; one written (or copied directly) has its track's checksum noted.
+      writeLocation: async (g, src) =>
+        void ((await writeCopy(this.locations, g, src)) && noteCopySum(model, state, g, src)),
+      copyDirect: (src, dst) => !!direct?.copy(src, dst) && (carryCopySum(model, state, src, dst), true),
       sweepAll: () => this.sweepAll(),
     });
   }
@@ -385,6 +388,7 @@ export class DiskAdapter {
       }
       const own = duty.target === owner; // to its own location: only what hosts changed (its dirty range)
       if (await writeCopy(this.locations, duty.target, state.slotBytes(s), own ? slotDirtyOf(state, s) : undefined)) {
+        noteCopySum(this.model, state, duty.target, state.slotBytes(s)); // the copy holds the slot's whole track now
         if (own) markSlotClean(state, s);
         if (duty.wp === SLOT.WP1) this.counters.destaged++;
         else this.counters.mirrored++;
@@ -455,6 +459,10 @@ export class DiskAdapter {
     await this.gate.opened(); // a replacement knows the sessions (its duties) only after its reconf-sync
     return rebuildPart(this.rebuildContext, d).finally(() => this.hurry());
   }
+
+  /** This adapter's part of a scrub: the copies on drive position `d` (scrub.ts), once it knows the sessions (whose tracks it skips). */
+  readonly scrub = (d: number, deviceId?: string): Promise<ScrubPart> =>
+    this.gate.opened().then(() => scrubPosition(this.rebuildContext, d, deviceId));
 
   /** Ask every adapter (this one included) to destage now: the cache is full. */
   private sweepAll(): void {

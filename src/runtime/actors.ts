@@ -77,7 +77,9 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
           ? da.rebuild(args[0] as number)
           : method === 'flush'
             ? da.flush()
-            : noCalls('a disk adapter')(method),
+            : method === 'scrub'
+              ? da.scrub(args[0] as number, args[1] as string | undefined)
+              : noCalls('a disk adapter')(method),
     };
   }
   const d = init.durable;

@@ -35,6 +35,7 @@ import { loadImage, withoutStaleBcvs } from './recover.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { lockDataDir, type DirLock } from '../drives/dir-lock.ts';
+import { Scrubs } from './scrub-run.ts';
 import { Rebuilds } from './rebuild-run.ts';
 import { followSessions, learnCompleted } from './live-layouts.ts';
 import {
@@ -434,6 +435,15 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Rebuilds onto spares (DESIGN §14), started when a drive fails. */
   readonly rebuilds = new Rebuilds(() => ({
+    ...{ model: this.model, state: this.state, log: this.log },
+    ...{
+      diskAdapters: () => this.actors.filter((a) => a.role === 'da'),
+      emit: (e: string, d: unknown) => this.emit(e, d),
+    },
+  }));
+
+  /** Scrubs (DESIGN §14): every copy read and checked against its track's checksum, the bad rewritten. */
+  readonly scrubs = new Scrubs(() => ({
     ...{ model: this.model, state: this.state, log: this.log },
     ...{
       diskAdapters: () => this.actors.filter((a) => a.role === 'da'),

@@ -105,8 +105,16 @@ export const setRebuildTotal = (state: SharedState, d: number, total: number): v
   Atomics.store(state.driveState, word(d, W.TO_REBUILD), total);
   Atomics.store(state.driveState, word(d, W.REBUILT), 0);
 };
-export const addRebuilt = (state: SharedState, d: number, n: number): number =>
-  Atomics.add(state.driveState, word(d, W.REBUILT), n);
+/** n more copies of position d rewritten: its rebuild's progress (none counted unless a spare is being rebuilt there: a scrub's repair is not one). */
+export function addRebuilt(state: SharedState, d: number, n: number): void {
+  if (driveStateOf(state, mediaOf(state, d)) === DRIVE_STATE.REBUILDING)
+    Atomics.add(state.driveState, word(d, W.REBUILT), n);
+}
+
+/** Mark copy location g stale (not read until a whole-track write rewrites it): a scrub found it bad and a good copy exists. */
+export function markStale(state: SharedState, g: number): void {
+  Atomics.or(state.trackFlags, g, TRACK.STALE);
+}
 
 /**
  * Spare `spare` takes drive position d's place: marked rebuilding, its media serves d's tracks from

@@ -64,7 +64,7 @@ export function sharedMemoryBytes(cfg: ArrayConfig): { bytes: number; tracks: nu
   for (const d of cfg.drives) {
     const t = d.cylinders * tracksPerCylinder;
     tracks += t;
-    bytes += 16 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
+    bytes += 20 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
   }
   return { bytes, tracks };
 }

@@ -36,6 +36,7 @@ export const TRACK = {
   ROT: 1 << 7, // silent corruption: reads return other bytes
   LOST: 1 << 8, // on an M1 location: no copy survives (every mirror's drive failed)
   STALE: 1 << 9, // a copy on a drive being rebuilt, not rewritten yet: not read, cleared by a whole-track write
+  SUMMED: 1 << 10, // on an M1 location: its checksum (trackSums) is known (checksums.ts; not durable)
 } as const;
 /**
  * The actor holding a track's LOCK lives in the same word (bits 24-30), set and cleared in the one
@@ -180,6 +181,8 @@ export interface SharedBuffers {
   driveWriteSeq: SharedArrayBuffer;
   /** Per drive, DRIVE_WORDS words: its state, the drive whose media serves its tracks, a rebuild's progress (drive-state.ts). */
   driveState: SharedArrayBuffer;
+  /** Per global track: the CRC-32 of the bytes its copies last got (on its M1 location; checksums.ts). */
+  trackSums: SharedArrayBuffer;
 }
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
@@ -231,6 +234,7 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     sparseWords: sab(SPARSE_WORDS * 4),
     driveWriteSeq: sab(drives.totalTracks * 4),
     driveState: sab(cfg.drives.length * DRIVE_WORDS * 4),
+    trackSums: sab(drives.totalTracks * 4),
   };
   for (const idx of buffers.sparseIndex) if (idx) new Int32Array(idx).fill(NO_CHUNK);
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
@@ -267,6 +271,7 @@ export class SharedState {
   readonly intents: Int32Array;
   readonly driveWriteSeq: Int32Array;
   readonly driveState: Int32Array;
+  readonly trackSums: Int32Array;
   readonly devices: number;
 
   constructor(buffers: SharedBuffers) {
@@ -292,6 +297,7 @@ export class SharedState {
     this.intents = new Int32Array(buffers.intents);
     this.driveWriteSeq = new Int32Array(buffers.driveWriteSeq);
     this.driveState = new Int32Array(buffers.driveState);
+    this.trackSums = new Int32Array(buffers.trackSums);
     this.devices = buffers.devices;
   }
 

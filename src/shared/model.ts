@@ -124,6 +124,11 @@ export class ArrayModel {
     return owner === NO_TRACK ? undefined : { owner, k: this.copyIndex.k[g]! };
   }
 
+  /** The M1 location of the track whose copy location g is: g itself but for a mirror's copy (and where no device keeps a copy). */
+  ownerOfCopy(g: number): number {
+    return this.mirrorLoc.length === 0 ? g : (this.copyAt(g)?.owner ?? g); // no mirror: every copy is its own M1
+  }
+
   /** Mirror k's location (k = 2..4) of M1 location g, or NO_TRACK. */
   mirrorLocation(g: number, k: number): number {
     return this.mirrorLoc[k - 2]?.[g] ?? NO_TRACK;

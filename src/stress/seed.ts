@@ -224,6 +224,7 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
     await readBack(emu, final);
     host.verifyErrors += final.errors;
     host.described.push(...final.described);
+    problems.push(...(await scrubProblems(emu, opts)));
     tally(result, host, run.reports);
     result.reason = verdict({
       error: run.error,
@@ -239,6 +240,20 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
     await emu.stop();
     result.faults.delayedBatches = chaos?.delayed ?? 0;
   }
+}
+
+/**
+ * A last scrub of the whole array (DESIGN §14): every copy must match its track's checksum, but for
+ * the media errors a seed's drive faults left (each then rewritten from its other copy); nothing unrecoverable.
+ */
+async function scrubProblems(emu: ArrayEmulator, opts: SeedOptions): Promise<string[]> {
+  const view = await emu.scrubs.whenEnded(emu.scrubs.start().id);
+  if (!view || view.state !== 'done') return [`the last scrub ${view?.state ?? 'vanished'}: ${view?.error ?? ''}`];
+  if (view.unrecoverable > 0)
+    return [`the last scrub: ${view.unrecoverable} tracks unrecoverable (${view.lost.join(' ')})`];
+  if (!opts.driveFaults && view.mismatches > 0)
+    return [`the last scrub: ${view.mismatches} copies differ from their checksum`];
+  return [];
 }
 
 /** The seed's verifying workload on every host device (heavy load and hot spots with `opts.heavy`). */

@@ -117,75 +117,95 @@ describe.skipIf(missing.length > 0)('drive faults through serve, the CLI and NBD
     }
   }, 120_000);
 
-  it('a journaled client writes and FLUSHes LD1 over NBD while LD1 is restriped with its mirrors and one of its drives fails mid-transfer: every flushed block reads back', async () => {
-    const root = mkdtempSync(join(tmpdir(), 'arrayemu-drive-faults-'));
-    const sock = join(root, 'nbd.sock');
-    // The examples with a 16-slot cache: reads come from the drives, not from slots a fill left behind.
-    const smallCache = (file: string) => {
-      const cfg = JSON.parse(readFileSync(file, 'utf8'));
-      cfg.cache.slots = 16;
-      writeFileSync(join(root, basename(file)), JSON.stringify(cfg));
-      return join(root, basename(file));
-    };
-    const running = smallCache('examples/fig2-mirrored.json');
-    const target = smallCache('examples/fig2-mirrored-new.json');
-    const s = await startServe(['--config', running, '--socket', sock, '--http', '127.0.0.1:0']);
-    const api = s.http!;
-    const c = await RawNbd.open({ path: sock });
-    try {
-      await c.hello();
-      expect((await c.go('LD1')).at(-1)!.type).toBe(1);
-      const journal = new Journal(c);
-      for (let b = 0; b < OLD_BLOCKS; b += 16) await journal.write(b, 16);
-      await journal.flush();
-      const put = (body: unknown) =>
-        fetch(`${api}/v1/throttle`, { method: 'PUT', body: JSON.stringify(body) }).then((r) => r.status);
-      expect(await put({ minMBps: 2, maxMBps: 2 })).toBe(200); // the transfer lasts seconds
-      const post = await fetch(`${api}/v1/reconfigurations`, {
-        method: 'POST',
-        body: readFileSync(target),
-      });
-      expect(post.status).toBe(202);
-      const { id } = (await post.json()) as { id: number };
-      const job = async () => (await (await fetch(`${api}/v1/reconfigurations/${id}`)).json()) as any;
-      // Writes and FLUSHes go on all through the restripe; 33 (LD1's M1, and LD2's) fails mid-transfer.
-      const writing = journal.randomLoad(OLD_BLOCKS);
-      for (let j = await job(); !(j.phase === 'transfer' && j.tracksDone > 0); j = await job()) {
-        expect(j.state, JSON.stringify(j)).toBe('running');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      const fail = await fetch(`${api}/v1/drives/33/fail`, { method: 'POST', body: JSON.stringify({ kind: 'whole' }) });
-      expect(fail.status).toBe(200);
-      expect((await job()).phase).toBe('transfer'); // 2 MB/s: seconds of it are left
-      await new Promise((r) => setTimeout(r, 500)); // writes land on the degraded device
-      expect(await put({ minMBps: 200, maxMBps: 0 })).toBe(200);
-      let done = await job();
-      for (const deadline = Date.now() + 60_000; done.state === 'running' && Date.now() < deadline; done = await job())
-        await new Promise((r) => setTimeout(r, 50));
-      expect(done.state, JSON.stringify(done)).toBe('done');
-      const flushed = await journal.stop(writing);
-      expect(flushed).toBeGreaterThan(0);
-      await statusUntil(
-        api,
-        (st) => st.drives.some((d: any) => d.inPlaceOf === '33' && d.state === 'ok'),
-        'the rebuild',
-      );
-      const st = (await (await fetch(`${api}/v1/status`)).json()) as any;
-      expect(st.devices.find((d: any) => d.id === 'LD1')).toMatchObject({ state: 'ok', lostTracks: 0 });
-      // A new connection sees LD1's new size; the new blocks were never written: zeros.
-      const after = await RawNbd.open({ path: sock });
+  // The issue's demo (DESIGN §14): every device and both BCVs two-way mirrored, two spares.
+  it.each([
+    ['33', "LD1's M1 (and LD2's)"],
+    ['47', "a drive of LD1's BCV"],
+  ])(
+    'a journaled client writes and FLUSHes LD1 over NBD while LD1 is restriped with its mirrors and drive %s (%s) fails mid-transfer: every flushed block reads back, a spare is rebuilt, a scrub finds 0 mismatches',
+    async (failing) => {
+      const root = mkdtempSync(join(tmpdir(), 'arrayemu-drive-faults-'));
+      const sock = join(root, 'nbd.sock');
+      // The examples with a 16-slot cache: reads come from the drives, not from slots a fill left behind.
+      const smallCache = (file: string) => {
+        const cfg = JSON.parse(readFileSync(file, 'utf8'));
+        cfg.cache.slots = 16;
+        writeFileSync(join(root, basename(file)), JSON.stringify(cfg));
+        return join(root, basename(file));
+      };
+      const running = smallCache('examples/fig2-mirrored-bcv.json');
+      const target = smallCache('examples/fig2-mirrored-bcv-new.json');
+      const s = await startServe(['--config', running, '--socket', sock, '--http', '127.0.0.1:0']);
+      const api = s.http!;
+      const c = await RawNbd.open({ path: sock });
       try {
-        await after.hello();
-        expect((await after.go('LD1')).at(-1)!.type).toBe(1);
-        await journal.verify(after, OLD_BLOCKS + NEW_BLOCKS);
+        await c.hello();
+        expect((await c.go('LD1')).at(-1)!.type).toBe(1);
+        const journal = new Journal(c);
+        for (let b = 0; b < OLD_BLOCKS; b += 16) await journal.write(b, 16);
+        await journal.flush();
+        const put = (body: unknown) =>
+          fetch(`${api}/v1/throttle`, { method: 'PUT', body: JSON.stringify(body) }).then((r) => r.status);
+        expect(await put({ minMBps: 2, maxMBps: 2 })).toBe(200); // the transfer lasts seconds
+        const post = await fetch(`${api}/v1/reconfigurations`, {
+          method: 'POST',
+          body: readFileSync(target),
+        });
+        expect(post.status).toBe(202);
+        const { id } = (await post.json()) as { id: number };
+        const job = async () => (await (await fetch(`${api}/v1/reconfigurations/${id}`)).json()) as any;
+        // Writes and FLUSHes go on all through the restripe; the drive fails mid-transfer.
+        const writing = journal.randomLoad(OLD_BLOCKS);
+        for (let j = await job(); !(j.phase === 'transfer' && j.tracksDone > 0); j = await job()) {
+          expect(j.state, JSON.stringify(j)).toBe('running');
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        const fail = await fetch(`${api}/v1/drives/${failing}/fail`, {
+          method: 'POST',
+          body: JSON.stringify({ kind: 'whole' }),
+        });
+        expect(fail.status).toBe(200);
+        expect((await job()).phase).toBe('transfer'); // 2 MB/s: seconds of it are left
+        await new Promise((r) => setTimeout(r, 500)); // writes land on the degraded device
+        expect(await put({ minMBps: 200, maxMBps: 0 })).toBe(200);
+        let done = await job();
+        for (
+          const deadline = Date.now() + 60_000;
+          done.state === 'running' && Date.now() < deadline;
+          done = await job()
+        )
+          await new Promise((r) => setTimeout(r, 50));
+        expect(done.state, JSON.stringify(done)).toBe('done');
+        const flushed = await journal.stop(writing);
+        expect(flushed).toBeGreaterThan(0);
+        await statusUntil(
+          api,
+          (st) => st.drives.some((d: any) => d.inPlaceOf === failing && d.state === 'ok'),
+          'the rebuild',
+        );
+        const st = (await (await fetch(`${api}/v1/status`)).json()) as any;
+        expect(st.devices.find((d: any) => d.id === 'LD1')).toMatchObject({ state: 'ok', lostTracks: 0 });
+        // A new connection sees LD1's new size; the new blocks were never written: zeros.
+        const after = await RawNbd.open({ path: sock });
+        try {
+          await after.hello();
+          expect((await after.go('LD1')).at(-1)!.type).toBe(1);
+          await journal.verify(after, OLD_BLOCKS + NEW_BLOCKS);
+        } finally {
+          after.socket.destroy();
+        }
+        // A scrub then finds every copy as its checksum says, on every device.
+        const scrub = await cli('scrub', '--server', api, '--json');
+        expect(scrub.code, scrub.err + scrub.out).toBe(0);
+        expect(JSON.parse(scrub.out)).toMatchObject({ state: 'done', mismatches: 0, unrecoverable: 0 });
+        expect(JSON.parse(scrub.out).tracksChecked).toBeGreaterThan(OLD_BLOCKS / 16);
       } finally {
-        after.socket.destroy();
+        c.socket.destroy();
+        await s.stop();
       }
-    } finally {
-      c.socket.destroy();
-      await s.stop();
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });
 
 const BLOCK = 4096;

@@ -1,12 +1,14 @@
-// The control API's client commands: status, pause/resume, throttle, reconfigure.
+// The control API's client commands: status, pause/resume, throttle, reconfigure, drive fail, scrub.
 import { Command } from 'commander';
 import { intArg, numArg } from '../args.ts';
 
+/** The options every client command takes: which server, and its token. */
+const server = (c: Command) =>
+  c
+    .requiredOption('--server <url>', 'the control API of an arrayemu serve --http, e.g. http://127.0.0.1:9180')
+    .option('--token-file <file>', 'its bearer token');
+
 export function addControlCommands(program: Command): void {
-  const server = (c: Command) =>
-    c
-      .requiredOption('--server <url>', 'the control API of an arrayemu serve --http, e.g. http://127.0.0.1:9180')
-      .option('--token-file <file>', 'its bearer token');
   server(
     program
       .command('status')
@@ -46,6 +48,21 @@ export function addControlCommands(program: Command): void {
       const { throttleCommand } = await import('../../serve/control/client.ts');
       process.exitCode = await throttleCommand(o);
     });
+  server(
+    program.command('reconfigure').description('reconfigure a running arrayemu serve online to a target configuration'),
+  )
+    .requiredOption('--to <file>', 'the target configuration')
+    .option('--wait', 'wait until it completes (a progress bar on a TTY); exit 1 if it fails')
+    .option('--json', 'print the reconfiguration as JSON')
+    .action(async (o) => {
+      const { reconfigureCommand } = await import('../../serve/control/client.ts');
+      process.exitCode = await reconfigureCommand(o);
+    });
+  addDriveCommands(program);
+}
+
+/** drive fail and scrub (DESIGN §14). */
+function addDriveCommands(program: Command): void {
   const drive = program.command('drive').description('drive faults on a running arrayemu serve (DESIGN §14)');
   server(
     drive
@@ -64,13 +81,19 @@ export function addControlCommands(program: Command): void {
       process.exitCode = await driveFailCommand(o);
     });
   server(
-    program.command('reconfigure').description('reconfigure a running arrayemu serve online to a target configuration'),
+    program
+      .command('scrub')
+      .description(
+        'scrub a running arrayemu serve (DESIGN §14): read every copy, compare its checksum, rewrite each bad one from a good copy; waits and prints the counts (exit 1 if a track is unrecoverable)',
+      ),
   )
-    .requiredOption('--to <file>', 'the target configuration')
-    .option('--wait', 'wait until it completes (a progress bar on a TTY); exit 1 if it fails')
-    .option('--json', 'print the reconfiguration as JSON')
+    .option('--device <id>', 'only this device (default: every device)')
+    .option(
+      '--json',
+      'print the scrub as JSON: {id, state, tracksChecked, skipped, mismatches, repaired, unrecoverable}',
+    )
     .action(async (o) => {
-      const { reconfigureCommand } = await import('../../serve/control/client.ts');
-      process.exitCode = await reconfigureCommand(o);
+      const { scrubCommand } = await import('../../serve/control/client.ts');
+      process.exitCode = await scrubCommand(o);
     });
 }

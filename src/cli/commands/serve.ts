@@ -25,6 +25,10 @@ export function addServeCommand(program: Command): void {
       'the control API, /metrics and the live view at / (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)',
     )
     .option('--token-file <file>', 'a bearer token every control API request must carry')
+    .option(
+      '--scrub-after-restripe',
+      'scrub each device once a restripe of it completes (DESIGN §14; arrayemu scrub starts one by hand)',
+    )
     .option('--inline', 'run every actor in this thread (no worker threads)')
     .option('--verbose', 'log refused requests and dropped connections on stderr')
     .option('--json', 'print the export URIs as one JSON object')
@@ -39,6 +43,7 @@ interface ServeCliOptions {
   http?: string;
   tokenFile?: string;
   inline?: boolean;
+  scrubAfterRestripe?: boolean;
   verbose?: boolean;
   json?: boolean;
 }
@@ -57,6 +62,8 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     log,
     dataDir: o.dataDir,
   });
+  if (o.scrubAfterRestripe)
+    s.emu.on('completed', (e: { report: { device: string } }) => s.emu.scrubs.afterRestripe(e.report.device));
   let control: Awaited<ReturnType<typeof startControl>> | undefined;
   try {
     if (o.http) control = await startControl(s, s.running, o.http, o.tokenFile);

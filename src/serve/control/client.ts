@@ -179,3 +179,29 @@ export async function driveFailCommand(
   );
   return 0;
 }
+
+/** `arrayemu scrub --server URL [--device ID] [--json]`: start a scrub and wait for it, its progress on stderr. */
+export async function scrubCommand(o: ServerOptions & { device?: string; json?: boolean }): Promise<number> {
+  let v = await call(o, 'POST', '/v1/scrub', o.device ? { device: o.device } : {});
+  const bar =
+    !o.json && process.stderr.isTTY
+      ? new SingleBar(
+          { format: `scrub ${v.id} {bar} {value}/{total} drives | {mismatches} mismatches` },
+          Presets.shades_classic,
+        )
+      : undefined;
+  bar?.start(v.positionsTotal, 0, { mismatches: 0 });
+  const deadline = Date.now() + WAIT_MAX_MS;
+  while ((v.state === 'running' || v.state === 'paused') && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, POLL_MS));
+    v = await call(o, 'GET', `/v1/scrubs/${v.id}`);
+    bar?.update(v.positionsDone, { mismatches: v.mismatches });
+  }
+  bar?.stop();
+  process.stdout.write(
+    o.json
+      ? `${JSON.stringify(v)}\n`
+      : `scrub ${v.id}${v.device ? ` of ${v.device}` : ''}: ${v.state}: ${v.tracksChecked} copies checked, ${v.skipped} skipped, ${v.mismatches} mismatches, ${v.repaired} repaired, ${v.unrecoverable} unrecoverable${v.error ? ` (${v.error})` : ''}\n`,
+  );
+  return v.state === 'done' && v.unrecoverable === 0 ? 0 : 1;
+}

@@ -64,6 +64,18 @@ export function driveFaultBody(drive: string, b: unknown): DriveFaultRequest {
   return { drive, ...parsed.data };
 }
 
+const ScrubBody = z.strictObject({ device: z.string({ error: 'must be a device id (a string)' }).min(1).optional() });
+
+/** POST /v1/scrub's body: `{}` (every device) or `{"device": ID}`. */
+export function scrubBody(b: unknown): { device?: string } {
+  const parsed = ScrubBody.safeParse(b ?? {});
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new HttpError(400, `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`);
+  }
+  return parsed.data;
+}
+
 export async function jsonBody(req: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   let bytes = 0;
@@ -84,6 +96,7 @@ export function statusOf(err: unknown): number {
   if (err instanceof ConfigError || (err instanceof ArrayError && (err.code === 'CONFIG' || err.code === 'USAGE')))
     return 400;
   if (err instanceof ArrayError && err.code === 'BUSY') return 409;
+  if (err instanceof ArrayError && err.code === 'UNKNOWN_DEVICE') return 404;
   return 500;
 }
 

@@ -4,7 +4,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { ArrayError, errorMessage } from '../../shared/errors.ts';
-import { driveFaultBody, HttpError, jsonBody, listenHttp, LOOPBACK, reply, statusOf, throttleBody } from './http.ts';
+import {
+  driveFaultBody,
+  HttpError,
+  jsonBody,
+  listenHttp,
+  LOOPBACK,
+  reply,
+  scrubBody,
+  statusOf,
+  throttleBody,
+} from './http.ts';
 import type { Serving } from '../nbd/serve.ts';
 import { parseListen } from '../nbd/serve.ts';
 import { Jobs } from './jobs.ts';
@@ -128,6 +138,16 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
       c.s.emu.setBackground(t);
       return reply(res, 200, c.s.emu.background());
     }
+    case 'POST /v1/scrub':
+      return reply(res, 202, c.s.emu.scrubs.start(scrubBody(await jsonBody(req)).device));
+    case 'GET /v1/scrubs':
+      return reply(res, 200, { scrubs: c.s.emu.scrubs.list() });
+    case 'GET /v1/scrubs/:id':
+      return reply(res, 200, scrubOf(c, id));
+    case 'POST /v1/scrubs/:id/pause':
+    case 'POST /v1/scrubs/:id/resume':
+      scrubOf(c, id);
+      return reply(res, 200, route.endsWith('pause') ? c.s.emu.scrubs.pause(id) : c.s.emu.scrubs.resume(id));
     case 'GET /v1/events':
       return c.live.attach(res);
     case 'GET /metrics': {
@@ -139,6 +159,13 @@ async function handle(req: IncomingMessage, res: ServerResponse, c: Ctx): Promis
     default:
       throw new HttpError(404, `no such endpoint: ${req.method} ${path}`);
   }
+}
+
+/** Scrub `id`, or a 404 naming it. */
+function scrubOf(c: Ctx, id: number) {
+  const v = c.s.emu.scrubs.get(id);
+  if (!v) throw new HttpError(404, `no scrub ${id}`);
+  return v;
 }
 
 function status(c: Ctx): Record<string, unknown> {

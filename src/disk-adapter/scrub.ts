@@ -1,0 +1,95 @@
+// A disk adapter's part of a scrub (DESIGN §14): every copy on one drive position it serves is read
+// under its track's lock and its checksum compared with the track's (checksums.ts). A copy whose
+// checksum differs, or that fails with a media error, is bad; a track with no checksum known has
+// each copy's checksum returned, for the scrub to compare the copies with each other. A track with a
+// write pending in cache, one a restripe is moving, or a copy not readable now (a failed drive, a
+// stale copy a rebuild will rewrite) is skipped: the scrub is read-only here, its repair is the
+// rebuild's path (runtime/scrub-run.ts).
+import type { ArrayModel } from '../shared/model.ts';
+import { NO_SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
+import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { slotOf, slotStateOf } from '../shared/tables.ts';
+import { DriveFault } from '../shared/drive-state.ts';
+import { sumOf, trackSum } from '../shared/checksums.ts';
+import type { Session } from '../shared/session.ts';
+import type { BackgroundThrottle } from './throttle.ts';
+
+export interface ScrubContext {
+  readonly model: ArrayModel;
+  readonly state: SharedState;
+  readonly throttle: BackgroundThrottle;
+  readonly sessions: ReadonlyMap<number, Session>;
+  ownsTrack(g: number): boolean;
+  readLocation(g: number, dst: Uint8Array): Promise<void>;
+}
+
+/** What one drive position's scrub found. */
+export interface ScrubPart {
+  checked: number;
+  skipped: number;
+  /** Pairs (copy, its track's M1 location): its checksum differs from its track's, or it fails with a media error. */
+  bad: number[];
+  /** Triples (copy, its track's M1 location, its checksum) of tracks with no checksum known: the scrub compares them. */
+  unsummed: number[];
+}
+
+/** Scrub every copy on drive position d (of device `deviceId` only, if given). */
+export async function scrubPosition(ctx: ScrubContext, d: number, deviceId?: string): Promise<ScrubPart> {
+  const { model } = ctx;
+  const part: ScrubPart = { checked: 0, skipped: 0, bad: [], unsummed: [] };
+  const only = deviceId === undefined ? undefined : ownersOf(model, deviceId);
+  const base = model.drives.baseTrack[d]!;
+  const end = base + model.drives.cylinders[d]! * model.drives.headsPerCylinder;
+  const buf = new Uint8Array(ctx.state.trackBytes);
+  for (let g = base; g < end; g++) {
+    const owner = model.copyAt(g)?.owner;
+    if (owner === undefined || (only && !only.has(owner))) continue;
+    if (!ctx.ownsTrack(g) || restriped(ctx, owner) || ctx.state.flag(g, TRACK.STALE)) {
+      part.skipped++;
+      continue;
+    }
+    await ctx.throttle.gate(model.diskAdapterIds.length);
+    await scrubCopy(ctx, g, owner, buf, part);
+  }
+  return part;
+}
+
+/** Read copy g of track `owner` under the track's lock and judge it. */
+async function scrubCopy(ctx: ScrubContext, g: number, owner: number, buf: Uint8Array, part: ScrubPart): Promise<void> {
+  await lockTrack(ctx.state, owner);
+  try {
+    const s = slotOf(ctx.state, owner);
+    if (s !== NO_SLOT && slotStateOf(ctx.state, s) & WPK_ALL) return void part.skipped++; // copies differ until destaged
+    try {
+      await ctx.readLocation(g, buf);
+    } catch (err) {
+      if (!(err instanceof DriveFault)) throw err;
+      if (err.fault === 'media')
+        part.bad.push(g, owner); // a latent sector error: rewritten from a good copy
+      else part.skipped++; // its drive failed meanwhile: the rebuild's
+      return;
+    }
+    part.checked++;
+    const sum = trackSum(buf);
+    const want = sumOf(ctx.state, owner);
+    if (want === undefined) part.unsummed.push(g, owner, sum);
+    else if (sum !== want) part.bad.push(g, owner);
+  } finally {
+    unlockTrack(ctx.state, owner);
+  }
+}
+
+/** Whether an open session moves track `owner` (its copies are the restripe's until it ends). */
+function restriped(ctx: ScrubContext, owner: number): boolean {
+  for (const s of ctx.sessions.values())
+    if (s.oInv.get(owner) >= 0 || s.nInv.get(owner) >= 0 || (s.bInv?.get(owner) ?? -1) >= 0) return true;
+  return false;
+}
+
+/** The M1 locations of device `id`'s tracks. */
+function ownersOf(model: ArrayModel, id: string): Set<number> {
+  const layout = model.device(id).layout;
+  const out = new Set<number>();
+  for (let t = 0; t < layout.tracks; t++) out.add(layout.locate(t));
+  return out;
+}
