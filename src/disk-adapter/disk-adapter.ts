@@ -387,7 +387,8 @@ export class DiskAdapter {
         return true; // the slot now belongs to the BCV track; its adapter was hinted
       }
       const own = duty.target === owner; // to its own location: only what hosts changed (its dirty range)
-      if (await writeCopy(this.locations, duty.target, state.slotBytes(s), own ? slotDirtyOf(state, s) : undefined)) {
+      const dirty = own ? slotDirtyOf(state, s) : undefined;
+      if (!duty.unwritten && (await writeCopy(this.locations, duty.target, state.slotBytes(s), dirty))) {
         noteCopySum(this.model, state, duty.target, state.slotBytes(s)); // the copy holds the slot's whole track now
         if (own) markSlotClean(state, s);
         if (duty.wp === SLOT.WP1) this.counters.destaged++;

@@ -46,6 +46,8 @@ export interface Duty {
   wp: number;
   target: number;
   split?: Session;
+  /** TEST ONLY (UNWRITTEN_BCV_MIRROR): the copy is not written, and the duty counts as done. */
+  unwritten?: boolean;
 }
 
 /**
@@ -104,7 +106,9 @@ export function slotDuty(ctx: DutyContext, owner: number, st: number): Duty | un
       const b = session.bcvOfOriginal(owner);
       for (let k = 1; k <= MAX_MIRRORS; k++) {
         const target = !(st & wpbOfMirror(k)) ? NO_TRACK : k === 1 ? b : ctx.model.mirrorLocation(b, k);
-        if (target !== NO_TRACK && ctx.ownsTrack(target)) return { wp: wpbOfMirror(k), target };
+        // (TEST ONLY: UNWRITTEN_BCV_MIRROR leaves a BCV mirror's copy unwritten, counted as dropped.)
+        const unwritten = k > 1 && state.testFault('UNWRITTEN_BCV_MIRROR');
+        if (target !== NO_TRACK && ctx.ownsTrack(target)) return { wp: wpbOfMirror(k), target, unwritten };
       }
     }
   }

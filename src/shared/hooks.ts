@@ -31,6 +31,9 @@ export const TEST_FAULT = {
   // A rebuild (DESIGN §14) copies a track from the other mirror's drive even where the cache holds
   // newer data for it: the slot gets the drive's older bytes, and an acknowledged write is lost.
   REBUILD_FROM_DRIVE: 1 << 5,
+  // A mirrored BCV's mirrors are never written (a WPBk is cleared, not destaged): the window between
+  // the switch and a fill is open again, and a BCV drive failing in the transfer loses tracks.
+  UNWRITTEN_BCV_MIRROR: 1 << 6,
 } as const;
 export type TestFaultName = keyof typeof TEST_FAULT;
 export type HoldName =

@@ -165,7 +165,7 @@ export async function driveFaults(
   drives: string[],
   r: Rng,
   faults: FaultCounts,
-  totalOps: number,
+  { totalOps, phases = MX_FAULT_PHASES }: { totalOps: number; phases?: readonly number[] },
 ): Promise<void> {
   const n = 1 + Math.floor(r() * 3);
   const failed = new Set<string>();
@@ -177,7 +177,7 @@ export async function driveFaults(
   try {
     for (let i = 0; i < n; i++) {
       // The last fault aims at MX's own restripe (a seeded phase of it); the others at seeded points of the load.
-      if (i === n - 1 && (await intoMxRestripe(emu, pick(r, MX_FAULT_PHASES), mxDone))) {
+      if (i === n - 1 && (await intoMxRestripe(emu, pick(r, phases), mxDone))) {
         await oneDriveFault(emu, r, ofSide, failed, faults);
         continue;
       }
@@ -191,6 +191,8 @@ export async function driveFaults(
 
 /** The phases of MX's restripe a drive fault is aimed at. */
 const MX_FAULT_PHASES = [PHASE.ESTABLISHING, PHASE.TRANSFERRING] as const;
+/** The phase a fault is aimed at to open the window an unwritten BCV mirror leaves (TEST ONLY: --break-bcv-mirror). */
+export const TRANSFER_ONLY = [PHASE.TRANSFERRING] as const;
 
 /** How long the last drive fault waits for MX's restripe to reach its phase (ms: a seed's restripes take tens). */
 const MX_PHASE_WAIT_MS = 2000;

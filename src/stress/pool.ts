@@ -47,7 +47,7 @@ export interface StressSummary {
 const TASK = new URL('./task.ts', import.meta.url).href;
 
 export const rerunCommand = (seed: number, opts: SeedOptions = {}, mode: Mode = 'inline') =>
-  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${mode === 'threads' ? ' --threads' : ''}${opts.faults ? ' --faults' : ''}${opts.deterministic ? ' --deterministic' : ''}${opts.deterministic && (opts.schedule ?? 0) > 0 ? ` --schedule ${opts.schedule}` : ''}${opts.breakFill ? ' --break-fill' : ''}${opts.breakRebuild ? ' --break-rebuild' : ''}${opts.heavy ? ' --heavy' : ''}${opts.driveModels ? ' --drive-models' : ''}${opts.driveFaults ? ' --drive-faults' : ''}`;
+  `npx arrayemu stress --seeds 1 --seed ${seed} --jobs 1${mode === 'threads' ? ' --threads' : ''}${opts.faults ? ' --faults' : ''}${opts.deterministic ? ' --deterministic' : ''}${opts.deterministic && (opts.schedule ?? 0) > 0 ? ` --schedule ${opts.schedule}` : ''}${opts.breakFill ? ' --break-fill' : ''}${opts.breakRebuild ? ' --break-rebuild' : ''}${opts.breakBcvMirror ? ' --break-bcv-mirror' : ''}${opts.heavy ? ' --heavy' : ''}${opts.driveModels ? ' --drive-models' : ''}${opts.driveFaults ? ' --drive-faults' : ''}`;
 
 export async function runStress(opts: StressOptions): Promise<StressSummary> {
   const t0 = performance.now();

@@ -26,7 +26,7 @@ import {
   withMirroredDevice,
   type SeedPlan,
 } from './plan.ts';
-import { driveFaults, failAdapter, noFaults, reconfigureRound, type FaultCounts } from './faults.ts';
+import { driveFaults, failAdapter, noFaults, reconfigureRound, TRANSFER_ONLY, type FaultCounts } from './faults.ts';
 import { someOps, untilOps } from './waits.ts';
 
 export interface SeedResult {
@@ -74,6 +74,8 @@ export interface SeedOptions {
   breakFill?: boolean;
   /** Test-only: a deliberately broken rebuild that copies from the drive over newer cached data. */
   breakRebuild?: boolean;
+  /** TEST ONLY (with driveFaults): a mirrored BCV's mirrors are never written; MXB's own drives fail in the transfer. */
+  breakBcvMirror?: boolean;
   /**
    * Heavy host load around the switch: queue depths of 32 to 128 per host processor, two to four
    * processors, half the requests aimed at the logical tracks whose location both layouts of a
@@ -191,6 +193,7 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
   const emu = await ArrayEmulator.start(plan.config, { mode, log, chaos });
   if (opts.breakFill) emu.test.setFault('BROKEN_FILL', true);
   if (opts.breakRebuild) emu.test.setFault('REBUILD_FROM_DRIVE', true);
+  if (opts.breakBcvMirror) emu.test.setFault('UNWRITTEN_BCV_MIRROR', true);
   try {
     const { wl, verifierBuffers } = startSeedWorkload(emu, plan, seed, opts);
     const onSwitched = (e: { device: string; bytes: number }) => wl.setDeviceBytes(e.device, e.bytes);
@@ -200,10 +203,12 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
           emu,
           wl,
           // A broken rebuild shows where the verifier reads: MX's drives only (a BCV's copies it never reads).
-          mirroredDeviceDrives(plan.config).filter((d) => !opts.breakRebuild || /^[xy]/.test(d)),
+          mirroredDeviceDrives(plan.config).filter(
+            (d) => (!opts.breakRebuild || /^[xy]/.test(d)) && (!opts.breakBcvMirror || /^w/.test(d)),
+          ),
           seededRandom(seed * 9973 + 13),
           result.faults,
-          plan.workload.ops,
+          { totalOps: plan.workload.ops, ...(opts.breakBcvMirror ? { phases: TRANSFER_ONLY } : {}) },
         )
       : Promise.resolve();
     const rounds = runRounds(emu, wl, plan, seed, opts, opts.faults ? result.faults : undefined);

@@ -105,7 +105,7 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     expect(s.faults.hostAdapterRestarts).toBeGreaterThan(10);
   });
 
-  it('drive faults (DESIGN §14): 200 seeds deterministic with adapter faults, 30 on the real event loop, 6 in worker threads: nothing lost; a broken rebuild caught in ≥ a sixth of 40 seeds (8 on the commit that gave MX a mirrored BCV)', async () => {
+  it('drive faults (DESIGN §14): 200 seeds deterministic with adapter faults, 30 on the real event loop, 6 in worker threads: nothing lost; a broken rebuild caught in ≥ a sixth of 40 seeds (8 on the commit that gave MX a mirrored BCV), an unwritten BCV mirror in ≥ a fifth', async () => {
     const det = await runStress({
       seeds: 200,
       firstSeed: 8000,
@@ -139,6 +139,15 @@ describe('stress campaigns', { timeout: CAMPAIGN_BOUND_MS }, () => {
     });
     // Half the seeds' faults once hit MXB's drives, which the verifier never reads: fewer catch it.
     expect(broken.failures).toBeGreaterThanOrEqual(7);
+    // The window a mirrored BCV closes, opened again (its mirrors never written, its drives failing in
+    // the transfer): writes are lost in 12 of these 40 seeds.
+    const window = await runStress({
+      seeds: 40,
+      firstSeed: 0,
+      jobs: 2,
+      seedOptions: { driveFaults: true, breakBcvMirror: true, deterministic: true },
+    });
+    expect(window.failures).toBeGreaterThanOrEqual(8);
   });
 
   it('a deliberately broken fill (skips split(o)) is caught within 200 seeds, and its seed replays to the same failure', async () => {

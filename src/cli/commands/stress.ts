@@ -14,6 +14,7 @@ type StressCliOptions = {
   json?: boolean;
   breakFill?: boolean;
   breakRebuild?: boolean;
+  breakBcvMirror?: boolean;
   faults?: boolean;
   deterministic?: boolean;
   schedules: number;
@@ -58,6 +59,7 @@ export async function stressCommand(o: StressCliOptions): Promise<number> {
     seedOptions: {
       breakFill: o.breakFill,
       breakRebuild: o.breakRebuild,
+      breakBcvMirror: o.breakBcvMirror,
       heavy: o.heavy,
       driveModels: o.driveModels,
       driveFaults: o.driveFaults,
@@ -172,6 +174,10 @@ export function addStressCommand(program: Command): void {
     .option(
       '--break-rebuild',
       'TEST ONLY (with --drive-faults): a deliberately broken rebuild that copies from the other mirror’s drive over newer data in cache',
+    )
+    .option(
+      '--break-bcv-mirror',
+      'TEST ONLY (with --drive-faults): a mirrored BCV whose mirrors are never written, while its own drives fail in the transfer',
     )
     .option(
       '--drive-faults',
