@@ -125,18 +125,27 @@ export class Restripe {
    * mirror copy x to read instead: whoever serves x copies o from it, and o's own adapter skips it.
    */
   async establish(session: Session, fromCopies: readonly number[] = []): Promise<void> {
-    const elsewhere = new Set<number>();
-    const mine: Array<[number, number]> = [];
-    for (let i = 0; i + 1 < fromCopies.length; i += 2) {
-      elsewhere.add(fromCopies[i]!);
-      if (this.ctx.ownsTrack(fromCopies[i + 1]!)) mine.push([fromCopies[i]!, fromCopies[i + 1]!]);
-    }
+    const { elsewhere, mine } = this.readElsewhere(fromCopies);
     await this.eachPosition((d) =>
       pipeline(session.mainLocationsOn(d), this.tracksInFlight, async (g) => {
         if (session.oInv.get(g) >= 0 && !elsewhere.has(g)) await this.establishOne(session, g, g);
       }),
     );
     await pipeline(mine, this.tracksInFlight, ([o, x]) => this.establishOne(session, o, x));
+  }
+
+  /**
+   * A step's pairs (g, x) of locations read from another copy this attempt: every such g (its own
+   * adapter skips it), and the pairs whose copy x this adapter serves (it reads them).
+   */
+  private readElsewhere(fromCopies: readonly number[]): { elsewhere: Set<number>; mine: Array<[number, number]> } {
+    const elsewhere = new Set<number>();
+    const mine: Array<[number, number]> = [];
+    for (let i = 0; i + 1 < fromCopies.length; i += 2) {
+      elsewhere.add(fromCopies[i]!);
+      if (this.ctx.ownsTrack(fromCopies[i + 1]!)) mine.push([fromCopies[i]!, fromCopies[i + 1]!]);
+    }
+    return { elsewhere, mine };
   }
 
   /** ESTABLISH of original location g, read from its copy `from` (g itself, or a mirror's). */
@@ -275,12 +284,7 @@ export class Restripe {
   async dataTransfer(session: Session, fromCopies: readonly number[] = []): Promise<void> {
     const bInv = session.bInv;
     assert(session.B && bInv, `${this.ctx.name}: data transfer of session ${session.spec.sid} without a BCV`);
-    const elsewhere = new Set<number>();
-    const mine: Array<[number, number]> = [];
-    for (let i = 0; i + 1 < fromCopies.length; i += 2) {
-      elsewhere.add(fromCopies[i]!);
-      if (this.ctx.ownsTrack(fromCopies[i + 1]!)) mine.push([fromCopies[i]!, fromCopies[i + 1]!]);
-    }
+    const { elsewhere, mine } = this.readElsewhere(fromCopies);
     const fillOne = async (b: number, from: number) => {
       await this.ctx.state.passHold('transfer');
       if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority

@@ -12,6 +12,7 @@ import { slotOf, slotStateOf } from '../shared/tables.ts';
 import { DriveFault } from '../shared/drive-state.ts';
 import { sumOf, trackSum } from '../shared/checksums.ts';
 import type { Session } from '../shared/session.ts';
+import type { DeviceLayout } from '../shared/layout.ts';
 import type { BackgroundThrottle } from './throttle.ts';
 
 export interface ScrubContext {
@@ -86,10 +87,17 @@ function restriped(ctx: ScrubContext, owner: number): boolean {
   return false;
 }
 
+/** Each layout's M1 locations, built once (a scrub asks for them on every drive position). */
+const ownersByLayout = new WeakMap<DeviceLayout, Set<number>>();
+
 /** The M1 locations of device `id`'s tracks. */
 function ownersOf(model: ArrayModel, id: string): Set<number> {
   const layout = model.device(id).layout;
-  const out = new Set<number>();
-  for (let t = 0; t < layout.tracks; t++) out.add(layout.locate(t));
+  let out = ownersByLayout.get(layout);
+  if (!out) {
+    out = new Set<number>();
+    for (let t = 0; t < layout.tracks; t++) out.add(layout.locate(t));
+    ownersByLayout.set(layout, out);
+  }
   return out;
 }

@@ -12,6 +12,7 @@ import { copyServesRead, mediaOf, rebuildUnderWay } from '../shared/drive-state.
 import type { SharedState } from '../shared/memory.ts';
 import type { Session } from '../shared/session.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
+import type { Message } from '../shared/messages.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
 
@@ -22,51 +23,31 @@ export const REBUILD_WAIT_MS = 600_000;
 /** How often the wait looks at the drive states (ms). */
 const REBUILD_POLL_MS = 10;
 
-/** Run `establish` (given the mirror copies to read this attempt) again after each drive fault, at most ESTABLISH_TRIES times in all. */
-export function establishThroughFaults(
-  state: SharedState,
-  session: Session,
-  establish: (attempt: number, fromCopies: number[]) => Promise<unknown>,
-  logStep: (s: string) => void,
-): Promise<void> {
-  return throughDriveFaults(state, session, { step: 'ESTABLISH', unreadable: unreadableOriginals }, establish, logStep);
-}
-
 /**
- * The data transfer through drive faults, as ESTABLISH: a BCV track not filled yet whose own copy
- * cannot be read is filled from a readable mirror of a mirrored BCV (by the adapter serving it); a
- * fault during an attempt makes the session wait for any rebuild to end and ask again (a fill clears
- * PB under the track's locks: a track filled twice is filled once).
+ * The steps that read copies and go on through drive faults: ESTABLISH reads the original layout's
+ * locations; the data transfer reads the BCV's tracks not filled yet, a mirrored BCV's other copy
+ * where one cannot be read (a fill clears PB under the track's locks: a track filled twice is filled once).
  */
-export function transferThroughFaults(
-  state: SharedState,
-  session: Session,
-  transfer: (attempt: number, fromCopies: number[]) => Promise<unknown>,
-  logStep: (s: string) => void,
-): Promise<void> {
-  return throughDriveFaults(
-    state,
-    session,
-    { step: 'the data transfer', unreadable: unreadableBcvTracks },
-    transfer,
-    logStep,
-  );
+const FAULTED = {
+  establish: { step: 'ESTABLISH', unreadable: unreadableOriginals },
+  transfer: { step: 'the data transfer', unreadable: unreadableBcvTracks },
+} as const;
+
+/** The message asking the disk adapters for `which` (attempt > 1: again after a drive fault; fromCopies: what to read elsewhere). */
+function askFor(which: keyof typeof FAULTED, sid: number, attempt: number, fromCopies: number[]): Message {
+  const again = { ...(attempt > 1 ? { attempt } : {}), ...(fromCopies.length > 0 ? { fromCopies } : {}) };
+  return which === 'establish' ? { t: 'establish', sid, ...again } : { t: 'start-transfer', sid, ...again };
 }
 
-interface Faulted {
-  step: string;
-  /** Pairs (location, readable copy) the step reads elsewhere this attempt. */
-  unreadable: (state: SharedState, session: Session) => number[];
-}
-
-/** Run `run` (given the copies to read this attempt) again after each drive fault, at most ESTABLISH_TRIES times in all. */
-async function throughDriveFaults(
+/** Ask the disk adapters for step `which` again after each drive fault, at most ESTABLISH_TRIES times in all. */
+export async function throughDriveFaults(
   state: SharedState,
   session: Session,
-  { step, unreadable }: Faulted,
-  run: (attempt: number, fromCopies: number[]) => Promise<unknown>,
+  which: keyof typeof FAULTED,
+  ask: (msg: Message) => Promise<unknown>,
   logStep: (s: string) => void,
 ): Promise<void> {
+  const { step, unreadable } = FAULTED[which];
   const positions = session.drives.ids.length;
   for (let attempt = 1; ; attempt++) {
     const fromCopies = unreadable(state, session);
@@ -74,7 +55,7 @@ async function throughDriveFaults(
       logStep(`${step} reads ${fromCopies.length / 2} tracks from a mirror (their own copy cannot be read)`);
     const served = mediaMap(state, positions);
     try {
-      await run(attempt, fromCopies);
+      await ask(askFor(which, session.spec.sid, attempt, fromCopies));
       // Each adapter took the positions its drives serve when the attempt reached it: a spare that
       // took a place meanwhile may have left one to nobody. Then once more, as they stand now.
       if (mediaMap(state, positions) === served) return;

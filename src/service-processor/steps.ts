@@ -4,7 +4,7 @@
 // transferPhase, completePhase).
 import { DEVICE, MAX_DISK_ADAPTERS, PHASE, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
 import { formatMirrors } from '../shared/mirrors.ts';
-import { establishThroughFaults, transferThroughFaults } from './establish-faults.ts';
+import { throughDriveFaults } from './establish-faults.ts';
 import { forgetSum } from '../shared/checksums.ts';
 import type { Session } from '../shared/session.ts';
 import { sched } from '../shared/sched.ts';
@@ -106,26 +106,14 @@ export async function withProgress<T>(
   }
 }
 
-/** Step 117: the data transfer in every disk adapter, asked again after a drive fault (transferThroughFaults). */
+/** Step 117: the data transfer in every disk adapter, asked again after a drive fault (establish-faults.ts). */
 export function dataTransfer(
   state: SharedState,
   session: Session,
   logStep: (s: string) => void,
   askDiskAdapters: (step: ReconfStep, msg: Message) => Promise<unknown>,
 ): Promise<void> {
-  const sid = session.spec.sid;
-  return transferThroughFaults(
-    state,
-    session,
-    (attempt, fromCopies) =>
-      askDiskAdapters('transfer', {
-        t: 'start-transfer',
-        sid,
-        ...(attempt > 1 ? { attempt } : {}),
-        ...(fromCopies.length > 0 ? { fromCopies } : {}),
-      }),
-    logStep,
-  );
+  return throughDriveFaults(state, session, 'transfer', (msg) => askDiskAdapters('transfer', msg), logStep);
 }
 
 /** A meta expansion's new tracks: formatted (FMT) at every copy, as they may hold anything. */
@@ -161,17 +149,6 @@ export async function preparation(
   state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
   reportPhase(emit, session, 'establish');
   state.setDeviceWord(spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);
-  await establishThroughFaults(
-    state,
-    session,
-    (attempt, fromCopies) =>
-      askDiskAdapters(spec.sid, 'establish', {
-        t: 'establish',
-        sid: spec.sid,
-        ...(attempt > 1 ? { attempt } : {}),
-        ...(fromCopies.length > 0 ? { fromCopies } : {}),
-      }),
-    logStep,
-  );
+  await throughDriveFaults(state, session, 'establish', (msg) => askDiskAdapters(spec.sid, 'establish', msg), logStep);
   logStep('steps 104, 113: BCV established and synchronised (but for write-pending slots)');
 }
