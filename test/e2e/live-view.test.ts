@@ -23,6 +23,11 @@ const BLOCK = 4096;
 const LOAD_BLOCKS = 128;
 /** Page updates a check waits for at most (4 a second: 30 s). */
 const UPDATES_WAIT = 120;
+/**
+ * Longest wait for the page's next update (ms). Updates come every 250 ms; on a loaded CI machine
+ * (2 cores, other test files' servers beside this one) a gap of over 10 s was seen once.
+ */
+const NEXT_UPDATE_WAIT_MS = 45_000;
 const shots = process.env.UI_SCREENSHOTS;
 
 interface View {
@@ -63,7 +68,13 @@ async function untilPage(page: Page, what: string, ok: (v: View) => boolean, api
     if (ok(v)) return v;
     if (v.updates - start > UPDATES_WAIT)
       throw new Error(`the page never showed: ${what} (page: ${JSON.stringify(v.jobs)}${await serverJobs(api)})`);
-    await page.waitForFunction((n) => (globalThis as any).arrayemuView.updates > n, v.updates, { timeout: 10_000 });
+    await page
+      .waitForFunction((n) => (globalThis as any).arrayemuView.updates > n, v.updates, { timeout: NEXT_UPDATE_WAIT_MS })
+      .catch(async (err: Error) => {
+        throw new Error(`no update for ${NEXT_UPDATE_WAIT_MS} ms while waiting for: ${what}${await serverJobs(api)}`, {
+          cause: err,
+        });
+      });
   }
 }
 
