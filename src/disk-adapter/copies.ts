@@ -6,6 +6,7 @@ import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { Log } from '../shared/link.ts';
 import { DriveFault, driveWritable } from '../shared/drive-state.ts';
 import type { Locations } from './locations.ts';
+import { fillCopyWritten } from '../shared/fill-pending.ts';
 
 /** Write `src` onto location `target` (only bytes `dirty`, if given): false if its drive has failed. */
 export async function writeCopy(
@@ -24,9 +25,19 @@ export async function writeCopy(
   }
 }
 
-/** A copy of M1 location `owner` was dropped: mark the track LOST if no copy is left on a working drive. */
-export function noteDroppedCopy(name: string, model: ArrayModel, state: SharedState, log: Log, owner: number): void {
+/**
+ * Copy `target` of M1 location `owner` was dropped: mark the track LOST if no copy is left on a
+ * working drive. A fill waits for no copy that is never to be written.
+ */
+export function noteDroppedCopy(
+  name: string,
+  model: ArrayModel,
+  state: SharedState,
+  log: Log,
+  { owner, target }: { owner: number; target: number },
+): void {
   const { drives } = model;
+  fillCopyWritten(state, model, target);
   if (model.copiesOf(owner).some((g) => driveWritable(state, drives.driveOf(g)))) return;
   if (!state.flag(owner, TRACK.LOST))
     log('error', `${name}: track ${drives.dch(owner)} is lost: every copy is on a failed drive`);

@@ -14,7 +14,6 @@ import { trySplitHoldingBcv } from '../shared/reconf.ts';
 import { closeSessionIn, openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
 import { noteDroppedCopy, writeCopy } from './copies.ts';
-import { carryCopySum, noteCopySum } from '../shared/checksums.ts';
 import { scrubPosition, type ScrubPart } from './scrub.ts';
 import { rebuildPart, type RebuildContext } from './rebuild.ts';
 import { DriveFault } from '../shared/drive-state.ts';
@@ -143,9 +142,8 @@ export class DiskAdapter {
       ...{ index: this.index, drives: this.drives, channel: this.channel, closedSessions: this.closedSessions },
       closedSidsBelow: () => this.closedSidsBelow,
       // A failed drive's copy is dropped; one written (or copied directly) has its track's checksum noted.
-      writeLocation: async (g, src) =>
-        void ((await writeCopy(this.locations, g, src)) && noteCopySum(model, state, g, src)),
-      copyDirect: (src, dst) => !!direct?.copy(src, dst) && (carryCopySum(model, state, src, dst), true),
+      writeLocation: async (g, src) => void (await writeCopy(this.locations, g, src)),
+      copyDirect: (src, dst) => !!direct?.copy(src, dst),
       sweepAll: () => this.sweepAll(),
     });
   }
@@ -389,13 +387,12 @@ export class DiskAdapter {
       const own = duty.target === owner; // to its own location: only what hosts changed (its dirty range)
       const dirty = own ? slotDirtyOf(state, s) : undefined;
       if (!duty.unwritten && (await writeCopy(this.locations, duty.target, state.slotBytes(s), dirty))) {
-        noteCopySum(this.model, state, duty.target, state.slotBytes(s)); // the copy holds the slot's whole track now
         if (own) markSlotClean(state, s);
         if (duty.wp === SLOT.WP1) this.counters.destaged++;
         else this.counters.mirrored++;
       } else {
         this.counters.copiesDropped++;
-        noteDroppedCopy(this.name, this.model, this.state, this.log, owner);
+        noteDroppedCopy(this.name, this.model, this.state, this.log, { owner, target: duty.target });
       }
       clearPending(state, s, duty.wp);
       // The slot may owe this adapter a second duty (main and BCV drive on the same adapter).

@@ -6,6 +6,8 @@ import type { ByteRange } from '../shared/messages.ts';
 import { assert } from '../shared/assert.ts';
 import type { Drive } from '../drives/store.ts';
 import { addRebuilt, DriveFault, driveWritable, mediaOf } from '../shared/drive-state.ts';
+import { fillCopyWritten } from '../shared/fill-pending.ts';
+import { noteSum, sumUnknown } from '../shared/checksums.ts';
 
 /** What a rotted track's reads return instead of its bytes: each byte XORed with this. */
 const ROT_XOR = 0x5a;
@@ -79,13 +81,13 @@ export class Locations {
   }
 
   /**
-   * Write a track onto location g (it is no longer formatted-as-zeros, and a fill of it is on its
-   * drive now). Given the slot's dirty range [lo, hi) (DESIGN §11), only those bytes, if the drive can
+   * Write a track onto location g (it is no longer formatted-as-zeros). Given the slot's dirty range [lo, hi) (DESIGN §11), only those bytes, if the drive can
    * write part of a track and g is not formatted-as-zeros (its other bytes are then the slot's already).
    */
   async write(g: number, src: Uint8Array, dirty?: [number, number]): Promise<void> {
     this.checkDrive(g, 'write');
     const { drive, track } = this.driveTrack(g);
+    sumUnknown(this.state, g); // until the write has ended (checksums.ts)
     if (dirty && drive.writeRange && dirty[0] < dirty[1] && !this.state.flag(g, TRACK.FMT))
       await drive.writeRange(track, src, dirty[0], dirty[1]);
     else await drive.writeTrack(track, src);
@@ -96,6 +98,8 @@ export class Locations {
       this.state.clearFlag(g, TRACK.STALE);
       addRebuilt(this.state, this.model.drives.driveOf(g), 1); // a rebuilt copy: the rebuild's progress
     }
-    this.state.clearFlag(g, TRACK.FMT | TRACK.FILLPEND | (whole ? TRACK.MEDIA | TRACK.ROT : 0));
+    noteSum(this.state, g, src); // the copy holds src's whole track now (a write-pending slot is whole)
+    this.state.clearFlag(g, TRACK.FMT | (whole ? TRACK.MEDIA | TRACK.ROT : 0));
+    fillCopyWritten(this.state, this.model, g); // a fill's data is on this copy's drive now
   }
 }

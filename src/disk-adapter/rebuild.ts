@@ -78,9 +78,16 @@ export async function rebuildPart(ctx: RebuildContext, d: number): Promise<numbe
   let queued = 0;
   for (let g = base; g < end; g++) {
     if (!state.flag(g, TRACK.STALE)) continue;
+    const copy = model.copyAt(g);
+    if (!copy) {
+      // No device's copy now (a BCV left out at a restart, a layout that moved on): nothing reads
+      // it, so there is nothing to rebuild.
+      await underLock(ctx, g, () => rebuiltAsUnused(ctx, g));
+      continue;
+    }
     // A location awaiting a restripe's fill holds no data of its track yet: the fill writes every
     // copy of it (a slot here would be one no fill made). Counted, so the rounds go on.
-    const owner = model.copyAt(g)?.owner ?? g;
+    const owner = copy.owner;
     const need = rebuildNeed(ctx, g, owner);
     if (need === 'format') await underLock(ctx, owner, () => rebuiltAsFormatted(ctx, g));
     if (need !== 'copy') {
@@ -157,6 +164,13 @@ async function underLock(ctx: RebuildContext, owner: number, fn: () => void): Pr
   } finally {
     unlockTrack(ctx.state, owner);
   }
+}
+
+/** Stale location g holds no device's copy (checked again under its lock): it counts rebuilt. */
+function rebuiltAsUnused(ctx: RebuildContext, g: number): void {
+  if (!ctx.state.flag(g, TRACK.STALE) || ctx.model.copyAt(g)) return;
+  ctx.state.clearFlag(g, TRACK.STALE);
+  addRebuilt(ctx.state, ctx.model.drives.driveOf(g), 1);
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   type SharedState,
 } from '../shared/memory.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
+import { markFillCopies } from '../shared/fill-pending.ts';
 import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/cache.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
@@ -439,11 +440,14 @@ export class Restripe {
 
   /**
    * Clear IND[n]. Unless n's drive holds its data already (`onDrive`: a direct copy), it is in a
-   * write-pending slot, so FILLPEND is set in the same atomic step and stays until n's drive is
-   * written (the durable store keeps IND set until then: R3).
+   * write-pending slot, so FILLPEND is set in the same atomic step and stays until every copy of n
+   * pending in it is written (the durable store keeps IND set until then: R3; fill-pending.ts).
    */
   private filled(n: number, onDrive: boolean): void {
-    const keep = onDrive || this.ctx.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
+    const s = slotOf(this.ctx.state, n);
+    const pending = onDrive || s === NO_SLOT ? 0 : slotStateOf(this.ctx.state, s);
+    const marked = markFillCopies(this.ctx.state, this.ctx.model, n, pending);
+    const keep = !marked || this.ctx.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
     for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
       const f = flagsOf(this.ctx.state, n);
       if (casFlags(this.ctx.state, n, f, (f & ~TRACK.IND) | keep) === f) return;

@@ -1,7 +1,7 @@
 // A disk adapter's part of a scrub (DESIGN §14): every copy on one drive position it serves is read
-// under its track's lock and its checksum compared with the track's (checksums.ts). A copy whose
-// checksum differs, or that fails with a media error, is bad; a track with no checksum known has
-// each copy's checksum returned, for the scrub to compare the copies with each other. A track with a
+// under its track's lock and its checksum compared with its own (checksums.ts). A copy whose
+// checksum differs, or that fails with a media error, is bad; every other copy has its checksum
+// returned, for the scrub to compare a track's copies with each other. A track with a
 // write pending in cache, one a restripe is moving, or a copy not readable now (a failed drive, a
 // stale copy a rebuild will rewrite) is skipped: the scrub is read-only here, its repair is the
 // rebuild's path (runtime/scrub-run.ts).
@@ -28,16 +28,16 @@ export interface ScrubContext {
 export interface ScrubPart {
   checked: number;
   skipped: number;
-  /** Pairs (copy, its track's M1 location): its checksum differs from its track's, or it fails with a media error. */
+  /** Pairs (copy, its track's M1 location): its bytes differ from its checksum, or it fails with a media error. */
   bad: number[];
-  /** Triples (copy, its track's M1 location, its checksum) of tracks with no checksum known: the scrub compares them. */
-  unsummed: number[];
+  /** Quadruples (copy, its track's M1 location, the checksum of its bytes, 1 if that is its own checksum else 0) of the other copies read. */
+  read: number[];
 }
 
 /** Scrub every copy on drive position d (of device `deviceId` only, if given). */
 export async function scrubPosition(ctx: ScrubContext, d: number, deviceId?: string): Promise<ScrubPart> {
   const { model } = ctx;
-  const part: ScrubPart = { checked: 0, skipped: 0, bad: [], unsummed: [] };
+  const part: ScrubPart = { checked: 0, skipped: 0, bad: [], read: [] };
   const only = deviceId === undefined ? undefined : ownersOf(model, deviceId);
   const base = model.drives.baseTrack[d]!;
   const end = base + model.drives.cylinders[d]! * model.drives.headsPerCylinder;
@@ -72,9 +72,9 @@ async function scrubCopy(ctx: ScrubContext, g: number, owner: number, buf: Uint8
     }
     part.checked++;
     const sum = trackSum(buf);
-    const want = sumOf(ctx.state, owner);
-    if (want === undefined) part.unsummed.push(g, owner, sum);
-    else if (sum !== want) part.bad.push(g, owner);
+    const want = sumOf(ctx.state, g);
+    if (want !== undefined && sum !== want) part.bad.push(g, owner);
+    else part.read.push(g, owner, sum, want === undefined ? 0 : 1);
   } finally {
     unlockTrack(ctx.state, owner);
   }

@@ -12,6 +12,7 @@ import { TRACK, type SharedState } from '../shared/memory.ts';
 import { MemoryDrive, SparseDrive, driveStore, type MemoryStore } from './store.ts';
 import { timingModel } from './timing/timed-drive.ts';
 import { driveFailed, mediaOf } from '../shared/drive-state.ts';
+import { carrySum, sumUnknown } from '../shared/checksums.ts';
 
 export class DirectCopier {
   /** Each drive's memory store as this adapter sees it; null: the drive cannot be copied directly. */
@@ -56,7 +57,9 @@ export class DirectCopier {
     const bytes = this.state.flag(src, TRACK.FMT)
       ? null
       : from.trackBytesOf(src - drives.baseTrack[drives.driveOf(src)]!);
+    sumUnknown(this.state, dst); // until the copy has ended (checksums.ts)
     to.copyIn(dst - drives.baseTrack[drives.driveOf(dst)]!, bytes);
+    carrySum(this.state, src, dst);
     this.state.clearFlag(dst, TRACK.FMT | TRACK.FILLPEND);
     return true;
   }

@@ -1,7 +1,8 @@
 // The durable store of a data dir: an LMDB environment (the `lmdb` package: copy-on-write B-trees,
 // each commit one atomic transaction synced before it returns, nothing to replay after a crash).
 // Keys: "meta" (the service processor's record, JSON), ["t", g] (drive track g's bytes; absent
-// means zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words). What goes in, and why in that
+// means zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words), ["s", chunk] (as many copies'
+// checksums, then whether each is known), "drives" (every drive's words, drive-state.ts). What goes in, and why in that
 // order, is shared/durable.ts.
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { ArrayError, errorMessage } from '../shared/errors.ts';
 import {
   checkMeta,
   FLAG_CHUNK_TRACKS,
+  sumsOf,
   type DurableCommit,
   type DurableImage,
   type DurableMeta,
@@ -18,6 +20,8 @@ import {
 const META_KEY = 'meta';
 const TRACK = 't';
 const FLAGS = 'f';
+const DRIVES_KEY = 'drives';
+const SUMS = 's';
 const KEY_END = Number.MAX_SAFE_INTEGER;
 
 export class LmdbStore implements DurableStore {
@@ -59,6 +63,16 @@ export class LmdbStore implements DurableStore {
         }
         return out;
       },
+      sums: (total) => {
+        const chunks: Array<[number, Int32Array]> = [];
+        for (const { key, value } of db.getRange({ start: [SUMS, -1], end: [SUMS, KEY_END] }))
+          chunks.push([key[1], new Int32Array(new Uint8Array(value).slice().buffer)]);
+        return sumsOf(chunks, total);
+      },
+      driveWords: () => {
+        const raw = this.db.get(DRIVES_KEY);
+        return raw ? new Int32Array(new Uint8Array(raw).slice().buffer) : undefined;
+      },
     };
   }
 
@@ -70,6 +84,10 @@ export class LmdbStore implements DurableStore {
       }
       for (const [i, words] of c.flagChunks)
         void this.db.put([FLAGS, i], Buffer.from(words.buffer, words.byteOffset, words.byteLength));
+      for (const [i, words] of c.sumChunks)
+        void this.db.put([SUMS, i], Buffer.from(words.buffer, words.byteOffset, words.byteLength));
+      const w = c.driveWords;
+      void this.db.put(DRIVES_KEY, Buffer.from(w.buffer, w.byteOffset, w.byteLength));
       void this.db.put(META_KEY, Buffer.from(JSON.stringify(c.meta)));
     });
   }

@@ -67,18 +67,8 @@ export interface DeviceMirrorsView {
   lostTracks: number;
 }
 
-/** Give a drive a fault: USAGE errors name the field and why. `durable`: the array keeps a data dir. */
-export function failDrive(
-  model: ArrayModel,
-  state: SharedState,
-  r: DriveFaultRequest,
-  durable = false,
-): DriveFaultResult {
-  if (durable)
-    throw new ArrayError(
-      'USAGE',
-      'drive faults are refused with a data dir: drive states and rebuilds are not durable yet, so a restart would serve a failed drive’s stale tracks',
-    );
+/** Give a drive a fault: USAGE errors name the field and why. */
+export function failDrive(model: ArrayModel, state: SharedState, r: DriveFaultRequest): DriveFaultResult {
   const d = model.drives.ids.indexOf(r.drive);
   if (d < 0)
     throw new ArrayError('USAGE', `drive "${r.drive}": no such drive (drives: ${model.drives.ids.join(', ')})`);

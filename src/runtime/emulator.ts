@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { type ActorInit, type Emit, type PeerKind, type Role } from '../shared/actor.ts';
 import { MAIN_OWNER, sched } from '../shared/sched.ts';
 import { takeBack, type TakenBack } from '../shared/recovery.ts';
+import type { ResumedRebuild } from './rebuild-run.ts';
 import type { SessionSpec } from '../shared/session.ts';
 import { BACKGROUND, SLOT, type HoldName } from '../shared/memory.ts';
 import type { ReconfReport } from '../shared/report.ts';
@@ -22,17 +23,14 @@ import {
   type WorkerSlot,
 } from './slots.ts';
 import { ArrayTestApi } from './test-api.ts';
-import { checkDriveModels } from '../drives/timing/timed-drive.ts';
 import { createSharedBuffers, SharedState } from '../shared/memory.ts';
 import { ArrayModel } from '../shared/model.ts';
 import { localLinkPair, type Link, type LinkChaos, type Log } from '../shared/link.ts';
 import { RingHostLink } from '../shared/ring-link.ts';
 import { ArrayError } from '../shared/errors.ts';
-import type { DurableImage, DurableStore } from '../shared/durable.ts';
+import type { DurableStore, ScrubRecord } from '../shared/durable.ts';
 import type { RecoveredSession } from '../service-processor/session-run.ts';
-import { LmdbStore } from '../drives/durable-store.ts';
-import { loadImage, withoutStaleBcvs } from './recover.ts';
-import { join } from 'node:path';
+import { loadImage, readImage } from './recover.ts';
 import { mkdirSync } from 'node:fs';
 import { lockDataDir, type DirLock } from '../drives/dir-lock.ts';
 import { Scrubs } from './scrub-run.ts';
@@ -72,6 +70,8 @@ export interface Recovery {
   tracks: number;
   sessions: RecoveredSession[];
   loadMs: number;
+  /** Rebuilds (and a scrub's repairs) the image left under way, taken up (rebuild-run.ts). */
+  rebuilds?: ResumedRebuild[];
 }
 
 export const quietLog: Log = (level, text) => {
@@ -194,6 +194,8 @@ export class ArrayEmulator extends EventEmitter {
         );
     }
     emu.durable = durable !== undefined;
+    if (emu.recovery) emu.recovery.rebuilds = emu.rebuilds.resumeAll(); // rebuilds and repairs left under way
+    if (image?.meta.scrub) emu.scrubs.resumeFrom(image.meta.scrub);
     emu.on('completed', (e: { report: ReconfReport; running: ArrayConfig }) => {
       emu.completions.set(e.report.device, e);
       void emu.learnReport(e.report).catch(() => {});
@@ -427,7 +429,7 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Give drive `r.drive` a fault (whole, media, rot): DESIGN §14. A failed drive is rebuilt onto a spare. */
   failDrive(r: DriveFaultRequest): DriveFaultResult {
-    const out = failDrive(this.model, this.state, r, this.durable);
+    const out = failDrive(this.model, this.state, r);
     this.log('warn', `drive ${r.drive}: ${r.kind} fault${out.tracks.length ? ` on ${out.tracks.length} tracks` : ''}`);
     if (r.kind === 'whole') this.rebuilds.afterFailure(r.drive);
     return out;
@@ -442,12 +444,13 @@ export class ArrayEmulator extends EventEmitter {
     },
   }));
 
-  /** Scrubs (DESIGN §14): every copy read and checked against its track's checksum, the bad rewritten. */
+  /** Scrubs (DESIGN §14): every copy read and checked against its own checksum, the bad rewritten; durable progress. */
   readonly scrubs = new Scrubs(() => ({
     ...{ model: this.model, state: this.state, log: this.log },
     ...{
       diskAdapters: () => this.actors.filter((a) => a.role === 'da'),
       emit: (e: string, d: unknown) => this.emit(e, d),
+      persist: (r: ScrubRecord | null) => this.sp('commit', 'scrub', r),
     },
   }));
 
@@ -475,27 +478,6 @@ export class ArrayEmulator extends EventEmitter {
   /** Ask the service processor (actor 0, in its thread or this one) `method`: its answer, typed. */
   private sp<M extends SpMethod>(method: M, ...args: Parameters<SpCalls[M]>): Promise<Awaited<ReturnType<SpCalls[M]>>> {
     return spCall(this.actors[0]!, method, ...args);
-  }
-}
-
-/** The data dir's image (if any) and the configuration to start: the image's, or `given` for a new array. */
-function readImage(
-  given: ArrayConfig | undefined,
-  durable: StartOptions['durable'],
-  log: Log,
-): { reader?: DurableStore; image?: DurableImage; config: ArrayConfig } {
-  const reader = durable ? (durable.store ?? new LmdbStore(join(durable.dir!, 'store'))) : undefined;
-  try {
-    const image = reader?.load();
-    if (!image && !given)
-      throw new ArrayError('USAGE', `--data-dir ${durable?.dir ?? ''} holds no array yet: give --config`);
-    const inUse = new Set((image?.meta.sessions ?? []).flatMap((s) => (s.spec.bcvId ? [s.spec.bcvId] : [])));
-    const config = image ? withoutStaleBcvs(image.meta.running, inUse, (line) => log('info', line)) : given!;
-    checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
-    return { reader, image, config };
-  } catch (err) {
-    if (!durable?.store) reader?.close();
-    throw err;
   }
 }
 

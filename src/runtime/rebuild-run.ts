@@ -12,8 +12,10 @@ import {
   readableOtherCopy,
   driveStateOf,
   handOver,
+  mediaOf,
   rebuildProgress,
   setDriveState,
+  setRebuildProgress,
   staleOn,
 } from '../shared/drive-state.ts';
 import type { ActorSlot } from './slots.ts';
@@ -71,10 +73,9 @@ async function bounded(call: Promise<unknown>): Promise<number> {
   }
 }
 
-/** Rebuild failed drive position d onto a spare; undefined if d holds no copy or no spare fits. */
+/** Rebuild failed drive position d onto a spare; undefined if no spare fits. */
 export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<RebuildReport | undefined> {
   const { model, state, log } = ctx;
-  const t0 = sched().now();
   const spare = model.drives.ids.findIndex(
     (_, j) =>
       j !== d &&
@@ -93,9 +94,27 @@ export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<Rebu
   const stale: number[] = [];
   for (let g = base; g < base + model.drives.cylinders[d]! * model.drives.headsPerCylinder; g++)
     if (model.copyAt(g)) stale.push(g);
+  if (stale.length === 0) {
+    log('info', `drive ${drive} failed holding no device's copy: nothing to rebuild, spares kept`);
+    return undefined;
+  }
   handOver(state, d, spare, stale);
   log('info', `rebuilding ${stale.length} copies of drive ${drive} onto spare ${model.drives.ids[spare]}`);
-  let left = stale.length;
+  return rewriteStale(ctx, d);
+}
+
+/**
+ * Rewrite the STALE copies of drive position d from readable ones, round by round, until none is
+ * left or what is left has no readable source; then the media serving d serves reads (a spare
+ * being rebuilt there is ok). Run by a rebuild after its hand-over, and at a restart for every
+ * position a rebuild or a scrub's repair left with stale copies (its progress is durable: the
+ * STALE bits).
+ */
+export async function rewriteStale(ctx: RebuildContext, d: number): Promise<RebuildReport> {
+  const { model, state, log } = ctx;
+  const t0 = sched().now();
+  const drive = model.drives.ids[d]!;
+  let left = staleOn(state, model.drives, d).length;
   let progressAt = sched().now();
   for (let round = 0; left > 0; round++) {
     const queued = await Promise.all(ctx.diskAdapters().map((a) => bounded(a.call('rebuild', [d]))));
@@ -115,21 +134,61 @@ export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<Rebu
   // A copy left stale has no readable source: it stays STALE (never read), and a track with no
   // readable copy at all is LOST (its reads fail naming it).
   const unrecoverable = staleOn(state, model.drives, d);
-  for (const g of unrecoverable)
-    if (readableOtherCopy(model, state, g) === undefined) state.setFlag(model.copyAt(g)!.owner, TRACK.LOST);
-  setDriveState(state, spare, DRIVE_STATE.OK);
+  for (const g of unrecoverable) {
+    const copy = model.copyAt(g);
+    if (copy && readableOtherCopy(model, state, g) === undefined) state.setFlag(copy.owner, TRACK.LOST);
+  }
+  const media = mediaOf(state, d);
+  if (driveStateOf(state, media) === DRIVE_STATE.REBUILDING) setDriveState(state, media, DRIVE_STATE.OK);
   const report = {
     drive,
-    spare: model.drives.ids[spare]!,
+    spare: model.drives.ids[media]!,
     copies: rebuildProgress(state, d).done,
     unrecoverable: unrecoverable.length,
     ms: Math.round(sched().now() - t0),
   };
   log(
     unrecoverable.length ? 'error' : 'info',
-    `rebuilt drive ${drive} onto ${report.spare}: ${report.copies} copies in ${report.ms} ms${unrecoverable.length ? `, ${unrecoverable.length} with no readable source` : ''}`,
+    `rebuilt drive ${drive}${media !== d ? ` onto ${report.spare}` : ''}: ${report.copies} copies in ${report.ms} ms${unrecoverable.length ? `, ${unrecoverable.length} with no readable source` : ''}`,
   );
   return report;
+}
+
+/**
+ * What a restart finds to rebuild (DESIGN §14): a position whose media failed with no spare in its
+ * place yet is started (a spare is picked); one whose media is being rebuilt, or that holds STALE
+ * copies (a scrub's repair cut short), is rewritten on from its STALE bits.
+ */
+export function rebuildsToResume(state: SharedState, model: ArrayModel): { start: number[]; resume: number[] } {
+  const out = { start: [] as number[], resume: [] as number[] };
+  for (let d = 0; d < model.drives.ids.length; d++) {
+    const media = mediaOf(state, d);
+    const mediaState = driveStateOf(state, media);
+    const stale = staleOn(state, model.drives, d).length;
+    if (mediaState === DRIVE_STATE.FAILED && holdsCopies(model, d)) out.start.push(d);
+    else if ((mediaState === DRIVE_STATE.REBUILDING && media !== d) || stale > 0) {
+      const total = Math.max(rebuildProgress(state, d).total, stale); // (a scrub's repair counts none)
+      setRebuildProgress(state, d, total - stale, total); // the count as the STALE bits tell it
+      out.resume.push(d);
+    }
+  }
+  return out;
+}
+
+/** Drive position d holds some device's copy. */
+function holdsCopies(model: ArrayModel, d: number): boolean {
+  const base = model.drives.baseTrack[d]!;
+  for (let g = base; g < base + model.drives.cylinders[d]! * model.drives.headsPerCylinder; g++)
+    if (model.copyAt(g)) return true;
+  return false;
+}
+
+/** A rebuild a restart took up: the drive failed, its spare, and the copies left of how many (null: started anew). */
+export interface ResumedRebuild {
+  drive: string;
+  spare: string | null;
+  copiesLeft: number | null;
+  copiesTotal: number | null;
 }
 
 /** The rebuilds an array has started, by failed drive id; each resolves to its report (undefined: no spare). */
@@ -137,8 +196,8 @@ export class Rebuilds {
   /** Start one when a drive fails (false: leave it failed and degraded, as a test may want). */
   auto = true;
   private readonly running = new Map<string, Promise<RebuildReport | undefined>>();
-  /** When each rebuild started (scheduler ms), by failed drive id: its rate is its copies since. */
-  private readonly startedMs = new Map<string, number>();
+  /** When each rebuild started (scheduler ms) and its copies done then, by failed drive id: its rate is its copies since. */
+  private readonly started = new Map<string, { atMs: number; done: number }>();
 
   constructor(private readonly ctx: () => RebuildContext) {}
 
@@ -155,19 +214,46 @@ export class Rebuilds {
 
   /** A rebuild in place of `failedId` that has done `done` of `total` copies: its copies a second since it started, and the seconds left at that rate (null: none done yet). */
   rate(failedId: string, done: number, total: number): { copiesPerSec: number | null; etaSec: number | null } {
-    const since = this.startedMs.get(failedId);
-    const sec = since === undefined ? 0 : (sched().now() - since) / 1000;
-    if (sec <= 0 || done === 0) return { copiesPerSec: null, etaSec: null };
-    const copiesPerSec = done / sec;
+    const since = this.started.get(failedId);
+    const sec = since === undefined ? 0 : (sched().now() - since.atMs) / 1000;
+    const copies = done - (since?.done ?? 0);
+    if (sec <= 0 || copies <= 0) return { copiesPerSec: null, etaSec: null };
+    const copiesPerSec = copies / sec;
     return { copiesPerSec: Math.round(copiesPerSec), etaSec: Math.round(((total - done) / copiesPerSec) * 10) / 10 };
   }
 
-  /** Rebuild drive position d onto a spare, in the background. */
-  start(d: number): void {
+  /** At a restart: take up every rebuild the data dir left (rebuildsToResume), in the background; what was taken up. */
+  resumeAll(): ResumedRebuild[] {
+    const { model, state, log } = this.ctx();
+    const { start, resume } = rebuildsToResume(state, model);
+    const out: ResumedRebuild[] = [];
+    for (const d of [...resume, ...start]) {
+      const { done, total } = rebuildProgress(state, d);
+      const media = mediaOf(state, d);
+      const view = {
+        drive: model.drives.ids[d]!,
+        spare: media === d ? null : model.drives.ids[media]!,
+        copiesLeft: resume.includes(d) ? total - done : null,
+        copiesTotal: resume.includes(d) ? total : null,
+      };
+      out.push(view);
+      log(
+        'warn',
+        view.copiesLeft === null
+          ? `drive ${view.drive} had failed with no spare in its place: rebuilding it now`
+          : `taking up the rebuild of drive ${view.drive}${view.spare ? ` onto ${view.spare}` : ''} where the data dir left it: ${view.copiesLeft} of ${total} copies left`,
+      );
+      this.start(d, resume.includes(d));
+    }
+    return out;
+  }
+
+  /** Rebuild drive position d onto a spare (or, `resumed`, rewrite its stale copies on), in the background. */
+  start(d: number, resumed = false): void {
     const ctx = this.ctx();
     const id = ctx.model.drives.ids[d]!;
-    this.startedMs.set(id, sched().now());
-    const run = rebuildDrive(ctx, d);
+    this.started.set(id, { atMs: sched().now(), done: resumed ? rebuildProgress(ctx.state, d).done : 0 });
+    const run = resumed ? rewriteStale(ctx, d) : rebuildDrive(ctx, d);
     this.running.set(id, run);
     void run.then(
       (report) => report && ctx.emit?.('rebuilt', report),

@@ -5,8 +5,16 @@
 // in every adapter and its instant split and data transfer resume. A session made durable only
 // before its switch starts again under O: the bits it had set are cleared here.
 import { parseConfig, type ArrayConfig } from '../shared/config.ts';
-import type { DurableImage } from '../shared/durable.ts';
-import { DEVICE, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
+import { DURABLE_FLAGS, type DurableImage, type DurableStore } from '../shared/durable.ts';
+import { join } from 'node:path';
+import type { Log } from '../shared/link.ts';
+import { ArrayError } from '../shared/errors.ts';
+import { LmdbStore } from '../drives/durable-store.ts';
+import { checkDriveModels } from '../drives/timing/timed-drive.ts';
+import { assert } from '../shared/assert.ts';
+import { mediaOf } from '../shared/drive-state.ts';
+import { setSum } from '../shared/checksums.ts';
+import { DEVICE, DRIVE_WORDS, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { learnNewGeneration, Session } from '../shared/session.ts';
 import { driveStore } from '../drives/store.ts';
@@ -49,6 +57,8 @@ export function withoutStaleBcvs(
 export async function loadImage(state: SharedState, model: ArrayModel, image: DurableImage): Promise<Loaded> {
   const underN = image.meta.sessions.filter((s) => s.stage === 'switched').map((s) => new Session(s.spec));
   restoreFlags(state, image, underN);
+  restoreDrives(state, image);
+  restoreSums(state, image);
   let tracks = 0;
   const stores = model.drives.ids.map((id, d) =>
     driveStore(state, id, d, state.driveOwner[d]!, model.drives.baseTrack[d]!),
@@ -71,10 +81,35 @@ function restoreFlags(state: SharedState, image: DurableImage, underN: Session[]
   }
   const flags = image.flags(state.totalTracks);
   for (let g = 0; g < state.totalTracks; g++) {
-    let f = flags[g]! & (TRACK.PS | TRACK.IND | TRACK.FMT);
+    let f = flags[g]! & DURABLE_FLAGS;
     if (!kept.has(g)) f &= ~(TRACK.PS | TRACK.IND);
     setFlags(state, g, f);
   }
+}
+
+/**
+ * The drives as the last commit left them (DESIGN §14): failed, spares, a rebuild's count, and each
+ * position's media; a position a spare took over is served by the spare's adapter.
+ */
+function restoreDrives(state: SharedState, image: DurableImage): void {
+  const words = image.driveWords();
+  if (!words) return; // a store from before drive faults were durable: every drive as configured
+  assert(
+    words.length === state.driveState.length,
+    () =>
+      `durable drive words: ${words.length} stored, the array has ${state.driveState.length / DRIVE_WORDS} drives of ${DRIVE_WORDS}`,
+  );
+  state.driveState.set(words);
+  for (let d = 0; d < state.driveOwner.length; d++) {
+    const m = mediaOf(state, d);
+    if (m !== d) state.driveOwner[d] = state.driveOwner[m]!;
+  }
+}
+
+/** Each copy's checksum as committed with its bytes (checksums.ts); none where none is known. */
+function restoreSums(state: SharedState, image: DurableImage): void {
+  const { sums, known } = image.sums(state.totalTracks);
+  for (let g = 0; g < state.totalTracks; g++) if (known[g]) setSum(state, g, sums[g]!);
 }
 
 /** A session under N: its headers, its PB column derived from PS and IND, and this thread's model told of N. */
@@ -97,4 +132,25 @@ function restoreSession(state: SharedState, model: ArrayModel, s: Session): void
     state.setDeviceWord(spec.bcvIndex, DEVICE.READY, 0);
   }
   learnNewGeneration(model, s);
+}
+
+/** The data dir's image (if any) and the configuration to start: the image's, or `given` for a new array. */
+export function readImage(
+  given: ArrayConfig | undefined,
+  durable: { dir?: string; store?: DurableStore } | undefined,
+  log: Log,
+): { reader?: DurableStore; image?: DurableImage; config: ArrayConfig } {
+  const reader = durable ? (durable.store ?? new LmdbStore(join(durable.dir!, 'store'))) : undefined;
+  try {
+    const image = reader?.load();
+    if (!image && !given)
+      throw new ArrayError('USAGE', `--data-dir ${durable?.dir ?? ''} holds no array yet: give --config`);
+    const inUse = new Set((image?.meta.sessions ?? []).flatMap((s) => (s.spec.bcvId ? [s.spec.bcvId] : [])));
+    const config = image ? withoutStaleBcvs(image.meta.running, inUse, (line) => log('info', line)) : given!;
+    checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
+    return { reader, image, config };
+  } catch (err) {
+    if (!durable?.store) reader?.close();
+    throw err;
+  }
 }

@@ -1,17 +1,21 @@
 // A scrub (DESIGN §14), driven from the main thread: drive position by position, the disk adapter
-// serving it reads every copy there and compares its checksum with its track's (disk-adapter/scrub.ts).
-// Then, per track: a copy whose checksum differs, or that fails with a media error, is a mismatch
-// (md's mismatch_cnt). Where a copy verifies (its checksum, or, a track with none known, the copies'
-// majority, M1 on a tie), each bad copy is marked stale and rewritten from a good one through the
-// cache, by the rebuild's own path; where none does, the track is unrecoverable and marked LOST, so
-// its reads fail naming it instead of serving garbage. Throttled as the background copy, pausable
-// between positions, one at a time.
+// serving it reads every copy there and compares its bytes with its own checksum (disk-adapter/scrub.ts).
+// Then, per track: a copy whose bytes differ from its checksum, or that fails with a media error, is
+// a mismatch (md's mismatch_cnt), and so is a copy that differs from the track's other copies (the
+// copies whose checksums verify win over those with none known, then the majority, then M1). Where
+// a good copy is left, each bad copy is marked stale and rewritten from one through the cache, by the
+// rebuild's own path; where none is, the track is unrecoverable and marked LOST, so its reads fail
+// naming it instead of serving garbage. Throttled as the background copy, pausable between
+// positions, one at a time. With a data dir its progress is durable after every position (the
+// service processor's record): a restart goes on from the next position, with the bad copies
+// found so far (the comparison of copies with each other covers the positions read since).
 import { TRACK } from '../shared/memory.ts';
 import { copyServesRead, markStale } from '../shared/drive-state.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { loadWord } from '../shared/words.ts';
 import type { ScrubPart } from '../disk-adapter/scrub.ts';
 import type { RebuildContext } from './rebuild-run.ts';
+import type { ScrubRecord } from '../shared/durable.ts';
 
 /** Repair rounds (rewrite, destage) a scrub runs at most: each rewrites every bad copy whose source is readable. */
 const REPAIR_ROUNDS = 8;
@@ -30,9 +34,15 @@ export interface ScrubView {
   positionsDone: number;
   positionsTotal: number;
   tracksChecked: number;
+  /** Copies read whose bytes matched their own checksum (the others read had none known). */
+  verified: number;
   /** Copies not looked at now: a write pending in cache, a restripe moving them, a drive failed or being rebuilt. */
   skipped: number;
   mismatches: number;
+  /** Of the mismatches: copies whose bytes differ from their own checksum, or that fail with a media error. */
+  corrupt: number;
+  /** Of the mismatches: copies that verify (or have no checksum) but differ from the track's winning copies. */
+  differing: number;
   repaired: number;
   unrecoverable: number;
   /** The first LOST_NAMED unrecoverable tracks ([DCH] of their M1 location), marked lost. */
@@ -42,8 +52,14 @@ export interface ScrubView {
   error?: string;
 }
 
-/** What a scrub drives: the same as a rebuild (the adapters as they are now, each asked in its successor if replaced). */
-export type ScrubContext = RebuildContext;
+/**
+ * What a scrub drives: the same as a rebuild (the adapters as they are now, each asked in its
+ * successor if replaced), and where its progress is made durable (a data dir's record; null: it ended).
+ */
+export type ScrubContext = RebuildContext & { persist?: (record: ScrubRecord | null) => Promise<unknown> };
+
+/** Per track (M1 location): its copies found bad, and every other copy read with its bytes' checksum. */
+type Found = Map<number, { bad: Set<number>; read: Map<number, { sum: number; own: boolean }> }>;
 
 export class Scrubs {
   private readonly views: ScrubView[] = [];
@@ -61,16 +77,40 @@ export class Scrubs {
     if (busy) throw new ArrayError('BUSY', `scrub ${busy.id} is ${busy.state}: one scrub at a time`);
     const view: ScrubView = {
       ...{ id: this.nextId++, device: device ?? null, state: 'running' as ScrubState },
-      ...{ positionsDone: 0, positionsTotal: model.drives.ids.length, tracksChecked: 0, skipped: 0 },
-      ...{ mismatches: 0, repaired: 0, unrecoverable: 0, lost: [] as string[], startedMs: Date.now() },
+      ...{ positionsDone: 0, positionsTotal: model.drives.ids.length, tracksChecked: 0, verified: 0, skipped: 0 },
+      ...{ mismatches: 0, corrupt: 0, differing: 0, repaired: 0, unrecoverable: 0 },
+      ...{ lost: [] as string[], startedMs: Date.now() },
     };
+    return this.launch(view, new Map());
+  }
+
+  /** At a restart: go on with the scrub the data dir's record says was running, from its next position. */
+  resumeFrom(r: ScrubRecord): ScrubView {
+    const { model, log } = this.ctx();
+    const view: ScrubView = {
+      ...{ id: r.id, device: r.device, state: 'running' as ScrubState, positionsDone: r.positionsDone },
+      ...{ positionsTotal: model.drives.ids.length, tracksChecked: r.tracksChecked, verified: 0, skipped: r.skipped },
+      ...{ mismatches: 0, corrupt: 0, differing: 0, repaired: 0, unrecoverable: 0 },
+      ...{ lost: [] as string[], startedMs: r.startedMs },
+    };
+    this.nextId = Math.max(this.nextId, r.id + 1);
+    const found: Found = new Map();
+    for (let i = 0; i + 1 < r.bad.length; i += 2) entry(found, r.bad[i + 1]!).bad.add(r.bad[i]!);
+    log(
+      'warn',
+      `taking up scrub ${r.id} where the data dir left it: position ${r.positionsDone} of ${view.positionsTotal}`,
+    );
+    return this.launch(view, found);
+  }
+
+  private launch(view: ScrubView, found: Found): ScrubView {
     this.views.push(view);
     if (this.views.length > SCRUBS_KEPT)
       this.views.splice(
         this.views.findIndex((v) => v.endedMs !== undefined),
         1,
       );
-    const ran = this.run(view).then(
+    const ran = this.run(view, found).then(
       () => this.ended(view, 'done'),
       (err) => this.ended(view, 'failed', errorMessage(err)),
     );
@@ -143,10 +183,9 @@ export class Scrubs {
     return v;
   }
 
-  private async run(view: ScrubView): Promise<void> {
-    const { model } = this.ctx();
-    const found = new Map<number, { bad: Set<number>; sums: Map<number, number> }>(); // by track (M1 location)
-    for (let d = 0; d < model.drives.ids.length; d++) {
+  private async run(view: ScrubView, found: Found): Promise<void> {
+    const { model, persist } = this.ctx();
+    for (let d = view.positionsDone; d < model.drives.ids.length; d++) {
       if (view.state === 'paused') await new Promise<void>((r) => this.resumers.set(view.id, r));
       this.resumers.delete(view.id);
       const part = await this.scrubPosition(d, view.device ?? undefined);
@@ -155,11 +194,18 @@ export class Scrubs {
       view.skipped += part.skipped;
       // (Each copy's track as its adapter knows it: the main thread's layouts may be a step apart.)
       for (let i = 0; i + 1 < part.bad.length; i += 2) entry(found, part.bad[i + 1]!).bad.add(part.bad[i]!);
-      for (let i = 0; i + 2 < part.unsummed.length; i += 3)
-        entry(found, part.unsummed[i + 1]!).sums.set(part.unsummed[i]!, part.unsummed[i + 2]!);
+      for (let i = 0; i + 3 < part.read.length; i += 4) {
+        entry(found, part.read[i + 1]!).read.set(part.read[i]!, {
+          sum: part.read[i + 2]!,
+          own: part.read[i + 3] === 1,
+        });
+        view.verified += part.read[i + 3]!;
+      }
+      await persist?.(recordOf(view, found));
     }
     const marked = this.judge(view, found);
-    await this.repair(marked);
+    await this.repair(marked); // (STALE is durable: a restart takes up a repair cut short, as a rebuild)
+    await persist?.(null);
     const { state } = this.ctx();
     view.repaired = marked.filter((g) => !state.flag(g, TRACK.STALE)).length;
   }
@@ -173,11 +219,14 @@ export class Scrubs {
   }
 
   /** Count the mismatches; mark each bad copy stale where a good copy exists (returned), the track LOST where none does. */
-  private judge(view: ScrubView, found: Map<number, { bad: Set<number>; sums: Map<number, number> }>): number[] {
+  private judge(view: ScrubView, found: Found): number[] {
     const { model, state } = this.ctx();
     const marked: number[] = [];
     for (const [owner, f] of found) {
-      for (const g of outvoted(owner, f.sums)) f.bad.add(g);
+      const corrupt = f.bad.size;
+      for (const g of outvoted(owner, f.read)) f.bad.add(g);
+      view.corrupt += corrupt;
+      view.differing += f.bad.size - corrupt;
       if (f.bad.size === 0) continue;
       view.mismatches += f.bad.size;
       const good = model.copiesOf(owner).filter((x) => !f.bad.has(x) && copyServesRead(state, model.drives, x));
@@ -206,19 +255,35 @@ export class Scrubs {
   }
 }
 
-function entry<T extends { bad: Set<number>; sums: Map<number, number> }>(m: Map<number, T>, owner: number): T {
+function entry(m: Found, owner: number): NonNullable<ReturnType<Found['get']>> {
   let e = m.get(owner);
-  if (!e) m.set(owner, (e = { bad: new Set(), sums: new Map() } as T));
+  if (!e) m.set(owner, (e = { bad: new Set(), read: new Map() }));
   return e;
 }
 
-/** Of a track with no checksum known, its copies that disagree with the majority (M1's wins a tie). */
-function outvoted(owner: number, sums: Map<number, number>): number[] {
-  if (sums.size < 2) return [];
-  const votes = new Map<number, number>();
-  for (const s of sums.values()) votes.set(s, (votes.get(s) ?? 0) + 1);
-  const top = Math.max(...votes.values());
-  const winners = [...votes].filter(([, n]) => n === top).map(([s]) => s);
-  const wins = winners.length === 1 || !sums.has(owner) ? winners[0]! : sums.get(owner)!;
-  return [...sums].filter(([, s]) => s !== wins).map(([g]) => g);
+/** What a restart needs to go on with scrub `view`: where it is, and the bad copies found so far. */
+function recordOf(view: ScrubView, found: Found): ScrubRecord {
+  const bad: number[] = [];
+  for (const [owner, f] of found) for (const g of f.bad) bad.push(g, owner);
+  return {
+    ...{ id: view.id, device: view.device, positionsDone: view.positionsDone },
+    ...{ tracksChecked: view.tracksChecked, skipped: view.skipped, bad, startedMs: view.startedMs },
+  };
+}
+
+/**
+ * Of a track's copies read (none bad by its own checksum), those that differ from the winning bytes:
+ * the checksum most copies whose own checksum verified hold, then the one most copies hold, then M1's.
+ */
+function outvoted(owner: number, read: Map<number, { sum: number; own: boolean }>): number[] {
+  if (read.size < 2) return [];
+  const votes = new Map<number, { verified: number; all: number; m1: boolean }>();
+  for (const [g, r] of read) {
+    const v = votes.get(r.sum) ?? { verified: 0, all: 0, m1: false };
+    votes.set(r.sum, { verified: v.verified + (r.own ? 1 : 0), all: v.all + 1, m1: v.m1 || g === owner });
+  }
+  if (votes.size < 2) return [];
+  const rank = (v: { verified: number; all: number; m1: boolean }) => v.verified * 1e6 + v.all * 2 + (v.m1 ? 1 : 0);
+  const wins = [...votes].reduce((a, b) => (rank(b[1]) > rank(a[1]) ? b : a))[0];
+  return [...read].filter(([, r]) => r.sum !== wins).map(([g]) => g);
 }

@@ -7,7 +7,13 @@ import type { SharedState } from '../shared/memory.ts';
 import type { ArrayConfig } from '../shared/config.ts';
 import { sched } from '../shared/sched.ts';
 import { errorMessage } from '../shared/errors.ts';
-import { commitBytes, DurableCapture, type DurableMeta, type DurableStore } from '../shared/durable.ts';
+import {
+  commitBytes,
+  DurableCapture,
+  type DurableMeta,
+  type DurableStore,
+  type ScrubRecord,
+} from '../shared/durable.ts';
 
 /** How often the durable store commits what the background processes did (ms; a FLUSH commits at once). */
 export const DURABLE_BACKGROUND_MS = 1000;
@@ -18,6 +24,10 @@ export class DurableCommits {
   private commitSoon?: Promise<number>;
   private background?: { cancel(): void };
   readonly counters = { commits: 0, commitMs: 0, bytes: 0, tracks: 0 };
+  /** The scrub under way, as the main thread last told (kept in every record until it ends). */
+  private scrub?: ScrubRecord;
+  /** Commits made so far (the restart's record's count, counted on from). */
+  private commits: number;
 
   constructor(
     private readonly store: DurableStore | undefined,
@@ -25,12 +35,21 @@ export class DurableCommits {
       state: SharedState;
       log: Log;
       everyMs: number;
-      /** The commits made before this start (the restart's record), counted on from. */
-      commits: number;
+      /** The record this start came back from, if any (its commits are counted on from, its scrub kept). */
+      recovered?: DurableMeta;
       /** The record as the service processor's last barrier left it, numbered `commits`. */
       meta: (commits: number) => DurableMeta;
     },
-  ) {}
+  ) {
+    this.commits = opts.recovered?.commits ?? 0;
+    this.scrub = opts.recovered?.scrub;
+  }
+
+  /** The record of the next commit: the service processor's, with the scrub under way. */
+  private meta(): DurableMeta {
+    const m = this.opts.meta(this.commits + 1);
+    return this.scrub ? { ...m, scrub: this.scrub } : m;
+  }
 
   /** A data dir is kept (commits do something). */
   get enabled(): boolean {
@@ -45,7 +64,7 @@ export class DurableCommits {
   start(config: ArrayConfig, recovered: boolean): void {
     if (!this.store) return;
     this.capture = new DurableCapture(this.opts.state, config);
-    if (!recovered) this.write(this.capture.full(this.opts.meta(this.opts.commits + 1), 'created'));
+    if (!recovered) this.write(this.capture.full(this.meta(), 'created'));
     this.background = sched().every(
       this.opts.everyMs,
       () =>
@@ -58,16 +77,18 @@ export class DurableCommits {
   /**
    * Make what the array holds on its drives durable, with the record as the last barrier left it:
    * one commit for every caller of this turn (group commit). Resolves with the commit's number once
-   * it is on stable storage (at once, with 0, for an array without a data dir).
+   * it is on stable storage (at once, with 0, for an array without a data dir). `scrub`: the scrub
+   * under way now (null: none is), kept in this commit's record and the next ones.
    */
-  commit(reason: string): Promise<number> {
+  commit(reason: string, scrub?: ScrubRecord | null): Promise<number> {
+    if (scrub !== undefined) this.scrub = scrub ?? undefined;
     if (!this.store || !this.capture) return Promise.resolve(0);
     if (this.commitSoon) return this.commitSoon;
     const soon = new Promise<number>((resolve, reject) =>
       sched().defer(() => {
         this.commitSoon = undefined;
         try {
-          resolve(this.write(this.capture!.next(this.opts.meta(this.opts.commits + 1), reason)));
+          resolve(this.write(this.capture!.next(this.meta(), reason)));
         } catch (err) {
           reject(err);
         }
@@ -81,7 +102,7 @@ export class DurableCommits {
     const t0 = performance.now();
     this.store!.commit(c);
     this.capture!.committed(c);
-    this.opts.commits = c.meta.commits;
+    this.commits = c.meta.commits;
     const ms = performance.now() - t0;
     const n = this.counters;
     Object.assign(n, {
@@ -93,9 +114,9 @@ export class DurableCommits {
     if (c.reason !== 'background' || c.tracks.length > 0)
       this.opts.log(
         'info',
-        `SP: commit ${this.opts.commits} (${c.reason}): ${c.tracks.length} tracks, ${c.flagChunks.length} flag chunks in ${ms.toFixed(1)} ms`,
+        `SP: commit ${this.commits} (${c.reason}): ${c.tracks.length} tracks, ${c.flagChunks.length} flag chunks in ${ms.toFixed(1)} ms`,
       );
-    return this.opts.commits;
+    return this.commits;
   }
 
   /** What was committed, for the service processor's status. */

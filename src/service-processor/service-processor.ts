@@ -15,7 +15,7 @@ import { mergeCompleted, planReconfiguration, type Plan } from '../shared/plan.t
 import { ConfigFiles } from '../drives/config-files.ts';
 import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts';
 import type { ReconfReport } from '../shared/report.ts';
-import { DURABLE_FORMAT, type DurableMeta, type DurableStore } from '../shared/durable.ts';
+import { DURABLE_FORMAT, type DurableMeta, type DurableStore, type ScrubRecord } from '../shared/durable.ts';
 import { DURABLE_BACKGROUND_MS, DurableCommits } from './durable-commits.ts';
 import { dataTransfer, formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
@@ -75,7 +75,7 @@ export class ServiceProcessor {
       state: this.state,
       log: this.log,
       everyMs: opts.durable?.everyMs ?? DURABLE_BACKGROUND_MS,
-      commits: this.recovered?.commits ?? 0,
+      recovered: this.recovered,
       meta: (commits) => this.durableMeta(commits),
     });
   }
@@ -165,8 +165,8 @@ export class ServiceProcessor {
   }
 
   /** Make what the array holds durable with the record as the last barrier left it (group commit; 0 without a data dir). */
-  commit(reason: string): Promise<number> {
-    return this.durable.commit(reason);
+  commit(reason: string, scrub?: ScrubRecord | null): Promise<number> {
+    return this.durable.commit(reason, scrub);
   }
 
   /** The store closes (after the last commit): no background commit runs after this. */

@@ -5,7 +5,6 @@
 import { DEVICE, MAX_DISK_ADAPTERS, PHASE, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
 import { formatMirrors } from '../shared/mirrors.ts';
 import { throughDriveFaults } from './establish-faults.ts';
-import { forgetSum } from '../shared/checksums.ts';
 import type { Session } from '../shared/session.ts';
 import { sched } from '../shared/sched.ts';
 import { pbLeft } from '../shared/bits.ts';
@@ -37,7 +36,6 @@ export function setSessionBits(state: SharedState, session: Session): void {
     if (session.oInv.get(n) >= 0) continue;
     if (t >= session.oldTracks) formatMirrors(state, session.N, t);
     state.setFlag(n, t < session.oldTracks ? TRACK.IND : TRACK.FMT);
-    forgetSum(state, n); // what it held is no track's now
   }
   for (let a = 0; a < MAX_DISK_ADAPTERS; a++) setSplitCursor(state, splitCursorWord(y, a), 0);
   state.setDeviceWord(session.spec.deviceIndex, DEVICE.SESSION, y + 1);
@@ -121,7 +119,6 @@ export function formatNewTracks(state: SharedState, session: Session): void {
   for (let t = session.O.tracks; t < session.N.tracks; t++) {
     formatMirrors(state, session.N, t);
     state.setFlag(session.N.locate(t), TRACK.FMT);
-    forgetSum(state, session.N.locate(t));
   }
 }
 

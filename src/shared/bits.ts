@@ -1,7 +1,7 @@
 // Every scan of a session's bits in one place (DESIGN §3): what is left to move (PB), the bits left
 // at completion (step 122) and their counts for /metrics, and the bit invariants the switch and the
 // harnesses check. Each reads the shared tables without locks, one flags word per location.
-import { TRACK, type SharedState } from './memory.ts';
+import { NO_SLOT, TRACK, type SharedState } from './memory.ts';
 import type { Session } from './session.ts';
 import { assert } from './assert.ts';
 
@@ -24,12 +24,18 @@ export function assertNoFillPending(state: SharedState, session: Session, max = 
   for (let t = 0; t < session.N.tracks && out.length < max; t++) {
     const n = session.N.locate(t);
     if (Atomics.load(state.trackFlags, n) & TRACK.FILLPEND)
-      out.push(`${session.drives.dch(n)} ${state.describeTrack(n)}`);
+      out.push(`${session.drives.dch(n)} ${state.describeTrack(n)}${slotNote(state, n)}`);
   }
   assert(
     out.length === 0,
     () => `${session.spec.deviceId}: fills still only in cache at completion: ${out.join('; ')}`,
   );
+}
+
+/** Track g's slot, described (empty if none). */
+function slotNote(state: SharedState, g: number): string {
+  const s = Atomics.load(state.trackSlot, g);
+  return s === NO_SLOT ? '' : ` (${state.describeSlot(s)})`;
 }
 
 /** Tracks of the session still to move: PB set in its column on the BCV. */

@@ -105,6 +105,11 @@ export const setRebuildTotal = (state: SharedState, d: number, total: number): v
   Atomics.store(state.driveState, word(d, W.TO_REBUILD), total);
   Atomics.store(state.driveState, word(d, W.REBUILT), 0);
 };
+/** A rebuild's progress on position d put back (a restart counts what its STALE bits leave). */
+export const setRebuildProgress = (state: SharedState, d: number, done: number, total: number): void => {
+  Atomics.store(state.driveState, word(d, W.TO_REBUILD), total);
+  Atomics.store(state.driveState, word(d, W.REBUILT), done);
+};
 /** n more copies of position d rewritten: its rebuild's progress (none counted unless a spare is being rebuilt there: a scrub's repair is not one). */
 export function addRebuilt(state: SharedState, d: number, n: number): void {
   if (driveStateOf(state, mediaOf(state, d)) === DRIVE_STATE.REBUILDING)

@@ -19,6 +19,19 @@
 //    barrier left it, so a capture never pairs a layout with data that layout has not reached.
 //  - PB is not stored: recovery derives it from PS and IND (PB[B(t)] iff O(t) or N(t) is not split
 //    or N(t) not filled), which is exactly what the transfer and the completion count need.
+//  - Drive faults (DESIGN §14) are durable as the drives' own condition: the drive words (state,
+//    the media serving each position, a rebuild's count) and the STALE, LOST, MEDIA and ROT bits.
+//    STALE, MEDIA and ROT are cleared only by a whole-track write once its data is on the drive, so
+//    the flags-then-tracks order above holds for them too. The drive words are read last: a copy
+//    left unwritten because its drive failed was left after the failure was set, so a capture that
+//    holds the other copies' newer bytes holds the failure too (a restart never trusts the failed
+//    drive's older copy). A spare rebuilt in a position's place keeps its bytes at its own global
+//    tracks, as it does in memory.
+//  - Each copy's checksum (checksums.ts) is durable with its bytes: read, with SUMMED, between the
+//    two seqlock reads of a copy whose bytes this commit holds (a write clears SUMMED before it
+//    begins and notes the new checksum after it ends, so the pair is one write's, or no checksum);
+//    for a copy not written since the last commit, read before its seqlock is checked (a checksum
+//    noted since belongs to a write that changed the seqlock, so the copy is read after all).
 import type { ArrayConfig } from './config.ts';
 import type { SessionSpec } from './session.ts';
 import { DriveMap } from './layout.ts';
@@ -28,8 +41,12 @@ import { NO_CHUNK, TRACK, type SharedState } from './memory.ts';
 
 /** Format of the durable record; a store written by another format is refused, naming both. */
 export const DURABLE_FORMAT = 1;
-/** The track flag bits that are durable (the lock, its owner and WAITERS are not: a restart has no lock holders). */
-export const DURABLE_FLAGS = TRACK.PS | TRACK.IND | TRACK.FMT;
+/**
+ * The track flag bits that are durable: the restripe's (PS, IND, FMT) and the drive faults' (STALE,
+ * LOST, MEDIA, ROT). The lock, its owner and WAITERS are not (a restart has no lock holders), nor
+ * the cache's or a fill's.
+ */
+export const DURABLE_FLAGS = TRACK.PS | TRACK.IND | TRACK.FMT | TRACK.STALE | TRACK.LOST | TRACK.MEDIA | TRACK.ROT;
 /** Track flag words per stored chunk: a commit rewrites only the chunks that changed. */
 export const FLAG_CHUNK_TRACKS = 4096;
 /** A track's flags as they may be made durable: a fill whose data is not on its drive yet (FILLPEND) keeps IND (R3). */
@@ -52,11 +69,29 @@ export interface DurableMeta {
   sessions: Array<{ spec: SessionSpec; stage: DurableStage }>;
   /** Commits made so far (this one included): a restart says from which it came back. */
   commits: number;
+  /** The scrub running when this commit was made, if one was (a restart takes it up). */
+  scrub?: ScrubRecord;
+}
+
+/** How far a scrub had come (runtime/scrub-run.ts): a restart goes on from the next drive position. */
+export interface ScrubRecord {
+  id: number;
+  device: string | null;
+  positionsDone: number;
+  tracksChecked: number;
+  skipped: number;
+  /** Pairs (copy, its track's M1 location) found bad so far: judged and repaired at the end. */
+  bad: number[];
+  startedMs: number;
 }
 
 /** One commit: what changed since the previous one. A null track is all zeros (stored as a hole). */
 export interface DurableCommit {
   meta: DurableMeta;
+  /** Chunks of FLAG_CHUNK_TRACKS copies' checksums that changed: the checksums, then 1 for each known (0: none). */
+  sumChunks: Array<[chunk: number, words: Int32Array]>;
+  /** Every drive's words (drive-state.ts: state, media, a rebuild's count), read last. */
+  driveWords: Int32Array;
   tracks: Array<[g: number, data: Uint8Array | null]>;
   flagChunks: Array<[chunk: number, words: Int32Array]>;
   reason: string;
@@ -69,6 +104,10 @@ export interface DurableImage {
   tracks(): Iterable<[g: number, data: Uint8Array]>;
   /** Durable flags of every track (zeros where never stored). */
   flags(totalTracks: number): Int32Array;
+  /** The drive words last committed (undefined: a store written before drive faults were durable). */
+  driveWords(): Int32Array | undefined;
+  /** Every copy's checksum and whether it is known (none known where never stored). */
+  sums(totalTracks: number): { sums: Int32Array; known: Uint8Array };
 }
 
 /** An embedded transactional store: each commit is atomic (all of it or none after a crash). */
@@ -90,8 +129,16 @@ export function commitBytes(c: DurableCommit): number {
 export class DurableCapture {
   private readonly committedSeq: Int32Array;
   private readonly committedFlags: Int32Array;
+  /** Each copy's checksum and known-ness as committed (known 2: never committed, so any value differs). */
+  private readonly committedSums: Int32Array;
+  private readonly committedKnown: Uint8Array;
+  /** The same as this commit reads them. */
+  private readonly sums: Int32Array;
+  private readonly known: Uint8Array;
   private readonly drives: DriveMap;
   private readonly buf: Uint8Array;
+  /** The drive words at the start (TEST ONLY: UNDURABLE_DRIVES commits these). */
+  private readonly startDriveWords: Int32Array;
 
   /** The state as it stands now is what is durable (a fresh store was just written, or an image just loaded). */
   constructor(
@@ -101,29 +148,48 @@ export class DurableCapture {
     this.drives = new DriveMap(config);
     this.committedSeq = new Int32Array(state.totalTracks);
     this.committedFlags = new Int32Array(state.totalTracks);
+    this.committedSums = new Int32Array(state.totalTracks);
+    this.committedKnown = new Uint8Array(state.totalTracks);
+    this.sums = new Int32Array(state.totalTracks);
+    this.known = new Uint8Array(state.totalTracks);
     for (let g = 0; g < state.totalTracks; g++) {
       this.committedSeq[g] = Atomics.load(state.driveWriteSeq, g);
       this.committedFlags[g] = durableFlags(Atomics.load(state.trackFlags, g));
+      this.readSum(g);
     }
+    this.committedSums.set(this.sums);
+    this.committedKnown.set(this.known);
     this.buf = new Uint8Array(state.trackBytes);
+    this.startDriveWords = state.driveState.slice();
   }
 
   /** For a fresh store: every flag chunk (the tracks are those written since the baseline, as ever). */
   full(meta: DurableMeta, reason: string): DurableCommit {
     this.committedFlags.fill(-1);
+    this.committedKnown.fill(2);
     return this.next(meta, reason);
   }
 
   /** The next commit: flags first, then the tracks written since the last commit (see the header for why this order). */
   next(meta: DurableMeta, reason: string): DurableCommit {
     const flagChunks = this.changedFlags();
-    const tracks = this.changedTracks();
-    return { meta, flagChunks, tracks, reason };
+    for (let g = 0; g < this.state.totalTracks; g++) this.readSum(g);
+    const tracks = this.changedTracks(); // (each copy read has its checksum read again with it)
+    const sumChunks = this.changedSums();
+    const driveWords = new Int32Array(this.state.driveState.length);
+    for (let i = 0; i < driveWords.length; i++) driveWords[i] = Atomics.load(this.state.driveState, i);
+    if (this.state.testFault('UNDURABLE_DRIVES')) driveWords.set(this.startDriveWords);
+    return { meta, flagChunks, sumChunks, tracks, driveWords, reason };
   }
 
   /** The commit `c`, the last `next()` made, is durable: it is the new baseline. */
   committed(c: DurableCommit): void {
     for (const [chunk, words] of c.flagChunks) this.committedFlags.set(words, chunk * FLAG_CHUNK_TRACKS);
+    for (const [chunk, words] of c.sumChunks) {
+      const n = words.length / 2;
+      this.committedSums.set(words.subarray(0, n), chunk * FLAG_CHUNK_TRACKS);
+      for (let i = 0; i < n; i++) this.committedKnown[chunk * FLAG_CHUNK_TRACKS + i] = words[n + i]!;
+    }
     for (const [g, seq] of this.seqsOfNext) this.committedSeq[g] = seq;
   }
 
@@ -141,6 +207,30 @@ export class DurableCapture {
       if (g === end) continue;
       const words = this.committedFlags.slice(base, end);
       for (; g < end; g++) words[g - base] = durableFlags(Atomics.load(this.state.trackFlags, g));
+      out.push([base / FLAG_CHUNK_TRACKS, words]);
+    }
+    return out;
+  }
+
+  /** Copy g's checksum as it stands: SUMMED first, then the checksum (setSum stores them the other way round). */
+  private readSum(g: number): void {
+    const known = Atomics.load(this.state.trackFlags, g) & TRACK.SUMMED ? 1 : 0;
+    this.known[g] = known;
+    this.sums[g] = known ? Atomics.load(this.state.trackSums, g) : 0;
+  }
+
+  /** Chunks of checksums that differ from the last commit: the checksums, then the known flags. */
+  private changedSums(): Array<[number, Int32Array]> {
+    const out: Array<[number, Int32Array]> = [];
+    const total = this.state.totalTracks;
+    for (let base = 0; base < total; base += FLAG_CHUNK_TRACKS) {
+      const end = Math.min(total, base + FLAG_CHUNK_TRACKS);
+      let g = base;
+      while (g < end && this.known[g] === this.committedKnown[g] && this.sums[g] === this.committedSums[g]) g++;
+      if (g === end) continue;
+      const words = new Int32Array(2 * (end - base));
+      words.set(this.sums.subarray(base, end));
+      for (let i = base; i < end; i++) words[end - base + i - base] = this.known[i]!;
       out.push([base / FLAG_CHUNK_TRACKS, words]);
     }
     return out;
@@ -165,6 +255,7 @@ export class DurableCapture {
       const before = Atomics.load(this.state.driveWriteSeq, g);
       if (before & 1) continue;
       readDriveTrack(this.state, this.drives, g, dst);
+      this.readSum(g); // between the two seqlock reads: this write's checksum, or none
       if (Atomics.load(this.state.driveWriteSeq, g) === before) return before;
     }
     throw new ArrayError(
@@ -214,6 +305,8 @@ export class MemoryStore implements DurableStore {
     this.log.push({
       meta: structuredClone(c.meta),
       reason: c.reason,
+      driveWords: c.driveWords.slice(),
+      sumChunks: c.sumChunks.map(([i, w]) => [i, w.slice()]),
       flagChunks: c.flagChunks.map(([i, w]) => [i, w.slice()]),
       tracks: c.tracks.map(([g, d]) => [g, d && d.slice()]),
     });
@@ -232,12 +325,17 @@ export function imageOf(commits: DurableCommit[]): DurableImage | undefined {
   if (commits.length === 0) return undefined;
   const tracks = new Map<number, Uint8Array | null>();
   const chunks = new Map<number, Int32Array>();
+  const sumChunks = new Map<number, Int32Array>();
   for (const c of commits) {
     for (const [g, d] of c.tracks) tracks.set(g, d);
     for (const [i, w] of c.flagChunks) chunks.set(i, w);
+    for (const [i, w] of c.sumChunks ?? []) sumChunks.set(i, w);
   }
+  const last = commits[commits.length - 1]!;
   return {
-    meta: structuredClone(commits[commits.length - 1]!.meta),
+    meta: structuredClone(last.meta),
+    driveWords: () => last.driveWords?.slice(),
+    sums: (total) => sumsOf(sumChunks, total),
     *tracks() {
       for (const [g, d] of tracks) if (d) yield [g, d];
     },
@@ -248,4 +346,18 @@ export function imageOf(commits: DurableCommit[]): DurableImage | undefined {
       return out;
     },
   };
+}
+
+/** Every copy's checksum from its stored chunks (each: the checksums, then the known flags). */
+export function sumsOf(chunks: Iterable<[number, Int32Array]>, total: number): { sums: Int32Array; known: Uint8Array } {
+  const out = { sums: new Int32Array(total), known: new Uint8Array(total) };
+  for (const [i, w] of chunks) {
+    const n = w.length / 2;
+    const base = i * FLAG_CHUNK_TRACKS;
+    for (let j = 0; j < n && base + j < total; j++) {
+      out.sums[base + j] = w[j]!;
+      out.known[base + j] = w[n + j]!;
+    }
+  }
+  return out;
 }

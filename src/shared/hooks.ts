@@ -34,6 +34,9 @@ export const TEST_FAULT = {
   // A mirrored BCV's mirrors are never written (a WPBk is cleared, not destaged): the window between
   // the switch and a fill is open again, and a BCV drive failing in the transfer loses tracks.
   UNWRITTEN_BCV_MIRROR: 1 << 6,
+  // The durable store keeps the drives' words as the array started (DESIGN §14): a restart forgets a
+  // failure and a rebuild, and serves a failed drive's older copies as if nothing had happened.
+  UNDURABLE_DRIVES: 1 << 7,
 } as const;
 export type TestFaultName = keyof typeof TEST_FAULT;
 export type HoldName =

@@ -28,15 +28,17 @@ export const TRACK = {
   PS: 1 << 2, // pending split: p was a location of O and is not split yet (third list)
   IND: 1 << 3, // p, read under N, does not hold valid data: fill from the BCV first (second list)
   FMT: 1 << 4, // formatted: p reads as zeros until a whole track is next written to it (split of a new host track)
-  // p was filled (IND cleared) and its data is still only in cache: until the drive write, the
-  // durable store keeps IND[p] set (R3, durable.ts). Set with the clear of IND, cleared by the drive write.
+  // p was filled (IND cleared) and its data is still only in cache: until every copy of p is
+  // written, the durable store keeps IND[p] set (R3, durable.ts). Set with the clear of IND, cleared
+  // by the write of the last copy that was FILLCOPY (fill-pending.ts).
   FILLPEND: 1 << 5,
   // Drive faults (drive-state.ts), cleared by a whole-track write (the drive remaps the track):
   MEDIA: 1 << 6, // a latent sector error: reads fail
   ROT: 1 << 7, // silent corruption: reads return other bytes
   LOST: 1 << 8, // on an M1 location: no copy survives (every mirror's drive failed)
   STALE: 1 << 9, // a copy on a drive being rebuilt, not rewritten yet: not read, cleared by a whole-track write
-  SUMMED: 1 << 10, // on an M1 location: its checksum (trackSums) is known (checksums.ts; not durable)
+  SUMMED: 1 << 10, // a copy location's checksum (trackSums) is known (checksums.ts)
+  FILLCOPY: 1 << 11, // a copy (M1 or a mirror's) of a filled track not written since its fill (fill-pending.ts)
 } as const;
 /**
  * The actor holding a track's LOCK lives in the same word (bits 24-30), set and cleared in the one

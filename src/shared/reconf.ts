@@ -57,8 +57,7 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
   if (set === TRACK.FMT) formatMirrors(state, session.N, next); // its mirrors too may hold anything
   // Steps 2 and 3 are one atomic step: an observer without the lock (the switch's check, a scan)
   // sees PS, or IND/FMT, never both and never neither-yet.
-  // (SUMMED too: the checksum p kept was its original track's, which is on the BCV now.)
-  swapFlags(state, p, TRACK.PS | TRACK.SUMMED, set, () => `split of ${session.drives.dch(p)}`);
+  swapFlags(state, p, TRACK.PS, set, () => `split of ${session.drives.dch(p)}`);
   splitProbe?.(p, 'flags-swapped');
   return { movedSlot, bcvTrack };
 }

@@ -19,6 +19,7 @@ import { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
 import { seededRandom } from '../host/workload.ts';
 import { int, planSeed } from './plan.ts';
+import { drivePlan, failOneDrive, rebuildsLeft, scrubClean, untilRebuilt } from './crash-drives.ts';
 
 /** Writes between two FLUSHes of the host, at most. */
 const FLUSH_EVERY_WRITES = 12;
@@ -37,6 +38,8 @@ export interface CrashOptions {
   /** Crash points tried per seed at most (default: every commit). */
   maxPoints?: number;
   recoveryCrashes?: number;
+  /** MX's own restripe, with one of its drives failing and rebuilt during it (crash-drives.ts). */
+  driveFaults?: boolean;
   log?: (line: string) => void;
 }
 
@@ -48,6 +51,12 @@ interface CrashCounts {
   flushes: number;
   writes: number;
   sectorsChecked: number;
+  /** Restarts that found a rebuild under way (crash --drive-faults) and took it up. */
+  rebuildsResumed: number;
+  /** Copies whose durable checksum a scrub after the restart verified (crash --drive-faults). */
+  copiesVerified: number;
+  /** Scrubs a restart took up from the durable record (a recovery crashed while it scrubbed). */
+  scrubsResumed: number;
 }
 const COUNTS = [
   'commits',
@@ -56,6 +65,9 @@ const COUNTS = [
   'flushes',
   'writes',
   'sectorsChecked',
+  'rebuildsResumed',
+  'copiesVerified',
+  'scrubsResumed',
 ] as const satisfies ReadonlyArray<keyof CrashCounts>;
 /** Every count at zero. */
 const noCounts = (): CrashCounts => Object.fromEntries(COUNTS.map((k) => [k, 0])) as unknown as CrashCounts;
@@ -139,9 +151,8 @@ function stampId(b: Uint8Array, dev: number, sector: number, candidates: number[
 
 /** Crash one seed's restripe at every commit; the result says what broke, first. */
 export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<CrashSeedResult> {
-  const plan = planSeed(seed);
-  const target = plan.rounds[0]![0]!;
-  const kind = planReconfiguration(plan.config, target).kind;
+  const { config, target } = seedTarget(seed, opts.driveFaults);
+  const kind = planReconfiguration(config, target).kind;
   const res: CrashSeedResult = { seed, kind, ok: false, ...noCounts() };
   const problems: string[] = [];
   const log: Log = (level, text) => {
@@ -151,7 +162,7 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
   try {
     const store = new MemoryStore();
     const oracle = new Oracle();
-    const run: SeedRun = { config: plan.config, oracle, seed, res };
+    const run: SeedRun = { config, oracle, seed, res, driveFaults: opts.driveFaults, trace: opts.log };
     await runSeeded({ seed }, async () => writePhase(run, target, store, log, opts.fault));
     if (problems.length > 0) throw new Error(`before the crash: ${problems[0]}`);
     const commits = store.all();
@@ -186,6 +197,13 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
   return res;
 }
 
+/** The seed's array and the restripe crashed: the seed's first, or (driveFaults) MX's own. */
+function seedTarget(seed: number, driveFaults?: boolean): { config: ArrayConfig; target: unknown } {
+  if (driveFaults) return drivePlan(seed);
+  const plan = planSeed(seed);
+  return { config: plan.config, target: plan.rounds[0]![0]! };
+}
+
 /** Commit counts to crash after: every one, or (maxPoints) an even spread with the last. */
 function crashPoints(n: number, most?: number): number[] {
   const all = Array.from({ length: n }, (_, i) => i + 1);
@@ -201,11 +219,14 @@ interface SeedRun {
   oracle: Oracle;
   seed: number;
   res: CrashSeedResult;
+  driveFaults?: boolean;
+  /** Every line the restarted arrays log too (crash --trace, a failing seed's rerun). */
+  trace?: (line: string) => void;
 }
 
 /** The array under writes and FLUSHes while it is restriped to `target`; every commit lands in `store`. */
 async function writePhase(
-  { config, oracle, seed, res }: SeedRun,
+  { config, oracle, seed, res, driveFaults }: SeedRun,
   target: unknown,
   store: MemoryStore,
   log: Log,
@@ -226,6 +247,8 @@ async function writePhase(
   let restriping = true;
   const reconf = emu.reconfigure(target).finally(() => (restriping = false));
   reconf.catch(() => {});
+  const failed = driveFaults ? failOneDrive(emu, seededRandom(seed * 131 + 5)) : undefined;
+  failed?.catch(() => {});
   let sinceFlush = 0;
   let extra = 40; // writes after the restripe ends (the completion, then plain I/O)
   const writeOne = async () => {
@@ -266,6 +289,7 @@ async function writePhase(
       await sleep(r());
     }
     await reconf;
+    await failed; // its rebuild ended too
     await flush();
   } finally {
     client.close();
@@ -278,7 +302,7 @@ async function writePhase(
  * after the resumed restripe completes. Returns the commits the recovery itself made.
  */
 async function restartAndCheck(
-  { config, oracle, seed, res }: SeedRun,
+  { config, oracle, seed, res, driveFaults, trace }: SeedRun,
   commits: DurableCommit[],
   k: number,
   where: string,
@@ -289,6 +313,7 @@ async function restartAndCheck(
   const problems: string[] = [];
   const log: Log = (level, text) => {
     if (level === 'error') problems.push(text);
+    trace?.(`[${where}: ${sched().now().toFixed(2)}] ${level}: ${text}`);
   };
   const floor = oracle.floorAt(k); // a recovery crashed again adds no FLUSH: the floor is the first crash's
   await runSeeded({ seed: seed + k }, async () => {
@@ -298,6 +323,7 @@ async function restartAndCheck(
       durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS },
     });
     const client = new HostClient(emu.hostLink(0));
+    if (driveFaults && rebuildsLeft(emu).length > 0) res.rebuildsResumed++;
     try {
       await checkAll(emu, client, oracle, floor, res, `${where}, at restart`);
       const deadline = sched().now() + RESUME_WAIT_MS;
@@ -306,7 +332,20 @@ async function restartAndCheck(
           throw new Error(`${where}: the resumed restripe did not complete within ${RESUME_WAIT_MS} ms`);
         await sleep(5);
       }
-      await checkAll(emu, client, oracle, floor, res, `${where}, after the resumed restripe`);
+      if (driveFaults) await untilRebuilt(emu, where);
+      if (driveFaults) {
+        const scrubbed = await scrubClean(emu, where);
+        res.copiesVerified += scrubbed.verified;
+        res.scrubsResumed += scrubbed.resumed;
+      }
+      await checkAll(
+        emu,
+        client,
+        oracle,
+        floor,
+        res,
+        `${where}, after the resumed restripe${driveFaults ? ' and rebuild' : ''}`,
+      );
       if (problems.length > 0) throw new Error(`${where}: ${problems[0]}`);
     } finally {
       client.close();
@@ -361,6 +400,8 @@ async function checkAll(
 
 /** Restripe kinds a campaign covers: every kind the planner makes. */
 export const CRASH_KINDS = RECONF_KINDS;
+/** Kinds MX's own restripe takes (crash --drive-faults): onto one more drive, its stripe changed or not. */
+export const DRIVE_FAULT_KINDS = ['expansion', 'expansion+stripe-change'] as const;
 
 export interface CrashCampaign extends CrashCounts {
   seeds: number;
@@ -380,6 +421,7 @@ export async function crashCampaign(o: {
   maxSeeds?: number;
   fault?: TestFaultName;
   maxPoints?: number;
+  driveFaults?: boolean;
   onSeed?: (r: CrashSeedResult, c: CrashCampaign) => void;
 }): Promise<CrashCampaign> {
   const t0 = performance.now();
@@ -387,10 +429,11 @@ export async function crashCampaign(o: {
   const first = o.firstSeed ?? 1;
   const most = o.maxSeeds ?? o.perKind * CRASH_KINDS.length * 20;
   for (let seed = first; seed < first + most; seed++) {
-    if (CRASH_KINDS.every((k) => (c.kinds[k] ?? 0) >= o.perKind)) break;
-    const kind = planReconfiguration(planSeed(seed).config, planSeed(seed).rounds[0]![0]!).kind;
+    if ((o.driveFaults ? DRIVE_FAULT_KINDS : CRASH_KINDS).every((k) => (c.kinds[k] ?? 0) >= o.perKind)) break;
+    const { config, target } = seedTarget(seed, o.driveFaults);
+    const kind = planReconfiguration(config, target).kind;
     if ((c.kinds[kind] ?? 0) >= o.perKind) continue;
-    const r = await crashSeed(seed, { fault: o.fault, maxPoints: o.maxPoints });
+    const r = await crashSeed(seed, { fault: o.fault, maxPoints: o.maxPoints, driveFaults: o.driveFaults });
     c.seeds++;
     c.kinds[kind] = (c.kinds[kind] ?? 0) + 1;
     for (const k of COUNTS) c[k] += r[k];

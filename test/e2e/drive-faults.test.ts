@@ -117,6 +117,58 @@ describe.skipIf(missing.length > 0)('drive faults through serve, the CLI and NBD
     }
   }, 120_000);
 
+  it('with a data dir: kill -9 in the middle of a rebuild, and the restart takes it up where its durable bits left it; every flushed block reads back', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'arrayemu-drive-faults-dir-'));
+    const sock = join(root, 'nbd.sock');
+    const dir = join(root, 'data');
+    const serve = (...extra: string[]) =>
+      startServe([...extra, '--data-dir', dir, '--socket', sock, '--http', '127.0.0.1:0']);
+    const uri = `nbd+unix:///LD1?socket=${sock}`;
+    const io = (cmds: string[]) => run('qemu-io', ['-f', 'raw', ...cmds.flatMap((c) => ['-c', c]), uri]);
+    const first = await serve('--config', 'examples/fig2-mirrored.json');
+    let second: Awaited<ReturnType<typeof startServe>> | undefined;
+    try {
+      await io([...SPANS.map((x) => `write -P ${x.pattern} ${x.offset} ${x.length}`), 'flush']);
+      const put = await fetch(`${first.http}/v1/throttle`, {
+        method: 'PUT',
+        body: JSON.stringify({ minMBps: 1, maxMBps: 1 }),
+      });
+      expect(put.status).toBe(200); // a rebuild of seconds
+      expect((await cli('drive', 'fail', '--server', first.http!, '--drive', '33')).code).toBe(0);
+      const under = await statusUntil(
+        first.http!,
+        (st) => st.drives.some((d: any) => d.inPlaceOf === '33' && d.rebuild?.done >= 8),
+        'the rebuild under way',
+      );
+      const spare = under.drives.find((d: any) => d.inPlaceOf === '33');
+      expect(spare.state).toBe('rebuilding');
+      // A FLUSH commits what the rebuild did so far; then the server dies mid-rebuild.
+      await io(['flush']);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      second = await serve();
+      const st = (await (await fetch(`${second.http}/v1/status`)).json()) as any;
+      const [taken] = st.dataDir.rebuildsTakenUp;
+      expect(taken).toMatchObject({ drive: '33', spare: spare.id, copiesTotal: spare.rebuild.total });
+      expect(taken.copiesLeft).toBeLessThanOrEqual(spare.rebuild.total - 8); // not from the start
+      expect(st.drives.find((d: any) => d.id === '33')).toMatchObject({ state: 'failed', replacedBy: spare.id });
+      await statusUntil(
+        second.http!,
+        (s2) => s2.drives.some((d: any) => d.id === spare.id && d.state === 'ok'),
+        'the rebuild taken up to its end',
+      );
+      const r = await io(SPANS.map((x) => `read -P ${x.pattern} ${x.offset} ${x.length}`));
+      expect(r.stdout).not.toMatch(/Pattern verification failed|error/i);
+      // The rebuilt spare alone holds 33's copies of LD1 now: its other mirror fails, and LD1 still reads.
+      expect((await cli('drive', 'fail', '--server', second.http!, '--drive', '63')).code).toBe(0);
+      const again = await io(SPANS.map((x) => `read -P ${x.pattern} ${x.offset} ${x.length}`));
+      expect(again.stdout).not.toMatch(/Pattern verification failed|error/i);
+    } finally {
+      first.child.kill('SIGKILL');
+      await second?.stop();
+    }
+  }, 120_000);
+
   // The issue's demo (DESIGN §14): every device and both BCVs two-way mirrored, two spares.
   it.each([
     ['33', "LD1's M1 (and LD2's)"],

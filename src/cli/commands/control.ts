@@ -90,7 +90,7 @@ function addDriveCommands(program: Command): void {
     .option('--device <id>', 'only this device (default: every device)')
     .option(
       '--json',
-      'print the scrub as JSON: {id, state, tracksChecked, skipped, mismatches, repaired, unrecoverable}',
+      'print the scrub as JSON: {id, state, tracksChecked, skipped, mismatches, corrupt, differing, repaired, unrecoverable}',
     )
     .action(async (o) => {
       const { scrubCommand } = await import('../../serve/control/client.ts');

@@ -12,6 +12,7 @@ const BREAKS: Record<string, TestFaultName> = {
   'unsynced-switch': 'UNSYNCED_SWITCH',
   'late-switch-commit': 'LATE_SWITCH_COMMIT',
   'flush-without-commit': 'FLUSH_WITHOUT_COMMIT',
+  'undurable-drives': 'UNDURABLE_DRIVES',
 };
 
 interface CrashCliOptions {
@@ -19,19 +20,21 @@ interface CrashCliOptions {
   seed: number;
   maxPoints?: number;
   break?: string;
+  driveFaults?: boolean;
   json?: boolean;
 }
 
 export async function crashCommand(o: CrashCliOptions): Promise<number> {
-  const { crashCampaign, CRASH_KINDS } = await import('../../stress/crash.ts');
+  const { crashCampaign, CRASH_KINDS, DRIVE_FAULT_KINDS } = await import('../../stress/crash.ts');
   const fault = o.break ? BREAKS[o.break] : undefined;
-  const total = o.perKind * CRASH_KINDS.length;
+  const total = o.perKind * (o.driveFaults ? DRIVE_FAULT_KINDS : CRASH_KINDS).length;
   const tty = process.stderr.isTTY === true;
   const c = await crashCampaign({
     perKind: o.perKind,
     firstSeed: o.seed,
     maxPoints: o.maxPoints,
     fault,
+    driveFaults: o.driveFaults,
     onSeed: (r, so) => {
       if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed} (${r.kind}) FAILED: ${r.reason}\n`);
       if (!o.json || tty) {
@@ -51,12 +54,17 @@ export async function crashCommand(o: CrashCliOptions): Promise<number> {
           ', ',
         )}), ${c.commits} commits = crash points, ${c.restarts} restarts (${c.recoveryRestarts} of them crashes of a recovery)`,
       `  ${c.flushes} FLUSHes, ${c.writes} writes, ${c.sectorsChecked} sectors checked in ${(c.ms / 1000).toFixed(1)} s`,
+      ...(o.driveFaults
+        ? [
+            `  ${c.rebuildsResumed} restarts took up a rebuild under way, ${c.scrubsResumed} a scrub; ${c.copiesVerified} copies verified against their durable checksums`,
+          ]
+        : []),
       ...(o.break
         ? [`  with ${o.break} broken: ${c.failed.length > 0 ? `caught at seed ${c.failed[0]!.seed}` : 'NOT caught'}`]
         : []),
       ...failed.map(
         (f) =>
-          `  seed ${f.seed} (${f.kind}): ${f.reason}\n    rerun (seed ${f.seed} first): arrayemu crash --per-kind 1 --seed ${f.seed}${o.break ? ` --break ${o.break}` : ''}`,
+          `  seed ${f.seed} (${f.kind}): ${f.reason}\n    rerun (seed ${f.seed} first): arrayemu crash --per-kind 1 --seed ${f.seed}${o.driveFaults ? ' --drive-faults' : ''}${o.break ? ` --break ${o.break}` : ''}`,
       ),
     ].join('\n'),
   );
@@ -76,6 +84,10 @@ export function addCrashCommand(program: Command): void {
       new Option('--break <rule>', 'break one ordering rule on purpose (the campaign must fail)').choices(
         Object.keys(BREAKS),
       ),
+    )
+    .option(
+      '--drive-faults',
+      'crash MX’s own restripe (a two-way mirrored device with a mirrored BCV) while one of its drives fails and is rebuilt onto a spare',
     )
     .option('--json', 'print one JSON object')
     .action(async (o: CrashCliOptions) => {

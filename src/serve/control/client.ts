@@ -201,7 +201,7 @@ export async function scrubCommand(o: ServerOptions & { device?: string; json?: 
   process.stdout.write(
     o.json
       ? `${JSON.stringify(v)}\n`
-      : `scrub ${v.id}${v.device ? ` of ${v.device}` : ''}: ${v.state}: ${v.tracksChecked} copies checked, ${v.skipped} skipped, ${v.mismatches} mismatches, ${v.repaired} repaired, ${v.unrecoverable} unrecoverable${v.error ? ` (${v.error})` : ''}\n`,
+      : `scrub ${v.id}${v.device ? ` of ${v.device}` : ''}: ${v.state}: ${v.tracksChecked} copies checked, ${v.skipped} skipped, ${v.mismatches} mismatches (${v.corrupt ?? 0} against their own checksum, ${v.differing ?? 0} differing from the other copies), ${v.repaired} repaired, ${v.unrecoverable} unrecoverable${v.error ? ` (${v.error})` : ''}\n`,
   );
   return v.state === 'done' && v.unrecoverable === 0 ? 0 : 1;
 }

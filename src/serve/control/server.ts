@@ -191,6 +191,7 @@ function status(c: Ctx): Record<string, unknown> {
           restartedFromCommit: c.s.emu.recovery.commit,
           tracksRead: c.s.emu.recovery.tracks,
           loadMs: c.s.emu.recovery.loadMs,
+          rebuildsTakenUp: c.s.emu.recovery.rebuilds ?? [],
         }
       : null,
   };
