@@ -6,15 +6,17 @@
 // the host and FIG. 7 counters grow, the switch window is listed, and nothing is logged as an
 // error. With UI_SCREENSHOTS=DIR each phase's screenshot is written there (docs/ui holds them).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { startServe, type Serving } from '../../scripts/serve-child.ts';
 import { RawNbd } from '../support/nbd-client.ts';
 
+import { missingTools } from '../../scripts/tools.ts';
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
+const haveChromium = missingTools([CHROMIUM]).length === 0; // (under CI=true a missing browser fails)
 if (!haveChromium) console.warn(`SKIPPED: the live view's browser test needs ${CHROMIUM} (apt-get install chromium)`);
 
 const NBD = { READ: 0, WRITE: 1 } as const;

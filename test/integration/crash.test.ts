@@ -34,7 +34,7 @@ describe('crash everywhere (simulation)', { timeout: CAMPAIGN_BOUND_MS }, () => 
     'FLUSH_WITHOUT_COMMIT',
   ] as TestFaultName[]) {
     it(`mutation ${fault} is caught`, async () => {
-      const c = await crashCampaign({ perKind: 8, firstSeed: 1, fault });
+      const c = await crashCampaign({ perKind: 8, firstSeed: 1, fault, stopAtFirst: true });
       expect(c.failed.length, `${fault}: no seed failed in ${c.seeds}`).toBe(1);
     });
   }
@@ -57,7 +57,10 @@ describe('crash everywhere while a drive fails and is rebuilt (DESIGN §14)', { 
   });
 
   it('mutation UNDURABLE_DRIVES (a restart forgets the failure and the rebuild) is caught', async () => {
-    const c = await crashCampaign({ perKind: 8, firstSeed: 1, driveFaults: true, fault: 'UNDURABLE_DRIVES' });
+    const c = await crashCampaign({
+      ...{ perKind: 8, firstSeed: 1, driveFaults: true },
+      ...{ fault: 'UNDURABLE_DRIVES' as const, stopAtFirst: true },
+    });
     expect(c.failed.length, `no seed failed in ${c.seeds}`).toBe(1);
   });
 });

@@ -1,7 +1,7 @@
 // `crash`: the crash-everywhere campaign of the durable data dir (DESIGN §10), in simulation: each
 // seed's restripe under stamped writes and FLUSHes, a restart from every commit of its store (and
 // some recoveries crashed again at each of theirs), every flushed sector checked. `--break` breaks
-// one ordering rule on purpose: the campaign must then fail (and stops at the first seed that does).
+// one ordering rule on purpose: the campaign must then fail; it reports every seed that caught it (--first: stops at the first).
 import { Command, Option } from 'commander';
 import type { TestFaultName } from '../../shared/memory.ts';
 import { intArg, print, EXIT_FAILED } from '../args.ts';
@@ -21,6 +21,7 @@ interface CrashCliOptions {
   maxPoints?: number;
   break?: string;
   driveFaults?: boolean;
+  first?: boolean;
   json?: boolean;
 }
 
@@ -35,6 +36,7 @@ export async function crashCommand(o: CrashCliOptions): Promise<number> {
     maxPoints: o.maxPoints,
     fault,
     driveFaults: o.driveFaults,
+    stopAtFirst: o.first,
     onSeed: (r, so) => {
       if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed} (${r.kind}) FAILED: ${r.reason}\n`);
       if (!o.json || tty) {
@@ -60,7 +62,9 @@ export async function crashCommand(o: CrashCliOptions): Promise<number> {
           ]
         : []),
       ...(o.break
-        ? [`  with ${o.break} broken: ${c.failed.length > 0 ? `caught at seed ${c.failed[0]!.seed}` : 'NOT caught'}`]
+        ? [
+            `  with ${o.break} broken: ${c.failed.length > 0 ? `caught by ${c.failed.length} of ${c.seeds} seeds (${c.failed.map((f) => f.seed).join(', ')})` : `NOT caught in ${c.seeds} seeds`}`,
+          ]
         : []),
       ...failed.map(
         (f) =>
@@ -88,6 +92,10 @@ export function addCrashCommand(program: Command): void {
     .option(
       '--drive-faults',
       'crash MX’s own restripe (a two-way mirrored device with a mirrored BCV) while one of its drives fails and is rebuilt onto a spare',
+    )
+    .option(
+      '--first',
+      'with --break: stop at the first seed that catches it (default: run every seed, to count how many do)',
     )
     .option('--json', 'print one JSON object')
     .action(async (o: CrashCliOptions) => {
