@@ -64,7 +64,12 @@ export async function startServe(args: string[], cwd = process.cwd()): Promise<S
       void exited.then((code) => done(new Error(`serve exited ${code}: ${err.slice(-2000)}`)));
       look();
     });
-  const first = (await line(() => true)) as { http?: string[]; uris?: string[] };
+  // Its first line says it serves ({ok: true, …}), or why it could not start (a refusal is a line too).
+  const first = (await line(() => true)) as { ok?: boolean; http?: string[]; uris?: string[] };
+  if (first.ok !== true) {
+    await exited;
+    throw new Error(`serve did not start: ${JSON.stringify(first)} ${err.slice(-2000)}`);
+  }
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     return exited;

@@ -50,6 +50,7 @@ export class LmdbStore implements DurableStore {
     const db = this.db as Database<Buffer, [string, number]>;
     return {
       meta,
+      track: (g) => this.track(g),
       *tracks() {
         for (const { key, value } of db.getRange({ start: [TRACK, -1], end: [TRACK, KEY_END] }))
           yield [key[1], new Uint8Array(value)];
@@ -74,6 +75,12 @@ export class LmdbStore implements DurableStore {
         return raw ? new Int32Array(new Uint8Array(raw).slice().buffer) : undefined;
       },
     };
+  }
+
+  /** Global track g's committed bytes (null: zeros). */
+  track(g: number): Uint8Array | null {
+    const v = (this.db as Database<Buffer, [string, number]>).get([TRACK, g]);
+    return v ? new Uint8Array(v) : null;
   }
 
   commit(c: DurableCommit): void {

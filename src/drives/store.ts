@@ -3,7 +3,8 @@
 import { assert } from '../shared/assert.ts';
 import { SECTOR_BYTES } from '../shared/config.ts';
 import { ArrayError } from '../shared/errors.ts';
-import { NO_CHUNK, SPARSE, type SharedState } from '../shared/memory.ts';
+import { IN_STORE, NO_CHUNK, SPARSE, type SharedState } from '../shared/memory.ts';
+import { trackSourceOf, type TrackSource } from './track-source.ts';
 import { growShared } from '../shared/memory-size.ts';
 import { DriveFault } from '../shared/drive-state.ts';
 import { addWord, loadWord, storeWord } from '../shared/words.ts';
@@ -140,8 +141,17 @@ export class SparseDrive implements MemoryStore {
   private readonly pool: SharedArrayBuffer;
   private readonly words: Int32Array;
   private readonly owner: MemoryOwner;
+  /** Where IN_STORE tracks are read from (a restart's data dir), and this drive's first global track. */
+  private readonly source?: { read: TrackSource; baseTrack: number };
 
-  constructor(opts: StoreOptions & { index: SharedArrayBuffer; pool: SharedArrayBuffer; words: SharedArrayBuffer }) {
+  constructor(
+    opts: StoreOptions & {
+      index: SharedArrayBuffer;
+      pool: SharedArrayBuffer;
+      words: SharedArrayBuffer;
+      source?: TrackSource;
+    },
+  ) {
     this.id = opts.id;
     this.trackBytes = opts.trackBytes;
     this.index = new Int32Array(opts.index);
@@ -149,11 +159,36 @@ export class SparseDrive implements MemoryStore {
     this.pool = opts.pool;
     this.words = new Int32Array(opts.words);
     this.owner = new MemoryOwner(opts, this.tracks);
+    if (opts.source) this.source = { read: opts.source, baseTrack: opts.writeSeq?.baseTrack ?? 0 };
+  }
+
+  /**
+   * Track `track`'s chunk (NO_CHUNK: zeros), read in from the store first if a restart left it
+   * there (IN_STORE). Not under the seqlock: the bytes are the durable ones, nothing to commit.
+   */
+  private chunkOf(track: number): number {
+    const chunk = loadWord(this.index, track);
+    if (chunk !== IN_STORE) return chunk;
+    assert(this.source, () => `drive ${this.id}: track ${track} is in the store, and this thread has no source for it`);
+    const bytes = this.source.read(this.source.baseTrack + track);
+    if (!bytes) {
+      storeWord(this.index, track, NO_CHUNK);
+      return NO_CHUNK;
+    }
+    assert(
+      bytes.length === this.trackBytes,
+      () =>
+        `drive ${this.id}: track ${track} in the store has ${bytes.length} bytes, not trackBytes ${this.trackBytes}`,
+    );
+    const fresh = this.allocate();
+    new Uint8Array(this.pool, fresh * this.trackBytes, this.trackBytes).set(bytes);
+    storeWord(this.index, track, fresh); // published after its bytes are in
+    return fresh;
   }
 
   async readTrack(track: number, dst: Uint8Array): Promise<void> {
     this.owner.check(track, dst, 'read');
-    const chunk = loadWord(this.index, track);
+    const chunk = this.chunkOf(track);
     if (chunk === NO_CHUNK) dst.fill(0);
     else dst.set(new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes));
   }
@@ -161,7 +196,7 @@ export class SparseDrive implements MemoryStore {
   async readRange(track: number, dst: Uint8Array, from: number, to: number): Promise<void> {
     this.owner.check(track, dst, 'read');
     this.owner.checkRange(from, to);
-    const chunk = loadWord(this.index, track);
+    const chunk = this.chunkOf(track);
     if (chunk === NO_CHUNK) dst.fill(0, from, to);
     else dst.set(new Uint8Array(this.pool, chunk * this.trackBytes + from, to - from), from);
   }
@@ -181,14 +216,14 @@ export class SparseDrive implements MemoryStore {
   trackBytesOf(track: number): Uint8Array | null {
     this.owner.checkOwner('copy');
     this.owner.checkTrack(track, 'copy');
-    const chunk = loadWord(this.index, track);
+    const chunk = this.chunkOf(track);
     return chunk === NO_CHUNK ? null : new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
   }
 
   copyIn(track: number, src: Uint8Array | null): void {
     this.owner.checkTrack(track, 'copy');
     if (src) this.put(track, 0, src);
-    else if (loadWord(this.index, track) !== NO_CHUNK) this.put(track, 0, null); // a never-written track reads as zeros already
+    else if (this.chunkOf(track) !== NO_CHUNK) this.put(track, 0, null); // a never-written track reads as zeros already
   }
 
   /**
@@ -196,8 +231,10 @@ export class SparseDrive implements MemoryStore {
    * it first if it has none, under its write seqlock; the chunk is published after its bytes are in.
    */
   private put(track: number, at: number, bytes: Uint8Array | null): void {
-    let chunk = loadWord(this.index, track);
-    if (chunk === NO_CHUNK) chunk = this.allocate();
+    const whole = bytes === null || (at === 0 && bytes.length === this.trackBytes);
+    // A part written over a track still in the store: the rest of it is read in first.
+    let chunk = whole ? loadWord(this.index, track) : this.chunkOf(track);
+    if (chunk === NO_CHUNK || chunk === IN_STORE) chunk = this.allocate();
     const g = this.owner.beginWrite(track);
     const dst = new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
     if (bytes) dst.set(bytes, at);
@@ -311,6 +348,6 @@ export function driveStore(state: SharedState, id: string, d: number, adapterInd
   };
   const sparse = b.sparseIndex[d];
   return sparse
-    ? new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords })
+    ? new SparseDrive({ ...common, index: sparse, pool: b.sparsePool, words: b.sparseWords, source: trackSourceOf(b) })
     : new MemoryDrive({ ...common, data: b.driveData[d]! });
 }

@@ -9,6 +9,7 @@ import { HostAdapter } from '../host-adapter/host-adapter.ts';
 import { DiskAdapter } from '../disk-adapter/disk-adapter.ts';
 import { ServiceProcessor } from '../service-processor/service-processor.ts';
 import { LmdbStore } from '../drives/durable-store.ts';
+import { setTrackSource, trackSourceOf } from '../drives/track-source.ts';
 import { join } from 'node:path';
 
 /** What the main thread may ask of the service processor (ArrayEmulator.sp), by name, and its answer. */
@@ -61,6 +62,11 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
     };
   }
   if (init.role === 'da') {
+    // Its own handle on the store (an LMDB environment per thread), opened before its drives are.
+    if (init.trackStore && !trackSourceOf(init.buffers)) {
+      const reader = new LmdbStore(init.trackStore);
+      setTrackSource(init.buffers, (g) => reader.track(g));
+    }
     const da = new DiskAdapter({ model, state, index: init.index, log, replacement });
     return {
       wire: (kind, i, link) =>

@@ -31,6 +31,8 @@ import { ArrayError } from '../shared/errors.ts';
 import type { DurableStore, ScrubRecord } from '../shared/durable.ts';
 import type { RecoveredSession } from '../service-processor/session-run.ts';
 import { loadImage, readImage } from './recover.ts';
+import { setTrackSource } from '../drives/track-source.ts';
+import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { lockDataDir, type DirLock } from '../drives/dir-lock.ts';
 import { Scrubs } from './scrub-run.ts';
@@ -136,14 +138,15 @@ export class ArrayEmulator extends EventEmitter {
       throw new ArrayError('USAGE', 'a durable store object needs inline mode; give a data dir in threads mode');
     const { reader, image, config } = readImage(given, durable, log);
     const model = new ArrayModel(config);
-    const buffers = createSharedBuffers(config);
+    // With a data dir every drive is sparse: a restart leaves each track in the store until first touched.
+    const buffers = createSharedBuffers(config, { allSparse: durable !== undefined });
     const state = new SharedState(buffers);
-    let loaded: Awaited<ReturnType<typeof loadImage>> | undefined;
-    try {
-      if (image) loaded = await loadImage(state, model, image);
-    } finally {
-      if (!durable?.store) reader?.close(); // the service processor opens the store itself, in its own thread
-    }
+    const loaded = image ? loadImage(state, model, image) : undefined;
+    // Inline, the actors read those tracks through this thread's handle on the store (kept open until
+    // stop); in threads, each disk adapter opens its own, and the service processor its writer.
+    if (image && mode === 'inline') setTrackSource(buffers, (g) => image.track(g));
+    else if (!durable?.store) reader?.close();
+    const trackStore = image && durable?.dir && mode === 'threads' ? join(durable.dir, 'store') : undefined;
     const recovered = image ? { ...image.meta, running: config } : undefined;
     const roles = actorRoles(config);
     const failures: string[] = [];
@@ -159,6 +162,7 @@ export class ArrayEmulator extends EventEmitter {
           ...(role === 'sp' && durable
             ? { durable: { dir: durable.dir, store: durable.store, recovered, everyMs: durable.everyMs } }
             : {}),
+          ...(role === 'da' && trackStore ? { trackStore } : {}),
         };
         return mode === 'threads'
           ? startWorker(init, name, log, failures, emit)
@@ -170,6 +174,8 @@ export class ArrayEmulator extends EventEmitter {
     followSessions(emu, model);
     emu.failures = failures;
     emu.initialConfig = config;
+    emu.trackStore = trackStore;
+    if (image && mode === 'inline' && !durable?.store) emu.trackReader = reader;
     emu.emitter = emit;
     if (opts.chaos && mode !== 'inline') throw new ArrayError('USAGE', 'link chaos needs inline mode');
     emu.chaos = opts.chaos;
@@ -219,6 +225,10 @@ export class ArrayEmulator extends EventEmitter {
    * resumed at a restart may complete before whoever watches it (the control API's job) is listening.
    */
   readonly completions = new Map<string, { report: ReconfReport; running: ArrayConfig }>();
+  /** A restart's store, for disk adapters (threads) to read the tracks it left there; inline, this thread's handle on it. */
+  private trackStore?: string;
+  private trackReader?: DurableStore;
+
   /** Whether the array keeps a durable store (a FLUSH then commits). */
   durable = false;
   /** The data dir's lock, held from start to stop (undefined: no data dir). */
@@ -368,6 +378,7 @@ export class ArrayEmulator extends EventEmitter {
         config: this.initialConfig,
         buffers: this.state.buffers,
         replacement: true,
+        ...(old.role === 'da' && this.trackStore ? { trackStore: this.trackStore } : {}),
       };
       const incarnation = Number(old.owner.tag.split('#')[1] ?? 1) + 1;
       if (this.mode === 'inline') {
@@ -471,6 +482,7 @@ export class ArrayEmulator extends EventEmitter {
   async stop(): Promise<void> {
     if (this.durable) await this.sp('closeStore').catch(() => {});
     await Promise.all(this.actors.map((a) => a.stop()));
+    this.trackReader?.close();
     await this.dirLock?.release(); // only once the store is closed: a next server may open it
   }
 

@@ -14,14 +14,14 @@ import { checkDriveModels } from '../drives/timing/timed-drive.ts';
 import { assert } from '../shared/assert.ts';
 import { mediaOf } from '../shared/drive-state.ts';
 import { setSum } from '../shared/checksums.ts';
-import { DEVICE, DRIVE_WORDS, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
+import { DEVICE, DRIVE_WORDS, IN_STORE, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { learnNewGeneration, Session } from '../shared/session.ts';
-import { driveStore } from '../drives/store.ts';
 import { orPb, setFlags } from '../shared/tables.ts';
 
 /** What a load put back. */
 export interface Loaded {
+  /** Tracks read at the restart: none (each is read in when first touched). */
   tracks: number;
   /** Sessions that come back under N (made durable after their switch). */
   underN: Session[];
@@ -54,22 +54,18 @@ export function withoutStaleBcvs(
 }
 
 /** Put the image into the freshly made tables and drives of `state` (nothing runs yet). */
-export async function loadImage(state: SharedState, model: ArrayModel, image: DurableImage): Promise<Loaded> {
+export function loadImage(state: SharedState, model: ArrayModel, image: DurableImage): Loaded {
   const underN = image.meta.sessions.filter((s) => s.stage === 'switched').map((s) => new Session(s.spec));
   restoreFlags(state, image, underN);
   restoreDrives(state, image);
   restoreSums(state, image);
-  let tracks = 0;
-  const stores = model.drives.ids.map((id, d) =>
-    driveStore(state, id, d, state.driveOwner[d]!, model.drives.baseTrack[d]!),
-  );
-  for (const [g, data] of image.tracks()) {
-    const d = model.drives.driveOf(g);
-    await stores[d]!.writeTrack(g - model.drives.baseTrack[d]!, data);
-    tracks++;
+  // No track is read here: each stays in the store until a drive first touches it (track-source.ts).
+  for (const index of state.buffers.sparseIndex) {
+    assert(index, 'a restart from a data dir on a drive that is not sparse (createSharedBuffers allSparse)');
+    new Int32Array(index).fill(IN_STORE);
   }
   for (const s of underN) restoreSession(state, model, s);
-  return { tracks, underN, again: image.meta.sessions.length - underN.length };
+  return { tracks: 0, underN, again: image.meta.sessions.length - underN.length };
 }
 
 /** Durable flags back; PS and IND of any session that does not come back under N cleared (it starts again). */

@@ -38,6 +38,8 @@ export interface ActorInit {
    * configuration files live there), or a store object (inline only: the crash harness's memory
    * store), and the record the array was restarted from.
    */
+  /** A disk adapter of an array restarted from a data dir: the store it reads the tracks the restart left there from (track-source.ts). */
+  trackStore?: string;
   durable?: {
     dir?: string;
     store?: import('./durable.ts').DurableStore;

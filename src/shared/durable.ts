@@ -37,7 +37,7 @@ import type { SessionSpec } from './session.ts';
 import { DriveMap } from './layout.ts';
 import { assert } from './assert.ts';
 import { ArrayError } from './errors.ts';
-import { NO_CHUNK, TRACK, type SharedState } from './memory.ts';
+import { IN_STORE, NO_CHUNK, TRACK, type SharedState } from './memory.ts';
 
 /** Format of the durable record; a store written by another format is refused, naming both. */
 export const DURABLE_FORMAT = 1;
@@ -102,6 +102,8 @@ export interface DurableImage {
   meta: DurableMeta;
   /** Every track that is not all zeros. */
   tracks(): Iterable<[g: number, data: Uint8Array]>;
+  /** Global track g's bytes (null: zeros): what a drive reads in for a track a restart left in the store. */
+  track(g: number): Uint8Array | null;
   /** Durable flags of every track (zeros where never stored). */
   flags(totalTracks: number): Int32Array;
   /** The drive words last committed (undefined: a store written before drive faults were durable). */
@@ -276,6 +278,8 @@ export function readDriveTrack(state: SharedState, drives: DriveMap, g: number, 
     return;
   }
   const chunk = Atomics.load(new Int32Array(index), t);
+  // (A track a restart left in the store is read in before its first write: never captured unread.)
+  assert(chunk !== IN_STORE, () => `durable store: track ${g} was written, yet is still in the store unread`);
   if (chunk === NO_CHUNK) dst.fill(0);
   else dst.set(new Uint8Array(b.sparsePool, chunk * state.trackBytes, state.trackBytes));
 }
@@ -334,6 +338,7 @@ export function imageOf(commits: DurableCommit[]): DurableImage | undefined {
   const last = commits[commits.length - 1]!;
   return {
     meta: structuredClone(last.meta),
+    track: (g) => tracks.get(g) ?? null,
     driveWords: () => last.driveWords?.slice(),
     sums: (total) => sumsOf(sumChunks, total),
     *tracks() {

@@ -33,6 +33,8 @@ export function growShared(pool: SharedArrayBuffer, need: number, minGrowBytes: 
   return 'ok';
 }
 export const NO_CHUNK = -1;
+/** A sparse index entry: the track's bytes are in the data dir's store (or nowhere: zeros), not read yet (a restart's). */
+export const IN_STORE = -2;
 /** Words of the sparse store's control buffer. */
 export const SPARSE = { NEXT_CHUNK: 0 } as const;
 export const SPARSE_WORDS = 2;

@@ -189,9 +189,16 @@ export interface SharedBuffers {
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
 
-export { isSparse, sharedMemoryBytes, NO_CHUNK, SPARSE, DENSE_DRIVE_MAX_BYTES } from './memory-size.ts';
+export { isSparse, sharedMemoryBytes, NO_CHUNK, IN_STORE, SPARSE, DENSE_DRIVE_MAX_BYTES } from './memory-size.ts';
 
-export function createSharedBuffers(cfg: ArrayConfig): SharedBuffers {
+/**
+ * The array's shared memory. `allSparse` (an array kept in a data dir): every drive keeps only the
+ * tracks touched, so a restart can leave the rest in the store (IN_STORE) until first used.
+ */
+export function createSharedBuffers(given: ArrayConfig, opts: { allSparse?: boolean } = {}): SharedBuffers {
+  const cfg = opts.allSparse
+    ? { ...given, drives: given.drives.map((d) => ({ ...d, store: 'sparse' as const })) }
+    : given;
   checkSharedMemory(cfg);
   try {
     return allocateSharedBuffers(cfg);

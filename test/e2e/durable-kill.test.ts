@@ -167,7 +167,15 @@ describe.skipIf(missing.length > 0)('a data dir stopped in the middle of a commi
         const second = await startServe(['--data-dir', data, '--socket', s2], process.cwd());
         try {
           for (let pass = 0; pass < 2; pass++)
-            await readBack(root, s2, 'LD1', LARGE_BYTES, (b) => (answered ? [2] : b < early ? [1, 2] : [0, 2]));
+            await readBack(root, s2, 'LD1', LARGE_BYTES, (b) => (answered ? [2] : b < early ? [1, 2] : [0, 2])).catch(
+              (err: Error) => {
+                // What the restarted server said (a read that cannot connect means it has gone).
+                const gone = second.child.exitCode ?? second.child.signalCode;
+                throw new Error(
+                  `${err.message}\n(restarted server ${gone === null ? 'running' : `exited ${gone}`}: ${second.err().slice(-3000)})`,
+                );
+              },
+            );
         } finally {
           second.child.kill('SIGTERM');
           await second.exited;
