@@ -104,7 +104,7 @@ export function durableMarkdown(rows: DurableRow[], machine: string, date: strin
         `| ${r.heldMiB} MiB | ${r.firstCommitMs} ms | ${r.flushP50Ms} ms | ${r.flushP99Ms} ms | ${r.restartMs} ms |`,
     ),
     '',
-    'A FLUSH commits only the tracks written since the last commit; what still grows with the data held is small (the capture reads one seqlock word a track and compares the flag chunks; the B-tree is deeper). A restart reads every stored track back into the drives, so it grows with the data held.',
+    'A FLUSH commits only the tracks written since the last commit; what still grows with the data held is small (the capture reads one seqlock word a track and compares the flag chunks; the B-tree is deeper). A restart reads no track’s bytes (each stays in the store until a drive first touches it, DESIGN §10): it reads the metadata (flags, checksums, drive words, a few bytes a track) and starts the threads, so it does not grow with the data held. The bytes a FLUSH stores are still whole 64 KiB tracks, and memory still grows with the tracks touched.',
     '',
   ].join('\n');
 }

@@ -5,7 +5,7 @@ import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { ByteRange } from '../shared/messages.ts';
 import { assert } from '../shared/assert.ts';
 import type { Drive } from '../drives/store.ts';
-import { addRebuilt, DriveFault, driveWritable, mediaOf } from '../shared/drive-state.ts';
+import { addRebuilt, DriveFault, driveWritable, mediaOf, mediaTrack } from '../shared/drive-state.ts';
 import { fillCopyWritten } from '../shared/fill-pending.ts';
 import { noteSum, sumUnknown } from '../shared/checksums.ts';
 
@@ -87,7 +87,8 @@ export class Locations {
   async write(g: number, src: Uint8Array, dirty?: [number, number]): Promise<void> {
     this.checkDrive(g, 'write');
     const { drive, track } = this.driveTrack(g);
-    sumUnknown(this.state, g); // until the write has ended (checksums.ts)
+    const at = mediaTrack(this.state, this.model.drives, g); // where the media keeps g's bytes and checksum
+    sumUnknown(this.state, at); // until the write has ended (checksums.ts)
     if (dirty && drive.writeRange && dirty[0] < dirty[1] && !this.state.flag(g, TRACK.FMT))
       await drive.writeRange(track, src, dirty[0], dirty[1]);
     else await drive.writeTrack(track, src);
@@ -98,7 +99,7 @@ export class Locations {
       this.state.clearFlag(g, TRACK.STALE);
       addRebuilt(this.state, this.model.drives.driveOf(g), 1); // a rebuilt copy: the rebuild's progress
     }
-    noteSum(this.state, g, src); // the copy holds src's whole track now (a write-pending slot is whole)
+    noteSum(this.state, at, src); // the copy holds src's whole track now (a write-pending slot is whole)
     this.state.clearFlag(g, TRACK.FMT | (whole ? TRACK.MEDIA | TRACK.ROT : 0));
     fillCopyWritten(this.state, this.model, g); // a fill's data is on this copy's drive now
   }

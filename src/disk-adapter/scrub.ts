@@ -9,7 +9,7 @@ import type { ArrayModel } from '../shared/model.ts';
 import { NO_SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { slotOf, slotStateOf } from '../shared/tables.ts';
-import { DriveFault } from '../shared/drive-state.ts';
+import { DriveFault, mediaTrack } from '../shared/drive-state.ts';
 import { sumOf, trackSum } from '../shared/checksums.ts';
 import type { Session } from '../shared/session.ts';
 import type { DeviceLayout } from '../shared/layout.ts';
@@ -72,7 +72,7 @@ async function scrubCopy(ctx: ScrubContext, g: number, owner: number, buf: Uint8
     }
     part.checked++;
     const sum = trackSum(buf);
-    const want = sumOf(ctx.state, g);
+    const want = sumOf(ctx.state, g, mediaTrack(ctx.state, ctx.model.drives, g));
     if (want !== undefined && sum !== want) part.bad.push(g, owner);
     else part.read.push(g, owner, sum, want === undefined ? 0 : 1);
   } finally {

@@ -8,6 +8,7 @@ import type { ArrayConfig } from '../shared/config.ts';
 import { sched } from '../shared/sched.ts';
 import { errorMessage } from '../shared/errors.ts';
 import {
+  CaptureBusy,
   commitBytes,
   DurableCapture,
   type DurableMeta,
@@ -17,6 +18,9 @@ import {
 
 /** How often the durable store commits what the background processes did (ms; a FLUSH commits at once). */
 export const DURABLE_BACKGROUND_MS = 1000;
+/** Tries of one commit whose capture met a track mid-write (CaptureBusy), and the wait between two (ms): a second in all. */
+const BUSY_TRIES = 200;
+const BUSY_RETRY_MS = 5;
 
 export class DurableCommits {
   private capture?: DurableCapture;
@@ -84,16 +88,23 @@ export class DurableCommits {
     if (scrub !== undefined) this.scrub = scrub ?? undefined;
     if (!this.store || !this.capture) return Promise.resolve(0);
     if (this.commitSoon) return this.commitSoon;
-    const soon = new Promise<number>((resolve, reject) =>
+    const soon = new Promise<number>((resolve, reject) => {
+      const attempt = (tries: number) => {
+        if (!this.capture) return resolve(0); // closed meanwhile
+        try {
+          resolve(this.write(this.capture.next(this.meta(), reason)));
+        } catch (err) {
+          // A writer descheduled mid-write: nothing was captured; the same commit a moment later.
+          if (err instanceof CaptureBusy && tries < BUSY_TRIES)
+            sched().after(BUSY_RETRY_MS, () => attempt(tries + 1), false);
+          else reject(err);
+        }
+      };
       sched().defer(() => {
         this.commitSoon = undefined;
-        try {
-          resolve(this.write(this.capture!.next(this.meta(), reason)));
-        } catch (err) {
-          reject(err);
-        }
-      }),
-    );
+        attempt(1);
+      });
+    });
     this.commitSoon = soon;
     return soon;
   }

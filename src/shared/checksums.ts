@@ -5,6 +5,8 @@
 // A copy none of whose writes was seen has none (SUMMED clear), nor has a formatted location (FMT:
 // it reads as zeros whatever its bytes): a scrub then compares the copies with each other.
 //
+// Kept at the index the drive's media keeps the bytes at (a spare's own track for a position it
+// took over: drive-state.ts mediaTrack), with the bytes' write seqlock.
 // Durable with the drive bytes it describes (durable.ts): a write clears SUMMED before its drive
 // write begins and notes the new checksum after it ends, so a capture that reads a copy's bytes
 // under its write seqlock, and SUMMED and the checksum between the two seqlock reads, gets the pair
@@ -31,11 +33,14 @@ export function setSum(state: SharedState, g: number, sum: number): void {
   Atomics.or(state.trackFlags, g, TRACK.SUMMED);
 }
 
-/** Copy location g's checksum, or undefined if none is known (or g is formatted: it reads as zeros). */
-export function sumOf(state: SharedState, g: number): number | undefined {
-  const f = Atomics.load(state.trackFlags, g);
-  if (!(f & TRACK.SUMMED) || f & TRACK.FMT) return undefined;
-  return Atomics.load(state.trackSums, g);
+/**
+ * Copy location g's checksum, kept at `at` (its media's track: drive-state.ts mediaTrack), or
+ * undefined if none is known (or g is formatted: it reads as zeros).
+ */
+export function sumOf(state: SharedState, g: number, at = g): number | undefined {
+  if (Atomics.load(state.trackFlags, g) & TRACK.FMT || !(Atomics.load(state.trackFlags, at) & TRACK.SUMMED))
+    return undefined;
+  return Atomics.load(state.trackSums, at);
 }
 
 /** A direct copy made location `to` hold what location `from` did: `to` takes its checksum, or none. */

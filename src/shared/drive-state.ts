@@ -42,6 +42,15 @@ export const setDriveState = (state: SharedState, d: number, v: number): void =>
 export const mediaOf = (state: SharedState, d: number): number => Atomics.load(state.driveState, word(d, W.MEDIA));
 export const setMediaOf = (state: SharedState, d: number, m: number): void =>
   void Atomics.store(state.driveState, word(d, W.MEDIA), m);
+/**
+ * The global track whose index the media behind copy location g keeps its bytes at (its seqlock and
+ * its checksum): g itself, or the same track of the spare rebuilt in g's drive position's place.
+ */
+export function mediaTrack(state: SharedState, drives: DriveMap, g: number): number {
+  const d = drives.driveOf(g);
+  const m = mediaOf(state, d);
+  return m === d ? g : drives.baseTrack[m]! + (g - drives.baseTrack[d]!);
+}
 /** The drive positions whose tracks an adapter with drives `own` serves: each whose media is one of them. */
 export function positionsServed(state: SharedState, positions: number, own: { has(d: number): boolean }): number[] {
   const out: number[] = [];

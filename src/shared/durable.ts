@@ -27,11 +27,11 @@
 //    holds the other copies' newer bytes holds the failure too (a restart never trusts the failed
 //    drive's older copy). A spare rebuilt in a position's place keeps its bytes at its own global
 //    tracks, as it does in memory.
-//  - Each copy's checksum (checksums.ts) is durable with its bytes: read, with SUMMED, between the
-//    two seqlock reads of a copy whose bytes this commit holds (a write clears SUMMED before it
-//    begins and notes the new checksum after it ends, so the pair is one write's, or no checksum);
-//    for a copy not written since the last commit, read before its seqlock is checked (a checksum
-//    noted since belongs to a write that changed the seqlock, so the copy is read after all).
+//  - Each copy's checksum (checksums.ts) is durable with its bytes: kept at the same index as the
+//    bytes' seqlock, and read, with SUMMED, between the two seqlock reads of a copy whose bytes this
+//    commit holds (a write clears SUMMED before it begins and notes the new checksum after it ends,
+//    so the pair is one write's, or no checksum). A copy not written since the last commit keeps
+//    the checksum committed with its bytes: nothing else changes it.
 import type { ArrayConfig } from './config.ts';
 import type { SessionSpec } from './session.ts';
 import { DriveMap } from './layout.ts';
@@ -52,8 +52,21 @@ export const FLAG_CHUNK_TRACKS = 4096;
 /** A track's flags as they may be made durable: a fill whose data is not on its drive yet (FILLPEND) keeps IND (R3). */
 export const durableFlags = (f: number): number => (f & DURABLE_FLAGS) | (f & TRACK.FILLPEND ? TRACK.IND : 0);
 
-/** Tries to read a track whose seqlock is odd (a write in progress, microseconds) before the capture stops loudly. */
-const SEQLOCK_TRIES = 1_000_000;
+/**
+ * Reads of a track whose seqlock is odd (a write in progress: microseconds, unless its thread was
+ * descheduled mid-write on a busy machine) before this capture gives up with CaptureBusy: the commit
+ * is then tried again a moment later (durable-commits.ts). Skipping the track instead would be wrong:
+ * a flag read earlier may depend on bytes it holds.
+ */
+const SEQLOCK_TRIES = 100_000;
+
+/** A capture met a track mid-write for SEQLOCK_TRIES reads: nothing was captured; try the commit again. */
+export class CaptureBusy extends ArrayError {
+  constructor(message: string) {
+    super('BUSY', message);
+    this.name = 'CaptureBusy';
+  }
+}
 
 /** How far a session had come when it was last made durable. */
 export type DurableStage = 'opened' | 'switched';
@@ -175,8 +188,7 @@ export class DurableCapture {
   /** The next commit: flags first, then the tracks written since the last commit (see the header for why this order). */
   next(meta: DurableMeta, reason: string): DurableCommit {
     const flagChunks = this.changedFlags();
-    for (let g = 0; g < this.state.totalTracks; g++) this.readSum(g);
-    const tracks = this.changedTracks(); // (each copy read has its checksum read again with it)
+    const tracks = this.changedTracks(); // (each copy read has its checksum read with it)
     const sumChunks = this.changedSums();
     const driveWords = new Int32Array(this.state.driveState.length);
     for (let i = 0; i < driveWords.length; i++) driveWords[i] = Atomics.load(this.state.driveState, i);
@@ -221,11 +233,17 @@ export class DurableCapture {
     this.sums[g] = known ? Atomics.load(this.state.trackSums, g) : 0;
   }
 
-  /** Chunks of checksums that differ from the last commit: the checksums, then the known flags. */
+  /**
+   * Chunks of checksums that differ from the last commit (the checksums, then the known flags): only
+   * chunks holding a copy this commit read, since a copy's checksum changes only with its bytes.
+   */
   private changedSums(): Array<[number, Int32Array]> {
     const out: Array<[number, Int32Array]> = [];
     const total = this.state.totalTracks;
-    for (let base = 0; base < total; base += FLAG_CHUNK_TRACKS) {
+    const chunks = new Set<number>();
+    for (const g of this.seqsOfNext.keys()) chunks.add(Math.floor(g / FLAG_CHUNK_TRACKS));
+    for (const chunk of [...chunks].sort((a, b) => a - b)) {
+      const base = chunk * FLAG_CHUNK_TRACKS;
       const end = Math.min(total, base + FLAG_CHUNK_TRACKS);
       let g = base;
       while (g < end && this.known[g] === this.committedKnown[g] && this.sums[g] === this.committedSums[g]) g++;
@@ -260,8 +278,7 @@ export class DurableCapture {
       this.readSum(g); // between the two seqlock reads: this write's checksum, or none
       if (Atomics.load(this.state.driveWriteSeq, g) === before) return before;
     }
-    throw new ArrayError(
-      'INVARIANT',
+    throw new CaptureBusy(
       `durable store: track ${this.drives.dch(g)} stayed mid-write for ${SEQLOCK_TRIES} reads (seqlock ${Atomics.load(this.state.driveWriteSeq, g)})`,
     );
   }
