@@ -95,6 +95,7 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     const t0 = Date.now();
     const stop = { killed: false };
     const busy = Promise.all([watch(api, res, stop), writeAndFlush(r, exp, sock, res, stop)]);
+    busy.catch(() => {}); // (awaited after the kill, where a writer's error fails the trial)
     await new Promise((x) => setTimeout(x, Math.max(0, res.killAtMs - (Date.now() - t0))));
     stop.killed = true;
     server.child.kill('SIGKILL');
@@ -206,8 +207,11 @@ async function writeAndFlush(
         'flush',
         uriOf(id, sock),
       ]);
-    } catch {
-      return; // the server died under it: these writes are unknown (old or new may be read)
+    } catch (err) {
+      // The server died under it: these writes are unknown (old or new may be read). An error
+      // before the kill is the server's failure, and fails the trial.
+      if (!stop.killed) throw new Error(`a write or FLUSH failed before the kill: ${(err as Error).message}`);
+      return;
     }
     if (stop.killed) return; // answered, but perhaps after the kill was sent: not counted as flushed
     for (const b of blocks) {
