@@ -210,7 +210,8 @@ async function writeAndFlush(
     } catch (err) {
       // The server died under it: these writes are unknown (old or new may be read). An error
       // before the kill is the server's failure, and fails the trial.
-      if (!stop.killed) throw new Error(`a write or FLUSH failed before the kill: ${(err as Error).message}`);
+      if (!stop.killed)
+        throw new Error(`a write or FLUSH failed before the kill: ${(err as Error).message}`, { cause: err });
       return;
     }
     if (stop.killed) return; // answered, but perhaps after the kill was sent: not counted as flushed
