@@ -90,10 +90,7 @@ export async function rebuildDrive(ctx: RebuildContext, d: number): Promise<Rebu
     );
     return undefined;
   }
-  const base = model.drives.baseTrack[d]!;
-  const stale: number[] = [];
-  for (let g = base; g < base + model.drives.cylinders[d]! * model.drives.headsPerCylinder; g++)
-    if (model.copyAt(g)) stale.push(g);
+  const stale = copiesOn(model, d);
   if (stale.length === 0) {
     log('info', `drive ${drive} failed holding no device's copy: nothing to rebuild, spares kept`);
     return undefined;
@@ -165,22 +162,19 @@ export function rebuildsToResume(state: SharedState, model: ArrayModel): { start
     const media = mediaOf(state, d);
     const mediaState = driveStateOf(state, media);
     const stale = staleOn(state, model.drives, d).length;
-    if (mediaState === DRIVE_STATE.FAILED && holdsCopies(model, d)) out.start.push(d);
-    else if ((mediaState === DRIVE_STATE.REBUILDING && media !== d) || stale > 0) {
-      const total = Math.max(rebuildProgress(state, d).total, stale); // (a scrub's repair counts none)
-      setRebuildProgress(state, d, total - stale, total); // the count as the STALE bits tell it
-      out.resume.push(d);
-    }
+    if (mediaState === DRIVE_STATE.FAILED && copiesOn(model, d).length > 0) out.start.push(d);
+    else if ((mediaState === DRIVE_STATE.REBUILDING && media !== d) || stale > 0) out.resume.push(d);
   }
   return out;
 }
 
-/** Drive position d holds some device's copy. */
-function holdsCopies(model: ArrayModel, d: number): boolean {
+/** The locations of drive position d that hold some device's copy. */
+function copiesOn(model: ArrayModel, d: number): number[] {
   const base = model.drives.baseTrack[d]!;
+  const out: number[] = [];
   for (let g = base; g < base + model.drives.cylinders[d]! * model.drives.headsPerCylinder; g++)
-    if (model.copyAt(g)) return true;
-  return false;
+    if (model.copyAt(g)) out.push(g);
+  return out;
 }
 
 /** A rebuild a restart took up: the drive failed, its spare, and the copies left of how many (null: started anew). */
@@ -227,6 +221,12 @@ export class Rebuilds {
     const { model, state, log } = this.ctx();
     const { start, resume } = rebuildsToResume(state, model);
     const out: ResumedRebuild[] = [];
+    for (const d of resume) {
+      // The count as the STALE bits tell it (a scrub's repair had counted none).
+      const stale = staleOn(state, model.drives, d).length;
+      const total = Math.max(rebuildProgress(state, d).total, stale);
+      setRebuildProgress(state, d, total - stale, total);
+    }
     for (const d of [...resume, ...start]) {
       const { done, total } = rebuildProgress(state, d);
       const media = mediaOf(state, d);
