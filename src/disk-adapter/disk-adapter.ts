@@ -13,7 +13,8 @@ import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { trySplitHoldingBcv } from '../shared/reconf.ts';
 import { closeSessionIn, openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
-import { noteDroppedCopy, writeCopy } from './copies.ts';
+import { noteDroppedCopy, RoomAsker, writeCopy, writeCopyAfterRoom } from './copies.ts';
+import { WriteBehind } from './write-behind.ts';
 import { scrubPosition, type ScrubPart } from './scrub.ts';
 import { rebuildPart, type RebuildContext } from './rebuild.ts';
 import { DriveFault } from '../shared/drive-state.ts';
@@ -92,13 +93,20 @@ export class DiskAdapter {
     directCopies: 0,
     /** Copies not written because their drive had failed (another mirror carries the track). */
     copiesDropped: 0,
+    /** Destages put off because the drive cache held no track durable yet (a data dir's drives). */
+    roomWaits: 0,
     /** Stale copies of a drive being rebuilt that this adapter read and made pending for the spare. */
     rebuildCopies: 0,
   };
 
   private readonly gate: SyncGate;
-  /** The write-behind delay now running (instant drives), and how to end it early. */
-  private writeBehind?: { timer: Timer; end: () => void };
+  /** The write-behind delay (instant drives). */
+  private readonly writeBehind = new WriteBehind(WRITE_BEHIND_MS);
+  /** Asks the service processor for a commit when the drive cache has no room for a destage. */
+  private readonly room = new RoomAsker(
+    () => this.sp?.send({ t: 'room-wanted', actor: this.name }),
+    () => this.counters.roomWaits++,
+  );
   /** The back-end link this adapter's timed drives share (diskAdapters[i].channelMBps). */
   private channel?: Channel;
   /** ESTABLISH, the instant split, the data transfer and fill: this adapter's part of each session. */
@@ -142,7 +150,10 @@ export class DiskAdapter {
       ...{ index: this.index, drives: this.drives, channel: this.channel, closedSessions: this.closedSessions },
       closedSidsBelow: () => this.closedSidsBelow,
       // A failed drive's copy is dropped; one written (or copied directly) has its track's checksum noted.
-      writeLocation: async (g, src) => void (await writeCopy(this.locations, g, src)),
+      writeLocation: async (g, src) => {
+        if ((await writeCopy(this.locations, g, src)) === 'no-room')
+          await writeCopyAfterRoom(this.locations, g, src, () => this.room.ask());
+      },
       copyDirect: (src, dst) => !!direct?.copy(src, dst),
       sweepAll: () => this.sweepAll(),
     });
@@ -298,29 +309,13 @@ export class DiskAdapter {
     sched().defer(() => void this.destageLoop());
   }
 
-  /** Wait out the write-behind delay (instant drives only; ended early by `hurry`). */
-  private absorbWrites(): Promise<void> {
-    if (this.channel) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      // Its own wait only: an end that comes late (a timer already due when a hurry ended the wait)
-      // must not cancel the next round's wait, which would then never end.
-      const end = (): void => {
-        wait.timer.cancel();
-        if (this.writeBehind === wait) this.writeBehind = undefined;
-        resolve();
-      };
-      const wait = { timer: sched().after(WRITE_BEHIND_MS, end, false), end };
-      this.writeBehind = wait;
-    });
-  }
-
   private hurry(): void {
-    this.writeBehind?.end();
+    this.writeBehind.hurry();
   }
 
   private async destageLoop(): Promise<void> {
     try {
-      await this.absorbWrites();
+      await (this.channel ? Promise.resolve() : this.writeBehind.wait()); // (timed drives: no delay)
       while ((this.dirty.size > 0 || this.deferred.size > 0) && !this.stopped) {
         await pipeline(
           this.takeDirty(DESTAGE_BATCH),
@@ -386,7 +381,13 @@ export class DiskAdapter {
       }
       const own = duty.target === owner; // to its own location: only what hosts changed (its dirty range)
       const dirty = own ? slotDirtyOf(state, s) : undefined;
-      if (!duty.unwritten && (await writeCopy(this.locations, duty.target, state.slotBytes(s), dirty))) {
+      const wrote = !duty.unwritten && (await writeCopy(this.locations, duty.target, state.slotBytes(s), dirty));
+      if (wrote === 'no-room') {
+        this.deferred.add(s); // tried again once a commit has let durable tracks go
+        this.room.ask();
+        return false;
+      }
+      if (wrote) {
         if (own) markSlotClean(state, s);
         if (duty.wp === SLOT.WP1) this.counters.destaged++;
         else this.counters.mirrored++;

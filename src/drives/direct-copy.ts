@@ -10,6 +10,7 @@ import { lockedBy } from '../shared/track-lock.ts';
 import { sched } from '../shared/sched.ts';
 import { TRACK, type SharedState } from '../shared/memory.ts';
 import { MemoryDrive, SparseDrive, driveStore, type MemoryStore } from './store.ts';
+import { NoRoom } from './sparse-drive.ts';
 import { timingModel } from './timing/timed-drive.ts';
 import { driveFailed, mediaOf } from '../shared/drive-state.ts';
 import { carrySum, sumUnknown } from '../shared/checksums.ts';
@@ -58,7 +59,12 @@ export class DirectCopier {
       ? null
       : from.trackBytesOf(src - drives.baseTrack[drives.driveOf(src)]!);
     sumUnknown(this.state, dst); // until the copy has ended (checksums.ts)
-    to.copyIn(dst - drives.baseTrack[drives.driveOf(dst)]!, bytes);
+    try {
+      to.copyIn(dst - drives.baseTrack[drives.driveOf(dst)]!, bytes);
+    } catch (err) {
+      if (err instanceof NoRoom) return false; // nothing copied: the track goes through the cache instead
+      throw err;
+    }
     carrySum(this.state, src, dst);
     this.state.clearFlag(dst, TRACK.FMT | TRACK.FILLPEND);
     return true;

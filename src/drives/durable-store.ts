@@ -21,6 +21,8 @@ const META_KEY = 'meta';
 const TRACK = 't';
 const FLAGS = 'f';
 const DRIVES_KEY = 'drives';
+/** The number of the last commit (meta.commits), 4 bytes: a reader checks its snapshot holds the commit it needs. */
+const COMMIT_KEY = 'n';
 const SUMS = 's';
 const KEY_END = Number.MAX_SAFE_INTEGER;
 
@@ -77,10 +79,32 @@ export class LmdbStore implements DurableStore {
     };
   }
 
-  /** Global track g's committed bytes (null: zeros). */
-  track(g: number): Uint8Array | null {
-    const v = (this.db as Database<Buffer, [string, number]>).get([TRACK, g]);
-    return v ? new Uint8Array(v) : null;
+  /**
+   * Global track g's committed bytes (null: zeros), from commit `atLeast` or a later one. lmdb reads
+   * in a snapshot it keeps for the rest of the event turn (and, measured, even a reset read
+   * transaction may miss another thread's commit made within the turn), so the snapshot's commit
+   * number is checked, and one too old is read again inside a write transaction, which sees every commit.
+   */
+  track(g: number, atLeast = 0): Uint8Array | null {
+    const read = () => {
+      const v = (this.db as Database<Buffer, [string, number]>).get([TRACK, g]);
+      return v ? new Uint8Array(v) : null;
+    };
+    if (atLeast === 0) return read();
+    this.db.resetReadTxn();
+    const bytes = read();
+    if (this.commitNumber() >= atLeast) return bytes; // (the same snapshot: same turn, no write between)
+    this.staleReads++;
+    return this.db.transactionSync(read);
+  }
+
+  /** Reads whose snapshot predated the commit they needed (read again in a write transaction). */
+  staleReads = 0;
+
+  /** The number of the last commit in this thread's snapshot (0: none recorded). */
+  private commitNumber(): number {
+    const raw = this.db.get(COMMIT_KEY);
+    return raw ? Buffer.from(raw).readInt32LE(0) : 0;
   }
 
   commit(c: DurableCommit): void {
@@ -96,6 +120,9 @@ export class LmdbStore implements DurableStore {
       const w = c.driveWords;
       void this.db.put(DRIVES_KEY, Buffer.from(w.buffer, w.byteOffset, w.byteLength));
       void this.db.put(META_KEY, Buffer.from(JSON.stringify(c.meta)));
+      const n = Buffer.alloc(4);
+      n.writeInt32LE(c.meta.commits, 0);
+      void this.db.put(COMMIT_KEY, n);
     });
   }
 

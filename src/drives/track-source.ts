@@ -6,8 +6,8 @@
 // opened once per thread; inline, the image the restart loaded).
 import type { SharedBuffers } from '../shared/memory.ts';
 
-/** Global track g's bytes as the store holds them (null: never written, zeros). */
-export type TrackSource = (g: number) => Uint8Array | null;
+/** Global track g's bytes as the store holds them from commit `atLeast` on (null: never written, zeros). */
+export type TrackSource = (g: number, atLeast: number) => Uint8Array | null;
 
 const sources = new WeakMap<SharedArrayBuffer, TrackSource>();
 

@@ -65,7 +65,7 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
     // Its own handle on the store (an LMDB environment per thread), opened before its drives are.
     if (init.trackStore && !trackSourceOf(init.buffers)) {
       const reader = new LmdbStore(init.trackStore);
-      setTrackSource(init.buffers, (g) => reader.track(g));
+      setTrackSource(init.buffers, (g, atLeast) => reader.track(g, atLeast));
     }
     const da = new DiskAdapter({ model, state, index: init.index, log, replacement });
     return {

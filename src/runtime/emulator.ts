@@ -23,7 +23,7 @@ import {
   type WorkerSlot,
 } from './slots.ts';
 import { ArrayTestApi } from './test-api.ts';
-import { createSharedBuffers, SharedState } from '../shared/memory.ts';
+import { createSharedBuffers, SharedState, SPARSE } from '../shared/memory.ts';
 import { ArrayModel } from '../shared/model.ts';
 import { localLinkPair, type Link, type LinkChaos, type Log } from '../shared/link.ts';
 import { RingHostLink } from '../shared/ring-link.ts';
@@ -62,7 +62,8 @@ export interface StartOptions {
    * (inline mode: the crash harness). A store that holds an image restarts the array from it, and
    * `config` is then only used for a store that is still empty.
    */
-  durable?: { dir?: string; store?: DurableStore; everyMs?: number };
+  /** driveCacheBytes: most bytes the drives' tracks take in memory (default: all of them, up to the sparse pool's limit). */
+  durable?: { dir?: string; store?: DurableStore; everyMs?: number; driveCacheBytes?: number };
 }
 
 /** What a restart from a durable image found and took up. */
@@ -139,14 +140,18 @@ export class ArrayEmulator extends EventEmitter {
     const { reader, image, config } = readImage(given, durable, log);
     const model = new ArrayModel(config);
     // With a data dir every drive is sparse: a restart leaves each track in the store until first touched.
-    const buffers = createSharedBuffers(config, { allSparse: durable !== undefined });
+    const buffers = createSharedBuffers(config, {
+      allSparse: durable !== undefined,
+      driveCacheBytes: durable?.driveCacheBytes,
+    });
     const state = new SharedState(buffers);
     const loaded = image ? loadImage(state, model, image) : undefined;
     // Inline, the actors read those tracks through this thread's handle on the store (kept open until
     // stop); in threads, each disk adapter opens its own, and the service processor its writer.
-    if (image && mode === 'inline') setTrackSource(buffers, (g) => image.track(g));
+    // The store's live committed bytes (a drive reads back what it evicted, and a restart's tracks).
+    if (reader && mode === 'inline') setTrackSource(buffers, (g, atLeast) => reader.track(g, atLeast));
     else if (!durable?.store) reader?.close();
-    const trackStore = image && durable?.dir && mode === 'threads' ? join(durable.dir, 'store') : undefined;
+    const trackStore = durable?.dir && mode === 'threads' ? join(durable.dir, 'store') : undefined;
     const recovered = image ? { ...image.meta, running: config } : undefined;
     const roles = actorRoles(config);
     const failures: string[] = [];
@@ -175,7 +180,7 @@ export class ArrayEmulator extends EventEmitter {
     emu.failures = failures;
     emu.initialConfig = config;
     emu.trackStore = trackStore;
-    if (image && mode === 'inline' && !durable?.store) emu.trackReader = reader;
+    if (mode === 'inline' && !durable?.store) emu.trackReader = reader;
     emu.emitter = emit;
     if (opts.chaos && mode !== 'inline') throw new ArrayError('USAGE', 'link chaos needs inline mode');
     emu.chaos = opts.chaos;
@@ -240,6 +245,15 @@ export class ArrayEmulator extends EventEmitter {
    * adapter's drive (a split hands pending data to the BCV's adapter), then one commit makes it
    * durable (shared with every flush of the same turn). Without a store: the destage alone.
    */
+  /** The drives' tracks in memory (a data dir's cache of its drives; the sparse pool otherwise). */
+  driveCache(): { bytes: number; maxBytes: number; tracksHeld: number } {
+    const b = this.state.buffers;
+    const words = new Int32Array(b.sparseWords);
+    let held = 0;
+    for (let d = 0; d < b.sparseIndex.length; d++) held += b.sparseIndex[d] ? loadWord(words, SPARSE.RESIDENT + d) : 0;
+    return { bytes: b.sparsePool.byteLength, maxBytes: b.sparsePool.maxByteLength, tracksHeld: held };
+  }
+
   async flushDurable(destage: () => Promise<void>): Promise<number> {
     const before = writePending(this.state);
     await destage();

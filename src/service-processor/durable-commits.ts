@@ -69,13 +69,7 @@ export class DurableCommits {
     if (!this.store) return;
     this.capture = new DurableCapture(this.opts.state, config);
     if (!recovered) this.write(this.capture.full(this.meta(), 'created'));
-    this.background = sched().every(
-      this.opts.everyMs,
-      () =>
-        void this.commit('background').catch((err) =>
-          this.opts.log('error', `SP: background commit: ${errorMessage(err)}`),
-        ),
-    );
+    this.background = sched().every(this.opts.everyMs, () => this.commitLater('background'));
   }
 
   /**
@@ -107,6 +101,11 @@ export class DurableCommits {
     });
     this.commitSoon = soon;
     return soon;
+  }
+
+  /** A commit soon (group commit), for no caller: a failure is logged. */
+  commitLater(reason: string): void {
+    void this.commit(reason).catch((err) => this.opts.log('error', `SP: commit (${reason}): ${errorMessage(err)}`));
   }
 
   private write(c: ReturnType<DurableCapture['next']>): number {

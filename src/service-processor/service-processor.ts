@@ -108,11 +108,10 @@ export class ServiceProcessor {
   }
 
   private onMessage(link: Link, m: Message): void {
-    if (m.t !== 'done') {
-      this.log('warn', `SP: dropped unexpected "${m.t}" message from ${link.peer}`);
-      return;
-    }
-    this.steps.answer(m);
+    // A disk adapter's writes wait for its durable tracks, which its drive cache may then let go.
+    if (m.t === 'room-wanted') this.durable.commitLater(`room for ${m.actor}`);
+    else if (m.t === 'done') this.steps.answer(m);
+    else this.log('warn', `SP: dropped unexpected "${m.t}" message from ${link.peer}`);
   }
 
   /** Send `msg` to `actors` and wait until each answers `done` for (sid, step). */

@@ -37,7 +37,7 @@ import type { SessionSpec } from './session.ts';
 import { DriveMap } from './layout.ts';
 import { assert } from './assert.ts';
 import { ArrayError } from './errors.ts';
-import { IN_STORE, NO_CHUNK, TRACK, type SharedState } from './memory.ts';
+import { IN_STORE, NEVER_COMMITTED, NO_CHUNK, SPARSE, TRACK, type SharedState } from './memory.ts';
 
 /** Format of the durable record; a store written by another format is refused, naming both. */
 export const DURABLE_FORMAT = 1;
@@ -128,6 +128,8 @@ export interface DurableImage {
 /** An embedded transactional store: each commit is atomic (all of it or none after a crash). */
 export interface DurableStore {
   load(): DurableImage | undefined;
+  /** Global track g's bytes as last committed (null: zeros): live, from commit `atLeast` (meta.commits) on. */
+  track(g: number, atLeast?: number): Uint8Array | null;
   commit(c: DurableCommit): void;
   close(): void;
 }
@@ -168,7 +170,11 @@ export class DurableCapture {
     this.sums = new Int32Array(state.totalTracks);
     this.known = new Uint8Array(state.totalTracks);
     for (let g = 0; g < state.totalTracks; g++) {
-      this.committedSeq[g] = Atomics.load(state.driveWriteSeq, g);
+      // What a previous capture made durable, or (none yet) the bytes as loaded or created: seqlock 0.
+      // A track written since (a recovery's write before the capture began) is in the next commit.
+      let seq = Atomics.load(state.committedSeq, g);
+      if (seq === NEVER_COMMITTED) Atomics.store(state.committedSeq, g, (seq = 0));
+      this.committedSeq[g] = seq;
       this.committedFlags[g] = durableFlags(Atomics.load(state.trackFlags, g));
       this.readSum(g);
     }
@@ -204,7 +210,13 @@ export class DurableCapture {
       this.committedSums.set(words.subarray(0, n), chunk * FLAG_CHUNK_TRACKS);
       for (let i = 0; i < n; i++) this.committedKnown[chunk * FLAG_CHUNK_TRACKS + i] = words[n + i]!;
     }
-    for (const [g, seq] of this.seqsOfNext) this.committedSeq[g] = seq;
+    // Published only now the commit is on stable storage: a drive may evict these tracks' chunks and
+    // read them back from the store (drives/sparse-drive.ts), from this commit or a later one.
+    Atomics.store(new Int32Array(this.state.buffers.sparseWords), SPARSE.COMMITTED, c.meta.commits);
+    for (const [g, seq] of this.seqsOfNext) {
+      this.committedSeq[g] = seq;
+      Atomics.store(this.state.committedSeq, g, seq);
+    }
   }
 
   /** Seqlock values of the tracks the last `next()` read. */
@@ -315,7 +327,15 @@ export function checkMeta(meta: DurableMeta, where: string): DurableMeta {
 /** A store in memory that keeps every commit: the crash harness restarts from any prefix of them. */
 export class MemoryStore implements DurableStore {
   readonly log: DurableCommit[] = [];
-  constructor(private readonly base: DurableCommit[] = []) {}
+  /** Each track's bytes as last committed (base and log). */
+  private readonly latest = new Map<number, Uint8Array | null>();
+  constructor(private readonly base: DurableCommit[] = []) {
+    for (const c of base) for (const [g, d] of c.tracks) this.latest.set(g, d);
+  }
+
+  track(g: number): Uint8Array | null {
+    return this.latest.get(g) ?? null;
+  }
 
   load(): DurableImage | undefined {
     return imageOf([...this.base, ...this.log]);
@@ -331,6 +351,7 @@ export class MemoryStore implements DurableStore {
       flagChunks: c.flagChunks.map(([i, w]) => [i, w.slice()]),
       tracks: c.tracks.map(([g, d]) => [g, d && d.slice()]),
     });
+    for (const [g, d] of this.log[this.log.length - 1]!.tracks) this.latest.set(g, d);
   }
 
   close(): void {}

@@ -35,8 +35,14 @@ export function growShared(pool: SharedArrayBuffer, need: number, minGrowBytes: 
 export const NO_CHUNK = -1;
 /** A sparse index entry: the track's bytes are in the data dir's store (or nowhere: zeros), not read yet (a restart's). */
 export const IN_STORE = -2;
-/** Words of the sparse store's control buffer. */
-export const SPARSE = { NEXT_CHUNK: 0 } as const;
+/** A committedSeq entry: the track's bytes were never in a durable commit (an odd value: no seqlock equals it). */
+export const NEVER_COMMITTED = -1;
+/**
+ * Words of the sparse store's control buffer: the next chunk never used, the number of the last
+ * durable commit (a drive reading back an evicted track needs at least that one), then (from
+ * RESIDENT) each drive's chunks in use.
+ */
+export const SPARSE = { NEXT_CHUNK: 0, COMMITTED: 1, RESIDENT: 2 } as const;
 export const SPARSE_WORDS = 2;
 
 /**
@@ -48,11 +54,15 @@ export function isSparse(cfg: ArrayConfig, d: ArrayConfig['drives'][number]): bo
   return d.cylinders * cfg.geometry.headsPerCylinder * cfg.geometry.trackBytes > DENSE_DRIVE_MAX_BYTES;
 }
 
-export function sparsePoolMaxBytes(cfg: ArrayConfig): number {
+/**
+ * Most bytes the sparse drives' pool may hold: every sparse track, up to SPARSE_POOL_MAX_BYTES, or
+ * `driveCacheBytes` (an array kept in a data dir: its drives are the store's, memory their cache).
+ */
+export function sparsePoolMaxBytes(cfg: ArrayConfig, driveCacheBytes?: number): number {
   const bytes = cfg.drives
     .filter((d) => isSparse(cfg, d))
     .reduce((n, d) => n + d.cylinders * cfg.geometry.headsPerCylinder * cfg.geometry.trackBytes, 0);
-  return Math.min(bytes, SPARSE_POOL_MAX_BYTES);
+  return Math.min(bytes, SPARSE_POOL_MAX_BYTES, driveCacheBytes ?? Infinity);
 }
 
 /** Most shared memory an array may take: half this machine's memory (the rest is Node's, the workers' and the host side's). */
@@ -66,7 +76,7 @@ export function sharedMemoryBytes(cfg: ArrayConfig): { bytes: number; tracks: nu
   for (const d of cfg.drives) {
     const t = d.cylinders * tracksPerCylinder;
     tracks += t;
-    bytes += 20 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
+    bytes += 24 * t + (isSparse(cfg, d) ? 4 * t : t * cfg.geometry.trackBytes);
   }
   return { bytes, tracks };
 }

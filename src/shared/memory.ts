@@ -8,6 +8,7 @@ import {
   sparsePoolMaxBytes,
   SPARSE_WORDS,
   NO_CHUNK,
+  NEVER_COMMITTED,
 } from './memory-size.ts';
 import { MAX_EXTRA_MIRRORS, type ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
@@ -173,8 +174,10 @@ export interface SharedBuffers {
   sparseIndex: Array<SharedArrayBuffer | undefined>;
   /** The chunks of every sparse drive (one track each), a growable buffer: it grows as tracks are first written. */
   sparsePool: SharedArrayBuffer;
-  /** SPARSE words: the next free chunk. */
+  /** SPARSE words: the next chunk never used, then each drive's resident chunks (SPARSE.RESIDENT + d). */
   sparseWords: SharedArrayBuffer;
+  /** Per global track: its drive write seqlock at the last durable commit holding it (drives/sparse-drive.ts evicts by it). */
+  committedSeq: SharedArrayBuffer;
   /**
    * Per global track: how many times its drive track was written, doubled, and odd while a write
    * is in progress (a seqlock): the durable store reads only tracks written since its last commit,
@@ -189,19 +192,23 @@ export interface SharedBuffers {
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
 
-export { isSparse, sharedMemoryBytes, NO_CHUNK, IN_STORE, SPARSE, DENSE_DRIVE_MAX_BYTES } from './memory-size.ts';
+export { isSparse, sharedMemoryBytes, NO_CHUNK, IN_STORE, NEVER_COMMITTED, SPARSE } from './memory-size.ts';
+export { DENSE_DRIVE_MAX_BYTES } from './memory-size.ts';
 
 /**
  * The array's shared memory. `allSparse` (an array kept in a data dir): every drive keeps only the
  * tracks touched, so a restart can leave the rest in the store (IN_STORE) until first used.
  */
-export function createSharedBuffers(given: ArrayConfig, opts: { allSparse?: boolean } = {}): SharedBuffers {
+export function createSharedBuffers(
+  given: ArrayConfig,
+  opts: { allSparse?: boolean; driveCacheBytes?: number } = {},
+): SharedBuffers {
   const cfg = opts.allSparse
     ? { ...given, drives: given.drives.map((d) => ({ ...d, store: 'sparse' as const })) }
     : given;
   checkSharedMemory(cfg);
   try {
-    return allocateSharedBuffers(cfg);
+    return allocateSharedBuffers(cfg, opts.driveCacheBytes);
   } catch (err) {
     if (!(err instanceof RangeError)) throw err;
     throw new ArrayError(
@@ -211,7 +218,7 @@ export function createSharedBuffers(given: ArrayConfig, opts: { allSparse?: bool
   }
 }
 
-function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
+function allocateSharedBuffers(cfg: ArrayConfig, driveCacheBytes?: number): SharedBuffers {
   const drives = new DriveMap(cfg);
   const { trackBytes, headsPerCylinder } = cfg.geometry;
   const slots = cfg.cache.slots;
@@ -239,13 +246,15 @@ function allocateSharedBuffers(cfg: ArrayConfig): SharedBuffers {
     intents: sab(ACTOR_IDS * INTENT_WORDS * 4),
     driveData: cfg.drives.map((d) => (isSparse(cfg, d) ? sab(8) : sab(d.cylinders * headsPerCylinder * trackBytes))),
     sparseIndex: cfg.drives.map((d) => (isSparse(cfg, d) ? sab(d.cylinders * headsPerCylinder * 4) : undefined)),
-    sparsePool: new SharedArrayBuffer(0, { maxByteLength: sparsePoolMaxBytes(cfg) }),
-    sparseWords: sab(SPARSE_WORDS * 4),
+    sparsePool: new SharedArrayBuffer(0, { maxByteLength: sparsePoolMaxBytes(cfg, driveCacheBytes) }),
+    sparseWords: sab((SPARSE_WORDS + cfg.drives.length) * 4),
+    committedSeq: sab(drives.totalTracks * 4),
     driveWriteSeq: sab(drives.totalTracks * 4),
     driveState: sab(cfg.drives.length * DRIVE_WORDS * 4),
     trackSums: sab(drives.totalTracks * 4),
   };
   for (const idx of buffers.sparseIndex) if (idx) new Int32Array(idx).fill(NO_CHUNK);
+  new Int32Array(buffers.committedSeq).fill(NEVER_COMMITTED);
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
   new Int32Array(buffers.slotOwner).fill(NO_TRACK);
   const owner = new Int32Array(buffers.driveOwner);
@@ -279,6 +288,7 @@ export class SharedState {
   readonly hostInflight: Int32Array;
   readonly intents: Int32Array;
   readonly driveWriteSeq: Int32Array;
+  readonly committedSeq: Int32Array;
   readonly driveState: Int32Array;
   readonly trackSums: Int32Array;
   readonly devices: number;
@@ -305,6 +315,7 @@ export class SharedState {
     this.hostInflight = new Int32Array(buffers.hostInflight);
     this.intents = new Int32Array(buffers.intents);
     this.driveWriteSeq = new Int32Array(buffers.driveWriteSeq);
+    this.committedSeq = new Int32Array(buffers.committedSeq);
     this.driveState = new Int32Array(buffers.driveState);
     this.trackSums = new Int32Array(buffers.trackSums);
     this.devices = buffers.devices;

@@ -52,6 +52,7 @@ export type Message =
   | { t: 'staged'; reqs: Array<StageRequest & { error?: string; fault?: 'failed' | 'media' }> } // lo/hi: the bytes read (rounded out to the drive's block)
   | { t: 'destage-hint'; slots: number[] } // these slots became write-pending
   | { t: 'destage-now' } // the cache is full of write-pending slots
+  | { t: 'room-wanted'; actor: string } // disk adapter → service processor: its drive cache holds no durable track, commit soon
   | { t: 'flush'; id: number } // destage every write-pending slot of your drives, then answer
   | { t: 'flushed'; id: number; error?: string }
   // service processor ↔ adapters: RECONF
@@ -183,6 +184,7 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   staged: (m) => isArr(m.reqs) && m.reqs.every(isStageRequest),
   'destage-hint': (m) => isArr(m.slots) && m.slots.every(isInt),
   'destage-now': () => true,
+  'room-wanted': (m) => typeof m.actor === 'string',
   flush: (m) => isInt(m.id),
   flushed: (m) => isInt(m.id),
   'reconf-open': (m) =>

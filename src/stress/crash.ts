@@ -27,6 +27,7 @@ const FLUSH_EVERY_WRITES = 12;
 const WRITES_IN_FLIGHT = 6;
 /** Virtual ms between background commits in the harness (the real default is a second). */
 const HARNESS_COMMIT_EVERY_MS = 3;
+
 /** Longest a restarted array may take to finish its resumed restripe (virtual ms). */
 const RESUME_WAIT_MS = 120_000;
 /**
@@ -46,6 +47,11 @@ export interface CrashOptions {
   recoveryCrashes?: number;
   /** MX's own restripe, with one of its drives failing and rebuilt during it (crash-drives.ts). */
   driveFaults?: boolean;
+  /**
+   * A drive cache of this many tracks (far fewer than a seed's drives hold): tracks are evicted once
+   * durable and read back from the store (drives/sparse-drive.ts) before and after every crash.
+   */
+  driveCacheTracks?: number;
   log?: (line: string) => void;
 }
 
@@ -168,7 +174,8 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
   try {
     const store = new MemoryStore();
     const oracle = new Oracle();
-    const run: SeedRun = { config, oracle, seed, res, driveFaults: opts.driveFaults, trace: opts.log };
+    const driveCacheBytes = opts.driveCacheTracks && opts.driveCacheTracks * config.geometry.trackBytes;
+    const run: SeedRun = { config, oracle, seed, res, driveFaults: opts.driveFaults, driveCacheBytes, trace: opts.log };
     await runSeeded({ seed }, async () => writePhase(run, target, store, log, opts.fault));
     if (problems.length > 0) throw new Error(`before the crash: ${problems[0]}`);
     const commits = store.all();
@@ -226,13 +233,15 @@ interface SeedRun {
   seed: number;
   res: CrashSeedResult;
   driveFaults?: boolean;
+  /** The drive cache's bound (bytes; undefined: the drives' size). */
+  driveCacheBytes?: number;
   /** Every line the restarted arrays log too (crash --trace, a failing seed's rerun). */
   trace?: (line: string) => void;
 }
 
 /** The array under writes and FLUSHes while it is restriped to `target`; every commit lands in `store`. */
 async function writePhase(
-  { config, oracle, seed, res, driveFaults }: SeedRun,
+  { config, oracle, seed, res, driveFaults, driveCacheBytes }: SeedRun,
   target: unknown,
   store: MemoryStore,
   log: Log,
@@ -241,7 +250,7 @@ async function writePhase(
   const emu = await ArrayEmulator.start(config, {
     mode: 'inline',
     log,
-    durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS },
+    durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS, driveCacheBytes },
   });
   if (fault) emu.test.setFault(fault, true);
   const client = new HostClient(emu.hostLink(0));
@@ -309,7 +318,7 @@ async function writePhase(
  * after the resumed restripe completes. Returns the commits the recovery itself made.
  */
 async function restartAndCheck(
-  { config, oracle, seed, res, driveFaults, trace }: SeedRun,
+  { config, oracle, seed, res, driveFaults, driveCacheBytes, trace }: SeedRun,
   commits: DurableCommit[],
   k: number,
   where: string,
@@ -327,7 +336,7 @@ async function restartAndCheck(
     const emu = await ArrayEmulator.start(config, {
       mode: 'inline',
       log,
-      durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS },
+      durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS, driveCacheBytes },
     });
     const client = new HostClient(emu.hostLink(0));
     if (driveFaults && rebuildsLeft(emu).length > 0) res.rebuildsResumed++;
@@ -430,6 +439,7 @@ export async function crashCampaign(o: {
   fault?: TestFaultName;
   maxPoints?: number;
   driveFaults?: boolean;
+  driveCacheTracks?: number;
   /** With a fault: stop at the first seed that catches it (default: run them all, to count the catch rate). */
   stopAtFirst?: boolean;
   onSeed?: (r: CrashSeedResult, c: CrashCampaign) => void;
@@ -443,7 +453,12 @@ export async function crashCampaign(o: {
     const { config, target } = seedTarget(seed, o.driveFaults);
     const kind = planReconfiguration(config, target).kind;
     if ((c.kinds[kind] ?? 0) >= o.perKind) continue;
-    const r = await crashSeed(seed, { fault: o.fault, maxPoints: o.maxPoints, driveFaults: o.driveFaults });
+    const r = await crashSeed(seed, {
+      fault: o.fault,
+      maxPoints: o.maxPoints,
+      driveFaults: o.driveFaults,
+      driveCacheTracks: o.driveCacheTracks,
+    });
     c.seeds++;
     c.kinds[kind] = (c.kinds[kind] ?? 0) + 1;
     for (const k of COUNTS) c[k] += r[k];

@@ -19,6 +19,13 @@ describe('crash everywhere (simulation)', { timeout: CAMPAIGN_BOUND_MS }, () => 
     expect(c.sectorsChecked).toBeGreaterThan(10_000);
   });
 
+  it('3 seeds of every restripe kind with a drive cache of 24 tracks: evicted tracks read back from the store, every flushed sector served', async () => {
+    const c = await crashCampaign({ perKind: 3, firstSeed: 1, driveCacheTracks: 24 });
+    expect(c.failed.map((f) => `seed ${f.seed}: ${f.reason}`)).toEqual([]);
+    expect(c.restarts).toBeGreaterThanOrEqual(c.commits);
+    expect(c.sectorsChecked).toBeGreaterThan(10_000);
+  });
+
   it('a seed replays: the same commits, flushes and checks', async () => {
     const a = await crashSeed(4);
     const b = await crashSeed(4);

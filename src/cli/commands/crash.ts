@@ -21,6 +21,7 @@ interface CrashCliOptions {
   maxPoints?: number;
   break?: string;
   driveFaults?: boolean;
+  driveCacheTracks?: number;
   first?: boolean;
   json?: boolean;
 }
@@ -36,6 +37,7 @@ export async function crashCommand(o: CrashCliOptions): Promise<number> {
     maxPoints: o.maxPoints,
     fault,
     driveFaults: o.driveFaults,
+    driveCacheTracks: o.driveCacheTracks,
     stopAtFirst: o.first,
     onSeed: (r, so) => {
       if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed} (${r.kind}) FAILED: ${r.reason}\n`);
@@ -68,7 +70,7 @@ export async function crashCommand(o: CrashCliOptions): Promise<number> {
         : []),
       ...failed.map(
         (f) =>
-          `  seed ${f.seed} (${f.kind}): ${f.reason}\n    rerun (seed ${f.seed} first): arrayemu crash --per-kind 1 --seed ${f.seed}${o.driveFaults ? ' --drive-faults' : ''}${o.break ? ` --break ${o.break}` : ''}`,
+          `  seed ${f.seed} (${f.kind}): ${f.reason}\n    rerun (seed ${f.seed} first): arrayemu crash --per-kind 1 --seed ${f.seed}${o.driveFaults ? ' --drive-faults' : ''}${o.driveCacheTracks ? ` --drive-cache-tracks ${o.driveCacheTracks}` : ''}${o.break ? ` --break ${o.break}` : ''}`,
       ),
     ].join('\n'),
   );
@@ -92,6 +94,11 @@ export function addCrashCommand(program: Command): void {
     .option(
       '--drive-faults',
       'crash MX’s own restripe (a two-way mirrored device with a mirrored BCV) while one of its drives fails and is rebuilt onto a spare',
+    )
+    .option(
+      '--drive-cache-tracks <n>',
+      'bound the drive cache to n tracks (far fewer than the drives hold): durable tracks are evicted and read back from the store',
+      intArg('--drive-cache-tracks', 4),
     )
     .option(
       '--first',

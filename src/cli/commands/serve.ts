@@ -18,6 +18,10 @@ export function addServeCommand(program: Command): void {
       '--data-dir <dir>',
       'keep the array here, durable: every write acknowledged before a FLUSH (or a FUA write) survives a crash, an interrupted restripe resumes at the next start',
     )
+    .option(
+      '--drive-cache-mib <MiB>',
+      `with --data-dir: memory the drives' tracks may take (their bytes are the data dir's; memory caches what was touched), default ${DEFAULT_DRIVE_CACHE_MIB}`,
+    )
     .option('--listen <host:port>', 'TCP address (default 127.0.0.1:10809 when no --socket is given)')
     .option('--socket <path>', 'a Unix socket to serve on as well (or alone)')
     .option(
@@ -38,6 +42,7 @@ export function addServeCommand(program: Command): void {
 interface ServeCliOptions {
   config?: string;
   dataDir?: string;
+  driveCacheMib?: string;
   listen?: string;
   socket?: string;
   http?: string;
@@ -48,12 +53,31 @@ interface ServeCliOptions {
   json?: boolean;
 }
 
+/** Least and default --drive-cache-mib: the cache must hold a track per drive and more. */
+const MIN_DRIVE_CACHE_MIB = 16;
+const DEFAULT_DRIVE_CACHE_MIB = 512;
+
+/** --drive-cache-mib as bytes, refused naming the option (only with --data-dir). */
+function driveCacheOption(o: ServeCliOptions): number | undefined {
+  if (o.driveCacheMib === undefined) return o.dataDir ? DEFAULT_DRIVE_CACHE_MIB * 2 ** 20 : undefined;
+  if (!o.dataDir)
+    throw new ArrayError('USAGE', "--drive-cache-mib bounds a data dir's drive cache: give --data-dir too");
+  const mib = Number(o.driveCacheMib);
+  if (!Number.isInteger(mib) || mib < MIN_DRIVE_CACHE_MIB || mib > 4096)
+    throw new ArrayError(
+      'USAGE',
+      `--drive-cache-mib ${o.driveCacheMib}: expected a whole number of MiB from ${MIN_DRIVE_CACHE_MIB} to 4096`,
+    );
+  return mib * 2 ** 20;
+}
+
 export async function serveCommand(o: ServeCliOptions): Promise<void> {
   const signals = new Signals(); // from the start: a signal while the array starts stops it once it is up
   const { serve } = await import('../../serve/nbd/serve.ts');
   const { startControl } = await import('../../serve/control/server.ts');
   if (!o.config && !o.dataDir) throw new ArrayError('USAGE', 'give --config (and/or --data-dir holding an array)');
   const config = o.config ? loadConfig(o.config) : undefined;
+  const driveCacheBytes = driveCacheOption(o);
   const log = o.verbose ? (l: string) => process.stderr.write(`${l}\n`) : undefined;
   const s = await serve(config, {
     listen: o.listen,
@@ -61,6 +85,7 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
     mode: o.inline ? 'inline' : 'threads',
     log,
     dataDir: o.dataDir,
+    driveCacheBytes,
   });
   if (o.scrubAfterRestripe)
     s.emu.on('completed', (e: { report: { device: string } }) => s.emu.scrubs.afterRestripe(e.report.device));

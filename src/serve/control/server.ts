@@ -186,12 +186,13 @@ function status(c: Ctx): Record<string, unknown> {
     nbd: { uris: c.s.uris, connections: c.s.nbd.counters.connectionsOpen },
     throttle: { minMBps, maxMBps },
     paused,
-    dataDir: c.s.emu.recovery
+    dataDir: c.s.emu.durable
       ? {
-          restartedFromCommit: c.s.emu.recovery.commit,
-          tracksRead: c.s.emu.recovery.tracks,
-          loadMs: c.s.emu.recovery.loadMs,
-          rebuildsTakenUp: c.s.emu.recovery.rebuilds ?? [],
+          restartedFromCommit: c.s.emu.recovery?.commit ?? null,
+          tracksRead: c.s.emu.recovery?.tracks ?? 0,
+          loadMs: c.s.emu.recovery?.loadMs ?? null,
+          rebuildsTakenUp: c.s.emu.recovery?.rebuilds ?? [],
+          driveCache: c.s.emu.driveCache(),
         }
       : null,
   };

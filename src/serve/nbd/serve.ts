@@ -20,6 +20,8 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** Keep the array durable here across restarts, crashes included (DESIGN §10). */
   dataDir?: string;
+  /** With a data dir: most bytes the drives' tracks take in memory (the rest stay in the data dir). */
+  driveCacheBytes?: number;
   /** Tests: hold some replies back (see NbdServer.replyDelayMs). */
   replyDelayMs?: (r: { type: number; offset: bigint }) => number;
 }
@@ -82,7 +84,7 @@ export async function serve(config: ArrayConfig | undefined, o: ServeOptions): P
   const emu = await ArrayEmulator.start(config, {
     mode: o.mode ?? 'threads',
     log: o.log && ((level, text) => (level !== 'info' ? o.log!(`${level}: ${text}`) : undefined)),
-    durable: o.dataDir ? { dir: o.dataDir } : undefined,
+    durable: o.dataDir ? { dir: o.dataDir, driveCacheBytes: o.driveCacheBytes } : undefined,
   });
   if (o.dataDir) {
     const r = emu.recovery;

@@ -1,0 +1,79 @@
+// The checks every drive store in memory makes on each access (owner, bounds) and its write seqlock.
+import { assert } from '../shared/assert.ts';
+import { DriveFault } from '../shared/drive-state.ts';
+import { addWord, loadWord } from '../shared/words.ts';
+import type { StoreOptions } from './drive.ts';
+
+/**
+ * The owner and bounds check every drive store makes on each access, and the write seqlock
+ * (SharedBuffers.driveWriteSeq): odd while a track is being written, so the durable store never
+ * reads half a write and knows which tracks changed since its last commit.
+ */
+export class MemoryOwner {
+  private readonly id: string;
+  private readonly trackBytes: number;
+  private readonly ownerWord: Int32Array;
+  private readonly driveIndex: number;
+  private readonly adapterIndex: number;
+  private readonly writeSeq?: { seq: Int32Array; baseTrack: number };
+
+  constructor(
+    opts: StoreOptions,
+    private readonly tracks: number,
+  ) {
+    this.id = opts.id;
+    this.trackBytes = opts.trackBytes;
+    this.ownerWord = opts.driveOwner;
+    this.driveIndex = opts.driveIndex;
+    this.adapterIndex = opts.adapterIndex;
+    this.writeSeq = opts.writeSeq;
+  }
+
+  /** A write of drive track `track` starts: its global track's seqlock goes odd. */
+  beginWrite(track: number): number {
+    if (!this.writeSeq) return -1;
+    const g = this.writeSeq.baseTrack + track;
+    const was = addWord(this.writeSeq.seq, g, 1);
+    assert((was & 1) === 0, () => `drive ${this.id}: track ${track} written by two writers at once (seqlock ${was})`);
+    return g;
+  }
+
+  endWrite(g: number): void {
+    if (g >= 0) addWord(this.writeSeq!.seq, g, 1);
+  }
+
+  checkRange(from: number, to: number): void {
+    assert(
+      Number.isInteger(from) && Number.isInteger(to) && from >= 0 && from < to && to <= this.trackBytes,
+      () => `drive ${this.id}: an access to bytes ${from}..${to} of a ${this.trackBytes}-byte track`,
+    );
+  }
+
+  checkOwner(what: string): void {
+    const owner = loadWord(this.ownerWord, this.driveIndex);
+    // The owner changes only when a spare takes this failed drive's place (drive-state.ts handOver),
+    // which another thread may do between an adapter's check of the drive and this access: the
+    // access meets a failed drive, as it would have a moment later.
+    if (owner !== this.adapterIndex)
+      throw new DriveFault(
+        'failed',
+        `drive ${this.id}: ${what} by disk adapter #${this.adapterIndex}, but a spare on #${owner} has taken its place`,
+      );
+  }
+
+  checkTrack(track: number, what: string): void {
+    assert(
+      Number.isInteger(track) && track >= 0 && track < this.tracks,
+      () => `drive ${this.id}: ${what} of track ${track} outside 0..${this.tracks - 1}`,
+    );
+  }
+
+  check(track: number, buf: Uint8Array, what: string): void {
+    this.checkOwner(what);
+    this.checkTrack(track, what);
+    assert(
+      buf.length === this.trackBytes,
+      () => `drive ${this.id}: ${what} with a buffer of ${buf.length} bytes, not trackBytes ${this.trackBytes}`,
+    );
+  }
+}
