@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { durableBench, durableMarkdown } from './durable.ts';
 import { durableServeBench, durableServeMarkdown } from './durable-serve.ts';
 import { mirrorsBench, mirrorsMarkdown } from './mirrors-bench.ts';
+import { driveCacheBench, driveCacheMarkdown } from './drive-cache.ts';
 
 /** Runs of the speed figures in one `npm run bench` (the issue asks for three, side by side). */
 const SPEED_RUNS = 3;
@@ -85,6 +86,11 @@ export async function benchCommand(opts: {
   const out: Record<string, unknown> = { machine, date };
   if (opts.only === undefined || opts.only === 'durable')
     Object.assign(out, await durableSections(opts, machine, date, say));
+  if (opts.only === undefined || opts.only === 'drive-cache') {
+    const rows = await driveCacheBench(opts.quick ? 16 : 256, opts.quick ? 1 : 8, say);
+    out.driveCache = rows;
+    if (opts.write && rows.length > 0) writeSection(opts.write, 'drive-cache', driveCacheMarkdown(rows, machine, date));
+  }
   if (opts.only === undefined || opts.only === 'drive-model') {
     const rows = driveModelBench();
     out.driveModel = rows;

@@ -251,11 +251,11 @@ export class SparseDrive implements MemoryStore {
   }
 
   /**
-   * A chunk for a track of this drive: over its share, the drive first evicts its own durable tracks;
-   * then one this thread freed, a never-used one, or one evicted from any of this thread's drives.
+   * A chunk for a track of this drive: one this thread freed; over its share, one it evicts from its
+   * own durable tracks; a never-used one; or one evicted from any of this thread's drives.
    */
   private allocate(): number {
-    if (this.resident >= this.residentMax) this.evict(EVICT_BATCH);
+    if (this.resident >= this.residentMax && this.chunks.free.length === 0) this.evict(EVICT_BATCH);
     const freed = this.chunks.free.pop();
     if (freed !== undefined) return freed;
     const unused = this.unused();

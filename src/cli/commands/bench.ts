@@ -30,6 +30,7 @@ export function addBenchCommand(program: Command, loadBench?: LoadBench): void {
         'sweep',
         'nbd',
         'durable',
+        'drive-cache',
         'stage',
         'ui',
         'mirrors',
