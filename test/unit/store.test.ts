@@ -148,6 +148,36 @@ describe('sparse drive store', () => {
     expect(drive.resident).toBeLessThanOrEqual(cacheChunks);
   });
 
+  it('a drive far over its share, its tracks then made durable, keeps a bounded number of freed chunks at hand', async () => {
+    const raw = smallRaw('fig2');
+    for (const d of raw.drives) d.cylinders = 256; // 512 tracks a drive
+    const tb = 4096;
+    const b = createSharedBuffers(parseConfig(raw), { allSparse: true, driveCacheBytes: 256 * tb });
+    const seq = new Int32Array(b.driveWriteSeq);
+    const committed = new Int32Array(b.committedSeq);
+    const drive = new SparseDrive({
+      id: '31',
+      index: b.sparseIndex[0]!,
+      pool: b.sparsePool,
+      words: b.sparseWords,
+      trackBytes: tb,
+      driveOwner: new Int32Array(b.driveOwner),
+      driveIndex: 0,
+      adapterIndex: 0,
+      writeSeq: { seq, baseTrack: 0 },
+      committedSeq: committed,
+      source: () => null,
+      residentMax: 8,
+    });
+    // 200 tracks written before any is durable: the drive goes far over its share (the pool has room).
+    for (let t = 0; t < 200; t++) await drive.writeTrack(t, trackData(tb, t, 1));
+    expect(drive.resident).toBe(200);
+    for (let t = 0; t < 200; t++) committed[t] = seq[t]!; // then all durable at once
+    // Each later write takes a chunk the drive let go (a batch evicted only when none is at hand): it holds no more than it did.
+    for (let t = 200; t < 400; t++) await drive.writeTrack(t, trackData(tb, t, 1));
+    expect(drive.resident).toBeLessThanOrEqual(200);
+  });
+
   it('an array in a store larger than its drive cache keeps every write through eviction, restart and a restripe', async () => {
     const raw = smallRaw('fig2', 16);
     const cfg = parseConfig(raw);
