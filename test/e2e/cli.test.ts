@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RECONF_KINDS } from '../../src/shared/session.ts';
@@ -65,6 +65,25 @@ describe('arrayemu CLI', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
     expect(pct.code).toBe(2);
     expect(nonsense.code).toBe(2);
+  });
+
+  it('serve refuses a drive cache out of range, or without a data dir, naming the option; nothing is created', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'arrayemu-')), 'dd');
+    const serve = (...args: string[]) =>
+      cliAsync('serve', '--config', 'examples/fig2.json', '--socket', `${dir}.sock`, ...args);
+    const [small, nonsense, alone] = await Promise.all([
+      serve('--data-dir', dir, '--drive-cache-mib', '8'),
+      serve('--data-dir', dir, '--drive-cache-mib', 'lots'),
+      serve('--drive-cache-mib', '64'),
+    ]);
+    for (const r of [small, nonsense, alone]) {
+      expect(r.code).toBe(2);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }
+    expect(small.err).toContain('--drive-cache-mib 8: expected a whole number of MiB from 16 to 4096');
+    expect(nonsense.err).toContain('--drive-cache-mib lots: expected a whole number of MiB');
+    expect(alone.err).toContain('give --data-dir too');
+    expect(existsSync(dir)).toBe(false);
   });
 
   it('plan --json predicts a restripe; without timed drives it says which and how to give them, exit 2', () => {
