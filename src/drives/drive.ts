@@ -45,5 +45,5 @@ export interface StoreOptions {
   driveIndex: number;
   adapterIndex: number;
   /** The write seqlock of every global track, and this drive's first global track. */
-  writeSeq?: { seq: Int32Array; baseTrack: number };
+  writeSeq?: { seq: Int32Array; baseTrack: number; dirty?: Int32Array };
 }

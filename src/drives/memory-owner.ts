@@ -2,6 +2,7 @@
 import { assert } from '../shared/assert.ts';
 import { DriveFault } from '../shared/drive-state.ts';
 import { addWord, loadWord } from '../shared/words.ts';
+import { markDirty } from '../shared/durable-dirty.ts';
 import type { StoreOptions } from './drive.ts';
 
 /**
@@ -15,7 +16,7 @@ export class MemoryOwner {
   private readonly ownerWord: Int32Array;
   private readonly driveIndex: number;
   private readonly adapterIndex: number;
-  private readonly writeSeq?: { seq: Int32Array; baseTrack: number };
+  private readonly writeSeq?: { seq: Int32Array; baseTrack: number; dirty?: Int32Array };
 
   constructor(
     opts: StoreOptions,
@@ -33,6 +34,8 @@ export class MemoryOwner {
   beginWrite(track: number): number {
     if (!this.writeSeq) return -1;
     const g = this.writeSeq.baseTrack + track;
+    // Announced before it begins: a capture that takes the bit reads the track after the write (durable-dirty.ts).
+    if (this.writeSeq.dirty) markDirty(this.writeSeq.dirty, g);
     const was = addWord(this.writeSeq.seq, g, 1);
     assert((was & 1) === 0, () => `drive ${this.id}: track ${track} written by two writers at once (seqlock ${was})`);
     return g;

@@ -91,7 +91,7 @@ export function driveStore(state: SharedState, id: string, d: number, adapterInd
     driveOwner: state.driveOwner,
     driveIndex: d,
     adapterIndex,
-    writeSeq: { seq: state.driveWriteSeq, baseTrack },
+    writeSeq: { seq: state.driveWriteSeq, baseTrack, dirty: state.dirtyTracks },
   };
   const sparse = b.sparseIndex[d];
   return sparse

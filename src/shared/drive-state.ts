@@ -127,7 +127,7 @@ export function addRebuilt(state: SharedState, d: number, n: number): void {
 
 /** Mark copy location g stale (not read until a whole-track write rewrites it): a scrub found it bad and a good copy exists. */
 export function markStale(state: SharedState, g: number): void {
-  Atomics.or(state.trackFlags, g, TRACK.STALE);
+  state.setFlag(g, TRACK.STALE);
 }
 
 /**
@@ -141,7 +141,7 @@ export function handOver(state: SharedState, d: number, spare: number, stale: nu
     () =>
       `drive position ${d}: hand-over to drive ${spare}, which is not a free spare (state ${driveStateOf(state, spare)})`,
   );
-  for (const g of stale) Atomics.or(state.trackFlags, g, TRACK.STALE);
+  for (const g of stale) state.setFlag(g, TRACK.STALE);
   setRebuildTotal(state, d, stale.length);
   setDriveState(state, spare, DRIVE_STATE.REBUILDING);
   setMediaOf(state, d, spare);
@@ -184,7 +184,7 @@ export function injectTrackFaults(
     const j = pick(candidates.length);
     assert(j >= 0 && j < candidates.length, () => `a track pick ${j} outside 0..${candidates.length - 1}`);
     const g = candidates.splice(j, 1)[0]!;
-    Atomics.or(state.trackFlags, g, kind === 'media' ? TRACK.MEDIA : TRACK.ROT);
+    state.setFlag(g, kind === 'media' ? TRACK.MEDIA : TRACK.ROT);
     hit.push(g);
   }
   return hit;

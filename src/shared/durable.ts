@@ -6,10 +6,15 @@
 // and the record. Written before the code that depends on it, so here is why the capture is safe
 // while every actor keeps running:
 //
+//  - What to read comes from the dirty bitmaps (durable-dirty.ts): a drive write sets its track's
+//    bit before it begins, a durable bit's change sets its chunk's bit before it is made, and the
+//    capture takes the bits it finds, keeping each track and chunk pending until a commit holds it.
+//    So a commit costs what changed since the last one, not a scan of every track.
 //  - The flags are read first, the drive tracks after. Every durable bit change is made only once
 //    its data is on a drive: a fill writes n's drive before it clears IND[n] (R3), a whole-track
 //    write clears FMT only after its drive write. So a cleared bit seen here has its data on the
-//    drive already, and the tracks read after it hold that data or newer.
+//    drive already, and the tracks read after it hold that data or newer (its write set its track's
+//    bit before the bit was cleared: this capture takes it, or an earlier one did and holds it pending).
 //  - A bit still set whose location was written meanwhile (split or fill raced the capture) is
 //    harmless: recovery splits and fills it again from the BCV, which the switch made durable
 //    (R1) and which nothing writes after its own track is filled.
@@ -37,6 +42,7 @@ import type { SessionSpec } from './session.ts';
 import { DriveMap } from './layout.ts';
 import { assert } from './assert.ts';
 import { ArrayError } from './errors.ts';
+import { FLAG_CHUNK_TRACKS, takeDirty } from './durable-dirty.ts';
 import { IN_STORE, NEVER_COMMITTED, NO_CHUNK, SPARSE, TRACK, type SharedState } from './memory.ts';
 
 /** Format of the durable record; a store written by another format is refused, naming both. */
@@ -47,8 +53,7 @@ export const DURABLE_FORMAT = 1;
  * the cache's or a fill's.
  */
 export const DURABLE_FLAGS = TRACK.PS | TRACK.IND | TRACK.FMT | TRACK.STALE | TRACK.LOST | TRACK.MEDIA | TRACK.ROT;
-/** Track flag words per stored chunk: a commit rewrites only the chunks that changed. */
-export const FLAG_CHUNK_TRACKS = 4096;
+export { FLAG_CHUNK_TRACKS } from './durable-dirty.ts';
 /** A track's flags as they may be made durable: a fill whose data is not on its drive yet (FILLPEND) keeps IND (R3). */
 export const durableFlags = (f: number): number => (f & DURABLE_FLAGS) | (f & TRACK.FILLPEND ? TRACK.IND : 0);
 
@@ -175,6 +180,7 @@ export class DurableCapture {
       let seq = Atomics.load(state.committedSeq, g);
       if (seq === NEVER_COMMITTED) Atomics.store(state.committedSeq, g, (seq = 0));
       this.committedSeq[g] = seq;
+      if (Atomics.load(state.driveWriteSeq, g) !== seq) this.pendingTracks.add(g); // (a dirty bit another capture took)
       this.committedFlags[g] = durableFlags(Atomics.load(state.trackFlags, g));
       this.readSum(g);
     }
@@ -188,6 +194,7 @@ export class DurableCapture {
   full(meta: DurableMeta, reason: string): DurableCommit {
     this.committedFlags.fill(-1);
     this.committedKnown.fill(2);
+    for (let chunk = 0; chunk * FLAG_CHUNK_TRACKS < this.state.totalTracks; chunk++) this.pendingChunks.add(chunk);
     return this.next(meta, reason);
   }
 
@@ -204,7 +211,10 @@ export class DurableCapture {
 
   /** The commit `c`, the last `next()` made, is durable: it is the new baseline. */
   committed(c: DurableCommit): void {
-    for (const [chunk, words] of c.flagChunks) this.committedFlags.set(words, chunk * FLAG_CHUNK_TRACKS);
+    for (const [chunk, words] of c.flagChunks) {
+      this.committedFlags.set(words, chunk * FLAG_CHUNK_TRACKS);
+      this.pendingChunks.delete(chunk);
+    }
     for (const [chunk, words] of c.sumChunks) {
       const n = words.length / 2;
       this.committedSums.set(words.subarray(0, n), chunk * FLAG_CHUNK_TRACKS);
@@ -214,6 +224,7 @@ export class DurableCapture {
     // read them back from the store (drives/sparse-drive.ts), from this commit or a later one.
     Atomics.store(new Int32Array(this.state.buffers.sparseWords), SPARSE.COMMITTED, c.meta.commits);
     for (const [g, seq] of this.seqsOfNext) {
+      this.pendingTracks.delete(g); // (written again since: its bit is set again)
       this.committedSeq[g] = seq;
       Atomics.store(this.state.committedSeq, g, seq);
     }
@@ -222,18 +233,30 @@ export class DurableCapture {
   /** Seqlock values of the tracks the last `next()` read. */
   private readonly seqsOfNext = new Map<number, number>();
 
-  /** Chunks of durable flag words that differ from the last commit (a chunk is copied only if it changed). */
+  /** Tracks and flag chunks the dirty bitmaps named that no commit has held yet (durable-dirty.ts). */
+  private readonly pendingTracks = new Set<number>();
+  private readonly pendingChunks = new Set<number>();
+
+  /**
+   * Chunks of durable flag words that differ from the last commit (a chunk is copied only if it
+   * changed), looked for only in the chunks whose durable bits changed since (the dirty bitmap).
+   */
   private changedFlags(): Array<[number, Int32Array]> {
     const out: Array<[number, Int32Array]> = [];
     const total = this.state.totalTracks;
-    for (let base = 0; base < total; base += FLAG_CHUNK_TRACKS) {
+    takeDirty(this.state.dirtyFlagChunks, (chunk) => this.pendingChunks.add(chunk));
+    for (const chunk of [...this.pendingChunks].sort((a, b) => a - b)) {
+      const base = chunk * FLAG_CHUNK_TRACKS;
       const end = Math.min(total, base + FLAG_CHUNK_TRACKS);
       let g = base;
       while (g < end && durableFlags(Atomics.load(this.state.trackFlags, g)) === this.committedFlags[g]) g++;
-      if (g === end) continue;
+      if (g === end) {
+        this.pendingChunks.delete(chunk); // changed and changed back
+        continue;
+      }
       const words = this.committedFlags.slice(base, end);
       for (; g < end; g++) words[g - base] = durableFlags(Atomics.load(this.state.trackFlags, g));
-      out.push([base / FLAG_CHUNK_TRACKS, words]);
+      out.push([chunk, words]);
     }
     return out;
   }
@@ -268,11 +291,16 @@ export class DurableCapture {
     return out;
   }
 
+  /** The tracks written since the last commit (those the dirty bitmap named), in track order. */
   private changedTracks(): Array<[number, Uint8Array | null]> {
     this.seqsOfNext.clear();
+    takeDirty(this.state.dirtyTracks, (g) => this.pendingTracks.add(g));
     const out: Array<[number, Uint8Array | null]> = [];
-    for (let g = 0; g < this.state.totalTracks; g++) {
-      if (Atomics.load(this.state.driveWriteSeq, g) === this.committedSeq[g]) continue;
+    for (const g of [...this.pendingTracks].sort((a, b) => a - b)) {
+      if (Atomics.load(this.state.driveWriteSeq, g) === this.committedSeq[g]) {
+        this.pendingTracks.delete(g); // its write is in a commit already
+        continue;
+      }
       const seq = this.readTrack(g, this.buf);
       if (seq === this.committedSeq[g]) continue;
       this.seqsOfNext.set(g, seq);

@@ -7,6 +7,7 @@
 // a copy of n holds n's lock, so the check of the other copies' marks sees them all.
 import { TRACK, wpOfMirror, type SharedState } from './memory.ts';
 import type { ArrayModel } from './model.ts';
+import { markFlagChunk } from './durable-dirty.ts';
 
 /**
  * Fill of M1 location n through the cache, whose slot's state is `slotState`: every copy of n still
@@ -28,5 +29,6 @@ export function fillCopyWritten(state: SharedState, model: ArrayModel, g: number
   Atomics.and(state.trackFlags, g, ~TRACK.FILLCOPY);
   const owner = model.ownerOfCopy(g);
   if (model.copiesOf(owner).some((c) => Atomics.load(state.trackFlags, c) & TRACK.FILLCOPY)) return;
+  markFlagChunk(state.dirtyFlagChunks, owner); // (FILLPEND is kept as IND: durable.ts)
   Atomics.and(state.trackFlags, owner, ~TRACK.FILLPEND);
 }

@@ -1,5 +1,11 @@
 // The test hooks' words (HOOK): holds that stop a process before its next step, and the deliberate
 // faults that prove the checks catch them. One Int32Array in shared memory (SharedState.hooks).
+import { assert } from './assert.ts';
+import { ArrayError } from './errors.ts';
+import { sched, waitWord } from './sched.ts';
+
+/** Each wait on a hold word is bounded: a missed notify costs at most this much. */
+const HOLD_WAIT_SLICE_MS = 50;
 /**
  * Test hooks and session words (one Int32Array). A HOLD word non-zero holds that process before its
  * next step; the hold is a shared word, so tests, the CLI and a future scheduler all use it alike.
@@ -63,3 +69,35 @@ export const HOLD_WORD: Record<HoldName, number> = {
   'host-fill': HOOK.HOLD_HOST_FILL,
 };
 export const HOOK_WORDS = 16;
+
+/** Pass hold `name` of `hooks`: at once if not held, else when released or a step is granted (bounded by `waitMs`). */
+export async function passHoldWord(hooks: Int32Array, name: HoldName, waitMs: number): Promise<void> {
+  const word = HOLD_WORD[name];
+  if (Atomics.load(hooks, word) === 0) return;
+  const deadline = sched().now() + waitMs;
+  for (;;) {
+    const v = Atomics.load(hooks, word);
+    if (v === 0) return;
+    if (v >= 2) {
+      if (Atomics.compareExchange(hooks, word, v, v - 1) === v) {
+        sched().notify(hooks, word);
+        return;
+      }
+      continue;
+    }
+    if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
+    await waitWord(hooks, word, v, HOLD_WAIT_SLICE_MS);
+  }
+}
+
+/** Let `steps` more passes of held process `name` through (it stays held after them). */
+export function stepHoldWord(hooks: Int32Array, name: HoldName, steps: number): void {
+  assert(Number.isInteger(steps) && steps > 0, () => `stepHold("${name}"): ${steps} is not a positive step count`);
+  const word = HOLD_WORD[name];
+  for (;;) {
+    const v = Atomics.load(hooks, word);
+    assert(v !== 0, () => `stepHold("${name}"): the process is not held`);
+    if (Atomics.compareExchange(hooks, word, v, v + steps) === v) break;
+  }
+  sched().notify(hooks, word);
+}

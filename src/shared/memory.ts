@@ -15,6 +15,7 @@ import { DriveMap } from './layout.ts';
 import { assert, bits } from './assert.ts';
 import { ArrayError } from './errors.ts';
 import { sched, waitWord } from './sched.ts';
+import { dirtyWords, FLAG_CHUNK_TRACKS, markFlagChunk } from './durable-dirty.ts';
 
 /** Each wait on a shared word is bounded: a missed notify costs at most this much. */
 const WAIT_SLICE_MS = 50;
@@ -41,6 +42,9 @@ export const TRACK = {
   SUMMED: 1 << 10, // a copy location's checksum (trackSums) is known (checksums.ts)
   FILLCOPY: 1 << 11, // a copy (M1 or a mirror's) of a filled track not written since its fill (fill-pending.ts)
 } as const;
+/** The bits a commit keeps (durable.ts DURABLE_FLAGS, and FILLPEND, kept as IND): a change marks its flag chunk dirty. */
+export const KEPT_FLAGS =
+  TRACK.PS | TRACK.IND | TRACK.FMT | TRACK.STALE | TRACK.LOST | TRACK.MEDIA | TRACK.ROT | TRACK.FILLPEND;
 /**
  * The actor holding a track's LOCK lives in the same word (bits 24-30), set and cleared in the one
  * atomic step that takes or frees the lock: an adapter stopped anywhere never leaves a lock without
@@ -106,6 +110,7 @@ export const PHASE = {
 
 export { HOOK, HOOK_WORDS, HOLD_WORD, TEST_FAULT, type HoldName, type TestFaultName } from './hooks.ts';
 import { HOOK, HOOK_WORDS, HOLD_WORD, TEST_FAULT, type HoldName, type TestFaultName } from './hooks.ts';
+import { passHoldWord, stepHoldWord } from './hooks.ts';
 /** Per session y, per disk adapter a: the instant split cursor (next global track it will visit). */
 export const MAX_DISK_ADAPTERS = 64;
 export const splitCursorWord = (y: number, da: number): number => y * MAX_DISK_ADAPTERS + da;
@@ -163,10 +168,8 @@ export interface SharedBuffers {
   driveOwner: SharedArrayBuffer; // disk adapter index owning each drive
   hooks: SharedArrayBuffer; // HOOK words
   splitCursors: SharedArrayBuffer; // splitCursorWord(y, da)
-  // Per host adapter × device, two words each (a failed adapter's share is taken back whole):
-  // [0, n) its host requests in flight (the throttle reads them: hosts busy);
-  // [n, 2n) its requests inside a critical section (track locked under the active layout, no
-  // drive or stage awaited): the only ones the switch waits for (step 114).
+  // Per host adapter × device: [0, n) its host requests in flight (the throttle: hosts busy); [n, 2n) those
+  // in a critical section (track locked, nothing awaited): the only ones the switch waits for (step 114).
   hostInflight: SharedArrayBuffer;
   intents: SharedArrayBuffer; // per actor id: the slot move it is making (intent.ts), finished by whoever takes its place
   driveData: SharedArrayBuffer[]; // backing store of each dense drive (8 bytes for a sparse one)
@@ -178,11 +181,10 @@ export interface SharedBuffers {
   sparseWords: SharedArrayBuffer;
   /** Per global track: its drive write seqlock at the last durable commit holding it (drives/sparse-drive.ts evicts by it). */
   committedSeq: SharedArrayBuffer;
-  /**
-   * Per global track: how many times its drive track was written, doubled, and odd while a write
-   * is in progress (a seqlock): the durable store reads only tracks written since its last commit,
-   * and never a track half-written (durable.ts).
-   */
+  /** A bit per track whose drive write began, and per flag chunk whose durable bits changed, since the capture looked (durable-dirty.ts). */
+  dirtyTracks: SharedArrayBuffer;
+  dirtyFlagChunks: SharedArrayBuffer;
+  /** Per global track: its drive writes, doubled, odd while one is in progress (a seqlock: durable.ts never reads half a write). */
   driveWriteSeq: SharedArrayBuffer;
   /** Per drive, DRIVE_WORDS words: its state, the drive whose media serves its tracks, a rebuild's progress (drive-state.ts). */
   driveState: SharedArrayBuffer;
@@ -249,6 +251,8 @@ function allocateSharedBuffers(cfg: ArrayConfig, driveCacheBytes?: number): Shar
     sparsePool: new SharedArrayBuffer(0, { maxByteLength: sparsePoolMaxBytes(cfg, driveCacheBytes) }),
     sparseWords: sab((SPARSE_WORDS + cfg.drives.length) * 4),
     committedSeq: sab(drives.totalTracks * 4),
+    dirtyTracks: sab(dirtyWords(drives.totalTracks) * 4),
+    dirtyFlagChunks: sab(dirtyWords(Math.ceil(drives.totalTracks / FLAG_CHUNK_TRACKS)) * 4),
     driveWriteSeq: sab(drives.totalTracks * 4),
     driveState: sab(cfg.drives.length * DRIVE_WORDS * 4),
     trackSums: sab(drives.totalTracks * 4),
@@ -289,6 +293,8 @@ export class SharedState {
   readonly intents: Int32Array;
   readonly driveWriteSeq: Int32Array;
   readonly committedSeq: Int32Array;
+  readonly dirtyTracks: Int32Array;
+  readonly dirtyFlagChunks: Int32Array;
   readonly driveState: Int32Array;
   readonly trackSums: Int32Array;
   readonly devices: number;
@@ -316,6 +322,8 @@ export class SharedState {
     this.intents = new Int32Array(buffers.intents);
     this.driveWriteSeq = new Int32Array(buffers.driveWriteSeq);
     this.committedSeq = new Int32Array(buffers.committedSeq);
+    this.dirtyTracks = new Int32Array(buffers.dirtyTracks);
+    this.dirtyFlagChunks = new Int32Array(buffers.dirtyFlagChunks);
     this.driveState = new Int32Array(buffers.driveState);
     this.trackSums = new Int32Array(buffers.trackSums);
     this.devices = buffers.devices;
@@ -346,35 +354,13 @@ export class SharedState {
    * thread, bounded by `waitMs`). A hold word above 1 lets that many steps less one go through
    * (`stepHold`): each pass takes one, so a test can single-step a background process.
    */
-  async passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
-    const word = HOLD_WORD[name];
-    if (Atomics.load(this.hooks, word) === 0) return;
-    const deadline = sched().now() + waitMs;
-    for (;;) {
-      const v = Atomics.load(this.hooks, word);
-      if (v === 0) return;
-      if (v >= 2) {
-        if (Atomics.compareExchange(this.hooks, word, v, v - 1) === v) {
-          sched().notify(this.hooks, word);
-          return;
-        }
-        continue;
-      }
-      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
-      await waitWord(this.hooks, word, v, WAIT_SLICE_MS);
-    }
+  passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
+    return passHoldWord(this.hooks, name, waitMs);
   }
 
   /** Let `steps` more passes of held process `name` through (it stays held after them). */
   stepHold(name: HoldName, steps: number): void {
-    assert(Number.isInteger(steps) && steps > 0, () => `stepHold("${name}"): ${steps} is not a positive step count`);
-    const word = HOLD_WORD[name];
-    for (;;) {
-      const v = Atomics.load(this.hooks, word);
-      assert(v !== 0, () => `stepHold("${name}"): the process is not held`);
-      if (Atomics.compareExchange(this.hooks, word, v, v + steps) === v) break;
-    }
-    sched().notify(this.hooks, word);
+    stepHoldWord(this.hooks, name, steps);
   }
 
   /** Steps granted to held process `name` and not yet taken. */
@@ -483,10 +469,12 @@ export class SharedState {
   }
 
   setFlag(g: number, bit: number): void {
+    if (bit & KEPT_FLAGS) markFlagChunk(this.dirtyFlagChunks, g);
     Atomics.or(this.trackFlags, g, bit);
   }
 
   clearFlag(g: number, bit: number): void {
+    if (bit & KEPT_FLAGS) markFlagChunk(this.dirtyFlagChunks, g);
     Atomics.and(this.trackFlags, g, ~bit);
   }
 

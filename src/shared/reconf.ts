@@ -1,6 +1,7 @@
 // split(p) (DESIGN §3, steps 135-138, 145-146, 151-152, 172, 180-181): shared by the host adapter
 // (FIG. 7), the instant split (FIG. 5) and the data transfer (FIG. 6) — one function, one name.
-import { NO_SLOT, SLOT, TRACK, WPK_ALL, type SharedState } from './memory.ts';
+import { KEPT_FLAGS, NO_SLOT, SLOT, TRACK, WPK_ALL, type SharedState } from './memory.ts';
+import { markFlagChunk } from './durable-dirty.ts';
 import type { Session } from './session.ts';
 import { releaseSlot, wholeSlotOf } from './cache.ts';
 import { assert } from './assert.ts';
@@ -70,6 +71,7 @@ export const FLAG_SWAP_TRIES = 64;
  * lock, so only the LOCK/WAITERS bits may change meanwhile (a waiter arriving): the loop is bounded.
  */
 export function swapFlags(state: SharedState, g: number, clear: number, set: number, what: () => string): void {
+  if ((clear | set) & KEPT_FLAGS) markFlagChunk(state.dirtyFlagChunks, g); // (before: a commit after the swap finds it)
   for (let i = 0; i < FLAG_SWAP_TRIES; i++) {
     const v = Atomics.load(state.trackFlags, g);
     if (Atomics.compareExchange(state.trackFlags, g, v, (v & ~clear) | set) === v) return;

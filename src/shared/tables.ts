@@ -2,11 +2,13 @@
 // of the Track ID table, the cache slot headers, the PB columns, the split cursors and the
 // cache-wide words by name, each access one Atomics operation. `npm run lint` forbids Atomics
 // outside src/shared, so every cross-thread word has its access here, where it can be audited.
-import { SLOT, type SharedState } from './memory.ts';
+import { KEPT_FLAGS, SLOT, type SharedState } from './memory.ts';
+import { markFlagChunk } from './durable-dirty.ts';
 
 type S = Pick<
   SharedState,
   | 'trackFlags'
+  | 'dirtyFlagChunks'
   | 'trackPb'
   | 'trackSlot'
   | 'slotState'
@@ -23,8 +25,10 @@ type S = Pick<
 /** Track g's flags word (LOCK, its owner, PS, IND, FMT, FILLPEND). */
 export const flagsOf = (st: S, g: number): number => Atomics.load(st.trackFlags, g);
 /** Swap track g's flags from `from` to `to` in one step; the value found (equal to `from` when it took). */
-export const casFlags = (st: S, g: number, from: number, to: number): number =>
-  Atomics.compareExchange(st.trackFlags, g, from, to);
+export function casFlags(st: S, g: number, from: number, to: number): number {
+  if ((from ^ to) & KEPT_FLAGS) markFlagChunk(st.dirtyFlagChunks, g); // (before: a commit after the change finds it)
+  return Atomics.compareExchange(st.trackFlags, g, from, to);
+}
 /** Set track g's flags word whole (a restart loading its image; nothing else runs then). */
 export const setFlags = (st: S, g: number, v: number): number => Atomics.store(st.trackFlags, g, v);
 /** Track g's PB column bits. */

@@ -1,0 +1,53 @@
+// The durable capture looks only where the dirty bitmaps say (src/shared/durable-dirty.ts): a change of
+// a durable flag bit that does not mark its chunk would never be committed. Every write of the flag
+// words in the source is listed here, each either marking its chunk or changing only bits a commit
+// does not keep: a new writer fails this test until it is looked at and added.
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dirtyWords, markDirty, takeDirty } from '../../src/shared/durable-dirty.ts';
+
+/** Each write of trackFlags, by file, and why it is safe. */
+const KNOWN_WRITERS: Record<string, string> = {
+  'src/shared/tables.ts: Atomics.compareExchange(st.trackFlags': 'casFlags marks the chunk when a kept bit changes',
+  'src/shared/tables.ts: Atomics.store(st.trackFlags': 'setFlags: a restart loading the image (the baseline)',
+  'src/shared/checksums.ts: Atomics.and(state.trackFlags': 'SUMMED: committed with the track (changedSums)',
+  'src/shared/checksums.ts: Atomics.or(state.trackFlags': 'SUMMED',
+  'src/shared/fill-pending.ts: Atomics.or(state.trackFlags': 'FILLCOPY: not kept',
+  'src/shared/fill-pending.ts: Atomics.and(state.trackFlags': 'FILLCOPY; FILLPEND marks its chunk first',
+  'src/shared/track-lock.ts: Atomics.and(state.trackFlags': 'LOCK, WAITERS, the owner: not kept',
+  'src/shared/track-lock.ts: Atomics.compareExchange(flags': 'the lock bits: not kept',
+  'src/shared/memory.ts: Atomics.or(this.trackFlags': 'setFlag marks the chunk for a kept bit',
+  'src/shared/memory.ts: Atomics.and(this.trackFlags': 'clearFlag marks the chunk for a kept bit',
+  'src/shared/reconf.ts: Atomics.compareExchange(state.trackFlags': 'swapFlags marks the chunk first',
+};
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? sources(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+describe('dirty bitmaps', () => {
+  it('every write of the track flag words is a known one (marking its chunk, or keeping no durable bit)', () => {
+    const found = new Set<string>();
+    const write =
+      /Atomics\.(or|and|xor|store|exchange|compareExchange|add|sub)\(\s*((?:\w+\.)?(?:trackFlags|flags))\b/g;
+    for (const file of sources('src'))
+      for (const m of readFileSync(file, 'utf8').matchAll(write)) {
+        if (m[2] === 'flags' && !file.endsWith('track-lock.ts')) continue; // another word called flags
+        found.add(`${file}: Atomics.${m[1]}(${m[2]}`);
+      }
+    expect([...found].sort()).toEqual(Object.keys(KNOWN_WRITERS).sort());
+  });
+
+  it('takes each bit set once, in order, and leaves the words clear', () => {
+    const words = new Int32Array(new SharedArrayBuffer(dirtyWords(100) * 4));
+    for (const i of [99, 0, 31, 32, 63, 64, 31]) markDirty(words, i);
+    const taken: number[] = [];
+    takeDirty(words, (i) => taken.push(i));
+    expect(taken).toEqual([0, 31, 32, 63, 64, 99]);
+    expect([...words].every((w) => w === 0)).toBe(true);
+  });
+});
