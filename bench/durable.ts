@@ -104,7 +104,7 @@ export function durableMarkdown(rows: DurableRow[], machine: string, date: strin
         `| ${r.heldMiB} MiB | ${r.firstCommitMs} ms | ${r.flushP50Ms} ms | ${r.flushP99Ms} ms | ${r.restartMs} ms |`,
     ),
     '',
-    'A FLUSH commits only the tracks written since the last commit; what still grows with the data held is small (the capture reads one seqlock word a track and compares the flag chunks; the B-tree is deeper). A restart reads no track’s bytes (each stays in the store until a drive first touches it, DESIGN §10): it reads the metadata (flags, checksums, drive words, a few bytes a track) and starts the threads, so it does not grow with the data held. The bytes a FLUSH stores are still whole 64 KiB tracks, and memory still grows with the tracks touched.',
+    'A FLUSH commits only the tracks written since the last commit, and finds them without a scan: the dirty bitmaps name the tracks written and the flag chunks changed (DESIGN §10; on the 66.8 GB array a capture of nothing changed went from 90-186 ms to 0.8 ms). A restart reads no track’s bytes (each stays in the store until a drive first touches it): it reads the metadata (flags, checksums, drive words, a few bytes a track) and starts the threads, so it does not grow with the data held. The bytes a FLUSH stores are still whole 64 KiB tracks (issue 29 item 4).',
     '',
   ].join('\n');
 }
