@@ -6,7 +6,7 @@ import type { Log } from '../shared/link.ts';
 import type { SharedState } from '../shared/memory.ts';
 import type { ArrayConfig } from '../shared/config.ts';
 import { sched } from '../shared/sched.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { ArrayError, errorMessage } from '../shared/errors.ts';
 import {
   CaptureBusy,
   commitBytes,
@@ -21,6 +21,8 @@ export const DURABLE_BACKGROUND_MS = 1000;
 /** Tries of one commit whose capture met a track mid-write (CaptureBusy), and the wait between two (ms): a second in all. */
 const BUSY_TRIES = 200;
 const BUSY_RETRY_MS = 5;
+/** After a failed commit, how long background and room commits wait before trying again (ms). */
+const FAILED_COMMIT_RETRY_MS = 1000;
 
 export class DurableCommits {
   private capture?: DurableCapture;
@@ -103,14 +105,38 @@ export class DurableCommits {
     return soon;
   }
 
-  /** A commit soon (group commit), for no caller: a failure is logged. */
+  /**
+   * A commit soon (group commit), for no caller (the background, a disk adapter wanting room). After a
+   * failed commit (the data dir's disk full, say) these wait FAILED_COMMIT_RETRY_MS before trying
+   * again, and the failure is logged once per try, not once per ask: a FLUSH still tries at once, so
+   * its host gets the error.
+   */
   commitLater(reason: string): void {
-    void this.commit(reason).catch((err) => this.opts.log('error', `SP: commit (${reason}): ${errorMessage(err)}`));
+    if (performance.now() - this.failedAtMs < FAILED_COMMIT_RETRY_MS) return;
+    void this.commit(reason).catch((err) => {
+      if (performance.now() - this.failedAtMs < FAILED_COMMIT_RETRY_MS) return; // logged already
+      this.failedAtMs = performance.now();
+      this.opts.log(
+        'error',
+        `SP: commit (${reason}) failed, tried again in ${FAILED_COMMIT_RETRY_MS} ms: ${errorMessage(err)}`,
+      );
+    });
   }
+  /** When a commit last failed (performance.now() ms; -Infinity: none has). */
+  private failedAtMs = -Infinity;
 
   private write(c: ReturnType<DurableCapture['next']>): number {
     const t0 = performance.now();
-    this.store!.commit(c);
+    try {
+      this.store!.commit(c);
+    } catch (err) {
+      throw new ArrayError(
+        'STORE_FAILED',
+        `the data dir's store did not take commit ${c.meta.commits} (${c.reason}): ${errorMessage(err)}; nothing after commit ${this.commits} is durable`,
+        { cause: err },
+      );
+    }
+    this.failedAtMs = -Infinity;
     this.capture!.committed(c);
     this.commits = c.meta.commits;
     const ms = performance.now() - t0;

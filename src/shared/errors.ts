@@ -14,12 +14,13 @@ export type ErrorCode =
   | 'HOST_ADAPTER_LOST' // the host adapter went away with the request in flight: it may or may not have been done
   | 'DRIVE_FAULT' // a drive could not serve an access (failed, or a media error): another copy is tried
   | 'DATA_LOST' // no copy of a track survives: the read fails, never served as garbage
+  | 'STORE_FAILED' // the data dir's store did not take a commit (its disk full, an I/O error): nothing after the last one is durable
   | 'USAGE'; // bad command-line input
 
 export class ArrayError extends Error {
   readonly code: ErrorCode;
-  constructor(code: ErrorCode, message: string) {
-    super(message);
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.code = code;
     this.name = 'ArrayError';
   }

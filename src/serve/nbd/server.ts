@@ -459,6 +459,9 @@ function errnoOf(err: unknown): number {
   const code = (err as { code?: string } | undefined)?.code;
   if (code === 'OUT_OF_RANGE') return NBD_ERR.EINVAL;
   if (code === 'NOT_READY' || code === 'TOO_MANY_REQUESTS') return NBD_ERR.EIO;
+  // The data dir's store full: the host is told it is out of space, not that the device failed.
+  if (code === 'STORE_FAILED' && /ENOSPC|No space left|MDB_MAP_FULL/.test(String((err as Error).message)))
+    return NBD_ERR.ENOSPC;
   return NBD_ERR.EIO;
 }
 
