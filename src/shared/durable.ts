@@ -43,7 +43,7 @@ import { DriveMap } from './layout.ts';
 import { assert } from './assert.ts';
 import { ArrayError } from './errors.ts';
 import { FLAG_CHUNK_TRACKS, takeDirty } from './durable-dirty.ts';
-import { IN_STORE, NEVER_COMMITTED, NO_CHUNK, SPARSE, TRACK, type SharedState } from './memory.ts';
+import { IN_STORE, NO_CHUNK, SPARSE, TRACK, type SharedState } from './memory.ts';
 
 /** Format of the durable record; a store written by another format is refused, naming both. */
 export const DURABLE_FORMAT = 1;
@@ -175,10 +175,9 @@ export class DurableCapture {
     this.sums = new Int32Array(state.totalTracks);
     this.known = new Uint8Array(state.totalTracks);
     for (let g = 0; g < state.totalTracks; g++) {
-      // What a previous capture made durable, or (none yet) the bytes as loaded or created: seqlock 0.
-      // A track written since (a recovery's write before the capture began) is in the next commit.
-      let seq = Atomics.load(state.committedSeq, g);
-      if (seq === NEVER_COMMITTED) Atomics.store(state.committedSeq, g, (seq = 0));
+      // What a previous capture made durable, or (none yet: NEVER_COMMITTED, 0) the bytes as loaded or
+      // created. A track written since (a recovery's write before the capture began) is in the next commit.
+      const seq = Atomics.load(state.committedSeq, g);
       this.committedSeq[g] = seq;
       if (Atomics.load(state.driveWriteSeq, g) !== seq) this.pendingTracks.add(g); // (a dirty bit another capture took)
       this.committedFlags[g] = durableFlags(Atomics.load(state.trackFlags, g));

@@ -35,8 +35,12 @@ export function growShared(pool: SharedArrayBuffer, need: number, minGrowBytes: 
 export const NO_CHUNK = -1;
 /** A sparse index entry: the track's bytes are in the data dir's store (or nowhere: zeros), not read yet (a restart's). */
 export const IN_STORE = -2;
-/** A committedSeq entry: the track's bytes were never in a durable commit (an odd value: no seqlock equals it). */
-export const NEVER_COMMITTED = -1;
+/**
+ * A committedSeq entry before any commit: 0, the seqlock of a track never written, so the buffer
+ * needs no fill (a fill would touch every page of a full-size array's table). A track holding a
+ * chunk at seqlock 0 was read in from the store: durable, so it may be evicted.
+ */
+export const NEVER_COMMITTED = 0;
 /**
  * Words of the sparse store's control buffer: the next chunk never used, the number of the last
  * durable commit (a drive reading back an evicted track needs at least that one), then (from

@@ -8,7 +8,6 @@ import {
   sparsePoolMaxBytes,
   SPARSE_WORDS,
   NO_CHUNK,
-  NEVER_COMMITTED,
 } from './memory-size.ts';
 import { MAX_EXTRA_MIRRORS, type ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
@@ -258,7 +257,6 @@ function allocateSharedBuffers(cfg: ArrayConfig, driveCacheBytes?: number): Shar
     trackSums: sab(drives.totalTracks * 4),
   };
   for (const idx of buffers.sparseIndex) if (idx) new Int32Array(idx).fill(NO_CHUNK);
-  new Int32Array(buffers.committedSeq).fill(NEVER_COMMITTED);
   new Int32Array(buffers.trackSlot).fill(NO_SLOT);
   new Int32Array(buffers.slotOwner).fill(NO_TRACK);
   const owner = new Int32Array(buffers.driveOwner);
