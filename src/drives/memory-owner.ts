@@ -52,6 +52,11 @@ export class MemoryOwner {
     );
   }
 
+  /** This thread's adapter owns the drive now (no spare has taken its place). */
+  isOwner(): boolean {
+    return loadWord(this.ownerWord, this.driveIndex) === this.adapterIndex;
+  }
+
   checkOwner(what: string): void {
     const owner = loadWord(this.ownerWord, this.driveIndex);
     // The owner changes only when a spare takes this failed drive's place (drive-state.ts handOver),

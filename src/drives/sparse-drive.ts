@@ -93,9 +93,6 @@ export class SparseDrive implements MemoryStore {
   private readonly residentMax: number;
   private readonly chunks: ThreadChunks;
   private readonly maxChunks: number;
-  private readonly driveIndex: number;
-  private readonly adapterIndex: number;
-  private readonly driveOwner: Int32Array;
   private readonly writeSeq?: Int32Array;
   /** Where the next eviction looks first (a clock hand over the drive's tracks). */
   private hand = 0;
@@ -115,9 +112,6 @@ export class SparseDrive implements MemoryStore {
     assert(this.residentWord < this.words.length, () => `drive ${this.id}: no resident word ${this.residentWord}`);
     this.maxChunks = Math.floor(this.pool.maxByteLength / this.trackBytes);
     this.residentMax = Math.max(1, opts.residentMax ?? this.maxChunks);
-    this.driveIndex = opts.driveIndex;
-    this.adapterIndex = opts.adapterIndex;
-    this.driveOwner = opts.driveOwner;
     this.chunks = chunksOf(this.pool);
     this.chunks.drives.add(this);
   }
@@ -217,9 +211,8 @@ export class SparseDrive implements MemoryStore {
       for (let i = 0; i < SWAP_TRIES; i++) {
         const old = loadWord(this.index, track);
         if (casWord(this.index, track, old, fresh) !== old) continue; // its owner evicted it meanwhile
-        const held = (old >= 0 ? 1 : 0) - (fresh >= 0 ? 1 : 0);
-        if (held !== 0) addWord(this.words, this.residentWord, -held);
-        if (old >= 0) this.release(old);
+        if (fresh >= 0) addWord(this.words, this.residentWord, 1);
+        if (old >= 0) this.dropChunk(old);
         return;
       }
       assert(false, () => `drive ${this.id}: track ${track}'s chunk changed under ${SWAP_TRIES} swaps`);
@@ -279,7 +272,10 @@ export class SparseDrive implements MemoryStore {
     return chunk;
   }
 
-  private release(chunk: number): void {
+  /** A chunk taken out of this drive's index: one fewer held, kept for this thread's next allocation. */
+  private dropChunk(chunk: number): void {
+    const was = addWord(this.words, this.residentWord, -1);
+    assert(was > 0, () => `drive ${this.id}: chunk ${chunk} let go while the drive holds ${was} chunks`);
     this.chunks.free.push(chunk);
     assert(
       this.chunks.free.length <= FREE_KEPT_MAX,
@@ -293,7 +289,7 @@ export class SparseDrive implements MemoryStore {
    */
   evict(most: number): number {
     const committed = this.source?.committedSeq;
-    if (!committed || !this.writeSeq || loadWord(this.driveOwner, this.driveIndex) !== this.adapterIndex) return 0;
+    if (!committed || !this.writeSeq || !this.owner.isOwner()) return 0;
     const base = this.source!.baseTrack;
     let freed = 0;
     for (let n = 0; n < Math.min(this.tracks, EVICT_SCAN_TRACKS) && freed < most; n++) {
@@ -304,8 +300,7 @@ export class SparseDrive implements MemoryStore {
       const seq = loadWord(this.writeSeq, base + t);
       if (seq & 1 || seq !== loadWord(committed, base + t)) continue; // not durable as it stands
       if (casWord(this.index, t, chunk, IN_STORE) !== chunk) continue; // a direct copy swapped it meanwhile
-      addWord(this.words, this.residentWord, -1);
-      this.release(chunk);
+      this.dropChunk(chunk);
       freed++;
     }
     return freed;

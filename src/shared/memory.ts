@@ -8,6 +8,7 @@ import {
   sparsePoolMaxBytes,
   SPARSE_WORDS,
   NO_CHUNK,
+  NEVER_COMMITTED,
 } from './memory-size.ts';
 import { MAX_EXTRA_MIRRORS, type ArrayConfig } from './config.ts';
 import { DriveMap } from './layout.ts';
@@ -193,7 +194,7 @@ export interface SharedBuffers {
 
 const sab = (bytes: number) => new SharedArrayBuffer(Math.max(bytes, 8));
 
-export { isSparse, sharedMemoryBytes, NO_CHUNK, IN_STORE, NEVER_COMMITTED, SPARSE } from './memory-size.ts';
+export { isSparse, sharedMemoryBytes, NO_CHUNK, IN_STORE, SPARSE } from './memory-size.ts';
 export { DENSE_DRIVE_MAX_BYTES } from './memory-size.ts';
 
 /**
@@ -223,6 +224,7 @@ function allocateSharedBuffers(cfg: ArrayConfig, driveCacheBytes?: number): Shar
   const drives = new DriveMap(cfg);
   const { trackBytes, headsPerCylinder } = cfg.geometry;
   const slots = cfg.cache.slots;
+  assert(NEVER_COMMITTED === 0, () => `committedSeq starts as zeros, not NEVER_COMMITTED ${NEVER_COMMITTED}: fill it`);
   const buffers: SharedBuffers = {
     trackBytes,
     headsPerCylinder,
