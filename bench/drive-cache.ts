@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startServe, type Serving } from '../scripts/serve-child.ts';
 import { missingTools } from '../scripts/tools.ts';
+import { fourDriveStripe } from './arrays.ts';
 
 const run = promisify(execFile);
 const TRACK_BYTES = 65536;
@@ -38,26 +39,12 @@ export interface DriveCacheRow {
 }
 
 function arrayConfig(): unknown {
-  const drives = ['d0', 'd1', 'd2', 'd3'];
-  return {
-    geometry: { trackBytes: TRACK_BYTES, headsPerCylinder: HEADS },
-    cache: { slots: 1024 },
-    hostAdapters: 2,
-    drives: drives.map((id) => ({ id, cylinders: DRIVE_CYLINDERS })),
-    diskAdapters: [
-      { id: 'DA0', drives: ['d0', 'd1'] },
-      { id: 'DA1', drives: ['d2', 'd3'] },
-    ],
-    devices: [
-      {
-        id: 'LD1',
-        layout: 'striped',
-        cylinders: 4 * DRIVE_CYLINDERS,
-        stripeCylinders: 1,
-        members: drives.map((drive) => ({ drive, startCylinder: 0 })),
-      },
-    ],
-  };
+  return fourDriveStripe({
+    trackBytes: TRACK_BYTES,
+    headsPerCylinder: HEADS,
+    driveCylinders: DRIVE_CYLINDERS,
+    slots: 1024,
+  });
 }
 
 const rssAnonKiB = (pid: number): number =>

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { parseConfig } from '../src/shared/config.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
+import { fourDriveStripe } from './arrays.ts';
 
 export interface DurableRow {
   heldMiB: number;
@@ -21,25 +22,15 @@ const FLUSHES = 200;
 
 function configFor(heldMiB: number) {
   const cylinders = Math.max(16, Math.ceil((heldMiB * 2 ** 20) / TRACK / 15 / 4) + 1);
-  return parseConfig({
-    geometry: { trackBytes: TRACK, headsPerCylinder: 15 },
-    cache: { slots: 1024 },
-    hostAdapters: 2,
-    drives: [0, 1, 2, 3].map((i) => ({ id: `d${i}`, cylinders, store: 'sparse' })),
-    diskAdapters: [
-      { id: 'DA0', drives: ['d0', 'd1'] },
-      { id: 'DA1', drives: ['d2', 'd3'] },
-    ],
-    devices: [
-      {
-        id: 'LD1',
-        layout: 'striped',
-        cylinders: cylinders * 4,
-        stripeCylinders: 1,
-        members: [0, 1, 2, 3].map((i) => ({ drive: `d${i}`, startCylinder: 0 })),
-      },
-    ],
-  });
+  return parseConfig(
+    fourDriveStripe({
+      trackBytes: TRACK,
+      headsPerCylinder: 15,
+      driveCylinders: cylinders,
+      slots: 1024,
+      store: 'sparse',
+    }),
+  );
 }
 
 const q = (xs: number[], p: number) =>

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startServe } from '../../scripts/serve-child.ts';
 import { missingTools } from '../../scripts/tools.ts';
+import { fourDriveStripe } from '../../bench/arrays.ts';
 
 const run = promisify(execFile);
 const missing = missingTools(['qemu-img']);
@@ -24,25 +25,7 @@ const CACHE_MIB = 16;
 /** Written through NBD: four times the drive cache. */
 const WRITTEN_MIB = 4 * CACHE_MIB;
 /** A 32 GiB array: 4 drives of 8 GiB (2 ** 17 tracks each). */
-const ARRAY = {
-  geometry: { trackBytes: TRACK_BYTES, headsPerCylinder: 16 },
-  cache: { slots: 128 },
-  hostAdapters: 2,
-  drives: ['d0', 'd1', 'd2', 'd3'].map((id) => ({ id, cylinders: 8192 })),
-  diskAdapters: [
-    { id: 'DA0', drives: ['d0', 'd1'] },
-    { id: 'DA1', drives: ['d2', 'd3'] },
-  ],
-  devices: [
-    {
-      id: 'LD1',
-      layout: 'striped',
-      cylinders: 4 * 8192,
-      stripeCylinders: 1,
-      members: ['d0', 'd1', 'd2', 'd3'].map((drive) => ({ drive, startCylinder: 0 })),
-    },
-  ],
-};
+const ARRAY = fourDriveStripe({ trackBytes: TRACK_BYTES, headsPerCylinder: 16, driveCylinders: 8192, slots: 128 });
 
 interface DriveCache {
   bytes: number;

@@ -4,11 +4,30 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/shared/config.ts';
 import { createSharedBuffers, IN_STORE, isSparse, SPARSE } from '../../src/shared/memory.ts';
 import { SparseDrive } from '../../src/drives/store.ts';
-import { NoRoom } from '../../src/drives/sparse-drive.ts';
+import { NoRoom, type SparseOptions } from '../../src/drives/sparse-drive.ts';
 import { MemoryStore } from '../../src/shared/durable.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { smallRaw, trackData } from '../support/helpers.ts';
+
+/** Drive 0 of buffers `b` as a sparse drive owned by adapter 0; with `extra`, behind a store. */
+function sparseDrive0(
+  b: ReturnType<typeof createSharedBuffers>,
+  trackBytes: number,
+  extra: Partial<SparseOptions> = {},
+): SparseDrive {
+  return new SparseDrive({
+    id: '31',
+    index: b.sparseIndex[0]!,
+    pool: b.sparsePool,
+    words: b.sparseWords,
+    trackBytes,
+    driveOwner: new Int32Array(b.driveOwner),
+    driveIndex: 0,
+    adapterIndex: 0,
+    ...extra,
+  });
+}
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -22,16 +41,7 @@ describe('sparse drive store', () => {
     const cfg = parseConfig(raw);
     const b = createSharedBuffers(cfg);
     expect(b.driveData[0]!.byteLength).toBe(8); // no dense store
-    const drive = new SparseDrive({
-      id: '31',
-      index: b.sparseIndex[0]!,
-      pool: b.sparsePool,
-      words: b.sparseWords,
-      trackBytes: 4096,
-      driveOwner: new Int32Array(b.driveOwner),
-      driveIndex: 0,
-      adapterIndex: 0,
-    });
+    const drive = sparseDrive0(b, 4096);
     const buf = new Uint8Array(4096).fill(7);
     void drive.readTrack(3, buf);
     expect(buf.every((x) => x === 0)).toBe(true);
@@ -86,15 +96,7 @@ describe('sparse drive store', () => {
     const committed = new Int32Array(b.committedSeq);
     const stored = new Map<number, Uint8Array>();
     const reads: number[] = [];
-    const drive = new SparseDrive({
-      id: '31',
-      index: b.sparseIndex[0]!,
-      pool: b.sparsePool,
-      words: b.sparseWords,
-      trackBytes: tb,
-      driveOwner: new Int32Array(b.driveOwner),
-      driveIndex: 0,
-      adapterIndex: 0,
+    const drive = sparseDrive0(b, tb, {
       writeSeq: { seq, baseTrack: 0 },
       committedSeq: committed,
       source: (g) => (reads.push(g), stored.get(g)?.slice() ?? null),
@@ -155,15 +157,7 @@ describe('sparse drive store', () => {
     const b = createSharedBuffers(parseConfig(raw), { allSparse: true, driveCacheBytes: 256 * tb });
     const seq = new Int32Array(b.driveWriteSeq);
     const committed = new Int32Array(b.committedSeq);
-    const drive = new SparseDrive({
-      id: '31',
-      index: b.sparseIndex[0]!,
-      pool: b.sparsePool,
-      words: b.sparseWords,
-      trackBytes: tb,
-      driveOwner: new Int32Array(b.driveOwner),
-      driveIndex: 0,
-      adapterIndex: 0,
+    const drive = sparseDrive0(b, tb, {
       writeSeq: { seq, baseTrack: 0 },
       committedSeq: committed,
       source: () => null,
