@@ -63,7 +63,8 @@ export interface StartOptions {
    * `config` is then only used for a store that is still empty.
    */
   /** driveCacheBytes: most bytes the drives' tracks take in memory (default: all of them, up to the sparse pool's limit). */
-  durable?: { dir?: string; store?: DurableStore; everyMs?: number; driveCacheBytes?: number };
+  /** The rest as the service processor takes them (ActorInit.durable): dir, store, everyMs, peekEveryStep. */
+  durable?: Omit<NonNullable<ActorInit['durable']>, 'recovered'> & { driveCacheBytes?: number };
 }
 
 /** What a restart from a durable image found and took up. */
@@ -164,9 +165,7 @@ export class ArrayEmulator extends EventEmitter {
           index,
           config,
           buffers,
-          ...(role === 'sp' && durable
-            ? { durable: { dir: durable.dir, store: durable.store, recovered, everyMs: durable.everyMs } }
-            : {}),
+          ...(role === 'sp' && durable ? { durable: { ...durable, recovered } } : {}),
           ...(role === 'da' && trackStore ? { trackStore } : {}),
         };
         return mode === 'threads'

@@ -5,12 +5,14 @@
 import type { Log } from '../shared/link.ts';
 import type { SharedState } from '../shared/memory.ts';
 import type { ArrayConfig } from '../shared/config.ts';
-import { sched } from '../shared/sched.ts';
+import { sched, SeededScheduler } from '../shared/sched.ts';
+import { assert } from '../shared/assert.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import {
   CaptureBusy,
   commitBytes,
   DurableCapture,
+  type DurableCommit,
   type DurableMeta,
   type DurableStore,
   type ScrubRecord,
@@ -23,6 +25,9 @@ const BUSY_TRIES = 200;
 const BUSY_RETRY_MS = 5;
 /** After a failed commit, how long background and room commits wait before trying again (ms). */
 const FAILED_COMMIT_RETRY_MS = 1000;
+
+/** TEST ONLY: what the crash harness is handed at each step (opts.peekEveryStep). */
+export type PeekEveryStep = (peek: DurableCommit) => void;
 
 export class DurableCommits {
   private capture?: DurableCapture;
@@ -41,6 +46,12 @@ export class DurableCommits {
       state: SharedState;
       log: Log;
       everyMs: number;
+      /**
+       * TEST ONLY (the crash harness, under the seeded scheduler): after every step that changed
+       * anything durable, the commit a background commit falling there would make (not made), so
+       * a crash can be tried at every drive write and bit change, not only every `everyMs`.
+       */
+      peekEveryStep?: (peek: DurableCommit) => void;
       /** The record this start came back from, if any (its commits are counted on from, its scrub kept). */
       recovered?: DurableMeta;
       /** The record as the service processor's last barrier left it, numbered `commits`. */
@@ -72,6 +83,33 @@ export class DurableCommits {
     this.capture = new DurableCapture(this.opts.state, config);
     if (!recovered) this.write(this.capture.full(this.meta(), 'created'));
     this.background = sched().every(this.opts.everyMs, () => this.commitLater('background'));
+    if (this.opts.peekEveryStep) this.peekEveryStep(this.opts.peekEveryStep);
+  }
+
+  /**
+   * TEST ONLY (opts.peekEveryStep): after every step of the seeded scheduler that changed anything
+   * durable, the commit a background commit falling there would make, handed over without being
+   * made (the next one is still relative to the last commit made): a crash point at that step.
+   */
+  private peekEveryStep(peek: (c: DurableCommit) => void): void {
+    const s = sched();
+    assert(s instanceof SeededScheduler, 'a peek after every step needs the seeded scheduler');
+    let last = '';
+    s.afterEachStep(() => {
+      if (!this.capture) return;
+      const changes = this.capture.takeChanges();
+      const meta = this.meta();
+      const key = JSON.stringify({ ...meta, commits: 0 }) + this.opts.state.driveState.join();
+      if (changes === 0 && key === last) return; // nothing changed since the last peek
+      last = key;
+      try {
+        peek(this.capture.next(meta, 'step'));
+      } catch (err) {
+        if (!(err instanceof CaptureBusy)) throw err; // a write under way: the next step's peek takes it
+      }
+    });
+    const stop = this.background;
+    this.background = { cancel: () => (stop?.cancel(), s.afterEachStep(undefined)) };
   }
 
   /**

@@ -16,7 +16,7 @@ import { ConfigFiles } from '../drives/config-files.ts';
 import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import { DURABLE_FORMAT, type DurableMeta, type DurableStore, type ScrubRecord } from '../shared/durable.ts';
-import { DURABLE_BACKGROUND_MS, DurableCommits } from './durable-commits.ts';
+import { DURABLE_BACKGROUND_MS, DurableCommits, type PeekEveryStep } from './durable-commits.ts';
 import { dataTransfer, formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
 import { reportOf, SessionRun, stalledOf, type RecoveredSession, type StalledSession } from './session-run.ts';
@@ -31,7 +31,7 @@ export interface ServiceProcessorOptions {
   emit?: (event: string, data: unknown) => void;
   configDir?: string;
   /** The durable store of a data dir (DESIGN §10), and the record it was restarted from, if any. */
-  durable?: { store: DurableStore; recovered?: DurableMeta; everyMs?: number };
+  durable?: { store: DurableStore; recovered?: DurableMeta; everyMs?: number; peekEveryStep?: PeekEveryStep };
 }
 
 export class ServiceProcessor {
@@ -75,6 +75,7 @@ export class ServiceProcessor {
       state: this.state,
       log: this.log,
       everyMs: opts.durable?.everyMs ?? DURABLE_BACKGROUND_MS,
+      peekEveryStep: opts.durable?.peekEveryStep,
       recovered: this.recovered,
       meta: (commits) => this.durableMeta(commits),
     });

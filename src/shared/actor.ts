@@ -45,6 +45,8 @@ export interface ActorInit {
     store?: import('./durable.ts').DurableStore;
     recovered?: import('./durable.ts').DurableMeta;
     everyMs?: number;
+    /** TEST ONLY (seeded scheduler): the commit a background commit after each step would make, not made (the crash harness). */
+    peekEveryStep?: (peek: import('./durable.ts').DurableCommit) => void;
   };
 }
 

@@ -232,6 +232,17 @@ export class DurableCapture {
   /** Seqlock values of the tracks the last `next()` read. */
   private readonly seqsOfNext = new Map<number, number>();
 
+  /**
+   * Take the dirty bitmaps' bits into the sets below; returns how many were set (0: no drive write
+   * and no kept flag change since the last take).
+   */
+  takeChanges(): number {
+    let n = 0;
+    takeDirty(this.state.dirtyFlagChunks, (chunk) => (n++, this.pendingChunks.add(chunk)));
+    takeDirty(this.state.dirtyTracks, (g) => (n++, this.pendingTracks.add(g)));
+    return n;
+  }
+
   /** Tracks and flag chunks the dirty bitmaps named that no commit has held yet (durable-dirty.ts). */
   private readonly pendingTracks = new Set<number>();
   private readonly pendingChunks = new Set<number>();
@@ -243,7 +254,7 @@ export class DurableCapture {
   private changedFlags(): Array<[number, Int32Array]> {
     const out: Array<[number, Int32Array]> = [];
     const total = this.state.totalTracks;
-    takeDirty(this.state.dirtyFlagChunks, (chunk) => this.pendingChunks.add(chunk));
+    this.takeChanges();
     for (const chunk of [...this.pendingChunks].sort((a, b) => a - b)) {
       const base = chunk * FLAG_CHUNK_TRACKS;
       const end = Math.min(total, base + FLAG_CHUNK_TRACKS);
@@ -293,7 +304,7 @@ export class DurableCapture {
   /** The tracks written since the last commit (those the dirty bitmap named), in track order. */
   private changedTracks(): Array<[number, Uint8Array | null]> {
     this.seqsOfNext.clear();
-    takeDirty(this.state.dirtyTracks, (g) => this.pendingTracks.add(g));
+    this.takeChanges();
     const out: Array<[number, Uint8Array | null]> = [];
     for (const g of [...this.pendingTracks].sort((a, b) => a - b)) {
       if (Atomics.load(this.state.driveWriteSeq, g) === this.committedSeq[g]) {
@@ -369,15 +380,7 @@ export class MemoryStore implements DurableStore {
   }
 
   commit(c: DurableCommit): void {
-    // Copied: the caller's buffers are its own.
-    this.log.push({
-      meta: structuredClone(c.meta),
-      reason: c.reason,
-      driveWords: c.driveWords.slice(),
-      sumChunks: c.sumChunks.map(([i, w]) => [i, w.slice()]),
-      flagChunks: c.flagChunks.map(([i, w]) => [i, w.slice()]),
-      tracks: c.tracks.map(([g, d]) => [g, d && d.slice()]),
-    });
+    this.log.push(copyOfCommit(c)); // copied: the caller's buffers are its own
     for (const [g, d] of this.log[this.log.length - 1]!.tracks) this.latest.set(g, d);
   }
 
@@ -387,6 +390,18 @@ export class MemoryStore implements DurableStore {
   all(): DurableCommit[] {
     return [...this.base, ...this.log];
   }
+}
+
+/** A commit that shares no buffer with `c`. */
+export function copyOfCommit(c: DurableCommit): DurableCommit {
+  return {
+    meta: structuredClone(c.meta),
+    reason: c.reason,
+    driveWords: c.driveWords.slice(),
+    sumChunks: c.sumChunks.map(([i, w]) => [i, w.slice()]),
+    flagChunks: c.flagChunks.map(([i, w]) => [i, w.slice()]),
+    tracks: c.tracks.map(([g, d]) => [g, d && d.slice()]),
+  };
 }
 
 /** The image left by applying `commits` in order (undefined if there are none). */

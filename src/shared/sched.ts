@@ -199,6 +199,8 @@ export class SeededScheduler extends Owners implements Scheduler {
   steps = 0;
   /** A running hash of the choices made: two runs with equal traces took the same interleaving. */
   trace = 0x811c9dc5;
+  /** Called after every task (and the microtasks it started): the instants between two steps. */
+  private afterStep?: () => void;
 
   constructor(opts: SeededOptions) {
     super();
@@ -210,6 +212,14 @@ export class SeededScheduler extends Owners implements Scheduler {
 
   now(): number {
     return this.nowMs;
+  }
+  /**
+   * Run `fn` after every task from now on, between it and the next (undefined: no longer). One at a
+   * time: the crash harness's commit after every step (service-processor/durable-commits.ts).
+   */
+  afterEachStep(fn: (() => void) | undefined): void {
+    assert(!fn || !this.afterStep, 'afterEachStep: a hook is already set');
+    this.afterStep = fn;
   }
   gather(_ms: number, fn: () => void): void {
     this.defer(fn);
@@ -337,6 +347,7 @@ export class SeededScheduler extends Owners implements Scheduler {
       this.owner = task.owner;
       task.fn();
       await turn();
+      this.afterStep?.();
     }
     return result;
   }

@@ -15,27 +15,35 @@ import type { Log } from '../shared/link.ts';
 import type { TestFaultName } from '../shared/memory.ts';
 import { runSeeded, sched, sleep } from '../shared/sched.ts';
 import { planReconfiguration } from '../shared/plan.ts';
+import { deviceLayout } from '../shared/layout.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
 import { seededRandom } from '../host/workload.ts';
 import { int, planSeed } from './plan.ts';
+import { devNumber, HostWriter, Oracle, PhaseHolds, stampId } from './crash-writer.ts';
+import { describePoint, durableAt, peekInto, pointsOf, spread, type Peek } from './crash-points.ts';
 import { drivePlan, failOneDrive, rebuildsLeft, scrubClean, untilRebuilt } from './crash-drives.ts';
 
 /** Writes between two FLUSHes of the host, at most. */
 const FLUSH_EVERY_WRITES = 12;
 /** Host writes in flight at once. */
 const WRITES_IN_FLIGHT = 6;
+/**
+ * Longest pause of the host between two batches (virtual ms). A restripe of a seed's array takes a
+ * few virtual ms (a step costs STEP_COST_MS): the host must write within that, onto tracks still to
+ * be moved, for a broken ordering rule to lose a write.
+ */
+const HOST_PAUSE_MS = 0.1;
 /** Virtual ms between background commits in the harness (the real default is a second). */
 const HARNESS_COMMIT_EVERY_MS = 3;
 
 /** Longest a restarted array may take to finish its resumed restripe (virtual ms). */
 const RESUME_WAIT_MS = 120_000;
 /**
- * Share of host writes aimed at the device being restriped (the rest spread over every device): the
- * ordering rules guard its tracks, so a broken rule shows only where a flushed write sits on a track
- * the restripe moves.
+ * Points of a crashed recovery crashed again, at most (an even spread with the last): its commits and
+ * peeks. A recovery with a rebuild and a scrub changes durable state at thousands of steps.
  */
-const RESTRIPED_WRITE_SHARE = 0.8;
+const RECOVERY_POINTS_MAX = 40;
 /** Restarts of one seed whose own recovery is crashed at every one of its commits. */
 const RECOVERY_CRASHES = 3;
 
@@ -65,6 +73,10 @@ interface CrashCounts {
   sectorsChecked: number;
   /** Restarts that found a rebuild under way (crash --drive-faults) and took it up. */
   rebuildsResumed: number;
+  /** Tracks of the restriped device its restripe moved (to a location other than its old one). */
+  tracksMoved: number;
+  /** Points crashed at (each commit, and each step between two where anything durable changed). */
+  crashPoints: number;
   /** Copies whose durable checksum a scrub after the restart verified (crash --drive-faults). */
   copiesVerified: number;
   /** Scrubs a restart took up from the durable record (a recovery crashed while it scrubbed). */
@@ -80,6 +92,8 @@ const COUNTS = [
   'rebuildsResumed',
   'copiesVerified',
   'scrubsResumed',
+  'tracksMoved',
+  'crashPoints',
 ] as const satisfies ReadonlyArray<keyof CrashCounts>;
 /** Every count at zero. */
 const noCounts = (): CrashCounts => Object.fromEntries(COUNTS.map((k) => [k, 0])) as unknown as CrashCounts;
@@ -89,76 +103,6 @@ export interface CrashSeedResult extends CrashCounts {
   kind: string;
   ok: boolean;
   reason?: string;
-}
-
-/** Per device sector: the writes issued to it in order, and the flushed floor by the store's commit count. */
-class Oracle {
-  /** device → sector → write ids issued, ascending. */
-  readonly writes = new Map<string, Map<number, number[]>>();
-  /** [commits in the store when the FLUSH was answered, device → sector → the id it covers]. */
-  readonly floors: Array<[number, Map<string, Map<number, number>>]> = [];
-  /** Last acknowledged write per sector (what a FLUSH issued now covers). */
-  private readonly acked = new Map<string, Map<number, number>>();
-
-  issued(dev: string, sector: number, id: number): void {
-    let m = this.writes.get(dev);
-    if (!m) this.writes.set(dev, (m = new Map()));
-    const l = m.get(sector) ?? [];
-    l.push(id);
-    m.set(sector, l);
-  }
-
-  ackedWrite(dev: string, sector: number, id: number): void {
-    let m = this.acked.get(dev);
-    if (!m) this.acked.set(dev, (m = new Map()));
-    if ((m.get(sector) ?? 0) < id) m.set(sector, id);
-  }
-
-  /** What a FLUSH issued now covers. */
-  snapshot(): Map<string, Map<number, number>> {
-    return new Map([...this.acked].map(([d, m]) => [d, new Map(m)]));
-  }
-
-  /** The flushed floor of every sector once `commits` commits are durable. */
-  floorAt(commits: number): Map<string, Map<number, number>> {
-    const out = new Map<string, Map<number, number>>();
-    for (const [at, snap] of this.floors) {
-      if (at > commits) continue;
-      for (const [d, m] of snap) {
-        let o = out.get(d);
-        if (!o) out.set(d, (o = new Map()));
-        for (const [s, id] of m) if ((o.get(s) ?? 0) < id) o.set(s, id);
-      }
-    }
-    return out;
-  }
-}
-
-/** A sector's bytes for write `id` (0: zeros): every word names the write, the sector and its place, so a torn or misplaced sector shows. */
-function stamp(dst: Uint8Array, dev: number, sector: number, id: number): void {
-  const v = new DataView(dst.buffer, dst.byteOffset, SECTOR_BYTES);
-  for (let i = 0; i < SECTOR_BYTES / 4; i++)
-    v.setUint32(
-      i * 4,
-      id === 0 ? 0 : (Math.imul(id, 2654435761) ^ Math.imul(sector + 1, 40503) ^ (dev << 24) ^ i) >>> 0,
-      true,
-    );
-}
-
-/** A number of the device's own for its stamps (its index may change when a stale BCV is left out at a restart). */
-function devNumber(id: string): number {
-  let h = 0;
-  for (const c of id) h = (Math.imul(h, 31) + c.charCodeAt(0)) & 0x7f;
-  return h;
-}
-
-function stampId(b: Uint8Array, dev: number, sector: number, candidates: number[]): number | undefined {
-  const want = new Uint8Array(SECTOR_BYTES);
-  for (const id of candidates) {
-    stamp(want, dev, sector, id);
-    if (want.every((x, i) => x === b[i])) return id;
-  }
-  return undefined;
 }
 
 /** Crash one seed's restripe at every commit; the result says what broke, first. */
@@ -176,11 +120,13 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
     const oracle = new Oracle();
     const driveCacheBytes = opts.driveCacheTracks && opts.driveCacheTracks * config.geometry.trackBytes;
     const run: SeedRun = { config, oracle, seed, res, driveFaults: opts.driveFaults, driveCacheBytes, trace: opts.log };
-    await runSeeded({ seed }, async () => writePhase(run, target, store, log, opts.fault));
+    const peeks: Peek[] = [];
+    await runSeeded({ seed }, async () => writePhase(run, target, { store, peeks }, log, opts.fault));
     if (problems.length > 0) throw new Error(`before the crash: ${problems[0]}`);
     const commits = store.all();
     res.commits = commits.length;
-    const points = crashPoints(commits.length, opts.maxPoints);
+    const points = spread(pointsOf(commits.length, peeks), opts.maxPoints);
+    res.crashPoints = points.length;
     const rr = seededRandom(seed * 977 + 1);
     const recoveryAt = new Set(
       Array.from(
@@ -188,18 +134,21 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
         () => points[int(rr, 0, points.length - 1)]!,
       ),
     );
-    for (const k of points) {
-      const prefix = commits.slice(0, k);
-      const again = await restartAndCheck(run, prefix, k, `crash after commit ${k} (${prefix[k - 1]!.reason})`);
-      if (!recoveryAt.has(k)) continue;
-      // Crash the recovery itself at each of its own commits.
-      for (let j = 1; j <= again.length; j++) {
+    for (const [i, p] of points.entries()) {
+      const where = describePoint(commits, p);
+      const prefix = durableAt(commits, p);
+      const again = await restartAndCheck(run, prefix, { k: p.k, seed: seed + i }, where);
+      if (!recoveryAt.has(p)) continue;
+      // Crash the recovery itself at each of its own points.
+      const recoveryPoints = spread(pointsOf(again.commits.length, again.peeks, prefix.length), RECOVERY_POINTS_MAX);
+      for (const [j, q] of recoveryPoints.entries()) {
         res.recoveryRestarts++;
+        const then = describePoint(again.commits, q).replace('crash after', 'then again after');
         await restartAndCheck(
           run,
-          [...prefix, ...again.slice(0, j)],
-          k,
-          `crash after commit ${k}, then again after recovery's commit ${j} (${again[j - 1]!.reason})`,
+          durableAt(again.commits, q),
+          { k: p.k, seed: seed + i + j + 1 },
+          `${where}, ${then}`,
         );
       }
     }
@@ -215,15 +164,6 @@ function seedTarget(seed: number, driveFaults?: boolean): { config: ArrayConfig;
   if (driveFaults) return drivePlan(seed);
   const plan = planSeed(seed);
   return { config: plan.config, target: plan.rounds[0]![0]! };
-}
-
-/** Commit counts to crash after: every one, or (maxPoints) an even spread with the last. */
-function crashPoints(n: number, most?: number): number[] {
-  const all = Array.from({ length: n }, (_, i) => i + 1);
-  if (!most || n <= most) return all;
-  const out = new Set<number>();
-  for (let i = 0; i < most; i++) out.add(Math.max(1, Math.round(((i + 1) * n) / most)));
-  return [...out];
 }
 
 /** One seed's run: its array, the writes it made and FLUSHed (the oracle), and what it counts. */
@@ -243,86 +183,81 @@ interface SeedRun {
 async function writePhase(
   { config, oracle, seed, res, driveFaults, driveCacheBytes }: SeedRun,
   target: unknown,
-  store: MemoryStore,
+  { store, peeks }: { store: MemoryStore; peeks: Peek[] },
   log: Log,
   fault?: TestFaultName,
 ): Promise<void> {
   const emu = await ArrayEmulator.start(config, {
     mode: 'inline',
     log,
-    durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS, driveCacheBytes },
+    durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS, driveCacheBytes, peekEveryStep: peekInto(store, peeks) },
   });
   if (fault) emu.test.setFault(fault, true);
   const client = new HostClient(emu.hostLink(0));
   const r = seededRandom(seed * 31 + 7);
-  const devices = emu.model.hostDevices().map((d) => ({ id: d.id, index: devNumber(d.id) }));
-  const restriped = devices.find((d) => d.id === planReconfiguration(config, target).deviceId);
-  const sectorsOf = (id: string) => emu.model.device(id).bytes / SECTOR_BYTES;
-  const busy = new Set<string>();
-  let nextId = 1;
-  let restriping = true;
-  const reconf = emu.reconfigure(target).finally(() => (restriping = false));
-  reconf.catch(() => {});
-  const failed = driveFaults ? failOneDrive(emu, seededRandom(seed * 131 + 5)) : undefined;
-  failed?.catch(() => {});
+  const plan = planReconfiguration(config, target);
+  const restripedId = plan.deviceId;
+  const moved = plan.kind === 'meta-expansion' ? [] : movedTracks(config, plan.target, restripedId);
+  res.tracksMoved = moved.length;
+  const writer = new HostWriter(emu, client, oracle, res, r, {
+    restripedId,
+    moved,
+    commitsNow: () => store.all().length,
+  });
   let sinceFlush = 0;
   let extra = 40; // writes after the restripe ends (the completion, then plain I/O)
-  const writeOne = async () => {
-    const dev = restriped && r() < RESTRIPED_WRITE_SHARE ? restriped : devices[int(r, 0, devices.length - 1)]!;
-    const n = Math.min(int(r, 1, 4), sectorsOf(dev.id));
-    const first = int(r, 0, Math.max(0, sectorsOf(dev.id) - n));
-    const sectors = Array.from({ length: n }, (_, i) => first + i);
-    if (sectors.some((s) => busy.has(`${dev.id}:${s}`))) return;
-    const id = nextId++;
-    const data = new Uint8Array(n * SECTOR_BYTES);
-    for (const [i, s] of sectors.entries()) {
-      stamp(data.subarray(i * SECTOR_BYTES), dev.index, s, id);
-      busy.add(`${dev.id}:${s}`);
-      oracle.issued(dev.id, s, id);
-    }
-    try {
-      await client.write(dev.id, first * SECTOR_BYTES, data);
-      res.writes++;
-      for (const s of sectors) oracle.ackedWrite(dev.id, s, id);
-    } finally {
-      for (const s of sectors) busy.delete(`${dev.id}:${s}`);
-    }
-  };
-  const flush = async () => {
-    const covers = oracle.snapshot();
-    await emu.flushDurable(() => client.flush());
-    oracle.floors.push([store.all().length, covers]);
-    res.flushes++;
-  };
+  let restriping = true;
+  let reconf: Promise<unknown> | undefined;
+  let failed: Promise<unknown> | undefined;
+  let holds: PhaseHolds | undefined;
   try {
+    await writer.prefill(WRITES_IN_FLIGHT);
+    holds = new PhaseHolds(emu, restripedId);
+    reconf = emu.reconfigure(target).finally(() => (restriping = false));
+    reconf.catch(() => {});
+    failed = driveFaults ? failOneDrive(emu, seededRandom(seed * 131 + 5)) : undefined;
+    failed?.catch(() => {});
     while (restriping || extra-- > 0) {
-      const batch = Array.from({ length: int(r, 1, WRITES_IN_FLIGHT) }, () => writeOne());
-      if ((sinceFlush += batch.length) >= int(r, 1, FLUSH_EVERY_WRITES)) {
-        batch.push(flush());
+      const batch = Array.from({ length: int(r, 1, WRITES_IN_FLIGHT) }, () => writer.writeOne());
+      if ((sinceFlush += batch.length) >= int(r, 1, FLUSH_EVERY_WRITES) && (holds?.flushAllowed ?? true)) {
+        batch.push(writer.flush());
         sinceFlush = 0;
       }
       await Promise.all(batch);
-      await sleep(r());
+      if (restriping) holds?.afterBatch();
+      else holds?.release();
+      await sleep(r() * HOST_PAUSE_MS);
     }
     await reconf;
     await failed; // its rebuild ended too
-    await flush();
+    await writer.flush();
   } finally {
+    holds?.release();
     client.close();
     await emu.stop();
   }
 }
 
+/** Tracks of device `id` whose location in `target` differs from the one in `running`. */
+function movedTracks(running: ArrayConfig, target: ArrayConfig, id: string): number[] {
+  const before = deviceLayout(running, id);
+  const after = deviceLayout(target, id, running);
+  const out: number[] = [];
+  for (let t = 0; t < before.tracks; t++) if (before.locate(t) !== after.locate(t)) out.push(t);
+  return out;
+}
+
 /**
- * Restart from `commits` alone and check every sector against the floor of commit `k`, before and
- * after the resumed restripe completes. Returns the commits the recovery itself made.
+ * Restart from `commits` alone and check every sector against the floor of commit `at.k`, before
+ * and after the resumed restripe completes. Returns the store's commits then (those it began with,
+ * then the recovery's) and the recovery's peeks.
  */
 async function restartAndCheck(
-  { config, oracle, seed, res, driveFaults, driveCacheBytes, trace }: SeedRun,
+  { config, oracle, res, driveFaults, driveCacheBytes, trace }: SeedRun,
   commits: DurableCommit[],
-  k: number,
+  at: { k: number; seed: number },
   where: string,
-): Promise<DurableCommit[]> {
+): Promise<{ commits: DurableCommit[]; peeks: Peek[] }> {
   res.restarts++;
   assert(imageOf(commits), 'a restart from no commit');
   const store = new MemoryStore(commits);
@@ -331,12 +266,13 @@ async function restartAndCheck(
     if (level === 'error') problems.push(text);
     trace?.(`[${where}: ${sched().now().toFixed(2)}] ${level}: ${text}`);
   };
-  const floor = oracle.floorAt(k); // a recovery crashed again adds no FLUSH: the floor is the first crash's
-  await runSeeded({ seed: seed + k }, async () => {
+  const floor = oracle.floorAt(at.k); // a recovery crashed again adds no FLUSH: the floor is the first crash's
+  const peeks: Peek[] = [];
+  await runSeeded({ seed: at.seed }, async () => {
     const emu = await ArrayEmulator.start(config, {
       mode: 'inline',
       log,
-      durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS, driveCacheBytes },
+      durable: { store, everyMs: HARNESS_COMMIT_EVERY_MS, driveCacheBytes, peekEveryStep: peekInto(store, peeks) },
     });
     const client = new HostClient(emu.hostLink(0));
     if (driveFaults && rebuildsLeft(emu).length > 0) res.rebuildsResumed++;
@@ -368,7 +304,7 @@ async function restartAndCheck(
       await emu.stop();
     }
   });
-  return store.log;
+  return { commits: store.all(), peeks };
 }
 
 async function checkAll(

@@ -15,6 +15,9 @@ const BREAKS: Record<string, TestFaultName> = {
   'undurable-drives': 'UNDURABLE_DRIVES',
 };
 
+/** The rules of the switch and the transfer (R1, R3): a meta expansion has neither. */
+const SWITCH_RULES = new Set(['early-ind-clear', 'unsynced-switch', 'late-switch-commit']);
+
 interface CrashCliOptions {
   perKind: number;
   seed: number;
@@ -49,14 +52,17 @@ export async function crashCommand(o: CrashCliOptions): Promise<number> {
   });
   if (tty) process.stderr.write('\n');
   const failed = c.failed.map((f) => ({ seed: f.seed, kind: f.kind, reason: f.reason ?? 'failed' }));
-  const out = { ...c, failed, break: o.break ?? null };
+  // A meta expansion has no switch and no transfer: the restripe's own ordering rules cannot apply there.
+  const appliesTo =
+    o.break && SWITCH_RULES.has(o.break) ? c.seeds - (c.kinds['meta-expansion'] ?? 0) : o.break ? c.seeds : null;
+  const out = { ...c, failed, break: o.break ?? null, seedsTheBreakAppliesTo: appliesTo };
   print(!!o.json, out, () =>
     [
       `${c.failed.length === 0 ? 'OK' : 'FAILED'}: ${c.seeds} seeds (${Object.entries(c.kinds)
         .map(([k, n]) => `${k} ${n}`)
         .join(
           ', ',
-        )}), ${c.commits} commits = crash points, ${c.restarts} restarts (${c.recoveryRestarts} of them crashes of a recovery)`,
+        )}), ${c.commits} commits, ${c.crashPoints} crash points (each commit, and each step between two that changed anything durable), ${c.restarts} restarts (${c.recoveryRestarts} of them crashes of a recovery)`,
       `  ${c.flushes} FLUSHes, ${c.writes} writes, ${c.sectorsChecked} sectors checked in ${(c.ms / 1000).toFixed(1)} s`,
       ...(o.driveFaults
         ? [
@@ -65,7 +71,7 @@ export async function crashCommand(o: CrashCliOptions): Promise<number> {
         : []),
       ...(o.break
         ? [
-            `  with ${o.break} broken: ${c.failed.length > 0 ? `caught by ${c.failed.length} of ${c.seeds} seeds (${c.failed.map((f) => f.seed).join(', ')})` : `NOT caught in ${c.seeds} seeds`}`,
+            `  with ${o.break} broken: ${c.failed.length > 0 ? `caught by ${c.failed.length} of the ${appliesTo} seeds it applies to (${c.failed.map((f) => f.seed).join(', ')})` : `NOT caught in ${appliesTo} seeds it applies to`}${appliesTo !== c.seeds ? ` (${c.seeds - appliesTo!} meta expansions left out: no switch, no transfer)` : ''}`,
           ]
         : []),
       ...failed.map(
