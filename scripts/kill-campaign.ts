@@ -1,13 +1,15 @@
-// kill -9 at random instants of an online restripe, with real processes (DESIGN §10): `arrayemu serve
+// kill -9 at chosen phases of an online restripe, with real processes (DESIGN §10): `arrayemu serve
 // --data-dir` as a child, qemu-io (another process) writing 4 KiB patterns and FLUSHing — a qemu-io
-// run that exited 0 had its FLUSH answered — the server killed with SIGKILL somewhere in prepare,
-// ESTABLISH, the switch, the transfer or after completion, restarted on the same data dir, and every
-// 4 KiB block of LD1, LD2 and META1 read back (twice) and checked: its last flushed pattern, or one
-// written later. Trial t restripes FIG. 2 by kind KINDS[t mod 5] (expansion, stripe-change,
-// expansion+stripe-change, more-rows, meta-expansion). Used by test/kill.test.ts (a few trials) and
-// run long for docs/RELIABILITY.md:
-//   npx tsx scripts/kill-campaign.ts --trials 200 [--first 1] [--json]
-import { execFile } from 'node:child_process';
+// run that exited 0 had its FLUSH answered — the server killed with SIGKILL inside the phase the
+// trial aims at (prepare, ESTABLISH, the switch, the transfer, the completion, or idle after it),
+// sometimes killed again while it recovers and resumes, restarted on the same data dir, and every
+// 4 KiB block of LD1, LD2 and META1 read back and checked (twice at the restart, once more after the
+// resumed restripe ends): its last flushed pattern, or one written later. A write or FLUSH that fails
+// before the kill fails the trial. Trial t restripes FIG. 2 by kind KINDS[t mod 5] (expansion,
+// stripe-change, expansion+stripe-change, more-rows, meta-expansion) and aims at PHASES[⌊t/5⌋ mod 6].
+// Used by test/kill.test.ts (a few trials) and run long for docs/RELIABILITY.md:
+//   npx tsx scripts/kill-campaign.ts --trials 600 [--first 1] [--jobs 2] [--json]
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,28 +26,48 @@ const CYLINDER_BYTES = 15 * 65536;
 const SIZES: Record<string, number> = { LD1: 12 * CYLINDER_BYTES, LD2: 6 * CYLINDER_BYTES, META1: 2 * CYLINDER_BYTES };
 /** Throttle of the background copy (MB/s): a restripe of FIG. 2 then takes some seconds, so kills land in every phase. */
 const THROTTLE_MBPS = 6;
-/**
- * One restripe of FIG. 2 a kind, and the window its kill instants are drawn from (ms after the POST):
- * about the time its restripe takes at THROTTLE_MBPS plus a second, so some land after completion.
- */
+/** One restripe of FIG. 2 a kind. */
 export const KINDS = [
-  { kind: 'expansion', target: 'examples/fig2-new.json', killWithinMs: 7000 },
-  { kind: 'stripe-change', target: 'examples/fig8.json', killWithinMs: 6000 },
-  { kind: 'expansion+stripe-change', target: 'examples/fig9.json', killWithinMs: 7000 },
-  { kind: 'more-rows', target: 'examples/fig2-ld2-rows.json', killWithinMs: 5000 },
-  { kind: 'meta-expansion', target: 'examples/fig2-meta.json', killWithinMs: 600 },
+  { kind: 'expansion', target: 'examples/fig2-new.json' },
+  { kind: 'stripe-change', target: 'examples/fig8.json' },
+  { kind: 'expansion+stripe-change', target: 'examples/fig9.json' },
+  { kind: 'more-rows', target: 'examples/fig2-ld2-rows.json' },
+  { kind: 'meta-expansion', target: 'examples/fig2-meta.json' },
 ] as const;
+
+/** The phases a trial aims its kill at; a meta expansion has only prepare, completion and idle. */
+export const PHASES = ['prepare', 'establish', 'switch', 'transfer', 'completion', 'idle'] as const;
+/**
+ * TEST ONLY pauses (ms) of the server (shared/hooks.ts testPause): the switch's window and the
+ * completion, each a few ms long, last long enough for a kill aimed at them to land inside.
+ */
+const PAUSES = 'switch-window=300,completion=300';
+/** How often the watcher asks the control API for the phase (ms). */
+const WATCH_EVERY_MS = 10;
+/** Longest a trial waits for its phase before it kills anyway (ms after the POST). */
+const PHASE_WAIT_MS = 15_000;
+/** Share of trials whose restarted server is killed again while it recovers and resumes. */
+const RECOVERY_KILL_SHARE = 0.25;
+/** A recovery kill lands this long at most after the restarted server is spawned (ms). */
+const RECOVERY_KILL_WITHIN_MS = 2500;
+/** Longest the resumed restripe may take after the restart (ms). */
+const RESUME_WAIT_MS = 60_000;
 
 export interface TrialResult {
   trial: number;
   kind: string;
+  /** The phase this trial aimed its kill at. */
+  aim: string;
   killAtMs: number;
-  /** What the control API said last before the kill. */
+  /** What the control API said last before the kill (at most WATCH_EVERY_MS old). */
   phase: string;
+  /** ms after its spawn that the restarted server was killed again (recovery kills only). */
+  recoveryKillMs?: number;
   ok: boolean;
   reason?: string;
   flushes: number;
   blocksChecked: number;
+  /** What the restart took up (its log): `LD1: stripe-change interrupted after its switch`, …; empty: nothing. */
   resumed: string;
 }
 
@@ -60,22 +82,26 @@ interface Expect {
 export async function killTrial(trial: number, root: string, repo: string): Promise<TrialResult> {
   const r = mulberry32(trial * 7919 + 13);
   const kind = KINDS[trial % KINDS.length]!;
+  const aim = PHASES[Math.floor(trial / KINDS.length) % PHASES.length]!;
   const dir = mkdtempSync(join(root, `trial-${trial}-`));
   const data = join(dir, 'data');
   const sock = join(dir, 's');
   const res: TrialResult = {
     trial,
     kind: kind.kind,
-    killAtMs: Math.round(r() * kind.killWithinMs),
+    aim,
+    killAtMs: 0,
     phase: '',
     ok: false,
     flushes: 0,
     blocksChecked: 0,
     resumed: '',
   };
+  const env = { ...process.env, ARRAYEMU_TEST_PAUSE_MS: PAUSES };
   const server = await startServe(
     ['--config', 'examples/fig2.json', '--data-dir', data, '--socket', sock, '--http', '127.0.0.1:0'],
     repo,
+    env,
   );
   let second: typeof server | undefined;
   try {
@@ -94,23 +120,27 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     if (post.status !== 202) throw new Error(`POST /v1/reconfigurations: ${post.status} ${await post.text()}`);
     const t0 = Date.now();
     const stop = { killed: false };
-    const busy = Promise.all([watch(api, res, stop), writeAndFlush(r, exp, sock, res, stop)]);
-    busy.catch(() => {}); // (awaited after the kill, where a writer's error fails the trial)
-    await new Promise((x) => setTimeout(x, Math.max(0, res.killAtMs - (Date.now() - t0))));
+    const seen = { phase: '' };
+    const writer = writeAndFlush(r, exp, sock, res, stop);
+    writer.catch(() => {}); // (awaited after the kill, where its error fails the trial)
+    await killWhenIn(aim, api, seen, r);
+    res.phase = seen.phase;
+    res.killAtMs = Date.now() - t0;
     stop.killed = true;
     server.child.kill('SIGKILL');
     await server.exited;
-    await busy;
-    second = await startServe(
-      ['--data-dir', data, '--socket', join(dir, 's2'), '--http', '127.0.0.1:0', '--verbose'],
-      repo,
-    );
+    await writer;
+    const args = ['--data-dir', data, '--socket', join(dir, 's2'), '--http', '127.0.0.1:0', '--verbose'];
+    if (r() < RECOVERY_KILL_SHARE) res.recoveryKillMs = await killWhileRecovering(args, repo, r);
+    second = await startServe(args, repo);
     const st = (await (await fetch(`${second.http}/v1/status`)).json()) as {
       reconfigurations: Array<{ device?: string; resumed?: unknown }>;
     };
-    res.resumed = JSON.stringify(st.reconfigurations.map((x) => x.resumed ?? null));
+    res.resumed = takenUp(second.err());
     await resumedInMetrics(second.http!, st.reconfigurations);
     for (let pass = 1; pass <= 2; pass++) await check(exp, dir, join(dir, 's2'), res, pass);
+    await resumedRestripesEnd(second.http!);
+    await check(exp, dir, join(dir, 's2'), res, 3);
     res.ok = true;
   } catch (err) {
     res.reason = (err as Error).message + (second ? `\n${second.err().slice(-2000)}` : '');
@@ -124,6 +154,15 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     if (res.ok) rmSync(dir, { recursive: true, force: true });
   }
   return res;
+}
+
+/** What a restart took up, as its log says (a resumed restripe may have ended before the status is asked). */
+function takenUp(log: string): string {
+  return log
+    .split('\n')
+    .filter((l) => l.includes(' interrupted '))
+    .map((l) => l.trim().replace(/:.*/, '') + (l.includes('after its switch') ? ' after its switch' : ' before'))
+    .join('; ');
 }
 
 /** /metrics says what /v1/status says of a resumed restripe: a line per resumed session with its tracks left. */
@@ -165,21 +204,67 @@ async function fill(trial: number, dir: string, sock: string): Promise<Expect> {
   return exp;
 }
 
-/** The control API's view of reconfiguration 1, kept in res.phase until the kill. */
-async function watch(api: string, res: TrialResult, stop: { killed: boolean }): Promise<void> {
-  while (!stop.killed) {
-    try {
-      const j = (await (await fetch(`${api}/v1/reconfigurations/1`)).json()) as {
-        phase: string | null;
-        state: string;
-        tracksDone: number;
-        tracksTotal: number;
-      };
-      res.phase = `${j.state}/${j.phase ?? 'prepare'} ${j.tracksDone}/${j.tracksTotal ?? '?'}`;
-    } catch {
-      return;
-    }
-    await new Promise((x) => setTimeout(x, 50));
+/** Reconfiguration 1 as the control API shows it: `state/phase` (null: none yet, 'gone': no answer). */
+async function phaseOf(api: string): Promise<string> {
+  try {
+    const j = (await (await fetch(`${api}/v1/reconfigurations/1`)).json()) as { phase: string | null; state: string };
+    return `${j.state}/${j.phase ?? 'prepare'}`;
+  } catch {
+    return 'gone';
+  }
+}
+
+/** Whether `seen` (a `state/phase`) is inside phase `aim`. */
+function inPhase(aim: (typeof PHASES)[number], seen: string): boolean {
+  return aim === 'idle' ? seen.startsWith('done/') : seen === `running/${aim}`;
+}
+
+/**
+ * Return when the server should be killed: a moment (seeded) after the watcher first sees phase
+ * `aim`, and only while it still sees it; after PHASE_WAIT_MS, or once the restripe has ended
+ * without it (a meta expansion has no ESTABLISH), at once. `seen` keeps the last phase seen.
+ */
+async function killWhenIn(aim: (typeof PHASES)[number], api: string, seen: { phase: string }, r: () => number) {
+  const deadline = Date.now() + PHASE_WAIT_MS;
+  // Prepare and the paused phases last a few hundred ms, ESTABLISH and the transfer seconds.
+  const afterMs = r() * (aim === 'establish' || aim === 'transfer' ? 800 : aim === 'prepare' ? 30 : 200);
+  let since: number | undefined;
+  for (;;) {
+    seen.phase = await phaseOf(api);
+    if (inPhase(aim, seen.phase)) since ??= Date.now();
+    else if (since !== undefined) return; // it went on while the kill waited: kill now, in the next phase
+    if (since !== undefined && Date.now() - since >= afterMs) return;
+    if (Date.now() > deadline || (aim !== 'idle' && seen.phase.startsWith('done/'))) return;
+    await new Promise((x) => setTimeout(x, WATCH_EVERY_MS));
+  }
+}
+
+/** The restarted server killed again, a seeded moment after its spawn (while it recovers, or resumes). */
+async function killWhileRecovering(args: string[], repo: string, r: () => number): Promise<number> {
+  const ms = Math.round(r() * RECOVERY_KILL_WITHIN_MS);
+  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
+    cwd: repo,
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((x) => child.once('exit', () => x()));
+  await Promise.race([new Promise((x) => setTimeout(x, ms)), exited]);
+  child.kill('SIGKILL');
+  await exited;
+  return ms;
+}
+
+/** Every reconfiguration the restart resumed has ended (done), within RESUME_WAIT_MS. */
+async function resumedRestripesEnd(api: string): Promise<void> {
+  const deadline = Date.now() + RESUME_WAIT_MS;
+  for (;;) {
+    const st = (await (await fetch(`${api}/v1/status`)).json()) as {
+      reconfigurations: Array<{ device?: string; state: string; error?: string | null }>;
+    };
+    const failed = st.reconfigurations.find((j) => j.state === 'failed');
+    if (failed) throw new Error(`the resumed restripe of ${failed.device} failed: ${failed.error}`);
+    if (st.reconfigurations.every((j) => j.state !== 'running')) return;
+    if (Date.now() > deadline) throw new Error(`the resumed restripe did not end within ${RESUME_WAIT_MS} ms`);
+    await new Promise((x) => setTimeout(x, 100));
   }
 }
 
@@ -244,39 +329,56 @@ async function check(exp: Expect, dir: string, sock: string, res: TrialResult, p
   }
 }
 
+/** The phase a kill landed in, by what the watcher last saw: one of PHASES (or what it saw). */
+export function landedIn(seen: string): string {
+  if (seen.startsWith('done/')) return 'idle';
+  const phase = seen.split('/')[1] ?? seen;
+  return (PHASES as readonly string[]).includes(phase) ? phase : seen;
+}
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const arg = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
   const trials = arg('--trials', 10);
   const first = arg('--first', 1);
-  if (!Number.isInteger(trials) || trials < 1 || !Number.isInteger(first) || first < 0) {
-    process.stderr.write('usage: kill-campaign.ts [--trials N (integer ≥ 1)] [--first T (integer ≥ 0)] [--json]\n');
+  const jobs = arg('--jobs', 1);
+  if (![trials, jobs].every((n) => Number.isInteger(n) && n >= 1) || !Number.isInteger(first) || first < 0) {
+    process.stderr.write(
+      'usage: kill-campaign.ts [--trials N (integer ≥ 1)] [--first T (integer ≥ 0)] [--jobs J (integer ≥ 1)] [--json]\n',
+    );
     process.exitCode = 2;
     return;
   }
   const json = args.includes('--json');
   const root = mkdtempSync(join(tmpdir(), 'arrayemu-kill-'));
   const results: TrialResult[] = [];
-  for (let t = first; t < first + trials; t++) {
-    const x = await killTrial(t, root, process.cwd());
-    results.push(x);
-    if (!json)
+  let next = first;
+  const worker = async () => {
+    for (let t = next++; t < first + trials; t = next++) {
+      const x = await killTrial(t, root, process.cwd());
+      results.push(x);
       process.stderr.write(
-        `trial ${t} ${x.kind}: kill at ${x.killAtMs} ms (${x.phase}) ${x.ok ? 'ok' : `FAILED: ${x.reason}`}, ${x.flushes} flushes, resumed ${x.resumed}\n`,
+        `trial ${t} ${x.kind}, aimed at ${x.aim}: killed at ${x.killAtMs} ms in ${landedIn(x.phase)} (${x.phase})${x.recoveryKillMs !== undefined ? `, again ${x.recoveryKillMs} ms into its recovery` : ''} ${x.ok ? 'ok' : `FAILED: ${x.reason}`}, ${x.flushes} flushes, resumed ${x.resumed}\n`,
       );
-  }
-  const phases: Record<string, Record<string, number>> = {};
-  for (const x of results) {
-    const k = x.phase.split(' ')[0] ?? '';
-    const of = (phases[x.kind] ??= {});
-    of[k] = (of[k] ?? 0) + 1;
-  }
+    }
+  };
+  await Promise.all(Array.from({ length: jobs }, worker));
+  results.sort((a, b) => a.trial - b.trial);
+  const count = (key: (x: TrialResult) => string) => {
+    const out: Record<string, number> = {};
+    for (const x of results) out[key(x)] = (out[key(x)] ?? 0) + 1;
+    return out;
+  };
   const summary = {
     trials,
     failed: results.filter((x) => !x.ok).length,
+    failedTrials: results.filter((x) => !x.ok).map((x) => x.trial),
+    kills: trials + results.filter((x) => x.recoveryKillMs !== undefined).length,
+    recoveryKills: results.filter((x) => x.recoveryKillMs !== undefined).length,
     flushes: results.reduce((n, x) => n + x.flushes, 0),
     blocksChecked: results.reduce((n, x) => n + x.blocksChecked, 0),
-    phases,
+    killedIn: count((x) => landedIn(x.phase)),
+    byKind: count((x) => x.kind),
   };
   process.stdout.write(`${JSON.stringify(json ? { ...summary, results } : summary)}\n`);
   process.exitCode = summary.failed > 0 ? 1 : 0;

@@ -21,9 +21,14 @@ export interface Serving {
 }
 
 /** `arrayemu serve … --json` as a child process; resolves once it serves, with its control API's base URL. */
-export async function startServe(args: string[], cwd = process.cwd()): Promise<Serving> {
+export async function startServe(
+  args: string[],
+  cwd = process.cwd(),
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Serving> {
   const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
     cwd,
+    env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Killed by a signal: its number plus 128, as a shell says it (SIGINT 130, SIGKILL 137).

@@ -17,7 +17,7 @@ import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } fro
 import type { ReconfReport } from '../shared/report.ts';
 import { DURABLE_FORMAT, type DurableMeta, type DurableStore, type ScrubRecord } from '../shared/durable.ts';
 import { DURABLE_BACKGROUND_MS, DurableCommits, type PeekEveryStep } from './durable-commits.ts';
-import { dataTransfer, formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
+import { dataTransfer, enterCompletion, formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
 import { reportOf, SessionRun, stalledOf, type RecoveredSession, type StalledSession } from './session-run.ts';
 
@@ -435,7 +435,7 @@ export class ServiceProcessor {
   /** Steps 121-124: every bit clear (counted and reported first), configuration unlocked, column freed, BCV ready. */
   private async completePhase(run: SessionRun): Promise<ReconfReport> {
     const { plan, spec, session } = run;
-    this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.COMPLETING);
+    await enterCompletion(this.emit, this.state, session);
     const bitsLeft = sessionBitCounts(this.state, session, BITS_NAMED); // step 122
     // Counted and kept before any verdict: a stalled session reports them (stalledSessions).
     run.bitsLeft = { pb: bitsLeft.pb, ps: bitsLeft.ps, ind: bitsLeft.ind };

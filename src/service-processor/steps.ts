@@ -7,6 +7,7 @@ import { formatMirrors } from '../shared/mirrors.ts';
 import { throughDriveFaults } from './establish-faults.ts';
 import type { Session } from '../shared/session.ts';
 import { sched } from '../shared/sched.ts';
+import { testPause } from '../shared/hooks.ts';
 import { pbLeft } from '../shared/bits.ts';
 import type { Progress } from '../shared/report.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
@@ -62,6 +63,7 @@ export async function switchOver(
   try {
     await state.awaitDrained(dev, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
     await state.passHold('switch-window');
+    await testPause('switch-window');
     await inWindow();
     state.setDeviceWord(dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
     await activated();
@@ -71,14 +73,21 @@ export async function switchOver(
   return sched().now() - t0;
 }
 
-/** A phase before the transfer begins (ESTABLISH, the switch): nothing has moved yet. */
-export function reportPhase(emit: Emit, session: Session, phase: 'establish' | 'switch'): void {
+/** A phase before the transfer begins (ESTABLISH, the switch): nothing has moved yet; or the completion: everything has. */
+export function reportPhase(emit: Emit, session: Session, phase: 'establish' | 'switch' | 'completion'): void {
   emit('progress', {
     device: session.spec.deviceId,
     phase,
-    tracksMoved: 0,
+    tracksMoved: phase === 'completion' ? session.oldTracks : 0,
     tracksTotal: session.oldTracks,
   } satisfies Progress);
+}
+
+/** Steps 121-124 begin: the device's phase word and the progress say so (and, TEST ONLY, a pause there). */
+export async function enterCompletion(emit: Emit, state: SharedState, session: Session): Promise<void> {
+  state.setDeviceWord(session.spec.deviceIndex, DEVICE.PHASE, PHASE.COMPLETING);
+  reportPhase(emit, session, 'completion');
+  await testPause('completion');
 }
 
 /** Run the data transfer's `work`, reporting its progress every PROGRESS_EVERY_MS and once at its end. */

@@ -2,7 +2,7 @@
 // faults that prove the checks catch them. One Int32Array in shared memory (SharedState.hooks).
 import { assert } from './assert.ts';
 import { ArrayError } from './errors.ts';
-import { sched, waitWord } from './sched.ts';
+import { sched, sleep, waitWord } from './sched.ts';
 
 /** Each wait on a hold word is bounded: a missed notify costs at most this much. */
 const HOLD_WAIT_SLICE_MS = 50;
@@ -100,4 +100,33 @@ export function stepHoldWord(hooks: Int32Array, name: HoldName, steps: number): 
     if (Atomics.compareExchange(hooks, word, v, v + steps) === v) break;
   }
   sched().notify(hooks, word);
+}
+
+/** The env var naming TEST ONLY pauses: `switch-window=300,completion=300` (ms). */
+export const TEST_PAUSE_ENV = 'ARRAYEMU_TEST_PAUSE_MS';
+/** Where a pause may be asked for. */
+export type PauseName = 'switch-window' | 'completion';
+/** Longest pause one may ask for (ms). */
+const TEST_PAUSE_MAX_MS = 10_000;
+let pauses: Map<string, number> | undefined;
+
+/**
+ * TEST ONLY: wait the ms that env ARRAYEMU_TEST_PAUSE_MS gives for `name` (none: no wait). Phases a
+ * few ms long (the switch's window, the completion) last long enough for the kill campaign's kill -9
+ * to land inside them (scripts/kill-campaign.ts); nothing else sets it.
+ */
+export async function testPause(name: PauseName): Promise<void> {
+  pauses ??= new Map(
+    (process.env[TEST_PAUSE_ENV] ?? '')
+      .split(',')
+      .filter((x) => x.includes('='))
+      .map((x) => {
+        const [k, v] = x.split('=');
+        const ms = Number(v);
+        assert(ms >= 0 && ms <= TEST_PAUSE_MAX_MS, () => `${TEST_PAUSE_ENV}: ${x} is not 0..${TEST_PAUSE_MAX_MS} ms`);
+        return [k!.trim(), ms] as [string, number];
+      }),
+  );
+  const ms = pauses.get(name) ?? 0;
+  if (ms > 0) await sleep(ms);
 }

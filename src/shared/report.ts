@@ -36,7 +36,7 @@ export interface ReconfReport {
 /** Progress of a session: its phase when it enters ESTABLISH and the switch, then its data transfer every PROGRESS_EVERY_MS. */
 export interface Progress {
   device: string;
-  phase: 'establish' | 'switch' | 'transfer';
+  phase: 'establish' | 'switch' | 'transfer' | 'completion';
   tracksMoved: number;
   tracksTotal: number;
 }
