@@ -37,6 +37,7 @@ export const KINDS = [
 
 /** The phases a trial aims its kill at; a meta expansion has only prepare, completion and idle. */
 export const PHASES = ['prepare', 'establish', 'switch', 'transfer', 'completion', 'idle'] as const;
+type Phase = (typeof PHASES)[number];
 /**
  * TEST ONLY pauses (ms) of the server (shared/hooks.ts testPause): the switch's window and the
  * completion, each a few ms long, last long enough for a kill aimed at them to land inside.
@@ -215,7 +216,7 @@ async function phaseOf(api: string): Promise<string> {
 }
 
 /** Whether `seen` (a `state/phase`) is inside phase `aim`. */
-function inPhase(aim: (typeof PHASES)[number], seen: string): boolean {
+function inPhase(aim: Phase, seen: string): boolean {
   return aim === 'idle' ? seen.startsWith('done/') : seen === `running/${aim}`;
 }
 
@@ -224,7 +225,7 @@ function inPhase(aim: (typeof PHASES)[number], seen: string): boolean {
  * `aim`, and only while it still sees it; after PHASE_WAIT_MS, or once the restripe has ended
  * without it (a meta expansion has no ESTABLISH), at once. `seen` keeps the last phase seen.
  */
-async function killWhenIn(aim: (typeof PHASES)[number], api: string, seen: { phase: string }, r: () => number) {
+async function killWhenIn(aim: Phase, api: string, seen: { phase: string }, r: () => number) {
   const deadline = Date.now() + PHASE_WAIT_MS;
   // Prepare and the paused phases last a few hundred ms, ESTABLISH and the transfer seconds.
   const afterMs = r() * (aim === 'establish' || aim === 'transfer' ? 800 : aim === 'prepare' ? 30 : 200);
@@ -232,7 +233,8 @@ async function killWhenIn(aim: (typeof PHASES)[number], api: string, seen: { pha
   for (;;) {
     seen.phase = await phaseOf(api);
     if (inPhase(aim, seen.phase)) since ??= Date.now();
-    else if (since !== undefined) return; // it went on while the kill waited: kill now, in the next phase
+    // It went on while the kill waited, or past the phase before it was seen: kill now, in the next one.
+    else if (since !== undefined || PHASES.indexOf(landedIn(seen.phase) as Phase) > PHASES.indexOf(aim)) return;
     if (since !== undefined && Date.now() - since >= afterMs) return;
     if (Date.now() > deadline || (aim !== 'idle' && seen.phase.startsWith('done/'))) return;
     await new Promise((x) => setTimeout(x, WATCH_EVERY_MS));
