@@ -1,6 +1,7 @@
 // Writing one copy of a track (a destage to M1 or to mirror k) when drives can fail (DESIGN §14): a
 // copy on a failed drive is dropped, not written, and a track left with no copy on a drive that has
 // not failed is marked LOST, so its reads fail naming it instead of serving garbage.
+import { DEFERRED_RETRY_MS } from './duty.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { Log } from '../shared/link.ts';
@@ -57,16 +58,39 @@ export async function writeCopyAfterRoom(
 /** Least time between two asks for a commit to make room in the drive cache (ms). */
 const ROOM_ASK_MS = 2;
 
-/** Asks the service processor for a commit (at most once per ROOM_ASK_MS), so that a drive cache may let durable tracks go. */
+/** Longest the destager waits between two tries of writes that found no room (ms): a data dir whose disk is full makes none. */
+const ROOM_BACKOFF_MAX_MS = 256;
+/** Doublings of the wait at most (DEFERRED_RETRY_MS · 2^ROOM_BACKOFF_STEPS ≥ ROOM_BACKOFF_MAX_MS). */
+const ROOM_BACKOFF_STEPS = 9;
+
+/**
+ * Asks the service processor for a commit (at most once per ROOM_ASK_MS), so that a drive cache may
+ * let durable tracks go; and says how long the destager waits before it tries again.
+ */
 export class RoomAsker {
   private askedMs = -Infinity;
+  /** Rounds running in which a write found no room. */
+  private rounds = 0;
+  private askedThisRound = false;
   constructor(
     private readonly send: () => void,
     private readonly counted: () => void,
   ) {}
 
+  /**
+   * The wait before the destager's next try of the slots it put off: DEFERRED_RETRY_MS, doubled for
+   * each round running in which a write found no room, up to ROOM_BACKOFF_MAX_MS (a data dir out of
+   * space made the destager try every ms, a core's worth of CPU, and its log grew by the line).
+   */
+  retryMs(): number {
+    this.rounds = this.askedThisRound ? Math.min(ROOM_BACKOFF_STEPS, this.rounds + 1) : 0;
+    this.askedThisRound = false;
+    return Math.min(ROOM_BACKOFF_MAX_MS, DEFERRED_RETRY_MS * 2 ** this.rounds);
+  }
+
   ask(): void {
     this.counted();
+    this.askedThisRound = true;
     const now = sched().now();
     if (now - this.askedMs < ROOM_ASK_MS) return;
     this.askedMs = now;

@@ -323,7 +323,7 @@ export class DiskAdapter {
           async (s) => void (await this.destageSlot(s)),
         );
         if (this.dirty.size === 0 && this.deferred.size > 0) {
-          await sleep(DEFERRED_RETRY_MS);
+          await sleep(this.room.retryMs());
           for (const s of this.deferred) this.dirty.add(s);
           this.deferred.clear();
         } else {
