@@ -96,7 +96,9 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
     log,
     emit,
     configDir: d?.dir ? join(d.dir, 'config') : undefined,
-    durable: store ? { store, recovered: d?.recovered, everyMs: d?.everyMs, peekEveryStep: d?.peekEveryStep } : undefined,
+    durable: store
+      ? { store, recovered: d?.recovered, everyMs: d?.everyMs, peekEveryStep: d?.peekEveryStep }
+      : undefined,
   });
   return {
     wire: (kind, i, link) => {
