@@ -34,7 +34,11 @@ export function peekInto(store: MemoryStore, peeks: Peek[]): (c: DurableCommit) 
  */
 export function pointsOf(commits: number, peeks: readonly Peek[], from = 0): CrashPoint[] {
   const byAfter = new Map<number, Peek[]>();
-  for (const p of peeks) byAfter.set(p.after, [...(byAfter.get(p.after) ?? []), p]);
+  for (const p of peeks) {
+    const at = byAfter.get(p.after);
+    if (at) at.push(p);
+    else byAfter.set(p.after, [p]);
+  }
   const out: CrashPoint[] = [];
   for (let k = from; k <= commits; k++) {
     if (k > from && k > 0) out.push({ k });
