@@ -11,6 +11,8 @@ import { fillCopyWritten } from '../shared/fill-pending.ts';
 import { NoRoom } from '../drives/sparse-drive.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { ArrayError } from '../shared/errors.ts';
+import { SPARSE } from '../shared/memory-size.ts';
+import { loadWord } from '../shared/words.ts';
 
 /** How long a restripe's write waits for its drive cache to have room (a commit lets durable tracks go), in all, and between tries (ms). */
 const ROOM_WAIT_MS = 30_000;
@@ -38,13 +40,15 @@ export async function writeCopy(
   }
 }
 
-/** writeCopy again after a 'no-room', asking for a commit before each try, up to ROOM_WAIT_MS. */
+/** writeCopy, and after a 'no-room' again, asking for a commit before each try, up to ROOM_WAIT_MS. */
 export async function writeCopyAfterRoom(
   locations: Locations,
   target: number,
   src: Uint8Array,
   askRoom: () => void,
 ): Promise<boolean> {
+  const first = await writeCopy(locations, target, src);
+  if (first !== 'no-room') return first;
   const tries = ROOM_WAIT_MS / ROOM_RETRY_MS;
   for (let i = 0; i < tries; i++) {
     askRoom();
@@ -72,18 +76,27 @@ export class RoomAsker {
   /** Rounds running in which a write found no room. */
   private rounds = 0;
   private askedThisRound = false;
+  /** The commits made when the last round ended (SPARSE.COMMITTED). */
+  private commitsSeen = 0;
   constructor(
     private readonly send: () => void,
     private readonly counted: () => void,
+    /** The words holding SPARSE.COMMITTED: commits made so far (a commit lets durable tracks go: room again). */
+    private readonly sparseWords: () => SharedArrayBuffer,
   ) {}
 
   /**
    * The wait before the destager's next try of the slots it put off: DEFERRED_RETRY_MS, doubled for
-   * each round running in which a write found no room, up to ROOM_BACKOFF_MAX_MS (a data dir out of
-   * space made the destager try every ms, a core's worth of CPU, and its log grew by the line).
+   * each round running in which a write found no room and no commit was made, up to
+   * ROOM_BACKOFF_MAX_MS (a data dir out of space made the destager try every ms, a core's worth of
+   * CPU, and its log grew by the line). A commit made since starts again from DEFERRED_RETRY_MS: a
+   * small drive cache that fills between commits must not make a restripe or a rebuild wait 256 ms a round.
    */
   retryMs(): number {
-    this.rounds = this.askedThisRound ? Math.min(ROOM_BACKOFF_STEPS, this.rounds + 1) : 0;
+    const commits = loadWord(new Int32Array(this.sparseWords()), SPARSE.COMMITTED);
+    const stuck = this.askedThisRound && commits === this.commitsSeen;
+    this.rounds = stuck ? Math.min(ROOM_BACKOFF_STEPS, this.rounds + 1) : 0;
+    this.commitsSeen = commits;
     this.askedThisRound = false;
     return Math.min(ROOM_BACKOFF_MAX_MS, DEFERRED_RETRY_MS * 2 ** this.rounds);
   }

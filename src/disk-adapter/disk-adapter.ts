@@ -6,7 +6,7 @@
 import type { Link, Log } from '../shared/link.ts';
 import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
-import { NO_TRACK, SLOT, TRACK, type SharedState } from '../shared/memory.ts';
+import { NO_TRACK, SLOT, TRACK, WPB_ALL, type SharedState } from '../shared/memory.ts';
 import { tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
 import { SLOT_WAIT_MS } from '../shared/cache.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
@@ -106,6 +106,7 @@ export class DiskAdapter {
   private readonly room = new RoomAsker(
     () => this.sp?.send({ t: 'room-wanted', actor: this.name }),
     () => this.counters.roomWaits++,
+    () => this.state.buffers.sparseWords,
   );
   /** The back-end link this adapter's timed drives share (diskAdapters[i].channelMBps). */
   private channel?: Channel;
@@ -150,10 +151,7 @@ export class DiskAdapter {
       ...{ index: this.index, drives: this.drives, channel: this.channel, closedSessions: this.closedSessions },
       closedSidsBelow: () => this.closedSidsBelow,
       // A failed drive's copy is dropped; one written (or copied directly) has its track's checksum noted.
-      writeLocation: async (g, src) => {
-        if ((await writeCopy(this.locations, g, src)) === 'no-room')
-          await writeCopyAfterRoom(this.locations, g, src, () => this.room.ask());
-      },
+      writeLocation: async (g, src) => void (await writeCopyAfterRoom(this.locations, g, src, () => this.room.ask())),
       copyDirect: (src, dst) => !!direct?.copy(src, dst),
       sweepAll: () => this.sweepAll(),
     });
@@ -434,8 +432,10 @@ export class DiskAdapter {
    * BCV is on its drives before the activation is made durable (R1, DESIGN §10).
    */
   private async destageMirror(session: Session): Promise<void> {
+    // Every copy of the BCV (WPB and a mirrored BCV's WPBk): a switch made durable with a BCV mirror's
+    // copy only in cache loses the track at a restart once the BCV's own copy's drive fails.
     const mirrorOf = (s: number) =>
-      (slotStateOf(this.state, s) & SLOT.WPB) !== 0 && session.oInv.get(slotOwnerOf(this.state, s)) >= 0;
+      (slotStateOf(this.state, s) & WPB_ALL) !== 0 && session.oInv.get(slotOwnerOf(this.state, s)) >= 0;
     await this.destageUntilNone(mirrorOf, `mirror writes of ${session.spec.deviceId}`);
   }
 
