@@ -45,8 +45,8 @@ export async function crashCommand(o: CrashCliOptions): Promise<number> {
     onSeed: (r, so) => {
       if (!r.ok) process.stderr.write(`${tty ? '\n' : ''}seed ${r.seed} (${r.kind}) FAILED: ${r.reason}\n`);
       if (!o.json || tty) {
-        const line = `crash: ${so.seeds}/${total} seeds, ${so.restarts} restarts, ${so.sectorsChecked} sectors checked`;
-        process.stderr.write(tty ? `\r${line}` : so.seeds % 5 === 0 ? `${line}\n` : '');
+        const line = `crash: ${so.seeds}/${total} seeds (seed ${r.seed} ${r.kind}: ${r.crashPoints} crash points), ${so.restarts} restarts, ${so.sectorsChecked} sectors checked`;
+        process.stderr.write(tty ? `\r${line}` : `${line}\n`); // a seed may take a minute: a line each
       }
     },
   });
