@@ -44,6 +44,6 @@ export interface StoreOptions {
   driveOwner: Int32Array;
   driveIndex: number;
   adapterIndex: number;
-  /** The write seqlock of every global track, and this drive's first global track. */
-  writeSeq?: { seq: Int32Array; baseTrack: number; dirty?: Int32Array };
+  /** The write seqlock of every global track, this drive's first global track, and the dirty track bits and page masks. */
+  writeSeq?: { seq: Int32Array; baseTrack: number; dirty?: Int32Array; pages?: Int32Array };
 }

@@ -1,12 +1,13 @@
 // The durable store of a data dir: an LMDB environment (the `lmdb` package: copy-on-write B-trees,
 // each commit one atomic transaction synced before it returns, nothing to replay after a crash).
-// Keys: "meta" (the service processor's record, JSON), ["t", g] (drive track g's bytes; absent
-// means zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words), ["s", chunk] (as many copies'
+// Keys: "meta" (the service processor's record, JSON), ["p", g, i] (page i of drive track g,
+// durable-dirty.ts pageBytesOf: a commit stores only the pages written since; absent means zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words), ["s", chunk] (as many copies'
 // checksums, then whether each is known), "drives" (every drive's words, drive-state.ts). What goes in, and why in that
 // order, is shared/durable.ts.
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { pageBytesOf, pagesOf } from '../shared/durable-dirty.ts';
 import {
   checkMeta,
   FLAG_CHUNK_TRACKS,
@@ -18,7 +19,7 @@ import {
 } from '../shared/durable.ts';
 
 const META_KEY = 'meta';
-const TRACK = 't';
+const PAGE = 'p';
 const FLAGS = 'f';
 const DRIVES_KEY = 'drives';
 /** The number of the last commit (meta.commits), 4 bytes: a reader checks its snapshot holds the commit it needs. */
@@ -27,7 +28,7 @@ const SUMS = 's';
 const KEY_END = Number.MAX_SAFE_INTEGER;
 
 export class LmdbStore implements DurableStore {
-  private readonly db: RootDatabase<Buffer, string | [string, number]>;
+  private readonly db: RootDatabase<Buffer, string | [string, number] | [string, number, number]>;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -49,13 +50,20 @@ export class LmdbStore implements DurableStore {
       throw new ArrayError('USAGE', `data dir store ${this.dir}: its record is not JSON (${errorMessage(err)})`);
     }
     checkMeta(meta, `data dir store ${this.dir}`);
+    meta.commits = Math.max(meta.commits, this.commitNumber()); // (the record is rewritten only when it changes)
     const db = this.db as Database<Buffer, [string, number]>;
+    const pages = this.db as Database<Buffer, [string, number, number]>;
     return {
       meta,
       track: (g) => this.track(g),
       *tracks() {
-        for (const { key, value } of db.getRange({ start: [TRACK, -1], end: [TRACK, KEY_END] }))
-          yield [key[1], new Uint8Array(value)];
+        let g = -1;
+        for (const key of pages.getKeys({ start: [PAGE, -1, 0], end: [PAGE, KEY_END, 0] }))
+          if (key[1] !== g) {
+            g = key[1];
+            const bytes = pagesRead(pages, g, trackBytesOf(meta));
+            if (bytes) yield [g, bytes];
+          }
       },
       flags(total) {
         const out = new Int32Array(total);
@@ -86,10 +94,7 @@ export class LmdbStore implements DurableStore {
    * number is checked, and one too old is read again inside a write transaction, which sees every commit.
    */
   track(g: number, atLeast = 0): Uint8Array | null {
-    const read = () => {
-      const v = (this.db as Database<Buffer, [string, number]>).get([TRACK, g]);
-      return v ? new Uint8Array(v) : null;
-    };
+    const read = () => pagesRead(this.db as Database<Buffer, [string, number, number]>, g, this.trackBytes());
     if (atLeast === 0) return read();
     this.db.resetReadTxn();
     const bytes = read();
@@ -108,25 +113,75 @@ export class LmdbStore implements DurableStore {
   }
 
   commit(c: DurableCommit): void {
+    this.trackBytesKnown = trackBytesOf(c.meta);
+    // The drive words and the record only when they changed (the commit number is its own key): a
+    // FLUSH after one write then writes its pages, a flag and a checksum chunk, and four bytes.
+    const drives = Buffer.from(c.driveWords.buffer, c.driveWords.byteOffset, c.driveWords.byteLength);
+    const newDrives = !this.lastDrives?.equals(drives);
+    const record = JSON.stringify({ ...c.meta, commits: 0 });
+    const newRecord = record !== this.lastRecord;
     this.db.transactionSync(() => {
-      for (const [g, data] of c.tracks) {
-        if (data) void this.db.put([TRACK, g], Buffer.from(data.buffer, data.byteOffset, data.byteLength));
-        else void this.db.remove([TRACK, g]);
-      }
+      for (const [g, data, mask] of c.tracks) this.putPages(g, data, mask);
       for (const [i, words] of c.flagChunks)
         void this.db.put([FLAGS, i], Buffer.from(words.buffer, words.byteOffset, words.byteLength));
       for (const [i, words] of c.sumChunks)
         void this.db.put([SUMS, i], Buffer.from(words.buffer, words.byteOffset, words.byteLength));
-      const w = c.driveWords;
-      void this.db.put(DRIVES_KEY, Buffer.from(w.buffer, w.byteOffset, w.byteLength));
-      void this.db.put(META_KEY, Buffer.from(JSON.stringify(c.meta)));
+      if (newDrives) void this.db.put(DRIVES_KEY, drives);
+      if (newRecord) void this.db.put(META_KEY, Buffer.from(JSON.stringify(c.meta)));
       const n = Buffer.alloc(4);
       n.writeInt32LE(c.meta.commits, 0);
       void this.db.put(COMMIT_KEY, n);
     });
+    // Only once the commit is on stable storage (a failed one wrote nothing: the next writes them).
+    this.lastDrives = Buffer.from(drives);
+    this.lastRecord = record;
+  }
+
+  /**
+   * The pages `mask` names of track g from `data` (null: the whole track is zeros): a page of zeros
+   * is removed (absent reads as zeros), so a store holds only pages that were ever written non-zero.
+   */
+  private putPages(g: number, data: Uint8Array | null, mask: number): void {
+    const trackBytes = this.trackBytesKnown;
+    const p = pageBytesOf(trackBytes);
+    for (let i = 0; i < pagesOf(trackBytes); i++) {
+      if (data && !(mask & (1 << i))) continue;
+      const page = data?.subarray(i * p, Math.min(trackBytes, (i + 1) * p));
+      if (page && page.some((x) => x !== 0))
+        void this.db.put([PAGE, g, i], Buffer.from(page.buffer, page.byteOffset, page.byteLength));
+      else void this.db.remove([PAGE, g, i]);
+    }
+  }
+
+  /** The drive words and the record (its commit number left out) this store last wrote. */
+  private lastDrives?: Buffer;
+  private lastRecord?: string;
+
+  /** The array's track size: from the last record committed or read (each commit's record names it). */
+  private trackBytesKnown = 0;
+  private trackBytes(): number {
+    if (this.trackBytesKnown === 0) {
+      const raw = this.db.get(META_KEY);
+      if (raw) this.trackBytesKnown = trackBytesOf(JSON.parse(Buffer.from(raw).toString('utf8')) as DurableMeta);
+    }
+    return this.trackBytesKnown;
   }
 
   close(): void {
     void this.db.close();
   }
+}
+
+/** The track size of the array a record describes. */
+const trackBytesOf = (meta: DurableMeta): number => meta.running.geometry.trackBytes;
+
+/** Track g assembled from its stored pages (null: none stored, zeros). */
+function pagesRead(db: Database<Buffer, [string, number, number]>, g: number, trackBytes: number): Uint8Array | null {
+  let out: Uint8Array | null = null;
+  const p = pageBytesOf(trackBytes);
+  for (const { key, value } of db.getRange({ start: [PAGE, g, 0], end: [PAGE, g, KEY_END] })) {
+    out ??= new Uint8Array(trackBytes);
+    out.set(new Uint8Array(value), key[2] * p);
+  }
+  return out;
 }

@@ -1,8 +1,8 @@
 // The checks every drive store in memory makes on each access (owner, bounds) and its write seqlock.
 import { assert } from '../shared/assert.ts';
 import { DriveFault } from '../shared/drive-state.ts';
-import { addWord, loadWord } from '../shared/words.ts';
-import { markDirty } from '../shared/durable-dirty.ts';
+import { addWord, loadWord, orWord } from '../shared/words.ts';
+import { markDirty, pagesTouched } from '../shared/durable-dirty.ts';
 import type { StoreOptions } from './drive.ts';
 
 /**
@@ -16,7 +16,7 @@ export class MemoryOwner {
   private readonly ownerWord: Int32Array;
   private readonly driveIndex: number;
   private readonly adapterIndex: number;
-  private readonly writeSeq?: { seq: Int32Array; baseTrack: number; dirty?: Int32Array };
+  private readonly writeSeq?: StoreOptions['writeSeq'];
 
   constructor(
     opts: StoreOptions,
@@ -30,14 +30,21 @@ export class MemoryOwner {
     this.writeSeq = opts.writeSeq;
   }
 
-  /** A write of drive track `track` starts: its global track's seqlock goes odd. */
-  beginWrite(track: number): number {
+  /**
+   * A write of bytes [from, to) of drive track `track` starts: its global track's seqlock goes odd,
+   * then its pages and its dirty bit are marked. In that order: a capture that takes the bit finds
+   * the seqlock odd (or the write done) and reads the track after the write, and takes the pages
+   * after its read (durable-dirty.ts). Marked before the seqlock, a bit taken between the two let
+   * the capture read the track before the write and count it committed: the write left out of
+   * every commit until the track was written again.
+   */
+  beginWrite(track: number, from = 0, to = this.trackBytes): number {
     if (!this.writeSeq) return -1;
     const g = this.writeSeq.baseTrack + track;
-    // Announced before it begins: a capture that takes the bit reads the track after the write (durable-dirty.ts).
-    if (this.writeSeq.dirty) markDirty(this.writeSeq.dirty, g);
     const was = addWord(this.writeSeq.seq, g, 1);
     assert((was & 1) === 0, () => `drive ${this.id}: track ${track} written by two writers at once (seqlock ${was})`);
+    if (this.writeSeq.pages) orWord(this.writeSeq.pages, g, pagesTouched(this.trackBytes, from, to));
+    if (this.writeSeq.dirty) markDirty(this.writeSeq.dirty, g);
     return g;
   }
 

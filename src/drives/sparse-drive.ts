@@ -231,7 +231,7 @@ export class SparseDrive implements MemoryStore {
     let chunk = whole ? loadWord(this.index, track) : this.chunkOf(track);
     const fresh = chunk === NO_CHUNK || chunk === IN_STORE;
     if (fresh) chunk = this.allocate();
-    const g = this.owner.beginWrite(track);
+    const g = whole ? this.owner.beginWrite(track) : this.owner.beginWrite(track, at, at + bytes.length);
     const dst = new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
     // A reused chunk holds the bytes of the track it was evicted from: a part written onto a track
     // that reads as zeros (never written) zeroes the rest first.

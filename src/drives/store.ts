@@ -58,7 +58,7 @@ export class MemoryDrive implements MemoryStore {
   async writeRange(track: number, src: Uint8Array, from: number, to: number): Promise<void> {
     this.check(track, src, 'write');
     this.owner.checkRange(from, to);
-    const g = this.owner.beginWrite(track);
+    const g = this.owner.beginWrite(track, from, to);
     this.bytes.set(src.subarray(from, to), track * this.trackBytes + from);
     this.owner.endWrite(g);
   }
@@ -91,7 +91,7 @@ export function driveStore(state: SharedState, id: string, d: number, adapterInd
     driveOwner: state.driveOwner,
     driveIndex: d,
     adapterIndex,
-    writeSeq: { seq: state.driveWriteSeq, baseTrack, dirty: state.dirtyTracks },
+    writeSeq: { seq: state.driveWriteSeq, baseTrack, dirty: state.dirtyTracks, pages: state.dirtyPages },
   };
   const sparse = b.sparseIndex[d];
   return sparse

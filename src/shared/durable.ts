@@ -42,11 +42,11 @@ import type { SessionSpec } from './session.ts';
 import { DriveMap } from './layout.ts';
 import { assert } from './assert.ts';
 import { ArrayError } from './errors.ts';
-import { FLAG_CHUNK_TRACKS, takeDirty } from './durable-dirty.ts';
+import { allPages, FLAG_CHUNK_TRACKS, storedBytes, takeDirty, withPages } from './durable-dirty.ts';
 import { IN_STORE, NO_CHUNK, SPARSE, TRACK, type SharedState } from './memory.ts';
 
-/** Format of the durable record; a store written by another format is refused, naming both. */
-export const DURABLE_FORMAT = 1;
+/** Format of the durable record; a store written by another format is refused, naming both (2: tracks stored by page, flag chunks of 1024 tracks). */
+export const DURABLE_FORMAT = 2;
 /**
  * The track flag bits that are durable: the restripe's (PS, IND, FMT) and the drive faults' (STALE,
  * LOST, MEDIA, ROT). The lock, its owner and WAITERS are not (a restart has no lock holders), nor
@@ -110,7 +110,8 @@ export interface DurableCommit {
   sumChunks: Array<[chunk: number, words: Int32Array]>;
   /** Every drive's words (drive-state.ts: state, media, a rebuild's count), read last. */
   driveWords: Int32Array;
-  tracks: Array<[g: number, data: Uint8Array | null]>;
+  /** Tracks written since the last commit: their bytes (null: zeros) and the pages of them written (durable-dirty.ts). */
+  tracks: Array<[g: number, data: Uint8Array | null, pages: number]>;
   flagChunks: Array<[chunk: number, words: Int32Array]>;
   reason: string;
 }
@@ -141,7 +142,7 @@ export interface DurableStore {
 
 /** Bytes of a commit's track data (figures and logs). */
 export function commitBytes(c: DurableCommit): number {
-  return c.tracks.reduce((n, [, d]) => n + (d?.length ?? 0), 0);
+  return c.tracks.reduce((n, [, d, pages]) => n + (d ? storedBytes(d.length, pages) : 0), 0);
 }
 
 /**
@@ -179,7 +180,10 @@ export class DurableCapture {
       // created. A track written since (a recovery's write before the capture began) is in the next commit.
       const seq = Atomics.load(state.committedSeq, g);
       this.committedSeq[g] = seq;
-      if (Atomics.load(state.driveWriteSeq, g) !== seq) this.pendingTracks.add(g); // (a dirty bit another capture took)
+      if (Atomics.load(state.driveWriteSeq, g) !== seq) {
+        this.pendingTracks.add(g); // (a dirty bit another capture took: its pages too)
+        this.pendingPages.set(g, allPages(state.trackBytes));
+      }
       this.committedFlags[g] = durableFlags(Atomics.load(state.trackFlags, g));
       this.readSum(g);
     }
@@ -224,6 +228,8 @@ export class DurableCapture {
     Atomics.store(new Int32Array(this.state.buffers.sparseWords), SPARSE.COMMITTED, c.meta.commits);
     for (const [g, seq] of this.seqsOfNext) {
       this.pendingTracks.delete(g); // (written again since: its bit is set again)
+      // Its pages go with it unless a write began since the read: that write's pages may be in the mask taken.
+      if (Atomics.load(this.state.driveWriteSeq, g) === seq) this.pendingPages.delete(g);
       this.committedSeq[g] = seq;
       Atomics.store(this.state.committedSeq, g, seq);
     }
@@ -245,6 +251,8 @@ export class DurableCapture {
 
   /** Tracks and flag chunks the dirty bitmaps named that no commit has held yet (durable-dirty.ts). */
   private readonly pendingTracks = new Set<number>();
+  /** Per track, the pages written that no commit holds yet (taken from state.dirtyPages after each read). */
+  private readonly pendingPages = new Map<number, number>();
   private readonly pendingChunks = new Set<number>();
 
   /**
@@ -302,10 +310,10 @@ export class DurableCapture {
   }
 
   /** The tracks written since the last commit (those the dirty bitmap named), in track order. */
-  private changedTracks(): Array<[number, Uint8Array | null]> {
+  private changedTracks(): DurableCommit['tracks'] {
     this.seqsOfNext.clear();
     this.takeChanges();
-    const out: Array<[number, Uint8Array | null]> = [];
+    const out: DurableCommit['tracks'] = [];
     for (const g of [...this.pendingTracks].sort((a, b) => a - b)) {
       if (Atomics.load(this.state.driveWriteSeq, g) === this.committedSeq[g]) {
         this.pendingTracks.delete(g); // its write is in a commit already
@@ -314,7 +322,14 @@ export class DurableCapture {
       const seq = this.readTrack(g, this.buf);
       if (seq === this.committedSeq[g]) continue;
       this.seqsOfNext.set(g, seq);
-      out.push([g, this.buf.every((x) => x === 0) ? null : this.buf.slice()]);
+      // Taken after the read: every write the read holds marked its pages before it began.
+      const pages = (this.pendingPages.get(g) ?? 0) | Atomics.exchange(this.state.dirtyPages, g, 0);
+      assert(
+        pages !== 0,
+        () => `durable capture: track ${this.drives.dch(g)} changed (seqlock ${seq}) with no page marked`,
+      );
+      this.pendingPages.set(g, pages);
+      out.push([g, this.buf.every((x) => x === 0) ? null : this.buf.slice(), pages]);
     }
     return out;
   }
@@ -368,7 +383,7 @@ export class MemoryStore implements DurableStore {
   /** Each track's bytes as last committed (base and log). */
   private readonly latest = new Map<number, Uint8Array | null>();
   constructor(private readonly base: DurableCommit[] = []) {
-    for (const c of base) for (const [g, d] of c.tracks) this.latest.set(g, d);
+    for (const c of base) this.apply(c);
   }
 
   track(g: number): Uint8Array | null {
@@ -381,7 +396,12 @@ export class MemoryStore implements DurableStore {
 
   commit(c: DurableCommit): void {
     this.log.push(copyOfCommit(c)); // copied: the caller's buffers are its own
-    for (const [g, d] of this.log[this.log.length - 1]!.tracks) this.latest.set(g, d);
+    this.apply(this.log[this.log.length - 1]!);
+  }
+
+  /** Only the pages a commit names are stored, as LmdbStore stores them: a page a write left unmarked is lost here too. */
+  private apply(c: DurableCommit): void {
+    for (const [g, d, pages] of c.tracks) this.latest.set(g, withPages(this.latest.get(g) ?? null, d, pages));
   }
 
   close(): void {}
@@ -400,7 +420,7 @@ export function copyOfCommit(c: DurableCommit): DurableCommit {
     driveWords: c.driveWords.slice(),
     sumChunks: c.sumChunks.map(([i, w]) => [i, w.slice()]),
     flagChunks: c.flagChunks.map(([i, w]) => [i, w.slice()]),
-    tracks: c.tracks.map(([g, d]) => [g, d && d.slice()]),
+    tracks: c.tracks.map(([g, d, pages]) => [g, d && d.slice(), pages]),
   };
 }
 
@@ -411,7 +431,7 @@ export function imageOf(commits: DurableCommit[]): DurableImage | undefined {
   const chunks = new Map<number, Int32Array>();
   const sumChunks = new Map<number, Int32Array>();
   for (const c of commits) {
-    for (const [g, d] of c.tracks) tracks.set(g, d);
+    for (const [g, d, pages] of c.tracks) tracks.set(g, withPages(tracks.get(g) ?? null, d, pages));
     for (const [i, w] of c.flagChunks) chunks.set(i, w);
     for (const [i, w] of c.sumChunks ?? []) sumChunks.set(i, w);
   }

@@ -184,6 +184,8 @@ export interface SharedBuffers {
   /** A bit per track whose drive write began, and per flag chunk whose durable bits changed, since the capture looked (durable-dirty.ts). */
   dirtyTracks: SharedArrayBuffer;
   dirtyFlagChunks: SharedArrayBuffer;
+  /** Per global track: the pages written since the capture took its mask (durable-dirty.ts). */
+  dirtyPages: SharedArrayBuffer;
   /** Per global track: its drive writes, doubled, odd while one is in progress (a seqlock: durable.ts never reads half a write). */
   driveWriteSeq: SharedArrayBuffer;
   /** Per drive, DRIVE_WORDS words: its state, the drive whose media serves its tracks, a rebuild's progress (drive-state.ts). */
@@ -254,6 +256,7 @@ function allocateSharedBuffers(cfg: ArrayConfig, driveCacheBytes?: number): Shar
     committedSeq: sab(drives.totalTracks * 4),
     dirtyTracks: sab(dirtyWords(drives.totalTracks) * 4),
     dirtyFlagChunks: sab(dirtyWords(Math.ceil(drives.totalTracks / FLAG_CHUNK_TRACKS)) * 4),
+    dirtyPages: sab(drives.totalTracks * 4),
     driveWriteSeq: sab(drives.totalTracks * 4),
     driveState: sab(cfg.drives.length * DRIVE_WORDS * 4),
     trackSums: sab(drives.totalTracks * 4),
@@ -295,6 +298,7 @@ export class SharedState {
   readonly committedSeq: Int32Array;
   readonly dirtyTracks: Int32Array;
   readonly dirtyFlagChunks: Int32Array;
+  readonly dirtyPages: Int32Array;
   readonly driveState: Int32Array;
   readonly trackSums: Int32Array;
   readonly devices: number;
@@ -324,6 +328,7 @@ export class SharedState {
     this.committedSeq = new Int32Array(buffers.committedSeq);
     this.dirtyTracks = new Int32Array(buffers.dirtyTracks);
     this.dirtyFlagChunks = new Int32Array(buffers.dirtyFlagChunks);
+    this.dirtyPages = new Int32Array(buffers.dirtyPages);
     this.driveState = new Int32Array(buffers.driveState);
     this.trackSums = new Int32Array(buffers.trackSums);
     this.devices = buffers.devices;

@@ -26,7 +26,7 @@ describe('a store that stops taking commits', () => {
       state,
       log: (level, text) => level === 'error' && errors.push(text),
       everyMs: 60_000,
-      meta: (n) => ({ format: 1, running: cfg, nextSid: 0, nextGen: 0, sessions: [], commits: n }),
+      meta: (n) => ({ format: 2, running: cfg, nextSid: 0, nextGen: 0, sessions: [], commits: n }),
     });
     commits.start(cfg, false);
     try {

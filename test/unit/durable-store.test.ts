@@ -15,8 +15,8 @@ import type { DurableCommit } from '../../src/shared/durable.ts';
 const COMMIT_WAIT_MS = 10_000;
 
 const commit = (commits: number, byte: number): DurableCommit => ({
-  meta: { format: 1, running: {} as never, nextSid: 0, nextGen: 0, sessions: [], commits },
-  tracks: [[5, new Uint8Array([byte])]],
+  meta: { format: 2, running: { geometry: { trackBytes: 1 } } as never, nextSid: 0, nextGen: 0, sessions: [], commits },
+  tracks: [[5, new Uint8Array([byte]), 1]],
   flagChunks: [],
   sumChunks: [],
   driveWords: new Int32Array(1),
@@ -38,7 +38,7 @@ it("reads a track from the commit it needs, made by another thread within this t
      setTimeout(() => {
        const n = Buffer.alloc(4);
        n.writeInt32LE(2, 0);
-       db.transactionSync(() => { db.put(['t', 5], Buffer.from([2])); db.put('n', n); });
+       db.transactionSync(() => { db.put(['p', 5, 0], Buffer.from([2])); db.put('n', n); });
        Atomics.store(workerData.committed, 0, 2);
      }, 100);`,
     { eval: true, workerData: { dir, committed } },
