@@ -227,11 +227,11 @@ export function durableServeMarkdown(rows: DurableServeRow[] | string, machine: 
   return [
     `## A durable data dir under real clients (${date}, ${machine})`,
     '',
-    `\`arrayemu bench --only durable\`: \`node bin/arrayemu.mjs serve --data-dir\` as its own process (LD1 holding the data, LD2 of ${LD2_MIB} MiB; four sparse drives, 1024 cache slots, worker threads). fio's nbd engine writes 4 KiB blocks at random over LD1 at queue depth 1 with a FLUSH after each (\`--fsync=1\`: back-to-back flushes, each a destage and one LMDB commit) while a second fio reads 4 KiB blocks of LD2 at queue depth 1 and GET /v1/status is timed every ${PROBE_EVERY_MS} ms; the same reads and GETs with no writes before it ("quiet"). Then the same write job against \`nbdkit file\` on a file of the same size in the same file system (its FLUSH is an fdatasync). Target: p99 ≤ 20 ms under flushes.`,
+    `\`arrayemu bench --only durable\`: \`node bin/arrayemu.mjs serve --data-dir\` as its own process (LD1 holding the data, LD2 of ${LD2_MIB} MiB; four sparse drives, 1024 cache slots, worker threads). fio's nbd engine writes 4 KiB blocks at random over LD1 at queue depth 1 with a FLUSH after each (\`--fsync=1\`: back-to-back flushes, each the host adapter's destage and one LMDB commit of the pages written) while a second fio reads 4 KiB blocks of LD2 at queue depth 1 and GET /v1/status is timed every ${PROBE_EVERY_MS} ms; the same reads and GETs with no writes before it ("quiet"). Then the same write job against \`nbdkit file\` on a file of the same size in the same file system (its FLUSH is an fdatasync). Target: p99 ≤ 20 ms under flushes.`,
     '',
     ...body,
     '',
-    "What bounds the fsync'd IOPS: each FLUSH is a destage round trip across threads (NBD thread → host adapter → disk adapters) and a commit in the service processor's thread holding each written track whole (a 4 KiB write commits its 64 KiB track); nbdkit does one pwrite and one fdatasync in the thread that reads the socket. The breakdown, measured, is in DESIGN.md §10. Neither the API nor the other export waits for a flush: the commit runs off the main thread.",
+    "What bounds the fsync'd IOPS: each FLUSH crosses threads six times (NBD thread → host adapter → disk adapters → host adapter → service processor → host adapter → NBD thread), and each write twice, with two cores for seven threads and fio; and its LMDB commit of the pages written syncs twice (the data pages, then the meta page). nbdkit does one pwrite and one fdatasync in the thread that reads the socket. The breakdown, measured, is in DESIGN.md §10. Neither the API nor the other export waits for a flush: the commit runs off the main thread.",
     '',
   ].join('\n');
 }

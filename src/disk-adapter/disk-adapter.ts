@@ -8,11 +8,11 @@ import type { Message, ReconfStep } from '../shared/messages.ts';
 import type { ArrayModel } from '../shared/model.ts';
 import { NO_TRACK, SLOT, TRACK, WPB_ALL, type SharedState } from '../shared/memory.ts';
 import { tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { SLOT_WAIT_MS } from '../shared/cache.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { errorMessage } from '../shared/errors.ts';
 import { trySplitHoldingBcv } from '../shared/reconf.ts';
 import { closeSessionIn, openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
 import { SyncGate } from '../shared/sync-gate.ts';
+import { flushOwed } from './flush.ts';
 import { noteDroppedCopy, RoomAsker, writeCopy, writeCopyAfterRoom } from './copies.ts';
 import { WriteBehind } from './write-behind.ts';
 import { scrubPosition, type ScrubPart } from './scrub.ts';
@@ -26,7 +26,7 @@ import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
 import { pipeline } from '../shared/pipeline.ts';
 import { Restripe } from './restripe.ts';
-import { clearPending, DEFERRED_RETRY_MS, destagesInFlight, destageUntilNone, pendingSlots } from './duty.ts';
+import { clearPending, destagesInFlight, destageUntilNone, pendingSlots } from './duty.ts';
 import { slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { Locations } from './locations.ts';
@@ -410,18 +410,11 @@ export class DiskAdapter {
     if (this.dirty.size > 0) this.kick();
   }
 
-  /** Destage everything write-pending on this adapter's drives now. */
+  /** Destage what the slots owed this adapter's drives when the flush came (flush.ts). */
   async flush(): Promise<void> {
     await this.gate.opened(); // asked by a call (a rebuild round), not a message: a replacement waits for its sync
     this.counters.flushes++;
-    const deadline = sched().now() + SLOT_WAIT_MS;
-    for (let pending = pendingSlots(this.dutyContext); pending.length > 0; pending = pendingSlots(this.dutyContext)) {
-      for (const s of pending) await this.destageSlot(s);
-      if (pendingSlots(this.dutyContext).length === 0) break;
-      if (sched().now() > deadline)
-        throw new ArrayError('TIMEOUT', `${this.name}: flush: slots still write-pending after ${SLOT_WAIT_MS} ms`);
-      await sleep(DEFERRED_RETRY_MS);
-    }
+    await flushOwed(this.dutyContext, (s) => this.destageSlot(s), this.name);
   }
 
   // ---- reconfiguration ------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 // The host adapter: takes host requests, translates addresses with the device's active layout,
 // serves reads from cache (staging misses through the owning disk adapter), acknowledges writes
 // from cache (fast write) and leaves their destage to the disk adapters.
+import { CommitAsker, durableFlush } from './durable-flush.ts';
 import type { Link, Log } from '../shared/link.ts';
 import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
@@ -121,9 +122,14 @@ export class HostAdapter {
       () => true,
       (m) => this.onSpMessage(link, m),
     );
+    this.committer.attach(link);
   }
 
+  /** A FLUSH's commit, asked of the service processor (durable-flush.ts). */
+  private readonly committer = new CommitAsker();
+
   private onSpMessage(link: Link, m: Message): void {
+    if (this.committer.answer(m)) return;
     if (m.t === 'reconf-sync') {
       for (const sid of syncSessionsIn(this.sessions, this.model, this.state, m, (spec) => this.openSession(spec)))
         this.scenarios.delete(sid);
@@ -258,7 +264,7 @@ export class HostAdapter {
         return { id: req.id, ok: true };
       }
       await this.ports?.pass(0);
-      await this.flush();
+      await durableFlush(this.state, () => this.flush(), this.committer);
       return { id: req.id, ok: true };
     } catch (err) {
       return this.failed(req, err);

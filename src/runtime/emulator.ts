@@ -9,7 +9,7 @@ import { MAIN_OWNER, sched } from '../shared/sched.ts';
 import { takeBack, type TakenBack } from '../shared/recovery.ts';
 import type { ResumedRebuild } from './rebuild-run.ts';
 import type { SessionSpec } from '../shared/session.ts';
-import { BACKGROUND, SLOT, type HoldName } from '../shared/memory.ts';
+import { BACKGROUND, type HoldName } from '../shared/memory.ts';
 import type { ReconfReport } from '../shared/report.ts';
 import type { StalledSession } from '../service-processor/session-run.ts';
 import type { SpCalls, SpMethod } from './actors.ts';
@@ -47,7 +47,6 @@ import {
   type DriveFaultResult,
   type DriveView,
 } from './drives-status.ts';
-import { slotStateOf } from '../shared/tables.ts';
 import { loadWord, storeWord } from '../shared/words.ts';
 
 export type Mode = 'threads' | 'inline';
@@ -81,13 +80,6 @@ export interface Recovery {
 export const quietLog: Log = (level, text) => {
   if (level !== 'info') process.stderr.write(`arrayemu ${level}: ${text}\n`);
 };
-
-/** Slots write-pending now (a flush must see each destaged). */
-function writePending(state: SharedState): number[] {
-  const out: number[] = [];
-  for (let s = 0; s < state.slots; s++) if (slotStateOf(state, s) & SLOT.WP) out.push(s);
-  return out;
-}
 
 export class ArrayEmulator extends EventEmitter {
   readonly model: ArrayModel;
@@ -238,12 +230,6 @@ export class ArrayEmulator extends EventEmitter {
   /** The data dir's lock, held from start to stop (undefined: no data dir). */
   private dirLock?: DirLock;
 
-  /**
-   * FLUSH with a durable store (R4): `destage` destages the cache (a host adapter's flush, every
-   * disk adapter), a second time if a slot write-pending at the start was moved meanwhile to another
-   * adapter's drive (a split hands pending data to the BCV's adapter), then one commit makes it
-   * durable (shared with every flush of the same turn). Without a store: the destage alone.
-   */
   /** The drives' tracks in memory (a data dir's cache of its drives; the sparse pool otherwise). */
   driveCache(): { bytes: number; maxBytes: number; tracksHeld: number } {
     const b = this.state.buffers;
@@ -251,14 +237,6 @@ export class ArrayEmulator extends EventEmitter {
     let held = 0;
     for (let d = 0; d < b.sparseIndex.length; d++) held += b.sparseIndex[d] ? loadWord(words, SPARSE.RESIDENT + d) : 0;
     return { bytes: b.sparsePool.byteLength, maxBytes: b.sparsePool.maxByteLength, tracksHeld: held };
-  }
-
-  async flushDurable(destage: () => Promise<void>): Promise<number> {
-    const before = writePending(this.state);
-    await destage();
-    if (before.some((s) => slotStateOf(this.state, s) & SLOT.WP)) await destage();
-    if (!this.durable || this.state.testFault('FLUSH_WITHOUT_COMMIT')) return 0;
-    return this.sp('commit', 'flush');
   }
 
   private connect(a: ActorSlot, b: ActorSlot): void {

@@ -2,7 +2,7 @@
 // of a turn (group commit), a background commit every `everyMs`, and the counters of what was
 // committed. What a commit holds is the capture's (shared/durable.ts); when it is safe to commit is
 // the service processor's (its barriers: open, switch, FLUSH, completion).
-import type { Log } from '../shared/link.ts';
+import type { Link, Log } from '../shared/link.ts';
 import type { SharedState } from '../shared/memory.ts';
 import type { ArrayConfig } from '../shared/config.ts';
 import { sched, SeededScheduler } from '../shared/sched.ts';
@@ -141,6 +141,14 @@ export class DurableCommits {
     });
     this.commitSoon = soon;
     return soon;
+  }
+
+  /** A host's FLUSH, destaged at its host adapter (R4): `committed` once the commit is durable. */
+  commitFor(link: Link, id: number): void {
+    void this.commit('flush').then(
+      () => link.send({ t: 'committed', id }),
+      (err: unknown) => link.send({ t: 'committed', id, error: errorMessage(err) }),
+    );
   }
 
   /**

@@ -111,6 +111,8 @@ export class ServiceProcessor {
   private onMessage(link: Link, m: Message): void {
     // A disk adapter's writes wait for its durable tracks, which its drive cache may then let go.
     if (m.t === 'room-wanted') this.durable.commitLater(`room for ${m.actor}`);
+    else if (m.t === 'commit-wanted')
+      this.durable.commitFor(link, m.id); // a host's FLUSH (R4)
     else if (m.t === 'done') this.steps.answer(m);
     else this.log('warn', `SP: dropped unexpected "${m.t}" message from ${link.peer}`);
   }

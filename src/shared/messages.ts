@@ -55,6 +55,8 @@ export type Message =
   | { t: 'room-wanted'; actor: string } // disk adapter → service processor: its drive cache holds no durable track, commit soon
   | { t: 'flush'; id: number } // destage every write-pending slot of your drives, then answer
   | { t: 'flushed'; id: number; error?: string }
+  | { t: 'commit-wanted'; id: number } // host adapter → service processor: a FLUSH's destage is done, make it durable (R4)
+  | { t: 'committed'; id: number; error?: string }
   // service processor ↔ adapters: RECONF
   | { t: 'reconf-open'; spec: SessionSpec } // every actor learns the session (steps 101-103)
   | { t: 'bcv-purge'; sid: number } // BCV adapters drop cached BCV tracks before ESTABLISH
@@ -187,6 +189,8 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   'room-wanted': (m) => typeof m.actor === 'string',
   flush: (m) => isInt(m.id),
   flushed: (m) => isInt(m.id),
+  'commit-wanted': (m) => isInt(m.id),
+  committed: (m) => isInt(m.id),
   'reconf-open': (m) =>
     isObj(m.spec) &&
     isInt(m.spec.sid) &&

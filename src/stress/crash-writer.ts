@@ -196,7 +196,7 @@ export class HostWriter {
   /** A FLUSH, through the array's durable commit; its floor holds from the commit it was answered at. */
   async flush(): Promise<void> {
     const covers = this.oracle.snapshot();
-    await this.emu.flushDurable(() => this.client.flush());
+    await this.client.flush();
     this.oracle.floors.push([this.commitsNow(), covers]);
     this.counts.flushes++;
   }

@@ -38,18 +38,13 @@ export interface NbdSnapshot {
   devices: Array<[string, DeviceCounters]>;
 }
 
-export type ToNbdThread =
-  | { t: 'size'; name: string; bytes: number }
-  | { t: 'snapshot'; id: number }
-  | { t: 'flushed'; id: number; error?: string }
-  | { t: 'close' };
+export type ToNbdThread = { t: 'size'; name: string; bytes: number } | { t: 'snapshot'; id: number } | { t: 'close' };
 
 export type FromNbdThread =
   | { t: 'host-port'; ha: number; port: MessagePort }
   /** The TCP port bound for each listen entry (null for a socket path). */
   | { t: 'listening'; ports: Array<number | null> }
   | { t: 'listen-failed'; code?: string; message: string }
-  | { t: 'flush'; id: number }
   | { t: 'log'; line: string }
   | ({ t: 'snapshot'; id: number } & NbdSnapshot)
   | { t: 'closed' };
@@ -113,11 +108,6 @@ export class NbdThread {
     switch (m.t) {
       case 'host-port':
         return this.emu.attachHostPort(m.ha, m.port);
-      case 'flush':
-        return void this.flush().then(
-          () => this.send({ t: 'flushed', id: m.id }),
-          (err: unknown) => this.send({ t: 'flushed', id: m.id, error: errorMessage(err) }),
-        );
       case 'log':
         return this.log?.(m.line);
       case 'snapshot':
@@ -136,10 +126,10 @@ export class NbdThread {
    * Every write the NBD thread acknowledged is in the shared cache, so this thread's own client
    * destages it as well as any.
    */
-  private flush(): Promise<number> {
+  private flush(): Promise<void> {
     this.flushClient ??= new HostClient(this.emu.hostLink(0), () => this.emu.hostLink(0));
     const client = this.flushClient;
-    return this.emu.flushDurable(() => client.flush());
+    return client.flush(); // its host adapter commits before it answers (durable-flush.ts)
   }
 
   /** Destage the array's cache (and commit it, with a data dir) from this thread: `serve`'s close, after `close`. */

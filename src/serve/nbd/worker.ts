@@ -6,11 +6,9 @@ import { HostClient } from '../../host/client.ts';
 import { RingHostLink } from '../../shared/ring-link.ts';
 import type { Link } from '../../shared/link.ts';
 import { errorMessage } from '../../shared/errors.ts';
-import { PendingRequests } from '../../shared/pending.ts';
-import { ArrayError } from '../../shared/errors.ts';
 import { clientsBackend, type DeviceIo } from './backend.ts';
 import { NbdServer } from './server.ts';
-import { NBD_THREAD_WAIT_MS, type FromNbdThread, type NbdThreadInit, type ToNbdThread } from './thread.ts';
+import { type FromNbdThread, type NbdThreadInit, type ToNbdThread } from './thread.ts';
 
 const init = workerData as NbdThreadInit;
 const port = parentPort!;
@@ -27,8 +25,7 @@ function linkTo(ha: number): Link {
 }
 
 const sizes = new Map<string, number>(init.exports);
-const flushes = new PendingRequests<void, undefined>();
-let nextFlush = 1;
+let nextFlush = 0;
 const io: DeviceIo = { devices: new Map() };
 const clients = Array.from({ length: init.hostAdapters }, (_, ha) => new HostClient(linkTo(ha), () => linkTo(ha)));
 const backend = clientsBackend(
@@ -36,13 +33,9 @@ const backend = clientsBackend(
     clients,
     exportNames: () => [...sizes.keys()],
     sizeOf: (name) => sizes.get(name),
-    flush: () => {
-      const id = nextFlush++;
-      const timeout = () => new ArrayError('TIMEOUT', `FLUSH not made durable within ${NBD_THREAD_WAIT_MS} ms`);
-      const done = flushes.wait(id, NBD_THREAD_WAIT_MS, timeout, undefined);
-      send({ t: 'flush', id });
-      return done;
-    },
+    // Straight to a host adapter over this thread's ring: it destages, and with a data dir has the
+    // service processor commit, before it answers (host-adapter/durable-flush.ts).
+    flush: () => clients[nextFlush++ % clients.length]!.flush(),
   },
   io,
 );
@@ -52,9 +45,6 @@ port.on('message', (m: ToNbdThread) => {
   switch (m.t) {
     case 'size':
       if (sizes.has(m.name)) sizes.set(m.name, m.bytes);
-      return;
-    case 'flushed':
-      flushes.settle(m.id, m.error ? new ArrayError('ADAPTER_GONE', m.error) : undefined);
       return;
     case 'snapshot':
       return send({

@@ -1,0 +1,57 @@
+// A host's FLUSH at its host adapter (DESIGN §10, R4): every write acknowledged before it destaged by
+// the disk adapters, then one commit asked of the service processor, and only then the answer. The
+// FLUSH goes from where the request arrives (the NBD thread's ring to this adapter) to the disk
+// adapters and the service processor: no hop through the main thread.
+import type { Link } from '../shared/link.ts';
+import type { Message } from '../shared/messages.ts';
+import { SLOT, type SharedState } from '../shared/memory.ts';
+import { ArrayError } from '../shared/errors.ts';
+import { PendingRequests } from '../shared/pending.ts';
+import { slotStateOf } from '../shared/tables.ts';
+import { ADAPTER_WAIT_MS } from './da-requests.ts';
+
+/** Asks the service processor for a commit and waits for it (bounded by ADAPTER_WAIT_MS). */
+export class CommitAsker {
+  private sp?: Link;
+  private nextId = 1;
+  private readonly waiting = new PendingRequests<void, undefined>();
+
+  attach(link: Link): void {
+    this.sp = link;
+  }
+
+  /** A commit of what the drives hold now; at once without a service processor (an adapter tested alone). */
+  commit(): Promise<void> {
+    if (!this.sp) return Promise.resolve();
+    const id = this.nextId++;
+    const timeout = () =>
+      new ArrayError('TIMEOUT', `FLUSH: the service processor made no commit within ${ADAPTER_WAIT_MS} ms`);
+    const done = this.waiting.wait(id, ADAPTER_WAIT_MS, timeout, undefined);
+    this.sp.send({ t: 'commit-wanted', id });
+    return done;
+  }
+
+  /** The service processor's answer; false if `m` is not one. */
+  answer(m: Message): boolean {
+    if (m.t !== 'committed') return false;
+    this.waiting.settle(m.id, m.error ? new ArrayError('STORE_FAILED', m.error) : undefined);
+    return true;
+  }
+}
+
+/**
+ * The FLUSH: destage (`destage`, every disk adapter), once more if a slot write-pending at the start
+ * still is (its duty had moved to another adapter meanwhile: a split), then the commit. TEST ONLY:
+ * FLUSH_WITHOUT_COMMIT answers before the commit (R4 broken, for the crash harness to catch).
+ */
+export async function durableFlush(
+  state: SharedState,
+  destage: () => Promise<void>,
+  asker: CommitAsker,
+): Promise<void> {
+  const before: number[] = [];
+  for (let s = 0; s < state.slots; s++) if (slotStateOf(state, s) & SLOT.WP) before.push(s);
+  await destage();
+  if (before.some((s) => slotStateOf(state, s) & SLOT.WP)) await destage();
+  if (!state.testFault('FLUSH_WITHOUT_COMMIT')) await asker.commit();
+}
