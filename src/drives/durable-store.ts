@@ -1,13 +1,14 @@
 // The durable store of a data dir: an LMDB environment (the `lmdb` package: copy-on-write B-trees,
 // each commit one atomic transaction synced before it returns, nothing to replay after a crash).
-// Keys: "meta" (the service processor's record, JSON), ["p", g, i] (page i of drive track g,
-// durable-dirty.ts pageBytesOf: a commit stores only the pages written since; absent means zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words), ["s", chunk] (as many copies'
+// Keys: "meta" (the service processor's record, JSON), ["t", g] (drive track g whole, as a commit
+// that wrote every page of it left it) and over it ["p", g, i] (page i of track g, durable-dirty.ts
+// pageBytesOf, as a commit of some pages left it; absent: the whole track's, or zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words), ["s", chunk] (as many copies'
 // checksums, then whether each is known), "drives" (every drive's words, drive-state.ts). What goes in, and why in that
 // order, is shared/durable.ts.
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { pageBytesOf, pagesOf } from '../shared/durable-dirty.ts';
+import { allPages, pageBytesOf, pagesOf } from '../shared/durable-dirty.ts';
 import {
   checkMeta,
   FLAG_CHUNK_TRACKS,
@@ -20,6 +21,7 @@ import {
 
 const META_KEY = 'meta';
 const PAGE = 'p';
+const TRACK = 't';
 const FLAGS = 'f';
 const DRIVES_KEY = 'drives';
 /** The number of the last commit (meta.commits), 4 bytes: a reader checks its snapshot holds the commit it needs. */
@@ -57,13 +59,13 @@ export class LmdbStore implements DurableStore {
       meta,
       track: (g) => this.track(g),
       *tracks() {
-        let g = -1;
-        for (const key of pages.getKeys({ start: [PAGE, -1, 0], end: [PAGE, KEY_END, 0] }))
-          if (key[1] !== g) {
-            g = key[1];
-            const bytes = pagesRead(pages, g, trackBytesOf(meta));
-            if (bytes) yield [g, bytes];
-          }
+        const stored = new Set<number>();
+        for (const key of db.getKeys({ start: [TRACK, -1], end: [TRACK, KEY_END] })) stored.add(key[1]);
+        for (const key of pages.getKeys({ start: [PAGE, -1, 0], end: [PAGE, KEY_END, 0] })) stored.add(key[1]);
+        for (const g of [...stored].sort((a, b) => a - b)) {
+          const bytes = pagesRead(pages, g, trackBytesOf(meta));
+          if (bytes) yield [g, bytes];
+        }
       },
       flags(total) {
         const out = new Int32Array(total);
@@ -138,16 +140,27 @@ export class LmdbStore implements DurableStore {
   }
 
   /**
-   * The pages `mask` names of track g from `data` (null: the whole track is zeros): a page of zeros
-   * is removed (absent reads as zeros), so a store holds only pages that were ever written non-zero.
+   * The pages `mask` names of track g from `data` (null: the whole track is zeros). A track written
+   * whole is one value (a bulk commit puts one key a track, not one a page) and its pages' keys go;
+   * a page written over a whole track's value is its own key, zeros included; with no whole value
+   * under it, a page of zeros is removed (absent reads as zeros).
    */
   private putPages(g: number, data: Uint8Array | null, mask: number): void {
     const trackBytes = this.trackBytesKnown;
+    const pages = this.db as Database<Buffer, [string, number, number]>;
+    if (!data || mask === allPages(trackBytes)) {
+      for (const key of pages.getKeys({ start: [PAGE, g, 0], end: [PAGE, g, KEY_END] })) void this.db.remove(key);
+      if (data?.some((x) => x !== 0))
+        void this.db.put([TRACK, g], Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      else void this.db.remove([TRACK, g]);
+      return;
+    }
+    const over = this.db.doesExist([TRACK, g]);
     const p = pageBytesOf(trackBytes);
     for (let i = 0; i < pagesOf(trackBytes); i++) {
-      if (data && !(mask & (1 << i))) continue;
-      const page = data?.subarray(i * p, Math.min(trackBytes, (i + 1) * p));
-      if (page && page.some((x) => x !== 0))
+      if (!(mask & (1 << i))) continue;
+      const page = data.subarray(i * p, Math.min(trackBytes, (i + 1) * p));
+      if (over || page.some((x) => x !== 0))
         void this.db.put([PAGE, g, i], Buffer.from(page.buffer, page.byteOffset, page.byteLength));
       else void this.db.remove([PAGE, g, i]);
     }
@@ -175,9 +188,10 @@ export class LmdbStore implements DurableStore {
 /** The track size of the array a record describes. */
 const trackBytesOf = (meta: DurableMeta): number => meta.running.geometry.trackBytes;
 
-/** Track g assembled from its stored pages (null: none stored, zeros). */
+/** Track g: its whole value with its stored pages over it (null: neither stored, zeros). */
 function pagesRead(db: Database<Buffer, [string, number, number]>, g: number, trackBytes: number): Uint8Array | null {
-  let out: Uint8Array | null = null;
+  const whole = (db as unknown as Database<Buffer, [string, number]>).get([TRACK, g]);
+  let out: Uint8Array | null = whole ? new Uint8Array(whole).slice() : null;
   const p = pageBytesOf(trackBytes);
   for (const { key, value } of db.getRange({ start: [PAGE, g, 0], end: [PAGE, g, KEY_END] })) {
     out ??= new Uint8Array(trackBytes);

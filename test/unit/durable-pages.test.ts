@@ -48,16 +48,37 @@ describe('the LMDB store keeps pages', () => {
     ...{ tracks, flagChunks: [], sumChunks: [], driveWords: new Int32Array(1), reason: 'test' },
   });
 
-  it('stores the pages a commit names, reads the track back whole, and drops a track gone to zeros', () => {
+  it('stores the pages a commit names over the track written whole, reads it back whole, drops a track gone to zeros', () => {
     const store = new LmdbStore(mkdtempSync(join(tmpdir(), 'arrayemu-pages-')));
+    const track = (byte: number) => new Uint8Array(16 * KiB).fill(byte);
+    const bytesAt = (g: number) => [0, 4, 8, 12].map((k) => store.track(g)![k * KiB]);
     try {
-      store.commit(commit(1, [[7, new Uint8Array(16 * KiB).fill(1), allPages(16 * KiB)]]));
-      // Commit 2 names page 2 only: the other pages of `data` (all 9s) must not be stored.
-      store.commit(commit(2, [[7, new Uint8Array(16 * KiB).fill(9), 0b0100]]));
-      const t = store.track(7)!;
-      expect([t[0], t[8 * KiB], t[12 * KiB]]).toEqual([1, 9, 1]);
-      expect([...store.load()!.tracks()].map(([g]) => g)).toEqual([7]);
-      store.commit(commit(3, [[7, null, 0b0001]]));
+      store.commit(commit(1, [[7, track(1), allPages(16 * KiB)]]));
+      // Commit 2 names page 2 only: the other pages of its data (all 9s) must not be stored.
+      store.commit(commit(2, [[7, track(9), 0b0100]]));
+      expect(bytesAt(7)).toEqual([1, 1, 9, 1]);
+      // A page of zeros over the whole track's value reads as zeros.
+      store.commit(commit(3, [[7, track(0), 0b0001]]));
+      expect(bytesAt(7)).toEqual([0, 1, 9, 1]);
+      // Pages of a track never written whole; a page of zeros there is simply absent.
+      store.commit(
+        commit(4, [
+          [8, track(5), 0b1000],
+          [9, track(0), 0b0001],
+        ]),
+      );
+      expect(bytesAt(8)).toEqual([0, 0, 0, 5]);
+      expect(store.track(9)).toBeNull();
+      expect([...store.load()!.tracks()].map(([g]) => g)).toEqual([7, 8]);
+      // Written whole again: the pages over it go.
+      store.commit(commit(5, [[7, track(3), allPages(16 * KiB)]]));
+      expect(bytesAt(7)).toEqual([3, 3, 3, 3]);
+      store.commit(
+        commit(6, [
+          [7, null, 0b0001],
+          [8, null, 0b1000],
+        ]),
+      );
       expect(store.track(7)).toBeNull();
       expect([...store.load()!.tracks()]).toEqual([]);
     } finally {
