@@ -13,7 +13,7 @@ class TiersFirst extends BaseSequencer {
   }
 }
 
-// `npm test`: unit, integration and end-to-end tests (real NBD clients and processes), about three
+// `npm test`: unit, integration and end-to-end tests (real NBD clients and processes), about eight
 // minutes on 2 cores. The campaigns are `npm run test:campaigns` (vitest.campaigns.config.ts).
 export default defineConfig({
   test: {
