@@ -76,8 +76,9 @@ export class RoomAsker {
   /** Rounds running in which a write found no room. */
   private rounds = 0;
   private askedThisRound = false;
-  /** The commits made when the last round ended (SPARSE.COMMITTED). */
+  /** The commits made when the last round ended (SPARSE.COMMITTED), and the words holding it. */
   private commitsSeen = 0;
+  private words?: Int32Array;
   constructor(
     private readonly send: () => void,
     private readonly counted: () => void,
@@ -93,7 +94,8 @@ export class RoomAsker {
    * small drive cache that fills between commits must not make a restripe or a rebuild wait 256 ms a round.
    */
   retryMs(): number {
-    const commits = loadWord(new Int32Array(this.sparseWords()), SPARSE.COMMITTED);
+    this.words ??= new Int32Array(this.sparseWords()); // (the buffers exist only once the adapter is built)
+    const commits = loadWord(this.words, SPARSE.COMMITTED);
     const stuck = this.askedThisRound && commits === this.commitsSeen;
     this.rounds = stuck ? Math.min(ROOM_BACKOFF_STEPS, this.rounds + 1) : 0;
     this.commitsSeen = commits;

@@ -3,7 +3,8 @@
 // under any write load. Each duty bit owed at arrival is done once it has been written by this flush
 // or seen clear (some destage wrote the slot since, with the data the FLUSH covers in it). A slot
 // whose duty moved to another adapter (a split hands it to the BCV track's) is that adapter's; the
-// emulator's FLUSH asks every adapter a second time if a slot pending at the start still is.
+// host adapter's FLUSH (host-adapter/durable-flush.ts) asks every adapter a second time if a slot
+// pending at the start still is.
 import { NO_TRACK, SLOT, WPK_ALL } from '../shared/memory.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { nextTurn, sched, sleep } from '../shared/sched.ts';
