@@ -5,8 +5,9 @@
 // sometimes killed again while it recovers and resumes, restarted on the same data dir, and every
 // 4 KiB block of LD1, LD2 and META1 read back and checked (twice at the restart, once more after the
 // resumed restripe ends): its last flushed pattern, or one written later. A write or FLUSH that fails
-// before the kill fails the trial. Trial t restripes FIG. 2 by kind KINDS[t mod 5] (expansion,
-// stripe-change, expansion+stripe-change, more-rows, meta-expansion) and aims at PHASES[⌊t/5⌋ mod 6].
+// before the kill fails the trial. Trial t restripes FIG. 2 by the kind and aims at the phase of
+// TRIAL_PLAN[t mod 27]: each kind (expansion, stripe-change, expansion+stripe-change, more-rows,
+// meta-expansion) with each phase it has, so every phase gets its share of kills.
 // Used by test/kill.test.ts (a few trials) and run long for docs/RELIABILITY.md:
 //   npx tsx scripts/kill-campaign.ts --trials 600 [--first 1] [--jobs 2] [--json]
 import { execFile, spawn } from 'node:child_process';
@@ -35,20 +36,32 @@ export const KINDS = [
   { kind: 'meta-expansion', target: 'examples/fig2-meta.json' },
 ] as const;
 
-/** The phases a trial aims its kill at; a meta expansion has only prepare, completion and idle. */
+/** The phases a trial aims its kill at. */
 export const PHASES = ['prepare', 'establish', 'switch', 'transfer', 'completion', 'idle'] as const;
 type Phase = (typeof PHASES)[number];
+/** A meta expansion moves no data: it has no ESTABLISH, switch or transfer. */
+const META_PHASES: readonly Phase[] = ['prepare', 'completion', 'idle'];
+/** Every (kind, phase) a restripe of that kind has, phase by phase: trial t is TRIAL_PLAN[t mod 27]. */
+export const TRIAL_PLAN = PHASES.flatMap((aim) =>
+  KINDS.filter((k) => k.kind !== 'meta-expansion' || META_PHASES.includes(aim)).map((k) => ({ ...k, aim })),
+);
+/** The first trial that restripes by `kind` and aims at `aim`. */
+export function trialFor(kind: (typeof KINDS)[number]['kind'], aim: Phase): number {
+  const t = TRIAL_PLAN.findIndex((x) => x.kind === kind && x.aim === aim);
+  if (t < 0) throw new Error(`a ${kind} has no ${aim} phase`);
+  return t;
+}
 /**
- * TEST ONLY pauses (ms) of the server (shared/hooks.ts testPause): the switch's window and the
- * completion, each a few ms long, last long enough for a kill aimed at them to land inside.
+ * TEST ONLY pauses (ms) of the server (shared/hooks.ts testPause): prepare, the switch's window and
+ * the completion, each a few ms long, last long enough for a kill aimed at them to land inside.
  */
-const PAUSES = 'switch-window=300,completion=300';
+const PAUSES = 'prepare=300,switch-window=300,completion=300';
 /** How often the watcher asks the control API for the phase (ms). */
 const WATCH_EVERY_MS = 10;
 /** Longest a trial waits for its phase before it kills anyway (ms after the POST). */
 const PHASE_WAIT_MS = 15_000;
 /** Share of trials whose restarted server is killed again while it recovers and resumes. */
-const RECOVERY_KILL_SHARE = 0.25;
+const RECOVERY_KILL_SHARE = 0.3;
 /** A recovery kill lands this long at most after the restarted server is spawned (ms). */
 const RECOVERY_KILL_WITHIN_MS = 2500;
 /** Longest the resumed restripe may take after the restart (ms). */
@@ -82,8 +95,8 @@ interface Expect {
 /** One trial: fill, restripe under writes and flushes, kill -9 at a random instant, restart, check. */
 export async function killTrial(trial: number, root: string, repo: string): Promise<TrialResult> {
   const r = mulberry32(trial * 7919 + 13);
-  const kind = KINDS[trial % KINDS.length]!;
-  const aim = PHASES[Math.floor(trial / KINDS.length) % PHASES.length]!;
+  const kind = TRIAL_PLAN[trial % TRIAL_PLAN.length]!;
+  const aim = kind.aim;
   const dir = mkdtempSync(join(root, `trial-${trial}-`));
   const data = join(dir, 'data');
   const sock = join(dir, 's');
@@ -227,8 +240,8 @@ function inPhase(aim: Phase, seen: string): boolean {
  */
 async function killWhenIn(aim: Phase, api: string, seen: { phase: string }, r: () => number) {
   const deadline = Date.now() + PHASE_WAIT_MS;
-  // Prepare and the paused phases last a few hundred ms, ESTABLISH and the transfer seconds.
-  const afterMs = r() * (aim === 'establish' || aim === 'transfer' ? 800 : aim === 'prepare' ? 30 : 200);
+  // The paused phases last a few hundred ms, ESTABLISH and the transfer seconds.
+  const afterMs = r() * (aim === 'establish' || aim === 'transfer' ? 800 : 200);
   let since: number | undefined;
   for (;;) {
     seen.phase = await phaseOf(api);

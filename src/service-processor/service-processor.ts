@@ -9,6 +9,7 @@ import { DEVICE, MAX_SESSIONS, PHASE, type SharedState } from '../shared/memory.
 import { Session, type SessionSpec } from '../shared/session.ts';
 import { assert } from '../shared/assert.ts';
 import { sched } from '../shared/sched.ts';
+import { testPause } from '../shared/hooks.ts';
 import type { Resume } from '../shared/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors.ts';
 import { mergeCompleted, planReconfiguration, type Plan } from '../shared/plan.ts';
@@ -109,10 +110,10 @@ export class ServiceProcessor {
   }
 
   private onMessage(link: Link, m: Message): void {
-    // A disk adapter's writes wait for its durable tracks, which its drive cache may then let go.
+    // A disk adapter's writes wait for its durable tracks, which its drive cache may then let go;
+    // a host's FLUSH waits for a commit (R4).
     if (m.t === 'room-wanted') this.durable.commitLater(`room for ${m.actor}`);
-    else if (m.t === 'commit-wanted')
-      this.durable.commitFor(link, m.id); // a host's FLUSH (R4)
+    else if (m.t === 'commit-wanted') this.durable.commitFor(link, m.id);
     else if (m.t === 'done') this.steps.answer(m);
     else this.log('warn', `SP: dropped unexpected "${m.t}" message from ${link.peer}`);
   }
@@ -354,6 +355,7 @@ export class ServiceProcessor {
   private async preparePhase(run: SessionRun): Promise<void> {
     await this.everyone(this.everyAdapter, run.spec.sid, 'open', { t: 'reconf-open', spec: run.spec });
     run.logStep('every adapter knows the session');
+    await testPause('prepare');
     if (run.plan.kind === 'meta-expansion') {
       // Related art: chain the new members, block, update the configuration, unblock. No data moves.
       formatNewTracks(this.state, run.session);

@@ -102,17 +102,17 @@ export function stepHoldWord(hooks: Int32Array, name: HoldName, steps: number): 
   sched().notify(hooks, word);
 }
 
-/** The env var naming TEST ONLY pauses: `switch-window=300,completion=300` (ms). */
+/** The env var naming TEST ONLY pauses: `prepare=300,switch-window=300,completion=300` (ms). */
 export const TEST_PAUSE_ENV = 'ARRAYEMU_TEST_PAUSE_MS';
 /** Where a pause may be asked for. */
-export type PauseName = 'switch-window' | 'completion';
+export type PauseName = 'prepare' | 'switch-window' | 'completion';
 /** Longest pause one may ask for (ms). */
 const TEST_PAUSE_MAX_MS = 10_000;
 let pauses: Map<string, number> | undefined;
 
 /**
  * TEST ONLY: wait the ms that env ARRAYEMU_TEST_PAUSE_MS gives for `name` (none: no wait). Phases a
- * few ms long (the switch's window, the completion) last long enough for the kill campaign's kill -9
+ * few ms long (prepare, the switch's window, the completion) last long enough for the kill campaign's kill -9
  * to land inside them (scripts/kill-campaign.ts); nothing else sets it.
  */
 export async function testPause(name: PauseName): Promise<void> {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { killTrial, landedIn } from '../../scripts/kill-campaign.ts';
+import { killTrial, landedIn, trialFor } from '../../scripts/kill-campaign.ts';
 import { missingTools } from '../../scripts/tools.ts';
 
 const missing = missingTools(['qemu-img', 'qemu-io']);
@@ -19,8 +19,7 @@ if (missing.length > 0)
 describe.skipIf(missing.length > 0)('kill -9 during an online restripe (real processes)', () => {
   it('a kill during a stripe change’s transfer: after the restart every flushed block reads back, and the interrupted restripe resumes', async () => {
     const root = mkdtempSync(join(tmpdir(), 'arrayemu-kill-test-'));
-    // Trial 16 restripes by a stripe change and aims its kill at the transfer.
-    const r = await killTrial(16, root, process.cwd());
+    const r = await killTrial(trialFor('stripe-change', 'transfer'), root, process.cwd());
     expect(r.reason ?? '', `killed at ${r.killAtMs} ms (${r.phase})`).toBe('');
     expect(r.ok).toBe(true);
     expect(landedIn(r.phase)).toBe('transfer');
