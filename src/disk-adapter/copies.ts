@@ -7,7 +7,7 @@ import { TRACK, type SharedState } from '../shared/memory.ts';
 import type { Log } from '../shared/link.ts';
 import { DriveFault, driveWritable } from '../shared/drive-state.ts';
 import type { Locations } from './locations.ts';
-import { fillCopyWritten } from '../shared/fill-pending.ts';
+import { fillCopyWritten } from './fill-pending.ts';
 import { NoRoom } from '../drives/sparse-drive.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { ArrayError } from '../shared/errors.ts';

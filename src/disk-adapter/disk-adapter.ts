@@ -24,7 +24,7 @@ import { adapterDrives, type DirectCopier } from '../drives/adapter-drives.ts';
 import { drivesTiming } from '../drives/timing/timed-drive.ts';
 import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
-import { pipeline } from '../shared/pipeline.ts';
+import { pipeline } from './pipeline.ts';
 import { Restripe } from './restripe.ts';
 import { clearPending, destagesInFlight, destageUntilNone, pendingSlots } from './duty.ts';
 import { slotDuty, type DutyContext } from './duty.ts';

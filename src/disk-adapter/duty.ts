@@ -21,7 +21,7 @@ import { assert } from '../shared/assert.ts';
 import { ArrayError } from '../shared/errors.ts';
 import { sched, sleep } from '../shared/sched.ts';
 import { SLOT_WAIT_MS } from '../shared/cache.ts';
-import { PIPELINE_LIMIT } from '../shared/pipeline.ts';
+import { PIPELINE_LIMIT } from './pipeline.ts';
 import { casSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
 
 /** How soon a destage blocked by a track lock is tried again (ms). */

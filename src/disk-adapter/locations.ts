@@ -6,7 +6,7 @@ import type { ByteRange } from '../shared/messages.ts';
 import { assert } from '../shared/assert.ts';
 import type { Drive } from '../drives/store.ts';
 import { addRebuilt, DriveFault, driveWritable, mediaOf, mediaTrack } from '../shared/drive-state.ts';
-import { fillCopyWritten } from '../shared/fill-pending.ts';
+import { fillCopyWritten } from './fill-pending.ts';
 import { noteSum, sumUnknown } from '../shared/checksums.ts';
 
 /** What a rotted track's reads return instead of its bytes: each byte XORed with this. */

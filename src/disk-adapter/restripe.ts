@@ -16,7 +16,7 @@ import {
   type SharedState,
 } from '../shared/memory.ts';
 import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { markFillCopies } from '../shared/fill-pending.ts';
+import { markFillCopies } from './fill-pending.ts';
 import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/cache.ts';
 import { errorMessage } from '../shared/errors.ts';
 import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
@@ -26,7 +26,7 @@ import { assert } from '../shared/assert.ts';
 import type { Drive } from '../drives/store.ts';
 import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched } from '../shared/sched.ts';
-import { pipeline } from '../shared/pipeline.ts';
+import { pipeline } from './pipeline.ts';
 import { copyServesRead, DriveFault, positionsServed } from '../shared/drive-state.ts';
 import type { BackgroundThrottle } from './throttle.ts';
 import { CLEAR_PENDING_TRIES } from './duty.ts';

@@ -6,7 +6,7 @@ import type { ArrayConfig } from '../shared/config.ts';
 import { EventEmitter } from 'node:events';
 import { type ActorInit, type Emit, type PeerKind, type Role } from '../shared/actor.ts';
 import { MAIN_OWNER, sched } from '../shared/sched.ts';
-import { takeBack, type TakenBack } from '../shared/recovery.ts';
+import { takeBack, type TakenBack } from './recovery.ts';
 import type { ResumedRebuild } from './rebuild-run.ts';
 import type { SessionSpec } from '../shared/session.ts';
 import { BACKGROUND, type HoldName } from '../shared/memory.ts';

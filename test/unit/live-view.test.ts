@@ -2,7 +2,7 @@
 // the latency histogram its p50/p99 come from.
 import { describe, expect, it } from 'vitest';
 import { cellChanges, NO_OWNER, readOwners, ROLE } from '../../src/serve/ui/track-view.ts';
-import { latencyDelta, latencyQuantileMs, newLatencyHistogram, recordLatency } from '../../src/shared/histogram.ts';
+import { latencyDelta, latencyQuantileMs, newLatencyHistogram, recordLatency } from '../../src/serve/histogram.ts';
 import { ArrayModel } from '../../src/shared/model.ts';
 import { createSharedBuffers, DEVICE, SharedState } from '../../src/shared/memory.ts';
 import { deviceLayout } from '../../src/shared/layout.ts';

@@ -13,7 +13,7 @@ import {
 import { tryLockTrack } from '../../src/shared/track-lock.ts';
 import { tryAllocateSlot } from '../../src/shared/cache.ts';
 import { recordMove } from '../../src/shared/intent.ts';
-import { takeBack } from '../../src/shared/recovery.ts';
+import { takeBack } from '../../src/runtime/recovery.ts';
 import { sched } from '../../src/shared/sched.ts';
 import { small } from '../support/helpers.ts';
 

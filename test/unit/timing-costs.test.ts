@@ -8,7 +8,7 @@ import { SsdModel, ssdPreset } from '../../src/drives/timing/ssd-model.ts';
 import { closedLoop } from '../../src/drives/timing/sim.ts';
 import { TimedDrive } from '../../src/drives/timing/timed-drive.ts';
 import { mulberry32, runVirtual, sched } from '../../src/shared/sched.ts';
-import { pipeline } from '../../src/shared/pipeline.ts';
+import { pipeline } from '../../src/disk-adapter/pipeline.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';

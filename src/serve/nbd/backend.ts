@@ -2,7 +2,7 @@
 // request goes to the host adapters in turn and is counted per device as it enters the array
 // (node_exporter's disk counters). The exports, their sizes and how a FLUSH is made durable come
 // from the caller: the array itself on the main thread, messages from it in the NBD thread.
-import { newLatencyHistogram, recordLatency } from '../../shared/histogram.ts';
+import { newLatencyHistogram, recordLatency } from '../histogram.ts';
 import { performance } from 'node:perf_hooks';
 import type { HostClient } from '../../host/client.ts';
 import type { NbdBackend } from './server.ts';
@@ -16,7 +16,7 @@ export interface DeviceCounters {
   writtenBytes: number;
   writeMs: number;
   inFlight: number;
-  /** Every request's latency, reads and writes (src/shared/histogram.ts). */
+  /** Every request's latency, reads and writes (src/serve/histogram.ts). */
   latency: number[];
 }
 

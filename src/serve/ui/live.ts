@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import type { ArrayConfig } from '../../shared/config.ts';
 import type { DeviceCounters } from '../nbd/backend.ts';
-import { latencyDelta, latencyQuantileMs, newLatencyHistogram } from '../../shared/histogram.ts';
+import { latencyDelta, latencyQuantileMs, newLatencyHistogram } from '../histogram.ts';
 import { errorMessage } from '../../shared/errors.ts';
 import { cellChanges, layoutSignature, readCells, readOwners, viewGeometry } from './track-view.ts';
 

@@ -5,9 +5,9 @@
 // mark, and the last one clears FILLPEND. A later host write to n does not hold FILLPEND: the copy it
 // rewrites was written once since the fill already, or is written with newer data. Every writer of
 // a copy of n holds n's lock, so the check of the other copies' marks sees them all.
-import { TRACK, wpOfMirror, type SharedState } from './memory.ts';
-import type { ArrayModel } from './model.ts';
-import { markFlagChunk } from './durable-dirty.ts';
+import { TRACK, wpOfMirror, type SharedState } from '../shared/memory.ts';
+import type { ArrayModel } from '../shared/model.ts';
+import { markFlagChunk } from '../shared/durable-dirty.ts';
 
 /**
  * Fill of M1 location n through the cache, whose slot's state is `slotState`: every copy of n still

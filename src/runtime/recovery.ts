@@ -1,13 +1,13 @@
 // Taking back what a failed adapter held, from the shared tables alone: the track locks it owned
 // (with any slot it had attached but not yet filled) and, for a host adapter, its requests still
 // counted in flight. The replacement starts after this; every process it resumes is idempotent.
-import { NO_SLOT, NO_TRACK, SLOT, type SharedState } from './memory.ts';
-import { finishIntent } from './intent.ts';
-import { releaseSlot } from './cache.ts';
-import { lockedBy, unlockTrack } from './track-lock.ts';
-import { assert } from './assert.ts';
-import type { Role } from './actor.ts';
-import { sched } from './sched.ts';
+import { NO_SLOT, NO_TRACK, SLOT, type SharedState } from '../shared/memory.ts';
+import { finishIntent } from '../shared/intent.ts';
+import { releaseSlot } from '../shared/cache.ts';
+import { lockedBy, unlockTrack } from '../shared/track-lock.ts';
+import { assert } from '../shared/assert.ts';
+import type { Role } from '../shared/actor.ts';
+import { sched } from '../shared/sched.ts';
 
 export interface TakenBack {
   /** Track locks the failed adapter held. */
