@@ -1,5 +1,5 @@
 // The house's rooms and floors, held by dependency-cruiser (`npm run lint`). Bottom up:
-//   src/shared   infra, the array model, the tables, the restripe core
+//   src/shared   the ground floor, in rooms (SHARED_ROOMS below)
 //   src/drives   stores (dense, sparse, durable), configuration files, timing models: a library
 //                below the actors, used by the disk adapter, the lab and the runtime alike
 //   the actors   src/host-adapter, src/disk-adapter, src/service-processor
@@ -10,8 +10,64 @@
 //   bench/       above src: bin/ hands the CLI a loader for it, src never imports it.
 /** @type {import('dependency-cruiser').IConfiguration} */
 const ACTORS = '^src/(host-adapter|disk-adapter|service-processor)/';
+/**
+ * The ground floor's rooms, bottom up (DESIGN §1): each imports only the rooms before it.
+ *   errors       assert and the typed errors every floor throws
+ *   sched        the one Scheduler: time, turns, bounded waits (real, seeded or discrete-event)
+ *   hooks        TEST ONLY holds, deliberate faults and pauses, in words of their own
+ *   config       the configuration's schema, the drive models' names, what memory it asks for
+ *   cost         what an adapter's own work costs in time
+ *   layout       a device's geometry: its tracks on the drives, its drive maps
+ *   tables       the shared memory and the only door to its words: Track ID table, cache, locks, intents, dirty marks
+ *   checksums    a track's checksum words
+ *   model        the array as configured: devices, adapters and drives over the tables
+ *   mirrors      WPk: a device's mirrors and their write-pending bits
+ *   drive-states a drive's state (ready, failed, rebuilding) and what that means for its copies
+ *   restripe     the reconfiguration model: sessions, their bits, split and fill, the plan, reports
+ *   durable      what a data dir commits of the tables and drives, and the store's interface
+ *   links        how actors talk: links, rings, messages, awaited answers, an actor's shape
+ */
+const SHARED_ROOMS = [
+  'errors',
+  'sched',
+  'hooks',
+  'config',
+  'cost',
+  'layout',
+  'tables',
+  'checksums',
+  'model',
+  'mirrors',
+  'drive-states',
+  'restripe',
+  'durable',
+  'links',
+];
+const roomRules = SHARED_ROOMS.slice(0, -1).map((room, i) => ({
+  name: `shared-${room}-stands-on-the-rooms-below`,
+  severity: 'error',
+  comment: `src/shared/${room} imports only the rooms listed before it in SHARED_ROOMS.`,
+  from: { path: `^src/shared/${room}/` },
+  to: { path: `^src/shared/(${SHARED_ROOMS.slice(i + 1).join('|')})/` },
+}));
 module.exports = {
   forbidden: [
+    ...roomRules,
+    {
+      name: 'shared-is-rooms',
+      severity: 'error',
+      comment:
+        'Every file of src/shared lives in a room named for its job (none imports or is imported from src/shared itself).',
+      from: { path: '^src/shared/[^/]+$' },
+      to: {},
+    },
+    {
+      name: 'shared-is-rooms-too',
+      severity: 'error',
+      comment: 'Every file of src/shared lives in a room named for its job.',
+      from: {},
+      to: { path: '^src/shared/[^/]+$' },
+    },
     {
       name: 'no-circular',
       severity: 'error',

@@ -27,13 +27,13 @@ export default tseslint.config(
   },
   {
     // Raw Atomics only in src/shared: every cross-thread word is read and changed through
-    // shared/tables.ts (the array's tables, by name) or shared/words.ts (other shared words).
+    // shared/tables/tables.ts (the array's tables, by name) or shared/tables/words.ts (other shared words).
     files: ['src/**/*.ts', 'bench/**/*.ts'],
     ignores: ['src/shared/**'],
     rules: {
       'no-restricted-globals': [
         'error',
-        { name: 'Atomics', message: 'use src/shared/tables.ts or src/shared/words.ts' },
+        { name: 'Atomics', message: 'use src/shared/tables/tables.ts or src/shared/tables/words.ts' },
       ],
     },
   },

@@ -3,7 +3,7 @@
 import { BLOCK_BYTES, HDD_PRESETS, hddPreset } from '../src/drives/timing/drive-spec.ts';
 import { HddModel } from '../src/drives/timing/hdd-model.ts';
 import { closedLoop } from '../src/drives/timing/sim.ts';
-import { mulberry32 } from '../src/shared/sched.ts';
+import { mulberry32 } from '../src/shared/sched/sched.ts';
 import type { SchedulerName } from '../src/drives/timing/drive-spec.ts';
 
 export interface DriveModelRow {

@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../src/shared/config.ts';
+import { parseConfig } from '../src/shared/config/config.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
 import { fourDriveStripe } from './arrays.ts';

@@ -2,12 +2,12 @@
 // shared cache, disk adapters destaging behind) beside an in-process, single-threaded reference
 // doing the same address mapping and copies, in the same run.
 import { fileURLToPath } from 'node:url';
-import { loadConfig, parseConfig } from '../src/shared/config.ts';
+import { loadConfig, parseConfig } from '../src/shared/config/config.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
 import { runWorkload } from '../src/host/run.ts';
 import { seededRandom } from '../src/host/workload.ts';
-import type { DeviceLayout } from '../src/shared/layout.ts';
+import type { DeviceLayout } from '../src/shared/layout/layout.ts';
 
 const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
 

@@ -3,13 +3,13 @@
 //    at its outer-zone media rate: a rebuild reads the mirror and writes the spare at once);
 //  - hosts' random 4 KiB reads before a rebuild and during it (p50, p99, IOPS);
 //  - a restripe of a two-way mirrored device beside the same restripe unmirrored.
-import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
-import { runVirtual } from '../src/shared/sched.ts';
+import { parseConfig, type ArrayConfig } from '../src/shared/config/config.ts';
+import { runVirtual } from '../src/shared/sched/sched.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { runWorkload, startWorkload, type HostSummary, type RunOptions } from '../src/host/run.ts';
 import { sweepDriveGeometry, streamFigures, TRACK_BYTES } from '../src/lab/sweep-restripe.ts';
-import { ArrayError } from '../src/shared/errors.ts';
-import { DEFAULT_CHANNEL_MBPS } from '../src/shared/drive-models.ts';
+import { ArrayError } from '../src/shared/errors/errors.ts';
+import { DEFAULT_CHANNEL_MBPS } from '../src/shared/config/drive-models.ts';
 
 /** The drive model of every figure: a 15k rpm disk whose interface outruns its media. */
 const PRESET = 'hdd-15k' as const;

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
+import { parseConfig, type ArrayConfig } from '../src/shared/config/config.ts';
 import { serve } from '../src/serve/nbd/serve.ts';
 import { missingTools } from '../scripts/tools.ts';
 

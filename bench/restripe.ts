@@ -1,8 +1,8 @@
 // Restripe benchmarks (issue "Online reconfiguration"): restripe throughput beside a plain copy of
 // the same bytes, the host-blocked window at three device sizes, and host throughput / p99 during a
 // restripe beside before it. FIG. 2's expansion (3 drives → 4) scaled to the device size.
-import { parseConfig, type ArrayConfig } from '../src/shared/config.ts';
-import { deviceLayout } from '../src/shared/layout.ts';
+import { parseConfig, type ArrayConfig } from '../src/shared/config/config.ts';
+import { deviceLayout } from '../src/shared/layout/layout.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import {
   duringOverBefore,
@@ -14,7 +14,7 @@ import {
   type RunOptions,
 } from '../src/host/run.ts';
 import { createVerifierBuffers } from '../src/host/verifier.ts';
-import type { ReconfReport } from '../src/shared/report.ts';
+import type { ReconfReport } from '../src/shared/restripe/report.ts';
 
 const TRACK_BYTES = 256 * 1024;
 const HEADS = 15;

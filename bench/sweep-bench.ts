@@ -61,7 +61,7 @@ export function scalingMarkdown(points: SweepPoint[], date: string): string {
     '![IOPS against disk adapters](sweep/iops.svg)',
     '![latency against disk adapters](sweep/latency.svg)',
     '',
-    "With drive-bound random reads throughput grows with the disk adapters close to linearly (target ≥ 0.9 at 16) and latency stays flat. Modelled: the drives, each disk adapter's 200 MB/s back-end link and 30 µs per drive command, and the host adapter's two 200 MB/s ports and 30 µs per request (src/shared/cost.ts); one host adapter carries 16 adapters' random reads with room to spare.",
+    "With drive-bound random reads throughput grows with the disk adapters close to linearly (target ≥ 0.9 at 16) and latency stays flat. Modelled: the drives, each disk adapter's 200 MB/s back-end link and 30 µs per drive command, and the host adapter's two 200 MB/s ports and 30 µs per request (src/shared/cost/cost.ts); one host adapter carries 16 adapters' random reads with room to spare.",
     '',
   ].join('\n');
 }

@@ -5,7 +5,7 @@
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { parseConfig } from '../src/shared/config.ts';
+import { parseConfig } from '../src/shared/config/config.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { startWorkload, type HostSummary } from '../src/host/run.ts';
 import { vegaLiteSvg } from '../src/lab/sweep-charts.ts';

@@ -4,7 +4,7 @@
 // same response times (demerit ~0); on another drive, not.
 import { HddModel } from '../src/drives/timing/hdd-model.ts';
 import { hddPreset } from '../src/drives/timing/drive-spec.ts';
-import { mulberry32 } from '../src/shared/sched.ts';
+import { mulberry32 } from '../src/shared/sched/sched.ts';
 
 const TICKS_PER_MS = 10_000;
 /** Requests stay within the first 2 GB (4 M blocks): the trace fits every preset drive (the Barracuda holds 2.2 GB). */

@@ -15,7 +15,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { mulberry32 } from '../src/shared/sched.ts';
+import { mulberry32 } from '../src/shared/sched/sched.ts';
 import { startServe } from './serve-child.ts';
 
 export { startServe } from './serve-child.ts';
@@ -52,7 +52,7 @@ export function trialFor(kind: (typeof KINDS)[number]['kind'], aim: Phase): numb
   return t;
 }
 /**
- * TEST ONLY pauses (ms) of the server (shared/hooks.ts testPause): prepare, the switch's window and
+ * TEST ONLY pauses (ms) of the server (shared/hooks/hooks.ts testPause): prepare, the switch's window and
  * the completion, each a few ms long, last long enough for a kill aimed at them to land inside.
  */
 const PAUSES = 'prepare=300,switch-window=300,completion=300';

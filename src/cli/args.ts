@@ -2,9 +2,9 @@
 // the exit codes.
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from 'commander';
-import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
-import type { Log } from '../shared/link.ts';
+import { DRIVE_MODEL_PRESETS } from '../shared/config/drive-models.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
+import type { Log } from '../shared/links/link.ts';
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;

@@ -4,8 +4,8 @@
 // verification result. Exits non-zero if anything was lost or any bit is left set.
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type ArrayConfig } from '../shared/config.ts';
-import { cylinderName, deviceLayout, transferPlan } from '../shared/layout.ts';
+import { loadConfig, type ArrayConfig } from '../shared/config/config.ts';
+import { cylinderName, deviceLayout, transferPlan } from '../shared/layout/layout.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { runWithReconfigurations } from '../host/reconfigure-run.ts';
 import { progressReporter } from './progress.ts';

@@ -1,10 +1,11 @@
 // `run --fail-drive ID@PHASE`: fail a drive whole when a reconfiguration reaches a phase (establish,
 // switch, transfer, completion), as a storage engineer asks "what does a failure there do".
 import type { ArrayEmulator } from '../runtime/emulator.ts';
-import { DEVICE, PHASE } from '../shared/memory.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { sched, type Timer } from '../shared/sched.ts';
+import { DEVICE, PHASE } from '../shared/tables/memory.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { sched, type Timer } from '../shared/sched/sched.ts';
 import type { RebuildReport } from '../runtime/rebuild-run.ts';
+import { deviceWordOf } from '../shared/tables/tables.ts';
 
 export const FAIL_PHASES = ['establish', 'switch', 'transfer', 'completion'] as const;
 export type FailPhase = (typeof FAIL_PHASES)[number];
@@ -56,7 +57,7 @@ export function failDrivesAt(emu: ArrayEmulator, asked: DriveFailAt[]): { done()
   emu.on('switched', onSwitched);
   const timer: Timer = sched().every(PHASE_POLL_MS, () => {
     for (const dev of emu.model.devices) {
-      const phase = emu.state.deviceWord(dev.index, DEVICE.PHASE);
+      const phase = deviceWordOf(emu.state, dev.index, DEVICE.PHASE);
       for (const f of out) if (f.phase !== 'switch' && PHASE_WORD[f.phase] === phase) fire(f, dev.id);
     }
     if (out.every((f) => f.atMs !== undefined)) timer.cancel();

@@ -2,7 +2,7 @@
 // Every refusal is one clear message and exit code 2; a run that loses data or breaks an invariant
 // exits 1.
 import { Command, CommanderError } from 'commander';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
 import { EXIT_FAILED, EXIT_USAGE } from './args.ts';
 import { addLayoutCommand, addValidateCommand } from './commands/layout.ts';
 import { addRunCommand } from './commands/run.ts';

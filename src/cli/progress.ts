@@ -1,7 +1,7 @@
 // Progress of a reconfiguration on the terminal: a live bar on a TTY (tracks moved / total, rate,
 // ETA), plain lines otherwise (at most one a second), nothing in --json mode off a TTY.
 import cliProgress from 'cli-progress';
-import type { Progress, ReconfReport } from '../shared/report.ts';
+import type { Progress, ReconfReport } from '../shared/restripe/report.ts';
 
 export interface ProgressReporter {
   update(p: Progress): void;

@@ -1,5 +1,5 @@
 // How a reconfiguration report is shown: one JSON shape (`run --json`, the demo) and text lines.
-import type { ReconfReport } from '../shared/report.ts';
+import type { ReconfReport } from '../shared/restripe/report.ts';
 
 /** The JSON shape of one reconfiguration in `run --json`. */
 export function reconfJson(r: ReconfReport) {

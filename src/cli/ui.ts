@@ -1,7 +1,7 @@
 // `--ui ADDR` for the embedded runs (run, demo): the live view served while the run runs. The run
 // waits for a page to open it (at most UI_WAIT_MS) so nothing happens unseen.
 import type { ArrayEmulator } from '../runtime/emulator.ts';
-import type { Progress, ReconfReport } from '../shared/report.ts';
+import type { Progress, ReconfReport } from '../shared/restripe/report.ts';
 import { startEmbeddedView, type EmbeddedView } from '../serve/ui/embedded.ts';
 
 /** Longest a run with --ui waits for a page before it starts anyway (ms). */

@@ -2,17 +2,18 @@
 // copy on a failed drive is dropped, not written, and a track left with no copy on a drive that has
 // not failed is marked LOST, so its reads fail naming it instead of serving garbage.
 import { DEFERRED_RETRY_MS } from './duty.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import { TRACK, type SharedState } from '../shared/memory.ts';
-import type { Log } from '../shared/link.ts';
-import { DriveFault, driveWritable } from '../shared/drive-state.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { TRACK, type SharedState } from '../shared/tables/memory.ts';
+import type { Log } from '../shared/links/link.ts';
+import { DriveFault, driveWritable } from '../shared/drive-states/drive-state.ts';
 import type { Locations } from './locations.ts';
 import { fillCopyWritten } from './fill-pending.ts';
 import { NoRoom } from '../drives/sparse-drive.ts';
-import { sched, sleep } from '../shared/sched.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { SPARSE } from '../shared/memory-size.ts';
-import { loadWord } from '../shared/words.ts';
+import { sched, sleep } from '../shared/sched/sched.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { SPARSE } from '../shared/config/memory-size.ts';
+import { loadWord } from '../shared/tables/words.ts';
+import { hasFlag, setFlag } from '../shared/tables/tables.ts';
 
 /** How long a restripe's write waits for its drive cache to have room (a commit lets durable tracks go), in all, and between tries (ms). */
 const ROOM_WAIT_MS = 30_000;
@@ -127,7 +128,7 @@ export function noteDroppedCopy(
   const { drives } = model;
   fillCopyWritten(state, model, target);
   if (model.copiesOf(owner).some((g) => driveWritable(state, drives.driveOf(g)))) return;
-  if (!state.flag(owner, TRACK.LOST))
+  if (!hasFlag(state, owner, TRACK.LOST))
     log('error', `${name}: track ${drives.dch(owner)} is lost: every copy is on a failed drive`);
-  state.setFlag(owner, TRACK.LOST);
+  setFlag(state, owner, TRACK.LOST);
 }

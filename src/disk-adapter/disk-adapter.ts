@@ -3,27 +3,33 @@
 // reconfiguration session, copies its main drives onto the BCV (ESTABLISH), runs the instant split
 // (FIG. 5) over its main drives and the data transfer (FIGS. 6A/6B) over its BCV drives, and fills
 // tracks on a host adapter's request (FIG. 7).
-import type { Link, Log } from '../shared/link.ts';
-import type { Message, ReconfStep } from '../shared/messages.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import { NO_TRACK, SLOT, TRACK, WPB_ALL, type SharedState } from '../shared/memory.ts';
-import { tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { errorMessage } from '../shared/errors.ts';
-import { trySplitHoldingBcv } from '../shared/reconf.ts';
-import { closeSessionIn, openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
-import { SyncGate } from '../shared/sync-gate.ts';
+import type { Link, Log } from '../shared/links/link.ts';
+import type { Message, ReconfStep } from '../shared/links/messages.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { NO_TRACK, SLOT, TRACK, WPB_ALL, type SharedState } from '../shared/tables/memory.ts';
+import { tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
+import { errorMessage } from '../shared/errors/errors.ts';
+import { trySplitHoldingBcv } from '../shared/restripe/reconf.ts';
+import {
+  closeSessionIn,
+  openSessionIn,
+  Session,
+  syncSessionsIn,
+  type SessionSpec,
+} from '../shared/restripe/session.ts';
+import { SyncGate } from '../shared/links/sync-gate.ts';
 import { flushOwed } from './flush.ts';
 import { noteDroppedCopy, RoomAsker, writeCopy, writeCopyAfterRoom } from './copies.ts';
 import { WriteBehind } from './write-behind.ts';
 import { scrubPosition, type ScrubPart } from './scrub.ts';
 import { rebuildPart, type RebuildContext } from './rebuild.ts';
-import { DriveFault } from '../shared/drive-state.ts';
-import { assert } from '../shared/assert.ts';
+import { DriveFault } from '../shared/drive-states/drive-state.ts';
+import { assert } from '../shared/errors/assert.ts';
 import type { Drive } from '../drives/store.ts';
 import { adapterDrives, type DirectCopier } from '../drives/adapter-drives.ts';
 import { drivesTiming } from '../drives/timing/timed-drive.ts';
 import type { Channel } from '../drives/timing/channel.ts';
-import { nextTurn, sched, sleep, type Timer } from '../shared/sched.ts';
+import { nextTurn, sched, sleep, type Timer } from '../shared/sched/sched.ts';
 import { pipeline } from './pipeline.ts';
 import { Restripe } from './restripe.ts';
 import { clearPending, destagesInFlight, destageUntilNone, pendingSlots } from './duty.ts';
@@ -31,7 +37,7 @@ import { slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { Locations } from './locations.ts';
 import { BackgroundThrottle } from './throttle.ts';
-import { markSlotClean, slotDirtyOf, slotOf, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
+import { hasFlag, markSlotClean, slotDirtyOf, slotOf, slotOwnerOf, slotStateOf } from '../shared/tables/tables.ts';
 
 /** Slots destaged per round before the destager yields a turn to staging (host requests come first). */
 const DESTAGE_BATCH = 256;
@@ -436,7 +442,7 @@ export class DiskAdapter {
   private async destageFilled(): Promise<void> {
     const filled = (s: number) => {
       const owner = slotOwnerOf(this.state, s);
-      return owner !== NO_TRACK && this.state.flag(owner, TRACK.FILLPEND);
+      return owner !== NO_TRACK && hasFlag(this.state, owner, TRACK.FILLPEND);
     };
     await this.destageUntilNone(filled, 'filled tracks');
   }

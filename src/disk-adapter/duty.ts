@@ -14,15 +14,15 @@ import {
   wpbOfMirror,
   wpOfMirror,
   type SharedState,
-} from '../shared/memory.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import type { Session } from '../shared/session.ts';
-import { assert } from '../shared/assert.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { sched, sleep } from '../shared/sched.ts';
-import { SLOT_WAIT_MS } from '../shared/cache.ts';
+} from '../shared/tables/memory.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { sched, sleep } from '../shared/sched/sched.ts';
+import { SLOT_WAIT_MS } from '../shared/tables/cache.ts';
 import { PIPELINE_LIMIT } from './pipeline.ts';
-import { casSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
+import { casSlotState, deviceWordOf, hasFlag, slotOwnerOf, slotStateOf } from '../shared/tables/tables.ts';
 
 /** How soon a destage blocked by a track lock is tried again (ms). */
 export const DEFERRED_RETRY_MS = 1;
@@ -74,7 +74,7 @@ function sessionOfOriginal(sessions: Map<number, Session>, g: number): Session |
 }
 
 function switched(state: SharedState, s: Session): boolean {
-  return state.deviceWord(s.spec.deviceIndex, DEVICE.GENERATION) === s.spec.newGen;
+  return deviceWordOf(state, s.spec.deviceIndex, DEVICE.GENERATION) === s.spec.newGen;
 }
 
 /**
@@ -85,7 +85,7 @@ function switched(state: SharedState, s: Session): boolean {
 export function slotDuty(ctx: DutyContext, owner: number, st: number): Duty | undefined {
   const { state } = ctx;
   if (st & SLOT.WP1 && ctx.ownsTrack(owner) && !state.isHeld('destage-main')) {
-    const session = state.flag(owner, TRACK.PS) ? sessionOfOriginal(ctx.sessions, owner) : undefined;
+    const session = hasFlag(state, owner, TRACK.PS) ? sessionOfOriginal(ctx.sessions, owner) : undefined;
     if (!session || !switched(state, session)) return { wp: SLOT.WP1, target: owner };
     // Original-layout data pending on a location not split yet: it must not land there, so the
     // destager splits the location itself (its data moves to the BCV, whose adapter destages

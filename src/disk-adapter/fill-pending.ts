@@ -5,9 +5,9 @@
 // mark, and the last one clears FILLPEND. A later host write to n does not hold FILLPEND: the copy it
 // rewrites was written once since the fill already, or is written with newer data. Every writer of
 // a copy of n holds n's lock, so the check of the other copies' marks sees them all.
-import { TRACK, wpOfMirror, type SharedState } from '../shared/memory.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import { markFlagChunk } from '../shared/durable-dirty.ts';
+import { TRACK, wpOfMirror, type SharedState } from '../shared/tables/memory.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { clearFlag, hasFlag, setFlag } from '../shared/tables/tables.ts';
 
 /**
  * Fill of M1 location n through the cache, whose slot's state is `slotState`: every copy of n still
@@ -17,7 +17,7 @@ export function markFillCopies(state: SharedState, model: ArrayModel, n: number,
   let marked = false;
   model.copiesOf(n).forEach((g, i) => {
     if (!(slotState & wpOfMirror(i + 1))) return;
-    Atomics.or(state.trackFlags, g, TRACK.FILLCOPY);
+    setFlag(state, g, TRACK.FILLCOPY);
     marked = true;
   });
   return marked;
@@ -25,10 +25,9 @@ export function markFillCopies(state: SharedState, model: ArrayModel, n: number,
 
 /** Copy location g was written (or dropped): its fill mark goes, and its track's FILLPEND with the last one. */
 export function fillCopyWritten(state: SharedState, model: ArrayModel, g: number): void {
-  if (!(Atomics.load(state.trackFlags, g) & TRACK.FILLCOPY)) return;
-  Atomics.and(state.trackFlags, g, ~TRACK.FILLCOPY);
+  if (!hasFlag(state, g, TRACK.FILLCOPY)) return;
+  clearFlag(state, g, TRACK.FILLCOPY);
   const owner = model.ownerOfCopy(g);
-  if (model.copiesOf(owner).some((c) => Atomics.load(state.trackFlags, c) & TRACK.FILLCOPY)) return;
-  markFlagChunk(state.dirtyFlagChunks, owner); // (FILLPEND is kept as IND: durable.ts)
-  Atomics.and(state.trackFlags, owner, ~TRACK.FILLPEND);
+  if (model.copiesOf(owner).some((c) => hasFlag(state, c, TRACK.FILLCOPY))) return;
+  clearFlag(state, owner, TRACK.FILLPEND); // (kept as IND: marks its chunk first, durable.ts)
 }

@@ -5,11 +5,11 @@
 // whose duty moved to another adapter (a split hands it to the BCV track's) is that adapter's; the
 // host adapter's FLUSH (host-adapter/durable-flush.ts) asks every adapter a second time if a slot
 // pending at the start still is.
-import { NO_TRACK, SLOT, WPK_ALL } from '../shared/memory.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { nextTurn, sched, sleep } from '../shared/sched.ts';
-import { SLOT_WAIT_MS } from '../shared/cache.ts';
-import { slotOwnerOf, slotStateOf } from '../shared/tables.ts';
+import { NO_TRACK, SLOT, WPK_ALL } from '../shared/tables/memory.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { nextTurn, sched, sleep } from '../shared/sched/sched.ts';
+import { SLOT_WAIT_MS } from '../shared/tables/cache.ts';
+import { slotOwnerOf, slotStateOf } from '../shared/tables/tables.ts';
 import { DEFERRED_RETRY_MS, pendingSlots, slotDuty, type DutyContext } from './duty.ts';
 
 /** Retries of a flush's pass at the next turn before it waits DEFERRED_RETRY_MS between them. */

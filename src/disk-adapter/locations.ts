@@ -1,13 +1,14 @@
 // A disk adapter's locations: global tracks on the drives it owns, read and written as the Track
 // ID table says (a formatted location reads as zeros until a whole track is written to it).
-import type { ArrayModel } from '../shared/model.ts';
-import { TRACK, type SharedState } from '../shared/memory.ts';
-import type { ByteRange } from '../shared/messages.ts';
-import { assert } from '../shared/assert.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { TRACK, type SharedState } from '../shared/tables/memory.ts';
+import type { ByteRange } from '../shared/links/messages.ts';
+import { assert } from '../shared/errors/assert.ts';
 import type { Drive } from '../drives/store.ts';
-import { addRebuilt, DriveFault, driveWritable, mediaOf, mediaTrack } from '../shared/drive-state.ts';
+import { addRebuilt, DriveFault, driveWritable, mediaOf, mediaTrack } from '../shared/drive-states/drive-state.ts';
 import { fillCopyWritten } from './fill-pending.ts';
-import { noteSum, sumUnknown } from '../shared/checksums.ts';
+import { noteSum, sumUnknown } from '../shared/checksums/checksums.ts';
+import { clearFlag, hasFlag } from '../shared/tables/tables.ts';
 
 /** What a rotted track's reads return instead of its bytes: each byte XORed with this. */
 const ROT_XOR = 0x5a;
@@ -40,13 +41,13 @@ export class Locations {
   async read(g: number, dst: Uint8Array, range?: ByteRange): Promise<void> {
     this.checkDrive(g, 'read');
     const { drive, track } = this.driveTrack(g);
-    if (this.state.flag(g, TRACK.MEDIA))
+    if (hasFlag(this.state, g, TRACK.MEDIA))
       throw new DriveFault('media', `media error reading ${this.model.drives.dch(g)}`);
     const [lo, hi] = [range?.[0] ?? 0, range?.[1] ?? dst.length];
-    if (this.state.flag(g, TRACK.FMT)) dst.fill(0, lo, hi);
+    if (hasFlag(this.state, g, TRACK.FMT)) dst.fill(0, lo, hi);
     else if (range) await drive.readRange(track, dst, range[0], range[1]);
     else await drive.readTrack(track, dst);
-    if (this.state.flag(g, TRACK.ROT)) for (let i = lo; i < hi; i++) dst[i]! ^= ROT_XOR;
+    if (hasFlag(this.state, g, TRACK.ROT)) for (let i = lo; i < hi; i++) dst[i]! ^= ROT_XOR;
   }
 
   /** The least location g's drive reads (bytes); a DriveFault if the drive cannot serve g now. */
@@ -76,7 +77,7 @@ export class Locations {
         'failed',
         `${dch()} is served by a spare on another adapter now (a ${what} routed before it took the place)`,
       );
-    if (what === 'read' && this.state.flag(g, TRACK.STALE))
+    if (what === 'read' && hasFlag(this.state, g, TRACK.STALE))
       throw new DriveFault('media', `${dch()} is not rebuilt yet`);
   }
 
@@ -89,18 +90,18 @@ export class Locations {
     const { drive, track } = this.driveTrack(g);
     const at = mediaTrack(this.state, this.model.drives, g); // where the media keeps g's bytes and checksum
     sumUnknown(this.state, at); // until the write has ended (checksums.ts)
-    if (dirty && drive.writeRange && dirty[0] < dirty[1] && !this.state.flag(g, TRACK.FMT))
+    if (dirty && drive.writeRange && dirty[0] < dirty[1] && !hasFlag(this.state, g, TRACK.FMT))
       await drive.writeRange(track, src, dirty[0], dirty[1]);
     else await drive.writeTrack(track, src);
     // A whole-track write remaps a bad track (MEDIA) and replaces rotted bytes (ROT); a partial one
     // rewrites only some sectors, so the fault stays.
     const whole = !(dirty && drive.writeRange && dirty[0] < dirty[1]) || (dirty[0] === 0 && dirty[1] === src.length);
-    if (whole && this.state.flag(g, TRACK.STALE)) {
-      this.state.clearFlag(g, TRACK.STALE);
+    if (whole && hasFlag(this.state, g, TRACK.STALE)) {
+      clearFlag(this.state, g, TRACK.STALE);
       addRebuilt(this.state, this.model.drives.driveOf(g), 1); // a rebuilt copy: the rebuild's progress
     }
     noteSum(this.state, at, src); // the copy holds src's whole track now (a write-pending slot is whole)
-    this.state.clearFlag(g, TRACK.FMT | (whole ? TRACK.MEDIA | TRACK.ROT : 0));
+    clearFlag(this.state, g, TRACK.FMT | (whole ? TRACK.MEDIA | TRACK.ROT : 0));
     fillCopyWritten(this.state, this.model, g); // a fill's data is on this copy's drive now
   }
 }

@@ -1,7 +1,7 @@
 // Bounded concurrency for the background processes: run `fn` over `items` in their order with at
 // most `inFlight` calls outstanding, so a drive always has the next accesses of a sequential sweep
 // queued (it streams at its media rate) without the process flooding the cache or the drive queue.
-import { assert } from '../shared/assert.ts';
+import { assert } from '../shared/errors/assert.ts';
 
 /** The most calls one pipeline keeps outstanding (a drive's queue and the cache bound it well below). */
 export const PIPELINE_LIMIT = 256;

@@ -3,9 +3,9 @@
 // its track's cache slot and made write-pending for the stale copy (WPk): the adapter of the spare
 // destages it, and that whole-track write clears STALE and counts the copy rebuilt. The same path as
 // a media error's repair, and as the patent's copies: through the cache, under the track's lock.
-import type { ArrayModel } from '../shared/model.ts';
-import { DEVICE, NO_SLOT, PHASE, SLOT, TRACK, wpOfMirror, type SharedState } from '../shared/memory.ts';
-import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { DEVICE, NO_SLOT, PHASE, SLOT, TRACK, wpOfMirror, type SharedState } from '../shared/tables/memory.ts';
+import { lockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import {
   awaitCacheEvent,
   cacheEvents,
@@ -13,13 +13,13 @@ import {
   SLOT_WAIT_MS,
   tryAllocateSlot,
   wholeSlotOf,
-} from '../shared/cache.ts';
-import { addRebuilt, readableOtherCopy } from '../shared/drive-state.ts';
-import type { Session } from '../shared/session.ts';
-import { assert } from '../shared/assert.ts';
-import { markSlotWhole, orSlotState, setSlotState } from '../shared/tables.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { sched } from '../shared/sched.ts';
+} from '../shared/tables/cache.ts';
+import { addRebuilt, readableOtherCopy } from '../shared/drive-states/drive-state.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { clearFlag, deviceWordOf, hasFlag, markSlotWhole, orSlotState, setSlotState } from '../shared/tables/tables.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { sched } from '../shared/sched/sched.ts';
 import type { BackgroundThrottle } from './throttle.ts';
 
 /** How long one wait for a clean slot lasts before the rebuild looks again (ms). */
@@ -45,10 +45,10 @@ export interface RebuildContext {
  */
 function rebuildNeed(ctx: RebuildContext, g: number, owner: number): 'format' | 'later' | 'copy' {
   const { state } = ctx;
-  if (state.flag(g, TRACK.FMT)) return 'format';
-  if (state.flag(owner, TRACK.IND)) return 'later';
+  if (hasFlag(state, g, TRACK.FMT)) return 'format';
+  if (hasFlag(state, owner, TRACK.IND)) return 'later';
   for (const s of ctx.sessions.values()) {
-    const phase = state.deviceWord(s.spec.deviceIndex, DEVICE.PHASE);
+    const phase = deviceWordOf(state, s.spec.deviceIndex, DEVICE.PHASE);
     if (s.oInv.get(owner) < 0 && s.nInv.get(owner) >= 0 && phase === PHASE.PREPARING) return 'later';
     if (bcvCopyLater(state, s, owner, phase)) return 'later';
   }
@@ -64,7 +64,7 @@ function bcvCopyLater(state: SharedState, s: Session, b: number, phase: number):
   const t = s.bInv?.get(b) ?? -1;
   if (t < 0) return false;
   if (phase !== PHASE.TRANSFERRING && phase !== PHASE.COMPLETING) return true;
-  return state.flag(s.O.locate(t), TRACK.PS);
+  return hasFlag(state, s.O.locate(t), TRACK.PS);
 }
 
 /**
@@ -77,7 +77,7 @@ export async function rebuildPart(ctx: RebuildContext, d: number): Promise<numbe
   const end = base + model.drives.cylinders[d]! * model.drives.headsPerCylinder;
   let queued = 0;
   for (let g = base; g < end; g++) {
-    if (!state.flag(g, TRACK.STALE)) continue;
+    if (!hasFlag(state, g, TRACK.STALE)) continue;
     const copy = model.copyAt(g);
     if (!copy) {
       // No device's copy now (a BCV left out at a restart, a layout that moved on): nothing reads
@@ -132,7 +132,7 @@ async function rebuildCopy(ctx: RebuildContext, g: number, from: number): Promis
     const seen = cacheEvents(state);
     await lockTrack(state, owner);
     try {
-      if (!state.flag(g, TRACK.STALE)) return false; // a whole-track write rewrote it meanwhile
+      if (!hasFlag(state, g, TRACK.STALE)) return false; // a whole-track write rewrote it meanwhile
       const need = rebuildNeed(ctx, g, owner); // a split or the session's bits meanwhile
       if (need === 'format') rebuiltAsFormatted(ctx, g);
       if (need !== 'copy') return false;
@@ -168,8 +168,8 @@ async function underLock(ctx: RebuildContext, owner: number, fn: () => void): Pr
 
 /** Stale location g holds no device's copy (checked again under its lock): it counts rebuilt. */
 function rebuiltAsUnused(ctx: RebuildContext, g: number): void {
-  if (!ctx.state.flag(g, TRACK.STALE) || ctx.model.copyAt(g)) return;
-  ctx.state.clearFlag(g, TRACK.STALE);
+  if (!hasFlag(ctx.state, g, TRACK.STALE) || ctx.model.copyAt(g)) return;
+  clearFlag(ctx.state, g, TRACK.STALE);
   addRebuilt(ctx.state, ctx.model.drives.driveOf(g), 1);
 }
 
@@ -178,7 +178,7 @@ function rebuiltAsUnused(ctx: RebuildContext, g: number): void {
  * it counts rebuilt. Under its owner's lock, as every writer of g (whose whole write counts it too).
  */
 function rebuiltAsFormatted(ctx: RebuildContext, g: number): void {
-  if (!ctx.state.flag(g, TRACK.STALE) || !ctx.state.flag(g, TRACK.FMT)) return;
-  ctx.state.clearFlag(g, TRACK.STALE);
+  if (!hasFlag(ctx.state, g, TRACK.STALE) || !hasFlag(ctx.state, g, TRACK.FMT)) return;
+  clearFlag(ctx.state, g, TRACK.STALE);
   addRebuilt(ctx.state, ctx.model.drives.driveOf(g), 1);
 }

@@ -3,8 +3,8 @@
 // main drives, the instant split (FIG. 5), the data transfer (FIGS. 6A/6B) over its BCV drives,
 // fill(t) (steps 150-154, 170-175) and a host adapter's FIG. 7 fill. They work from the shared
 // tables and the adapter's drives, through RestripeContext.
-import type { Link } from '../shared/link.ts';
-import type { ArrayModel } from '../shared/model.ts';
+import type { Link } from '../shared/links/link.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
 import {
   NO_SLOT,
   SLOT,
@@ -14,33 +14,36 @@ import {
   splitCursorWord,
   SPLIT_CURSOR_DONE,
   type SharedState,
-} from '../shared/memory.ts';
-import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
+} from '../shared/tables/memory.ts';
+import { lockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { markFillCopies } from './fill-pending.ts';
-import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/cache.ts';
-import { errorMessage } from '../shared/errors.ts';
-import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/reconf.ts';
-import { moveSlot } from '../shared/intent.ts';
-import type { Session } from '../shared/session.ts';
-import { assert } from '../shared/assert.ts';
+import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/tables/cache.ts';
+import { errorMessage } from '../shared/errors/errors.ts';
+import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/restripe/reconf.ts';
+import { moveSlot } from '../shared/tables/intent.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import { assert } from '../shared/errors/assert.ts';
 import type { Drive } from '../drives/store.ts';
 import type { Channel } from '../drives/timing/channel.ts';
-import { nextTurn, sched } from '../shared/sched.ts';
+import { nextTurn, sched } from '../shared/sched/sched.ts';
 import { pipeline } from './pipeline.ts';
-import { copyServesRead, DriveFault, positionsServed } from '../shared/drive-state.ts';
+import { copyServesRead, DriveFault, positionsServed } from '../shared/drive-states/drive-state.ts';
 import type { BackgroundThrottle } from './throttle.ts';
 import { CLEAR_PENDING_TRIES } from './duty.ts';
 import {
   andPb,
   andSlotState,
   casFlags,
+  clearFlag,
   flagsOf,
+  hasFlag,
+  hasPb,
   orSlotState,
   setSlotState,
   setSplitCursor,
   slotOf,
   slotStateOf,
-} from '../shared/tables.ts';
+} from '../shared/tables/tables.ts';
 
 /** Tracks the instant split handles per turn. */
 const BACKGROUND_BATCH = 16;
@@ -110,7 +113,7 @@ export class Restripe {
             andSlotState(this.ctx.state, s, ~(SLOT.WP | WPK_ALL)); // the BCV's old content is given up
             releaseSlot(this.ctx.state, b);
           }
-          for (const x of this.ctx.model.copiesOf(b)) this.ctx.state.clearFlag(x, TRACK.FMT);
+          for (const x of this.ctx.model.copiesOf(b)) clearFlag(this.ctx.state, x, TRACK.FMT);
         } finally {
           unlockTrack(this.ctx.state, b);
         }
@@ -259,7 +262,7 @@ export class Restripe {
         await this.ctx.state.passHold('split');
         await lockTrack(this.ctx.state, p);
         try {
-          if (this.ctx.state.flag(p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.ctx.state, session, p));
+          if (hasFlag(this.ctx.state, p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.ctx.state, session, p));
           // The cursor says which locations the process has passed (scenario counting, FIG. 7).
           setSplitCursor(this.ctx.state, cursor, p + 1);
         } finally {
@@ -289,7 +292,7 @@ export class Restripe {
     const fillOne = async (b: number, from: number) => {
       await this.ctx.state.passHold('transfer');
       if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
-      if (!this.ctx.state.pb(b, session.y)) return;
+      if (!hasPb(this.ctx.state, b, session.y)) return;
       await this.ctx.throttle.gate(session.copyingAdapters('transfer', this.ctx.state.driveOwner));
       await this.fill(session, bInv.get(b), from);
     };
@@ -395,12 +398,12 @@ export class Restripe {
       // behind a request stalled on a full cache): every track was filled before it closed, and
       // PB column y may already belong to the next session, whose bits this one must not touch.
       if (!this.ctx.sessions.has(session.spec.sid)) return true;
-      if (!this.ctx.state.pb(b, session.y)) return true; // filled meanwhile
+      if (!hasPb(this.ctx.state, b, session.y)) return true; // filled meanwhile
       // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
-      if (this.ctx.state.flag(o, TRACK.PS) && !this.ctx.state.testFault('BROKEN_FILL'))
+      if (hasFlag(this.ctx.state, o, TRACK.PS) && !this.ctx.state.testFault('BROKEN_FILL'))
         this.splitDone(split(this.ctx.state, session, o));
-      if (this.ctx.state.flag(n, TRACK.PS)) this.splitDone(split(this.ctx.state, session, n));
-      if (this.ctx.state.flag(n, TRACK.IND) && !this.filledWithoutCache(b, n, from)) {
+      if (hasFlag(this.ctx.state, n, TRACK.PS)) this.splitDone(split(this.ctx.state, session, n));
+      if (hasFlag(this.ctx.state, n, TRACK.IND) && !this.filledWithoutCache(b, n, from)) {
         if (!(await this.copyBcvToMain(b, n, from))) return false;
         this.filled(n, false);
       }

@@ -5,14 +5,14 @@
 // write pending in cache, one a restripe is moving, or a copy not readable now (a failed drive, a
 // stale copy a rebuild will rewrite) is skipped: the scrub is read-only here, its repair is the
 // rebuild's path (runtime/scrub-run.ts).
-import type { ArrayModel } from '../shared/model.ts';
-import { NO_SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/memory.ts';
-import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { slotOf, slotStateOf } from '../shared/tables.ts';
-import { DriveFault, mediaTrack } from '../shared/drive-state.ts';
-import { sumOf, trackSum } from '../shared/checksums.ts';
-import type { Session } from '../shared/session.ts';
-import type { DeviceLayout } from '../shared/layout.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { NO_SLOT, TRACK, WPK_ALL, type SharedState } from '../shared/tables/memory.ts';
+import { lockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
+import { hasFlag, slotOf, slotStateOf } from '../shared/tables/tables.ts';
+import { DriveFault, mediaTrack } from '../shared/drive-states/drive-state.ts';
+import { sumOf, trackSum } from '../shared/checksums/checksums.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import type { DeviceLayout } from '../shared/layout/layout.ts';
 import type { BackgroundThrottle } from './throttle.ts';
 
 export interface ScrubContext {
@@ -45,7 +45,7 @@ export async function scrubPosition(ctx: ScrubContext, d: number, deviceId?: str
   for (let g = base; g < end; g++) {
     const owner = model.copyAt(g)?.owner;
     if (owner === undefined || (only && !only.has(owner))) continue;
-    if (!ctx.ownsTrack(g) || restriped(ctx, owner) || ctx.state.flag(g, TRACK.STALE)) {
+    if (!ctx.ownsTrack(g) || restriped(ctx, owner) || hasFlag(ctx.state, g, TRACK.STALE)) {
       part.skipped++;
       continue;
     }

@@ -1,17 +1,17 @@
 // The disk adapter's stager: reads tracks a host adapter asked for into the slots it attached,
 // beside the slot first (a reused buffer), filling the slot only if the requester still holds the
 // track (a requester that failed while the drive read had its slots taken back).
-import { markSlotClean } from '../shared/tables.ts';
-import type { Link } from '../shared/link.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import type { SharedState } from '../shared/memory.ts';
-import type { ByteRange, StageRequest } from '../shared/messages.ts';
-import { lockedBy } from '../shared/track-lock.ts';
-import { actorId } from '../shared/actor.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { assert } from '../shared/assert.ts';
-import { slotOf, slotOwnerOf } from '../shared/tables.ts';
-import { DriveFault } from '../shared/drive-state.ts';
+import { markSlotClean } from '../shared/tables/tables.ts';
+import type { Link } from '../shared/links/link.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import type { SharedState } from '../shared/tables/memory.ts';
+import type { ByteRange, StageRequest } from '../shared/links/messages.ts';
+import { lockedBy } from '../shared/tables/track-lock.ts';
+import { actorId } from '../shared/links/actor.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { slotOf, slotOwnerOf } from '../shared/tables/tables.ts';
+import { DriveFault } from '../shared/drive-states/drive-state.ts';
 
 /** Track buffers a disk adapter keeps for its stages to read into (more are allocated while more are in flight). */
 const STAGE_BUFFERS_KEPT = 16;

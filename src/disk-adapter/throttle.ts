@@ -2,12 +2,12 @@
 // holds it, and kept to this adapter's share of the array-wide rate (shared out among the adapters
 // copying in that phase) — the minimum while hosts have requests in flight, the maximum while they
 // are idle (md's meaning of min/max speed).
-import type { ArrayModel } from '../shared/model.ts';
-import { BACKGROUND, type SharedState } from '../shared/memory.ts';
-import { nextTurn, sched, sleep } from '../shared/sched.ts';
-import { cacheWordOf } from '../shared/tables.ts';
-import { loadWord } from '../shared/words.ts';
-import { assert } from '../shared/assert.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { BACKGROUND, type SharedState } from '../shared/tables/memory.ts';
+import { nextTurn, sched, sleep } from '../shared/sched/sched.ts';
+import { cacheWordOf } from '../shared/tables/tables.ts';
+import { loadWord } from '../shared/tables/words.ts';
+import { assert } from '../shared/errors/assert.ts';
 
 /** How often a paused background copy looks whether it may go on (ms). */
 const PAUSE_POLL_MS = 10;

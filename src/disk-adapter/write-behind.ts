@@ -1,7 +1,7 @@
 // A disk adapter's write-behind delay (instant drives): the destager waits a moment so that writes
 // to the same track in quick succession go to the drive once; a flush, a fill or a reconfiguration
 // ends the wait early (`hurry`).
-import { sched, type Timer } from '../shared/sched.ts';
+import { sched, type Timer } from '../shared/sched/sched.ts';
 
 export class WriteBehind {
   /** The wait now running, and how to end it early. */

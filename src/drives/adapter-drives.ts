@@ -2,8 +2,8 @@
 // sparse), behind a timing model when its configuration gives one, the adapter's timed drives
 // sharing one back-end link (diskAdapters[i].channelMBps); and the direct copier the adapter's
 // restripe moves tracks between untimed memory drives with.
-import type { ArrayModel } from '../shared/model.ts';
-import type { SharedState } from '../shared/memory.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import type { SharedState } from '../shared/tables/memory.ts';
 import { driveStore, type Drive } from './store.ts';
 import { adapterChannel, TimedDrive, timingModel } from './timing/timed-drive.ts';
 import type { Channel } from './timing/channel.ts';

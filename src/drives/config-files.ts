@@ -7,8 +7,8 @@ import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeFileSync } fr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import type { ArrayConfig } from '../shared/config.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
 
 /** Directories made under the temp dir by this thread (so two arrays of one thread never share one). */
 let tempDirs = 0;

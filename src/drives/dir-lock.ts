@@ -11,7 +11,7 @@
 import { createConnection, createServer, type Server } from 'node:net';
 import { statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
 
 /** How many times a start races a holder that died between our bind and our question. */
 const LOCK_ATTEMPTS = 5;

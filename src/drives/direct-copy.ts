@@ -4,16 +4,17 @@
 // test's drive is not a memory store — and only when the configuration allows it
 // (`restripe.copy: direct`). Whether a track may go this way (no host holds it in cache, every
 // location locked) is the restripe's to decide; this module only knows which drives can.
-import type { ArrayModel } from '../shared/model.ts';
-import { assert } from '../shared/assert.ts';
-import { lockedBy } from '../shared/track-lock.ts';
-import { sched } from '../shared/sched.ts';
-import { TRACK, type SharedState } from '../shared/memory.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { lockedBy } from '../shared/tables/track-lock.ts';
+import { sched } from '../shared/sched/sched.ts';
+import { TRACK, type SharedState } from '../shared/tables/memory.ts';
 import { MemoryDrive, SparseDrive, driveStore, type MemoryStore } from './store.ts';
 import { NoRoom } from './sparse-drive.ts';
 import { timingModel } from './timing/timed-drive.ts';
-import { driveFailed, mediaOf } from '../shared/drive-state.ts';
-import { carrySum, sumUnknown } from '../shared/checksums.ts';
+import { driveFailed, mediaOf } from '../shared/drive-states/drive-state.ts';
+import { carrySum, sumUnknown } from '../shared/checksums/checksums.ts';
+import { clearFlag, hasFlag } from '../shared/tables/tables.ts';
 
 export class DirectCopier {
   /** Each drive's memory store as this adapter sees it; null: the drive cannot be copied directly. */
@@ -47,7 +48,7 @@ export class DirectCopier {
     for (const d of [drives.driveOf(src), drives.driveOf(dst)])
       if (mediaOf(this.state, d) !== d || driveFailed(this.state, d)) return false;
     // A faulty source track (a media error, rot) is read through the cache, where the fault shows.
-    if (this.state.flag(src, TRACK.MEDIA | TRACK.ROT)) return false;
+    if (hasFlag(this.state, src, TRACK.MEDIA | TRACK.ROT)) return false;
     const from = this.store(drives.driveOf(src));
     const to = this.store(drives.driveOf(dst));
     if (!from || !to) return false;
@@ -55,7 +56,7 @@ export class DirectCopier {
       from.trackBytes === to.trackBytes,
       () => `direct copy from drive ${from.id} (${from.trackBytes}-byte tracks) onto ${to.id} (${to.trackBytes})`,
     );
-    const bytes = this.state.flag(src, TRACK.FMT)
+    const bytes = hasFlag(this.state, src, TRACK.FMT)
       ? null
       : from.trackBytesOf(src - drives.baseTrack[drives.driveOf(src)]!);
     sumUnknown(this.state, dst); // until the copy has ended (checksums.ts)
@@ -66,7 +67,7 @@ export class DirectCopier {
       throw err;
     }
     carrySum(this.state, src, dst);
-    this.state.clearFlag(dst, TRACK.FMT | TRACK.FILLPEND);
+    clearFlag(this.state, dst, TRACK.FMT | TRACK.FILLPEND);
     return true;
   }
 

@@ -4,11 +4,11 @@
 // that wrote every page of it left it) and over it ["p", g, i] (page i of track g, durable-dirty.ts
 // pageBytesOf, as a commit of some pages left it; absent: the whole track's, or zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words), ["s", chunk] (as many copies'
 // checksums, then whether each is known), "drives" (every drive's words, drive-state.ts). What goes in, and why in that
-// order, is shared/durable.ts.
+// order, is shared/durable/durable.ts.
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { allPages, pageBytesOf, pagesOf } from '../shared/durable-dirty.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
+import { allPages, pageBytesOf, pagesOf } from '../shared/tables/dirty.ts';
 import {
   checkMeta,
   FLAG_CHUNK_TRACKS,
@@ -17,7 +17,7 @@ import {
   type DurableImage,
   type DurableMeta,
   type DurableStore,
-} from '../shared/durable.ts';
+} from '../shared/durable/durable.ts';
 
 const META_KEY = 'meta';
 const PAGE = 'p';

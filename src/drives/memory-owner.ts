@@ -1,8 +1,8 @@
 // The checks every drive store in memory makes on each access (owner, bounds) and its write seqlock.
-import { assert } from '../shared/assert.ts';
-import { DriveFault } from '../shared/drive-state.ts';
-import { addWord, loadWord, orWord } from '../shared/words.ts';
-import { markDirty, pagesTouched } from '../shared/durable-dirty.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { DriveFault } from '../shared/drive-states/drive-state.ts';
+import { addWord, loadWord, orWord } from '../shared/tables/words.ts';
+import { markDirty, pagesTouched } from '../shared/tables/dirty.ts';
 import type { StoreOptions } from './drive.ts';
 
 /**

@@ -16,12 +16,12 @@
 //    copy's source) is never handed to another thread mid-copy.
 //  - The store's reader starts a fresh read transaction for each read-back (LmdbStore.track), so it
 //    sees the commit whose committedSeq let the chunk go.
-import { assert } from '../shared/assert.ts';
-import { SECTOR_BYTES } from '../shared/config.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { IN_STORE, NO_CHUNK, SPARSE } from '../shared/memory.ts';
-import { growShared } from '../shared/memory-size.ts';
-import { addWord, casWord, loadWord, storeWord } from '../shared/words.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { SECTOR_BYTES } from '../shared/config/config.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { IN_STORE, NO_CHUNK, SPARSE } from '../shared/tables/memory.ts';
+import { growShared } from '../shared/config/memory-size.ts';
+import { addWord, casWord, loadWord, storeWord } from '../shared/tables/words.ts';
 import type { MemoryStore, StoreOptions } from './drive.ts';
 import { MemoryOwner } from './memory-owner.ts';
 import type { TrackSource } from './track-source.ts';

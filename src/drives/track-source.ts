@@ -4,7 +4,7 @@
 // with the data held. One source per thread and array (keyed by the array's shared buffers): the
 // thread that owns a drive store reads through its own handle on the store (an LMDB environment is
 // opened once per thread; inline, the image the restart loaded).
-import type { SharedBuffers } from '../shared/memory.ts';
+import type { SharedBuffers } from '../shared/tables/memory.ts';
 
 /** Global track g's bytes as the store holds them from commit `atLeast` on (null: never written, zeros). */
 export type TrackSource = (g: number, atLeast: number) => Uint8Array | null;

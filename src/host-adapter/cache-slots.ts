@@ -1,13 +1,13 @@
 // A host adapter's cache slots for its pieces: find a track's slot (staging it on a miss through
 // the owning disk adapter), take one for a whole-track overwrite, copy in and out, and make a write
 // pending — for the BCV too (WPB) while ESTABLISH mirrors the device.
-import { widenSlotDirty } from '../shared/tables.ts';
-import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
-import { DEVICE, NO_SLOT, NO_TRACK, SLOT, wpOfMirror, type SharedState } from '../shared/memory.ts';
-import type { Session } from '../shared/session.ts';
-import { releaseSlot, tryAllocateSlot } from '../shared/cache.ts';
-import { assert } from '../shared/assert.ts';
-import { ArrayError } from '../shared/errors.ts';
+import { deviceWordOf, widenSlotDirty } from '../shared/tables/tables.ts';
+import type { ArrayModel, DeviceEntry } from '../shared/model/model.ts';
+import { DEVICE, NO_SLOT, NO_TRACK, SLOT, wpOfMirror, type SharedState } from '../shared/tables/memory.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import { releaseSlot, tryAllocateSlot } from '../shared/tables/cache.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
 import { NoSlotNow } from './piece.ts';
 import {
   addSlotSeq,
@@ -18,8 +18,8 @@ import {
   slotOf,
   slotStateOf,
   slotValidOf,
-} from '../shared/tables.ts';
-import type { ByteRange } from '../shared/messages.ts';
+} from '../shared/tables/tables.ts';
+import type { ByteRange } from '../shared/links/messages.ts';
 
 export interface HostSlotsContext {
   readonly name: string;
@@ -144,7 +144,7 @@ export class HostSlots {
 
   /** The session whose BCV mirrors `dev` now (ESTABLISH to the switch), if any. */
   private mirrorSession(dev: DeviceEntry): Session | undefined {
-    if (this.state.deviceWord(dev.index, DEVICE.MIRROR) === 0) return undefined;
+    if (deviceWordOf(this.state, dev.index, DEVICE.MIRROR) === 0) return undefined;
     for (const s of this.ctx.sessions.values()) if (s.spec.deviceIndex === dev.index && s.B) return s;
     throw new ArrayError('INVARIANT', `${this.ctx.name}: ${dev.id} has a BCV established but no session is known`);
   }

@@ -1,19 +1,19 @@
 // A host adapter's requests to the disk adapters (DESIGN §1): stage a track into a slot, fill a
 // track for FIG. 7, flush; each bounded by ADAPTER_WAIT_MS, each asked again of a replacement (all
 // idempotent); and the write-pending hints, batched once per turn.
-import type { Link, Log } from '../shared/link.ts';
-import type { ByteRange, Message } from '../shared/messages.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import type { SharedState } from '../shared/memory.ts';
-import type { Session } from '../shared/session.ts';
-import { assert } from '../shared/assert.ts';
-import { sched } from '../shared/sched.ts';
-import { arrayIsTimed } from '../shared/cost.ts';
-import { PendingRequests } from '../shared/pending.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { copyReadable, DriveFault, readableCopyOf } from '../shared/drive-state.ts';
-import { SLOT, TRACK, wpOfMirror } from '../shared/memory.ts';
-import { markSlotValid, orSlotState } from '../shared/tables.ts';
+import type { Link, Log } from '../shared/links/link.ts';
+import type { ByteRange, Message } from '../shared/links/messages.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import type { SharedState } from '../shared/tables/memory.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { sched } from '../shared/sched/sched.ts';
+import { arrayIsTimed } from '../shared/cost/cost.ts';
+import { PendingRequests } from '../shared/links/pending.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { copyReadable, DriveFault, readableCopyOf } from '../shared/drive-states/drive-state.ts';
+import { SLOT, TRACK, wpOfMirror } from '../shared/tables/memory.ts';
+import { hasFlag, markSlotValid, orSlotState } from '../shared/tables/tables.ts';
 
 /** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
 export const ADAPTER_WAIT_MS = 30_000;
@@ -169,7 +169,7 @@ export class DiskAdapterRequests {
    */
   async stage(g: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined> {
     const { model, state } = this.ctx;
-    if (state.flag(g, TRACK.LOST)) throw lostTrack(model, g, 'every copy was on a failed drive');
+    if (hasFlag(state, g, TRACK.LOST)) throw lostTrack(model, g, 'every copy was on a failed drive');
     if (!model.mirrored(g)) return this.stageFrom(g, g, slot, range); // one copy: no list
     const healthy = model
       .copiesOf(g)

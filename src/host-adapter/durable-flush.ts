@@ -2,12 +2,12 @@
 // the disk adapters, then one commit asked of the service processor, and only then the answer. The
 // FLUSH goes from where the request arrives (the NBD thread's ring to this adapter) to the disk
 // adapters and the service processor: no hop through the main thread.
-import type { Link } from '../shared/link.ts';
-import type { Message } from '../shared/messages.ts';
-import { SLOT, type SharedState } from '../shared/memory.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { PendingRequests } from '../shared/pending.ts';
-import { slotStateOf } from '../shared/tables.ts';
+import type { Link } from '../shared/links/link.ts';
+import type { Message } from '../shared/links/messages.ts';
+import { SLOT, type SharedState } from '../shared/tables/memory.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { PendingRequests } from '../shared/links/pending.ts';
+import { slotStateOf } from '../shared/tables/tables.ts';
 import { ADAPTER_WAIT_MS } from './da-requests.ts';
 
 /** Asks the service processor for a commit and waits for it (bounded by ADAPTER_WAIT_MS). */

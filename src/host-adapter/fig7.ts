@@ -2,13 +2,13 @@
 // splits it if PS[n], and if IND[n] hands the fill of t to the adapter owning B(t) ("disconnect"),
 // taking the request back when it answers ("reconnect"); and the count of which of the four
 // scenarios each request met.
-import type { ArrayModel } from '../shared/model.ts';
-import { NO_SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
-import type { Session } from '../shared/session.ts';
-import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/reconf.ts';
-import { lockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { assert } from '../shared/assert.ts';
-import { splitCursorOf } from '../shared/tables.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { NO_SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/tables/memory.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/restripe/reconf.ts';
+import { lockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { hasFlag, splitCursorOf } from '../shared/tables/tables.ts';
 
 /** What FIG. 7 uses of its host adapter. */
 export interface Fig7Context {
@@ -50,7 +50,7 @@ export async function ioRequestHandler(
     if (!ctx.sessions.has(session.spec.sid)) return;
     try {
       if (count && attempt === 0) countScenario(ctx, session, t);
-      if (ctx.state.flag(n, TRACK.PS)) {
+      if (hasFlag(ctx.state, n, TRACK.PS)) {
         const { movedSlot, bcvTrack } = await splitHoldingBcv(ctx.state, session, n);
         // Every copy of the BCV track (a mirrored BCV's too) is pending from the moved slot.
         if (movedSlot !== NO_SLOT) ctx.model.copiesOf(bcvTrack).forEach((x) => ctx.hint(x, movedSlot));
@@ -59,7 +59,7 @@ export async function ioRequestHandler(
       unlockTrack(ctx.state, n);
       throw err;
     }
-    if (!ctx.state.flag(n, TRACK.IND)) return;
+    if (!hasFlag(ctx.state, n, TRACK.IND)) return;
     unlockTrack(ctx.state, n);
     assert(t < session.oldTracks, () => `${ctx.name}: IND set on new host track ${t} at ${session.drives.dch(n)}`);
     await ctx.requestFill(session, t);

@@ -2,24 +2,25 @@
 // serves reads from cache (staging misses through the owning disk adapter), acknowledges writes
 // from cache (fast write) and leaves their destage to the disk adapters.
 import { CommitAsker, durableFlush } from './durable-flush.ts';
-import type { Link, Log } from '../shared/link.ts';
-import type { IoReply, IoRequest, Message } from '../shared/messages.ts';
-import type { ArrayModel, DeviceEntry } from '../shared/model.ts';
-import type { DeviceLayout } from '../shared/layout.ts';
-import { BACKGROUND, DEVICE, NO_SLOT, TRACK, type SharedState } from '../shared/memory.ts';
-import { closeSessionIn, openSessionIn, Session, syncSessionsIn, type SessionSpec } from '../shared/session.ts';
-import { SyncGate } from '../shared/sync-gate.ts';
-import { SlotWait } from '../shared/cache.ts';
-import { lockTrack, tryLockTrack, unlockTrack } from '../shared/track-lock.ts';
-import { sched } from '../shared/sched.ts';
-import { arrayIsTimed, HostPorts } from '../shared/cost.ts';
+import type { Link, Log } from '../shared/links/link.ts';
+import type { IoReply, IoRequest, Message } from '../shared/links/messages.ts';
+import type { ArrayModel, DeviceEntry } from '../shared/model/model.ts';
+import type { DeviceLayout } from '../shared/layout/layout.ts';
+import { BACKGROUND, DEVICE, NO_SLOT, TRACK, type SharedState } from '../shared/tables/memory.ts';
+import { closeSessionIn, openSessionIn, syncSessionsIn } from '../shared/restripe/session.ts';
+import { Session, type SessionSpec } from '../shared/restripe/session.ts';
+import { SyncGate } from '../shared/links/sync-gate.ts';
+import { SlotWait } from '../shared/tables/cache.ts';
+import { lockTrack, tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
+import { sched } from '../shared/sched/sched.ts';
+import { arrayIsTimed, HostPorts } from '../shared/cost/cost.ts';
 import { DiskAdapterRequests } from './da-requests.ts';
 import { countScenario, ioRequestHandler, type Fig7Context } from './fig7.ts';
 import { CriticalSection, firstPiece, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
 import { HostSlots } from './cache-slots.ts';
 import { ReadStreams } from './read-streams.ts';
-import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
-import { addCacheWord, flagsOf } from '../shared/tables.ts';
+import { ArrayError, errorCode, errorMessage } from '../shared/errors/errors.ts';
+import { addCacheWord, deviceWordOf, flagsOf } from '../shared/tables/tables.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
 export const HOST_INFLIGHT_LIMIT = 8192;
@@ -202,13 +203,13 @@ export class HostAdapter {
   private served(req: IoRequest): IoReply | undefined {
     if (this.broken || this.ports || req.op === 'flush' || this.inflight >= HOST_INFLIGHT_LIMIT) return undefined;
     const dev = this.model.findDevice(req.device);
-    if (!dev || this.state.deviceWord(dev.index, DEVICE.READY) !== 1) return undefined;
+    if (!dev || deviceWordOf(this.state, dev.index, DEVICE.READY) !== 1) return undefined;
     const len = req.lengthBytes;
     if (!Number.isInteger(req.offsetBytes) || !Number.isInteger(len) || req.offsetBytes < 0 || len <= 0)
       return undefined;
     const { t, at, len: inTrack } = firstPiece(req.offsetBytes, len, this.state.trackBytes);
     if (inTrack !== len) return undefined; // more than one track: the general path
-    const gen = this.state.deviceWord(dev.index, DEVICE.GENERATION);
+    const gen = deviceWordOf(this.state, dev.index, DEVICE.GENERATION);
     const layout = this.model.layoutAt(dev, gen);
     if (t >= layout.tracks || (req.op === 'write' && req.data?.length !== len)) return undefined;
     const g = layout.locate(t);
@@ -307,7 +308,7 @@ export class HostAdapter {
         `${dev.id}: bytes ${offsetBytes}..${offsetBytes + lengthBytes - 1} outside the device (0..${bytes - 1})`,
       );
     }
-    if (this.state.deviceWord(dev.index, DEVICE.READY) !== 1) {
+    if (deviceWordOf(this.state, dev.index, DEVICE.READY) !== 1) {
       throw new ArrayError(
         'NOT_READY',
         `${dev.id}: device is not ready${dev.bcvOf ? ` (BCV of ${dev.bcvOf} in a reconfiguration session)` : ''}`,
@@ -328,20 +329,15 @@ export class HostAdapter {
 
   /** Wait (bounded by `deadlineMs`) while the switch blocks `dev` (step 114). */
   private async unblocked(dev: DeviceEntry, deadlineMs: number): Promise<void> {
-    while (this.state.deviceWord(dev.index, DEVICE.BLOCKED) !== 0) {
-      await this.state.awaitDeviceWord(
-        dev.index,
-        DEVICE.BLOCKED,
-        0,
-        Math.max(1, deadlineMs - sched().now()),
-        `${dev.id}: host access blocked`,
-      );
+    while (deviceWordOf(this.state, dev.index, DEVICE.BLOCKED) !== 0) {
+      const waitMs = Math.max(1, deadlineMs - sched().now());
+      await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, waitMs, `${dev.id}: host access blocked`);
     }
   }
 
   /** The session whose new layout is active on `dev` (generation `gen`), while it runs. */
   private activeSession(dev: DeviceEntry, gen: number): Session | undefined {
-    if (this.state.deviceWord(dev.index, DEVICE.SESSION) === 0 || this.sessions.size === 0) return undefined;
+    if (deviceWordOf(this.state, dev.index, DEVICE.SESSION) === 0 || this.sessions.size === 0) return undefined;
     for (const s of this.sessions.values())
       if (s.spec.deviceIndex === dev.index && s.spec.newGen === gen && s.spec.y >= 0) return s;
     return undefined;
@@ -382,7 +378,7 @@ export class HostAdapter {
     let counted = !count; // FIG. 7's scenario is counted once, under the first session the piece meets
     for (;;) {
       await this.unblocked(dev, deadline);
-      const gen = this.state.deviceWord(dev.index, DEVICE.GENERATION);
+      const gen = deviceWordOf(this.state, dev.index, DEVICE.GENERATION);
       const layout = this.model.layoutAt(dev, gen);
       this.checkRange(dev, layout, offsetBytes, lengthBytes);
       if (lengthBytes === 0) return;

@@ -1,11 +1,11 @@
 // A host request's track pieces (DESIGN §3, the switch without a drain): what a piece is, what it
 // does with its locked track, and its critical section — counted in, then BLOCKED and the generation
 // tested; left before anything that waits. The switch waits only for pieces inside.
-import type { DeviceEntry } from '../shared/model.ts';
-import { DEVICE, SLOT, type SharedState } from '../shared/memory.ts';
-import { releaseSlot } from '../shared/cache.ts';
-import { assert } from '../shared/assert.ts';
-import { slotStateOf } from '../shared/tables.ts';
+import type { DeviceEntry } from '../shared/model/model.ts';
+import { DEVICE, SLOT, type SharedState } from '../shared/tables/memory.ts';
+import { releaseSlot } from '../shared/tables/cache.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { deviceWordOf, slotStateOf } from '../shared/tables/tables.ts';
 
 /** Thrown inside a locked body that found no free slot: the lock is given up and the body retried. */
 export class NoSlotNow extends Error {}
@@ -65,8 +65,8 @@ export class CriticalSection {
   enter(piece: Piece): void {
     assert(!piece.inside, () => `${this.name}: a request piece on ${piece.dev.id} entered its critical section twice`);
     this.state.addCritical(this.index, piece.dev.index, 1);
-    const blocked = this.state.deviceWord(piece.dev.index, DEVICE.BLOCKED) !== 0;
-    if (blocked || this.state.deviceWord(piece.dev.index, DEVICE.GENERATION) !== piece.gen) {
+    const blocked = deviceWordOf(this.state, piece.dev.index, DEVICE.BLOCKED) !== 0;
+    if (blocked || deviceWordOf(this.state, piece.dev.index, DEVICE.GENERATION) !== piece.gen) {
       this.state.addCritical(this.index, piece.dev.index, -1);
       throw new LayoutChanged();
     }

@@ -1,10 +1,10 @@
 // A host's connection to a host adapter: read/write/flush as promises over a Link, many requests
 // in flight, batched per event-loop turn by the link.
-import type { Link } from '../shared/link.ts';
-import type { IoReply, IoRequest } from '../shared/messages.ts';
-import { ArrayError, type ErrorCode } from '../shared/errors.ts';
-import { sched, type Timer } from '../shared/sched.ts';
-import { PendingRequests } from '../shared/pending.ts';
+import type { Link } from '../shared/links/link.ts';
+import type { IoReply, IoRequest } from '../shared/links/messages.ts';
+import { ArrayError, type ErrorCode } from '../shared/errors/errors.ts';
+import { sched, type Timer } from '../shared/sched/sched.ts';
+import { PendingRequests } from '../shared/links/pending.ts';
 
 /** Most requests one client keeps in flight. */
 export const CLIENT_INFLIGHT_LIMIT = 4096;

@@ -1,7 +1,7 @@
 // A piscina task: one host processor, in a pool thread, talking to a host adapter over the port it
 // was handed, checking everything it reads with the shared verifier.
 import type { MessagePort } from 'node:worker_threads';
-import { RingHostLink } from '../shared/ring-link.ts';
+import { RingHostLink } from '../shared/links/ring-link.ts';
 import { HostClient } from './client.ts';
 import { Verifier, type VerifierBuffers } from './verifier.ts';
 import { runHostProcessor, type ProcessorResult, type WorkloadSpec } from './workload.ts';

@@ -2,10 +2,10 @@
 // array is reconfigured to each target in turn once the run is `atFraction` done, and the workload
 // keeps running until after the last reconfiguration completed (and its own budget is spent).
 import type { ArrayEmulator } from '../runtime/emulator.ts';
-import type { ReconfReport, Progress } from '../shared/report.ts';
-import { planRounds } from '../shared/plan.ts';
+import type { ReconfReport, Progress } from '../shared/restripe/report.ts';
+import { planRounds } from '../shared/restripe/reconf-plan.ts';
 import { startWorkload, type HostSummary, type RunOptions } from './run.ts';
-import { sched, sleep } from '../shared/sched.ts';
+import { sched, sleep } from '../shared/sched/sched.ts';
 
 export interface ReconfigureRunOptions extends RunOptions {
   targets: unknown[]; // raw target configurations, applied in order

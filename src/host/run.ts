@@ -15,7 +15,7 @@ import {
   type WorkloadSpec,
 } from './workload.ts';
 import type { HostProcessorTask } from './host-processor.ts';
-import { loadWord, storeWord } from '../shared/words.ts';
+import { loadWord, storeWord } from '../shared/tables/words.ts';
 
 export interface RunOptions {
   hostProcessors: number;

@@ -6,9 +6,9 @@
 // entry (a compare-and-swap to PENDING), takes the next chunk id and publishes it; a thread that
 // finds the entry PENDING looks again (a few instructions later it is published). No chunk is ever
 // taken twice, so the pool never needs more than the device's chunks.
-import { ArrayError } from '../shared/errors.ts';
-import { GROWABLE_MAX_BYTES, growShared } from '../shared/memory-size.ts';
-import { addWord, casWord, loadWord, storeWord } from '../shared/words.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { GROWABLE_MAX_BYTES, growShared } from '../shared/config/memory-size.ts';
+import { addWord, casWord, loadWord, storeWord } from '../shared/tables/words.ts';
 
 /** Sectors per chunk of the table (16 KiB of words: 2 MiB of the device). */
 export const CHUNK_SECTORS = 4096;

@@ -3,10 +3,10 @@
 import * as hdr from 'hdr-histogram-js';
 import type { HostClient } from './client.ts';
 import { Verifier, type VerifyDevice } from './verifier.ts';
-import { SECTOR_BYTES } from '../shared/config.ts';
-import { errorCode, errorMessage } from '../shared/errors.ts';
-import { mulberry32, sched, waitWord } from '../shared/sched.ts';
-import { addWord, loadWord } from '../shared/words.ts';
+import { SECTOR_BYTES } from '../shared/config/config.ts';
+import { errorCode, errorMessage } from '../shared/errors/errors.ts';
+import { mulberry32, sched, waitWord } from '../shared/sched/sched.ts';
+import { addWord, loadWord } from '../shared/tables/words.ts';
 
 export interface WorkloadSpec {
   devices: VerifyDevice[];

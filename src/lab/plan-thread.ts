@@ -3,7 +3,7 @@
 // an array on the real clock. One worker per plan, ended when it answers; bounded in time.
 import { Worker } from 'node:worker_threads';
 import { WORKER_BOOTSTRAP } from '../runtime/slots.ts';
-import { ArrayError, type ErrorCode } from '../shared/errors.ts';
+import { ArrayError, type ErrorCode } from '../shared/errors/errors.ts';
 import type { PlanOptions, PlanResult } from './plan.ts';
 
 const ENTRY = new URL('./plan-worker.ts', import.meta.url).href;

@@ -1,6 +1,6 @@
 // The plan's worker (plan-thread.ts): one plan, answered, then the thread ends.
 import { parentPort, workerData } from 'node:worker_threads';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
 import { planRestripe, type PlanOptions } from './plan.ts';
 import type { PlanAnswer } from './plan-thread.ts';
 

@@ -3,11 +3,11 @@
 // its timing model, optionally under a host load; what the run took is the prediction: its
 // duration, what each drive read and wrote, the busiest resource (a drive's mechanism or an
 // adapter's back-end link) and what the hosts lost meanwhile. Reproducible for a seed.
-import { parseConfig, type ArrayConfig } from '../shared/config.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { planReconfiguration } from '../shared/plan.ts';
-import { runVirtual } from '../shared/sched.ts';
-import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
+import { parseConfig, type ArrayConfig } from '../shared/config/config.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { planReconfiguration } from '../shared/restripe/reconf-plan.ts';
+import { runVirtual } from '../shared/sched/sched.ts';
+import { DRIVE_MODEL_PRESETS } from '../shared/config/drive-models.ts';
 import { timingModel } from '../drives/timing/timed-drive.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import {

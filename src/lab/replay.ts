@@ -2,13 +2,13 @@
 // time: each request's response time is the model's, and where the trace carries measured ones
 // the demerit (RMS horizontal distance between the two response-time distributions) says how
 // close the model is.
-import { ArrayError } from '../shared/errors.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
 import type { DriveTiming, Served } from '../drives/timing/hdd-model.ts';
 import type { TraceRecord } from './trace.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
-import { SECTOR_BYTES } from '../shared/config.ts';
-import { sched, sleep } from '../shared/sched.ts';
+import { SECTOR_BYTES } from '../shared/config/config.ts';
+import { sched, sleep } from '../shared/sched/sched.ts';
 
 export interface ReplayResult {
   requests: number;

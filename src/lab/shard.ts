@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
 
 /** Slice `index` (1-based, as Jest's and Playwright's --shard) of `count`. */
 export interface Shard {

@@ -2,10 +2,10 @@
 // device, the device restriped under the point's load (expansion onto the last adapter's drives,
 // the stripe halved, or both), and the same restripe with no load, against its drive-bound lower
 // bound. In virtual time.
-import { parseConfig, type ArrayConfig } from '../shared/config.ts';
-import { ArrayError } from '../shared/errors.ts';
-import { runVirtual } from '../shared/sched.ts';
-import { DEFAULT_CHANNEL_MBPS } from '../shared/drive-models.ts';
+import { parseConfig, type ArrayConfig } from '../shared/config/config.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { runVirtual } from '../shared/sched/sched.ts';
+import { DEFAULT_CHANNEL_MBPS } from '../shared/config/drive-models.ts';
 import { BLOCK_BYTES, hddPreset } from '../drives/timing/drive-spec.ts';
 import { DiskMechanics } from '../drives/timing/mechanics.ts';
 import { ssdPreset } from '../drives/timing/ssd-model.ts';

@@ -9,10 +9,10 @@
 //   request that would cross the device's end is cut there.
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { runVirtual, sched } from '../shared/sched.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
+import { runVirtual, sched } from '../shared/sched/sched.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
-import { SECTOR_BYTES, type ArrayConfig } from '../shared/config.ts';
+import { SECTOR_BYTES, type ArrayConfig } from '../shared/config/config.ts';
 import { detectFormat, parseTrace, TRACE_FORMATS, type TraceFormat, type TraceRecord } from './trace.ts';
 import { replayOnArray, type ReplayResult } from './replay.ts';
 

@@ -1,5 +1,5 @@
 // The sweep's shapes: its options, its points and their restripe figures (results.json).
-import type { DriveModelPreset } from '../shared/drive-models.ts';
+import type { DriveModelPreset } from '../shared/config/drive-models.ts';
 
 export const SWEEP_RESTRIPES = ['expand', 'stripe-change', 'both'] as const;
 export type SweepRestripe = (typeof SWEEP_RESTRIPES)[number];

@@ -2,10 +2,10 @@
 // adapters), a striped device over every drive, a random workload with `queueDepth` requests in
 // flight per drive (the offered load grows with the array), in virtual time. Results are a
 // function of the options alone: the same options give the same results.json, byte for byte.
-import { parseConfig, type ArrayConfig } from '../shared/config.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { runVirtual, sched } from '../shared/sched.ts';
-import { DRIVE_MODEL_PRESETS } from '../shared/drive-models.ts';
+import { parseConfig, type ArrayConfig } from '../shared/config/config.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
+import { runVirtual, sched } from '../shared/sched/sched.ts';
+import { DRIVE_MODEL_PRESETS } from '../shared/config/drive-models.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { runWorkload, type RunOptions } from '../host/run.ts';
 import { inShard, type Shard } from './shard.ts';

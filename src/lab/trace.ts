@@ -1,7 +1,7 @@
 // Block I/O traces: MSR Cambridge CSV, SPC, DiskSim ASCII. Every line is checked before anything
 // runs; a bad one is refused with its line number and the reason.
-import { SECTOR_BYTES } from '../shared/config.ts';
-import { ArrayError } from '../shared/errors.ts';
+import { SECTOR_BYTES } from '../shared/config/config.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
 
 export const TRACE_FORMATS = ['msr', 'spc', 'disksim'] as const;
 export type TraceFormat = (typeof TRACE_FORMATS)[number];

@@ -1,10 +1,10 @@
 // Builds any actor from its init record: used by the worker entries and by the inline emulator,
 // so both run the very same classes.
-import type { ActorHandle, ActorInit, Emit } from '../shared/actor.ts';
-import { ArrayError } from '../shared/errors.ts';
-import type { Log } from '../shared/link.ts';
-import { ArrayModel } from '../shared/model.ts';
-import { SharedState } from '../shared/memory.ts';
+import type { ActorHandle, ActorInit, Emit } from '../shared/links/actor.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import type { Log } from '../shared/links/link.ts';
+import { ArrayModel } from '../shared/model/model.ts';
+import { SharedState } from '../shared/tables/memory.ts';
 import { HostAdapter } from '../host-adapter/host-adapter.ts';
 import { DiskAdapter } from '../disk-adapter/disk-adapter.ts';
 import { ServiceProcessor } from '../service-processor/service-processor.ts';

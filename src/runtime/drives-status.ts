@@ -1,8 +1,8 @@
 // Drive faults asked of a running array (the control API, `run --fail-drive`, tests) and what the
 // array says of its drives and of each device's mirrors (DESIGN §14).
-import type { ArrayModel } from '../shared/model.ts';
-import { TRACK, type SharedState } from '../shared/memory.ts';
-import { ArrayError } from '../shared/errors.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { TRACK, type SharedState } from '../shared/tables/memory.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
 import {
   driveFailed,
   driveStateName,
@@ -12,8 +12,9 @@ import {
   injectTrackFaults,
   type DriveFaultKind,
   type DriveStateName,
-} from '../shared/drive-state.ts';
-import { mulberry32 } from '../shared/sched.ts';
+} from '../shared/drive-states/drive-state.ts';
+import { mulberry32 } from '../shared/sched/sched.ts';
+import { hasFlag } from '../shared/tables/tables.ts';
 
 /** The most tracks one media or rot fault request may hit. */
 export const MAX_FAULT_TRACKS = 1 << 20;
@@ -119,7 +120,7 @@ export function deviceMirrorViews(model: ArrayModel, state: SharedState): Device
     });
     const bad = mirrors.filter((m) => m.state !== 'ok').length;
     let lostTracks = 0;
-    for (let t = 0; t < dev.layout.tracks; t++) if (state.flag(dev.layout.locate(t), TRACK.LOST)) lostTracks++;
+    for (let t = 0; t < dev.layout.tracks; t++) if (hasFlag(state, dev.layout.locate(t), TRACK.LOST)) lostTracks++;
     // Lost tracks: some of the device's data is gone (failed); a copy down: degraded while another serves.
     const st = lostTracks > 0 || bad === mirrors.length ? 'failed' : bad > 0 ? 'degraded' : 'ok';
     return { id: dev.id, state: st, mirrors, lostTracks };

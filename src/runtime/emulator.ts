@@ -2,15 +2,15 @@
 // adapters and one disk adapter per config entry, wired with links. `threads` mode gives each
 // actor its own worker thread; `inline` runs the same actor classes in this thread.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
-import type { ArrayConfig } from '../shared/config.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
 import { EventEmitter } from 'node:events';
-import { type ActorInit, type Emit, type PeerKind, type Role } from '../shared/actor.ts';
-import { MAIN_OWNER, sched } from '../shared/sched.ts';
+import { type ActorInit, type Emit, type PeerKind, type Role } from '../shared/links/actor.ts';
+import { MAIN_OWNER, sched } from '../shared/sched/sched.ts';
 import { takeBack, type TakenBack } from './recovery.ts';
 import type { ResumedRebuild } from './rebuild-run.ts';
-import type { SessionSpec } from '../shared/session.ts';
-import { BACKGROUND, type HoldName } from '../shared/memory.ts';
-import type { ReconfReport } from '../shared/report.ts';
+import type { SessionSpec } from '../shared/restripe/session.ts';
+import { BACKGROUND, type HoldName } from '../shared/tables/memory.ts';
+import type { ReconfReport } from '../shared/restripe/report.ts';
 import type { StalledSession } from '../service-processor/session-run.ts';
 import type { SpCalls, SpMethod } from './actors.ts';
 import {
@@ -23,12 +23,12 @@ import {
   type WorkerSlot,
 } from './slots.ts';
 import { ArrayTestApi } from './test-api.ts';
-import { createSharedBuffers, SharedState, SPARSE } from '../shared/memory.ts';
-import { ArrayModel } from '../shared/model.ts';
-import { localLinkPair, type Link, type LinkChaos, type Log } from '../shared/link.ts';
-import { RingHostLink } from '../shared/ring-link.ts';
-import { ArrayError } from '../shared/errors.ts';
-import type { DurableStore, ScrubRecord } from '../shared/durable.ts';
+import { createSharedBuffers, SharedState, SPARSE } from '../shared/tables/memory.ts';
+import { ArrayModel } from '../shared/model/model.ts';
+import { localLinkPair, type Link, type LinkChaos, type Log } from '../shared/links/link.ts';
+import { RingHostLink } from '../shared/links/ring-link.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import type { DurableStore, ScrubRecord } from '../shared/durable/durable.ts';
 import type { RecoveredSession } from '../service-processor/session-run.ts';
 import { loadImage, readImage } from './recover.ts';
 import { setTrackSource } from '../drives/track-source.ts';
@@ -47,7 +47,7 @@ import {
   type DriveFaultResult,
   type DriveView,
 } from './drives-status.ts';
-import { loadWord, storeWord } from '../shared/words.ts';
+import { loadWord, storeWord } from '../shared/tables/words.ts';
 
 export type Mode = 'threads' | 'inline';
 

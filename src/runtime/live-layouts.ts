@@ -3,11 +3,12 @@
 // is open. Its devices keep the running layout (workloads size their devices from it) until the
 // completion's report; the new layout is held beside it from the session's opening until then.
 import type { EventEmitter } from 'node:events';
-import type { ArrayModel } from '../shared/model.ts';
-import { deviceLayout } from '../shared/layout.ts';
-import type { SessionSpec } from '../shared/session.ts';
-import type { ArrayConfig } from '../shared/config.ts';
-import { DEVICE, type SharedState } from '../shared/memory.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { deviceLayout } from '../shared/layout/layout.ts';
+import type { SessionSpec } from '../shared/restripe/session.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
+import { DEVICE, type SharedState } from '../shared/tables/memory.ts';
+import { deviceWordOf } from '../shared/tables/tables.ts';
 
 /** Hold each opened session's new layout in `model` (released by ArrayEmulator.learnReport at completion). */
 export function followSessions(events: EventEmitter, model: ArrayModel): void {
@@ -24,7 +25,7 @@ export function learnCompleted(model: ArrayModel, state: SharedState, running: A
   const bcvs = running.devices.filter((d) => d.layout === 'bcv' && d.of === deviceId).map((d) => d.id);
   for (const id of [deviceId, ...bcvs]) {
     const dev = model.device(id);
-    model.addGeneration(id, state.deviceWord(dev.index, DEVICE.GENERATION), deviceLayout(running, id, model.config));
+    model.addGeneration(id, deviceWordOf(state, dev.index, DEVICE.GENERATION), deviceLayout(running, id, model.config));
   }
   model.releaseLayout(deviceId);
   model.config = running;

@@ -3,10 +3,10 @@
 // copies it holds a good copy of (disk-adapter/rebuild.ts), a destage round puts them on the spare,
 // and the spare serves once no copy is stale. Rounds repeat while they make progress (a copy whose
 // source failed meanwhile is taken from another); a copy with no readable source left is lost.
-import type { ArrayModel } from '../shared/model.ts';
-import type { SharedState } from '../shared/memory.ts';
-import { TRACK } from '../shared/memory.ts';
-import type { Log } from '../shared/link.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import type { SharedState } from '../shared/tables/memory.ts';
+import { TRACK } from '../shared/tables/memory.ts';
+import type { Log } from '../shared/links/link.ts';
 import {
   DRIVE_STATE,
   readableOtherCopy,
@@ -17,11 +17,12 @@ import {
   setDriveState,
   setRebuildProgress,
   staleOn,
-} from '../shared/drive-state.ts';
+} from '../shared/drive-states/drive-state.ts';
 import type { ActorSlot } from './slots.ts';
-import { sched, sleep, type Timer } from '../shared/sched.ts';
-import { errorMessage } from '../shared/errors.ts';
+import { sched, sleep, type Timer } from '../shared/sched/sched.ts';
+import { errorMessage } from '../shared/errors/errors.ts';
 import { positionsServedBy } from './drives-status.ts';
+import { setFlag } from '../shared/tables/tables.ts';
 
 /** How long a rebuild goes on without rewriting a copy before it gives up on what is left (ms). */
 const REBUILD_STALL_MS = 60_000;
@@ -133,7 +134,7 @@ export async function rewriteStale(ctx: RebuildContext, d: number): Promise<Rebu
   const unrecoverable = staleOn(state, model.drives, d);
   for (const g of unrecoverable) {
     const copy = model.copyAt(g);
-    if (copy && readableOtherCopy(model, state, g) === undefined) state.setFlag(copy.owner, TRACK.LOST);
+    if (copy && readableOtherCopy(model, state, g) === undefined) setFlag(state, copy.owner, TRACK.LOST);
   }
   const media = mediaOf(state, d);
   if (driveStateOf(state, media) === DRIVE_STATE.REBUILDING) setDriveState(state, media, DRIVE_STATE.OK);

@@ -4,20 +4,20 @@
 // IND bits are the stored ones and PB is derived from them; the service processor then reopens it
 // in every adapter and its instant split and data transfer resume. A session made durable only
 // before its switch starts again under O: the bits it had set are cleared here.
-import { parseConfig, type ArrayConfig } from '../shared/config.ts';
-import { DURABLE_FLAGS, type DurableImage, type DurableStore } from '../shared/durable.ts';
+import { parseConfig, type ArrayConfig } from '../shared/config/config.ts';
+import { DURABLE_FLAGS, type DurableImage, type DurableStore } from '../shared/durable/durable.ts';
 import { join } from 'node:path';
-import type { Log } from '../shared/link.ts';
-import { ArrayError } from '../shared/errors.ts';
+import type { Log } from '../shared/links/link.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
 import { LmdbStore } from '../drives/durable-store.ts';
 import { checkDriveModels } from '../drives/timing/timed-drive.ts';
-import { assert } from '../shared/assert.ts';
-import { mediaOf } from '../shared/drive-state.ts';
-import { setSum } from '../shared/checksums.ts';
-import { DEVICE, DRIVE_WORDS, IN_STORE, PHASE, TRACK, type SharedState } from '../shared/memory.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import { learnNewGeneration, Session } from '../shared/session.ts';
-import { orPb, setFlags } from '../shared/tables.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { mediaOf } from '../shared/drive-states/drive-state.ts';
+import { setSum } from '../shared/checksums/checksums.ts';
+import { DEVICE, DRIVE_WORDS, IN_STORE, PHASE, TRACK, type SharedState } from '../shared/tables/memory.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import { learnNewGeneration, Session } from '../shared/restripe/session.ts';
+import { hasFlag, orPb, restoreFlagsWord, setDeviceWord } from '../shared/tables/tables.ts';
 
 /** What a load put back. */
 export interface Loaded {
@@ -79,7 +79,7 @@ function restoreFlags(state: SharedState, image: DurableImage, underN: Session[]
   for (let g = 0; g < state.totalTracks; g++) {
     let f = flags[g]! & DURABLE_FLAGS;
     if (!kept.has(g)) f &= ~(TRACK.PS | TRACK.IND);
-    setFlags(state, g, f);
+    restoreFlagsWord(state, g, f);
   }
 }
 
@@ -115,17 +115,17 @@ function restoreSession(state: SharedState, model: ArrayModel, s: Session): void
     for (let t = 0; t < s.oldTracks; t++) {
       const o = s.O.locate(t);
       const n = s.N.locate(t);
-      const moving = state.flag(o, TRACK.PS) || state.flag(n, TRACK.PS) || state.flag(n, TRACK.IND);
+      const moving = hasFlag(state, o, TRACK.PS) || hasFlag(state, n, TRACK.PS) || hasFlag(state, n, TRACK.IND);
       if (moving) orPb(state, s.B.locate(t), 1 << spec.y);
     }
   }
-  state.setDeviceWord(spec.deviceIndex, DEVICE.GENERATION, spec.newGen);
-  state.setDeviceWord(spec.deviceIndex, DEVICE.READY, 1);
-  state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, spec.y >= 0 ? spec.y + 1 : 0);
-  state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
+  setDeviceWord(state, spec.deviceIndex, DEVICE.GENERATION, spec.newGen);
+  setDeviceWord(state, spec.deviceIndex, DEVICE.READY, 1);
+  setDeviceWord(state, spec.deviceIndex, DEVICE.SESSION, spec.y >= 0 ? spec.y + 1 : 0);
+  setDeviceWord(state, spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
   if (spec.bcvIndex !== undefined && spec.bcvId) {
-    state.setDeviceWord(spec.bcvIndex, DEVICE.GENERATION, spec.newGen);
-    state.setDeviceWord(spec.bcvIndex, DEVICE.READY, 0);
+    setDeviceWord(state, spec.bcvIndex, DEVICE.GENERATION, spec.newGen);
+    setDeviceWord(state, spec.bcvIndex, DEVICE.READY, 0);
   }
   learnNewGeneration(model, s);
 }

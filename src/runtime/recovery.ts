@@ -1,13 +1,21 @@
 // Taking back what a failed adapter held, from the shared tables alone: the track locks it owned
 // (with any slot it had attached but not yet filled) and, for a host adapter, its requests still
 // counted in flight. The replacement starts after this; every process it resumes is idempotent.
-import { NO_SLOT, NO_TRACK, SLOT, type SharedState } from '../shared/memory.ts';
-import { finishIntent } from '../shared/intent.ts';
-import { releaseSlot } from '../shared/cache.ts';
-import { lockedBy, unlockTrack } from '../shared/track-lock.ts';
-import { assert } from '../shared/assert.ts';
-import type { Role } from '../shared/actor.ts';
-import { sched } from '../shared/sched.ts';
+import { NO_SLOT, NO_TRACK, SLOT, type SharedState } from '../shared/tables/memory.ts';
+import { finishIntent } from '../shared/tables/intent.ts';
+import { releaseSlot } from '../shared/tables/cache.ts';
+import { lockedBy, unlockTrack } from '../shared/tables/track-lock.ts';
+import { assert } from '../shared/errors/assert.ts';
+import type { Role } from '../shared/links/actor.ts';
+import {
+  setSlotOf,
+  setSlotOwner,
+  setSlotState,
+  slotOf,
+  slotOwnerOf,
+  slotStateOf,
+  takeInflight,
+} from '../shared/tables/tables.ts';
 
 export interface TakenBack {
   /** Track locks the failed adapter held. */
@@ -32,24 +40,24 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
   const heldBy = (g: number) => lockedBy(state, g, id);
   if (finishIntent(state, id)) out.moves++;
   for (let s = 0; s < state.slots; s++) {
-    const owner = Atomics.load(state.slotOwner, s);
-    if (owner === NO_TRACK || !heldBy(owner) || Atomics.load(state.trackSlot, owner) === s) continue;
-    const st = Atomics.load(state.slotState, s);
+    const owner = slotOwnerOf(state, s);
+    if (owner === NO_TRACK || !heldBy(owner) || slotOf(state, owner) === s) continue;
+    const st = slotStateOf(state, s);
     assert(
       !(st & SLOT.WP),
       () =>
         `actor ${id} failed with write-pending ${state.describeSlot(s)} owned by track ${owner} but not attached to it (${state.describeTrack(owner)})`,
     );
-    Atomics.store(state.slotState, s, 0);
-    Atomics.store(state.slotOwner, s, NO_TRACK);
+    setSlotState(state, s, 0);
+    setSlotOwner(state, s, NO_TRACK);
     out.slots++;
   }
   for (let g = 0; g < state.totalTracks; g++) {
     if (!heldBy(g)) continue;
-    const s = Atomics.load(state.trackSlot, g);
-    if (s !== NO_SLOT && Atomics.load(state.slotOwner, s) !== g) {
-      Atomics.store(state.trackSlot, g, NO_SLOT); // attached to a slot another track owns: a claim torn the other way
-    } else if (s !== NO_SLOT && !(Atomics.load(state.slotState, s) & SLOT.VALID)) {
+    const s = slotOf(state, g);
+    if (s !== NO_SLOT && slotOwnerOf(state, s) !== g) {
+      setSlotOf(state, g, NO_SLOT); // attached to a slot another track owns: a claim torn the other way
+    } else if (s !== NO_SLOT && !(slotStateOf(state, s) & SLOT.VALID)) {
       // Allocated for a stage or a copy that never finished: nothing in it counts.
       releaseSlot(state, g);
       out.slots++;
@@ -63,9 +71,8 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
     for (let d = 0; d < state.devices; d++) {
       // Both words of (index, device): its requests in flight, and those inside their critical section.
       for (const i of [index * state.devices + d, words + index * state.devices + d]) {
-        const n = Atomics.exchange(state.hostInflight, i, 0);
+        const n = takeInflight(state, i);
         assert(n >= 0, () => `host adapter #${index}: negative count ${n} in host word ${i} (device #${d})`);
-        if (n > 0) sched().notify(state.hostInflight, i);
         if (i < words) out.inflight += n;
       }
     }

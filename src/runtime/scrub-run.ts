@@ -9,13 +9,14 @@
 // positions, one at a time. With a data dir its progress is durable after every position (the
 // service processor's record): a restart goes on from the next position, with the bad copies
 // found so far (the comparison of copies with each other covers the positions read since).
-import { TRACK } from '../shared/memory.ts';
-import { copyServesRead, markStale } from '../shared/drive-state.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { loadWord } from '../shared/words.ts';
+import { TRACK } from '../shared/tables/memory.ts';
+import { copyServesRead, markStale } from '../shared/drive-states/drive-state.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
+import { loadWord } from '../shared/tables/words.ts';
 import type { ScrubPart } from '../disk-adapter/scrub.ts';
 import type { RebuildContext } from './rebuild-run.ts';
-import type { ScrubRecord } from '../shared/durable.ts';
+import type { ScrubRecord } from '../shared/durable/durable.ts';
+import { hasFlag, setFlag } from '../shared/tables/tables.ts';
 
 /** Repair rounds (rewrite, destage) a scrub runs at most: each rewrites every bad copy whose source is readable. */
 const REPAIR_ROUNDS = 8;
@@ -207,7 +208,7 @@ export class Scrubs {
     await this.repair(marked); // (STALE is durable: a restart takes up a repair cut short, as a rebuild)
     await persist?.(null);
     const { state } = this.ctx();
-    view.repaired = marked.filter((g) => !state.flag(g, TRACK.STALE)).length;
+    view.repaired = marked.filter((g) => !hasFlag(state, g, TRACK.STALE)).length;
   }
 
   /** Ask the adapter serving position d to scrub it. */
@@ -233,7 +234,7 @@ export class Scrubs {
       if (good.length === 0) {
         view.unrecoverable++;
         if (view.lost.length < LOST_NAMED) view.lost.push(model.drives.dch(owner));
-        state.setFlag(owner, TRACK.LOST);
+        setFlag(state, owner, TRACK.LOST);
         continue;
       }
       for (const g of f.bad) {
@@ -248,7 +249,7 @@ export class Scrubs {
   private async repair(marked: number[]): Promise<void> {
     const { model, state, diskAdapters } = this.ctx();
     const positions = [...new Set(marked.map((g) => model.drives.driveOf(g)))];
-    for (let round = 0; round < REPAIR_ROUNDS && marked.some((g) => state.flag(g, TRACK.STALE)); round++) {
+    for (let round = 0; round < REPAIR_ROUNDS && marked.some((g) => hasFlag(state, g, TRACK.STALE)); round++) {
       for (const d of positions) await Promise.all(diskAdapters().map((a) => a.call('rebuild', [d])));
       await Promise.all(diskAdapters().map((a) => a.call('flush', [])));
     }

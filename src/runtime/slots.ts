@@ -11,11 +11,11 @@ import {
   type Emit,
   type PeerKind,
   type Role,
-} from '../shared/actor.ts';
-import { sched, type Owner } from '../shared/sched.ts';
-import { PendingRequests } from '../shared/pending.ts';
-import type { Link, Log } from '../shared/link.ts';
-import { ArrayError, type ErrorCode } from '../shared/errors.ts';
+} from '../shared/links/actor.ts';
+import { sched, type Owner } from '../shared/sched/sched.ts';
+import { PendingRequests } from '../shared/links/pending.ts';
+import type { Link, Log } from '../shared/links/link.ts';
+import { ArrayError, type ErrorCode } from '../shared/errors/errors.ts';
 import { buildActor, type SpCalls, type SpMethod } from './actors.ts';
 
 /** The one file every worker thread starts from (it loads workerData.entry with TypeScript registered). */

@@ -10,9 +10,17 @@ import {
   type HoldName,
   type SharedState,
   type TestFaultName,
-} from '../shared/memory.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import { flagsOf, setSlotOf, setSlotOwner, setSlotState, slotOwnerOf, slotStateOf } from '../shared/tables.ts';
+} from '../shared/tables/memory.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import {
+  deviceWordOf,
+  flagsOf,
+  setSlotOf,
+  setSlotOwner,
+  setSlotState,
+  slotOwnerOf,
+  slotStateOf,
+} from '../shared/tables/tables.ts';
 
 export class ArrayTestApi {
   private readonly state: SharedState;
@@ -35,12 +43,12 @@ export class ArrayTestApi {
 
   /** Where device `id`'s reconfiguration stands (PHASE). */
   phase(id: string): number {
-    return this.state.deviceWord(this.model.device(id).index, DEVICE.PHASE);
+    return deviceWordOf(this.state, this.model.device(id).index, DEVICE.PHASE);
   }
 
   /** The configuration generation active on device `id` (it changes at the switch). */
   generation(id: string): number {
-    return this.state.deviceWord(this.model.device(id).index, DEVICE.GENERATION);
+    return deviceWordOf(this.state, this.model.device(id).index, DEVICE.GENERATION);
   }
 
   /** Switch a deliberate fault on or off (TEST_FAULT). */

@@ -1,12 +1,12 @@
 // The thin host around an actor in a worker thread: wiring, start, status and logs over the
 // parent port; all behaviour lives in the actor classes.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ActorInit, Control } from '../shared/actor.ts';
+import type { ActorInit, Control } from '../shared/links/actor.ts';
 import { buildActor } from './actors.ts';
-import { PortLink, type Log } from '../shared/link.ts';
-import { RingAdapterLink } from '../shared/ring-link.ts';
-import { errorCode, errorMessage } from '../shared/errors.ts';
-import { RealScheduler, sched, type Owner } from '../shared/sched.ts';
+import { PortLink, type Log } from '../shared/links/link.ts';
+import { RingAdapterLink } from '../shared/links/ring-link.ts';
+import { errorCode, errorMessage } from '../shared/errors/errors.ts';
+import { RealScheduler, sched, type Owner } from '../shared/sched/sched.ts';
 
 export function hostWorker(): void {
   const port = parentPort;

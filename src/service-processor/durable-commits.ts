@@ -1,13 +1,13 @@
 // The service processor's commits to the data dir's store (DESIGN §10): one commit for every caller
 // of a turn (group commit), a background commit every `everyMs`, and the counters of what was
-// committed. What a commit holds is the capture's (shared/durable.ts); when it is safe to commit is
+// committed. What a commit holds is the capture's (shared/durable/durable.ts); when it is safe to commit is
 // the service processor's (its barriers: open, switch, FLUSH, completion).
-import type { Link, Log } from '../shared/link.ts';
-import type { SharedState } from '../shared/memory.ts';
-import type { ArrayConfig } from '../shared/config.ts';
-import { sched, SeededScheduler } from '../shared/sched.ts';
-import { assert } from '../shared/assert.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
+import type { Link, Log } from '../shared/links/link.ts';
+import type { SharedState } from '../shared/tables/memory.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
+import { sched, SeededScheduler } from '../shared/sched/sched.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
 import {
   CaptureBusy,
   commitBytes,
@@ -16,7 +16,7 @@ import {
   type DurableMeta,
   type DurableStore,
   type ScrubRecord,
-} from '../shared/durable.ts';
+} from '../shared/durable/durable.ts';
 
 /** How often the durable store commits what the background processes did (ms; a FLUSH commits at once). */
 export const DURABLE_BACKGROUND_MS = 1000;

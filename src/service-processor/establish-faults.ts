@@ -8,13 +8,14 @@
 // copied twice holds the same data, and host writes are mirrored to the BCV meanwhile). A location
 // with no readable copy at all fails every attempt: the session stalls before the switch, naming it.
 // The data transfer goes through drive faults the same way, reading a mirrored BCV's other copy.
-import { copyServesRead, mediaOf, rebuildUnderWay } from '../shared/drive-state.ts';
-import type { SharedState } from '../shared/memory.ts';
-import type { Session } from '../shared/session.ts';
-import type { DeviceLayout } from '../shared/layout.ts';
-import type { Message } from '../shared/messages.ts';
-import { sched, sleep } from '../shared/sched.ts';
-import { ArrayError, errorCode, errorMessage } from '../shared/errors.ts';
+import { copyServesRead, mediaOf, rebuildUnderWay } from '../shared/drive-states/drive-state.ts';
+import type { SharedState } from '../shared/tables/memory.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import type { DeviceLayout } from '../shared/layout/layout.ts';
+import type { Message } from '../shared/links/messages.ts';
+import { sched, sleep } from '../shared/sched/sched.ts';
+import { ArrayError, errorCode, errorMessage } from '../shared/errors/errors.ts';
+import { hasPb } from '../shared/tables/tables.ts';
 
 /** Times ESTABLISH is asked in all while drive faults keep stopping it. */
 export const ESTABLISH_TRIES = 4;
@@ -84,7 +85,7 @@ function unreadableOriginals(state: SharedState, session: Session): number[] {
 
 /** Pairs (b, x): BCV locations not filled yet whose own copy cannot be read now, each with a mirror copy x that can. */
 function unreadableBcvTracks(state: SharedState, session: Session): number[] {
-  return session.B ? unreadableIn(state, session, session.B, (b) => state.pb(b, session.y)) : [];
+  return session.B ? unreadableIn(state, session, session.B, (b) => hasPb(state, b, session.y)) : [];
 }
 
 /** Pairs (g, x) of layout `l`'s locations g that `wanted` picks and cannot be read now, each with a readable mirror copy x. */

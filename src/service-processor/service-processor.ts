@@ -1,26 +1,27 @@
 // The service processor's RECONF module: keeps the configuration files, activates configurations
 // (one atomic store of a generation in the device header, DESIGN §2) and runs a reconfiguration
 // session: preparation (FIG. 4A, steps 101-112), switch (FIG. 4B, 113-120), completion (121-124).
-import type { Link, Log } from '../shared/link.ts';
-import type { Message, ReconfStep } from '../shared/messages.ts';
-import type { ArrayModel } from '../shared/model.ts';
-import type { ArrayConfig } from '../shared/config.ts';
-import { DEVICE, MAX_SESSIONS, PHASE, type SharedState } from '../shared/memory.ts';
-import { Session, type SessionSpec } from '../shared/session.ts';
-import { assert } from '../shared/assert.ts';
-import { sched } from '../shared/sched.ts';
-import { testPause } from '../shared/hooks.ts';
-import type { Resume } from '../shared/actor.ts';
-import { ArrayError, errorMessage } from '../shared/errors.ts';
-import { mergeCompleted, planReconfiguration, type Plan } from '../shared/plan.ts';
+import type { Link, Log } from '../shared/links/link.ts';
+import type { Message, ReconfStep } from '../shared/links/messages.ts';
+import type { ArrayModel } from '../shared/model/model.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
+import { DEVICE, MAX_SESSIONS, PHASE, type SharedState } from '../shared/tables/memory.ts';
+import { Session, type SessionSpec } from '../shared/restripe/session.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { sched } from '../shared/sched/sched.ts';
+import { testPause } from '../shared/hooks/hooks.ts';
+import type { Resume } from '../shared/links/actor.ts';
+import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
+import { mergeCompleted, planReconfiguration, type Plan } from '../shared/restripe/reconf-plan.ts';
 import { ConfigFiles } from '../drives/config-files.ts';
-import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/bits.ts';
-import type { ReconfReport } from '../shared/report.ts';
-import { DURABLE_FORMAT, type DurableMeta, type DurableStore, type ScrubRecord } from '../shared/durable.ts';
+import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } from '../shared/restripe/bits.ts';
+import type { ReconfReport } from '../shared/restripe/report.ts';
+import { DURABLE_FORMAT, type DurableMeta, type DurableStore, type ScrubRecord } from '../shared/durable/durable.ts';
 import { DURABLE_BACKGROUND_MS, DurableCommits, type PeekEveryStep } from './durable-commits.ts';
 import { dataTransfer, enterCompletion, formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
 import { reportOf, SessionRun, stalledOf, type RecoveredSession, type StalledSession } from './session-run.ts';
+import { deviceWordOf, setDeviceWord } from '../shared/tables/tables.ts';
 
 /** Locations a failed check or count names in its message (the first ones found). */
 const BITS_NAMED = 5;
@@ -138,13 +139,13 @@ export class ServiceProcessor {
   activateInitial(): void {
     const restored = this.recovered?.sessions.filter((r) => r.stage === 'switched') ?? [];
     for (const dev of this.model.devices) {
-      const gen = this.state.deviceWord(dev.index, DEVICE.GENERATION);
+      const gen = deviceWordOf(this.state, dev.index, DEVICE.GENERATION);
       // A device of a session restored after its switch comes up under N (its header was set from the data dir).
       const underN = restored.some((r) => r.spec.deviceIndex === dev.index || r.spec.bcvIndex === dev.index);
       assert(gen === 0 || underN, () => `${dev.id}: activated twice`);
       if (underN) continue;
-      this.state.setDeviceWord(dev.index, DEVICE.GENERATION, 1);
-      this.state.setDeviceWord(dev.index, DEVICE.READY, 1);
+      setDeviceWord(this.state, dev.index, DEVICE.GENERATION, 1);
+      setDeviceWord(this.state, dev.index, DEVICE.READY, 1);
     }
     this.log('info', `SP: configuration generation 1 active for ${this.model.devices.map((d) => d.id).join(', ')}`);
     this.durable.start(this.model.config, this.recovered !== undefined);
@@ -304,7 +305,7 @@ export class ServiceProcessor {
       deviceId: plan.deviceId,
       deviceIndex: dev.index,
       kind: plan.kind,
-      oldGen: this.state.deviceWord(dev.index, DEVICE.GENERATION),
+      oldGen: deviceWordOf(this.state, dev.index, DEVICE.GENERATION),
       newGen: this.nextGen++,
       bcvId: plan.bcvId,
       bcvIndex: bcv?.index,
@@ -319,7 +320,7 @@ export class ServiceProcessor {
     if (plan.bcvId) this.runs.set(plan.bcvId, run);
     this.openSpecs.set(spec.sid, spec);
     this.emit('session-open', { spec });
-    this.state.setDeviceWord(dev.index, DEVICE.PHASE, PHASE.PREPARING);
+    setDeviceWord(this.state, dev.index, DEVICE.PHASE, PHASE.PREPARING);
     this.log('info', `SP: ${plan.deviceId}: ${plan.kind} in session ${y} (generation ${spec.oldGen} → ${spec.newGen})`);
     run.logStep('steps 101-103, 107: new configuration file written and locked');
     return run;
@@ -364,7 +365,7 @@ export class ServiceProcessor {
       await preparation(this.state, this.emit, run.session, run.logStep, (sid, step, msg) =>
         this.everyone(this.diskAdapterNames, sid, step, msg),
       );
-      this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.SYNCHRONISED);
+      setDeviceWord(this.state, run.spec.deviceIndex, DEVICE.PHASE, PHASE.SYNCHRONISED);
     }
     run.stage = 'prepared';
   }
@@ -395,7 +396,7 @@ export class ServiceProcessor {
             t: 'destage-mirror',
             sid: run.spec.sid,
           });
-        if (!meta) this.state.setDeviceWord(dev, DEVICE.MIRROR, 0);
+        if (!meta) setDeviceWord(this.state, dev, DEVICE.MIRROR, 0);
       },
       async () => {
         // R1: hosts stay blocked until the activation is durable (one commit in the window).
@@ -422,7 +423,7 @@ export class ServiceProcessor {
   private async transferPhase(run: SessionRun): Promise<void> {
     if (run.plan.kind !== 'meta-expansion') {
       const { sid } = run.spec;
-      this.state.setDeviceWord(run.spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
+      setDeviceWord(this.state, run.spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
       // TEST ONLY (R1 broken): the record says "switched" only once the transfer has run a while.
       if (this.state.testFault('LATE_SWITCH_COMMIT'))
         sched().after(2 * this.durable.everyMs, () => (run.durable = 'switched'), false);
@@ -464,9 +465,9 @@ export class ServiceProcessor {
     }
     run.durable = undefined;
     await this.commit('completion');
-    this.state.setDeviceWord(spec.deviceIndex, DEVICE.SESSION, 0);
-    this.state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.IDLE);
-    if (spec.bcvIndex !== undefined) this.state.setDeviceWord(spec.bcvIndex, DEVICE.READY, 1);
+    setDeviceWord(this.state, spec.deviceIndex, DEVICE.SESSION, 0);
+    setDeviceWord(this.state, spec.deviceIndex, DEVICE.PHASE, PHASE.IDLE);
+    if (spec.bcvIndex !== undefined) setDeviceWord(this.state, spec.bcvIndex, DEVICE.READY, 1);
     // From here a replacement adapter is not told of the session: its predecessor may already
     // have closed it, and a session kept open in one adapter would act on the next session's bits.
     this.openSpecs.delete(spec.sid);
@@ -486,12 +487,7 @@ export class ServiceProcessor {
   status(): Record<string, number> {
     const sessionsActive = new Set(this.runs.values()).size;
     const sessionsStalled = this.stalledSessions().length;
-    return {
-      devices: this.model.devices.length,
-      sessionsActive,
-      sessionsStalled,
-      columnsInUse: this.columns,
-      ...this.durable.status(),
-    };
+    const counts = { devices: this.model.devices.length, sessionsActive, sessionsStalled, columnsInUse: this.columns };
+    return { ...counts, ...this.durable.status() };
   }
 }

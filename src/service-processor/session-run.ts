@@ -1,12 +1,12 @@
 // One reconfiguration session as the service processor drives it, from open to close: its plan,
 // its spec and Session (O, N, B), how far it has come, its steps timed for the report; and what the
 // service processor reports of sessions (stalled, recovered, the report at completion).
-import type { Log } from '../shared/link.ts';
-import { Session, type SessionSpec } from '../shared/session.ts';
-import { sched } from '../shared/sched.ts';
-import type { Plan } from '../shared/plan.ts';
-import { noScenarios, type BitsLeft, type ReconfReport } from '../shared/report.ts';
-import type { DurableStage } from '../shared/durable.ts';
+import type { Log } from '../shared/links/link.ts';
+import { Session, type SessionSpec } from '../shared/restripe/session.ts';
+import { sched } from '../shared/sched/sched.ts';
+import type { Plan } from '../shared/restripe/reconf-plan.ts';
+import { noScenarios, type BitsLeft, type ReconfReport } from '../shared/restripe/report.ts';
+import type { DurableStage } from '../shared/durable/durable.ts';
 
 /** A session taken up again after a restart, as the service processor reports it. */
 export interface RecoveredSession {

@@ -2,9 +2,9 @@
 // (session, step), done when every adapter asked has answered `done`, failed on the first error or
 // after STEP_WAIT_MS. A replaced adapter is asked again for what its predecessor had not answered
 // (every step is idempotent: it works from the shared tables).
-import type { Message, ReconfStep } from '../shared/messages.ts';
-import { PendingRequests } from '../shared/pending.ts';
-import { ArrayError } from '../shared/errors.ts';
+import type { Message, ReconfStep } from '../shared/links/messages.ts';
+import { PendingRequests } from '../shared/links/pending.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
 
 /** Longest any step of a session may wait for the adapters. */
 export const STEP_WAIT_MS = 600_000;

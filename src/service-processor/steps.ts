@@ -2,16 +2,16 @@
 // bits set before ESTABLISH (steps 106, 110-112), the switch (steps 114-120), and the progress a
 // session reports. The phases that order them are ServiceProcessor's (preparePhase, switchPhase,
 // transferPhase, completePhase).
-import { DEVICE, MAX_DISK_ADAPTERS, PHASE, TRACK, splitCursorWord, type SharedState } from '../shared/memory.ts';
-import { formatMirrors } from '../shared/mirrors.ts';
+import { DEVICE, MAX_DISK_ADAPTERS, PHASE, TRACK, splitCursorWord, type SharedState } from '../shared/tables/memory.ts';
+import { formatMirrors } from '../shared/mirrors/mirrors.ts';
 import { throughDriveFaults } from './establish-faults.ts';
-import type { Session } from '../shared/session.ts';
-import { sched } from '../shared/sched.ts';
-import { testPause } from '../shared/hooks.ts';
-import { pbLeft } from '../shared/bits.ts';
-import type { Progress } from '../shared/report.ts';
-import type { Message, ReconfStep } from '../shared/messages.ts';
-import { orPb, setSplitCursor } from '../shared/tables.ts';
+import type { Session } from '../shared/restripe/session.ts';
+import { sched } from '../shared/sched/sched.ts';
+import { testPause } from '../shared/hooks/hooks.ts';
+import { pbLeft } from '../shared/restripe/bits.ts';
+import type { Progress } from '../shared/restripe/report.ts';
+import type { Message, ReconfStep } from '../shared/links/messages.ts';
+import { orPb, setDeviceWord, setFlag, setSplitCursor } from '../shared/tables/tables.ts';
 
 /** Longest the switch waits for host requests inside their critical section (they await nothing: microseconds). */
 export const DRAIN_WAIT_MS = 30_000;
@@ -29,17 +29,17 @@ type Emit = (event: string, data: unknown) => void;
 export function setSessionBits(state: SharedState, session: Session): void {
   const y = session.spec.y;
   for (let t = 0; t < session.O.tracks; t++) {
-    state.setFlag(session.O.locate(t), TRACK.PS);
+    setFlag(state, session.O.locate(t), TRACK.PS);
     orPb(state, session.B!.locate(t), 1 << y);
   }
   for (let t = 0; t < session.N.tracks; t++) {
     const n = session.N.locate(t);
     if (session.oInv.get(n) >= 0) continue;
     if (t >= session.oldTracks) formatMirrors(state, session.N, t);
-    state.setFlag(n, t < session.oldTracks ? TRACK.IND : TRACK.FMT);
+    setFlag(state, n, t < session.oldTracks ? TRACK.IND : TRACK.FMT);
   }
   for (let a = 0; a < MAX_DISK_ADAPTERS; a++) setSplitCursor(state, splitCursorWord(y, a), 0);
-  state.setDeviceWord(session.spec.deviceIndex, DEVICE.SESSION, y + 1);
+  setDeviceWord(state, session.spec.deviceIndex, DEVICE.SESSION, y + 1);
 }
 
 /**
@@ -56,19 +56,19 @@ export async function switchOver(
   activated: () => Promise<void> = async () => {},
 ): Promise<number> {
   const dev = session.spec.deviceIndex;
-  state.setDeviceWord(dev, DEVICE.PHASE, PHASE.SWITCHING);
+  setDeviceWord(state, dev, DEVICE.PHASE, PHASE.SWITCHING);
   reportPhase(emit, session, 'switch');
   const t0 = sched().now();
-  state.setDeviceWord(dev, DEVICE.BLOCKED, 1);
+  setDeviceWord(state, dev, DEVICE.BLOCKED, 1);
   try {
     await state.awaitDrained(dev, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
     await state.passHold('switch-window');
     await testPause('switch-window');
     await inWindow();
-    state.setDeviceWord(dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
+    setDeviceWord(state, dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
     await activated();
   } finally {
-    state.setDeviceWord(dev, DEVICE.BLOCKED, 0);
+    setDeviceWord(state, dev, DEVICE.BLOCKED, 0);
   }
   return sched().now() - t0;
 }
@@ -85,7 +85,7 @@ export function reportPhase(emit: Emit, session: Session, phase: 'establish' | '
 
 /** Steps 121-124 begin: the device's phase word and the progress say so (and, TEST ONLY, a pause there). */
 export async function enterCompletion(emit: Emit, state: SharedState, session: Session): Promise<void> {
-  state.setDeviceWord(session.spec.deviceIndex, DEVICE.PHASE, PHASE.COMPLETING);
+  setDeviceWord(state, session.spec.deviceIndex, DEVICE.PHASE, PHASE.COMPLETING);
   reportPhase(emit, session, 'completion');
   await testPause('completion');
 }
@@ -127,7 +127,7 @@ export function dataTransfer(
 export function formatNewTracks(state: SharedState, session: Session): void {
   for (let t = session.O.tracks; t < session.N.tracks; t++) {
     formatMirrors(state, session.N, t);
-    state.setFlag(session.N.locate(t), TRACK.FMT);
+    setFlag(state, session.N.locate(t), TRACK.FMT);
   }
 }
 
@@ -142,8 +142,8 @@ export async function preparation(
   const { spec } = session;
   const bcvIndex = spec.bcvIndex!;
   // Step 105: the BCV is not ready (no other access) from here to completion.
-  state.setDeviceWord(bcvIndex, DEVICE.READY, 0);
-  state.setDeviceWord(bcvIndex, DEVICE.GENERATION, spec.newGen);
+  setDeviceWord(state, bcvIndex, DEVICE.READY, 0);
+  setDeviceWord(state, bcvIndex, DEVICE.GENERATION, spec.newGen);
   await askDiskAdapters(spec.sid, 'purge', { t: 'bcv-purge', sid: spec.sid });
   logStep('step 105: BCV not ready, its cached tracks dropped');
   // Step 106: PS on every location of O. Step 110-111: session column y, PB on every BCV track.
@@ -152,9 +152,9 @@ export async function preparation(
   setSessionBits(state, session);
   logStep('steps 106, 110-112: PS, PB and IND set');
   // Step 104: ESTABLISH. Host writes are mirrored (WPB) from now; each main adapter copies.
-  state.setDeviceWord(spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
+  setDeviceWord(state, spec.deviceIndex, DEVICE.PHASE, PHASE.ESTABLISHING);
   reportPhase(emit, session, 'establish');
-  state.setDeviceWord(spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);
+  setDeviceWord(state, spec.deviceIndex, DEVICE.MIRROR, bcvIndex + 1);
   await throughDriveFaults(state, session, 'establish', (msg) => askDiskAdapters(spec.sid, 'establish', msg), logStep);
   logStep('steps 104, 113: BCV established and synchronised (but for write-pending slots)');
 }

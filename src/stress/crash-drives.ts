@@ -4,9 +4,9 @@
 // MX or MXB fails whole and is rebuilt onto a spare while the host writes and FLUSHes. A restart
 // from any commit must then serve every flushed sector (never a failed drive's older copy), take up
 // the rebuild where its STALE bits left it, and end with no copy stale and no drive rebuilding.
-import type { ArrayConfig } from '../shared/config.ts';
-import { DRIVE_STATE, driveStateName, driveStateOf, mediaOf, staleOn } from '../shared/drive-state.ts';
-import { sched, sleep } from '../shared/sched.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
+import { DRIVE_STATE, driveStateName, driveStateOf, mediaOf, staleOn } from '../shared/drive-states/drive-state.ts';
+import { sched, sleep } from '../shared/sched/sched.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { int, mirroredDeviceDrives, planSeed, pick, withMirroredDevice, type Rng } from './plan.ts';
 

@@ -2,9 +2,9 @@
 // between two commits where anything durable changed (a drive write, a kept bit), as if the
 // background commit had fallen at that step: the commit it would have made is peeked, not made
 // (service-processor/durable-commits.ts), so the run goes on exactly as without it.
-import { assert } from '../shared/assert.ts';
-import { copyOfCommit, type DurableCommit, type MemoryStore } from '../shared/durable.ts';
-import { sched, SeededScheduler } from '../shared/sched.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { copyOfCommit, type DurableCommit, type MemoryStore } from '../shared/durable/durable.ts';
+import { sched, SeededScheduler } from '../shared/sched/sched.ts';
 
 /** The commit a background commit at scheduler step `step` would have made, after the store's first `after`. */
 export interface Peek {

@@ -1,10 +1,10 @@
 // The crash harness's host (crash.ts): stamped sector writes aimed where the restripe's ordering
 // rules matter, FLUSHes, and the oracle of what each sector may hold after a crash.
-import { SECTOR_BYTES } from '../shared/config.ts';
+import { SECTOR_BYTES } from '../shared/config/config.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import type { HostClient } from '../host/client.ts';
-import { PHASE } from '../shared/memory.ts';
-import { sched } from '../shared/sched.ts';
+import { PHASE } from '../shared/tables/memory.ts';
+import { sched } from '../shared/sched/sched.ts';
 import { int } from './plan.ts';
 
 /**

@@ -6,16 +6,16 @@
 // then, or a later write, whole (a torn sector fails). A few of those restarts are crashed again at
 // every commit of their own recovery. A commit is atomic in the store (LMDB's transaction), so a
 // crash inside one is a crash before it.
-import { RECONF_KINDS } from '../shared/session.ts';
-import { assert } from '../shared/assert.ts';
-import { SECTOR_BYTES, type ArrayConfig } from '../shared/config.ts';
-import { errorMessage } from '../shared/errors.ts';
-import { imageOf, MemoryStore, type DurableCommit } from '../shared/durable.ts';
-import type { Log } from '../shared/link.ts';
-import type { TestFaultName } from '../shared/memory.ts';
-import { runSeeded, sched, sleep } from '../shared/sched.ts';
-import { planReconfiguration } from '../shared/plan.ts';
-import { deviceLayout } from '../shared/layout.ts';
+import { RECONF_KINDS } from '../shared/restripe/session.ts';
+import { assert } from '../shared/errors/assert.ts';
+import { SECTOR_BYTES, type ArrayConfig } from '../shared/config/config.ts';
+import { errorMessage } from '../shared/errors/errors.ts';
+import { imageOf, MemoryStore, type DurableCommit } from '../shared/durable/durable.ts';
+import type { Log } from '../shared/links/link.ts';
+import type { TestFaultName } from '../shared/tables/memory.ts';
+import { runSeeded, sched, sleep } from '../shared/sched/sched.ts';
+import { planReconfiguration } from '../shared/restripe/reconf-plan.ts';
+import { deviceLayout } from '../shared/layout/layout.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
 import { seededRandom } from '../host/workload.ts';
@@ -23,6 +23,7 @@ import { int, planSeed } from './plan.ts';
 import { devNumber, HostWriter, Oracle, PhaseHolds, stampId } from './crash-writer.ts';
 import { describePoint, durableAt, peekInto, pointsOf, spread, type Peek } from './crash-points.ts';
 import { drivePlan, failOneDrive, rebuildsLeft, scrubClean, untilRebuilt } from './crash-drives.ts';
+import { deviceWordOf } from '../shared/tables/tables.ts';
 
 /** Writes between two FLUSHes of the host, at most. */
 const FLUSH_EVERY_WRITES = 12;
@@ -339,7 +340,7 @@ async function checkAll(
             ...(issued.get(s) ?? []),
           ]);
           const trackSectors = emu.model.trackBytes / SECTOR_BYTES;
-          const g = emu.model.layoutAt(d, emu.state.deviceWord(d.index, 0)).locate(Math.floor(s / trackSectors));
+          const g = emu.model.layoutAt(d, deviceWordOf(emu.state, d.index, 0)).locate(Math.floor(s / trackSectors));
           throw new Error(
             `${where}: ${d.id} sector ${s} (at ${emu.model.drives.dch(g)} ${emu.state.describeTrack(g)}) holds ${any === undefined ? 'bytes of no write to it (torn, or another sector’s)' : any === 0 ? 'zeros' : `write ${any}`}, but write ${min} had been flushed`,
           );

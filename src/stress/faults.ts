@@ -1,14 +1,15 @@
 // Faults a stress seed injects: adapters failed and replaced (a disk or host adapter, during
 // ESTABLISH, at the switch, during the transfer, between sessions), write pendings held at the
 // switch, and the counts of what was injected.
-import type { ArrayConfig } from '../shared/config.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
-import { DEVICE, PHASE } from '../shared/memory.ts';
-import type { ReconfReport } from '../shared/report.ts';
-import { sched, sleep } from '../shared/sched.ts';
+import { DEVICE, PHASE } from '../shared/tables/memory.ts';
+import type { ReconfReport } from '../shared/restripe/report.ts';
+import { sched, sleep } from '../shared/sched/sched.ts';
 import { pick, type Rng } from './plan.ts';
 import { POLL_MS, SEED_STALL_MS, someOps, untilOps } from './waits.ts';
 import type { RunningWorkload } from '../host/run.ts';
+import { deviceWordOf } from '../shared/tables/tables.ts';
 
 /** Faults per kind. */
 export interface FaultCounts {
@@ -202,7 +203,7 @@ async function intoMxRestripe(emu: ArrayEmulator, phase: number, mx: { done: boo
   const dev = emu.model.device('MX').index;
   const deadline = sched().now() + MX_PHASE_WAIT_MS;
   for (;;) {
-    const now = emu.state.deviceWord(dev, DEVICE.PHASE);
+    const now = deviceWordOf(emu.state, dev, DEVICE.PHASE);
     if (now === phase) return true;
     if (mx.done || now > phase || sched().now() > deadline) return false;
     await sleep(POLL_MS / 5);
@@ -221,7 +222,7 @@ async function oneDriveFault(
     const left = ofSide.filter((d) => !failed.has(d));
     if (left.length === 0) return false; // every drive of MX failed once (each rebuilt): enough
     const drive = pick(r, left);
-    const inRestripe = emu.state.deviceWord(emu.model.device('MX').index, DEVICE.PHASE) !== PHASE.IDLE ? 1 : 0;
+    const inRestripe = deviceWordOf(emu.state, emu.model.device('MX').index, DEVICE.PHASE) !== PHASE.IDLE ? 1 : 0;
     if (r() < 0.35) {
       if (!holdsCopies(emu, drive)) return true; // a drive MX's restripe has not reached yet: nothing to hit
       emu.failDrive({ drive, kind: 'media', tracks: 1 + Math.floor(r() * 4), seed: Math.floor(r() * 1e9) });

@@ -2,11 +2,11 @@
 // from tiny to large, several devices sharing drives, a BCV per striped device) and the
 // reconfigurations to run on it (every kind; sometimes two devices at once, sometimes two in a row
 // on one device). Deterministic in the seed.
-import { parseConfig, type ArrayConfig } from '../shared/config.ts';
-import { deviceLayout } from '../shared/layout.ts';
-import { mergeCompleted, planReconfiguration, walkRounds } from '../shared/plan.ts';
+import { parseConfig, type ArrayConfig } from '../shared/config/config.ts';
+import { deviceLayout } from '../shared/layout/layout.ts';
+import { mergeCompleted, planReconfiguration, walkRounds } from '../shared/restripe/reconf-plan.ts';
 import { seededRandom, type HotSpot } from '../host/workload.ts';
-import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from '../shared/drive-models.ts';
+import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from '../shared/config/drive-models.ts';
 
 export interface SeedPlan {
   seed: number;

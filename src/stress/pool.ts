@@ -2,9 +2,9 @@
 // pool thread), merged into one verdict with the command that repeats each failed seed.
 import { Piscina } from 'piscina';
 import { cpus } from 'node:os';
-import { errorMessage } from '../shared/errors.ts';
-import { noScenarios, type ScenarioCounts } from '../shared/report.ts';
-import { assert } from '../shared/assert.ts';
+import { errorMessage } from '../shared/errors/errors.ts';
+import { noScenarios, type ScenarioCounts } from '../shared/restripe/report.ts';
+import { assert } from '../shared/errors/assert.ts';
 import type { Mode } from '../runtime/emulator.ts';
 import { emptySeedResult, runSeed, type SeedOptions, type SeedResult } from './seed.ts';
 import { noFaults, type FaultCounts } from './faults.ts';

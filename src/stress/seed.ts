@@ -1,19 +1,19 @@
 // One stress seed, run to its verdict: the seed's array under a verifying workload on every device,
 // reconfigured in rounds (with faults, heavy load, under the seeded scheduler, as asked), every byte
 // read back at the end. One seed, one answer: what failed, or nothing.
-import { errorMessage } from '../shared/errors.ts';
-import type { Log } from '../shared/link.ts';
-import { assert } from '../shared/assert.ts';
+import { errorMessage } from '../shared/errors/errors.ts';
+import type { Log } from '../shared/links/link.ts';
+import { assert } from '../shared/errors/assert.ts';
 import { ArrayEmulator, type Mode } from '../runtime/emulator.ts';
-import { planRounds } from '../shared/plan.ts';
-import { noScenarios, type ReconfReport, type ScenarioCounts } from '../shared/report.ts';
+import { planRounds } from '../shared/restripe/reconf-plan.ts';
+import { noScenarios, type ReconfReport, type ScenarioCounts } from '../shared/restripe/report.ts';
 import { startWorkload, type HostSummary, type RunningWorkload } from '../host/run.ts';
 import { verdict } from './verdict.ts';
 import { createVerifierBuffers, Verifier } from '../host/verifier.ts';
-import { SECTOR_BYTES } from '../shared/config.ts';
+import { SECTOR_BYTES } from '../shared/config/config.ts';
 import { HostClient } from '../host/client.ts';
 import { seededRandom } from '../host/workload.ts';
-import { mulberry32, runSeeded, sched } from '../shared/sched.ts';
+import { mulberry32, runSeeded, sched } from '../shared/sched/sched.ts';
 import {
   HEAVY_HOT_PCT,
   HEAVY_QUEUE_DEPTHS,

@@ -1,6 +1,6 @@
 // A stress seed's verdict: the first reason it failed, in order of what matters most, or none.
 import type { HostSummary } from '../host/run.ts';
-import type { ReconfReport } from '../shared/report.ts';
+import type { ReconfReport } from '../shared/restripe/report.ts';
 
 export interface SeedOutcome {
   /** A reconfiguration or a wait of the seed that failed. */

@@ -1,6 +1,6 @@
 // Waits of the stress harness on the workload's progress, bounded, in the scheduler's time (virtual
 // when deterministic).
-import { sched, sleep } from '../shared/sched.ts';
+import { sched, sleep } from '../shared/sched/sched.ts';
 
 export const POLL_MS = 5;
 /** Longest a seed's workload may take to reach its next mark before the seed fails. */

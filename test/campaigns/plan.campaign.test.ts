@@ -4,8 +4,8 @@
 // real-time restripes take 1-2 s each.
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../../src/shared/config.ts';
-import { RECONF_KINDS } from '../../src/shared/session.ts';
+import { loadConfig } from '../../src/shared/config/config.ts';
+import { RECONF_KINDS } from '../../src/shared/restripe/session.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { planRestripe, withDriveModel } from '../../src/lab/plan.ts';
 

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { runStress } from '../../src/stress/pool.ts';
 import { runSeed } from '../../src/stress/seed.ts';
-import { RECONF_KINDS } from '../../src/shared/session.ts';
+import { RECONF_KINDS } from '../../src/shared/restripe/session.ts';
 
 // Whole campaigns: bounded by this, not by the default per-test bound (a loaded machine runs them slower; CI measures nothing with it).
 /**

@@ -3,7 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RECONF_KINDS } from '../../src/shared/session.ts';
+import { RECONF_KINDS } from '../../src/shared/restripe/session.ts';
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/arrayemu.mjs', ...args], { encoding: 'utf8', timeout: 120_000 });

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, parseConfig } from '../../src/shared/config.ts';
+import { loadConfig, parseConfig } from '../../src/shared/config/config.ts';
 import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
 import { startServe } from '../../scripts/serve-child.ts';
 import { missingTools } from '../../scripts/tools.ts';

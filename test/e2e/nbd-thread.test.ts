@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/shared/config.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
 import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
 import { missingTools } from '../../scripts/tools.ts';
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig, type ArrayConfig } from '../../src/shared/config.ts';
+import { loadConfig, parseConfig, type ArrayConfig } from '../../src/shared/config/config.ts';
 import { ArrayEmulator, type Mode } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { ArrayError } from '../../src/shared/errors.ts';
-import { SLOT } from '../../src/shared/memory.ts';
+import { ArrayError } from '../../src/shared/errors/errors.ts';
+import { SLOT } from '../../src/shared/tables/memory.ts';
 import { until } from '../support/helpers.ts';
 
 const running: ArrayEmulator[] = [];

@@ -1,11 +1,12 @@
-// Session bit scans (src/shared/bits.ts) with two sessions open on two devices at once: each counts
+// Session bit scans (src/shared/restripe/bits.ts) with two sessions open on two devices at once: each counts
 // its own PB, PS and IND only (a scan over every track gave each device both sessions' bits).
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
-import { Session } from '../../src/shared/session.ts';
-import { pbLeft, sessionBitCounts, sessionBitProblems } from '../../src/shared/bits.ts';
-import { DEVICE, PHASE } from '../../src/shared/memory.ts';
+import { Session } from '../../src/shared/restripe/session.ts';
+import { pbLeft, sessionBitCounts, sessionBitProblems } from '../../src/shared/restripe/bits.ts';
+import { DEVICE, PHASE } from '../../src/shared/tables/memory.ts';
 import { small, smallRaw, until } from '../support/helpers.ts';
+import { deviceWordOf } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -18,7 +19,7 @@ describe('session bits, two sessions open', () => {
     emus.push(emu);
     for (const h of ['split', 'transfer'] as const) emu.hold(h, true);
     const done = Promise.all([emu.reconfigure(smallRaw('fig2-new')), emu.reconfigure(smallRaw('fig2-ld2-rows'))]);
-    const phase = (id: string) => emu.state.deviceWord(emu.model.device(id).index, DEVICE.PHASE);
+    const phase = (id: string) => deviceWordOf(emu.state, emu.model.device(id).index, DEVICE.PHASE);
     await until(
       () => phase('LD1') === PHASE.TRANSFERRING && phase('LD2') === PHASE.TRANSFERRING,
       'both sessions switched',

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/shared/config.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
 import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
 import { startControl, type Control } from '../../src/serve/control/server.ts';
 import { smallRaw } from '../support/helpers.ts';

@@ -5,10 +5,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { parseConfig } from '../../src/shared/config.ts';
-import { deviceLayout } from '../../src/shared/layout.ts';
-import { DEVICE, NO_SLOT, PHASE } from '../../src/shared/memory.ts';
-import { slotOf } from '../../src/shared/tables.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { deviceLayout } from '../../src/shared/layout/layout.ts';
+import { DEVICE, NO_SLOT, PHASE } from '../../src/shared/tables/memory.ts';
+import { deviceWordOf, slotOf } from '../../src/shared/tables/tables.ts';
 import { smallRaw, trackData, until } from '../support/helpers.ts';
 
 const emus: ArrayEmulator[] = [];
@@ -78,7 +78,7 @@ describe('restripe copies', () => {
     emu.hold('establish', true);
     const report = emu.reconfigure(smallRaw('fig2-new', 8));
     const ld1 = emu.model.device('LD1').index;
-    await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
+    await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
     // ESTABLISH is held before its first track: this write is mirrored (WPB), its track goes through its slot.
     const late = O.tracks - 1;
     await host.write('LD1', late * tb, trackData(tb, late, 2));

@@ -5,10 +5,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { DEVICE, PHASE, TRACK } from '../../src/shared/memory.ts';
-import { deviceLayout } from '../../src/shared/layout.ts';
-import { errorCode } from '../../src/shared/errors.ts';
+import { DEVICE, PHASE, TRACK } from '../../src/shared/tables/memory.ts';
+import { deviceLayout } from '../../src/shared/layout/layout.ts';
+import { errorCode } from '../../src/shared/errors/errors.ts';
 import { small, smallRaw, trackData, until } from '../support/helpers.ts';
+import { deviceWordOf, hasFlag, setDeviceWord } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -33,7 +34,7 @@ describe.each(['inline', 'threads'] as const)('adapter failures (%s)', (mode) =>
     for (const h of ['split', 'transfer', 'destage-main'] as const) emu.hold(h, true);
     const report = emu.reconfigure(smallRaw('fig2-new'));
     report.catch(() => {});
-    await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
+    await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
     // Write pendings on the new layout, then a few transfer steps, then DA30 (main drive 31 and
     // BCV drive 46) fails with the rest of its transfer and its destage still to do.
     const written = new Map<number, number>();
@@ -68,7 +69,7 @@ describe.each(['inline', 'threads'] as const)('adapter failures (%s)', (mode) =>
     const half = O.tracks / 2;
     for (let t = 0; t < half; t++) await host.write('LD1', t * tb, trackData(tb, t, 3));
     const ld1 = emu.model.device('LD1').index;
-    emu.state.setDeviceWord(ld1, DEVICE.BLOCKED, 1);
+    setDeviceWord(emu.state, ld1, DEVICE.BLOCKED, 1);
     const outcomes = Array.from({ length: O.tracks - half }, (_, i) =>
       host.write('LD1', (half + i) * tb, trackData(tb, half + i, 3)).then(
         () => 'acked' as const,
@@ -76,7 +77,7 @@ describe.each(['inline', 'threads'] as const)('adapter failures (%s)', (mode) =>
       ),
     );
     await emu.restart('HA0');
-    emu.state.setDeviceWord(ld1, DEVICE.BLOCKED, 0);
+    setDeviceWord(emu.state, ld1, DEVICE.BLOCKED, 0);
     const results = [...Array.from({ length: half }, () => 'acked' as const), ...(await Promise.all(outcomes))];
     for (const r of results) expect(['acked', 'HOST_ADAPTER_LOST']).toContain(r);
     expect(results.filter((r) => r === 'HOST_ADAPTER_LOST').length).toBeGreaterThan(0);
@@ -91,7 +92,7 @@ describe.each(['inline', 'threads'] as const)('adapter failures (%s)', (mode) =>
         ).toContainEqual(got);
     }
     for (let g = 0; g < emu.state.totalTracks; g++)
-      expect(emu.state.flag(g, TRACK.LOCK), `track ${g} unlocked`).toBe(false);
+      expect(hasFlag(emu.state, g, TRACK.LOCK), `track ${g} unlocked`).toBe(false);
     expect(emu.state.inflight(emu.model.device('LD1').index)).toBe(0);
     // And a reconfiguration still runs to completion with the new host adapter.
     const r = await emu.reconfigure(smallRaw('fig2-new'));

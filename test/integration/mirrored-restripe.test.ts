@@ -5,11 +5,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { parseConfig, type ArrayConfig } from '../../src/shared/config.ts';
-import { DEVICE, PHASE, TRACK } from '../../src/shared/memory.ts';
-import { planReconfiguration } from '../../src/shared/plan.ts';
-import { deviceLayout } from '../../src/shared/layout.ts';
+import { parseConfig, type ArrayConfig } from '../../src/shared/config/config.ts';
+import { DEVICE, PHASE, TRACK } from '../../src/shared/tables/memory.ts';
+import { planReconfiguration } from '../../src/shared/restripe/reconf-plan.ts';
+import { deviceLayout } from '../../src/shared/layout/layout.ts';
 import { until } from '../support/helpers.ts';
+import { deviceWordOf, hasFlag } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -116,7 +117,7 @@ async function everyCopy(emu: ArrayEmulator, host: HostClient, want: (t: number)
     );
     for (const [k, l] of [N, N.mirrors[0]!].entries()) {
       const g = l.locate(t);
-      if (emu.state.flag(g, TRACK.FMT)) expect(w.every((x) => x === 0)).toBe(true);
+      if (hasFlag(emu.state, g, TRACK.FMT)) expect(w.every((x) => x === 0)).toBe(true);
       else expect(onDrive(emu, g).equals(w), `copy ${k + 1} of track ${t} (${emu.model.drives.dch(g)})`).toBe(true);
     }
   }
@@ -183,7 +184,7 @@ describe('a drive fails in the middle of a mirrored restripe', () => {
     for (const h of ['split', 'transfer'] as const) emu.hold(h, true);
     const restripe = emu.reconfigure(targetRaw());
     restripe.catch(() => {});
-    await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
+    await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
     emu.step('split', 6);
     emu.step('transfer', 5);
     await until(() => emu.state.holdStepsLeft('transfer') === 0, 'five transfer steps');
@@ -212,7 +213,7 @@ describe('a drive fails while a mirrored device is ESTABLISHed', () => {
     emu.hold('establish', true);
     const restripe = emu.reconfigure(targetRaw());
     restripe.catch(() => {});
-    await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
+    await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
     emu.step('establish', 4);
     await until(() => emu.state.holdStepsLeft('establish') === 0, 'four ESTABLISH steps');
     await host.write('LD1', 5 * TRACK_BYTES, pattern(5, 9));
@@ -252,7 +253,7 @@ describe('a mirrored BCV (DESIGN §14): the window between the switch and a fill
     for (const h of ['split', 'transfer'] as const) emu.hold(h, true);
     const restripe = emu.reconfigure(withMirroredBcv(targetRaw()));
     restripe.catch(() => {});
-    await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
+    await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
     emu.step('split', 6);
     emu.step('transfer', 3);
     await until(() => emu.state.holdStepsLeft('transfer') === 0, 'three transfer steps');
@@ -294,7 +295,7 @@ describe('a mirrored BCV (DESIGN §14): the window between the switch and a fill
     emu.hold('establish', true);
     const restripe = emu.reconfigure(withMirroredBcv(targetRaw()));
     restripe.catch(() => {});
-    await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
+    await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
     emu.step('establish', 4);
     await until(() => emu.state.holdStepsLeft('establish') === 0, 'four ESTABLISH steps');
     await host.write('LD1', 5 * TRACK_BYTES, pattern(5, 9));

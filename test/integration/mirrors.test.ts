@@ -4,8 +4,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { parseConfig } from '../../src/shared/config.ts';
-import { TRACK } from '../../src/shared/memory.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { TRACK } from '../../src/shared/tables/memory.ts';
+import { hasFlag } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -143,14 +144,14 @@ describe('mirrored devices: data', () => {
     const { emu, host, dev, tracks } = await mirroredArray();
     const hit = emu.failDrive({ drive: 'd0', kind: 'media', tracks: 6, seed: 7 });
     expect(hit.tracks).toHaveLength(6);
-    const bad = [...Array(emu.model.drives.totalTracks).keys()].filter((g) => emu.state.flag(g, TRACK.MEDIA));
+    const bad = [...Array(emu.model.drives.totalTracks).keys()].filter((g) => hasFlag(emu.state, g, TRACK.MEDIA));
     expect(bad).toHaveLength(6);
     await readAll(host, tracks, () => 1);
     await host.flush();
     const ld1Bad = bad.filter((g) => [...Array(tracks).keys()].some((t) => dev.layout.locate(t) === g));
     // Each bad LD1 track read from M1 first gave a media error, was served from M2, and rewritten.
     expect(await haCounter(emu, 'mediaRepairs')).toBeGreaterThan(0);
-    const repaired = ld1Bad.filter((g) => !emu.state.flag(g, TRACK.MEDIA));
+    const repaired = ld1Bad.filter((g) => !hasFlag(emu.state, g, TRACK.MEDIA));
     expect(repaired.length).toBe(await haCounter(emu, 'mediaRepairs'));
     for (const g of repaired) {
       const t = [...Array(tracks).keys()].find((x) => dev.layout.locate(x) === g)!;

@@ -8,11 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { DEVICE, PHASE, type HoldName } from '../../src/shared/memory.ts';
-import { Session } from '../../src/shared/session.ts';
-import { sessionBitProblems } from '../../src/shared/bits.ts';
+import { DEVICE, PHASE, type HoldName } from '../../src/shared/tables/memory.ts';
+import { Session } from '../../src/shared/restripe/session.ts';
+import { sessionBitProblems } from '../../src/shared/restripe/bits.ts';
 import { smallRaw, until } from '../support/helpers.ts';
-import { parseConfig } from '../../src/shared/config.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { deviceWordOf } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -157,16 +158,16 @@ function modelProperty(brokenFill: boolean) {
       for (const h of [...HELD, 'switch'] as HoldName[]) emu.hold(h, true);
       const report = emu.reconfigure(smallRaw(targetName));
       report.catch(() => {});
-      await until(() => emu.state.deviceWord(ld1.index, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
+      await until(() => deviceWordOf(emu.state, ld1.index, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
       const [spec] = await emu.openSessions();
       const session = new Session(spec!);
       const r: Real = { emu, host, session, tb };
       for (let t = oldTracks; t < session.N.tracks; t++) m.tracks[t] = new Uint8Array(tb); // new tracks read zeros
       // Write pendings at the switch (destage of both kinds held), as in the design's model (docs/DESIGN.md).
       for (const [t, p] of pendings) if (t < oldTracks) await write(r, m, t, p);
-      const gen = emu.state.deviceWord(ld1.index, DEVICE.GENERATION);
+      const gen = deviceWordOf(emu.state, ld1.index, DEVICE.GENERATION);
       emu.hold('switch', false);
-      await until(() => emu.state.deviceWord(ld1.index, DEVICE.GENERATION) !== gen, 'the switch');
+      await until(() => deviceWordOf(emu.state, ld1.index, DEVICE.GENERATION) !== gen, 'the switch');
       checkBits(r);
       const drives = emu.model.drives.ids.length;
       for (let d = 0; d < drives; d++) {

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/shared/config.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
 import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
-import { RING_ARENA_BYTES } from '../../src/shared/ring-link.ts';
+import { RING_ARENA_BYTES } from '../../src/shared/links/ring-link.ts';
 import { RawNbd } from '../support/nbd-client.ts';
 
 const TRACK = 65536;

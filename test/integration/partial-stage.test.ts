@@ -6,10 +6,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { parseConfig } from '../../src/shared/config.ts';
-import { deviceLayout } from '../../src/shared/layout.ts';
-import { DEVICE, NO_SLOT, PHASE, SLOT, TRACK } from '../../src/shared/memory.ts';
-import { slotOf, slotStateOf, slotValidOf } from '../../src/shared/tables.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { deviceLayout } from '../../src/shared/layout/layout.ts';
+import { DEVICE, NO_SLOT, PHASE, SLOT, TRACK } from '../../src/shared/tables/memory.ts';
+import { deviceWordOf, hasFlag, slotOf, slotStateOf, slotValidOf } from '../../src/shared/tables/tables.ts';
 import { smallRaw, until } from '../support/helpers.ts';
 
 const emus: ArrayEmulator[] = [];
@@ -150,17 +150,18 @@ describe('read misses stage what was asked (cache.stage)', () => {
       const target = { ...smallRaw('fig2-new', 16), geometry: raw.geometry, cache: raw.cache, restripe: raw.restripe };
       const report = emu.reconfigure(target);
       const ld1 = emu.model.device('LD1').index;
-      await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'ESTABLISH done');
+      await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'ESTABLISH done');
       for (let t = 1; t < O.tracks; t += 2) {
         const at = ((t * 5) % 16) * 1024;
         expect(await host.read('LD1', t * tb + at, 1024)).toEqual(pattern(tb, t).subarray(at, at + 1024));
       }
       emu.hold('switch', false);
-      await until(() => emu.state.deviceWord(ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the switch');
+      await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the switch');
       let partialAtSplit = 0;
       for (let g = 0; g < emu.state.totalTracks; g++) {
         const s = slotOf(emu.state, g);
-        if (s !== NO_SLOT && slotStateOf(emu.state, s) & SLOT.PARTIAL && emu.state.flag(g, TRACK.PS)) partialAtSplit++;
+        if (s !== NO_SLOT && slotStateOf(emu.state, s) & SLOT.PARTIAL && hasFlag(emu.state, g, TRACK.PS))
+          partialAtSplit++;
       }
       expect(partialAtSplit).toBeGreaterThan(0);
       emu.hold('split', false);

@@ -3,7 +3,7 @@
 // (test/campaigns/plan.campaign.test.ts).
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/shared/config/config.ts';
 import { planRestripe } from '../../src/lab/plan.ts';
 
 const MODEL = 'atlas10k';

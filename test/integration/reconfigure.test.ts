@@ -1,10 +1,19 @@
 // Online reconfiguration, forced deterministically through the test hooks (DESIGN §3, FIGS. 4-7).
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
-import { DEVICE, PHASE, SLOT, TRACK, NO_SLOT, splitCursorWord, SPLIT_CURSOR_DONE } from '../../src/shared/memory.ts';
-import type { ReconfReport } from '../../src/shared/report.ts';
-import { lockTrack, unlockTrack } from '../../src/shared/track-lock.ts';
+import {
+  DEVICE,
+  PHASE,
+  SLOT,
+  TRACK,
+  NO_SLOT,
+  splitCursorWord,
+  SPLIT_CURSOR_DONE,
+} from '../../src/shared/tables/memory.ts';
+import type { ReconfReport } from '../../src/shared/restripe/report.ts';
+import { lockTrack, unlockTrack } from '../../src/shared/tables/track-lock.ts';
 import { fig2Array as startFig2, smallRaw, trackData, until } from '../support/helpers.ts';
+import { deviceWordOf } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -31,7 +40,7 @@ async function startHeld(
 
 /** The new layout is active (generation 2): monotonic, unlike the phase. */
 function switched(a: Fig2): boolean {
-  return a.emu.state.deviceWord(a.ld1, DEVICE.GENERATION) === 2;
+  return deviceWordOf(a.emu.state, a.ld1, DEVICE.GENERATION) === 2;
 }
 
 function splitDone(a: Fig2): boolean {
@@ -150,7 +159,7 @@ describe('write pendings and races at the switch', () => {
     const { emu, host, tb } = a;
     emu.hold('switch', true);
     const report = emu.reconfigure(a.target);
-    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
+    await until(() => deviceWordOf(emu.state, a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
     const slotOf = (t: number) => Atomics.load(emu.state.trackSlot, a.O.locate(t));
     const stateOf = (t: number) => Atomics.load(emu.state.slotState, slotOf(t));
     const written = new Map<number, number>();
@@ -247,7 +256,7 @@ describe('a FIG. 7 fill that outlives its session', () => {
     emu.hold('switch', true);
     const next = emu.reconfigure(smallRaw('fig9-after-fig2-new'));
     await until(
-      () => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED,
+      () => deviceWordOf(emu.state, a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED,
       'the next session synchronised',
     );
     expect(a.pb(a.B.locate(t)), 'PB of G’s old BCV location set again, by the next session').toBe(true);

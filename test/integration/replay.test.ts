@@ -167,10 +167,10 @@ describe('virtual time', () => {
 
 describe('replay through a whole array', () => {
   it('serves the trace on a logical device in virtual time (reproducibly), and refuses one past its end', async () => {
-    const { runSeeded } = await import('../../src/shared/sched.ts');
+    const { runSeeded } = await import('../../src/shared/sched/sched.ts');
     const { ArrayEmulator } = await import('../../src/runtime/emulator.ts');
     const { replayOnArray } = await import('../../src/lab/replay.ts');
-    const { parseConfig } = await import('../../src/shared/config.ts');
+    const { parseConfig } = await import('../../src/shared/config/config.ts');
     const raw = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
     raw.geometry = { trackBytes: 4096, headsPerCylinder: 2 };
     raw.cache = { slots: 8 };

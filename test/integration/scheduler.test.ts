@@ -4,7 +4,7 @@
 // fill found and its interleaving shrunk is a campaign: test/campaigns/scheduler.campaign.test.ts).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MAIN_OWNER, runSeeded, sched, sleep, waitWord, type Owner } from '../../src/shared/sched.ts';
+import { MAIN_OWNER, runSeeded, sched, sleep, waitWord, type Owner } from '../../src/shared/sched/sched.ts';
 import { runSeed } from '../../src/stress/seed.ts';
 
 /** Five "actors" each appending its name three times, one turn apart: the order is the interleaving. */

@@ -5,10 +5,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { parseConfig } from '../../src/shared/config.ts';
-import { TRACK } from '../../src/shared/memory.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { TRACK } from '../../src/shared/tables/memory.ts';
 import type { ScrubView } from '../../src/runtime/scrub-run.ts';
 import { until } from '../support/helpers.ts';
+import { hasFlag } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -80,7 +81,7 @@ describe('scrub with checksums', () => {
     expect(first).toMatchObject({ state: 'done', mismatches: 8, repaired: 8, unrecoverable: 0 });
     expect(first.tracksChecked).toBeGreaterThan(0);
     let faults = 0;
-    for (let g = 0; g < emu.state.totalTracks; g++) if (emu.state.flag(g, TRACK.ROT | TRACK.MEDIA)) faults++;
+    for (let g = 0; g < emu.state.totalTracks; g++) if (hasFlag(emu.state, g, TRACK.ROT | TRACK.MEDIA)) faults++;
     expect(faults).toBe(0); // each rewritten whole
     const second = await scrubbed(emu);
     expect(second).toMatchObject({ mismatches: 0, repaired: 0, unrecoverable: 0 });
@@ -111,7 +112,8 @@ describe('scrub with checksums', () => {
     await host.flush();
     const t = emu.model.device('LD2').layout.tracks;
     const lost: number[] = [];
-    for (let i = 0; i < t; i++) if (emu.state.flag(emu.model.device('LD2').layout.locate(i), TRACK.LOST)) lost.push(i);
+    for (let i = 0; i < t; i++)
+      if (hasFlag(emu.state, emu.model.device('LD2').layout.locate(i), TRACK.LOST)) lost.push(i);
     expect(lost).toHaveLength(1);
     await expect(host.read('LD2', lost[0]! * TRACK_BYTES, TRACK_BYTES)).rejects.toThrow(
       /track d6\/c\d+\/h\d+: no copy could be read|lost/,

@@ -1,11 +1,12 @@
 // Sessions (PB columns), kinds of reconfiguration and refusals.
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/shared/config.ts';
-import { planReconfiguration } from '../../src/shared/plan.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { planReconfiguration } from '../../src/shared/restripe/reconf-plan.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { DEVICE, PHASE } from '../../src/shared/memory.ts';
+import { DEVICE, PHASE } from '../../src/shared/tables/memory.ts';
 import { small, smallRaw, trackData, until } from '../support/helpers.ts';
+import { deviceWordOf } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -111,7 +112,7 @@ describe('sessions', () => {
     };
     emu.hold('switch', true);
     const reports = Array.from({ length: 16 }, (_, i) => emu.reconfigure(grow(i)));
-    const phase = (i: number) => emu.state.deviceWord(emu.model.device(`D${i}`).index, DEVICE.PHASE);
+    const phase = (i: number) => deviceWordOf(emu.state, emu.model.device(`D${i}`).index, DEVICE.PHASE);
     await until(
       () => Array.from({ length: 16 }, (_, i) => phase(i)).every((p) => p === PHASE.SYNCHRONISED),
       '16 sessions synchronised',

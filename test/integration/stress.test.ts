@@ -8,8 +8,8 @@ import { runStress } from '../../src/stress/pool.ts';
 import { runSeed } from '../../src/stress/seed.ts';
 import { planSeed, sharedLocationSpots } from '../../src/stress/plan.ts';
 import { readFileSync } from 'node:fs';
-import { parseConfig } from '../../src/shared/config.ts';
-import { RECONF_KINDS } from '../../src/shared/session.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { RECONF_KINDS } from '../../src/shared/restripe/session.ts';
 
 /** A short run of several seeds: bounded by this rather than the per-test default on a loaded machine. */
 const SHORT_RUN_BOUND_MS = 120_000;

@@ -3,11 +3,12 @@
 // (FIG. 7 on demand), finished by resume.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
-import { DEVICE, NO_SLOT, PHASE, TRACK } from '../../src/shared/memory.ts';
-import { Session } from '../../src/shared/session.ts';
-import { setSplitProbe } from '../../src/shared/reconf.ts';
-import { sessionBitProblems } from '../../src/shared/bits.ts';
+import { DEVICE, NO_SLOT, PHASE, TRACK } from '../../src/shared/tables/memory.ts';
+import { Session } from '../../src/shared/restripe/session.ts';
+import { setSplitProbe } from '../../src/shared/restripe/reconf.ts';
+import { sessionBitProblems } from '../../src/shared/restripe/bits.ts';
 import { fig2Array as startFig2, smallRaw, trackData, until } from '../support/helpers.ts';
+import { deviceWordOf } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -47,7 +48,7 @@ describe('the switch’s check while host requests split', () => {
     const { emu } = a;
     for (const h of ['split', 'transfer', 'completion'] as const) emu.hold(h, true);
     const report = emu.reconfigure(a.target);
-    await until(() => emu.state.deviceWord(a.ld1, DEVICE.GENERATION) === 2, 'the switch');
+    await until(() => deviceWordOf(emu.state, a.ld1, DEVICE.GENERATION) === 2, 'the switch');
     const [spec] = await emu.openSessions();
     const session = new Session(spec!);
     // The switch's check, run from inside split (the host adapter's, under its lock) at each step
@@ -85,13 +86,13 @@ describe('a session whose check fails after the switch', () => {
     const { emu, host, tb } = a;
     emu.hold('switch', true);
     const report = emu.reconfigure(a.target);
-    await until(() => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
+    await until(() => deviceWordOf(emu.state, a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED, 'BCV synchronised');
     // Break the prepared bits: IND on a location still pending split (a state no process makes).
     const p = a.N.locate(a.shared[0]!);
     Atomics.or(emu.state.trackFlags, p, TRACK.IND);
     emu.hold('switch', false);
     await expect(report).rejects.toThrow(/at the switch: IND and PS both set/);
-    expect(emu.state.deviceWord(a.ld1, DEVICE.GENERATION), 'the new layout stays active').toBe(2);
+    expect(deviceWordOf(emu.state, a.ld1, DEVICE.GENERATION), 'the new layout stays active').toBe(2);
     const stalled = await emu.stalledSessions();
     expect(stalled).toMatchObject([{ device: 'LD1', session: 0, stage: 'switched' }]);
     await expect(emu.reconfigure(smallRaw('fig9'))).rejects.toThrow(
@@ -126,7 +127,7 @@ describe('bits left at completion', () => {
         (w) => w === 0,
       );
     await until(
-      () => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.TRANSFERRING && allFilled(),
+      () => deviceWordOf(emu.state, a.ld1, DEVICE.PHASE) === PHASE.TRANSFERRING && allFilled(),
       'the data transfer of every track',
     );
     // Every process has finished; a PB bit set again now is one the completion must find.
@@ -157,14 +158,14 @@ describe('no drain at the switch', () => {
     for (const h of ['split', 'transfer', 'switch-window'] as const) emu.hold(h, true);
     const report = emu.reconfigure(a.target);
     await until(
-      () => emu.state.deviceWord(a.ld1, DEVICE.BLOCKED) === 1,
+      () => deviceWordOf(emu.state, a.ld1, DEVICE.BLOCKED) === 1,
       'the switch blocks LD1 (held inside its window)',
     );
     const read = host.read('LD1', t * tb, tb);
     const write = host.write('LD1', u * tb, trackData(tb, u, 5));
     await until(() => emu.state.inflight(a.ld1) === 2, 'both requests at the host adapter');
     expect(emu.state.critical(a.ld1), 'neither holds the switch').toBe(0);
-    expect(emu.state.deviceWord(a.ld1, DEVICE.GENERATION), 'the old layout is still active').toBe(1);
+    expect(deviceWordOf(emu.state, a.ld1, DEVICE.GENERATION), 'the old layout is still active').toBe(1);
     emu.hold('switch-window', false);
     expect(await read, `track ${t}, read under the new layout`).toEqual(trackData(tb, t, 1));
     await write;
@@ -196,7 +197,7 @@ describe('no drain at the switch', () => {
     for (const h of ['split', 'transfer', 'switch'] as const) emu.hold(h, true);
     const report = emu.reconfigure(a.target);
     await until(
-      () => emu.state.deviceWord(a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED,
+      () => deviceWordOf(emu.state, a.ld1, DEVICE.PHASE) === PHASE.SYNCHRONISED,
       'BCV synchronised, the switch held',
     );
     emu.hold('stage', true);
@@ -208,8 +209,11 @@ describe('no drain at the switch', () => {
     );
     expect(emu.state.critical(a.ld1), 'a staging request does not hold the switch').toBe(0);
     emu.hold('switch', false);
-    await until(() => emu.state.deviceWord(a.ld1, DEVICE.GENERATION) === 2, 'the switch done while the stage is held');
-    expect(emu.state.deviceWord(a.ld1, DEVICE.BLOCKED)).toBe(0);
+    await until(
+      () => deviceWordOf(emu.state, a.ld1, DEVICE.GENERATION) === 2,
+      'the switch done while the stage is held',
+    );
+    expect(deviceWordOf(emu.state, a.ld1, DEVICE.BLOCKED)).toBe(0);
     emu.hold('stage', false);
     expect(await read, `track ${t}, translated again after its stage`).toEqual(trackData(tb, t!, 1));
     expect(a.pb(a.B.locate(t!)), `track ${t}: filled on demand under the new layout`).toBe(false);

@@ -1,7 +1,7 @@
 // Shared test helpers: small arrays from the examples, deterministic waits on shared state.
 import { readFileSync } from 'node:fs';
-import { parseConfig, type ArrayConfig } from '../../src/shared/config.ts';
-import { deviceLayout } from '../../src/shared/layout.ts';
+import { parseConfig, type ArrayConfig } from '../../src/shared/config/config.ts';
+import { deviceLayout } from '../../src/shared/layout/layout.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 

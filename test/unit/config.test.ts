@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { parseConfig, type ArrayConfig } from '../../src/shared/config.ts';
-import { ConfigError } from '../../src/shared/errors.ts';
+import { parseConfig, type ArrayConfig } from '../../src/shared/config/config.ts';
+import { ConfigError } from '../../src/shared/errors/errors.ts';
 
 const fig2 = (): any => JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
 

@@ -5,7 +5,7 @@ import { hddPreset, BLOCK_BYTES } from '../../src/drives/timing/drive-spec.ts';
 import { DiskMechanics } from '../../src/drives/timing/mechanics.ts';
 import { HddModel } from '../../src/drives/timing/hdd-model.ts';
 import { closedLoop } from '../../src/drives/timing/sim.ts';
-import { mulberry32 } from '../../src/shared/sched.ts';
+import { mulberry32 } from '../../src/shared/sched/sched.ts';
 
 const atlas = hddPreset('atlas10k');
 const BLOCKS_8K = 8192 / BLOCK_BYTES;
@@ -134,7 +134,7 @@ describe('drive timing model: Atlas 10K', () => {
 
 describe('a disk adapter’s back-end channel', () => {
   it('is shared by its drives: a slow link bounds the reads of both, a fast one leaves them drive-bound', async () => {
-    const { runSeeded } = await import('../../src/shared/sched.ts');
+    const { runSeeded } = await import('../../src/shared/sched/sched.ts');
     const { TimedDrive } = await import('../../src/drives/timing/timed-drive.ts');
     const { Channel } = await import('../../src/drives/timing/channel.ts');
     const trackBytes = 65536;

@@ -2,9 +2,9 @@
 // (STORE_FAILED, naming the last durable commit); the commits nobody waits for (background, a disk
 // adapter asking for room) are logged once per retry interval, not once per ask.
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/shared/config.ts';
-import { createSharedBuffers, SharedState } from '../../src/shared/memory.ts';
-import { MemoryStore, type DurableCommit } from '../../src/shared/durable.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { createSharedBuffers, SharedState } from '../../src/shared/tables/memory.ts';
+import { MemoryStore, type DurableCommit } from '../../src/shared/durable/durable.ts';
 import { DurableCommits } from '../../src/service-processor/durable-commits.ts';
 import { smallRaw } from '../support/helpers.ts';
 

@@ -1,25 +1,25 @@
-// The durable capture looks only where the dirty bitmaps say (src/shared/durable-dirty.ts): a change of
+// The durable capture looks only where the dirty bitmaps say (src/shared/tables/dirty.ts): a change of
 // a durable flag bit that does not mark its chunk would never be committed. Every write of the flag
 // words in the source is listed here, each either marking its chunk or changing only bits a commit
 // does not keep: a new writer fails this test until it is looked at and added.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dirtyWords, markDirty, takeDirty } from '../../src/shared/durable-dirty.ts';
+import { dirtyWords, markDirty, takeDirty } from '../../src/shared/tables/dirty.ts';
 
 /** Each write of trackFlags, by file, and why it is safe. */
 const KNOWN_WRITERS: Record<string, string> = {
-  'src/shared/tables.ts: Atomics.compareExchange(st.trackFlags': 'casFlags marks the chunk when a kept bit changes',
-  'src/shared/tables.ts: Atomics.store(st.trackFlags': 'setFlags: a restart loading the image (the baseline)',
-  'src/shared/checksums.ts: Atomics.and(state.trackFlags': 'SUMMED: committed with the track (changedSums)',
-  'src/shared/checksums.ts: Atomics.or(state.trackFlags': 'SUMMED',
-  'src/disk-adapter/fill-pending.ts: Atomics.or(state.trackFlags': 'FILLCOPY: not kept',
-  'src/disk-adapter/fill-pending.ts: Atomics.and(state.trackFlags': 'FILLCOPY; FILLPEND marks its chunk first',
-  'src/shared/track-lock.ts: Atomics.and(state.trackFlags': 'LOCK, WAITERS, the owner: not kept',
-  'src/shared/track-lock.ts: Atomics.compareExchange(flags': 'the lock bits: not kept',
-  'src/shared/memory.ts: Atomics.or(this.trackFlags': 'setFlag marks the chunk for a kept bit',
-  'src/shared/memory.ts: Atomics.and(this.trackFlags': 'clearFlag marks the chunk for a kept bit',
-  'src/shared/reconf.ts: Atomics.compareExchange(state.trackFlags': 'swapFlags marks the chunk first',
+  'src/shared/tables/tables.ts: Atomics.compareExchange(st.trackFlags':
+    'casFlags marks the chunk when a kept bit changes',
+  'src/shared/tables/tables.ts: Atomics.store(st.trackFlags':
+    'restoreFlagsWord: a restart loading the image (the baseline)',
+  'src/shared/checksums/checksums.ts: Atomics.and(state.trackFlags': 'SUMMED: committed with the track (changedSums)',
+  'src/shared/checksums/checksums.ts: Atomics.or(state.trackFlags': 'SUMMED',
+  'src/shared/tables/track-lock.ts: Atomics.and(state.trackFlags': 'LOCK, WAITERS, the owner: not kept',
+  'src/shared/tables/track-lock.ts: Atomics.compareExchange(flags': 'the lock bits: not kept',
+  'src/shared/tables/tables.ts: Atomics.or(st.trackFlags': 'setFlag marks the chunk for a kept bit',
+  'src/shared/tables/tables.ts: Atomics.and(st.trackFlags': 'clearFlag marks the chunk for a kept bit',
+  'src/shared/restripe/reconf.ts: Atomics.compareExchange(state.trackFlags': 'swapFlags marks the chunk first',
 };
 
 function sources(dir: string): string[] {

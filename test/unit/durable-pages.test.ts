@@ -1,14 +1,14 @@
 // A commit stores only the pages of a track written since the last commit that held it
-// (src/shared/durable-dirty.ts, durable.ts, drives/durable-store.ts): a 4 KiB write commits 4 KiB,
+// (src/shared/tables/dirty.ts, durable.ts, drives/durable-store.ts): a 4 KiB write commits 4 KiB,
 // not its 64 KiB track, and a restart reads the track back whole from the pages of every commit.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { allPages, pageBytesOf, pagesTouched, storedBytes, withPages } from '../../src/shared/durable-dirty.ts';
-import { MemoryStore, type DurableCommit } from '../../src/shared/durable.ts';
+import { allPages, pageBytesOf, pagesTouched, storedBytes, withPages } from '../../src/shared/tables/dirty.ts';
+import { MemoryStore, type DurableCommit } from '../../src/shared/durable/durable.ts';
 import { LmdbStore } from '../../src/drives/durable-store.ts';
-import { parseConfig } from '../../src/shared/config.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { fourDriveStripe } from '../../bench/arrays.ts';

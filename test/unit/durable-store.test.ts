@@ -9,7 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LmdbStore } from '../../src/drives/durable-store.ts';
-import type { DurableCommit } from '../../src/shared/durable.ts';
+import type { DurableCommit } from '../../src/shared/durable/durable.ts';
 
 /** How long the reader spins for the writer thread's commit (ms). */
 const COMMIT_WAIT_MS = 10_000;

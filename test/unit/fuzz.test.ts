@@ -4,9 +4,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { readFileSync } from 'node:fs';
-import { parseConfig } from '../../src/shared/config.ts';
-import { ConfigError } from '../../src/shared/errors.ts';
-import { decodeBatch } from '../../src/shared/messages.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { ConfigError } from '../../src/shared/errors/errors.ts';
+import { decodeBatch } from '../../src/shared/links/messages.ts';
 
 const fig2 = JSON.parse(readFileSync('examples/fig2.json', 'utf8'));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/shared/config.ts';
-import { cylinderName, deviceLayout, transferPlan, type DeviceLayout } from '../../src/shared/layout.ts';
+import { loadConfig } from '../../src/shared/config/config.ts';
+import { cylinderName, deviceLayout, transferPlan, type DeviceLayout } from '../../src/shared/layout/layout.ts';
 
 const fig2 = loadConfig('examples/fig2.json');
 const target = (f: string) => loadConfig(`examples/${f}.json`, { running: fig2 });

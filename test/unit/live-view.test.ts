@@ -3,10 +3,11 @@
 import { describe, expect, it } from 'vitest';
 import { cellChanges, NO_OWNER, readOwners, ROLE } from '../../src/serve/ui/track-view.ts';
 import { latencyDelta, latencyQuantileMs, newLatencyHistogram, recordLatency } from '../../src/serve/histogram.ts';
-import { ArrayModel } from '../../src/shared/model.ts';
-import { createSharedBuffers, DEVICE, SharedState } from '../../src/shared/memory.ts';
-import { deviceLayout } from '../../src/shared/layout.ts';
+import { ArrayModel } from '../../src/shared/model/model.ts';
+import { createSharedBuffers, DEVICE, SharedState } from '../../src/shared/tables/memory.ts';
+import { deviceLayout } from '../../src/shared/layout/layout.ts';
 import { small } from '../support/helpers.ts';
+import { setDeviceWord } from '../../src/shared/tables/tables.ts';
 
 describe('live view', () => {
   it('sends the cells that changed as pairs, and all of them past a quarter changed', () => {
@@ -24,7 +25,7 @@ describe('live view', () => {
     const config = small('fig2');
     const model = new ArrayModel(config);
     const state = new SharedState(createSharedBuffers(config));
-    for (const d of model.devices) state.setDeviceWord(d.index, DEVICE.GENERATION, 1); // as the service processor starts them
+    for (const d of model.devices) setDeviceWord(state, d.index, DEVICE.GENERATION, 1); // as the service processor starts them
     const { owners, roles } = readOwners(model, state);
     const ld1 = model.device('LD1');
     const O = deviceLayout(config, 'LD1');

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Packr } from 'msgpackr';
-import { decodeBatch, encodeBatch } from '../../src/shared/messages.ts';
-import { localLinkPair } from '../../src/shared/link.ts';
-import type { Message } from '../../src/shared/messages.ts';
+import { decodeBatch, encodeBatch } from '../../src/shared/links/messages.ts';
+import { localLinkPair } from '../../src/shared/links/link.ts';
+import type { Message } from '../../src/shared/links/messages.ts';
 
 const packr = new Packr({ useRecords: false });
 const wire = (v: unknown, blobs: ArrayBuffer[] = []) => ({ packed: new Uint8Array(packr.pack(v)), blobs });

@@ -9,13 +9,14 @@ import {
   SLOT,
   TRACK,
   lockOwnerOf,
-} from '../../src/shared/memory.ts';
-import { tryLockTrack } from '../../src/shared/track-lock.ts';
-import { tryAllocateSlot } from '../../src/shared/cache.ts';
-import { recordMove } from '../../src/shared/intent.ts';
+} from '../../src/shared/tables/memory.ts';
+import { tryLockTrack } from '../../src/shared/tables/track-lock.ts';
+import { tryAllocateSlot } from '../../src/shared/tables/cache.ts';
+import { recordMove } from '../../src/shared/tables/intent.ts';
 import { takeBack } from '../../src/runtime/recovery.ts';
-import { sched } from '../../src/shared/sched.ts';
+import { sched } from '../../src/shared/sched/sched.ts';
 import { small } from '../support/helpers.ts';
+import { hasFlag } from '../../src/shared/tables/tables.ts';
 
 const DEAD = { tag: 'DA30#1', id: 7 };
 
@@ -35,7 +36,7 @@ describe('takeBack after a worker terminated mid-update', () => {
     const taken = takeBack(state, 'da', 0, DEAD.id);
     expect(taken.locks).toBe(1);
     expect(Atomics.load(state.trackFlags, 3)).toBe(0); // LOCK and owner bits cleared together
-    expect(state.flag(4, TRACK.LOCK)).toBe(true); // another actor's lock stays
+    expect(hasFlag(state, 4, TRACK.LOCK)).toBe(true); // another actor's lock stays
   });
 
   it('a slot move (split handing write-pending data to the BCV track) stopped half-way is finished', () => {
@@ -60,7 +61,7 @@ describe('takeBack after a worker terminated mid-update', () => {
     ]).toEqual([s, b, NO_SLOT]);
     expect(Atomics.load(state.slotState, s)).toBe(SLOT.VALID | SLOT.WP | SLOT.WP1); // the data is pending for the BCV drive
     expect(state.slotBytes(s).every((x) => x === 0xab)).toBe(true);
-    expect(state.flag(p, TRACK.LOCK) || state.flag(b, TRACK.LOCK)).toBe(false);
+    expect(hasFlag(state, p, TRACK.LOCK) || hasFlag(state, b, TRACK.LOCK)).toBe(false);
     // A second takeBack finds nothing left to do.
     expect(takeBack(state, 'da', 0, DEAD.id)).toEqual({ locks: 0, slots: 0, moves: 0, inflight: 0 });
   });

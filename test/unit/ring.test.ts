@@ -1,15 +1,15 @@
-// The host path's rings (src/shared/ring.ts, ring-link.ts): the arena never hands out overlapping
+// The host path's rings (src/shared/links/ring.ts, ring-link.ts): the arena never hands out overlapping
 // or out-of-bounds regions and gets all its space back; the ring keeps order across its wrap and
 // refuses to overfill; and a host link on rings carries reads, writes, failures, leases and
 // requests too large for the ring (over the port), every byte checked against a model.
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { MessageChannel } from 'node:worker_threads';
-import { Arena, ENTRY_WORDS, Ring, ringBuffers } from '../../src/shared/ring.ts';
-import { RING_REQUEST_MAX_BYTES, RingAdapterLink, RingHostLink } from '../../src/shared/ring-link.ts';
-import type { IoReply, Message } from '../../src/shared/messages.ts';
+import { Arena, ENTRY_WORDS, Ring, ringBuffers } from '../../src/shared/links/ring.ts';
+import { RING_REQUEST_MAX_BYTES, RingAdapterLink, RingHostLink } from '../../src/shared/links/ring-link.ts';
+import type { IoReply, Message } from '../../src/shared/links/messages.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { InvariantError } from '../../src/shared/errors.ts';
+import { InvariantError } from '../../src/shared/errors/errors.ts';
 
 describe('arena', () => {
   it('hands out disjoint regions inside the arena, and gets all its space back', () => {

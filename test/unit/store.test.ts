@@ -1,11 +1,11 @@
 // The sparse drive store: full-size drives in little memory, tracks taking memory when first
 // written, unwritten ones reading as zeros, data that outlives a disk adapter's replacement.
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/shared/config.ts';
-import { createSharedBuffers, IN_STORE, isSparse, SPARSE } from '../../src/shared/memory.ts';
+import { parseConfig } from '../../src/shared/config/config.ts';
+import { createSharedBuffers, IN_STORE, isSparse, SPARSE } from '../../src/shared/tables/memory.ts';
 import { SparseDrive } from '../../src/drives/store.ts';
 import { NoRoom, type SparseOptions } from '../../src/drives/sparse-drive.ts';
-import { MemoryStore } from '../../src/shared/durable.ts';
+import { MemoryStore } from '../../src/shared/durable/durable.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { smallRaw, trackData } from '../support/helpers.ts';

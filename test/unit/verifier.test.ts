@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig, parseConfig } from '../../src/shared/config.ts';
+import { loadConfig, parseConfig } from '../../src/shared/config/config.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { createVerifierBuffers, Verifier, type VerifyDevice } from '../../src/host/verifier.ts';
 import { runWorkload, verifyDevices } from '../../src/host/run.ts';
-import { NO_SLOT, NO_TRACK } from '../../src/shared/memory.ts';
+import { NO_SLOT, NO_TRACK } from '../../src/shared/tables/memory.ts';
 
 const dev: VerifyDevice = { id: 'D', index: 0, bytes: 64 * 512 };
 const other: VerifyDevice = { id: 'E', index: 1, bytes: 64 * 512 };

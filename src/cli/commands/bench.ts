@@ -1,7 +1,7 @@
 // `bench`: the figures of docs/BENCHMARKS.md. The benchmarks live in bench/, above src (src never
 // imports them): the entry point (bin/arrayemu.mjs) hands the CLI a loader for them.
 import { Command, Option } from 'commander';
-import { ArrayError } from '../../shared/errors.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
 
 export interface BenchOptions {
   write?: string;

@@ -1,9 +1,9 @@
 // `layout` and `validate`: a device's cylinders per drive (and the transfer plan to a target), and a
 // configuration checked without running it.
 import { Command } from 'commander';
-import { loadConfig } from '../../shared/config.ts';
-import { cylinderName, deviceLayout, transferPlan } from '../../shared/layout.ts';
-import { ArrayError } from '../../shared/errors.ts';
+import { loadConfig } from '../../shared/config/config.ts';
+import { cylinderName, deviceLayout, transferPlan } from '../../shared/layout/layout.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
 import { print } from '../args.ts';
 
 export function layoutCommand(opts: { config: string; device: string; to?: string; json?: boolean }): void {

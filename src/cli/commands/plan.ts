@@ -2,8 +2,8 @@
 // restripe run in virtual time by the same actors: src/lab/plan.ts).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { loadConfig } from '../../shared/config.ts';
-import { ArrayError, errorMessage } from '../../shared/errors.ts';
+import { loadConfig } from '../../shared/config/config.ts';
+import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
 import { intArg, numArg, print } from '../args.ts';
 
 interface PlanCliOptions {

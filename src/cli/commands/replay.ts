@@ -1,10 +1,10 @@
 // `replay`: a block trace replayed on one timed drive or on an array.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { loadConfig } from '../../shared/config.ts';
-import { DRIVE_SCHEDULERS } from '../../shared/drive-models.ts';
-import { ArrayError, errorMessage } from '../../shared/errors.ts';
-import { runVirtual } from '../../shared/sched.ts';
+import { loadConfig } from '../../shared/config/config.ts';
+import { DRIVE_SCHEDULERS } from '../../shared/config/drive-models.ts';
+import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
+import { runVirtual } from '../../shared/sched/sched.ts';
 import { ArrayEmulator } from '../../runtime/emulator.ts';
 import { print, timedPreset } from '../args.ts';
 

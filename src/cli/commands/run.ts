@@ -1,13 +1,13 @@
 // `run`: an array under a verifying host load, optionally reconfigured mid-run.
 import { Command, Option } from 'commander';
-import { loadConfig, type ArrayConfig } from '../../shared/config.ts';
-import { ArrayError } from '../../shared/errors.ts';
-import { runVirtual } from '../../shared/sched.ts';
+import { loadConfig, type ArrayConfig } from '../../shared/config/config.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
+import { runVirtual } from '../../shared/sched/sched.ts';
 import { ArrayEmulator, type Mode } from '../../runtime/emulator.ts';
 import { runWorkload, type RunOptions, type HostSummary } from '../../host/run.ts';
 import { runWithReconfigurations } from '../../host/reconfigure-run.ts';
-import { planRounds } from '../../shared/plan.ts';
-import type { ReconfReport } from '../../shared/report.ts';
+import { planRounds } from '../../shared/restripe/reconf-plan.ts';
+import type { ReconfReport } from '../../shared/restripe/report.ts';
 import { progressReporter } from '../progress.ts';
 import { reconfJson, reconfText } from '../report-format.ts';
 import { maybeView, toProgressAndView } from '../ui.ts';

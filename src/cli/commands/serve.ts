@@ -1,7 +1,7 @@
 // `serve`: every non-BCV device as an NBD export, the control API, a durable data dir.
 import { Command } from 'commander';
-import { loadConfig } from '../../shared/config.ts';
-import { ArrayError } from '../../shared/errors.ts';
+import { loadConfig } from '../../shared/config/config.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
 import { print } from '../args.ts';
 
 export function addServeCommand(program: Command): void {

@@ -1,6 +1,6 @@
 // `stress`: seeded campaigns of random arrays under load, reconfigured, with faults.
 import { Command } from 'commander';
-import { ArrayError } from '../../shared/errors.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';

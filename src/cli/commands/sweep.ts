@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { DEFAULT_CHANNEL_MBPS } from '../../shared/drive-models.ts';
-import { ArrayError } from '../../shared/errors.ts';
+import { DEFAULT_CHANNEL_MBPS } from '../../shared/config/drive-models.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
 import { intArg, numArg, print, timedPreset, listArg } from '../args.ts';
 import type { SweepOptions } from '../../lab/sweep-types.ts';
 

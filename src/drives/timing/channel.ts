@@ -1,7 +1,7 @@
 // A disk adapter's back-end channel: one link shared by its drives (a Fibre Channel loop), so a
 // track crosses it only when the link is free. Kept on the drives' clock, like the drives: it
 // shifts completions, it adds no timers.
-import { assert } from '../../shared/assert.ts';
+import { assert } from '../../shared/errors/assert.ts';
 
 export class Channel {
   readonly mbPerSec: number;

@@ -2,7 +2,7 @@
 // blocks, values that are words, nested blocks or `[ … ]` lists, `#` comments. Keys and values may
 // hold spaces and punctuation ("Read hit over. after read = 0.184"). Used to build the drive
 // presets from the measured parameter files in ./drives (see NOTICE there).
-import { ArrayError } from '../../shared/errors.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
 
 export type SpecValue = string | SpecBlock | SpecValue[];
 

@@ -2,8 +2,8 @@
 // DiskSim's measured parameter files in ./drives (Quantum Atlas 10K, Seagate Cheetah 9LP, Seagate
 // Barracuda; see ./drives/NOTICE), two generic drives from datasheet figures, and `instant`.
 import { readFileSync } from 'node:fs';
-import { ArrayError } from '../../shared/errors.ts';
-import { SECTOR_BYTES } from '../../shared/config.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
+import { SECTOR_BYTES } from '../../shared/config/config.ts';
 import { num, parseDiskSpec, sub, type SpecBlock, type SpecValue } from './diskspec.ts';
 
 /** One recording zone: a band of cylinders with the same number of blocks per track. Skews in blocks. */

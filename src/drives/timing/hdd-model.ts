@@ -2,7 +2,7 @@
 // and an immediate-report write cache, and its mechanics. It decides *when* each access completes;
 // the bytes live elsewhere (the Drive's store). Time is whatever clock the caller runs (ms): real
 // time in the real modes, the discrete-event clock in virtual mode.
-import { assert } from '../../shared/assert.ts';
+import { assert } from '../../shared/errors/assert.ts';
 import { DiskMechanics, type HeadState } from './mechanics.ts';
 import { BLOCK_BYTES, type HddSpec, type SchedulerName } from './drive-spec.ts';
 

@@ -3,7 +3,7 @@
 // (interpolated) or a curve fitted to datasheet figures; an explicit platter angle that follows
 // time (angle 0 at time 0: rotational position is computed, never drawn at random); head switch,
 // write settle and media transfer. Pure: it keeps no state but what it is given.
-import { assert } from '../../shared/assert.ts';
+import { assert } from '../../shared/errors/assert.ts';
 import type { HddSpec, SeekSpec } from './drive-spec.ts';
 
 export interface HeadState {

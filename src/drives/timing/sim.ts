@@ -1,7 +1,7 @@
 // A drive on its own under a closed-loop load, in virtual time: QD requests outstanding, each
 // replaced by the next as it completes. Used to check the model against the drive's published
 // figures, and by trace replay of a bare drive.
-import { assert } from '../../shared/assert.ts';
+import { assert } from '../../shared/errors/assert.ts';
 import type { DriveRequest, DriveTiming, Served } from './hdd-model.ts';
 
 export interface ClosedLoopResult {

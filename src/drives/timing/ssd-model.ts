@@ -5,7 +5,7 @@
 // time, so requests on different dies run in parallel: the queue depth is what buys throughput.
 // No garbage collection or write amplification (a fresh drive): reads and writes at their
 // datasheet latencies.
-import { assert } from '../../shared/assert.ts';
+import { assert } from '../../shared/errors/assert.ts';
 import { BLOCK_BYTES } from './drive-spec.ts';
 import type { DriveRequest, DriveTiming, Served } from './hdd-model.ts';
 

@@ -2,18 +2,18 @@
 // completes. Requests queue at the drive and are served one at a time in the model's order (FCFS,
 // C-LOOK, SPTF); the drive keeps its own clock (when the mechanism is next free), so a timer that
 // fires late (real timers resolve to ~1 ms) delays the notice of a completion, never the drive.
-import { assert } from '../../shared/assert.ts';
-import { ArrayError } from '../../shared/errors.ts';
-import { sched } from '../../shared/sched.ts';
-import { modelPreset, type DriveModelConfig } from '../../shared/drive-models.ts';
-import type { ArrayConfig } from '../../shared/config.ts';
+import { assert } from '../../shared/errors/assert.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
+import { sched } from '../../shared/sched/sched.ts';
+import { modelPreset, type DriveModelConfig } from '../../shared/config/drive-models.ts';
+import type { ArrayConfig } from '../../shared/config/config.ts';
 import type { Drive } from '../store.ts';
 import { BLOCK_BYTES, hddPreset } from './drive-spec.ts';
 import { DRIVE_QUEUE_LIMIT, HddModel, type DriveRequest, type DriveTiming, type Served } from './hdd-model.ts';
 import { SsdModel, ssdPreset } from './ssd-model.ts';
 import { Channel } from './channel.ts';
-import { DEFAULT_CHANNEL_MBPS } from '../../shared/drive-models.ts';
-import { DEFAULT_DA_COMMAND_MS } from '../../shared/cost.ts';
+import { DEFAULT_CHANNEL_MBPS } from '../../shared/config/drive-models.ts';
+import { DEFAULT_DA_COMMAND_MS } from '../../shared/cost/cost.ts';
 
 /** Most blocks the drive joins into one media write (1 MiB). */
 const CONCAT_BLOCKS_MAX = 2048;

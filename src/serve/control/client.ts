@@ -2,7 +2,7 @@
 // view) and `arrayemu reconfigure --server URL --to G [--wait]` (a progress bar on a TTY).
 import { readFileSync } from 'node:fs';
 import { SingleBar, Presets } from 'cli-progress';
-import { ArrayError, errorMessage } from '../../shared/errors.ts';
+import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
 
 /** How often `--watch` and `--wait` ask the server (ms). */
 const POLL_MS = 500;

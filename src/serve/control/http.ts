@@ -1,10 +1,10 @@
 // The HTTP plumbing the control API and the embedded live view share: errors with their status,
 // JSON bodies (bounded) and replies, the throttle's body. A refusal changes nothing.
 import { z } from 'zod';
-import { DRIVE_FAULT_KINDS } from '../../shared/drive-state.ts';
+import { DRIVE_FAULT_KINDS } from '../../shared/drive-states/drive-state.ts';
 import { MAX_FAULT_TRACKS, type DriveFaultRequest } from '../../runtime/drives-status.ts';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { ArrayError, ConfigError, errorMessage } from '../../shared/errors.ts';
+import { ArrayError, ConfigError, errorMessage } from '../../shared/errors/errors.ts';
 
 /** Largest request body (a target configuration) the API reads; more is refused with 413. */
 const BODY_MAX_BYTES = 1 << 20;

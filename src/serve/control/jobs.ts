@@ -1,8 +1,8 @@
 // Reconfigurations asked for over the control API: one at a time, each with an id, its progress
 // (the service processor's progress events), rate and ETA, and its report or error when it ends.
-import { parseConfig, type ArrayConfig } from '../../shared/config.ts';
-import { ArrayError, errorMessage } from '../../shared/errors.ts';
-import type { Progress, ReconfReport } from '../../shared/report.ts';
+import { parseConfig, type ArrayConfig } from '../../shared/config/config.ts';
+import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
+import type { Progress, ReconfReport } from '../../shared/restripe/report.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import { untimedDrives } from '../../lab/plan.ts';
 import { planInThread } from '../../lab/plan-thread.ts';

@@ -4,15 +4,15 @@
 // tracks done and the PB, PS and IND bits still set (counted in the shared tables).
 import { performance } from 'node:perf_hooks';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { SLOT, NO_TRACK } from '../../shared/memory.ts';
-import { Session } from '../../shared/session.ts';
-import { sessionBitCounts } from '../../shared/bits.ts';
+import { SLOT, NO_TRACK } from '../../shared/tables/memory.ts';
+import { Session } from '../../shared/restripe/session.ts';
+import { sessionBitCounts } from '../../shared/restripe/bits.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import type { NbdCounters } from '../nbd/server.ts';
 import type { DeviceCounters, DeviceIo } from '../nbd/backend.ts';
 import type { Jobs } from './jobs.ts';
-import { slotOwnerOf, slotStateOf } from '../../shared/tables.ts';
-import { trackFaultCounts } from '../../shared/drive-state.ts';
+import { slotOwnerOf, slotStateOf } from '../../shared/tables/tables.ts';
+import { trackFaultCounts } from '../../shared/drive-states/drive-state.ts';
 
 export function arrayMetrics(emu: ArrayEmulator, io: DeviceIo, nbd: { counters: NbdCounters }, jobs: Jobs): Registry {
   const registry = new Registry();

@@ -2,8 +2,8 @@
 // body names the target and, as the CLI's options do, the drive model, the host load and the seed;
 // the plan runs in a thread of its own (lab/plan-thread.ts), never on the array's clock.
 import { z } from 'zod';
-import type { ArrayConfig } from '../../shared/config.ts';
-import { formatPath } from '../../shared/config.ts';
+import type { ArrayConfig } from '../../shared/config/config.ts';
+import { formatPath } from '../../shared/config/config.ts';
 import { SWEEP_WORKLOADS } from '../../lab/sweep-types.ts';
 import { planInThread } from '../../lab/plan-thread.ts';
 import type { PlanResult } from '../../lab/plan.ts';

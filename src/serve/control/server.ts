@@ -3,7 +3,7 @@
 // A refusal changes nothing: bodies are checked whole before anything starts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
-import { ArrayError, errorMessage } from '../../shared/errors.ts';
+import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
 import {
   driveFaultBody,
   HttpError,
@@ -22,7 +22,7 @@ import { arrayMetrics } from './metrics.ts';
 import { planFromBody } from './plans.ts';
 import { LiveView, nbdHostTotals } from '../ui/live.ts';
 import { serveAsset } from '../ui/assets.ts';
-import type { ArrayConfig } from '../../shared/config.ts';
+import type { ArrayConfig } from '../../shared/config/config.ts';
 
 export const DEFAULT_HTTP = '127.0.0.1:9180';
 

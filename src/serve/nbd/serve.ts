@@ -1,8 +1,8 @@
 // `arrayemu serve`: the array started, every non-BCV logical device an NBD export, on a TCP
 // address and/or a Unix socket. Each connection's requests go to the host adapters in turn.
 import { existsSync, unlinkSync } from 'node:fs';
-import type { ArrayConfig } from '../../shared/config.ts';
-import { ArrayError } from '../../shared/errors.ts';
+import type { ArrayConfig } from '../../shared/config/config.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
 import { ArrayEmulator } from '../../runtime/emulator.ts';
 import { HostClient } from '../../host/client.ts';
 import { NbdServer, type NbdBackend, type NbdCounters } from './server.ts';

@@ -8,8 +8,8 @@ import { Worker, type MessagePort } from 'node:worker_threads';
 import { WORKER_BOOTSTRAP } from '../../runtime/slots.ts';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import { HostClient } from '../../host/client.ts';
-import { ArrayError, errorMessage } from '../../shared/errors.ts';
-import { PendingRequests } from '../../shared/pending.ts';
+import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
+import { PendingRequests } from '../../shared/links/pending.ts';
 import type { DeviceCounters, DeviceIo } from './backend.ts';
 import type { NbdCounters } from './server.ts';
 

@@ -3,9 +3,9 @@
 // hand over), sizes learnt from the main thread at each switch, a FLUSH made durable by it.
 import { MessageChannel, parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { HostClient } from '../../host/client.ts';
-import { RingHostLink } from '../../shared/ring-link.ts';
-import type { Link } from '../../shared/link.ts';
-import { errorMessage } from '../../shared/errors.ts';
+import { RingHostLink } from '../../shared/links/ring-link.ts';
+import type { Link } from '../../shared/links/link.ts';
+import { errorMessage } from '../../shared/errors/errors.ts';
 import { clientsBackend, type DeviceIo } from './backend.ts';
 import { NbdServer } from './server.ts';
 import { type FromNbdThread, type NbdThreadInit, type ToNbdThread } from './thread.ts';

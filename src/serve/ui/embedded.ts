@@ -3,9 +3,9 @@
 // starts the reconfigurations and tells this view of each (started, progress, report).
 import { createServer, type Server } from 'node:http';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
-import type { ArrayConfig } from '../../shared/config.ts';
-import type { Progress, ReconfReport } from '../../shared/report.ts';
-import { ArrayError, errorMessage } from '../../shared/errors.ts';
+import type { ArrayConfig } from '../../shared/config/config.ts';
+import type { Progress, ReconfReport } from '../../shared/restripe/report.ts';
+import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
 import { parseListen } from '../nbd/serve.ts';
 import { HttpError, jsonBody, listenHttp, LOOPBACK, reply, statusOf, throttleBody } from '../control/http.ts';
 import { adapterHostTotals, LiveView } from './live.ts';

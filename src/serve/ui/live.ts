@@ -6,10 +6,10 @@
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
-import type { ArrayConfig } from '../../shared/config.ts';
+import type { ArrayConfig } from '../../shared/config/config.ts';
 import type { DeviceCounters } from '../nbd/backend.ts';
 import { latencyDelta, latencyQuantileMs, newLatencyHistogram } from '../histogram.ts';
-import { errorMessage } from '../../shared/errors.ts';
+import { errorMessage } from '../../shared/errors/errors.ts';
 import { cellChanges, layoutSignature, readCells, readOwners, viewGeometry } from './track-view.ts';
 
 /** Time between two updates (ms): four a second. */

@@ -1,9 +1,9 @@
 // What the live view draws (DESIGN §13): every physical track's bits and owner, read from the
 // shared tables without taking a lock (a torn view of a track lasts one update), and the changes
 // between two reads. Pure over the tables: the page's server sends what this computes.
-import type { ArrayModel } from '../../shared/model.ts';
-import { DEVICE, SLOT, TRACK, NO_SLOT, type SharedState } from '../../shared/memory.ts';
-import { flagsOf, pbWordOf, slotOf, slotStateOf } from '../../shared/tables.ts';
+import type { ArrayModel } from '../../shared/model/model.ts';
+import { DEVICE, SLOT, TRACK, NO_SLOT, type SharedState } from '../../shared/tables/memory.ts';
+import { pbWordOf, deviceWordOf, flagsOf, slotOf, slotStateOf } from '../../shared/tables/tables.ts';
 
 /** One byte a track: the bits the page colours it by. */
 export const CELL = {
@@ -74,7 +74,7 @@ export function readOwners(model: ArrayModel, state: SharedState): { owners: Uin
   const heads = model.drives.headsPerCylinder;
   for (const dev of model.devices) {
     if (dev.index >= OWNERS_MAX) continue; // the page names the first 254 devices
-    const active = state.deviceWord(dev.index, DEVICE.GENERATION);
+    const active = deviceWordOf(state, dev.index, DEVICE.GENERATION);
     // The active layout first: a location both layouts hold is shown as the hosts see it.
     const gens = [...dev.layouts.keys()].sort((a, b) => (a === active ? -1 : b === active ? 1 : a - b));
     for (const gen of gens) {
@@ -118,6 +118,6 @@ export function cellChanges(before: Uint8Array, now: Uint8Array): number[] | nul
 /** A signature of every device's layouts and active generation: the owners change exactly when it does. */
 export function layoutSignature(model: ArrayModel, state: SharedState): string {
   return model.devices
-    .map((d) => `${d.index}:${state.deviceWord(d.index, DEVICE.GENERATION)}:${[...d.layouts.keys()].join(',')}`)
+    .map((d) => `${d.index}:${deviceWordOf(state, d.index, DEVICE.GENERATION)}:${[...d.layouts.keys()].join(',')}`)
     .join(';');
 }

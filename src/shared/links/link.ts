@@ -1,0 +1,165 @@
+// A Link carries Messages between two actors. Sends made in one turn of the event loop leave as
+// one msgpackr batch (one cross-thread wake-up for many requests). The same actor classes run over
+// MessagePorts (worker mode) or over in-thread links (inline mode: one thread, same code).
+import type { MessagePort } from 'node:worker_threads';
+import { decodeBatch, encodeBatch, type Message, type Wire } from './messages.ts';
+import { assert } from '../errors/assert.ts';
+import { MAIN_OWNER, sched, type Owner } from '../sched/sched.ts';
+
+/** Most messages that may wait in one link's outgoing batch. */
+export const LINK_QUEUE_LIMIT = 1 << 16;
+
+export type Log = (level: 'info' | 'warn' | 'error', text: string) => void;
+
+export interface Link {
+  /** Who is at the other end, for logs: "DA30", "HA0", "host 2". */
+  readonly peer: string;
+  send(msg: Message): void;
+  onMessages(handler: (msgs: Message[]) => void): void;
+  /** Called once if the other end goes away (its thread died or it closed the link). */
+  onPeerGone(handler: () => void): void;
+  close(): void;
+}
+
+abstract class BatchingLink implements Link {
+  readonly peer: string;
+  protected handler: (msgs: Message[]) => void = () => {};
+  protected goneHandler: () => void = () => {};
+  private pending: Message[] = [];
+  private scheduled = false;
+  private closed = false;
+  private readonly log: Log;
+
+  constructor(peer: string, log: Log) {
+    this.peer = peer;
+    this.log = log;
+  }
+
+  send(msg: Message): void {
+    if (this.closed) return;
+    assert(
+      this.pending.length < LINK_QUEUE_LIMIT,
+      () => `link to ${this.peer}: ${LINK_QUEUE_LIMIT} messages queued unsent`,
+    );
+    this.pending.push(msg);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      sched().defer(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    if (this.closed || this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.transmit(encodeBatch(batch));
+  }
+
+  onMessages(handler: (msgs: Message[]) => void): void {
+    this.handler = handler;
+  }
+
+  onPeerGone(handler: () => void): void {
+    this.goneHandler = handler;
+  }
+
+  protected receive(wire: unknown): void {
+    const decoded = decodeBatch(wire);
+    if (!decoded.ok) this.log('warn', `dropped a message from ${this.peer}: ${decoded.error}`);
+    if (decoded.msgs.length > 0) this.handler(decoded.msgs);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.pending = [];
+    this.onClose();
+  }
+
+  protected abstract transmit(wire: Wire): void;
+  protected abstract onClose(): void;
+}
+
+/** A link over a MessagePort (worker mode). */
+export class PortLink extends BatchingLink {
+  private readonly port: MessagePort;
+  constructor(port: MessagePort, peer: string, log: Log) {
+    super(peer, log);
+    this.port = port;
+    port.on('message', (wire: unknown) => this.receive(wire));
+    port.on('close', () => this.goneHandler());
+  }
+  protected transmit(wire: Wire): void {
+    this.port.postMessage(wire, [wire.packed.buffer as ArrayBuffer, ...wire.blobs]);
+  }
+  protected onClose(): void {
+    this.port.close();
+  }
+  /** Let the port not keep the event loop alive (for ports whose owner decides when to exit). */
+  unref(): void {
+    this.port.unref();
+  }
+}
+
+/** One end of an in-thread link pair (inline mode). Delivery is asynchronous, as across threads. */
+/**
+ * Fault injection for in-thread links: each batch is held back a random number of event-loop
+ * turns, so batches are delayed and overtake each other (on one link and across links).
+ */
+export interface LinkChaos {
+  random: () => number;
+  maxDelayTurns: number;
+  /** Batches delivered late so far (a fault each). */
+  delayed: number;
+}
+
+/** Most event-loop turns chaos may hold one batch back. */
+export const MAX_CHAOS_TURNS = 16;
+
+class LocalLink extends BatchingLink {
+  other?: LocalLink;
+  chaos?: LinkChaos;
+  /** Whose code runs when a batch arrives at this end (its actor incarnation). */
+  owner: Owner = MAIN_OWNER;
+  protected transmit(wire: Wire): void {
+    const other = this.other;
+    if (!other) return;
+    const turns = this.chaos
+      ? Math.floor(this.chaos.random() * (Math.min(this.chaos.maxDelayTurns, MAX_CHAOS_TURNS) + 1))
+      : 0;
+    if (turns > 0) this.chaos!.delayed++;
+    const s = sched();
+    const hop = (left: number): void => {
+      if (left === 0) other.receive(wire);
+      else s.defer(() => hop(left - 1), other.owner);
+    };
+    s.defer(() => hop(turns), other.owner);
+  }
+  protected onClose(): void {
+    const other = this.other;
+    this.other = undefined;
+    if (other) sched().defer(() => other.goneHandler(), other.owner);
+  }
+}
+
+/**
+ * Two linked ends: messages sent on `a` arrive at `b` and back. Names are each end's peer; owners
+ * are whose code runs at each end (`aOwner` runs what arrives at `a`).
+ */
+export function localLinkPair(
+  aPeer: string,
+  bPeer: string,
+  log: Log,
+  chaos?: LinkChaos,
+  owners: { a?: Owner; b?: Owner } = {},
+): [Link, Link] {
+  const a = new LocalLink(aPeer, log);
+  const b = new LocalLink(bPeer, log);
+  a.other = b;
+  b.other = a;
+  a.chaos = chaos;
+  b.chaos = chaos;
+  a.owner = owners.a ?? MAIN_OWNER;
+  b.owner = owners.b ?? MAIN_OWNER;
+  return [a, b];
+}

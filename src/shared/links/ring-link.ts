@@ -1,0 +1,312 @@
+// A host link on rings (DESIGN §11): host requests and their replies go through two rings in shared
+// memory, their data through one arena, and the MessagePort beside them carries only the set-up,
+// what does not fit a ring (failed replies with their text, requests larger than a quarter of the
+// arena), and the other end's going away. To the host client and the host adapter it is a Link like
+// any other: `io` messages in, `io-done` messages out, so the actors do not know which they have.
+//
+// Data is copied once on each side: a write's bytes into the arena by the host, then by the host
+// adapter from the arena into the cache slot; a read's bytes by the host adapter from the slot
+// into the arena region the host set aside (IoRequest.into), and out of it by the host.
+import type { MessagePort } from 'node:worker_threads';
+import { LINK_QUEUE_LIMIT, PortLink, type Log } from './link.ts';
+import type { IoOp, IoReply, IoRequest, Message } from './messages.ts';
+import { Arena, Ring, ringBuffers, type RingBuffers } from './ring.ts';
+import { assert } from '../errors/assert.ts';
+
+/** Request descriptors one client keeps on its ring (and so replies waiting on the way back). */
+export const RING_ENTRIES = 4096;
+/** Bytes of request data one client keeps in flight (write payloads and read destinations). */
+export const RING_ARENA_BYTES = 32 * 1024 * 1024;
+/** A request with more data than this goes over the port as a message. */
+export const RING_REQUEST_MAX_BYTES = RING_ARENA_BYTES / 4;
+/** Bytes of device names one link may define (each name once, on its first request). */
+const NAMES_BYTES = 64 * 1024;
+
+// Request entry words.
+const ID = 0;
+const OP = 1;
+const DEVICE = 2;
+const OFFSET = 3;
+const LENGTH = 4;
+const DATA_AT = 5;
+/** OP of an entry that names a device: DEVICE is its number, OFFSET/LENGTH its bytes in the names buffer. */
+const OP_NAME = 3;
+const OPS: IoOp[] = ['read', 'write', 'flush'];
+const OP_CODE: Record<IoOp, number> = { read: 0, write: 1, flush: 2 };
+
+/** What the host end hands the host adapter's end, first thing on the port. */
+interface RingSetup {
+  ringSetup: true;
+  requests: RingBuffers;
+  replies: RingBuffers;
+  arena: SharedArrayBuffer;
+  names: SharedArrayBuffer;
+}
+
+const isSetup = (m: unknown): m is RingSetup => typeof m === 'object' && m !== null && 'ringSetup' in m;
+
+/** The host's end: puts requests, takes replies. */
+export class RingHostLink extends PortLink {
+  private readonly requests: Ring;
+  private readonly replies: Ring;
+  private readonly arena: Arena;
+  private readonly bytes: Uint8Array;
+  private readonly names: Uint8Array;
+  private namesUsed = 0;
+  private readonly deviceCodes = new Map<string, number>();
+  /** Per request id on the ring and not yet answered: its arena region (-1: none) and, for a read, its
+   * length. Never more than RING_ENTRIES of them, so the reply ring cannot overflow. */
+  private readonly regions = new Map<number, { at: number; read: boolean; len: number; lease: boolean }>();
+  /** Requests waiting for room on the ring or in the arena, in order. */
+  private readonly held: IoRequest[] = [];
+  private publishing = false;
+  private ringHandler: (msgs: Message[]) => void = () => {};
+
+  constructor(port: MessagePort, peer: string, log: Log) {
+    super(port, peer, log);
+    const setup: RingSetup = {
+      ringSetup: true,
+      requests: ringBuffers(RING_ENTRIES),
+      replies: ringBuffers(RING_ENTRIES),
+      arena: new SharedArrayBuffer(RING_ARENA_BYTES),
+      names: new SharedArrayBuffer(NAMES_BYTES),
+    };
+    this.requests = new Ring(setup.requests);
+    this.replies = new Ring(setup.replies);
+    this.arena = new Arena(RING_ARENA_BYTES);
+    this.bytes = new Uint8Array(setup.arena);
+    this.names = new Uint8Array(setup.names);
+    port.postMessage(setup);
+    port.on('close', () => this.replies.close()); // the host adapter went away: stop waiting for replies
+    super.onMessages((msgs) => this.fromPort(msgs));
+    void this.replies.consume(() => this.takeReplies());
+  }
+
+  override onMessages(handler: (msgs: Message[]) => void): void {
+    this.ringHandler = handler;
+  }
+
+  /** Arena bytes held now by requests in flight and lent reads (0 when all is answered and given back). */
+  get arenaHeldBytes(): number {
+    return this.arena.held();
+  }
+
+  override send(msg: Message): void {
+    if (msg.t !== 'io') return super.send(msg);
+    for (const req of msg.reqs) {
+      if ((req.op === 'flush' ? 0 : req.lengthBytes) <= RING_REQUEST_MAX_BYTES) {
+        assert(
+          this.held.length < LINK_QUEUE_LIMIT,
+          () => `host ring to ${this.peer}: ${LINK_QUEUE_LIMIT} requests waiting for room on the ring`,
+        );
+        this.held.push(req);
+      } else super.send({ t: 'io', reqs: [req] }); // too large for the ring: a message (its data copied on the way)
+    }
+    if (!this.publishing) {
+      this.publishing = true;
+      // At the end of this turn's synchronous work (the host client already sends a turn's requests
+      // as one message): a second turn's hop would add a wake-up's latency to every request.
+      queueMicrotask(() => {
+        this.publishing = false;
+        this.putHeld();
+      });
+    }
+  }
+
+  /** Put what waits on the ring while there is room (ring, replies, arena), in order, then publish. */
+  private putHeld(): void {
+    let n = 0;
+    while (n < this.held.length && this.put(this.held[n]!)) n++;
+    if (n > 0) this.held.splice(0, n);
+    this.requests.publish();
+  }
+
+  private put(req: IoRequest): boolean {
+    // Room for two entries: a request's device may need naming first.
+    if (this.requests.room() < 2 || this.regions.size >= RING_ENTRIES) return false;
+    const code = this.deviceCode(req.device);
+    if (code < 0) return this.viaPort(req);
+    const len = req.op === 'flush' ? 0 : req.lengthBytes;
+    const at = len > 0 ? this.arena.alloc(len) : -1;
+    if (len > 0 && at < 0) return false;
+    if (req.op === 'write') this.bytes.set(req.data!.subarray(0, len), at);
+    const w = this.requests.words;
+    const e = this.requests.nextEntry();
+    w[e + ID] = req.id;
+    w[e + OP] = OP_CODE[req.op];
+    w[e + DEVICE] = code;
+    w[e + OFFSET] = req.offsetBytes;
+    w[e + LENGTH] = len;
+    w[e + DATA_AT] = at;
+    this.requests.put();
+    this.regions.set(req.id, { at, read: req.op === 'read', len, lease: req.lease === true });
+    return true;
+  }
+
+  /** A request whose device name no longer fits the names buffer goes as a message. */
+  private viaPort(req: IoRequest): boolean {
+    super.send({ t: 'io', reqs: [req] });
+    return true;
+  }
+
+  /** The device's number on this link, naming it on the ring first if it is new (-1: the names buffer is full). */
+  private deviceCode(name: string): number {
+    const known = this.deviceCodes.get(name);
+    if (known !== undefined) return known;
+    const utf8 = new TextEncoder().encode(name);
+    if (this.namesUsed + utf8.length > NAMES_BYTES) return -1;
+    this.names.set(utf8, this.namesUsed);
+    const code = this.deviceCodes.size;
+    const w = this.requests.words;
+    const e = this.requests.nextEntry();
+    w[e + ID] = 0;
+    w[e + OP] = OP_NAME;
+    w[e + DEVICE] = code;
+    w[e + OFFSET] = this.namesUsed;
+    w[e + LENGTH] = utf8.length;
+    w[e + DATA_AT] = -1;
+    this.requests.put();
+    this.namesUsed += utf8.length;
+    this.deviceCodes.set(name, code);
+    return code;
+  }
+
+  private takeReplies(): void {
+    const replies: IoReply[] = [];
+    const w = this.replies.words;
+    this.replies.take((e) => {
+      replies.push(this.answered(w[e + ID]!));
+    });
+    if (replies.length === 0) return;
+    if (this.held.length > 0) this.putHeld();
+    this.ringHandler([{ t: 'io-done', replies }]);
+  }
+
+  /**
+   * The reply to ring request `id`, its arena region given back: a read's data is copied out of it
+   * first, or, asked for a lease, lent where it lies until the reply's `release` is called.
+   */
+  private answered(id: number): IoReply {
+    const r = this.regions.get(id);
+    assert(r !== undefined, () => `host ring to ${this.peer}: a reply to request ${id}, which is not on the ring`);
+    this.regions.delete(id);
+    if (r.at < 0) return { id, ok: true, data: r.read ? new Uint8Array(0) : undefined };
+    if (r.read && r.lease) {
+      let lent = true;
+      const release = () => {
+        if (lent) this.arena.free(r.at);
+        lent = false;
+      };
+      return { id, ok: true, data: this.bytes.subarray(r.at, r.at + r.len), release };
+    }
+    const data = r.read ? this.bytes.slice(r.at, r.at + r.len) : undefined;
+    this.arena.free(r.at);
+    return { id, ok: true, data };
+  }
+
+  /** Replies that came as messages (failures, and requests too large for the ring). */
+  private fromPort(msgs: Message[]): void {
+    for (const m of msgs)
+      if (m.t === 'io-done') for (const r of m.replies) if (this.regions.has(r.id)) this.answered(r.id).release?.();
+    if (this.held.length > 0) this.putHeld();
+    this.ringHandler(msgs);
+  }
+
+  override close(): void {
+    this.replies.close();
+    super.close();
+  }
+}
+
+/** The host adapter's end: takes requests, puts replies. */
+export class RingAdapterLink extends PortLink {
+  private rings?: { requests: Ring; replies: Ring; bytes: Uint8Array; names: Uint8Array };
+  private readonly deviceNames: string[] = [];
+  /** Per request id that came on the ring: its arena region (-1: none). */
+  private readonly onRing = new Map<number, number>();
+  private ringHandler: (msgs: Message[]) => void = () => {};
+  private publishing = false;
+
+  constructor(port: MessagePort, peer: string, log: Log) {
+    super(port, peer, log);
+    port.on('close', () => this.rings?.requests.close());
+  }
+
+  override onMessages(handler: (msgs: Message[]) => void): void {
+    this.ringHandler = handler;
+    super.onMessages(handler);
+  }
+
+  protected override receive(wire: unknown): void {
+    if (!isSetup(wire)) return super.receive(wire);
+    assert(!this.rings, () => `host link from ${this.peer}: a second ring set-up`);
+    this.rings = {
+      requests: new Ring(wire.requests),
+      replies: new Ring(wire.replies),
+      bytes: new Uint8Array(wire.arena),
+      names: new Uint8Array(wire.names),
+    };
+    void this.rings.requests.consume(() => this.takeRequests());
+  }
+
+  private takeRequests(): void {
+    const r = this.rings!;
+    const w = r.requests.words;
+    const reqs: IoRequest[] = [];
+    r.requests.take((e) => {
+      const op = w[e + OP]!;
+      if (op === OP_NAME) {
+        const at = w[e + OFFSET]!;
+        this.deviceNames[w[e + DEVICE]!] = new TextDecoder().decode(r.names.slice(at, at + w[e + LENGTH]!));
+        return;
+      }
+      const id = w[e + ID]!;
+      const len = w[e + LENGTH]!;
+      const at = w[e + DATA_AT]!;
+      const device = this.deviceNames[w[e + DEVICE]!];
+      assert(device !== undefined && OPS[op] !== undefined, () => `host ring from ${this.peer}: entry ${id} op ${op}`);
+      const req: IoRequest = { id, op: OPS[op]!, device, offsetBytes: w[e + OFFSET]!, lengthBytes: len };
+      if (req.op === 'write') req.data = r.bytes.subarray(at, at + len);
+      if (req.op === 'read' && at >= 0) req.into = r.bytes.subarray(at, at + len);
+      this.onRing.set(id, at);
+      reqs.push(req);
+    });
+    if (reqs.length > 0) this.ringHandler([{ t: 'io', reqs }]);
+  }
+
+  override send(msg: Message): void {
+    if (msg.t !== 'io-done' || !this.rings) return super.send(msg);
+    const rest: IoReply[] = [];
+    for (const reply of msg.replies) if (!this.putReply(reply)) rest.push(reply);
+    if (rest.length > 0) super.send({ t: 'io-done', replies: rest });
+    if (!this.publishing) {
+      this.publishing = true;
+      queueMicrotask(() => {
+        this.publishing = false;
+        this.rings?.replies.publish();
+      });
+    }
+  }
+
+  /** A successful reply to a request that came on the ring goes back on the ring (its data in its region). */
+  private putReply(reply: IoReply): boolean {
+    const at = this.onRing.get(reply.id);
+    if (at === undefined) return false;
+    this.onRing.delete(reply.id);
+    if (!reply.ok) return false; // its text goes as a message; the host frees its region then
+    const r = this.rings!;
+    const d = reply.data;
+    if (d && d.length > 0 && !(d.buffer === r.bytes.buffer && d.byteOffset === r.bytes.byteOffset + at))
+      r.bytes.set(d, at);
+    const e = r.replies.nextEntry(); // never full: the host keeps at most RING_ENTRIES on the ring
+    r.replies.words[e + ID] = reply.id;
+    r.replies.words[e + OP] = 1;
+    r.replies.put();
+    return true;
+  }
+
+  override close(): void {
+    this.rings?.requests.close();
+    super.close();
+  }
+}
