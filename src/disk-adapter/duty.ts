@@ -84,7 +84,7 @@ function switched(state: SharedState, s: Session): boolean {
  */
 export function slotDuty(ctx: DutyContext, owner: number, st: number): Duty | undefined {
   const { state } = ctx;
-  if (st & SLOT.WP1 && ctx.ownsTrack(owner) && !state.isHeld('destage-main')) {
+  if (st & SLOT.WP1 && ctx.ownsTrack(owner) && !state.hooks.isHeld('destage-main')) {
     const session = hasFlag(state, owner, TRACK.PS) ? sessionOfOriginal(ctx.sessions, owner) : undefined;
     if (!session || !switched(state, session)) return { wp: SLOT.WP1, target: owner };
     // Original-layout data pending on a location not split yet: it must not land there, so the
@@ -94,20 +94,20 @@ export function slotDuty(ctx: DutyContext, owner: number, st: number): Duty | un
     return { wp: SLOT.WP1, target: owner, split: session };
   }
   // WPk: mirror k's copy of the owner (DESIGN §14), at its location on another drive.
-  if (st & (SLOT.WP2 | SLOT.WP3 | SLOT.WP4) && !state.isHeld('destage-main'))
+  if (st & (SLOT.WP2 | SLOT.WP3 | SLOT.WP4) && !state.hooks.isHeld('destage-main'))
     for (let k = 2; k <= MAX_MIRRORS; k++) {
       const target = st & wpOfMirror(k) ? ctx.model.mirrorLocation(owner, k) : NO_TRACK;
       if (target !== NO_TRACK && ctx.ownsTrack(target)) return { wp: wpOfMirror(k), target };
     }
   // WPB: the BCV's copy; WPBk: mirror k's copy of that BCV track (a mirrored BCV).
-  if (st & WPB_ALL && !state.isHeld('destage-mirror')) {
+  if (st & WPB_ALL && !state.hooks.isHeld('destage-mirror')) {
     const session = sessionOfOriginal(ctx.sessions, owner);
     if (session?.B) {
       const b = session.bcvOfOriginal(owner);
       for (let k = 1; k <= MAX_MIRRORS; k++) {
         const target = !(st & wpbOfMirror(k)) ? NO_TRACK : k === 1 ? b : ctx.model.mirrorLocation(b, k);
         // (TEST ONLY: UNWRITTEN_BCV_MIRROR leaves a BCV mirror's copy unwritten, counted as dropped.)
-        const unwritten = k > 1 && state.testFault('UNWRITTEN_BCV_MIRROR');
+        const unwritten = k > 1 && state.hooks.testFault('UNWRITTEN_BCV_MIRROR');
         if (target !== NO_TRACK && ctx.ownsTrack(target)) return { wp: wpbOfMirror(k), target, unwritten };
       }
     }

@@ -106,7 +106,7 @@ export async function rebuildPart(ctx: RebuildContext, d: number): Promise<numbe
 async function slotHolding(ctx: RebuildContext, owner: number, from: number): Promise<number> {
   const { state } = ctx;
   const cached = wholeSlotOf(state, owner);
-  if (cached !== NO_SLOT && state.testFault('REBUILD_FROM_DRIVE'))
+  if (cached !== NO_SLOT && state.hooks.testFault('REBUILD_FROM_DRIVE'))
     await ctx.readLocation(from, state.slotBytes(cached));
   if (cached !== NO_SLOT) return cached;
   const s = tryAllocateSlot(state, owner);

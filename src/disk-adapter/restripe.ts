@@ -154,7 +154,7 @@ export class Restripe {
 
   /** ESTABLISH of original location g, read from its copy `from` (g itself, or a mirror's). */
   private async establishOne(session: Session, g: number, from: number): Promise<void> {
-    await this.ctx.state.passHold('establish');
+    await this.ctx.state.hooks.passHold('establish');
     await this.ctx.throttle.gate(session.copyingAdapters('establish', this.ctx.state.driveOwner));
     const b = session.bcvOfOriginal(g);
     const s = await this.establishTrack(g, b, from);
@@ -259,7 +259,7 @@ export class Restripe {
     let n = 0;
     for (const d of this.servedPositions()) {
       for (const p of session.mainLocationsOn(d)) {
-        await this.ctx.state.passHold('split');
+        await this.ctx.state.hooks.passHold('split');
         await lockTrack(this.ctx.state, p);
         try {
           if (hasFlag(this.ctx.state, p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.ctx.state, session, p));
@@ -290,7 +290,7 @@ export class Restripe {
     assert(session.B && bInv, `${this.ctx.name}: data transfer of session ${session.spec.sid} without a BCV`);
     const { elsewhere, mine } = this.readElsewhere(fromCopies);
     const fillOne = async (b: number, from: number) => {
-      await this.ctx.state.passHold('transfer');
+      await this.ctx.state.hooks.passHold('transfer');
       if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
       if (!hasPb(this.ctx.state, b, session.y)) return;
       await this.ctx.throttle.gate(session.copyingAdapters('transfer', this.ctx.state.driveOwner));
@@ -322,7 +322,7 @@ export class Restripe {
       if (session) {
         // Test hook: the fill has found its session and holds no lock yet. It does not count as
         // running while held, so the data transfer goes on (and may close the session meanwhile).
-        await this.ctx.state.passHold('host-fill');
+        await this.ctx.state.hooks.passHold('host-fill');
         this.hostFills++;
         try {
           await this.fill(session, t, this.bcvCopyToRead(session.B!.locate(t)));
@@ -400,7 +400,7 @@ export class Restripe {
       if (!this.ctx.sessions.has(session.spec.sid)) return true;
       if (!hasPb(this.ctx.state, b, session.y)) return true; // filled meanwhile
       // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
-      if (hasFlag(this.ctx.state, o, TRACK.PS) && !this.ctx.state.testFault('BROKEN_FILL'))
+      if (hasFlag(this.ctx.state, o, TRACK.PS) && !this.ctx.state.hooks.testFault('BROKEN_FILL'))
         this.splitDone(split(this.ctx.state, session, o));
       if (hasFlag(this.ctx.state, n, TRACK.PS)) this.splitDone(split(this.ctx.state, session, n));
       if (hasFlag(this.ctx.state, n, TRACK.IND) && !this.filledWithoutCache(b, n, from)) {
@@ -450,7 +450,7 @@ export class Restripe {
     const s = slotOf(this.ctx.state, n);
     const pending = onDrive || s === NO_SLOT ? 0 : slotStateOf(this.ctx.state, s);
     const marked = markFillCopies(this.ctx.state, this.ctx.model, n, pending);
-    const keep = !marked || this.ctx.state.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
+    const keep = !marked || this.ctx.state.hooks.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
     for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
       const f = flagsOf(this.ctx.state, n);
       if (casFlags(this.ctx.state, n, f, (f & ~TRACK.IND) | keep) === f) return;

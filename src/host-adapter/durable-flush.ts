@@ -53,5 +53,5 @@ export async function durableFlush(
   for (let s = 0; s < state.slots; s++) if (slotStateOf(state, s) & SLOT.WP) before.push(s);
   await destage();
   if (before.some((s) => slotStateOf(state, s) & SLOT.WP)) await destage();
-  if (!state.testFault('FLUSH_WITHOUT_COMMIT')) await asker.commit();
+  if (!state.hooks.testFault('FLUSH_WITHOUT_COMMIT')) await asker.commit();
 }

@@ -9,7 +9,8 @@ import { MAIN_OWNER, sched } from '../shared/sched/sched.ts';
 import { takeBack, type TakenBack } from './recovery.ts';
 import type { ResumedRebuild } from './rebuild-run.ts';
 import type { SessionSpec } from '../shared/restripe/session.ts';
-import { BACKGROUND, type HoldName } from '../shared/tables/memory.ts';
+import { BACKGROUND } from '../shared/tables/memory.ts';
+import { type HoldName } from '../shared/hooks/hooks.ts';
 import type { ReconfReport } from '../shared/restripe/report.ts';
 import type { StalledSession } from '../service-processor/session-run.ts';
 import type { SpCalls, SpMethod } from './actors.ts';
@@ -410,7 +411,7 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Hold or release a process (test hook in shared memory: see HOOK). */
   hold(name: HoldName, held: boolean): void {
-    this.state.setHold(name, held);
+    this.state.hooks.setHold(name, held);
   }
 
   /** The sessions open now (as the service processor opened them). */
@@ -420,7 +421,7 @@ export class ArrayEmulator extends EventEmitter {
 
   /** Let a held process take `steps` more steps (one track each for establish, split, transfer). */
   step(name: HoldName, steps = 1): void {
-    this.state.stepHold(name, steps);
+    this.state.hooks.stepHold(name, steps);
   }
 
   async status(): Promise<Record<string, Record<string, number>>> {

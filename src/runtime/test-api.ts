@@ -1,16 +1,8 @@
 // The typed test API of a running array: what tests and the stress harness use to hold and step
 // background processes, read where a device stands, and inject the deliberate faults that prove
 // the checks work. Nothing outside src/runtime writes a shared word from outside the actors.
-import {
-  DEVICE,
-  NO_SLOT,
-  NO_TRACK,
-  SLOT,
-  TRACK,
-  type HoldName,
-  type SharedState,
-  type TestFaultName,
-} from '../shared/tables/memory.ts';
+import { DEVICE, NO_SLOT, NO_TRACK, SLOT, TRACK, type SharedState } from '../shared/tables/memory.ts';
+import { type HoldName, type TestFaultName } from '../shared/hooks/hooks.ts';
 import type { ArrayModel } from '../shared/model/model.ts';
 import {
   deviceWordOf,
@@ -33,12 +25,12 @@ export class ArrayTestApi {
 
   /** Hold or release a process before its next step (HOLD words in shared memory). */
   hold(name: HoldName, held: boolean): void {
-    this.state.setHold(name, held);
+    this.state.hooks.setHold(name, held);
   }
 
   /** Let held process `name` take `steps` more steps (one track each for establish, split, transfer). */
   step(name: HoldName, steps = 1): void {
-    this.state.stepHold(name, steps);
+    this.state.hooks.stepHold(name, steps);
   }
 
   /** Where device `id`'s reconfiguration stands (PHASE). */
@@ -53,7 +45,7 @@ export class ArrayTestApi {
 
   /** Switch a deliberate fault on or off (TEST_FAULT). */
   setFault(name: TestFaultName, on: boolean): void {
-    this.state.setTestFault(name, on);
+    this.state.hooks.setTestFault(name, on);
   }
 
   /**

@@ -379,13 +379,13 @@ export class ServiceProcessor {
   private async switchPhase(run: SessionRun): Promise<void> {
     const dev = run.spec.deviceIndex;
     const meta = run.plan.kind === 'meta-expansion';
-    if (!meta) await this.state.passHold('switch');
+    if (!meta) await this.state.hooks.passHold('switch');
     // R1: the BCV on its drives before the activation is durable. Most mirror writes are destaged
     // here with hosts running; the rest inside the window, where the device's hosts add no more.
-    const mirror = !meta && this.durable.enabled && !this.state.testFault('UNSYNCED_SWITCH');
+    const mirror = !meta && this.durable.enabled && !this.state.hooks.testFault('UNSYNCED_SWITCH');
     if (mirror)
       await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
-    const late = this.state.testFault('LATE_SWITCH_COMMIT');
+    const late = this.state.hooks.testFault('LATE_SWITCH_COMMIT');
     run.blockedMs = await switchOver(
       this.state,
       this.emit,
@@ -425,14 +425,14 @@ export class ServiceProcessor {
       const { sid } = run.spec;
       setDeviceWord(this.state, run.spec.deviceIndex, DEVICE.PHASE, PHASE.TRANSFERRING);
       // TEST ONLY (R1 broken): the record says "switched" only once the transfer has run a while.
-      if (this.state.testFault('LATE_SWITCH_COMMIT'))
+      if (this.state.hooks.testFault('LATE_SWITCH_COMMIT'))
         sched().after(2 * this.durable.everyMs, () => (run.durable = 'switched'), false);
       const ask = (step: ReconfStep, msg: Message) => this.everyone(this.diskAdapterNames, sid, step, msg);
       await withProgress(this.emit, this.state, run.session, () =>
         Promise.all([ask('split', { t: 'start-split', sid }), dataTransfer(this.state, run.session, run.logStep, ask)]),
       );
       run.logStep('steps 116-117: instant split and data transfer done in every disk adapter');
-      await this.state.passHold('completion');
+      await this.state.hooks.passHold('completion');
     }
     run.stage = 'transferred';
   }

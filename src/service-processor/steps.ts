@@ -62,7 +62,7 @@ export async function switchOver(
   setDeviceWord(state, dev, DEVICE.BLOCKED, 1);
   try {
     await state.awaitDrained(dev, DRAIN_WAIT_MS, `${session.spec.deviceId}: host requests in flight at the switch`);
-    await state.passHold('switch-window');
+    await state.hooks.passHold('switch-window');
     await testPause('switch-window');
     await inWindow();
     setDeviceWord(state, dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation

@@ -12,7 +12,7 @@ import { SECTOR_BYTES, type ArrayConfig } from '../shared/config/config.ts';
 import { errorMessage } from '../shared/errors/errors.ts';
 import { imageOf, MemoryStore, type DurableCommit } from '../shared/durable/durable.ts';
 import type { Log } from '../shared/links/link.ts';
-import type { TestFaultName } from '../shared/tables/memory.ts';
+import type { TestFaultName } from '../shared/hooks/hooks.ts';
 import { runSeeded, sched, sleep } from '../shared/sched/sched.ts';
 import { planReconfiguration } from '../shared/restripe/reconf-plan.ts';
 import { deviceLayout } from '../shared/layout/layout.ts';

@@ -4,7 +4,7 @@
 // In .ci/run (`npm run test:campaigns`).
 import { describe, expect, it } from 'vitest';
 import { crashCampaign } from '../../src/stress/crash.ts';
-import type { TestFaultName } from '../../src/shared/tables/memory.ts';
+import type { TestFaultName } from '../../src/shared/hooks/hooks.ts';
 
 describe('crash everywhere catches each broken ordering rule in most seeds', () => {
   for (const fault of ['EARLY_IND_CLEAR', 'UNSYNCED_SWITCH', 'LATE_SWITCH_COMMIT'] as TestFaultName[]) {

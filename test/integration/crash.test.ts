@@ -4,7 +4,7 @@
 // campaign (crashCampaign with 20 seeds a kind) and its counts are in docs/RELIABILITY.md.
 import { describe, expect, it } from 'vitest';
 import { crashCampaign, crashSeed, CRASH_KINDS, DRIVE_FAULT_KINDS } from '../../src/stress/crash.ts';
-import type { TestFaultName } from '../../src/shared/tables/memory.ts';
+import type { TestFaultName } from '../../src/shared/hooks/hooks.ts';
 
 const CAMPAIGN_BOUND_MS = 240_000;
 

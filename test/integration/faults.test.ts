@@ -43,7 +43,7 @@ describe.each(['inline', 'threads'] as const)('adapter failures (%s)', (mode) =>
       written.set(t, 2);
     }
     emu.step('transfer', 3);
-    await until(() => emu.state.holdStepsLeft('transfer') === 0, 'three transfer steps');
+    await until(() => emu.state.hooks.holdStepsLeft('transfer') === 0, 'three transfer steps');
     const pbBefore = countPb(emu);
     expect(pbBefore).toBeGreaterThan(0);
     const taken = await emu.restart('DA30');

@@ -187,7 +187,7 @@ describe('a drive fails in the middle of a mirrored restripe', () => {
     await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
     emu.step('split', 6);
     emu.step('transfer', 5);
-    await until(() => emu.state.holdStepsLeft('transfer') === 0, 'five transfer steps');
+    await until(() => emu.state.hooks.holdStepsLeft('transfer') === 0, 'five transfer steps');
     await host.write('LD1', 3 * TRACK_BYTES, pattern(3, 9));
     emu.failDrive({ drive, kind: 'whole' });
     await host.write('LD1', 4 * TRACK_BYTES, pattern(4, 9));
@@ -215,7 +215,7 @@ describe('a drive fails while a mirrored device is ESTABLISHed', () => {
     restripe.catch(() => {});
     await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
     emu.step('establish', 4);
-    await until(() => emu.state.holdStepsLeft('establish') === 0, 'four ESTABLISH steps');
+    await until(() => emu.state.hooks.holdStepsLeft('establish') === 0, 'four ESTABLISH steps');
     await host.write('LD1', 5 * TRACK_BYTES, pattern(5, 9));
     emu.failDrive({ drive, kind: 'whole' });
     await host.write('LD1', 6 * TRACK_BYTES, pattern(6, 9));
@@ -256,7 +256,7 @@ describe('a mirrored BCV (DESIGN §14): the window between the switch and a fill
     await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.TRANSFERRING, 'the transfer');
     emu.step('split', 6);
     emu.step('transfer', 3);
-    await until(() => emu.state.holdStepsLeft('transfer') === 0, 'three transfer steps');
+    await until(() => emu.state.hooks.holdStepsLeft('transfer') === 0, 'three transfer steps');
     await host.write('LD1', 3 * TRACK_BYTES, pattern(3, 9));
     emu.failDrive({ drive, kind: 'whole' });
     // Host reads of tracks not filled yet: each fills from a readable BCV copy (FIG. 7).
@@ -297,7 +297,7 @@ describe('a mirrored BCV (DESIGN §14): the window between the switch and a fill
     restripe.catch(() => {});
     await until(() => deviceWordOf(emu.state, ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
     emu.step('establish', 4);
-    await until(() => emu.state.holdStepsLeft('establish') === 0, 'four ESTABLISH steps');
+    await until(() => emu.state.hooks.holdStepsLeft('establish') === 0, 'four ESTABLISH steps');
     await host.write('LD1', 5 * TRACK_BYTES, pattern(5, 9));
     emu.failDrive({ drive, kind: 'whole' });
     await host.write('LD1', 6 * TRACK_BYTES, pattern(6, 9));

@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
-import { DEVICE, PHASE, type HoldName } from '../../src/shared/tables/memory.ts';
+import { DEVICE, PHASE } from '../../src/shared/tables/memory.ts';
+import { type HoldName } from '../../src/shared/hooks/hooks.ts';
 import { Session } from '../../src/shared/restripe/session.ts';
 import { sessionBitProblems } from '../../src/shared/restripe/bits.ts';
 import { smallRaw, until } from '../support/helpers.ts';
@@ -99,7 +100,7 @@ class StepCmd implements fc.AsyncCommand<Model, Real> {
     m.stepsLeft[this.process] -= n;
     r.emu.step(this.process, n);
     // Taken: each pass of the process's hook takes one step (one location visited).
-    await until(() => r.emu.state.holdStepsLeft(this.process) === 0, `${n} ${this.process} steps taken`);
+    await until(() => r.emu.state.hooks.holdStepsLeft(this.process) === 0, `${n} ${this.process} steps taken`);
     checkBits(r);
   }
   toString = () => `${this.process}-step(${this.steps})`;

@@ -3,7 +3,7 @@
 // some recoveries crashed again at each of theirs), every flushed sector checked. `--break` breaks
 // one ordering rule on purpose: the campaign must then fail; it reports every seed that caught it (--first: stops at the first).
 import { Command, Option } from 'commander';
-import type { TestFaultName } from '../../shared/tables/memory.ts';
+import type { TestFaultName } from '../../shared/hooks/hooks.ts';
 import { intArg, print, EXIT_FAILED } from '../args.ts';
 
 /** The ordering rules `--break` can break, by the name the CLI takes. */

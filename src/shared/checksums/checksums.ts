@@ -13,13 +13,15 @@
 // of one write, or no checksum.
 import { crc32 } from 'node:zlib';
 import { TRACK, type SharedState } from '../tables/memory.ts';
+import { clearFlag, flagsOf, setFlag } from '../tables/tables.ts';
+import { loadWord, storeWord } from '../tables/words.ts';
 
 /** The checksum of a track's bytes. */
 export const trackSum = (bytes: Uint8Array): number => crc32(bytes) | 0;
 
 /** Copy location g is about to be written: no checksum of it holds until the write has ended. */
 export function sumUnknown(state: SharedState, g: number): void {
-  Atomics.and(state.trackFlags, g, ~TRACK.SUMMED);
+  clearFlag(state, g, TRACK.SUMMED);
 }
 
 /** Copy location g holds `bytes` now (its whole track): its checksum is theirs. */
@@ -29,8 +31,8 @@ export function noteSum(state: SharedState, g: number, bytes: Uint8Array): void 
 
 /** The checksum first, then SUMMED: whoever sees SUMMED reads this checksum. */
 export function setSum(state: SharedState, g: number, sum: number): void {
-  Atomics.store(state.trackSums, g, sum);
-  Atomics.or(state.trackFlags, g, TRACK.SUMMED);
+  storeWord(state.trackSums, g, sum);
+  setFlag(state, g, TRACK.SUMMED);
 }
 
 /**
@@ -38,9 +40,8 @@ export function setSum(state: SharedState, g: number, sum: number): void {
  * undefined if none is known (or g is formatted: it reads as zeros).
  */
 export function sumOf(state: SharedState, g: number, at = g): number | undefined {
-  if (Atomics.load(state.trackFlags, g) & TRACK.FMT || !(Atomics.load(state.trackFlags, at) & TRACK.SUMMED))
-    return undefined;
-  return Atomics.load(state.trackSums, at);
+  if (flagsOf(state, g) & TRACK.FMT || !(flagsOf(state, at) & TRACK.SUMMED)) return undefined;
+  return loadWord(state.trackSums, at);
 }
 
 /** A direct copy made location `to` hold what location `from` did: `to` takes its checksum, or none. */

@@ -7,7 +7,8 @@ import type { DriveMap } from '../layout/layout.ts';
 import type { ArrayModel } from '../model/model.ts';
 import { ArrayError } from '../errors/errors.ts';
 import { assert } from '../errors/assert.ts';
-import { setFlag } from '../tables/tables.ts';
+import { flagsOf, setFlag } from '../tables/tables.ts';
+import { addWord, loadWord, storeWord } from '../tables/words.ts';
 
 export const DRIVE_STATE = { OK: 0, FAILED: 1, REBUILDING: 2, SPARE: 3 } as const;
 export type DriveStateName = 'ok' | 'failed' | 'rebuilding' | 'spare';
@@ -32,17 +33,17 @@ const W = { STATE: 0, MEDIA: 1, REBUILT: 2, TO_REBUILD: 3 } as const;
 const word = (d: number, w: number) => d * DRIVE_WORDS + w;
 
 /** Drive d's own state (of its media: a failed drive stays failed after a spare took its place). */
-export const driveStateOf = (state: SharedState, d: number): number => Atomics.load(state.driveState, word(d, W.STATE));
+export const driveStateOf = (state: SharedState, d: number): number => loadWord(state.driveState, word(d, W.STATE));
 export const driveStateName = (state: SharedState, d: number): DriveStateName => NAMES[driveStateOf(state, d)] ?? 'ok';
 export const setDriveState = (state: SharedState, d: number, v: number): void =>
-  void Atomics.store(state.driveState, word(d, W.STATE), v);
+  void storeWord(state.driveState, word(d, W.STATE), v);
 /**
  * The drive whose media holds position d's tracks: d itself, or the spare rebuilt in its place
  * (global track indexes stay the position's; only the media behind them changes).
  */
-export const mediaOf = (state: SharedState, d: number): number => Atomics.load(state.driveState, word(d, W.MEDIA));
+export const mediaOf = (state: SharedState, d: number): number => loadWord(state.driveState, word(d, W.MEDIA));
 export const setMediaOf = (state: SharedState, d: number, m: number): void =>
-  void Atomics.store(state.driveState, word(d, W.MEDIA), m);
+  void storeWord(state.driveState, word(d, W.MEDIA), m);
 /**
  * The global track whose index the media behind copy location g keeps its bytes at (its seqlock and
  * its checksum): g itself, or the same track of the spare rebuilt in g's drive position's place.
@@ -77,7 +78,7 @@ export const driveFailed = (state: SharedState, d: number): boolean =>
  */
 export function copyReadable(state: SharedState, d: number, g: number): boolean {
   const st = driveStateOf(state, mediaOf(state, d));
-  return st === DRIVE_STATE.OK || (st === DRIVE_STATE.REBUILDING && !(Atomics.load(state.trackFlags, g) & TRACK.STALE));
+  return st === DRIVE_STATE.OK || (st === DRIVE_STATE.REBUILDING && !(flagsOf(state, g) & TRACK.STALE));
 }
 
 /**
@@ -99,7 +100,7 @@ export function readableCopyOf(model: ArrayModel, state: SharedState, g: number)
 
 /** Copy location x would serve a read now: its drive serves reads, and it is neither STALE nor with a media error. */
 export const copyServesRead = (state: SharedState, drives: DriveMap, x: number): boolean =>
-  copyReadable(state, drives.driveOf(x), x) && !(Atomics.load(state.trackFlags, x) & (TRACK.STALE | TRACK.MEDIA));
+  copyReadable(state, drives.driveOf(x), x) && !(flagsOf(state, x) & (TRACK.STALE | TRACK.MEDIA));
 
 /** Position d's tracks take writes: its media is ok, or a spare is being rebuilt in its place. */
 export const driveWritable = (state: SharedState, d: number): boolean => {
@@ -108,22 +109,22 @@ export const driveWritable = (state: SharedState, d: number): boolean => {
 };
 /** A rebuild's progress on position d: copies rewritten, of how many. */
 export const rebuildProgress = (state: SharedState, d: number): { done: number; total: number } => ({
-  done: Atomics.load(state.driveState, word(d, W.REBUILT)),
-  total: Atomics.load(state.driveState, word(d, W.TO_REBUILD)),
+  done: loadWord(state.driveState, word(d, W.REBUILT)),
+  total: loadWord(state.driveState, word(d, W.TO_REBUILD)),
 });
 export const setRebuildTotal = (state: SharedState, d: number, total: number): void => {
-  Atomics.store(state.driveState, word(d, W.TO_REBUILD), total);
-  Atomics.store(state.driveState, word(d, W.REBUILT), 0);
+  storeWord(state.driveState, word(d, W.TO_REBUILD), total);
+  storeWord(state.driveState, word(d, W.REBUILT), 0);
 };
 /** A rebuild's progress on position d put back (a restart counts what its STALE bits leave). */
 export const setRebuildProgress = (state: SharedState, d: number, done: number, total: number): void => {
-  Atomics.store(state.driveState, word(d, W.TO_REBUILD), total);
-  Atomics.store(state.driveState, word(d, W.REBUILT), done);
+  storeWord(state.driveState, word(d, W.TO_REBUILD), total);
+  storeWord(state.driveState, word(d, W.REBUILT), done);
 };
 /** n more copies of position d rewritten: its rebuild's progress (none counted unless a spare is being rebuilt there: a scrub's repair is not one). */
 export function addRebuilt(state: SharedState, d: number, n: number): void {
   if (driveStateOf(state, mediaOf(state, d)) === DRIVE_STATE.REBUILDING)
-    Atomics.add(state.driveState, word(d, W.REBUILT), n);
+    addWord(state.driveState, word(d, W.REBUILT), n);
 }
 
 /** Mark copy location g stale (not read until a whole-track write rewrites it): a scrub found it bad and a good copy exists. */
@@ -146,7 +147,7 @@ export function handOver(state: SharedState, d: number, spare: number, stale: nu
   setRebuildTotal(state, d, stale.length);
   setDriveState(state, spare, DRIVE_STATE.REBUILDING);
   setMediaOf(state, d, spare);
-  Atomics.store(state.driveOwner, d, Atomics.load(state.driveOwner, spare));
+  storeWord(state.driveOwner, d, loadWord(state.driveOwner, spare));
 }
 
 /** Stale copies left on drive position d (a rebuild is done when none is). */
@@ -154,7 +155,7 @@ export function staleOn(state: SharedState, drives: DriveMap, d: number): number
   const base = drives.baseTrack[d]!;
   const out: number[] = [];
   for (let g = base; g < base + drives.cylinders[d]! * drives.headsPerCylinder; g++)
-    if (Atomics.load(state.trackFlags, g) & TRACK.STALE) out.push(g);
+    if (flagsOf(state, g) & TRACK.STALE) out.push(g);
   return out;
 }
 
@@ -195,7 +196,7 @@ export function injectTrackFaults(
 export function trackFaultCounts(state: SharedState): { media: number; rot: number; lost: number } {
   const out = { media: 0, rot: 0, lost: 0 };
   for (let g = 0; g < state.totalTracks; g++) {
-    const f = Atomics.load(state.trackFlags, g);
+    const f = flagsOf(state, g);
     if (f & TRACK.MEDIA) out.media++;
     if (f & TRACK.ROT) out.rot++;
     if (f & TRACK.LOST) out.lost++;

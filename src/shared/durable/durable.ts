@@ -44,6 +44,8 @@ import { assert } from '../errors/assert.ts';
 import { ArrayError } from '../errors/errors.ts';
 import { allPages, FLAG_CHUNK_TRACKS, storedBytes, takeDirty, withPages } from '../tables/dirty.ts';
 import { IN_STORE, NO_CHUNK, SPARSE, TRACK, type SharedState } from '../tables/memory.ts';
+import { driveWriteSeqOf, flagsOf } from '../tables/tables.ts';
+import { exchangeWord, loadWord, storeWord } from '../tables/words.ts';
 
 /** Format of the durable record; a store written by another format is refused, naming both (2: tracks stored by page, flag chunks of 1024 tracks). */
 export const DURABLE_FORMAT = 2;
@@ -178,13 +180,13 @@ export class DurableCapture {
     for (let g = 0; g < state.totalTracks; g++) {
       // What a previous capture made durable, or (none yet: NEVER_COMMITTED, 0) the bytes as loaded or
       // created. A track written since (a recovery's write before the capture began) is in the next commit.
-      const seq = Atomics.load(state.committedSeq, g);
+      const seq = loadWord(state.committedSeq, g);
       this.committedSeq[g] = seq;
-      if (Atomics.load(state.driveWriteSeq, g) !== seq) {
+      if (driveWriteSeqOf(state, g) !== seq) {
         this.pendingTracks.add(g); // (a dirty bit another capture took: its pages too)
         this.pendingPages.set(g, allPages(state.trackBytes));
       }
-      this.committedFlags[g] = durableFlags(Atomics.load(state.trackFlags, g));
+      this.committedFlags[g] = durableFlags(flagsOf(state, g));
       this.readSum(g);
     }
     this.committedSums.set(this.sums);
@@ -207,8 +209,8 @@ export class DurableCapture {
     const tracks = this.changedTracks(); // (each copy read has its checksum read with it)
     const sumChunks = this.changedSums();
     const driveWords = new Int32Array(this.state.driveState.length);
-    for (let i = 0; i < driveWords.length; i++) driveWords[i] = Atomics.load(this.state.driveState, i);
-    if (this.state.testFault('UNDURABLE_DRIVES')) driveWords.set(this.startDriveWords);
+    for (let i = 0; i < driveWords.length; i++) driveWords[i] = loadWord(this.state.driveState, i);
+    if (this.state.hooks.testFault('UNDURABLE_DRIVES')) driveWords.set(this.startDriveWords);
     return { meta, flagChunks, sumChunks, tracks, driveWords, reason };
   }
 
@@ -225,13 +227,13 @@ export class DurableCapture {
     }
     // Published only now the commit is on stable storage: a drive may evict these tracks' chunks and
     // read them back from the store (drives/sparse-drive.ts), from this commit or a later one.
-    Atomics.store(new Int32Array(this.state.buffers.sparseWords), SPARSE.COMMITTED, c.meta.commits);
+    storeWord(new Int32Array(this.state.buffers.sparseWords), SPARSE.COMMITTED, c.meta.commits);
     for (const [g, seq] of this.seqsOfNext) {
       this.pendingTracks.delete(g); // (written again since: its bit is set again)
       // Its pages go with it unless a write began since the read: that write's pages may be in the mask taken.
-      if (Atomics.load(this.state.driveWriteSeq, g) === seq) this.pendingPages.delete(g);
+      if (driveWriteSeqOf(this.state, g) === seq) this.pendingPages.delete(g);
       this.committedSeq[g] = seq;
-      Atomics.store(this.state.committedSeq, g, seq);
+      storeWord(this.state.committedSeq, g, seq);
     }
   }
 
@@ -267,13 +269,13 @@ export class DurableCapture {
       const base = chunk * FLAG_CHUNK_TRACKS;
       const end = Math.min(total, base + FLAG_CHUNK_TRACKS);
       let g = base;
-      while (g < end && durableFlags(Atomics.load(this.state.trackFlags, g)) === this.committedFlags[g]) g++;
+      while (g < end && durableFlags(flagsOf(this.state, g)) === this.committedFlags[g]) g++;
       if (g === end) {
         this.pendingChunks.delete(chunk); // changed and changed back
         continue;
       }
       const words = this.committedFlags.slice(base, end);
-      for (; g < end; g++) words[g - base] = durableFlags(Atomics.load(this.state.trackFlags, g));
+      for (; g < end; g++) words[g - base] = durableFlags(flagsOf(this.state, g));
       out.push([chunk, words]);
     }
     return out;
@@ -281,9 +283,9 @@ export class DurableCapture {
 
   /** Copy g's checksum as it stands: SUMMED first, then the checksum (setSum stores them the other way round). */
   private readSum(g: number): void {
-    const known = Atomics.load(this.state.trackFlags, g) & TRACK.SUMMED ? 1 : 0;
+    const known = flagsOf(this.state, g) & TRACK.SUMMED ? 1 : 0;
     this.known[g] = known;
-    this.sums[g] = known ? Atomics.load(this.state.trackSums, g) : 0;
+    this.sums[g] = known ? loadWord(this.state.trackSums, g) : 0;
   }
 
   /**
@@ -315,7 +317,7 @@ export class DurableCapture {
     this.takeChanges();
     const out: DurableCommit['tracks'] = [];
     for (const g of [...this.pendingTracks].sort((a, b) => a - b)) {
-      if (Atomics.load(this.state.driveWriteSeq, g) === this.committedSeq[g]) {
+      if (driveWriteSeqOf(this.state, g) === this.committedSeq[g]) {
         this.pendingTracks.delete(g); // its write is in a commit already
         continue;
       }
@@ -323,7 +325,7 @@ export class DurableCapture {
       if (seq === this.committedSeq[g]) continue;
       this.seqsOfNext.set(g, seq);
       // Taken after the read: every write the read holds marked its pages before it began.
-      const pages = (this.pendingPages.get(g) ?? 0) | Atomics.exchange(this.state.dirtyPages, g, 0);
+      const pages = (this.pendingPages.get(g) ?? 0) | exchangeWord(this.state.dirtyPages, g, 0);
       assert(
         pages !== 0,
         () => `durable capture: track ${this.drives.dch(g)} changed (seqlock ${seq}) with no page marked`,
@@ -337,14 +339,14 @@ export class DurableCapture {
   /** Read drive track g into dst, never half-written; returns the (even) seqlock value read under. */
   readTrack(g: number, dst: Uint8Array): number {
     for (let i = 0; i < SEQLOCK_TRIES; i++) {
-      const before = Atomics.load(this.state.driveWriteSeq, g);
+      const before = driveWriteSeqOf(this.state, g);
       if (before & 1) continue;
       readDriveTrack(this.state, this.drives, g, dst);
       this.readSum(g); // between the two seqlock reads: this write's checksum, or none
-      if (Atomics.load(this.state.driveWriteSeq, g) === before) return before;
+      if (driveWriteSeqOf(this.state, g) === before) return before;
     }
     throw new CaptureBusy(
-      `durable store: track ${this.drives.dch(g)} stayed mid-write for ${SEQLOCK_TRIES} reads (seqlock ${Atomics.load(this.state.driveWriteSeq, g)})`,
+      `durable store: track ${this.drives.dch(g)} stayed mid-write for ${SEQLOCK_TRIES} reads (seqlock ${driveWriteSeqOf(this.state, g)})`,
     );
   }
 }
@@ -359,7 +361,7 @@ export function readDriveTrack(state: SharedState, drives: DriveMap, g: number, 
     dst.set(new Uint8Array(b.driveData[d]!, t * state.trackBytes, state.trackBytes));
     return;
   }
-  const chunk = Atomics.load(new Int32Array(index), t);
+  const chunk = loadWord(new Int32Array(index), t);
   // (A track a restart left in the store is read in before its first write: never captured unread.)
   assert(chunk !== IN_STORE, () => `durable store: track ${g} was written, yet is still in the store unread`);
   if (chunk === NO_CHUNK) dst.fill(0);

@@ -1,5 +1,5 @@
 // The test hooks' words (HOOK): holds that stop a process before its next step, and the deliberate
-// faults that prove the checks catch them. One Int32Array in shared memory (SharedState.hooks).
+// faults that prove the checks catch them. One Int32Array in shared memory (SharedState.hooks, a TestHooks).
 import { assert } from '../errors/assert.ts';
 import { ArrayError } from '../errors/errors.ts';
 import { sched, sleep, waitWord } from '../sched/sched.ts';
@@ -70,36 +70,79 @@ export const HOLD_WORD: Record<HoldName, number> = {
 };
 export const HOOK_WORDS = 16;
 
-/** Pass hold `name` of `hooks`: at once if not held, else when released or a step is granted (bounded by `waitMs`). */
-export async function passHoldWord(hooks: Int32Array, name: HoldName, waitMs: number): Promise<void> {
-  const word = HOLD_WORD[name];
-  if (Atomics.load(hooks, word) === 0) return;
-  const deadline = sched().now() + waitMs;
-  for (;;) {
-    const v = Atomics.load(hooks, word);
-    if (v === 0) return;
-    if (v >= 2) {
-      if (Atomics.compareExchange(hooks, word, v, v - 1) === v) {
-        sched().notify(hooks, word);
-        return;
-      }
-      continue;
-    }
-    if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
-    await waitWord(hooks, word, v, HOLD_WAIT_SLICE_MS);
-  }
-}
+/** Longest any process stays held by a test hook before it fails. */
+export const HOLD_WAIT_MS = 120_000;
 
-/** Let `steps` more passes of held process `name` through (it stays held after them). */
-export function stepHoldWord(hooks: Int32Array, name: HoldName, steps: number): void {
-  assert(Number.isInteger(steps) && steps > 0, () => `stepHold("${name}"): ${steps} is not a positive step count`);
-  const word = HOLD_WORD[name];
-  for (;;) {
-    const v = Atomics.load(hooks, word);
-    assert(v !== 0, () => `stepHold("${name}"): the process is not held`);
-    if (Atomics.compareExchange(hooks, word, v, v + steps) === v) break;
+/**
+ * TEST ONLY: the hooks' words (HOOK) of one array, shared by every thread. The array's own classes
+ * only ask (`testFault`, `passHold`); tests, the CLI's `--hold`/`--break` and the stress harness set
+ * them. Each access is one Atomics operation on the one Int32Array.
+ */
+export class TestHooks {
+  constructor(readonly words: Int32Array) {
+    assert(words.length >= HOOK_WORDS, () => `test hooks: ${words.length} words, ${HOOK_WORDS} needed`);
   }
-  sched().notify(hooks, word);
+
+  setHold(name: HoldName, held: boolean): void {
+    Atomics.store(this.words, HOLD_WORD[name], held ? 1 : 0);
+    sched().notify(this.words, HOLD_WORD[name]);
+  }
+
+  /** Switch deliberate fault `name` on or off (see TEST_FAULT). */
+  setTestFault(name: TestFaultName, on: boolean): void {
+    if (on) Atomics.or(this.words, HOOK.TEST_FAULTS, TEST_FAULT[name]);
+    else Atomics.and(this.words, HOOK.TEST_FAULTS, ~TEST_FAULT[name]);
+  }
+
+  /** Whether deliberate fault `name` is on (false in every real run). */
+  testFault(name: TestFaultName): boolean {
+    return (Atomics.load(this.words, HOOK.TEST_FAULTS) & TEST_FAULT[name]) !== 0;
+  }
+
+  isHeld(name: HoldName): boolean {
+    return Atomics.load(this.words, HOLD_WORD[name]) !== 0;
+  }
+
+  /**
+   * Pass hold `name`: at once if it is not set; while it is, wait (without parking the thread,
+   * bounded by `waitMs`). A hold word above 1 lets that many steps less one go through
+   * (`stepHold`): each pass takes one, so a test can single-step a background process.
+   */
+  async passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
+    const word = HOLD_WORD[name];
+    if (Atomics.load(this.words, word) === 0) return;
+    const deadline = sched().now() + waitMs;
+    for (;;) {
+      const v = Atomics.load(this.words, word);
+      if (v === 0) return;
+      if (v >= 2) {
+        if (Atomics.compareExchange(this.words, word, v, v - 1) === v) {
+          sched().notify(this.words, word);
+          return;
+        }
+        continue;
+      }
+      if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
+      await waitWord(this.words, word, v, HOLD_WAIT_SLICE_MS);
+    }
+  }
+
+  /** Let `steps` more passes of held process `name` through (it stays held after them). */
+  stepHold(name: HoldName, steps: number): void {
+    assert(Number.isInteger(steps) && steps > 0, () => `stepHold("${name}"): ${steps} is not a positive step count`);
+    const word = HOLD_WORD[name];
+    for (;;) {
+      const v = Atomics.load(this.words, word);
+      assert(v !== 0, () => `stepHold("${name}"): the process is not held`);
+      if (Atomics.compareExchange(this.words, word, v, v + steps) === v) break;
+    }
+    sched().notify(this.words, word);
+  }
+
+  /** Steps granted to held process `name` and not yet taken. */
+  holdStepsLeft(name: HoldName): number {
+    return Math.max(0, Atomics.load(this.words, HOLD_WORD[name]) - 1);
+  }
 }
 
 /** The env var naming TEST ONLY pauses: `prepare=300,switch-window=300,completion=300` (ms). */

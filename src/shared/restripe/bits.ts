@@ -4,7 +4,7 @@
 import { NO_SLOT, TRACK, type SharedState } from '../tables/memory.ts';
 import type { Session } from './session.ts';
 import { assert } from '../errors/assert.ts';
-import { hasFlag, hasPb } from '../tables/tables.ts';
+import { flagsOf, hasFlag, hasPb, slotOf } from '../tables/tables.ts';
 
 /** The PB, PS and IND bits of one session still set, over its own locations (O ∪ N, and B for PB). */
 export interface SessionBitCounts {
@@ -24,7 +24,7 @@ export function assertNoFillPending(state: SharedState, session: Session, max = 
   const out: string[] = [];
   for (let t = 0; t < session.N.tracks && out.length < max; t++) {
     const n = session.N.locate(t);
-    if (Atomics.load(state.trackFlags, n) & TRACK.FILLPEND)
+    if (flagsOf(state, n) & TRACK.FILLPEND)
       out.push(`${session.drives.dch(n)} ${state.describeTrack(n)}${slotNote(state, n)}`);
   }
   assert(
@@ -35,7 +35,7 @@ export function assertNoFillPending(state: SharedState, session: Session, max = 
 
 /** Track g's slot, described (empty if none). */
 function slotNote(state: SharedState, g: number): string {
-  const s = Atomics.load(state.trackSlot, g);
+  const s = slotOf(state, g);
   return s === NO_SLOT ? '' : ` (${state.describeSlot(s)})`;
 }
 
@@ -61,7 +61,7 @@ export function sessionBitCounts(state: SharedState, session: Session, named = 0
   const check = (g: number) => {
     if (seen.has(g)) return;
     seen.add(g);
-    const flags = Atomics.load(state.trackFlags, g);
+    const flags = flagsOf(state, g);
     if (flags & TRACK.PS) out.ps++;
     if (flags & TRACK.IND) out.ind++;
     if (flags & (TRACK.PS | TRACK.IND)) note(g);
@@ -103,7 +103,7 @@ export function sessionBitProblems(state: SharedState, session: Session, max = 5
       const p = layout.locate(t);
       if (seen.has(p)) continue;
       seen.add(p);
-      const flags = Atomics.load(state.trackFlags, p);
+      const flags = flagsOf(state, p);
       if (flags & TRACK.PS && session.oInv.get(p) < 0) say(`PS set on ${at(p)}, not a location of the original layout`);
       if (flags & TRACK.IND) {
         const next = session.nInv.get(p);

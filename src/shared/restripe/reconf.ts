@@ -1,14 +1,13 @@
 // split(p) (DESIGN §3, steps 135-138, 145-146, 151-152, 172, 180-181): shared by the host adapter
 // (FIG. 7), the instant split (FIG. 5) and the data transfer (FIG. 6) — one function, one name.
-import { KEPT_FLAGS, NO_SLOT, SLOT, TRACK, WPK_ALL, type SharedState } from '../tables/memory.ts';
-import { markFlagChunk } from '../tables/dirty.ts';
+import { NO_SLOT, SLOT, TRACK, WPK_ALL, type SharedState } from '../tables/memory.ts';
 import type { Session } from './session.ts';
 import { releaseSlot, wholeSlotOf } from '../tables/cache.ts';
 import { assert } from '../errors/assert.ts';
 import { moveSlot } from '../tables/intent.ts';
 import { formatMirrors } from '../mirrors/mirrors.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../tables/track-lock.ts';
-import { hasPb } from '../tables/tables.ts';
+import { casFlags, flagsOf, hasPb, slotOf, slotStateOf } from '../tables/tables.ts';
 
 /**
  * split(p), with p locked by the caller and PS[p] set:
@@ -27,7 +26,7 @@ export interface SplitResult {
 }
 
 export function split(state: SharedState, session: Session, p: number): SplitResult {
-  const flags = Atomics.load(state.trackFlags, p);
+  const flags = flagsOf(state, p);
   assert(flags & TRACK.LOCK, () => `split of ${session.drives.dch(p)} without its lock (${state.describeTrack(p)})`);
   assert(flags & TRACK.PS, () => `split of ${session.drives.dch(p)} whose PS is clear (${state.describeTrack(p)})`);
   const original = session.oInv.get(p);
@@ -36,12 +35,12 @@ export function split(state: SharedState, session: Session, p: number): SplitRes
   let bcvTrack = -1;
   const s = wholeSlotOf(state, p); // a partial slot is clean: freed, as a clean whole one is below
   if (s !== NO_SLOT) {
-    const st = Atomics.load(state.slotState, s);
+    const st = slotStateOf(state, s);
     assert(st & SLOT.VALID, () => `split of ${session.drives.dch(p)}: attached ${state.describeSlot(s)} is not VALID`);
     if (st & WPK_ALL) {
       bcvTrack = session.bcvOfOriginal(p);
       assert(
-        Atomics.load(state.trackSlot, bcvTrack) === NO_SLOT,
+        slotOf(state, bcvTrack) === NO_SLOT,
         () =>
           `split of ${session.drives.dch(p)}: BCV track ${session.drives.dch(bcvTrack)} already holds a slot (${state.describeTrack(bcvTrack)})`,
       );
@@ -72,10 +71,9 @@ export const FLAG_SWAP_TRIES = 64;
  * lock, so only the LOCK/WAITERS bits may change meanwhile (a waiter arriving): the loop is bounded.
  */
 export function swapFlags(state: SharedState, g: number, clear: number, set: number, what: () => string): void {
-  if ((clear | set) & KEPT_FLAGS) markFlagChunk(state.dirtyFlagChunks, g); // (before: a commit after the swap finds it)
   for (let i = 0; i < FLAG_SWAP_TRIES; i++) {
-    const v = Atomics.load(state.trackFlags, g);
-    if (Atomics.compareExchange(state.trackFlags, g, v, (v & ~clear) | set) === v) return;
+    const v = flagsOf(state, g);
+    if (casFlags(state, g, v, (v & ~clear) | set) === v) return; // (marks a kept bit's chunk first)
   }
   assert(
     false,

@@ -20,9 +20,6 @@ import { dirtyWords, FLAG_CHUNK_TRACKS } from './dirty.ts';
 /** Each wait on a shared word is bounded: a missed notify costs at most this much. */
 const WAIT_SLICE_MS = 50;
 
-/** Longest any process stays held by a test hook before it fails. */
-export const HOLD_WAIT_MS = 120_000;
-
 /** Track ID table flag bits (one Int32 per physical track). */
 export const TRACK = {
   LOCK: 1 << 0, // the per-track lock (track-lock.ts)
@@ -108,9 +105,7 @@ export const PHASE = {
   COMPLETING: 6, // steps 121-124
 } as const;
 
-export { HOOK, HOOK_WORDS, HOLD_WORD, TEST_FAULT, type HoldName, type TestFaultName } from '../hooks/hooks.ts';
-import { HOOK, HOOK_WORDS, HOLD_WORD, TEST_FAULT, type HoldName, type TestFaultName } from '../hooks/hooks.ts';
-import { passHoldWord, stepHoldWord } from '../hooks/hooks.ts';
+import { HOOK_WORDS, TestHooks } from '../hooks/hooks.ts';
 /** Per session y, per disk adapter a: the instant split cursor (next global track it will visit). */
 export const MAX_DISK_ADAPTERS = 64;
 export const splitCursorWord = (y: number, da: number): number => y * MAX_DISK_ADAPTERS + da;
@@ -290,7 +285,8 @@ export class SharedState {
   readonly cacheWords: Int32Array;
   readonly deviceHeaders: Int32Array;
   readonly driveOwner: Int32Array;
-  readonly hooks: Int32Array;
+  /** TEST ONLY holds and deliberate faults (src/shared/hooks): asked by the actors, set by tests. */
+  readonly hooks: TestHooks;
   readonly splitCursors: Int32Array;
   readonly hostInflight: Int32Array;
   readonly intents: Int32Array;
@@ -320,7 +316,7 @@ export class SharedState {
     this.cacheWords = new Int32Array(buffers.cacheWords);
     this.deviceHeaders = new Int32Array(buffers.deviceHeaders);
     this.driveOwner = new Int32Array(buffers.driveOwner);
-    this.hooks = new Int32Array(buffers.hooks);
+    this.hooks = new TestHooks(new Int32Array(buffers.hooks));
     this.splitCursors = new Int32Array(buffers.splitCursors);
     this.hostInflight = new Int32Array(buffers.hostInflight);
     this.intents = new Int32Array(buffers.intents);
@@ -332,45 +328,6 @@ export class SharedState {
     this.driveState = new Int32Array(buffers.driveState);
     this.trackSums = new Int32Array(buffers.trackSums);
     this.devices = buffers.devices;
-  }
-
-  setHold(name: HoldName, held: boolean): void {
-    Atomics.store(this.hooks, HOLD_WORD[name], held ? 1 : 0);
-    sched().notify(this.hooks, HOLD_WORD[name]);
-  }
-
-  /** TEST ONLY: switch deliberate fault `name` on or off (see TEST_FAULT). */
-  setTestFault(name: TestFaultName, on: boolean): void {
-    if (on) Atomics.or(this.hooks, HOOK.TEST_FAULTS, TEST_FAULT[name]);
-    else Atomics.and(this.hooks, HOOK.TEST_FAULTS, ~TEST_FAULT[name]);
-  }
-
-  /** Whether deliberate fault `name` is on (false in every real run). */
-  testFault(name: TestFaultName): boolean {
-    return (Atomics.load(this.hooks, HOOK.TEST_FAULTS) & TEST_FAULT[name]) !== 0;
-  }
-
-  isHeld(name: HoldName): boolean {
-    return Atomics.load(this.hooks, HOLD_WORD[name]) !== 0;
-  }
-
-  /**
-   * Pass hold `name`: return at once if it is not set; while it is, wait (without parking the
-   * thread, bounded by `waitMs`). A hold word above 1 lets that many steps less one go through
-   * (`stepHold`): each pass takes one, so a test can single-step a background process.
-   */
-  passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
-    return passHoldWord(this.hooks, name, waitMs);
-  }
-
-  /** Let `steps` more passes of held process `name` through (it stays held after them). */
-  stepHold(name: HoldName, steps: number): void {
-    stepHoldWord(this.hooks, name, steps);
-  }
-
-  /** Steps granted to held process `name` and not yet taken. */
-  holdStepsLeft(name: HoldName): number {
-    return Math.max(0, Atomics.load(this.hooks, HOLD_WORD[name]) - 1);
   }
 
   /** Wait until device word `word` equals `value` (bounded). */

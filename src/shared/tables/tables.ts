@@ -1,7 +1,7 @@
-// The only way code outside src/shared reads and changes the shared tables (DESIGN §2): each word
-// of the Track ID table, the cache slot headers, the PB columns, the split cursors and the
-// cache-wide words by name, each access one Atomics operation. `npm run lint` forbids Atomics
-// outside src/shared, so every cross-thread word has its access here, where it can be audited.
+// The one door to the shared tables (DESIGN §2): each word of the Track ID table, the cache slot
+// headers, the PB columns, the split cursors, the device headers and the cache-wide words by name,
+// each access one Atomics operation. `npm run lint` forbids Atomics outside the rooms that own
+// shared words (tables, sched, hooks, the rings), so every table access is here, where it is audited.
 import { DEVICE_WORDS, KEPT_FLAGS, SLOT, type SharedState } from './memory.ts';
 import { markFlagChunk } from './dirty.ts';
 import { sched } from '../sched/sched.ts';

@@ -1,6 +1,6 @@
 // Shared words that are not the array's tables — a workload's control words, a drive store's
 // sparse index and owner word, the hooks' test words — each access one Atomics operation. Code
-// outside src/shared uses these (or tables.ts) and never Atomics itself (`npm run lint`).
+// outside the tables room uses these (or tables.ts) and never Atomics itself (`npm run lint`).
 export const loadWord = (a: Int32Array, i: number): number => Atomics.load(a, i);
 export const storeWord = (a: Int32Array, i: number, v: number): number => Atomics.store(a, i, v);
 export const addWord = (a: Int32Array, i: number, n: number): number => Atomics.add(a, i, n);
