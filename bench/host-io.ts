@@ -6,7 +6,7 @@ import { loadConfig, parseConfig } from '../src/shared/config/config.ts';
 import { ArrayEmulator } from '../src/runtime/emulator.ts';
 import { HostClient } from '../src/host/client.ts';
 import { runWorkload } from '../src/host/run.ts';
-import { seededRandom } from '../src/host/workload.ts';
+import { mulberry32 } from '../src/shared/sched/sched.ts';
 import type { DeviceLayout } from '../src/shared/layout/layout.ts';
 
 const FIG2 = fileURLToPath(new URL('../examples/fig2.json', import.meta.url));
@@ -46,7 +46,7 @@ function reference(
   for (const [g, s] of slotByGlobal) slotIndex[g] = s;
   const bytes = tracks * trackBytes;
   const blocks = Math.floor(bytes / blockBytes);
-  const rand = seededRandom(1);
+  const rand = mulberry32(1);
   const src = new Uint8Array(blockBytes).fill(0xa5);
   let ops = 0;
   const t0 = performance.now();

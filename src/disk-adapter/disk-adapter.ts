@@ -3,13 +3,13 @@
 // reconfiguration session, copies its main drives onto the BCV (ESTABLISH), runs the instant split
 // (FIG. 5) over its main drives and the data transfer (FIGS. 6A/6B) over its BCV drives, and fills
 // tracks on a host adapter's request (FIG. 7).
-import type { Link, Log } from '../shared/links/link.ts';
+import { type Link, type Log, logDropped } from '../shared/links/link.ts';
 import type { Message, ReconfStep } from '../shared/links/messages.ts';
 import type { ArrayModel } from '../shared/model/model.ts';
 import { NO_TRACK, SLOT, TRACK, WPB_ALL, type SharedState } from '../shared/tables/memory.ts';
 import { tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { errorMessage } from '../shared/errors/errors.ts';
-import { trySplitHoldingBcv } from '../shared/restripe/reconf.ts';
+import { trySplitHoldingBcv } from '../shared/restripe/split.ts';
 import {
   closeSessionIn,
   openSessionIn,
@@ -247,7 +247,7 @@ export class DiskAdapter {
           this.closedSessions.delete(this.closedSessions.values().next().value!);
         return this.reply(m.sid, 'close');
       default:
-        this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+        logDropped(this.log, this.name, m, link);
     }
   }
 

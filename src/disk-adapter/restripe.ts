@@ -19,7 +19,7 @@ import { lockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { markFillCopies } from './fill-pending.ts';
 import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/tables/cache.ts';
 import { errorMessage } from '../shared/errors/errors.ts';
-import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/restripe/reconf.ts';
+import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/restripe/split.ts';
 import { moveSlot } from '../shared/tables/intent.ts';
 import type { Session } from '../shared/restripe/session.ts';
 import { assert } from '../shared/errors/assert.ts';

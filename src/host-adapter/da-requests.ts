@@ -1,7 +1,7 @@
 // A host adapter's requests to the disk adapters (DESIGN §1): stage a track into a slot, fill a
 // track for FIG. 7, flush; each bounded by ADAPTER_WAIT_MS, each asked again of a replacement (all
 // idempotent); and the write-pending hints, batched once per turn.
-import type { Link, Log } from '../shared/links/link.ts';
+import { type Link, type Log, logDropped } from '../shared/links/link.ts';
 import type { ByteRange, Message } from '../shared/links/messages.ts';
 import type { ArrayModel } from '../shared/model/model.ts';
 import type { SharedState } from '../shared/tables/memory.ts';
@@ -107,7 +107,7 @@ export class DiskAdapterRequests {
     } else if (m.t === 'flushed') {
       this.settle(this.flushWaiters, m.id, m.error, `flush failed at ${link.peer}`);
     } else {
-      this.ctx.log('warn', `${this.ctx.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+      logDropped(this.ctx.log, this.ctx.name, m, link);
     }
   }
 

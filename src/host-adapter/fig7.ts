@@ -5,7 +5,7 @@
 import type { ArrayModel } from '../shared/model/model.ts';
 import { NO_SLOT, TRACK, splitCursorWord, type SharedState } from '../shared/tables/memory.ts';
 import type { Session } from '../shared/restripe/session.ts';
-import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/restripe/reconf.ts';
+import { scenarioOf, splitHoldingBcv, type Scenario } from '../shared/restripe/split.ts';
 import { lockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { assert } from '../shared/errors/assert.ts';
 import { hasFlag, splitCursorOf } from '../shared/tables/tables.ts';

@@ -2,7 +2,7 @@
 // serves reads from cache (staging misses through the owning disk adapter), acknowledges writes
 // from cache (fast write) and leaves their destage to the disk adapters.
 import { CommitAsker, durableFlush } from './durable-flush.ts';
-import type { Link, Log } from '../shared/links/link.ts';
+import { type Link, type Log, logDropped } from '../shared/links/link.ts';
 import type { IoReply, IoRequest, Message } from '../shared/links/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model/model.ts';
 import type { DeviceLayout } from '../shared/layout/layout.ts';
@@ -150,7 +150,7 @@ export class HostAdapter {
         info: { s1: counts[1]!, s2: counts[2]!, s3: counts[3]!, s4: counts[4]! },
       });
     } else {
-      this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+      logDropped(this.log, this.name, m, link);
     }
   }
 
@@ -164,7 +164,7 @@ export class HostAdapter {
 
   private onHostMessage(link: Link, m: Message): void {
     if (m.t !== 'io') {
-      this.log('warn', `${this.name}: dropped unexpected "${m.t}" message from ${link.peer}`);
+      logDropped(this.log, this.name, m, link);
       return;
     }
     addCacheWord(this.state, BACKGROUND.HOST_OPS, m.reqs.length);

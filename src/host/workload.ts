@@ -83,9 +83,6 @@ export interface ProcessorResult {
   elapsedMs: number;
 }
 
-/** A small seeded generator (mulberry32): the same seed gives the same request stream. */
-export const seededRandom = mulberry32;
-
 export function newLatencyHistogram(): hdr.Histogram {
   return hdr.build({
     lowestDiscernibleValue: 1,
@@ -170,7 +167,7 @@ export async function runHostProcessor(
   if (spec.blockBytes % SECTOR_BYTES !== 0 || spec.blockBytes <= 0)
     throw new Error(`blockBytes ${spec.blockBytes} is not a positive multiple of ${SECTOR_BYTES}`);
   if (spec.devices.length === 0) throw new Error('workload: no target devices');
-  const rand = seededRandom(spec.seed);
+  const rand = mulberry32(spec.seed);
   const hist = newLatencyHistogram();
   const control = spec.control ? new Int32Array(spec.control) : undefined;
   if (control && spec.processors !== undefined) await startLine(control, spec.processors);

@@ -5,7 +5,7 @@
 /** Buckets: up to 2^(LATENCY_BUCKETS-2) µs ≈ 537 s in the last bounded one. */
 export const LATENCY_BUCKETS = 32;
 
-export function newLatencyHistogram(): number[] {
+export function newLatencyBuckets(): number[] {
   return new Array<number>(LATENCY_BUCKETS).fill(0);
 }
 

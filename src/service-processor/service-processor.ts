@@ -1,7 +1,7 @@
 // The service processor's RECONF module: keeps the configuration files, activates configurations
 // (one atomic store of a generation in the device header, DESIGN §2) and runs a reconfiguration
 // session: preparation (FIG. 4A, steps 101-112), switch (FIG. 4B, 113-120), completion (121-124).
-import type { Link, Log } from '../shared/links/link.ts';
+import { type Link, type Log, logDropped } from '../shared/links/link.ts';
 import type { Message, ReconfStep } from '../shared/links/messages.ts';
 import type { ArrayModel } from '../shared/model/model.ts';
 import type { ArrayConfig } from '../shared/config/config.ts';
@@ -116,7 +116,7 @@ export class ServiceProcessor {
     if (m.t === 'room-wanted') this.durable.commitLater(`room for ${m.actor}`);
     else if (m.t === 'commit-wanted') this.durable.commitFor(link, m.id);
     else if (m.t === 'done') this.steps.answer(m);
-    else this.log('warn', `SP: dropped unexpected "${m.t}" message from ${link.peer}`);
+    else logDropped(this.log, 'SP', m, link);
   }
 
   /** Send `msg` to `actors` and wait until each answers `done` for (sid, step). */

@@ -8,7 +8,7 @@ import type { ArrayConfig } from '../shared/config/config.ts';
 import { DRIVE_STATE, driveStateName, driveStateOf, mediaOf, staleOn } from '../shared/drive-states/drive-state.ts';
 import { sched, sleep } from '../shared/sched/sched.ts';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
-import { int, mirroredDeviceDrives, planSeed, pick, withMirroredDevice, type Rng } from './plan.ts';
+import { int, mirroredDeviceDrives, planSeed, pick, withMirroredDevice, type Rng } from './seed-plan.ts';
 
 /** Longest a restarted array may take to end its resumed rebuild (virtual ms). */
 const REBUILD_WAIT_MS = 120_000;

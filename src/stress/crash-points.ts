@@ -3,7 +3,7 @@
 // background commit had fallen at that step: the commit it would have made is peeked, not made
 // (service-processor/durable-commits.ts), so the run goes on exactly as without it.
 import { assert } from '../shared/errors/assert.ts';
-import { copyOfCommit, type DurableCommit, type MemoryStore } from '../shared/durable/durable.ts';
+import { copyOfCommit, type DurableCommit, type MemoryDurableStore } from '../shared/durable/durable.ts';
 import { sched, SeededScheduler } from '../shared/sched/sched.ts';
 
 /** The commit a background commit at scheduler step `step` would have made, after the store's first `after`. */
@@ -20,7 +20,7 @@ export interface CrashPoint {
 }
 
 /** The peek callback of the durable options: every peek, copied, numbered by the commits in `store` then. */
-export function peekInto(store: MemoryStore, peeks: Peek[]): (c: DurableCommit) => void {
+export function peekInto(store: MemoryDurableStore, peeks: Peek[]): (c: DurableCommit) => void {
   return (c) => {
     const s = sched();
     assert(s instanceof SeededScheduler, 'a peek outside the seeded scheduler');

@@ -5,7 +5,7 @@ import type { ArrayEmulator } from '../runtime/emulator.ts';
 import type { HostClient } from '../host/client.ts';
 import { PHASE } from '../shared/tables/memory.ts';
 import { sched } from '../shared/sched/sched.ts';
-import { int } from './plan.ts';
+import { int } from './seed-plan.ts';
 
 /**
  * Share of host writes aimed at the device being restriped (the rest spread over every device): the

@@ -10,7 +10,7 @@ import { RECONF_KINDS } from '../shared/restripe/session.ts';
 import { assert } from '../shared/errors/assert.ts';
 import { SECTOR_BYTES, type ArrayConfig } from '../shared/config/config.ts';
 import { errorMessage } from '../shared/errors/errors.ts';
-import { imageOf, MemoryStore, type DurableCommit } from '../shared/durable/durable.ts';
+import { imageOf, MemoryDurableStore, type DurableCommit } from '../shared/durable/durable.ts';
 import type { Log } from '../shared/links/link.ts';
 import type { TestFaultName } from '../shared/hooks/hooks.ts';
 import { runSeeded, sched, sleep } from '../shared/sched/sched.ts';
@@ -18,8 +18,8 @@ import { planReconfiguration } from '../shared/restripe/reconf-plan.ts';
 import { deviceLayout } from '../shared/layout/layout.ts';
 import { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
-import { seededRandom } from '../host/workload.ts';
-import { int, planSeed } from './plan.ts';
+import { mulberry32 } from '../shared/sched/sched.ts';
+import { int, planSeed } from './seed-plan.ts';
 import { devNumber, HostWriter, Oracle, PhaseHolds, stampId } from './crash-writer.ts';
 import { describePoint, durableAt, peekInto, pointsOf, spread, type Peek } from './crash-points.ts';
 import { drivePlan, failOneDrive, rebuildsLeft, scrubClean, untilRebuilt } from './crash-drives.ts';
@@ -117,7 +117,7 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
     opts.log?.(`[${sched().now().toFixed(2)}] ${level}: ${text}`);
   };
   try {
-    const store = new MemoryStore();
+    const store = new MemoryDurableStore();
     const oracle = new Oracle();
     const driveCacheBytes = opts.driveCacheTracks && opts.driveCacheTracks * config.geometry.trackBytes;
     const run: SeedRun = { config, oracle, seed, res, driveFaults: opts.driveFaults, driveCacheBytes, trace: opts.log };
@@ -128,7 +128,7 @@ export async function crashSeed(seed: number, opts: CrashOptions = {}): Promise<
     res.commits = commits.length;
     const points = spread(pointsOf(commits.length, peeks), opts.maxPoints);
     res.crashPoints = points.length;
-    const rr = seededRandom(seed * 977 + 1);
+    const rr = mulberry32(seed * 977 + 1);
     const recoveryAt = new Set(
       Array.from(
         { length: Math.min(opts.recoveryCrashes ?? RECOVERY_CRASHES, points.length) },
@@ -184,7 +184,7 @@ interface SeedRun {
 async function writePhase(
   { config, oracle, seed, res, driveFaults, driveCacheBytes }: SeedRun,
   target: unknown,
-  { store, peeks }: { store: MemoryStore; peeks: Peek[] },
+  { store, peeks }: { store: MemoryDurableStore; peeks: Peek[] },
   log: Log,
   fault?: TestFaultName,
 ): Promise<void> {
@@ -195,7 +195,7 @@ async function writePhase(
   });
   if (fault) emu.test.setFault(fault, true);
   const client = new HostClient(emu.hostLink(0));
-  const r = seededRandom(seed * 31 + 7);
+  const r = mulberry32(seed * 31 + 7);
   const plan = planReconfiguration(config, target);
   const restripedId = plan.deviceId;
   const moved = plan.kind === 'meta-expansion' ? [] : movedTracks(config, plan.target, restripedId);
@@ -216,7 +216,7 @@ async function writePhase(
     holds = new PhaseHolds(emu, restripedId);
     reconf = emu.reconfigure(target).finally(() => (restriping = false));
     reconf.catch(() => {});
-    failed = driveFaults ? failOneDrive(emu, seededRandom(seed * 131 + 5)) : undefined;
+    failed = driveFaults ? failOneDrive(emu, mulberry32(seed * 131 + 5)) : undefined;
     failed?.catch(() => {});
     while (restriping || extra-- > 0) {
       const batch = Array.from({ length: int(r, 1, WRITES_IN_FLIGHT) }, () => writer.writeOne());
@@ -261,7 +261,7 @@ async function restartAndCheck(
 ): Promise<{ commits: DurableCommit[]; peeks: Peek[] }> {
   res.restarts++;
   assert(imageOf(commits), 'a restart from no commit');
-  const store = new MemoryStore(commits);
+  const store = new MemoryDurableStore(commits);
   const problems: string[] = [];
   const log: Log = (level, text) => {
     if (level === 'error') problems.push(text);

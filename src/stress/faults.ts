@@ -6,7 +6,7 @@ import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { DEVICE, PHASE } from '../shared/tables/memory.ts';
 import type { ReconfReport } from '../shared/restripe/report.ts';
 import { sched, sleep } from '../shared/sched/sched.ts';
-import { pick, type Rng } from './plan.ts';
+import { pick, type Rng } from './seed-plan.ts';
 import { POLL_MS, SEED_STALL_MS, someOps, untilOps } from './waits.ts';
 import type { RunningWorkload } from '../host/run.ts';
 import { deviceWordOf } from '../shared/tables/tables.ts';

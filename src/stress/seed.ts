@@ -12,7 +12,6 @@ import { verdict } from './verdict.ts';
 import { createVerifierBuffers, Verifier } from '../host/verifier.ts';
 import { SECTOR_BYTES } from '../shared/config/config.ts';
 import { HostClient } from '../host/client.ts';
-import { seededRandom } from '../host/workload.ts';
 import { mulberry32, runSeeded, sched } from '../shared/sched/sched.ts';
 import {
   HEAVY_HOT_PCT,
@@ -25,7 +24,7 @@ import {
   withDriveModels,
   withMirroredDevice,
   type SeedPlan,
-} from './plan.ts';
+} from './seed-plan.ts';
 import { driveFaults, failAdapter, noFaults, reconfigureRound, TRANSFER_ONLY, type FaultCounts } from './faults.ts';
 import { someOps, untilOps } from './waits.ts';
 
@@ -184,7 +183,7 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
   const problems: string[] = [];
   const chaos =
     opts.faults && mode === 'inline'
-      ? { random: seededRandom(seed * 104729 + 3), maxDelayTurns: 1 + (seed % 8), delayed: 0 }
+      ? { random: mulberry32(seed * 104729 + 3), maxDelayTurns: 1 + (seed % 8), delayed: 0 }
       : undefined;
   const log: Log = (level, text) => {
     opts.log?.(`[${sched().now().toFixed(2)} ms] ${level}: ${text}`);
@@ -206,7 +205,7 @@ async function seedBody(seed: number, mode: Mode, opts: SeedOptions, result: See
           mirroredDeviceDrives(plan.config).filter(
             (d) => (!opts.breakRebuild || /^[xy]/.test(d)) && (!opts.breakBcvMirror || /^w/.test(d)),
           ),
-          seededRandom(seed * 9973 + 13),
+          mulberry32(seed * 9973 + 13),
           result.faults,
           { totalOps: plan.workload.ops, ...(opts.breakBcvMirror ? { phases: TRANSFER_ONLY } : {}) },
         )
@@ -269,7 +268,7 @@ function startSeedWorkload(emu: ArrayEmulator, plan: SeedPlan, seed: number, opt
     .hostDevices()
     .map((d) => ({ id: d.id, index: d.index, bytes: Math.max(d.bytes, maxBytes[d.id] ?? 0) }));
   const verifierBuffers = createVerifierBuffers(devices);
-  const hr = seededRandom(seed * 13 + 11);
+  const hr = mulberry32(seed * 13 + 11);
   const load = opts.heavy
     ? {
         hostProcessors: int(hr, 2, 4),
@@ -300,7 +299,7 @@ async function runRounds(
   faults?: FaultCounts,
 ): Promise<{ reports: ReconfReport[]; error?: string }> {
   const reports: ReconfReport[] = [];
-  const fr = seededRandom(seed * 7 + 5);
+  const fr = mulberry32(seed * 7 + 5);
   try {
     const third = plan.workload.ops / 3;
     if (opts.loseWritePending) {
@@ -317,7 +316,7 @@ async function runRounds(
     }
     for (const [k, round] of plan.rounds.entries()) {
       await untilOps(wl, third * (k + 1), `before round ${k + 1}`);
-      reports.push(...(await reconfigureRound(emu, wl, round, seededRandom(seed * 31 + k), faults)));
+      reports.push(...(await reconfigureRound(emu, wl, round, mulberry32(seed * 31 + k), faults)));
     }
     await untilOps(wl, plan.workload.ops, 'after the last round');
     return { reports };

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { runStress } from '../../src/stress/pool.ts';
 import { runSeed } from '../../src/stress/seed.ts';
-import { planSeed, sharedLocationSpots } from '../../src/stress/plan.ts';
+import { planSeed, sharedLocationSpots } from '../../src/stress/seed-plan.ts';
 import { readFileSync } from 'node:fs';
 import { parseConfig } from '../../src/shared/config/config.ts';
 import { RECONF_KINDS } from '../../src/shared/restripe/session.ts';

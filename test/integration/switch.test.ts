@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { DEVICE, NO_SLOT, PHASE, TRACK } from '../../src/shared/tables/memory.ts';
 import { Session } from '../../src/shared/restripe/session.ts';
-import { setSplitProbe } from '../../src/shared/restripe/reconf.ts';
+import { setSplitProbe } from '../../src/shared/restripe/split.ts';
 import { sessionBitProblems } from '../../src/shared/restripe/bits.ts';
 import { fig2Array as startFig2, smallRaw, trackData, until } from '../support/helpers.ts';
 import { deviceWordOf } from '../../src/shared/tables/tables.ts';

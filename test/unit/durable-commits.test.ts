@@ -4,11 +4,11 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/shared/config/config.ts';
 import { createSharedBuffers, SharedState } from '../../src/shared/tables/memory.ts';
-import { MemoryStore, type DurableCommit } from '../../src/shared/durable/durable.ts';
+import { MemoryDurableStore, type DurableCommit } from '../../src/shared/durable/durable.ts';
 import { DurableCommits } from '../../src/service-processor/durable-commits.ts';
 import { smallRaw } from '../support/helpers.ts';
 
-class FullStore extends MemoryStore {
+class FullStore extends MemoryDurableStore {
   full = false;
   override commit(c: DurableCommit): void {
     if (this.full) throw new Error('MDB_MAP_FULL: Environment mapsize limit reached');

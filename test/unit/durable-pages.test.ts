@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { allPages, pageBytesOf, pagesTouched, storedBytes, withPages } from '../../src/shared/tables/dirty.ts';
-import { MemoryStore, type DurableCommit } from '../../src/shared/durable/durable.ts';
+import { MemoryDurableStore, type DurableCommit } from '../../src/shared/durable/durable.ts';
 import { LmdbStore } from '../../src/drives/durable-store.ts';
 import { parseConfig } from '../../src/shared/config/config.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
@@ -97,7 +97,7 @@ describe('a FLUSH after a 4 KiB write', () => {
     const cfg = parseConfig(
       fourDriveStripe({ trackBytes: 64 * KiB, headsPerCylinder: 2, driveCylinders: 4, slots: 64 }),
     );
-    const store = new MemoryStore();
+    const store = new MemoryDurableStore();
     const start = async () => {
       const emu = await ArrayEmulator.start(cfg, { mode: 'inline', durable: { store, everyMs: 60_000 } });
       emus.push(emu);

@@ -2,7 +2,7 @@
 // the latency histogram its p50/p99 come from.
 import { describe, expect, it } from 'vitest';
 import { cellChanges, NO_OWNER, readOwners, ROLE } from '../../src/serve/ui/track-view.ts';
-import { latencyDelta, latencyQuantileMs, newLatencyHistogram, recordLatency } from '../../src/serve/histogram.ts';
+import { latencyDelta, latencyQuantileMs, newLatencyBuckets, recordLatency } from '../../src/serve/histogram.ts';
 import { ArrayModel } from '../../src/shared/model/model.ts';
 import { createSharedBuffers, DEVICE, SharedState } from '../../src/shared/tables/memory.ts';
 import { deviceLayout } from '../../src/shared/layout/layout.ts';
@@ -41,7 +41,7 @@ describe('live view', () => {
   });
 
   it('latency quantiles: the bound of the bucket holding them, from the difference of two snapshots', () => {
-    const h = newLatencyHistogram();
+    const h = newLatencyBuckets();
     for (let i = 0; i < 98; i++) recordLatency(h, 0.1); // 100 µs: bucket [64, 128) µs
     recordLatency(h, 3); // 3 ms: [2048, 4096) µs
     recordLatency(h, 3);
@@ -50,6 +50,6 @@ describe('live view', () => {
     const before = h.slice();
     recordLatency(h, 0.01);
     expect(latencyQuantileMs(latencyDelta(h, before), 0.99)).toBe(0.016);
-    expect(latencyQuantileMs(newLatencyHistogram(), 0.5)).toBeNull();
+    expect(latencyQuantileMs(newLatencyBuckets(), 0.5)).toBeNull();
   });
 });

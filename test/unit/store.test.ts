@@ -5,7 +5,7 @@ import { parseConfig } from '../../src/shared/config/config.ts';
 import { createSharedBuffers, IN_STORE, isSparse, SPARSE } from '../../src/shared/tables/memory.ts';
 import { SparseDrive } from '../../src/drives/store.ts';
 import { NoRoom, type SparseOptions } from '../../src/drives/sparse-drive.ts';
-import { MemoryStore } from '../../src/shared/durable/durable.ts';
+import { MemoryDurableStore } from '../../src/shared/durable/durable.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { smallRaw, trackData } from '../support/helpers.ts';
@@ -175,7 +175,7 @@ describe('sparse drive store', () => {
   it('an array in a store larger than its drive cache keeps every write through eviction, restart and a restripe', async () => {
     const raw = smallRaw('fig2', 16);
     const cfg = parseConfig(raw);
-    const store = new MemoryStore();
+    const store = new MemoryDurableStore();
     const cacheBytes = 8 * 4096; // a track or two per drive: far less than LD1
     const start = () =>
       ArrayEmulator.start(cfg, { mode: 'inline', durable: { store, everyMs: 5, driveCacheBytes: cacheBytes } });

@@ -2,7 +2,7 @@
 // request goes to the host adapters in turn and is counted per device as it enters the array
 // (node_exporter's disk counters). The exports, their sizes and how a FLUSH is made durable come
 // from the caller: the array itself on the main thread, messages from it in the NBD thread.
-import { newLatencyHistogram, recordLatency } from '../histogram.ts';
+import { newLatencyBuckets, recordLatency } from '../histogram.ts';
 import { performance } from 'node:perf_hooks';
 import type { HostClient } from '../../host/client.ts';
 import type { NbdBackend } from './server.ts';
@@ -83,7 +83,7 @@ function countersOf(io: DeviceIo, name: string): DeviceCounters {
         writtenBytes: 0,
         writeMs: 0,
         inFlight: 0,
-        latency: newLatencyHistogram(),
+        latency: newLatencyBuckets(),
       }),
     );
   return c;

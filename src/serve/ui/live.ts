@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import type { ArrayConfig } from '../../shared/config/config.ts';
 import type { DeviceCounters } from '../nbd/backend.ts';
-import { latencyDelta, latencyQuantileMs, newLatencyHistogram } from '../histogram.ts';
+import { latencyDelta, latencyQuantileMs, newLatencyBuckets } from '../histogram.ts';
 import { errorMessage } from '../../shared/errors/errors.ts';
 import { cellChanges, layoutSignature, readCells, readOwners, viewGeometry } from './track-view.ts';
 
@@ -55,7 +55,7 @@ interface IoMark extends HostTotals {
 
 /** Host totals over every NBD export's counters. */
 export function nbdHostTotals(devices: Iterable<DeviceCounters>): HostTotals {
-  const t: HostTotals = { ops: 0, bytes: 0, latency: newLatencyHistogram() };
+  const t: HostTotals = { ops: 0, bytes: 0, latency: newLatencyBuckets() };
   for (const c of devices) {
     t.ops += c.reads + c.writes;
     t.bytes! += c.readBytes + c.writtenBytes;

@@ -380,7 +380,7 @@ export function checkMeta(meta: DurableMeta, where: string): DurableMeta {
 }
 
 /** A store in memory that keeps every commit: the crash harness restarts from any prefix of them. */
-export class MemoryStore implements DurableStore {
+export class MemoryDurableStore implements DurableStore {
   readonly log: DurableCommit[] = [];
   /** Each track's bytes as last committed (base and log). */
   private readonly latest = new Map<number, Uint8Array | null>();

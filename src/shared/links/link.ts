@@ -11,6 +11,11 @@ export const LINK_QUEUE_LIMIT = 1 << 16;
 
 export type Log = (level: 'info' | 'warn' | 'error', text: string) => void;
 
+/** `actor` got message `m` over `link` and has no use for it (a late answer of a replaced peer, say): logged, dropped. */
+export function logDropped(log: Log, actor: string, m: { t: string }, link: { readonly peer: string }): void {
+  log('warn', `${actor}: dropped unexpected "${m.t}" message from ${link.peer}`);
+}
+
 export interface Link {
   /** Who is at the other end, for logs: "DA30", "HA0", "host 2". */
   readonly peer: string;

@@ -5,7 +5,8 @@
 import { parseConfig, type ArrayConfig } from '../shared/config/config.ts';
 import { deviceLayout } from '../shared/layout/layout.ts';
 import { mergeCompleted, planReconfiguration, walkRounds } from '../shared/restripe/reconf-plan.ts';
-import { seededRandom, type HotSpot } from '../host/workload.ts';
+import type { HotSpot } from '../host/workload.ts';
+import { mulberry32 } from '../shared/sched/sched.ts';
 import { DRIVE_MODEL_PRESETS, DRIVE_SCHEDULERS } from '../shared/config/drive-models.ts';
 
 export interface SeedPlan {
@@ -32,7 +33,7 @@ interface StripedSpec {
 
 /** A random valid array and the reconfigurations to run on it. Deterministic in `seed`. */
 export function planSeed(seed: number): SeedPlan {
-  const r = seededRandom(seed * 7919 + 17);
+  const r = mulberry32(seed * 7919 + 17);
   const trackBytes = pick(r, [512, 1024, 4096]);
   const heads = int(r, 1, 3);
   const mainDrives = int(r, 2, 8);
@@ -70,7 +71,7 @@ export function planSeed(seed: number): SeedPlan {
  * either way: all through the cache, or half direct.)
  */
 function restripeCopy(seed: number): 'direct' | 'cache' {
-  return seededRandom(seed * 2_654_435_761 + 11)() < DIRECT_COPY_SEEDS ? 'direct' : 'cache';
+  return mulberry32(seed * 2_654_435_761 + 11)() < DIRECT_COPY_SEEDS ? 'direct' : 'cache';
 }
 
 /** The share of stress seeds whose restripes copy drive to drive. */
@@ -82,7 +83,7 @@ const DIRECT_COPY_SEEDS = 0.5;
  * Its own stream, as restripeCopy's: a seed drawing `track` replays as it did before partial stages.
  */
 function cacheStage(seed: number): 'partial' | 'track' {
-  return seededRandom(seed * 2_246_822_519 + 29)() < PARTIAL_STAGE_SEEDS ? 'partial' : 'track';
+  return mulberry32(seed * 2_246_822_519 + 29)() < PARTIAL_STAGE_SEEDS ? 'partial' : 'track';
 }
 
 /** The share of stress seeds whose random read misses stage only the sectors asked for. */
@@ -94,7 +95,7 @@ const PARTIAL_STAGE_SEEDS = 0.5;
  * definitions only).
  */
 export function withDriveModels(plan: SeedPlan): SeedPlan {
-  const r = seededRandom(plan.seed * 48271 + 7);
+  const r = mulberry32(plan.seed * 48271 + 7);
   const models = new Map(
     plan.config.drives.map((d) => [d.id, { preset: pick(r, TIMED_PRESETS), scheduler: pick(r, DRIVE_SCHEDULERS) }]),
   );
@@ -308,7 +309,7 @@ export function sharedLocationSpots(config: ArrayConfig, rounds: unknown[][]): H
  * onto one more drive xN with its mirror on yN, its stripe changed or not, while drive faults go on.
  */
 export function withMirroredDevice(plan: SeedPlan): SeedPlan {
-  const r = seededRandom(plan.seed * 69069 + 1);
+  const r = mulberry32(plan.seed * 69069 + 1);
   const members = int(r, 1, 3);
   const stripe = int(r, 1, 2);
   const cylinders = stripe * int(r, 1, 2);
