@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseConfig, type ArrayConfig } from '../src/shared/config/config.ts';
-import { serve } from '../src/serve/nbd/serve.ts';
+import { serve } from '../src/serve/serve.ts';
 import { missingTools } from '../scripts/tools.ts';
 
 const run = promisify(execFile);

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { nbdConfig, NBD_DEVICE_BYTES } from '../bench/nbd-bench.ts';
-import { serve } from '../src/serve/nbd/serve.ts';
+import { serve } from '../src/serve/serve.ts';
 
 const JOBS: Record<string, string[]> = {
   randrw64k: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--verify=crc32c', '--do_verify=1', '--size=64m'],

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/shared/config/config.ts';
-import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
+import { serve, type Serving } from '../../src/serve/serve.ts';
 import { startServe } from '../../scripts/serve-child.ts';
 import { missingTools } from '../../scripts/tools.ts';
 

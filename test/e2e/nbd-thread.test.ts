@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/shared/config/config.ts';
-import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
+import { serve, type Serving } from '../../src/serve/serve.ts';
 import { missingTools } from '../../scripts/tools.ts';
 
 const run = promisify(execFile);

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/shared/config/config.ts';
-import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
+import { serve, type Serving } from '../../src/serve/serve.ts';
 import { startControl, type Control } from '../../src/serve/control/server.ts';
 import { smallRaw } from '../support/helpers.ts';
 import { RawNbd } from '../support/nbd-client.ts';

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/shared/config/config.ts';
-import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
+import { serve, type Serving } from '../../src/serve/serve.ts';
 import { RING_ARENA_BYTES } from '../../src/shared/links/ring-link.ts';
 import { RawNbd } from '../support/nbd-client.ts';
 

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../../src/shared/config/config.ts';
-import { serve, type Serving } from '../../src/serve/nbd/serve.ts';
+import { serve, type Serving } from '../../src/serve/serve.ts';
 import { FrameReader } from '../../src/serve/nbd/frame.ts';
 import { MAX_PAYLOAD_BYTES } from '../../src/serve/nbd/protocol.ts';
 import { RawNbd } from '../support/nbd-client.ts';

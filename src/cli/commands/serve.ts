@@ -73,7 +73,7 @@ function driveCacheOption(o: ServeCliOptions): number | undefined {
 
 export async function serveCommand(o: ServeCliOptions): Promise<void> {
   const signals = new Signals(); // from the start: a signal while the array starts stops it once it is up
-  const { serve } = await import('../../serve/nbd/serve.ts');
+  const { serve } = await import('../../serve/serve.ts');
   const { startControl } = await import('../../serve/control/server.ts');
   if (!o.config && !o.dataDir) throw new ArrayError('USAGE', 'give --config (and/or --data-dir holding an array)');
   const config = o.config ? loadConfig(o.config) : undefined;

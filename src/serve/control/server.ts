@@ -15,8 +15,8 @@ import {
   statusOf,
   throttleBody,
 } from './http.ts';
-import type { Serving } from '../nbd/serve.ts';
-import { parseListen } from '../nbd/serve.ts';
+import type { Serving } from '../serve.ts';
+import { parseListen } from '../serve.ts';
 import { Jobs } from './jobs.ts';
 import { arrayMetrics } from './metrics.ts';
 import { planFromBody } from './plans.ts';

@@ -6,7 +6,7 @@ import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import type { ArrayConfig } from '../../shared/config/config.ts';
 import type { Progress, ReconfReport } from '../../shared/restripe/report.ts';
 import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
-import { parseListen } from '../nbd/serve.ts';
+import { parseListen } from '../serve.ts';
 import { HttpError, jsonBody, listenHttp, LOOPBACK, reply, statusOf, throttleBody } from '../control/http.ts';
 import { adapterHostTotals, LiveView } from './live.ts';
 import { jobView, type Job } from '../control/jobs.ts';

@@ -1,13 +1,13 @@
 // `arrayemu serve`: the array started, every non-BCV logical device an NBD export, on a TCP
 // address and/or a Unix socket. Each connection's requests go to the host adapters in turn.
 import { existsSync, unlinkSync } from 'node:fs';
-import type { ArrayConfig } from '../../shared/config/config.ts';
-import { ArrayError } from '../../shared/errors/errors.ts';
-import { ArrayEmulator } from '../../runtime/emulator.ts';
-import { HostClient } from '../../host/client.ts';
-import { NbdServer, type NbdBackend, type NbdCounters } from './server.ts';
-import { clientsBackend, type DeviceCounters, type DeviceIo } from './backend.ts';
-import { NbdThread, type Listen } from './thread.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
+import { ArrayError } from '../shared/errors/errors.ts';
+import { ArrayEmulator } from '../runtime/emulator.ts';
+import { HostClient } from '../host/client.ts';
+import { NbdServer, type NbdBackend, type NbdCounters } from './nbd/server.ts';
+import { clientsBackend, type DeviceCounters, type DeviceIo } from './nbd/backend.ts';
+import { NbdThread, type Listen } from './nbd/thread.ts';
 
 export const DEFAULT_NBD_PORT = 10809;
 
