@@ -5,7 +5,6 @@ import { CommitAsker, durableFlush } from './durable-flush.ts';
 import { type Link, type Log, logDropped } from '../shared/links/link.ts';
 import type { IoReply, IoRequest, Message } from '../shared/links/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model/model.ts';
-import type { DeviceLayout } from '../shared/layout/layout.ts';
 import { BACKGROUND, DEVICE, NO_SLOT, TRACK, type SharedState } from '../shared/tables/memory.ts';
 import { closeSessionIn, openSessionIn, syncSessionsIn } from '../shared/restripe/session.ts';
 import { Session, type SessionSpec } from '../shared/restripe/session.ts';
@@ -13,6 +12,7 @@ import { SyncGate } from '../shared/links/sync-gate.ts';
 import { SlotWait } from '../shared/tables/cache.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { sched } from '../shared/sched/sched.ts';
+import { assert } from '../shared/errors/assert.ts';
 import { arrayIsTimed, HostPorts } from '../shared/cost/cost.ts';
 import { DiskAdapterRequests } from './da-requests.ts';
 import { countScenario, ioRequestHandler, type Fig7Context } from './fig7.ts';
@@ -290,11 +290,13 @@ export class HostAdapter {
   }
 
   /**
-   * Range and readiness of a request against the device's active layout: the array's own edge, for
-   * every host client (the NBD server checks first only to answer EINVAL without a round trip; the
-   * fast path declines what it does not take, it never refuses).
+   * Range of a request against the device's active layout, once as it enters: the array's own edge,
+   * for every host client (the NBD server checks first only to answer EINVAL or ENOSPC without a round
+   * trip; the fast path declines what it does not take, it never refuses). A device never shrinks
+   * (reconf-plan.ts refuses it), so a range inside one layout is inside every later one.
    */
-  private checkRange(dev: DeviceEntry, layout: DeviceLayout, offsetBytes: number, lengthBytes: number): void {
+  private checkRange(dev: DeviceEntry, offsetBytes: number, lengthBytes: number): void {
+    const layout = this.model.layoutAt(dev, deviceWordOf(this.state, dev.index, DEVICE.GENERATION));
     const bytes = layout.tracks * this.state.trackBytes;
     if (
       !Number.isInteger(offsetBytes) ||
@@ -308,6 +310,10 @@ export class HostAdapter {
         `${dev.id}: bytes ${offsetBytes}..${offsetBytes + lengthBytes - 1} outside the device (0..${bytes - 1})`,
       );
     }
+  }
+
+  /** A device not ready (a BCV in a session) serves no host: checked at each piece's translation. */
+  private checkReady(dev: DeviceEntry): void {
     if (deviceWordOf(this.state, dev.index, DEVICE.READY) !== 1) {
       throw new ArrayError(
         'NOT_READY',
@@ -355,33 +361,25 @@ export class HostAdapter {
     work: (at: number, pos: number, len: number) => PieceWork,
   ): Promise<void> {
     const tb = this.state.trackBytes;
-    let pos = 0;
-    do {
+    this.checkRange(dev, offsetBytes, lengthBytes);
+    if (lengthBytes === 0) return this.checkReady(dev);
+    for (let pos = 0; pos < lengthBytes;) {
       const { t, at, len } = firstPiece(offsetBytes + pos, lengthBytes - pos, tb);
-      const first = pos === 0;
-      const from = pos;
-      await this.onePiece(dev, t, offsetBytes, lengthBytes, first, work(at, from, len));
+      await this.onePiece(dev, t, pos === 0, work(at, pos, len));
       pos += len;
-    } while (pos < lengthBytes);
+    }
   }
 
   /** Translate logical track t under the active layout and do `work` on it locked; again if a switch moved it. */
-  private async onePiece(
-    dev: DeviceEntry,
-    t: number,
-    offsetBytes: number,
-    lengthBytes: number,
-    count: boolean,
-    work: PieceWork,
-  ): Promise<void> {
+  private async onePiece(dev: DeviceEntry, t: number, count: boolean, work: PieceWork): Promise<void> {
     const deadline = sched().now() + BLOCKED_WAIT_MS;
     let counted = !count; // FIG. 7's scenario is counted once, under the first session the piece meets
     for (;;) {
       await this.unblocked(dev, deadline);
       const gen = deviceWordOf(this.state, dev.index, DEVICE.GENERATION);
       const layout = this.model.layoutAt(dev, gen);
-      this.checkRange(dev, layout, offsetBytes, lengthBytes);
-      if (lengthBytes === 0) return;
+      this.checkReady(dev);
+      assert(t < layout.tracks, () => `${dev.id}: track ${t} past generation ${gen}'s ${layout.tracks} tracks`);
       const g = layout.locate(t);
       const piece: Piece = { dev, gen, inside: false };
       const session = this.activeSession(dev, gen);
