@@ -10,13 +10,8 @@ import { NO_TRACK, SLOT, TRACK, WPB_ALL, type SharedState } from '../shared/tabl
 import { tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { errorMessage } from '../shared/errors/errors.ts';
 import { trySplitHoldingBcv } from '../shared/restripe/split.ts';
-import {
-  closeSessionIn,
-  openSessionIn,
-  Session,
-  syncSessionsIn,
-  type SessionSpec,
-} from '../shared/restripe/session.ts';
+import { closeSessionIn, openSessionIn, syncSessionsIn } from '../shared/restripe/session.ts';
+import { Session, type SessionSpec } from '../shared/restripe/session.ts';
 import { SyncGate } from '../shared/links/sync-gate.ts';
 import { flushOwed } from './flush.ts';
 import { noteDroppedCopy, RoomAsker, writeCopy, writeCopyAfterRoom } from './copies.ts';
@@ -201,7 +196,13 @@ export class DiskAdapter {
         void this.stager.stage(link, m.ha, m.reqs);
         return;
       case 'destage-hint':
-        for (const s of m.slots) if (s >= 0 && s < this.state.slots) this.dirty.add(s);
+        for (const s of m.slots) {
+          assert(
+            s >= 0 && s < this.state.slots,
+            () => `${this.name}: destage hint from ${link.peer} names slot ${s} of ${this.state.slots}`,
+          );
+          this.dirty.add(s);
+        }
         if (this.dirty.size > this.state.slots * WRITE_BEHIND_MAX_DIRTY) this.hurry();
         this.kick();
         return;

@@ -367,7 +367,7 @@ export class ServiceProcessor {
       );
       setDeviceWord(this.state, run.spec.deviceIndex, DEVICE.PHASE, PHASE.SYNCHRONISED);
     }
-    run.stage = 'prepared';
+    run.advance('opened', 'prepared');
   }
 
   /**
@@ -405,7 +405,7 @@ export class ServiceProcessor {
         await this.commit('switch');
       },
     );
-    run.stage = 'switched';
+    run.advance('prepared', 'switched');
     run.logStep(
       meta ? 'configuration activated' : `steps 114-120: switch (host blocked ${run.blockedMs.toFixed(3)} ms)`,
     );
@@ -434,7 +434,7 @@ export class ServiceProcessor {
       run.logStep('steps 116-117: instant split and data transfer done in every disk adapter');
       await this.state.hooks.passHold('completion');
     }
-    run.stage = 'transferred';
+    run.advance('switched', 'transferred');
   }
 
   /** Steps 121-124: every bit clear (counted and reported first), configuration unlocked, column freed, BCV ready. */
@@ -446,7 +446,7 @@ export class ServiceProcessor {
     run.bitsLeft = { pb: bitsLeft.pb, ps: bitsLeft.ps, ind: bitsLeft.ind };
     run.tracksMoved = run.tracksTotal - bitsLeft.pb;
     if (bitsLeft.pb + bitsLeft.ps + bitsLeft.ind > 0) {
-      run.stage = 'switched'; // resume runs the instant split and the data transfer again, then this count
+      run.advance('transferred', 'switched'); // resume runs the instant split and the data transfer again, then this count
       throw new ArrayError(
         'INVARIANT',
         `session ${spec.y} on ${plan.deviceId}: bits left set at completion: ${JSON.stringify(run.bitsLeft)} — ${bitsLeft.first.join('; ')}`,

@@ -7,6 +7,7 @@ import { sched } from '../shared/sched/sched.ts';
 import type { Plan } from '../shared/restripe/reconf-plan.ts';
 import { noScenarios, type BitsLeft, type ReconfReport } from '../shared/restripe/report.ts';
 import type { DurableStage } from '../shared/durable/durable.ts';
+import { assert } from '../shared/errors/assert.ts';
 
 /** A session taken up again after a restart, as the service processor reports it. */
 export interface RecoveredSession {
@@ -60,6 +61,18 @@ export class SessionRun {
     this.session = new Session(spec);
     this.tracksTotal = plan.kind === 'meta-expansion' ? 0 : this.session.oldTracks;
     this.log = log;
+  }
+
+  /**
+   * The session moves from stage `from` to `to`: the only forward steps are opened → prepared →
+   * switched → transferred (and back to switched when the completion's count finds bits left).
+   */
+  advance(from: SessionStage, to: SessionStage): void {
+    assert(
+      this.stage === from,
+      () => `session ${this.spec.y} on ${this.plan.deviceId}: to stage ${to} from ${this.stage}, not from ${from}`,
+    );
+    this.stage = to;
   }
 
   /** Log a step of the session with the time since the previous one. */

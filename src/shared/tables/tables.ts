@@ -2,9 +2,10 @@
 // headers, the PB columns, the split cursors, the device headers and the cache-wide words by name,
 // each access one Atomics operation. `npm run lint` forbids Atomics outside the rooms that own
 // shared words (tables, sched, hooks, the rings), so every table access is here, where it is audited.
-import { DEVICE_WORDS, KEPT_FLAGS, SLOT, type SharedState } from './memory.ts';
+import { DEVICE_WORDS, KEPT_FLAGS, SLOT, TRACK, TRACK_FLAG_NAMES, type SharedState } from './memory.ts';
 import { markFlagChunk } from './dirty.ts';
 import { sched } from '../sched/sched.ts';
+import { assert, bits } from '../errors/assert.ts';
 
 type S = Pick<
   SharedState,
@@ -25,21 +26,37 @@ type S = Pick<
   | 'hostInflight'
 >;
 
+/**
+ * The one invariant of a flags word on its own (DESIGN §3): PS and IND never both. A split swaps PS
+ * for IND or FMT in one step, and step 112 sets IND only outside O, where no PS is; a word that breaks
+ * it stops the actor that wrote it, naming the track and its bits.
+ */
+function checkFlagsWord(g: number, word: number, what: string): void {
+  assert(
+    (word & (TRACK.PS | TRACK.IND)) !== (TRACK.PS | TRACK.IND),
+    () => `${what} of track ${g}: PS and IND both set (${bits(word, TRACK_FLAG_NAMES)})`,
+  );
+}
+
 /** Track g's flags word (LOCK, its owner, PS, IND, FMT, FILLPEND). */
 export const flagsOf = (st: S, g: number): number => Atomics.load(st.trackFlags, g);
 /** Swap track g's flags from `from` to `to` in one step; the value found (equal to `from` when it took). */
 export function casFlags(st: S, g: number, from: number, to: number): number {
+  checkFlagsWord(g, to, 'a flags swap');
   if ((from ^ to) & KEPT_FLAGS) markFlagChunk(st.dirtyFlagChunks, g); // (before: a commit after the change finds it)
   return Atomics.compareExchange(st.trackFlags, g, from, to);
 }
 /** Set track g's flags word whole (a restart loading its image; nothing else runs then). */
-export const restoreFlagsWord = (st: S, g: number, v: number): number => Atomics.store(st.trackFlags, g, v);
+export function restoreFlagsWord(st: S, g: number, v: number): void {
+  checkFlagsWord(g, v, 'a restored flags word');
+  Atomics.store(st.trackFlags, g, v);
+}
 /** Whether track g has flag `bit` (any of the bits, for a mask). */
 export const hasFlag = (st: S, g: number, bit: number): boolean => (Atomics.load(st.trackFlags, g) & bit) !== 0;
 /** Set flag `bit` of track g; a bit the durable store keeps marks its chunk first (a commit after finds it). */
 export function setFlag(st: S, g: number, bit: number): void {
   if (bit & KEPT_FLAGS) markFlagChunk(st.dirtyFlagChunks, g);
-  Atomics.or(st.trackFlags, g, bit);
+  checkFlagsWord(g, Atomics.or(st.trackFlags, g, bit) | bit, "a flag's setting");
 }
 /** Clear flag `bit` of track g; a bit the durable store keeps marks its chunk first. */
 export function clearFlag(st: S, g: number, bit: number): void {
