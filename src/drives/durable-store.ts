@@ -1,7 +1,7 @@
 // The durable store of a data dir: an LMDB environment (the `lmdb` package: copy-on-write B-trees,
 // each commit one atomic transaction synced before it returns, nothing to replay after a crash).
 // Keys: "meta" (the service processor's record, JSON), ["t", g] (drive track g whole, as a commit
-// that wrote every page of it left it) and over it ["p", g, i] (page i of track g, durable-dirty.ts
+// that wrote every page of it left it) and over it ["p", g, i] (page i of track g, shared/tables/dirty.ts
 // pageBytesOf, as a commit of some pages left it; absent: the whole track's, or zeros), ["f", chunk] (FLAG_CHUNK_TRACKS durable flag words), ["s", chunk] (as many copies'
 // checksums, then whether each is known), "drives" (every drive's words, drive-state.ts). What goes in, and why in that
 // order, is shared/durable/durable.ts.

@@ -34,7 +34,7 @@ export class MemoryOwner {
    * A write of bytes [from, to) of drive track `track` starts: its global track's seqlock goes odd,
    * then its pages and its dirty bit are marked. In that order: a capture that takes the bit finds
    * the seqlock odd (or the write done) and reads the track after the write, and takes the pages
-   * after its read (durable-dirty.ts). Marked before the seqlock, a bit taken between the two let
+   * after its read (shared/tables/dirty.ts). Marked before the seqlock, a bit taken between the two let
    * the capture read the track before the write and count it committed: the write left out of
    * every commit until the track was written again.
    */

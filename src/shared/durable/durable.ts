@@ -6,7 +6,7 @@
 // and the record. Written before the code that depends on it, so here is why the capture is safe
 // while every actor keeps running:
 //
-//  - What to read comes from the dirty bitmaps (durable-dirty.ts): a drive write sets its track's
+//  - What to read comes from the dirty bitmaps (tables/dirty.ts): a drive write sets its track's
 //    bit before it begins, a durable bit's change sets its chunk's bit before it is made, and the
 //    capture takes the bits it finds, keeping each track and chunk pending until a commit holds it.
 //    So a commit costs what changed since the last one, not a scan of every track.
@@ -112,7 +112,7 @@ export interface DurableCommit {
   sumChunks: Array<[chunk: number, words: Int32Array]>;
   /** Every drive's words (drive-state.ts: state, media, a rebuild's count), read last. */
   driveWords: Int32Array;
-  /** Tracks written since the last commit: their bytes (null: zeros) and the pages of them written (durable-dirty.ts). */
+  /** Tracks written since the last commit: their bytes (null: zeros) and the pages of them written (tables/dirty.ts). */
   tracks: Array<[g: number, data: Uint8Array | null, pages: number]>;
   flagChunks: Array<[chunk: number, words: Int32Array]>;
   reason: string;
@@ -251,7 +251,7 @@ export class DurableCapture {
     return n;
   }
 
-  /** Tracks and flag chunks the dirty bitmaps named that no commit has held yet (durable-dirty.ts). */
+  /** Tracks and flag chunks the dirty bitmaps named that no commit has held yet (tables/dirty.ts). */
   private readonly pendingTracks = new Set<number>();
   /** Per track, the pages written that no commit holds yet (taken from state.dirtyPages after each read). */
   private readonly pendingPages = new Map<number, number>();

@@ -64,7 +64,7 @@ export class ArrayModel {
 
   /**
    * Rebuild the mirror map from the live layouts. A location is M1 of at most one mirror map: a
-   * restripe's original and new layouts agree wherever they share a location (plan.ts refuses
+   * restripe's original and new layouts agree wherever they share a location (reconf-plan.ts refuses
    * targets that do not), so a disagreement here is a broken invariant and stops the actor.
    */
   private learnMirrors(): void {

@@ -176,10 +176,10 @@ export interface SharedBuffers {
   sparseWords: SharedArrayBuffer;
   /** Per global track: its drive write seqlock at the last durable commit holding it (drives/sparse-drive.ts evicts by it). */
   committedSeq: SharedArrayBuffer;
-  /** A bit per track whose drive write began, and per flag chunk whose durable bits changed, since the capture looked (durable-dirty.ts). */
+  /** A bit per track whose drive write began, and per flag chunk whose durable bits changed, since the capture looked (tables/dirty.ts). */
   dirtyTracks: SharedArrayBuffer;
   dirtyFlagChunks: SharedArrayBuffer;
-  /** Per global track: the pages written since the capture took its mask (durable-dirty.ts). */
+  /** Per global track: the pages written since the capture took its mask (tables/dirty.ts). */
   dirtyPages: SharedArrayBuffer;
   /** Per global track: its drive writes, doubled, odd while one is in progress (a seqlock: durable.ts never reads half a write). */
   driveWriteSeq: SharedArrayBuffer;
