@@ -95,7 +95,10 @@ export class ServiceProcessor {
     if (!replaced) (kind === 'ha' ? this.hostAdapterNames : this.diskAdapterNames).push(name);
     link.onMessages((msgs) => {
       if (this.adapters.get(name) !== link) return;
-      for (const m of msgs) this.onMessage(link, m);
+      for (const m of msgs) {
+        if (m.t === 'done') assert(m.actor === name, () => `SP: ${name}'s link carried an answer of ${m.actor}`);
+        this.onMessage(link, m);
+      }
     });
     if (!replaced) return;
     // First on the new link: the array as it stands now. The replacement serves nothing before it.

@@ -103,3 +103,19 @@ export const DISCARD_LIMIT_BYTES = 4 * MAX_PAYLOAD_BYTES;
 export const MAX_OPTION_BYTES = 64 * 1024;
 
 export const REQUEST_HEADER_BYTES = 28;
+
+/** The NBD errno a failed request is answered with, by its ArrayError code. */
+export function errnoOf(err: unknown): number {
+  const code = (err as { code?: string } | undefined)?.code;
+  if (code === 'OUT_OF_RANGE') return NBD_ERR.EINVAL;
+  if (code === 'NOT_READY' || code === 'TOO_MANY_REQUESTS') return NBD_ERR.EIO;
+  // The data dir's store full: the host is told it is out of space, not that the device failed.
+  if (code === 'STORE_FAILED' && /ENOSPC|No space left|MDB_MAP_FULL/.test(String((err as Error).message)))
+    return NBD_ERR.ENOSPC;
+  return NBD_ERR.EIO;
+}
+
+/** NBD_ERR's name of `errno`. */
+export function errName(errno: number): string | undefined {
+  return Object.entries(NBD_ERR).find(([, v]) => v === errno)?.[0];
+}

@@ -5,8 +5,11 @@
 // buffering). Bad input is answered or ends that connection alone; nothing else is touched.
 import { createServer, type Server, type Socket } from 'node:net';
 import { FrameReader, type Frame } from './frame.ts';
+import { assert } from '../../shared/errors/assert.ts';
 import {
   CFLAG,
+  errName,
+  errnoOf,
   CHUNK,
   CLIENT_FLAGS_KNOWN,
   CMD,
@@ -285,6 +288,7 @@ class Connection {
       .finally(() => {
         this.inflight--;
         this.inflightBytes -= bytes;
+        assert(this.inflight >= 0 && this.inflightBytes >= 0, () => `nbd: ${this.inflight} requests in flight`);
         if (this.closing) this.finishThenClose();
         else this.pump();
       });
@@ -347,6 +351,11 @@ class Connection {
     this.server.count(key);
     const data = answer instanceof Uint8Array ? answer : answer?.data;
     const release = answer instanceof Uint8Array ? undefined : answer?.release;
+    // A read answered with other than its length would shift every reply after it on the stream.
+    assert(
+      errno !== 0 || r.type !== CMD.READ || data?.length === r.length,
+      () => `nbd: a read of ${r.length} bytes answered with ${data?.length ?? 'no'} bytes`,
+    );
     if (this.socket.destroyed) return release?.();
     if (errno !== 0 && why) this.log(`nbd: ${key}: ${why}`);
     this.corkForTurn();
@@ -453,18 +462,4 @@ let zeroBuffer = Buffer.alloc(0);
 function zeros(n: number): Buffer {
   if (zeroBuffer.length < n) zeroBuffer = Buffer.alloc(ZERO_CHUNK_BYTES);
   return zeroBuffer.subarray(0, n);
-}
-
-function errnoOf(err: unknown): number {
-  const code = (err as { code?: string } | undefined)?.code;
-  if (code === 'OUT_OF_RANGE') return NBD_ERR.EINVAL;
-  if (code === 'NOT_READY' || code === 'TOO_MANY_REQUESTS') return NBD_ERR.EIO;
-  // The data dir's store full: the host is told it is out of space, not that the device failed.
-  if (code === 'STORE_FAILED' && /ENOSPC|No space left|MDB_MAP_FULL/.test(String((err as Error).message)))
-    return NBD_ERR.ENOSPC;
-  return NBD_ERR.EIO;
-}
-
-function errName(errno: number): string | undefined {
-  return Object.entries(NBD_ERR).find(([, v]) => v === errno)?.[0];
 }
