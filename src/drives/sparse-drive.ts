@@ -25,6 +25,7 @@ import { addWord, casWord, loadWord, storeWord } from '../shared/tables/words.ts
 import type { MemoryStore, StoreOptions } from './drive.ts';
 import { MemoryOwner } from './memory-owner.ts';
 import type { TrackSource } from './track-source.ts';
+import { chunkBytes } from '../shared/tables/drive-bytes.ts';
 
 /**
  * A write found no room in the pool: every chunk holds a track not yet durable (or, without a data
@@ -134,7 +135,7 @@ export class SparseDrive implements MemoryStore {
       return NO_CHUNK;
     }
     const fresh = this.allocate();
-    new Uint8Array(this.pool, fresh * this.trackBytes, this.trackBytes).set(bytes);
+    chunkBytes(this.pool, fresh, this.trackBytes).set(bytes);
     storeWord(this.index, track, fresh); // published after its bytes are in
     addWord(this.words, this.residentWord, 1);
     return fresh;
@@ -162,7 +163,7 @@ export class SparseDrive implements MemoryStore {
       if (!(err instanceof NoRoom)) throw err;
       return this.fromStore(track); // a read needs no room: it is served from the store, not kept
     }
-    return chunk === NO_CHUNK ? null : new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
+    return chunk === NO_CHUNK ? null : chunkBytes(this.pool, chunk, this.trackBytes);
   }
 
   async readTrack(track: number, dst: Uint8Array): Promise<void> {
@@ -205,7 +206,7 @@ export class SparseDrive implements MemoryStore {
   copyIn(track: number, src: Uint8Array | null): void {
     this.owner.checkTrack(track, 'copy');
     const fresh = src ? this.allocate() : NO_CHUNK;
-    if (src) new Uint8Array(this.pool, fresh * this.trackBytes, this.trackBytes).set(src);
+    if (src) chunkBytes(this.pool, fresh, this.trackBytes).set(src);
     const g = this.owner.beginWrite(track);
     try {
       for (let i = 0; i < SWAP_TRIES; i++) {
@@ -232,7 +233,7 @@ export class SparseDrive implements MemoryStore {
     const fresh = chunk === NO_CHUNK || chunk === IN_STORE;
     if (fresh) chunk = this.allocate();
     const g = whole ? this.owner.beginWrite(track) : this.owner.beginWrite(track, at, at + bytes.length);
-    const dst = new Uint8Array(this.pool, chunk * this.trackBytes, this.trackBytes);
+    const dst = chunkBytes(this.pool, chunk, this.trackBytes);
     // A reused chunk holds the bytes of the track it was evicted from: a part written onto a track
     // that reads as zeros (never written) zeroes the rest first.
     if (fresh && !whole) dst.fill(0);

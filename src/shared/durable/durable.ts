@@ -42,8 +42,9 @@ import type { SessionSpec } from '../restripe/session.ts';
 import { DriveMap } from '../layout/layout.ts';
 import { assert } from '../errors/assert.ts';
 import { ArrayError } from '../errors/errors.ts';
+import { driveTrackView } from '../tables/drive-bytes.ts';
 import { allPages, FLAG_CHUNK_TRACKS, storedBytes, takeDirty, withPages } from '../tables/dirty.ts';
-import { IN_STORE, NO_CHUNK, SPARSE, TRACK, type SharedState } from '../tables/memory.ts';
+import { IN_STORE, SPARSE, TRACK, type SharedState } from '../tables/memory.ts';
 import { driveWriteSeqOf, flagsOf } from '../tables/tables.ts';
 import { exchangeWord, loadWord, storeWord } from '../tables/words.ts';
 
@@ -354,18 +355,11 @@ export class DurableCapture {
 /** The bytes of global track g straight from its drive's store (dense or sparse), as the drive holds them. */
 export function readDriveTrack(state: SharedState, drives: DriveMap, g: number, dst: Uint8Array): void {
   const d = drives.driveOf(g);
-  const t = g - drives.baseTrack[d]!;
-  const b = state.buffers;
-  const index = b.sparseIndex[d];
-  if (!index) {
-    dst.set(new Uint8Array(b.driveData[d]!, t * state.trackBytes, state.trackBytes));
-    return;
-  }
-  const chunk = loadWord(new Int32Array(index), t);
+  const view = driveTrackView(state.buffers, state.trackBytes, d, g - drives.baseTrack[d]!);
   // (A track a restart left in the store is read in before its first write: never captured unread.)
-  assert(chunk !== IN_STORE, () => `durable store: track ${g} was written, yet is still in the store unread`);
-  if (chunk === NO_CHUNK) dst.fill(0);
-  else dst.set(new Uint8Array(b.sparsePool, chunk * state.trackBytes, state.trackBytes));
+  assert(view !== IN_STORE, () => `durable store: track ${g} was written, yet is still in the store unread`);
+  if (view) dst.set(view);
+  else dst.fill(0);
 }
 
 /** Check that a stored record is one this build reads, naming what differs. */
