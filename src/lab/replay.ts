@@ -18,10 +18,31 @@ export interface ReplayResult {
   p99Ms: number;
   measuredMeanMs: number | null;
   demeritMs: number | null;
+  /** (simulated mean − measured mean) / measured mean, in % (negative: the model is faster); null without measured times. */
+  meanErrorPct: number | null;
   /** Simulated response time of each request, in trace order (ms). */
   responsesMs: number[];
   /** The simulated response-time CDF at every 5th percentile. */
-  cdf: Array<{ fraction: number; ms: number }>;
+  cdf: CdfPoint[];
+  /** The measured one at the same percentiles (null: the trace carries no response times). */
+  measuredCdf: CdfPoint[] | null;
+}
+
+/** A fraction of the requests and the response time (ms) they finished within. */
+export interface CdfPoint {
+  fraction: number;
+  ms: number;
+}
+
+/** Points of a CDF drawn from `sorted` response times. */
+export const CDF_POINTS = 20;
+
+/** The CDF of `sorted` (ascending) at `points` evenly spaced fractions. */
+export function cdfOf(sorted: number[], points = CDF_POINTS): CdfPoint[] {
+  return Array.from({ length: points }, (_, k) => ({
+    fraction: (k + 1) / points,
+    ms: round(pct(sorted, (k + 1) / points)),
+  }));
 }
 
 /** Refuse a request past the end of the drive before anything runs, naming its line. */
@@ -149,7 +170,9 @@ function summarize(recs: TraceRecord[], responsesMs: number[]): ReplayResult {
     p99Ms: round(pct(sorted, 0.99)),
     measuredMeanMs: measured ? round(mean(measured)) : null,
     demeritMs: demerit === null ? null : round(demerit),
+    meanErrorPct: measured ? Math.round((1000 * (mean(sorted) - mean(measured))) / mean(measured)) / 10 : null,
     responsesMs,
-    cdf: Array.from({ length: 20 }, (_, k) => ({ fraction: (k + 1) / 20, ms: round(pct(sorted, (k + 1) / 20)) })),
+    cdf: cdfOf(sorted),
+    measuredCdf: measured ? cdfOf(measured) : null,
   };
 }

@@ -38,6 +38,19 @@ describe('trace replay on a bare drive', () => {
     expect(barracuda).toBeGreaterThan(cheetah);
   });
 
+  it('reports the mean error and both CDFs: a slower drive is slower by the same % its mean says', () => {
+    const r = replayOnDrive(new HddModel(hddPreset('barracuda')), recs, { closedLoop: true });
+    expect(r.meanErrorPct!).toBeGreaterThan(0); // the Barracuda is slower than the Atlas that took the trace
+    expect(r.meanErrorPct!).toBeCloseTo((100 * (r.meanMs - r.measuredMeanMs!)) / r.measuredMeanMs!, 0);
+    const measured = recs.map((x) => x.responseMs!).sort((a, b) => a - b);
+    expect(r.measuredCdf!.length).toBe(r.cdf.length);
+    expect(r.measuredCdf!.map((c) => c.fraction)).toEqual(r.cdf.map((c) => c.fraction));
+    expect(r.measuredCdf!.at(-1)!.ms).toBeCloseTo(measured.at(-1)!, 3);
+    expect(r.measuredCdf!.every((c, i, a) => i === 0 || c.ms >= a[i - 1]!.ms)).toBe(true);
+    const same = replayOnDrive(atlas(), recs, { closedLoop: true });
+    expect(Math.abs(same.meanErrorPct!)).toBeLessThan(0.5);
+  });
+
   it('closed loop keeps the trace think times: a slower drive stretches the run, open loop queues instead', () => {
     const slow = () => new HddModel(hddPreset('barracuda'));
     const closed = replayOnDrive(slow(), recs, { closedLoop: true });
@@ -95,6 +108,8 @@ describe('trace replay on a bare drive', () => {
         '--closed-loop',
         '--responses',
         out,
+        '--chart',
+        join(dir, 'cdf.svg'),
         '--json',
       ],
       {
@@ -104,8 +119,22 @@ describe('trace replay on a bare drive', () => {
     );
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(Object.keys(j)).toEqual(['requests', 'meanMs', 'p50Ms', 'p90Ms', 'p99Ms', 'measuredMeanMs', 'demeritMs']);
+    expect(Object.keys(j)).toEqual([
+      'requests',
+      'meanMs',
+      'p50Ms',
+      'p90Ms',
+      'p99Ms',
+      'measuredMeanMs',
+      'demeritMs',
+      'meanErrorPct',
+      'cdf',
+      'measuredCdf',
+    ]);
     expect(j.demeritMs).toBeLessThan(0.01);
+    const svg = readFileSync(join(dir, 'cdf.svg'), 'utf8');
+    expect(svg).toMatch(/^<svg/);
+    for (const word of ['measured', 'simulated', 'demerit']) expect(svg).toContain(word);
     const lines = readFileSync(out, 'utf8').trim().split('\n').map(Number);
     expect(lines.length).toBe(1500);
     expect(lines[0]).toBeCloseTo(recs[0]!.responseMs!, 2);

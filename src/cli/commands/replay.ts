@@ -18,6 +18,7 @@ interface ReplayCliOptions {
   config?: string;
   device?: string;
   responses?: string;
+  chart?: string;
   json?: boolean;
 }
 
@@ -42,21 +43,42 @@ export async function replayCommand(o: ReplayCliOptions): Promise<number> {
   const recs = parseTrace(text, format);
   const { result: r, on } = o.config ? await replayArray(o, recs) : await replayDrive(o, recs);
   if (o.responses) writeFileSync(o.responses, r.responsesMs.map((x) => x.toFixed(4)).join('\n') + '\n');
-  const { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs } = r;
-  print(!!o.json, { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs }, () =>
+  const measured = recs.every((x) => x.responseMs !== undefined) ? recs.map((x) => x.responseMs!) : null;
+  if (o.chart) await writeChart(o.chart, r, measured, on);
+  const { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs, meanErrorPct, cdf, measuredCdf } = r;
+  const json = { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs, meanErrorPct, cdf, measuredCdf };
+  print(!!o.json, json, () =>
     [
       `${requests} requests (${format}, ${o.closedLoop ? 'closed' : 'open'} loop) on ${on}, virtual time: mean ${meanMs} ms, p50 ${p50Ms}, p90 ${p90Ms}, p99 ${p99Ms} ms`,
       measuredMeanMs === null
         ? '  the trace carries no response times: no demerit'
-        : `  measured mean ${measuredMeanMs} ms; demerit ${demeritMs} ms`,
-      '  response-time CDF (simulated):',
-      ...r.cdf
+        : `  measured mean ${measuredMeanMs} ms (simulated ${meanErrorPct! > 0 ? '+' : ''}${meanErrorPct}%); demerit ${demeritMs} ms`,
+      `  response-time CDF: ${measuredCdf ? 'simulated | measured' : 'simulated'}`,
+      ...cdf
+        .map((c, i) => ({ c, m: measuredCdf?.[i] }))
         .filter((_, i) => i % 2 === 1)
-        .map((c) => `    ${String(Math.round(c.fraction * 100)).padStart(3)}%  ≤ ${c.ms} ms`),
+        .map(
+          ({ c, m }) =>
+            `    ${String(Math.round(c.fraction * 100)).padStart(3)}%  ≤ ${String(c.ms).padStart(8)} ms${m ? ` | ${String(m.ms).padStart(8)} ms` : ''}`,
+        ),
+      ...(o.chart ? [`  chart: ${o.chart}`] : []),
     ].join('\n'),
   );
   return 0;
 }
+
+async function writeChart(file: string, r: ReplayResult, measured: number[] | null, on: string): Promise<void> {
+  if (!file.endsWith('.svg')) throw new ArrayError('USAGE', `--chart ${file}: the chart is SVG; name a .svg file`);
+  const { replayCdfSvg } = await import('../../lab/replay-chart.ts');
+  const svg = await replayCdfSvg(r, measured, on);
+  try {
+    writeFileSync(file, svg);
+  } catch (err) {
+    throw new ArrayError('USAGE', `--chart ${file}: cannot be written (${errorMessage(err)})`);
+  }
+}
+
+type ReplayResult = import('../../lab/replay.ts').ReplayResult;
 
 type Records = import('../../lab/trace.ts').TraceRecord[];
 
@@ -112,9 +134,10 @@ export function addReplayCommand(program: Command): void {
     .option('--config <file>', 'replay through a whole array (its cache, adapters and drive models), on --device')
     .option('--device <id>', 'the logical device of --config the trace addresses (block 0 is its first byte)')
     .option('--responses <file>', 'write one simulated response time (ms) per request, in trace order')
+    .option('--chart <file.svg>', 'draw the simulated response-time CDF against the measured one (SVG)')
     .option(
       '--json',
-      'print one JSON object: {"requests","meanMs","p50Ms","p90Ms","p99Ms","measuredMeanMs","demeritMs"}',
+      'print one JSON object: {"requests","meanMs","p50Ms","p90Ms","p99Ms","measuredMeanMs","demeritMs","meanErrorPct","cdf","measuredCdf"}',
     )
     .action(async (o: ReplayCliOptions) => {
       process.exitCode = await replayCommand(o);
