@@ -77,6 +77,8 @@ export interface TrialResult {
   phase: string;
   /** ms after its spawn that the restarted server was killed again (recovery kills only). */
   recoveryKillMs?: number;
+  /** Where that kill landed: before the server served (loading the data dir, recovering), or serving while it resumed. */
+  recoveryKilledIn?: 'recovery' | 'serving';
   ok: boolean;
   reason?: string;
   flushes: number;
@@ -145,7 +147,7 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     await server.exited;
     await writer;
     const args = ['--data-dir', data, '--socket', join(dir, 's2'), '--http', '127.0.0.1:0', '--verbose'];
-    if (r() < RECOVERY_KILL_SHARE) res.recoveryKillMs = await killWhileRecovering(args, repo, r);
+    if (r() < RECOVERY_KILL_SHARE) Object.assign(res, await killWhileRecovering(args, repo, r));
     second = await startServe(args, repo);
     const st = (await (await fetch(`${second.http}/v1/status`)).json()) as {
       reconfigurations: Array<{ device?: string; resumed?: unknown }>;
@@ -254,18 +256,28 @@ async function killWhenIn(aim: Phase, api: string, seen: { phase: string }, r: (
   }
 }
 
-/** The restarted server killed again, a seeded moment after its spawn (while it recovers, or resumes). */
-async function killWhileRecovering(args: string[], repo: string, r: () => number): Promise<number> {
+/**
+ * The restarted server killed again, a seeded moment after its spawn: before it serves (it loads the
+ * data dir and recovers) or after (it resumes the interrupted restripe), as its first output line says.
+ */
+async function killWhileRecovering(
+  args: string[],
+  repo: string,
+  r: () => number,
+): Promise<{ recoveryKillMs: number; recoveryKilledIn: 'recovery' | 'serving' }> {
   const ms = Math.round(r() * RECOVERY_KILL_WITHIN_MS);
   const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
     cwd: repo,
-    stdio: 'ignore',
+    stdio: ['ignore', 'pipe', 'ignore'],
   });
+  let serving = false; // its first JSON line says it serves
+  child.stdout!.on('data', () => (serving = true));
   const exited = new Promise<void>((x) => child.once('exit', () => x()));
   await Promise.race([new Promise((x) => setTimeout(x, ms)), exited]);
+  const recoveryKilledIn = serving ? 'serving' : 'recovery';
   child.kill('SIGKILL');
   await exited;
-  return ms;
+  return { recoveryKillMs: ms, recoveryKilledIn };
 }
 
 /** Every reconfiguration the restart resumed has ended (done), within RESUME_WAIT_MS. */
@@ -373,7 +385,7 @@ async function main(): Promise<void> {
       const x = await killTrial(t, root, process.cwd());
       results.push(x);
       process.stderr.write(
-        `trial ${t} ${x.kind}, aimed at ${x.aim}: killed at ${x.killAtMs} ms in ${landedIn(x.phase)} (${x.phase})${x.recoveryKillMs !== undefined ? `, again ${x.recoveryKillMs} ms into its recovery` : ''} ${x.ok ? 'ok' : `FAILED: ${x.reason}`}, ${x.flushes} flushes, resumed ${x.resumed}\n`,
+        `trial ${t} ${x.kind}, aimed at ${x.aim}: killed at ${x.killAtMs} ms in ${landedIn(x.phase)} (${x.phase})${x.recoveryKillMs !== undefined ? `, again ${x.recoveryKillMs} ms after its restart (${x.recoveryKilledIn === 'serving' ? 'serving, resuming' : 'before it served'})` : ''} ${x.ok ? 'ok' : `FAILED: ${x.reason}`}, ${x.flushes} flushes, resumed ${x.resumed}\n`,
       );
     }
   };
@@ -390,6 +402,7 @@ async function main(): Promise<void> {
     failedTrials: results.filter((x) => !x.ok).map((x) => x.trial),
     kills: trials + results.filter((x) => x.recoveryKillMs !== undefined).length,
     recoveryKills: results.filter((x) => x.recoveryKillMs !== undefined).length,
+    recoveryKilledIn: count((x) => x.recoveryKilledIn ?? 'none'),
     flushes: results.reduce((n, x) => n + x.flushes, 0),
     blocksChecked: results.reduce((n, x) => n + x.blocksChecked, 0),
     killedIn: count((x) => landedIn(x.phase)),
