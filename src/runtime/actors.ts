@@ -2,6 +2,7 @@
 // so both run the very same classes.
 import type { ActorHandle, ActorInit, Emit } from '../shared/links/actor.ts';
 import { ArrayError } from '../shared/errors/errors.ts';
+import { assert } from '../shared/errors/assert.ts';
 import type { Log } from '../shared/links/link.ts';
 import { ArrayModel } from '../shared/model/model.ts';
 import { SharedState } from '../shared/tables/memory.ts';
@@ -46,6 +47,12 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
   const model = new ArrayModel(init.config);
   const state = new SharedState(init.buffers);
   const replacement = init.replacement === true;
+  // The init record crossed a thread: its adapter must be one the configuration has.
+  const adapters = init.role === 'ha' ? init.config.hostAdapters : init.role === 'da' ? model.diskAdapterIds.length : 1;
+  assert(
+    Number.isInteger(init.index) && init.index >= 0 && init.index < adapters,
+    () => `buildActor: ${init.role} #${init.index}, but the configuration has ${adapters}`,
+  );
   if (init.role === 'ha') {
     const ha = new HostAdapter({ model, state, index: init.index, log, replacement });
     return {
