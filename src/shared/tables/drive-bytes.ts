@@ -10,6 +10,14 @@ import { loadWord } from './words.ts';
 export const chunkBytes = (pool: ArrayBufferLike, chunk: number, trackBytes: number): Uint8Array =>
   new Uint8Array(pool, chunk * trackBytes, trackBytes);
 
+/** One Int32Array view per sparse index buffer, made once (the capture reads every dirty track through it). */
+const indexViews = new WeakMap<SharedArrayBuffer, Int32Array>();
+function indexView(index: SharedArrayBuffer): Int32Array {
+  let view = indexViews.get(index);
+  if (!view) indexViews.set(index, (view = new Int32Array(index)));
+  return view;
+}
+
 /**
  * Track t of drive d as its store holds it now, read by any thread: a view of its bytes, null (never
  * written: zeros), or IN_STORE (in the durable store, not read in). A view, not a copy: the caller
@@ -23,7 +31,7 @@ export function driveTrackView(
 ): Uint8Array | null | typeof IN_STORE {
   const index = buffers.sparseIndex[d];
   if (!index) return new Uint8Array(buffers.driveData[d]!, t * trackBytes, trackBytes);
-  const chunk = loadWord(new Int32Array(index), t);
+  const chunk = loadWord(indexView(index), t);
   if (chunk === IN_STORE) return IN_STORE;
   return chunk === NO_CHUNK ? null : chunkBytes(buffers.sparsePool, chunk, trackBytes);
 }
