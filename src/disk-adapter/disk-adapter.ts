@@ -211,7 +211,7 @@ export class DiskAdapter {
         this.sweep();
         return;
       case 'flush':
-        void this.flush().then(
+        void this.flush(m.slots).then(
           () => link.send({ t: 'flushed', id: m.id }),
           (err) => link.send({ t: 'flushed', id: m.id, error: errorMessage(err) }),
         );
@@ -417,11 +417,11 @@ export class DiskAdapter {
     if (this.dirty.size > 0) this.kick();
   }
 
-  /** Destage what the slots owed this adapter's drives when the flush came (flush.ts). */
-  async flush(): Promise<void> {
+  /** Destage what `slots` (without them: every slot write-pending now) owe this adapter's drives (flush.ts). */
+  async flush(slots?: readonly number[]): Promise<void> {
     await this.gate.opened(); // asked by a call (a rebuild round), not a message: a replacement waits for its sync
     this.counters.flushes++;
-    await flushOwed(this.dutyContext, (s) => this.destageSlot(s), this.name);
+    await flushOwed(this.dutyContext, (s) => this.destageSlot(s), this.name, slots);
   }
 
   // ---- reconfiguration ------------------------------------------------------------------------

@@ -137,10 +137,13 @@ export async function destageUntilNone(
   what: string,
 ): Promise<void> {
   const deadline = sched().now() + SLOT_WAIT_MS;
-  for (let pending = pendingSlots(ctx).filter(which); pending.length > 0; pending = pendingSlots(ctx).filter(which)) {
+  let pending = pendingSlots(ctx).filter(which);
+  while (pending.length > 0) {
     for (const s of pending) await destage(s);
+    pending = pendingSlots(ctx).filter(which); // one scan of the cache a round
+    if (pending.length === 0) return;
     if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `${what} still pending after ${SLOT_WAIT_MS} ms`);
-    if (pendingSlots(ctx).some(which)) await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
+    await sleep(DEFERRED_RETRY_MS); // a slot locked by its holder: tried again shortly
   }
 }
 

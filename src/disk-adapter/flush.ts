@@ -1,12 +1,13 @@
-// A FLUSH at a disk adapter (DESIGN §10): destage what the slots owed this adapter's drives when the
-// FLUSH arrived — every write acknowledged before it — and nothing written after, so a FLUSH ends
-// under any write load. Each duty bit owed at arrival is done once it has been written by this flush
+// A FLUSH at a disk adapter (DESIGN §10): destage what the slots write-pending when the FLUSH came to
+// its host adapter (the list it sends: every write acknowledged before it) owe this adapter's drives,
+// and nothing written after, so a FLUSH ends under any write load; the cache is not scanned again. Each duty bit owed at arrival is done once it has been written by this flush
 // or seen clear (some destage wrote the slot since, with the data the FLUSH covers in it). A slot
 // whose duty moved to another adapter (a split hands it to the BCV track's) is that adapter's; the
 // host adapter's FLUSH (host-adapter/durable-flush.ts) asks every adapter a second time if a slot
 // pending at the start still is.
 import { NO_TRACK, SLOT, WPK_ALL } from '../shared/tables/memory.ts';
 import { ArrayError } from '../shared/errors/errors.ts';
+import { assert } from '../shared/errors/assert.ts';
 import { nextTurn, sched, sleep } from '../shared/sched/sched.ts';
 import { SLOT_WAIT_MS } from '../shared/tables/cache.ts';
 import { slotOwnerOf, slotStateOf } from '../shared/tables/tables.ts';
@@ -17,16 +18,25 @@ const TURN_RETRIES = 8;
 
 /**
  * Destage each duty owed at the call (slot → its WPk bits then) until each is written or seen clear,
- * bounded by SLOT_WAIT_MS. `destage` is the adapter's destage of one duty of a slot (false: nothing
- * written now, a lock busy or no room: tried again shortly).
+ * bounded by SLOT_WAIT_MS. `slots` are the candidates (a FLUSH's list; without one, every slot
+ * write-pending now: a rebuild's or a scrub's flush). `destage` is the adapter's destage of one duty
+ * of a slot (false: nothing written now, a lock busy or no room: tried again shortly).
  */
 export async function flushOwed(
   ctx: DutyContext,
   destage: (s: number) => Promise<boolean>,
   name: string,
+  slots?: readonly number[],
 ): Promise<void> {
   const owed = new Map<number, number>();
-  for (const s of pendingSlots(ctx)) owed.set(s, dutyBits(ctx, s));
+  for (const s of slots ?? pendingSlots(ctx)) {
+    assert(
+      s >= 0 && s < ctx.state.slots,
+      () => `${name}: flush names slot ${s}, outside the cache's ${ctx.state.slots}`,
+    );
+    const bits = dutyBits(ctx, s);
+    if (bits !== 0) owed.set(s, bits);
+  }
   const deadline = sched().now() + SLOT_WAIT_MS;
   let tries = 0;
   while (owed.size > 0) {

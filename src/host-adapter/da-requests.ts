@@ -143,11 +143,11 @@ export class DiskAdapterRequests {
     });
   }
 
-  /** Destage everything acknowledged so far. */
-  async flush(): Promise<void> {
+  /** Destage what write-pending `slots` owe, at every disk adapter. */
+  async flush(slots: number[]): Promise<void> {
     const waits = this.diskAdapters.map((link, da) => {
       const id = this.nextFlushId++;
-      return this.ask(da, this.flushWaiters, id, `flush at ${link.peer}`, { t: 'flush', id });
+      return this.ask(da, this.flushWaiters, id, `flush at ${link.peer}`, { t: 'flush', id, slots });
     });
     await Promise.all(waits);
   }

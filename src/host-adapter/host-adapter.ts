@@ -106,9 +106,9 @@ export class HostAdapter {
     this.das.attach(daIndex, link);
   }
 
-  /** Destage everything acknowledged so far. */
-  flush(): Promise<void> {
-    return this.das.flush();
+  /** Destage what write-pending `slots` owe (every write acknowledged before they were listed). */
+  flush(slots: number[]): Promise<void> {
+    return this.das.flush(slots);
   }
 
   /** A session opens (reconf-open). */
@@ -265,7 +265,7 @@ export class HostAdapter {
         return { id: req.id, ok: true };
       }
       await this.ports?.pass(0);
-      await durableFlush(this.state, () => this.flush(), this.committer);
+      await durableFlush(this.state, (slots) => this.flush(slots), this.committer);
       return { id: req.id, ok: true };
     } catch (err) {
       return this.failed(req, err);

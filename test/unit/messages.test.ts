@@ -23,9 +23,18 @@ describe('RECONF message codec', () => {
   });
 
   it('drops malformed and unknown messages, keeps the good ones of the batch, never throws', () => {
-    const d = decodeBatch(wire([{ t: 'flush', id: 3 }, { t: 'flush', id: 'x' }, { t: 'warp' }, null, 7]));
+    const d = decodeBatch(
+      wire([
+        { t: 'flush', id: 3, slots: [4] },
+        { t: 'flush', id: 'x' },
+        { t: 'flush', id: 4, slots: [1.5] },
+        { t: 'warp' },
+        null,
+        7,
+      ]),
+    );
     expect(d.ok).toBe(false);
-    expect(d.msgs).toEqual([{ t: 'flush', id: 3 }]);
+    expect(d.msgs).toEqual([{ t: 'flush', id: 3, slots: [4] }]);
     if (!d.ok) expect(d.error).toMatch(/malformed "flush".*unknown message type "warp"/);
     for (const junk of [
       undefined,
@@ -33,7 +42,7 @@ describe('RECONF message codec', () => {
       5,
       'x',
       { packed: new Uint8Array([0xc1]), blobs: [] },
-      wire({ t: 'flush', id: 1 }),
+      wire({ t: 'flush', id: 1, slots: [] }),
       wire([{ t: 'io', reqs: [{ id: 1, op: 'write', device: 'A', offsetBytes: 0, lengthBytes: 1, data: 9 }] }]),
     ]) {
       const r = decodeBatch(junk);
@@ -48,12 +57,12 @@ describe('RECONF message codec', () => {
     const got: Message[] = [];
     b.onMessages((m) => got.push(...m));
     (a as any).transmit(wire([{ t: 'bogus' }]));
-    a.send({ t: 'flush', id: 9 });
+    a.send({ t: 'flush', id: 9, slots: [] });
     await new Promise<void>((r) => {
       const check = () => (got.length > 0 ? r() : setImmediate(check));
       check();
     });
     expect(logged[0]).toMatch(/dropped a message from HA0: unknown message type "bogus"/);
-    expect(got).toEqual([{ t: 'flush', id: 9 }]);
+    expect(got).toEqual([{ t: 'flush', id: 9, slots: [] }]);
   });
 });

@@ -53,7 +53,7 @@ export type Message =
   | { t: 'destage-hint'; slots: number[] } // these slots became write-pending
   | { t: 'destage-now' } // the cache is full of write-pending slots
   | { t: 'room-wanted'; actor: string } // disk adapter → service processor: its drive cache holds no durable track, commit soon
-  | { t: 'flush'; id: number } // destage every write-pending slot of your drives, then answer
+  | { t: 'flush'; id: number; slots: number[] } // destage what these slots (write-pending at the FLUSH) owe your drives, then answer
   | { t: 'flushed'; id: number; error?: string }
   | { t: 'commit-wanted'; id: number } // host adapter → service processor: a FLUSH's destage is done, make it durable (R4)
   | { t: 'committed'; id: number; error?: string }
@@ -187,7 +187,7 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
   'destage-hint': (m) => isArr(m.slots) && m.slots.every(isInt),
   'destage-now': () => true,
   'room-wanted': (m) => typeof m.actor === 'string',
-  flush: (m) => isInt(m.id),
+  flush: (m) => isInt(m.id) && isArr(m.slots) && m.slots.every(isInt),
   flushed: (m) => isInt(m.id),
   'commit-wanted': (m) => isInt(m.id),
   committed: (m) => isInt(m.id),
