@@ -3,6 +3,7 @@
 import type { Link } from '../shared/links/link.ts';
 import type { IoReply, IoRequest } from '../shared/links/messages.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors/errors.ts';
+import { assert } from '../shared/errors/assert.ts';
 import { sched, type Timer } from '../shared/sched/sched.ts';
 import { PendingRequests } from '../shared/links/pending.ts';
 
@@ -22,8 +23,6 @@ export class HostClient {
   private readonly reconnect?: () => Link;
   private readonly pending = new PendingRequests<IoReply, Pending>();
   private nextId = 1;
-  /** Requests of this turn not yet handed to the link. */
-  private outgoing: IoRequest[] = [];
   private gone?: string;
   /** Host adapters that went away under this client (each failed the requests then in flight). */
   adaptersLost = 0;
@@ -79,19 +78,9 @@ export class HostClient {
       deadline: sched().now() + REPLY_WAIT_MS,
       what: `${req.op} ${req.device}@${req.offsetBytes}`,
     });
-    this.queue({ ...req, id });
+    // The link gathers a turn's requests into one `io` message and one batch (its one batching layer).
+    this.link.send({ t: 'io', reqs: [{ ...req, id }] });
     return reply;
-  }
-
-  /** Requests made in one turn go in one `io` message (the link sends the turn's messages as one batch). */
-  private queue(req: IoRequest): void {
-    this.outgoing.push(req);
-    if (this.outgoing.length > 1) return;
-    sched().defer(() => {
-      const reqs = this.outgoing;
-      this.outgoing = [];
-      if (reqs.length > 0) this.link.send({ t: 'io', reqs });
-    });
   }
 
   private expire(): void {
@@ -103,6 +92,16 @@ export class HostClient {
     }
   }
 
+  /** A read's data, which is exactly as long as asked: a host adapter answering otherwise is broken. */
+  private static readData(r: IoReply, lengthBytes: number): Uint8Array {
+    const data = r.data ?? new Uint8Array(0);
+    assert(
+      data.length === lengthBytes,
+      () => `host client: read ${r.id} asked ${lengthBytes} bytes, got ${data.length}`,
+    );
+    return data;
+  }
+
   private static check(r: IoReply): IoReply {
     if (!r.ok) throw new ArrayError((r.code as ErrorCode) ?? 'ADAPTER_GONE', r.error ?? 'request failed');
     return r;
@@ -110,7 +109,7 @@ export class HostClient {
 
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
     const r = HostClient.check(await this.call({ op: 'read', device, offsetBytes, lengthBytes }));
-    return r.data ?? new Uint8Array(0);
+    return HostClient.readData(r, lengthBytes);
   }
 
   /**
@@ -123,7 +122,7 @@ export class HostClient {
     lengthBytes: number,
   ): Promise<{ data: Uint8Array; release: () => void }> {
     const r = HostClient.check(await this.call({ op: 'read', device, offsetBytes, lengthBytes, lease: true }));
-    return { data: r.data ?? new Uint8Array(0), release: r.release ?? (() => {}) };
+    return { data: HostClient.readData(r, lengthBytes), release: r.release ?? (() => {}) };
   }
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {

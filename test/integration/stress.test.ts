@@ -82,25 +82,25 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     });
     expect(threads.failed).toEqual([]);
     expect(threads.faults.drivesFailed).toBeGreaterThan(0);
-    // Seeds 0, 1 and 3 catch it (8 of seeds 0-39 do): the verifier reads older data (or the
-    // zeros of a spare never written) back.
+    // Seeds 0 and 1 catch it (10 of seeds 0-39 do: 0, 1, 4, 13, 22, 30, 32-34, 39): the verifier
+    // reads older data (or the zeros of a spare never written) back.
     const broken = await runStress({
-      seeds: 4,
+      seeds: 2,
       firstSeed: 0,
       jobs: 2,
       seedOptions: { driveFaults: true, breakRebuild: true, deterministic: true },
     });
-    expect(broken.failed.map((f) => f.seed)).toEqual([0, 1, 3]);
+    expect(broken.failed.map((f) => f.seed)).toEqual([0, 1]);
     for (const f of broken.failed) expect(f.reason).toMatch(/verify errors: MX sector \d+: (stale|reads zeros)/);
     // A mirrored BCV whose mirrors are never written, its own drive failing in the transfer: the
-    // window between the switch and a fill is open again (12 of seeds 0-39 lose writes; 1 and 2 do).
+    // window between the switch and a fill is open again (12 of seeds 0-39 lose writes; 13 and 14 do).
     const window = await runStress({
       seeds: 2,
-      firstSeed: 1,
+      firstSeed: 13,
       jobs: 2,
       seedOptions: { driveFaults: true, breakBcvMirror: true, deterministic: true },
     });
-    expect(window.failed.map((f) => f.seed)).toEqual([1, 2]);
+    expect(window.failed.map((f) => f.seed)).toEqual([13, 14]);
     for (const f of window.failed) expect(f.reason).toMatch(/verify errors: MX sector \d+: reads zeros/);
   });
 

@@ -19,6 +19,7 @@ export function logDropped(log: Log, actor: string, m: { t: string }, link: { re
 export interface Link {
   /** Who is at the other end, for logs: "DA30", "HA0", "host 2". */
   readonly peer: string;
+  /** Send `msg` (the link's from now on: the sender does not change it after). */
   send(msg: Message): void;
   onMessages(handler: (msgs: Message[]) => void): void;
   /** Called once if the other end goes away (its thread died or it closed the link). */
@@ -26,6 +27,26 @@ export interface Link {
   close(): void;
 }
 
+/**
+ * A turn's messages with each run of `io` requests (or of `io-done` replies) joined into the run's
+ * first message, in order. A sent message is the link's: its sender does not touch it again.
+ */
+export function joinIo(batch: Message[]): Message[] {
+  if (batch.length < 2) return batch;
+  const out: Message[] = [];
+  for (const m of batch) {
+    const last = out[out.length - 1];
+    if (m.t === 'io' && last?.t === 'io') for (const r of m.reqs) last.reqs.push(r);
+    else if (m.t === 'io-done' && last?.t === 'io-done') for (const r of m.replies) last.replies.push(r);
+    else out.push(m);
+  }
+  return out;
+}
+
+/**
+ * The one batching layer: what an actor or a host sends in one turn of the event loop leaves at the
+ * end of it as one batch (one cross-thread wake-up), a run of requests as one `io` message.
+ */
 abstract class BatchingLink implements Link {
   readonly peer: string;
   protected handler: (msgs: Message[]) => void = () => {};
@@ -58,6 +79,11 @@ abstract class BatchingLink implements Link {
     if (this.closed || this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    this.transmitBatch(joinIo(batch));
+  }
+
+  /** A turn's messages leave (a link on rings puts its requests or replies there instead). */
+  protected transmitBatch(batch: Message[]): void {
     this.transmit(encodeBatch(batch));
   }
 

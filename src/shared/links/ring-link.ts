@@ -59,7 +59,6 @@ export class RingHostLink extends PortLink {
   private readonly regions = new Map<number, { at: number; read: boolean; len: number; lease: boolean }>();
   /** Requests waiting for room on the ring or in the arena, in order. */
   private readonly held: IoRequest[] = [];
-  private publishing = false;
   private ringHandler: (msgs: Message[]) => void = () => {};
 
   constructor(port: MessagePort, peer: string, log: Log) {
@@ -91,26 +90,26 @@ export class RingHostLink extends PortLink {
     return this.arena.held();
   }
 
-  override send(msg: Message): void {
-    if (msg.t !== 'io') return super.send(msg);
-    for (const req of msg.reqs) {
-      if ((req.op === 'flush' ? 0 : req.lengthBytes) <= RING_REQUEST_MAX_BYTES) {
-        assert(
-          this.held.length < LINK_QUEUE_LIMIT,
-          () => `host ring to ${this.peer}: ${LINK_QUEUE_LIMIT} requests waiting for room on the ring`,
-        );
-        this.held.push(req);
-      } else super.send({ t: 'io', reqs: [req] }); // too large for the ring: a message (its data copied on the way)
+  /** A turn's requests go on the ring (in order, as room allows); what does not fit one, as messages. */
+  protected override transmitBatch(batch: Message[]): void {
+    const rest: Message[] = [];
+    for (const msg of batch) {
+      if (msg.t !== 'io') {
+        rest.push(msg);
+        continue;
+      }
+      for (const req of msg.reqs) {
+        if ((req.op === 'flush' ? 0 : req.lengthBytes) <= RING_REQUEST_MAX_BYTES) {
+          assert(
+            this.held.length < LINK_QUEUE_LIMIT,
+            () => `host ring to ${this.peer}: ${LINK_QUEUE_LIMIT} requests waiting for room on the ring`,
+          );
+          this.held.push(req);
+        } else rest.push({ t: 'io', reqs: [req] }); // too large for the ring: a message (its data copied on the way)
+      }
     }
-    if (!this.publishing) {
-      this.publishing = true;
-      // At the end of this turn's synchronous work (the host client already sends a turn's requests
-      // as one message): a second turn's hop would add a wake-up's latency to every request.
-      queueMicrotask(() => {
-        this.publishing = false;
-        this.putHeld();
-      });
-    }
+    this.putHeld();
+    if (rest.length > 0) super.transmitBatch(rest);
   }
 
   /** Put what waits on the ring while there is room (ring, replies, arena), in order, then publish. */
@@ -145,7 +144,7 @@ export class RingHostLink extends PortLink {
 
   /** A request whose device name no longer fits the names buffer goes as a message. */
   private viaPort(req: IoRequest): boolean {
-    super.send({ t: 'io', reqs: [req] });
+    super.transmitBatch([{ t: 'io', reqs: [req] }]);
     return true;
   }
 
@@ -225,7 +224,6 @@ export class RingAdapterLink extends PortLink {
   /** Per request id that came on the ring: its arena region (-1: none). */
   private readonly onRing = new Map<number, number>();
   private ringHandler: (msgs: Message[]) => void = () => {};
-  private publishing = false;
 
   constructor(port: MessagePort, peer: string, log: Log) {
     super(port, peer, log);
@@ -274,18 +272,20 @@ export class RingAdapterLink extends PortLink {
     if (reqs.length > 0) this.ringHandler([{ t: 'io', reqs }]);
   }
 
-  override send(msg: Message): void {
-    if (msg.t !== 'io-done' || !this.rings) return super.send(msg);
-    const rest: IoReply[] = [];
-    for (const reply of msg.replies) if (!this.putReply(reply)) rest.push(reply);
-    if (rest.length > 0) super.send({ t: 'io-done', replies: rest });
-    if (!this.publishing) {
-      this.publishing = true;
-      queueMicrotask(() => {
-        this.publishing = false;
-        this.rings?.replies.publish();
-      });
+  /** A turn's replies to ring requests go back on the ring and are published once; the rest as messages. */
+  protected override transmitBatch(batch: Message[]): void {
+    if (!this.rings) return super.transmitBatch(batch);
+    const rest: Message[] = [];
+    for (const msg of batch) {
+      if (msg.t !== 'io-done') {
+        rest.push(msg);
+        continue;
+      }
+      const left = msg.replies.filter((reply) => !this.putReply(reply));
+      if (left.length > 0) rest.push({ t: 'io-done', replies: left });
     }
+    this.rings.replies.publish();
+    if (rest.length > 0) super.transmitBatch(rest);
   }
 
   /** A successful reply to a request that came on the ring goes back on the ring (its data in its region). */
