@@ -320,6 +320,11 @@ export class Restripe {
     try {
       const session = this.ctx.sessions.get(sid);
       if (session) {
+        assert(
+          session.B !== undefined && Number.isInteger(t) && t >= 0 && t < session.N.tracks,
+          () =>
+            `${this.ctx.name}: fill of track ${t} from ${link.peer}, outside session ${sid}'s ${session.N.tracks} tracks or with no BCV`,
+        );
         // Test hook: the fill has found its session and holds no lock yet. It does not count as
         // running while held, so the data transfer goes on (and may close the session meanwhile).
         await this.ctx.state.hooks.passHold('host-fill');

@@ -20,7 +20,7 @@ import { CriticalSection, firstPiece, LayoutChanged, NoSlotNow, type Piece, type
 import { HostSlots } from './cache-slots.ts';
 import { ReadStreams } from './read-streams.ts';
 import { ArrayError, errorCode, errorMessage } from '../shared/errors/errors.ts';
-import { addCacheWord, deviceWordOf, flagsOf } from '../shared/tables/tables.ts';
+import { addCacheWord, awaitDeviceWord, deviceWordOf, flagsOf } from '../shared/tables/tables.ts';
 
 /** Most host requests one host adapter works on at once; more are refused, not queued forever. */
 export const HOST_INFLIGHT_LIMIT = 8192;
@@ -337,7 +337,12 @@ export class HostAdapter {
   private async unblocked(dev: DeviceEntry, deadlineMs: number): Promise<void> {
     while (deviceWordOf(this.state, dev.index, DEVICE.BLOCKED) !== 0) {
       const waitMs = Math.max(1, deadlineMs - sched().now());
-      await this.state.awaitDeviceWord(dev.index, DEVICE.BLOCKED, 0, waitMs, `${dev.id}: host access blocked`);
+      await awaitDeviceWord(
+        this.state,
+        { device: dev.index, word: DEVICE.BLOCKED, value: 0 },
+        waitMs,
+        `${dev.id}: host access blocked`,
+      );
     }
   }
 

@@ -9,23 +9,15 @@ import { vegaLiteSvg } from './sweep-charts.ts';
 const CHART_POINTS = 100;
 
 /** The chart's SVG for replay result `r` of `what` (e.g. "a bare atlas10k"). */
-export async function replayCdfSvg(r: ReplayResult, measuredMs: number[] | null, what: string): Promise<string> {
+export async function replayCdfSvg(r: ReplayResult, what: string): Promise<string> {
   const sim = cdfOf(
     [...r.responsesMs].sort((a, b) => a - b),
     CHART_POINTS,
   );
+  const measured = r.measuredSortedMs ? cdfOf(r.measuredSortedMs, CHART_POINTS) : [];
   const values = [
     ...sim.map((p) => ({ ...p, curve: 'simulated' })),
-    ...(measuredMs
-      ? cdfOf(
-          [...measuredMs].sort((a, b) => a - b),
-          CHART_POINTS,
-        )
-      : []
-    ).map((p) => ({
-      ...p,
-      curve: 'measured',
-    })),
+    ...measured.map((p) => ({ ...p, curve: 'measured' })),
   ];
   const score =
     r.demeritMs === null

@@ -26,6 +26,8 @@ export interface ReplayResult {
   cdf: CdfPoint[];
   /** The measured one at the same percentiles (null: the trace carries no response times). */
   measuredCdf: CdfPoint[] | null;
+  /** The trace's measured response times, sorted (ms; null: it carries none). */
+  measuredSortedMs: number[] | null;
 }
 
 /** A fraction of the requests and the response time (ms) they finished within. */
@@ -174,5 +176,6 @@ function summarize(recs: TraceRecord[], responsesMs: number[]): ReplayResult {
     responsesMs,
     cdf: cdfOf(sorted),
     measuredCdf: measured ? cdfOf(measured) : null,
+    measuredSortedMs: measured ?? null,
   };
 }

@@ -96,7 +96,8 @@ export class ServiceProcessor {
     link.onMessages((msgs) => {
       if (this.adapters.get(name) !== link) return;
       for (const m of msgs) {
-        if (m.t === 'done') assert(m.actor === name, () => `SP: ${name}'s link carried an answer of ${m.actor}`);
+        if (m.t === 'done' || m.t === 'room-wanted')
+          assert(m.actor === name, () => `SP: ${name}'s link carried a "${m.t}" of ${m.actor}`);
         this.onMessage(link, m);
       }
     });

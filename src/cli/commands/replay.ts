@@ -43,8 +43,7 @@ export async function replayCommand(o: ReplayCliOptions): Promise<number> {
   const recs = parseTrace(text, format);
   const { result: r, on } = o.config ? await replayArray(o, recs) : await replayDrive(o, recs);
   if (o.responses) writeFileSync(o.responses, r.responsesMs.map((x) => x.toFixed(4)).join('\n') + '\n');
-  const measured = recs.every((x) => x.responseMs !== undefined) ? recs.map((x) => x.responseMs!) : null;
-  if (o.chart) await writeChart(o.chart, r, measured, on);
+  if (o.chart) await writeChart(o.chart, r, on);
   const { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs, meanErrorPct, cdf, measuredCdf } = r;
   const json = { requests, meanMs, p50Ms, p90Ms, p99Ms, measuredMeanMs, demeritMs, meanErrorPct, cdf, measuredCdf };
   print(!!o.json, json, () =>
@@ -67,10 +66,10 @@ export async function replayCommand(o: ReplayCliOptions): Promise<number> {
   return 0;
 }
 
-async function writeChart(file: string, r: ReplayResult, measured: number[] | null, on: string): Promise<void> {
+async function writeChart(file: string, r: ReplayResult, on: string): Promise<void> {
   if (!file.endsWith('.svg')) throw new ArrayError('USAGE', `--chart ${file}: the chart is SVG; name a .svg file`);
   const { replayCdfSvg } = await import('../../lab/replay-chart.ts');
-  const svg = await replayCdfSvg(r, measured, on);
+  const svg = await replayCdfSvg(r, on);
   try {
     writeFileSync(file, svg);
   } catch (err) {

@@ -73,6 +73,9 @@ export const HOOK_WORDS = 16;
 /** Longest any process stays held by a test hook before it fails. */
 export const HOLD_WAIT_MS = 120_000;
 
+/** Compare-and-swaps of a hold's step count lost to other passes in a row before the test stops loudly. */
+const HOLD_CAS_TRIES = 1 << 16;
+
 /**
  * TEST ONLY: the hooks' words (HOOK) of one array, shared by every thread. The array's own classes
  * only ask (`testFault`, `passHold`); tests, the CLI's `--hold`/`--break` and the stress harness set
@@ -112,7 +115,7 @@ export class TestHooks {
     const word = HOLD_WORD[name];
     if (Atomics.load(this.words, word) === 0) return;
     const deadline = sched().now() + waitMs;
-    for (;;) {
+    for (let raced = 0; ;) {
       const v = Atomics.load(this.words, word);
       if (v === 0) return;
       if (v >= 2) {
@@ -120,6 +123,7 @@ export class TestHooks {
           sched().notify(this.words, word);
           return;
         }
+        assert(++raced < HOLD_CAS_TRIES, () => `hold "${name}": its step count changed under ${raced} passes running`);
         continue;
       }
       if (sched().now() > deadline) throw new ArrayError('TIMEOUT', `hold "${name}" not released within ${waitMs} ms`);
@@ -131,7 +135,8 @@ export class TestHooks {
   stepHold(name: HoldName, steps: number): void {
     assert(Number.isInteger(steps) && steps > 0, () => `stepHold("${name}"): ${steps} is not a positive step count`);
     const word = HOLD_WORD[name];
-    for (;;) {
+    for (let raced = 0; ; raced++) {
+      assert(raced < HOLD_CAS_TRIES, () => `stepHold("${name}"): its step count changed ${raced} times running`);
       const v = Atomics.load(this.words, word);
       assert(v !== 0, () => `stepHold("${name}"): the process is not held`);
       if (Atomics.compareExchange(this.words, word, v, v + steps) === v) break;

@@ -5,7 +5,7 @@ import type { ArrayConfig } from '../config/config.ts';
 import { deviceLayout, DriveMap, type DeviceLayout } from '../layout/layout.ts';
 import { assert } from '../errors/assert.ts';
 import type { ArrayModel } from '../model/model.ts';
-import { DEVICE, wpOfMirror, type SharedState } from '../tables/memory.ts';
+import { DEVICE, MAX_SESSIONS, wpOfMirror, type SharedState } from '../tables/memory.ts';
 import { deviceWordOf } from '../tables/tables.ts';
 
 /** Every kind of reconfiguration the planner makes (shared/restripe/reconf-plan.ts), the one list of them. */
@@ -204,6 +204,18 @@ export function openSessionIn(
   model: ArrayModel,
   spec: SessionSpec,
 ): Session {
+  assert(
+    model.devices[spec.deviceIndex]?.id === spec.deviceId && spec.newGen > spec.oldGen && spec.sid >= 0,
+    () =>
+      `${actor}: session ${spec.sid} names ${spec.deviceId} as device #${spec.deviceIndex} (${model.devices[spec.deviceIndex]?.id ?? 'none'}), generations ${spec.oldGen} → ${spec.newGen}`,
+  );
+  assert(
+    spec.y < 0 === (spec.kind === 'meta-expansion') &&
+      spec.y < MAX_SESSIONS &&
+      (spec.bcvIndex === undefined ? spec.bcvId === undefined : model.devices[spec.bcvIndex]?.id === spec.bcvId),
+    () =>
+      `${actor}: session ${spec.sid} (${spec.kind}) has PB column ${spec.y} and BCV ${spec.bcvId ?? 'none'} #${spec.bcvIndex ?? '-'}`,
+  );
   for (const other of sessions.values()) {
     assert(
       other.spec.sid === spec.sid || other.spec.deviceIndex !== spec.deviceIndex,

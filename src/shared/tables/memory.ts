@@ -330,19 +330,6 @@ export class SharedState {
     this.devices = buffers.devices;
   }
 
-  /** Wait until device word `word` equals `value` (bounded). */
-  async awaitDeviceWord(device: number, word: number, value: number, waitMs: number, what: string): Promise<void> {
-    const i = device * DEVICE_WORDS + word;
-    const deadline = sched().now() + waitMs;
-    for (;;) {
-      const v = Atomics.load(this.deviceHeaders, i);
-      if (v === value) return;
-      if (sched().now() > deadline)
-        throw new ArrayError('TIMEOUT', `${what}: still ${v}, not ${value}, after ${waitMs} ms`);
-      await waitWord(this.deviceHeaders, i, v, WAIT_SLICE_MS);
-    }
-  }
-
   /** The data of slot `s` (a view, not a copy). */
   slotBytes(s: number): Uint8Array {
     assert(s >= 0 && s < this.slots, () => `slot ${s} outside 0..${this.slots - 1}`);

@@ -4,7 +4,8 @@
 // shared words (tables, sched, hooks, the rings), so every table access is here, where it is audited.
 import { DEVICE_WORDS, KEPT_FLAGS, SLOT, TRACK, TRACK_FLAG_NAMES, type SharedState } from './memory.ts';
 import { markFlagChunk } from './dirty.ts';
-import { sched } from '../sched/sched.ts';
+import { sched, waitWord } from '../sched/sched.ts';
+import { ArrayError } from '../errors/errors.ts';
 import { assert, bits } from '../errors/assert.ts';
 
 type S = Pick<
@@ -55,8 +56,9 @@ export function restoreFlagsWord(st: S, g: number, v: number): void {
 export const hasFlag = (st: S, g: number, bit: number): boolean => (Atomics.load(st.trackFlags, g) & bit) !== 0;
 /** Set flag `bit` of track g; a bit the durable store keeps marks its chunk first (a commit after finds it). */
 export function setFlag(st: S, g: number, bit: number): void {
+  checkFlagsWord(g, Atomics.load(st.trackFlags, g) | bit, "a flag's setting"); // before the write…
   if (bit & KEPT_FLAGS) markFlagChunk(st.dirtyFlagChunks, g);
-  checkFlagsWord(g, Atomics.or(st.trackFlags, g, bit) | bit, "a flag's setting");
+  checkFlagsWord(g, Atomics.or(st.trackFlags, g, bit) | bit, "a flag's setting"); // …and after (a race between)
 }
 /** Clear flag `bit` of track g; a bit the durable store keeps marks its chunk first. */
 export function clearFlag(st: S, g: number, bit: number): void {
@@ -143,6 +145,25 @@ export const deviceWordOf = (st: S, device: number, word: number): number =>
 export function setDeviceWord(st: S, device: number, word: number, value: number): void {
   Atomics.store(st.deviceHeaders, device * DEVICE_WORDS + word, value);
   sched().notify(st.deviceHeaders, device * DEVICE_WORDS + word);
+}
+/** Longest one wait on a device word lasts before it looks again (ms): a missed wake costs at most this. */
+const DEVICE_WAIT_SLICE_MS = 50;
+/** Wait until word `word` of device `device`'s header equals `value`, bounded by `waitMs` (`what` names the wait in the error). */
+export async function awaitDeviceWord(
+  st: S,
+  at: { device: number; word: number; value: number },
+  waitMs: number,
+  what: string,
+): Promise<void> {
+  const i = at.device * DEVICE_WORDS + at.word;
+  const deadline = sched().now() + waitMs;
+  for (;;) {
+    const v = Atomics.load(st.deviceHeaders, i);
+    if (v === at.value) return;
+    if (sched().now() > deadline)
+      throw new ArrayError('TIMEOUT', `${what}: still ${v}, not ${at.value}, after ${waitMs} ms`);
+    await waitWord(st.deviceHeaders, i, v, DEVICE_WAIT_SLICE_MS);
+  }
 }
 /** Take host-request word i (set it to 0, waking its waiters): the count it held. */
 export function takeInflight(st: S, i: number): number {
