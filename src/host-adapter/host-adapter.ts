@@ -13,7 +13,7 @@ import { SlotWait } from '../shared/tables/cache.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { sched } from '../shared/sched/sched.ts';
 import { assert } from '../shared/errors/assert.ts';
-import { arrayIsTimed, HostPorts } from '../shared/cost/cost.ts';
+import { arrayIsTimed, HostPorts, stagePolicy } from '../shared/cost/cost.ts';
 import { DiskAdapterRequests } from './da-requests.ts';
 import { countScenario, ioRequestHandler, type Fig7Context } from './fig7.ts';
 import { CriticalSection, firstPiece, LayoutChanged, NoSlotNow, type Piece, type PieceWork } from './piece.ts';
@@ -82,7 +82,7 @@ export class HostAdapter {
       hint: (g, s) => this.das.hint(g, s),
     };
     this.critical = new CriticalSection(this.state, this.index, this.name);
-    this.streams = new ReadStreams(this.model.config.cache.stage);
+    this.streams = new ReadStreams(stagePolicy(this.model.config));
     this.slots = new HostSlots(this.state, {
       name: this.name,
       model: this.model,

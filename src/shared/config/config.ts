@@ -86,14 +86,16 @@ export const ConfigSchema = z.strictObject({
   /**
    * The global cache: its slots (one track each), and what a read miss stages (DESIGN §2): `partial`
    * reads only the sectors asked for on a random miss and whole tracks for a sequential stream;
-   * `track` always reads the whole track.
+   * `track` always reads the whole track; `auto` (the default) is `partial` on drives with a timing
+   * model (the bytes cost media and link time) and `track` on instant drives (a trip to the disk
+   * adapter costs far more than copying a track).
    */
   cache: z
     .strictObject({
       slots: count(1)
         .max(1 << 20, 'must be at most 1048576')
         .default(4096),
-      stage: z.enum(['partial', 'track'], { error: 'must be partial or track' }).default('partial'),
+      stage: z.enum(['auto', 'partial', 'track'], { error: 'must be auto, partial or track' }).default('auto'),
     })
     .prefault({}),
   hostAdapters: count(1).max(16, 'must be at most 16').default(1),

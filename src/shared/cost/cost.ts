@@ -28,6 +28,13 @@ export function arrayIsTimed(cfg: ArrayConfig): boolean {
   return cfg.drives.some((d) => modelPreset(d.model) !== 'instant');
 }
 
+/** What a random read miss stages (config `cache.stage`, `auto` resolved: partial on timed drives, the whole track on instant ones). */
+export function stagePolicy(cfg: ArrayConfig): 'partial' | 'track' {
+  const asked = cfg.cache.stage;
+  if (asked !== 'auto') return asked;
+  return arrayIsTimed(cfg) ? 'partial' : 'track';
+}
+
 /** A resource of `lanes` identical lanes (a host adapter's ports), each with the time it is next free. */
 export class Lanes {
   private readonly freeMs: number[];
