@@ -38,7 +38,9 @@ export class Stager {
   /** Read each track into its slot. The requesting host adapter holds the track locked. */
   async stage(link: Link, ha: number, reqs: StageRequest[]): Promise<void> {
     const replies: Array<StageRequest & { error?: string; fault?: 'failed' | 'media' }> = [];
-    const requester = actorId('ha', ha, this.ctx.model.config.hostAdapters);
+    const has = this.ctx.model.config.hostAdapters;
+    assert(ha >= 0 && ha < has, () => `${this.ctx.name}: stage for HA${ha} (of ${has}) from ${link.peer}`);
+    const requester = actorId('ha', ha, has);
     for (const r of reqs) {
       try {
         assert(r.slot >= 0 && r.slot < this.ctx.state.slots, `stage into slot ${r.slot} outside the cache`);

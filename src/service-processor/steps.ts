@@ -11,7 +11,8 @@ import { testPause } from '../shared/hooks/hooks.ts';
 import { pbLeft } from '../shared/restripe/bits.ts';
 import type { Progress } from '../shared/restripe/report.ts';
 import type { Message, ReconfStep } from '../shared/links/messages.ts';
-import { orPb, setDeviceWord, setFlag, setSplitCursor } from '../shared/tables/tables.ts';
+import { deviceWordOf, orPb, setDeviceWord, setFlag, setSplitCursor } from '../shared/tables/tables.ts';
+import { assert } from '../shared/errors/assert.ts';
 
 /** Longest the switch waits for host requests inside their critical section (they await nothing: microseconds). */
 export const DRAIN_WAIT_MS = 30_000;
@@ -28,6 +29,12 @@ type Emit = (event: string, data: unknown) => void;
  */
 export function setSessionBits(state: SharedState, session: Session): void {
   const y = session.spec.y;
+  const named = deviceWordOf(state, session.spec.deviceIndex, DEVICE.SESSION);
+  assert(
+    y >= 0 && (named === 0 || named === y + 1),
+    () =>
+      `${session.spec.deviceId}: session ${session.spec.sid} (PB column ${y}) sets its bits while the device names session column ${named - 1}`,
+  );
   for (let t = 0; t < session.O.tracks; t++) {
     setFlag(state, session.O.locate(t), TRACK.PS);
     orPb(state, session.B!.locate(t), 1 << y);
@@ -65,6 +72,12 @@ export async function switchOver(
     await state.hooks.passHold('switch-window');
     await testPause('switch-window');
     await inWindow();
+    const gen = deviceWordOf(state, dev, DEVICE.GENERATION); // N once already if a failed commit after it is resumed
+    assert(
+      gen === session.spec.oldGen || gen === session.spec.newGen,
+      () =>
+        `${session.spec.deviceId}: switch of session ${session.spec.sid} from generation ${session.spec.oldGen} to ${session.spec.newGen} finds ${gen}`,
+    );
     setDeviceWord(state, dev, DEVICE.GENERATION, session.spec.newGen); // step 115: activation
     await activated();
   } finally {
