@@ -250,7 +250,9 @@ function sweepPage(points: SweepPoint[], charts: string[], about: SweepAbout): s
 /** What a sweep writes from its points (a whole run, or the merge of its slices): results.json, results.csv, charts, index.html. */
 export async function writeSweepOutputs(out: string, points: SweepPoint[], options: SweepOptions): Promise<string[]> {
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ points }, null, 2)}\n`);
+  // The simulator's wall-clock speed is left out: results.json is the same run to run.
+  const kept = points.map(({ simulator: _wallClock, ...p }) => p);
+  writeFileSync(join(out, 'results.json'), `${JSON.stringify({ points: kept }, null, 2)}\n`);
   writeFileSync(join(out, 'results.csv'), sweepCsv(points));
   const about = { options, version: VERSION, date: new Date().toISOString().slice(0, 10) };
   return ['results.json', 'results.csv', ...(await writeSweepCharts(out, points, about))];

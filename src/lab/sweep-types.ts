@@ -82,4 +82,23 @@ export interface SweepPoint {
   requests: number;
   /** The point could not run (its figures are zeros): why. The sweep goes on to the next. */
   error?: string;
+  /**
+   * How fast the simulator ran the point's load (virtual time only; wall-clock figures, so printed
+   * and in `--json`, never in results.json, which stays the same run to run).
+   */
+  simulator?: SimulatorSpeed;
+}
+
+/** The discrete-event clock's own speed over a point's load, as OMNeT++ reports ev/s and simsec/sec. */
+export interface SimulatorSpeed {
+  /** Wall-clock ms the load took (the array's start and stop left out). */
+  wallMs: number;
+  /** Scheduler steps (events: a task run, a timer fired) in it. */
+  steps: number;
+  eventsPerSec: number;
+  /** Simulated seconds per wall second. */
+  simSecPerSec: number;
+  /** Host requests completed per wall second. */
+  requestsPerSec: number;
+  stepsPerRequest: number;
 }

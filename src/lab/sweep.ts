@@ -12,7 +12,7 @@ import { inShard, type Shard } from './shard.ts';
 import { loadSweepTrace, tracePoint, type SweepTrace } from './sweep-trace.ts';
 import type { TraceRecord } from './trace.ts';
 import { restripeFigures, sweepDriveGeometry, TRACK_BYTES } from './sweep-restripe.ts';
-import { workloadShape, type SweepOptions, type SweepPoint } from './sweep-types.ts';
+import { workloadShape, type SimulatorSpeed, type SweepOptions, type SweepPoint } from './sweep-types.ts';
 
 export {
   SWEEP_RESTRIPES,
@@ -71,19 +71,22 @@ async function runPoint(o: SweepOptions, da: number, ha: number, records?: Trace
   if (o.trace && records) return tracedPoint(o, config, da, ha, records);
   const real = o.clock === 'real';
   const loadOpts = pointLoad(o, drives, ha);
-  const load = async (s: { now(): number }) => {
+  const load = async (s: { now(): number; steps?: number }) => {
     // Real time: every actor a worker thread, the host processors here; virtual: all in this thread.
     const emu = await ArrayEmulator.start(config, { mode: real ? 'threads' : 'inline' });
     const t0 = s.now();
+    const wall0 = performance.now();
+    const steps0 = s.steps ?? 0;
     try {
       const host = await runWorkload(emu, loadOpts);
-      return { host, simulatedMs: s.now() - t0 };
+      const ran = { wallMs: performance.now() - wall0, steps: (s.steps ?? 0) - steps0 };
+      return { host, simulatedMs: s.now() - t0, ran };
     } finally {
       await emu.stop();
     }
   };
   const run = real ? { value: await load(sched()) } : await runVirtual(o.seed, load);
-  const { host } = run.value;
+  const { host, ran } = run.value;
   if (host.verifyErrors > 0 || host.ioErrors > 0)
     throw new ArrayError(
       'INVARIANT',
@@ -102,6 +105,25 @@ async function runPoint(o: SweepOptions, da: number, ha: number, records?: Trace
     clock: real ? 'real' : 'virtual',
     simulatedMs: Math.round(run.value.simulatedMs),
     requests: host.reads + host.writes,
+    ...(real ? {} : { simulator: simulatorSpeed(ran, run.value.simulatedMs, host.reads + host.writes) }),
+  };
+}
+
+/** The simulator's speed over a load of `requests` that took `simulatedMs` of virtual time. */
+export function simulatorSpeed(
+  ran: { wallMs: number; steps: number },
+  simulatedMs: number,
+  requests: number,
+): SimulatorSpeed {
+  const wallSec = Math.max(ran.wallMs, 1e-3) / 1000;
+  const round = (x: number, places: number) => Math.round(x * 10 ** places) / 10 ** places;
+  return {
+    wallMs: Math.round(ran.wallMs),
+    steps: ran.steps,
+    eventsPerSec: Math.round(ran.steps / wallSec),
+    simSecPerSec: round(simulatedMs / 1000 / wallSec, 3),
+    requestsPerSec: Math.round(requests / wallSec),
+    stepsPerRequest: requests > 0 ? round(ran.steps / requests, 2) : 0,
   };
 }
 

@@ -98,6 +98,9 @@ export async function sweepCommand(o: SweepCliOptions): Promise<number> {
         p.error !== undefined
           ? `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: could not run: ${p.error}`
           : `  ${String(p.diskAdapters).padStart(2)} DA × ${p.hostAdapters} HA, ${p.drives} drives: ${p.iops} IOPS, ${p.mbps} MB/s, p50 ${p.latencyMs.p50} ms, p99 ${p.latencyMs.p99} ms` +
+            (p.simulator
+              ? `\n      simulator: ${p.simulator.requestsPerSec} requests/s, ${p.simulator.eventsPerSec} events/s, ${p.simulator.stepsPerRequest} steps a request, ${p.simulator.simSecPerSec} simulated s per wall s`
+              : '') +
             (p.restripe
               ? `\n      ${p.restripe.kind} of ${p.restripe.tracks} tracks: ${p.restripe.durationMs} ms under load (host ${p.restripe.hostOpsDuringRatio}× ops, ${p.restripe.hostP99DuringRatio}× p99), ${p.restripe.idleDurationMs} ms with none = ${p.restripe.idleOverBound}× the ${p.restripe.boundBy}-bound ${p.restripe.lowerBoundMs} ms`
               : ''),
