@@ -70,8 +70,13 @@ abstract class BatchingLink implements Link {
     this.pending.push(msg);
     if (!this.scheduled) {
       this.scheduled = true;
-      sched().defer(() => this.flush());
+      sched().defer(() => this.flush(), this.flushOwner());
     }
+  }
+
+  /** Whose turn the batch leaves in: the sender's (undefined), or the receiver's where it is delivered at once. */
+  protected flushOwner(): Owner | undefined {
+    return undefined;
   }
 
   private flush(): void {
@@ -152,13 +157,20 @@ class LocalLink extends BatchingLink {
   chaos?: LinkChaos;
   /** Whose code runs when a batch arrives at this end (its actor incarnation). */
   owner: Owner = MAIN_OWNER;
+  /**
+   * Without chaos a batch leaves in a turn of the receiver's and is delivered in it: one scheduler
+   * step a hop, not two (the sender's turn to encode, the receiver's to take it). It is still
+   * asynchronous to the sender: it arrives in a later turn than the one that sent it.
+   */
+  protected override flushOwner(): Owner | undefined {
+    return this.chaos ? undefined : this.other?.owner;
+  }
   protected transmit(wire: Wire): void {
     const other = this.other;
     if (!other) return;
-    const turns = this.chaos
-      ? Math.floor(this.chaos.random() * (Math.min(this.chaos.maxDelayTurns, MAX_CHAOS_TURNS) + 1))
-      : 0;
-    if (turns > 0) this.chaos!.delayed++;
+    if (!this.chaos) return other.receive(wire);
+    const turns = Math.floor(this.chaos.random() * (Math.min(this.chaos.maxDelayTurns, MAX_CHAOS_TURNS) + 1));
+    if (turns > 0) this.chaos.delayed++;
     const s = sched();
     const hop = (left: number): void => {
       if (left === 0) other.receive(wire);
