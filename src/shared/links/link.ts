@@ -2,7 +2,7 @@
 // one msgpackr batch (one cross-thread wake-up for many requests). The same actor classes run over
 // MessagePorts (worker mode) or over in-thread links (inline mode: one thread, same code).
 import type { MessagePort } from 'node:worker_threads';
-import { decodeBatch, encodeBatch, type Message, type Wire } from './messages.ts';
+import { decodeBatch, encodeBatch, localBatch, type Message, type Wire } from './messages.ts';
 import { assert } from '../errors/assert.ts';
 import { MAIN_OWNER, sched, type Owner } from '../sched/sched.ts';
 
@@ -164,6 +164,12 @@ class LocalLink extends BatchingLink {
    */
   protected override flushOwner(): Owner | undefined {
     return this.chaos ? undefined : this.other?.owner;
+  }
+  /** Without chaos, the turn's messages reach the receiver as they are (localBatch: no encoding, data owned as across threads). */
+  protected override transmitBatch(batch: Message[]): void {
+    if (this.chaos) return super.transmitBatch(batch);
+    const other = this.other;
+    if (other && batch.length > 0) other.handler(localBatch(batch));
   }
   protected transmit(wire: Wire): void {
     const other = this.other;

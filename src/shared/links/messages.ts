@@ -146,6 +146,25 @@ export function encodeBatch(msgs: Message[]): Wire {
   return { packed: new Uint8Array(packed), blobs }; // a copy: `packed` views msgpackr's reused buffer
 }
 
+/**
+ * A batch for a receiver in the same thread, without encoding, under the same ownership rule as
+ * encodeBatch: a request's `data` is copied; a reply's is passed on if the sender owns its buffer
+ * whole (it gives it up, as a transfer would), else copied (a view of a slot, say). The messages
+ * themselves are shared: neither end changes a message once sent.
+ */
+export function localBatch(msgs: Message[]): Message[] {
+  return msgs.map((m): Message => {
+    if (m.t === 'io')
+      return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: new Uint8Array(r.data) } : r)) };
+    if (m.t === 'io-done')
+      return {
+        t: 'io-done',
+        replies: m.replies.map((r) => (r.data ? { ...r, data: new Uint8Array(ownedBuffer(r.data)) } : r)),
+      };
+    return m;
+  });
+}
+
 /** One buffer for every `data` of at most SHARED_BLOB_BYTES in the batch (undefined if none). */
 function sharedBlob(msgs: Message[]): Uint8Array | undefined {
   let bytes = 0;
