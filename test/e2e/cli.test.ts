@@ -172,13 +172,14 @@ describe('arrayemu run --reconfigure-to', () => {
 
   it('stress --deterministic: a failing seed prints its rerun, and the rerun takes the same interleaving to the same failure', () => {
     // Which seeds meet the broken fill depends on the interleavings the code makes: take the first
-    // that does among 30 (41, 65 and 66 did on this code; the 200-seed campaign is in test/campaigns).
+    // that does among 30 (19, 21 and 31 do on this code, 7 of seeds 0-199; the 200-seed campaign is
+    // in test/campaigns).
     const first = cli(
       'stress',
       '--seeds',
       '30',
       '--seed',
-      '40',
+      '10',
       '--jobs',
       '1',
       '--deterministic',
