@@ -27,7 +27,7 @@ import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched, sleep, type Timer } from '../shared/sched/sched.ts';
 import { pipeline } from './pipeline.ts';
 import { Restripe } from './restripe.ts';
-import { clearPending, destagesInFlight, destageUntilNone, pendingSlots } from './duty.ts';
+import { assertStepPhase, clearPending, destagesInFlight, destageUntilNone, pendingSlots } from './duty.ts';
 import { slotDuty, type DutyContext } from './duty.ts';
 import { Stager } from './stager.ts';
 import { Locations } from './locations.ts';
@@ -271,6 +271,7 @@ export class DiskAdapter {
   ): Promise<void> {
     const session = this.sessions.get(sid);
     if (!session) return this.reply(sid, step, `${this.name}: no session ${sid}`, attempt);
+    assertStepPhase(this.state, this.name, session, step);
     const t0 = sched().now();
     try {
       await fn(session);

@@ -17,6 +17,7 @@ import {
 } from '../shared/tables/memory.ts';
 import type { ArrayModel } from '../shared/model/model.ts';
 import type { Session } from '../shared/restripe/session.ts';
+import type { ReconfStep } from '../shared/links/messages.ts';
 import { assert } from '../shared/errors/assert.ts';
 import { ArrayError } from '../shared/errors/errors.ts';
 import { sched, sleep } from '../shared/sched/sched.ts';
@@ -156,4 +157,27 @@ const DESTAGES_IN_FLIGHT_PER_DRIVE = 8;
  */
 export function destagesInFlight(timed: boolean, drives: number): number {
   return timed ? Math.min(PIPELINE_LIMIT, DESTAGES_IN_FLIGHT_PER_DRIVE * drives) : 1;
+}
+
+/** The RECONF steps asked of a disk adapter before the switch (under O) and after it (under N). */
+const STEP_UNDER: Partial<Record<ReconfStep, 'O' | 'N'>> = {
+  purge: 'O',
+  establish: 'O',
+  mirror: 'O', // in the switch window, before the activation
+  split: 'N',
+  transfer: 'N',
+  filled: 'N',
+};
+
+/** A session step comes in its phase: its device's generation is O's before the switch, N's after. */
+export function assertStepPhase(state: SharedState, actor: string, session: Session, step: ReconfStep): void {
+  const under = STEP_UNDER[step];
+  if (under === undefined) return;
+  const { spec } = session;
+  const gen = deviceWordOf(state, spec.deviceIndex, DEVICE.GENERATION);
+  assert(
+    gen === (under === 'O' ? spec.oldGen : spec.newGen),
+    () =>
+      `${actor}: step "${step}" of session ${spec.sid} on ${spec.deviceId} at generation ${gen}, not ${under}'s (${spec.oldGen} → ${spec.newGen})`,
+  );
 }
