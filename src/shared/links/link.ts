@@ -1,6 +1,7 @@
 // A Link carries Messages between two actors. Sends made in one turn of the event loop leave as
-// one msgpackr batch (one cross-thread wake-up for many requests). The same actor classes run over
-// MessagePorts (worker mode) or over in-thread links (inline mode: one thread, same code).
+// one batch: across threads one msgpackr encoding (one wake-up for many requests), in one thread the
+// messages themselves. The same actor classes run over MessagePorts (worker mode) or over in-thread
+// links (inline mode: one thread, same code).
 import type { MessagePort } from 'node:worker_threads';
 import { decodeBatch, encodeBatch, localBatch, type Message, type Wire } from './messages.ts';
 import { assert } from '../errors/assert.ts';
@@ -158,18 +159,24 @@ class LocalLink extends BatchingLink {
   /** Whose code runs when a batch arrives at this end (its actor incarnation). */
   owner: Owner = MAIN_OWNER;
   /**
-   * Without chaos a batch leaves in a turn of the receiver's and is delivered in it: one scheduler
-   * step a hop, not two (the sender's turn to encode, the receiver's to take it). It is still
-   * asynchronous to the sender: it arrives in a later turn than the one that sent it.
+   * On the virtual clock (tasks in a fixed order), without chaos, a batch leaves in a turn of the
+   * receiver's and is delivered in it: one scheduler step a hop, not two. It is still asynchronous
+   * to the sender (a later turn than the send). Where interleavings are explored (the seeded
+   * scheduler's choices) each hop keeps its two turns, and the choices between them.
    */
   protected override flushOwner(): Owner | undefined {
-    return this.chaos ? undefined : this.other?.owner;
+    return !this.chaos && sched().fixedOrder ? this.other?.owner : undefined;
   }
   /** Without chaos, the turn's messages reach the receiver as they are (localBatch: no encoding, data owned as across threads). */
   protected override transmitBatch(batch: Message[]): void {
     if (this.chaos) return super.transmitBatch(batch);
     const other = this.other;
-    if (other && batch.length > 0) other.handler(localBatch(batch));
+    if (!other || batch.length === 0) return;
+    const msgs = localBatch(batch);
+    const s = sched();
+    if (s.fixedOrder)
+      other.handler(msgs); // this turn is the receiver's (flushOwner)
+    else s.defer(() => other.handler(msgs), other.owner);
   }
   protected transmit(wire: Wire): void {
     const other = this.other;

@@ -26,6 +26,12 @@ export const MAIN_OWNER: Owner = { tag: 'main', id: 0 };
 
 export interface Scheduler {
   readonly kind: 'real' | 'seeded';
+  /**
+   * Tasks run in a fixed order (the virtual clock): no interleavings are explored, so an in-thread
+   * link may deliver a batch in the turn it leaves in (one step a hop). Elsewhere each hop keeps a
+   * turn of its own: the seeded scheduler's choices between them are what a stress seed explores.
+   */
+  readonly fixedOrder: boolean;
   /** Milliseconds (virtual in seeded mode). */
   now(): number;
   /** Run `fn` in a later turn (setImmediate). */
@@ -80,6 +86,7 @@ abstract class Owners {
 /** The real event loop. Owner tags are kept across turns so a killed inline actor stops too. */
 export class RealScheduler extends Owners implements Scheduler {
   readonly kind = 'real';
+  readonly fixedOrder = false;
   private single = false;
 
   now(): number {
@@ -178,6 +185,8 @@ export interface SeededOptions {
    * models say it costs.
    */
   stepCostMs?: number;
+  /** A discrete-event clock whose tasks run in a fixed order (Scheduler.fixedOrder): runVirtual's. */
+  fixedOrder?: boolean;
 }
 
 /**
@@ -187,6 +196,7 @@ export interface SeededOptions {
  */
 export class SeededScheduler extends Owners implements Scheduler {
   readonly kind = 'seeded';
+  readonly fixedOrder: boolean;
   private readonly ready: Task[] = [];
   private readonly timers: TimerEntry[] = []; // a binary heap on (at, seq)
   private readonly waiters = new WeakMap<ArrayBufferLike, Map<number, Waiter[]>>();
@@ -208,6 +218,7 @@ export class SeededScheduler extends Owners implements Scheduler {
     this.choose = opts.choose ?? ((n) => Math.floor(rng() * n));
     this.maxSteps = opts.maxSteps ?? MAX_STEPS;
     this.stepCostMs = opts.stepCostMs ?? STEP_COST_MS;
+    this.fixedOrder = opts.fixedOrder === true;
   }
 
   now(): number {
@@ -425,7 +436,7 @@ export async function runVirtual<T>(
   seed: number,
   main: (s: SeededScheduler) => Promise<T>,
 ): Promise<{ value: T; virtualMs: number }> {
-  const r = await runSeeded({ seed, choose: () => 0, stepCostMs: VIRTUAL_STEP_COST_MS }, main);
+  const r = await runSeeded({ seed, choose: () => 0, stepCostMs: VIRTUAL_STEP_COST_MS, fixedOrder: true }, main);
   return { value: r.value, virtualMs: r.virtualMs };
 }
 
