@@ -108,10 +108,14 @@ export interface Wire {
 /** Largest `data` copied into the batch's shared buffer rather than transferred on its own. */
 export const SHARED_BLOB_BYTES = 16 * 1024;
 
+/** Whether `u8` is the whole of an ArrayBuffer of its own (not shared memory, not a view of part of one). */
+const ownsWhole = (u8: Uint8Array): boolean =>
+  u8.buffer instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength;
+
 /** An ArrayBuffer holding exactly `u8`: its own if it owns it whole, else a copy. */
 function ownedBuffer(u8: Uint8Array): ArrayBuffer {
   const buf = u8.buffer;
-  if (buf instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === buf.byteLength) return buf;
+  if (ownsWhole(u8)) return buf as ArrayBuffer;
   // A copy into a buffer of its own (not `u8.slice()`: on a Node Buffer that is a view of the same memory).
   return new Uint8Array(u8).buffer as ArrayBuffer;
 }
@@ -153,13 +157,15 @@ export function encodeBatch(msgs: Message[]): Wire {
  * themselves are shared: neither end changes a message once sent.
  */
 export function localBatch(msgs: Message[]): Message[] {
+  // A message with no data to copy (a read, an answer without bytes, a reply on a buffer its sender
+  // owns whole) is passed on as it is: no object made per request on this path.
   return msgs.map((m): Message => {
-    if (m.t === 'io')
+    if (m.t === 'io' && m.reqs.some((r) => r.data))
       return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: new Uint8Array(r.data) } : r)) };
-    if (m.t === 'io-done')
+    if (m.t === 'io-done' && m.replies.some((r) => r.data && !ownsWhole(r.data)))
       return {
         t: 'io-done',
-        replies: m.replies.map((r) => (r.data ? { ...r, data: new Uint8Array(ownedBuffer(r.data)) } : r)),
+        replies: m.replies.map((r) => (r.data && !ownsWhole(r.data) ? { ...r, data: new Uint8Array(r.data) } : r)),
       };
     return m;
   });
