@@ -17,6 +17,8 @@ const JOBS: Record<string, string[]> = {
   randrw64k: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--verify=crc32c', '--do_verify=1', '--size=64m'],
   randread4k: ['--rw=randread', '--bs=4k', '--iodepth=32', '--time_based', '--runtime=4'],
   randwrite4k: ['--rw=randwrite', '--bs=4k', '--iodepth=32', '--time_based', '--runtime=4'],
+  // The steady state of randrw64k, long enough that the threads' start (modules loaded, compiled) is a small part of the profile.
+  randrw64kLong: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--time_based', '--runtime=20'],
 };
 /** Functions listed by --top. */
 const TOP_FUNCTIONS = 20;

@@ -225,7 +225,7 @@ export class HostAdapter {
       this.counters.hits++;
       if (req.op === 'read') {
         this.streams.wholeTracks(dev.index, req.offsetBytes, len); // a hit may be part of a stream
-        const data = req.into ?? new Uint8Array(len); // on a ring: straight into the host's region
+        const data = req.into?.length === len ? req.into : new Uint8Array(len); // the host's region or buffer
         this.slots.read(s, at, len, data, 0);
         return { id: req.id, ok: true, data };
       }

@@ -125,9 +125,27 @@ export class HostClient {
     return { data: HostClient.readData(r, lengthBytes), release: r.release ?? (() => {}) };
   }
 
-  async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
-    // Every link copies a request's data on its way (encodeBatch, or a ring's arena): the caller keeps `data`.
-    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data }));
+  /**
+   * Every link copies a request's data on its way (encodeBatch, or a ring's arena), so the caller
+   * keeps `data` — unless it gives it up (`given`: it never touches it again), when a host adapter
+   * in this thread may keep it as it is.
+   */
+  async write(device: string, offsetBytes: number, data: Uint8Array, given = false): Promise<void> {
+    const req = { op: 'write' as const, device, offsetBytes, lengthBytes: data.length, data };
+    HostClient.check(await this.call(given ? { ...req, given } : req));
+  }
+
+  /**
+   * A read into the caller's own buffer `into` (exactly as long as asked): a host adapter in this
+   * thread fills it itself; across threads the data is copied into it. Resolves with `into`.
+   */
+  async readInto(device: string, offsetBytes: number, into: Uint8Array): Promise<Uint8Array> {
+    const lengthBytes = into.length;
+    const r = HostClient.check(await this.call({ op: 'read', device, offsetBytes, lengthBytes, into }));
+    const data = HostClient.readData(r, lengthBytes);
+    if (data !== into) into.set(data);
+    r.release?.();
+    return into;
   }
 
   async flush(): Promise<void> {

@@ -1,6 +1,7 @@
 // The whole array, started from the main thread: shared memory, the service processor, the host
 // adapters and one disk adapter per config entry, wired with links. `threads` mode gives each
 // actor its own worker thread; `inline` runs the same actor classes in this thread.
+import { HostAdapterExtensions } from './extensions.ts';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ArrayConfig } from '../shared/config/config.ts';
 import { EventEmitter } from 'node:events';
@@ -297,6 +298,18 @@ export class ArrayEmulator extends EventEmitter {
   /** Threads mode: actors being replaced, with the host ports asked for meanwhile (handed to the replacement). */
   private readonly replacing = new Map<ActorSlot, QueuedPort[]>();
 
+  /** Modules loaded into host adapters' threads (extendHostAdapter), loaded again into a replacement. */
+  private readonly extensions = new HostAdapterExtensions();
+
+  /**
+   * Threads mode: load module `entry` into host adapter `ha`'s thread, beside it (ExtensionContext);
+   * `onPort` gets the main thread's end of its channel, now and again whenever the adapter is replaced.
+   */
+  extendHostAdapter(ha: number, entry: string, data: unknown, onPort: (port: MessagePort) => void): void {
+    if (this.mode === 'inline') throw new ArrayError('USAGE', 'an extension needs threads mode (a thread to run in)');
+    this.extensions.add(this.hostAdapter(ha) as WorkerSlot, { ha, entry, data, onPort });
+  }
+
   /** Reconfigure online to `target` (the service processor's RECONF module). */
   async reconfigure(target: unknown): Promise<ReconfReport> {
     return this.learnReport(await this.sp('reconfigure', target));
@@ -390,6 +403,7 @@ export class ArrayEmulator extends EventEmitter {
     }
     for (const wire of queued) (fresh as WorkerSlot).sendPort(...wire);
     await fresh.start();
+    if (this.mode === 'threads') this.extensions.reload(fresh as WorkerSlot);
     this.restarts++;
     this.log(
       'info',

@@ -95,6 +95,8 @@ export type QueuedPort = [PeerKind, number, string, MessagePort];
 
 export interface WorkerSlot extends ActorSlot {
   sendPort(kind: PeerKind, index: number, peer: string, port: MessagePort): void;
+  /** Load module `entry` into this actor's thread, talking to the main thread over `port` (Control 'extend'). */
+  extend(entry: string, port: MessagePort, data: unknown): void;
 }
 
 /** A worker's message to the main thread: a log line, an event, a call's answer, or what a waiter expects. */
@@ -159,6 +161,8 @@ export async function startWorker(
     owner,
     sendPort: (peerKind, peerIndex, peer, port) =>
       worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
+    extend: (entry, port, data) =>
+      worker.postMessage({ t: 'extend', entry, name, port, data } satisfies Control, [port]),
     start: async () => {
       const p = expect('started', 'started');
       worker.postMessage({ t: 'start' } satisfies Control);

@@ -1,7 +1,7 @@
 // The thin host around an actor in a worker thread: wiring, start, status and logs over the
 // parent port; all behaviour lives in the actor classes.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ActorInit, Control } from '../shared/links/actor.ts';
+import type { ActorInit, Control, ExtensionContext } from '../shared/links/actor.ts';
 import { buildActor } from './actors.ts';
 import { PortLink, type Log } from '../shared/links/link.ts';
 import { RingAdapterLink } from '../shared/links/ring-link.ts';
@@ -40,6 +40,18 @@ export function hostWorker(): void {
           (err) => send({ t: 'call-reply', id: c.id, ok: false, error: errorMessage(err), code: errorCode(err) }),
         );
         return;
+      case 'extend':
+        return extend(c, {
+          port: c.port,
+          data: c.data,
+          name: c.name,
+          owner: init.owner,
+          attachHost: (link) => {
+            if (init.role !== 'ha') throw new Error(`${c.name} is not a host adapter: it takes no host link`);
+            actor.wire('host', 0, link);
+          },
+          log,
+        });
       default:
         log(
           'warn',
@@ -48,4 +60,17 @@ export function hostWorker(): void {
     }
   });
   send({ t: 'ready' });
+}
+
+/** Load an extension module into this thread (Control 'extend'); a failure to load is logged, not thrown. */
+function extend(c: Extract<Control, { t: 'extend' }>, ctx: ExtensionContext): void {
+  import(c.entry)
+    .then(
+      (m: { extend?: (ctx: ExtensionContext) => void }) => {
+        if (typeof m.extend !== 'function') throw new Error(`${c.entry} exports no extend()`);
+        m.extend(ctx);
+      },
+      (err) => ctx.log('error', `${ctx.name}: cannot load ${c.entry}: ${errorMessage(err)}`),
+    )
+    .catch((err) => ctx.log('error', `${ctx.name}: extension ${c.entry} failed: ${errorMessage(err)}`));
 }

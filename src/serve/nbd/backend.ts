@@ -6,6 +6,7 @@ import { newLatencyBuckets, recordLatency } from '../histogram.ts';
 import { performance } from 'node:perf_hooks';
 import type { HostClient } from '../../host/client.ts';
 import type { NbdBackend } from './server.ts';
+import { BufferPool } from './buffer-pool.ts';
 
 /** Per logical device, what its hosts did: counted as host I/O enters the array. */
 export interface DeviceCounters {
@@ -35,6 +36,7 @@ export interface BackendSource {
 
 export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & { close(): void } {
   let turn = 0;
+  const pool = new BufferPool();
   const client = () => src.clients[turn++ % src.clients.length]!;
   const counted = async <T>(name: string, write: boolean, bytes: number, op: () => Promise<T>): Promise<T> => {
     const c = countersOf(io, name);
@@ -62,8 +64,14 @@ export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & {
     exportNames: () => src.exportNames(),
     sizeOf: (name) => src.sizeOf(name),
     read: (name, offset, length) => counted(name, false, length, () => client().read(name, offset, length)),
-    readLeased: (name, offset, length) => counted(name, false, length, () => client().readLeased(name, offset, length)),
-    write: (name, offset, data) => counted(name, true, data.length, () => client().write(name, offset, data)),
+    // A read lands in a buffer of the pool, given back once the socket has sent it: no buffer made per read.
+    readLeased: (name, offset, length) =>
+      counted(name, false, length, async () => {
+        const into = await client().readInto(name, offset, pool.take(length));
+        return { data: into, release: () => pool.give(into) };
+      }),
+    // The NBD server never touches a payload again once written: the host adapter may keep it uncopied.
+    write: (name, offset, data) => counted(name, true, data.length, () => client().write(name, offset, data, true)),
     flush: () => src.flush(),
     // The clients' timers and links hold the array (its reconnect reaches the emulator): closed, it can be freed.
     close: () => src.clients.forEach((c) => c.close()),

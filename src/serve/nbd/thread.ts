@@ -1,28 +1,25 @@
-// The NBD server in a thread of its own (DESIGN §9): the main thread keeps the array and the control
-// API, the NBD thread its sockets, so a busy connection, the control API and a FLUSH never queue
-// behind each other on one event loop. The NBD thread's host clients reach the host adapters on
-// rings as any host's do (a request's data is copied once between socket and slot); it asks this
-// thread only for what belongs to the array: a port to a host adapter (at start, and when one is
-// replaced), a FLUSH made durable, and it learns each export's size at its switch.
-import { Worker, type MessagePort } from 'node:worker_threads';
-import { WORKER_BOOTSTRAP } from '../../runtime/slots.ts';
+// The NBD server in the host adapters' threads (DESIGN §9), as the main thread holds it: each listen
+// address belongs to one host adapter (address i to HA i mod the adapters), whose thread runs an NBD
+// server (in-host-adapter.ts) that terminates its hosts' connections and hands their requests to the
+// adapter without crossing a thread. The main thread keeps the array and the control API: a busy
+// connection, the control API and a FLUSH never queue behind each other on one event loop. It tells
+// the servers each export's size at its switch, and sums their counters for status and /metrics.
+import type { MessagePort } from 'node:worker_threads';
 import type { ArrayEmulator } from '../../runtime/emulator.ts';
 import { HostClient } from '../../host/client.ts';
-import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
+import { ArrayError } from '../../shared/errors/errors.ts';
 import { PendingRequests } from '../../shared/links/pending.ts';
 import type { DeviceCounters, DeviceIo } from './backend.ts';
 import type { NbdCounters } from './server.ts';
 
-const ENTRY = new URL('./worker.ts', import.meta.url).href;
-/** Longest the NBD thread may take to start listening, answer a snapshot or close (ms). */
+const ENTRY = new URL('./in-host-adapter.ts', import.meta.url).href;
+/** Longest an NBD server may take to start listening, answer a snapshot or close (ms). */
 export const NBD_THREAD_WAIT_MS = 30_000;
 
 export type Listen = { host: string; port: number } | { path: string };
 
-/** What the NBD thread starts from (its workerData). */
+/** What an NBD server in a host adapter's thread starts from. */
 export interface NbdThreadInit {
-  entry: string;
-  hostAdapters: number;
   /** Each export's name and bytes now. */
   exports: Array<[string, number]>;
   listen: Listen[];
@@ -41,7 +38,6 @@ export interface NbdSnapshot {
 export type ToNbdThread = { t: 'size'; name: string; bytes: number } | { t: 'snapshot'; id: number } | { t: 'close' };
 
 export type FromNbdThread =
-  | { t: 'host-port'; ha: number; port: MessagePort }
   /** The TCP port bound for each listen entry (null for a socket path). */
   | { t: 'listening'; ports: Array<number | null> }
   | { t: 'listen-failed'; code?: string; message: string }
@@ -49,87 +45,120 @@ export type FromNbdThread =
   | ({ t: 'snapshot'; id: number } & NbdSnapshot)
   | { t: 'closed' };
 
-/** The main thread's handle on the NBD thread: its counters as last fetched, refresh, close. */
+/** One host adapter's NBD server as the main thread holds it. */
+interface Endpoint {
+  ha: number;
+  port?: MessagePort;
+  init: NbdThreadInit;
+  /** Indexes of its listen addresses in serve's list. */
+  at: number[];
+}
+
+/** The main thread's handle on the NBD servers in the host adapters: their counters as last fetched, refresh, close. */
 export class NbdThread {
   readonly counters: NbdCounters = { connections: 0, connectionsOpen: 0, requests: new Map() };
   private readonly snapshots = new PendingRequests<NbdSnapshot, undefined>();
   private nextId = 1;
   private flushClient?: HostClient;
-  private closed?: () => void;
+  private readonly closed = new Map<Endpoint, () => void>();
+  private readonly listening = new Map<Endpoint, (m: FromNbdThread) => void>();
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly endpoints: Endpoint[],
     private readonly emu: ArrayEmulator,
     private readonly io: DeviceIo,
     private readonly log?: (line: string) => void,
   ) {}
 
-  /** Start the NBD thread listening on `listen`; resolves with the TCP port bound per entry. */
+  /** Start an NBD server in each host adapter given a listen address; resolves with the TCP port bound per entry. */
   static async start(
     emu: ArrayEmulator,
     io: DeviceIo,
     listen: Listen[],
     log?: (line: string) => void,
   ): Promise<{ thread: NbdThread; ports: Array<number | null> }> {
-    const init: NbdThreadInit = {
-      entry: ENTRY,
-      hostAdapters: emu.model.config.hostAdapters,
-      exports: emu.model.hostDevices().map((d) => [d.id, d.bytes]),
-      listen,
-      log: log !== undefined,
+    const adapters = emu.model.config.hostAdapters;
+    const exports: Array<[string, number]> = emu.model.hostDevices().map((d) => [d.id, d.bytes]);
+    const endpoints: Endpoint[] = [];
+    listen.forEach((where, i) => {
+      const ha = i % adapters;
+      let e = endpoints.find((x) => x.ha === ha);
+      if (!e) endpoints.push((e = { ha, init: { exports, listen: [], log: log !== undefined }, at: [] }));
+      e.init.listen.push(where);
+      e.at.push(i);
+    });
+    const thread = new NbdThread(endpoints, emu, io, log);
+    const ports: Array<number | null> = listen.map(() => null);
+    for (const e of endpoints) {
+      const bound = await thread.load(e);
+      e.at.forEach((i, k) => (ports[i] = bound[k] ?? null));
+      // A replacement adapter listens again on the port bound now (not on port 0 again).
+      e.init.listen = e.init.listen.map((w, k) => ('port' in w ? { ...w, port: bound[k] ?? w.port } : w));
+    }
+    const onSwitched = (ev: { device: string; bytes: number }) => {
+      for (const x of exports) if (x[0] === ev.device) x[1] = ev.bytes;
+      thread.sendAll({ t: 'size', name: ev.device, bytes: ev.bytes });
     };
-    const worker = new Worker(WORKER_BOOTSTRAP, { workerData: init, name: 'nbd' });
-    const thread = new NbdThread(worker, emu, io, log);
-    const ports = await new Promise<Array<number | null>>((resolve, reject) => {
-      setTimeout(
-        () => reject(new ArrayError('TIMEOUT', `the NBD thread did not listen within ${NBD_THREAD_WAIT_MS} ms`)),
-        NBD_THREAD_WAIT_MS,
-      ).unref();
-      worker.once('error', (err) => reject(err));
-      worker.on('message', (m: FromNbdThread) => {
-        if (m.t === 'listening') resolve(m.ports);
-        else if (m.t === 'listen-failed') reject(Object.assign(new Error(m.message), { code: m.code }));
-        else thread.onMessage(m);
-      });
-    }).finally(() => worker.removeAllListeners('error'));
-    worker.on('error', (err) => log?.(`error: NBD thread: ${errorMessage(err)}`));
-    const onSwitched = (e: { device: string; bytes: number }) =>
-      thread.send({ t: 'size', name: e.device, bytes: e.bytes });
     emu.on('switched', onSwitched);
-    worker.once('exit', () => emu.off('switched', onSwitched));
+    thread.offSwitched = () => emu.off('switched', onSwitched);
     return { thread, ports };
   }
 
-  private send(m: ToNbdThread): void {
-    this.worker.postMessage(m);
+  private offSwitched = () => {};
+
+  /** Load the NBD server into host adapter `e.ha`'s thread; resolves with the TCP ports it bound. */
+  private load(e: Endpoint): Promise<Array<number | null>> {
+    return new Promise<Array<number | null>>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          reject(new ArrayError('TIMEOUT', `HA${e.ha}'s NBD server did not listen within ${NBD_THREAD_WAIT_MS} ms`)),
+        NBD_THREAD_WAIT_MS,
+      );
+      timer.unref();
+      this.listening.set(e, (m) => {
+        clearTimeout(timer);
+        if (m.t === 'listening') resolve(m.ports);
+        else if (m.t === 'listen-failed') reject(Object.assign(new Error(m.message), { code: m.code }));
+      });
+      // Loaded again into a replacement host adapter: a new port each time.
+      this.emu.extendHostAdapter(e.ha, ENTRY, e.init, (port) => {
+        e.port?.close();
+        e.port = port;
+        port.on('message', (m: FromNbdThread) => this.onMessage(e, m));
+      });
+    });
   }
 
-  private onMessage(m: FromNbdThread): void {
+  private sendAll(m: ToNbdThread): void {
+    for (const e of this.endpoints) e.port?.postMessage(m);
+  }
+
+  private onMessage(e: Endpoint, m: FromNbdThread): void {
     switch (m.t) {
-      case 'host-port':
-        return this.emu.attachHostPort(m.ha, m.port);
       case 'log':
         return this.log?.(m.line);
       case 'snapshot':
-        this.snapshots.settle(m.id, m);
+        this.snapshots.settle(`${e.ha}:${m.id}`, m);
         return;
       case 'closed':
-        return this.closed?.();
+        return this.closed.get(e)?.();
       case 'listening':
       case 'listen-failed':
-        return; // only at start (NbdThread.start)
+        if (!this.listening.has(e)) this.log?.(`HA${e.ha}'s NBD server, loaded again: ${m.t}`);
+        this.listening.get(e)?.(m);
+        this.listening.delete(e);
+        return;
     }
   }
 
   /**
-   * A FLUSH from any connection: the array's cache destaged and, with a data dir, committed (R4).
-   * Every write the NBD thread acknowledged is in the shared cache, so this thread's own client
+   * A FLUSH from this thread: the array's cache destaged and, with a data dir, committed (R4).
+   * Every write the NBD servers acknowledged is in the shared cache, so this thread's own client
    * destages it as well as any.
    */
   private flush(): Promise<void> {
     this.flushClient ??= new HostClient(this.emu.hostLink(0), () => this.emu.hostLink(0));
-    const client = this.flushClient;
-    return client.flush(); // its host adapter commits before it answers (durable-flush.ts)
+    return this.flushClient.flush(); // its host adapter commits before it answers (durable-flush.ts)
   }
 
   /** Destage the array's cache (and commit it, with a data dir) from this thread: `serve`'s close, after `close`. */
@@ -139,28 +168,56 @@ export class NbdThread {
     this.flushClient = undefined;
   }
 
-  /** Fetch the NBD thread's counters into `counters` and the device counters (for status and /metrics). */
+  /** Fetch every NBD server's counters, summed, into `counters` and the device counters (for status and /metrics). */
   async refresh(): Promise<void> {
     const id = this.nextId++;
-    const timeout = () => new ArrayError('TIMEOUT', `the NBD thread did not answer within ${NBD_THREAD_WAIT_MS} ms`);
-    const wait = this.snapshots.wait(id, NBD_THREAD_WAIT_MS, timeout, undefined);
-    this.send({ t: 'snapshot', id });
-    const s = await wait;
-    this.counters.connections = s.connections;
-    this.counters.connectionsOpen = s.connectionsOpen;
-    for (const [k, v] of s.requests) this.counters.requests.set(k, v);
-    for (const [name, c] of s.devices) this.io.devices.set(name, c);
+    const timeout = () => new ArrayError('TIMEOUT', `an NBD server did not answer within ${NBD_THREAD_WAIT_MS} ms`);
+    const waits = this.endpoints.map((e) => {
+      const w = this.snapshots.wait(`${e.ha}:${id}`, NBD_THREAD_WAIT_MS, timeout, undefined);
+      e.port?.postMessage({ t: 'snapshot', id } satisfies ToNbdThread);
+      return w;
+    });
+    const all = await Promise.all(waits);
+    this.counters.connections = sum(all.map((s) => s.connections));
+    this.counters.connectionsOpen = sum(all.map((s) => s.connectionsOpen));
+    this.counters.requests.clear();
+    this.io.devices.clear();
+    for (const s of all) {
+      for (const [k, v] of s.requests) this.counters.requests.set(k, (this.counters.requests.get(k) ?? 0) + v);
+      for (const [name, c] of s.devices) this.io.devices.set(name, addCounters(this.io.devices.get(name), c));
+    }
   }
 
-  /** Close every connection and the listeners, then end the thread (the caller flushes the array after). */
+  /** Close every connection and the listeners (the caller flushes the array after, then stops it). */
   async close(): Promise<void> {
-    const closed = new Promise<void>((resolve) => {
-      this.closed = resolve;
-      setTimeout(resolve, NBD_THREAD_WAIT_MS).unref();
-    });
-    this.send({ t: 'close' });
-    await closed;
+    const closed = this.endpoints.map(
+      (e) =>
+        new Promise<void>((resolve) => {
+          this.closed.set(e, resolve);
+          setTimeout(resolve, NBD_THREAD_WAIT_MS).unref();
+        }),
+    );
     await this.refresh().catch(() => {}); // the last counts, for whoever reads them after
-    await this.worker.terminate();
+    this.sendAll({ t: 'close' });
+    await Promise.all(closed);
+    this.offSwitched();
+    for (const e of this.endpoints) e.port?.close();
   }
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/** Two host adapters' counters of one device, added (latency buckets bucket by bucket). */
+function addCounters(a: DeviceCounters | undefined, b: DeviceCounters): DeviceCounters {
+  if (!a) return b;
+  return {
+    reads: a.reads + b.reads,
+    readBytes: a.readBytes + b.readBytes,
+    readMs: a.readMs + b.readMs,
+    writes: a.writes + b.writes,
+    writtenBytes: a.writtenBytes + b.writtenBytes,
+    writeMs: a.writeMs + b.writeMs,
+    inFlight: a.inFlight + b.inFlight,
+    latency: a.latency.map((n, i) => n + (b.latency[i] ?? 0)),
+  };
 }

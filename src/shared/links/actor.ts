@@ -71,4 +71,23 @@ export type Control =
   | { t: 'status-reply'; id: number; info: Record<string, number> }
   | { t: 'call'; id: number; method: string; args: unknown[] }
   | { t: 'call-reply'; id: number; ok: boolean; value?: unknown; error?: string; code?: string }
-  | { t: 'event'; name: string; data: unknown };
+  | { t: 'event'; name: string; data: unknown }
+  /** Load module `entry` into this actor's thread, beside it (see Extension); `port` is its channel to the main thread. */
+  | { t: 'extend'; entry: string; name: string; port: import('node:worker_threads').MessagePort; data: unknown };
+
+/**
+ * What a module loaded into a host adapter's thread (Control 'extend') is given: its channel to the
+ * main thread, what the main thread sent it, and a way to attach a host link to the adapter in this
+ * thread (the host then reaches the adapter without crossing a thread). Such a module exports
+ * `extend(ctx: ExtensionContext): void`. The NBD server runs this way (DESIGN §9).
+ */
+export interface ExtensionContext {
+  port: import('node:worker_threads').MessagePort;
+  data: unknown;
+  /** The adapter's name ("HA0"). */
+  name: string;
+  /** The actor incarnation whose thread this is (the owner of what runs at the host end). */
+  owner: import('../sched/sched.ts').Owner;
+  attachHost(link: Link): void;
+  log: import('./link.ts').Log;
+}

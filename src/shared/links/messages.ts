@@ -14,7 +14,15 @@ export interface IoRequest {
   offsetBytes: number;
   lengthBytes: number;
   data?: Uint8Array; // write only
-  /** Read only, on a ring: where the host wants the data (its arena region); the reply's data is this. */
+  /**
+   * Write only: the host gives `data` up (it never touches it again), so a receiver in the same
+   * thread may keep it as it is instead of copying it (localBatch); across threads it is copied.
+   */
+  given?: boolean;
+  /**
+   * Read only: where the host wants the data — its arena region on a ring, or a buffer of its own
+   * over an in-thread link (never sent across threads); the reply's data is this.
+   */
   into?: Uint8Array;
   /** Read only, host side: the reply may lend its data where it lies (see IoReply.release); never sent. */
   lease?: boolean;
@@ -123,7 +131,7 @@ function ownedBuffer(u8: Uint8Array): ArrayBuffer {
 /**
  * Encode a batch. A reply's `data` is the sender's to give up: a buffer it owns whole is moved
  * (transferred), any other is copied. A request's `data` is the host's (an NBD payload, a
- * workload's buffer it reuses): it is always copied, never moved away from it.
+ * workload's buffer it reuses): it is always copied, never moved away from it, given or not.
  */
 export function encodeBatch(msgs: Message[]): Wire {
   const blobs: ArrayBuffer[] = [];
@@ -141,7 +149,7 @@ export function encodeBatch(msgs: Message[]): Wire {
     return (blobs.length - 1) as unknown as Uint8Array;
   };
   const plain = msgs.map((m): Message => {
-    if (m.t === 'io') return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: take(r.data, false) } : r)) };
+    if (m.t === 'io') return { t: 'io', reqs: m.reqs.map((r) => (r.data || r.into ? acrossThreads(r, take) : r)) };
     if (m.t === 'io-done')
       return { t: 'io-done', replies: m.replies.map((r) => (r.data ? { ...r, data: take(r.data, true) } : r)) };
     return m;
@@ -152,7 +160,7 @@ export function encodeBatch(msgs: Message[]): Wire {
 
 /**
  * A batch for a receiver in the same thread, without encoding, under the same ownership rule as
- * encodeBatch: a request's `data` is copied; a reply's is passed on if the sender owns its buffer
+ * encodeBatch: a request's `data` is copied unless the host gave it up (`given`); a reply's is passed on if the sender owns its buffer
  * whole (it gives it up, as a transfer would), else copied (a view of a slot, say). The messages
  * themselves are shared: neither end changes a message once sent.
  */
@@ -160,8 +168,8 @@ export function localBatch(msgs: Message[]): Message[] {
   // A message with no data to copy (a read, an answer without bytes, a reply on a buffer its sender
   // owns whole) is passed on as it is: no object made per request on this path.
   return msgs.map((m): Message => {
-    if (m.t === 'io' && m.reqs.some((r) => r.data))
-      return { t: 'io', reqs: m.reqs.map((r) => (r.data ? { ...r, data: new Uint8Array(r.data) } : r)) };
+    if (m.t === 'io' && m.reqs.some((r) => r.data && !r.given))
+      return { t: 'io', reqs: m.reqs.map((r) => (r.data && !r.given ? { ...r, data: new Uint8Array(r.data) } : r)) };
     if (m.t === 'io-done' && m.replies.some((r) => r.data && !ownsWhole(r.data)))
       return {
         t: 'io-done',
@@ -169,6 +177,15 @@ export function localBatch(msgs: Message[]): Message[] {
       };
     return m;
   });
+}
+
+/** A request as it crosses threads: its data copied (given or not), a host's own `into` buffer left behind. */
+function acrossThreads(
+  r: IoRequest,
+  take: (d: Uint8Array | undefined, move: boolean) => Uint8Array | undefined,
+): IoRequest {
+  const { into: _into, given: _given, ...rest } = r;
+  return r.data ? { ...rest, data: take(r.data, false) } : rest;
 }
 
 /** One buffer for every `data` of at most SHARED_BLOB_BYTES in the batch (undefined if none). */

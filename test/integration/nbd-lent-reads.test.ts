@@ -1,8 +1,10 @@
-// Reads lent from the host path's ring arena straight to the NBD socket (DESIGN §11) stay intact
-// while a client does not read its socket: the replies back up in the server, their arena regions
-// held, the arena fills and later requests wait for room; once the client reads again every block
-// must be the one asked for, byte for byte. A region given back before the socket sent it would
-// show as another block's bytes.
+// Reads lent to the NBD socket (DESIGN §9: a read lands in a buffer of the NBD server's pool in the
+// host adapter's thread, given back once the socket has sent it) stay intact while a client does not
+// read its socket: the replies back up in the server, their buffers held, and once the client reads
+// again every block must be the one asked for, byte for byte. A buffer given back before the socket
+// sent it, and handed to another read, would show as another block's bytes. (The amount read is
+// sized by the host path's ring arena, which lent these reads before the server moved into the
+// host adapters: more than it held.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,7 +53,7 @@ beforeAll(async () => {
 });
 afterAll(async () => s?.close());
 
-describe('lent reads on the rings', () => {
+describe('lent reads', () => {
   it('a client that stops reading its socket gets every block intact when it reads again (more data asked than the arena holds)', async () => {
     const c = await RawNbd.open({ path: sock });
     await c.hello();
