@@ -244,7 +244,7 @@ function nbdLines(r: SpeedReport): string[] {
   return [
     "fio's nbd engine over a Unix socket: `arrayemu serve` (LD1, 256 MiB striped over 4 instant drives on 4 disk",
     'adapters, 2 host adapters, worker threads) beside `nbdkit memory` of the same size, one after the other; and',
-    "the CPU each request cost the server, all its threads (this process's `process.cpuUsage()`, nbdkit's `/proc/<pid>/stat`):",
+    'the CPU each request cost the server, all its threads (each server its own process, every block written once first; `/proc/<pid>/stat` of each):',
     '',
     `| fio job | ${r.runs.map((_, i) => `run ${i + 1}: arrayemu vs nbdkit`).join(' | ')} |`,
     `|---|${r.runs.map(() => '---').join('|')}|`,

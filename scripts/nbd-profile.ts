@@ -1,12 +1,15 @@
 // Where `arrayemu serve`'s threads spend their time under one fio job over NBD: the profile behind
 // docs/BENCHMARKS.md ("what bounds the targets not met"). Run it under the V8 profiler, which
 // writes one .cpuprofile per thread, then read the NBD (main) thread's with --top:
-//   node --cpu-prof --cpu-prof-dir=D --import tsx scripts/nbd-profile.ts [randrw64k|randread4k|randwrite4k] [--passes N]
+//   node --cpu-prof --cpu-prof-dir=D --import tsx scripts/nbd-profile.ts [randrw64k|randread4k|randwrite4k] [--passes N] [--fill]
 //   npx tsx scripts/nbd-profile.ts --top D/<file>.cpuprofile
+// or every thread's, by role, in µs a request over the fio run alone (its I/Os and its window on the
+// monotonic clock, which V8's profiles use too, as the run printed them):
+//   npx tsx scripts/nbd-profile.ts --threads D --ios N --window FROM_US TO_US
 // The array is the speed benchmark's (bench/nbd-bench.ts): LD1 of 256 MiB on 4 instant drives,
 // 4 disk adapters, 2 host adapters, worker threads.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -47,7 +50,51 @@ function top(file: string): void {
     console.log(`${((100 * us) / busyUs).toFixed(1).padStart(5)}%  ${name}`);
 }
 
-async function profileRun(job: string, passes: number): Promise<void> {
+/** What a function's self time is spent on (the rows of BENCHMARKS' per-thread table). */
+const KINDS: Array<[string, RegExp]> = [
+  [
+    'module loading (start)',
+    /esm\/|cjs\/|bootstrap\/|compileSourceTextModule|makeSyncRequest|waitForWorker|makeAsyncRequest|dist\/register|cjs-module-lexer|from-json-schema|core\/(core|util|schemas)/,
+  ],
+  ['garbage collection', /^\(garbage collector\)/],
+  ['socket writes and reads', /^(writev|writeBuffer|writeUtf8String|onStreamRead|readStop|readStart) /],
+  ['waking / messaging another thread', /^(postMessage|notify|receiveMessageOnPort|MessageChannel) /],
+  [
+    'copies of data (slot, drive, payload)',
+    /^(write|read) host-adapter\/cache-slots|^(writeRange|readTrack|stageInto) |_copyActual|^set |^slice /,
+  ],
+  ['checksums (crc32)', /^crc32 /],
+];
+
+/** Every thread's profile in D by role (from where its time goes), in µs a request over `ios` requests. */
+function threads(dir: string, ios: number, fromUs: number, toUs: number): void {
+  for (const f of readdirSync(dir).filter((n) => n.endsWith('.cpuprofile'))) {
+    const p = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Profile & { startTime: number };
+    const byId = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
+    const kinds = new Map<string, number>();
+    const files = new Map<string, number>();
+    let at = p.startTime;
+    p.samples.forEach((id, i) => {
+      at += p.timeDeltas[i] ?? 0;
+      if (at < fromUs || at > toUs) return;
+      const c = byId.get(id)!;
+      const name = `${c.functionName || '(anonymous)'} ${c.url.split('/').slice(-2).join('/')}`;
+      if (name.startsWith('(idle)')) return;
+      const us = p.timeDeltas[i] ?? 0;
+      const kind = KINDS.find(([, re]) => re.test(name))?.[0] ?? 'the rest';
+      kinds.set(kind, (kinds.get(kind) ?? 0) + us);
+      const room = /\/src\/([a-z-]+)\//.exec(c.url)?.[1];
+      if (room) files.set(room, (files.get(room) ?? 0) + us);
+    });
+    kinds.delete('module loading (start)');
+    const busy = [...kinds.values()].reduce((a, b) => a + b, 0);
+    const role = [...files].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '(none: a module loader)';
+    const row = [...kinds].sort((a, b) => b[1] - a[1]).map(([k, us]) => `${k} ${(us / ios).toFixed(1)}`);
+    console.log(`${f}: mostly src/${role}; ${(busy / ios).toFixed(1)} µs a request: ${row.join(', ')}`);
+  }
+}
+
+async function profileRun(job: string, passes: number, fill: boolean): Promise<void> {
   const args = JOBS[job];
   if (!args) throw new Error(`job ${job}: expected one of ${Object.keys(JOBS).join(', ')}`);
   const sock = join(mkdtempSync(join(tmpdir(), 'arrayemu-profile-')), 'nbd.sock');
@@ -55,11 +102,27 @@ async function profileRun(job: string, passes: number): Promise<void> {
   try {
     const sized = args.some((a) => a.startsWith('--size')) ? args : [...args, `--size=${NBD_DEVICE_BYTES}`];
     const fio = ['--name=profile', '--ioengine=nbd', `--uri=nbd+unix:///LD1?socket=${sock}`, ...sized];
+    if (fill) {
+      const uri = `--uri=nbd+unix:///LD1?socket=${sock}`;
+      await promisify(execFile)('fio', [
+        '--name=fill',
+        '--ioengine=nbd',
+        uri,
+        '--rw=write',
+        '--bs=1m',
+        '--iodepth=8',
+        `--size=${NBD_DEVICE_BYTES}`,
+      ]);
+    }
+    const fromUs = process.hrtime.bigint() / 1000n;
     const r = await promisify(execFile)('fio', [...fio, `--loops=${passes}`, '--output-format=json'], {
       maxBuffer: 1 << 26,
     });
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
-    console.log(`${job}: ${((j.read.bw + j.write.bw) / 1024).toFixed(1)} MiB/s`);
+    const ios = j.read.total_ios + j.write.total_ios;
+    const toUs = process.hrtime.bigint() / 1000n;
+    console.log(`${job}: ${((j.read.bw + j.write.bw) / 1024).toFixed(1)} MiB/s, ${ios} I/Os`);
+    console.log(`per thread: --threads <dir> --ios ${ios} --window ${fromUs} ${toUs}`);
   } finally {
     await s.close();
   }
@@ -68,9 +131,13 @@ async function profileRun(job: string, passes: number): Promise<void> {
 const argv = process.argv.slice(2);
 try {
   if (argv[0] === '--top') top(argv[1]!);
-  else {
+  else if (argv[0] === '--threads') {
+    const w = argv.indexOf('--window');
+    threads(argv[1]!, Number(argv[argv.indexOf('--ios') + 1]), Number(argv[w + 1]), Number(argv[w + 2]));
+  } else {
     const at = argv.indexOf('--passes');
-    await profileRun(argv[0] ?? 'randrw64k', at >= 0 ? Number(argv[at + 1]) : 30);
+    // --fill: every block written once first (sequential 1 MiB writes), as the bench does.
+    await profileRun(argv[0] ?? 'randrw64k', at >= 0 ? Number(argv[at + 1]) : 30, argv.includes('--fill'));
   }
 } catch (err) {
   process.stderr.write(`nbd-profile: ${(err as Error).message}\n`);
