@@ -1,20 +1,24 @@
-// Where `arrayemu serve`'s threads spend their time under one fio job over NBD: the profile behind
-// docs/BENCHMARKS.md ("what bounds the targets not met"). Run it under the V8 profiler, which
-// writes one .cpuprofile per thread, then read the NBD (main) thread's with --top:
-//   node --cpu-prof --cpu-prof-dir=D --import tsx scripts/nbd-profile.ts [randrw64k|randread4k|randwrite4k] [--passes N] [--fill]
-//   npx tsx scripts/nbd-profile.ts --top D/<file>.cpuprofile
-// or every thread's, by role, in µs a request over the fio run alone (its I/Os and its window on the
-// monotonic clock, which V8's profiles use too, as the run printed them):
+// Where `arrayemu serve`'s threads spend their time under one fio job over NBD: the profiles behind
+// docs/BENCHMARKS.md. The server runs as its own process under the V8 profiler (one .cpuprofile per
+// thread in D), fio against it:
+//   npx tsx scripts/nbd-profile.ts [randrw64k|randrw64kLong|randread4k|randwrite4k] --dir D [--passes N] [--fill]
+// then every thread's time, by role, in µs a request over the fio run alone (the line the run prints:
+// its I/Os and its window on the monotonic clock, which V8's profiles use too):
 //   npx tsx scripts/nbd-profile.ts --threads D --ios N --window FROM_US TO_US
+// or one thread's functions: npx tsx scripts/nbd-profile.ts --top D/<file>.cpuprofile
 // The array is the speed benchmark's (bench/nbd-bench.ts): LD1 of 256 MiB on 4 instant drives,
 // 4 disk adapters, 2 host adapters, worker threads.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { nbdConfig, NBD_DEVICE_BYTES } from '../bench/nbd-bench.ts';
-import { serve } from '../src/serve/serve.ts';
+import { startServe } from './serve-child.ts';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const run = promisify(execFile);
 
 const JOBS: Record<string, string[]> = {
   randrw64k: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--verify=crc32c', '--do_verify=1', '--size=64m'],
@@ -94,17 +98,24 @@ function threads(dir: string, ios: number, fromUs: number, toUs: number): void {
   }
 }
 
-async function profileRun(job: string, passes: number, fill: boolean): Promise<void> {
+/**
+ * `arrayemu serve` as its own process under the V8 profiler (NODE_OPTIONS: one .cpuprofile per
+ * thread in `dir`, written as it exits), a fio job against it, then the server stopped. Its own
+ * process, as a user runs it: a server in this process would be forked with every fio started here.
+ */
+async function profileRun(job: string, passes: number, fill: boolean, dir: string): Promise<void> {
   const args = JOBS[job];
   if (!args) throw new Error(`job ${job}: expected one of ${Object.keys(JOBS).join(', ')}`);
-  const sock = join(mkdtempSync(join(tmpdir(), 'arrayemu-profile-')), 'nbd.sock');
-  const s = await serve(nbdConfig(), { socket: sock });
+  const tmp = mkdtempSync(join(tmpdir(), 'arrayemu-profile-'));
+  const sock = join(tmp, 'nbd.sock');
+  writeFileSync(join(tmp, 'array.json'), JSON.stringify(nbdConfig()));
+  const env = { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
+  const s = await startServe(['--config', join(tmp, 'array.json'), '--socket', sock], REPO_ROOT, env);
+  const uri = `--uri=nbd+unix:///LD1?socket=${sock}`;
   try {
     const sized = args.some((a) => a.startsWith('--size')) ? args : [...args, `--size=${NBD_DEVICE_BYTES}`];
-    const fio = ['--name=profile', '--ioengine=nbd', `--uri=nbd+unix:///LD1?socket=${sock}`, ...sized];
-    if (fill) {
-      const uri = `--uri=nbd+unix:///LD1?socket=${sock}`;
-      await promisify(execFile)('fio', [
+    if (fill)
+      await run('fio', [
         '--name=fill',
         '--ioengine=nbd',
         uri,
@@ -113,18 +124,21 @@ async function profileRun(job: string, passes: number, fill: boolean): Promise<v
         '--iodepth=8',
         `--size=${NBD_DEVICE_BYTES}`,
       ]);
-    }
     const fromUs = process.hrtime.bigint() / 1000n;
-    const r = await promisify(execFile)('fio', [...fio, `--loops=${passes}`, '--output-format=json'], {
-      maxBuffer: 1 << 26,
-    });
+    const r = await run(
+      'fio',
+      ['--name=profile', '--ioengine=nbd', uri, ...sized, `--loops=${passes}`, '--output-format=json'],
+      {
+        maxBuffer: 1 << 26,
+      },
+    );
+    const toUs = process.hrtime.bigint() / 1000n;
     const j = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
     const ios = j.read.total_ios + j.write.total_ios;
-    const toUs = process.hrtime.bigint() / 1000n;
     console.log(`${job}: ${((j.read.bw + j.write.bw) / 1024).toFixed(1)} MiB/s, ${ios} I/Os`);
-    console.log(`per thread: --threads <dir> --ios ${ios} --window ${fromUs} ${toUs}`);
+    console.log(`per thread: --threads ${dir} --ios ${ios} --window ${fromUs} ${toUs}`);
   } finally {
-    await s.close();
+    await s.stop();
   }
 }
 
@@ -137,7 +151,14 @@ try {
   } else {
     const at = argv.indexOf('--passes');
     // --fill: every block written once first (sequential 1 MiB writes), as the bench does.
-    await profileRun(argv[0] ?? 'randrw64k', at >= 0 ? Number(argv[at + 1]) : 30, argv.includes('--fill'));
+    const d = argv.indexOf('--dir');
+    if (d < 0) throw new Error('--dir D: where the profiles go (one .cpuprofile per thread)');
+    await profileRun(
+      argv[0] ?? 'randrw64k',
+      at >= 0 ? Number(argv[at + 1]) : 30,
+      argv.includes('--fill'),
+      argv[d + 1]!,
+    );
   }
 } catch (err) {
   process.stderr.write(`nbd-profile: ${(err as Error).message}\n`);
