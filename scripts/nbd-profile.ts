@@ -27,6 +27,8 @@ const JOBS: Record<string, string[]> = {
   // The steady state of randrw64k, long enough that the threads' start (modules loaded, compiled) is a small part of the profile.
   randrw64kLong: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--time_based', '--runtime=20'],
 };
+/** Functions of "the rest" shown per thread by --threads. */
+const REST_SHOWN = 8;
 /** Functions listed by --top. */
 const TOP_FUNCTIONS = 20;
 
@@ -77,6 +79,7 @@ function threads(dir: string, ios: number, fromUs: number, toUs: number): void {
     const byId = new Map(p.nodes.map((n) => [n.id, n.callFrame]));
     const kinds = new Map<string, number>();
     const files = new Map<string, number>();
+    const rest = new Map<string, number>();
     let at = p.startTime;
     p.samples.forEach((id, i) => {
       at += p.timeDeltas[i] ?? 0;
@@ -87,6 +90,7 @@ function threads(dir: string, ios: number, fromUs: number, toUs: number): void {
       const us = p.timeDeltas[i] ?? 0;
       const kind = KINDS.find(([, re]) => re.test(name))?.[0] ?? 'the rest';
       kinds.set(kind, (kinds.get(kind) ?? 0) + us);
+      if (kind === 'the rest') rest.set(name, (rest.get(name) ?? 0) + us);
       const room = /\/src\/([a-z-]+)\//.exec(c.url)?.[1];
       if (room) files.set(room, (files.get(room) ?? 0) + us);
     });
@@ -95,11 +99,13 @@ function threads(dir: string, ios: number, fromUs: number, toUs: number): void {
     const role = [...files].sort((a, b) => b[1] - a[1])[0]?.[0] ?? '(none: a module loader)';
     const row = [...kinds].sort((a, b) => b[1] - a[1]).map(([k, us]) => `${k} ${(us / ios).toFixed(1)}`);
     console.log(`${f}: mostly src/${role}; ${(busy / ios).toFixed(1)} µs a request: ${row.join(', ')}`);
+    const most = [...rest].sort((a, b) => b[1] - a[1]).slice(0, REST_SHOWN);
+    if (busy / ios >= 1) console.log(`  the rest, most: ${most.map(([n, us]) => `${n} ${(us / ios).toFixed(1)}`).join('; ')}`);
   }
 }
 
 /**
- * `arrayemu serve` as its own process under the V8 profiler (NODE_OPTIONS: one .cpuprofile per
+ * `arrayemu serve` as its own process under the V8 profiler (--cpu-prof: one .cpuprofile per
  * thread in `dir`, written as it exits), a fio job against it, then the server stopped. Its own
  * process, as a user runs it: a server in this process would be forked with every fio started here.
  */
@@ -109,8 +115,10 @@ async function profileRun(job: string, passes: number, fill: boolean, dir: strin
   const tmp = mkdtempSync(join(tmpdir(), 'arrayemu-profile-'));
   const sock = join(tmp, 'nbd.sock');
   writeFileSync(join(tmp, 'array.json'), JSON.stringify(nbdConfig()));
-  const env = { ...process.env, NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` };
-  const s = await startServe(['--config', join(tmp, 'array.json'), '--socket', sock], REPO_ROOT, env);
+  const s = await startServe(['--config', join(tmp, 'array.json'), '--socket', sock], REPO_ROOT, process.env, [
+    '--cpu-prof',
+    `--cpu-prof-dir=${dir}`,
+  ]);
   const uri = `--uri=nbd+unix:///LD1?socket=${sock}`;
   try {
     const sized = args.some((a) => a.startsWith('--size')) ? args : [...args, `--size=${NBD_DEVICE_BYTES}`];

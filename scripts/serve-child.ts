@@ -25,8 +25,10 @@ export async function startServe(
   args: string[],
   cwd = process.cwd(),
   env: NodeJS.ProcessEnv = process.env,
+  /** Options for node itself (the profiler's, say). */
+  nodeArgs: string[] = [],
 ): Promise<Serving> {
-  const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
+  const child = spawn(process.execPath, [...nodeArgs, 'bin/arrayemu.mjs', 'serve', ...args, '--json'], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
