@@ -12,8 +12,8 @@ import { arrayIsTimed } from '../shared/cost/cost.ts';
 import { PendingRequests } from '../shared/links/pending.ts';
 import { ArrayError } from '../shared/errors/errors.ts';
 import { copyReadable, DriveFault, readableCopyOf } from '../shared/drive-states/drive-state.ts';
-import { SLOT, TRACK, wpOfMirror } from '../shared/tables/memory.ts';
-import { hasFlag, markSlotValid, orSlotState } from '../shared/tables/tables.ts';
+import { NO_TRACK, SLOT, TRACK, WPB_ALL, wpOfMirror } from '../shared/tables/memory.ts';
+import { hasFlag, markSlotValid, orSlotState, slotOwnerOf, slotStateOf } from '../shared/tables/tables.ts';
 
 /** Longest a stage, fill or flush may take at a disk adapter before the request fails. */
 export const ADAPTER_WAIT_MS = 30_000;
@@ -146,13 +146,33 @@ export class DiskAdapterRequests {
     });
   }
 
-  /** Destage what write-pending `slots` owe, at every disk adapter. */
-  async flush(slots: number[]): Promise<void> {
+  /**
+   * Destage what write-pending `slots` owe, at the disk adapters that may owe it: with no session
+   * open and no slot pending for a BCV, the adapters of the slots' tracks and their mirrors (a FLUSH
+   * after one write wakes one disk-adapter thread, not all: each wake-up of a sleeping thread is most
+   * of a flush's time here); otherwise, or when `everyAdapter`, all of them.
+   */
+  async flush(slots: number[], everyAdapter: boolean): Promise<void> {
+    const targets = everyAdapter ? undefined : this.flushTargets(slots);
     const waits = this.diskAdapters.map((link, da) => {
+      if (targets && !targets.has(da)) return undefined;
       const id = this.nextFlushId++;
       return this.ask(da, this.flushWaiters, id, `flush at ${link.peer}`, { t: 'flush', id, slots });
     });
     await Promise.all(waits);
+  }
+
+  /** The disk adapters owning a copy of one of `slots`' tracks; undefined (all of them) if any slot owes a BCV. */
+  private flushTargets(slots: number[]): Set<number> | undefined {
+    const { model, state } = this.ctx;
+    const out = new Set<number>();
+    for (const s of slots) {
+      const owner = slotOwnerOf(state, s);
+      if (owner === NO_TRACK) continue; // let go since it was listed: nothing owed
+      if (slotStateOf(state, s) & WPB_ALL) return undefined;
+      for (const loc of model.copiesOf(owner)) out.add(model.adapterOfTrack(loc, state.driveOwner));
+    }
+    return out;
   }
 
   /** Ask every disk adapter to destage now: the cache is full. */

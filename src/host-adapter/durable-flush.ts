@@ -41,20 +41,21 @@ export class CommitAsker {
 
 /**
  * The FLUSH: the slots write-pending now (every write acknowledged before it set WP on its slot before
- * its answer) — the one scan of the cache a FLUSH makes — sent to every disk adapter to destage what
- * each owes; once more if one of them still is (its duty had moved to another adapter meanwhile, a
- * split, after that adapter had passed it); then the commit. TEST ONLY: FLUSH_WITHOUT_COMMIT answers
+ * its answer) — the one scan of the cache a FLUSH makes — sent to the disk adapters of their copies
+ * (every one while a session is open or a slot owes a BCV) to destage what each owes; once more, to
+ * every adapter, if one of them still is (its duty had moved to another adapter meanwhile, a split,
+ * after that adapter had passed it); then the commit. TEST ONLY: FLUSH_WITHOUT_COMMIT answers
  * before the commit (R4 broken, for the crash harness to catch).
  */
 export async function durableFlush(
   state: SharedState,
-  destage: (slots: number[]) => Promise<void>,
+  destage: (slots: number[], everyAdapter: boolean) => Promise<void>,
   asker: CommitAsker,
 ): Promise<void> {
   const before: number[] = [];
   for (let s = 0; s < state.slots; s++) if (slotStateOf(state, s) & SLOT.WP) before.push(s);
-  await destage(before);
+  await destage(before, false); // the adapters of these slots' copies (all of them while a session is open)
   const still = before.filter((s) => slotStateOf(state, s) & SLOT.WP);
-  if (still.length > 0) await destage(still);
+  if (still.length > 0) await destage(still, true);
   if (!state.hooks.testFault('FLUSH_WITHOUT_COMMIT')) await asker.commit();
 }

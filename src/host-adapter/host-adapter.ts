@@ -106,9 +106,9 @@ export class HostAdapter {
     this.das.attach(daIndex, link);
   }
 
-  /** Destage what write-pending `slots` owe (every write acknowledged before they were listed). */
-  flush(slots: number[]): Promise<void> {
-    return this.das.flush(slots);
+  /** Destage what write-pending `slots` owe (every write acknowledged before they were listed): asking every disk adapter if `everyAdapter` or a session is open. */
+  flush(slots: number[], everyAdapter = true): Promise<void> {
+    return this.das.flush(slots, everyAdapter || this.sessions.size > 0);
   }
 
   /** A session opens (reconf-open). */
@@ -265,7 +265,7 @@ export class HostAdapter {
         return { id: req.id, ok: true };
       }
       await this.ports?.pass(0);
-      await durableFlush(this.state, (slots) => this.flush(slots), this.committer);
+      await durableFlush(this.state, (slots, every) => this.flush(slots, every), this.committer);
       return { id: req.id, ok: true };
     } catch (err) {
       return this.failed(req, err);
