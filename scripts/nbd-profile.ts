@@ -100,7 +100,8 @@ function threads(dir: string, ios: number, fromUs: number, toUs: number): void {
     const row = [...kinds].sort((a, b) => b[1] - a[1]).map(([k, us]) => `${k} ${(us / ios).toFixed(1)}`);
     console.log(`${f}: mostly src/${role}; ${(busy / ios).toFixed(1)} µs a request: ${row.join(', ')}`);
     const most = [...rest].sort((a, b) => b[1] - a[1]).slice(0, REST_SHOWN);
-    if (busy / ios >= 1) console.log(`  the rest, most: ${most.map(([n, us]) => `${n} ${(us / ios).toFixed(1)}`).join('; ')}`);
+    if (busy / ios >= 1)
+      console.log(`  the rest, most: ${most.map(([n, us]) => `${n} ${(us / ios).toFixed(1)}`).join('; ')}`);
   }
 }
 
