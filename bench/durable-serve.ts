@@ -231,7 +231,7 @@ export function durableServeMarkdown(rows: DurableServeRow[] | string, machine: 
     '',
     ...body,
     '',
-    "What bounds the fsync'd IOPS: each FLUSH crosses threads six times (NBD thread → host adapter → disk adapters → host adapter → service processor → host adapter → NBD thread), and each write twice, with two cores for seven threads and fio; and its LMDB commit of the pages written syncs twice (the data pages, then the meta page). nbdkit does one pwrite and one fdatasync in the thread that reads the socket. The breakdown, measured, is in DESIGN.md §10. Neither the API nor the other export waits for a flush: the commit runs off the main thread.",
+    "What bounds the fsync'd IOPS: each FLUSH crosses threads four times (host adapter, where NBD arrives → the disk adapters of its slots → host adapter → service processor → host adapter), on two cores shared by seven threads and fio, and a round trip to a sleeping thread costs 0.4-0.8 ms here under that load; and its LMDB commit of the pages written syncs twice (the data pages, then the meta page: 0.85-1.0 ms). nbdkit does one pwrite and one fdatasync in the thread that reads the socket. The breakdown, measured, is in DESIGN.md §10. Neither the API nor the other export waits for a flush: the commit runs off the main thread.",
     '',
   ].join('\n');
 }

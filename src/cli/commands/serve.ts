@@ -22,8 +22,14 @@ export function addServeCommand(program: Command): void {
       '--drive-cache-mib <MiB>',
       `with --data-dir: memory the drives' tracks may take (their bytes are the data dir's; memory caches what was touched), default ${DEFAULT_DRIVE_CACHE_MIB}`,
     )
-    .option('--listen <host:port>', 'TCP address (default 127.0.0.1:10809 when no --socket is given)')
-    .option('--socket <path>', 'a Unix socket to serve on as well (or alone)')
+    .option(
+      '--listen <host:port>',
+      'TCP address (default 127.0.0.1:10809 when no --socket is given); host adapter HA0 terminates its connections',
+    )
+    .option(
+      '--socket <path>',
+      'a Unix socket to serve on as well (or alone); with --listen and two or more host adapters, HA1 terminates its connections (alone: HA0)',
+    )
     .option(
       '--http <host:port>',
       'the control API, /metrics and the live view at / (e.g. 127.0.0.1:9180; an address other than loopback needs --token-file)',
