@@ -62,15 +62,26 @@ export function hostWorker(): void {
   send({ t: 'ready' });
 }
 
-/** Load an extension module into this thread (Control 'extend'); a failure to load is logged, not thrown. */
+/**
+ * Load an extension module into this thread (Control 'extend'). A failure to load or to start is
+ * logged and told on the extension's own port (`{ t: 'extension-failed', message }`), so whoever
+ * waits on that port hears of it at once; it is never thrown into the actor.
+ */
 function extend(c: Extract<Control, { t: 'extend' }>, ctx: ExtensionContext): void {
-  import(c.entry)
-    .then(
-      (m: { extend?: (ctx: ExtensionContext) => void }) => {
-        if (typeof m.extend !== 'function') throw new Error(`${c.entry} exports no extend()`);
+  const failed = (what: string, err: unknown) => {
+    const message = `${ctx.name}: ${what} ${c.entry}: ${errorMessage(err)}`;
+    ctx.log('error', message);
+    ctx.port.postMessage({ t: 'extension-failed', message });
+  };
+  import(c.entry).then(
+    (m: { extend?: (ctx: ExtensionContext) => void }) => {
+      try {
+        if (typeof m.extend !== 'function') throw new Error('it exports no extend()');
         m.extend(ctx);
-      },
-      (err) => ctx.log('error', `${ctx.name}: cannot load ${c.entry}: ${errorMessage(err)}`),
-    )
-    .catch((err) => ctx.log('error', `${ctx.name}: extension ${c.entry} failed: ${errorMessage(err)}`));
+      } catch (err) {
+        failed('extension failed to start:', err);
+      }
+    },
+    (err) => failed('cannot load', err),
+  );
 }

@@ -107,4 +107,14 @@ describe('NBD in the host adapters', () => {
     again.close();
     b.close();
   });
+
+  it('a module that cannot be loaded into a host adapter is told on its port at once, naming it', async () => {
+    const entry = new URL('./no-such-module.ts', import.meta.url).href;
+    const told = await new Promise<{ t: string; message: string }>((resolve) =>
+      s.emu.extendHostAdapter(1, entry, {}, (port) => port.once('message', resolve)),
+    );
+    expect(told.t).toBe('extension-failed');
+    expect(told.message).toContain('HA1: cannot load');
+    expect(told.message).toContain('no-such-module.ts');
+  });
 });

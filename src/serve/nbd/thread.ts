@@ -38,6 +38,8 @@ export interface NbdSnapshot {
 export type ToNbdThread = { t: 'size'; name: string; bytes: number } | { t: 'snapshot'; id: number } | { t: 'close' };
 
 export type FromNbdThread =
+  /** The server could not be loaded into the host adapter's thread, or failed to start there (worker-host.ts). */
+  | { t: 'extension-failed'; message: string }
   /** The TCP port bound for each listen entry (null for a socket path). */
   | { t: 'listening'; ports: Array<number | null> }
   | { t: 'listen-failed'; code?: string; message: string }
@@ -119,6 +121,7 @@ export class NbdThread {
         clearTimeout(timer);
         if (m.t === 'listening') resolve(m.ports);
         else if (m.t === 'listen-failed') reject(Object.assign(new Error(m.message), { code: m.code }));
+        else if (m.t === 'extension-failed') reject(new ArrayError('INVARIANT', m.message));
       });
       // Loaded again into a replacement host adapter: a new port each time.
       this.emu.extendHostAdapter(e.ha, ENTRY, e.init, (port) => {
@@ -144,6 +147,7 @@ export class NbdThread {
         return this.closed.get(e)?.();
       case 'listening':
       case 'listen-failed':
+      case 'extension-failed':
         if (!this.listening.has(e)) this.log?.(`HA${e.ha}'s NBD server, loaded again: ${m.t}`);
         this.listening.get(e)?.(m);
         this.listening.delete(e);
