@@ -380,8 +380,9 @@ class Connection {
     release?: () => void,
   ): void {
     const sent = release ? () => release() : undefined;
+    // Reply headers come from Node's pool (allocUnsafe, every byte written): not an ArrayBuffer of their own a reply.
     if (!this.structured) {
-      const h = Buffer.alloc(16);
+      const h = Buffer.allocUnsafe(16);
       h.writeUInt32BE(SIMPLE_REPLY_MAGIC, 0);
       h.writeUInt32BE(errno, 4);
       h.writeBigUInt64BE(r.cookie, 8);
@@ -397,9 +398,9 @@ class Connection {
       this.socket.write(Buffer.concat([chunkHeader(r.cookie, CHUNK.ERROR, payload.length), payload]));
       sent?.();
     } else if (data) {
-      const off = Buffer.alloc(8);
-      off.writeBigUInt64BE(r.offset, 0);
-      this.socket.write(Buffer.concat([chunkHeader(r.cookie, CHUNK.OFFSET_DATA, 8 + data.length), off]));
+      const h = chunkHeader(r.cookie, CHUNK.OFFSET_DATA, 8 + data.length, 8);
+      h.writeBigUInt64BE(r.offset, 20);
+      this.socket.write(h);
       this.socket.write(data, sent);
     } else {
       this.socket.write(chunkHeader(r.cookie, CHUNK.NONE, 0));
@@ -413,8 +414,9 @@ class Connection {
   }
 }
 
-function chunkHeader(cookie: bigint, type: number, length: number): Buffer {
-  const h = Buffer.alloc(20);
+/** A structured reply chunk's 20-byte header, with `extraBytes` after it for the caller to fill. */
+function chunkHeader(cookie: bigint, type: number, length: number, extraBytes = 0): Buffer {
+  const h = Buffer.allocUnsafe(20 + extraBytes);
   h.writeUInt32BE(STRUCTURED_REPLY_MAGIC, 0);
   h.writeUInt16BE(REPLY_FLAG_DONE, 4);
   h.writeUInt16BE(type, 6);
