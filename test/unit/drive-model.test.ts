@@ -132,6 +132,37 @@ describe('drive timing model: Atlas 10K', () => {
   });
 });
 
+describe('controller overheads by the command before (DiskSim’s “… over. after read / after write”)', () => {
+  it('Barracuda: a read hit costs 0.082 ms after a read and 0.596 after a write; a cached write 1.010 after a read and 0.929 after a write', () => {
+    const cuda = hddPreset('barracuda');
+    expect(cuda.overheads.afterRead.readHitMs).toBe(0.082);
+    expect(cuda.overheads.afterWrite.readHitMs).toBe(0.596);
+    const model = new HddModel(cuda);
+    const bus = 16 * cuda.busBlockMs;
+    const at = (t: number, lbn: number, write: boolean) => {
+      const s = model.serve({ id: t, lbn, blocks: 16, write }, t);
+      return { hit: s.hit, ms: s.doneMs - s.startMs };
+    };
+    expect(at(0, 1000, false).hit).toBe(false); // a miss brings the blocks into the buffer
+    const readAfterRead = at(100, 1000, false);
+    const writeAfterRead = at(200, 900_000, true);
+    const readAfterWrite = at(300, 1000, false);
+    at(400, 1000, false);
+    const writeAfterRead2 = at(500, 900_100, true);
+    const writeAfterWrite = at(600, 900_200, true);
+    expect(readAfterRead).toEqual({ hit: true, ms: expect.closeTo(0.082 + bus, 6) });
+    expect(readAfterWrite).toEqual({ hit: true, ms: expect.closeTo(0.596 + bus, 6) });
+    expect(writeAfterRead.ms).toBeCloseTo(1.01 + bus, 6);
+    expect(writeAfterRead2.ms).toBeCloseTo(1.01 + bus, 6);
+    expect(writeAfterWrite.ms).toBeCloseTo(0.9291 + bus, 6);
+  });
+
+  it('a datasheet drive has one overhead whatever came before', () => {
+    const d = hddPreset('hdd-15k');
+    expect(d.overheads.afterRead).toEqual(d.overheads.afterWrite);
+  });
+});
+
 describe('a disk adapter’s back-end channel', () => {
   it('is shared by its drives: a slow link bounds the reads of both, a fast one leaves them drive-bound', async () => {
     const { runSeeded } = await import('../../src/shared/sched/sched.ts');

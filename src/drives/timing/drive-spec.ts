@@ -15,6 +15,27 @@ export interface ZoneSpec {
   cylinderSkewBlocks: number;
 }
 
+/** A command's controller overhead (ms) by its kind and whether the buffer serves it. */
+export interface Overheads {
+  readHitMs: number;
+  readMissMs: number;
+  writeHitMs: number;
+  writeMissMs: number;
+}
+
+/** The four overheads after a command of kind `before`, from a DiskSim parameter file's section. */
+function overheadsAfter(specs: SpecBlock, before: 'read' | 'write'): Overheads {
+  return {
+    readHitMs: num(specs, `Read hit over. after ${before}`),
+    readMissMs: num(specs, `Read miss over. after ${before}`),
+    writeHitMs: num(specs, `Write hit over. after ${before}`),
+    writeMissMs: num(specs, `Write miss over. after ${before}`),
+  };
+}
+
+/** One overhead for every command (a datasheet drive). */
+const sameOverheads = (ms: number): Overheads => ({ readHitMs: ms, readMissMs: ms, writeHitMs: ms, writeMissMs: ms });
+
 /** Seek time by distance: a measured table (interpolated) or three datasheet figures (a fitted curve). */
 export type SeekSpec =
   | { table: Array<[distanceCylinders: number, ms: number]> }
@@ -32,8 +53,13 @@ export interface HddSpec {
   seek: SeekSpec;
   headSwitchMs: number;
   writeSettleMs: number;
-  /** Per-command controller overheads (ms). */
-  overheads: { readHitMs: number; readMissMs: number; writeHitMs: number; writeMissMs: number };
+  /**
+   * Per-command controller overheads (ms), by the kind of the command before it (DiskSim's "Read hit
+   * over. after write" and its seven siblings): a drive's firmware takes another path when the
+   * command before was of the other kind (on the Barracuda a read hit costs 0.082 ms after a read
+   * and 0.596 after a write).
+   */
+  overheads: { afterRead: Overheads; afterWrite: Overheads };
   /** Interface transfer of one 512 B block (ms); overlapped with the media but for the last block. */
   busBlockMs: number;
   cache: { segments: number; segmentBlocks: number; readAheadBlocks: number; writeCache: boolean };
@@ -85,12 +111,7 @@ export function diskSimPreset(stem: string): HddSpec {
     seek: { table: seekTable(read('seek'), `${stem}.seek`) },
     headSwitchMs: num(mech, 'Head switch time'),
     writeSettleMs: num(mech, 'Add. write settling delay'),
-    overheads: {
-      readHitMs: num(specs, 'Read hit over. after read'),
-      readMissMs: num(specs, 'Read miss over. after read'),
-      writeHitMs: num(specs, 'Write hit over. after write'),
-      writeMissMs: num(specs, 'Write miss over. after write'),
-    },
+    overheads: { afterRead: overheadsAfter(specs, 'read'), afterWrite: overheadsAfter(specs, 'write') },
     busBlockMs: num(specs, 'Bulk sector transfer time'),
     cache: {
       segments: num(specs, 'Number of buffer segments'),
@@ -147,12 +168,7 @@ function datasheetPreset(o: {
     seek: { singleMs: o.singleMs, averageMs: o.averageMs, fullStrokeMs: o.fullStrokeMs },
     headSwitchMs: o.headSwitchMs,
     writeSettleMs: o.writeSettleMs,
-    overheads: {
-      readHitMs: o.overheadMs,
-      readMissMs: o.overheadMs,
-      writeHitMs: o.overheadMs,
-      writeMissMs: o.overheadMs,
-    },
+    overheads: { afterRead: sameOverheads(o.overheadMs), afterWrite: sameOverheads(o.overheadMs) },
     busBlockMs: BLOCK_BYTES / (o.busMBps * 1000),
     cache: { segments: 16, segmentBlocks: 2048, readAheadBlocks: 1024, writeCache: true },
     scheduler: 'fcfs',

@@ -4,7 +4,7 @@
 // time in the real modes, the discrete-event clock in virtual mode.
 import { assert } from '../../shared/errors/assert.ts';
 import { DiskMechanics, type HeadState } from './mechanics.ts';
-import { BLOCK_BYTES, type HddSpec, type SchedulerName } from './drive-spec.ts';
+import { BLOCK_BYTES, type HddSpec, type Overheads, type SchedulerName } from './drive-spec.ts';
 
 export interface DriveRequest {
   id: number;
@@ -147,6 +147,14 @@ export class HddModel implements DriveTiming {
     );
   }
 
+  /** The kind of the last host command served (a write-behind destage is the drive's own, not one). */
+  private lastWrite = false;
+
+  /** The controller overheads of the next command: DiskSim's, by the kind of the one before it. */
+  private overheadsNow(): Overheads {
+    return this.lastWrite ? this.spec.overheads.afterWrite : this.spec.overheads.afterRead;
+  }
+
   private get writeCaching(): boolean {
     return this.cacheOn && this.writeCacheOn;
   }
@@ -161,7 +169,7 @@ export class HddModel implements DriveTiming {
     if (this.scheduler === 'clook') return this.pickCLook(queue);
     let best = 0;
     let bestMs = Infinity;
-    const o = this.spec.overheads;
+    const o = this.overheadsNow(); // the next command follows the last one served
     queue.forEach((r, i) => {
       const ms = this.positioningMs(r, nowMs, o);
       if (ms < bestMs) {
@@ -173,7 +181,7 @@ export class HddModel implements DriveTiming {
   }
 
   /** SPTF's cost of `r` at `nowMs`: a write the cache takes or a read in the buffer costs only the wait for its blocks. */
-  private positioningMs(r: DriveRequest, nowMs: number, o: HddSpec['overheads']): number {
+  private positioningMs(r: DriveRequest, nowMs: number, o: Overheads): number {
     if (r.write && this.writeCaching && !this.mustDestageFirst(r)) return 0;
     if (!r.write && this.cacheOn && this.inWriteBehind(r)) return 0;
     const inBufferMs = !r.write && this.cacheOn ? this.inBufferAt(r.lbn, r.blocks, nowMs, false) : undefined;
@@ -206,7 +214,8 @@ export class HddModel implements DriveTiming {
 
   /** Serve `req` beginning at `nowMs` (the drive is idle): a cache hit, or the mechanism. */
   serve(req: DriveRequest, nowMs: number): Served {
-    const o = this.spec.overheads;
+    const o = this.overheadsNow();
+    this.lastWrite = req.write; // the next command's overheads follow this one's kind
     const bus = req.blocks * this.spec.busBlockMs;
     if (req.write && this.writeCaching) {
       // Immediate report: done once in the buffer; the media write waits for an idle moment (or
