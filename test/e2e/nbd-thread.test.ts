@@ -1,7 +1,8 @@
-// The NBD server's own thread (DESIGN §9 "The NBD thread"): with the array in threads, NBD clients
-// are served while the thread that started `serve` (and keeps the control API) is blocked outright
-// — here by a synchronous spawn of the client itself. With the server in that thread (inline) the
-// same client cannot be served until it is free again: the check fails there, as it must.
+// NBD off the main thread (DESIGN §9: the host adapters terminate NBD in their own threads): with
+// the array in threads, NBD clients are served while the thread that started `serve` (and keeps the
+// control API) is blocked outright — here by a synchronous spawn of the client itself. With the
+// server in that thread (inline) the same client cannot be served until it is free again: the check
+// fails there, as it must.
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -14,7 +15,7 @@ import { missingTools } from '../../scripts/tools.ts';
 
 const run = promisify(execFile);
 const missing = missingTools(['nbdcopy', 'qemu-img']);
-if (missing.length > 0) console.warn(`\n*** NBD thread test SKIPPED: ${missing.join(', ')} not installed ***\n`);
+if (missing.length > 0) console.warn(`\n*** NBD-off-the-main-thread test SKIPPED: ${missing.join(', ')} not installed ***\n`);
 
 const TRACK = 65536;
 const SIZE = 16 * 4 * TRACK; // 4 MiB
@@ -38,7 +39,7 @@ const config = parseConfig({
 const CLIENT_WAIT_MS = 20_000;
 const BLOCKED_WAIT_MS = 3_000;
 
-describe.skipIf(missing.length > 0)('the NBD thread', () => {
+describe.skipIf(missing.length > 0)('NBD off the main thread', () => {
   const dir = mkdtempSync(join(tmpdir(), 'arrayemu-nbd-thread-'));
   const image = join(dir, 'image.img');
   writeFileSync(image, Buffer.from(Array.from({ length: SIZE }, (_, i) => (i * 13 + (i >> 12)) & 0xff)));
