@@ -15,7 +15,8 @@ import { missingTools } from '../../scripts/tools.ts';
 
 const run = promisify(execFile);
 const missing = missingTools(['nbdcopy', 'qemu-img']);
-if (missing.length > 0) console.warn(`\n*** NBD-off-the-main-thread test SKIPPED: ${missing.join(', ')} not installed ***\n`);
+if (missing.length > 0)
+  console.warn(`\n*** NBD-off-the-main-thread test SKIPPED: ${missing.join(', ')} not installed ***\n`);
 
 const TRACK = 65536;
 const SIZE = 16 * 4 * TRACK; // 4 MiB
