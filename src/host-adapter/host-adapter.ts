@@ -107,7 +107,7 @@ export class HostAdapter {
   }
 
   /** Destage what write-pending `slots` owe (every write acknowledged before they were listed): asking every disk adapter if `everyAdapter` or a session is open. */
-  flush(slots: number[], everyAdapter = true): Promise<void> {
+  flush(slots: number[], everyAdapter: boolean): Promise<void> {
     return this.das.flush(slots, everyAdapter || this.sessions.size > 0);
   }
 

@@ -14,9 +14,6 @@ export const POOL_LENGTHS_LIMIT = 16;
 export class BufferPool {
   private readonly idle = new Map<number, Uint8Array[]>();
   private idleBytes = 0;
-  /** Buffers given out again (a reuse each) and made new. */
-  reused = 0;
-  made = 0;
 
   /** A buffer of exactly `lengthBytes`, each its own ArrayBuffer (so an in-thread link passes it on as it is). */
   take(lengthBytes: number): Uint8Array {
@@ -24,10 +21,8 @@ export class BufferPool {
     const b = list?.pop();
     if (b) {
       this.idleBytes -= lengthBytes;
-      this.reused++;
       return b;
     }
-    this.made++;
     return new Uint8Array(lengthBytes);
   }
 
