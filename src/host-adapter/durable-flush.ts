@@ -1,6 +1,6 @@
 // A host's FLUSH at its host adapter (DESIGN §10, R4): every write acknowledged before it destaged by
 // the disk adapters, then one commit asked of the service processor, and only then the answer. The
-// FLUSH goes from where the request arrives (the NBD thread's ring to this adapter) to the disk
+// FLUSH goes from where the request arrives (the NBD server in this adapter's thread) to the disk
 // adapters and the service processor: no hop through the main thread.
 import type { Link } from '../shared/links/link.ts';
 import type { Message } from '../shared/links/messages.ts';

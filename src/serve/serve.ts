@@ -7,7 +7,7 @@ import { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
 import { NbdServer, type NbdBackend, type NbdCounters } from './nbd/server.ts';
 import { clientsBackend, type DeviceCounters, type DeviceIo } from './nbd/backend.ts';
-import { NbdThread, type Listen } from './nbd/thread.ts';
+import { NbdInHostAdapters, type Listen } from './nbd/in-host-adapters.ts';
 
 export const DEFAULT_NBD_PORT = 10809;
 
@@ -26,10 +26,10 @@ export interface ServeOptions {
   replyDelayMs?: (r: { type: number; offset: bigint }) => number;
 }
 
-/** The NBD server as `serve`'s caller sees it, in this thread or its own (thread.ts). */
+/** The NBD server as `serve`'s caller sees it: in this thread, or in the host adapters' (in-host-adapters.ts). */
 export interface NbdFront {
   readonly counters: NbdCounters;
-  /** Bring `counters` and the device counters up to date (the NBD thread's are fetched). */
+  /** Bring `counters` and the device counters up to date (the host adapters' servers' are fetched). */
   refresh(): Promise<void>;
   close(): Promise<void>;
 }
@@ -142,7 +142,7 @@ export async function serve(config: ArrayConfig | undefined, o: ServeOptions): P
 }
 
 /**
- * The NBD server: in a thread of its own when the array runs in threads (thread.ts), in this one
+ * The NBD server: in the host adapters' threads when the array runs in threads (in-host-adapters.ts), in this one
  * when the array does (inline) or a test holds replies back (a function, which cannot cross).
  */
 async function startNbd(
@@ -152,12 +152,12 @@ async function startNbd(
   o: ServeOptions,
 ): Promise<{ front: NbdFront & { flush(): Promise<void> }; ports: Array<number | null> }> {
   if ((o.mode ?? 'threads') === 'threads' && !o.replyDelayMs) {
-    const { thread, ports } = await NbdThread.start(emu, io, listen, o.log);
+    const { servers, ports } = await NbdInHostAdapters.start(emu, io, listen, o.log);
     const front = {
-      counters: thread.counters,
-      refresh: () => thread.refresh(),
-      close: () => thread.close(),
-      flush: () => thread.flushArray(),
+      counters: servers.counters,
+      refresh: () => servers.refresh(),
+      close: () => servers.close(),
+      flush: () => servers.flushArray(),
     };
     return { front, ports };
   }

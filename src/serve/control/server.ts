@@ -56,7 +56,7 @@ export async function startControl(
     config: () => s.running,
   });
   const server: Server = createServer((req, res) => {
-    // The NBD thread's counters are fetched before they are read (status and /metrics alike).
+    // The NBD servers' counters (in the host adapters) are fetched before they are read (status and /metrics alike).
     const metrics = async () => {
       await s.nbd.refresh();
       return registry.metrics();

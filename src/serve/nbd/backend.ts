@@ -1,7 +1,7 @@
 // The NBD server's backend over host clients, the same in whichever thread serves NBD: each
 // request goes to the host adapters in turn and is counted per device as it enters the array
 // (node_exporter's disk counters). The exports, their sizes and how a FLUSH is made durable come
-// from the caller: the array itself on the main thread, messages from it in the NBD thread.
+// from the caller: the array itself on the main thread, messages from it in a host adapter's thread.
 import { newLatencyBuckets, recordLatency } from '../histogram.ts';
 import { performance } from 'node:perf_hooks';
 import type { HostClient } from '../../host/client.ts';

@@ -11,12 +11,12 @@ import type { ExtensionContext } from '../../shared/links/actor.ts';
 import { errorMessage } from '../../shared/errors/errors.ts';
 import { clientsBackend, type DeviceIo } from './backend.ts';
 import { NbdServer } from './server.ts';
-import type { FromNbdThread, NbdThreadInit, ToNbdThread } from './thread.ts';
+import type { FromNbdServer, NbdServerInit, ToNbdServer } from './in-host-adapters.ts';
 
 export function extend(ctx: ExtensionContext): void {
-  const init = ctx.data as NbdThreadInit;
+  const init = ctx.data as NbdServerInit;
   const port: MessagePort = ctx.port;
-  const send = (m: FromNbdThread) => port.postMessage(m);
+  const send = (m: FromNbdServer) => port.postMessage(m);
   const log = init.log ? (line: string) => send({ t: 'log', line: `${ctx.name}: ${line}` }) : undefined;
   const [toHa, toHost] = localLinkPair(ctx.name, `nbd@${ctx.name}`, ctx.log, undefined, {
     a: ctx.owner,
@@ -37,7 +37,7 @@ export function extend(ctx: ExtensionContext): void {
     io,
   );
   const nbd = new NbdServer(backend, log);
-  port.on('message', (m: ToNbdThread) => {
+  port.on('message', (m: ToNbdServer) => {
     switch (m.t) {
       case 'size':
         if (sizes.has(m.name)) sizes.set(m.name, m.bytes);
@@ -63,8 +63,8 @@ export function extend(ctx: ExtensionContext): void {
 
 async function listenAll(
   nbd: NbdServer,
-  init: NbdThreadInit,
-  send: (m: FromNbdThread) => void,
+  init: NbdServerInit,
+  send: (m: FromNbdServer) => void,
   closeBackend: () => void,
 ): Promise<void> {
   try {

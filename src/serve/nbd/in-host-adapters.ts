@@ -14,12 +14,12 @@ import type { NbdCounters } from './server.ts';
 
 const ENTRY = new URL('./in-host-adapter.ts', import.meta.url).href;
 /** Longest an NBD server may take to start listening, answer a snapshot or close (ms). */
-export const NBD_THREAD_WAIT_MS = 30_000;
+export const NBD_SERVER_WAIT_MS = 30_000;
 
 export type Listen = { host: string; port: number } | { path: string };
 
 /** What an NBD server in a host adapter's thread starts from. */
-export interface NbdThreadInit {
+export interface NbdServerInit {
   /** Each export's name and bytes now. */
   exports: Array<[string, number]>;
   listen: Listen[];
@@ -35,9 +35,9 @@ export interface NbdSnapshot {
   devices: Array<[string, DeviceCounters]>;
 }
 
-export type ToNbdThread = { t: 'size'; name: string; bytes: number } | { t: 'snapshot'; id: number } | { t: 'close' };
+export type ToNbdServer = { t: 'size'; name: string; bytes: number } | { t: 'snapshot'; id: number } | { t: 'close' };
 
-export type FromNbdThread =
+export type FromNbdServer =
   /** The server could not be loaded into the host adapter's thread, or failed to start there (worker-host.ts). */
   | { t: 'extension-failed'; message: string }
   /** The TCP port bound for each listen entry (null for a socket path). */
@@ -51,19 +51,19 @@ export type FromNbdThread =
 interface Endpoint {
   ha: number;
   port?: MessagePort;
-  init: NbdThreadInit;
+  init: NbdServerInit;
   /** Indexes of its listen addresses in serve's list. */
   at: number[];
 }
 
 /** The main thread's handle on the NBD servers in the host adapters: their counters as last fetched, refresh, close. */
-export class NbdThread {
+export class NbdInHostAdapters {
   readonly counters: NbdCounters = { connections: 0, connectionsOpen: 0, requests: new Map() };
   private readonly snapshots = new PendingRequests<NbdSnapshot, undefined>();
   private nextId = 1;
   private flushClient?: HostClient;
   private readonly closed = new Map<Endpoint, () => void>();
-  private readonly listening = new Map<Endpoint, (m: FromNbdThread) => void>();
+  private readonly listening = new Map<Endpoint, (m: FromNbdServer) => void>();
 
   private constructor(
     private readonly endpoints: Endpoint[],
@@ -78,7 +78,7 @@ export class NbdThread {
     io: DeviceIo,
     listen: Listen[],
     log?: (line: string) => void,
-  ): Promise<{ thread: NbdThread; ports: Array<number | null> }> {
+  ): Promise<{ servers: NbdInHostAdapters; ports: Array<number | null> }> {
     const adapters = emu.model.config.hostAdapters;
     const exports: Array<[string, number]> = emu.model.hostDevices().map((d) => [d.id, d.bytes]);
     const endpoints: Endpoint[] = [];
@@ -89,21 +89,21 @@ export class NbdThread {
       e.init.listen.push(where);
       e.at.push(i);
     });
-    const thread = new NbdThread(endpoints, emu, io, log);
+    const servers = new NbdInHostAdapters(endpoints, emu, io, log);
     const ports: Array<number | null> = listen.map(() => null);
     for (const e of endpoints) {
-      const bound = await thread.load(e);
+      const bound = await servers.load(e);
       e.at.forEach((i, k) => (ports[i] = bound[k] ?? null));
       // A replacement adapter listens again on the port bound now (not on port 0 again).
       e.init.listen = e.init.listen.map((w, k) => ('port' in w ? { ...w, port: bound[k] ?? w.port } : w));
     }
     const onSwitched = (ev: { device: string; bytes: number }) => {
       for (const x of exports) if (x[0] === ev.device) x[1] = ev.bytes;
-      thread.sendAll({ t: 'size', name: ev.device, bytes: ev.bytes });
+      servers.sendAll({ t: 'size', name: ev.device, bytes: ev.bytes });
     };
     emu.on('switched', onSwitched);
-    thread.offSwitched = () => emu.off('switched', onSwitched);
-    return { thread, ports };
+    servers.offSwitched = () => emu.off('switched', onSwitched);
+    return { servers, ports };
   }
 
   private offSwitched = () => {};
@@ -113,8 +113,8 @@ export class NbdThread {
     return new Promise<Array<number | null>>((resolve, reject) => {
       const timer = setTimeout(
         () =>
-          reject(new ArrayError('TIMEOUT', `HA${e.ha}'s NBD server did not listen within ${NBD_THREAD_WAIT_MS} ms`)),
-        NBD_THREAD_WAIT_MS,
+          reject(new ArrayError('TIMEOUT', `HA${e.ha}'s NBD server did not listen within ${NBD_SERVER_WAIT_MS} ms`)),
+        NBD_SERVER_WAIT_MS,
       );
       timer.unref();
       this.listening.set(e, (m) => {
@@ -127,16 +127,16 @@ export class NbdThread {
       this.emu.extendHostAdapter(e.ha, ENTRY, e.init, (port) => {
         e.port?.close();
         e.port = port;
-        port.on('message', (m: FromNbdThread) => this.onMessage(e, m));
+        port.on('message', (m: FromNbdServer) => this.onMessage(e, m));
       });
     });
   }
 
-  private sendAll(m: ToNbdThread): void {
+  private sendAll(m: ToNbdServer): void {
     for (const e of this.endpoints) e.port?.postMessage(m);
   }
 
-  private onMessage(e: Endpoint, m: FromNbdThread): void {
+  private onMessage(e: Endpoint, m: FromNbdServer): void {
     switch (m.t) {
       case 'log':
         return this.log?.(m.line);
@@ -175,10 +175,10 @@ export class NbdThread {
   /** Fetch every NBD server's counters, summed, into `counters` and the device counters (for status and /metrics). */
   async refresh(): Promise<void> {
     const id = this.nextId++;
-    const timeout = () => new ArrayError('TIMEOUT', `an NBD server did not answer within ${NBD_THREAD_WAIT_MS} ms`);
+    const timeout = () => new ArrayError('TIMEOUT', `an NBD server did not answer within ${NBD_SERVER_WAIT_MS} ms`);
     const waits = this.endpoints.map((e) => {
-      const w = this.snapshots.wait(`${e.ha}:${id}`, NBD_THREAD_WAIT_MS, timeout, undefined);
-      e.port?.postMessage({ t: 'snapshot', id } satisfies ToNbdThread);
+      const w = this.snapshots.wait(`${e.ha}:${id}`, NBD_SERVER_WAIT_MS, timeout, undefined);
+      e.port?.postMessage({ t: 'snapshot', id } satisfies ToNbdServer);
       return w;
     });
     const all = await Promise.all(waits);
@@ -198,7 +198,7 @@ export class NbdThread {
       (e) =>
         new Promise<void>((resolve) => {
           this.closed.set(e, resolve);
-          setTimeout(resolve, NBD_THREAD_WAIT_MS).unref();
+          setTimeout(resolve, NBD_SERVER_WAIT_MS).unref();
         }),
     );
     await this.refresh().catch(() => {}); // the last counts, for whoever reads them after
