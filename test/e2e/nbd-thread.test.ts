@@ -9,8 +9,8 @@ import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/shared/config/config.ts';
 import { serve, type Serving } from '../../src/serve/serve.ts';
+import { twoDriveLd1 } from '../support/helpers.ts';
 import { missingTools } from '../../scripts/tools.ts';
 
 const run = promisify(execFile);
@@ -20,22 +20,7 @@ if (missing.length > 0)
 
 const TRACK = 65536;
 const SIZE = 16 * 4 * TRACK; // 4 MiB
-const config = parseConfig({
-  geometry: { trackBytes: TRACK, headsPerCylinder: 4 },
-  cache: { slots: 32 },
-  hostAdapters: 2,
-  drives: [0, 1].map((i) => ({ id: `d${i}`, cylinders: 8 })),
-  diskAdapters: [{ id: 'DA0', drives: ['d0', 'd1'] }],
-  devices: [
-    {
-      id: 'LD1',
-      layout: 'striped',
-      cylinders: 16,
-      stripeCylinders: 1,
-      members: ['d0', 'd1'].map((drive) => ({ drive, startCylinder: 0 })),
-    },
-  ],
-});
+const config = twoDriveLd1(32);
 /** Longest the blocked thread waits for the client (ms): ample for 4 MiB, short where it cannot be served. */
 const CLIENT_WAIT_MS = 20_000;
 const BLOCKED_WAIT_MS = 3_000;

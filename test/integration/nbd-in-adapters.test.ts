@@ -8,27 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig } from '../../src/shared/config/config.ts';
 import { serve, type Serving } from '../../src/serve/serve.ts';
+import { twoDriveLd1 } from '../support/helpers.ts';
 import { RawNbd } from '../support/nbd-client.ts';
 
-const TRACK = 65536;
-const config = parseConfig({
-  geometry: { trackBytes: TRACK, headsPerCylinder: 4 },
-  cache: { slots: 64 },
-  hostAdapters: 2,
-  drives: [0, 1].map((i) => ({ id: `d${i}`, cylinders: 8 })),
-  diskAdapters: [{ id: 'DA0', drives: ['d0', 'd1'] }],
-  devices: [
-    {
-      id: 'LD1',
-      layout: 'striped',
-      cylinders: 16,
-      stripeCylinders: 1,
-      members: ['d0', 'd1'].map((drive) => ({ drive, startCylinder: 0 })),
-    },
-  ],
-});
+const config = twoDriveLd1(64);
 /** Blocks written and read back: more than the cache holds, so reads miss and stage too. */
 const BLOCKS = 96;
 const BLOCK = 16384;

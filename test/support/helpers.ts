@@ -18,6 +18,29 @@ export function small(example: string, slots = 64): ArrayConfig {
 }
 
 /**
+ * The smallest array NBD tests serve: LD1 of 4 MiB (64 KiB tracks, 4 heads, 16 cylinders) striped a
+ * cylinder at a time over two drives of one disk adapter, two host adapters, `slots` cache slots.
+ */
+export function twoDriveLd1(slots: number): ArrayConfig {
+  return parseConfig({
+    geometry: { trackBytes: 65536, headsPerCylinder: 4 },
+    cache: { slots },
+    hostAdapters: 2,
+    drives: [0, 1].map((i) => ({ id: `d${i}`, cylinders: 8 })),
+    diskAdapters: [{ id: 'DA0', drives: ['d0', 'd1'] }],
+    devices: [
+      {
+        id: 'LD1',
+        layout: 'striped',
+        cylinders: 16,
+        stripeCylinders: 1,
+        members: ['d0', 'd1'].map((drive) => ({ drive, startCylinder: 0 })),
+      },
+    ],
+  });
+}
+
+/**
  * Wait until `cond()` holds: it polls shared state that another actor is changing, so the wait
  * ends on a definite state, not on a guess of how long something takes. Bounded.
  */
