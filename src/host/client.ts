@@ -131,8 +131,7 @@ export class HostClient {
    * in this thread may keep it as it is.
    */
   async write(device: string, offsetBytes: number, data: Uint8Array, given = false): Promise<void> {
-    const req = { op: 'write' as const, device, offsetBytes, lengthBytes: data.length, data };
-    HostClient.check(await this.call(given ? { ...req, given } : req));
+    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data, given }));
   }
 
   /**

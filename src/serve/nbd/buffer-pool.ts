@@ -3,6 +3,7 @@
 // length (NBD clients read a few sizes over and over), bounded in count and in bytes; a length not
 // kept, or the bound reached, falls back to allocating and lets the garbage collector have it.
 import { assert } from '../../shared/errors/assert.ts';
+import { ownsWhole } from '../../shared/links/messages.ts';
 
 /** Most bytes the pool keeps idle. */
 export const POOL_IDLE_BYTES_LIMIT = 64 * 1024 * 1024;
@@ -28,10 +29,7 @@ export class BufferPool {
 
   /** Give `b` back (its contents are not needed any more). */
   give(b: Uint8Array): void {
-    assert(
-      b.byteOffset === 0 && b.byteLength === b.buffer.byteLength,
-      () => 'buffer pool: given a view, not a whole buffer',
-    );
+    assert(ownsWhole(b), () => 'buffer pool: given a view or shared memory, not a buffer of its own');
     const n = b.length;
     if (n > POOL_BUFFER_BYTES_LIMIT || this.idleBytes + n > POOL_IDLE_BYTES_LIMIT) return;
     let list = this.idle.get(n);

@@ -117,7 +117,7 @@ export interface Wire {
 export const SHARED_BLOB_BYTES = 16 * 1024;
 
 /** Whether `u8` is the whole of an ArrayBuffer of its own (not shared memory, not a view of part of one). */
-const ownsWhole = (u8: Uint8Array): boolean =>
+export const ownsWhole = (u8: Uint8Array): boolean =>
   u8.buffer instanceof ArrayBuffer && u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength;
 
 /** An ArrayBuffer holding exactly `u8`: its own if it owns it whole, else a copy. */
