@@ -1,8 +1,10 @@
 // The data dir holds the drives, memory is their cache (DESIGN §10): `arrayemu serve` of the 66.8 GB
 // array of four drives with `--drive-cache-mib`, filled by fio (sequential 64 KiB writes, QD16) with
-// far more than the cache; the server's anonymous memory sampled throughout (its RssAnon: the drive
-// cache, the slots, the tables, each thread's heap; the store's mapped file pages are page cache);
-// then the time to serve again from that dir beside the time to serve again from an empty one.
+// far more than the cache, each block carrying fio's verify header; the server's anonymous memory
+// sampled throughout (its RssAnon: the drive cache, the slots, the tables, each thread's heap; the
+// store's mapped file pages are page cache); the server killed with SIGKILL once fio's FLUSH was
+// answered; the time to serve again from that dir beside the time to serve again from an empty one;
+// then every block fio wrote read back through the restarted server and checked (fio --verify_only).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,8 +34,12 @@ export interface DriveCacheRow {
   peakMiB: number;
   /** The drive cache's bytes at the end (MiB), and the tracks it held. */
   cacheHeldMiB: number;
-  /** Time to serve again: from the filled dir, and from one with nothing held (ms). */
+  /** Time to serve again: from the filled dir after kill -9, and from one with nothing held (ms). */
   restartHeldMs: number;
+  /** The restarted server's RssAnon once it served (MiB). */
+  restartMiB: number;
+  /** What fio read back through the restarted server and found as written (GiB; any mismatch fails the bench). */
+  verifiedGiB: number;
   restartEmptyMs: number;
   ratio: number;
 }
@@ -45,6 +51,40 @@ function arrayConfig(): unknown {
     driveCylinders: DRIVE_CYLINDERS,
     slots: 1024,
   });
+}
+
+/** fio's sequential 64 KiB fill of LD1 with a verify header in each block, or (`check`) the read-back of it. */
+function fillJob(sock: string, fillGiB: number, check: boolean): string[] {
+  return [
+    '--name=fill',
+    '--ioengine=nbd',
+    `--uri=nbd+unix:///LD1?socket=${sock}`,
+    '--rw=write',
+    '--bs=64k',
+    '--iodepth=16',
+    `--size=${fillGiB}g`,
+    `--runtime=${FILL_MAX_S}`,
+    '--verify=crc32c',
+    ...(check ? ['--verify_only', '--verify_fatal=1'] : ['--do_verify=0', '--end_fsync=1']),
+    '--output-format=json',
+  ];
+}
+
+interface FioJob {
+  write: { bw_bytes: number; io_bytes: number };
+  read: { io_bytes: number };
+  error: number;
+}
+
+/** Run fio (bounded in time); its job's figures, or an error naming fio's. */
+async function fio(args: string[]): Promise<FioJob> {
+  const r = await run('fio', args, { maxBuffer: 1 << 26, timeout: (FILL_MAX_S + 120) * 1000 }).catch((e: unknown) => {
+    const out = e as { stdout?: string; stderr?: string; message?: string };
+    throw new Error(`fio ${args.includes('--verify_only') ? 'read-back' : 'fill'}: ${out.stderr || out.message}`);
+  });
+  const job = (JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: FioJob[] }).jobs[0]!;
+  if (job.error) throw new Error(`fio: error ${job.error}`);
+  return job;
 }
 
 const rssAnonKiB = (pid: number): number =>
@@ -78,41 +118,33 @@ export async function driveCacheBench(
     const baseKiB = rssAnonKiB(pid);
     let peakKiB = baseKiB;
     const sampler = setInterval(() => (peakKiB = Math.max(peakKiB, rssAnonKiB(pid))), SAMPLE_EVERY_MS);
-    let job: { write: { bw_bytes: number; io_bytes: number }; error: number };
+    let job: FioJob;
     let held: { bytes: number };
     try {
       say(`drive cache: filling ${fillGiB} GiB of the 66.8 GB array through a ${cacheMiB} MiB drive cache`);
-      const r = await run(
-        'fio',
-        [
-          '--name=fill',
-          '--ioengine=nbd',
-          `--uri=nbd+unix:///LD1?socket=${sock}`,
-          '--rw=write',
-          '--bs=64k',
-          '--iodepth=16',
-          `--size=${fillGiB}g`,
-          `--runtime=${FILL_MAX_S}`,
-          '--refill_buffers',
-          '--end_fsync=1',
-          '--output-format=json',
-        ],
-        { maxBuffer: 1 << 26, timeout: (FILL_MAX_S + 120) * 1000 },
-      );
-      job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
-      if (job.error) throw new Error(`fio fill: error ${job.error}`);
+      job = await fio(fillJob(sock, fillGiB, false));
       const st = (await (await fetch(`${server.http}/v1/status`)).json()) as {
         dataDir: { driveCache: { bytes: number } };
       };
       held = st.dataDir.driveCache;
     } finally {
       clearInterval(sampler);
-      await server.stop();
+      server.child.kill('SIGKILL'); // fio's FLUSH was answered: what it wrote is durable
+      await server.exited;
     }
     const again = await timedStart(serveArgs(join(root, 'dd')));
-    await again.s.stop();
+    let verified: FioJob;
+    let restartKiB: number;
+    try {
+      restartKiB = rssAnonKiB(again.s.child.pid!);
+      say(`drive cache: restarted after kill -9 in ${again.ms} ms; reading back every block fio wrote`);
+      verified = await fio(fillJob(sock, fillGiB, true));
+    } finally {
+      await again.s.stop();
+    }
     const empty = await startServe(['--config', config, ...serveArgs(join(root, 'empty'))]);
-    await empty.stop();
+    empty.child.kill('SIGKILL'); // both restarts follow a kill -9
+    await empty.exited;
     const emptyAgain = await timedStart(serveArgs(join(root, 'empty')));
     await emptyAgain.s.stop();
     const row: DriveCacheRow = {
@@ -124,11 +156,13 @@ export async function driveCacheBench(
       peakMiB: Math.round(peakKiB / 1024),
       cacheHeldMiB: Math.round(held.bytes / 2 ** 20),
       restartHeldMs: again.ms,
+      restartMiB: Math.round(restartKiB / 1024),
+      verifiedGiB: +(verified.read.io_bytes / 2 ** 30).toFixed(2),
       restartEmptyMs: emptyAgain.ms,
       ratio: +(again.ms / emptyAgain.ms).toFixed(2),
     };
     say(
-      `drive cache ${cacheMiB} MiB: ${row.filledGiB} GiB at ${row.fillMBps} MB/s; RssAnon ${row.baseMiB} → peak ${row.peakMiB} MiB; restart ${row.restartHeldMs} ms held vs ${row.restartEmptyMs} ms empty (${row.ratio})`,
+      `drive cache ${cacheMiB} MiB: ${row.filledGiB} GiB at ${row.fillMBps} MB/s; RssAnon ${row.baseMiB} → peak ${row.peakMiB} MiB; restart after kill -9 ${row.restartHeldMs} ms held vs ${row.restartEmptyMs} ms empty (${row.ratio}), ${row.restartMiB} MiB; ${row.verifiedGiB} GiB read back as written`,
     );
     return [row];
   } finally {
@@ -140,13 +174,13 @@ export function driveCacheMarkdown(rows: DriveCacheRow[], machine: string, date:
   return [
     `## The drives in the data dir, memory their bounded cache (${date}, ${machine})`,
     '',
-    `\`arrayemu bench --only drive-cache\`: \`arrayemu serve --data-dir D --drive-cache-mib N\` of a 66.8 GB array of four drives (two disk adapters, 1024 cache slots), filled by fio (sequential 64 KiB writes, QD16, a FLUSH at the end); the server's anonymous memory (RssAnon) sampled every ${SAMPLE_EVERY_MS} ms; then the time to serve again from that dir and from one holding nothing.`,
+    `\`arrayemu bench --only drive-cache\`: \`arrayemu serve --data-dir D --drive-cache-mib N\` of a 66.8 GB array of four drives (two disk adapters, 1024 cache slots), filled by fio (sequential 64 KiB writes, QD16, a verify header in each block, a FLUSH at the end); the server's anonymous memory (RssAnon) sampled every ${SAMPLE_EVERY_MS} ms; the server killed (SIGKILL) once the FLUSH was answered; the time to serve again from that dir (after the kill) and from one holding nothing; then every block read back through the restarted server and checked (\`fio --verify_only\`, any mismatch fails the run).`,
     '',
-    '| array | drive cache | written | MB/s | RssAnon before → peak | cache held at the end | restart, held / empty | ratio |',
-    '|---|---|---|---|---|---|---|---|',
+    '| array | drive cache | written | MB/s | RssAnon before → peak | cache held at the end | restart after kill -9, held / empty | ratio | RssAnon after the restart | read back as written |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.arrayGB} GB | ${r.cacheMiB} MiB | ${r.filledGiB} GiB | ${r.fillMBps} | ${r.baseMiB} → ${r.peakMiB} MiB | ${r.cacheHeldMiB} MiB | ${r.restartHeldMs} / ${r.restartEmptyMs} ms | ${r.ratio} |`,
+        `| ${r.arrayGB} GB | ${r.cacheMiB} MiB | ${r.filledGiB} GiB | ${r.fillMBps} | ${r.baseMiB} → ${r.peakMiB} MiB | ${r.cacheHeldMiB} MiB | ${r.restartHeldMs} / ${r.restartEmptyMs} ms | ${r.ratio} | ${r.restartMiB} MiB | ${r.verifiedGiB} GiB |`,
     ),
     '',
   ].join('\n');
