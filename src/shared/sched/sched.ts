@@ -173,6 +173,12 @@ interface Waiter {
 export const STEP_COST_MS = 0.01;
 /** Most tasks one seeded run may take before it is declared a livelock. */
 export const MAX_STEPS = 50_000_000;
+/**
+ * Steps a seeded run takes between two real turns of the event loop. Between steps it waits only for
+ * the microtasks the last task started (one tick after they drain, ~1 µs); a real turn (setImmediate,
+ * an epoll call, 3-25 µs here) lets the process's own timers and I/O (a progress bar) run now and then.
+ */
+export const STEPS_PER_REAL_TURN = 256;
 
 export interface SeededOptions {
   seed: number;
@@ -318,14 +324,16 @@ export class SeededScheduler extends Owners implements Scheduler {
   }
 
   /**
-   * Run tasks until `main` settles; returns its value (or throws its error). One task per real
-   * turn of the event loop, so the microtasks a task starts all finish before the next is chosen.
+   * Run tasks until `main` settles; returns its value (or throws its error). The microtasks a task
+   * starts all finish before the next is chosen: a tick queued from a microtask behind them runs only
+   * once the microtask queue is empty (Node drains it whole before its next tick), at any depth.
    */
   async run<T>(main: () => Promise<T>): Promise<T> {
     let settled = false;
     const result = this.runAs(MAIN_OWNER, main).finally(() => (settled = true));
     result.catch(() => {});
     const turn = () => new Promise<void>((r) => setImmediate(r));
+    const drained = () => new Promise<void>((r) => queueMicrotask(() => process.nextTick(r)));
     await turn();
     while (!settled) {
       if (this.ready.length === 0) {
@@ -357,7 +365,7 @@ export class SeededScheduler extends Owners implements Scheduler {
       if ((task as Partial<TimerEntry>).handle?.cancelled) continue;
       this.owner = task.owner;
       task.fn();
-      await turn();
+      await (this.steps % STEPS_PER_REAL_TURN === 0 ? turn() : drained());
       this.afterStep?.();
     }
     return result;
