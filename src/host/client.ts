@@ -12,11 +12,14 @@ export const CLIENT_INFLIGHT_LIMIT = 4096;
 /** Longest a host waits for one reply before it fails the request. */
 export const REPLY_WAIT_MS = 60_000;
 
-/** What a request in flight carries: when it fails, and how its error names it. */
+/** What a request in flight carries: when it fails, and what it asked (its error names it). */
 interface Pending {
   deadline: number; // scheduler time (ms) after which the request fails
-  what: string;
+  req: IoRequest;
 }
+
+/** A request as its error names it (built only when one fails: not a string per request). */
+const what = (p: Pending): string => `${p.req.op} ${p.req.device}@${p.req.offsetBytes}`;
 
 export class HostClient {
   private link: Link;
@@ -61,7 +64,8 @@ export class HostClient {
     return this.pending.size;
   }
 
-  private call(req: Omit<IoRequest, 'id'>): Promise<IoReply> {
+  /** Send `req` (its id is given here: callers pass 0) and await its reply. */
+  private call(req: IoRequest): Promise<IoReply> {
     if (this.gone && this.reconnect) {
       this.link = this.reconnect();
       this.gone = undefined;
@@ -74,12 +78,10 @@ export class HostClient {
       );
     }
     const id = this.nextId++;
-    const reply = this.pending.add(id, {
-      deadline: sched().now() + REPLY_WAIT_MS,
-      what: `${req.op} ${req.device}@${req.offsetBytes}`,
-    });
+    req.id = id;
+    const reply = this.pending.add(id, { deadline: sched().now() + REPLY_WAIT_MS, req });
     // The link gathers a turn's requests into one `io` message and one batch (its one batching layer).
-    this.link.send({ t: 'io', reqs: [{ ...req, id }] });
+    this.link.send({ t: 'io', reqs: [req] });
     return reply;
   }
 
@@ -87,7 +89,7 @@ export class HostClient {
     const now = sched().now();
     for (const [id, p] of this.pending.waiting()) {
       if (p.deadline > now) continue;
-      const error = `${p.what}: no reply from ${this.link.peer} within ${REPLY_WAIT_MS} ms`;
+      const error = `${what(p)}: no reply from ${this.link.peer} within ${REPLY_WAIT_MS} ms`;
       this.pending.settle(id, { id: Number(id), ok: false, code: 'TIMEOUT', error });
     }
   }
@@ -108,7 +110,7 @@ export class HostClient {
   }
 
   async read(device: string, offsetBytes: number, lengthBytes: number): Promise<Uint8Array> {
-    const r = HostClient.check(await this.call({ op: 'read', device, offsetBytes, lengthBytes }));
+    const r = HostClient.check(await this.call({ id: 0, op: 'read', device, offsetBytes, lengthBytes }));
     return HostClient.readData(r, lengthBytes);
   }
 
@@ -121,7 +123,7 @@ export class HostClient {
     offsetBytes: number,
     lengthBytes: number,
   ): Promise<{ data: Uint8Array; release: () => void }> {
-    const r = HostClient.check(await this.call({ op: 'read', device, offsetBytes, lengthBytes, lease: true }));
+    const r = HostClient.check(await this.call({ id: 0, op: 'read', device, offsetBytes, lengthBytes, lease: true }));
     return { data: HostClient.readData(r, lengthBytes), release: r.release ?? (() => {}) };
   }
 
@@ -131,7 +133,9 @@ export class HostClient {
    * in this thread may keep it as it is.
    */
   async write(device: string, offsetBytes: number, data: Uint8Array, given = false): Promise<void> {
-    HostClient.check(await this.call({ op: 'write', device, offsetBytes, lengthBytes: data.length, data, given }));
+    HostClient.check(
+      await this.call({ id: 0, op: 'write', device, offsetBytes, lengthBytes: data.length, data, given }),
+    );
   }
 
   /**
@@ -140,7 +144,7 @@ export class HostClient {
    */
   async readInto(device: string, offsetBytes: number, into: Uint8Array): Promise<Uint8Array> {
     const lengthBytes = into.length;
-    const r = HostClient.check(await this.call({ op: 'read', device, offsetBytes, lengthBytes, into }));
+    const r = HostClient.check(await this.call({ id: 0, op: 'read', device, offsetBytes, lengthBytes, into }));
     const data = HostClient.readData(r, lengthBytes);
     if (data !== into) into.set(data);
     r.release?.();
@@ -148,13 +152,13 @@ export class HostClient {
   }
 
   async flush(): Promise<void> {
-    HostClient.check(await this.call({ op: 'flush', device: '', offsetBytes: 0, lengthBytes: 0 }));
+    HostClient.check(await this.call({ id: 0, op: 'flush', device: '', offsetBytes: 0, lengthBytes: 0 }));
   }
 
   /** Fail every request in flight (the host adapter went away, or the client closes). */
   private failAll(code: string, error: string): void {
     for (const [id, p] of this.pending.waiting())
-      this.pending.settle(id, { id: Number(id), ok: false, code, error: `${p.what}: ${error}` });
+      this.pending.settle(id, { id: Number(id), ok: false, code, error: `${what(p)}: ${error}` });
   }
 
   close(): void {

@@ -157,28 +157,36 @@ export class Verifier {
       this.sectorsChecked++;
       const sector = first + s;
       const latest = check.snapshot[s]!;
-      const at = `${check.device.id} sector ${sector}`;
       if (word(s, 0) !== MAGIC) {
         let zero = true;
         for (let i = 0; i < WORDS && zero; i++) zero = word(s, i) === 0;
-        if (!zero) found += this.report(`${at}: not a stamped sector (first word 0x${word(s, 0).toString(16)})`);
+        if (!zero)
+          found += this.report(
+            `${sectorName(check, sector)}: not a stamped sector (first word 0x${word(s, 0).toString(16)})`,
+          );
         else if (latest !== 0)
           found += this.report(
-            `${at}: reads zeros, but write ${latest} was acknowledged before the read began (lost write)`,
+            `${sectorName(check, sector)}: reads zeros, but write ${latest} was acknowledged before the read began (lost write)`,
           );
         continue;
       }
       if (checksum((i) => word(s, i)) !== word(s, WORDS - 1)) {
-        found += this.report(`${at}: checksum mismatch (torn or corrupted sector of write ${word(s, 3)})`);
+        found += this.report(
+          `${sectorName(check, sector)}: checksum mismatch (torn or corrupted sector of write ${word(s, 3)})`,
+        );
         continue;
       }
       if (word(s, 1) !== check.device.index || word(s, 2) !== sector) {
-        found += this.report(`${at}: holds device #${word(s, 1)} sector ${word(s, 2)} (another track's data)`);
+        found += this.report(
+          `${sectorName(check, sector)}: holds device #${word(s, 1)} sector ${word(s, 2)} (another track's data)`,
+        );
         continue;
       }
       const w = word(s, 3);
       if (w > endTick) {
-        found += this.report(`${at}: write ${w} had not begun when the read ended (tick ${endTick})`);
+        found += this.report(
+          `${sectorName(check, sector)}: write ${w} had not begun when the read ended (tick ${endTick})`,
+        );
         continue;
       }
       if (latest <= w) continue; // nothing acknowledged started after w: certainly legal
@@ -187,7 +195,7 @@ export class Verifier {
       const ack = tag === w ? loadWord(this.ackTick, i) : tag < w ? Infinity : w;
       if (latest > ack) {
         found += this.report(
-          `${at}: stale: holds write ${w} (acknowledged at tick ${ack}) but write ${latest} started after it and was acknowledged before the read began (tick ${check.startTick})`,
+          `${sectorName(check, sector)}: stale: holds write ${w} (acknowledged at tick ${ack}) but write ${latest} started after it and was acknowledged before the read began (tick ${check.startTick})`,
         );
       }
     }
@@ -213,4 +221,9 @@ function assertAligned(offsetBytes: number, lengthBytes: number): void {
       `verifier: I/O must be whole ${SECTOR_BYTES}-byte sectors (offset ${offsetBytes}, length ${lengthBytes})`,
     );
   }
+}
+
+/** A sector as errors name it (built only when one is reported: a read checks every sector it holds). */
+function sectorName(check: ReadCheck, sector: number): string {
+  return `${check.device.id} sector ${sector}`;
 }

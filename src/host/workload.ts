@@ -94,20 +94,25 @@ export function newLatencyHistogram(): hdr.Histogram {
 /** Errors a processor describes in words (the first ones). */
 const DESCRIBED_MAX = 10;
 
-/** One read or write: stamped and checked by the verifier, or (`filler` given) unverified. */
+/**
+ * One read or write: stamped and checked by the verifier, or (`filler` given) unverified. A read
+ * lands in `readBuf` (the loop's own, reused: one request of a loop is in flight at a time).
+ */
 async function oneRequest(
   { client, verifier, filler }: { client: HostClient; verifier: Verifier; filler: Uint8Array | undefined },
+  readBuf: Uint8Array,
   dev: VerifyDevice,
   isRead: boolean,
   offsetBytes: number,
   lengthBytes: number,
 ): Promise<void> {
+  const into = isRead && lengthBytes !== readBuf.length ? readBuf.subarray(0, lengthBytes) : readBuf;
   if (filler) {
-    if (isRead) await client.read(dev.id, offsetBytes, lengthBytes);
+    if (isRead) await client.readInto(dev.id, offsetBytes, into);
     else await client.write(dev.id, offsetBytes, filler.subarray(0, lengthBytes));
   } else if (isRead) {
     const check = verifier.beginRead(dev, offsetBytes, lengthBytes);
-    verifier.endRead(check, await client.read(dev.id, offsetBytes, lengthBytes));
+    verifier.endRead(check, await client.readInto(dev.id, offsetBytes, into));
   } else {
     const { writeId, data } = verifier.beginWrite(dev, offsetBytes, lengthBytes);
     await client.write(dev.id, offsetBytes, data);
@@ -196,19 +201,22 @@ export async function runHostProcessor(
 
   const issuer = { client, verifier, filler: verify ? undefined : filler! };
   const loop = async () => {
+    let readBuf = new Uint8Array(spec.blockBytes);
     while (issued < opsLimit && sched().now() < deadline && !(control && loadWord(control, CONTROL.STOP))) {
       issued++;
       const { dev, offsetBytes, lengthBytes } = pick();
       const isRead = rand() * 100 < spec.readPct;
       const began = sched().now();
       try {
-        await oneRequest(issuer, dev, isRead, offsetBytes, lengthBytes);
+        await oneRequest(issuer, readBuf, dev, isRead, offsetBytes, lengthBytes);
         if (isRead) result.reads++;
         else result.writes++;
         result.bytes += lengthBytes;
         if (control) addWord(control, CONTROL.OPS_DONE, 1);
         hist.recordValue(Math.max(1, Math.round((sched().now() - began) * 1000)));
       } catch (err) {
+        // A request that failed here may still be worked on where it went: its buffer is not reused.
+        if (isRead) readBuf = new Uint8Array(spec.blockBytes);
         if (errorCode(err) === 'HOST_ADAPTER_LOST') {
           result.lostWithAdapter++;
           continue;
