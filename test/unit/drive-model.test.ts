@@ -163,6 +163,52 @@ describe('controller overheads by the command before (DiskSim’s “… over. a
   });
 });
 
+describe('zero-latency access (DiskSim’s “Immediate buffer read / write”)', () => {
+  /** QD1 random whole-track accesses, cache off: the mean of (rotational wait + transfer) in revolutions. */
+  function wholeTracks(spec: typeof atlas, write: boolean): number {
+    const model = new HddModel(spec, { cache: false, writeCache: false });
+    const r = mulberry32(7);
+    const res = closedLoop(model, 1, 4000, () => {
+      const at = Math.floor(r() * (model.mech.totalBlocks - 1));
+      const p = model.mech.locate(at);
+      return { lbn: at - p.sector, blocks: model.mech.blocksPerTrack(p), write };
+    });
+    const revs = res.served.map((s) => (s.rotationMs + s.transferMs) / model.mech.revMs);
+    return revs.reduce((a, b) => a + b, 0) / revs.length;
+  }
+
+  it('the Atlas 10K has it for reads and writes, the Cheetah 9LP and Barracuda for neither, a datasheet drive not', () => {
+    expect(atlas.zeroLatency).toEqual({ read: true, write: true });
+    expect(hddPreset('cheetah9LP').zeroLatency).toEqual({ read: false, write: false });
+    expect(hddPreset('barracuda').zeroLatency).toEqual({ read: false, write: false });
+    expect(hddPreset('hdd-15k').zeroLatency).toEqual({ read: false, write: false });
+  });
+
+  it('a whole track takes one revolution (and under a block), not half a revolution’s wait and one; only for the kind the drive has it for', () => {
+    const readsOnly = { ...atlas, zeroLatency: { read: true, write: false } };
+    const none = { ...atlas, zeroLatency: { read: false, write: false } };
+    expect(wholeTracks(atlas, false)).toBeGreaterThan(1);
+    expect(wholeTracks(atlas, false)).toBeLessThan(1.01);
+    expect(wholeTracks(readsOnly, true)).toBeCloseTo(1.5, 1);
+    expect(wholeTracks(none, false)).toBeCloseTo(1.5, 1);
+  });
+
+  it('a run the head lands inside ends one revolution (and the part of a block) after it lands; one it lands outside is as before', () => {
+    const mech = new HddModel(atlas, { cache: false }).mech;
+    const p = mech.locate(5000);
+    const bpt = mech.blocksPerTrack(p);
+    const rev = mech.revMs;
+    const landAt = (blocksIntoRun: number) => ((mech.angleOf(p) + blocksIntoRun / bpt) % 1) * rev + 10 * rev;
+    const n = 64;
+    // Inside: 10.5 blocks into the run, it starts at block 11: 0.5 block, the gap, then the whole run.
+    expect(mech.runWaitMs(landAt(10.5), p, n, true) + (n / bpt) * rev).toBeCloseTo((1 + 0.5 / bpt) * rev, 9);
+    expect(mech.runWaitMs(landAt(10.5), p, n, false)).toBeCloseTo((1 - 10.5 / bpt) * rev, 9);
+    // Outside the run (or inside its last block): the wait for its first block, as without.
+    for (const b of [n - 0.5, n + 3, bpt - 1])
+      expect(mech.runWaitMs(landAt(b), p, n, true)).toBeCloseTo(mech.runWaitMs(landAt(b), p, n, false), 9);
+  });
+});
+
 describe('a disk adapter’s back-end channel', () => {
   it('is shared by its drives: a slow link bounds the reads of both, a fast one leaves them drive-bound', async () => {
     const { runSeeded } = await import('../../src/shared/sched/sched.ts');

@@ -62,6 +62,12 @@ export interface HddSpec {
   overheads: { afterRead: Overheads; afterWrite: Overheads };
   /** Interface transfer of one 512 B block (ms); overlapped with the media but for the last block. */
   busBlockMs: number;
+  /**
+   * Zero-latency access (DiskSim's "Immediate buffer read" and "Immediate buffer write"): a head
+   * that lands inside a track's run of asked blocks starts at the next block under it and takes the
+   * run's first blocks when they come round, rather than waiting for its first block.
+   */
+  zeroLatency: { read: boolean; write: boolean };
   cache: { segments: number; segmentBlocks: number; readAheadBlocks: number; writeCache: boolean };
   scheduler: SchedulerName;
 }
@@ -113,6 +119,7 @@ export function diskSimPreset(stem: string): HddSpec {
     writeSettleMs: num(mech, 'Add. write settling delay'),
     overheads: { afterRead: overheadsAfter(specs, 'read'), afterWrite: overheadsAfter(specs, 'write') },
     busBlockMs: num(specs, 'Bulk sector transfer time'),
+    zeroLatency: { read: num(specs, 'Immediate buffer read') > 0, write: num(specs, 'Immediate buffer write') > 0 },
     cache: {
       segments: num(specs, 'Number of buffer segments'),
       segmentBlocks: num(specs, 'Segment size (in blks)'),
@@ -170,6 +177,7 @@ function datasheetPreset(o: {
     writeSettleMs: o.writeSettleMs,
     overheads: { afterRead: sameOverheads(o.overheadMs), afterWrite: sameOverheads(o.overheadMs) },
     busBlockMs: BLOCK_BYTES / (o.busMBps * 1000),
+    zeroLatency: { read: false, write: false },
     cache: { segments: 16, segmentBlocks: 2048, readAheadBlocks: 1024, writeCache: true },
     scheduler: 'fcfs',
   };

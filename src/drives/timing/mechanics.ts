@@ -30,6 +30,8 @@ export interface MediaTiming {
 
 /** Most tracks one access may cross (bounds the transfer loop: 64 MiB of 512 B blocks on 16-block tracks). */
 const MAX_TRACKS_PER_ACCESS = 1 << 13;
+/** Blocks of rounding a head exactly at a block boundary may be off by (that block is under it, not the next). */
+const ZERO_LATENCY_EPSILON = 1e-9;
 
 export class DiskMechanics {
   readonly spec: HddSpec;
@@ -126,8 +128,27 @@ export class DiskMechanics {
     return (wait < 0 ? wait + 1 : wait) * this.revMs;
   }
 
+  /**
+   * The time a run of `n` blocks from p on one track spends not transferring, the head over p's track
+   * at `atMs`: the wait for its first block; or, zero-latency, a head that lands inside the run with
+   * a whole block of it still ahead reads from the next block boundary to the run's end and then its
+   * first blocks when they come round: the part of a block to that boundary and the gap of the track
+   * outside the run (a whole revolution and that part in all, against the wait for the first block
+   * and the run's transfer).
+   */
+  runWaitMs(atMs: number, p: Phys, n: number, zeroLatency: boolean): number {
+    const wait = this.rotationWaitMs(atMs, p);
+    if (!zeroLatency || wait === 0) return wait;
+    const bpt = this.blocksPerTrack(p);
+    const into = 1 - wait / this.revMs; // how far into the run the head is (fraction of a revolution)
+    const boundary = Math.ceil(into * bpt - ZERO_LATENCY_EPSILON); // the first whole block under the head
+    if (boundary >= n) return wait; // outside the run, or too near its end: wait for its first block
+    return (boundary / bpt - into + 1 - n / bpt) * this.revMs;
+  }
+
   /** The media part of an access of `blocks` blocks from `lbn`, beginning at `atMs` with the head at `head`. */
   access(atMs: number, head: HeadState, lbn: number, blocks: number, write: boolean): MediaTiming {
+    const zeroLatency = write ? this.spec.zeroLatency.write : this.spec.zeroLatency.read;
     assert(
       blocks > 0 && lbn + blocks <= this.totalBlocks,
       () => `${this.spec.name}: access of ${blocks} blocks at ${lbn} past the end (${this.totalBlocks})`,
@@ -145,8 +166,8 @@ export class DiskMechanics {
       const bpt = this.blocksPerTrack(p);
       const n = Math.min(left, bpt - p.sector);
       const move = this.positionMs(out.head, p, write);
-      const wait = this.rotationWaitMs(t + move, p);
       const xfer = (n / bpt) * this.revMs;
+      const wait = this.runWaitMs(t + move, p, n, zeroLatency);
       out.seekMs += move;
       out.rotationMs += wait;
       out.transferMs += xfer;
