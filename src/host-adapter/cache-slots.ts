@@ -5,7 +5,7 @@ import { deviceWordOf, widenSlotDirty } from '../shared/tables/tables.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model/model.ts';
 import { DEVICE, NO_SLOT, NO_TRACK, SLOT, wpOfMirror, type SharedState } from '../shared/tables/memory.ts';
 import type { Session } from '../shared/restripe/session.ts';
-import { releaseSlot, tryAllocateSlot } from '../shared/tables/cache.ts';
+import { releaseSlot, SlotWait, tryAllocateSlot } from '../shared/tables/cache.ts';
 import { assert } from '../shared/errors/assert.ts';
 import { ArrayError } from '../shared/errors/errors.ts';
 import { NoSlotNow } from './piece.ts';
@@ -30,13 +30,32 @@ export interface HostSlotsContext {
   stage(g: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined>;
   /** Slot s holds data pending for location g. */
   hint(g: number, s: number): void;
+  /** Ask the disk adapters to destage (no slot is free). */
+  askDestage(): void;
 }
+
+/** Each unlocked wait for a clean cache slot is bounded too (a missed cache event costs at most this). */
+const SLOT_WAIT_SLICE_MS = 20;
 
 export class HostSlots {
   constructor(
     private readonly state: SharedState,
     private readonly ctx: HostSlotsContext,
   ) {}
+
+  /** The wait of work on track g that found no free slot, begun at `sinceMs` (bounded: SlotWait). */
+  waitFor(g: number, sinceMs: number): SlotWait {
+    return new SlotWait(
+      this.state,
+      {
+        what: () => this.ctx.model.drives.dch(g),
+        why: () => `${this.state.slots} slots, all write-pending or locked: ${this.state.describeSlots()}`,
+        onWait: () => this.ctx.askDestage(),
+        sliceMs: SLOT_WAIT_SLICE_MS,
+      },
+      sinceMs,
+    );
+  }
 
   /** Copy `len` bytes of slot s from `at` into `out` at `pos` (the slot is referenced: the clock keeps it). */
   read(s: number, at: number, len: number, out: Uint8Array, pos: number): void {

@@ -9,7 +9,7 @@ import { BACKGROUND, DEVICE, NO_SLOT, TRACK, type SharedState } from '../shared/
 import { closeSessionIn, openSessionIn, syncSessionsIn } from '../shared/restripe/session.ts';
 import { Session, type SessionSpec } from '../shared/restripe/session.ts';
 import { SyncGate } from '../shared/links/sync-gate.ts';
-import { SlotWait } from '../shared/tables/cache.ts';
+import { cacheEvents, type SlotWait } from '../shared/tables/cache.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { sched } from '../shared/sched/sched.ts';
 import { assert } from '../shared/errors/assert.ts';
@@ -26,8 +26,6 @@ import { addCacheWord, awaitDeviceWord, deviceWordOf, flagsOf } from '../shared/
 export const HOST_INFLIGHT_LIMIT = 8192;
 /** Longest a host request waits while the switch blocks its device (step 114). */
 export const BLOCKED_WAIT_MS = 30_000;
-/** Each unlocked wait for a clean cache slot is bounded too (a missed cache event costs at most this). */
-const SLOT_WAIT_SLICE_MS = 20;
 
 export interface HostAdapterOptions {
   model: ArrayModel;
@@ -90,6 +88,7 @@ export class HostAdapter {
       counters: this.counters,
       stage: (g, slot, range) => this.das.stage(g, slot, range),
       hint: (g, slot) => this.das.hint(g, slot),
+      askDestage: () => this.das.askDestage(),
     });
     this.das = new DiskAdapterRequests(
       { name: this.name, index: this.index, model: this.model, state: this.state, log: this.log },
@@ -255,12 +254,12 @@ export class HostAdapter {
     try {
       if (req.op === 'read') {
         const data = await this.read(req.device, req.offsetBytes, req.lengthBytes, req.into);
-        await this.ports?.pass(data.length); // the data goes out through a port
+        if (this.ports) await this.ports.pass(data.length); // the data goes out through a port
         return { id: req.id, ok: true, data };
       }
       if (req.op === 'write') {
         const data = req.data ?? new Uint8Array(0);
-        await this.ports?.pass(data.length); // the data comes in through a port first
+        if (this.ports) await this.ports.pass(data.length); // the data comes in through a port first
         await this.write(req.device, req.offsetBytes, data);
         return { id: req.id, ok: true };
       }
@@ -380,7 +379,7 @@ export class HostAdapter {
     const deadline = sched().now() + BLOCKED_WAIT_MS;
     let counted = !count; // FIG. 7's scenario is counted once, under the first session the piece meets
     for (;;) {
-      await this.unblocked(dev, deadline);
+      if (deviceWordOf(this.state, dev.index, DEVICE.BLOCKED) !== 0) await this.unblocked(dev, deadline);
       const gen = deviceWordOf(this.state, dev.index, DEVICE.GENERATION);
       const layout = this.model.layoutAt(dev, gen);
       this.checkReady(dev);
@@ -420,16 +419,12 @@ export class HostAdapter {
     piece: Piece,
     work: PieceWork,
   ): Promise<void> {
-    const wait = new SlotWait(this.state, {
-      what: () => this.model.drives.dch(g),
-      why: () => `${this.state.slots} slots, all write-pending or locked: ${this.state.describeSlots()}`,
-      onWait: () => this.das.askDestage(),
-      sliceMs: SLOT_WAIT_SLICE_MS,
-    });
+    const startedMs = sched().now();
+    let wait: SlotWait | undefined; // made only when no slot is free (not an object and closures a request)
     for (let attempt = 0; ; attempt++) {
-      const seen = wait.seen();
+      const seen = cacheEvents(this.state);
       if (session) await ioRequestHandler(this.fig7, session, t, g, count && attempt === 0);
-      else await lockTrack(this.state, g);
+      else if (!tryLockTrack(this.state, g)) await lockTrack(this.state, g);
       try {
         const s = await work.slot(g);
         this.critical.enterWithSlot(piece, g, s);
@@ -441,6 +436,7 @@ export class HostAdapter {
         this.critical.leave(piece);
         unlockTrack(this.state, g);
       }
+      wait ??= this.slots.waitFor(g, startedMs);
       await wait.next(seen);
     }
   }

@@ -53,8 +53,10 @@ export class SlotWait {
   constructor(
     private readonly state: SharedState,
     private readonly opts: { what: () => string; onWait: () => void; sliceMs: number; why?: () => string },
+    /** When the work began waiting for a slot (its first attempt; default now). */
+    sinceMs = sched().now(),
   ) {
-    this.deadline = sched().now() + SLOT_WAIT_MS;
+    this.deadline = sinceMs + SLOT_WAIT_MS;
   }
 
   /** The cache events seen before an attempt. */
