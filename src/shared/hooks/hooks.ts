@@ -111,6 +111,11 @@ export class TestHooks {
    * bounded by `waitMs`). A hold word above 1 lets that many steps less one go through
    * (`stepHold`): each pass takes one, so a test can single-step a background process.
    */
+  /** Whether hold `name` is set now (a caller on a hot path asks first, and awaits `passHold` only then). */
+  holds(name: HoldName): boolean {
+    return Atomics.load(this.words, HOLD_WORD[name]) !== 0;
+  }
+
   async passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
     const word = HOLD_WORD[name];
     if (Atomics.load(this.words, word) === 0) return;
