@@ -9,7 +9,7 @@
 // TRIAL_PLAN[t mod 27]: each kind (expansion, stripe-change, expansion+stripe-change, more-rows,
 // meta-expansion) with each phase it has, so every phase gets its share of kills.
 // Used by test/kill.test.ts (a few trials) and run long for docs/RELIABILITY.md:
-//   npx tsx scripts/kill-campaign.ts --trials 600 [--first 1] [--jobs 2] [--json]
+//   npx tsx scripts/kill-campaign.ts --trials 600 [--first 1] [--jobs 2] [--recovery-kills 0.3] [--resume-share 0.5] [--json]
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,10 +60,14 @@ const PAUSES = 'prepare=300,switch-window=300,completion=300';
 const WATCH_EVERY_MS = 10;
 /** Longest a trial waits for its phase before it kills anyway (ms after the POST). */
 const PHASE_WAIT_MS = 15_000;
-/** Share of trials whose restarted server is killed again while it recovers and resumes. */
+/** Share of trials whose restarted server is killed again while it recovers and resumes (`--recovery-kills`). */
 const RECOVERY_KILL_SHARE = 0.3;
 /** A recovery kill lands this long at most after the restarted server is spawned (ms). */
 const RECOVERY_KILL_WITHIN_MS = 2500;
+/** Share of the second kills aimed after the restarted server serves: while it resumes the restripe (`--resume-share`). */
+const RESUME_KILL_SHARE = 0.5;
+/** A kill aimed at the resume lands this long at most after the server said it serves (ms). */
+const RESUME_KILL_WITHIN_MS = 1500;
 /** Longest the resumed restripe may take after the restart (ms). */
 const RESUME_WAIT_MS = 60_000;
 
@@ -147,7 +151,7 @@ export async function killTrial(trial: number, root: string, repo: string): Prom
     await server.exited;
     await writer;
     const args = ['--data-dir', data, '--socket', join(dir, 's2'), '--http', '127.0.0.1:0', '--verbose'];
-    if (r() < RECOVERY_KILL_SHARE) Object.assign(res, await killWhileRecovering(args, repo, r));
+    if (r() < recoveryKillShare) Object.assign(res, await killWhileRecovering(args, repo, r));
     second = await startServe(args, repo);
     const st = (await (await fetch(`${second.http}/v1/status`)).json()) as {
       reconfigurations: Array<{ device?: string; resumed?: unknown }>;
@@ -257,23 +261,29 @@ async function killWhenIn(aim: Phase, api: string, seen: { phase: string }, r: (
 }
 
 /**
- * The restarted server killed again, a seeded moment after its spawn: before it serves (it loads the
- * data dir and recovers) or after (it resumes the interrupted restripe), as its first output line says.
+ * The restarted server killed again: a seeded moment after its spawn (mostly before it serves: it
+ * loads the data dir and recovers), or, for `--resume-share` of them, a seeded moment after it said
+ * it serves (it resumes the interrupted restripe); where it landed is what its first output line says.
  */
 async function killWhileRecovering(
   args: string[],
   repo: string,
   r: () => number,
 ): Promise<{ recoveryKillMs: number; recoveryKilledIn: 'recovery' | 'serving' }> {
-  const ms = Math.round(r() * RECOVERY_KILL_WITHIN_MS);
+  const afterServing = r() < resumeKillShare;
+  const delayMs = Math.round(r() * (afterServing ? RESUME_KILL_WITHIN_MS : RECOVERY_KILL_WITHIN_MS));
+  const t0 = Date.now();
   const child = spawn(process.execPath, ['bin/arrayemu.mjs', 'serve', ...args, '--json'], {
     cwd: repo,
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let serving = false; // its first JSON line says it serves
-  child.stdout!.on('data', () => (serving = true));
+  const served = new Promise<void>((x) => child.stdout!.once('data', () => x()));
+  void served.then(() => (serving = true));
   const exited = new Promise<void>((x) => child.once('exit', () => x()));
-  await Promise.race([new Promise((x) => setTimeout(x, ms)), exited]);
+  if (afterServing) await Promise.race([served, exited]);
+  await Promise.race([new Promise((x) => setTimeout(x, delayMs)), exited]);
+  const ms = Date.now() - t0;
   const recoveryKilledIn = serving ? 'serving' : 'recovery';
   child.kill('SIGKILL');
   await exited;
@@ -363,6 +373,11 @@ export function landedIn(seen: string): string {
   return (PHASES as readonly string[]).includes(phase) ? phase : seen;
 }
 
+/** Share of trials whose restart is killed again (`--recovery-kills`, default RECOVERY_KILL_SHARE). */
+let recoveryKillShare = RECOVERY_KILL_SHARE;
+/** Share of those killed after the restart serves (`--resume-share`, default RESUME_KILL_SHARE). */
+let resumeKillShare = RESUME_KILL_SHARE;
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const arg = (name: string, dflt: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) : dflt);
@@ -371,12 +386,21 @@ async function main(): Promise<void> {
   const jobs = arg('--jobs', 1);
   if (![trials, jobs].every((n) => Number.isInteger(n) && n >= 1) || !Number.isInteger(first) || first < 0) {
     process.stderr.write(
-      'usage: kill-campaign.ts [--trials N (integer ≥ 1)] [--first T (integer ≥ 0)] [--jobs J (integer ≥ 1)] [--json]\n',
+      'usage: kill-campaign.ts [--trials N (integer ≥ 1)] [--first T (integer ≥ 0)] [--jobs J (integer ≥ 1)] [--recovery-kills SHARE (0-1)] [--resume-share SHARE (0-1)] [--json]\n',
     );
     process.exitCode = 2;
     return;
   }
   const json = args.includes('--json');
+  recoveryKillShare = arg('--recovery-kills', RECOVERY_KILL_SHARE);
+  resumeKillShare = arg('--resume-share', RESUME_KILL_SHARE);
+  if (![recoveryKillShare, resumeKillShare].every((x) => x >= 0 && x <= 1)) {
+    process.stderr.write(
+      'kill-campaign.ts: --recovery-kills (the share of restarts killed again) and --resume-share (the share of those killed after it serves) are from 0 to 1\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
   const root = mkdtempSync(join(tmpdir(), 'arrayemu-kill-'));
   const results: TrialResult[] = [];
   let next = first;
@@ -403,6 +427,8 @@ async function main(): Promise<void> {
     kills: trials + results.filter((x) => x.recoveryKillMs !== undefined).length,
     recoveryKills: results.filter((x) => x.recoveryKillMs !== undefined).length,
     recoveryKilledIn: count((x) => x.recoveryKilledIn ?? 'none'),
+    // Killed after it served with a restripe still to finish (the last restart took one up): during the resume.
+    resumeKills: results.filter((x) => x.recoveryKilledIn === 'serving' && x.resumed).length,
     flushes: results.reduce((n, x) => n + x.flushes, 0),
     blocksChecked: results.reduce((n, x) => n + x.blocksChecked, 0),
     killedIn: count((x) => landedIn(x.phase)),
