@@ -278,8 +278,12 @@ async function killWhileRecovering(
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   let serving = false; // its first JSON line says it serves
-  const served = new Promise<void>((x) => child.stdout!.once('data', () => x()));
-  void served.then(() => (serving = true));
+  const served = new Promise<void>((x) =>
+    child.stdout!.once('data', () => {
+      serving = true;
+      x();
+    }),
+  );
   const exited = new Promise<void>((x) => child.once('exit', () => x()));
   if (afterServing) await Promise.race([served, exited]);
   await Promise.race([new Promise((x) => setTimeout(x, delayMs)), exited]);

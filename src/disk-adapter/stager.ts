@@ -67,7 +67,7 @@ export class Stager {
    * stage leaves the slot's state to the requester (it marks it PARTIAL); a whole one marks it clean.
    */
   private async stageInto(r: StageRequest, requester: number, ha: number): Promise<StageRequest> {
-    if (this.ctx.state.hooks.holds('stage')) await this.ctx.state.hooks.passHold('stage'); // no await per stage
+    if (this.ctx.state.hooks.isHeld('stage')) await this.ctx.state.hooks.passHold('stage'); // no await per stage
     const range = this.rangeOf(r);
     const buf = this.buffers.pop() ?? new Uint8Array(this.ctx.state.trackBytes);
     try {

@@ -102,6 +102,7 @@ export class TestHooks {
     return (Atomics.load(this.words, HOOK.TEST_FAULTS) & TEST_FAULT[name]) !== 0;
   }
 
+  /** Whether hold `name` is set now (a caller on a hot path asks first, and awaits `passHold` only then). */
   isHeld(name: HoldName): boolean {
     return Atomics.load(this.words, HOLD_WORD[name]) !== 0;
   }
@@ -111,14 +112,9 @@ export class TestHooks {
    * bounded by `waitMs`). A hold word above 1 lets that many steps less one go through
    * (`stepHold`): each pass takes one, so a test can single-step a background process.
    */
-  /** Whether hold `name` is set now (a caller on a hot path asks first, and awaits `passHold` only then). */
-  holds(name: HoldName): boolean {
-    return Atomics.load(this.words, HOLD_WORD[name]) !== 0;
-  }
-
   async passHold(name: HoldName, waitMs = HOLD_WAIT_MS): Promise<void> {
+    if (!this.isHeld(name)) return;
     const word = HOLD_WORD[name];
-    if (Atomics.load(this.words, word) === 0) return;
     const deadline = sched().now() + waitMs;
     for (let raced = 0; ;) {
       const v = Atomics.load(this.words, word);
