@@ -5,16 +5,14 @@
 // store's mapped file pages are page cache); the server killed with SIGKILL once fio's FLUSH was
 // answered; the time to serve again from that dir beside the time to serve again from an empty one;
 // then every block fio wrote read back through the restarted server and checked (fio --verify_only).
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startServe, type Serving } from '../scripts/serve-child.ts';
 import { missingTools } from '../scripts/tools.ts';
 import { fourDriveStripe } from './arrays.ts';
+import { fioJob } from './fio.ts';
 
-const run = promisify(execFile);
 const TRACK_BYTES = 65536;
 const HEADS = 15;
 /** 4 drives of 16987 cylinders: 66.8 GB. */
@@ -54,11 +52,8 @@ function arrayConfig(): unknown {
 }
 
 /** fio's sequential 64 KiB fill of LD1 with a verify header in each block, or (`check`) the read-back of it. */
-function fillJob(sock: string, fillGiB: number, check: boolean): string[] {
-  return [
-    '--name=fill',
-    '--ioengine=nbd',
-    `--uri=nbd+unix:///LD1?socket=${sock}`,
+function fill(sock: string, fillGiB: number, check: boolean): Promise<FioJob> {
+  const args = [
     '--rw=write',
     '--bs=64k',
     '--iodepth=16',
@@ -66,25 +61,14 @@ function fillJob(sock: string, fillGiB: number, check: boolean): string[] {
     `--runtime=${FILL_MAX_S}`,
     '--verify=crc32c',
     ...(check ? ['--verify_only', '--verify_fatal=1'] : ['--do_verify=0', '--end_fsync=1']),
-    '--output-format=json',
   ];
+  return fioJob<FioJob>(`nbd+unix:///LD1?socket=${sock}`, 'fill', args, (FILL_MAX_S + 120) * 1000);
 }
 
 interface FioJob {
   write: { bw_bytes: number; io_bytes: number };
   read: { io_bytes: number };
   error: number;
-}
-
-/** Run fio (bounded in time); its job's figures, or an error naming fio's. */
-async function fio(args: string[]): Promise<FioJob> {
-  const r = await run('fio', args, { maxBuffer: 1 << 26, timeout: (FILL_MAX_S + 120) * 1000 }).catch((e: unknown) => {
-    const out = e as { stdout?: string; stderr?: string; message?: string };
-    throw new Error(`fio ${args.includes('--verify_only') ? 'read-back' : 'fill'}: ${out.stderr || out.message}`);
-  });
-  const job = (JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))) as { jobs: FioJob[] }).jobs[0]!;
-  if (job.error) throw new Error(`fio: error ${job.error}`);
-  return job;
 }
 
 const rssAnonKiB = (pid: number): number =>
@@ -122,7 +106,7 @@ export async function driveCacheBench(
     let held: { bytes: number };
     try {
       say(`drive cache: filling ${fillGiB} GiB of the 66.8 GB array through a ${cacheMiB} MiB drive cache`);
-      job = await fio(fillJob(sock, fillGiB, false));
+      job = await fill(sock, fillGiB, false);
       const st = (await (await fetch(`${server.http}/v1/status`)).json()) as {
         dataDir: { driveCache: { bytes: number } };
       };
@@ -138,7 +122,7 @@ export async function driveCacheBench(
     try {
       restartKiB = rssAnonKiB(again.s.child.pid!);
       say(`drive cache: restarted after kill -9 in ${again.ms} ms; reading back every block fio wrote`);
-      verified = await fio(fillJob(sock, fillGiB, true));
+      verified = await fill(sock, fillGiB, true);
     } finally {
       await again.s.stop();
     }

@@ -5,15 +5,14 @@
 //  - that fio job's IOPS against `arrayemu serve --data-dir` and against `nbdkit file` on a file in
 //    the same file system (its FLUSH is an fdatasync), and their ratio.
 // The server runs as `node bin/arrayemu.mjs serve` (another process), as a user would run it.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { startServe } from '../scripts/serve-child.ts';
 import { missingTools } from '../scripts/tools.ts';
+import { fioJob } from './fio.ts';
 
-const run = promisify(execFile);
 const TRACK_BYTES = 65536;
 const HEADS = 15;
 const CYLINDER_BYTES = HEADS * TRACK_BYTES;
@@ -71,14 +70,7 @@ interface FioJob {
   error: number;
 }
 
-async function fio(uri: string, args: string[]): Promise<FioJob> {
-  const r = await run('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, ...args, '--output-format=json'], {
-    maxBuffer: 1 << 26,
-  });
-  const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0] as FioJob;
-  if (job.error) throw new Error(`fio ${args.join(' ')} against ${uri}: error ${job.error}`);
-  return job;
-}
+const fio = (uri: string, args: string[]): Promise<FioJob> => fioJob<FioJob>(uri, 'bench', args);
 
 /** 4 KiB reads of `uri` at queue depth 1 for `seconds`: their completion latencies p50/p99 (ms). */
 async function readLatency(uri: string, seconds: number, sizeBytes: number): Promise<{ p50Ms: number; p99Ms: number }> {

@@ -1,20 +1,19 @@
 // npm run bench: fio over NBD against `arrayemu serve` and against `nbdkit memory` of the same
 // size, in the same run, over Unix sockets: 64 KiB randrw QD16 with crc32c verify, and 4 KiB
 // randread QD32. The ratio is the emulator's throughput over nbdkit's.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parseConfig, type ArrayConfig } from '../src/shared/config/config.ts';
 import { startServe } from '../scripts/serve-child.ts';
 import { missingTools } from '../scripts/tools.ts';
+import { fioJob } from './fio.ts';
 
 /** Where bin/arrayemu.mjs is, whatever the working directory. */
 const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-const run = promisify(execFile);
 const TRACK = 65536;
 const HEADS = 16;
 /** 256 MiB: LD1 striped over four drives on four disk adapters, 2 host adapters, a cache holding all of it. */
@@ -113,18 +112,21 @@ const WARM_UP: FioCase = {
   args: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--time_based', '--runtime=1', `--size=${NBD_DEVICE_BYTES}`],
 };
 
+/** What a case reads of fio's job: bandwidth (KiB/s) and I/Os each way. */
+interface BandwidthJob {
+  read: { bw: number; total_ios: number };
+  write: { bw: number; total_ios: number };
+  error: number;
+}
+
 /**
  * fio's read + write bandwidth (MiB/s) for one case against `uri`, and the server's CPU per request
  * (µs, every thread of it): `cpuMs` reads the server's CPU time so far.
  */
 async function fio(uri: string, c: FioCase, cpuMs: () => number): Promise<{ mib: number; cpuUsPerIo: number }> {
   const cpu0 = cpuMs();
-  const r = await run('fio', ['--name=bench', '--ioengine=nbd', `--uri=${uri}`, ...c.args, '--output-format=json'], {
-    maxBuffer: 1 << 26,
-  });
+  const job = await fioJob<BandwidthJob>(uri, 'bench', c.args);
   const cpu = cpuMs() - cpu0;
-  const job = JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))).jobs[0];
-  if (job.error) throw new Error(`fio ${c.name} against ${uri}: error ${job.error}`);
   const ios = job.read.total_ios + job.write.total_ios;
   return {
     mib: Math.round(((job.read.bw + job.write.bw) / 1024) * 10) / 10,
