@@ -138,7 +138,7 @@ export class DiskAdapterRequests {
     const link = this.diskAdapters[da];
     assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning BCV track ${session.drives.dch(b)}`);
     const id = this.nextFillId++;
-    return this.ask(da, this.fillWaiters, id, `fill of track ${t} at ${link.peer}`, {
+    return this.ask(da, this.fillWaiters, id, () => `fill of track ${t} at ${link.peer}`, {
       t: 'fill',
       sid: session.spec.sid,
       track: t,
@@ -157,7 +157,7 @@ export class DiskAdapterRequests {
     const waits = this.diskAdapters.map((link, da) => {
       if (targets && !targets.has(da)) return undefined;
       const id = this.nextFlushId++;
-      return this.ask(da, this.flushWaiters, id, `flush at ${link.peer}`, { t: 'flush', id, slots });
+      return this.ask(da, this.flushWaiters, id, () => `flush at ${link.peer}`, { t: 'flush', id, slots });
     });
     await Promise.all(waits);
   }
@@ -233,10 +233,10 @@ export class DiskAdapterRequests {
   private stageFrom(g: number, from: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined> {
     const da = this.ctx.model.adapterOfTrack(from, this.ctx.state.driveOwner);
     const link = this.diskAdapters[da];
-    const dch = this.ctx.model.drives.dch(from);
-    assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${dch}`);
+    const dch = () => this.ctx.model.drives.dch(from); // named only in an error: not a string per stage
+    assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${dch()}`);
     const req = { track: g, slot, ...(from !== g ? { from } : {}) };
-    return this.ask(da, this.stageWaiters, slot, `stage of ${dch} at ${link.peer}`, {
+    return this.ask(da, this.stageWaiters, slot, () => `stage of ${dch()} at ${link.peer}`, {
       t: 'stage',
       ha: this.ctx.index,
       reqs: [range ? { ...req, lo: range[0], hi: range[1] } : req],
@@ -244,9 +244,15 @@ export class DiskAdapterRequests {
   }
 
   /** Send `msg` to disk adapter `da` and wait (bounded) for its answer under `key` of `map`. */
-  private ask<A>(da: number, table: PendingRequests<A, Asked>, key: number, what: string, msg: Message): Promise<A> {
-    assert(!table.has(key), () => `${this.ctx.name}: second wait for ${what}`);
-    const timeout = () => new ArrayError('ADAPTER_GONE', `${what}: no answer within ${ADAPTER_WAIT_MS} ms`);
+  private ask<A>(
+    da: number,
+    table: PendingRequests<A, Asked>,
+    key: number,
+    what: () => string,
+    msg: Message,
+  ): Promise<A> {
+    assert(!table.has(key), () => `${this.ctx.name}: second wait for ${what()}`);
+    const timeout = () => new ArrayError('ADAPTER_GONE', `${what()}: no answer within ${ADAPTER_WAIT_MS} ms`);
     const p = table.wait(key, ADAPTER_WAIT_MS, timeout, { da, msg });
     this.diskAdapters[da]!.send(msg);
     return p;

@@ -22,7 +22,7 @@ interface StepWait {
 }
 
 export class StepWaits {
-  private readonly waits = new PendingRequests<void, StepWait>(); // by `${sid}:${step}`
+  private readonly waits = new PendingRequests<void, StepWait>(false); // by `${sid}:${step}`; its timer keeps nothing alive
 
   /** Send `msg` to `actors` (through `send`) and wait until each answers `done` for (sid, step); their infos. */
   async ask(
@@ -41,7 +41,7 @@ export class StepWaits {
         `session ${sid}: ${step} not done by ${[...expect].join(', ')} within ${STEP_WAIT_MS} ms`,
       );
     const attempt = 'attempt' in msg ? msg.attempt : undefined;
-    const done = this.waits.wait(keyOf(sid, step, attempt), STEP_WAIT_MS, timeout, { expect, infos, msg }, false);
+    const done = this.waits.wait(keyOf(sid, step, attempt), STEP_WAIT_MS, timeout, { expect, infos, msg });
     for (const a of actors) send(a);
     await done;
     return infos;

@@ -1,48 +1,76 @@
 // Requests sent to another actor and awaiting their answer: one table per kind of request, each
-// entry settled once and bounded in time (its timer from the one Scheduler, so a seeded run
-// replays it), each carrying what its sender needs should the peer be replaced (the message to
-// send again). The host adapter's stage, fill and flush, the service processor's RECONF steps and a
-// host client's requests keep their waits here.
+// entry settled once and bounded in time (its deadline kept by one timer of the table, from the one
+// Scheduler, so a seeded run replays it), each carrying what its sender needs should the peer be
+// replaced (the message to send again). The host adapter's stage, fill and flush, the service
+// processor's RECONF steps and a host client's requests keep their waits here.
+//
+// One timer a table, not one a request: a stage is asked thousands of times a second, each answered
+// in milliseconds against a bound of seconds. A timer per request was a setTimeout and a
+// clearTimeout each on the real clock, and on the seeded one an entry left in its heap until its
+// time came (cancelled timers are dropped only as they reach the top): ~240 000 of them alive at
+// once on the virtual clock, with their closures, promoted to the old generation (issue 32).
 import { sched, type Timer } from '../sched/sched.ts';
 
 interface Entry<A, X> {
   resolve: (a: A) => void;
   reject: (e: Error) => void;
-  timer: Timer;
+  /** Scheduler ms after which it fails with `timeout()`; NO_DEADLINE: its owner sweeps it. */
+  deadline: number;
+  timeout?: () => Error;
   extra: X;
 }
 
-/** The timer of an entry its owner sweeps. */
-const NO_TIMER: Timer = { cancel: () => {} };
+/** The deadline of an entry its owner sweeps (no bound kept here). */
+const NO_DEADLINE = Infinity;
 
 export class PendingRequests<A, X> {
   private readonly entries = new Map<number | string, Entry<A, X>>();
+  /** The table's one timer, set for `timerAt` (the earliest deadline when it was set), if any entry has one. */
+  private timer?: Timer;
+  private timerAt = NO_DEADLINE;
 
-  /**
-   * Wait for the answer to `key` (add it before sending the request): rejected with `timeout()`
-   * after `waitMs`. `keepAlive` false: the timer alone does not keep the process running.
-   */
-  wait(key: number | string, waitMs: number, timeout: () => Error, extra: X, keepAlive = true): Promise<A> {
-    return new Promise<A>((resolve, reject) => {
-      const timer = sched().after(
-        waitMs,
-        () => {
-          this.entries.delete(key);
-          reject(timeout());
-        },
-        keepAlive,
-      );
-      this.entries.set(key, { resolve, reject, timer, extra });
+  /** `keepAlive` false: the table's timer alone does not keep the process running. */
+  constructor(private readonly keepAlive = true) {}
+
+  /** Wait for the answer to `key` (add it before sending the request): rejected with `timeout()` after `waitMs`. */
+  wait(key: number | string, waitMs: number, timeout: () => Error, extra: X): Promise<A> {
+    const deadline = sched().now() + waitMs;
+    const p = new Promise<A>((resolve, reject) => {
+      this.entries.set(key, { resolve, reject, deadline, timeout, extra });
     });
+    if (deadline < this.timerAt) this.arm(deadline);
+    return p;
+  }
+
+  /** Set the table's timer for `at` (replacing a later one). */
+  private arm(at: number): void {
+    this.timer?.cancel();
+    this.timerAt = at;
+    this.timer = sched().after(Math.max(0, at - sched().now()), () => this.expire(), this.keepAlive);
+  }
+
+  /** The timer came: fail every entry past its deadline, and set it again for the earliest left. */
+  private expire(): void {
+    this.timer = undefined;
+    this.timerAt = NO_DEADLINE;
+    const now = sched().now();
+    let next = NO_DEADLINE;
+    for (const [key, e] of this.entries) {
+      if (e.deadline <= now) {
+        this.entries.delete(key);
+        e.reject(e.timeout!());
+      } else if (e.deadline < next) next = e.deadline;
+    }
+    if (next !== NO_DEADLINE) this.arm(next);
   }
 
   /**
-   * Wait for the answer to `key` with no timer of its own: for requests too many to give each a
-   * timer, whose owner sweeps them (`waiting`, then `settle` the late ones).
+   * Wait for the answer to `key` with no bound kept here: for requests whose owner sweeps them
+   * itself (`waiting`, then `settle` the late ones).
    */
   add(key: number | string, extra: X): Promise<A> {
     return new Promise<A>((resolve, reject) => {
-      this.entries.set(key, { resolve, reject, timer: NO_TIMER, extra });
+      this.entries.set(key, { resolve, reject, deadline: NO_DEADLINE, extra });
     });
   }
 
@@ -64,10 +92,17 @@ export class PendingRequests<A, X> {
     const e = this.entries.get(key);
     if (!e) return false;
     this.entries.delete(key);
-    e.timer.cancel();
+    if (this.entries.size === 0) this.disarm();
     if (answer instanceof Error) e.reject(answer);
     else e.resolve(answer);
     return true;
+  }
+
+  /** Nothing waits: no timer left to keep the process running or to fire for nothing. */
+  private disarm(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    this.timerAt = NO_DEADLINE;
   }
 
   /** Every request still waiting: its key and what it carries. */

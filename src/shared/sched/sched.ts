@@ -171,6 +171,8 @@ interface Waiter {
 
 /** Virtual milliseconds one task costs: time moves on even while tasks are always ready. */
 export const STEP_COST_MS = 0.01;
+/** Cancelled timers the seeded scheduler's heap may hold before it is rebuilt without them (once they are half of it). */
+export const CANCELLED_TIMERS_KEPT = 1024;
 /** Most tasks one seeded run may take before it is declared a livelock. */
 export const MAX_STEPS = 50_000_000;
 /**
@@ -208,6 +210,8 @@ export class SeededScheduler extends Owners implements Scheduler {
   private readonly waiters = new WeakMap<ArrayBufferLike, Map<number, Waiter[]>>();
   private nowMs = 0;
   private seq = 0;
+  /** Timers cancelled since the heap was last rebuilt (some may have left it since: an upper bound). */
+  private cancelledTimers = 0;
   private readonly choose: (n: number) => number;
   private readonly maxSteps: number;
   private readonly stepCostMs: number;
@@ -229,6 +233,10 @@ export class SeededScheduler extends Owners implements Scheduler {
 
   now(): number {
     return this.nowMs;
+  }
+  /** Timers in the heap now, cancelled ones not yet dropped included. */
+  get timersHeld(): number {
+    return this.timers.length;
   }
   /**
    * Run `fn` after every task from now on, between it and the next (undefined: no longer). One at a
@@ -258,12 +266,26 @@ export class SeededScheduler extends Owners implements Scheduler {
   }
   after(ms: number, fn: () => void): Timer {
     const t = this.addTimer(ms, fn);
-    return { cancel: () => (t.handle.cancelled = true) };
+    return { cancel: () => this.cancel(t) };
   }
   every(ms: number, fn: () => void): Timer {
     assert(ms > 0, 'every: period must be positive');
     const t = this.addTimer(ms, fn, ms);
-    return { cancel: () => (t.handle.cancelled = true) };
+    return { cancel: () => this.cancel(t) };
+  }
+  /**
+   * A cancelled timer stays in the heap until it reaches the top; once they are most of it, the
+   * heap is rebuilt without them (the order of the rest is their (at, seq), unchanged), so a run
+   * that cancels timers far in the future keeps a heap of the live ones, not of every one it set.
+   */
+  private cancel(t: TimerEntry): void {
+    if (t.handle.cancelled) return;
+    t.handle.cancelled = true;
+    if (++this.cancelledTimers < CANCELLED_TIMERS_KEPT || this.cancelledTimers * 2 < this.timers.length) return;
+    const live = this.timers.filter((x) => !x.handle.cancelled).sort((a, b) => (less(a, b) ? -1 : 1));
+    this.timers.length = 0;
+    for (const x of live) this.timers.push(x); // a sorted array is a heap
+    this.cancelledTimers = 0;
   }
   waitAsync(view: Int32Array, index: number, value: number, ms: number): WaitHandle {
     if (Atomics.load(view, index) !== value) return { async: false, value: 'not-equal' };
