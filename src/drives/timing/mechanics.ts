@@ -184,17 +184,18 @@ export class DiskMechanics {
 /** Seek time (ms) by distance: the measured table interpolated, or a + b·√d + c·d through three figures. */
 export function seekCurve(seek: SeekSpec, cylinders: number): (d: number) => number {
   if ('table' in seek) {
+    // Two typed columns, not rows destructured per call: the curve is asked for each queued request
+    // at every SPTF choice (an array destructured in the loop allocated an iterator each time).
     const rows = [...seek.table].sort((a, b) => a[0] - b[0]);
+    const dist = Float64Array.from(rows, (r) => r[0]);
+    const ms = Float64Array.from(rows, (r) => r[1]);
+    const last = rows.length - 1;
     return (d) => {
-      if (d <= rows[0]![0]) return rows[0]![1];
-      for (let i = 1; i < rows.length; i++) {
-        const [d1, t1] = rows[i]!;
-        if (d <= d1) {
-          const [d0, t0] = rows[i - 1]!;
-          return t0 + ((t1 - t0) * (d - d0)) / (d1 - d0);
-        }
+      if (d <= dist[0]!) return ms[0]!;
+      for (let i = 1; i <= last; i++) {
+        if (d <= dist[i]!) return ms[i - 1]! + ((ms[i]! - ms[i - 1]!) * (d - dist[i - 1]!)) / (dist[i]! - dist[i - 1]!);
       }
-      return rows[rows.length - 1]![1];
+      return ms[last]!;
     };
   }
   // Through (1, single), (C/3, average), (C−1, full stroke): the average of uniformly random pairs

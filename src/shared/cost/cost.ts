@@ -59,11 +59,14 @@ export class Lanes {
 }
 
 /** Wait until `doneMs` on the scheduler's clock: exactly in virtual time, and only a backlog of REAL_WAIT_MIN_MS or more in real time. */
-export async function until(doneMs: number): Promise<void> {
+export function until(doneMs: number): Promise<void> {
   const waitMs = doneMs - sched().now();
-  if (waitMs <= 0 || (sched().kind === 'real' && waitMs < REAL_WAIT_MIN_MS)) return;
-  await sleep(waitMs);
+  if (waitMs <= 0 || (sched().kind === 'real' && waitMs < REAL_WAIT_MIN_MS)) return DONE;
+  return sleep(waitMs); // not an async function: no second promise around the sleep's
 }
+
+/** The promise of a wait that is over: one for every such wait. */
+const DONE: Promise<void> = Promise.resolve();
 
 /** A host adapter's ports: what each request costs, and when it is through. */
 export class HostPorts {
@@ -79,8 +82,8 @@ export class HostPorts {
   }
 
   /** A command moving `bytes` through a port: its command cost and transfer, waited for. */
-  async pass(bytes: number): Promise<void> {
-    await until(this.lanes.take(this.commandMs + bytes / this.bytesPerMs, sched().now()));
+  pass(bytes: number): Promise<void> {
+    return until(this.lanes.take(this.commandMs + bytes / this.bytesPerMs, sched().now()));
   }
 
   get busyMs(): number {

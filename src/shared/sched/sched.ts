@@ -354,10 +354,34 @@ export class SeededScheduler extends Owners implements Scheduler {
     let settled = false;
     const result = this.runAs(MAIN_OWNER, main).finally(() => (settled = true));
     result.catch(() => {});
-    const turn = () => new Promise<void>((r) => setImmediate(r));
-    const drained = () => new Promise<void>((r) => queueMicrotask(() => process.nextTick(r)));
-    await turn();
-    while (!settled) {
+    await new Promise<void>((r) => setImmediate(r));
+    // A loop of callbacks, not an await a step: nothing allocated between two steps but Node's tick.
+    await new Promise<void>((resolve, reject) => {
+      let ran = false; // a task ran: the hook between steps is owed once its microtasks drained
+      const step = (): void => {
+        try {
+          if (ran) {
+            ran = false;
+            this.afterStep?.();
+          }
+          if (settled) return resolve();
+          this.runOne();
+          ran = true;
+          if (this.steps % STEPS_PER_REAL_TURN === 0) setImmediate(step);
+          else queueMicrotask(drained);
+        } catch (err) {
+          reject(err);
+        }
+      };
+      const drained = (): void => void process.nextTick(step);
+      step();
+    });
+    return result;
+  }
+
+  /** Choose and run one task (moving the clock to the next timer when none is ready). */
+  private runOne(): void {
+    for (;;) {
       if (this.ready.length === 0) {
         const at = this.nextTimerAt();
         if (at === undefined)
@@ -387,10 +411,8 @@ export class SeededScheduler extends Owners implements Scheduler {
       if ((task as Partial<TimerEntry>).handle?.cancelled) continue;
       this.owner = task.owner;
       task.fn();
-      await (this.steps % STEPS_PER_REAL_TURN === 0 ? turn() : drained());
-      this.afterStep?.();
+      return;
     }
-    return result;
   }
 }
 
