@@ -2,7 +2,7 @@
 // track for FIG. 7, flush; each bounded by ADAPTER_WAIT_MS, each asked again of a replacement (all
 // idempotent); and the write-pending hints, batched once per turn.
 import { type Link, type Log, logDropped } from '../shared/links/link.ts';
-import type { ByteRange, Message } from '../shared/links/messages.ts';
+import type { ByteRange, Message, StageRequest } from '../shared/links/messages.ts';
 import type { ArrayModel } from '../shared/model/model.ts';
 import type { SharedState } from '../shared/tables/memory.ts';
 import type { Session } from '../shared/restripe/session.ts';
@@ -138,7 +138,7 @@ export class DiskAdapterRequests {
     const link = this.diskAdapters[da];
     assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning BCV track ${session.drives.dch(b)}`);
     const id = this.nextFillId++;
-    return this.ask(da, this.fillWaiters, id, () => `fill of track ${t} at ${link.peer}`, {
+    return this.ask(da, this.fillWaiters, id, {
       t: 'fill',
       sid: session.spec.sid,
       track: t,
@@ -157,7 +157,7 @@ export class DiskAdapterRequests {
     const waits = this.diskAdapters.map((link, da) => {
       if (targets && !targets.has(da)) return undefined;
       const id = this.nextFlushId++;
-      return this.ask(da, this.flushWaiters, id, () => `flush at ${link.peer}`, { t: 'flush', id, slots });
+      return this.ask(da, this.flushWaiters, id, { t: 'flush', id, slots });
     });
     await Promise.all(waits);
   }
@@ -233,27 +233,33 @@ export class DiskAdapterRequests {
   private stageFrom(g: number, from: number, slot: number, range?: ByteRange): Promise<ByteRange | undefined> {
     const da = this.ctx.model.adapterOfTrack(from, this.ctx.state.driveOwner);
     const link = this.diskAdapters[da];
-    const dch = () => this.ctx.model.drives.dch(from); // named only in an error: not a string per stage
-    assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${dch()}`);
-    const req = { track: g, slot, ...(from !== g ? { from } : {}) };
-    return this.ask(da, this.stageWaiters, slot, () => `stage of ${dch()} at ${link.peer}`, {
-      t: 'stage',
-      ha: this.ctx.index,
-      reqs: [range ? { ...req, lo: range[0], hi: range[1] } : req],
-    });
+    assert(link, () => `${this.ctx.name}: no link to disk adapter #${da} owning ${this.ctx.model.drives.dch(from)}`);
+    const req: StageRequest = { track: g, slot }; // one object a stage, its optional fields only when set
+    if (from !== g) req.from = from;
+    if (range) {
+      req.lo = range[0];
+      req.hi = range[1];
+    }
+    return this.ask(da, this.stageWaiters, slot, { t: 'stage', ha: this.ctx.index, reqs: [req] });
   }
 
+  /** What an ask asked, as its errors name it (built only for an error: not a string per request). */
+  private asked(w: Asked): string {
+    const peer = this.diskAdapters[w.da]?.peer ?? `disk adapter #${w.da}`;
+    const m = w.msg;
+    if (m.t === 'stage') return `stage of ${this.ctx.model.drives.dch(m.reqs[0]!.from ?? m.reqs[0]!.track)} at ${peer}`;
+    if (m.t === 'fill') return `fill of track ${m.track} at ${peer}`;
+    return `${m.t} at ${peer}`;
+  }
+
+  /** The error of an ask with no answer in time (one function for every ask). */
+  private readonly askTimedOut = (w: Asked): Error =>
+    new ArrayError('ADAPTER_GONE', `${this.asked(w)}: no answer within ${ADAPTER_WAIT_MS} ms`);
+
   /** Send `msg` to disk adapter `da` and wait (bounded) for its answer under `key` of `map`. */
-  private ask<A>(
-    da: number,
-    table: PendingRequests<A, Asked>,
-    key: number,
-    what: () => string,
-    msg: Message,
-  ): Promise<A> {
-    assert(!table.has(key), () => `${this.ctx.name}: second wait for ${what()}`);
-    const timeout = () => new ArrayError('ADAPTER_GONE', `${what()}: no answer within ${ADAPTER_WAIT_MS} ms`);
-    const p = table.wait(key, ADAPTER_WAIT_MS, timeout, { da, msg });
+  private ask<A>(da: number, table: PendingRequests<A, Asked>, key: number, msg: Message): Promise<A> {
+    if (table.has(key)) assert(false, `${this.ctx.name}: second wait for ${this.asked({ da, msg })}`);
+    const p = table.wait(key, ADAPTER_WAIT_MS, this.askTimedOut, { da, msg });
     this.diskAdapters[da]!.send(msg);
     return p;
   }

@@ -172,7 +172,7 @@ export class HostAdapter {
     for (const req of m.reqs) {
       const reply = this.served(req);
       if (reply) now.push(this.counted(req, reply));
-      else void this.submitSlow(req).then((r) => link.send({ t: 'io-done', replies: [this.counted(req, r)] }));
+      else void this.submitSlow(req, link);
     }
     if (now.length > 0) link.send({ t: 'io-done', replies: now });
   }
@@ -239,38 +239,42 @@ export class HostAdapter {
     }
   }
 
-  private async submitSlow(req: IoRequest): Promise<IoReply> {
-    if (this.broken)
-      return { id: req.id, ok: false, code: 'ADAPTER_GONE', error: `${this.name} stopped: ${this.broken}` };
-    if (this.inflight >= HOST_INFLIGHT_LIMIT) {
-      return {
+  /** Serve `req` on the general path and send its reply over `link` when it is done (one async frame a request). */
+  private async submitSlow(req: IoRequest, link: Link): Promise<void> {
+    let reply: IoReply;
+    if (this.broken) {
+      reply = { id: req.id, ok: false, code: 'ADAPTER_GONE', error: `${this.name} stopped: ${this.broken}` };
+    } else if (this.inflight >= HOST_INFLIGHT_LIMIT) {
+      reply = {
         id: req.id,
         ok: false,
         code: 'TOO_MANY_REQUESTS',
         error: `${this.name}: ${HOST_INFLIGHT_LIMIT} requests already in flight`,
       };
-    }
-    this.inflight++;
-    try {
-      if (req.op === 'read') {
-        const data = await this.read(req.device, req.offsetBytes, req.lengthBytes, req.into);
-        if (this.ports) await this.ports.pass(data.length); // the data goes out through a port
-        return { id: req.id, ok: true, data };
+    } else {
+      this.inflight++;
+      try {
+        if (req.op === 'read') {
+          const data = await this.read(req.device, req.offsetBytes, req.lengthBytes, req.into);
+          if (this.ports) await this.ports.pass(data.length); // the data goes out through a port
+          reply = { id: req.id, ok: true, data };
+        } else if (req.op === 'write') {
+          const data = req.data ?? new Uint8Array(0);
+          if (this.ports) await this.ports.pass(data.length); // the data comes in through a port first
+          await this.write(req.device, req.offsetBytes, data);
+          reply = { id: req.id, ok: true };
+        } else {
+          await this.ports?.pass(0);
+          await durableFlush(this.state, (slots, every) => this.flush(slots, every), this.committer);
+          reply = { id: req.id, ok: true };
+        }
+      } catch (err) {
+        reply = this.failed(req, err);
+      } finally {
+        this.inflight--;
       }
-      if (req.op === 'write') {
-        const data = req.data ?? new Uint8Array(0);
-        if (this.ports) await this.ports.pass(data.length); // the data comes in through a port first
-        await this.write(req.device, req.offsetBytes, data);
-        return { id: req.id, ok: true };
-      }
-      await this.ports?.pass(0);
-      await durableFlush(this.state, (slots, every) => this.flush(slots, every), this.committer);
-      return { id: req.id, ok: true };
-    } catch (err) {
-      return this.failed(req, err);
-    } finally {
-      this.inflight--;
     }
+    link.send({ t: 'io-done', replies: [this.counted(req, reply)] });
   }
 
   /** Every host request's reply passes here: the one place this adapter counts the I/O it did. */
@@ -321,17 +325,6 @@ export class HostAdapter {
     }
   }
 
-  /** Run `body` as one host request on `device`, counted in flight (the throttle's "hosts busy"). */
-  private async onDevice<T>(device: string, body: (dev: DeviceEntry) => Promise<T>): Promise<T> {
-    const dev = this.model.device(device);
-    this.state.addInflight(this.index, dev.index, 1);
-    try {
-      return await body(dev);
-    } finally {
-      this.state.addInflight(this.index, dev.index, -1);
-    }
-  }
-
   /** Wait (bounded by `deadlineMs`) while the switch blocks `dev` (step 114). */
   private async unblocked(dev: DeviceEntry, deadlineMs: number): Promise<void> {
     while (deviceWordOf(this.state, dev.index, DEVICE.BLOCKED) !== 0) {
@@ -354,7 +347,8 @@ export class HostAdapter {
   }
 
   /**
-   * Do `work(trackOffset, bufferOffset, length)` for each track piece of a range, in order, track
+   * One host request on `dev`, counted in flight (the throttle's "hosts busy"): do
+   * `work(trackOffset, bufferOffset, length)` for each track piece of a range, in order, track
    * locked under the layout active when it took its lock (each piece is translated late: one that
    * queued behind the switch is served under the new layout).
    */
@@ -365,12 +359,17 @@ export class HostAdapter {
     work: (at: number, pos: number, len: number) => PieceWork,
   ): Promise<void> {
     const tb = this.state.trackBytes;
-    this.checkRange(dev, offsetBytes, lengthBytes);
-    if (lengthBytes === 0) return this.checkReady(dev);
-    for (let pos = 0; pos < lengthBytes;) {
-      const { t, at, len } = firstPiece(offsetBytes + pos, lengthBytes - pos, tb);
-      await this.onePiece(dev, t, pos === 0, work(at, pos, len));
-      pos += len;
+    this.state.addInflight(this.index, dev.index, 1);
+    try {
+      this.checkRange(dev, offsetBytes, lengthBytes);
+      if (lengthBytes === 0) return this.checkReady(dev);
+      for (let pos = 0; pos < lengthBytes;) {
+        const { t, at, len } = firstPiece(offsetBytes + pos, lengthBytes - pos, tb);
+        await this.onePiece(dev, t, pos === 0, work(at, pos, len));
+        pos += len;
+      }
+    } finally {
+      this.state.addInflight(this.index, dev.index, -1);
     }
   }
 
@@ -443,27 +442,25 @@ export class HostAdapter {
 
   /** Read into `into` if given (a host's ring region, of exactly `lengthBytes`), else into a new buffer. */
   async read(device: string, offsetBytes: number, lengthBytes: number, into?: Uint8Array): Promise<Uint8Array> {
-    return this.onDevice(device, async (dev) => {
-      const out = into?.length === lengthBytes ? into : new Uint8Array(lengthBytes);
-      const tb = this.state.trackBytes;
-      const whole = this.streams.wholeTracks(dev.index, offsetBytes, lengthBytes);
-      await this.eachTrack(dev, offsetBytes, lengthBytes, (at, pos, len) => ({
-        // A partial stage of just these bytes: the disk adapter rounds them out to its drive's block.
-        slot: (g) => this.slots.withData(g, whole || len === tb ? undefined : [at, at + len]),
-        use: (_g, s) => this.slots.read(s, at, len, out, pos),
-      }));
-      return out;
-    });
+    const dev = this.model.device(device);
+    const out = into?.length === lengthBytes ? into : new Uint8Array(lengthBytes);
+    const tb = this.state.trackBytes;
+    const whole = this.streams.wholeTracks(dev.index, offsetBytes, lengthBytes);
+    await this.eachTrack(dev, offsetBytes, lengthBytes, (at, pos, len) => ({
+      // A partial stage of just these bytes: the disk adapter rounds them out to its drive's block.
+      slot: (g) => this.slots.withData(g, whole || len === tb ? undefined : [at, at + len]),
+      use: (_g, s) => this.slots.read(s, at, len, out, pos),
+    }));
+    return out;
   }
 
   async write(device: string, offsetBytes: number, data: Uint8Array): Promise<void> {
-    return this.onDevice(device, async (dev) => {
-      const tb = this.state.trackBytes;
-      await this.eachTrack(dev, offsetBytes, data.length, (at, pos, len) => ({
-        slot: (g) => (len === tb ? this.slots.forOverwrite(g) : this.slots.withData(g)),
-        use: (g, s) => this.slots.write(dev, g, s, data.subarray(pos, pos + len), at),
-      }));
-    });
+    const dev = this.model.device(device);
+    const tb = this.state.trackBytes;
+    await this.eachTrack(dev, offsetBytes, data.length, (at, pos, len) => ({
+      slot: (g) => (len === tb ? this.slots.forOverwrite(g) : this.slots.withData(g)),
+      use: (g, s) => this.slots.write(dev, g, s, data.subarray(pos, pos + len), at),
+    }));
   }
 
   status(): Record<string, number> {

@@ -14,9 +14,9 @@ import { sched, type Timer } from '../sched/sched.ts';
 interface Entry<A, X> {
   resolve: (a: A) => void;
   reject: (e: Error) => void;
-  /** Scheduler ms after which it fails with `timeout()`; NO_DEADLINE: its owner sweeps it. */
+  /** Scheduler ms after which it fails with `timeout(extra)`; NO_DEADLINE: its owner sweeps it. */
   deadline: number;
-  timeout?: () => Error;
+  timeout?: (extra: X) => Error;
   extra: X;
 }
 
@@ -32,8 +32,11 @@ export class PendingRequests<A, X> {
   /** `keepAlive` false: the table's timer alone does not keep the process running. */
   constructor(private readonly keepAlive = true) {}
 
-  /** Wait for the answer to `key` (add it before sending the request): rejected with `timeout()` after `waitMs`. */
-  wait(key: number | string, waitMs: number, timeout: () => Error, extra: X): Promise<A> {
+  /**
+   * Wait for the answer to `key` (add it before sending the request): rejected with `timeout(extra)`
+   * after `waitMs` (a function of the entry's extra: one for all the entries of a table, not a closure each).
+   */
+  wait(key: number | string, waitMs: number, timeout: (extra: X) => Error, extra: X): Promise<A> {
     const deadline = sched().now() + waitMs;
     const p = new Promise<A>((resolve, reject) => {
       this.entries.set(key, { resolve, reject, deadline, timeout, extra });
@@ -58,7 +61,7 @@ export class PendingRequests<A, X> {
     for (const [key, e] of this.entries) {
       if (e.deadline <= now) {
         this.entries.delete(key);
-        e.reject(e.timeout!());
+        e.reject(e.timeout!(e.extra));
       } else if (e.deadline < next) next = e.deadline;
     }
     if (next !== NO_DEADLINE) this.arm(next);

@@ -153,14 +153,27 @@ export function mulberry32(seed: number): () => number {
 interface Task {
   fn: () => void;
   owner: Owner;
+  /** A timer cancelled after it fell due (it waited in the ready queue) does not run. */
+  cancelled?: boolean;
 }
 
-interface TimerEntry extends Task {
-  at: number;
-  seq: number;
-  every?: number;
-  /** Shared by every firing of a periodic timer: a cancel stops all later ones. */
-  handle: { cancelled: boolean };
+/**
+ * A timer of the seeded scheduler, its own handle (no handle object or closure a timer). A periodic
+ * timer is this one entry put back in the heap at each firing, so a cancel stops all later ones.
+ */
+class TimerEntry implements Task, Timer {
+  cancelled = false;
+  constructor(
+    private readonly scheduler: SeededScheduler,
+    readonly fn: () => void,
+    readonly owner: Owner,
+    public at: number,
+    public seq: number,
+    readonly every: number,
+  ) {}
+  cancel(): void {
+    this.scheduler.cancelTimer(this);
+  }
 }
 
 interface Waiter {
@@ -252,37 +265,28 @@ export class SeededScheduler extends Owners implements Scheduler {
   defer(fn: () => void, owner: Owner = this.owner): void {
     this.ready.push({ fn, owner });
   }
-  private addTimer(ms: number, fn: () => void, every?: number): TimerEntry {
-    const t: TimerEntry = {
-      fn,
-      owner: this.owner,
-      at: this.nowMs + Math.max(0, ms),
-      seq: this.seq++,
-      every,
-      handle: { cancelled: false },
-    };
+  private addTimer(ms: number, fn: () => void, every: number): TimerEntry {
+    const t = new TimerEntry(this, fn, this.owner, this.nowMs + Math.max(0, ms), this.seq++, every);
     heapPush(this.timers, t);
     return t;
   }
   after(ms: number, fn: () => void): Timer {
-    const t = this.addTimer(ms, fn);
-    return { cancel: () => this.cancel(t) };
+    return this.addTimer(ms, fn, 0);
   }
   every(ms: number, fn: () => void): Timer {
     assert(ms > 0, 'every: period must be positive');
-    const t = this.addTimer(ms, fn, ms);
-    return { cancel: () => this.cancel(t) };
+    return this.addTimer(ms, fn, ms);
   }
   /**
    * A cancelled timer stays in the heap until it reaches the top; once they are most of it, the
    * heap is rebuilt without them (the order of the rest is their (at, seq), unchanged), so a run
    * that cancels timers far in the future keeps a heap of the live ones, not of every one it set.
    */
-  private cancel(t: TimerEntry): void {
-    if (t.handle.cancelled) return;
-    t.handle.cancelled = true;
+  cancelTimer(t: TimerEntry): void {
+    if (t.cancelled) return;
+    t.cancelled = true;
     if (++this.cancelledTimers < CANCELLED_TIMERS_KEPT || this.cancelledTimers * 2 < this.timers.length) return;
-    const live = this.timers.filter((x) => !x.handle.cancelled).sort((a, b) => (less(a, b) ? -1 : 1));
+    const live = this.timers.filter((x) => !x.cancelled).sort((a, b) => (less(a, b) ? -1 : 1));
     this.timers.length = 0;
     for (const x of live) this.timers.push(x); // a sorted array is a heap
     this.cancelledTimers = 0;
@@ -333,15 +337,19 @@ export class SeededScheduler extends Owners implements Scheduler {
   private fireDue(): void {
     while (this.timers.length > 0 && this.timers[0]!.at <= this.nowMs) {
       const t = heapPop(this.timers)!;
-      if (t.handle.cancelled) continue;
+      if (t.cancelled) continue;
       this.ready.push(t);
-      if (t.every) heapPush(this.timers, { ...t, at: t.at + t.every, seq: this.seq++ });
+      if (t.every > 0) {
+        t.at += t.every;
+        t.seq = this.seq++;
+        heapPush(this.timers, t);
+      }
     }
   }
 
   /** Drop cancelled timers from the top so an idle queue can tell whether anything is left. */
   private nextTimerAt(): number | undefined {
-    while (this.timers.length > 0 && this.timers[0]!.handle.cancelled) heapPop(this.timers);
+    while (this.timers.length > 0 && this.timers[0]!.cancelled) heapPop(this.timers);
     return this.timers[0]?.at;
   }
 
@@ -408,7 +416,7 @@ export class SeededScheduler extends Owners implements Scheduler {
       this.ready.pop();
       if (this.dead.has(task.owner)) continue;
       // A timer cancelled after it fell due (it waited in the ready queue) does not run: as with clearTimeout.
-      if ((task as Partial<TimerEntry>).handle?.cancelled) continue;
+      if (task.cancelled === true) continue;
       this.owner = task.owner;
       task.fn();
       return;
@@ -425,28 +433,28 @@ function heapPush(h: TimerEntry[], t: TimerEntry): void {
   let i = h.length - 1;
   while (i > 0) {
     const p = (i - 1) >> 1;
-    if (!less(h[i]!, h[p]!)) break;
-    [h[i], h[p]] = [h[p]!, h[i]!];
+    if (!less(t, h[p]!)) break;
+    h[i] = h[p]!; // moved down, not swapped through an array (no allocation a level)
     i = p;
   }
+  h[i] = t;
 }
 
 function heapPop(h: TimerEntry[]): TimerEntry | undefined {
   const top = h[0];
   const last = h.pop();
   if (h.length > 0 && last) {
-    h[0] = last;
-    let i = 0;
+    let i = 0; // where `last` goes: the smaller child moves up until neither is less than it
     for (;;) {
       const l = 2 * i + 1;
       const r = l + 1;
-      let m = i;
-      if (l < h.length && less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && less(h[r]!, h[m]!)) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m]!, h[i]!];
+      let m = l < h.length && less(h[l]!, last) ? l : -1;
+      if (r < h.length && less(h[r]!, m < 0 ? last : h[m]!)) m = r;
+      if (m < 0) break;
+      h[i] = h[m]!;
       i = m;
     }
+    h[i] = last;
   }
   return top;
 }
