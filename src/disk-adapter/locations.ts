@@ -28,10 +28,14 @@ export class Locations {
 
   /** The drive and drive-local track of global track `g`, asserting this adapter owns it. */
   driveTrack(g: number): { drive: Drive; track: number } {
-    const d = this.model.drives.driveOf(g);
-    const drive = this.drives.get(mediaOf(this.state, d));
-    assert(drive, () => `${this.name}: asked to touch ${this.model.drives.dch(g)} on a drive it does not own`);
-    return { drive, track: g - this.model.drives.baseTrack[d]! };
+    return { drive: this.driveOf(g), track: g - this.model.drives.baseTrack[this.model.drives.driveOf(g)]! };
+  }
+
+  /** The drive holding location g, asserting this adapter owns it. */
+  private driveOf(g: number): Drive {
+    const drive = this.drives.get(mediaOf(this.state, this.model.drives.driveOf(g)));
+    if (!drive) assert(false, `${this.name}: asked to touch ${this.model.drives.dch(g)} on a drive it does not own`);
+    return drive;
   }
 
   /**
@@ -40,12 +44,14 @@ export class Locations {
    */
   async read(g: number, dst: Uint8Array, range?: ByteRange): Promise<void> {
     this.checkDrive(g, 'read');
-    const { drive, track } = this.driveTrack(g);
+    const drive = this.driveOf(g);
+    const track = g - this.model.drives.baseTrack[this.model.drives.driveOf(g)]!;
     if (hasFlag(this.state, g, TRACK.MEDIA))
       throw new DriveFault('media', `media error reading ${this.model.drives.dch(g)}`);
-    const [lo, hi] = [range?.[0] ?? 0, range?.[1] ?? dst.length];
+    const lo = range ? range[0] : 0;
+    const hi = range ? range[1] : dst.length;
     if (hasFlag(this.state, g, TRACK.FMT)) dst.fill(0, lo, hi);
-    else if (range) await drive.readRange(track, dst, range[0], range[1]);
+    else if (range) await drive.readRange(track, dst, lo, hi);
     else await drive.readTrack(track, dst);
     if (hasFlag(this.state, g, TRACK.ROT)) for (let i = lo; i < hi; i++) dst[i]! ^= ROT_XOR;
   }
@@ -63,22 +69,21 @@ export class Locations {
 
   private checkDrive(g: number, what: 'read' | 'write'): void {
     const d = this.model.drives.driveOf(g);
-    const dch = () => this.model.drives.dch(g); // named only in a fault: no string on every access
     // Its media failed (a spare being rebuilt in d's place takes reads and writes; its copies not
     // rewritten yet are STALE, below).
     if (!driveWritable(this.state, d))
       throw new DriveFault(
         'failed',
-        `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${dch()}: it has failed`,
+        `drive ${this.model.drives.ids[mediaOf(this.state, d)]} cannot serve a ${what} of ${this.model.drives.dch(g)}: it has failed`,
       );
     // A request that raced a spare's taking d's place (the request was routed before): not ours now.
     if (mediaOf(this.state, d) !== d && !this.owns(g))
       throw new DriveFault(
         'failed',
-        `${dch()} is served by a spare on another adapter now (a ${what} routed before it took the place)`,
+        `${this.model.drives.dch(g)} is served by a spare on another adapter now (a ${what} routed before it took the place)`,
       );
     if (what === 'read' && hasFlag(this.state, g, TRACK.STALE))
-      throw new DriveFault('media', `${dch()} is not rebuilt yet`);
+      throw new DriveFault('media', `${this.model.drives.dch(g)} is not rebuilt yet`);
   }
 
   /**

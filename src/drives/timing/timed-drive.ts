@@ -166,12 +166,13 @@ export class TimedDrive implements Drive {
       this.occupy(this.model.destageOne(start)!.freeMs, now);
       return;
     }
-    const [item] = this.queue.splice(pick, 1);
-    const at = Math.max(start, item!.arrivedMs);
+    const item = this.queue[pick]!;
+    this.queue.splice(pick, 1);
+    const at = Math.max(start, item.arrivedMs);
     const served =
-      item!.write && !this.model.isHit(item!, at)
-        ? this.startWrites(this.concatWrites(item!), at, now)
-        : this.start(item!, at, now);
+      item.write && !this.model.isHit(item, at)
+        ? this.startWrites(this.concatWrites(item), at, now)
+        : this.start(item, at, now);
     this.occupy(served.freeMs, now);
   }
 
@@ -258,11 +259,14 @@ export class TimedDrive implements Drive {
   private occupy(freeMs: number, now: number): void {
     this.busy = true;
     this.freeMs = freeMs;
-    sched().after(Math.max(0, freeMs - now), () => {
-      this.busy = false;
-      this.dispatch();
-    });
+    sched().after(Math.max(0, freeMs - now), this.freed);
   }
+
+  /** The mechanism is free (one function for every access, not a closure each). */
+  private readonly freed = (): void => {
+    this.busy = false;
+    this.dispatch();
+  };
 }
 
 /** What an adapter's timed drives and back-end link did, summed (ms rounded to µs): all zero for instant drives. */

@@ -184,6 +184,8 @@ interface Waiter {
 
 /** Virtual milliseconds one task costs: time moves on even while tasks are always ready. */
 export const STEP_COST_MS = 0.01;
+/** A settled promise: a reaction on it is a microtask queued behind those already queued. */
+const RESOLVED: Promise<void> = Promise.resolve();
 /** Cancelled timers the seeded scheduler's heap may hold before it is rebuilt without them (once they are half of it). */
 export const CANCELLED_TIMERS_KEPT = 1024;
 /** Most tasks one seeded run may take before it is declared a livelock. */
@@ -376,7 +378,7 @@ export class SeededScheduler extends Owners implements Scheduler {
           this.runOne();
           ran = true;
           if (this.steps % STEPS_PER_REAL_TURN === 0) setImmediate(step);
-          else queueMicrotask(drained);
+          else void RESOLVED.then(drained); // queueMicrotask would make an AsyncResource and a bound function each time
         } catch (err) {
           reject(err);
         }
