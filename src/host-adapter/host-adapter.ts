@@ -56,7 +56,8 @@ export class HostAdapter {
   private readonly scenarios = new Map<number, number[]>();
   private inflight = 0;
   private broken?: string; // set when an invariant broke: the adapter serves nothing more
-  readonly counters = { reads: 0, writes: 0, flushes: 0, hits: 0, misses: 0, errors: 0 };
+  /** `inThread`: requests served by a call from a host in this thread (serveNow), with no message. */
+  readonly counters = { reads: 0, writes: 0, flushes: 0, hits: 0, misses: 0, errors: 0, inThread: 0 };
   private readonly gate: SyncGate;
   /** Its ports' cost per request (command and transfer), when the array has timed drives. */
   private readonly ports?: HostPorts;
@@ -175,6 +176,19 @@ export class HostAdapter {
       else void this.submitSlow(req, link);
     }
     if (now.length > 0) link.send({ t: 'io-done', replies: now });
+  }
+
+  /**
+   * A request from a host in this adapter's own thread (the NBD server it runs, DESIGN §9): its reply
+   * now if the fast path takes it, counted as a request over a link is; undefined (nothing changed):
+   * send it over the link. No batch, message or turn between the socket and the cache for a hit.
+   */
+  serveNow(req: IoRequest): IoReply | undefined {
+    const reply = this.served(req);
+    if (!reply) return undefined;
+    addCacheWord(this.state, BACKGROUND.HOST_OPS, 1);
+    this.counters.inThread++;
+    return this.counted(req, reply);
   }
 
   /**

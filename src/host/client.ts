@@ -21,6 +21,11 @@ interface Pending {
 /** A request as its error names it (built only when one fails: not a string per request). */
 const what = (p: Pending): string => `${p.req.op} ${p.req.device}@${p.req.offsetBytes}`;
 
+/** The error a failed reply stands for (its code and text). */
+export function failedReply(r: IoReply): ArrayError {
+  return new ArrayError((r.code as ErrorCode) ?? 'ADAPTER_GONE', r.error ?? 'request failed');
+}
+
 export class HostClient {
   private link: Link;
   private readonly reconnect?: () => Link;
@@ -105,7 +110,7 @@ export class HostClient {
   }
 
   private static check(r: IoReply): IoReply {
-    if (!r.ok) throw new ArrayError((r.code as ErrorCode) ?? 'ADAPTER_GONE', r.error ?? 'request failed');
+    if (!r.ok) throw failedReply(r);
     return r;
   }
 

@@ -66,6 +66,7 @@ export function buildActor(init: ActorInit, log: Log, emit: Emit = () => {}): Ac
       stop: () => {},
       status: () => ha.status(),
       call: noCalls('a host adapter'),
+      serveNow: (req) => ha.serveNow(req),
     };
   }
   if (init.role === 'da') {

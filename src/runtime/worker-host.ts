@@ -50,6 +50,10 @@ export function hostWorker(): void {
             if (init.role !== 'ha') throw new Error(`${c.name} is not a host adapter: it takes no host link`);
             actor.wire('host', 0, link);
           },
+          serveNow: (req) => {
+            if (!actor.serveNow) throw new Error(`${c.name} is not a host adapter: it serves no host`);
+            return actor.serveNow(req);
+          },
           log,
         });
       default:

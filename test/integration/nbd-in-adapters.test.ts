@@ -72,6 +72,11 @@ describe('NBD in the host adapters', () => {
     expect(s.nbd.counters.requests.get('read ok')).toBe(2 * BLOCKS);
     expect(s.nbd.counters.connectionsOpen).toBe(2);
     expect(s.io.devices.get('LD1')?.reads).toBe(2 * BLOCKS);
+    // Hits were served by a call in the adapter's thread (serveNow), misses over its link: both here.
+    const st = await s.emu.status();
+    const inThread = st.HA0!.inThread! + st.HA1!.inThread!;
+    expect(inThread).toBeGreaterThan(0);
+    expect(inThread).toBeLessThan(4 * BLOCKS);
     a.close();
     b.close();
   });

@@ -33,6 +33,7 @@ export function extend(ctx: ExtensionContext): void {
       sizeOf: (name) => sizes.get(name),
       // Straight to this host adapter: it destages, and with a data dir has the service processor commit, before it answers.
       flush: () => client.flush(),
+      direct: (req) => ctx.serveNow(req),
     },
     io,
   );

@@ -2,6 +2,7 @@
 // emulator. The actor classes themselves know nothing of worker_threads.
 import type { ArrayConfig } from '../config/config.ts';
 import type { Link } from './link.ts';
+import type { IoReply, IoRequest } from './messages.ts';
 import { ACTOR_IDS, type SharedBuffers } from '../tables/memory.ts';
 import { assert } from '../errors/assert.ts';
 
@@ -17,6 +18,8 @@ export interface ActorHandle {
   status(): Record<string, number>;
   /** A request from the main thread (the service processor's `reconfigure`, …). */
   call(method: string, args: unknown[]): Promise<unknown>;
+  /** A host adapter's fast path, for a host in its own thread (HostAdapter.serveNow). */
+  serveNow?(req: IoRequest): IoReply | undefined;
 }
 
 /** Events an actor reports to the main thread (progress of a reconfiguration, …). */
@@ -89,5 +92,10 @@ export interface ExtensionContext {
   /** The actor incarnation whose thread this is (the owner of what runs at the host end). */
   owner: import('../sched/sched.ts').Owner;
   attachHost(link: Link): void;
+  /**
+   * The host adapter's fast path, called in this thread: the reply of a request it serves at once
+   * (a cache hit within one track), counted as over the link; undefined: send it over the link.
+   */
+  serveNow(req: IoRequest): IoReply | undefined;
   log: import('./link.ts').Log;
 }
