@@ -7,8 +7,8 @@
 // One timer a table, not one a request: a stage is asked thousands of times a second, each answered
 // in milliseconds against a bound of seconds. A timer per request was a setTimeout and a
 // clearTimeout each on the real clock, and on the seeded one an entry left in its heap until its
-// time came (cancelled timers are dropped only as they reach the top): ~240 000 of them alive at
-// once on the virtual clock, with their closures, promoted to the old generation (issue 32).
+// time came (cancelled timers are dropped only as they reach the top): ~63 000 of them alive 10 s
+// into a 16-adapter sweep on the virtual clock, with their closures, promoted to the old generation.
 import { sched, type Timer } from '../sched/sched.ts';
 
 interface Entry<A, X> {
