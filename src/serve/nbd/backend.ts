@@ -8,6 +8,7 @@ import { failedReply, type HostClient } from '../../host/client.ts';
 import type { IoReply, IoRequest } from '../../shared/links/messages.ts';
 import type { NbdBackend } from './server.ts';
 import { BufferPool } from './buffer-pool.ts';
+import { assert } from '../../shared/errors/assert.ts';
 
 /** Per logical device, what its hosts did: counted as host I/O enters the array. */
 export interface DeviceCounters {
@@ -87,7 +88,13 @@ export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & {
       const into = pool.take(length);
       const release = () => pool.give(into);
       const r = now(name, false, { id: 0, op: 'read', device: name, offsetBytes: offset, lengthBytes: length, into });
-      if (r?.ok && r.data === into) return Promise.resolve({ data: into, release });
+      if (r?.ok) {
+        assert(
+          r.data?.length === length,
+          () => `NBD read of ${length} bytes at ${offset}: the adapter gave ${r.data?.length}`,
+        );
+        return Promise.resolve({ data: r.data, release }); // `into`, filled from the slot
+      }
       if (r) {
         release();
         return Promise.reject(failedReply(r));
