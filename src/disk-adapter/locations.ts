@@ -28,7 +28,12 @@ export class Locations {
 
   /** The drive and drive-local track of global track `g`, asserting this adapter owns it. */
   driveTrack(g: number): { drive: Drive; track: number } {
-    return { drive: this.driveOf(g), track: g - this.model.drives.baseTrack[this.model.drives.driveOf(g)]! };
+    return { drive: this.driveOf(g), track: this.localTrack(g) };
+  }
+
+  /** Location g as a track of its drive (drive-local index). */
+  private localTrack(g: number): number {
+    return g - this.model.drives.baseTrack[this.model.drives.driveOf(g)]!;
   }
 
   /** The drive holding location g, asserting this adapter owns it. */
@@ -44,8 +49,8 @@ export class Locations {
    */
   async read(g: number, dst: Uint8Array, range?: ByteRange): Promise<void> {
     this.checkDrive(g, 'read');
-    const drive = this.driveOf(g);
-    const track = g - this.model.drives.baseTrack[this.model.drives.driveOf(g)]!;
+    const drive = this.driveOf(g); // not driveTrack: no object a read
+    const track = this.localTrack(g);
     if (hasFlag(this.state, g, TRACK.MEDIA))
       throw new DriveFault('media', `media error reading ${this.model.drives.dch(g)}`);
     const lo = range ? range[0] : 0;

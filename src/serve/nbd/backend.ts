@@ -9,6 +9,7 @@ import type { IoReply, IoRequest } from '../../shared/links/messages.ts';
 import type { NbdBackend } from './server.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { assert } from '../../shared/errors/assert.ts';
+import { RESOLVED } from '../../shared/sched/sched.ts';
 
 /** Per logical device, what its hosts did: counted as host I/O enters the array. */
 export interface DeviceCounters {
@@ -114,7 +115,7 @@ export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & {
         lengthBytes: data.length,
         data,
       });
-      if (r) return r.ok ? DONE : Promise.reject(failedReply(r));
+      if (r) return r.ok ? RESOLVED : Promise.reject(failedReply(r));
       return counted(name, true, data.length, () => client().write(name, offset, data, true));
     },
     flush: () => src.flush(),
@@ -122,9 +123,6 @@ export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & {
     close: () => src.clients.forEach((c) => c.close()),
   };
 }
-
-/** A request done at once: one settled promise for all of them. */
-const DONE: Promise<void> = Promise.resolve();
 
 function countersOf(io: DeviceIo, name: string): DeviceCounters {
   let c = io.devices.get(name);

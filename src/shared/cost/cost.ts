@@ -5,7 +5,7 @@
 import { assert } from '../errors/assert.ts';
 import type { ArrayConfig } from '../config/config.ts';
 import { modelPreset } from '../config/drive-models.ts';
-import { sched, sleep } from '../sched/sched.ts';
+import { RESOLVED, sched, sleep } from '../sched/sched.ts';
 
 /**
  * Host adapter defaults: two 2 Gb/s Fibre Channel ports (about 200 MB/s of payload each), and
@@ -61,12 +61,9 @@ export class Lanes {
 /** Wait until `doneMs` on the scheduler's clock: exactly in virtual time, and only a backlog of REAL_WAIT_MIN_MS or more in real time. */
 export function until(doneMs: number): Promise<void> {
   const waitMs = doneMs - sched().now();
-  if (waitMs <= 0 || (sched().kind === 'real' && waitMs < REAL_WAIT_MIN_MS)) return DONE;
+  if (waitMs <= 0 || (sched().kind === 'real' && waitMs < REAL_WAIT_MIN_MS)) return RESOLVED;
   return sleep(waitMs); // not an async function: no second promise around the sleep's
 }
-
-/** The promise of a wait that is over: one for every such wait. */
-const DONE: Promise<void> = Promise.resolve();
 
 /** A host adapter's ports: what each request costs, and when it is through. */
 export class HostPorts {

@@ -184,8 +184,11 @@ interface Waiter {
 
 /** Virtual milliseconds one task costs: time moves on even while tasks are always ready. */
 export const STEP_COST_MS = 0.01;
-/** A settled promise: a reaction on it is a microtask queued behind those already queued. */
-const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * A settled promise, one for the thread: a reaction on it is a microtask queued behind those already
+ * queued, and a wait that is already over returns it (no promise made for it).
+ */
+export const RESOLVED: Promise<void> = Promise.resolve();
 /** Cancelled timers the seeded scheduler's heap may hold before it is rebuilt without them (once they are half of it). */
 export const CANCELLED_TIMERS_KEPT = 1024;
 /** Most tasks one seeded run may take before it is declared a livelock. */
