@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/shared/config/config.ts';
-import { cylinderName, deviceLayout, transferPlan, type DeviceLayout } from '../../src/shared/layout/layout.ts';
+import fc from 'fast-check';
+import { loadConfig, type ArrayConfig } from '../../src/shared/config/config.ts';
+import {
+  cylinderName,
+  deviceLayout,
+  DeviceLayout,
+  DriveMap,
+  transferPlan,
+  type Extent,
+} from '../../src/shared/layout/layout.ts';
+import { TrackInverse } from '../../src/shared/restripe/session.ts';
 
 const fig2 = loadConfig('examples/fig2.json');
 const target = (f: string) => loadConfig(`examples/${f}.json`, { running: fig2 });
@@ -103,5 +112,51 @@ describe('layouts of the patent (DESIGN §8)', () => {
       L: '35:3 48:3 33:3',
     });
     expect(plan.filter((r) => r.moves).map((r) => r.cylinder)).toEqual(['G', 'H', 'I', 'J', 'K', 'L']);
+  });
+
+  it("a layout's inverse, by arithmetic, undoes locate() on every track and finds nothing elsewhere", () => {
+    // Any layout: 1-5 drives of random size, a striped or concatenated device with a member on any
+    // of them (two on one drive, at different places, too), H heads, S cylinders a stripe.
+    const layouts = fc
+      .record({
+        heads: fc.integer({ min: 1, max: 4 }),
+        stripe: fc.integer({ min: 1, max: 3 }),
+        striped: fc.boolean(),
+        rows: fc.integer({ min: 1, max: 3 }),
+        members: fc.array(fc.record({ drive: fc.integer({ min: 0, max: 4 }), gap: fc.integer({ min: 0, max: 2 }) }), {
+          minLength: 1,
+          maxLength: 5,
+        }),
+      })
+      .map(({ heads, stripe, striped, rows, members }) => {
+        const next = [0, 0, 0, 0, 0]; // each drive's first free cylinder
+        const extents: Extent[] = members.map(({ drive, gap }, i) => {
+          const cylinders = striped ? stripe * rows : 1 + ((i * 7 + gap) % 4);
+          const e = { drive, driveId: `d${drive}`, startCylinder: next[drive]! + gap, cylinders };
+          next[drive] = e.startCylinder + cylinders;
+          return e;
+        });
+        const cfg = {
+          geometry: { trackBytes: 512, headsPerCylinder: heads },
+          drives: next.map((c, d) => ({ id: `d${d}`, cylinders: c + 1 })),
+        } as unknown as ArrayConfig;
+        const drives = new DriveMap(cfg);
+        return {
+          drives,
+          layout: new DeviceLayout('LDX', striped ? 'striped' : 'concatenated', extents, stripe, drives),
+        };
+      });
+    fc.assert(
+      fc.property(layouts, ({ drives, layout }) => {
+        const held = new Map<number, number>();
+        for (let t = 0; t < layout.tracks; t++) held.set(layout.locate(t), t);
+        expect(held.size).toBe(layout.tracks); // locate() is one to one
+        const inv = new TrackInverse(layout, drives);
+        for (let g = 0; g < drives.totalTracks; g++) expect(inv.get(g)).toBe(held.get(g) ?? -1);
+        for (let d = 0; d < drives.ids.length; d++)
+          expect([...inv.on(d)]).toEqual([...held.keys()].filter((g) => drives.driveOf(g) === d).sort((a, b) => a - b));
+      }),
+      { numRuns: 300, seed: 7 },
+    );
   });
 });

@@ -155,6 +155,35 @@ export class DeviceLayout {
     return this.memberBase[member]! + offset * H + h;
   }
 
+  /**
+   * The logical track held at global track `g`, or -1 where the layout has none: locate()'s inverse
+   * in arithmetic (no table), O(members). Every track of a member holds one logical track.
+   */
+  logicalOf(g: number): number {
+    const H = this.headsPerCylinder;
+    for (let m = 0; m < this.memberBase.length; m++) {
+      const local = g - this.memberBase[m]!;
+      if (local < 0 || local >= this.members[m]!.cylinders * H) continue;
+      const lc = (local / H) | 0; // the member's cylinder
+      const h = local - lc * H;
+      if (this.kind === 'concatenated') return ((m === 0 ? 0 : this.concatEnd[m - 1]!) + lc) * H + h;
+      const S = this.stripeCylinders;
+      const row = (lc / S) | 0;
+      return ((row * this.members.length + m) * S + (lc - row * S)) * H + h;
+    }
+    return -1;
+  }
+
+  /** The global track ranges [first, end) of the layout's members on drive `d`, in increasing order. */
+  rangesOn(d: number): Array<[number, number]> {
+    const H = this.headsPerCylinder;
+    const out: Array<[number, number]> = [];
+    this.members.forEach((e, m) => {
+      if (e.drive === d) out.push([this.memberBase[m]!, this.memberBase[m]! + e.cylinders * H]);
+    });
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+
   /** Per drive, the logical cylinders it holds in physical order (the patent's FIG. 8/9 tables). */
   cylindersByDrive(): Map<string, number[]> {
     const out = new Map<string, Array<[number, number]>>();

@@ -44,43 +44,51 @@ export interface Resume {
 }
 
 /**
- * A layout's inverse: global track → logical track, -1 where the layout has none. Kept as a map of
- * the layout's own tracks, not an array over every track of the array: full-size drives hold
- * millions of tracks, a restriped device a few thousand. Its global tracks are listed per drive,
- * in increasing order, once (the background processes walk them drive by drive).
+ * A layout's inverse: global track → logical track, -1 where the layout has none, by arithmetic
+ * (DeviceLayout.logicalOf), not a table: building a table of a layout's tracks in every actor as it
+ * learns a session took most of that step (2-24 ms cold at 1080 tracks, DESIGN §11), and a device
+ * of full-size drives holds millions. Its global tracks are listed per drive, in increasing order,
+ * when first asked (the background processes walk them drive by drive).
  */
 export class TrackInverse {
-  private readonly map = new Map<number, number>();
   private readonly onDrive = new Map<number, Int32Array>();
 
-  constructor(layout: DeviceLayout, drives: DriveMap) {
-    const lists = new Map<number, number[]>();
-    for (let t = 0; t < layout.tracks; t++) {
-      const g = layout.locate(t);
-      if (this.map.has(g))
-        assert(false, () => `${layout.deviceId}: global track ${g} mapped twice (logical ${this.map.get(g)} and ${t})`);
-      this.map.set(g, t);
-      const d = drives.driveOf(g);
-      let list = lists.get(d);
-      if (!list) lists.set(d, (list = []));
-      list.push(g);
-    }
-    for (const [d, list] of lists) this.onDrive.set(d, Int32Array.from(list).sort());
+  constructor(
+    private readonly layout: DeviceLayout,
+    drives: DriveMap,
+  ) {
+    // Members must not overlap: each global track holds at most one logical track.
+    const ranges = this.drivesUsed().flatMap((d) => layout.rangesOn(d));
+    ranges.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < ranges.length; i++)
+      assert(
+        ranges[i]![0] >= ranges[i - 1]![1],
+        () =>
+          `${layout.deviceId}: global track ${drives.dch(ranges[i]![0])} mapped twice (members overlap: ${ranges.map(([a, b]) => `${a}..${b - 1}`).join(', ')})`,
+      );
   }
 
   /** The logical track at global track g, or -1. */
   get(g: number): number {
-    return this.map.get(g) ?? -1;
+    return this.layout.logicalOf(g);
   }
 
   /** The layout's global tracks on drive d, in increasing order. */
   on(d: number): Int32Array {
-    return this.onDrive.get(d) ?? NONE;
+    let list = this.onDrive.get(d);
+    if (!list) {
+      const ranges = this.layout.rangesOn(d);
+      list = new Int32Array(ranges.reduce((n, [a, b]) => n + b - a, 0));
+      let i = 0;
+      for (const [a, b] of ranges) for (let g = a; g < b; g++) list[i++] = g;
+      this.onDrive.set(d, list);
+    }
+    return list;
   }
 
   /** The drives holding any of the layout's tracks. */
   drivesUsed(): number[] {
-    return [...this.onDrive.keys()];
+    return [...new Set(this.layout.members.map((e) => e.drive))];
   }
 }
 
