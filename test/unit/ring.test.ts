@@ -126,7 +126,7 @@ function fakeAdapter(link: RingAdapterLink, deviceBytes: number): Uint8Array {
 }
 
 describe('host link on rings', () => {
-  it('carries reads, writes, failures, leases and oversized requests, data intact', async () => {
+  it("carries reads (into the caller's buffer too), writes, failures, leases and oversized requests, data intact", async () => {
     const DEVICE_BYTES = RING_REQUEST_MAX_BYTES * 2;
     const { port1, port2 } = new MessageChannel();
     const adapterEnd = new RingAdapterLink(port2, 'host0', () => {});
@@ -139,7 +139,7 @@ describe('host link on rings', () => {
         fc.asyncProperty(
           fc.array(
             fc.record({
-              op: fc.constantFrom('read', 'write', 'lease', 'flush'),
+              op: fc.constantFrom('read', 'write', 'lease', 'into', 'flush'),
               at: fc.integer({ min: 0, max: DEVICE_BYTES - 1 }),
               n: fc.oneof(fc.integer({ min: 1, max: 70_000 }), fc.constant(RING_REQUEST_MAX_BYTES + 4096)),
               fill: fc.integer({ min: 1, max: 255 }),
@@ -175,6 +175,12 @@ describe('host link on rings', () => {
                   const len = Math.min(r.n, DEVICE_BYTES - r.at);
                   if (r.op === 'read') {
                     expect(Buffer.compare(await host.read('LD1', r.at, len), model.subarray(r.at, r.at + len))).toBe(0);
+                    return;
+                  }
+                  if (r.op === 'into') {
+                    const into = new Uint8Array(len).fill(0xee);
+                    expect(await host.readInto('LD1', r.at, into)).toBe(into); // the caller's own buffer, filled
+                    expect(Buffer.compare(into, model.subarray(r.at, r.at + len))).toBe(0);
                     return;
                   }
                   const { data, release } = await host.readLeased('LD1', r.at, len);

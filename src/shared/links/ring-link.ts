@@ -6,7 +6,8 @@
 //
 // Data is copied once on each side: a write's bytes into the arena by the host, then by the host
 // adapter from the arena into the cache slot; a read's bytes by the host adapter from the slot
-// into the arena region the host set aside (IoRequest.into), and out of it by the host.
+// into the arena region the host set aside, and out of it by the host (into the buffer the caller
+// gave, IoRequest.into, if it gave one).
 import type { MessagePort } from 'node:worker_threads';
 import { LINK_QUEUE_LIMIT, PortLink, type Log } from './link.ts';
 import type { IoOp, IoReply, IoRequest, Message } from './messages.ts';
@@ -55,8 +56,12 @@ export class RingHostLink extends PortLink {
   private namesUsed = 0;
   private readonly deviceCodes = new Map<string, number>();
   /** Per request id on the ring and not yet answered: its arena region (-1: none) and, for a read, its
-   * length. Never more than RING_ENTRIES of them, so the reply ring cannot overflow. */
-  private readonly regions = new Map<number, { at: number; read: boolean; len: number; lease: boolean }>();
+   * length and the caller's own buffer if it gave one. Never more than RING_ENTRIES of them, so the
+   * reply ring cannot overflow. */
+  private readonly regions = new Map<
+    number,
+    { at: number; read: boolean; len: number; lease: boolean; into: Uint8Array | undefined }
+  >();
   /** Requests waiting for room on the ring or in the arena, in order. */
   private readonly held: IoRequest[] = [];
   private ringHandler: (msgs: Message[]) => void = () => {};
@@ -138,7 +143,8 @@ export class RingHostLink extends PortLink {
     w[e + LENGTH] = len;
     w[e + DATA_AT] = at;
     this.requests.put();
-    this.regions.set(req.id, { at, read: req.op === 'read', len, lease: req.lease === true });
+    const into = req.op === 'read' && req.into?.length === len ? req.into : undefined;
+    this.regions.set(req.id, { at, read: req.op === 'read', len, lease: req.lease === true, into });
     return true;
   }
 
@@ -183,7 +189,8 @@ export class RingHostLink extends PortLink {
 
   /**
    * The reply to ring request `id`, its arena region given back: a read's data is copied out of it
-   * first, or, asked for a lease, lent where it lies until the reply's `release` is called.
+   * first (into the caller's own buffer if it gave one, else a new one), or, asked for a lease, lent
+   * where it lies until the reply's `release` is called.
    */
   private answered(id: number): IoReply {
     const r = this.regions.get(id);
@@ -198,7 +205,9 @@ export class RingHostLink extends PortLink {
       };
       return { id, ok: true, data: this.bytes.subarray(r.at, r.at + r.len), release };
     }
-    const data = r.read ? this.bytes.slice(r.at, r.at + r.len) : undefined;
+    let data: Uint8Array | undefined;
+    if (r.into) (data = r.into).set(this.bytes.subarray(r.at, r.at + r.len));
+    else if (r.read) data = this.bytes.slice(r.at, r.at + r.len);
     this.arena.free(r.at);
     return { id, ok: true, data };
   }
