@@ -28,6 +28,9 @@ export interface Row {
   actorP99Ms: number;
   referenceOpsPerSec: number;
   ratio: number;
+  /** How busy the host adapter's thread was (0-1) and the host processors' threads (their mean): what bounds the row. */
+  hostAdapterBusy: number;
+  hostProcessorsBusy: number;
 }
 
 /** The reference: one thread, the same locate() and the same copies into and out of a track cache. */
@@ -90,6 +93,7 @@ export async function hostIoRows(seconds: number, say: (s: string) => void): Pro
     await host.flush();
     host.close();
     for (const [name, blockBytes, readPct] of HOST_IO_CASES) {
+      const before = emu.threadUse();
       const s = await runWorkload(emu, {
         hostProcessors: 2,
         seconds,
@@ -101,6 +105,7 @@ export async function hostIoRows(seconds: number, say: (s: string) => void): Pro
         devices: ['LD1'],
         verify: false,
       });
+      const haBusy = emu.threadUse(before).HA0?.utilization ?? 0;
       if (s.ioErrors > 0) throw new Error(`${name}: ${s.ioErrors} I/O errors: ${s.described[0]}`);
       const ref = reference(dev.layout, tb, blockBytes, readPct === 100, seconds);
       const actor = s.iops;
@@ -113,9 +118,11 @@ export async function hostIoRows(seconds: number, say: (s: string) => void): Pro
         actorP99Ms: s.latencyMs.p99,
         referenceOpsPerSec: Math.round(ref),
         ratio: Math.round((actor / ref) * 1000) / 1000,
+        hostAdapterBusy: Math.round(haBusy * 100) / 100,
+        hostProcessorsBusy: s.hostProcessorsBusy ?? 0,
       });
       say(
-        `${name}: ${actor} ops/s (${s.mbPerSec} MB/s, p99 ${s.latencyMs.p99} ms) vs reference ${Math.round(ref)} ops/s → ratio ${rows.at(-1)!.ratio}`,
+        `${name}: ${actor} ops/s (${s.mbPerSec} MB/s, p99 ${s.latencyMs.p99} ms) vs reference ${Math.round(ref)} ops/s → ratio ${rows.at(-1)!.ratio}; threads busy: HA0 ${rows.at(-1)!.hostAdapterBusy}, host processors ${rows.at(-1)!.hostProcessorsBusy}`,
       );
     }
   } finally {

@@ -19,6 +19,8 @@ interface HostIoFigure {
   referenceOpsPerSec: number;
   ratio: number;
   p99Ms: number;
+  /** Busy share (0-1) of HA0's thread and of the host processors' threads (their mean). */
+  busy: { hostAdapter: number; hostProcessors: number };
 }
 
 export interface SpeedFigures {
@@ -52,6 +54,7 @@ export async function speedRun(
       referenceOpsPerSec: r.referenceOpsPerSec,
       ratio: r.ratio,
       p99Ms: r.actorP99Ms,
+      busy: { hostAdapter: r.hostAdapterBusy, hostProcessors: r.hostProcessorsBusy },
     };
   }
   const th = await restripeThroughput(quick, say);
@@ -194,7 +197,7 @@ export function speedMarkdown(r: SpeedReport, machine: string, date: string, qui
   const rule = `|---|${r.runs.map(() => '---:').join('|')}|---|---|`;
   const rows = r.targets.map((t) => `| ${t.figure} | ${t.values.join(' | ')} | ${t.target} | ${t.metIn} of ${n} |`);
   const io = (k: keyof SpeedFigures['hostIo'], label: string) =>
-    `| ${label} | ${r.runs.map((f) => `${f.hostIo[k].opsPerSec} (ref ${f.hostIo[k].referenceOpsPerSec}, ${f.hostIo[k].ratio}; p99 ${f.hostIo[k].p99Ms} ms)`).join(' | ')} |`;
+    `| ${label} | ${r.runs.map((f) => `${f.hostIo[k].opsPerSec} (ref ${f.hostIo[k].referenceOpsPerSec}, ${f.hostIo[k].ratio}; p99 ${f.hostIo[k].p99Ms} ms; busy HA0 ${f.hostIo[k].busy?.hostAdapter ?? '–'}, host processors ${f.hostIo[k].busy?.hostProcessors ?? '–'})`).join(' | ')} |`;
   return [
     '## Speed: real clients and the host path, three runs side by side',
     '',
@@ -204,7 +207,8 @@ export function speedMarkdown(r: SpeedReport, machine: string, date: string, qui
     '',
     ...nbdLines(r),
     'Host I/O through the actors (FIG. 2 array, 1 host adapter, 2 host processors × queue depth 64, verification',
-    'off, cache holding every track), ops/s beside the in-process reference doing the same `locate()` and copies:',
+    'off, cache holding every track), ops/s beside the in-process reference doing the same `locate()` and copies,',
+    "and how busy HA0's thread and the host processors' threads were (their event loops' active share, 0-1):",
     '',
     `| case | ${r.runs.map((_, i) => `run ${i + 1}`).join(' | ')} |`,
     `|---|${r.runs.map(() => '---').join('|')}|`,

@@ -17,8 +17,10 @@ export default async function hostProcessor(task: HostProcessorTask): Promise<Pr
     if (level !== 'info') process.stderr.write(`host processor ${level}: ${text}\n`);
   });
   const client = new HostClient(link);
+  const before = performance.eventLoopUtilization();
   try {
-    return await runHostProcessor(client, new Verifier(task.verifier), task.spec);
+    const result = await runHostProcessor(client, new Verifier(task.verifier), task.spec);
+    return { ...result, threadBusy: performance.eventLoopUtilization(before).utilization };
   } finally {
     client.close();
   }

@@ -63,6 +63,11 @@ export interface HostSummary {
   elapsedMs: number;
   latencyMs: { p50: number; p99: number; max: number };
   described: string[];
+  /**
+   * Host processors on threads of their own (a pool): how busy their threads were, the mean (0-1).
+   * Near 1, the load generator, not the array, bounds the figures.
+   */
+  hostProcessorsBusy?: number;
 }
 
 const HOST_PROCESSOR = new URL('./host-processor.ts', import.meta.url).href;
@@ -181,7 +186,15 @@ function summarize(rs: ProcessorResult[], elapsedMs: number): HostSummary {
       max: ms(hist.maxValue),
     },
     described: rs.flatMap((r) => r.described).slice(0, 10),
+    ...busyOf(rs),
   };
+}
+
+/** The host processors' threads' mean busy share, where they ran on threads of their own. */
+function busyOf(rs: ProcessorResult[]): Pick<HostSummary, 'hostProcessorsBusy'> {
+  const busy = rs.flatMap((r) => (r.threadBusy === undefined ? [] : [r.threadBusy]));
+  if (busy.length === 0) return {};
+  return { hostProcessorsBusy: Math.round((busy.reduce((a, b) => a + b, 0) / busy.length) * 100) / 100 };
 }
 
 /** Hosts during something (a restripe) against before it. */

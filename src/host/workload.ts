@@ -81,6 +81,8 @@ export interface ProcessorResult {
   described: string[]; // first verify or I/O errors, in words
   latencyUs: string; // HDR histogram, compressed base64
   elapsedMs: number;
+  /** A host processor on a thread of its own: how busy that thread was (0-1, its event loop's active share). */
+  threadBusy?: number;
 }
 
 export function newLatencyHistogram(): hdr.Histogram {

@@ -5,6 +5,7 @@ import { HostAdapterExtensions } from './extensions.ts';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ArrayConfig } from '../shared/config/config.ts';
 import { EventEmitter } from 'node:events';
+import { threadUse, type ThreadUse } from './thread-use.ts';
 import { type ActorInit, type Emit, type PeerKind, type Role } from '../shared/links/actor.ts';
 import { MAIN_OWNER, sched } from '../shared/sched/sched.ts';
 import { takeBack, type TakenBack } from './recovery.ts';
@@ -436,6 +437,11 @@ export class ArrayEmulator extends EventEmitter {
   /** Let a held process take `steps` more steps (one track each for establish, split, transfer). */
   step(name: HoldName, steps = 1): void {
     this.state.hooks.stepHold(name, steps);
+  }
+
+  /** How busy each actor's thread was since `since` (a snapshot this returned) or since it started (thread-use.ts). */
+  threadUse(since?: ThreadUse): ThreadUse {
+    return threadUse(this.actors, since);
   }
 
   async status(): Promise<Record<string, Record<string, number>>> {

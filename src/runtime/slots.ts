@@ -3,6 +3,7 @@
 // (start, status, calls, links' ports). The emulator wires and restarts them through this one shape.
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
+import type { EventLoopUtilization } from 'node:perf_hooks';
 import {
   actorId,
   type ActorHandle,
@@ -34,6 +35,11 @@ export interface ActorSlot {
   owner: Owner;
   start(): Promise<void>;
   status(): Promise<Record<string, number>>;
+  /**
+   * Its thread's event-loop use since it started (active and idle ms: Node's
+   * eventLoopUtilization), or undefined for an actor that shares the main thread (inline).
+   */
+  threadUse(): EventLoopUtilization | undefined;
   call(method: string, args: unknown[]): Promise<unknown>;
   stop(): Promise<void>;
 }
@@ -70,6 +76,7 @@ export function inlineActor(init: ActorInit, name: string, log: Log, emit: Emit,
     attach: (kind, index, link) => as(() => actor.wire(kind, index, link)),
     start: async () => as(() => actor.start()),
     status: () => backToCaller(async () => as(() => actor.status())),
+    threadUse: () => undefined,
     call: (method, args) => backToCaller(() => as(() => actor.call(method, args))),
     stop: async () => as(() => actor.stop()),
   };
@@ -176,6 +183,7 @@ export async function startWorker(
       const c = await p;
       return c.t === 'status-reply' ? c.info : {};
     },
+    threadUse: () => (exited ? undefined : worker.performance.eventLoopUtilization()),
     call: (method, args) => {
       if (exited) return Promise.reject(new ArrayError('ADAPTER_GONE', `${name} exited`));
       const id = nextId++;
