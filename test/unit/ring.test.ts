@@ -9,6 +9,7 @@ import { Arena, ENTRY_WORDS, Ring, ringBuffers } from '../../src/shared/links/ri
 import { RING_REQUEST_MAX_BYTES, RingAdapterLink, RingHostLink } from '../../src/shared/links/ring-link.ts';
 import type { IoReply, Message } from '../../src/shared/links/messages.ts';
 import { HostClient } from '../../src/host/client.ts';
+import { RegionTable } from '../../src/shared/links/region-table.ts';
 import { InvariantError } from '../../src/shared/errors/errors.ts';
 
 describe('arena', () => {
@@ -124,6 +125,50 @@ function fakeAdapter(link: RingAdapterLink, deviceBytes: number): Uint8Array {
   });
   return disk;
 }
+
+describe('region table', () => {
+  it('finds every request in flight and only those, whatever the order ids come and go in', () => {
+    // A window of ids in flight that moves on (as a client's ids do), answered in any order, and
+    // small tables, so probe runs wrap around the end and removals shift entries back.
+    const ops = fc.array(fc.record({ add: fc.boolean(), pick: fc.nat(), gap: fc.integer({ min: 1, max: 40 }) }), {
+      minLength: 1,
+      maxLength: 400,
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 24 }), ops, (entries, steps) => {
+        const table = new RegionTable(entries);
+        const model = new Map<number, number>();
+        let next = 1;
+        for (const { add, pick, gap } of steps) {
+          if (add && model.size < entries) {
+            next += gap;
+            table.add(next, next % 1000, next % 77, next % 4, undefined);
+            model.set(next, next % 1000);
+          } else if (model.size > 0) {
+            const id = [...model.keys()][pick % model.size]!;
+            const c = table.find(id);
+            expect(c).toBeGreaterThanOrEqual(0);
+            expect([table.at[c], table.len[c], table.flags[c]]).toEqual([id % 1000, id % 77, id % 4]);
+            table.remove(c);
+            model.delete(id);
+            expect(table.find(id)).toBe(-1);
+          }
+          expect(table.size).toBe(model.size);
+          for (const id of model.keys()) expect(table.at[table.find(id)]).toBe(model.get(id));
+        }
+      }),
+      { numRuns: 300, seed: 11 },
+    );
+  });
+
+  it('refuses more requests in flight than it has room for, and an id twice', () => {
+    const table = new RegionTable(2);
+    table.add(5, 0, 1, 0, undefined);
+    expect(() => table.add(5, 0, 1, 0, undefined)).toThrow(InvariantError);
+    table.add(6, 0, 1, 0, undefined);
+    expect(() => table.add(7, 0, 1, 0, undefined)).toThrow(InvariantError);
+  });
+});
 
 describe('host link on rings', () => {
   it("carries reads (into the caller's buffer too), writes, failures, leases and oversized requests, data intact", async () => {

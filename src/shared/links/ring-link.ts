@@ -13,6 +13,7 @@ import { LINK_QUEUE_LIMIT, PortLink, type Log } from './link.ts';
 import type { IoOp, IoReply, IoRequest, Message } from './messages.ts';
 import { Arena, Ring, ringBuffers, type RingBuffers } from './ring.ts';
 import { assert } from '../errors/assert.ts';
+import { REGION, RegionTable } from './region-table.ts';
 
 /** Request descriptors one client keeps on its ring (and so replies waiting on the way back). */
 export const RING_ENTRIES = 4096;
@@ -55,13 +56,10 @@ export class RingHostLink extends PortLink {
   private readonly names: Uint8Array;
   private namesUsed = 0;
   private readonly deviceCodes = new Map<string, number>();
-  /** Per request id on the ring and not yet answered: its arena region (-1: none) and, for a read, its
-   * length and the caller's own buffer if it gave one. Never more than RING_ENTRIES of them, so the
-   * reply ring cannot overflow. */
-  private readonly regions = new Map<
-    number,
-    { at: number; read: boolean; len: number; lease: boolean; into: Uint8Array | undefined }
-  >();
+  /** Per request id on the ring and not yet answered: its arena region (-1: none), length, flags and
+   * the caller's own buffer if it gave one. Never more than RING_ENTRIES of them, so the reply ring
+   * cannot overflow. */
+  private readonly regions = new RegionTable(RING_ENTRIES);
   /** Requests waiting for room on the ring or in the arena, in order. */
   private readonly held: IoRequest[] = [];
   private ringHandler: (msgs: Message[]) => void = () => {};
@@ -143,8 +141,9 @@ export class RingHostLink extends PortLink {
     w[e + LENGTH] = len;
     w[e + DATA_AT] = at;
     this.requests.put();
-    const into = req.op === 'read' && req.into?.length === len ? req.into : undefined;
-    this.regions.set(req.id, { at, read: req.op === 'read', len, lease: req.lease === true, into });
+    const read = req.op === 'read';
+    const flags = (read ? REGION.READ : 0) | (req.lease === true ? REGION.LEASE : 0);
+    this.regions.add(req.id, at, len, flags, read && req.into?.length === len ? req.into : undefined);
     return true;
   }
 
@@ -193,29 +192,36 @@ export class RingHostLink extends PortLink {
    * where it lies until the reply's `release` is called.
    */
   private answered(id: number): IoReply {
-    const r = this.regions.get(id);
-    assert(r !== undefined, () => `host ring to ${this.peer}: a reply to request ${id}, which is not on the ring`);
-    this.regions.delete(id);
-    if (r.at < 0) return { id, ok: true, data: r.read ? new Uint8Array(0) : undefined };
-    if (r.read && r.lease) {
+    const rt = this.regions;
+    const c = rt.find(id);
+    assert(c >= 0, () => `host ring to ${this.peer}: a reply to request ${id}, which is not on the ring`);
+    const at = rt.at[c]!;
+    const end = at + rt.len[c]!;
+    const read = (rt.flags[c]! & REGION.READ) !== 0;
+    const lease = (rt.flags[c]! & REGION.LEASE) !== 0;
+    const into = rt.into[c];
+    rt.remove(c);
+    if (at < 0) return { id, ok: true, data: read ? new Uint8Array(0) : undefined };
+    if (read && lease) {
       let lent = true;
       const release = () => {
-        if (lent) this.arena.free(r.at);
+        if (lent) this.arena.free(at);
         lent = false;
       };
-      return { id, ok: true, data: this.bytes.subarray(r.at, r.at + r.len), release };
+      return { id, ok: true, data: this.bytes.subarray(at, end), release };
     }
     let data: Uint8Array | undefined;
-    if (r.into) (data = r.into).set(this.bytes.subarray(r.at, r.at + r.len));
-    else if (r.read) data = this.bytes.slice(r.at, r.at + r.len);
-    this.arena.free(r.at);
+    if (into) (data = into).set(this.bytes.subarray(at, end));
+    else if (read) data = this.bytes.slice(at, end);
+    this.arena.free(at);
     return { id, ok: true, data };
   }
 
   /** Replies that came as messages (failures, and requests too large for the ring). */
   private fromPort(msgs: Message[]): void {
     for (const m of msgs)
-      if (m.t === 'io-done') for (const r of m.replies) if (this.regions.has(r.id)) this.answered(r.id).release?.();
+      if (m.t === 'io-done')
+        for (const r of m.replies) if (this.regions.find(r.id) >= 0) this.answered(r.id).release?.();
     if (this.held.length > 0) this.putHeld();
     this.ringHandler(msgs);
   }
