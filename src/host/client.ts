@@ -29,7 +29,7 @@ export function failedReply(r: IoReply): ArrayError {
 export class HostClient {
   private link: Link;
   private readonly reconnect?: () => Link;
-  private readonly pending = new PendingRequests<IoReply, Pending>();
+  private readonly pending = new PendingRequests<IoReply, Pending>(true, true); // by request id: an IdTable
   private nextId = 1;
   private gone?: string;
   /** Host adapters that went away under this client (each failed the requests then in flight). */

@@ -10,6 +10,7 @@ import { RING_REQUEST_MAX_BYTES, RingAdapterLink, RingHostLink } from '../../src
 import type { IoReply, Message } from '../../src/shared/links/messages.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { RegionTable } from '../../src/shared/links/region-table.ts';
+import { IdTable } from '../../src/shared/links/id-table.ts';
 import { InvariantError } from '../../src/shared/errors/errors.ts';
 
 describe('arena', () => {
@@ -126,6 +127,37 @@ function fakeAdapter(link: RingAdapterLink, deviceBytes: number): Uint8Array {
   return disk;
 }
 
+describe('id table', () => {
+  it('behaves as a Map of integer keys, growing as it fills, entries in key order', () => {
+    // Keys from a moving window (ids) and from anywhere (arena offsets), deleted in any order, so
+    // probe runs wrap around the end, deletes shift entries back and the table doubles.
+    const step = fc.record({
+      op: fc.constantFrom('set', 'set', 'delete', 'get'),
+      key: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.integer({ min: 0, max: 2 ** 40 })),
+      pick: fc.nat(),
+    });
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 500 }), (steps) => {
+        const table = new IdTable<number>();
+        const model = new Map<number, number>();
+        steps.forEach(({ op, key, pick }, i) => {
+          const live = [...model.keys()];
+          const k = op !== 'set' && live.length > 0 && pick % 2 === 0 ? live[pick % live.length]! : key;
+          if (op === 'set') {
+            table.set(k, i);
+            model.set(k, i);
+          } else if (op === 'delete') expect(table.delete(k)).toBe(model.delete(k));
+          expect(table.get(k)).toBe(model.get(k));
+          expect(table.has(k)).toBe(model.has(k));
+          expect(table.size).toBe(model.size);
+        });
+        expect(table.entries()).toEqual([...model.entries()].sort((a, b) => a[0] - b[0]));
+      }),
+      { numRuns: 300, seed: 13 },
+    );
+  });
+});
+
 describe('region table', () => {
   it('finds every request in flight and only those, whatever the order ids come and go in', () => {
     // A window of ids in flight that moves on (as a client's ids do), answered in any order, and
@@ -149,7 +181,7 @@ describe('region table', () => {
             const c = table.find(id);
             expect(c).toBeGreaterThanOrEqual(0);
             expect([table.at[c], table.len[c], table.flags[c]]).toEqual([id % 1000, id % 77, id % 4]);
-            table.remove(c);
+            table.remove(id, c);
             model.delete(id);
             expect(table.find(id)).toBe(-1);
           }

@@ -10,6 +10,8 @@
 // time came (cancelled timers are dropped only as they reach the top): ~63 000 of them alive 10 s
 // into a 16-adapter sweep on the virtual clock, with their closures, promoted to the old generation.
 import { sched, type Timer } from '../sched/sched.ts';
+import { assert } from '../errors/assert.ts';
+import { IdTable } from './id-table.ts';
 
 interface Entry<A, X> {
   resolve: (a: A) => void;
@@ -23,14 +25,63 @@ interface Entry<A, X> {
 /** The deadline of an entry its owner sweeps (no bound kept here). */
 const NO_DEADLINE = Infinity;
 
+/** Where a table keeps its entries: a Map, or for request ids an IdTable (no Map on the hot path: id-table.ts). */
+interface Store<E> {
+  get(k: number | string): E | undefined;
+  set(k: number | string, e: E): void;
+  delete(k: number | string): boolean;
+  readonly size: number;
+  /** Every entry, in the order keys were given (insertion for a Map, increasing ids for an IdTable). */
+  list(): Array<[number | string, E]>;
+}
+
+function mapStore<E>(): Store<E> {
+  const m = new Map<number | string, E>();
+  return {
+    get: (k) => m.get(k),
+    set: (k, e) => void m.set(k, e),
+    delete: (k) => m.delete(k),
+    get size() {
+      return m.size;
+    },
+    list: () => [...m],
+  };
+}
+
+function idStore<E>(): Store<E> {
+  const t = new IdTable<E>();
+  const id = (k: number | string): number => {
+    assert(typeof k === 'number', () => `pending requests by id: key "${k}" is not an id`);
+    return k;
+  };
+  return {
+    get: (k) => t.get(id(k)),
+    set: (k, e) => t.set(id(k), e),
+    delete: (k) => t.delete(id(k)),
+    get size() {
+      return t.size;
+    },
+    list: () => t.entries(),
+  };
+}
+
 export class PendingRequests<A, X> {
-  private readonly entries = new Map<number | string, Entry<A, X>>();
+  private readonly entries: Store<Entry<A, X>>;
   /** The table's one timer, set for `timerAt` (the earliest deadline when it was set), if any entry has one. */
   private timer?: Timer;
   private timerAt = NO_DEADLINE;
 
   /** `keepAlive` false: the table's timer alone does not keep the process running. */
-  constructor(private readonly keepAlive = true) {}
+  /**
+   * `ids`: keys are request ids (non-negative integers, given in increasing order), kept in an
+   * IdTable rather than a Map — for a table that takes an insert and a delete a request.
+   */
+  constructor(
+    private readonly keepAlive = true,
+    ids = false,
+  ) {
+    this.entries = ids ? idStore() : mapStore();
+  }
 
   /**
    * Wait for the answer to `key` (add it before sending the request): rejected with `timeout(extra)`
@@ -58,7 +109,7 @@ export class PendingRequests<A, X> {
     this.timerAt = NO_DEADLINE;
     const now = sched().now();
     let next = NO_DEADLINE;
-    for (const [key, e] of this.entries) {
+    for (const [key, e] of this.entries.list()) {
       if (e.deadline <= now) {
         this.entries.delete(key);
         e.reject(e.timeout!(e.extra));
@@ -82,7 +133,7 @@ export class PendingRequests<A, X> {
   }
 
   has(key: number | string): boolean {
-    return this.entries.has(key);
+    return this.entries.get(key) !== undefined;
   }
 
   /** What `key` carries, while it waits. */
@@ -110,6 +161,6 @@ export class PendingRequests<A, X> {
 
   /** Every request still waiting: its key and what it carries. */
   waiting(): Array<[number | string, X]> {
-    return [...this.entries.entries()].map(([k, e]) => [k, e.extra]);
+    return this.entries.list().map(([k, e]) => [k, e.extra]);
   }
 }

@@ -11,6 +11,7 @@
 // of entries published), SLEEPING (1 while the consumer waits for a doorbell), DOORBELL (bumped to
 // wake it). Counts run on as int32 and wrap; `tail - head` is always in 0..entries.
 import { assert } from '../errors/assert.ts';
+import { IdTable } from './id-table.ts';
 import { sched } from '../sched/sched.ts';
 
 const HEAD = 0;
@@ -135,7 +136,7 @@ export class Arena {
   readonly bytes: number;
   private readonly blocks: Block[] = [];
   private first = 0; // index in `blocks` of the oldest block still held
-  private readonly byAt = new Map<number, Block>();
+  private readonly byAt = new IdTable<Block>(); // not a Map: id-table.ts
 
   constructor(bytes: number) {
     assert(bytes % ARENA_ALIGN_BYTES === 0, `arena: ${bytes} bytes is not a multiple of ${ARENA_ALIGN_BYTES}`);
