@@ -14,6 +14,7 @@ import type { IoOp, IoReply, IoRequest, Message } from './messages.ts';
 import { Arena, Ring, ringBuffers, type RingBuffers } from './ring.ts';
 import { assert } from '../errors/assert.ts';
 import { REGION, RegionTable } from './region-table.ts';
+import { IdTable } from './id-table.ts';
 
 /** Request descriptors one client keeps on its ring (and so replies waiting on the way back). */
 export const RING_ENTRIES = 4096;
@@ -200,7 +201,7 @@ export class RingHostLink extends PortLink {
     const read = (rt.flags[c]! & REGION.READ) !== 0;
     const lease = (rt.flags[c]! & REGION.LEASE) !== 0;
     const into = rt.into[c];
-    rt.remove(c);
+    rt.remove(id, c);
     if (at < 0) return { id, ok: true, data: read ? new Uint8Array(0) : undefined };
     if (read && lease) {
       let lent = true;
@@ -237,7 +238,7 @@ export class RingAdapterLink extends PortLink {
   private rings?: { requests: Ring; replies: Ring; bytes: Uint8Array; names: Uint8Array };
   private readonly deviceNames: string[] = [];
   /** Per request id that came on the ring: its arena region (-1: none). */
-  private readonly onRing = new Map<number, number>();
+  private readonly onRing = new IdTable<number>(); // not a Map: id-table.ts
   private ringHandler: (msgs: Message[]) => void = () => {};
 
   constructor(port: MessagePort, peer: string, log: Log) {
