@@ -71,10 +71,10 @@ export class PendingRequests<A, X> {
   private timer?: Timer;
   private timerAt = NO_DEADLINE;
 
-  /** `keepAlive` false: the table's timer alone does not keep the process running. */
   /**
-   * `ids`: keys are request ids (non-negative integers, given in increasing order), kept in an
-   * IdTable rather than a Map — for a table that takes an insert and a delete a request.
+   * `keepAlive` false: the table's timer alone does not keep the process running. `ids`: keys are
+   * request ids (non-negative integers, given in increasing order), kept in an IdTable rather than
+   * a Map — for a table that takes an insert and a delete a request.
    */
   constructor(
     private readonly keepAlive = true,
