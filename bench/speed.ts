@@ -27,8 +27,11 @@ export interface SpeedFigures {
   /** fio over NBD against `arrayemu serve` and `nbdkit memory`, in the same run (absent without fio or nbdkit). */
   nbd?: Record<NbdCaseKey, NbdFigure>;
   hostIo: Record<'read4k' | 'write4k' | 'read64k' | 'write64k', HostIoFigure>;
-  /** ratio: in an array whose threads have restriped once (warm); coldRatio: the first restripe of a fresh array. */
-  restripe: { mbPerSec: number; plainCopyMbPerSec: number; ratio: number; coldRatio: number };
+  /**
+   * ratio: in an array whose threads have restriped once (warm); coldRatio: the first restripe of a
+   * fresh array; hotRatio: after ten restripes of the same device in one array.
+   */
+  restripe: { mbPerSec: number; plainCopyMbPerSec: number; ratio: number; coldRatio: number; hotRatio: number };
   blockedMs: {
     p50: number;
     p99: number;
@@ -76,6 +79,7 @@ export async function speedRun(
         plainCopyMbPerSec: th.plainCopyMBps,
         ratio: th.ratio,
         coldRatio: th.coldRatio,
+        hotRatio: th.hotRatio,
       },
       blockedMs: {
         p50: quantile(all, 0.5),
@@ -217,7 +221,7 @@ export function speedMarkdown(r: SpeedReport, machine: string, date: string, qui
     io('read64k', '64 KiB random read'),
     io('write64k', '64 KiB random write'),
     '',
-    `Restripe (256 MiB FIG. 2 expansion, instant drives, no host load, after a small restripe of another device in the same array): ${r.runs.map((f) => `${f.restripe.mbPerSec} MB/s vs plain copy ${f.restripe.plainCopyMbPerSec} MB/s`).join('; ')}; as the first restripe of a fresh array (every thread's code cold) ÷ plain copy: ${r.runs.map((f) => f.restripe.coldRatio).join(' / ')}.`,
+    `Restripe (256 MiB FIG. 2 expansion, instant drives, no host load, after a small restripe of another device in the same array): ${r.runs.map((f) => `${f.restripe.mbPerSec} MB/s vs plain copy ${f.restripe.plainCopyMbPerSec} MB/s`).join('; ')}; as the first restripe of a fresh array (every thread's code cold) ÷ plain copy: ${r.runs.map((f) => f.restripe.coldRatio).join(' / ')}; hot (LD1's stripe size changed, after ten such restripes in one array; the median of three) ÷ plain copy: ${r.runs.map((f) => f.restripe.hotRatio ?? '–').join(' / ')}.`,
     '',
     `Host-blocked window at the switch: ${SWITCHES_PER_MODEL} switches per drive model per run (LD1 restriped back and forth between`,
     `stripe 1 and 2 cylinders, FIG. 8) under a verifying load of ${SWITCH_LOAD.hostProcessors} host processors × queue depth ${SWITCH_LOAD.queueDepth}, 4 KiB, 50% reads;`,
