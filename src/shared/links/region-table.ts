@@ -10,9 +10,8 @@ export const REGION = { READ: 1, LEASE: 2 } as const;
 
 export class RegionTable {
   private readonly slotOf: IdTable<number>;
-  /** Slots not in use, a stack. */
+  /** Slots not in use, a stack of `entries - size` (its top at that index less one). */
   private readonly free: Int32Array;
-  private freeCount: number;
   /** By slot: arena offset of the request's data (-1: none), its length, its REGION flags, the caller's buffer. */
   readonly at: Int32Array;
   readonly len: Int32Array;
@@ -23,7 +22,6 @@ export class RegionTable {
   constructor(readonly entries: number) {
     this.slotOf = new IdTable<number>(2 * entries);
     this.free = Int32Array.from({ length: entries }, (_, i) => entries - 1 - i);
-    this.freeCount = entries;
     this.at = new Int32Array(entries);
     this.len = new Int32Array(entries);
     this.flags = new Uint8Array(entries);
@@ -37,9 +35,9 @@ export class RegionTable {
 
   /** Note request `id` in flight; it must not be already. */
   add(id: number, at: number, len: number, flags: number, into: Uint8Array | undefined): void {
-    assert(this.freeCount > 0, () => `region table: ${this.entries} requests in flight already`);
+    assert(this.size < this.entries, () => `region table: ${this.entries} requests in flight already`);
     assert(!this.slotOf.has(id), () => `region table: request ${id} is in flight already`);
-    const s = this.free[--this.freeCount]!;
+    const s = this.free[this.entries - this.size - 1]!;
     this.at[s] = at;
     this.len[s] = len;
     this.flags[s] = flags;
@@ -57,6 +55,6 @@ export class RegionTable {
     assert(this.slotOf.get(id) === slot, () => `region table: request ${id} is not in slot ${slot}`);
     this.slotOf.delete(id);
     this.into[slot] = undefined;
-    this.free[this.freeCount++] = slot;
+    this.free[this.entries - this.size - 1] = slot;
   }
 }
