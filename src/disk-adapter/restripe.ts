@@ -4,42 +4,30 @@
 // fill(t) (steps 150-154, 170-175) and a host adapter's FIG. 7 fill. They work from the shared
 // tables and the adapter's drives, through RestripeContext.
 import type { Link } from '../shared/links/link.ts';
-import type { ArrayModel } from '../shared/model/model.ts';
+import { Fill } from './fill.ts';
 import {
-  NO_SLOT,
-  SLOT,
-  TRACK,
-  WPK_ALL,
-  wpOfMirror,
-  splitCursorWord,
-  SPLIT_CURSOR_DONE,
-  type SharedState,
-} from '../shared/tables/memory.ts';
-import { lockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
-import { markFillCopies } from './fill-pending.ts';
+  CACHE_WAIT_SLICE_MS,
+  copyDirectCounted,
+  slotWait,
+  splitDone,
+  type RestripeContext,
+} from './restripe-context.ts';
+import { NO_SLOT, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE } from '../shared/tables/memory.ts';
+import { lockTrack, tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/tables/cache.ts';
 import { errorMessage } from '../shared/errors/errors.ts';
-import { split, splitBcvTrack, splitHoldingBcv, type SplitResult } from '../shared/restripe/split.ts';
-import { moveSlot } from '../shared/tables/intent.ts';
+import { splitHoldingBcv, type SplitResult } from '../shared/restripe/split.ts';
 import type { Session } from '../shared/restripe/session.ts';
 import { assert } from '../shared/errors/assert.ts';
-import type { Drive } from '../drives/store.ts';
-import type { Channel } from '../drives/timing/channel.ts';
 import { nextTurn, sched } from '../shared/sched/sched.ts';
 import { pipeline } from './pipeline.ts';
 import { copyServesRead, DriveFault, positionsServed } from '../shared/drive-states/drive-state.ts';
-import type { BackgroundThrottle } from './throttle.ts';
-import { CLEAR_PENDING_TRIES } from './duty.ts';
 import {
-  andPb,
   andSlotState,
-  casFlags,
   clearFlag,
-  flagsOf,
   hasFlag,
   hasPb,
   orSlotState,
-  setSlotState,
   setSplitCursor,
   slotOf,
   slotStateOf,
@@ -53,52 +41,15 @@ const BACKGROUND_BATCH = 16;
  * enough that the processes of all drives hold a small part of the cache.
  */
 const TRACKS_IN_FLIGHT_PER_DRIVE = 8;
-/** Each wait for a clean cache slot (no lock held) is bounded: a missed cache event costs at most this. */
-const CACHE_WAIT_SLICE_MS = 20;
-
-/** What the restripe processes use of their disk adapter. */
-export interface RestripeContext {
-  readonly name: string;
-  readonly index: number;
-  readonly model: ArrayModel;
-  readonly state: SharedState;
-  readonly drives: Map<number, Drive>;
-  /** The back-end link of its timed drives (none: instant drives). */
-  readonly channel?: Channel;
-  readonly sessions: ReadonlyMap<number, Session>;
-  /** Session ids closed lately, and the id below which every session not open has closed. */
-  readonly closedSessions: Set<number>;
-  closedSidsBelow(): number;
-  readonly counters: {
-    established: number;
-    splits: number;
-    fills: number;
-    hostFills: number;
-    slotWaits: number;
-    /** Tracks ESTABLISH or a fill copied drive to drive in one copy (no cache slot). */
-    directCopies: number;
-  };
-  readonly throttle: BackgroundThrottle;
-  readLocation(g: number, dst: Uint8Array): Promise<void>;
-  writeLocation(g: number, src: Uint8Array): Promise<void>;
-  /** Location g is on a drive this adapter serves. */
-  ownsTrack(g: number): boolean;
-  /**
-   * Copy location src (this adapter's) onto dst drive to drive in one copy, both locked by the
-   * caller; false if either drive cannot (DirectCopier).
-   */
-  copyDirect(src: number, dst: number): boolean;
-  /** Tell whichever adapter owns location g that slot s has data pending for it. */
-  hintOwner(g: number, s: number): void;
-  /** Ask every adapter to destage now: the cache is full. */
-  sweepAll(): void;
-}
-
 export class Restripe {
   private hostFills = 0; // fills asked by host adapters now running: background transfer yields to them
   private readonly hostFillsDone: Array<() => void> = []; // the data transfers waiting for hostFills to reach 0
 
-  constructor(private readonly ctx: RestripeContext) {}
+  private readonly fill: Fill;
+
+  constructor(private readonly ctx: RestripeContext) {
+    this.fill = new Fill(ctx);
+  }
 
   /** Before ESTABLISH: cached tracks of the BCV on this adapter's drives are about to go stale. */
   async purgeBcv(session: Session): Promise<void> {
@@ -106,7 +57,7 @@ export class Restripe {
     // have left a slot on a BCV track), not a failed drive's whose place a spare elsewhere took.
     for (const d of this.servedPositions()) {
       for (const b of session.bcvLocationsOn(d)) {
-        await lockTrack(this.ctx.state, b);
+        if (!tryLockTrack(this.ctx.state, b)) await lockTrack(this.ctx.state, b);
         try {
           const s = slotOf(this.ctx.state, b);
           if (s !== NO_SLOT) {
@@ -130,10 +81,14 @@ export class Restripe {
    */
   async establish(session: Session, fromCopies: readonly number[] = []): Promise<void> {
     const { elsewhere, mine } = this.readElsewhere(fromCopies);
+    const skip = (g: number) => session.oInv.get(g) < 0 || elsewhere.has(g);
     await this.eachPosition((d) =>
-      pipeline(session.mainLocationsOn(d), this.tracksInFlight, async (g) => {
-        if (session.oInv.get(g) >= 0 && !elsewhere.has(g)) await this.establishOne(session, g, g);
-      }),
+      pipeline(
+        session.mainLocationsOn(d),
+        this.tracksInFlight,
+        (g) => this.establishOne(session, g, g),
+        (g) => skip(g) || this.establishNow(session, g),
+      ),
     );
     await pipeline(mine, this.tracksInFlight, ([o, x]) => this.establishOne(session, o, x));
   }
@@ -150,6 +105,24 @@ export class Restripe {
       if (this.ctx.ownsTrack(fromCopies[i + 1]!)) mine.push([fromCopies[i]!, fromCopies[i + 1]!]);
     }
     return { elsewhere, mine };
+  }
+
+  /**
+   * ESTABLISH of original location g at once, if nothing makes it wait (DESIGN §11): no hold, the
+   * throttle lets it go, g's lock free, and g goes to its BCV location drive to drive. False, with
+   * nothing done: establishOne must run.
+   */
+  private establishNow(session: Session, g: number): boolean {
+    const { state, model } = this.ctx;
+    if (state.hooks.isHeld('establish') || !this.ctx.throttle.goesNow() || !tryLockTrack(state, g)) return false;
+    try {
+      const b = session.bcvOfOriginal(g);
+      if (wholeSlotOf(state, g) !== NO_SLOT || model.mirrored(b) || !this.copyDirect(g, b)) return false;
+    } finally {
+      unlockTrack(state, g);
+    }
+    this.ctx.counters.established++;
+    return true;
   }
 
   /** ESTABLISH of original location g, read from its copy `from` (g itself, or a mirror's). */
@@ -230,15 +203,11 @@ export class Restripe {
 
   /** Copy location src onto dst drive to drive (both locked), counted; false if the drives cannot. */
   private copyDirect(src: number, dst: number): boolean {
-    if (!this.ctx.copyDirect(src, dst)) return false;
-    this.ctx.counters.directCopies++;
-    return true;
+    return copyDirectCounted(this.ctx, src, dst);
   }
 
-  /** No slot: count the wait and ask every adapter to destage now. */
   private slotWait(): void {
-    this.ctx.counters.slotWaits++;
-    this.ctx.sweepAll();
+    slotWait(this.ctx);
   }
 
   /** Read locked track g (from its copy `from`) into its slot s unless s holds it already (a slot just taken is not VALID). */
@@ -259,8 +228,8 @@ export class Restripe {
     let n = 0;
     for (const d of this.servedPositions()) {
       for (const p of session.mainLocationsOn(d)) {
-        await this.ctx.state.hooks.passHold('split');
-        await lockTrack(this.ctx.state, p);
+        if (this.ctx.state.hooks.isHeld('split')) await this.ctx.state.hooks.passHold('split');
+        if (!tryLockTrack(this.ctx.state, p)) await lockTrack(this.ctx.state, p);
         try {
           if (hasFlag(this.ctx.state, p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.ctx.state, session, p));
           // The cursor says which locations the process has passed (scenario counting, FIG. 7).
@@ -275,9 +244,8 @@ export class Restripe {
   }
 
   /** After a split: count it, and hint the BCV track's adapter of the slot it moved there. */
-  splitDone({ movedSlot, bcvTrack }: SplitResult): void {
-    this.ctx.counters.splits++;
-    if (movedSlot !== NO_SLOT) for (const x of this.ctx.model.copiesOf(bcvTrack)) this.ctx.hintOwner(x, movedSlot);
+  splitDone(result: SplitResult): void {
+    splitDone(this.ctx, result);
   }
 
   /**
@@ -294,14 +262,30 @@ export class Restripe {
       if (this.hostFills > 0) await this.noHostFills(); // host requests have the highest priority
       if (!hasPb(this.ctx.state, b, session.y)) return;
       await this.ctx.throttle.gate(session.copyingAdapters('transfer', this.ctx.state.driveOwner));
-      await this.fill(session, bInv.get(b), from);
+      await this.fill.run(session, bInv.get(b), from);
     };
     await this.eachPosition((d) =>
-      pipeline(session.bcvLocationsOn(d), this.tracksInFlight, (b) =>
-        elsewhere.has(b) ? Promise.resolve() : fillOne(b, b),
+      pipeline(
+        session.bcvLocationsOn(d),
+        this.tracksInFlight,
+        (b) => fillOne(b, b),
+        (b) => elsewhere.has(b) || this.fillNow(session, b),
       ),
     );
     await pipeline(mine, this.tracksInFlight, ([b, x]) => fillOne(b, x));
+  }
+
+  /**
+   * The data transfer's fill of BCV track b at once, if nothing makes it wait (DESIGN §11): no hold,
+   * no host fill running, the throttle lets it go, every lock free, and no cache slot needed. False,
+   * with nothing done that the awaited fill would not do again: the awaited fill must run.
+   */
+  private fillNow(session: Session, b: number): boolean {
+    const { state } = this.ctx;
+    if (state.hooks.isHeld('transfer') || this.hostFills > 0) return false;
+    if (!hasPb(state, b, session.y)) return true;
+    if (!this.ctx.throttle.goesNow()) return false;
+    return this.fill.now(session, session.bInv!.get(b), b);
   }
 
   /** Resolves once no host fill runs here (the data transfer waits for it instead of spinning). */
@@ -330,7 +314,7 @@ export class Restripe {
         await this.ctx.state.hooks.passHold('host-fill');
         this.hostFills++;
         try {
-          await this.fill(session, t, this.bcvCopyToRead(session.B!.locate(t)));
+          await this.fill.run(session, t, this.bcvCopyToRead(session.B!.locate(t)));
         } finally {
           this.hostFillEnded();
         }
@@ -349,11 +333,6 @@ export class Restripe {
     }
   }
 
-  /**
-   * fill(t) (steps 150-154, 170-175), run by the adapter owning b = B(t): with o, n, b locked (main
-   * locations before BCV ones, each in index order): if PS[o] split(o); if PS[n] split(n); if IND[n]
-   * copy b → n (through a write-pending slot of n) and clear IND[n]; clear PB[b].
-   */
   /** The copy of BCV track b a host's fill reads here: the first readable copy on this adapter's drives (b itself first). */
   private bcvCopyToRead(b: number): number {
     const { model, state } = this.ctx;
@@ -362,150 +341,5 @@ export class Restripe {
     if (this.ctx.ownsTrack(b)) return b; // its read fails, naming the fault
     // Routed here before a drive's state changed: the host adapter asks again, where a copy is readable now.
     throw new DriveFault('failed', `${model.drives.dch(b)}: no readable copy of it on ${this.ctx.name} now`);
-  }
-
-  private async fill(session: Session, t: number, from: number): Promise<void> {
-    assert(
-      session.B && t >= 0 && t < session.oldTracks,
-      () => `${this.ctx.name}: fill of track ${t}, not an old track of session ${session.spec.sid}`,
-    );
-    const wait = new SlotWait(this.ctx.state, {
-      what: () => `${this.ctx.name}: fill of track ${t}`,
-      onWait: () => this.slotWait(),
-      sliceMs: CACHE_WAIT_SLICE_MS,
-    });
-    for (;;) {
-      const seen = wait.seen();
-      if (await this.fillLocked(session, t, from)) return;
-      // No slot for n: wait for one with no lock held (a holder of o may own a write-pending slot
-      // that only a destage, which needs o's lock, can free).
-      await wait.next(seen);
-    }
-  }
-
-  /** One attempt at fill(t) under the locks; false if n needed a slot and none was free. */
-  private async fillLocked(session: Session, t: number, from: number): Promise<boolean> {
-    const o = session.O.locate(t);
-    const n = session.N.locate(t);
-    const b = session.B!.locate(t);
-    const main = o === n ? [o] : o < n ? [o, n] : [n, o];
-    // A split of n hands n's original data to its own BCV track, which is locked too.
-    const bn = splitBcvTrack(session, n);
-    const bcv = bn < 0 || bn === b ? [b] : b < bn ? [b, bn] : [bn, b];
-    const order = [...main, ...bcv];
-    const held: number[] = [];
-    try {
-      for (const g of order) {
-        await lockTrack(this.ctx.state, g);
-        held.push(g);
-      }
-      // The session may have closed while this fill waited for its locks (a host fill that queued
-      // behind a request stalled on a full cache): every track was filled before it closed, and
-      // PB column y may already belong to the next session, whose bits this one must not touch.
-      if (!this.ctx.sessions.has(session.spec.sid)) return true;
-      if (!hasPb(this.ctx.state, b, session.y)) return true; // filled meanwhile
-      // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
-      if (hasFlag(this.ctx.state, o, TRACK.PS) && !this.ctx.state.hooks.testFault('BROKEN_FILL'))
-        this.splitDone(split(this.ctx.state, session, o));
-      if (hasFlag(this.ctx.state, n, TRACK.PS)) this.splitDone(split(this.ctx.state, session, n));
-      if (hasFlag(this.ctx.state, n, TRACK.IND) && !this.filledWithoutCache(b, n, from)) {
-        if (!(await this.copyBcvToMain(b, n, from))) return false;
-        this.filled(n, false);
-      }
-      andPb(this.ctx.state, b, ~(1 << session.y));
-      this.ctx.counters.fills++;
-      return true;
-    } finally {
-      for (const g of held.reverse()) unlockTrack(this.ctx.state, g);
-    }
-  }
-
-  /**
-   * Fill IND location n from BCV track b (o, n, b locked) where no new cache slot is needed, and
-   * clear IND[n]; false: the copy must go through the cache (copyBcvToMain).
-   */
-  private filledWithoutCache(b: number, n: number, from: number): boolean {
-    const { state } = this.ctx;
-    // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
-    // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
-    const done = slotOf(state, n);
-    if (done !== NO_SLOT) {
-      assert(
-        slotStateOf(state, done) & SLOT.VALID && slotStateOf(state, done) & WPK_ALL, // pending for M1 or a mirror
-        () =>
-          `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${state.describeSlot(done)}; ${state.describeTrack(n)})`,
-      );
-      this.filled(n, false);
-      return true;
-    }
-    // Neither b nor n in cache: b goes onto n's drive in one copy. Every writer of n holds n's lock,
-    // every writer of b b's lock or o's (a mirror destage of o's slot): all are held here. A mirrored
-    // n is filled through the cache: its write-pending slot carries a WPk for each mirror.
-    if (wholeSlotOf(state, b) !== NO_SLOT || this.ctx.model.mirrored(n) || !this.copyDirect(from, n)) return false;
-    this.filled(n, true);
-    return true;
-  }
-
-  /**
-   * Clear IND[n]. Unless n's drive holds its data already (`onDrive`: a direct copy), it is in a
-   * write-pending slot, so FILLPEND is set in the same atomic step and stays until every copy of n
-   * pending in it is written (the durable store keeps IND set until then: R3; fill-pending.ts).
-   */
-  private filled(n: number, onDrive: boolean): void {
-    const s = slotOf(this.ctx.state, n);
-    const pending = onDrive || s === NO_SLOT ? 0 : slotStateOf(this.ctx.state, s);
-    const marked = markFillCopies(this.ctx.state, this.ctx.model, n, pending);
-    const keep = !marked || this.ctx.state.hooks.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
-    for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
-      const f = flagsOf(this.ctx.state, n);
-      if (casFlags(this.ctx.state, n, f, (f & ~TRACK.IND) | keep) === f) return;
-    }
-    assert(
-      false,
-      () =>
-        `fill: flags of ${this.ctx.model.drives.dch(n)} changed under its lock ${CLEAR_PENDING_TRIES} times running (${this.ctx.state.describeTrack(n)})`,
-    );
-  }
-
-  /**
-   * Copy BCV track b to main location n through the cache: n gets a write-pending slot (WP1, and WPk
-   * for each mirror of n). False: no slot free.
-   */
-  private async copyBcvToMain(b: number, n: number, from: number): Promise<boolean> {
-    const { state } = this.ctx;
-    assert(
-      slotOf(state, n) === NO_SLOT,
-      () => `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot (${state.describeTrack(n)})`,
-    );
-    const copies = this.ctx.model.mirrorBits(n);
-    let s = wholeSlotOf(state, b);
-    const pending = s === NO_SLOT ? 0 : slotStateOf(state, s) & (SLOT.WP1 | SLOT.WP2 | SLOT.WP3 | SLOT.WP4);
-    if (pending & ~SLOT.WP1 || (pending && !this.ctx.ownsTrack(b))) {
-      // Pending for a copy this adapter does not write (a mirror of a mirrored BCV, or b itself when
-      // this fill reads a mirror copy): those adapters destage it first (they need b's lock, so the
-      // fill lets go and waits, as for a slot).
-      this.ctx.sweepAll();
-      return false;
-    }
-    if (s !== NO_SLOT) {
-      // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
-      // image on its drive, then hand the slot itself to n.
-      if (slotStateOf(state, s) & SLOT.WP1) await this.ctx.writeLocation(b, state.slotBytes(s));
-      moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | copies);
-    } else {
-      s = tryAllocateSlot(state, n);
-      if (s === NO_SLOT) return false;
-      try {
-        await this.ctx.readLocation(from, state.slotBytes(s)); // b, or a readable copy of a mirrored BCV
-      } catch (err) {
-        releaseSlot(state, n);
-        throw err;
-      }
-    }
-    setSlotState(state, s, SLOT.VALID | SLOT.WP | copies);
-    state.cacheEvent();
-    this.ctx.hintOwner(n, s);
-    for (let k = 2; copies & wpOfMirror(k); k++) this.ctx.hintOwner(this.ctx.model.mirrorLocation(n, k), s);
-    return true;
   }
 }

@@ -60,6 +60,17 @@ export class BackgroundThrottle {
     }
   }
 
+  /**
+   * Whether the next background track may go at once, with nothing to wait for: not paused, hosts
+   * idle (busy, `gate` gives them a turn first) and no rate to keep. Then `gate` would add no turn
+   * and no wait, so the caller may skip it (DESIGN §11, "A background track with nothing to wait for").
+   */
+  goesNow(): boolean {
+    const words = this.state.cacheWords;
+    if (this.paused() || this.hostsBusy()) return false;
+    return loadWord(words, BACKGROUND.MAX_KBPS) === 0;
+  }
+
   private paused(): boolean {
     return loadWord(this.state.cacheWords, BACKGROUND.PAUSED) === 1 && !this.stopped();
   }

@@ -1,7 +1,8 @@
 // The restripe's direct copy (DESIGN §11 "Direct copies"): with `restripe.copy: direct` a track no
 // host holds in cache goes drive to drive (ESTABLISH: o → BCV, fill: BCV → n); a cached one, or
 // every track with `cache`, goes through a slot. The counts are exact: in a quiet inline array the
-// tracks cached when the session starts are the only ones ESTABLISH stages, and every fill copies.
+// tracks cached when the session starts are the only ones ESTABLISH stages, and every fill copies
+// (the switch held until their mirror destages have landed).
 import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
@@ -46,7 +47,18 @@ describe('restripe copies', () => {
         expect(cached).toBeGreaterThan(0); // some tracks take the cache path even when direct
         expect(cached).toBeLessThan(O.tracks); // and some could go direct
 
-        const report = await emu.reconfigure(target);
+        // The cached tracks' mirror destages (WPB) may land before or after the switch (step 113 waits
+        // for ESTABLISH, not for them; the split moves one still pending to the BCV track, and its
+        // fill then goes through the cache). Held at the switch until they have landed, the counts are exact.
+        emu.hold('switch', true);
+        const reconfiguring = emu.reconfigure(target);
+        const wantMirrored = copy === 'direct' ? cached : O.tracks;
+        for (let i = 0; (await daCounter(emu, 'mirrored')) < wantMirrored; i++) {
+          expect(i, 'mirror destages before the switch').toBeLessThan(5000);
+          await new Promise((r) => setTimeout(r, 2));
+        }
+        emu.hold('switch', false);
+        const report = await reconfiguring;
         expect(report.tracksMoved).toBe(O.tracks);
 
         const direct = await daCounter(emu, 'directCopies');
