@@ -154,6 +154,7 @@ export class DiskAdapter {
       // A failed drive's copy is dropped; one written (or copied directly) has its track's checksum noted.
       writeLocation: async (g, src) => void (await writeCopyAfterRoom(this.locations, g, src, () => this.room.ask())),
       copyDirect: (src, dst) => !!direct?.copy(src, dst),
+      copySpan: (src, dst, count) => !!direct?.copySpan(src, dst, count),
       sweepAll: () => this.sweepAll(),
     });
   }

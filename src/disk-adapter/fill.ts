@@ -30,6 +30,12 @@ import {
   type RestripeContext,
 } from './restripe-context.ts';
 
+/** The items of `xs` before the first that fails `ok`. */
+function prefix<T>(xs: T[], ok: (x: T) => boolean): T[] {
+  const i = xs.findIndex((x) => !ok(x));
+  return i < 0 ? xs : xs.slice(0, i);
+}
+
 /** fill(t)'s locations o = O(t), n = N(t), b = B(t), and every location it locks, in locking order. */
 interface FillLocks {
   o: number;
@@ -76,6 +82,56 @@ export class Fill {
     } finally {
       while (held > 0) unlockTrack(state, locks.order[--held]!);
     }
+  }
+
+  /**
+   * fill(t) at once for BCV locations from b0 in a row (at most `most`) whose new locations n are in
+   * a row too, each needing its copy (IND[n], no slot on b or n, n not mirrored): every lock of
+   * every track taken by a try, their splits done, the span copied b → n in one copy (DESIGN §11).
+   * The tracks done: the longest such span from b0 if it has two or more, else 0 with nothing done
+   * that `run` would not do again (a split done stays done).
+   */
+  spanNow(session: Session, b0: number, most: number): number {
+    const { state } = this.ctx;
+    let tracks: FillLocks[] = [];
+    for (let i = 0; i < most; i++) {
+      const x = this.lockOrder(session, session.bInv!.get(b0 + i));
+      if (x.b !== b0 + i || (i > 0 && x.n !== tracks[0]!.n + i) || this.ctx.model.mirrored(x.n)) break;
+      tracks.push(x);
+    }
+    if (tracks.length < 2) return 0;
+    const locks = [...new Set(tracks.flatMap((x) => x.order))].sort((x, y) => x - y);
+    let held = 0;
+    try {
+      for (; held < locks.length; held++) if (!tryLockTrack(state, locks[held]!)) return 0;
+      if (!this.ctx.sessions.has(session.spec.sid)) return 0;
+      tracks = prefix(tracks, (x) => hasPb(state, x.b, session.y)); // a track filled meanwhile ends the span
+      for (const { o, n } of tracks) {
+        // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
+        if (hasFlag(state, o, TRACK.PS) && !state.hooks.testFault('BROKEN_FILL'))
+          splitDone(this.ctx, split(state, session, o));
+        if (hasFlag(state, n, TRACK.PS)) splitDone(this.ctx, split(state, session, n));
+      }
+      // After the splits (a split of n sets IND[n]; one of o may move o's write-pending slot to b),
+      // the tracks whose fill is a copy b → n with no cache slot.
+      tracks = prefix(tracks, (x) => this.spanCopies(x));
+      if (tracks.length < 2 || !this.ctx.copySpan(b0, tracks[0]!.n, tracks.length)) return 0;
+      this.ctx.counters.directCopies += tracks.length;
+      for (const { n, b } of tracks) {
+        this.filled(n, true);
+        this.pbCleared(session, b);
+      }
+      return tracks.length;
+    } finally {
+      while (held > 0) unlockTrack(state, locks[--held]!);
+    }
+  }
+
+  /** Whether fill(t) of these locations (all locked, split done) is a copy b → n that needs no cache slot. */
+  private spanCopies({ n, b }: FillLocks): boolean {
+    const { state } = this.ctx;
+    if (!hasFlag(state, n, TRACK.IND)) return false;
+    return slotOf(state, n) === NO_SLOT && wholeSlotOf(state, b) === NO_SLOT;
   }
 
   /**

@@ -43,6 +43,8 @@ export interface RestripeContext {
    * caller; false if either drive cannot (DirectCopier).
    */
   copyDirect(src: number, dst: number): boolean;
+  /** copyDirect of `count` locations in a row onto `count` in a row, in one copy; false, nothing done: copy each. */
+  copySpan(src: number, dst: number, count: number): boolean;
   /** Tell whichever adapter owns location g that slot s has data pending for it. */
   hintOwner(g: number, s: number): void;
   /** Ask every adapter to destage now: the cache is full. */

@@ -16,11 +16,11 @@ import { NO_SLOT, SLOT, TRACK, WPK_ALL, splitCursorWord, SPLIT_CURSOR_DONE } fro
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/tables/cache.ts';
 import { errorMessage } from '../shared/errors/errors.ts';
-import { splitHoldingBcv, type SplitResult } from '../shared/restripe/split.ts';
+import { splitHoldingBcv, trySplitHoldingBcv, type SplitResult } from '../shared/restripe/split.ts';
 import type { Session } from '../shared/restripe/session.ts';
 import { assert } from '../shared/errors/assert.ts';
 import { nextTurn, sched } from '../shared/sched/sched.ts';
-import { pipeline } from './pipeline.ts';
+import { AT_ONCE_BATCH, pipeline } from './pipeline.ts';
 import { copyServesRead, DriveFault, positionsServed } from '../shared/drive-states/drive-state.ts';
 import {
   andSlotState,
@@ -33,6 +33,11 @@ import {
   slotStateOf,
 } from '../shared/tables/tables.ts';
 
+/**
+ * The most locations ESTABLISH or the data transfer copies in one span: a stripe of a cylinder or two,
+ * one copy of a few MB, so the track locks it holds are free again within a fraction of a ms.
+ */
+const SPAN_TRACKS = 32;
 /** Tracks the instant split handles per turn. */
 const BACKGROUND_BATCH = 16;
 /**
@@ -83,12 +88,9 @@ export class Restripe {
     const { elsewhere, mine } = this.readElsewhere(fromCopies);
     const skip = (g: number) => session.oInv.get(g) < 0 || elsewhere.has(g);
     await this.eachPosition((d) =>
-      pipeline(
-        session.mainLocationsOn(d),
-        this.tracksInFlight,
-        (g) => this.establishOne(session, g, g),
-        (g) => skip(g) || this.establishNow(session, g),
-      ),
+      this.ctx.channel
+        ? pipeline(session.mainLocationsOn(d), this.tracksInFlight, (g) => this.establishOne(session, g, g), skip)
+        : this.establishSpans(session, session.mainLocationsOn(d), skip),
     );
     await pipeline(mine, this.tracksInFlight, ([o, x]) => this.establishOne(session, o, x));
   }
@@ -105,6 +107,52 @@ export class Restripe {
       if (this.ctx.ownsTrack(fromCopies[i + 1]!)) mine.push([fromCopies[i]!, fromCopies[i + 1]!]);
     }
     return { elsewhere, mine };
+  }
+
+  /**
+   * ESTABLISH over one instant drive's main locations `locs` (in order), a span of locations at a
+   * time where it can (establishSpanNow), else a track at a time; a turn for the thread's other work
+   * every AT_ONCE_BATCH steps.
+   */
+  private async establishSpans(session: Session, locs: readonly number[], skip: (g: number) => boolean): Promise<void> {
+    let steps = 0;
+    for (let i = 0; i < locs.length;) {
+      const g = locs[i]!;
+      const done = skip(g) ? 1 : this.establishSpanNow(session, locs, i, skip);
+      if (done === 0 && !this.establishNow(session, g)) await this.establishOne(session, g, g);
+      i += Math.max(done, 1);
+      if (++steps % AT_ONCE_BATCH === 0) await nextTurn();
+    }
+  }
+
+  /**
+   * ESTABLISH at once of the span of locations from locs[i]: original locations in a row (up to
+   * SPAN_TRACKS) whose BCV locations are in a row too, none to skip. Every lock taken by a try, none
+   * holding a slot, the span copied drive to drive in one copy (DESIGN §11). The locations done (0:
+   * none, nothing done: go a track at a time).
+   */
+  private establishSpanNow(session: Session, locs: readonly number[], i: number, skip: (g: number) => boolean): number {
+    const { state, model } = this.ctx;
+    const g = locs[i]!;
+    const b = session.bcvOfOriginal(g);
+    let n = 1;
+    while (n < SPAN_TRACKS && i + n < locs.length && locs[i + n] === g + n && !skip(g + n)) {
+      if (session.bcvOfOriginal(g + n) !== b + n) break;
+      n++;
+    }
+    if (n < 2 || model.mirrored(b) || model.mirrored(b + n - 1)) return 0;
+    if (state.hooks.isHeld('establish') || !this.ctx.throttle.goesNow()) return 0;
+    let held = 0;
+    try {
+      for (; held < n; held++) if (!tryLockTrack(state, g + held)) return 0;
+      for (let k = 0; k < n; k++) if (wholeSlotOf(state, g + k) !== NO_SLOT) return 0;
+      if (!this.ctx.copySpan(g, b, n)) return 0;
+    } finally {
+      while (held > 0) unlockTrack(state, g + --held);
+    }
+    this.ctx.counters.established += n;
+    this.ctx.counters.directCopies += n;
+    return n;
   }
 
   /**
@@ -231,7 +279,10 @@ export class Restripe {
         if (this.ctx.state.hooks.isHeld('split')) await this.ctx.state.hooks.passHold('split');
         if (!tryLockTrack(this.ctx.state, p)) await lockTrack(this.ctx.state, p);
         try {
-          if (hasFlag(this.ctx.state, p, TRACK.PS)) this.splitDone(await splitHoldingBcv(this.ctx.state, session, p));
+          if (hasFlag(this.ctx.state, p, TRACK.PS))
+            this.splitDone(
+              trySplitHoldingBcv(this.ctx.state, session, p) ?? (await splitHoldingBcv(this.ctx.state, session, p)),
+            );
           // The cursor says which locations the process has passed (scenario counting, FIG. 7).
           setSplitCursor(this.ctx.state, cursor, p + 1);
         } finally {
@@ -265,14 +316,46 @@ export class Restripe {
       await this.fill.run(session, bInv.get(b), from);
     };
     await this.eachPosition((d) =>
-      pipeline(
-        session.bcvLocationsOn(d),
-        this.tracksInFlight,
-        (b) => fillOne(b, b),
-        (b) => elsewhere.has(b) || this.fillNow(session, b),
-      ),
+      this.ctx.channel
+        ? pipeline(
+            session.bcvLocationsOn(d),
+            this.tracksInFlight,
+            (b) => fillOne(b, b),
+            (b) => elsewhere.has(b),
+          )
+        : this.transferSpans(session, session.bcvLocationsOn(d), elsewhere, (b) => fillOne(b, b)),
     );
     await pipeline(mine, this.tracksInFlight, ([b, x]) => fillOne(b, x));
+  }
+
+  /**
+   * The data transfer over one instant drive's BCV locations `locs` (in order): a span at a time
+   * where it can (Fill.spanNow), else a track at a time; a turn for the thread's other work every
+   * AT_ONCE_BATCH steps. Locations in `elsewhere` are another adapter's to fill.
+   */
+  private async transferSpans(
+    session: Session,
+    locs: Int32Array,
+    elsewhere: ReadonlySet<number>,
+    fillOne: (b: number) => Promise<void>,
+  ): Promise<void> {
+    let steps = 0;
+    for (let i = 0; i < locs.length;) {
+      const b = locs[i]!;
+      const done = elsewhere.has(b) ? 1 : this.fillSpanNow(session, locs, i, elsewhere);
+      if (done === 0 && !this.fillNow(session, b)) await fillOne(b);
+      i += Math.max(done, 1);
+      if (++steps % AT_ONCE_BATCH === 0) await nextTurn();
+    }
+  }
+
+  /** Fill.spanNow from locs[i] over the BCV locations in a row there (none elsewhere's), if nothing makes it wait; the tracks done. */
+  private fillSpanNow(session: Session, locs: Int32Array, i: number, elsewhere: ReadonlySet<number>): number {
+    const b = locs[i]!;
+    let n = 1;
+    while (n < SPAN_TRACKS && i + n < locs.length && locs[i + n] === b + n && !elsewhere.has(b + n)) n++;
+    if (n < 2 || this.ctx.state.hooks.isHeld('transfer') || this.hostFills > 0) return 0;
+    return this.ctx.throttle.goesNow() ? this.fill.spanNow(session, b, n) : 0;
   }
 
   /**

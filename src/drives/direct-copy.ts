@@ -71,6 +71,36 @@ export class DirectCopier {
     return true;
   }
 
+  /**
+   * `copy` of `count` locations in a row, src..src+count-1 onto dst..dst+count-1, in one copy: all or
+   * nothing. Only where both runs lie on one dense memory drive each (a sparse drive keeps its tracks
+   * apart) and no source track is formatted or faulty; the caller holds every location's lock.
+   */
+  copySpan(src: number, dst: number, count: number): boolean {
+    if (!this.enabled || count < 1) return false;
+    const drives = this.model.drives;
+    const sd = drives.driveOf(src);
+    const dd = drives.driveOf(dst);
+    if (drives.driveOf(src + count - 1) !== sd || drives.driveOf(dst + count - 1) !== dd) return false;
+    for (const d of [sd, dd]) if (mediaOf(this.state, d) !== d || driveFailed(this.state, d)) return false;
+    const from = this.store(sd);
+    const to = this.store(dd);
+    if (!(from instanceof MemoryDrive) || !(to instanceof MemoryDrive) || from.trackBytes !== to.trackBytes)
+      return false;
+    const me = sched().current().id;
+    for (let i = 0; i < count; i++) {
+      assert(lockedBy(this.state, src + i, me), () => `span copy from ${drives.dch(src + i)} without its lock`);
+      if (hasFlag(this.state, src + i, TRACK.MEDIA | TRACK.ROT | TRACK.FMT)) return false;
+    }
+    for (let i = 0; i < count; i++) sumUnknown(this.state, dst + i); // until the copy has ended (checksums.ts)
+    to.copySpanIn(dst - drives.baseTrack[dd]!, from.spanOf(src - drives.baseTrack[sd]!, count));
+    for (let i = 0; i < count; i++) {
+      carrySum(this.state, src + i, dst + i);
+      clearFlag(this.state, dst + i, TRACK.FMT | TRACK.FILLPEND);
+    }
+    return true;
+  }
+
   private store(d: number): MemoryStore | null {
     let s = this.stores.get(d);
     if (s === undefined) {

@@ -69,6 +69,29 @@ export class MemoryDrive implements MemoryStore {
     return this.bytes.subarray(track * this.trackBytes, (track + 1) * this.trackBytes);
   }
 
+  /** Tracks [track, track + count) in place as one span, for the restripe's span copy (DirectCopier.copySpan); only its owner asks. */
+  spanOf(track: number, count: number): Uint8Array {
+    this.owner.checkOwner('copy');
+    this.checkSpan(track, count);
+    return this.bytes.subarray(track * this.trackBytes, (track + count) * this.trackBytes);
+  }
+
+  /** copyIn of whole tracks from one span (`src`, a whole number of tracks), each under its write seqlock for the copy. */
+  copySpanIn(track: number, src: Uint8Array): void {
+    const count = src.length / this.trackBytes;
+    this.checkSpan(track, count);
+    const first = this.owner.beginWrite(track);
+    for (let i = 1; i < count; i++) this.owner.beginWrite(track + i);
+    this.bytes.set(src, track * this.trackBytes);
+    for (let i = 0; i < count; i++) this.owner.endWrite(first < 0 ? first : first + i);
+  }
+
+  private checkSpan(track: number, count: number): void {
+    assert(Number.isInteger(count) && count >= 1, () => `drive ${this.id}: a span of ${count} tracks`);
+    this.owner.checkTrack(track, 'copy');
+    this.owner.checkTrack(track + count - 1, 'copy');
+  }
+
   copyIn(track: number, src: Uint8Array | null): void {
     this.owner.checkTrack(track, 'copy');
     const at = track * this.trackBytes;

@@ -172,7 +172,7 @@ describe('arrayemu run --reconfigure-to', () => {
 
   it('stress --deterministic: a failing seed prints its rerun, and the rerun takes the same interleaving to the same failure', () => {
     // Which seeds meet the broken fill depends on the interleavings the code makes: take the first
-    // that does among 30 (21 does on this code, 7 of seeds 0-199; the 200-seed campaign is in
+    // that does among 30 (21 does on this code, 9 of seeds 0-199; the 200-seed campaign is in
     // test/campaigns).
     const first = cli(
       'stress',

@@ -25,6 +25,19 @@ async function daCounter(emu: ArrayEmulator, name: string): Promise<number> {
     .reduce((n, [, c]) => n + (c[name] ?? 0), 0);
 }
 
+/**
+ * With the switch held: wait until `tracks` mirror destages (WPB) have landed on the BCV, then let
+ * the switch go. Step 113 waits for ESTABLISH, not for them: one still pending at the switch is
+ * moved to the BCV track by the split, and its fill then goes through the cache.
+ */
+async function mirroredBeforeSwitch(emu: ArrayEmulator, tracks: number): Promise<void> {
+  for (let i = 0; (await daCounter(emu, 'mirrored')) < tracks; i++) {
+    expect(i, 'mirror destages before the switch').toBeLessThan(5000);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  emu.hold('switch', false);
+}
+
 describe('restripe copies', () => {
   for (const copy of ['direct', 'cache'] as const) {
     for (const store of ['dense', 'sparse'] as const) {
@@ -47,17 +60,10 @@ describe('restripe copies', () => {
         expect(cached).toBeGreaterThan(0); // some tracks take the cache path even when direct
         expect(cached).toBeLessThan(O.tracks); // and some could go direct
 
-        // The cached tracks' mirror destages (WPB) may land before or after the switch (step 113 waits
-        // for ESTABLISH, not for them; the split moves one still pending to the BCV track, and its
-        // fill then goes through the cache). Held at the switch until they have landed, the counts are exact.
+        // Held at the switch until the cached tracks' mirror destages have landed: the counts are exact.
         emu.hold('switch', true);
         const reconfiguring = emu.reconfigure(target);
-        const wantMirrored = copy === 'direct' ? cached : O.tracks;
-        for (let i = 0; (await daCounter(emu, 'mirrored')) < wantMirrored; i++) {
-          expect(i, 'mirror destages before the switch').toBeLessThan(5000);
-          await new Promise((r) => setTimeout(r, 2));
-        }
-        emu.hold('switch', false);
+        await mirroredBeforeSwitch(emu, copy === 'direct' ? cached : O.tracks);
         const report = await reconfiguring;
         expect(report.tracksMoved).toBe(O.tracks);
 
@@ -100,7 +106,10 @@ describe('restripe copies', () => {
     let cached = 0;
     for (let t = 0; t < O.tracks; t++) if (slotOf(emu.state, O.locate(t)) !== NO_SLOT) cached++;
     expect(slotOf(emu.state, O.locate(late))).not.toBe(NO_SLOT);
+    // As above: held at the switch until the cached tracks' mirror destages have landed.
+    emu.hold('switch', true);
     emu.hold('establish', false);
+    await mirroredBeforeSwitch(emu, cached);
     await report;
     expect(await daCounter(emu, 'directCopies')).toBe(O.tracks - cached + O.tracks);
     expect(await host.read('LD1', late * tb, tb)).toEqual(trackData(tb, late, 2));
