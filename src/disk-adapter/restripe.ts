@@ -133,6 +133,7 @@ export class Restripe {
    */
   private establishSpanNow(session: Session, locs: readonly number[], i: number, skip: (g: number) => boolean): number {
     const { state, model } = this.ctx;
+    if (state.hooks.isHeld('establish') || !this.ctx.throttle.goesNow()) return 0; // before the span is looked for
     const g = locs[i]!;
     const b = session.bcvOfOriginal(g);
     let n = 1;
@@ -141,7 +142,6 @@ export class Restripe {
       n++;
     }
     if (n < 2 || model.mirrored(b) || model.mirrored(b + n - 1)) return 0;
-    if (state.hooks.isHeld('establish') || !this.ctx.throttle.goesNow()) return 0;
     let held = 0;
     try {
       for (; held < n; held++) if (!tryLockTrack(state, g + held)) return 0;
@@ -351,11 +351,11 @@ export class Restripe {
 
   /** Fill.spanNow from locs[i] over the BCV locations in a row there (none elsewhere's), if nothing makes it wait; the tracks done. */
   private fillSpanNow(session: Session, locs: Int32Array, i: number, elsewhere: ReadonlySet<number>): number {
+    if (this.ctx.state.hooks.isHeld('transfer') || this.hostFills > 0 || !this.ctx.throttle.goesNow()) return 0;
     const b = locs[i]!;
     let n = 1;
     while (n < SPAN_TRACKS && i + n < locs.length && locs[i + n] === b + n && !elsewhere.has(b + n)) n++;
-    if (n < 2 || this.ctx.state.hooks.isHeld('transfer') || this.hostFills > 0) return 0;
-    return this.ctx.throttle.goesNow() ? this.fill.spanNow(session, b, n) : 0;
+    return n < 2 ? 0 : this.fill.spanNow(session, b, n);
   }
 
   /**
