@@ -1,7 +1,7 @@
 // Where `arrayemu serve`'s threads spend their time under one fio job over NBD: the profiles behind
 // docs/BENCHMARKS.md. The server runs as its own process under the V8 profiler (one .cpuprofile per
 // thread in D), fio against it:
-//   npx tsx scripts/nbd-profile.ts [randrw64k|randrw64kLong|randread4k|randwrite4k] --dir D [--passes N] [--fill]
+//   npx tsx scripts/nbd-profile.ts [randrw64k|randrw64kLong|randread4k|randwrite4k|randwrite64k] --dir D [--passes N] [--fill]
 // then every thread's time, by role, in µs a request over the fio run alone (the line the run prints:
 // its I/Os and its window on the monotonic clock, which V8's profiles use too):
 //   npx tsx scripts/nbd-profile.ts --threads D --ios N --window FROM_US TO_US
@@ -24,6 +24,7 @@ const JOBS: Record<string, string[]> = {
   randrw64k: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--verify=crc32c', '--do_verify=1', '--size=64m'],
   randread4k: ['--rw=randread', '--bs=4k', '--iodepth=32', '--time_based', '--runtime=4'],
   randwrite4k: ['--rw=randwrite', '--bs=4k', '--iodepth=32', '--time_based', '--runtime=4'],
+  randwrite64k: ['--rw=randwrite', '--bs=64k', '--iodepth=16', '--time_based', '--runtime=8'],
   // The steady state of randrw64k, long enough that the threads' start (modules loaded, compiled) is a small part of the profile.
   randrw64kLong: ['--rw=randrw', '--bs=64k', '--iodepth=16', '--time_based', '--runtime=20'],
 };

@@ -23,7 +23,7 @@ export type Frame =
       offset: bigint;
       length: number;
       /** A write's payload (absent for other commands, and for a write whose payload was too big and dropped). */
-      payload?: Buffer;
+      payload?: Uint8Array;
       /** The write's payload was over MAX_PAYLOAD_BYTES: read off the socket and dropped. */
       oversize?: boolean;
     }
@@ -33,6 +33,13 @@ export type Frame =
 type Phase = 'client-flags' | 'options' | 'transmission' | 'dead';
 
 export class FrameReader {
+  /**
+   * `payloadBuffer`, if given, gives the buffer each kept write payload is assembled in (exactly its
+   * length; a pool's, say): the payload is copied out of the socket's chunks into it, at its start.
+   * Without it a payload is a view of a chunk, or the chunks it spans joined into a new buffer.
+   */
+  constructor(private readonly payloadBuffer?: (lengthBytes: number) => Uint8Array) {}
+
   private chunks: Buffer[] = [];
   private buffered = 0;
   private phase: Phase = 'client-flags';
@@ -117,7 +124,7 @@ export class FrameReader {
     if (w.length <= MAX_PAYLOAD_BYTES) {
       if (this.buffered < w.length) return undefined;
       this.pending = undefined;
-      return { ...w, payload: this.take(w.length) };
+      return { ...w, payload: this.payloadBuffer ? this.takeInto(this.payloadBuffer(w.length)) : this.take(w.length) };
     }
     // Oversize: drop what is buffered, and what is still to come as it arrives.
     if (!w.oversize) {
@@ -149,6 +156,20 @@ export class FrameReader {
     let bytes = 0;
     while (bytes < n) bytes += this.chunks[k++]!.length;
     this.chunks.splice(0, k, Buffer.concat(this.chunks.slice(0, k), bytes));
+  }
+
+  /** The next `dst.length` bytes (all buffered), copied into `dst` at its start. */
+  private takeInto(dst: Uint8Array): Uint8Array {
+    for (let at = 0; at < dst.length;) {
+      const first = this.chunks[0]!;
+      const n = Math.min(first.length, dst.length - at);
+      dst.set(n === first.length ? first : first.subarray(0, n), at);
+      at += n;
+      if (n === first.length) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    }
+    this.buffered -= dst.length;
+    return dst;
   }
 
   private take(n: number): Buffer {

@@ -3,6 +3,7 @@
 // connection run concurrently and are answered as each finishes, by cookie; a bounded number of
 // requests and bytes in flight per connection (past it the socket is paused: back-pressure, not
 // buffering). Bad input is answered or ends that connection alone; nothing else is touched.
+import { BufferPool } from './buffer-pool.ts';
 import { createServer, type Server, type Socket } from 'node:net';
 import { FrameReader, type Frame } from './frame.ts';
 import { assert } from '../../shared/errors/assert.ts';
@@ -113,7 +114,9 @@ export class NbdServer {
 }
 
 class Connection {
-  private readonly reader = new FrameReader();
+  /** Write payloads are assembled in buffers of this pool (given back once written): none made a write. */
+  private readonly payloads = new BufferPool();
+  private readonly reader = new FrameReader((n) => this.payloads.take(n));
   private structured = false;
   private noZeroes = false;
   private exportName?: string;
@@ -324,6 +327,9 @@ class Connection {
           : this.backend.read(name, offset, r.length);
       case CMD.WRITE:
         await this.backend.write(name, offset, r.payload!);
+        // Written: the host adapter has copied it and holds it no more. (Not after a failure: one that
+        // timed out may still be held by the adapter, to be copied later; the collector takes it then.)
+        this.payloads.give(r.payload!);
         break;
       case CMD.FLUSH:
         await this.backend.flush();
