@@ -106,12 +106,7 @@ export class Fill {
       for (; held < locks.length; held++) if (!tryLockTrack(state, locks[held]!)) return 0;
       if (!this.ctx.sessions.has(session.spec.sid)) return 0;
       tracks = prefix(tracks, (x) => hasPb(state, x.b, session.y)); // a track filled meanwhile ends the span
-      for (const { o, n } of tracks) {
-        // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
-        if (hasFlag(state, o, TRACK.PS) && !state.hooks.testFault('BROKEN_FILL'))
-          splitDone(this.ctx, split(state, session, o));
-        if (hasFlag(state, n, TRACK.PS)) splitDone(this.ctx, split(state, session, n));
-      }
+      for (const x of tracks) this.splits(session, x);
       // After the splits (a split of n sets IND[n]; one of o may move o's write-pending slot to b),
       // the tracks whose fill is a copy b → n with no cache slot.
       tracks = prefix(tracks, (x) => this.spanCopies(x));
@@ -178,13 +173,19 @@ export class Fill {
     // PB column y may already belong to the next session, whose bits this one must not touch.
     if (!this.ctx.sessions.has(session.spec.sid)) return true;
     if (!hasPb(state, b, session.y)) return true; // filled meanwhile
+    this.splits(session, { o, n });
+    if (hasFlag(state, n, TRACK.IND) && !this.filledWithoutCache(b, n, from)) return false;
+    this.pbCleared(session, b);
+    return true;
+  }
+
+  /** fill(t)'s splits, its locks held: if PS[o] split(o); if PS[n] split(n). */
+  private splits(session: Session, { o, n }: Pick<FillLocks, 'o' | 'n'>): void {
+    const { state } = this.ctx;
     // (TEST_FAULT.BROKEN_FILL skips split(o), to prove the stress run catches it.)
     if (hasFlag(state, o, TRACK.PS) && !state.hooks.testFault('BROKEN_FILL'))
       splitDone(this.ctx, split(state, session, o));
     if (hasFlag(state, n, TRACK.PS)) splitDone(this.ctx, split(state, session, n));
-    if (hasFlag(state, n, TRACK.IND) && !this.filledWithoutCache(b, n, from)) return false;
-    this.pbCleared(session, b);
-    return true;
   }
 
   /** fill(t)'s last step: PB[b] of the session cleared, counted. */

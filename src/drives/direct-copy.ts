@@ -44,9 +44,7 @@ export class DirectCopier {
       () => `direct copy from ${this.model.drives.dch(src)} without its lock (${this.state.describeTrack(src)})`,
     );
     const drives = this.model.drives;
-    // Only between drives serving as themselves: a failed drive, or a spare in another's place, copies through cache.
-    for (const d of [drives.driveOf(src), drives.driveOf(dst)])
-      if (mediaOf(this.state, d) !== d || driveFailed(this.state, d)) return false;
+    if (!this.asThemselves(drives.driveOf(src), drives.driveOf(dst))) return false;
     // A faulty source track (a media error, rot) is read through the cache, where the fault shows.
     if (hasFlag(this.state, src, TRACK.MEDIA | TRACK.ROT)) return false;
     const from = this.store(drives.driveOf(src));
@@ -82,7 +80,7 @@ export class DirectCopier {
     const sd = drives.driveOf(src);
     const dd = drives.driveOf(dst);
     if (drives.driveOf(src + count - 1) !== sd || drives.driveOf(dst + count - 1) !== dd) return false;
-    for (const d of [sd, dd]) if (mediaOf(this.state, d) !== d || driveFailed(this.state, d)) return false;
+    if (!this.asThemselves(sd, dd)) return false;
     const from = this.store(sd);
     const to = this.store(dd);
     if (!(from instanceof MemoryDrive) || !(to instanceof MemoryDrive) || from.trackBytes !== to.trackBytes)
@@ -98,6 +96,12 @@ export class DirectCopier {
       carrySum(this.state, src + i, dst + i);
       clearFlag(this.state, dst + i, TRACK.FMT | TRACK.FILLPEND);
     }
+    return true;
+  }
+
+  /** Both drives serve as themselves: a failed drive, or a spare in another's place, copies through the cache. */
+  private asThemselves(a: number, b: number): boolean {
+    for (const d of [a, b]) if (mediaOf(this.state, d) !== d || driveFailed(this.state, d)) return false;
     return true;
   }
 
