@@ -107,9 +107,11 @@ describe('restripe copies', () => {
     for (let t = 0; t < O.tracks; t++) if (slotOf(emu.state, O.locate(t)) !== NO_SLOT) cached++;
     expect(slotOf(emu.state, O.locate(late))).not.toBe(NO_SLOT);
     // As above: held at the switch until the cached tracks' mirror destages have landed.
+    // ESTABLISH marks each cached track WPB (the late one again: its first mirror write is counted already).
+    const mirroredBefore = await daCounter(emu, 'mirrored');
     emu.hold('switch', true);
     emu.hold('establish', false);
-    await mirroredBeforeSwitch(emu, cached);
+    await mirroredBeforeSwitch(emu, mirroredBefore + cached);
     await report;
     expect(await daCounter(emu, 'directCopies')).toBe(O.tracks - cached + O.tracks);
     expect(await host.read('LD1', late * tb, tb)).toEqual(trackData(tb, late, 2));
