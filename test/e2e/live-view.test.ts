@@ -212,7 +212,9 @@ describe.skipIf(!haveChromium)('live view in chromium', () => {
     // Pause from the page: the progress stops. A host request to a track not yet moved moves it at
     // once, paused or not (FIG. 7), so first the host load goes over its whole region once more
     // after the switch (a loaded machine may take seconds a pass): every track it touches is moved.
-    await throttle(0.5); // the transfer's remaining ~10 MiB last well beyond those passes
+    // The transfer's remaining ~10 MiB must outlast those passes however slow the machine: at 50 kB/s
+    // they take over three minutes (a CI run at 0.5 MB/s saw the restripe end before two passes did).
+    await throttle(0.05);
     const passesAtSwitch = load.passes();
     for (const deadline = Date.now() + PASS_WAIT_MS; load.passes() < passesAtSwitch + 2;) {
       if (Date.now() > deadline) throw new Error(`the host load made no full pass in ${PASS_WAIT_MS} ms`);
@@ -237,13 +239,14 @@ describe.skipIf(!haveChromium)('live view in chromium', () => {
     await shot('4-paused');
     // …and resume restarts it.
     await page.click(`[data-job="${id}"] ~ button[data-act="resume"]`);
-    await until('progress after resume', (v) => !v.background.paused && (v.jobs[0]?.tracksDone ?? Infinity) > pausedAt);
+    await until('resumed', (v) => !v.background.paused);
     const fast = await fetch(`${api}/v1/throttle`, {
       method: 'PUT',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ minMBps: 200, maxMBps: 0 }),
     });
     expect(fast.status).toBe(200);
+    await until('progress after resume', (v) => (v.jobs[0]?.tracksDone ?? Infinity) > pausedAt);
 
     const done = await until('the restripe done', (v) => v.jobs.length === 0 && v.switches.length === 1);
     const ops = await load.stop();
