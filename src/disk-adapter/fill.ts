@@ -3,7 +3,7 @@
 // index order): if PS[o] split(o); if PS[n] split(n); if IND[n] copy b → n and clear IND[n]; clear
 // PB[b]. `run` waits for what it needs; `now` does it at once or not at all (DESIGN §11, "A
 // background track with nothing to wait for").
-import { NO_SLOT, SLOT, TRACK, WPK_ALL, wpOfMirror } from '../shared/tables/memory.ts';
+import { NO_SLOT, SLOT, TRACK, wpOfMirror } from '../shared/tables/memory.ts';
 import { lockTrack, tryLockTrack, unlockTrack } from '../shared/tables/track-lock.ts';
 import { releaseSlot, SlotWait, tryAllocateSlot, wholeSlotOf } from '../shared/tables/cache.ts';
 import { split, splitBcvTrack } from '../shared/restripe/split.ts';
@@ -14,6 +14,7 @@ import { CLEAR_PENDING_TRIES } from './duty.ts';
 import { markFillCopies } from './fill-pending.ts';
 import {
   andPb,
+  andSlotState,
   casFlags,
   flagsOf,
   hasFlag,
@@ -154,6 +155,7 @@ export class Fill {
       }
       if (this.whileHeld(session, locks, from)) return true;
       if (!(await this.copyBcvToMain(locks.b, locks.n, from))) return false;
+      if (this.ctx.state.hooks.isHeld('fill-copied')) await this.ctx.state.hooks.passHold('fill-copied');
       this.filled(locks.n, false);
       this.pbCleared(session, locks.b);
       return true;
@@ -201,11 +203,12 @@ export class Fill {
   private filledWithoutCache(b: number, n: number, from: number): boolean {
     const { state } = this.ctx;
     // A slot on n while IND is set: a failed predecessor copied b to n and stopped before
-    // clearing IND (nothing else attaches a slot to an IND location). That copy stands.
+    // clearing IND (nothing else attaches a slot to an IND location). That copy stands, pending
+    // still or destaged since (by the mirrors' adapters, or a replacement of this one).
     const done = slotOf(state, n);
     if (done !== NO_SLOT) {
       assert(
-        slotStateOf(state, done) & SLOT.VALID && slotStateOf(state, done) & WPK_ALL, // pending for M1 or a mirror
+        (slotStateOf(state, done) & (SLOT.VALID | SLOT.FILL)) === (SLOT.VALID | SLOT.FILL),
         () =>
           `fill: IND location ${this.ctx.model.drives.dch(n)} holds a slot that no fill made (${state.describeSlot(done)}; ${state.describeTrack(n)})`,
       );
@@ -233,7 +236,9 @@ export class Fill {
     const keep = !marked || this.ctx.state.hooks.testFault('EARLY_IND_CLEAR') ? 0 : TRACK.FILLPEND;
     for (let i = 0; i < CLEAR_PENDING_TRIES; i++) {
       const f = flagsOf(this.ctx.state, n);
-      if (casFlags(this.ctx.state, n, f, (f & ~TRACK.IND) | keep) === f) return;
+      if (casFlags(this.ctx.state, n, f, (f & ~TRACK.IND) | keep) !== f) continue;
+      if (s !== NO_SLOT) andSlotState(this.ctx.state, s, ~SLOT.FILL); // n is no longer IND: the mark has served
+      return;
     }
     assert(
       false,
@@ -266,7 +271,7 @@ export class Fill {
       // The BCV track is in cache (split moved pending data there): keep the BCV's point-in-time
       // image on its drive, then hand the slot itself to n.
       if (slotStateOf(state, s) & SLOT.WP1) await this.ctx.writeLocation(b, state.slotBytes(s));
-      moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | copies);
+      moveSlot(state, s, b, n, SLOT.VALID | SLOT.WP | SLOT.FILL | copies);
     } else {
       s = tryAllocateSlot(state, n);
       if (s === NO_SLOT) return false;
@@ -277,7 +282,7 @@ export class Fill {
         throw err;
       }
     }
-    setSlotState(state, s, SLOT.VALID | SLOT.WP | copies);
+    setSlotState(state, s, SLOT.VALID | SLOT.WP | SLOT.FILL | copies);
     state.cacheEvent();
     this.ctx.hintOwner(n, s);
     for (let k = 2; copies & wpOfMirror(k); k++) this.ctx.hintOwner(this.ctx.model.mirrorLocation(n, k), s);

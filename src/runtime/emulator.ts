@@ -392,7 +392,7 @@ export class ArrayEmulator extends EventEmitter {
         for (const end of (old as InlineSlot).ends) end.close();
       }
       await old.stop(); // threads: worker.terminate(); inline: its timers (it runs no code any more)
-      taken = takeBack(this.state, old.role, old.index, old.owner.id);
+      taken = takeBack(this.state, old.role, old.index, old.owner.id, this.model.drives);
       fresh =
         this.mode === 'inline'
           ? inlineActor(init, name, this.log, this.emitter, incarnation)
@@ -408,7 +408,7 @@ export class ArrayEmulator extends EventEmitter {
     this.restarts++;
     this.log(
       'info',
-      `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests; finished ${taken.moves} slot moves`,
+      `${name} restarted: took back ${taken.locks} locks, ${taken.slots} unfilled slots, ${taken.inflight} host requests; finished ${taken.moves} slot moves; closed ${taken.tornWrites} torn drive writes`,
     );
     return taken;
   }

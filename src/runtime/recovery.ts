@@ -7,6 +7,8 @@ import { releaseSlot } from '../shared/tables/cache.ts';
 import { lockedBy, unlockTrack } from '../shared/tables/track-lock.ts';
 import { assert } from '../shared/errors/assert.ts';
 import type { Role } from '../shared/links/actor.ts';
+import type { DriveMap } from '../shared/layout/layout.ts';
+import { addWord, loadWord } from '../shared/tables/words.ts';
 import {
   setSlotOf,
   setSlotOwner,
@@ -26,6 +28,12 @@ export interface TakenBack {
   moves: number;
   /** Host requests it had counted in flight (host adapters only). */
   inflight: number;
+  /**
+   * Drive tracks it had begun writing and not finished (their write seqlock odd; disk adapters
+   * only): closed, so the next write may begin. Nothing counts such a write as done — its slot is
+   * still write-pending, its IND or PB still set — so the replacement writes the track again.
+   */
+  tornWrites: number;
 }
 
 /**
@@ -34,9 +42,9 @@ export interface TakenBack {
  * from its intent record), and a slot claimed, evicted or released part-way (owned by a track it
  * held locked but not attached to it: nothing in such a slot counts, and it is freed).
  */
-export function takeBack(state: SharedState, role: Role, index: number, id: number): TakenBack {
+export function takeBack(state: SharedState, role: Role, index: number, id: number, drives: DriveMap): TakenBack {
   assert(id > 0, () => `takeBack: actor id ${id} is nobody`);
-  const out: TakenBack = { locks: 0, slots: 0, moves: 0, inflight: 0 };
+  const out: TakenBack = { locks: 0, slots: 0, moves: 0, inflight: 0, tornWrites: 0 };
   const heldBy = (g: number) => lockedBy(state, g, id);
   if (finishIntent(state, id)) out.moves++;
   for (let s = 0; s < state.slots; s++) {
@@ -66,6 +74,7 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
     out.locks++;
   }
   if (out.slots > 0) state.cacheEvent();
+  if (role === 'da') out.tornWrites = endTornWrites(state, drives, index);
   if (role === 'ha') {
     const words = state.hostInflight.length / 2;
     for (let d = 0; d < state.devices; d++) {
@@ -78,4 +87,26 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
     }
   }
   return out;
+}
+
+/**
+ * A disk adapter's worker terminated inside a drive write (between its seqlock's two increments)
+ * leaves the track's seqlock odd for good: the next writer would stop as a second writer at once,
+ * and the durable store would wait for the write to end. Each such track of a drive disk adapter
+ * `index` owns is closed (made even); the count is returned. The bytes may be half written, as a
+ * drive's are when power fails mid-write: whatever the write was doing is still owed (above).
+ */
+function endTornWrites(state: SharedState, drives: DriveMap, index: number): number {
+  let torn = 0;
+  for (let d = 0; d < drives.baseTrack.length; d++) {
+    if (loadWord(state.driveOwner, d) !== index) continue;
+    const base = drives.baseTrack[d]!;
+    const end = base + drives.cylinders[d]! * drives.headsPerCylinder;
+    for (let g = base; g < end; g++) {
+      if ((loadWord(state.driveWriteSeq, g) & 1) === 0) continue;
+      addWord(state.driveWriteSeq, g, 1);
+      torn++;
+    }
+  }
+  return torn;
 }

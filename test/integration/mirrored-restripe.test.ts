@@ -6,11 +6,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { HostClient } from '../../src/host/client.ts';
 import { parseConfig, type ArrayConfig } from '../../src/shared/config/config.ts';
-import { DEVICE, PHASE, TRACK } from '../../src/shared/tables/memory.ts';
+import { DEVICE, NO_SLOT, PHASE, SLOT, TRACK, WPK_ALL } from '../../src/shared/tables/memory.ts';
 import { planReconfiguration } from '../../src/shared/restripe/reconf-plan.ts';
 import { deviceLayout } from '../../src/shared/layout/layout.ts';
 import { until } from '../support/helpers.ts';
-import { deviceWordOf, hasFlag } from '../../src/shared/tables/tables.ts';
+import { deviceWordOf, hasFlag, slotOf, slotStateOf } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -170,6 +170,43 @@ describe.each(['inline', 'threads'] as const)('a mirrored device restriped (%s)'
       version.has(t) ? pattern(t, version.get(t)!) : t < tracks ? pattern(t) : new Uint8Array(TRACK_BYTES),
     );
     expect(emu.problems()).toEqual([]);
+  });
+});
+
+/** IND locations holding a slot a fill's copy made (SLOT.FILL): whether each is still pending. */
+function fillCopies(emu: ArrayEmulator): Array<{ g: number; pending: boolean }> {
+  const out: Array<{ g: number; pending: boolean }> = [];
+  for (let g = 0; g < emu.state.totalTracks; g++) {
+    const s = slotOf(emu.state, g);
+    if (!hasFlag(emu.state, g, TRACK.IND) || s === NO_SLOT || !(slotStateOf(emu.state, s) & SLOT.FILL)) continue;
+    out.push({ g, pending: (slotStateOf(emu.state, s) & WPK_ALL) !== 0 });
+  }
+  return out;
+}
+
+describe.each(['inline', 'threads'] as const)('a mirrored restripe whose disk adapters stop mid-fill (%s)', (mode) => {
+  it("each stopped after its fill's copy, before clearing IND: the copies, destaged meanwhile, stand", async () => {
+    const { emu, host, tracks, ld1 } = await filledArray(mode);
+    emu.hold('fill-copied', true); // a mirrored n is filled through the cache: every fill stops there
+    const restripe = emu.reconfigure(targetRaw());
+    restripe.catch(() => {});
+    await until(() => fillCopies(emu).length > 0, "a fill's copy in cache, IND still set");
+    expect(deviceWordOf(emu.state, ld1, DEVICE.PHASE)).toBe(PHASE.TRANSFERRING);
+    // Every disk adapter stops where it is (some at the hold, with a copy made); their replacements
+    // do not fill until the copies are on every drive of n's copies (destaged by the adapters of n
+    // and of its mirror).
+    emu.hold('transfer', true);
+    for (const da of ['DA0', 'DA1', 'DA2']) await emu.restart(da);
+    await until(() => fillCopies(emu).every((c) => !c.pending), "the fills' copies destaged");
+    expect(fillCopies(emu).length).toBeGreaterThan(0);
+    emu.hold('fill-copied', false);
+    emu.hold('transfer', false);
+    const report = await restripe;
+    expect(report.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    expect(fillCopies(emu)).toEqual([]);
+    await everyCopy(emu, host, (t) => (t < tracks ? pattern(t) : new Uint8Array(TRACK_BYTES)));
+    expect(emu.problems()).toEqual([]);
+    expect(emu.restarts).toBe(3);
   });
 });
 

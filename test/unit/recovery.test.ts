@@ -14,6 +14,7 @@ import { tryLockTrack } from '../../src/shared/tables/track-lock.ts';
 import { tryAllocateSlot } from '../../src/shared/tables/cache.ts';
 import { recordMove } from '../../src/shared/tables/intent.ts';
 import { takeBack } from '../../src/runtime/recovery.ts';
+import { DriveMap } from '../../src/shared/layout/layout.ts';
 import { sched } from '../../src/shared/sched/sched.ts';
 import { small } from '../support/helpers.ts';
 import { hasFlag } from '../../src/shared/tables/tables.ts';
@@ -21,26 +22,29 @@ import { hasFlag } from '../../src/shared/tables/tables.ts';
 const DEAD = { tag: 'DA30#1', id: 7 };
 
 function array() {
-  const state = new SharedState(createSharedBuffers(small('fig2', 8)));
+  const config = small('fig2', 8);
+  const state = new SharedState(createSharedBuffers(config));
+  const drives = new DriveMap(config);
   const as = <T>(fn: () => T) => sched().runAs(DEAD, fn);
   const lock = (g: number) => expect(as(() => tryLockTrack(state, g))).toBe(true);
-  return { state, as, lock };
+  const takeBackDa0 = () => takeBack(state, 'da', 0, DEAD.id, drives);
+  return { state, drives, as, lock, takeBackDa0 };
 }
 
 describe('takeBack after a worker terminated mid-update', () => {
   it('a lock and its owner are one word: the dead adapter’s locks, and only those, are freed', () => {
-    const { state, lock } = array();
+    const { state, lock, takeBackDa0 } = array();
     lock(3);
     expect(lockOwnerOf(Atomics.load(state.trackFlags, 3))).toBe(DEAD.id);
     sched().runAs({ tag: 'HA0#1', id: 2 }, () => expect(tryLockTrack(state, 4)).toBe(true));
-    const taken = takeBack(state, 'da', 0, DEAD.id);
+    const taken = takeBackDa0();
     expect(taken.locks).toBe(1);
     expect(Atomics.load(state.trackFlags, 3)).toBe(0); // LOCK and owner bits cleared together
     expect(hasFlag(state, 4, TRACK.LOCK)).toBe(true); // another actor's lock stays
   });
 
   it('a slot move (split handing write-pending data to the BCV track) stopped half-way is finished', () => {
-    const { state, as, lock } = array();
+    const { state, as, lock, takeBackDa0 } = array();
     const p = 10;
     const b = state.totalTracks - 1; // on a BCV drive
     lock(p);
@@ -52,7 +56,7 @@ describe('takeBack after a worker terminated mid-update', () => {
     recordMove(state, DEAD.id, s, p, b, SLOT.VALID | SLOT.WP | SLOT.WP1);
     Atomics.store(state.trackSlot, p, NO_SLOT);
     Atomics.store(state.slotOwner, s, b);
-    const taken = takeBack(state, 'da', 0, DEAD.id);
+    const taken = takeBackDa0();
     expect(taken.moves).toBe(1);
     expect([
       Atomics.load(state.trackSlot, b),
@@ -63,11 +67,11 @@ describe('takeBack after a worker terminated mid-update', () => {
     expect(state.slotBytes(s).every((x) => x === 0xab)).toBe(true);
     expect(hasFlag(state, p, TRACK.LOCK) || hasFlag(state, b, TRACK.LOCK)).toBe(false);
     // A second takeBack finds nothing left to do.
-    expect(takeBack(state, 'da', 0, DEAD.id)).toEqual({ locks: 0, slots: 0, moves: 0, inflight: 0 });
+    expect(takeBackDa0()).toEqual({ locks: 0, slots: 0, moves: 0, inflight: 0, tornWrites: 0 });
   });
 
   it('a slot claimed but not yet attached, or an eviction stopped half-way, is freed (it held nothing that counts)', () => {
-    const { state, lock } = array();
+    const { state, lock, takeBackDa0 } = array();
     // Claim: the slot's owner word set to g, g's Track ID entry not yet pointing at it.
     lock(20);
     Atomics.store(state.slotOwner, 5, 20);
@@ -76,21 +80,33 @@ describe('takeBack after a worker terminated mid-update', () => {
     lock(30);
     Atomics.store(state.slotOwner, 6, 30);
     Atomics.store(state.slotState, 6, SLOT.VALID);
-    const taken = takeBack(state, 'da', 0, DEAD.id);
+    const taken = takeBackDa0();
     expect(taken.slots).toBe(2);
     for (const s of [5, 6])
       expect([Atomics.load(state.slotOwner, s), Atomics.load(state.slotState, s)]).toEqual([NO_TRACK, 0]);
     expect(taken.locks).toBe(3);
   });
 
+  it("a drive write stopped between its seqlock's two increments is closed, on the dead adapter's drives only", () => {
+    const { state, drives, takeBackDa0 } = array();
+    const mine = (d: number) => Atomics.load(state.driveOwner, d) === 0;
+    const d0 = drives.baseTrack.findIndex((_, d) => mine(d));
+    const other = drives.baseTrack.findIndex((_, d) => !mine(d));
+    const g = drives.baseTrack[d0]! + 2;
+    const h = drives.baseTrack[other]! + 2;
+    Atomics.store(state.driveWriteSeq, g, 5); // DA0 was writing g (its third write)
+    Atomics.store(state.driveWriteSeq, h, 7); // another adapter is writing h now
+    expect(takeBackDa0().tornWrites).toBe(1);
+    expect([Atomics.load(state.driveWriteSeq, g), Atomics.load(state.driveWriteSeq, h)]).toEqual([6, 7]);
+    expect(takeBackDa0().tornWrites).toBe(0);
+  });
+
   it('a half-moved write-pending slot with no intent written stops takeBack loudly', () => {
-    const { state, as, lock } = array();
+    const { state, as, lock, takeBackDa0 } = array();
     lock(10);
     const s = as(() => tryAllocateSlot(state, 10));
     Atomics.store(state.slotState, s, SLOT.VALID | SLOT.WP | SLOT.WP1);
     Atomics.store(state.trackSlot, 10, NO_SLOT); // a move that skipped its intent record: data would be lost
-    expect(() => takeBack(state, 'da', 0, DEAD.id)).toThrow(
-      /write-pending slot .* owned by track 10 but not attached to it/,
-    );
+    expect(() => takeBackDa0()).toThrow(/write-pending slot .* owned by track 10 but not attached to it/);
   });
 });

@@ -22,6 +22,7 @@ export const HOOK = {
   TEST_FAULTS: 8, // TEST ONLY: deliberate faults (TEST_FAULT bits), to prove the checks catch them
   HOLD_SWITCH_WINDOW: 9, // the service processor inside the switch: device blocked and drained, before step 115
   HOLD_STAGE: 10, // a disk adapter's stage for a host adapter, before it reads the drive
+  HOLD_FILL_COPIED: 11, // a fill whose copy b → n went through the cache, before it clears IND[n]
 } as const;
 /**
  * TEST ONLY: the deliberate faults of HOOK.TEST_FAULTS, one bit each. Nothing but a test or the
@@ -55,6 +56,7 @@ export type HoldName =
   | 'switch'
   | 'switch-window'
   | 'stage'
+  | 'fill-copied'
   | 'completion';
 export const HOLD_WORD: Record<HoldName, number> = {
   split: HOOK.HOLD_SPLIT,
@@ -67,6 +69,7 @@ export const HOLD_WORD: Record<HoldName, number> = {
   completion: HOOK.HOLD_COMPLETION,
   establish: HOOK.HOLD_ESTABLISH,
   'host-fill': HOOK.HOLD_HOST_FILL,
+  'fill-copied': HOOK.HOLD_FILL_COPIED,
 };
 export const HOOK_WORDS = 16;
 

@@ -69,6 +69,9 @@ export const SLOT = {
   WPB2: 1 << 9, // WPBk: pending for mirror k of the owner's established BCV track (a mirrored BCV)
   WPB3: 1 << 10,
   WPB4: 1 << 11,
+  // Made by a restripe's fill (copyBcvToMain) on its IND location n: the copy of b it holds stands
+  // even if the adapter stopped before clearing IND[n] (cleared with IND; DESIGN §11).
+  FILL: 1 << 12,
 } as const;
 export const MAX_MIRRORS = MAX_EXTRA_MIRRORS + 1; // a device's own members and its `mirrors`: WP1..WP4
 /** WPk of mirror k (1-based). */
