@@ -439,6 +439,11 @@ export class HostAdapter {
       if (session) await ioRequestHandler(this.fig7, session, t, g, count && attempt === 0);
       else if (!tryLockTrack(this.state, g)) await lockTrack(this.state, g);
       try {
+        // A switch that came while the piece queued for its lock may have split g since (IND: g
+        // holds no data of any track): nothing is staged or allocated for it (a stage that repairs
+        // a media error would leave a write-pending slot there). One that comes later finds g
+        // locked, and enterWithSlot sends the piece round again.
+        if (deviceWordOf(this.state, piece.dev.index, DEVICE.GENERATION) !== piece.gen) throw new LayoutChanged();
         const s = await work.slot(g);
         this.critical.enterWithSlot(piece, g, s);
         work.use(g, s);
