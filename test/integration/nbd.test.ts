@@ -225,19 +225,35 @@ describe('nbd frame parser (fast-check)', () => {
         fc.array(fc.nat(600), { maxLength: 8 }),
         fc.constantFrom('options', 'transmission'),
         (bytes, cuts, phase) => {
-          const frames = (parts: Uint8Array[], given = false) => {
-            // Given buffers are dirty (0xee): a payload assembled in one must overwrite it whole.
-            const r = new FrameReader(given ? (n) => new Uint8Array(n).fill(0xee) : undefined);
-            if (phase === 'options') r.startOptions();
-            else r.startTransmission();
-            const out: unknown[] = [];
-            for (const p of parts) {
-              r.push(Buffer.from(p));
-              for (let f = r.next(); f; f = r.next()) out.push(f);
-            }
-            return JSON.stringify(out, (_, v) =>
+          const text = (f: unknown) =>
+            JSON.stringify(f, (_, v) =>
               typeof v === 'bigint' ? v.toString() : v instanceof Uint8Array ? Buffer.from(v).toString('hex') : v,
             );
+          // 'reused': each part arrives in the one scratch buffer the socket reads into (server.ts),
+          // scribbled over after the reader's retain(); frames are taken one a part (the rest held
+          // back, as over the in-flight limit) and read at once, as the server does.
+          const frames = (parts: Uint8Array[], mode: 'chunks' | 'given' | 'reused' = 'chunks') => {
+            // Given buffers are dirty (0xee): a payload assembled in one must overwrite it whole.
+            const r = new FrameReader(mode === 'chunks' ? undefined : (n) => new Uint8Array(n).fill(0xee));
+            if (phase === 'options') r.startOptions();
+            else r.startTransmission();
+            const out: string[] = [];
+            const scratch = Buffer.alloc(bytes.length + 1);
+            for (const p of parts) {
+              if (mode !== 'reused') {
+                r.push(Buffer.from(p));
+                for (let f = r.next(); f; f = r.next()) out.push(text(f));
+                continue;
+              }
+              scratch.set(p);
+              r.push(scratch.subarray(0, p.length));
+              const f = r.next();
+              if (f) out.push(text(f));
+              r.retain();
+              scratch.fill(0xdd);
+            }
+            for (let f = r.next(); f; f = r.next()) out.push(text(f));
+            return JSON.stringify(out);
           };
           const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
           const parts: Uint8Array[] = [];
@@ -247,7 +263,8 @@ describe('nbd frame parser (fast-check)', () => {
             at = p;
           }
           expect(frames(parts)).toBe(frames([bytes]));
-          expect(frames(parts, true)).toBe(frames([bytes]));
+          expect(frames(parts, 'given')).toBe(frames([bytes]));
+          expect(frames(parts, 'reused')).toBe(frames([bytes]));
         },
       ),
       { numRuns: 500 },
@@ -255,6 +272,7 @@ describe('nbd frame parser (fast-check)', () => {
   });
 
   it('well-formed requests come out whole, whatever the chunking', () => {
+    const payloadOf = (len: number) => Buffer.from(Array.from({ length: len }, (_, i) => (i * 13 + len) & 0xff));
     fc.assert(
       fc.property(
         fc.array(
@@ -274,20 +292,44 @@ describe('nbd frame parser (fast-check)', () => {
               h.writeUInt16BE(q.type, 6);
               h.writeBigUInt64BE(q.cookie, 8);
               h.writeUInt32BE(q.len, 24);
-              return q.type === 1 ? Buffer.concat([h, Buffer.alloc(q.len, 7)]) : h;
+              return q.type === 1 ? Buffer.concat([h, payloadOf(q.len)]) : h;
             }),
           );
-          const r = new FrameReader();
-          r.startTransmission();
-          const got: Array<{ type: number; cookie: bigint; payload?: number }> = [];
-          for (let at = 0; at < wire.length; at += step) {
-            r.push(wire.subarray(at, at + step));
-            for (let f = r.next(); f; f = r.next())
-              if (f.t === 'request') got.push({ type: f.type, cookie: f.cookie, payload: f.payload?.length });
+          const want: Array<{ type: number; cookie: bigint; payload?: string }> = reqs.map((q) => ({
+            type: q.type,
+            cookie: q.cookie,
+            payload: q.type === 1 ? payloadOf(q.len).toString('hex') : undefined,
+          }));
+          // As chunks of their own; and as the server reads them (server.ts): each chunk in the one
+          // scratch buffer, scribbled over after retain(), one frame taken a chunk (the rest held back).
+          for (const reused of [false, true]) {
+            const r = new FrameReader(reused ? (n) => new Uint8Array(n).fill(0xee) : undefined);
+            r.startTransmission();
+            const got: typeof want = [];
+            const take = (f: ReturnType<FrameReader['next']>) =>
+              f?.t === 'request' &&
+              got.push({
+                type: f.type,
+                cookie: f.cookie,
+                payload: f.payload && Buffer.from(f.payload).toString('hex'),
+              });
+            const scratch = Buffer.alloc(step);
+            for (let at = 0; at < wire.length; at += step) {
+              const chunk = wire.subarray(at, at + step);
+              if (!reused) {
+                r.push(Buffer.from(chunk));
+                for (let f = r.next(); f; f = r.next()) take(f);
+                continue;
+              }
+              scratch.set(chunk);
+              r.push(scratch.subarray(0, chunk.length));
+              take(r.next());
+              r.retain();
+              scratch.fill(0xdd);
+            }
+            for (let f = r.next(); f; f = r.next()) take(f);
+            expect(got).toEqual(want);
           }
-          expect(got).toEqual(
-            reqs.map((q) => ({ type: q.type, cookie: q.cookie, payload: q.type === 1 ? q.len : undefined })),
-          );
         },
       ),
       { numRuns: 300 },

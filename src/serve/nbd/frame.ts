@@ -11,6 +11,7 @@ import {
   REQUEST_MAGIC,
   CMD,
 } from './protocol.ts';
+import { assert } from '../../shared/errors/assert.ts';
 
 export type Frame =
   | { t: 'client-flags'; flags: number }
@@ -45,6 +46,9 @@ export class FrameReader {
   private phase: Phase = 'client-flags';
   /** A write header whose payload is still arriving (kept or dropped). */
   private pending?: Extract<Frame, { t: 'request' }>;
+  /** With `payloadBuffer`: the pending write's payload buffer, filled up to `assembledBytes` as bytes arrive. */
+  private assembling?: Uint8Array;
+  private assembledBytes = 0;
   private dropLeft = 0;
 
   /** The handshake is over: what follows are transmission requests. */
@@ -59,6 +63,17 @@ export class FrameReader {
 
   get bufferedBytes(): number {
     return this.buffered;
+  }
+
+  /**
+   * Copy what is buffered into memory of the reader's own: the chunks pushed may be views of a
+   * buffer the socket reads into again (server.ts). A write's payload is copied straight to its
+   * buffer as it arrives, so what is left here is a header's start, or whole frames held back while
+   * the connection has too much in flight.
+   */
+  retain(): void {
+    if (this.buffered === 0) return;
+    this.chunks = [Buffer.concat(this.chunks, this.buffered)];
   }
 
   push(chunk: Buffer): void {
@@ -122,9 +137,10 @@ export class FrameReader {
   private finishWrite(): Frame | undefined {
     const w = this.pending!;
     if (w.length <= MAX_PAYLOAD_BYTES) {
+      if (this.payloadBuffer) return this.assemble(w);
       if (this.buffered < w.length) return undefined;
       this.pending = undefined;
-      return { ...w, payload: this.payloadBuffer ? this.takeInto(this.payloadBuffer(w.length)) : this.take(w.length) };
+      return { ...w, payload: this.take(w.length) };
     }
     // Oversize: drop what is buffered, and what is still to come as it arrives.
     if (!w.oversize) {
@@ -138,10 +154,25 @@ export class FrameReader {
     return w;
   }
 
+  /** A kept write's payload copied into its buffer as its bytes arrive; the frame once it is whole. */
+  private assemble(w: Extract<Frame, { t: 'request' }>): Frame | undefined {
+    const dst = (this.assembling ??= this.payloadBuffer!(w.length));
+    assert(dst.length === w.length, () => `nbd frame: a ${w.length}-byte write given a ${dst.length}-byte buffer`);
+    const n = Math.min(this.buffered, w.length - this.assembledBytes);
+    this.takeInto(dst, this.assembledBytes, n);
+    this.assembledBytes += n;
+    if (this.assembledBytes < w.length) return undefined;
+    this.pending = undefined;
+    this.assembling = undefined;
+    this.assembledBytes = 0;
+    return { ...w, payload: dst };
+  }
+
   private fatal(reason: string): Frame {
     this.phase = 'dead';
     this.chunks = [];
     this.buffered = 0;
+    this.assembling = undefined;
     return { t: 'fatal', reason };
   }
 
@@ -158,18 +189,17 @@ export class FrameReader {
     this.chunks.splice(0, k, Buffer.concat(this.chunks.slice(0, k), bytes));
   }
 
-  /** The next `dst.length` bytes (all buffered), copied into `dst` at its start. */
-  private takeInto(dst: Uint8Array): Uint8Array {
-    for (let at = 0; at < dst.length;) {
+  /** The next `bytes` bytes (all buffered), copied into `dst` from `start`. */
+  private takeInto(dst: Uint8Array, start: number, bytes: number): void {
+    for (let at = start; at < start + bytes;) {
       const first = this.chunks[0]!;
-      const n = Math.min(first.length, dst.length - at);
+      const n = Math.min(first.length, start + bytes - at);
       dst.set(n === first.length ? first : first.subarray(0, n), at);
       at += n;
       if (n === first.length) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
     }
-    this.buffered -= dst.length;
-    return dst;
+    this.buffered -= bytes;
   }
 
   private take(n: number): Buffer {

@@ -119,3 +119,32 @@ export function errnoOf(err: unknown): number {
 export function errName(errno: number): string | undefined {
   return Object.entries(NBD_ERR).find(([, v]) => v === errno)?.[0];
 }
+
+/** The command flags allowed on a command, or undefined for a command this server does not know. */
+export function allowedFlags(type: number, structured: boolean): number | undefined {
+  switch (type) {
+    case CMD.READ:
+      return structured ? CFLAG.DF : 0;
+    case CMD.WRITE:
+    case CMD.TRIM:
+      return CFLAG.FUA;
+    case CMD.WRITE_ZEROES:
+      return CFLAG.FUA | CFLAG.NO_HOLE;
+    case CMD.FLUSH:
+    case CMD.CACHE:
+      return 0;
+    default:
+      return undefined;
+  }
+}
+
+/** NBD_OPT_INFO / NBD_OPT_GO data: u32 name length, name, u16 count, u16 info requests; undefined if malformed. */
+export function parseInfoRequest(data: Buffer): { name: string; infos: number[] } | undefined {
+  if (data.length < 6) return undefined;
+  const n = data.readUInt32BE(0);
+  if (n > data.length - 6) return undefined;
+  const count = data.readUInt16BE(4 + n);
+  if (data.length !== 6 + n + 2 * count) return undefined;
+  const infos = Array.from({ length: count }, (_, i) => data.readUInt16BE(6 + n + 2 * i));
+  return { name: data.subarray(4, 4 + n).toString('utf8'), infos };
+}

@@ -5,6 +5,7 @@
 // buffering). Bad input is answered or ends that connection alone; nothing else is touched.
 import { BufferPool } from './buffer-pool.ts';
 import { createServer, type Server, type Socket } from 'node:net';
+import { readingInto, SOCKET_READ_BYTES } from './socket-read.ts';
 import { FrameReader, type Frame } from './frame.ts';
 import { assert } from '../../shared/errors/assert.ts';
 import {
@@ -31,6 +32,8 @@ import {
   REPLY_FLAG_DONE,
   SIMPLE_REPLY_MAGIC,
   STRUCTURED_REPLY_MAGIC,
+  allowedFlags,
+  parseInfoRequest,
 } from './protocol.ts';
 
 /** Data lent by the backend: `release` once the socket has sent it. */
@@ -82,7 +85,7 @@ export class NbdServer {
 
   /** Listen on a TCP address or a Unix socket path; resolves once listening. */
   async listen(where: { host: string; port: number } | { path: string }): Promise<Server> {
-    const server = createServer((socket) => this.accept(socket));
+    const server = createServer({ pauseOnConnect: true }, (socket) => this.accept(socket));
     this.servers.push(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
@@ -100,7 +103,11 @@ export class NbdServer {
     this.counters.requests.set(key, (this.counters.requests.get(key) ?? 0) + 1);
   }
 
-  private accept(socket: Socket): void {
+  private accept(accepted: Socket): void {
+    const read = Buffer.allocUnsafe(SOCKET_READ_BYTES);
+    // (conn is made below, before the socket's first read: reads start on a later turn.)
+    const socket = readingInto(accepted, read, (chunk) => conn.received(chunk));
+    const conn = new Connection(socket, this.backend, this, this.log);
     socket.setNoDelay(true);
     this.sockets.add(socket);
     this.counters.connections++;
@@ -109,7 +116,7 @@ export class NbdServer {
       this.sockets.delete(socket);
       this.counters.connectionsOpen--;
     });
-    new Connection(socket, this.backend, this, this.log).start();
+    conn.start();
   }
 }
 
@@ -139,11 +146,14 @@ class Connection {
     hello.writeBigUInt64BE(IHAVEOPT, 8);
     hello.writeUInt16BE(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES, 16);
     this.socket.write(hello);
-    this.socket.on('data', (chunk: Buffer) => {
-      this.reader.push(chunk);
-      this.pump();
-    });
     this.socket.on('error', () => this.socket.destroy());
+  }
+
+  /** Bytes read off the socket: a view of its read buffer, read into again once this returns. */
+  received(chunk: Buffer): void {
+    this.reader.push(chunk);
+    this.pump();
+    this.reader.retain();
   }
 
   /** Take frames while there are whole ones and room in flight. */
@@ -429,35 +439,6 @@ function chunkHeader(cookie: bigint, type: number, length: number, extraBytes = 
   h.writeBigUInt64BE(cookie, 8);
   h.writeUInt32BE(length, 16);
   return h;
-}
-
-/** The command flags allowed on a command, or undefined for a command this server does not know. */
-function allowedFlags(type: number, structured: boolean): number | undefined {
-  switch (type) {
-    case CMD.READ:
-      return structured ? CFLAG.DF : 0;
-    case CMD.WRITE:
-    case CMD.TRIM:
-      return CFLAG.FUA;
-    case CMD.WRITE_ZEROES:
-      return CFLAG.FUA | CFLAG.NO_HOLE;
-    case CMD.FLUSH:
-    case CMD.CACHE:
-      return 0;
-    default:
-      return undefined;
-  }
-}
-
-/** NBD_OPT_INFO / NBD_OPT_GO data: u32 name length, name, u16 count, u16 info requests; undefined if malformed. */
-export function parseInfoRequest(data: Buffer): { name: string; infos: number[] } | undefined {
-  if (data.length < 6) return undefined;
-  const n = data.readUInt32BE(0);
-  if (n > data.length - 6) return undefined;
-  const count = data.readUInt16BE(4 + n);
-  if (data.length !== 6 + n + 2 * count) return undefined;
-  const infos = Array.from({ length: count }, (_, i) => data.readUInt16BE(6 + n + 2 * i));
-  return { name: data.subarray(4, 4 + n).toString('utf8'), infos };
 }
 
 const u16 = (v: number) => {
