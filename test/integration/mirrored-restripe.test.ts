@@ -197,6 +197,8 @@ describe.each(['inline', 'threads'] as const)('a mirrored restripe whose disk ad
     // and of its mirror).
     emu.hold('transfer', true);
     for (const da of ['DA0', 'DA1', 'DA2']) await emu.restart(da);
+    // The caller goes on as itself, not as an adapter just killed (inline: status() never came back).
+    expect(Object.keys(await emu.status())).toEqual(expect.arrayContaining(['DA0', 'DA1', 'DA2']));
     await until(() => fillCopies(emu).every((c) => !c.pending), "the fills' copies destaged");
     expect(fillCopies(emu).length).toBeGreaterThan(0);
     emu.hold('fill-copied', false);
