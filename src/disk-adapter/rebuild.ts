@@ -74,7 +74,7 @@ function bcvCopyLater(state: SharedState, s: Session, b: number, phase: number):
 export async function rebuildPart(ctx: RebuildContext, d: number): Promise<number> {
   const { model, state } = ctx;
   const base = model.drives.baseTrack[d]!;
-  const end = base + model.drives.cylinders[d]! * model.drives.headsPerCylinder;
+  const end = model.drives.endTrack(d);
   let queued = 0;
   for (let g = base; g < end; g++) {
     if (!hasFlag(state, g, TRACK.STALE)) continue;

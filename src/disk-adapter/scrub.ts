@@ -40,7 +40,7 @@ export async function scrubPosition(ctx: ScrubContext, d: number, deviceId?: str
   const part: ScrubPart = { checked: 0, skipped: 0, bad: [], read: [] };
   const only = deviceId === undefined ? undefined : ownersOf(model, deviceId);
   const base = model.drives.baseTrack[d]!;
-  const end = base + model.drives.cylinders[d]! * model.drives.headsPerCylinder;
+  const end = model.drives.endTrack(d);
   const buf = new Uint8Array(ctx.state.trackBytes);
   for (let g = base; g < end; g++) {
     const owner = model.copyAt(g)?.owner;

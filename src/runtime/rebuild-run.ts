@@ -173,8 +173,7 @@ export function rebuildsToResume(state: SharedState, model: ArrayModel): { start
 function copiesOn(model: ArrayModel, d: number): number[] {
   const base = model.drives.baseTrack[d]!;
   const out: number[] = [];
-  for (let g = base; g < base + model.drives.cylinders[d]! * model.drives.headsPerCylinder; g++)
-    if (model.copyAt(g)) out.push(g);
+  for (let g = base; g < model.drives.endTrack(d); g++) if (model.copyAt(g)) out.push(g);
   return out;
 }
 

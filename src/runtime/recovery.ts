@@ -101,7 +101,7 @@ function endTornWrites(state: SharedState, drives: DriveMap, index: number): num
   for (let d = 0; d < drives.baseTrack.length; d++) {
     if (loadWord(state.driveOwner, d) !== index) continue;
     const base = drives.baseTrack[d]!;
-    const end = base + drives.cylinders[d]! * drives.headsPerCylinder;
+    const end = drives.endTrack(d);
     for (let g = base; g < end; g++) {
       if ((loadWord(state.driveWriteSeq, g) & 1) === 0) continue;
       addWord(state.driveWriteSeq, g, 1);

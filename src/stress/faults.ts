@@ -244,7 +244,6 @@ function holdsCopies(emu: ArrayEmulator, id: string): boolean {
   const { drives } = emu.model;
   const d = drives.index(id);
   const base = drives.baseTrack[d]!;
-  for (let g = base; g < base + drives.cylinders[d]! * drives.headsPerCylinder; g++)
-    if (emu.model.copyAt(g)) return true;
+  for (let g = base; g < drives.endTrack(d); g++) if (emu.model.copyAt(g)) return true;
   return false;
 }

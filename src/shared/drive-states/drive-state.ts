@@ -154,8 +154,7 @@ export function handOver(state: SharedState, d: number, spare: number, stale: nu
 export function staleOn(state: SharedState, drives: DriveMap, d: number): number[] {
   const base = drives.baseTrack[d]!;
   const out: number[] = [];
-  for (let g = base; g < base + drives.cylinders[d]! * drives.headsPerCylinder; g++)
-    if (flagsOf(state, g) & TRACK.STALE) out.push(g);
+  for (let g = base; g < drives.endTrack(d); g++) if (flagsOf(state, g) & TRACK.STALE) out.push(g);
   return out;
 }
 

@@ -52,6 +52,11 @@ export class DriveMap {
     return i;
   }
 
+  /** One past drive d's last global track (its tracks are baseTrack[d] up to this). */
+  endTrack(d: number): number {
+    return this.baseTrack[d]! + this.cylinders[d]! * this.headsPerCylinder;
+  }
+
   /** The drive holding global track `g` (drives are few: a linear scan is fine off the hot path). */
   driveOf(g: number): number {
     assert(g >= 0 && g < this.totalTracks, () => `global track ${g} outside 0..${this.totalTracks - 1}`);
