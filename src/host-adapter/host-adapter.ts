@@ -443,7 +443,7 @@ export class HostAdapter {
         // holds no data of any track): nothing is staged or allocated for it (a stage that repairs
         // a media error would leave a write-pending slot there). One that comes later finds g
         // locked, and enterWithSlot sends the piece round again.
-        if (deviceWordOf(this.state, piece.dev.index, DEVICE.GENERATION) !== piece.gen) throw new LayoutChanged();
+        if (this.critical.moved(piece)) throw new LayoutChanged();
         const s = await work.slot(g);
         this.critical.enterWithSlot(piece, g, s);
         work.use(g, s);

@@ -66,7 +66,7 @@ export class CriticalSection {
     assert(!piece.inside, () => `${this.name}: a request piece on ${piece.dev.id} entered its critical section twice`);
     this.state.addCritical(this.index, piece.dev.index, 1);
     const blocked = deviceWordOf(this.state, piece.dev.index, DEVICE.BLOCKED) !== 0;
-    if (blocked || deviceWordOf(this.state, piece.dev.index, DEVICE.GENERATION) !== piece.gen) {
+    if (blocked || this.moved(piece)) {
       this.state.addCritical(this.index, piece.dev.index, -1);
       throw new LayoutChanged();
     }
@@ -86,6 +86,11 @@ export class CriticalSection {
       if (!(slotStateOf(this.state, s) & SLOT.WP)) releaseSlot(this.state, g);
       throw err;
     }
+  }
+
+  /** The device's generation has moved on since `piece` was translated (a switch came). */
+  moved(piece: Piece): boolean {
+    return deviceWordOf(this.state, piece.dev.index, DEVICE.GENERATION) !== piece.gen;
   }
 
   leave(piece: Piece): void {
