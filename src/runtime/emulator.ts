@@ -404,9 +404,6 @@ export class ArrayEmulator extends EventEmitter {
     }
     for (const wire of queued) (fresh as WorkerSlot).sendPort(...wire);
     await fresh.start();
-    // Inline, the code after an await runs as whoever ran last: it may be the adapter just killed,
-    // and then every timer and deferred answer the caller asks for next (status(), say) never runs.
-    if (sched().isDead(sched().current())) await new Promise<void>((resume) => sched().defer(resume, MAIN_OWNER));
     if (this.mode === 'threads') this.extensions.reload(fresh as WorkerSlot);
     this.restarts++;
     this.log(

@@ -77,6 +77,9 @@ abstract class Owners {
   }
   kill(owner: Owner): void {
     this.dead.add(owner);
+    // The code running now goes on as the main owner, not as the one killed: what it defers or
+    // awaits next (a caller's status() after a restart, say) would otherwise never run.
+    if (this.owner === owner) this.owner = MAIN_OWNER;
   }
   isDead(owner: Owner): boolean {
     return this.dead.has(owner);
