@@ -35,18 +35,18 @@ type Phase = 'client-flags' | 'options' | 'transmission' | 'dead';
 
 export class FrameReader {
   /**
-   * `payloadBuffer`, if given, gives the buffer each kept write payload is assembled in (exactly its
-   * length; a pool's, say): the payload is copied out of the socket's chunks into it, at its start.
-   * Without it a payload is a view of a chunk, or the chunks it spans joined into a new buffer.
+   * `payloadBuffer` gives the buffer each kept write payload is assembled in (exactly its length; a
+   * pool's, say): the payload is copied into it as its bytes arrive, so no payload is a view of a
+   * chunk the socket may read into again. By default a new buffer each.
    */
-  constructor(private readonly payloadBuffer?: (lengthBytes: number) => Uint8Array) {}
+  constructor(private readonly payloadBuffer: (lengthBytes: number) => Uint8Array = (n) => new Uint8Array(n)) {}
 
   private chunks: Buffer[] = [];
   private buffered = 0;
   private phase: Phase = 'client-flags';
   /** A write header whose payload is still arriving (kept or dropped). */
   private pending?: Extract<Frame, { t: 'request' }>;
-  /** With `payloadBuffer`: the pending write's payload buffer, filled up to `assembledBytes` as bytes arrive. */
+  /** The pending write's payload buffer, filled up to `assembledBytes` as bytes arrive. */
   private assembling?: Uint8Array;
   private assembledBytes = 0;
   private dropLeft = 0;
@@ -137,10 +137,7 @@ export class FrameReader {
   private finishWrite(): Frame | undefined {
     const w = this.pending!;
     if (w.length <= MAX_PAYLOAD_BYTES) {
-      if (this.payloadBuffer) return this.assemble(w);
-      if (this.buffered < w.length) return undefined;
-      this.pending = undefined;
-      return { ...w, payload: this.take(w.length) };
+      return this.assemble(w);
     }
     // Oversize: drop what is buffered, and what is still to come as it arrives.
     if (!w.oversize) {
@@ -156,7 +153,7 @@ export class FrameReader {
 
   /** A kept write's payload copied into its buffer as its bytes arrive; the frame once it is whole. */
   private assemble(w: Extract<Frame, { t: 'request' }>): Frame | undefined {
-    const dst = (this.assembling ??= this.payloadBuffer!(w.length));
+    const dst = (this.assembling ??= this.payloadBuffer(w.length));
     assert(dst.length === w.length, () => `nbd frame: a ${w.length}-byte write given a ${dst.length}-byte buffer`);
     const n = Math.min(this.buffered, w.length - this.assembledBytes);
     this.takeInto(dst, this.assembledBytes, n);
