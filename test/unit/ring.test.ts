@@ -158,6 +158,32 @@ describe('id table', () => {
   });
 });
 
+describe('id table probe runs', () => {
+  // A lookup or a delete scans the run of occupied cells its key lies in: with keys as their own
+  // home cells, a client's window of consecutive ids made one run as long as the window, and an
+  // arena's offsets (multiples of 4 KiB) all started at cell 0.
+  it.each([
+    ['consecutive request ids', 1],
+    ['arena offsets of 4 KiB requests', 4096],
+    ['arena offsets of 64 KiB requests', 65536],
+    ['ids past 2^32', 2 ** 32],
+  ])('keeps runs short for %s', (_name, stride) => {
+    const table = new IdTable<number>();
+    const IN_FLIGHT = 128;
+    let next = 1;
+    for (let i = 0; i < IN_FLIGHT; i++) table.set(next++ * stride, i);
+    let longest = 0;
+    for (let i = 0; i < 10_000; i++) {
+      // The oldest answered, a new one sent: the window moves on, as a client's does.
+      expect(table.delete((next - IN_FLIGHT) * stride)).toBe(true);
+      table.set(next++ * stride, i);
+      longest = Math.max(longest, table.longestRun());
+    }
+    expect(table.size).toBe(IN_FLIGHT);
+    expect(longest).toBeLessThanOrEqual(24);
+  });
+});
+
 describe('region table', () => {
   it('finds every request in flight and only those, whatever the order ids come and go in', () => {
     // A window of ids in flight that moves on (as a client's ids do), answered in any order, and

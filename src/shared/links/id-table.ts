@@ -1,7 +1,9 @@
 // Values by a non-negative integer key (a request id, an arena offset) for tables that take an
 // insert and a delete a request (DESIGN §11, "No Map on the hot path"). Open addressing with linear
 // probing over a key column and a value array, entries shifted back on delete (no tombstones), at
-// most half full, doubled when it would be more; a delete never allocates.
+// most half full, doubled when it would be more; a delete never allocates. A key's home cell is a
+// multiplicative (Fibonacci) hash of it, not the key itself: an arena's offsets are multiples of a
+// request's size (4 KiB apart), and as their own homes they all started their probe at cell 0.
 //
 // Why not a Map: a Map churned by an insert and a delete a request rehashes its backing store
 // every few dozen requests, and an old store keeps pointing at the new one and at the entries it
@@ -17,6 +19,11 @@ const EMPTY = -1;
 const INITIAL_CELLS = 64;
 /** Most cells a table grows to (16M: far above any number of requests in flight). */
 const MAX_CELLS = 1 << 24;
+/** 2^32 / φ, odd: multiplying by it spreads keys that differ by any power of two over the top bits. */
+const FIBONACCI_MULTIPLIER = 0x9e3779b1;
+/** Mixes a key's high 32 bits (ids past 2^32) into its low ones before the hash. */
+const HIGH_HALF_MIX = 0x85ebca6b;
+const TWO_TO_32 = 4294967296;
 
 export class IdTable<T> {
   /** Entries now. */
@@ -24,6 +31,8 @@ export class IdTable<T> {
   private keys: Float64Array;
   private values: Array<T | undefined>;
   private mask: number;
+  /** 32 − log2(cells): a hash's top bits name the home cell. */
+  private shift: number;
 
   constructor(cells = INITIAL_CELLS) {
     let n = INITIAL_CELLS;
@@ -31,11 +40,13 @@ export class IdTable<T> {
     this.keys = new Float64Array(n).fill(EMPTY);
     this.values = new Array<T | undefined>(n).fill(undefined);
     this.mask = n - 1;
+    this.shift = 32 - Math.log2(n);
   }
 
-  /** The cell key `k` starts its probe at: consecutive keys, consecutive cells. */
+  /** The cell key `k` starts its probe at: the top bits of its Fibonacci hash (both 32-bit halves). */
   private home(k: number): number {
-    return k % (this.mask + 1);
+    const mixed = (k >>> 0) ^ Math.imul((k / TWO_TO_32) >>> 0, HIGH_HALF_MIX);
+    return Math.imul(mixed, FIBONACCI_MULTIPLIER) >>> this.shift;
   }
 
   /** The cell holding key `k`, or -1. */
@@ -88,6 +99,7 @@ export class IdTable<T> {
     this.keys = new Float64Array(cells).fill(EMPTY);
     this.values = new Array<T | undefined>(cells).fill(undefined);
     this.mask = cells - 1;
+    this.shift = 32 - Math.log2(cells);
     for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) this.insert(keys[i]!, values[i] as T);
   }
 
@@ -121,6 +133,18 @@ export class IdTable<T> {
       if (!stays) return j;
     }
     return -1;
+  }
+
+  /** The most cells a probe can cross: the longest run of occupied cells (what a lookup or delete may scan). */
+  longestRun(): number {
+    let longest = 0;
+    let run = 0;
+    // Twice round, so a run that wraps past the last cell is counted whole.
+    for (let i = 0; i <= 2 * this.mask + 1; i++) {
+      run = this.keys[i & this.mask] === EMPTY ? 0 : run + 1;
+      longest = Math.max(longest, Math.min(run, this.mask + 1));
+    }
+    return longest;
   }
 
   /** Every entry, in increasing key order (a table of ids: the order they were given in). */
