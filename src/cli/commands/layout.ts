@@ -1,12 +1,18 @@
 // `layout` and `validate`: a device's cylinders per drive (and the transfer plan to a target), and a
 // configuration checked without running it.
+// The configuration's schema (zod) is imported when a command reads a file, not at start-up.
 import { Command } from 'commander';
-import { loadConfig } from '../../shared/config/config.ts';
-import { cylinderName, deviceLayout, transferPlan } from '../../shared/layout/layout.ts';
 import { ArrayError } from '../../shared/errors/errors.ts';
 import { print } from '../args.ts';
 
-export function layoutCommand(opts: { config: string; device: string; to?: string; json?: boolean }): void {
+export async function layoutCommand(opts: {
+  config: string;
+  device: string;
+  to?: string;
+  json?: boolean;
+}): Promise<void> {
+  const { loadConfig } = await import('../../shared/config/config.ts');
+  const { cylinderName, deviceLayout, transferPlan } = await import('../../shared/layout/layout.ts');
   const running = loadConfig(opts.config);
   const target = opts.to ? loadConfig(opts.to, { running }) : undefined;
   const show = target ?? running;
@@ -71,7 +77,7 @@ export function addLayoutCommand(program: Command): void {
     .requiredOption('--device <id>', 'the logical device')
     .option('--to <file>', 'a reconfiguration target: show its layout and the transfer plan')
     .option('--json', 'machine-readable output')
-    .action((o) => layoutCommand(o));
+    .action(async (o) => layoutCommand(o));
 }
 
 export function addValidateCommand(program: Command): void {
@@ -81,7 +87,8 @@ export function addValidateCommand(program: Command): void {
     .requiredOption('--config <file>', 'the array configuration')
     .option('--to <file>', 'a reconfiguration target to check against --config')
     .option('--json', 'machine-readable output')
-    .action((o: { config: string; to?: string; json?: boolean }) => {
+    .action(async (o: { config: string; to?: string; json?: boolean }) => {
+      const { loadConfig } = await import('../../shared/config/config.ts');
       const running = loadConfig(o.config);
       if (o.to) loadConfig(o.to, { running });
       print(!!o.json, { ok: true, devices: running.devices.map((d) => d.id) }, () =>

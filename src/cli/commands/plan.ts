@@ -2,7 +2,6 @@
 // restripe run in virtual time by the same actors: src/lab/plan.ts).
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { loadConfig } from '../../shared/config/config.ts';
 import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
 import { intArg, numArg, print } from '../args.ts';
 
@@ -21,6 +20,7 @@ interface PlanCliOptions {
 export async function planCommand(o: PlanCliOptions): Promise<number> {
   const { planRestripe } = await import('../../lab/plan.ts');
   const { SWEEP_WORKLOADS } = await import('../../lab/sweep-types.ts');
+  const { loadConfig } = await import('../../shared/config/config.ts');
   const running = loadConfig(o.config);
   let target: unknown;
   try {

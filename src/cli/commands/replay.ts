@@ -1,11 +1,8 @@
 // `replay`: a block trace replayed on one timed drive or on an array.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { loadConfig } from '../../shared/config/config.ts';
 import { DRIVE_SCHEDULERS } from '../../shared/config/drive-models.ts';
 import { ArrayError, errorMessage } from '../../shared/errors/errors.ts';
-import { runVirtual } from '../../shared/sched/sched.ts';
-import { ArrayEmulator } from '../../runtime/emulator.ts';
 import { print, timedPreset } from '../args.ts';
 
 interface ReplayCliOptions {
@@ -94,6 +91,9 @@ async function replayDrive(o: ReplayCliOptions, recs: Records) {
 
 async function replayArray(o: ReplayCliOptions, recs: Records) {
   const { replayOnArray } = await import('../../lab/replay.ts');
+  const { loadConfig } = await import('../../shared/config/config.ts');
+  const { runVirtual } = await import('../../shared/sched/sched.ts');
+  const { ArrayEmulator } = await import('../../runtime/emulator.ts');
   const config = loadConfig(o.config!);
   const dev = config.devices.find((d) => d.id === o.device);
   if (!dev || dev.layout === 'bcv')

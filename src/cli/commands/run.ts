@@ -1,18 +1,16 @@
 // `run`: an array under a verifying host load, optionally reconfigured mid-run.
+// What a run needs (the array, its host processors, the live view) is imported when a run starts,
+// not when the command line is read: `arrayemu --help` and every other command start without it.
 import { Command, Option } from 'commander';
-import { loadConfig, type ArrayConfig } from '../../shared/config/config.ts';
+import type { ArrayConfig } from '../../shared/config/config.ts';
 import { ArrayError } from '../../shared/errors/errors.ts';
-import { runVirtual } from '../../shared/sched/sched.ts';
-import { ArrayEmulator, type Mode } from '../../runtime/emulator.ts';
-import { runWorkload, type RunOptions, type HostSummary } from '../../host/run.ts';
-import { runWithReconfigurations } from '../../host/reconfigure-run.ts';
-import { planRounds } from '../../shared/restripe/reconf-plan.ts';
+import type { ArrayEmulator, Mode } from '../../runtime/emulator.ts';
+import type { RunOptions, HostSummary } from '../../host/run.ts';
 import type { ReconfReport } from '../../shared/restripe/report.ts';
-import { progressReporter } from '../progress.ts';
-import { reconfJson, reconfText } from '../report-format.ts';
-import { maybeView, toProgressAndView } from '../ui.ts';
 import { intArg, numArg, readJson, print, verboseLog, EXIT_FAILED } from '../args.ts';
-import { failDrivesAt, parseFailDrive, type DriveFailDone } from '../fail-drive.ts';
+import { reconfJson, reconfText } from '../report-format.ts';
+import type { DriveFailAt, DriveFailDone } from '../fail-drive.ts';
+import type { EmbeddedView } from '../../serve/ui/embedded.ts';
 
 interface RunCliOptions {
   config: string;
@@ -42,6 +40,7 @@ export async function runCommand(opts: RunCliOptions): Promise<number> {
   if (!opts.virtual) return runOnArray(opts, opts.inline ? 'inline' : 'threads');
   // Virtual: every actor and host processor in this thread under a discrete-event clock (time
   // moves only to the next drive completion or sleep); the same seed gives the same figures.
+  const { runVirtual } = await import('../../shared/sched/sched.ts');
   const wall0 = performance.now();
   const r = await runVirtual(opts.seed, () => runOnArray(opts, 'inline'));
   if (!opts.json)
@@ -52,6 +51,11 @@ export async function runCommand(opts: RunCliOptions): Promise<number> {
 }
 
 async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
+  const { loadConfig } = await import('../../shared/config/config.ts');
+  const { ArrayEmulator } = await import('../../runtime/emulator.ts');
+  const { runWorkload } = await import('../../host/run.ts');
+  const { maybeView } = await import('../ui.ts');
+  const { parseFailDrive } = await import('../fail-drive.ts');
   const config: ArrayConfig = loadConfig(opts.config);
   if (opts.blockBytes % 512 !== 0)
     throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
@@ -84,22 +88,8 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
     let reconfError: string | undefined;
     let driveFaults: DriveFailDone[] = [];
     if (opts.reconfigureTo && opts.reconfigureTo.length > 0) {
-      const targets = opts.reconfigureTo.map((f) => readJson(f));
-      planRounds(
-        config,
-        targets.map((t) => [t]),
-      ); // refuse a bad target before any I/O
-      const progress = progressReporter(!!opts.json);
-      const failing = failDrivesAt(emu, failAt);
-      const r = await runWithReconfigurations(emu, {
-        ...run,
-        targets,
-        atFraction: opts.reconfigureAt / 100,
-        ...toProgressAndView(progress, view),
-      }).finally(() => progress.stop());
-      driveFaults = await failing.done();
-      host = r.host;
-      reconfigurations = r.reconfigurations;
+      const r = await reconfiguringRun({ emu, config, run, opts, failAt, view });
+      ({ host, reconfigurations, driveFaults } = r);
       reconfError = r.error;
     } else {
       host = await runWorkload(emu, run);
@@ -124,6 +114,36 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
     await view?.close();
     await emu.stop();
   }
+}
+
+/** A run with reconfigurations mid-way (and drives failed in their phases), with progress on stderr. */
+async function reconfiguringRun(a: {
+  emu: ArrayEmulator;
+  config: ArrayConfig;
+  run: RunOptions;
+  opts: RunCliOptions;
+  failAt: DriveFailAt[];
+  view: EmbeddedView | undefined;
+}): Promise<{ host: HostSummary; reconfigurations: ReconfReport[]; error?: string; driveFaults: DriveFailDone[] }> {
+  const { runWithReconfigurations } = await import('../../host/reconfigure-run.ts');
+  const { planRounds } = await import('../../shared/restripe/reconf-plan.ts');
+  const { progressReporter } = await import('../progress.ts');
+  const { toProgressAndView } = await import('../ui.ts');
+  const { failDrivesAt } = await import('../fail-drive.ts');
+  const targets = (a.opts.reconfigureTo ?? []).map((f) => readJson(f));
+  planRounds(
+    a.config,
+    targets.map((t) => [t]),
+  ); // refuse a bad target before any I/O
+  const progress = progressReporter(!!a.opts.json);
+  const failing = failDrivesAt(a.emu, a.failAt);
+  const r = await runWithReconfigurations(a.emu, {
+    ...a.run,
+    targets,
+    atFraction: a.opts.reconfigureAt / 100,
+    ...toProgressAndView(progress, a.view),
+  }).finally(() => progress.stop());
+  return { ...r, driveFaults: await failing.done() };
 }
 
 /** The run's summary as text. */

@@ -1,6 +1,5 @@
 // `serve`: every non-BCV device as an NBD export, the control API, a durable data dir.
 import { Command } from 'commander';
-import { loadConfig } from '../../shared/config/config.ts';
 import { ArrayError } from '../../shared/errors/errors.ts';
 import { print } from '../args.ts';
 
@@ -81,6 +80,7 @@ export async function serveCommand(o: ServeCliOptions): Promise<void> {
   const signals = new Signals(); // from the start: a signal while the array starts stops it once it is up
   const { serve } = await import('../../serve/serve.ts');
   const { startControl } = await import('../../serve/control/server.ts');
+  const { loadConfig } = await import('../../shared/config/config.ts');
   if (!o.config && !o.dataDir) throw new ArrayError('USAGE', 'give --config (and/or --data-dir holding an array)');
   const config = o.config ? loadConfig(o.config) : undefined;
   const driveCacheBytes = driveCacheOption(o);
