@@ -34,15 +34,35 @@ interface RunCliOptions {
 
 /** Every actor's log lines on stderr (the service processor's steps with their durations, …). */
 
+/**
+ * What a run needs, imported before it starts: under the discrete-event clock an import is not a
+ * wait the clock knows of (it would see nothing left to run and call it a deadlock).
+ */
+async function runModules() {
+  const [config, runtime, host, reconf, plan, progress, ui, failDrive] = await Promise.all([
+    import('../../shared/config/config.ts'),
+    import('../../runtime/emulator.ts'),
+    import('../../host/run.ts'),
+    import('../../host/reconfigure-run.ts'),
+    import('../../shared/restripe/reconf-plan.ts'),
+    import('../progress.ts'),
+    import('../ui.ts'),
+    import('../fail-drive.ts'),
+  ]);
+  return { ...config, ...runtime, ...host, ...reconf, ...plan, ...progress, ...ui, ...failDrive };
+}
+type RunModules = Awaited<ReturnType<typeof runModules>>;
+
 export async function runCommand(opts: RunCliOptions): Promise<number> {
   if (opts.virtual && opts.ui !== undefined)
     throw new ArrayError('USAGE', '--ui watches a run in real time: drop --virtual (virtual time outruns any page)');
-  if (!opts.virtual) return runOnArray(opts, opts.inline ? 'inline' : 'threads');
+  const m = await runModules();
+  if (!opts.virtual) return runOnArray(opts, opts.inline ? 'inline' : 'threads', m);
   // Virtual: every actor and host processor in this thread under a discrete-event clock (time
   // moves only to the next drive completion or sleep); the same seed gives the same figures.
   const { runVirtual } = await import('../../shared/sched/sched.ts');
   const wall0 = performance.now();
-  const r = await runVirtual(opts.seed, () => runOnArray(opts, 'inline'));
+  const r = await runVirtual(opts.seed, () => runOnArray(opts, 'inline', m));
   if (!opts.json)
     process.stderr.write(
       `virtual run: ${(r.virtualMs / 1000).toFixed(3)} s simulated in ${((performance.now() - wall0) / 1000).toFixed(3)} s of wall time\n`,
@@ -50,12 +70,8 @@ export async function runCommand(opts: RunCliOptions): Promise<number> {
   return r.value;
 }
 
-async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
-  const { loadConfig } = await import('../../shared/config/config.ts');
-  const { ArrayEmulator } = await import('../../runtime/emulator.ts');
-  const { runWorkload } = await import('../../host/run.ts');
-  const { maybeView } = await import('../ui.ts');
-  const { parseFailDrive } = await import('../fail-drive.ts');
+async function runOnArray(opts: RunCliOptions, mode: Mode, m: RunModules): Promise<number> {
+  const { loadConfig, ArrayEmulator, runWorkload, maybeView, parseFailDrive } = m;
   const config: ArrayConfig = loadConfig(opts.config);
   if (opts.blockBytes % 512 !== 0)
     throw new ArrayError('USAGE', `--block-bytes ${opts.blockBytes} is not a multiple of 512`);
@@ -88,7 +104,7 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
     let reconfError: string | undefined;
     let driveFaults: DriveFailDone[] = [];
     if (opts.reconfigureTo && opts.reconfigureTo.length > 0) {
-      const r = await reconfiguringRun({ emu, config, run, opts, failAt, view });
+      const r = await reconfiguringRun({ emu, config, run, opts, failAt, view }, m);
       ({ host, reconfigurations, driveFaults } = r);
       reconfError = r.error;
     } else {
@@ -117,19 +133,18 @@ async function runOnArray(opts: RunCliOptions, mode: Mode): Promise<number> {
 }
 
 /** A run with reconfigurations mid-way (and drives failed in their phases), with progress on stderr. */
-async function reconfiguringRun(a: {
-  emu: ArrayEmulator;
-  config: ArrayConfig;
-  run: RunOptions;
-  opts: RunCliOptions;
-  failAt: DriveFailAt[];
-  view: EmbeddedView | undefined;
-}): Promise<{ host: HostSummary; reconfigurations: ReconfReport[]; error?: string; driveFaults: DriveFailDone[] }> {
-  const { runWithReconfigurations } = await import('../../host/reconfigure-run.ts');
-  const { planRounds } = await import('../../shared/restripe/reconf-plan.ts');
-  const { progressReporter } = await import('../progress.ts');
-  const { toProgressAndView } = await import('../ui.ts');
-  const { failDrivesAt } = await import('../fail-drive.ts');
+async function reconfiguringRun(
+  a: {
+    emu: ArrayEmulator;
+    config: ArrayConfig;
+    run: RunOptions;
+    opts: RunCliOptions;
+    failAt: DriveFailAt[];
+    view: EmbeddedView | undefined;
+  },
+  m: RunModules,
+): Promise<{ host: HostSummary; reconfigurations: ReconfReport[]; error?: string; driveFaults: DriveFailDone[] }> {
+  const { runWithReconfigurations, planRounds, progressReporter, toProgressAndView, failDrivesAt } = m;
   const targets = (a.opts.reconfigureTo ?? []).map((f) => readJson(f));
   planRounds(
     a.config,
