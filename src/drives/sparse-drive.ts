@@ -17,7 +17,7 @@
 //  - The store's reader starts a fresh read transaction for each read-back (LmdbStore.track), so it
 //    sees the commit whose committedSeq let the chunk go.
 import { assert } from '../shared/errors/assert.ts';
-import { SECTOR_BYTES } from '../shared/config/config.ts';
+import { SECTOR_BYTES } from '../shared/config/constants.ts';
 import { ArrayError } from '../shared/errors/errors.ts';
 import { IN_STORE, NO_CHUNK, SPARSE } from '../shared/tables/memory.ts';
 import { growShared } from '../shared/config/memory-size.ts';

@@ -1,7 +1,7 @@
 // The drive stores in memory: a dense drive (MemoryDrive) and the one place that chooses between it
 // and a sparse drive (sparse-drive.ts) for each drive.
 import { assert } from '../shared/errors/assert.ts';
-import { SECTOR_BYTES } from '../shared/config/config.ts';
+import { SECTOR_BYTES } from '../shared/config/constants.ts';
 import type { SharedState } from '../shared/tables/memory.ts';
 import { trackSourceOf } from './track-source.ts';
 import type { MemoryStore, StoreOptions, Drive } from './drive.ts';

@@ -10,7 +10,7 @@
 //   stale  ⇔  maxAckedStart[sector] (snapshot at read start)  >  ack(w).
 // ack(w) comes from a ring indexed by write id; a write not yet acknowledged (or failed) counts as
 // acknowledged at +∞ (it may still land).
-import { SECTOR_BYTES } from '../shared/config/config.ts';
+import { SECTOR_BYTES } from '../shared/config/constants.ts';
 import { totalmem } from 'node:os';
 import { addWord, loadWord, storeWord } from '../shared/tables/words.ts';
 import { createSectorTable, SectorTable, type SectorTableBuffers } from './sector-table.ts';

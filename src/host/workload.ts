@@ -3,7 +3,7 @@
 import * as hdr from 'hdr-histogram-js';
 import type { HostClient } from './client.ts';
 import { Verifier, type VerifyDevice } from './verifier.ts';
-import { SECTOR_BYTES } from '../shared/config/config.ts';
+import { SECTOR_BYTES } from '../shared/config/constants.ts';
 import { errorCode, errorMessage } from '../shared/errors/errors.ts';
 import { mulberry32, sched, waitWord } from '../shared/sched/sched.ts';
 import { addWord, loadWord } from '../shared/tables/words.ts';

@@ -2,13 +2,14 @@
 // parent port; all behaviour lives in the actor classes.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ActorInit, Control, ExtensionContext } from '../shared/links/actor.ts';
-import { buildActor } from './actors.ts';
+import { loadActorBuilder } from './actor-loader.ts';
 import { PortLink, type Log } from '../shared/links/link.ts';
 import { RingAdapterLink } from '../shared/links/ring-link.ts';
 import { errorCode, errorMessage } from '../shared/errors/errors.ts';
 import { RealScheduler, sched, type Owner } from '../shared/sched/sched.ts';
 
-export function hostWorker(): void {
+/** Build this thread's actor (its role's code alone is imported) and serve the main thread's control messages. */
+export async function hostWorker(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('worker-host: not running in a worker thread');
   const init = workerData as ActorInit & { entry: string; owner: Owner };
@@ -16,7 +17,9 @@ export function hostWorker(): void {
   if (scheduler instanceof RealScheduler) scheduler.adopt(init.owner);
   const send = (c: Control) => port.postMessage(c);
   const log: Log = (level, text) => send({ t: 'log', level, text });
-  const actor = buildActor(init, log, (name, data) => send({ t: 'event', name, data }));
+  // Messages from main wait on the port until the listener below is attached.
+  const build = await loadActorBuilder(init.role);
+  const actor = build(init, log, (name, data) => send({ t: 'event', name, data }));
   port.on('message', (c: Control) => {
     switch (c.t) {
       case 'wire':

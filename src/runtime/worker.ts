@@ -2,4 +2,4 @@
 // thread started here; workerData says which, and worker-host.ts builds it.
 import { hostWorker } from './worker-host.ts';
 
-hostWorker();
+await hostWorker();

@@ -3,7 +3,7 @@
 // Barracuda; see ./drives/NOTICE), two generic drives from datasheet figures, and `instant`.
 import { readFileSync } from 'node:fs';
 import { ArrayError } from '../../shared/errors/errors.ts';
-import { SECTOR_BYTES } from '../../shared/config/config.ts';
+import { SECTOR_BYTES } from '../../shared/config/constants.ts';
 import { num, parseDiskSpec, sub, type SpecBlock, type SpecValue } from './diskspec.ts';
 
 /** One recording zone: a band of cylinders with the same number of blocks per track. Skews in blocks. */

@@ -4,34 +4,25 @@ import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { ConfigError, errorMessage } from '../errors/errors.ts';
+import { DEFAULT_BACKGROUND, MAX_EXTRA_MIRRORS, SECTOR_BYTES } from './constants.ts';
+
+export { DEFAULT_BACKGROUND, MAX_EXTRA_MIRRORS, SECTOR_BYTES };
 
 const id = z.string().min(1, 'must be a non-empty id');
 const count = (min: number) => z.number().int('must be an integer').min(min, `must be at least ${min}`);
 const positiveNumber = (max: number) =>
   z.number({ error: 'must be a number' }).positive('must be above 0').max(max, `must be at most ${max}`);
-/** An adapter's processor time per command (ms): 0 to 100. */
-/**
- * The background copy's default throttle (md's speed_limit_min/max, array-wide, MB/s of tracks
- * copied by ESTABLISH and by the data transfer): at least `minMBps` while hosts are busy, then
- * hosts first; at most `maxMBps` while they are idle (0: unlimited). Measured in docs/BENCHMARKS.md:
- * at 200 MB/s a restripe under a verifying host load keeps hosts at ~0.9 of their rate.
- */
-/** A sector (bytes): the unit of addresses, of a track's size, and the least a drive reads. */
-export const SECTOR_BYTES = 512;
-
-export const DEFAULT_BACKGROUND = { minMBps: 200, maxMBps: 0 } as const;
 const rateMBps = z
   .number({ error: 'must be a number' })
   .min(0, 'must be 0 (no limit) or more')
   .max(1e6, 'must be at most 1000000');
+/** An adapter's processor time per command (ms): 0 to 100. */
 const costMs = z.number({ error: 'must be a number' }).min(0, 'must be 0 or more').max(100, 'must be at most 100 ms');
 
 const StripedMember = z.strictObject({ drive: id, startCylinder: count(0) });
 const ConcatMember = z.strictObject({ drive: id, startCylinder: count(0), cylinders: count(1) });
 const BcvMember = z.strictObject({ drive: id, startCylinder: count(0), cylinders: count(1).optional() });
 
-/** Mirrors beyond a device's own members (M1): up to three more (WP2..WP4 of a cache slot). */
-export const MAX_EXTRA_MIRRORS = 3;
 const mirrorsOf = <T extends z.ZodType>(member: T) =>
   z
     .array(z.strictObject({ members: z.array(member).min(1, 'a mirror needs at least one member') }))

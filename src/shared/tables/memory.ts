@@ -10,7 +10,8 @@ import {
   NO_CHUNK,
   NEVER_COMMITTED,
 } from '../config/memory-size.ts';
-import { MAX_EXTRA_MIRRORS, type ArrayConfig } from '../config/config.ts';
+import type { ArrayConfig } from '../config/config.ts';
+import { MAX_EXTRA_MIRRORS } from '../config/constants.ts';
 import { DriveMap } from '../layout/layout.ts';
 import { assert, bits } from '../errors/assert.ts';
 import { ArrayError } from '../errors/errors.ts';
