@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /** Tiers in the order they start: the end-to-end files mostly wait (child processes, paced clients), so they go first. */
@@ -6,24 +6,40 @@ const TIER_ORDER = ['e2e', 'integration', 'unit'];
 const tierOf = (file: string) => TIER_ORDER.findIndex((t) => file.includes(`/test/${t}/`));
 
 /** Longest tiers first, whatever vitest's cache holds (a fresh clone has none): the slowest files do not start last. */
-class TiersFirst extends BaseSequencer {
+export class TiersFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const sorted = await super.sort(files);
     return [...sorted].sort((a, b) => tierOf(a.moduleId) - tierOf(b.moduleId));
   }
 }
 
-// `npm test`: unit, integration and end-to-end tests (real NBD clients and processes), about eight
-// minutes on 2 cores. The campaigns are `npm run test:campaigns` (vitest.campaigns.config.ts).
+/**
+ * The long tests (`npm run test:long`, vitest.long.config.ts; CI runs them): real NBD clients, real
+ * processes killed and restarted, a browser, the durable data dir crashed at every commit of a seed
+ * of each restripe kind, and the sweeps. Together they were two thirds of a nine-minute `npm test`.
+ */
+export const LONG_TESTS = ['test/e2e/**/*.test.ts', 'test/integration/crash.test.ts', 'test/integration/sweep.test.ts'];
+/** The one end-to-end file quick enough for `npm test`: NBD served from a thread of the test's own process. */
+export const QUICK_E2E = 'test/e2e/nbd-thread.test.ts';
+
+/** What both configurations share: forks, bounds, four files at a time, the longest tiers first. */
+export const COMMON_TEST = {
+  testTimeout: 60_000,
+  hookTimeout: 60_000,
+  pool: 'forks',
+  // Four files at a time on 2 cores: many wait on child processes, sockets and paced clients
+  // (191 tests: 202 s with four, 240 s with three).
+  maxWorkers: 4,
+  sequence: { sequencer: TiersFirst },
+} as const;
+
+// `npm test`: the unit and integration tests and one end-to-end file, about three minutes on 2
+// cores. The long tests are `npm run test:long`; the campaigns `npm run test:campaigns`
+// (vitest.campaigns.config.ts); `bash .ci/run` runs all three.
 export default defineConfig({
   test: {
-    include: ['test/{unit,integration,e2e}/**/*.test.ts'],
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
-    pool: 'forks',
-    // Four files at a time on 2 cores: many wait on child processes, sockets and paced clients
-    // (191 tests: 202 s with four, 240 s with three).
-    maxWorkers: 4,
-    sequence: { sequencer: TiersFirst },
+    ...COMMON_TEST,
+    include: ['test/{unit,integration}/**/*.test.ts', QUICK_E2E],
+    exclude: [...configDefaults.exclude, ...LONG_TESTS.filter((p) => !p.startsWith('test/e2e/'))],
   },
 });
