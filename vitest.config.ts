@@ -40,6 +40,7 @@ export default defineConfig({
   test: {
     ...COMMON_TEST,
     include: ['test/{unit,integration}/**/*.test.ts', QUICK_E2E],
+    // The long integration files (LONG_TESTS' e2e glob is not excluded: it would exclude QUICK_E2E too).
     exclude: [...configDefaults.exclude, ...LONG_TESTS.filter((p) => !p.startsWith('test/e2e/'))],
   },
 });

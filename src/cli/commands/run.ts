@@ -32,8 +32,6 @@ interface RunCliOptions {
   failDrive?: string[];
 }
 
-/** Every actor's log lines on stderr (the service processor's steps with their durations, …). */
-
 /**
  * What a run needs, imported before it starts: under the discrete-event clock an import is not a
  * wait the clock knows of (it would see nothing left to run and call it a deadlock).
@@ -49,7 +47,18 @@ async function runModules() {
     import('../ui.ts'),
     import('../fail-drive.ts'),
   ]);
-  return { ...config, ...runtime, ...host, ...reconf, ...plan, ...progress, ...ui, ...failDrive };
+  return {
+    loadConfig: config.loadConfig,
+    ArrayEmulator: runtime.ArrayEmulator,
+    runWorkload: host.runWorkload,
+    runWithReconfigurations: reconf.runWithReconfigurations,
+    planRounds: plan.planRounds,
+    progressReporter: progress.progressReporter,
+    maybeView: ui.maybeView,
+    toProgressAndView: ui.toProgressAndView,
+    failDrivesAt: failDrive.failDrivesAt,
+    parseFailDrive: failDrive.parseFailDrive,
+  };
 }
 type RunModules = Awaited<ReturnType<typeof runModules>>;
 
