@@ -2,6 +2,7 @@
 // configuration checked without running it.
 // The configuration's schema (zod) is imported when a command reads a file, not at start-up.
 import { Command } from 'commander';
+import { cylinderName, deviceLayout, transferPlan } from '../../shared/layout/layout.ts';
 import { ArrayError } from '../../shared/errors/errors.ts';
 import { print } from '../args.ts';
 
@@ -12,7 +13,6 @@ export async function layoutCommand(opts: {
   json?: boolean;
 }): Promise<void> {
   const { loadConfig } = await import('../../shared/config/config.ts');
-  const { cylinderName, deviceLayout, transferPlan } = await import('../../shared/layout/layout.ts');
   const running = loadConfig(opts.config);
   const target = opts.to ? loadConfig(opts.to, { running }) : undefined;
   const show = target ?? running;

@@ -37,7 +37,8 @@ interface RunCliOptions {
  * wait the clock knows of (it would see nothing left to run and call it a deadlock).
  */
 async function runModules() {
-  const [config, runtime, host, reconf, plan, progress, ui, failDrive] = await Promise.all([
+  const [sched, config, runtime, host, reconf, plan, progress, ui, failDrive] = await Promise.all([
+    import('../../shared/sched/sched.ts'),
     import('../../shared/config/config.ts'),
     import('../../runtime/emulator.ts'),
     import('../../host/run.ts'),
@@ -48,6 +49,7 @@ async function runModules() {
     import('../fail-drive.ts'),
   ]);
   return {
+    runVirtual: sched.runVirtual,
     loadConfig: config.loadConfig,
     ArrayEmulator: runtime.ArrayEmulator,
     runWorkload: host.runWorkload,
@@ -69,9 +71,8 @@ export async function runCommand(opts: RunCliOptions): Promise<number> {
   if (!opts.virtual) return runOnArray(opts, opts.inline ? 'inline' : 'threads', m);
   // Virtual: every actor and host processor in this thread under a discrete-event clock (time
   // moves only to the next drive completion or sleep); the same seed gives the same figures.
-  const { runVirtual } = await import('../../shared/sched/sched.ts');
   const wall0 = performance.now();
-  const r = await runVirtual(opts.seed, () => runOnArray(opts, 'inline', m));
+  const r = await m.runVirtual(opts.seed, () => runOnArray(opts, 'inline', m));
   if (!opts.json)
     process.stderr.write(
       `virtual run: ${(r.virtualMs / 1000).toFixed(3)} s simulated in ${((performance.now() - wall0) / 1000).toFixed(3)} s of wall time\n`,

@@ -176,10 +176,8 @@ export function injectTrackFaults(
   f: { kind: 'media' | 'rot'; count: number; pick: (n: number) => number; among?: (g: number) => boolean },
 ): number[] {
   const { kind, count, pick, among } = f;
-  const base = drives.baseTrack[d]!;
-  const n = drives.cylinders[d]! * drives.headsPerCylinder;
   const candidates: number[] = [];
-  for (let g = base; g < base + n; g++) if (!among || among(g)) candidates.push(g);
+  for (let g = drives.baseTrack[d]!; g < drives.endTrack(d); g++) if (!among || among(g)) candidates.push(g);
   const hit: number[] = [];
   for (let i = 0; i < count && candidates.length > 0; i++) {
     const j = pick(candidates.length);

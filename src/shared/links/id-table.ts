@@ -28,19 +28,24 @@ const TWO_TO_32 = 4294967296;
 export class IdTable<T> {
   /** Entries now. */
   size = 0;
-  private keys: Float64Array;
-  private values: Array<T | undefined>;
-  private mask: number;
+  private keys!: Float64Array;
+  private values!: Array<T | undefined>;
+  private mask!: number;
   /** 32 − log2(cells): a hash's top bits name the home cell. */
-  private shift: number;
+  private shift!: number;
 
   constructor(cells = INITIAL_CELLS) {
     let n = INITIAL_CELLS;
     while (n < cells) n *= 2;
-    this.keys = new Float64Array(n).fill(EMPTY);
-    this.values = new Array<T | undefined>(n).fill(undefined);
-    this.mask = n - 1;
-    this.shift = 32 - Math.log2(n);
+    this.empty(n);
+  }
+
+  /** Empty columns of `cells` cells (a power of two), and the mask and shift that go with them. */
+  private empty(cells: number): void {
+    this.keys = new Float64Array(cells).fill(EMPTY);
+    this.values = new Array<T | undefined>(cells).fill(undefined);
+    this.mask = cells - 1;
+    this.shift = 32 - Math.log2(cells);
   }
 
   /** The cell key `k` starts its probe at: the top bits of its Fibonacci hash (both 32-bit halves). */
@@ -96,10 +101,7 @@ export class IdTable<T> {
     const cells = 2 * (this.mask + 1);
     assert(cells <= MAX_CELLS, () => `id table: more than ${MAX_CELLS / 2} entries`);
     const { keys, values } = this;
-    this.keys = new Float64Array(cells).fill(EMPTY);
-    this.values = new Array<T | undefined>(cells).fill(undefined);
-    this.mask = cells - 1;
-    this.shift = 32 - Math.log2(cells);
+    this.empty(cells);
     for (let i = 0; i < keys.length; i++) if (keys[i] !== EMPTY) this.insert(keys[i]!, values[i] as T);
   }
 
