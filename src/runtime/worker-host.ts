@@ -7,6 +7,8 @@ import { PortLink, type Log } from '../shared/links/link.ts';
 import { RingAdapterLink } from '../shared/links/ring-link.ts';
 import { errorCode, errorMessage } from '../shared/errors/errors.ts';
 import { RealScheduler, sched, type Owner } from '../shared/sched/sched.ts';
+import { setThisThreadNice, spNiceWanted, threadId } from './thread-priority.ts';
+import { getPriority } from 'node:os';
 
 /** Build this thread's actor (its role's code alone is imported) and serve the main thread's control messages. */
 export async function hostWorker(): Promise<void> {
@@ -20,6 +22,8 @@ export async function hostWorker(): Promise<void> {
   // Messages from main wait on the port until the listener below is attached.
   const build = await loadActorBuilder(init.role);
   const actor = build(init, log, (name, data) => send({ t: 'event', name, data }));
+  if (init.role === 'sp') raiseServiceProcessor(log);
+  const tid = threadId();
   port.on('message', (c: Control) => {
     switch (c.t) {
       case 'wire':
@@ -35,7 +39,7 @@ export async function hostWorker(): Promise<void> {
         send({ t: 'started' });
         return;
       case 'status':
-        send({ t: 'status-reply', id: c.id, info: actor.status() });
+        send({ t: 'status-reply', id: c.id, info: { ...actor.status(), threadNice: tid ? getPriority(tid) : 0 } });
         return;
       case 'call':
         actor.call(c.method, c.args).then(
@@ -67,6 +71,19 @@ export async function hostWorker(): Promise<void> {
     }
   });
   send({ t: 'ready' });
+}
+
+/** The service processor's thread ahead of the others for a core (thread-priority.ts), said in the log either way. */
+function raiseServiceProcessor(log: Log): void {
+  const wanted = spNiceWanted();
+  if (wanted.problem) log('warn', `SP: ${wanted.problem}`);
+  const got = setThisThreadNice(wanted.nice);
+  log(
+    'info',
+    got.refused
+      ? `SP: thread${got.tid ? ` ${got.tid}` : ''} stays at nice ${got.nice} (asked ${wanted.nice}: ${got.refused}); a switch that finds it preempted blocks hosts while it waits for a core`
+      : `SP: thread ${got.tid} at nice ${got.nice}, ahead of the adapters and the load for a core (the switch window)`,
+  );
 }
 
 /**

@@ -117,6 +117,7 @@ describe('control API', () => {
     expect(m.text).toMatch(/^arrayemu_nbd_requests_total\{command="write",result="ok"\} \d+$/m);
     expect(m.text).toMatch(/^arrayemu_cache_slots\{state="free"\} \d+$/m);
     expect(m.text).toMatch(/^arrayemu_adapter_up\{adapter="DA30"\} 1$/m);
+    expect(m.text).toMatch(/^arrayemu_adapter_thread_nice\{adapter="SP"\} 0$/m); // inline: every actor on the main thread
     expect(m.text).toMatch(/# TYPE arrayemu_ld_read_time_seconds_total counter/);
     for (const total of ['link_busy_seconds_total', 'destaged_total', 'staged_total'])
       expect(m.text).toMatch(new RegExp(`# TYPE arrayemu_adapter_${total} counter`));

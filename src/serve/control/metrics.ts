@@ -188,6 +188,12 @@ function adapterMetrics(registry: Registry, emu: ArrayEmulator): void {
     });
   gauge('arrayemu_adapter_up', 'Adapters answering', (s) => (s.exited ? 0 : 1), false);
   gauge(
+    'arrayemu_adapter_thread_nice',
+    "The nice value of each actor's thread (the service processor's is raised: DESIGN §3)",
+    (s) => s.threadNice ?? 0,
+    false,
+  );
+  gauge(
     'arrayemu_adapter_drive_queue_depth',
     "Requests waiting at the adapter's timed drives",
     (s) => s.driveQueued ?? 0,
