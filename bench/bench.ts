@@ -7,7 +7,7 @@ import { stageBench, stageMarkdown } from './stage-bench.ts';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { readFileSync, writeFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { hostIoRows, type Row } from './host-io.ts';
-import { speedBench, speedMarkdown } from './speed.ts';
+import { speedBench, speedMarkdown, switchWindows } from './speed.ts';
 import { restripeBench, restripeMarkdown } from './restripe.ts';
 import { driveModelBench, driveModelMarkdown } from './drive-model.ts';
 import { scalingMarkdown, scalingSweep, sweepBench, sweepMarkdown } from './sweep-bench.ts';
@@ -139,18 +139,36 @@ export async function benchCommand(opts: {
       say(`${t.figure}: ${t.values.join(', ')} (target ${t.target}; met in ${t.metIn} of ${r.runs.length})`);
     if (opts.write) writeSection(opts.write, 'speed', speedMarkdown(r, machine, date, !!opts.quick));
   }
-  if (opts.only === 'host-io') {
-    const seconds = opts.quick ? 0.5 : 3;
-    const rows = await hostIoRows(seconds, say);
-    out.hostIoRows = rows;
-    if (opts.write) writeSection(opts.write, 'host-io', hostIoMarkdown(rows, machine, date, seconds));
-  }
+  if (opts.only === 'switch' || opts.only === 'host-io') await partAlone(opts, out, machine, date, say);
   if (opts.only === undefined || opts.only === 'restripe') {
     const f = await restripeBench(!!opts.quick, say);
     out.restripeBySize = f;
     if (opts.write) writeSection(opts.write, 'restripe', restripeMarkdown(f, machine, date));
   }
   return report(out, opts);
+}
+
+/** A part `npm run bench` runs only inside the speed runs, measured alone (`--only switch|host-io`). */
+async function partAlone(
+  opts: { write?: string; quick?: boolean; only?: string },
+  out: Record<string, unknown>,
+  machine: string,
+  date: string,
+  say: (s: string) => void,
+): Promise<void> {
+  if (opts.only === 'switch') {
+    const { blockedMs } = await switchWindows(!!opts.quick, say);
+    out.blockedMs = blockedMs;
+    say(
+      `host-blocked window over ${blockedMs.switches} switches: p50 ${blockedMs.p50} ms, p99 ${blockedMs.p99} ms, max ${blockedMs.max} ms`,
+    );
+  }
+  if (opts.only === 'host-io') {
+    const seconds = opts.quick ? 0.5 : 3;
+    const rows = await hostIoRows(seconds, say);
+    out.hostIoRows = rows;
+    if (opts.write) writeSection(opts.write, 'host-io', hostIoMarkdown(rows, machine, date, seconds));
+  }
 }
 
 function report(out: Record<string, unknown>, opts: { json?: boolean }): number {

@@ -42,9 +42,34 @@ export interface SpeedFigures {
     p99: number;
     max: number;
     switches: number;
-    byModel: Record<string, { p50: number; p99: number; max: number; switches: number }>;
+    /** Per drive model; spThreadNice: the nice value the service processor's thread ran at (DESIGN §3). */
+    byModel: Record<string, { p50: number; p99: number; max: number; switches: number; spThreadNice?: number }>;
   };
   duringRestripe: HostsDuring & { restripeMs: number };
+}
+
+/** The host-blocked window over SWITCHES_PER_MODEL switches with instant drives, then with MECHANICAL_MODEL (`bench --only switch`). */
+export async function switchWindows(
+  quick: boolean,
+  say: (s: string) => void,
+): Promise<{ windows: SwitchWindow[]; blockedMs: SpeedFigures['blockedMs'] }> {
+  const switches = quick ? 10 : SWITCHES_PER_MODEL;
+  const windows = [
+    await switchWindowBench(undefined, switches, say),
+    await switchWindowBench(MECHANICAL_MODEL, switches, say),
+  ];
+  const all = windows.flatMap((w) => w.samplesMs).sort((a, b) => a - b);
+  const byModel = Object.fromEntries(
+    windows.map((w) => [w.model, { ...w.blockedMs, switches: w.switches, spThreadNice: w.spThreadNice }]),
+  );
+  const blockedMs = {
+    p50: quantile(all, 0.5),
+    p99: quantile(all, 0.99),
+    max: all.at(-1) ?? 0,
+    switches: all.length,
+    byModel,
+  };
+  return { windows, blockedMs };
 }
 
 /** One run of every figure. */
@@ -69,13 +94,7 @@ export async function speedRun(
     };
   }
   const th = await restripeThroughput(quick, say);
-  const switches = quick ? 10 : SWITCHES_PER_MODEL;
-  const windows = [
-    await switchWindowBench(undefined, switches, say),
-    await switchWindowBench(MECHANICAL_MODEL, switches, say),
-  ];
-  const all = windows.flatMap((w) => w.samplesMs).sort((a, b) => a - b);
-  const byModel = Object.fromEntries(windows.map((w) => [w.model, { ...w.blockedMs, switches: w.switches }]));
+  const { windows, blockedMs } = await switchWindows(quick, say);
   const u = await hostsDuringRestripe(quick, say);
   return {
     windows,
@@ -89,13 +108,7 @@ export async function speedRun(
         coldRatio: th.coldRatio,
         hotRatio: th.hotRatio,
       },
-      blockedMs: {
-        p50: quantile(all, 0.5),
-        p99: quantile(all, 0.99),
-        max: all.at(-1) ?? 0,
-        switches: all.length,
-        byModel,
-      },
+      blockedMs,
       duringRestripe: { ...duringOverBefore(u.before, u.during), restripeMs: u.restripeMs },
     },
   };

@@ -23,6 +23,8 @@ export interface SwitchWindow {
   blockedMs: { p50: number; p99: number; max: number };
   samplesMs: number[];
   host: HostSummary;
+  /** The nice value the service processor's thread ran at (undefined: it shares the main thread). */
+  spThreadNice?: number;
 }
 
 /** LD1 striped over 3 drives (stripe `s` cylinders), its BCV on 3 more, one disk adapter per pair. */
@@ -71,6 +73,7 @@ export async function switchWindowBench(
   const emu = await ArrayEmulator.start(parseConfig(configs[0]));
   const samplesMs: number[] = [];
   try {
+    const spThreadNice = (await emu.status()).SP?.threadNice;
     const wl = startWorkload(emu, {
       ...SWITCH_LOAD,
       seconds: 3600,
@@ -102,9 +105,9 @@ export async function switchWindowBench(
     const sorted = [...samplesMs].sort((a, b) => a - b);
     const blockedMs = { p50: quantile(sorted, 0.5), p99: quantile(sorted, 0.99), max: sorted.at(-1) ?? 0 };
     say(
-      `switch window (${model ?? 'instant'}): ${switches} switches under load: p50 ${blockedMs.p50} ms, p99 ${blockedMs.p99} ms, max ${blockedMs.max} ms; ${host.iops} host ops/s, 0 verify errors`,
+      `switch window (${model ?? 'instant'}): ${switches} switches under load: p50 ${blockedMs.p50} ms, p99 ${blockedMs.p99} ms, max ${blockedMs.max} ms; ${host.iops} host ops/s, 0 verify errors; SP thread at nice ${spThreadNice ?? 'of the main thread'}`,
     );
-    return { model: model ?? 'instant', switches, blockedMs, samplesMs, host };
+    return { model: model ?? 'instant', switches, blockedMs, samplesMs, host, spThreadNice };
   } finally {
     await emu.stop();
   }

@@ -25,6 +25,7 @@ export function addBenchCommand(program: Command, loadBench?: LoadBench): void {
       new Option('--only <part>', 'run one part').choices([
         'speed',
         'host-io',
+        'switch',
         'restripe',
         'drive-model',
         'sweep',
