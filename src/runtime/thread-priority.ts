@@ -1,8 +1,8 @@
 // The service processor's thread runs ahead of the others for a core (DESIGN §3, "The switch
 // without a drain"). Its host-blocked window costs tens of microseconds of its CPU, but on a machine
 // with fewer cores than busy threads a window that finds the thread preempted lasts as long as the
-// thread waits in the run queue (measured with /proc/thread-self/schedstat: 0.4-1.4 ms of a 0.6-1.7
-// ms window). Linux keeps a nice value per thread, so raising this one thread's leaves the host
+// thread waits in the run queue (measured with /proc/thread-self/schedstat: 0.3-1.4 ms of windows of
+// 0.6-1.7 ms). Linux keeps a nice value per thread, so raising this one thread's leaves the host
 // adapters, disk adapters and the load beside them as they were.
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
