@@ -59,13 +59,13 @@ export class HostSlots {
 
   /** Copy `len` bytes of slot s from `at` into `out` at `pos` (the slot is referenced: the clock keeps it). */
   read(s: number, at: number, len: number, out: Uint8Array, pos: number): void {
-    out.set(this.state.slotBytes(s).subarray(at, at + len), pos);
+    out.set(this.state.slotRange(s, at, len), pos);
     orSlotState(this.state, s, SLOT.REF);
   }
 
   /** Put `src` into slot s of locked track g at `at`, and make it write-pending (for the BCV too while it mirrors). */
   write(dev: DeviceEntry, g: number, s: number, src: Uint8Array, at: number): void {
-    this.state.slotBytes(s).set(src, at);
+    this.state.writeSlot(s, src, at);
     widenSlotDirty(this.state, s, at, at + src.length);
     addSlotSeq(this.state, s, 1);
     // While a BCV is established on the device the write is also pending for it (WPB). Read under

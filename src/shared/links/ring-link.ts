@@ -279,9 +279,19 @@ export class RingAdapterLink extends PortLink {
       const at = w[e + DATA_AT]!;
       const device = this.deviceNames[w[e + DEVICE]!];
       assert(device !== undefined && OPS[op] !== undefined, () => `host ring from ${this.peer}: entry ${id} op ${op}`);
-      const req: IoRequest = { id, op: OPS[op]!, device, offsetBytes: w[e + OFFSET]!, lengthBytes: len };
-      if (req.op === 'write') req.data = r.bytes.subarray(at, at + len);
-      if (req.op === 'read' && at >= 0) req.into = r.bytes.subarray(at, at + len);
+      const name = OPS[op]!;
+      const view = name === 'write' || (name === 'read' && at >= 0) ? r.bytes.subarray(at, at + len) : undefined;
+      // Every field in the literal: one shape, its properties in the object (added later, they
+      // would cost a properties array a request).
+      const req: IoRequest = {
+        id,
+        op: name,
+        device,
+        offsetBytes: w[e + OFFSET]!,
+        lengthBytes: len,
+        data: name === 'write' ? view : undefined,
+        into: name === 'read' ? view : undefined,
+      };
       this.onRing.set(id, at);
       reqs.push(req);
     });

@@ -341,6 +341,27 @@ export class SharedState {
   }
 
   /**
+   * Bytes [at, at + len) of slot `s` as one view (the host path's reads: one view a request, not a
+   * view of the slot and another of the range).
+   */
+  slotRange(s: number, at: number, len: number): Uint8Array {
+    if (!(s >= 0 && s < this.slots && at >= 0 && len >= 0 && at + len <= this.trackBytes))
+      assert(false, `slot ${s} [${at}, ${at + len}) outside slots 0..${this.slots - 1} of ${this.trackBytes} bytes`);
+    const base = s * this.trackBytes + at;
+    return this.slotData.subarray(base, base + len);
+  }
+
+  /** Copy `src` into slot `s` at `at` (no view made: the host path's writes). */
+  writeSlot(s: number, src: Uint8Array, at: number): void {
+    if (!(s >= 0 && s < this.slots && at >= 0 && at + src.length <= this.trackBytes))
+      assert(
+        false,
+        `slot ${s}: ${src.length} bytes at ${at} outside slots 0..${this.slots - 1} of ${this.trackBytes} bytes`,
+      );
+    this.slotData.set(src, s * this.trackBytes + at);
+  }
+
+  /**
    * Count host requests in flight on `device` for host adapter `ha` (one atomic add on one word,
    * so an adapter that dies anywhere leaves a count its replacement takes back exactly).
    */
