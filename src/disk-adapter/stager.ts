@@ -82,11 +82,11 @@ export class Stager {
           `stage of track ${r.track}: its requester ${this.ctx.requesterName(ha)} let the track go while the drive read it`,
         );
       if (range) {
-        this.ctx.state.slotBytes(r.slot).set(buf.subarray(range[0], range[1]), range[0]);
+        this.ctx.state.writeSlot(r.slot, buf.subarray(range[0], range[1]), range[0]);
         this.ctx.counters.stagedBytes += range[1] - range[0];
         return { track: r.track, slot: r.slot, lo: range[0], hi: range[1] };
       }
-      this.ctx.state.slotBytes(r.slot).set(buf);
+      this.ctx.state.writeSlot(r.slot, buf, 0);
       markSlotClean(this.ctx.state, r.slot); // the slot holds what its location holds
       this.ctx.counters.stagedBytes += buf.length;
       return { track: r.track, slot: r.slot };

@@ -336,8 +336,7 @@ export class SharedState {
 
   /** The data of slot `s` (a view, not a copy). */
   slotBytes(s: number): Uint8Array {
-    assert(s >= 0 && s < this.slots, () => `slot ${s} outside 0..${this.slots - 1}`);
-    return this.slotData.subarray(s * this.trackBytes, (s + 1) * this.trackBytes);
+    return this.slotRange(s, 0, this.trackBytes);
   }
 
   /**
@@ -345,20 +344,20 @@ export class SharedState {
    * view of the slot and another of the range).
    */
   slotRange(s: number, at: number, len: number): Uint8Array {
-    if (!(s >= 0 && s < this.slots && at >= 0 && len >= 0 && at + len <= this.trackBytes))
-      assert(false, `slot ${s} [${at}, ${at + len}) outside slots 0..${this.slots - 1} of ${this.trackBytes} bytes`);
-    const base = s * this.trackBytes + at;
+    const base = this.slotOffset(s, at, len);
     return this.slotData.subarray(base, base + len);
   }
 
-  /** Copy `src` into slot `s` at `at` (no view made: the host path's writes). */
+  /** Copy `src` into slot `s` at `at` (no view made: the host path's writes, a stage's bytes). */
   writeSlot(s: number, src: Uint8Array, at: number): void {
-    if (!(s >= 0 && s < this.slots && at >= 0 && at + src.length <= this.trackBytes))
-      assert(
-        false,
-        `slot ${s}: ${src.length} bytes at ${at} outside slots 0..${this.slots - 1} of ${this.trackBytes} bytes`,
-      );
-    this.slotData.set(src, s * this.trackBytes + at);
+    this.slotData.set(src, this.slotOffset(s, at, src.length));
+  }
+
+  /** Where bytes [at, at + len) of slot `s` begin in slotData (checked: no message built unless it fails). */
+  private slotOffset(s: number, at: number, len: number): number {
+    if (!(s >= 0 && s < this.slots && at >= 0 && len >= 0 && at + len <= this.trackBytes))
+      assert(false, `slot ${s} [${at}, ${at + len}) outside slots 0..${this.slots - 1} of ${this.trackBytes} bytes`);
+    return s * this.trackBytes + at;
   }
 
   /**
