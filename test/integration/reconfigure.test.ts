@@ -13,7 +13,7 @@ import {
 import type { ReconfReport } from '../../src/shared/restripe/report.ts';
 import { lockTrack, unlockTrack } from '../../src/shared/tables/track-lock.ts';
 import { fig2Array as startFig2, smallRaw, trackData, until } from '../support/helpers.ts';
-import { deviceWordOf } from '../../src/shared/tables/tables.ts';
+import { deviceWordOf, slotOf } from '../../src/shared/tables/tables.ts';
 
 const emus: ArrayEmulator[] = [];
 afterEach(async () => {
@@ -272,6 +272,31 @@ describe('a FIG. 7 fill that outlives its session', () => {
       const want = u < a.O.tracks ? trackData(tb, u, 1) : new Uint8Array(tb);
       expect(await host.read('LD1', u * tb, tb), `track ${u} after both sessions`).toEqual(want);
     }
+    expect(emu.problems()).toEqual([]);
+  });
+});
+
+describe('step 105: the BCV not ready and its cached tracks dropped before ESTABLISH', () => {
+  it('a BCV track a host read into cache holds no slot once the session is open; the restripe moves every track', async () => {
+    const a = await fig2Array();
+    const { emu, host, tb, B } = a;
+    const bcv = emu.model.device('BCV1').index;
+    // Hosts may read the BCV while it is ready: its tracks come into cache (clean, VALID).
+    for (let t = 0; t < B.tracks; t += 2) await host.read('BCV1', t * tb, tb);
+    const cached = () =>
+      Array.from({ length: B.tracks }, (_, t) => B.locate(t)).filter((g) => slotOf(emu.state, g) !== NO_SLOT);
+    expect(cached().length).toBeGreaterThan(0);
+    emu.hold('establish', true);
+    const report = emu.reconfigure(a.target);
+    // ESTABLISHING is set after the open's round (which carries the purge) and the session's bits.
+    await until(() => deviceWordOf(emu.state, a.ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
+    expect(deviceWordOf(emu.state, bcv, DEVICE.READY)).toBe(0);
+    expect(cached(), 'BCV tracks still holding a slot at ESTABLISH').toEqual([]);
+    emu.hold('establish', false);
+    const r = await report;
+    expect(r.bitsLeft).toEqual({ pb: 0, ps: 0, ind: 0 });
+    for (let t = 0; t < a.O.tracks; t++)
+      expect(await host.read('LD1', t * tb, tb), `track ${t}`).toEqual(trackData(tb, t, 1));
     expect(emu.problems()).toEqual([]);
   });
 });
