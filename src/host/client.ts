@@ -71,23 +71,44 @@ export class HostClient {
 
   /** Send `req` (its id is given here: callers pass 0) and await its reply. */
   private call(req: IoRequest): Promise<IoReply> {
+    const refused = this.refusal();
+    if (refused) return refused instanceof Error ? Promise.reject(refused) : Promise.resolve(refused);
+    const reply = this.pending.add(this.take(req), { deadline: sched().now() + REPLY_WAIT_MS, req });
+    this.link.send({ t: 'io', reqs: [req] });
+    return reply;
+  }
+
+  /**
+   * Send `req` and call `done` with its reply where it arrives (no promise): for a load generator's
+   * loops, each passing its own `done`, made once. A reply that failed is `ok: false` or an Error
+   * (TOO_MANY_REQUESTS, a timeout); the caller checks it as `check` does. `done` runs in the turn
+   * the reply arrives in, or in this one when the request is refused here.
+   */
+  submit(req: IoRequest, done: (r: IoReply | Error) => void): void {
+    const refused = this.refusal();
+    if (refused) return done(refused);
+    this.pending.addDone(this.take(req), { deadline: sched().now() + REPLY_WAIT_MS, req }, done);
+    this.link.send({ t: 'io', reqs: [req] });
+  }
+
+  /** Why a request cannot be sent now (a reply to give, or an Error), after a reconnect if one is due; undefined: send it. */
+  private refusal(): IoReply | Error | undefined {
     if (this.gone && this.reconnect) {
       this.link = this.reconnect();
       this.gone = undefined;
       this.bind(this.link);
     }
-    if (this.gone) return Promise.resolve({ id: 0, ok: false, code: 'HOST_ADAPTER_LOST', error: this.gone });
-    if (this.pending.size >= CLIENT_INFLIGHT_LIMIT) {
-      return Promise.reject(
-        new ArrayError('TOO_MANY_REQUESTS', `host client: ${CLIENT_INFLIGHT_LIMIT} requests already in flight`),
-      );
-    }
+    if (this.gone) return { id: 0, ok: false, code: 'HOST_ADAPTER_LOST', error: this.gone };
+    if (this.pending.size >= CLIENT_INFLIGHT_LIMIT)
+      return new ArrayError('TOO_MANY_REQUESTS', `host client: ${CLIENT_INFLIGHT_LIMIT} requests already in flight`);
+    return undefined;
+  }
+
+  /** Give `req` its id (the link gathers a turn's requests into one `io` message and one batch: its one batching layer). */
+  private take(req: IoRequest): number {
     const id = this.nextId++;
     req.id = id;
-    const reply = this.pending.add(id, { deadline: sched().now() + REPLY_WAIT_MS, req });
-    // The link gathers a turn's requests into one `io` message and one batch (its one batching layer).
-    this.link.send({ t: 'io', reqs: [req] });
-    return reply;
+    return id;
   }
 
   private expire(): void {
@@ -107,6 +128,19 @@ export class HostClient {
       () => `host client: read ${r.id} asked ${lengthBytes} bytes, got ${data.length}`,
     );
     return data;
+  }
+
+  /** A reply's error, if it failed (as `check` throws it). */
+  static failure(r: IoReply | Error): Error | undefined {
+    if (r instanceof Error) return r;
+    return r.ok ? undefined : failedReply(r);
+  }
+
+  /** A read's reply into `into` (submit): its data copied there if it landed elsewhere, its lease given back. */
+  static landed(r: IoReply, into: Uint8Array): void {
+    const data = HostClient.readData(r, into.length);
+    if (data !== into) into.set(data);
+    r.release?.();
   }
 
   private static check(r: IoReply): IoReply {
@@ -149,10 +183,10 @@ export class HostClient {
    */
   async readInto(device: string, offsetBytes: number, into: Uint8Array): Promise<Uint8Array> {
     const lengthBytes = into.length;
-    const r = HostClient.check(await this.call({ id: 0, op: 'read', device, offsetBytes, lengthBytes, into }));
-    const data = HostClient.readData(r, lengthBytes);
-    if (data !== into) into.set(data);
-    r.release?.();
+    HostClient.landed(
+      HostClient.check(await this.call({ id: 0, op: 'read', device, offsetBytes, lengthBytes, into })),
+      into,
+    );
     return into;
   }
 

@@ -7,6 +7,7 @@ import { SECTOR_BYTES } from '../shared/config/constants.ts';
 import { errorCode, errorMessage } from '../shared/errors/errors.ts';
 import { mulberry32, sched, waitWord } from '../shared/sched/sched.ts';
 import { addWord, loadWord } from '../shared/tables/words.ts';
+import { unverifiedLoops, type LoopTally } from './unverified-loops.ts';
 
 export interface WorkloadSpec {
   devices: VerifyDevice[];
@@ -96,23 +97,20 @@ export function newLatencyHistogram(): hdr.Histogram {
 /** Errors a processor describes in words (the first ones). */
 const DESCRIBED_MAX = 10;
 
-/**
- * One read or write: stamped and checked by the verifier, or (`filler` given) unverified. A read
- * lands in `readBuf` (the loop's own, reused: one request of a loop is in flight at a time).
- */
-async function oneRequest(
-  { client, verifier, filler }: { client: HostClient; verifier: Verifier; filler: Uint8Array | undefined },
+/** One read or write, stamped and checked by the verifier; a read lands in `readBuf` (its loop's own). */
+async function verifiedRequest(
+  client: HostClient,
+  verifier: Verifier,
   readBuf: Uint8Array,
-  dev: VerifyDevice,
-  isRead: boolean,
-  offsetBytes: number,
-  lengthBytes: number,
+  {
+    dev,
+    offsetBytes,
+    lengthBytes,
+    isRead,
+  }: { dev: VerifyDevice; offsetBytes: number; lengthBytes: number; isRead: boolean },
 ): Promise<void> {
-  const into = isRead && lengthBytes !== readBuf.length ? readBuf.subarray(0, lengthBytes) : readBuf;
-  if (filler) {
-    if (isRead) await client.readInto(dev.id, offsetBytes, into);
-    else await client.write(dev.id, offsetBytes, filler.subarray(0, lengthBytes));
-  } else if (isRead) {
+  if (isRead) {
+    const into = lengthBytes !== readBuf.length ? readBuf.subarray(0, lengthBytes) : readBuf;
     const check = verifier.beginRead(dev, offsetBytes, lengthBytes);
     verifier.endRead(check, await client.readInto(dev.id, offsetBytes, into));
   } else {
@@ -123,6 +121,34 @@ async function oneRequest(
 }
 
 /**
+ * One of a verifying workload's loops, one request in flight at a time (awaited: a seed's
+ * interleavings are those of these awaits, and replay as they always have).
+ */
+async function verifyingLoop(
+  client: HostClient,
+  verifier: Verifier,
+  tally: LoopTally,
+  blockBytes: number,
+): Promise<void> {
+  let readBuf = new Uint8Array(blockBytes);
+  while (tally.more()) {
+    const req = tally.pick();
+    const began = sched().now();
+    try {
+      await verifiedRequest(client, verifier, readBuf, req);
+      tally.ok(req.isRead, req.lengthBytes, began);
+    } catch (err) {
+      // A request that failed here may still be worked on where it went: its buffer is not reused.
+      if (req.isRead) readBuf = new Uint8Array(blockBytes);
+      tally.failed(err, req.isRead, req.dev, req.offsetBytes, req.lengthBytes);
+    }
+  }
+}
+
+/** A request a workload picked: where, how long, and (drawn after) whether it reads. */
+type PickedRequest = { dev: VerifyDevice; offsetBytes: number; lengthBytes: number; isRead: boolean };
+
+/**
  * The workload's next request: a block of a device at random (or in sequence), or with `hotPct`
  * percent a sector range inside a hot spot. Draws from `rand` in a fixed order (a seed replays).
  */
@@ -130,7 +156,7 @@ function requestPicker(
   spec: WorkloadSpec,
   rand: () => number,
   sizeOf: (dev: VerifyDevice) => number,
-): () => { dev: VerifyDevice; offsetBytes: number; lengthBytes: number } {
+): () => PickedRequest {
   const cursors = spec.devices.map(() => Math.floor(rand() * 1e9));
   const hot =
     spec.hotSpots?.filter((h) => h.lengthBytes >= SECTOR_BYTES && spec.devices.some((d) => d.id === h.device)) ?? [];
@@ -142,7 +168,7 @@ function requestPicker(
     const offsetBytes = h.offsetBytes + Math.floor(rand() * sectors) * SECTOR_BYTES;
     const end = Math.min(sizeOf(dev), h.offsetBytes + h.lengthBytes);
     if (offsetBytes >= end) return undefined;
-    return { dev, offsetBytes, lengthBytes: Math.min(spec.blockBytes, end - offsetBytes) };
+    return { dev, offsetBytes, lengthBytes: Math.min(spec.blockBytes, end - offsetBytes), isRead: false };
   };
   const pick = () => {
     if (hot.length > 0 && rand() * 100 < (spec.hotPct ?? 0)) {
@@ -158,7 +184,7 @@ function requestPicker(
     const block = spec.pattern === 'random' ? Math.floor(rand() * blocks) : cursor % blocks;
     const offsetBytes = block * spec.blockBytes;
     const lengthBytes = Math.min(spec.blockBytes, bytes - offsetBytes);
-    return { dev, offsetBytes, lengthBytes };
+    return { dev, offsetBytes, lengthBytes, isRead: false };
   };
   return pick;
 }
@@ -201,37 +227,37 @@ export async function runHostProcessor(
     control ? loadWord(control, CONTROL.DEVICE_UNITS + dev.index) * unitBytes : dev.bytes;
   const pick = requestPicker(spec, rand, sizeOf);
 
-  const issuer = { client, verifier, filler: verify ? undefined : filler! };
-  const loop = async () => {
-    let readBuf = new Uint8Array(spec.blockBytes);
-    while (issued < opsLimit && sched().now() < deadline && !(control && loadWord(control, CONTROL.STOP))) {
+  const tally: LoopTally = {
+    more: () => issued < opsLimit && sched().now() < deadline && !(control && loadWord(control, CONTROL.STOP)),
+    pick: () => {
       issued++;
-      const { dev, offsetBytes, lengthBytes } = pick();
-      const isRead = rand() * 100 < spec.readPct;
-      const began = sched().now();
-      try {
-        await oneRequest(issuer, readBuf, dev, isRead, offsetBytes, lengthBytes);
-        if (isRead) result.reads++;
-        else result.writes++;
-        result.bytes += lengthBytes;
-        if (control) addWord(control, CONTROL.OPS_DONE, 1);
-        hist.recordValue(Math.max(1, Math.round((sched().now() - began) * 1000)));
-      } catch (err) {
-        // A request that failed here may still be worked on where it went: its buffer is not reused.
-        if (isRead) readBuf = new Uint8Array(spec.blockBytes);
-        if (errorCode(err) === 'HOST_ADAPTER_LOST') {
-          result.lostWithAdapter++;
-          continue;
-        }
-        result.ioErrors++;
-        if (result.described.length < DESCRIBED_MAX)
-          result.described.push(
-            `${isRead ? 'read' : 'write'} ${dev.id}@${offsetBytes}+${lengthBytes}: ${errorMessage(err)}`,
-          );
+      const p = pick(); // a fresh object: whether it reads is drawn after its place, as always
+      p.isRead = rand() * 100 < spec.readPct;
+      return p;
+    },
+    ok: (isRead, lengthBytes, began) => {
+      if (isRead) result.reads++;
+      else result.writes++;
+      result.bytes += lengthBytes;
+      if (control) addWord(control, CONTROL.OPS_DONE, 1);
+      hist.recordValue(Math.max(1, Math.round((sched().now() - began) * 1000)));
+    },
+    failed: (err, isRead, dev, offsetBytes, lengthBytes) => {
+      if (errorCode(err) === 'HOST_ADAPTER_LOST') {
+        result.lostWithAdapter++;
+        return;
       }
-    }
+      result.ioErrors++;
+      if (result.described.length < DESCRIBED_MAX)
+        result.described.push(
+          `${isRead ? 'read' : 'write'} ${dev.id}@${offsetBytes}+${lengthBytes}: ${errorMessage(err)}`,
+        );
+    },
   };
-  await Promise.all(Array.from({ length: Math.max(1, spec.queueDepth) }, loop));
+  const loops = Math.max(1, spec.queueDepth);
+  if (verify)
+    await Promise.all(Array.from({ length: loops }, () => verifyingLoop(client, verifier, tally, spec.blockBytes)));
+  else await unverifiedLoops(client, tally, filler!, loops);
   result.elapsedMs = sched().now() - t0;
   result.verifyErrors = verifier.errors;
   result.described.push(...verifier.described.slice(0, DESCRIBED_MAX - result.described.length));

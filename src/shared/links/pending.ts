@@ -124,6 +124,14 @@ export class PendingRequests<A, X> {
     });
   }
 
+  /**
+   * Like `add`, but `done` gets the answer (or the Error) where `settle` is called: no promise, and
+   * no closure a request when `done` is the caller's own, made once (a load generator's loop).
+   */
+  addDone(key: number | string, extra: X, done: (answer: A | Error) => void): void {
+    this.entries.set(key, { resolve: done, reject: done, deadline: NO_DEADLINE, extra });
+  }
+
   get size(): number {
     return this.entries.size;
   }
