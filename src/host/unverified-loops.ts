@@ -1,19 +1,22 @@
-// An unverified workload's loops (a benchmark's load, `plan`'s and a sweep's hosts): each keeps one
-// request in flight and sends its next from its last one's reply, through `HostClient.submit` — no
-// promise, async frame or closure a request, as a verifying loop makes (`oneRequest`). The load
-// generator's own collections are in every latency it measures: a request of these costs it a few
-// hundred bytes against ~2.6 KB awaited.
+// An unverified workload's loops (a benchmark's load, `plan`'s, a sweep's with --verify off): each
+// keeps one request in flight and sends its next from its last one's reply, through
+// `HostClient.submit` — no promise, async frame or closure a request, as an awaited loop makes. The
+// load generator's own collections are in every latency it measures: a 4 KiB request of these
+// allocates ~1.1 KB in its thread against ~2.5 KB awaited (BENCHMARKS, "the load generator").
 import { HostClient } from './client.ts';
 import type { VerifyDevice } from './verifier.ts';
 import type { IoReply } from '../shared/links/messages.ts';
 import { sched } from '../shared/sched/sched.ts';
+
+/** A request a workload picked: where, how long, and (drawn after) whether it reads. */
+export type PickedRequest = { dev: VerifyDevice; offsetBytes: number; lengthBytes: number; isRead: boolean };
 
 /** What the loops share with the processor that runs them: its next request, and its counts. */
 export interface LoopTally {
   /** Whether another request may go (ops left, time left, not stopped). */
   more(): boolean;
   /** The next request: a device, an offset and a length, and whether it reads. */
-  pick(): { dev: VerifyDevice; offsetBytes: number; lengthBytes: number; isRead: boolean };
+  pick(): PickedRequest;
   /** A request done, `began` its scheduler ms at sending. */
   ok(isRead: boolean, lengthBytes: number, began: number): void;
   /** A request failed with `err`. */

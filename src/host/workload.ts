@@ -7,7 +7,7 @@ import { SECTOR_BYTES } from '../shared/config/constants.ts';
 import { errorCode, errorMessage } from '../shared/errors/errors.ts';
 import { mulberry32, sched, waitWord } from '../shared/sched/sched.ts';
 import { addWord, loadWord } from '../shared/tables/words.ts';
-import { unverifiedLoops, type LoopTally } from './unverified-loops.ts';
+import { unverifiedLoops, type LoopTally, type PickedRequest } from './unverified-loops.ts';
 
 export interface WorkloadSpec {
   devices: VerifyDevice[];
@@ -102,12 +102,7 @@ async function verifiedRequest(
   client: HostClient,
   verifier: Verifier,
   readBuf: Uint8Array,
-  {
-    dev,
-    offsetBytes,
-    lengthBytes,
-    isRead,
-  }: { dev: VerifyDevice; offsetBytes: number; lengthBytes: number; isRead: boolean },
+  { dev, offsetBytes, lengthBytes, isRead }: PickedRequest,
 ): Promise<void> {
   if (isRead) {
     const into = lengthBytes !== readBuf.length ? readBuf.subarray(0, lengthBytes) : readBuf;
@@ -144,9 +139,6 @@ async function verifyingLoop(
     }
   }
 }
-
-/** A request a workload picked: where, how long, and (drawn after) whether it reads. */
-type PickedRequest = { dev: VerifyDevice; offsetBytes: number; lengthBytes: number; isRead: boolean };
 
 /**
  * The workload's next request: a block of a device at random (or in sequence), or with `hotPct`
