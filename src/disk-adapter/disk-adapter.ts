@@ -229,9 +229,9 @@ export class DiskAdapter {
         return;
       case 'reconf-open':
         this.openSession(m.spec);
-        // Step 105 in the same round: the open is answered once the BCV's cached tracks are dropped.
-        if (m.purgeBcv) return void this.step(m.spec.sid, 'open', (s) => this.restripe.purgeBcv(s));
         return this.reply(m.spec.sid, 'open');
+      case 'bcv-purge':
+        return void this.step(m.sid, 'purge', (s) => this.restripe.purgeBcv(s));
       case 'establish':
         return void this.step(m.sid, 'establish', (s) => this.restripe.establish(s, m.fromCopies), m.attempt);
       case 'destage-mirror':

@@ -161,7 +161,7 @@ export function destagesInFlight(timed: boolean, drives: number): number {
 
 /** The RECONF steps asked of a disk adapter before the switch (under O) and after it (under N). */
 const STEP_UNDER: Partial<Record<ReconfStep, 'O' | 'N'>> = {
-  open: 'O', // a step here only where it purges the BCV (a session's first open, step 105)
+  purge: 'O',
   establish: 'O',
   mirror: 'O', // in the switch window, before the activation
   split: 'N',

@@ -9,6 +9,7 @@ import { DEVICE, MAX_SESSIONS, PHASE, type SharedState } from '../shared/tables/
 import { Session, type SessionSpec } from '../shared/restripe/session.ts';
 import { assert } from '../shared/errors/assert.ts';
 import { sched } from '../shared/sched/sched.ts';
+import { testPause } from '../shared/hooks/hooks.ts';
 import type { Resume } from '../shared/links/actor.ts';
 import { ArrayError, errorMessage } from '../shared/errors/errors.ts';
 import { mergeCompleted, planReconfiguration, type Plan } from '../shared/restripe/reconf-plan.ts';
@@ -17,7 +18,7 @@ import { assertNoFillPending, pbLeft, sessionBitCounts, sessionBitProblems } fro
 import type { ReconfReport } from '../shared/restripe/report.ts';
 import { DURABLE_FORMAT, type DurableMeta, type DurableStore, type ScrubRecord } from '../shared/durable/durable.ts';
 import { DURABLE_BACKGROUND_MS, DurableCommits, type PeekEveryStep } from './durable-commits.ts';
-import * as steps from './steps.ts';
+import { dataTransfer, enterCompletion, formatNewTracks, preparation, switchOver, withProgress } from './steps.ts';
 import { StepWaits } from './step-waits.ts';
 import { reportOf, SessionRun, stalledOf, type RecoveredSession, type StalledSession } from './session-run.ts';
 import { deviceWordOf, setDeviceWord } from '../shared/tables/tables.ts';
@@ -357,14 +358,15 @@ export class ServiceProcessor {
 
   /** Steps 104-112 (or, for a meta expansion, the new members formatted). */
   private async preparePhase(run: SessionRun): Promise<void> {
-    const open = (msg: Message) => this.everyone(this.everyAdapter, run.spec.sid, 'open', msg);
-    run.logStep(await steps.openEverywhere(this.state, run.spec, open)); // (and TEST ONLY pause 'prepare')
+    await this.everyone(this.everyAdapter, run.spec.sid, 'open', { t: 'reconf-open', spec: run.spec });
+    run.logStep('every adapter knows the session');
+    await testPause('prepare');
     if (run.plan.kind === 'meta-expansion') {
       // Related art: chain the new members, block, update the configuration, unblock. No data moves.
-      steps.formatNewTracks(this.state, run.session);
+      formatNewTracks(this.state, run.session);
       run.logStep('new members formatted');
     } else {
-      await steps.preparation(this.state, this.emit, run.session, run.logStep, (sid, step, msg) =>
+      await preparation(this.state, this.emit, run.session, run.logStep, (sid, step, msg) =>
         this.everyone(this.diskAdapterNames, sid, step, msg),
       );
       setDeviceWord(this.state, run.spec.deviceIndex, DEVICE.PHASE, PHASE.SYNCHRONISED);
@@ -388,7 +390,7 @@ export class ServiceProcessor {
     if (mirror)
       await this.everyone(this.diskAdapterNames, run.spec.sid, 'mirror', { t: 'destage-mirror', sid: run.spec.sid });
     const late = this.state.hooks.testFault('LATE_SWITCH_COMMIT');
-    run.blockedMs = await steps.switchOver(
+    run.blockedMs = await switchOver(
       this.state,
       this.emit,
       run.session,
@@ -430,9 +432,8 @@ export class ServiceProcessor {
       if (this.state.hooks.testFault('LATE_SWITCH_COMMIT'))
         sched().after(2 * this.durable.everyMs, () => (run.durable = 'switched'), false);
       const ask = (step: ReconfStep, msg: Message) => this.everyone(this.diskAdapterNames, sid, step, msg);
-      const transfer = () => steps.dataTransfer(this.state, run.session, run.logStep, ask);
-      await steps.withProgress(this.emit, this.state, run.session, () =>
-        Promise.all([ask('split', { t: 'start-split', sid }), transfer()]),
+      await withProgress(this.emit, this.state, run.session, () =>
+        Promise.all([ask('split', { t: 'start-split', sid }), dataTransfer(this.state, run.session, run.logStep, ask)]),
       );
       run.logStep('steps 116-117: instant split and data transfer done in every disk adapter');
       await this.state.hooks.passHold('completion');
@@ -443,7 +444,7 @@ export class ServiceProcessor {
   /** Steps 121-124: every bit clear (counted and reported first), configuration unlocked, column freed, BCV ready. */
   private async completePhase(run: SessionRun): Promise<ReconfReport> {
     const { plan, spec, session } = run;
-    await steps.enterCompletion(this.emit, this.state, session);
+    await enterCompletion(this.emit, this.state, session);
     const bitsLeft = sessionBitCounts(this.state, session, BITS_NAMED); // step 122
     // Counted and kept before any verdict: a stalled session reports them (stalledSessions).
     run.bitsLeft = { pb: bitsLeft.pb, ps: bitsLeft.ps, ind: bitsLeft.ind };

@@ -144,32 +144,7 @@ export function formatNewTracks(state: SharedState, session: Session): void {
   }
 }
 
-/**
- * Every adapter learns the session (steps 101-103's last part); with a BCV, step 105 in the same
- * round: the BCV is not ready (no other access) from here to completion, under the new generation,
- * and each disk adapter drops the BCV's cached tracks before it answers. Returns what was done
- * (after the TEST ONLY pause 'prepare', which the kill campaign's kill -9 lands in).
- */
-export async function openEverywhere(
-  state: SharedState,
-  spec: Session['spec'],
-  openRound: (msg: Message) => Promise<unknown>,
-): Promise<string> {
-  const purgeBcv = spec.kind !== 'meta-expansion' && spec.bcvIndex !== undefined;
-  if (purgeBcv) {
-    setDeviceWord(state, spec.bcvIndex!, DEVICE.READY, 0);
-    setDeviceWord(state, spec.bcvIndex!, DEVICE.GENERATION, spec.newGen);
-  }
-  await openRound({ t: 'reconf-open', spec, purgeBcv });
-  await testPause('prepare');
-  const said = 'every adapter knows the session';
-  return purgeBcv ? `${said}; step 105: BCV not ready, its cached tracks dropped` : said;
-}
-
-/**
- * Steps 104, 106-112 (step 105 came with the open: openEverywhere): set PS, PB and IND, ESTABLISH the
- * BCV; then wait for the BCV (step 113).
- */
+/** Steps 104-112: ESTABLISH the BCV, set PS, PB and IND; then wait for the BCV (step 113). */
 export async function preparation(
   state: SharedState,
   emit: Emit,
@@ -179,10 +154,11 @@ export async function preparation(
 ): Promise<void> {
   const { spec } = session;
   const bcvIndex = spec.bcvIndex!;
-  assert(
-    deviceWordOf(state, bcvIndex, DEVICE.READY) === 0,
-    () => `${spec.deviceId}: session ${spec.sid} prepares while its BCV is ready (step 105 not done)`,
-  );
+  // Step 105: the BCV is not ready (no other access) from here to completion.
+  setDeviceWord(state, bcvIndex, DEVICE.READY, 0);
+  setDeviceWord(state, bcvIndex, DEVICE.GENERATION, spec.newGen);
+  await askDiskAdapters(spec.sid, 'purge', { t: 'bcv-purge', sid: spec.sid });
+  logStep('step 105: BCV not ready, its cached tracks dropped');
   // Step 106: PS on every location of O. Step 110-111: session column y, PB on every BCV track.
   // Step 112: IND on locations of N outside O that receive an old track; FMT on those that
   // receive a new host track (they may hold anything).

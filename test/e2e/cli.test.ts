@@ -172,14 +172,14 @@ describe('arrayemu run --reconfigure-to', () => {
 
   it('stress --deterministic: a failing seed prints its rerun, and the rerun takes the same interleaving to the same failure', () => {
     // Which seeds meet the broken fill depends on the interleavings the code makes: take the first
-    // that does among 40 (41 does on this code, 6 of seeds 0-199: 41, 77, 133, 152, 156, 176; the
-    // 200-seed campaign is in test/campaigns).
+    // that does among 30 (21 does on this code, 9 of seeds 0-199; the 200-seed campaign is in
+    // test/campaigns).
     const first = cli(
       'stress',
       '--seeds',
-      '40',
+      '30',
       '--seed',
-      '40',
+      '10',
       '--jobs',
       '1',
       '--deterministic',

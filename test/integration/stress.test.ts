@@ -82,18 +82,18 @@ describe('stress (short)', { timeout: SHORT_RUN_BOUND_MS }, () => {
     });
     expect(threads.failed).toEqual([]);
     expect(threads.faults.drivesFailed).toBeGreaterThan(0);
-    // Seeds 0 and 1 catch it (6 of seeds 0-39 do: 0, 1, 19, 22, 32, 39; which ones depends on the
+    // Seeds 1, 2 and 4 catch it (9 of seeds 0-39 do: 0-2, 4, 13, 19, 22, 32, 33; which ones depends on the
     // interleavings the code makes): the verifier reads older data (or the zeros of a spare never written) back.
     const broken = await runStress({
-      seeds: 2,
-      firstSeed: 0,
+      seeds: 4,
+      firstSeed: 1,
       jobs: 2,
       seedOptions: { driveFaults: true, breakRebuild: true, deterministic: true },
     });
-    expect(broken.failed.map((f) => f.seed)).toEqual([0, 1]);
+    expect(broken.failed.map((f) => f.seed)).toEqual([1, 2, 4]);
     for (const f of broken.failed) expect(f.reason).toMatch(/verify errors: MX sector \d+: (stale|reads zeros)/);
     // A mirrored BCV whose mirrors are never written, its own drive failing in the transfer: the
-    // window between the switch and a fill is open again (9 of seeds 0-39 lose writes; 13 and 14 do).
+    // window between the switch and a fill is open again (11 of seeds 0-39 lose writes; 13 and 14 do).
     const window = await runStress({
       seeds: 2,
       firstSeed: 13,

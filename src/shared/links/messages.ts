@@ -66,9 +66,8 @@ export type Message =
   | { t: 'commit-wanted'; id: number } // host adapter → service processor: a FLUSH's destage is done, make it durable (R4)
   | { t: 'committed'; id: number; error?: string }
   // service processor ↔ adapters: RECONF
-  // every actor learns the session (steps 101-103); purgeBcv: a session's first open (not a restart's),
-  // where the BCV's adapters also drop its cached tracks before answering (step 105, before ESTABLISH)
-  | { t: 'reconf-open'; spec: SessionSpec; purgeBcv?: boolean }
+  | { t: 'reconf-open'; spec: SessionSpec } // every actor learns the session (steps 101-103)
+  | { t: 'bcv-purge'; sid: number } // BCV adapters drop cached BCV tracks before ESTABLISH
   // main adapters copy the device onto the BCV (step 104); attempt > 1: again after a drive fault;
   // fromCopies: pairs (original location, the mirror copy to read it from this attempt)
   | { t: 'establish'; sid: number; attempt?: number; fromCopies?: number[] }
@@ -95,8 +94,8 @@ export type Message =
   | { t: 'fill'; sid: number; track: number; id: number }
   | { t: 'filled'; id: number; error?: string; fault?: 'failed' | 'media' }; // fault: the error was a drive's
 
-export type ReconfStep = 'open' | 'establish' | 'mirror' | 'filled' | 'split' | 'transfer' | 'close';
-const STEPS = new Set<unknown>(['open', 'establish', 'mirror', 'filled', 'split', 'transfer', 'close']);
+export type ReconfStep = 'open' | 'purge' | 'establish' | 'mirror' | 'filled' | 'split' | 'transfer' | 'close';
+const STEPS = new Set<unknown>(['open', 'purge', 'establish', 'mirror', 'filled', 'split', 'transfer', 'close']);
 
 export type MessageType = Message['t'];
 
@@ -241,8 +240,8 @@ const CHECKS: Record<MessageType, (m: any) => boolean> = {
     typeof m.spec.deviceId === 'string' &&
     isInt(m.spec.newGen) &&
     isObj(m.spec.running) &&
-    isObj(m.spec.target) &&
-    (m.purgeBcv === undefined || typeof m.purgeBcv === 'boolean'),
+    isObj(m.spec.target),
+  'bcv-purge': (m) => isInt(m.sid),
   'destage-mirror': (m) => isInt(m.sid),
   'destage-filled': (m) => isInt(m.sid),
   establish: (m) => isInt(m.sid) && attemptOk(m),
