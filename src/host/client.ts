@@ -144,7 +144,8 @@ export class HostClient {
   }
 
   private static check(r: IoReply): IoReply {
-    if (!r.ok) throw failedReply(r);
+    const failed = HostClient.failure(r);
+    if (failed) throw failed;
     return r;
   }
 

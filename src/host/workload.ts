@@ -4,6 +4,7 @@ import * as hdr from 'hdr-histogram-js';
 import type { HostClient } from './client.ts';
 import { Verifier, type VerifyDevice } from './verifier.ts';
 import { SECTOR_BYTES } from '../shared/config/constants.ts';
+import { assert } from '../shared/errors/assert.ts';
 import { errorCode, errorMessage } from '../shared/errors/errors.ts';
 import { mulberry32, sched, waitWord } from '../shared/sched/sched.ts';
 import { addWord, loadWord } from '../shared/tables/words.ts';
@@ -250,6 +251,11 @@ export async function runHostProcessor(
   if (verify)
     await Promise.all(Array.from({ length: loops }, () => verifyingLoop(client, verifier, tally, spec.blockBytes)));
   else await unverifiedLoops(client, tally, filler!, loops);
+  const counted = result.reads + result.writes + result.ioErrors + result.lostWithAdapter;
+  assert(
+    counted === issued,
+    () => `host processor: ${issued} requests issued, ${counted} counted (done, failed or lost)`,
+  );
   result.elapsedMs = sched().now() - t0;
   result.verifyErrors = verifier.errors;
   result.described.push(...verifier.described.slice(0, DESCRIBED_MAX - result.described.length));
