@@ -78,6 +78,27 @@ export class Restripe {
   }
 
   /**
+   * Step 105's promise to ESTABLISH: no BCV track this adapter serves holds a cache slot. ESTABLISH
+   * writes the BCV's drives from the original's slots, so a BCV slot left now would keep older bytes
+   * than its drives, and the data transfer would move them into N. The purge is its own round after
+   * every adapter has opened the session: an adapter that does not know the session yet may still
+   * rebuild a BCV copy through a slot (rebuild.ts bcvCopyLater), after the purge of the BCV's own
+   * adapter had run (found by the crash-drives campaign, seed 103, when the purge rode on the open).
+   */
+  private assertBcvPurged(session: Session): void {
+    const { state } = this.ctx;
+    for (const d of this.servedPositions())
+      for (const b of session.bcvLocationsOn(d)) {
+        const s = slotOf(state, b);
+        assert(
+          s === NO_SLOT,
+          () =>
+            `${this.ctx.name}: ESTABLISH of session ${session.spec.sid} finds BCV track ${b} (${this.ctx.model.drives.dch(b)} ${state.describeTrack(b)}) in ${state.describeSlot(s)}: step 105 left it cached`,
+        );
+      }
+  }
+
+  /**
    * ESTABLISH (step 104), for the original layout's locations on this adapter's drives: each track
    * goes into cache (if not there) and is marked WPB, so the BCV's adapter destages it to the BCV.
    * Host writes meanwhile set WPB themselves (the device header's MIRROR word). `fromCopies` (pairs
@@ -85,6 +106,7 @@ export class Restripe {
    * mirror copy x to read instead: whoever serves x copies o from it, and o's own adapter skips it.
    */
   async establish(session: Session, fromCopies: readonly number[] = []): Promise<void> {
+    this.assertBcvPurged(session);
     const { elsewhere, mine } = this.readElsewhere(fromCopies);
     const skip = (g: number) => session.oInv.get(g) < 0 || elsewhere.has(g);
     await this.eachPosition((d) =>

@@ -154,7 +154,9 @@ export async function preparation(
 ): Promise<void> {
   const { spec } = session;
   const bcvIndex = spec.bcvIndex!;
-  // Step 105: the BCV is not ready (no other access) from here to completion.
+  // Step 105: the BCV is not ready (no other access) from here to completion. Its own round, after
+  // every adapter has opened the session (which stops their rebuilds of BCV copies): a purge riding
+  // on the open lost a flushed write (Restripe.assertBcvPurged says how).
   setDeviceWord(state, bcvIndex, DEVICE.READY, 0);
   setDeviceWord(state, bcvIndex, DEVICE.GENERATION, spec.newGen);
   await askDiskAdapters(spec.sid, 'purge', { t: 'bcv-purge', sid: spec.sid });

@@ -288,7 +288,7 @@ describe('step 105: the BCV not ready and its cached tracks dropped before ESTAB
     expect(cached().length).toBeGreaterThan(0);
     emu.hold('establish', true);
     const report = emu.reconfigure(a.target);
-    // ESTABLISHING is set after the open's round (which carries the purge) and the session's bits.
+    // ESTABLISHING is set after the open's round, the purge's round and the session's bits.
     await until(() => deviceWordOf(emu.state, a.ld1, DEVICE.PHASE) === PHASE.ESTABLISHING, 'ESTABLISH');
     expect(deviceWordOf(emu.state, bcv, DEVICE.READY)).toBe(0);
     expect(cached(), 'BCV tracks still holding a slot at ESTABLISH').toEqual([]);
