@@ -3,7 +3,7 @@
 // from cache (fast write) and leaves their destage to the disk adapters.
 import { CommitAsker, durableFlush } from './durable-flush.ts';
 import { type Link, type Log, logDropped } from '../shared/links/link.ts';
-import type { IoReply, IoRequest, Message } from '../shared/links/messages.ts';
+import { okReply, type IoReply, type IoRequest, type Message } from '../shared/links/messages.ts';
 import type { ArrayModel, DeviceEntry } from '../shared/model/model.ts';
 import { BACKGROUND, DEVICE, NO_SLOT, TRACK, type SharedState } from '../shared/tables/memory.ts';
 import { closeSessionIn, openSessionIn, syncSessionsIn } from '../shared/restripe/session.ts';
@@ -220,14 +220,16 @@ export class HostAdapter {
     const len = req.lengthBytes;
     if (!Number.isInteger(req.offsetBytes) || !Number.isInteger(len) || req.offsetBytes < 0 || len <= 0)
       return undefined;
-    const { t, at, len: inTrack } = firstPiece(req.offsetBytes, len, this.state.trackBytes);
-    if (inTrack !== len) return undefined; // more than one track: the general path
+    const tb = this.state.trackBytes;
+    const t = Math.floor(req.offsetBytes / tb); // as firstPiece, without its object
+    const at = req.offsetBytes - t * tb;
+    if (at + len > tb) return undefined; // more than one track: the general path
     const gen = deviceWordOf(this.state, dev.index, DEVICE.GENERATION);
     const layout = this.model.layoutAt(dev, gen);
     if (t >= layout.tracks || (req.op === 'write' && req.data?.length !== len)) return undefined;
     const g = layout.locate(t);
     if (!tryLockTrack(this.state, g)) return undefined;
-    const piece: Piece = { dev, gen, inside: false };
+    const piece = this.critical.reusedPiece(dev, gen); // left (finally) before this returns
     try {
       const session = this.activeSession(dev, gen);
       if (session && flagsOf(this.state, g) & (TRACK.PS | TRACK.IND)) return undefined;
@@ -240,10 +242,10 @@ export class HostAdapter {
         this.streams.wholeTracks(dev.index, req.offsetBytes, len); // a hit may be part of a stream
         const data = req.into?.length === len ? req.into : new Uint8Array(len); // the host's region or buffer
         this.slots.read(s, at, len, data, 0);
-        return { id: req.id, ok: true, data };
+        return okReply(req, data);
       }
       this.slots.write(dev, g, s, req.data!, at); // its length is len: checked above
-      return { id: req.id, ok: true };
+      return okReply(req);
     } catch (err) {
       if (err instanceof LayoutChanged) return undefined;
       return this.failed(req, err);
@@ -271,16 +273,16 @@ export class HostAdapter {
         if (req.op === 'read') {
           const data = await this.read(req.device, req.offsetBytes, req.lengthBytes, req.into);
           if (this.ports) await this.ports.pass(data.length); // the data goes out through a port
-          reply = { id: req.id, ok: true, data };
+          reply = okReply(req, data);
         } else if (req.op === 'write') {
           const data = req.data ?? new Uint8Array(0);
           if (this.ports) await this.ports.pass(data.length); // the data comes in through a port first
           await this.write(req.device, req.offsetBytes, data);
-          reply = { id: req.id, ok: true };
+          reply = okReply(req);
         } else {
           await this.ports?.pass(0);
           await durableFlush(this.state, (slots, every) => this.flush(slots, every), this.committer);
-          reply = { id: req.id, ok: true };
+          reply = okReply(req);
         }
       } catch (err) {
         reply = this.failed(req, err);

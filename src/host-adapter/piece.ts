@@ -57,6 +57,9 @@ export class CriticalSection {
     private readonly name: string,
   ) {}
 
+  /** The fast path's piece (reusedPiece), made on its first request. */
+  private reused?: Piece;
+
   /**
    * Enter the critical section of `piece` (its track locked): counted first, then BLOCKED and the
    * generation tested (the switch sets BLOCKED, then waits for the count to reach zero, then
@@ -71,6 +74,18 @@ export class CriticalSection {
       throw new LayoutChanged();
     }
     piece.inside = true;
+  }
+
+  /**
+   * The fast path's one piece (HostAdapter.served, which leaves it before it returns, in the same
+   * turn), set anew for each request: no object a request. Never two at once: it is not inside.
+   */
+  reusedPiece(dev: DeviceEntry, gen: number): Piece {
+    const p = (this.reused ??= { dev, gen, inside: false });
+    assert(!p.inside, () => `${this.name}: the fast path's piece is still inside (on ${p.dev.id}): taken twice`);
+    p.dev = dev;
+    p.gen = gen;
+    return p;
   }
 
   /**

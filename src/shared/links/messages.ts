@@ -26,6 +26,22 @@ export interface IoRequest {
   into?: Uint8Array;
   /** Read only, host side: the reply may lend its data where it lies (see IoReply.release); never sent. */
   lease?: boolean;
+  /**
+   * Receiver side, never sent: a reply object the receiver fills and returns for a success instead
+   * of making one (okReply). A ring's request carries one; both are used again for a later request
+   * once the reply is on its way back (ring-link.ts RingRequest).
+   */
+  reply?: IoReply;
+}
+
+/** The success reply to `req`: its own reply object filled (IoRequest.reply), or a new one. */
+export function okReply(req: IoRequest, data?: Uint8Array): IoReply {
+  const r = req.reply;
+  if (!r) return data ? { id: req.id, ok: true, data } : { id: req.id, ok: true };
+  r.id = req.id;
+  r.ok = true;
+  r.data = data;
+  return r;
 }
 
 export interface IoReply {

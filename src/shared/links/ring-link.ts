@@ -233,12 +233,32 @@ export class RingHostLink extends PortLink {
   }
 }
 
+/**
+ * A request taken off the ring, with the reply a host adapter fills for it (IoRequest.reply): both
+ * serve a later request once the reply is on the ring (RingAdapterLink.putReply), so the adapter's
+ * end makes no object a request. Every field is set in the constructor: one shape.
+ */
+class RingRequest implements IoRequest {
+  id = 0;
+  op: IoOp = 'read';
+  device = '';
+  offsetBytes = 0;
+  lengthBytes = 0;
+  data: Uint8Array | undefined = undefined;
+  into: Uint8Array | undefined = undefined;
+  /** Its arena region (-1: none). */
+  arenaAt = -1;
+  readonly reply: IoReply = { id: 0, ok: true, data: undefined };
+}
+
 /** The host adapter's end: takes requests, puts replies. */
 export class RingAdapterLink extends PortLink {
   private rings?: { requests: Ring; replies: Ring; bytes: Uint8Array; names: Uint8Array };
   private readonly deviceNames: string[] = [];
-  /** Per request id that came on the ring: its arena region (-1: none). */
-  private readonly onRing = new IdTable<number>(); // not a Map: id-table.ts
+  /** Per request id that came on the ring and is not answered yet: the request (its arena region in it). */
+  private readonly onRing = new IdTable<RingRequest>(); // not a Map: id-table.ts
+  /** Requests answered, for the next ones to come (never more than were on the ring at once: RING_ENTRIES). */
+  private readonly spare: RingRequest[] = [];
   private ringHandler: (msgs: Message[]) => void = () => {};
 
   constructor(port: MessagePort, peer: string, log: Log) {
@@ -281,18 +301,16 @@ export class RingAdapterLink extends PortLink {
       assert(device !== undefined && OPS[op] !== undefined, () => `host ring from ${this.peer}: entry ${id} op ${op}`);
       const name = OPS[op]!;
       const view = name === 'write' || (name === 'read' && at >= 0) ? r.bytes.subarray(at, at + len) : undefined;
-      // Every field in the literal: one shape, its properties in the object (added later, they
-      // would cost a properties array a request).
-      const req: IoRequest = {
-        id,
-        op: name,
-        device,
-        offsetBytes: w[e + OFFSET]!,
-        lengthBytes: len,
-        data: name === 'write' ? view : undefined,
-        into: name === 'read' ? view : undefined,
-      };
-      this.onRing.set(id, at);
+      const req = this.spare.pop() ?? new RingRequest();
+      req.id = id;
+      req.op = name;
+      req.device = device;
+      req.offsetBytes = w[e + OFFSET]!;
+      req.lengthBytes = len;
+      req.data = name === 'write' ? view : undefined;
+      req.into = name === 'read' ? view : undefined;
+      req.arenaAt = at;
+      this.onRing.set(id, req);
       reqs.push(req);
     });
     if (reqs.length > 0) this.ringHandler([{ t: 'io', reqs }]);
@@ -314,12 +332,23 @@ export class RingAdapterLink extends PortLink {
     if (rest.length > 0) super.transmitBatch(rest);
   }
 
-  /** A successful reply to a request that came on the ring goes back on the ring (its data in its region). */
+  /**
+   * A reply to a request that came on the ring: a success goes back on the ring (its data in its
+   * region; true), a failure as a message (its text; the host frees its region then). Either way
+   * the adapter is done with the request: it serves a later one.
+   */
   private putReply(reply: IoReply): boolean {
-    const at = this.onRing.get(reply.id);
-    if (at === undefined) return false;
+    const req = this.onRing.get(reply.id);
+    if (req === undefined) return false;
     this.onRing.delete(reply.id);
-    if (!reply.ok) return false; // its text goes as a message; the host frees its region then
+    const onRing = reply.ok && this.ringReply(reply, req.arenaAt);
+    // A failed reply is never the request's own (okReply): it outlives this, in its message.
+    req.data = req.into = req.reply.data = undefined;
+    if (this.spare.length < RING_ENTRIES) this.spare.push(req);
+    return onRing;
+  }
+
+  private ringReply(reply: IoReply, at: number): true {
     const r = this.rings!;
     const d = reply.data;
     if (d && d.length > 0 && !(d.buffer === r.bytes.buffer && d.byteOffset === r.bytes.byteOffset + at))
