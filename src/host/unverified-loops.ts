@@ -1,11 +1,12 @@
 // An unverified workload's loops (a benchmark's load, `plan`'s, a sweep's with --verify off): each
 // keeps one request in flight and sends its next from its last one's reply, through
-// `HostClient.submit` — no promise, async frame or closure a request, as an awaited loop makes. The
-// load generator's own collections are in every latency it measures: a 4 KiB request of these
-// allocates ~1.1 KB in its thread against ~2.5 KB awaited (BENCHMARKS, "the load generator").
+// `HostClient.submit` — no promise, async frame or closure a request, as an awaited loop makes — and
+// each loop sets its one request object and pick anew. The load generator's own collections are in
+// every latency it measures: a 4 KiB read of these allocates ~830 B in its thread, a write ~640 B,
+// against ~2.5 KB awaited (BENCHMARKS, "the load generator").
 import { HostClient } from './client.ts';
 import type { VerifyDevice } from './verifier.ts';
-import type { IoReply } from '../shared/links/messages.ts';
+import type { IoReply, IoRequest } from '../shared/links/messages.ts';
 import { sched } from '../shared/sched/sched.ts';
 
 /** A request a workload picked: where, how long, and (drawn after) whether it reads. */
@@ -15,22 +16,33 @@ export type PickedRequest = { dev: VerifyDevice; offsetBytes: number; lengthByte
 export interface LoopTally {
   /** Whether another request may go (ops left, time left, not stopped). */
   more(): boolean;
-  /** The next request: a device, an offset and a length, and whether it reads. */
-  pick(): PickedRequest;
+  /** The next request, set in `out` (and returned): a device, an offset and a length, and whether it reads. */
+  pick(out: PickedRequest): PickedRequest;
   /** A request done, `began` its scheduler ms at sending. */
   ok(isRead: boolean, lengthBytes: number, began: number): void;
   /** A request failed with `err`. */
   failed(err: unknown, isRead: boolean, dev: VerifyDevice, offsetBytes: number, lengthBytes: number): void;
 }
 
-/** One loop: its request in flight (what its reply is counted as) and its own read buffer. */
+/** A loop's request, every field set: one shape whether it reads or writes. */
+const newRequest = (): IoRequest => ({
+  id: 0,
+  op: 'read',
+  device: '',
+  offsetBytes: 0,
+  lengthBytes: 0,
+  data: undefined,
+  into: undefined,
+});
+
+/**
+ * One loop: its request in flight (what its reply is counted as), its own read buffer, and its
+ * request object and pick, set anew for each request (no object a request).
+ */
 class Loop {
   private readBuf: Uint8Array;
-  private into?: Uint8Array;
-  private isRead = false;
-  private dev!: VerifyDevice;
-  private offsetBytes = 0;
-  private lengthBytes = 0;
+  private req = newRequest();
+  private readonly picked: PickedRequest = { dev: undefined!, offsetBytes: 0, lengthBytes: 0, isRead: false };
   private began = 0;
   /** True while `submit` runs: a reply given at once (a refusal) sends the next request in a later turn. */
   private sending = false;
@@ -47,38 +59,38 @@ class Loop {
 
   next(): void {
     if (!this.tally.more()) return this.finished();
-    const { dev, offsetBytes, lengthBytes, isRead } = this.tally.pick();
-    this.dev = dev;
-    this.offsetBytes = offsetBytes;
-    this.lengthBytes = lengthBytes;
-    this.isRead = isRead;
+    const { dev, offsetBytes, lengthBytes, isRead } = this.tally.pick(this.picked);
+    const req = this.req;
     this.began = sched().now();
-    const device = dev.id;
+    req.op = isRead ? 'read' : 'write';
+    req.device = dev.id;
+    req.offsetBytes = offsetBytes;
+    req.lengthBytes = lengthBytes;
+    const whole = lengthBytes === this.readBuf.length;
+    req.into = !isRead ? undefined : whole ? this.readBuf : this.readBuf.subarray(0, lengthBytes);
+    req.data = isRead ? undefined : whole ? this.filler : this.filler.subarray(0, lengthBytes);
     this.sending = true;
-    if (isRead) {
-      this.into = lengthBytes === this.readBuf.length ? this.readBuf : this.readBuf.subarray(0, lengthBytes);
-      this.client.submit({ id: 0, op: 'read', device, offsetBytes, lengthBytes, into: this.into }, this.done);
-    } else {
-      const data = this.filler.subarray(0, lengthBytes);
-      this.client.submit({ id: 0, op: 'write', device, offsetBytes, lengthBytes, data }, this.done);
-    }
+    this.client.submit(req, this.done);
     this.sending = false;
   }
 
   private answered(r: IoReply | Error): void {
+    const { isRead, dev, offsetBytes, lengthBytes } = this.picked;
     let err = HostClient.failure(r);
-    if (!err && this.isRead) {
+    if (!err && isRead) {
       try {
-        HostClient.landed(r as IoReply, this.into!);
+        HostClient.landed(r as IoReply, this.req.into!);
       } catch (e) {
         err = e as Error;
       }
     }
     if (err) {
-      // A request that failed here may still be worked on where it went: its buffer is not reused.
-      if (this.isRead) this.readBuf = new Uint8Array(this.readBuf.length);
-      this.tally.failed(err, this.isRead, this.dev, this.offsetBytes, this.lengthBytes);
-    } else this.tally.ok(this.isRead, this.lengthBytes, this.began);
+      // A request that failed here may still be worked on, or queued, where it went: neither its
+      // buffer nor its request object is used again.
+      if (isRead) this.readBuf = new Uint8Array(this.readBuf.length);
+      this.req = newRequest();
+      this.tally.failed(err, isRead, dev, offsetBytes, lengthBytes);
+    } else this.tally.ok(isRead, lengthBytes, this.began);
     if (this.sending) sched().defer(() => this.next());
     else this.next();
   }

@@ -128,7 +128,7 @@ async function verifyingLoop(
 ): Promise<void> {
   let readBuf = new Uint8Array(blockBytes);
   while (tally.more()) {
-    const req = tally.pick();
+    const req = tally.pick({ dev: undefined!, offsetBytes: 0, lengthBytes: 0, isRead: false }); // its own: awaited
     const began = sched().now();
     try {
       await verifiedRequest(client, verifier, readBuf, req);
@@ -149,7 +149,7 @@ function requestPicker(
   spec: WorkloadSpec,
   rand: () => number,
   sizeOf: (dev: VerifyDevice) => number,
-): () => PickedRequest {
+): (out: PickedRequest) => PickedRequest {
   const cursors = spec.devices.map(() => Math.floor(rand() * 1e9));
   const hot =
     spec.hotSpots?.filter((h) => h.lengthBytes >= SECTOR_BYTES && spec.devices.some((d) => d.id === h.device)) ?? [];
@@ -161,12 +161,19 @@ function requestPicker(
     const offsetBytes = h.offsetBytes + Math.floor(rand() * sectors) * SECTOR_BYTES;
     const end = Math.min(sizeOf(dev), h.offsetBytes + h.lengthBytes);
     if (offsetBytes >= end) return undefined;
-    return { dev, offsetBytes, lengthBytes: Math.min(spec.blockBytes, end - offsetBytes), isRead: false };
+    return { dev, offsetBytes, lengthBytes: Math.min(spec.blockBytes, end - offsetBytes) };
   };
-  const pick = () => {
+  const set = (out: PickedRequest, dev: VerifyDevice, offsetBytes: number, lengthBytes: number) => {
+    out.dev = dev;
+    out.offsetBytes = offsetBytes;
+    out.lengthBytes = lengthBytes;
+    out.isRead = false;
+    return out;
+  };
+  const pick = (out: PickedRequest) => {
     if (hot.length > 0 && rand() * 100 < (spec.hotPct ?? 0)) {
       const h = pickHot();
-      if (h) return h;
+      if (h) return set(out, h.dev, h.offsetBytes, h.lengthBytes);
     }
     const d = Math.floor(rand() * spec.devices.length);
     const dev = spec.devices[d]!;
@@ -177,7 +184,7 @@ function requestPicker(
     const block = spec.pattern === 'random' ? Math.floor(rand() * blocks) : cursor % blocks;
     const offsetBytes = block * spec.blockBytes;
     const lengthBytes = Math.min(spec.blockBytes, bytes - offsetBytes);
-    return { dev, offsetBytes, lengthBytes, isRead: false };
+    return set(out, dev, offsetBytes, lengthBytes);
   };
   return pick;
 }
@@ -222,9 +229,9 @@ export async function runHostProcessor(
 
   const tally: LoopTally = {
     more: () => issued < opsLimit && sched().now() < deadline && !(control && loadWord(control, CONTROL.STOP)),
-    pick: () => {
+    pick: (out) => {
       issued++;
-      const p = pick(); // a fresh object: whether it reads is drawn after its place, as always
+      const p = pick(out); // whether it reads is drawn after its place, as always
       p.isRead = rand() * 100 < spec.readPct;
       return p;
     },

@@ -3,7 +3,7 @@
 // messages themselves. The same actor classes run over MessagePorts (worker mode) or over in-thread
 // links (inline mode: one thread, same code).
 import type { MessagePort } from 'node:worker_threads';
-import { decodeBatch, encodeBatch, localBatch, type Message, type Wire } from './messages.ts';
+import { decodeBatch, encodeBatch, localBatch, type IoRequest, type Message, type Wire } from './messages.ts';
 import { assert } from '../errors/assert.ts';
 import { MAIN_OWNER, sched, type Owner } from '../sched/sched.ts';
 
@@ -22,6 +22,8 @@ export interface Link {
   readonly peer: string;
   /** Send `msg` (the link's from now on: the sender does not change it after). */
   send(msg: Message): void;
+  /** Send host request `req` as `send({ t: 'io', reqs: [req] })` does, without a message of its own where the link can. */
+  sendIo?(req: IoRequest): void;
   onMessages(handler: (msgs: Message[]) => void): void;
   /** Called once if the other end goes away (its thread died or it closed the link). */
   onPeerGone(handler: () => void): void;
@@ -73,6 +75,16 @@ abstract class BatchingLink implements Link {
       this.scheduled = true;
       sched().defer(() => this.flush(), this.flushOwner());
     }
+  }
+
+  /**
+   * Host request `req` joins this turn's last message if it is an `io` one (as joinIo would join it
+   * at the flush), else goes in one of its own: no message or array a request in a run of them.
+   */
+  sendIo(req: IoRequest): void {
+    const last = this.pending[this.pending.length - 1];
+    if (!this.closed && last?.t === 'io') last.reqs.push(req);
+    else this.send({ t: 'io', reqs: [req] });
   }
 
   /** Whose turn the batch leaves in: the sender's (undefined), or the receiver's where it is delivered at once. */

@@ -132,7 +132,8 @@ export class RingHostLink extends PortLink {
     const len = req.op === 'flush' ? 0 : req.lengthBytes;
     const at = len > 0 ? this.arena.alloc(len) : -1;
     if (len > 0 && at < 0) return false;
-    if (req.op === 'write') this.bytes.set(req.data!.subarray(0, len), at);
+    const data = req.data;
+    if (req.op === 'write') this.bytes.set(data!.length === len ? data! : data!.subarray(0, len), at);
     const w = this.requests.words;
     const e = this.requests.nextEntry();
     w[e + ID] = req.id;
