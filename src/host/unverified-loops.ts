@@ -6,7 +6,7 @@
 // against ~2.5 KB awaited (BENCHMARKS, "the load generator").
 import { HostClient } from './client.ts';
 import type { VerifyDevice } from './verifier.ts';
-import type { IoReply, IoRequest } from '../shared/links/messages.ts';
+import { blankRequest, type IoReply } from '../shared/links/messages.ts';
 import { sched } from '../shared/sched/sched.ts';
 
 /** A request a workload picked: where, how long, and (drawn after) whether it reads. */
@@ -24,24 +24,13 @@ export interface LoopTally {
   failed(err: unknown, isRead: boolean, dev: VerifyDevice, offsetBytes: number, lengthBytes: number): void;
 }
 
-/** A loop's request, every field set: one shape whether it reads or writes. */
-const newRequest = (): IoRequest => ({
-  id: 0,
-  op: 'read',
-  device: '',
-  offsetBytes: 0,
-  lengthBytes: 0,
-  data: undefined,
-  into: undefined,
-});
-
 /**
  * One loop: its request in flight (what its reply is counted as), its own read buffer, and its
  * request object and pick, set anew for each request (no object a request).
  */
 class Loop {
   private readBuf: Uint8Array;
-  private req = newRequest();
+  private req = blankRequest();
   private readonly picked: PickedRequest = { dev: undefined!, offsetBytes: 0, lengthBytes: 0, isRead: false };
   private began = 0;
   /** True while `submit` runs: a reply given at once (a refusal) sends the next request in a later turn. */
@@ -88,7 +77,7 @@ class Loop {
       // A request that failed here may still be worked on, or queued, where it went: neither its
       // buffer nor its request object is used again.
       if (isRead) this.readBuf = new Uint8Array(this.readBuf.length);
-      this.req = newRequest();
+      this.req = blankRequest();
       this.tally.failed(err, isRead, dev, offsetBytes, lengthBytes);
     } else this.tally.ok(isRead, lengthBytes, this.began);
     if (this.sending) sched().defer(() => this.next());

@@ -5,8 +5,8 @@
 import { newLatencyBuckets, recordLatency } from '../histogram.ts';
 import { performance } from 'node:perf_hooks';
 import { failedReply, type HostClient } from '../../host/client.ts';
-import type { IoReply, IoRequest } from '../../shared/links/messages.ts';
-import type { NbdBackend } from './server.ts';
+import { blankRequest, type IoReply, type IoRequest } from '../../shared/links/messages.ts';
+import type { Leased, NbdBackend } from './server.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { assert } from '../../shared/errors/assert.ts';
 import { RESOLVED } from '../../shared/sched/sched.ts';
@@ -46,19 +46,6 @@ export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & {
   let turn = 0;
   const pool = new BufferPool();
   const client = () => src.clients[turn++ % src.clients.length]!;
-  /** A request's end in the device's counters: done (ok) or not, after `ms`. */
-  const ended = (c: DeviceCounters, write: boolean, bytes: number, ok: boolean, ms: number): void => {
-    if (ok && write) {
-      c.writes++;
-      c.writtenBytes += bytes;
-    } else if (ok) {
-      c.reads++;
-      c.readBytes += bytes;
-    }
-    if (write) c.writeMs += ms;
-    else c.readMs += ms;
-    recordLatency(c.latency, ms);
-  };
   const counted = async <T>(name: string, write: boolean, bytes: number, op: () => Promise<T>): Promise<T> => {
     const c = countersOf(io, name);
     const t0 = performance.now();
@@ -73,55 +60,99 @@ export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & {
       ended(c, write, bytes, ok, performance.now() - t0);
     }
   };
-  /** `req` through the adapter's fast path if it takes it now (counted), else undefined. */
-  const now = (name: string, write: boolean, req: IoRequest): IoReply | undefined => {
-    const t0 = performance.now();
-    const r = src.direct?.(req);
-    if (r) ended(countersOf(io, name), write, req.lengthBytes, r.ok, performance.now() - t0);
-    return r;
-  };
+  const { readNow, writeNow } = directPath(src, io, pool);
   return {
     exportNames: () => src.exportNames(),
     sizeOf: (name) => src.sizeOf(name),
     read: (name, offset, length) => counted(name, false, length, () => client().read(name, offset, length)),
+    readNow,
+    writeNow,
     // A read lands in a buffer of the pool, given back once the socket has sent it: no buffer made per read.
     readLeased: (name, offset, length) => {
+      const got = readNow(name, offset, length);
+      if (got instanceof Error) return Promise.reject(got);
+      if (got) return Promise.resolve(got);
       const into = pool.take(length);
-      const release = () => pool.give(into);
-      const r = now(name, false, { id: 0, op: 'read', device: name, offsetBytes: offset, lengthBytes: length, into });
-      if (r?.ok) {
-        assert(
-          r.data?.length === length,
-          () => `NBD read of ${length} bytes at ${offset}: the adapter gave ${r.data?.length}`,
-        );
-        return Promise.resolve({ data: r.data, release }); // `into`, filled from the slot
-      }
-      if (r) {
-        release();
-        return Promise.reject(failedReply(r));
-      }
       return counted(name, false, length, async () => {
         const data = await client().readInto(name, offset, into);
-        return { data, release };
+        return { data, release: () => pool.give(into) };
       });
     },
     // The NBD server never touches a payload again once written: the host adapter may keep it uncopied.
     write: (name, offset, data) => {
-      const r = now(name, true, {
-        id: 0,
-        op: 'write',
-        device: name,
-        offsetBytes: offset,
-        lengthBytes: data.length,
-        data,
-      });
-      if (r) return r.ok ? RESOLVED : Promise.reject(failedReply(r));
+      const got = writeNow(name, offset, data);
+      if (got instanceof Error) return Promise.reject(got);
+      if (got) return RESOLVED;
       return counted(name, true, data.length, () => client().write(name, offset, data, true));
     },
     flush: () => src.flush(),
     // The clients' timers and links hold the array (its reconnect reaches the emulator): closed, it can be freed.
     close: () => src.clients.forEach((c) => c.close()),
   };
+}
+
+/** A request's end in the device's counters: done (ok) or not, after `ms`. */
+function ended(c: DeviceCounters, write: boolean, bytes: number, ok: boolean, ms: number): void {
+  if (ok && write) {
+    c.writes++;
+    c.writtenBytes += bytes;
+  } else if (ok) {
+    c.reads++;
+    c.readBytes += bytes;
+  }
+  if (write) c.writeMs += ms;
+  else c.readMs += ms;
+  recordLatency(c.latency, ms);
+}
+
+/**
+ * The host adapter's fast path in this thread (BackendSource.direct), counted as it is taken: a
+ * read lands in a buffer of `pool`, given back once the socket has sent it. Each gives undefined
+ * when the fast path does not take the request now (none on the main thread).
+ */
+function directPath(
+  src: BackendSource,
+  io: DeviceIo,
+  pool: BufferPool,
+): Pick<Required<NbdBackend>, 'readNow' | 'writeNow'> {
+  // One request object for every call: the fast path answers in the call and keeps nothing of it
+  // (HostAdapter.served), taken or not; its buffers are let go after each.
+  const req = blankRequest();
+  /** The request set in `req` through the adapter's fast path if it takes it now (counted), else undefined. */
+  const now = (name: string, write: boolean, offset: number, length: number): IoReply | undefined => {
+    req.op = write ? 'write' : 'read';
+    req.device = name;
+    req.offsetBytes = offset;
+    req.lengthBytes = length;
+    const t0 = performance.now();
+    const r = src.direct?.(req);
+    req.data = req.into = undefined;
+    if (r) ended(countersOf(io, name), write, length, r.ok, performance.now() - t0);
+    return r;
+  };
+  /** A read through the fast path, landed in a buffer of the pool (given back once sent): undefined if not taken. */
+  const readNow = (name: string, offset: number, length: number): Leased | Error | undefined => {
+    if (!src.direct) return undefined;
+    const into = (req.into = pool.take(length));
+    const r = now(name, false, offset, length);
+    if (!r?.ok) {
+      pool.give(into);
+      return r && failedReply(r);
+    }
+    assert(
+      r.data?.length === length,
+      () => `NBD read of ${length} bytes at ${offset}: the adapter gave ${r.data?.length}`,
+    );
+    return { data: r.data, release: () => pool.give(into) }; // `into`, filled from the slot
+  };
+  /** A write through the fast path (copied into its slot): undefined if not taken. */
+  const writeNow = (name: string, offset: number, data: Uint8Array): true | Error | undefined => {
+    if (!src.direct) return undefined;
+    req.data = data;
+    const r = now(name, true, offset, data.length);
+    return r && (r.ok || failedReply(r));
+  };
+  return { readNow, writeNow };
 }
 
 function countersOf(io: DeviceIo, name: string): DeviceCounters {

@@ -29,10 +29,12 @@ import {
   OPTION_REPLY_MAGIC,
   PREFERRED_BLOCK_BYTES,
   REP,
-  REPLY_FLAG_DONE,
   SIMPLE_REPLY_MAGIC,
-  STRUCTURED_REPLY_MAGIC,
   allowedFlags,
+  chunkHeader,
+  einval,
+  MAX_EXACT_OFFSET,
+  OK_KEYS,
   parseInfoRequest,
 } from './protocol.ts';
 
@@ -51,6 +53,13 @@ export interface NbdBackend {
   /** A read whose data is lent until `release` (it is sent from where it lies); `read` if absent. */
   readLeased?(name: string, offsetBytes: number, lengthBytes: number): Promise<Leased>;
   write(name: string, offsetBytes: number, data: Uint8Array): Promise<void>;
+  /**
+   * A read served in this turn (the host adapter's fast path, a cache hit): its lent data, an Error
+   * if it failed there, or undefined — then `readLeased` or `read`. Absent: never at once.
+   */
+  readNow?(name: string, offsetBytes: number, lengthBytes: number): Leased | Error | undefined;
+  /** A write served in this turn: true once its data is in the cache (copied), an Error, or undefined (then `write`). */
+  writeNow?(name: string, offsetBytes: number, data: Uint8Array): true | Error | undefined;
   /** Every write acknowledged so far is on the drives when this resolves. */
   flush(): Promise<void>;
 }
@@ -285,6 +294,7 @@ class Connection {
     }
     const refusal = this.check(r);
     if (refusal !== undefined) return this.reply(r, refusal.errno, undefined, refusal.why);
+    if (this.servedNow(r)) return;
     const bytes = r.type === CMD.READ || r.type === CMD.WRITE ? r.length : 0;
     this.inflight++;
     this.inflightBytes += bytes;
@@ -307,9 +317,36 @@ class Connection {
       });
   }
 
+  /**
+   * A read or write the host adapter's fast path serves in this turn (a cache hit), answered at
+   * once: no promise, nothing left in flight. Not a FUA write (its flush waits), nor with replies
+   * held back (tests).
+   */
+  private servedNow(r: Request): boolean {
+    const b = this.backend;
+    if (this.server.replyDelayMs) return false;
+    if (r.type === CMD.READ && b.readNow) {
+      const got = b.readNow(this.exportName!, Number(r.offset), r.length);
+      if (got === undefined) return false;
+      if (got instanceof Error) this.reply(r, errnoOf(got), undefined, got.message);
+      else this.reply(r, 0, got);
+      return true;
+    }
+    if (r.type === CMD.WRITE && b.writeNow && !(r.flags & CFLAG.FUA)) {
+      const got = b.writeNow(this.exportName!, Number(r.offset), r.payload!);
+      if (got === undefined) return false;
+      if (got instanceof Error) this.reply(r, errnoOf(got), undefined, got.message);
+      else {
+        this.payloads.give(r.payload!); // copied into its slot: the connection's again
+        this.reply(r, 0, undefined);
+      }
+      return true;
+    }
+    return false;
+  }
+
   /** Why request `r` is refused before it runs (errno and a message), or undefined. */
   private check(r: Request): { errno: number; why: string } | undefined {
-    const einval = (why: string) => ({ errno: NBD_ERR.EINVAL, why });
     const allowed = allowedFlags(r.type, this.structured);
     if (allowed === undefined) return einval(`unknown command ${r.type}`);
     if (r.flags & ~allowed) return einval(`flags 0x${r.flags.toString(16)} not allowed on ${CMD_NAMES[r.type]}`);
@@ -319,8 +356,9 @@ class Connection {
     if (r.type === CMD.READ && r.length > MAX_PAYLOAD_BYTES)
       return einval(`read of ${r.length} bytes, more than the ${MAX_PAYLOAD_BYTES} advertised`);
     if (r.length === 0) return einval(`${CMD_NAMES[r.type]} of 0 bytes`);
-    const size = BigInt(this.backend.sizeOf(this.exportName!) ?? 0);
-    if (r.offset + BigInt(r.length) > size) {
+    // In numbers, not BigInts (no object a request); an offset past 2^53 is past any device's end.
+    const size = this.backend.sizeOf(this.exportName!) ?? 0;
+    if (r.offset > MAX_EXACT_OFFSET || Number(r.offset) + r.length > size) {
       const why = `${CMD_NAMES[r.type]} of bytes ${r.offset}..${r.offset + BigInt(r.length) - 1n} past the end (${size} bytes)`;
       return r.type === CMD.WRITE ? { errno: NBD_ERR.ENOSPC, why } : einval(why);
     }
@@ -363,7 +401,9 @@ class Connection {
    * given back once the socket has sent it (or at once if the socket is gone).
    */
   private reply(r: Request, errno: number, answer?: Uint8Array | Leased, why?: string): void {
-    const key = `${CMD_NAMES[r.type] ?? `cmd${r.type}`} ${errno === 0 ? 'ok' : (errName(errno) ?? errno)}`;
+    const key =
+      (errno === 0 ? OK_KEYS[r.type] : undefined) ??
+      `${CMD_NAMES[r.type] ?? `cmd${r.type}`} ${errno === 0 ? 'ok' : (errName(errno) ?? errno)}`;
     this.server.count(key);
     const data = answer instanceof Uint8Array ? answer : answer?.data;
     const release = answer instanceof Uint8Array ? undefined : answer?.release;
@@ -428,17 +468,6 @@ class Connection {
   private finishThenClose(): void {
     if (this.inflight === 0) this.socket.end();
   }
-}
-
-/** A structured reply chunk's 20-byte header, with `extraBytes` after it for the caller to fill. */
-function chunkHeader(cookie: bigint, type: number, length: number, extraBytes = 0): Buffer {
-  const h = Buffer.allocUnsafe(20 + extraBytes);
-  h.writeUInt32BE(STRUCTURED_REPLY_MAGIC, 0);
-  h.writeUInt16BE(REPLY_FLAG_DONE, 4);
-  h.writeUInt16BE(type, 6);
-  h.writeBigUInt64BE(cookie, 8);
-  h.writeUInt32BE(length, 16);
-  return h;
 }
 
 const u16 = (v: number) => {

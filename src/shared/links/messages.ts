@@ -34,6 +34,11 @@ export interface IoRequest {
   reply?: IoReply;
 }
 
+/** A request object to set anew for each request (one shape: every field there, read or write). */
+export function blankRequest(): IoRequest {
+  return { id: 0, op: 'read', device: '', offsetBytes: 0, lengthBytes: 0, data: undefined, into: undefined };
+}
+
 /** The success reply to `req`: its own reply object filled (IoRequest.reply), or a new one. */
 export function okReply(req: IoRequest, data?: Uint8Array): IoReply {
   const r = req.reply;
