@@ -13,21 +13,63 @@ import {
 } from './protocol.ts';
 import { assert } from '../../shared/errors/assert.ts';
 
+/** Offsets from 2^53 up have a high half of at least this: a number no longer holds them exactly. */
+const OFFSET_HI_INEXACT = 2 ** 21;
+
+/**
+ * A transmission request. Its cookie and offset are kept as two 32-bit halves each: the cookie is
+ * only echoed and the offset used as a number, so no BigInt is made a request; `cookie` and
+ * `offset` give them as BigInts (messages, tests).
+ */
+export class RequestFrame {
+  readonly t = 'request' as const;
+  /** A write's payload (absent for other commands, and for a write whose payload was too big and dropped). */
+  payload?: Uint8Array = undefined;
+  /** The write's payload was over MAX_PAYLOAD_BYTES: read off the socket and dropped. */
+  oversize?: boolean = undefined;
+
+  readonly flags: number;
+  readonly type: number;
+  readonly cookieHi: number;
+  readonly cookieLo: number;
+  readonly offsetHi: number;
+  readonly offsetLo: number;
+  readonly length: number;
+
+  /** The request in header `h` (REQUEST_HEADER_BYTES, its magic checked). */
+  constructor(h: Buffer) {
+    this.flags = h.readUInt16BE(4);
+    this.type = h.readUInt16BE(6);
+    this.cookieHi = h.readUInt32BE(8);
+    this.cookieLo = h.readUInt32BE(12);
+    this.offsetHi = h.readUInt32BE(16);
+    this.offsetLo = h.readUInt32BE(20);
+    this.length = h.readUInt32BE(24);
+  }
+
+  get cookie(): bigint {
+    return (BigInt(this.cookieHi) << 32n) | BigInt(this.cookieLo);
+  }
+
+  get offset(): bigint {
+    return (BigInt(this.offsetHi) << 32n) | BigInt(this.offsetLo);
+  }
+
+  /** The offset as a number: exact unless `offsetInexact` (then past the end of any device). */
+  get offsetBytes(): number {
+    return this.offsetHi * 2 ** 32 + this.offsetLo;
+  }
+
+  /** The offset is 2^53 or more: past what a number holds exactly. */
+  get offsetInexact(): boolean {
+    return this.offsetHi >= OFFSET_HI_INEXACT;
+  }
+}
+
 export type Frame =
   | { t: 'client-flags'; flags: number }
   | { t: 'option'; option: number; data: Buffer }
-  | {
-      t: 'request';
-      flags: number;
-      type: number;
-      cookie: bigint;
-      offset: bigint;
-      length: number;
-      /** A write's payload (absent for other commands, and for a write whose payload was too big and dropped). */
-      payload?: Uint8Array;
-      /** The write's payload was over MAX_PAYLOAD_BYTES: read off the socket and dropped. */
-      oversize?: boolean;
-    }
+  | RequestFrame
   /** The stream cannot be followed any further: the connection must close (no reply). */
   | { t: 'fatal'; reason: string };
 
@@ -116,14 +158,7 @@ export class FrameReader {
     const h = this.take(REQUEST_HEADER_BYTES);
     if (h.readUInt32BE(0) !== REQUEST_MAGIC)
       return this.fatal(`a request without the request magic (0x${h.readUInt32BE(0).toString(16)})`);
-    const frame: Extract<Frame, { t: 'request' }> = {
-      t: 'request',
-      flags: h.readUInt16BE(4),
-      type: h.readUInt16BE(6),
-      cookie: h.readBigUInt64BE(8),
-      offset: h.readBigUInt64BE(16),
-      length: h.readUInt32BE(24),
-    };
+    const frame = new RequestFrame(h);
     if (frame.type !== CMD.WRITE) return frame;
     if (frame.length > DISCARD_LIMIT_BYTES)
       return this.fatal(
@@ -162,7 +197,8 @@ export class FrameReader {
     this.pending = undefined;
     this.assembling = undefined;
     this.assembledBytes = 0;
-    return { ...w, payload: dst };
+    w.payload = dst; // the frame is the reader's own until returned
+    return w;
   }
 
   private fatal(reason: string): Frame {

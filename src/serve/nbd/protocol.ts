@@ -149,8 +149,6 @@ export function parseInfoRequest(data: Buffer): { name: string; infos: number[] 
   return { name: data.subarray(4, 4 + n).toString('utf8'), infos };
 }
 
-/** The largest offset a Number holds exactly (2^53 − 1): a request's bounds are checked in numbers below it. */
-export const MAX_EXACT_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 /** A request refused as invalid, and why. */
 export const einval = (why: string) => ({ errno: NBD_ERR.EINVAL, why });
 /** Each command's counter key when it succeeds ("read ok"), made once. */
@@ -158,13 +156,24 @@ export const OK_KEYS: Record<number, string> = Object.fromEntries(
   Object.entries(CMD_NAMES).map(([type, name]) => [Number(type), `${name} ok`]),
 );
 
-/** A structured reply chunk's 20-byte header, with `extraBytes` after it for the caller to fill. */
-export function chunkHeader(cookie: bigint, type: number, length: number, extraBytes = 0): Buffer {
+/** A structured reply chunk's 20-byte header for the request with `cookie`, with `extraBytes` after it for the caller to fill. */
+export function chunkHeader(
+  cookie: { cookieHi: number; cookieLo: number },
+  type: number,
+  length: number,
+  extraBytes = 0,
+): Buffer {
   const h = Buffer.allocUnsafe(20 + extraBytes);
   h.writeUInt32BE(STRUCTURED_REPLY_MAGIC, 0);
   h.writeUInt16BE(REPLY_FLAG_DONE, 4);
   h.writeUInt16BE(type, 6);
-  h.writeBigUInt64BE(cookie, 8);
+  writeHalves(h, 8, cookie.cookieHi, cookie.cookieLo);
   h.writeUInt32BE(length, 16);
   return h;
+}
+
+/** A 64-bit big-endian field at `at` from its two 32-bit halves (no BigInt). */
+export function writeHalves(b: Buffer, at: number, hi: number, lo: number): void {
+  b.writeUInt32BE(hi, at);
+  b.writeUInt32BE(lo, at + 4);
 }

@@ -32,8 +32,8 @@ import {
   SIMPLE_REPLY_MAGIC,
   allowedFlags,
   chunkHeader,
+  writeHalves,
   einval,
-  MAX_EXACT_OFFSET,
   OK_KEYS,
   parseInfoRequest,
 } from './protocol.ts';
@@ -326,14 +326,14 @@ class Connection {
     const b = this.backend;
     if (this.server.replyDelayMs) return false;
     if (r.type === CMD.READ && b.readNow) {
-      const got = b.readNow(this.exportName!, Number(r.offset), r.length);
+      const got = b.readNow(this.exportName!, r.offsetBytes, r.length);
       if (got === undefined) return false;
       if (got instanceof Error) this.reply(r, errnoOf(got), undefined, got.message);
       else this.reply(r, 0, got);
       return true;
     }
     if (r.type === CMD.WRITE && b.writeNow && !(r.flags & CFLAG.FUA)) {
-      const got = b.writeNow(this.exportName!, Number(r.offset), r.payload!);
+      const got = b.writeNow(this.exportName!, r.offsetBytes, r.payload!);
       if (got === undefined) return false;
       if (got instanceof Error) this.reply(r, errnoOf(got), undefined, got.message);
       else {
@@ -351,14 +351,14 @@ class Connection {
     if (allowed === undefined) return einval(`unknown command ${r.type}`);
     if (r.flags & ~allowed) return einval(`flags 0x${r.flags.toString(16)} not allowed on ${CMD_NAMES[r.type]}`);
     if (r.type === CMD.FLUSH)
-      return r.offset !== 0n || r.length !== 0 ? einval('flush with a non-zero offset or length') : undefined;
+      return r.offsetBytes !== 0 || r.length !== 0 ? einval('flush with a non-zero offset or length') : undefined;
     if (r.oversize) return einval(`write of ${r.length} bytes, more than the ${MAX_PAYLOAD_BYTES} advertised`);
     if (r.type === CMD.READ && r.length > MAX_PAYLOAD_BYTES)
       return einval(`read of ${r.length} bytes, more than the ${MAX_PAYLOAD_BYTES} advertised`);
     if (r.length === 0) return einval(`${CMD_NAMES[r.type]} of 0 bytes`);
     // In numbers, not BigInts (no object a request); an offset past 2^53 is past any device's end.
     const size = this.backend.sizeOf(this.exportName!) ?? 0;
-    if (r.offset > MAX_EXACT_OFFSET || Number(r.offset) + r.length > size) {
+    if (r.offsetInexact || r.offsetBytes + r.length > size) {
       const why = `${CMD_NAMES[r.type]} of bytes ${r.offset}..${r.offset + BigInt(r.length) - 1n} past the end (${size} bytes)`;
       return r.type === CMD.WRITE ? { errno: NBD_ERR.ENOSPC, why } : einval(why);
     }
@@ -367,7 +367,7 @@ class Connection {
 
   private async serve(r: Request): Promise<Uint8Array | Leased | undefined> {
     const name = this.exportName!;
-    const offset = Number(r.offset);
+    const offset = r.offsetBytes;
     switch (r.type) {
       case CMD.READ:
         return this.backend.readLeased
@@ -441,7 +441,7 @@ class Connection {
       const h = Buffer.allocUnsafe(16);
       h.writeUInt32BE(SIMPLE_REPLY_MAGIC, 0);
       h.writeUInt32BE(errno, 4);
-      h.writeBigUInt64BE(r.cookie, 8);
+      writeHalves(h, 8, r.cookieHi, r.cookieLo);
       this.socket.write(h);
       if (errno === 0 && data) this.socket.write(data, sent);
       else sent?.();
@@ -451,15 +451,15 @@ class Connection {
       payload.writeUInt32BE(errno, 0);
       payload.writeUInt16BE(msg.length, 4);
       msg.copy(payload, 6);
-      this.socket.write(Buffer.concat([chunkHeader(r.cookie, CHUNK.ERROR, payload.length), payload]));
+      this.socket.write(Buffer.concat([chunkHeader(r, CHUNK.ERROR, payload.length), payload]));
       sent?.();
     } else if (data) {
-      const h = chunkHeader(r.cookie, CHUNK.OFFSET_DATA, 8 + data.length, 8);
-      h.writeBigUInt64BE(r.offset, 20);
+      const h = chunkHeader(r, CHUNK.OFFSET_DATA, 8 + data.length, 8);
+      writeHalves(h, 20, r.offsetHi, r.offsetLo);
       this.socket.write(h);
       this.socket.write(data, sent);
     } else {
-      this.socket.write(chunkHeader(r.cookie, CHUNK.NONE, 0));
+      this.socket.write(chunkHeader(r, CHUNK.NONE, 0));
       sent?.();
     }
   }
