@@ -142,7 +142,7 @@ export function readImage(
     if (!image && !given)
       throw new ArrayError('USAGE', `--data-dir ${durable?.dir ?? ''} holds no array yet: give --config`);
     const inUse = new Set((image?.meta.sessions ?? []).flatMap((s) => (s.spec.bcvId ? [s.spec.bcvId] : [])));
-    const config = image ? withoutStaleBcvs(image.meta.running, inUse, (line) => log('info', line)) : given!;
+    const config = image ? withoutStaleBcvs(image.meta.running, inUse, (line) => log('warn', line)) : given!;
     checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
     return { reader, image, config };
   } catch (err) {
