@@ -88,8 +88,7 @@ export class HostClient {
     const refused = this.refusal();
     if (refused) return done(refused);
     this.pending.addDone(this.take(req), { deadline: sched().now() + REPLY_WAIT_MS, req }, done);
-    if (this.link.sendIo) this.link.sendIo(req);
-    else this.link.send({ t: 'io', reqs: [req] });
+    this.link.sendIo(req);
   }
 
   /** Why a request cannot be sent now (a reply to give, or an Error), after a reconnect if one is due; undefined: send it. */

@@ -12,6 +12,9 @@ import { sched } from '../shared/sched/sched.ts';
 /** A request a workload picked: where, how long, and (drawn after) whether it reads. */
 export type PickedRequest = { dev: VerifyDevice; offsetBytes: number; lengthBytes: number; isRead: boolean };
 
+/** A pick for `LoopTally.pick` to fill (its device set there before anything reads it). */
+export const blankPick = (): PickedRequest => ({ dev: undefined!, offsetBytes: 0, lengthBytes: 0, isRead: false });
+
 /** What the loops share with the processor that runs them: its next request, and its counts. */
 export interface LoopTally {
   /** Whether another request may go (ops left, time left, not stopped). */
@@ -31,7 +34,7 @@ export interface LoopTally {
 class Loop {
   private readBuf: Uint8Array;
   private req = blankRequest();
-  private readonly picked: PickedRequest = { dev: undefined!, offsetBytes: 0, lengthBytes: 0, isRead: false };
+  private readonly picked = blankPick();
   private began = 0;
   /** True while `submit` runs: a reply given at once (a refusal) sends the next request in a later turn. */
   private sending = false;

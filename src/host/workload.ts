@@ -8,7 +8,7 @@ import { assert } from '../shared/errors/assert.ts';
 import { errorCode, errorMessage } from '../shared/errors/errors.ts';
 import { mulberry32, sched, waitWord } from '../shared/sched/sched.ts';
 import { addWord, loadWord } from '../shared/tables/words.ts';
-import { unverifiedLoops, type LoopTally, type PickedRequest } from './unverified-loops.ts';
+import { blankPick, unverifiedLoops, type LoopTally, type PickedRequest } from './unverified-loops.ts';
 
 export interface WorkloadSpec {
   devices: VerifyDevice[];
@@ -128,7 +128,7 @@ async function verifyingLoop(
 ): Promise<void> {
   let readBuf = new Uint8Array(blockBytes);
   while (tally.more()) {
-    const req = tally.pick({ dev: undefined!, offsetBytes: 0, lengthBytes: 0, isRead: false }); // its own: awaited
+    const req = tally.pick(blankPick()); // its own: awaited
     const began = sched().now();
     try {
       await verifiedRequest(client, verifier, readBuf, req);

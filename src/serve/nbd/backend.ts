@@ -9,7 +9,6 @@ import { blankRequest, type IoReply, type IoRequest } from '../../shared/links/m
 import type { Leased, NbdBackend } from './server.ts';
 import { BufferPool } from './buffer-pool.ts';
 import { assert } from '../../shared/errors/assert.ts';
-import { RESOLVED } from '../../shared/sched/sched.ts';
 
 /** Per logical device, what its hosts did: counted as host I/O enters the array. */
 export interface DeviceCounters {
@@ -67,24 +66,18 @@ export function clientsBackend(src: BackendSource, io: DeviceIo): NbdBackend & {
     read: (name, offset, length) => counted(name, false, length, () => client().read(name, offset, length)),
     readNow,
     writeNow,
-    // A read lands in a buffer of the pool, given back once the socket has sent it: no buffer made per read.
+    // Over the link (readNow is the fast path): a read lands in a buffer of the pool, given back
+    // once the socket has sent it — no buffer made per read.
     readLeased: (name, offset, length) => {
-      const got = readNow(name, offset, length);
-      if (got instanceof Error) return Promise.reject(got);
-      if (got) return Promise.resolve(got);
       const into = pool.take(length);
       return counted(name, false, length, async () => {
         const data = await client().readInto(name, offset, into);
         return { data, release: () => pool.give(into) };
       });
     },
-    // The NBD server never touches a payload again once written: the host adapter may keep it uncopied.
-    write: (name, offset, data) => {
-      const got = writeNow(name, offset, data);
-      if (got instanceof Error) return Promise.reject(got);
-      if (got) return RESOLVED;
-      return counted(name, true, data.length, () => client().write(name, offset, data, true));
-    },
+    // Over the link (writeNow is the fast path). The NBD server never touches a payload again once
+    // written: the host adapter may keep it uncopied.
+    write: (name, offset, data) => counted(name, true, data.length, () => client().write(name, offset, data, true)),
     flush: () => src.flush(),
     // The clients' timers and links hold the array (its reconnect reaches the emulator): closed, it can be freed.
     close: () => src.clients.forEach((c) => c.close()),

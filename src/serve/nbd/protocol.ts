@@ -152,9 +152,17 @@ export function parseInfoRequest(data: Buffer): { name: string; infos: number[] 
 /** A request refused as invalid, and why. */
 export const einval = (why: string) => ({ errno: NBD_ERR.EINVAL, why });
 /** Each command's counter key when it succeeds ("read ok"), made once. */
-export const OK_KEYS: Record<number, string> = Object.fromEntries(
+const OK_KEYS: Record<number, string> = Object.fromEntries(
   Object.entries(CMD_NAMES).map(([type, name]) => [Number(type), `${name} ok`]),
 );
+
+/** The counter key of a reply to a command of `type` with `errno` ("read ok", "write EINVAL", …). */
+export function replyKey(type: number, errno: number): string {
+  return (
+    (errno === 0 ? OK_KEYS[type] : undefined) ??
+    `${CMD_NAMES[type] ?? `cmd${type}`} ${errno === 0 ? 'ok' : (errName(errno) ?? errno)}`
+  );
+}
 
 /** A structured reply chunk's 20-byte header for the request with `cookie`, with `extraBytes` after it for the caller to fill. */
 export function chunkHeader(

@@ -10,7 +10,6 @@ import { FrameReader, type Frame } from './frame.ts';
 import { assert } from '../../shared/errors/assert.ts';
 import {
   CFLAG,
-  errName,
   errnoOf,
   CHUNK,
   CLIENT_FLAGS_KNOWN,
@@ -34,7 +33,7 @@ import {
   chunkHeader,
   writeHalves,
   einval,
-  OK_KEYS,
+  replyKey,
   parseInfoRequest,
 } from './protocol.ts';
 
@@ -55,10 +54,10 @@ export interface NbdBackend {
   write(name: string, offsetBytes: number, data: Uint8Array): Promise<void>;
   /**
    * A read served in this turn (the host adapter's fast path, a cache hit): its lent data, an Error
-   * if it failed there, or undefined — then `readLeased` or `read`. Absent: never at once.
+   * if it failed there, or undefined — then `readLeased` or `read` (over the link). Absent: never at once.
    */
   readNow?(name: string, offsetBytes: number, lengthBytes: number): Leased | Error | undefined;
-  /** A write served in this turn: true once its data is in the cache (copied), an Error, or undefined (then `write`). */
+  /** A write served in this turn: true once its data is in the cache (copied), an Error, or undefined (then `write`, over the link). */
   writeNow?(name: string, offsetBytes: number, data: Uint8Array): true | Error | undefined;
   /** Every write acknowledged so far is on the drives when this resolves. */
   flush(): Promise<void>;
@@ -319,30 +318,32 @@ class Connection {
 
   /**
    * A read or write the host adapter's fast path serves in this turn (a cache hit), answered at
-   * once: no promise, nothing left in flight. Not a FUA write (its flush waits), nor with replies
-   * held back (tests).
+   * once: no promise, nothing left in flight. The one place a read or a write (not FUA: its flush
+   * waits) tries the fast path; what it declines goes over the link (serve).
    */
   private servedNow(r: Request): boolean {
     const b = this.backend;
-    if (this.server.replyDelayMs) return false;
-    if (r.type === CMD.READ && b.readNow) {
-      const got = b.readNow(this.exportName!, r.offsetBytes, r.length);
-      if (got === undefined) return false;
-      if (got instanceof Error) this.reply(r, errnoOf(got), undefined, got.message);
-      else this.reply(r, 0, got);
-      return true;
-    }
-    if (r.type === CMD.WRITE && b.writeNow && !(r.flags & CFLAG.FUA)) {
-      const got = b.writeNow(this.exportName!, r.offsetBytes, r.payload!);
-      if (got === undefined) return false;
-      if (got instanceof Error) this.reply(r, errnoOf(got), undefined, got.message);
-      else {
-        this.payloads.give(r.payload!); // copied into its slot: the connection's again
-        this.reply(r, 0, undefined);
-      }
-      return true;
-    }
-    return false;
+    const name = this.exportName!;
+    const got =
+      r.type === CMD.READ
+        ? b.readNow?.(name, r.offsetBytes, r.length)
+        : r.type === CMD.WRITE && !(r.flags & CFLAG.FUA)
+          ? b.writeNow?.(name, r.offsetBytes, r.payload!)
+          : undefined;
+    if (got === undefined) return false;
+    if (got instanceof Error) this.reply(r, errnoOf(got), undefined, got.message);
+    else if (got === true) {
+      this.payloads.give(r.payload!); // copied into its slot: the connection's again
+      this.reply(r, 0, undefined);
+    } else this.reply(r, 0, got);
+    return true;
+  }
+
+  /** A write the fast path takes if it can (a FUA write, a chunk of zeros), else over the link. */
+  private async writeAny(name: string, offset: number, data: Uint8Array): Promise<void> {
+    const got = this.backend.writeNow?.(name, offset, data);
+    if (got instanceof Error) throw got;
+    if (got === undefined) await this.backend.write(name, offset, data);
   }
 
   /** Why request `r` is refused before it runs (errno and a message), or undefined. */
@@ -374,7 +375,9 @@ class Connection {
           ? this.backend.readLeased(name, offset, r.length)
           : this.backend.read(name, offset, r.length);
       case CMD.WRITE:
-        await this.backend.write(name, offset, r.payload!);
+        // A FUA write has not tried the fast path (servedNow); any other was just declined there.
+        if (r.flags & CFLAG.FUA) await this.writeAny(name, offset, r.payload!);
+        else await this.backend.write(name, offset, r.payload!);
         // Written: the host adapter has copied it and holds it no more. (Not after a failure: one that
         // timed out may still be held by the adapter, to be copied later; the collector takes it then.)
         this.payloads.give(r.payload!);
@@ -389,7 +392,7 @@ class Connection {
       case CMD.WRITE_ZEROES:
         // Trimmed blocks read back as zeros: the simplest contract, and what a thin device does.
         for (let at = 0; at < r.length; at += ZERO_CHUNK_BYTES)
-          await this.backend.write(name, offset + at, zeros(Math.min(ZERO_CHUNK_BYTES, r.length - at)));
+          await this.writeAny(name, offset + at, zeros(Math.min(ZERO_CHUNK_BYTES, r.length - at)));
         break;
     }
     if (r.flags & CFLAG.FUA) await this.backend.flush();
@@ -401,9 +404,7 @@ class Connection {
    * given back once the socket has sent it (or at once if the socket is gone).
    */
   private reply(r: Request, errno: number, answer?: Uint8Array | Leased, why?: string): void {
-    const key =
-      (errno === 0 ? OK_KEYS[r.type] : undefined) ??
-      `${CMD_NAMES[r.type] ?? `cmd${r.type}`} ${errno === 0 ? 'ok' : (errName(errno) ?? errno)}`;
+    const key = replyKey(r.type, errno);
     this.server.count(key);
     const data = answer instanceof Uint8Array ? answer : answer?.data;
     const release = answer instanceof Uint8Array ? undefined : answer?.release;

@@ -22,8 +22,8 @@ export interface Link {
   readonly peer: string;
   /** Send `msg` (the link's from now on: the sender does not change it after). */
   send(msg: Message): void;
-  /** Send host request `req` as `send({ t: 'io', reqs: [req] })` does, without a message of its own where the link can. */
-  sendIo?(req: IoRequest): void;
+  /** Send host request `req` as `send({ t: 'io', reqs: [req] })` does, joined to the turn's `io` message if there is one. */
+  sendIo(req: IoRequest): void;
   onMessages(handler: (msgs: Message[]) => void): void;
   /** Called once if the other end goes away (its thread died or it closed the link). */
   onPeerGone(handler: () => void): void;
