@@ -136,7 +136,9 @@ export async function benchCommand(opts: {
     );
     Object.assign(out, r.median, { speedRuns: r.runs, speedTargets: r.targets });
     for (const t of r.targets)
-      say(`${t.figure}: ${t.values.join(', ')} (target ${t.target}; met in ${t.metIn} of ${r.runs.length})`);
+      say(
+        `${t.figure}: ${t.values.join(', ')} (target ${t.target}${t.metIn === undefined ? '' : `; met in ${t.metIn} of ${r.runs.length}`})`,
+      );
     if (opts.write) writeSection(opts.write, 'speed', speedMarkdown(r, machine, date, !!opts.quick));
   }
   if (opts.only === 'switch' || opts.only === 'host-io') await partAlone(opts, out, machine, date, say);
