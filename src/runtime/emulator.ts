@@ -33,7 +33,7 @@ import { RingHostLink } from '../shared/links/ring-link.ts';
 import { ArrayError } from '../shared/errors/errors.ts';
 import type { DurableStore, ScrubRecord } from '../shared/durable/durable.ts';
 import type { RecoveredSession } from '../service-processor/session-run.ts';
-import { loadImage, readImage } from './recover.ts';
+import { loadImage, readImage, type LeftOutBcv } from './recover.ts';
 import { setTrackSource } from '../drives/track-source.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -78,6 +78,8 @@ export interface Recovery {
   loadMs: number;
   /** Rebuilds (and a scrub's repairs) the image left under way, taken up (rebuild-run.ts). */
   rebuilds?: ResumedRebuild[];
+  /** BCVs the image held that this start left out (they mirrored their device before its last reconfiguration). */
+  bcvsLeftOut: LeftOutBcv[];
 }
 
 export const quietLog: Log = (level, text) => {
@@ -133,7 +135,7 @@ export class ArrayEmulator extends EventEmitter {
     const durable = opts.durable;
     if (durable?.store && mode !== 'inline')
       throw new ArrayError('USAGE', 'a durable store object needs inline mode; give a data dir in threads mode');
-    const { reader, image, config } = readImage(given, durable, log);
+    const { reader, image, config, bcvsLeftOut } = readImage(given, durable, log);
     const model = new ArrayModel(config);
     // With a data dir every drive is sparse: a restart leaves each track in the store until first touched.
     const buffers = createSharedBuffers(config, {
@@ -191,6 +193,7 @@ export class ArrayEmulator extends EventEmitter {
         tracks: loaded.tracks,
         sessions,
         loadMs: Math.round(performance.now() - t0),
+        bcvsLeftOut,
       };
       for (const r of sessions)
         log(

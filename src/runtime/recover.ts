@@ -38,7 +38,7 @@ export interface Loaded {
 export function withoutStaleBcvs(
   cfg: ArrayConfig,
   inUse: Set<string> = new Set(),
-  log: (line: string) => void = () => {},
+  leftOut: (bcv: LeftOutBcv) => void = () => {},
 ): ArrayConfig {
   const stale = (d: ArrayConfig['devices'][number]) =>
     d.layout === 'bcv' &&
@@ -47,10 +47,21 @@ export function withoutStaleBcvs(
   const dropped = cfg.devices.filter(stale);
   if (dropped.length === 0) return cfg;
   for (const d of dropped)
-    log(
-      `${d.id} left out: it mirrored ${d.layout === 'bcv' ? d.of : ''} before its last reconfiguration; give it again in the next target`,
-    );
+    if (d.layout === 'bcv')
+      leftOut({
+        id: d.id,
+        of: d.of,
+        why: `it mirrored ${d.of} before its last reconfiguration; give it again in the next target`,
+      });
   return parseConfig({ ...cfg, devices: cfg.devices.filter((d) => !stale(d)) });
+}
+
+/** A BCV a restart left out of the configuration it runs (withoutStaleBcvs), said in the log and in status. */
+export interface LeftOutBcv {
+  id: string;
+  /** The device it mirrored. */
+  of: string;
+  why: string;
 }
 
 /** Put the image into the freshly made tables and drives of `state` (nothing runs yet). */
@@ -135,16 +146,22 @@ export function readImage(
   given: ArrayConfig | undefined,
   durable: { dir?: string; store?: DurableStore } | undefined,
   log: Log,
-): { reader?: DurableStore; image?: DurableImage; config: ArrayConfig } {
+): { reader?: DurableStore; image?: DurableImage; config: ArrayConfig; bcvsLeftOut: LeftOutBcv[] } {
   const reader = durable ? (durable.store ?? new LmdbStore(join(durable.dir!, 'store'))) : undefined;
   try {
     const image = reader?.load();
     if (!image && !given)
       throw new ArrayError('USAGE', `--data-dir ${durable?.dir ?? ''} holds no array yet: give --config`);
     const inUse = new Set((image?.meta.sessions ?? []).flatMap((s) => (s.spec.bcvId ? [s.spec.bcvId] : [])));
-    const config = image ? withoutStaleBcvs(image.meta.running, inUse, (line) => log('warn', line)) : given!;
+    const bcvsLeftOut: LeftOutBcv[] = [];
+    const config = image
+      ? withoutStaleBcvs(image.meta.running, inUse, (b) => {
+          bcvsLeftOut.push(b);
+          log('warn', `${b.id} left out: ${b.why}`);
+        })
+      : given!;
     checkDriveModels(config); // a drive too large for its timing model is refused before anything starts
-    return { reader, image, config };
+    return { reader, image, config, bcvsLeftOut };
   } catch (err) {
     if (!durable?.store) reader?.close();
     throw err;

@@ -39,6 +39,7 @@ export function formatStatus(st: any): string {
     lines.push(
       `  ${d.id.padEnd(8)} ${(d.bytes / 2 ** 20).toFixed(1).padStart(10)} MiB  generation ${d.generation}${d.bcvOf ? `  (BCV of ${d.bcvOf})` : ''}${mirrorsLine(d)}`,
     );
+  for (const b of st.dataDir?.bcvsLeftOut ?? []) lines.push(`  ${b.id.padEnd(8)} left out at the restart: ${b.why}`);
   const telling = (st.drives ?? []).filter((d: any) => d.state !== 'ok' || d.inPlaceOf);
   if (telling.length > 0) lines.push(`Drives: ${telling.map(driveWord).join(', ')} (others ok)`);
   lines.push(`NBD: ${st.nbd.connections} connection(s) open`);

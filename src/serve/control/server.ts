@@ -192,6 +192,7 @@ function status(c: Ctx): Record<string, unknown> {
           tracksRead: c.s.emu.recovery?.tracks ?? 0,
           loadMs: c.s.emu.recovery?.loadMs ?? null,
           rebuildsTakenUp: c.s.emu.recovery?.rebuilds ?? [],
+          bcvsLeftOut: c.s.emu.recovery?.bcvsLeftOut ?? [],
           driveCache: c.s.emu.driveCache(),
         }
       : null,
