@@ -23,6 +23,9 @@ import { durableBench, durableMarkdown } from './durable.ts';
 import { durableServeBench, durableServeMarkdown } from './durable-serve.ts';
 import { mirrorsBench, mirrorsMarkdown } from './mirrors-bench.ts';
 import { driveCacheBench, driveCacheMarkdown } from './drive-cache.ts';
+import { alternate, ALTERNATE_ROUNDS_DEFAULT, alternateText, BenchRunFailed } from './alternate.ts';
+import { ArrayError } from '../src/shared/errors/errors.ts';
+import type { BenchOptions } from '../src/cli/commands/bench.ts';
 
 /** Runs of the speed figures in one `npm run bench` (the issue asks for three, side by side). */
 const SPEED_RUNS = 3;
@@ -74,12 +77,8 @@ async function sweepSections(
   return out;
 }
 
-export async function benchCommand(opts: {
-  write?: string;
-  quick?: boolean;
-  json?: boolean;
-  only?: string;
-}): Promise<number> {
+export async function benchCommand(opts: BenchOptions): Promise<number> {
+  if (opts.alternate !== undefined) return alternateCommand(opts);
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   const date = new Date().toISOString().slice(0, 10);
   const say = (s: string) => !opts.json && process.stdout.write(`${s}\n`);
@@ -170,6 +169,27 @@ async function partAlone(
     const rows = await hostIoRows(seconds, say);
     out.hostIoRows = rows;
     if (opts.write) writeSection(opts.write, 'host-io', hostIoMarkdown(rows, machine, date, seconds));
+  }
+}
+
+/** `--only PART --alternate REF`: the part here and at REF, alternating, every figure side by side. */
+async function alternateCommand(opts: BenchOptions): Promise<number> {
+  if (opts.only === undefined)
+    throw new ArrayError('USAGE', '--alternate needs --only PART: the whole bench takes about an hour a side');
+  if (opts.write !== undefined)
+    throw new ArrayError('USAGE', "--alternate with --write: two codes' figures do not go into one file");
+  const say = (s: string) => process.stderr.write(`${s}\n`);
+  try {
+    const r = await alternate(
+      { part: opts.only, ref: opts.alternate!, rounds: opts.rounds ?? ALTERNATE_ROUNDS_DEFAULT, quick: opts.quick },
+      say,
+    );
+    process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : `${alternateText(r)}\n`);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof BenchRunFailed)) throw err;
+    process.stderr.write(`arrayemu: bench --alternate: ${err.message}\n`);
+    return 1;
   }
 }
 

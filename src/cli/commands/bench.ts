@@ -2,12 +2,21 @@
 // imports them): the entry point (bin/arrayemu.mjs) hands the CLI a loader for them.
 import { Command, Option } from 'commander';
 import { ArrayError } from '../../shared/errors/errors.ts';
+import { intArg } from '../args.ts';
+
+/** Runs a side of `--alternate` unless `--rounds` says (bench/alternate.ts defaults to the same), and the most. */
+const ALTERNATE_ROUNDS = 3;
+const ALTERNATE_ROUNDS_LIMIT = 20;
 
 export interface BenchOptions {
   write?: string;
   quick?: boolean;
   json?: boolean;
   only?: string;
+  /** Run the part here and at this git commit, alternating, and print every figure side by side. */
+  alternate?: string;
+  /** Runs a side with --alternate. */
+  rounds?: number;
 }
 
 /** Loads bench/bench.ts (given by bin/arrayemu.mjs; absent where the CLI runs without the benchmarks). */
@@ -36,6 +45,15 @@ export function addBenchCommand(program: Command, loadBench?: LoadBench): void {
         'ui',
         'mirrors',
       ]),
+    )
+    .option(
+      '--alternate <ref>',
+      'run --only PART here and at git commit REF (a worktree beside this one), alternating, each run its own process; print every figure side by side with the ratio of the medians',
+    )
+    .option(
+      '--rounds <n>',
+      `runs a side with --alternate (default ${ALTERNATE_ROUNDS})`,
+      intArg('--rounds', 1, ALTERNATE_ROUNDS_LIMIT),
     )
     .option('--json', 'print one JSON object')
     .action(async (o: BenchOptions) => {
