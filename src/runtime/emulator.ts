@@ -6,7 +6,7 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { ArrayConfig } from '../shared/config/config.ts';
 import { EventEmitter } from 'node:events';
 import { threadUse, type ThreadUse } from './thread-use.ts';
-import { type ActorInit, type Emit, type PeerKind, type Role } from '../shared/links/actor.ts';
+import { type ActorInit, type Emit, type PeerKind } from '../shared/links/actor.ts';
 import { MAIN_OWNER, sched } from '../shared/sched/sched.ts';
 import { takeBack, type TakenBack } from './recovery.ts';
 import type { ResumedRebuild } from './rebuild-run.ts';
@@ -17,12 +17,14 @@ import type { ReconfReport } from '../shared/restripe/report.ts';
 import type { StalledSession } from '../service-processor/session-run.ts';
 import type { SpCalls, SpMethod } from './actors.ts';
 import {
+  actorRoles,
   inlineActor,
   spCall,
   startWorker,
   type ActorSlot,
   type InlineSlot,
   type QueuedPort,
+  type WorkerContext,
   type WorkerSlot,
 } from './slots.ts';
 import { ArrayTestApi } from './test-api.ts';
@@ -34,6 +36,7 @@ import { ArrayError } from '../shared/errors/errors.ts';
 import type { DurableStore, ScrubRecord } from '../shared/durable/durable.ts';
 import type { RecoveredSession } from '../service-processor/session-run.ts';
 import { loadImage, readImage, type LeftOutBcv } from './recover.ts';
+import { workerCode } from './worker-code.ts';
 import { setTrackSource } from '../drives/track-source.ts';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -67,6 +70,11 @@ export interface StartOptions {
   /** driveCacheBytes: most bytes the drives' tracks take in memory (default: all of them, up to the sparse pool's limit). */
   /** The rest as the service processor takes them (ActorInit.durable): dir, store, everyMs, peekEveryStep. */
   durable?: Omit<NonNullable<ActorInit['durable']>, 'recovered'> & { driveCacheBytes?: number };
+  /**
+   * Threads mode: modules (source URLs) that will be loaded into host adapters' threads beside them
+   * (extendHostAdapter), bundled with the actors' code so that they share its modules (worker-code.ts).
+   */
+  workerModules?: string[];
 }
 
 /** What a restart from a durable image found and took up. */
@@ -99,6 +107,8 @@ export class ArrayEmulator extends EventEmitter {
   private failures: string[] = [];
   private initialConfig!: ArrayConfig;
   private emitter: Emit = () => {};
+  /** Threads mode: what the actors' threads share, their code included (a replacement runs the same). */
+  private workers?: WorkerContext;
 
   private constructor(model: ArrayModel, state: SharedState, mode: Mode, actors: ActorSlot[], log: Log) {
     super();
@@ -151,12 +161,14 @@ export class ArrayEmulator extends EventEmitter {
     else if (!durable?.store) reader?.close();
     const trackStore = durable?.dir && mode === 'threads' ? join(durable.dir, 'store') : undefined;
     const recovered = image ? { ...image.meta, running: config } : undefined;
-    const roles = actorRoles(config);
     const failures: string[] = [];
     const made: { emu?: ArrayEmulator } = {};
     const emit: Emit = (name, data) => made.emu?.emit(name, data);
+    const workers =
+      mode === 'threads' ? { log, failures, emit, code: await workerCode(opts.workerModules) } : undefined;
+    if (workers && workers.code.how !== 'bundle') log('info', `workers: ${workers.code.how}`);
     const actors = await Promise.all(
-      roles.map(([role, index, name]) => {
+      actorRoles(config).map(([role, index, name]) => {
         const init: ActorInit = {
           role,
           index,
@@ -166,7 +178,7 @@ export class ArrayEmulator extends EventEmitter {
           ...(role === 'da' && trackStore ? { trackStore } : {}),
         };
         return mode === 'threads'
-          ? startWorker(init, name, log, failures, emit)
+          ? startWorker(init, name, workers!)
           : Promise.resolve(inlineActor(init, name, log, emit));
       }),
     );
@@ -178,6 +190,7 @@ export class ArrayEmulator extends EventEmitter {
     emu.trackStore = trackStore;
     if (mode === 'inline' && !durable?.store) emu.trackReader = reader;
     emu.emitter = emit;
+    emu.workers = workers;
     if (opts.chaos && mode !== 'inline') throw new ArrayError('USAGE', 'link chaos needs inline mode');
     emu.chaos = opts.chaos;
     emu.wire(actors);
@@ -399,7 +412,7 @@ export class ArrayEmulator extends EventEmitter {
       fresh =
         this.mode === 'inline'
           ? inlineActor(init, name, this.log, this.emitter, incarnation)
-          : await startWorker(init, name, this.log, this.failures, this.emitter, incarnation);
+          : await startWorker(init, name, this.workers!, incarnation);
       this.actors[i] = fresh;
       this.rewire(fresh);
     } finally {
@@ -506,13 +519,4 @@ export class ArrayEmulator extends EventEmitter {
   private sp<M extends SpMethod>(method: M, ...args: Parameters<SpCalls[M]>): Promise<Awaited<ReturnType<SpCalls[M]>>> {
     return spCall(this.actors[0]!, method, ...args);
   }
-}
-
-/** Every actor of `config`: the service processor first, then the host adapters, then the disk adapters. */
-function actorRoles(config: ArrayConfig): Array<[Role, number, string]> {
-  return [
-    ['sp', 0, 'SP'],
-    ...Array.from({ length: config.hostAdapters }, (_, i): [Role, number, string] => ['ha', i, `HA${i}`]),
-    ...config.diskAdapters.map((a, i): [Role, number, string] => ['da', i, a.id]),
-  ];
 }

@@ -18,11 +18,11 @@ import { PendingRequests } from '../shared/links/pending.ts';
 import type { Link, Log } from '../shared/links/link.ts';
 import { ArrayError, type ErrorCode } from '../shared/errors/errors.ts';
 import { buildActor, type SpCalls, type SpMethod } from './actors.ts';
+import type { WorkerCode } from './worker-code.ts';
+import type { ArrayConfig } from '../shared/config/config.ts';
 
-/** The one file every worker thread starts from (it loads workerData.entry with TypeScript registered). */
+/** The file a thread that is not an actor starts from (it loads workerData.entry with TypeScript registered); actors: worker-code.ts. */
 export const WORKER_BOOTSTRAP = fileURLToPath(new URL('./worker-bootstrap.mjs', import.meta.url));
-/** The one worker entry, for every role (workerData.role says which actor it builds). */
-const ENTRY = new URL('./worker.ts', import.meta.url).href;
 /** Longest a worker may take to say it is ready, started or what its status is (ms). */
 const START_WAIT_MS = 30_000;
 
@@ -126,16 +126,23 @@ function routeControl(
   to.waiters.settle(c.t === 'status-reply' ? `status:${c.id}` : c.t, c);
 }
 
+/** What every worker slot of one array shares: where it logs and tells failures and events, and the code its threads run. */
+export interface WorkerContext {
+  log: Log;
+  failures: string[];
+  emit: Emit;
+  code: WorkerCode;
+}
+
 export async function startWorker(
   init: ActorInit,
   name: string,
-  log: Log,
-  failures: string[],
-  emit: Emit,
+  { log, failures, emit, code }: WorkerContext,
   incarnation = 1,
 ): Promise<WorkerSlot> {
   const owner: Owner = { tag: `${name}#${incarnation}`, id: actorId(init.role, init.index, init.config.hostAdapters) };
-  const worker = new Worker(WORKER_BOOTSTRAP, { workerData: { ...init, entry: ENTRY, owner }, name });
+  const bundled = code.how === 'bundle';
+  const worker = new Worker(code.bootstrap, { workerData: { ...init, entry: code.entry, owner, bundled }, name });
   let terminating = false;
   const waiters = new PendingRequests<Control, undefined>(); // "ready", "started", "status:<id>"
   let nextId = 1;
@@ -168,8 +175,10 @@ export async function startWorker(
     owner,
     sendPort: (peerKind, peerIndex, peer, port) =>
       worker.postMessage({ t: 'wire', peerKind, peerIndex, peer, port } satisfies Control, [port]),
-    extend: (entry, port, data) =>
-      worker.postMessage({ t: 'extend', entry, name, port, data } satisfies Control, [port]),
+    extend: (source, port, data) => {
+      const entry = code.modules.get(source) ?? source; // its bundled copy, which shares the actor's modules
+      worker.postMessage({ t: 'extend', entry, name, port, data } satisfies Control, [port]);
+    },
     start: async () => {
       const p = expect('started', 'started');
       worker.postMessage({ t: 'start' } satisfies Control);
@@ -196,4 +205,13 @@ export async function startWorker(
       await worker.terminate();
     },
   };
+}
+
+/** Every actor of `config`: the service processor first, then the host adapters, then the disk adapters. */
+export function actorRoles(config: ArrayConfig): Array<[Role, number, string]> {
+  return [
+    ['sp', 0, 'SP'],
+    ...Array.from({ length: config.hostAdapters }, (_, i): [Role, number, string] => ['ha', i, `HA${i}`]),
+    ...config.diskAdapters.map((a, i): [Role, number, string] => ['da', i, a.id]),
+  ];
 }

@@ -14,7 +14,7 @@ import { getPriority } from 'node:os';
 export async function hostWorker(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('worker-host: not running in a worker thread');
-  const init = workerData as ActorInit & { entry: string; owner: Owner };
+  const init = workerData as ActorInit & { entry: string; owner: Owner; bundled?: boolean };
   const scheduler = sched();
   if (scheduler instanceof RealScheduler) scheduler.adopt(init.owner);
   const send = (c: Control) => port.postMessage(c);
@@ -48,7 +48,7 @@ export async function hostWorker(): Promise<void> {
         );
         return;
       case 'extend':
-        return extend(c, {
+        return extend(c, !!init.bundled, {
           port: c.port,
           data: c.data,
           name: c.name,
@@ -86,26 +86,37 @@ function raiseServiceProcessor(log: Log): void {
   );
 }
 
+let loader: Promise<void> | undefined;
+
+/** Register tsx in this thread, once (a bundled thread loading a TypeScript module from outside its bundle). */
+function typeScriptLoader(): Promise<void> {
+  loader ??= import('tsx/esm/api').then((m) => void m.register());
+  return loader;
+}
+
 /**
  * Load an extension module into this thread (Control 'extend'). A failure to load or to start is
  * logged and told on the extension's own port (`{ t: 'extension-failed', message }`), so whoever
  * waits on that port hears of it at once; it is never thrown into the actor.
  */
-function extend(c: Extract<Control, { t: 'extend' }>, ctx: ExtensionContext): void {
+function extend(c: Extract<Control, { t: 'extend' }>, bundled: boolean, ctx: ExtensionContext): void {
   const failed = (what: string, err: unknown) => {
     const message = `${ctx.name}: ${what} ${c.entry}: ${errorMessage(err)}`;
     ctx.log('error', message);
     ctx.port.postMessage({ t: 'extension-failed', message });
   };
-  import(c.entry).then(
-    (m: { extend?: (ctx: ExtensionContext) => void }) => {
-      try {
-        if (typeof m.extend !== 'function') throw new Error('it exports no extend()');
-        m.extend(ctx);
-      } catch (err) {
-        failed('extension failed to start:', err);
-      }
-    },
-    (err) => failed('cannot load', err),
-  );
+  // A thread of bundled code has no TypeScript loader: a source module not in the bundle gets one first.
+  (bundled && c.entry.endsWith('.ts') ? typeScriptLoader() : Promise.resolve())
+    .then(() => import(c.entry))
+    .then(
+      (m: { extend?: (ctx: ExtensionContext) => void }) => {
+        try {
+          if (typeof m.extend !== 'function') throw new Error('it exports no extend()');
+          m.extend(ctx);
+        } catch (err) {
+          failed('extension failed to start:', err);
+        }
+      },
+      (err) => failed('cannot load', err),
+    );
 }

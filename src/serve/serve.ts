@@ -7,7 +7,7 @@ import { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from '../host/client.ts';
 import { NbdServer, type NbdBackend, type NbdCounters } from './nbd/server.ts';
 import { clientsBackend, type DeviceCounters, type DeviceIo } from './nbd/backend.ts';
-import { NbdInHostAdapters, type Listen } from './nbd/in-host-adapters.ts';
+import { NBD_IN_HOST_ADAPTER, NbdInHostAdapters, type Listen } from './nbd/in-host-adapters.ts';
 
 export const DEFAULT_NBD_PORT = 10809;
 
@@ -85,6 +85,7 @@ export async function serve(config: ArrayConfig | undefined, o: ServeOptions): P
     mode: o.mode ?? 'threads',
     log: o.log && ((level, text) => (level !== 'info' ? o.log!(`${level}: ${text}`) : undefined)),
     durable: o.dataDir ? { dir: o.dataDir, driveCacheBytes: o.driveCacheBytes } : undefined,
+    workerModules: [NBD_IN_HOST_ADAPTER],
   });
   if (o.dataDir) {
     const r = emu.recovery;

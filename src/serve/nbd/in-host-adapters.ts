@@ -12,7 +12,8 @@ import { PendingRequests } from '../../shared/links/pending.ts';
 import type { DeviceCounters, DeviceIo } from './backend.ts';
 import type { NbdCounters } from './server.ts';
 
-const ENTRY = new URL('./in-host-adapter.ts', import.meta.url).href;
+/** The NBD server's module, loaded into each host adapter's thread (serve bundles it with the actors': StartOptions.workerModules). */
+export const NBD_IN_HOST_ADAPTER = new URL('./in-host-adapter.ts', import.meta.url).href;
 /** Longest an NBD server may take to start listening, answer a snapshot or close (ms). */
 export const NBD_SERVER_WAIT_MS = 30_000;
 
@@ -124,7 +125,7 @@ export class NbdInHostAdapters {
         else if (m.t === 'extension-failed') reject(new ArrayError('INVARIANT', m.message));
       });
       // Loaded again into a replacement host adapter: a new port each time.
-      this.emu.extendHostAdapter(e.ha, ENTRY, e.init, (port) => {
+      this.emu.extendHostAdapter(e.ha, NBD_IN_HOST_ADAPTER, e.init, (port) => {
         e.port?.close();
         e.port = port;
         port.on('message', (m: FromNbdServer) => this.onMessage(e, m));
