@@ -1,6 +1,7 @@
 // Runs a verifying workload against a running array: host processors in a piscina pool (threads
 // mode) or in this thread (inline mode), one shared verifier, one merged summary.
 import { Piscina } from 'piscina';
+import { poolModule } from '../runtime/worker-code.ts';
 import * as hdr from 'hdr-histogram-js';
 import type { ArrayEmulator } from '../runtime/emulator.ts';
 import { HostClient } from './client.ts';
@@ -129,22 +130,25 @@ export function startWorkload(emu: ArrayEmulator, opts: RunOptions): RunningWork
       ),
     );
   } else {
-    const pool = new Piscina({
-      filename: HOST_PROCESSOR,
-      execArgv: ['--import', 'tsx'],
-      minThreads: n,
-      maxThreads: n,
-      atomics: 'disabled',
-      idleTimeout: 1000,
-    });
     const hostAdapters = emu.model.config.hostAdapters;
-    results = Promise.all(
-      specs.map((spec, i) => {
-        const port = emu.hostPort(i % hostAdapters);
-        const task: HostProcessorTask = { port, verifier: verifierBuffers, spec };
-        return pool.run(task, { transferList: [port] }) as Promise<ProcessorResult>;
-      }),
-    ).finally(() => pool.destroy());
+    const ports = specs.map((_, i) => emu.hostPort(i % hostAdapters));
+    // The host processors' code bundled like the actors' (worker-code.ts): no loader hooks in their threads.
+    results = poolModule(HOST_PROCESSOR).then(({ filename, execArgv }) => {
+      const pool = new Piscina({
+        filename,
+        execArgv,
+        minThreads: n,
+        maxThreads: n,
+        atomics: 'disabled',
+        idleTimeout: 1000,
+      });
+      return Promise.all(
+        specs.map((spec, i) => {
+          const task: HostProcessorTask = { port: ports[i]!, verifier: verifierBuffers, spec };
+          return pool.run(task, { transferList: [ports[i]!] }) as Promise<ProcessorResult>;
+        }),
+      ).finally(() => pool.destroy());
+    });
   }
   return {
     stop: () => storeWord(control, CONTROL.STOP, 1),

@@ -55,8 +55,8 @@ export interface WorkerCode {
   how: string;
 }
 
-function tsxCode(how: string): WorkerCode {
-  return { bootstrap: TSX_BOOTSTRAP, entry: ACTORS_ENTRY, modules: new Map(), how };
+function tsxCode(sources: string[], how: string): WorkerCode {
+  return { bootstrap: TSX_BOOTSTRAP, entry: sources[0]!, modules: new Map(), how };
 }
 
 /** Each TypeScript source with `import.meta.url` as its own file's URL (a bundle would give the chunk's). */
@@ -98,9 +98,9 @@ function prune(keep: string): void {
     if (d.path !== keep && Date.now() - d.usedMs > BUNDLE_UNUSED_MS) rmSync(d.path, { recursive: true, force: true });
 }
 
-async function bundle(extra: string[]): Promise<WorkerCode> {
+/** `sources` (URLs; the first is the entry a thread starts from) bundled into one directory. */
+async function bundle(sources: string[]): Promise<WorkerCode> {
   const { build } = await import('esbuild');
-  const sources = [ACTORS_ENTRY, ...extra];
   const entryPoints = Object.fromEntries(sources.map((u, i) => [`entry-${i}`, fileURLToPath(u)]));
   const out = await build({
     entryPoints,
@@ -137,19 +137,33 @@ async function bundle(extra: string[]): Promise<WorkerCode> {
 const built = new Map<string, Promise<WorkerCode>>();
 
 /**
- * The worker code for an array whose host adapters may load `extra` (source URLs) beside them:
- * built once per process for each set. It never fails: a bundle that cannot be built or written
- * gives the sources through tsx, with `how` saying why.
+ * `sources` bundled, once per process for each list. It never fails: a bundle that cannot be built
+ * or written gives the sources through tsx, with `how` saying why.
  */
-export function workerCode(extra: string[] = []): Promise<WorkerCode> {
-  if (process.env[WORKER_CODE_ENV] === 'tsx') return Promise.resolve(tsxCode(`${WORKER_CODE_ENV}=tsx`));
-  const key = [...new Set(extra)].sort().join('\n');
+function codeFor(sources: string[]): Promise<WorkerCode> {
+  if (process.env[WORKER_CODE_ENV] === 'tsx') return Promise.resolve(tsxCode(sources, `${WORKER_CODE_ENV}=tsx`));
+  const key = sources.join('\n');
   let code = built.get(key);
   if (!code) {
-    code = bundle([...new Set(extra)].sort()).catch((err: unknown) =>
-      tsxCode(`the bundle could not be made (${errorMessage(err)}); the sources run through tsx`),
+    code = bundle(sources).catch((err: unknown) =>
+      tsxCode(sources, `the bundle could not be made (${errorMessage(err)}); the sources run through tsx`),
     );
     built.set(key, code);
   }
   return code;
+}
+
+/** The worker code for an array whose host adapters may load `extra` (source URLs) beside them. */
+export function workerCode(extra: string[] = []): Promise<WorkerCode> {
+  return codeFor([ACTORS_ENTRY, ...[...new Set(extra)].sort()]);
+}
+
+/**
+ * A module that a pool's threads load (piscina's `filename`: the host processors, the stress
+ * campaign's tasks), bundled the same way: its URL, and the `execArgv` its threads need (tsx's
+ * loader only when it runs from its source).
+ */
+export async function poolModule(source: string): Promise<{ filename: string; execArgv: string[] }> {
+  const url = (await codeFor([source])).modules.get(source);
+  return url ? { filename: url, execArgv: [] } : { filename: source, execArgv: ['--import', 'tsx'] };
 }

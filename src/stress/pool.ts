@@ -1,6 +1,7 @@
 // `arrayemu stress`: many seeds on a piscina pool (one seed per task, each array inline in its
 // pool thread), merged into one verdict with the command that repeats each failed seed.
 import { Piscina } from 'piscina';
+import { poolModule } from '../runtime/worker-code.ts';
 import { cpus } from 'node:os';
 import { errorMessage } from '../shared/errors/errors.ts';
 import { noScenarios, type ScenarioCounts } from '../shared/restripe/report.ts';
@@ -97,9 +98,10 @@ export async function runStressSlice(
     results = [];
     for (const r of runs) results.push(note(await runSeed(r.seed, r.mode, r.opts)));
   } else {
+    const { filename, execArgv } = await poolModule(TASK); // bundled like the actors' code (worker-code.ts)
     const pool = new Piscina({
-      filename: TASK,
-      execArgv: ['--import', 'tsx'],
+      filename,
+      execArgv,
       minThreads: opts.jobs,
       maxThreads: opts.jobs,
       atomics: 'disabled',

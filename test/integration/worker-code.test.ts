@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { workerCode, WORKER_CODE_ENV } from '../../src/runtime/worker-code.ts';
+import { poolModule, workerCode, WORKER_CODE_ENV } from '../../src/runtime/worker-code.ts';
 import { ArrayEmulator } from '../../src/runtime/emulator.ts';
 import { loadConfig } from '../../src/shared/config/config.ts';
 import { HostClient } from '../../src/host/client.ts';
@@ -50,6 +50,15 @@ describe('the actors’ worker code', () => {
     expect(b.modules.get(NBD_IN_HOST_ADAPTER)).toMatch(/\.js$/);
     expect(existsSync(fileURLToPath(b.modules.get(NBD_IN_HOST_ADAPTER)!))).toBe(true);
     expect(b.bootstrap).not.toBe(a.bootstrap); // another set of modules, another bundle
+  });
+
+  it('bundles a pool’s module too: its threads need no TypeScript loader, unless the sources are asked for', async () => {
+    const source = new URL('../../src/host/host-processor.ts', import.meta.url).href;
+    const bundled = await poolModule(source);
+    expect(bundled.filename).toMatch(/arrayemu-workers\/[0-9a-f]{16}\/entry-0\.js$/);
+    expect(bundled.execArgv).toEqual([]);
+    process.env[WORKER_CODE_ENV] = 'tsx';
+    expect(await poolModule(source)).toEqual({ filename: source, execArgv: ['--import', 'tsx'] });
   });
 
   it('runs the actors bundled, and through tsx when asked', async () => {
