@@ -44,6 +44,9 @@ export interface StoreOptions {
   driveOwner: Int32Array;
   driveIndex: number;
   adapterIndex: number;
-  /** The write seqlock of every global track, this drive's first global track, and the dirty track bits and page masks. */
-  writeSeq?: { seq: Int32Array; baseTrack: number; dirty?: Int32Array; pages?: Int32Array };
+  /**
+   * The write seqlock of every global track, this drive's first global track, the dirty track bits
+   * and page masks, and the disk adapters' records of the writes they have open (SharedBuffers.driveWriting).
+   */
+  writeSeq?: { seq: Int32Array; baseTrack: number; dirty?: Int32Array; pages?: Int32Array; writing?: Int32Array };
 }

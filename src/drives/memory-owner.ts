@@ -1,7 +1,8 @@
 // The checks every drive store in memory makes on each access (owner, bounds) and its write seqlock.
 import { assert } from '../shared/errors/assert.ts';
 import { DriveFault } from '../shared/drive-states/drive-state.ts';
-import { addWord, loadWord, orWord } from '../shared/tables/words.ts';
+import { addWord, loadWord, orWord, storeWord } from '../shared/tables/words.ts';
+import { WRITING, WRITING_WORDS } from '../shared/tables/memory.ts';
 import { markDirty, pagesTouched } from '../shared/tables/dirty.ts';
 import type { StoreOptions } from './drive.ts';
 
@@ -41,6 +42,7 @@ export class MemoryOwner {
   beginWrite(track: number, from = 0, to = this.trackBytes): number {
     if (!this.writeSeq) return -1;
     const g = this.writeSeq.baseTrack + track;
+    this.noteOpen(g); // before the seqlock goes odd: a worker ended between the two leaves it even
     const was = addWord(this.writeSeq.seq, g, 1);
     assert((was & 1) === 0, () => `drive ${this.id}: track ${track} written by two writers at once (seqlock ${was})`);
     if (this.writeSeq.pages) orWord(this.writeSeq.pages, g, pagesTouched(this.trackBytes, from, to));
@@ -49,7 +51,43 @@ export class MemoryOwner {
   }
 
   endWrite(g: number): void {
-    if (g >= 0) addWord(this.writeSeq!.seq, g, 1);
+    if (g < 0) return;
+    addWord(this.writeSeq!.seq, g, 1);
+    const w = this.writeSeq!.writing;
+    if (!w) return;
+    const at = this.adapterIndex * WRITING_WORDS;
+    const open = loadWord(w, at + WRITING.OPEN) - 1;
+    assert(
+      open >= 0,
+      () =>
+        `drive ${this.id}: a write of global track ${g} ended that disk adapter #${this.adapterIndex} had not begun`,
+    );
+    storeWord(w, at + WRITING.OPEN, open);
+    if (open === 0) storeWord(w, at + WRITING.SPAN, 0);
+  }
+
+  /**
+   * Global track `g`'s write is open at this adapter (SharedBuffers.driveWriting): the first of a
+   * span, or the next track of the span open now (a span's writes begin in track order).
+   */
+  private noteOpen(g: number): void {
+    const w = this.writeSeq!.writing;
+    if (!w) return;
+    const at = this.adapterIndex * WRITING_WORDS;
+    const open = loadWord(w, at + WRITING.OPEN);
+    const span = loadWord(w, at + WRITING.SPAN);
+    if (open === 0) {
+      storeWord(w, at + WRITING.FIRST, g);
+      storeWord(w, at + WRITING.SPAN, 1);
+    } else {
+      const next = loadWord(w, at + WRITING.FIRST) + span;
+      assert(
+        g === next,
+        () => `drive ${this.id}: a write of global track ${g} begun with ${open} open from track ${next - span}`,
+      );
+      storeWord(w, at + WRITING.SPAN, span + 1);
+    }
+    storeWord(w, at + WRITING.OPEN, open + 1);
   }
 
   checkRange(from: number, to: number): void {

@@ -114,7 +114,13 @@ export function driveStore(state: SharedState, id: string, d: number, adapterInd
     driveOwner: state.driveOwner,
     driveIndex: d,
     adapterIndex,
-    writeSeq: { seq: state.driveWriteSeq, baseTrack, dirty: state.dirtyTracks, pages: state.dirtyPages },
+    writeSeq: {
+      seq: state.driveWriteSeq,
+      baseTrack,
+      dirty: state.dirtyTracks,
+      pages: state.dirtyPages,
+      writing: state.driveWriting,
+    },
   };
   const sparse = b.sparseIndex[d];
   return sparse

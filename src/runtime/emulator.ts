@@ -408,7 +408,7 @@ export class ArrayEmulator extends EventEmitter {
         for (const end of (old as InlineSlot).ends) end.close();
       }
       await old.stop(); // threads: worker.terminate(); inline: its timers (it runs no code any more)
-      taken = takeBack(this.state, old.role, old.index, old.owner.id, this.model.drives);
+      taken = takeBack(this.state, old.role, old.index, old.owner.id);
       fresh =
         this.mode === 'inline'
           ? inlineActor(init, name, this.log, this.emitter, incarnation)

@@ -1,14 +1,13 @@
 // Taking back what a failed adapter held, from the shared tables alone: the track locks it owned
 // (with any slot it had attached but not yet filled) and, for a host adapter, its requests still
 // counted in flight. The replacement starts after this; every process it resumes is idempotent.
-import { NO_SLOT, NO_TRACK, SLOT, type SharedState } from '../shared/tables/memory.ts';
+import { NO_SLOT, NO_TRACK, SLOT, WRITING, WRITING_WORDS, type SharedState } from '../shared/tables/memory.ts';
 import { finishIntent } from '../shared/tables/intent.ts';
 import { releaseSlot } from '../shared/tables/cache.ts';
 import { lockedBy, unlockTrack } from '../shared/tables/track-lock.ts';
 import { assert } from '../shared/errors/assert.ts';
 import type { Role } from '../shared/links/actor.ts';
-import type { DriveMap } from '../shared/layout/layout.ts';
-import { addWord, loadWord } from '../shared/tables/words.ts';
+import { addWord, loadWord, storeWord } from '../shared/tables/words.ts';
 import {
   setSlotOf,
   setSlotOwner,
@@ -42,7 +41,7 @@ export interface TakenBack {
  * from its intent record), and a slot claimed, evicted or released part-way (owned by a track it
  * held locked but not attached to it: nothing in such a slot counts, and it is freed).
  */
-export function takeBack(state: SharedState, role: Role, index: number, id: number, drives: DriveMap): TakenBack {
+export function takeBack(state: SharedState, role: Role, index: number, id: number): TakenBack {
   assert(id > 0, () => `takeBack: actor id ${id} is nobody`);
   const out: TakenBack = { locks: 0, slots: 0, moves: 0, inflight: 0, tornWrites: 0 };
   const heldBy = (g: number) => lockedBy(state, g, id);
@@ -74,7 +73,7 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
     out.locks++;
   }
   if (out.slots > 0) state.cacheEvent();
-  if (role === 'da') out.tornWrites = endTornWrites(state, drives, index);
+  if (role === 'da') out.tornWrites = endTornWrites(state, index);
   if (role === 'ha') {
     const words = state.hostInflight.length / 2;
     for (let d = 0; d < state.devices; d++) {
@@ -92,21 +91,24 @@ export function takeBack(state: SharedState, role: Role, index: number, id: numb
 /**
  * A disk adapter's worker terminated inside a drive write (between its seqlock's two increments)
  * leaves the track's seqlock odd for good: the next writer would stop as a second writer at once,
- * and the durable store would wait for the write to end. Each such track of a drive disk adapter
- * `index` owns is closed (made even); the count is returned. The bytes may be half written, as a
- * drive's are when power fails mid-write: whatever the write was doing is still owed (above).
+ * and the durable store would wait for the write to end. The adapter's record of the writes it had
+ * open (SharedBuffers.driveWriting: on its own drives or, by a direct copy, another adapter's) names
+ * the only tracks that can be so; each odd one is closed (made even) and the count returned. A
+ * write another adapter has open is never touched. The bytes may be half written, as a drive's are
+ * when power fails mid-write: whatever the write was doing is still owed (above).
  */
-function endTornWrites(state: SharedState, drives: DriveMap, index: number): number {
+function endTornWrites(state: SharedState, index: number): number {
+  const at = index * WRITING_WORDS;
+  const open = loadWord(state.driveWriting, at + WRITING.OPEN);
+  const first = loadWord(state.driveWriting, at + WRITING.FIRST);
+  const span = loadWord(state.driveWriting, at + WRITING.SPAN);
   let torn = 0;
-  for (let d = 0; d < drives.baseTrack.length; d++) {
-    if (loadWord(state.driveOwner, d) !== index) continue;
-    const base = drives.baseTrack[d]!;
-    const end = drives.endTrack(d);
-    for (let g = base; g < end; g++) {
-      if ((loadWord(state.driveWriteSeq, g) & 1) === 0) continue;
-      addWord(state.driveWriteSeq, g, 1);
-      torn++;
-    }
+  for (let g = first; open > 0 && g < first + span; g++) {
+    if ((loadWord(state.driveWriteSeq, g) & 1) === 0) continue;
+    addWord(state.driveWriteSeq, g, 1);
+    torn++;
   }
+  storeWord(state.driveWriting, at + WRITING.OPEN, 0);
+  storeWord(state.driveWriting, at + WRITING.SPAN, 0);
   return torn;
 }

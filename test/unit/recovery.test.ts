@@ -14,6 +14,7 @@ import { tryLockTrack } from '../../src/shared/tables/track-lock.ts';
 import { tryAllocateSlot } from '../../src/shared/tables/cache.ts';
 import { recordMove } from '../../src/shared/tables/intent.ts';
 import { takeBack } from '../../src/runtime/recovery.ts';
+import { MemoryOwner } from '../../src/drives/memory-owner.ts';
 import { DriveMap } from '../../src/shared/layout/layout.ts';
 import { sched } from '../../src/shared/sched/sched.ts';
 import { small } from '../support/helpers.ts';
@@ -27,7 +28,7 @@ function array() {
   const drives = new DriveMap(config);
   const as = <T>(fn: () => T) => sched().runAs(DEAD, fn);
   const lock = (g: number) => expect(as(() => tryLockTrack(state, g))).toBe(true);
-  const takeBackDa0 = () => takeBack(state, 'da', 0, DEAD.id, drives);
+  const takeBackDa0 = () => takeBack(state, 'da', 0, DEAD.id);
   return { state, drives, as, lock, takeBackDa0 };
 }
 
@@ -87,18 +88,66 @@ describe('takeBack after a worker terminated mid-update', () => {
     expect(taken.locks).toBe(3);
   });
 
-  it("a drive write stopped between its seqlock's two increments is closed, on the dead adapter's drives only", () => {
+  it("a drive write stopped between its seqlock's two increments is closed — on any drive the dead adapter wrote, and only its own writes", () => {
     const { state, drives, takeBackDa0 } = array();
     const mine = (d: number) => Atomics.load(state.driveOwner, d) === 0;
-    const d0 = drives.baseTrack.findIndex((_, d) => mine(d));
     const other = drives.baseTrack.findIndex((_, d) => !mine(d));
-    const g = drives.baseTrack[d0]! + 2;
-    const h = drives.baseTrack[other]! + 2;
-    Atomics.store(state.driveWriteSeq, g, 5); // DA0 was writing g (its third write)
-    Atomics.store(state.driveWriteSeq, h, 7); // another adapter is writing h now
-    expect(takeBackDa0().tornWrites).toBe(1);
-    expect([Atomics.load(state.driveWriteSeq, g), Atomics.load(state.driveWriteSeq, h)]).toEqual([6, 7]);
+    const writer = (adapterIndex: number) =>
+      new MemoryOwner(
+        {
+          id: `d${other}`,
+          trackBytes: state.trackBytes,
+          driveOwner: state.driveOwner,
+          driveIndex: other,
+          adapterIndex,
+          writeSeq: { seq: state.driveWriteSeq, baseTrack: drives.baseTrack[other]!, writing: state.driveWriting },
+        },
+        drives.endTrack(other) - drives.baseTrack[other]!,
+      );
+    const base = drives.baseTrack[other]!;
+    // DA0 copies directly onto another adapter's drive: a span of tracks 4-6, track 4 ended, then it dies.
+    const da0 = writer(0);
+    const [g4] = [4, 5, 6].map((t) => da0.beginWrite(t));
+    da0.endWrite(g4!);
+    // DA1 (alive) has its own write of track 9 of the same drive open now.
+    writer(1).beginWrite(9);
+    expect(takeBackDa0().tornWrites).toBe(2);
+    const seq = (t: number) => Atomics.load(state.driveWriteSeq, base + t);
+    expect([seq(4), seq(5), seq(6), seq(9)]).toEqual([2, 2, 2, 1]); // DA1's write is still open, untouched
     expect(takeBackDa0().tornWrites).toBe(0);
+    const again = writer(0); // the replacement writes the same tracks as any writer
+    again.endWrite(again.beginWrite(5));
+    expect(seq(5)).toBe(4);
+  });
+
+  it('a write begun out of its span, or ended unbegun, stops the adapter loudly', () => {
+    const { state, drives } = array();
+    const owner = new MemoryOwner(
+      {
+        id: 'd0',
+        trackBytes: state.trackBytes,
+        driveOwner: state.driveOwner,
+        driveIndex: 0,
+        adapterIndex: 0,
+        writeSeq: { seq: state.driveWriteSeq, baseTrack: drives.baseTrack[0]!, writing: state.driveWriting },
+      },
+      drives.endTrack(0) - drives.baseTrack[0]!,
+    );
+    owner.beginWrite(1);
+    expect(() => owner.beginWrite(3)).toThrow(/write of global track \d+ begun with 1 open from track \d+/);
+    const fresh = array();
+    const other = new MemoryOwner(
+      {
+        id: 'd0',
+        trackBytes: fresh.state.trackBytes,
+        driveOwner: fresh.state.driveOwner,
+        driveIndex: 0,
+        adapterIndex: 0,
+        writeSeq: { seq: fresh.state.driveWriteSeq, baseTrack: 0, writing: fresh.state.driveWriting },
+      },
+      8,
+    );
+    expect(() => other.endWrite(2)).toThrow(/ended that disk adapter #0 had not begun/);
   });
 
   it('a half-moved write-pending slot with no intent written stops takeBack loudly', () => {

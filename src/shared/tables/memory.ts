@@ -112,6 +112,9 @@ export const PHASE = {
 import { HOOK_WORDS, TestHooks } from '../hooks/hooks.ts';
 /** Per session y, per disk adapter a: the instant split cursor (next global track it will visit). */
 export const MAX_DISK_ADAPTERS = 64;
+/** SharedBuffers.driveWriting, per disk adapter: the first global track of its open writes, the span they lie in, and how many are open. */
+export const WRITING = { FIRST: 0, SPAN: 1, OPEN: 2 } as const;
+export const WRITING_WORDS = 3;
 export const splitCursorWord = (y: number, da: number): number => y * MAX_DISK_ADAPTERS + da;
 /** A split cursor past every track: that adapter's instant split is done. */
 export const SPLIT_CURSOR_DONE = 0x7fffffff;
@@ -187,6 +190,12 @@ export interface SharedBuffers {
   dirtyPages: SharedArrayBuffer;
   /** Per global track: its drive writes, doubled, odd while one is in progress (a seqlock: durable.ts never reads half a write). */
   driveWriteSeq: SharedArrayBuffer;
+  /**
+   * Per disk adapter, WRITING_WORDS words (WRITING): the drive writes it has open now — on any
+   * drive, its own or not (a direct copy) — as a span of consecutive global tracks. A worker
+   * terminated inside a write leaves odd seqlocks only there (recovery.ts closes them).
+   */
+  driveWriting: SharedArrayBuffer;
   /** Per drive, DRIVE_WORDS words: its state, the drive whose media serves its tracks, a rebuild's progress (drive-state.ts). */
   driveState: SharedArrayBuffer;
   /** Per global track: the CRC-32 of the bytes its copies last got (on its M1 location; checksums.ts). */
@@ -257,6 +266,7 @@ function allocateSharedBuffers(cfg: ArrayConfig, driveCacheBytes?: number): Shar
     dirtyFlagChunks: sab(dirtyWords(Math.ceil(drives.totalTracks / FLAG_CHUNK_TRACKS)) * 4),
     dirtyPages: sab(drives.totalTracks * 4),
     driveWriteSeq: sab(drives.totalTracks * 4),
+    driveWriting: sab(MAX_DISK_ADAPTERS * WRITING_WORDS * 4),
     driveState: sab(cfg.drives.length * DRIVE_WORDS * 4),
     trackSums: sab(drives.totalTracks * 4),
   };
@@ -295,6 +305,7 @@ export class SharedState {
   readonly hostInflight: Int32Array;
   readonly intents: Int32Array;
   readonly driveWriteSeq: Int32Array;
+  readonly driveWriting: Int32Array;
   readonly committedSeq: Int32Array;
   readonly dirtyTracks: Int32Array;
   readonly dirtyFlagChunks: Int32Array;
@@ -325,6 +336,7 @@ export class SharedState {
     this.hostInflight = new Int32Array(buffers.hostInflight);
     this.intents = new Int32Array(buffers.intents);
     this.driveWriteSeq = new Int32Array(buffers.driveWriteSeq);
+    this.driveWriting = new Int32Array(buffers.driveWriting);
     this.committedSeq = new Int32Array(buffers.committedSeq);
     this.dirtyTracks = new Int32Array(buffers.dirtyTracks);
     this.dirtyFlagChunks = new Int32Array(buffers.dirtyFlagChunks);
