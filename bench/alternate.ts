@@ -13,7 +13,6 @@ import { compareRuns, type FigureComparison } from './figures-compare.ts';
 
 /** The checkout this code runs from (bench/..). */
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-export const ALTERNATE_ROUNDS_DEFAULT = 3;
 /** Longest one run of a part may take before it is ended and the comparison fails. */
 const PART_RUN_MAX_MS = 60 * 60_000;
 /** Characters of a failed run's stderr kept for its error. */

@@ -4,8 +4,8 @@ import { Command, Option } from 'commander';
 import { ArrayError } from '../../shared/errors/errors.ts';
 import { intArg } from '../args.ts';
 
-/** Runs a side of `--alternate` unless `--rounds` says (bench/alternate.ts defaults to the same), and the most. */
-const ALTERNATE_ROUNDS = 3;
+/** Runs a side of `--alternate` unless `--rounds` says (bench/bench.ts takes it from here), and the most. */
+export const ALTERNATE_ROUNDS = 3;
 const ALTERNATE_ROUNDS_LIMIT = 20;
 
 export interface BenchOptions {
